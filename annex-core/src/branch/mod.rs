@@ -1,0 +1,3 @@
+//! The `git-annex` branch: reads with the journal laid over, commits, union merge.
+//!
+//! To be filled.

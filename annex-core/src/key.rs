@@ -1,0 +1,559 @@
+//! Keys: the names git-annex gives to content.
+//!
+//! A key is serialized as `BACKEND[-sSIZE][-mMTIME][-SCHUNKSIZE][-CCHUNKNUM]--NAME`.
+//! The backend is everything before the first `-`; then up to four numeric
+//! fields, in that order, each introduced by `-` and its letter; then `--`
+//! and the name, which is the only part that may contain `-`.
+//!
+//! Parsing is as strict as git-annex's: no other fields, digits only, fields
+//! in order, a non-empty backend, and for backends with an extension (those
+//! whose name ends in `E`) an extension of at most 64 bytes. Like git-annex,
+//! the name may contain any byte, `/` and newline included; code that makes a
+//! file name from a key escapes it (see [`crate::objects::key_file`]).
+//!
+//! One difference: git-annex keeps the numbers as unbounded integers, we keep
+//! them as `u64`, and a number that does not fit is an error.
+//!
+//! ```
+//! use annex_core::key::Key;
+//! let k = Key::parse(b"SHA256E-s1048576-S65536-C2--0123abcd.tar.gz").unwrap();
+//! assert_eq!(k.size(), Some(1048576));
+//! assert_eq!(k.chunk(), (Some(65536), Some(2)));
+//! assert_eq!(k.name(), b"0123abcd.tar.gz");
+//! assert_eq!(k.non_chunk().as_bytes(), b"SHA256E-s1048576--0123abcd.tar.gz");
+//! assert!(Key::parse(b"SHA256-m5-s10--x").is_err()); // fields out of order
+//! ```
+
+use std::fmt;
+
+/// The longest extension git-annex accepts in the name of a key whose backend
+/// has extensions.
+pub const MAX_KEY_EXTENSION_LEN: usize = 64;
+
+/// A parsed key. Cheap to compare, hash and serialize (the canonical
+/// serialization is kept).
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Key {
+    /// The canonical serialization.
+    bytes: Box<[u8]>,
+    /// Length of the backend name at the start of `bytes`.
+    backend_len: u32,
+    /// Offset of the name in `bytes` (just past `--`).
+    name_start: u32,
+    size: Option<u64>,
+    mtime: Option<u64>,
+    chunk_size: Option<u64>,
+    chunk_num: Option<u64>,
+}
+
+/// Why a byte string is not a key.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KeyError {
+    /// The input was empty.
+    #[error("empty key")]
+    Empty,
+    /// The key started with `-`: the backend name is empty.
+    #[error("bad key {key:?}: empty backend name")]
+    EmptyBackend {
+        /// The input, lossily decoded.
+        key: String,
+    },
+    /// No `--` separating the fields from the name where one was expected.
+    #[error("bad key {key:?}: expected `--NAME` at byte {at}")]
+    MissingName {
+        /// The input, lossily decoded.
+        key: String,
+        /// Byte offset where the parse stopped.
+        at: usize,
+    },
+    /// A numeric field that has no digits, or a number too large.
+    #[error("bad key {key:?}: field -{field} {reason}")]
+    BadField {
+        /// The input, lossily decoded.
+        key: String,
+        /// The field letter: `s`, `m`, `S` or `C`.
+        field: char,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// The extension of a key whose backend uses extensions is too long.
+    #[error("bad key {key:?}: extension of {len} bytes is longer than {MAX_KEY_EXTENSION_LEN}")]
+    ExtensionTooLong {
+        /// The input, lossily decoded.
+        key: String,
+        /// Length of the extension, leading dot included.
+        len: usize,
+    },
+    /// The key is longer than this library handles (4 GiB).
+    #[error("key of {0} bytes is too long")]
+    TooLong(usize),
+}
+
+const FIELDS: [u8; 4] = [b's', b'm', b'S', b'C'];
+
+impl Key {
+    /// Parses a serialized key, as git-annex's `deserializeKey` does.
+    pub fn parse(input: &[u8]) -> Result<Key, KeyError> {
+        if input.is_empty() {
+            return Err(KeyError::Empty);
+        }
+        if input.len() > u32::MAX as usize {
+            return Err(KeyError::TooLong(input.len()));
+        }
+        let lossy = || String::from_utf8_lossy(input).into_owned();
+        let backend_len = input.iter().position(|&b| b == b'-').unwrap_or(input.len());
+        if backend_len == 0 {
+            return Err(KeyError::EmptyBackend { key: lossy() });
+        }
+        let mut pos = backend_len;
+        let mut values: [Option<u64>; 4] = [None; 4];
+        let mut canonical = true;
+        for (i, &letter) in FIELDS.iter().enumerate() {
+            if input.get(pos) == Some(&b'-') && input.get(pos + 1) == Some(&letter) {
+                let digits_start = pos + 2;
+                let digits_len = input[digits_start..]
+                    .iter()
+                    .take_while(|b| b.is_ascii_digit())
+                    .count();
+                if digits_len == 0 {
+                    // git-annex's parser backtracks here and then fails to
+                    // find `--`; say what is really wrong.
+                    return Err(KeyError::BadField {
+                        key: lossy(),
+                        field: letter as char,
+                        reason: "has no digits",
+                    });
+                }
+                let digits = &input[digits_start..digits_start + digits_len];
+                if digits_len > 1 && digits[0] == b'0' {
+                    canonical = false;
+                }
+                values[i] = Some(parse_u64(digits).ok_or_else(|| KeyError::BadField {
+                    key: lossy(),
+                    field: letter as char,
+                    reason: "is too large",
+                })?);
+                pos = digits_start + digits_len;
+            }
+        }
+        if input.get(pos) != Some(&b'-') || input.get(pos + 1) != Some(&b'-') {
+            return Err(KeyError::MissingName {
+                key: lossy(),
+                at: pos,
+            });
+        }
+        let name_start = pos + 2;
+        let key = if canonical {
+            Key {
+                bytes: input.into(),
+                backend_len: backend_len as u32,
+                name_start: name_start as u32,
+                size: values[0],
+                mtime: values[1],
+                chunk_size: values[2],
+                chunk_num: values[3],
+            }
+        } else {
+            Key::build(
+                &input[..backend_len],
+                &input[name_start..],
+                values[0],
+                values[1],
+                values[2],
+                values[3],
+            )
+        };
+        if key.has_extension_variety() {
+            let len = key.extension().len();
+            if len > MAX_KEY_EXTENSION_LEN {
+                return Err(KeyError::ExtensionTooLong { key: lossy(), len });
+            }
+        }
+        Ok(key)
+    }
+
+    /// Makes a key from its parts. The backend must be non-empty and contain
+    /// no `-`, which holds for every backend this library generates.
+    pub fn new(backend: &[u8], name: &[u8]) -> Key {
+        Key::build(backend, name, None, None, None, None)
+    }
+
+    fn build(
+        backend: &[u8],
+        name: &[u8],
+        size: Option<u64>,
+        mtime: Option<u64>,
+        chunk_size: Option<u64>,
+        chunk_num: Option<u64>,
+    ) -> Key {
+        let mut bytes = Vec::with_capacity(backend.len() + name.len() + 48);
+        bytes.extend_from_slice(backend);
+        for (letter, value) in FIELDS.iter().zip([size, mtime, chunk_size, chunk_num]) {
+            if let Some(v) = value {
+                bytes.push(b'-');
+                bytes.push(*letter);
+                push_u64(&mut bytes, v);
+            }
+        }
+        bytes.extend_from_slice(b"--");
+        let name_start = bytes.len();
+        bytes.extend_from_slice(name);
+        Key {
+            bytes: bytes.into_boxed_slice(),
+            backend_len: backend.len() as u32,
+            name_start: name_start as u32,
+            size,
+            mtime,
+            chunk_size,
+            chunk_num,
+        }
+    }
+
+    fn rebuild(&self) -> Key {
+        Key::build(
+            self.backend_name(),
+            self.name(),
+            self.size,
+            self.mtime,
+            self.chunk_size,
+            self.chunk_num,
+        )
+    }
+
+    /// This key with its size field set.
+    pub fn with_size(mut self, size: Option<u64>) -> Key {
+        self.size = size;
+        self.rebuild()
+    }
+
+    /// This key with its mtime field set.
+    pub fn with_mtime(mut self, mtime: Option<u64>) -> Key {
+        self.mtime = mtime;
+        self.rebuild()
+    }
+
+    /// This key with its chunk fields set (chunk size, chunk number from 1).
+    pub fn with_chunk(mut self, chunk_size: Option<u64>, chunk_num: Option<u64>) -> Key {
+        self.chunk_size = chunk_size;
+        self.chunk_num = chunk_num;
+        self.rebuild()
+    }
+
+    /// The canonical serialization.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// The backend name, e.g. `SHA256E`.
+    pub fn backend_name(&self) -> &[u8] {
+        &self.bytes[..self.backend_len as usize]
+    }
+
+    /// The key's variety, from its backend name.
+    pub fn variety(&self) -> KeyVariety {
+        KeyVariety::from_name(self.backend_name())
+    }
+
+    /// The name: everything after `--`.
+    pub fn name(&self) -> &[u8] {
+        &self.bytes[self.name_start as usize..]
+    }
+
+    /// The size of the content in bytes, when the key records it.
+    pub fn size(&self) -> Option<u64> {
+        self.size
+    }
+
+    /// The modification time (seconds since the epoch) recorded in WORM keys.
+    pub fn mtime(&self) -> Option<u64> {
+        self.mtime
+    }
+
+    /// The chunk size and chunk number fields.
+    pub fn chunk(&self) -> (Option<u64>, Option<u64>) {
+        (self.chunk_size, self.chunk_num)
+    }
+
+    /// Whether this is a chunk key (both chunk fields present).
+    pub fn is_chunk(&self) -> bool {
+        self.chunk_size.is_some() && self.chunk_num.is_some()
+    }
+
+    /// The key without its chunk fields: the key of the whole content.
+    pub fn non_chunk(&self) -> std::borrow::Cow<'_, Key> {
+        if self.chunk_size.is_none() && self.chunk_num.is_none() {
+            std::borrow::Cow::Borrowed(self)
+        } else {
+            std::borrow::Cow::Owned(self.clone().with_chunk(None, None))
+        }
+    }
+
+    /// Whether the backend puts the file's extension at the end of the name.
+    pub fn has_extension_variety(&self) -> bool {
+        self.variety().has_extension()
+    }
+
+    /// The extension part of the name: from the first `.` to the end
+    /// (empty when there is no `.`), as git-annex splits it.
+    pub fn extension(&self) -> &[u8] {
+        let name = self.name();
+        match name.iter().position(|&b| b == b'.') {
+            Some(i) => &name[i..],
+            None => &[],
+        }
+    }
+}
+
+impl fmt::Display for Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&String::from_utf8_lossy(&self.bytes))
+    }
+}
+
+impl fmt::Debug for Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Key({:?})", String::from_utf8_lossy(&self.bytes))
+    }
+}
+
+impl std::str::FromStr for Key {
+    type Err = KeyError;
+    fn from_str(s: &str) -> Result<Key, KeyError> {
+        Key::parse(s.as_bytes())
+    }
+}
+
+/// The kinds of key git-annex knows, by backend name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyVariety {
+    /// SHA-2 family: `SHA224`, `SHA256`, `SHA384`, `SHA512`, with or without `E`.
+    Sha2 {
+        /// Digest size in bits.
+        bits: u16,
+        /// Whether the name ends with the file's extension.
+        ext: bool,
+    },
+    /// SHA-3 family: `SHA3_256` and so on.
+    Sha3 {
+        /// Digest size in bits.
+        bits: u16,
+        /// Whether the name ends with the file's extension.
+        ext: bool,
+    },
+    /// BLAKE3 (`BLAKE3_256`, `BLAKE3_256E`).
+    Blake3 {
+        /// Whether the name ends with the file's extension.
+        ext: bool,
+    },
+    /// `SHA1`, `SHA1E`.
+    Sha1 {
+        /// Whether the name ends with the file's extension.
+        ext: bool,
+    },
+    /// `MD5`, `MD5E`.
+    Md5 {
+        /// Whether the name ends with the file's extension.
+        ext: bool,
+    },
+    /// `WORM`: write once, read many; name from the file name, size and mtime.
+    Worm,
+    /// `URL`: content identified by a URL.
+    Url,
+    /// `VURL`: a URL key whose content can be verified.
+    Vurl,
+    /// `GITBUNDLE`.
+    GitBundle,
+    /// `GITMANIFEST`.
+    GitManifest,
+    /// An external backend: `X` followed by its name, `E` at the end when it
+    /// uses extensions.
+    External {
+        /// The name after `X`, without a trailing `E`.
+        name: Vec<u8>,
+        /// Whether the name ends with the file's extension.
+        ext: bool,
+    },
+    /// Any other backend name (SKEIN, BLAKE2, ... and unknown ones). Has an
+    /// extension when the name ends in `E`, as git-annex assumes.
+    Other(Vec<u8>),
+}
+
+impl KeyVariety {
+    /// Classifies a backend name.
+    pub fn from_name(name: &[u8]) -> KeyVariety {
+        let (base, ext) = match name.strip_suffix(b"E") {
+            Some(b) => (b, true),
+            None => (name, false),
+        };
+        match base {
+            b"SHA224" => KeyVariety::Sha2 { bits: 224, ext },
+            b"SHA256" => KeyVariety::Sha2 { bits: 256, ext },
+            b"SHA384" => KeyVariety::Sha2 { bits: 384, ext },
+            b"SHA512" => KeyVariety::Sha2 { bits: 512, ext },
+            b"SHA3_224" => KeyVariety::Sha3 { bits: 224, ext },
+            b"SHA3_256" => KeyVariety::Sha3 { bits: 256, ext },
+            b"SHA3_384" => KeyVariety::Sha3 { bits: 384, ext },
+            b"SHA3_512" => KeyVariety::Sha3 { bits: 512, ext },
+            b"BLAKE3_256" => KeyVariety::Blake3 { ext },
+            b"SHA1" => KeyVariety::Sha1 { ext },
+            b"MD5" => KeyVariety::Md5 { ext },
+            _ => match name {
+                b"WORM" => KeyVariety::Worm,
+                b"URL" => KeyVariety::Url,
+                b"VURL" => KeyVariety::Vurl,
+                b"GITBUNDLE" => KeyVariety::GitBundle,
+                b"GITMANIFEST" => KeyVariety::GitManifest,
+                _ => match name.strip_prefix(b"X") {
+                    Some(rest) if !rest.is_empty() && ext && rest.len() > 1 => {
+                        KeyVariety::External {
+                            name: rest[..rest.len() - 1].to_vec(),
+                            ext: true,
+                        }
+                    }
+                    Some(rest) if !rest.is_empty() => KeyVariety::External {
+                        name: rest.to_vec(),
+                        ext: false,
+                    },
+                    _ => KeyVariety::Other(name.to_vec()),
+                },
+            },
+        }
+    }
+
+    /// Whether keys of this variety end their name with the file's extension.
+    pub fn has_extension(&self) -> bool {
+        match self {
+            KeyVariety::Sha2 { ext, .. }
+            | KeyVariety::Sha3 { ext, .. }
+            | KeyVariety::Blake3 { ext }
+            | KeyVariety::Sha1 { ext }
+            | KeyVariety::Md5 { ext }
+            | KeyVariety::External { ext, .. } => *ext,
+            KeyVariety::Worm
+            | KeyVariety::Url
+            | KeyVariety::Vurl
+            | KeyVariety::GitBundle
+            | KeyVariety::GitManifest => false,
+            KeyVariety::Other(name) => name.last() == Some(&b'E'),
+        }
+    }
+
+    /// Whether the key's name is a cryptographically secure hash of the
+    /// content (what the `securehash` preferred-content term tests).
+    pub fn is_secure_hash(&self) -> bool {
+        match self {
+            KeyVariety::Sha2 { .. } | KeyVariety::Sha3 { .. } | KeyVariety::Blake3 { .. } => true,
+            KeyVariety::Other(name) => name.starts_with(b"SKEIN") || name.starts_with(b"BLAKE2"),
+            _ => false,
+        }
+    }
+}
+
+fn parse_u64(digits: &[u8]) -> Option<u64> {
+    let mut v: u64 = 0;
+    for &d in digits {
+        v = v.checked_mul(10)?.checked_add(u64::from(d - b'0'))?;
+    }
+    Some(v)
+}
+
+fn push_u64(out: &mut Vec<u8>, mut v: u64) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&buf[i..]);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_all_fields() {
+        let k = Key::parse(b"WORM-s1-m2-S3-C4--a-b--c").unwrap();
+        assert_eq!(k.backend_name(), b"WORM");
+        assert_eq!(k.size(), Some(1));
+        assert_eq!(k.mtime(), Some(2));
+        assert_eq!(k.chunk(), (Some(3), Some(4)));
+        assert_eq!(k.name(), b"a-b--c");
+        assert_eq!(k.as_bytes(), b"WORM-s1-m2-S3-C4--a-b--c");
+    }
+
+    #[test]
+    fn leading_zeros_are_canonicalized() {
+        let k = Key::parse(b"SHA1-s01--x").unwrap();
+        assert_eq!(k.as_bytes(), b"SHA1-s1--x");
+        assert_eq!(k, Key::parse(b"SHA1-s1--x").unwrap());
+    }
+
+    #[test]
+    fn accepts_what_git_annex_accepts() {
+        for k in [
+            &b"SHA1--"[..],
+            b"FOO--bar",
+            b"SHA256E-s10--a/b",
+            b"SHA1--a\nb",
+        ] {
+            let key = Key::parse(k).unwrap();
+            assert_eq!(key.as_bytes(), k);
+        }
+    }
+
+    #[test]
+    fn rejects_what_git_annex_rejects() {
+        for k in [
+            &b""[..],
+            b"-s1--x",
+            b"SHA256-m5-s10--x",
+            b"SHA1-s--x",
+            b"SHA1-x--y",
+            b"SHA1",
+            b"SHA1-s1",
+            b"SHA1-s1-",
+            b"SHA1-s1x--y",
+            b"SHA1-s99999999999999999999999--x",
+        ] {
+            assert!(Key::parse(k).is_err(), "{:?}", String::from_utf8_lossy(k));
+        }
+    }
+
+    #[test]
+    fn extension_limit() {
+        let ok = format!("SHA256E-s1--abc.{}", "x".repeat(63));
+        assert!(Key::parse(ok.as_bytes()).is_ok());
+        let bad = format!("SHA256E-s1--abc.{}", "x".repeat(64));
+        assert!(matches!(
+            Key::parse(bad.as_bytes()),
+            Err(KeyError::ExtensionTooLong { len: 65, .. })
+        ));
+        // No extension limit for backends without extensions.
+        assert!(Key::parse(bad.replace("SHA256E", "SHA256").as_bytes()).is_ok());
+    }
+
+    #[test]
+    fn varieties() {
+        assert_eq!(
+            KeyVariety::from_name(b"SHA256E"),
+            KeyVariety::Sha2 {
+                bits: 256,
+                ext: true
+            }
+        );
+        assert_eq!(
+            KeyVariety::from_name(b"XFOOE"),
+            KeyVariety::External {
+                name: b"FOO".to_vec(),
+                ext: true
+            }
+        );
+        assert!(KeyVariety::from_name(b"SKEIN256E").has_extension());
+        assert!(!KeyVariety::from_name(b"WORM").has_extension());
+    }
+}

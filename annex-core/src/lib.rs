@@ -1,0 +1,35 @@
+//! `annex-core`: git-annex's on-disk formats and logic as a Rust library.
+//!
+//! Everything here reads and writes exactly what git-annex (repository
+//! version 10) reads and writes, so a repository can be worked with this
+//! library and with git-annex interchangeably.
+//!
+//! - [`key`]: keys (`BACKEND[-sN][-mN][-SN-CN]--NAME`), parsed and serialized.
+//! - [`backend`]: the hashing backends that make keys from content.
+//! - [`objects`]: the object store under `.git/annex/objects` and its hash dirs.
+//! - [`pointer`]: pointer files and annex symlink targets.
+//! - [`uuid`]: repository UUIDs.
+//! - [`timestamp`]: the timestamps (and vector clocks) of the branch's logs.
+//! - [`logs`]: every log of the `git-annex` branch, typed.
+//! - [`journal`]: the journal where log changes wait to be committed.
+//! - [`branch`]: the `git-annex` branch: read with the journal over it, commit, union merge.
+//! - [`repo`]: a repository handle: `init` and `open`.
+//!
+//! ```
+//! use annex_core::key::Key;
+//! let key = Key::parse(b"SHA256E-s10--abc.txt").unwrap();
+//! assert_eq!(key.size(), Some(10));
+//! assert_eq!(key.backend_name(), b"SHA256E");
+//! assert_eq!(annex_core::objects::hash_dir_mixed(&key), "0X/vW/");
+//! ```
+
+pub mod backend;
+pub mod branch;
+pub mod journal;
+pub mod key;
+pub mod logs;
+pub mod objects;
+pub mod pointer;
+pub mod repo;
+pub mod timestamp;
+pub mod uuid;

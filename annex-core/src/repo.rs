@@ -1,0 +1,3 @@
+//! A repository handle: `init` and `open`.
+//!
+//! To be filled.
