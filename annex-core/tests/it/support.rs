@@ -31,10 +31,10 @@ pub fn reference_git_annex() -> &'static Path {
         if venv.exists() {
             return venv;
         }
-        if let Ok(out) = Command::new("git-annex").arg("version").output() {
-            if out.status.success() {
-                return PathBuf::from("git-annex");
-            }
+        if let Ok(out) = Command::new("git-annex").arg("version").output()
+            && out.status.success()
+        {
+            return PathBuf::from("git-annex");
         }
         panic!(
             "the reference git-annex is needed by this test and was not found: \
