@@ -176,7 +176,12 @@ pub fn format_pointer(key: &Key) -> Vec<u8> {
 /// The path is normalized lexically first (`.` dropped, `dir/..` folded);
 /// a `..` that would leave the work tree is dropped.
 pub fn link_target(file_rel_path: &Path, key: &Key) -> PathBuf {
-    link_target_in(file_rel_path, Path::new(".git"), key, &StoreConfig::default())
+    link_target_in(
+        file_rel_path,
+        Path::new(".git"),
+        key,
+        &StoreConfig::default(),
+    )
 }
 
 /// Like [`link_target`], for a git dir at `git_dir_rel` (relative to the
@@ -294,7 +299,10 @@ mod tests {
         let p = |b: &[u8]| parse_pointer(b);
         assert_eq!(p(b"/annex/objects/SHA1--x\n"), Some(k("SHA1--x")));
         assert_eq!(p(b"junk\n"), None);
-        assert_eq!(p(b"/annex/objects/SHA1--y\r\n/annex/foo\n"), Some(k("SHA1--y")));
+        assert_eq!(
+            p(b"/annex/objects/SHA1--y\r\n/annex/foo\n"),
+            Some(k("SHA1--y"))
+        );
         assert_eq!(p(b"/annex/objects/SHA1--z\n\n"), None);
         assert_eq!(p(b"/annex/objects/SHA1--z\n\n\n"), None);
         assert_eq!(p(b"/annex/objects/SHA1--w\n/annex/x"), None);
@@ -307,9 +315,18 @@ mod tests {
     #[test]
     fn link_targets() {
         for (t, want) in [
-            (".git/annex/objects/xx/yy/SHA1--a&xb/SHA1--a&xb", Some("SHA1--axb")),
-            (".git/annex/objects/xx/yy/SHA1--a&&b/SHA1--a&&b", Some("SHA1--ab")),
-            (".git/annex/objects/xx/yy/SHA1--ab&/SHA1--ab&", Some("SHA1--ab")),
+            (
+                ".git/annex/objects/xx/yy/SHA1--a&xb/SHA1--a&xb",
+                Some("SHA1--axb"),
+            ),
+            (
+                ".git/annex/objects/xx/yy/SHA1--a&&b/SHA1--a&&b",
+                Some("SHA1--ab"),
+            ),
+            (
+                ".git/annex/objects/xx/yy/SHA1--ab&/SHA1--ab&",
+                Some("SHA1--ab"),
+            ),
             ("foo/annex/objects/SHA1--q", Some("SHA1--q")),
             ("/annex/objects/SHA1--q5", Some("SHA1--q5")),
             ("annex/objects/SHA1--q6", None),
@@ -352,7 +369,11 @@ mod tests {
             ("./d/./e/../a.txt", format!("../.git/{obj}")),
             ("../a.txt", format!(".git/{obj}")),
         ] {
-            assert_eq!(link_target(Path::new(file), &key), Path::new(&want), "{file}");
+            assert_eq!(
+                link_target(Path::new(file), &key),
+                Path::new(&want),
+                "{file}"
+            );
         }
         let cfg = StoreConfig::default();
         assert_eq!(
@@ -373,5 +394,34 @@ mod tests {
         );
         assert_eq!(parse_symlink_standin(b"/annex/objects/SHA1--x\n"), None);
         assert_eq!(parse_symlink_standin(b"/annex/objects/SHA1--x y"), None);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn parse_never_panics_and_round_trips(data in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..200)) {
+            let _ = parse_symlink_standin(&data);
+            if let Some(k) = parse_pointer(&data)
+                && !k.as_bytes().ends_with(b"\r")
+            {
+                proptest::prop_assert_eq!(parse_pointer(&format_pointer(&k)), Some(k));
+            }
+        }
+
+        #[test]
+        fn link_targets_round_trip(
+            path in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..40),
+            name in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..40),
+        ) {
+            let path: Vec<u8> = path.into_iter().filter(|&b| b != 0).collect();
+            let name: Vec<u8> = name.into_iter().filter(|&b| b != b'\n').collect();
+            let key = Key::new(b"SHA256", &name);
+            let target = link_target(Path::new(OsStr::from_bytes(&path)), &key);
+            let bytes = target.as_os_str().as_bytes();
+            proptest::prop_assert!(is_link_to_annex(bytes));
+            if !name.ends_with(b"\r") {
+                proptest::prop_assert_eq!(parse_link_target(bytes), Some(key.clone()));
+                proptest::prop_assert_eq!(parse_pointer(&format_pointer(&key)), Some(key));
+            }
+        }
     }
 }

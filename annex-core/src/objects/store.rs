@@ -274,8 +274,8 @@ impl ObjectStore {
         let kf = os_path(&kf);
         let mut p = self.objects_dir();
         p.push(hash_dir(key, layout, self.config.object_hash_one_level));
-        p.push(&kf);
-        p.push(&kf);
+        p.push(kf);
+        p.push(kf);
         p
     }
 

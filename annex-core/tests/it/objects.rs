@@ -56,8 +56,8 @@ fn generated_keys(n: usize) -> Vec<Key> {
         "GITBUNDLE",
     ];
     let pieces = [
-        "a", "Z", "0", "9", ".", "-", "_", "/", "%", "&", ":", "&a", "%%", "//", "é", "日本",
-        "ü", "+", "=", "~", ",", "#", "?", "http://", "&s", "&c", ".tar.gz", "'", "\"", "\\",
+        "a", "Z", "0", "9", ".", "-", "_", "/", "%", "&", ":", "&a", "%%", "//", "é", "日本", "ü",
+        "+", "=", "~", ",", "#", "?", "http://", "&s", "&c", ".tar.gz", "'", "\"", "\\",
     ];
     let mut keys = Vec::with_capacity(n);
     while keys.len() < n {
@@ -70,7 +70,11 @@ fn generated_keys(n: usize) -> Vec<Key> {
             s.push_str(&format!("-m{}", rng.next() % 2_000_000_000));
         }
         if rng.below(4) == 0 {
-            s.push_str(&format!("-S{}-C{}", 1 + rng.next() % 1_000_000, 1 + rng.below(50)));
+            s.push_str(&format!(
+                "-S{}-C{}",
+                1 + rng.next() % 1_000_000,
+                1 + rng.below(50)
+            ));
         }
         s.push_str("--");
         for _ in 0..rng.below(12) {
@@ -98,7 +102,11 @@ fn examinekey(dir: &Path, keys: &[Key]) -> Vec<serde_json::Value> {
         input.push(b'\n');
     }
     let out = support::annex_output(dir, &["examinekey", "--json", "--batch"], Some(&input));
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v = json_lines(&out.stdout);
     assert_eq!(v.len(), keys.len());
     v
@@ -140,8 +148,14 @@ fn object_paths_and_pointers_match_examinekey() {
             Some(&pointer::format_pointer(k)[..]),
             "{k:?}"
         );
-        assert_eq!(v["hashdirmixed"].as_str(), Some(&objects::hash_dir_mixed(k)[..]));
-        assert_eq!(v["hashdirlower"].as_str(), Some(&objects::hash_dir_lower(k)[..]));
+        assert_eq!(
+            v["hashdirmixed"].as_str(),
+            Some(&objects::hash_dir_mixed(k)[..])
+        );
+        assert_eq!(
+            v["hashdirlower"].as_str(),
+            Some(&objects::hash_dir_lower(k)[..])
+        );
         // Our parser reads back what the reference writes.
         if let Some(p) = v["objectpointer"].as_str() {
             assert_eq!(pointer::parse_pointer(p.as_bytes()).as_ref(), Some(k));
@@ -190,7 +204,10 @@ fn existing_content_in_other_layout_is_found_like_the_reference() {
 #[test]
 fn tuned_repository_layout_matches_reference() {
     let repo = support::new_git_repo();
-    support::git(repo.path(), &["config", "annex.tune.objecthashlower", "true"]);
+    support::git(
+        repo.path(),
+        &["config", "annex.tune.objecthashlower", "true"],
+    );
     support::git(repo.path(), &["config", "annex.tune.objecthash1", "true"]);
     init_annex(repo.path());
     let store = ObjectStore::open(repo.path().join(".git")).expect("open store");
@@ -234,7 +251,16 @@ fn reads_what_the_reference_wrote() {
     }
     support::annex(r, &["add", "-q", "."]);
     support::git(r, &["commit", "-q", "-m", "add"]);
-    support::annex(r, &["unlock", "-q", "sub/unlocked.txt", "sub/dropped.txt", "empty"]);
+    support::annex(
+        r,
+        &[
+            "unlock",
+            "-q",
+            "sub/unlocked.txt",
+            "sub/dropped.txt",
+            "empty",
+        ],
+    );
     support::git(r, &["commit", "-q", "-m", "unlock"]);
     support::annex(r, &["drop", "-q", "--force", "sub/dropped.txt"]);
 
@@ -258,7 +284,10 @@ fn reads_what_the_reference_wrote() {
         let meta = fs::symlink_metadata(&p).expect("stat");
         if meta.file_type().is_symlink() {
             let target = fs::read_link(&p).expect("readlink");
-            assert_eq!(pointer::parse_link_target(file_bytes(&target)).as_ref(), Some(key));
+            assert_eq!(
+                pointer::parse_link_target(file_bytes(&target)).as_ref(),
+                Some(key)
+            );
             assert_eq!(pointer::link_target(Path::new(f), key), target, "{f}");
             assert_eq!(pointer::is_pointer_file(&p).expect("read"), None);
         } else {
@@ -267,7 +296,10 @@ fn reads_what_the_reference_wrote() {
             assert_eq!(blob.as_bytes(), pointer::format_pointer(key), "{f}");
             assert_eq!(pointer::parse_pointer(blob.as_bytes()).as_ref(), Some(key));
             if *f == "sub/dropped.txt" {
-                assert_eq!(pointer::is_pointer_file(&p).expect("read").as_ref(), Some(key));
+                assert_eq!(
+                    pointer::is_pointer_file(&p).expect("read").as_ref(),
+                    Some(key)
+                );
                 seen_pointer = true;
             } else {
                 assert_eq!(pointer::is_pointer_file(&p).expect("read"), None, "{f}");
@@ -313,7 +345,11 @@ fn reference_fsck_accepts_what_we_ingest() {
     ];
     for (i, (backend, name, wt)) in cases.iter().enumerate() {
         let src = src_dir.path().join(name);
-        fs::write(&src, format!("content number {i}: {backend}\n").repeat(i + 1)).expect("w");
+        fs::write(
+            &src,
+            format!("content number {i}: {backend}\n").repeat(i + 1),
+        )
+        .expect("w");
         let key = calckey(r, backend, &src);
         let ing = if i % 2 == 0 {
             store.ingest_file(&src, &key).expect("ingest")
@@ -366,13 +402,19 @@ fn reference_fsck_accepts_what_we_ingest_in_a_bare_repo() {
     let key = calckey(bare.path(), "SHA256E", &src);
     let p = store.ingest_file(&src, &key).expect("ingest");
     assert_eq!(p.path(), store.path_in(&key, HashLayout::Lower));
-    support::annex(bare.path(), &["setpresentkey", &key.to_string(), "here", "1"]);
+    support::annex(
+        bare.path(),
+        &["setpresentkey", &key.to_string(), "here", "1"],
+    );
     let out = support::annex_output(bare.path(), &["fsck", "--all"], None);
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "fsck failed:\n{stdout}\n{stderr}");
     assert!(stdout.contains(" ok"), "{stdout}");
-    assert!(stderr.trim().is_empty(), "fsck complained:\n{stdout}\n{stderr}");
+    assert!(
+        stderr.trim().is_empty(),
+        "fsck complained:\n{stdout}\n{stderr}"
+    );
 }
 
 fn mode(p: &Path) -> u32 {
@@ -387,7 +429,11 @@ fn lockdown_and_remove() {
     fs::write(&src, b"hello").expect("write");
     fs::set_permissions(&src, fs::Permissions::from_mode(0o755)).expect("chmod");
     let key = Key::parse(b"SHA1-s5--aaf4c61ddcc5e8a2dabede0f3b482cd9aea9434d").expect("key");
-    let obj = store.ingest_file(&src, &key).expect("ingest").path().to_path_buf();
+    let obj = store
+        .ingest_file(&src, &key)
+        .expect("ingest")
+        .path()
+        .to_path_buf();
     assert_eq!(mode(&obj), 0o555, "write bits removed, exec kept");
     let dir = obj.parent().expect("dir");
     assert_eq!(mode(dir) & 0o222, 0, "key dir frozen");
@@ -399,7 +445,10 @@ fn lockdown_and_remove() {
     assert!(store.remove(&key).expect("remove"));
     assert!(!obj.exists());
     assert!(!dir.exists(), "key dir removed");
-    assert!(!dir.parent().expect("hash dir").exists(), "hash dirs removed");
+    assert!(
+        !dir.parent().expect("hash dir").exists(),
+        "hash dirs removed"
+    );
     assert!(store.objects_dir().is_dir());
     assert!(!store.remove(&key).expect("remove again"));
     assert_eq!(fs::read(&src).expect("src"), b"hello");
@@ -410,7 +459,11 @@ fn lockdown_and_remove() {
         ..StoreConfig::default()
     });
     fs::set_permissions(&src, fs::Permissions::from_mode(0o600)).expect("chmod");
-    let obj = shared.ingest_file(&src, &key).expect("ingest").path().to_path_buf();
+    let obj = shared
+        .ingest_file(&src, &key)
+        .expect("ingest")
+        .path()
+        .to_path_buf();
     assert_eq!(mode(&obj), 0o440);
     assert_eq!(mode(obj.parent().expect("dir")) & 0o060, 0o060);
     assert!(shared.remove(&key).expect("remove"));
@@ -418,7 +471,11 @@ fn lockdown_and_remove() {
         shared: SharedRepository::Umask(0o640),
         ..StoreConfig::default()
     });
-    let obj = umask.ingest_file(&src, &key).expect("ingest").path().to_path_buf();
+    let obj = umask
+        .ingest_file(&src, &key)
+        .expect("ingest")
+        .path()
+        .to_path_buf();
     assert_eq!(mode(&obj), 0o440);
     assert_eq!(mode(obj.parent().expect("dir")), 0o2550);
     assert!(umask.remove(&key).expect("remove"));
@@ -450,11 +507,15 @@ fn faults_lose_nothing_and_name_the_path() {
 
     // Missing source.
     let missing = dir.path().join("nope.txt");
-    let err = store.ingest_file(&missing, &key).expect_err("missing source");
+    let err = store
+        .ingest_file(&missing, &key)
+        .expect_err("missing source");
     assert!(err.to_string().contains("nope.txt"), "{err}");
     assert!(matches!(err, ObjectsError::Io { .. }));
     assert!(!store.has(&key));
-    let err = store.ingest_from_temp(&missing, &key).expect_err("missing temp");
+    let err = store
+        .ingest_from_temp(&missing, &key)
+        .expect_err("missing temp");
     assert!(err.to_string().contains("nope.txt"), "{err}");
 
     // A directory is not content.
@@ -651,16 +712,21 @@ fn pointer_corpus_matches_reference() {
         .spawn()
         .and_then(|mut c| {
             use std::io::Write;
-            c.stdin
-                .take()
-                .expect("stdin")
-                .write_all(paths.as_bytes())?;
+            c.stdin.take().expect("stdin").write_all(paths.as_bytes())?;
             c.wait_with_output()
         })
         .expect("hash-object");
     assert!(out.status.success());
-    let out = support::annex_output(repo.path(), &["lookupkey", "--ref", "--batch"], Some(&out.stdout));
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = support::annex_output(
+        repo.path(),
+        &["lookupkey", "--ref", "--batch"],
+        Some(&out.stdout),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let answers: Vec<&[u8]> = out.stdout.split(|&b| b == b'\n').collect();
     assert!(answers.len() > corpus.len());
     let mut pointers = 0;
@@ -675,5 +741,8 @@ fn pointer_corpus_matches_reference() {
         pointers += usize::from(ours.is_some());
     }
     // The corpus exercises both outcomes.
-    assert!(pointers > 100 && pointers < corpus.len() - 100, "{pointers}");
+    assert!(
+        pointers > 100 && pointers < corpus.len() - 100,
+        "{pointers}"
+    );
 }
