@@ -321,12 +321,18 @@ impl ObjectStore {
             return Ok(Ingested::AlreadyPresent(p));
         }
         let tmp = self.copy_to_temp(src, &meta)?;
-        match self.install(&tmp, key) {
+        let result = self.install(&tmp, key);
+        if result.is_err() {
+            let _ = fs::remove_file(&tmp);
+        }
+        match result {
             Ok(p) => Ok(Ingested::Stored(p)),
-            Err(e) => {
-                let _ = fs::remove_file(&tmp);
-                Err(e)
-            }
+            // Another process stored the key meanwhile.
+            Err(e @ ObjectsError::Rename { .. }) => match self.find(key) {
+                Some(p) => Ok(Ingested::AlreadyPresent(p)),
+                None => Err(e),
+            },
+            Err(e) => Err(e),
         }
     }
 
@@ -367,6 +373,14 @@ impl ObjectStore {
                     }
                 }
             }
+            // Another process stored the key meanwhile.
+            Err(e @ ObjectsError::Rename { .. }) => match self.find(key) {
+                Some(p) => {
+                    fs::remove_file(tmp).map_err(io_err("remove", tmp))?;
+                    Ok(Ingested::AlreadyPresent(p))
+                }
+                None => Err(e),
+            },
             Err(e) => Err(e),
         }
     }
