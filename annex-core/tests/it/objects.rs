@@ -199,6 +199,21 @@ fn existing_content_in_other_layout_is_found_like_the_reference() {
             v["objectpath"].as_str()
         );
     }
+    // And a bare repository with content in the mixed layout.
+    let bare = tempfile::tempdir().expect("tmp");
+    support::git(bare.path(), &["init", "-q", "--bare"]);
+    init_annex(bare.path());
+    let store = ObjectStore::open(bare.path()).expect("open bare store");
+    for k in &keys {
+        let p = store.path_in(k, HashLayout::Mixed);
+        fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+        fs::write(&p, b"x").expect("write");
+        assert_eq!(store.location(k), p);
+    }
+    for (k, v) in keys.iter().zip(examinekey(bare.path(), &keys)) {
+        let ours = format!("./{}", rel(&store.location(k), bare.path()));
+        assert_eq!(Some(ours.as_str()), v["objectpath"].as_str());
+    }
 }
 
 #[test]
@@ -745,4 +760,88 @@ fn pointer_corpus_matches_reference() {
         pointers > 100 && pointers < corpus.len() - 100,
         "{pointers}"
     );
+}
+
+/// The reference stores into a bare repository (`git annex copy --to
+/// origin`): we find the content in the lower layout, our lockdown modes
+/// equal the reference's, and we can remove its locked-down object.
+#[test]
+fn reference_bare_copy_found_and_modes_match() {
+    let top = tempfile::tempdir().expect("tmp");
+    let bare = top.path().join("origin.git");
+    fs::create_dir(&bare).expect("mkdir");
+    support::git(&bare, &["init", "-q", "--bare"]);
+    init_annex(&bare);
+    support::git(top.path(), &["clone", "-q", "origin.git", "clone"]);
+    let clone = top.path().join("clone");
+    init_annex(&clone);
+    let content = b"content copied by the reference\n";
+    fs::write(clone.join("f.txt"), content).expect("write");
+    support::annex(&clone, &["add", "-q", "f.txt"]);
+    support::git(&clone, &["commit", "-q", "-m", "f"]);
+    support::annex(&clone, &["copy", "-q", "--to", "origin", "f.txt"]);
+    let key = Key::parse(
+        support::annex(&clone, &["lookupkey", "f.txt"])
+            .trim_end()
+            .as_bytes(),
+    )
+    .expect("key");
+
+    let store = ObjectStore::open(&bare).expect("open");
+    let theirs = store.find(&key).expect("reference content found");
+    assert_eq!(theirs, store.path_in(&key, HashLayout::Lower));
+    assert_eq!(fs::read(&theirs).expect("read"), content);
+    let (their_file, their_dir) = (mode(&theirs), mode(theirs.parent().expect("dir")));
+    assert!(store.remove(&key).expect("remove reference object"));
+    assert!(!store.has(&key));
+
+    let src = top.path().join("src.txt");
+    fs::write(&src, content).expect("write");
+    let ours = store.ingest_file(&src, &key).expect("ingest");
+    assert_eq!(ours.path(), theirs);
+    assert_eq!(mode(&theirs), their_file, "file mode as the reference's");
+    assert_eq!(
+        mode(theirs.parent().expect("dir")),
+        their_dir,
+        "dir mode as the reference's"
+    );
+    // And the reference is happy with it.
+    let out = support::annex_output(&bare, &["fsck", "--all", "--quiet"], None);
+    assert!(
+        out.status.success() && out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn is_pointer_file_edge_cases() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let key = Key::parse(b"SHA1-s1--x").expect("key");
+    let p = dir.path().join("ptr");
+    fs::write(&p, pointer::format_pointer(&key)).expect("write");
+    assert_eq!(
+        pointer::is_pointer_file(&p).expect("read"),
+        Some(key.clone())
+    );
+    // Never through a symlink.
+    let link = dir.path().join("link");
+    std::os::unix::fs::symlink(&p, &link).expect("symlink");
+    assert_eq!(pointer::is_pointer_file(&link).expect("read"), None);
+    assert_eq!(pointer::is_pointer_file(dir.path()).expect("dir"), None);
+    assert_eq!(
+        pointer::is_pointer_file(&dir.path().join("missing")).expect("missing"),
+        None
+    );
+    // Too large, even when the rest is valid tagged lines.
+    let mut big = pointer::format_pointer(&key);
+    big.extend_from_slice(b"/annex/");
+    big.resize(pointer::MAX_POINTER_SIZE, b'x');
+    big.push(b'\n');
+    fs::write(&p, &big).expect("write");
+    assert_eq!(pointer::is_pointer_file(&p).expect("read"), None);
+    big.truncate(pointer::MAX_POINTER_SIZE - 1);
+    big.push(b'\n');
+    fs::write(&p, &big).expect("write");
+    assert_eq!(pointer::is_pointer_file(&p).expect("read"), Some(key));
 }
