@@ -350,7 +350,10 @@ impl ObjectStore {
             });
         }
         if let Some(p) = self.find(key) {
-            fs::remove_file(tmp).map_err(io_err("remove", tmp))?;
+            // Never delete the object itself when given as the temp file.
+            if !same_file(tmp, &p) {
+                fs::remove_file(tmp).map_err(io_err("remove", tmp))?;
+            }
             return Ok(Ingested::AlreadyPresent(p));
         }
         File::open(tmp)
@@ -611,6 +614,14 @@ fn umask_shared_directory(n: u32) -> u32 {
         m |= 0o2000;
     }
     m
+}
+
+fn same_file(a: &Path, b: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (fs::metadata(a), fs::metadata(b)) {
+        (Ok(x), Ok(y)) => x.dev() == y.dev() && x.ino() == y.ino(),
+        _ => false,
+    }
 }
 
 fn parent(p: &Path) -> &Path {

@@ -568,6 +568,12 @@ fn faults_lose_nothing_and_name_the_path() {
     );
     assert!(!tmp.exists());
     assert_eq!(fs::read(got.path()).expect("object"), b"abc");
+    // The object itself given as the temp file is not deleted.
+    assert_eq!(
+        store.ingest_from_temp(got.path(), &key).expect("self"),
+        Ingested::AlreadyPresent(got.path().to_path_buf())
+    );
+    assert_eq!(fs::read(got.path()).expect("object kept"), b"abc");
     assert!(store.remove(&key).expect("remove"));
 
     // A read-only annex dir: only meaningful when permissions bind us (not root).
