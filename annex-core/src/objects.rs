@@ -170,4 +170,35 @@ mod tests {
             b"WORM-s1-m2--a&sb"
         );
     }
+
+    // Unescaping as git-annex 10.20261026 does: `lookupkey` on symlinks to
+    // `.git/annex/objects/xx/yy/F/F` gave these keys for these F.
+    #[test]
+    fn file_key_odd_escapes() {
+        for (f, k) in [
+            ("SHA1--a&xb", "SHA1--axb"),
+            ("SHA1--a&&b", "SHA1--ab"),
+            ("SHA1--ab&", "SHA1--ab"),
+            ("SHA1--q9%%x", "SHA1--q9//x"),
+            ("SHA1--%", "SHA1--/"),
+        ] {
+            assert_eq!(
+                file_key(f.as_bytes()),
+                Some(Key::parse(k.as_bytes()).unwrap()),
+                "{f}"
+            );
+        }
+        // `lookupkey` found no key for this one.
+        assert_eq!(file_key(b"SHA1-&s1--x"), None);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn key_file_round_trips_any_name(name in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..64)) {
+            let key = Key::new(b"SHA1", &name);
+            let file = key_file(&key);
+            proptest::prop_assert!(!file.contains(&b'/'));
+            proptest::prop_assert_eq!(file_key(&file), Some(key));
+        }
+    }
 }
