@@ -18,6 +18,10 @@ use md5::{Digest, Md5};
 
 use crate::key::Key;
 
+mod store;
+
+pub use store::{HashLayout, Ingested, ObjectStore, ObjectsError, SharedRepository, StoreConfig};
+
 fn key_md5(key: &Key) -> [u8; 16] {
     Md5::digest(key.non_chunk().as_bytes()).into()
 }
@@ -54,6 +58,30 @@ pub fn hash_dir_mixed(key: &Key) -> String {
     s
 }
 
+/// A hash directory of a key in the given layout with one or two levels
+/// (`annex.tune.objecthash1` makes it one), with a trailing `/`.
+///
+/// ```
+/// use annex_core::{key::Key, objects::{hash_dir, HashLayout}};
+/// let k = Key::parse(b"SHA256E-s10--abc.txt").unwrap();
+/// assert_eq!(hash_dir(&k, HashLayout::Lower, false), "18c/0c3/");
+/// assert_eq!(hash_dir(&k, HashLayout::Mixed, true), "0X/");
+/// ```
+pub fn hash_dir(key: &Key, layout: HashLayout, one_level: bool) -> String {
+    let two = match layout {
+        HashLayout::Mixed => hash_dir_mixed(key),
+        HashLayout::Lower => hash_dir_lower(key),
+    };
+    if one_level {
+        match two.find('/') {
+            Some(i) => two[..=i].to_owned(),
+            None => two,
+        }
+    } else {
+        two
+    }
+}
+
 /// The file name a key is stored under: its serialization with `&`, `%`,
 /// `:` and `/` escaped as git-annex escapes them (`&a`, `&s`, `&c`, `%`).
 pub fn key_file(key: &Key) -> Vec<u8> {
@@ -75,6 +103,12 @@ pub fn key_file(key: &Key) -> Vec<u8> {
 }
 
 /// The reverse of [`key_file`]: the key named by a file name, if any.
+///
+/// Unescaping follows git-annex's `fileKey`: every `%` becomes `/`; an `&`
+/// followed by `a`, `s` or `c` becomes `&`, `%` or `:`; an `&` followed by
+/// any other byte is dropped and the byte kept; a trailing `&` is dropped.
+/// (Checked against git-annex 10.20261026: `SHA1--a&xb` names `SHA1--axb`,
+/// `SHA1--a&&b` and `SHA1--ab&` name `SHA1--ab`.)
 pub fn file_key(file: &[u8]) -> Option<Key> {
     let mut out = Vec::with_capacity(file.len());
     let mut i = 0;
@@ -86,12 +120,13 @@ pub fn file_key(file: &[u8]) -> Option<Key> {
                     Some(b'a') => out.push(b'&'),
                     Some(b's') => out.push(b'%'),
                     Some(b'c') => out.push(b':'),
-                    // git-annex keeps an unknown escape as it is.
-                    Some(&other) => {
-                        out.push(b'&');
-                        out.push(other);
+                    // An empty escape: the `&` vanishes; a following `&`
+                    // or `%` is read afresh.
+                    Some(b'&' | b'%') | None => {
+                        i += 1;
+                        continue;
                     }
-                    None => out.push(b'&'),
+                    Some(&other) => out.push(other),
                 }
                 i += 1;
             }
@@ -134,5 +169,36 @@ mod tests {
             key_file(&Key::parse(b"WORM-s1-m2--a%b").unwrap()),
             b"WORM-s1-m2--a&sb"
         );
+    }
+
+    // Unescaping as git-annex 10.20261026 does: `lookupkey` on symlinks to
+    // `.git/annex/objects/xx/yy/F/F` gave these keys for these F.
+    #[test]
+    fn file_key_odd_escapes() {
+        for (f, k) in [
+            ("SHA1--a&xb", "SHA1--axb"),
+            ("SHA1--a&&b", "SHA1--ab"),
+            ("SHA1--ab&", "SHA1--ab"),
+            ("SHA1--q9%%x", "SHA1--q9//x"),
+            ("SHA1--%", "SHA1--/"),
+        ] {
+            assert_eq!(
+                file_key(f.as_bytes()),
+                Some(Key::parse(k.as_bytes()).unwrap()),
+                "{f}"
+            );
+        }
+        // `lookupkey` found no key for this one.
+        assert_eq!(file_key(b"SHA1-&s1--x"), None);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn key_file_round_trips_any_name(name in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..64)) {
+            let key = Key::new(b"SHA1", &name);
+            let file = key_file(&key);
+            proptest::prop_assert!(!file.contains(&b'/'));
+            proptest::prop_assert_eq!(file_key(&file), Some(key));
+        }
     }
 }

@@ -1,4 +1,427 @@
 //! Pointer files and annex symlink targets.
 //!
-//! To be filled: parsing and writing pointer files as git-annex does, and
-//! the relative symlink targets of locked files.
+//! A locked file is a symlink to its object: `../../.git/annex/objects/Xy/Zw/KEY/KEY`
+//! (with the key's file name, see [`crate::objects::key_file`]), one `../`
+//! per directory the file is in. An unlocked file whose content is absent is
+//! a *pointer file*: `/annex/objects/KEY\n`.
+//!
+//! git-annex reads both with one parser (`parseLinkTargetOrPointer`), and so
+//! do we:
+//!
+//! - the first line (up to `\n`, one trailing `\r` dropped) must contain
+//!   `/annex/objects/` somewhere; the key is its last `/`-separated part,
+//!   unescaped by [`crate::objects::file_key`];
+//! - the whole input may be at most [`MAX_POINTER_SIZE`] bytes;
+//! - after the first line's `\n`, every further line must contain `/annex/`
+//!   and end with `\n` (so a blank line or unterminated extra line makes the
+//!   file invalid: data appended to a pointer never goes unnoticed).
+//!
+//! ```
+//! use annex_core::{key::Key, pointer};
+//! use std::path::Path;
+//! let key = Key::parse(b"SHA256E-s10--abc.txt").unwrap();
+//! assert_eq!(pointer::format_pointer(&key), b"/annex/objects/SHA256E-s10--abc.txt\n");
+//! assert_eq!(pointer::parse_pointer(b"/annex/objects/SHA256E-s10--abc.txt\n"), Some(key.clone()));
+//! let target = pointer::link_target(Path::new("docs/a.txt"), &key);
+//! assert_eq!(target, Path::new("../.git/annex/objects/0X/vW/SHA256E-s10--abc.txt/SHA256E-s10--abc.txt"));
+//! assert_eq!(pointer::parse_link_target(target.to_str().unwrap().as_bytes()), Some(key));
+//! ```
+
+use std::ffi::OsStr;
+use std::fs;
+use std::io::{self, Read};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Component, Path, PathBuf};
+
+use crate::key::Key;
+use crate::objects::{HashLayout, StoreConfig, file_key, hash_dir, key_file};
+
+/// The largest valid pointer file, in bytes (git-annex's `maxValidPointerSz`).
+pub const MAX_POINTER_SIZE: usize = 32768;
+
+/// How much of a file is read to decide whether it is a pointer file: one
+/// byte more than [`MAX_POINTER_SIZE`], to see that a file is too large.
+pub const POINTER_READ_LIMIT: usize = MAX_POINTER_SIZE + 1;
+
+/// The largest symlink target git-annex reads from a file standing in for
+/// a symlink (`core.symlinks=false`), in bytes; a file this large is not one.
+pub const MAX_SYMLINK_SIZE: usize = 8192;
+
+/// What the first line of a pointer or a link target must contain.
+pub const OBJECTS_MARKER: &[u8] = b"/annex/objects/";
+
+/// What every further line of a valid pointer file must contain.
+pub const LINE_TAG: &[u8] = b"/annex/";
+
+/// Errors of this module.
+#[derive(Debug, thiserror::Error)]
+pub enum PointerError {
+    /// The input starts like a pointer to `key` but has other data after
+    /// it, or is larger than [`MAX_POINTER_SIZE`].
+    #[error("pointer to key {key} has data appended or is too large")]
+    AppendedData {
+        /// The key of the first line.
+        key: Key,
+    },
+    /// A file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: io::Error,
+    },
+}
+
+/// Whether a link target or pointer line points into an annex: whether it
+/// contains `/annex/objects/` (git-annex's `isLinkToAnnex`). The `.git` part
+/// is not looked for, since the git dir can have another name.
+pub fn is_link_to_annex(s: &[u8]) -> bool {
+    contains(s, OBJECTS_MARKER)
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
+}
+
+/// Parses a pointer file's content or a symlink target, telling a pointer
+/// with data appended (an error) from something that is no pointer at all
+/// (`Ok(None)`).
+pub fn parse_pointer_checked(b: &[u8]) -> Result<Option<Key>, PointerError> {
+    let (first, rest) = match b.iter().position(|&c| c == b'\n') {
+        Some(i) => (&b[..i], &b[i..]),
+        None => (b, &b[b.len()..]),
+    };
+    let first = first.strip_suffix(b"\r").unwrap_or(first);
+    if !is_link_to_annex(first) {
+        return Ok(None);
+    }
+    let base = match first.iter().rposition(|&c| c == b'/') {
+        Some(i) => &first[i + 1..],
+        None => first,
+    };
+    let Some(key) = file_key(base) else {
+        return Ok(None);
+    };
+    if b.len() > MAX_POINTER_SIZE {
+        return Err(PointerError::AppendedData { key });
+    }
+    let rest = rest.strip_prefix(b"\n").unwrap_or(rest);
+    if rest_valid(rest) {
+        Ok(Some(key))
+    } else {
+        Err(PointerError::AppendedData { key })
+    }
+}
+
+fn rest_valid(mut r: &[u8]) -> bool {
+    while !r.is_empty() {
+        let Some(i) = r.iter().position(|&c| c == b'\n') else {
+            return false;
+        };
+        if !contains(&r[..i], LINE_TAG) {
+            return false;
+        }
+        r = &r[i + 1..];
+    }
+    true
+}
+
+/// The key a pointer file's content points to, if it is a valid pointer
+/// (git-annex's `parseLinkTargetOrPointer`).
+pub fn parse_pointer(b: &[u8]) -> Option<Key> {
+    parse_pointer_checked(b).ok().flatten()
+}
+
+/// The key a symlink target points to, if it points into an annex. Any
+/// number of `../` and any directory before `/annex/objects/` are accepted;
+/// only `/` separates (as git-annex on Unix). Same rules as
+/// [`parse_pointer`], since git-annex uses one parser for both.
+pub fn parse_link_target(target: &[u8]) -> Option<Key> {
+    parse_pointer(target)
+}
+
+/// The key named by a file that stands in for a symlink (what git checks
+/// out with `core.symlinks=false`): its content is the link target. As
+/// git-annex does, a file of [`MAX_SYMLINK_SIZE`] bytes or more, or one
+/// holding NUL, newline, carriage return, space or tab, is not a link.
+pub fn parse_symlink_standin(content: &[u8]) -> Option<Key> {
+    if content.len() >= MAX_SYMLINK_SIZE
+        || content
+            .iter()
+            .any(|c| matches!(c, b'\0' | b'\n' | b'\r' | b' ' | b'\t'))
+    {
+        return None;
+    }
+    parse_link_target(content)
+}
+
+/// The content of the pointer file for `key`: `/annex/objects/KEYFILE\n`.
+pub fn format_pointer(key: &Key) -> Vec<u8> {
+    let kf = key_file(key);
+    let mut out = Vec::with_capacity(OBJECTS_MARKER.len() + kf.len() + 1);
+    out.extend_from_slice(OBJECTS_MARKER);
+    out.extend_from_slice(&kf);
+    out.push(b'\n');
+    out
+}
+
+/// The symlink target for a locked file at `file_rel_path` (relative to
+/// the top of the work tree) in a repository whose git dir is `.git`:
+/// `../` for each directory the file is in, then
+/// `.git/annex/objects/HASHDIRMIXED/KEYFILE/KEYFILE`.
+///
+/// The path is normalized lexically first (`.` dropped, `dir/..` folded);
+/// a `..` that would leave the work tree is dropped.
+pub fn link_target(file_rel_path: &Path, key: &Key) -> PathBuf {
+    link_target_in(
+        file_rel_path,
+        Path::new(".git"),
+        key,
+        &StoreConfig::default(),
+    )
+}
+
+/// Like [`link_target`], for a git dir at `git_dir_rel` (relative to the
+/// top of the work tree; it may start with `..`) and the repository's
+/// object settings (`annex.tune.objecthashlower` makes links use the
+/// lower-case hash dirs, `annex.tune.objecthash1` one level). An absolute
+/// `git_dir_rel` gives an absolute target.
+pub fn link_target_in(
+    file_rel_path: &Path,
+    git_dir_rel: &Path,
+    key: &Key,
+    config: &StoreConfig,
+) -> PathBuf {
+    let layout = if config.object_hash_lower {
+        HashLayout::Lower
+    } else {
+        HashLayout::Mixed
+    };
+    let kf = key_file(key);
+    let kf = Path::new(OsStr::from_bytes(&kf));
+    let mut object = PathBuf::from("annex/objects");
+    object.push(hash_dir(key, layout, config.object_hash_one_level));
+    object.push(kf);
+    object.push(kf);
+    if git_dir_rel.is_absolute() {
+        return git_dir_rel.join(object);
+    }
+    let mut dir = normalize(file_rel_path);
+    dir.pop(); // the file itself
+    // A file cannot be above the top of the work tree.
+    let above = dir.iter().take_while(|c| **c == OsStr::new("..")).count();
+    dir.drain(..above);
+    let git = normalize(git_dir_rel);
+    let common = dir
+        .iter()
+        .zip(&git)
+        .take_while(|(a, b)| a == b && **a != OsStr::new(".."))
+        .count();
+    let mut out = PathBuf::new();
+    for _ in common..dir.len() {
+        out.push("..");
+    }
+    for c in &git[common..] {
+        out.push(c);
+    }
+    out.push(object);
+    out
+}
+
+/// Lexical normalization of a relative path into its components; `..`
+/// that cannot be folded stays at the start.
+fn normalize(p: &Path) -> Vec<&OsStr> {
+    let mut out: Vec<&OsStr> = Vec::new();
+    for c in p.components() {
+        match c {
+            Component::Normal(s) => out.push(s),
+            Component::ParentDir => match out.last() {
+                Some(l) if *l != OsStr::new("..") => {
+                    out.pop();
+                }
+                _ => out.push(OsStr::new("..")),
+            },
+            Component::CurDir | Component::RootDir | Component::Prefix(_) => {}
+        }
+    }
+    out
+}
+
+/// Whether the file at `path` is a pointer file, and to which key (git-annex's
+/// `isPointerFile`). Reads at most [`POINTER_READ_LIMIT`] bytes. A symlink
+/// (never followed), a missing path or anything but a regular file is
+/// `Ok(None)`; other I/O errors are errors.
+pub fn is_pointer_file(path: &Path) -> Result<Option<Key>, PointerError> {
+    let io_err = |source| PointerError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let lmeta = match fs::symlink_metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io_err(e)),
+    };
+    if !lmeta.file_type().is_file() {
+        return Ok(None);
+    }
+    let file = match fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io_err(e)),
+    };
+    let meta = file.metadata().map_err(io_err)?;
+    // Replaced by something else (a symlink?) between the two looks.
+    if meta.dev() != lmeta.dev() || meta.ino() != lmeta.ino() || !meta.is_file() {
+        return Ok(None);
+    }
+    let mut buf = Vec::with_capacity(1024);
+    file.take(POINTER_READ_LIMIT as u64)
+        .read_to_end(&mut buf)
+        .map_err(io_err)?;
+    Ok(parse_pointer(&buf))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn k(s: &str) -> Key {
+        Key::parse(s.as_bytes()).expect("test key")
+    }
+
+    // Expected keys below were obtained from git-annex 10.20261026 with
+    // `git annex lookupkey --ref --batch` on blobs of these contents.
+    #[test]
+    fn pointer_lines() {
+        let p = |b: &[u8]| parse_pointer(b);
+        assert_eq!(p(b"/annex/objects/SHA1--x\n"), Some(k("SHA1--x")));
+        assert_eq!(p(b"junk\n"), None);
+        assert_eq!(
+            p(b"/annex/objects/SHA1--y\r\n/annex/foo\n"),
+            Some(k("SHA1--y"))
+        );
+        assert_eq!(p(b"/annex/objects/SHA1--z\n\n"), None);
+        assert_eq!(p(b"/annex/objects/SHA1--z\n\n\n"), None);
+        assert_eq!(p(b"/annex/objects/SHA1--w\n/annex/x"), None);
+        assert_eq!(p(b"/annex/objects/SHA1--w\r\r\n"), Some(k("SHA1--w\r")));
+        assert_eq!(p(b"\n/annex/objects/SHA1--w"), None);
+    }
+
+    // Link targets and the keys git-annex 10.20261026 `lookupkey` gave for
+    // symlinks with these targets (None: it found no key).
+    #[test]
+    fn link_targets() {
+        for (t, want) in [
+            (
+                ".git/annex/objects/xx/yy/SHA1--a&xb/SHA1--a&xb",
+                Some("SHA1--axb"),
+            ),
+            (
+                ".git/annex/objects/xx/yy/SHA1--a&&b/SHA1--a&&b",
+                Some("SHA1--ab"),
+            ),
+            (
+                ".git/annex/objects/xx/yy/SHA1--ab&/SHA1--ab&",
+                Some("SHA1--ab"),
+            ),
+            ("foo/annex/objects/SHA1--q", Some("SHA1--q")),
+            ("/annex/objects/SHA1--q5", Some("SHA1--q5")),
+            ("annex/objects/SHA1--q6", None),
+            ("../../x/.git/annex/objects/SHA1--q7/", None),
+            ("x\\.git\\annex\\objects\\SHA1--q8", None),
+            (".git/annex/objects/SHA1--q9%%x", Some("SHA1--q9//x")),
+            (".git/annex/objects/SHA1--%", Some("SHA1--/")),
+            ("/annex/objectsSHA1--q11", None),
+            ("/annex/objects/SHA1-s01--q12", Some("SHA1-s1--q12")),
+        ] {
+            assert_eq!(parse_link_target(t.as_bytes()), want.map(k), "{t}");
+        }
+    }
+
+    #[test]
+    fn size_limit() {
+        let first = b"/annex/objects/SHA1--x\n";
+        let tagged = |total: usize| {
+            let mut b = first.to_vec();
+            b.extend_from_slice(LINE_TAG);
+            b.resize(total - 1, b'a');
+            b.push(b'\n');
+            b
+        };
+        assert_eq!(parse_pointer(&tagged(MAX_POINTER_SIZE)), Some(k("SHA1--x")));
+        assert!(matches!(
+            parse_pointer_checked(&tagged(MAX_POINTER_SIZE + 1)),
+            Err(PointerError::AppendedData { .. })
+        ));
+    }
+
+    #[test]
+    fn link_target_depths() {
+        let key = k("SHA256E-s10--abc.txt");
+        let obj = "annex/objects/0X/vW/SHA256E-s10--abc.txt/SHA256E-s10--abc.txt";
+        for (file, want) in [
+            ("a.txt", format!(".git/{obj}")),
+            ("d/a.txt", format!("../.git/{obj}")),
+            ("d/e/f/a.txt", format!("../../../.git/{obj}")),
+            ("./d/./e/../a.txt", format!("../.git/{obj}")),
+            ("../a.txt", format!(".git/{obj}")),
+        ] {
+            assert_eq!(
+                link_target(Path::new(file), &key),
+                Path::new(&want),
+                "{file}"
+            );
+        }
+        let cfg = StoreConfig::default();
+        assert_eq!(
+            link_target_in(Path::new("sub/x"), Path::new("sub/.git"), &key, &cfg),
+            Path::new(&format!(".git/{obj}"))
+        );
+        assert_eq!(
+            link_target_in(Path::new("x"), Path::new("../.git/modules/m"), &key, &cfg),
+            Path::new(&format!("../.git/modules/m/{obj}"))
+        );
+    }
+
+    #[test]
+    fn standin_files() {
+        assert_eq!(
+            parse_symlink_standin(b"../.git/annex/objects/a/b/SHA1--x/SHA1--x"),
+            Some(k("SHA1--x"))
+        );
+        assert_eq!(parse_symlink_standin(b"/annex/objects/SHA1--x\n"), None);
+        assert_eq!(parse_symlink_standin(b"/annex/objects/SHA1--x y"), None);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn parse_never_panics_and_round_trips(data in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..200)) {
+            let _ = parse_symlink_standin(&data);
+            if let Some(k) = parse_pointer(&data)
+                && !k.as_bytes().ends_with(b"\r")
+            {
+                proptest::prop_assert_eq!(parse_pointer(&format_pointer(&k)), Some(k));
+            }
+        }
+
+        #[test]
+        fn link_targets_round_trip(
+            path in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..40),
+            name in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..40),
+        ) {
+            let path: Vec<u8> = path.into_iter().filter(|&b| b != 0).collect();
+            let name: Vec<u8> = name.into_iter().filter(|&b| b != b'\n').collect();
+            let key = Key::new(b"SHA256", &name);
+            let target = link_target(Path::new(OsStr::from_bytes(&path)), &key);
+            let bytes = target.as_os_str().as_bytes();
+            proptest::prop_assert!(is_link_to_annex(bytes));
+            if !name.ends_with(b"\r") {
+                proptest::prop_assert_eq!(parse_link_target(bytes), Some(key.clone()));
+                proptest::prop_assert_eq!(parse_pointer(&format_pointer(&key)), Some(key));
+            }
+        }
+    }
+}

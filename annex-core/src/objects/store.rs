@@ -1,0 +1,714 @@
+//! [`ObjectStore`]: one repository's `annex/objects` directory, where content
+//! is ingested, found, locked down and removed as git-annex does it.
+//!
+//! Layout: `GITDIR/annex/objects/HASHDIR/KEYFILE/KEYFILE`, with the
+//! mixed-case hash dir in non-bare repositories and the lower-case one in
+//! bare repositories (or when `annex.tune.objecthashlower` is set). Content is
+//! looked for in both layouts, as git-annex does, since a repository can be
+//! converted between bare and non-bare.
+//!
+//! Lockdown (git-annex's `freezeContent` / `freezeContentDir`, repository
+//! version 10): the object file loses its write bits and the key's
+//! directory loses its write bits too, so the file cannot be deleted by
+//! accident. With `core.sharedRepository` set, modes follow the shared
+//! setting instead and the directory stays group-writable.
+//!
+//! Not supported: freeze/thaw hooks (`annex.freezecontent-command`),
+//! crippled file systems, and the content lock files (`KEY.lck`), which
+//! other modules own.
+
+use std::fs::{self, File, OpenOptions, Permissions};
+use std::io;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use super::{hash_dir, key_file};
+use crate::key::Key;
+
+/// Which of the two hash directory schemes a path uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum HashLayout {
+    /// `hashdirmixed` (`0X/vW/`): non-bare repositories.
+    Mixed,
+    /// `hashdirlower` (`18c/0c3/`): bare repositories and special remotes.
+    Lower,
+}
+
+/// The `core.sharedRepository` setting, as git-annex reads it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SharedRepository {
+    /// Not shared (unset, `false`, `umask`, or anything unrecognised).
+    #[default]
+    UnShared,
+    /// `group`, `true`, `1`.
+    Group,
+    /// `all`, `world`, `everybody`, `2`.
+    All,
+    /// An octal mode such as `0660`: the mode files get.
+    Umask(u32),
+}
+
+impl SharedRepository {
+    /// Parses a `core.sharedRepository` value as git-annex does: the named
+    /// values case-insensitively, else the leading octal digits as a mode,
+    /// else not shared. `None` (unset) is not shared.
+    pub fn parse(value: Option<&[u8]>) -> SharedRepository {
+        let Some(v) = value else {
+            return SharedRepository::UnShared;
+        };
+        let lower = v.to_ascii_lowercase();
+        match &lower[..] {
+            b"1" | b"group" | b"true" => SharedRepository::Group,
+            b"2" | b"all" | b"world" | b"everybody" => SharedRepository::All,
+            _ => {
+                let digits: Vec<u8> = v
+                    .iter()
+                    .copied()
+                    .take_while(|c| (b'0'..=b'7').contains(c))
+                    .collect();
+                if digits.is_empty() {
+                    return SharedRepository::UnShared;
+                }
+                // Haskell's FileMode wraps; only the permission bits matter.
+                let mode = digits.iter().fold(0u32, |m, d| {
+                    m.wrapping_mul(8).wrapping_add(u32::from(d - b'0'))
+                });
+                SharedRepository::Umask(mode)
+            }
+        }
+    }
+}
+
+/// The settings that change where objects go and how they are locked down.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct StoreConfig {
+    /// `core.sharedRepository`.
+    pub shared: SharedRepository,
+    /// `annex.tune.objecthashlower`: only the lower-case layout is used
+    /// (ignored in bare repositories, which use it first anyway).
+    pub object_hash_lower: bool,
+    /// `annex.tune.objecthash1`: one level of hash directories.
+    pub object_hash_one_level: bool,
+}
+
+/// Errors of the object store. Each names the path at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum ObjectsError {
+    /// An I/O operation on a path failed.
+    #[error("cannot {op} {path}: {source}")]
+    Io {
+        /// What was being done (`read`, `create directory`, ...).
+        op: &'static str,
+        /// The path it was done to.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: io::Error,
+    },
+    /// Moving content into place failed; the content is still at `from`.
+    #[error("cannot move {from} to {to} (content left at {from}): {source}")]
+    Rename {
+        /// Where the content is.
+        from: PathBuf,
+        /// Where it was to go.
+        to: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: io::Error,
+    },
+    /// The content to ingest is not a regular file.
+    #[error("cannot ingest {path}: not a regular file")]
+    NotAFile {
+        /// The path given as content.
+        path: PathBuf,
+    },
+    /// The repository's git config could not be read.
+    #[error("cannot read git config {path}: {message}")]
+    Config {
+        /// The config file.
+        path: PathBuf,
+        /// What went wrong.
+        message: String,
+    },
+}
+
+fn io_err<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> ObjectsError + 'a {
+    move |source| ObjectsError::Io {
+        op,
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// What an ingest did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ingested {
+    /// The content was moved into place at this path and locked down.
+    Stored(PathBuf),
+    /// The store already had content for the key, at this path; it was kept
+    /// and the new copy was not stored (as git-annex does).
+    AlreadyPresent(PathBuf),
+}
+
+impl Ingested {
+    /// Where the key's content is now.
+    pub fn path(&self) -> &Path {
+        match self {
+            Ingested::Stored(p) | Ingested::AlreadyPresent(p) => p,
+        }
+    }
+}
+
+/// The object store of one repository.
+///
+/// ```no_run
+/// use annex_core::{key::Key, objects::ObjectStore};
+/// let store = ObjectStore::new("repo/.git", false);
+/// let key = Key::parse(b"SHA256E-s10--abc.txt").unwrap();
+/// assert!(store
+///     .path_for(&key)
+///     .ends_with("annex/objects/0X/vW/SHA256E-s10--abc.txt/SHA256E-s10--abc.txt"));
+/// store.ingest_file("some/file.txt".as_ref(), &key).unwrap();
+/// assert!(store.has(&key));
+/// ```
+#[derive(Debug, Clone)]
+pub struct ObjectStore {
+    git_dir: PathBuf,
+    bare: bool,
+    config: StoreConfig,
+}
+
+static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+impl ObjectStore {
+    /// A store for the repository whose git dir is `git_dir` (`.git` of a
+    /// non-bare repository, the repository itself when bare), with default
+    /// settings.
+    pub fn new(git_dir: impl Into<PathBuf>, bare: bool) -> ObjectStore {
+        ObjectStore {
+            git_dir: git_dir.into(),
+            bare,
+            config: StoreConfig::default(),
+        }
+    }
+
+    /// This store with the given settings.
+    pub fn with_config(mut self, config: StoreConfig) -> ObjectStore {
+        self.config = config;
+        self
+    }
+
+    /// A store whose bareness and settings are read from `GITDIR/config`
+    /// (`core.bare`, `core.sharedRepository`, `annex.tune.objecthashlower`,
+    /// `annex.tune.objecthash1`). Only the repository's own config file is
+    /// read, not global or system config.
+    pub fn open(git_dir: impl Into<PathBuf>) -> Result<ObjectStore, ObjectsError> {
+        let git_dir = git_dir.into();
+        let path = git_dir.join("config");
+        let file =
+            gix::config::File::from_path_no_includes(path.clone(), gix::config::Source::Local)
+                .map_err(|e| ObjectsError::Config {
+                    path: path.clone(),
+                    message: e.to_string(),
+                })?;
+        let boolean = |k: &str| matches!(file.boolean(k), Ok(Some(true)));
+        let shared = file.string("core.sharedRepository");
+        let config = StoreConfig {
+            shared: SharedRepository::parse(shared.as_ref().map(|s| &s[..])),
+            object_hash_lower: boolean("annex.tune.objecthashlower"),
+            object_hash_one_level: boolean("annex.tune.objecthash1"),
+        };
+        Ok(ObjectStore {
+            bare: boolean("core.bare"),
+            git_dir,
+            config,
+        })
+    }
+
+    /// The git dir.
+    pub fn git_dir(&self) -> &Path {
+        &self.git_dir
+    }
+
+    /// Whether the repository is bare.
+    pub fn is_bare(&self) -> bool {
+        self.bare
+    }
+
+    /// The settings in use.
+    pub fn config(&self) -> &StoreConfig {
+        &self.config
+    }
+
+    /// `GITDIR/annex/objects`.
+    pub fn objects_dir(&self) -> PathBuf {
+        self.git_dir.join("annex").join("objects")
+    }
+
+    /// `GITDIR/annex/tmp`: in-progress content.
+    pub fn tmp_dir(&self) -> PathBuf {
+        self.git_dir.join("annex").join("tmp")
+    }
+
+    /// Where an in-progress transfer of `key` keeps its content:
+    /// `GITDIR/annex/tmp/KEYFILE`.
+    pub fn tmp_path(&self, key: &Key) -> PathBuf {
+        self.tmp_dir().join(os_path(&key_file(key)))
+    }
+
+    /// The layouts looked in, in order; new content goes to the first.
+    pub fn layouts(&self) -> &'static [HashLayout] {
+        if self.bare {
+            &[HashLayout::Lower, HashLayout::Mixed]
+        } else if self.config.object_hash_lower {
+            &[HashLayout::Lower]
+        } else {
+            &[HashLayout::Mixed, HashLayout::Lower]
+        }
+    }
+
+    /// The object file of `key` in one layout.
+    pub fn path_in(&self, key: &Key, layout: HashLayout) -> PathBuf {
+        let kf = key_file(key);
+        let kf = os_path(&kf);
+        let mut p = self.objects_dir();
+        p.push(hash_dir(key, layout, self.config.object_hash_one_level));
+        p.push(kf);
+        p.push(kf);
+        p
+    }
+
+    /// Where new content for `key` goes (no I/O).
+    pub fn path_for(&self, key: &Key) -> PathBuf {
+        self.path_in(key, self.layouts()[0])
+    }
+
+    /// git-annex's `gitAnnexLocation`: the object file where content of
+    /// `key` exists, in any layout, or else where it would go.
+    pub fn location(&self, key: &Key) -> PathBuf {
+        self.find(key).unwrap_or_else(|| self.path_for(key))
+    }
+
+    /// The object file holding content of `key`, if there is one in any
+    /// layout.
+    pub fn find(&self, key: &Key) -> Option<PathBuf> {
+        self.layouts()
+            .iter()
+            .map(|&l| self.path_in(key, l))
+            .find(|p| fs::metadata(p).is_ok())
+    }
+
+    /// Whether the store has content for `key`.
+    pub fn has(&self, key: &Key) -> bool {
+        self.find(key).is_some()
+    }
+
+    /// Copies `src` into the store as the content of `key`, atomically: the
+    /// copy is written to a fresh temp file under `annex/tmp`, synced,
+    /// locked down and renamed into place. `src` is never modified. The
+    /// copy keeps `src`'s permission bits minus the write bits.
+    ///
+    /// The key is trusted: nothing checks that the content matches it.
+    pub fn ingest_file(&self, src: &Path, key: &Key) -> Result<Ingested, ObjectsError> {
+        let meta = fs::metadata(src).map_err(io_err("read", src))?;
+        if !meta.is_file() {
+            return Err(ObjectsError::NotAFile {
+                path: src.to_path_buf(),
+            });
+        }
+        if let Some(p) = self.find(key) {
+            return Ok(Ingested::AlreadyPresent(p));
+        }
+        let tmp = self.copy_to_temp(src, &meta)?;
+        let result = self.install(&tmp, key);
+        if result.is_err() {
+            let _ = fs::remove_file(&tmp);
+        }
+        match result {
+            Ok(p) => Ok(Ingested::Stored(p)),
+            // Another process stored the key meanwhile.
+            Err(e @ ObjectsError::Rename { .. }) => match self.find(key) {
+                Some(p) => Ok(Ingested::AlreadyPresent(p)),
+                None => Err(e),
+            },
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Moves a finished temp file (usually [`Self::tmp_path`]) into the
+    /// store as the content of `key`: synced, locked down, renamed into
+    /// place. When the store already has the key, the temp file is removed
+    /// and the existing content kept, as git-annex does. On any error the
+    /// content stays at `tmp` (with its original mode). A `tmp` on another
+    /// file system is copied in, then removed.
+    pub fn ingest_from_temp(&self, tmp: &Path, key: &Key) -> Result<Ingested, ObjectsError> {
+        let meta = fs::metadata(tmp).map_err(io_err("read", tmp))?;
+        if !meta.is_file() {
+            return Err(ObjectsError::NotAFile {
+                path: tmp.to_path_buf(),
+            });
+        }
+        if let Some(p) = self.find(key) {
+            // Never delete the object itself when given as the temp file.
+            if !same_file(tmp, &p) {
+                fs::remove_file(tmp).map_err(io_err("remove", tmp))?;
+            }
+            return Ok(Ingested::AlreadyPresent(p));
+        }
+        File::open(tmp)
+            .and_then(|f| f.sync_all())
+            .map_err(io_err("sync", tmp))?;
+        match self.install(tmp, key) {
+            Ok(p) => Ok(Ingested::Stored(p)),
+            Err(ObjectsError::Rename { source, .. })
+                if source.kind() == io::ErrorKind::CrossesDevices =>
+            {
+                let copy = self.copy_to_temp(tmp, &meta)?;
+                match self.install(&copy, key) {
+                    Ok(p) => {
+                        fs::remove_file(tmp).map_err(io_err("remove", tmp))?;
+                        Ok(Ingested::Stored(p))
+                    }
+                    Err(e) => {
+                        let _ = fs::remove_file(&copy);
+                        Err(e)
+                    }
+                }
+            }
+            // Another process stored the key meanwhile.
+            Err(e @ ObjectsError::Rename { .. }) => match self.find(key) {
+                Some(p) => {
+                    fs::remove_file(tmp).map_err(io_err("remove", tmp))?;
+                    Ok(Ingested::AlreadyPresent(p))
+                }
+                None => Err(e),
+            },
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Removes the content of `key` from every layout it is in: thaws the
+    /// key's directory, removes the file, then removes the key's directory
+    /// and the hash directories when they are empty. Returns whether there
+    /// was content to remove.
+    pub fn remove(&self, key: &Key) -> Result<bool, ObjectsError> {
+        let mut removed = false;
+        for &layout in self.layouts() {
+            let file = self.path_in(key, layout);
+            if fs::symlink_metadata(&file).is_err() {
+                continue;
+            }
+            let dir = parent(&file);
+            self.thaw_content_dir(dir)?;
+            match fs::remove_file(&file) {
+                Ok(()) => removed = true,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    let _ = self.freeze_content_dir(dir);
+                    return Err(ObjectsError::Io {
+                        op: "remove",
+                        path: file,
+                        source: e,
+                    });
+                }
+            }
+            self.clean_object_dirs(&file);
+        }
+        Ok(removed)
+    }
+
+    /// Locks down an object file and its directory as git-annex's
+    /// `freezeContent` and `freezeContentDir` do (for example after content
+    /// was modified in place).
+    pub fn lock_down(&self, file: &Path) -> Result<(), ObjectsError> {
+        self.freeze_content(file)?;
+        self.freeze_content_dir(parent(file))
+    }
+
+    // ---- internals ----
+
+    /// Copies `src` to a fresh temp file in `annex/tmp`, synced, with
+    /// `src`'s permission bits.
+    fn copy_to_temp(&self, src: &Path, meta: &fs::Metadata) -> Result<PathBuf, ObjectsError> {
+        let tmp_dir = self.tmp_dir();
+        self.create_annex_dirs(&tmp_dir, &self.git_dir)?;
+        let (tmp, mut out) = loop {
+            let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
+            let candidate = tmp_dir.join(format!("ingest.{}.{n}", std::process::id()));
+            match OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&candidate)
+            {
+                Ok(f) => break (candidate, f),
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(io_err("create temp file", &candidate)(e)),
+            }
+        };
+        let result = (|| {
+            let mut input = File::open(src).map_err(io_err("read", src))?;
+            io::copy(&mut input, &mut out).map_err(|e| {
+                // Say which side failed when we can tell.
+                ObjectsError::Io {
+                    op: "copy into temp file",
+                    path: tmp.clone(),
+                    source: e,
+                }
+            })?;
+            let mode = meta.permissions().mode() & 0o7777;
+            out.set_permissions(Permissions::from_mode(mode | 0o600))
+                .map_err(io_err("set mode of", &tmp))?;
+            out.sync_all().map_err(io_err("sync", &tmp))
+        })();
+        match result {
+            Ok(()) => Ok(tmp),
+            Err(e) => {
+                let _ = fs::remove_file(&tmp);
+                Err(e)
+            }
+        }
+    }
+
+    /// Moves `tmp` into place for `key` and locks it down. On error `tmp`
+    /// still holds the content with its original mode.
+    fn install(&self, tmp: &Path, key: &Key) -> Result<PathBuf, ObjectsError> {
+        let dest = self.path_for(key);
+        let dir = parent(&dest).to_path_buf();
+        self.create_annex_dirs(&dir, &self.git_dir)?;
+        // createContentDir: the key's directory may exist, frozen.
+        add_mode(&dir, 0o200).map_err(io_err("make writable", &dir))?;
+        let old_mode = fs::metadata(tmp)
+            .map_err(io_err("read", tmp))?
+            .permissions()
+            .mode();
+        self.freeze_content(tmp)?;
+        if let Err(source) = fs::rename(tmp, &dest) {
+            let _ = fs::set_permissions(tmp, Permissions::from_mode(old_mode & 0o7777));
+            let _ = self.freeze_content_dir(&dir);
+            self.clean_object_dirs(&dest);
+            return Err(ObjectsError::Rename {
+                from: tmp.to_path_buf(),
+                to: dest,
+                source,
+            });
+        }
+        self.freeze_content_dir(&dir)?;
+        // Durability of the rename; best effort, the content is in place.
+        let _ = File::open(&dir).and_then(|d| d.sync_all());
+        Ok(dest)
+    }
+
+    /// Creates `dir` and its missing parents below `top`, giving each new
+    /// directory the shared-repository permissions git-annex gives.
+    fn create_annex_dirs(&self, dir: &Path, top: &Path) -> Result<(), ObjectsError> {
+        if dir.is_dir() {
+            return Ok(());
+        }
+        let mut missing = Vec::new();
+        let mut cur = dir;
+        while !cur.is_dir() && cur != top {
+            missing.push(cur);
+            match cur.parent() {
+                Some(p) => cur = p,
+                None => break,
+            }
+        }
+        for d in missing.into_iter().rev() {
+            match fs::create_dir(d) {
+                Ok(()) => self.set_annex_dir_perm(d),
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists && d.is_dir() => {}
+                Err(e) => return Err(io_err("create directory", d)(e)),
+            }
+        }
+        Ok(())
+    }
+
+    /// git-annex's `setAnnexDirPerm`; failures are ignored as git-annex
+    /// ignores them.
+    fn set_annex_dir_perm(&self, dir: &Path) {
+        let _ = match self.config.shared {
+            SharedRepository::UnShared => Ok(()),
+            SharedRepository::Group => add_mode(dir, 0o660 | 0o110),
+            SharedRepository::All => add_mode(dir, 0o444 | 0o220 | 0o111),
+            SharedRepository::Umask(n) => set_mode(dir, umask_shared_directory(n)),
+        };
+    }
+
+    /// git-annex's `freezeContent` for repository version 10.
+    fn freeze_content(&self, file: &Path) -> Result<(), ObjectsError> {
+        let r = match self.config.shared {
+            SharedRepository::UnShared => {
+                return modify_mode(file, |m| (m | 0o400) & !0o222)
+                    .map_err(io_err("lock down", file));
+            }
+            SharedRepository::Group => modify_mode(file, |m| (m | 0o440) & !0o222),
+            SharedRepository::All => modify_mode(file, |m| (m | 0o444) & !0o222),
+            SharedRepository::Umask(n) => set_mode(file, n & !0o222),
+        };
+        // In a shared repository another user may own the file.
+        let _ = r;
+        Ok(())
+    }
+
+    /// git-annex's `freezeContentDir`.
+    fn freeze_content_dir(&self, dir: &Path) -> Result<(), ObjectsError> {
+        let r = match self.config.shared {
+            SharedRepository::UnShared => {
+                return modify_mode(dir, |m| m & !0o222).map_err(io_err("lock down", dir));
+            }
+            SharedRepository::Group | SharedRepository::All => add_mode(dir, 0o660),
+            SharedRepository::Umask(n) => set_mode(dir, umask_shared_directory(n & !0o200)),
+        };
+        let _ = r;
+        Ok(())
+    }
+
+    /// git-annex's `thawContentDir`. With an octal `core.sharedRepository`
+    /// git-annex sets the directory to the file mode itself (no search
+    /// bits); we use the directory form of that mode so removal can work.
+    fn thaw_content_dir(&self, dir: &Path) -> Result<(), ObjectsError> {
+        match self.config.shared {
+            SharedRepository::Umask(n) => set_mode(dir, umask_shared_directory(n) | 0o200),
+            _ => add_mode(dir, 0o200),
+        }
+        .map_err(io_err("make writable", dir))
+    }
+
+    /// git-annex's `cleanObjectDirs`: removes the key's directory and the
+    /// hash directories above it while they are empty.
+    fn clean_object_dirs(&self, file: &Path) {
+        let levels = if self.config.object_hash_one_level {
+            2
+        } else {
+            3
+        };
+        let mut cur = file;
+        for _ in 0..levels {
+            let Some(dir) = cur.parent() else { return };
+            match fs::remove_dir(dir) {
+                Ok(()) => cur = dir,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => cur = dir,
+                Err(_) => return,
+            }
+        }
+    }
+}
+
+/// git-annex's `umaskSharedDirectory`: the directory mode matching a file
+/// mode (search bits where read bits are, setgid when the group may read or
+/// write).
+fn umask_shared_directory(n: u32) -> u32 {
+    let mut m = n;
+    if n & 0o400 != 0 {
+        m |= 0o100;
+    }
+    if n & 0o040 != 0 {
+        m |= 0o010;
+    }
+    if n & 0o004 != 0 {
+        m |= 0o001;
+    }
+    if n & 0o060 != 0 {
+        m |= 0o2000;
+    }
+    m
+}
+
+fn same_file(a: &Path, b: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (fs::metadata(a), fs::metadata(b)) {
+        (Ok(x), Ok(y)) => x.dev() == y.dev() && x.ino() == y.ino(),
+        _ => false,
+    }
+}
+
+fn parent(p: &Path) -> &Path {
+    p.parent().unwrap_or(Path::new("."))
+}
+
+fn modify_mode(path: &Path, f: impl FnOnce(u32) -> u32) -> io::Result<()> {
+    let old = fs::metadata(path)?.permissions().mode() & 0o7777;
+    let new = f(old) & 0o7777;
+    if new != old {
+        fs::set_permissions(path, Permissions::from_mode(new))?;
+    }
+    Ok(())
+}
+
+fn add_mode(path: &Path, bits: u32) -> io::Result<()> {
+    modify_mode(path, |m| m | bits)
+}
+
+fn set_mode(path: &Path, mode: u32) -> io::Result<()> {
+    modify_mode(path, |_| mode)
+}
+
+fn os_path(bytes: &[u8]) -> &Path {
+    use std::os::unix::ffi::OsStrExt;
+    Path::new(std::ffi::OsStr::from_bytes(bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shared_repository_values() {
+        use SharedRepository::*;
+        for (v, want) in [
+            (None, UnShared),
+            (Some(&b"group"[..]), Group),
+            (Some(b"TRUE"), Group),
+            (Some(b"1"), Group),
+            (Some(b"2"), All),
+            (Some(b"World"), All),
+            (Some(b"everybody"), All),
+            (Some(b"0660"), Umask(0o660)),
+            (Some(b"640x"), Umask(0o640)),
+            (Some(b"0"), Umask(0)),
+            (Some(b"false"), UnShared),
+            (Some(b"umask"), UnShared),
+            (Some(b""), UnShared),
+        ] {
+            assert_eq!(SharedRepository::parse(v), want, "{v:?}");
+        }
+    }
+
+    #[test]
+    fn umask_directory_modes() {
+        assert_eq!(umask_shared_directory(0o660), 0o2770);
+        assert_eq!(umask_shared_directory(0o644), 0o2755);
+        assert_eq!(umask_shared_directory(0o600), 0o700);
+    }
+
+    #[test]
+    fn layouts_by_repository_kind() {
+        let k = Key::parse(b"SHA256E-s10--abc.txt").expect("key");
+        let nonbare = ObjectStore::new("/r/.git", false);
+        assert_eq!(
+            nonbare.path_for(&k),
+            Path::new("/r/.git/annex/objects/0X/vW/SHA256E-s10--abc.txt/SHA256E-s10--abc.txt")
+        );
+        let bare = ObjectStore::new("/b", true);
+        assert_eq!(
+            bare.path_for(&k),
+            Path::new("/b/annex/objects/18c/0c3/SHA256E-s10--abc.txt/SHA256E-s10--abc.txt")
+        );
+        let lower_one = ObjectStore::new("/r/.git", false).with_config(StoreConfig {
+            object_hash_lower: true,
+            object_hash_one_level: true,
+            ..StoreConfig::default()
+        });
+        assert_eq!(lower_one.layouts(), &[HashLayout::Lower]);
+        assert_eq!(
+            lower_one.path_for(&k),
+            Path::new("/r/.git/annex/objects/18c/SHA256E-s10--abc.txt/SHA256E-s10--abc.txt")
+        );
+        assert_eq!(
+            nonbare.tmp_path(&Key::parse(b"URL--a:b/c").expect("key")),
+            Path::new("/r/.git/annex/tmp/URL--a&cb%c")
+        );
+    }
+}
