@@ -7,7 +7,7 @@
 //! - [`key`]: keys (`BACKEND[-sN][-mN][-SN-CN]--NAME`), parsed and serialized.
 //! - [`backend`]: the hashing backends that make keys from content.
 //! - [`objects`]: the object store under `.git/annex/objects` and its hash dirs.
-//! - [`pointer`]: pointer files and annex symlink targets.
+//! - [`pointer`](crate::pointer): pointer files and annex symlink targets.
 //! - [`uuid`]: repository UUIDs.
 //! - [`timestamp`]: the timestamps (and vector clocks) of the branch's logs.
 //! - [`logs`]: every log of the `git-annex` branch, typed.
