@@ -366,7 +366,7 @@ struct Trickle<'a> {
 impl std::io::Read for Trickle<'_> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         self.n += 1;
-        if self.n % 5 == 0 {
+        if self.n.is_multiple_of(5) {
             return Err(std::io::ErrorKind::Interrupted.into());
         }
         let k = (self.n % 7 + 1).min(buf.len()).min(self.data.len());
