@@ -558,3 +558,67 @@ fn worm_before_1970_is_an_error() {
         "{r:?}"
     );
 }
+
+mod properties {
+    use annex_core::backend::extension::select_extension;
+    use annex_core::backend::keyname::{FilenameEncoding, gen_key_name};
+    use proptest::prelude::*;
+
+    fn arb_file_name() -> impl Strategy<Value = Vec<u8>> {
+        prop_oneof![
+            prop::collection::vec(any::<u8>(), 0..100),
+            prop::collection::vec(
+                prop::sample::select(vec![b'.', b'a', b'Z', b'0', b' ', b'/', 0xc3, 0xa9, b'-']),
+                0..30
+            ),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(3000))]
+
+        /// Whatever the name and limits, the extension is empty or `.`
+        /// followed by at most `count` non-empty parts of at most `len`
+        /// bytes, each made of letters, digits or non-ASCII bytes, and it
+        /// is a suffix of the file name.
+        #[test]
+        fn selected_extension_obeys_the_limits(
+            name in arb_file_name(),
+            len in 0usize..10,
+            count in 0usize..5,
+        ) {
+            let ext = select_extension(&name, len, count);
+            if !ext.is_empty() {
+                prop_assert_eq!(ext[0], b'.');
+                let parts: Vec<&[u8]> = ext[1..].split(|&b| b == b'.').collect();
+                prop_assert!(parts.len() <= count);
+                for p in parts {
+                    prop_assert!(!p.is_empty() && p.len() <= len);
+                    prop_assert!(p.iter().all(|&b| b.is_ascii_alphanumeric() || b >= 128));
+                }
+            }
+            // The defaults are git-annex's.
+            prop_assert_eq!(
+                select_extension(&name, 4, 2),
+                select_extension(&name, annex_core::backend::extension::DEFAULT_MAX_EXTENSION_LENGTH,
+                    annex_core::backend::extension::DEFAULT_MAX_EXTENSIONS)
+            );
+        }
+
+        /// Generated key names are ASCII, without spaces or newlines, and
+        /// long inputs give exactly 64 bytes.
+        #[test]
+        fn key_names_are_ascii_and_bounded(input in prop::collection::vec(any::<u8>(), 0..200)) {
+            for enc in [FilenameEncoding::Utf8, FilenameEncoding::Ascii] {
+                let n = gen_key_name(&input, enc);
+                prop_assert!(n.is_ascii());
+                prop_assert!(!n.contains(&b' ') && !n.contains(&b'\n'));
+                if input.len() > 64 {
+                    prop_assert_eq!(n.len(), 64);
+                } else {
+                    prop_assert!(n.len() >= input.len());
+                }
+            }
+        }
+    }
+}
