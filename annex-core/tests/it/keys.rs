@@ -4,6 +4,7 @@
 //! parsing are inverse; a corpus of malformed inputs must give errors, never
 //! panics.
 
+use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
@@ -549,4 +550,105 @@ fn variety_has_extension_as_git_annex() {
             ext: true
         }
     );
+}
+
+/// Keys with newlines also through the command line (not batch mode),
+/// where nothing splits lines.
+#[test]
+fn newline_keys_on_the_command_line() {
+    let repo = support::new_git_repo();
+    for k in [
+        "SHA1--a\nb",
+        "WORM-s1-m2--\n",
+        "SHA256E-s3--x.a\nb",
+        "A\nB--c",
+    ] {
+        let mut cmd = Command::new(support::reference_git_annex());
+        support::hermetic(&mut cmd)
+            .current_dir(repo.path())
+            .args(["examinekey", "--json", k])
+            .env("LC_ALL", "C.UTF-8");
+        let out = cmd.output().expect("run git-annex");
+        let ours = Key::parse(k.as_bytes());
+        assert_eq!(out.status.success(), ours.is_ok(), "{k:?}");
+        if let Ok(key) = ours {
+            let v: serde_json::Value =
+                serde_json::from_slice(&out.stdout).expect("one JSON object");
+            assert_eq!(field(&v, "key").as_bytes(), key.as_bytes());
+            assert_eq!(field(&v, "keyname").as_bytes(), key.name());
+            assert_eq!(field(&v, "hashdirlower"), hash_dir_lower(&key));
+            assert_eq!(field(&v, "hashdirmixed"), hash_dir_mixed(&key));
+        }
+    }
+}
+
+/// Keys that are not UTF-8 (JSON output would replace their bytes, so the
+/// reference's `--format` output, which keeps bytes, is compared).
+#[test]
+fn non_utf8_keys_match_examinekey() {
+    let repo = support::new_git_repo();
+    let ff = |n: usize| vec![0xffu8; n];
+    let mut keys: Vec<Vec<u8>> = vec![
+        b"SHA1--\xff\xfe".to_vec(),
+        b"\xff--x".to_vec(),
+        b"\xc3\xa9E--a.\xff".to_vec(),
+        b"SHA1-s1-m\xff--x".to_vec(),
+        b"SHA1-s1\xe9--x".to_vec(),
+        b"WORM-s1-m2--\xe6\x97".to_vec(),
+        b"MD5E--\xf4\x90\x80\x80.\xed\xa0\x80".to_vec(),
+    ];
+    for n in [62, 63, 64, 65] {
+        let mut k = b"SHA256E-s1--a.".to_vec();
+        k.extend(ff(n));
+        keys.push(k);
+        let mut k = b"XE--a.".to_vec();
+        k.extend(ff(n));
+        keys.push(k);
+    }
+    let fields =
+        "${key}\t${backend}\t${bytesize}\t${mtime}\t${keyname}\t${hashdirlower}\t${hashdirmixed}\n";
+    for k in &keys {
+        let mut cmd = Command::new(support::reference_git_annex());
+        support::hermetic(&mut cmd)
+            .current_dir(repo.path())
+            .args(["examinekey", "--format", fields])
+            .arg(std::ffi::OsStr::from_bytes(k))
+            .env("LC_ALL", "C.UTF-8");
+        let out = cmd.output().expect("run git-annex");
+        let shown = String::from_utf8_lossy(k);
+        match Key::parse(k) {
+            Err(e) => assert!(
+                !out.status.success(),
+                "{shown:?}: we reject ({e}), reference accepts"
+            ),
+            Ok(key) => {
+                assert!(
+                    out.status.success(),
+                    "{shown:?}: we accept, reference rejects"
+                );
+                let num = |v: Option<u64>| v.map_or("unknown".to_owned(), |n| n.to_string());
+                let mut want = Vec::new();
+                for part in [
+                    key.as_bytes(),
+                    key.backend_name(),
+                    num(key.size()).as_bytes(),
+                    num(key.mtime()).as_bytes(),
+                    key.name(),
+                    hash_dir_lower(&key).as_bytes(),
+                    hash_dir_mixed(&key).as_bytes(),
+                ] {
+                    want.extend_from_slice(part);
+                    want.push(b'\t');
+                }
+                want.pop();
+                want.push(b'\n');
+                assert_eq!(
+                    String::from_utf8_lossy(&out.stdout),
+                    String::from_utf8_lossy(&want),
+                    "{shown:?}"
+                );
+                assert_eq!(out.stdout, want, "{shown:?}");
+            }
+        }
+    }
 }
