@@ -389,7 +389,10 @@ impl Backend {
     /// in the key's name (the part before the first `.`; a leading `\`, left
     /// by an old git-annex bug, is allowed as git-annex allows it). WORM keys
     /// have no checksum: only their size is checked. A key of another
-    /// backend is an error.
+    /// backend is an error. The answer is about the bytes read: content that
+    /// changes while it is verified may give `false` (or `true` for the
+    /// version that was read); no change detection is done here, unlike
+    /// [`Backend::key_for_file`].
     pub fn verify(self, key: &Key, path: &Path) -> Result<bool, BackendError> {
         if key.backend_name() != self.name().as_bytes() {
             return Err(BackendError::WrongBackend {
