@@ -11,8 +11,10 @@
 //! the name may contain any byte, `/` and newline included; code that makes a
 //! file name from a key escapes it (see [`crate::objects::key_file`]).
 //!
-//! One difference: git-annex keeps the numbers as unbounded integers, we keep
-//! them as `u64`, and a number that does not fit is an error.
+//! One difference: git-annex keeps the numbers as unbounded integers (the
+//! mtime as a 64-bit signed integer that silently wraps around), we keep them
+//! as `u64`, and a number that does not fit (an mtime above `i64::MAX`) is
+//! an error.
 //!
 //! ```
 //! use annex_core::key::Key;
@@ -128,11 +130,21 @@ impl Key {
                 if digits_len > 1 && digits[0] == b'0' {
                     canonical = false;
                 }
-                values[i] = Some(parse_u64(digits).ok_or_else(|| KeyError::BadField {
+                let value = parse_u64(digits).ok_or_else(|| KeyError::BadField {
                     key: lossy(),
                     field: letter as char,
                     reason: "is too large",
-                })?);
+                })?;
+                if letter == b'm' && value > i64::MAX as u64 {
+                    // git-annex wraps such an mtime around to a negative
+                    // number, which it then cannot serialize as a key.
+                    return Err(KeyError::BadField {
+                        key: lossy(),
+                        field: 'm',
+                        reason: "is too large for a modification time",
+                    });
+                }
+                values[i] = Some(value);
                 pos = digits_start + digits_len;
             }
         }
@@ -143,6 +155,15 @@ impl Key {
             });
         }
         let name_start = pos + 2;
+        if backend_has_extension(&input[..backend_len]) {
+            let name = &input[name_start..];
+            if let Some(dot) = name.iter().position(|&b| b == b'.') {
+                let len = name.len() - dot;
+                if len > MAX_KEY_EXTENSION_LEN {
+                    return Err(KeyError::ExtensionTooLong { key: lossy(), len });
+                }
+            }
+        }
         let key = if canonical {
             Key {
                 bytes: input.into(),
@@ -163,12 +184,6 @@ impl Key {
                 values[3],
             )
         };
-        if key.has_extension_variety() {
-            let len = key.extension().len();
-            if len > MAX_KEY_EXTENSION_LEN {
-                return Err(KeyError::ExtensionTooLong { key: lossy(), len });
-            }
-        }
         Ok(key)
     }
 
@@ -176,6 +191,20 @@ impl Key {
     /// no `-`, which holds for every backend this library generates.
     pub fn new(backend: &[u8], name: &[u8]) -> Key {
         Key::build(backend, name, None, None, None, None)
+    }
+
+    /// Makes a key from all its fields at once (cheaper than [`Key::new`]
+    /// followed by `with_*`). The backend must be non-empty and contain no
+    /// `-`; keys made here are not checked as [`Key::parse`] checks them.
+    pub fn from_fields(
+        backend: &[u8],
+        name: &[u8],
+        size: Option<u64>,
+        mtime: Option<u64>,
+        chunk_size: Option<u64>,
+        chunk_num: Option<u64>,
+    ) -> Key {
+        Key::build(backend, name, size, mtime, chunk_size, chunk_num)
     }
 
     fn build(
@@ -290,7 +319,7 @@ impl Key {
 
     /// Whether the backend puts the file's extension at the end of the name.
     pub fn has_extension_variety(&self) -> bool {
-        self.variety().has_extension()
+        backend_has_extension(self.backend_name())
     }
 
     /// The extension part of the name: from the first `.` to the end
@@ -403,18 +432,20 @@ impl KeyVariety {
                 b"VURL" => KeyVariety::Vurl,
                 b"GITBUNDLE" => KeyVariety::GitBundle,
                 b"GITMANIFEST" => KeyVariety::GitManifest,
+                // As git-annex: `X` alone is an external backend with an
+                // empty name, `XE` one with an empty name and extensions.
                 _ => match name.strip_prefix(b"X") {
-                    Some(rest) if !rest.is_empty() && ext && rest.len() > 1 => {
-                        KeyVariety::External {
-                            name: rest[..rest.len() - 1].to_vec(),
+                    Some(rest) => match rest.strip_suffix(b"E") {
+                        Some(n) => KeyVariety::External {
+                            name: n.to_vec(),
                             ext: true,
-                        }
-                    }
-                    Some(rest) if !rest.is_empty() => KeyVariety::External {
-                        name: rest.to_vec(),
-                        ext: false,
+                        },
+                        None => KeyVariety::External {
+                            name: rest.to_vec(),
+                            ext: false,
+                        },
                     },
-                    _ => KeyVariety::Other(name.to_vec()),
+                    None => KeyVariety::Other(name.to_vec()),
                 },
             },
         }
@@ -447,6 +478,13 @@ impl KeyVariety {
             _ => false,
         }
     }
+}
+
+/// Whether keys of the backend named `name` end their name with the file's
+/// extension: the name ends in `E`, except `GITBUNDLE`. Same answer as
+/// `KeyVariety::from_name(name).has_extension()`, without allocating.
+fn backend_has_extension(name: &[u8]) -> bool {
+    name.last() == Some(&b'E') && name != b"GITBUNDLE"
 }
 
 fn parse_u64(digits: &[u8]) -> Option<u64> {

@@ -1,5 +1,570 @@
 //! Backends: how a key is made from a file's content.
 //!
-//! To be filled: SHA256E, SHA256, SHA512E, SHA512, SHA1E, SHA1, MD5E, MD5,
-//! BLAKE3_256E, BLAKE3_256 (hashing in constant memory), WORM and URL keys,
-//! and the extension rules of the E variants.
+//! The hashing backends (`SHA256E`, `SHA256`, `SHA512E`, `SHA512`,
+//! `SHA224E`, `SHA224`, `SHA384E`, `SHA384`, `BLAKE3_256E`, `BLAKE3_256`,
+//! `SHA1E`, `SHA1`, `MD5E`, `MD5`) name a key after the hash of the
+//! content, in lower-case hex, and record its size; the `E` variants add the
+//! file's extension (see [`extension`]). `WORM` names a key after the file's
+//! path in the repository, its size and its modification time (see
+//! [`keyname`]). URL keys are made by [`url::url_key`].
+//!
+//! Hashing streams the content through a fixed 1 MiB buffer, so memory use
+//! does not grow with the file; BLAKE3 hashes each buffer on every core.
+//!
+//! A file that changes while it is hashed: [`Backend::key_for_file`] checks
+//! the file's size and modification time before and after reading it (and
+//! that the number of bytes read is the size it had), and returns
+//! [`BackendError::Changed`] when they differ, rather than a key that may
+//! describe no version of the file.
+//!
+//! ```
+//! use annex_core::backend::{Backend, KeyOptions};
+//! let key = Backend::Sha256E
+//!     .key_for_reader(&b"hello"[..], "dir/a.tar.gz".as_ref(), &KeyOptions::default())
+//!     .unwrap();
+//! assert_eq!(
+//!     key.as_bytes(),
+//!     &b"SHA256E-s5--2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824.tar.gz"[..]
+//! );
+//! assert_eq!(Backend::from_name("MD5"), Some(Backend::Md5));
+//! ```
+
+pub mod extension;
+pub mod keyname;
+pub mod url;
+
+use std::fs::File;
+use std::io::{self, Read};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use md5::Digest;
+
+use crate::key::Key;
+pub use keyname::FilenameEncoding;
+
+/// Size of the buffer content is hashed through.
+pub const HASH_BUFFER_SIZE: usize = 1 << 20;
+
+/// Inputs at least this long are hashed by BLAKE3 on every core.
+const BLAKE3_PARALLEL_MIN: usize = 128 * 1024;
+
+/// Why a key could not be made or content could not be checked.
+#[derive(Debug, thiserror::Error)]
+pub enum BackendError {
+    /// Opening, reading or examining a file failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// What failed.
+        source: io::Error,
+    },
+    /// Reading from a reader failed.
+    #[error("reading content to hash: {0}")]
+    Read(#[source] io::Error),
+    /// The file changed while it was being hashed.
+    #[error("{path}: changed while it was being hashed")]
+    Changed {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The backend needs a file (WORM records its modification time), not a
+    /// stream.
+    #[error("backend {backend} cannot make a key from a stream")]
+    NeedsFile {
+        /// The backend's name.
+        backend: &'static str,
+    },
+    /// The file's modification time is before 1970, which a key cannot hold
+    /// (git-annex writes a key with `-m-N` that it cannot parse back).
+    #[error("{path}: modification time {mtime} is before 1970")]
+    NegativeMtime {
+        /// The file.
+        path: PathBuf,
+        /// Seconds since the epoch.
+        mtime: i64,
+    },
+    /// The key was not made by this backend.
+    #[error("key {key} is not a {backend} key")]
+    WrongBackend {
+        /// The key, lossily decoded.
+        key: String,
+        /// The backend's name.
+        backend: &'static str,
+    },
+}
+
+/// Settings that change the keys a backend makes (git config in git-annex).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeyOptions {
+    /// `annex.maxextensionlength`: the longest extension part kept, in bytes.
+    pub max_extension_length: usize,
+    /// `annex.maxextensions`: how many extension parts are kept.
+    pub max_extensions: usize,
+    /// How file names are decoded for WORM keys (git-annex's locale).
+    pub filename_encoding: FilenameEncoding,
+}
+
+impl Default for KeyOptions {
+    fn default() -> Self {
+        KeyOptions {
+            max_extension_length: extension::DEFAULT_MAX_EXTENSION_LENGTH,
+            max_extensions: extension::DEFAULT_MAX_EXTENSIONS,
+            filename_encoding: FilenameEncoding::Utf8,
+        }
+    }
+}
+
+/// What a key is made from: the content, and the file it is for.
+#[derive(Debug, Clone, Copy)]
+pub struct KeySource<'a> {
+    /// The file whose content is keyed.
+    pub content: &'a Path,
+    /// The work-tree file the key is for, relative to the top of the
+    /// repository. `E` backends take the extension from its last component;
+    /// WORM uses all of it.
+    pub name: &'a Path,
+}
+
+impl<'a> KeySource<'a> {
+    /// A source whose content is at its name (what `git annex calckey` does).
+    pub fn new(path: &'a Path) -> Self {
+        KeySource {
+            content: path,
+            name: path,
+        }
+    }
+}
+
+/// A backend that makes keys from files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Backend {
+    /// `SHA256E`, git-annex's default.
+    Sha256E,
+    /// `SHA256`.
+    Sha256,
+    /// `SHA512E`.
+    Sha512E,
+    /// `SHA512`.
+    Sha512,
+    /// `SHA224E`.
+    Sha224E,
+    /// `SHA224`.
+    Sha224,
+    /// `SHA384E`.
+    Sha384E,
+    /// `SHA384`.
+    Sha384,
+    /// `BLAKE3_256E`.
+    Blake3E,
+    /// `BLAKE3_256`.
+    Blake3,
+    /// `SHA1E`.
+    Sha1E,
+    /// `SHA1`.
+    Sha1,
+    /// `MD5E`.
+    Md5E,
+    /// `MD5`.
+    Md5,
+    /// `WORM`: file name, size and modification time.
+    Worm,
+}
+
+/// The hash functions behind the hashing backends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum HashKind {
+    /// SHA-224.
+    Sha224,
+    /// SHA-256.
+    Sha256,
+    /// SHA-384.
+    Sha384,
+    /// SHA-512.
+    Sha512,
+    /// BLAKE3 with 256-bit output.
+    Blake3,
+    /// SHA-1.
+    Sha1,
+    /// MD5.
+    Md5,
+}
+
+impl Backend {
+    /// Every backend, git-annex's default first.
+    pub const ALL: [Backend; 15] = [
+        Backend::Sha256E,
+        Backend::Sha256,
+        Backend::Sha512E,
+        Backend::Sha512,
+        Backend::Sha224E,
+        Backend::Sha224,
+        Backend::Sha384E,
+        Backend::Sha384,
+        Backend::Blake3E,
+        Backend::Blake3,
+        Backend::Sha1E,
+        Backend::Sha1,
+        Backend::Md5E,
+        Backend::Md5,
+        Backend::Worm,
+    ];
+
+    /// The backend of this name (`SHA256E`, `WORM`, ...), if we have it.
+    pub fn from_name(name: &str) -> Option<Backend> {
+        Backend::ALL.into_iter().find(|b| b.name() == name)
+    }
+
+    /// The backend that made `key`, if we have it.
+    pub fn for_key(key: &Key) -> Option<Backend> {
+        std::str::from_utf8(key.backend_name())
+            .ok()
+            .and_then(Backend::from_name)
+    }
+
+    /// The backend's name, as in keys.
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Sha256E => "SHA256E",
+            Backend::Sha256 => "SHA256",
+            Backend::Sha512E => "SHA512E",
+            Backend::Sha512 => "SHA512",
+            Backend::Sha224E => "SHA224E",
+            Backend::Sha224 => "SHA224",
+            Backend::Sha384E => "SHA384E",
+            Backend::Sha384 => "SHA384",
+            Backend::Blake3E => "BLAKE3_256E",
+            Backend::Blake3 => "BLAKE3_256",
+            Backend::Sha1E => "SHA1E",
+            Backend::Sha1 => "SHA1",
+            Backend::Md5E => "MD5E",
+            Backend::Md5 => "MD5",
+            Backend::Worm => "WORM",
+        }
+    }
+
+    /// The hash function, for hashing backends.
+    pub fn hash_kind(self) -> Option<HashKind> {
+        Some(match self {
+            Backend::Sha256E | Backend::Sha256 => HashKind::Sha256,
+            Backend::Sha512E | Backend::Sha512 => HashKind::Sha512,
+            Backend::Sha224E | Backend::Sha224 => HashKind::Sha224,
+            Backend::Sha384E | Backend::Sha384 => HashKind::Sha384,
+            Backend::Blake3E | Backend::Blake3 => HashKind::Blake3,
+            Backend::Sha1E | Backend::Sha1 => HashKind::Sha1,
+            Backend::Md5E | Backend::Md5 => HashKind::Md5,
+            Backend::Worm => return None,
+        })
+    }
+
+    /// Whether the backend adds the file's extension to the key's name.
+    pub fn has_extension(self) -> bool {
+        matches!(
+            self,
+            Backend::Sha256E
+                | Backend::Sha512E
+                | Backend::Sha224E
+                | Backend::Sha384E
+                | Backend::Blake3E
+                | Backend::Sha1E
+                | Backend::Md5E
+        )
+    }
+
+    /// Whether the backend's keys are cryptographically secure hashes.
+    pub fn is_cryptographically_secure(self) -> bool {
+        !matches!(
+            self,
+            Backend::Sha1E | Backend::Sha1 | Backend::Md5E | Backend::Md5 | Backend::Worm
+        )
+    }
+
+    /// A hasher for incremental verification, for hashing backends.
+    pub fn hasher(self) -> Option<ContentHasher> {
+        self.hash_kind().map(ContentHasher::new)
+    }
+
+    fn hashed_key(self, hex: &str, size: u64, name: &Path, opts: &KeyOptions) -> Key {
+        let mut key_name = hex.as_bytes().to_vec();
+        if self.has_extension() {
+            key_name.extend_from_slice(&extension::select_extension(
+                name.as_os_str().as_bytes(),
+                opts.max_extension_length,
+                opts.max_extensions,
+            ));
+        }
+        Key::from_fields(
+            self.name().as_bytes(),
+            &key_name,
+            Some(size),
+            None,
+            None,
+            None,
+        )
+    }
+
+    /// Makes the key of a file, as `git annex calckey` does.
+    pub fn key_for_file(
+        self,
+        source: &KeySource<'_>,
+        opts: &KeyOptions,
+    ) -> Result<Key, BackendError> {
+        let path = source.content;
+        let with_path = |e: io::Error| BackendError::Io {
+            path: path.to_path_buf(),
+            source: e,
+        };
+        let Some(kind) = self.hash_kind() else {
+            return self.worm_key(source, opts);
+        };
+        let mut file = File::open(path).map_err(with_path)?;
+        let before = file.metadata().map_err(with_path)?;
+        let buf_len = usize::try_from(before.len().saturating_add(1))
+            .unwrap_or(HASH_BUFFER_SIZE)
+            .clamp(4096, HASH_BUFFER_SIZE);
+        let mut hasher = ContentHasher::new(kind);
+        hash_reader(&mut hasher, &mut file, buf_len).map_err(with_path)?;
+        let after = file.metadata().map_err(with_path)?;
+        if hasher.bytes_hashed() != before.len()
+            || after.len() != before.len()
+            || after.mtime() != before.mtime()
+            || after.mtime_nsec() != before.mtime_nsec()
+        {
+            return Err(BackendError::Changed {
+                path: path.to_path_buf(),
+            });
+        }
+        let size = hasher.bytes_hashed();
+        Ok(self.hashed_key(&hasher.finish(), size, source.name, opts))
+    }
+
+    /// Makes a key from a stream of content, for a file named `name`
+    /// (relative to the top of the repository). The size is the number of
+    /// bytes read. WORM cannot make keys from streams.
+    pub fn key_for_reader<R: Read>(
+        self,
+        mut reader: R,
+        name: &Path,
+        opts: &KeyOptions,
+    ) -> Result<Key, BackendError> {
+        let Some(kind) = self.hash_kind() else {
+            return Err(BackendError::NeedsFile {
+                backend: self.name(),
+            });
+        };
+        let mut hasher = ContentHasher::new(kind);
+        hash_reader(&mut hasher, &mut reader, HASH_BUFFER_SIZE).map_err(BackendError::Read)?;
+        let size = hasher.bytes_hashed();
+        Ok(self.hashed_key(&hasher.finish(), size, name, opts))
+    }
+
+    fn worm_key(self, source: &KeySource<'_>, opts: &KeyOptions) -> Result<Key, BackendError> {
+        let path = source.content;
+        let meta = std::fs::metadata(path).map_err(|e| BackendError::Io {
+            path: path.to_path_buf(),
+            source: e,
+        })?;
+        let mtime = u64::try_from(meta.mtime()).map_err(|_| BackendError::NegativeMtime {
+            path: path.to_path_buf(),
+            mtime: meta.mtime(),
+        })?;
+        let name =
+            keyname::gen_key_name(source.name.as_os_str().as_bytes(), opts.filename_encoding);
+        Ok(Key::from_fields(
+            b"WORM",
+            &name,
+            Some(meta.len()),
+            Some(mtime),
+            None,
+            None,
+        ))
+    }
+
+    /// Whether the file at `path` has the content `key` names.
+    ///
+    /// The size is checked first (when the key records one); then, for
+    /// hashing backends, the content is hashed and compared with the hash
+    /// in the key's name (the part before the first `.`; a leading `\`, left
+    /// by an old git-annex bug, is allowed as git-annex allows it). WORM keys
+    /// have no checksum: only their size is checked. A key of another
+    /// backend is an error. The answer is about the bytes read: content that
+    /// changes while it is verified may give `false` (or `true` for the
+    /// version that was read); no change detection is done here, unlike
+    /// [`Backend::key_for_file`].
+    pub fn verify(self, key: &Key, path: &Path) -> Result<bool, BackendError> {
+        if key.backend_name() != self.name().as_bytes() {
+            return Err(BackendError::WrongBackend {
+                key: key.to_string(),
+                backend: self.name(),
+            });
+        }
+        let with_path = |e: io::Error| BackendError::Io {
+            path: path.to_path_buf(),
+            source: e,
+        };
+        let mut file = File::open(path).map_err(with_path)?;
+        let meta = file.metadata().map_err(with_path)?;
+        if key.size().is_some_and(|s| s != meta.len()) {
+            return Ok(false);
+        }
+        let Some(mut hasher) = self.hasher() else {
+            return Ok(true);
+        };
+        let buf_len = usize::try_from(meta.len().saturating_add(1))
+            .unwrap_or(HASH_BUFFER_SIZE)
+            .clamp(4096, HASH_BUFFER_SIZE);
+        hash_reader(&mut hasher, &mut file, buf_len).map_err(with_path)?;
+        if key.size().is_some_and(|s| s != hasher.bytes_hashed()) {
+            return Ok(false);
+        }
+        Ok(hasher.matches(key))
+    }
+}
+
+impl std::fmt::Display for Backend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Whether the file at `path` has the content `key` names, with the backend
+/// named in the key. `Ok(None)` when we have no such backend.
+pub fn verify_key(key: &Key, path: &Path) -> Result<Option<bool>, BackendError> {
+    match Backend::for_key(key) {
+        Some(b) => b.verify(key, path).map(Some),
+        None => Ok(None),
+    }
+}
+
+fn hash_reader<R: Read + ?Sized>(
+    hasher: &mut ContentHasher,
+    reader: &mut R,
+    buf_len: usize,
+) -> io::Result<()> {
+    let mut buf = vec![0u8; buf_len];
+    loop {
+        // Fill the buffer as far as the reader allows, so BLAKE3 gets large
+        // chunks to spread over the cores.
+        let mut filled = 0;
+        while filled < buf.len() {
+            match reader.read(&mut buf[filled..]) {
+                Ok(0) => break,
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        if filled == 0 {
+            return Ok(());
+        }
+        hasher.update(&buf[..filled]);
+        if filled < buf.len() {
+            return Ok(());
+        }
+    }
+}
+
+enum HashState {
+    Sha224(sha2::Sha224),
+    Sha256(sha2::Sha256),
+    Sha384(sha2::Sha384),
+    Sha512(sha2::Sha512),
+    Blake3(Box<blake3::Hasher>),
+    Sha1(sha1::Sha1),
+    Md5(md5::Md5),
+}
+
+/// Hashes content fed to it piece by piece: for incremental verification
+/// while content is received.
+pub struct ContentHasher {
+    state: HashState,
+    len: u64,
+}
+
+impl std::fmt::Debug for ContentHasher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ContentHasher")
+            .field("len", &self.len)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ContentHasher {
+    /// A hasher with nothing hashed yet.
+    pub fn new(kind: HashKind) -> ContentHasher {
+        let state = match kind {
+            HashKind::Sha224 => HashState::Sha224(sha2::Sha224::new()),
+            HashKind::Sha256 => HashState::Sha256(sha2::Sha256::new()),
+            HashKind::Sha384 => HashState::Sha384(sha2::Sha384::new()),
+            HashKind::Sha512 => HashState::Sha512(sha2::Sha512::new()),
+            HashKind::Blake3 => HashState::Blake3(Box::new(blake3::Hasher::new())),
+            HashKind::Sha1 => HashState::Sha1(sha1::Sha1::new()),
+            HashKind::Md5 => HashState::Md5(md5::Md5::new()),
+        };
+        ContentHasher { state, len: 0 }
+    }
+
+    /// Hashes more content.
+    pub fn update(&mut self, data: &[u8]) {
+        self.len += data.len() as u64;
+        match &mut self.state {
+            HashState::Sha224(h) => h.update(data),
+            HashState::Sha256(h) => h.update(data),
+            HashState::Sha384(h) => h.update(data),
+            HashState::Sha512(h) => h.update(data),
+            HashState::Blake3(h) => {
+                if data.len() >= BLAKE3_PARALLEL_MIN {
+                    h.update_rayon(data);
+                } else {
+                    h.update(data);
+                }
+            }
+            HashState::Sha1(h) => h.update(data),
+            HashState::Md5(h) => h.update(data),
+        }
+    }
+
+    /// How many bytes have been hashed.
+    pub fn bytes_hashed(&self) -> u64 {
+        self.len
+    }
+
+    /// The hash, in lower-case hex.
+    pub fn finish(self) -> String {
+        match self.state {
+            HashState::Sha224(h) => hex(&h.finalize()),
+            HashState::Sha256(h) => hex(&h.finalize()),
+            HashState::Sha384(h) => hex(&h.finalize()),
+            HashState::Sha512(h) => hex(&h.finalize()),
+            HashState::Blake3(h) => hex(h.finalize().as_bytes()),
+            HashState::Sha1(h) => hex(&h.finalize()),
+            HashState::Md5(h) => hex(&h.finalize()),
+        }
+    }
+
+    /// Whether what was hashed is the content of `key`: its hash equals
+    /// the key's name up to the first `.` (or that with a leading `\`), and
+    /// its size the key's size when it has one.
+    pub fn matches(self, key: &Key) -> bool {
+        if key.size().is_some_and(|s| s != self.len) {
+            return false;
+        }
+        let name = key.name();
+        let expected = &name[..name.len() - key.extension().len()];
+        let got = self.finish();
+        expected == got.as_bytes() || expected.strip_prefix(b"\\") == Some(got.as_bytes())
+    }
+}
+
+/// Lower-case hex of bytes.
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for &b in bytes {
+        s.push(char::from(DIGITS[usize::from(b >> 4)]));
+        s.push(char::from(DIGITS[usize::from(b & 15)]));
+    }
+    s
+}
