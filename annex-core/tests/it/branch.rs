@@ -1,1 +1,376 @@
 //! Integration tests: branch.
+
+use std::path::Path;
+
+use annex_core::branch::{Branch, merge::union_lines};
+use annex_core::journal::{branch_path_of, journal_file_name};
+use annex_core::repo::Repo;
+use proptest::prelude::*;
+
+use crate::support;
+
+fn show(dir: &Path, path: &str) -> Vec<u8> {
+    support::git(dir, &["show", &format!("git-annex:{path}")]).into_bytes()
+}
+
+fn open_branch(dir: &Path) -> Branch {
+    Repo::open(dir).expect("open").branch().expect("branch")
+}
+
+fn uuid(dir: &Path) -> String {
+    support::git(dir, &["config", "annex.uuid"])
+        .trim()
+        .to_owned()
+}
+
+/// A uuid.log line for `u`, as the reference writes them.
+fn uuid_line(u: &str, desc: &str, t: u64) -> String {
+    format!("{u} {desc} timestamp={t}s\n")
+}
+
+/// Replaces `u`'s line of a uuid.log.
+fn describe(old: &[u8], u: &str, desc: &str, t: u64) -> Vec<u8> {
+    let mut out: Vec<u8> = Vec::new();
+    for l in old.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+        if !l.starts_with(u.as_bytes()) {
+            out.extend_from_slice(l);
+            out.push(b'\n');
+        }
+    }
+    out.extend_from_slice(uuid_line(u, desc, t).as_bytes());
+    out
+}
+
+fn here_description(dir: &Path) -> String {
+    let out = support::annex(dir, &["info", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(out.trim()).expect("json");
+    for level in [
+        "semitrusted repositories",
+        "trusted repositories",
+        "untrusted repositories",
+    ] {
+        for r in v[level].as_array().expect("list") {
+            if r["here"].as_bool() == Some(true) {
+                return r["description"].as_str().expect("desc").to_owned();
+            }
+        }
+    }
+    panic!("no repository here in {out}")
+}
+
+#[test]
+fn interleaved_writes_with_the_reference_lose_nothing() {
+    let dir = support::new_git_repo();
+    let d = dir.path();
+    support::annex(d, &["init", "start"]);
+    let u = uuid(d);
+    let branch = open_branch(d);
+    // The reference's committed content reads the same through us.
+    assert_eq!(branch.get(b"uuid.log").expect("get"), show(d, "uuid.log"));
+
+    for round in 0..3u64 {
+        // We describe, and commit.
+        let desc = format!("ours-{round}");
+        branch
+            .change(b"uuid.log", |old| {
+                describe(old, &u, &desc, 2_000_000_000 + round * 10)
+            })
+            .expect("change");
+        branch.commit("update").expect("commit").expect("a commit");
+        let ours = show(d, "uuid.log");
+        assert_eq!(here_description(d), desc);
+
+        // The reference writes another file and commits: ours stays as is,
+        // not reverted, not unioned with the stale version.
+        support::annex(d, &["untrust", "here"]);
+        assert_eq!(show(d, "uuid.log"), ours, "round {round}: uuid.log changed");
+        let trust = show(d, "trust.log");
+        assert_eq!(branch.get(b"trust.log").expect("get"), trust);
+        assert_eq!(branch.committed(b"trust.log").expect("get"), Some(trust));
+
+        // The reference describes; we read exactly what it committed.
+        let theirs = format!("theirs-{round}");
+        support::annex(d, &["describe", "here", &theirs]);
+        let log = show(d, "uuid.log");
+        assert_eq!(branch.get(b"uuid.log").expect("get"), log);
+        assert!(String::from_utf8_lossy(&log).contains(&theirs));
+        support::annex(d, &["semitrust", "here"]);
+    }
+    // The reference sees a healthy branch.
+    support::annex(d, &["fsck", "--fast"]);
+    let n = support::git(d, &["rev-list", "--count", "git-annex"]);
+    assert!(n.trim().parse::<u32>().expect("count") > 8);
+}
+
+#[test]
+fn uncommitted_journal_is_shared_both_ways() {
+    let dir = support::new_git_repo();
+    let d = dir.path();
+    support::annex(d, &["init", "start"]);
+    let u = uuid(d);
+    let branch = open_branch(d);
+
+    // Ours, only in the journal: the reference reads it.
+    branch
+        .change(b"uuid.log", |old| {
+            describe(old, &u, "journalled-by-us", 2_000_000_000)
+        })
+        .expect("change");
+    assert!(branch.journal().is_dirty().expect("dirty"));
+    assert!(!String::from_utf8_lossy(&show(d, "uuid.log")).contains("journalled-by-us"));
+    assert_eq!(here_description(d), "journalled-by-us");
+
+    // Theirs, only in the journal: we read it.
+    support::git(
+        d,
+        &[
+            "-c",
+            "annex.alwayscommit=false",
+            "annex",
+            "describe",
+            "here",
+            "journalled-by-them",
+        ],
+    );
+    let committed = branch
+        .committed(b"uuid.log")
+        .expect("committed")
+        .unwrap_or_default();
+    let current = branch.get(b"uuid.log").expect("get");
+    assert!(!String::from_utf8_lossy(&committed).contains("journalled-by-them"));
+    assert!(String::from_utf8_lossy(&current).contains("journalled-by-them"));
+    assert_eq!(
+        branch.journal().files().expect("files"),
+        vec![b"uuid.log".to_vec()]
+    );
+    // We commit their journal; the reference agrees.
+    branch.commit("update").expect("commit");
+    assert!(!branch.journal().is_dirty().expect("dirty"));
+    assert_eq!(show(d, "uuid.log"), current);
+    assert_eq!(here_description(d), "journalled-by-them");
+}
+
+#[test]
+fn nested_paths_and_file_listing() {
+    let dir = support::new_git_repo();
+    let d = dir.path();
+    Repo::init(d, Some("x")).expect("init");
+    let branch = open_branch(d);
+    let key_log = b"a1b/c2d/SHA256E-s1--x_y.log".to_vec();
+    branch
+        .change(&key_log, |_| b"1700000000s 1 abc\n".to_vec())
+        .expect("change");
+    assert!(
+        branch
+            .journal()
+            .dir()
+            .join("a1b_c2d_SHA256E-s1--x__y.log")
+            .exists(),
+        "journal file name"
+    );
+    let before = branch.files().expect("files");
+    assert!(before.contains(&key_log));
+    let mut seen = Vec::new();
+    branch
+        .for_each_file(|_| true, |p, c| seen.push((p.to_vec(), c.to_vec())))
+        .expect("walk");
+    assert!(seen.contains(&(key_log.clone(), b"1700000000s 1 abc\n".to_vec())));
+    branch.commit("update").expect("commit");
+    assert_eq!(
+        show(d, "a1b/c2d/SHA256E-s1--x_y.log"),
+        b"1700000000s 1 abc\n".to_vec()
+    );
+    assert_eq!(branch.files().expect("files"), before);
+    let mut again = Vec::new();
+    branch
+        .for_each_file(
+            |p| p.ends_with(b".log"),
+            |p, c| again.push((p.to_vec(), c.to_vec())),
+        )
+        .expect("walk");
+    assert_eq!(again.len(), 2, "{again:?}");
+    // The reference reads the whole branch without complaint.
+    let ls = support::git(d, &["ls-tree", "-r", "--name-only", "git-annex"]);
+    assert_eq!(ls, "a1b/c2d/SHA256E-s1--x_y.log\nuuid.log\n");
+    support::annex(d, &["fsck", "--fast"]);
+}
+
+/// Two clones change the same log; each merges the other's branch (the
+/// reference with `git annex merge`, we with `Branch::update`): both end
+/// with the same content in every file.
+#[test]
+fn merge_matches_the_reference() {
+    let top = tempfile::tempdir().expect("tmp");
+    let r1 = top.path().join("r1");
+    let r2 = top.path().join("r2");
+    std::fs::create_dir(&r1).expect("mkdir");
+    support::git(&r1, &["init", "-q", "-b", "main"]);
+    support::git(&r1, &["commit", "-q", "--allow-empty", "-m", "first"]);
+    support::annex(&r1, &["init", "one"]);
+    support::git(top.path(), &["clone", "-q", "r1", "r2"]);
+    Repo::init(&r2, Some("two")).expect("init r2");
+    support::git(&r1, &["remote", "add", "r2", "../r2"]);
+    let u1 = uuid(&r1);
+    let u2 = uuid(&r2);
+    // r2's branch was made from origin/git-annex, as the reference does.
+    let b2 = open_branch(&r2);
+    assert!(String::from_utf8_lossy(&b2.get(b"uuid.log").expect("get")).contains(&u1));
+
+    // Concurrent changes to the same logs.
+    support::annex(&r1, &["describe", "here", "one-changed"]);
+    support::annex(&r1, &["untrust", "here"]);
+    b2.change(b"uuid.log", |old| {
+        describe(old, &u2, "two-changed", 2_000_000_000)
+    })
+    .expect("change");
+    b2.change(b"trust.log", |old| {
+        let mut v = old.to_vec();
+        v.extend_from_slice(format!("{u2} 0 timestamp=2000000000s\n").as_bytes());
+        v
+    })
+    .expect("change");
+    b2.commit("update").expect("commit");
+
+    // Both fetch before either merges.
+    support::git(&r1, &["fetch", "-q", "r2"]);
+    support::git(&r2, &["fetch", "-q", "origin"]);
+    support::annex(&r1, &["merge"]);
+    let outcome = b2.update().expect("merge");
+    assert_eq!(outcome.merged.len(), 1, "{outcome:?}");
+    assert!(!outcome.fast_forwarded);
+
+    let tree = |d: &Path| support::git(d, &["ls-tree", "-r", "git-annex"]);
+    assert_eq!(tree(&r1), tree(&r2));
+    let parents = support::git(&r2, &["log", "-1", "--format=%P %s", "git-annex"]);
+    assert_eq!(
+        parents.split(' ').count(),
+        2 + "merging origin/git-annex into git-annex".split(' ').count(),
+        "{parents}"
+    );
+    assert!(
+        parents
+            .trim_end()
+            .ends_with("merging origin/git-annex into git-annex"),
+        "{parents}"
+    );
+
+    // Nothing left to merge for either, and the reference is content.
+    let again = b2.update().expect("merge again");
+    assert!(again.merged.is_empty(), "{again:?}");
+    support::annex(&r2, &["merge"]);
+    assert_eq!(tree(&r1), tree(&r2));
+    support::annex(&r2, &["fsck", "--fast"]);
+    let desc = support::annex(&r2, &["info", "--fast"]);
+    assert!(
+        desc.contains("one-changed") && desc.contains("two-changed"),
+        "{desc}"
+    );
+
+    // Fast-forward: r1 takes in our merge commit and moves on; r2 then
+    // merges it without a merge commit.
+    support::git(&r1, &["fetch", "-q", "r2"]);
+    support::annex(&r1, &["merge"]);
+    support::annex(&r1, &["describe", "here", "one-again"]);
+    support::git(&r2, &["fetch", "-q", "origin"]);
+    let ff = b2.update().expect("ff");
+    assert!(ff.fast_forwarded, "{ff:?}");
+    assert_eq!(
+        support::git(&r2, &["rev-parse", "git-annex"]),
+        support::git(&r1, &["rev-parse", "git-annex"])
+    );
+}
+
+#[test]
+fn union_lines_matches_reference_rules() {
+    assert_eq!(union_lines(&[b"b\na\n", b"c\n"]), b"a\nb\nc\n");
+    assert_eq!(union_lines(&[b"b\na\n", b"a\n"]), b"b\na\n");
+    assert_eq!(union_lines(&[b"a\n", b"a\nb\n"]), b"a\nb\n");
+    assert_eq!(union_lines(&[b"x", b"y\n"]), b"x\ny\n");
+}
+
+#[test]
+fn corrupted_branch_ref_is_an_error() {
+    let dir = support::new_git_repo();
+    let d = dir.path();
+    Repo::init(d, None).expect("init");
+    let branch = open_branch(d);
+    branch
+        .change(b"x.log", |_| b"1\n".to_vec())
+        .expect("change");
+    let refpath = d.join(".git/refs/heads/git-annex");
+    std::fs::write(&refpath, "1234567890123456789012345678901234567890\n").expect("write");
+    let e = branch.get(b"uuid.log").expect_err("missing commit");
+    assert!(e.to_string().contains("git-annex"), "{e}");
+    let e = branch
+        .commit("update")
+        .expect_err("cannot commit onto a missing commit");
+    assert!(e.to_string().contains("git-annex"), "{e}");
+    std::fs::write(&refpath, "garbage\n").expect("write");
+    assert!(branch.get(b"uuid.log").is_err());
+    assert!(branch.commit("update").is_err());
+    assert!(branch.update().is_err());
+    // Nothing journalled was lost.
+    assert_eq!(
+        branch.journal().read(b"x.log").expect("read"),
+        Some(b"1\n".to_vec())
+    );
+}
+
+#[test]
+fn missing_branch_is_created_on_commit() {
+    let dir = support::new_git_repo();
+    let d = dir.path();
+    let branch = open_branch(d);
+    assert_eq!(branch.tip().expect("tip"), None);
+    assert_eq!(branch.get(b"uuid.log").expect("get"), b"");
+    branch
+        .change(b"uuid.log", |_| b"u1 d timestamp=1s\n".to_vec())
+        .expect("change");
+    branch.commit("update").expect("commit");
+    assert_eq!(show(d, "uuid.log"), b"u1 d timestamp=1s\n");
+    let subjects = support::git(d, &["log", "--format=%s", "git-annex"]);
+    assert_eq!(subjects, "update\nbranch created\n");
+}
+
+#[test]
+fn garbage_journal_file_is_handled() {
+    let dir = support::new_git_repo();
+    let d = dir.path();
+    Repo::init(d, Some("g")).expect("init");
+    let branch = open_branch(d);
+    let jdir = branch.journal().dir();
+    std::fs::create_dir_all(&jdir).expect("mkdir");
+    // An interrupted append: the incomplete last line is dropped on read.
+    std::fs::write(jdir.join("foo.log"), b"good line\n\xff\x00partial").expect("write");
+    assert_eq!(branch.get(b"foo.log").expect("get"), b"good line\n");
+    // Bad journalled paths are refused, not panicked on.
+    assert!(branch.get(b"../x").is_err());
+    assert!(branch.get(b"").is_err());
+    assert!(branch.change(b"a//b", |_| Vec::new()).is_err());
+    branch.commit("update").expect("commit");
+    support::annex(d, &["fsck", "--fast"]);
+}
+
+proptest! {
+    #[test]
+    fn journal_names_round_trip(
+        comps in proptest::collection::vec(
+            proptest::collection::vec(any::<u8>().prop_filter("no slash", |b| *b != b'/'), 1..12),
+            1..5,
+        )
+    ) {
+        // Branch paths: non-empty components joined by `/`.
+        let path = comps.join(&b'/');
+        let name = journal_file_name(&path);
+        prop_assert!(!name.contains(&b'/'));
+        prop_assert_eq!(branch_path_of(&name), path);
+    }
+
+    #[test]
+    fn union_lines_is_a_union(a in "[a-c\n]{0,12}", b in "[a-c\n]{0,12}") {
+        let m = union_lines(&[a.as_bytes(), b.as_bytes()]);
+        for l in a.lines().chain(b.lines()) {
+            prop_assert!(m.split(|&c| c == b'\n').any(|x| x == l.as_bytes()));
+        }
+    }
+}
