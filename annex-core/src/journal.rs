@@ -58,7 +58,9 @@ fn io_err<'a>(what: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> J
 }
 
 /// The journal file name of a branch path: `/` becomes `_` and `_`
-/// becomes `__`, so the name is flat and the mapping is reversible.
+/// becomes `__`, so the name is flat. This is git-annex's mapping; it is
+/// reversible except where a `/` is followed by `_` (`a/_b` and `a_/b`
+/// both give `a___b`), which no path git-annex writes has.
 pub fn journal_file_name(branch_path: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(branch_path.len() + 4);
     for &c in branch_path {
@@ -299,6 +301,14 @@ impl Journal {
             .map_err(io_err("create temp file in", &tmp_dir))?;
         tmp.write_all(content)
             .map_err(io_err("write", tmp.path()))?;
+        #[cfg(unix)]
+        {
+            // As git-annex's journal files: readable by all (the temp file
+            // starts private).
+            use std::os::unix::fs::PermissionsExt;
+            fs::set_permissions(tmp.path(), fs::Permissions::from_mode(0o644))
+                .map_err(io_err("chmod", tmp.path()))?;
+        }
         if let Err(e) = tmp.persist(&dest) {
             if e.error.kind() != io::ErrorKind::NotFound {
                 return Err(JournalError::Io {

@@ -90,7 +90,7 @@ pub struct Repo {
 fn discover(path: &Path) -> Result<gix::Repository, RepoError> {
     gix::discover(path).map_err(|e| RepoError::NotAGitRepo {
         path: path.to_path_buf(),
-        source: e.into(),
+        source: e,
     })
 }
 

@@ -232,12 +232,11 @@ impl Branch {
                 origin
             }
             None => {
-                let empty = ObjectId::empty_tree(self.repo.object_hash());
                 let empty = self
                     .repo
                     .write_object(gix::objs::Tree::empty())
-                    .map(|i| i.detach())
-                    .unwrap_or(empty);
+                    .map_err(git_err("write empty tree for", FULL_NAME))?
+                    .detach();
                 let c = self.write_commit(empty, &[], "branch created")?;
                 self.set_ref(c, None, "commit (initial): branch created")?;
                 c
@@ -427,7 +426,7 @@ impl Branch {
             let tip = self.create()?;
             let mut state = self.base_state(tip)?;
             let staged = self.stage_journal(&mut state)?;
-            let tree = self.write_state(tip, &state)?;
+            let tree = self.write_state(&state)?;
             let c = self.write_commit(tree, &[tip], message)?;
             if self.set_ref(c, Some(tip), &format!("commit: {message}"))? {
                 self.sync_index(c, tree)?;
@@ -448,11 +447,10 @@ impl Branch {
             files: self.tree_files(tree)?,
             changed: BTreeSet::new(),
         };
-        if self.index_sha().as_deref() != Some(tip.to_string().as_str()) {
-            if let Some(index_files) = self.read_annex_index()? {
-                for (path, id) in index_files {
-                    self.merge_one(&mut state, path, id)?;
-                }
+        let index_current = self.index_sha().as_deref() == Some(tip.to_string().as_str());
+        if !index_current && let Some(index_files) = self.read_annex_index()? {
+            for (path, id) in index_files {
+                self.merge_one(&mut state, path, id)?;
             }
         }
         Ok(state)
@@ -499,7 +497,7 @@ impl Branch {
     }
 
     /// Stages every journal file into the state; returns what was staged.
-    fn stage_journal(&self, state: &mut State) -> Result<Vec<(Vec<u8>, Vec<u8>)>, BranchError> {
+    fn stage_journal(&self, state: &mut State) -> Result<Vec<Staged>, BranchError> {
         let mut staged = Vec::new();
         for path in self.journal.files()? {
             let file = self
@@ -527,11 +525,7 @@ impl Branch {
         Ok(staged)
     }
 
-    fn clear_staged(
-        &self,
-        lock: &JournalLock,
-        staged: Vec<(Vec<u8>, Vec<u8>)>,
-    ) -> Result<(), BranchError> {
+    fn clear_staged(&self, lock: &JournalLock, staged: Vec<Staged>) -> Result<(), BranchError> {
         for (path, content) in staged {
             self.journal.remove_if_unchanged(lock, &path, &content)?;
         }
@@ -539,7 +533,7 @@ impl Branch {
     }
 
     /// Writes the tree of a state: the tree at `base` edited where changed.
-    fn write_state(&self, _base: ObjectId, state: &State) -> Result<ObjectId, BranchError> {
+    fn write_state(&self, state: &State) -> Result<ObjectId, BranchError> {
         if state.changed.is_empty() {
             return Ok(state.tree);
         }
@@ -711,11 +705,13 @@ impl Branch {
     /// branch (unless `annex.merge-annex-branches` is false), as git-annex
     /// does before it reads the branch.
     pub fn update(&self) -> Result<MergeOutcome, BranchError> {
-        let snap = self.repo.config_snapshot();
-        if snap.boolean("annex.merge-annex-branches") == Some(false) {
+        let merge_branches = self
+            .repo
+            .config_snapshot()
+            .boolean("annex.merge-annex-branches");
+        if merge_branches == Some(false) {
             return Ok(MergeOutcome::default());
         }
-        drop(snap);
         let refs = self.sibling_refs()?;
         self.merge(&refs)
     }
@@ -755,6 +751,26 @@ impl Branch {
                 return Err(BranchError::Transitions(name.clone()));
             }
         }
+        let ids: Vec<ObjectId> = tomerge.iter().map(|(i, _)| *i).collect();
+        let ff_target = if dirty {
+            None
+        } else {
+            self.fast_forward_target(tip, &ids)?
+        };
+        if let Some(target) = ff_target {
+            if self.set_ref(target, Some(tip), "merging: fast-forward")? {
+                let tree = self.commit_tree(target)?;
+                self.sync_index(target, tree)?;
+                outcome.fast_forwarded = true;
+                outcome.new_tip = Some(target);
+                outcome.merged = tomerge.clone();
+                let mut all = tomerge;
+                all.extend(notnewer);
+                self.add_merged_refs(&all)?;
+                return Ok(outcome);
+            }
+            return Err(BranchError::Raced(FULL_NAME.to_owned()));
+        }
         let mut state = self.base_state(tip)?;
         let staged = if dirty {
             self.stage_journal(&mut state)?
@@ -767,24 +783,7 @@ impl Branch {
                 self.merge_one(&mut state, path, blob)?;
             }
         }
-        let ids: Vec<ObjectId> = tomerge.iter().map(|(i, _)| *i).collect();
-        if !dirty {
-            if let Some(target) = self.fast_forward_target(tip, &ids)? {
-                if self.set_ref(target, Some(tip), "merging: fast-forward")? {
-                    let tree = self.commit_tree(target)?;
-                    self.sync_index(target, tree)?;
-                    outcome.fast_forwarded = true;
-                    outcome.new_tip = Some(target);
-                    outcome.merged = tomerge.clone();
-                    let mut all = tomerge;
-                    all.extend(notnewer);
-                    self.add_merged_refs(&all)?;
-                    return Ok(outcome);
-                }
-                return Err(BranchError::Raced(FULL_NAME.to_owned()));
-            }
-        }
-        let tree = self.write_state(tip, &state)?;
+        let tree = self.write_state(&state)?;
         let names: Vec<&str> = tomerge.iter().map(|(_, n)| describe_ref(n)).collect();
         let message = format!("merging {} into {NAME}", names.join(" "));
         let mut parents = vec![tip];
@@ -927,6 +926,9 @@ fn private_uuids_known(repo: &gix::Repository) -> bool {
     })
 }
 
+/// A journal file staged for commit: its branch path and the content staged.
+type Staged = (Vec<u8>, Vec<u8>);
+
 /// The files of the branch as they will be committed.
 struct State {
     tree: ObjectId,
@@ -950,6 +952,17 @@ pub(crate) fn write_atomic(path: &Path, content: &[u8]) -> Result<(), BranchErro
         .tempfile_in(dir)
         .map_err(io_err("create temp file in", dir))?;
     tmp.write_all(content).map_err(io_err("write", path))?;
+    #[cfg(unix)]
+    {
+        // Keep the mode of the file replaced; new files get 0644 (the
+        // temp file would otherwise keep its private 0600).
+        use std::os::unix::fs::PermissionsExt;
+        let mode = fs::metadata(path)
+            .map(|m| m.permissions().mode() & 0o7777)
+            .unwrap_or(0o644);
+        fs::set_permissions(tmp.path(), fs::Permissions::from_mode(mode))
+            .map_err(io_err("chmod", tmp.path()))?;
+    }
     tmp.persist(path).map_err(|e| BranchError::Io {
         what: "rename into",
         path: path.to_path_buf(),

@@ -359,11 +359,29 @@ proptest! {
             1..5,
         )
     ) {
-        // Branch paths: non-empty components joined by `/`.
+        // Branch paths: non-empty components joined by `/`. git-annex's
+        // escaping is ambiguous for a component starting with `_` after a
+        // `/` ("a/_b" and "a_/b" both become "a___b"), so those are left
+        // out: the reference decodes them the same lossy way we do.
+        let comps: Vec<Vec<u8>> = comps
+            .into_iter()
+            .enumerate()
+            .map(|(i, mut c)| {
+                if i > 0 && c[0] == b'_' {
+                    c[0] = b'x';
+                }
+                c
+            })
+            .collect();
         let path = comps.join(&b'/');
         let name = journal_file_name(&path);
         prop_assert!(!name.contains(&b'/'));
         prop_assert_eq!(branch_path_of(&name), path);
+    }
+
+    #[test]
+    fn journal_name_decoding_never_panics(name in proptest::collection::vec(any::<u8>(), 0..40)) {
+        let _ = branch_path_of(&name);
     }
 
     #[test]
