@@ -392,3 +392,58 @@ proptest! {
         }
     }
 }
+
+/// After our commit, git-annex's own index of the branch matches the new
+/// tip and records it, and the user's index and work tree are untouched.
+#[test]
+fn commit_keeps_annex_index_current_and_user_index_untouched() {
+    let dir = support::new_git_repo();
+    let d = dir.path();
+    std::fs::write(d.join("file.txt"), "hello\n").expect("write");
+    support::git(d, &["add", "file.txt"]);
+    Repo::init(d, Some("idx")).expect("init");
+    let user_index = std::fs::read(d.join(".git/index")).expect("index");
+    let status = support::git(d, &["status", "--porcelain"]);
+    let branch = open_branch(d);
+    branch.change(b"group.log", |_| b"x y timestamp=5s\n".to_vec()).expect("change");
+    let c = branch.commit("update").expect("commit").expect("commit made");
+    let tip = support::git(d, &["rev-parse", "git-annex"]);
+    assert_eq!(tip.trim(), c.to_string());
+    let status_file = std::fs::read_to_string(d.join(".git/annex/index.lck")).expect("index.lck");
+    assert_eq!(status_file, tip);
+    let out = std::process::Command::new("git")
+        .current_dir(d)
+        .env("GIT_INDEX_FILE", d.join(".git/annex/index"))
+        .args(["diff", "--cached", "--name-only", "git-annex"])
+        .output()
+        .expect("git diff");
+    assert!(out.status.success());
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "", "annex index differs from the branch");
+    assert_eq!(std::fs::read(d.join(".git/index")).expect("index"), user_index);
+    assert_eq!(support::git(d, &["status", "--porcelain"]), status);
+    assert!(branch.journal().files().expect("files").is_empty());
+}
+
+/// Our journal lock excludes the reference (both take fcntl locks).
+#[test]
+fn journal_lock_excludes_the_reference() {
+    let dir = support::new_git_repo();
+    let d = dir.path();
+    Repo::init(d, Some("lock")).expect("init");
+    let branch = open_branch(d);
+    let lock = branch.journal().lock().expect("lock");
+    let mut cmd = std::process::Command::new(support::reference_git_annex());
+    support::hermetic(&mut cmd)
+        .current_dir(d)
+        .args(["describe", "here", "after-lock"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    let mut child = cmd.spawn().expect("spawn");
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let early = child.try_wait().expect("try_wait");
+    drop(lock);
+    let status = child.wait().expect("wait");
+    assert!(early.is_none(), "the reference wrote while we held the journal lock");
+    assert!(status.success());
+    assert!(String::from_utf8_lossy(&branch.get(b"uuid.log").expect("get")).contains("after-lock"));
+}
