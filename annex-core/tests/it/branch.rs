@@ -405,8 +405,13 @@ fn commit_keeps_annex_index_current_and_user_index_untouched() {
     let user_index = std::fs::read(d.join(".git/index")).expect("index");
     let status = support::git(d, &["status", "--porcelain"]);
     let branch = open_branch(d);
-    branch.change(b"group.log", |_| b"x y timestamp=5s\n".to_vec()).expect("change");
-    let c = branch.commit("update").expect("commit").expect("commit made");
+    branch
+        .change(b"group.log", |_| b"x y timestamp=5s\n".to_vec())
+        .expect("change");
+    let c = branch
+        .commit("update")
+        .expect("commit")
+        .expect("commit made");
     let tip = support::git(d, &["rev-parse", "git-annex"]);
     assert_eq!(tip.trim(), c.to_string());
     let status_file = std::fs::read_to_string(d.join(".git/annex/index.lck")).expect("index.lck");
@@ -418,8 +423,15 @@ fn commit_keeps_annex_index_current_and_user_index_untouched() {
         .output()
         .expect("git diff");
     assert!(out.status.success());
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "", "annex index differs from the branch");
-    assert_eq!(std::fs::read(d.join(".git/index")).expect("index"), user_index);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "",
+        "annex index differs from the branch"
+    );
+    assert_eq!(
+        std::fs::read(d.join(".git/index")).expect("index"),
+        user_index
+    );
     assert_eq!(support::git(d, &["status", "--porcelain"]), status);
     assert!(branch.journal().files().expect("files").is_empty());
 }
@@ -443,7 +455,84 @@ fn journal_lock_excludes_the_reference() {
     let early = child.try_wait().expect("try_wait");
     drop(lock);
     let status = child.wait().expect("wait");
-    assert!(early.is_none(), "the reference wrote while we held the journal lock");
+    assert!(
+        early.is_none(),
+        "the reference wrote while we held the journal lock"
+    );
     assert!(status.success());
     assert!(String::from_utf8_lossy(&branch.get(b"uuid.log").expect("get")).contains("after-lock"));
+}
+
+/// When the branch was moved by someone else (a push into it), git-annex's
+/// index is stale; committing then union-merges what the index held, as the
+/// reference does: the same journal committed by us and by the reference
+/// gives the same files.
+#[test]
+fn commit_over_a_pushed_branch_matches_the_reference() {
+    let top = tempfile::tempdir().expect("tmp");
+    let a = top.path().join("a");
+    std::fs::create_dir(&a).expect("mkdir");
+    support::git(&a, &["init", "-q", "-b", "main"]);
+    support::git(&a, &["commit", "-q", "--allow-empty", "-m", "first"]);
+    support::annex(&a, &["init", "a"]);
+    let ua = uuid(&a);
+    support::annex(&a, &["untrust", "here"]);
+    support::git(top.path(), &["clone", "-q", "a", "b"]);
+    let b = top.path().join("b");
+    support::annex(&b, &["init", "b"]);
+    // b changes a's trust (replacing a's line), and a's branch is moved to
+    // b's (as a push into it does; done by hand so that no post-receive
+    // hook brings the index up to date).
+    support::annex(&b, &["semitrust", &ua]);
+    support::git(&a, &["fetch", "-q", "../b", "git-annex:refs/heads/from-b"]);
+    support::git(
+        &a,
+        &["update-ref", "refs/heads/git-annex", "refs/heads/from-b"],
+    );
+    let tip = support::git(&a, &["rev-parse", "git-annex"]);
+    let status = std::fs::read_to_string(a.join(".git/annex/index.lck")).expect("index.lck");
+    assert_ne!(tip, status, "a's annex index should be stale");
+
+    let a2 = top.path().join("a2");
+    let cp = std::process::Command::new("cp")
+        .args(["-a"])
+        .arg(&a)
+        .arg(&a2)
+        .status()
+        .expect("cp");
+    assert!(cp.success());
+
+    let change = |old: &[u8]| {
+        describe(
+            old,
+            "00000000-1111-2222-3333-444444444444",
+            "x",
+            2_000_000_000,
+        )
+    };
+    // Ours.
+    let ba = open_branch(&a);
+    ba.change(b"uuid.log", change).expect("change");
+    ba.commit("update").expect("commit");
+    // The reference commits the same journal.
+    let ba2 = open_branch(&a2);
+    ba2.change(b"uuid.log", change).expect("change");
+    support::annex(&a2, &["merge"]);
+    assert!(
+        ba2.journal().files().expect("files").is_empty(),
+        "reference committed"
+    );
+
+    let tree = |d: &Path| support::git(d, &["ls-tree", "-r", "git-annex"]);
+    assert_eq!(tree(&a), tree(&a2));
+    // The moved-in change is there, not reverted (with the stale index's
+    // line unioned in, as the reference does).
+    let trust = String::from_utf8(show(&a, "trust.log")).expect("utf-8");
+    assert!(
+        trust
+            .lines()
+            .any(|l| l.starts_with(&ua) && l.contains(" ? ")),
+        "{trust}"
+    );
+    assert_eq!(trust.lines().count(), 2, "{trust}");
 }
