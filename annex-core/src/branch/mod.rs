@@ -134,6 +134,7 @@ pub struct Branch {
     journal: Journal,
     annex_dir: PathBuf,
     private_known: bool,
+    private_uuids: BTreeSet<String>,
 }
 
 impl std::fmt::Debug for Branch {
@@ -162,12 +163,14 @@ impl Branch {
     /// The branch of an already opened repository.
     pub fn from_repo(repo: gix::Repository) -> Branch {
         let git_dir = repo.git_dir().to_path_buf();
-        let private_known = private_uuids_known(&repo);
+        let private_uuids = private_uuids(&repo);
+        let private_known = !private_uuids.is_empty();
         Branch {
             journal: Journal::new(&git_dir),
             annex_dir: git_dir.join("annex"),
             repo,
             private_known,
+            private_uuids,
         }
     }
 
@@ -401,6 +404,40 @@ impl Branch {
         let new = f(&cur);
         self.journal.write(&lock, path, &new)?;
         Ok(())
+    }
+
+    /// Like [`Branch::change`], for a change regarding the given
+    /// repositories: when one of them is configured private, the current
+    /// content includes the private journal's and the new content goes to
+    /// the private journal (never committed to the branch), as git-annex
+    /// does.
+    pub fn change_regarding(
+        &self,
+        regarding: &[crate::uuid::Uuid],
+        path: &[u8],
+        f: impl FnOnce(&[u8]) -> Vec<u8>,
+    ) -> Result<(), BranchError> {
+        if !regarding
+            .iter()
+            .any(|u| self.private_uuids.contains(u.as_str()))
+        {
+            return self.change(path, f);
+        }
+        let lock = self.journal.lock()?;
+        let cur = self.get(path)?;
+        let new = f(&cur);
+        self.journal.write_private(&lock, path, &new)?;
+        Ok(())
+    }
+
+    /// The message git-annex commits the journal with: `annex.commitmessage`
+    /// when set, else `update`.
+    pub fn commit_message(&self) -> String {
+        self.repo
+            .config_snapshot()
+            .string("annex.commitmessage")
+            .map(|m| m.to_string())
+            .unwrap_or_else(|| "update".to_owned())
     }
 
     /// Writes a branch file's whole new content to the journal, replacing
@@ -906,24 +943,41 @@ fn transitions(log: &[u8]) -> BTreeSet<Vec<u8>> {
         .collect()
 }
 
-/// Whether any repository is configured private (`annex.private`, or
-/// `remote.NAME.annex-private`): only then does git-annex read the private
+/// The UUIDs of the repositories configured private: this one when
+/// `annex.private` is true (its `annex.uuid`), and each remote with
+/// `remote.NAME.annex-private` true (its `annex-config-uuid`, else its
+/// `annex-uuid`). Only when there is one does git-annex read the private
 /// journal.
-fn private_uuids_known(repo: &gix::Repository) -> bool {
+fn private_uuids(repo: &gix::Repository) -> BTreeSet<String> {
     let snap = repo.config_snapshot();
-    if snap.boolean("annex.private") == Some(true) {
-        return true;
+    let mut out = BTreeSet::new();
+    if snap.boolean("annex.private") == Some(true)
+        && let Some(u) = snap.string("annex.uuid")
+    {
+        out.insert(u.to_string());
     }
-    let file = snap.plumbing();
-    file.sections_by_name("remote").is_some_and(|mut secs| {
-        secs.any(|s| {
-            s.value("annex-private").is_some_and(|v| {
-                gix::config::Boolean::try_from(v.as_bstr())
-                    .map(|b| b.0)
-                    .unwrap_or(false)
-            })
-        })
-    })
+    let is_true = |v: &BStr| {
+        gix::config::Boolean::try_from(v)
+            .map(|b| b.0)
+            .unwrap_or(false)
+    };
+    if let Some(secs) = snap.plumbing().sections_by_name("remote") {
+        for s in secs {
+            if !s
+                .value("annex-private")
+                .is_some_and(|v| is_true(v.as_bstr()))
+            {
+                continue;
+            }
+            if let Some(u) = s
+                .value("annex-config-uuid")
+                .or_else(|| s.value("annex-uuid"))
+            {
+                out.insert(u.to_string());
+            }
+        }
+    }
+    out
 }
 
 /// A journal file staged for commit: its branch path and the content staged.

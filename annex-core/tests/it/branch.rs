@@ -536,3 +536,29 @@ fn commit_over_a_pushed_branch_matches_the_reference() {
     );
     assert_eq!(trust.lines().count(), 2, "{trust}");
 }
+
+/// A private repository (`annex.private`): its information stays in the
+/// private journal, read by both of us, never committed.
+#[test]
+fn private_journal_is_shared_and_not_committed() {
+    let dir = support::new_git_repo();
+    let d = dir.path();
+    support::git(d, &["config", "annex.private", "true"]);
+    support::annex(d, &["init", "secret-desc"]);
+    let u = uuid(d);
+    assert!(d.join(".git/annex/journal-private/uuid.log").exists());
+    let branch = open_branch(d);
+    let log = String::from_utf8(branch.get(b"uuid.log").expect("get")).expect("utf-8");
+    assert!(log.contains("secret-desc"), "{log}");
+
+    let me = annex_core::uuid::Uuid::parse(u.as_bytes()).expect("uuid");
+    branch
+        .change_regarding(std::slice::from_ref(&me), b"uuid.log", |old| {
+            describe(old, &u, "secret-ours", 2_000_000_000)
+        })
+        .expect("change");
+    branch.commit("update").expect("commit");
+    assert_eq!(here_description(d), "secret-ours");
+    let committed = support::git(d, &["log", "-p", "git-annex"]);
+    assert!(!committed.contains("secret"), "{committed}");
+}
