@@ -455,6 +455,10 @@ impl Branch {
             return Ok(None);
         }
         let lock = self.journal.lock()?;
+        // Another committer may have emptied the journal meanwhile.
+        if !self.journal.is_dirty()? {
+            return Ok(None);
+        }
         self.commit_locked(&lock, message).map(Some)
     }
 
@@ -629,8 +633,14 @@ impl Branch {
         if !p.exists() {
             return Ok(None);
         }
-        let idx = gix::index::File::at(&p, self.repo.object_hash(), false, Default::default())
-            .map_err(git_err("read index", p.display().to_string()))?;
+        // The index is only a cache of the branch (what it held beyond the
+        // branch is also in the journal, or was merged from refs that are
+        // merged again): an unreadable one is ignored, and rewritten after
+        // the commit.
+        let Ok(idx) = gix::index::File::at(&p, self.repo.object_hash(), false, Default::default())
+        else {
+            return Ok(None);
+        };
         Ok(Some(
             idx.entries()
                 .iter()

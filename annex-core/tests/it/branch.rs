@@ -562,3 +562,24 @@ fn private_journal_is_shared_and_not_committed() {
     let committed = support::git(d, &["log", "-p", "git-annex"]);
     assert!(!committed.contains("secret"), "{committed}");
 }
+
+#[test]
+fn garbage_annex_index_and_status_are_survived() {
+    let dir = support::new_git_repo();
+    let d = dir.path();
+    Repo::init(d, Some("g")).expect("init");
+    std::fs::write(d.join(".git/annex/index"), b"\x00garbage").expect("write");
+    std::fs::write(d.join(".git/annex/index.lck"), b"not a sha\n").expect("write");
+    let branch = open_branch(d);
+    branch
+        .change(b"a.log", |_| b"1\n".to_vec())
+        .expect("change");
+    branch.commit("update").expect("commit");
+    assert_eq!(show(d, "a.log"), b"1\n");
+    // Both are rewritten; the reference is content with them.
+    support::annex(d, &["fsck", "--fast"]);
+    assert_eq!(
+        std::fs::read_to_string(d.join(".git/annex/index.lck")).expect("read"),
+        support::git(d, &["rev-parse", "git-annex"])
+    );
+}
