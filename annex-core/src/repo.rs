@@ -216,6 +216,12 @@ impl Repo {
         &self.git_dir
     }
 
+    /// The git-annex directory, `.git/annex` (where the journal, the
+    /// branch's index and the object store live).
+    pub fn annex_dir(&self) -> PathBuf {
+        self.git_dir.join("annex")
+    }
+
     /// The work tree, `None` for a bare repository.
     pub fn work_tree(&self) -> Option<&Path> {
         self.work_tree.as_deref()

@@ -583,3 +583,64 @@ fn garbage_annex_index_and_status_are_survived() {
         support::git(d, &["rev-parse", "git-annex"])
     );
 }
+
+/// Threads of one process changing and committing at once lose nothing
+/// (the journal lock is also taken in-process).
+#[test]
+fn concurrent_changes_in_process_lose_nothing() {
+    let dir = support::new_git_repo();
+    let d = dir.path().to_path_buf();
+    Repo::init(&d, Some("c")).expect("init");
+    let threads: Vec<_> = (0..4)
+        .map(|t| {
+            let d = d.clone();
+            std::thread::spawn(move || {
+                let branch = open_branch(&d);
+                for i in 0..8 {
+                    branch
+                        .change(b"c.log", |old| {
+                            let mut v = old.to_vec();
+                            v.extend_from_slice(format!("t{t} i{i}\n").as_bytes());
+                            v
+                        })
+                        .expect("change");
+                    if i % 3 == 0 {
+                        branch.commit("update").expect("commit");
+                    }
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().expect("thread");
+    }
+    let branch = open_branch(&d);
+    branch.commit("update").expect("commit");
+    let log = show(&d, "c.log");
+    assert_eq!(
+        log.split(|&b| b == b'\n').filter(|l| !l.is_empty()).count(),
+        32
+    );
+    assert!(branch.journal().files().expect("files").is_empty());
+}
+
+#[test]
+fn merge_annex_branches_false_is_respected() {
+    let top = tempfile::tempdir().expect("tmp");
+    let r1 = top.path().join("r1");
+    std::fs::create_dir(&r1).expect("mkdir");
+    support::git(&r1, &["init", "-q", "-b", "main"]);
+    support::annex(&r1, &["init", "one"]);
+    support::git(top.path(), &["clone", "-q", "r1", "r2"]);
+    let r2 = top.path().join("r2");
+    Repo::init(&r2, Some("two")).expect("init");
+    support::annex(&r1, &["describe", "here", "one-later"]);
+    support::git(&r2, &["fetch", "-q", "origin"]);
+    support::git(&r2, &["config", "annex.merge-annex-branches", "false"]);
+    let b2 = open_branch(&r2);
+    assert!(b2.update().expect("update").merged.is_empty());
+    support::git(&r2, &["config", "annex.merge-annex-branches", "true"]);
+    let b2 = open_branch(&r2);
+    assert_eq!(b2.update().expect("update").merged.len(), 1);
+    assert!(String::from_utf8_lossy(&b2.get(b"uuid.log").expect("get")).contains("one-later"));
+}

@@ -178,6 +178,21 @@ fn reinit_keeps_uuid_and_description() {
 }
 
 #[test]
+fn our_reinit_of_a_reference_repo_changes_nothing() {
+    let dir = support::new_git_repo();
+    support::annex(dir.path(), &["init", "theirs"]);
+    let u = config(dir.path(), "annex.uuid");
+    let log = support::git(dir.path(), &["show", "git-annex:uuid.log"]);
+    let repo = Repo::init(dir.path(), None).expect("reinit");
+    assert_eq!(repo.uuid().expect("uuid").to_string(), u);
+    assert_eq!(
+        support::git(dir.path(), &["show", "git-annex:uuid.log"]),
+        log
+    );
+    annex_clean(dir.path(), &["fsck"]);
+}
+
+#[test]
 fn reference_initialized_repo_opens() {
     let dir = support::new_git_repo();
     support::annex(dir.path(), &["init", "theirs"]);
