@@ -231,7 +231,12 @@ impl Branch {
         }
         let tip = match self.ref_commit(ORIGIN_NAME)? {
             Some(origin) => {
-                self.set_ref(origin, None, "branch: Created from origin/git-annex")?;
+                if !self.set_ref(origin, None, "branch: Created from origin/git-annex")? {
+                    // Created meanwhile by someone else: use theirs.
+                    return self
+                        .tip()?
+                        .ok_or_else(|| BranchError::Raced(FULL_NAME.to_owned()));
+                }
                 origin
             }
             None => {
@@ -241,7 +246,11 @@ impl Branch {
                     .map_err(git_err("write empty tree for", FULL_NAME))?
                     .detach();
                 let c = self.write_commit(empty, &[], "branch created")?;
-                self.set_ref(c, None, "commit (initial): branch created")?;
+                if !self.set_ref(c, None, "commit (initial): branch created")? {
+                    return self
+                        .tip()?
+                        .ok_or_else(|| BranchError::Raced(FULL_NAME.to_owned()));
+                }
                 c
             }
         };
@@ -250,16 +259,34 @@ impl Branch {
         Ok(tip)
     }
 
-    fn signature(&self) -> gix::actor::Signature {
-        if let Some(Ok(s)) = self.repo.committer() {
-            return s.into();
-        }
-        let name = crate::repo::user_name();
-        gix::actor::Signature {
-            name: name.clone().into(),
-            email: name.into(),
-            time: gix::date::Time::now_local_or_utc(),
-        }
+    /// The committer and author of a commit made now: from git's identity
+    /// settings (environment, then config), else git-annex's fallback (the
+    /// user name as name and email). The time is the current one unless
+    /// `GIT_COMMITTER_DATE` / `GIT_AUTHOR_DATE` fix it (gix reads the
+    /// identity once, when the repository is opened).
+    fn signatures(&self) -> (gix::actor::Signature, gix::actor::Signature) {
+        let now = gix::date::Time::now_local_or_utc();
+        let make = |s: Option<gix::Result<gix::actor::SignatureRef<'_>>>, date_var: &str| {
+            let fixed = std::env::var_os(date_var).is_some();
+            match s {
+                Some(Ok(s)) => gix::actor::Signature {
+                    name: s.name.to_owned(),
+                    email: s.email.to_owned(),
+                    time: if fixed { s.time().unwrap_or(now) } else { now },
+                },
+                _ => {
+                    let name = crate::repo::user_name();
+                    gix::actor::Signature {
+                        name: name.clone().into(),
+                        email: name.into(),
+                        time: now,
+                    }
+                }
+            }
+        };
+        let committer = make(self.repo.committer(), "GIT_COMMITTER_DATE");
+        let author = make(self.repo.author(), "GIT_AUTHOR_DATE");
+        (committer, author)
     }
 
     fn write_commit(
@@ -268,11 +295,7 @@ impl Branch {
         parents: &[ObjectId],
         message: &str,
     ) -> Result<ObjectId, BranchError> {
-        let committer = self.signature();
-        let author = match self.repo.author() {
-            Some(Ok(a)) => a.into(),
-            _ => committer.clone(),
-        };
+        let (committer, author) = self.signatures();
         let mut msg = message.to_owned();
         if !msg.ends_with('\n') {
             msg.push('\n');

@@ -644,3 +644,26 @@ fn merge_annex_branches_false_is_respected() {
     assert_eq!(b2.update().expect("update").merged.len(), 1);
     assert!(String::from_utf8_lossy(&b2.get(b"uuid.log").expect("get")).contains("one-later"));
 }
+
+/// Commits are dated when made, not when the branch handle was opened.
+#[test]
+fn commit_time_is_current() {
+    let dir = support::new_git_repo();
+    let d = dir.path();
+    Repo::init(d, Some("t")).expect("init");
+    let branch = open_branch(d);
+    let opened = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("time")
+        .as_secs();
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    branch
+        .change(b"t.log", |_| b"1\n".to_vec())
+        .expect("change");
+    branch.commit("update").expect("commit");
+    let ct: u64 = support::git(d, &["log", "-1", "--format=%ct", "git-annex"])
+        .trim()
+        .parse()
+        .expect("time");
+    assert!(ct >= opened + 2, "commit dated {ct}, opened at {opened}");
+}
