@@ -747,24 +747,31 @@ impl Branch {
     }
 
     /// The other `git-annex` branches this repository knows: every ref
-    /// whose last component is `git-annex` (as `git show-ref git-annex`
-    /// lists them), but the branch itself, each commit once.
+    /// whose last component is `git-annex`, in ref name order, each commit
+    /// once (as git-annex lists them with `git show-ref git-annex`), less
+    /// the branch itself and refs at the same commit as it.
     pub fn sibling_refs(&self) -> Result<Vec<(ObjectId, String)>, BranchError> {
         let platform = self
             .repo
             .references()
             .map_err(git_err("list refs", "refs/"))?;
         let iter = platform.all().map_err(git_err("list refs", "refs/"))?;
-        let mut out: Vec<(ObjectId, String)> = Vec::new();
+        let mut all: Vec<(String, ObjectId)> = Vec::new();
         for r in iter {
+            // A broken ref is no branch to merge; git-annex skips it too.
             let Ok(mut r) = r else { continue };
             let name = r.name().as_bstr().to_string();
-            if !(name.ends_with("/git-annex")) || name == FULL_NAME {
+            if !name.ends_with("/git-annex") {
                 continue;
             }
             let Ok(id) = r.peel_to_id() else { continue };
-            let id = id.detach();
-            if !out.iter().any(|(i, _)| *i == id) {
+            all.push((name, id.detach()));
+        }
+        all.sort();
+        let mut out: Vec<(ObjectId, String)> = Vec::new();
+        let mut seen = BTreeSet::new();
+        for (name, id) in all {
+            if seen.insert(id) && name != FULL_NAME {
                 out.push((id, name));
             }
         }

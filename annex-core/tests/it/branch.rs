@@ -667,3 +667,49 @@ fn commit_time_is_current() {
         .expect("time");
     assert!(ct >= opened + 2, "commit dated {ct}, opened at {opened}");
 }
+
+/// Several branches merged at once, by us and by the reference, give the
+/// same files.
+#[test]
+fn merge_of_several_remotes_matches_the_reference() {
+    let top = tempfile::tempdir().expect("tmp");
+    let p = |n: &str| top.path().join(n);
+    std::fs::create_dir(p("a")).expect("mkdir");
+    support::git(&p("a"), &["init", "-q", "-b", "main"]);
+    support::git(&p("a"), &["commit", "-q", "--allow-empty", "-m", "first"]);
+    support::annex(&p("a"), &["init", "a"]);
+    for n in ["b", "c", "ours"] {
+        support::git(top.path(), &["clone", "-q", "a", n]);
+    }
+    support::annex(&p("b"), &["init", "b"]);
+    support::annex(&p("c"), &["init", "c"]);
+    Repo::init(&p("ours"), Some("ours")).expect("init");
+    // The twin of `ours` that the reference merges in.
+    let twin = p("twin");
+    let cp = std::process::Command::new("cp")
+        .arg("-a")
+        .arg(p("ours"))
+        .arg(&twin)
+        .status()
+        .expect("cp");
+    assert!(cp.success());
+    // Diverging changes everywhere, some to the same lines.
+    let ua = uuid(&p("a"));
+    support::annex(&p("a"), &["describe", "here", "a2"]);
+    support::annex(&p("b"), &["describe", &ua, "a-by-b"]);
+    support::annex(&p("b"), &["untrust", &ua]);
+    support::annex(&p("c"), &["describe", &ua, "a-by-c"]);
+    support::annex(&p("c"), &["semitrust", "here"]);
+    for d in [p("ours"), twin.clone()] {
+        support::git(&d, &["remote", "add", "b", "../b"]);
+        support::git(&d, &["remote", "add", "c", "../c"]);
+        support::git(&d, &["fetch", "-q", "--all"]);
+    }
+    let outcome = open_branch(&p("ours")).update().expect("merge");
+    assert_eq!(outcome.merged.len(), 3, "{outcome:?}");
+    support::annex(&twin, &["merge"]);
+    let tree = |d: &Path| support::git(d, &["ls-tree", "-r", "git-annex"]);
+    assert_eq!(tree(&p("ours")), tree(&twin));
+    let parents = |d: &Path| support::git(d, &["log", "-1", "--format=%P%n%s", "git-annex"]);
+    assert_eq!(parents(&p("ours")), parents(&twin));
+}
