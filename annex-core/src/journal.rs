@@ -107,13 +107,18 @@ pub fn discard_incomplete_append(mut content: Vec<u8>) -> Vec<u8> {
     content
 }
 
-fn check_branch_path(path: &[u8]) -> Result<(), JournalError> {
-    let bad = path.is_empty()
-        || path.contains(&0)
-        || path
+/// Whether a path can be a file of the branch (and so be journalled): not
+/// empty, no NUL byte, no empty, `.`, `..` or `.git` component.
+pub fn is_valid_branch_path(path: &[u8]) -> bool {
+    !path.is_empty()
+        && !path.contains(&0)
+        && !path
             .split(|&b| b == b'/')
-            .any(|c| c.is_empty() || c == b"." || c == b"..");
-    if bad {
+            .any(|c| c.is_empty() || c == b"." || c == b".." || c.eq_ignore_ascii_case(b".git"))
+}
+
+fn check_branch_path(path: &[u8]) -> Result<(), JournalError> {
+    if !is_valid_branch_path(path) {
         return Err(JournalError::InvalidPath(
             String::from_utf8_lossy(path).into_owned(),
         ));

@@ -564,6 +564,12 @@ impl Branch {
     fn stage_journal(&self, state: &mut State) -> Result<Vec<Staged>, BranchError> {
         let mut staged = Vec::new();
         for path in self.journal.files()? {
+            // A stray file whose name is no branch path (not written by
+            // git-annex nor by us) is left alone rather than blocking
+            // every commit.
+            if !crate::journal::is_valid_branch_path(&path) {
+                continue;
+            }
             let file = self
                 .journal
                 .dir()

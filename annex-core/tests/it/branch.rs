@@ -713,3 +713,25 @@ fn merge_of_several_remotes_matches_the_reference() {
     let parents = |d: &Path| support::git(d, &["log", "-1", "--format=%P%n%s", "git-annex"]);
     assert_eq!(parents(&p("ours")), parents(&twin));
 }
+
+#[test]
+fn stray_journal_file_names_do_not_block_commits() {
+    let dir = support::new_git_repo();
+    let d = dir.path();
+    Repo::init(d, Some("s")).expect("init");
+    let branch = open_branch(d);
+    let jdir = branch.journal().dir();
+    std::fs::create_dir_all(&jdir).expect("mkdir");
+    for stray in ["_leading", "trailing_", "a_.._b", "x_.git_y"] {
+        std::fs::write(jdir.join(stray), b"junk\n").expect("write");
+    }
+    branch
+        .change(b"ok.log", |_| b"fine\n".to_vec())
+        .expect("change");
+    branch.commit("update").expect("commit");
+    assert_eq!(show(d, "ok.log"), b"fine\n");
+    let ls = support::git(d, &["ls-tree", "-r", "--name-only", "git-annex"]);
+    // The strays (none names a branch path that maps back to it) stay.
+    assert_eq!(ls, "ok.log\nuuid.log\n");
+    assert!(jdir.join("_leading").exists());
+}
