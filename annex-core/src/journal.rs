@@ -1,3 +1,434 @@
 //! The journal: `.git/annex/journal`, where log changes wait to be committed.
 //!
-//! To be filled.
+//! Every change to a file of the `git-annex` branch is first written whole
+//! to a journal file; a commit later stages all journal files into the
+//! branch and removes them. Readers lay the journal over the branch: a
+//! journal file, when present, is the current content of that branch file.
+//!
+//! The layout is git-annex's:
+//!
+//! - `.git/annex/journal/`: one file per changed branch file, named by
+//!   [`journal_file_name`] (`/` becomes `_`, `_` becomes `__`);
+//! - `.git/annex/journal-private/`: the same, for information regarding
+//!   private repositories (never committed to the branch);
+//! - `.git/annex/journal.lck`: the lock every writer holds (a POSIX
+//!   `fcntl` lock, the kind git-annex takes, so both exclude each other);
+//! - `.git/annex/othertmp/`: where journal files are written before being
+//!   renamed into place (under a shared lock on `othertmp.lck`, as
+//!   git-annex does, so its temp cleanup leaves our files alone).
+//!
+//! ```
+//! use annex_core::journal::{journal_file_name, branch_path_of};
+//! assert_eq!(journal_file_name(b"a_b/c.log"), b"a__b_c.log");
+//! assert_eq!(branch_path_of(b"a__b_c.log"), b"a_b/c.log");
+//! ```
+
+use std::collections::HashSet;
+use std::fs;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Condvar, Mutex};
+
+/// An error of the journal, naming the file at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum JournalError {
+    /// An I/O error on a file or directory of the journal.
+    #[error("journal: {what} {path}: {source}")]
+    Io {
+        /// What was being done.
+        what: &'static str,
+        /// The file or directory.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: io::Error,
+    },
+    /// A branch path that cannot be journalled (empty, or with an empty,
+    /// `.` or `..` component, or a NUL byte).
+    #[error("journal: invalid branch path {0:?}")]
+    InvalidPath(String),
+}
+
+fn io_err<'a>(what: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> JournalError + 'a {
+    move |source| JournalError::Io {
+        what,
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// The journal file name of a branch path: `/` becomes `_` and `_`
+/// becomes `__`, so the name is flat. This is git-annex's mapping; it is
+/// reversible except where a `/` is followed by `_` (`a/_b` and `a_/b`
+/// both give `a___b`), which no path git-annex writes has.
+pub fn journal_file_name(branch_path: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(branch_path.len() + 4);
+    for &c in branch_path {
+        match c {
+            b'/' => out.push(b'_'),
+            b'_' => out.extend_from_slice(b"__"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// The branch path of a journal file name: the reverse of
+/// [`journal_file_name`]. A lone trailing `_` is dropped, as git-annex does.
+pub fn branch_path_of(journal_file: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(journal_file.len());
+    let mut i = 0;
+    while i < journal_file.len() {
+        let c = journal_file[i];
+        if c == b'_' {
+            match journal_file.get(i + 1) {
+                None => {}
+                Some(b'_') => {
+                    out.push(b'_');
+                    i += 1;
+                }
+                Some(_) => out.push(b'/'),
+            }
+        } else {
+            out.push(c);
+        }
+        i += 1;
+    }
+    out
+}
+
+/// Drops an incomplete last line (one not ended by a newline), left by an
+/// interrupted append, as git-annex does when it reads a journal file.
+pub fn discard_incomplete_append(mut content: Vec<u8>) -> Vec<u8> {
+    match content.iter().rposition(|&b| b == b'\n') {
+        Some(p) => content.truncate(p + 1),
+        None => content.clear(),
+    }
+    content
+}
+
+/// Whether a path can be a file of the branch (and so be journalled): not
+/// empty, no NUL byte, no empty, `.`, `..` or `.git` component.
+pub fn is_valid_branch_path(path: &[u8]) -> bool {
+    !path.is_empty()
+        && !path.contains(&0)
+        && !path
+            .split(|&b| b == b'/')
+            .any(|c| c.is_empty() || c == b"." || c == b".." || c.eq_ignore_ascii_case(b".git"))
+}
+
+fn check_branch_path(path: &[u8]) -> Result<(), JournalError> {
+    if !is_valid_branch_path(path) {
+        return Err(JournalError::InvalidPath(
+            String::from_utf8_lossy(path).into_owned(),
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(unix)]
+fn bytes_to_os(b: &[u8]) -> std::ffi::OsString {
+    use std::os::unix::ffi::OsStrExt;
+    std::ffi::OsStr::from_bytes(b).to_owned()
+}
+
+#[cfg(unix)]
+fn os_to_bytes(s: &std::ffi::OsStr) -> Vec<u8> {
+    use std::os::unix::ffi::OsStrExt;
+    s.as_bytes().to_vec()
+}
+
+/// The journal of one repository (paths under its `.git/annex`).
+#[derive(Debug, Clone)]
+pub struct Journal {
+    annex_dir: PathBuf,
+}
+
+/// Proof that the journal lock is held; released on drop.
+///
+/// Holds an exclusive POSIX lock on `.git/annex/journal.lck` (excluding
+/// git-annex processes) and an in-process guard (POSIX locks do not
+/// exclude threads of one process).
+#[derive(Debug)]
+pub struct JournalLock {
+    lock_path: PathBuf,
+    _file: fs::File,
+}
+
+static HELD: Mutex<Option<HashSet<PathBuf>>> = Mutex::new(None);
+static HELD_CV: Condvar = Condvar::new();
+
+impl Drop for JournalLock {
+    fn drop(&mut self) {
+        // The fcntl lock goes with the file descriptor (closed after this).
+        let mut held = HELD.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(set) = held.as_mut() {
+            set.remove(&self.lock_path);
+        }
+        HELD_CV.notify_all();
+    }
+}
+
+impl Journal {
+    /// The journal of the repository whose git directory is `git_dir`.
+    pub fn new(git_dir: &Path) -> Journal {
+        Journal {
+            annex_dir: git_dir.join("annex"),
+        }
+    }
+
+    /// `.git/annex/journal`.
+    pub fn dir(&self) -> PathBuf {
+        self.annex_dir.join("journal")
+    }
+
+    /// `.git/annex/journal-private`.
+    pub fn private_dir(&self) -> PathBuf {
+        self.annex_dir.join("journal-private")
+    }
+
+    /// `.git/annex/journal.lck`.
+    pub fn lock_path(&self) -> PathBuf {
+        self.annex_dir.join("journal.lck")
+    }
+
+    /// Takes the journal lock, waiting for other holders (other threads of
+    /// this process, and other processes, git-annex included).
+    pub fn lock(&self) -> Result<JournalLock, JournalError> {
+        fs::create_dir_all(&self.annex_dir).map_err(io_err("create", &self.annex_dir))?;
+        let lock_path = self.lock_path();
+        let key = fs::canonicalize(&self.annex_dir)
+            .map_err(io_err("resolve", &self.annex_dir))?
+            .join("journal.lck");
+        {
+            let mut held = HELD.lock().unwrap_or_else(|e| e.into_inner());
+            loop {
+                let set = held.get_or_insert_with(HashSet::new);
+                if !set.contains(&key) {
+                    set.insert(key.clone());
+                    break;
+                }
+                held = HELD_CV.wait(held).unwrap_or_else(|e| e.into_inner());
+            }
+        }
+        let release = |key: &PathBuf| {
+            let mut held = HELD.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(set) = held.as_mut() {
+                set.remove(key);
+            }
+            HELD_CV.notify_all();
+        };
+        let file = match fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&lock_path)
+        {
+            Ok(f) => f,
+            Err(e) => {
+                release(&key);
+                return Err(JournalError::Io {
+                    what: "open lock",
+                    path: lock_path,
+                    source: e,
+                });
+            }
+        };
+        if let Err(e) = rustix::fs::fcntl_lock(&file, rustix::fs::FlockOperation::LockExclusive) {
+            release(&key);
+            return Err(JournalError::Io {
+                what: "lock",
+                path: lock_path,
+                source: e.into(),
+            });
+        }
+        Ok(JournalLock {
+            lock_path: key,
+            _file: file,
+        })
+    }
+
+    fn file_in(dir: &Path, branch_path: &[u8]) -> Result<PathBuf, JournalError> {
+        check_branch_path(branch_path)?;
+        Ok(dir.join(bytes_to_os(&journal_file_name(branch_path))))
+    }
+
+    fn read_in(dir: &Path, branch_path: &[u8]) -> Result<Option<Vec<u8>>, JournalError> {
+        let p = Self::file_in(dir, branch_path)?;
+        match fs::read(&p) {
+            Ok(c) => Ok(Some(discard_incomplete_append(c))),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(JournalError::Io {
+                what: "read",
+                path: p,
+                source: e,
+            }),
+        }
+    }
+
+    /// The journalled content of a branch file, if any (without taking the
+    /// lock, so possibly about to be replaced). An incomplete last line is
+    /// dropped.
+    pub fn read(&self, branch_path: &[u8]) -> Result<Option<Vec<u8>>, JournalError> {
+        Self::read_in(&self.dir(), branch_path)
+    }
+
+    /// Like [`Journal::read`], in the private journal.
+    pub fn read_private(&self, branch_path: &[u8]) -> Result<Option<Vec<u8>>, JournalError> {
+        Self::read_in(&self.private_dir(), branch_path)
+    }
+
+    fn write_in(&self, dir: &Path, branch_path: &[u8], content: &[u8]) -> Result<(), JournalError> {
+        let dest = Self::file_in(dir, branch_path)?;
+        let tmp_dir = self.annex_dir.join("othertmp");
+        let tmp_lock = self.annex_dir.join("othertmp.lck");
+        // A shared lock on othertmp.lck keeps git-annex's cleanup of
+        // othertmp away while our temp file is there.
+        let lockf = fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&tmp_lock)
+            .map_err(io_err("open lock", &tmp_lock))?;
+        rustix::fs::fcntl_lock(&lockf, rustix::fs::FlockOperation::LockShared).map_err(|e| {
+            JournalError::Io {
+                what: "lock",
+                path: tmp_lock.clone(),
+                source: e.into(),
+            }
+        })?;
+        fs::create_dir_all(&tmp_dir).map_err(io_err("create", &tmp_dir))?;
+        let mut tmp = tempfile::Builder::new()
+            .prefix("journal.")
+            .tempfile_in(&tmp_dir)
+            .map_err(io_err("create temp file in", &tmp_dir))?;
+        tmp.write_all(content)
+            .map_err(io_err("write", tmp.path()))?;
+        #[cfg(unix)]
+        {
+            // As git-annex's journal files: readable by all (the temp file
+            // starts private).
+            use std::os::unix::fs::PermissionsExt;
+            fs::set_permissions(tmp.path(), fs::Permissions::from_mode(0o644))
+                .map_err(io_err("chmod", tmp.path()))?;
+        }
+        if let Err(e) = tmp.persist(&dest) {
+            if e.error.kind() != io::ErrorKind::NotFound {
+                return Err(JournalError::Io {
+                    what: "rename into",
+                    path: dest,
+                    source: e.error,
+                });
+            }
+            fs::create_dir_all(dir).map_err(io_err("create", dir))?;
+            e.file.persist(&dest).map_err(|e| JournalError::Io {
+                what: "rename into",
+                path: dest.clone(),
+                source: e.error,
+            })?;
+        }
+        drop(lockf);
+        Ok(())
+    }
+
+    /// Writes the whole new content of a branch file to the journal,
+    /// atomically (temp file, then rename).
+    pub fn write(
+        &self,
+        _lock: &JournalLock,
+        branch_path: &[u8],
+        content: &[u8],
+    ) -> Result<(), JournalError> {
+        self.write_in(&self.dir(), branch_path, content)
+    }
+
+    /// Like [`Journal::write`], in the private journal.
+    pub fn write_private(
+        &self,
+        _lock: &JournalLock,
+        branch_path: &[u8],
+        content: &[u8],
+    ) -> Result<(), JournalError> {
+        self.write_in(&self.private_dir(), branch_path, content)
+    }
+
+    /// Removes the journal file of a branch path, if any.
+    pub fn remove(&self, _lock: &JournalLock, branch_path: &[u8]) -> Result<(), JournalError> {
+        let p = Self::file_in(&self.dir(), branch_path)?;
+        match fs::remove_file(&p) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(JournalError::Io {
+                what: "remove",
+                path: p,
+                source: e,
+            }),
+        }
+    }
+
+    /// Removes the journal file of a branch path only if its content is
+    /// still `expected` (so a file rewritten meanwhile is kept). Returns
+    /// whether it was removed.
+    pub fn remove_if_unchanged(
+        &self,
+        lock: &JournalLock,
+        branch_path: &[u8],
+        expected: &[u8],
+    ) -> Result<bool, JournalError> {
+        let p = Self::file_in(&self.dir(), branch_path)?;
+        match fs::read(&p) {
+            Ok(c) if c == expected => {
+                self.remove(lock, branch_path)?;
+                Ok(true)
+            }
+            Ok(_) => Ok(false),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(JournalError::Io {
+                what: "read",
+                path: p,
+                source: e,
+            }),
+        }
+    }
+
+    fn list_in(dir: &Path) -> Result<Vec<Vec<u8>>, JournalError> {
+        let rd = match fs::read_dir(dir) {
+            Ok(rd) => rd,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => {
+                return Err(JournalError::Io {
+                    what: "list",
+                    path: dir.to_path_buf(),
+                    source: e,
+                });
+            }
+        };
+        let mut out = Vec::new();
+        for ent in rd {
+            let ent = ent.map_err(io_err("list", dir))?;
+            let is_file = ent.file_type().map(|t| t.is_file()).unwrap_or(false);
+            if is_file {
+                out.push(branch_path_of(&os_to_bytes(&ent.file_name())));
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
+    /// The branch paths of all files in the journal (sorted).
+    pub fn files(&self) -> Result<Vec<Vec<u8>>, JournalError> {
+        Self::list_in(&self.dir())
+    }
+
+    /// The branch paths of all files in the private journal (sorted).
+    pub fn private_files(&self) -> Result<Vec<Vec<u8>>, JournalError> {
+        Self::list_in(&self.private_dir())
+    }
+
+    /// Whether the journal holds any file (uncommitted changes).
+    pub fn is_dirty(&self) -> Result<bool, JournalError> {
+        Ok(!self.files()?.is_empty())
+    }
+}

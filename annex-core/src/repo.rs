@@ -1,3 +1,488 @@
 //! A repository handle: `init` and `open`.
 //!
-//! To be filled.
+//! [`Repo::open`] finds the git repository at or above a path (bare or
+//! not) and reads its git-annex configuration (`annex.uuid`,
+//! `annex.version`). [`Repo::init`] does what `git annex init` does to a
+//! git repository for repository version 10: a UUID in `annex.uuid`,
+//! `annex.version = 10`, the `git-annex` branch, the repository's entry in
+//! `uuid.log`, and for non-bare repositories the `filter.annex.*` config,
+//! `* filter=annex` in `.git/info/attributes` and git-annex's hooks.
+//!
+//! ```no_run
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use annex_core::repo::Repo;
+//! let repo = Repo::init(std::path::Path::new("/tmp/r"), Some("laptop"))?;
+//! println!("{}", repo.uuid().map(|u| u.to_string()).unwrap_or_default());
+//! # Ok(()) }
+//! ```
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use crate::branch::{Branch, BranchError};
+use crate::uuid::Uuid;
+
+/// The repository version `init` sets.
+pub const VERSION: u32 = 10;
+
+/// An error opening or initializing a repository, naming the path at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum RepoError {
+    /// No git repository at or above the path.
+    #[error("{path}: not a git repository: {source}")]
+    NotAGitRepo {
+        /// The path given.
+        path: PathBuf,
+        /// Why gix did not find one.
+        #[source]
+        source: gix::Error,
+    },
+    /// `annex.uuid` is set but is not a UUID.
+    #[error("{path}: bad annex.uuid {value:?}")]
+    BadUuid {
+        /// The git config file.
+        path: PathBuf,
+        /// The value.
+        value: String,
+    },
+    /// The git config could not be read or written.
+    #[error("{path}: git config: {detail}")]
+    Config {
+        /// The git config file.
+        path: PathBuf,
+        /// What went wrong.
+        detail: String,
+    },
+    /// An I/O error on a file of the repository.
+    #[error("{what} {path}: {source}")]
+    Io {
+        /// What was being done.
+        what: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: io::Error,
+    },
+    /// An error of the `git-annex` branch.
+    #[error(transparent)]
+    Branch(#[from] BranchError),
+}
+
+fn io_err<'a>(what: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> RepoError + 'a {
+    move |source| RepoError::Io {
+        what,
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// An opened repository.
+#[derive(Debug)]
+pub struct Repo {
+    git_dir: PathBuf,
+    work_tree: Option<PathBuf>,
+    uuid: Option<Uuid>,
+    version: Option<u32>,
+}
+
+fn discover(path: &Path) -> Result<gix::Repository, RepoError> {
+    gix::discover(path).map_err(|e| RepoError::NotAGitRepo {
+        path: path.to_path_buf(),
+        source: e,
+    })
+}
+
+impl Repo {
+    /// Opens the git repository at or above `path`.
+    pub fn open(path: &Path) -> Result<Repo, RepoError> {
+        let repo = discover(path)?;
+        Repo::from_gix(&repo)
+    }
+
+    fn from_gix(repo: &gix::Repository) -> Result<Repo, RepoError> {
+        let git_dir = repo.git_dir().to_path_buf();
+        let config_path = git_dir.join("config");
+        let snap = repo.config_snapshot();
+        let uuid = match snap.string("annex.uuid") {
+            Some(v) if !v.is_empty() => Some(Uuid::parse(&v).map_err(|_| RepoError::BadUuid {
+                path: config_path.clone(),
+                value: v.to_string(),
+            })?),
+            _ => None,
+        };
+        let version = snap.string("annex.version").and_then(|v| {
+            std::str::from_utf8(&v)
+                .ok()
+                .and_then(|s| s.trim().parse().ok())
+        });
+        Ok(Repo {
+            work_tree: repo.workdir().map(Path::to_path_buf),
+            git_dir,
+            uuid,
+            version,
+        })
+    }
+
+    /// Initializes git-annex in the git repository at or above `path`, as
+    /// `git annex init [DESCRIPTION]` does; an initialized repository keeps
+    /// its UUID (and its description, unless one is given).
+    pub fn init(path: &Path, description: Option<&str>) -> Result<Repo, RepoError> {
+        let repo = discover(path)?;
+        let git_dir = repo.git_dir().to_path_buf();
+        let bare = repo.workdir().is_none();
+        let config_path = git_dir.join("config");
+        let existing = Repo::from_gix(&repo)?;
+
+        let annex_dir = git_dir.join("annex");
+        fs::create_dir_all(&annex_dir).map_err(io_err("create", &annex_dir))?;
+
+        let mut settings: Vec<(&str, Option<&str>, &str, String)> = Vec::new();
+        if repo.committer().is_none() || repo.author().is_none() {
+            // As git-annex does when git cannot commit: a dummy identity.
+            let name = user_name();
+            settings.push(("user", None, "name", name.clone()));
+            settings.push(("user", None, "email", name));
+        }
+        let uuid = existing.uuid.clone().unwrap_or_else(Uuid::new_random);
+        settings.push(("annex", None, "uuid", uuid.to_string()));
+        if existing.version.is_none() {
+            settings.push(("annex", None, "version", VERSION.to_string()));
+        }
+        if !bare {
+            settings.push((
+                "filter",
+                Some("annex"),
+                "smudge",
+                "git-annex smudge -- %f".into(),
+            ));
+            settings.push((
+                "filter",
+                Some("annex"),
+                "clean",
+                "git-annex smudge --clean -- %f".into(),
+            ));
+            settings.push((
+                "filter",
+                Some("annex"),
+                "process",
+                "git-annex filter-process".into(),
+            ));
+        }
+        set_config(&config_path, &settings)?;
+
+        // Reopen so the branch sees the identity just configured.
+        let repo = discover(path)?;
+        let branch = Branch::from_repo(repo);
+        branch.create()?;
+
+        if !bare {
+            write_attributes(&git_dir, branch.repo().workdir())?;
+            for (hook, body) in NON_BARE_HOOKS {
+                write_hook(&git_dir, hook, body)?;
+            }
+        }
+        write_hook(&git_dir, "pre-push", PRE_PUSH_HOOK)?;
+        write_sentinal(&annex_dir)?;
+
+        let has_entry = uuid_log_has(&branch.get(b"uuid.log")?, &uuid);
+        if description.is_some() || !has_entry {
+            let desc = match description {
+                Some(d) => d.to_owned(),
+                None => default_description(&existing_repo_path(&branch, bare)),
+            };
+            branch.change(b"uuid.log", |old| {
+                uuid_log_set(old, &uuid, &desc, vector_clock_now())
+            })?;
+        }
+        branch.commit("update")?;
+        let repo = discover(path)?;
+        Repo::from_gix(&repo)
+    }
+
+    /// The repository's UUID (`annex.uuid`), when initialized.
+    pub fn uuid(&self) -> Option<&Uuid> {
+        self.uuid.as_ref()
+    }
+
+    /// The repository version (`annex.version`), when set.
+    pub fn version(&self) -> Option<u32> {
+        self.version
+    }
+
+    /// The git directory (`.git`, or the repository itself when bare).
+    pub fn git_dir(&self) -> &Path {
+        &self.git_dir
+    }
+
+    /// The git-annex directory, `.git/annex` (where the journal, the
+    /// branch's index and the object store live).
+    pub fn annex_dir(&self) -> PathBuf {
+        self.git_dir.join("annex")
+    }
+
+    /// The work tree, `None` for a bare repository.
+    pub fn work_tree(&self) -> Option<&Path> {
+        self.work_tree.as_deref()
+    }
+
+    /// Whether the repository is bare.
+    pub fn is_bare(&self) -> bool {
+        self.work_tree.is_none()
+    }
+
+    /// The `git-annex` branch (and journal) of this repository.
+    pub fn branch(&self) -> Result<Branch, RepoError> {
+        Ok(Branch::open(&self.git_dir)?)
+    }
+}
+
+fn existing_repo_path(branch: &Branch, bare: bool) -> PathBuf {
+    let r = branch.repo();
+    let p = if bare {
+        r.git_dir().to_path_buf()
+    } else {
+        r.workdir().unwrap_or(r.git_dir()).to_path_buf()
+    };
+    fs::canonicalize(&p).unwrap_or(p)
+}
+
+/// The user name git-annex uses: `$USER`, `$LOGNAME`, the passwd entry of
+/// the effective user, or `unknown`.
+pub(crate) fn user_name() -> String {
+    for var in ["USER", "LOGNAME"] {
+        if let Ok(v) = std::env::var(var) {
+            return v;
+        }
+    }
+    let uid = rustix::process::geteuid().as_raw();
+    if let Ok(passwd) = fs::read_to_string("/etc/passwd") {
+        for line in passwd.lines() {
+            let f: Vec<&str> = line.split(':').collect();
+            if f.len() > 2 && f[2].parse::<u32>().ok() == Some(uid) {
+                return f[0].to_owned();
+            }
+        }
+    }
+    "unknown".to_owned()
+}
+
+/// The default description of a repository: `user@host:path`, the path
+/// relative to the home directory as `~/...` when under it.
+pub fn default_description(repo_path: &Path) -> String {
+    let host = rustix::system::uname()
+        .nodename()
+        .to_string_lossy()
+        .into_owned();
+    let mut path = repo_path.display().to_string();
+    if let Some(home) = std::env::var_os("HOME") {
+        let home = PathBuf::from(home);
+        let home = fs::canonicalize(&home).unwrap_or(home);
+        if let Ok(rel) = repo_path.strip_prefix(&home) {
+            path = format!("~/{}", rel.display());
+        }
+    }
+    let user = user_name();
+    let at = if host.is_empty() { "" } else { "@" };
+    format!("{user}{at}{host}:{path}")
+}
+
+/// The candidate vector clock: `GIT_ANNEX_VECTOR_CLOCK` if set, else the
+/// current time in whole seconds.
+fn vector_clock_now() -> u64 {
+    if let Some(v) = std::env::var("GIT_ANNEX_VECTOR_CLOCK").ok().and_then(|s| {
+        s.trim_end_matches('s')
+            .split('.')
+            .next()
+            .and_then(|x| x.parse().ok())
+    }) {
+        return v;
+    }
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// Parses the timestamp of an old-format uuid.log line (`timestamp=Ns`).
+fn line_clock(line: &[u8]) -> Option<u64> {
+    let pos = line.windows(11).rposition(|w| w == b" timestamp=")?;
+    let t = &line[pos + 11..];
+    let t = std::str::from_utf8(t).ok()?.trim_end_matches('s');
+    t.split('.').next()?.parse().ok()
+}
+
+fn uuid_log_has(log: &[u8], uuid: &Uuid) -> bool {
+    log.split(|&b| b == b'\n')
+        .any(|l| l.split(|&b| b == b' ').next() == Some(uuid.as_str().as_bytes()))
+}
+
+/// Sets a repository's description in uuid.log content (old format:
+/// `UUID DESCRIPTION timestamp=SECONDSs`), keeping the other entries, one
+/// line per UUID (the newest), sorted by UUID, as git-annex writes it.
+///
+/// Private and small on purpose: to be replaced by the typed uuid log.
+fn uuid_log_set(old: &[u8], uuid: &Uuid, desc: &str, clock: u64) -> Vec<u8> {
+    use std::collections::BTreeMap;
+    let mut entries: BTreeMap<Vec<u8>, (Option<u64>, Vec<u8>)> = BTreeMap::new();
+    for line in old.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+        let u = line
+            .split(|&b| b == b' ')
+            .next()
+            .unwrap_or_default()
+            .to_vec();
+        let c = line_clock(line);
+        match entries.get(&u) {
+            Some((prev, _)) if *prev > c => {}
+            _ => {
+                entries.insert(u, (c, line.to_vec()));
+            }
+        }
+    }
+    let key = uuid.as_str().as_bytes().to_vec();
+    let clock = match entries.get(&key) {
+        Some((Some(prev), _)) if *prev >= clock => prev + 1,
+        _ => clock,
+    };
+    let desc = desc.replace('\n', "\\n");
+    entries.insert(
+        key,
+        (
+            Some(clock),
+            format!("{uuid} {desc} timestamp={clock}s").into_bytes(),
+        ),
+    );
+    let mut out = Vec::new();
+    for (_, (_, line)) in entries {
+        out.extend_from_slice(&line);
+        out.push(b'\n');
+    }
+    out
+}
+
+/// Sets values in a git config file, keeping the rest of it as it is,
+/// and writes it back atomically.
+fn set_config(
+    path: &Path,
+    settings: &[(&str, Option<&str>, &str, String)],
+) -> Result<(), RepoError> {
+    let cfg_err = |detail: String| RepoError::Config {
+        path: path.to_path_buf(),
+        detail,
+    };
+    let mut file =
+        gix::config::File::from_path_no_includes(path.to_path_buf(), gix::config::Source::Local)
+            .map_err(|e| cfg_err(e.to_string()))?;
+    for (section, sub, key, value) in settings {
+        let sub = sub.map(gix::bstr::BStr::new);
+        file.set_raw_value_by(*section, sub, *key, value.as_str())
+            .map_err(|e| cfg_err(format!("set {section}.{key}: {e}")))?;
+    }
+    let mut out = Vec::new();
+    file.write_to(&mut out).map_err(io_err("serialize", path))?;
+    crate::branch::write_atomic(path, &out).map_err(|e| cfg_err(e.to_string()))
+}
+
+const NON_BARE_HOOKS: [(&str, &str); 4] = [
+    ("pre-commit", "git annex pre-commit ."),
+    (
+        "post-receive",
+        "if git annex post-receive --help >/dev/null 2>&1; then git annex post-receive; fi",
+    ),
+    ("post-checkout", "git annex smudge --update"),
+    ("post-merge", "git annex smudge --update"),
+];
+
+const PRE_PUSH_HOOK: &str =
+    "if git annex pre-push --help >/dev/null 2>&1; then git annex pre-push; fi";
+
+/// Writes a git-annex hook unless a hook of that name exists already.
+fn write_hook(git_dir: &Path, name: &str, command: &str) -> Result<(), RepoError> {
+    let dir = git_dir.join("hooks");
+    let path = dir.join(name);
+    if path.exists() {
+        return Ok(());
+    }
+    fs::create_dir_all(&dir).map_err(io_err("create", &dir))?;
+    let body = format!("#!/bin/sh\n# automatically configured by git-annex\n{command}\n");
+    crate::branch::write_atomic(&path, body.as_bytes()).map_err(|e| RepoError::Config {
+        path: path.clone(),
+        detail: e.to_string(),
+    })?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o755))
+            .map_err(io_err("chmod", &path))?;
+    }
+    Ok(())
+}
+
+/// Appends `\n* filter=annex\n` to `.git/info/attributes` unless it or
+/// the work tree's top `.gitattributes` mentions `filter=annex` already
+/// (as git-annex does).
+fn write_attributes(git_dir: &Path, work_tree: Option<&Path>) -> Result<(), RepoError> {
+    let path = git_dir.join("info").join("attributes");
+    let read = |p: &Path| -> Result<Vec<u8>, RepoError> {
+        match fs::read(p) {
+            Ok(s) => Ok(s),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Vec::new()),
+            Err(e) => Err(io_err("read", p)(e)),
+        }
+    };
+    let old = read(&path)?;
+    let top = match work_tree {
+        Some(w) => read(&w.join(".gitattributes"))?,
+        None => Vec::new(),
+    };
+    let has = |b: &[u8]| b.windows(12).any(|w| w == b"filter=annex");
+    if has(&old) || has(&top) {
+        return Ok(());
+    }
+    let mut new = old;
+    new.extend_from_slice(b"\n* filter=annex\n");
+    crate::branch::write_atomic(&path, &new).map_err(|e| RepoError::Config {
+        path: path.clone(),
+        detail: e.to_string(),
+    })
+}
+
+/// Creates `.git/annex/sentinal` and `sentinal.cache` (its inode cache,
+/// `INODE SIZE MTIME MTIMEFRACTION`) when missing, as git-annex does.
+fn write_sentinal(annex_dir: &Path) -> Result<(), RepoError> {
+    let sentinal = annex_dir.join("sentinal");
+    let cache = annex_dir.join("sentinal.cache");
+    if sentinal.exists() && cache.exists() {
+        return Ok(());
+    }
+    fs::write(&sentinal, b"").map_err(io_err("write", &sentinal))?;
+    let md = fs::metadata(&sentinal).map_err(io_err("stat", &sentinal))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let nanos = format!("{:09}", md.mtime_nsec());
+        let frac = nanos.trim_end_matches('0');
+        let line = format!("{} {} {} {}", md.ino(), md.size(), md.mtime(), frac);
+        crate::branch::write_atomic(&cache, line.as_bytes()).map_err(|e| RepoError::Config {
+            path: cache.clone(),
+            detail: e.to_string(),
+        })?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uuid_log_replaces_own_line_and_advances_clock() {
+        let u = Uuid::parse(b"u2").expect("uuid");
+        let old = b"u2 old timestamp=100s\nu1 other timestamp=50s\n";
+        let new = uuid_log_set(old, &u, "new", 100);
+        assert_eq!(new, b"u1 other timestamp=50s\nu2 new timestamp=101s\n");
+        let new = uuid_log_set(old, &u, "a\nb", 200);
+        assert_eq!(new, b"u1 other timestamp=50s\nu2 a\\nb timestamp=200s\n");
+    }
+}

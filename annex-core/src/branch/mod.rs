@@ -1,3 +1,1072 @@
 //! The `git-annex` branch: reads with the journal laid over, commits, union merge.
 //!
-//! To be filled.
+//! git-annex keeps its metadata (logs) in the files of a branch named
+//! `git-annex`. Changes first go to the [journal](crate::journal); a
+//! commit stages them into the branch. This module does all of it
+//! in-process through gix, never touching the user's index or work tree:
+//!
+//! - [`Branch::get`] reads a file with the journal over the branch (the
+//!   journal wins), [`Branch::change`] rewrites a file through the journal,
+//!   [`Branch::commit`] commits the journal into the branch;
+//! - [`Branch::update`] merges other `git-annex` branches
+//!   (`refs/remotes/*/git-annex` …) by [union merge](merge::union_lines),
+//!   fast-forwarding when it can, as git-annex does;
+//! - [`Branch::for_each_file`] walks every file of the branch once.
+//!
+//! git-annex also keeps an index of the branch (`.git/annex/index`) and the
+//! commit that index corresponds to (`.git/annex/index.lck`). After every
+//! commit or merge this module rewrites both to the new tip, so git-annex
+//! finds its index current and neither reverts nor re-merges our changes.
+//!
+//! ```no_run
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let branch = annex_core::branch::Branch::open(std::path::Path::new(".git"))?;
+//! let uuid_log = branch.get(b"uuid.log")?;
+//! branch.change(b"trust.log", |old| old.to_vec())?;
+//! branch.commit("update")?;
+//! # let _ = uuid_log; Ok(()) }
+//! ```
+
+pub mod merge;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use gix::ObjectId;
+use gix::bstr::{BStr, BString, ByteSlice};
+use gix::refs::transaction::{Change, LogChange, PreviousValue, RefEdit, RefLog};
+use gix::refs::{FullName, Target};
+
+use crate::journal::{Journal, JournalError, JournalLock};
+
+/// The short name of the branch.
+pub const NAME: &str = "git-annex";
+/// The full ref name of the branch.
+pub const FULL_NAME: &str = "refs/heads/git-annex";
+/// The remote-tracking branch `git annex init` creates the branch from.
+pub const ORIGIN_NAME: &str = "refs/remotes/origin/git-annex";
+
+/// An error of the branch, naming the ref, file or path at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum BranchError {
+    /// A journal error.
+    #[error(transparent)]
+    Journal(#[from] JournalError),
+    /// A git error while doing something to a named thing.
+    #[error("git-annex branch: {what} {name}: {source}")]
+    Git {
+        /// What was being done.
+        what: &'static str,
+        /// The ref, object or path concerned.
+        name: String,
+        /// The underlying error.
+        #[source]
+        source: gix::Error,
+    },
+    /// An I/O error on a file of `.git/annex`.
+    #[error("git-annex branch: {what} {path}: {source}")]
+    Io {
+        /// What was being done.
+        what: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: io::Error,
+    },
+    /// The branch ref does not point at a commit.
+    #[error("git-annex branch: {name} does not point to a commit ({detail})")]
+    BadRef {
+        /// The ref.
+        name: String,
+        /// What is wrong.
+        detail: String,
+    },
+    /// Another process moved the branch while we committed, too often.
+    #[error("git-annex branch: {0} kept changing while committing; giving up")]
+    Raced(String),
+    /// A branch to merge has transitions (e.g. `forget`) not done locally,
+    /// or the reverse: not supported yet.
+    #[error("git-annex branch: cannot merge {0}: its transitions differ from the local branch's")]
+    Transitions(String),
+}
+
+fn git_err<E: Into<gix::Error>>(
+    what: &'static str,
+    name: impl Into<String>,
+) -> impl FnOnce(E) -> BranchError {
+    let name = name.into();
+    move |e| BranchError::Git {
+        what,
+        name,
+        source: e.into(),
+    }
+}
+
+fn io_err<'a>(what: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> BranchError + 'a {
+    move |source| BranchError::Io {
+        what,
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+fn lossy(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// What [`Branch::update`] / [`Branch::merge`] did.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct MergeOutcome {
+    /// The refs that were merged (they had commits not in the branch).
+    pub merged: Vec<(ObjectId, String)>,
+    /// Whether the branch was fast-forwarded rather than given a merge commit.
+    pub fast_forwarded: bool,
+    /// The new tip of the branch, when it moved.
+    pub new_tip: Option<ObjectId>,
+}
+
+/// The `git-annex` branch of one repository, with its journal.
+pub struct Branch {
+    repo: gix::Repository,
+    journal: Journal,
+    annex_dir: PathBuf,
+    private_known: bool,
+    private_uuids: BTreeSet<String>,
+}
+
+impl std::fmt::Debug for Branch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Branch")
+            .field("git_dir", &self.repo.git_dir())
+            .finish()
+    }
+}
+
+fn full_name(name: &str) -> Result<FullName, BranchError> {
+    FullName::try_from(name).map_err(|e| BranchError::BadRef {
+        name: name.to_owned(),
+        detail: format!("invalid ref name: {e}"),
+    })
+}
+
+impl Branch {
+    /// The branch of the repository whose git directory is `git_dir`.
+    pub fn open(git_dir: &Path) -> Result<Branch, BranchError> {
+        let repo = gix::open(git_dir)
+            .map_err(git_err("open repository", git_dir.display().to_string()))?;
+        Ok(Branch::from_repo(repo))
+    }
+
+    /// The branch of an already opened repository.
+    pub fn from_repo(repo: gix::Repository) -> Branch {
+        let git_dir = repo.git_dir().to_path_buf();
+        let private_uuids = private_uuids(&repo);
+        let private_known = !private_uuids.is_empty();
+        Branch {
+            journal: Journal::new(&git_dir),
+            annex_dir: git_dir.join("annex"),
+            repo,
+            private_known,
+            private_uuids,
+        }
+    }
+
+    /// The journal of this branch.
+    pub fn journal(&self) -> &Journal {
+        &self.journal
+    }
+
+    /// The gix repository.
+    pub fn repo(&self) -> &gix::Repository {
+        &self.repo
+    }
+
+    /// The commit the branch points to, or `None` when it does not exist.
+    pub fn tip(&self) -> Result<Option<ObjectId>, BranchError> {
+        self.ref_commit(FULL_NAME)
+    }
+
+    fn ref_commit(&self, name: &str) -> Result<Option<ObjectId>, BranchError> {
+        let r = self
+            .repo
+            .try_find_reference(name)
+            .map_err(git_err("read ref", name))?;
+        let Some(mut r) = r else { return Ok(None) };
+        let id = r
+            .peel_to_id()
+            .map_err(git_err("resolve ref", name))?
+            .detach();
+        let obj = self.repo.find_header(id).map_err(|e| BranchError::BadRef {
+            name: name.to_owned(),
+            detail: format!("object {id} cannot be read: {e}"),
+        })?;
+        if obj.kind() != gix::object::Kind::Commit {
+            return Err(BranchError::BadRef {
+                name: name.to_owned(),
+                detail: format!("{id} is a {}", obj.kind()),
+            });
+        }
+        Ok(Some(id))
+    }
+
+    fn commit_tree(&self, commit: ObjectId) -> Result<ObjectId, BranchError> {
+        let c = self
+            .repo
+            .find_commit(commit)
+            .map_err(git_err("read commit", commit.to_string()))?;
+        c.tree_id()
+            .map(|t| t.detach())
+            .map_err(git_err("read tree of commit", commit.to_string()))
+    }
+
+    /// Creates the branch if it does not exist (from `origin/git-annex`
+    /// when there is one, else as an empty "branch created" commit) and
+    /// returns its tip.
+    pub fn create(&self) -> Result<ObjectId, BranchError> {
+        if let Some(t) = self.tip()? {
+            return Ok(t);
+        }
+        let tip = match self.ref_commit(ORIGIN_NAME)? {
+            Some(origin) => {
+                if !self.set_ref(origin, None, "branch: Created from origin/git-annex")? {
+                    // Created meanwhile by someone else: use theirs.
+                    return self
+                        .tip()?
+                        .ok_or_else(|| BranchError::Raced(FULL_NAME.to_owned()));
+                }
+                origin
+            }
+            None => {
+                let empty = self
+                    .repo
+                    .write_object(gix::objs::Tree::empty())
+                    .map_err(git_err("write empty tree for", FULL_NAME))?
+                    .detach();
+                let c = self.write_commit(empty, &[], "branch created")?;
+                if !self.set_ref(c, None, "commit (initial): branch created")? {
+                    return self
+                        .tip()?
+                        .ok_or_else(|| BranchError::Raced(FULL_NAME.to_owned()));
+                }
+                c
+            }
+        };
+        let tree = self.commit_tree(tip)?;
+        self.sync_index(tip, tree)?;
+        Ok(tip)
+    }
+
+    /// The committer and author of a commit made now: from git's identity
+    /// settings (environment, then config), else git-annex's fallback (the
+    /// user name as name and email). The time is the current one unless
+    /// `GIT_COMMITTER_DATE` / `GIT_AUTHOR_DATE` fix it (gix reads the
+    /// identity once, when the repository is opened).
+    fn signatures(&self) -> (gix::actor::Signature, gix::actor::Signature) {
+        let now = gix::date::Time::now_local_or_utc();
+        let make = |s: Option<gix::Result<gix::actor::SignatureRef<'_>>>, date_var: &str| {
+            let fixed = std::env::var_os(date_var).is_some();
+            match s {
+                Some(Ok(s)) => gix::actor::Signature {
+                    name: s.name.to_owned(),
+                    email: s.email.to_owned(),
+                    time: if fixed { s.time().unwrap_or(now) } else { now },
+                },
+                _ => {
+                    let name = crate::repo::user_name();
+                    gix::actor::Signature {
+                        name: name.clone().into(),
+                        email: name.into(),
+                        time: now,
+                    }
+                }
+            }
+        };
+        let committer = make(self.repo.committer(), "GIT_COMMITTER_DATE");
+        let author = make(self.repo.author(), "GIT_AUTHOR_DATE");
+        (committer, author)
+    }
+
+    fn write_commit(
+        &self,
+        tree: ObjectId,
+        parents: &[ObjectId],
+        message: &str,
+    ) -> Result<ObjectId, BranchError> {
+        let (committer, author) = self.signatures();
+        let mut msg = message.to_owned();
+        if !msg.ends_with('\n') {
+            msg.push('\n');
+        }
+        let commit = gix::objs::Commit {
+            tree,
+            parents: parents.iter().copied().collect(),
+            author,
+            committer,
+            encoding: None,
+            message: msg.into(),
+            extra_headers: Vec::new(),
+        };
+        self.repo
+            .write_object(&commit)
+            .map(|i| i.detach())
+            .map_err(git_err("write commit for", FULL_NAME))
+    }
+
+    /// Points the branch at `new`, if it is still at `expected` (`None`:
+    /// must not exist yet). Returns whether it was updated.
+    fn set_ref(
+        &self,
+        new: ObjectId,
+        expected: Option<ObjectId>,
+        log: &str,
+    ) -> Result<bool, BranchError> {
+        let prev = match expected {
+            Some(e) => PreviousValue::MustExistAndMatch(Target::Object(e)),
+            None => PreviousValue::MustNotExist,
+        };
+        let edit = RefEdit {
+            change: Change::Update {
+                log: LogChange {
+                    mode: RefLog::AndReference,
+                    force_create_reflog: false,
+                    message: log.into(),
+                },
+                expected: prev,
+                new: Target::Object(new),
+            },
+            name: full_name(FULL_NAME)?,
+            deref: false,
+        };
+        match self.repo.edit_reference(edit) {
+            Ok(_) => Ok(true),
+            Err(e) => {
+                // Distinguish a lost race (the ref moved) from a real error.
+                let now = self.tip()?;
+                if now != expected {
+                    Ok(false)
+                } else {
+                    Err(BranchError::Git {
+                        what: "update ref",
+                        name: FULL_NAME.to_owned(),
+                        source: e,
+                    })
+                }
+            }
+        }
+    }
+
+    /// The content of a file in the branch as committed (no journal), or
+    /// `None` when the branch or the file does not exist.
+    pub fn committed(&self, path: &[u8]) -> Result<Option<Vec<u8>>, BranchError> {
+        match self.tip()? {
+            Some(t) => self.file_at(t, path),
+            None => Ok(None),
+        }
+    }
+
+    /// The content of a file in the tree of a commit, if present.
+    pub fn file_at(&self, commit: ObjectId, path: &[u8]) -> Result<Option<Vec<u8>>, BranchError> {
+        let tree = self.commit_tree(commit)?;
+        self.file_in_tree(tree, path)
+    }
+
+    fn file_in_tree(&self, tree: ObjectId, path: &[u8]) -> Result<Option<Vec<u8>>, BranchError> {
+        let t = self
+            .repo
+            .find_tree(tree)
+            .map_err(git_err("read tree", tree.to_string()))?;
+        let entry = t
+            .lookup_entry(path.split(|&b| b == b'/'))
+            .map_err(git_err("look up", lossy(path)))?;
+        let Some(entry) = entry else { return Ok(None) };
+        if !entry.mode().is_blob() {
+            return Ok(None);
+        }
+        let blob = self
+            .repo
+            .find_blob(entry.object_id())
+            .map_err(git_err("read blob of", lossy(path)))?;
+        Ok(Some(blob.data.clone()))
+    }
+
+    /// The current content of a branch file: the journal's when it has the
+    /// file, else the branch's; empty when neither has it. When private
+    /// repositories are configured and the private journal has the file,
+    /// its content is appended (as git-annex does).
+    pub fn get(&self, path: &[u8]) -> Result<Vec<u8>, BranchError> {
+        let public = self.journal.read(path)?;
+        let private = if self.private_known {
+            self.journal.read_private(path)?
+        } else {
+            None
+        };
+        match (public, private) {
+            (Some(p), None) => Ok(p),
+            (None, None) => Ok(self.committed(path)?.unwrap_or_default()),
+            (p, Some(priv_)) => {
+                let mut v = self.committed(path)?.unwrap_or_default();
+                v.extend_from_slice(&p.unwrap_or_default());
+                v.extend_from_slice(&priv_);
+                Ok(v)
+            }
+        }
+    }
+
+    /// Rewrites a branch file through the journal: under the journal lock,
+    /// passes the current content (see [`Branch::get`], without private
+    /// information) to `f` and journals what it returns.
+    pub fn change(&self, path: &[u8], f: impl FnOnce(&[u8]) -> Vec<u8>) -> Result<(), BranchError> {
+        let lock = self.journal.lock()?;
+        let cur = match self.journal.read(path)? {
+            Some(c) => c,
+            None => self.committed(path)?.unwrap_or_default(),
+        };
+        let new = f(&cur);
+        self.journal.write(&lock, path, &new)?;
+        Ok(())
+    }
+
+    /// Like [`Branch::change`], for a change regarding the given
+    /// repositories: when one of them is configured private, the current
+    /// content includes the private journal's and the new content goes to
+    /// the private journal (never committed to the branch), as git-annex
+    /// does.
+    pub fn change_regarding(
+        &self,
+        regarding: &[crate::uuid::Uuid],
+        path: &[u8],
+        f: impl FnOnce(&[u8]) -> Vec<u8>,
+    ) -> Result<(), BranchError> {
+        if !regarding
+            .iter()
+            .any(|u| self.private_uuids.contains(u.as_str()))
+        {
+            return self.change(path, f);
+        }
+        let lock = self.journal.lock()?;
+        let cur = self.get(path)?;
+        let new = f(&cur);
+        self.journal.write_private(&lock, path, &new)?;
+        Ok(())
+    }
+
+    /// The message git-annex commits the journal with: `annex.commitmessage`
+    /// when set, else `update`.
+    pub fn commit_message(&self) -> String {
+        self.repo
+            .config_snapshot()
+            .string("annex.commitmessage")
+            .map(|m| m.to_string())
+            .unwrap_or_else(|| "update".to_owned())
+    }
+
+    /// Writes a branch file's whole new content to the journal, replacing
+    /// whatever it held (the caller holds the journal lock, and must have
+    /// read the current content under it).
+    pub fn set(&self, lock: &JournalLock, path: &[u8], content: &[u8]) -> Result<(), BranchError> {
+        self.journal.write(lock, path, content)?;
+        Ok(())
+    }
+
+    /// Commits the journal into the branch (creating the branch when
+    /// needed) when the journal holds anything. Returns the new commit.
+    pub fn commit(&self, message: &str) -> Result<Option<ObjectId>, BranchError> {
+        if !self.journal.is_dirty()? {
+            return Ok(None);
+        }
+        let lock = self.journal.lock()?;
+        // Another committer may have emptied the journal meanwhile.
+        if !self.journal.is_dirty()? {
+            return Ok(None);
+        }
+        self.commit_locked(&lock, message).map(Some)
+    }
+
+    fn commit_locked(&self, lock: &JournalLock, message: &str) -> Result<ObjectId, BranchError> {
+        for _attempt in 0..20 {
+            let tip = self.create()?;
+            let mut state = self.base_state(tip)?;
+            let staged = self.stage_journal(&mut state)?;
+            let tree = self.write_state(&state)?;
+            let c = self.write_commit(tree, &[tip], message)?;
+            if self.set_ref(c, Some(tip), &format!("commit: {message}"))? {
+                self.sync_index(c, tree)?;
+                self.clear_staged(lock, staged)?;
+                return Ok(c);
+            }
+        }
+        Err(BranchError::Raced(FULL_NAME.to_owned()))
+    }
+
+    /// The files of the branch's tree at `tip`, and what the branch's index
+    /// holds beyond it when git-annex's index is not current with `tip`
+    /// (union merged, as git-annex does when it updates its index).
+    fn base_state(&self, tip: ObjectId) -> Result<State, BranchError> {
+        let tree = self.commit_tree(tip)?;
+        let mut state = State {
+            tree,
+            files: self.tree_files(tree)?,
+            changed: BTreeSet::new(),
+        };
+        let index_current = self.index_sha().as_deref() == Some(tip.to_string().as_str());
+        if !index_current && let Some(index_files) = self.read_annex_index()? {
+            for (path, id) in index_files {
+                self.merge_one(&mut state, path, id)?;
+            }
+        }
+        Ok(state)
+    }
+
+    /// Union-merges one version of a file into the state.
+    fn merge_one(&self, state: &mut State, path: BString, id: ObjectId) -> Result<(), BranchError> {
+        match state.files.get(&path).copied() {
+            None => {
+                state.files.insert(path.clone(), id);
+                state.changed.insert(path);
+            }
+            Some(cur) if cur == id => {}
+            Some(cur) => {
+                // As git-annex: the other version first, then ours.
+                let a = self.blob(id, path.as_bstr())?;
+                let b = self.blob(cur, path.as_bstr())?;
+                let merged = merge::union_lines(&[&a, &b]);
+                let new = if merged == a {
+                    id
+                } else if merged == b {
+                    cur
+                } else {
+                    self.repo
+                        .write_blob(&merged)
+                        .map_err(git_err("write blob for", path.to_string()))?
+                        .detach()
+                };
+                if new != cur {
+                    state.files.insert(path.clone(), new);
+                    state.changed.insert(path);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn blob(&self, id: ObjectId, path: &BStr) -> Result<Vec<u8>, BranchError> {
+        let b = self
+            .repo
+            .find_blob(id)
+            .map_err(git_err("read blob of", path.to_string()))?;
+        Ok(b.data.clone())
+    }
+
+    /// Stages every journal file into the state; returns what was staged.
+    fn stage_journal(&self, state: &mut State) -> Result<Vec<Staged>, BranchError> {
+        let mut staged = Vec::new();
+        for path in self.journal.files()? {
+            // A stray file whose name is no branch path (not written by
+            // git-annex nor by us) is left alone rather than blocking
+            // every commit.
+            if !crate::journal::is_valid_branch_path(&path) {
+                continue;
+            }
+            let file = self
+                .journal
+                .dir()
+                .join(bytes_to_os(&crate::journal::journal_file_name(&path)));
+            let content = match fs::read(&file) {
+                Ok(c) => c,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(io_err("read", &file)(e)),
+            };
+            // git-annex stages journal files as they are.
+            let id = self
+                .repo
+                .write_blob(&content)
+                .map_err(git_err("write blob for", lossy(&path)))?
+                .detach();
+            let key = BString::from(path.clone());
+            if state.files.get(&key) != Some(&id) {
+                state.files.insert(key.clone(), id);
+                state.changed.insert(key);
+            }
+            staged.push((path, content));
+        }
+        Ok(staged)
+    }
+
+    fn clear_staged(&self, lock: &JournalLock, staged: Vec<Staged>) -> Result<(), BranchError> {
+        for (path, content) in staged {
+            self.journal.remove_if_unchanged(lock, &path, &content)?;
+        }
+        Ok(())
+    }
+
+    /// Writes the tree of a state: the tree at `base` edited where changed.
+    fn write_state(&self, state: &State) -> Result<ObjectId, BranchError> {
+        if state.changed.is_empty() {
+            return Ok(state.tree);
+        }
+        let mut ed = self
+            .repo
+            .edit_tree(state.tree)
+            .map_err(git_err("edit tree", state.tree.to_string()))?;
+        for path in &state.changed {
+            if let Some(id) = state.files.get(path) {
+                ed.upsert(path, gix::object::tree::EntryKind::Blob, *id)
+                    .map_err(git_err("stage", path.to_string()))?;
+            }
+        }
+        Ok(ed
+            .write()
+            .map_err(git_err("write tree for", FULL_NAME))?
+            .detach())
+    }
+
+    /// Every file (blob) of a tree: path → blob id.
+    fn tree_files(&self, tree: ObjectId) -> Result<BTreeMap<BString, ObjectId>, BranchError> {
+        let t = self
+            .repo
+            .find_tree(tree)
+            .map_err(git_err("read tree", tree.to_string()))?;
+        let mut rec = gix::traverse::tree::Recorder::default();
+        t.traverse()
+            .breadthfirst(&mut rec)
+            .map_err(git_err("walk tree", tree.to_string()))?;
+        Ok(rec
+            .records
+            .into_iter()
+            .filter(|e| e.mode.is_blob())
+            .map(|e| (e.filepath, e.oid))
+            .collect())
+    }
+
+    fn index_path(&self) -> PathBuf {
+        self.annex_dir.join("index")
+    }
+
+    fn index_status_path(&self) -> PathBuf {
+        self.annex_dir.join("index.lck")
+    }
+
+    /// The branch commit git-annex's index was last brought up to date
+    /// with (first line of `.git/annex/index.lck`).
+    fn index_sha(&self) -> Option<String> {
+        let s = fs::read(self.index_status_path()).ok()?;
+        let line = s.split(|&b| b == b'\n').next()?;
+        Some(String::from_utf8_lossy(line).trim().to_owned())
+    }
+
+    fn read_annex_index(&self) -> Result<Option<Vec<(BString, ObjectId)>>, BranchError> {
+        let p = self.index_path();
+        if !p.exists() {
+            return Ok(None);
+        }
+        // The index is only a cache of the branch (what it held beyond the
+        // branch is also in the journal, or was merged from refs that are
+        // merged again): an unreadable one is ignored, and rewritten after
+        // the commit.
+        let Ok(idx) = gix::index::File::at(&p, self.repo.object_hash(), false, Default::default())
+        else {
+            return Ok(None);
+        };
+        Ok(Some(
+            idx.entries()
+                .iter()
+                .filter(|e| {
+                    e.stage_raw() == 0
+                        && (e.mode == gix::index::entry::Mode::FILE
+                            || e.mode == gix::index::entry::Mode::FILE_EXECUTABLE)
+                })
+                .map(|e| (e.path(&idx).to_owned(), e.id))
+                .collect(),
+        ))
+    }
+
+    /// Rewrites git-annex's branch index to the tree of `commit` and
+    /// records that it corresponds to `commit`.
+    fn sync_index(&self, commit: ObjectId, tree: ObjectId) -> Result<(), BranchError> {
+        let p = self.index_path();
+        fs::create_dir_all(&self.annex_dir).map_err(io_err("create", &self.annex_dir))?;
+        // Only git-annex and we modify this index, both under the journal
+        // lock or at branch creation, so a leftover lock is stale.
+        let _ = fs::remove_file(self.annex_dir.join("index.lock"));
+        let state = gix::index::State::from_tree(&tree, &self.repo.objects, Default::default())
+            .map_err(git_err("build index from tree", tree.to_string()))?;
+        let mut file = gix::index::File::from_state(state, p.clone());
+        file.write(Default::default())
+            .map_err(git_err("write index", p.display().to_string()))?;
+        write_atomic(&self.index_status_path(), format!("{commit}\n").as_bytes())
+    }
+
+    /// Every path of the branch, committed or only journalled (sorted, each once).
+    pub fn files(&self) -> Result<Vec<Vec<u8>>, BranchError> {
+        let mut set: BTreeSet<Vec<u8>> = match self.tip()? {
+            Some(t) => self
+                .tree_files(self.commit_tree(t)?)?
+                .into_keys()
+                .map(Vec::from)
+                .collect(),
+            None => BTreeSet::new(),
+        };
+        set.extend(self.journal.files()?);
+        if self.private_known {
+            set.extend(self.journal.private_files()?);
+        }
+        Ok(set.into_iter().collect())
+    }
+
+    /// Calls `f(path, content)` for every file of the branch whose path
+    /// `select` accepts, with the journal laid over (as [`Branch::get`]),
+    /// in one walk of the tree; journalled files not yet in the branch come
+    /// too. Each path is visited once.
+    pub fn for_each_file(
+        &self,
+        mut select: impl FnMut(&[u8]) -> bool,
+        mut f: impl FnMut(&[u8], &[u8]),
+    ) -> Result<(), BranchError> {
+        let mut journalled: BTreeSet<Vec<u8>> = self.journal.files()?.into_iter().collect();
+        if self.private_known {
+            journalled.extend(self.journal.private_files()?);
+        }
+        if let Some(t) = self.tip()? {
+            for (path, id) in self.tree_files(self.commit_tree(t)?)? {
+                if !select(&path) {
+                    continue;
+                }
+                if journalled.remove(path.as_slice()) {
+                    let c = self.get(&path)?;
+                    f(&path, &c);
+                } else {
+                    let c = self.blob(id, path.as_bstr())?;
+                    f(&path, &c);
+                }
+            }
+        }
+        for path in journalled {
+            if select(&path) {
+                let c = self.get(&path)?;
+                f(&path, &c);
+            }
+        }
+        Ok(())
+    }
+
+    /// The other `git-annex` branches this repository knows: every ref
+    /// whose last component is `git-annex`, in ref name order, each commit
+    /// once (as git-annex lists them with `git show-ref git-annex`), less
+    /// the branch itself and refs at the same commit as it.
+    pub fn sibling_refs(&self) -> Result<Vec<(ObjectId, String)>, BranchError> {
+        let platform = self
+            .repo
+            .references()
+            .map_err(git_err("list refs", "refs/"))?;
+        let iter = platform.all().map_err(git_err("list refs", "refs/"))?;
+        let mut all: Vec<(String, ObjectId)> = Vec::new();
+        for r in iter {
+            // A broken ref is no branch to merge; git-annex skips it too.
+            let Ok(mut r) = r else { continue };
+            let name = r.name().as_bstr().to_string();
+            if !name.ends_with("/git-annex") {
+                continue;
+            }
+            let Ok(id) = r.peel_to_id() else { continue };
+            all.push((name, id.detach()));
+        }
+        all.sort();
+        let mut out: Vec<(ObjectId, String)> = Vec::new();
+        let mut seen = BTreeSet::new();
+        for (name, id) in all {
+            if seen.insert(id) && name != FULL_NAME {
+                out.push((id, name));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Merges every sibling `git-annex` branch with changes not yet in the
+    /// branch (unless `annex.merge-annex-branches` is false), as git-annex
+    /// does before it reads the branch.
+    pub fn update(&self) -> Result<MergeOutcome, BranchError> {
+        let merge_branches = self
+            .repo
+            .config_snapshot()
+            .boolean("annex.merge-annex-branches");
+        if merge_branches == Some(false) {
+            return Ok(MergeOutcome::default());
+        }
+        let refs = self.sibling_refs()?;
+        self.merge(&refs)
+    }
+
+    /// Merges the given refs (commit, name) into the branch: fast-forward
+    /// when possible and the journal is clean, else a union-merge commit
+    /// whose parents are the branch and the refs. Refs with nothing new are
+    /// skipped; the merged refs are recorded in `.git/annex/mergedrefs`.
+    pub fn merge(&self, refs: &[(ObjectId, String)]) -> Result<MergeOutcome, BranchError> {
+        let tip = self.create()?;
+        let ignored = self.read_ref_list("ignoredrefs");
+        let merged_before = self.read_ref_list("mergedrefs");
+        let mut tomerge = Vec::new();
+        let mut notnewer = Vec::new();
+        for (id, name) in refs {
+            if ignored.contains(id) || merged_before.contains(id) {
+                continue;
+            }
+            if self.changed(tip, *id)? {
+                tomerge.push((*id, name.clone()));
+            } else {
+                notnewer.push((*id, name.clone()));
+            }
+        }
+        let mut outcome = MergeOutcome::default();
+        if tomerge.is_empty() {
+            self.add_merged_refs(&notnewer)?;
+            return Ok(outcome);
+        }
+        let lock = self.journal.lock()?;
+        let tip = self.create()?;
+        let dirty = self.journal.is_dirty()?;
+        let local_transitions = transitions(&self.get(b"transitions.log")?);
+        for (id, name) in &tomerge {
+            let theirs = transitions(&self.file_at(*id, b"transitions.log")?.unwrap_or_default());
+            if theirs != local_transitions {
+                return Err(BranchError::Transitions(name.clone()));
+            }
+        }
+        let ids: Vec<ObjectId> = tomerge.iter().map(|(i, _)| *i).collect();
+        let ff_target = if dirty {
+            None
+        } else {
+            self.fast_forward_target(tip, &ids)?
+        };
+        if let Some(target) = ff_target {
+            if self.set_ref(target, Some(tip), "merging: fast-forward")? {
+                let tree = self.commit_tree(target)?;
+                self.sync_index(target, tree)?;
+                outcome.fast_forwarded = true;
+                outcome.new_tip = Some(target);
+                outcome.merged = tomerge.clone();
+                let mut all = tomerge;
+                all.extend(notnewer);
+                self.add_merged_refs(&all)?;
+                return Ok(outcome);
+            }
+            return Err(BranchError::Raced(FULL_NAME.to_owned()));
+        }
+        let mut state = self.base_state(tip)?;
+        let staged = if dirty {
+            self.stage_journal(&mut state)?
+        } else {
+            Vec::new()
+        };
+        for (id, _) in &tomerge {
+            let tree = self.commit_tree(*id)?;
+            for (path, blob) in self.tree_files(tree)? {
+                self.merge_one(&mut state, path, blob)?;
+            }
+        }
+        let tree = self.write_state(&state)?;
+        let names: Vec<&str> = tomerge.iter().map(|(_, n)| describe_ref(n)).collect();
+        let message = format!("merging {} into {NAME}", names.join(" "));
+        let mut parents = vec![tip];
+        for id in &ids {
+            if !parents.contains(id) {
+                parents.push(*id);
+            }
+        }
+        let c = self.write_commit(tree, &parents, &message)?;
+        if !self.set_ref(c, Some(tip), &message)? {
+            return Err(BranchError::Raced(FULL_NAME.to_owned()));
+        }
+        self.sync_index(c, tree)?;
+        self.clear_staged(&lock, staged)?;
+        outcome.new_tip = Some(c);
+        outcome.merged = tomerge.clone();
+        let mut all = tomerge;
+        all.extend(notnewer);
+        self.add_merged_refs(&all)?;
+        Ok(outcome)
+    }
+
+    /// Whether `new` has commits that `orig` lacks.
+    fn changed(&self, orig: ObjectId, new: ObjectId) -> Result<bool, BranchError> {
+        if orig == new {
+            return Ok(false);
+        }
+        let base = self
+            .repo
+            .merge_base(orig, new)
+            .map_err(git_err("find merge base of", format!("{orig} {new}")))?;
+        Ok(base.map(|b| b.detach()) != Some(new))
+    }
+
+    /// git-annex's fast-forward rule: the branch has nothing the first ref
+    /// lacks, and one ref contains all the others.
+    fn fast_forward_target(
+        &self,
+        branch: ObjectId,
+        refs: &[ObjectId],
+    ) -> Result<Option<ObjectId>, BranchError> {
+        let Some((&first, rest)) = refs.split_first() else {
+            return Ok(None);
+        };
+        if self.changed(first, branch)? {
+            return Ok(None);
+        }
+        let mut best = first;
+        for &r in rest {
+            if r == best {
+                continue;
+            }
+            let better = self.changed(best, r)?;
+            let worse = self.changed(r, best)?;
+            match (better, worse) {
+                (true, true) => return Ok(None),
+                (true, false) => best = r,
+                _ => {}
+            }
+        }
+        Ok(Some(best))
+    }
+
+    fn read_ref_list(&self, file: &str) -> BTreeSet<ObjectId> {
+        let Ok(s) = fs::read(self.annex_dir.join(file)) else {
+            return BTreeSet::new();
+        };
+        s.split(|&b| b == b'\n')
+            .filter_map(|l| {
+                let sha = l.split(|&b| b == b'\t').next()?;
+                ObjectId::from_hex(sha.trim_ascii()).ok()
+            })
+            .collect()
+    }
+
+    /// Records refs in `.git/annex/mergedrefs` (newest sha per ref name).
+    fn add_merged_refs(&self, new: &[(ObjectId, String)]) -> Result<(), BranchError> {
+        if new.is_empty() {
+            return Ok(());
+        }
+        let path = self.annex_dir.join("mergedrefs");
+        let old = fs::read(&path).unwrap_or_default();
+        let mut seen = BTreeSet::new();
+        let mut out = String::new();
+        let old_entries = old.split(|&b| b == b'\n').filter_map(|l| {
+            let l = std::str::from_utf8(l).ok()?;
+            let (s, b) = l.split_once('\t')?;
+            Some((s.to_owned(), b.to_owned()))
+        });
+        let entries = new
+            .iter()
+            .map(|(i, n)| (i.to_string(), n.clone()))
+            .chain(old_entries);
+        for (sha, name) in entries {
+            if seen.insert(name.clone()) {
+                out.push_str(&sha);
+                out.push('\t');
+                out.push_str(&name);
+                out.push('\n');
+            }
+        }
+        write_atomic(&path, out.as_bytes())
+    }
+}
+
+/// The branch name git-annex shows for a ref (`refs/heads/` or
+/// `refs/remotes/` removed).
+fn describe_ref(name: &str) -> &str {
+    name.strip_prefix("refs/heads/")
+        .or_else(|| name.strip_prefix("refs/remotes/"))
+        .unwrap_or(name)
+}
+
+/// The transitions named in a `transitions.log`.
+fn transitions(log: &[u8]) -> BTreeSet<Vec<u8>> {
+    log.split(|&b| b == b'\n')
+        .filter_map(|l| l.split(|&b| b == b' ').next())
+        .filter(|w| !w.is_empty())
+        .map(<[u8]>::to_vec)
+        .collect()
+}
+
+/// The UUIDs of the repositories configured private: this one when
+/// `annex.private` is true (its `annex.uuid`), and each remote with
+/// `remote.NAME.annex-private` true (its `annex-config-uuid`, else its
+/// `annex-uuid`). Only when there is one does git-annex read the private
+/// journal.
+fn private_uuids(repo: &gix::Repository) -> BTreeSet<String> {
+    let snap = repo.config_snapshot();
+    let mut out = BTreeSet::new();
+    if snap.boolean("annex.private") == Some(true)
+        && let Some(u) = snap.string("annex.uuid")
+    {
+        out.insert(u.to_string());
+    }
+    let is_true = |v: &BStr| {
+        gix::config::Boolean::try_from(v)
+            .map(|b| b.0)
+            .unwrap_or(false)
+    };
+    if let Some(secs) = snap.plumbing().sections_by_name("remote") {
+        for s in secs {
+            if !s
+                .value("annex-private")
+                .is_some_and(|v| is_true(v.as_bstr()))
+            {
+                continue;
+            }
+            if let Some(u) = s
+                .value("annex-config-uuid")
+                .or_else(|| s.value("annex-uuid"))
+            {
+                out.insert(u.to_string());
+            }
+        }
+    }
+    out
+}
+
+/// A journal file staged for commit: its branch path and the content staged.
+type Staged = (Vec<u8>, Vec<u8>);
+
+/// The files of the branch as they will be committed.
+struct State {
+    tree: ObjectId,
+    files: BTreeMap<BString, ObjectId>,
+    changed: BTreeSet<BString>,
+}
+
+#[cfg(unix)]
+fn bytes_to_os(b: &[u8]) -> std::ffi::OsString {
+    use std::os::unix::ffi::OsStrExt;
+    std::ffi::OsStr::from_bytes(b).to_owned()
+}
+
+/// Writes a file of `.git/annex` atomically (temp file in the same
+/// directory, then rename).
+pub(crate) fn write_atomic(path: &Path, content: &[u8]) -> Result<(), BranchError> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    fs::create_dir_all(dir).map_err(io_err("create", dir))?;
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".tmp")
+        .tempfile_in(dir)
+        .map_err(io_err("create temp file in", dir))?;
+    tmp.write_all(content).map_err(io_err("write", path))?;
+    #[cfg(unix)]
+    {
+        // Keep the mode of the file replaced; new files get 0644 (the
+        // temp file would otherwise keep its private 0600).
+        use std::os::unix::fs::PermissionsExt;
+        let mode = fs::metadata(path)
+            .map(|m| m.permissions().mode() & 0o7777)
+            .unwrap_or(0o644);
+        fs::set_permissions(tmp.path(), fs::Permissions::from_mode(mode))
+            .map_err(io_err("chmod", tmp.path()))?;
+    }
+    tmp.persist(path).map_err(|e| BranchError::Io {
+        what: "rename into",
+        path: path.to_path_buf(),
+        source: e.error,
+    })?;
+    Ok(())
+}

@@ -1,1 +1,737 @@
 //! Integration tests: branch.
+
+use std::path::Path;
+
+use annex_core::branch::{Branch, merge::union_lines};
+use annex_core::journal::{branch_path_of, journal_file_name};
+use annex_core::repo::Repo;
+use proptest::prelude::*;
+
+use crate::support;
+
+fn show(dir: &Path, path: &str) -> Vec<u8> {
+    support::git(dir, &["show", &format!("git-annex:{path}")]).into_bytes()
+}
+
+fn open_branch(dir: &Path) -> Branch {
+    Repo::open(dir).expect("open").branch().expect("branch")
+}
+
+fn uuid(dir: &Path) -> String {
+    support::git(dir, &["config", "annex.uuid"])
+        .trim()
+        .to_owned()
+}
+
+/// A uuid.log line for `u`, as the reference writes them.
+fn uuid_line(u: &str, desc: &str, t: u64) -> String {
+    format!("{u} {desc} timestamp={t}s\n")
+}
+
+/// Replaces `u`'s line of a uuid.log.
+fn describe(old: &[u8], u: &str, desc: &str, t: u64) -> Vec<u8> {
+    let mut out: Vec<u8> = Vec::new();
+    for l in old.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+        if !l.starts_with(u.as_bytes()) {
+            out.extend_from_slice(l);
+            out.push(b'\n');
+        }
+    }
+    out.extend_from_slice(uuid_line(u, desc, t).as_bytes());
+    out
+}
+
+fn here_description(dir: &Path) -> String {
+    let out = support::annex(dir, &["info", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(out.trim()).expect("json");
+    for level in [
+        "semitrusted repositories",
+        "trusted repositories",
+        "untrusted repositories",
+    ] {
+        for r in v[level].as_array().expect("list") {
+            if r["here"].as_bool() == Some(true) {
+                return r["description"].as_str().expect("desc").to_owned();
+            }
+        }
+    }
+    panic!("no repository here in {out}")
+}
+
+#[test]
+fn interleaved_writes_with_the_reference_lose_nothing() {
+    let dir = support::new_git_repo();
+    let d = dir.path();
+    support::annex(d, &["init", "start"]);
+    let u = uuid(d);
+    let branch = open_branch(d);
+    // The reference's committed content reads the same through us.
+    assert_eq!(branch.get(b"uuid.log").expect("get"), show(d, "uuid.log"));
+
+    for round in 0..3u64 {
+        // We describe, and commit.
+        let desc = format!("ours-{round}");
+        branch
+            .change(b"uuid.log", |old| {
+                describe(old, &u, &desc, 2_000_000_000 + round * 10)
+            })
+            .expect("change");
+        branch.commit("update").expect("commit").expect("a commit");
+        let ours = show(d, "uuid.log");
+        assert_eq!(here_description(d), desc);
+
+        // The reference writes another file and commits: ours stays as is,
+        // not reverted, not unioned with the stale version.
+        support::annex(d, &["untrust", "here"]);
+        assert_eq!(show(d, "uuid.log"), ours, "round {round}: uuid.log changed");
+        let trust = show(d, "trust.log");
+        assert_eq!(branch.get(b"trust.log").expect("get"), trust);
+        assert_eq!(branch.committed(b"trust.log").expect("get"), Some(trust));
+
+        // The reference describes; we read exactly what it committed.
+        let theirs = format!("theirs-{round}");
+        support::annex(d, &["describe", "here", &theirs]);
+        let log = show(d, "uuid.log");
+        assert_eq!(branch.get(b"uuid.log").expect("get"), log);
+        assert!(String::from_utf8_lossy(&log).contains(&theirs));
+        support::annex(d, &["semitrust", "here"]);
+    }
+    // The reference sees a healthy branch.
+    support::annex(d, &["fsck", "--fast"]);
+    let n = support::git(d, &["rev-list", "--count", "git-annex"]);
+    assert!(n.trim().parse::<u32>().expect("count") > 8);
+}
+
+#[test]
+fn uncommitted_journal_is_shared_both_ways() {
+    let dir = support::new_git_repo();
+    let d = dir.path();
+    support::annex(d, &["init", "start"]);
+    let u = uuid(d);
+    let branch = open_branch(d);
+
+    // Ours, only in the journal: the reference reads it.
+    branch
+        .change(b"uuid.log", |old| {
+            describe(old, &u, "journalled-by-us", 2_000_000_000)
+        })
+        .expect("change");
+    assert!(branch.journal().is_dirty().expect("dirty"));
+    assert!(!String::from_utf8_lossy(&show(d, "uuid.log")).contains("journalled-by-us"));
+    assert_eq!(here_description(d), "journalled-by-us");
+
+    // Theirs, only in the journal: we read it.
+    support::git(
+        d,
+        &[
+            "-c",
+            "annex.alwayscommit=false",
+            "annex",
+            "describe",
+            "here",
+            "journalled-by-them",
+        ],
+    );
+    let committed = branch
+        .committed(b"uuid.log")
+        .expect("committed")
+        .unwrap_or_default();
+    let current = branch.get(b"uuid.log").expect("get");
+    assert!(!String::from_utf8_lossy(&committed).contains("journalled-by-them"));
+    assert!(String::from_utf8_lossy(&current).contains("journalled-by-them"));
+    assert_eq!(
+        branch.journal().files().expect("files"),
+        vec![b"uuid.log".to_vec()]
+    );
+    // We commit their journal; the reference agrees.
+    branch.commit("update").expect("commit");
+    assert!(!branch.journal().is_dirty().expect("dirty"));
+    assert_eq!(show(d, "uuid.log"), current);
+    assert_eq!(here_description(d), "journalled-by-them");
+}
+
+#[test]
+fn nested_paths_and_file_listing() {
+    let dir = support::new_git_repo();
+    let d = dir.path();
+    Repo::init(d, Some("x")).expect("init");
+    let branch = open_branch(d);
+    let key_log = b"a1b/c2d/SHA256E-s1--x_y.log".to_vec();
+    branch
+        .change(&key_log, |_| b"1700000000s 1 abc\n".to_vec())
+        .expect("change");
+    assert!(
+        branch
+            .journal()
+            .dir()
+            .join("a1b_c2d_SHA256E-s1--x__y.log")
+            .exists(),
+        "journal file name"
+    );
+    let before = branch.files().expect("files");
+    assert!(before.contains(&key_log));
+    let mut seen = Vec::new();
+    branch
+        .for_each_file(|_| true, |p, c| seen.push((p.to_vec(), c.to_vec())))
+        .expect("walk");
+    assert!(seen.contains(&(key_log.clone(), b"1700000000s 1 abc\n".to_vec())));
+    branch.commit("update").expect("commit");
+    assert_eq!(
+        show(d, "a1b/c2d/SHA256E-s1--x_y.log"),
+        b"1700000000s 1 abc\n".to_vec()
+    );
+    assert_eq!(branch.files().expect("files"), before);
+    let mut again = Vec::new();
+    branch
+        .for_each_file(
+            |p| p.ends_with(b".log"),
+            |p, c| again.push((p.to_vec(), c.to_vec())),
+        )
+        .expect("walk");
+    assert_eq!(again.len(), 2, "{again:?}");
+    // The reference reads the whole branch without complaint.
+    let ls = support::git(d, &["ls-tree", "-r", "--name-only", "git-annex"]);
+    assert_eq!(ls, "a1b/c2d/SHA256E-s1--x_y.log\nuuid.log\n");
+    support::annex(d, &["fsck", "--fast"]);
+}
+
+/// Two clones change the same log; each merges the other's branch (the
+/// reference with `git annex merge`, we with `Branch::update`): both end
+/// with the same content in every file.
+#[test]
+fn merge_matches_the_reference() {
+    let top = tempfile::tempdir().expect("tmp");
+    let r1 = top.path().join("r1");
+    let r2 = top.path().join("r2");
+    std::fs::create_dir(&r1).expect("mkdir");
+    support::git(&r1, &["init", "-q", "-b", "main"]);
+    support::git(&r1, &["commit", "-q", "--allow-empty", "-m", "first"]);
+    support::annex(&r1, &["init", "one"]);
+    support::git(top.path(), &["clone", "-q", "r1", "r2"]);
+    Repo::init(&r2, Some("two")).expect("init r2");
+    support::git(&r1, &["remote", "add", "r2", "../r2"]);
+    let u1 = uuid(&r1);
+    let u2 = uuid(&r2);
+    // r2's branch was made from origin/git-annex, as the reference does.
+    let b2 = open_branch(&r2);
+    assert!(String::from_utf8_lossy(&b2.get(b"uuid.log").expect("get")).contains(&u1));
+
+    // Concurrent changes to the same logs.
+    support::annex(&r1, &["describe", "here", "one-changed"]);
+    support::annex(&r1, &["untrust", "here"]);
+    b2.change(b"uuid.log", |old| {
+        describe(old, &u2, "two-changed", 2_000_000_000)
+    })
+    .expect("change");
+    b2.change(b"trust.log", |old| {
+        let mut v = old.to_vec();
+        v.extend_from_slice(format!("{u2} 0 timestamp=2000000000s\n").as_bytes());
+        v
+    })
+    .expect("change");
+    b2.commit("update").expect("commit");
+
+    // Both fetch before either merges.
+    support::git(&r1, &["fetch", "-q", "r2"]);
+    support::git(&r2, &["fetch", "-q", "origin"]);
+    support::annex(&r1, &["merge"]);
+    let outcome = b2.update().expect("merge");
+    assert_eq!(outcome.merged.len(), 1, "{outcome:?}");
+    assert!(!outcome.fast_forwarded);
+
+    let tree = |d: &Path| support::git(d, &["ls-tree", "-r", "git-annex"]);
+    assert_eq!(tree(&r1), tree(&r2));
+    let parents = support::git(&r2, &["log", "-1", "--format=%P %s", "git-annex"]);
+    assert_eq!(
+        parents.split(' ').count(),
+        2 + "merging origin/git-annex into git-annex".split(' ').count(),
+        "{parents}"
+    );
+    assert!(
+        parents
+            .trim_end()
+            .ends_with("merging origin/git-annex into git-annex"),
+        "{parents}"
+    );
+
+    // Nothing left to merge for either, and the reference is content.
+    let again = b2.update().expect("merge again");
+    assert!(again.merged.is_empty(), "{again:?}");
+    support::annex(&r2, &["merge"]);
+    assert_eq!(tree(&r1), tree(&r2));
+    support::annex(&r2, &["fsck", "--fast"]);
+    let desc = support::annex(&r2, &["info", "--fast"]);
+    assert!(
+        desc.contains("one-changed") && desc.contains("two-changed"),
+        "{desc}"
+    );
+
+    // Fast-forward: r1 takes in our merge commit and moves on; r2 then
+    // merges it without a merge commit.
+    support::git(&r1, &["fetch", "-q", "r2"]);
+    support::annex(&r1, &["merge"]);
+    support::annex(&r1, &["describe", "here", "one-again"]);
+    support::git(&r2, &["fetch", "-q", "origin"]);
+    let ff = b2.update().expect("ff");
+    assert!(ff.fast_forwarded, "{ff:?}");
+    assert_eq!(
+        support::git(&r2, &["rev-parse", "git-annex"]),
+        support::git(&r1, &["rev-parse", "git-annex"])
+    );
+}
+
+#[test]
+fn union_lines_matches_reference_rules() {
+    assert_eq!(union_lines(&[b"b\na\n", b"c\n"]), b"a\nb\nc\n");
+    assert_eq!(union_lines(&[b"b\na\n", b"a\n"]), b"b\na\n");
+    assert_eq!(union_lines(&[b"a\n", b"a\nb\n"]), b"a\nb\n");
+    assert_eq!(union_lines(&[b"x", b"y\n"]), b"x\ny\n");
+}
+
+#[test]
+fn corrupted_branch_ref_is_an_error() {
+    let dir = support::new_git_repo();
+    let d = dir.path();
+    Repo::init(d, None).expect("init");
+    let branch = open_branch(d);
+    branch
+        .change(b"x.log", |_| b"1\n".to_vec())
+        .expect("change");
+    let refpath = d.join(".git/refs/heads/git-annex");
+    std::fs::write(&refpath, "1234567890123456789012345678901234567890\n").expect("write");
+    let e = branch.get(b"uuid.log").expect_err("missing commit");
+    assert!(e.to_string().contains("git-annex"), "{e}");
+    let e = branch
+        .commit("update")
+        .expect_err("cannot commit onto a missing commit");
+    assert!(e.to_string().contains("git-annex"), "{e}");
+    std::fs::write(&refpath, "garbage\n").expect("write");
+    assert!(branch.get(b"uuid.log").is_err());
+    assert!(branch.commit("update").is_err());
+    assert!(branch.update().is_err());
+    // Nothing journalled was lost.
+    assert_eq!(
+        branch.journal().read(b"x.log").expect("read"),
+        Some(b"1\n".to_vec())
+    );
+}
+
+#[test]
+fn missing_branch_is_created_on_commit() {
+    let dir = support::new_git_repo();
+    let d = dir.path();
+    let branch = open_branch(d);
+    assert_eq!(branch.tip().expect("tip"), None);
+    assert_eq!(branch.get(b"uuid.log").expect("get"), b"");
+    branch
+        .change(b"uuid.log", |_| b"u1 d timestamp=1s\n".to_vec())
+        .expect("change");
+    branch.commit("update").expect("commit");
+    assert_eq!(show(d, "uuid.log"), b"u1 d timestamp=1s\n");
+    let subjects = support::git(d, &["log", "--format=%s", "git-annex"]);
+    assert_eq!(subjects, "update\nbranch created\n");
+}
+
+#[test]
+fn garbage_journal_file_is_handled() {
+    let dir = support::new_git_repo();
+    let d = dir.path();
+    Repo::init(d, Some("g")).expect("init");
+    let branch = open_branch(d);
+    let jdir = branch.journal().dir();
+    std::fs::create_dir_all(&jdir).expect("mkdir");
+    // An interrupted append: the incomplete last line is dropped on read.
+    std::fs::write(jdir.join("foo.log"), b"good line\n\xff\x00partial").expect("write");
+    assert_eq!(branch.get(b"foo.log").expect("get"), b"good line\n");
+    // Bad journalled paths are refused, not panicked on.
+    assert!(branch.get(b"../x").is_err());
+    assert!(branch.get(b"").is_err());
+    assert!(branch.change(b"a//b", |_| Vec::new()).is_err());
+    branch.commit("update").expect("commit");
+    support::annex(d, &["fsck", "--fast"]);
+}
+
+proptest! {
+    #[test]
+    fn journal_names_round_trip(
+        comps in proptest::collection::vec(
+            proptest::collection::vec(any::<u8>().prop_filter("no slash", |b| *b != b'/'), 1..12),
+            1..5,
+        )
+    ) {
+        // Branch paths: non-empty components joined by `/`. git-annex's
+        // escaping is ambiguous for a component starting with `_` after a
+        // `/` ("a/_b" and "a_/b" both become "a___b"), so those are left
+        // out: the reference decodes them the same lossy way we do.
+        let comps: Vec<Vec<u8>> = comps
+            .into_iter()
+            .enumerate()
+            .map(|(i, mut c)| {
+                if i > 0 && c[0] == b'_' {
+                    c[0] = b'x';
+                }
+                c
+            })
+            .collect();
+        let path = comps.join(&b'/');
+        let name = journal_file_name(&path);
+        prop_assert!(!name.contains(&b'/'));
+        prop_assert_eq!(branch_path_of(&name), path);
+    }
+
+    #[test]
+    fn journal_name_decoding_never_panics(name in proptest::collection::vec(any::<u8>(), 0..40)) {
+        let _ = branch_path_of(&name);
+    }
+
+    #[test]
+    fn union_lines_is_a_union(a in "[a-c\n]{0,12}", b in "[a-c\n]{0,12}") {
+        let m = union_lines(&[a.as_bytes(), b.as_bytes()]);
+        for l in a.lines().chain(b.lines()) {
+            prop_assert!(m.split(|&c| c == b'\n').any(|x| x == l.as_bytes()));
+        }
+    }
+}
+
+/// After our commit, git-annex's own index of the branch matches the new
+/// tip and records it, and the user's index and work tree are untouched.
+#[test]
+fn commit_keeps_annex_index_current_and_user_index_untouched() {
+    let dir = support::new_git_repo();
+    let d = dir.path();
+    std::fs::write(d.join("file.txt"), "hello\n").expect("write");
+    support::git(d, &["add", "file.txt"]);
+    Repo::init(d, Some("idx")).expect("init");
+    let user_index = std::fs::read(d.join(".git/index")).expect("index");
+    let status = support::git(d, &["status", "--porcelain"]);
+    let branch = open_branch(d);
+    branch
+        .change(b"group.log", |_| b"x y timestamp=5s\n".to_vec())
+        .expect("change");
+    let c = branch
+        .commit("update")
+        .expect("commit")
+        .expect("commit made");
+    let tip = support::git(d, &["rev-parse", "git-annex"]);
+    assert_eq!(tip.trim(), c.to_string());
+    let status_file = std::fs::read_to_string(d.join(".git/annex/index.lck")).expect("index.lck");
+    assert_eq!(status_file, tip);
+    let out = std::process::Command::new("git")
+        .current_dir(d)
+        .env("GIT_INDEX_FILE", d.join(".git/annex/index"))
+        .args(["diff", "--cached", "--name-only", "git-annex"])
+        .output()
+        .expect("git diff");
+    assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "",
+        "annex index differs from the branch"
+    );
+    assert_eq!(
+        std::fs::read(d.join(".git/index")).expect("index"),
+        user_index
+    );
+    assert_eq!(support::git(d, &["status", "--porcelain"]), status);
+    assert!(branch.journal().files().expect("files").is_empty());
+}
+
+/// Our journal lock excludes the reference (both take fcntl locks).
+#[test]
+fn journal_lock_excludes_the_reference() {
+    let dir = support::new_git_repo();
+    let d = dir.path();
+    Repo::init(d, Some("lock")).expect("init");
+    let branch = open_branch(d);
+    let lock = branch.journal().lock().expect("lock");
+    let mut cmd = std::process::Command::new(support::reference_git_annex());
+    support::hermetic(&mut cmd)
+        .current_dir(d)
+        .args(["describe", "here", "after-lock"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    let mut child = cmd.spawn().expect("spawn");
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let early = child.try_wait().expect("try_wait");
+    drop(lock);
+    let status = child.wait().expect("wait");
+    assert!(
+        early.is_none(),
+        "the reference wrote while we held the journal lock"
+    );
+    assert!(status.success());
+    assert!(String::from_utf8_lossy(&branch.get(b"uuid.log").expect("get")).contains("after-lock"));
+}
+
+/// When the branch was moved by someone else (a push into it), git-annex's
+/// index is stale; committing then union-merges what the index held, as the
+/// reference does: the same journal committed by us and by the reference
+/// gives the same files.
+#[test]
+fn commit_over_a_pushed_branch_matches_the_reference() {
+    let top = tempfile::tempdir().expect("tmp");
+    let a = top.path().join("a");
+    std::fs::create_dir(&a).expect("mkdir");
+    support::git(&a, &["init", "-q", "-b", "main"]);
+    support::git(&a, &["commit", "-q", "--allow-empty", "-m", "first"]);
+    support::annex(&a, &["init", "a"]);
+    let ua = uuid(&a);
+    support::annex(&a, &["untrust", "here"]);
+    support::git(top.path(), &["clone", "-q", "a", "b"]);
+    let b = top.path().join("b");
+    support::annex(&b, &["init", "b"]);
+    // b changes a's trust (replacing a's line), and a's branch is moved to
+    // b's (as a push into it does; done by hand so that no post-receive
+    // hook brings the index up to date).
+    support::annex(&b, &["semitrust", &ua]);
+    support::git(&a, &["fetch", "-q", "../b", "git-annex:refs/heads/from-b"]);
+    support::git(
+        &a,
+        &["update-ref", "refs/heads/git-annex", "refs/heads/from-b"],
+    );
+    let tip = support::git(&a, &["rev-parse", "git-annex"]);
+    let status = std::fs::read_to_string(a.join(".git/annex/index.lck")).expect("index.lck");
+    assert_ne!(tip, status, "a's annex index should be stale");
+
+    let a2 = top.path().join("a2");
+    let cp = std::process::Command::new("cp")
+        .args(["-a"])
+        .arg(&a)
+        .arg(&a2)
+        .status()
+        .expect("cp");
+    assert!(cp.success());
+
+    let change = |old: &[u8]| {
+        describe(
+            old,
+            "00000000-1111-2222-3333-444444444444",
+            "x",
+            2_000_000_000,
+        )
+    };
+    // Ours.
+    let ba = open_branch(&a);
+    ba.change(b"uuid.log", change).expect("change");
+    ba.commit("update").expect("commit");
+    // The reference commits the same journal.
+    let ba2 = open_branch(&a2);
+    ba2.change(b"uuid.log", change).expect("change");
+    support::annex(&a2, &["merge"]);
+    assert!(
+        ba2.journal().files().expect("files").is_empty(),
+        "reference committed"
+    );
+
+    let tree = |d: &Path| support::git(d, &["ls-tree", "-r", "git-annex"]);
+    assert_eq!(tree(&a), tree(&a2));
+    // The moved-in change is there, not reverted (with the stale index's
+    // line unioned in, as the reference does).
+    let trust = String::from_utf8(show(&a, "trust.log")).expect("utf-8");
+    assert!(
+        trust
+            .lines()
+            .any(|l| l.starts_with(&ua) && l.contains(" ? ")),
+        "{trust}"
+    );
+    assert_eq!(trust.lines().count(), 2, "{trust}");
+}
+
+/// A private repository (`annex.private`): its information stays in the
+/// private journal, read by both of us, never committed.
+#[test]
+fn private_journal_is_shared_and_not_committed() {
+    let dir = support::new_git_repo();
+    let d = dir.path();
+    support::git(d, &["config", "annex.private", "true"]);
+    support::annex(d, &["init", "secret-desc"]);
+    let u = uuid(d);
+    assert!(d.join(".git/annex/journal-private/uuid.log").exists());
+    let branch = open_branch(d);
+    let log = String::from_utf8(branch.get(b"uuid.log").expect("get")).expect("utf-8");
+    assert!(log.contains("secret-desc"), "{log}");
+
+    let me = annex_core::uuid::Uuid::parse(u.as_bytes()).expect("uuid");
+    branch
+        .change_regarding(std::slice::from_ref(&me), b"uuid.log", |old| {
+            describe(old, &u, "secret-ours", 2_000_000_000)
+        })
+        .expect("change");
+    branch.commit("update").expect("commit");
+    assert_eq!(here_description(d), "secret-ours");
+    let committed = support::git(d, &["log", "-p", "git-annex"]);
+    assert!(!committed.contains("secret"), "{committed}");
+}
+
+#[test]
+fn garbage_annex_index_and_status_are_survived() {
+    let dir = support::new_git_repo();
+    let d = dir.path();
+    Repo::init(d, Some("g")).expect("init");
+    std::fs::write(d.join(".git/annex/index"), b"\x00garbage").expect("write");
+    std::fs::write(d.join(".git/annex/index.lck"), b"not a sha\n").expect("write");
+    let branch = open_branch(d);
+    branch
+        .change(b"a.log", |_| b"1\n".to_vec())
+        .expect("change");
+    branch.commit("update").expect("commit");
+    assert_eq!(show(d, "a.log"), b"1\n");
+    // Both are rewritten; the reference is content with them.
+    support::annex(d, &["fsck", "--fast"]);
+    assert_eq!(
+        std::fs::read_to_string(d.join(".git/annex/index.lck")).expect("read"),
+        support::git(d, &["rev-parse", "git-annex"])
+    );
+}
+
+/// Threads of one process changing and committing at once lose nothing
+/// (the journal lock is also taken in-process).
+#[test]
+fn concurrent_changes_in_process_lose_nothing() {
+    let dir = support::new_git_repo();
+    let d = dir.path().to_path_buf();
+    Repo::init(&d, Some("c")).expect("init");
+    let threads: Vec<_> = (0..4)
+        .map(|t| {
+            let d = d.clone();
+            std::thread::spawn(move || {
+                let branch = open_branch(&d);
+                for i in 0..8 {
+                    branch
+                        .change(b"c.log", |old| {
+                            let mut v = old.to_vec();
+                            v.extend_from_slice(format!("t{t} i{i}\n").as_bytes());
+                            v
+                        })
+                        .expect("change");
+                    if i % 3 == 0 {
+                        branch.commit("update").expect("commit");
+                    }
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().expect("thread");
+    }
+    let branch = open_branch(&d);
+    branch.commit("update").expect("commit");
+    let log = show(&d, "c.log");
+    assert_eq!(
+        log.split(|&b| b == b'\n').filter(|l| !l.is_empty()).count(),
+        32
+    );
+    assert!(branch.journal().files().expect("files").is_empty());
+}
+
+#[test]
+fn merge_annex_branches_false_is_respected() {
+    let top = tempfile::tempdir().expect("tmp");
+    let r1 = top.path().join("r1");
+    std::fs::create_dir(&r1).expect("mkdir");
+    support::git(&r1, &["init", "-q", "-b", "main"]);
+    support::annex(&r1, &["init", "one"]);
+    support::git(top.path(), &["clone", "-q", "r1", "r2"]);
+    let r2 = top.path().join("r2");
+    Repo::init(&r2, Some("two")).expect("init");
+    support::annex(&r1, &["describe", "here", "one-later"]);
+    support::git(&r2, &["fetch", "-q", "origin"]);
+    support::git(&r2, &["config", "annex.merge-annex-branches", "false"]);
+    let b2 = open_branch(&r2);
+    assert!(b2.update().expect("update").merged.is_empty());
+    support::git(&r2, &["config", "annex.merge-annex-branches", "true"]);
+    let b2 = open_branch(&r2);
+    assert_eq!(b2.update().expect("update").merged.len(), 1);
+    assert!(String::from_utf8_lossy(&b2.get(b"uuid.log").expect("get")).contains("one-later"));
+}
+
+/// Commits are dated when made, not when the branch handle was opened.
+#[test]
+fn commit_time_is_current() {
+    let dir = support::new_git_repo();
+    let d = dir.path();
+    Repo::init(d, Some("t")).expect("init");
+    let branch = open_branch(d);
+    let opened = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("time")
+        .as_secs();
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    branch
+        .change(b"t.log", |_| b"1\n".to_vec())
+        .expect("change");
+    branch.commit("update").expect("commit");
+    let ct: u64 = support::git(d, &["log", "-1", "--format=%ct", "git-annex"])
+        .trim()
+        .parse()
+        .expect("time");
+    assert!(ct >= opened + 2, "commit dated {ct}, opened at {opened}");
+}
+
+/// Several branches merged at once, by us and by the reference, give the
+/// same files.
+#[test]
+fn merge_of_several_remotes_matches_the_reference() {
+    let top = tempfile::tempdir().expect("tmp");
+    let p = |n: &str| top.path().join(n);
+    std::fs::create_dir(p("a")).expect("mkdir");
+    support::git(&p("a"), &["init", "-q", "-b", "main"]);
+    support::git(&p("a"), &["commit", "-q", "--allow-empty", "-m", "first"]);
+    support::annex(&p("a"), &["init", "a"]);
+    for n in ["b", "c", "ours"] {
+        support::git(top.path(), &["clone", "-q", "a", n]);
+    }
+    support::annex(&p("b"), &["init", "b"]);
+    support::annex(&p("c"), &["init", "c"]);
+    Repo::init(&p("ours"), Some("ours")).expect("init");
+    // The twin of `ours` that the reference merges in.
+    let twin = p("twin");
+    let cp = std::process::Command::new("cp")
+        .arg("-a")
+        .arg(p("ours"))
+        .arg(&twin)
+        .status()
+        .expect("cp");
+    assert!(cp.success());
+    // Diverging changes everywhere, some to the same lines.
+    let ua = uuid(&p("a"));
+    support::annex(&p("a"), &["describe", "here", "a2"]);
+    support::annex(&p("b"), &["describe", &ua, "a-by-b"]);
+    support::annex(&p("b"), &["untrust", &ua]);
+    support::annex(&p("c"), &["describe", &ua, "a-by-c"]);
+    support::annex(&p("c"), &["semitrust", "here"]);
+    for d in [p("ours"), twin.clone()] {
+        support::git(&d, &["remote", "add", "b", "../b"]);
+        support::git(&d, &["remote", "add", "c", "../c"]);
+        support::git(&d, &["fetch", "-q", "--all"]);
+    }
+    let outcome = open_branch(&p("ours")).update().expect("merge");
+    assert_eq!(outcome.merged.len(), 3, "{outcome:?}");
+    support::annex(&twin, &["merge"]);
+    let tree = |d: &Path| support::git(d, &["ls-tree", "-r", "git-annex"]);
+    assert_eq!(tree(&p("ours")), tree(&twin));
+    let parents = |d: &Path| support::git(d, &["log", "-1", "--format=%P%n%s", "git-annex"]);
+    assert_eq!(parents(&p("ours")), parents(&twin));
+}
+
+#[test]
+fn stray_journal_file_names_do_not_block_commits() {
+    let dir = support::new_git_repo();
+    let d = dir.path();
+    Repo::init(d, Some("s")).expect("init");
+    let branch = open_branch(d);
+    let jdir = branch.journal().dir();
+    std::fs::create_dir_all(&jdir).expect("mkdir");
+    for stray in ["_leading", "trailing_", "a_.._b", "x_.git_y"] {
+        std::fs::write(jdir.join(stray), b"junk\n").expect("write");
+    }
+    branch
+        .change(b"ok.log", |_| b"fine\n".to_vec())
+        .expect("change");
+    branch.commit("update").expect("commit");
+    assert_eq!(show(d, "ok.log"), b"fine\n");
+    let ls = support::git(d, &["ls-tree", "-r", "--name-only", "git-annex"]);
+    // The strays (none names a branch path that maps back to it) stay.
+    assert_eq!(ls, "ok.log\nuuid.log\n");
+    assert!(jdir.join("_leading").exists());
+}
