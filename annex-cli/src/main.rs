@@ -1,5 +1,9 @@
-//! `git-annex-rs`: the command line. Each command lives in `commands/` and
-//! calls into the libraries; no repository logic lives here.
+//! `git-annex-rs`: the command line. Each command lives in `commands/` with
+//! its arguments and one function that calls into the libraries; no
+//! repository logic lives here.
+
+mod commands;
+mod error;
 
 use clap::Parser;
 
@@ -8,21 +12,14 @@ use clap::Parser;
 #[command(name = "git-annex-rs", version, about)]
 struct Cli {
     #[command(subcommand)]
-    command: Command,
-}
-
-#[derive(clap::Subcommand, Debug)]
-enum Command {
-    /// Show the version of git-annex-rs and what it supports.
-    Version,
+    command: commands::Command,
 }
 
 fn main() {
     let cli = Cli::parse();
-    match cli.command {
-        Command::Version => {
-            println!("git-annex-rs version: {}", env!("CARGO_PKG_VERSION"));
-            println!("repository versions: 10");
-        }
-    }
+    let code = match commands::run(cli.command) {
+        Ok(()) => 0,
+        Err(e) => e.report(),
+    };
+    std::process::exit(code);
 }

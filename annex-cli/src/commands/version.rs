@@ -1,0 +1,29 @@
+//! `version`: what this build is and what it supports.
+
+/// Arguments of `version`.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Show only the version number.
+    #[arg(long)]
+    raw: bool,
+}
+
+/// Prints the version.
+pub fn run(args: Args) -> Result<(), crate::error::CommandError> {
+    let version = env!("CARGO_PKG_VERSION");
+    if args.raw {
+        print!("{version}");
+        return Ok(());
+    }
+    println!("git-annex-rs version: {version}");
+    let backends: Vec<&str> = annex_core::backend::Backend::ALL
+        .iter()
+        .map(|b| b.name())
+        .collect();
+    println!("key/value backends: {}", backends.join(" "));
+    println!(
+        "supported repository versions: {}",
+        annex_core::repo::VERSION
+    );
+    Ok(())
+}

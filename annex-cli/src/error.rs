@@ -1,0 +1,51 @@
+//! The binary's one error type: a message with its cause chain, mapped to
+//! git-annex's exit codes (1 for a failure).
+
+use std::fmt;
+
+/// A command's failure.
+#[derive(Debug)]
+pub struct CommandError {
+    message: String,
+    exit_code: i32,
+}
+
+impl CommandError {
+    /// A failure with git-annex's ordinary exit code, 1.
+    pub fn failed(message: impl Into<String>) -> CommandError {
+        CommandError {
+            message: message.into(),
+            exit_code: 1,
+        }
+    }
+
+    /// Prints the error on stderr the way git-annex does (`git-annex-rs: MESSAGE`)
+    /// and returns the exit code.
+    pub fn report(&self) -> i32 {
+        eprintln!("git-annex-rs: {}", self.message);
+        self.exit_code
+    }
+}
+
+impl fmt::Display for CommandError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+/// Turns any library error into a [`CommandError`] carrying its whole cause chain.
+impl<E: std::error::Error> From<E> for CommandError {
+    fn from(e: E) -> CommandError {
+        let mut message = e.to_string();
+        let mut source = e.source();
+        while let Some(s) = source {
+            let text = s.to_string();
+            if !message.contains(&text) {
+                message.push_str(": ");
+                message.push_str(&text);
+            }
+            source = s.source();
+        }
+        CommandError::failed(message)
+    }
+}

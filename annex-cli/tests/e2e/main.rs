@@ -1,0 +1,19 @@
+//! End-to-end tests: the real `git-annex-rs` binary in a temp HOME with git
+//! config isolated, checked by the reference git-annex.
+
+// The same test support as annex-core's integration tests (reference
+// git-annex lookup, hermetic environment), shared by path.
+#[path = "../../../annex-core/tests/it/support.rs"]
+mod support;
+
+mod init;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+/// Runs `git-annex-rs ARGS` in `dir` hermetically and returns its output.
+pub fn ours(dir: &Path, args: &[&str]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_git-annex-rs"));
+    support::hermetic(&mut cmd).current_dir(dir).args(args);
+    cmd.output().expect("run git-annex-rs")
+}
