@@ -202,9 +202,10 @@ pub fn plain_union(versions: &[&[u8]]) -> Vec<u8> {
 /// When the versions are all the same (or there is only one), it is
 /// returned unchanged, as git-annex does. Otherwise, for a known log
 /// ([`LogKind::of_path`]) the union of the lines is compacted by that log's
-/// rules ([`LogKind::compact`]; lines are read in sorted order, which
-/// decides ties between records with equal clocks, as when git-annex reads
-/// a union-merged file); for any other path the result is [`plain_union`].
+/// rules ([`LogKind::compact`]). Lines are read in sorted order (of each
+/// line as the log writes it), which decides ties between records with
+/// equal clocks, as when git-annex reads a union-merged file. For any other
+/// path the result is [`plain_union`].
 pub fn union_merge(path: &[u8], versions: &[&[u8]]) -> Vec<u8> {
     let Some(first) = versions.first() else {
         return Vec::new();
@@ -216,9 +217,17 @@ pub fn union_merge(path: &[u8], versions: &[&[u8]]) -> Vec<u8> {
         None => plain_union(versions),
         Some(kind) => {
             let all: BTreeSet<&[u8]> = versions.iter().flat_map(|v| format::lines(v)).collect();
-            let mut joined = Vec::with_capacity(all.iter().map(|l| l.len() + 1).sum());
+            // Each line is first rewritten as the log would write it, so
+            // that the order that breaks ties does not change when a merged
+            // result is merged again.
+            let mut normalized: BTreeSet<Vec<u8>> = BTreeSet::new();
             for l in all {
-                joined.extend_from_slice(l);
+                let n = kind.compact(l);
+                normalized.extend(format::lines(&n).map(<[u8]>::to_vec));
+            }
+            let mut joined = Vec::with_capacity(normalized.iter().map(|l| l.len() + 1).sum());
+            for l in normalized {
+                joined.extend_from_slice(&l);
                 joined.push(b'\n');
             }
             kind.compact(&joined)
