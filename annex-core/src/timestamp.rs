@@ -105,7 +105,10 @@ impl Timestamp {
     }
 
     fn syntax_ok(b: &[u8]) -> bool {
-        let b = b.strip_prefix(b"-").or_else(|| b.strip_prefix(b"+")).unwrap_or(b);
+        let b = b
+            .strip_prefix(b"-")
+            .or_else(|| b.strip_prefix(b"+"))
+            .unwrap_or(b);
         let b = b.strip_suffix(b"s").unwrap_or(b);
         let mut parts = b.splitn(2, |&c| c == b'.');
         let int = parts.next().unwrap_or_default();
@@ -184,7 +187,7 @@ impl Timestamp {
         let _ = write!(out, "{secs}");
         if frac != 0 {
             let mut width = 12;
-            while frac % 10 == 0 {
+            while frac.is_multiple_of(10) {
                 frac /= 10;
                 width -= 1;
             }
@@ -302,13 +305,19 @@ mod tests {
     #[test]
     fn show_forms() {
         assert_eq!(Timestamp::from_picos(1).to_string(), "0.000000000001s");
-        assert_eq!(Timestamp::from_picos(-PICOS_PER_SEC * 3 / 2).to_string(), "-1.5s");
+        assert_eq!(
+            Timestamp::from_picos(-PICOS_PER_SEC * 3 / 2).to_string(),
+            "-1.5s"
+        );
         assert_eq!(Timestamp::from_secs(0).to_string(), "0s");
     }
 
     #[test]
     fn env_value() {
-        assert_eq!(Clock::from_env_value(b"10"), Clock::Fixed(Timestamp::from_secs(10)));
+        assert_eq!(
+            Clock::from_env_value(b"10"),
+            Clock::Fixed(Timestamp::from_secs(10))
+        );
         assert_eq!(Clock::from_env_value(b"ten"), Clock::System);
     }
 }

@@ -40,7 +40,10 @@ pub fn lines(content: &[u8]) -> impl Iterator<Item = &[u8]> {
             let end = memchr::memchr2(b'\n', b'\r', rest).unwrap_or(rest.len());
             let line = &rest[..end];
             rest = &rest[end..];
-            let skip = rest.iter().take_while(|&&c| c == b'\n' || c == b'\r').count();
+            let skip = rest
+                .iter()
+                .take_while(|&&c| c == b'\n' || c == b'\r')
+                .count();
             rest = &rest[skip..];
             if !line.is_empty() {
                 return Some(line);
@@ -187,11 +190,15 @@ pub fn split_old_line(line: &[u8]) -> Option<(&[u8], &[u8], Option<Timestamp>)> 
     // rest starts with a space. A clock can only be the last word.
     let last = memchr::memrchr(b' ', rest).unwrap_or(0);
     const TS: &[u8] = b" timestamp=";
-    if rest[last..].starts_with(TS) {
-        if let Ok(t) = Timestamp::parse(&rest[last + TS.len()..]) {
-            let value = if last == 0 { &rest[..0] } else { &rest[1..last] };
-            return Some((field, value, Some(t)));
-        }
+    if rest[last..].starts_with(TS)
+        && let Ok(t) = Timestamp::parse(&rest[last + TS.len()..])
+    {
+        let value = if last == 0 {
+            &rest[..0]
+        } else {
+            &rest[1..last]
+        };
+        return Some((field, value, Some(t)));
     }
     Some((field, &rest[1..], None))
 }

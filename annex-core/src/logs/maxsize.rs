@@ -36,7 +36,10 @@ pub fn parse(content: &[u8]) -> MaxSizeLog {
 
 /// The maximum size of each UUID.
 pub fn current(log: &MaxSizeLog) -> BTreeMap<Uuid, i128> {
-    log.entries().iter().map(|(u, e)| (u.clone(), e.value.0)).collect()
+    log.entries()
+        .iter()
+        .map(|(u, e)| (u.clone(), e.value.0))
+        .collect()
 }
 
 /// The new content after setting a UUID's maximum size.

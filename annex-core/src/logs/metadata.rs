@@ -63,8 +63,14 @@ impl PartialOrd for MetaData {
 }
 impl Ord for MetaData {
     fn cmp(&self, other: &Self) -> Ordering {
-        let a = self.fields.iter().map(|(k, f)| (k, f.values.keys().collect::<Vec<_>>()));
-        let b = other.fields.iter().map(|(k, f)| (k, f.values.keys().collect::<Vec<_>>()));
+        let a = self
+            .fields
+            .iter()
+            .map(|(k, f)| (k, f.values.keys().collect::<Vec<_>>()));
+        let b = other
+            .fields
+            .iter()
+            .map(|(k, f)| (k, f.values.keys().collect::<Vec<_>>()));
         a.cmp(b)
     }
 }
@@ -87,7 +93,7 @@ fn b64_encode(b: &[u8], out: &mut Vec<u8>) {
 }
 
 fn b64_decode(b: &[u8]) -> Option<Vec<u8>> {
-    if b.len() % 4 != 0 {
+    if !b.len().is_multiple_of(4) {
         return None;
     }
     let val = |c: u8| B64.iter().position(|&x| x == c).map(|p| p as u32);
@@ -150,7 +156,13 @@ impl MetaData {
     pub fn values_of(&self, name: &str) -> Vec<Vec<u8>> {
         self.fields
             .get(&fold(name))
-            .map(|f| f.values.iter().filter(|(_, s)| **s).map(|(v, _)| v.clone()).collect())
+            .map(|f| {
+                f.values
+                    .iter()
+                    .filter(|(_, s)| **s)
+                    .map(|(v, _)| v.clone())
+                    .collect()
+            })
             .unwrap_or_default()
     }
 
@@ -202,8 +214,12 @@ impl MetaData {
     pub fn currently_set(&self) -> MetaData {
         let mut out = MetaData::default();
         for (k, f) in &self.fields {
-            let values: BTreeMap<Vec<u8>, bool> =
-                f.values.iter().filter(|(_, s)| **s).map(|(v, s)| (v.clone(), *s)).collect();
+            let values: BTreeMap<Vec<u8>, bool> = f
+                .values
+                .iter()
+                .filter(|(_, s)| **s)
+                .map(|(v, s)| (v.clone(), *s))
+                .collect();
             if !values.is_empty() {
                 out.fields.insert(
                     k.clone(),
@@ -254,7 +270,9 @@ pub fn parse(content: &[u8]) -> MetaDataLog {
 
 /// All lines combined, oldest first, with unset values kept.
 pub fn combined(log: &MetaDataLog) -> MetaData {
-    log.entries().iter().fold(MetaData::default(), |acc, e| acc.union(&e.value))
+    log.entries()
+        .iter()
+        .fold(MetaData::default(), |acc, e| acc.union(&e.value))
 }
 
 /// The metadata currently set.
@@ -296,15 +314,26 @@ pub fn current_with_lastchanged(log: &MetaDataLog) -> MetaData {
             last.insert(k.clone(), e.changed);
         }
     }
-    let names: Vec<(String, String)> =
-        cur.fields.iter().map(|(k, f)| (k.clone(), f.name.clone())).collect();
+    let names: Vec<(String, String)> = cur
+        .fields
+        .iter()
+        .map(|(k, f)| (k.clone(), f.name.clone()))
+        .collect();
     for (k, name) in names {
         if let Some(t) = last.get(&k) {
-            cur.update(&format!("{name}-lastchanged"), format_lastchanged(*t).into_bytes(), true);
+            cur.update(
+                &format!("{name}-lastchanged"),
+                format_lastchanged(*t).into_bytes(),
+                true,
+            );
         }
     }
     if let Some(e) = log.entries().last() {
-        cur.update("lastchanged", format_lastchanged(e.changed).into_bytes(), true);
+        cur.update(
+            "lastchanged",
+            format_lastchanged(e.changed).into_bytes(),
+            true,
+        );
     }
     cur
 }
@@ -376,7 +405,10 @@ mod tests {
 
     #[test]
     fn lastchanged_format() {
-        assert_eq!(format_lastchanged(Timestamp::from_secs(0)), "1970-01-01@00-00-00");
+        assert_eq!(
+            format_lastchanged(Timestamp::from_secs(0)),
+            "1970-01-01@00-00-00"
+        );
         assert_eq!(
             format_lastchanged(Timestamp::from_secs(1_700_000_000)),
             "2023-11-14@22-13-20"

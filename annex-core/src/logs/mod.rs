@@ -158,9 +158,9 @@ impl LogKind {
             LogKind::MaxSize => maxsize::parse(content).serialize(),
             LogKind::Proxy => proxy::parse(content).serialize(),
             LogKind::Cluster => cluster::parse(content).serialize(),
-            LogKind::Location(_) | LogKind::Url(_) => {
-                presence::PresenceLog::parse(content).compacted().serialize()
-            }
+            LogKind::Location(_) | LogKind::Url(_) => presence::PresenceLog::parse(content)
+                .compacted()
+                .serialize(),
             LogKind::MetaData(_) | LogKind::RemoteMetaData(_) => {
                 metadata::simplify(&metadata::parse(content)).serialize()
             }

@@ -33,12 +33,18 @@ pub fn parse_group(content: &[u8]) -> GroupContentLog {
 
 /// The expression of each UUID.
 pub fn current(log: &ContentLog) -> BTreeMap<Uuid, Vec<u8>> {
-    log.entries().iter().map(|(u, e)| (u.clone(), e.value.0.clone())).collect()
+    log.entries()
+        .iter()
+        .map(|(u, e)| (u.clone(), e.value.0.clone()))
+        .collect()
 }
 
 /// The expression of each group.
 pub fn group_current(log: &GroupContentLog) -> BTreeMap<Vec<u8>, Vec<u8>> {
-    log.entries().iter().map(|(g, e)| (g.0.clone(), e.value.0.clone())).collect()
+    log.entries()
+        .iter()
+        .map(|(g, e)| (g.0.clone(), e.value.0.clone()))
+        .collect()
 }
 
 /// The new content of a preferred or required content log after setting a

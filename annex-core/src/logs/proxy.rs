@@ -31,12 +31,9 @@ impl Value for Proxies {
     fn parse_value(b: &[u8]) -> Option<Self> {
         let mut set = BTreeSet::new();
         let mut rest = b;
-        loop {
-            // UUID: one or more bytes up to ':'; then ':'; then a name of one
-            // or more bytes up to ' '; then ' ' or the end.
-            let Some(colon) = memchr::memchr(b':', rest).filter(|&c| c > 0) else {
-                break;
-            };
+        // UUID: one or more bytes up to ':'; then ':'; then a name of one
+        // or more bytes up to ' '; then ' ' or the end.
+        while let Some(colon) = memchr::memchr(b':', rest).filter(|&c| c > 0) {
             let after = &rest[colon + 1..];
             let name_len = memchr::memchr(b' ', after).unwrap_or(after.len());
             if name_len == 0 {
@@ -75,7 +72,10 @@ pub fn parse(content: &[u8]) -> ProxyLog {
 
 /// The proxies of each repository.
 pub fn current(log: &ProxyLog) -> BTreeMap<Uuid, BTreeSet<Proxy>> {
-    log.entries().iter().map(|(u, e)| (u.clone(), e.value.0.clone())).collect()
+    log.entries()
+        .iter()
+        .map(|(u, e)| (u.clone(), e.value.0.clone()))
+        .collect()
 }
 
 /// The new content after recording a repository's proxies.

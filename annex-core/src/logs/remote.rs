@@ -166,11 +166,19 @@ pub fn parse(content: &[u8]) -> RemoteLog {
 
 /// The configuration of each special remote.
 pub fn current(log: &RemoteLog) -> BTreeMap<Uuid, BTreeMap<Vec<u8>, Vec<u8>>> {
-    log.entries().iter().map(|(u, e)| (u.clone(), e.value.0.clone())).collect()
+    log.entries()
+        .iter()
+        .map(|(u, e)| (u.clone(), e.value.0.clone()))
+        .collect()
 }
 
 /// The new content after setting a remote's configuration.
-pub fn set(old: &[u8], uuid: &Uuid, config: BTreeMap<Vec<u8>, Vec<u8>>, candidate: Timestamp) -> Vec<u8> {
+pub fn set(
+    old: &[u8],
+    uuid: &Uuid,
+    config: BTreeMap<Vec<u8>, Vec<u8>>,
+    candidate: Timestamp,
+) -> Vec<u8> {
     let mut log = parse(old);
     log.set(uuid.clone(), RemoteConfig(config), candidate);
     log.serialize()

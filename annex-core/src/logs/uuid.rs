@@ -32,7 +32,12 @@ pub fn descriptions(log: &UuidLog) -> BTreeMap<Uuid, Vec<u8>> {
 
 /// The new content of `uuid.log` after describing a UUID. A newline in the
 /// description is written as `\n` (backslash, n), as git-annex does.
-pub fn set_description(old: &[u8], uuid: &Uuid, description: &[u8], candidate: Timestamp) -> Vec<u8> {
+pub fn set_description(
+    old: &[u8],
+    uuid: &Uuid,
+    description: &[u8],
+    candidate: Timestamp,
+) -> Vec<u8> {
     let mut log = parse(old);
     let mut d = Vec::with_capacity(description.len());
     for &c in description {
