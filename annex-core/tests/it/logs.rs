@@ -758,6 +758,13 @@ mod props {
         }
 
         #[test]
+        fn compaction_stable_on_any_bytes(k in 0..KINDS.len(), c in prop::collection::vec(prop_oneof![Just(b' '), Just(b'\n'), Just(b'1'), Just(b's'), Just(b'.'), Just(b'u'), Just(b'+'), Just(b'-'), Just(b':'), Just(b'='), any::<u8>()], 0..40)) {
+            let kind = LogKind::of_path(KINDS[k].0).unwrap();
+            let once = kind.compact(&c);
+            prop_assert_eq!(kind.compact(&once), once);
+        }
+
+        #[test]
         fn timestamp_round_trips(p in any::<i64>()) {
             let t = Timestamp::from_picos(i128::from(p) * 1000 + 7);
             prop_assert_eq!(Timestamp::parse(t.to_string().as_bytes()), Ok(t));
