@@ -360,36 +360,66 @@ pub fn hs_is_space(c: char) -> bool {
         )
 }
 
-/// Reads an integer as Haskell's `readish` does for `Int`/`Integer`:
-/// surrounding white space and parentheses allowed, a `-` sign (which may
-/// be followed by white space), decimal digits, or `0x`/`0o` hex or octal.
-/// Returns the sign and the number's digits with their radix.
+/// Reads an integer as git-annex's `readish` does for `Int`/`Integer`
+/// (Haskell's `reads`, trailing text ignored): leading white space, any
+/// number of balanced parentheses, a `-` sign (which may be followed by
+/// white space), then a number lexeme: decimal digits, or `0x`/`0o` and hex
+/// or octal digits. A decimal with a fraction or exponent (`5.5`, `5e2`)
+/// is not an integer: no value. Returns the sign, the digits and the radix.
 pub fn hs_read_integer(b: &[u8]) -> Option<(bool, &str, u32)> {
-    let s = std::str::from_utf8(b).ok()?;
-    let mut s = s.trim_matches(hs_is_space);
-    while let Some(inner) = s.strip_prefix('(').and_then(|x| x.strip_suffix(')')) {
-        s = inner.trim_matches(hs_is_space);
+    // Bytes after the number do not matter; cut at the first non-UTF-8.
+    let s = match std::str::from_utf8(b) {
+        Ok(s) => s,
+        Err(e) => std::str::from_utf8(&b[..e.valid_up_to()]).ok()?,
+    };
+    read_prec(s, 0).map(|(n, d, r, _)| (n, d, r))
+}
+
+fn read_prec(s: &str, depth: u32) -> Option<(bool, &str, u32, &str)> {
+    let s = s.trim_start_matches(hs_is_space);
+    if let Some(inner) = s.strip_prefix('(') {
+        if depth > 64 {
+            return None;
+        }
+        let (n, d, r, rest) = read_prec(inner, depth + 1)?;
+        let rest = rest.trim_start_matches(hs_is_space).strip_prefix(')')?;
+        return Some((n, d, r, rest));
     }
+    const SYMBOL: &str = "!#$%&*+./<=>?@\\^|-~:";
     let (neg, s) = match s.strip_prefix('-') {
         Some(r) => {
-            if r.starts_with(|c: char| "!#$%&*+./<=>?@\\^|-~:".contains(c)) {
+            if r.starts_with(|c: char| SYMBOL.contains(c)) {
                 return None;
             }
             (true, r.trim_start_matches(hs_is_space))
         }
         None => (false, s),
     };
-    let (digits, radix) = if let Some(h) = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
-        (h, 16)
-    } else if let Some(o) = s.strip_prefix("0o").or_else(|| s.strip_prefix("0O")) {
-        (o, 8)
-    } else {
-        (s, 10)
+    let prefixed = |p: [&str; 2], radix: u32| {
+        let r = s.strip_prefix(p[0]).or_else(|| s.strip_prefix(p[1]))?;
+        let n = r.find(|c: char| !c.is_digit(radix)).unwrap_or(r.len());
+        (n > 0).then(|| (&r[..n], radix, &r[n..]))
     };
-    if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
-        return None;
-    }
-    Some((neg, digits, radix))
+    let (digits, radix, rest) = match prefixed(["0x", "0X"], 16).or_else(|| prefixed(["0o", "0O"], 8)) {
+        Some(x) => x,
+        None => {
+            let n = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+            if n == 0 {
+                return None;
+            }
+            let rest = &s[n..];
+            let b = rest.as_bytes();
+            let digit_at = |i: usize| b.get(i).is_some_and(u8::is_ascii_digit);
+            let fraction = b.first() == Some(&b'.') && digit_at(1);
+            let exponent = matches!(b.first(), Some(b'e' | b'E'))
+                && (digit_at(1) || (matches!(b.get(1), Some(b'+' | b'-')) && digit_at(2)));
+            if fraction || exponent {
+                return None;
+            }
+            (&s[..n], 10, rest)
+        }
+    };
+    Some((neg, digits, radix, rest))
 }
 
 /// Reads an `Int` as git-annex does (wrapping on overflow, like GHC's
@@ -457,7 +487,9 @@ mod tests {
     fn read_int() {
         assert_eq!(hs_read_int(b" ( -  5 ) "), Some(-5));
         assert_eq!(hs_read_int(b"0x10"), Some(16));
-        assert_eq!(hs_read_int(b"5x"), None);
+        assert_eq!(hs_read_int(b"5x"), Some(5));
+        assert_eq!(hs_read_int(b"5e2"), None);
+        assert_eq!(hs_read_int(b"(5"), None);
         assert_eq!(hs_read_int(b"--5"), None);
         assert_eq!(hs_read_int(b"+5"), None);
         assert_eq!(hs_read_int(b"18446744073709551617"), Some(1));

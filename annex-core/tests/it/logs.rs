@@ -21,6 +21,19 @@ use crate::support;
 
 const CLOCK: &str = "1700000000.5";
 
+/// Runs the reference with a fixed vector clock; returns its stdout
+/// whatever its exit status (`whereis` fails for a key with no copies).
+fn ga_any(dir: &Path, args: &[&str]) -> String {
+    let mut cmd = Command::new(support::reference_git_annex());
+    support::hermetic(&mut cmd)
+        .current_dir(dir)
+        .args(args)
+        .env("GIT_ANNEX_VECTOR_CLOCK", CLOCK)
+        .stdin(std::process::Stdio::null());
+    let out = cmd.output().expect("run git-annex");
+    String::from_utf8(out.stdout).expect("utf-8 output")
+}
+
 /// Runs the reference with a fixed vector clock; panics on failure.
 fn ga(dir: &Path, args: &[&str]) -> String {
     let mut cmd = Command::new(support::reference_git_annex());
@@ -123,7 +136,7 @@ fn key_dir(key: &str) -> String {
 
 /// The UUIDs `whereis --json --key` reports (trusted or not).
 fn whereis_uuids(dir: &Path, key: &str) -> BTreeSet<String> {
-    let w = json(&ga(dir, &["whereis", "--json", "--key", key]));
+    let w = json(&ga_any(dir, &["whereis", "--json", "--key", key]));
     let mut s = BTreeSet::new();
     for field in ["whereis", "untrusted"] {
         for r in w[field].as_array().into_iter().flatten() {
@@ -782,6 +795,48 @@ mod props {
             expect.extend(set(b.as_bytes()));
             prop_assert_eq!(set(&m), expect.clone());
             prop_assert_eq!(set(&m2), expect);
+        }
+    }
+}
+
+/// Timestamp forms and number forms: we must read them as the reference
+/// does. Each case is a two-line location log (or a numcopies log) written
+/// to the journal; the reference's report is compared with ours.
+#[test]
+fn reference_reads_odd_forms() {
+    let repo = support::new_git_repo();
+    let d = repo.path();
+    ga(d, &["init", "-q", "x"]);
+    let here = here_uuid(d);
+    let key = "SHA256E-s5--forms.txt";
+    let loc_path = format!("{}{key}.log", key_dir(key));
+    // First line: present at 10s. Second line: missing at an odd form; if
+    // it parses and is newer, the key is not here.
+    for form in [
+        "11", "11s", "+11s", "10.5", "10.000000000001s", "10.0000000000001s", "-0.5s",
+        "-11s", "10.s", "1e2s", "10s", "9.9999999999999s", " 11s",
+    ] {
+        let content = format!("10s 1 {here}\n{form} 0 {here}\n");
+        write_journal(d, &loc_path, content.as_bytes());
+        let ours: BTreeSet<String> = logs::location::LocationLog::parse(content.as_bytes())
+            .present_uuids()
+            .iter()
+            .map(|u| u.to_string())
+            .collect();
+        assert_eq!(ours, whereis_uuids(d, key), "time form {form:?}");
+    }
+    for form in [
+        "5", " 5 ", "(5)", "( 5 )", "0x10", "0o10", "-3", "- 3", "0", "5x", "+5", "5.0",
+        "99999999999999999999", "5 x", "(5)x", "0x1g", "0x", "5e2", "5E+2", "5e", "5.", "07",
+        "(5", "5)", "--5", "-(5)", "((7))", "abc", "",
+    ] {
+        let content = format!("1s {form}\n");
+        write_journal(d, "numcopies.log", content.as_bytes());
+        let theirs = ga(d, &["numcopies"]);
+        let ours = logs::numcopies::current(content.as_bytes());
+        match ours {
+            Some(n) => assert_eq!(theirs.trim(), n.to_string(), "numcopies form {form:?}"),
+            None => assert!(theirs.contains("not set"), "numcopies form {form:?}: {theirs}"),
         }
     }
 }
