@@ -400,25 +400,26 @@ fn read_prec(s: &str, depth: u32) -> Option<(bool, &str, u32, &str)> {
         let n = r.find(|c: char| !c.is_digit(radix)).unwrap_or(r.len());
         (n > 0).then(|| (&r[..n], radix, &r[n..]))
     };
-    let (digits, radix, rest) = match prefixed(["0x", "0X"], 16).or_else(|| prefixed(["0o", "0O"], 8)) {
-        Some(x) => x,
-        None => {
-            let n = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
-            if n == 0 {
-                return None;
+    let (digits, radix, rest) =
+        match prefixed(["0x", "0X"], 16).or_else(|| prefixed(["0o", "0O"], 8)) {
+            Some(x) => x,
+            None => {
+                let n = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+                if n == 0 {
+                    return None;
+                }
+                let rest = &s[n..];
+                let b = rest.as_bytes();
+                let digit_at = |i: usize| b.get(i).is_some_and(u8::is_ascii_digit);
+                let fraction = b.first() == Some(&b'.') && digit_at(1);
+                let exponent = matches!(b.first(), Some(b'e' | b'E'))
+                    && (digit_at(1) || (matches!(b.get(1), Some(b'+' | b'-')) && digit_at(2)));
+                if fraction || exponent {
+                    return None;
+                }
+                (&s[..n], 10, rest)
             }
-            let rest = &s[n..];
-            let b = rest.as_bytes();
-            let digit_at = |i: usize| b.get(i).is_some_and(u8::is_ascii_digit);
-            let fraction = b.first() == Some(&b'.') && digit_at(1);
-            let exponent = matches!(b.first(), Some(b'e' | b'E'))
-                && (digit_at(1) || (matches!(b.get(1), Some(b'+' | b'-')) && digit_at(2)));
-            if fraction || exponent {
-                return None;
-            }
-            (&s[..n], 10, rest)
-        }
-    };
+        };
     Some((neg, digits, radix, rest))
 }
 

@@ -813,8 +813,19 @@ fn reference_reads_odd_forms() {
     // First line: present at 10s. Second line: missing at an odd form; if
     // it parses and is newer, the key is not here.
     for form in [
-        "11", "11s", "+11s", "10.5", "10.000000000001s", "10.0000000000001s", "-0.5s",
-        "-11s", "10.s", "1e2s", "10s", "9.9999999999999s", " 11s",
+        "11",
+        "11s",
+        "+11s",
+        "10.5",
+        "10.000000000001s",
+        "10.0000000000001s",
+        "-0.5s",
+        "-11s",
+        "10.s",
+        "1e2s",
+        "10s",
+        "9.9999999999999s",
+        " 11s",
     ] {
         let content = format!("10s 1 {here}\n{form} 0 {here}\n");
         write_journal(d, &loc_path, content.as_bytes());
@@ -826,9 +837,35 @@ fn reference_reads_odd_forms() {
         assert_eq!(ours, whereis_uuids(d, key), "time form {form:?}");
     }
     for form in [
-        "5", " 5 ", "(5)", "( 5 )", "0x10", "0o10", "-3", "- 3", "0", "5x", "+5", "5.0",
-        "99999999999999999999", "5 x", "(5)x", "0x1g", "0x", "5e2", "5E+2", "5e", "5.", "07",
-        "(5", "5)", "--5", "-(5)", "((7))", "abc", "",
+        "5",
+        " 5 ",
+        "(5)",
+        "( 5 )",
+        "0x10",
+        "0o10",
+        "-3",
+        "- 3",
+        "0",
+        "5x",
+        "+5",
+        "5.0",
+        "99999999999999999999",
+        "5 x",
+        "(5)x",
+        "0x1g",
+        "0x",
+        "5e2",
+        "5E+2",
+        "5e",
+        "5.",
+        "07",
+        "(5",
+        "5)",
+        "--5",
+        "-(5)",
+        "((7))",
+        "abc",
+        "",
     ] {
         let content = format!("1s {form}\n");
         write_journal(d, "numcopies.log", content.as_bytes());
@@ -836,7 +873,109 @@ fn reference_reads_odd_forms() {
         let ours = logs::numcopies::current(content.as_bytes());
         match ours {
             Some(n) => assert_eq!(theirs.trim(), n.to_string(), "numcopies form {form:?}"),
-            None => assert!(theirs.contains("not set"), "numcopies form {form:?}: {theirs}"),
+            None => assert!(
+                theirs.contains("not set"),
+                "numcopies form {form:?}: {theirs}"
+            ),
         }
     }
+}
+
+/// cluster.log and proxy.log as the reference writes them (initcluster,
+/// updatecluster, updateproxy), checked against the UUIDs the reference
+/// keeps in git config.
+#[test]
+fn reference_cluster_and_proxy() {
+    let top = tempfile::tempdir().expect("tempdir");
+    let c1 = top.path().join("c1");
+    let c2 = top.path().join("c2");
+    std::fs::create_dir_all(&c1).expect("mkdir");
+    support::git(&c1, &["init", "-q", "-b", "main"]);
+    ga(&c1, &["init", "-q", "c1"]);
+    support::git(
+        top.path(),
+        &["clone", "-q", c1.to_str().expect("utf-8 path"), "c2"],
+    );
+    ga(&c2, &["init", "-q", "c2"]);
+    ga(&c2, &["initcluster", "mycl"]);
+    support::git(&c2, &["config", "remote.origin.annex-cluster-node", "mycl"]);
+    ga(&c2, &["updatecluster"]);
+    support::git(&c2, &["config", "remote.origin.annex-proxy", "true"]);
+    ga(&c2, &["updateproxy"]);
+
+    let cluster_uuid = support::git(&c2, &["config", "annex.cluster.mycl"]);
+    let cluster_uuid = Uuid::parse(cluster_uuid.trim().as_bytes()).expect("cluster uuid");
+    let origin_uuid = support::git(&c2, &["config", "remote.origin.annex-uuid"]);
+    let origin_uuid = origin_uuid.trim().as_bytes().to_vec();
+
+    let clusters = logs::cluster::clusters(&logs::cluster::parse(&branch_file(&c2, "cluster.log")));
+    assert!(logs::cluster::is_cluster_uuid(
+        cluster_uuid.as_str().as_bytes()
+    ));
+    assert_eq!(clusters[&cluster_uuid], [origin_uuid.clone()].into());
+
+    let proxies = logs::proxy::current(&logs::proxy::parse(&branch_file(&c2, "proxy.log")));
+    let mine = &proxies[&here_uuid(&c2)];
+    let expect: BTreeSet<logs::proxy::Proxy> = [
+        logs::proxy::Proxy {
+            uuid: cluster_uuid.as_str().as_bytes().to_vec(),
+            name: b"mycl".to_vec(),
+        },
+        logs::proxy::Proxy {
+            uuid: origin_uuid,
+            name: b"origin".to_vec(),
+        },
+    ]
+    .into();
+    assert_eq!(mine, &expect);
+}
+
+/// Several changes in one process with a fixed clock: the reference (one
+/// `metadata --batch` run) advances the clock past the log's newest line
+/// each time; our setter, fed the same changes, writes the same log.
+#[test]
+fn vector_clock_in_one_process() {
+    let repo = support::new_git_repo();
+    let d = repo.path();
+    ga(d, &["init", "-q", "x"]);
+    let key = "SHA256E-s5--clock.txt";
+    let batch = format!(
+        "{{\"key\":\"{key}\",\"fields\":{{\"a\":[\"1\"]}}}}\n{{\"key\":\"{key}\",\"fields\":{{\"a\":[\"2\"]}}}}\n{{\"key\":\"{key}\",\"fields\":{{\"b\":[\"3\"]}}}}\n"
+    );
+    let mut cmd = Command::new(support::reference_git_annex());
+    support::hermetic(&mut cmd)
+        .current_dir(d)
+        .args(["metadata", "--batch", "--json"])
+        .env("GIT_ANNEX_VECTOR_CLOCK", CLOCK)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped());
+    let mut child = cmd.spawn().expect("spawn");
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().expect("stdin");
+        stdin.write_all(batch.as_bytes()).expect("write batch");
+    }
+    let out = child.wait_with_output().expect("wait");
+    assert!(out.status.success());
+    let theirs = branch_file(d, &format!("{}{key}.log.met", key_dir(key)));
+
+    let clock = annex_core::timestamp::Clock::from_env_value(CLOCK.as_bytes());
+    let mut ours = Vec::new();
+    for (f, v) in [("a", "1"), ("a", "2"), ("b", "3")] {
+        // --batch --json sets the field to exactly the given values.
+        let cur = logs::metadata::current(&logs::metadata::parse(&ours));
+        let mut md = logs::metadata::MetaData::default();
+        for old in cur.values_of(f) {
+            md.update(f, old, false);
+        }
+        md.update(f, v.as_bytes().to_vec(), true);
+        ours = logs::metadata::add(&ours, &md, clock.candidate()).expect("a change");
+    }
+    assert_eq!(
+        ours,
+        theirs,
+        "ours:\n{}theirs:\n{}",
+        String::from_utf8_lossy(&ours),
+        String::from_utf8_lossy(&theirs)
+    );
 }
