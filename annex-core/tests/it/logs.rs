@@ -586,7 +586,9 @@ fn malformed_corpus() {
     assert_eq!(l.lines().len(), 1);
     assert_eq!(l.unparsed().lines(), [b"1s 2 u".to_vec()]);
     assert!(logs::cluster::parse(b"1s ac 1  2\n").entries().is_empty());
-    assert!(logs::maxsize::parse(b"1s u 5x\n").entries().is_empty());
+    assert!(logs::maxsize::parse(b"1s u x5\n").entries().is_empty());
+    // Trailing text after a number is ignored, as by the reference.
+    assert_eq!(logs::maxsize::parse(b"1s u 5x\n").entries().len(), 1);
     assert!(logs::numcopies::parse(b"1s five\n").entries().is_empty());
 }
 
