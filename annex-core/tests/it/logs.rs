@@ -981,3 +981,47 @@ fn vector_clock_in_one_process() {
         String::from_utf8_lossy(&theirs)
     );
 }
+
+/// Which record wins: clocks, ties, missing clocks and odd trust values,
+/// written to the journal and compared with what the reference reports.
+#[test]
+fn reference_tie_breaks() {
+    let repo = support::new_git_repo();
+    let d = repo.path();
+    ga(d, &["init", "-q", "x"]);
+    let u = here_uuid(d);
+    for content in [
+        format!("{u} 1\n{u} 0 timestamp=1s\n"),
+        format!("{u} 0 timestamp=1s\n{u} 1\n"),
+        format!("{u} 1 timestamp=1s\n{u} 0 timestamp=1s\n"),
+        format!("{u} 0 timestamp=1s\n{u} 1 timestamp=1s\n"),
+        format!("{u}\n"),
+        format!("{u} timestamp=5s\n"),
+        format!("{u} a timestamp=5s\n"),
+        format!("{u} ab timestamp=5s\n"),
+        format!("{u} 0 timestamp=2s\r\n\r{u} 1 timestamp=1.5s\n"),
+        format!("{u} 0 timestamp=bad\n"),
+    ] {
+        write_journal(d, "trust.log", content.as_bytes());
+        let ours = logs::trust::current(&logs::trust::parse(content.as_bytes()))
+            .get(&u)
+            .map_or("semitrusted", |l| l.name());
+        assert_eq!(Some(ours), info_trust(d, &u), "trust.log {content:?}");
+    }
+    let key = "SHA256E-s5--ties.txt";
+    let loc_path = format!("{}{key}.log", key_dir(key));
+    for content in [
+        format!("1s 1 {u}\n1s 0 {u}\n"),
+        format!("1s 0 {u}\n1s 1 {u}\n"),
+        format!("2s 1 {u}\n1s 0 {u}\n"),
+        format!("1s X {u}\n1s 1 {u}\n"),
+    ] {
+        write_journal(d, &loc_path, content.as_bytes());
+        let ours: BTreeSet<String> = logs::location::LocationLog::parse(content.as_bytes())
+            .present_uuids()
+            .iter()
+            .map(|x| x.to_string())
+            .collect();
+        assert_eq!(ours, whereis_uuids(d, key), "location log {content:?}");
+    }
+}
