@@ -75,3 +75,10 @@ pub fn set(old: &[u8], cluster: &Uuid, nodes: BTreeSet<Vec<u8>>, candidate: Time
     log.set(cluster.clone(), Nodes(nodes), candidate);
     log.serialize()
 }
+
+impl ClusterLog {
+    /// The nodes of each cluster.
+    pub fn clusters(&self) -> BTreeMap<Uuid, BTreeSet<Vec<u8>>> {
+        clusters(self)
+    }
+}

@@ -61,3 +61,10 @@ pub fn set(old: &[u8], uuid: &Uuid, groups: BTreeSet<Vec<u8>>, candidate: Timest
     log.set(uuid.clone(), Groups(groups), candidate);
     log.serialize()
 }
+
+impl GroupLog {
+    /// The groups of each UUID.
+    pub fn current(&self) -> BTreeMap<Uuid, BTreeSet<Vec<u8>>> {
+        current(self)
+    }
+}

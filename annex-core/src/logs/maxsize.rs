@@ -48,3 +48,10 @@ pub fn set(old: &[u8], uuid: &Uuid, size: i128, candidate: Timestamp) -> Vec<u8>
     log.set(uuid.clone(), MaxSize(size), candidate);
     log.serialize()
 }
+
+impl MaxSizeLog {
+    /// The maximum size of each UUID.
+    pub fn current(&self) -> BTreeMap<Uuid, i128> {
+        current(self)
+    }
+}

@@ -84,3 +84,10 @@ pub fn set(old: &[u8], uuid: &Uuid, proxies: BTreeSet<Proxy>, candidate: Timesta
     log.set(uuid.clone(), Proxies(proxies), candidate);
     log.serialize()
 }
+
+impl ProxyLog {
+    /// The proxies of each repository.
+    pub fn current(&self) -> BTreeMap<Uuid, BTreeSet<Proxy>> {
+        current(self)
+    }
+}

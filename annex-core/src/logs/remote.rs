@@ -183,3 +183,10 @@ pub fn set(
     log.set(uuid.clone(), RemoteConfig(config), candidate);
     log.serialize()
 }
+
+impl RemoteLog {
+    /// The configuration of each special remote.
+    pub fn current(&self) -> BTreeMap<Uuid, BTreeMap<Vec<u8>, Vec<u8>>> {
+        current(self)
+    }
+}

@@ -81,3 +81,10 @@ pub fn set(old: &[u8], uuid: &Uuid, level: TrustLevel, candidate: Timestamp) -> 
     log.set(uuid.clone(), level, candidate);
     log.serialize()
 }
+
+impl TrustLog {
+    /// The logged trust level of each UUID.
+    pub fn current(&self) -> BTreeMap<Uuid, TrustLevel> {
+        current(self)
+    }
+}

@@ -50,3 +50,10 @@ pub fn set_description(
     log.set(uuid.clone(), Bytes(d), candidate);
     log.serialize()
 }
+
+impl UuidLog {
+    /// The description of each UUID.
+    pub fn descriptions(&self) -> BTreeMap<Uuid, Vec<u8>> {
+        descriptions(self)
+    }
+}
