@@ -726,6 +726,16 @@ mod props {
         }
     }
 
+    /// Bytes that look a bit like log lines.
+    fn noisy() -> impl Strategy<Value = Vec<u8>> {
+        const PARTS: &[&[u8]] = &[
+            b" ", b"\n", b"1s", b"2.5s", b"1", b"0", b"X", b"u1", b"u2", b"+a", b"-a", b"f",
+            b"timestamp=3s", b":", b"=", b"\r", b"\xff",
+        ];
+        prop::collection::vec(prop::sample::select(PARTS), 0..30)
+        .prop_map(|parts| parts.concat())
+    }
+
     fn kind_and_contents(n: usize) -> impl Strategy<Value = (usize, Vec<Vec<u8>>)> {
         (0..KINDS.len())
             .prop_flat_map(move |k| (Just(k), prop::collection::vec(content(KINDS[k].1), n..=n)))
@@ -777,6 +787,16 @@ mod props {
             let kind = LogKind::of_path(KINDS[k].0).unwrap();
             let once = kind.compact(&c);
             prop_assert_eq!(kind.compact(&once), once);
+        }
+
+        #[test]
+        fn merge_any_bytes(k in 0..KINDS.len(), a in noisy(), b in noisy()) {
+            let path = KINDS[k].0;
+            let ab = logs::union_merge(path, &[&a, &b]);
+            let ba = logs::union_merge(path, &[&b, &a]);
+            prop_assert_eq!(semantic(path, &ab), semantic(path, &ba));
+            let ab_a = logs::union_merge(path, &[&ab, &a]);
+            prop_assert_eq!(semantic(path, &ab_a), semantic(path, &ab));
         }
 
         #[test]
