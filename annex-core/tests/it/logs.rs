@@ -729,11 +729,25 @@ mod props {
     /// Bytes that look a bit like log lines.
     fn noisy() -> impl Strategy<Value = Vec<u8>> {
         const PARTS: &[&[u8]] = &[
-            b" ", b"\n", b"1s", b"2.5s", b"1", b"0", b"X", b"u1", b"u2", b"+a", b"-a", b"f",
-            b"timestamp=3s", b":", b"=", b"\r", b"\xff",
+            b" ",
+            b"\n",
+            b"1s",
+            b"2.5s",
+            b"1",
+            b"0",
+            b"X",
+            b"u1",
+            b"u2",
+            b"+a",
+            b"-a",
+            b"f",
+            b"timestamp=3s",
+            b":",
+            b"=",
+            b"\r",
+            b"\xff",
         ];
-        prop::collection::vec(prop::sample::select(PARTS), 0..30)
-        .prop_map(|parts| parts.concat())
+        prop::collection::vec(prop::sample::select(PARTS), 0..30).prop_map(|parts| parts.concat())
     }
 
     fn kind_and_contents(n: usize) -> impl Strategy<Value = (usize, Vec<Vec<u8>>)> {
@@ -1044,4 +1058,135 @@ fn reference_tie_breaks() {
             .collect();
         assert_eq!(ours, whereis_uuids(d, key), "location log {content:?}");
     }
+}
+
+/// Our setters, given the content before a reference command, the same
+/// change and the same candidate clock, must write exactly the bytes the
+/// reference wrote.
+#[test]
+fn setters_match_reference_bytes() {
+    let repo = support::new_git_repo();
+    let d = repo.path();
+    ga(d, &["init", "-q", "x"]);
+    let here = here_uuid(d);
+    let c = Timestamp::parse(CLOCK.as_bytes()).unwrap();
+    let key = "SHA256E-s5--setters.txt";
+    let loc = format!("{}{key}.log", key_dir(key));
+    let web = format!("{}{key}.log.web", key_dir(key));
+    let web_uuid = Uuid::parse(annex_core::uuid::WEB_UUID.as_bytes()).unwrap();
+
+    type Setter<'a> = Box<dyn Fn(&[u8]) -> Vec<u8> + 'a>;
+    let steps: Vec<(&str, Vec<&str>, Setter)> = vec![
+        (
+            "uuid.log",
+            vec!["describe", "here", "two\nlines"],
+            Box::new(|old| logs::uuid::set_description(old, &here, b"two\nlines", c)),
+        ),
+        (
+            "uuid.log",
+            vec!["describe", "here", "again"],
+            Box::new(|old| logs::uuid::set_description(old, &here, b"again", c)),
+        ),
+        (
+            "trust.log",
+            vec!["untrust", "here"],
+            Box::new(|old| logs::trust::set(old, &here, logs::trust::TrustLevel::Untrusted, c)),
+        ),
+        (
+            "trust.log",
+            vec!["semitrust", "here"],
+            Box::new(|old| logs::trust::set(old, &here, logs::trust::TrustLevel::SemiTrusted, c)),
+        ),
+        (
+            "group.log",
+            vec!["group", "here", "zeta"],
+            Box::new(|old| logs::group::set(old, &here, [b"zeta".to_vec()].into(), c)),
+        ),
+        (
+            "group.log",
+            vec!["group", "here", "alpha"],
+            Box::new(|old| {
+                logs::group::set(old, &here, [b"zeta".to_vec(), b"alpha".to_vec()].into(), c)
+            }),
+        ),
+        (
+            "preferred-content.log",
+            vec!["wanted", "here", "include=*"],
+            Box::new(|old| logs::preferred_content::set(old, &here, b"include=*", c)),
+        ),
+        (
+            "required-content.log",
+            vec!["required", "here", "present"],
+            Box::new(|old| logs::preferred_content::set(old, &here, b"present", c)),
+        ),
+        (
+            "group-preferred-content.log",
+            vec!["groupwanted", "zeta", "anything"],
+            Box::new(|old| logs::preferred_content::set_group(old, b"zeta", b"anything", c)),
+        ),
+        (
+            "numcopies.log",
+            vec!["numcopies", "2"],
+            Box::new(|old| logs::numcopies::set(old, 2, c)),
+        ),
+        (
+            "numcopies.log",
+            vec!["numcopies", "3"],
+            Box::new(|old| logs::numcopies::set(old, 3, c)),
+        ),
+        (
+            "config.log",
+            vec!["config", "--set", "annex.securehashesonly", "true"],
+            Box::new(|old| logs::config::set(old, b"annex.securehashesonly", b"true", c)),
+        ),
+        (
+            "config.log",
+            vec!["config", "--unset", "annex.securehashesonly"],
+            Box::new(|old| logs::config::set(old, b"annex.securehashesonly", b"", c)),
+        ),
+        (
+            "maxsize.log",
+            vec!["maxsize", "here", "2000"],
+            Box::new(|old| logs::maxsize::set(old, &here, 2000, c)),
+        ),
+        (
+            loc.as_str(),
+            vec!["setpresentkey", key, here.as_str(), "1"],
+            Box::new(|old| {
+                logs::location::set(old, &here, Status::Present, c).unwrap_or(old.to_vec())
+            }),
+        ),
+        (
+            loc.as_str(),
+            vec!["setpresentkey", key, here.as_str(), "0"],
+            Box::new(|old| {
+                logs::location::set(old, &here, Status::Missing, c).unwrap_or(old.to_vec())
+            }),
+        ),
+        (
+            web.as_str(),
+            vec!["registerurl", key, "http://example.com/one"],
+            Box::new(|old| logs::web::set(old, b"http://example.com/one", Status::Present, c)),
+        ),
+        (
+            web.as_str(),
+            vec!["unregisterurl", key, "http://example.com/one"],
+            Box::new(|old| logs::web::set(old, b"http://example.com/one", Status::Missing, c)),
+        ),
+    ];
+    for (path, args, setter) in steps {
+        let before = branch_file(d, path);
+        ga(d, &args);
+        let after = branch_file(d, path);
+        let ours = setter(&before);
+        assert_eq!(
+            String::from_utf8_lossy(&ours),
+            String::from_utf8_lossy(&after),
+            "{args:?} on {path}"
+        );
+    }
+    // registerurl also logged the web as a location, and unregisterurl
+    // removed it; check our reading of that too.
+    let l = logs::location::LocationLog::parse(&branch_file(d, &loc));
+    assert!(!l.present_uuids().contains(&web_uuid));
 }
