@@ -6,10 +6,10 @@
 //! Reading follows git-annex: the line is split at single spaces; a word
 //! that is not a value starts a new field; a field with no values is
 //! dropped; a field name that is not UTF-8 ends the line. Field names
-//! compare without regard to case (here: Unicode lower-casing, where
-//! git-annex uses full case folding; they differ only for a few non-ASCII
-//! letters), and a value's set/unset mark does not count when values are
-//! compared. The current metadata is every line applied oldest first.
+//! compare without regard to case (git-annex uses Unicode full case
+//! folding; here lower-casing plus the common foldings that differ from it,
+//! see [`fold`]), and a value's set/unset mark does not count when values
+//! are compared. The current metadata is every line applied oldest first.
 //!
 //! ```
 //! use annex_core::logs::metadata;
@@ -41,13 +41,36 @@ pub struct MetaData {
     pub fields: BTreeMap<String, Field>,
 }
 
-/// Folds a field name for comparison.
+/// Folds a field name for comparison: lower case, plus the full case
+/// foldings that differ from lower-casing for common letters (`ß` to `ss`,
+/// final sigma, long s, Latin ligatures, Greek symbol variants).
 pub fn fold(name: &str) -> String {
     if name.is_ascii() {
-        name.to_ascii_lowercase()
-    } else {
-        name.to_lowercase()
+        return name.to_ascii_lowercase();
     }
+    let mut out = String::with_capacity(name.len());
+    for c in name.chars().flat_map(char::to_lowercase) {
+        match c {
+            'ß' => out.push_str("ss"),
+            'ς' => out.push('σ'),
+            'ſ' => out.push('s'),
+            'ϐ' => out.push('β'),
+            'ϑ' => out.push('θ'),
+            'ϕ' => out.push('φ'),
+            'ϖ' => out.push('π'),
+            'ϰ' => out.push('κ'),
+            'ϱ' => out.push('ρ'),
+            'ϵ' => out.push('ε'),
+            'ﬀ' => out.push_str("ff"),
+            'ﬁ' => out.push_str("fi"),
+            'ﬂ' => out.push_str("fl"),
+            'ﬃ' => out.push_str("ffi"),
+            'ﬄ' => out.push_str("ffl"),
+            'ﬅ' | 'ﬆ' => out.push_str("st"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 impl PartialEq for MetaData {
@@ -401,6 +424,13 @@ mod tests {
             assert_eq!(b64_decode(&e).as_deref(), Some(s));
         }
         assert_eq!(b64_decode(b"YQ"), None);
+    }
+
+    #[test]
+    fn folding() {
+        assert_eq!(fold("Straße"), fold("STRASSE"));
+        assert_eq!(fold("ΣΑΣ"), fold("σας"));
+        assert_eq!(fold("Tag"), "tag");
     }
 
     #[test]
