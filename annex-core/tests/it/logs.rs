@@ -394,6 +394,14 @@ fn reference_to_us() {
         our_metadata(&branch_file(d, &met_path)),
         metadata_fields(d, key)
     );
+
+    // Field names are compared with full case folding.
+    let key2 = "SHA256E-s1--fold";
+    for set in ["Straße=1", "STRASSE=2", "ΣΑΣ=3", "σας=4", "Ǆ=5", "ǆ=6"] {
+        ga(d, &["metadata", "--key", key2, "-s", set]);
+    }
+    let met2 = branch_file(d, &format!("{}{key2}.log.met", key_dir(key2)));
+    assert_eq!(our_metadata(&met2), metadata_fields(d, key2));
 }
 
 #[test]
