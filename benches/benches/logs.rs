@@ -17,7 +17,11 @@ fn location_log(n: u32, salt: u32) -> Vec<u8> {
                 "{}.{}s {} {}-{}-{}-{}-{}\n",
                 1_700_000_000 + i + salt,
                 (i * 7919) % 1_000_000,
-                if (i + salt) % 3 == 0 { '0' } else { '1' },
+                if (i + salt).is_multiple_of(3) {
+                    '0'
+                } else {
+                    '1'
+                },
                 &hex[0..8],
                 &hex[8..12],
                 &hex[12..16],
