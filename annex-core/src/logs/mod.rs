@@ -8,7 +8,9 @@
 //! log is rewritten.
 //!
 //! Which log a branch path holds is [`LogKind::of_path`]; [`union_merge`]
-//! merges several versions of one branch file.
+//! merges several versions of one branch file. Other branch files
+//! (`export.log`, `activity.log`, chunk, remote state and content
+//! identifier logs, ...) are not typed here and merge as plain line unions.
 //!
 //! | path | module | layout |
 //! | --- | --- | --- |
@@ -198,6 +200,11 @@ pub fn plain_union(versions: &[&[u8]]) -> Vec<u8> {
 
 /// Union-merges several versions of one file of the `git-annex` branch
 /// (named by its path in the branch) into one.
+///
+/// git-annex itself only takes the union of the lines (sorted, without
+/// repeats) when it merges; it compacts a log the next time it changes it.
+/// Compacting at merge time gives what readers of either would read, and
+/// the bytes git-annex would write on its next change to the file.
 ///
 /// When the versions are all the same (or there is only one), it is
 /// returned unchanged, as git-annex does. Otherwise, for a known log
