@@ -130,16 +130,16 @@ impl PresenceLog {
 
     /// The current line for each INFO.
     pub fn current(&self) -> BTreeMap<&[u8], &PresenceLine> {
-        let mut m: BTreeMap<&[u8], &PresenceLine> = BTreeMap::new();
-        for l in self.lines.iter().rev() {
-            match m.get(l.info.as_slice()) {
-                Some(old) if old.date > l.date => {}
-                _ => {
-                    m.insert(&l.info, l);
-                }
-            }
-        }
-        m
+        // Per INFO, the newest line wins; on equal clocks the first one.
+        let mut v: Vec<(usize, &PresenceLine)> = self.lines.iter().enumerate().collect();
+        v.sort_unstable_by(|(ia, a), (ib, b)| {
+            a.info
+                .cmp(&b.info)
+                .then_with(|| b.date.cmp(&a.date))
+                .then_with(|| ia.cmp(ib))
+        });
+        v.dedup_by(|later, first| later.1.info == first.1.info);
+        v.into_iter().map(|(_, l)| (l.info.as_slice(), l)).collect()
     }
 
     /// The log with only the current line of each INFO (in INFO order),
