@@ -1,0 +1,41 @@
+#![no_main]
+//! Every log parser (the first byte picks the log kind): parsing and
+//! compacting never panic, compacting is stable, and the semantic readers
+//! run on anything.
+use annex_core::logs::{self, LogKind};
+use libfuzzer_sys::fuzz_target;
+
+const PATHS: &[&[u8]] = &[
+    b"uuid.log",
+    b"remote.log",
+    b"trust.log",
+    b"group.log",
+    b"preferred-content.log",
+    b"required-content.log",
+    b"group-preferred-content.log",
+    b"numcopies.log",
+    b"mincopies.log",
+    b"config.log",
+    b"maxsize.log",
+    b"proxy.log",
+    b"cluster.log",
+    b"18c/0c3/SHA256E-s10--abc.txt.log",
+    b"18c/0c3/SHA256E-s10--abc.txt.log.web",
+    b"18c/0c3/SHA256E-s10--abc.txt.log.met",
+];
+
+fuzz_target!(|data: &[u8]| {
+    let Some((&sel, content)) = data.split_first() else {
+        return;
+    };
+    let path = PATHS[usize::from(sel) % PATHS.len()];
+    let kind = LogKind::of_path(path).expect("known path");
+    let once = kind.compact(content);
+    let twice = kind.compact(&once);
+    assert_eq!(once, twice, "compaction is stable");
+    let _ = logs::metadata::current_with_lastchanged(&logs::metadata::parse(content));
+    let _ = logs::location::LocationLog::parse(content).present_uuids();
+    let _ = logs::numcopies::current(content);
+    let _ = logs::remote::current(&logs::remote::parse(content));
+    let _ = annex_core::timestamp::Timestamp::parse(content);
+});
