@@ -14,6 +14,7 @@
 //! - [`journal`]: the journal where log changes wait to be committed.
 //! - [`branch`]: the `git-annex` branch: read with the journal over it, commit, union merge.
 //! - [`repo`]: a repository handle: `init` and `open`.
+//! - [`state`]: the repository's state, typed: every log read and changed through the branch.
 //!
 //! ```
 //! use annex_core::key::Key;
@@ -31,5 +32,6 @@ pub mod logs;
 pub mod objects;
 pub mod pointer;
 pub mod repo;
+pub mod state;
 pub mod timestamp;
 pub mod uuid;

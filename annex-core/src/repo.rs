@@ -21,6 +21,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use crate::branch::{Branch, BranchError};
+use crate::state::State;
 use crate::uuid::Uuid;
 
 /// The repository version `init` sets.
@@ -186,17 +187,16 @@ impl Repo {
         write_hook(&git_dir, "pre-push", PRE_PUSH_HOOK)?;
         write_sentinal(&annex_dir)?;
 
-        let has_entry = uuid_log_has(&branch.get(b"uuid.log")?, &uuid);
+        let state = State::new(branch);
+        let has_entry = state.descriptions()?.contains_key(&uuid);
         if description.is_some() || !has_entry {
             let desc = match description {
                 Some(d) => d.to_owned(),
-                None => default_description(&existing_repo_path(&branch, bare)),
+                None => default_description(&existing_repo_path(state.branch(), bare)),
             };
-            branch.change(b"uuid.log", |old| {
-                uuid_log_set(old, &uuid, &desc, vector_clock_now())
-            })?;
+            state.set_description(&uuid, desc.as_bytes())?;
         }
-        branch.commit("update")?;
+        state.branch().commit("update")?;
         let repo = discover(path)?;
         Repo::from_gix(&repo)
     }
@@ -286,79 +286,6 @@ pub fn default_description(repo_path: &Path) -> String {
     let user = user_name();
     let at = if host.is_empty() { "" } else { "@" };
     format!("{user}{at}{host}:{path}")
-}
-
-/// The candidate vector clock: `GIT_ANNEX_VECTOR_CLOCK` if set, else the
-/// current time in whole seconds.
-fn vector_clock_now() -> u64 {
-    if let Some(v) = std::env::var("GIT_ANNEX_VECTOR_CLOCK").ok().and_then(|s| {
-        s.trim_end_matches('s')
-            .split('.')
-            .next()
-            .and_then(|x| x.parse().ok())
-    }) {
-        return v;
-    }
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
-
-/// Parses the timestamp of an old-format uuid.log line (`timestamp=Ns`).
-fn line_clock(line: &[u8]) -> Option<u64> {
-    let pos = line.windows(11).rposition(|w| w == b" timestamp=")?;
-    let t = &line[pos + 11..];
-    let t = std::str::from_utf8(t).ok()?.trim_end_matches('s');
-    t.split('.').next()?.parse().ok()
-}
-
-fn uuid_log_has(log: &[u8], uuid: &Uuid) -> bool {
-    log.split(|&b| b == b'\n')
-        .any(|l| l.split(|&b| b == b' ').next() == Some(uuid.as_str().as_bytes()))
-}
-
-/// Sets a repository's description in uuid.log content (old format:
-/// `UUID DESCRIPTION timestamp=SECONDSs`), keeping the other entries, one
-/// line per UUID (the newest), sorted by UUID, as git-annex writes it.
-///
-/// Private and small on purpose: to be replaced by the typed uuid log.
-fn uuid_log_set(old: &[u8], uuid: &Uuid, desc: &str, clock: u64) -> Vec<u8> {
-    use std::collections::BTreeMap;
-    let mut entries: BTreeMap<Vec<u8>, (Option<u64>, Vec<u8>)> = BTreeMap::new();
-    for line in old.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
-        let u = line
-            .split(|&b| b == b' ')
-            .next()
-            .unwrap_or_default()
-            .to_vec();
-        let c = line_clock(line);
-        match entries.get(&u) {
-            Some((prev, _)) if *prev > c => {}
-            _ => {
-                entries.insert(u, (c, line.to_vec()));
-            }
-        }
-    }
-    let key = uuid.as_str().as_bytes().to_vec();
-    let clock = match entries.get(&key) {
-        Some((Some(prev), _)) if *prev >= clock => prev + 1,
-        _ => clock,
-    };
-    let desc = desc.replace('\n', "\\n");
-    entries.insert(
-        key,
-        (
-            Some(clock),
-            format!("{uuid} {desc} timestamp={clock}s").into_bytes(),
-        ),
-    );
-    let mut out = Vec::new();
-    for (_, (_, line)) in entries {
-        out.extend_from_slice(&line);
-        out.push(b'\n');
-    }
-    out
 }
 
 /// Sets values in a git config file, keeping the rest of it as it is,
@@ -470,19 +397,4 @@ fn write_sentinal(annex_dir: &Path) -> Result<(), RepoError> {
         })?;
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn uuid_log_replaces_own_line_and_advances_clock() {
-        let u = Uuid::parse(b"u2").expect("uuid");
-        let old = b"u2 old timestamp=100s\nu1 other timestamp=50s\n";
-        let new = uuid_log_set(old, &u, "new", 100);
-        assert_eq!(new, b"u1 other timestamp=50s\nu2 new timestamp=101s\n");
-        let new = uuid_log_set(old, &u, "a\nb", 200);
-        assert_eq!(new, b"u1 other timestamp=50s\nu2 a\\nb timestamp=200s\n");
-    }
 }

@@ -9,3 +9,4 @@ mod keys;
 mod logs;
 mod objects;
 mod repo;
+mod state;
