@@ -213,6 +213,12 @@ pub fn plain_union(versions: &[&[u8]]) -> Vec<u8> {
 /// line as the log writes it), which decides ties between records with
 /// equal clocks, as when git-annex reads a union-merged file. For any other
 /// path the result is [`plain_union`].
+///
+/// [`Branch::merge`](crate::branch::Branch::merge) does not call this: it
+/// merges every file with [`plain_union`], as git-annex does, so that a
+/// branch merged by us and one merged by git-annex are the same commit
+/// trees. This is for a reader that wants one compacted view of several
+/// versions (the result reads the same either way).
 pub fn union_merge(path: &[u8], versions: &[&[u8]]) -> Vec<u8> {
     let Some(first) = versions.first() else {
         return Vec::new();
