@@ -1,43 +1,108 @@
-//! Micro-benchmarks of annex-core's hot paths.
+//! Micro-benchmarks of annex-core's hot paths outside hashing and log
+//! parsing: object paths, and reads of the `git-annex` branch (one key's
+//! location log; every location log in one walk).
 #![allow(missing_docs)]
 
-use annex_core::key::Key;
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use std::hint::black_box;
+use std::process::Command;
 
-fn keys(c: &mut Criterion) {
-    let inputs: Vec<Vec<u8>> = (0..1000u32)
+use annex_core::key::Key;
+use annex_core::repo::Repo;
+use annex_core::state::State;
+use annex_core::uuid::Uuid;
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+
+fn keys(n: u32) -> Vec<Key> {
+    (0..n)
         .map(|i| {
-            format!(
-                "SHA256E-s{}--{:064x}.tar.gz",
-                i * 977,
-                u128::from(i) * 0x9e3779b97f4a7c15
-            )
-            .into_bytes()
+            let name = format!("{:064x}.dat", u128::from(i) * 0x9e37_79b9_7f4a_7c15);
+            Key::new(b"SHA256E", name.as_bytes()).with_size(Some(u64::from(i) * 977))
         })
-        .collect();
-    let mut g = c.benchmark_group("key");
-    g.throughput(Throughput::Elements(inputs.len() as u64));
-    g.bench_function("parse", |b| {
+        .collect()
+}
+
+fn object_paths(c: &mut Criterion) {
+    let keys = keys(1000);
+    let mut g = c.benchmark_group("objects");
+    g.throughput(Throughput::Elements(keys.len() as u64));
+    g.bench_function("hash_dir_mixed", |b| {
         b.iter(|| {
-            for k in &inputs {
-                black_box(Key::parse(black_box(k)).expect("valid key"));
+            for k in &keys {
+                black_box(annex_core::objects::hash_dir_mixed(black_box(k)));
             }
         })
     });
-    let parsed: Vec<Key> = inputs
-        .iter()
-        .map(|k| Key::parse(k).expect("valid key"))
-        .collect();
-    g.bench_function("object_path_mixed", |b| {
+    g.bench_function("hash_dir_lower", |b| {
         b.iter(|| {
-            for k in &parsed {
-                black_box(annex_core::objects::hash_dir_mixed(black_box(k)));
+            for k in &keys {
+                black_box(annex_core::objects::hash_dir_lower(black_box(k)));
             }
         })
     });
     g.finish();
 }
 
-criterion_group!(benches, keys);
+/// A repository whose `git-annex` branch has the location logs of `n` keys,
+/// each present in three repositories.
+fn branch_with_keys(n: u32) -> (tempfile::TempDir, Repo, Vec<Key>) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let status = Command::new("git")
+        .args(["init", "-q"])
+        .arg(dir.path())
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .status()
+        .expect("git init");
+    assert!(status.success(), "git init failed");
+    let repo = Repo::init(dir.path(), Some("bench")).expect("init");
+    let state = State::new(repo.branch().expect("branch"));
+    let uuids: Vec<Uuid> = (1..=3)
+        .map(|i| Uuid::parse(format!("00000000-0000-4000-8000-00000000000{i}").as_bytes()))
+        .collect::<Result<_, _>>()
+        .expect("uuids");
+    let keys = keys(n);
+    for k in &keys {
+        for u in &uuids {
+            state.set_present(k, u, true).expect("set present");
+        }
+    }
+    state.commit().expect("commit");
+    (dir, repo, keys)
+}
+
+fn branch_reads(c: &mut Criterion) {
+    let n = 10_000;
+    let (_dir, repo, keys) = branch_with_keys(n);
+    let state = State::new(repo.branch().expect("branch"));
+    let mut g = c.benchmark_group("branch");
+    g.throughput(Throughput::Elements(1));
+    let mut i = 0;
+    g.bench_function("whereis_one_key", |b| {
+        b.iter(|| {
+            i = (i + 7919) % keys.len();
+            black_box(state.whereis(&keys[i]).expect("whereis"))
+        })
+    });
+    g.throughput(Throughput::Elements(u64::from(n)));
+    g.sample_size(10);
+    g.bench_function("all_location_logs", |b| {
+        b.iter(|| {
+            let mut copies = 0usize;
+            state
+                .branch()
+                .for_each_file(
+                    |p| p.ends_with(b".log") && p.contains(&b'/'),
+                    |_, content| {
+                        copies += annex_core::logs::location::LocationLog::parse(content)
+                            .present_uuids()
+                            .len()
+                    },
+                )
+                .expect("walk");
+            black_box(copies)
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, object_paths, branch_reads);
 criterion_main!(benches);
