@@ -483,7 +483,7 @@ impl KeyVariety {
 /// Whether keys of the backend named `name` end their name with the file's
 /// extension: the name ends in `E`, except `GITBUNDLE`. Same answer as
 /// `KeyVariety::from_name(name).has_extension()`, without allocating.
-fn backend_has_extension(name: &[u8]) -> bool {
+pub fn backend_has_extension(name: &[u8]) -> bool {
     name.last() == Some(&b'E') && name != b"GITBUNDLE"
 }
 

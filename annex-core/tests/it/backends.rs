@@ -405,9 +405,11 @@ fn verify_matching_and_mismatching_content() {
     std::fs::write(&path, b"some content").expect("write");
     let opts = KeyOptions::default();
     for backend in Backend::ALL {
-        let key = backend
-            .key_for_file(&KeySource::new(&path), &opts)
-            .expect("key");
+        let source = KeySource {
+            content: &path,
+            name: Path::new("f.txt"),
+        };
+        let key = backend.key_for_file(&source, &opts).expect("key");
         assert!(backend.verify(&key, &path).expect("verify"), "{backend}");
         assert_eq!(
             annex_core::backend::verify_key(&key, &path).expect("verify_key"),
@@ -555,6 +557,93 @@ fn worm_before_1970_is_an_error() {
     let r = Backend::Worm.key_for_file(&KeySource::new(&path), &KeyOptions::default());
     assert!(
         matches!(r, Err(BackendError::NegativeMtime { mtime: -1000, .. })),
+        "{r:?}"
+    );
+}
+
+/// WORM keys are named after the file's path relative to the top of the
+/// work tree, simplified, whatever form the path was given in and wherever
+/// the command runs: `top_file_path_from` + `key_for_file` give what the
+/// reference's `calckey` gives for the same argument in the same directory.
+#[test]
+fn worm_names_are_relative_to_the_top_like_calckey() {
+    use annex_core::backend::path::{top_file_path, top_file_path_from};
+    let repo = support::new_git_repo();
+    // getcwd (which git-annex uses) gives the physical path.
+    let top = repo.path().canonicalize().expect("canonical top");
+    let elsewhere = tempfile::tempdir().expect("tmp");
+    let out_dir = elsewhere.path().canonicalize().expect("canonical");
+    std::fs::create_dir_all(top.join("d/e")).expect("mkdir");
+    for (f, content) in [
+        (top.join("d/a"), &b"in d"[..]),
+        (top.join("top.txt"), b"at top"),
+        (out_dir.join("out"), b"outside the work tree"),
+    ] {
+        std::fs::write(&f, content).expect("write");
+    }
+    let s = |p: &Path| p.to_str().expect("utf-8 temp path").to_owned();
+    let top_name = s(Path::new(top.file_name().expect("name")));
+    let out_rel = format!(
+        "../{}/out",
+        s(Path::new(out_dir.file_name().expect("name")))
+    );
+    let cases: Vec<(&str, String)> = vec![
+        ("", "d/a".into()),
+        ("", "./d/a".into()),
+        ("", "d/../d/a".into()),
+        ("", "d//a".into()),
+        ("", "d/e/../a".into()),
+        ("", "d/e/../../d/./a".into()),
+        ("", s(&top.join("d/a"))),
+        ("", format!("{}/./d/../d/a", s(&top))),
+        ("", format!("../{top_name}/d/a")),
+        ("", s(&out_dir.join("out"))),
+        ("", out_rel.clone()),
+        ("d", "a".into()),
+        ("d", "./a".into()),
+        ("d", "../d/a".into()),
+        ("d", "../top.txt".into()),
+        ("d", "e/../a".into()),
+        ("d", s(&top.join("d/a"))),
+        ("d", format!("../../{top_name}/top.txt")),
+        ("d", s(&out_dir.join("out"))),
+        ("d/e", "../../top.txt".into()),
+        ("d/e", format!("../../{out_rel}")),
+    ];
+    let mut mismatches = Vec::new();
+    for (sub, arg) in &cases {
+        let cwd = top.join(sub);
+        let want = support::annex(&cwd, &["calckey", "--backend=WORM", arg]);
+        let file = Path::new(arg);
+        let name = top_file_path_from(&cwd, &top, file);
+        let content = cwd.join(file);
+        let ours = Backend::Worm
+            .key_for_file(
+                &KeySource {
+                    content: &content,
+                    name: &name,
+                },
+                &KeyOptions::default(),
+            )
+            .expect("worm key");
+        if ours.to_string() != want.trim_end() {
+            mismatches.push(format!(
+                "in {sub:?} {arg:?}: ours {ours} reference {}",
+                want.trim_end()
+            ));
+        }
+        // With absolute paths no current directory is needed.
+        if file.is_absolute() {
+            assert_eq!(top_file_path(&top, file).expect("top path"), name);
+        }
+    }
+    assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
+
+    // An absolute name is refused rather than put into the key.
+    let abs = top.join("d/a");
+    let r = Backend::Worm.key_for_file(&KeySource::new(&abs), &KeyOptions::default());
+    assert!(
+        matches!(r, Err(BackendError::NameNotRelative { .. })),
         "{r:?}"
     );
 }
