@@ -851,3 +851,86 @@ fn is_pointer_file_edge_cases() {
     fs::write(&p, &big).expect("write");
     assert_eq!(pointer::is_pointer_file(&p).expect("read"), Some(key));
 }
+
+/// Runs a hermetic command with extra environment; panics on failure.
+fn run_with_env(program: &Path, dir: &Path, env: &[(&str, &Path)], args: &[&str]) -> String {
+    let mut cmd = std::process::Command::new(program);
+    support::hermetic(&mut cmd).current_dir(dir).args(args);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("run");
+    assert!(
+        out.status.success(),
+        "{program:?} {args:?} in {dir:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("utf-8")
+}
+
+/// With the git dir outside the work tree (`GIT_DIR`, `GIT_WORK_TREE`),
+/// given absolutely or relatively, the reference writes relative link
+/// targets; ours are the same.
+#[test]
+fn link_targets_with_separate_git_dir_match_reference() {
+    let t = tempfile::tempdir().expect("tmp");
+    let t = t.path().canonicalize().expect("canonical");
+    let wt = t.join("wt");
+    let gd = t.join("gd2");
+    fs::create_dir_all(wt.join("d/e")).expect("mkdir");
+    let ga = support::reference_git_annex();
+    let git = Path::new("git");
+    let abs_env = [("GIT_DIR", gd.as_path()), ("GIT_WORK_TREE", wt.as_path())];
+    run_with_env(git, &wt, &abs_env, &["init", "-q"]);
+    run_with_env(ga, &wt, &abs_env, &["init", "-q", "x"]);
+    for (f, c) in [("a", "a\n"), ("d/b", "b\n"), ("d/e/c", "c\n")] {
+        fs::write(wt.join(f), c).expect("write");
+    }
+    run_with_env(ga, &wt, &abs_env, &["add", "-q", "a", "d/b", "d/e/c"]);
+    fs::write(wt.join("d/x"), "x\n").expect("write");
+    run_with_env(ga, &wt.join("d"), &abs_env, &["add", "-q", "x"]);
+    fs::write(wt.join("y"), "y\n").expect("write");
+    let rel_gd = Path::new("../gd2");
+    let rel_env = [("GIT_DIR", rel_gd), ("GIT_WORK_TREE", wt.as_path())];
+    run_with_env(ga, &wt, &rel_env, &["add", "-q", "y"]);
+
+    let cfg = StoreConfig::default();
+    for f in ["a", "d/b", "d/e/c", "d/x", "y"] {
+        let theirs = fs::read_link(wt.join(f)).expect("readlink");
+        assert!(theirs.is_relative(), "{f}: {theirs:?}");
+        let key = pointer::parse_link_target(file_bytes(&theirs)).expect("annex link");
+        for git_dir in [gd.as_path(), rel_gd] {
+            assert_eq!(
+                pointer::link_target_in(&wt, Path::new(f), git_dir, &key, &cfg),
+                theirs,
+                "{f} with git dir {git_dir:?}"
+            );
+            assert_eq!(
+                pointer::link_target_in(&wt, &wt.join(f), git_dir, &key, &cfg),
+                theirs,
+                "{f} given absolutely, git dir {git_dir:?}"
+            );
+        }
+    }
+
+    // The git dir inside the work tree, given as an absolute path.
+    let wt2 = t.join("wt2");
+    fs::create_dir(&wt2).expect("mkdir");
+    let gd_in = wt2.join(".git");
+    let env2 = [
+        ("GIT_DIR", gd_in.as_path()),
+        ("GIT_WORK_TREE", wt2.as_path()),
+    ];
+    run_with_env(git, &wt2, &env2, &["init", "-q"]);
+    run_with_env(ga, &wt2, &env2, &["init", "-q", "x"]);
+    fs::create_dir(wt2.join("s")).expect("mkdir");
+    fs::write(wt2.join("s/f"), "f\n").expect("write");
+    run_with_env(ga, &wt2, &env2, &["add", "-q", "s/f"]);
+    let theirs = fs::read_link(wt2.join("s/f")).expect("readlink");
+    let key = pointer::parse_link_target(file_bytes(&theirs)).expect("annex link");
+    assert!(theirs.starts_with("../.git/annex/objects"), "{theirs:?}");
+    assert_eq!(
+        pointer::link_target_in(&wt2, Path::new("s/f"), &gd_in, &key, &cfg),
+        theirs
+    );
+}
