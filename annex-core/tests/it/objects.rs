@@ -468,7 +468,8 @@ fn lockdown_and_remove() {
     assert!(!store.remove(&key).expect("remove again"));
     assert_eq!(fs::read(&src).expect("src"), b"hello");
 
-    // A shared repository keeps the key dir group-writable.
+    // A shared repository keeps the key dir group-writable. (These modes
+    // are compared with the reference's in shared_repository_modes_match_reference.)
     let shared = ObjectStore::new(repo.path().join(".git"), false).with_config(StoreConfig {
         shared: SharedRepository::Group,
         ..StoreConfig::default()
@@ -690,10 +691,72 @@ fn temp_from_another_file_system_is_copied_in() {
     let key = Key::parse(b"SHA1-s3--x").expect("key");
     let tmp = outside.path().join("t");
     fs::write(&tmp, b"xyz").expect("write");
+    let dev = |p: &Path| std::os::unix::fs::MetadataExt::dev(&fs::metadata(p).expect("stat"));
+    if dev(outside.path()) == dev(dir.path()) {
+        eprintln!(
+            "note: {} and {} are on one file system: the cross-device (EXDEV) \
+             copy path was not exercised, only the ordinary rename",
+            outside.path().display(),
+            dir.path().display()
+        );
+    }
     let got = store.ingest_from_temp(&tmp, &key).expect("ingest");
     assert_eq!(fs::read(got.path()).expect("object"), b"xyz");
     assert!(!tmp.exists());
     assert!(tmp_dir_entries(&store).is_empty());
+    assert!(
+        other_tmp_entries(&store).is_empty(),
+        "the copy was moved in"
+    );
+    // The lockdown is the same as for a same-device ingest.
+    assert_eq!(mode(got.path()) & 0o222, 0);
+    assert_eq!(mode(got.path().parent().expect("dir")) & 0o222, 0);
+}
+
+/// The object and key-directory modes in shared repositories equal the
+/// ones the reference gives when it adds a file there (`git annex add`
+/// with `core.sharedRepository` set before `git annex init`).
+#[test]
+fn shared_repository_modes_match_reference() {
+    for (setting, want_shared) in [
+        ("group", SharedRepository::Group),
+        ("all", SharedRepository::All),
+        ("0640", SharedRepository::Umask(0o640)),
+        ("0660", SharedRepository::Umask(0o660)),
+    ] {
+        for src_mode in [0o600, 0o755] {
+            let repo = support::new_git_repo();
+            let r = repo.path();
+            support::git(r, &["config", "core.sharedRepository", setting]);
+            init_annex(r);
+            let f = r.join("f.txt");
+            let content = format!("shared {setting} {src_mode:o}\n");
+            fs::write(&f, &content).expect("write");
+            fs::set_permissions(&f, fs::Permissions::from_mode(src_mode)).expect("chmod");
+            support::annex(r, &["add", "-q", "f.txt"]);
+            let key = Key::parse(
+                support::annex(r, &["lookupkey", "f.txt"])
+                    .trim_end()
+                    .as_bytes(),
+            )
+            .expect("key");
+            let store = ObjectStore::open(r.join(".git")).expect("open");
+            assert_eq!(store.config().shared, want_shared, "{setting}");
+            let theirs = store.find(&key).expect("reference object");
+            let (their_file, their_dir) = (mode(&theirs), mode(theirs.parent().expect("dir")));
+            assert!(store.remove(&key).expect("remove"));
+            let src = r.join("src");
+            fs::write(&src, &content).expect("write");
+            fs::set_permissions(&src, fs::Permissions::from_mode(src_mode)).expect("chmod");
+            let ours = store.ingest_file(&src, &key).expect("ingest");
+            assert_eq!(ours.path(), theirs);
+            assert_eq!(
+                (mode(&theirs), mode(theirs.parent().expect("dir"))),
+                (their_file, their_dir),
+                "{setting}, source mode {src_mode:o}: (file, dir) modes, ours vs reference"
+            );
+        }
+    }
 }
 
 /// Malformed and borderline pointer files / link targets: our parser
