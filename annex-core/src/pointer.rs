@@ -138,8 +138,11 @@ pub fn parse_pointer(b: &[u8]) -> Option<Key> {
 
 /// The key a symlink target points to, if it points into an annex. Any
 /// number of `../` and any directory before `/annex/objects/` are accepted;
-/// only `/` separates (as git-annex on Unix). Same rules as
-/// [`parse_pointer`], since git-annex uses one parser for both.
+/// only `/` separates (as git-annex on Unix).
+///
+/// This is the same parser as [`parse_pointer`] (git-annex's
+/// `parseLinkTargetOrPointer` reads both); both names are kept so that
+/// calling code says which it has in hand.
 pub fn parse_link_target(target: &[u8]) -> Option<Key> {
     parse_pointer(target)
 }
@@ -253,10 +256,19 @@ pub fn link_target_in(
 }
 
 /// Whether the file at `path` is a pointer file, and to which key (git-annex's
-/// `isPointerFile`). Reads at most [`POINTER_READ_LIMIT`] bytes. A symlink
-/// (never followed), a missing path or anything but a regular file is
-/// `Ok(None)`; other I/O errors are errors.
+/// `isPointerFile`). Reads at most [`POINTER_READ_LIMIT`] bytes.
+///
+/// A symlink (never followed), a missing path or anything but a regular
+/// file is `Ok(None)`. The file is opened with `O_NOFOLLOW | O_NONBLOCK`
+/// and checked again after opening, so a symlink or FIFO swapped in
+/// between the two looks is not followed and cannot block the call.
+///
+/// Other I/O errors, such as `EACCES` on an unreadable file, are `Err`.
+/// git-annex treats every error as "not a pointer file"; we report them so
+/// a caller does not mistake an unreadable pointer for ordinary content. A
+/// caller wanting git-annex's answer can map `Err` to `None`.
 pub fn is_pointer_file(path: &Path) -> Result<Option<Key>, PointerError> {
+    use std::os::unix::fs::OpenOptionsExt;
     let io_err = |source| PointerError::Io {
         path: path.to_path_buf(),
         source,
@@ -269,13 +281,22 @@ pub fn is_pointer_file(path: &Path) -> Result<Option<Key>, PointerError> {
     if !lmeta.file_type().is_file() {
         return Ok(None);
     }
-    let file = match fs::File::open(path) {
+    let flags = rustix::fs::OFlags::NOFOLLOW | rustix::fs::OFlags::NONBLOCK;
+    let file = match fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(flags.bits() as i32)
+        .open(path)
+    {
         Ok(f) => f,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        // Replaced by a symlink since the first look.
+        Err(e) if e.raw_os_error() == Some(rustix::io::Errno::LOOP.raw_os_error()) => {
+            return Ok(None);
+        }
         Err(e) => return Err(io_err(e)),
     };
     let meta = file.metadata().map_err(io_err)?;
-    // Replaced by something else (a symlink?) between the two looks.
+    // Replaced by something else between the two looks.
     if meta.dev() != lmeta.dev() || meta.ino() != lmeta.ino() || !meta.is_file() {
         return Ok(None);
     }
