@@ -53,7 +53,7 @@ pub const MAX_QUOTED_KEY_LEN: usize = 200;
 
 /// The input as quoted in errors: lossily decoded, cut to
 /// [`MAX_QUOTED_KEY_LEN`] bytes with `...` and the full length after it.
-fn quoted(input: &[u8]) -> String {
+pub(crate) fn quoted(input: &[u8]) -> String {
     if input.len() <= MAX_QUOTED_KEY_LEN {
         String::from_utf8_lossy(input).into_owned()
     } else {

@@ -107,7 +107,8 @@ pub enum BackendError {
     /// The key was not made by this backend.
     #[error("key {key} is not a {backend} key")]
     WrongBackend {
-        /// The key, lossily decoded.
+        /// The key, lossily decoded and cut as [`crate::key::KeyError`]
+        /// quotes keys.
         key: String,
         /// The backend's name.
         backend: &'static str,
@@ -433,7 +434,7 @@ impl Backend {
     pub fn verify(self, key: &Key, path: &Path) -> Result<bool, BackendError> {
         if key.backend_name() != self.name().as_bytes() {
             return Err(BackendError::WrongBackend {
-                key: key.to_string(),
+                key: crate::key::quoted(key.as_bytes()),
                 backend: self.name(),
             });
         }

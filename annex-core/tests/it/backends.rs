@@ -437,6 +437,27 @@ fn verify_matching_and_mismatching_content() {
             Err(BackendError::WrongBackend { .. })
         ));
     }
+    // A huge key of another backend: the message stays bounded.
+    let mut huge = b"SHA1-s1--".to_vec();
+    huge.extend(std::iter::repeat_n(b'k', 1 << 20));
+    let huge = Key::parse(&huge).expect("key");
+    let msg = Backend::Md5
+        .verify(&huge, &path)
+        .expect_err("wrong")
+        .to_string();
+    assert!(msg.len() < 400, "{} bytes", msg.len());
+    // Reading from a reader that fails names the file the content is for.
+    struct Failing;
+    impl std::io::Read for Failing {
+        fn read(&mut self, _: &mut [u8]) -> std::io::Result<usize> {
+            Err(std::io::Error::other("boom"))
+        }
+    }
+    let err = Backend::Sha256
+        .key_for_reader(Failing, Path::new("d/for-this.txt"), &opts)
+        .expect_err("read fails");
+    assert!(matches!(err, BackendError::Read { .. }), "{err}");
+    assert!(err.to_string().contains("d/for-this.txt"), "{err}");
     // A missing file is an I/O error naming it.
     let missing = dir.path().join("missing");
     let key = Key::parse(b"SHA1-s1--abc").expect("key");
