@@ -560,17 +560,14 @@ impl ObjectStore {
             }
         };
         let result = (|| {
-            let mut buf = vec![0u8; 1 << 16];
-            loop {
-                let n = match io::Read::read(&mut input, &mut buf) {
-                    Ok(0) => break,
-                    Ok(n) => n,
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                    Err(e) => return Err(io_err("read", src)(e)),
-                };
-                io::Write::write_all(&mut out, &buf[..n])
-                    .map_err(io_err("write temp file", &tmp))?;
-            }
+            // io::copy uses copy_file_range where it can (fast, and
+            // reflinks on file systems that have them). It cannot say
+            // which side failed; the message names both.
+            io::copy(&mut input, &mut out).map_err(|e| ObjectsError::Io {
+                op: "copy content into temp file",
+                path: tmp.clone(),
+                source: io::Error::new(e.kind(), format!("from {}: {e}", src.display())),
+            })?;
             let mode = meta.permissions().mode() & 0o7777;
             out.set_permissions(Permissions::from_mode(mode | 0o600))
                 .map_err(io_err("set mode of", &tmp))?;
