@@ -39,16 +39,35 @@ pub struct Key {
     /// The canonical serialization.
     bytes: Box<[u8]>,
     /// Length of the backend name at the start of `bytes`.
-    backend_len: u32,
+    backend_len: usize,
     /// Offset of the name in `bytes` (just past `--`).
-    name_start: u32,
+    name_start: usize,
     size: Option<u64>,
     mtime: Option<u64>,
     chunk_size: Option<u64>,
     chunk_num: Option<u64>,
 }
 
-/// Why a byte string is not a key.
+/// How much of a bad key an error message quotes, in bytes.
+pub const MAX_QUOTED_KEY_LEN: usize = 200;
+
+/// The input as quoted in errors: lossily decoded, cut to
+/// [`MAX_QUOTED_KEY_LEN`] bytes with `...` and the full length after it.
+pub(crate) fn quoted(input: &[u8]) -> String {
+    if input.len() <= MAX_QUOTED_KEY_LEN {
+        String::from_utf8_lossy(input).into_owned()
+    } else {
+        format!(
+            "{}... ({} bytes)",
+            String::from_utf8_lossy(&input[..MAX_QUOTED_KEY_LEN]),
+            input.len()
+        )
+    }
+}
+
+/// Why a byte string is not a key. Each variant quotes the input, lossily
+/// decoded and cut to [`MAX_QUOTED_KEY_LEN`] bytes (with `...` and the
+/// whole length when longer), so a huge input cannot make a huge message.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum KeyError {
     /// The input was empty.
@@ -57,13 +76,13 @@ pub enum KeyError {
     /// The key started with `-`: the backend name is empty.
     #[error("bad key {key:?}: empty backend name")]
     EmptyBackend {
-        /// The input, lossily decoded.
+        /// The input, lossily decoded and cut (see [`KeyError`]).
         key: String,
     },
     /// No `--` separating the fields from the name where one was expected.
     #[error("bad key {key:?}: expected `--NAME` at byte {at}")]
     MissingName {
-        /// The input, lossily decoded.
+        /// The input, lossily decoded and cut (see [`KeyError`]).
         key: String,
         /// Byte offset where the parse stopped.
         at: usize,
@@ -71,7 +90,7 @@ pub enum KeyError {
     /// A numeric field that has no digits, or a number too large.
     #[error("bad key {key:?}: field -{field} {reason}")]
     BadField {
-        /// The input, lossily decoded.
+        /// The input, lossily decoded and cut (see [`KeyError`]).
         key: String,
         /// The field letter: `s`, `m`, `S` or `C`.
         field: char,
@@ -81,14 +100,23 @@ pub enum KeyError {
     /// The extension of a key whose backend uses extensions is too long.
     #[error("bad key {key:?}: extension of {len} bytes is longer than {MAX_KEY_EXTENSION_LEN}")]
     ExtensionTooLong {
-        /// The input, lossily decoded.
+        /// The input, lossily decoded and cut (see [`KeyError`]).
         key: String,
         /// Length of the extension, leading dot included.
         len: usize,
     },
-    /// The key is longer than this library handles (4 GiB).
-    #[error("key of {0} bytes is too long")]
-    TooLong(usize),
+    /// A backend name given to [`Key::try_new`] or [`Key::try_from_fields`]
+    /// is empty or contains `-`, so the key could not be parsed back.
+    #[error("bad backend name {backend:?}: empty or containing '-'")]
+    BadBackend {
+        /// The backend name, lossily decoded (and cut as keys are).
+        backend: String,
+    },
+    /// Fields given to [`Key::try_from_fields`] make a key that
+    /// [`Key::parse`] would not give back (an mtime above `i64::MAX`, or an
+    /// extension longer than git-annex accepts).
+    #[error("fields do not make a valid key: {0}")]
+    Invalid(Box<KeyError>),
 }
 
 const FIELDS: [u8; 4] = [b's', b'm', b'S', b'C'];
@@ -99,10 +127,7 @@ impl Key {
         if input.is_empty() {
             return Err(KeyError::Empty);
         }
-        if input.len() > u32::MAX as usize {
-            return Err(KeyError::TooLong(input.len()));
-        }
-        let lossy = || String::from_utf8_lossy(input).into_owned();
+        let lossy = || quoted(input);
         let backend_len = input.iter().position(|&b| b == b'-').unwrap_or(input.len());
         if backend_len == 0 {
             return Err(KeyError::EmptyBackend { key: lossy() });
@@ -167,8 +192,8 @@ impl Key {
         let key = if canonical {
             Key {
                 bytes: input.into(),
-                backend_len: backend_len as u32,
-                name_start: name_start as u32,
+                backend_len,
+                name_start,
                 size: values[0],
                 mtime: values[1],
                 chunk_size: values[2],
@@ -187,15 +212,30 @@ impl Key {
         Ok(key)
     }
 
-    /// Makes a key from its parts. The backend must be non-empty and contain
-    /// no `-`, which holds for every backend this library generates.
+    /// Makes a key from its parts.
+    ///
+    /// Precondition: the backend is non-empty and contains no `-` (true of
+    /// every backend this library generates). This is checked in debug
+    /// builds only; use [`Key::try_new`] for backend names from elsewhere.
     pub fn new(backend: &[u8], name: &[u8]) -> Key {
-        Key::build(backend, name, None, None, None, None)
+        Key::from_fields(backend, name, None, None, None, None)
+    }
+
+    /// [`Key::new`] with the backend name checked: an error for an empty
+    /// backend or one containing `-`.
+    pub fn try_new(backend: &[u8], name: &[u8]) -> Result<Key, KeyError> {
+        check_backend(backend)?;
+        Ok(Key::build(backend, name, None, None, None, None))
     }
 
     /// Makes a key from all its fields at once (cheaper than [`Key::new`]
-    /// followed by `with_*`). The backend must be non-empty and contain no
-    /// `-`; keys made here are not checked as [`Key::parse`] checks them.
+    /// followed by `with_*`).
+    ///
+    /// Precondition: the backend is non-empty and contains no `-`, checked
+    /// in debug builds only. Nothing else is checked: an mtime above
+    /// `i64::MAX` or an over-long extension give a key that
+    /// [`Key::parse`] would refuse. [`Key::try_from_fields`] checks all of
+    /// that.
     pub fn from_fields(
         backend: &[u8],
         name: &[u8],
@@ -204,7 +244,34 @@ impl Key {
         chunk_size: Option<u64>,
         chunk_num: Option<u64>,
     ) -> Key {
+        debug_assert!(
+            check_backend(backend).is_ok(),
+            "Key::from_fields: bad backend name {:?}",
+            String::from_utf8_lossy(backend)
+        );
         Key::build(backend, name, size, mtime, chunk_size, chunk_num)
+    }
+
+    /// [`Key::from_fields`], checked: the result is exactly the key
+    /// [`Key::parse`] gives for its serialization, or an error saying why
+    /// there is none.
+    pub fn try_from_fields(
+        backend: &[u8],
+        name: &[u8],
+        size: Option<u64>,
+        mtime: Option<u64>,
+        chunk_size: Option<u64>,
+        chunk_num: Option<u64>,
+    ) -> Result<Key, KeyError> {
+        check_backend(backend)?;
+        let key = Key::build(backend, name, size, mtime, chunk_size, chunk_num);
+        match Key::parse(&key.bytes) {
+            Ok(parsed) if parsed == key => Ok(key),
+            Ok(_) => Err(KeyError::Invalid(Box::new(KeyError::BadBackend {
+                backend: quoted(backend),
+            }))),
+            Err(e) => Err(KeyError::Invalid(Box::new(e))),
+        }
     }
 
     fn build(
@@ -229,8 +296,8 @@ impl Key {
         bytes.extend_from_slice(name);
         Key {
             bytes: bytes.into_boxed_slice(),
-            backend_len: backend.len() as u32,
-            name_start: name_start as u32,
+            backend_len: backend.len(),
+            name_start,
             size,
             mtime,
             chunk_size,
@@ -275,7 +342,7 @@ impl Key {
 
     /// The backend name, e.g. `SHA256E`.
     pub fn backend_name(&self) -> &[u8] {
-        &self.bytes[..self.backend_len as usize]
+        &self.bytes[..self.backend_len]
     }
 
     /// The key's variety, from its backend name.
@@ -285,7 +352,7 @@ impl Key {
 
     /// The name: everything after `--`.
     pub fn name(&self) -> &[u8] {
-        &self.bytes[self.name_start as usize..]
+        &self.bytes[self.name_start..]
     }
 
     /// The size of the content in bytes, when the key records it.
@@ -369,6 +436,42 @@ pub enum KeyVariety {
         /// Whether the name ends with the file's extension.
         ext: bool,
     },
+    /// SKEIN: `SKEIN256`, `SKEIN512` (with or without `E`).
+    Skein {
+        /// Digest size in bits.
+        bits: u16,
+        /// Whether the name ends with the file's extension.
+        ext: bool,
+    },
+    /// BLAKE2b: `BLAKE2B160`, `BLAKE2B224`, `BLAKE2B256`, `BLAKE2B384`,
+    /// `BLAKE2B512` (with or without `E`).
+    Blake2b {
+        /// Digest size in bits.
+        bits: u16,
+        /// Whether the name ends with the file's extension.
+        ext: bool,
+    },
+    /// BLAKE2bp: `BLAKE2BP512` (with or without `E`).
+    Blake2bp {
+        /// Digest size in bits.
+        bits: u16,
+        /// Whether the name ends with the file's extension.
+        ext: bool,
+    },
+    /// BLAKE2s: `BLAKE2S160`, `BLAKE2S224`, `BLAKE2S256` (with or without `E`).
+    Blake2s {
+        /// Digest size in bits.
+        bits: u16,
+        /// Whether the name ends with the file's extension.
+        ext: bool,
+    },
+    /// BLAKE2sp: `BLAKE2SP224`, `BLAKE2SP256` (with or without `E`).
+    Blake2sp {
+        /// Digest size in bits.
+        bits: u16,
+        /// Whether the name ends with the file's extension.
+        ext: bool,
+    },
     /// BLAKE3 (`BLAKE3_256`, `BLAKE3_256E`).
     Blake3 {
         /// Whether the name ends with the file's extension.
@@ -381,6 +484,14 @@ pub enum KeyVariety {
     },
     /// `MD5`, `MD5E`.
     Md5 {
+        /// Whether the name ends with the file's extension.
+        ext: bool,
+    },
+    /// `XXH3`, `XXH3E`: git-annex's native XXH3 backend (64-bit hash, not
+    /// cryptographic). Not an external backend, although its name starts
+    /// with `X`: the reference (10.20261026, built with XXH3) reports these
+    /// keys' backend as `XXH3`/`XXH3E` and lists both among its backends.
+    Xxh3 {
         /// Whether the name ends with the file's extension.
         ext: bool,
     },
@@ -402,7 +513,8 @@ pub enum KeyVariety {
         /// Whether the name ends with the file's extension.
         ext: bool,
     },
-    /// Any other backend name (SKEIN, BLAKE2, ... and unknown ones). Has an
+    /// Any other backend name (including SKEIN, BLAKE2, SHA2 and SHA3 names
+    /// of sizes git-annex does not know, such as `SKEIN128`). Has an
     /// extension when the name ends in `E`, as git-annex assumes.
     Other(Vec<u8>),
 }
@@ -423,7 +535,21 @@ impl KeyVariety {
             b"SHA3_256" => KeyVariety::Sha3 { bits: 256, ext },
             b"SHA3_384" => KeyVariety::Sha3 { bits: 384, ext },
             b"SHA3_512" => KeyVariety::Sha3 { bits: 512, ext },
+            b"SKEIN256" => KeyVariety::Skein { bits: 256, ext },
+            b"SKEIN512" => KeyVariety::Skein { bits: 512, ext },
+            b"BLAKE2B160" => KeyVariety::Blake2b { bits: 160, ext },
+            b"BLAKE2B224" => KeyVariety::Blake2b { bits: 224, ext },
+            b"BLAKE2B256" => KeyVariety::Blake2b { bits: 256, ext },
+            b"BLAKE2B384" => KeyVariety::Blake2b { bits: 384, ext },
+            b"BLAKE2B512" => KeyVariety::Blake2b { bits: 512, ext },
+            b"BLAKE2BP512" => KeyVariety::Blake2bp { bits: 512, ext },
+            b"BLAKE2S160" => KeyVariety::Blake2s { bits: 160, ext },
+            b"BLAKE2S224" => KeyVariety::Blake2s { bits: 224, ext },
+            b"BLAKE2S256" => KeyVariety::Blake2s { bits: 256, ext },
+            b"BLAKE2SP224" => KeyVariety::Blake2sp { bits: 224, ext },
+            b"BLAKE2SP256" => KeyVariety::Blake2sp { bits: 256, ext },
             b"BLAKE3_256" => KeyVariety::Blake3 { ext },
+            b"XXH3" => KeyVariety::Xxh3 { ext },
             b"SHA1" => KeyVariety::Sha1 { ext },
             b"MD5" => KeyVariety::Md5 { ext },
             _ => match name {
@@ -456,9 +582,15 @@ impl KeyVariety {
         match self {
             KeyVariety::Sha2 { ext, .. }
             | KeyVariety::Sha3 { ext, .. }
+            | KeyVariety::Skein { ext, .. }
+            | KeyVariety::Blake2b { ext, .. }
+            | KeyVariety::Blake2bp { ext, .. }
+            | KeyVariety::Blake2s { ext, .. }
+            | KeyVariety::Blake2sp { ext, .. }
             | KeyVariety::Blake3 { ext }
             | KeyVariety::Sha1 { ext }
             | KeyVariety::Md5 { ext }
+            | KeyVariety::Xxh3 { ext }
             | KeyVariety::External { ext, .. } => *ext,
             KeyVariety::Worm
             | KeyVariety::Url
@@ -469,13 +601,41 @@ impl KeyVariety {
         }
     }
 
-    /// Whether the key's name is a cryptographically secure hash of the
-    /// content (what the `securehash` preferred-content term tests).
+    /// Whether keys of this variety are named after a cryptographically
+    /// secure hash of the content (what the `securehash` matching term
+    /// tests; checked with the reference's `matchexpression securehash`).
+    ///
+    /// True for the SHA-2, SHA-3, SKEIN, BLAKE2 and BLAKE3 varieties of the
+    /// sizes git-annex knows, and for `GITBUNDLE` (SHA-256 based). False for
+    /// `SHA1`, `MD5`, `XXH3`, `WORM`, `URL`, `GITMANIFEST`, unknown names
+    /// (also `SKEIN128` and the like), and external backends: git-annex asks
+    /// an external backend program, which this library does not run (the
+    /// reference also says no when the program is not installed).
+    ///
+    /// `VURL` is false here, but git-annex decides per key: a VURL key is
+    /// secure when it has no equivalent keys recorded in the git-annex
+    /// branch, or when all of them are; a caller with the branch at hand
+    /// must check that itself.
     pub fn is_secure_hash(&self) -> bool {
         match self {
-            KeyVariety::Sha2 { .. } | KeyVariety::Sha3 { .. } | KeyVariety::Blake3 { .. } => true,
-            KeyVariety::Other(name) => name.starts_with(b"SKEIN") || name.starts_with(b"BLAKE2"),
-            _ => false,
+            KeyVariety::Sha2 { .. }
+            | KeyVariety::Sha3 { .. }
+            | KeyVariety::Skein { .. }
+            | KeyVariety::Blake2b { .. }
+            | KeyVariety::Blake2bp { .. }
+            | KeyVariety::Blake2s { .. }
+            | KeyVariety::Blake2sp { .. }
+            | KeyVariety::Blake3 { .. }
+            | KeyVariety::GitBundle => true,
+            KeyVariety::Sha1 { .. }
+            | KeyVariety::Md5 { .. }
+            | KeyVariety::Xxh3 { .. }
+            | KeyVariety::Worm
+            | KeyVariety::Url
+            | KeyVariety::Vurl
+            | KeyVariety::GitManifest
+            | KeyVariety::External { .. }
+            | KeyVariety::Other(_) => false,
         }
     }
 }
@@ -483,8 +643,20 @@ impl KeyVariety {
 /// Whether keys of the backend named `name` end their name with the file's
 /// extension: the name ends in `E`, except `GITBUNDLE`. Same answer as
 /// `KeyVariety::from_name(name).has_extension()`, without allocating.
-fn backend_has_extension(name: &[u8]) -> bool {
+pub fn backend_has_extension(name: &[u8]) -> bool {
     name.last() == Some(&b'E') && name != b"GITBUNDLE"
+}
+
+/// A backend name must be non-empty and free of `-` (the first `-` ends
+/// it when a key is parsed).
+fn check_backend(backend: &[u8]) -> Result<(), KeyError> {
+    if backend.is_empty() || backend.contains(&b'-') {
+        Err(KeyError::BadBackend {
+            backend: quoted(backend),
+        })
+    } else {
+        Ok(())
+    }
 }
 
 fn parse_u64(digits: &[u8]) -> Option<u64> {

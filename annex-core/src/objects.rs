@@ -28,16 +28,8 @@ fn key_md5(key: &Key) -> [u8; 16] {
 
 /// The lower-case hash directory of a key, with a trailing `/`: `abc/def/`.
 pub fn hash_dir_lower(key: &Key) -> String {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let d = key_md5(key);
-    let mut s = String::with_capacity(8);
-    for (i, nibble) in d[..3].iter().flat_map(|b| [b >> 4, b & 15]).enumerate() {
-        s.push(HEX[usize::from(nibble)] as char);
-        if i == 2 || i == 5 {
-            s.push('/');
-        }
-    }
-    s
+    let h = crate::backend::hex(&key_md5(key)[..3]);
+    format!("{}/{}/", &h[..3], &h[3..])
 }
 
 /// The mixed-case hash directory of a key, with a trailing `/`: `Xy/Zw/`.

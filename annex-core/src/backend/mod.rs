@@ -5,8 +5,9 @@
 //! `SHA1E`, `SHA1`, `MD5E`, `MD5`) name a key after the hash of the
 //! content, in lower-case hex, and record its size; the `E` variants add the
 //! file's extension (see [`extension`]). `WORM` names a key after the file's
-//! path in the repository, its size and its modification time (see
-//! [`keyname`]). URL keys are made by [`url::url_key`].
+//! path relative to the top of the work tree (see [`path::top_file_path`]),
+//! its size and its modification time (see [`keyname`]). URL keys are made
+//! by [`url::url_key`].
 //!
 //! Hashing streams the content through a fixed 1 MiB buffer, so memory use
 //! does not grow with the file; BLAKE3 hashes each buffer on every core.
@@ -31,6 +32,7 @@
 
 pub mod extension;
 pub mod keyname;
+pub mod path;
 pub mod url;
 
 use std::fs::File;
@@ -61,9 +63,16 @@ pub enum BackendError {
         /// What failed.
         source: io::Error,
     },
-    /// Reading from a reader failed.
-    #[error("reading content to hash: {0}")]
-    Read(#[source] io::Error),
+    /// Reading from a reader failed while hashing content for the file
+    /// `name` (the name given to [`Backend::key_for_reader`]).
+    #[error("reading content to hash for {name}: {source}")]
+    Read {
+        /// The file the content is for.
+        name: PathBuf,
+        /// What failed.
+        #[source]
+        source: io::Error,
+    },
     /// The file changed while it was being hashed.
     #[error("{path}: changed while it was being hashed")]
     Changed {
@@ -86,10 +95,20 @@ pub enum BackendError {
         /// Seconds since the epoch.
         mtime: i64,
     },
+    /// A WORM key was asked for a file whose name is absolute: the name must
+    /// be relative to the top of the work tree (see
+    /// [`path::top_file_path`]), or the key would depend on where the
+    /// repository is.
+    #[error("{name}: WORM needs the file's path relative to the top of the work tree")]
+    NameNotRelative {
+        /// The name given.
+        name: PathBuf,
+    },
     /// The key was not made by this backend.
     #[error("key {key} is not a {backend} key")]
     WrongBackend {
-        /// The key, lossily decoded.
+        /// The key, lossily decoded and cut as [`crate::key::KeyError`]
+        /// quotes keys.
         key: String,
         /// The backend's name.
         backend: &'static str,
@@ -118,18 +137,35 @@ impl Default for KeyOptions {
 }
 
 /// What a key is made from: the content, and the file it is for.
+///
+/// For `git annex calckey FILE`, the content is `FILE` as given and the
+/// name is [`path::top_file_path`]`(top, FILE)`:
+///
+/// ```no_run
+/// use annex_core::backend::{path::top_file_path, Backend, KeyOptions, KeySource};
+/// use std::path::Path;
+/// let file = Path::new("../d/./a");
+/// let name = top_file_path(Path::new("/repo"), file).unwrap();
+/// let source = KeySource { content: file, name: &name };
+/// let key = Backend::Worm.key_for_file(&source, &KeyOptions::default()).unwrap();
+/// ```
 #[derive(Debug, Clone, Copy)]
 pub struct KeySource<'a> {
     /// The file whose content is keyed.
     pub content: &'a Path,
-    /// The work-tree file the key is for, relative to the top of the
-    /// repository. `E` backends take the extension from its last component;
-    /// WORM uses all of it.
+    /// The work-tree file the key is for, relative to the top of the work
+    /// tree (as [`path::top_file_path`] makes it; it starts with `..` for a
+    /// file outside the work tree). `E` backends take the extension from
+    /// its last component; WORM uses all of it, simplified lexically (`.`
+    /// dropped, `dir/..` folded), and refuses an absolute name.
     pub name: &'a Path,
 }
 
 impl<'a> KeySource<'a> {
-    /// A source whose content is at its name (what `git annex calckey` does).
+    /// A source whose content is at its name: `path` is opened as given
+    /// (relative to the current directory) and is also the name, so for
+    /// WORM it must be relative to the top of the work tree (true when the
+    /// current directory is the top and `path` is relative).
     pub fn new(path: &'a Path) -> Self {
         KeySource {
             content: path,
@@ -259,26 +295,16 @@ impl Backend {
         })
     }
 
-    /// Whether the backend adds the file's extension to the key's name.
+    /// Whether the backend adds the file's extension to the key's name
+    /// (the rule of [`crate::key::backend_has_extension`]).
     pub fn has_extension(self) -> bool {
-        matches!(
-            self,
-            Backend::Sha256E
-                | Backend::Sha512E
-                | Backend::Sha224E
-                | Backend::Sha384E
-                | Backend::Blake3E
-                | Backend::Sha1E
-                | Backend::Md5E
-        )
+        crate::key::backend_has_extension(self.name().as_bytes())
     }
 
-    /// Whether the backend's keys are cryptographically secure hashes.
+    /// Whether the backend's keys are cryptographically secure hashes
+    /// (the rule of [`crate::key::KeyVariety::is_secure_hash`]).
     pub fn is_cryptographically_secure(self) -> bool {
-        !matches!(
-            self,
-            Backend::Sha1E | Backend::Sha1 | Backend::Md5E | Backend::Md5 | Backend::Worm
-        )
+        crate::key::KeyVariety::from_name(self.name().as_bytes()).is_secure_hash()
     }
 
     /// A hasher for incremental verification, for hashing backends.
@@ -355,7 +381,12 @@ impl Backend {
             });
         };
         let mut hasher = ContentHasher::new(kind);
-        hash_reader(&mut hasher, &mut reader, HASH_BUFFER_SIZE).map_err(BackendError::Read)?;
+        hash_reader(&mut hasher, &mut reader, HASH_BUFFER_SIZE).map_err(|source| {
+            BackendError::Read {
+                name: name.to_path_buf(),
+                source,
+            }
+        })?;
         let size = hasher.bytes_hashed();
         Ok(self.hashed_key(&hasher.finish(), size, name, opts))
     }
@@ -370,8 +401,15 @@ impl Backend {
             path: path.to_path_buf(),
             mtime: meta.mtime(),
         })?;
-        let name =
-            keyname::gen_key_name(source.name.as_os_str().as_bytes(), opts.filename_encoding);
+        if source.name.is_absolute() {
+            return Err(BackendError::NameNotRelative {
+                name: source.name.to_path_buf(),
+            });
+        }
+        // git-annex names WORM keys after the simplified path relative to
+        // the top (`toTopFilePath`): `./d/a` and `d/../d/a` are `d/a`.
+        let simplified: PathBuf = path::simplify(source.name).into_iter().collect();
+        let name = keyname::gen_key_name(simplified.as_os_str().as_bytes(), opts.filename_encoding);
         Ok(Key::from_fields(
             b"WORM",
             &name,
@@ -396,7 +434,7 @@ impl Backend {
     pub fn verify(self, key: &Key, path: &Path) -> Result<bool, BackendError> {
         if key.backend_name() != self.name().as_bytes() {
             return Err(BackendError::WrongBackend {
-                key: key.to_string(),
+                key: crate::key::quoted(key.as_bytes()),
                 backend: self.name(),
             });
         }

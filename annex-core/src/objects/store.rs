@@ -13,13 +13,20 @@
 //! accident. With `core.sharedRepository` set, modes follow the shared
 //! setting instead and the directory stays group-writable.
 //!
+//! Content is moved into place with a rename that never replaces an
+//! existing object (`renameat2(RENAME_NOREPLACE)`, or `link` + `unlink`
+//! where the file system lacks it): when another process stored the key
+//! first, its object is kept and ours is reported as
+//! [`Ingested::AlreadyPresent`].
+//!
 //! Not supported: freeze/thaw hooks (`annex.freezecontent-command`),
-//! crippled file systems, and the content lock files (`KEY.lck`), which
-//! other modules own.
+//! crippled file systems and repository versions before 10 in shared
+//! repositories ([`ObjectStore::open`] refuses them), and the content lock
+//! files (`KEY.lck`), which other modules own.
 
 use std::fs::{self, File, OpenOptions, Permissions};
 use std::io;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -123,6 +130,16 @@ pub enum ObjectsError {
         /// The path given as content.
         path: PathBuf,
     },
+    /// The repository uses a setting this store does not implement.
+    #[error("{path}: {setting} is not supported: {reason}")]
+    Unsupported {
+        /// The config file the setting is in.
+        path: PathBuf,
+        /// The setting and its value, e.g. `annex.crippledfilesystem=true`.
+        setting: String,
+        /// Why it is refused.
+        reason: &'static str,
+    },
     /// The repository's git config could not be read.
     #[error("cannot read git config {path}: {message}")]
     Config {
@@ -201,8 +218,19 @@ impl ObjectStore {
 
     /// A store whose bareness and settings are read from `GITDIR/config`
     /// (`core.bare`, `core.sharedRepository`, `annex.tune.objecthashlower`,
-    /// `annex.tune.objecthash1`). Only the repository's own config file is
-    /// read, not global or system config.
+    /// `annex.tune.objecthash1`, `annex.crippledfilesystem`,
+    /// `annex.version`). Only the repository's own config file is read: not
+    /// global or system config, and not files it includes (`include.path`,
+    /// `includeIf`), so settings made there are not seen.
+    ///
+    /// Refused with [`ObjectsError::Unsupported`], naming the setting:
+    /// `annex.crippledfilesystem=true` (git-annex then neither freezes nor
+    /// thaws content, and uses other paths), and a shared repository
+    /// (`core.sharedRepository` other than unshared) whose `annex.version`
+    /// is unset, unparsable or below 10: git-annex keeps content files
+    /// writable there (`versionNeedsWritableContentFiles`), which this store
+    /// does not do. Unshared repositories of any version are accepted: their
+    /// lockdown is the same.
     pub fn open(git_dir: impl Into<PathBuf>) -> Result<ObjectStore, ObjectsError> {
         let git_dir = git_dir.into();
         let path = git_dir.join("config");
@@ -213,12 +241,37 @@ impl ObjectStore {
                     message: e.to_string(),
                 })?;
         let boolean = |k: &str| matches!(file.boolean(k), Ok(Some(true)));
+        if boolean("annex.crippledfilesystem") {
+            return Err(ObjectsError::Unsupported {
+                path,
+                setting: "annex.crippledfilesystem=true".into(),
+                reason: "content on crippled file systems is not locked down as git-annex expects",
+            });
+        }
         let shared = file.string("core.sharedRepository");
         let config = StoreConfig {
             shared: SharedRepository::parse(shared.as_ref().map(|s| &s[..])),
             object_hash_lower: boolean("annex.tune.objecthashlower"),
             object_hash_one_level: boolean("annex.tune.objecthash1"),
         };
+        if config.shared != SharedRepository::UnShared {
+            let version = file.string("annex.version");
+            let parsed = version
+                .as_ref()
+                .and_then(|v| std::str::from_utf8(v).ok())
+                .and_then(|v| v.trim().parse::<u64>().ok());
+            if parsed.is_none_or(|v| v < 10) {
+                let shown = match &version {
+                    Some(v) => String::from_utf8_lossy(v).into_owned(),
+                    None => "(unset)".into(),
+                };
+                return Err(ObjectsError::Unsupported {
+                    path,
+                    setting: format!("annex.version={shown} with core.sharedRepository"),
+                    reason: "shared repositories before version 10 keep content files writable",
+                });
+            }
+        }
         Ok(ObjectStore {
             bare: boolean("core.bare"),
             git_dir,
@@ -249,6 +302,12 @@ impl ObjectStore {
     /// `GITDIR/annex/tmp`: in-progress content.
     pub fn tmp_dir(&self) -> PathBuf {
         self.git_dir.join("annex").join("tmp")
+    }
+
+    /// `GITDIR/annex/othertmp`: temp files not named after a key (git-annex's
+    /// `gitAnnexTmpOtherDir`); ingest copies are made here.
+    pub fn other_tmp_dir(&self) -> PathBuf {
+        self.git_dir.join("annex").join("othertmp")
     }
 
     /// Where an in-progress transfer of `key` keeps its content:
@@ -305,13 +364,23 @@ impl ObjectStore {
     }
 
     /// Copies `src` into the store as the content of `key`, atomically: the
-    /// copy is written to a fresh temp file under `annex/tmp`, synced,
-    /// locked down and renamed into place. `src` is never modified. The
+    /// copy is written to a fresh temp file under `annex/othertmp` (under a
+    /// shared lock on `annex/othertmp.lck`, which keeps git-annex's cleanup
+    /// of that directory away meanwhile), synced, locked down and moved into
+    /// place without replacing anything there. `src` is never modified. The
     /// copy keeps `src`'s permission bits minus the write bits.
+    ///
+    /// `src` may be a symlink to a regular file: it is only read, never
+    /// written, moved or locked down, so following the link cannot change
+    /// anything outside the store. Anything that is not a regular file (a
+    /// directory, FIFO or device, directly or through a link) is
+    /// [`ObjectsError::NotAFile`]; `src` is opened non-blocking so that a
+    /// FIFO cannot hang the call.
     ///
     /// The key is trusted: nothing checks that the content matches it.
     pub fn ingest_file(&self, src: &Path, key: &Key) -> Result<Ingested, ObjectsError> {
-        let meta = fs::metadata(src).map_err(io_err("read", src))?;
+        let input = open_nonblocking(src, false).map_err(io_err("read", src))?;
+        let meta = input.metadata().map_err(io_err("read", src))?;
         if !meta.is_file() {
             return Err(ObjectsError::NotAFile {
                 path: src.to_path_buf(),
@@ -320,34 +389,35 @@ impl ObjectStore {
         if let Some(p) = self.find(key) {
             return Ok(Ingested::AlreadyPresent(p));
         }
-        let tmp = self.copy_to_temp(src, &meta)?;
-        let result = self.install(&tmp, key);
-        if result.is_err() {
+        let _lock = self.lock_other_tmp()?;
+        let (tmp, tmp_file) = self.copy_to_temp(input, src, &meta)?;
+        let result = self.install(&tmp, &tmp_file, key);
+        if !matches!(result, Ok(Ingested::Stored(_))) {
+            // Our own copy: not needed when another object is there or on error.
             let _ = fs::remove_file(&tmp);
         }
-        match result {
-            Ok(p) => Ok(Ingested::Stored(p)),
-            // Another process stored the key meanwhile.
-            Err(e @ ObjectsError::Rename { .. }) => match self.find(key) {
-                Some(p) => Ok(Ingested::AlreadyPresent(p)),
-                None => Err(e),
-            },
-            Err(e) => Err(e),
-        }
+        result
     }
 
     /// Moves a finished temp file (usually [`Self::tmp_path`]) into the
     /// store as the content of `key`: synced, locked down, renamed into
-    /// place. When the store already has the key, the temp file is removed
-    /// and the existing content kept, as git-annex does. On any error the
-    /// content stays at `tmp` (with its original mode). A `tmp` on another
-    /// file system is copied in, then removed.
+    /// place without replacing anything there. When the store already has
+    /// the key (before, or because another process stored it meanwhile),
+    /// the temp file is removed and the existing content kept, as git-annex
+    /// does. On any error the content stays at `tmp` (with its original
+    /// mode). A `tmp` on another file system is copied in, then removed.
+    ///
+    /// `tmp` itself must be a regular file: a symlink (even to a regular
+    /// file), directory or FIFO is [`ObjectsError::NotAFile`], since the
+    /// temp file is locked down and moved, and doing that through a link
+    /// would change or move something else.
     pub fn ingest_from_temp(&self, tmp: &Path, key: &Key) -> Result<Ingested, ObjectsError> {
-        let meta = fs::metadata(tmp).map_err(io_err("read", tmp))?;
-        if !meta.is_file() {
-            return Err(ObjectsError::NotAFile {
-                path: tmp.to_path_buf(),
-            });
+        let not_a_file = || ObjectsError::NotAFile {
+            path: tmp.to_path_buf(),
+        };
+        let lmeta = fs::symlink_metadata(tmp).map_err(io_err("read", tmp))?;
+        if !lmeta.file_type().is_file() {
+            return Err(not_a_file());
         }
         if let Some(p) = self.find(key) {
             // Never delete the object itself when given as the temp file.
@@ -356,34 +426,36 @@ impl ObjectStore {
             }
             return Ok(Ingested::AlreadyPresent(p));
         }
-        File::open(tmp)
-            .and_then(|f| f.sync_all())
-            .map_err(io_err("sync", tmp))?;
-        match self.install(tmp, key) {
-            Ok(p) => Ok(Ingested::Stored(p)),
+        let file = open_nonblocking(tmp, true).map_err(io_err("read", tmp))?;
+        let meta = file.metadata().map_err(io_err("read", tmp))?;
+        // Replaced by something else since it was looked at?
+        if !meta.is_file() || meta.dev() != lmeta.dev() || meta.ino() != lmeta.ino() {
+            return Err(not_a_file());
+        }
+        file.sync_all().map_err(io_err("sync", tmp))?;
+        match self.install(tmp, &file, key) {
+            Ok(Ingested::Stored(p)) => Ok(Ingested::Stored(p)),
+            Ok(Ingested::AlreadyPresent(p)) => {
+                // Another process stored the key meanwhile; its object stays.
+                fs::remove_file(tmp).map_err(io_err("remove", tmp))?;
+                Ok(Ingested::AlreadyPresent(p))
+            }
             Err(ObjectsError::Rename { source, .. })
                 if source.kind() == io::ErrorKind::CrossesDevices =>
             {
-                let copy = self.copy_to_temp(tmp, &meta)?;
-                match self.install(&copy, key) {
-                    Ok(p) => {
-                        fs::remove_file(tmp).map_err(io_err("remove", tmp))?;
-                        Ok(Ingested::Stored(p))
-                    }
-                    Err(e) => {
-                        let _ = fs::remove_file(&copy);
-                        Err(e)
-                    }
+                let _lock = self.lock_other_tmp()?;
+                let (copy, copy_file) = self.copy_to_temp(file, tmp, &meta)?;
+                let result = self.install(&copy, &copy_file, key);
+                if !matches!(result, Ok(Ingested::Stored(_))) {
+                    let _ = fs::remove_file(&copy);
                 }
+                let ingested = result?;
+                // The content is in the store (ours or another process's):
+                // removing the original is best effort, an error here
+                // would wrongly say nothing was stored.
+                let _ = fs::remove_file(tmp);
+                Ok(ingested)
             }
-            // Another process stored the key meanwhile.
-            Err(e @ ObjectsError::Rename { .. }) => match self.find(key) {
-                Some(p) => {
-                    fs::remove_file(tmp).map_err(io_err("remove", tmp))?;
-                    Ok(Ingested::AlreadyPresent(p))
-                }
-                None => Err(e),
-            },
             Err(e) => Err(e),
         }
     }
@@ -420,19 +492,59 @@ impl ObjectStore {
 
     /// Locks down an object file and its directory as git-annex's
     /// `freezeContent` and `freezeContentDir` do (for example after content
-    /// was modified in place).
+    /// was modified in place). `file` must be a regular file, not a
+    /// symlink ([`ObjectsError::NotAFile`]).
     pub fn lock_down(&self, file: &Path) -> Result<(), ObjectsError> {
-        self.freeze_content(file)?;
+        let f = open_nonblocking(file, true).map_err(|e| {
+            if e.raw_os_error() == Some(rustix::io::Errno::LOOP.raw_os_error()) {
+                ObjectsError::NotAFile {
+                    path: file.to_path_buf(),
+                }
+            } else {
+                io_err("lock down", file)(e)
+            }
+        })?;
+        if !f.metadata().map_err(io_err("lock down", file))?.is_file() {
+            return Err(ObjectsError::NotAFile {
+                path: file.to_path_buf(),
+            });
+        }
+        self.freeze_content(&f, file)?;
         self.freeze_content_dir(parent(file))
     }
 
     // ---- internals ----
 
-    /// Copies `src` to a fresh temp file in `annex/tmp`, synced, with
-    /// `src`'s permission bits.
-    fn copy_to_temp(&self, src: &Path, meta: &fs::Metadata) -> Result<PathBuf, ObjectsError> {
-        let tmp_dir = self.tmp_dir();
-        self.create_annex_dirs(&tmp_dir, &self.git_dir)?;
+    /// Takes a shared lock on `annex/othertmp.lck`, as git-annex does while
+    /// it has files in `annex/othertmp`; its cleanup removes that directory
+    /// only under an exclusive lock. Released when the file is dropped.
+    fn lock_other_tmp(&self) -> Result<File, ObjectsError> {
+        let annex = self.git_dir.join("annex");
+        self.create_annex_dirs(&annex, &self.git_dir, &mut Vec::new())?;
+        let path = annex.join("othertmp.lck");
+        let lock = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(io_err("open lock", &path))?;
+        rustix::fs::fcntl_lock(&lock, rustix::fs::FlockOperation::LockShared)
+            .map_err(|e| io_err("lock", &path)(e.into()))?;
+        Ok(lock)
+    }
+
+    /// Copies `input` (opened from `src`) to a fresh temp file in
+    /// `annex/othertmp`, synced, with `src`'s permission bits. The caller
+    /// holds [`Self::lock_other_tmp`].
+    fn copy_to_temp(
+        &self,
+        mut input: File,
+        src: &Path,
+        meta: &fs::Metadata,
+    ) -> Result<(PathBuf, File), ObjectsError> {
+        let tmp_dir = self.other_tmp_dir();
+        self.create_annex_dirs(&tmp_dir, &self.git_dir, &mut Vec::new())?;
         let (tmp, mut out) = loop {
             let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
             let candidate = tmp_dir.join(format!("ingest.{}.{n}", std::process::id()));
@@ -448,14 +560,13 @@ impl ObjectStore {
             }
         };
         let result = (|| {
-            let mut input = File::open(src).map_err(io_err("read", src))?;
-            io::copy(&mut input, &mut out).map_err(|e| {
-                // Say which side failed when we can tell.
-                ObjectsError::Io {
-                    op: "copy into temp file",
-                    path: tmp.clone(),
-                    source: e,
-                }
+            // io::copy uses copy_file_range where it can (fast, and
+            // reflinks on file systems that have them). It cannot say
+            // which side failed; the message names both.
+            io::copy(&mut input, &mut out).map_err(|e| ObjectsError::Io {
+                op: "copy content into temp file",
+                path: tmp.clone(),
+                source: io::Error::new(e.kind(), format!("from {}: {e}", src.display())),
             })?;
             let mode = meta.permissions().mode() & 0o7777;
             out.set_permissions(Permissions::from_mode(mode | 0o600))
@@ -463,7 +574,7 @@ impl ObjectStore {
             out.sync_all().map_err(io_err("sync", &tmp))
         })();
         match result {
-            Ok(()) => Ok(tmp),
+            Ok(()) => Ok((tmp, out)),
             Err(e) => {
                 let _ = fs::remove_file(&tmp);
                 Err(e)
@@ -471,38 +582,73 @@ impl ObjectStore {
         }
     }
 
-    /// Moves `tmp` into place for `key` and locks it down. On error `tmp`
-    /// still holds the content with its original mode.
-    fn install(&self, tmp: &Path, key: &Key) -> Result<PathBuf, ObjectsError> {
+    /// Moves `tmp` (open as `tmp_file`) into place for `key`, never
+    /// replacing an object already there, and locks it down.
+    ///
+    /// - `Stored`: the content is in place. Locking the key's directory
+    ///   down afterwards is best effort: a failure there cannot undo the
+    ///   storing, so it is not an error.
+    /// - `AlreadyPresent`: an object was at the destination (another process
+    ///   stored the key); it is kept, and `tmp` is left as it was.
+    /// - `Err`: `tmp` still holds the content with its original mode, the
+    ///   directories made for it are removed again when empty, and the
+    ///   key's directory is locked down again.
+    fn install(&self, tmp: &Path, tmp_file: &File, key: &Key) -> Result<Ingested, ObjectsError> {
         let dest = self.path_for(key);
         let dir = parent(&dest).to_path_buf();
-        self.create_annex_dirs(&dir, &self.git_dir)?;
+        let mut guard = InstallGuard {
+            store: self,
+            dir: &dir,
+            created: Vec::new(),
+            thawed: false,
+            tmp_file,
+            tmp_mode: None,
+            armed: true,
+        };
+        self.create_annex_dirs(&dir, &self.git_dir, &mut guard.created)?;
         // createContentDir: the key's directory may exist, frozen.
         add_mode(&dir, 0o200).map_err(io_err("make writable", &dir))?;
-        let old_mode = fs::metadata(tmp)
+        guard.thawed = true;
+        let old_mode = tmp_file
+            .metadata()
             .map_err(io_err("read", tmp))?
             .permissions()
             .mode();
-        self.freeze_content(tmp)?;
-        if let Err(source) = fs::rename(tmp, &dest) {
-            let _ = fs::set_permissions(tmp, Permissions::from_mode(old_mode & 0o7777));
-            let _ = self.freeze_content_dir(&dir);
-            self.clean_object_dirs(&dest);
-            return Err(ObjectsError::Rename {
-                from: tmp.to_path_buf(),
-                to: dest,
-                source,
-            });
+        guard.tmp_mode = Some(old_mode);
+        self.freeze_content(tmp_file, tmp)?;
+        match rename_noreplace(tmp, &dest) {
+            Ok(()) => {
+                guard.armed = false;
+                drop(guard);
+                let _ = self.freeze_content_dir(&dir);
+                // Durability of the rename.
+                let _ = File::open(&dir).and_then(|d| d.sync_all());
+                Ok(Ingested::Stored(dest))
+            }
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                drop(guard);
+                Ok(Ingested::AlreadyPresent(dest))
+            }
+            Err(source) => {
+                drop(guard);
+                Err(ObjectsError::Rename {
+                    from: tmp.to_path_buf(),
+                    to: dest,
+                    source,
+                })
+            }
         }
-        self.freeze_content_dir(&dir)?;
-        // Durability of the rename; best effort, the content is in place.
-        let _ = File::open(&dir).and_then(|d| d.sync_all());
-        Ok(dest)
     }
 
     /// Creates `dir` and its missing parents below `top`, giving each new
-    /// directory the shared-repository permissions git-annex gives.
-    fn create_annex_dirs(&self, dir: &Path, top: &Path) -> Result<(), ObjectsError> {
+    /// directory the shared-repository permissions git-annex gives, and
+    /// appends each directory it made to `created` (parents first).
+    fn create_annex_dirs(
+        &self,
+        dir: &Path,
+        top: &Path,
+        created: &mut Vec<PathBuf>,
+    ) -> Result<(), ObjectsError> {
         if dir.is_dir() {
             return Ok(());
         }
@@ -517,7 +663,10 @@ impl ObjectStore {
         }
         for d in missing.into_iter().rev() {
             match fs::create_dir(d) {
-                Ok(()) => self.set_annex_dir_perm(d),
+                Ok(()) => {
+                    created.push(d.to_path_buf());
+                    self.set_annex_dir_perm(d);
+                }
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists && d.is_dir() => {}
                 Err(e) => return Err(io_err("create directory", d)(e)),
             }
@@ -536,33 +685,37 @@ impl ObjectStore {
         };
     }
 
-    /// git-annex's `freezeContent` for repository version 10.
-    fn freeze_content(&self, file: &Path) -> Result<(), ObjectsError> {
-        let r = match self.config.shared {
-            SharedRepository::UnShared => {
-                return modify_mode(file, |m| (m | 0o400) & !0o222)
-                    .map_err(io_err("lock down", file));
-            }
-            SharedRepository::Group => modify_mode(file, |m| (m | 0o440) & !0o222),
-            SharedRepository::All => modify_mode(file, |m| (m | 0o444) & !0o222),
-            SharedRepository::Umask(n) => set_mode(file, n & !0o222),
+    /// git-annex's `freezeContent` for repository version 10, on an open
+    /// file (`path` names it in errors).
+    fn freeze_content(&self, file: &File, path: &Path) -> Result<(), ObjectsError> {
+        let result = match self.config.shared {
+            SharedRepository::UnShared => modify_file_mode(file, |m| (m | 0o400) & !0o222),
+            SharedRepository::Group => modify_file_mode(file, |m| (m | 0o440) & !0o222),
+            SharedRepository::All => modify_file_mode(file, |m| (m | 0o444) & !0o222),
+            SharedRepository::Umask(n) => modify_file_mode(file, |_| n & !0o222),
         };
-        // In a shared repository another user may own the file.
-        let _ = r;
-        Ok(())
+        if self.config.shared == SharedRepository::UnShared {
+            result.map_err(io_err("lock down", path))
+        } else {
+            // As git-annex: in a shared repository another user may own the
+            // file, so a failure to change its mode is ignored.
+            Ok(())
+        }
     }
 
     /// git-annex's `freezeContentDir`.
     fn freeze_content_dir(&self, dir: &Path) -> Result<(), ObjectsError> {
-        let r = match self.config.shared {
-            SharedRepository::UnShared => {
-                return modify_mode(dir, |m| m & !0o222).map_err(io_err("lock down", dir));
-            }
+        let result = match self.config.shared {
+            SharedRepository::UnShared => modify_mode(dir, |m| m & !0o222),
             SharedRepository::Group | SharedRepository::All => add_mode(dir, 0o660),
             SharedRepository::Umask(n) => set_mode(dir, umask_shared_directory(n & !0o200)),
         };
-        let _ = r;
-        Ok(())
+        if self.config.shared == SharedRepository::UnShared {
+            result.map_err(io_err("lock down", dir))
+        } else {
+            // As git-annex: another user may own the directory.
+            Ok(())
+        }
     }
 
     /// git-annex's `thawContentDir`. With an octal `core.sharedRepository`
@@ -616,8 +769,83 @@ fn umask_shared_directory(n: u32) -> u32 {
     m
 }
 
+/// Undoes a failed [`ObjectStore::install`] when dropped while armed:
+/// gives the temp file its mode back, removes the directories made for it
+/// (when still empty) and locks the key's directory down again.
+struct InstallGuard<'a> {
+    store: &'a ObjectStore,
+    dir: &'a Path,
+    created: Vec<PathBuf>,
+    thawed: bool,
+    tmp_file: &'a File,
+    tmp_mode: Option<u32>,
+    armed: bool,
+}
+
+impl Drop for InstallGuard<'_> {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        if let Some(mode) = self.tmp_mode {
+            let _ = self
+                .tmp_file
+                .set_permissions(Permissions::from_mode(mode & 0o7777));
+        }
+        for d in self.created.iter().rev() {
+            // Only empty directories go; one holding another process's
+            // object stays.
+            let _ = fs::remove_dir(d);
+        }
+        if self.thawed && self.dir.is_dir() {
+            let _ = self.store.freeze_content_dir(self.dir);
+        }
+    }
+}
+
+/// Opens `path` for reading without blocking (a FIFO opens at once), and
+/// with `nofollow` without following a symlink at the last component.
+fn open_nonblocking(path: &Path, nofollow: bool) -> io::Result<File> {
+    let mut flags = rustix::fs::OFlags::NONBLOCK;
+    if nofollow {
+        flags |= rustix::fs::OFlags::NOFOLLOW;
+    }
+    OpenOptions::new()
+        .read(true)
+        .custom_flags(flags.bits() as i32)
+        .open(path)
+}
+
+/// Renames `from` to `to` unless something exists at `to`, in which case
+/// the error is `AlreadyExists` and nothing changes. Uses
+/// `renameat2(RENAME_NOREPLACE)`; where the file system or kernel does not
+/// support it (`EINVAL`, `ENOSYS`), [`link_then_unlink`].
+fn rename_noreplace(from: &Path, to: &Path) -> io::Result<()> {
+    #[cfg(any(target_os = "linux", target_os = "android", target_vendor = "apple"))]
+    {
+        use rustix::fs::{CWD, RenameFlags, renameat_with};
+        use rustix::io::Errno;
+        match renameat_with(CWD, from, CWD, to, RenameFlags::NOREPLACE) {
+            Ok(()) => return Ok(()),
+            Err(e) if e == Errno::INVAL || e == Errno::NOSYS => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    link_then_unlink(from, to)
+}
+
+/// The no-replace rename where `RENAME_NOREPLACE` is missing: `link(2)`
+/// fails with `EEXIST` rather than replacing, then the old name is
+/// removed. Removing it is best effort: the content is already in place
+/// under the new name (a failure leaves a second, locked-down name in the
+/// temp directory).
+fn link_then_unlink(from: &Path, to: &Path) -> io::Result<()> {
+    fs::hard_link(from, to)?;
+    let _ = fs::remove_file(from);
+    Ok(())
+}
+
 fn same_file(a: &Path, b: &Path) -> bool {
-    use std::os::unix::fs::MetadataExt;
     match (fs::metadata(a), fs::metadata(b)) {
         (Ok(x), Ok(y)) => x.dev() == y.dev() && x.ino() == y.ino(),
         _ => false,
@@ -633,6 +861,15 @@ fn modify_mode(path: &Path, f: impl FnOnce(u32) -> u32) -> io::Result<()> {
     let new = f(old) & 0o7777;
     if new != old {
         fs::set_permissions(path, Permissions::from_mode(new))?;
+    }
+    Ok(())
+}
+
+fn modify_file_mode(file: &File, f: impl FnOnce(u32) -> u32) -> io::Result<()> {
+    let old = file.metadata()?.permissions().mode() & 0o7777;
+    let new = f(old) & 0o7777;
+    if new != old {
+        file.set_permissions(Permissions::from_mode(new))?;
     }
     Ok(())
 }
@@ -710,5 +947,82 @@ mod tests {
             nonbare.tmp_path(&Key::parse(b"URL--a:b/c").expect("key")),
             Path::new("/r/.git/annex/tmp/URL--a&cb%c")
         );
+    }
+
+    fn mode(p: &Path) -> u32 {
+        fs::symlink_metadata(p).expect("stat").permissions().mode() & 0o7777
+    }
+
+    #[test]
+    fn install_never_replaces_an_existing_object() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let store = ObjectStore::new(dir.path(), false);
+        let key = Key::parse(b"SHA1-s5--x").expect("key");
+        let dest = store.path_for(&key);
+        let key_dir = parent(&dest).to_path_buf();
+        fs::create_dir_all(&key_dir).expect("mkdir");
+        fs::write(&dest, b"first").expect("write");
+        fs::set_permissions(&key_dir, Permissions::from_mode(0o555)).expect("chmod");
+        let tmp = dir.path().join("t");
+        fs::write(&tmp, b"other").expect("write");
+        fs::set_permissions(&tmp, Permissions::from_mode(0o640)).expect("chmod");
+        let f = File::open(&tmp).expect("open");
+        // `find` is skipped here: this is the race where another process
+        // stores the key after we looked.
+        let got = store.install(&tmp, &f, &key).expect("install");
+        assert_eq!(got, Ingested::AlreadyPresent(dest.clone()));
+        assert_eq!(fs::read(&dest).expect("object"), b"first");
+        assert_eq!(fs::read(&tmp).expect("tmp kept"), b"other");
+        assert_eq!(mode(&tmp), 0o640, "tmp mode restored");
+        assert_eq!(mode(&key_dir), 0o555, "key dir frozen again");
+    }
+
+    #[test]
+    fn failed_install_cleans_up_and_refreezes() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let store = ObjectStore::new(dir.path(), false);
+        let key = Key::parse(b"SHA1-s5--y").expect("key");
+        let tmp = dir.path().join("t");
+        fs::write(&tmp, b"12345").expect("write");
+        fs::set_permissions(&tmp, Permissions::from_mode(0o644)).expect("chmod");
+        let f = File::open(&tmp).expect("open");
+        // The rename fails (the temp name is gone) after the directories
+        // were made and the content frozen through the open file.
+        fs::rename(&tmp, dir.path().join("moved")).expect("move away");
+        let err = store.install(&tmp, &f, &key).expect_err("rename fails");
+        assert!(matches!(err, ObjectsError::Rename { .. }), "{err}");
+        assert_eq!(mode(&dir.path().join("moved")), 0o644, "mode restored");
+        assert!(
+            !store.objects_dir().exists(),
+            "directories made for the object removed again"
+        );
+        // A key directory that existed (frozen) is frozen again.
+        let key_dir = parent(&store.path_for(&key)).to_path_buf();
+        fs::create_dir_all(&key_dir).expect("mkdir");
+        fs::set_permissions(&key_dir, Permissions::from_mode(0o555)).expect("chmod");
+        store.install(&tmp, &f, &key).expect_err("rename fails");
+        assert!(key_dir.is_dir());
+        assert_eq!(mode(&key_dir), 0o555);
+    }
+
+    #[test]
+    fn link_fallback_does_not_replace() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+        fs::write(&a, b"a").expect("write");
+        fs::write(&b, b"b").expect("write");
+        let err = link_then_unlink(&a, &b).expect_err("exists");
+        assert_eq!(err.kind(), io::ErrorKind::AlreadyExists);
+        assert_eq!(fs::read(&b).expect("b"), b"b");
+        assert_eq!(fs::read(&a).expect("a"), b"a");
+        fs::remove_file(&b).expect("rm");
+        link_then_unlink(&a, &b).expect("moved");
+        assert!(!a.exists());
+        assert_eq!(fs::read(&b).expect("b"), b"a");
+        // The primary path behaves the same.
+        fs::write(&a, b"c").expect("write");
+        let err = rename_noreplace(&a, &b).expect_err("exists");
+        assert_eq!(err.kind(), io::ErrorKind::AlreadyExists);
+        assert_eq!(fs::read(&b).expect("b"), b"a");
     }
 }

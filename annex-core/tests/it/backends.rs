@@ -405,9 +405,11 @@ fn verify_matching_and_mismatching_content() {
     std::fs::write(&path, b"some content").expect("write");
     let opts = KeyOptions::default();
     for backend in Backend::ALL {
-        let key = backend
-            .key_for_file(&KeySource::new(&path), &opts)
-            .expect("key");
+        let source = KeySource {
+            content: &path,
+            name: Path::new("f.txt"),
+        };
+        let key = backend.key_for_file(&source, &opts).expect("key");
         assert!(backend.verify(&key, &path).expect("verify"), "{backend}");
         assert_eq!(
             annex_core::backend::verify_key(&key, &path).expect("verify_key"),
@@ -435,6 +437,27 @@ fn verify_matching_and_mismatching_content() {
             Err(BackendError::WrongBackend { .. })
         ));
     }
+    // A huge key of another backend: the message stays bounded.
+    let mut huge = b"SHA1-s1--".to_vec();
+    huge.extend(std::iter::repeat_n(b'k', 1 << 20));
+    let huge = Key::parse(&huge).expect("key");
+    let msg = Backend::Md5
+        .verify(&huge, &path)
+        .expect_err("wrong")
+        .to_string();
+    assert!(msg.len() < 400, "{} bytes", msg.len());
+    // Reading from a reader that fails names the file the content is for.
+    struct Failing;
+    impl std::io::Read for Failing {
+        fn read(&mut self, _: &mut [u8]) -> std::io::Result<usize> {
+            Err(std::io::Error::other("boom"))
+        }
+    }
+    let err = Backend::Sha256
+        .key_for_reader(Failing, Path::new("d/for-this.txt"), &opts)
+        .expect_err("read fails");
+    assert!(matches!(err, BackendError::Read { .. }), "{err}");
+    assert!(err.to_string().contains("d/for-this.txt"), "{err}");
     // A missing file is an I/O error naming it.
     let missing = dir.path().join("missing");
     let key = Key::parse(b"SHA1-s1--abc").expect("key");
@@ -559,6 +582,121 @@ fn worm_before_1970_is_an_error() {
     );
 }
 
+/// WORM keys are named after the file's path relative to the top of the
+/// work tree, simplified, whatever form the path was given in and wherever
+/// the command runs: `top_file_path_from` + `key_for_file` give what the
+/// reference's `calckey` gives for the same argument in the same directory.
+#[test]
+fn worm_names_are_relative_to_the_top_like_calckey() {
+    use annex_core::backend::path::{top_file_path, top_file_path_from};
+    let repo = support::new_git_repo();
+    // getcwd (which git-annex uses) gives the physical path.
+    let top = repo.path().canonicalize().expect("canonical top");
+    let elsewhere = tempfile::tempdir().expect("tmp");
+    let out_dir = elsewhere.path().canonicalize().expect("canonical");
+    std::fs::create_dir_all(top.join("d/e")).expect("mkdir");
+    for (f, content) in [
+        (top.join("d/a"), &b"in d"[..]),
+        (top.join("top.txt"), b"at top"),
+        (out_dir.join("out"), b"outside the work tree"),
+    ] {
+        std::fs::write(&f, content).expect("write");
+    }
+    let s = |p: &Path| p.to_str().expect("utf-8 temp path").to_owned();
+    let top_name = s(Path::new(top.file_name().expect("name")));
+    let out_rel = format!(
+        "../{}/out",
+        s(Path::new(out_dir.file_name().expect("name")))
+    );
+    let cases: Vec<(&str, String)> = vec![
+        ("", "d/a".into()),
+        ("", "./d/a".into()),
+        ("", "d/../d/a".into()),
+        ("", "d//a".into()),
+        ("", "d/e/../a".into()),
+        ("", "d/e/../../d/./a".into()),
+        ("", s(&top.join("d/a"))),
+        ("", format!("{}/./d/../d/a", s(&top))),
+        ("", format!("../{top_name}/d/a")),
+        ("", s(&out_dir.join("out"))),
+        ("", out_rel.clone()),
+        ("d", "a".into()),
+        ("d", "./a".into()),
+        ("d", "../d/a".into()),
+        ("d", "../top.txt".into()),
+        ("d", "e/../a".into()),
+        ("d", s(&top.join("d/a"))),
+        ("d", format!("../../{top_name}/top.txt")),
+        ("d", s(&out_dir.join("out"))),
+        ("d/e", "../../top.txt".into()),
+        ("d/e", format!("../../{out_rel}")),
+    ];
+    let mut mismatches = Vec::new();
+    for (sub, arg) in &cases {
+        let cwd = top.join(sub);
+        let want = support::annex(&cwd, &["calckey", "--backend=WORM", arg]);
+        let file = Path::new(arg);
+        let name = top_file_path_from(&cwd, &top, file);
+        let content = cwd.join(file);
+        let ours = Backend::Worm
+            .key_for_file(
+                &KeySource {
+                    content: &content,
+                    name: &name,
+                },
+                &KeyOptions::default(),
+            )
+            .expect("worm key");
+        if ours.to_string() != want.trim_end() {
+            mismatches.push(format!(
+                "in {sub:?} {arg:?}: ours {ours} reference {}",
+                want.trim_end()
+            ));
+        }
+        // With absolute paths no current directory is needed.
+        if file.is_absolute() {
+            assert_eq!(top_file_path(&top, file).expect("top path"), name);
+        }
+    }
+    assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
+
+    // An absolute name is refused rather than put into the key.
+    let abs = top.join("d/a");
+    let r = Backend::Worm.key_for_file(&KeySource::new(&abs), &KeyOptions::default());
+    assert!(
+        matches!(r, Err(BackendError::NameNotRelative { .. })),
+        "{r:?}"
+    );
+}
+
+/// The default extension limits are git-annex's (`annex.maxextensionlength`
+/// 4, `annex.maxextensions` 2), and `KeyOptions::default()` uses them. That
+/// they give what the reference gives without any `-c` is checked by
+/// `every_backend_matches_calckey`, which runs `calckey` without options.
+#[test]
+fn default_extension_limits_are_git_annex_defaults() {
+    use annex_core::backend::extension::{DEFAULT_MAX_EXTENSION_LENGTH, DEFAULT_MAX_EXTENSIONS};
+    assert_eq!(DEFAULT_MAX_EXTENSION_LENGTH, 4);
+    assert_eq!(DEFAULT_MAX_EXTENSIONS, 2);
+    let opts = KeyOptions::default();
+    assert_eq!(opts.max_extension_length, 4);
+    assert_eq!(opts.max_extensions, 2);
+    // And one name where the limits bite, against the reference run
+    // without `-c`.
+    let repo = support::new_git_repo();
+    let name = "x.aaaaa.bb.ccc.dddd";
+    std::fs::write(repo.path().join(name), b"x").expect("write");
+    let want = support::annex(repo.path(), &["calckey", "--backend=MD5E", name]);
+    let full = repo.path().join(name);
+    let source = KeySource {
+        content: &full,
+        name: Path::new(name),
+    };
+    let ours = Backend::Md5E.key_for_file(&source, &opts).expect("key");
+    assert_eq!(ours.to_string(), want.trim_end());
+    assert!(ours.as_bytes().ends_with(b".ccc.dddd"), "{ours}");
+}
+
 mod properties {
     use annex_core::backend::extension::select_extension;
     use annex_core::backend::keyname::{FilenameEncoding, gen_key_name};
@@ -597,12 +735,6 @@ mod properties {
                     prop_assert!(p.iter().all(|&b| b.is_ascii_alphanumeric() || b >= 128));
                 }
             }
-            // The defaults are git-annex's.
-            prop_assert_eq!(
-                select_extension(&name, 4, 2),
-                select_extension(&name, annex_core::backend::extension::DEFAULT_MAX_EXTENSION_LENGTH,
-                    annex_core::backend::extension::DEFAULT_MAX_EXTENSIONS)
-            );
         }
 
         /// Generated key names are ASCII, without spaces or newlines, and
