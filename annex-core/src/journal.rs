@@ -285,20 +285,7 @@ impl Journal {
         let tmp_lock = self.annex_dir.join("othertmp.lck");
         // A shared lock on othertmp.lck keeps git-annex's cleanup of
         // othertmp away while our temp file is there.
-        let lockf = fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&tmp_lock)
-            .map_err(io_err("open lock", &tmp_lock))?;
-        rustix::fs::fcntl_lock(&lockf, rustix::fs::FlockOperation::LockShared).map_err(|e| {
-            JournalError::Io {
-                what: "lock",
-                path: tmp_lock.clone(),
-                source: e.into(),
-            }
-        })?;
+        let lock = crate::lockfile::shared(&tmp_lock).map_err(io_err("lock", &tmp_lock))?;
         fs::create_dir_all(&tmp_dir).map_err(io_err("create", &tmp_dir))?;
         let mut tmp = tempfile::Builder::new()
             .prefix("journal.")
@@ -329,7 +316,7 @@ impl Journal {
                 source: e.error,
             })?;
         }
-        drop(lockf);
+        drop(lock);
         Ok(())
     }
 

@@ -10,6 +10,7 @@
 //! - [`pointer`](crate::pointer): pointer files and annex symlink targets.
 //! - [`uuid`]: repository UUIDs.
 //! - [`timestamp`]: the timestamps (and vector clocks) of the branch's logs.
+//! - [`lockfile`]: shared locks on lock files, held once per process.
 //! - [`logs`]: every log of the `git-annex` branch, typed.
 //! - [`journal`]: the journal where log changes wait to be committed.
 //! - [`branch`]: the `git-annex` branch: read with the journal over it, commit, union merge.
@@ -28,6 +29,7 @@ pub mod backend;
 pub mod branch;
 pub mod journal;
 pub mod key;
+pub mod lockfile;
 pub mod logs;
 pub mod objects;
 pub mod pointer;

@@ -518,20 +518,11 @@ impl ObjectStore {
     /// Takes a shared lock on `annex/othertmp.lck`, as git-annex does while
     /// it has files in `annex/othertmp`; its cleanup removes that directory
     /// only under an exclusive lock. Released when the file is dropped.
-    fn lock_other_tmp(&self) -> Result<File, ObjectsError> {
+    fn lock_other_tmp(&self) -> Result<crate::lockfile::SharedLock, ObjectsError> {
         let annex = self.git_dir.join("annex");
         self.create_annex_dirs(&annex, &self.git_dir, &mut Vec::new())?;
         let path = annex.join("othertmp.lck");
-        let lock = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
-            .map_err(io_err("open lock", &path))?;
-        rustix::fs::fcntl_lock(&lock, rustix::fs::FlockOperation::LockShared)
-            .map_err(|e| io_err("lock", &path)(e.into()))?;
-        Ok(lock)
+        crate::lockfile::shared(&path).map_err(io_err("lock", &path))
     }
 
     /// Copies `input` (opened from `src`) to a fresh temp file in

@@ -1,0 +1,124 @@
+//! Shared locks on lock files, held once per process.
+//!
+//! git-annex locks its lock files with POSIX record locks (`fcntl`), and we
+//! take the same kind so that the two see each other. Such a lock belongs
+//! to the whole process and is dropped as soon as the process closes *any*
+//! descriptor of the file: two threads each opening `othertmp.lck`, locking
+//! it shared and closing it when done would unlock each other. So a shared
+//! lock here is one open descriptor per path for the whole process, counted:
+//! the first [`shared`] opens and locks it, the last guard dropped closes it.
+//!
+//! ```
+//! # fn main() -> std::io::Result<()> {
+//! let dir = tempfile::tempdir()?;
+//! let path = dir.path().join("othertmp.lck");
+//! let a = annex_core::lockfile::shared(&path)?;
+//! let b = annex_core::lockfile::shared(&path)?; // the same lock, counted twice
+//! drop(a); // still locked: `b` holds it
+//! drop(b); // now released
+//! # Ok(()) }
+//! ```
+
+use std::collections::HashMap;
+use std::fs::{File, OpenOptions};
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, OnceLock};
+
+/// How many guards hold each path, with the descriptor that holds the lock.
+fn registry() -> &'static Mutex<HashMap<PathBuf, (File, usize)>> {
+    static R: OnceLock<Mutex<HashMap<PathBuf, (File, usize)>>> = OnceLock::new();
+    R.get_or_init(|| Mutex::new(HashMap::new()))
+}
+
+/// A shared lock on a lock file, held while this guard lives.
+#[derive(Debug)]
+pub struct SharedLock {
+    path: PathBuf,
+}
+
+impl SharedLock {
+    /// The lock file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+/// Takes a shared (read) lock on the file at `path`, creating it if needed,
+/// waiting while another process holds it exclusively. Errors are the
+/// open or lock failure, to be reported with the path.
+pub fn shared(path: &Path) -> io::Result<SharedLock> {
+    let mut held = registry()
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    if let Some((_, count)) = held.get_mut(path) {
+        *count += 1;
+        return Ok(SharedLock {
+            path: path.to_path_buf(),
+        });
+    }
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)?;
+    // Waiting here with the registry held only delays other lockers of
+    // lock files in this process, which would wait for the same reason.
+    rustix::fs::fcntl_lock(&file, rustix::fs::FlockOperation::LockShared)?;
+    held.insert(path.to_path_buf(), (file, 1));
+    Ok(SharedLock {
+        path: path.to_path_buf(),
+    })
+}
+
+impl Drop for SharedLock {
+    fn drop(&mut self) {
+        let mut held = registry()
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some((_, count)) = held.get_mut(&self.path) {
+            *count -= 1;
+            if *count == 0 {
+                // Closing the last descriptor releases the lock.
+                held.remove(&self.path);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Whether another process could take an exclusive lock on `path` now.
+    fn exclusive_possible_elsewhere(path: &Path) -> bool {
+        // flock(1) uses flock(2), which does not see fcntl locks, so ask
+        // python's fcntl.lockf (a POSIX record lock) in a child process.
+        let out = std::process::Command::new("python3")
+            .args([
+                "-c",
+                "import fcntl,sys\nf=open(sys.argv[1],'r+')\ntry:\n fcntl.lockf(f,fcntl.LOCK_EX|fcntl.LOCK_NB); print('free')\nexcept OSError: print('held')",
+            ])
+            .arg(path)
+            .output()
+            .expect("run python3");
+        String::from_utf8_lossy(&out.stdout).trim() == "free"
+    }
+
+    #[test]
+    fn a_second_guard_keeps_the_lock_after_the_first_is_dropped() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("x.lck");
+        let a = shared(&path).expect("lock");
+        let b = shared(&path).expect("lock");
+        assert!(!exclusive_possible_elsewhere(&path));
+        drop(a);
+        assert!(
+            !exclusive_possible_elsewhere(&path),
+            "dropping one guard unlocked the other"
+        );
+        drop(b);
+        assert!(exclusive_possible_elsewhere(&path));
+    }
+}
