@@ -7,7 +7,7 @@
 //! - [`key`]: keys (`BACKEND[-sN][-mN][-SN-CN]--NAME`), parsed and serialized.
 //! - [`backend`]: the hashing backends that make keys from content.
 //! - [`objects`]: the object store under `.git/annex/objects` and its hash dirs.
-//! - [`pointer`](crate::pointer): pointer files and annex symlink targets.
+//! - [`pointer`](mod@pointer): pointer files and annex symlink targets.
 //! - [`uuid`]: repository UUIDs.
 //! - [`timestamp`]: the timestamps (and vector clocks) of the branch's logs.
 //! - [`lockfile`]: shared locks on lock files, held once per process.

@@ -3,7 +3,7 @@
 //! through the journal as git-annex changes it.
 //!
 //! [`State`] joins the [`branch`](crate::branch) (bytes, journal, commits)
-//! with the [`logs`](crate::logs) (typed records, pure setters) and a
+//! with the [`logs`](mod@crate::logs) (typed records, pure setters) and a
 //! [`Clock`] (`GIT_ANNEX_VECTOR_CLOCK` or the system time). Changes land in
 //! the journal; [`State::commit`] records them in the branch.
 //!
