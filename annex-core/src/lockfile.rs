@@ -48,6 +48,7 @@ impl SharedLock {
 /// waiting while another process holds it exclusively. Errors are the
 /// open or lock failure, to be reported with the path.
 pub fn shared(path: &Path) -> io::Result<SharedLock> {
+    let path = &registry_key(path)?;
     let mut held = registry()
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
@@ -70,6 +71,23 @@ pub fn shared(path: &Path) -> io::Result<SharedLock> {
     Ok(SharedLock {
         path: path.to_path_buf(),
     })
+}
+
+/// The one name of a lock file, however it was spelled (`./.git/...`,
+/// an absolute path, a path through a symlink), found without opening the
+/// file: opening and closing a second descriptor would drop the lock.
+fn registry_key(path: &Path) -> io::Result<PathBuf> {
+    let name = path.file_name().ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{}: not a lock file path", path.display()),
+        )
+    })?;
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    Ok(parent.canonicalize()?.join(name))
 }
 
 impl Drop for SharedLock {
@@ -120,5 +138,22 @@ mod tests {
         );
         drop(b);
         assert!(exclusive_possible_elsewhere(&path));
+    }
+
+    #[test]
+    fn two_spellings_of_one_path_share_one_lock() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::create_dir(dir.path().join("sub")).expect("mkdir");
+        let plain = dir.path().join("x.lck");
+        let roundabout = dir.path().join("sub/../x.lck");
+        let a = shared(&plain).expect("lock");
+        let b = shared(&roundabout).expect("lock");
+        drop(a);
+        assert!(
+            !exclusive_possible_elsewhere(&plain),
+            "one spelling unlocked the other"
+        );
+        drop(b);
+        assert!(exclusive_possible_elsewhere(&plain));
     }
 }

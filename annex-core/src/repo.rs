@@ -196,7 +196,7 @@ impl Repo {
             };
             state.set_description(&uuid, desc.as_bytes())?;
         }
-        state.branch().commit("update")?;
+        state.commit()?;
         let repo = discover(path)?;
         Repo::from_gix(&repo)
     }

@@ -106,8 +106,18 @@ impl State {
         self.branch.commit(&self.branch.commit_message())
     }
 
-    fn change(&self, path: &[u8], f: impl FnOnce(&[u8]) -> Vec<u8>) -> Result<(), BranchError> {
-        self.branch.change(path, f)
+    /// Changes a log through the journal. `regarding` names the
+    /// repositories the change is about: when one of them is private
+    /// (`annex.private`, `remote.NAME.annex-private`), the change goes to the
+    /// private journal and never reaches the branch, as git-annex does.
+    fn change(
+        &self,
+        regarding: &[&Uuid],
+        path: &[u8],
+        f: impl FnOnce(&[u8]) -> Vec<u8>,
+    ) -> Result<(), BranchError> {
+        let regarding: Vec<Uuid> = regarding.iter().map(|u| (*u).clone()).collect();
+        self.branch.change_regarding(&regarding, path, f)
     }
 
     /// Repository descriptions, by UUID (`uuid.log`).
@@ -118,7 +128,7 @@ impl State {
     /// Sets a repository's description (`git annex describe`).
     pub fn set_description(&self, uuid: &Uuid, description: &[u8]) -> Result<(), BranchError> {
         let t = self.clock.candidate();
-        self.change(paths::UUID, |old| {
+        self.change(&[uuid], paths::UUID, |old| {
             logs::uuid::set_description(old, uuid, description, t)
         })
     }
@@ -132,7 +142,9 @@ impl State {
     /// Sets a repository's trust level (`trust`, `untrust`, `semitrust`, `dead`).
     pub fn set_trust(&self, uuid: &Uuid, level: TrustLevel) -> Result<(), BranchError> {
         let t = self.clock.candidate();
-        self.change(paths::TRUST, |old| logs::trust::set(old, uuid, level, t))
+        self.change(&[uuid], paths::TRUST, |old| {
+            logs::trust::set(old, uuid, level, t)
+        })
     }
 
     /// Groups of each repository (`group.log`).
@@ -144,7 +156,9 @@ impl State {
     /// group of it: read [`State::groups`], edit, set).
     pub fn set_groups(&self, uuid: &Uuid, groups: BTreeSet<Vec<u8>>) -> Result<(), BranchError> {
         let t = self.clock.candidate();
-        self.change(paths::GROUP, |old| logs::group::set(old, uuid, groups, t))
+        self.change(&[uuid], paths::GROUP, |old| {
+            logs::group::set(old, uuid, groups, t)
+        })
     }
 
     /// Preferred content expressions by UUID (`wanted`).
@@ -163,7 +177,7 @@ impl State {
     /// stored as given; checking it is the preferred-content parser's job.
     pub fn set_preferred_content(&self, uuid: &Uuid, expr: &[u8]) -> Result<(), BranchError> {
         let t = self.clock.candidate();
-        self.change(paths::PREFERRED_CONTENT, |old| {
+        self.change(&[uuid], paths::PREFERRED_CONTENT, |old| {
             logs::preferred_content::set(old, uuid, expr, t)
         })
     }
@@ -171,7 +185,7 @@ impl State {
     /// Sets a repository's required content expression.
     pub fn set_required_content(&self, uuid: &Uuid, expr: &[u8]) -> Result<(), BranchError> {
         let t = self.clock.candidate();
-        self.change(paths::REQUIRED_CONTENT, |old| {
+        self.change(&[uuid], paths::REQUIRED_CONTENT, |old| {
             logs::preferred_content::set(old, uuid, expr, t)
         })
     }
@@ -190,7 +204,7 @@ impl State {
         expr: &[u8],
     ) -> Result<(), BranchError> {
         let t = self.clock.candidate();
-        self.change(paths::GROUP_PREFERRED_CONTENT, |old| {
+        self.change(&[], paths::GROUP_PREFERRED_CONTENT, |old| {
             logs::preferred_content::set_group(old, group, expr, t)
         })
     }
@@ -205,7 +219,7 @@ impl State {
     /// Sets numcopies.
     pub fn set_numcopies(&self, n: i64) -> Result<(), BranchError> {
         let t = self.clock.candidate();
-        self.change(paths::NUMCOPIES, |old| logs::numcopies::set(old, n, t))
+        self.change(&[], paths::NUMCOPIES, |old| logs::numcopies::set(old, n, t))
     }
 
     /// The mincopies setting, if one was made (`mincopies.log`).
@@ -218,7 +232,7 @@ impl State {
     /// Sets mincopies.
     pub fn set_mincopies(&self, n: i64) -> Result<(), BranchError> {
         let t = self.clock.candidate();
-        self.change(paths::MINCOPIES, |old| logs::numcopies::set(old, n, t))
+        self.change(&[], paths::MINCOPIES, |old| logs::numcopies::set(old, n, t))
     }
 
     /// Repository-wide configuration set with `git annex config` (`config.log`).
@@ -232,7 +246,9 @@ impl State {
     /// as `git annex config --unset` does.
     pub fn set_config(&self, name: &[u8], value: &[u8]) -> Result<(), BranchError> {
         let t = self.clock.candidate();
-        self.change(paths::CONFIG, |old| logs::config::set(old, name, value, t))
+        self.change(&[], paths::CONFIG, |old| {
+            logs::config::set(old, name, value, t)
+        })
     }
 
     /// Maximum sizes in bytes, by UUID (`maxsize.log`).
@@ -245,7 +261,9 @@ impl State {
     /// Sets a repository's maximum size in bytes.
     pub fn set_maxsize(&self, uuid: &Uuid, size: i128) -> Result<(), BranchError> {
         let t = self.clock.candidate();
-        self.change(paths::MAXSIZE, |old| logs::maxsize::set(old, uuid, size, t))
+        self.change(&[uuid], paths::MAXSIZE, |old| {
+            logs::maxsize::set(old, uuid, size, t)
+        })
     }
 
     /// Clusters and their nodes (`cluster.log`).
@@ -281,7 +299,7 @@ impl State {
         let path = key_log_path(key, ".log");
         let old = self.branch.get(&path)?;
         match logs::location::set(&old, uuid, status, t) {
-            Some(_) => self.change(&path, |old| {
+            Some(_) => self.change(&[uuid], &path, |old| {
                 logs::location::set(old, uuid, status, t).unwrap_or_else(|| old.to_vec())
             }),
             None => Ok(()),
@@ -304,7 +322,7 @@ impl State {
         } else {
             Status::Missing
         };
-        self.change(&key_log_path(key, ".log.web"), |old| {
+        self.change(&[], &key_log_path(key, ".log.web"), |old| {
             logs::web::set(old, url, status, t)
         })?;
         let web = Uuid::parse(crate::uuid::WEB_UUID.as_bytes()).expect("the web UUID is valid");
@@ -326,7 +344,7 @@ impl State {
         if logs::metadata::add(&old, changes, t).is_none() {
             return Ok(());
         }
-        self.change(&path, |old| {
+        self.change(&[], &path, |old| {
             logs::metadata::add(old, changes, t).unwrap_or_else(|| old.to_vec())
         })
     }

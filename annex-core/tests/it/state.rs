@@ -378,3 +378,49 @@ fn concurrent_changes_converge_after_merging_both_ways() {
         Some(("untrusted", "A renamed"))
     );
 }
+
+/// With `annex.private`, changes about this repository stay in the private
+/// journal, as the reference keeps them: init by us and by the reference
+/// leave the same files in the branch and in `journal-private`.
+#[test]
+fn private_repository_stays_out_of_the_branch() {
+    let listing = |dir: &Path| {
+        let tree = support::git(dir, &["ls-tree", "-r", "--name-only", "git-annex"]);
+        let mut private: Vec<String> = std::fs::read_dir(dir.join(".git/annex/journal-private"))
+            .map(|rd| {
+                rd.map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        private.sort();
+        (tree, private)
+    };
+    let theirs = support::new_git_repo();
+    support::git(theirs.path(), &["config", "annex.private", "true"]);
+    support::annex(theirs.path(), &["init", "hidden"]);
+    support::annex(theirs.path(), &["trust", "here", "--force"]);
+    support::annex(theirs.path(), &["numcopies", "2"]);
+
+    let ours = support::new_git_repo();
+    support::git(ours.path(), &["config", "annex.private", "true"]);
+    let repo = Repo::init(ours.path(), Some("hidden")).expect("init");
+    let me = repo.uuid().expect("uuid").clone();
+    let state = State::new(repo.branch().expect("branch"));
+    state.set_trust(&me, TrustLevel::Trusted).expect("trust");
+    state.set_numcopies(2).expect("numcopies");
+    state.commit().expect("commit");
+
+    assert_eq!(listing(ours.path()), listing(theirs.path()));
+    let (tree, private) = listing(ours.path());
+    assert!(
+        !tree.contains("uuid.log") && !tree.contains("trust.log"),
+        "{tree}"
+    );
+    assert!(tree.contains("numcopies.log"), "{tree}");
+    assert_eq!(private, ["trust.log", "uuid.log"]);
+    // The reference, reading our repository, sees the private state.
+    assert_eq!(
+        reference_repositories(ours.path()).get(me.as_str()),
+        Some(&("trusted".to_owned(), "hidden".to_owned()))
+    );
+}
