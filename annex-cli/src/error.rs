@@ -19,10 +19,25 @@ impl CommandError {
         }
     }
 
+    /// An error writing to stdout: a closed pipe ends the command quietly
+    /// with success (the reader has what it wanted), anything else fails.
+    pub fn from_write(e: std::io::Error) -> CommandError {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            CommandError {
+                message: String::new(),
+                exit_code: 0,
+            }
+        } else {
+            CommandError::failed(format!("cannot write to standard output: {e}"))
+        }
+    }
+
     /// Prints the error on stderr the way git-annex does (`git-annex-rs: MESSAGE`)
     /// and returns the exit code.
     pub fn report(&self) -> i32 {
-        eprintln!("git-annex-rs: {}", self.message);
+        if !self.message.is_empty() {
+            eprintln!("git-annex-rs: {}", self.message);
+        }
         self.exit_code
     }
 }

@@ -4,6 +4,7 @@
 
 mod commands;
 mod error;
+mod output;
 
 use clap::Parser;
 

@@ -1,7 +1,12 @@
 //! `init [DESC]`: make the current git repository a git-annex repository
 //! (version 10), or re-initialize one keeping its UUID.
 
+use std::path::Path;
+
+use annex_core::repo::{Repo, RepoError};
+
 use crate::error::CommandError;
+use crate::output::outln;
 
 /// Arguments of `init`.
 #[derive(clap::Args, Debug)]
@@ -20,7 +25,17 @@ pub struct Args {
 pub fn run(args: Args) -> Result<(), CommandError> {
     let here = std::env::current_dir()
         .map_err(|e| CommandError::failed(format!("cannot read the current directory: {e}")))?;
-    let result = annex_core::repo::Repo::init(&here, args.description.as_deref());
+    // Whether init records anything in the branch shows as its tip moving;
+    // git-annex then says "(recording state in git...)".
+    let tip_before = branch_tip(&here);
+    let result = Repo::init(&here, args.description.as_deref());
+    if let Err(RepoError::NotAGitRepo { .. }) = &result {
+        // As git-annex: no JSON record, the error alone.
+        return Err(CommandError::failed(format!(
+            "{}: not in a git repository",
+            here.display()
+        )));
+    }
     if args.json {
         let errors: Vec<String> = result
             .as_ref()
@@ -34,18 +49,23 @@ pub fn run(args: Args) -> Result<(), CommandError> {
             "input": [],
             "success": result.is_ok(),
         });
-        println!("{record}");
-        return match result {
-            Ok(_) => Ok(()),
-            Err(e) => Err(e.into()),
-        };
+        outln!("{record}")?;
+        return result.map(drop).map_err(CommandError::from);
     }
-    result?;
+    let repo = result?;
     if !args.quiet {
-        match &args.description {
-            Some(d) => println!("init {d} ok"),
-            None => println!("init  ok"),
+        outln!("init {} ok", args.description.as_deref().unwrap_or(""))?;
+        if branch_tip_of(&repo) != tip_before {
+            outln!("(recording state in git...)")?;
         }
     }
     Ok(())
+}
+
+fn branch_tip(path: &Path) -> Option<gix::ObjectId> {
+    branch_tip_of(&Repo::open(path).ok()?)
+}
+
+fn branch_tip_of(repo: &Repo) -> Option<gix::ObjectId> {
+    repo.branch().ok()?.tip().ok()?
 }

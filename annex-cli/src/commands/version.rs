@@ -1,5 +1,7 @@
 //! `version`: what this build is and what it supports.
 
+use crate::output::{out, outln};
+
 /// Arguments of `version`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -12,15 +14,14 @@ pub struct Args {
 pub fn run(args: Args) -> Result<(), crate::error::CommandError> {
     let version = env!("CARGO_PKG_VERSION");
     if args.raw {
-        print!("{version}");
-        return Ok(());
+        return out!("{version}");
     }
-    println!("git-annex-rs version: {version}");
+    outln!("git-annex-rs version: {version}")?;
     let backends: Vec<&str> = annex_core::backend::Backend::ALL
         .iter()
         .map(|b| b.name())
         .collect();
-    println!("key/value backends: {}", backends.join(" "));
+    outln!("key/value backends: {}", backends.join(" "))?;
     println!(
         "supported repository versions: {}",
         annex_core::repo::VERSION
