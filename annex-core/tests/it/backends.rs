@@ -11,25 +11,7 @@ use annex_core::backend::{
 };
 use annex_core::key::Key;
 
-use crate::support;
-
-/// A small deterministic generator (xorshift64*).
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-    fn pick<T: Copy>(&mut self, xs: &[T]) -> T {
-        xs[self.below(xs.len())]
-    }
-}
+use crate::support::{self, Rng};
 
 /// Runs the reference git-annex in `dir` with a locale, feeding `stdin`;
 /// panics when it fails; returns stdout.

@@ -12,24 +12,7 @@ use annex_core::key::{Key, KeyError, KeyVariety};
 use annex_core::objects::{hash_dir_lower, hash_dir_mixed};
 use proptest::prelude::*;
 
-use crate::support;
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-    fn pick<T: Copy>(&mut self, xs: &[T]) -> T {
-        xs[self.below(xs.len())]
-    }
-}
+use crate::support::{self, Rng};
 
 const BACKENDS: &[&str] = &[
     "SHA256E",

@@ -12,27 +12,7 @@ use annex_core::objects::{
 };
 use annex_core::pointer;
 
-use crate::support;
-
-/// A small deterministic generator (xorshift), so failures reproduce.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.0 = x;
-        x
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-    fn pick<T: Copy>(&mut self, xs: &[T]) -> T {
-        xs[self.below(xs.len())]
-    }
-}
+use crate::support::{self, Rng};
 
 /// Keys of many backends, with names holding the bytes key files escape,
 /// unicode, and chunk fields. No space or newline: examinekey's batch mode
