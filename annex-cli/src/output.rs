@@ -21,14 +21,14 @@ pub fn text(args: std::fmt::Arguments<'_>) -> Result<(), CommandError> {
         .map_err(CommandError::from_write)
 }
 
-/// `outln!(...)`: [`line`] with `format_args!`.
+/// `outln!(...)`: [`line`](fn@line) with `format_args!`.
 macro_rules! outln {
     ($($arg:tt)*) => {
         $crate::output::line(format_args!($($arg)*))
     };
 }
 
-/// `out!(...)`: [`text`] with `format_args!`.
+/// `out!(...)`: [`text`](fn@text) with `format_args!`.
 macro_rules! out {
     ($($arg:tt)*) => {
         $crate::output::text(format_args!($($arg)*))
