@@ -39,7 +39,7 @@ use gix::bstr::{BStr, BString, ByteSlice};
 use gix::refs::transaction::{Change, LogChange, PreviousValue, RefEdit, RefLog};
 use gix::refs::{FullName, Target};
 
-use crate::journal::{Journal, JournalError, JournalLock};
+use crate::journal::{Journal, JournalError, JournalLock, bytes_to_os};
 
 /// The short name of the branch.
 pub const NAME: &str = "git-annex";
@@ -225,7 +225,20 @@ impl Branch {
     /// Creates the branch if it does not exist (from `origin/git-annex`
     /// when there is one, else as an empty "branch created" commit) and
     /// returns its tip.
+    ///
+    /// Creating takes the journal lock (it rewrites git-annex's branch
+    /// index), so it must not be called by a thread that holds it: the
+    /// lock is not re-entrant.
     pub fn create(&self) -> Result<ObjectId, BranchError> {
+        if let Some(t) = self.tip()? {
+            return Ok(t);
+        }
+        let lock = self.journal.lock()?;
+        self.create_locked(&lock)
+    }
+
+    /// [`Branch::create`] for a caller holding the journal lock.
+    fn create_locked(&self, lock: &JournalLock) -> Result<ObjectId, BranchError> {
         if let Some(t) = self.tip()? {
             return Ok(t);
         }
@@ -255,7 +268,7 @@ impl Branch {
             }
         };
         let tree = self.commit_tree(tip)?;
-        self.sync_index(tip, tree)?;
+        self.sync_index(lock, tip, tree)?;
         Ok(tip)
     }
 
@@ -419,14 +432,7 @@ impl Branch {
     /// passes the current content (see [`Branch::get`], without private
     /// information) to `f` and journals what it returns.
     pub fn change(&self, path: &[u8], f: impl FnOnce(&[u8]) -> Vec<u8>) -> Result<(), BranchError> {
-        let lock = self.journal.lock()?;
-        let cur = match self.journal.read(path)? {
-            Some(c) => c,
-            None => self.committed(path)?.unwrap_or_default(),
-        };
-        let new = f(&cur);
-        self.journal.write(&lock, path, &new)?;
-        Ok(())
+        self.change_opt(path, &[], |cur| Some(f(cur))).map(|_| ())
     }
 
     /// Like [`Branch::change`], for a change regarding the given
@@ -440,17 +446,62 @@ impl Branch {
         path: &[u8],
         f: impl FnOnce(&[u8]) -> Vec<u8>,
     ) -> Result<(), BranchError> {
-        if !regarding
+        self.change_opt(path, regarding, |cur| Some(f(cur)))
+            .map(|_| ())
+    }
+
+    /// Rewrites a branch file through the journal, or leaves it alone:
+    /// under the journal lock, passes the current content to `f`; when `f`
+    /// returns `Some(new)`, journals `new`, and when it returns `None`
+    /// (nothing to change), writes nothing, so the journal stays as it was
+    /// and the next commit has nothing of it, as git-annex does not
+    /// journal a log whose content does not change. Returns whether
+    /// something was journalled.
+    ///
+    /// `regarding` names the repositories the change is about (may be
+    /// empty): when one of them is configured private, the current content
+    /// includes the private journal's and the new content goes to the
+    /// private journal (never committed), as in
+    /// [`Branch::change_regarding`]. Otherwise the current content is the
+    /// journal's, else the branch's, as in [`Branch::change`].
+    ///
+    /// ```no_run
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let branch = annex_core::branch::Branch::open(std::path::Path::new(".git"))?;
+    /// // Add a line unless it is there already.
+    /// let line = b"x 1 timestamp=1s\n";
+    /// branch.change_opt(b"trust.log", &[], |old| {
+    ///     (!old.windows(line.len()).any(|w| w == line)).then(|| [old, line].concat())
+    /// })?;
+    /// # Ok(()) }
+    /// ```
+    pub fn change_opt(
+        &self,
+        path: &[u8],
+        regarding: &[crate::uuid::Uuid],
+        f: impl FnOnce(&[u8]) -> Option<Vec<u8>>,
+    ) -> Result<bool, BranchError> {
+        let private = regarding
             .iter()
-            .any(|u| self.private_uuids.contains(u.as_str()))
-        {
-            return self.change(path, f);
-        }
+            .any(|u| self.private_uuids.contains(u.as_str()));
         let lock = self.journal.lock()?;
-        let cur = self.get(path)?;
-        let new = f(&cur);
-        self.journal.write_private(&lock, path, &new)?;
-        Ok(())
+        let cur = if private {
+            self.get(path)?
+        } else {
+            match self.journal.read(path)? {
+                Some(c) => c,
+                None => self.committed(path)?.unwrap_or_default(),
+            }
+        };
+        let Some(new) = f(&cur) else {
+            return Ok(false);
+        };
+        if private {
+            self.journal.write_private(&lock, path, &new)?;
+        } else {
+            self.journal.write(&lock, path, &new)?;
+        }
+        Ok(true)
     }
 
     /// The message git-annex commits the journal with: `annex.commitmessage`
@@ -487,13 +538,13 @@ impl Branch {
 
     fn commit_locked(&self, lock: &JournalLock, message: &str) -> Result<ObjectId, BranchError> {
         for _attempt in 0..20 {
-            let tip = self.create()?;
+            let tip = self.create_locked(lock)?;
             let mut state = self.base_state(tip)?;
             let staged = self.stage_journal(&mut state)?;
             let tree = self.write_state(&state)?;
             let c = self.write_commit(tree, &[tip], message)?;
             if self.set_ref(c, Some(tip), &format!("commit: {message}"))? {
-                self.sync_index(c, tree)?;
+                self.sync_index(lock, c, tree)?;
                 self.clear_staged(lock, staged)?;
                 return Ok(c);
             }
@@ -685,11 +736,16 @@ impl Branch {
 
     /// Rewrites git-annex's branch index to the tree of `commit` and
     /// records that it corresponds to `commit`.
-    fn sync_index(&self, commit: ObjectId, tree: ObjectId) -> Result<(), BranchError> {
+    fn sync_index(
+        &self,
+        _lock: &JournalLock,
+        commit: ObjectId,
+        tree: ObjectId,
+    ) -> Result<(), BranchError> {
         let p = self.index_path();
         fs::create_dir_all(&self.annex_dir).map_err(io_err("create", &self.annex_dir))?;
         // Only git-annex and we modify this index, both under the journal
-        // lock or at branch creation, so a leftover lock is stale.
+        // lock (held here), so a leftover lock is stale.
         let _ = fs::remove_file(self.annex_dir.join("index.lock"));
         let state = gix::index::State::from_tree(&tree, &self.repo.objects, Default::default())
             .map_err(git_err("build index from tree", tree.to_string()))?;
@@ -825,7 +881,7 @@ impl Branch {
             return Ok(outcome);
         }
         let lock = self.journal.lock()?;
-        let tip = self.create()?;
+        let tip = self.create_locked(&lock)?;
         let dirty = self.journal.is_dirty()?;
         let local_transitions = transitions(&self.get(b"transitions.log")?);
         for (id, name) in &tomerge {
@@ -843,7 +899,7 @@ impl Branch {
         if let Some(target) = ff_target {
             if self.set_ref(target, Some(tip), "merging: fast-forward")? {
                 let tree = self.commit_tree(target)?;
-                self.sync_index(target, tree)?;
+                self.sync_index(&lock, target, tree)?;
                 outcome.fast_forwarded = true;
                 outcome.new_tip = Some(target);
                 outcome.merged = tomerge.clone();
@@ -879,7 +935,7 @@ impl Branch {
         if !self.set_ref(c, Some(tip), &message)? {
             return Err(BranchError::Raced(FULL_NAME.to_owned()));
         }
-        self.sync_index(c, tree)?;
+        self.sync_index(&lock, c, tree)?;
         self.clear_staged(&lock, staged)?;
         outcome.new_tip = Some(c);
         outcome.merged = tomerge.clone();
@@ -1034,12 +1090,6 @@ struct State {
     tree: ObjectId,
     files: BTreeMap<BString, ObjectId>,
     changed: BTreeSet<BString>,
-}
-
-#[cfg(unix)]
-fn bytes_to_os(b: &[u8]) -> std::ffi::OsString {
-    use std::os::unix::ffi::OsStrExt;
-    std::ffi::OsStr::from_bytes(b).to_owned()
 }
 
 /// Writes a file of `.git/annex` atomically (temp file in the same

@@ -735,3 +735,116 @@ fn stray_journal_file_names_do_not_block_commits() {
     assert_eq!(ls, "ok.log\nuuid.log\n");
     assert!(jdir.join("_leading").exists());
 }
+
+/// Stray journal names (no branch path maps to them) do not keep the
+/// journal dirty: no empty commits, fast-forward merges still happen, and
+/// reads that walk the journal work.
+#[test]
+fn stray_journal_names_leave_the_journal_clean() {
+    let top = tempfile::tempdir().expect("tmp");
+    let r1 = top.path().join("r1");
+    let r2 = top.path().join("r2");
+    std::fs::create_dir(&r1).expect("mkdir");
+    support::git(&r1, &["init", "-q", "-b", "main"]);
+    support::git(&r1, &["commit", "-q", "--allow-empty", "-m", "first"]);
+    support::annex(&r1, &["init", "one"]);
+    support::git(top.path(), &["clone", "-q", "r1", "r2"]);
+    Repo::init(&r2, Some("two")).expect("init r2");
+    let b2 = open_branch(&r2);
+    b2.commit("update").expect("commit init");
+    let jdir = b2.journal().dir();
+    std::fs::create_dir_all(&jdir).expect("mkdir");
+    for stray in ["_leading", "trailing_", "a_.._b", "x_.git_y", "a__b_"] {
+        std::fs::write(jdir.join(stray), b"junk\n").expect("write");
+    }
+    assert!(!b2.journal().is_dirty().expect("dirty"));
+    assert!(b2.journal().files().expect("files").is_empty());
+    let tip = b2.tip().expect("tip");
+    assert_eq!(b2.commit("update").expect("commit"), None);
+    assert_eq!(b2.tip().expect("tip"), tip, "an empty commit was made");
+
+    // Reads over the journal work.
+    let mut seen = Vec::new();
+    b2.for_each_file(|_| true, |p, _| seen.push(p.to_vec()))
+        .expect("walk");
+    assert!(seen.contains(&b"uuid.log".to_vec()), "{seen:?}");
+    assert!(b2.files().expect("files").contains(&b"uuid.log".to_vec()));
+
+    // r1 takes in r2's branch and moves on: r2 then fast-forwards.
+    support::git(&r1, &["remote", "add", "r2", "../r2"]);
+    support::git(&r1, &["fetch", "-q", "r2"]);
+    support::annex(&r1, &["merge"]);
+    support::annex(&r1, &["describe", "here", "one-again"]);
+    support::git(&r2, &["fetch", "-q", "origin"]);
+    let ff = b2.update().expect("update");
+    assert!(ff.fast_forwarded, "{ff:?}");
+    assert_eq!(
+        support::git(&r2, &["rev-parse", "git-annex"]),
+        support::git(&r1, &["rev-parse", "git-annex"])
+    );
+    assert!(jdir.join("_leading").exists());
+}
+
+/// Creating the branch rewrites git-annex's branch index, removing a stale
+/// `index.lock`: it waits for the journal lock first, so a live
+/// `index.lock` of the lock's holder is left alone meanwhile.
+#[test]
+fn create_waits_for_the_journal_lock() {
+    let dir = support::new_git_repo();
+    let d = dir.path();
+    let git_dir = d.join(".git");
+    let holder = Branch::open(&git_dir).expect("open");
+    let lock = holder.journal().lock().expect("lock");
+    let index_lock = git_dir.join("annex").join("index.lock");
+    std::fs::write(&index_lock, b"").expect("write index.lock");
+    let (tx, rx) = std::sync::mpsc::channel();
+    let gd = git_dir.clone();
+    let t = std::thread::spawn(move || {
+        let b = Branch::open(&gd).expect("open");
+        let r = b.create().map(|_| ());
+        tx.send(()).expect("send");
+        r
+    });
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    assert!(
+        rx.try_recv().is_err(),
+        "create finished while the journal lock was held"
+    );
+    assert!(index_lock.exists(), "a live index.lock was removed");
+    drop(lock);
+    t.join().expect("join").expect("create");
+    assert!(holder.tip().expect("tip").is_some());
+    assert!(!index_lock.exists());
+}
+
+/// `change_opt` writes nothing when the function returns `None`, so the
+/// journal stays clean and no commit is made.
+#[test]
+fn change_opt_skips_unchanged_logs() {
+    let dir = support::new_git_repo();
+    let d = dir.path();
+    Repo::init(d, Some("opt")).expect("init");
+    let branch = open_branch(d);
+    branch.commit("update").expect("commit");
+    let tip = branch.tip().expect("tip");
+    let before = branch.get(b"uuid.log").expect("get");
+    let wrote = branch
+        .change_opt(b"uuid.log", &[], |old| {
+            assert_eq!(old, before.as_slice());
+            None
+        })
+        .expect("change_opt");
+    assert!(!wrote);
+    assert!(!branch.journal().is_dirty().expect("dirty"));
+    assert_eq!(branch.commit("update").expect("commit"), None);
+    assert_eq!(branch.tip().expect("tip"), tip);
+    let wrote = branch
+        .change_opt(b"new.log", &[], |old| {
+            assert!(old.is_empty());
+            Some(b"line\n".to_vec())
+        })
+        .expect("change_opt");
+    assert!(wrote);
+    assert!(branch.commit("update").expect("commit").is_some());
+    assert_eq!(show(d, "new.log"), b"line\n");
+}
