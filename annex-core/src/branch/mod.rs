@@ -87,10 +87,6 @@ pub enum BranchError {
     /// Another process moved the branch while we committed, too often.
     #[error("git-annex branch: {0} kept changing while committing; giving up")]
     Raced(String),
-    /// A branch to merge has transitions (e.g. `forget`) not done locally,
-    /// or the reverse: not supported yet.
-    #[error("git-annex branch: cannot merge {0}: its transitions differ from the local branch's")]
-    Transitions(String),
 }
 
 fn git_err<E: Into<gix::Error>>(
@@ -126,6 +122,46 @@ pub struct MergeOutcome {
     pub fast_forwarded: bool,
     /// The new tip of the branch, when it moved.
     pub new_tip: Option<ObjectId>,
+    /// The refs left unmerged because their transitions (`transitions.log`,
+    /// written by `git annex forget`) differ from the branch's, which this
+    /// implementation does not perform: each is a warning to show.
+    pub skipped: Vec<SkippedRef>,
+}
+
+/// A ref [`Branch::merge`] left unmerged because of its transitions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SkippedRef {
+    /// The commit of the ref.
+    pub id: ObjectId,
+    /// The ref name.
+    pub name: String,
+    /// Whether it was recorded in `.git/annex/ignoredrefs`, as git-annex
+    /// records a ref lacking transitions that the others have, so that
+    /// neither git-annex nor we ever merge it again. A ref that has
+    /// transitions the branch lacks is not recorded: git-annex would
+    /// perform its transitions and adopt it, and still will (`git annex
+    /// merge` with git-annex itself).
+    pub ignored: bool,
+}
+
+impl std::fmt::Display for SkippedRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.ignored {
+            write!(
+                f,
+                "not merging {} ({}): it lacks transitions (git annex forget) done elsewhere; it is now ignored, as git-annex does",
+                describe_ref(&self.name),
+                self.id
+            )
+        } else {
+            write!(
+                f,
+                "not merging {} ({}): it has transitions (git annex forget) this implementation does not perform; run `git annex merge` with git-annex to apply them",
+                describe_ref(&self.name),
+                self.id
+            )
+        }
+    }
 }
 
 /// The `git-annex` branch of one repository, with its journal.
@@ -883,12 +919,11 @@ impl Branch {
         let lock = self.journal.lock()?;
         let tip = self.create_locked(&lock)?;
         let dirty = self.journal.is_dirty()?;
-        let local_transitions = transitions(&self.get(b"transitions.log")?);
-        for (id, name) in &tomerge {
-            let theirs = transitions(&self.file_at(*id, b"transitions.log")?.unwrap_or_default());
-            if theirs != local_transitions {
-                return Err(BranchError::Transitions(name.clone()));
-            }
+        let (tomerge, skipped) = self.split_by_transitions(tomerge)?;
+        outcome.skipped = skipped;
+        if tomerge.is_empty() {
+            self.add_merged_refs(&notnewer)?;
+            return Ok(outcome);
         }
         let ids: Vec<ObjectId> = tomerge.iter().map(|(i, _)| *i).collect();
         let ff_target = if dirty {
@@ -943,6 +978,68 @@ impl Branch {
         all.extend(notnewer);
         self.add_merged_refs(&all)?;
         Ok(outcome)
+    }
+
+    /// Splits the refs to merge into those whose transitions are the
+    /// branch's (merged as usual) and those left unmerged. As git-annex
+    /// does, when transitions differ anywhere, the union of all of them is
+    /// the target: a ref lacking some of it is recorded in
+    /// `.git/annex/ignoredrefs` (git-annex records it so, never merging it
+    /// again); a ref with the whole union while the branch lacks some
+    /// would need the transitions performed on the branch, which is not
+    /// implemented: it is left for git-annex, unrecorded.
+    fn split_by_transitions(
+        &self,
+        refs: Vec<(ObjectId, String)>,
+    ) -> Result<(Vec<(ObjectId, String)>, Vec<SkippedRef>), BranchError> {
+        let local = transitions(&self.get(b"transitions.log")?);
+        let mut theirs = Vec::with_capacity(refs.len());
+        for (id, name) in refs {
+            let t = transitions(&self.file_at(id, b"transitions.log")?.unwrap_or_default());
+            theirs.push((id, name, t));
+        }
+        if theirs.iter().all(|(_, _, t)| *t == local) {
+            return Ok((
+                theirs.into_iter().map(|(i, n, _)| (i, n)).collect(),
+                Vec::new(),
+            ));
+        }
+        let mut all = local.clone();
+        for (_, _, t) in &theirs {
+            all.extend(t.iter().cloned());
+        }
+        let mut keep = Vec::new();
+        let mut skipped = Vec::new();
+        let mut ignore = Vec::new();
+        for (id, name, t) in theirs {
+            if t == local && local == all {
+                keep.push((id, name));
+            } else {
+                let ignored = t != all;
+                if ignored {
+                    ignore.push(id);
+                }
+                skipped.push(SkippedRef { id, name, ignored });
+            }
+        }
+        self.add_ignored_refs(&ignore)?;
+        Ok((keep, skipped))
+    }
+
+    /// Adds refs to `.git/annex/ignoredrefs` (one sha a line, sorted, each
+    /// once, as git-annex writes it).
+    fn add_ignored_refs(&self, new: &[ObjectId]) -> Result<(), BranchError> {
+        if new.is_empty() {
+            return Ok(());
+        }
+        let mut all = self.read_ref_list("ignoredrefs");
+        all.extend(new.iter().copied());
+        let mut out = String::new();
+        for id in all {
+            out.push_str(&id.to_string());
+            out.push('\n');
+        }
+        write_atomic(&self.annex_dir.join("ignoredrefs"), out.as_bytes())
     }
 
     /// Whether `new` has commits that `orig` lacks.
@@ -1036,12 +1133,18 @@ fn describe_ref(name: &str) -> &str {
         .unwrap_or(name)
 }
 
-/// The transitions named in a `transitions.log`.
+/// The transitions of a `transitions.log`: its lines (transition and the
+/// time it was started, compared whole as git-annex does), each once.
 fn transitions(log: &[u8]) -> BTreeSet<Vec<u8>> {
     log.split(|&b| b == b'\n')
-        .filter_map(|l| l.split(|&b| b == b' ').next())
-        .filter(|w| !w.is_empty())
-        .map(<[u8]>::to_vec)
+        .map(|l| l.trim_ascii())
+        .filter(|l| !l.is_empty())
+        .map(|l| {
+            l.split(|b| b.is_ascii_whitespace())
+                .filter(|w| !w.is_empty())
+                .collect::<Vec<_>>()
+                .join(&b' ')
+        })
         .collect()
 }
 

@@ -848,3 +848,86 @@ fn change_opt_skips_unchanged_logs() {
     assert!(branch.commit("update").expect("commit").is_some());
     assert_eq!(show(d, "new.log"), b"line\n");
 }
+
+/// After a remote ran `git annex forget --force`, its branch has
+/// transitions ours lacks: `update` does not fail but skips that ref with
+/// a warning, leaving it to git-annex, which still adopts it. A ref then
+/// lacking the transitions the branch has is recorded in
+/// `.git/annex/ignoredrefs`, exactly as the reference records it.
+#[test]
+fn forgotten_history_is_skipped_with_a_warning() {
+    let top = tempfile::tempdir().expect("tmp");
+    let r1 = top.path().join("r1");
+    let r2 = top.path().join("r2");
+    std::fs::create_dir(&r1).expect("mkdir");
+    support::git(&r1, &["init", "-q", "-b", "main"]);
+    support::git(&r1, &["commit", "-q", "--allow-empty", "-m", "first"]);
+    support::annex(&r1, &["init", "one"]);
+    support::git(top.path(), &["clone", "-q", "r1", "r2"]);
+    Repo::init(&r2, Some("two")).expect("init r2");
+    let b2 = open_branch(&r2);
+    b2.commit("update").expect("commit");
+    let before = support::git(&r2, &["rev-parse", "git-annex"]);
+
+    support::annex(&r1, &["forget", "--force"]);
+    support::git(&r2, &["fetch", "-q", "origin"]);
+    let origin = support::git(&r2, &["rev-parse", "origin/git-annex"]);
+    let out = b2.update().expect("update after forget");
+    assert!(out.merged.is_empty(), "{out:?}");
+    assert_eq!(out.skipped.len(), 1, "{out:?}");
+    assert_eq!(out.skipped[0].id.to_string(), origin.trim());
+    assert!(!out.skipped[0].ignored);
+    assert!(out.skipped[0].to_string().contains("origin/git-annex"));
+    assert_eq!(support::git(&r2, &["rev-parse", "git-annex"]), before);
+    assert!(!r2.join(".git/annex/ignoredrefs").exists());
+    // Again: still skipped, never failing.
+    assert_eq!(b2.update().expect("update again").skipped.len(), 1);
+
+    // The reference still applies the transition and adopts the ref.
+    support::annex(&r2, &["merge"]);
+    let tl = show(&r2, "transitions.log");
+    assert!(
+        String::from_utf8_lossy(&tl).contains("ForgetGitHistory"),
+        "{tl:?}"
+    );
+    let b2 = open_branch(&r2);
+    let out = b2.update().expect("update after the reference merged");
+    assert!(out.skipped.is_empty(), "{out:?}");
+
+    // A ref without the transitions: ignored, as the reference ignores it.
+    let tree = support::git(&r2, &["rev-parse", &format!("{}^{{tree}}", before.trim())]);
+    let stale = support::git(
+        &r2,
+        &[
+            "commit-tree",
+            tree.trim(),
+            "-p",
+            before.trim(),
+            "-m",
+            "stale",
+        ],
+    );
+    support::git(
+        &r2,
+        &["update-ref", "refs/remotes/old/git-annex", stale.trim()],
+    );
+    let twin = top.path().join("twin");
+    std::process::Command::new("cp")
+        .args(["-a"])
+        .arg(&r2)
+        .arg(&twin)
+        .status()
+        .expect("cp");
+    let out = b2.update().expect("update with a stale ref");
+    assert_eq!(out.skipped.len(), 1, "{out:?}");
+    assert!(out.skipped[0].ignored, "{out:?}");
+    assert!(out.merged.is_empty(), "{out:?}");
+    support::annex(&twin, &["merge"]);
+    let ours = std::fs::read_to_string(r2.join(".git/annex/ignoredrefs")).expect("ours");
+    let theirs = std::fs::read_to_string(twin.join(".git/annex/ignoredrefs")).expect("theirs");
+    assert_eq!(ours, theirs);
+    assert_eq!(ours.trim(), stale.trim());
+    // Ignored from now on, by both.
+    assert!(b2.update().expect("update").skipped.is_empty());
+    support::annex(&r2, &["merge"]);
+}
