@@ -917,14 +917,42 @@ impl Branch {
             return Ok(outcome);
         }
         let lock = self.journal.lock()?;
-        let tip = self.create_locked(&lock)?;
-        let dirty = self.journal.is_dirty()?;
         let (tomerge, skipped) = self.split_by_transitions(tomerge)?;
         outcome.skipped = skipped;
         if tomerge.is_empty() {
             self.add_merged_refs(&notnewer)?;
             return Ok(outcome);
         }
+        // The branch may move under us (a push into it, a git-annex
+        // process not taking the journal lock): the ref update is a
+        // compare-and-swap, and a lost race is retried from the new tip,
+        // as commits are.
+        for _attempt in 0..20 {
+            let tip = self.create_locked(&lock)?;
+            let Some((new_tip, ff)) = self.merge_attempt(&lock, tip, &tomerge)? else {
+                continue;
+            };
+            outcome.fast_forwarded = ff;
+            outcome.new_tip = Some(new_tip);
+            outcome.merged = tomerge.clone();
+            let mut all = tomerge;
+            all.extend(notnewer);
+            self.add_merged_refs(&all)?;
+            return Ok(outcome);
+        }
+        Err(BranchError::Raced(FULL_NAME.to_owned()))
+    }
+
+    /// One attempt at merging `tomerge` into the branch at `tip`: the new
+    /// tip and whether it was a fast-forward, or `None` when the branch
+    /// moved meanwhile (nothing was changed then).
+    fn merge_attempt(
+        &self,
+        lock: &JournalLock,
+        tip: ObjectId,
+        tomerge: &[(ObjectId, String)],
+    ) -> Result<Option<(ObjectId, bool)>, BranchError> {
+        let dirty = self.journal.is_dirty()?;
         let ids: Vec<ObjectId> = tomerge.iter().map(|(i, _)| *i).collect();
         let ff_target = if dirty {
             None
@@ -932,18 +960,17 @@ impl Branch {
             self.fast_forward_target(tip, &ids)?
         };
         if let Some(target) = ff_target {
-            if self.set_ref(target, Some(tip), "merging: fast-forward")? {
-                let tree = self.commit_tree(target)?;
-                self.sync_index(&lock, target, tree)?;
-                outcome.fast_forwarded = true;
-                outcome.new_tip = Some(target);
-                outcome.merged = tomerge.clone();
-                let mut all = tomerge;
-                all.extend(notnewer);
-                self.add_merged_refs(&all)?;
-                return Ok(outcome);
+            if target == tip {
+                return Ok(Some((tip, true)));
             }
-            return Err(BranchError::Raced(FULL_NAME.to_owned()));
+            #[cfg(test)]
+            tests::before_ref_update(self);
+            if !self.set_ref(target, Some(tip), "merging: fast-forward")? {
+                return Ok(None);
+            }
+            let tree = self.commit_tree(target)?;
+            self.sync_index(lock, target, tree)?;
+            return Ok(Some((target, true)));
         }
         let mut state = self.base_state(tip)?;
         let staged = if dirty {
@@ -951,7 +978,7 @@ impl Branch {
         } else {
             Vec::new()
         };
-        for (id, _) in &tomerge {
+        for (id, _) in tomerge {
             let tree = self.commit_tree(*id)?;
             for (path, blob) in self.tree_files(tree)? {
                 self.merge_one(&mut state, path, blob)?;
@@ -967,17 +994,14 @@ impl Branch {
             }
         }
         let c = self.write_commit(tree, &parents, &message)?;
+        #[cfg(test)]
+        tests::before_ref_update(self);
         if !self.set_ref(c, Some(tip), &message)? {
-            return Err(BranchError::Raced(FULL_NAME.to_owned()));
+            return Ok(None);
         }
-        self.sync_index(&lock, c, tree)?;
-        self.clear_staged(&lock, staged)?;
-        outcome.new_tip = Some(c);
-        outcome.merged = tomerge.clone();
-        let mut all = tomerge;
-        all.extend(notnewer);
-        self.add_merged_refs(&all)?;
-        Ok(outcome)
+        self.sync_index(lock, c, tree)?;
+        self.clear_staged(lock, staged)?;
+        Ok(Some((c, false)))
     }
 
     /// Splits the refs to merge into those whose transitions are the
@@ -991,7 +1015,7 @@ impl Branch {
     fn split_by_transitions(
         &self,
         refs: Vec<(ObjectId, String)>,
-    ) -> Result<(Vec<(ObjectId, String)>, Vec<SkippedRef>), BranchError> {
+    ) -> Result<(Vec<NamedRef>, Vec<SkippedRef>), BranchError> {
         let local = transitions(&self.get(b"transitions.log")?);
         let mut theirs = Vec::with_capacity(refs.len());
         for (id, name) in refs {
@@ -1185,6 +1209,9 @@ fn private_uuids(repo: &gix::Repository) -> BTreeSet<String> {
     out
 }
 
+/// A ref to merge: its commit and name.
+type NamedRef = (ObjectId, String);
+
 /// A journal file staged for commit: its branch path and the content staged.
 type Staged = (Vec<u8>, Vec<u8>);
 
@@ -1222,4 +1249,159 @@ pub(crate) fn write_atomic(path: &Path, content: &[u8]) -> Result<(), BranchErro
         source: e.error,
     })?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::RefCell;
+    use std::process::Command;
+
+    type Hook = Box<dyn FnMut(&Branch)>;
+
+    thread_local! {
+        static HOOK: RefCell<Option<Hook>> = const { RefCell::new(None) };
+    }
+
+    /// Called just before the merge's compare-and-swap of the branch ref.
+    pub(super) fn before_ref_update(b: &Branch) {
+        let hook = HOOK.with(|h| h.borrow_mut().take());
+        if let Some(mut f) = hook {
+            f(b);
+            HOOK.with(|h| {
+                let mut slot = h.borrow_mut();
+                if slot.is_none() {
+                    *slot = Some(f);
+                }
+            });
+        }
+    }
+
+    fn git(dir: &Path, args: &[&str]) -> String {
+        let out = Command::new("git")
+            .current_dir(dir)
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .env("GIT_AUTHOR_NAME", "t")
+            .env("GIT_AUTHOR_EMAIL", "t@t")
+            .env("GIT_COMMITTER_NAME", "t")
+            .env("GIT_COMMITTER_EMAIL", "t@t")
+            .args(args)
+            .output()
+            .expect("git");
+        assert!(out.status.success(), "git {args:?}: {out:?}");
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    }
+
+    /// Commits a file with `content` on top of `parent` (or as a root)
+    /// without touching any ref; returns the commit.
+    fn commit_file(dir: &Path, parent: Option<&str>, path: &str, content: &str) -> String {
+        let blob = {
+            let mut c = Command::new("git");
+            c.current_dir(dir)
+                .args(["hash-object", "-w", "--stdin"])
+                .stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::piped());
+            let mut child = c.spawn().expect("spawn");
+            child
+                .stdin
+                .take()
+                .expect("stdin")
+                .write_all(content.as_bytes())
+                .expect("write");
+            let out = child.wait_with_output().expect("wait");
+            String::from_utf8_lossy(&out.stdout).trim().to_owned()
+        };
+        let mut c = Command::new("git");
+        c.current_dir(dir)
+            .args(["mktree"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped());
+        let mut child = c.spawn().expect("spawn");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(format!("100644 blob {blob}\t{path}\n").as_bytes())
+            .expect("write");
+        let tree = String::from_utf8_lossy(&child.wait_with_output().expect("wait").stdout)
+            .trim()
+            .to_owned();
+        let mut args = vec!["commit-tree", tree.as_str(), "-m", "x"];
+        if let Some(p) = parent {
+            args.extend(["-p", p]);
+        }
+        git(dir, &args)
+    }
+
+    /// Merge loses the race for the branch ref (a concurrent committer
+    /// moves it just before the update, twice): it retries from the new
+    /// tip, and the result has the racer's commit as a parent.
+    #[test]
+    fn merge_retries_when_the_branch_moves() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let d = dir.path();
+        git(d, &["init", "-q", "-b", "main"]);
+        let b = Branch::open(&d.join(".git")).expect("open");
+        let base = b.create().expect("create").to_string();
+        let other = commit_file(d, Some(&base), "other.log", "o\n");
+        let mut races = 0;
+        let dd = d.to_path_buf();
+        HOOK.with(|h| {
+            *h.borrow_mut() = Some(Box::new(move |br: &Branch| {
+                if races < 2 {
+                    races += 1;
+                    let tip = br.tip().expect("tip").expect("exists").to_string();
+                    let c = commit_file(&dd, Some(&tip), "race.log", &format!("r{races}\n"));
+                    git(&dd, &["update-ref", FULL_NAME, &c]);
+                }
+            }));
+        });
+        let other_id = ObjectId::from_hex(other.as_bytes()).expect("sha");
+        let out = b
+            .merge(&[(other_id, "refs/remotes/x/git-annex".to_owned())])
+            .expect("merge");
+        HOOK.with(|h| h.borrow_mut().take());
+        let tip = out.new_tip.expect("moved");
+        assert_eq!(b.tip().expect("tip"), Some(tip));
+        assert!(!out.fast_forwarded);
+        // Both the racer's last commit and the merged ref are parents.
+        let parents = git(d, &["log", "-1", "--format=%P", FULL_NAME]);
+        assert!(parents.contains(&other), "{parents}");
+        assert_eq!(parents.split(' ').count(), 2, "{parents}");
+        assert_eq!(b.get(b"race.log").expect("get"), b"r2\n");
+        assert_eq!(b.get(b"other.log").expect("get"), b"o\n");
+    }
+
+    /// A fast-forward that loses the race is redone as a merge commit
+    /// over the racer's commit.
+    #[test]
+    fn fast_forward_retries_when_the_branch_moves() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let d = dir.path();
+        git(d, &["init", "-q", "-b", "main"]);
+        let b = Branch::open(&d.join(".git")).expect("open");
+        let base = b.create().expect("create").to_string();
+        let ahead = commit_file(d, Some(&base), "ahead.log", "a\n");
+        let mut raced = false;
+        let dd = d.to_path_buf();
+        HOOK.with(|h| {
+            *h.borrow_mut() = Some(Box::new(move |br: &Branch| {
+                if !raced {
+                    raced = true;
+                    let tip = br.tip().expect("tip").expect("exists").to_string();
+                    let c = commit_file(&dd, Some(&tip), "race.log", "r\n");
+                    git(&dd, &["update-ref", FULL_NAME, &c]);
+                }
+            }));
+        });
+        let ahead_id = ObjectId::from_hex(ahead.as_bytes()).expect("sha");
+        let out = b
+            .merge(&[(ahead_id, "refs/remotes/x/git-annex".to_owned())])
+            .expect("merge");
+        HOOK.with(|h| h.borrow_mut().take());
+        assert!(!out.fast_forwarded, "{out:?}");
+        assert_eq!(b.get(b"race.log").expect("get"), b"r\n");
+        assert_eq!(b.get(b"ahead.log").expect("get"), b"a\n");
+    }
 }
