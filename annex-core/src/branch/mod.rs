@@ -917,6 +917,22 @@ impl Branch {
             return Ok(outcome);
         }
         let lock = self.journal.lock()?;
+        if let Some(plan) = self.transition_plan(&tomerge)? {
+            for _attempt in 0..20 {
+                let tip = self.create_locked(&lock)?;
+                let Some(c) = self.transition_attempt(&lock, tip, &tomerge, &plan)? else {
+                    continue;
+                };
+                self.add_ignored_refs(&plan.untransitioned)?;
+                outcome.new_tip = Some(c);
+                outcome.merged = tomerge.clone();
+                let mut all = tomerge;
+                all.extend(notnewer);
+                self.add_merged_refs(&all)?;
+                return Ok(outcome);
+            }
+            return Err(BranchError::Raced(FULL_NAME.to_owned()));
+        }
         let (tomerge, skipped) = self.split_by_transitions(tomerge)?;
         outcome.skipped = skipped;
         if tomerge.is_empty() {
@@ -1004,6 +1020,115 @@ impl Branch {
         Ok(Some((c, false)))
     }
 
+    /// When the transitions of the refs to merge differ from the branch's
+    /// and git-annex's handling of them can be done here, what to do: the
+    /// only transition performed is `ForgetGitHistory` (it changes no file;
+    /// `ForgetDeadRemotes` would need every log rewritten), and not when
+    /// `export.log` exists (git-annex re-grafts exported trees then).
+    /// `None` when the transitions are all the same, or cannot be done.
+    fn transition_plan(&self, refs: &[NamedRef]) -> Result<Option<TransitionPlan>, BranchError> {
+        let local = transitions(&self.get(b"transitions.log")?);
+        let mut theirs = Vec::with_capacity(refs.len());
+        for (id, _) in refs {
+            let t = transitions(&self.file_at(*id, b"transitions.log")?.unwrap_or_default());
+            theirs.push((*id, t));
+        }
+        if theirs.iter().all(|(_, t)| *t == local) {
+            return Ok(None);
+        }
+        let mut all = local.clone();
+        for (_, t) in &theirs {
+            all.extend(t.iter().cloned());
+        }
+        if !all
+            .iter()
+            .all(|l| l.split(|&b| b == b' ').next() == Some(b"ForgetGitHistory"))
+        {
+            return Ok(None);
+        }
+        if !self.get(b"export.log")?.is_empty() {
+            return Ok(None);
+        }
+        for (id, _) in refs {
+            if self.file_at(*id, b"export.log")?.is_some() {
+                return Ok(None);
+            }
+        }
+        let new_branch = local != all;
+        let transitioned: Vec<ObjectId> = theirs
+            .iter()
+            .filter(|(_, t)| *t == all)
+            .map(|(i, _)| *i)
+            .collect();
+        let mut untransitioned: Vec<String> = theirs
+            .iter()
+            .filter(|(_, t)| *t != all)
+            .map(|(i, _)| i.to_string())
+            .collect();
+        // git-annex counts the branch itself among the refs merged, and
+        // records it by name when it lacks the transitions (a line that
+        // names no sha, so it ignores nothing).
+        if new_branch {
+            untransitioned.push(FULL_NAME.to_owned());
+        }
+        let desc = "forget git history";
+        let message = if new_branch && transitioned.is_empty() {
+            format!("new branch for transition {desc}")
+        } else {
+            format!("continuing transition {desc}")
+        };
+        Ok(Some(TransitionPlan {
+            transitioned,
+            untransitioned,
+            new_branch,
+            message,
+        }))
+    }
+
+    /// One attempt at merging refs with transitions, as git-annex does:
+    /// everything (branch, journal, every ref) is union-merged, and the
+    /// result committed with the transitioned refs as parents, on top of
+    /// the branch when it already had the transitions, else as a new
+    /// branch without its history. `None` when the branch moved meanwhile.
+    fn transition_attempt(
+        &self,
+        lock: &JournalLock,
+        tip: ObjectId,
+        tomerge: &[NamedRef],
+        plan: &TransitionPlan,
+    ) -> Result<Option<ObjectId>, BranchError> {
+        let dirty = self.journal.is_dirty()?;
+        let mut state = self.base_state(tip)?;
+        let staged = if dirty {
+            self.stage_journal(&mut state)?
+        } else {
+            Vec::new()
+        };
+        for (id, _) in tomerge {
+            let tree = self.commit_tree(*id)?;
+            for (path, blob) in self.tree_files(tree)? {
+                self.merge_one(&mut state, path, blob)?;
+            }
+        }
+        let tree = self.write_state(&state)?;
+        let mut parents = Vec::new();
+        if !plan.new_branch {
+            parents.push(tip);
+        }
+        for id in &plan.transitioned {
+            if !parents.contains(id) {
+                parents.push(*id);
+            }
+        }
+        let c = self.write_commit(tree, &parents, &plan.message)?;
+        if !self.set_ref(c, Some(tip), &plan.message)? {
+            return Ok(None);
+        }
+        self.sync_index(lock, c, tree)?;
+        self.clear_staged(lock, staged)?;
+        Ok(Some(c))
+    }
+
     /// Splits the refs to merge into those whose transitions are the
     /// branch's (merged as usual) and those left unmerged. As git-annex
     /// does, when transitions differ anywhere, the union of all of them is
@@ -1046,24 +1171,31 @@ impl Branch {
                 skipped.push(SkippedRef { id, name, ignored });
             }
         }
+        let ignore: Vec<String> = ignore.iter().map(ObjectId::to_string).collect();
         self.add_ignored_refs(&ignore)?;
         Ok((keep, skipped))
     }
 
-    /// Adds refs to `.git/annex/ignoredrefs` (one sha a line, sorted, each
-    /// once, as git-annex writes it).
-    fn add_ignored_refs(&self, new: &[ObjectId]) -> Result<(), BranchError> {
+    /// Adds refs to `.git/annex/ignoredrefs` (one a line, sorted, each
+    /// once, as git-annex writes it: of the lines already there, only the
+    /// shas are kept).
+    fn add_ignored_refs(&self, new: &[String]) -> Result<(), BranchError> {
         if new.is_empty() {
             return Ok(());
         }
-        let mut all = self.read_ref_list("ignoredrefs");
-        all.extend(new.iter().copied());
-        let mut out = String::new();
-        for id in all {
-            out.push_str(&id.to_string());
-            out.push('\n');
+        let path = self.annex_dir.join("ignoredrefs");
+        let mut all: BTreeSet<Vec<u8>> = self
+            .read_ref_list("ignoredrefs")
+            .iter()
+            .map(|i| i.to_string().into_bytes())
+            .collect();
+        all.extend(new.iter().map(|r| r.as_bytes().to_vec()));
+        let mut out = Vec::new();
+        for l in all {
+            out.extend_from_slice(&l);
+            out.push(b'\n');
         }
-        write_atomic(&self.annex_dir.join("ignoredrefs"), out.as_bytes())
+        write_atomic(&path, &out)
     }
 
     /// Whether `new` has commits that `orig` lacks.
@@ -1211,6 +1343,20 @@ fn private_uuids(repo: &gix::Repository) -> BTreeSet<String> {
 
 /// A ref to merge: its commit and name.
 type NamedRef = (ObjectId, String);
+
+/// How refs whose transitions differ are merged (see
+/// [`Branch::transition_plan`]).
+struct TransitionPlan {
+    /// The refs having all the transitions: the parents of the result.
+    transitioned: Vec<ObjectId>,
+    /// The refs lacking some: merged once, then ignored (as they go to
+    /// `.git/annex/ignoredrefs`).
+    untransitioned: Vec<String>,
+    /// Whether the branch lacks some: the result then starts a new branch.
+    new_branch: bool,
+    /// The commit message.
+    message: String,
+}
 
 /// A journal file staged for commit: its branch path and the content staged.
 type Staged = (Vec<u8>, Vec<u8>);

@@ -849,13 +849,32 @@ fn change_opt_skips_unchanged_logs() {
     assert_eq!(show(d, "new.log"), b"line\n");
 }
 
-/// After a remote ran `git annex forget --force`, its branch has
-/// transitions ours lacks: `update` does not fail but skips that ref with
-/// a warning, leaving it to git-annex, which still adopts it. A ref then
-/// lacking the transitions the branch has is recorded in
-/// `.git/annex/ignoredrefs`, exactly as the reference records it.
+fn copy_repo(from: &Path, to: &Path) {
+    let st = std::process::Command::new("cp")
+        .arg("-a")
+        .arg(from)
+        .arg(to)
+        .status()
+        .expect("cp");
+    assert!(st.success());
+}
+
+/// What identifies a merge result apart from commit times: the tree, the
+/// parents and the message of the tip, and the refs ignored.
+fn merge_result(d: &Path) -> (String, String, String) {
+    let tree = support::git(d, &["ls-tree", "-r", "git-annex"]);
+    let head = support::git(d, &["log", "-1", "--format=%P%n%s", "git-annex"]);
+    let ignored = std::fs::read_to_string(d.join(".git/annex/ignoredrefs")).unwrap_or_default();
+    (tree, head, ignored)
+}
+
+/// After a remote ran `git annex forget --force`, its branch has a
+/// transition (forget git history) ours lacks: `update` adopts it as the
+/// reference does (a new branch from the union of everything, whose only
+/// parent is that ref). A ref then lacking the transition is merged once
+/// and recorded in `.git/annex/ignoredrefs`, as the reference does.
 #[test]
-fn forgotten_history_is_skipped_with_a_warning() {
+fn forgotten_history_is_adopted_as_the_reference_does() {
     let top = tempfile::tempdir().expect("tmp");
     let r1 = top.path().join("r1");
     let r2 = top.path().join("r2");
@@ -870,31 +889,27 @@ fn forgotten_history_is_skipped_with_a_warning() {
     let before = support::git(&r2, &["rev-parse", "git-annex"]);
 
     support::annex(&r1, &["forget", "--force"]);
+    support::annex(&r1, &["describe", "here", "one-after-forget"]);
     support::git(&r2, &["fetch", "-q", "origin"]);
-    let origin = support::git(&r2, &["rev-parse", "origin/git-annex"]);
+    let twin = top.path().join("twin");
+    copy_repo(&r2, &twin);
     let out = b2.update().expect("update after forget");
-    assert!(out.merged.is_empty(), "{out:?}");
-    assert_eq!(out.skipped.len(), 1, "{out:?}");
-    assert_eq!(out.skipped[0].id.to_string(), origin.trim());
-    assert!(!out.skipped[0].ignored);
-    assert!(out.skipped[0].to_string().contains("origin/git-annex"));
-    assert_eq!(support::git(&r2, &["rev-parse", "git-annex"]), before);
-    assert!(!r2.join(".git/annex/ignoredrefs").exists());
-    // Again: still skipped, never failing.
-    assert_eq!(b2.update().expect("update again").skipped.len(), 1);
-
-    // The reference still applies the transition and adopts the ref.
-    support::annex(&r2, &["merge"]);
+    assert_eq!(out.merged.len(), 1, "{out:?}");
+    assert!(out.skipped.is_empty(), "{out:?}");
+    support::annex(&twin, &["merge"]);
+    assert_eq!(merge_result(&r2), merge_result(&twin));
     let tl = show(&r2, "transitions.log");
     assert!(
         String::from_utf8_lossy(&tl).contains("ForgetGitHistory"),
         "{tl:?}"
     );
-    let b2 = open_branch(&r2);
-    let out = b2.update().expect("update after the reference merged");
-    assert!(out.skipped.is_empty(), "{out:?}");
+    assert!(support::annex(&r2, &["info", "--fast"]).contains("two"));
+    // Nothing more to do, for either.
+    assert!(b2.update().expect("again").merged.is_empty());
+    support::annex(&r2, &["merge"]);
+    support::annex(&r2, &["fsck", "--fast"]);
 
-    // A ref without the transitions: ignored, as the reference ignores it.
+    // A ref without the transition: merged once, then ignored.
     let tree = support::git(&r2, &["rev-parse", &format!("{}^{{tree}}", before.trim())]);
     let stale = support::git(
         &r2,
@@ -911,23 +926,50 @@ fn forgotten_history_is_skipped_with_a_warning() {
         &r2,
         &["update-ref", "refs/remotes/old/git-annex", stale.trim()],
     );
-    let twin = top.path().join("twin");
-    std::process::Command::new("cp")
-        .args(["-a"])
-        .arg(&r2)
-        .arg(&twin)
-        .status()
-        .expect("cp");
-    let out = b2.update().expect("update with a stale ref");
-    assert_eq!(out.skipped.len(), 1, "{out:?}");
-    assert!(out.skipped[0].ignored, "{out:?}");
+    let twin2 = top.path().join("twin2");
+    copy_repo(&r2, &twin2);
+    let out = open_branch(&r2).update().expect("update with a stale ref");
+    assert_eq!(out.merged.len(), 1, "{out:?}");
+    support::annex(&twin2, &["merge"]);
+    assert_eq!(merge_result(&r2), merge_result(&twin2));
+    assert!(merge_result(&r2).2.contains(stale.trim()));
+    assert!(open_branch(&r2).update().expect("update").merged.is_empty());
+}
+
+/// A transition this implementation does not perform (forgetting dead
+/// repositories rewrites every log): the ref is skipped with a warning,
+/// not recorded, and the merge does not fail; the reference still adopts
+/// it afterwards.
+#[test]
+fn unperformed_transitions_are_skipped_with_a_warning() {
+    let top = tempfile::tempdir().expect("tmp");
+    let r1 = top.path().join("r1");
+    let r2 = top.path().join("r2");
+    std::fs::create_dir(&r1).expect("mkdir");
+    support::git(&r1, &["init", "-q", "-b", "main"]);
+    support::git(&r1, &["commit", "-q", "--allow-empty", "-m", "first"]);
+    support::annex(&r1, &["init", "one"]);
+    support::git(top.path(), &["clone", "-q", "r1", "r2"]);
+    Repo::init(&r2, Some("two")).expect("init r2");
+    let b2 = open_branch(&r2);
+    b2.commit("update").expect("commit");
+    let before = support::git(&r2, &["rev-parse", "git-annex"]);
+    support::annex(&r1, &["forget", "--force", "--drop-dead"]);
+    support::git(&r2, &["fetch", "-q", "origin"]);
+    let origin = support::git(&r2, &["rev-parse", "origin/git-annex"]);
+    let out = b2.update().expect("update after forget");
     assert!(out.merged.is_empty(), "{out:?}");
-    support::annex(&twin, &["merge"]);
-    let ours = std::fs::read_to_string(r2.join(".git/annex/ignoredrefs")).expect("ours");
-    let theirs = std::fs::read_to_string(twin.join(".git/annex/ignoredrefs")).expect("theirs");
-    assert_eq!(ours, theirs);
-    assert_eq!(ours.trim(), stale.trim());
-    // Ignored from now on, by both.
-    assert!(b2.update().expect("update").skipped.is_empty());
+    assert_eq!(out.skipped.len(), 1, "{out:?}");
+    assert_eq!(out.skipped[0].id.to_string(), origin.trim());
+    assert!(!out.skipped[0].ignored);
+    assert!(out.skipped[0].to_string().contains("origin/git-annex"));
+    assert_eq!(support::git(&r2, &["rev-parse", "git-annex"]), before);
+    assert!(!r2.join(".git/annex/ignoredrefs").exists());
+    assert_eq!(b2.update().expect("update again").skipped.len(), 1);
     support::annex(&r2, &["merge"]);
+    let tl = show(&r2, "transitions.log");
+    assert!(
+        String::from_utf8_lossy(&tl).contains("ForgetDeadRemotes"),
+        "{tl:?}"
+    );
 }
