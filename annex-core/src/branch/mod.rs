@@ -123,8 +123,11 @@ pub struct MergeOutcome {
     /// The new tip of the branch, when it moved.
     pub new_tip: Option<ObjectId>,
     /// The refs left unmerged because their transitions (`transitions.log`,
-    /// written by `git annex forget`) differ from the branch's, which this
-    /// implementation does not perform: each is a warning to show.
+    /// written by `git annex forget`) differ from the branch's in a way
+    /// this implementation does not handle (a transition other than
+    /// forgetting git history, e.g. `--drop-dead`, or exported trees to
+    /// re-graft): each is a warning to show. Nothing is recorded for them,
+    /// so git-annex still handles them fully.
     pub skipped: Vec<SkippedRef>,
 }
 
@@ -135,32 +138,16 @@ pub struct SkippedRef {
     pub id: ObjectId,
     /// The ref name.
     pub name: String,
-    /// Whether it was recorded in `.git/annex/ignoredrefs`, as git-annex
-    /// records a ref lacking transitions that the others have, so that
-    /// neither git-annex nor we ever merge it again. A ref that has
-    /// transitions the branch lacks is not recorded: git-annex would
-    /// perform its transitions and adopt it, and still will (`git annex
-    /// merge` with git-annex itself).
-    pub ignored: bool,
 }
 
 impl std::fmt::Display for SkippedRef {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        if self.ignored {
-            write!(
-                f,
-                "not merging {} ({}): it lacks transitions (git annex forget) done elsewhere; it is now ignored, as git-annex does",
-                describe_ref(&self.name),
-                self.id
-            )
-        } else {
-            write!(
-                f,
-                "not merging {} ({}): it has transitions (git annex forget) this implementation does not perform; run `git annex merge` with git-annex to apply them",
-                describe_ref(&self.name),
-                self.id
-            )
-        }
+        write!(
+            f,
+            "not merging {} ({}): its transitions (git annex forget) differ from the git-annex branch's in a way this implementation cannot handle; run `git annex merge` with git-annex",
+            describe_ref(&self.name),
+            self.id
+        )
     }
 }
 
@@ -1130,49 +1117,26 @@ impl Branch {
     }
 
     /// Splits the refs to merge into those whose transitions are the
-    /// branch's (merged as usual) and those left unmerged. As git-annex
-    /// does, when transitions differ anywhere, the union of all of them is
-    /// the target: a ref lacking some of it is recorded in
-    /// `.git/annex/ignoredrefs` (git-annex records it so, never merging it
-    /// again); a ref with the whole union while the branch lacks some
-    /// would need the transitions performed on the branch, which is not
-    /// implemented: it is left for git-annex, unrecorded.
+    /// branch's (merged as usual) and the others, left unmerged and not
+    /// recorded anywhere: git-annex would perform the transitions (and
+    /// merge what it keeps of every ref), and still can, so nothing is
+    /// lost or ignored for good. Used when [`Branch::transition_plan`]
+    /// cannot do what git-annex does.
     fn split_by_transitions(
         &self,
-        refs: Vec<(ObjectId, String)>,
+        refs: Vec<NamedRef>,
     ) -> Result<(Vec<NamedRef>, Vec<SkippedRef>), BranchError> {
         let local = transitions(&self.get(b"transitions.log")?);
-        let mut theirs = Vec::with_capacity(refs.len());
-        for (id, name) in refs {
-            let t = transitions(&self.file_at(id, b"transitions.log")?.unwrap_or_default());
-            theirs.push((id, name, t));
-        }
-        if theirs.iter().all(|(_, _, t)| *t == local) {
-            return Ok((
-                theirs.into_iter().map(|(i, n, _)| (i, n)).collect(),
-                Vec::new(),
-            ));
-        }
-        let mut all = local.clone();
-        for (_, _, t) in &theirs {
-            all.extend(t.iter().cloned());
-        }
         let mut keep = Vec::new();
         let mut skipped = Vec::new();
-        let mut ignore = Vec::new();
-        for (id, name, t) in theirs {
-            if t == local && local == all {
+        for (id, name) in refs {
+            let t = transitions(&self.file_at(id, b"transitions.log")?.unwrap_or_default());
+            if t == local {
                 keep.push((id, name));
             } else {
-                let ignored = t != all;
-                if ignored {
-                    ignore.push(id);
-                }
-                skipped.push(SkippedRef { id, name, ignored });
+                skipped.push(SkippedRef { id, name });
             }
         }
-        let ignore: Vec<String> = ignore.iter().map(ObjectId::to_string).collect();
-        self.add_ignored_refs(&ignore)?;
         Ok((keep, skipped))
     }
 

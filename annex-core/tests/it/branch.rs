@@ -961,7 +961,6 @@ fn unperformed_transitions_are_skipped_with_a_warning() {
     assert!(out.merged.is_empty(), "{out:?}");
     assert_eq!(out.skipped.len(), 1, "{out:?}");
     assert_eq!(out.skipped[0].id.to_string(), origin.trim());
-    assert!(!out.skipped[0].ignored);
     assert!(out.skipped[0].to_string().contains("origin/git-annex"));
     assert_eq!(support::git(&r2, &["rev-parse", "git-annex"]), before);
     assert!(!r2.join(".git/annex/ignoredrefs").exists());
