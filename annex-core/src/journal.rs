@@ -139,6 +139,15 @@ fn os_to_bytes(s: &std::ffi::OsStr) -> Vec<u8> {
     s.as_bytes().to_vec()
 }
 
+/// The regular files of a journal directory, by kind.
+#[derive(Debug, Default)]
+struct Listing {
+    /// Branch paths of the files named for one.
+    files: Vec<Vec<u8>>,
+    /// Names of the others.
+    strays: Vec<Vec<u8>>,
+}
+
 /// The journal of one repository (paths under its `.git/annex`).
 #[derive(Debug, Clone)]
 pub struct Journal {
@@ -390,10 +399,13 @@ impl Journal {
         }
     }
 
-    fn list_in(dir: &Path) -> Result<Vec<Vec<u8>>, JournalError> {
+    /// The journal's regular files: (branch path, file name) of those
+    /// named for a valid branch path, and the names of the others
+    /// (strays), each sorted.
+    fn list_in(dir: &Path) -> Result<Listing, JournalError> {
         let rd = match fs::read_dir(dir) {
             Ok(rd) => rd,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Listing::default()),
             Err(e) => {
                 return Err(JournalError::Io {
                     what: "list",
@@ -402,7 +414,7 @@ impl Journal {
                 });
             }
         };
-        let mut out = Vec::new();
+        let mut out = Listing::default();
         for ent in rd {
             let ent = ent.map_err(io_err("list", dir))?;
             let is_file = ent.file_type().map(|t| t.is_file()).unwrap_or(false);
@@ -413,26 +425,96 @@ impl Journal {
             let path = branch_path_of(&name);
             // A name that is not the journal name of a valid branch path
             // (`_x` would be `/x`, `x_` would be `x`, `a_.._b` has a `..`)
-            // was written by neither git-annex nor us: it is ignored, so
-            // it neither keeps the journal dirty nor fails a read.
+            // was written by neither git-annex nor us: it neither keeps
+            // the journal dirty nor fails a read.
             if is_valid_branch_path(&path) && journal_file_name(&path) == name {
-                out.push(path);
+                out.files.push(path);
+            } else {
+                out.strays.push(name);
             }
         }
-        out.sort();
+        out.files.sort();
+        out.strays.sort();
         Ok(out)
+    }
+
+    /// The names of the files in the journal that are not the journal name
+    /// of a valid branch path (see [`Journal::files`]), sorted. git-annex
+    /// commits them anyway, under the path their name decodes to when git
+    /// accepts it, and removes them all; [`crate::branch::Branch::commit`]
+    /// does the same when it commits.
+    pub fn stray_files(&self) -> Result<Vec<Vec<u8>>, JournalError> {
+        Ok(Self::list_in(&self.dir())?.strays)
+    }
+
+    /// The content of a journal file by its name (not its branch path),
+    /// if present; `name` must be a plain file name.
+    pub(crate) fn read_name(&self, name: &[u8]) -> Result<Option<Vec<u8>>, JournalError> {
+        let p = self.name_path(name)?;
+        match fs::read(&p) {
+            Ok(c) => Ok(Some(c)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(JournalError::Io {
+                what: "read",
+                path: p,
+                source: e,
+            }),
+        }
+    }
+
+    fn name_path(&self, name: &[u8]) -> Result<PathBuf, JournalError> {
+        if name.is_empty()
+            || name.contains(&b'/')
+            || name == b"."
+            || name == b".."
+            || name.contains(&0)
+        {
+            return Err(JournalError::InvalidPath(
+                String::from_utf8_lossy(name).into_owned(),
+            ));
+        }
+        Ok(self.dir().join(bytes_to_os(name)))
+    }
+
+    /// Removes the journal file named `name` (not a branch path) only if
+    /// its content is still `expected`. Returns whether it was removed.
+    pub(crate) fn remove_name_if_unchanged(
+        &self,
+        _lock: &JournalLock,
+        name: &[u8],
+        expected: &[u8],
+    ) -> Result<bool, JournalError> {
+        let p = self.name_path(name)?;
+        match fs::read(&p) {
+            Ok(c) if c == expected => match fs::remove_file(&p) {
+                Ok(()) => Ok(true),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+                Err(e) => Err(JournalError::Io {
+                    what: "remove",
+                    path: p,
+                    source: e,
+                }),
+            },
+            Ok(_) => Ok(false),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(JournalError::Io {
+                what: "read",
+                path: p,
+                source: e,
+            }),
+        }
     }
 
     /// The branch paths of all files in the journal (sorted). Files whose
     /// name is not the journal name of a valid branch path (see
     /// [`journal_file_name`], [`is_valid_branch_path`]) are left out.
     pub fn files(&self) -> Result<Vec<Vec<u8>>, JournalError> {
-        Self::list_in(&self.dir())
+        Ok(Self::list_in(&self.dir())?.files)
     }
 
     /// The branch paths of all files in the private journal (sorted).
     pub fn private_files(&self) -> Result<Vec<Vec<u8>>, JournalError> {
-        Self::list_in(&self.private_dir())
+        Ok(Self::list_in(&self.private_dir())?.files)
     }
 
     /// Whether the journal holds any file of a branch path (uncommitted

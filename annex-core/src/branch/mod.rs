@@ -39,7 +39,7 @@ use gix::bstr::{BStr, BString, ByteSlice};
 use gix::refs::transaction::{Change, LogChange, PreviousValue, RefEdit, RefLog};
 use gix::refs::{FullName, Target};
 
-use crate::journal::{Journal, JournalError, JournalLock, bytes_to_os};
+use crate::journal::{Journal, JournalError, JournalLock};
 
 /// The short name of the branch.
 pub const NAME: &str = "git-annex";
@@ -635,43 +635,55 @@ impl Branch {
     }
 
     /// Stages every journal file into the state; returns what was staged.
+    ///
+    /// As git-annex, stray files (names no branch path maps to, see
+    /// [`Journal::stray_files`]) are staged under the path their name
+    /// decodes to when that is a valid branch path (a file named for that
+    /// path wins), and removed with the others once committed.
     fn stage_journal(&self, state: &mut State) -> Result<Vec<Staged>, BranchError> {
         let mut staged = Vec::new();
+        let mut paths = BTreeSet::new();
         for path in self.journal.files()? {
-            // A stray file whose name is no branch path (not written by
-            // git-annex nor by us) is left alone rather than blocking
-            // every commit.
-            if !crate::journal::is_valid_branch_path(&path) {
+            let name = crate::journal::journal_file_name(&path);
+            let Some(content) = self.journal.read_name(&name)? else {
                 continue;
-            }
-            let file = self
-                .journal
-                .dir()
-                .join(bytes_to_os(&crate::journal::journal_file_name(&path)));
-            let content = match fs::read(&file) {
-                Ok(c) => c,
-                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
-                Err(e) => return Err(io_err("read", &file)(e)),
             };
-            // git-annex stages journal files as they are.
-            let id = self
-                .repo
-                .write_blob(&content)
-                .map_err(git_err("write blob for", lossy(&path)))?
-                .detach();
-            let key = BString::from(path.clone());
-            if state.files.get(&key) != Some(&id) {
-                state.files.insert(key.clone(), id);
-                state.changed.insert(key);
+            self.stage_one(state, &path, &content)?;
+            paths.insert(path);
+            staged.push((name, content));
+        }
+        for name in self.journal.stray_files()? {
+            let Some(content) = self.journal.read_name(&name)? else {
+                continue;
+            };
+            let path = crate::journal::branch_path_of(&name);
+            if crate::journal::is_valid_branch_path(&path) && paths.insert(path.clone()) {
+                self.stage_one(state, &path, &content)?;
             }
-            staged.push((path, content));
+            staged.push((name, content));
         }
         Ok(staged)
     }
 
+    /// Stages one file's content (as it is, as git-annex does).
+    fn stage_one(&self, state: &mut State, path: &[u8], content: &[u8]) -> Result<(), BranchError> {
+        let id = self
+            .repo
+            .write_blob(content)
+            .map_err(git_err("write blob for", lossy(path)))?
+            .detach();
+        let key = BString::from(path);
+        if state.files.get(&key) != Some(&id) {
+            state.files.insert(key.clone(), id);
+            state.changed.insert(key);
+        }
+        Ok(())
+    }
+
     fn clear_staged(&self, lock: &JournalLock, staged: Vec<Staged>) -> Result<(), BranchError> {
-        for (path, content) in staged {
-            self.journal.remove_if_unchanged(lock, &path, &content)?;
+        for (name, content) in staged {
+            self.journal
+                .remove_name_if_unchanged(lock, &name, &content)?;
         }
         Ok(())
     }
@@ -1322,7 +1334,7 @@ struct TransitionPlan {
     message: String,
 }
 
-/// A journal file staged for commit: its branch path and the content staged.
+/// A journal file staged for commit: its file name and the content staged.
 type Staged = (Vec<u8>, Vec<u8>);
 
 /// The files of the branch as they will be committed.
