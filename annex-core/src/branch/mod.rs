@@ -947,8 +947,8 @@ impl Branch {
             let Some((new_tip, ff)) = self.merge_attempt(&lock, tip, &tomerge)? else {
                 continue;
             };
-            outcome.fast_forwarded = ff;
-            outcome.new_tip = Some(new_tip);
+            outcome.fast_forwarded = ff && new_tip != tip;
+            outcome.new_tip = (new_tip != tip).then_some(new_tip);
             outcome.merged = tomerge.clone();
             let mut all = tomerge;
             all.extend(notnewer);
