@@ -126,8 +126,9 @@ fn check_branch_path(path: &[u8]) -> Result<(), JournalError> {
     Ok(())
 }
 
+/// The `OsString` of raw bytes (file names are bytes on Unix).
 #[cfg(unix)]
-fn bytes_to_os(b: &[u8]) -> std::ffi::OsString {
+pub(crate) fn bytes_to_os(b: &[u8]) -> std::ffi::OsString {
     use std::os::unix::ffi::OsStrExt;
     std::ffi::OsStr::from_bytes(b).to_owned()
 }
@@ -136,6 +137,15 @@ fn bytes_to_os(b: &[u8]) -> std::ffi::OsString {
 fn os_to_bytes(s: &std::ffi::OsStr) -> Vec<u8> {
     use std::os::unix::ffi::OsStrExt;
     s.as_bytes().to_vec()
+}
+
+/// The regular files of a journal directory, by kind.
+#[derive(Debug, Default)]
+struct Listing {
+    /// Branch paths of the files named for one.
+    files: Vec<Vec<u8>>,
+    /// Names of the others.
+    strays: Vec<Vec<u8>>,
 }
 
 /// The journal of one repository (paths under its `.git/annex`).
@@ -151,19 +161,44 @@ pub struct Journal {
 /// exclude threads of one process).
 #[derive(Debug)]
 pub struct JournalLock {
-    lock_path: PathBuf,
+    // Declared first so it is dropped first: the fcntl lock goes when the
+    // descriptor closes, and it must be gone before another thread of this
+    // process may take the in-process guard (closing any descriptor of the
+    // file would drop that thread's fcntl lock too).
     _file: fs::File,
+    _held: HeldGuard,
 }
 
 static HELD: Mutex<Option<HashSet<PathBuf>>> = Mutex::new(None);
 static HELD_CV: Condvar = Condvar::new();
 
-impl Drop for JournalLock {
+/// The in-process part of the journal lock: the canonical lock path in
+/// [`HELD`], removed (and waiters woken) on drop.
+#[derive(Debug)]
+struct HeldGuard {
+    key: PathBuf,
+}
+
+impl HeldGuard {
+    /// Waits until no thread of this process holds `key`, then holds it.
+    fn acquire(key: PathBuf) -> HeldGuard {
+        let mut held = HELD.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            let set = held.get_or_insert_with(HashSet::new);
+            if !set.contains(&key) {
+                set.insert(key.clone());
+                return HeldGuard { key };
+            }
+            held = HELD_CV.wait(held).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+}
+
+impl Drop for HeldGuard {
     fn drop(&mut self) {
-        // The fcntl lock goes with the file descriptor (closed after this).
         let mut held = HELD.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(set) = held.as_mut() {
-            set.remove(&self.lock_path);
+            set.remove(&self.key);
         }
         HELD_CV.notify_all();
     }
@@ -194,30 +229,16 @@ impl Journal {
 
     /// Takes the journal lock, waiting for other holders (other threads of
     /// this process, and other processes, git-annex included).
+    ///
+    /// The lock is not re-entrant: a thread that takes it again while
+    /// holding it waits forever.
     pub fn lock(&self) -> Result<JournalLock, JournalError> {
         fs::create_dir_all(&self.annex_dir).map_err(io_err("create", &self.annex_dir))?;
         let lock_path = self.lock_path();
         let key = fs::canonicalize(&self.annex_dir)
             .map_err(io_err("resolve", &self.annex_dir))?
             .join("journal.lck");
-        {
-            let mut held = HELD.lock().unwrap_or_else(|e| e.into_inner());
-            loop {
-                let set = held.get_or_insert_with(HashSet::new);
-                if !set.contains(&key) {
-                    set.insert(key.clone());
-                    break;
-                }
-                held = HELD_CV.wait(held).unwrap_or_else(|e| e.into_inner());
-            }
-        }
-        let release = |key: &PathBuf| {
-            let mut held = HELD.lock().unwrap_or_else(|e| e.into_inner());
-            if let Some(set) = held.as_mut() {
-                set.remove(key);
-            }
-            HELD_CV.notify_all();
-        };
+        let held = HeldGuard::acquire(key);
         let file = match fs::OpenOptions::new()
             .read(true)
             .write(true)
@@ -227,7 +248,6 @@ impl Journal {
         {
             Ok(f) => f,
             Err(e) => {
-                release(&key);
                 return Err(JournalError::Io {
                     what: "open lock",
                     path: lock_path,
@@ -236,7 +256,6 @@ impl Journal {
             }
         };
         if let Err(e) = rustix::fs::fcntl_lock(&file, rustix::fs::FlockOperation::LockExclusive) {
-            release(&key);
             return Err(JournalError::Io {
                 what: "lock",
                 path: lock_path,
@@ -244,8 +263,8 @@ impl Journal {
             });
         }
         Ok(JournalLock {
-            lock_path: key,
             _file: file,
+            _held: held,
         })
     }
 
@@ -380,10 +399,13 @@ impl Journal {
         }
     }
 
-    fn list_in(dir: &Path) -> Result<Vec<Vec<u8>>, JournalError> {
+    /// The journal's regular files: (branch path, file name) of those
+    /// named for a valid branch path, and the names of the others
+    /// (strays), each sorted.
+    fn list_in(dir: &Path) -> Result<Listing, JournalError> {
         let rd = match fs::read_dir(dir) {
             Ok(rd) => rd,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Listing::default()),
             Err(e) => {
                 return Err(JournalError::Io {
                     what: "list",
@@ -392,29 +414,111 @@ impl Journal {
                 });
             }
         };
-        let mut out = Vec::new();
+        let mut out = Listing::default();
         for ent in rd {
             let ent = ent.map_err(io_err("list", dir))?;
             let is_file = ent.file_type().map(|t| t.is_file()).unwrap_or(false);
-            if is_file {
-                out.push(branch_path_of(&os_to_bytes(&ent.file_name())));
+            if !is_file {
+                continue;
+            }
+            let name = os_to_bytes(&ent.file_name());
+            let path = branch_path_of(&name);
+            // A name that is not the journal name of a valid branch path
+            // (`_x` would be `/x`, `x_` would be `x`, `a_.._b` has a `..`)
+            // was written by neither git-annex nor us: it neither keeps
+            // the journal dirty nor fails a read.
+            if is_valid_branch_path(&path) && journal_file_name(&path) == name {
+                out.files.push(path);
+            } else {
+                out.strays.push(name);
             }
         }
-        out.sort();
+        out.files.sort();
+        out.strays.sort();
         Ok(out)
     }
 
-    /// The branch paths of all files in the journal (sorted).
+    /// The names of the files in the journal that are not the journal name
+    /// of a valid branch path (see [`Journal::files`]), sorted. git-annex
+    /// commits them anyway, under the path their name decodes to when git
+    /// accepts it, and removes them all; [`crate::branch::Branch::commit`]
+    /// does the same when it commits.
+    pub fn stray_files(&self) -> Result<Vec<Vec<u8>>, JournalError> {
+        Ok(Self::list_in(&self.dir())?.strays)
+    }
+
+    /// The content of a journal file by its name (not its branch path),
+    /// if present; `name` must be a plain file name.
+    pub(crate) fn read_name(&self, name: &[u8]) -> Result<Option<Vec<u8>>, JournalError> {
+        let p = self.name_path(name)?;
+        match fs::read(&p) {
+            Ok(c) => Ok(Some(c)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(JournalError::Io {
+                what: "read",
+                path: p,
+                source: e,
+            }),
+        }
+    }
+
+    fn name_path(&self, name: &[u8]) -> Result<PathBuf, JournalError> {
+        if name.is_empty()
+            || name.contains(&b'/')
+            || name == b"."
+            || name == b".."
+            || name.contains(&0)
+        {
+            return Err(JournalError::InvalidPath(
+                String::from_utf8_lossy(name).into_owned(),
+            ));
+        }
+        Ok(self.dir().join(bytes_to_os(name)))
+    }
+
+    /// Removes the journal file named `name` (not a branch path) only if
+    /// its content is still `expected`. Returns whether it was removed.
+    pub(crate) fn remove_name_if_unchanged(
+        &self,
+        _lock: &JournalLock,
+        name: &[u8],
+        expected: &[u8],
+    ) -> Result<bool, JournalError> {
+        let p = self.name_path(name)?;
+        match fs::read(&p) {
+            Ok(c) if c == expected => match fs::remove_file(&p) {
+                Ok(()) => Ok(true),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+                Err(e) => Err(JournalError::Io {
+                    what: "remove",
+                    path: p,
+                    source: e,
+                }),
+            },
+            Ok(_) => Ok(false),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(JournalError::Io {
+                what: "read",
+                path: p,
+                source: e,
+            }),
+        }
+    }
+
+    /// The branch paths of all files in the journal (sorted). Files whose
+    /// name is not the journal name of a valid branch path (see
+    /// [`journal_file_name`], [`is_valid_branch_path`]) are left out.
     pub fn files(&self) -> Result<Vec<Vec<u8>>, JournalError> {
-        Self::list_in(&self.dir())
+        Ok(Self::list_in(&self.dir())?.files)
     }
 
     /// The branch paths of all files in the private journal (sorted).
     pub fn private_files(&self) -> Result<Vec<Vec<u8>>, JournalError> {
-        Self::list_in(&self.private_dir())
+        Ok(Self::list_in(&self.private_dir())?.files)
     }
 
-    /// Whether the journal holds any file (uncommitted changes).
+    /// Whether the journal holds any file of a branch path (uncommitted
+    /// changes); stray names left out by [`Journal::files`] do not count.
     pub fn is_dirty(&self) -> Result<bool, JournalError> {
         Ok(!self.files()?.is_empty())
     }

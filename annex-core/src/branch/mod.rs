@@ -87,10 +87,6 @@ pub enum BranchError {
     /// Another process moved the branch while we committed, too often.
     #[error("git-annex branch: {0} kept changing while committing; giving up")]
     Raced(String),
-    /// A branch to merge has transitions (e.g. `forget`) not done locally,
-    /// or the reverse: not supported yet.
-    #[error("git-annex branch: cannot merge {0}: its transitions differ from the local branch's")]
-    Transitions(String),
 }
 
 fn git_err<E: Into<gix::Error>>(
@@ -126,6 +122,33 @@ pub struct MergeOutcome {
     pub fast_forwarded: bool,
     /// The new tip of the branch, when it moved.
     pub new_tip: Option<ObjectId>,
+    /// The refs left unmerged because their transitions (`transitions.log`,
+    /// written by `git annex forget`) differ from the branch's in a way
+    /// this implementation does not handle (a transition other than
+    /// forgetting git history, e.g. `--drop-dead`, or exported trees to
+    /// re-graft): each is a warning to show. Nothing is recorded for them,
+    /// so git-annex still handles them fully.
+    pub skipped: Vec<SkippedRef>,
+}
+
+/// A ref [`Branch::merge`] left unmerged because of its transitions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SkippedRef {
+    /// The commit of the ref.
+    pub id: ObjectId,
+    /// The ref name.
+    pub name: String,
+}
+
+impl std::fmt::Display for SkippedRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "not merging {} ({}): its transitions (git annex forget) differ from the git-annex branch's in a way this implementation cannot handle; run `git annex merge` with git-annex",
+            describe_ref(&self.name),
+            self.id
+        )
+    }
 }
 
 /// The `git-annex` branch of one repository, with its journal.
@@ -225,7 +248,20 @@ impl Branch {
     /// Creates the branch if it does not exist (from `origin/git-annex`
     /// when there is one, else as an empty "branch created" commit) and
     /// returns its tip.
+    ///
+    /// Creating takes the journal lock (it rewrites git-annex's branch
+    /// index), so it must not be called by a thread that holds it: the
+    /// lock is not re-entrant.
     pub fn create(&self) -> Result<ObjectId, BranchError> {
+        if let Some(t) = self.tip()? {
+            return Ok(t);
+        }
+        let lock = self.journal.lock()?;
+        self.create_locked(&lock)
+    }
+
+    /// [`Branch::create`] for a caller holding the journal lock.
+    fn create_locked(&self, lock: &JournalLock) -> Result<ObjectId, BranchError> {
         if let Some(t) = self.tip()? {
             return Ok(t);
         }
@@ -255,7 +291,7 @@ impl Branch {
             }
         };
         let tree = self.commit_tree(tip)?;
-        self.sync_index(tip, tree)?;
+        self.sync_index(lock, tip, tree)?;
         Ok(tip)
     }
 
@@ -419,14 +455,7 @@ impl Branch {
     /// passes the current content (see [`Branch::get`], without private
     /// information) to `f` and journals what it returns.
     pub fn change(&self, path: &[u8], f: impl FnOnce(&[u8]) -> Vec<u8>) -> Result<(), BranchError> {
-        let lock = self.journal.lock()?;
-        let cur = match self.journal.read(path)? {
-            Some(c) => c,
-            None => self.committed(path)?.unwrap_or_default(),
-        };
-        let new = f(&cur);
-        self.journal.write(&lock, path, &new)?;
-        Ok(())
+        self.change_opt(path, &[], |cur| Some(f(cur))).map(|_| ())
     }
 
     /// Like [`Branch::change`], for a change regarding the given
@@ -440,17 +469,62 @@ impl Branch {
         path: &[u8],
         f: impl FnOnce(&[u8]) -> Vec<u8>,
     ) -> Result<(), BranchError> {
-        if !regarding
+        self.change_opt(path, regarding, |cur| Some(f(cur)))
+            .map(|_| ())
+    }
+
+    /// Rewrites a branch file through the journal, or leaves it alone:
+    /// under the journal lock, passes the current content to `f`; when `f`
+    /// returns `Some(new)`, journals `new`, and when it returns `None`
+    /// (nothing to change), writes nothing, so the journal stays as it was
+    /// and the next commit has nothing of it, as git-annex does not
+    /// journal a log whose content does not change. Returns whether
+    /// something was journalled.
+    ///
+    /// `regarding` names the repositories the change is about (may be
+    /// empty): when one of them is configured private, the current content
+    /// includes the private journal's and the new content goes to the
+    /// private journal (never committed), as in
+    /// [`Branch::change_regarding`]. Otherwise the current content is the
+    /// journal's, else the branch's, as in [`Branch::change`].
+    ///
+    /// ```no_run
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let branch = annex_core::branch::Branch::open(std::path::Path::new(".git"))?;
+    /// // Add a line unless it is there already.
+    /// let line = b"x 1 timestamp=1s\n";
+    /// branch.change_opt(b"trust.log", &[], |old| {
+    ///     (!old.windows(line.len()).any(|w| w == line)).then(|| [old, line].concat())
+    /// })?;
+    /// # Ok(()) }
+    /// ```
+    pub fn change_opt(
+        &self,
+        path: &[u8],
+        regarding: &[crate::uuid::Uuid],
+        f: impl FnOnce(&[u8]) -> Option<Vec<u8>>,
+    ) -> Result<bool, BranchError> {
+        let private = regarding
             .iter()
-            .any(|u| self.private_uuids.contains(u.as_str()))
-        {
-            return self.change(path, f);
-        }
+            .any(|u| self.private_uuids.contains(u.as_str()));
         let lock = self.journal.lock()?;
-        let cur = self.get(path)?;
-        let new = f(&cur);
-        self.journal.write_private(&lock, path, &new)?;
-        Ok(())
+        let cur = if private {
+            self.get(path)?
+        } else {
+            match self.journal.read(path)? {
+                Some(c) => c,
+                None => self.committed(path)?.unwrap_or_default(),
+            }
+        };
+        let Some(new) = f(&cur) else {
+            return Ok(false);
+        };
+        if private {
+            self.journal.write_private(&lock, path, &new)?;
+        } else {
+            self.journal.write(&lock, path, &new)?;
+        }
+        Ok(true)
     }
 
     /// The message git-annex commits the journal with: `annex.commitmessage`
@@ -487,13 +561,13 @@ impl Branch {
 
     fn commit_locked(&self, lock: &JournalLock, message: &str) -> Result<ObjectId, BranchError> {
         for _attempt in 0..20 {
-            let tip = self.create()?;
+            let tip = self.create_locked(lock)?;
             let mut state = self.base_state(tip)?;
             let staged = self.stage_journal(&mut state)?;
             let tree = self.write_state(&state)?;
             let c = self.write_commit(tree, &[tip], message)?;
             if self.set_ref(c, Some(tip), &format!("commit: {message}"))? {
-                self.sync_index(c, tree)?;
+                self.sync_index(lock, c, tree)?;
                 self.clear_staged(lock, staged)?;
                 return Ok(c);
             }
@@ -561,43 +635,55 @@ impl Branch {
     }
 
     /// Stages every journal file into the state; returns what was staged.
+    ///
+    /// As git-annex, stray files (names no branch path maps to, see
+    /// [`Journal::stray_files`]) are staged under the path their name
+    /// decodes to when that is a valid branch path (a file named for that
+    /// path wins), and removed with the others once committed.
     fn stage_journal(&self, state: &mut State) -> Result<Vec<Staged>, BranchError> {
         let mut staged = Vec::new();
+        let mut paths = BTreeSet::new();
         for path in self.journal.files()? {
-            // A stray file whose name is no branch path (not written by
-            // git-annex nor by us) is left alone rather than blocking
-            // every commit.
-            if !crate::journal::is_valid_branch_path(&path) {
+            let name = crate::journal::journal_file_name(&path);
+            let Some(content) = self.journal.read_name(&name)? else {
                 continue;
-            }
-            let file = self
-                .journal
-                .dir()
-                .join(bytes_to_os(&crate::journal::journal_file_name(&path)));
-            let content = match fs::read(&file) {
-                Ok(c) => c,
-                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
-                Err(e) => return Err(io_err("read", &file)(e)),
             };
-            // git-annex stages journal files as they are.
-            let id = self
-                .repo
-                .write_blob(&content)
-                .map_err(git_err("write blob for", lossy(&path)))?
-                .detach();
-            let key = BString::from(path.clone());
-            if state.files.get(&key) != Some(&id) {
-                state.files.insert(key.clone(), id);
-                state.changed.insert(key);
+            self.stage_one(state, &path, &content)?;
+            paths.insert(path);
+            staged.push((name, content));
+        }
+        for name in self.journal.stray_files()? {
+            let Some(content) = self.journal.read_name(&name)? else {
+                continue;
+            };
+            let path = crate::journal::branch_path_of(&name);
+            if crate::journal::is_valid_branch_path(&path) && paths.insert(path.clone()) {
+                self.stage_one(state, &path, &content)?;
             }
-            staged.push((path, content));
+            staged.push((name, content));
         }
         Ok(staged)
     }
 
+    /// Stages one file's content (as it is, as git-annex does).
+    fn stage_one(&self, state: &mut State, path: &[u8], content: &[u8]) -> Result<(), BranchError> {
+        let id = self
+            .repo
+            .write_blob(content)
+            .map_err(git_err("write blob for", lossy(path)))?
+            .detach();
+        let key = BString::from(path);
+        if state.files.get(&key) != Some(&id) {
+            state.files.insert(key.clone(), id);
+            state.changed.insert(key);
+        }
+        Ok(())
+    }
+
     fn clear_staged(&self, lock: &JournalLock, staged: Vec<Staged>) -> Result<(), BranchError> {
-        for (path, content) in staged {
-            self.journal.remove_if_unchanged(lock, &path, &content)?;
+        for (name, content) in staged {
+            self.journal
+                .remove_name_if_unchanged(lock, &name, &content)?;
         }
         Ok(())
     }
@@ -685,11 +771,16 @@ impl Branch {
 
     /// Rewrites git-annex's branch index to the tree of `commit` and
     /// records that it corresponds to `commit`.
-    fn sync_index(&self, commit: ObjectId, tree: ObjectId) -> Result<(), BranchError> {
+    fn sync_index(
+        &self,
+        _lock: &JournalLock,
+        commit: ObjectId,
+        tree: ObjectId,
+    ) -> Result<(), BranchError> {
         let p = self.index_path();
         fs::create_dir_all(&self.annex_dir).map_err(io_err("create", &self.annex_dir))?;
         // Only git-annex and we modify this index, both under the journal
-        // lock or at branch creation, so a leftover lock is stale.
+        // lock (held here), so a leftover lock is stale.
         let _ = fs::remove_file(self.annex_dir.join("index.lock"));
         let state = gix::index::State::from_tree(&tree, &self.repo.objects, Default::default())
             .map_err(git_err("build index from tree", tree.to_string()))?;
@@ -825,27 +916,14 @@ impl Branch {
             return Ok(outcome);
         }
         let lock = self.journal.lock()?;
-        let tip = self.create()?;
-        let dirty = self.journal.is_dirty()?;
-        let local_transitions = transitions(&self.get(b"transitions.log")?);
-        for (id, name) in &tomerge {
-            let theirs = transitions(&self.file_at(*id, b"transitions.log")?.unwrap_or_default());
-            if theirs != local_transitions {
-                return Err(BranchError::Transitions(name.clone()));
-            }
-        }
-        let ids: Vec<ObjectId> = tomerge.iter().map(|(i, _)| *i).collect();
-        let ff_target = if dirty {
-            None
-        } else {
-            self.fast_forward_target(tip, &ids)?
-        };
-        if let Some(target) = ff_target {
-            if self.set_ref(target, Some(tip), "merging: fast-forward")? {
-                let tree = self.commit_tree(target)?;
-                self.sync_index(target, tree)?;
-                outcome.fast_forwarded = true;
-                outcome.new_tip = Some(target);
+        if let Some(plan) = self.transition_plan(&tomerge)? {
+            for _attempt in 0..20 {
+                let tip = self.create_locked(&lock)?;
+                let Some(c) = self.transition_attempt(&lock, tip, &tomerge, &plan)? else {
+                    continue;
+                };
+                self.add_ignored_refs(&plan.untransitioned)?;
+                outcome.new_tip = Some(c);
                 outcome.merged = tomerge.clone();
                 let mut all = tomerge;
                 all.extend(notnewer);
@@ -854,13 +932,68 @@ impl Branch {
             }
             return Err(BranchError::Raced(FULL_NAME.to_owned()));
         }
+        let (tomerge, skipped) = self.split_by_transitions(tomerge)?;
+        outcome.skipped = skipped;
+        if tomerge.is_empty() {
+            self.add_merged_refs(&notnewer)?;
+            return Ok(outcome);
+        }
+        // The branch may move under us (a push into it, a git-annex
+        // process not taking the journal lock): the ref update is a
+        // compare-and-swap, and a lost race is retried from the new tip,
+        // as commits are.
+        for _attempt in 0..20 {
+            let tip = self.create_locked(&lock)?;
+            let Some((new_tip, ff)) = self.merge_attempt(&lock, tip, &tomerge)? else {
+                continue;
+            };
+            outcome.fast_forwarded = ff && new_tip != tip;
+            outcome.new_tip = (new_tip != tip).then_some(new_tip);
+            outcome.merged = tomerge.clone();
+            let mut all = tomerge;
+            all.extend(notnewer);
+            self.add_merged_refs(&all)?;
+            return Ok(outcome);
+        }
+        Err(BranchError::Raced(FULL_NAME.to_owned()))
+    }
+
+    /// One attempt at merging `tomerge` into the branch at `tip`: the new
+    /// tip and whether it was a fast-forward, or `None` when the branch
+    /// moved meanwhile (nothing was changed then).
+    fn merge_attempt(
+        &self,
+        lock: &JournalLock,
+        tip: ObjectId,
+        tomerge: &[(ObjectId, String)],
+    ) -> Result<Option<(ObjectId, bool)>, BranchError> {
+        let dirty = self.journal.is_dirty()?;
+        let ids: Vec<ObjectId> = tomerge.iter().map(|(i, _)| *i).collect();
+        let ff_target = if dirty {
+            None
+        } else {
+            self.fast_forward_target(tip, &ids)?
+        };
+        if let Some(target) = ff_target {
+            if target == tip {
+                return Ok(Some((tip, true)));
+            }
+            #[cfg(test)]
+            tests::before_ref_update(self);
+            if !self.set_ref(target, Some(tip), "merging: fast-forward")? {
+                return Ok(None);
+            }
+            let tree = self.commit_tree(target)?;
+            self.sync_index(lock, target, tree)?;
+            return Ok(Some((target, true)));
+        }
         let mut state = self.base_state(tip)?;
         let staged = if dirty {
             self.stage_journal(&mut state)?
         } else {
             Vec::new()
         };
-        for (id, _) in &tomerge {
+        for (id, _) in tomerge {
             let tree = self.commit_tree(*id)?;
             for (path, blob) in self.tree_files(tree)? {
                 self.merge_one(&mut state, path, blob)?;
@@ -876,17 +1009,169 @@ impl Branch {
             }
         }
         let c = self.write_commit(tree, &parents, &message)?;
+        #[cfg(test)]
+        tests::before_ref_update(self);
         if !self.set_ref(c, Some(tip), &message)? {
-            return Err(BranchError::Raced(FULL_NAME.to_owned()));
+            return Ok(None);
         }
-        self.sync_index(c, tree)?;
-        self.clear_staged(&lock, staged)?;
-        outcome.new_tip = Some(c);
-        outcome.merged = tomerge.clone();
-        let mut all = tomerge;
-        all.extend(notnewer);
-        self.add_merged_refs(&all)?;
-        Ok(outcome)
+        self.sync_index(lock, c, tree)?;
+        self.clear_staged(lock, staged)?;
+        Ok(Some((c, false)))
+    }
+
+    /// When the transitions of the refs to merge differ from the branch's
+    /// and git-annex's handling of them can be done here, what to do: the
+    /// only transition performed is `ForgetGitHistory` (it changes no file;
+    /// `ForgetDeadRemotes` would need every log rewritten), and not when
+    /// `export.log` exists (git-annex re-grafts exported trees then).
+    /// `None` when the transitions are all the same, or cannot be done.
+    fn transition_plan(&self, refs: &[NamedRef]) -> Result<Option<TransitionPlan>, BranchError> {
+        let local = transitions(&self.get(b"transitions.log")?);
+        let mut theirs = Vec::with_capacity(refs.len());
+        for (id, _) in refs {
+            let t = transitions(&self.file_at(*id, b"transitions.log")?.unwrap_or_default());
+            theirs.push((*id, t));
+        }
+        if theirs.iter().all(|(_, t)| *t == local) {
+            return Ok(None);
+        }
+        let mut all = local.clone();
+        for (_, t) in &theirs {
+            all.extend(t.iter().cloned());
+        }
+        if !all
+            .iter()
+            .all(|l| l.split(|&b| b == b' ').next() == Some(b"ForgetGitHistory"))
+        {
+            return Ok(None);
+        }
+        if !self.get(b"export.log")?.is_empty() {
+            return Ok(None);
+        }
+        for (id, _) in refs {
+            if self.file_at(*id, b"export.log")?.is_some() {
+                return Ok(None);
+            }
+        }
+        let new_branch = local != all;
+        let transitioned: Vec<ObjectId> = theirs
+            .iter()
+            .filter(|(_, t)| *t == all)
+            .map(|(i, _)| *i)
+            .collect();
+        let mut untransitioned: Vec<String> = theirs
+            .iter()
+            .filter(|(_, t)| *t != all)
+            .map(|(i, _)| i.to_string())
+            .collect();
+        // git-annex counts the branch itself among the refs merged, and
+        // records it by name when it lacks the transitions (a line that
+        // names no sha, so it ignores nothing).
+        if new_branch {
+            untransitioned.push(FULL_NAME.to_owned());
+        }
+        let desc = "forget git history";
+        let message = if new_branch && transitioned.is_empty() {
+            format!("new branch for transition {desc}")
+        } else {
+            format!("continuing transition {desc}")
+        };
+        Ok(Some(TransitionPlan {
+            transitioned,
+            untransitioned,
+            new_branch,
+            message,
+        }))
+    }
+
+    /// One attempt at merging refs with transitions, as git-annex does:
+    /// everything (branch, journal, every ref) is union-merged, and the
+    /// result committed with the transitioned refs as parents, on top of
+    /// the branch when it already had the transitions, else as a new
+    /// branch without its history. `None` when the branch moved meanwhile.
+    fn transition_attempt(
+        &self,
+        lock: &JournalLock,
+        tip: ObjectId,
+        tomerge: &[NamedRef],
+        plan: &TransitionPlan,
+    ) -> Result<Option<ObjectId>, BranchError> {
+        let dirty = self.journal.is_dirty()?;
+        let mut state = self.base_state(tip)?;
+        let staged = if dirty {
+            self.stage_journal(&mut state)?
+        } else {
+            Vec::new()
+        };
+        for (id, _) in tomerge {
+            let tree = self.commit_tree(*id)?;
+            for (path, blob) in self.tree_files(tree)? {
+                self.merge_one(&mut state, path, blob)?;
+            }
+        }
+        let tree = self.write_state(&state)?;
+        let mut parents = Vec::new();
+        if !plan.new_branch {
+            parents.push(tip);
+        }
+        for id in &plan.transitioned {
+            if !parents.contains(id) {
+                parents.push(*id);
+            }
+        }
+        let c = self.write_commit(tree, &parents, &plan.message)?;
+        if !self.set_ref(c, Some(tip), &plan.message)? {
+            return Ok(None);
+        }
+        self.sync_index(lock, c, tree)?;
+        self.clear_staged(lock, staged)?;
+        Ok(Some(c))
+    }
+
+    /// Splits the refs to merge into those whose transitions are the
+    /// branch's (merged as usual) and the others, left unmerged and not
+    /// recorded anywhere: git-annex would perform the transitions (and
+    /// merge what it keeps of every ref), and still can, so nothing is
+    /// lost or ignored for good. Used when [`Branch::transition_plan`]
+    /// cannot do what git-annex does.
+    fn split_by_transitions(
+        &self,
+        refs: Vec<NamedRef>,
+    ) -> Result<(Vec<NamedRef>, Vec<SkippedRef>), BranchError> {
+        let local = transitions(&self.get(b"transitions.log")?);
+        let mut keep = Vec::new();
+        let mut skipped = Vec::new();
+        for (id, name) in refs {
+            let t = transitions(&self.file_at(id, b"transitions.log")?.unwrap_or_default());
+            if t == local {
+                keep.push((id, name));
+            } else {
+                skipped.push(SkippedRef { id, name });
+            }
+        }
+        Ok((keep, skipped))
+    }
+
+    /// Adds refs to `.git/annex/ignoredrefs` (one a line, sorted, each
+    /// once, as git-annex writes it: of the lines already there, only the
+    /// shas are kept).
+    fn add_ignored_refs(&self, new: &[String]) -> Result<(), BranchError> {
+        if new.is_empty() {
+            return Ok(());
+        }
+        let path = self.annex_dir.join("ignoredrefs");
+        let mut all: BTreeSet<Vec<u8>> = self
+            .read_ref_list("ignoredrefs")
+            .iter()
+            .map(|i| i.to_string().into_bytes())
+            .collect();
+        all.extend(new.iter().map(|r| r.as_bytes().to_vec()));
+        let mut out = Vec::new();
+        for l in all {
+            out.extend_from_slice(&l);
+            out.push(b'\n');
+        }
+        write_atomic(&path, &out)
     }
 
     /// Whether `new` has commits that `orig` lacks.
@@ -980,12 +1265,18 @@ fn describe_ref(name: &str) -> &str {
         .unwrap_or(name)
 }
 
-/// The transitions named in a `transitions.log`.
+/// The transitions of a `transitions.log`: its lines (transition and the
+/// time it was started, compared whole as git-annex does), each once.
 fn transitions(log: &[u8]) -> BTreeSet<Vec<u8>> {
     log.split(|&b| b == b'\n')
-        .filter_map(|l| l.split(|&b| b == b' ').next())
-        .filter(|w| !w.is_empty())
-        .map(<[u8]>::to_vec)
+        .map(|l| l.trim_ascii())
+        .filter(|l| !l.is_empty())
+        .map(|l| {
+            l.split(|b| b.is_ascii_whitespace())
+                .filter(|w| !w.is_empty())
+                .collect::<Vec<_>>()
+                .join(&b' ')
+        })
         .collect()
 }
 
@@ -1026,7 +1317,24 @@ fn private_uuids(repo: &gix::Repository) -> BTreeSet<String> {
     out
 }
 
-/// A journal file staged for commit: its branch path and the content staged.
+/// A ref to merge: its commit and name.
+type NamedRef = (ObjectId, String);
+
+/// How refs whose transitions differ are merged (see
+/// [`Branch::transition_plan`]).
+struct TransitionPlan {
+    /// The refs having all the transitions: the parents of the result.
+    transitioned: Vec<ObjectId>,
+    /// The refs lacking some: merged once, then ignored (as they go to
+    /// `.git/annex/ignoredrefs`).
+    untransitioned: Vec<String>,
+    /// Whether the branch lacks some: the result then starts a new branch.
+    new_branch: bool,
+    /// The commit message.
+    message: String,
+}
+
+/// A journal file staged for commit: its file name and the content staged.
 type Staged = (Vec<u8>, Vec<u8>);
 
 /// The files of the branch as they will be committed.
@@ -1034,12 +1342,6 @@ struct State {
     tree: ObjectId,
     files: BTreeMap<BString, ObjectId>,
     changed: BTreeSet<BString>,
-}
-
-#[cfg(unix)]
-fn bytes_to_os(b: &[u8]) -> std::ffi::OsString {
-    use std::os::unix::ffi::OsStrExt;
-    std::ffi::OsStr::from_bytes(b).to_owned()
 }
 
 /// Writes a file of `.git/annex` atomically (temp file in the same
@@ -1069,4 +1371,159 @@ pub(crate) fn write_atomic(path: &Path, content: &[u8]) -> Result<(), BranchErro
         source: e.error,
     })?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::RefCell;
+    use std::process::Command;
+
+    type Hook = Box<dyn FnMut(&Branch)>;
+
+    thread_local! {
+        static HOOK: RefCell<Option<Hook>> = const { RefCell::new(None) };
+    }
+
+    /// Called just before the merge's compare-and-swap of the branch ref.
+    pub(super) fn before_ref_update(b: &Branch) {
+        let hook = HOOK.with(|h| h.borrow_mut().take());
+        if let Some(mut f) = hook {
+            f(b);
+            HOOK.with(|h| {
+                let mut slot = h.borrow_mut();
+                if slot.is_none() {
+                    *slot = Some(f);
+                }
+            });
+        }
+    }
+
+    fn git(dir: &Path, args: &[&str]) -> String {
+        let out = Command::new("git")
+            .current_dir(dir)
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .env("GIT_AUTHOR_NAME", "t")
+            .env("GIT_AUTHOR_EMAIL", "t@t")
+            .env("GIT_COMMITTER_NAME", "t")
+            .env("GIT_COMMITTER_EMAIL", "t@t")
+            .args(args)
+            .output()
+            .expect("git");
+        assert!(out.status.success(), "git {args:?}: {out:?}");
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    }
+
+    /// Commits a file with `content` on top of `parent` (or as a root)
+    /// without touching any ref; returns the commit.
+    fn commit_file(dir: &Path, parent: Option<&str>, path: &str, content: &str) -> String {
+        let blob = {
+            let mut c = Command::new("git");
+            c.current_dir(dir)
+                .args(["hash-object", "-w", "--stdin"])
+                .stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::piped());
+            let mut child = c.spawn().expect("spawn");
+            child
+                .stdin
+                .take()
+                .expect("stdin")
+                .write_all(content.as_bytes())
+                .expect("write");
+            let out = child.wait_with_output().expect("wait");
+            String::from_utf8_lossy(&out.stdout).trim().to_owned()
+        };
+        let mut c = Command::new("git");
+        c.current_dir(dir)
+            .args(["mktree"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped());
+        let mut child = c.spawn().expect("spawn");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(format!("100644 blob {blob}\t{path}\n").as_bytes())
+            .expect("write");
+        let tree = String::from_utf8_lossy(&child.wait_with_output().expect("wait").stdout)
+            .trim()
+            .to_owned();
+        let mut args = vec!["commit-tree", tree.as_str(), "-m", "x"];
+        if let Some(p) = parent {
+            args.extend(["-p", p]);
+        }
+        git(dir, &args)
+    }
+
+    /// Merge loses the race for the branch ref (a concurrent committer
+    /// moves it just before the update, twice): it retries from the new
+    /// tip, and the result has the racer's commit as a parent.
+    #[test]
+    fn merge_retries_when_the_branch_moves() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let d = dir.path();
+        git(d, &["init", "-q", "-b", "main"]);
+        let b = Branch::open(&d.join(".git")).expect("open");
+        let base = b.create().expect("create").to_string();
+        let other = commit_file(d, Some(&base), "other.log", "o\n");
+        let mut races = 0;
+        let dd = d.to_path_buf();
+        HOOK.with(|h| {
+            *h.borrow_mut() = Some(Box::new(move |br: &Branch| {
+                if races < 2 {
+                    races += 1;
+                    let tip = br.tip().expect("tip").expect("exists").to_string();
+                    let c = commit_file(&dd, Some(&tip), "race.log", &format!("r{races}\n"));
+                    git(&dd, &["update-ref", FULL_NAME, &c]);
+                }
+            }));
+        });
+        let other_id = ObjectId::from_hex(other.as_bytes()).expect("sha");
+        let out = b
+            .merge(&[(other_id, "refs/remotes/x/git-annex".to_owned())])
+            .expect("merge");
+        HOOK.with(|h| h.borrow_mut().take());
+        let tip = out.new_tip.expect("moved");
+        assert_eq!(b.tip().expect("tip"), Some(tip));
+        assert!(!out.fast_forwarded);
+        // Both the racer's last commit and the merged ref are parents.
+        let parents = git(d, &["log", "-1", "--format=%P", FULL_NAME]);
+        assert!(parents.contains(&other), "{parents}");
+        assert_eq!(parents.split(' ').count(), 2, "{parents}");
+        assert_eq!(b.get(b"race.log").expect("get"), b"r2\n");
+        assert_eq!(b.get(b"other.log").expect("get"), b"o\n");
+    }
+
+    /// A fast-forward that loses the race is redone as a merge commit
+    /// over the racer's commit.
+    #[test]
+    fn fast_forward_retries_when_the_branch_moves() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let d = dir.path();
+        git(d, &["init", "-q", "-b", "main"]);
+        let b = Branch::open(&d.join(".git")).expect("open");
+        let base = b.create().expect("create").to_string();
+        let ahead = commit_file(d, Some(&base), "ahead.log", "a\n");
+        let mut raced = false;
+        let dd = d.to_path_buf();
+        HOOK.with(|h| {
+            *h.borrow_mut() = Some(Box::new(move |br: &Branch| {
+                if !raced {
+                    raced = true;
+                    let tip = br.tip().expect("tip").expect("exists").to_string();
+                    let c = commit_file(&dd, Some(&tip), "race.log", "r\n");
+                    git(&dd, &["update-ref", FULL_NAME, &c]);
+                }
+            }));
+        });
+        let ahead_id = ObjectId::from_hex(ahead.as_bytes()).expect("sha");
+        let out = b
+            .merge(&[(ahead_id, "refs/remotes/x/git-annex".to_owned())])
+            .expect("merge");
+        HOOK.with(|h| h.borrow_mut().take());
+        assert!(!out.fast_forwarded, "{out:?}");
+        assert_eq!(b.get(b"race.log").expect("get"), b"r\n");
+        assert_eq!(b.get(b"ahead.log").expect("get"), b"a\n");
+    }
 }

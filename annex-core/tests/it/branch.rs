@@ -714,24 +714,277 @@ fn merge_of_several_remotes_matches_the_reference() {
     assert_eq!(parents(&p("ours")), parents(&twin));
 }
 
+/// Stray journal names do not block commits, and a commit consumes them
+/// as the reference does: staged under the path the name decodes to when
+/// valid (`trailing_` as `trailing`), and all removed.
 #[test]
-fn stray_journal_file_names_do_not_block_commits() {
-    let dir = support::new_git_repo();
-    let d = dir.path();
-    Repo::init(d, Some("s")).expect("init");
-    let branch = open_branch(d);
-    let jdir = branch.journal().dir();
+fn stray_journal_file_names_are_committed_as_the_reference_does() {
+    let top = tempfile::tempdir().expect("tmp");
+    let ours = top.path().join("ours");
+    let twin = top.path().join("twin");
+    std::fs::create_dir(&ours).expect("mkdir");
+    support::git(&ours, &["init", "-q", "-b", "main"]);
+    support::annex(&ours, &["init", "s"]);
+    support::annex(&ours, &["merge"]);
+    let jdir = ours.join(".git/annex/journal");
     std::fs::create_dir_all(&jdir).expect("mkdir");
+    // (A stray decoding to the path of a proper journal file, e.g.
+    // `ok.log_`, is left out: which of the two the reference commits
+    // depends on directory order; we commit the proper file.)
     for stray in ["_leading", "trailing_", "a_.._b", "x_.git_y"] {
+        std::fs::write(jdir.join(stray), format!("{stray}\n")).expect("write");
+    }
+    std::fs::write(jdir.join("ok.log"), b"fine\n").expect("write");
+    copy_repo(&ours, &twin);
+    let branch = open_branch(&ours);
+    assert!(branch.commit("update").expect("commit").is_some());
+    support::annex(&twin, &["merge"]);
+    let ls = |d: &Path| support::git(d, &["ls-tree", "-r", "git-annex"]);
+    assert_eq!(ls(&ours), ls(&twin));
+    assert_eq!(show(&ours, "ok.log"), b"fine\n");
+    assert_eq!(show(&ours, "trailing"), b"trailing_\n");
+    let left = |d: &Path| {
+        std::fs::read_dir(d.join(".git/annex/journal"))
+            .map(|r| r.count())
+            .unwrap_or(0)
+    };
+    assert_eq!(left(&ours), 0);
+    assert_eq!(left(&twin), 0);
+}
+
+/// Stray journal names (no branch path maps to them) do not keep the
+/// journal dirty: no empty commits, fast-forward merges still happen, and
+/// reads that walk the journal work.
+#[test]
+fn stray_journal_names_leave_the_journal_clean() {
+    let top = tempfile::tempdir().expect("tmp");
+    let r1 = top.path().join("r1");
+    let r2 = top.path().join("r2");
+    std::fs::create_dir(&r1).expect("mkdir");
+    support::git(&r1, &["init", "-q", "-b", "main"]);
+    support::git(&r1, &["commit", "-q", "--allow-empty", "-m", "first"]);
+    support::annex(&r1, &["init", "one"]);
+    support::git(top.path(), &["clone", "-q", "r1", "r2"]);
+    Repo::init(&r2, Some("two")).expect("init r2");
+    let b2 = open_branch(&r2);
+    b2.commit("update").expect("commit init");
+    let jdir = b2.journal().dir();
+    std::fs::create_dir_all(&jdir).expect("mkdir");
+    for stray in ["_leading", "trailing_", "a_.._b", "x_.git_y", "a__b_"] {
         std::fs::write(jdir.join(stray), b"junk\n").expect("write");
     }
-    branch
-        .change(b"ok.log", |_| b"fine\n".to_vec())
-        .expect("change");
-    branch.commit("update").expect("commit");
-    assert_eq!(show(d, "ok.log"), b"fine\n");
-    let ls = support::git(d, &["ls-tree", "-r", "--name-only", "git-annex"]);
-    // The strays (none names a branch path that maps back to it) stay.
-    assert_eq!(ls, "ok.log\nuuid.log\n");
+    assert!(!b2.journal().is_dirty().expect("dirty"));
+    assert!(b2.journal().files().expect("files").is_empty());
+    let tip = b2.tip().expect("tip");
+    assert_eq!(b2.commit("update").expect("commit"), None);
+    assert_eq!(b2.tip().expect("tip"), tip, "an empty commit was made");
+
+    // Reads over the journal work.
+    let mut seen = Vec::new();
+    b2.for_each_file(|_| true, |p, _| seen.push(p.to_vec()))
+        .expect("walk");
+    assert!(seen.contains(&b"uuid.log".to_vec()), "{seen:?}");
+    assert!(b2.files().expect("files").contains(&b"uuid.log".to_vec()));
+
+    // r1 takes in r2's branch and moves on: r2 then fast-forwards.
+    support::git(&r1, &["remote", "add", "r2", "../r2"]);
+    support::git(&r1, &["fetch", "-q", "r2"]);
+    support::annex(&r1, &["merge"]);
+    support::annex(&r1, &["describe", "here", "one-again"]);
+    support::git(&r2, &["fetch", "-q", "origin"]);
+    let ff = b2.update().expect("update");
+    assert!(ff.fast_forwarded, "{ff:?}");
+    assert_eq!(
+        support::git(&r2, &["rev-parse", "git-annex"]),
+        support::git(&r1, &["rev-parse", "git-annex"])
+    );
     assert!(jdir.join("_leading").exists());
+}
+
+/// Creating the branch rewrites git-annex's branch index, removing a stale
+/// `index.lock`: it waits for the journal lock first, so a live
+/// `index.lock` of the lock's holder is left alone meanwhile.
+#[test]
+fn create_waits_for_the_journal_lock() {
+    let dir = support::new_git_repo();
+    let d = dir.path();
+    let git_dir = d.join(".git");
+    let holder = Branch::open(&git_dir).expect("open");
+    let lock = holder.journal().lock().expect("lock");
+    let index_lock = git_dir.join("annex").join("index.lock");
+    std::fs::write(&index_lock, b"").expect("write index.lock");
+    let (tx, rx) = std::sync::mpsc::channel();
+    let gd = git_dir.clone();
+    let t = std::thread::spawn(move || {
+        let b = Branch::open(&gd).expect("open");
+        let r = b.create().map(|_| ());
+        tx.send(()).expect("send");
+        r
+    });
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    assert!(
+        rx.try_recv().is_err(),
+        "create finished while the journal lock was held"
+    );
+    assert!(index_lock.exists(), "a live index.lock was removed");
+    drop(lock);
+    t.join().expect("join").expect("create");
+    assert!(holder.tip().expect("tip").is_some());
+    assert!(!index_lock.exists());
+}
+
+/// `change_opt` writes nothing when the function returns `None`, so the
+/// journal stays clean and no commit is made.
+#[test]
+fn change_opt_skips_unchanged_logs() {
+    let dir = support::new_git_repo();
+    let d = dir.path();
+    Repo::init(d, Some("opt")).expect("init");
+    let branch = open_branch(d);
+    branch.commit("update").expect("commit");
+    let tip = branch.tip().expect("tip");
+    let before = branch.get(b"uuid.log").expect("get");
+    let wrote = branch
+        .change_opt(b"uuid.log", &[], |old| {
+            assert_eq!(old, before.as_slice());
+            None
+        })
+        .expect("change_opt");
+    assert!(!wrote);
+    assert!(!branch.journal().is_dirty().expect("dirty"));
+    assert_eq!(branch.commit("update").expect("commit"), None);
+    assert_eq!(branch.tip().expect("tip"), tip);
+    let wrote = branch
+        .change_opt(b"new.log", &[], |old| {
+            assert!(old.is_empty());
+            Some(b"line\n".to_vec())
+        })
+        .expect("change_opt");
+    assert!(wrote);
+    assert!(branch.commit("update").expect("commit").is_some());
+    assert_eq!(show(d, "new.log"), b"line\n");
+}
+
+fn copy_repo(from: &Path, to: &Path) {
+    let st = std::process::Command::new("cp")
+        .arg("-a")
+        .arg(from)
+        .arg(to)
+        .status()
+        .expect("cp");
+    assert!(st.success());
+}
+
+/// What identifies a merge result apart from commit times: the tree, the
+/// parents and the message of the tip, and the refs ignored.
+fn merge_result(d: &Path) -> (String, String, String) {
+    let tree = support::git(d, &["ls-tree", "-r", "git-annex"]);
+    let head = support::git(d, &["log", "-1", "--format=%P%n%s", "git-annex"]);
+    let ignored = std::fs::read_to_string(d.join(".git/annex/ignoredrefs")).unwrap_or_default();
+    (tree, head, ignored)
+}
+
+/// After a remote ran `git annex forget --force`, its branch has a
+/// transition (forget git history) ours lacks: `update` adopts it as the
+/// reference does (a new branch from the union of everything, whose only
+/// parent is that ref). A ref then lacking the transition is merged once
+/// and recorded in `.git/annex/ignoredrefs`, as the reference does.
+#[test]
+fn forgotten_history_is_adopted_as_the_reference_does() {
+    let top = tempfile::tempdir().expect("tmp");
+    let r1 = top.path().join("r1");
+    let r2 = top.path().join("r2");
+    std::fs::create_dir(&r1).expect("mkdir");
+    support::git(&r1, &["init", "-q", "-b", "main"]);
+    support::git(&r1, &["commit", "-q", "--allow-empty", "-m", "first"]);
+    support::annex(&r1, &["init", "one"]);
+    support::git(top.path(), &["clone", "-q", "r1", "r2"]);
+    Repo::init(&r2, Some("two")).expect("init r2");
+    let b2 = open_branch(&r2);
+    b2.commit("update").expect("commit");
+    let before = support::git(&r2, &["rev-parse", "git-annex"]);
+
+    support::annex(&r1, &["forget", "--force"]);
+    support::annex(&r1, &["describe", "here", "one-after-forget"]);
+    support::git(&r2, &["fetch", "-q", "origin"]);
+    let twin = top.path().join("twin");
+    copy_repo(&r2, &twin);
+    let out = b2.update().expect("update after forget");
+    assert_eq!(out.merged.len(), 1, "{out:?}");
+    assert!(out.skipped.is_empty(), "{out:?}");
+    support::annex(&twin, &["merge"]);
+    assert_eq!(merge_result(&r2), merge_result(&twin));
+    let tl = show(&r2, "transitions.log");
+    assert!(
+        String::from_utf8_lossy(&tl).contains("ForgetGitHistory"),
+        "{tl:?}"
+    );
+    assert!(support::annex(&r2, &["info", "--fast"]).contains("two"));
+    // Nothing more to do, for either.
+    assert!(b2.update().expect("again").merged.is_empty());
+    support::annex(&r2, &["merge"]);
+    support::annex(&r2, &["fsck", "--fast"]);
+
+    // A ref without the transition: merged once, then ignored.
+    let tree = support::git(&r2, &["rev-parse", &format!("{}^{{tree}}", before.trim())]);
+    let stale = support::git(
+        &r2,
+        &[
+            "commit-tree",
+            tree.trim(),
+            "-p",
+            before.trim(),
+            "-m",
+            "stale",
+        ],
+    );
+    support::git(
+        &r2,
+        &["update-ref", "refs/remotes/old/git-annex", stale.trim()],
+    );
+    let twin2 = top.path().join("twin2");
+    copy_repo(&r2, &twin2);
+    let out = open_branch(&r2).update().expect("update with a stale ref");
+    assert_eq!(out.merged.len(), 1, "{out:?}");
+    support::annex(&twin2, &["merge"]);
+    assert_eq!(merge_result(&r2), merge_result(&twin2));
+    assert!(merge_result(&r2).2.contains(stale.trim()));
+    assert!(open_branch(&r2).update().expect("update").merged.is_empty());
+}
+
+/// A transition this implementation does not perform (forgetting dead
+/// repositories rewrites every log): the ref is skipped with a warning,
+/// not recorded, and the merge does not fail; the reference still adopts
+/// it afterwards.
+#[test]
+fn unperformed_transitions_are_skipped_with_a_warning() {
+    let top = tempfile::tempdir().expect("tmp");
+    let r1 = top.path().join("r1");
+    let r2 = top.path().join("r2");
+    std::fs::create_dir(&r1).expect("mkdir");
+    support::git(&r1, &["init", "-q", "-b", "main"]);
+    support::git(&r1, &["commit", "-q", "--allow-empty", "-m", "first"]);
+    support::annex(&r1, &["init", "one"]);
+    support::git(top.path(), &["clone", "-q", "r1", "r2"]);
+    Repo::init(&r2, Some("two")).expect("init r2");
+    let b2 = open_branch(&r2);
+    b2.commit("update").expect("commit");
+    let before = support::git(&r2, &["rev-parse", "git-annex"]);
+    support::annex(&r1, &["forget", "--force", "--drop-dead"]);
+    support::git(&r2, &["fetch", "-q", "origin"]);
+    let origin = support::git(&r2, &["rev-parse", "origin/git-annex"]);
+    let out = b2.update().expect("update after forget");
+    assert!(out.merged.is_empty(), "{out:?}");
+    assert_eq!(out.skipped.len(), 1, "{out:?}");
+    assert_eq!(out.skipped[0].id.to_string(), origin.trim());
+    assert!(out.skipped[0].to_string().contains("origin/git-annex"));
+    assert_eq!(support::git(&r2, &["rev-parse", "git-annex"]), before);
+    assert!(!r2.join(".git/annex/ignoredrefs").exists());
+    assert_eq!(b2.update().expect("update again").skipped.len(), 1);
+    support::annex(&r2, &["merge"]);
+    let tl = show(&r2, "transitions.log");
+    assert!(
+        String::from_utf8_lossy(&tl).contains("ForgetDeadRemotes"),
+        "{tl:?}"
+    );
 }
