@@ -294,16 +294,15 @@ impl State {
         } else {
             Status::Missing
         };
-        // The setter says `None` when the log already says so; then the file
-        // is left as it is, as git-annex does.
-        let path = key_log_path(key, ".log");
-        let old = self.branch.get(&path)?;
-        match logs::location::set(&old, uuid, status, t) {
-            Some(_) => self.change(&[uuid], &path, |old| {
-                logs::location::set(old, uuid, status, t).unwrap_or_else(|| old.to_vec())
-            }),
-            None => Ok(()),
-        }
+        // The setter says `None` when the log already says so; then nothing
+        // is journalled, as git-annex does.
+        self.branch
+            .change_opt(
+                &key_log_path(key, ".log"),
+                std::slice::from_ref(uuid),
+                |old| logs::location::set(old, uuid, status, t),
+            )
+            .map(drop)
     }
 
     /// The URLs registered for a key (`KEY.log.web`).
@@ -339,13 +338,10 @@ impl State {
     /// Applies metadata changes to a key (fields set or unset in `changes`).
     pub fn change_metadata(&self, key: &Key, changes: &MetaData) -> Result<(), BranchError> {
         let t = self.clock.candidate();
-        let path = key_log_path(key, ".log.met");
-        let old = self.branch.get(&path)?;
-        if logs::metadata::add(&old, changes, t).is_none() {
-            return Ok(());
-        }
-        self.change(&[], &path, |old| {
-            logs::metadata::add(old, changes, t).unwrap_or_else(|| old.to_vec())
-        })
+        self.branch
+            .change_opt(&key_log_path(key, ".log.met"), &[], |old| {
+                logs::metadata::add(old, changes, t)
+            })
+            .map(drop)
     }
 }
