@@ -595,6 +595,30 @@ impl Branch {
     }
 
     /// Union-merges one version of a file into the state.
+    /// The branch at `tip`, with the journal staged when `dirty`, union
+    /// merged with every file of the refs in `tomerge`: what a merge
+    /// commits.
+    fn union_state(
+        &self,
+        tip: ObjectId,
+        dirty: bool,
+        tomerge: &[NamedRef],
+    ) -> Result<(State, Vec<Staged>), BranchError> {
+        let mut state = self.base_state(tip)?;
+        let staged = if dirty {
+            self.stage_journal(&mut state)?
+        } else {
+            Vec::new()
+        };
+        for (id, _) in tomerge {
+            let tree = self.commit_tree(*id)?;
+            for (path, blob) in self.tree_files(tree)? {
+                self.merge_one(&mut state, path, blob)?;
+            }
+        }
+        Ok((state, staged))
+    }
+
     fn merge_one(&self, state: &mut State, path: BString, id: ObjectId) -> Result<(), BranchError> {
         match state.files.get(&path).copied() {
             None => {
@@ -987,18 +1011,7 @@ impl Branch {
             self.sync_index(lock, target, tree)?;
             return Ok(Some((target, true)));
         }
-        let mut state = self.base_state(tip)?;
-        let staged = if dirty {
-            self.stage_journal(&mut state)?
-        } else {
-            Vec::new()
-        };
-        for (id, _) in tomerge {
-            let tree = self.commit_tree(*id)?;
-            for (path, blob) in self.tree_files(tree)? {
-                self.merge_one(&mut state, path, blob)?;
-            }
-        }
+        let (state, staged) = self.union_state(tip, dirty, tomerge)?;
         let tree = self.write_state(&state)?;
         let names: Vec<&str> = tomerge.iter().map(|(_, n)| describe_ref(n)).collect();
         let message = format!("merging {} into {NAME}", names.join(" "));
@@ -1097,18 +1110,7 @@ impl Branch {
         plan: &TransitionPlan,
     ) -> Result<Option<ObjectId>, BranchError> {
         let dirty = self.journal.is_dirty()?;
-        let mut state = self.base_state(tip)?;
-        let staged = if dirty {
-            self.stage_journal(&mut state)?
-        } else {
-            Vec::new()
-        };
-        for (id, _) in tomerge {
-            let tree = self.commit_tree(*id)?;
-            for (path, blob) in self.tree_files(tree)? {
-                self.merge_one(&mut state, path, blob)?;
-            }
-        }
+        let (state, staged) = self.union_state(tip, dirty, tomerge)?;
         let tree = self.write_state(&state)?;
         let mut parents = Vec::new();
         if !plan.new_branch {
