@@ -158,7 +158,15 @@ pub struct Branch {
     annex_dir: PathBuf,
     private_known: bool,
     private_uuids: BTreeSet<String>,
+    /// The last root tree looked up in, decoded: its entries by name. The
+    /// branch's root has up to 4,096 entries (`aaa` hash dirs), and every
+    /// key's log is found through it; a tree id names its content, so the
+    /// cache cannot go stale (the tip itself is read anew every time).
+    root_cache: std::sync::Mutex<Option<(ObjectId, RootEntries)>>,
 }
+
+/// A decoded tree: each entry's object and mode, by name.
+type RootEntries = std::collections::HashMap<Vec<u8>, (ObjectId, gix::object::tree::EntryMode)>;
 
 impl std::fmt::Debug for Branch {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -194,6 +202,7 @@ impl Branch {
             repo,
             private_known,
             private_uuids,
+            root_cache: std::sync::Mutex::new(None),
         }
     }
 
@@ -410,22 +419,67 @@ impl Branch {
     }
 
     fn file_in_tree(&self, tree: ObjectId, path: &[u8]) -> Result<Option<Vec<u8>>, BranchError> {
-        let t = self
-            .repo
-            .find_tree(tree)
-            .map_err(git_err("read tree", tree.to_string()))?;
-        let entry = t
-            .lookup_entry(path.split(|&b| b == b'/'))
-            .map_err(git_err("look up", lossy(path)))?;
-        let Some(entry) = entry else { return Ok(None) };
-        if !entry.mode().is_blob() {
+        let (first, rest) = match path.iter().position(|&b| b == b'/') {
+            Some(i) => (&path[..i], Some(&path[i + 1..])),
+            None => (path, None),
+        };
+        let Some((id, mode)) = self.root_entry(tree, first)? else {
+            return Ok(None);
+        };
+        let entry = match rest {
+            None => Some((id, mode)),
+            Some(rest) if mode.is_tree() => {
+                let t = self
+                    .repo
+                    .find_tree(id)
+                    .map_err(git_err("read tree", id.to_string()))?;
+                t.lookup_entry(rest.split(|&b| b == b'/'))
+                    .map_err(git_err("look up", lossy(path)))?
+                    .map(|e| (e.object_id(), e.mode()))
+            }
+            Some(_) => None,
+        };
+        let Some((id, mode)) = entry else {
+            return Ok(None);
+        };
+        if !mode.is_blob() {
             return Ok(None);
         }
         let blob = self
             .repo
-            .find_blob(entry.object_id())
+            .find_blob(id)
             .map_err(git_err("read blob of", lossy(path)))?;
         Ok(Some(blob.data.clone()))
+    }
+
+    /// The entry `name` of the root tree `tree`, through [`Branch::root_cache`].
+    fn root_entry(
+        &self,
+        tree: ObjectId,
+        name: &[u8],
+    ) -> Result<Option<(ObjectId, gix::object::tree::EntryMode)>, BranchError> {
+        let mut cache = self
+            .root_cache
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if cache.as_ref().is_none_or(|(id, _)| *id != tree) {
+            let t = self
+                .repo
+                .find_tree(tree)
+                .map_err(git_err("read tree", tree.to_string()))?;
+            let decoded = t
+                .decode()
+                .map_err(git_err("decode tree", tree.to_string()))?;
+            let entries = decoded
+                .entries
+                .iter()
+                .map(|e| (e.filename.to_vec(), (e.oid.to_owned(), e.mode)))
+                .collect();
+            *cache = Some((tree, entries));
+        }
+        Ok(cache
+            .as_ref()
+            .and_then(|(_, entries)| entries.get(name).copied()))
     }
 
     /// The current content of a branch file: the journal's when it has the

@@ -988,3 +988,45 @@ fn unperformed_transitions_are_skipped_with_a_warning() {
         "{tl:?}"
     );
 }
+
+/// One `Branch` reads through a cached root tree: after its own commits and
+/// after the reference's, it reads what is committed now, never an old tree.
+#[test]
+fn reads_follow_new_commits_through_the_root_tree_cache() {
+    let dir = support::new_git_repo();
+    Repo::init(dir.path(), Some("cache")).expect("init");
+    let branch = open_branch(dir.path());
+    let path = b"aaa/bbb/SHA1--cachetest.log";
+    assert_eq!(branch.committed(path).expect("read"), None);
+    branch
+        .change(path, |_| b"1 u1 1\n".to_vec())
+        .expect("change");
+    branch.commit("update").expect("commit");
+    assert_eq!(
+        branch.committed(path).expect("read"),
+        Some(b"1 u1 1\n".to_vec())
+    );
+    branch
+        .change(path, |_| b"2 u1 1\n".to_vec())
+        .expect("change");
+    branch.commit("update").expect("commit");
+    assert_eq!(
+        branch.committed(path).expect("read"),
+        Some(b"2 u1 1\n".to_vec())
+    );
+    // The reference commits behind this Branch's back.
+    let key = "SHA1--cachetest";
+    let here = uuid(dir.path());
+    support::annex(dir.path(), &["setpresentkey", key, &here, "1"]);
+    support::annex(dir.path(), &["merge"]);
+    let logs = support::git(dir.path(), &["ls-tree", "-r", "--name-only", "git-annex"]);
+    let real = logs
+        .lines()
+        .find(|l| l.ends_with("SHA1--cachetest.log") && !l.starts_with("aaa/"))
+        .expect("the reference's location log")
+        .to_owned();
+    assert_eq!(
+        branch.committed(real.as_bytes()).expect("read"),
+        Some(show(dir.path(), &real))
+    );
+}
