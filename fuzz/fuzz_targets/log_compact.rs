@@ -32,7 +32,18 @@ fuzz_target!(|data: &[u8]| {
     let kind = LogKind::of_path(path).expect("known path");
     let once = kind.compact(content);
     let twice = kind.compact(&once);
-    assert_eq!(once, twice, "compaction is stable");
+    // A metadata field named like a value (`+x`, `-x`) reads back as a
+    // value of the field before it, in git-annex as here: the format
+    // cannot hold it, and git-annex never makes one (a field name starts
+    // with a letter or digit). Compaction is stable for every other log.
+    let unwritable_field = path.ends_with(b".log.met")
+        && logs::metadata::combined(&logs::metadata::parse(content))
+            .fields
+            .values()
+            .any(|f| f.name.starts_with(['+', '-']));
+    if !unwritable_field {
+        assert_eq!(once, twice, "compaction is stable");
+    }
     let _ = logs::metadata::current_with_lastchanged(&logs::metadata::parse(content));
     let _ = logs::location::LocationLog::parse(content).present_uuids();
     let _ = logs::numcopies::current(content);
