@@ -41,7 +41,25 @@ fuzz_target!(|data: &[u8]| {
             .fields
             .values()
             .any(|f| f.name.starts_with(['+', '-']));
-    if !unwritable_field {
+    // Likewise a line of an old-layout log with no clock whose value holds
+    // a word `timestamp=…` (a remote config key named `timestamp`, say):
+    // once that word ends the line, it reads as the line's clock, in
+    // git-annex as here (git-annex writes a clockless line with no
+    // timestamp, as we do).
+    let old_layout = matches!(
+        path,
+        b"uuid.log"
+            | b"remote.log"
+            | b"trust.log"
+            | b"group.log"
+            | b"preferred-content.log"
+            | b"required-content.log"
+    );
+    let clockless_timestamp_word = old_layout
+        && logs::uuid::parse(content).entries().values().any(|e| {
+            e.changed.is_none() && e.value.0.windows(10).any(|w| w == b"timestamp=")
+        });
+    if !unwritable_field && !clockless_timestamp_word {
         assert_eq!(once, twice, "compaction is stable");
     }
     let _ = logs::metadata::current_with_lastchanged(&logs::metadata::parse(content));
