@@ -1,6 +1,6 @@
 //! Integration tests: branch.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use annex_core::branch::{Branch, merge::union_lines};
 use annex_core::journal::{branch_path_of, journal_file_name};
@@ -884,6 +884,24 @@ fn merge_result(d: &Path) -> (String, String, String) {
     (tree, head, ignored)
 }
 
+/// In `top`: `r1`, initialized by the reference, and `r2`, its clone
+/// initialized by us with its branch committed; returns both paths, r2's
+/// branch and r2's branch tip.
+fn reference_and_our_clone(top: &Path) -> (PathBuf, PathBuf, Branch, String) {
+    let r1 = top.join("r1");
+    let r2 = top.join("r2");
+    std::fs::create_dir(&r1).expect("mkdir");
+    support::git(&r1, &["init", "-q", "-b", "main"]);
+    support::git(&r1, &["commit", "-q", "--allow-empty", "-m", "first"]);
+    support::annex(&r1, &["init", "one"]);
+    support::git(top, &["clone", "-q", "r1", "r2"]);
+    Repo::init(&r2, Some("two")).expect("init r2");
+    let b2 = open_branch(&r2);
+    b2.commit("update").expect("commit");
+    let before = support::git(&r2, &["rev-parse", "git-annex"]);
+    (r1, r2, b2, before)
+}
+
 /// After a remote ran `git annex forget --force`, its branch has a
 /// transition (forget git history) ours lacks: `update` adopts it as the
 /// reference does (a new branch from the union of everything, whose only
@@ -892,17 +910,7 @@ fn merge_result(d: &Path) -> (String, String, String) {
 #[test]
 fn forgotten_history_is_adopted_as_the_reference_does() {
     let top = tempfile::tempdir().expect("tmp");
-    let r1 = top.path().join("r1");
-    let r2 = top.path().join("r2");
-    std::fs::create_dir(&r1).expect("mkdir");
-    support::git(&r1, &["init", "-q", "-b", "main"]);
-    support::git(&r1, &["commit", "-q", "--allow-empty", "-m", "first"]);
-    support::annex(&r1, &["init", "one"]);
-    support::git(top.path(), &["clone", "-q", "r1", "r2"]);
-    Repo::init(&r2, Some("two")).expect("init r2");
-    let b2 = open_branch(&r2);
-    b2.commit("update").expect("commit");
-    let before = support::git(&r2, &["rev-parse", "git-annex"]);
+    let (r1, r2, b2, before) = reference_and_our_clone(top.path());
 
     support::annex(&r1, &["forget", "--force"]);
     support::annex(&r1, &["describe", "here", "one-after-forget"]);
@@ -959,17 +967,7 @@ fn forgotten_history_is_adopted_as_the_reference_does() {
 #[test]
 fn unperformed_transitions_are_skipped_with_a_warning() {
     let top = tempfile::tempdir().expect("tmp");
-    let r1 = top.path().join("r1");
-    let r2 = top.path().join("r2");
-    std::fs::create_dir(&r1).expect("mkdir");
-    support::git(&r1, &["init", "-q", "-b", "main"]);
-    support::git(&r1, &["commit", "-q", "--allow-empty", "-m", "first"]);
-    support::annex(&r1, &["init", "one"]);
-    support::git(top.path(), &["clone", "-q", "r1", "r2"]);
-    Repo::init(&r2, Some("two")).expect("init r2");
-    let b2 = open_branch(&r2);
-    b2.commit("update").expect("commit");
-    let before = support::git(&r2, &["rev-parse", "git-annex"]);
+    let (r1, r2, b2, before) = reference_and_our_clone(top.path());
     support::annex(&r1, &["forget", "--force", "--drop-dead"]);
     support::git(&r2, &["fetch", "-q", "origin"]);
     let origin = support::git(&r2, &["rev-parse", "origin/git-annex"]);
