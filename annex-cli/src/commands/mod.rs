@@ -1,5 +1,6 @@
 //! One module per command; [`run`] dispatches.
 
+mod examinekey;
 mod init;
 mod version;
 
@@ -8,6 +9,8 @@ use crate::error::CommandError;
 /// The commands of `git-annex-rs`.
 #[derive(clap::Subcommand, Debug)]
 pub enum Command {
+    /// Print information that can be told from a key alone.
+    Examinekey(examinekey::Args),
     /// Initialize git-annex in the current git repository.
     Init(init::Args),
     /// Show the version of git-annex-rs and what it supports.
@@ -17,6 +20,7 @@ pub enum Command {
 /// Runs one command.
 pub fn run(command: Command) -> Result<(), CommandError> {
     match command {
+        Command::Examinekey(args) => examinekey::run(args),
         Command::Init(args) => init::run(args),
         Command::Version(args) => version::run(args),
     }
