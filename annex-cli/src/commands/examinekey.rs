@@ -36,7 +36,7 @@ pub struct Args {
     #[arg(long)]
     batch: bool,
     /// With `--batch`, input lines end with NUL instead of newline.
-    #[arg(short = 'z', requires = "batch")]
+    #[arg(short = 'z')]
     z: bool,
 }
 
@@ -281,11 +281,8 @@ impl Format {
                                 let pad: String = text[start..start + p].iter().collect();
                                 done = Some((start + p + 1, read_int(&pad)));
                             }
-                            None => {
-                                // Unterminated: the rest is text.
-                                konst.extend(text[i..].iter());
-                                j = text.len();
-                            }
+                            // Unterminated: the rest is text.
+                            None => j = text.len(),
                         }
                         break;
                     } else {

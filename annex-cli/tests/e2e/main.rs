@@ -6,6 +6,7 @@
 #[path = "../../../annex-core/tests/it/support.rs"]
 mod support;
 
+mod examinekey;
 mod init;
 
 use std::path::Path;
