@@ -2,6 +2,7 @@
 //! fields, hash directories, object path and pointer), plainly, through a
 //! `--format`, or as JSON; `--batch` reads keys from stdin.
 
+use std::ffi::{OsStr, OsString};
 use std::io::{BufRead, IsTerminal};
 use std::path::{Component, Path, PathBuf};
 
@@ -18,11 +19,11 @@ use crate::output::outln;
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// Keys to examine; `KEY FILE` (a space between) also names a file.
-    keys: Vec<String>,
+    keys: Vec<OsString>,
     /// Custom output: `${var}`, `${var;width}`, `${var;-width}`,
     /// `${escaped_var}`, and C escapes such as `\n`.
     #[arg(long, value_name = "FORMAT")]
-    format: Option<String>,
+    format: Option<OsString>,
     /// Print a JSON record for each key.
     #[arg(long)]
     json: bool,
@@ -31,7 +32,10 @@ pub struct Args {
     json_error_messages: bool,
     /// A file associated with the keys (the `${file}` variable).
     #[arg(long, value_name = "FILE")]
-    filename: Option<String>,
+    filename: Option<OsString>,
+    /// Migrate the key to another backend: not supported yet (an error).
+    #[arg(long, value_name = "BACKEND")]
+    migrate_to_backend: Option<String>,
     /// Read keys from stdin, one a line (`KEY` or `KEY FILE`).
     #[arg(long)]
     batch: bool,
@@ -42,20 +46,26 @@ pub struct Args {
 
 /// Examines each key given, or each key read from stdin in batch mode.
 pub fn run(args: Args) -> Result<(), CommandError> {
+    if let Some(b) = &args.migrate_to_backend {
+        return Err(CommandError::failed(format!(
+            "--migrate-to-backend={b} is not supported by git-annex-rs yet"
+        )));
+    }
     let here = std::env::current_dir()
         .map_err(|e| CommandError::failed(format!("cannot read the current directory: {e}")))?;
     let repo = Repo::open(&here).map_err(|_| CommandError::failed("Not in a git repository."))?;
     let store = ObjectStore::open(repo.git_dir())?;
     let git_dir_rel = relative_git_dir(&here, repo.git_dir());
-    let format = args.format.as_deref().map(Format::parse);
+    let format = args.format.as_deref().map(|f| Format::parse(&os_bytes(f)));
     let terminal = std::io::stdout().is_terminal();
+    let filename = args.filename.as_deref().map(os_bytes);
     let ctx = Context {
         store: &store,
         git_dir_rel: &git_dir_rel,
         format: format.as_ref(),
         json: args.json,
         terminal,
-        filename: args.filename.as_deref().map(str::as_bytes),
+        filename: filename.as_deref(),
     };
     if args.batch {
         let sep = if args.z { b'\0' } else { b'\n' };
@@ -67,7 +77,7 @@ pub fn run(args: Args) -> Result<(), CommandError> {
         }
     } else {
         for k in &args.keys {
-            ctx.examine(k.as_bytes())?;
+            ctx.examine(&os_bytes(k))?;
         }
     }
     Ok(())
@@ -109,12 +119,13 @@ impl Context<'_> {
         match self.format {
             None => {
                 let k = key.as_bytes();
-                let shown = if self.terminal {
+                let mut shown = if self.terminal {
                     encode_c(k, |_| false)
                 } else {
                     k.to_vec()
                 };
-                outln!("{}", String::from_utf8_lossy(&shown))
+                shown.push(b'\n');
+                write_bytes(&shown)
             }
             Some(f) => {
                 let text = f.expand(&vars);
@@ -170,6 +181,17 @@ fn write_bytes(bytes: &[u8]) -> Result<(), CommandError> {
     o.write_all(bytes)
         .and_then(|()| o.flush())
         .map_err(CommandError::from_write)
+}
+
+#[cfg(unix)]
+fn os_bytes(s: &OsStr) -> Vec<u8> {
+    use std::os::unix::ffi::OsStrExt;
+    s.as_bytes().to_vec()
+}
+
+#[cfg(not(unix))]
+fn os_bytes(s: &OsStr) -> Vec<u8> {
+    s.to_string_lossy().into_owned().into_bytes()
 }
 
 #[cfg(unix)]
@@ -254,8 +276,8 @@ enum Frag {
 
 impl Format {
     /// Parses a format: C escapes are decoded first, then `${...}` found.
-    pub(crate) fn parse(s: &str) -> Format {
-        let decoded = decode_c(s.as_bytes());
+    pub(crate) fn parse(s: &[u8]) -> Format {
+        let decoded = decode_c(s);
         let text: Vec<char> = decode_lossless(&decoded);
         let mut frags = Vec::new();
         let mut konst = String::new();

@@ -273,6 +273,11 @@ fn formats_parse_as_the_reference_parses_them() {
         let mut args = vec![fmt.as_str()];
         args.extend(keys);
         assert_same(repo.path(), &args, b"");
+        // Bytes that are not UTF-8 pass through (lossily in JSON, as git-annex).
+        assert_same(repo.path(), &[&fmt, "--batch"], b"MD5-s5--a\xffb\xe9\n");
+    }
+    for args in [&["--batch"][..], &["--batch", "--json"]] {
+        assert_same(repo.path(), args, b"MD5-s5--a\xffb\xe9\n");
     }
 }
 
