@@ -55,7 +55,15 @@ pub fn run(args: Args) -> Result<(), CommandError> {
         .map_err(|e| CommandError::failed(format!("cannot read the current directory: {e}")))?;
     let repo = Repo::open(&here).map_err(|_| CommandError::failed("Not in a git repository."))?;
     let store = ObjectStore::open(repo.git_dir())?;
-    let git_dir_rel = relative_git_dir(&here, repo.git_dir());
+    // Inside the `.git` of a work tree, git-annex counts the directories
+    // below `.git` as if they were below the top of the work tree.
+    let canon = |p: &Path| p.canonicalize().unwrap_or_else(|_| p.to_path_buf());
+    let (here_c, git_c) = (canon(&here), canon(repo.git_dir()));
+    let base = match (repo.work_tree(), here_c.strip_prefix(&git_c)) {
+        (Some(top), Ok(below)) => canon(top).join(below),
+        _ => here.clone(),
+    };
+    let git_dir_rel = relative_git_dir(&base, repo.git_dir());
     let format = args.format.as_deref().map(|f| Format::parse(&os_bytes(f)));
     let terminal = std::io::stdout().is_terminal();
     let filename = args.filename.as_deref().map(os_bytes);

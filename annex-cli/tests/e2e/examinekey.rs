@@ -224,6 +224,12 @@ fn corpus_matches_the_reference_in_a_non_bare_repository() {
     support::annex(repo.path(), &["init", "-q"]);
     check_repo(repo.path());
     // From a subdirectory the object path is relative to it.
+    // Inside .git, from the top of the work tree.
+    assert_same(
+        &repo.path().join(".git/annex"),
+        &["--format=${objectpath}\\n", "SHA256E-s10--x.txt"],
+        b"",
+    );
     let sub = repo.path().join("a/b");
     std::fs::create_dir_all(&sub).expect("mkdir");
     assert_same(
