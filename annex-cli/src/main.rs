@@ -17,7 +17,17 @@ struct Cli {
 }
 
 fn main() {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // Help and version go to stdout and succeed; a usage error
+            // exits 1, as git-annex's do (clap's own code would be 2).
+            let code = if e.use_stderr() { 1 } else { 0 };
+            // Nothing more can be said if stderr is gone.
+            let _ = e.print();
+            std::process::exit(code);
+        }
+    };
     let code = match commands::run(cli.command) {
         Ok(()) => 0,
         Err(e) => e.report(),

@@ -120,3 +120,14 @@ fn broken_pipe_is_quiet() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// A usage error exits as git-annex's do: 1, with nothing on stdout.
+#[test]
+fn usage_errors_exit_like_the_reference() {
+    let repo = support::new_git_repo();
+    for args in [&["init", "--no-such-option"][..], &["examinekey", "-s1--x"]] {
+        let (out, code) = ours_text(repo.path(), args);
+        assert_eq!((out.as_str(), code), ("", Some(1)), "{args:?}");
+        assert_eq!(theirs(repo.path(), args).1, Some(1), "{args:?}");
+    }
+}
