@@ -1,5 +1,7 @@
 //! One module per command; [`run`] dispatches.
 
+mod calckey;
+mod contentlocation;
 mod init;
 mod version;
 
@@ -8,6 +10,10 @@ use crate::error::CommandError;
 /// The commands of `git-annex-rs`.
 #[derive(clap::Subcommand, Debug)]
 pub enum Command {
+    /// Calculate the key for a file.
+    Calckey(calckey::Args),
+    /// Look up the content of a key in this repository.
+    Contentlocation(contentlocation::Args),
     /// Initialize git-annex in the current git repository.
     Init(init::Args),
     /// Show the version of git-annex-rs and what it supports.
@@ -17,6 +23,8 @@ pub enum Command {
 /// Runs one command.
 pub fn run(command: Command) -> Result<(), CommandError> {
     match command {
+        Command::Calckey(args) => calckey::run(args),
+        Command::Contentlocation(args) => contentlocation::run(args),
         Command::Init(args) => init::run(args),
         Command::Version(args) => version::run(args),
     }
