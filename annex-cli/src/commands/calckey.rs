@@ -68,9 +68,6 @@ pub fn run(args: Args) -> Result<(), CommandError> {
             if line.last() == Some(&delimiter) {
                 line.pop();
             }
-            if line.is_empty() {
-                continue;
-            }
             let file = PathBuf::from(OsString::from_vec(line.clone()));
             match key_of(&settings, &file) {
                 Some(key) => outln!("{key}")?,

@@ -76,9 +76,6 @@ pub fn run(args: Args) -> Result<(), CommandError> {
             if line.last() == Some(&delimiter) {
                 line.pop();
             }
-            if line.is_empty() {
-                continue;
-            }
             match locate(&line)? {
                 Some(path) => show(&path)?,
                 None => outln!("")?,
