@@ -39,6 +39,11 @@ pub fn run(args: Args) -> Result<(), CommandError> {
             "Cannot combine batch option with file or key options",
         ));
     }
+    if repo.version().is_none() {
+        // git-annex initializes a clone that has a git-annex branch here;
+        // this does not yet, and fails as git-annex does without one.
+        return Err(CommandError::failed("First run: git-annex init"));
+    }
     let store = ObjectStore::open(repo.git_dir())?;
     // Paths are shown from the current directory to the git dir, as git
     // found it: `.git/annex/...` at the top of a work tree, `./annex/...`

@@ -123,3 +123,19 @@ fn contentlocation_matches_the_reference_in_non_bare_and_bare_repositories() {
     check_from(&bare, &present, &absent);
     check_from(&bare.join("objects"), &present, &absent);
 }
+
+#[test]
+fn contentlocation_outside_an_annex_fails_as_the_reference() {
+    let plain = support::new_git_repo();
+    let key = "SHA256E-s1--00";
+    let (_, code) = assert_same(plain.path(), &["contentlocation", key], None);
+    assert_eq!(code, Some(1));
+    let outside = tempfile::tempdir().expect("temp dir");
+    let (_, code) = assert_same(outside.path(), &["contentlocation", key], None);
+    assert_eq!(code, Some(1));
+    let ours = ours_with(plain.path(), &["contentlocation", key], None);
+    assert!(
+        String::from_utf8_lossy(&ours.stderr).contains("git-annex init"),
+        "{ours:?}"
+    );
+}
