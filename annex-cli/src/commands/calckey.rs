@@ -112,17 +112,24 @@ fn settings(repo: &gix::Repository, args: &Args) -> Settings {
     let backend_name = args
         .backend
         .clone()
-        .or_else(|| get("annex.backend"))
+        .or_else(|| get("annex.backend").filter(|v| !v.is_empty()))
         .unwrap_or_else(|| Backend::Sha256E.name().to_string());
     let backend = Backend::from_name(&backend_name).ok_or(backend_name);
     let mut opts = KeyOptions {
         filename_encoding: FilenameEncoding::from_env(),
         ..KeyOptions::default()
     };
-    if let Some(n) = get("annex.maxextensionlength").and_then(|v| v.trim().parse().ok()) {
+    // A number that does not parse leaves the default; a negative one keeps
+    // no extension, as git-annex.
+    let count = |name: &str| {
+        get(name)
+            .and_then(|v| v.trim().parse::<i64>().ok())
+            .map(|n| usize::try_from(n).unwrap_or(0))
+    };
+    if let Some(n) = count("annex.maxextensionlength") {
         opts.max_extension_length = n;
     }
-    if let Some(n) = get("annex.maxextensions").and_then(|v| v.trim().parse().ok()) {
+    if let Some(n) = count("annex.maxextensions") {
         opts.max_extensions = n;
     }
     let top = repo

@@ -157,6 +157,10 @@ fn calckey_takes_its_defaults_from_git_config_and_dash_c() {
         "annex.backend=MD5E",
         "annex.maxextensions=1",
         "annex.maxextensionlength=2",
+        "annex.maxextensionlength=-1",
+        "annex.maxextensions=-2",
+        "annex.maxextensions=abc",
+        "annex.backend=",
     ] {
         let mut args = vec!["calckey", "-c", c];
         args.extend(&files[1..]);
