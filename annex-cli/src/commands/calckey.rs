@@ -137,5 +137,13 @@ fn settings(repo: &gix::Repository, args: &Args) -> Settings {
         .unwrap_or_else(|| repo.git_dir())
         .to_path_buf();
     let top = std::path::absolute(&top).unwrap_or(top);
+    // Run from inside the git dir of a work tree, git-annex takes the git
+    // dir as the top (WORM names are relative to it).
+    let git_dir = std::path::absolute(repo.git_dir()).unwrap_or_else(|_| repo.git_dir().into());
+    let git_dir = git_dir.canonicalize().unwrap_or(git_dir);
+    let top = match std::env::current_dir() {
+        Ok(here) if here.starts_with(&git_dir) => git_dir,
+        _ => top,
+    };
     Settings { backend, opts, top }
 }

@@ -55,8 +55,14 @@ pub fn run(args: Args) -> Result<(), CommandError> {
     if shown_git_dir.as_os_str().is_empty() {
         shown_git_dir = PathBuf::from(".");
     }
+    // Run from inside the git dir of a work tree, git-annex looks for the
+    // content in a `.git` below it, and finds none.
+    let inside_git_dir = !repo.is_bare() && here.starts_with(&git_dir);
     let locate = |key: &[u8]| -> Result<Option<PathBuf>, CommandError> {
         let key = Key::parse(key).map_err(|_| CommandError::failed("bad key"))?;
+        if inside_git_dir {
+            return Ok(None);
+        }
         let Some(found) = store.find(&key) else {
             return Ok(None);
         };

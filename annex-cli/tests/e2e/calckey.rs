@@ -192,6 +192,16 @@ fn calckey_failures_match_the_reference() {
     support::git(dir, &["config", "annex.backend", "NOPE"]);
     assert_same(dir, &["calckey", "f.txt"], None);
 
+    // From inside .git, WORM names are relative to the git dir.
+    let git_dir = dir.join(".git");
+    for args in [
+        &["calckey", "--backend=WORM", "config", "../f.txt"][..],
+        &["calckey", "--backend=WORM", "../d/../f.txt"],
+    ] {
+        assert_same(&git_dir, args, None);
+        assert_same(&git_dir.join("hooks"), args, None);
+    }
+
     let outside = tempfile::tempdir().expect("temp dir");
     std::fs::write(outside.path().join("f"), "x").expect("write");
     let [ours, theirs] = both(outside.path(), &["calckey", "f"], None);

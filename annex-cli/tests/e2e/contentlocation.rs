@@ -111,6 +111,12 @@ fn contentlocation_matches_the_reference_in_non_bare_and_bare_repositories() {
     check_from(dir, &present, &absent);
     check_from(&dir.join("sub"), &present, &absent);
     check_from(&dir.join("sub/deeper"), &present, &absent);
+    // From inside .git, git-annex finds no content.
+    for inside in [".git", ".git/annex/objects"] {
+        for k in present.iter().chain(&absent) {
+            assert_same(&dir.join(inside), &["contentlocation", k], None);
+        }
+    }
 
     // A bare clone that the reference copied the present content to.
     let outer = tempfile::tempdir().expect("temp dir");
