@@ -39,11 +39,12 @@ pub fn run(args: Args) -> Result<(), CommandError> {
             "Cannot combine batch option with file or key options",
         ));
     }
-    if repo.version().is_none() {
-        // git-annex initializes a clone that has a git-annex branch here;
-        // this does not yet, and fails as git-annex does without one.
+    if repo.version().is_none() && !has_annex_branch(&here) {
         return Err(CommandError::failed("First run: git-annex init"));
     }
+    // Where there is a git-annex branch, git-annex initializes the
+    // repository here and then finds no content; this looks in the (empty)
+    // store without initializing.
     let store = ObjectStore::open(repo.git_dir())?;
     // Paths are shown from the current directory to the git dir, as git
     // found it: `.git/annex/...` at the top of a work tree, `./annex/...`
@@ -106,4 +107,24 @@ pub fn run(args: Args) -> Result<(), CommandError> {
 
 fn show(path: &Path) -> Result<(), CommandError> {
     outln!("{}", String::from_utf8_lossy(path.as_os_str().as_bytes()))
+}
+
+/// Whether the repository at `here` has a git-annex branch of its own or
+/// from a remote (git-annex then initializes it on first use).
+fn has_annex_branch(here: &Path) -> bool {
+    let Ok(repo) = gix::discover(here) else {
+        return false;
+    };
+    if matches!(repo.try_find_reference("refs/heads/git-annex"), Ok(Some(_))) {
+        return true;
+    }
+    let Ok(refs) = repo.references() else {
+        return false;
+    };
+    let Ok(remotes) = refs.remote_branches() else {
+        return false;
+    };
+    remotes
+        .flatten()
+        .any(|r| r.name().as_bstr().ends_with(b"/git-annex"))
 }

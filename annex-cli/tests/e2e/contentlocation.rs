@@ -127,6 +127,15 @@ fn contentlocation_matches_the_reference_in_non_bare_and_bare_repositories() {
     support::git(dir, &["remote", "add", "b", bare_str]);
     support::annex(dir, &["copy", "-q", "--to", "b", "."]);
     check_from(&bare, &present, &absent);
+
+    // A clone git-annex has not initialized: no content, and no error.
+    let clone = outer.path().join("clone");
+    let clone_str = clone.to_str().expect("utf-8 temp path");
+    support::git(dir, &["clone", "-q", ".", clone_str]);
+    for k in present.iter().chain(&absent) {
+        let (_, code) = assert_same(&clone, &["contentlocation", k], None);
+        assert_eq!(code, Some(1));
+    }
     check_from(&bare.join("objects"), &present, &absent);
 }
 
