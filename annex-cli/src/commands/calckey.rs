@@ -10,7 +10,6 @@ use annex_core::backend::path::top_file_path;
 use annex_core::backend::{Backend, FilenameEncoding, KeyOptions, KeySource};
 
 use crate::error::CommandError;
-use crate::output::outln;
 
 /// Arguments of `calckey`.
 #[derive(clap::Args, Debug)]
@@ -70,14 +69,14 @@ pub fn run(args: Args) -> Result<(), CommandError> {
             }
             let file = PathBuf::from(OsString::from_vec(line.clone()));
             match key_of(&settings, &file) {
-                Some(key) => outln!("{key}")?,
-                None => outln!("")?,
+                Some(key) => write_line(&key)?,
+                None => write_line(b"")?,
             }
         }
     }
     for file in &args.files {
         match key_of(&settings, Path::new(file)) {
-            Some(key) => outln!("{key}")?,
+            Some(key) => write_line(&key)?,
             // As git-annex: the first file without a key ends the command
             // with status 1 and no message.
             None => return Err(CommandError::failed("")),
@@ -88,7 +87,7 @@ pub fn run(args: Args) -> Result<(), CommandError> {
 
 /// The key of `file`, or `None` when none can be made (missing file,
 /// directory, unknown backend, unreadable content).
-fn key_of(settings: &Settings, file: &Path) -> Option<String> {
+fn key_of(settings: &Settings, file: &Path) -> Option<Vec<u8>> {
     let backend = settings.backend.as_ref().ok()?;
     let name = top_file_path(&settings.top, file).ok()?;
     let source = KeySource {
@@ -96,7 +95,17 @@ fn key_of(settings: &Settings, file: &Path) -> Option<String> {
         name: &name,
     };
     let key = backend.key_for_file(&source, &settings.opts).ok()?;
-    Some(String::from_utf8_lossy(key.as_bytes()).into_owned())
+    Some(key.as_bytes().to_vec())
+}
+
+/// Writes `bytes` and a newline to stdout as they are (a key may hold bytes
+/// of a file name that are not UTF-8); a broken pipe ends quietly.
+pub(crate) fn write_line(bytes: &[u8]) -> Result<(), CommandError> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    out.write_all(bytes)
+        .and_then(|()| out.write_all(b"\n"))
+        .map_err(CommandError::from_write)
 }
 
 fn settings(repo: &gix::Repository, args: &Args) -> Settings {

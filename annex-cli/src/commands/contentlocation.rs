@@ -12,7 +12,6 @@ use annex_core::objects::ObjectStore;
 use annex_core::repo::Repo;
 
 use crate::error::CommandError;
-use crate::output::outln;
 
 /// Arguments of `contentlocation`.
 #[derive(clap::Args, Debug)]
@@ -90,7 +89,7 @@ pub fn run(args: Args) -> Result<(), CommandError> {
             }
             match locate(&line)? {
                 Some(path) => show(&path)?,
-                None => outln!("")?,
+                None => super::calckey::write_line(b"")?,
             }
         }
     }
@@ -106,7 +105,7 @@ pub fn run(args: Args) -> Result<(), CommandError> {
 }
 
 fn show(path: &Path) -> Result<(), CommandError> {
-    outln!("{}", String::from_utf8_lossy(path.as_os_str().as_bytes()))
+    super::calckey::write_line(path.as_os_str().as_bytes())
 }
 
 /// Whether the repository at `here` has a git-annex branch of its own or

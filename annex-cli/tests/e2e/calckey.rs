@@ -208,3 +208,31 @@ fn calckey_failures_match_the_reference() {
     assert_eq!(ours, theirs);
     assert_eq!(ours.1, Some(1));
 }
+
+/// Names that are not UTF-8 go into keys byte for byte, as the reference
+/// writes them.
+#[test]
+fn calckey_non_utf8_names_match_the_reference_byte_for_byte() {
+    use std::os::unix::ffi::OsStrExt;
+    let repo = support::new_git_repo();
+    let dir = repo.path();
+    let names: [&[u8]; 4] = [
+        b"bad\xff.t\xe9x",
+        b"z.\xc3\xa9t\xff",
+        b"\xfe\xfd",
+        b"ok.\xff",
+    ];
+    let mut input = Vec::new();
+    for (i, n) in names.iter().enumerate() {
+        std::fs::write(dir.join(std::ffi::OsStr::from_bytes(n)), [i as u8; 7]).expect("write");
+        input.extend_from_slice(n);
+        input.push(0);
+    }
+    for backend in ["--backend=WORM", "--backend=SHA256E", "--backend=MD5"] {
+        let args = ["calckey", backend, "--batch", "-z"];
+        let ours = ours_with(dir, &args, Some(&input));
+        let theirs = support::annex_output(dir, &args, Some(&input));
+        assert_eq!(ours.stdout, theirs.stdout, "{backend}");
+        assert_eq!(ours.status.code(), theirs.status.code(), "{backend}");
+    }
+}
