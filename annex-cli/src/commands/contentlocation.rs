@@ -32,13 +32,18 @@ pub struct Args {
 pub fn run(args: Args) -> Result<(), CommandError> {
     let here = std::env::current_dir()
         .map_err(|e| CommandError::failed(format!("cannot read the current directory: {e}")))?;
-    let repo = Repo::open(&here).map_err(|_| CommandError::failed("Not in a git repository."))?;
+    // `GIT_DIR` names the repository as it does for git.
+    let start = match std::env::var_os("GIT_DIR").filter(|d| !d.is_empty()) {
+        Some(dir) => here.join(dir),
+        None => here.clone(),
+    };
+    let repo = Repo::open(&start).map_err(|_| CommandError::failed("Not in a git repository."))?;
     if args.batch && !args.keys.is_empty() {
         return Err(CommandError::failed(
             "Cannot combine batch option with file or key options",
         ));
     }
-    if repo.version().is_none() && !has_annex_branch(&here) {
+    if repo.version().is_none() && !has_annex_branch(&start) {
         return Err(CommandError::failed("First run: git-annex init"));
     }
     // Where there is a git-annex branch, git-annex initializes the

@@ -137,6 +137,26 @@ fn contentlocation_matches_the_reference_in_non_bare_and_bare_repositories() {
         assert_eq!(code, Some(1));
     }
     check_from(&bare.join("objects"), &present, &absent);
+
+    // GIT_DIR names the repository, relative or absolute.
+    for git_dir in [bare_str.to_string(), "b.git".into(), "./b.git/".into()] {
+        for k in present.iter().chain(&absent) {
+            let run = |program: &Path| {
+                let mut cmd = Command::new(program);
+                support::hermetic(&mut cmd)
+                    .current_dir(outer.path())
+                    .env("GIT_DIR", &git_dir)
+                    .args(["contentlocation", k]);
+                let out = cmd.output().expect("run contentlocation");
+                (out.stdout, out.status.code())
+            };
+            assert_eq!(
+                run(Path::new(env!("CARGO_BIN_EXE_git-annex-rs"))),
+                run(support::reference_git_annex()),
+                "GIT_DIR={git_dir} {k}"
+            );
+        }
+    }
 }
 
 #[test]
