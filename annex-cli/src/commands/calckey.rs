@@ -44,8 +44,7 @@ struct Settings {
 pub fn run(args: Args) -> Result<(), CommandError> {
     let here = std::env::current_dir()
         .map_err(|e| CommandError::failed(format!("cannot read the current directory: {e}")))?;
-    let repo =
-        gix::discover(&here).map_err(|_| CommandError::failed("Not in a git repository."))?;
+    let repo = open_repo(&here).ok_or_else(|| CommandError::failed("Not in a git repository."))?;
     if args.batch && !args.files.is_empty() {
         return Err(CommandError::failed(
             "Cannot combine batch option with file or key options",
@@ -152,7 +151,22 @@ fn settings(repo: &gix::Repository, args: &Args) -> Settings {
     let git_dir = git_dir.canonicalize().unwrap_or(git_dir);
     let top = match std::env::current_dir() {
         Ok(here) if here.starts_with(&git_dir) => git_dir,
+        // With `GIT_DIR`, the current directory is the top of a work tree.
+        Ok(here) if git_dir_env().is_some() && repo.workdir().is_some() => here,
         _ => top,
     };
     Settings { backend, opts, top }
+}
+
+/// `GIT_DIR` when set and not empty.
+fn git_dir_env() -> Option<OsString> {
+    std::env::var_os("GIT_DIR").filter(|d| !d.is_empty())
+}
+
+/// The repository named by `GIT_DIR`, else the one at or above `here`.
+fn open_repo(here: &Path) -> Option<gix::Repository> {
+    match git_dir_env() {
+        Some(dir) => gix::open(here.join(dir)).ok(),
+        None => gix::discover(here).ok(),
+    }
 }

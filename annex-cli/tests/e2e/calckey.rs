@@ -236,3 +236,46 @@ fn calckey_non_utf8_names_match_the_reference_byte_for_byte() {
         assert_eq!(ours.status.code(), theirs.status.code(), "{backend}");
     }
 }
+
+/// With `GIT_DIR`, git config comes from that repository and WORM names are
+/// relative to the current directory (a work tree) or the git dir (bare).
+#[test]
+fn calckey_honours_git_dir_as_the_reference() {
+    let outer = tempfile::tempdir().expect("temp dir");
+    let top = outer.path();
+    let repo = top.join("r");
+    std::fs::create_dir_all(repo.join("sub")).expect("mkdir");
+    support::git(&repo, &["init", "-q"]);
+    support::git(&repo, &["config", "annex.backend", "MD5"]);
+    std::fs::write(repo.join("a.txt"), "a\n").expect("write");
+    support::git(top, &["init", "-q", "--bare", "b.git"]);
+    let abs = repo.join(".git");
+    let cases: [(&Path, &str, &[&str]); 5] = [
+        (
+            &repo.join("sub"),
+            "../.git",
+            &["--backend=WORM", "../a.txt"],
+        ),
+        (top, "b.git", &["--backend=WORM", "r/a.txt"]),
+        (top, "r/.git", &["r/a.txt"]),
+        (top, abs.to_str().expect("utf-8"), &["r/a.txt"]),
+        (top, "missing", &["r/a.txt"]),
+    ];
+    for (dir, git_dir, args) in cases {
+        let run = |program: &Path| {
+            let mut cmd = Command::new(program);
+            support::hermetic(&mut cmd)
+                .current_dir(dir)
+                .env("GIT_DIR", git_dir)
+                .arg("calckey")
+                .args(args);
+            let out = cmd.output().expect("run calckey");
+            (out.stdout, out.status.code())
+        };
+        assert_eq!(
+            run(Path::new(env!("CARGO_BIN_EXE_git-annex-rs"))),
+            run(support::reference_git_annex()),
+            "GIT_DIR={git_dir} {args:?}"
+        );
+    }
+}
