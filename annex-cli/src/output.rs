@@ -21,6 +21,23 @@ pub fn text(args: std::fmt::Arguments<'_>) -> Result<(), CommandError> {
         .map_err(CommandError::from_write)
 }
 
+/// Writes bytes to stdout as they are (keys and paths may hold bytes that
+/// are not UTF-8), flushed; a broken pipe becomes a quiet exit.
+pub fn bytes(b: &[u8]) -> Result<(), CommandError> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(b)
+        .and_then(|()| out.flush())
+        .map_err(CommandError::from_write)
+}
+
+/// [`bytes`] followed by a newline.
+pub fn bytes_line(b: &[u8]) -> Result<(), CommandError> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(b)
+        .and_then(|()| out.write_all(b"\n"))
+        .map_err(CommandError::from_write)
+}
+
 /// `outln!(...)`: [`line`](fn@line) with `format_args!`.
 macro_rules! outln {
     ($($arg:tt)*) => {

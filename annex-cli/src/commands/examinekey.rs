@@ -133,11 +133,11 @@ impl Context<'_> {
                     k.to_vec()
                 };
                 shown.push(b'\n');
-                write_bytes(&shown)
+                crate::output::bytes(&shown)
             }
             Some(f) => {
                 let text = f.expand(&vars);
-                write_bytes(&text)
+                crate::output::bytes(&text)
             }
         }
     }
@@ -181,14 +181,6 @@ impl Context<'_> {
         ]);
         vars
     }
-}
-
-fn write_bytes(bytes: &[u8]) -> Result<(), CommandError> {
-    use std::io::Write;
-    let mut o = std::io::stdout().lock();
-    o.write_all(bytes)
-        .and_then(|()| o.flush())
-        .map_err(CommandError::from_write)
 }
 
 #[cfg(unix)]

@@ -6,6 +6,8 @@
 #[path = "../../../annex-core/tests/it/support.rs"]
 mod support;
 
+mod calckey;
+mod contentlocation;
 mod examinekey;
 mod init;
 
