@@ -2,6 +2,7 @@
 //! its arguments and one function that calls into the libraries; no
 //! repository logic lives here.
 
+mod batch;
 mod commands;
 mod error;
 mod output;

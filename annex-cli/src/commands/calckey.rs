@@ -2,7 +2,6 @@
 //! adding anything to the annex.
 
 use std::ffi::OsString;
-use std::io::BufRead;
 use std::os::unix::ffi::OsStringExt;
 use std::path::{Path, PathBuf};
 
@@ -52,26 +51,13 @@ pub fn run(args: Args) -> Result<(), CommandError> {
     }
     let settings = settings(&repo, &args);
     if args.batch {
-        let delimiter = if args.nul { 0 } else { b'\n' };
-        let mut stdin = std::io::stdin().lock();
-        let mut line = Vec::new();
-        loop {
-            line.clear();
-            let n = stdin
-                .read_until(delimiter, &mut line)
-                .map_err(|e| CommandError::failed(format!("cannot read standard input: {e}")))?;
-            if n == 0 {
-                return Ok(());
-            }
-            if line.last() == Some(&delimiter) {
-                line.pop();
-            }
-            let file = PathBuf::from(OsString::from_vec(line.clone()));
+        return crate::batch::for_each_item(args.nul, |line| {
+            let file = PathBuf::from(OsString::from_vec(line.to_vec()));
             match key_of(&settings, &file) {
-                Some(key) => crate::output::bytes_line(&key)?,
-                None => crate::output::bytes_line(b"")?,
+                Some(key) => crate::output::bytes_line(&key),
+                None => crate::output::bytes_line(b""),
             }
-        }
+        });
     }
     for file in &args.files {
         match key_of(&settings, Path::new(file)) {

@@ -2,7 +2,6 @@
 //! repository, relative to the current directory.
 
 use std::ffi::OsString;
-use std::io::BufRead;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
@@ -78,25 +77,10 @@ pub fn run(args: Args) -> Result<(), CommandError> {
         Ok(Some(shown_git_dir.join(inside)))
     };
     if args.batch {
-        let delimiter = if args.nul { 0 } else { b'\n' };
-        let mut stdin = std::io::stdin().lock();
-        let mut line = Vec::new();
-        loop {
-            line.clear();
-            let n = stdin
-                .read_until(delimiter, &mut line)
-                .map_err(|e| CommandError::failed(format!("cannot read standard input: {e}")))?;
-            if n == 0 {
-                return Ok(());
-            }
-            if line.last() == Some(&delimiter) {
-                line.pop();
-            }
-            match locate(&line)? {
-                Some(path) => show(&path)?,
-                None => crate::output::bytes_line(b"")?,
-            }
-        }
+        return crate::batch::for_each_item(args.nul, |line| match locate(line)? {
+            Some(path) => show(&path),
+            None => crate::output::bytes_line(b""),
+        });
     }
     for key in &args.keys {
         match locate(key.as_bytes())? {

@@ -3,7 +3,7 @@
 //! `--format`, or as JSON; `--batch` reads keys from stdin.
 
 use std::ffi::{OsStr, OsString};
-use std::io::{BufRead, IsTerminal};
+use std::io::IsTerminal;
 use std::path::{Component, Path, PathBuf};
 
 use annex_core::key::Key;
@@ -76,13 +76,7 @@ pub fn run(args: Args) -> Result<(), CommandError> {
         filename: filename.as_deref(),
     };
     if args.batch {
-        let sep = if args.z { b'\0' } else { b'\n' };
-        let stdin = std::io::stdin();
-        for line in stdin.lock().split(sep) {
-            let line =
-                line.map_err(|e| CommandError::failed(format!("cannot read standard input: {e}")))?;
-            ctx.examine(&line)?;
-        }
+        crate::batch::for_each_item(args.z, |line| ctx.examine(line))?;
     } else {
         for k in &args.keys {
             ctx.examine(&os_bytes(k))?;
