@@ -3,33 +3,9 @@
 //! failures.
 
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 
 use crate::support;
-
-/// Runs `git-annex-rs ARGS` in `dir` with `stdin` fed to it.
-fn ours_with(dir: &Path, args: &[&str], stdin: Option<&[u8]>) -> Output {
-    use std::io::Write;
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_git-annex-rs"));
-    support::hermetic(&mut cmd).current_dir(dir).args(args);
-    cmd.stdin(if stdin.is_some() {
-        Stdio::piped()
-    } else {
-        Stdio::null()
-    })
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped());
-    let mut child = cmd.spawn().expect("spawn git-annex-rs");
-    if let Some(input) = stdin {
-        let mut w = child.stdin.take().expect("stdin");
-        let input = input.to_vec();
-        let t = std::thread::spawn(move || w.write_all(&input));
-        let out = child.wait_with_output().expect("wait git-annex-rs");
-        t.join().expect("writer thread").expect("write stdin");
-        return out;
-    }
-    child.wait_with_output().expect("wait git-annex-rs")
-}
 
 /// Our stdout and exit code, then the reference's, for the same command.
 fn both(dir: &Path, args: &[&str], stdin: Option<&[u8]>) -> [(String, Option<i32>); 2] {
@@ -39,7 +15,7 @@ fn both(dir: &Path, args: &[&str], stdin: Option<&[u8]>) -> [(String, Option<i32
             o.status.code(),
         )
     };
-    let ours = text(ours_with(dir, args, stdin));
+    let ours = text(crate::ours_with(dir, args, stdin));
     let theirs = text(support::annex_output(dir, args, stdin));
     [ours, theirs]
 }
@@ -230,7 +206,7 @@ fn calckey_non_utf8_names_match_the_reference_byte_for_byte() {
     }
     for backend in ["--backend=WORM", "--backend=SHA256E", "--backend=MD5"] {
         let args = ["calckey", backend, "--batch", "-z"];
-        let ours = ours_with(dir, &args, Some(&input));
+        let ours = crate::ours_with(dir, &args, Some(&input));
         let theirs = support::annex_output(dir, &args, Some(&input));
         assert_eq!(ours.stdout, theirs.stdout, "{backend}");
         assert_eq!(ours.status.code(), theirs.status.code(), "{backend}");

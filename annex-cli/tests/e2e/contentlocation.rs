@@ -3,29 +3,9 @@
 //! content to.
 
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 
 use crate::support;
-
-/// Runs `git-annex-rs ARGS` in `dir` with `stdin` fed to it.
-fn ours_with(dir: &Path, args: &[&str], stdin: Option<&[u8]>) -> Output {
-    use std::io::Write;
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_git-annex-rs"));
-    support::hermetic(&mut cmd).current_dir(dir).args(args);
-    cmd.stdin(if stdin.is_some() {
-        Stdio::piped()
-    } else {
-        Stdio::null()
-    })
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped());
-    let mut child = cmd.spawn().expect("spawn git-annex-rs");
-    if let Some(input) = stdin {
-        let mut w = child.stdin.take().expect("stdin");
-        w.write_all(input).expect("write stdin");
-    }
-    child.wait_with_output().expect("wait git-annex-rs")
-}
 
 fn assert_same(dir: &Path, args: &[&str], stdin: Option<&[u8]>) -> (String, Option<i32>) {
     let text = |o: Output| {
@@ -34,7 +14,7 @@ fn assert_same(dir: &Path, args: &[&str], stdin: Option<&[u8]>) -> (String, Opti
             o.status.code(),
         )
     };
-    let ours = text(ours_with(dir, args, stdin));
+    let ours = text(crate::ours_with(dir, args, stdin));
     let theirs = text(support::annex_output(dir, args, stdin));
     assert_eq!(ours, theirs, "{args:?} in {}", dir.display());
     ours
@@ -168,7 +148,7 @@ fn contentlocation_outside_an_annex_fails_as_the_reference() {
     let outside = tempfile::tempdir().expect("temp dir");
     let (_, code) = assert_same(outside.path(), &["contentlocation", key], None);
     assert_eq!(code, Some(1));
-    let ours = ours_with(plain.path(), &["contentlocation", key], None);
+    let ours = crate::ours_with(plain.path(), &["contentlocation", key], None);
     assert!(
         String::from_utf8_lossy(&ours.stderr).contains("git-annex init"),
         "{ours:?}"

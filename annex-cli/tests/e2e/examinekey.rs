@@ -2,36 +2,16 @@
 //! keys through `--json`, `--format` and the default output, in batch mode
 //! and not, in non-bare and bare repositories; bad keys.
 
-use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
 use crate::support::{self, Rng};
-
-/// Runs our `git-annex-rs ARGS` in `dir` with `stdin` as input.
-fn ours_with(dir: &Path, args: &[&str], stdin: &[u8]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_git-annex-rs"));
-    support::hermetic(&mut cmd)
-        .current_dir(dir)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = cmd.spawn().expect("spawn git-annex-rs");
-    let mut w = child.stdin.take().expect("stdin");
-    let input = stdin.to_vec();
-    let t = std::thread::spawn(move || w.write_all(&input));
-    let out = child.wait_with_output().expect("wait git-annex-rs");
-    // Our side may stop reading at a bad key, as the reference does.
-    let _ = t.join().expect("writer thread");
-    out
-}
 
 /// Both sides' stdout and exit code for the same arguments and input.
 fn both(dir: &Path, args: &[&str], stdin: &[u8]) -> (Output, Output) {
     let mut full = vec!["examinekey"];
     full.extend_from_slice(args);
-    let ours = ours_with(dir, &full, stdin);
+    let ours = crate::ours_with(dir, &full, Some(stdin));
     let theirs = support::annex_output(dir, &full, Some(stdin));
     (ours, theirs)
 }

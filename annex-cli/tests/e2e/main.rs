@@ -16,7 +16,12 @@ use std::process::{Command, Output};
 
 /// Runs `git-annex-rs ARGS` in `dir` hermetically and returns its output.
 pub fn ours(dir: &Path, args: &[&str]) -> Output {
+    ours_with(dir, args, None)
+}
+
+/// Runs `git-annex-rs ARGS` in `dir` hermetically with `stdin` as its input.
+pub fn ours_with(dir: &Path, args: &[&str], stdin: Option<&[u8]>) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_git-annex-rs"));
     support::hermetic(&mut cmd).current_dir(dir).args(args);
-    cmd.output().expect("run git-annex-rs")
+    support::output_with_stdin(cmd, stdin)
 }

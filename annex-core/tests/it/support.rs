@@ -115,27 +115,42 @@ pub fn annex(dir: &Path, args: &[&str]) -> String {
 /// Runs the reference `git-annex ARGS` in `dir` with optional stdin and
 /// returns its whole output, whatever its exit status.
 pub fn annex_output(dir: &Path, args: &[&str], stdin: Option<&[u8]>) -> Output {
-    use std::io::Write;
     let mut cmd = Command::new(reference_git_annex());
     hermetic(&mut cmd).current_dir(dir).args(args);
+    output_with_stdin(cmd, stdin)
+}
+
+/// Runs a command with `stdin` as its input (none: an empty, closed
+/// input) and returns its whole output, whatever its exit status. The input
+/// is written from a thread, so a large one cannot deadlock against the
+/// output; a program that stops reading early (batch mode stops at a bad
+/// key) is not an error.
+pub fn output_with_stdin(mut cmd: Command, stdin: Option<&[u8]>) -> Output {
+    use std::io::Write;
+    use std::process::Stdio;
     cmd.stdin(if stdin.is_some() {
-        std::process::Stdio::piped()
+        Stdio::piped()
     } else {
-        std::process::Stdio::null()
-    });
-    cmd.stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
-    let mut child = cmd.spawn().expect("spawn git-annex");
-    if let Some(input) = stdin {
-        let mut w = child.stdin.take().expect("stdin");
+        Stdio::null()
+    })
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap_or_else(|e| panic!("spawn {cmd:?}: {e}"));
+    let writer = stdin.map(|input| {
+        let mut w = child.stdin.take().expect("stdin is piped");
         let input = input.to_vec();
-        // Write from a thread so a large input cannot deadlock with output.
-        let t = std::thread::spawn(move || w.write_all(&input));
-        let out = child.wait_with_output().expect("wait git-annex");
-        t.join().expect("writer thread").expect("write stdin");
-        return out;
+        std::thread::spawn(move || w.write_all(&input))
+    });
+    let out = child
+        .wait_with_output()
+        .unwrap_or_else(|e| panic!("wait for {cmd:?}: {e}"));
+    if let Some(t) = writer {
+        match t.join().expect("stdin writer thread") {
+            Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => panic!("write stdin: {e}"),
+            _ => {}
+        }
     }
-    child.wait_with_output().expect("wait git-annex")
+    out
 }
 
 /// A fresh empty git repository in a temp dir (non-bare), not yet annexed.
