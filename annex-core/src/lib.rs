@@ -16,6 +16,11 @@
 //! - [`branch`]: the `git-annex` branch: read with the journal over it, commit, union merge.
 //! - [`repo`]: a repository handle: `init` and `open`.
 //! - [`state`]: the repository's state, typed: every log read and changed through the branch.
+//! - [`config`]: git-annex's settings from git config, and the remotes.
+//! - [`worktree`]: the annexed files of the work tree and index.
+//! - [`ingest`]: adding files to the annex; [`filter`]: the smudge/clean filter.
+//! - [`remote`]: remotes; [`transfer`]: transfers; [`content`]: content locks and drop safety.
+//! - [`preferred`]: preferred-content expressions; [`sizes`]: repository sizes.
 //!
 //! ```
 //! use annex_core::key::Key;
@@ -27,13 +32,22 @@
 
 pub mod backend;
 pub mod branch;
+pub mod config;
+pub mod content;
+pub mod filter;
+pub mod ingest;
 pub mod journal;
 pub mod key;
 pub mod lockfile;
 pub mod logs;
 pub mod objects;
 pub mod pointer;
+pub mod preferred;
+pub mod remote;
 pub mod repo;
+pub mod sizes;
 pub mod state;
 pub mod timestamp;
+pub mod transfer;
 pub mod uuid;
+pub mod worktree;

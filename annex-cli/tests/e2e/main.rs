@@ -6,10 +6,17 @@
 #[path = "../../../annex-core/tests/it/support.rs"]
 mod support;
 
+mod add;
 mod calckey;
 mod contentlocation;
 mod examinekey;
+mod fsck;
 mod init;
+mod interop;
+mod matchexpression;
+mod read;
+mod settings;
+mod transfer;
 
 use std::path::Path;
 use std::process::{Command, Output};

@@ -3,10 +3,16 @@
 
 mod support;
 
+mod add;
 mod backends;
 mod branch;
+mod config;
 mod keys;
 mod logs;
 mod objects;
+mod preferred;
 mod repo;
+mod sizes;
 mod state;
+mod transfer;
+mod worktree;

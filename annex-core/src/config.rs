@@ -1,0 +1,1 @@
+//! git-annex's settings from git config: annex.* values and the remotes.

@@ -1,0 +1,1 @@
+//! Content locking and drop safety: KEY.lck locks and verified copies.

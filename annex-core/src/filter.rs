@@ -1,0 +1,1 @@
+//! The smudge/clean filter and git's long-running filter process protocol.

@@ -1,0 +1,1 @@
+//! Preferred-content expressions: parsing, evaluation, standard groups, balanced choice.

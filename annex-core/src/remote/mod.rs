@@ -1,0 +1,1 @@
+//! Remotes: the trait every kind implements, and git remotes on this machine.

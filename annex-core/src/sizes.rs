@@ -1,0 +1,1 @@
+//! Repository sizes: computed from the location logs into an SQLite database.

@@ -1,0 +1,1 @@
+//! Transfers: transfer information files, resumable downloads, verification.

@@ -1,0 +1,1 @@
+//! The annexed files of the work tree and index: paths and their keys.

@@ -1,0 +1,1 @@
+//! Tests of `annex_core::preferred` (in progress).
