@@ -8,6 +8,8 @@ use std::fmt;
 pub struct CommandError {
     message: String,
     exit_code: i32,
+    /// Whether the message is printed after `git-annex-rs: `.
+    prefixed: bool,
 }
 
 impl CommandError {
@@ -16,6 +18,27 @@ impl CommandError {
         CommandError {
             message: message.into(),
             exit_code: 1,
+            prefixed: true,
+        }
+    }
+
+    /// A failure whose message is printed as it is, without the program
+    /// name (e.g. `get: 2 failed`).
+    pub fn quiet_failure(message: impl Into<String>) -> CommandError {
+        CommandError {
+            message: message.into(),
+            exit_code: 1,
+            prefixed: false,
+        }
+    }
+
+    /// A failure with a given exit code.
+    #[allow(dead_code)] // for commands with special exit codes, landing next
+    pub fn with_code(message: impl Into<String>, exit_code: i32) -> CommandError {
+        CommandError {
+            message: message.into(),
+            exit_code,
+            prefixed: true,
         }
     }
 
@@ -26,6 +49,7 @@ impl CommandError {
             CommandError {
                 message: String::new(),
                 exit_code: 0,
+                prefixed: true,
             }
         } else {
             CommandError::failed(format!("cannot write to standard output: {e}"))
@@ -35,8 +59,11 @@ impl CommandError {
     /// Prints the error on stderr the way git-annex does (`git-annex-rs: MESSAGE`)
     /// and returns the exit code.
     pub fn report(&self) -> i32 {
-        if !self.message.is_empty() {
+        if self.message.is_empty() {
+        } else if self.prefixed {
             eprintln!("git-annex-rs: {}", self.message);
+        } else {
+            eprintln!("{}", self.message);
         }
         self.exit_code
     }

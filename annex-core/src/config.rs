@@ -1,1 +1,403 @@
-//! git-annex's settings from git config: annex.* values and the remotes.
+//! git-annex's settings from git config: `annex.*` values and the remotes.
+//!
+//! [`AnnexConfig`] is an owned snapshot of a repository's git config
+//! (system, global, local, as git resolves it, plus `-c name=value`
+//! overrides given by the caller). It answers raw lookups
+//! ([`AnnexConfig::get`], [`AnnexConfig::get_bool`]) and knows the git
+//! remotes with their git-annex settings ([`RemoteConfig`]). Repository
+//! names given on the command line (`here`, a remote name, a description
+//! or a UUID) are resolved by [`resolve_repository`] as git-annex does.
+//!
+//! ```no_run
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use annex_core::config::AnnexConfig;
+//! let repo = gix::discover(".")?;
+//! let config = AnnexConfig::from_repo(&repo, &[])?;
+//! for remote in config.remotes() {
+//!     println!("{} cost {}", remote.name, remote.cost());
+//! }
+//! # Ok(()) }
+//! ```
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use crate::uuid::Uuid;
+
+/// The cost git-annex gives a remote on this machine.
+pub const CHEAP_REMOTE_COST: f64 = 100.0;
+/// The cost git-annex gives a git remote reached over the network.
+pub const EXPENSIVE_REMOTE_COST: f64 = 200.0;
+
+/// An error reading git config.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// A `-c` override is not `name=value` with a dotted name.
+    #[error("bad config override {0:?}: expected name=value")]
+    BadOverride(String),
+    /// A setting has a value git-annex would refuse.
+    #[error("bad value {value:?} for git config {name}")]
+    BadValue {
+        /// The setting's name.
+        name: String,
+        /// Its value.
+        value: String,
+    },
+    /// No repository matches a name given by the user.
+    #[error("there is no available git remote named \"{0}\"")]
+    UnknownRepository(String),
+    /// Several repositories have the description given.
+    #[error(
+        "{0}: found multiple repositories with that description (use the uuid instead to disambiguate)"
+    )]
+    AmbiguousDescription(String),
+    /// A remote's `annex-uuid` is missing (never fetched from, or not a git-annex repository).
+    #[error("cannot determine uuid for {0} (perhaps you need to run \"git annex sync\"?)")]
+    NoRemoteUuid(String),
+}
+
+/// A git remote and its git-annex settings (`remote.NAME.*`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RemoteConfig {
+    /// The remote's name.
+    pub name: String,
+    /// `remote.NAME.url`, as written.
+    pub url: Option<String>,
+    /// `remote.NAME.annex-uuid`: the UUID git-annex learned for it.
+    pub uuid: Option<Uuid>,
+    /// `remote.NAME.annex-cost`.
+    pub configured_cost: Option<f64>,
+    /// `remote.NAME.annex-ignore`: not used for content.
+    pub ignore: bool,
+    /// `remote.NAME.annex-readonly`.
+    pub readonly: bool,
+    /// `remote.NAME.annex-sync` (default true).
+    pub sync: bool,
+}
+
+impl RemoteConfig {
+    /// The remote's URL as a path on this machine, when it is one: an
+    /// absolute or relative path, or a `file://` URL. Relative paths are
+    /// relative to `base` (the work tree, or the git dir when bare).
+    pub fn local_path(&self, base: &Path) -> Option<PathBuf> {
+        let url = self.url.as_deref()?;
+        let path = if let Some(rest) = url.strip_prefix("file://") {
+            PathBuf::from(rest)
+        } else if url.contains("://") || is_scp_like(url) {
+            return None;
+        } else {
+            let expanded = match url.strip_prefix("~/") {
+                Some(rest) => PathBuf::from(std::env::var_os("HOME")?).join(rest),
+                None => PathBuf::from(url),
+            };
+            if expanded.is_absolute() {
+                expanded
+            } else {
+                base.join(expanded)
+            }
+        };
+        Some(path)
+    }
+
+    /// The remote's cost: the configured one, else git-annex's default
+    /// (cheap for a path on this machine, expensive otherwise).
+    pub fn cost(&self) -> f64 {
+        if let Some(c) = self.configured_cost {
+            return c;
+        }
+        match self.url.as_deref() {
+            Some(u) if u.starts_with("file://") || !(u.contains("://") || is_scp_like(u)) => {
+                CHEAP_REMOTE_COST
+            }
+            _ => EXPENSIVE_REMOTE_COST,
+        }
+    }
+}
+
+/// `host:path` (git's scp-like syntax): a colon before any slash.
+fn is_scp_like(url: &str) -> bool {
+    match (url.find(':'), url.find('/')) {
+        (Some(c), Some(s)) => c < s,
+        (Some(_), None) => true,
+        _ => false,
+    }
+}
+
+/// An owned snapshot of a repository's git config, with overrides.
+#[derive(Debug, Clone, Default)]
+pub struct AnnexConfig {
+    /// Lower-cased `section[.subsection].name` → values in order (last wins).
+    values: BTreeMap<String, Vec<Vec<u8>>>,
+    remotes: Vec<RemoteConfig>,
+}
+
+/// Normalizes a config name as git does: section and key case-insensitive,
+/// subsection kept.
+fn normalize(name: &str) -> String {
+    match (name.find('.'), name.rfind('.')) {
+        (Some(first), Some(last)) if first != last => format!(
+            "{}{}{}",
+            name[..first].to_ascii_lowercase(),
+            &name[first..last],
+            name[last..].to_ascii_lowercase()
+        ),
+        _ => name.to_ascii_lowercase(),
+    }
+}
+
+impl AnnexConfig {
+    /// Reads the resolved git config of `repo`, then applies `overrides`
+    /// (`name=value`, as given with `-c`; a later one wins).
+    pub fn from_repo(repo: &gix::Repository, overrides: &[String]) -> Result<Self, ConfigError> {
+        let mut values: BTreeMap<String, Vec<Vec<u8>>> = BTreeMap::new();
+        let snapshot = repo.config_snapshot();
+        let file = snapshot.plumbing();
+        for section in file.sections() {
+            let header = section.header();
+            let prefix = match header.subsection_name() {
+                Some(sub) => format!("{}.{}", header.name().to_string().to_ascii_lowercase(), sub),
+                None => header.name().to_string().to_ascii_lowercase(),
+            };
+            let body = section.body();
+            for key in body.value_names() {
+                let name = format!("{prefix}.{}", key.to_string().to_ascii_lowercase());
+                if values.contains_key(&name) {
+                    continue;
+                }
+                // All values of this name across the body; sections repeat,
+                // so gather through the file to keep git's order.
+                let all: Vec<Vec<u8>> = file
+                    .strings(name.as_str())
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|v| v.to_vec())
+                    .collect();
+                values.insert(name, all);
+            }
+        }
+        for o in overrides {
+            let (name, value) = o
+                .split_once('=')
+                .filter(|(n, _)| n.contains('.') && !n.starts_with('.') && !n.ends_with('.'))
+                .ok_or_else(|| ConfigError::BadOverride(o.clone()))?;
+            values
+                .entry(normalize(name))
+                .or_default()
+                .push(value.as_bytes().to_vec());
+        }
+        let mut config = AnnexConfig {
+            values,
+            remotes: Vec::new(),
+        };
+        config.remotes = config.read_remotes()?;
+        Ok(config)
+    }
+
+    fn read_remotes(&self) -> Result<Vec<RemoteConfig>, ConfigError> {
+        let mut names: Vec<String> = Vec::new();
+        for name in self.values.keys() {
+            if let Some(rest) = name.strip_prefix("remote.")
+                && let Some(dot) = rest.rfind('.')
+            {
+                let remote = &rest[..dot];
+                let key = &rest[dot + 1..];
+                if key == "url" && !names.iter().any(|n| n == remote) {
+                    names.push(remote.to_string());
+                }
+            }
+        }
+        names.sort();
+        let mut remotes = Vec::new();
+        for name in names {
+            let field = |k: &str| self.get_str(&format!("remote.{name}.{k}"));
+            let uuid = match field("annex-uuid") {
+                Some(v) if !v.is_empty() => {
+                    Some(
+                        Uuid::parse(v.as_bytes()).map_err(|_| ConfigError::BadValue {
+                            name: format!("remote.{name}.annex-uuid"),
+                            value: v.clone(),
+                        })?,
+                    )
+                }
+                _ => None,
+            };
+            let configured_cost = match field("annex-cost") {
+                Some(v) => Some(v.trim().parse::<f64>().map_err(|_| ConfigError::BadValue {
+                    name: format!("remote.{name}.annex-cost"),
+                    value: v.clone(),
+                })?),
+                None => None,
+            };
+            remotes.push(RemoteConfig {
+                url: field("url"),
+                uuid,
+                configured_cost,
+                ignore: self
+                    .get_bool(&format!("remote.{name}.annex-ignore"))
+                    .unwrap_or(false),
+                readonly: self
+                    .get_bool(&format!("remote.{name}.annex-readonly"))
+                    .unwrap_or(false),
+                sync: self
+                    .get_bool(&format!("remote.{name}.annex-sync"))
+                    .unwrap_or(true),
+                name,
+            });
+        }
+        Ok(remotes)
+    }
+
+    /// The last value of `name` (`section[.subsection].key`), if set.
+    pub fn get(&self, name: &str) -> Option<&[u8]> {
+        self.values
+            .get(&normalize(name))
+            .and_then(|v| v.last())
+            .map(Vec::as_slice)
+    }
+
+    /// [`get`](Self::get) as a string (lossy for bytes that are not UTF-8).
+    pub fn get_str(&self, name: &str) -> Option<String> {
+        self.get(name)
+            .map(|v| String::from_utf8_lossy(v).into_owned())
+    }
+
+    /// Every value of `name`, in order.
+    pub fn get_all(&self, name: &str) -> &[Vec<u8>] {
+        self.values
+            .get(&normalize(name))
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+    }
+
+    /// A boolean setting as git reads one (`true`/`yes`/`on`/`1`, `false`/
+    /// `no`/`off`/`0`/empty); `None` when unset or not a boolean.
+    pub fn get_bool(&self, name: &str) -> Option<bool> {
+        let v = self.values.get(&normalize(name))?.last()?;
+        parse_bool(v)
+    }
+
+    /// A number setting; `None` when unset or not a number.
+    pub fn get_int(&self, name: &str) -> Option<i64> {
+        let v = self.get_str(name)?;
+        v.trim().parse().ok()
+    }
+
+    /// The git remotes, sorted by name.
+    pub fn remotes(&self) -> &[RemoteConfig] {
+        &self.remotes
+    }
+
+    /// The git remotes sorted by cost, cheapest first (then by name), as
+    /// git-annex tries them.
+    pub fn remotes_by_cost(&self) -> Vec<&RemoteConfig> {
+        let mut v: Vec<&RemoteConfig> = self.remotes.iter().collect();
+        v.sort_by(|a, b| a.cost().total_cmp(&b.cost()).then(a.name.cmp(&b.name)));
+        v
+    }
+
+    /// The remote named `name`.
+    pub fn remote(&self, name: &str) -> Option<&RemoteConfig> {
+        self.remotes.iter().find(|r| r.name == name)
+    }
+
+    /// `annex.uuid`.
+    pub fn uuid(&self) -> Option<Uuid> {
+        self.get_str("annex.uuid")
+            .and_then(|v| Uuid::parse(v.as_bytes()).ok())
+    }
+}
+
+/// git's boolean values.
+pub fn parse_bool(v: &[u8]) -> Option<bool> {
+    let s = std::str::from_utf8(v).ok()?.trim().to_ascii_lowercase();
+    match s.as_str() {
+        "true" | "yes" | "on" | "1" => Some(true),
+        "false" | "no" | "off" | "0" | "" => Some(false),
+        _ => s.parse::<i64>().ok().map(|n| n != 0),
+    }
+}
+
+/// Resolves a repository named on the command line to its UUID, as
+/// git-annex does: `here` or `.` is this repository; then a git remote's
+/// name; then a description in `uuid.log` (must be unique); then a UUID
+/// that `uuid.log` knows.
+pub fn resolve_repository(
+    name: &str,
+    here: Option<&Uuid>,
+    config: &AnnexConfig,
+    descriptions: &BTreeMap<Uuid, Vec<u8>>,
+) -> Result<Uuid, ConfigError> {
+    if name == "here" || name == "." {
+        return here
+            .cloned()
+            .ok_or_else(|| ConfigError::UnknownRepository(name.to_string()));
+    }
+    if let Some(remote) = config.remote(name) {
+        return remote
+            .uuid
+            .clone()
+            .ok_or_else(|| ConfigError::NoRemoteUuid(name.to_string()));
+    }
+    let by_desc: Vec<&Uuid> = descriptions
+        .iter()
+        .filter(|(_, d)| d.as_slice() == name.as_bytes())
+        .map(|(u, _)| u)
+        .collect();
+    match by_desc.as_slice() {
+        [one] => return Ok((*one).clone()),
+        [] => {}
+        _ => return Err(ConfigError::AmbiguousDescription(name.to_string())),
+    }
+    if let Ok(u) = Uuid::parse(name.as_bytes())
+        && descriptions.contains_key(&u)
+    {
+        return Ok(u);
+    }
+    Err(ConfigError::UnknownRepository(name.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_normalize_like_git() {
+        assert_eq!(normalize("Remote.Origin.URL"), "remote.Origin.url");
+        assert_eq!(normalize("ANNEX.uuid"), "annex.uuid");
+    }
+
+    #[test]
+    fn booleans() {
+        assert_eq!(parse_bool(b"Yes"), Some(true));
+        assert_eq!(parse_bool(b""), Some(false));
+        assert_eq!(parse_bool(b"2"), Some(true));
+        assert_eq!(parse_bool(b"maybe"), None);
+    }
+
+    #[test]
+    fn scp_like_urls_are_not_local() {
+        let r = |url: &str| RemoteConfig {
+            name: "r".into(),
+            url: Some(url.into()),
+            uuid: None,
+            configured_cost: None,
+            ignore: false,
+            readonly: false,
+            sync: true,
+        };
+        let base = Path::new("/base");
+        assert_eq!(
+            r("../x").local_path(base),
+            Some(PathBuf::from("/base/../x"))
+        );
+        assert_eq!(r("/abs").local_path(base), Some(PathBuf::from("/abs")));
+        assert_eq!(
+            r("file:///abs").local_path(base),
+            Some(PathBuf::from("/abs"))
+        );
+        assert_eq!(r("host:path").local_path(base), None);
+        assert_eq!(r("ssh://h/p").local_path(base), None);
+        assert_eq!(r("../x").cost(), CHEAP_REMOTE_COST);
+        assert_eq!(r("host:p").cost(), EXPENSIVE_REMOTE_COST);
+    }
+}

@@ -1,1 +1,333 @@
 //! The annexed files of the work tree and index: paths and their keys.
+//!
+//! Commands that take files (`get`, `drop`, `whereis`, `find`, ...) work
+//! on the files git knows (the index), as `git ls-files --cached` lists
+//! them, and find each file's key as git-annex does: a symlink in the work
+//! tree pointing into the annex is a locked file; a regular file whose
+//! staged blob is a pointer file (or an annex link) is an unlocked one; a
+//! file missing from the work tree is skipped.
+//!
+//! Paths are bytes relative to the top of the work tree with `/`
+//! separators, as git stores them. [`pathspec_from_arg`] turns a command
+//! line argument (relative to the current directory) into one.
+//!
+//! ```no_run
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use annex_core::worktree::WorkTree;
+//! let wt = WorkTree::discover(std::path::Path::new("."))?;
+//! let seek = wt.annexed_files(&[b"photos".to_vec()])?;
+//! for f in &seek.files {
+//!     println!("{} {}", String::from_utf8_lossy(&f.path), f.key);
+//! }
+//! # Ok(()) }
+//! ```
+
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Component, Path, PathBuf};
+
+use gix::bstr::{BStr, ByteSlice};
+
+use crate::key::Key;
+use crate::pointer;
+
+/// The largest pointer file git-annex reads as one.
+pub const MAX_POINTER_SIZE: u64 = 32768;
+
+/// An error listing or reading the work tree.
+#[derive(Debug, thiserror::Error)]
+pub enum WorkTreeError {
+    /// No git repository with a work tree at or above the path.
+    #[error("{path}: not in a git repository with a work tree")]
+    NoWorkTree {
+        /// The path given.
+        path: PathBuf,
+    },
+    /// The repository could not be opened.
+    #[error("{path}: cannot open git repository: {detail}")]
+    Open {
+        /// The path given.
+        path: PathBuf,
+        /// What went wrong.
+        detail: String,
+    },
+    /// The index could not be read.
+    #[error("cannot read the git index of {path}: {detail}")]
+    Index {
+        /// The work tree.
+        path: PathBuf,
+        /// What went wrong.
+        detail: String,
+    },
+    /// A staged object could not be read.
+    #[error("cannot read the staged blob of {path}: {detail}")]
+    Blob {
+        /// The file, relative to the top of the work tree.
+        path: String,
+        /// What went wrong.
+        detail: String,
+    },
+    /// A path on the command line is outside the repository.
+    #[error("{0} is outside repository")]
+    OutsideRepository(String),
+}
+
+/// An annexed file: its path and its key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AnnexedFile {
+    /// The path relative to the top of the work tree, `/`-separated.
+    pub path: Vec<u8>,
+    /// The file's key.
+    pub key: Key,
+    /// `true` for a locked file (a symlink), `false` for an unlocked one
+    /// (a pointer file or the content itself).
+    pub locked: bool,
+}
+
+impl AnnexedFile {
+    /// The path as a relative [`Path`].
+    pub fn rel_path(&self) -> &Path {
+        Path::new(OsStr::from_bytes(&self.path))
+    }
+}
+
+/// What [`WorkTree::annexed_files`] found.
+#[derive(Debug, Default, Clone)]
+pub struct Seek {
+    /// The annexed files, in the order of the pathspecs, then git's order.
+    pub files: Vec<AnnexedFile>,
+    /// Pathspecs that matched no file known to git.
+    pub unmatched: Vec<Vec<u8>>,
+}
+
+/// A work tree and its index.
+pub struct WorkTree {
+    repo: gix::Repository,
+    top: PathBuf,
+}
+
+impl std::fmt::Debug for WorkTree {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WorkTree").field("top", &self.top).finish()
+    }
+}
+
+impl WorkTree {
+    /// The work tree of the git repository at or above `path`.
+    pub fn discover(path: &Path) -> Result<WorkTree, WorkTreeError> {
+        let repo = gix::discover(path).map_err(|e| WorkTreeError::Open {
+            path: path.to_path_buf(),
+            detail: e.to_string(),
+        })?;
+        WorkTree::from_repo(repo)
+    }
+
+    /// The work tree of an opened repository.
+    pub fn from_repo(repo: gix::Repository) -> Result<WorkTree, WorkTreeError> {
+        let top = repo
+            .workdir()
+            .ok_or_else(|| WorkTreeError::NoWorkTree {
+                path: repo.git_dir().to_path_buf(),
+            })?
+            .to_path_buf();
+        Ok(WorkTree { repo, top })
+    }
+
+    /// The top of the work tree.
+    pub fn top(&self) -> &Path {
+        &self.top
+    }
+
+    /// The repository.
+    pub fn repo(&self) -> &gix::Repository {
+        &self.repo
+    }
+
+    fn index(&self) -> Result<gix::worktree::Index, WorkTreeError> {
+        self.repo
+            .index_or_empty()
+            .map_err(|e| WorkTreeError::Index {
+                path: self.top.clone(),
+                detail: e.to_string(),
+            })
+    }
+
+    /// The annexed files matching `pathspecs` (paths from the top; a
+    /// directory matches everything under it; an empty list or `""` matches
+    /// everything). Files not annexed and files missing from the work tree
+    /// are left out; pathspecs that match nothing git knows are reported.
+    pub fn annexed_files(&self, pathspecs: &[Vec<u8>]) -> Result<Seek, WorkTreeError> {
+        let index = self.index()?;
+        let entries = index.entries();
+        let everything = [Vec::new()];
+        let specs: &[Vec<u8>] = if pathspecs.is_empty() {
+            &everything
+        } else {
+            pathspecs
+        };
+        let mut seen = vec![false; entries.len()];
+        let mut seek = Seek::default();
+        for spec in specs {
+            let spec = spec.strip_suffix(b"/").unwrap_or(spec);
+            let range = if spec.is_empty() {
+                0..entries.len()
+            } else {
+                match index.prefixed_entries_range(spec.as_bstr()) {
+                    Some(r) => r,
+                    None => {
+                        seek.unmatched.push(spec.to_vec());
+                        continue;
+                    }
+                }
+            };
+            let mut matched = false;
+            for i in range {
+                let entry = &entries[i];
+                let path: &BStr = entry.path(&index);
+                let hit = spec.is_empty()
+                    || path == spec
+                    || (path.len() > spec.len()
+                        && path.starts_with(spec)
+                        && path[spec.len()] == b'/');
+                if !hit {
+                    continue;
+                }
+                matched = true;
+                if seen[i] || entry.stage_raw() != 0 && is_dup_stage(entries, i, &index) {
+                    continue;
+                }
+                seen[i] = true;
+                if let Some((key, locked)) = self.key_of_entry(path, entry)? {
+                    seek.files.push(AnnexedFile {
+                        path: path.to_vec(),
+                        key,
+                        locked,
+                    });
+                }
+            }
+            if !matched {
+                seek.unmatched.push(spec.to_vec());
+            }
+        }
+        Ok(seek)
+    }
+
+    /// The key of one file (path from the top), as git-annex looks it up:
+    /// the work tree's symlink or pointer, else the staged blob. `None`
+    /// when the file is not annexed or is missing.
+    pub fn lookup_key(&self, path: &[u8]) -> Result<Option<(Key, bool)>, WorkTreeError> {
+        let index = self.index()?;
+        match index.entry_by_path(path.as_bstr()) {
+            Some(entry) => self.key_of_entry(path.as_bstr(), entry),
+            None => {
+                // Not staged: only a symlink in the work tree can tell.
+                let full = self.top.join(OsStr::from_bytes(path));
+                Ok(std::fs::read_link(&full)
+                    .ok()
+                    .and_then(|t| pointer::parse_link_target(t.as_os_str().as_bytes()))
+                    .map(|k| (k, true)))
+            }
+        }
+    }
+
+    fn key_of_entry(
+        &self,
+        path: &BStr,
+        entry: &gix::index::Entry,
+    ) -> Result<Option<(Key, bool)>, WorkTreeError> {
+        let full = self.top.join(OsStr::from_bytes(path));
+        let meta = match std::fs::symlink_metadata(&full) {
+            Ok(m) => m,
+            Err(_) => return Ok(None),
+        };
+        if meta.file_type().is_symlink() {
+            return Ok(std::fs::read_link(&full)
+                .ok()
+                .and_then(|t| pointer::parse_link_target(t.as_os_str().as_bytes()))
+                .map(|k| (k, true)));
+        }
+        if !meta.is_file() {
+            return Ok(None);
+        }
+        // A regular file: unlocked when the staged blob is a pointer (or
+        // a link target, for a locked file whose link was replaced).
+        let blob_err = |e: &dyn std::fmt::Display| WorkTreeError::Blob {
+            path: path.to_string(),
+            detail: e.to_string(),
+        };
+        let header = match self.repo.find_header(entry.id) {
+            Ok(h) => h,
+            Err(e) => return Err(blob_err(&e)),
+        };
+        if header.size() > MAX_POINTER_SIZE {
+            return Ok(None);
+        }
+        let blob = self.repo.find_object(entry.id).map_err(|e| blob_err(&e))?;
+        let data = &blob.data;
+        let key = pointer::parse_pointer(data)
+            .or_else(|| pointer::parse_link_target(data.trim_end_with(|c| c == '\n')));
+        Ok(key.map(|k| (k, false)))
+    }
+}
+
+/// An unmerged path appears once per stage; only the first is listed.
+fn is_dup_stage(entries: &[gix::index::Entry], i: usize, index: &gix::index::State) -> bool {
+    i > 0 && entries[i - 1].path(index) == entries[i].path(index)
+}
+
+/// Turns a command-line path (relative to `cwd`, or absolute) into a
+/// pathspec relative to `top`, resolving `.` and `..` lexically as git
+/// does. `top` and `cwd` should both be canonical.
+pub fn pathspec_from_arg(top: &Path, cwd: &Path, arg: &Path) -> Result<Vec<u8>, WorkTreeError> {
+    let joined = if arg.is_absolute() {
+        arg.to_path_buf()
+    } else {
+        cwd.join(arg)
+    };
+    let mut parts: Vec<&OsStr> = Vec::new();
+    for c in joined.components() {
+        match c {
+            Component::RootDir | Component::Prefix(_) => parts.clear(),
+            Component::CurDir => {}
+            Component::ParentDir => {
+                parts.pop();
+            }
+            Component::Normal(p) => parts.push(p),
+        }
+    }
+    let top_parts: Vec<&OsStr> = top
+        .components()
+        .filter_map(|c| match c {
+            Component::Normal(p) => Some(p),
+            _ => None,
+        })
+        .collect();
+    if parts.len() < top_parts.len() || parts[..top_parts.len()] != top_parts[..] {
+        return Err(WorkTreeError::OutsideRepository(
+            arg.to_string_lossy().into_owned(),
+        ));
+    }
+    let rel: Vec<&[u8]> = parts[top_parts.len()..]
+        .iter()
+        .map(|p| p.as_bytes())
+        .collect();
+    Ok(rel.join(&b"/"[..]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pathspecs_resolve_lexically() {
+        let top = Path::new("/r");
+        let p = |cwd: &str, a: &str| pathspec_from_arg(top, Path::new(cwd), Path::new(a));
+        assert_eq!(p("/r", ".").unwrap(), b"");
+        assert_eq!(p("/r/sub", "f").unwrap(), b"sub/f");
+        assert_eq!(p("/r/sub", "../g/h").unwrap(), b"g/h");
+        assert_eq!(p("/r/sub", "/r/x").unwrap(), b"x");
+        assert!(p("/r", "..").is_err());
+        assert!(p("/r", "/elsewhere").is_err());
+        assert!(p("/r/a", "../../rr").is_err());
+    }
+}

@@ -1,0 +1,233 @@
+//! What git-annex prints about each thing a command does, in its three
+//! forms: plain text (`get foo (from origin...) ok`), `--json` (one object
+//! a line, keys sorted, with `command`, `input`, `file`, `key`, `note`,
+//! `success` and `error-messages`), and the summary at the end
+//! (`get: 2 failed` on stderr, exit code 1).
+//!
+//! A command makes one [`Reporter`], calls [`Reporter::start`] for each
+//! file or key it acts on, adds notes and fields to the [`Action`], and
+//! ends it with [`Action::end`]. [`Reporter::finish`] prints the summary
+//! and gives the command's result.
+
+use std::io::Write;
+
+use serde_json::{Map, Value};
+
+use crate::error::CommandError;
+
+/// How actions are shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// git-annex's plain text.
+    Plain,
+    /// `--json`: one JSON object a line on stdout.
+    Json,
+}
+
+/// The printer and failure counter of one command run.
+#[derive(Debug)]
+pub struct Reporter {
+    command: String,
+    mode: Mode,
+    /// `--json-error-messages`: errors go into the JSON object only.
+    json_error_messages: bool,
+    quiet: bool,
+    failures: usize,
+}
+
+impl Reporter {
+    /// A reporter for `command` (its name as git-annex prints it).
+    pub fn new(command: &str, mode: Mode) -> Reporter {
+        Reporter {
+            command: command.to_string(),
+            mode,
+            json_error_messages: false,
+            quiet: false,
+            failures: 0,
+        }
+    }
+
+    /// Errors of actions go only into their JSON objects
+    /// (`--json-error-messages`), not to stderr.
+    pub fn json_error_messages(mut self, on: bool) -> Reporter {
+        self.json_error_messages = on;
+        self
+    }
+
+    /// `--quiet`: plain-text progress lines are not printed (JSON and
+    /// errors still are).
+    pub fn quiet(mut self, on: bool) -> Reporter {
+        self.quiet = on;
+        self
+    }
+
+    /// The output mode.
+    pub fn mode(&self) -> Mode {
+        self.mode
+    }
+
+    /// Whether output is JSON.
+    pub fn is_json(&self) -> bool {
+        self.mode == Mode::Json
+    }
+
+    /// The number of failed actions so far.
+    pub fn failures(&self) -> usize {
+        self.failures
+    }
+
+    /// Counts a failure that had no action of its own (e.g. a path that
+    /// matched nothing).
+    pub fn count_failure(&mut self) {
+        self.failures += 1;
+    }
+
+    /// Starts an action on `file` (a path as shown to the user) or on a
+    /// key alone. `input` is the command-line item that led to it (shown
+    /// as `"input"` in JSON). Plain mode prints `COMMAND FILE ` at once.
+    pub fn start(
+        &mut self,
+        file: Option<&[u8]>,
+        key: Option<&annex_core::key::Key>,
+        input: &[u8],
+    ) -> Result<Action<'_>, CommandError> {
+        let mut fields = Map::new();
+        fields.insert("command".into(), Value::String(self.command.clone()));
+        fields.insert(
+            "input".into(),
+            Value::Array(vec![Value::String(lossy(input))]),
+        );
+        if let Some(f) = file {
+            fields.insert("file".into(), Value::String(lossy(f)));
+        }
+        if let Some(k) = key {
+            fields.insert("key".into(), Value::String(k.to_string()));
+        }
+        if self.mode == Mode::Plain && !self.quiet {
+            let shown = match (file, key) {
+                (Some(f), _) => f.to_vec(),
+                (None, Some(k)) => k.as_bytes().to_vec(),
+                (None, None) => input.to_vec(),
+            };
+            let mut out = std::io::stdout().lock();
+            out.write_all(self.command.as_bytes())
+                .and_then(|()| out.write_all(b" "))
+                .and_then(|()| out.write_all(&shown))
+                .and_then(|()| out.write_all(b" "))
+                .and_then(|()| out.flush())
+                .map_err(CommandError::from_write)?;
+        }
+        Ok(Action {
+            reporter: self,
+            fields,
+            notes: Vec::new(),
+            errors: Vec::new(),
+        })
+    }
+
+    /// Prints the summary (`COMMAND: N failed` on stderr) and returns the
+    /// command's result: exit code 1 after any failure.
+    pub fn finish(self) -> Result<(), CommandError> {
+        if self.failures > 0 {
+            Err(CommandError::quiet_failure(format!(
+                "{}: {} failed",
+                self.command, self.failures
+            )))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// One action in progress; it must be ended with [`Action::end`].
+#[derive(Debug)]
+pub struct Action<'a> {
+    reporter: &'a mut Reporter,
+    fields: Map<String, Value>,
+    notes: Vec<String>,
+    errors: Vec<String>,
+}
+
+impl Action<'_> {
+    /// Adds a note: plain mode prints `(NOTE) ` at once; JSON collects
+    /// them into `"note"`, one a line.
+    pub fn note(&mut self, note: &str) -> Result<(), CommandError> {
+        if self.reporter.mode == Mode::Plain && !self.reporter.quiet {
+            crate::output::text(format_args!("({note}) "))?;
+            let _ = std::io::stdout().flush();
+        }
+        self.notes.push(note.to_string());
+        Ok(())
+    }
+
+    /// Sets an extra JSON field (ignored in plain mode).
+    pub fn field(&mut self, name: &str, value: Value) {
+        self.fields.insert(name.to_string(), value);
+    }
+
+    /// Reports an error of this action: on stderr (indented, after the
+    /// action's line has started) unless JSON error messages are on, and
+    /// in `"error-messages"`.
+    pub fn error(&mut self, message: &str) {
+        if self.reporter.mode == Mode::Plain {
+            let _ = std::io::stdout().flush();
+            eprintln!();
+            eprintln!("  {message}");
+        } else if !self.reporter.json_error_messages {
+            eprintln!("git-annex-rs: {message}");
+        }
+        self.errors.push(message.to_string());
+    }
+
+    /// Prints text in the middle of the action (plain mode only), e.g. the
+    /// locations of `whereis`.
+    pub fn say(&mut self, text: &[u8]) -> Result<(), CommandError> {
+        if self.reporter.mode == Mode::Plain && !self.reporter.quiet {
+            crate::output::bytes(text)?;
+        }
+        Ok(())
+    }
+
+    /// Ends the action: plain mode prints `ok` or `failed`; JSON prints the
+    /// object with `"success"`. A failure is counted.
+    pub fn end(mut self, success: bool) -> Result<(), CommandError> {
+        if !success {
+            self.reporter.failures += 1;
+        }
+        match self.reporter.mode {
+            Mode::Plain => {
+                if !self.reporter.quiet || !success {
+                    crate::output::line(format_args!("{}", if success { "ok" } else { "failed" }))?;
+                }
+            }
+            Mode::Json => {
+                if !self.notes.is_empty() {
+                    self.fields
+                        .insert("note".into(), Value::String(self.notes.join("\n")));
+                }
+                self.fields.insert("success".into(), Value::Bool(success));
+                self.fields.insert(
+                    "error-messages".into(),
+                    Value::Array(self.errors.drain(..).map(Value::String).collect()),
+                );
+                print_json(&Value::Object(std::mem::take(&mut self.fields)))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Prints one JSON value on its own line (keys sorted, as git-annex's are).
+pub fn print_json(v: &Value) -> Result<(), CommandError> {
+    let mut out = std::io::stdout().lock();
+    serde_json::to_writer(&mut out, v)
+        .map_err(|e| CommandError::failed(format!("cannot write JSON: {e}")))?;
+    out.write_all(b"\n")
+        .and_then(|()| out.flush())
+        .map_err(CommandError::from_write)
+}
+
+/// Bytes as a JSON string: git-annex writes invalid UTF-8 lossily.
+pub fn lossy(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}

@@ -1,0 +1,163 @@
+//! What most commands open first: the repository, its git-annex settings,
+//! its state (the `git-annex` branch), its object store and its work tree,
+//! with the `git-annex` branches of remotes merged in as git-annex does
+//! before it reads the branch.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+
+use annex_core::config::AnnexConfig;
+use annex_core::objects::ObjectStore;
+use annex_core::repo::Repo;
+use annex_core::state::State;
+use annex_core::uuid::Uuid;
+use annex_core::worktree::{Seek, WorkTree, pathspec_from_arg};
+
+use crate::action::Reporter;
+use crate::error::CommandError;
+use crate::output::outln;
+
+/// An opened, initialized repository.
+pub struct Ctx {
+    /// The current directory (canonical).
+    pub cwd: PathBuf,
+    /// The repository.
+    pub repo: Repo,
+    /// Its git config with `-c` overrides.
+    pub config: AnnexConfig,
+    /// Its `git-annex` branch, typed.
+    pub state: State,
+    /// Its object store.
+    pub store: ObjectStore,
+    /// Its work tree, `None` when bare.
+    pub worktree: Option<WorkTree>,
+    here: Uuid,
+}
+
+impl Ctx {
+    /// Opens the repository the current directory is in. A repository that
+    /// is not initialized but has a `git-annex` branch (here or from a
+    /// remote) is initialized, as git-annex does on first use; one without
+    /// fails with git-annex's "First run: git-annex init". Unless `quiet`,
+    /// merging remote `git-annex` branches is announced on stdout.
+    pub fn open(overrides: &[String], quiet: bool) -> Result<Ctx, CommandError> {
+        let cwd = std::env::current_dir()
+            .map_err(|e| CommandError::failed(format!("cannot read the current directory: {e}")))?;
+        let cwd = cwd.canonicalize().unwrap_or(cwd);
+        let start = match std::env::var_os("GIT_DIR").filter(|d| !d.is_empty()) {
+            Some(dir) => cwd.join(dir),
+            None => cwd.clone(),
+        };
+        let mut repo =
+            Repo::open(&start).map_err(|_| CommandError::failed("Not in a git repository."))?;
+        if repo.uuid().is_none() {
+            let branch = repo.branch()?;
+            let has_branch = branch.tip()?.is_some() || !branch.sibling_refs()?.is_empty();
+            if !has_branch {
+                return Err(CommandError::failed("First run: git-annex init"));
+            }
+            repo = Repo::init(&start, None)?;
+        }
+        let here = repo
+            .uuid()
+            .cloned()
+            .ok_or_else(|| CommandError::failed("First run: git-annex init"))?;
+        let gix_repo = gix::discover(&start)
+            .map_err(|e| CommandError::failed(format!("cannot open the git repository: {e}")))?;
+        let config = AnnexConfig::from_repo(&gix_repo, overrides)?;
+        let state = State::new(repo.branch()?);
+        let outcome = state.branch().update()?;
+        if !quiet {
+            for (_, name) in &outcome.merged {
+                let short = name.strip_prefix("refs/remotes/").unwrap_or(name);
+                outln!("(merging {short} into git-annex...)")?;
+            }
+        }
+        for skipped in &outcome.skipped {
+            eprintln!("git-annex-rs: {skipped}");
+        }
+        let store = ObjectStore::open(repo.git_dir())?;
+        let worktree = if repo.is_bare() {
+            None
+        } else {
+            Some(WorkTree::from_repo(gix_repo)?)
+        };
+        Ok(Ctx {
+            cwd,
+            repo,
+            config,
+            state,
+            store,
+            worktree,
+            here,
+        })
+    }
+
+    /// This repository's UUID.
+    pub fn here(&self) -> &Uuid {
+        &self.here
+    }
+
+    /// The work tree, or git-annex's error for a bare repository.
+    pub fn worktree(&self) -> Result<&WorkTree, CommandError> {
+        self.worktree
+            .as_ref()
+            .ok_or_else(|| CommandError::failed("This command cannot be run in a bare repository."))
+    }
+
+    /// The annexed files named by command-line paths (all files when none
+    /// are given). A path that matches nothing git knows is reported on
+    /// stderr as git-annex does and counted as a failure.
+    pub fn seek(&self, args: &[OsString], reporter: &mut Reporter) -> Result<Seek, CommandError> {
+        let wt = self.worktree()?;
+        let top = wt
+            .top()
+            .canonicalize()
+            .unwrap_or_else(|_| wt.top().to_path_buf());
+        let mut specs = Vec::with_capacity(args.len());
+        for a in args {
+            specs.push(pathspec_from_arg(&top, &self.cwd, Path::new(a))?);
+        }
+        let seek = wt.annexed_files(&specs)?;
+        for spec in &seek.unmatched {
+            // Shown as the user wrote it.
+            let shown = specs
+                .iter()
+                .position(|s| s.strip_suffix(b"/").unwrap_or(s) == spec.as_slice())
+                .map(|i| args[i].to_string_lossy().into_owned())
+                .unwrap_or_else(|| String::from_utf8_lossy(spec).into_owned());
+            eprintln!("error: pathspec '{shown}' did not match any file(s) known to git");
+            eprintln!("Did you forget to 'git add'?");
+            reporter.count_failure();
+        }
+        Ok(seek)
+    }
+
+    /// A path from the top of the work tree as shown to the user: relative
+    /// to the current directory, as git-annex shows file names.
+    pub fn display_path(&self, path_from_top: &[u8]) -> Vec<u8> {
+        use std::os::unix::ffi::OsStrExt;
+        let Some(wt) = &self.worktree else {
+            return path_from_top.to_vec();
+        };
+        let top = wt
+            .top()
+            .canonicalize()
+            .unwrap_or_else(|_| wt.top().to_path_buf());
+        let full = top.join(std::ffi::OsStr::from_bytes(path_from_top));
+        match annex_core::backend::path::top_file_path(&self.cwd, &full) {
+            Ok(rel) => rel.as_os_str().as_bytes().to_vec(),
+            Err(_) => path_from_top.to_vec(),
+        }
+    }
+
+    /// Commits the journal to the `git-annex` branch, announcing it on
+    /// stdout in plain mode as git-annex does.
+    pub fn commit(&self, reporter: &Reporter) -> Result<(), CommandError> {
+        let committed = self.state.commit()?;
+        if committed.is_some() && !reporter.is_json() {
+            outln!("(recording state in git...)")?;
+        }
+        Ok(())
+    }
+}
