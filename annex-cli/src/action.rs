@@ -231,3 +231,63 @@ pub fn print_json(v: &Value) -> Result<(), CommandError> {
 pub fn lossy(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
+
+/// The output options most commands share, to `#[command(flatten)]`.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct OutputArgs {
+    /// Output one JSON object per action.
+    #[arg(long = "json", short = 'j')]
+    pub json: bool,
+    /// Include progress objects in the JSON output (implies --json).
+    #[arg(long = "json-progress")]
+    pub json_progress: bool,
+    /// Put error messages into the JSON objects instead of on stderr.
+    #[arg(long = "json-error-messages")]
+    pub json_error_messages: bool,
+    /// Avoid the usual informational output.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+}
+
+impl OutputArgs {
+    /// A reporter for `command` with these options.
+    pub fn reporter(&self, command: &str) -> Reporter {
+        let mode = if self.json || self.json_progress {
+            Mode::Json
+        } else {
+            Mode::Plain
+        };
+        Reporter::new(command, mode)
+            .json_error_messages(self.json_error_messages)
+            .quiet(self.quiet)
+    }
+}
+
+/// The `-c name=value` overrides and `-J N` most commands share, to
+/// `#[command(flatten)]`.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct CommonArgs {
+    /// Override a git config setting for this command (`name=value`).
+    #[arg(short = 'c', long = "config", value_name = "NAME=VALUE")]
+    pub config: Vec<String>,
+    /// Run N jobs in parallel (`cpus` for one per core).
+    #[arg(short = 'J', long = "jobs", value_name = "N")]
+    pub jobs: Option<String>,
+}
+
+impl CommonArgs {
+    /// The number of jobs asked for (`-J N`, `-Jcpus`), at least 1.
+    pub fn jobs(&self) -> Result<usize, CommandError> {
+        match self.jobs.as_deref() {
+            None => Ok(1),
+            Some("cpus") => Ok(std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1)),
+            Some(n) => n
+                .parse::<usize>()
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or_else(|| CommandError::failed(format!("bad number of jobs: {n}"))),
+        }
+    }
+}
