@@ -197,7 +197,7 @@ fn percentage(full: i128, have: i128) -> String {
 
 /// Descriptions with the names of the git remotes added
 /// (`desc [origin]`), as git-annex shows repositories.
-fn described(ctx: &Ctx) -> Result<BTreeMap<Uuid, String>, CommandError> {
+pub(super) fn described(ctx: &Ctx) -> Result<BTreeMap<Uuid, String>, CommandError> {
     let mut m: BTreeMap<Uuid, String> = ctx
         .state
         .descriptions()?

@@ -4,6 +4,7 @@ mod calckey;
 mod contentlocation;
 mod describe;
 mod examinekey;
+mod fsck;
 mod group;
 mod init;
 mod maxsize;
@@ -29,6 +30,8 @@ pub enum Command {
     Describe(describe::Args),
     /// Print information that can be told from a key alone.
     Examinekey(examinekey::Args),
+    /// Find and fix problems.
+    Fsck(fsck::Args),
     /// Add a repository to a group.
     Group(group::Args),
     /// Get or set a group's preferred content expression.
@@ -65,6 +68,7 @@ pub fn run(command: Command) -> Result<(), CommandError> {
         Command::Dead(args) => trust::run_dead(args),
         Command::Describe(args) => describe::run(args),
         Command::Examinekey(args) => examinekey::run(args),
+        Command::Fsck(args) => fsck::run(args),
         Command::Group(args) => group::run(args),
         Command::Groupwanted(args) => wanted::run(wanted::Which::GroupWanted, args),
         Command::Init(args) => init::run(args),
