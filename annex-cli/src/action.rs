@@ -190,7 +190,8 @@ impl Action<'_> {
         }
         if self.reporter.mode == Mode::Plain || !self.reporter.json_error_messages {
             let mut text = String::new();
-            for l in message.split('\n') {
+            // Line by line as git-annex indents: a final newline adds no line.
+            for l in message.lines() {
                 text.push_str("  ");
                 text.push_str(l);
                 text.push('\n');
