@@ -208,7 +208,9 @@ impl Action<'_> {
     /// `"note"`.
     pub fn long_note(&mut self, note: &str) -> Result<(), CommandError> {
         if self.reporter.mode == Mode::Plain && !self.reporter.quiet {
-            crate::output::text(format_args!("\n  {note}\n"))?;
+            // Line by line indented, as git-annex's long notes.
+            let lines: Vec<String> = note.lines().map(|l| format!("  {l}")).collect();
+            crate::output::text(format_args!("\n{}\n", lines.join("\n")))?;
         }
         self.notes.push(note.to_string());
         Ok(())

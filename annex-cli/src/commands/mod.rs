@@ -10,6 +10,7 @@ mod init;
 mod maxsize;
 mod numcopies;
 mod trust;
+mod unused;
 mod version;
 mod wanted;
 
@@ -54,6 +55,8 @@ pub enum Command {
     Ungroup(group::UngroupArgs),
     /// Do not trust a repository.
     Untrust(trust::Args),
+    /// Look for unused file content.
+    Unused(unused::Args),
     /// Show the version of git-annex-rs and what it supports.
     Version(version::Args),
     /// Get or set a preferred content expression.
@@ -80,6 +83,7 @@ pub fn run(command: Command) -> Result<(), CommandError> {
         Command::Trust(args) => trust::run(TrustLevel::Trusted, args),
         Command::Ungroup(args) => group::run_ungroup(args),
         Command::Untrust(args) => trust::run(TrustLevel::Untrusted, args),
+        Command::Unused(args) => unused::run(args),
         Command::Version(args) => version::run(args),
         Command::Wanted(args) => wanted::run(wanted::Which::Wanted, args),
     }
