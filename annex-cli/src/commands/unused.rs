@@ -103,6 +103,13 @@ pub fn run(args: Args) -> Result<(), CommandError> {
         false,
     )?;
     action.end(true)?;
+    // Whatever waits in the journal is committed, as at the end of any
+    // git-annex command.
+    if args.output.quiet {
+        ctx.state.commit()?;
+    } else {
+        ctx.commit(&reporter)?;
+    }
     reporter.finish()
 }
 
