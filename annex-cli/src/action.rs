@@ -219,16 +219,17 @@ impl Action<'_> {
     /// Reports the error that stopped this action, as git-annex reports an
     /// exception inside an action: plain mode ends the action's line on
     /// stdout and prints `git-annex-rs: MESSAGE` on stderr; JSON prints it
-    /// on stderr unless JSON error messages are on, and records it, with
-    /// the program name, in `"error-messages"`.
+    /// on stderr too, or, with JSON error messages on, records it (with the
+    /// program name) in `"error-messages"` instead.
     pub fn fail(&mut self, message: &str) -> Result<(), CommandError> {
         if self.reporter.mode == Mode::Plain && !self.reporter.quiet {
             crate::output::line(format_args!(""))?;
         }
         if self.reporter.mode == Mode::Plain || !self.reporter.json_error_messages {
             eprintln!("git-annex-rs: {message}");
+        } else {
+            self.errors.push(format!("git-annex-rs: {message}"));
         }
-        self.errors.push(format!("git-annex-rs: {message}"));
         Ok(())
     }
 

@@ -107,7 +107,9 @@ fn overview(ctx: &Ctx, params: &[String], bytes: bool, json: bool) -> Result<(),
     let maxsizes = ctx.state.maxsizes()?;
     let trust = ctx.state.trust_levels()?;
     let mut sizes = repo_sizes(ctx)?;
-    for u in maxsizes.keys() {
+    // Every repository known, with nothing counted yet, and every one with
+    // a maximum size.
+    for u in ctx.state.descriptions()?.keys().chain(maxsizes.keys()) {
         sizes.entry(u.clone()).or_insert(0);
     }
     sizes.retain(|u, _| trust.get(u) != Some(&TrustLevel::Dead));
