@@ -198,7 +198,8 @@ impl Action<'_> {
             }
             eprint!("{text}");
         } else {
-            self.errors.push(message.to_string());
+            // One entry a line, as git-annex records them.
+            self.errors.extend(message.lines().map(str::to_string));
         }
         Ok(())
     }
