@@ -185,11 +185,10 @@ impl<'a> Fsck<'a> {
         let present = self.store.has(key);
         let mut ok = self.verify_location_log(key, desc, present, &self.here, on)?;
         if let Some(obj) = self.store.find(key) {
-            if !self.check_size(key, desc, &obj, on, |f| self.move_bad(key, f))? {
-                ok = false;
-            } else if !self.check_content(key, desc, &obj, on, |f| self.move_bad(key, f))? {
-                ok = false;
-            }
+            // Content of the wrong size is moved aside before it is hashed.
+            let sound = self.check_size(key, desc, &obj, on, |f| self.move_bad(key, f))?
+                && self.check_content(key, desc, &obj, on, |f| self.move_bad(key, f))?;
+            ok &= sound;
         }
         if !self.check_numcopies(key, desc, has_file, numcopies, on)? {
             ok = false;
@@ -211,11 +210,9 @@ impl<'a> Fsck<'a> {
         let mut ok = self.verify_location_log(key, desc, copy.is_some(), &remote.uuid, on)?;
         if let Some(obj) = copy {
             let bad = |f: &Path| self.bad_remote_content(remote, key, f);
-            if !self.check_size(key, desc, &obj, on, bad)? {
-                ok = false;
-            } else if !self.check_content(key, desc, &obj, on, bad)? {
-                ok = false;
-            }
+            let sound = self.check_size(key, desc, &obj, on, bad)?
+                && self.check_content(key, desc, &obj, on, bad)?;
+            ok &= sound;
         }
         if !self.check_numcopies(key, desc, has_file, numcopies, on)? {
             ok = false;

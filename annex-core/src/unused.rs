@@ -335,10 +335,10 @@ pub fn keys_in_worktree_and_index(
             }
             use gix::index::entry::Mode;
             let link = e.mode == Mode::SYMLINK;
-            if link || e.mode == Mode::FILE || e.mode == Mode::FILE_EXECUTABLE {
-                if let Some(k) = blob_key(repo, e.id, link) {
-                    used.insert(k);
-                }
+            if (link || e.mode == Mode::FILE || e.mode == Mode::FILE_EXECUTABLE)
+                && let Some(k) = blob_key(repo, e.id, link)
+            {
+                used.insert(k);
             }
         }
     }

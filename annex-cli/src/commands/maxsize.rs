@@ -122,7 +122,7 @@ fn overview(ctx: &Ctx, params: &[String], bytes: bool, json: bool) -> Result<(),
             (u, s, m)
         })
         .collect();
-    rows.sort_by(|a, b| (a.2, a.1).cmp(&(b.2, b.1)));
+    rows.sort_by_key(|r| (r.2, r.1));
     rows.reverse();
     let descriptions = described(ctx)?;
     let here = ctx.here();
