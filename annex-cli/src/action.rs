@@ -179,6 +179,61 @@ impl Action<'_> {
         self.errors.push(message.to_string());
     }
 
+    /// Prints a warning about this action as git-annex does: plain mode
+    /// ends the current line on stdout and prints the message on stderr,
+    /// each line indented by two spaces; JSON prints it on stderr the same
+    /// way, or only records it in `"error-messages"` with JSON error
+    /// messages on.
+    pub fn warn(&mut self, message: &str) -> Result<(), CommandError> {
+        if self.reporter.mode == Mode::Plain && !self.reporter.quiet {
+            crate::output::line(format_args!(""))?;
+        }
+        if self.reporter.mode == Mode::Plain || !self.reporter.json_error_messages {
+            let mut text = String::new();
+            // Line by line as git-annex indents: a final newline adds no line.
+            for l in message.lines() {
+                text.push_str("  ");
+                text.push_str(l);
+                text.push('\n');
+            }
+            eprint!("{text}");
+        } else {
+            // One entry a line, as git-annex records them.
+            self.errors.extend(message.lines().map(str::to_string));
+        }
+        Ok(())
+    }
+
+    /// A note on lines of its own (git-annex's long notes): plain mode
+    /// prints it after an empty line, indented; JSON collects it into
+    /// `"note"`.
+    pub fn long_note(&mut self, note: &str) -> Result<(), CommandError> {
+        if self.reporter.mode == Mode::Plain && !self.reporter.quiet {
+            // Line by line indented, as git-annex's long notes.
+            let lines: Vec<String> = note.lines().map(|l| format!("  {l}")).collect();
+            crate::output::text(format_args!("\n{}\n", lines.join("\n")))?;
+        }
+        self.notes.push(note.to_string());
+        Ok(())
+    }
+
+    /// Reports the error that stopped this action, as git-annex reports an
+    /// exception inside an action: plain mode ends the action's line on
+    /// stdout and prints `git-annex-rs: MESSAGE` on stderr; JSON prints it
+    /// on stderr too, or, with JSON error messages on, records it (with the
+    /// program name) in `"error-messages"` instead.
+    pub fn fail(&mut self, message: &str) -> Result<(), CommandError> {
+        if self.reporter.mode == Mode::Plain && !self.reporter.quiet {
+            crate::output::line(format_args!(""))?;
+        }
+        if self.reporter.mode == Mode::Plain || !self.reporter.json_error_messages {
+            eprintln!("git-annex-rs: {message}");
+        } else {
+            self.errors.push(format!("git-annex-rs: {message}"));
+        }
+        Ok(())
+    }
+
     /// Prints text in the middle of the action (plain mode only), e.g. the
     /// locations of `whereis`.
     pub fn say(&mut self, text: &[u8]) -> Result<(), CommandError> {

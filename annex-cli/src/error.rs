@@ -56,12 +56,14 @@ impl CommandError {
         }
     }
 
-    /// Prints the error on stderr the way git-annex does (`git-annex-rs: MESSAGE`)
+    /// Prints the error on stderr the way git-annex does (`git-annex-rs: MESSAGE`
+    /// and an empty line)
     /// and returns the exit code.
     pub fn report(&self) -> i32 {
         if self.message.is_empty() {
         } else if self.prefixed {
-            eprintln!("git-annex-rs: {}", self.message);
+            // git-annex ends an error that stops it with an empty line.
+            eprint!("git-annex-rs: {}\n\n", self.message);
         } else {
             eprintln!("{}", self.message);
         }

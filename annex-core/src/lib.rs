@@ -21,6 +21,7 @@
 //! - [`ingest`]: adding files to the annex; [`filter`]: the smudge/clean filter.
 //! - [`remote`]: remotes; [`transfer`]: transfers; [`content`]: content locks and drop safety.
 //! - [`preferred`]: preferred-content expressions; [`sizes`]: repository sizes.
+//! - [`fsck`]: checking content and logs and fixing them; [`unused`]: content no ref uses.
 //!
 //! ```
 //! use annex_core::key::Key;
@@ -35,6 +36,7 @@ pub mod branch;
 pub mod config;
 pub mod content;
 pub mod filter;
+pub mod fsck;
 pub mod ingest;
 pub mod journal;
 pub mod key;
@@ -49,5 +51,6 @@ pub mod sizes;
 pub mod state;
 pub mod timestamp;
 pub mod transfer;
+pub mod unused;
 pub mod uuid;
 pub mod worktree;

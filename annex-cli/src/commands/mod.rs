@@ -2,9 +2,19 @@
 
 mod calckey;
 mod contentlocation;
+mod describe;
 mod examinekey;
+mod fsck;
+mod group;
 mod init;
+mod maxsize;
+mod numcopies;
+mod trust;
+mod unused;
 mod version;
+mod wanted;
+
+use annex_core::logs::trust::TrustLevel;
 
 use crate::error::CommandError;
 
@@ -15,12 +25,42 @@ pub enum Command {
     Calckey(calckey::Args),
     /// Look up the content of a key in this repository.
     Contentlocation(contentlocation::Args),
+    /// Hide a lost repository or key.
+    Dead(trust::DeadArgs),
+    /// Change the description of a repository.
+    Describe(describe::Args),
     /// Print information that can be told from a key alone.
     Examinekey(examinekey::Args),
+    /// Find and fix problems.
+    Fsck(fsck::Args),
+    /// Add a repository to a group.
+    Group(group::Args),
+    /// Get or set a group's preferred content expression.
+    Groupwanted(wanted::Args),
     /// Initialize git-annex in the current git repository.
     Init(init::Args),
+    /// Configure the maximum size of a repository.
+    Maxsize(maxsize::Args),
+    /// Configure the minimum number of copies.
+    Mincopies(numcopies::Args),
+    /// Configure the desired number of copies.
+    Numcopies(numcopies::Args),
+    /// Get or set a required content expression.
+    Required(wanted::Args),
+    /// Return a repository to the default trust level.
+    Semitrust(trust::Args),
+    /// Trust a repository.
+    Trust(trust::Args),
+    /// Remove a repository from a group.
+    Ungroup(group::UngroupArgs),
+    /// Do not trust a repository.
+    Untrust(trust::Args),
+    /// Look for unused file content.
+    Unused(unused::Args),
     /// Show the version of git-annex-rs and what it supports.
     Version(version::Args),
+    /// Get or set a preferred content expression.
+    Wanted(wanted::Args),
 }
 
 /// Runs one command.
@@ -28,8 +68,23 @@ pub fn run(command: Command) -> Result<(), CommandError> {
     match command {
         Command::Calckey(args) => calckey::run(args),
         Command::Contentlocation(args) => contentlocation::run(args),
+        Command::Dead(args) => trust::run_dead(args),
+        Command::Describe(args) => describe::run(args),
         Command::Examinekey(args) => examinekey::run(args),
+        Command::Fsck(args) => fsck::run(args),
+        Command::Group(args) => group::run(args),
+        Command::Groupwanted(args) => wanted::run(wanted::Which::GroupWanted, args),
         Command::Init(args) => init::run(args),
+        Command::Maxsize(args) => maxsize::run(args),
+        Command::Mincopies(args) => numcopies::run(numcopies::Setting::MinCopies, args),
+        Command::Numcopies(args) => numcopies::run(numcopies::Setting::NumCopies, args),
+        Command::Required(args) => wanted::run(wanted::Which::Required, args),
+        Command::Semitrust(args) => trust::run(TrustLevel::SemiTrusted, args),
+        Command::Trust(args) => trust::run(TrustLevel::Trusted, args),
+        Command::Ungroup(args) => group::run_ungroup(args),
+        Command::Untrust(args) => trust::run(TrustLevel::Untrusted, args),
+        Command::Unused(args) => unused::run(args),
         Command::Version(args) => version::run(args),
+        Command::Wanted(args) => wanted::run(wanted::Which::Wanted, args),
     }
 }

@@ -7,6 +7,7 @@ mod add;
 mod backends;
 mod branch;
 mod config;
+mod fsck;
 mod keys;
 mod logs;
 mod objects;
