@@ -160,6 +160,39 @@ impl Action<'_> {
         Ok(())
     }
 
+    /// Adds a long note (git-annex's `showLongNote`): plain mode prints it
+    /// on lines of its own, each indented by two spaces, after a newline;
+    /// JSON adds it to `"note"`.
+    pub fn long_note(&mut self, note: &str) -> Result<(), CommandError> {
+        if self.reporter.mode == Mode::Plain && !self.reporter.quiet {
+            let indented: Vec<String> = note.lines().map(|l| format!("  {l}")).collect();
+            crate::output::text(format_args!("\n{}\n", indented.join("\n")))?;
+            let _ = std::io::stdout().flush();
+        }
+        self.notes.push(note.to_string());
+        Ok(())
+    }
+
+    /// The action as git-annex shows it inside a `--json-progress` object:
+    /// `command`, `file`, `input`, `key` and the notes so far.
+    pub fn progress_object(&self) -> Value {
+        let mut o = Map::new();
+        for k in ["command", "file", "input", "key"] {
+            if let Some(v) = self.fields.get(k) {
+                o.insert(k.to_string(), v.clone());
+            }
+        }
+        if !self.notes.is_empty() {
+            o.insert("note".into(), Value::String(self.notes.join("\n")));
+        }
+        Value::Object(o)
+    }
+
+    /// Whether output is JSON.
+    pub fn is_json(&self) -> bool {
+        self.reporter.mode == Mode::Json
+    }
+
     /// Sets an extra JSON field (ignored in plain mode).
     pub fn field(&mut self, name: &str, value: Value) {
         self.fields.insert(name.to_string(), value);

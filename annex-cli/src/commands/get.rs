@@ -1,0 +1,116 @@
+//! `get`: makes content of annexed files present here, from the cheapest
+//! remote that has it (or `--from` one).
+
+use annex_core::uuid::Uuid;
+
+use super::xfer::{self, Env, Item, Selection};
+use crate::action::{OutputArgs, Reporter};
+use crate::context::Ctx;
+use crate::error::CommandError;
+use crate::progress::ProgressMode;
+
+/// Arguments of `get`.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Get content from this remote only.
+    #[arg(long = "from", short = 'f', value_name = "REMOTE")]
+    pub from: Option<String>,
+    #[command(flatten)]
+    sel: Selection,
+    #[command(flatten)]
+    out: OutputArgs,
+    #[command(flatten)]
+    common: crate::action::CommonArgs,
+}
+
+/// Runs `get`.
+pub fn run(args: Args) -> Result<(), CommandError> {
+    let mut reporter = args.out.reporter("get");
+    let _jobs = args.common.jobs()?;
+    let ctx = Ctx::open(&args.common.config, args.out.quiet || reporter.is_json())?;
+    let progress = ProgressMode::choose(args.out.json, args.out.json_progress, args.out.quiet);
+    let env = Env::open(ctx, progress)?;
+    let from = match &args.from {
+        Some(name) => Some(env.remote_named(name)?.uuid.clone()),
+        None => None,
+    };
+    xfer::for_each(&env, &args.sel, &mut reporter, |env, reporter, item| {
+        get_one(env, reporter, item, from.as_ref().map(|u| u.as_ref()), &args)
+    })?;
+    env.finish(&reporter)?;
+    reporter.finish()
+}
+
+/// `get` of one item; returns whether an action was shown.
+pub fn get_one(
+    env: &Env,
+    reporter: &mut Reporter,
+    item: &Item,
+    from: Option<Option<&Uuid>>,
+    args: &Args,
+) -> Result<bool, CommandError> {
+    if env.ctx.store.has(&item.key) {
+        return Ok(false);
+    }
+    if args.sel.auto && !env.auto_wants_copy(&item.key)? {
+        return Ok(false);
+    }
+    let locs = env.locations(&item.key)?;
+    let candidates: Vec<&xfer::RemoteEntry> = match from {
+        Some(u) => {
+            // --from: only when the location log says it has the key.
+            if !u.is_some_and(|u| locs.contains(u)) {
+                return Ok(false);
+            }
+            env.remotes
+                .iter()
+                .filter(|r| r.uuid.as_ref() == u)
+                .collect()
+        }
+        None => env
+            .remotes
+            .iter()
+            .filter(|r| r.uuid.as_ref().is_some_and(|u| locs.contains(u)))
+            .collect(),
+    };
+    let mut action = env.start(reporter, item)?;
+    if candidates.is_empty() {
+        action.note("not available")?;
+        env.show_locations(
+            &mut action,
+            &item.key,
+            &[],
+            "No other repository is known to contain the file.",
+        )?;
+        action.end(false)?;
+        return Ok(true);
+    }
+    let mut tried = Vec::new();
+    let mut tried_uuids = Vec::new();
+    for entry in candidates {
+        tried.push(entry.name.clone());
+        tried_uuids.extend(entry.uuid.clone());
+        let Ok(remote) = &entry.remote else {
+            continue;
+        };
+        match env.download(&mut action, remote.as_ref(), item) {
+            Ok(()) => {
+                action.end(true)?;
+                return Ok(true);
+            }
+            Err(e) => xfer::warn(&xfer::retrieve_error(&e)),
+        }
+    }
+    action.long_note(&format!(
+        "Unable to access these remotes: {}",
+        tried.join(", ")
+    ))?;
+    env.show_locations(
+        &mut action,
+        &item.key,
+        &tried_uuids,
+        "No other repository is known to contain the file.",
+    )?;
+    action.end(false)?;
+    Ok(true)
+}
