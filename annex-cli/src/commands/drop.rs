@@ -75,9 +75,6 @@ fn drop_one(
                     entry.name
                 )));
             };
-            if !args.force && !env.locations(&item.key)?.contains(u) {
-                return Ok(false);
-            }
             if args.sel.auto && !env.auto_allows_drop(&item.key, u)? {
                 return Ok(false);
             }

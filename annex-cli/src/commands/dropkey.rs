@@ -73,6 +73,6 @@ pub fn run(args: Args) -> Result<(), CommandError> {
             drop_key(&ctx, &mut reporter, &key, k.as_bytes())?;
         }
     }
-    ctx.commit(&reporter)?;
+    // Like git-annex's, this command leaves its change in the journal.
     reporter.finish()
 }

@@ -58,14 +58,16 @@ pub fn get_one(
     let locs = env.locations(&item.key)?;
     let candidates: Vec<&xfer::RemoteEntry> = match from {
         Some(u) => {
-            // --from: only when the location log says it has the key.
-            if !u.is_some_and(|u| locs.contains(u)) {
-                return Ok(false);
-            }
-            env.remotes
+            let entries: Vec<&xfer::RemoteEntry> = env
+                .remotes
                 .iter()
-                .filter(|r| r.uuid.as_ref() == u)
-                .collect()
+                .filter(|r| r.uuid.is_some() && r.uuid.as_ref() == u)
+                .collect();
+            // --from: only when the remote has it, or the log says so.
+            match entries.first() {
+                Some(e) if env.from_ok(e, &item.key)? => entries,
+                _ => return Ok(false),
+            }
         }
         None => env
             .remotes
@@ -98,7 +100,12 @@ pub fn get_one(
                 action.end(true)?;
                 return Ok(true);
             }
-            Err(e) => xfer::warn(&xfer::retrieve_error(&e)),
+            Err(e) => {
+                if std::env::var_os("ANNEX_RS_DEBUG").is_some() {
+                    eprintln!("debug: {e:?}");
+                }
+                xfer::warn(&xfer::retrieve_error(&e))
+            }
         }
     }
     action.long_note(&format!(

@@ -154,14 +154,11 @@ fn from_one(
     mode: Mode,
     args: &Args,
 ) -> Result<bool, CommandError> {
-    let Some(ru) = entry.uuid.clone() else {
-        return Ok(false);
-    };
     let here_has = env.ctx.store.has(&item.key);
     if mode == Mode::Copy && here_has {
         return Ok(false);
     }
-    if !env.locations(&item.key)?.contains(&ru) {
+    if !env.from_ok(entry, &item.key)? {
         return Ok(false);
     }
     if args.sel.auto && mode == Mode::Copy && !env.auto_wants_copy(&item.key)? {

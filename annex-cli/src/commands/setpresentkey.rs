@@ -83,6 +83,6 @@ pub fn run(args: Args) -> Result<(), CommandError> {
         let input = args.params.join(" ");
         set(&ctx, &mut reporter, &k, &u, s, input.as_bytes())?;
     }
-    ctx.commit(&reporter)?;
+    // Like git-annex's, this command leaves its change in the journal.
     reporter.finish()
 }

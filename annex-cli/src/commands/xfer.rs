@@ -483,6 +483,23 @@ impl Env {
             })
     }
 
+    /// git-annex's `fromOk`: whether to get from a remote: it has the key
+    /// now, or else the location log says it should.
+    pub fn from_ok(&self, entry: &RemoteEntry, key: &Key) -> Result<bool, CommandError> {
+        let Some(u) = entry.uuid.as_ref() else {
+            return Ok(false);
+        };
+        if u == self.here() {
+            return Ok(false);
+        }
+        if let Some(r) = entry.usable()
+            && matches!(r.check_present(key), Ok(true))
+        {
+            return Ok(true);
+        }
+        Ok(self.locations(key)?.contains(u))
+    }
+
     /// Verifies copies for a drop of `key` from `dropping_from`, in
     /// git-annex's order: trusted repositories count at once; then this
     /// repository (when dropping from a remote), then remotes, cheapest
