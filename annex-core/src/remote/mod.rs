@@ -207,7 +207,7 @@ impl LocalGitRemote {
     }
 
     /// The remote repository's object store.
-    pub fn store(&self) -> &ObjectStore {
+    pub fn object_store(&self) -> &ObjectStore {
         &self.store
     }
 
