@@ -76,7 +76,11 @@ impl Meter {
         });
         Meter {
             bar,
-            json: if mode == ProgressMode::Json { action } else { None },
+            json: if mode == ProgressMode::Json {
+                action
+            } else {
+                None
+            },
             total,
             last_percent: None,
             last_bytes: None,
@@ -111,7 +115,10 @@ impl Meter {
         o.insert("action".into(), action.clone());
         o.insert("byte-progress".into(), Value::from(done));
         if let Some(t) = self.total {
-            o.insert("percent-progress".into(), Value::String(percentage(t, done)));
+            o.insert(
+                "percent-progress".into(),
+                Value::String(percentage(t, done)),
+            );
             o.insert("total-size".into(), Value::from(t));
         }
         // A closed stdout shows up when the action's own line is printed.

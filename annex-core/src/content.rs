@@ -102,7 +102,10 @@ fn retention_file(object: &Path) -> PathBuf {
 #[derive(Debug)]
 enum Held {
     /// Held shared by `count` guards; closing `_file` releases it.
-    Shared { count: usize, _file: File },
+    Shared {
+        count: usize,
+        _file: File,
+    },
     Exclusive,
 }
 
@@ -279,7 +282,13 @@ pub fn lock_shared(store: &ObjectStore, key: &Key) -> Result<SharedContentLock, 
         if !sane(&file, &path) {
             return Err(ContentError::Locked { path });
         }
-        reg.insert(path.clone(), Held::Shared { count: 1, _file: file });
+        reg.insert(
+            path.clone(),
+            Held::Shared {
+                count: 1,
+                _file: file,
+            },
+        );
     }
     let guard = SharedContentLock {
         path,
@@ -371,7 +380,10 @@ impl Drop for RemovalLock {
 /// being relied on by a drop elsewhere, or being removed), and
 /// [`ContentError::Retained`] when a retention timestamp in the future is
 /// set.
-pub fn lock_for_removal(store: &ObjectStore, key: &Key) -> Result<Option<RemovalLock>, ContentError> {
+pub fn lock_for_removal(
+    store: &ObjectStore,
+    key: &Key,
+) -> Result<Option<RemovalLock>, ContentError> {
     let Some(object) = store.find(key) else {
         return Ok(None);
     };
@@ -454,7 +466,9 @@ impl VerifiedCopy {
     /// The repository holding the copy.
     pub fn uuid(&self) -> &Uuid {
         match self {
-            VerifiedCopy::Locked(u) | VerifiedCopy::Trusted(u) | VerifiedCopy::RecentlyVerified(u) => u,
+            VerifiedCopy::Locked(u)
+            | VerifiedCopy::Trusted(u)
+            | VerifiedCopy::RecentlyVerified(u) => u,
         }
     }
 
@@ -559,20 +573,30 @@ mod tests {
     fn local_removal_counts_any_copy() {
         let mut c = DropCheck::new(2, 1, true);
         assert!(!c.is_safe());
-        c.have.push(VerifiedCopy::RecentlyVerified(u("11111111-1111-1111-1111-111111111111")));
+        c.have.push(VerifiedCopy::RecentlyVerified(u(
+            "11111111-1111-1111-1111-111111111111",
+        )));
         assert!(!c.is_safe());
-        c.have.push(VerifiedCopy::RecentlyVerified(u("11111111-1111-1111-1111-111111111111")));
+        c.have.push(VerifiedCopy::RecentlyVerified(u(
+            "11111111-1111-1111-1111-111111111111",
+        )));
         assert!(!c.is_safe(), "one repository counted twice");
-        c.have.push(VerifiedCopy::Locked(u("22222222-2222-2222-2222-222222222222")));
+        c.have.push(VerifiedCopy::Locked(u(
+            "22222222-2222-2222-2222-222222222222",
+        )));
         assert!(c.is_safe());
     }
 
     #[test]
     fn remote_drop_needs_mincopies_locked() {
         let mut c = DropCheck::new(1, 1, false);
-        c.have.push(VerifiedCopy::RecentlyVerified(u("11111111-1111-1111-1111-111111111111")));
+        c.have.push(VerifiedCopy::RecentlyVerified(u(
+            "11111111-1111-1111-1111-111111111111",
+        )));
         assert!(!c.is_safe());
-        c.have.push(VerifiedCopy::Trusted(u("22222222-2222-2222-2222-222222222222")));
+        c.have.push(VerifiedCopy::Trusted(u(
+            "22222222-2222-2222-2222-222222222222",
+        )));
         assert!(c.is_safe());
         assert_eq!(
             unsafe_drop_explanation(&DropCheck::new(2, 1, true)),

@@ -118,10 +118,7 @@ pub fn paths(git_dir: &Path, direction: Direction, uuid: &Uuid, key: &Key) -> Tr
         },
         Direction::Download => TransferPaths {
             info: dir.join(&kf),
-            lock: base
-                .join("download")
-                .join("lck")
-                .join(&lck_name),
+            lock: base.join("download").join("lck").join(&lck_name),
             old_lock: Some(uuid_lock),
             failed,
         },
@@ -352,7 +349,8 @@ pub fn receive(
                 left -= n as u64;
             }
         }
-        out.seek(SeekFrom::Start(have)).map_err(io_err("write", dest))?;
+        out.seek(SeekFrom::Start(have))
+            .map_err(io_err("write", dest))?;
         input
             .seek(SeekFrom::Start(have))
             .map_err(io_err("read", src))?;
@@ -419,7 +417,9 @@ mod tests {
         let p = paths(Path::new("/r/.git"), Direction::Upload, &u, &key);
         assert_eq!(
             p.info,
-            Path::new("/r/.git/annex/transfer/upload/11111111-1111-1111-1111-111111111111/SHA256E-s1--x")
+            Path::new(
+                "/r/.git/annex/transfer/upload/11111111-1111-1111-1111-111111111111/SHA256E-s1--x"
+            )
         );
     }
 }

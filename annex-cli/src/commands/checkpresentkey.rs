@@ -77,11 +77,14 @@ pub fn run(args: Args) -> Result<(), CommandError> {
             Ok(())
         } else {
             Err(CommandError::failed(format!(
-                "there is no available git remote named \"{name}\""
+                "there is no available git remote named \"{name}\"\n"
             )))
         }
     };
-    let parse = |k: &str| Key::parse(k.as_bytes()).map_err(|_| CommandError::failed("Bad key"));
+    let parse = |k: &str| {
+        Key::parse(k.as_bytes())
+            .map_err(|_| CommandError::quiet_failure("Bad key").with_exit_code(100))
+    };
     if args.batch {
         let remote = match args.params.as_slice() {
             [] => None,
@@ -89,7 +92,7 @@ pub fn run(args: Args) -> Result<(), CommandError> {
                 known(r)?;
                 Some(r.as_str())
             }
-            _ => return Err(CommandError::failed("Wrong number of parameters")),
+            _ => return Err(CommandError::failed("Wrong number of parameters\n")),
         };
         return crate::batch::for_each_item(args.nul, |line| {
             let present = match Key::parse(line) {
@@ -105,7 +108,7 @@ pub fn run(args: Args) -> Result<(), CommandError> {
             (parse(k)?, Some(r.as_str()))
         }
         [k] => (parse(k)?, None),
-        _ => return Err(CommandError::failed("Wrong number of parameters")),
+        _ => return Err(CommandError::failed("Wrong number of parameters\n")),
     };
     match check(&env, &key, remote) {
         Outcome::Present => Ok(()),

@@ -75,7 +75,11 @@ fn drop_one(
                     entry.name
                 )));
             };
-            if args.sel.auto && !env.auto_allows_drop(&item.key, u)? {
+            // --auto goes by the location log: only what it says is there.
+            if args.sel.auto
+                && (!env.locations(&item.key)?.contains(u)
+                    || !env.auto_allows_drop(&item.key, u)?)
+            {
                 return Ok(false);
             }
             let mut action = env.start(reporter, item)?;

@@ -29,7 +29,12 @@ pub struct Args {
     keys: Vec<String>,
 }
 
-fn drop_key(ctx: &Ctx, reporter: &mut Reporter, key: &Key, input: &[u8]) -> Result<(), CommandError> {
+fn drop_key(
+    ctx: &Ctx,
+    reporter: &mut Reporter,
+    key: &Key,
+    input: &[u8],
+) -> Result<(), CommandError> {
     let mut action = reporter.start(None, Some(key), input)?;
     match content::lock_for_removal(&ctx.store, key) {
         Ok(Some(lock)) => {
@@ -52,7 +57,7 @@ fn drop_key(ctx: &Ctx, reporter: &mut Reporter, key: &Key, input: &[u8]) -> Resu
 pub fn run(args: Args) -> Result<(), CommandError> {
     if !args.force {
         return Err(CommandError::failed(
-            "dropkey can cause data loss; use --force if you're sure you want to do this",
+            "dropkey can cause data loss; use --force if you're sure you want to do this\n",
         ));
     }
     let mut reporter = args.out.reporter("dropkey");

@@ -35,7 +35,13 @@ pub fn run(args: Args) -> Result<(), CommandError> {
         None => None,
     };
     xfer::for_each(&env, &args.sel, &mut reporter, |env, reporter, item| {
-        get_one(env, reporter, item, from.as_ref().map(|u| u.as_ref()), &args)
+        get_one(
+            env,
+            reporter,
+            item,
+            from.as_ref().map(|u| u.as_ref()),
+            &args,
+        )
     })?;
     env.finish(&reporter)?;
     reporter.finish()

@@ -130,13 +130,7 @@ fn to_one(
     let ok = if !there {
         env.drop_here(&mut action, &item.key, true, None, "")?
     } else {
-        let ok = env.drop_here(
-            &mut action,
-            &item.key,
-            args.force,
-            Some(remote.uuid()),
-            "",
-        )?;
+        let ok = env.drop_here(&mut action, &item.key, args.force, Some(remote.uuid()), "")?;
         if !ok {
             action.long_note("Content not dropped from here.")?;
         }

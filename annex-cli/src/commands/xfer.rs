@@ -148,18 +148,19 @@ impl Env {
 
     /// The remote named `name` (for `--from`/`--to`), or git-annex's error.
     pub fn remote_named(&self, name: &str) -> Result<&RemoteEntry, CommandError> {
-        self.remotes
-            .iter()
-            .find(|r| r.name == name)
-            .ok_or_else(|| {
-                CommandError::failed(format!(
-                    "there is no available git remote named \"{name}\""
-                ))
-            })
+        self.remotes.iter().find(|r| r.name == name).ok_or_else(|| {
+            // git-annex's errors before any action end with an empty line.
+            CommandError::failed(format!(
+                "there is no available git remote named \"{name}\"\n"
+            ))
+        })
     }
 
     fn trust_of(&self, u: &Uuid) -> TrustLevel {
-        self.trust.get(u).copied().unwrap_or(TrustLevel::SemiTrusted)
+        self.trust
+            .get(u)
+            .copied()
+            .unwrap_or(TrustLevel::SemiTrusted)
     }
 
     /// The repositories the location log says have the key, less dead ones.
@@ -284,7 +285,11 @@ impl Env {
     }
 
     /// The items named on the command line (not `--batch`).
-    pub fn items(&self, sel: &Selection, reporter: &mut Reporter) -> Result<Vec<Item>, CommandError> {
+    pub fn items(
+        &self,
+        sel: &Selection,
+        reporter: &mut Reporter,
+    ) -> Result<Vec<Item>, CommandError> {
         if let Some(k) = &sel.key {
             let key = Key::parse(k.as_bytes())
                 .map_err(|_| CommandError::failed(format!("bad key {k}")))?;
@@ -314,8 +319,12 @@ impl Env {
             .paths
             .iter()
             .map(|a| {
-                annex_core::worktree::pathspec_from_arg(&top, &self.ctx.cwd, std::path::Path::new(a))
-                    .unwrap_or_default()
+                annex_core::worktree::pathspec_from_arg(
+                    &top,
+                    &self.ctx.cwd,
+                    std::path::Path::new(a),
+                )
+                .unwrap_or_default()
             })
             .collect();
         Ok(seek
@@ -397,26 +406,20 @@ impl Env {
         let tmp = self.ctx.store.tmp_path(&item.key);
         let mut meter: Option<Meter> = None;
         let note = format!("from {}...", remote.name());
-        let r = remote.retrieve(
-            &item.key,
-            &tmp,
-            self.here(),
-            &item.top_path,
-            &mut |n| {
-                if meter.is_none() {
-                    let _ = action.note(&note);
-                    meter = Some(Meter::new(
-                        self.progress,
-                        item.key.size(),
-                        Some(action.progress_object()),
-                    ));
-                }
-                if let Some(m) = meter.as_mut() {
-                    m.update(n);
-                }
-                t.progress(n);
-            },
-        );
+        let r = remote.retrieve(&item.key, &tmp, self.here(), &item.top_path, &mut |n| {
+            if meter.is_none() {
+                let _ = action.note(&note);
+                meter = Some(Meter::new(
+                    self.progress,
+                    item.key.size(),
+                    Some(action.progress_object()),
+                ));
+            }
+            if let Some(m) = meter.as_mut() {
+                m.update(n);
+            }
+            t.progress(n);
+        });
         if let Some(m) = meter {
             m.finish();
         }
@@ -453,7 +456,11 @@ impl Env {
         remote: &dyn Remote,
         item: &Item,
     ) -> Result<(), RemoteError> {
-        let src = self.ctx.store.find(&item.key).ok_or(RemoteError::NotPresent)?;
+        let src = self
+            .ctx
+            .store
+            .find(&item.key)
+            .ok_or(RemoteError::NotPresent)?;
         let mut t = Transfer::start(
             self.ctx.repo.git_dir(),
             Direction::Upload,
@@ -672,7 +679,14 @@ impl Env {
         force: bool,
     ) -> Result<bool, CommandError> {
         let Some(remote) = entry.usable() else {
-            action.error(entry.remote.as_ref().err().map(String::as_str).unwrap_or(""));
+            action.error(
+                entry
+                    .remote
+                    .as_ref()
+                    .err()
+                    .map(String::as_str)
+                    .unwrap_or(""),
+            );
             return Ok(false);
         };
         let ru = remote.uuid().clone();
@@ -794,7 +808,11 @@ fn remember_uuid(ctx: &Ctx, name: &str, uuid: &Uuid) {
     let _ = std::process::Command::new("git")
         .arg("--git-dir")
         .arg(ctx.repo.git_dir())
-        .args(["config", &format!("remote.{name}.annex-uuid"), uuid.as_str()])
+        .args([
+            "config",
+            &format!("remote.{name}.annex-uuid"),
+            uuid.as_str(),
+        ])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .status();

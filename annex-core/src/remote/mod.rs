@@ -267,14 +267,8 @@ impl Remote for LocalGitRemote {
     ) -> Result<(), RemoteError> {
         let src = self.store.find(key).ok_or(RemoteError::NotPresent)?;
         // The remote's side: an upload to us, run even when another is.
-        let mut t = transfer::Transfer::start(
-            &self.git_dir,
-            Direction::Upload,
-            our_uuid,
-            key,
-            file,
-            true,
-        )?;
+        let mut t =
+            transfer::Transfer::start(&self.git_dir, Direction::Upload, our_uuid, key, file, true)?;
         let received = transfer::receive(&src, dest, key, &mut |n| {
             t.progress(n);
             progress(n);

@@ -35,8 +35,8 @@ fn the_reference_info_lists_our_transfer_in_progress() {
     let key = key_of(repo.path(), "f");
     let other = Uuid::parse(b"11111111-2222-3333-4444-555555555555").expect("uuid");
     let git_dir = repo.path().join(".git");
-    let mut t = Transfer::start(&git_dir, Direction::Download, &other, &key, b"f", false)
-        .expect("start");
+    let mut t =
+        Transfer::start(&git_dir, Direction::Download, &other, &key, b"f", false).expect("start");
     t.progress(4);
     let info = annex(repo.path(), &["info", "--json"]);
     let v: serde_json::Value = serde_json::from_str(info.trim()).expect("json");
@@ -68,7 +68,10 @@ fn the_reference_cannot_drop_content_we_hold_locked() {
     assert!(lock.path().exists());
     assert_eq!(content::present_safe(&store, &key), None);
     let out = annex_output(repo.path(), &["drop", "--force", "f"], None);
-    assert!(!out.status.success(), "the reference dropped locked content");
+    assert!(
+        !out.status.success(),
+        "the reference dropped locked content"
+    );
     assert!(store.has(&key));
     drop(lock);
     // Released and the lock file cleaned up: now it can.
@@ -92,7 +95,11 @@ fn a_removal_lock_excludes_shared_locks() {
     assert!(rm.remove_content(&store).expect("remove"));
     drop(rm);
     assert!(!store.has(&key));
-    assert!(content::lock_for_removal(&store, &key).expect("ok").is_none());
+    assert!(
+        content::lock_for_removal(&store, &key)
+            .expect("ok")
+            .is_none()
+    );
     // The reference agrees the content is gone and its fsck is clean.
     let out = annex_output(repo.path(), &["fsck", "-q", "--fast", "f"], None);
     assert!(!out.status.success() || out.stdout.is_empty());
@@ -144,6 +151,10 @@ fn a_local_remote_store_is_recorded_in_the_remotes_own_log() {
     remote.remove(&key).expect("remove");
     remote.commit().expect("commit");
     assert!(!remote.check_present(&key).expect("check"));
-    let out = annex_output(b.path(), &["whereis", "--key", key.to_string().as_str()], None);
+    let out = annex_output(
+        b.path(),
+        &["whereis", "--key", key.to_string().as_str()],
+        None,
+    );
     assert_eq!(out.status.code(), Some(1));
 }
