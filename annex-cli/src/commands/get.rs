@@ -1,6 +1,7 @@
 //! `get`: makes content of annexed files present here, from the cheapest
 //! remote that has it (or `--from` one).
 
+use annex_core::transfer::Direction;
 use annex_core::uuid::Uuid;
 
 use super::xfer::{self, Env, Item, Selection};
@@ -26,7 +27,7 @@ pub struct Args {
 /// Runs `get`.
 pub fn run(args: Args) -> Result<(), CommandError> {
     let mut reporter = args.out.reporter("get");
-    let _jobs = args.common.jobs()?;
+    let jobs = args.common.jobs()?;
     let ctx = Ctx::open(&args.common.config, args.out.quiet || reporter.is_json())?;
     let progress = ProgressMode::choose(args.out.json, args.out.json_progress, args.out.quiet);
     let env = Env::open(ctx, progress)?;
@@ -34,17 +35,67 @@ pub fn run(args: Args) -> Result<(), CommandError> {
         Some(name) => Some(env.remote_named(name)?.uuid.clone()),
         None => None,
     };
-    xfer::for_each(&env, &args.sel, &mut reporter, |env, reporter, item| {
-        get_one(
-            env,
-            reporter,
-            item,
-            from.as_ref().map(|u| u.as_ref()),
-            &args,
-        )
-    })?;
+    let from = from.as_ref().map(|u| u.as_ref());
+    if jobs > 1 && !args.sel.batch {
+        // Downloads run in parallel; then each is reported and recorded in
+        // order. One that failed is tried again alone, which explains it.
+        let items = env.items(&args.sel, &mut reporter)?;
+        for chunk in items.chunks(jobs * 8) {
+            let mut plan = Vec::new();
+            for (i, item) in chunk.iter().enumerate() {
+                if let Some(remote) = first_candidate(&env, item, from, &args)? {
+                    plan.push(xfer::Planned { index: i, remote });
+                }
+            }
+            let done = xfer::run_parallel(&env, chunk, &plan, Direction::Download, jobs);
+            for (i, item) in chunk.iter().enumerate() {
+                match plan.iter().find(|p| p.index == i) {
+                    Some(p) if done[i] => {
+                        let mut action = env.start(&mut reporter, item)?;
+                        action.note(&format!("from {}...", p.remote.name()))?;
+                        env.ctx.state.set_present(&item.key, env.here(), true)?;
+                        action.end(true)?;
+                    }
+                    _ => {
+                        get_one(&env, &mut reporter, item, from, &args)?;
+                    }
+                }
+            }
+        }
+    } else {
+        xfer::for_each(&env, &args.sel, &mut reporter, |env, reporter, item| {
+            get_one(env, reporter, item, from, &args)
+        })?;
+    }
     env.finish(&reporter)?;
     reporter.finish()
+}
+
+/// The remote a parallel get of `item` would use first, when it is to be
+/// gotten at all.
+fn first_candidate<'e>(
+    env: &'e Env,
+    item: &Item,
+    from: Option<Option<&Uuid>>,
+    args: &Args,
+) -> Result<Option<&'e dyn annex_core::remote::Remote>, CommandError> {
+    if env.ctx.store.has(&item.key) || (args.sel.auto && !env.auto_wants_copy(&item.key)?) {
+        return Ok(None);
+    }
+    let locs = env.locations(&item.key)?;
+    for entry in &env.remotes {
+        let Some(u) = entry.uuid.as_ref() else {
+            continue;
+        };
+        let wanted = match from {
+            Some(f) => f == Some(u) && env.from_ok(entry, &item.key)?,
+            None => locs.contains(u),
+        };
+        if wanted && let Ok(r) = &entry.remote {
+            return Ok(Some(r.as_ref()));
+        }
+    }
+    Ok(None)
 }
 
 /// `get` of one item; returns whether an action was shown.

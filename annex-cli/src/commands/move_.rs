@@ -2,6 +2,8 @@
 //! (`--from`) a remote; a move drops the source copy afterwards when that
 //! keeps enough copies.
 
+use annex_core::transfer::Direction;
+
 use super::xfer::{self, Env, Item, RemoteEntry, Selection};
 use crate::action::{OutputArgs, Reporter};
 use crate::context::Ctx;
@@ -49,7 +51,7 @@ pub fn run_mode(args: Args, mode: Mode) -> Result<(), CommandError> {
         Mode::Move => "move",
     };
     let mut reporter = args.out.reporter(name);
-    let _jobs = args.common.jobs()?;
+    let jobs = args.common.jobs()?;
     let (remote_name, to) = match (&args.from, &args.to) {
         (Some(f), None) => (f.clone(), false),
         (None, Some(t)) => (t.clone(), true),
@@ -66,9 +68,39 @@ pub fn run_mode(args: Args, mode: Mode) -> Result<(), CommandError> {
     let progress = ProgressMode::choose(args.out.json, args.out.json_progress, args.out.quiet);
     let env = Env::open(ctx, progress)?;
     let entry = env.remote_named(&remote_name)?;
+    if to && jobs > 1 && !args.sel.batch {
+        // Uploads run in parallel; then each is reported (and, for a
+        // move, dropped here) in order.
+        if let Ok(remote) = &entry.remote {
+            let items = env.items(&args.sel, &mut reporter)?;
+            for chunk in items.chunks(jobs * 8) {
+                let mut plan = Vec::new();
+                for (i, item) in chunk.iter().enumerate() {
+                    if env.ctx.store.has(&item.key)
+                        && (!args.sel.auto
+                            || mode == Mode::Move
+                            || env.auto_wants_copy(&item.key)?)
+                        && matches!(remote.check_present(&item.key), Ok(false))
+                    {
+                        plan.push(xfer::Planned {
+                            index: i,
+                            remote: remote.as_ref(),
+                        });
+                    }
+                }
+                let done = xfer::run_parallel(&env, chunk, &plan, Direction::Upload, jobs);
+                for (i, item) in chunk.iter().enumerate() {
+                    let uploaded = done[i] && plan.iter().any(|p| p.index == i);
+                    to_one(&env, &mut reporter, item, entry, mode, &args, uploaded)?;
+                }
+            }
+            env.finish(&reporter)?;
+            return reporter.finish();
+        }
+    }
     xfer::for_each(&env, &args.sel, &mut reporter, |env, reporter, item| {
         if to {
-            to_one(env, reporter, item, entry, mode, &args)
+            to_one(env, reporter, item, entry, mode, &args, false)
         } else {
             from_one(env, reporter, item, entry, mode, &args)
         }
@@ -84,6 +116,7 @@ fn to_one(
     entry: &RemoteEntry,
     mode: Mode,
     args: &Args,
+    uploaded: bool,
 ) -> Result<bool, CommandError> {
     if !env.ctx.store.has(&item.key) {
         return Ok(false);
@@ -91,7 +124,7 @@ fn to_one(
     if entry.uuid.as_ref() == Some(env.here()) {
         return Ok(false);
     }
-    if args.sel.auto && mode == Mode::Copy && !env.auto_wants_copy(&item.key)? {
+    if !uploaded && args.sel.auto && mode == Mode::Copy && !env.auto_wants_copy(&item.key)? {
         return Ok(false);
     }
     let mut action = env.start(reporter, item)?;
@@ -103,15 +136,23 @@ fn to_one(
             return Ok(true);
         }
     };
-    let there = match remote.check_present(&item.key) {
-        Ok(b) => b,
-        Err(e) => {
-            action.note(&e.to_string())?;
-            action.end(false)?;
-            return Ok(true);
+    if uploaded {
+        action.note(&format!("to {}...", remote.name()))?;
+        env.ctx.state.set_present(&item.key, remote.uuid(), true)?;
+    }
+    let there = if uploaded {
+        false
+    } else {
+        match remote.check_present(&item.key) {
+            Ok(b) => b,
+            Err(e) => {
+                action.note(&e.to_string())?;
+                action.end(false)?;
+                return Ok(true);
+            }
         }
     };
-    if !there {
+    if !there && !uploaded {
         action.note(&format!("to {}...", remote.name()))?;
         if let Err(e) = env.upload(&mut action, remote, item) {
             xfer::warn(&e.to_string());

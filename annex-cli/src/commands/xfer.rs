@@ -865,3 +865,92 @@ pub fn for_each(
     }
     Ok(())
 }
+
+/// One transfer to run in parallel (`-J N`): the item's index and the
+/// remote to use.
+pub struct Planned<'a> {
+    /// Index into the items.
+    pub index: usize,
+    /// The remote.
+    pub remote: &'a dyn Remote,
+}
+
+/// Runs the transfers of `plan` on `jobs` threads: downloads (content
+/// received, verified and moved into the object store) or uploads
+/// (content stored on the remote). Returns, per item index, whether its
+/// transfer succeeded; the caller then reports and records each in order
+/// (location logs are written by one thread). A failed one is left for the
+/// caller to retry one at a time, which explains the failure.
+pub fn run_parallel(
+    env: &Env,
+    items: &[Item],
+    plan: &[Planned<'_>],
+    direction: Direction,
+    jobs: usize,
+) -> Vec<bool> {
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let results = Mutex::new(vec![false; items.len()]);
+    let next = AtomicUsize::new(0);
+    let store = &env.ctx.store;
+    let git_dir = env.ctx.repo.git_dir().to_path_buf();
+    let here = env.here().clone();
+    std::thread::scope(|s| {
+        for _ in 0..jobs.min(plan.len()) {
+            s.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::SeqCst);
+                    let Some(p) = plan.get(i) else {
+                        break;
+                    };
+                    let item = &items[p.index];
+                    let ok = transfer_one(store, &git_dir, &here, p.remote, item, direction);
+                    let mut r = results.lock().unwrap_or_else(|e| e.into_inner());
+                    r[p.index] = ok;
+                }
+            });
+        }
+    });
+    results.into_inner().unwrap_or_else(|e| e.into_inner())
+}
+
+fn transfer_one(
+    store: &annex_core::objects::ObjectStore,
+    git_dir: &std::path::Path,
+    here: &Uuid,
+    remote: &dyn Remote,
+    item: &Item,
+    direction: Direction,
+) -> bool {
+    let Ok(mut t) = Transfer::start(
+        git_dir,
+        direction,
+        remote.uuid(),
+        &item.key,
+        &item.top_path,
+        false,
+    ) else {
+        return false;
+    };
+    let ok = match direction {
+        Direction::Download => {
+            let tmp = store.tmp_path(&item.key);
+            remote
+                .retrieve(&item.key, &tmp, here, &item.top_path, &mut |n| {
+                    t.progress(n)
+                })
+                .is_ok()
+                && store.ingest_from_temp(&tmp, &item.key).is_ok()
+        }
+        Direction::Upload => match store.find(&item.key) {
+            Some(src) => remote
+                .store(&item.key, &src, here, &item.top_path, &mut |n| {
+                    t.progress(n)
+                })
+                .is_ok(),
+            None => false,
+        },
+    };
+    t.finish(ok);
+    ok
+}

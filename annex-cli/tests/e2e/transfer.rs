@@ -515,3 +515,34 @@ fn reference_clone_gets_from_our_repository() {
     assert!(!String::from_utf8_lossy(&w.stdout).contains("[here]"));
     assert!(git(&p.a(), &["status", "--porcelain"]).is_empty());
 }
+
+#[test]
+fn parallel_transfers_do_what_sequential_ones_do() {
+    let files: Vec<(String, Vec<u8>)> = (0..12)
+        .map(|i| (format!("file{i:02}"), format!("content number {i}\n").into_bytes()))
+        .collect();
+    let refs: Vec<(&str, &[u8])> = files.iter().map(|(n, c)| (n.as_str(), c.as_slice())).collect();
+    let p = pair(&refs);
+    let (r, o) = (p.copy(), p.copy());
+    let sorted = |s: String| {
+        let mut l: Vec<String> = s.lines().map(str::to_string).collect();
+        l.sort();
+        l
+    };
+    for args in [
+        vec!["get", "-J", "3", "."],
+        vec!["drop", "--from", "origin", "-J", "3", "file00", "file01"],
+        vec!["copy", "--to", "origin", "-J", "4", "--json", "."],
+        vec!["move", "--to", "origin", "-J", "2", "."],
+        vec!["get", "-J", "2", "--json", "."],
+    ] {
+        let rr = text(&annex_output(&r.b(), &args, None));
+        let oo = text(&ours(&o.b(), &args));
+        assert_eq!(sorted(oo.0), sorted(rr.0), "{args:?}: {}", oo.1);
+        assert_eq!(oo.2, rr.2, "{args:?}");
+    }
+    annex(&o.b(), &["fsck", "-q"]);
+    let wr = text(&annex_output(&r.b(), &["whereis", "--json"], None));
+    let wo = text(&annex_output(&o.b(), &["whereis", "--json"], None));
+    assert_eq!(wo.0, wr.0);
+}
