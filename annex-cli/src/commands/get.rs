@@ -88,7 +88,7 @@ fn first_candidate<'e>(
             continue;
         };
         let wanted = match from {
-            Some(f) => f == Some(u) && env.from_ok(entry, &item.key)?,
+            Some(f) => f == Some(u) && env.should_get_from(entry, &item.key)?,
             None => locs.contains(u),
         };
         if wanted && let Ok(r) = &entry.remote {
@@ -122,7 +122,7 @@ pub fn get_one(
                 .collect();
             // --from: only when the remote has it, or the log says so.
             match entries.first() {
-                Some(e) if env.from_ok(e, &item.key)? => entries,
+                Some(e) if env.should_get_from(e, &item.key)? => entries,
                 _ => return Ok(false),
             }
         }

@@ -193,7 +193,7 @@ fn from_one(
     if mode == Mode::Copy && here_has {
         return Ok(false);
     }
-    if !env.from_ok(entry, &item.key)? {
+    if !env.should_get_from(entry, &item.key)? {
         return Ok(false);
     }
     if args.sel.auto && mode == Mode::Copy && !env.auto_wants_copy(&item.key)? {

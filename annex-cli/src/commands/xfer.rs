@@ -492,7 +492,7 @@ impl Env {
 
     /// git-annex's `fromOk`: whether to get from a remote: it has the key
     /// now, or else the location log says it should.
-    pub fn from_ok(&self, entry: &RemoteEntry, key: &Key) -> Result<bool, CommandError> {
+    pub fn should_get_from(&self, entry: &RemoteEntry, key: &Key) -> Result<bool, CommandError> {
         let Some(u) = entry.uuid.as_ref() else {
             return Ok(false);
         };

@@ -337,12 +337,9 @@ impl Remote for LocalGitRemote {
     }
 
     fn remove(&self, key: &Key) -> Result<(), RemoteError> {
-        match content::lock_for_removal(&self.store, key)? {
-            Some(lock) => {
-                lock.remove_content(&self.store)?;
-                drop(lock);
-            }
-            None => {}
+        if let Some(lock) = content::lock_for_removal(&self.store, key)? {
+            lock.remove_content(&self.store)?;
+            drop(lock);
         }
         self.log_present(key, false)
     }
