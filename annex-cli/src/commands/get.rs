@@ -161,7 +161,7 @@ pub fn get_one(
                 if std::env::var_os("ANNEX_RS_DEBUG").is_some() {
                     eprintln!("debug: {e:?}");
                 }
-                xfer::warn(&xfer::retrieve_error(&e))
+                action.warning(&xfer::retrieve_error(&e))
             }
         }
     }

@@ -130,8 +130,8 @@ fn to_one(
     let mut action = env.start(reporter, item)?;
     let remote = match &entry.remote {
         Ok(r) => r.as_ref(),
-        Err(e) => {
-            action.error(e);
+        Err(_) => {
+            action.note(&format!("unable to check {}", entry.name))?;
             action.end(false)?;
             return Ok(true);
         }
@@ -155,7 +155,7 @@ fn to_one(
     if !there && !uploaded {
         action.note(&format!("to {}...", remote.name()))?;
         if let Err(e) = env.upload(&mut action, remote, item) {
-            xfer::warn(&e.to_string());
+            action.warning(&e.to_string());
             action.end(false)?;
             return Ok(true);
         }
@@ -202,15 +202,16 @@ fn from_one(
     let mut action = env.start(reporter, item)?;
     let remote = match &entry.remote {
         Ok(r) => r.as_ref(),
-        Err(e) => {
-            action.error(e);
+        Err(_) => {
+            action.note(&format!("from {}...", entry.name))?;
+            action.warning("cannot access remote");
             action.end(false)?;
             return Ok(true);
         }
     };
     if !here_has {
         if let Err(e) = env.download(&mut action, remote, item) {
-            xfer::warn(&xfer::retrieve_error(&e));
+            action.warning(&xfer::retrieve_error(&e));
             action.end(false)?;
             return Ok(true);
         }

@@ -204,7 +204,13 @@ impl Env {
             .get(u)
             .map(|d| String::from_utf8_lossy(d).into_owned())
             .unwrap_or_default();
-        o.insert("description".into(), Value::String(raw));
+        // Remote names are added to descriptions, `here` is not.
+        let shown = match self.remotes.iter().find(|r| r.uuid.as_ref() == Some(u)) {
+            Some(r) if u != self.here() && raw.is_empty() => r.name.clone(),
+            Some(r) if u != self.here() => format!("{raw} [{}]", r.name),
+            _ => raw,
+        };
+        o.insert("description".into(), Value::String(shown));
         o.insert("here".into(), Value::Bool(u == self.here()));
         o.insert("uuid".into(), Value::String(u.to_string()));
         Value::Object(o)
@@ -678,18 +684,10 @@ impl Env {
         key: &Key,
         force: bool,
     ) -> Result<bool, CommandError> {
-        let Some(remote) = entry.usable() else {
-            action.error(
-                entry
-                    .remote
-                    .as_ref()
-                    .err()
-                    .map(String::as_str)
-                    .unwrap_or(""),
-            );
+        let Some(ru) = entry.uuid.clone() else {
+            action.warning("cannot access remote");
             return Ok(false);
         };
-        let ru = remote.uuid().clone();
         let proof = if force {
             None
         } else {
@@ -708,6 +706,11 @@ impl Env {
             }
             Some(p)
         };
+        let Some(remote) = entry.usable() else {
+            drop(proof);
+            action.warning("cannot access remote");
+            return Ok(false);
+        };
         let r = remote.remove(key);
         drop(proof);
         match r {
@@ -716,7 +719,7 @@ impl Env {
                 Ok(true)
             }
             Err(e) => {
-                action.error(&e.to_string());
+                action.warning(&e.to_string());
                 Ok(false)
             }
         }
@@ -816,14 +819,6 @@ fn remember_uuid(ctx: &Ctx, name: &str, uuid: &Uuid) {
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .status();
-}
-
-/// A warning in the middle of an action, on stderr as git-annex prints
-/// one (indented), not counted in the action's `error-messages`.
-pub fn warn(message: &str) {
-    use std::io::Write;
-    let _ = std::io::stdout().flush();
-    eprintln!("  {message}");
 }
 
 /// What a remote error says to the user, as git-annex words it.

@@ -187,6 +187,30 @@ fn outputs_and_exit_codes_match_the_reference() {
 }
 
 #[test]
+fn an_unreachable_remote_is_explained_as_the_reference_does() {
+    let p = pair(&[("f", b"hello\n"), ("g", b"world\n"), ("h", b"third\n")]);
+    annex(&p.b(), &["get", "f"]);
+    let (r, o) = (p.copy(), p.copy());
+    for q in [&r, &o] {
+        std::fs::rename(q.a(), q.root.join("away")).expect("rename");
+    }
+    for args in [
+        vec!["get", "g"],
+        vec!["get", "--json", "g"],
+        vec!["drop", "f"],
+        vec!["drop", "--json", "f"],
+        vec!["drop", "--from", "origin", "f"],
+        vec!["drop", "--from", "origin", "--force", "g"],
+        vec!["drop", "--from", "origin", "--force", "--json", "g"],
+        vec!["copy", "--to", "origin", "f"],
+        vec!["move", "--from", "origin", "h"],
+        vec!["copy", "--from", "origin", "--json", "h"],
+    ] {
+        same(&r, &o, &args, None, true);
+    }
+}
+
+#[test]
 fn checkpresentkey_and_setpresentkey_match_the_reference() {
     let p = pair(&[("f", b"hello\n")]);
     let (r, o) = (p.copy(), p.copy());
@@ -519,9 +543,17 @@ fn reference_clone_gets_from_our_repository() {
 #[test]
 fn parallel_transfers_do_what_sequential_ones_do() {
     let files: Vec<(String, Vec<u8>)> = (0..12)
-        .map(|i| (format!("file{i:02}"), format!("content number {i}\n").into_bytes()))
+        .map(|i| {
+            (
+                format!("file{i:02}"),
+                format!("content number {i}\n").into_bytes(),
+            )
+        })
         .collect();
-    let refs: Vec<(&str, &[u8])> = files.iter().map(|(n, c)| (n.as_str(), c.as_slice())).collect();
+    let refs: Vec<(&str, &[u8])> = files
+        .iter()
+        .map(|(n, c)| (n.as_str(), c.as_slice()))
+        .collect();
     let p = pair(&refs);
     let (r, o) = (p.copy(), p.copy());
     let sorted = |s: String| {
