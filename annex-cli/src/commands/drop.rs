@@ -60,7 +60,7 @@ fn drop_one(
             let mut action = env.start(reporter, item)?;
             let ok = env.drop_here(
                 &mut action,
-                &item.key,
+                item,
                 args.force,
                 None,
                 "Rather than dropping this file, try using: git annex move",

@@ -53,6 +53,7 @@ pub fn run(args: Args) -> Result<(), CommandError> {
                     Some(p) if done[i] => {
                         let mut action = env.start(&mut reporter, item)?;
                         action.note(&format!("from {}...", p.remote.name()))?;
+                        env.populate_unlocked(item);
                         env.ctx.state.set_present(&item.key, env.here(), true)?;
                         action.end(true)?;
                     }
@@ -157,12 +158,7 @@ pub fn get_one(
                 action.end(true)?;
                 return Ok(true);
             }
-            Err(e) => {
-                if std::env::var_os("ANNEX_RS_DEBUG").is_some() {
-                    eprintln!("debug: {e:?}");
-                }
-                action.warning(&xfer::retrieve_error(&e))
-            }
+            Err(e) => action.warning(&xfer::retrieve_error(&e)),
         }
     }
     action.long_note(&format!(

@@ -169,9 +169,9 @@ fn to_one(
     // The move: the remote now has it; drop here. When the remote had it
     // already, the copies must be verified (it is checked first).
     let ok = if !there {
-        env.drop_here(&mut action, &item.key, true, None, "")?
+        env.drop_here(&mut action, item, true, None, "")?
     } else {
-        let ok = env.drop_here(&mut action, &item.key, args.force, Some(remote.uuid()), "")?;
+        let ok = env.drop_here(&mut action, item, args.force, Some(remote.uuid()), "")?;
         if !ok {
             action.long_note("Content not dropped from here.")?;
         }

@@ -55,6 +55,8 @@ pub struct Item {
     pub key: Key,
     /// What the command line said that led here (JSON `input`).
     pub input: Vec<Vec<u8>>,
+    /// An unlocked file (a pointer file, or the content, in the work tree).
+    pub unlocked: bool,
 }
 
 /// A configured remote, opened or not.
@@ -346,6 +348,7 @@ impl Env {
                     top_path: f.path,
                     key: f.key,
                     input: vec![input],
+                    unlocked: !f.locked,
                 }
             })
             .collect())
@@ -368,12 +371,13 @@ impl Env {
             std::path::Path::new(std::ffi::OsStr::from_bytes(line)),
         )
         .ok()?;
-        let (key, _) = wt.lookup_key(&spec).ok()??;
+        let (key, locked) = wt.lookup_key(&spec).ok()??;
         Some(Item {
             file: Some(self.ctx.display_path(&spec)),
             top_path: spec,
             key,
             input: vec![line.to_vec()],
+            unlocked: !locked,
         })
     }
 
@@ -439,6 +443,7 @@ impl Env {
         match r {
             Ok(()) => {
                 t.finish(true);
+                self.populate_unlocked(item);
                 self.ctx
                     .state
                     .set_present(&item.key, self.here(), true)
@@ -452,6 +457,97 @@ impl Env {
                 Err(e)
             }
         }
+    }
+
+    /// After content arrived: an unlocked file whose work tree file is
+    /// still the pointer gets the content (git-annex's
+    /// `populatePointerFile`), written beside it and renamed over it with
+    /// its mode kept, then the index entry refreshed. Best effort: the
+    /// content is safely in the object store either way.
+    pub fn populate_unlocked(&self, item: &Item) {
+        let Some(path) = self.unlocked_path(item) else {
+            return;
+        };
+        if !matches!(annex_core::pointer::is_pointer_file(&path), Ok(Some(ref k)) if *k == item.key)
+        {
+            return;
+        }
+        let Some(object) = self.ctx.store.find(&item.key) else {
+            return;
+        };
+        let mut tmp = path.as_os_str().to_owned();
+        tmp.push(".annex-rs-tmp");
+        let tmp = PathBuf::from(tmp);
+        let ok = std::fs::copy(&object, &tmp).is_ok()
+            && std::fs::metadata(&path)
+                .and_then(|m| std::fs::set_permissions(&tmp, m.permissions()))
+                .is_ok()
+            && std::fs::rename(&tmp, &path).is_ok();
+        if !ok {
+            let _ = std::fs::remove_file(&tmp);
+            return;
+        }
+        self.refresh_index(item);
+    }
+
+    /// Before content is dropped: an unlocked file whose work tree file
+    /// holds the content (checked against the key) gets its pointer back
+    /// (git-annex's `depopulatePointerFile`). A modified file is left alone.
+    /// The index is refreshed by [`Env::refresh_index`] once the object is
+    /// gone (else a clean filter run now would put the content back).
+    pub fn depopulate_unlocked(&self, item: &Item) {
+        let Some(path) = self.unlocked_path(item) else {
+            return;
+        };
+        let is_file = std::fs::symlink_metadata(&path)
+            .map(|m| m.file_type().is_file())
+            .unwrap_or(false);
+        if !is_file
+            || annex_core::pointer::is_pointer_file(&path)
+                .map(|k| k.is_some())
+                .unwrap_or(true)
+            || annex_core::backend::verify_key(&item.key, &path)
+                .ok()
+                .flatten()
+                != Some(true)
+        {
+            return;
+        }
+        let mut tmp = path.as_os_str().to_owned();
+        tmp.push(".annex-rs-tmp");
+        let tmp = PathBuf::from(tmp);
+        let ok = std::fs::write(&tmp, annex_core::pointer::format_pointer(&item.key)).is_ok()
+            && std::fs::metadata(&path)
+                .and_then(|m| std::fs::set_permissions(&tmp, m.permissions()))
+                .is_ok()
+            && std::fs::rename(&tmp, &path).is_ok();
+        if !ok {
+            let _ = std::fs::remove_file(&tmp);
+        }
+    }
+
+    fn unlocked_path(&self, item: &Item) -> Option<PathBuf> {
+        if !item.unlocked || item.top_path.is_empty() {
+            return None;
+        }
+        let wt = self.ctx.worktree.as_ref()?;
+        Some(wt.top().join(std::ffi::OsStr::from_bytes(&item.top_path)))
+    }
+
+    /// Lets git see that a work tree file changed only in form (content
+    /// for pointer or back): `git update-index --refresh` runs the clean
+    /// filter, which gives the same pointer.
+    pub fn refresh_index(&self, item: &Item) {
+        let Some(wt) = self.ctx.worktree.as_ref() else {
+            return;
+        };
+        let _ = std::process::Command::new("git")
+            .current_dir(wt.top())
+            .args(["update-index", "-q", "--refresh", "--"])
+            .arg(std::ffi::OsStr::from_bytes(&item.top_path))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status();
     }
 
     /// Uploads a key's content from this repository to a remote and records
@@ -633,11 +729,12 @@ impl Env {
     pub fn drop_here(
         &self,
         action: &mut Action<'_>,
-        key: &Key,
+        item: &Item,
         force: bool,
         first: Option<&Uuid>,
         nolocmsg: &str,
     ) -> Result<bool, CommandError> {
+        let key = &item.key;
         let lock = match content::lock_for_removal(&self.ctx.store, key) {
             Ok(Some(l)) => l,
             Ok(None) => {
@@ -662,14 +759,19 @@ impl Env {
                 self.report_unsafe(action, key, &view, &[], nolocmsg)?;
                 return Ok(false);
             }
+            self.depopulate_unlocked(item);
             lock.remove_content(&self.ctx.store)
                 .map_err(|e| CommandError::failed(e.to_string()))?;
             drop(proof);
         } else {
+            self.depopulate_unlocked(item);
             lock.remove_content(&self.ctx.store)
                 .map_err(|e| CommandError::failed(e.to_string()))?;
         }
         drop(lock);
+        if item.unlocked {
+            self.refresh_index(item);
+        }
         self.ctx.state.set_present(key, self.here(), false)?;
         Ok(true)
     }
@@ -793,6 +895,7 @@ fn key_item(key: Key) -> Item {
         top_path: Vec::new(),
         key,
         input: Vec::new(),
+        unlocked: false,
     }
 }
 

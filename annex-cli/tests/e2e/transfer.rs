@@ -578,3 +578,44 @@ fn parallel_transfers_do_what_sequential_ones_do() {
     let wo = text(&annex_output(&o.b(), &["whereis", "--json"], None));
     assert_eq!(wo.0, wr.0);
 }
+
+#[test]
+fn unlocked_files_get_their_content_and_pointer_back() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let root = dir.path();
+    let a = root.join("a");
+    std::fs::create_dir(&a).expect("mkdir");
+    git(&a, &["init", "-q", "-b", "main"]);
+    annex(&a, &["init", "a"]);
+    std::fs::write(a.join("u"), b"unlocked content\n").expect("write");
+    annex(&a, &["add", "u"]);
+    annex(&a, &["unlock", "u"]);
+    git(&a, &["commit", "-q", "-m", "u"]);
+    git(root, &["clone", "-q", "a", "b"]);
+    let b = root.join("b");
+    annex(&b, &["init", "b"]);
+    let pointer = std::fs::read(b.join("u")).expect("read");
+    assert!(pointer.starts_with(b"/annex/objects/"));
+    let o = ours(&b, &["get", "u"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        std::fs::read(b.join("u")).expect("read"),
+        b"unlocked content\n"
+    );
+    assert_eq!(git(&b, &["status", "--porcelain"]), "");
+    annex(&b, &["fsck", "-q"]);
+    let o = ours(&b, &["drop", "u"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(std::fs::read(b.join("u")).expect("read"), pointer);
+    assert_eq!(git(&b, &["status", "--porcelain"]), "");
+    // A modified unlocked file is never replaced by its pointer.
+    let o = ours(&b, &["get", "u"]);
+    assert!(o.status.success());
+    std::fs::write(b.join("u"), b"changed by the user\n").expect("write");
+    let o = ours(&b, &["drop", "--force", "u"]);
+    assert!(o.status.success());
+    assert_eq!(
+        std::fs::read(b.join("u")).expect("read"),
+        b"changed by the user\n"
+    );
+}
