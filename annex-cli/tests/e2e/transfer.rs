@@ -142,6 +142,11 @@ fn outputs_and_exit_codes_match_the_reference() {
         vec!["drop", "--from", "origin", "--force", "--key", &hkey],
         vec!["get", "h"],
         vec!["get", "--json", "h"],
+        vec!["drop", "--force", "h"],
+        vec!["get", "--json-progress", "h"],
+        vec!["drop", "--force", "h"],
+        vec!["move", "--from", "origin", "--json-progress", "h"],
+        vec!["copy", "--to", "origin", "--json-progress", "h"],
         vec!["copy", "--from", "origin", "f"],
         vec!["drop", "--force", "f"],
         vec!["copy", "--from", "origin", "--json", "f"],
@@ -618,4 +623,37 @@ fn unlocked_files_get_their_content_and_pointer_back() {
         std::fs::read(b.join("u")).expect("read"),
         b"changed by the user\n"
     );
+}
+
+#[test]
+fn bare_remotes_work_both_ways() {
+    let p = pair(&[("f", b"bare content\n")]);
+    let c = p.root.join("c.git");
+    git(&p.root, &["clone", "-q", "--bare", "a", "c.git"]);
+    annex(&c, &["init", "c"]);
+    git(&p.b(), &["remote", "add", "c", "../c.git"]);
+    let o = ours(&p.b(), &["get", "f"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = ours(&p.b(), &["copy", "--to", "c", "f"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        "copy f (to c...) ok\n(recording state in git...)\n"
+    );
+    // The bare repository's own branch says it has it; its fsck agrees.
+    let key = key_of(&p.b(), "f");
+    annex(&c, &["fsck", "-q", "--key", &key]);
+    let w = annex(&c, &["whereis", "--key", &key]);
+    assert!(w.contains("c [here]"), "{w}");
+    let o = ours(&p.b(), &["drop", "--force", "f"]);
+    assert!(o.status.success());
+    let o = ours(&p.b(), &["get", "--from", "c", "f"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        "get f (from c...) ok\n(recording state in git...)\n"
+    );
+    let o = ours(&p.b(), &["move", "--to", "c", "f"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    annex(&p.b(), &["fsck", "-q"]);
 }
