@@ -122,6 +122,7 @@ impl Reporter {
             fields,
             notes: Vec::new(),
             errors: Vec::new(),
+            line_broken: false,
         })
     }
 
@@ -146,18 +147,77 @@ pub struct Action<'a> {
     fields: Map<String, Value>,
     notes: Vec<String>,
     errors: Vec<String>,
+    /// A warning interrupted the action's line (plain mode).
+    line_broken: bool,
 }
 
 impl Action<'_> {
+    fn mend_line(&mut self) -> Result<(), CommandError> {
+        if self.line_broken {
+            self.line_broken = false;
+            if !self.reporter.quiet {
+                crate::output::text(format_args!("\n"))?;
+            }
+        }
+        Ok(())
+    }
+
     /// Adds a note: plain mode prints `(NOTE) ` at once; JSON collects
     /// them into `"note"`, one a line.
     pub fn note(&mut self, note: &str) -> Result<(), CommandError> {
+        self.mend_line()?;
         if self.reporter.mode == Mode::Plain && !self.reporter.quiet {
             crate::output::text(format_args!("({note}) "))?;
             let _ = std::io::stdout().flush();
         }
         self.notes.push(note.to_string());
         Ok(())
+    }
+
+    /// Adds a long note (git-annex's `showLongNote`): plain mode prints it
+    /// on lines of its own, each indented by two spaces, after a newline;
+    /// JSON adds it to `"note"`.
+    pub fn long_note(&mut self, note: &str) -> Result<(), CommandError> {
+        self.line_broken = false;
+        if self.reporter.mode == Mode::Plain && !self.reporter.quiet {
+            let indented: Vec<String> = note.lines().map(|l| format!("  {l}")).collect();
+            crate::output::text(format_args!("\n{}\n", indented.join("\n")))?;
+            let _ = std::io::stdout().flush();
+        }
+        self.notes.push(note.to_string());
+        Ok(())
+    }
+
+    /// The action as git-annex shows it inside a `--json-progress` object:
+    /// `command`, `file`, `input`, `key` and the notes so far.
+    pub fn progress_object(&self) -> Value {
+        let mut o = Map::new();
+        for k in ["command", "file", "input", "key"] {
+            if let Some(v) = self.fields.get(k) {
+                o.insert(k.to_string(), v.clone());
+            }
+        }
+        if !self.notes.is_empty() {
+            o.insert("note".into(), Value::String(self.notes.join("\n")));
+        }
+        Value::Object(o)
+    }
+
+    /// Whether output is JSON.
+    pub fn is_json(&self) -> bool {
+        self.reporter.mode == Mode::Json
+    }
+
+    /// A warning in the middle of the action (git-annex's `warning`, which
+    /// is also how it shows a failed transfer or an unreachable remote):
+    /// plain mode ends the action's line on stdout, and the message goes to
+    /// stderr indented; it is not one of the action's `error-messages`.
+    pub fn warning(&mut self, message: &str) {
+        let _ = std::io::stdout().flush();
+        eprintln!("  {message}");
+        // The action's line on stdout was interrupted: what comes next on
+        // it starts on a new line (a long note starts with one anyway).
+        self.line_broken = self.reporter.mode == Mode::Plain;
     }
 
     /// Sets an extra JSON field (ignored in plain mode).
@@ -246,6 +306,7 @@ impl Action<'_> {
     /// Ends the action: plain mode prints `ok` or `failed`; JSON prints the
     /// object with `"success"`. A failure is counted.
     pub fn end(mut self, success: bool) -> Result<(), CommandError> {
+        self.mend_line()?;
         if !success {
             self.reporter.failures += 1;
         }

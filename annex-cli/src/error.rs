@@ -42,6 +42,12 @@ impl CommandError {
         }
     }
 
+    /// This failure with another exit code.
+    pub fn with_exit_code(mut self, exit_code: i32) -> CommandError {
+        self.exit_code = exit_code;
+        self
+    }
+
     /// An error writing to stdout: a closed pipe ends the command quietly
     /// with success (the reader has what it wanted), anything else fails.
     pub fn from_write(e: std::io::Error) -> CommandError {

@@ -12,6 +12,7 @@ mod commands;
 mod context;
 mod error;
 mod output;
+mod progress;
 
 use clap::Parser;
 

@@ -1,18 +1,26 @@
 //! One module per command; [`run`] dispatches.
 
 mod calckey;
+mod checkpresentkey;
 mod contentlocation;
+mod copy;
 mod describe;
+mod drop;
+mod dropkey;
 mod examinekey;
 mod fsck;
+mod get;
 mod group;
 mod init;
 mod maxsize;
+mod move_;
 mod numcopies;
+mod setpresentkey;
 mod trust;
 mod unused;
 mod version;
 mod wanted;
+mod xfer;
 
 use annex_core::logs::trust::TrustLevel;
 
@@ -23,16 +31,26 @@ use crate::error::CommandError;
 pub enum Command {
     /// Calculate the key for a file.
     Calckey(calckey::Args),
+    /// Check if a key is present in a remote (or any remote).
+    Checkpresentkey(checkpresentkey::Args),
     /// Look up the content of a key in this repository.
     Contentlocation(contentlocation::Args),
+    /// Copy content of files to or from another repository.
+    Copy(copy::Args),
     /// Hide a lost repository or key.
     Dead(trust::DeadArgs),
     /// Change the description of a repository.
     Describe(describe::Args),
+    /// Remove content of files from this repository or a remote.
+    Drop(drop::Args),
+    /// Drop content of keys from this repository, unsafely.
+    Dropkey(dropkey::Args),
     /// Print information that can be told from a key alone.
     Examinekey(examinekey::Args),
     /// Find and fix problems.
     Fsck(fsck::Args),
+    /// Make content of annexed files available.
+    Get(get::Args),
     /// Add a repository to a group.
     Group(group::Args),
     /// Get or set a group's preferred content expression.
@@ -43,12 +61,16 @@ pub enum Command {
     Maxsize(maxsize::Args),
     /// Configure the minimum number of copies.
     Mincopies(numcopies::Args),
+    /// Move content of files to or from another repository.
+    Move(move_::Args),
     /// Configure the desired number of copies.
     Numcopies(numcopies::Args),
     /// Get or set a required content expression.
     Required(wanted::Args),
     /// Return a repository to the default trust level.
     Semitrust(trust::Args),
+    /// Change the location log of a key.
+    Setpresentkey(setpresentkey::Args),
     /// Trust a repository.
     Trust(trust::Args),
     /// Remove a repository from a group.
@@ -67,19 +89,26 @@ pub enum Command {
 pub fn run(command: Command) -> Result<(), CommandError> {
     match command {
         Command::Calckey(args) => calckey::run(args),
+        Command::Checkpresentkey(args) => checkpresentkey::run(args),
         Command::Contentlocation(args) => contentlocation::run(args),
+        Command::Copy(args) => copy::run(args),
         Command::Dead(args) => trust::run_dead(args),
         Command::Describe(args) => describe::run(args),
+        Command::Drop(args) => drop::run(args),
+        Command::Dropkey(args) => dropkey::run(args),
         Command::Examinekey(args) => examinekey::run(args),
         Command::Fsck(args) => fsck::run(args),
+        Command::Get(args) => get::run(args),
         Command::Group(args) => group::run(args),
         Command::Groupwanted(args) => wanted::run(wanted::Which::GroupWanted, args),
         Command::Init(args) => init::run(args),
         Command::Maxsize(args) => maxsize::run(args),
         Command::Mincopies(args) => numcopies::run(numcopies::Setting::MinCopies, args),
+        Command::Move(args) => move_::run(args),
         Command::Numcopies(args) => numcopies::run(numcopies::Setting::NumCopies, args),
         Command::Required(args) => wanted::run(wanted::Which::Required, args),
         Command::Semitrust(args) => trust::run(TrustLevel::SemiTrusted, args),
+        Command::Setpresentkey(args) => setpresentkey::run(args),
         Command::Trust(args) => trust::run(TrustLevel::Trusted, args),
         Command::Ungroup(args) => group::run_ungroup(args),
         Command::Untrust(args) => trust::run(TrustLevel::Untrusted, args),

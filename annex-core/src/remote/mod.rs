@@ -1,1 +1,363 @@
 //! Remotes: the trait every kind implements, and git remotes on this machine.
+//!
+//! [`Remote`] is what transfers and drops need from a remote. The first
+//! kind, [`LocalGitRemote`], is a git remote whose URL is a path on this
+//! machine (bare or not). It works on the other repository directly, as
+//! git-annex's `onLocal` does: it reads and writes its object store, keeps
+//! transfer information files there (an upload to us while we get, a
+//! download from us while we copy to it), records its own location log
+//! changes in its journal, and commits them to its `git-annex` branch when
+//! the command is done ([`Remote::commit`], git-annex's `commitOnCleanup`).
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use crate::content::{self, ContentError, SharedContentLock};
+use crate::key::Key;
+use crate::objects::{ObjectStore, ObjectsError};
+use crate::state::State;
+use crate::transfer::{self, Direction, TransferError};
+use crate::uuid::Uuid;
+
+/// A remote's failure, naming the remote.
+#[derive(Debug, thiserror::Error)]
+pub enum RemoteError {
+    /// The remote's repository cannot be opened or is not what we expect.
+    #[error("cannot access remote {remote}: {reason}")]
+    Unavailable {
+        /// The remote's name.
+        remote: String,
+        /// Why.
+        reason: String,
+    },
+    /// The remote does not have the content.
+    #[error("content is not present in remote")]
+    NotPresent,
+    /// The content received does not match its key.
+    #[error("Verification of content failed")]
+    VerificationFailed,
+    /// A transfer error.
+    #[error(transparent)]
+    Transfer(#[from] TransferError),
+    /// A content locking error on the remote.
+    #[error(transparent)]
+    Content(#[from] ContentError),
+    /// An object store error on the remote.
+    #[error(transparent)]
+    Objects(#[from] ObjectsError),
+    /// An error of the remote's `git-annex` branch.
+    #[error("remote {remote}: {source}")]
+    Branch {
+        /// The remote's name.
+        remote: String,
+        /// The error.
+        #[source]
+        source: crate::branch::BranchError,
+    },
+}
+
+/// A lock keeping a remote's copy of a key in place (a drop proof).
+pub trait ContentLockGuard: std::fmt::Debug + Send {}
+
+impl ContentLockGuard for SharedContentLock {}
+
+/// Progress callbacks get the bytes done so far.
+pub type Progress<'a> = &'a mut dyn FnMut(u64);
+
+/// What transfers and drops need from a remote.
+pub trait Remote: Send + Sync + std::fmt::Debug {
+    /// The remote's name (`origin`).
+    fn name(&self) -> &str;
+    /// The remote's repository UUID.
+    fn uuid(&self) -> &Uuid;
+    /// Its cost: cheaper remotes are tried first.
+    fn cost(&self) -> f64;
+    /// Whether the remote has the key's content now. `Err` when it cannot
+    /// tell (git-annex's `checkPresent`).
+    fn check_present(&self, key: &Key) -> Result<bool, RemoteError>;
+    /// Copies the key's content into `dest`, resuming from what `dest`
+    /// holds; `our_uuid` is the receiving repository, `file` the associated
+    /// file. The content is hashed while copied and checked against the
+    /// key: a mismatch is [`RemoteError::VerificationFailed`] (`dest` is
+    /// then removed).
+    fn retrieve(
+        &self,
+        key: &Key,
+        dest: &Path,
+        our_uuid: &Uuid,
+        file: &[u8],
+        progress: Progress<'_>,
+    ) -> Result<(), RemoteError>;
+    /// Stores the key's content from `src` on the remote (resumable, the
+    /// content verified before it enters the remote's store), and records
+    /// it in the remote's location log.
+    fn store(
+        &self,
+        key: &Key,
+        src: &Path,
+        our_uuid: &Uuid,
+        file: &[u8],
+        progress: Progress<'_>,
+    ) -> Result<(), RemoteError>;
+    /// Removes the key's content from the remote under its removal lock and
+    /// records that in its location log. Content already absent is success.
+    fn remove(&self, key: &Key) -> Result<(), RemoteError>;
+    /// Locks the remote's content of the key so that it cannot be dropped
+    /// while the guard lives.
+    fn lock_content(&self, key: &Key) -> Result<Box<dyn ContentLockGuard>, RemoteError>;
+    /// Commits what the remote recorded in its journal (at the end of a
+    /// command).
+    fn commit(&self) -> Result<(), RemoteError>;
+}
+
+/// A git remote that is a path on this machine.
+pub struct LocalGitRemote {
+    name: String,
+    uuid: Uuid,
+    cost: f64,
+    git_dir: PathBuf,
+    store: ObjectStore,
+    state: Mutex<Option<State>>,
+    dirty: Mutex<bool>,
+}
+
+impl std::fmt::Debug for LocalGitRemote {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LocalGitRemote")
+            .field("name", &self.name)
+            .field("uuid", &self.uuid)
+            .field("git_dir", &self.git_dir)
+            .finish()
+    }
+}
+
+/// The git dir of a repository at `path`: `path/.git` when that is a
+/// directory (or a gitdir file), else `path` itself (bare).
+fn git_dir_of(path: &Path) -> Option<PathBuf> {
+    let dotgit = path.join(".git");
+    if dotgit.is_dir() {
+        return Some(dotgit);
+    }
+    if dotgit.is_file() {
+        let text = std::fs::read_to_string(&dotgit).ok()?;
+        let rel = text.trim().strip_prefix("gitdir:")?.trim();
+        return Some(path.join(rel));
+    }
+    if path.join("objects").is_dir() && path.join("HEAD").exists() {
+        return Some(path.to_path_buf());
+    }
+    None
+}
+
+/// Reads `annex.uuid` from a repository's own config file.
+pub fn repository_uuid(git_dir: &Path) -> Option<Uuid> {
+    let file = gix::config::File::from_path_no_includes(
+        git_dir.join("config"),
+        gix::config::Source::Local,
+    )
+    .ok()?;
+    let v = file.string("annex.uuid")?;
+    Uuid::parse(&v).ok()
+}
+
+impl LocalGitRemote {
+    /// Opens the remote `name` whose repository is at `path`. `expected`
+    /// is the UUID our config knows for it (`remote.NAME.annex-uuid`): the
+    /// repository must have it (git-annex: "remote does not have expected
+    /// annex.uuid value").
+    pub fn open(
+        name: &str,
+        path: &Path,
+        expected: Option<&Uuid>,
+        cost: f64,
+    ) -> Result<LocalGitRemote, RemoteError> {
+        let unavailable = |reason: String| RemoteError::Unavailable {
+            remote: name.to_string(),
+            reason,
+        };
+        let path = path
+            .canonicalize()
+            .map_err(|e| unavailable(format!("{}: {e}", path.display())))?;
+        let git_dir = git_dir_of(&path)
+            .ok_or_else(|| unavailable(format!("{} is not a git repository", path.display())))?;
+        let uuid = repository_uuid(&git_dir)
+            .ok_or_else(|| unavailable("it has no annex.uuid".to_string()))?;
+        if let Some(e) = expected
+            && e != &uuid
+        {
+            return Err(unavailable(
+                "remote does not have expected annex.uuid value".to_string(),
+            ));
+        }
+        let store = ObjectStore::open(&git_dir)?;
+        Ok(LocalGitRemote {
+            name: name.to_string(),
+            uuid,
+            cost,
+            git_dir,
+            store,
+            state: Mutex::new(None),
+            dirty: Mutex::new(false),
+        })
+    }
+
+    /// The remote repository's git dir.
+    pub fn git_dir(&self) -> &Path {
+        &self.git_dir
+    }
+
+    /// The remote repository's object store.
+    pub fn object_store(&self) -> &ObjectStore {
+        &self.store
+    }
+
+    fn branch_err(&self, source: crate::branch::BranchError) -> RemoteError {
+        RemoteError::Branch {
+            remote: self.name.clone(),
+            source,
+        }
+    }
+
+    /// Records in the remote's own location log that it has (or not) the
+    /// key, in its journal (committed by [`Remote::commit`]).
+    fn log_present(&self, key: &Key, present: bool) -> Result<(), RemoteError> {
+        let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        if st.is_none() {
+            let branch =
+                crate::branch::Branch::open(&self.git_dir).map_err(|e| self.branch_err(e))?;
+            *st = Some(State::new(branch));
+        }
+        if let Some(state) = st.as_ref() {
+            state
+                .set_present(key, &self.uuid, present)
+                .map_err(|e| self.branch_err(e))?;
+        }
+        *self.dirty.lock().unwrap_or_else(|p| p.into_inner()) = true;
+        Ok(())
+    }
+}
+
+impl Remote for LocalGitRemote {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn uuid(&self) -> &Uuid {
+        &self.uuid
+    }
+
+    fn cost(&self) -> f64 {
+        self.cost
+    }
+
+    fn check_present(&self, key: &Key) -> Result<bool, RemoteError> {
+        content::present_safe(&self.store, key).ok_or_else(|| RemoteError::Unavailable {
+            remote: self.name.clone(),
+            reason: "its content is locked".to_string(),
+        })
+    }
+
+    fn retrieve(
+        &self,
+        key: &Key,
+        dest: &Path,
+        our_uuid: &Uuid,
+        file: &[u8],
+        progress: Progress<'_>,
+    ) -> Result<(), RemoteError> {
+        let src = self.store.find(key).ok_or(RemoteError::NotPresent)?;
+        // The remote's side: an upload to us, run even when another is.
+        let mut t =
+            transfer::Transfer::start(&self.git_dir, Direction::Upload, our_uuid, key, file, true)?;
+        let received = transfer::receive(&src, dest, key, &mut |n| {
+            t.progress(n);
+            progress(n);
+        });
+        let received = match received {
+            Ok(r) => r,
+            Err(e) => {
+                t.finish(false);
+                return Err(e.into());
+            }
+        };
+        if !received.ok() {
+            t.finish(false);
+            let _ = std::fs::remove_file(dest);
+            return Err(RemoteError::VerificationFailed);
+        }
+        t.finish(true);
+        Ok(())
+    }
+
+    fn store(
+        &self,
+        key: &Key,
+        src: &Path,
+        our_uuid: &Uuid,
+        file: &[u8],
+        progress: Progress<'_>,
+    ) -> Result<(), RemoteError> {
+        if self.store.has(key) {
+            self.log_present(key, true)?;
+            return Ok(());
+        }
+        let mut t = transfer::Transfer::start(
+            &self.git_dir,
+            Direction::Download,
+            our_uuid,
+            key,
+            file,
+            false,
+        )?;
+        let tmp = self.store.tmp_path(key);
+        let received = transfer::receive(src, &tmp, key, &mut |n| {
+            t.progress(n);
+            progress(n);
+        });
+        let received = match received {
+            Ok(r) => r,
+            Err(e) => {
+                t.finish(false);
+                return Err(e.into());
+            }
+        };
+        if !received.ok() {
+            t.finish(false);
+            let _ = std::fs::remove_file(&tmp);
+            return Err(RemoteError::VerificationFailed);
+        }
+        match self.store.ingest_from_temp(&tmp, key) {
+            Ok(_) => t.finish(true),
+            Err(e) => {
+                t.finish(false);
+                return Err(e.into());
+            }
+        }
+        self.log_present(key, true)
+    }
+
+    fn remove(&self, key: &Key) -> Result<(), RemoteError> {
+        if let Some(lock) = content::lock_for_removal(&self.store, key)? {
+            lock.remove_content(&self.store)?;
+            drop(lock);
+        }
+        self.log_present(key, false)
+    }
+
+    fn lock_content(&self, key: &Key) -> Result<Box<dyn ContentLockGuard>, RemoteError> {
+        Ok(Box::new(content::lock_shared(&self.store, key)?))
+    }
+
+    fn commit(&self) -> Result<(), RemoteError> {
+        let mut dirty = self.dirty.lock().unwrap_or_else(|p| p.into_inner());
+        if !*dirty {
+            return Ok(());
+        }
+        let st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(state) = st.as_ref() {
+            state.commit().map_err(|e| self.branch_err(e))?;
+        }
+        *dirty = false;
+        Ok(())
+    }
+}

@@ -1,1 +1,160 @@
-//! Tests of `annex_core::transfer` (in progress).
+//! Tests of `annex_core::transfer`, `annex_core::content` and
+//! `annex_core::remote` against repositories and processes of the reference
+//! git-annex: its `info` sees our transfers in progress, its drop cannot
+//! remove content we hold locked, and we cannot lock content it removes.
+
+use std::path::Path;
+
+use annex_core::content;
+use annex_core::key::Key;
+use annex_core::objects::ObjectStore;
+use annex_core::remote::{LocalGitRemote, Remote};
+use annex_core::transfer::{self, Direction, Transfer};
+use annex_core::uuid::Uuid;
+
+use crate::support::{annex, annex_output, git, new_git_repo};
+
+fn annexed_repo(files: &[(&str, &[u8])]) -> tempfile::TempDir {
+    let dir = new_git_repo();
+    annex(dir.path(), &["init", "test"]);
+    for (n, c) in files {
+        std::fs::write(dir.path().join(n), c).expect("write");
+        annex(dir.path(), &["add", n]);
+    }
+    git(dir.path(), &["commit", "-q", "-m", "add"]);
+    dir
+}
+
+fn key_of(dir: &Path, file: &str) -> Key {
+    Key::parse(annex(dir, &["lookupkey", file]).trim().as_bytes()).expect("key")
+}
+
+#[test]
+fn the_reference_info_lists_our_transfer_in_progress() {
+    let repo = annexed_repo(&[("f", b"content\n")]);
+    let key = key_of(repo.path(), "f");
+    let other = Uuid::parse(b"11111111-2222-3333-4444-555555555555").expect("uuid");
+    let git_dir = repo.path().join(".git");
+    let mut t =
+        Transfer::start(&git_dir, Direction::Download, &other, &key, b"f", false).expect("start");
+    t.progress(4);
+    let info = annex(repo.path(), &["info", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(info.trim()).expect("json");
+    let transfers = v["transfers in progress"].as_array().expect("array");
+    assert_eq!(transfers.len(), 1, "{info}");
+    assert_eq!(transfers[0]["key"], key.to_string());
+    assert_eq!(transfers[0]["file"], "f");
+    assert_eq!(transfers[0]["transfer"], "download");
+    assert_eq!(transfers[0]["remote"], other.to_string());
+    // A second transfer of the same key is refused while this one runs.
+    assert!(matches!(
+        Transfer::start(&git_dir, Direction::Download, &other, &key, b"f", false),
+        Err(transfer::TransferError::InProgress)
+    ));
+    t.finish(true);
+    let info = annex(repo.path(), &["info", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(info.trim()).expect("json");
+    assert_eq!(v["transfers in progress"].as_array().map(Vec::len), Some(0));
+    let p = transfer::paths(&git_dir, Direction::Download, &other, &key);
+    assert!(!p.info.exists() && !p.lock.exists());
+}
+
+#[test]
+fn the_reference_cannot_drop_content_we_hold_locked() {
+    let repo = annexed_repo(&[("f", b"locked content\n")]);
+    let key = key_of(repo.path(), "f");
+    let store = ObjectStore::open(repo.path().join(".git")).expect("store");
+    let lock = content::lock_shared(&store, &key).expect("lock");
+    assert!(lock.path().exists());
+    assert_eq!(content::present_safe(&store, &key), None);
+    let out = annex_output(repo.path(), &["drop", "--force", "f"], None);
+    assert!(
+        !out.status.success(),
+        "the reference dropped locked content"
+    );
+    assert!(store.has(&key));
+    drop(lock);
+    // Released and the lock file cleaned up: now it can.
+    assert_eq!(content::present_safe(&store, &key), Some(true));
+    annex(repo.path(), &["drop", "--force", "f"]);
+    assert!(!store.has(&key));
+}
+
+#[test]
+fn a_removal_lock_excludes_shared_locks() {
+    let repo = annexed_repo(&[("f", b"x\n")]);
+    let key = key_of(repo.path(), "f");
+    let store = ObjectStore::open(repo.path().join(".git")).expect("store");
+    let rm = content::lock_for_removal(&store, &key)
+        .expect("lock")
+        .expect("present");
+    assert!(matches!(
+        content::lock_shared(&store, &key),
+        Err(content::ContentError::Locked { .. })
+    ));
+    assert!(rm.remove_content(&store).expect("remove"));
+    drop(rm);
+    assert!(!store.has(&key));
+    assert!(
+        content::lock_for_removal(&store, &key)
+            .expect("ok")
+            .is_none()
+    );
+    // The reference agrees the content is gone and its fsck is clean.
+    let out = annex_output(repo.path(), &["fsck", "-q", "--fast", "f"], None);
+    assert!(!out.status.success() || out.stdout.is_empty());
+}
+
+#[test]
+fn receive_resumes_from_a_partial_file_and_verifies() {
+    let repo = annexed_repo(&[("f", &[7u8; 100_000])]);
+    let key = key_of(repo.path(), "f");
+    let store = ObjectStore::open(repo.path().join(".git")).expect("store");
+    let src = store.find(&key).expect("object");
+    let dest_dir = tempfile::tempdir().expect("tmp");
+    let dest = dest_dir.path().join("partial");
+    std::fs::write(&dest, [7u8; 40_000]).expect("write");
+    let mut seen = Vec::new();
+    let r = transfer::receive(&src, &dest, &key, &mut |n| seen.push(n)).expect("receive");
+    assert_eq!(r.resumed_from, 40_000);
+    assert_eq!(r.size, 100_000);
+    assert_eq!(r.verified, Some(true));
+    assert_eq!(seen.first(), Some(&40_000));
+    // A partial file with wrong bytes does not verify.
+    std::fs::write(&dest, [8u8; 10]).expect("write");
+    let r = transfer::receive(&src, &dest, &key, &mut |_| {}).expect("receive");
+    assert_eq!(r.verified, Some(false));
+    assert!(!r.ok());
+}
+
+#[test]
+fn a_local_remote_store_is_recorded_in_the_remotes_own_log() {
+    let a = annexed_repo(&[("f", b"to be stored\n")]);
+    let key = key_of(a.path(), "f");
+    let b = new_git_repo();
+    annex(b.path(), &["init", "b"]);
+    let ours_uuid = Uuid::parse(b"11111111-2222-3333-4444-555555555555").expect("uuid");
+    let remote = LocalGitRemote::open("b", b.path(), None, 100.0).expect("open");
+    let src = ObjectStore::open(a.path().join(".git"))
+        .expect("store")
+        .find(&key)
+        .expect("object");
+    remote
+        .store(&key, &src, &ours_uuid, b"f", &mut |_| {})
+        .expect("store");
+    assert!(remote.check_present(&key).expect("check"));
+    remote.commit().expect("commit");
+    // b's branch says b has it; its fsck agrees.
+    let wh = annex(b.path(), &["whereis", "--key", key.to_string().as_str()]);
+    assert!(wh.contains("b [here]"), "{wh}");
+    annex(b.path(), &["fsck", "-q", "--key", key.to_string().as_str()]);
+    remote.remove(&key).expect("remove");
+    remote.commit().expect("commit");
+    assert!(!remote.check_present(&key).expect("check"));
+    let out = annex_output(
+        b.path(),
+        &["whereis", "--key", key.to_string().as_str()],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(1));
+}

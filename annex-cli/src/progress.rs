@@ -1,0 +1,147 @@
+//! Progress of one transfer: a bar on a terminal (indicatif, on stdout
+//! where git-annex draws its meter), `--json-progress` objects, or nothing.
+
+use std::io::IsTerminal;
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde_json::{Map, Value};
+
+/// How progress is shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProgressMode {
+    /// Nothing (not a terminal, `--quiet`, or `--json` without progress).
+    None,
+    /// A bar on the terminal.
+    Bar,
+    /// `--json-progress` objects.
+    Json,
+}
+
+impl ProgressMode {
+    /// The mode for a command's output options.
+    pub fn choose(json: bool, json_progress: bool, quiet: bool) -> ProgressMode {
+        if json_progress {
+            ProgressMode::Json
+        } else if json || quiet || !std::io::stdout().is_terminal() {
+            ProgressMode::None
+        } else {
+            ProgressMode::Bar
+        }
+    }
+}
+
+/// The meter of one transfer.
+#[derive(Debug)]
+pub struct Meter {
+    bar: Option<ProgressBar>,
+    json: Option<Value>,
+    total: Option<u64>,
+    last_percent: Option<u64>,
+    last_bytes: Option<u64>,
+}
+
+/// git-annex's `showPercentage 2`: up to two decimals, trailing zeros
+/// dropped.
+pub fn percentage(total: u64, done: u64) -> String {
+    if total == 0 {
+        return "0%".into();
+    }
+    let p = done as f64 * 100.0 / total as f64;
+    let int = p.trunc() as u64;
+    let mut rem = ((p - p.trunc()) * 100.0).round() as u64;
+    let mut int2 = int;
+    if rem == 100 {
+        int2 += 1;
+        rem = 0;
+    }
+    if rem == 0 {
+        return format!("{}%", p.round() as u64);
+    }
+    let frac = format!("{rem:02}");
+    format!("{int2}.{}%", frac.trim_end_matches('0'))
+}
+
+impl Meter {
+    /// A meter for content of `total` bytes; `action` is the action's
+    /// JSON (for `--json-progress`).
+    pub fn new(mode: ProgressMode, total: Option<u64>, action: Option<Value>) -> Meter {
+        let bar = (mode == ProgressMode::Bar).then(|| {
+            let bar = ProgressBar::with_draw_target(total, ProgressDrawTarget::stdout());
+            if let Ok(style) = ProgressStyle::with_template(
+                "{percent:>3}% {bytes:>10} {binary_bytes_per_sec:>12} {eta}",
+            ) {
+                bar.set_style(style);
+            }
+            bar
+        });
+        Meter {
+            bar,
+            json: if mode == ProgressMode::Json {
+                action
+            } else {
+                None
+            },
+            total,
+            last_percent: None,
+            last_bytes: None,
+        }
+    }
+
+    /// Reports the bytes done so far.
+    pub fn update(&mut self, done: u64) {
+        if let Some(bar) = &self.bar {
+            bar.set_position(done);
+        }
+        if self.json.is_some() {
+            let pct = self.total.map(|t| done.saturating_mul(100) / t.max(1));
+            let changed = match (pct, self.last_percent) {
+                (Some(p), Some(l)) => p != l,
+                (Some(_), None) => true,
+                (None, _) => self.last_bytes.is_none_or(|b| done >= b + 1024 * 1024),
+            };
+            if changed && done > 0 {
+                self.emit(done);
+                self.last_percent = pct;
+                self.last_bytes = Some(done);
+            }
+        }
+    }
+
+    fn emit(&self, done: u64) {
+        let Some(action) = &self.json else {
+            return;
+        };
+        let mut o = Map::new();
+        o.insert("action".into(), action.clone());
+        o.insert("byte-progress".into(), Value::from(done));
+        if let Some(t) = self.total {
+            o.insert(
+                "percent-progress".into(),
+                Value::String(percentage(t, done)),
+            );
+            o.insert("total-size".into(), Value::from(t));
+        }
+        // A closed stdout shows up when the action's own line is printed.
+        let _ = crate::action::print_json(&Value::Object(o));
+    }
+
+    /// Clears the bar.
+    pub fn finish(self) {
+        if let Some(bar) = self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::percentage;
+
+    #[test]
+    fn percentages_as_git_annex_shows_them() {
+        assert_eq!(percentage(6, 6), "100%");
+        assert_eq!(percentage(3, 1), "33.33%");
+        assert_eq!(percentage(8, 1), "12.5%");
+        assert_eq!(percentage(100000, 99999), "100%");
+    }
+}
