@@ -118,6 +118,14 @@ impl Ctx {
         for a in args {
             specs.push(pathspec_from_arg(&top, &self.cwd, Path::new(a))?);
         }
+        if args.is_empty() {
+            // No paths: the current directory, as git-annex seeks; a
+            // directory with no files in it is no error then.
+            let here = pathspec_from_arg(&top, &self.cwd, Path::new("."))?;
+            let mut seek = wt.annexed_files(&[here])?;
+            seek.unmatched.clear();
+            return Ok(seek);
+        }
         let seek = wt.annexed_files(&specs)?;
         for spec in &seek.unmatched {
             // Shown as the user wrote it.
