@@ -270,7 +270,8 @@ pub fn print_json(v: &Value) -> Result<(), CommandError> {
 /// nothing to escape, else C-escaped (control characters, `\\`, `"`, and
 /// with `quote_path` every non-ASCII byte as octal) inside double quotes.
 pub fn quote(name: &[u8], quote_path: bool) -> Vec<u8> {
-    let special = |c: u8| c < 0x20 || c == b'\\' || c == 0x7f || c == b'"' || (quote_path && c >= 0x80);
+    let special =
+        |c: u8| c < 0x20 || c == b'\\' || c == 0x7f || c == b'"' || (quote_path && c >= 0x80);
     if !name.iter().any(|&c| special(c)) {
         return name.to_vec();
     }

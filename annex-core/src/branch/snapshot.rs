@@ -133,11 +133,7 @@ impl<'a> Snapshot<'a> {
         id: ObjectId,
         bound: Option<usize>,
     ) -> Result<Entries, BranchError> {
-        if let Some(e) = cache
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(&id)
-        {
+        if let Some(e) = cache.lock().unwrap_or_else(|p| p.into_inner()).get(&id) {
             return Ok(e.clone());
         }
         let e = self.decode(id)?;
@@ -257,8 +253,11 @@ mod tests {
     }
 
     fn key(i: u32) -> Key {
-        Key::new(b"SHA256E", format!("{:032x}.k", u128::from(i) * 0x9e37_79b9).as_bytes())
-            .with_size(Some(u64::from(i)))
+        Key::new(
+            b"SHA256E",
+            format!("{:032x}.k", u128::from(i) * 0x9e37_79b9).as_bytes(),
+        )
+        .with_size(Some(u64::from(i)))
     }
 
     fn uuid(i: u32) -> Uuid {
@@ -275,14 +274,18 @@ mod tests {
         for i in 0..300 {
             state.set_present(&key(i), &uuid(i % 5), true).expect("set");
             if i % 3 == 0 {
-                state.set_url(&key(i), format!("http://x/{i}").as_bytes(), true).expect("url");
+                state
+                    .set_url(&key(i), format!("http://x/{i}").as_bytes(), true)
+                    .expect("url");
             }
         }
         state.commit().expect("commit");
         // Journalled changes over committed logs, and new keys only journalled.
         for i in (0..300).step_by(7) {
             state.set_present(&key(i), &uuid(9), true).expect("set");
-            state.set_present(&key(i), &uuid(i % 5), false).expect("unset");
+            state
+                .set_present(&key(i), &uuid(i % 5), false)
+                .expect("unset");
         }
         for i in 300..320 {
             state.set_present(&key(i), &uuid(1), true).expect("set");
@@ -293,14 +296,28 @@ mod tests {
             let k = key(i);
             for suffix in [".log", ".log.web", ".log.met"] {
                 let p = key_log_path(&k, suffix);
-                assert_eq!(snap.get(&p).expect("snap"), branch.get(&p).expect("get"), "{i}{suffix}");
+                assert_eq!(
+                    snap.get(&p).expect("snap"),
+                    branch.get(&p).expect("get"),
+                    "{i}{suffix}"
+                );
             }
-            assert_eq!(snap.locations(&k).expect("loc"), state.whereis(&k).expect("whereis"));
+            assert_eq!(
+                snap.locations(&k).expect("loc"),
+                state.whereis(&k).expect("whereis")
+            );
             assert_eq!(snap.urls(&k).expect("urls"), state.urls(&k).expect("urls"));
-            assert_eq!(snap.metadata(&k).expect("met"), state.metadata(&k).expect("met"));
+            assert_eq!(
+                snap.metadata(&k).expect("met"),
+                state.metadata(&k).expect("met")
+            );
         }
         for p in [&b"uuid.log"[..], b"trust.log", b"nonexistent", b"a/b/c/d"] {
-            assert_eq!(snap.get(p).expect("snap"), branch.get(p).expect("get"), "{p:?}");
+            assert_eq!(
+                snap.get(p).expect("snap"),
+                branch.get(p).expect("get"),
+                "{p:?}"
+            );
         }
         for p in [&b""[..], b"/", b"a//b", b"../x"] {
             assert!(snap.get(p).is_err() && branch.get(p).is_err(), "{p:?}");
