@@ -1108,6 +1108,8 @@ mod tests {
     #[test]
     fn utc_times() {
         assert_eq!(utc_time(0), "1970-01-01 00:00:00 UTC");
-        assert_eq!(utc_time(1_795_443_400), "2026-11-23 22:16:40 UTC");
+        // Values from `date -u -d @SECS`.
+        assert_eq!(utc_time(1_795_472_200), "2026-11-23 22:16:40 UTC");
+        assert_eq!(utc_time(951_825_600), "2000-02-29 12:00:00 UTC");
     }
 }
