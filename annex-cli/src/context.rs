@@ -76,6 +76,17 @@ impl Ctx {
         for skipped in &outcome.skipped {
             eprintln!("git-annex-rs: {skipped}");
         }
+        // As git-annex's branch update: a dirty journal is committed before
+        // the branch is read (unless annex.alwayscommit is false), even by
+        // commands that only read.
+        if outcome.merged.is_empty()
+            && config.get_bool("annex.alwayscommit").unwrap_or(true)
+            && state.branch().journal().is_dirty()?
+            && state.commit()?.is_some()
+            && !quiet
+        {
+            outln!("(recording state in git...)")?;
+        }
         let store = ObjectStore::open(repo.git_dir())?;
         let worktree = if repo.is_bare() {
             None
