@@ -140,7 +140,8 @@ struct Finder<'a> {
 
 /// Lists the matching annexed files.
 pub fn run(args: Args) -> Result<(), CommandError> {
-    let ctx = Ctx::open(&args.common.config, args.output.quiet)?;
+    // find shows no side messages (merging, recording state).
+    let ctx = Ctx::open(&args.common.config, true)?;
     ctx.worktree()?;
     let mut reporter = args.output.reporter("find");
     let needs_log = !args.in_.is_empty() || !args.copies.is_empty();

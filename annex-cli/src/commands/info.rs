@@ -241,7 +241,9 @@ struct Info<'a> {
 
 /// Shows the information asked for.
 pub fn run(args: Args) -> Result<(), CommandError> {
-    let ctx = Ctx::open(&args.common.config, args.output.quiet)?;
+    // JSON output has no side messages (merging, recording state).
+    let quiet = args.output.quiet || args.output.json || args.output.json_progress;
+    let ctx = Ctx::open(&args.common.config, quiet)?;
     let snap = Snapshot::new(ctx.state.branch())?;
     let repos = Repos::load(&ctx, &snap)?;
     let mut reporter = args.output.reporter("info");
@@ -700,9 +702,17 @@ impl Info<'_> {
             self.print(&format!("info {name}"), item, Some(()), stats)?;
             return Ok(true);
         }
-        if let Some(r) = self.ctx.config.remote(&name) {
+        // A remote, by name or by UUID.
+        let remote = self.ctx.config.remote(&name).or_else(|| {
+            self.ctx
+                .config
+                .remotes()
+                .iter()
+                .find(|r| r.uuid.as_ref().is_some_and(|u| u.as_str() == name))
+        });
+        if let Some(r) = remote {
             let stats = self.remote(r)?;
-            self.print(&format!("info {name}"), item, Some(()), stats)?;
+            self.print(&format!("info {}", r.name), item, Some(()), stats)?;
             return Ok(true);
         }
         let here = self.ctx.here().clone();

@@ -12,8 +12,8 @@ use annex_core::pointer;
 use annex_core::worktree::{MAX_POINTER_SIZE, pathspec_from_arg};
 use gix::bstr::ByteSlice;
 
-use crate::context::Ctx;
 use crate::error::CommandError;
+use annex_core::repo::Repo;
 
 use super::whereis::{os_bytes, os_str};
 
@@ -39,28 +39,36 @@ fn key_of_blob(data: &[u8]) -> Option<Key> {
         .or_else(|| pointer::parse_link_target(data.trim_end_with(|c| c == '\n')))
 }
 
-struct Lookup<'a> {
-    ctx: &'a Ctx,
+struct Lookup {
+    cwd: std::path::PathBuf,
     repo: gix::Repository,
     by_ref: bool,
     terminal: bool,
+    /// Set once a `--ref` did not resolve: the reference git-annex's
+    /// reader of git objects is then out of step, and every later lookup
+    /// of the command finds nothing. Matched, so scripts see the same.
+    broken: std::cell::Cell<bool>,
 }
 
-impl Lookup<'_> {
+impl Lookup {
     fn key(&self, item: &[u8]) -> Result<Option<Key>, CommandError> {
+        if self.broken.get() {
+            return Ok(None);
+        }
         let id = if self.by_ref {
             match self.repo.rev_parse_single(item.as_bstr()) {
                 Ok(id) => id.detach(),
-                Err(_) => return Ok(None),
+                Err(_) => {
+                    self.broken.set(true);
+                    return Ok(None);
+                }
             }
         } else {
-            let wt = self.ctx.worktree()?;
-            let top = wt
-                .top()
-                .canonicalize()
-                .unwrap_or_else(|_| wt.top().to_path_buf());
-            let Ok(rel) =
-                pathspec_from_arg(&top, &self.ctx.cwd, std::path::Path::new(os_str(item)))
+            let top = self.repo.workdir().ok_or_else(|| {
+                CommandError::failed("This command cannot be run in a bare repository.")
+            })?;
+            let top = top.canonicalize().unwrap_or_else(|_| top.to_path_buf());
+            let Ok(rel) = pathspec_from_arg(&top, &self.cwd, std::path::Path::new(os_str(item)))
             else {
                 return Ok(None);
             };
@@ -112,14 +120,27 @@ impl Lookup<'_> {
 
 /// Looks up the keys.
 pub fn run(args: Args) -> Result<(), CommandError> {
-    let ctx = Ctx::open(&[], true)?;
-    if !args.ref_ {
-        ctx.worktree()?;
+    // The key is in git's objects: neither the git-annex branch nor the
+    // annex is read (nothing is merged or committed, as git-annex).
+    let cwd = std::env::current_dir()
+        .map_err(|e| CommandError::failed(format!("cannot read the current directory: {e}")))?;
+    let cwd = cwd.canonicalize().unwrap_or(cwd);
+    let start = match std::env::var_os("GIT_DIR").filter(|d| !d.is_empty()) {
+        Some(dir) => cwd.join(dir),
+        None => cwd.clone(),
+    };
+    let repo = Repo::open(&start).map_err(|_| CommandError::failed("Not in a git repository."))?;
+    let repo = gix::open(repo.git_dir())
+        .map_err(|e| CommandError::failed(format!("cannot open the git repository: {e}")))?;
+    if !args.ref_ && repo.workdir().is_none() {
+        return Err(CommandError::failed(
+            "This command cannot be run in a bare repository.",
+        ));
     }
-    let repo = ctx.state.branch().repo().clone();
     let lookup = Lookup {
-        ctx: &ctx,
+        cwd,
         repo,
+        broken: std::cell::Cell::new(false),
         by_ref: args.ref_,
         terminal: std::io::stdout().is_terminal(),
     };

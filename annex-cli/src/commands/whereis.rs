@@ -225,7 +225,8 @@ pub fn run(args: Args) -> Result<(), CommandError> {
         .count();
     if selectors > 1 || (args.batch_keys && (args.key.is_some() || args.all)) {
         return Err(CommandError::failed(
-            "Can only specify one of file names, --all, --branch, --unused, --failed --key, or --incomplete",
+            // git-annex ends this message with an empty line.
+            "Can only specify one of file names, --all, --branch, --unused, --failed --key, or --incomplete\n",
         ));
     }
     let key_arg = match &args.key {
@@ -235,7 +236,9 @@ pub fn run(args: Args) -> Result<(), CommandError> {
         ),
         None => None,
     };
-    let ctx = Ctx::open(&args.common.config, args.output.quiet)?;
+    // JSON output has no side messages (merging, recording state).
+    let quiet = args.output.quiet || args.output.json || args.output.json_progress;
+    let ctx = Ctx::open(&args.common.config, quiet)?;
     let quote_path = ctx.config.get_bool("core.quotepath").unwrap_or(true);
     let mut reporter = args.output.reporter("whereis").quote_path(quote_path);
     let snap = Snapshot::new(ctx.state.branch())?;
