@@ -32,6 +32,9 @@ pub struct Reporter {
     /// `--json-error-messages`: errors go into the JSON object only.
     json_error_messages: bool,
     quiet: bool,
+    /// `core.quotepath`: non-ASCII bytes of file names are escaped in
+    /// plain output (the default, as git's).
+    quote_path: bool,
     failures: usize,
 }
 
@@ -43,6 +46,7 @@ impl Reporter {
             mode,
             json_error_messages: false,
             quiet: false,
+            quote_path: true,
             failures: 0,
         }
     }
@@ -58,6 +62,13 @@ impl Reporter {
     /// errors still are).
     pub fn quiet(mut self, on: bool) -> Reporter {
         self.quiet = on;
+        self
+    }
+
+    /// Whether plain output escapes the non-ASCII bytes of file names
+    /// (`core.quotepath`, true unless set false).
+    pub fn quote_path(mut self, on: bool) -> Reporter {
+        self.quote_path = on;
         self
     }
 
@@ -91,11 +102,22 @@ impl Reporter {
         key: Option<&annex_core::key::Key>,
         input: &[u8],
     ) -> Result<Action<'_>, CommandError> {
+        self.start_opt(file, key, Some(input))
+    }
+
+    /// [`Reporter::start`] for an action that may come from no
+    /// command-line item (`--key`, `--all`): its JSON `input` is then `[]`.
+    pub fn start_opt(
+        &mut self,
+        file: Option<&[u8]>,
+        key: Option<&annex_core::key::Key>,
+        input: Option<&[u8]>,
+    ) -> Result<Action<'_>, CommandError> {
         let mut fields = Map::new();
         fields.insert("command".into(), Value::String(self.command.clone()));
         fields.insert(
             "input".into(),
-            Value::Array(vec![Value::String(lossy(input))]),
+            Value::Array(input.map(|i| Value::String(lossy(i))).into_iter().collect()),
         );
         if let Some(f) = file {
             fields.insert("file".into(), Value::String(lossy(f)));
@@ -105,9 +127,9 @@ impl Reporter {
         }
         if self.mode == Mode::Plain && !self.quiet {
             let shown = match (file, key) {
-                (Some(f), _) => f.to_vec(),
+                (Some(f), _) => quote(f, self.quote_path),
                 (None, Some(k)) => k.as_bytes().to_vec(),
-                (None, None) => input.to_vec(),
+                (None, None) => input.unwrap_or_default().to_vec(),
             };
             let mut out = std::io::stdout().lock();
             out.write_all(self.command.as_bytes())
@@ -341,6 +363,39 @@ pub fn print_json(v: &Value) -> Result<(), CommandError> {
     out.write_all(b"\n")
         .and_then(|()| out.flush())
         .map_err(CommandError::from_write)
+}
+
+/// A file name as git-annex shows it in messages: unchanged when it has
+/// nothing to escape, else C-escaped (control characters, `\\`, `"`, and
+/// with `quote_path` every non-ASCII byte as octal) inside double quotes.
+pub fn quote(name: &[u8], quote_path: bool) -> Vec<u8> {
+    let special =
+        |c: u8| c < 0x20 || c == b'\\' || c == 0x7f || c == b'"' || (quote_path && c >= 0x80);
+    if !name.iter().any(|&c| special(c)) {
+        return name.to_vec();
+    }
+    let mut out = vec![b'"'];
+    for &c in name {
+        let esc = match c {
+            0x07 => Some(b'a'),
+            0x08 => Some(b'b'),
+            0x0c => Some(b'f'),
+            b'\n' => Some(b'n'),
+            b'\r' => Some(b'r'),
+            b'\t' => Some(b't'),
+            0x0b => Some(b'v'),
+            b'\\' => Some(b'\\'),
+            b'"' => Some(b'"'),
+            _ => None,
+        };
+        match esc {
+            Some(e) => out.extend_from_slice(&[b'\\', e]),
+            None if special(c) => out.extend_from_slice(format!("\\{c:03o}").as_bytes()),
+            None => out.push(c),
+        }
+    }
+    out.push(b'"');
+    out
 }
 
 /// Bytes as a JSON string: git-annex writes invalid UTF-8 lossily.

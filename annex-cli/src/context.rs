@@ -76,6 +76,17 @@ impl Ctx {
         for skipped in &outcome.skipped {
             eprintln!("git-annex-rs: {skipped}");
         }
+        // As git-annex's branch update: a dirty journal is committed before
+        // the branch is read (unless annex.alwayscommit is false), even by
+        // commands that only read.
+        if outcome.merged.is_empty()
+            && config.get_bool("annex.alwayscommit").unwrap_or(true)
+            && state.branch().journal().is_dirty()?
+            && state.commit()?.is_some()
+            && !quiet
+        {
+            outln!("(recording state in git...)")?;
+        }
         let store = ObjectStore::open(repo.git_dir())?;
         let worktree = if repo.is_bare() {
             None
@@ -117,6 +128,14 @@ impl Ctx {
         let mut specs = Vec::with_capacity(args.len());
         for a in args {
             specs.push(pathspec_from_arg(&top, &self.cwd, Path::new(a))?);
+        }
+        if args.is_empty() {
+            // No paths: the current directory, as git-annex seeks; a
+            // directory with no files in it is no error then.
+            let here = pathspec_from_arg(&top, &self.cwd, Path::new("."))?;
+            let mut seek = wt.annexed_files(&[here])?;
+            seek.unmatched.clear();
+            return Ok(seek);
         }
         let seek = wt.annexed_files(&specs)?;
         for spec in &seek.unmatched {

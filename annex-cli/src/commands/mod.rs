@@ -8,10 +8,13 @@ mod describe;
 mod drop;
 mod dropkey;
 mod examinekey;
+mod find;
 mod fsck;
 mod get;
 mod group;
+mod info;
 mod init;
+mod lookupkey;
 mod maxsize;
 mod move_;
 mod numcopies;
@@ -20,6 +23,7 @@ mod trust;
 mod unused;
 mod version;
 mod wanted;
+mod whereis;
 mod xfer;
 
 use annex_core::logs::trust::TrustLevel;
@@ -47,6 +51,8 @@ pub enum Command {
     Dropkey(dropkey::Args),
     /// Print information that can be told from a key alone.
     Examinekey(examinekey::Args),
+    /// List the annexed files whose content is present (or that match).
+    Find(find::Args),
     /// Find and fix problems.
     Fsck(fsck::Args),
     /// Make content of annexed files available.
@@ -55,8 +61,12 @@ pub enum Command {
     Group(group::Args),
     /// Get or set a group's preferred content expression.
     Groupwanted(wanted::Args),
+    /// Show information about the repository, a path, a key or a remote.
+    Info(info::Args),
     /// Initialize git-annex in the current git repository.
     Init(init::Args),
+    /// Look up the key of annexed files.
+    Lookupkey(lookupkey::Args),
     /// Configure the maximum size of a repository.
     Maxsize(maxsize::Args),
     /// Configure the minimum number of copies.
@@ -83,6 +93,8 @@ pub enum Command {
     Version(version::Args),
     /// Get or set a preferred content expression.
     Wanted(wanted::Args),
+    /// List the repositories that have the content of files.
+    Whereis(whereis::Args),
 }
 
 /// Runs one command.
@@ -97,11 +109,14 @@ pub fn run(command: Command) -> Result<(), CommandError> {
         Command::Drop(args) => drop::run(args),
         Command::Dropkey(args) => dropkey::run(args),
         Command::Examinekey(args) => examinekey::run(args),
+        Command::Find(args) => find::run(args),
         Command::Fsck(args) => fsck::run(args),
         Command::Get(args) => get::run(args),
         Command::Group(args) => group::run(args),
         Command::Groupwanted(args) => wanted::run(wanted::Which::GroupWanted, args),
+        Command::Info(args) => info::run(args),
         Command::Init(args) => init::run(args),
+        Command::Lookupkey(args) => lookupkey::run(args),
         Command::Maxsize(args) => maxsize::run(args),
         Command::Mincopies(args) => numcopies::run(numcopies::Setting::MinCopies, args),
         Command::Move(args) => move_::run(args),
@@ -115,5 +130,6 @@ pub fn run(command: Command) -> Result<(), CommandError> {
         Command::Unused(args) => unused::run(args),
         Command::Version(args) => version::run(args),
         Command::Wanted(args) => wanted::run(wanted::Which::Wanted, args),
+        Command::Whereis(args) => whereis::run(args),
     }
 }

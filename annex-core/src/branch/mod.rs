@@ -28,6 +28,9 @@
 //! ```
 
 pub mod merge;
+mod snapshot;
+
+pub use snapshot::Snapshot;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;

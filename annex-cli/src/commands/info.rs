@@ -1,0 +1,1125 @@
+//! `info [ITEM...]`: the repository overview (repositories by trust level,
+//! disk space, local annex keys and size, annexed files of the work tree,
+//! sizes of every repository, backends, bloom filter), or information about
+//! a directory, an annexed file, a remote or a repository UUID; `--bytes`,
+//! `--json`, `--fast`, `--show NAME`, `--batch`.
+//!
+//! Repository sizes are computed from the location logs in one walk of the
+//! branch (git-annex keeps them in a database; the numbers are the same).
+//! What this does not show yet is listed in `docs/compat.md`.
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::path::Path;
+
+use annex_core::branch::Snapshot;
+use annex_core::key::Key;
+use annex_core::logs::trust::TrustLevel;
+use annex_core::uuid::Uuid;
+use serde_json::Value;
+
+use crate::action::{CommonArgs, OutputArgs, lossy};
+use crate::context::Ctx;
+use crate::error::CommandError;
+
+use super::whereis::{Repos, lookup_file, os_bytes, os_str};
+
+/// Arguments of `info`.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Directories, annexed files, remotes or repository UUIDs.
+    items: Vec<OsString>,
+    /// Display sizes in bytes.
+    #[arg(long)]
+    bytes: bool,
+    /// Only the quick statistics.
+    #[arg(long, short = 'F')]
+    fast: bool,
+    /// Only the named statistics.
+    #[arg(long = "show", value_name = "NAME")]
+    show: Vec<String>,
+    /// Read items from stdin, one a line.
+    #[arg(long)]
+    batch: bool,
+    /// With `--batch`, input items end with NUL instead of newline.
+    #[arg(short = 'z')]
+    z: bool,
+    #[command(flatten)]
+    output: OutputArgs,
+    #[command(flatten)]
+    common: CommonArgs,
+}
+
+/// The git-annex default of `annex.diskreserve`.
+const DEFAULT_DISK_RESERVE: u64 = 100_000_000;
+
+/// Sizes and counts of a set of keys (one per file, or per key).
+#[derive(Default, Clone, Debug)]
+struct KeyInfo {
+    count: u64,
+    size: u128,
+    unknown: u64,
+    backends: BTreeMap<String, u64>,
+}
+
+impl KeyInfo {
+    fn add(&mut self, key: &Key) {
+        self.count += 1;
+        match key.size() {
+            Some(s) => self.size += u128::from(s),
+            None => self.unknown += 1,
+        }
+        *self.backends.entry(lossy(key.backend_name())).or_default() += 1;
+    }
+}
+
+/// A unit of size display.
+struct Unit {
+    size: u128,
+    abbrev: &'static str,
+    name: &'static str,
+}
+
+const STORAGE_UNITS: [Unit; 11] = [
+    Unit {
+        size: 1_000_000_000_000_000_000_000_000_000_000,
+        abbrev: "QB",
+        name: "quettabyte",
+    },
+    Unit {
+        size: 1_000_000_000_000_000_000_000_000_000,
+        abbrev: "RB",
+        name: "ronnabyte",
+    },
+    Unit {
+        size: 1_000_000_000_000_000_000_000_000,
+        abbrev: "YB",
+        name: "yottabyte",
+    },
+    Unit {
+        size: 1_000_000_000_000_000_000_000,
+        abbrev: "ZB",
+        name: "zettabyte",
+    },
+    Unit {
+        size: 1_000_000_000_000_000_000,
+        abbrev: "EB",
+        name: "exabyte",
+    },
+    Unit {
+        size: 1_000_000_000_000_000,
+        abbrev: "PB",
+        name: "petabyte",
+    },
+    Unit {
+        size: 1_000_000_000_000,
+        abbrev: "TB",
+        name: "terabyte",
+    },
+    Unit {
+        size: 1_000_000_000,
+        abbrev: "GB",
+        name: "gigabyte",
+    },
+    Unit {
+        size: 1_000_000,
+        abbrev: "MB",
+        name: "megabyte",
+    },
+    Unit {
+        size: 1_000,
+        abbrev: "kB",
+        name: "kilobyte",
+    },
+    Unit {
+        size: 1,
+        abbrev: "B",
+        name: "byte",
+    },
+];
+
+const COMMITTEE_UNITS: [Unit; 9] = [
+    Unit {
+        size: 1 << 80,
+        abbrev: "YiB",
+        name: "yobibyte",
+    },
+    Unit {
+        size: 1 << 70,
+        abbrev: "ZiB",
+        name: "zebibyte",
+    },
+    Unit {
+        size: 1 << 60,
+        abbrev: "EiB",
+        name: "exbibyte",
+    },
+    Unit {
+        size: 1 << 50,
+        abbrev: "PiB",
+        name: "pebibyte",
+    },
+    Unit {
+        size: 1 << 40,
+        abbrev: "TiB",
+        name: "tebibyte",
+    },
+    Unit {
+        size: 1 << 30,
+        abbrev: "GiB",
+        name: "gibibyte",
+    },
+    Unit {
+        size: 1 << 20,
+        abbrev: "MiB",
+        name: "mebibyte",
+    },
+    Unit {
+        size: 1 << 10,
+        abbrev: "KiB",
+        name: "kibibyte",
+    },
+    Unit {
+        size: 1,
+        abbrev: "B",
+        name: "byte",
+    },
+];
+
+/// git-annex's `showImprecise precision`.
+fn show_imprecise(precision: u32, n: f64) -> String {
+    let int = n.trunc();
+    let scale = 10f64.powi(precision as i32);
+    let mut remainder = ((n - int) * scale).round_ties_even();
+    let mut int_part = int;
+    if remainder == scale {
+        int_part += 1.0;
+        remainder = 0.0;
+    }
+    if remainder == 0.0 {
+        return format!("{}", int_part as u128);
+    }
+    let digits = format!("{:0width$}", remainder as u64, width = precision as usize);
+    format!("{}.{}", int_part as u128, digits.trim_end_matches('0'))
+}
+
+/// git-annex's `roughSize`: the largest unit not above the size, two
+/// decimals at most; long names are plural unless the number is `1`.
+fn rough_size(units: &[Unit], short: bool, bytes: u128) -> String {
+    let unit = units
+        .iter()
+        .find(|u| bytes >= u.size)
+        .unwrap_or(&units[units.len() - 1]);
+    let s = show_imprecise(2, bytes as f64 / unit.size as f64);
+    let name = if short {
+        unit.abbrev.to_owned()
+    } else if s == "1" {
+        unit.name.to_owned()
+    } else {
+        format!("{}s", unit.name)
+    };
+    format!("{s} {name}")
+}
+
+/// One statistic: its name, its plain text and its JSON value (`None`:
+/// shown in plain mode only).
+struct Stat {
+    name: String,
+    text: String,
+    json: Option<Value>,
+}
+
+struct Info<'a> {
+    ctx: &'a Ctx,
+    snap: Snapshot<'a>,
+    repos: Repos,
+    bytes: bool,
+    fast: bool,
+    show: Vec<String>,
+    json: bool,
+}
+
+/// Shows the information asked for.
+pub fn run(args: Args) -> Result<(), CommandError> {
+    // JSON output has no side messages (merging, recording state).
+    let quiet = args.output.quiet || args.output.json || args.output.json_progress;
+    let ctx = Ctx::open(&args.common.config, quiet)?;
+    let snap = Snapshot::new(ctx.state.branch())?;
+    let repos = Repos::load(&ctx, &snap)?;
+    let mut reporter = args.output.reporter("info");
+    let info = Info {
+        ctx: &ctx,
+        snap,
+        repos,
+        bytes: args.bytes,
+        fast: args.fast,
+        show: args.show.clone(),
+        json: reporter.is_json(),
+    };
+    if args.batch {
+        crate::batch::for_each_item(args.z, |item| {
+            if !info.item(item)? {
+                reporter.count_failure();
+            }
+            Ok(())
+        })?;
+    } else if args.items.is_empty() {
+        let stats = info.global()?;
+        info.print("info", &[], None, stats)?;
+    } else {
+        for item in &args.items {
+            if !info.item(&os_bytes(item))? {
+                reporter.count_failure();
+            }
+        }
+    }
+    reporter.finish()
+}
+
+impl Info<'_> {
+    fn size(&self, short: bool, bytes: u128) -> String {
+        if self.bytes {
+            bytes.to_string()
+        } else {
+            rough_size(&STORAGE_UNITS, short, bytes)
+        }
+    }
+
+    fn size_keys(&self, d: &KeyInfo) -> String {
+        let mut s = self.size(false, d.size);
+        if d.unknown > 0 {
+            s.push_str(&format!(" (+ {} unknown size)", d.unknown));
+        }
+        s
+    }
+
+    fn simple(&self, name: &str, value: String) -> Stat {
+        Stat {
+            name: name.to_owned(),
+            json: Some(Value::String(value.clone())),
+            text: value,
+        }
+    }
+
+    /// Whether a statistic is wanted (`--show`), and slow ones unless `--fast`.
+    fn wanted(&self, name: &str, slow: bool) -> bool {
+        if self.show.is_empty() {
+            !(slow && self.fast)
+        } else {
+            self.show.iter().any(|s| s == name)
+        }
+    }
+
+    /// Prints a set of statistics as git-annex does: `NAME: VALUE` lines,
+    /// or one JSON object with `command`, `input` and the values.
+    fn print(
+        &self,
+        command: &str,
+        input: &[u8],
+        input_given: Option<()>,
+        stats: Vec<Stat>,
+    ) -> Result<(), CommandError> {
+        if self.json {
+            let mut m = serde_json::Map::new();
+            for s in stats {
+                if let Some(j) = s.json {
+                    m.insert(s.name, j);
+                }
+            }
+            m.insert("command".into(), Value::String(command.to_owned()));
+            let inputs = match input_given {
+                Some(()) => vec![Value::String(lossy(input))],
+                None => Vec::new(),
+            };
+            m.insert("input".into(), Value::Array(inputs));
+            m.insert("success".into(), Value::Bool(true));
+            m.insert("error-messages".into(), Value::Array(Vec::new()));
+            crate::action::print_json(&Value::Object(m))
+        } else {
+            let mut out = String::new();
+            for s in stats {
+                out.push_str(&s.name);
+                out.push_str(": ");
+                out.push_str(&s.text);
+                out.push('\n');
+            }
+            crate::output::bytes(out.as_bytes())
+        }
+    }
+
+    /// A list of repositories: its plain text (`N` then one line each,
+    /// tab-indented) and JSON array, with an optional extra field each.
+    fn repo_list(&self, us: &[(Uuid, Option<(String, String)>)], field: &str) -> (String, Value) {
+        let mut text = String::new();
+        let mut arr = Vec::new();
+        for (u, extra) in us {
+            text.push_str("\n\t");
+            if let Some((plain, _)) = extra {
+                text.push_str(plain);
+            }
+            text.push_str(&self.repos.pretty(u));
+            arr.push(
+                self.repos.json(
+                    u,
+                    extra
+                        .as_ref()
+                        .map(|(_, j)| (field, Value::String(j.clone()))),
+                ),
+            );
+        }
+        (text, Value::Array(arr))
+    }
+
+    /// The repositories of a trust level: those `uuid.log` or the remotes
+    /// know, in UUID order.
+    fn trust_stat(&self, level: TrustLevel) -> Stat {
+        let mut all: Vec<&Uuid> = self
+            .repos
+            .descriptions
+            .keys()
+            .chain(self.repos.names.keys())
+            .collect();
+        all.sort();
+        all.dedup();
+        let us: Vec<(Uuid, Option<(String, String)>)> = all
+            .into_iter()
+            .filter(|u| self.repos.trust(u) == level)
+            .map(|u| (u.clone(), None))
+            .collect();
+        let (text, json) = self.repo_list(&us, "");
+        Stat {
+            name: format!("{} repositories", level.name()),
+            text: if us.is_empty() {
+                "0".to_owned()
+            } else {
+                format!("{}{text}", us.len())
+            },
+            json: Some(json),
+        }
+    }
+
+    fn global(&self) -> Result<Vec<Stat>, CommandError> {
+        let mut stats = Vec::new();
+        for level in [
+            TrustLevel::Trusted,
+            TrustLevel::SemiTrusted,
+            TrustLevel::Untrusted,
+        ] {
+            let name = format!("{} repositories", level.name());
+            if self.wanted(&name, false) {
+                stats.push(self.trust_stat(level));
+            }
+        }
+        if self.wanted("transfers in progress", false) {
+            stats.push(Stat {
+                name: "transfers in progress".into(),
+                text: "none".into(),
+                json: Some(Value::Array(Vec::new())),
+            });
+        }
+        if self.wanted("available local disk space", false) {
+            stats.push(self.simple("available local disk space", self.disk_space()));
+        }
+        let annex_dir = self.ctx.repo.annex_dir();
+        for (name, dir) in [
+            ("temporary object directory size", annex_dir.join("tmp")),
+            ("bad keys size", annex_dir.join("bad")),
+        ] {
+            if self.wanted(name, true) {
+                let size = dir_keys_size(&dir);
+                if size > 0 {
+                    stats.push(self.stale(name, size));
+                }
+            }
+        }
+        if self.wanted("unused keys size", true) {
+            let size = self.unused_size();
+            if size > 0 {
+                stats.push(self.stale("unused keys size", size));
+            }
+        }
+        let slow = |n: &str| self.wanted(n, true);
+        let present =
+            if slow("local annex keys") || slow("local annex size") || slow("bloom filter size") {
+                self.present_keys()
+            } else {
+                KeyInfo::default()
+            };
+        if slow("local annex keys") {
+            stats.push(Stat {
+                name: "local annex keys".into(),
+                text: present.count.to_string(),
+                json: Some(Value::from(present.count)),
+            });
+        }
+        if slow("local annex size") {
+            stats.push(self.simple("local annex size", self.size_keys(&present)));
+        }
+        let referenced_wanted = [
+            "annexed files in working tree",
+            "size of annexed files in working tree",
+            "backend usage",
+        ]
+        .iter()
+        .any(|n| slow(n));
+        let referenced = if referenced_wanted {
+            self.referenced(&[])?.0
+        } else {
+            KeyInfo::default()
+        };
+        if slow("annexed files in working tree") {
+            stats.push(Stat {
+                name: "annexed files in working tree".into(),
+                text: referenced.count.to_string(),
+                json: Some(Value::from(referenced.count)),
+            });
+        }
+        if slow("size of annexed files in working tree") {
+            stats.push(self.simple(
+                "size of annexed files in working tree",
+                self.size_keys(&referenced),
+            ));
+        }
+        let sizes_wanted =
+            slow("combined annex size of all repositories") || slow("annex sizes of repositories");
+        let sizes = if sizes_wanted {
+            self.repo_sizes()?
+        } else {
+            BTreeMap::new()
+        };
+        if slow("combined annex size of all repositories") {
+            let total: u128 = sizes.values().sum();
+            stats.push(self.simple(
+                "combined annex size of all repositories",
+                self.size(false, total),
+            ));
+        }
+        if slow("annex sizes of repositories") {
+            let (text, json) = self.sizes_list(&sizes);
+            stats.push(Stat {
+                name: "annex sizes of repositories".into(),
+                text: if text.is_empty() { String::new() } else { text },
+                json: Some(json),
+            });
+        }
+        if slow("backend usage") {
+            stats.push(self.backend_usage(&referenced));
+        }
+        if slow("bloom filter size") {
+            stats.push(self.bloom(&present));
+        }
+        Ok(stats)
+    }
+
+    fn stale(&self, name: &str, size: u128) -> Stat {
+        let v = self.size(false, size);
+        Stat {
+            name: name.to_owned(),
+            text: format!("{v} (clean up with git-annex unused)"),
+            json: Some(Value::String(v)),
+        }
+    }
+
+    fn backend_usage(&self, d: &KeyInfo) -> Stat {
+        let mut text = String::new();
+        let mut m = serde_json::Map::new();
+        for (b, n) in &d.backends {
+            text.push_str(&format!("\n\t{b}: {n}"));
+            m.insert(b.clone(), Value::from(*n));
+        }
+        Stat {
+            name: "backend usage".into(),
+            text,
+            json: Some(Value::Object(m)),
+        }
+    }
+
+    /// `annex sizes of repositories` (or `repositories containing these
+    /// files`): largest first, sizes right-aligned.
+    fn sizes_list(&self, sizes: &BTreeMap<Uuid, u128>) -> (String, Value) {
+        let mut l: Vec<(&Uuid, u128)> = sizes.iter().map(|(u, s)| (u, *s)).collect();
+        // Sort by size, largest first; equal sizes stay in UUID order.
+        l.sort_by_key(|e| std::cmp::Reverse(e.1));
+        let shown: Vec<(Uuid, String)> = l
+            .iter()
+            .map(|(u, s)| ((*u).clone(), self.size(true, *s)))
+            .collect();
+        let width = shown
+            .iter()
+            .map(|(_, s)| s.chars().count())
+            .max()
+            .unwrap_or(0);
+        let us: Vec<(Uuid, Option<(String, String)>)> = shown
+            .into_iter()
+            .map(|(u, s)| {
+                let padded = format!("{s:>width$}: ");
+                (u, Some((padded, s)))
+            })
+            .collect();
+        self.repo_list(&us, "size")
+    }
+
+    fn disk_space(&self) -> String {
+        let reserve = self
+            .ctx
+            .config
+            .get_str("annex.diskreserve")
+            .and_then(|v| parse_size(&v))
+            .unwrap_or(DEFAULT_DISK_RESERVE);
+        match rustix::fs::statvfs(self.ctx.repo.annex_dir().as_path()) {
+            Ok(st) => {
+                let have = u128::from(st.f_bavail) * u128::from(st.f_frsize);
+                let free = have.saturating_sub(u128::from(reserve));
+                format!(
+                    "{} (+{} reserved)",
+                    self.size(false, free),
+                    self.size(false, u128::from(reserve))
+                )
+            }
+            Err(_) => "unknown".to_owned(),
+        }
+    }
+
+    /// The bloom filter git-annex's `unused` builds: two filters of the
+    /// default size (`annex.bloomcapacity` 500000, `annex.bloomaccuracy`
+    /// 10000000), and how full the local keys would make one.
+    fn bloom(&self, present: &KeyInfo) -> Stat {
+        let capacity = self
+            .ctx
+            .config
+            .get_int("annex.bloomcapacity")
+            .filter(|c| *c > 0)
+            .unwrap_or(500_000) as u64;
+        // The bits of one filter at the default settings.
+        let bits: u128 = 1 << 27;
+        let size = if self.bytes {
+            (bits * 2 / 8).to_string()
+        } else {
+            rough_size(&COMMITTEE_UNITS, false, bits * 2 / 8)
+        };
+        let note = if present.count >= capacity {
+            "appears too small for this repository; adjust annex.bloomcapacity".to_owned()
+        } else {
+            let pct = present.count as f64 * 100.0 / capacity as f64;
+            format!("{}% full", show_imprecise(1, pct))
+        };
+        self.simple("bloom filter size", format!("{size} ({note})"))
+    }
+
+    /// The keys whose content is in the local annex.
+    fn present_keys(&self) -> KeyInfo {
+        let mut d = KeyInfo::default();
+        let objects = self.ctx.store.objects_dir();
+        for entry in walkdir(&objects, 3) {
+            let Some(name) = entry.file_name().and_then(|n| {
+                n.to_str()
+                    .map(str::as_bytes)
+                    .map(<[u8]>::to_vec)
+                    .or_else(|| Some(os_bytes(n)))
+            }) else {
+                continue;
+            };
+            let Some(key) = annex_core::objects::file_key(&name) else {
+                continue;
+            };
+            if self.ctx.store.has(&key) {
+                d.add(&key);
+            }
+        }
+        d
+    }
+
+    /// The annexed files of the work tree under `specs` (all when empty):
+    /// per file, and those with content here.
+    fn referenced(&self, specs: &[Vec<u8>]) -> Result<(KeyInfo, KeyInfo, Vec<Key>), CommandError> {
+        let wt = self.ctx.worktree()?;
+        let seek = wt.annexed_files(specs)?;
+        let mut all = KeyInfo::default();
+        let mut present = KeyInfo::default();
+        let mut keys = Vec::with_capacity(seek.files.len());
+        for f in seek.files {
+            all.add(&f.key);
+            if self.ctx.store.has(&f.key) {
+                present.add(&f.key);
+            }
+            keys.push(f.key);
+        }
+        Ok((all, present, keys))
+    }
+
+    /// The size of every repository that is not dead, from the location
+    /// logs (repositories holding nothing left out).
+    fn repo_sizes(&self) -> Result<BTreeMap<Uuid, u128>, CommandError> {
+        let mut sizes: BTreeMap<Uuid, u128> = BTreeMap::new();
+        let repos = &self.repos;
+        self.snap.branch().for_each_file(
+            |p| p.ends_with(b".log") && p.iter().filter(|&&b| b == b'/').count() == 2,
+            |path, content| {
+                let name = &path[..path.len() - 4];
+                let file = name.rsplit(|&b| b == b'/').next().unwrap_or(name);
+                let Some(key) = annex_core::objects::file_key(file) else {
+                    return;
+                };
+                let size = u128::from(key.size().unwrap_or(0));
+                for u in annex_core::logs::location::LocationLog::parse(content).present_uuids() {
+                    if repos.trust(&u) != TrustLevel::Dead {
+                        *sizes.entry(u).or_default() += size;
+                    }
+                }
+            },
+        )?;
+        sizes.retain(|_, s| *s > 0);
+        Ok(sizes)
+    }
+
+    /// Sizes of `.git/annex/unused` keys still in the annex.
+    fn unused_size(&self) -> u128 {
+        let Ok(log) = std::fs::read(self.ctx.repo.annex_dir().join("unused")) else {
+            return 0;
+        };
+        let mut total = 0;
+        for line in log.split(|&b| b == b'\n') {
+            let Some(k) = line.split(|&b| b == b' ').nth(1) else {
+                continue;
+            };
+            if let Ok(key) = Key::parse(k)
+                && let Some(p) = self.ctx.store.find(&key)
+            {
+                total += u128::from(std::fs::metadata(p).map(|m| m.len()).unwrap_or(0));
+            }
+        }
+        total
+    }
+
+    /// `info ITEM`: a directory, an annexed file, a remote or a UUID.
+    /// Returns whether it was one of those.
+    fn item(&self, item: &[u8]) -> Result<bool, CommandError> {
+        let name = lossy(item);
+        let path = Path::new(os_str(item));
+        let full = self.ctx.cwd.join(path);
+        if full.is_dir() {
+            let stats = self.dir(path)?;
+            self.print(&format!("info {name}"), item, Some(()), stats)?;
+            return Ok(true);
+        }
+        // A remote, by name or by UUID.
+        let remote = self.ctx.config.remote(&name).or_else(|| {
+            self.ctx
+                .config
+                .remotes()
+                .iter()
+                .find(|r| r.uuid.as_ref().is_some_and(|u| u.as_str() == name))
+        });
+        if let Some(r) = remote {
+            let stats = self.remote(r)?;
+            self.print(&format!("info {}", r.name), item, Some(()), stats)?;
+            return Ok(true);
+        }
+        let here = self.ctx.here().clone();
+        let as_uuid = annex_core::config::resolve_repository(
+            &name,
+            Some(&here),
+            &self.ctx.config,
+            &self
+                .repos
+                .descriptions
+                .iter()
+                .map(|(u, d)| (u.clone(), d.as_bytes().to_vec()))
+                .collect(),
+        );
+        match as_uuid {
+            Ok(u) => {
+                let stats = self.uuid(&u)?;
+                self.print(&format!("info {}", u), item, Some(()), stats)?;
+                Ok(true)
+            }
+            Err(annex_core::config::ConfigError::AmbiguousDescription(_)) => {
+                self.no_info(item, "found multiple repositories with that description")
+            }
+            Err(_) => match lookup_file(self.ctx, path)? {
+                Some(f) => {
+                    let stats = self.file(&name, &f.key);
+                    self.print(&format!("info {name}"), item, Some(()), stats)?;
+                    Ok(true)
+                }
+                None => {
+                    eprintln!("fatal: Not a valid object name {name}");
+                    self.no_info(
+                        item,
+                        "not a directory or an annexed file or a treeish or a remote or a uuid",
+                    )
+                }
+            },
+        }
+    }
+
+    fn no_info(&self, item: &[u8], note: &str) -> Result<bool, CommandError> {
+        if self.json {
+            let v = serde_json::json!({
+                "command": "info",
+                "error-messages": [],
+                "file": lossy(item),
+                "input": [lossy(item)],
+                "note": note,
+                "success": false,
+            });
+            crate::action::print_json(&v)?;
+        } else {
+            let mut line = b"info ".to_vec();
+            line.extend(crate::action::quote(item, true));
+            line.extend(format!(" ({note}) failed\n").as_bytes());
+            crate::output::bytes(&line)?;
+        }
+        Ok(false)
+    }
+
+    fn file(&self, name: &str, key: &Key) -> Vec<Stat> {
+        let mut one = KeyInfo::default();
+        one.add(key);
+        let present = self.ctx.store.has(key);
+        vec![
+            self.simple("file", name.to_owned()),
+            self.simple("size", self.size_keys(&one)),
+            self.simple("key", lossy(key.as_bytes())),
+            Stat {
+                name: "present".into(),
+                text: present.to_string(),
+                json: Some(Value::Bool(present)),
+            },
+        ]
+        .into_iter()
+        .filter(|s| self.wanted(&s.name, false))
+        .collect()
+    }
+
+    fn dir(&self, path: &Path) -> Result<Vec<Stat>, CommandError> {
+        let wt = self.ctx.worktree()?;
+        let top = wt
+            .top()
+            .canonicalize()
+            .unwrap_or_else(|_| wt.top().to_path_buf());
+        let spec = annex_core::worktree::pathspec_from_arg(&top, &self.ctx.cwd, path)?;
+        let (referenced, present, keys) = self.referenced(&[spec])?;
+        let mut stats = vec![
+            self.simple("directory", lossy(&os_bytes(path.as_os_str()))),
+            Stat {
+                name: "local annex keys".into(),
+                text: present.count.to_string(),
+                json: Some(Value::from(present.count)),
+            },
+            self.simple("local annex size", self.size_keys(&present)),
+            Stat {
+                name: "annexed files in working tree".into(),
+                text: referenced.count.to_string(),
+                json: Some(Value::from(referenced.count)),
+            },
+            self.simple(
+                "size of annexed files in working tree",
+                self.size_keys(&referenced),
+            ),
+        ];
+        if !self.fast || !self.show.is_empty() {
+            let numcopies = self.ctx.state.numcopies()?.unwrap_or(1);
+            let mut variance: BTreeMap<i64, u64> = BTreeMap::new();
+            let mut repo_data: BTreeMap<Uuid, u128> = BTreeMap::new();
+            for key in &keys {
+                let locs = self.repos.key_locations(&self.snap, key)?;
+                let have = locs
+                    .iter()
+                    .filter(|u| self.repos.trust(u) != TrustLevel::Untrusted)
+                    .count() as i64;
+                *variance.entry(have - numcopies).or_default() += 1;
+                for u in locs {
+                    *repo_data.entry(u).or_default() += u128::from(key.size().unwrap_or(0));
+                }
+            }
+            let mut text = String::new();
+            let mut arr = Vec::new();
+            for (v, n) in variance.iter().rev() {
+                let shown = if *v >= 0 {
+                    format!("+{v}")
+                } else {
+                    v.to_string()
+                };
+                text.push_str(&format!("\n\tnumcopies {shown}: {n}"));
+                arr.push(serde_json::json!([shown, n]));
+            }
+            stats.push(Stat {
+                name: "numcopies stats".into(),
+                text,
+                json: Some(Value::Array(arr)),
+            });
+            let (list, json) = self.sizes_list(&repo_data);
+            stats.push(Stat {
+                name: "repositories containing these files".into(),
+                text: if repo_data.is_empty() {
+                    "0".into()
+                } else {
+                    format!("{}{list}", repo_data.len())
+                },
+                json: Some(json),
+            });
+            let total: u128 = repo_data.values().sum();
+            stats.push(self.simple(
+                "combined size of repositories containing these files",
+                self.size(false, total),
+            ));
+        }
+        let slow_names = [
+            "numcopies stats",
+            "repositories containing these files",
+            "combined size of repositories containing these files",
+        ];
+        Ok(stats
+            .into_iter()
+            .filter(|s| self.wanted(&s.name, slow_names.contains(&s.name.as_str())))
+            .collect())
+    }
+
+    fn uuid_stats(&self, u: &Uuid) -> Vec<Stat> {
+        vec![
+            self.simple("uuid", u.to_string()),
+            self.simple("description", self.pretty_uuid(u)),
+            self.simple("trust", self.repos.trust(u).name().to_owned()),
+        ]
+    }
+
+    /// A repository named for display: its description (with `[here]`).
+    fn pretty_uuid(&self, u: &Uuid) -> String {
+        let n = self.repos.description(u);
+        if *u == self.repos.here {
+            if n.is_empty() {
+                "here".into()
+            } else {
+                format!("{n} [here]")
+            }
+        } else {
+            n
+        }
+    }
+
+    /// `remote annex keys` and `remote annex size` of a repository: the
+    /// keys the location log says it has.
+    fn repo_keys(&self, u: &Uuid) -> Result<Vec<Stat>, CommandError> {
+        let mut d = KeyInfo::default();
+        self.snap.branch().for_each_file(
+            |p| p.ends_with(b".log") && p.iter().filter(|&&b| b == b'/').count() == 2,
+            |path, content| {
+                let name = &path[..path.len() - 4];
+                let file = name.rsplit(|&b| b == b'/').next().unwrap_or(name);
+                if let Some(key) = annex_core::objects::file_key(file)
+                    && annex_core::logs::location::LocationLog::parse(content)
+                        .present_uuids()
+                        .contains(u)
+                {
+                    d.add(&key);
+                }
+            },
+        )?;
+        Ok(vec![
+            Stat {
+                name: "remote annex keys".into(),
+                text: d.count.to_string(),
+                json: Some(Value::from(d.count)),
+            },
+            self.simple("remote annex size", self.size_keys(&d)),
+        ])
+    }
+
+    fn uuid(&self, u: &Uuid) -> Result<Vec<Stat>, CommandError> {
+        let mut stats = self.uuid_stats(u);
+        if self.wanted("remote annex keys", true) || self.wanted("remote annex size", true) {
+            stats.extend(self.repo_keys(u)?);
+        }
+        Ok(self.filter(stats, &["remote annex keys", "remote annex size"]))
+    }
+
+    fn filter(&self, stats: Vec<Stat>, slow: &[&str]) -> Vec<Stat> {
+        stats
+            .into_iter()
+            .filter(|s| self.wanted(&s.name, slow.contains(&s.name.as_str())))
+            .collect()
+    }
+
+    fn remote(&self, r: &annex_core::config::RemoteConfig) -> Result<Vec<Stat>, CommandError> {
+        let Some(u) = r.uuid.clone() else {
+            return Err(CommandError::failed(format!(
+                "cannot determine uuid for {} (perhaps you need to run \"git annex sync\"?)",
+                r.name
+            )));
+        };
+        let mut stats = self.uuid_stats(&u);
+        stats.push(self.simple("remote", r.name.clone()));
+        stats.push(self.simple("cost", format!("{:?}", r.cost())));
+        stats.push(self.simple("type", "git".into()));
+        let available = r
+            .local_path(
+                self.ctx
+                    .worktree
+                    .as_ref()
+                    .map_or(self.ctx.repo.git_dir(), |w| w.top()),
+            )
+            .is_none_or(|p| p.exists());
+        stats.push(self.simple("available", available.to_string()));
+        let url = r.url.clone().unwrap_or_default();
+        let location = if !url.is_empty()
+            && !url.starts_with('/')
+            && !url.contains("://")
+            && !url.contains(':')
+        {
+            format!("./{url}")
+        } else {
+            url
+        };
+        stats.push(self.simple("repository location", location));
+        stats.push(self.simple("last synced", self.last_synced(&r.name)));
+        let proxied = self
+            .ctx
+            .config
+            .get(&format!("remote.{}.annex-proxied-by", r.name))
+            .is_some();
+        stats.push(self.simple("proxied", proxied.to_string()));
+        if self.wanted("remote annex keys", true) || self.wanted("remote annex size", true) {
+            stats.extend(self.repo_keys(&u)?);
+        }
+        Ok(self.filter(stats, &["remote annex keys", "remote annex size"]))
+    }
+
+    /// The newest modification time of the remote's loose tracking refs.
+    fn last_synced(&self, remote: &str) -> String {
+        let dir = self.ctx.repo.git_dir().join("refs/remotes").join(remote);
+        let mut newest: Option<i64> = None;
+        for e in walkdir(&dir, usize::MAX) {
+            if let Ok(m) = std::fs::metadata(&e)
+                && let Ok(t) = m.modified()
+                && let Ok(d) = t.duration_since(std::time::UNIX_EPOCH)
+            {
+                let s = d.as_secs() as i64;
+                newest = Some(newest.map_or(s, |n| n.max(s)));
+            }
+        }
+        match newest {
+            Some(s) => utc_time(s),
+            None => "never".into(),
+        }
+    }
+}
+
+/// `YYYY-MM-DD HH:MM:SS UTC` for seconds since the epoch.
+fn utc_time(secs: i64) -> String {
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = if m <= 2 { y + 1 } else { y };
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} UTC",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// The regular files under `dir`, at most `depth` levels down.
+fn walkdir(dir: &Path, depth: usize) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![(dir.to_path_buf(), 0usize)];
+    while let Some((d, level)) = stack.pop() {
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in rd.flatten() {
+            let p = e.path();
+            match e.file_type() {
+                Ok(t) if t.is_dir() && level < depth => stack.push((p, level + 1)),
+                Ok(t) if t.is_file() => out.push(p),
+                _ => {}
+            }
+        }
+    }
+    out
+}
+
+/// The total size of the files in a directory of keys
+/// (`.git/annex/tmp`, `.git/annex/bad`) whose names are keys.
+fn dir_keys_size(dir: &Path) -> u128 {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    let mut total = 0;
+    for e in rd.flatten() {
+        let name = os_bytes(&e.file_name());
+        if annex_core::objects::file_key(&name).is_some()
+            && let Ok(m) = e.metadata()
+            && m.is_file()
+        {
+            total += u128::from(m.len());
+        }
+    }
+    total
+}
+
+/// A size as git-annex reads one (`100 megabytes`, `1gb`, `500000`).
+fn parse_size(s: &str) -> Option<u64> {
+    let s = s.trim();
+    let split = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(s.len());
+    let number: f64 = s[..split].parse().ok()?;
+    let unit = s[split..].trim().to_ascii_lowercase();
+    if unit.is_empty() {
+        return Some(number.round() as u64);
+    }
+    for u in STORAGE_UNITS.iter().chain(COMMITTEE_UNITS.iter()) {
+        let a = u.abbrev.to_ascii_lowercase();
+        if unit == a || unit == u.name || unit == format!("{}s", u.name) || format!("{unit}b") == a
+        {
+            return Some((number * u.size as f64).round() as u64);
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Values seen from git-annex 10.20261026's `info`.
+    #[test]
+    fn sizes_as_git_annex_shows_them() {
+        assert_eq!(rough_size(&STORAGE_UNITS, false, 18), "18 bytes");
+        assert_eq!(rough_size(&STORAGE_UNITS, false, 1), "1 byte");
+        assert_eq!(rough_size(&STORAGE_UNITS, true, 6), "6 B");
+        assert_eq!(
+            rough_size(&STORAGE_UNITS, false, 21_346_246_400),
+            "21.35 gigabytes"
+        );
+        assert_eq!(
+            rough_size(&STORAGE_UNITS, false, 100_000_000),
+            "100 megabytes"
+        );
+        assert_eq!(
+            rough_size(&COMMITTEE_UNITS, false, 33_554_432),
+            "32 mebibytes"
+        );
+        assert_eq!(show_imprecise(1, 0.0006), "0");
+        assert_eq!(parse_size("100 megabytes"), Some(100_000_000));
+        assert_eq!(parse_size("1gb"), Some(1_000_000_000));
+    }
+
+    #[test]
+    fn utc_times() {
+        assert_eq!(utc_time(0), "1970-01-01 00:00:00 UTC");
+        // Values from `date -u -d @SECS`.
+        assert_eq!(utc_time(1_795_472_200), "2026-11-23 22:16:40 UTC");
+        assert_eq!(utc_time(951_825_600), "2000-02-29 12:00:00 UTC");
+    }
+}

@@ -1,0 +1,165 @@
+//! `lookupkey FILE...`: the key of each annexed file, as staged in the
+//! index (the work tree is not looked at); `--ref` reads a git ref such as
+//! `HEAD:file` instead; `--batch` (`-z`) answers each input line, an empty
+//! line for a file that is not annexed. Exit code 1 when some file is not
+//! annexed.
+
+use std::ffi::OsString;
+use std::io::IsTerminal;
+
+use annex_core::key::Key;
+use annex_core::pointer;
+use annex_core::worktree::{MAX_POINTER_SIZE, pathspec_from_arg};
+use gix::bstr::ByteSlice;
+
+use crate::error::CommandError;
+use annex_core::repo::Repo;
+
+use super::whereis::{os_bytes, os_str};
+
+/// Arguments of `lookupkey`.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Files (relative to the current directory, or absolute).
+    files: Vec<OsString>,
+    /// Look the keys up in git refs (`REF:PATH`) rather than the index.
+    #[arg(long = "ref")]
+    ref_: bool,
+    /// Read files from stdin, one a line.
+    #[arg(long)]
+    batch: bool,
+    /// With `--batch`, input items end with NUL instead of newline.
+    #[arg(short = 'z')]
+    z: bool,
+}
+
+/// The key a blob's content names: a pointer file or an annex link target.
+fn key_of_blob(data: &[u8]) -> Option<Key> {
+    pointer::parse_pointer(data)
+        .or_else(|| pointer::parse_link_target(data.trim_end_with(|c| c == '\n')))
+}
+
+struct Lookup {
+    cwd: std::path::PathBuf,
+    repo: gix::Repository,
+    by_ref: bool,
+    terminal: bool,
+    /// Set once a `--ref` did not resolve: the reference git-annex's
+    /// reader of git objects is then out of step, and every later lookup
+    /// of the command finds nothing. Matched, so scripts see the same.
+    broken: std::cell::Cell<bool>,
+}
+
+impl Lookup {
+    fn key(&self, item: &[u8]) -> Result<Option<Key>, CommandError> {
+        if self.broken.get() {
+            return Ok(None);
+        }
+        let id = if self.by_ref {
+            match self.repo.rev_parse_single(item.as_bstr()) {
+                Ok(id) => id.detach(),
+                Err(_) => {
+                    self.broken.set(true);
+                    return Ok(None);
+                }
+            }
+        } else {
+            let top = self.repo.workdir().ok_or_else(|| {
+                CommandError::failed("This command cannot be run in a bare repository.")
+            })?;
+            let top = top.canonicalize().unwrap_or_else(|_| top.to_path_buf());
+            let Ok(rel) = pathspec_from_arg(&top, &self.cwd, std::path::Path::new(os_str(item)))
+            else {
+                return Ok(None);
+            };
+            let index = self
+                .repo
+                .index_or_empty()
+                .map_err(|e| CommandError::failed(format!("cannot read the git index: {e}")))?;
+            match index.entry_by_path(rel.as_bstr()) {
+                Some(e) => e.id,
+                None => return Ok(None),
+            }
+        };
+        let Ok(header) = self.repo.find_header(id) else {
+            return Ok(None);
+        };
+        if header.kind() != gix::object::Kind::Blob || header.size() > MAX_POINTER_SIZE {
+            return Ok(None);
+        }
+        let Ok(obj) = self.repo.find_object(id) else {
+            return Ok(None);
+        };
+        Ok(key_of_blob(&obj.data))
+    }
+
+    /// Prints the key of `item`; returns whether it had one.
+    fn show(&self, item: &[u8], batch: bool) -> Result<bool, CommandError> {
+        match self.key(item)? {
+            Some(k) => {
+                let shown = if self.terminal {
+                    k.as_bytes()
+                        .iter()
+                        .map(|&c| if c < 0x20 || c == 0x7f { b'?' } else { c })
+                        .collect()
+                } else {
+                    k.as_bytes().to_vec()
+                };
+                crate::output::bytes_line(&shown)?;
+                Ok(true)
+            }
+            None => {
+                if batch {
+                    crate::output::bytes(b"\n")?;
+                }
+                Ok(false)
+            }
+        }
+    }
+}
+
+/// Looks up the keys.
+pub fn run(args: Args) -> Result<(), CommandError> {
+    // The key is in git's objects: neither the git-annex branch nor the
+    // annex is read (nothing is merged or committed, as git-annex).
+    let cwd = std::env::current_dir()
+        .map_err(|e| CommandError::failed(format!("cannot read the current directory: {e}")))?;
+    let cwd = cwd.canonicalize().unwrap_or(cwd);
+    let start = match std::env::var_os("GIT_DIR").filter(|d| !d.is_empty()) {
+        Some(dir) => cwd.join(dir),
+        None => cwd.clone(),
+    };
+    let repo = Repo::open(&start).map_err(|_| CommandError::failed("Not in a git repository."))?;
+    let repo = gix::open(repo.git_dir())
+        .map_err(|e| CommandError::failed(format!("cannot open the git repository: {e}")))?;
+    if !args.ref_ && repo.workdir().is_none() {
+        return Err(CommandError::failed(
+            "This command cannot be run in a bare repository.",
+        ));
+    }
+    let lookup = Lookup {
+        cwd,
+        repo,
+        broken: std::cell::Cell::new(false),
+        by_ref: args.ref_,
+        terminal: std::io::stdout().is_terminal(),
+    };
+    let mut failed = false;
+    if args.batch {
+        crate::batch::for_each_item(args.z, |item| {
+            let ok = lookup.show(item, true)?;
+            failed |= !ok;
+            crate::output::bytes(b"")
+        })?;
+        // git-annex's batch mode answers every line and succeeds.
+        failed = false;
+    } else {
+        for f in &args.files {
+            failed |= !lookup.show(&os_bytes(f), false)?;
+        }
+    }
+    if failed {
+        return Err(CommandError::quiet_failure(String::new()));
+    }
+    Ok(())
+}

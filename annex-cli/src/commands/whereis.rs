@@ -1,0 +1,555 @@
+//! `whereis [PATH...]`: the repositories the location log says have each
+//! file's content, trusted and semitrusted first, untrusted apart, with the
+//! web's URLs; `--key`, `--all`, `--batch`/`--batch-keys` (`-z`),
+//! `--format`, `--json`. Exit code 1 when some key has no known copy.
+//!
+//! The branch is read through one [`Snapshot`] taken when the command
+//! starts, so each key costs a few tree lookups and one log read.
+//!
+//! This module also holds what the read-side commands (`whereis`, `info`)
+//! share about repositories: their descriptions as git-annex shows them,
+//! remote names and trust levels ([`Repos`]).
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+
+use annex_core::branch::Snapshot;
+use annex_core::key::Key;
+use annex_core::logs;
+use annex_core::logs::trust::TrustLevel;
+use annex_core::logs::web::Downloader;
+use annex_core::uuid::{Uuid, WEB_UUID};
+use serde_json::Value;
+
+use crate::action::{CommonArgs, OutputArgs, Reporter, lossy};
+use crate::context::Ctx;
+use crate::error::CommandError;
+
+use super::examinekey::Format;
+
+/// The UUID of git-annex's built-in bittorrent remote.
+pub(super) const BITTORRENT_UUID: &str = "00000000-0000-0000-0000-000000000002";
+
+/// Arguments of `whereis`.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Files or directories.
+    paths: Vec<OsString>,
+    /// Operate on this key instead of files.
+    #[arg(long, value_name = "KEY")]
+    key: Option<String>,
+    /// Operate on every key the git-annex branch has a location log for.
+    #[arg(long, short = 'A')]
+    all: bool,
+    /// Read file names from stdin, one a line.
+    #[arg(long)]
+    batch: bool,
+    /// Read keys from stdin, one a line.
+    #[arg(long = "batch-keys")]
+    batch_keys: bool,
+    /// With `--batch`, input items end with NUL instead of newline.
+    #[arg(short = 'z')]
+    z: bool,
+    /// Custom output (`${file}`, `${key}`, `${uuid}`, `${url}` ...).
+    #[arg(long, value_name = "FORMAT")]
+    format: Option<OsString>,
+    #[command(flatten)]
+    output: OutputArgs,
+    #[command(flatten)]
+    common: CommonArgs,
+}
+
+/// The repositories a command shows: descriptions, remote names, trust.
+pub(super) struct Repos {
+    /// This repository.
+    pub here: Uuid,
+    /// Descriptions from `uuid.log`.
+    pub descriptions: BTreeMap<Uuid, String>,
+    /// Names of the remotes (git remotes and special remotes with a UUID,
+    /// and the built-in web and bittorrent remotes).
+    pub names: BTreeMap<Uuid, String>,
+    /// Trust levels: `trust.log` overridden by `remote.NAME.annex-trustlevel`.
+    pub trust: BTreeMap<Uuid, TrustLevel>,
+}
+
+impl Repos {
+    /// Reads them from a snapshot of the branch and the git config.
+    pub fn load(ctx: &Ctx, snap: &Snapshot<'_>) -> Result<Repos, CommandError> {
+        let descriptions = logs::uuid::parse(&snap.get(annex_core::state::paths::UUID)?)
+            .descriptions()
+            .into_iter()
+            .map(|(u, d)| (u, lossy(&d)))
+            .collect();
+        let mut trust = logs::trust::parse(&snap.get(annex_core::state::paths::TRUST)?).current();
+        let mut names = BTreeMap::new();
+        for (u, n) in [(WEB_UUID, "web"), (BITTORRENT_UUID, "bittorrent")] {
+            if let Ok(u) = Uuid::parse(u.as_bytes()) {
+                names.insert(u, n.to_owned());
+            }
+        }
+        let config = snap.branch().repo().config_snapshot();
+        if let Some(sections) = config.plumbing().sections_by_name("remote") {
+            for s in sections {
+                let Some(name) = s.header().subsection_name() else {
+                    continue;
+                };
+                let name = name.to_string();
+                let uuid = ctx
+                    .config
+                    .get_str(&format!("remote.{name}.annex-uuid"))
+                    .and_then(|v| Uuid::parse(v.as_bytes()).ok());
+                let Some(uuid) = uuid else { continue };
+                if let Some(level) = ctx
+                    .config
+                    .get_str(&format!("remote.{name}.annex-trustlevel"))
+                    .and_then(|l| parse_trust_level(&l))
+                {
+                    trust.insert(uuid.clone(), level);
+                }
+                names.entry(uuid).or_insert(name);
+            }
+        }
+        Ok(Repos {
+            here: ctx.here().clone(),
+            descriptions,
+            names,
+            trust,
+        })
+    }
+
+    /// A repository's trust level (semitrusted unless set).
+    pub fn trust(&self, u: &Uuid) -> TrustLevel {
+        self.trust
+            .get(u)
+            .copied()
+            .unwrap_or(TrustLevel::SemiTrusted)
+    }
+
+    /// The description git-annex gives a repository: its `uuid.log`
+    /// description with the remote's name added in brackets (the name
+    /// alone when it has none).
+    pub fn description(&self, u: &Uuid) -> String {
+        match (self.descriptions.get(u), self.names.get(u)) {
+            (Some(d), Some(n)) => add_name(d, n),
+            (Some(d), None) => d.clone(),
+            (None, Some(n)) => n.clone(),
+            (None, None) => String::new(),
+        }
+    }
+
+    /// One line of a repository list: `UUID -- DESCRIPTION`, with `[here]`
+    /// for this repository.
+    pub fn pretty(&self, u: &Uuid) -> String {
+        let n = self.description(u);
+        let here = *u == self.here;
+        let d = if here && n.is_empty() {
+            "here".to_owned()
+        } else if here {
+            add_name(&n, "here")
+        } else {
+            n
+        };
+        if d.is_empty() {
+            u.to_string()
+        } else {
+            format!("{u} -- {d}")
+        }
+    }
+
+    /// A repository as a JSON object: `uuid`, `description`, `here`, and
+    /// an optional extra field.
+    pub fn json(&self, u: &Uuid, extra: Option<(&str, Value)>) -> Value {
+        let mut m = serde_json::Map::new();
+        m.insert("uuid".into(), Value::String(u.to_string()));
+        m.insert("description".into(), Value::String(self.description(u)));
+        m.insert("here".into(), Value::Bool(*u == self.here));
+        if let Some((k, v)) = extra {
+            m.insert(k.into(), v);
+        }
+        Value::Object(m)
+    }
+
+    /// A key's locations as git-annex counts them: present in the
+    /// location log, dead repositories left out.
+    pub fn key_locations(&self, snap: &Snapshot<'_>, key: &Key) -> Result<Vec<Uuid>, CommandError> {
+        Ok(snap
+            .locations(key)?
+            .into_iter()
+            .filter(|u| self.trust(u) != TrustLevel::Dead)
+            .collect())
+    }
+}
+
+/// git-annex's trust level names (as in `remote.NAME.annex-trustlevel`).
+pub(super) fn parse_trust_level(s: &str) -> Option<TrustLevel> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "trusted" => Some(TrustLevel::Trusted),
+        "semitrusted" => Some(TrustLevel::SemiTrusted),
+        "untrusted" => Some(TrustLevel::Untrusted),
+        "dead" => Some(TrustLevel::Dead),
+        _ => None,
+    }
+}
+
+/// A description with a name added: `desc [name]`, or `[name]` when the
+/// description is empty or the name itself.
+fn add_name(desc: &str, name: &str) -> String {
+    if desc == name || desc.is_empty() {
+        format!("[{name}]")
+    } else {
+        format!("{desc} [{name}]")
+    }
+}
+
+/// What to show a key as.
+struct Item<'a> {
+    /// The file as shown (relative to the current directory).
+    file: Option<Vec<u8>>,
+    key: &'a Key,
+    /// The command-line input that led to it (`None`: none, as for `--key`).
+    input: Option<&'a [u8]>,
+}
+
+struct Whereis<'a> {
+    snap: Snapshot<'a>,
+    repos: Repos,
+    /// The `--format`, parsed, and as given.
+    format: Option<(Format, Vec<u8>)>,
+}
+
+/// Shows where each file's (or key's) content is.
+pub fn run(args: Args) -> Result<(), CommandError> {
+    let selectors = [!args.paths.is_empty(), args.key.is_some(), args.all]
+        .iter()
+        .filter(|b| **b)
+        .count();
+    if selectors > 1 || (args.batch_keys && (args.key.is_some() || args.all)) {
+        return Err(CommandError::failed(
+            // git-annex ends this message with an empty line.
+            "Can only specify one of file names, --all, --branch, --unused, --failed --key, or --incomplete\n",
+        ));
+    }
+    let key_arg = match &args.key {
+        Some(k) => Some(
+            Key::parse(k.as_bytes())
+                .map_err(|_| CommandError::failed(format!("option --key: bad key {k}")))?,
+        ),
+        None => None,
+    };
+    // JSON output has no side messages (merging, recording state).
+    let quiet = args.output.quiet || args.output.json || args.output.json_progress;
+    let ctx = Ctx::open(&args.common.config, quiet)?;
+    let quote_path = ctx.config.get_bool("core.quotepath").unwrap_or(true);
+    let mut reporter = args.output.reporter("whereis").quote_path(quote_path);
+    let snap = Snapshot::new(ctx.state.branch())?;
+    let repos = Repos::load(&ctx, &snap)?;
+    let format = args.format.as_deref().map(|f| {
+        let raw = os_bytes(f);
+        (Format::parse(&raw), raw)
+    });
+    let w = Whereis {
+        snap,
+        repos,
+        format,
+    };
+    if args.batch || args.batch_keys {
+        if !args.paths.is_empty() {
+            return Err(CommandError::failed(
+                "Cannot mix --batch with file names on the command line",
+            ));
+        }
+        crate::batch::for_each_item(args.z, |item| {
+            if args.batch_keys {
+                let key = Key::parse(item).map_err(|_| {
+                    CommandError::failed("Batch input parse failure: not a valid key")
+                })?;
+                let it = Item {
+                    file: None,
+                    key: &key,
+                    input: Some(item),
+                };
+                w.show(&mut reporter, &it)
+            } else {
+                let path = std::path::Path::new(os_str(item));
+                match lookup_file(&ctx, path)? {
+                    Some(f) => {
+                        let it = Item {
+                            file: Some(ctx.display_path(&f.path)),
+                            key: &f.key,
+                            input: Some(item),
+                        };
+                        w.show(&mut reporter, &it)
+                    }
+                    // Not an annexed file: an empty line, as git-annex answers.
+                    None => crate::output::bytes(b"\n"),
+                }
+            }
+        })?;
+    } else if let Some(key) = &key_arg {
+        let it = Item {
+            file: None,
+            key,
+            input: None,
+        };
+        w.show(&mut reporter, &it)?;
+    } else if args.all {
+        for key in all_keys(w.snap.branch())? {
+            let it = Item {
+                file: None,
+                key: &key,
+                input: None,
+            };
+            w.show(&mut reporter, &it)?;
+        }
+    } else {
+        let seek = ctx.seek(&args.paths, &mut reporter)?;
+        // The pathspec each file came from, shown as `input`.
+        for (f, input) in with_inputs(&ctx, &seek.files, &args.paths) {
+            let it = Item {
+                file: Some(ctx.display_path(&f.path)),
+                key: &f.key,
+                input: Some(&input),
+            };
+            w.show(&mut reporter, &it)?;
+        }
+    }
+    reporter.finish()
+}
+
+impl Whereis<'_> {
+    fn show(&self, reporter: &mut Reporter, it: &Item<'_>) -> Result<(), CommandError> {
+        let repos = &self.repos;
+        let locations = repos.key_locations(&self.snap, it.key)?;
+        // URLs of each location: the web's registered URLs.
+        let web_urls: Vec<String> = if locations.iter().any(|u| u.as_str() == WEB_UUID) {
+            self.snap
+                .urls(it.key)?
+                .iter()
+                .filter_map(|l| match logs::web::downloader(l) {
+                    (u, Downloader::Web | Downloader::Youtube) => Some(lossy(u)),
+                    _ => None,
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let urls_of = |u: &Uuid| -> &[String] {
+            if u.as_str() == WEB_UUID {
+                &web_urls
+            } else {
+                &[]
+            }
+        };
+        let (untrusted, safe): (Vec<&Uuid>, Vec<&Uuid>) = locations
+            .iter()
+            .partition(|u| repos.trust(u) == TrustLevel::Untrusted);
+        let success = !safe.is_empty();
+        if let Some((format, raw)) = &self.format {
+            self.show_formatted(format, raw, it, &locations, &web_urls)?;
+            if !success {
+                reporter.count_failure();
+            }
+            return Ok(());
+        }
+        let input = it.input.map(<[u8]>::to_vec);
+        let mut action = reporter.start_opt(it.file.as_deref(), Some(it.key), input.as_deref())?;
+        let n = safe.len();
+        action.note(&format!("{n} {}", if n == 1 { "copy" } else { "copies" }))?;
+        let list = |us: &[&Uuid]| -> (String, Value) {
+            let mut text = String::new();
+            let mut arr = Vec::new();
+            for u in us {
+                text.push('\t');
+                text.push_str(&repos.pretty(u));
+                text.push('\n');
+                let urls: Vec<Value> = urls_of(u).iter().cloned().map(Value::String).collect();
+                arr.push(repos.json(u, Some(("urls", Value::Array(urls)))));
+            }
+            (text, Value::Array(arr))
+        };
+        let (safe_text, safe_json) = list(&safe);
+        let (untrusted_text, untrusted_json) = list(&untrusted);
+        action.field("whereis", safe_json);
+        action.field("untrusted", untrusted_json);
+        if !safe.is_empty() {
+            action.long_note(&safe_text)?;
+        }
+        if !untrusted.is_empty() {
+            action.long_note(&format!(
+                "The following untrusted locations may also have copies:\n{untrusted_text}"
+            ))?;
+        }
+        for u in &locations {
+            let urls = urls_of(u);
+            if urls.is_empty() {
+                continue;
+            }
+            if let Some(name) = repos.names.get(u) {
+                let text: String = urls.iter().map(|url| format!("{name}: {url}\n")).collect();
+                action.long_note(&text)?;
+            }
+        }
+        action.end(success)
+    }
+
+    fn show_formatted(
+        &self,
+        format: &Format,
+        raw: &[u8],
+        it: &Item<'_>,
+        locations: &[Uuid],
+        urls: &[String],
+    ) -> Result<(), CommandError> {
+        let mut vars = super::find::format_vars(it.key, it.file.as_deref());
+        let uses = |v: &str| format_contains_var(raw, v);
+        let uuids: Vec<Option<&Uuid>> = if uses("uuid") {
+            locations.iter().map(Some).collect()
+        } else {
+            vec![None]
+        };
+        let n = vars.len();
+        let mut out = Vec::new();
+        for u in uuids {
+            vars.truncate(n);
+            if let Some(u) = u {
+                vars.push(("uuid", u.to_string().into_bytes()));
+            }
+            if uses("url") {
+                for url in urls {
+                    vars.truncate(n + usize::from(u.is_some()));
+                    vars.push(("url", url.as_bytes().to_vec()));
+                    out.extend(format.expand(&vars));
+                }
+            } else {
+                out.extend(format.expand(&vars));
+            }
+        }
+        crate::output::bytes(&out)
+    }
+}
+
+/// Whether a `--format` uses a variable (`${var}`, `${var;width}`, or
+/// its `escaped_` form).
+pub(super) fn format_contains_var(format: &[u8], var: &str) -> bool {
+    let has = |s: String| format.windows(s.len()).any(|w| w == s.as_bytes());
+    ["${", "${escaped_"]
+        .iter()
+        .any(|p| has(format!("{p}{var}}}")) || has(format!("{p}{var};")))
+}
+
+/// A command-line argument's bytes.
+pub(super) fn os_bytes(s: &std::ffi::OsStr) -> Vec<u8> {
+    use std::os::unix::ffi::OsStrExt;
+    s.as_bytes().to_vec()
+}
+
+/// Bytes as an `OsStr`.
+pub(super) fn os_str(b: &[u8]) -> &std::ffi::OsStr {
+    use std::os::unix::ffi::OsStrExt;
+    std::ffi::OsStr::from_bytes(b)
+}
+
+/// The annexed file at `path` (relative to the current directory), if it
+/// is one.
+pub(super) fn lookup_file(
+    ctx: &Ctx,
+    path: &std::path::Path,
+) -> Result<Option<annex_core::worktree::AnnexedFile>, CommandError> {
+    let wt = ctx.worktree()?;
+    let top = wt
+        .top()
+        .canonicalize()
+        .unwrap_or_else(|_| wt.top().to_path_buf());
+    let Ok(rel) = annex_core::worktree::pathspec_from_arg(&top, &ctx.cwd, path) else {
+        return Ok(None);
+    };
+    if rel.is_empty() {
+        return Ok(None);
+    }
+    Ok(wt
+        .lookup_key(&rel)?
+        .map(|(key, locked)| annex_core::worktree::AnnexedFile {
+            path: rel,
+            key,
+            locked,
+        }))
+}
+
+/// Every key the branch has a location log for, in branch order.
+pub(super) fn all_keys(branch: &annex_core::branch::Branch) -> Result<Vec<Key>, CommandError> {
+    let mut keys = Vec::new();
+    for path in branch.files()? {
+        let Some(name) = path.strip_suffix(b".log") else {
+            continue;
+        };
+        if path.iter().filter(|&&b| b == b'/').count() != 2 {
+            continue;
+        }
+        let file = name.rsplit(|&b| b == b'/').next().unwrap_or(name);
+        if let Some(k) = annex_core::objects::file_key(file) {
+            keys.push(k);
+        }
+    }
+    Ok(keys)
+}
+
+/// Each file with the command-line item it was found through (the file
+/// itself, as shown, when no paths were given), as git-annex's `input`.
+pub(super) fn with_inputs<'f>(
+    ctx: &Ctx,
+    files: &'f [annex_core::worktree::AnnexedFile],
+    args: &[OsString],
+) -> Vec<(&'f annex_core::worktree::AnnexedFile, Vec<u8>)> {
+    let specs: Vec<Option<Vec<u8>>> = match ctx.worktree() {
+        Ok(wt) => {
+            let top = wt
+                .top()
+                .canonicalize()
+                .unwrap_or_else(|_| wt.top().to_path_buf());
+            args.iter()
+                .map(|a| {
+                    annex_core::worktree::pathspec_from_arg(&top, &ctx.cwd, std::path::Path::new(a))
+                        .ok()
+                })
+                .collect()
+        }
+        Err(_) => Vec::new(),
+    };
+    files
+        .iter()
+        .map(|f| {
+            if args.is_empty() {
+                return (f, ctx.display_path(&f.path));
+            }
+            let i = specs.iter().position(|s| {
+                s.as_ref().is_some_and(|s| {
+                    let s = s.strip_suffix(b"/").unwrap_or(s);
+                    s.is_empty()
+                        || f.path == s
+                        || (f.path.starts_with(s) && f.path.get(s.len()) == Some(&b'/'))
+                })
+            });
+            let input = i.map_or_else(|| ctx.display_path(&f.path), |i| os_bytes(&args[i]));
+            (f, input)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_added_as_git_annex_does() {
+        assert_eq!(add_name("repo B", "b"), "repo B [b]");
+        assert_eq!(add_name("", "b"), "[b]");
+        assert_eq!(add_name("b", "b"), "[b]");
+    }
+
+    #[test]
+    fn trust_level_names() {
+        assert_eq!(parse_trust_level("Trusted"), Some(TrustLevel::Trusted));
+        assert_eq!(parse_trust_level("dead"), Some(TrustLevel::Dead));
+        assert_eq!(parse_trust_level("x"), None);
+    }
+}
