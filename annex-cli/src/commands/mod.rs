@@ -1,5 +1,6 @@
 //! One module per command; [`run`] dispatches.
 
+mod add;
 mod calckey;
 mod contentlocation;
 mod examinekey;
@@ -11,6 +12,8 @@ use crate::error::CommandError;
 /// The commands of `git-annex-rs`.
 #[derive(clap::Subcommand, Debug)]
 pub enum Command {
+    /// Add files to the annex.
+    Add(add::Args),
     /// Calculate the key for a file.
     Calckey(calckey::Args),
     /// Look up the content of a key in this repository.
@@ -26,6 +29,7 @@ pub enum Command {
 /// Runs one command.
 pub fn run(command: Command) -> Result<(), CommandError> {
     match command {
+        Command::Add(args) => add::run(args),
         Command::Calckey(args) => calckey::run(args),
         Command::Contentlocation(args) => contentlocation::run(args),
         Command::Examinekey(args) => examinekey::run(args),
