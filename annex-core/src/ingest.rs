@@ -680,6 +680,18 @@ fn unknown_content_warning(path: &[u8], _key: &Key, present: bool, link: bool) -
     ))
 }
 
+/// Syncs the file system holding the object store to disk once (after
+/// many ingests made with [`ObjectStore::with_fsync`]`(false)`).
+pub fn sync_store(store: &ObjectStore) -> Result<(), IngestError> {
+    let dir = store.objects_dir();
+    let f = match fs::File::open(&dir) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(io_err("open", &dir)(e)),
+    };
+    rustix::fs::syncfs(&f).map_err(|e| io_err("sync", &dir)(e.into()))
+}
+
 /// Writes `data` as a blob.
 pub fn write_blob(
     repo: &gix::Repository,

@@ -398,7 +398,7 @@ pub fn run(args: Args) -> Result<(), CommandError> {
     let mut reporter = args.output.reporter("add");
     let jobs = args.common.jobs()?;
     let mut policy = Policy::new(&ctx, &args)?;
-    let ingester = Ingester::new(top.clone(), ctx.store.clone(), Backend::Sha256E);
+    let ingester = Ingester::new(top.clone(), ctx.store.clone().with_fsync(false), Backend::Sha256E);
     let repo = wt.repo().clone();
     let shower = Shower::new(&ctx, reporter.is_json());
 
@@ -446,11 +446,12 @@ pub fn run(args: Args) -> Result<(), CommandError> {
             let mut entries = Vec::new();
             let mut printed = false;
             process(&ctx, &ingester, &policy, &repo, &shower, &mut reporter, vec![item], 1, &mut entries, &mut printed)?;
+            annex_core::ingest::sync_store(ingester.store())?;
             annex_core::ingest::stage(&repo, &entries)?;
             if !printed {
                 crate::output::bytes_line(b"")?;
             }
-            ctx.commit(&reporter)
+            finish_recording(&ctx, &reporter, !entries.is_empty())
         })
         .and_then(|()| reporter.finish());
     }
@@ -506,9 +507,42 @@ pub fn run(args: Args) -> Result<(), CommandError> {
     let mut entries = Vec::with_capacity(items.len());
     let mut printed = false;
     process(&ctx, &ingester, &policy, &repo, &shower, &mut reporter, items, jobs, &mut entries, &mut printed)?;
+    annex_core::ingest::sync_store(ingester.store())?;
     annex_core::ingest::stage(&repo, &entries)?;
-    ctx.commit(&reporter)?;
+    finish_recording(&ctx, &reporter, !entries.is_empty())?;
     reporter.finish()
+}
+
+/// Commits the `git-annex` branch and announces "(recording state in
+/// git...)" in plain mode, as git-annex does when it committed the branch
+/// or updated the index (`staged`).
+pub(crate) fn finish_recording(
+    ctx: &Ctx,
+    reporter: &Reporter,
+    staged: bool,
+) -> Result<(), CommandError> {
+    let committed = ctx.state.commit()?;
+    if (committed.is_some() || staged) && !reporter.is_json() {
+        crate::output::outln!("(recording state in git...)")?;
+    }
+    Ok(())
+}
+
+/// For commands acting on annexed files: the command-line argument that
+/// named a file (its JSON `input`), from the arguments given.
+pub(crate) fn seek_inputs(
+    ctx: &Ctx,
+    args: &[OsString],
+) -> Result<impl Fn(&[u8]) -> Option<Vec<u8>>, CommandError> {
+    let wt = ctx.worktree()?;
+    let top = wt.top().canonicalize().unwrap_or_else(|_| wt.top().to_path_buf());
+    let mut specs = Vec::new();
+    let mut inputs = Vec::new();
+    for a in args {
+        specs.push(pathspec_from_arg(&top, &ctx.cwd, Path::new(a))?);
+        inputs.push(a.as_bytes().to_vec());
+    }
+    Ok(move |path: &[u8]| input_for(path, &specs, &inputs))
 }
 
 /// Whether a file is staged and unchanged (nothing for add to do).

@@ -1,10 +1,14 @@
 //! One module per command; [`run`] dispatches.
 
-mod add;
+pub(crate) mod add;
 mod calckey;
 mod contentlocation;
 mod examinekey;
+mod filter_process;
 mod init;
+mod lock;
+mod smudge;
+mod unlock;
 mod version;
 
 use crate::error::CommandError;
@@ -20,8 +24,16 @@ pub enum Command {
     Contentlocation(contentlocation::Args),
     /// Print information that can be told from a key alone.
     Examinekey(examinekey::Args),
+    /// Long-running git filter process for unlocked files.
+    FilterProcess(filter_process::Args),
     /// Initialize git-annex in the current git repository.
     Init(init::Args),
+    /// Lock files back into the annex (symlinks).
+    Lock(lock::Args),
+    /// git smudge/clean filter for unlocked files.
+    Smudge(smudge::Args),
+    /// Unlock files so they can be modified.
+    Unlock(unlock::Args),
     /// Show the version of git-annex-rs and what it supports.
     Version(version::Args),
 }
@@ -33,7 +45,11 @@ pub fn run(command: Command) -> Result<(), CommandError> {
         Command::Calckey(args) => calckey::run(args),
         Command::Contentlocation(args) => contentlocation::run(args),
         Command::Examinekey(args) => examinekey::run(args),
+        Command::FilterProcess(args) => filter_process::run(args),
         Command::Init(args) => init::run(args),
+        Command::Lock(args) => lock::run(args),
+        Command::Smudge(args) => smudge::run(args),
+        Command::Unlock(args) => unlock::run(args),
         Command::Version(args) => version::run(args),
     }
 }
