@@ -5,6 +5,7 @@ mod calckey;
 mod contentlocation;
 mod examinekey;
 mod filter_process;
+mod fromkey;
 mod init;
 mod lock;
 mod smudge;
@@ -26,6 +27,8 @@ pub enum Command {
     Examinekey(examinekey::Args),
     /// Long-running git filter process for unlocked files.
     FilterProcess(filter_process::Args),
+    /// Add a file using a specific key.
+    Fromkey(fromkey::Args),
     /// Initialize git-annex in the current git repository.
     Init(init::Args),
     /// Lock files back into the annex (symlinks).
@@ -46,6 +49,7 @@ pub fn run(command: Command) -> Result<(), CommandError> {
         Command::Contentlocation(args) => contentlocation::run(args),
         Command::Examinekey(args) => examinekey::run(args),
         Command::FilterProcess(args) => filter_process::run(args),
+        Command::Fromkey(args) => fromkey::run(args),
         Command::Init(args) => init::run(args),
         Command::Lock(args) => lock::run(args),
         Command::Smudge(args) => smudge::run(args),
