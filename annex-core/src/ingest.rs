@@ -211,6 +211,8 @@ pub struct Ingester {
     backend: Backend,
     key_options: KeyOptions,
     hook: Option<HashHook>,
+    /// Whether `othertmp` is known to exist.
+    tmp_made: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl std::fmt::Debug for Ingester {
@@ -234,6 +236,7 @@ impl Ingester {
             backend,
             key_options: KeyOptions::default(),
             hook: None,
+            tmp_made: Arc::new(std::sync::atomic::AtomicBool::new(false)),
         }
     }
 
@@ -247,6 +250,16 @@ impl Ingester {
     pub fn with_hash_hook(mut self, hook: HashHook) -> Ingester {
         self.hook = Some(hook);
         self
+    }
+
+    /// Takes the shared lock on `annex/othertmp.lck` that keeps
+    /// git-annex's cleanup of `othertmp` away while files are locked down
+    /// there; hold it while adding.
+    pub fn lock_tmp(&self) -> Result<crate::lockfile::SharedLock, IngestError> {
+        let annex = self.store.git_dir().join("annex");
+        fs::create_dir_all(&annex).map_err(io_err("create directory", &annex))?;
+        let path = annex.join("othertmp.lck");
+        crate::lockfile::shared(&path).map_err(io_err("lock", &path))
     }
 
     /// The work tree.
@@ -415,9 +428,12 @@ impl Ingester {
                 .map_err(|e| changed_or(e, path, full))?;
         }
         let tmp_dir = self.store.other_tmp_dir();
-        if let Err(e) = fs::create_dir_all(&tmp_dir) {
-            restore_mode(full, &before, old_mode);
-            return Err(io_err("create directory", &tmp_dir)(e));
+        if !self.tmp_made.load(Ordering::Relaxed) {
+            if let Err(e) = fs::create_dir_all(&tmp_dir) {
+                restore_mode(full, &before, old_mode);
+                return Err(io_err("create directory", &tmp_dir)(e));
+            }
+            self.tmp_made.store(true, Ordering::Relaxed);
         }
         let name = full.file_name().unwrap_or(OsStr::new("file"));
         let mut tmp_name = std::ffi::OsString::from("ingest-");

@@ -109,20 +109,27 @@ pub(crate) struct Shower<'a> {
     ctx: &'a Ctx,
     json: bool,
     quote_high: bool,
+    /// Whether the current directory is the top of the work tree (paths
+    /// are then shown as they are, without asking the file system).
+    at_top: bool,
 }
 
 impl<'a> Shower<'a> {
     pub(crate) fn new(ctx: &'a Ctx, json: bool) -> Shower<'a> {
+        let at_top = ctx.worktree.as_ref().is_some_and(|wt| {
+            wt.top().canonicalize().unwrap_or_else(|_| wt.top().to_path_buf()) == ctx.cwd
+        });
         Shower {
             ctx,
             json,
             quote_high: ctx.config.get_bool("core.quotepath").unwrap_or(true),
+            at_top,
         }
     }
 
     /// The path from the top as shown.
     pub(crate) fn show(&self, path_from_top: &[u8]) -> Vec<u8> {
-        let p = self.ctx.display_path(path_from_top);
+        let p = self.raw(path_from_top);
         if self.json {
             p
         } else {
@@ -132,6 +139,9 @@ impl<'a> Shower<'a> {
 
     /// The raw display path (relative to the current directory).
     pub(crate) fn raw(&self, path_from_top: &[u8]) -> Vec<u8> {
+        if self.at_top {
+            return path_from_top.to_vec();
+        }
         self.ctx.display_path(path_from_top)
     }
 }
@@ -401,6 +411,7 @@ pub fn run(args: Args) -> Result<(), CommandError> {
     let ingester = Ingester::new(top.clone(), ctx.store.clone().with_fsync(false), Backend::Sha256E);
     let repo = wt.repo().clone();
     let shower = Shower::new(&ctx, reporter.is_json());
+    let _tmp_lock = ingester.lock_tmp()?;
 
     if args.batch {
         if args.update {
