@@ -66,7 +66,8 @@ pub fn read_pkt(r: &mut impl Read) -> Result<Pkt, FilterError> {
         }
         got += n;
     }
-    let s = std::str::from_utf8(&len).map_err(|_| FilterError::Protocol("bad packet length".into()))?;
+    let s =
+        std::str::from_utf8(&len).map_err(|_| FilterError::Protocol("bad packet length".into()))?;
     let n = usize::from_str_radix(s, 16)
         .map_err(|_| FilterError::Protocol(format!("bad packet length {s:?}")))?;
     match n {
@@ -294,7 +295,11 @@ mod tests {
             pkt_write(&mut input, l).unwrap();
         }
         pkt_flush(&mut input).unwrap();
-        for l in [&b"capability=clean\n"[..], b"capability=smudge\n", b"capability=delay\n"] {
+        for l in [
+            &b"capability=clean\n"[..],
+            b"capability=smudge\n",
+            b"capability=delay\n",
+        ] {
             pkt_write(&mut input, l).unwrap();
         }
         pkt_flush(&mut input).unwrap();

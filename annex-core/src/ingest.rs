@@ -292,7 +292,9 @@ impl Ingester {
         let ft = meta.file_type();
         if how != Disposition::Annex {
             if !ft.is_symlink() && !ft.is_file() {
-                return Err(IngestError::NotRegular { path: os(path).into() });
+                return Err(IngestError::NotRegular {
+                    path: os(path).into(),
+                });
             }
             let entry = self.git_entry(repo, path, &full, &meta)?;
             return Ok(Added::Git {
@@ -463,7 +465,9 @@ impl Ingester {
         };
         if !same_stat(&locked.before, &linked) {
             locked.abandon(full);
-            return Err(IngestError::Changed { path: os(path).into() });
+            return Err(IngestError::Changed {
+                path: os(path).into(),
+            });
         }
         Ok(locked)
     }
@@ -484,16 +488,22 @@ impl Ingester {
         let key = match self.backend.key_for_file(&source, &self.key_options) {
             Ok(k) => k,
             Err(BackendError::Changed { .. }) => {
-                return Err(IngestError::Changed { path: os(path).into() });
+                return Err(IngestError::Changed {
+                    path: os(path).into(),
+                });
             }
             Err(e) => return Err(e.into()),
         };
-        let after = fs::symlink_metadata(&locked.tmp)
-            .map_err(|_| IngestError::Changed { path: os(path).into() })?;
-        let now = fs::symlink_metadata(full)
-            .map_err(|_| IngestError::Changed { path: os(path).into() })?;
+        let after = fs::symlink_metadata(&locked.tmp).map_err(|_| IngestError::Changed {
+            path: os(path).into(),
+        })?;
+        let now = fs::symlink_metadata(full).map_err(|_| IngestError::Changed {
+            path: os(path).into(),
+        })?;
         if !same_stat(&locked.before, &after) || !same_stat(&locked.before, &now) {
-            return Err(IngestError::Changed { path: os(path).into() });
+            return Err(IngestError::Changed {
+                path: os(path).into(),
+            });
         }
         Ok(key)
     }
@@ -585,7 +595,9 @@ impl Ingester {
         let id = write_blob(repo, path, &data)?;
         let entry = IndexEntry::for_file(path, full, mode, id)?;
         if !same_stat(meta, &entry.metadata) {
-            return Err(IngestError::Changed { path: os(path).into() });
+            return Err(IngestError::Changed {
+                path: os(path).into(),
+            });
         }
         Ok(entry)
     }
@@ -602,7 +614,9 @@ impl Ingester {
         let key = match self.backend.key_for_file(&source, &self.key_options) {
             Ok(k) => k,
             Err(BackendError::Changed { .. }) => {
-                return Err(IngestError::Changed { path: os(path).into() });
+                return Err(IngestError::Changed {
+                    path: os(path).into(),
+                });
             }
             Err(e) => return Err(e.into()),
         };
@@ -676,7 +690,9 @@ fn same_stat(a: &fs::Metadata, b: &fs::Metadata) -> bool {
 
 fn changed_or(e: io::Error, path: &[u8], full: &Path) -> IngestError {
     if e.kind() == io::ErrorKind::NotFound {
-        IngestError::Changed { path: os(path).into() }
+        IngestError::Changed {
+            path: os(path).into(),
+        }
     } else {
         io_err("read", full)(e)
     }
@@ -732,7 +748,6 @@ impl IntoVecBytes for std::ffi::OsString {
         self.into_vec()
     }
 }
-
 
 // ---------------------------------------------------------------------
 // Unlocking and locking.
@@ -837,7 +852,9 @@ pub fn lock(
     let full = top.join(os(path));
     let meta = fs::symlink_metadata(&full).map_err(io_err("stat", &full))?;
     if !meta.file_type().is_file() {
-        return Err(IngestError::NotRegular { path: os(path).into() });
+        return Err(IngestError::NotRegular {
+            path: os(path).into(),
+        });
     }
     let is_pointer = matches!(pointer::is_pointer_file(&full), Ok(Some(ref k)) if k == key);
     if !is_pointer {
@@ -846,7 +863,9 @@ pub fn lock(
             None => false,
         };
         if !matches && !force {
-            return Err(IngestError::Modified { path: os(path).into() });
+            return Err(IngestError::Modified {
+                path: os(path).into(),
+            });
         }
         if matches && !store.has(key) {
             // The content lives only here: into the store it goes, with a

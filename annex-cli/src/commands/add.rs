@@ -78,7 +78,8 @@ pub struct Args {
 /// `quote_high`) bytes of 0x80 and above is shown in double quotes with C
 /// escapes and octal for the other bytes.
 pub(crate) fn quote_path(p: &[u8], quote_high: bool) -> Vec<u8> {
-    let needs = |c: u8| c < 0x20 || c == b'"' || c == b'\\' || c == 0x7f || (quote_high && c >= 0x80);
+    let needs =
+        |c: u8| c < 0x20 || c == b'"' || c == b'\\' || c == 0x7f || (quote_high && c >= 0x80);
     if !p.iter().any(|&c| needs(c)) {
         return p.to_vec();
     }
@@ -117,7 +118,10 @@ pub(crate) struct Shower<'a> {
 impl<'a> Shower<'a> {
     pub(crate) fn new(ctx: &'a Ctx, json: bool) -> Shower<'a> {
         let at_top = ctx.worktree.as_ref().is_some_and(|wt| {
-            wt.top().canonicalize().unwrap_or_else(|_| wt.top().to_path_buf()) == ctx.cwd
+            wt.top()
+                .canonicalize()
+                .unwrap_or_else(|_| wt.top().to_path_buf())
+                == ctx.cwd
         });
         Shower {
             ctx,
@@ -160,7 +164,6 @@ impl Coprocess {
             .arg("-C")
             .arg(top)
             .args(args)
-            .env("GIT_LITERAL_PATHSPECS", "1")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .spawn()
@@ -253,7 +256,13 @@ fn check_attrs(top: &Path, paths: &[&[u8]]) -> Result<Vec<Attrs>, CommandError> 
     }
     let mut p = Coprocess::spawn(
         top,
-        &["check-attr", "-z", "--stdin", "annex.backend", "annex.largefiles"],
+        &[
+            "check-attr",
+            "-z",
+            "--stdin",
+            "annex.backend",
+            "annex.largefiles",
+        ],
     )?;
     let answers = p.query_all(paths, 6)?;
     Ok(answers
@@ -332,7 +341,9 @@ impl Policy {
         let add_small = ctx
             .config
             .get_bool("annex.addsmallfiles")
-            .or_else(|| bget("annex.addsmallfiles").and_then(|v| annex_core::config::parse_bool(&v)))
+            .or_else(|| {
+                bget("annex.addsmallfiles").and_then(|v| annex_core::config::parse_bool(&v))
+            })
             .unwrap_or(true);
         Ok(Policy {
             dotfiles,
@@ -342,7 +353,10 @@ impl Policy {
             force: args.force,
             config_largefiles: ctx.config.get("annex.largefiles").map(|v| v.to_vec()),
             branch_largefiles: bget("annex.largefiles"),
-            backend: args.backend.clone().or_else(|| ctx.config.get_str("annex.backend")),
+            backend: args
+                .backend
+                .clone()
+                .or_else(|| ctx.config.get_str("annex.backend")),
             branch_backend: None,
             matchers: HashMap::new(),
         })
@@ -370,7 +384,12 @@ impl Policy {
         let backend_name = self
             .backend
             .clone()
-            .or_else(|| attrs.backend.as_ref().map(|b| String::from_utf8_lossy(b).into_owned()))
+            .or_else(|| {
+                attrs
+                    .backend
+                    .as_ref()
+                    .map(|b| String::from_utf8_lossy(b).into_owned())
+            })
             .or_else(|| self.branch_backend.clone());
         let backend = match backend_name {
             None => Backend::Sha256E,
@@ -408,7 +427,11 @@ pub fn run(args: Args) -> Result<(), CommandError> {
     let mut reporter = args.output.reporter("add");
     let jobs = args.common.jobs()?;
     let mut policy = Policy::new(&ctx, &args)?;
-    let ingester = Ingester::new(top.clone(), ctx.store.clone().with_fsync(false), Backend::Sha256E);
+    let ingester = Ingester::new(
+        top.clone(),
+        ctx.store.clone().with_fsync(false),
+        Backend::Sha256E,
+    );
     let repo = wt.repo().clone();
     let shower = Shower::new(&ctx, reporter.is_json());
     let _tmp_lock = ingester.lock_tmp()?;
@@ -426,12 +449,19 @@ pub fn run(args: Args) -> Result<(), CommandError> {
         let mut ignore = if check_ignore {
             Some(Coprocess::spawn(
                 &top,
-                &["check-ignore", "-z", "--stdin", "--verbose", "--non-matching"],
+                &[
+                    "check-ignore",
+                    "-z",
+                    "--stdin",
+                    "--verbose",
+                    "--non-matching",
+                ],
             )?)
         } else {
             None
         };
-        return crate::batch::for_each_item(args.nul, |line| {
+        let mut any_staged = false;
+        let result = crate::batch::for_each_item(args.nul, |line| {
             let arg = Path::new(OsStr::from_bytes(line));
             let path = pathspec_from_arg(&top, &ctx.cwd, arg)?;
             let full = top.join(OsStr::from_bytes(&path));
@@ -456,15 +486,31 @@ pub fn run(args: Args) -> Result<(), CommandError> {
             };
             let mut entries = Vec::new();
             let mut printed = false;
-            process(&ctx, &ingester, &policy, &repo, &shower, &mut reporter, vec![item], 1, &mut entries, &mut printed)?;
-            annex_core::ingest::sync_store(ingester.store())?;
+            process(
+                &ctx,
+                &ingester,
+                &policy,
+                &repo,
+                &shower,
+                &mut reporter,
+                vec![item],
+                1,
+                &mut entries,
+                &mut printed,
+            )?;
             annex_core::ingest::stage(&repo, &entries)?;
             if !printed {
                 crate::output::bytes_line(b"")?;
             }
-            finish_recording(&ctx, &reporter, !entries.is_empty())
-        })
-        .and_then(|()| reporter.finish());
+            // Staged at once, for whoever reads the answer; the branch is
+            // committed at the end, as git-annex does.
+            any_staged |= !entries.is_empty();
+            Ok(())
+        });
+        annex_core::ingest::sync_store(ingester.store())?;
+        finish_recording(&ctx, &reporter, any_staged)?;
+        result?;
+        return reporter.finish();
     }
 
     // The paths to look at, as pathspecs from the top.
@@ -494,19 +540,37 @@ pub fn run(args: Args) -> Result<(), CommandError> {
     if specs.is_empty() {
         return reporter.finish();
     }
-    let mut found = Vec::new();
+    let mut new = Vec::new();
     if !args.update {
         let mut others = vec!["--others"];
         if !(args.no_check_gitignore || args.force) {
             others.push("--exclude-standard");
         }
-        found.extend(ls_files(&top, &others, &specs)?);
+        new = ls_files(&top, &others, &specs)?;
     }
-    found.extend(ls_files(&top, &["--modified"], &specs)?);
-    // A modified file is listed once per stage; and a file can be both
-    // new (deleted from the index) and listed again.
-    let mut seen = std::collections::HashSet::new();
-    found.retain(|p| seen.insert(p.clone()));
+    // A modified file is listed once per stage, and a file deleted from
+    // the index can be both new and modified: each is kept once.
+    let mut seen: std::collections::HashSet<Vec<u8>> = new.iter().cloned().collect();
+    let mut modified = ls_files(&top, &["--modified"], &specs)?;
+    modified.retain(|p| seen.insert(p.clone()));
+    // git-annex goes through the arguments in order, each in git's order
+    // (the files not in git first, then the modified ones).
+    let spec_of = |p: &[u8]| {
+        specs
+            .iter()
+            .position(|s| {
+                s.is_empty()
+                    || p == s.as_slice()
+                    || (p.starts_with(s) && p.get(s.len()) == Some(&b'/'))
+            })
+            .unwrap_or(usize::MAX)
+    };
+    if specs.len() > 1 {
+        new.sort_by_cached_key(|p| spec_of(p));
+        modified.sort_by_cached_key(|p| spec_of(p));
+    }
+    let mut found = new;
+    found.extend(modified);
     let path_refs: Vec<&[u8]> = found.iter().map(|p| p.as_slice()).collect();
     let attrs = check_attrs(&top, &path_refs)?;
     let mut items = Vec::with_capacity(found.len());
@@ -517,7 +581,18 @@ pub fn run(args: Args) -> Result<(), CommandError> {
     }
     let mut entries = Vec::with_capacity(items.len());
     let mut printed = false;
-    process(&ctx, &ingester, &policy, &repo, &shower, &mut reporter, items, jobs, &mut entries, &mut printed)?;
+    process(
+        &ctx,
+        &ingester,
+        &policy,
+        &repo,
+        &shower,
+        &mut reporter,
+        items,
+        jobs,
+        &mut entries,
+        &mut printed,
+    )?;
     annex_core::ingest::sync_store(ingester.store())?;
     annex_core::ingest::stage(&repo, &entries)?;
     finish_recording(&ctx, &reporter, !entries.is_empty())?;
@@ -546,7 +621,10 @@ pub(crate) fn seek_inputs(
     args: &[OsString],
 ) -> Result<impl Fn(&[u8]) -> Option<Vec<u8>>, CommandError> {
     let wt = ctx.worktree()?;
-    let top = wt.top().canonicalize().unwrap_or_else(|_| wt.top().to_path_buf());
+    let top = wt
+        .top()
+        .canonicalize()
+        .unwrap_or_else(|_| wt.top().to_path_buf());
     let mut specs = Vec::new();
     let mut inputs = Vec::new();
     for a in args {
@@ -604,13 +682,21 @@ fn process(
 ) -> Result<(), CommandError> {
     let work = |repo: &gix::Repository, item: &Item| -> Outcome {
         let full = ingester.top().join(OsStr::from_bytes(&item.path));
-        let size = std::fs::symlink_metadata(&full).map(|m| m.len()).unwrap_or(0);
+        let size = std::fs::symlink_metadata(&full)
+            .map(|m| m.len())
+            .unwrap_or(0);
         let how = if policy.force_small {
             Disposition::Git(None)
         } else if policy.force_large {
             Disposition::Annex
         } else {
-            Ingester::disposition(&item.path, size, policy.dotfiles, policy.force, &*item.plan.matcher)
+            Ingester::disposition(
+                &item.path,
+                size,
+                policy.dotfiles,
+                policy.force,
+                &*item.plan.matcher,
+            )
         };
         if matches!(how, Disposition::Git(Some(_))) && !policy.add_small {
             return Ok((Added::Nothing, how));
@@ -654,7 +740,11 @@ fn process(
                 *printed = true;
                 let mut action = reporter.start(Some(&shown), None, &input)?;
                 if let Some(w) = warning
-                    && ctx.state.whereis(&key).map(|v| v.is_empty()).unwrap_or(true)
+                    && ctx
+                        .state
+                        .whereis(&key)
+                        .map(|v| v.is_empty())
+                        .unwrap_or(true)
                 {
                     eprintln!("git-annex-rs: {w}");
                 }

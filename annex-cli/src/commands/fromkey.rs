@@ -45,9 +45,15 @@ fn key_opt(s: &[u8]) -> Result<Key, CommandError> {
         && s[colon..].starts_with(b"://")
         && Key::parse(s).is_err()
     {
-        return Ok(annex_core::backend::url::url_key(s, None, true, FilenameEncoding::Utf8));
+        return Ok(annex_core::backend::url::url_key(
+            s,
+            None,
+            true,
+            FilenameEncoding::Utf8,
+        ));
     }
-    Key::parse(s).map_err(|_| CommandError::failed(format!("bad key/url {}", String::from_utf8_lossy(s))))
+    Key::parse(s)
+        .map_err(|_| CommandError::failed(format!("bad key/url {}", String::from_utf8_lossy(s))))
 }
 
 struct Run<'a> {
@@ -59,15 +65,27 @@ struct Run<'a> {
 }
 
 impl Run<'_> {
-    fn one(&mut self, reporter: &mut Reporter, key: &Key, file: &OsStr, input: &[&[u8]]) -> Result<(), CommandError> {
+    fn one(
+        &mut self,
+        reporter: &mut Reporter,
+        key: &Key,
+        file: &OsStr,
+        input: &[&[u8]],
+    ) -> Result<(), CommandError> {
         let top = self.ingester.top().to_path_buf();
         let path = pathspec_from_arg(&top, &self.ctx.cwd, Path::new(file))?;
         let shown = self.shower.show(&path);
-        let mut action = reporter.start(Some(&shown), None, input.first().copied().unwrap_or(b""))?;
+        let mut action =
+            reporter.start(Some(&shown), None, input.first().copied().unwrap_or(b""))?;
         if input.len() > 1 {
             action.field(
                 "input",
-                Value::Array(input.iter().map(|i| Value::String(crate::action::lossy(i))).collect()),
+                Value::Array(
+                    input
+                        .iter()
+                        .map(|i| Value::String(crate::action::lossy(i)))
+                        .collect(),
+                ),
             );
         }
         action.field("key", Value::String(key.to_string()));
@@ -106,7 +124,10 @@ pub fn run(args: Args) -> Result<(), CommandError> {
     let ctx = Ctx::open(&args.common.config, args.output.quiet)?;
     let mut reporter = args.output.reporter("fromkey");
     let wt = ctx.worktree()?;
-    let top = wt.top().canonicalize().unwrap_or_else(|_| wt.top().to_path_buf());
+    let top = wt
+        .top()
+        .canonicalize()
+        .unwrap_or_else(|_| wt.top().to_path_buf());
     let mut run = Run {
         ctx: &ctx,
         ingester: Ingester::new(top, ctx.store.clone(), Backend::Sha256E),
@@ -116,15 +137,21 @@ pub fn run(args: Args) -> Result<(), CommandError> {
     };
     let result = if args.batch || args.pairs.is_empty() {
         if args.batch && !args.pairs.is_empty() {
-            return Err(CommandError::failed("Cannot combine batch option with file or key options"));
+            return Err(CommandError::failed(
+                "Cannot combine batch option with file or key options",
+            ));
         }
         crate::batch::for_each_item(args.nul, |line| {
             let Some(sp) = line.iter().position(|&c| c == b' ') else {
-                return Err(CommandError::failed("Batch input parse failure: Expected pairs of key and filename"));
+                return Err(CommandError::failed(
+                    "Batch input parse failure: Expected pairs of key and filename",
+                ));
             };
             let (k, f) = (&line[..sp], &line[sp + 1..]);
             if k.is_empty() || f.is_empty() {
-                return Err(CommandError::failed("Batch input parse failure: Expected pairs of key and filename"));
+                return Err(CommandError::failed(
+                    "Batch input parse failure: Expected pairs of key and filename",
+                ));
             }
             let key = key_opt(k)?;
             run.one(&mut reporter, &key, OsStr::from_bytes(f), &[line])

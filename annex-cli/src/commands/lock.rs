@@ -35,7 +35,10 @@ pub fn run(args: Args) -> Result<(), CommandError> {
     let mut reporter = args.output.reporter("lock");
     let seek = ctx.seek(&args.paths, &mut reporter)?;
     let wt = ctx.worktree()?;
-    let top = wt.top().canonicalize().unwrap_or_else(|_| wt.top().to_path_buf());
+    let top = wt
+        .top()
+        .canonicalize()
+        .unwrap_or_else(|_| wt.top().to_path_buf());
     let repo = wt.repo().clone();
     let ingester = Ingester::new(top, ctx.store.clone(), Backend::Sha256E);
     let shower = Shower::new(&ctx, reporter.is_json());

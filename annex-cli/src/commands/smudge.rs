@@ -59,7 +59,10 @@ impl AnnexFilter {
     pub(crate) fn open() -> Result<AnnexFilter, CommandError> {
         let ctx = Ctx::open(&[], true)?;
         let wt = ctx.worktree()?;
-        let top = wt.top().canonicalize().unwrap_or_else(|_| wt.top().to_path_buf());
+        let top = wt
+            .top()
+            .canonicalize()
+            .unwrap_or_else(|_| wt.top().to_path_buf());
         let repo = wt.repo().clone();
         let backend = match ctx.config.get_str("annex.backend") {
             Some(n) => Backend::from_name(&n)
@@ -88,8 +91,11 @@ impl AnnexFilter {
         }
         if self.attrs.is_none() {
             self.attrs = Some(
-                Coprocess::spawn(&self.top, &["check-attr", "-z", "--stdin", "annex.largefiles"])
-                    .map_err(|e| e.to_string())?,
+                Coprocess::spawn(
+                    &self.top,
+                    &["check-attr", "-z", "--stdin", "annex.largefiles"],
+                )
+                .map_err(|e| e.to_string())?,
             );
         }
         let answer = match &mut self.attrs {
@@ -121,7 +127,11 @@ impl AnnexFilter {
 
 impl FilterHandler for AnnexFilter {
     fn clean(&mut self, path: &[u8], head: &[u8], complete: bool) -> Result<CleanResult, String> {
-        let sample = if complete { head } else { &head[..head.len().min(pointer::MAX_POINTER_SIZE)] };
+        let sample = if complete {
+            head
+        } else {
+            &head[..head.len().min(pointer::MAX_POINTER_SIZE)]
+        };
         match pointer::parse_pointer_checked(if complete { head } else { sample }) {
             Ok(Some(_)) if complete => return Ok(CleanResult::Passthrough),
             Ok(_) => {}
@@ -144,7 +154,8 @@ impl FilterHandler for AnnexFilter {
         if let Some((id, size, None)) = &staged
             && *size == meta.len()
             && let Ok(data) = std::fs::read(&full)
-            && let Ok(h) = gix::objs::compute_hash(self.repo.object_hash(), gix::objs::Kind::Blob, &data)
+            && let Ok(h) =
+                gix::objs::compute_hash(self.repo.object_hash(), gix::objs::Kind::Blob, &data)
             && h == *id
         {
             return Ok(CleanResult::Passthrough);
@@ -161,7 +172,10 @@ impl FilterHandler for AnnexFilter {
         if !annex {
             return Ok(CleanResult::Passthrough);
         }
-        let key = self.ingester.clean(path, &full).map_err(|e| e.to_string())?;
+        let key = self
+            .ingester
+            .clean(path, &full)
+            .map_err(|e| e.to_string())?;
         self.ctx
             .state
             .set_present(&key, self.ctx.here(), true)
@@ -174,7 +188,9 @@ impl FilterHandler for AnnexFilter {
             return Ok(content);
         };
         match self.ctx.store.find(&key) {
-            Some(obj) => std::fs::read(&obj).map_err(|e| format!("cannot read {}: {e}", obj.display())),
+            Some(obj) => {
+                std::fs::read(&obj).map_err(|e| format!("cannot read {}: {e}", obj.display()))
+            }
             None => Ok(content),
         }
     }
@@ -183,14 +199,21 @@ impl FilterHandler for AnnexFilter {
 /// Runs one filter on stdin, writing to stdout.
 pub fn run(args: Args) -> Result<(), CommandError> {
     let mut filter = AnnexFilter::open()?;
-    let path = annex_core::worktree::pathspec_from_arg(&filter.top, &filter.ctx.cwd, Path::new(&args.file))?;
+    let path = annex_core::worktree::pathspec_from_arg(
+        &filter.top,
+        &filter.ctx.cwd,
+        Path::new(&args.file),
+    )?;
     let mut input = Vec::new();
     std::io::stdin()
         .lock()
         .read_to_end(&mut input)
         .map_err(|e| CommandError::failed(format!("cannot read standard input: {e}")))?;
     let out = if args.clean {
-        match filter.clean(&path, &input, true).map_err(CommandError::failed)? {
+        match filter
+            .clean(&path, &input, true)
+            .map_err(CommandError::failed)?
+        {
             CleanResult::Passthrough => input,
             CleanResult::Replace(d) => d,
         }

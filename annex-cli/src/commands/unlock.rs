@@ -34,7 +34,10 @@ pub fn run(args: Args) -> Result<(), CommandError> {
     let mut reporter = args.output.reporter("unlock");
     let seek = ctx.seek(&args.paths, &mut reporter)?;
     let wt = ctx.worktree()?;
-    let top = wt.top().canonicalize().unwrap_or_else(|_| wt.top().to_path_buf());
+    let top = wt
+        .top()
+        .canonicalize()
+        .unwrap_or_else(|_| wt.top().to_path_buf());
     let repo = wt.repo().clone();
     let thin = if ctx.config.get_bool("annex.thin").unwrap_or(false) {
         Thin::HardLink

@@ -41,12 +41,10 @@ impl IndexEntry {
         let metadata = fs::symlink_metadata(full).map_err(io_err("stat", full))?;
         let gmeta =
             gix::index::fs::Metadata::from_path_no_follow(full).map_err(io_err("stat", full))?;
-        let stat = Stat::from_fs(&gmeta).map_err(
-            |e| IngestError::Index {
-                path: full.to_path_buf(),
-                detail: e.to_string(),
-            },
-        )?;
+        let stat = Stat::from_fs(&gmeta).map_err(|e| IngestError::Index {
+            path: full.to_path_buf(),
+            detail: e.to_string(),
+        })?;
         Ok(IndexEntry {
             path: path.to_vec(),
             mode,
@@ -111,7 +109,9 @@ pub fn stage(repo: &gix::Repository, entries: &[IndexEntry]) -> Result<(), Inges
                 entry.id = e.id;
                 entry.mode = e.mode;
                 entry.stat = e.stat;
-                entry.flags.remove(Flags::ASSUME_VALID | Flags::SKIP_WORKTREE | Flags::INTENT_TO_ADD);
+                entry
+                    .flags
+                    .remove(Flags::ASSUME_VALID | Flags::SKIP_WORKTREE | Flags::INTENT_TO_ADD);
             }
             continue;
         }

@@ -56,7 +56,10 @@ impl SimpleLargeFiles {
         };
         let mut alternatives = vec![Vec::new()];
         let mut negate = false;
-        for tok in expr.split(|c| c.is_ascii_whitespace()).filter(|t| !t.is_empty()) {
+        for tok in expr
+            .split(|c| c.is_ascii_whitespace())
+            .filter(|t| !t.is_empty())
+        {
             match tok {
                 b"and" => continue,
                 b"or" => {
@@ -86,12 +89,12 @@ impl SimpleLargeFiles {
                     match name {
                         b"include" => Term::Include(value.to_vec()),
                         b"exclude" => Term::Exclude(value.to_vec()),
-                        b"largerthan" => Term::LargerThan(
-                            parse_size(value).ok_or_else(|| bad("bad size"))?,
-                        ),
-                        b"smallerthan" => Term::SmallerThan(
-                            parse_size(value).ok_or_else(|| bad("bad size"))?,
-                        ),
+                        b"largerthan" => {
+                            Term::LargerThan(parse_size(value).ok_or_else(|| bad("bad size"))?)
+                        }
+                        b"smallerthan" => {
+                            Term::SmallerThan(parse_size(value).ok_or_else(|| bad("bad size"))?)
+                        }
                         _ => {
                             return Err(bad(&format!(
                                 "unsupported term {}",
@@ -235,7 +238,11 @@ mod tests {
 
     #[test]
     fn simple_expressions() {
-        let m = |e: &str, p: &str, s: u64| SimpleLargeFiles::parse(e.as_bytes()).unwrap().is_large(p.as_bytes(), s);
+        let m = |e: &str, p: &str, s: u64| {
+            SimpleLargeFiles::parse(e.as_bytes())
+                .unwrap()
+                .is_large(p.as_bytes(), s)
+        };
         assert!(m("anything", "a", 0));
         assert!(!m("nothing", "a", 0));
         assert!(m("largerthan=3b", "a", 4));

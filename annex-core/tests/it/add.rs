@@ -60,7 +60,12 @@ fn add_with_library(p: &Path) -> Vec<Added> {
         let how = Ingester::disposition(&f, size, false, false, &matcher);
         let added = ingester.add(&repo, &f, how).unwrap();
         match &added {
-            Added::Annexed { key, entry, present, .. } => {
+            Added::Annexed {
+                key,
+                entry,
+                present,
+                ..
+            } => {
                 if *present {
                     state.set_present(key, &uuid, true).unwrap();
                 }
@@ -86,7 +91,10 @@ fn snapshot(p: &Path) -> String {
         }
     }
     let logs = support::git(p, &["ls-tree", "-r", "--name-only", "git-annex"]);
-    for l in logs.lines().filter(|l| l.ends_with(".log") && l.contains("--")) {
+    for l in logs
+        .lines()
+        .filter(|l| l.ends_with(".log") && l.contains("--"))
+    {
         s.push_str(l);
         s.push('\n');
     }
@@ -99,7 +107,11 @@ fn library_add_matches_the_reference_add() {
     let ours = tree();
     let theirs = tree();
     let added = add_with_library(ours.path());
-    assert!(added.iter().any(|a| matches!(a, Added::Git { note: Some(n), .. } if n.starts_with("non-large"))));
+    assert!(
+        added
+            .iter()
+            .any(|a| matches!(a, Added::Git { note: Some(n), .. } if n.starts_with("non-large")))
+    );
     support::annex(
         theirs.path(),
         &["add", "-c", "annex.largefiles=largerthan=2b", "-q", "."],
@@ -144,9 +156,14 @@ fn a_file_changed_while_hashed_is_not_ingested() {
         fs::write(path, "replacement\n").unwrap();
     });
     let ingester = Ingester::new(&p, store, Backend::Sha256E).with_hash_hook(hook);
-    let err = ingester.add(&repo, b"small", Disposition::Annex).unwrap_err();
+    let err = ingester
+        .add(&repo, b"small", Disposition::Annex)
+        .unwrap_err();
     assert!(matches!(err, IngestError::Changed { .. }), "{err}");
-    assert_eq!(fs::read_to_string(p.join("small")).unwrap(), "replacement\n");
+    assert_eq!(
+        fs::read_to_string(p.join("small")).unwrap(),
+        "replacement\n"
+    );
     assert_eq!(walk(&p.join(".git/annex/othertmp")), 0);
 }
 
@@ -171,7 +188,9 @@ fn a_vanished_file_is_nothing_to_do() {
     let store = ObjectStore::open(p.join(".git")).unwrap();
     let ingester = Ingester::new(&p, store, Backend::Sha256E);
     assert!(matches!(
-        ingester.add(&repo, b"no-such-file", Disposition::Annex).unwrap(),
+        ingester
+            .add(&repo, b"no-such-file", Disposition::Annex)
+            .unwrap(),
         Added::Nothing
     ));
 }
@@ -185,10 +204,8 @@ fn unlock_and_lock_round_trip_with_the_reference() {
     let repo = gix::open(&p).unwrap();
     let store = ObjectStore::open(p.join(".git")).unwrap();
     let key = |f: &str| {
-        annex_core::key::Key::parse(
-            support::annex(&p, &["lookupkey", f]).trim().as_bytes(),
-        )
-        .unwrap()
+        annex_core::key::Key::parse(support::annex(&p, &["lookupkey", f]).trim().as_bytes())
+            .unwrap()
     };
     let ka = key("a");
     let entry = ingest::unlock(&repo, &p, &store, b"a", &ka, ingest::Thin::Copy).unwrap();
