@@ -188,6 +188,8 @@ pub enum Added {
         /// Whether git-annex shows the key in its JSON (not for a pointer
         /// file staged as it is).
         show_key: bool,
+        /// Whether the content was hashed (git-annex shows progress then).
+        hashed: bool,
     },
     /// The file (or symlink) went to git as it is.
     Git {
@@ -324,6 +326,7 @@ impl Ingester {
                 entry,
                 present: false,
                 show_key: false,
+                hashed: false,
             });
         }
         let (key, entry) = self.add_locked(repo, path, &full)?;
@@ -333,6 +336,7 @@ impl Ingester {
             present: true,
             warning: None,
             show_key: true,
+            hashed: true,
         })
     }
 
@@ -374,6 +378,7 @@ impl Ingester {
             entry,
             present,
             show_key: true,
+            hashed: false,
         })
     }
 
@@ -710,18 +715,6 @@ fn unknown_content_warning(path: &[u8], _key: &Key, present: bool, link: bool) -
         "{p} is a git-annex {}. Its content is not available in this repository. (Maybe {p} was copied from another repository?)",
         if link { "symlink" } else { "pointer file" }
     ))
-}
-
-/// Syncs the file system holding the object store to disk once (after
-/// many ingests made with [`ObjectStore::with_fsync`]`(false)`).
-pub fn sync_store(store: &ObjectStore) -> Result<(), IngestError> {
-    let dir = store.objects_dir();
-    let f = match fs::File::open(&dir) {
-        Ok(f) => f,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(io_err("open", &dir)(e)),
-    };
-    rustix::fs::syncfs(&f).map_err(|e| io_err("sync", &dir)(e.into()))
 }
 
 /// Writes `data` as a blob.

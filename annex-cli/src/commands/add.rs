@@ -321,6 +321,8 @@ struct Policy {
     backend: Option<String>,
     branch_backend: Option<String>,
     matchers: HashMap<Vec<u8>, Arc<dyn LargeFilesMatcher>>,
+    /// `--json-progress`.
+    json_progress: bool,
 }
 
 /// The one place where an `annex.largefiles` expression becomes a
@@ -359,6 +361,7 @@ impl Policy {
                 .or_else(|| ctx.config.get_str("annex.backend")),
             branch_backend: None,
             matchers: HashMap::new(),
+            json_progress: args.output.json_progress,
         })
     }
 
@@ -507,7 +510,6 @@ pub fn run(args: Args) -> Result<(), CommandError> {
             any_staged |= !entries.is_empty();
             Ok(())
         });
-        annex_core::ingest::sync_store(ingester.store())?;
         finish_recording(&ctx, &reporter, any_staged)?;
         result?;
         return reporter.finish();
@@ -593,7 +595,6 @@ pub fn run(args: Args) -> Result<(), CommandError> {
         &mut entries,
         &mut printed,
     )?;
-    annex_core::ingest::sync_store(ingester.store())?;
     annex_core::ingest::stage(&repo, &entries)?;
     finish_recording(&ctx, &reporter, !entries.is_empty())?;
     reporter.finish()
@@ -712,6 +713,7 @@ fn process(
         };
         ing.add(repo, &item.path, how).map(|a| (a, how))
     };
+    let json_progress = policy.json_progress;
     let mut report = |item: &Item, outcome: Outcome| -> Result<(), CommandError> {
         let shown = shower.show(&item.path);
         let raw = shower.raw(&item.path);
@@ -734,6 +736,7 @@ fn process(
                     present,
                     warning,
                     show_key,
+                    hashed,
                 },
                 _,
             )) => {
@@ -750,6 +753,22 @@ fn process(
                 }
                 if show_key {
                     action.field("key", Value::String(key.to_string()));
+                }
+                let size = key.size().unwrap_or(0);
+                if json_progress && hashed && size > 0 {
+                    let mut a = serde_json::Map::new();
+                    a.insert("command".into(), Value::String("add".into()));
+                    a.insert("file".into(), Value::String(crate::action::lossy(&shown)));
+                    a.insert(
+                        "input".into(),
+                        Value::Array(vec![Value::String(crate::action::lossy(&input))]),
+                    );
+                    let mut o = serde_json::Map::new();
+                    o.insert("action".into(), Value::Object(a));
+                    o.insert("byte-progress".into(), Value::from(size));
+                    o.insert("percent-progress".into(), Value::String("100%".into()));
+                    o.insert("total-size".into(), Value::from(size));
+                    crate::action::print_json(&Value::Object(o))?;
                 }
                 if present {
                     ctx.state.set_present(&key, ctx.here(), true)?;

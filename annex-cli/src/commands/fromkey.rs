@@ -157,7 +157,7 @@ pub fn run(args: Args) -> Result<(), CommandError> {
             run.one(&mut reporter, &key, OsStr::from_bytes(f), &[line])
         })
     } else {
-        if args.pairs.len() % 2 != 0 {
+        if !args.pairs.len().is_multiple_of(2) {
             return Err(CommandError::failed("Expected pairs of key and filename"));
         }
         (|| {

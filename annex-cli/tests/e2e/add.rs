@@ -129,6 +129,7 @@ fn add_matches_the_reference() {
 #[test]
 fn add_json_and_options_match_the_reference() {
     same_add(&["--json"], None);
+    same_add(&["--json-progress"], None);
     same_add(&["--json", "d", "a", "ignored"], None);
     same_add(&["-c", "annex.largefiles=largerthan=2b"], None);
     same_add(&["-c", "annex.dotfiles=true", "--json"], None);
