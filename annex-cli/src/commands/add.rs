@@ -476,7 +476,7 @@ pub fn run(args: Args) -> Result<(), CommandError> {
                 }
                 _ => false,
             };
-            let known = exists && !ignored && !is_unchanged_in_git(&repo, &path, &full);
+            let known = exists && !ignored;
             if !known {
                 return crate::output::bytes_line(b"");
             }
@@ -633,24 +633,6 @@ pub(crate) fn seek_inputs(
         inputs.push(a.as_bytes().to_vec());
     }
     Ok(move |path: &[u8]| input_for(path, &specs, &inputs))
-}
-
-/// Whether a file is staged and unchanged (nothing for add to do).
-fn is_unchanged_in_git(repo: &gix::Repository, path: &[u8], full: &Path) -> bool {
-    use gix::bstr::ByteSlice;
-    let Ok(index) = repo.index_or_empty() else {
-        return false;
-    };
-    let Some(entry) = index.entry_by_path(path.as_bstr()) else {
-        return false;
-    };
-    let Ok(meta) = gix::index::fs::Metadata::from_path_no_follow(full) else {
-        return false;
-    };
-    let Ok(stat) = gix::index::entry::Stat::from_fs(&meta) else {
-        return false;
-    };
-    entry.stat == stat
 }
 
 /// The command-line argument that named `path`.
