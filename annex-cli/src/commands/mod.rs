@@ -1,5 +1,6 @@
 //! One module per command; [`run`] dispatches.
 
+pub(crate) mod add;
 mod calckey;
 mod checkpresentkey;
 mod contentlocation;
@@ -8,18 +9,23 @@ mod describe;
 mod drop;
 mod dropkey;
 mod examinekey;
+mod filter_process;
 mod find;
+mod fromkey;
 mod fsck;
 mod get;
 mod group;
 mod info;
 mod init;
+mod lock;
 mod lookupkey;
 mod maxsize;
 mod move_;
 mod numcopies;
 mod setpresentkey;
+mod smudge;
 mod trust;
+mod unlock;
 mod unused;
 mod version;
 mod wanted;
@@ -33,6 +39,8 @@ use crate::error::CommandError;
 /// The commands of `git-annex-rs`.
 #[derive(clap::Subcommand, Debug)]
 pub enum Command {
+    /// Add files to the annex.
+    Add(add::Args),
     /// Calculate the key for a file.
     Calckey(calckey::Args),
     /// Check if a key is present in a remote (or any remote).
@@ -51,8 +59,12 @@ pub enum Command {
     Dropkey(dropkey::Args),
     /// Print information that can be told from a key alone.
     Examinekey(examinekey::Args),
+    /// Long-running git filter process for unlocked files.
+    FilterProcess(filter_process::Args),
     /// List the annexed files whose content is present (or that match).
     Find(find::Args),
+    /// Add a file using a specific key.
+    Fromkey(fromkey::Args),
     /// Find and fix problems.
     Fsck(fsck::Args),
     /// Make content of annexed files available.
@@ -65,6 +77,8 @@ pub enum Command {
     Info(info::Args),
     /// Initialize git-annex in the current git repository.
     Init(init::Args),
+    /// Lock files back into the annex (symlinks).
+    Lock(lock::Args),
     /// Look up the key of annexed files.
     Lookupkey(lookupkey::Args),
     /// Configure the maximum size of a repository.
@@ -81,10 +95,14 @@ pub enum Command {
     Semitrust(trust::Args),
     /// Change the location log of a key.
     Setpresentkey(setpresentkey::Args),
+    /// git smudge/clean filter for unlocked files.
+    Smudge(smudge::Args),
     /// Trust a repository.
     Trust(trust::Args),
     /// Remove a repository from a group.
     Ungroup(group::UngroupArgs),
+    /// Unlock files so they can be modified.
+    Unlock(unlock::Args),
     /// Do not trust a repository.
     Untrust(trust::Args),
     /// Look for unused file content.
@@ -100,6 +118,7 @@ pub enum Command {
 /// Runs one command.
 pub fn run(command: Command) -> Result<(), CommandError> {
     match command {
+        Command::Add(args) => add::run(args),
         Command::Calckey(args) => calckey::run(args),
         Command::Checkpresentkey(args) => checkpresentkey::run(args),
         Command::Contentlocation(args) => contentlocation::run(args),
@@ -109,13 +128,16 @@ pub fn run(command: Command) -> Result<(), CommandError> {
         Command::Drop(args) => drop::run(args),
         Command::Dropkey(args) => dropkey::run(args),
         Command::Examinekey(args) => examinekey::run(args),
+        Command::FilterProcess(args) => filter_process::run(args),
         Command::Find(args) => find::run(args),
+        Command::Fromkey(args) => fromkey::run(args),
         Command::Fsck(args) => fsck::run(args),
         Command::Get(args) => get::run(args),
         Command::Group(args) => group::run(args),
         Command::Groupwanted(args) => wanted::run(wanted::Which::GroupWanted, args),
         Command::Info(args) => info::run(args),
         Command::Init(args) => init::run(args),
+        Command::Lock(args) => lock::run(args),
         Command::Lookupkey(args) => lookupkey::run(args),
         Command::Maxsize(args) => maxsize::run(args),
         Command::Mincopies(args) => numcopies::run(numcopies::Setting::MinCopies, args),
@@ -124,8 +146,10 @@ pub fn run(command: Command) -> Result<(), CommandError> {
         Command::Required(args) => wanted::run(wanted::Which::Required, args),
         Command::Semitrust(args) => trust::run(TrustLevel::SemiTrusted, args),
         Command::Setpresentkey(args) => setpresentkey::run(args),
+        Command::Smudge(args) => smudge::run(args),
         Command::Trust(args) => trust::run(TrustLevel::Trusted, args),
         Command::Ungroup(args) => group::run_ungroup(args),
+        Command::Unlock(args) => unlock::run(args),
         Command::Untrust(args) => trust::run(TrustLevel::Untrusted, args),
         Command::Unused(args) => unused::run(args),
         Command::Version(args) => version::run(args),

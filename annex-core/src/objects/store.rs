@@ -194,6 +194,8 @@ pub struct ObjectStore {
     git_dir: PathBuf,
     bare: bool,
     config: StoreConfig,
+    /// Whether each ingest is synced to disk (file and directory).
+    fsync: bool,
 }
 
 static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -207,7 +209,17 @@ impl ObjectStore {
             git_dir: git_dir.into(),
             bare,
             config: StoreConfig::default(),
+            fsync: true,
         }
+    }
+
+    /// This store with or without syncing each ingested object (file and
+    /// directory) to disk; on by default. Off, as git-annex does it: a
+    /// caller ingesting many files can sync the file system once at the
+    /// end instead.
+    pub fn with_fsync(mut self, fsync: bool) -> ObjectStore {
+        self.fsync = fsync;
+        self
     }
 
     /// This store with the given settings.
@@ -276,6 +288,7 @@ impl ObjectStore {
             bare: boolean("core.bare"),
             git_dir,
             config,
+            fsync: true,
         })
     }
 
@@ -432,7 +445,9 @@ impl ObjectStore {
         if !meta.is_file() || meta.dev() != lmeta.dev() || meta.ino() != lmeta.ino() {
             return Err(not_a_file());
         }
-        file.sync_all().map_err(io_err("sync", tmp))?;
+        if self.fsync {
+            file.sync_all().map_err(io_err("sync", tmp))?;
+        }
         match self.install(tmp, &file, key) {
             Ok(Ingested::Stored(p)) => Ok(Ingested::Stored(p)),
             Ok(Ingested::AlreadyPresent(p)) => {
@@ -562,7 +577,10 @@ impl ObjectStore {
             let mode = meta.permissions().mode() & 0o7777;
             out.set_permissions(Permissions::from_mode(mode | 0o600))
                 .map_err(io_err("set mode of", &tmp))?;
-            out.sync_all().map_err(io_err("sync", &tmp))
+            if self.fsync {
+                out.sync_all().map_err(io_err("sync", &tmp))?;
+            }
+            Ok(())
         })();
         match result {
             Ok(()) => Ok((tmp, out)),
@@ -613,7 +631,9 @@ impl ObjectStore {
                 drop(guard);
                 let _ = self.freeze_content_dir(&dir);
                 // Durability of the rename.
-                let _ = File::open(&dir).and_then(|d| d.sync_all());
+                if self.fsync {
+                    let _ = File::open(&dir).and_then(|d| d.sync_all());
+                }
                 Ok(Ingested::Stored(dest))
             }
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {

@@ -1,0 +1,228 @@
+//! `smudge FILE` and `smudge --clean FILE`: git's smudge and clean filters
+//! for unlocked files, one file per run, as git-annex registers them
+//! (`git-annex smudge -- %f`, `git-annex smudge --clean -- %f`); and the
+//! filter both these and `filter-process` share.
+//!
+//! Clean: a pointer file goes to git as it is; other content goes to the
+//! annex (its key's pointer file goes to git) when `annex.largefiles`
+//! says it is large, or, when `annex.largefiles` is not configured, when
+//! the file was annexed in the index before; otherwise it goes to git. The
+//! content is taken from the work-tree file, copied into the object store
+//! (hard linked with `annex.thin`? not yet: always a copy), and logged as
+//! present here; the journal is committed by the next command, as
+//! git-annex leaves it.
+//!
+//! Smudge: a pointer whose content is present is replaced by the content
+//! (git-annex outputs the pointer and fills the file in later from its
+//! post-checkout hook, `smudge --update`; we fill it in at once). Anything
+//! else is given back unchanged. git-annex's keys database is not written;
+//! git-annex rebuilds what it needs from the index.
+
+use std::ffi::{OsStr, OsString};
+use std::io::{Read, Write};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+use annex_core::backend::Backend;
+use annex_core::filter::{CleanResult, FilterHandler};
+use annex_core::ingest::{Ingester, LargeFilesMatcher, SimpleLargeFiles, is_dotfile};
+use annex_core::pointer;
+use gix::bstr::ByteSlice;
+
+use crate::commands::add::Coprocess;
+use crate::context::Ctx;
+use crate::error::CommandError;
+
+/// Arguments of `smudge`.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// The file being filtered, relative to the top of the work tree.
+    file: OsString,
+    /// Act as the clean filter (the default is the smudge filter).
+    #[arg(long)]
+    clean: bool,
+}
+
+/// The filter of one repository.
+pub(crate) struct AnnexFilter {
+    ctx: Ctx,
+    top: PathBuf,
+    repo: gix::Repository,
+    ingester: Ingester,
+    dotfiles: bool,
+    config_largefiles: Option<Vec<u8>>,
+    branch_largefiles: Option<Vec<u8>>,
+    attrs: Option<Coprocess>,
+}
+
+impl AnnexFilter {
+    pub(crate) fn open() -> Result<AnnexFilter, CommandError> {
+        let ctx = Ctx::open(&[], true)?;
+        let wt = ctx.worktree()?;
+        let top = wt
+            .top()
+            .canonicalize()
+            .unwrap_or_else(|_| wt.top().to_path_buf());
+        let repo = wt.repo().clone();
+        let backend = match ctx.config.get_str("annex.backend") {
+            Some(n) => Backend::from_name(&n)
+                .ok_or_else(|| CommandError::failed(format!("unknown backend {n}")))?,
+            None => Backend::Sha256E,
+        };
+        let ingester = Ingester::new(top.clone(), ctx.store.clone(), backend);
+        let branch = ctx.state.config().unwrap_or_default();
+        Ok(AnnexFilter {
+            dotfiles: ctx.config.get_bool("annex.dotfiles").unwrap_or(false),
+            config_largefiles: ctx.config.get("annex.largefiles").map(|v| v.to_vec()),
+            branch_largefiles: branch.get(&b"annex.largefiles"[..]).cloned(),
+            ctx,
+            top,
+            repo,
+            ingester,
+            attrs: None,
+        })
+    }
+
+    /// `annex.largefiles` for `path`: git config, `.gitattributes`, then
+    /// `git annex config`.
+    fn largefiles(&mut self, path: &[u8]) -> Result<Option<Vec<u8>>, String> {
+        if let Some(e) = &self.config_largefiles {
+            return Ok(Some(e.clone()));
+        }
+        if self.attrs.is_none() {
+            self.attrs = Some(
+                Coprocess::spawn(
+                    &self.top,
+                    &["check-attr", "-z", "--stdin", "annex.largefiles"],
+                )
+                .map_err(|e| e.to_string())?,
+            );
+        }
+        let answer = match &mut self.attrs {
+            Some(p) => p.query_all(&[path], 3).map_err(|e| e.to_string())?,
+            None => Vec::new(),
+        };
+        let v = answer.into_iter().next().and_then(|mut f| f.pop());
+        let v = v.filter(|v| v != b"unspecified" && v != b"unset" && v != b"set");
+        Ok(v.or_else(|| self.branch_largefiles.clone()))
+    }
+
+    /// The staged blob of `path` and the key it points to, if any.
+    fn staged(&self, path: &[u8]) -> Option<(gix::ObjectId, u64, Option<annex_core::key::Key>)> {
+        let index = self.repo.index_or_empty().ok()?;
+        let entry = index.entry_by_path(path.as_bstr())?;
+        let header = self.repo.find_header(entry.id).ok()?;
+        let size = header.size();
+        let key = if size as usize <= pointer::MAX_POINTER_SIZE {
+            self.repo
+                .find_object(entry.id)
+                .ok()
+                .and_then(|o| pointer::parse_pointer(&o.data))
+        } else {
+            None
+        };
+        Some((entry.id, size, key))
+    }
+}
+
+impl FilterHandler for AnnexFilter {
+    fn clean(&mut self, path: &[u8], head: &[u8], complete: bool) -> Result<CleanResult, String> {
+        let sample = if complete {
+            head
+        } else {
+            &head[..head.len().min(pointer::MAX_POINTER_SIZE)]
+        };
+        match pointer::parse_pointer_checked(if complete { head } else { sample }) {
+            Ok(Some(_)) if complete => return Ok(CleanResult::Passthrough),
+            Ok(_) => {}
+            Err(_) => eprintln!(
+                "git-annex-rs: The file {} looks like git-annex pointer file that has had other content appended to it",
+                String::from_utf8_lossy(path)
+            ),
+        }
+        let full = self.top.join(OsStr::from_bytes(path));
+        let Ok(meta) = std::fs::metadata(&full) else {
+            return Ok(CleanResult::Passthrough);
+        };
+        if !full.starts_with(&self.top) {
+            return Ok(CleanResult::Passthrough);
+        }
+        let staged = self.staged(path);
+        let old_key = staged.as_ref().and_then(|s| s.2.clone());
+        let was_annexed = old_key.is_some();
+        // A file in git whose content did not change stays in git.
+        if let Some((id, size, None)) = &staged
+            && *size == meta.len()
+            && let Ok(data) = std::fs::read(&full)
+            && let Ok(h) =
+                gix::objs::compute_hash(self.repo.object_hash(), gix::objs::Kind::Blob, &data)
+            && h == *id
+        {
+            return Ok(CleanResult::Passthrough);
+        }
+        let expr = self.largefiles(path)?;
+        let annex = match expr {
+            Some(_) if is_dotfile(path) && !self.dotfiles => was_annexed,
+            Some(e) => {
+                let m = SimpleLargeFiles::parse(&e).map_err(|e| e.to_string())?;
+                m.is_large(path, meta.len())
+            }
+            None => was_annexed,
+        };
+        if !annex {
+            return Ok(CleanResult::Passthrough);
+        }
+        let key = self
+            .ingester
+            .clean(path, &full)
+            .map_err(|e| e.to_string())?;
+        self.ctx
+            .state
+            .set_present(&key, self.ctx.here(), true)
+            .map_err(|e| e.to_string())?;
+        Ok(CleanResult::Replace(pointer::format_pointer(&key)))
+    }
+
+    fn smudge(&mut self, _path: &[u8], content: Vec<u8>) -> Result<Vec<u8>, String> {
+        let Some(key) = pointer::parse_pointer(&content) else {
+            return Ok(content);
+        };
+        match self.ctx.store.find(&key) {
+            Some(obj) => {
+                std::fs::read(&obj).map_err(|e| format!("cannot read {}: {e}", obj.display()))
+            }
+            None => Ok(content),
+        }
+    }
+}
+
+/// Runs one filter on stdin, writing to stdout.
+pub fn run(args: Args) -> Result<(), CommandError> {
+    let mut filter = AnnexFilter::open()?;
+    let path = annex_core::worktree::pathspec_from_arg(
+        &filter.top,
+        &filter.ctx.cwd,
+        Path::new(&args.file),
+    )?;
+    let mut input = Vec::new();
+    std::io::stdin()
+        .lock()
+        .read_to_end(&mut input)
+        .map_err(|e| CommandError::failed(format!("cannot read standard input: {e}")))?;
+    let out = if args.clean {
+        match filter
+            .clean(&path, &input, true)
+            .map_err(CommandError::failed)?
+        {
+            CleanResult::Passthrough => input,
+            CleanResult::Replace(d) => d,
+        }
+    } else {
+        filter.smudge(&path, input).map_err(CommandError::failed)?
+    };
+    let mut stdout = std::io::stdout().lock();
+    stdout
+        .write_all(&out)
+        .and_then(|()| stdout.flush())
+        .map_err(CommandError::from_write)
+}

@@ -1,0 +1,152 @@
+//! Staging entries into the git index in-process, as `git update-index`
+//! would: under `index.lock`, read after the lock is held, written to the
+//! lock file and renamed into place.
+
+use std::collections::HashSet;
+use std::fs;
+use std::path::Path;
+use std::time::Duration;
+
+use gix::bstr::ByteSlice;
+use gix::index::entry::{Flags, Mode, Stat};
+
+use super::{IngestError, io_err};
+
+/// One entry to stage at stage 0: a path from the top of the work tree,
+/// its mode, blob and the stat of the work-tree file (so that git sees
+/// the file as clean).
+#[derive(Debug, Clone)]
+pub struct IndexEntry {
+    /// The path from the top, `/`-separated.
+    pub path: Vec<u8>,
+    /// `100644`, `100755` or `120000`.
+    pub mode: Mode,
+    /// The blob.
+    pub id: gix::ObjectId,
+    /// The stat recorded in the index.
+    pub stat: Stat,
+    /// The work-tree file's metadata (`lstat`) when the entry was made.
+    pub metadata: fs::Metadata,
+}
+
+impl IndexEntry {
+    /// The entry of the work-tree file `full` (for `path` from the top)
+    /// with `mode` and blob `id`, its stat taken now (`lstat`).
+    pub fn for_file(
+        path: &[u8],
+        full: &Path,
+        mode: Mode,
+        id: gix::ObjectId,
+    ) -> Result<IndexEntry, IngestError> {
+        let metadata = fs::symlink_metadata(full).map_err(io_err("stat", full))?;
+        let gmeta =
+            gix::index::fs::Metadata::from_path_no_follow(full).map_err(io_err("stat", full))?;
+        let stat = Stat::from_fs(&gmeta).map_err(|e| IngestError::Index {
+            path: full.to_path_buf(),
+            detail: e.to_string(),
+        })?;
+        Ok(IndexEntry {
+            path: path.to_vec(),
+            mode,
+            id,
+            stat,
+            metadata,
+        })
+    }
+}
+
+/// Stages `entries` into the index of `repo` at once. An entry replaces
+/// the path's entries at every stage (resolving a conflict, as `git add`
+/// does), and entries that would clash with it (the path's parent
+/// directories staged as files, or files under the path when it was a
+/// directory) are removed. The tree cache is dropped, since it no longer
+/// matches. Waits up to 10 seconds for another process's `index.lock`.
+pub fn stage(repo: &gix::Repository, entries: &[IndexEntry]) -> Result<(), IngestError> {
+    if entries.is_empty() {
+        return Ok(());
+    }
+    let path = repo.index_path();
+    let ierr = |detail: String| IngestError::Index {
+        path: path.clone(),
+        detail,
+    };
+    let mut lock = gix::lock::File::acquire_to_update_resource(
+        &path,
+        gix::lock::acquire::Fail::AfterDurationWithBackoff(Duration::from_secs(10)),
+        None,
+        0o666,
+    )
+    .map_err(|e| ierr(e.to_string()))?;
+    let mut index = gix::index::File::at_or_default(
+        &path,
+        repo.object_hash(),
+        false,
+        gix::index::decode::Options::default(),
+    )
+    .map_err(|e| ierr(e.to_string()))?;
+
+    // Last one wins when a path is given twice.
+    let mut latest: std::collections::HashMap<&[u8], &IndexEntry> =
+        std::collections::HashMap::with_capacity(entries.len());
+    for e in entries {
+        latest.insert(&e.path, e);
+    }
+    let mut remove: HashSet<Vec<u8>> = HashSet::new();
+    let mut new: Vec<&IndexEntry> = Vec::new();
+    for e in entries {
+        if !std::ptr::eq(latest[e.path.as_slice()], e) {
+            continue;
+        }
+        let p = e.path.as_bstr();
+        use gix::index::entry::Stage;
+        let stages: Vec<Stage> = [Stage::Unconflicted, Stage::Base, Stage::Ours, Stage::Theirs]
+            .into_iter()
+            .filter(|s| index.entry_by_path_and_stage(p, *s).is_some())
+            .collect();
+        let only_stage0 = stages == [Stage::Unconflicted];
+        if only_stage0 {
+            if let Some(entry) = index.entry_mut_by_path_and_stage(p, Stage::Unconflicted) {
+                entry.id = e.id;
+                entry.mode = e.mode;
+                entry.stat = e.stat;
+                entry
+                    .flags
+                    .remove(Flags::ASSUME_VALID | Flags::SKIP_WORKTREE | Flags::INTENT_TO_ADD);
+            }
+            continue;
+        }
+        if !stages.is_empty() {
+            remove.insert(e.path.clone());
+        }
+        // A file where a directory was: its files go.
+        let mut dir = e.path.clone();
+        dir.push(b'/');
+        if let Some(range) = index.prefixed_entries_range(dir.as_bstr()) {
+            for i in range {
+                remove.insert(index.entries()[i].path(&index).to_vec());
+            }
+        }
+        // A directory where a file was: that file goes.
+        let mut parent: &[u8] = &e.path;
+        while let Some(i) = parent.iter().rposition(|&c| c == b'/') {
+            parent = &parent[..i];
+            if index.entry_by_path(parent.as_bstr()).is_some() {
+                remove.insert(parent.to_vec());
+            }
+        }
+        new.push(e);
+    }
+    if !remove.is_empty() {
+        index.remove_entries(|_, p, _| remove.contains(p.as_bytes()));
+    }
+    for e in new {
+        index.dangerously_push_entry(e.stat, e.id, Flags::empty(), e.mode, e.path.as_bstr());
+    }
+    index.sort_entries();
+    index.remove_tree();
+    index
+        .write_to(&mut lock, gix::index::write::Options::default())
+        .map_err(|e| ierr(e.to_string()))?;
+    lock.commit().map_err(|e| ierr(e.error.to_string()))?;
+    Ok(())
+}
