@@ -7,7 +7,11 @@ use std::collections::BTreeMap;
 use std::ffi::OsString;
 
 use annex_core::backend::Backend;
-use annex_core::fsck::{Event, Fsck, LocalRemote, logged_keys, record_activity};
+use std::os::unix::ffi::OsStrExt;
+
+use annex_core::fsck::{
+    Event, Fsck, LocalRemote, logged_keys, numcopies_attributes, record_activity,
+};
 use annex_core::key::Key;
 use annex_core::logs::trust::TrustLevel;
 use annex_core::uuid::Uuid;
@@ -126,14 +130,32 @@ pub fn run(args: Args) -> Result<(), CommandError> {
         }
     } else {
         let seek = ctx.seek(&args.paths, &mut reporter)?;
-        for f in &seek.files {
+        let top = ctx.worktree()?.top().to_path_buf();
+        // `annex.numcopies` from .gitattributes, unless --numcopies forces one.
+        let attrs = match forced_numcopies {
+            Some(_) => vec![None; seek.files.len()],
+            None => {
+                let paths: Vec<Vec<u8>> = seek.files.iter().map(|f| f.path.clone()).collect();
+                numcopies_attributes(&top, &paths)?
+            }
+        };
+        for (f, attr) in seek.files.iter().zip(attrs) {
             if !known_backend(&f.key) {
                 continue;
             }
             let shown = ctx.display_path(&f.path);
             let mut action = reporter.start(Some(&shown), Some(&f.key), &shown)?;
             let desc = String::from_utf8_lossy(&shown).into_owned();
-            let ok = checked(&mut action, &f.key, &desc, true)?;
+            let numcopies = attr.unwrap_or(numcopies);
+            let mut on = |e: Event| event(&mut action, e, ctx.here(), &descriptions);
+            let ok = match &remote {
+                Some(r) => fsck.check_remote_key(r, &f.key, &desc, true, numcopies, &mut on)?,
+                None if !f.locked => {
+                    let path = top.join(std::ffi::OsStr::from_bytes(&f.path));
+                    fsck.check_unlocked_file(&f.key, &desc, &path, numcopies, &mut on)?
+                }
+                None => fsck.check_key(&f.key, &desc, true, numcopies, &mut on)?,
+            };
             action.end(ok)?;
         }
     }

@@ -395,3 +395,35 @@ fn unused_matches_the_reference() {
     assert!(left.status.success(), "{left:?}");
     assert!(!String::from_utf8_lossy(&left.stdout).contains(&first));
 }
+
+#[test]
+fn numcopies_from_gitattributes_and_worktree_content_fixed() {
+    let f = Fixture::new();
+    let attrs = |d: &Path| {
+        std::fs::write(
+            d.join(".gitattributes"),
+            "a annex.numcopies=3\nd/* annex.numcopies=0x2\n",
+        )
+        .expect("write")
+    };
+    compare(&f, "orig", attrs, &["fsck"]);
+    compare(&f, "orig", attrs, &["fsck", "--json"]);
+    // --numcopies wins over the attribute.
+    compare(&f, "orig", attrs, &["fsck", "--numcopies", "1"]);
+
+    // An unlocked file left as a pointer while its content is present gets
+    // its content back.
+    let pointer_left = |d: &Path| {
+        let key = support::annex(d, &["lookupkey", "u"]);
+        let obj = d.join(support::annex(d, &["contentlocation", key.trim()]).trim());
+        let saved = std::fs::read(&obj).expect("read object");
+        support::annex(d, &["drop", "--force", "-q", "u"]);
+        std::fs::create_dir_all(obj.parent().expect("key dir")).expect("mkdir");
+        std::fs::write(&obj, saved).expect("restore object");
+    };
+    let (_, mine) = compare(&f, "orig", pointer_left, &["fsck"]);
+    assert_eq!(
+        std::fs::read(mine.path().join("orig/u")).expect("read u"),
+        b"unlocked\n"
+    );
+}
