@@ -93,6 +93,10 @@ pub fn run(args: Args) -> Result<(), CommandError> {
     };
     let descriptions = super::maxsize::described(&ctx)?;
     let trust = trust_levels(&ctx)?;
+    let checked_uuid = remote.as_ref().map_or(ctx.here(), |r| &r.uuid).clone();
+    if trust.get(&checked_uuid) == Some(&TrustLevel::Dead) {
+        eprintln!("Warning: Fscking a repository that is currently marked as dead.");
+    }
     let bad = ctx.repo.git_dir().join("annex").join("bad");
     let bad_shown = annex_core::backend::path::top_file_path(&ctx.cwd, &bad).unwrap_or(bad);
     let fsck = Fsck::new(
@@ -159,8 +163,7 @@ pub fn run(args: Args) -> Result<(), CommandError> {
             action.end(ok)?;
         }
     }
-    let checked_uuid = remote.as_ref().map_or(ctx.here(), |r| &r.uuid);
-    record_activity(&ctx.state, checked_uuid)?;
+    record_activity(&ctx.state, &checked_uuid)?;
     if !args.output.quiet {
         ctx.commit(&reporter)?;
     } else {

@@ -128,6 +128,15 @@ fn fsck_of_sound_repositories_matches_the_reference() {
     ] {
         compare(&f, "orig", |_| {}, args);
     }
+    let dead_here = |d: &Path| {
+        support::annex(d, &["dead", "here"]);
+    };
+    compare(&f, "orig", dead_here, &["fsck", "a"]);
+}
+
+#[test]
+fn fsck_in_a_clone_matches_the_reference() {
+    let f = Fixture::new();
     for args in [
         &["fsck"][..],
         &["fsck", "--json"],
@@ -353,6 +362,11 @@ fn unused_matches_the_reference() {
             .contains("bad refspec item \"bad\" (expected + or - prefix)"),
         "{bad:?}"
     );
+}
+
+#[test]
+fn unused_with_fewer_refs_matches_the_reference() {
+    let fixture = unused_fixture();
     let detach = |d: &Path| {
         support::git(d, &["checkout", "-q", "--detach", "HEAD~1"]);
     };
@@ -363,6 +377,15 @@ fn unused_matches_the_reference() {
     };
     compare_unused(&fixture, only_main, &["unused"]);
     compare_unused(&fixture, only_main, &["unused", "--json"]);
+}
+
+#[test]
+fn unused_stale_files_and_dropunused() {
+    let fixture = unused_fixture();
+    let only_main = |d: &Path| {
+        support::git(d, &["branch", "-q", "-D", "keep1", "side"]);
+        support::git(d, &["tag", "-d", "v1", "v2"]);
+    };
     // Stale bad and temp files: those whose key is present are removed,
     // the others listed after the unused keys.
     let stale = |d: &Path| {
