@@ -97,8 +97,15 @@ pub fn run(args: Args) -> Result<(), CommandError> {
     if trust.get(&checked_uuid) == Some(&TrustLevel::Dead) {
         eprintln!("Warning: Fscking a repository that is currently marked as dead.");
     }
-    let bad = ctx.repo.git_dir().join("annex").join("bad");
-    let bad_shown = annex_core::backend::path::top_file_path(&ctx.cwd, &bad).unwrap_or(bad);
+    // Shown as git-annex shows it: the git dir relative to here (`.` when
+    // here is a bare repository's top), then `annex/bad`.
+    let git_dir = ctx.repo.git_dir();
+    let git_dir_shown = match annex_core::backend::path::top_file_path(&ctx.cwd, git_dir) {
+        Ok(p) if p.as_os_str().is_empty() => std::path::PathBuf::from("."),
+        Ok(p) => p,
+        Err(_) => git_dir.to_path_buf(),
+    };
+    let bad_shown = git_dir_shown.join("annex").join("bad");
     let fsck = Fsck::new(
         &ctx.state,
         &ctx.store,
@@ -116,8 +123,10 @@ pub fn run(args: Args) -> Result<(), CommandError> {
             None => fsck.check_key(key, desc, has_file, numcopies, &mut on),
         }
     };
-    if args.all || !args.keys.is_empty() {
-        let keys = if args.all {
+    // In a bare repository there are no files: every key is checked.
+    let all = args.all || (ctx.worktree.is_none() && args.keys.is_empty() && args.paths.is_empty());
+    if all || !args.keys.is_empty() {
+        let keys = if all {
             logged_keys(&ctx.state)?
         } else {
             args.keys.clone()

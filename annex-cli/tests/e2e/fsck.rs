@@ -450,3 +450,34 @@ fn numcopies_from_gitattributes_and_worktree_content_fixed() {
         b"unlocked\n"
     );
 }
+
+#[test]
+fn fsck_in_a_bare_repository_and_in_a_subdirectory() {
+    let f = Fixture::new();
+    let root = f.dir.path();
+    support::git(root, &["clone", "-q", "--bare", "orig", "bare.git"]);
+    let bare = root.join("bare.git");
+    support::annex(&bare, &["init", "bare repo"]);
+    let o = root.join("orig");
+    support::git(&o, &["remote", "add", "bare", "../bare.git"]);
+    support::annex(&o, &["copy", "-q", "--to", "bare", "a", "b", "d"]);
+    // Without paths, a bare repository's keys are all checked.
+    compare(&f, "bare.git", |_| {}, &["fsck"]);
+    compare(&f, "bare.git", |_| {}, &["fsck", "--json"]);
+    let corrupt = |d: &Path| {
+        let key = support::annex(&d.join("../orig"), &["lookupkey", "b"]);
+        let loc = support::annex(d, &["contentlocation", key.trim()]);
+        let obj = d.join(loc.trim());
+        for p in [obj.parent().expect("key dir"), obj.as_path()] {
+            let mut perm = std::fs::metadata(p).expect("stat").permissions();
+            perm.set_mode(perm.mode() | 0o200);
+            std::fs::set_permissions(p, perm).expect("chmod");
+        }
+        std::fs::write(&obj, "XXXX\n").expect("write");
+    };
+    compare(&f, "bare.git", corrupt, &["fsck"]);
+    // From a subdirectory, paths (and the bad directory) are shown relative to it.
+    let corrupt_b =
+        |d: &Path| std::fs::write(object_of(&d.join(".."), "b"), "XXXX\n").expect("write");
+    compare(&f, "orig/d", corrupt_b, &["fsck", "../b", "c"]);
+}
