@@ -481,3 +481,41 @@ fn fsck_in_a_bare_repository_and_in_a_subdirectory() {
         |d: &Path| std::fs::write(object_of(&d.join(".."), "b"), "XXXX\n").expect("write");
     compare(&f, "orig/d", corrupt_b, &["fsck", "../b", "c"]);
 }
+
+#[test]
+fn dead_keys_are_refused_while_present_and_skipped_once_dead() {
+    let f = Fixture::new();
+    let key = |d: &Path| support::annex(d, &["lookupkey", "b"]).trim().to_string();
+    // Still present: `dead --key` refuses.
+    let (_, mine) = compare(
+        &f,
+        "orig",
+        |_| {},
+        &[
+            "dead",
+            "--key",
+            "SHA256E-s5--4551db5fd4d56e27be71a8a943070cfaa4342b8e960a326e2d6427b3aa0a5a48",
+        ],
+    );
+    assert_eq!(
+        key(&mine.path().join("orig")),
+        "SHA256E-s5--4551db5fd4d56e27be71a8a943070cfaa4342b8e960a326e2d6427b3aa0a5a48"
+    );
+    let dropped = |d: &Path| {
+        support::annex(d, &["drop", "--force", "-q", "b"]);
+    };
+    compare(
+        &f,
+        "orig",
+        dropped,
+        &["dead", "--key", &key(&f.dir.path().join("orig")), "--json"],
+    );
+    // Dead: fsck skips it, with a note.
+    let dead = |d: &Path| {
+        support::annex(d, &["drop", "--force", "-q", "b"]);
+        support::annex(d, &["dead", "--key", &key(d)]);
+    };
+    compare(&f, "orig", dead, &["fsck"]);
+    compare(&f, "orig", dead, &["fsck", "--json"]);
+    compare(&f, "orig", dead, &["fsck", "--all"]);
+}
