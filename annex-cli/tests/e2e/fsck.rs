@@ -519,3 +519,34 @@ fn dead_keys_are_refused_while_present_and_skipped_once_dead() {
     compare(&f, "orig", dead, &["fsck", "--json"]);
     compare(&f, "orig", dead, &["fsck", "--all"]);
 }
+
+#[test]
+fn unused_from_a_remote_matches_the_reference() {
+    let f = Fixture::new();
+    for args in [
+        &["unused", "--from", "origin"][..],
+        &["unused", "--from", "origin", "--json"],
+        &["unused", "--from", "orig repo"],
+        &["unused", "--from", "nosuch"],
+        &["unused", "--from", "nosuch", "--json"],
+        &["unused", "--from", "here"],
+    ] {
+        compare(&f, "clone", |_| {}, args);
+    }
+    // b removed in origin's branch, then merged here: origin's copy (and
+    // ours) are unused.
+    let removed = |d: &Path| {
+        let o = d.join("../orig");
+        support::git(&o, &["rm", "-q", "b"]);
+        support::git(&o, &["commit", "-q", "-m", "rm b"]);
+        support::git(d, &["pull", "-q", "--no-rebase", "origin", "main"]);
+    };
+    compare(&f, "clone", removed, &["unused", "--from", "origin"]);
+    compare(
+        &f,
+        "clone",
+        removed,
+        &["unused", "--from", "origin", "--json"],
+    );
+    compare(&f, "clone", removed, &["unused"]);
+}
