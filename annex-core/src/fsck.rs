@@ -182,8 +182,42 @@ impl<'a> Fsck<'a> {
         numcopies: i64,
         on: &mut impl FnMut(Event) -> Result<(), E>,
     ) -> Result<bool, E> {
+        self.check(key, desc, has_file, None, numcopies, on)
+    }
+
+    /// Checks the key of an unlocked file: as [`Fsck::check_key`], and
+    /// when the work tree file (`path`, as it can be opened) still holds
+    /// the pointer while the content is present, the content is put in its
+    /// place ("fixing worktree content").
+    pub fn check_unlocked_file<E: From<FsckError>>(
+        &self,
+        key: &Key,
+        desc: &str,
+        path: &Path,
+        numcopies: i64,
+        on: &mut impl FnMut(Event) -> Result<(), E>,
+    ) -> Result<bool, E> {
+        self.check(key, desc, true, Some(path), numcopies, on)
+    }
+
+    fn check<E: From<FsckError>>(
+        &self,
+        key: &Key,
+        desc: &str,
+        has_file: bool,
+        unlocked: Option<&Path>,
+        numcopies: i64,
+        on: &mut impl FnMut(Event) -> Result<(), E>,
+    ) -> Result<bool, E> {
         let present = self.store.has(key);
         let mut ok = self.verify_location_log(key, desc, present, &self.here, on)?;
+        if let Some(file) = unlocked
+            && present
+            && matches!(crate::pointer::is_pointer_file(file), Ok(Some(k)) if &k == key)
+        {
+            on(Event::Note("fixing worktree content"))?;
+            fix_worktree_content(self.store, key, file)?;
+        }
         if let Some(obj) = self.store.find(key) {
             // Content of the wrong size is moved aside before it is hashed.
             let sound = self.check_size(key, desc, &obj, on, |f| self.move_bad(key, f))?
@@ -566,6 +600,99 @@ fn show_imprecise(precision: u32, n: f64) -> String {
     }
     let digits = format!("{remainder:0width$}", width = precision as usize);
     format!("{int}.{}", digits.trim_end_matches('0'))
+}
+
+/// The `annex.numcopies` git attribute of each path (paths from the top
+/// of the work tree `top`), read with one `git check-attr` for all, as
+/// git-annex reads it (`readish`); `None` where it is not set to a number.
+pub fn numcopies_attributes(top: &Path, paths: &[Vec<u8>]) -> Result<Vec<Option<i64>>, FsckError> {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    if paths.is_empty() {
+        return Ok(Vec::new());
+    }
+    let run_err = |source: io::Error| FsckError::Io {
+        op: "run git check-attr in",
+        path: top.to_path_buf(),
+        source,
+    };
+    let mut child = Command::new("git")
+        .current_dir(top)
+        .args(["check-attr", "-z", "--stdin", "annex.numcopies"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(run_err)?;
+    let mut input = Vec::new();
+    for p in paths {
+        input.extend_from_slice(p);
+        input.push(0);
+    }
+    let mut stdin = child
+        .stdin
+        .take()
+        .ok_or_else(|| run_err(io::Error::other("no stdin")))?;
+    let writer = std::thread::spawn(move || stdin.write_all(&input));
+    let out = child.wait_with_output().map_err(run_err)?;
+    writer
+        .join()
+        .map_err(|_| run_err(io::Error::other("writer thread failed")))?
+        .map_err(run_err)?;
+    let mut by_path: std::collections::HashMap<&[u8], Option<i64>> =
+        std::collections::HashMap::new();
+    let fields: Vec<&[u8]> = out.stdout.split(|c| *c == 0).collect();
+    for triple in fields.chunks(3) {
+        if let [path, _attr, value] = triple {
+            let v = match *value {
+                b"unspecified" | b"unset" | b"set" => None,
+                v => crate::logs::format::hs_read_int(v),
+            };
+            by_path.insert(path, v);
+        }
+    }
+    Ok(paths
+        .iter()
+        .map(|p| by_path.get(p.as_slice()).copied().flatten())
+        .collect())
+}
+
+/// Puts content in place of an unlocked file's pointer when the content is
+/// present (git-annex's "fixing worktree content"): `file` (in the work
+/// tree) holding a pointer to `key` is replaced, atomically and keeping
+/// its mode, by a copy of the object. Returns whether it was replaced.
+pub fn fix_worktree_content(
+    store: &ObjectStore,
+    key: &Key,
+    file: &Path,
+) -> Result<bool, FsckError> {
+    let Some(obj) = store.find(key) else {
+        return Ok(false);
+    };
+    match crate::pointer::is_pointer_file(file) {
+        Ok(Some(k)) if &k == key => {}
+        _ => return Ok(false),
+    }
+    let mode = fs::symlink_metadata(file)
+        .map_err(io_err("read", file))?
+        .permissions()
+        .mode();
+    let dir = file.parent().unwrap_or(Path::new("."));
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".git-annex-rs-fsck")
+        .tempfile_in(dir)
+        .map_err(io_err("create a temp file in", dir))?;
+    let mut src = fs::File::open(&obj).map_err(io_err("read", &obj))?;
+    io::copy(&mut src, tmp.as_file_mut()).map_err(io_err("copy", &obj))?;
+    // The copy is writable whatever the object's mode (git-annex thaws it).
+    fs::set_permissions(tmp.path(), fs::Permissions::from_mode(mode | 0o200))
+        .map_err(io_err("set the mode of", tmp.path()))?;
+    tmp.persist(file).map_err(|e| FsckError::Io {
+        op: "replace",
+        path: file.to_path_buf(),
+        source: e.error,
+    })?;
+    Ok(true)
 }
 
 /// Records that the repository `uuid` was fscked now (`activity.log`), as

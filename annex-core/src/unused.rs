@@ -301,6 +301,39 @@ fn walk_keys(dir: &Path, depth: u32) -> Vec<Key> {
     }
 }
 
+/// The keys the location logs say the repository `uuid` has, in the
+/// branch's order (journal included): what `unused --from` looks at.
+/// git-annex's own keys for git remotes (`GITBUNDLE`, `GITMANIFEST`) are
+/// left out.
+pub fn keys_logged_for(
+    state: &crate::state::State,
+    uuid: &crate::uuid::Uuid,
+) -> Result<Vec<Key>, UnusedError> {
+    let mut keys = Vec::new();
+    state
+        .branch()
+        .for_each_file(
+            |p| p.ends_with(b".log") && p.iter().filter(|c| **c == b'/').count() == 2,
+            |path, content| {
+                let name = path.rsplit(|c| *c == b'/').next().unwrap_or(path);
+                let Some(key) = name.strip_suffix(b".log").and_then(file_key) else {
+                    return;
+                };
+                if matches!(key.backend_name(), b"GITBUNDLE" | b"GITMANIFEST") {
+                    return;
+                }
+                if crate::logs::location::LocationLog::parse(content)
+                    .present_uuids()
+                    .contains(uuid)
+                {
+                    keys.push(key);
+                }
+            },
+        )
+        .map_err(|e| git_err("read the git-annex branch")(&e))?;
+    Ok(keys)
+}
+
 /// The key a blob names, if it is an annex symlink target or pointer file.
 fn blob_key(repo: &gix::Repository, id: ObjectId, link: bool) -> Option<Key> {
     let header = repo.find_header(id).ok()?;

@@ -7,7 +7,11 @@ use std::collections::BTreeMap;
 use std::ffi::OsString;
 
 use annex_core::backend::Backend;
-use annex_core::fsck::{Event, Fsck, LocalRemote, logged_keys, record_activity};
+use std::os::unix::ffi::OsStrExt;
+
+use annex_core::fsck::{
+    Event, Fsck, LocalRemote, logged_keys, numcopies_attributes, record_activity,
+};
 use annex_core::key::Key;
 use annex_core::logs::trust::TrustLevel;
 use annex_core::uuid::Uuid;
@@ -89,8 +93,19 @@ pub fn run(args: Args) -> Result<(), CommandError> {
     };
     let descriptions = super::maxsize::described(&ctx)?;
     let trust = trust_levels(&ctx)?;
-    let bad = ctx.repo.git_dir().join("annex").join("bad");
-    let bad_shown = annex_core::backend::path::top_file_path(&ctx.cwd, &bad).unwrap_or(bad);
+    let checked_uuid = remote.as_ref().map_or(ctx.here(), |r| &r.uuid).clone();
+    if trust.get(&checked_uuid) == Some(&TrustLevel::Dead) {
+        eprintln!("Warning: Fscking a repository that is currently marked as dead.");
+    }
+    // Shown as git-annex shows it: the git dir relative to here (`.` when
+    // here is a bare repository's top), then `annex/bad`.
+    let git_dir = ctx.repo.git_dir();
+    let git_dir_shown = match annex_core::backend::path::top_file_path(&ctx.cwd, git_dir) {
+        Ok(p) if p.as_os_str().is_empty() => std::path::PathBuf::from("."),
+        Ok(p) => p,
+        Err(_) => git_dir.to_path_buf(),
+    };
+    let bad_shown = git_dir_shown.join("annex").join("bad");
     let fsck = Fsck::new(
         &ctx.state,
         &ctx.store,
@@ -108,8 +123,10 @@ pub fn run(args: Args) -> Result<(), CommandError> {
             None => fsck.check_key(key, desc, has_file, numcopies, &mut on),
         }
     };
-    if args.all || !args.keys.is_empty() {
-        let keys = if args.all {
+    // In a bare repository there are no files: every key is checked.
+    let all = args.all || (ctx.worktree.is_none() && args.keys.is_empty() && args.paths.is_empty());
+    if all || !args.keys.is_empty() {
+        let keys = if all {
             logged_keys(&ctx.state)?
         } else {
             args.keys.clone()
@@ -126,19 +143,36 @@ pub fn run(args: Args) -> Result<(), CommandError> {
         }
     } else {
         let seek = ctx.seek(&args.paths, &mut reporter)?;
-        for f in &seek.files {
+        let top = ctx.worktree()?.top().to_path_buf();
+        // `annex.numcopies` from .gitattributes, unless --numcopies forces one.
+        let attrs = match forced_numcopies {
+            Some(_) => vec![None; seek.files.len()],
+            None => {
+                let paths: Vec<Vec<u8>> = seek.files.iter().map(|f| f.path.clone()).collect();
+                numcopies_attributes(&top, &paths)?
+            }
+        };
+        for (f, attr) in seek.files.iter().zip(attrs) {
             if !known_backend(&f.key) {
                 continue;
             }
             let shown = ctx.display_path(&f.path);
             let mut action = reporter.start(Some(&shown), Some(&f.key), &shown)?;
             let desc = String::from_utf8_lossy(&shown).into_owned();
-            let ok = checked(&mut action, &f.key, &desc, true)?;
+            let numcopies = attr.unwrap_or(numcopies);
+            let mut on = |e: Event| event(&mut action, e, ctx.here(), &descriptions);
+            let ok = match &remote {
+                Some(r) => fsck.check_remote_key(r, &f.key, &desc, true, numcopies, &mut on)?,
+                None if !f.locked => {
+                    let path = top.join(std::ffi::OsStr::from_bytes(&f.path));
+                    fsck.check_unlocked_file(&f.key, &desc, &path, numcopies, &mut on)?
+                }
+                None => fsck.check_key(&f.key, &desc, true, numcopies, &mut on)?,
+            };
             action.end(ok)?;
         }
     }
-    let checked_uuid = remote.as_ref().map_or(ctx.here(), |r| &r.uuid);
-    record_activity(&ctx.state, checked_uuid)?;
+    record_activity(&ctx.state, &checked_uuid)?;
     if !args.output.quiet {
         ctx.commit(&reporter)?;
     } else {

@@ -145,10 +145,10 @@ fn set_levels(
         if let Some(overridden) = configured_level(&ctx, &uuid)
             && overridden != level
         {
-            eprintln!(
-                "  This remote's trust level is overridden to {}.",
+            action.warn(&format!(
+                "This remote's trust level is overridden to {}.",
                 overridden.name()
-            );
+            ))?;
         }
         action.end(true)?;
     }

@@ -128,6 +128,15 @@ fn fsck_of_sound_repositories_matches_the_reference() {
     ] {
         compare(&f, "orig", |_| {}, args);
     }
+    let dead_here = |d: &Path| {
+        support::annex(d, &["dead", "here"]);
+    };
+    compare(&f, "orig", dead_here, &["fsck", "a"]);
+}
+
+#[test]
+fn fsck_in_a_clone_matches_the_reference() {
+    let f = Fixture::new();
     for args in [
         &["fsck"][..],
         &["fsck", "--json"],
@@ -353,6 +362,11 @@ fn unused_matches_the_reference() {
             .contains("bad refspec item \"bad\" (expected + or - prefix)"),
         "{bad:?}"
     );
+}
+
+#[test]
+fn unused_with_fewer_refs_matches_the_reference() {
+    let fixture = unused_fixture();
     let detach = |d: &Path| {
         support::git(d, &["checkout", "-q", "--detach", "HEAD~1"]);
     };
@@ -363,6 +377,15 @@ fn unused_matches_the_reference() {
     };
     compare_unused(&fixture, only_main, &["unused"]);
     compare_unused(&fixture, only_main, &["unused", "--json"]);
+}
+
+#[test]
+fn unused_stale_files_and_dropunused() {
+    let fixture = unused_fixture();
+    let only_main = |d: &Path| {
+        support::git(d, &["branch", "-q", "-D", "keep1", "side"]);
+        support::git(d, &["tag", "-d", "v1", "v2"]);
+    };
     // Stale bad and temp files: those whose key is present are removed,
     // the others listed after the unused keys.
     let stale = |d: &Path| {
@@ -394,4 +417,136 @@ fn unused_matches_the_reference() {
     let left = ours(&r, &["unused"]);
     assert!(left.status.success(), "{left:?}");
     assert!(!String::from_utf8_lossy(&left.stdout).contains(&first));
+}
+
+#[test]
+fn numcopies_from_gitattributes_and_worktree_content_fixed() {
+    let f = Fixture::new();
+    let attrs = |d: &Path| {
+        std::fs::write(
+            d.join(".gitattributes"),
+            "a annex.numcopies=3\nd/* annex.numcopies=0x2\n",
+        )
+        .expect("write")
+    };
+    compare(&f, "orig", attrs, &["fsck"]);
+    compare(&f, "orig", attrs, &["fsck", "--json"]);
+    // --numcopies wins over the attribute.
+    compare(&f, "orig", attrs, &["fsck", "--numcopies", "1"]);
+
+    // An unlocked file left as a pointer while its content is present gets
+    // its content back.
+    let pointer_left = |d: &Path| {
+        let key = support::annex(d, &["lookupkey", "u"]);
+        let obj = d.join(support::annex(d, &["contentlocation", key.trim()]).trim());
+        let saved = std::fs::read(&obj).expect("read object");
+        support::annex(d, &["drop", "--force", "-q", "u"]);
+        std::fs::create_dir_all(obj.parent().expect("key dir")).expect("mkdir");
+        std::fs::write(&obj, saved).expect("restore object");
+    };
+    let (_, mine) = compare(&f, "orig", pointer_left, &["fsck"]);
+    assert_eq!(
+        std::fs::read(mine.path().join("orig/u")).expect("read u"),
+        b"unlocked\n"
+    );
+}
+
+#[test]
+fn fsck_in_a_bare_repository_and_in_a_subdirectory() {
+    let f = Fixture::new();
+    let root = f.dir.path();
+    support::git(root, &["clone", "-q", "--bare", "orig", "bare.git"]);
+    let bare = root.join("bare.git");
+    support::annex(&bare, &["init", "bare repo"]);
+    let o = root.join("orig");
+    support::git(&o, &["remote", "add", "bare", "../bare.git"]);
+    support::annex(&o, &["copy", "-q", "--to", "bare", "a", "b", "d"]);
+    // Without paths, a bare repository's keys are all checked.
+    compare(&f, "bare.git", |_| {}, &["fsck"]);
+    compare(&f, "bare.git", |_| {}, &["fsck", "--json"]);
+    let corrupt = |d: &Path| {
+        let key = support::annex(&d.join("../orig"), &["lookupkey", "b"]);
+        let loc = support::annex(d, &["contentlocation", key.trim()]);
+        let obj = d.join(loc.trim());
+        for p in [obj.parent().expect("key dir"), obj.as_path()] {
+            let mut perm = std::fs::metadata(p).expect("stat").permissions();
+            perm.set_mode(perm.mode() | 0o200);
+            std::fs::set_permissions(p, perm).expect("chmod");
+        }
+        std::fs::write(&obj, "XXXX\n").expect("write");
+    };
+    compare(&f, "bare.git", corrupt, &["fsck"]);
+    // From a subdirectory, paths (and the bad directory) are shown relative to it.
+    let corrupt_b =
+        |d: &Path| std::fs::write(object_of(&d.join(".."), "b"), "XXXX\n").expect("write");
+    compare(&f, "orig/d", corrupt_b, &["fsck", "../b", "c"]);
+}
+
+#[test]
+fn dead_keys_are_refused_while_present_and_skipped_once_dead() {
+    let f = Fixture::new();
+    let key = |d: &Path| support::annex(d, &["lookupkey", "b"]).trim().to_string();
+    // Still present: `dead --key` refuses.
+    let (_, mine) = compare(
+        &f,
+        "orig",
+        |_| {},
+        &[
+            "dead",
+            "--key",
+            "SHA256E-s5--4551db5fd4d56e27be71a8a943070cfaa4342b8e960a326e2d6427b3aa0a5a48",
+        ],
+    );
+    assert_eq!(
+        key(&mine.path().join("orig")),
+        "SHA256E-s5--4551db5fd4d56e27be71a8a943070cfaa4342b8e960a326e2d6427b3aa0a5a48"
+    );
+    let dropped = |d: &Path| {
+        support::annex(d, &["drop", "--force", "-q", "b"]);
+    };
+    compare(
+        &f,
+        "orig",
+        dropped,
+        &["dead", "--key", &key(&f.dir.path().join("orig")), "--json"],
+    );
+    // Dead: fsck skips it, with a note.
+    let dead = |d: &Path| {
+        support::annex(d, &["drop", "--force", "-q", "b"]);
+        support::annex(d, &["dead", "--key", &key(d)]);
+    };
+    compare(&f, "orig", dead, &["fsck"]);
+    compare(&f, "orig", dead, &["fsck", "--json"]);
+    compare(&f, "orig", dead, &["fsck", "--all"]);
+}
+
+#[test]
+fn unused_from_a_remote_matches_the_reference() {
+    let f = Fixture::new();
+    for args in [
+        &["unused", "--from", "origin"][..],
+        &["unused", "--from", "origin", "--json"],
+        &["unused", "--from", "orig repo"],
+        &["unused", "--from", "nosuch"],
+        &["unused", "--from", "nosuch", "--json"],
+        &["unused", "--from", "here"],
+    ] {
+        compare(&f, "clone", |_| {}, args);
+    }
+    // b removed in origin's branch, then merged here: origin's copy (and
+    // ours) are unused.
+    let removed = |d: &Path| {
+        let o = d.join("../orig");
+        support::git(&o, &["rm", "-q", "b"]);
+        support::git(&o, &["commit", "-q", "-m", "rm b"]);
+        support::git(d, &["pull", "-q", "--no-rebase", "origin", "main"]);
+    };
+    compare(&f, "clone", removed, &["unused", "--from", "origin"]);
+    compare(
+        &f,
+        "clone",
+        removed,
+        &["unused", "--from", "origin", "--json"],
+    );
+    compare(&f, "clone", removed, &["unused"]);
 }

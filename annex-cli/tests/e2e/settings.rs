@@ -261,4 +261,20 @@ fn settings_on_a_remote_by_name() {
     assert_eq!(v["uuid"], ou.as_str());
     assert_eq!(v["success"], true);
     assert_eq!(support::annex(&c, &["group", "origin"]), "\n");
+
+    // A trust level forced by git config is warned about, as the reference
+    // warns (both run in turn on the same repository).
+    support::git(
+        &c,
+        &["config", "remote.origin.annex-trustlevel", "untrusted"],
+    );
+    for args in [
+        &["trust", "--force", "origin"][..],
+        &["trust", "--force", "origin", "--json"],
+    ] {
+        let theirs = support::annex_output(&c, args, None);
+        let mine = ours(&c, args);
+        assert_eq!(normalized(&mine, &ou), normalized(&theirs, &ou), "{args:?}");
+        assert!(String::from_utf8_lossy(&mine.stderr).contains("overridden to untrusted"));
+    }
 }
