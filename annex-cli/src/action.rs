@@ -178,7 +178,7 @@ impl Action<'_> {
     /// on lines of its own, each indented by two spaces, after a newline;
     /// JSON adds it to `"note"`.
     pub fn long_note(&mut self, note: &str) -> Result<(), CommandError> {
-        self.line_broken = false;
+        self.mend_line()?;
         if self.reporter.mode == Mode::Plain && !self.reporter.quiet {
             let indented: Vec<String> = note.lines().map(|l| format!("  {l}")).collect();
             crate::output::text(format_args!("\n{}\n", indented.join("\n")))?;
@@ -215,9 +215,11 @@ impl Action<'_> {
     pub fn warning(&mut self, message: &str) {
         let _ = std::io::stdout().flush();
         eprintln!("  {message}");
-        // The action's line on stdout was interrupted: what comes next on
-        // it starts on a new line (a long note starts with one anyway).
-        self.line_broken = self.reporter.mode == Mode::Plain;
+        // After a note (where git-annex would draw a meter) the action's
+        // line is taken as interrupted: what comes next starts on a new line.
+        if self.reporter.mode == Mode::Plain && !self.notes.is_empty() {
+            self.line_broken = true;
+        }
     }
 
     /// Sets an extra JSON field (ignored in plain mode).

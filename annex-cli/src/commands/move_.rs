@@ -66,7 +66,8 @@ pub fn run_mode(args: Args, mode: Mode) -> Result<(), CommandError> {
     };
     let ctx = Ctx::open(&args.common.config, args.out.quiet || reporter.is_json())?;
     let progress = ProgressMode::choose(args.out.json, args.out.json_progress, args.out.quiet);
-    let env = Env::open(ctx, progress)?;
+    let mut env = Env::open(ctx, progress)?;
+    env.force = args.force;
     let entry = env.remote_named(&remote_name)?;
     if to && jobs > 1 && !args.sel.batch {
         // Uploads run in parallel; then each is reported (and, for a

@@ -92,6 +92,8 @@ pub struct Env {
     pub mincopies: i64,
     /// How progress is shown.
     pub progress: ProgressMode,
+    /// `--force`: no free space check before downloads.
+    pub force: bool,
 }
 
 impl Env {
@@ -140,6 +142,7 @@ impl Env {
             numcopies,
             mincopies,
             progress,
+            force: false,
         })
     }
 
@@ -405,6 +408,11 @@ impl Env {
         remote: &dyn Remote,
         item: &Item,
     ) -> Result<(), RemoteError> {
+        let note = format!("from {}...", remote.name());
+        if let Some(needed) = self.space_shortfall(&item.key) {
+            let _ = action.note(&note);
+            return Err(RemoteError::NotEnoughSpace { needed });
+        }
         let mut t = Transfer::start(
             self.ctx.repo.git_dir(),
             Direction::Download,
@@ -415,7 +423,6 @@ impl Env {
         )?;
         let tmp = self.ctx.store.tmp_path(&item.key);
         let mut meter: Option<Meter> = None;
-        let note = format!("from {}...", remote.name());
         let r = remote.retrieve(&item.key, &tmp, self.here(), &item.top_path, &mut |n| {
             if meter.is_none() {
                 let _ = action.note(&note);
@@ -548,6 +555,29 @@ impl Env {
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .status();
+    }
+
+    /// git-annex's check before a download: bytes missing to receive the
+    /// key and keep `annex.diskreserve` (default 100 MB) free.
+    pub fn space_shortfall(&self, key: &Key) -> Option<u64> {
+        if self.force {
+            return None;
+        }
+        let reserve = self
+            .ctx
+            .config
+            .get_str("annex.diskreserve")
+            .and_then(|v| annex_core::transfer::parse_size(&v))
+            .unwrap_or(100_000_000);
+        let already = std::fs::metadata(self.ctx.store.tmp_path(key))
+            .map(|m| m.len())
+            .unwrap_or(0);
+        annex_core::transfer::space_shortfall(
+            &self.ctx.repo.annex_dir(),
+            key.size().unwrap_or(1),
+            reserve,
+            already,
+        )
     }
 
     /// Uploads a key's content from this repository to a remote and records
@@ -930,6 +960,10 @@ pub fn retrieve_error(e: &RemoteError) -> String {
         RemoteError::Transfer(TransferError::InProgress) => {
             "transfer already in progress, or unable to take transfer lock".into()
         }
+        RemoteError::NotEnoughSpace { needed } => format!(
+            "not enough free space, need {} more (use --force to override this check or adjust annex.diskreserve)",
+            super::examinekey::human_size(*needed)
+        ),
         RemoteError::NotPresent | RemoteError::VerificationFailed => {
             "failed to retrieve content from remote".into()
         }

@@ -495,7 +495,25 @@ fn full_disk_during_get_leaves_no_corrupt_object() {
     git(&b, &["checkout", "-q", "main"]);
     annex(&b, &["init", "small"]);
     let key = key_of(&b, "big");
+    // First git-annex's own check: not enough free space (with the default
+    // annex.diskreserve), said as the reference says it (recorded from
+    // git-annex 10.20261026 on the same setup).
     let o = ours(&b, &["get", "big"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("  not enough free space, need ")
+            && err.contains(
+                " MB more (use --force to override this check or adjust annex.diskreserve)"
+            ),
+        "{err}"
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        "get big (from origin...) \n\n  Unable to access these remotes: origin\n\n  No other repository is known to contain the file.\nfailed\n"
+    );
+    // Then with the check overridden the disk really fills up.
+    let o = ours(&b, &["get", "--force", "big"]);
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(1), "{err}");
     assert!(err.contains("No space left on device"), "{err}");

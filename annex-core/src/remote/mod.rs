@@ -33,6 +33,12 @@ pub enum RemoteError {
     /// The remote does not have the content.
     #[error("content is not present in remote")]
     NotPresent,
+    /// Not enough free space to receive the content.
+    #[error("not enough free space, need {needed} bytes more")]
+    NotEnoughSpace {
+        /// Bytes needed beyond what is free (and reserved).
+        needed: u64,
+    },
     /// The content received does not match its key.
     #[error("Verification of content failed")]
     VerificationFailed,
