@@ -213,6 +213,11 @@ impl Action<'_> {
     /// plain mode ends the action's line on stdout, and the message goes to
     /// stderr indented; it is not one of the action's `error-messages`.
     pub fn warning(&mut self, message: &str) {
+        if self.reporter.mode == Mode::Json && self.reporter.json_error_messages {
+            // `--json-error-messages`: warnings go into the object.
+            self.errors.push(message.to_string());
+            return;
+        }
         let _ = std::io::stdout().flush();
         eprintln!("  {message}");
         // After a note (where git-annex would draw a meter) the action's
@@ -315,7 +320,8 @@ pub struct OutputArgs {
 impl OutputArgs {
     /// A reporter for `command` with these options.
     pub fn reporter(&self, command: &str) -> Reporter {
-        let mode = if self.json || self.json_progress {
+        // `--json-error-messages` implies JSON output, as in git-annex.
+        let mode = if self.json || self.json_progress || self.json_error_messages {
             Mode::Json
         } else {
             Mode::Plain

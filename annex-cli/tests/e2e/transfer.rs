@@ -210,6 +210,15 @@ fn an_unreachable_remote_is_explained_as_the_reference_does() {
         vec!["copy", "--to", "origin", "f"],
         vec!["move", "--from", "origin", "h"],
         vec!["copy", "--from", "origin", "--json", "h"],
+        vec!["get", "--json-error-messages", "g"],
+        vec![
+            "drop",
+            "--from",
+            "origin",
+            "--force",
+            "--json-error-messages",
+            "g",
+        ],
     ] {
         same(&r, &o, &args, None, true);
     }
