@@ -94,6 +94,8 @@ pub struct Env {
     pub progress: ProgressMode,
     /// `--force`: no free space check before downloads.
     pub force: bool,
+    /// Remotes with `annex-ignore` set.
+    pub ignored: Vec<String>,
 }
 
 impl Env {
@@ -104,11 +106,28 @@ impl Env {
             None => ctx.repo.git_dir().to_path_buf(),
         };
         let mut remotes = Vec::new();
+        // Listed by name, as git-annex lists them.
+        let ignored: Vec<String> = ctx
+            .config
+            .remotes()
+            .iter()
+            .filter(|r| r.ignore)
+            .map(|r| r.name.clone())
+            .collect();
         for rc in ctx.config.remotes_by_cost() {
             if rc.ignore {
                 continue;
             }
             let Some(path) = rc.local_path(&base) else {
+                // Known, but not reachable by us yet (ssh, http, ...).
+                remotes.push(RemoteEntry {
+                    name: rc.name.clone(),
+                    uuid: rc.uuid.clone(),
+                    remote: Err(format!(
+                        "{}: only git remotes on this machine are supported",
+                        rc.name
+                    )),
+                });
                 continue;
             };
             let remote = LocalGitRemote::open(&rc.name, &path, rc.uuid.as_ref(), rc.cost());
@@ -143,6 +162,7 @@ impl Env {
             mincopies,
             progress,
             force: false,
+            ignored,
         })
     }
 
@@ -251,7 +271,7 @@ impl Env {
                 "wanted",
                 Value::Array(wanted.iter().map(|u| self.json_uuid(u)).collect()),
             );
-            return Ok(());
+            return self.note_ignored(action);
         }
         let is_remote = |u: &Uuid| self.remotes.iter().any(|r| r.uuid.as_ref() == Some(u));
         let (available, others): (Vec<&Uuid>, Vec<&Uuid>) =
@@ -289,10 +309,21 @@ impl Env {
             &skipped,
         );
         if text.is_empty() {
-            action.long_note(nolocmsg)
+            action.long_note(nolocmsg)?;
         } else {
-            action.long_note(&text)
+            action.long_note(&text)?;
         }
+        self.note_ignored(action)
+    }
+
+    fn note_ignored(&self, action: &mut Action<'_>) -> Result<(), CommandError> {
+        if !self.ignored.is_empty() {
+            action.long_note(&format!(
+                "(Note that these git remotes have annex-ignore set: {})",
+                self.ignored.join(" ")
+            ))?;
+        }
+        Ok(())
     }
 
     /// The items named on the command line (not `--batch`).

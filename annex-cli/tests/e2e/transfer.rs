@@ -198,6 +198,11 @@ fn an_unreachable_remote_is_explained_as_the_reference_does() {
     let (r, o) = (p.copy(), p.copy());
     for q in [&r, &o] {
         std::fs::rename(q.a(), q.root.join("away")).expect("rename");
+        // Remotes we cannot use: ignored ones are mentioned.
+        git(&q.b(), &["remote", "add", "far", "ssh://nowhere.invalid/x"]);
+        git(&q.b(), &["config", "remote.far.annex-ignore", "true"]);
+        git(&q.b(), &["remote", "add", "near", "../away"]);
+        git(&q.b(), &["config", "remote.near.annex-ignore", "true"]);
     }
     for args in [
         vec!["get", "g"],
