@@ -173,12 +173,22 @@ impl Env {
 
     /// The remote named `name` (for `--from`/`--to`), or git-annex's error.
     pub fn remote_named(&self, name: &str) -> Result<&RemoteEntry, CommandError> {
-        self.remotes.iter().find(|r| r.name == name).ok_or_else(|| {
-            // git-annex's errors before any action end with an empty line.
-            CommandError::failed(format!(
-                "there is no available git remote named \"{name}\"\n"
-            ))
-        })
+        // git-annex's errors before any action end with an empty line.
+        let entry = self
+            .remotes
+            .iter()
+            .find(|r| r.name == name)
+            .ok_or_else(|| {
+                CommandError::failed(format!(
+                    "there is no available git remote named \"{name}\"\n"
+                ))
+            })?;
+        if entry.uuid.is_none() {
+            return Err(CommandError::failed(format!(
+                "cannot determine uuid for {name} (perhaps you need to run \"git annex sync\"?)\n"
+            )));
+        }
+        Ok(entry)
     }
 
     fn trust_of(&self, u: &Uuid) -> TrustLevel {

@@ -203,6 +203,9 @@ fn an_unreachable_remote_is_explained_as_the_reference_does() {
         git(&q.b(), &["config", "remote.far.annex-ignore", "true"]);
         git(&q.b(), &["remote", "add", "near", "../away"]);
         git(&q.b(), &["config", "remote.near.annex-ignore", "true"]);
+        // A git repository never annexed: no UUID to be found.
+        git(&q.root, &["init", "-q", "plain"]);
+        git(&q.b(), &["remote", "add", "plain", "../plain"]);
     }
     for args in [
         vec!["get", "g"],
@@ -215,6 +218,8 @@ fn an_unreachable_remote_is_explained_as_the_reference_does() {
         vec!["copy", "--to", "origin", "f"],
         vec!["move", "--from", "origin", "h"],
         vec!["copy", "--from", "origin", "--json", "h"],
+        vec!["copy", "--to", "plain", "f"],
+        vec!["get", "--from", "nosuchremote", "f"],
         vec!["get", "--json-error-messages", "g"],
         vec![
             "drop",
