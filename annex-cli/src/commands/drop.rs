@@ -84,7 +84,7 @@ fn drop_one(
             }
             let mut action = env.start(reporter, item)?;
             action.note(&format!("from {}...", entry.name))?;
-            let ok = env.drop_remote(&mut action, entry, &item.key, args.force)?;
+            let ok = env.drop_remote(&mut action, entry, &item.key, args.force, None)?;
             action.end(ok)?;
             Ok(true)
         }

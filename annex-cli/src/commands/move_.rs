@@ -225,7 +225,13 @@ fn from_one(
     }
     // Moving: drop from the remote. When we did not have it before, the
     // copy count is unchanged and the drop is allowed.
-    let ok = env.drop_remote(&mut action, entry, &item.key, args.force || !here_has)?;
+    let ok = env.drop_remote(
+        &mut action,
+        entry,
+        &item.key,
+        args.force || !here_has,
+        Some(&entry.name),
+    )?;
     action.end(ok)?;
     Ok(true)
 }

@@ -848,7 +848,9 @@ impl Env {
     }
 
     /// Drops the key's content from a remote when the copies verified now
-    /// allow it (or `force`), and records that. Returns whether it was
+    /// allow it (or `force`), and records that. `moving` names the remote
+    /// when this is the second half of a move (the refusal then says the
+    /// content stays there, as git-annex's). Returns whether it was
     /// dropped; on refusal or failure the action has the explanation.
     pub fn drop_remote(
         &self,
@@ -856,6 +858,7 @@ impl Env {
         entry: &RemoteEntry,
         key: &Key,
         force: bool,
+        moving: Option<&str>,
     ) -> Result<bool, CommandError> {
         let Some(ru) = entry.uuid.clone() else {
             action.warning("cannot access remote");
@@ -868,13 +871,19 @@ impl Env {
             if !p.check.is_safe() {
                 let view = proof_view(&p);
                 drop(p);
-                self.report_unsafe(
-                    action,
-                    key,
-                    &view,
-                    std::slice::from_ref(&ru),
-                    "Rather than dropping this file, try using: git annex move",
-                )?;
+                match moving {
+                    None => self.report_unsafe(
+                        action,
+                        key,
+                        &view,
+                        std::slice::from_ref(&ru),
+                        "Rather than dropping this file, try using: git annex move",
+                    )?,
+                    Some(name) => {
+                        self.report_unsafe(action, key, &view, std::slice::from_ref(&ru), "")?;
+                        action.long_note(&format!("Content not dropped from {name}."))?;
+                    }
+                }
                 return Ok(false);
             }
             Some(p)

@@ -160,6 +160,33 @@ fn outputs_and_exit_codes_match_the_reference() {
         same(&r, &o, args, None, false);
     }
     same(&r, &o, &["drop", "--batch"], Some(b"f\nnosuch\ng\n"), false);
+    // Moves that would leave too few copies.
+    for args in [
+        vec!["get", "f", "g"],
+        vec!["copy", "--to", "origin", "f", "g"],
+        vec!["numcopies", "2"],
+    ] {
+        annex(&r.b(), &args);
+        annex(&o.b(), &args);
+    }
+    same(&r, &o, &["move", "--to", "origin", "f"], None, false);
+    same(
+        &r,
+        &o,
+        &["move", "--to", "origin", "--json", "g"],
+        None,
+        false,
+    );
+    same(&r, &o, &["move", "--from", "origin", "g"], None, false);
+    same(
+        &r,
+        &o,
+        &["move", "--from", "origin", "--json", "f"],
+        None,
+        false,
+    );
+    annex(&r.b(), &["numcopies", "1"]);
+    annex(&o.b(), &["numcopies", "1"]);
     same(
         &r,
         &o,
