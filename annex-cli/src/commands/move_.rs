@@ -22,6 +22,9 @@ pub struct Args {
     /// Drop the source copy even when numcopies cannot be verified.
     #[arg(long = "force")]
     pub force: bool,
+    /// Trust the location log instead of checking the remote.
+    #[arg(long = "fast")]
+    pub fast: bool,
     #[command(flatten)]
     sel: Selection,
     #[command(flatten)]
@@ -128,6 +131,15 @@ fn to_one(
     if !uploaded && args.sel.auto && mode == Mode::Copy && !env.auto_wants_copy(&item.key)? {
         return Ok(false);
     }
+    // --fast (copy only): the location log decides, as git-annex's
+    // `expectedPresent`.
+    let fast = args.fast && mode == Mode::Copy && !uploaded;
+    if fast
+        && let Some(u) = entry.uuid.as_ref()
+        && env.locations(&item.key)?.contains(u)
+    {
+        return Ok(false);
+    }
     let mut action = env.start(reporter, item)?;
     let remote = match &entry.remote {
         Ok(r) => r.as_ref(),
@@ -141,7 +153,7 @@ fn to_one(
         action.note(&format!("to {}...", remote.name()))?;
         env.ctx.state.set_present(&item.key, remote.uuid(), true)?;
     }
-    let there = if uploaded {
+    let there = if uploaded || fast {
         false
     } else {
         match remote.check_present(&item.key) {

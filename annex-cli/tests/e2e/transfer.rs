@@ -150,6 +150,8 @@ fn outputs_and_exit_codes_match_the_reference() {
         vec!["copy", "--from", "origin", "f"],
         vec!["drop", "--force", "f"],
         vec!["copy", "--from", "origin", "--json", "f"],
+        vec!["copy", "--to", "origin", "--fast", "f", "g", "h"],
+        vec!["drop", "--from", "origin", "--fast", "f", "g", "h"],
         vec!["get", "--all"],
         vec!["drop", "--auto"],
         vec!["drop", "--from", "origin", "--auto"],
