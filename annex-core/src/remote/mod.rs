@@ -238,6 +238,9 @@ impl LocalGitRemote {
                 .set_present(key, &self.uuid, present)
                 .map_err(|e| self.branch_err(e))?;
         }
+        // Locks are taken dirty-then-state in `commit`: release this one
+        // first so the two never wait on each other.
+        drop(st);
         *self.dirty.lock().unwrap_or_else(|p| p.into_inner()) = true;
         Ok(())
     }
