@@ -200,7 +200,7 @@ impl Action<'_> {
     /// on lines of its own, each indented by two spaces, after a newline;
     /// JSON adds it to `"note"`.
     pub fn long_note(&mut self, note: &str) -> Result<(), CommandError> {
-        self.line_broken = false;
+        self.mend_line()?;
         if self.reporter.mode == Mode::Plain && !self.reporter.quiet {
             let indented: Vec<String> = note.lines().map(|l| format!("  {l}")).collect();
             crate::output::text(format_args!("\n{}\n", indented.join("\n")))?;
@@ -235,11 +235,18 @@ impl Action<'_> {
     /// plain mode ends the action's line on stdout, and the message goes to
     /// stderr indented; it is not one of the action's `error-messages`.
     pub fn warning(&mut self, message: &str) {
+        if self.reporter.mode == Mode::Json && self.reporter.json_error_messages {
+            // `--json-error-messages`: warnings go into the object.
+            self.errors.push(message.to_string());
+            return;
+        }
         let _ = std::io::stdout().flush();
         eprintln!("  {message}");
-        // The action's line on stdout was interrupted: what comes next on
-        // it starts on a new line (a long note starts with one anyway).
-        self.line_broken = self.reporter.mode == Mode::Plain;
+        // After a note (where git-annex would draw a meter) the action's
+        // line is taken as interrupted: what comes next starts on a new line.
+        if self.reporter.mode == Mode::Plain && !self.notes.is_empty() {
+            self.line_broken = true;
+        }
     }
 
     /// Sets an extra JSON field (ignored in plain mode).
@@ -423,7 +430,8 @@ pub struct OutputArgs {
 impl OutputArgs {
     /// A reporter for `command` with these options.
     pub fn reporter(&self, command: &str) -> Reporter {
-        let mode = if self.json || self.json_progress {
+        // `--json-error-messages` implies JSON output, as in git-annex.
+        let mode = if self.json || self.json_progress || self.json_error_messages {
             Mode::Json
         } else {
             Mode::Plain

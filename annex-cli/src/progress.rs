@@ -66,6 +66,9 @@ impl Meter {
     /// JSON (for `--json-progress`).
     pub fn new(mode: ProgressMode, total: Option<u64>, action: Option<Value>) -> Meter {
         let bar = (mode == ProgressMode::Bar).then(|| {
+            // As git-annex, the meter gets a line of its own under the
+            // action's; cleared at the end, the action ends on that line.
+            let _ = crate::output::text(format_args!("\n"));
             let bar = ProgressBar::with_draw_target(total, ProgressDrawTarget::stdout());
             if let Ok(style) = ProgressStyle::with_template(
                 "{percent:>3}% {bytes:>10} {binary_bytes_per_sec:>12} {eta}",

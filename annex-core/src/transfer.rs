@@ -423,3 +423,100 @@ mod tests {
         );
     }
 }
+
+/// git-annex's size units: powers of 1000 (`kB`, `MB`, ...) and of 1024
+/// (`KiB`, `MiB`, ...), by abbreviation or name.
+const SIZE_UNITS: &[(u128, &str, &str)] = &[
+    (1_000_000_000_000_000_000, "EB", "exabyte"),
+    (1_000_000_000_000_000, "PB", "petabyte"),
+    (1_000_000_000_000, "TB", "terabyte"),
+    (1_000_000_000, "GB", "gigabyte"),
+    (1_000_000, "MB", "megabyte"),
+    (1_000, "kB", "kilobyte"),
+    (1, "B", "byte"),
+    (1 << 60, "EiB", "exbibyte"),
+    (1 << 50, "PiB", "pebibyte"),
+    (1 << 40, "TiB", "tebibyte"),
+    (1 << 30, "GiB", "gibibyte"),
+    (1 << 20, "MiB", "mebibyte"),
+    (1 << 10, "KiB", "kibibyte"),
+];
+
+/// Parses a size as git-annex's `readSize` does (`100 megabytes`, `1GB`,
+/// `512kib`, `42`): a number, then an optional unit named by its
+/// abbreviation, its name, its plural, or its abbreviation without the
+/// final `B`, in any case. `None` when it cannot be read.
+pub fn parse_size(input: &str) -> Option<u64> {
+    let s = input.trim_start();
+    let end = s
+        .char_indices()
+        .find(|&(_, c)| !(c.is_ascii_digit() || c == '.' || c == 'e' || c == 'E' || c == '-'))
+        .map(|(i, _)| i)
+        .unwrap_or(s.len());
+    // A unit may start with `e`/`E` (exabytes): back off to the longest
+    // prefix that is a number.
+    let (number, rest) = (0..=end)
+        .rev()
+        .find_map(|i| s[..i].parse::<f64>().ok().map(|n| (n, &s[i..])))?;
+    if !s.starts_with(|c: char| c.is_ascii_digit()) || !number.is_finite() || number < 0.0 {
+        return None;
+    }
+    let unit: String = rest
+        .trim_start()
+        .chars()
+        .take_while(|c| c.is_alphabetic())
+        .collect::<String>()
+        .to_lowercase();
+    let multiplier = if unit.is_empty() {
+        1
+    } else {
+        SIZE_UNITS.iter().find_map(|&(m, abbrev, name)| {
+            let a = abbrev.to_lowercase();
+            (a == unit || name == unit || format!("{name}s") == unit || a == format!("{unit}b"))
+                .then_some(m)
+        })?
+    };
+    let v = (number * multiplier as f64).round();
+    (v <= u64::MAX as f64).then_some(v as u64)
+}
+
+/// Free space available to us on the file system holding `path`.
+pub fn free_space(path: &Path) -> Option<u64> {
+    let st = rustix::fs::statvfs(path).ok()?;
+    Some(st.f_bavail.saturating_mul(st.f_frsize))
+}
+
+/// git-annex's `checkDiskSpace`: how many more bytes are needed to receive
+/// `size` bytes into the repository whose annex dir is `annex_dir`, keeping
+/// `reserve` free, when `already` bytes of it are there. `None` when there
+/// is room (or the free space cannot be told).
+pub fn space_shortfall(annex_dir: &Path, size: u64, reserve: u64, already: u64) -> Option<u64> {
+    let mut dir = annex_dir;
+    let free = loop {
+        if let Some(f) = free_space(dir) {
+            break f;
+        }
+        dir = dir.parent()?;
+    };
+    let need = i128::from(size) + i128::from(reserve) - i128::from(free) - i128::from(already);
+    (need > 0).then(|| u64::try_from(need).unwrap_or(u64::MAX))
+}
+
+#[cfg(test)]
+mod size_tests {
+    use super::parse_size;
+
+    #[test]
+    fn sizes_as_git_annex_reads_them() {
+        assert_eq!(parse_size("100 megabytes"), Some(100_000_000));
+        assert_eq!(parse_size("1GB"), Some(1_000_000_000));
+        assert_eq!(parse_size("1.5 kB"), Some(1500));
+        assert_eq!(parse_size("2 MiB"), Some(2 << 20));
+        assert_eq!(parse_size("3k"), Some(3000));
+        assert_eq!(parse_size("42"), Some(42));
+        assert_eq!(parse_size("0"), Some(0));
+        assert_eq!(parse_size("1 EB"), Some(1_000_000_000_000_000_000));
+        assert_eq!(parse_size("lots"), None);
+        assert_eq!(parse_size("5 parsecs"), None);
+    }
+}

@@ -20,7 +20,7 @@ pub struct Args {
     nul: bool,
     #[command(flatten)]
     common: crate::action::CommonArgs,
-    /// KEY [REMOTE] (REMOTE alone with --batch).
+    /// KEY and optionally REMOTE (REMOTE alone with --batch).
     #[arg(value_name = "PARAMS")]
     params: Vec<String>,
 }

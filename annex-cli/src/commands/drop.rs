@@ -16,6 +16,9 @@ pub struct Args {
     /// Drop even when numcopies and mincopies cannot be verified.
     #[arg(long = "force")]
     pub force: bool,
+    /// With --from, act only where the location log says the remote has it.
+    #[arg(long = "fast")]
+    pub fast: bool,
     #[command(flatten)]
     sel: Selection,
     #[command(flatten)]
@@ -75,16 +78,17 @@ fn drop_one(
                     entry.name
                 )));
             };
-            // --auto goes by the location log: only what it says is there.
-            if args.sel.auto
+            // --auto and --fast go by the location log: only what it says
+            // is there.
+            if (args.sel.auto || args.fast)
                 && (!env.locations(&item.key)?.contains(u)
-                    || !env.auto_allows_drop(&item.key, u)?)
+                    || (args.sel.auto && !env.auto_allows_drop(&item.key, u)?))
             {
                 return Ok(false);
             }
             let mut action = env.start(reporter, item)?;
             action.note(&format!("from {}...", entry.name))?;
-            let ok = env.drop_remote(&mut action, entry, &item.key, args.force)?;
+            let ok = env.drop_remote(&mut action, entry, &item.key, args.force, None)?;
             action.end(ok)?;
             Ok(true)
         }

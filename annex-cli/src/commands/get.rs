@@ -16,6 +16,9 @@ pub struct Args {
     /// Get content from this remote only.
     #[arg(long = "from", short = 'f', value_name = "REMOTE")]
     pub from: Option<String>,
+    /// Get even when that leaves less than annex.diskreserve free.
+    #[arg(long = "force")]
+    pub force: bool,
     #[command(flatten)]
     sel: Selection,
     #[command(flatten)]
@@ -30,7 +33,8 @@ pub fn run(args: Args) -> Result<(), CommandError> {
     let jobs = args.common.jobs()?;
     let ctx = Ctx::open(&args.common.config, args.out.quiet || reporter.is_json())?;
     let progress = ProgressMode::choose(args.out.json, args.out.json_progress, args.out.quiet);
-    let env = Env::open(ctx, progress)?;
+    let mut env = Env::open(ctx, progress)?;
+    env.force = args.force;
     let from = match &args.from {
         Some(name) => Some(env.remote_named(name)?.uuid.clone()),
         None => None,
@@ -80,7 +84,10 @@ fn first_candidate<'e>(
     from: Option<Option<&Uuid>>,
     args: &Args,
 ) -> Result<Option<&'e dyn annex_core::remote::Remote>, CommandError> {
-    if env.ctx.store.has(&item.key) || (args.sel.auto && !env.auto_wants_copy(&item.key)?) {
+    if env.ctx.store.has(&item.key)
+        || (args.sel.auto && !env.auto_wants_copy(&item.key)?)
+        || env.space_shortfall(&item.key).is_some()
+    {
         return Ok(None);
     }
     let locs = env.locations(&item.key)?;

@@ -22,6 +22,9 @@ pub struct Args {
     /// Drop the source copy even when numcopies cannot be verified.
     #[arg(long = "force")]
     pub force: bool,
+    /// Trust the location log instead of checking the remote.
+    #[arg(long = "fast")]
+    pub fast: bool,
     #[command(flatten)]
     sel: Selection,
     #[command(flatten)]
@@ -66,7 +69,8 @@ pub fn run_mode(args: Args, mode: Mode) -> Result<(), CommandError> {
     };
     let ctx = Ctx::open(&args.common.config, args.out.quiet || reporter.is_json())?;
     let progress = ProgressMode::choose(args.out.json, args.out.json_progress, args.out.quiet);
-    let env = Env::open(ctx, progress)?;
+    let mut env = Env::open(ctx, progress)?;
+    env.force = args.force;
     let entry = env.remote_named(&remote_name)?;
     if to && jobs > 1 && !args.sel.batch {
         // Uploads run in parallel; then each is reported (and, for a
@@ -127,6 +131,15 @@ fn to_one(
     if !uploaded && args.sel.auto && mode == Mode::Copy && !env.auto_wants_copy(&item.key)? {
         return Ok(false);
     }
+    // --fast (copy only): the location log decides, as git-annex's
+    // `expectedPresent`.
+    let fast = args.fast && mode == Mode::Copy && !uploaded;
+    if fast
+        && let Some(u) = entry.uuid.as_ref()
+        && env.locations(&item.key)?.contains(u)
+    {
+        return Ok(false);
+    }
     let mut action = env.start(reporter, item)?;
     let remote = match &entry.remote {
         Ok(r) => r.as_ref(),
@@ -140,7 +153,7 @@ fn to_one(
         action.note(&format!("to {}...", remote.name()))?;
         env.ctx.state.set_present(&item.key, remote.uuid(), true)?;
     }
-    let there = if uploaded {
+    let there = if uploaded || fast {
         false
     } else {
         match remote.check_present(&item.key) {
@@ -224,7 +237,13 @@ fn from_one(
     }
     // Moving: drop from the remote. When we did not have it before, the
     // copy count is unchanged and the drop is allowed.
-    let ok = env.drop_remote(&mut action, entry, &item.key, args.force || !here_has)?;
+    let ok = env.drop_remote(
+        &mut action,
+        entry,
+        &item.key,
+        args.force || !here_has,
+        Some(&entry.name),
+    )?;
     action.end(ok)?;
     Ok(true)
 }

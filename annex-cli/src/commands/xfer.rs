@@ -92,6 +92,10 @@ pub struct Env {
     pub mincopies: i64,
     /// How progress is shown.
     pub progress: ProgressMode,
+    /// `--force`: no free space check before downloads.
+    pub force: bool,
+    /// Remotes with `annex-ignore` set.
+    pub ignored: Vec<String>,
 }
 
 impl Env {
@@ -102,11 +106,28 @@ impl Env {
             None => ctx.repo.git_dir().to_path_buf(),
         };
         let mut remotes = Vec::new();
+        // Listed by name, as git-annex lists them.
+        let ignored: Vec<String> = ctx
+            .config
+            .remotes()
+            .iter()
+            .filter(|r| r.ignore)
+            .map(|r| r.name.clone())
+            .collect();
         for rc in ctx.config.remotes_by_cost() {
             if rc.ignore {
                 continue;
             }
             let Some(path) = rc.local_path(&base) else {
+                // Known, but not reachable by us yet (ssh, http, ...).
+                remotes.push(RemoteEntry {
+                    name: rc.name.clone(),
+                    uuid: rc.uuid.clone(),
+                    remote: Err(format!(
+                        "{}: only git remotes on this machine are supported",
+                        rc.name
+                    )),
+                });
                 continue;
             };
             let remote = LocalGitRemote::open(&rc.name, &path, rc.uuid.as_ref(), rc.cost());
@@ -140,6 +161,8 @@ impl Env {
             numcopies,
             mincopies,
             progress,
+            force: false,
+            ignored,
         })
     }
 
@@ -150,12 +173,22 @@ impl Env {
 
     /// The remote named `name` (for `--from`/`--to`), or git-annex's error.
     pub fn remote_named(&self, name: &str) -> Result<&RemoteEntry, CommandError> {
-        self.remotes.iter().find(|r| r.name == name).ok_or_else(|| {
-            // git-annex's errors before any action end with an empty line.
-            CommandError::failed(format!(
-                "there is no available git remote named \"{name}\"\n"
-            ))
-        })
+        // git-annex's errors before any action end with an empty line.
+        let entry = self
+            .remotes
+            .iter()
+            .find(|r| r.name == name)
+            .ok_or_else(|| {
+                CommandError::failed(format!(
+                    "there is no available git remote named \"{name}\"\n"
+                ))
+            })?;
+        if entry.uuid.is_none() {
+            return Err(CommandError::failed(format!(
+                "cannot determine uuid for {name} (perhaps you need to run \"git annex sync\"?)\n"
+            )));
+        }
+        Ok(entry)
     }
 
     fn trust_of(&self, u: &Uuid) -> TrustLevel {
@@ -248,7 +281,7 @@ impl Env {
                 "wanted",
                 Value::Array(wanted.iter().map(|u| self.json_uuid(u)).collect()),
             );
-            return Ok(());
+            return self.note_ignored(action);
         }
         let is_remote = |u: &Uuid| self.remotes.iter().any(|r| r.uuid.as_ref() == Some(u));
         let (available, others): (Vec<&Uuid>, Vec<&Uuid>) =
@@ -286,10 +319,21 @@ impl Env {
             &skipped,
         );
         if text.is_empty() {
-            action.long_note(nolocmsg)
+            action.long_note(nolocmsg)?;
         } else {
-            action.long_note(&text)
+            action.long_note(&text)?;
         }
+        self.note_ignored(action)
+    }
+
+    fn note_ignored(&self, action: &mut Action<'_>) -> Result<(), CommandError> {
+        if !self.ignored.is_empty() {
+            action.long_note(&format!(
+                "(Note that these git remotes have annex-ignore set: {})",
+                self.ignored.join(" ")
+            ))?;
+        }
+        Ok(())
     }
 
     /// The items named on the command line (not `--batch`).
@@ -405,6 +449,11 @@ impl Env {
         remote: &dyn Remote,
         item: &Item,
     ) -> Result<(), RemoteError> {
+        let note = format!("from {}...", remote.name());
+        if let Some(needed) = self.space_shortfall(&item.key) {
+            let _ = action.note(&note);
+            return Err(RemoteError::NotEnoughSpace { needed });
+        }
         let mut t = Transfer::start(
             self.ctx.repo.git_dir(),
             Direction::Download,
@@ -415,7 +464,6 @@ impl Env {
         )?;
         let tmp = self.ctx.store.tmp_path(&item.key);
         let mut meter: Option<Meter> = None;
-        let note = format!("from {}...", remote.name());
         let r = remote.retrieve(&item.key, &tmp, self.here(), &item.top_path, &mut |n| {
             if meter.is_none() {
                 let _ = action.note(&note);
@@ -548,6 +596,29 @@ impl Env {
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .status();
+    }
+
+    /// git-annex's check before a download: bytes missing to receive the
+    /// key and keep `annex.diskreserve` (default 100 MB) free.
+    pub fn space_shortfall(&self, key: &Key) -> Option<u64> {
+        if self.force {
+            return None;
+        }
+        let reserve = self
+            .ctx
+            .config
+            .get_str("annex.diskreserve")
+            .and_then(|v| annex_core::transfer::parse_size(&v))
+            .unwrap_or(100_000_000);
+        let already = std::fs::metadata(self.ctx.store.tmp_path(key))
+            .map(|m| m.len())
+            .unwrap_or(0);
+        annex_core::transfer::space_shortfall(
+            &self.ctx.repo.annex_dir(),
+            key.size().unwrap_or(1),
+            reserve,
+            already,
+        )
     }
 
     /// Uploads a key's content from this repository to a remote and records
@@ -777,7 +848,9 @@ impl Env {
     }
 
     /// Drops the key's content from a remote when the copies verified now
-    /// allow it (or `force`), and records that. Returns whether it was
+    /// allow it (or `force`), and records that. `moving` names the remote
+    /// when this is the second half of a move (the refusal then says the
+    /// content stays there, as git-annex's). Returns whether it was
     /// dropped; on refusal or failure the action has the explanation.
     pub fn drop_remote(
         &self,
@@ -785,6 +858,7 @@ impl Env {
         entry: &RemoteEntry,
         key: &Key,
         force: bool,
+        moving: Option<&str>,
     ) -> Result<bool, CommandError> {
         let Some(ru) = entry.uuid.clone() else {
             action.warning("cannot access remote");
@@ -797,13 +871,19 @@ impl Env {
             if !p.check.is_safe() {
                 let view = proof_view(&p);
                 drop(p);
-                self.report_unsafe(
-                    action,
-                    key,
-                    &view,
-                    std::slice::from_ref(&ru),
-                    "Rather than dropping this file, try using: git annex move",
-                )?;
+                match moving {
+                    None => self.report_unsafe(
+                        action,
+                        key,
+                        &view,
+                        std::slice::from_ref(&ru),
+                        "Rather than dropping this file, try using: git annex move",
+                    )?,
+                    Some(name) => {
+                        self.report_unsafe(action, key, &view, std::slice::from_ref(&ru), "")?;
+                        action.long_note(&format!("Content not dropped from {name}."))?;
+                    }
+                }
                 return Ok(false);
             }
             Some(p)
@@ -930,6 +1010,10 @@ pub fn retrieve_error(e: &RemoteError) -> String {
         RemoteError::Transfer(TransferError::InProgress) => {
             "transfer already in progress, or unable to take transfer lock".into()
         }
+        RemoteError::NotEnoughSpace { needed } => format!(
+            "not enough free space, need {} more (use --force to override this check or adjust annex.diskreserve)",
+            super::examinekey::human_size(*needed)
+        ),
         RemoteError::NotPresent | RemoteError::VerificationFailed => {
             "failed to retrieve content from remote".into()
         }

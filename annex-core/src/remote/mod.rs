@@ -33,6 +33,12 @@ pub enum RemoteError {
     /// The remote does not have the content.
     #[error("content is not present in remote")]
     NotPresent,
+    /// Not enough free space to receive the content.
+    #[error("not enough free space, need {needed} bytes more")]
+    NotEnoughSpace {
+        /// Bytes needed beyond what is free (and reserved).
+        needed: u64,
+    },
     /// The content received does not match its key.
     #[error("Verification of content failed")]
     VerificationFailed,
@@ -232,6 +238,9 @@ impl LocalGitRemote {
                 .set_present(key, &self.uuid, present)
                 .map_err(|e| self.branch_err(e))?;
         }
+        // Locks are taken dirty-then-state in `commit`: release this one
+        // first so the two never wait on each other.
+        drop(st);
         *self.dirty.lock().unwrap_or_else(|p| p.into_inner()) = true;
         Ok(())
     }

@@ -158,3 +158,73 @@ fn a_local_remote_store_is_recorded_in_the_remotes_own_log() {
     );
     assert_eq!(out.status.code(), Some(1));
 }
+
+/// Holds an `fcntl` lock on `path` in another process (python's
+/// `fcntl.lockf`, the same POSIX record lock git-annex takes) until the
+/// returned child is killed; `exclusive` for a removal lock, else shared.
+fn hold_lock(path: &Path, exclusive: bool) -> std::process::Child {
+    use std::io::BufRead;
+    let script = format!(
+        "import fcntl,sys,time\nf=open(sys.argv[1],'{}')\nfcntl.lockf(f,fcntl.{})\nprint('locked',flush=True)\ntime.sleep(60)",
+        if exclusive { "a" } else { "r" },
+        if exclusive { "LOCK_EX" } else { "LOCK_SH" }
+    );
+    let mut child = std::process::Command::new("python3")
+        .args(["-c", &script])
+        .arg(path)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3");
+    let out = child.stdout.take().expect("stdout");
+    let mut line = String::new();
+    std::io::BufReader::new(out)
+        .read_line(&mut line)
+        .expect("read");
+    assert_eq!(line.trim(), "locked");
+    child
+}
+
+#[test]
+fn locks_held_by_another_process_are_respected() {
+    let repo = annexed_repo(&[("f", b"shared\n")]);
+    let key = key_of(repo.path(), "f");
+    let store = ObjectStore::open(repo.path().join(".git")).expect("store");
+    let object = store.find(&key).expect("object");
+    let lck = content::lock_file(&object);
+    let dir = object.parent().expect("dir");
+    std::process::Command::new("chmod")
+        .arg("u+w")
+        .arg(dir)
+        .status()
+        .expect("chmod");
+    std::fs::write(&lck, b"").expect("lock file");
+    // Another process relies on this copy (a drop proof elsewhere): we
+    // cannot remove it, and cannot tell whether it is safe.
+    let mut holder = hold_lock(&lck, false);
+    assert!(matches!(
+        content::lock_for_removal(&store, &key),
+        Err(content::ContentError::Locked { .. })
+    ));
+    assert_eq!(content::present_safe(&store, &key), None);
+    // Shared locks coexist.
+    let ours = content::lock_shared(&store, &key).expect("shared with another holder");
+    drop(ours);
+    let _ = holder.kill();
+    let _ = holder.wait();
+    // Another process is removing it: we cannot lock it as a copy.
+    let mut remover = hold_lock(&lck, true);
+    assert!(matches!(
+        content::lock_shared(&store, &key),
+        Err(content::ContentError::Locked { .. })
+    ));
+    assert_eq!(content::present_safe(&store, &key), None);
+    let _ = remover.kill();
+    let _ = remover.wait();
+    assert_eq!(content::present_safe(&store, &key), Some(true));
+    let rm = content::lock_for_removal(&store, &key)
+        .expect("lock")
+        .expect("present");
+    drop(rm);
+    // The reference's fsck is still happy with the repository.
+    annex(repo.path(), &["fsck", "-q"]);
+}
