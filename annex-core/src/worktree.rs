@@ -236,11 +236,21 @@ impl WorkTree {
         entry: &gix::index::Entry,
     ) -> Result<Option<(Key, bool)>, WorkTreeError> {
         let full = self.top.join(OsStr::from_bytes(path));
+        // Most annexed files are symlinks: one readlink answers for them
+        // (it fails with EINVAL on anything else, which is then stat'ed).
+        match std::fs::read_link(&full) {
+            Ok(t) => {
+                return Ok(pointer::parse_link_target(t.as_os_str().as_bytes()).map(|k| (k, true)));
+            }
+            Err(e) if e.raw_os_error() == Some(rustix::io::Errno::INVAL.raw_os_error()) => {}
+            Err(_) => return Ok(None),
+        }
         let meta = match std::fs::symlink_metadata(&full) {
             Ok(m) => m,
             Err(_) => return Ok(None),
         };
         if meta.file_type().is_symlink() {
+            // Replaced by a symlink meanwhile.
             return Ok(std::fs::read_link(&full)
                 .ok()
                 .and_then(|t| pointer::parse_link_target(t.as_os_str().as_bytes()))
