@@ -20,7 +20,7 @@ use crate::context::Ctx;
 use crate::error::CommandError;
 
 use super::examinekey::{Format, human_size};
-use super::whereis::{Repos, lookup_file, os_bytes, os_str};
+use super::whereis::{Repos, Shown, lookup_file, os_bytes, os_str};
 
 /// Arguments of `find`.
 #[derive(clap::Args, Debug)]
@@ -190,6 +190,7 @@ pub fn run(args: Args) -> Result<(), CommandError> {
         json: reporter.is_json(),
         terminal: std::io::stdout().is_terminal(),
     };
+    let shown = Shown::new(&ctx);
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     if args.batch {
         if !args.paths.is_empty() {
@@ -200,7 +201,7 @@ pub fn run(args: Args) -> Result<(), CommandError> {
         crate::batch::for_each_item(args.z, |item| {
             let shown = match lookup_file(&ctx, std::path::Path::new(os_str(item)))? {
                 Some(f) if finder.matches(&f.key)? => {
-                    finder.show(&mut out, &ctx.display_path(&f.path), &f.key)?
+                    finder.show(&mut out, &shown.path(&ctx, &f.path), &f.key)?
                 }
                 // Not annexed or not matching: an empty line, as git-annex answers.
                 _ => false,
@@ -214,7 +215,7 @@ pub fn run(args: Args) -> Result<(), CommandError> {
         let seek = ctx.seek(&args.paths, &mut reporter)?;
         for f in &seek.files {
             if finder.matches(&f.key)? {
-                finder.show(&mut out, &ctx.display_path(&f.path), &f.key)?;
+                finder.show(&mut out, &shown.path(&ctx, &f.path), &f.key)?;
             }
         }
     }

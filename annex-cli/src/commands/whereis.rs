@@ -243,6 +243,7 @@ pub fn run(args: Args) -> Result<(), CommandError> {
     let mut reporter = args.output.reporter("whereis").quote_path(quote_path);
     let snap = Snapshot::new(ctx.state.branch())?;
     let repos = Repos::load(&ctx, &snap)?;
+    let shown = Shown::new(&ctx);
     let format = args.format.as_deref().map(|f| {
         let raw = os_bytes(f);
         (Format::parse(&raw), raw)
@@ -274,7 +275,7 @@ pub fn run(args: Args) -> Result<(), CommandError> {
                 match lookup_file(&ctx, path)? {
                     Some(f) => {
                         let it = Item {
-                            file: Some(ctx.display_path(&f.path)),
+                            file: Some(shown.path(&ctx, &f.path)),
                             key: &f.key,
                             input: Some(item),
                         };
@@ -304,9 +305,9 @@ pub fn run(args: Args) -> Result<(), CommandError> {
     } else {
         let seek = ctx.seek(&args.paths, &mut reporter)?;
         // The pathspec each file came from, shown as `input`.
-        for (f, input) in with_inputs(&ctx, &seek.files, &args.paths) {
+        for (f, input) in with_inputs(&ctx, &shown, &seek.files, &args.paths) {
             let it = Item {
-                file: Some(ctx.display_path(&f.path)),
+                file: Some(shown.path(&ctx, &f.path)),
                 key: &f.key,
                 input: Some(&input),
             };
@@ -428,6 +429,65 @@ impl Whereis<'_> {
     }
 }
 
+/// File names as shown to the user (relative to the current directory),
+/// computed without touching the file system for each file: what
+/// [`Ctx::display_path`] gives, with the top and the current directory
+/// resolved once.
+pub(super) struct Shown {
+    /// The current directory's components below the top; `None` when it
+    /// is not inside the work tree (then [`Ctx::display_path`] is used).
+    below: Option<Vec<Vec<u8>>>,
+}
+
+impl Shown {
+    /// For the current directory of `ctx`.
+    pub fn new(ctx: &Ctx) -> Shown {
+        let below = ctx.worktree.as_ref().and_then(|wt| {
+            let top = wt
+                .top()
+                .canonicalize()
+                .unwrap_or_else(|_| wt.top().to_path_buf());
+            let rel = ctx.cwd.strip_prefix(&top).ok()?;
+            Some(
+                rel.components()
+                    .map(|c| os_bytes(c.as_os_str()))
+                    .collect::<Vec<_>>(),
+            )
+        });
+        Shown { below }
+    }
+
+    /// A path from the top of the work tree, as shown.
+    pub fn path(&self, ctx: &Ctx, path_from_top: &[u8]) -> Vec<u8> {
+        let Some(below) = &self.below else {
+            return ctx.display_path(path_from_top);
+        };
+        relative(below, path_from_top)
+    }
+}
+
+/// A path from the top as seen from the directory whose components
+/// below the top are `below`.
+fn relative(below: &[Vec<u8>], path_from_top: &[u8]) -> Vec<u8> {
+    if below.is_empty() {
+        return path_from_top.to_vec();
+    }
+    let parts: Vec<&[u8]> = path_from_top.split(|&b| b == b'/').collect();
+    // The file's directories shared with the current directory.
+    let dirs = parts.len().saturating_sub(1);
+    let common = below
+        .iter()
+        .zip(&parts[..dirs])
+        .take_while(|(a, b)| a.as_slice() == **b)
+        .count();
+    let mut out = Vec::with_capacity(path_from_top.len() + 3 * below.len());
+    for _ in common..below.len() {
+        out.extend_from_slice(b"../");
+    }
+    out.extend_from_slice(&parts[common..].join(&b'/'));
+    out
+}
+
 /// Whether a `--format` uses a variable (`${var}`, `${var;width}`, or
 /// its `escaped_` form).
 pub(super) fn format_contains_var(format: &[u8], var: &str) -> bool {
@@ -497,6 +557,7 @@ pub(super) fn all_keys(branch: &annex_core::branch::Branch) -> Result<Vec<Key>, 
 /// itself, as shown, when no paths were given), as git-annex's `input`.
 pub(super) fn with_inputs<'f>(
     ctx: &Ctx,
+    shown: &Shown,
     files: &'f [annex_core::worktree::AnnexedFile],
     args: &[OsString],
 ) -> Vec<(&'f annex_core::worktree::AnnexedFile, Vec<u8>)> {
@@ -519,7 +580,7 @@ pub(super) fn with_inputs<'f>(
         .iter()
         .map(|f| {
             if args.is_empty() {
-                return (f, ctx.display_path(&f.path));
+                return (f, shown.path(ctx, &f.path));
             }
             let i = specs.iter().position(|s| {
                 s.as_ref().is_some_and(|s| {
@@ -529,7 +590,7 @@ pub(super) fn with_inputs<'f>(
                         || (f.path.starts_with(s) && f.path.get(s.len()) == Some(&b'/'))
                 })
             });
-            let input = i.map_or_else(|| ctx.display_path(&f.path), |i| os_bytes(&args[i]));
+            let input = i.map_or_else(|| shown.path(ctx, &f.path), |i| os_bytes(&args[i]));
             (f, input)
         })
         .collect()
@@ -551,5 +612,19 @@ mod tests {
         assert_eq!(parse_trust_level("Trusted"), Some(TrustLevel::Trusted));
         assert_eq!(parse_trust_level("dead"), Some(TrustLevel::Dead));
         assert_eq!(parse_trust_level("x"), None);
+    }
+
+    #[test]
+    fn shown_paths_are_relative_to_the_current_directory() {
+        let shown = |below: &[&str], p: &str| {
+            let below: Vec<Vec<u8>> = below.iter().map(|c| c.as_bytes().to_vec()).collect();
+            String::from_utf8(relative(&below, p.as_bytes())).expect("utf-8")
+        };
+        assert_eq!(shown(&["sub"], "sub/f"), "f");
+        assert_eq!(shown(&["sub"], "f"), "../f");
+        assert_eq!(shown(&["sub"], "sub2/f"), "../sub2/f");
+        assert_eq!(shown(&["a", "b"], "a/c/f"), "../c/f");
+        assert_eq!(shown(&["sub"], "sub"), "../sub");
+        assert_eq!(shown(&[], "a/b"), "a/b");
     }
 }
