@@ -199,14 +199,14 @@ pub fn run(args: Args) -> Result<(), CommandError> {
             ));
         }
         crate::batch::for_each_item(args.z, |item| {
-            let shown = match lookup_file(&ctx, std::path::Path::new(os_str(item)))? {
+            let printed = match lookup_file(&ctx, std::path::Path::new(os_str(item)))? {
                 Some(f) if finder.matches(&f.key)? => {
                     finder.show(&mut out, &shown.path(&ctx, &f.path), &f.key)?
                 }
                 // Not annexed or not matching: an empty line, as git-annex answers.
                 _ => false,
             };
-            if !shown {
+            if !printed {
                 out.write_all(b"\n").map_err(CommandError::from_write)?;
             }
             out.flush().map_err(CommandError::from_write)
