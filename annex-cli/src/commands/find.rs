@@ -142,7 +142,9 @@ struct Finder<'a> {
 pub fn run(args: Args) -> Result<(), CommandError> {
     // find shows no side messages (merging, recording state).
     let ctx = Ctx::open(&args.common.config, true)?;
-    ctx.worktree()?;
+    if ctx.worktree.is_none() {
+        return Err(CommandError::failed(super::whereis::BARE_REFUSAL));
+    }
     let mut reporter = args.output.reporter("find");
     let needs_log = !args.in_.is_empty() || !args.copies.is_empty();
     let snap = if needs_log {

@@ -632,7 +632,10 @@ impl Info<'_> {
     /// The annexed files of the work tree under `specs` (all when empty):
     /// per file, and those with content here.
     fn referenced(&self, specs: &[Vec<u8>]) -> Result<(KeyInfo, KeyInfo, Vec<Key>), CommandError> {
-        let wt = self.ctx.worktree()?;
+        // A bare repository has no work tree: no files (as git-annex counts).
+        let Some(wt) = self.ctx.worktree.as_ref() else {
+            return Ok((KeyInfo::default(), KeyInfo::default(), Vec::new()));
+        };
         let seek = wt.annexed_files(specs)?;
         let mut all = KeyInfo::default();
         let mut present = KeyInfo::default();

@@ -27,6 +27,10 @@ use crate::error::CommandError;
 
 use super::examinekey::Format;
 
+/// git-annex's refusal of a command that needs a work tree (with the
+/// empty line it ends with).
+pub(super) const BARE_REFUSAL: &str = "You cannot run this command in a bare repository.\n";
+
 /// The UUID of git-annex's built-in bittorrent remote.
 pub(super) const BITTORRENT_UUID: &str = "00000000-0000-0000-0000-000000000002";
 
@@ -293,7 +297,8 @@ pub fn run(args: Args) -> Result<(), CommandError> {
             input: None,
         };
         w.show(&mut reporter, &it)?;
-    } else if args.all {
+    } else if args.all || (ctx.worktree.is_none() && args.paths.is_empty()) {
+        // In a bare repository, no paths means every key, as git-annex.
         for key in all_keys(w.snap.branch())? {
             let it = Item {
                 file: None,
