@@ -20,7 +20,7 @@ use crate::context::Ctx;
 use crate::error::CommandError;
 
 use super::examinekey::{Format, human_size};
-use super::whereis::{Repos, Shown, lookup_file, os_bytes, os_str};
+use super::whereis::{Repos, Shown, lookup_file, os_bytes, os_str, seek_each};
 
 /// Arguments of `find`.
 #[derive(clap::Args, Debug)]
@@ -214,11 +214,14 @@ pub fn run(args: Args) -> Result<(), CommandError> {
             out.flush().map_err(CommandError::from_write)
         })?;
     } else {
-        let seek = ctx.seek(&args.paths, &mut reporter)?;
-        for f in &seek.files {
+        let unmatched = seek_each(&ctx, &args.paths, |f, _| {
             if finder.matches(&f.key)? {
                 finder.show(&mut out, &shown.path(&ctx, &f.path), &f.key)?;
             }
+            Ok(())
+        })?;
+        for _ in 0..unmatched {
+            reporter.count_failure();
         }
     }
     out.flush().map_err(CommandError::from_write)?;

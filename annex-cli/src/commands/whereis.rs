@@ -308,15 +308,18 @@ pub fn run(args: Args) -> Result<(), CommandError> {
             w.show(&mut reporter, &it)?;
         }
     } else {
-        let seek = ctx.seek(&args.paths, &mut reporter)?;
-        // The pathspec each file came from, shown as `input`.
-        for (f, input) in with_inputs(&ctx, &shown, &seek.files, &args.paths) {
+        let unmatched = seek_each(&ctx, &args.paths, |f, input| {
+            let file = shown.path(&ctx, &f.path);
+            let input = input.map_or_else(|| file.clone(), |i| os_bytes(i));
             let it = Item {
-                file: Some(shown.path(&ctx, &f.path)),
+                file: Some(file),
                 key: &f.key,
                 input: Some(&input),
             };
-            w.show(&mut reporter, &it)?;
+            w.show(&mut reporter, &it)
+        })?;
+        for _ in 0..unmatched {
+            reporter.count_failure();
         }
     }
     reporter.finish()
@@ -558,47 +561,53 @@ pub(super) fn all_keys(branch: &annex_core::branch::Branch) -> Result<Vec<Key>, 
     Ok(keys)
 }
 
-/// Each file with the command-line item it was found through (the file
-/// itself, as shown, when no paths were given), as git-annex's `input`.
-pub(super) fn with_inputs<'f>(
+/// The annexed files named by command-line paths (the current directory
+/// when none are given), one at a time as they are found, with the
+/// command-line item each was found through (`None` when no paths were
+/// given; git-annex's `input` is then the file itself). Paths that match
+/// nothing git knows are reported on stderr as git-annex does; returns how
+/// many, to be counted as failures. Memory does not grow with the number
+/// of files.
+pub(super) fn seek_each(
     ctx: &Ctx,
-    shown: &Shown,
-    files: &'f [annex_core::worktree::AnnexedFile],
     args: &[OsString],
-) -> Vec<(&'f annex_core::worktree::AnnexedFile, Vec<u8>)> {
-    let specs: Vec<Option<Vec<u8>>> = match ctx.worktree() {
-        Ok(wt) => {
-            let top = wt
-                .top()
-                .canonicalize()
-                .unwrap_or_else(|_| wt.top().to_path_buf());
-            args.iter()
-                .map(|a| {
-                    annex_core::worktree::pathspec_from_arg(&top, &ctx.cwd, std::path::Path::new(a))
-                        .ok()
-                })
-                .collect()
-        }
-        Err(_) => Vec::new(),
-    };
-    files
-        .iter()
-        .map(|f| {
-            if args.is_empty() {
-                return (f, shown.path(ctx, &f.path));
-            }
-            let i = specs.iter().position(|s| {
-                s.as_ref().is_some_and(|s| {
-                    let s = s.strip_suffix(b"/").unwrap_or(s);
-                    s.is_empty()
-                        || f.path == s
-                        || (f.path.starts_with(s) && f.path.get(s.len()) == Some(&b'/'))
-                })
-            });
-            let input = i.map_or_else(|| shown.path(ctx, &f.path), |i| os_bytes(&args[i]));
-            (f, input)
-        })
-        .collect()
+    mut f: impl FnMut(annex_core::worktree::AnnexedFile, Option<&OsString>) -> Result<(), CommandError>,
+) -> Result<usize, CommandError> {
+    let wt = ctx
+        .worktree
+        .as_ref()
+        .ok_or_else(|| CommandError::failed(BARE_REFUSAL))?;
+    let top = wt
+        .top()
+        .canonicalize()
+        .unwrap_or_else(|_| wt.top().to_path_buf());
+    if args.is_empty() {
+        // The current directory; no error when it holds no file.
+        let here =
+            annex_core::worktree::pathspec_from_arg(&top, &ctx.cwd, std::path::Path::new("."))?;
+        wt.for_each_annexed_file(&[here], |_, file| f(file, None))?;
+        return Ok(0);
+    }
+    let mut specs = Vec::with_capacity(args.len());
+    for a in args {
+        specs.push(annex_core::worktree::pathspec_from_arg(
+            &top,
+            &ctx.cwd,
+            std::path::Path::new(a),
+        )?);
+    }
+    let unmatched = wt.for_each_annexed_file(&specs, |n, file| f(file, args.get(n)))?;
+    for spec in &unmatched {
+        // Shown as the user wrote it.
+        let shown = specs
+            .iter()
+            .position(|s| s.strip_suffix(b"/").unwrap_or(s) == spec.as_slice())
+            .map(|i| args[i].to_string_lossy().into_owned())
+            .unwrap_or_else(|| String::from_utf8_lossy(spec).into_owned());
+        eprintln!("error: pathspec '{shown}' did not match any file(s) known to git");
+        eprintln!("Did you forget to 'git add'?");
+    }
+    Ok(unmatched.len())
 }
 
 #[cfg(test)]
