@@ -157,6 +157,24 @@ impl WorkTree {
     /// everything). Files not annexed and files missing from the work tree
     /// are left out; pathspecs that match nothing git knows are reported.
     pub fn annexed_files(&self, pathspecs: &[Vec<u8>]) -> Result<Seek, WorkTreeError> {
+        let mut files = Vec::new();
+        let unmatched = self.for_each_annexed_file(pathspecs, |_, f| {
+            files.push(f);
+            Ok::<(), WorkTreeError>(())
+        })?;
+        Ok(Seek { files, unmatched })
+    }
+
+    /// [`WorkTree::annexed_files`] one file at a time, in the same order,
+    /// without collecting them: `f` gets the index of the pathspec the
+    /// file was found through (0 when `pathspecs` is empty) and the file.
+    /// Returns the pathspecs that matched nothing git knows. Memory does
+    /// not grow with the number of files (beyond the index itself).
+    pub fn for_each_annexed_file<E: From<WorkTreeError>>(
+        &self,
+        pathspecs: &[Vec<u8>],
+        mut f: impl FnMut(usize, AnnexedFile) -> Result<(), E>,
+    ) -> Result<Vec<Vec<u8>>, E> {
         let index = self.index()?;
         let entries = index.entries();
         let everything = [Vec::new()];
@@ -165,9 +183,14 @@ impl WorkTree {
         } else {
             pathspecs
         };
-        let mut seen = vec![false; entries.len()];
-        let mut seek = Seek::default();
-        for spec in specs {
+        // Only several pathspecs can find an entry twice.
+        let mut seen = if specs.len() > 1 {
+            vec![false; entries.len()]
+        } else {
+            Vec::new()
+        };
+        let mut unmatched = Vec::new();
+        for (n, spec) in specs.iter().enumerate() {
             let spec = spec.strip_suffix(b"/").unwrap_or(spec);
             let range = if spec.is_empty() {
                 0..entries.len()
@@ -175,7 +198,7 @@ impl WorkTree {
                 match index.prefixed_entries_range(spec.as_bstr()) {
                     Some(r) => r,
                     None => {
-                        seek.unmatched.push(spec.to_vec());
+                        unmatched.push(spec.to_vec());
                         continue;
                     }
                 }
@@ -193,23 +216,30 @@ impl WorkTree {
                     continue;
                 }
                 matched = true;
-                if seen[i] || entry.stage_raw() != 0 && is_dup_stage(entries, i, &index) {
+                if seen.get(i).copied().unwrap_or(false)
+                    || entry.stage_raw() != 0 && is_dup_stage(entries, i, &index)
+                {
                     continue;
                 }
-                seen[i] = true;
+                if let Some(s) = seen.get_mut(i) {
+                    *s = true;
+                }
                 if let Some((key, locked)) = self.key_of_entry(path, entry)? {
-                    seek.files.push(AnnexedFile {
-                        path: path.to_vec(),
-                        key,
-                        locked,
-                    });
+                    f(
+                        n,
+                        AnnexedFile {
+                            path: path.to_vec(),
+                            key,
+                            locked,
+                        },
+                    )?;
                 }
             }
             if !matched {
-                seek.unmatched.push(spec.to_vec());
+                unmatched.push(spec.to_vec());
             }
         }
-        Ok(seek)
+        Ok(unmatched)
     }
 
     /// The key of one file (path from the top), as git-annex looks it up:
@@ -236,11 +266,21 @@ impl WorkTree {
         entry: &gix::index::Entry,
     ) -> Result<Option<(Key, bool)>, WorkTreeError> {
         let full = self.top.join(OsStr::from_bytes(path));
+        // Most annexed files are symlinks: one readlink answers for them
+        // (it fails with EINVAL on anything else, which is then stat'ed).
+        match std::fs::read_link(&full) {
+            Ok(t) => {
+                return Ok(pointer::parse_link_target(t.as_os_str().as_bytes()).map(|k| (k, true)));
+            }
+            Err(e) if e.raw_os_error() == Some(rustix::io::Errno::INVAL.raw_os_error()) => {}
+            Err(_) => return Ok(None),
+        }
         let meta = match std::fs::symlink_metadata(&full) {
             Ok(m) => m,
             Err(_) => return Ok(None),
         };
         if meta.file_type().is_symlink() {
+            // Replaced by a symlink meanwhile.
             return Ok(std::fs::read_link(&full)
                 .ok()
                 .and_then(|t| pointer::parse_link_target(t.as_os_str().as_bytes()))

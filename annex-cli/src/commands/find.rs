@@ -20,7 +20,7 @@ use crate::context::Ctx;
 use crate::error::CommandError;
 
 use super::examinekey::{Format, human_size};
-use super::whereis::{Repos, lookup_file, os_bytes, os_str};
+use super::whereis::{Repos, Shown, lookup_file, os_bytes, os_str, seek_each};
 
 /// Arguments of `find`.
 #[derive(clap::Args, Debug)]
@@ -142,7 +142,9 @@ struct Finder<'a> {
 pub fn run(args: Args) -> Result<(), CommandError> {
     // find shows no side messages (merging, recording state).
     let ctx = Ctx::open(&args.common.config, true)?;
-    ctx.worktree()?;
+    if ctx.worktree.is_none() {
+        return Err(CommandError::failed(super::whereis::BARE_REFUSAL));
+    }
     let mut reporter = args.output.reporter("find");
     let needs_log = !args.in_.is_empty() || !args.copies.is_empty();
     let snap = if needs_log {
@@ -190,6 +192,7 @@ pub fn run(args: Args) -> Result<(), CommandError> {
         json: reporter.is_json(),
         terminal: std::io::stdout().is_terminal(),
     };
+    let shown = Shown::new(&ctx);
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     if args.batch {
         if !args.paths.is_empty() {
@@ -198,24 +201,27 @@ pub fn run(args: Args) -> Result<(), CommandError> {
             ));
         }
         crate::batch::for_each_item(args.z, |item| {
-            let shown = match lookup_file(&ctx, std::path::Path::new(os_str(item)))? {
+            let printed = match lookup_file(&ctx, std::path::Path::new(os_str(item)))? {
                 Some(f) if finder.matches(&f.key)? => {
-                    finder.show(&mut out, &ctx.display_path(&f.path), &f.key)?
+                    finder.show(&mut out, &shown.path(&ctx, &f.path), &f.key)?
                 }
                 // Not annexed or not matching: an empty line, as git-annex answers.
                 _ => false,
             };
-            if !shown {
+            if !printed {
                 out.write_all(b"\n").map_err(CommandError::from_write)?;
             }
             out.flush().map_err(CommandError::from_write)
         })?;
     } else {
-        let seek = ctx.seek(&args.paths, &mut reporter)?;
-        for f in &seek.files {
+        let unmatched = seek_each(&ctx, &args.paths, |f, _| {
             if finder.matches(&f.key)? {
-                finder.show(&mut out, &ctx.display_path(&f.path), &f.key)?;
+                finder.show(&mut out, &shown.path(&ctx, &f.path), &f.key)?;
             }
+            Ok(())
+        })?;
+        for _ in 0..unmatched {
+            reporter.count_failure();
         }
     }
     out.flush().map_err(CommandError::from_write)?;

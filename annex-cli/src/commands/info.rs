@@ -463,7 +463,7 @@ impl Info<'_> {
         .iter()
         .any(|n| slow(n));
         let referenced = if referenced_wanted {
-            self.referenced(&[])?.0
+            self.referenced(&[], |_| Ok(()))?.0
         } else {
             KeyInfo::default()
         };
@@ -630,21 +630,27 @@ impl Info<'_> {
     }
 
     /// The annexed files of the work tree under `specs` (all when empty):
-    /// per file, and those with content here.
-    fn referenced(&self, specs: &[Vec<u8>]) -> Result<(KeyInfo, KeyInfo, Vec<Key>), CommandError> {
-        let wt = self.ctx.worktree()?;
-        let seek = wt.annexed_files(specs)?;
+    /// per file, and those with content here; `each` sees every file's key
+    /// as it comes (nothing is collected).
+    fn referenced(
+        &self,
+        specs: &[Vec<u8>],
+        mut each: impl FnMut(&Key) -> Result<(), CommandError>,
+    ) -> Result<(KeyInfo, KeyInfo), CommandError> {
         let mut all = KeyInfo::default();
         let mut present = KeyInfo::default();
-        let mut keys = Vec::with_capacity(seek.files.len());
-        for f in seek.files {
+        // A bare repository has no work tree: no files (as git-annex counts).
+        let Some(wt) = self.ctx.worktree.as_ref() else {
+            return Ok((all, present));
+        };
+        wt.for_each_annexed_file(specs, |_, f| {
             all.add(&f.key);
             if self.ctx.store.has(&f.key) {
                 present.add(&f.key);
             }
-            keys.push(f.key);
-        }
-        Ok((all, present, keys))
+            each(&f.key)
+        })?;
+        Ok((all, present))
     }
 
     /// The size of every repository that is not dead, from the location
@@ -799,7 +805,24 @@ impl Info<'_> {
             .canonicalize()
             .unwrap_or_else(|_| wt.top().to_path_buf());
         let spec = annex_core::worktree::pathspec_from_arg(&top, &self.ctx.cwd, path)?;
-        let (referenced, present, keys) = self.referenced(&[spec])?;
+        let slow = !self.fast || !self.show.is_empty();
+        let numcopies = self.ctx.state.numcopies()?.unwrap_or(1);
+        let mut variance: BTreeMap<i64, u64> = BTreeMap::new();
+        let mut repo_data: BTreeMap<Uuid, u128> = BTreeMap::new();
+        let (referenced, present) = self.referenced(&[spec], |key| {
+            if slow {
+                let locs = self.repos.key_locations(&self.snap, key)?;
+                let have = locs
+                    .iter()
+                    .filter(|u| self.repos.trust(u) != TrustLevel::Untrusted)
+                    .count() as i64;
+                *variance.entry(have - numcopies).or_default() += 1;
+                for u in locs {
+                    *repo_data.entry(u).or_default() += u128::from(key.size().unwrap_or(0));
+                }
+            }
+            Ok(())
+        })?;
         let mut stats = vec![
             self.simple("directory", lossy(&os_bytes(path.as_os_str()))),
             Stat {
@@ -818,21 +841,7 @@ impl Info<'_> {
                 self.size_keys(&referenced),
             ),
         ];
-        if !self.fast || !self.show.is_empty() {
-            let numcopies = self.ctx.state.numcopies()?.unwrap_or(1);
-            let mut variance: BTreeMap<i64, u64> = BTreeMap::new();
-            let mut repo_data: BTreeMap<Uuid, u128> = BTreeMap::new();
-            for key in &keys {
-                let locs = self.repos.key_locations(&self.snap, key)?;
-                let have = locs
-                    .iter()
-                    .filter(|u| self.repos.trust(u) != TrustLevel::Untrusted)
-                    .count() as i64;
-                *variance.entry(have - numcopies).or_default() += 1;
-                for u in locs {
-                    *repo_data.entry(u).or_default() += u128::from(key.size().unwrap_or(0));
-                }
-            }
+        if slow {
             let mut text = String::new();
             let mut arr = Vec::new();
             for (v, n) in variance.iter().rev() {

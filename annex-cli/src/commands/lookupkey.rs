@@ -64,9 +64,10 @@ impl Lookup {
                 }
             }
         } else {
-            let top = self.repo.workdir().ok_or_else(|| {
-                CommandError::failed("This command cannot be run in a bare repository.")
-            })?;
+            let top = self
+                .repo
+                .workdir()
+                .ok_or_else(|| CommandError::failed(super::whereis::BARE_REFUSAL))?;
             let top = top.canonicalize().unwrap_or_else(|_| top.to_path_buf());
             let Ok(rel) = pathspec_from_arg(&top, &self.cwd, std::path::Path::new(os_str(item)))
             else {
@@ -133,9 +134,7 @@ pub fn run(args: Args) -> Result<(), CommandError> {
     let repo = gix::open(repo.git_dir())
         .map_err(|e| CommandError::failed(format!("cannot open the git repository: {e}")))?;
     if !args.ref_ && repo.workdir().is_none() {
-        return Err(CommandError::failed(
-            "This command cannot be run in a bare repository.",
-        ));
+        return Err(CommandError::failed(super::whereis::BARE_REFUSAL));
     }
     let lookup = Lookup {
         cwd,

@@ -27,6 +27,10 @@ use crate::error::CommandError;
 
 use super::examinekey::Format;
 
+/// git-annex's refusal of a command that needs a work tree (with the
+/// empty line it ends with).
+pub(super) const BARE_REFUSAL: &str = "You cannot run this command in a bare repository.\n";
+
 /// The UUID of git-annex's built-in bittorrent remote.
 pub(super) const BITTORRENT_UUID: &str = "00000000-0000-0000-0000-000000000002";
 
@@ -243,6 +247,7 @@ pub fn run(args: Args) -> Result<(), CommandError> {
     let mut reporter = args.output.reporter("whereis").quote_path(quote_path);
     let snap = Snapshot::new(ctx.state.branch())?;
     let repos = Repos::load(&ctx, &snap)?;
+    let shown = Shown::new(&ctx);
     let format = args.format.as_deref().map(|f| {
         let raw = os_bytes(f);
         (Format::parse(&raw), raw)
@@ -274,7 +279,7 @@ pub fn run(args: Args) -> Result<(), CommandError> {
                 match lookup_file(&ctx, path)? {
                     Some(f) => {
                         let it = Item {
-                            file: Some(ctx.display_path(&f.path)),
+                            file: Some(shown.path(&ctx, &f.path)),
                             key: &f.key,
                             input: Some(item),
                         };
@@ -292,7 +297,8 @@ pub fn run(args: Args) -> Result<(), CommandError> {
             input: None,
         };
         w.show(&mut reporter, &it)?;
-    } else if args.all {
+    } else if args.all || (ctx.worktree.is_none() && args.paths.is_empty()) {
+        // In a bare repository, no paths means every key, as git-annex.
         for key in all_keys(w.snap.branch())? {
             let it = Item {
                 file: None,
@@ -302,15 +308,18 @@ pub fn run(args: Args) -> Result<(), CommandError> {
             w.show(&mut reporter, &it)?;
         }
     } else {
-        let seek = ctx.seek(&args.paths, &mut reporter)?;
-        // The pathspec each file came from, shown as `input`.
-        for (f, input) in with_inputs(&ctx, &seek.files, &args.paths) {
+        let unmatched = seek_each(&ctx, &args.paths, |f, input| {
+            let file = shown.path(&ctx, &f.path);
+            let input = input.map_or_else(|| file.clone(), |i| os_bytes(i));
             let it = Item {
-                file: Some(ctx.display_path(&f.path)),
+                file: Some(file),
                 key: &f.key,
                 input: Some(&input),
             };
-            w.show(&mut reporter, &it)?;
+            w.show(&mut reporter, &it)
+        })?;
+        for _ in 0..unmatched {
+            reporter.count_failure();
         }
     }
     reporter.finish()
@@ -428,6 +437,65 @@ impl Whereis<'_> {
     }
 }
 
+/// File names as shown to the user (relative to the current directory),
+/// computed without touching the file system for each file: what
+/// [`Ctx::display_path`] gives, with the top and the current directory
+/// resolved once.
+pub(super) struct Shown {
+    /// The current directory's components below the top; `None` when it
+    /// is not inside the work tree (then [`Ctx::display_path`] is used).
+    below: Option<Vec<Vec<u8>>>,
+}
+
+impl Shown {
+    /// For the current directory of `ctx`.
+    pub fn new(ctx: &Ctx) -> Shown {
+        let below = ctx.worktree.as_ref().and_then(|wt| {
+            let top = wt
+                .top()
+                .canonicalize()
+                .unwrap_or_else(|_| wt.top().to_path_buf());
+            let rel = ctx.cwd.strip_prefix(&top).ok()?;
+            Some(
+                rel.components()
+                    .map(|c| os_bytes(c.as_os_str()))
+                    .collect::<Vec<_>>(),
+            )
+        });
+        Shown { below }
+    }
+
+    /// A path from the top of the work tree, as shown.
+    pub fn path(&self, ctx: &Ctx, path_from_top: &[u8]) -> Vec<u8> {
+        let Some(below) = &self.below else {
+            return ctx.display_path(path_from_top);
+        };
+        relative(below, path_from_top)
+    }
+}
+
+/// A path from the top as seen from the directory whose components
+/// below the top are `below`.
+fn relative(below: &[Vec<u8>], path_from_top: &[u8]) -> Vec<u8> {
+    if below.is_empty() {
+        return path_from_top.to_vec();
+    }
+    let parts: Vec<&[u8]> = path_from_top.split(|&b| b == b'/').collect();
+    // The file's directories shared with the current directory.
+    let dirs = parts.len().saturating_sub(1);
+    let common = below
+        .iter()
+        .zip(&parts[..dirs])
+        .take_while(|(a, b)| a.as_slice() == **b)
+        .count();
+    let mut out = Vec::with_capacity(path_from_top.len() + 3 * below.len());
+    for _ in common..below.len() {
+        out.extend_from_slice(b"../");
+    }
+    out.extend_from_slice(&parts[common..].join(&b'/'));
+    out
+}
+
 /// Whether a `--format` uses a variable (`${var}`, `${var;width}`, or
 /// its `escaped_` form).
 pub(super) fn format_contains_var(format: &[u8], var: &str) -> bool {
@@ -493,46 +561,53 @@ pub(super) fn all_keys(branch: &annex_core::branch::Branch) -> Result<Vec<Key>, 
     Ok(keys)
 }
 
-/// Each file with the command-line item it was found through (the file
-/// itself, as shown, when no paths were given), as git-annex's `input`.
-pub(super) fn with_inputs<'f>(
+/// The annexed files named by command-line paths (the current directory
+/// when none are given), one at a time as they are found, with the
+/// command-line item each was found through (`None` when no paths were
+/// given; git-annex's `input` is then the file itself). Paths that match
+/// nothing git knows are reported on stderr as git-annex does; returns how
+/// many, to be counted as failures. Memory does not grow with the number
+/// of files.
+pub(super) fn seek_each(
     ctx: &Ctx,
-    files: &'f [annex_core::worktree::AnnexedFile],
     args: &[OsString],
-) -> Vec<(&'f annex_core::worktree::AnnexedFile, Vec<u8>)> {
-    let specs: Vec<Option<Vec<u8>>> = match ctx.worktree() {
-        Ok(wt) => {
-            let top = wt
-                .top()
-                .canonicalize()
-                .unwrap_or_else(|_| wt.top().to_path_buf());
-            args.iter()
-                .map(|a| {
-                    annex_core::worktree::pathspec_from_arg(&top, &ctx.cwd, std::path::Path::new(a))
-                        .ok()
-                })
-                .collect()
-        }
-        Err(_) => Vec::new(),
-    };
-    files
-        .iter()
-        .map(|f| {
-            if args.is_empty() {
-                return (f, ctx.display_path(&f.path));
-            }
-            let i = specs.iter().position(|s| {
-                s.as_ref().is_some_and(|s| {
-                    let s = s.strip_suffix(b"/").unwrap_or(s);
-                    s.is_empty()
-                        || f.path == s
-                        || (f.path.starts_with(s) && f.path.get(s.len()) == Some(&b'/'))
-                })
-            });
-            let input = i.map_or_else(|| ctx.display_path(&f.path), |i| os_bytes(&args[i]));
-            (f, input)
-        })
-        .collect()
+    mut f: impl FnMut(annex_core::worktree::AnnexedFile, Option<&OsString>) -> Result<(), CommandError>,
+) -> Result<usize, CommandError> {
+    let wt = ctx
+        .worktree
+        .as_ref()
+        .ok_or_else(|| CommandError::failed(BARE_REFUSAL))?;
+    let top = wt
+        .top()
+        .canonicalize()
+        .unwrap_or_else(|_| wt.top().to_path_buf());
+    if args.is_empty() {
+        // The current directory; no error when it holds no file.
+        let here =
+            annex_core::worktree::pathspec_from_arg(&top, &ctx.cwd, std::path::Path::new("."))?;
+        wt.for_each_annexed_file(&[here], |_, file| f(file, None))?;
+        return Ok(0);
+    }
+    let mut specs = Vec::with_capacity(args.len());
+    for a in args {
+        specs.push(annex_core::worktree::pathspec_from_arg(
+            &top,
+            &ctx.cwd,
+            std::path::Path::new(a),
+        )?);
+    }
+    let unmatched = wt.for_each_annexed_file(&specs, |n, file| f(file, args.get(n)))?;
+    for spec in &unmatched {
+        // Shown as the user wrote it.
+        let shown = specs
+            .iter()
+            .position(|s| s.strip_suffix(b"/").unwrap_or(s) == spec.as_slice())
+            .map(|i| args[i].to_string_lossy().into_owned())
+            .unwrap_or_else(|| String::from_utf8_lossy(spec).into_owned());
+        eprintln!("error: pathspec '{shown}' did not match any file(s) known to git");
+        eprintln!("Did you forget to 'git add'?");
+    }
+    Ok(unmatched.len())
 }
 
 #[cfg(test)]
@@ -551,5 +626,19 @@ mod tests {
         assert_eq!(parse_trust_level("Trusted"), Some(TrustLevel::Trusted));
         assert_eq!(parse_trust_level("dead"), Some(TrustLevel::Dead));
         assert_eq!(parse_trust_level("x"), None);
+    }
+
+    #[test]
+    fn shown_paths_are_relative_to_the_current_directory() {
+        let shown = |below: &[&str], p: &str| {
+            let below: Vec<Vec<u8>> = below.iter().map(|c| c.as_bytes().to_vec()).collect();
+            String::from_utf8(relative(&below, p.as_bytes())).expect("utf-8")
+        };
+        assert_eq!(shown(&["sub"], "sub/f"), "f");
+        assert_eq!(shown(&["sub"], "f"), "../f");
+        assert_eq!(shown(&["sub"], "sub2/f"), "../sub2/f");
+        assert_eq!(shown(&["a", "b"], "a/c/f"), "../c/f");
+        assert_eq!(shown(&["sub"], "sub"), "../sub");
+        assert_eq!(shown(&[], "a/b"), "a/b");
     }
 }

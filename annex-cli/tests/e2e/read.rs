@@ -434,3 +434,34 @@ fn lookupkey_and_examinekey_match_the_reference() {
     let o = ours(a, &["lookupkey", "f1"]);
     assert!(o.status.success());
 }
+
+#[test]
+fn bare_repository_matches_the_reference() {
+    let s = scenario(false);
+    let root = s.a.parent().expect("parent").to_path_buf();
+    git(&root, &["clone", "-q", "--bare", "a", "bare.git"]);
+    let bare = root.join("bare.git");
+    annex(&bare, &["init", "-q", "bare"]);
+    // No paths in a bare repository: every key.
+    same_plain(&bare, &["whereis"], None);
+    same_json(&bare, &["whereis", "--json"], None, &[]);
+    let f1 = annex(&s.a, &["lookupkey", "f1"]);
+    same_plain(&bare, &["whereis", "--key", f1.trim()], None);
+    same_json(
+        &bare,
+        &["info", "--json"],
+        None,
+        &["available local disk space"],
+    );
+    for args in [&["find"][..], &["lookupkey", "f1"]] {
+        let (r, o) = both(&bare, args, None);
+        assert_eq!(o.status.code(), r.status.code(), "{args:?}");
+        assert_eq!(o.stdout, r.stdout, "{args:?}");
+        assert_eq!(
+            stderr_shared(&o.stderr),
+            stderr_shared(&r.stderr),
+            "{args:?}"
+        );
+        assert!(text(&o.stderr).contains("You cannot run this command in a bare repository."));
+    }
+}

@@ -46,6 +46,9 @@ use crate::uuid::Uuid;
 /// A decoded tree: its entries sorted by name.
 type Entries = Arc<Vec<(Vec<u8>, ObjectId, EntryMode)>>;
 
+/// The memory the pack delta cache of a snapshot may use.
+const PACK_CACHE_BYTES: usize = 8 * 1024 * 1024;
+
 /// How many leaf trees are kept decoded at once.
 const LEAF_CACHE: usize = 64;
 
@@ -78,8 +81,15 @@ impl<'a> Snapshot<'a> {
     /// of files now.
     pub fn new(branch: &'a Branch) -> Result<Snapshot<'a>, BranchError> {
         let mut repo = branch.repo.clone();
-        // Trees and blobs of neighbouring keys share pack deltas.
+        // Trees and blobs of neighbouring keys share pack deltas; gix's
+        // default delta cache may grow to 96 MB over a walk of every key,
+        // far more than helps here.
         repo.object_cache_size_if_unset(4 * 1024 * 1024);
+        repo.objects.set_pack_cache(|| {
+            Box::new(gix::odb::pack::cache::lru::StaticLinkedList::<64>::new(
+                PACK_CACHE_BYTES,
+            ))
+        });
         let tip = branch.tip()?;
         let mut journalled: BTreeSet<Vec<u8>> = branch.journal.files()?.into_iter().collect();
         if branch.private_known {
