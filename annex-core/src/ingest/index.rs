@@ -158,9 +158,13 @@ pub fn stage(repo: &gix::Repository, entries: &[IndexEntry]) -> Result<(), Inges
     }
     index.sort_entries();
     index.remove_tree();
+    // gix writes field by field: buffered, or it is a syscall each.
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, &mut lock);
     index
-        .write_to(&mut lock, gix::index::write::Options::default())
+        .write_to(&mut out, gix::index::write::Options::default())
         .map_err(|e| ierr(e.to_string()))?;
+    std::io::Write::flush(&mut out).map_err(|e| ierr(e.to_string()))?;
+    drop(out);
     lock.commit().map_err(|e| ierr(e.error.to_string()))?;
     Ok(())
 }
