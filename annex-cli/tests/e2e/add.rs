@@ -402,3 +402,39 @@ fn a_file_written_during_add_is_not_ingested() {
     assert_eq!(count(&p.join(".git/annex/othertmp")), 0);
     check(&support::annex_output(&p, &["fsck"], None));
 }
+
+/// `annex.largefiles` and `annex.backend` from `.gitattributes`.
+#[test]
+fn gitattributes_decide_as_for_the_reference() {
+    let a = tree();
+    let b = tree();
+    for dir in [a.path(), b.path()] {
+        fs::write(
+            dir.join(".gitattributes"),
+            "*.txt annex.largefiles=nothing\n*.gz annex.backend=MD5E\n",
+        )
+        .unwrap();
+    }
+    let theirs = support::annex_output(a.path(), &["add", "--json"], None);
+    let mine = ours(b.path(), &["add", "--json"]);
+    check(&mine);
+    assert_eq!(
+        String::from_utf8_lossy(&mine.stdout),
+        String::from_utf8_lossy(&theirs.stdout)
+    );
+    assert_eq!(snapshot(b.path()), snapshot(a.path()));
+    // git config overrides .gitattributes.
+    let a = tree();
+    let b = tree();
+    for dir in [a.path(), b.path()] {
+        fs::write(dir.join(".gitattributes"), "* annex.largefiles=nothing\n").unwrap();
+    }
+    let args = ["add", "-c", "annex.largefiles=anything", "--json"];
+    let theirs = support::annex_output(a.path(), &args, None);
+    let mine = ours(b.path(), &args);
+    assert_eq!(
+        String::from_utf8_lossy(&mine.stdout),
+        String::from_utf8_lossy(&theirs.stdout)
+    );
+    assert_eq!(snapshot(b.path()), snapshot(a.path()));
+}
