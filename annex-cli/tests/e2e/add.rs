@@ -267,6 +267,7 @@ fn fromkey_matches_the_reference() {
     both(&["fromkey", key, "n1"]);
     both(&["fromkey", "--json", key, "sub/dir/n2"]);
     both(&["fromkey", key, "n1"]);
+    both(&["fromkey", key, "s"]);
     both(&["fromkey", "SHA256E-s3--0000", "n3"]);
     both(&["fromkey", "--force", "SHA256E-s3--0000", "n3"]);
     check(&support::annex_output(b.path(), &["fsck", "n1"], None));
