@@ -315,7 +315,8 @@ impl Ingester {
         if !ft.is_file() {
             return Ok(Added::Nothing);
         }
-        if let Some(key) = pointer::is_pointer_file(&full).ok().flatten() {
+        let small = meta.len() <= pointer::MAX_POINTER_SIZE as u64;
+        if small && let Some(key) = pointer::is_pointer_file(&full).ok().flatten() {
             // A pointer file not in git: staged as it is (git-annex's
             // `fixuppointer`).
             let present = self.store.has(&key);

@@ -323,6 +323,8 @@ struct Policy {
     matchers: HashMap<Vec<u8>, Arc<dyn LargeFilesMatcher>>,
     /// `--json-progress`.
     json_progress: bool,
+    /// `--json-error-messages`.
+    json_error_messages: bool,
 }
 
 /// The one place where an `annex.largefiles` expression becomes a
@@ -362,6 +364,7 @@ impl Policy {
             branch_backend: None,
             matchers: HashMap::new(),
             json_progress: args.output.json_progress,
+            json_error_messages: args.output.json_error_messages,
         })
     }
 
@@ -600,6 +603,42 @@ pub fn run(args: Args) -> Result<(), CommandError> {
     reporter.finish()
 }
 
+/// Reports an action's failure as git-annex reports an error that ends
+/// the action (`giveup`): the message on stderr after `git-annex-rs: `
+/// with the action's line ended on stdout, or, with
+/// `--json-error-messages`, in the JSON object only.
+pub(crate) fn giveup(
+    action: &mut crate::action::Action<'_>,
+    msg: &str,
+    json_error_messages: bool,
+) -> Result<(), CommandError> {
+    let msg = format!("git-annex-rs: {msg}");
+    if json_error_messages {
+        action.error(&msg);
+    } else {
+        action.say(b"\n")?;
+        eprintln!("{msg}");
+    }
+    Ok(())
+}
+
+/// Reports a warning in an action as git-annex's `warning` does: the
+/// action's line ended on stdout and the message indented on stderr; in
+/// JSON mode, in the object's `error-messages`.
+pub(crate) fn warn(
+    action: &mut crate::action::Action<'_>,
+    msg: &str,
+    json: bool,
+) -> Result<(), CommandError> {
+    if json {
+        action.error(msg);
+    } else {
+        action.say(b"\n")?;
+        eprintln!("  {msg}");
+    }
+    Ok(())
+}
+
 /// Commits the `git-annex` branch and announces "(recording state in
 /// git...)" in plain mode, as git-annex does when it committed the branch
 /// or updated the index (`staged`).
@@ -646,7 +685,7 @@ fn input_for(path: &[u8], specs: &[Vec<u8>], inputs: &[Vec<u8>]) -> Option<Vec<u
 }
 
 /// The result of one file, computed by a worker.
-type Outcome = Result<(Added, Disposition), IngestError>;
+type Outcome = Result<(Added, Disposition), (IngestError, Disposition)>;
 
 /// Adds `items` with `jobs` threads, reporting each in order, collecting
 /// the entries to stage and logging content present here.
@@ -693,9 +732,13 @@ fn process(
                 item.plan.backend,
             ))
         };
-        ing.add(repo, &item.path, how).map(|a| (a, how))
+        ing.add(repo, &item.path, how)
+            .map(|a| (a, how))
+            .map_err(|e| (e, how))
     };
     let json_progress = policy.json_progress;
+    let json_error_messages = policy.json_error_messages;
+    let reporter_json = reporter.is_json();
     let mut report = |item: &Item, outcome: Outcome| -> Result<(), CommandError> {
         let shown = shower.show(&item.path);
         let raw = shower.raw(&item.path);
@@ -758,17 +801,31 @@ fn process(
                 entries.push(entry);
                 action.end(true)
             }
-            Err(e) => {
+            Err((e, how)) => {
                 *printed = true;
                 let mut action = reporter.start(Some(&shown), None, &input)?;
-                let msg = match &e {
-                    IngestError::Changed { .. } => format!(
-                        "{} changed while it was being added",
-                        String::from_utf8_lossy(&shown)
-                    ),
-                    other => CommandError::from(other).to_string(),
-                };
-                action.error(&msg);
+                if let Some(n) = how.note() {
+                    action.note(n)?;
+                }
+                match &e {
+                    // A warning in git-annex.
+                    IngestError::Changed { .. } => {
+                        let msg = format!(
+                            "{} changed while it was being added",
+                            String::from_utf8_lossy(&shown)
+                        );
+                        warn(&mut action, &msg, reporter_json)?;
+                    }
+                    IngestError::NotRegular { .. } => {
+                        let msg =
+                            format!("{} is not a regular file", String::from_utf8_lossy(&shown));
+                        giveup(&mut action, &msg, json_error_messages)?;
+                    }
+                    other => {
+                        let msg = CommandError::from(other).to_string();
+                        giveup(&mut action, &msg, json_error_messages)?;
+                    }
+                }
                 action.end(false)
             }
         }

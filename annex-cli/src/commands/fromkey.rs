@@ -62,6 +62,7 @@ struct Run<'a> {
     repo: gix::Repository,
     shower: Shower<'a>,
     entries: Vec<ingest::IndexEntry>,
+    json: bool,
 }
 
 impl Run<'_> {
@@ -103,7 +104,7 @@ impl Run<'_> {
                 "{} already exists with different content",
                 String::from_utf8_lossy(&shown)
             );
-            action.error(&msg);
+            crate::commands::add::warn(&mut action, &msg, self.json)?;
             return action.end(false);
         }
         match ingest::make_link(&self.repo, &self.ingester, &path, key, false) {
@@ -134,6 +135,7 @@ pub fn run(args: Args) -> Result<(), CommandError> {
         repo: wt.repo().clone(),
         shower: Shower::new(&ctx, reporter.is_json()),
         entries: Vec::new(),
+        json: reporter.is_json(),
     };
     let result = if args.batch || args.pairs.is_empty() {
         if args.batch && !args.pairs.is_empty() {

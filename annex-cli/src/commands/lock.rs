@@ -9,7 +9,7 @@ use annex_core::ingest::{self, IngestError, Ingester, Locked};
 use serde_json::Value;
 
 use crate::action::{CommonArgs, OutputArgs};
-use crate::commands::add::{Shower, seek_inputs};
+use crate::commands::add::{Shower, giveup, seek_inputs};
 use crate::context::Ctx;
 use crate::error::CommandError;
 
@@ -57,17 +57,12 @@ pub fn run(args: Args) -> Result<(), CommandError> {
             Err(IngestError::Modified { .. }) => {
                 // As git-annex's giveup: the message on stderr, in the JSON
                 // only with --json-error-messages.
-                let msg = format!("git-annex-rs: {MODIFIED}");
-                if args.output.json_error_messages {
-                    action.error(&msg);
-                } else {
-                    action.say(b"\n")?;
-                    eprintln!("{msg}");
-                }
+                giveup(&mut action, MODIFIED, args.output.json_error_messages)?;
                 action.end(false)?;
             }
             Err(e) => {
-                action.error(&CommandError::from(e).to_string());
+                let msg = CommandError::from(e).to_string();
+                giveup(&mut action, &msg, args.output.json_error_messages)?;
                 action.end(false)?;
             }
         }

@@ -13,7 +13,7 @@ use annex_core::ingest::{self, Thin};
 use serde_json::Value;
 
 use crate::action::{CommonArgs, OutputArgs};
-use crate::commands::add::{Shower, seek_inputs};
+use crate::commands::add::{Shower, giveup, seek_inputs};
 use crate::context::Ctx;
 use crate::error::CommandError;
 
@@ -58,7 +58,8 @@ pub fn run(args: Args) -> Result<(), CommandError> {
                 action.end(true)?;
             }
             Err(e) => {
-                action.error(&CommandError::from(e).to_string());
+                let msg = CommandError::from(e).to_string();
+                giveup(&mut action, &msg, args.output.json_error_messages)?;
                 action.end(false)?;
             }
         }

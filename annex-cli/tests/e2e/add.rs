@@ -267,6 +267,7 @@ fn fromkey_matches_the_reference() {
     both(&["fromkey", key, "n1"]);
     both(&["fromkey", "--json", key, "sub/dir/n2"]);
     both(&["fromkey", key, "n1"]);
+    both(&["fromkey", key, "s"]);
     both(&["fromkey", "SHA256E-s3--0000", "n3"]);
     both(&["fromkey", "--force", "SHA256E-s3--0000", "n3"]);
     check(&support::annex_output(b.path(), &["fsck", "n1"], None));
@@ -348,4 +349,93 @@ fn git_add_and_checkout_through_our_filter_process() {
     let smudge = ours_with(p, &["smudge", "--", "big"], Some(staged.as_bytes()));
     check(&smudge);
     assert_eq!(smudge.stdout, staged.as_bytes());
+}
+
+/// A file written to all the time while `add` runs (a writer with the
+/// file open, which lockdown's removal of write bits cannot stop) is not
+/// ingested: `add` warns, fails for it, and leaves it a regular file with
+/// nothing in the store; the other file is added.
+#[test]
+fn a_file_written_during_add_is_not_ingested() {
+    use std::io::Write;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let dir = tree();
+    let p = dir.path().to_path_buf();
+    // Large enough that hashing takes a while, so the writer, writing
+    // without pause, is sure to change it meanwhile.
+    fs::write(p.join("busy"), vec![b'x'; 32 << 20]).unwrap();
+    let mut writer = fs::OpenOptions::new()
+        .append(true)
+        .open(p.join("busy"))
+        .unwrap();
+    let done = AtomicBool::new(false);
+    let out = std::thread::scope(|s| {
+        s.spawn(|| {
+            while !done.load(Ordering::Relaxed) {
+                writer.write_all(b"more\n").unwrap();
+            }
+        });
+        let out = ours(&p, &["add", "--json", "busy", "a"]);
+        done.store(true, Ordering::Relaxed);
+        out
+    });
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2, "{stdout}");
+    assert_eq!(lines[0]["file"], "busy");
+    assert_eq!(lines[0]["success"], false);
+    assert_eq!(lines[1]["file"], "a");
+    assert_eq!(lines[1]["success"], true);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("busy changed while it was being added"),
+        "{stderr}"
+    );
+    assert!(fs::symlink_metadata(p.join("busy")).unwrap().is_file());
+    // Only `a`'s content is in the store, and nothing is left in othertmp.
+    let objects = support::git(&p, &["ls-files", "-s"]);
+    assert!(!objects.contains("busy"), "{objects}");
+    let count = |d: &Path| fs::read_dir(d).map(|r| r.count()).unwrap_or(0);
+    assert_eq!(count(&p.join(".git/annex/othertmp")), 0);
+    check(&support::annex_output(&p, &["fsck"], None));
+}
+
+/// `annex.largefiles` and `annex.backend` from `.gitattributes`.
+#[test]
+fn gitattributes_decide_as_for_the_reference() {
+    let a = tree();
+    let b = tree();
+    for dir in [a.path(), b.path()] {
+        fs::write(
+            dir.join(".gitattributes"),
+            "*.txt annex.largefiles=nothing\n*.gz annex.backend=MD5E\n",
+        )
+        .unwrap();
+    }
+    let theirs = support::annex_output(a.path(), &["add", "--json"], None);
+    let mine = ours(b.path(), &["add", "--json"]);
+    check(&mine);
+    assert_eq!(
+        String::from_utf8_lossy(&mine.stdout),
+        String::from_utf8_lossy(&theirs.stdout)
+    );
+    assert_eq!(snapshot(b.path()), snapshot(a.path()));
+    // git config overrides .gitattributes.
+    let a = tree();
+    let b = tree();
+    for dir in [a.path(), b.path()] {
+        fs::write(dir.join(".gitattributes"), "* annex.largefiles=nothing\n").unwrap();
+    }
+    let args = ["add", "-c", "annex.largefiles=anything", "--json"];
+    let theirs = support::annex_output(a.path(), &args, None);
+    let mine = ours(b.path(), &args);
+    assert_eq!(
+        String::from_utf8_lossy(&mine.stdout),
+        String::from_utf8_lossy(&theirs.stdout)
+    );
+    assert_eq!(snapshot(b.path()), snapshot(a.path()));
 }

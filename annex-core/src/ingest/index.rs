@@ -39,12 +39,7 @@ impl IndexEntry {
         id: gix::ObjectId,
     ) -> Result<IndexEntry, IngestError> {
         let metadata = fs::symlink_metadata(full).map_err(io_err("stat", full))?;
-        let gmeta =
-            gix::index::fs::Metadata::from_path_no_follow(full).map_err(io_err("stat", full))?;
-        let stat = Stat::from_fs(&gmeta).map_err(|e| IngestError::Index {
-            path: full.to_path_buf(),
-            detail: e.to_string(),
-        })?;
+        let stat = stat_of(&metadata);
         Ok(IndexEntry {
             path: path.to_vec(),
             mode,
@@ -52,6 +47,25 @@ impl IndexEntry {
             stat,
             metadata,
         })
+    }
+}
+
+/// The index stat of a file as git records it (`lstat`'s mtime, ctime,
+/// device, inode, owner and size, each cut to 32 bits as git does).
+pub(crate) fn stat_of(m: &fs::Metadata) -> Stat {
+    use std::os::unix::fs::MetadataExt;
+    let time = |secs: i64, nsecs: i64| gix::index::entry::stat::Time {
+        secs: secs as u32,
+        nsecs: nsecs as u32,
+    };
+    Stat {
+        mtime: time(m.mtime(), m.mtime_nsec()),
+        ctime: time(m.ctime(), m.ctime_nsec()),
+        dev: m.dev() as u32,
+        ino: m.ino() as u32,
+        uid: m.uid(),
+        gid: m.gid(),
+        size: m.len() as u32,
     }
 }
 
@@ -144,9 +158,13 @@ pub fn stage(repo: &gix::Repository, entries: &[IndexEntry]) -> Result<(), Inges
     }
     index.sort_entries();
     index.remove_tree();
+    // gix writes field by field: buffered, or it is a syscall each.
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, &mut lock);
     index
-        .write_to(&mut lock, gix::index::write::Options::default())
+        .write_to(&mut out, gix::index::write::Options::default())
         .map_err(|e| ierr(e.to_string()))?;
+    std::io::Write::flush(&mut out).map_err(|e| ierr(e.to_string()))?;
+    drop(out);
     lock.commit().map_err(|e| ierr(e.error.to_string()))?;
     Ok(())
 }
