@@ -165,12 +165,10 @@ impl<'s> StateContext<'s> {
         here: Option<Uuid>,
         store: Option<ObjectStore>,
     ) -> Result<StateContext<'s>, BranchError> {
-        let mut mem = MemoryContext {
-            here,
-            trust: state.trust_levels()?.into_iter().collect(),
-            numcopies: state.numcopies()?,
-            ..MemoryContext::default()
-        };
+        let mut mem = MemoryContext::default();
+        mem.here = here;
+        mem.trust = state.trust_levels()?.into_iter().collect();
+        mem.numcopies = state.numcopies()?;
         mem.set_groups(state.groups()?);
         for (u, size) in state.maxsizes()? {
             if let Ok(s) = u64::try_from(size) {

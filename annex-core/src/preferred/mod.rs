@@ -261,7 +261,8 @@ pub fn repo_matcher(
 /// A repository's preferred content matcher from its logged preferred and
 /// required content expressions (required content is also preferred: the
 /// two are or-ed), falling back to `present` for one that fails to parse.
-/// `None` when neither is set.
+/// `None` when neither is set or the result has no term (git-annex then
+/// treats preferred content as not configured).
 pub fn preferred_content_matcher(
     preferred: Option<&[u8]>,
     required: Option<&[u8]>,
@@ -269,14 +270,15 @@ pub fn preferred_content_matcher(
     group_wanted: &BTreeMap<Vec<u8>, Vec<u8>>,
 ) -> Option<Expr> {
     let mk = |e: &[u8]| repo_matcher(e, repo_groups, group_wanted);
-    match (preferred.map(mk), required.map(mk)) {
-        (None, None) => None,
-        (Some(Ok(a)), None) | (None, Some(Ok(a))) => Some(a),
-        (Some(Err(_)), _) | (_, Some(Err(_))) => Some(unknown_matcher()),
-        (Some(Ok(a)), Some(Ok(b))) => Some(Expr {
+    let e = match (preferred.map(mk), required.map(mk)) {
+        (None, None) => return None,
+        (Some(Ok(a)), None) | (None, Some(Ok(a))) => a,
+        (Some(Err(_)), _) | (_, Some(Err(_))) => unknown_matcher(),
+        (Some(Ok(a)), Some(Ok(b))) => Expr {
             matcher: Matcher::combine(a.matcher, b.matcher),
-        }),
-    }
+        },
+    };
+    (!e.is_empty()).then_some(e)
 }
 
 /// Looks up a UUID in a map of trust levels, defaulting to semitrusted.

@@ -244,7 +244,9 @@ fn parse_copies(v: &[u8]) -> Result<(CopiesFilter, i64), String> {
         [n] => readish_int(n)
             .map(|n| (CopiesFilter::All, n))
             .ok_or_else(|| "bad number for copies".to_owned()),
-        _ => Err("bad value for copies".to_owned()),
+        // The source says "bad value" here; the reference binary says
+        // "bad number" (checked with `matchexpression copies=a:b:c`).
+        _ => Err("bad number for copies".to_owned()),
     }
 }
 
