@@ -4,6 +4,7 @@ mod calckey;
 mod contentlocation;
 mod examinekey;
 mod init;
+mod matchexpression;
 mod version;
 
 use crate::error::CommandError;
@@ -19,6 +20,8 @@ pub enum Command {
     Examinekey(examinekey::Args),
     /// Initialize git-annex in the current git repository.
     Init(init::Args),
+    /// Check if a preferred content expression matches.
+    Matchexpression(matchexpression::Args),
     /// Show the version of git-annex-rs and what it supports.
     Version(version::Args),
 }
@@ -30,6 +33,7 @@ pub fn run(command: Command) -> Result<(), CommandError> {
         Command::Contentlocation(args) => contentlocation::run(args),
         Command::Examinekey(args) => examinekey::run(args),
         Command::Init(args) => init::run(args),
+        Command::Matchexpression(args) => matchexpression::run(args),
         Command::Version(args) => version::run(args),
     }
 }

@@ -95,17 +95,17 @@ impl MatchContext for MemoryContext {
     fn with_locations<R>(&self, key: &Key, f: impl FnOnce(&[Uuid]) -> R) -> Result<R, Self::Error> {
         Ok(f(self.locations.get(key).map_or(&[][..], |v| v.as_slice())))
     }
-    fn with_metadata<R>(&self, key: &Key, f: impl FnOnce(&MetaData) -> R) -> Result<R, Self::Error> {
+    fn with_metadata<R>(
+        &self,
+        key: &Key,
+        f: impl FnOnce(&MetaData) -> R,
+    ) -> Result<R, Self::Error> {
         match self.metadata.get(key) {
             Some(m) => Ok(f(m)),
             None => Ok(f(&MetaData::default())),
         }
     }
-    fn with_urls<R>(
-        &self,
-        key: &Key,
-        f: impl FnOnce(&[Vec<u8>]) -> R,
-    ) -> Result<R, Self::Error> {
+    fn with_urls<R>(&self, key: &Key, f: impl FnOnce(&[Vec<u8>]) -> R) -> Result<R, Self::Error> {
         Ok(f(self.urls.get(key).map_or(&[][..], |v| v.as_slice())))
     }
     fn has_content(&self, key: &Key) -> Result<bool, Self::Error> {
@@ -270,7 +270,11 @@ impl MatchContext for StateContext<'_> {
             |v| f(v),
         )
     }
-    fn with_metadata<R>(&self, key: &Key, f: impl FnOnce(&MetaData) -> R) -> Result<R, BranchError> {
+    fn with_metadata<R>(
+        &self,
+        key: &Key,
+        f: impl FnOnce(&MetaData) -> R,
+    ) -> Result<R, BranchError> {
         Self::cached(
             &self.metadata,
             key,

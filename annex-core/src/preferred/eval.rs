@@ -11,9 +11,10 @@ use crate::logs::trust::TrustLevel;
 use crate::uuid::Uuid;
 
 use super::balanced::pick;
+use super::glob::Glob;
 use super::matcher::Matcher;
 use super::term::{
-    Balanced, BalancedCount, BalancedKind, CopiesFilter, Sub, Term, backend_variety,
+    Balanced, BalancedCount, BalancedKind, CopiesFilter, MetaOp, Sub, Term, backend_variety,
 };
 
 /// One piece of information about the item matched: known (the value),
@@ -84,6 +85,10 @@ pub enum EvalError<E> {
     /// A term needed information the item does not provide.
     #[error("cannot match this expression without {} data", .0.name())]
     Missing(DataKind),
+    /// A glob that git-annex cannot compile (an unterminated bracket) was
+    /// used; the regex it made.
+    #[error("failed to compile regex: {0}")]
+    InvalidGlob(String),
     /// The context failed to read the repository's state.
     #[error("{0}")]
     Context(E),
@@ -186,20 +191,12 @@ pub trait MatchContext {
     }
     /// Lends the repositories the location log says have the key (dead ones
     /// included; clusters whose nodes have it added, as git-annex does).
-    fn with_locations<R>(
-        &self,
-        key: &Key,
-        f: impl FnOnce(&[Uuid]) -> R,
-    ) -> Result<R, Self::Error>;
+    fn with_locations<R>(&self, key: &Key, f: impl FnOnce(&[Uuid]) -> R) -> Result<R, Self::Error>;
     /// Lends the key's current metadata (with its `lastchanged` fields).
-    fn with_metadata<R>(
-        &self,
-        key: &Key,
-        f: impl FnOnce(&MetaData) -> R,
-    ) -> Result<R, Self::Error>;
-    /// Lends the key's URLs.
-    fn with_urls<R>(&self, key: &Key, f: impl FnOnce(&[Vec<u8>]) -> R)
+    fn with_metadata<R>(&self, key: &Key, f: impl FnOnce(&MetaData) -> R)
     -> Result<R, Self::Error>;
+    /// Lends the key's URLs.
+    fn with_urls<R>(&self, key: &Key, f: impl FnOnce(&[Vec<u8>]) -> R) -> Result<R, Self::Error>;
     /// Whether this repository has the key's content.
     fn has_content(&self, key: &Key) -> Result<bool, Self::Error>;
     /// Whether `git annex unused` found the key unused.
@@ -356,8 +353,14 @@ pub fn eval_term<C: MatchContext>(term: &Term, ctx: &C, item: &Item<'_>) -> R<C:
     match term {
         Term::Anything => Ok(true),
         Term::Nothing => Ok(false),
-        Term::Include(g) => Ok(need_file(item)?.is_some_and(|f| g.matches(f))),
-        Term::Exclude(g) => Ok(need_file(item)?.is_some_and(|f| !g.matches(f))),
+        Term::Include(g) => match need_file(item)? {
+            Some(f) => Ok(glob_match(g, f)?),
+            None => Ok(false),
+        },
+        Term::Exclude(g) => match need_file(item)? {
+            Some(f) => Ok(!glob_match(g, f)?),
+            None => Ok(false),
+        },
         Term::LargerThan(s) => Ok(match item.size.get(DataKind::Size)? {
             Some(Some(sz)) => i128::from(*sz) > s.bytes,
             _ => false,
@@ -402,15 +405,38 @@ pub fn eval_term<C: MatchContext>(term: &Term, ctx: &C, item: &Item<'_>) -> R<C:
             Ok(need_key(item)?.is_some_and(|k| k.variety() == backend_variety(name)))
         }
         Term::MetaData { field, op, .. } => match need_key(item)? {
-            Some(k) => ctx
-                .with_metadata(k, |m| m.values_of(field).iter().any(|v| op.matches(v)))
-                .map_err(ctx_err),
+            Some(k) => {
+                let (any_value, hit) = ctx
+                    .with_metadata(k, |m| {
+                        let vs = m.values_of(field);
+                        (!vs.is_empty(), vs.iter().any(|v| op.matches(v)))
+                    })
+                    .map_err(ctx_err)?;
+                if let MetaOp::Glob(g) = op
+                    && any_value
+                    && !g.is_valid()
+                {
+                    return Err(EvalError::InvalidGlob(g.regex().to_owned()));
+                }
+                Ok(hit)
+            }
             None => Ok(false),
         },
         Term::Url(g) => match need_key(item)? {
-            Some(k) => ctx
-                .with_urls(k, |us| us.iter().any(|u| g.matches(strip_downloader(u))))
-                .map_err(ctx_err),
+            Some(k) => {
+                let (any_url, hit) = ctx
+                    .with_urls(k, |us| {
+                        (
+                            !us.is_empty(),
+                            us.iter().any(|u| g.matches(strip_downloader(u))),
+                        )
+                    })
+                    .map_err(ctx_err)?;
+                if any_url && !g.is_valid() {
+                    return Err(EvalError::InvalidGlob(g.regex().to_owned()));
+                }
+                Ok(hit)
+            }
             None => Ok(false),
         },
         Term::InAllGroup(g) => {
@@ -448,14 +474,22 @@ pub fn eval_term<C: MatchContext>(term: &Term, ctx: &C, item: &Item<'_>) -> R<C:
             }
         }
         Term::Balanced(b) => balanced(b, ctx, item),
-        Term::MimeType(g) => Ok(match item.mime_type.get(DataKind::MimeType)? {
-            Some(m) => g.matches(m),
-            None => false,
-        }),
-        Term::MimeEncoding(g) => Ok(match item.mime_encoding.get(DataKind::MimeEncoding)? {
-            Some(m) => g.matches(m),
-            None => false,
-        }),
+        Term::MimeType(g) => match item.mime_type.get(DataKind::MimeType)? {
+            Some(m) => glob_match(g, m),
+            None => Ok(false),
+        },
+        Term::MimeEncoding(g) => match item.mime_encoding.get(DataKind::MimeEncoding)? {
+            Some(m) => glob_match(g, m),
+            None => Ok(false),
+        },
+    }
+}
+
+fn glob_match<E>(g: &Glob, text: &[u8]) -> Result<bool, EvalError<E>> {
+    if g.is_valid() {
+        Ok(g.matches(text))
+    } else {
+        Err(EvalError::InvalidGlob(g.regex().to_owned()))
     }
 }
 
@@ -509,9 +543,7 @@ fn size_balanced_candidates<C: MatchContext>(
     key: &Key,
     candidates: &BTreeSet<Uuid>,
 ) -> Result<BTreeSet<Uuid>, EvalError<C::Error>> {
-    let current: Vec<Uuid> = ctx
-        .with_locations(key, |ls| ls.to_vec())
-        .map_err(ctx_err)?;
+    let current: Vec<Uuid> = ctx.with_locations(key, |ls| ls.to_vec()).map_err(ctx_err)?;
     let keysize = key.size().unwrap_or(0);
     let mut scored: Vec<(&Uuid, f64)> = candidates
         .iter()
@@ -522,7 +554,8 @@ fn size_balanced_candidates<C: MatchContext>(
             if !repo_has_space(keysize, inrepo, size, max) || max == 0 {
                 return None;
             }
-            let free = i128::from(max) - i128::from(size) + if inrepo { i128::from(keysize) } else { 0 };
+            let free =
+                i128::from(max) - i128::from(size) + if inrepo { i128::from(keysize) } else { 0 };
             Some((u, free as f64 / max as f64))
         })
         .collect();
@@ -531,7 +564,11 @@ fn size_balanced_candidates<C: MatchContext>(
     scored.sort_by(|a, b| a.1.total_cmp(&b.1));
     scored.reverse();
     let take = usize::try_from(n.max(0)).unwrap_or(usize::MAX);
-    Ok(scored.into_iter().take(take).map(|(u, _)| u.clone()).collect())
+    Ok(scored
+        .into_iter()
+        .take(take)
+        .map(|(u, _)| u.clone())
+        .collect())
 }
 
 fn fully_balanced<C: MatchContext>(b: &Balanced, ctx: &C, item: &Item<'_>) -> R<C::Error> {
@@ -561,9 +598,8 @@ fn fully_balanced<C: MatchContext>(b: &Balanced, ctx: &C, item: &Item<'_>) -> R<
             if need_size_balance {
                 size_balanced_candidates(ctx, n, key, members)?
             } else {
-                let current: Vec<Uuid> = ctx
-                    .with_locations(key, |ls| ls.to_vec())
-                    .map_err(ctx_err)?;
+                let current: Vec<Uuid> =
+                    ctx.with_locations(key, |ls| ls.to_vec()).map_err(ctx_err)?;
                 let keysize = key.size().unwrap_or(0);
                 members
                     .iter()
@@ -593,6 +629,45 @@ fn fully_balanced<C: MatchContext>(b: &Balanced, ctx: &C, item: &Item<'_>) -> R<
 pub fn eval<C: MatchContext>(m: &Matcher<Term>, ctx: &C, item: &Item<'_>) -> R<C::Error> {
     let r = m.eval(&mut |t: &Term| eval_term(t, ctx, item))?;
     Ok(r && !unstable(m))
+}
+
+/// [`eval`] with git-annex's explanation of the answer (what `--explain`
+/// shows): `MATCHES WHAT: term[TRUE] and ...`, plus why an unstable
+/// expression is not used. The explanation is `None` when no term was
+/// looked at.
+pub fn eval_explained<C: MatchContext>(
+    m: &Matcher<Term>,
+    ctx: &C,
+    item: &Item<'_>,
+    what: &str,
+) -> Result<(bool, Option<String>), EvalError<C::Error>> {
+    let mut trace = Vec::new();
+    let r = m.eval_traced(&mut |t: &Term| eval_term(t, ctx, item), &mut trace)?;
+    let prefix = format!("{} {what}: ", if r { "matches" } else { "does not match" });
+    let msg = super::matcher::describe(
+        &trace,
+        |t: &Term, b| format!("{}[{}]", t.desc(), if b { "TRUE" } else { "FALSE" }),
+        &prefix,
+    );
+    let mut names: Vec<String> = Vec::new();
+    // git-annex lists them last first.
+    for t in m.negated_ops().into_iter().rev() {
+        if t.negation_unstable() {
+            let d = t.desc();
+            if !names.contains(&d) {
+                names.push(d);
+            }
+        }
+    }
+    if names.is_empty() {
+        return Ok((r, msg));
+    }
+    let mut s = msg.unwrap_or_default();
+    s.push_str(&format!(
+        ", but that expression is not stable due to negated use of {}, so will not be used",
+        names.join(" ")
+    ));
+    Ok((false, Some(s)))
 }
 
 /// Whether the matcher negates a term whose negation is unstable.
@@ -652,11 +727,7 @@ impl Node {
                 let mut v = Vec::new();
                 flatten(m, and, &mut v);
                 v.sort_by_key(Node::cost);
-                if and {
-                    Node::And(v)
-                } else {
-                    Node::Or(v)
-                }
+                if and { Node::And(v) } else { Node::Or(v) }
             }
         }
     }

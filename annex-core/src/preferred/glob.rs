@@ -33,13 +33,17 @@ pub struct Glob {
     // unterminated bracket): git-annex then fails when it first matches.
     nodes: Option<Vec<Node>>,
     has_newline: bool,
+    regex: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Atom {
     Lit(u32),
     AnyButNewline,
-    Class { negated: bool, items: Vec<ClassItem> },
+    Class {
+        negated: bool,
+        items: Vec<ClassItem>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -93,11 +97,7 @@ pub(crate) fn decode(b: &[u8]) -> Vec<u32> {
             Err(e) => {
                 let (good, bad) = rest.split_at(e.valid_up_to());
                 // `good` is valid UTF-8 by construction.
-                out.extend(
-                    String::from_utf8_lossy(good)
-                        .chars()
-                        .map(|c| c as u32),
-                );
+                out.extend(String::from_utf8_lossy(good).chars().map(|c| c as u32));
                 let n = e.error_len().unwrap_or(bad.len()).max(1);
                 out.extend(bad[..n].iter().map(|&x| 0xDC00 + u32::from(x)));
                 rest = &bad[n..];
@@ -353,7 +353,11 @@ impl Glob {
         // variants at match time.
         let re = wild_to_regex(&chars, filepath);
         let nodes = parse_regex(&re);
+        let mut regex = String::from("^");
+        regex.extend(re.iter().map(|&c| char::from_u32(c).unwrap_or('\u{FFFD}')));
+        regex.push('$');
         Glob {
+            regex,
             source: glob.to_vec(),
             case_insensitive,
             filepath,
@@ -365,6 +369,12 @@ impl Glob {
     /// The glob as written.
     pub fn source(&self) -> &[u8] {
         &self.source
+    }
+
+    /// The anchored regex git-annex makes of the glob (what it shows when
+    /// the regex does not compile).
+    pub fn regex(&self) -> &str {
+        &self.regex
     }
 
     /// Whether git-annex could compile this glob (an unterminated bracket,

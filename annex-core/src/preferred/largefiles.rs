@@ -52,9 +52,9 @@ impl LargeFiles {
 
     /// Whether the expression looks at MIME types or encodings.
     pub fn needs_mime(&self) -> bool {
-        self.expr.matcher.any_op(&mut |t: &Term| {
-            matches!(t, Term::MimeType(_) | Term::MimeEncoding(_))
-        })
+        self.expr
+            .matcher
+            .any_op(&mut |t: &Term| matches!(t, Term::MimeType(_) | Term::MimeEncoding(_)))
     }
 
     /// Whether a file of this size (path from the top of the work tree)

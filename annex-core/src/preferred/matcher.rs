@@ -223,6 +223,198 @@ impl<Op> Matcher<Op> {
     }
 }
 
+/// One step of a traced evaluation (what `--explain` describes).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Traced<'a, Op> {
+    /// A term and its value.
+    Op(bool, &'a Op),
+    /// `and`.
+    And,
+    /// `or`.
+    Or,
+    /// `not`.
+    Not,
+    /// `(`.
+    Open,
+    /// `)`.
+    Close,
+}
+
+impl<Op> Matcher<Op> {
+    /// Evaluates like [`Matcher::eval`], recording the steps as git-annex
+    /// does for `--explain`.
+    pub fn eval_traced<'a, E>(
+        &'a self,
+        f: &mut impl FnMut(&Op) -> Result<bool, E>,
+        trace: &mut Vec<Traced<'a, Op>>,
+    ) -> Result<bool, E> {
+        Ok(match self {
+            Matcher::Any => true,
+            Matcher::And(a, b) => {
+                trace.push(Traced::Open);
+                if a.eval_traced(f, trace)? {
+                    trace.push(Traced::And);
+                    let r = b.eval_traced(f, trace)?;
+                    trace.push(Traced::Close);
+                    r
+                } else {
+                    trace.push(Traced::Close);
+                    false
+                }
+            }
+            Matcher::Or(a, b) => {
+                trace.push(Traced::Open);
+                if a.eval_traced(f, trace)? {
+                    trace.push(Traced::Close);
+                    true
+                } else {
+                    trace.push(Traced::Or);
+                    let r = b.eval_traced(f, trace)?;
+                    trace.push(Traced::Close);
+                    r
+                }
+            }
+            Matcher::Not(a) => {
+                trace.push(Traced::Open);
+                trace.push(Traced::Not);
+                let r = !a.eval_traced(f, trace)?;
+                trace.push(Traced::Close);
+                r
+            }
+            Matcher::Op(o) => {
+                let r = f(o)?;
+                trace.push(Traced::Op(r, o));
+                r
+            }
+        })
+    }
+}
+
+/// Describes a traced evaluation as git-annex's `--explain` does (`prefix`
+/// then the steps, redundant parentheses removed); `None` when no step was
+/// recorded.
+pub fn describe<Op>(
+    trace: &[Traced<'_, Op>],
+    desc: impl Fn(&Op, bool) -> String,
+    prefix: &str,
+) -> Option<String> {
+    if trace.is_empty() {
+        return None;
+    }
+    let v: Vec<Traced<'_, Op>> = trace.iter().map(clone_traced).collect();
+    let simplified = simplify_trace(v, true);
+    let words: Vec<String> = simplified
+        .iter()
+        .map(|t| match t {
+            Traced::Op(b, o) => desc(o, *b),
+            Traced::And => "and".to_owned(),
+            Traced::Or => "or".to_owned(),
+            Traced::Not => "not".to_owned(),
+            Traced::Open => "(".to_owned(),
+            Traced::Close => ")".to_owned(),
+        })
+        .collect();
+    Some(format!("{prefix}{}", words.join(" ")))
+}
+
+fn clone_traced<'a, Op>(t: &Traced<'a, Op>) -> Traced<'a, Op> {
+    match t {
+        Traced::Op(b, o) => Traced::Op(*b, *o),
+        Traced::And => Traced::And,
+        Traced::Or => Traced::Or,
+        Traced::Not => Traced::Not,
+        Traced::Open => Traced::Open,
+        Traced::Close => Traced::Close,
+    }
+}
+
+fn simplify_trace<Op>(mut l: Vec<Traced<'_, Op>>, first: bool) -> Vec<Traced<'_, Op>> {
+    use Traced as T;
+    let is_op = |t: &T<'_, Op>| matches!(t, T::Op(..));
+    let mut out = Vec::with_capacity(l.len());
+    let mut i = 0;
+    if first && matches!(l.first(), Some(T::Open)) {
+        l.remove(0);
+        if matches!(l.last(), Some(T::Close)) {
+            l.pop();
+        }
+    }
+    let l = l;
+    while i < l.len() {
+        let at = |k: usize| l.get(i + k);
+        // (foo or bar) or baz => foo or bar or baz, same for and.
+        if matches!(at(0), Some(T::Open))
+            && at(1).is_some_and(is_op)
+            && at(3).is_some_and(is_op)
+            && matches!(at(4), Some(T::Close))
+            && ((matches!(at(2), Some(T::Or)) && matches!(at(5), Some(T::Or)))
+                || (matches!(at(2), Some(T::And)) && matches!(at(5), Some(T::And))))
+        {
+            out.push(clone_traced(&l[i + 1]));
+            out.push(clone_traced(&l[i + 2]));
+            out.push(clone_traced(&l[i + 3]));
+            out.push(clone_traced(&l[i + 5]));
+            i += 6;
+            continue;
+        }
+        // or (foo) => or foo; and (foo) => and foo
+        if matches!(at(0), Some(T::Or | T::And))
+            && matches!(at(1), Some(T::Open))
+            && at(2).is_some_and(is_op)
+            && matches!(at(3), Some(T::Close))
+        {
+            out.push(clone_traced(&l[i]));
+            out.push(clone_traced(&l[i + 2]));
+            i += 4;
+            continue;
+        }
+        // (not foo) => not foo
+        if matches!(at(0), Some(T::Open))
+            && matches!(at(1), Some(T::Not))
+            && at(2).is_some_and(is_op)
+            && matches!(at(3), Some(T::Close))
+        {
+            out.push(T::Not);
+            out.push(clone_traced(&l[i + 2]));
+            i += 4;
+            continue;
+        }
+        // ((foo bar)) => (foo bar)
+        if matches!(at(0), Some(T::Open)) && matches!(at(1), Some(T::Open)) {
+            out.push(T::Open);
+            let rest: Vec<T<'_, Op>> = remove_close(&l[i + 2..]);
+            out.extend(simplify_trace(rest, false));
+            return out;
+        }
+        out.push(clone_traced(&l[i]));
+        i += 1;
+    }
+    out
+}
+
+fn remove_close<'a, Op>(l: &[Traced<'a, Op>]) -> Vec<Traced<'a, Op>> {
+    let mut out = Vec::with_capacity(l.len());
+    let mut n = 0usize;
+    for (i, t) in l.iter().enumerate() {
+        match t {
+            Traced::Open => {
+                n += 1;
+                out.push(Traced::Open);
+            }
+            Traced::Close if n > 0 => {
+                n -= 1;
+                out.push(Traced::Close);
+            }
+            Traced::Close => {
+                out.extend(l[i + 1..].iter().map(clone_traced));
+                return out;
+            }
+            t => out.push(clone_traced(t)),
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -264,7 +456,14 @@ mod tests {
             Box::new(Matcher::Op(3)),
         );
         assert_eq!(m, want);
-        let same = generate(vec![Operation(1), Open, Operation(2), Or, Operation(3), Close]);
+        let same = generate(vec![
+            Operation(1),
+            Open,
+            Operation(2),
+            Or,
+            Operation(3),
+            Close,
+        ]);
         let explicit = generate(vec![
             Operation(1),
             And,

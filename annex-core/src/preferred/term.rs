@@ -380,9 +380,7 @@ pub fn parse_term(token: &[u8], mode: Mode) -> Result<Term, String> {
         (b"largerthan", _) => Ok(Term::LargerThan(size(v)?)),
         (b"smallerthan", _) => Ok(Term::SmallerThan(size(v)?)),
         (b"mimetype", Mode::LargeFiles) => Ok(Term::MimeType(Glob::new(v, false, false))),
-        (b"mimeencoding", Mode::LargeFiles) => {
-            Ok(Term::MimeEncoding(Glob::new(v, false, false)))
-        }
+        (b"mimeencoding", Mode::LargeFiles) => Ok(Term::MimeEncoding(Glob::new(v, false, false))),
         (_, Mode::LargeFiles) => near(),
         (b"copies", _) => {
             let (filter, n) = parse_copies(v)?;
@@ -464,6 +462,16 @@ impl Term {
         }
     }
 
+    /// How git-annex names the term in `--explain` output (the token, but
+    /// `lackingcopies`/`approxlackingcopies` without their value).
+    pub fn desc(&self) -> String {
+        match self {
+            Term::LackingCopies { approx: true, .. } => "approxlackingcopies".to_owned(),
+            Term::LackingCopies { approx: false, .. } => "lackingcopies".to_owned(),
+            t => String::from_utf8_lossy(&t.to_token()).into_owned(),
+        }
+    }
+
     /// A rough cost of evaluating the term: 0 needs nothing, 1 the file
     /// name, key or size, 2 a key's location log, 3 its metadata or URLs,
     /// 4 content or repository sizes.
@@ -496,10 +504,9 @@ impl Term {
     pub fn negation_unstable(&self) -> bool {
         match self {
             Term::Present => true,
-            Term::Balanced(b) => matches!(
-                b.kind,
-                BalancedKind::Balanced | BalancedKind::SizeBalanced
-            ),
+            Term::Balanced(b) => {
+                matches!(b.kind, BalancedKind::Balanced | BalancedKind::SizeBalanced)
+            }
             Term::Standard(Sub::Expr(m)) | Term::GroupWanted(Sub::Expr(m)) => {
                 m.any_op(&mut |t: &Term| t.negation_unstable())
             }

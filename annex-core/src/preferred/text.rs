@@ -113,7 +113,10 @@ fn lex_number(s: &[u8]) -> Option<Lexed<'_>> {
     let mut j = n;
     let mut frac = None;
     if rest.get(j) == Some(&b'.') {
-        let f = rest[j + 1..].iter().take_while(|b| b.is_ascii_digit()).count();
+        let f = rest[j + 1..]
+            .iter()
+            .take_while(|b| b.is_ascii_digit())
+            .count();
         if f > 0 {
             frac = Some(&rest[j + 1..j + 1 + f]);
             j += 1 + f;

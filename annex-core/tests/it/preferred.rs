@@ -186,7 +186,16 @@ fn fixture(seed: u64, here_group: &str, nfiles: usize) -> Fixture {
     annex(d, &["groupwanted", "grpa", "standard or include=*.mp3"]);
     annex(d, &["numcopies", &(1 + rng.below(3)).to_string()]);
 
-    let dirs = ["", "a/", "archive/", "public/", "b/archive/", "a/public/", "music/", "x/y/"];
+    let dirs = [
+        "",
+        "a/",
+        "archive/",
+        "public/",
+        "b/archive/",
+        "a/public/",
+        "music/",
+        "x/y/",
+    ];
     let exts = [".mp3", ".txt", ".png", "", ".MP3"];
     let mut files = Vec::new();
     let mut fromkey = String::new();
@@ -210,7 +219,11 @@ fn fixture(seed: u64, here_group: &str, nfiles: usize) -> Fixture {
         fromkey.push_str(&format!("{key} {path}\n"));
         files.push((path, Key::parse(key.as_bytes()).expect("key")));
     }
-    let out = annex_output(d, &["fromkey", "--force", "--batch"], Some(fromkey.as_bytes()));
+    let out = annex_output(
+        d,
+        &["fromkey", "--force", "--batch"],
+        Some(fromkey.as_bytes()),
+    );
     assert!(out.status.success(), "fromkey: {out:?}");
 
     let mut present = String::new();
@@ -219,7 +232,10 @@ fn fixture(seed: u64, here_group: &str, nfiles: usize) -> Fixture {
     for (_, key) in &files {
         for u in &uuids {
             if rng.below(3) == 0 {
-                present.push_str(&format!("{} {u} 1\n", String::from_utf8_lossy(key.as_bytes())));
+                present.push_str(&format!(
+                    "{} {u} 1\n",
+                    String::from_utf8_lossy(key.as_bytes())
+                ));
             }
         }
         let k = String::from_utf8_lossy(key.as_bytes());
@@ -369,7 +385,11 @@ fn balanced_picks_match_reference() {
         input.push_str(&format!("{key} {path}\n"));
         files.push((path, Key::parse(key.as_bytes()).expect("key")));
     }
-    let out = annex_output(d, &["fromkey", "--force", "--batch"], Some(input.as_bytes()));
+    let out = annex_output(
+        d,
+        &["fromkey", "--force", "--batch"],
+        Some(input.as_bytes()),
+    );
     assert!(out.status.success(), "fromkey: {out:?}");
 
     let repo = Repo::open(d).expect("open");
@@ -381,7 +401,9 @@ fn balanced_picks_match_reference() {
         for (i, u) in uuids.iter().enumerate() {
             let item = Item::file(path.as_bytes(), Some(key)).for_repo(Some(u));
             if expr.matches(&ctx, &item).expect("eval") {
-                ours.entry(path.clone()).or_default().insert(format!("r{}", i + 1));
+                ours.entry(path.clone())
+                    .or_default()
+                    .insert(format!("r{}", i + 1));
             }
         }
     }
@@ -554,59 +576,92 @@ fn world_strategy() -> impl Strategy<Value = (MemoryContext, String, Key)> {
         prop::collection::vec(0usize..4, 5),
         prop::collection::vec(any::<bool>(), 5),
         1i64..4,
-        prop::sample::select(vec!["a/f1.mp3", "archive/x.txt", "public/f2", "f3.png", "b/archive/f.mp3"]),
+        prop::sample::select(vec![
+            "a/f1.mp3",
+            "archive/x.txt",
+            "public/f2",
+            "f3.png",
+            "b/archive/f.mp3",
+        ]),
         (0u64..3_000_000, any::<bool>(), 0usize..4),
         (any::<bool>(), any::<bool>(), 0usize..4),
     )
-        .prop_map(|(groups, trust, present, numcopies, path, (size, sized, backend), (meta, url, n))| {
-            let us = uuids();
-            let mut ctx = MemoryContext::default();
-            ctx.here = Some(us[0].clone());
-            ctx.numcopies = Some(numcopies);
-            let mut gm = BTreeMap::new();
-            for (u, gs) in us.iter().zip(groups) {
-                gm.insert(
-                    u.clone(),
-                    gs.into_iter().map(|g| GROUPS[g].as_bytes().to_vec()).collect(),
-                );
-            }
-            ctx.set_groups(gm);
-            let levels = [
-                TrustLevel::Trusted,
-                TrustLevel::SemiTrusted,
-                TrustLevel::Untrusted,
-                TrustLevel::Dead,
-            ];
-            ctx.trust = us.iter().cloned().zip(trust.into_iter().map(|t| levels[t])).collect();
-            let s = if sized { format!("-s{size}") } else { String::new() };
-            let kt = match backend {
-                0 => format!("SHA256E{s}--abc.mp3"),
-                1 => format!("MD5{s}--abc"),
-                2 => format!("WORM{s}--f"),
-                _ => format!("SHA1{s}--abc"),
-            };
-            let key = Key::parse(kt.as_bytes()).expect("key");
-            let locs: Vec<Uuid> = us
-                .iter()
-                .zip(present)
-                .filter(|(_, p)| *p)
-                .map(|(u, _)| u.clone())
-                .collect();
-            ctx.locations.insert(key.clone(), locs);
-            if meta {
-                let mut m = MetaData::default();
-                m.update("tag", [b"a".to_vec(), b"B".to_vec(), b"c".to_vec()][n % 3].clone(), true);
-                m.update("n", [b"3".to_vec(), b"7".to_vec(), b"abc".to_vec(), b"12".to_vec()][n].clone(), true);
-                ctx.metadata.insert(key.clone(), m);
-            }
-            if url {
-                ctx.urls.insert(key.clone(), vec![b"http://example.com/x".to_vec()]);
-            }
-            let mut sizes = HashMap::new();
-            sizes.insert(us[1].clone(), 10u64);
-            ctx.repo_sizes = sizes;
-            (ctx, path.to_owned(), key)
-        })
+        .prop_map(
+            |(groups, trust, present, numcopies, path, (size, sized, backend), (meta, url, n))| {
+                let us = uuids();
+                let mut ctx = MemoryContext::default();
+                ctx.here = Some(us[0].clone());
+                ctx.numcopies = Some(numcopies);
+                let mut gm = BTreeMap::new();
+                for (u, gs) in us.iter().zip(groups) {
+                    gm.insert(
+                        u.clone(),
+                        gs.into_iter()
+                            .map(|g| GROUPS[g].as_bytes().to_vec())
+                            .collect(),
+                    );
+                }
+                ctx.set_groups(gm);
+                let levels = [
+                    TrustLevel::Trusted,
+                    TrustLevel::SemiTrusted,
+                    TrustLevel::Untrusted,
+                    TrustLevel::Dead,
+                ];
+                ctx.trust = us
+                    .iter()
+                    .cloned()
+                    .zip(trust.into_iter().map(|t| levels[t]))
+                    .collect();
+                let s = if sized {
+                    format!("-s{size}")
+                } else {
+                    String::new()
+                };
+                let kt = match backend {
+                    0 => format!("SHA256E{s}--abc.mp3"),
+                    1 => format!("MD5{s}--abc"),
+                    2 => format!("WORM{s}--f"),
+                    _ => format!("SHA1{s}--abc"),
+                };
+                let key = Key::parse(kt.as_bytes()).expect("key");
+                let locs: Vec<Uuid> = us
+                    .iter()
+                    .zip(present)
+                    .filter(|(_, p)| *p)
+                    .map(|(u, _)| u.clone())
+                    .collect();
+                ctx.locations.insert(key.clone(), locs);
+                if meta {
+                    let mut m = MetaData::default();
+                    m.update(
+                        "tag",
+                        [b"a".to_vec(), b"B".to_vec(), b"c".to_vec()][n % 3].clone(),
+                        true,
+                    );
+                    m.update(
+                        "n",
+                        [
+                            b"3".to_vec(),
+                            b"7".to_vec(),
+                            b"abc".to_vec(),
+                            b"12".to_vec(),
+                        ][n]
+                            .clone(),
+                        true,
+                    );
+                    ctx.metadata.insert(key.clone(), m);
+                }
+                if url {
+                    ctx.urls
+                        .insert(key.clone(), vec![b"http://example.com/x".to_vec()]);
+                }
+                let mut sizes = HashMap::new();
+                sizes.insert(us[1].clone(), 10u64);
+                ctx.repo_sizes = sizes;
+                (ctx, path.to_owned(), key)
+            },
+        )
 }
 
 proptest! {
