@@ -5,6 +5,7 @@
 mod batch;
 mod commands;
 mod error;
+mod matching;
 mod output;
 
 use clap::Parser;
