@@ -58,24 +58,77 @@ pub struct MatchingArgs {
 /// Options that take a value and become a term of the same name (with
 /// git-annex's short names).
 const VALUE_TERMS: &[(&str, Option<char>, &str)] = &[
-    ("include", Some('I'), "Match files whose path matches the glob"),
-    ("exclude", Some('x'), "Skip files whose path matches the glob"),
-    ("copies", Some('C'), "Match files with at least this many copies ([TRUST|GROUP:]N)"),
-    ("lackingcopies", None, "Match files that need this many more copies"),
-    ("approxlackingcopies", None, "Like --lackingcopies, ignoring .gitattributes"),
+    (
+        "include",
+        Some('I'),
+        "Match files whose path matches the glob",
+    ),
+    (
+        "exclude",
+        Some('x'),
+        "Skip files whose path matches the glob",
+    ),
+    (
+        "copies",
+        Some('C'),
+        "Match files with at least this many copies ([TRUST|GROUP:]N)",
+    ),
+    (
+        "lackingcopies",
+        None,
+        "Match files that need this many more copies",
+    ),
+    (
+        "approxlackingcopies",
+        None,
+        "Like --lackingcopies, ignoring .gitattributes",
+    ),
     ("largerthan", None, "Match files larger than the size"),
     ("smallerthan", None, "Match files smaller than the size"),
-    ("inbackend", Some('B'), "Match files using the key-value backend"),
-    ("metadata", None, "Match files with metadata: field=glob, field<N, ..."),
+    (
+        "inbackend",
+        Some('B'),
+        "Match files using the key-value backend",
+    ),
+    (
+        "metadata",
+        None,
+        "Match files with metadata: field=glob, field<N, ...",
+    ),
 ];
 
 /// Flag options, by id, long or short name, and help.
 const FLAGS: &[(&str, Option<&str>, Option<char>, &str)] = &[
-    ("securehash", Some("securehash"), None, "Match files using a secure hash"),
-    ("want-get", Some("want-get"), None, "Match files the repository wants to get"),
-    ("want-drop", Some("want-drop"), None, "Match files the repository wants to drop"),
-    ("and", Some("and"), None, "Both the previous and the next option must match"),
-    ("or", Some("or"), None, "Either the previous or the next option must match"),
+    (
+        "securehash",
+        Some("securehash"),
+        None,
+        "Match files using a secure hash",
+    ),
+    (
+        "want-get",
+        Some("want-get"),
+        None,
+        "Match files the repository wants to get",
+    ),
+    (
+        "want-drop",
+        Some("want-drop"),
+        None,
+        "Match files the repository wants to drop",
+    ),
+    (
+        "and",
+        Some("and"),
+        None,
+        "Both the previous and the next option must match",
+    ),
+    (
+        "or",
+        Some("or"),
+        None,
+        "Either the previous or the next option must match",
+    ),
     ("not", Some("not"), None, "Invert the next option"),
     ("open", None, Some('('), "Open a group of options"),
     ("close", None, Some(')'), "Close a group of options"),
@@ -245,9 +298,9 @@ fn key_of<'a, E>(item: &Item<'a>) -> Result<Option<&'a Key>, EvalError<E>> {
     match item.key {
         annex_core::preferred::Datum::Known(k) => Ok(Some(k)),
         annex_core::preferred::Datum::Absent => Ok(None),
-        annex_core::preferred::Datum::Unprovided => Err(EvalError::Missing(
-            annex_core::preferred::DataKind::Key,
-        )),
+        annex_core::preferred::Datum::Unprovided => {
+            Err(EvalError::Missing(annex_core::preferred::DataKind::Key))
+        }
     }
 }
 
@@ -352,7 +405,14 @@ mod tests {
 
     #[test]
     fn same_expression_as_the_preferred_content_syntax() {
-        let m = parse(&["--include=*.mp3", "--or", "-(", "--not", "--largerthan=1mb", "-)"]);
+        let m = parse(&[
+            "--include=*.mp3",
+            "--or",
+            "-(",
+            "--not",
+            "--largerthan=1mb",
+            "-)",
+        ]);
         let built = m
             .build(None, |_| Err(CommandError::failed("no remotes")))
             .unwrap_or_else(|e| panic!("{e}"));

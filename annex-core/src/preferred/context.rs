@@ -17,8 +17,46 @@ use crate::uuid::Uuid;
 use super::eval::MatchContext;
 use super::trust_of;
 
-fn members_of(groups: &BTreeMap<Uuid, BTreeSet<Vec<u8>>>) -> HashMap<Vec<u8>, BTreeSet<Uuid>> {
-    let mut m: HashMap<Vec<u8>, BTreeSet<Uuid>> = HashMap::new();
+/// A fast non-cryptographic hasher (Fx-style, a word at a time) for the
+/// in-memory maps: keys and UUIDs are not attacker-chosen here, and hashing
+/// them is most of a lookup.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct FastHasher(u64);
+
+impl std::hash::Hasher for FastHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        const K: u64 = 0x517c_c1b7_2722_0a95;
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(c);
+            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(w)).wrapping_mul(K);
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut w = [0u8; 8];
+            w[..rest.len()].copy_from_slice(rest);
+            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(w)).wrapping_mul(K);
+        }
+    }
+    fn write_u8(&mut self, i: u8) {
+        self.0 = (self.0.rotate_left(5) ^ u64::from(i)).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+    fn write_usize(&mut self, i: usize) {
+        self.0 = (self.0.rotate_left(5) ^ i as u64).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// A `HashMap` with [`FastHasher`].
+pub type FastMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<FastHasher>>;
+/// A `HashSet` with [`FastHasher`].
+pub type FastSet<K> = HashSet<K, std::hash::BuildHasherDefault<FastHasher>>;
+
+fn members_of(groups: &BTreeMap<Uuid, BTreeSet<Vec<u8>>>) -> FastMap<Vec<u8>, BTreeSet<Uuid>> {
+    let mut m: FastMap<Vec<u8>, BTreeSet<Uuid>> = FastMap::default();
     for (u, gs) in groups {
         for g in gs {
             m.entry(g.clone()).or_default().insert(u.clone());
@@ -35,29 +73,29 @@ pub struct MemoryContext {
     /// This repository.
     pub here: Option<Uuid>,
     /// Trust levels set (others are semitrusted).
-    pub trust: HashMap<Uuid, TrustLevel>,
+    pub trust: FastMap<Uuid, TrustLevel>,
     groups: BTreeMap<Uuid, BTreeSet<Vec<u8>>>,
-    members: HashMap<Vec<u8>, BTreeSet<Uuid>>,
+    members: FastMap<Vec<u8>, BTreeSet<Uuid>>,
     /// The numcopies setting (default 1).
     pub numcopies: Option<i64>,
     /// Per-file numcopies (`.gitattributes`), by path.
-    pub file_numcopies: HashMap<Vec<u8>, i64>,
+    pub file_numcopies: FastMap<Vec<u8>, i64>,
     /// Location logs.
-    pub locations: HashMap<Key, Vec<Uuid>>,
+    pub locations: FastMap<Key, Vec<Uuid>>,
     /// Metadata.
-    pub metadata: HashMap<Key, MetaData>,
+    pub metadata: FastMap<Key, MetaData>,
     /// URLs.
-    pub urls: HashMap<Key, Vec<Vec<u8>>>,
+    pub urls: FastMap<Key, Vec<Vec<u8>>>,
     /// Keys whose content this repository has.
-    pub content: HashSet<Key>,
+    pub content: FastSet<Key>,
     /// Unused keys.
-    pub unused: HashSet<Key>,
+    pub unused: FastSet<Key>,
     /// `preferreddir=` of repositories.
-    pub preferred_dirs: HashMap<Uuid, Vec<u8>>,
+    pub preferred_dirs: FastMap<Uuid, Vec<u8>>,
     /// Maximum sizes.
-    pub max_sizes: HashMap<Uuid, u64>,
+    pub max_sizes: FastMap<Uuid, u64>,
     /// Repository sizes.
-    pub repo_sizes: HashMap<Uuid, u64>,
+    pub repo_sizes: FastMap<Uuid, u64>,
     /// `--rebalance`.
     pub rebalance: bool,
     /// `annex.fullybalancedthreshhold` (`None`: 0.9).
@@ -151,9 +189,9 @@ pub struct StateContext<'s> {
     store: Option<ObjectStore>,
     mem: MemoryContext,
     clusters: BTreeMap<Uuid, BTreeSet<Vec<u8>>>,
-    locations: RefCell<HashMap<Key, Vec<Uuid>>>,
-    metadata: RefCell<HashMap<Key, MetaData>>,
-    urls: RefCell<HashMap<Key, Vec<Vec<u8>>>>,
+    locations: RefCell<FastMap<Key, Vec<Uuid>>>,
+    metadata: RefCell<FastMap<Key, MetaData>>,
+    urls: RefCell<FastMap<Key, Vec<Vec<u8>>>>,
     file_numcopies: Option<Box<dyn Fn(&[u8]) -> Option<i64> + 's>>,
 }
 
@@ -193,13 +231,13 @@ impl<'s> StateContext<'s> {
     }
 
     /// Sets repository sizes (for the balancing terms).
-    pub fn set_repo_sizes(&mut self, sizes: HashMap<Uuid, u64>) {
-        self.mem.repo_sizes = sizes;
+    pub fn set_repo_sizes(&mut self, sizes: impl IntoIterator<Item = (Uuid, u64)>) {
+        self.mem.repo_sizes = sizes.into_iter().collect();
     }
 
     /// Sets the unused keys (`unused` term).
-    pub fn set_unused(&mut self, keys: HashSet<Key>) {
-        self.mem.unused = keys;
+    pub fn set_unused(&mut self, keys: impl IntoIterator<Item = Key>) {
+        self.mem.unused = keys.into_iter().collect();
     }
 
     /// Sets `--rebalance` and `annex.fullybalancedthreshhold`.
@@ -219,7 +257,7 @@ impl<'s> StateContext<'s> {
     }
 
     fn cached<T, R>(
-        cache: &RefCell<HashMap<Key, T>>,
+        cache: &RefCell<FastMap<Key, T>>,
         key: &Key,
         load: impl FnOnce() -> Result<T, BranchError>,
         f: impl FnOnce(&T) -> R,

@@ -13,9 +13,7 @@ use crate::uuid::Uuid;
 use super::balanced::pick;
 use super::glob::Glob;
 use super::matcher::Matcher;
-use super::term::{
-    Balanced, BalancedCount, BalancedKind, CopiesFilter, MetaOp, Sub, Term, backend_variety,
-};
+use super::term::{Balanced, BalancedCount, BalancedKind, CopiesFilter, MetaOp, Sub, Term};
 
 /// One piece of information about the item matched: known (the value),
 /// absent (there is none: the term does not match), or not provided (the
@@ -401,15 +399,20 @@ pub fn eval_term<C: MatchContext>(term: &Term, ctx: &C, item: &Item<'_>) -> R<C:
             Some(k) => Ok(lacking(ctx, item, k, *approx)? >= *n),
             None => Ok(false),
         },
-        Term::InBackend(name) => {
-            Ok(need_key(item)?.is_some_and(|k| k.variety() == backend_variety(name)))
-        }
-        Term::MetaData { field, op, .. } => match need_key(item)? {
+        Term::InBackend(name, variety) => Ok(need_key(item)?
+            .is_some_and(|k| k.backend_name() == name.as_slice() || k.variety() == *variety)),
+        Term::MetaData { folded, op, .. } => match need_key(item)? {
             Some(k) => {
                 let (any_value, hit) = ctx
                     .with_metadata(k, |m| {
-                        let vs = m.values_of(field);
-                        (!vs.is_empty(), vs.iter().any(|v| op.matches(v)))
+                        let mut set = m
+                            .fields
+                            .get(folded)
+                            .into_iter()
+                            .flat_map(|f| f.values.iter().filter(|(_, s)| **s).map(|(v, _)| v))
+                            .peekable();
+                        let any = set.peek().is_some();
+                        (any, set.any(|v| op.matches(v)))
                     })
                     .map_err(ctx_err)?;
                 if let MetaOp::Glob(g) = op

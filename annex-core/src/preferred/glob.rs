@@ -411,6 +411,9 @@ impl Glob {
 /// (with node i-1 possibly continuing when it repeats).
 fn run(nodes: &[Node], text: impl Iterator<Item = u32>, ci: bool) -> bool {
     let n = nodes.len();
+    if n < 64 {
+        return run_bits(nodes, text, ci);
+    }
     // A small inline set of positions.
     let mut cur = vec![false; n + 1];
     let mut next = vec![false; n + 1];
@@ -443,6 +446,51 @@ fn run(nodes: &[Node], text: impl Iterator<Item = u32>, ci: bool) -> bool {
         close_after(nodes, &mut cur);
     }
     cur[n]
+}
+
+/// [`run`] with the state set in one word (globs of fewer than 64 nodes).
+fn run_bits(nodes: &[Node], text: impl Iterator<Item = u32>, ci: bool) -> bool {
+    let n = nodes.len();
+    // Bits of the Star nodes, for the epsilon closure.
+    let mut star: u64 = 0;
+    for (i, node) in nodes.iter().enumerate() {
+        if node.rep == Rep::Star {
+            star |= 1 << i;
+        }
+    }
+    let close = |mut set: u64| {
+        // Skipping a Star node: bit i set and node i is Star sets bit i+1;
+        // chains of Stars propagate in order.
+        let mut i = 0;
+        while i < n {
+            if set & (1 << i) != 0 && star & (1 << i) != 0 {
+                set |= 1 << (i + 1);
+            }
+            i += 1;
+        }
+        set
+    };
+    let mut cur: u64 = close(1);
+    for c in text {
+        let mut next: u64 = 0;
+        let mut bits = cur & ((1u64 << n) - 1);
+        while bits != 0 {
+            let i = bits.trailing_zeros() as usize;
+            bits &= bits - 1;
+            let node = &nodes[i];
+            if node.atom.matches(c, ci) {
+                next |= 1 << (i + 1);
+                if node.rep != Rep::One {
+                    next |= 1 << i;
+                }
+            }
+        }
+        if next == 0 {
+            return false;
+        }
+        cur = close(next);
+    }
+    cur & (1 << n) != 0
 }
 
 /// Epsilon closure from the start: Star nodes may be skipped.

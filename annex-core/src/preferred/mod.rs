@@ -43,7 +43,7 @@ pub mod text;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
-pub use context::{MemoryContext, StateContext};
+pub use context::{FastHasher, FastMap, FastSet, MemoryContext, StateContext};
 pub use eval::{DataKind, Datum, EvalError, Item, MatchContext, Optimized};
 pub use largefiles::{LargeFiles, LargeFilesError};
 pub use matcher::{Matcher, Token};
@@ -283,7 +283,7 @@ pub fn preferred_content_matcher(
 
 /// Looks up a UUID in a map of trust levels, defaulting to semitrusted.
 pub(crate) fn trust_of(
-    m: &std::collections::HashMap<Uuid, crate::logs::trust::TrustLevel>,
+    m: &FastMap<Uuid, crate::logs::trust::TrustLevel>,
     u: &Uuid,
 ) -> crate::logs::trust::TrustLevel {
     m.get(u)

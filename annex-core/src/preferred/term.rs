@@ -181,14 +181,16 @@ pub enum Term {
         /// `approxlackingcopies`: ignores `.gitattributes`.
         approx: bool,
     },
-    /// `inbackend=name`.
-    InBackend(Vec<u8>),
+    /// `inbackend=name` (and the key variety it names).
+    InBackend(Vec<u8>, KeyVariety),
     /// `metadata=field…`.
     MetaData {
         /// The value as written.
         text: Vec<u8>,
         /// The field name.
         field: String,
+        /// The field name case-folded (how fields compare).
+        folded: String,
         /// The comparison.
         op: MetaOp,
     },
@@ -319,6 +321,7 @@ fn parse_metadata(v: &[u8]) -> Result<Term, String> {
     };
     Ok(Term::MetaData {
         text: v.to_vec(),
+        folded: crate::logs::metadata::fold(&field),
         field,
         op,
     })
@@ -398,7 +401,7 @@ pub fn parse_term(token: &[u8], mode: Mode) -> Result<Term, String> {
             }),
             None => Err("bad value for number of lacking copies".to_owned()),
         },
-        (b"inbackend", _) => Ok(Term::InBackend(v.to_vec())),
+        (b"inbackend", _) => Ok(Term::InBackend(v.to_vec(), backend_variety(v))),
         (b"metadata", _) => parse_metadata(v),
         (b"url", _) => Ok(Term::Url(Glob::new(v, false, false))),
         (b"inallgroup", _) => Ok(Term::InAllGroup(v.to_vec())),
@@ -451,7 +454,7 @@ impl Term {
                 },
                 text,
             ),
-            Term::InBackend(b) => kv("inbackend", b),
+            Term::InBackend(b, _) => kv("inbackend", b),
             Term::MetaData { text, .. } => kv("metadata", text),
             Term::Url(g) => kv("url", g.source()),
             Term::InAllGroup(g) => kv("inallgroup", g),
@@ -484,7 +487,7 @@ impl Term {
             | Term::SmallerThan(_)
             | Term::InPreferredDir
             | Term::SecureHash
-            | Term::InBackend(_) => 1,
+            | Term::InBackend(..) => 1,
             Term::Copies { .. }
             | Term::LackingCopies { .. }
             | Term::InAllGroup(_)

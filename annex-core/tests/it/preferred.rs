@@ -3,7 +3,7 @@
 //! balanced picks against the reference, and property tests of the parser,
 //! printer and evaluators.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use annex_core::key::Key;
@@ -656,9 +656,7 @@ fn world_strategy() -> impl Strategy<Value = (MemoryContext, String, Key)> {
                     ctx.urls
                         .insert(key.clone(), vec![b"http://example.com/x".to_vec()]);
                 }
-                let mut sizes = HashMap::new();
-                sizes.insert(us[1].clone(), 10u64);
-                ctx.repo_sizes = sizes;
+                ctx.repo_sizes.insert(us[1].clone(), 10u64);
                 (ctx, path.to_owned(), key)
             },
         )
