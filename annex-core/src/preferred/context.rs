@@ -192,8 +192,11 @@ pub struct StateContext<'s> {
     locations: RefCell<FastMap<Key, Vec<Uuid>>>,
     metadata: RefCell<FastMap<Key, MetaData>>,
     urls: RefCell<FastMap<Key, Vec<Vec<u8>>>>,
-    file_numcopies: Option<Box<dyn Fn(&[u8]) -> Option<i64> + 's>>,
+    file_numcopies: Option<NumcopiesLookup<'s>>,
 }
+
+/// How a file's `.gitattributes` numcopies is found.
+type NumcopiesLookup<'s> = Box<dyn Fn(&[u8]) -> Option<i64> + 's>;
 
 impl<'s> StateContext<'s> {
     /// Reads the global logs. `here` is this repository's UUID; `store`
@@ -203,10 +206,12 @@ impl<'s> StateContext<'s> {
         here: Option<Uuid>,
         store: Option<ObjectStore>,
     ) -> Result<StateContext<'s>, BranchError> {
-        let mut mem = MemoryContext::default();
-        mem.here = here;
-        mem.trust = state.trust_levels()?.into_iter().collect();
-        mem.numcopies = state.numcopies()?;
+        let mut mem = MemoryContext {
+            here,
+            trust: state.trust_levels()?.into_iter().collect(),
+            numcopies: state.numcopies()?,
+            ..MemoryContext::default()
+        };
         mem.set_groups(state.groups()?);
         for (u, size) in state.maxsizes()? {
             if let Ok(s) = u64::try_from(size) {

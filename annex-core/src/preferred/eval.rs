@@ -623,7 +623,7 @@ fn fully_balanced<C: MatchContext>(b: &Balanced, ctx: &C, item: &Item<'_>) -> R<
     let Some(u) = item.repo else {
         return Ok(false);
     };
-    Ok(pick(members, &candidates, key, n).contains(&u))
+    Ok(pick(members, &candidates, key, n).contains(u))
 }
 
 /// Evaluates a matcher left to right, as git-annex does, then refuses an
