@@ -166,3 +166,75 @@ fn matchexpression_outside_a_repository_fails() {
     assert_eq!(theirs.status.code(), Some(1));
     assert_eq!(mine.status.code(), Some(1));
 }
+
+/// Glob corner cases (brackets as the reference's regex engine reads them,
+/// ASCII-only POSIX classes, `/` runs, Unicode characters) and the
+/// case-insensitive metadata globs, against the reference.
+#[test]
+fn globs_agree_with_reference() {
+    let dir = setup();
+    let d = dir.path();
+    let cases: &[(&str, &str)] = &[
+        ("a[[:space:]]b", "a b"),
+        ("a[[:space:]]b", "a\\b"),
+        ("a[[:space:]]b", "axb"),
+        ("[]a]", "]"),
+        ("[]a]", "\\"),
+        ("[!]a]", "b"),
+        ("[!]a]", "a"),
+        ("[a-c]x", "bx"),
+        ("[!a-c]x", "dx"),
+        ("a/b", "a//b"),
+        ("a/b", "a/./b"),
+        ("a\\b", "a\\b"),
+        ("a.b", "axb"),
+        ("a(b", "a(b"),
+        ("x*y", "x/z/y"),
+        ("*.MP3", "a.mp3"),
+        ("[[:alpha:]]", "\u{e9}"),
+        ("[[:alpha:]]", "a"),
+        ("[[:upper:]]", "\u{c9}"),
+        ("[[:punct:]]", "!"),
+        ("?", "\u{e9}"),
+        ("??", "\u{e9}"),
+        ("[\u{e0}-\u{ea}]", "\u{e9}"),
+        ("a?c", "a/c"),
+        ("[.]", "."),
+        ("[^a]", "b"),
+        ("[^a]", "a"),
+        ("[a-]", "-"),
+        ("[\\]", "\\"),
+        ("\\[", "["),
+        ("f[0-9][0-9]", "f12"),
+        ("[abc", "a"),
+        ("[[:nope:]]", "a"),
+    ];
+    let mut failures = Vec::new();
+    for (g, f) in cases {
+        let args = vec![
+            "matchexpression".to_owned(),
+            format!("include={g}"),
+            format!("--file={f}"),
+        ];
+        if let Some(e) = compare(d, &args) {
+            failures.push(e);
+        }
+    }
+    for m in [
+        "metadata=tag=A",
+        "metadata=tag=[A-B]",
+        "metadata=TAG=a",
+        "metadata=n>=5",
+        "metadata=n<5.0",
+    ] {
+        let args = vec![
+            "matchexpression".to_owned(),
+            m.to_owned(),
+            "--key=MD5-s10--bbbb".to_owned(),
+        ];
+        if let Some(e) = compare(d, &args) {
+            failures.push(e);
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

@@ -68,6 +68,8 @@ enum NamedClass {
     Cntrl,
     XDigit,
     Word,
+    /// A name the engine does not know: it compiles and matches nothing.
+    Unknown,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -264,28 +266,34 @@ fn named_class(name: &str) -> Option<NamedClass> {
         "cntrl" => NamedClass::Cntrl,
         "xdigit" => NamedClass::XDigit,
         "word" => NamedClass::Word,
-        _ => return None,
+        _ => NamedClass::Unknown,
     })
 }
 
+/// POSIX classes as the reference's regex engine has them: ASCII only
+/// (`[[:alpha:]]` does not match `é`; checked with `matchexpression`).
 fn in_named(n: NamedClass, c: u32) -> bool {
-    let Some(ch) = char::from_u32(c) else {
+    let Ok(b) = u8::try_from(c) else {
         return false;
     };
+    if !b.is_ascii() {
+        return false;
+    }
     match n {
-        NamedClass::Alpha => ch.is_alphabetic(),
-        NamedClass::Digit => ch.is_ascii_digit(),
-        NamedClass::Alnum => ch.is_alphanumeric(),
-        NamedClass::Upper => ch.is_uppercase(),
-        NamedClass::Lower => ch.is_lowercase(),
-        NamedClass::Space => ch.is_whitespace(),
-        NamedClass::Blank => ch == ' ' || ch == '\t',
-        NamedClass::Punct => ch.is_ascii_punctuation(),
-        NamedClass::Print => !ch.is_control(),
-        NamedClass::Graph => !ch.is_control() && !ch.is_whitespace(),
-        NamedClass::Cntrl => ch.is_control(),
-        NamedClass::XDigit => ch.is_ascii_hexdigit(),
-        NamedClass::Word => ch.is_alphanumeric() || ch == '_',
+        NamedClass::Alpha => b.is_ascii_alphabetic(),
+        NamedClass::Digit => b.is_ascii_digit(),
+        NamedClass::Alnum => b.is_ascii_alphanumeric(),
+        NamedClass::Upper => b.is_ascii_uppercase(),
+        NamedClass::Lower => b.is_ascii_lowercase(),
+        NamedClass::Space => matches!(b, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c),
+        NamedClass::Blank => b == b' ' || b == b'\t',
+        NamedClass::Punct => b.is_ascii_punctuation(),
+        NamedClass::Print => (0x20..0x7f).contains(&b),
+        NamedClass::Graph => (0x21..0x7f).contains(&b),
+        NamedClass::Cntrl => b < 0x20 || b == 0x7f,
+        NamedClass::XDigit => b.is_ascii_hexdigit(),
+        NamedClass::Word => b.is_ascii_alphanumeric() || b == b'_',
+        NamedClass::Unknown => false,
     }
 }
 
