@@ -712,3 +712,105 @@ proptest! {
         }
     }
 }
+
+/// `sizebalanced`, `fullysizebalanced`, `balanced` and `fullybalanced` with
+/// maxsizes and content already spread (a repository too full for a key
+/// drops out): the repositories' sizes are summed from the location logs
+/// (what the reference's size database holds), and the picks agree.
+#[test]
+fn size_balanced_picks_match_reference() {
+    let dir = support::new_git_repo();
+    let d = dir.path();
+    annex(d, &["init", "-q", "here"]);
+    git(d, &["config", "annex.alwayscommit", "false"]);
+    let remotes = tempfile::tempdir().expect("tempdir");
+    let mut uuids = Vec::new();
+    let maxsizes = ["3000000", "5000000", "2000000", "8000000"];
+    for (i, max) in maxsizes.iter().enumerate() {
+        let r = format!("r{}", i + 1);
+        let rd = remotes.path().join(&r);
+        std::fs::create_dir(&rd).expect("mkdir");
+        annex(
+            d,
+            &[
+                "initremote",
+                &r,
+                "type=directory",
+                &format!("directory={}", rd.display()),
+                "encryption=none",
+            ],
+        );
+        annex(d, &["group", &r, "grp"]);
+        annex(d, &["maxsize", &r, max]);
+        uuids.push(uuid_of(d, &r));
+    }
+    let mut rng = Rng(0x51ce);
+    let mut input = String::new();
+    let mut present = String::new();
+    let mut files = Vec::new();
+    for i in 0..300 {
+        let size = 1000 + rng.below(60_000);
+        let key = format!("SHA256E-s{size}--{:064x}.bin", i + 7);
+        let path = format!("g{i}.bin");
+        input.push_str(&format!("{key} {path}\n"));
+        for u in &uuids {
+            if rng.below(4) == 0 {
+                present.push_str(&format!("{key} {u} 1\n"));
+            }
+        }
+        files.push((path, Key::parse(key.as_bytes()).expect("key")));
+    }
+    for (args, stdin) in [
+        (&["fromkey", "--force", "--batch"][..], input),
+        (&["setpresentkey", "--batch"][..], present),
+    ] {
+        let out = annex_output(d, args, Some(stdin.as_bytes()));
+        assert!(out.status.success(), "{args:?}: {out:?}");
+    }
+    for expr in [
+        "fullysizebalanced=grp:2",
+        "sizebalanced=grp",
+        "balanced=grp:2",
+        "fullybalanced=grp:3",
+    ] {
+        for i in 1..=4 {
+            annex(d, &["wanted", &format!("r{i}"), expr]);
+        }
+        let repo = Repo::open(d).expect("open");
+        let state = State::new(repo.branch().expect("branch"));
+        let mut ctx = StateContext::new(&state, repo.uuid().cloned(), None).expect("ctx");
+        // Repository sizes from the location logs.
+        let mut sizes: BTreeMap<Uuid, u64> = BTreeMap::new();
+        for (_, key) in &files {
+            for u in state.whereis(key).expect("whereis") {
+                *sizes.entry(u).or_default() += key.size().unwrap_or(0);
+            }
+        }
+        ctx.set_repo_sizes(sizes);
+        let e = preferred::parse(expr.as_bytes()).expect("parse");
+        let mut ours: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for (path, key) in &files {
+            for (i, u) in uuids.iter().enumerate() {
+                let item = Item::file(path.as_bytes(), Some(key)).for_repo(Some(u));
+                if e.matches(&ctx, &item).expect("eval") {
+                    ours.entry(path.clone())
+                        .or_default()
+                        .insert(format!("r{}", i + 1));
+                }
+            }
+        }
+        let mut theirs: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for i in 1..=4 {
+            let r = format!("r{i}");
+            let out = annex(
+                d,
+                &["find", &format!("--want-get-by={r}"), "--format=${file}\\n"],
+            );
+            for f in out.lines() {
+                theirs.entry(f.to_owned()).or_default().insert(r.clone());
+            }
+        }
+        assert!(!ours.is_empty(), "{expr}: something is wanted");
+        assert_eq!(ours, theirs, "{expr}");
+    }
+}
