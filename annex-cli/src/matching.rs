@@ -18,9 +18,42 @@ use annex_core::key::Key;
 use annex_core::preferred::eval::{MatchContext, eval_term};
 use annex_core::preferred::term::parse_term;
 use annex_core::preferred::{EvalError, Expr, Item, Matcher, Mode, Term, Token};
+use annex_core::repo::Repo;
+use annex_core::state::State;
 use annex_core::uuid::Uuid;
 
 use crate::error::CommandError;
+
+/// Resolves a repository name as `--in` (and `--want-get-by`) take it:
+/// `here` or `.` is this repository; else a git remote's `annex-uuid`; else
+/// a UUID or description of `uuid.log`. Otherwise fails with the
+/// reference's message.
+pub fn resolve_repo(repo: &Repo, state: &State, name: &str) -> Result<Uuid, CommandError> {
+    let missing =
+        || CommandError::failed(format!("there is no available git remote named \"{name}\""));
+    if name == "here" || name == "." {
+        return repo.uuid().cloned().ok_or_else(missing);
+    }
+    if let Ok(r) = gix::open(repo.git_dir()) {
+        let key = format!("remote.{name}.annex-uuid");
+        if let Some(u) = r.config_snapshot().string(key.as_str())
+            && let Ok(u) = Uuid::parse(&u)
+        {
+            return Ok(u);
+        }
+    }
+    let descriptions = state.descriptions()?;
+    if let Some(u) = descriptions.keys().find(|u| u.as_str() == name) {
+        return Ok(u.clone());
+    }
+    if let Some((u, _)) = descriptions
+        .iter()
+        .find(|(_, d)| d.as_slice() == name.as_bytes())
+    {
+        return Ok(u.clone());
+    }
+    Err(missing())
+}
 
 /// One matching option as given.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -439,6 +472,29 @@ mod tests {
         assert_eq!(
             e.map(|_| ()).map_err(|e| e.to_string()),
             Err("bad number for copies".to_owned())
+        );
+    }
+
+    #[test]
+    fn resolves_here_and_remotes() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let st = std::process::Command::new("git")
+            .args(["init", "-q"])
+            .current_dir(dir.path())
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .status()
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(st.success());
+        let repo = Repo::init(dir.path(), Some("mine")).unwrap_or_else(|e| panic!("{e}"));
+        let state = State::new(repo.branch().unwrap_or_else(|e| panic!("{e}")));
+        let here = repo.uuid().cloned();
+        assert_eq!(resolve_repo(&repo, &state, "here").ok(), here);
+        assert_eq!(resolve_repo(&repo, &state, ".").ok(), here);
+        assert_eq!(resolve_repo(&repo, &state, "mine").ok(), here);
+        assert_eq!(
+            resolve_repo(&repo, &state, "nosuch").map_err(|e| e.to_string()),
+            Err("there is no available git remote named \"nosuch\"".to_owned())
         );
     }
 
