@@ -48,6 +48,16 @@ impl CommandError {
         self
     }
 
+    /// Ends the command quietly with `exit_code` (the command already said
+    /// what it had to say).
+    pub fn exit(exit_code: i32) -> CommandError {
+        CommandError {
+            message: String::new(),
+            exit_code,
+            prefixed: true,
+        }
+    }
+
     /// An error writing to stdout: a closed pipe ends the command quietly
     /// with success (the reader has what it wanted), anything else fails.
     pub fn from_write(e: std::io::Error) -> CommandError {

@@ -11,6 +11,7 @@ mod commands;
 #[allow(dead_code)]
 mod context;
 mod error;
+mod matching;
 mod output;
 mod progress;
 

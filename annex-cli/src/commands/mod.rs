@@ -19,6 +19,7 @@ mod info;
 mod init;
 mod lock;
 mod lookupkey;
+mod matchexpression;
 mod maxsize;
 mod move_;
 mod numcopies;
@@ -81,6 +82,8 @@ pub enum Command {
     Lock(lock::Args),
     /// Look up the key of annexed files.
     Lookupkey(lookupkey::Args),
+    /// Check if a preferred content expression matches.
+    Matchexpression(matchexpression::Args),
     /// Configure the maximum size of a repository.
     Maxsize(maxsize::Args),
     /// Configure the minimum number of copies.
@@ -139,6 +142,7 @@ pub fn run(command: Command) -> Result<(), CommandError> {
         Command::Init(args) => init::run(args),
         Command::Lock(args) => lock::run(args),
         Command::Lookupkey(args) => lookupkey::run(args),
+        Command::Matchexpression(args) => matchexpression::run(args),
         Command::Maxsize(args) => maxsize::run(args),
         Command::Mincopies(args) => numcopies::run(numcopies::Setting::MinCopies, args),
         Command::Move(args) => move_::run(args),

@@ -1,0 +1,523 @@
+//! git-annex's matching options as one reusable clap piece:
+//! `#[command(flatten)] matching: MatchingArgs` in a command's arguments
+//! gives it `--include --exclude --in --copies --lackingcopies
+//! --approxlackingcopies --largerthan --smallerthan --inbackend --securehash
+//! --metadata --want-get --want-drop --and --or --not -( -)`, kept in their
+//! command-line order, and [`MatchingArgs::build`] turns them into one
+//! expression evaluated by the preferred-content engine.
+//!
+//! As in git-annex, options side by side are joined by an implicit
+//! `--and`, and `--and`/`--or` bind strictly left to right.
+// Used by the commands that select files (find, copy, drop, ...), which
+// other modules add; until then only the tests call it.
+#![allow(dead_code)]
+
+use clap::{Arg, ArgAction, ArgMatches, Args, Command, FromArgMatches};
+
+use annex_core::key::Key;
+use annex_core::preferred::eval::{MatchContext, eval_term};
+use annex_core::preferred::term::parse_term;
+use annex_core::preferred::{EvalError, Expr, Item, Matcher, Mode, Term, Token};
+use annex_core::repo::Repo;
+use annex_core::state::State;
+use annex_core::uuid::Uuid;
+
+use crate::error::CommandError;
+
+/// Resolves a repository name as `--in` (and `--want-get-by`) take it:
+/// `here` or `.` is this repository; else a git remote's `annex-uuid`; else
+/// a UUID or description of `uuid.log`. Otherwise fails with the
+/// reference's message.
+pub fn resolve_repo(repo: &Repo, state: &State, name: &str) -> Result<Uuid, CommandError> {
+    let missing =
+        || CommandError::failed(format!("there is no available git remote named \"{name}\""));
+    if name == "here" || name == "." {
+        return repo.uuid().cloned().ok_or_else(missing);
+    }
+    if let Ok(r) = gix::open(repo.git_dir()) {
+        let key = format!("remote.{name}.annex-uuid");
+        if let Some(u) = r.config_snapshot().string(key.as_str())
+            && let Ok(u) = Uuid::parse(&u)
+        {
+            return Ok(u);
+        }
+    }
+    let descriptions = state.descriptions()?;
+    if let Some(u) = descriptions.keys().find(|u| u.as_str() == name) {
+        return Ok(u.clone());
+    }
+    if let Some((u, _)) = descriptions
+        .iter()
+        .find(|(_, d)| d.as_slice() == name.as_bytes())
+    {
+        return Ok(u.clone());
+    }
+    Err(missing())
+}
+
+/// One matching option as given.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MatchingOpt {
+    /// A term option: its name (`include`, `copies`, ...) and value.
+    Term(&'static str, String),
+    /// `--securehash`.
+    SecureHash,
+    /// `--in=REPO`.
+    In(String),
+    /// `--want-get`.
+    WantGet,
+    /// `--want-drop`.
+    WantDrop,
+    /// `--and`.
+    And,
+    /// `--or`.
+    Or,
+    /// `--not`.
+    Not,
+    /// `-(`.
+    Open,
+    /// `-)`.
+    Close,
+}
+
+/// The matching options of a command line, in order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MatchingArgs {
+    /// The options, in command-line order.
+    pub opts: Vec<MatchingOpt>,
+}
+
+/// Options that take a value and become a term of the same name.
+/// Options that take a value and become a term of the same name (with
+/// git-annex's short names).
+const VALUE_TERMS: &[(&str, Option<char>, &str)] = &[
+    (
+        "include",
+        Some('I'),
+        "Match files whose path matches the glob",
+    ),
+    (
+        "exclude",
+        Some('x'),
+        "Skip files whose path matches the glob",
+    ),
+    (
+        "copies",
+        Some('C'),
+        "Match files with at least this many copies ([TRUST|GROUP:]N)",
+    ),
+    (
+        "lackingcopies",
+        None,
+        "Match files that need this many more copies",
+    ),
+    (
+        "approxlackingcopies",
+        None,
+        "Like --lackingcopies, ignoring .gitattributes",
+    ),
+    ("largerthan", None, "Match files larger than the size"),
+    ("smallerthan", None, "Match files smaller than the size"),
+    (
+        "inbackend",
+        Some('B'),
+        "Match files using the key-value backend",
+    ),
+    (
+        "metadata",
+        None,
+        "Match files with metadata: field=glob, field<N, ...",
+    ),
+];
+
+/// Flag options, by id, long or short name, and help.
+const FLAGS: &[(&str, Option<&str>, Option<char>, &str)] = &[
+    (
+        "securehash",
+        Some("securehash"),
+        None,
+        "Match files using a secure hash",
+    ),
+    (
+        "want-get",
+        Some("want-get"),
+        None,
+        "Match files the repository wants to get",
+    ),
+    (
+        "want-drop",
+        Some("want-drop"),
+        None,
+        "Match files the repository wants to drop",
+    ),
+    (
+        "and",
+        Some("and"),
+        None,
+        "Both the previous and the next option must match",
+    ),
+    (
+        "or",
+        Some("or"),
+        None,
+        "Either the previous or the next option must match",
+    ),
+    ("not", Some("not"), None, "Invert the next option"),
+    ("open", None, Some('('), "Open a group of options"),
+    ("close", None, Some(')'), "Close a group of options"),
+];
+
+impl Args for MatchingArgs {
+    fn augment_args(mut cmd: Command) -> Command {
+        for (name, short, help) in VALUE_TERMS {
+            let mut a = Arg::new(*name)
+                .long(*name)
+                .value_name("VALUE")
+                .action(ArgAction::Append)
+                .allow_hyphen_values(true)
+                .help(*help);
+            if let Some(s) = short {
+                a = a.short(*s);
+            }
+            cmd = cmd.arg(a);
+        }
+        cmd = cmd.arg(
+            Arg::new("in")
+                .long("in")
+                .short('i')
+                .value_name("REPOSITORY")
+                .action(ArgAction::Append)
+                .help("Match files present in the repository"),
+        );
+        for (id, long, short, help) in FLAGS {
+            let mut a = Arg::new(*id)
+                .action(ArgAction::Append)
+                .num_args(0)
+                .default_missing_value("true")
+                .value_parser(clap::value_parser!(bool))
+                .help(*help);
+            if let Some(l) = long {
+                a = a.long(*l);
+            }
+            if let Some(s) = short {
+                a = a.short(*s);
+            }
+            cmd = cmd.arg(a);
+        }
+        cmd
+    }
+
+    fn augment_args_for_update(cmd: Command) -> Command {
+        Self::augment_args(cmd)
+    }
+}
+
+impl FromArgMatches for MatchingArgs {
+    fn from_arg_matches(m: &ArgMatches) -> Result<Self, clap::Error> {
+        let mut found: Vec<(usize, MatchingOpt)> = Vec::new();
+        let mut values = |id: &'static str, mk: &dyn Fn(String) -> MatchingOpt| {
+            if let (Some(idx), Some(vals)) = (m.indices_of(id), m.get_many::<String>(id)) {
+                for (i, v) in idx.zip(vals) {
+                    found.push((i, mk(v.clone())));
+                }
+            }
+        };
+        for (name, ..) in VALUE_TERMS {
+            values(name, &|v| MatchingOpt::Term(name, v));
+        }
+        values("in", &MatchingOpt::In);
+        for (id, ..) in FLAGS {
+            if let Some(idx) = m.indices_of(id) {
+                for i in idx {
+                    let opt = match *id {
+                        "securehash" => MatchingOpt::SecureHash,
+                        "want-get" => MatchingOpt::WantGet,
+                        "want-drop" => MatchingOpt::WantDrop,
+                        "and" => MatchingOpt::And,
+                        "or" => MatchingOpt::Or,
+                        "not" => MatchingOpt::Not,
+                        "open" => MatchingOpt::Open,
+                        _ => MatchingOpt::Close,
+                    };
+                    found.push((i, opt));
+                }
+            }
+        }
+        found.sort_by_key(|(i, _)| *i);
+        Ok(MatchingArgs {
+            opts: found.into_iter().map(|(_, o)| o).collect(),
+        })
+    }
+
+    fn update_from_arg_matches(&mut self, m: &ArgMatches) -> Result<(), clap::Error> {
+        *self = Self::from_arg_matches(m)?;
+        Ok(())
+    }
+}
+
+/// A term of the command-line expression.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CliOp {
+    /// A preferred-content term.
+    Term(Term),
+    /// `--in`: the repository, and whether it is this one (then the
+    /// content itself is checked, not the location log).
+    In(Uuid, bool),
+    /// `--want-get`.
+    WantGet,
+    /// `--want-drop`.
+    WantDrop,
+}
+
+/// The matching options as one expression.
+#[derive(Debug, Clone)]
+pub struct Matching {
+    /// The expression.
+    pub matcher: Matcher<CliOp>,
+}
+
+impl MatchingArgs {
+    /// Whether no matching option was given.
+    pub fn is_empty(&self) -> bool {
+        self.opts.is_empty()
+    }
+
+    /// Builds the expression. `resolve` turns an `--in` name (`here`, a
+    /// remote name, a UUID or description) into a UUID; `here` is this
+    /// repository. A bad value fails as git-annex does (`bad number for
+    /// copies`, `bad size`, ...).
+    pub fn build(
+        &self,
+        here: Option<&Uuid>,
+        resolve: impl Fn(&str) -> Result<Uuid, CommandError>,
+    ) -> Result<Matching, CommandError> {
+        let mut tokens = Vec::with_capacity(self.opts.len());
+        for o in &self.opts {
+            tokens.push(match o {
+                MatchingOpt::Term(name, value) => {
+                    let mut t = name.as_bytes().to_vec();
+                    t.push(b'=');
+                    t.extend_from_slice(value.as_bytes());
+                    let term = parse_term(&t, Mode::Preferred).map_err(CommandError::failed)?;
+                    Token::Operation(CliOp::Term(term))
+                }
+                MatchingOpt::SecureHash => Token::Operation(CliOp::Term(Term::SecureHash)),
+                MatchingOpt::In(name) => {
+                    if name.contains('@') {
+                        return Err(CommandError::failed(format!(
+                            "--in={name}: matching a past date is not supported by git-annex-rs yet"
+                        )));
+                    }
+                    let u = resolve(name)?;
+                    let is_here = Some(&u) == here;
+                    Token::Operation(CliOp::In(u, is_here))
+                }
+                MatchingOpt::WantGet => Token::Operation(CliOp::WantGet),
+                MatchingOpt::WantDrop => Token::Operation(CliOp::WantDrop),
+                MatchingOpt::And => Token::And,
+                MatchingOpt::Or => Token::Or,
+                MatchingOpt::Not => Token::Not,
+                MatchingOpt::Open => Token::Open,
+                MatchingOpt::Close => Token::Close,
+            });
+        }
+        Ok(Matching {
+            matcher: annex_core::preferred::matcher::generate(tokens),
+        })
+    }
+}
+
+fn key_of<'a, E>(item: &Item<'a>) -> Result<Option<&'a Key>, EvalError<E>> {
+    match item.key {
+        annex_core::preferred::Datum::Known(k) => Ok(Some(k)),
+        annex_core::preferred::Datum::Absent => Ok(None),
+        annex_core::preferred::Datum::Unprovided => {
+            Err(EvalError::Missing(annex_core::preferred::DataKind::Key))
+        }
+    }
+}
+
+impl Matching {
+    /// Whether there is no option (everything matches).
+    pub fn is_empty(&self) -> bool {
+        self.matcher.is_empty()
+    }
+
+    /// Evaluates for an item. `wanted` is this repository's preferred
+    /// content matcher (`None` when not configured: `--want-get` then
+    /// matches nothing and `--want-drop` everything, as in git-annex).
+    pub fn matches<C: MatchContext>(
+        &self,
+        ctx: &C,
+        item: &Item<'_>,
+        wanted: Option<&Expr>,
+    ) -> Result<bool, EvalError<C::Error>> {
+        self.matcher.eval(&mut |op: &CliOp| match op {
+            CliOp::Term(t) => eval_term(t, ctx, item),
+            CliOp::In(u, is_here) => {
+                let Some(k) = key_of(item)? else {
+                    return Ok(false);
+                };
+                if *is_here {
+                    return ctx.has_content(k).map_err(EvalError::Context);
+                }
+                if item.not_present.contains(u) {
+                    return Ok(false);
+                }
+                ctx.with_locations(k, |ls| ls.contains(u))
+                    .map(|has| has && ctx.trust(u) != annex_core::logs::trust::TrustLevel::Dead)
+                    .map_err(EvalError::Context)
+            }
+            CliOp::WantGet => match wanted {
+                None => Ok(false),
+                Some(w) => w.matches(ctx, &item.for_repo(ctx.here())),
+            },
+            CliOp::WantDrop => match (wanted, ctx.here()) {
+                (Some(w), Some(h)) => {
+                    let gone = [h.clone()];
+                    let mut i = item.for_repo(Some(h));
+                    i.not_present = &gone;
+                    Ok(!w.matches(ctx, &i)?)
+                }
+                _ => Ok(true),
+            },
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use annex_core::preferred::MemoryContext;
+    use clap::Parser;
+
+    #[derive(Parser, Debug)]
+    struct Cli {
+        #[command(flatten)]
+        matching: MatchingArgs,
+        files: Vec<String>,
+    }
+
+    fn parse(args: &[&str]) -> MatchingArgs {
+        let mut v = vec!["prog"];
+        v.extend_from_slice(args);
+        match Cli::try_parse_from(v) {
+            Ok(c) => c.matching,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    #[test]
+    fn keeps_command_line_order() {
+        let m = parse(&[
+            "--include=*.mp3",
+            "--or",
+            "-(",
+            "--not",
+            "--largerthan",
+            "1mb",
+            "--exclude=b*",
+            "-)",
+            "--securehash",
+            "file",
+        ]);
+        assert_eq!(
+            m.opts,
+            vec![
+                MatchingOpt::Term("include", "*.mp3".into()),
+                MatchingOpt::Or,
+                MatchingOpt::Open,
+                MatchingOpt::Not,
+                MatchingOpt::Term("largerthan", "1mb".into()),
+                MatchingOpt::Term("exclude", "b*".into()),
+                MatchingOpt::Close,
+                MatchingOpt::SecureHash,
+            ]
+        );
+    }
+
+    #[test]
+    fn same_expression_as_the_preferred_content_syntax() {
+        let m = parse(&[
+            "--include=*.mp3",
+            "--or",
+            "-(",
+            "--not",
+            "--largerthan=1mb",
+            "-)",
+        ]);
+        let built = m
+            .build(None, |_| Err(CommandError::failed("no remotes")))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let expr = annex_core::preferred::parse(b"include=*.mp3 or ( not largerthan=1mb )")
+            .unwrap_or_else(|e| panic!("{e}"));
+        let mapped = built.matcher.clone().map(&mut |op| match op {
+            CliOp::Term(t) => t,
+            _ => Term::Nothing,
+        });
+        assert_eq!(mapped, expr.matcher);
+        let ctx = MemoryContext::default();
+        let key = Key::parse(b"SHA256E-s2000000--x.ogg").unwrap_or_else(|e| panic!("{e}"));
+        let item = Item::file(b"a.ogg", Some(&key));
+        assert_eq!(built.matches(&ctx, &item, None), Ok(false));
+        let small = Key::parse(b"SHA256E-s20--x.ogg").unwrap_or_else(|e| panic!("{e}"));
+        let item = Item::file(b"a.ogg", Some(&small));
+        assert_eq!(built.matches(&ctx, &item, None), Ok(true));
+    }
+
+    #[test]
+    fn bad_values_fail_like_git_annex() {
+        let m = parse(&["--copies=x"]);
+        let e = m.build(None, |_| Err(CommandError::failed("no remotes")));
+        assert_eq!(
+            e.map(|_| ()).map_err(|e| e.to_string()),
+            Err("bad number for copies".to_owned())
+        );
+    }
+
+    #[test]
+    fn resolves_here_and_remotes() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let st = std::process::Command::new("git")
+            .args(["init", "-q"])
+            .current_dir(dir.path())
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .status()
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(st.success());
+        let repo = Repo::init(dir.path(), Some("mine")).unwrap_or_else(|e| panic!("{e}"));
+        let state = State::new(repo.branch().unwrap_or_else(|e| panic!("{e}")));
+        let here = repo.uuid().cloned();
+        assert_eq!(resolve_repo(&repo, &state, "here").ok(), here);
+        assert_eq!(resolve_repo(&repo, &state, ".").ok(), here);
+        assert_eq!(resolve_repo(&repo, &state, "mine").ok(), here);
+        assert_eq!(
+            resolve_repo(&repo, &state, "nosuch").map_err(|e| e.to_string()),
+            Err("there is no available git remote named \"nosuch\"".to_owned())
+        );
+    }
+
+    #[test]
+    fn want_get_and_in() {
+        let here = Uuid::parse(b"aaaa").unwrap_or_else(|e| panic!("{e}"));
+        let other = Uuid::parse(b"bbbb").unwrap_or_else(|e| panic!("{e}"));
+        let mut ctx = MemoryContext::default();
+        ctx.here = Some(here.clone());
+        let key = Key::parse(b"MD5-s1--k").unwrap_or_else(|e| panic!("{e}"));
+        ctx.locations.insert(key.clone(), vec![other.clone()]);
+        let m = parse(&["--in=r1", "--want-get"]);
+        let built = m
+            .build(Some(&here), |_| Ok(other.clone()))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let wanted = annex_core::preferred::parse(b"copies=1").unwrap_or_else(|e| panic!("{e}"));
+        let item = Item::key(&key);
+        assert_eq!(built.matches(&ctx, &item, Some(&wanted)), Ok(true));
+        assert_eq!(built.matches(&ctx, &item, None), Ok(false));
+        let drop = parse(&["--want-drop"])
+            .build(Some(&here), |_| Ok(other.clone()))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(drop.matches(&ctx, &item, Some(&wanted)), Ok(false));
+        assert_eq!(drop.matches(&ctx, &item, None), Ok(true));
+    }
+}
