@@ -293,19 +293,6 @@ impl Action<'_> {
         Ok(())
     }
 
-    /// A note on lines of its own (git-annex's long notes): plain mode
-    /// prints it after an empty line, indented; JSON collects it into
-    /// `"note"`.
-    pub fn long_note(&mut self, note: &str) -> Result<(), CommandError> {
-        if self.reporter.mode == Mode::Plain && !self.reporter.quiet {
-            // Line by line indented, as git-annex's long notes.
-            let lines: Vec<String> = note.lines().map(|l| format!("  {l}")).collect();
-            crate::output::text(format_args!("\n{}\n", lines.join("\n")))?;
-        }
-        self.notes.push(note.to_string());
-        Ok(())
-    }
-
     /// Reports the error that stopped this action, as git-annex reports an
     /// exception inside an action: plain mode ends the action's line on
     /// stdout and prints `git-annex-rs: MESSAGE` on stderr; JSON prints it

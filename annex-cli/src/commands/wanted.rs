@@ -48,13 +48,12 @@ impl Which {
 }
 
 /// Checks an expression before it is stored, failing with the parser's
-/// message (shown after `Parse error: `).
-///
-/// Accepts everything for now: the preferred-content parser
-/// (`annex_core::preferred::parse`) is being written alongside, and this
-/// one function is where it gets wired in.
-pub fn validate_expression(_expr: &str) -> Result<(), String> {
-    Ok(())
+/// message (shown after `Parse error: `, as git-annex words it:
+/// `Parse error: Parse failure: near "foo=bar"`).
+pub fn validate_expression(expr: &str) -> Result<(), String> {
+    annex_core::preferred::parse(expr.as_bytes())
+        .map(|_| ())
+        .map_err(|e| e.to_string())
 }
 
 /// Shows or sets the expression.
