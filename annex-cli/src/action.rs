@@ -58,8 +58,8 @@ impl Reporter {
         self
     }
 
-    /// `--quiet`: plain-text progress lines are not printed (JSON and
-    /// errors still are).
+    /// `--quiet`: plain-text progress lines are not printed, nor `ok` or
+    /// `failed` (as git-annex's `-q`); JSON, warnings and errors still are.
     pub fn quiet(mut self, on: bool) -> Reporter {
         self.quiet = on;
         self
@@ -328,7 +328,7 @@ impl Action<'_> {
         }
         match self.reporter.mode {
             Mode::Plain => {
-                if !self.reporter.quiet || !success {
+                if !self.reporter.quiet {
                     crate::output::line(format_args!("{}", if success { "ok" } else { "failed" }))?;
                 }
             }
