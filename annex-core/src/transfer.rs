@@ -177,8 +177,17 @@ impl Transfer {
         let mut to_lock = vec![paths.lock.clone()];
         to_lock.extend(paths.old_lock.clone());
         for lck in to_lock {
-            if let Some(dir) = lck.parent() {
-                fs::create_dir_all(dir).map_err(io_err("create", dir))?;
+            if let Some(dir) = lck.parent()
+                && let Err(e) = fs::create_dir_all(dir)
+            {
+                // An upload from a repository we cannot write to (read-only
+                // file system, another user's) goes on without transfer
+                // files, as git-annex's does.
+                if always {
+                    continue;
+                }
+                release(&mut locks);
+                return Err(io_err("create", dir)(e));
             }
             match crate::content::try_exclusive(&lck) {
                 Ok(Some(f)) => locks.push((lck, f)),
@@ -187,6 +196,7 @@ impl Transfer {
                     release(&mut locks);
                     return Err(TransferError::InProgress);
                 }
+                Err(_) if always => {}
                 Err(e) => {
                     release(&mut locks);
                     return Err(io_err("lock", &lck)(e));
@@ -203,10 +213,19 @@ impl Transfer {
             done: false,
         };
         if !t.locks.is_empty() || !always {
-            if let Some(dir) = t.paths.info.parent() {
-                fs::create_dir_all(dir).map_err(io_err("create", dir))?;
+            let written = t
+                .paths
+                .info
+                .parent()
+                .map_or(Ok(()), |dir| {
+                    fs::create_dir_all(dir).map_err(io_err("create", dir))
+                })
+                .and_then(|()| t.write_info(&t.paths.info, None));
+            if let Err(e) = written
+                && !always
+            {
+                return Err(e);
             }
-            t.write_info(&t.paths.info, None)?;
         }
         Ok(t)
     }
