@@ -74,6 +74,18 @@ fn scenario(dirty: bool) -> Scenario {
         &a,
         &["registerurl", "-q", f1.trim(), "http://example.com/f1"],
     );
+    // A copy in a repository nobody describes (no uuid.log entry, no remote).
+    let f2 = annex(&a, &["lookupkey", "sub/f2"]);
+    annex(
+        &a,
+        &[
+            "setpresentkey",
+            "-q",
+            f2.trim(),
+            "11111111-2222-3333-4444-555555555555",
+            "1",
+        ],
+    );
     // A location change left in the journal (not committed).
     let here = git(&a, &["config", "annex.uuid"]);
     let x = annex(&a, &["lookupkey", "sub/deep/er/x.bin"]);
@@ -232,6 +244,8 @@ fn whereis_matches_the_reference() {
     let ok = same_plain(a, &["whereis", "f1", "sub/f2"], None);
     assert_eq!(ok.status.code(), Some(0));
     same_plain(a, &["whereis", "nonexistent", "f1"], None);
+    same_plain(a, &["whereis", "-c", "core.quotepath=false", "sub"], None);
+    same_plain(a, &["info", "11111111-2222-3333-4444-555555555555"], None);
     let f1 = annex(a, &["lookupkey", "f1"]);
     let f1 = f1.trim();
     same_plain(a, &["whereis", "--key", f1], None);

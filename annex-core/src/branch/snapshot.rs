@@ -53,7 +53,24 @@ const PACK_CACHE_BYTES: usize = 8 * 1024 * 1024;
 const LEAF_CACHE: usize = 64;
 
 /// A read-only view of the `git-annex` branch taken at one moment, with
-/// the journal laid over it. See the [module documentation](self).
+/// the journal laid over it, for commands that read the logs of many keys.
+///
+/// The tip's tree is resolved once and trees are decoded lazily and kept
+/// by object id (second-level hash directories all, leaf trees a few), so
+/// a key's log costs a few microseconds where [`Branch::get`] reads the
+/// ref, the commit and the trees anew. Files the journal held when the
+/// snapshot was taken are read through [`Branch::get`]; every answer is
+/// the one [`Branch::get`] gave at that moment.
+///
+/// ```no_run
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use annex_core::branch::{Branch, Snapshot};
+/// let branch = Branch::open(std::path::Path::new(".git"))?;
+/// let snap = Snapshot::new(&branch)?;
+/// let key = annex_core::key::Key::parse(b"SHA256E-s10--abc.txt")?;
+/// println!("{} copies", snap.locations(&key)?.len());
+/// # Ok(()) }
+/// ```
 pub struct Snapshot<'a> {
     branch: &'a Branch,
     repo: gix::Repository,
