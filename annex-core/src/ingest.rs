@@ -215,6 +215,8 @@ pub struct Ingester {
     hook: Option<HashHook>,
     /// Whether `othertmp` is known to exist.
     tmp_made: Arc<std::sync::atomic::AtomicBool>,
+    /// `annex.addunlocked`: which large files are added unlocked.
+    unlocked: Option<Arc<dyn LargeFilesMatcher>>,
 }
 
 impl std::fmt::Debug for Ingester {
@@ -239,12 +241,28 @@ impl Ingester {
             key_options: KeyOptions::default(),
             hook: None,
             tmp_made: Arc::new(std::sync::atomic::AtomicBool::new(false)),
+            unlocked: None,
         }
+    }
+
+    /// This ingester making keys with another backend.
+    pub fn with_backend(&self, backend: Backend) -> Ingester {
+        let mut i = self.clone();
+        i.backend = backend;
+        i
     }
 
     /// With these key options (`annex.maxextensionlength`, ...).
     pub fn with_key_options(mut self, opts: KeyOptions) -> Ingester {
         self.key_options = opts;
+        self
+    }
+
+    /// Adds the large files `matcher` matches unlocked (`annex.addunlocked`):
+    /// the content stays in the work tree, a copy goes to the store, and
+    /// the pointer file is staged.
+    pub fn with_add_unlocked(mut self, matcher: Arc<dyn LargeFilesMatcher>) -> Ingester {
+        self.unlocked = Some(matcher);
         self
     }
 
@@ -330,7 +348,15 @@ impl Ingester {
                 hashed: false,
             });
         }
-        let (key, entry) = self.add_locked(repo, path, &full)?;
+        let unlocked = self
+            .unlocked
+            .as_ref()
+            .is_some_and(|m| m.is_large(path, meta.len()));
+        let (key, entry) = if unlocked {
+            self.add_unlocked(repo, path, &full, &meta)?
+        } else {
+            self.add_locked(repo, path, &full)?
+        };
         Ok(Added::Annexed {
             key,
             entry,
@@ -423,6 +449,62 @@ impl Ingester {
         let target = self.link_target(path, &key);
         self.replace_with_symlink(full, &target, Some(&locked.before))?;
         let entry = self.symlink_entry(repo, path, full, &target)?;
+        Ok((key, entry))
+    }
+
+    /// Adds a regular file unlocked: a private copy is made in `othertmp`
+    /// (the file must not change meanwhile), hashed and moved into the
+    /// store; the pointer file is staged with the work-tree file's stat.
+    fn add_unlocked(
+        &self,
+        repo: &gix::Repository,
+        path: &[u8],
+        full: &Path,
+        before: &fs::Metadata,
+    ) -> Result<(Key, IndexEntry), IngestError> {
+        let changed = || IngestError::Changed {
+            path: os(path).into(),
+        };
+        let tmp_dir = self.store.other_tmp_dir();
+        fs::create_dir_all(&tmp_dir).map_err(io_err("create directory", &tmp_dir))?;
+        let tmp = tmp_dir.join(format!(
+            "ingest-unlocked.{}.{}",
+            std::process::id(),
+            TMP_COUNTER.fetch_add(1, Ordering::Relaxed)
+        ));
+        if let Some(h) = &self.hook {
+            h(full);
+        }
+        let result = (|| {
+            fs::copy(full, &tmp).map_err(|e| changed_or(e, path, full))?;
+            let after = fs::symlink_metadata(full).map_err(|_| changed())?;
+            if !same_stat(before, &after) {
+                return Err(changed());
+            }
+            let source = KeySource {
+                content: &tmp,
+                name: os(path),
+            };
+            let key = self.backend.key_for_file(&source, &self.key_options)?;
+            self.store.ingest_from_temp(&tmp, &key)?;
+            Ok(key)
+        })();
+        let key = match result {
+            Ok(k) => k,
+            Err(e) => {
+                let _ = fs::remove_file(&tmp);
+                return Err(e);
+            }
+        };
+        let id = write_blob(repo, path, &pointer::format_pointer(&key))?;
+        // git-annex (10.20261026) stages the pointer of a file added
+        // unlocked as 100644 even when the file is executable (git then
+        // shows the mode as modified); we stage what it stages.
+        let mode = gix::index::entry::Mode::FILE;
+        let entry = IndexEntry::for_file(path, full, mode, id)?;
+        if !same_stat(before, &entry.metadata) {
+            return Err(changed());
+        }
         Ok((key, entry))
     }
 

@@ -433,11 +433,22 @@ pub fn run(args: Args) -> Result<(), CommandError> {
     let mut reporter = args.output.reporter("add");
     let jobs = args.common.jobs()?;
     let mut policy = Policy::new(&ctx, &args)?;
-    let ingester = Ingester::new(
+    let mut ingester = Ingester::new(
         top.clone(),
         ctx.store.clone().with_fsync(false),
         Backend::Sha256E,
     );
+    // annex.addunlocked: a boolean, or an expression (as annex.largefiles).
+    if let Some(v) = ctx.config.get("annex.addunlocked") {
+        let matcher: Option<Arc<dyn LargeFilesMatcher>> = match annex_core::config::parse_bool(v) {
+            Some(true) => Some(Arc::new(SimpleLargeFiles::anything())),
+            Some(false) => None,
+            None => Some(largefiles_matcher(v)?),
+        };
+        if let Some(m) = matcher {
+            ingester = ingester.with_add_unlocked(m);
+        }
+    }
     let repo = wt.repo().clone();
     let shower = Shower::new(&ctx, reporter.is_json());
     let _tmp_lock = ingester.lock_tmp()?;
@@ -726,11 +737,7 @@ fn process(
         let ing = if item.plan.backend == Backend::Sha256E {
             std::borrow::Cow::Borrowed(ingester)
         } else {
-            std::borrow::Cow::Owned(Ingester::new(
-                ingester.top().to_path_buf(),
-                ingester.store().clone(),
-                item.plan.backend,
-            ))
+            std::borrow::Cow::Owned(ingester.with_backend(item.plan.backend))
         };
         ing.add(repo, &item.path, how)
             .map(|a| (a, how))

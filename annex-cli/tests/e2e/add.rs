@@ -136,6 +136,8 @@ fn add_json_and_options_match_the_reference() {
     same_add(&["--force-small", "--json", "a"], None);
     same_add(&["--force-large", "s"], None);
     same_add(&["--force", "--json"], None);
+    same_add(&["-c", "annex.addunlocked=true", "--json"], None);
+    same_add(&["-c", "annex.addunlocked=include=*.gz", "--json"], None);
 }
 
 #[test]
