@@ -137,21 +137,24 @@ pub enum SizesError {
         source: std::io::Error,
     },
     /// The reservation would take the repository over its maxsize.
-    #[error(
-        "repository {uuid} would exceed its maxsize with {key}: {live} + {size} > {maxsize} bytes"
-    )]
-    WouldExceed {
-        /// The repository.
-        uuid: Uuid,
-        /// The key being reserved for.
-        key: Key,
-        /// The key's size (0 when the repository already has it).
-        size: u64,
-        /// The repository's live size before the reservation.
-        live: u64,
-        /// The repository's maxsize.
-        maxsize: u64,
-    },
+    #[error("{0}")]
+    WouldExceed(Box<Exceeded>),
+}
+
+/// Why a reservation was refused: the repository would go over its maxsize.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("repository {uuid} would exceed its maxsize with {key}: {live} + {size} > {maxsize} bytes")]
+pub struct Exceeded {
+    /// The repository.
+    pub uuid: Uuid,
+    /// The key being reserved for.
+    pub key: Key,
+    /// The key's size (0 when the repository already has it).
+    pub size: u64,
+    /// The repository's live size before the reservation.
+    pub live: u64,
+    /// The repository's maxsize.
+    pub maxsize: u64,
 }
 
 /// The repository sizes of one repository: a handle on its database.
@@ -725,13 +728,13 @@ impl RepoSizes {
         if let Some(max) = maxsize
             && live + i128::from(counted) > i128::from(max)
         {
-            return Err(SizesError::WouldExceed {
+            return Err(SizesError::WouldExceed(Box::new(Exceeded {
                 uuid: uuid.clone(),
                 key: key.clone(),
                 size: counted,
                 live: clamp(live),
                 maxsize: max,
-            });
+            })));
         }
         tx.execute(
             "INSERT INTO live(uuid, key, size, owner, started) VALUES (?1, ?2, ?3, ?4, ?5)",

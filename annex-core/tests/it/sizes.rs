@@ -183,7 +183,7 @@ fn change_strategy() -> impl Strategy<Value = Change> {
 
 fn prop_key(i: usize) -> Key {
     let name = format!("SHA256E-s{}--k{i}", 1000 + i * 37);
-    if i % 9 == 0 {
+    if i.is_multiple_of(9) {
         Key::parse(format!("SHA256E--unsized{i}").as_bytes()).expect("key")
     } else {
         Key::parse(name.as_bytes()).expect("key")
@@ -301,7 +301,7 @@ fn concurrent_reservations_never_exceed_maxsize() {
                                 }
                             }
                         }
-                        Err(SizesError::WouldExceed { .. }) => {
+                        Err(SizesError::WouldExceed(_)) => {
                             refused.fetch_add(1, Ordering::SeqCst);
                         }
                         Err(e) => panic!("reserve: {e}"),
@@ -347,12 +347,7 @@ fn reservation_counts_until_finished_and_key_already_there_counts_zero() {
     );
     assert!(matches!(
         b.reserve_within(&branch, &target, &k2, 500, Some(1000)),
-        Err(SizesError::WouldExceed {
-            live: 600,
-            size: 500,
-            maxsize: 1000,
-            ..
-        })
+        Err(SizesError::WouldExceed(e)) if e.live == 600 && e.size == 500 && e.maxsize == 1000
     ));
     // Landed and finished: still counted once, by either handle.
     state.set_present(&k1, &target, true).expect("present");
@@ -441,7 +436,7 @@ fn reservation_of_a_killed_process_expires() {
     // The live child's reservation counts.
     assert!(matches!(
         sizes.reserve_within(&branch, &target, &k, 500, Some(1000)),
-        Err(SizesError::WouldExceed { live: 800, .. })
+        Err(SizesError::WouldExceed(e)) if e.live == 800
     ));
     child.kill().expect("kill");
     child.wait().expect("wait");
