@@ -462,3 +462,35 @@ fn reservation_of_a_killed_process_expires() {
         "{live:?}"
     );
 }
+
+#[test]
+fn sizes_equal_the_references_in_a_private_repository() {
+    let p = support::new_git_repo();
+    let pp = p.path();
+    git(pp, &["config", "annex.private", "true"]);
+    annex(pp, &["init", "-q", "P"]);
+    std::fs::write(pp.join("f1"), b"hello\n").expect("write");
+    std::fs::write(pp.join("f2"), vec![1u8; 3000]).expect("write");
+    annex(pp, &["add", "-q", "f1", "f2"]);
+    git(pp, &["commit", "-qm", "files"]);
+    let stranger = "11111111-2222-3333-4444-555555555555";
+    annex(pp, &["setpresentkey", "SHA256E-s77--x", stranger, "1"]);
+    // The private repository's logs are only in the private journal.
+    assert!(
+        pp.join(".git/annex/journal-private")
+            .read_dir()
+            .expect("dir")
+            .count()
+            >= 2
+    );
+    assert_eq!(our_sizes(pp), reference_sizes(pp));
+    // A key in both journals: git-annex counts its change once for each
+    // journal (P's 6 bytes twice, the stranger's too), and so do we.
+    git(pp, &["config", "annex.alwayscommit", "false"]);
+    let f1_key = annex(pp, &["lookupkey", "f1"]).trim().to_owned();
+    annex(pp, &["setpresentkey", &f1_key, stranger, "1"]);
+    let reference = reference_sizes(pp);
+    let here = git(pp, &["config", "annex.uuid"]).trim().to_owned();
+    assert_eq!(reference[&here], 3012, "the reference's double count");
+    assert_eq!(our_sizes(pp), reference);
+}
