@@ -115,31 +115,23 @@ pub(super) fn commit_tree(
         .map_err(|e| git_err("read tree of commit", commit)(e.to_string()))
 }
 
-/// One entry of a tree.
-#[derive(Clone)]
-struct Entry {
-    name: Vec<u8>,
-    oid: ObjectId,
-    tree: bool,
-    blob: bool,
-}
-
-fn read_tree(repo: &gix::Repository, id: ObjectId) -> Result<Vec<Entry>, SizesError> {
-    let t = repo
+/// The raw data of a tree object.
+fn tree_data(repo: &gix::Repository, id: ObjectId) -> Result<Vec<u8>, SizesError> {
+    let mut t = repo
         .find_tree(id)
         .map_err(|e| git_err("read tree", id)(e.to_string()))?;
-    let d = t
-        .decode()
-        .map_err(|e| git_err("decode tree", id)(e.to_string()))?;
-    Ok(d.entries
-        .iter()
-        .map(|e| Entry {
-            name: e.filename.to_vec(),
-            oid: e.oid.to_owned(),
-            tree: e.mode.is_tree(),
-            blob: e.mode.is_blob(),
-        })
-        .collect())
+    Ok(std::mem::take(&mut t.data))
+}
+
+/// The entries of a tree's data, in the tree's order; an entry that does
+/// not decode ends the list with an error.
+fn entries<'a>(
+    repo: &gix::Repository,
+    id: ObjectId,
+    data: &'a [u8],
+) -> impl Iterator<Item = Result<gix::objs::tree::EntryRef<'a>, SizesError>> + 'a {
+    gix::objs::TreeRefIter::from_bytes(data, repo.object_hash())
+        .map(move |e| e.map_err(|e| git_err("decode tree", id)(e.to_string())))
 }
 
 fn read_blob(repo: &gix::Repository, id: ObjectId, path: &[u8]) -> Result<Vec<u8>, SizesError> {
@@ -149,81 +141,33 @@ fn read_blob(repo: &gix::Repository, id: ObjectId, path: &[u8]) -> Result<Vec<u8
     Ok(b.take_data())
 }
 
-/// Walks the trees under `tree` (whose path is `prefix`), calling `f` for
-/// each location log at `depth` components.
-fn walk(
-    repo: &gix::Repository,
-    tree: ObjectId,
-    prefix: &mut Vec<u8>,
-    level: usize,
-    depth: usize,
-    totals: &mut HashMap<Vec<u8>, i128>,
-) -> Result<(), SizesError> {
-    for e in read_tree(repo, tree)? {
-        let len = prefix.len();
-        if !prefix.is_empty() {
-            prefix.push(b'/');
-        }
-        prefix.extend_from_slice(&e.name);
-        if e.tree && level < depth {
-            walk(repo, e.oid, prefix, level + 1, depth, totals)?;
-        } else if e.blob
-            && level == depth
-            && let Some(key) = log_key(&e.name)
-        {
-            let size = key_size(&key);
-            let data = read_blob(repo, e.oid, prefix)?;
-            for u in PresenceLog::parse(&data).present() {
-                add(totals, u, size);
-            }
-        }
-        prefix.truncate(len);
-    }
-    Ok(())
-}
-
-/// The sizes of every repository from the location logs of `tree` (the
-/// journal left out), starting from `start` (the known repositories at
-/// 0). Walks the top-level directories on several threads.
-pub(super) fn full(
-    repo: &gix::Repository,
-    tree: ObjectId,
-    depth: usize,
-    start: Totals,
-) -> Result<Totals, SizesError> {
-    let root = read_tree(repo, tree)?;
-    let threads = std::thread::available_parallelism()
+/// How many threads a walk uses.
+fn thread_count() -> usize {
+    std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1)
-        .clamp(1, 8);
+        .clamp(1, 8)
+}
+
+/// Runs `f` over contiguous chunks of `items` on several threads, each
+/// with its own handle on the repository; returns the results in order.
+fn par_chunks<T: Sync, R: Send>(
+    repo: &gix::Repository,
+    items: &[T],
+    f: impl Fn(&gix::Repository, &[T]) -> Result<R, SizesError> + Sync,
+) -> Result<Vec<R>, SizesError> {
+    let threads = thread_count().min(items.len().max(1));
+    let chunk = items.len().div_ceil(threads).max(1);
+    if threads == 1 {
+        return Ok(vec![f(repo, items)?]);
+    }
     let sync = repo.clone().into_sync();
-    let results: Vec<Result<HashMap<Vec<u8>, i128>, SizesError>> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..threads)
-            .map(|t| {
-                let root = &root;
-                let sync = &sync;
-                s.spawn(move || {
-                    let repo = sync.to_thread_local();
-                    let mut totals = HashMap::new();
-                    let mut prefix = Vec::with_capacity(256);
-                    for e in root.iter().skip(t).step_by(threads) {
-                        prefix.clear();
-                        prefix.extend_from_slice(&e.name);
-                        if e.tree && depth > 1 {
-                            walk(&repo, e.oid, &mut prefix, 2, depth, &mut totals)?;
-                        } else if e.blob
-                            && depth == 1
-                            && let Some(key) = log_key(&e.name)
-                        {
-                            let size = key_size(&key);
-                            let data = read_blob(&repo, e.oid, &prefix)?;
-                            for u in PresenceLog::parse(&data).present() {
-                                add(&mut totals, u, size);
-                            }
-                        }
-                    }
-                    Ok(totals)
-                })
+    std::thread::scope(|s| {
+        let handles: Vec<_> = items
+            .chunks(chunk)
+            .map(|part| {
+                let (sync, f) = (&sync, &f);
+                s.spawn(move || f(&sync.to_thread_local(), part))
             })
             .collect();
         handles
@@ -231,17 +175,85 @@ pub(super) fn full(
             .map(|h| {
                 h.join().unwrap_or_else(|_| {
                     Err(SizesError::Git {
-                        what: "walk tree",
-                        name: tree.to_string(),
+                        what: "walk",
+                        name: "git-annex branch".into(),
                         detail: "a walking thread panicked".into(),
                     })
                 })
             })
             .collect()
-    });
+    })
+}
+
+/// The sizes of every repository from the location logs of `tree` (the
+/// journal left out), starting from `start` (the known repositories at
+/// 0).
+///
+/// Reads the trees level by level and then the logs, each batch in object
+/// id order and split over several threads: looking objects up in id
+/// order keeps the pack index in the CPU caches, which random lookups (a
+/// path order walk) do not.
+pub(super) fn full(
+    repo: &gix::Repository,
+    tree: ObjectId,
+    depth: usize,
+    start: Totals,
+) -> Result<Totals, SizesError> {
+    let mut trees = vec![tree];
+    let mut logs: Vec<(ObjectId, i128)> = Vec::new();
+    for level in 1..=depth {
+        trees.sort_unstable();
+        let found = par_chunks(repo, &trees, |repo, part| {
+            let mut subtrees = Vec::new();
+            let mut logs = Vec::new();
+            for &t in part {
+                let data = tree_data(repo, t)?;
+                for e in entries(repo, t, &data) {
+                    let e = e?;
+                    if e.mode.is_tree() && level < depth {
+                        subtrees.push(e.oid.to_owned());
+                    } else if e.mode.is_blob()
+                        && level == depth
+                        && let Some(key) = log_key(e.filename)
+                    {
+                        logs.push((e.oid.to_owned(), key_size(&key)));
+                    }
+                }
+            }
+            Ok((subtrees, logs))
+        })?;
+        trees = Vec::new();
+        for (t, l) in found {
+            trees.extend(t);
+            logs.extend(l);
+        }
+    }
+    logs.sort_unstable_by_key(|(id, _)| *id);
+    let counted = par_chunks(repo, &logs, |repo, part| {
+        let mut totals: HashMap<Vec<u8>, i128> = HashMap::new();
+        // Equal logs (same blob) are parsed once.
+        let mut last: Option<(ObjectId, Vec<Vec<u8>>)> = None;
+        for &(id, size) in part {
+            if last.as_ref().is_none_or(|(l, _)| *l != id) {
+                let data = read_blob(repo, id, id.to_string().as_bytes())?;
+                let present = PresenceLog::parse(&data)
+                    .present()
+                    .into_iter()
+                    .map(<[u8]>::to_vec)
+                    .collect();
+                last = Some((id, present));
+            }
+            if let Some((_, present)) = &last {
+                for u in present {
+                    add(&mut totals, u, size);
+                }
+            }
+        }
+        Ok(totals)
+    })?;
     let mut all = from_totals(&start);
-    for r in results {
-        for (u, v) in r? {
+    for part in counted {
+        for (u, v) in part {
             add(&mut all, &u, v);
         }
     }
@@ -282,7 +294,23 @@ pub(super) fn diff(
 /// A changed blob: its path, and its old and new versions.
 type Changed = (Vec<u8>, Option<ObjectId>, Option<ObjectId>);
 
-/// Collects the blobs that differ between two trees (either may be absent).
+/// Git's order of tree entries: by name, a tree's name compared as if it
+/// ended with `/`.
+fn git_order(a: &gix::objs::tree::EntryRef<'_>, b: &gix::objs::tree::EntryRef<'_>) -> std::cmp::Ordering {
+    let (an, bn): (&[u8], &[u8]) = (a.filename, b.filename);
+    let n = an.len().min(bn.len());
+    an[..n].cmp(&bn[..n]).then_with(|| {
+        let end = |name: &[u8], tree: bool| {
+            name.get(n)
+                .copied()
+                .unwrap_or(if tree { b'/' } else { 0 })
+        };
+        end(an, a.mode.is_tree()).cmp(&end(bn, b.mode.is_tree()))
+    })
+}
+
+/// Collects the blobs that differ between two trees (either may be
+/// absent), walking both in git's entry order side by side.
 fn diff_trees(
     repo: &gix::Repository,
     old: Option<ObjectId>,
@@ -293,25 +321,44 @@ fn diff_trees(
     if old == new {
         return Ok(());
     }
-    let index = |t: Option<ObjectId>| -> Result<BTreeMap<Vec<u8>, Entry>, SizesError> {
-        Ok(match t {
-            Some(t) => read_tree(repo, t)?
-                .into_iter()
-                .map(|e| (e.name.clone(), e))
-                .collect(),
-            None => BTreeMap::new(),
-        })
+    let data_a = match old {
+        Some(t) => tree_data(repo, t)?,
+        None => Vec::new(),
     };
-    let a = index(old)?;
-    let b = index(new)?;
-    let names: BTreeSet<&Vec<u8>> = a.keys().chain(b.keys()).collect();
-    for name in names {
-        let ea = a.get(name);
-        let eb = b.get(name);
-        if let (Some(x), Some(y)) = (ea, eb)
+    let data_b = match new {
+        Some(t) => tree_data(repo, t)?,
+        None => Vec::new(),
+    };
+    let mut ia = entries(repo, old.unwrap_or(repo.object_hash().null()), &data_a).peekable();
+    let mut ib = entries(repo, new.unwrap_or(repo.object_hash().null()), &data_b).peekable();
+    loop {
+        let ea = ia.peek().map(|e| e.as_ref().map_err(|_| ())).transpose();
+        let eb = ib.peek().map(|e| e.as_ref().map_err(|_| ())).transpose();
+        if ea.is_err() {
+            return ia.next().map_or(Ok(()), |e| e.map(|_| ()));
+        }
+        if eb.is_err() {
+            return ib.next().map_or(Ok(()), |e| e.map(|_| ()));
+        }
+        let (a, b) = match (ea.ok().flatten(), eb.ok().flatten()) {
+            (None, None) => return Ok(()),
+            (Some(a), None) => (Some(*a), None),
+            (None, Some(b)) => (None, Some(*b)),
+            (Some(a), Some(b)) => match git_order(a, b) {
+                std::cmp::Ordering::Less => (Some(*a), None),
+                std::cmp::Ordering::Greater => (None, Some(*b)),
+                std::cmp::Ordering::Equal => (Some(*a), Some(*b)),
+            },
+        };
+        if a.is_some() {
+            ia.next();
+        }
+        if b.is_some() {
+            ib.next();
+        }
+        if let (Some(x), Some(y)) = (a, b)
             && x.oid == y.oid
-            && x.tree == y.tree
-            && x.blob == y.blob
+            && x.mode == y.mode
         {
             continue;
         }
@@ -319,20 +366,24 @@ fn diff_trees(
         if !prefix.is_empty() {
             prefix.push(b'/');
         }
+        let name = a.or(b).map(|e| e.filename).unwrap_or_default();
         prefix.extend_from_slice(name);
-        let tree_of = |e: Option<&Entry>| e.filter(|e| e.tree).map(|e| e.oid);
-        let blob_of = |e: Option<&Entry>| e.filter(|e| e.blob).map(|e| e.oid);
-        let (ta, tb) = (tree_of(ea), tree_of(eb));
+        let tree_of = |e: Option<gix::objs::tree::EntryRef<'_>>| {
+            e.filter(|e| e.mode.is_tree()).map(|e| e.oid.to_owned())
+        };
+        let blob_of = |e: Option<gix::objs::tree::EntryRef<'_>>| {
+            e.filter(|e| e.mode.is_blob()).map(|e| e.oid.to_owned())
+        };
+        let (ta, tb) = (tree_of(a), tree_of(b));
         if ta.is_some() || tb.is_some() {
             diff_trees(repo, ta, tb, prefix, out)?;
         }
-        let (ba, bb) = (blob_of(ea), blob_of(eb));
+        let (ba, bb) = (blob_of(a), blob_of(b));
         if (ba.is_some() || bb.is_some()) && ba != bb {
             out.push((prefix.clone(), ba, bb));
         }
         prefix.truncate(len);
     }
-    Ok(())
 }
 
 /// Lays the journal over sizes computed from the branch at `commit`, as
