@@ -263,32 +263,95 @@ pub(super) fn full(
 /// Applies to `totals` the changes of every location log between the
 /// trees `old` and `new` (any depth, as git-annex's `diff-tree -r`).
 /// Returns how many logs changed.
+///
+/// The top-level directories are compared on several threads, then the
+/// changed logs read on several threads; the changes are applied in path
+/// order, as git-annex applies them.
 pub(super) fn diff(
     repo: &gix::Repository,
     old: ObjectId,
     new: ObjectId,
     totals: &mut Totals,
 ) -> Result<usize, SizesError> {
-    let mut changed = Vec::new();
+    // The root's differences: blobs right away, subtrees for the threads.
+    let mut top = Vec::new();
     let mut prefix = Vec::new();
-    diff_trees(repo, Some(old), Some(new), &mut prefix, &mut changed)?;
+    diff_trees(repo, Some(old), Some(new), &mut prefix, &mut top)?;
+    let parts = par_chunks(repo, &top, |repo, part| {
+        let mut out = Vec::new();
+        for item in part {
+            match item {
+                Item::Blob(c) => out.push(c.clone()),
+                Item::Tree(path, a, b) => {
+                    let mut prefix = path.clone();
+                    diff_trees(repo, *a, *b, &mut prefix, &mut out)?;
+                }
+            }
+        }
+        Ok(out)
+    })?;
+    let changed: Vec<Changed> = parts.into_iter().flatten().collect();
+    // Each changed log's UUIDs that became present and stopped being.
+    let deltas = par_chunks(repo, &changed, |repo, part| {
+        let mut out = Vec::with_capacity(part.len());
+        for (path, a, b) in part {
+            let Some(key) = log_key(path) else { continue };
+            let read = |id: &Option<ObjectId>| match id {
+                Some(id) => read_blob(repo, *id, path),
+                None => Ok(Vec::new()),
+            };
+            let before = present_set(&read(a)?);
+            let after = present_set(&read(b)?);
+            let added: Vec<Vec<u8>> = after.difference(&before).cloned().collect();
+            let removed: Vec<Vec<u8>> = before.difference(&after).cloned().collect();
+            out.push((key_size(&key), added, removed));
+        }
+        Ok(out)
+    })?;
     let mut m = from_totals(totals);
-    let n = changed.len();
-    for (path, a, b) in changed {
-        let Some(key) = log_key(&path) else { continue };
-        let size = key_size(&key);
-        let old = match a {
-            Some(id) => read_blob(repo, id, &path)?,
-            None => Vec::new(),
-        };
-        let new = match b {
-            Some(id) => read_blob(repo, id, &path)?,
-            None => Vec::new(),
-        };
-        apply_change(&mut m, size, &old, &new);
+    for (size, added, removed) in deltas.into_iter().flatten() {
+        for u in &added {
+            add(&mut m, u, size);
+        }
+        for u in &removed {
+            remove(&mut m, u, size);
+        }
     }
     *totals = to_totals(m);
-    Ok(n)
+    Ok(changed.len())
+}
+
+/// A difference found at one level: a changed blob, or a pair of trees to
+/// compare (either may be absent).
+enum Item {
+    Blob(Changed),
+    Tree(Vec<u8>, Option<ObjectId>, Option<ObjectId>),
+}
+
+/// Sink of [`diff_trees`]: collects blobs, and either descends into
+/// subtrees or leaves them for later.
+trait Sink {
+    fn blob(&mut self, c: Changed);
+    fn tree(&mut self, path: &[u8], a: Option<ObjectId>, b: Option<ObjectId>) -> bool;
+}
+
+impl Sink for Vec<Changed> {
+    fn blob(&mut self, c: Changed) {
+        self.push(c);
+    }
+    fn tree(&mut self, _: &[u8], _: Option<ObjectId>, _: Option<ObjectId>) -> bool {
+        true
+    }
+}
+
+impl Sink for Vec<Item> {
+    fn blob(&mut self, c: Changed) {
+        self.push(Item::Blob(c));
+    }
+    fn tree(&mut self, path: &[u8], a: Option<ObjectId>, b: Option<ObjectId>) -> bool {
+        self.push(Item::Tree(path.to_vec(), a, b));
+        false
+    }
 }
 
 /// A changed blob: its path, and its old and new versions.
@@ -296,27 +359,27 @@ type Changed = (Vec<u8>, Option<ObjectId>, Option<ObjectId>);
 
 /// Git's order of tree entries: by name, a tree's name compared as if it
 /// ended with `/`.
-fn git_order(a: &gix::objs::tree::EntryRef<'_>, b: &gix::objs::tree::EntryRef<'_>) -> std::cmp::Ordering {
+fn git_order(
+    a: &gix::objs::tree::EntryRef<'_>,
+    b: &gix::objs::tree::EntryRef<'_>,
+) -> std::cmp::Ordering {
     let (an, bn): (&[u8], &[u8]) = (a.filename, b.filename);
     let n = an.len().min(bn.len());
     an[..n].cmp(&bn[..n]).then_with(|| {
-        let end = |name: &[u8], tree: bool| {
-            name.get(n)
-                .copied()
-                .unwrap_or(if tree { b'/' } else { 0 })
-        };
+        let end =
+            |name: &[u8], tree: bool| name.get(n).copied().unwrap_or(if tree { b'/' } else { 0 });
         end(an, a.mode.is_tree()).cmp(&end(bn, b.mode.is_tree()))
     })
 }
 
 /// Collects the blobs that differ between two trees (either may be
 /// absent), walking both in git's entry order side by side.
-fn diff_trees(
+fn diff_trees<S: Sink>(
     repo: &gix::Repository,
     old: Option<ObjectId>,
     new: Option<ObjectId>,
     prefix: &mut Vec<u8>,
-    out: &mut Vec<Changed>,
+    out: &mut S,
 ) -> Result<(), SizesError> {
     if old == new {
         return Ok(());
@@ -375,12 +438,12 @@ fn diff_trees(
             e.filter(|e| e.mode.is_blob()).map(|e| e.oid.to_owned())
         };
         let (ta, tb) = (tree_of(a), tree_of(b));
-        if ta.is_some() || tb.is_some() {
+        if (ta.is_some() || tb.is_some()) && out.tree(prefix, ta, tb) {
             diff_trees(repo, ta, tb, prefix, out)?;
         }
         let (ba, bb) = (blob_of(a), blob_of(b));
         if (ba.is_some() || bb.is_some()) && ba != bb {
-            out.push((prefix.clone(), ba, bb));
+            out.blob((prefix.clone(), ba, bb));
         }
         prefix.truncate(len);
     }
