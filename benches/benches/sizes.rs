@@ -190,9 +190,46 @@ fn sizes(c: &mut Criterion) {
     });
     g.finish();
     at(&c2);
+    // CPU time, which a busy machine does not inflate the way it inflates
+    // wall-clock time (process-wide: every thread counted).
+    let cpu = |name: &str, f: &mut dyn FnMut()| {
+        let (c0, t0) = (process_cpu_secs(), Instant::now());
+        for _ in 0..3 {
+            f();
+        }
+        eprintln!(
+            "sizes_cpu/{name}: {:.2} s CPU, {:.2} s wall per run (mean of 3)",
+            (process_cpu_secs() - c0) / 3.0,
+            t0.elapsed().as_secs_f64() / 3.0
+        );
+    };
+    cpu(&format!("full_recompute_{n}_logs"), &mut || {
+        rs.recompute(&branch).expect("recompute");
+    });
+    let mut forward = false;
+    cpu(&format!("incremental_{changed}_changed_logs"), &mut || {
+        at(if forward { &c2 } else { &c1 });
+        forward = !forward;
+        rs.branch_sizes(&branch).expect("incremental");
+    });
+    at(&c2);
     // The incremental result equals a recompute at the same commit.
     let inc = rs.branch_sizes(&branch).expect("incremental").0;
     assert_eq!(inc, rs.recompute(&branch).expect("recompute"));
+}
+
+/// User + system CPU time of this process so far (all threads), from
+/// `/proc/self/stat`, in seconds (100 ticks a second, Linux's USER_HZ).
+fn process_cpu_secs() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").expect("/proc/self/stat");
+    let after = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<u64> = after
+        .split_whitespace()
+        .skip(11)
+        .take(2)
+        .map(|v| v.parse().expect("tick count"))
+        .collect();
+    f.iter().sum::<u64>() as f64 / 100.0
 }
 
 criterion_group!(benches, sizes);
