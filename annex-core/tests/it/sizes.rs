@@ -494,3 +494,34 @@ fn sizes_equal_the_references_in_a_private_repository() {
     assert_eq!(reference[&here], 3012, "the reference's double count");
     assert_eq!(our_sizes(pp), reference);
 }
+
+#[test]
+fn database_is_created_once_by_concurrent_openers_and_refuses_a_newer_schema() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let annex_dir = dir.path().join("annex");
+    let threads: Vec<_> = (0..8)
+        .map(|_| {
+            let annex_dir = annex_dir.clone();
+            std::thread::spawn(move || RepoSizes::open(&annex_dir).map(|_| ()))
+        })
+        .collect();
+    for t in threads {
+        t.join().expect("thread").expect("open");
+    }
+    let db = annex_dir.join(annex_core::sizes::DB_FILE);
+    let conn = rusqlite::Connection::open(&db).expect("sqlite");
+    let mode: String = conn
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .expect("mode");
+    assert_eq!(mode, "wal");
+    let v: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .expect("version");
+    assert_eq!(v, annex_core::sizes::SCHEMA_VERSION);
+    conn.execute_batch("PRAGMA user_version = 99").expect("set");
+    drop(conn);
+    match RepoSizes::open(&annex_dir) {
+        Err(SizesError::Schema { found: 99, path }) => assert_eq!(path, db),
+        other => panic!("expected a schema error, got {other:?}"),
+    }
+}
