@@ -340,7 +340,10 @@ impl RepoSizes {
     pub fn recompute(&self, branch: &Branch) -> Result<BTreeMap<Uuid, u64>, SizesError> {
         let depth = log_depth(branch);
         let Some(tip) = branch.tip()? else {
-            return Ok(BTreeMap::new());
+            return Ok(known_uuids(branch)?
+                .into_iter()
+                .map(|(u, v)| (u, clamp(v)))
+                .collect());
         };
         let tree = scan::commit_tree(branch.repo(), tip)?;
         let sizes = scan::full(branch.repo(), tree, depth, known_uuids(branch)?)?;
