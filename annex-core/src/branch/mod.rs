@@ -219,6 +219,12 @@ impl Branch {
         &self.repo
     }
 
+    /// Whether private repositories are configured (`annex.private`,
+    /// `remote.NAME.annex-private`), so the private journal is read.
+    pub fn private_known(&self) -> bool {
+        self.private_known
+    }
+
     /// The commit the branch points to, or `None` when it does not exist.
     pub fn tip(&self) -> Result<Option<ObjectId>, BranchError> {
         self.ref_commit(FULL_NAME)
