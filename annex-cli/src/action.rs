@@ -72,19 +72,9 @@ impl Reporter {
         self
     }
 
-    /// The output mode.
-    pub fn mode(&self) -> Mode {
-        self.mode
-    }
-
     /// Whether output is JSON.
     pub fn is_json(&self) -> bool {
         self.mode == Mode::Json
-    }
-
-    /// The number of failed actions so far.
-    pub fn failures(&self) -> usize {
-        self.failures
     }
 
     /// Counts a failure that had no action of its own (e.g. a path that

@@ -32,16 +32,6 @@ impl CommandError {
         }
     }
 
-    /// A failure with a given exit code.
-    #[allow(dead_code)] // for commands with special exit codes, landing next
-    pub fn with_code(message: impl Into<String>, exit_code: i32) -> CommandError {
-        CommandError {
-            message: message.into(),
-            exit_code,
-            prefixed: true,
-        }
-    }
-
     /// This failure with another exit code.
     pub fn with_exit_code(mut self, exit_code: i32) -> CommandError {
         self.exit_code = exit_code;

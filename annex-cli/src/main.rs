@@ -2,13 +2,9 @@
 //! its arguments and one function that calls into the libraries; no
 //! repository logic lives here.
 
-// The shared pieces of the commands that act on files and keys; the
-// commands using them land next, and the allowance goes with them.
-#[allow(dead_code)]
 mod action;
 mod batch;
 mod commands;
-#[allow(dead_code)]
 mod context;
 mod error;
 mod matching;
