@@ -96,9 +96,16 @@ fn scenario(maker: Who, worker: Who) {
 
     // B: get some, drop one again, move one back, add a file and copy it
     // to A, unlock and relock one, get the unlocked file.
-    run(worker, &b, &["get", "-q", "f1", "f2", "f3", "sub", "f4 unlocked"]);
+    run(
+        worker,
+        &b,
+        &["get", "-q", "f1", "f2", "f3", "sub", "f4 unlocked"],
+    );
     assert_eq!(std::fs::read_to_string(b.join("f2")).unwrap(), "two two");
-    assert_eq!(std::fs::read_to_string(b.join("f4 unlocked")).unwrap(), "four");
+    assert_eq!(
+        std::fs::read_to_string(b.join("f4 unlocked")).unwrap(),
+        "four"
+    );
     run(worker, &b, &["drop", "-q", "f1"]);
     run(worker, &b, &["move", "-q", "--to", "origin", "f3"]);
     std::fs::write(b.join("new"), "new content from B").unwrap();
@@ -110,7 +117,13 @@ fn scenario(maker: Who, worker: Who) {
     run(worker, &b, &["lock", "-q", "f2"]);
     git(&b, &["commit", "-q", "-a", "-m", "lock f2"]);
     assert_eq!(std::fs::read_to_string(b.join("f2")).unwrap(), "two two");
-    assert!(b.join("f2").symlink_metadata().unwrap().file_type().is_symlink());
+    assert!(
+        b.join("f2")
+            .symlink_metadata()
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
     assert!(!b.join("f1").exists(), "f1 was dropped: its link dangles");
 
     // What each key should be known to be in.
