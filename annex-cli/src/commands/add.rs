@@ -131,8 +131,15 @@ impl<'a> Shower<'a> {
         }
     }
 
-    /// The path from the top as shown.
+    /// The path from the top as given to the reporter, which quotes it in
+    /// plain mode (`Reporter::start`).
     pub(crate) fn show(&self, path_from_top: &[u8]) -> Vec<u8> {
+        self.raw(path_from_top)
+    }
+
+    /// The path from the top quoted as git-annex quotes it in plain
+    /// messages (not in JSON).
+    pub(crate) fn quoted(&self, path_from_top: &[u8]) -> Vec<u8> {
         let p = self.raw(path_from_top);
         if self.json {
             p
@@ -430,7 +437,10 @@ pub fn run(args: Args) -> Result<(), CommandError> {
         .top()
         .canonicalize()
         .unwrap_or_else(|_| wt.top().to_path_buf());
-    let mut reporter = args.output.reporter("add");
+    let mut reporter = args
+        .output
+        .reporter("add")
+        .quote_path(ctx.config.get_bool("core.quotepath").unwrap_or(true));
     let jobs = args.common.jobs()?;
     let mut policy = Policy::new(&ctx, &args)?;
     let mut ingester = Ingester::new(

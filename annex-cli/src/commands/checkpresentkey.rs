@@ -77,7 +77,7 @@ pub fn run(args: Args) -> Result<(), CommandError> {
             Ok(())
         } else {
             Err(CommandError::failed(format!(
-                "there is no available git remote named \"{name}\"\n"
+                "there is no available git remote named \"{name}\""
             )))
         }
     };
@@ -92,7 +92,7 @@ pub fn run(args: Args) -> Result<(), CommandError> {
                 known(r)?;
                 Some(r.as_str())
             }
-            _ => return Err(CommandError::failed("Wrong number of parameters\n")),
+            _ => return Err(CommandError::failed("Wrong number of parameters")),
         };
         return crate::batch::for_each_item(args.nul, |line| {
             let present = match Key::parse(line) {
@@ -108,7 +108,7 @@ pub fn run(args: Args) -> Result<(), CommandError> {
             (parse(k)?, Some(r.as_str()))
         }
         [k] => (parse(k)?, None),
-        _ => return Err(CommandError::failed("Wrong number of parameters\n")),
+        _ => return Err(CommandError::failed("Wrong number of parameters")),
     };
     match check(&env, &key, remote) {
         Outcome::Present => Ok(()),

@@ -57,7 +57,7 @@ fn drop_key(
 pub fn run(args: Args) -> Result<(), CommandError> {
     if !args.force {
         return Err(CommandError::failed(
-            "dropkey can cause data loss; use --force if you're sure you want to do this\n",
+            "dropkey can cause data loss; use --force if you're sure you want to do this",
         ));
     }
     let mut reporter = args.out.reporter("dropkey");

@@ -102,7 +102,7 @@ impl Run<'_> {
             }
             let msg = format!(
                 "{} already exists with different content",
-                String::from_utf8_lossy(&shown)
+                String::from_utf8_lossy(&self.shower.quoted(&path))
             );
             crate::commands::add::warn(&mut action, &msg, self.json)?;
             return action.end(false);
@@ -123,7 +123,10 @@ impl Run<'_> {
 /// Makes the files.
 pub fn run(args: Args) -> Result<(), CommandError> {
     let ctx = Ctx::open(&args.common.config, args.output.quiet)?;
-    let mut reporter = args.output.reporter("fromkey");
+    let mut reporter = args
+        .output
+        .reporter("fromkey")
+        .quote_path(ctx.config.get_bool("core.quotepath").unwrap_or(true));
     let wt = ctx.worktree()?;
     let top = wt
         .top()

@@ -31,7 +31,10 @@ pub struct Args {
 /// Unlocks the named files.
 pub fn run(args: Args) -> Result<(), CommandError> {
     let ctx = Ctx::open(&args.common.config, args.output.quiet)?;
-    let mut reporter = args.output.reporter("unlock");
+    let mut reporter = args
+        .output
+        .reporter("unlock")
+        .quote_path(ctx.config.get_bool("core.quotepath").unwrap_or(true));
     let seek = ctx.seek(&args.paths, &mut reporter)?;
     let wt = ctx.worktree()?;
     let top = wt

@@ -27,9 +27,8 @@ use crate::error::CommandError;
 
 use super::examinekey::Format;
 
-/// git-annex's refusal of a command that needs a work tree (with the
-/// empty line it ends with).
-pub(super) const BARE_REFUSAL: &str = "You cannot run this command in a bare repository.\n";
+/// git-annex's refusal of a command that needs a work tree.
+pub(super) const BARE_REFUSAL: &str = "You cannot run this command in a bare repository.";
 
 /// The UUID of git-annex's built-in bittorrent remote.
 pub(super) const BITTORRENT_UUID: &str = "00000000-0000-0000-0000-000000000002";
@@ -229,8 +228,7 @@ pub fn run(args: Args) -> Result<(), CommandError> {
         .count();
     if selectors > 1 || (args.batch_keys && (args.key.is_some() || args.all)) {
         return Err(CommandError::failed(
-            // git-annex ends this message with an empty line.
-            "Can only specify one of file names, --all, --branch, --unused, --failed --key, or --incomplete\n",
+            "Can only specify one of file names, --all, --branch, --unused, --failed --key, or --incomplete",
         ));
     }
     let key_arg = match &args.key {

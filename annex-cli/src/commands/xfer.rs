@@ -173,19 +173,16 @@ impl Env {
 
     /// The remote named `name` (for `--from`/`--to`), or git-annex's error.
     pub fn remote_named(&self, name: &str) -> Result<&RemoteEntry, CommandError> {
-        // git-annex's errors before any action end with an empty line.
         let entry = self
             .remotes
             .iter()
             .find(|r| r.name == name)
             .ok_or_else(|| {
-                CommandError::failed(format!(
-                    "there is no available git remote named \"{name}\"\n"
-                ))
+                CommandError::failed(format!("there is no available git remote named \"{name}\""))
             })?;
         if entry.uuid.is_none() {
             return Err(CommandError::failed(format!(
-                "cannot determine uuid for {name} (perhaps you need to run \"git annex sync\"?)\n"
+                "cannot determine uuid for {name} (perhaps you need to run \"git annex sync\"?)"
             )));
         }
         Ok(entry)
