@@ -232,10 +232,7 @@ pub(super) fn repo_sizes(ctx: &Ctx) -> Result<BTreeMap<Uuid, i128>, CommandError
     let db = annex_core::sizes::RepoSizes::open(&ctx.repo.annex_dir())
         .and_then(|db| db.sizes(ctx.state.branch()));
     match db {
-        Ok(sizes) => Ok(sizes
-            .into_iter()
-            .map(|(u, s)| (u, i128::from(s)))
-            .collect()),
+        Ok(sizes) => Ok(sizes.into_iter().map(|(u, s)| (u, i128::from(s))).collect()),
         Err(_) => walk_sizes(ctx),
     }
 }

@@ -640,24 +640,25 @@ impl Env {
             .ok_or(RemoteError::NotPresent)?;
         // A repository with a maxsize: the key's size is reserved first,
         // and a repository it would not fit in is reported full.
-        let reservation = match self
-            .reserver
-            .reserve(self.ctx.state.branch(), remote.uuid(), &item.key)
-        {
-            Ok(crate::reserve::Outcome::Reserved(r)) => Some(r),
-            Ok(crate::reserve::Outcome::Unlimited) => None,
-            Ok(crate::reserve::Outcome::Full(e)) => {
-                return Err(RemoteError::NotEnoughSpace {
-                    needed: crate::reserve::shortfall(&e),
-                });
-            }
-            Err(reason) => {
-                return Err(RemoteError::Unavailable {
-                    remote: remote.name().to_owned(),
-                    reason,
-                });
-            }
-        };
+        let reservation =
+            match self
+                .reserver
+                .reserve(self.ctx.state.branch(), remote.uuid(), &item.key)
+            {
+                Ok(crate::reserve::Outcome::Reserved(r)) => Some(r),
+                Ok(crate::reserve::Outcome::Unlimited) => None,
+                Ok(crate::reserve::Outcome::Full(e)) => {
+                    return Err(RemoteError::NotEnoughSpace {
+                        needed: crate::reserve::shortfall(&e),
+                    });
+                }
+                Err(reason) => {
+                    return Err(RemoteError::Unavailable {
+                        remote: remote.name().to_owned(),
+                        reason,
+                    });
+                }
+            };
         let mut t = Transfer::start(
             self.ctx.repo.git_dir(),
             Direction::Upload,

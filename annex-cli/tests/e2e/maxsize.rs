@@ -42,12 +42,8 @@ fn setup(files: &[(String, usize)]) -> (tempfile::TempDir, PathBuf, PathBuf) {
 }
 
 fn json(out: &[u8]) -> Value {
-    serde_json::from_slice(out).unwrap_or_else(|e| {
-        panic!(
-            "not JSON ({e}): {}",
-            String::from_utf8_lossy(out)
-        )
-    })
+    serde_json::from_slice(out)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(out)))
 }
 
 /// The fields of `info --json` made from repository sizes.
@@ -66,7 +62,11 @@ fn compare_sizes(dir: &Path) {
     let theirs = json(support::annex(dir, &["info", "--json"]).as_bytes());
     let o = ours(dir, &["info", "--json"]);
     assert!(o.status.success(), "{o:?}");
-    assert_eq!(info_sizes(&json(&o.stdout)), info_sizes(&theirs), "info --json");
+    assert_eq!(
+        info_sizes(&json(&o.stdout)),
+        info_sizes(&theirs),
+        "info --json"
+    );
 }
 
 #[test]
@@ -84,7 +84,17 @@ fn sizes_follow_the_branch_as_the_reference_computes_them() {
     annex(&a, &["copy", "--to", "origin", "f5"]);
     compare_sizes(&a);
     // Uncommitted (journalled) changes count too.
-    let o = ours(&a, &["copy", "--to", "origin", "f3", "-c", "annex.alwayscommit=false"]);
+    let o = ours(
+        &a,
+        &[
+            "copy",
+            "--to",
+            "origin",
+            "f3",
+            "-c",
+            "annex.alwayscommit=false",
+        ],
+    );
     assert!(o.status.success(), "{o:?}");
     compare_sizes(&a);
     annex(&a, &["dead", "origin"]);
@@ -92,11 +102,10 @@ fn sizes_follow_the_branch_as_the_reference_computes_them() {
 }
 
 fn sizes_on(dir: &Path, remote: &str) -> u64 {
-    let out = support::annex(
-        dir,
-        &["find", "--in", remote, "--format", "${bytesize}\\n"],
-    );
-    out.lines().filter_map(|l| l.trim().parse::<u64>().ok()).sum()
+    let out = support::annex(dir, &["find", "--in", remote, "--format", "${bytesize}\\n"]);
+    out.lines()
+        .filter_map(|l| l.trim().parse::<u64>().ok())
+        .sum()
 }
 
 #[test]
@@ -163,11 +172,17 @@ fn journal_size(repo: &Path, uuid: &str) -> u64 {
             continue;
         };
         let content = std::fs::read_to_string(e.path()).unwrap_or_default();
-        // The last line for the UUID decides (lines are in time order).
+        // The newest line for the UUID decides.
+        let stamp = |l: &str| -> f64 {
+            l.split(' ')
+                .next()
+                .and_then(|t| t.trim_end_matches('s').parse().ok())
+                .unwrap_or(0.0)
+        };
         let present = content
             .lines()
             .filter(|l| l.ends_with(uuid))
-            .last()
+            .max_by(|x, y| stamp(x).total_cmp(&stamp(y)))
             .is_some_and(|l| l.split(' ').nth(1) == Some("1"));
         if present {
             total += size;
@@ -186,7 +201,10 @@ fn watch(r: PathBuf, uuid: String, stop: Arc<AtomicBool>) -> std::thread::JoinHa
             logged = logged.max(journal_size(&r, &uuid));
             std::thread::sleep(Duration::from_millis(2));
         }
-        (objects.max(objects_size(&r)), logged.max(journal_size(&r, &uuid)))
+        (
+            objects.max(objects_size(&r)),
+            logged.max(journal_size(&r, &uuid)),
+        )
     })
 }
 
@@ -258,7 +276,9 @@ fn concurrent_uploaders_never_fill_a_repository_over_its_maxsize() {
 fn a_killed_uploaders_reservation_expires() {
     const SMALL: usize = 10_000;
     const BIG: usize = 200_000_000;
-    let mut files: Vec<(String, usize)> = (0..10).map(|i| (format!("s{}/f{i}", i % 2), SMALL)).collect();
+    let mut files: Vec<(String, usize)> = (0..10)
+        .map(|i| (format!("s{}/f{i}", i % 2), SMALL))
+        .collect();
     files.push(("big".into(), BIG));
     let (_d, r, a) = setup(&files);
     // Room for the big file and half the small ones.
@@ -282,7 +302,11 @@ fn a_killed_uploaders_reservation_expires() {
     // SIGKILL (what `Child::kill` sends on Unix).
     child.kill().expect("kill");
     let _ = child.wait();
-    assert_eq!(seen.load(Ordering::SeqCst), 1, "the upload was not seen mid-transfer");
+    assert_eq!(
+        seen.load(Ordering::SeqCst),
+        1,
+        "the upload was not seen mid-transfer"
+    );
     assert!(
         objects_size(&r) < BIG as u64,
         "the big file was stored before the kill"
