@@ -330,3 +330,20 @@ fn a_killed_uploaders_reservation_expires() {
     assert_eq!(o.status.code(), Some(1), "{o:?}");
     assert_eq!(objects_size(&r), 10 * SMALL as u64);
 }
+
+#[test]
+fn move_to_a_repository_over_its_maxsize_keeps_what_does_not_fit() {
+    let files: Vec<(String, usize)> = (1..=4).map(|i| (format!("f{i}"), 1000)).collect();
+    for jobs in ["1", "2"] {
+        let (_d, r, a) = setup(&files);
+        annex(&a, &["maxsize", "origin", "2999"]);
+        let o = ours(&a, &["move", "--to", "origin", "-J", jobs]);
+        let stdout = String::from_utf8_lossy(&o.stdout);
+        assert_eq!(o.status.code(), Some(1), "{o:?}");
+        assert_eq!(stdout.matches(" ok").count(), 2, "{stdout}");
+        assert_eq!(objects_size(&r), 2000);
+        // What did not fit is still here.
+        assert_eq!(objects_size(&a), 2000);
+        compare_sizes(&a);
+    }
+}
