@@ -34,7 +34,7 @@ pub enum Outcome {
 #[derive(Debug)]
 pub struct Reserver {
     annex_dir: PathBuf,
-    sizes: OnceLock<Result<RepoSizes, String>>,
+    sizes: OnceLock<RepoSizes>,
     held: Mutex<HashMap<(Uuid, Key), Reservation>>,
 }
 
@@ -49,10 +49,11 @@ impl Reserver {
     }
 
     fn sizes(&self) -> Result<&RepoSizes, String> {
-        self.sizes
-            .get_or_init(|| RepoSizes::open(&self.annex_dir).map_err(|e| e.to_string()))
-            .as_ref()
-            .map_err(Clone::clone)
+        if let Some(s) = self.sizes.get() {
+            return Ok(s);
+        }
+        let opened = retry_busy(|| RepoSizes::open(&self.annex_dir)).map_err(|e| e.to_string())?;
+        Ok(self.sizes.get_or_init(|| opened))
     }
 
     /// Reserves `key`'s size in the repository `uuid` when it has a
@@ -72,7 +73,9 @@ impl Reserver {
         };
         let max = u64::try_from(maxsize).unwrap_or(u64::MAX);
         let sizes = self.sizes()?;
-        match sizes.reserve_within(branch, uuid, key, key.size().unwrap_or(0), Some(max)) {
+        match retry_busy(|| {
+            sizes.reserve_within(branch, uuid, key, key.size().unwrap_or(0), Some(max))
+        }) {
             Ok(r) => Ok(Outcome::Reserved(r)),
             Err(SizesError::WouldExceed(e)) => Ok(Outcome::Full(e)),
             Err(e) => Err(e.to_string()),
@@ -101,9 +104,7 @@ impl Reserver {
             finish(r);
         }
     }
-}
 
-impl Reserver {
     /// Cancels the held reservation of `key` in `uuid`, if any (its upload
     /// failed).
     pub fn cancel(&self, uuid: &Uuid, key: &Key) {
@@ -116,6 +117,37 @@ impl Reserver {
             && let Err(e) = r.cancel()
         {
             eprintln!("git-annex-rs: {e}");
+        }
+    }
+}
+
+/// Whether a database error is SQLite's "busy"/"locked", which another
+/// process's transaction can cause even with a busy timeout (a lock
+/// upgrade, the switch to WAL of a new database).
+fn is_busy(e: &SizesError) -> bool {
+    matches!(
+        e,
+        SizesError::Db {
+            source: rusqlite::Error::SqliteFailure(f, _),
+            ..
+        } if matches!(
+            f.code,
+            rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+        )
+    )
+}
+
+/// Runs `f` again while the database is busy (for up to about a minute).
+fn retry_busy<T>(mut f: impl FnMut() -> Result<T, SizesError>) -> Result<T, SizesError> {
+    let mut wait = std::time::Duration::from_millis(5);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        match f() {
+            Err(e) if is_busy(&e) && std::time::Instant::now() < deadline => {
+                std::thread::sleep(wait);
+                wait = (wait * 2).min(std::time::Duration::from_millis(200));
+            }
+            r => return r,
         }
     }
 }
