@@ -10,6 +10,7 @@ mod error;
 mod matching;
 mod output;
 mod progress;
+mod reserve;
 
 use clap::Parser;
 

@@ -4,8 +4,10 @@
 //! a directory, an annexed file, a remote or a repository UUID; `--bytes`,
 //! `--json`, `--fast`, `--show NAME`, `--batch`.
 //!
-//! Repository sizes are computed from the location logs in one walk of the
-//! branch (git-annex keeps them in a database; the numbers are the same).
+//! Repository sizes come from the repository sizes database
+//! (`annex_core::sizes`), as git-annex's come from its own; `info REMOTE`
+//! counts the keys of the remote's location logs (the database has sizes,
+//! not counts or keys of unknown size), as git-annex does.
 //! What this does not show yet is listed in `docs/compat.md`.
 
 use std::collections::BTreeMap;
@@ -653,29 +655,16 @@ impl Info<'_> {
         Ok((all, present))
     }
 
-    /// The size of every repository that is not dead, from the location
-    /// logs (repositories holding nothing left out).
+    /// The size of every repository that is not dead (repositories
+    /// holding nothing left out), from the repository sizes database as
+    /// `maxsize` reads it.
     fn repo_sizes(&self) -> Result<BTreeMap<Uuid, u128>, CommandError> {
-        let mut sizes: BTreeMap<Uuid, u128> = BTreeMap::new();
         let repos = &self.repos;
-        self.snap.branch().for_each_file(
-            |p| p.ends_with(b".log") && p.iter().filter(|&&b| b == b'/').count() == 2,
-            |path, content| {
-                let name = &path[..path.len() - 4];
-                let file = name.rsplit(|&b| b == b'/').next().unwrap_or(name);
-                let Some(key) = annex_core::objects::file_key(file) else {
-                    return;
-                };
-                let size = u128::from(key.size().unwrap_or(0));
-                for u in annex_core::logs::location::LocationLog::parse(content).present_uuids() {
-                    if repos.trust(&u) != TrustLevel::Dead {
-                        *sizes.entry(u).or_default() += size;
-                    }
-                }
-            },
-        )?;
-        sizes.retain(|_, s| *s > 0);
-        Ok(sizes)
+        Ok(super::maxsize::repo_sizes(self.ctx)?
+            .into_iter()
+            .filter(|(u, s)| *s > 0 && repos.trust(u) != TrustLevel::Dead)
+            .map(|(u, s)| (u, u128::try_from(s).unwrap_or(0)))
+            .collect())
     }
 
     /// Sizes of `.git/annex/unused` keys still in the annex.

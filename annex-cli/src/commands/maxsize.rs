@@ -223,11 +223,22 @@ fn add_name(desc: &str, name: &str) -> String {
     }
 }
 
-/// The size of each repository's content, from the location logs: the
-/// sum of the sizes of the keys each has.
-// TODO(lead): use annex_core::sizes (the repository sizes database) when
-// it lands; this walks every location log.
-fn repo_sizes(ctx: &Ctx) -> Result<BTreeMap<Uuid, i128>, CommandError> {
+/// The size of each repository's content (the sum of the sizes of the
+/// keys its location log says it has), from the repository sizes
+/// database (`annex_core::sizes`), brought up to the branch. Where the
+/// database cannot be used (a read-only repository), every location log is
+/// read instead.
+pub(super) fn repo_sizes(ctx: &Ctx) -> Result<BTreeMap<Uuid, i128>, CommandError> {
+    let db = annex_core::sizes::RepoSizes::open(&ctx.repo.annex_dir())
+        .and_then(|db| db.sizes(ctx.state.branch()));
+    match db {
+        Ok(sizes) => Ok(sizes.into_iter().map(|(u, s)| (u, i128::from(s))).collect()),
+        Err(_) => walk_sizes(ctx),
+    }
+}
+
+/// [`repo_sizes`] by reading every location log.
+fn walk_sizes(ctx: &Ctx) -> Result<BTreeMap<Uuid, i128>, CommandError> {
     let mut sizes: BTreeMap<Uuid, i128> = BTreeMap::new();
     ctx.state.branch().for_each_file(
         |p| p.ends_with(b".log") && p.iter().filter(|c| **c == b'/').count() == 2,

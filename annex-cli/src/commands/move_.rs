@@ -152,6 +152,7 @@ fn to_one(
     if uploaded {
         action.note(&format!("to {}...", remote.name()))?;
         env.ctx.state.set_present(&item.key, remote.uuid(), true)?;
+        env.reserver.finish(remote.uuid(), &item.key);
     }
     let there = if uploaded || fast {
         false

@@ -96,6 +96,8 @@ pub struct Env {
     pub force: bool,
     /// Remotes with `annex-ignore` set.
     pub ignored: Vec<String>,
+    /// Space reservations of uploads to repositories with a maxsize.
+    pub reserver: crate::reserve::Reserver,
 }
 
 impl Env {
@@ -153,6 +155,7 @@ impl Env {
             None => ctx.config.get_int("annex.numcopies").unwrap_or(1),
         };
         let mincopies = ctx.state.mincopies()?.unwrap_or(1);
+        let reserver = crate::reserve::Reserver::new(ctx.repo.annex_dir());
         Ok(Env {
             ctx,
             remotes,
@@ -163,6 +166,7 @@ impl Env {
             progress,
             force: false,
             ignored,
+            reserver,
         })
     }
 
@@ -631,6 +635,27 @@ impl Env {
             .store
             .find(&item.key)
             .ok_or(RemoteError::NotPresent)?;
+        // A repository with a maxsize: the key's size is reserved first,
+        // and a repository it would not fit in is reported full.
+        let reservation =
+            match self
+                .reserver
+                .reserve(self.ctx.state.branch(), remote.uuid(), &item.key)
+            {
+                Ok(crate::reserve::Outcome::Reserved(r)) => Some(r),
+                Ok(crate::reserve::Outcome::Unlimited) => None,
+                Ok(crate::reserve::Outcome::Full(e)) => {
+                    return Err(RemoteError::NotEnoughSpace {
+                        needed: crate::reserve::shortfall(&e),
+                    });
+                }
+                Err(reason) => {
+                    return Err(RemoteError::Unavailable {
+                        remote: remote.name().to_owned(),
+                        reason,
+                    });
+                }
+            };
         let mut t = Transfer::start(
             self.ctx.repo.git_dir(),
             Direction::Upload,
@@ -657,7 +682,11 @@ impl Env {
             .map_err(|e| RemoteError::Branch {
                 remote: "here".into(),
                 source: e,
-            })
+            })?;
+        if let Some(r) = reservation {
+            crate::reserve::finish(r);
+        }
+        Ok(())
     }
 
     /// git-annex's `fromOk`: whether to get from a remote: it has the key
@@ -1074,6 +1103,26 @@ pub fn run_parallel(
     let store = &env.ctx.store;
     let git_dir = env.ctx.repo.git_dir().to_path_buf();
     let here = env.here().clone();
+    // Uploads to a repository with a maxsize reserve their space first
+    // (here: the branch is not shared between threads); one that does not
+    // fit is not run, and the caller's retry reports it. The reservations
+    // are held until the caller records each upload.
+    let mut plan: Vec<&Planned<'_>> = plan.iter().collect();
+    if direction == Direction::Upload {
+        plan.retain(|p| {
+            match env
+                .reserver
+                .reserve(env.ctx.state.branch(), p.remote.uuid(), &items[p.index].key)
+            {
+                Ok(crate::reserve::Outcome::Reserved(r)) => {
+                    env.reserver.hold(r);
+                    true
+                }
+                Ok(crate::reserve::Outcome::Unlimited) => true,
+                Ok(crate::reserve::Outcome::Full(_)) | Err(_) => false,
+            }
+        });
+    }
     std::thread::scope(|s| {
         for _ in 0..jobs.min(plan.len()) {
             s.spawn(|| {
@@ -1090,7 +1139,11 @@ pub fn run_parallel(
             });
         }
     });
-    results.into_inner().unwrap_or_else(|e| e.into_inner())
+    let results = results.into_inner().unwrap_or_else(|e| e.into_inner());
+    for p in plan.iter().filter(|p| !results[p.index]) {
+        env.reserver.cancel(p.remote.uuid(), &items[p.index].key);
+    }
+    results
 }
 
 fn transfer_one(
