@@ -58,7 +58,17 @@ impl Reserver {
 
     /// Reserves `key`'s size in the repository `uuid` when it has a
     /// maxsize (a key of unknown size counts 0, as git-annex counts it).
-    pub fn reserve(&self, branch: &Branch, uuid: &Uuid, key: &Key) -> Result<Outcome, String> {
+    /// With `enforce`, a key that would take the repository over its
+    /// maxsize is refused ([`Outcome::Full`]); without, it is reserved all
+    /// the same, as git-annex lets an explicit copy go over an advisory
+    /// maxsize.
+    pub fn reserve(
+        &self,
+        branch: &Branch,
+        uuid: &Uuid,
+        key: &Key,
+        enforce: bool,
+    ) -> Result<Outcome, String> {
         let maxsize = annex_core::logs::maxsize::parse(
             &branch
                 .get(annex_core::state::paths::MAXSIZE)
@@ -74,7 +84,13 @@ impl Reserver {
         let max = u64::try_from(maxsize).unwrap_or(u64::MAX);
         let sizes = self.sizes()?;
         match retry_busy(|| {
-            sizes.reserve_within(branch, uuid, key, key.size().unwrap_or(0), Some(max))
+            sizes.reserve_within(
+                branch,
+                uuid,
+                key,
+                key.size().unwrap_or(0),
+                enforce.then_some(max),
+            )
         }) {
             Ok(r) => Ok(Outcome::Reserved(r)),
             Err(SizesError::WouldExceed(e)) => Ok(Outcome::Full(e)),

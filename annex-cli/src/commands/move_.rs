@@ -71,6 +71,7 @@ pub fn run_mode(args: Args, mode: Mode) -> Result<(), CommandError> {
     let progress = ProgressMode::choose(args.out.json, args.out.json_progress, args.out.quiet);
     let mut env = Env::open(ctx, progress)?;
     env.force = args.force;
+    env.enforce_maxsize = args.sel.auto;
     let entry = env.remote_named(&remote_name)?;
     if to && jobs > 1 && !args.sel.batch {
         // Uploads run in parallel; then each is reported (and, for a

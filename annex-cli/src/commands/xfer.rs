@@ -98,6 +98,11 @@ pub struct Env {
     pub ignored: Vec<String>,
     /// Space reservations of uploads to repositories with a maxsize.
     pub reserver: crate::reserve::Reserver,
+    /// Whether a repository's maxsize refuses uploads that would exceed it
+    /// (`--auto`). git-annex treats maxsize as advisory for an explicit
+    /// `copy --to`/`move --to`: the upload is then still reserved (counted
+    /// for other processes) but never refused.
+    pub enforce_maxsize: bool,
 }
 
 impl Env {
@@ -167,6 +172,7 @@ impl Env {
             force: false,
             ignored,
             reserver,
+            enforce_maxsize: false,
         })
     }
 
@@ -637,25 +643,26 @@ impl Env {
             .ok_or(RemoteError::NotPresent)?;
         // A repository with a maxsize: the key's size is reserved first,
         // and a repository it would not fit in is reported full.
-        let reservation =
-            match self
-                .reserver
-                .reserve(self.ctx.state.branch(), remote.uuid(), &item.key)
-            {
-                Ok(crate::reserve::Outcome::Reserved(r)) => Some(r),
-                Ok(crate::reserve::Outcome::Unlimited) => None,
-                Ok(crate::reserve::Outcome::Full(e)) => {
-                    return Err(RemoteError::NotEnoughSpace {
-                        needed: crate::reserve::shortfall(&e),
-                    });
-                }
-                Err(reason) => {
-                    return Err(RemoteError::Unavailable {
-                        remote: remote.name().to_owned(),
-                        reason,
-                    });
-                }
-            };
+        let reservation = match self.reserver.reserve(
+            self.ctx.state.branch(),
+            remote.uuid(),
+            &item.key,
+            self.enforce_maxsize,
+        ) {
+            Ok(crate::reserve::Outcome::Reserved(r)) => Some(r),
+            Ok(crate::reserve::Outcome::Unlimited) => None,
+            Ok(crate::reserve::Outcome::Full(e)) => {
+                return Err(RemoteError::NotEnoughSpace {
+                    needed: crate::reserve::shortfall(&e),
+                });
+            }
+            Err(reason) => {
+                return Err(RemoteError::Unavailable {
+                    remote: remote.name().to_owned(),
+                    reason,
+                });
+            }
+        };
         let mut t = Transfer::start(
             self.ctx.repo.git_dir(),
             Direction::Upload,
@@ -1110,10 +1117,12 @@ pub fn run_parallel(
     let mut plan: Vec<&Planned<'_>> = plan.iter().collect();
     if direction == Direction::Upload {
         plan.retain(|p| {
-            match env
-                .reserver
-                .reserve(env.ctx.state.branch(), p.remote.uuid(), &items[p.index].key)
-            {
+            match env.reserver.reserve(
+                env.ctx.state.branch(),
+                p.remote.uuid(),
+                &items[p.index].key,
+                env.enforce_maxsize,
+            ) {
                 Ok(crate::reserve::Outcome::Reserved(r)) => {
                     env.reserver.hold(r);
                     true

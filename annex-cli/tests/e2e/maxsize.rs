@@ -109,12 +109,14 @@ fn sizes_on(dir: &Path, remote: &str) -> u64 {
 }
 
 #[test]
-fn copy_to_a_repository_over_its_maxsize_skips_what_does_not_fit() {
+fn copy_auto_to_a_repository_over_its_maxsize_skips_what_does_not_fit() {
     let files: Vec<(String, usize)> = (1..=4).map(|i| (format!("f{i}"), 1000)).collect();
     for jobs in ["1", "3"] {
         let (_d, r, a) = setup(&files);
         annex(&a, &["maxsize", "origin", "2500"]);
-        let o = ours(&a, &["copy", "--to", "origin", "-J", jobs]);
+        // numcopies 2: `copy --auto` wants a second copy of every file.
+        annex(&a, &["numcopies", "2"]);
+        let o = ours(&a, &["copy", "--auto", "--to", "origin", "-J", jobs]);
         let stdout = String::from_utf8_lossy(&o.stdout);
         let stderr = String::from_utf8_lossy(&o.stderr);
         // Two fit; the others fail, as a full repository fails.
@@ -126,10 +128,29 @@ fn copy_to_a_repository_over_its_maxsize_skips_what_does_not_fit() {
         assert_eq!(objects_size(&r), 2000);
         // Nothing stays reserved: raising the maxsize lets the rest in.
         annex(&a, &["maxsize", "origin", "4000"]);
-        let o = ours(&a, &["copy", "--to", "origin", "-J", jobs]);
+        let o = ours(&a, &["copy", "--auto", "--to", "origin", "-J", jobs]);
         assert!(o.status.success(), "{o:?}");
         assert_eq!(sizes_on(&a, "origin"), 4000);
         // And the numbers are the reference's.
+        compare_sizes(&a);
+    }
+}
+
+#[test]
+fn explicit_copy_goes_over_an_advisory_maxsize_as_the_reference_does() {
+    // git-annex treats maxsize as advisory for an explicit `copy --to`:
+    // it copies everything. So do we (the copies are still counted).
+    let files: Vec<(String, usize)> = (1..=4).map(|i| (format!("f{i}"), 1000)).collect();
+    for reference in [true, false] {
+        let (_d, r, a) = setup(&files);
+        annex(&a, &["maxsize", "origin", "2500"]);
+        let o = if reference {
+            support::annex_output(&a, &["copy", "--to", "origin"], None)
+        } else {
+            ours(&a, &["copy", "--to", "origin"])
+        };
+        assert!(o.status.success(), "reference={reference}: {o:?}");
+        assert_eq!(objects_size(&r), 4000, "reference={reference}");
         compare_sizes(&a);
     }
 }
@@ -235,13 +256,25 @@ fn concurrent_uploaders_never_fill_a_repository_over_its_maxsize() {
         // Room for 11 of the 32 files.
         let maxsize = 11 * (SIZE + round) as u64 + 500;
         annex(&a, &["maxsize", "origin", &maxsize.to_string()]);
+        annex(&a, &["numcopies", "2"]);
         let stop = Arc::new(AtomicBool::new(false));
         let watcher = watch(r.clone(), uuid_of(&r), stop.clone());
         let children: Vec<_> = (0..4)
             .map(|p| {
-                ours_cmd(&a, &["copy", "--to", "origin", "-J", "4", &format!("p{p}")])
-                    .spawn()
-                    .expect("spawn")
+                ours_cmd(
+                    &a,
+                    &[
+                        "copy",
+                        "--auto",
+                        "--to",
+                        "origin",
+                        "-J",
+                        "4",
+                        &format!("p{p}"),
+                    ],
+                )
+                .spawn()
+                .expect("spawn")
             })
             .collect();
         let mut ok = 0;
@@ -284,8 +317,9 @@ fn a_killed_uploaders_reservation_expires() {
     // Room for the big file and half the small ones.
     let maxsize = (BIG + 5 * SMALL + 100) as u64;
     annex(&a, &["maxsize", "origin", &maxsize.to_string()]);
+    annex(&a, &["numcopies", "2"]);
     let big_key = annex(&a, &["lookupkey", "big"]).trim().to_string();
-    let mut child = ours_cmd(&a, &["copy", "--to", "origin", "big"])
+    let mut child = ours_cmd(&a, &["copy", "--auto", "--to", "origin", "big"])
         .spawn()
         .expect("spawn");
     // Mid-transfer: the partial object is in the remote's tmp.
@@ -315,9 +349,20 @@ fn a_killed_uploaders_reservation_expires() {
     // gone (five would while it counted).
     let children: Vec<_> = (0..2)
         .map(|p| {
-            ours_cmd(&a, &["copy", "--to", "origin", "-J", "2", &format!("s{p}")])
-                .spawn()
-                .expect("spawn")
+            ours_cmd(
+                &a,
+                &[
+                    "copy",
+                    "--auto",
+                    "--to",
+                    "origin",
+                    "-J",
+                    "2",
+                    &format!("s{p}"),
+                ],
+            )
+            .spawn()
+            .expect("spawn")
         })
         .collect();
     for c in children {
@@ -326,24 +371,25 @@ fn a_killed_uploaders_reservation_expires() {
     }
     assert_eq!(objects_size(&r), 10 * SMALL as u64);
     // And now the big one no longer fits.
-    let o = ours(&a, &["copy", "--to", "origin", "big"]);
+    let o = ours(&a, &["copy", "--auto", "--to", "origin", "big"]);
     assert_eq!(o.status.code(), Some(1), "{o:?}");
     assert_eq!(objects_size(&r), 10 * SMALL as u64);
 }
 
 #[test]
-fn move_to_a_repository_over_its_maxsize_keeps_what_does_not_fit() {
+fn explicit_move_goes_over_an_advisory_maxsize_as_the_reference_does() {
     let files: Vec<(String, usize)> = (1..=4).map(|i| (format!("f{i}"), 1000)).collect();
-    for jobs in ["1", "2"] {
+    for (reference, jobs) in [(true, "1"), (false, "1"), (false, "2")] {
         let (_d, r, a) = setup(&files);
         annex(&a, &["maxsize", "origin", "2999"]);
-        let o = ours(&a, &["move", "--to", "origin", "-J", jobs]);
-        let stdout = String::from_utf8_lossy(&o.stdout);
-        assert_eq!(o.status.code(), Some(1), "{o:?}");
-        assert_eq!(stdout.matches(" ok").count(), 2, "{stdout}");
-        assert_eq!(objects_size(&r), 2000);
-        // What did not fit is still here.
-        assert_eq!(objects_size(&a), 2000);
+        let o = if reference {
+            support::annex_output(&a, &["move", "--to", "origin", "-J", jobs], None)
+        } else {
+            ours(&a, &["move", "--to", "origin", "-J", jobs])
+        };
+        assert!(o.status.success(), "reference={reference}: {o:?}");
+        assert_eq!(objects_size(&r), 4000, "reference={reference}");
+        assert_eq!(objects_size(&a), 0, "reference={reference}");
         compare_sizes(&a);
     }
 }
