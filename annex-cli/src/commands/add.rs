@@ -78,30 +78,7 @@ pub struct Args {
 /// `quote_high`) bytes of 0x80 and above is shown in double quotes with C
 /// escapes and octal for the other bytes.
 pub(crate) fn quote_path(p: &[u8], quote_high: bool) -> Vec<u8> {
-    let needs =
-        |c: u8| c < 0x20 || c == b'"' || c == b'\\' || c == 0x7f || (quote_high && c >= 0x80);
-    if !p.iter().any(|&c| needs(c)) {
-        return p.to_vec();
-    }
-    let mut out = Vec::with_capacity(p.len() + 8);
-    out.push(b'"');
-    for &c in p {
-        match c {
-            b'\x07' => out.extend_from_slice(b"\\a"),
-            b'\x08' => out.extend_from_slice(b"\\b"),
-            b'\t' => out.extend_from_slice(b"\\t"),
-            b'\n' => out.extend_from_slice(b"\\n"),
-            b'\x0b' => out.extend_from_slice(b"\\v"),
-            b'\x0c' => out.extend_from_slice(b"\\f"),
-            b'\r' => out.extend_from_slice(b"\\r"),
-            b'"' => out.extend_from_slice(b"\\\""),
-            b'\\' => out.extend_from_slice(b"\\\\"),
-            c if needs(c) => out.extend_from_slice(format!("\\{c:03o}").as_bytes()),
-            c => out.push(c),
-        }
-    }
-    out.push(b'"');
-    out
+    crate::action::quote(p, quote_high)
 }
 
 /// How file names are shown: relative to the current directory, quoted in
