@@ -14,6 +14,7 @@ mod fsck;
 mod init;
 mod interop;
 mod matchexpression;
+mod matching;
 mod read;
 mod settings;
 mod transfer;
