@@ -454,7 +454,11 @@ pub fn run(args: Args) -> Result<(), CommandError> {
         .top()
         .canonicalize()
         .unwrap_or_else(|_| wt.top().to_path_buf());
-    let mut reporter = args.output.reporter("add");
+    // The reporter quotes the names it shows (core.quotepath).
+    let mut reporter = args
+        .output
+        .reporter("add")
+        .quote_path(ctx.config.get_bool("core.quotepath").unwrap_or(true));
     let jobs = args.common.jobs()?;
     let mut policy = Policy::new(&ctx, &args)?;
     let mut ingester = Ingester::new(
@@ -778,7 +782,7 @@ fn process(
             Ok((Added::Nothing, _)) => Ok(()),
             Ok((Added::Git { entry, note }, _)) => {
                 *printed = true;
-                let mut action = reporter.start(Some(&shown), None, &input)?;
+                let mut action = reporter.start(Some(&raw), None, &input)?;
                 if let Some(n) = note {
                     action.note(n)?;
                 }
@@ -797,7 +801,7 @@ fn process(
                 _,
             )) => {
                 *printed = true;
-                let mut action = reporter.start(Some(&shown), None, &input)?;
+                let mut action = reporter.start(Some(&raw), None, &input)?;
                 if let Some(w) = warning
                     && ctx
                         .state
@@ -814,7 +818,7 @@ fn process(
                 if json_progress && hashed && size > 0 {
                     let mut a = serde_json::Map::new();
                     a.insert("command".into(), Value::String("add".into()));
-                    a.insert("file".into(), Value::String(crate::action::lossy(&shown)));
+                    a.insert("file".into(), Value::String(crate::action::lossy(&raw)));
                     a.insert(
                         "input".into(),
                         Value::Array(vec![Value::String(crate::action::lossy(&input))]),
@@ -834,7 +838,7 @@ fn process(
             }
             Err((e, how)) => {
                 *printed = true;
-                let mut action = reporter.start(Some(&shown), None, &input)?;
+                let mut action = reporter.start(Some(&raw), None, &input)?;
                 if let Some(n) = how.note() {
                     action.note(n)?;
                 }
