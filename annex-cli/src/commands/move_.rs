@@ -83,7 +83,7 @@ pub fn run_mode(args: Args, mode: Mode) -> Result<(), CommandError> {
                     if env.ctx.store.has(&item.key)
                         && (!args.sel.auto
                             || mode == Mode::Move
-                            || env.auto_wants_copy(&item.key)?)
+                            || env.auto_wants_copy(item, entry.uuid.as_ref())?)
                         && matches!(remote.check_present(&item.key), Ok(false))
                     {
                         plan.push(xfer::Planned {
@@ -128,7 +128,10 @@ fn to_one(
     if entry.uuid.as_ref() == Some(env.here()) {
         return Ok(false);
     }
-    if !uploaded && args.sel.auto && mode == Mode::Copy && !env.auto_wants_copy(&item.key)? {
+    if !uploaded
+        && args.sel.auto
+        && mode == Mode::Copy
+        && !env.auto_wants_copy(item, entry.uuid.as_ref())? {
         return Ok(false);
     }
     // --fast (copy only): the location log decides, as git-annex's
@@ -209,7 +212,7 @@ fn from_one(
     if !env.should_get_from(entry, &item.key)? {
         return Ok(false);
     }
-    if args.sel.auto && mode == Mode::Copy && !env.auto_wants_copy(&item.key)? {
+    if args.sel.auto && mode == Mode::Copy && !env.auto_wants_copy(item, None)? {
         return Ok(false);
     }
     let mut action = env.start(reporter, item)?;
