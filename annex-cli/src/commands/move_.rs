@@ -131,7 +131,8 @@ fn to_one(
     if !uploaded
         && args.sel.auto
         && mode == Mode::Copy
-        && !env.auto_wants_copy(item, entry.uuid.as_ref())? {
+        && !env.auto_wants_copy(item, entry.uuid.as_ref())?
+    {
         return Ok(false);
     }
     // --fast (copy only): the location log decides, as git-annex's

@@ -3,7 +3,7 @@
 //! uploads with their location log changes, drops with their proof, and
 //! git-annex's explanations when something cannot be done.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
@@ -961,25 +961,14 @@ impl Env {
         )?)
     }
 
-    /// A repository's preferred content matcher (preferred or required
-    /// content, `standard` and `groupwanted` expanded); `None` when not
+    /// A repository's preferred content matcher; `None` when not
     /// configured.
     pub fn preferred_of(
         &self,
         mctx: &StateContext<'_>,
         u: &Uuid,
     ) -> Result<Option<Expr>, CommandError> {
-        let preferred = self.ctx.state.preferred_content()?;
-        let required = self.ctx.state.required_content()?;
-        let group_wanted = self.ctx.state.group_preferred_content()?;
-        let no_groups = BTreeSet::new();
-        let groups = mctx.groups().get(u).unwrap_or(&no_groups);
-        Ok(preferred::preferred_content_matcher(
-            preferred.get(u).map(|v| v.as_slice()),
-            required.get(u).map(|v| v.as_slice()),
-            groups,
-            &group_wanted,
-        ))
+        crate::matching::preferred_of(&self.ctx.state, mctx, u)
     }
 
     /// The numcopies for an item: its `annex.numcopies` attribute, else

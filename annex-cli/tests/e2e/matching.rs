@@ -130,3 +130,216 @@ fn largefiles_from_gitattributes_and_branch_as_the_reference() {
         );
     }
 }
+
+/// Two repositories built by the reference in a temp dir: `origin` with
+/// annexed files, metadata and a trusted `backup`-group description, and
+/// `clone` (a clone of it, with its own files, some of origin's content,
+/// and the remote `origin`).
+fn pair() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let o = dir.path().join("origin");
+    let c = dir.path().join("clone");
+    fs::create_dir_all(&o).unwrap();
+    support::git(&o, &["init", "-q", "-b", "main"]);
+    support::annex(&o, &["init", "-q", "origin"]);
+    fs::create_dir_all(o.join("docs")).unwrap();
+    fs::create_dir_all(o.join("media")).unwrap();
+    fs::write(o.join("docs/a.txt"), "a".repeat(100)).unwrap();
+    fs::write(o.join("docs/b.md"), "b".repeat(3000)).unwrap();
+    fs::write(o.join("media/s.mp3"), "s".repeat(500)).unwrap();
+    fs::write(o.join("media/f.mkv"), "f".repeat(5000)).unwrap();
+    fs::write(o.join("top.bin"), "t".repeat(2048)).unwrap();
+    support::annex(&o, &["add", "-q", "."]);
+    support::git(&o, &["commit", "-q", "-m", "o"]);
+    support::annex(&o, &["metadata", "-q", "-s", "tag=keep", "media/s.mp3"]);
+    support::annex(&o, &["metadata", "-q", "-s", "year=2020", "docs/b.md"]);
+    support::annex(&o, &["group", "here", "backup"]);
+    support::git(dir.path(), &["clone", "-q", "origin", "clone"]);
+    support::annex(&c, &["init", "-q", "clone"]);
+    support::annex(&c, &["get", "-q", "docs/a.txt", "media/s.mp3"]);
+    fs::write(c.join("mine.txt"), "m".repeat(40)).unwrap();
+    fs::write(c.join("big.iso"), "i".repeat(9000)).unwrap();
+    support::annex(&c, &["add", "-q", "mine.txt", "big.iso"]);
+    support::git(&c, &["commit", "-q", "-m", "c"]);
+    support::annex(&c, &["group", "here", "client"]);
+    support::annex(&c, &["trust", "-q", "--force", "origin"]);
+    dir
+}
+
+/// `find ARGS` in the clone by us and by the reference: same output and
+/// exit code.
+#[test]
+fn find_with_matching_options_as_the_reference() {
+    let d = pair();
+    let c = d.path().join("clone");
+    support::annex(&c, &["wanted", "here", "include=*.mp3 or largerthan=4kb"]);
+    let cases: &[&[&str]] = &[
+        &[],
+        &["--in", "origin"],
+        &["--in", "here"],
+        &["--not", "--in", "here"],
+        &["--copies", "2"],
+        &["--copies", "trusted:1"],
+        &["--copies", "backup:1"],
+        &["--copies", "semitrusted+:2"],
+        &["--include", "*.mp3", "--or", "--largerthan", "2kb"],
+        &[
+            "-(",
+            "--in",
+            "origin",
+            "--and",
+            "--copies",
+            "2",
+            "-)",
+            "--or",
+            "--include",
+            "docs/*",
+        ],
+        &["--exclude", "docs/*", "--smallerthan", "6kb"],
+        &["--metadata", "tag=keep"],
+        &["--metadata", "year<2021"],
+        &["--not", "--metadata", "tag=*"],
+        &["--inbackend", "SHA256E"],
+        &["--want-get"],
+        &["--want-drop"],
+        &["--want-get", "--not", "--in", "here"],
+        &["--copies", "x"],
+        &["--in", "nosuchremote"],
+        &["--largerthan", "huge"],
+    ];
+    for args in cases {
+        let mut full = vec!["find"];
+        full.extend_from_slice(args);
+        let theirs = support::annex_output(&c, &full, None);
+        let mine = ours(&c, &full);
+        assert_eq!(
+            String::from_utf8_lossy(&mine.stdout),
+            String::from_utf8_lossy(&theirs.stdout),
+            "find {args:?}: stdout; stderr ours {:?}, theirs {:?}",
+            String::from_utf8_lossy(&mine.stderr),
+            String::from_utf8_lossy(&theirs.stderr)
+        );
+        assert_eq!(
+            mine.status.code(),
+            theirs.status.code(),
+            "find {args:?}: exit code"
+        );
+    }
+}
+
+/// The files whose content is in the repository, by the reference.
+fn present(p: &Path) -> String {
+    support::annex(p, &["find", "--in", "here"])
+}
+
+/// Runs `CMD ARGS` in the clone of two identical pairs prepared by
+/// `setup`, the reference on one and us on the other; the same files are
+/// present after, in both repositories.
+fn same_auto(what: &str, setup: &dyn Fn(&Path, &Path), args: &[&str]) {
+    let (a, b) = (pair(), pair());
+    for d in [&a, &b] {
+        setup(&d.path().join("origin"), &d.path().join("clone"));
+    }
+    let ca = a.path().join("clone");
+    let cb = b.path().join("clone");
+    let theirs = support::annex_output(&ca, args, None);
+    let mine = ours(&cb, args);
+    assert_eq!(
+        mine.status.code(),
+        theirs.status.code(),
+        "{what}: exit code; ours {mine:?}"
+    );
+    assert_eq!(present(&cb), present(&ca), "{what}: present in the clone");
+    assert_eq!(
+        present(&b.path().join("origin")),
+        present(&a.path().join("origin")),
+        "{what}: present in origin"
+    );
+}
+
+#[test]
+fn auto_picks_what_the_reference_picks() {
+    let wanted_here = |e: &'static str| {
+        move |_: &Path, c: &Path| {
+            support::annex(c, &["wanted", "here", e]);
+        }
+    };
+    same_auto(
+        "get --auto, wanted",
+        &wanted_here("include=*.mkv or include=docs/*"),
+        &["get", "--auto"],
+    );
+    same_auto(
+        "get --auto, no wanted",
+        &|_: &Path, _: &Path| {},
+        &["get", "--auto"],
+    );
+    same_auto(
+        "get --auto, numcopies 2",
+        &|_: &Path, c: &Path| {
+            support::annex(c, &["numcopies", "2"]);
+        },
+        &["get", "--auto"],
+    );
+    same_auto(
+        "get --auto, standard client group",
+        &wanted_here("standard"),
+        &["get", "--auto"],
+    );
+    same_auto(
+        "drop --auto, wanted",
+        &wanted_here("include=*.mp3"),
+        &["drop", "--auto"],
+    );
+    same_auto(
+        "drop --auto, no wanted",
+        &|_: &Path, _: &Path| {},
+        &["drop", "--auto"],
+    );
+    same_auto(
+        "drop --auto, .gitattributes numcopies",
+        &|_: &Path, c: &Path| {
+            fs::write(c.join(".gitattributes"), "*.mp3 annex.numcopies=2\n").unwrap();
+        },
+        &["drop", "--auto"],
+    );
+    same_auto(
+        "copy --auto --to origin, origin wants *.iso",
+        &|_: &Path, c: &Path| {
+            support::annex(c, &["wanted", "origin", "include=*.iso"]);
+        },
+        &["copy", "--auto", "--to", "origin"],
+    );
+    same_auto(
+        "copy --auto --to origin, backup group",
+        &|_: &Path, c: &Path| {
+            support::annex(c, &["wanted", "origin", "standard"]);
+        },
+        &["copy", "--auto", "--to", "origin"],
+    );
+    same_auto(
+        "get with matching options",
+        &|_: &Path, _: &Path| {},
+        &[
+            "get",
+            "--include",
+            "*.mkv",
+            "--or",
+            "--in",
+            "origin",
+            "--and",
+            "--largerthan",
+            "2kb",
+        ],
+    );
+    same_auto(
+        "drop with matching options",
+        &|_: &Path, _: &Path| {},
+        &["drop", "--not", "--include", "*.mp3"],
+    );
+    same_auto(
+        "copy --to with matching options",
+        &|_: &Path, _: &Path| {},
+        &["copy", "--to", "origin", "--smallerthan", "1kb"],
+    );
+}
