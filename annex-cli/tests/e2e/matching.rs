@@ -207,10 +207,12 @@ fn find_with_matching_options_as_the_reference() {
         &["--in", "nosuchremote"],
         &["--largerthan", "huge"],
     ];
+    let mut distinct = std::collections::BTreeSet::new();
     for args in cases {
         let mut full = vec!["find"];
         full.extend_from_slice(args);
         let theirs = support::annex_output(&c, &full, None);
+        distinct.insert(theirs.stdout.clone());
         let mine = ours(&c, &full);
         assert_eq!(
             String::from_utf8_lossy(&mine.stdout),
@@ -223,6 +225,40 @@ fn find_with_matching_options_as_the_reference() {
             mine.status.code(),
             theirs.status.code(),
             "find {args:?}: exit code"
+        );
+    }
+}
+
+/// `whereis ARGS` in the clone by us and by the reference: same output and
+/// exit code.
+#[test]
+fn whereis_with_matching_options_as_the_reference() {
+    let d = pair();
+    let c = d.path().join("clone");
+    let cases: &[&[&str]] = &[
+        &["--in", "origin", "--and", "--not", "--in", "here"],
+        &["--copies", "2", "--or", "--include", "*.iso"],
+        &["--metadata", "tag=keep"],
+        &["--all", "--largerthan", "4kb"],
+        &["--json", "--include", "docs/*"],
+    ];
+    for args in cases {
+        let mut full = vec!["whereis"];
+        full.extend_from_slice(args);
+        let theirs = support::annex_output(&c, &full, None);
+        // Every case selects something (the test would pass vacuously
+        // otherwise).
+        assert!(!theirs.stdout.is_empty(), "whereis {args:?}: empty");
+        let mine = ours(&c, &full);
+        assert_eq!(
+            String::from_utf8_lossy(&mine.stdout),
+            String::from_utf8_lossy(&theirs.stdout),
+            "whereis {args:?}: stdout"
+        );
+        assert_eq!(
+            mine.status.code(),
+            theirs.status.code(),
+            "whereis {args:?}: exit code"
         );
     }
 }
@@ -257,13 +293,14 @@ fn same_auto(what: &str, setup: &dyn Fn(&Path, &Path), args: &[&str]) {
     );
 }
 
+fn wanted_here(e: &'static str) -> impl Fn(&Path, &Path) {
+    move |_: &Path, c: &Path| {
+        support::annex(c, &["wanted", "here", e]);
+    }
+}
+
 #[test]
-fn auto_picks_what_the_reference_picks() {
-    let wanted_here = |e: &'static str| {
-        move |_: &Path, c: &Path| {
-            support::annex(c, &["wanted", "here", e]);
-        }
-    };
+fn get_auto_picks_what_the_reference_picks() {
     same_auto(
         "get --auto, wanted",
         &wanted_here("include=*.mkv or include=docs/*"),
@@ -286,6 +323,10 @@ fn auto_picks_what_the_reference_picks() {
         &wanted_here("standard"),
         &["get", "--auto"],
     );
+}
+
+#[test]
+fn drop_auto_picks_what_the_reference_picks() {
     same_auto(
         "drop --auto, wanted",
         &wanted_here("include=*.mp3"),
@@ -303,6 +344,10 @@ fn auto_picks_what_the_reference_picks() {
         },
         &["drop", "--auto"],
     );
+}
+
+#[test]
+fn copy_auto_and_matching_options_as_the_reference() {
     same_auto(
         "copy --auto --to origin, origin wants *.iso",
         &|_: &Path, c: &Path| {
