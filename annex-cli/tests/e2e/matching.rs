@@ -263,21 +263,27 @@ fn whereis_with_matching_options_as_the_reference() {
     }
 }
 
-/// The files whose content is in the repository, by the reference.
-fn present(p: &Path) -> String {
-    support::annex(p, &["find", "--in", "here"])
+/// The files whose content is in the clone and in origin (as the
+/// clone's location log says), by the reference.
+fn present(clone: &Path) -> (String, String) {
+    (
+        support::annex(clone, &["find", "--in", "here"]),
+        support::annex(clone, &["find", "--in", "origin"]),
+    )
 }
 
 /// Runs `CMD ARGS` in the clone of two identical pairs prepared by
 /// `setup`, the reference on one and us on the other; the same files are
-/// present after, in both repositories.
-fn same_auto(what: &str, setup: &dyn Fn(&Path, &Path), args: &[&str]) {
+/// present after, in both repositories. Returns whether the command
+/// changed what is where (so a test can check it is not vacuous).
+fn same_auto(what: &str, setup: &dyn Fn(&Path, &Path), args: &[&str]) -> bool {
     let (a, b) = (pair(), pair());
     for d in [&a, &b] {
         setup(&d.path().join("origin"), &d.path().join("clone"));
     }
     let ca = a.path().join("clone");
     let cb = b.path().join("clone");
+    let before = present(&ca);
     let theirs = support::annex_output(&ca, args, None);
     let mine = ours(&cb, args);
     assert_eq!(
@@ -285,12 +291,13 @@ fn same_auto(what: &str, setup: &dyn Fn(&Path, &Path), args: &[&str]) {
         theirs.status.code(),
         "{what}: exit code; ours {mine:?}"
     );
-    assert_eq!(present(&cb), present(&ca), "{what}: present in the clone");
+    let after = present(&ca);
     assert_eq!(
-        present(&b.path().join("origin")),
-        present(&a.path().join("origin")),
-        "{what}: present in origin"
+        present(&cb),
+        after,
+        "{what}: present in the clone and origin"
     );
+    before != after
 }
 
 fn wanted_here(e: &'static str) -> impl Fn(&Path, &Path) {
@@ -301,10 +308,13 @@ fn wanted_here(e: &'static str) -> impl Fn(&Path, &Path) {
 
 #[test]
 fn get_auto_picks_what_the_reference_picks() {
-    same_auto(
-        "get --auto, wanted",
-        &wanted_here("include=*.mkv or include=docs/*"),
-        &["get", "--auto"],
+    assert!(
+        same_auto(
+            "get --auto, wanted",
+            &wanted_here("include=*.mkv or include=docs/*"),
+            &["get", "--auto"],
+        ),
+        "get --auto, wanted: nothing changed"
     );
     same_auto(
         "get --auto, no wanted",
@@ -327,10 +337,13 @@ fn get_auto_picks_what_the_reference_picks() {
 
 #[test]
 fn drop_auto_picks_what_the_reference_picks() {
-    same_auto(
-        "drop --auto, wanted",
-        &wanted_here("include=*.mp3"),
-        &["drop", "--auto"],
+    assert!(
+        same_auto(
+            "drop --auto, wanted",
+            &wanted_here("include=*.mp3"),
+            &["drop", "--auto"],
+        ),
+        "drop --auto, wanted: nothing changed"
     );
     same_auto(
         "drop --auto, no wanted",
@@ -348,12 +361,15 @@ fn drop_auto_picks_what_the_reference_picks() {
 
 #[test]
 fn copy_auto_and_matching_options_as_the_reference() {
-    same_auto(
-        "copy --auto --to origin, origin wants *.iso",
-        &|_: &Path, c: &Path| {
-            support::annex(c, &["wanted", "origin", "include=*.iso"]);
-        },
-        &["copy", "--auto", "--to", "origin"],
+    assert!(
+        same_auto(
+            "copy --auto --to origin, origin wants *.iso",
+            &|_: &Path, c: &Path| {
+                support::annex(c, &["wanted", "origin", "include=*.iso"]);
+            },
+            &["copy", "--auto", "--to", "origin"],
+        ),
+        "copy --auto --to origin, origin wants *.iso: nothing changed"
     );
     same_auto(
         "copy --auto --to origin, backup group",
@@ -362,25 +378,31 @@ fn copy_auto_and_matching_options_as_the_reference() {
         },
         &["copy", "--auto", "--to", "origin"],
     );
-    same_auto(
-        "get with matching options",
-        &|_: &Path, _: &Path| {},
-        &[
-            "get",
-            "--include",
-            "*.mkv",
-            "--or",
-            "--in",
-            "origin",
-            "--and",
-            "--largerthan",
-            "2kb",
-        ],
+    assert!(
+        same_auto(
+            "get with matching options",
+            &|_: &Path, _: &Path| {},
+            &[
+                "get",
+                "--include",
+                "*.mkv",
+                "--or",
+                "--in",
+                "origin",
+                "--and",
+                "--largerthan",
+                "2kb",
+            ],
+        ),
+        "get with matching options: nothing changed"
     );
-    same_auto(
-        "drop with matching options",
-        &|_: &Path, _: &Path| {},
-        &["drop", "--not", "--include", "*.mp3"],
+    assert!(
+        same_auto(
+            "drop with matching options",
+            &|_: &Path, _: &Path| {},
+            &["drop", "--not", "--include", "*.mp3"],
+        ),
+        "drop with matching options: nothing changed"
     );
     same_auto(
         "copy --to with matching options",
