@@ -1,11 +1,13 @@
-//! `find [PATH...]`: the annexed files whose content is present here, or
-//! those matching `--in` / `--copies`; printed one a line, through a
-//! `--format` (`--print0`), or as JSON (the key's fields and the file);
-//! `--batch` (`-z`) checks files read from stdin.
+//! `find [PATH...]`: the annexed files whose content is present here, or,
+//! with matching options (`--in`, `--copies`, `--include`, `--want-get`,
+//! `--and`/`--or`/`--not`/`-(`/`-)`, ...: [`crate::matching`]), those the
+//! options select; printed one a line, through a `--format` (`--print0`),
+//! or as JSON (the key's fields and the file); `--batch` (`-z`) checks files
+//! read from stdin.
 //!
 //! Files are read from the index in git's order and printed as they come;
-//! the branch is read through one [`Snapshot`] only when a limit needs the
-//! location log.
+//! the matching options are evaluated by the preferred-content engine over
+//! the repository's logs.
 
 use std::ffi::OsString;
 use std::io::{IsTerminal, Write};

@@ -976,8 +976,10 @@ impl Env {
     fn numcopies_for(&self, item: &Item) -> i64 {
         if item.file.is_some()
             && let Ok(wt) = self.ctx.worktree()
-            && let Ok(v) =
-                annex_core::fsck::numcopies_attributes(wt.top(), &[item.top_path.clone()])
+            && let Ok(v) = annex_core::fsck::numcopies_attributes(
+                wt.top(),
+                std::slice::from_ref(&item.top_path),
+            )
             && let Some(Some(n)) = v.first()
         {
             return *n;
