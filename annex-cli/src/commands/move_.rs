@@ -44,6 +44,10 @@ pub enum Mode {
 
 /// Runs `move`.
 pub fn run(args: Args) -> Result<(), CommandError> {
+    // git-annex's move has no --auto (the option is shared with copy here).
+    if args.sel.auto {
+        return Err(CommandError::failed("Invalid option `--auto'"));
+    }
     run_mode(args, Mode::Move)
 }
 

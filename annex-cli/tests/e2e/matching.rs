@@ -410,3 +410,23 @@ fn copy_auto_and_matching_options_as_the_reference() {
         &["copy", "--to", "origin", "--smallerthan", "1kb"],
     );
 }
+
+/// git-annex's `move` has no `--auto`: both refuse it.
+#[test]
+fn move_auto_is_refused_as_by_the_reference() {
+    let d = pair();
+    let c = d.path().join("clone");
+    let args = ["move", "--auto", "--to", "origin"];
+    let before = present(&c);
+    let theirs = support::annex_output(&c, &args, None);
+    let mine = ours(&c, &args);
+    assert!(!theirs.status.success());
+    assert_eq!(mine.status.code(), theirs.status.code(), "{mine:?}");
+    let first = |o: &[u8]| String::from_utf8_lossy(o).lines().next().map(str::to_owned);
+    assert_eq!(
+        first(&mine.stderr).map(|l| l.replace("git-annex-rs: ", "")),
+        first(&theirs.stderr)
+    );
+    // Nothing moved.
+    assert_eq!(present(&c), before);
+}
