@@ -8,9 +8,6 @@
 //!
 //! As in git-annex, options side by side are joined by an implicit
 //! `--and`, and `--and`/`--or` bind strictly left to right.
-// Used by the commands that select files (find, copy, drop, ...), which
-// other modules add; until then only the tests call it.
-#![allow(dead_code)]
 
 use clap::{Arg, ArgAction, ArgMatches, Args, Command, FromArgMatches};
 
@@ -53,6 +50,27 @@ pub fn resolve_repo(repo: &Repo, state: &State, name: &str) -> Result<Uuid, Comm
         return Ok(u.clone());
     }
     Err(missing())
+}
+
+/// A repository's preferred content matcher (preferred or required
+/// content, `standard` and `groupwanted` expanded, as git-annex builds it);
+/// `None` when not configured.
+pub fn preferred_of(
+    state: &State,
+    mctx: &annex_core::preferred::StateContext<'_>,
+    u: &Uuid,
+) -> Result<Option<Expr>, CommandError> {
+    let preferred = state.preferred_content()?;
+    let required = state.required_content()?;
+    let group_wanted = state.group_preferred_content()?;
+    let no_groups = std::collections::BTreeSet::new();
+    let groups = mctx.groups().get(u).unwrap_or(&no_groups);
+    Ok(annex_core::preferred::preferred_content_matcher(
+        preferred.get(u).map(|v| v.as_slice()),
+        required.get(u).map(|v| v.as_slice()),
+        groups,
+        &group_wanted,
+    ))
 }
 
 /// One matching option as given.
@@ -338,11 +356,6 @@ fn key_of<'a, E>(item: &Item<'a>) -> Result<Option<&'a Key>, EvalError<E>> {
 }
 
 impl Matching {
-    /// Whether there is no option (everything matches).
-    pub fn is_empty(&self) -> bool {
-        self.matcher.is_empty()
-    }
-
     /// Evaluates for an item. `wanted` is this repository's preferred
     /// content matcher (`None` when not configured: `--want-get` then
     /// matches nothing and `--want-drop` everything, as in git-annex).

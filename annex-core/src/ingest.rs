@@ -29,9 +29,8 @@
 //! updates the index under `index.lock` (read after the lock is taken,
 //! written to the lock file, renamed into place).
 //!
-//! The large-files decision is behind [`LargeFilesMatcher`]: the full
-//! expression engine (`annex_core::preferred`) plugs in there;
-//! [`SimpleLargeFiles`] handles the simple expressions.
+//! The large-files decision is behind [`LargeFilesMatcher`], which the
+//! expression engine ([`crate::preferred::LargeFiles`]) implements.
 //!
 //! Also here: unlocking and locking files ([`unlock`], [`lock`]) and the
 //! clean side of the smudge/clean filter ([`Ingester::clean`]); the filter
@@ -55,7 +54,7 @@ mod index;
 mod largefiles;
 
 pub use index::{IndexEntry, stage};
-pub use largefiles::{LargeFilesMatcher, SimpleLargeFiles};
+pub use largefiles::LargeFilesMatcher;
 
 /// Errors of adding, locking and unlocking files. Each names the file.
 #[derive(Debug, thiserror::Error)]

@@ -26,8 +26,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use annex_core::backend::Backend;
 use annex_core::ingest::{
-    Added, Disposition, IndexEntry, IngestError, Ingester, LargeFilesMatcher, SimpleLargeFiles,
+    Added, Disposition, IndexEntry, IngestError, Ingester, LargeFilesMatcher,
 };
+use annex_core::preferred::LargeFiles;
 use annex_core::worktree::pathspec_from_arg;
 use serde_json::Value;
 
@@ -123,6 +124,12 @@ impl<'a> Shower<'a> {
         } else {
             quote_path(&p, self.quote_high)
         }
+    }
+
+    /// Whether names are quoted with their non-ASCII bytes escaped
+    /// (`core.quotepath`), for a [`Reporter`] that shows raw names.
+    pub(crate) fn quote_high(&self) -> bool {
+        self.quote_high
     }
 
     /// The raw display path (relative to the current directory).
@@ -312,9 +319,24 @@ struct Policy {
 }
 
 /// The one place where an `annex.largefiles` expression becomes a
-/// matcher. The full engine (`annex_core::preferred`) plugs in here.
-fn largefiles_matcher(expr: &[u8]) -> Result<Arc<dyn LargeFilesMatcher>, CommandError> {
-    Ok(Arc::new(SimpleLargeFiles::parse(expr)?))
+/// matcher (the preferred-content engine's [`LargeFiles`]). `source` names
+/// where the expression came from, as git-annex's refusal names it
+/// (`git config`, `gitattributes`, `git-annex config`).
+pub(crate) fn largefiles_matcher(
+    expr: &[u8],
+    source: &str,
+) -> Result<Arc<dyn LargeFilesMatcher>, CommandError> {
+    let m = LargeFiles::parse(expr).map_err(|e| {
+        CommandError::failed(format!(
+            "bad annex.largefiles configuration in {source}: {e}"
+        ))
+    })?;
+    Ok(Arc::new(m))
+}
+
+/// Every file is large (no `annex.largefiles`).
+fn all_large() -> Arc<dyn LargeFilesMatcher> {
+    Arc::new(|_: &[u8], _: u64| true)
 }
 
 impl Policy {
@@ -352,14 +374,17 @@ impl Policy {
         })
     }
 
-    fn matcher(&mut self, expr: Option<&[u8]>) -> Result<Arc<dyn LargeFilesMatcher>, CommandError> {
-        let Some(expr) = expr else {
-            return Ok(Arc::new(SimpleLargeFiles::anything()));
+    fn matcher(
+        &mut self,
+        expr: Option<(&[u8], &str)>,
+    ) -> Result<Arc<dyn LargeFilesMatcher>, CommandError> {
+        let Some((expr, source)) = expr else {
+            return Ok(all_large());
         };
         if let Some(m) = self.matchers.get(expr) {
             return Ok(m.clone());
         }
-        let m = largefiles_matcher(expr)?;
+        let m = largefiles_matcher(expr, source)?;
         self.matchers.insert(expr.to_vec(), m.clone());
         Ok(m)
     }
@@ -369,8 +394,13 @@ impl Policy {
         let expr = self
             .config_largefiles
             .clone()
-            .or_else(|| attrs.largefiles.clone())
-            .or_else(|| self.branch_largefiles.clone());
+            .map(|e| (e, "git config"))
+            .or_else(|| attrs.largefiles.clone().map(|e| (e, "gitattributes")))
+            .or_else(|| {
+                self.branch_largefiles
+                    .clone()
+                    .map(|e| (e, "git-annex config"))
+            });
         let backend_name = self
             .backend
             .clone()
@@ -387,7 +417,7 @@ impl Policy {
                 .ok_or_else(|| CommandError::failed(format!("unknown backend {n}")))?,
         };
         Ok(Plan {
-            matcher: self.matcher(expr.as_deref())?,
+            matcher: self.matcher(expr.as_ref().map(|(e, s)| (e.as_slice(), *s)))?,
             backend,
         })
     }
@@ -414,6 +444,7 @@ pub fn run(args: Args) -> Result<(), CommandError> {
         .top()
         .canonicalize()
         .unwrap_or_else(|_| wt.top().to_path_buf());
+    // The reporter quotes the names it shows (core.quotepath).
     let mut reporter = args
         .output
         .reporter("add")
@@ -428,9 +459,9 @@ pub fn run(args: Args) -> Result<(), CommandError> {
     // annex.addunlocked: a boolean, or an expression (as annex.largefiles).
     if let Some(v) = ctx.config.get("annex.addunlocked") {
         let matcher: Option<Arc<dyn LargeFilesMatcher>> = match annex_core::config::parse_bool(v) {
-            Some(true) => Some(Arc::new(SimpleLargeFiles::anything())),
+            Some(true) => Some(all_large()),
             Some(false) => None,
-            None => Some(largefiles_matcher(v)?),
+            None => Some(largefiles_matcher(v, "git config")?),
         };
         if let Some(m) = matcher {
             ingester = ingester.with_add_unlocked(m);
@@ -741,7 +772,7 @@ fn process(
             Ok((Added::Nothing, _)) => Ok(()),
             Ok((Added::Git { entry, note }, _)) => {
                 *printed = true;
-                let mut action = reporter.start(Some(&shown), None, &input)?;
+                let mut action = reporter.start(Some(&raw), None, &input)?;
                 if let Some(n) = note {
                     action.note(n)?;
                 }
@@ -760,7 +791,7 @@ fn process(
                 _,
             )) => {
                 *printed = true;
-                let mut action = reporter.start(Some(&shown), None, &input)?;
+                let mut action = reporter.start(Some(&raw), None, &input)?;
                 if let Some(w) = warning
                     && ctx
                         .state
@@ -777,7 +808,7 @@ fn process(
                 if json_progress && hashed && size > 0 {
                     let mut a = serde_json::Map::new();
                     a.insert("command".into(), Value::String("add".into()));
-                    a.insert("file".into(), Value::String(crate::action::lossy(&shown)));
+                    a.insert("file".into(), Value::String(crate::action::lossy(&raw)));
                     a.insert(
                         "input".into(),
                         Value::Array(vec![Value::String(crate::action::lossy(&input))]),
@@ -797,7 +828,7 @@ fn process(
             }
             Err((e, how)) => {
                 *printed = true;
-                let mut action = reporter.start(Some(&shown), None, &input)?;
+                let mut action = reporter.start(Some(&raw), None, &input)?;
                 if let Some(n) = how.note() {
                     action.note(n)?;
                 }

@@ -57,7 +57,7 @@ fn drop_one(
             if !env.ctx.store.has(&item.key) {
                 return Ok(false);
             }
-            if args.sel.auto && !env.auto_allows_drop(&item.key, env.here())? {
+            if args.sel.auto && !env.auto_allows_drop(item, env.here())? {
                 return Ok(false);
             }
             let mut action = env.start(reporter, item)?;
@@ -82,7 +82,7 @@ fn drop_one(
             // is there.
             if (args.sel.auto || args.fast)
                 && (!env.locations(&item.key)?.contains(u)
-                    || (args.sel.auto && !env.auto_allows_drop(&item.key, u)?))
+                    || (args.sel.auto && !env.auto_allows_drop(item, u)?))
             {
                 return Ok(false);
             }

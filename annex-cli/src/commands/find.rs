@@ -1,26 +1,28 @@
-//! `find [PATH...]`: the annexed files whose content is present here, or
-//! those matching `--in` / `--copies`; printed one a line, through a
-//! `--format` (`--print0`), or as JSON (the key's fields and the file);
-//! `--batch` (`-z`) checks files read from stdin.
+//! `find [PATH...]`: the annexed files whose content is present here, or,
+//! with matching options (`--in`, `--copies`, `--include`, `--want-get`,
+//! `--and`/`--or`/`--not`/`-(`/`-)`, ...: [`crate::matching`]), those the
+//! options select; printed one a line, through a `--format` (`--print0`),
+//! or as JSON (the key's fields and the file); `--batch` (`-z`) checks files
+//! read from stdin.
 //!
 //! Files are read from the index in git's order and printed as they come;
-//! the branch is read through one [`Snapshot`] only when a limit needs the
-//! location log.
+//! the matching options are evaluated by the preferred-content engine over
+//! the repository's logs.
 
 use std::ffi::OsString;
 use std::io::{IsTerminal, Write};
 
-use annex_core::branch::Snapshot;
 use annex_core::key::Key;
 use annex_core::objects::{hash_dir_lower, hash_dir_mixed};
-use annex_core::uuid::Uuid;
+use annex_core::preferred::{Expr, Item, StateContext};
 
 use crate::action::{CommonArgs, OutputArgs};
 use crate::context::Ctx;
 use crate::error::CommandError;
+use crate::matching::Matching;
 
 use super::examinekey::{Format, human_size};
-use super::whereis::{Repos, Shown, lookup_file, os_bytes, os_str, seek_each};
+use super::whereis::{Shown, lookup_file, os_bytes, os_str, seek_each};
 
 /// Arguments of `find`.
 #[derive(clap::Args, Debug)]
@@ -41,34 +43,13 @@ pub struct Args {
     /// With `--batch`, input items end with NUL instead of newline.
     #[arg(short = 'z')]
     z: bool,
-    /// Files whose content the repository has (here, a remote name, a
-    /// description or a UUID).
-    #[arg(long = "in", short = 'i', value_name = "REPOSITORY")]
-    in_: Vec<String>,
-    /// Files with at least this many copies (`N`, `TRUSTLEVEL:N`,
-    /// `TRUSTLEVEL+:N`).
-    #[arg(long, short = 'C', value_name = "N")]
-    copies: Vec<String>,
+    /// The file matching options (`--in`, `--copies`, `--include`, ...).
+    #[command(flatten)]
+    matching: crate::matching::MatchingArgs,
     #[command(flatten)]
     output: OutputArgs,
     #[command(flatten)]
     common: CommonArgs,
-}
-
-/// One limit of the file matcher. The preferred-content engine
-/// (`crate::matching`) will take over the whole expression (`--include`,
-/// `--exclude`, `--not`, `--and`, `--or`, ...); these are the limits `find`
-/// supports until then, all required to hold.
-enum Limit {
-    /// `--in here`: the content is in this repository's annex.
-    InHere,
-    /// `--in REPO`: the location log lists the repository (not dead).
-    In(Uuid),
-    /// `--copies`: at least `n` copies among repositories passing `trust`.
-    Copies {
-        n: usize,
-        trust: Option<(annex_core::logs::trust::TrustLevel, bool)>,
-    },
 }
 
 /// The variables of `--format` and `--json` for a key (and its file), as
@@ -130,9 +111,9 @@ fn escape_for_terminal(b: &[u8]) -> Vec<u8> {
 
 struct Finder<'a> {
     ctx: &'a Ctx,
-    snap: Option<Snapshot<'a>>,
-    repos: Option<Repos>,
-    limits: Vec<Limit>,
+    /// The matching options with what they read (none given: the
+    /// content must be present here).
+    matching: Option<(Matching, StateContext<'a>, Option<Expr>)>,
     format: Option<Format>,
     json: bool,
     terminal: bool,
@@ -146,38 +127,20 @@ pub fn run(args: Args) -> Result<(), CommandError> {
         return Err(CommandError::failed(super::whereis::BARE_REFUSAL));
     }
     let mut reporter = args.output.reporter("find");
-    let needs_log = !args.in_.is_empty() || !args.copies.is_empty();
-    let snap = if needs_log {
-        Some(Snapshot::new(ctx.state.branch())?)
-    } else {
+    let matching = if args.matching.is_empty() {
         None
+    } else {
+        let m = args.matching.build(Some(ctx.here()), |n| {
+            crate::matching::resolve_repo(&ctx.repo, &ctx.state, n)
+        })?;
+        let mctx = StateContext::new(
+            &ctx.state,
+            Some(ctx.here().clone()),
+            Some(ctx.store.clone()),
+        )?;
+        let wanted = crate::matching::preferred_of(&ctx.state, &mctx, ctx.here())?;
+        Some((m, mctx, wanted))
     };
-    let repos = match &snap {
-        Some(s) => Some(Repos::load(&ctx, s)?),
-        None => None,
-    };
-    let mut limits = Vec::new();
-    if let Some(snap) = &snap {
-        let descriptions =
-            annex_core::logs::uuid::parse(&snap.get(annex_core::state::paths::UUID)?)
-                .descriptions();
-        for name in &args.in_ {
-            let u = annex_core::config::resolve_repository(
-                name,
-                Some(ctx.here()),
-                &ctx.config,
-                &descriptions,
-            )?;
-            limits.push(if u == *ctx.here() {
-                Limit::InHere
-            } else {
-                Limit::In(u)
-            });
-        }
-    }
-    for c in &args.copies {
-        limits.push(parse_copies(c)?);
-    }
     let format = if args.print0 {
         Some(Format::parse(b"${file}\0"))
     } else {
@@ -185,9 +148,7 @@ pub fn run(args: Args) -> Result<(), CommandError> {
     };
     let finder = Finder {
         ctx: &ctx,
-        snap,
-        repos,
-        limits,
+        matching,
         format,
         json: reporter.is_json(),
         terminal: std::io::stdout().is_terminal(),
@@ -202,7 +163,7 @@ pub fn run(args: Args) -> Result<(), CommandError> {
         }
         crate::batch::for_each_item(args.z, |item| {
             let printed = match lookup_file(&ctx, std::path::Path::new(os_str(item)))? {
-                Some(f) if finder.matches(&f.key)? => {
+                Some(f) if finder.matches(&f.path, &f.key)? => {
                     finder.show(&mut out, &shown.path(&ctx, &f.path), &f.key)?
                 }
                 // Not annexed or not matching: an empty line, as git-annex answers.
@@ -215,7 +176,7 @@ pub fn run(args: Args) -> Result<(), CommandError> {
         })?;
     } else {
         let unmatched = seek_each(&ctx, &args.paths, |f, _| {
-            if finder.matches(&f.key)? {
+            if finder.matches(&f.path, &f.key)? {
                 finder.show(&mut out, &shown.path(&ctx, &f.path), &f.key)?;
             }
             Ok(())
@@ -229,72 +190,16 @@ pub fn run(args: Args) -> Result<(), CommandError> {
     reporter.finish()
 }
 
-fn parse_copies(s: &str) -> Result<Limit, CommandError> {
-    let bad = |what: &str| CommandError::failed(format!("{what} for copies"));
-    let (trust, num) = match s.split_once(':') {
-        Some((t, n)) => {
-            let (name, plus) = match t.strip_suffix('+') {
-                Some(b) => (b, true),
-                None => (t, false),
-            };
-            // A group name: not supported until groups are evaluated.
-            let level = super::whereis::parse_trust_level(name).ok_or_else(|| {
-                CommandError::failed(format!(
-                    "--copies={s}: copies in a group are not supported by git-annex-rs yet"
-                ))
-            })?;
-            (Some((level, plus)), n)
-        }
-        None => (None, s),
-    };
-    let n = num.trim().parse::<usize>().map_err(|_| bad("bad number"))?;
-    Ok(Limit::Copies { n, trust })
-}
-
 impl Finder<'_> {
-    /// Whether the key passes every limit; with no limit, whether its
-    /// content is present here (find's default).
-    fn matches(&self, key: &Key) -> Result<bool, CommandError> {
-        if self.limits.is_empty() {
+    /// Whether the file (path from the top) and its key match the
+    /// options; with none, whether its content is present here (find's
+    /// default).
+    fn matches(&self, path: &[u8], key: &Key) -> Result<bool, CommandError> {
+        let Some((m, mctx, wanted)) = &self.matching else {
             return Ok(self.ctx.store.has(key));
-        }
-        let (Some(snap), Some(repos)) = (&self.snap, &self.repos) else {
-            return Ok(
-                self.limits.iter().all(|l| matches!(l, Limit::InHere)) && self.ctx.store.has(key)
-            );
         };
-        let mut locations: Option<Vec<Uuid>> = None;
-        for limit in &self.limits {
-            let ok = match limit {
-                Limit::InHere => self.ctx.store.has(key),
-                Limit::In(u) => {
-                    let locs = match &locations {
-                        Some(l) => l,
-                        None => locations.insert(repos.key_locations(snap, key)?),
-                    };
-                    locs.contains(u)
-                }
-                Limit::Copies { n, trust } => {
-                    let locs = match &locations {
-                        Some(l) => l,
-                        None => locations.insert(repos.key_locations(snap, key)?),
-                    };
-                    let count = locs
-                        .iter()
-                        .filter(|u| match trust {
-                            None => true,
-                            Some((level, false)) => repos.trust(u) == *level,
-                            Some((level, true)) => trust_rank(*level) <= trust_rank(repos.trust(u)),
-                        })
-                        .count();
-                    count >= *n
-                }
-            };
-            if !ok {
-                return Ok(false);
-            }
-        }
-        Ok(true)
+        m.matches(mctx, &Item::file(path, Some(key)), wanted.as_ref())
+            .map_err(|e| CommandError::failed(e.to_string()))
     }
 
     /// Prints one file; returns whether something was printed.
@@ -334,17 +239,6 @@ impl Finder<'_> {
     }
 }
 
-/// Trust levels in git-annex's order (dead lowest).
-fn trust_rank(l: annex_core::logs::trust::TrustLevel) -> u8 {
-    use annex_core::logs::trust::TrustLevel::*;
-    match l {
-        Dead => 0,
-        Untrusted => 1,
-        SemiTrusted => 2,
-        Trusted => 3,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -355,21 +249,5 @@ mod tests {
             escape_for_terminal(b"a\tb\\c\x01\xc3\xbc"),
             b"a\\tb\\\\c\\001\xc3\xbc"
         );
-    }
-
-    #[test]
-    fn copies_values() {
-        assert!(matches!(
-            parse_copies("2"),
-            Ok(Limit::Copies { n: 2, trust: None })
-        ));
-        assert!(matches!(
-            parse_copies("trusted+:1"),
-            Ok(Limit::Copies {
-                n: 1,
-                trust: Some((annex_core::logs::trust::TrustLevel::Trusted, true))
-            })
-        ));
-        assert!(parse_copies("x").is_err());
     }
 }

@@ -85,7 +85,7 @@ fn first_candidate<'e>(
     args: &Args,
 ) -> Result<Option<&'e dyn annex_core::remote::Remote>, CommandError> {
     if env.ctx.store.has(&item.key)
-        || (args.sel.auto && !env.auto_wants_copy(&item.key)?)
+        || (args.sel.auto && !env.auto_wants_copy(item, None)?)
         || env.space_shortfall(&item.key).is_some()
     {
         return Ok(None);
@@ -117,7 +117,7 @@ pub fn get_one(
     if env.ctx.store.has(&item.key) {
         return Ok(false);
     }
-    if args.sel.auto && !env.auto_wants_copy(&item.key)? {
+    if args.sel.auto && !env.auto_wants_copy(item, None)? {
         return Ok(false);
     }
     let locs = env.locations(&item.key)?;

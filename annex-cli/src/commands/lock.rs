@@ -48,9 +48,8 @@ pub fn run(args: Args) -> Result<(), CommandError> {
     let input_of = seek_inputs(&ctx, &args.paths)?;
     let mut entries = Vec::new();
     for f in seek.files.iter().filter(|f| !f.locked) {
-        let shown = shower.show(&f.path);
         let input = input_of(&f.path).unwrap_or_else(|| shower.raw(&f.path));
-        let mut action = reporter.start(Some(&shown), None, &input)?;
+        let mut action = reporter.start(Some(&shower.raw(&f.path)), None, &input)?;
         action.field("key", Value::String(f.key.to_string()));
         match ingest::lock(&repo, &ingester, &f.path, &f.key, args.force) {
             Ok(Locked::Done(entry)) => {

@@ -44,6 +44,10 @@ pub enum Mode {
 
 /// Runs `move`.
 pub fn run(args: Args) -> Result<(), CommandError> {
+    // git-annex's move has no --auto (the option is shared with copy here).
+    if args.sel.auto {
+        return Err(CommandError::failed("Invalid option `--auto'"));
+    }
     run_mode(args, Mode::Move)
 }
 
@@ -84,7 +88,7 @@ pub fn run_mode(args: Args, mode: Mode) -> Result<(), CommandError> {
                     if env.ctx.store.has(&item.key)
                         && (!args.sel.auto
                             || mode == Mode::Move
-                            || env.auto_wants_copy(&item.key)?)
+                            || env.auto_wants_copy(item, entry.uuid.as_ref())?)
                         && matches!(remote.check_present(&item.key), Ok(false))
                     {
                         plan.push(xfer::Planned {
@@ -129,7 +133,11 @@ fn to_one(
     if entry.uuid.as_ref() == Some(env.here()) {
         return Ok(false);
     }
-    if !uploaded && args.sel.auto && mode == Mode::Copy && !env.auto_wants_copy(&item.key)? {
+    if !uploaded
+        && args.sel.auto
+        && mode == Mode::Copy
+        && !env.auto_wants_copy(item, entry.uuid.as_ref())?
+    {
         return Ok(false);
     }
     // --fast (copy only): the location log decides, as git-annex's
@@ -211,7 +219,7 @@ fn from_one(
     if !env.should_get_from(entry, &item.key)? {
         return Ok(false);
     }
-    if args.sel.auto && mode == Mode::Copy && !env.auto_wants_copy(&item.key)? {
+    if args.sel.auto && mode == Mode::Copy && !env.auto_wants_copy(item, None)? {
         return Ok(false);
     }
     let mut action = env.start(reporter, item)?;

@@ -25,8 +25,9 @@ use std::path::{Path, PathBuf};
 
 use annex_core::backend::Backend;
 use annex_core::filter::{CleanResult, FilterHandler};
-use annex_core::ingest::{Ingester, LargeFilesMatcher, SimpleLargeFiles, is_dotfile};
+use annex_core::ingest::{Ingester, is_dotfile};
 use annex_core::pointer;
+use annex_core::preferred::LargeFiles;
 use gix::bstr::ByteSlice;
 
 use crate::commands::add::Coprocess;
@@ -84,10 +85,10 @@ impl AnnexFilter {
     }
 
     /// `annex.largefiles` for `path`: git config, `.gitattributes`, then
-    /// `git annex config`.
-    fn largefiles(&mut self, path: &[u8]) -> Result<Option<Vec<u8>>, String> {
+    /// `git annex config`; with where it came from, as git-annex names it.
+    fn largefiles(&mut self, path: &[u8]) -> Result<Option<(Vec<u8>, &'static str)>, String> {
         if let Some(e) = &self.config_largefiles {
-            return Ok(Some(e.clone()));
+            return Ok(Some((e.clone(), "git config")));
         }
         if self.attrs.is_none() {
             self.attrs = Some(
@@ -104,7 +105,11 @@ impl AnnexFilter {
         };
         let v = answer.into_iter().next().and_then(|mut f| f.pop());
         let v = v.filter(|v| v != b"unspecified" && v != b"unset" && v != b"set");
-        Ok(v.or_else(|| self.branch_largefiles.clone()))
+        Ok(v.map(|v| (v, "gitattributes")).or_else(|| {
+            self.branch_largefiles
+                .clone()
+                .map(|v| (v, "git-annex config"))
+        }))
     }
 
     /// The staged blob of `path` and the key it points to, if any.
@@ -163,8 +168,10 @@ impl FilterHandler for AnnexFilter {
         let expr = self.largefiles(path)?;
         let annex = match expr {
             Some(_) if is_dotfile(path) && !self.dotfiles => was_annexed,
-            Some(e) => {
-                let m = SimpleLargeFiles::parse(&e).map_err(|e| e.to_string())?;
+            Some((e, source)) => {
+                let m = LargeFiles::parse(&e).map_err(|err| {
+                    format!("bad annex.largefiles configuration in {source}: {err}")
+                })?;
                 m.is_large(path, meta.len())
             }
             None => was_annexed,

@@ -56,6 +56,9 @@ pub struct Args {
     /// Custom output (`${file}`, `${key}`, `${uuid}`, `${url}` ...).
     #[arg(long, value_name = "FORMAT")]
     format: Option<OsString>,
+    /// The file matching options (`--in`, `--copies`, `--include`, ...).
+    #[command(flatten)]
+    matching: crate::matching::MatchingArgs,
     #[command(flatten)]
     output: OutputArgs,
     #[command(flatten)]
@@ -255,6 +258,32 @@ pub fn run(args: Args) -> Result<(), CommandError> {
         repos,
         format,
     };
+    let matching = if args.matching.is_empty() {
+        None
+    } else {
+        let m = args.matching.build(Some(ctx.here()), |n| {
+            crate::matching::resolve_repo(&ctx.repo, &ctx.state, n)
+        })?;
+        let mctx = annex_core::preferred::StateContext::new(
+            &ctx.state,
+            Some(ctx.here().clone()),
+            Some(ctx.store.clone()),
+        )?;
+        let wanted = crate::matching::preferred_of(&ctx.state, &mctx, ctx.here())?;
+        Some((m, mctx, wanted))
+    };
+    // Whether an item passes the matching options.
+    let selected = |path: Option<&[u8]>, key: &Key| -> Result<bool, CommandError> {
+        let Some((m, mctx, wanted)) = &matching else {
+            return Ok(true);
+        };
+        let item = match path {
+            Some(p) => annex_core::preferred::Item::file(p, Some(key)),
+            None => annex_core::preferred::Item::key(key),
+        };
+        m.matches(mctx, &item, wanted.as_ref())
+            .map_err(|e| CommandError::failed(e.to_string()))
+    };
     if args.batch || args.batch_keys {
         if !args.paths.is_empty() {
             return Err(CommandError::failed(
@@ -298,6 +327,9 @@ pub fn run(args: Args) -> Result<(), CommandError> {
     } else if args.all || (ctx.worktree.is_none() && args.paths.is_empty()) {
         // In a bare repository, no paths means every key, as git-annex.
         for key in all_keys(w.snap.branch())? {
+            if !selected(None, &key)? {
+                continue;
+            }
             let it = Item {
                 file: None,
                 key: &key,
@@ -307,6 +339,9 @@ pub fn run(args: Args) -> Result<(), CommandError> {
         }
     } else {
         let unmatched = seek_each(&ctx, &args.paths, |f, input| {
+            if !selected(Some(&f.path), &f.key)? {
+                return Ok(());
+            }
             let file = shown.path(&ctx, &f.path);
             let input = input.map_or_else(|| file.clone(), |i| os_bytes(i));
             let it = Item {

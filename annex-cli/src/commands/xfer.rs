@@ -11,6 +11,7 @@ use std::path::PathBuf;
 use annex_core::content::{self, ContentError, DropCheck, VerifiedCopy};
 use annex_core::key::Key;
 use annex_core::logs::trust::TrustLevel;
+use annex_core::preferred::{self, Expr, StateContext};
 use annex_core::remote::{ContentLockGuard, LocalGitRemote, Remote, RemoteError};
 use annex_core::transfer::{Direction, Transfer, TransferError};
 use annex_core::uuid::Uuid;
@@ -36,9 +37,12 @@ pub struct Selection {
     /// With --batch, items are ended by NUL instead of newline.
     #[arg(short = 'z')]
     pub nul: bool,
-    /// Act only where numcopies (or, later, preferred content) calls for it.
+    /// Act only where preferred content or numcopies calls for it.
     #[arg(long = "auto", short = 'a')]
     pub auto: bool,
+    /// The file matching options (`--include`, `--in`, `--copies`, ...).
+    #[command(flatten)]
+    pub matching: crate::matching::MatchingArgs,
     /// Files or directories.
     #[arg(value_name = "PATH")]
     pub paths: Vec<OsString>,
@@ -345,6 +349,34 @@ impl Env {
 
     /// The items named on the command line (not `--batch`).
     pub fn items(
+        &self,
+        sel: &Selection,
+        reporter: &mut Reporter,
+    ) -> Result<Vec<Item>, CommandError> {
+        let items = self.items_unfiltered(sel, reporter)?;
+        if sel.matching.is_empty() {
+            return Ok(items);
+        }
+        let mctx = self.match_context()?;
+        let matching = sel.matching.build(Some(self.here()), |n| {
+            crate::matching::resolve_repo(&self.ctx.repo, &self.ctx.state, n)
+        })?;
+        let wanted = self.preferred_of(&mctx, self.here())?;
+        let mut out = Vec::with_capacity(items.len());
+        for item in items {
+            let m = item_of(&item);
+            if matching
+                .matches(&mctx, &m, wanted.as_ref())
+                .map_err(|e| CommandError::failed(e.to_string()))?
+            {
+                out.push(item);
+            }
+        }
+        Ok(out)
+    }
+
+    /// [`Env::items`] before the matching options.
+    fn items_unfiltered(
         &self,
         sel: &Selection,
         reporter: &mut Reporter,
@@ -952,28 +984,99 @@ impl Env {
         self.ctx.commit(reporter)
     }
 
-    /// `--auto` for getting or copying: whether the key needs more copies.
-    /// This is where preferred content plugs in: today it is numcopies
-    /// alone (the key has fewer copies than numcopies).
-    pub fn auto_wants_copy(&self, key: &Key) -> Result<bool, CommandError> {
+    /// The preferred-content engine's view of the repository's logs
+    /// (content here answered by the object store).
+    pub fn match_context(&self) -> Result<StateContext<'_>, CommandError> {
+        Ok(StateContext::new(
+            &self.ctx.state,
+            Some(self.here().clone()),
+            Some(self.ctx.store.clone()),
+        )?)
+    }
+
+    /// A repository's preferred content matcher; `None` when not
+    /// configured.
+    pub fn preferred_of(
+        &self,
+        mctx: &StateContext<'_>,
+        u: &Uuid,
+    ) -> Result<Option<Expr>, CommandError> {
+        crate::matching::preferred_of(&self.ctx.state, mctx, u)
+    }
+
+    /// The numcopies for an item: its `annex.numcopies` attribute, else
+    /// the configured one.
+    fn numcopies_for(&self, item: &Item) -> i64 {
+        if item.file.is_some()
+            && let Ok(wt) = self.ctx.worktree()
+            && let Ok(v) = annex_core::fsck::numcopies_attributes(
+                wt.top(),
+                std::slice::from_ref(&item.top_path),
+            )
+            && let Some(Some(n)) = v.first()
+        {
+            return *n;
+        }
+        self.numcopies
+    }
+
+    /// `--auto` for getting (`to` is `None`: here) or copying to `to`:
+    /// whether the receiving repository wants the item (preferred
+    /// content), or the key has fewer copies than numcopies (untrusted
+    /// ones not counted), as git-annex decides.
+    pub fn auto_wants_copy(&self, item: &Item, to: Option<&Uuid>) -> Result<bool, CommandError> {
         let n = self
-            .locations(key)?
+            .locations(&item.key)?
             .iter()
             .filter(|u| self.trust_of(u) != TrustLevel::Untrusted)
             .count() as i64;
-        Ok(n < self.numcopies)
+        if n < self.numcopies_for(item) {
+            return Ok(true);
+        }
+        let u = to.unwrap_or(self.here());
+        let mctx = self.match_context()?;
+        match self.preferred_of(&mctx, u)? {
+            None => Ok(false),
+            Some(w) => w
+                .matches(&mctx, &item_of(item).for_repo(Some(u)))
+                .map_err(|e| CommandError::failed(e.to_string())),
+        }
     }
 
     /// `--auto` for dropping from `from`: whether the other copies (less
-    /// untrusted ones) already meet numcopies (git-annex's `checkDropAuto`;
-    /// preferred content plugs in here too).
-    pub fn auto_allows_drop(&self, key: &Key, from: &Uuid) -> Result<bool, CommandError> {
+    /// untrusted ones) already meet numcopies and `from` does not want the
+    /// item (its preferred content, as if the copy were gone), as
+    /// git-annex's `checkDropAuto` and `wantDrop`.
+    pub fn auto_allows_drop(&self, item: &Item, from: &Uuid) -> Result<bool, CommandError> {
         let n = self
-            .locations(key)?
+            .locations(&item.key)?
             .iter()
             .filter(|u| *u != from && self.trust_of(u) != TrustLevel::Untrusted)
             .count() as i64;
-        Ok(n >= self.numcopies)
+        if n < self.numcopies_for(item) {
+            return Ok(false);
+        }
+        let mctx = self.match_context()?;
+        match self.preferred_of(&mctx, from)? {
+            None => Ok(true),
+            Some(w) => {
+                let gone = [from.clone()];
+                let mut i = item_of(item).for_repo(Some(from));
+                i.not_present = &gone;
+                w.matches(&mctx, &i)
+                    .map(|wanted| !wanted)
+                    .map_err(|e| CommandError::failed(e.to_string()))
+            }
+        }
+    }
+}
+
+/// The preferred-content engine's item for a command's item: the file
+/// (path from the top) and its key, or the key alone.
+fn item_of(item: &Item) -> preferred::Item<'_> {
+    match item.file {
+        Some(_) => preferred::Item::file(&item.top_path, Some(&item.key)),
+        None => preferred::Item::key(&item.key),
     }
 }
 

@@ -15,6 +15,7 @@ mod init;
 mod interop;
 mod matchexpression;
 mod maxsize;
+mod matching;
 mod read;
 mod settings;
 mod transfer;

@@ -9,8 +9,9 @@ use std::path::Path;
 use std::sync::Arc;
 
 use annex_core::backend::Backend;
-use annex_core::ingest::{self, Added, Disposition, IngestError, Ingester, SimpleLargeFiles};
+use annex_core::ingest::{self, Added, Disposition, IngestError, Ingester};
 use annex_core::objects::ObjectStore;
+use annex_core::preferred::LargeFiles;
 use annex_core::repo::Repo;
 use annex_core::state::State;
 
@@ -48,7 +49,7 @@ fn add_with_library(p: &Path) -> Vec<Added> {
     let repo = gix::open(p).unwrap();
     let store = ObjectStore::open(p.join(".git")).unwrap();
     let ingester = Ingester::new(p.canonicalize().unwrap(), store, Backend::Sha256E);
-    let matcher = SimpleLargeFiles::parse(b"largerthan=2b").unwrap();
+    let matcher = LargeFiles::parse(b"largerthan=2b").unwrap();
     let state = State::new(Repo::open(p).unwrap().branch().unwrap());
     let uuid = Repo::open(p).unwrap().uuid().cloned().unwrap();
     let mut entries = Vec::new();
