@@ -126,12 +126,6 @@ impl<'a> Shower<'a> {
         }
     }
 
-    /// Whether names are quoted with their non-ASCII bytes escaped
-    /// (`core.quotepath`), for a [`Reporter`] that shows raw names.
-    pub(crate) fn quote_high(&self) -> bool {
-        self.quote_high
-    }
-
     /// The raw display path (relative to the current directory).
     pub(crate) fn raw(&self, path_from_top: &[u8]) -> Vec<u8> {
         if self.at_top {
