@@ -143,7 +143,11 @@ pub fn run(
                    rows: &mut Vec<Row>,
                    progress: &mut dyn FnMut(&str)| {
         for op in cfg.ops.iter().filter(|o| o.workload == w) {
-            rows.push(run_op(cfg, tools, op, built, size, progress)?);
+            let row = run_op(cfg, tools, op, built, size, progress)?;
+            // The table line as soon as it is known: a long run stopped
+            // early still leaves its results in the log.
+            progress(&format!("result: {}", report::markdown_row(&row)));
+            rows.push(row);
         }
         Ok::<(), CompareError>(())
     };

@@ -150,24 +150,30 @@ pub fn markdown(rows: &[Row]) -> String {
          |---|---|---:|---:|---:|---:|---:|\n",
     );
     for r in rows {
-        let time = |side: &Side, who: &str| match side {
-            Side::Ok { .. } => side.median_wall().map_or("—".into(), fmt_duration),
-            Side::Failed { reason } => cell(&format!("fails ({who}): {reason}")),
-        };
-        let rss = |side: &Side| side.median_rss_kib().map_or("—".into(), fmt_rss);
-        let ratio = r.wall_ratio().map_or("—".into(), |x| format!("{x:.2}×"));
-        s.push_str(&format!(
-            "| {} | {} | {} | {} | {} | {} | {} |\n",
-            r.command,
-            r.size,
-            time(&r.reference, "git-annex"),
-            time(&r.ours, "ours"),
-            ratio,
-            rss(&r.reference),
-            rss(&r.ours),
-        ));
+        s.push_str(&markdown_row(r));
+        s.push('\n');
     }
     s
+}
+
+/// One line of the Markdown table (no newline).
+pub fn markdown_row(r: &Row) -> String {
+    let time = |side: &Side, who: &str| match side {
+        Side::Ok { .. } => side.median_wall().map_or("—".into(), fmt_duration),
+        Side::Failed { reason } => cell(&format!("fails ({who}): {reason}")),
+    };
+    let rss = |side: &Side| side.median_rss_kib().map_or("—".into(), fmt_rss);
+    let ratio = r.wall_ratio().map_or("—".into(), |x| format!("{x:.2}×"));
+    format!(
+        "| {} | {} | {} | {} | {} | {} | {} |",
+        r.command,
+        r.size,
+        time(&r.reference, "git-annex"),
+        time(&r.ours, "ours"),
+        ratio,
+        rss(&r.reference),
+        rss(&r.ours),
+    )
 }
 
 /// The whole report as JSON.
