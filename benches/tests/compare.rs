@@ -154,11 +154,14 @@ fn reference_figures_match_time_v_and_failures_are_attributed() {
             median_f64(&by_hand.iter().map(|s| s.0).collect::<Vec<_>>()).expect("samples");
         let hand_rss =
             median_f64(&by_hand.iter().map(|s| s.1 as f64).collect::<Vec<_>>()).expect("samples");
-        // time -v prints hundredths of a second; a busy 2-core machine
-        // adds noise: within 50 % or 40 ms, whichever is larger.
-        let slack = (hand_wall * 0.5).max(0.040);
+        // time -v prints hundredths of a second, and a busy 2-core machine
+        // (other builds) changes speed between the two series: within 60 ms,
+        // or a factor of 2.5. What this catches is a wrong measurement
+        // (another process, units, a launcher's start-up), not noise.
+        let close = (runner_wall - hand_wall).abs() <= 0.060
+            || (0.4..=2.5).contains(&(runner_wall / hand_wall));
         assert!(
-            (runner_wall - hand_wall).abs() <= slack,
+            close,
             "{op}: runner {:?} vs /usr/bin/time -v {:?}",
             Duration::from_secs_f64(runner_wall),
             Duration::from_secs_f64(hand_wall)
