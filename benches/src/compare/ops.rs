@@ -99,9 +99,9 @@ pub struct Op {
 }
 
 impl Op {
-    /// The command as the table shows it.
+    /// The command's arguments, space-separated.
     pub fn display(&self) -> String {
-        format!("`{}`", self.args.join(" "))
+        self.args.join(" ")
     }
 }
 

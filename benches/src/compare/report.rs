@@ -61,7 +61,7 @@ impl Side {
 pub struct Row {
     /// The operation's id.
     pub op: String,
-    /// The command, for display.
+    /// The command's arguments (`find --json`).
     pub command: String,
     /// The workload size, for display ("1000 files", "1 × 1024 MiB").
     pub size: String,
@@ -165,7 +165,7 @@ pub fn markdown_row(r: &Row) -> String {
     let rss = |side: &Side| side.median_rss_kib().map_or("—".into(), fmt_rss);
     let ratio = r.wall_ratio().map_or("—".into(), |x| format!("{x:.2}×"));
     format!(
-        "| {} | {} | {} | {} | {} | {} | {} |",
+        "| `{}` | {} | {} | {} | {} | {} | {} |",
         r.command,
         r.size,
         time(&r.reference, "git-annex"),
@@ -210,7 +210,7 @@ mod tests {
     fn row(ours: Side, reference: Side) -> Row {
         Row {
             op: "find".into(),
-            command: "`find`".into(),
+            command: "find".into(),
             size: "1000 files".into(),
             ours,
             reference,
