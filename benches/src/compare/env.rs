@@ -128,6 +128,12 @@ impl Tools {
             .env("GIT_COMMITTER_EMAIL", "bench@example.invalid")
             .env("PATH", &self.path)
             .env("LC_ALL", "C.UTF-8")
+            // No automatic `git gc`: it detaches and packs objects in the
+            // background, under a copy being made or a command being timed.
+            // The fixtures are packed once when built instead.
+            .env("GIT_CONFIG_COUNT", "1")
+            .env("GIT_CONFIG_KEY_0", "gc.auto")
+            .env("GIT_CONFIG_VALUE_0", "0")
             .env_remove("GIT_DIR")
             .env_remove("GIT_WORK_TREE")
             .env_remove("GIT_INDEX_FILE");

@@ -255,7 +255,7 @@ pub fn build_small(
         files: n,
     };
     let stamp = format!(
-        "small n={n} seed={seed} ref={}",
+        "small v2 n={n} seed={seed} ref={}",
         tools.reference.exe.display()
     );
     let src = root.join("src");
@@ -344,7 +344,10 @@ fn full_small(tools: &Tools, dir: &Path, src: &Path) -> Result<(), CompareError>
     set_present(tools, &repo, &keys, UUID_PEER, 1)?;
     set_present(tools, &repo, &keys, UUID_ARCHIVE, 1)?;
     // Both ends agree, so a later `sync` has nothing to do.
-    annex(tools, &repo, &["sync", "--quiet", "--no-content"]).map(drop)
+    annex(tools, &repo, &["sync", "--quiet", "--no-content"])?;
+    // Packed, as a repository that has lived a while is.
+    git(tools, &repo, &["gc", "--quiet"])?;
+    git(tools, &peer, &["gc", "--quiet"]).map(drop)
 }
 
 /// Builds the large-file workload (one file of `mib` MiB) under `root`.
