@@ -220,7 +220,7 @@ fn run_op(
         Impl::Ours => tools.ours.as_path(),
         Impl::Reference => tools.reference.exe.as_path(),
     };
-    let prepare = |_imp: Impl| -> Result<PathBuf, CompareError> {
+    let prepare = || -> Result<PathBuf, CompareError> {
         match op.state {
             State::Shared => Ok(built.shared()),
             State::Fresh(f) => {
@@ -258,7 +258,7 @@ fn run_op(
             if a.failed.is_some() {
                 continue;
             }
-            let root = prepare(imp)?;
+            let root = prepare()?;
             let s = run_one(imp, &root)?;
             let verdict = if !s.outcome.success() {
                 Err(match &s.stderr_first_line {
