@@ -59,6 +59,9 @@ pub struct Sample {
     pub wall: Duration,
     /// Peak resident set size in KiB (see the module documentation).
     pub max_rss_kib: u64,
+    /// CPU time, user and system, of the command and every descendant it
+    /// waited for.
+    pub cpu: Duration,
     /// How it ended.
     pub outcome: Outcome,
     /// The first non-empty line of its standard error, if any.
@@ -67,7 +70,8 @@ pub struct Sample {
 
 /// The helper's main: `args` are what follows [`MEASURE_ARG`]:
 /// `STDOUT_FILE STDERR_FILE PROGRAM ARGS...`. Prints one line,
-/// `ok WALL_NS MAX_RSS_KIB CODE SIGNAL` (`-` for the one not applicable) or
+/// `ok WALL_NS MAX_RSS_KIB CPU_US CODE SIGNAL` (`-` for the one of code and
+/// signal not applicable) or
 /// `spawn-error MESSAGE`, and returns the helper's exit code (0 unless its
 /// own arguments or files were unusable).
 pub fn helper_main(args: &[OsString]) -> i32 {
@@ -103,38 +107,62 @@ pub fn helper_main(args: &[OsString]) -> i32 {
         }
     };
     let wall = start.elapsed();
-    let rss = match nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_CHILDREN) {
-        Ok(u) => u.max_rss().max(0) as u64,
-        Err(e) => {
-            eprintln!("compare {MEASURE_ARG}: getrusage: {e}");
-            return 2;
-        }
-    };
+    let (rss, cpu_us) =
+        match nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_CHILDREN) {
+            Ok(u) => {
+                let us = |t: nix::sys::time::TimeVal| {
+                    (t.tv_sec().max(0) as u64) * 1_000_000 + t.tv_usec().max(0) as u64
+                };
+                (
+                    u.max_rss().max(0) as u64,
+                    us(u.user_time()) + us(u.system_time()),
+                )
+            }
+            Err(e) => {
+                eprintln!("compare {MEASURE_ARG}: getrusage: {e}");
+                return 2;
+            }
+        };
     use std::os::unix::process::ExitStatusExt;
     let code = status.code().map_or("-".to_string(), |c| c.to_string());
     let signal = status.signal().map_or("-".to_string(), |s| s.to_string());
-    println!("ok {} {rss} {code} {signal}", wall.as_nanos());
+    println!("ok {} {rss} {cpu_us} {code} {signal}", wall.as_nanos());
     0
 }
 
+/// The helper's figures: wall time, peak RSS (KiB), CPU time (user +
+/// system, the whole process tree), outcome.
+pub type HelperFigures = (Duration, u64, Duration, Outcome);
+
 /// Parses the helper's one output line.
-pub fn parse_helper_line(line: &str) -> Result<(Duration, u64, Outcome), String> {
+pub fn parse_helper_line(line: &str) -> Result<HelperFigures, String> {
     if let Some(msg) = line.strip_prefix("spawn-error ") {
-        return Ok((Duration::ZERO, 0, Outcome::NotStarted(msg.to_string())));
+        return Ok((
+            Duration::ZERO,
+            0,
+            Duration::ZERO,
+            Outcome::NotStarted(msg.to_string()),
+        ));
     }
     let f: Vec<&str> = line.split_whitespace().collect();
-    let ["ok", wall, rss, code, signal] = f.as_slice() else {
+    let ["ok", wall, rss, cpu, code, signal] = f.as_slice() else {
         return Err(format!("unexpected helper output {line:?}"));
     };
     let bad = |what: &str| format!("bad {what} in helper output {line:?}");
     let wall: u64 = wall.parse().map_err(|_| bad("wall time"))?;
     let rss: u64 = rss.parse().map_err(|_| bad("RSS"))?;
+    let cpu: u64 = cpu.parse().map_err(|_| bad("CPU time"))?;
     let outcome = match (code.parse::<i32>(), signal.parse::<i32>()) {
         (Ok(c), _) => Outcome::Exited(c),
         (_, Ok(s)) => Outcome::Signaled(s),
         _ => return Err(bad("status")),
     };
-    Ok((Duration::from_nanos(wall), rss, outcome))
+    Ok((
+        Duration::from_nanos(wall),
+        rss,
+        Duration::from_micros(cpu),
+        outcome,
+    ))
 }
 
 /// What to run and where, for [`measure`].
@@ -183,7 +211,7 @@ pub fn measure(inv: &Invocation<'_>, env: &dyn Fn(&mut Command)) -> Result<Sampl
             ),
         });
     }
-    let (wall, max_rss_kib, outcome) =
+    let (wall, max_rss_kib, cpu, outcome) =
         parse_helper_line(line.trim()).map_err(|detail| CompareError::Measure {
             what: what.clone(),
             detail,
@@ -198,6 +226,7 @@ pub fn measure(inv: &Invocation<'_>, env: &dyn Fn(&mut Command)) -> Result<Sampl
     Ok(Sample {
         wall,
         max_rss_kib,
+        cpu,
         outcome,
         stderr_first_line,
     })
@@ -210,23 +239,34 @@ mod tests {
     #[test]
     fn helper_line_parsing() {
         assert_eq!(
-            parse_helper_line("ok 1500000000 2048 0 -"),
-            Ok((Duration::from_millis(1500), 2048, Outcome::Exited(0)))
+            parse_helper_line("ok 1500000000 2048 250000 0 -"),
+            Ok((
+                Duration::from_millis(1500),
+                2048,
+                Duration::from_millis(250),
+                Outcome::Exited(0)
+            ))
         );
         assert_eq!(
-            parse_helper_line("ok 10 1 - 9"),
-            Ok((Duration::from_nanos(10), 1, Outcome::Signaled(9)))
+            parse_helper_line("ok 10 1 0 - 9"),
+            Ok((
+                Duration::from_nanos(10),
+                1,
+                Duration::ZERO,
+                Outcome::Signaled(9)
+            ))
         );
         assert_eq!(
             parse_helper_line("spawn-error No such file or directory (os error 2)"),
             Ok((
                 Duration::ZERO,
                 0,
+                Duration::ZERO,
                 Outcome::NotStarted("No such file or directory (os error 2)".into())
             ))
         );
-        assert!(parse_helper_line("ok 1 2").is_err());
-        assert!(parse_helper_line("ok x 2 0 -").is_err());
-        assert!(parse_helper_line("ok 1 2 - -").is_err());
+        assert!(parse_helper_line("ok 1 2 0").is_err());
+        assert!(parse_helper_line("ok x 2 0 0 -").is_err());
+        assert!(parse_helper_line("ok 1 2 0 - -").is_err());
     }
 }

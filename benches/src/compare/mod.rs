@@ -190,6 +190,7 @@ pub fn run(
 struct Acc {
     walls: Vec<std::time::Duration>,
     rss: Vec<u64>,
+    cpus: Vec<std::time::Duration>,
     failed: Option<String>,
 }
 
@@ -200,6 +201,7 @@ impl Acc {
             None => Side::Ok {
                 walls: self.walls,
                 rss_kib: self.rss,
+                cpus: self.cpus,
             },
         }
     }
@@ -271,16 +273,18 @@ fn run_op(
             match verdict {
                 Ok(()) => {
                     progress(&format!(
-                        "{} ({size}) round {}/{}, {}: {}, {}",
+                        "{} ({size}) round {}/{}, {}: {}, {}, CPU {}",
                         op.id,
                         round + 1,
                         cfg.rounds,
                         imp.name(),
                         report::fmt_duration(s.wall),
-                        report::fmt_rss(s.max_rss_kib)
+                        report::fmt_rss(s.max_rss_kib),
+                        report::fmt_duration(s.cpu)
                     ));
                     a.walls.push(s.wall);
                     a.rss.push(s.max_rss_kib);
+                    a.cpus.push(s.cpu);
                 }
                 Err(reason) => {
                     progress(&format!(

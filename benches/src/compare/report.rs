@@ -15,6 +15,8 @@ pub enum Side {
         walls: Vec<Duration>,
         /// Peak RSS of each round, KiB.
         rss_kib: Vec<u64>,
+        /// CPU time (user + system, whole process tree) of each round.
+        cpus: Vec<Duration>,
     },
     /// A round failed (exit status, or the check after it); no time is
     /// given for a failing command.
@@ -34,6 +36,14 @@ impl Side {
         }
     }
 
+    /// Median CPU time, when it succeeded.
+    pub fn median_cpu(&self) -> Option<Duration> {
+        match self {
+            Side::Ok { cpus, .. } => median_duration(cpus),
+            Side::Failed { .. } => None,
+        }
+    }
+
     /// Median peak RSS in KiB, when it succeeded.
     pub fn median_rss_kib(&self) -> Option<u64> {
         match self {
@@ -44,12 +54,18 @@ impl Side {
 
     fn to_json(&self) -> Value {
         match self {
-            Side::Ok { walls, rss_kib } => json!({
+            Side::Ok {
+                walls,
+                rss_kib,
+                cpus,
+            } => json!({
                 "status": "ok",
                 "median_wall_s": self.median_wall().map(|d| d.as_secs_f64()),
                 "median_max_rss_kib": self.median_rss_kib(),
+                "median_cpu_s": self.median_cpu().map(|d| d.as_secs_f64()),
                 "wall_s": walls.iter().map(Duration::as_secs_f64).collect::<Vec<_>>(),
                 "max_rss_kib": rss_kib,
+                "cpu_s": cpus.iter().map(Duration::as_secs_f64).collect::<Vec<_>>(),
             }),
             Side::Failed { reason } => json!({ "status": "failed", "reason": reason }),
         }
@@ -146,8 +162,8 @@ fn cell(text: &str) -> String {
 /// say "fails (ours)" or "fails (git-annex)" with the reason, never a time.
 pub fn markdown(rows: &[Row]) -> String {
     let mut s = String::from(
-        "| operation | size | git-annex | git-annex-rs | ratio git-annex/ours | git-annex peak RSS | git-annex-rs peak RSS |\n\
-         |---|---|---:|---:|---:|---:|---:|\n",
+        "| operation | size | git-annex | git-annex-rs | ratio git-annex/ours | git-annex peak RSS | git-annex-rs peak RSS | git-annex CPU | git-annex-rs CPU |\n\
+         |---|---|---:|---:|---:|---:|---:|---:|---:|\n",
     );
     for r in rows {
         s.push_str(&markdown_row(r));
@@ -163,9 +179,10 @@ pub fn markdown_row(r: &Row) -> String {
         Side::Failed { reason } => cell(&format!("fails ({who}): {reason}")),
     };
     let rss = |side: &Side| side.median_rss_kib().map_or("—".into(), fmt_rss);
+    let cpu = |side: &Side| side.median_cpu().map_or("—".into(), fmt_duration);
     let ratio = r.wall_ratio().map_or("—".into(), |x| format!("{x:.2}×"));
     format!(
-        "| `{}` | {} | {} | {} | {} | {} | {} |",
+        "| `{}` | {} | {} | {} | {} | {} | {} | {} | {} |",
         r.command,
         r.size,
         time(&r.reference, "git-annex"),
@@ -173,6 +190,8 @@ pub fn markdown_row(r: &Row) -> String {
         ratio,
         rss(&r.reference),
         rss(&r.ours),
+        cpu(&r.reference),
+        cpu(&r.ours),
     )
 }
 
@@ -204,6 +223,7 @@ mod tests {
         Side::Ok {
             walls: ms.iter().map(|&m| Duration::from_millis(m)).collect(),
             rss_kib: rss.to_vec(),
+            cpus: ms.iter().map(|&m| Duration::from_millis(m / 2)).collect(),
         }
     }
 
@@ -238,7 +258,7 @@ mod tests {
         let line = md.lines().nth(2).expect("a data line");
         assert_eq!(
             line,
-            "| `find` | 1000 files | 30.0 ms | 12.0 ms | 2.50× | 2.9 MiB | 1.0 MiB |"
+            "| `find` | 1000 files | 30.0 ms | 12.0 ms | 2.50× | 2.9 MiB | 1.0 MiB | 15.0 ms | 6.0 ms |"
         );
     }
 
@@ -254,7 +274,7 @@ mod tests {
         let line = md.lines().nth(2).expect("a data line");
         assert!(
             line.contains(
-                "| 30.0 ms | fails (ours): exit 1: error: unrecognized subcommand 'find' | — |"
+                "| 30.0 ms | fails (ours): exit 1: error: unrecognized subcommand 'find' | — | 4.0 MiB | — | 15.0 ms | — |"
             ),
             "{line}"
         );
