@@ -191,3 +191,45 @@ fn reference_figures_match_time_v_and_failures_are_attributed() {
         );
     }
 }
+
+#[test]
+fn a_command_past_the_timeout_is_killed_with_its_children_and_reported() {
+    use benches::compare::measure::{Invocation, Outcome, measure};
+    let dir = tempfile::tempdir().expect("temp dir");
+    // A background child that would leave a mark after 2 s, and a
+    // foreground one past the 1 s timeout.
+    let marker = dir.path().join("survived");
+    let script = format!("(sleep 2; touch '{}') & sleep 60", marker.display());
+    let args = ["-c", script.as_str()];
+    let inv = Invocation {
+        helper: Path::new(env!("CARGO_BIN_EXE_compare")),
+        program: Path::new("/bin/sh"),
+        args: &args,
+        cwd: dir.path(),
+        timeout: Duration::from_secs(1),
+        output_stem: dir.path().join("sleep"),
+    };
+    let started = std::time::Instant::now();
+    let sample = measure(&inv, &|_| {}).expect("the helper works");
+    // The helper returns only when the shell is gone, and its background
+    // `sleep` (same process group) was killed too: otherwise this would
+    // take a minute.
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(
+        matches!(sample.outcome, Outcome::TimedOut(_)),
+        "{:?}",
+        sample.outcome
+    );
+    assert!(!sample.outcome.success());
+    assert_eq!(sample.outcome.to_string(), "timed out after 1 s, killed");
+    // The whole process group went, the background child included.
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(
+        !marker.exists(),
+        "the background child outlived the timeout"
+    );
+}

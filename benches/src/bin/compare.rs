@@ -53,6 +53,10 @@ struct Args {
     /// Seed of the workloads' content.
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// Seconds one measured command may run before it is killed (with its
+    /// children) and its row says it timed out.
+    #[arg(long, default_value_t = 3600)]
+    timeout: u64,
 }
 
 fn main() -> ExitCode {
@@ -129,6 +133,7 @@ fn real_main(args: Args) -> Result<ExitCode, CompareError> {
         seed: args.seed,
         workdir: workdir.clone(),
         helper,
+        timeout: std::time::Duration::from_secs(args.timeout.max(1)),
     };
     let result = compare::run(&cfg, &tools, &mut |line| eprintln!("compare: {line}"));
     if let Some(t) = temp {

@@ -33,6 +33,9 @@ pub enum Outcome {
     Signaled(i32),
     /// It could not be started at all (the message says why).
     NotStarted(String),
+    /// It ran longer than the timeout and was killed (with its process
+    /// group): git-annex was seen to hang, spinning, once in a while.
+    TimedOut(Duration),
 }
 
 impl Outcome {
@@ -48,6 +51,7 @@ impl std::fmt::Display for Outcome {
             Outcome::Exited(c) => write!(f, "exit {c}"),
             Outcome::Signaled(s) => write!(f, "killed by signal {s}"),
             Outcome::NotStarted(why) => write!(f, "could not start: {why}"),
+            Outcome::TimedOut(t) => write!(f, "timed out after {} s, killed", t.as_secs()),
         }
     }
 }
@@ -69,28 +73,40 @@ pub struct Sample {
 }
 
 /// The helper's main: `args` are what follows [`MEASURE_ARG`]:
-/// `STDOUT_FILE STDERR_FILE PROGRAM ARGS...`. Prints one line,
-/// `ok WALL_NS MAX_RSS_KIB CPU_US CODE SIGNAL` (`-` for the one of code and
-/// signal not applicable) or
+/// `TIMEOUT_SECS STDOUT_FILE STDERR_FILE PROGRAM ARGS...`. The command runs
+/// in its own process group, killed whole if it outlives the timeout.
+/// Prints one line, `ok WALL_NS MAX_RSS_KIB CPU_US CODE SIGNAL TIMED_OUT`
+/// (`-` for the one of code and signal not applicable; `T` or `-`) or
 /// `spawn-error MESSAGE`, and returns the helper's exit code (0 unless its
 /// own arguments or files were unusable).
 pub fn helper_main(args: &[OsString]) -> i32 {
-    let [out, err, program, rest @ ..] = args else {
-        eprintln!("usage: compare {MEASURE_ARG} STDOUT_FILE STDERR_FILE PROGRAM [ARGS...]");
-        return 2;
+    let usage = || {
+        eprintln!(
+            "usage: compare {MEASURE_ARG} TIMEOUT_SECS STDOUT_FILE STDERR_FILE PROGRAM [ARGS...]"
+        );
+        2
     };
+    let [timeout, out, err, program, rest @ ..] = args else {
+        return usage();
+    };
+    let Some(timeout) = timeout.to_str().and_then(|t| t.parse::<u64>().ok()) else {
+        return usage();
+    };
+    let timeout = Duration::from_secs(timeout);
     let open = |p: &OsString| {
         File::create(p).map_err(|e| eprintln!("compare {MEASURE_ARG}: create {p:?}: {e}"))
     };
     let (Ok(out), Ok(err)) = (open(out), open(err)) else {
         return 2;
     };
+    use std::os::unix::process::CommandExt;
     let start = Instant::now();
     let child = Command::new(program)
         .args(rest)
         .stdin(Stdio::null())
         .stdout(out)
         .stderr(err)
+        .process_group(0)
         .spawn();
     let mut child = match child {
         Ok(c) => c,
@@ -99,6 +115,17 @@ pub fn helper_main(args: &[OsString]) -> i32 {
             return 0;
         }
     };
+    // The watchdog: kills the command's process group at the timeout,
+    // unless told (by the channel closing) that the command ended.
+    let (done, watch) = std::sync::mpsc::channel::<()>();
+    let group = nix::unistd::Pid::from_raw(i32::try_from(child.id()).unwrap_or(i32::MAX));
+    let watchdog = std::thread::spawn(move || {
+        if watch.recv_timeout(timeout) == Err(std::sync::mpsc::RecvTimeoutError::Timeout) {
+            let _ = nix::sys::signal::killpg(group, nix::sys::signal::Signal::SIGKILL);
+            return true;
+        }
+        false
+    });
     let status = match child.wait() {
         Ok(s) => s,
         Err(e) => {
@@ -107,6 +134,8 @@ pub fn helper_main(args: &[OsString]) -> i32 {
         }
     };
     let wall = start.elapsed();
+    drop(done);
+    let timed_out = watchdog.join().unwrap_or(false);
     let (rss, cpu_us) =
         match nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_CHILDREN) {
             Ok(u) => {
@@ -126,7 +155,11 @@ pub fn helper_main(args: &[OsString]) -> i32 {
     use std::os::unix::process::ExitStatusExt;
     let code = status.code().map_or("-".to_string(), |c| c.to_string());
     let signal = status.signal().map_or("-".to_string(), |s| s.to_string());
-    println!("ok {} {rss} {cpu_us} {code} {signal}", wall.as_nanos());
+    let timed_out = if timed_out { "T" } else { "-" };
+    println!(
+        "ok {} {rss} {cpu_us} {code} {signal} {timed_out}",
+        wall.as_nanos()
+    );
     0
 }
 
@@ -145,7 +178,7 @@ pub fn parse_helper_line(line: &str) -> Result<HelperFigures, String> {
         ));
     }
     let f: Vec<&str> = line.split_whitespace().collect();
-    let ["ok", wall, rss, cpu, code, signal] = f.as_slice() else {
+    let ["ok", wall, rss, cpu, code, signal, timed_out] = f.as_slice() else {
         return Err(format!("unexpected helper output {line:?}"));
     };
     let bad = |what: &str| format!("bad {what} in helper output {line:?}");
@@ -153,6 +186,7 @@ pub fn parse_helper_line(line: &str) -> Result<HelperFigures, String> {
     let rss: u64 = rss.parse().map_err(|_| bad("RSS"))?;
     let cpu: u64 = cpu.parse().map_err(|_| bad("CPU time"))?;
     let outcome = match (code.parse::<i32>(), signal.parse::<i32>()) {
+        _ if *timed_out == "T" => Outcome::TimedOut(Duration::from_nanos(wall)),
         (Ok(c), _) => Outcome::Exited(c),
         (_, Ok(s)) => Outcome::Signaled(s),
         _ => return Err(bad("status")),
@@ -175,6 +209,8 @@ pub struct Invocation<'a> {
     pub args: &'a [&'a str],
     /// Its working directory.
     pub cwd: &'a Path,
+    /// How long it may run before it is killed.
+    pub timeout: Duration,
     /// Where its standard output and error go (`NAME.out`, `NAME.err`
     /// under this stem).
     pub output_stem: PathBuf,
@@ -189,6 +225,7 @@ pub fn measure(inv: &Invocation<'_>, env: &dyn Fn(&mut Command)) -> Result<Sampl
     let mut cmd = Command::new(inv.helper);
     env(&mut cmd);
     cmd.arg(MEASURE_ARG)
+        .arg(inv.timeout.as_secs().max(1).to_string())
         .arg(&out)
         .arg(&err)
         .arg(inv.program)
@@ -239,7 +276,7 @@ mod tests {
     #[test]
     fn helper_line_parsing() {
         assert_eq!(
-            parse_helper_line("ok 1500000000 2048 250000 0 -"),
+            parse_helper_line("ok 1500000000 2048 250000 0 - -"),
             Ok((
                 Duration::from_millis(1500),
                 2048,
@@ -248,7 +285,7 @@ mod tests {
             ))
         );
         assert_eq!(
-            parse_helper_line("ok 10 1 0 - 9"),
+            parse_helper_line("ok 10 1 0 - 9 -"),
             Ok((
                 Duration::from_nanos(10),
                 1,
@@ -265,8 +302,17 @@ mod tests {
                 Outcome::NotStarted("No such file or directory (os error 2)".into())
             ))
         );
-        assert!(parse_helper_line("ok 1 2 0").is_err());
-        assert!(parse_helper_line("ok x 2 0 0 -").is_err());
-        assert!(parse_helper_line("ok 1 2 0 - -").is_err());
+        assert_eq!(
+            parse_helper_line("ok 3000000000 5 7 - 9 T"),
+            Ok((
+                Duration::from_secs(3),
+                5,
+                Duration::from_micros(7),
+                Outcome::TimedOut(Duration::from_secs(3))
+            ))
+        );
+        assert!(parse_helper_line("ok 1 2 0 0 -").is_err());
+        assert!(parse_helper_line("ok x 2 0 0 - -").is_err());
+        assert!(parse_helper_line("ok 1 2 0 - - -").is_err());
     }
 }

@@ -116,6 +116,9 @@ pub struct Config {
     pub workdir: PathBuf,
     /// The `compare` binary, run as the measuring helper.
     pub helper: PathBuf,
+    /// How long one measured command may run before it is killed and
+    /// reported as failed.
+    pub timeout: std::time::Duration,
 }
 
 /// Runs the comparison; `progress` gets one line per step.
@@ -238,6 +241,7 @@ fn run_op(
             program: program(imp),
             args: op.args,
             cwd: &root.join("repo"),
+            timeout: cfg.timeout,
             output_stem: out_dir.join(format!("{}.{}", op.id, imp.name())),
         };
         measure(&inv, &|c| tools.apply(c))
