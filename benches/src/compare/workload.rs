@@ -112,10 +112,25 @@ pub fn remove_tree(tools: &Tools, dir: &Path) -> Result<(), CompareError> {
     if std::fs::symlink_metadata(dir).is_err() {
         return Ok(());
     }
-    let mut cmd = tools.command(Path::new("chmod"));
-    cmd.arg("-R").arg("u+w").arg(dir);
-    run_ok(cmd, &format!("chmod -R u+w {}", dir.display()))?;
-    std::fs::remove_dir_all(dir).map_err(io(dir))
+    // A hook git-annex ran in a repository being removed (post-receive
+    // after a push) can still be writing there: try again for a while.
+    let mut tries = 0;
+    loop {
+        let mut cmd = tools.command(Path::new("chmod"));
+        cmd.arg("-R").arg("u+w").arg(dir);
+        // A file vanishing under chmod is that same race.
+        let _ = run_ok(cmd, &format!("chmod -R u+w {}", dir.display()));
+        match std::fs::remove_dir_all(dir) {
+            Ok(()) => return Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) if tries < 20 => {
+                tries += 1;
+                let _ = e;
+                std::thread::sleep(std::time::Duration::from_millis(250));
+            }
+            Err(e) => return Err(CompareError::io(dir, e)),
+        }
+    }
 }
 
 /// The number of annexed objects under `repo/.git/annex/objects`.
