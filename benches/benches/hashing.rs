@@ -1,4 +1,5 @@
-//! Benchmarks of key parsing/serialization and of the hashing backends.
+//! Benchmarks of key parsing/serialization and of the hashing backends
+//! (each hash function on a buffer; each backend from a file to a key).
 //!
 //! `cargo bench -p benches --bench hashing`. Targets: key parse+serialize at
 //! 5 million keys/s per core; SHA256 of a large buffer within 10% of
@@ -9,7 +10,7 @@
 //! (a few ms), fine for its 40 ms iterations and useless for short ones.
 #![allow(missing_docs)]
 
-use annex_core::backend::{Backend, HashKind, KeyOptions};
+use annex_core::backend::{Backend, HashKind, KeyOptions, KeySource};
 use annex_core::key::Key;
 use criterion::measurement::{Measurement, ValueFormatter, WallTime};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
@@ -89,6 +90,8 @@ fn hashing(c: &mut Criterion) {
     for (name, kind) in [
         ("sha256", HashKind::Sha256),
         ("sha512", HashKind::Sha512),
+        ("sha224", HashKind::Sha224),
+        ("sha384", HashKind::Sha384),
         ("sha1", HashKind::Sha1),
         ("md5", HashKind::Md5),
         ("blake3", HashKind::Blake3),
@@ -113,6 +116,35 @@ fn hashing(c: &mut Criterion) {
             )
         })
     });
+    g.finish();
+}
+
+/// Every backend, through the path `add` and `calckey` take: a file on
+/// disk (in the page cache) to a key. 16 MiB per key; WORM reads only the
+/// file's metadata.
+fn backends(c: &mut Criterion) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("content.bin");
+    let data: Vec<u8> = (0..16u32 << 20).map(|i| (i * 2654435761) as u8).collect();
+    std::fs::write(&file, &data).expect("write the content file");
+    let mut g = c.benchmark_group("backend");
+    g.throughput(Throughput::Bytes(data.len() as u64));
+    g.sample_size(10);
+    for backend in Backend::ALL {
+        let source = KeySource {
+            content: &file,
+            name: Path::new("content.bin"),
+        };
+        g.bench_function(backend.name(), |b| {
+            b.iter(|| {
+                black_box(
+                    backend
+                        .key_for_file(&source, &KeyOptions::default())
+                        .expect("key"),
+                )
+            })
+        });
+    }
     g.finish();
 }
 
@@ -169,7 +201,7 @@ fn hashing_cpu(c: &mut Criterion<ThreadCpuTime>) {
     g.finish();
 }
 
-criterion_group!(benches, keys, hashing);
+criterion_group!(benches, keys, hashing, backends);
 criterion_group! {
     name = cpu;
     config = Criterion::default().with_measurement(ThreadCpuTime);

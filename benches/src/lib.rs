@@ -1,2 +1,5 @@
 //! Benchmarks of git-annex-rs: criterion micro-benchmarks under `benches/`,
-//! and (to come) the side-by-side comparison runner against git-annex.
+//! and the side-by-side comparison with git-annex ([`compare`], run by the
+//! `compare` binary: `cargo run --release -p benches --bin compare`).
+
+pub mod compare;
