@@ -249,9 +249,7 @@ impl WorkTree {
     pub fn lookup_key(&self, path: &[u8]) -> Result<Option<(Key, bool)>, WorkTreeError> {
         let index = self.index()?;
         match index.entry_by_path(path.as_bstr()) {
-            Some(entry) => {
-                self.key_of_entry(path.as_bstr(), entry, &mut DirCache::new(&self.top))
-            }
+            Some(entry) => self.key_of_entry(path.as_bstr(), entry, &mut DirCache::new(&self.top)),
             None => {
                 // Not staged: only a symlink in the work tree can tell.
                 let full = self.top.join(OsStr::from_bytes(path));
