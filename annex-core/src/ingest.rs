@@ -276,7 +276,7 @@ impl Ingester {
     /// there; hold it while adding.
     pub fn lock_tmp(&self) -> Result<crate::lockfile::SharedLock, IngestError> {
         let annex = self.store.git_dir().join("annex");
-        fs::create_dir_all(&annex).map_err(io_err("create directory", &annex))?;
+        crate::journal::ensure_dir(&annex).map_err(io_err("create directory", &annex))?;
         let path = annex.join("othertmp.lck");
         crate::lockfile::shared(&path).map_err(io_err("lock", &path))
     }
@@ -465,7 +465,7 @@ impl Ingester {
             path: os(path).into(),
         };
         let tmp_dir = self.store.other_tmp_dir();
-        fs::create_dir_all(&tmp_dir).map_err(io_err("create directory", &tmp_dir))?;
+        crate::journal::ensure_dir(&tmp_dir).map_err(io_err("create directory", &tmp_dir))?;
         let tmp = tmp_dir.join(format!(
             "ingest-unlocked.{}.{}",
             std::process::id(),
@@ -715,7 +715,7 @@ impl Ingester {
     /// git), writing it to a temp file and ingesting that.
     pub fn clean_stream(&self, path: &[u8], mut reader: impl Read) -> Result<Key, IngestError> {
         let tmp_dir = self.store.other_tmp_dir();
-        fs::create_dir_all(&tmp_dir).map_err(io_err("create directory", &tmp_dir))?;
+        crate::journal::ensure_dir(&tmp_dir).map_err(io_err("create directory", &tmp_dir))?;
         let tmp = tmp_dir.join(format!(
             "clean.{}.{}",
             std::process::id(),

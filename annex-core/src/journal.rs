@@ -152,6 +152,9 @@ struct Listing {
 #[derive(Debug, Clone)]
 pub struct Journal {
     annex_dir: PathBuf,
+    /// `annex_dir` resolved (`canonicalize`), once: the in-process lock
+    /// guard's key.
+    canonical: std::sync::OnceLock<PathBuf>,
 }
 
 /// Proof that the journal lock is held; released on drop.
@@ -204,11 +207,22 @@ impl Drop for HeldGuard {
     }
 }
 
+/// `create_dir_all`, with one `stat` first: the directory is nearly
+/// always there, and a `stat` is cheaper than a `mkdir` that fails (which
+/// takes the parent directory's lock).
+pub(crate) fn ensure_dir(dir: &Path) -> std::io::Result<()> {
+    if fs::metadata(dir).is_ok_and(|m| m.is_dir()) {
+        return Ok(());
+    }
+    fs::create_dir_all(dir)
+}
+
 impl Journal {
     /// The journal of the repository whose git directory is `git_dir`.
     pub fn new(git_dir: &Path) -> Journal {
         Journal {
             annex_dir: git_dir.join("annex"),
+            canonical: std::sync::OnceLock::new(),
         }
     }
 
@@ -233,11 +247,17 @@ impl Journal {
     /// The lock is not re-entrant: a thread that takes it again while
     /// holding it waits forever.
     pub fn lock(&self) -> Result<JournalLock, JournalError> {
-        fs::create_dir_all(&self.annex_dir).map_err(io_err("create", &self.annex_dir))?;
+        ensure_dir(&self.annex_dir).map_err(io_err("create", &self.annex_dir))?;
         let lock_path = self.lock_path();
-        let key = fs::canonicalize(&self.annex_dir)
-            .map_err(io_err("resolve", &self.annex_dir))?
-            .join("journal.lck");
+        let canonical = match self.canonical.get() {
+            Some(c) => c,
+            None => {
+                let c = fs::canonicalize(&self.annex_dir)
+                    .map_err(io_err("resolve", &self.annex_dir))?;
+                self.canonical.get_or_init(|| c)
+            }
+        };
+        let key = canonical.join("journal.lck");
         let held = HeldGuard::acquire(key);
         let file = match fs::OpenOptions::new()
             .read(true)
@@ -305,7 +325,7 @@ impl Journal {
         // A shared lock on othertmp.lck keeps git-annex's cleanup of
         // othertmp away while our temp file is there.
         let lock = crate::lockfile::shared(&tmp_lock).map_err(io_err("lock", &tmp_lock))?;
-        fs::create_dir_all(&tmp_dir).map_err(io_err("create", &tmp_dir))?;
+        ensure_dir(&tmp_dir).map_err(io_err("create", &tmp_dir))?;
         let mut tmp = tempfile::Builder::new()
             .prefix("journal.")
             .tempfile_in(&tmp_dir)

@@ -87,7 +87,33 @@ fn registry_key(path: &Path) -> io::Result<PathBuf> {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
     };
-    Ok(parent.canonicalize()?.join(name))
+    // Resolved once per directory and process: a lock is taken per file
+    // by commands over many files, and resolving walks every component.
+    static RESOLVED: std::sync::OnceLock<
+        std::sync::Mutex<std::collections::HashMap<PathBuf, PathBuf>>,
+    > = std::sync::OnceLock::new();
+    let cache = RESOLVED.get_or_init(Default::default);
+    let known = cache
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .get(parent)
+        .cloned();
+    let resolved = match known {
+        Some(r) => r,
+        None => {
+            let r = parent.canonicalize()?;
+            // A relative name depends on the current directory: not kept.
+            if !parent.is_absolute() {
+                return Ok(r.join(name));
+            }
+            cache
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .insert(parent.to_path_buf(), r.clone());
+            r
+        }
+    };
+    Ok(resolved.join(name))
 }
 
 impl Drop for SharedLock {

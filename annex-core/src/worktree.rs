@@ -190,6 +190,7 @@ impl WorkTree {
             Vec::new()
         };
         let mut unmatched = Vec::new();
+        let mut dirs = DirCache::new(&self.top);
         for (n, spec) in specs.iter().enumerate() {
             let spec = spec.strip_suffix(b"/").unwrap_or(spec);
             let range = if spec.is_empty() {
@@ -224,7 +225,7 @@ impl WorkTree {
                 if let Some(s) = seen.get_mut(i) {
                     *s = true;
                 }
-                if let Some((key, locked)) = self.key_of_entry(path, entry)? {
+                if let Some((key, locked)) = self.key_of_entry(path, entry, &mut dirs)? {
                     f(
                         n,
                         AnnexedFile {
@@ -248,7 +249,7 @@ impl WorkTree {
     pub fn lookup_key(&self, path: &[u8]) -> Result<Option<(Key, bool)>, WorkTreeError> {
         let index = self.index()?;
         match index.entry_by_path(path.as_bstr()) {
-            Some(entry) => self.key_of_entry(path.as_bstr(), entry),
+            Some(entry) => self.key_of_entry(path.as_bstr(), entry, &mut DirCache::new(&self.top)),
             None => {
                 // Not staged: only a symlink in the work tree can tell.
                 let full = self.top.join(OsStr::from_bytes(path));
@@ -264,17 +265,21 @@ impl WorkTree {
         &self,
         path: &BStr,
         entry: &gix::index::Entry,
+        dirs: &mut DirCache,
     ) -> Result<Option<(Key, bool)>, WorkTreeError> {
-        let full = self.top.join(OsStr::from_bytes(path));
         // Most annexed files are symlinks: one readlink answers for them
         // (it fails with EINVAL on anything else, which is then stat'ed).
-        match std::fs::read_link(&full) {
+        // It is made relative to the file's directory, opened once for
+        // all the files in it, so the kernel walks one path component
+        // per file rather than the whole path from `/`.
+        match dirs.read_link(path) {
             Ok(t) => {
-                return Ok(pointer::parse_link_target(t.as_os_str().as_bytes()).map(|k| (k, true)));
+                return Ok(pointer::parse_link_target(&t).map(|k| (k, true)));
             }
-            Err(e) if e.raw_os_error() == Some(rustix::io::Errno::INVAL.raw_os_error()) => {}
+            Err(e) if e == rustix::io::Errno::INVAL => {}
             Err(_) => return Ok(None),
         }
+        let full = self.top.join(OsStr::from_bytes(path));
         let meta = match std::fs::symlink_metadata(&full) {
             Ok(m) => m,
             Err(_) => return Ok(None),
@@ -307,6 +312,64 @@ impl WorkTree {
         let key = pointer::parse_pointer(data)
             .or_else(|| pointer::parse_link_target(data.trim_end_with(|c| c == '\n')));
         Ok(key.map(|k| (k, false)))
+    }
+}
+
+/// The directory of the files last looked at, opened (`O_PATH`) so that
+/// the files in it are read relative to it; files come in the index's
+/// order, so the files of a directory mostly come one after another.
+struct DirCache<'a> {
+    top: &'a Path,
+    /// The directory (from the top, no trailing `/`) and its descriptor;
+    /// `Err` when it could not be opened.
+    dir: Option<(Vec<u8>, Result<rustix::fd::OwnedFd, rustix::io::Errno>)>,
+    /// A buffer kept between calls.
+    buf: Vec<u8>,
+}
+
+impl<'a> DirCache<'a> {
+    fn new(top: &'a Path) -> DirCache<'a> {
+        DirCache {
+            top,
+            dir: None,
+            buf: Vec::new(),
+        }
+    }
+
+    /// `readlink` of `path` (from the top): the link's target.
+    fn read_link(&mut self, path: &[u8]) -> Result<Vec<u8>, rustix::io::Errno> {
+        let (dir, name) = match path.iter().rposition(|&b| b == b'/') {
+            Some(i) => (&path[..i], &path[i + 1..]),
+            None => (&path[..0], path),
+        };
+        if name.is_empty() {
+            return Err(rustix::io::Errno::NOENT);
+        }
+        let same = matches!(&self.dir, Some((d, _)) if d.as_slice() == dir);
+        if !same {
+            let full = if dir.is_empty() {
+                self.top.to_path_buf()
+            } else {
+                self.top.join(OsStr::from_bytes(dir))
+            };
+            let fd = rustix::fs::open(
+                &full,
+                rustix::fs::OFlags::PATH
+                    | rustix::fs::OFlags::DIRECTORY
+                    | rustix::fs::OFlags::CLOEXEC,
+                rustix::fs::Mode::empty(),
+            );
+            self.dir = Some((dir.to_vec(), fd));
+        }
+        let fd = match &self.dir {
+            Some((_, Ok(fd))) => fd,
+            Some((_, Err(e))) => return Err(*e),
+            None => return Err(rustix::io::Errno::NOENT),
+        };
+        let buf = std::mem::take(&mut self.buf);
+        let target = rustix::fs::readlinkat(fd, OsStr::from_bytes(name), buf)?;
+        let target = target.into_bytes();
+        Ok(target)
     }
 }
 

@@ -196,6 +196,9 @@ pub struct ObjectStore {
     config: StoreConfig,
     /// Whether each ingest is synced to disk (file and directory).
     fsync: bool,
+    /// `annex/objects`, opened (`O_PATH`) once it exists, so that
+    /// presence checks walk only the path below it.
+    objects_fd: std::sync::OnceLock<std::sync::Arc<rustix::fd::OwnedFd>>,
 }
 
 static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -210,6 +213,7 @@ impl ObjectStore {
             bare,
             config: StoreConfig::default(),
             fsync: true,
+            objects_fd: std::sync::OnceLock::new(),
         }
     }
 
@@ -289,6 +293,7 @@ impl ObjectStore {
             git_dir,
             config,
             fsync: true,
+            objects_fd: std::sync::OnceLock::new(),
         })
     }
 
@@ -367,13 +372,50 @@ impl ObjectStore {
     pub fn find(&self, key: &Key) -> Option<PathBuf> {
         self.layouts()
             .iter()
+            .find(|&&l| self.exists_in(key, l))
             .map(|&l| self.path_in(key, l))
-            .find(|p| fs::metadata(p).is_ok())
     }
 
     /// Whether the store has content for `key`.
     pub fn has(&self, key: &Key) -> bool {
-        self.find(key).is_some()
+        self.layouts().iter().any(|&l| self.exists_in(key, l))
+    }
+
+    /// Whether the object file of `key` in `layout` exists (following
+    /// symlinks, as `stat` does). Looked up relative to the objects
+    /// directory, opened once, when it exists.
+    fn exists_in(&self, key: &Key, layout: HashLayout) -> bool {
+        let fd = match self.objects_fd.get() {
+            Some(fd) => Some(fd),
+            None => rustix::fs::open(
+                self.objects_dir(),
+                rustix::fs::OFlags::PATH
+                    | rustix::fs::OFlags::DIRECTORY
+                    | rustix::fs::OFlags::CLOEXEC,
+                rustix::fs::Mode::empty(),
+            )
+            .ok()
+            .map(|fd| self.objects_fd.get_or_init(|| std::sync::Arc::new(fd))),
+        };
+        let Some(fd) = fd else {
+            // No objects directory (yet): nothing is present.
+            return fs::metadata(self.path_in(key, layout)).is_ok();
+        };
+        let kf = key_file(key);
+        let mut rel = hash_dir(key, layout, self.config.object_hash_one_level).into_bytes();
+        if !rel.is_empty() && !rel.ends_with(b"/") {
+            rel.push(b'/');
+        }
+        rel.extend_from_slice(&kf);
+        rel.push(b'/');
+        rel.extend_from_slice(&kf);
+        rustix::fs::statx(
+            &**fd,
+            os_path(&rel),
+            rustix::fs::AtFlags::empty(),
+            rustix::fs::StatxFlags::TYPE,
+        )
+        .is_ok()
     }
 
     /// Copies `src` into the store as the content of `key`, atomically: the
