@@ -745,7 +745,7 @@ impl Env {
         Ok(self.locations(key)?.contains(u))
     }
 
-    /// Verifies copies for a drop of `key` from `dropping_from`, in
+    /// Verifies `numcopies` copies for a drop of `key` from `dropping_from`, in
     /// git-annex's order: trusted repositories count at once; then this
     /// repository (when dropping from a remote), then remotes, cheapest
     /// first (`first` before the others), each locked, or else checked.
@@ -754,12 +754,13 @@ impl Env {
     /// without the content.
     pub fn verify_copies(
         &self,
+        numcopies: i64,
         key: &Key,
         dropping_from: &Uuid,
         local_removal: bool,
         first: Option<&Uuid>,
     ) -> Result<Proof, CommandError> {
-        let mut check = DropCheck::new(self.numcopies, self.mincopies, local_removal);
+        let mut check = DropCheck::new(numcopies, self.mincopies, local_removal);
         let locs = self.locations(key)?;
         let mut proof = Proof {
             check: DropCheck::new(0, 0, true),
@@ -887,7 +888,9 @@ impl Env {
             }
         };
         if !force {
-            let proof = self.verify_copies(key, self.here(), true, first)?;
+            // The file's `annex.numcopies` attribute wins over the global one.
+            let proof =
+                self.verify_copies(self.numcopies_for(item), key, self.here(), true, first)?;
             if !proof.check.is_safe() {
                 let view = proof_view(&proof);
                 drop(proof);
@@ -932,7 +935,7 @@ impl Env {
         let proof = if force {
             None
         } else {
-            let p = self.verify_copies(key, &ru, false, None)?;
+            let p = self.verify_copies(self.numcopies, key, &ru, false, None)?;
             if !p.check.is_safe() {
                 let view = proof_view(&p);
                 drop(p);

@@ -729,3 +729,32 @@ fn bare_remotes_work_both_ways() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     annex(&p.b(), &["fsck", "-q"]);
 }
+
+#[test]
+fn drop_honours_the_numcopies_attribute_as_the_reference_does() {
+    // Two copies (a and b); `.gitattributes` asks for 3 of `keep*` and 1
+    // of everything else (a later line wins, as in git).
+    let p = pair(&[("keep", b"keep me"), ("spare", b"spare me")]);
+    std::fs::write(
+        p.b().join(".gitattributes"),
+        "* annex.numcopies=1\nkeep* annex.numcopies=3\n",
+    )
+    .expect("write .gitattributes");
+    git(&p.b(), &["add", ".gitattributes"]);
+    git(&p.b(), &["commit", "-q", "-m", "numcopies"]);
+    annex(&p.b(), &["get", "keep", "spare"]);
+    let theirs = p.copy();
+    let keep = key_of(&p.b(), "keep");
+    let spare = key_of(&p.b(), "spare");
+    for args in [&["drop", "keep"][..], &["drop", "spare"]] {
+        same(&theirs, &p, args, None, false);
+    }
+    // The attribute kept `keep` (only 2 of 3 copies), `spare` went.
+    for pair in [&p, &theirs] {
+        assert!(
+            has(&pair.b(), &keep),
+            "keep was dropped below its numcopies"
+        );
+        assert!(!has(&pair.b(), &spare), "spare was not dropped");
+    }
+}
