@@ -8,7 +8,6 @@ use std::path::{Component, Path, PathBuf};
 
 use annex_core::key::Key;
 use annex_core::objects::ObjectStore;
-use annex_core::objects::{hash_dir_lower, hash_dir_mixed};
 use annex_core::pointer::format_pointer;
 use annex_core::repo::Repo;
 
@@ -137,7 +136,6 @@ impl Context<'_> {
     }
 
     fn vars(&self, key: &Key, file: Option<&[u8]>) -> Vec<(&'static str, Vec<u8>)> {
-        let unknown = || b"unknown".to_vec();
         let object = self.git_dir_rel.join(
             self.store
                 .location(key)
@@ -148,31 +146,8 @@ impl Context<'_> {
             ("objectpath", path_bytes(&object)),
             ("objectpointer", format_pointer(key)),
         ];
-        if let Some(f) = file {
-            vars.push(("file", f.to_vec()));
-        }
-        vars.extend([
-            ("key", key.as_bytes().to_vec()),
-            ("backend", key.backend_name().to_vec()),
-            (
-                "bytesize",
-                key.size()
-                    .map_or_else(unknown, |s| s.to_string().into_bytes()),
-            ),
-            (
-                "humansize",
-                key.size()
-                    .map_or_else(unknown, |s| human_size(s).into_bytes()),
-            ),
-            ("keyname", key.name().to_vec()),
-            ("hashdirlower", hash_dir_lower(key).into_bytes()),
-            ("hashdirmixed", hash_dir_mixed(key).into_bytes()),
-            (
-                "mtime",
-                key.mtime()
-                    .map_or_else(unknown, |m| m.to_string().into_bytes()),
-            ),
-        ]);
+        // The key's own variables, as `find` gives them.
+        vars.extend(super::find::format_vars(key, file));
         vars
     }
 }
