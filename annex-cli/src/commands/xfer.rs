@@ -107,6 +107,9 @@ pub struct Env {
     /// `copy --to`/`move --to`: the upload is then still reserved (counted
     /// for other processes) but never refused.
     pub enforce_maxsize: bool,
+    /// One `git check-attr` process answering `annex.numcopies` for every
+    /// file of the run, started on first use.
+    numcopies_attr: std::sync::Mutex<Option<crate::commands::add::Coprocess>>,
 }
 
 impl Env {
@@ -177,6 +180,7 @@ impl Env {
             ignored,
             reserver,
             enforce_maxsize: false,
+            numcopies_attr: std::sync::Mutex::new(None),
         })
     }
 
@@ -1012,15 +1016,33 @@ impl Env {
     fn numcopies_for(&self, item: &Item) -> i64 {
         if item.file.is_some()
             && let Ok(wt) = self.ctx.worktree()
-            && let Ok(v) = annex_core::fsck::numcopies_attributes(
-                wt.top(),
-                std::slice::from_ref(&item.top_path),
-            )
-            && let Some(Some(n)) = v.first()
+            && let Some(n) = self.numcopies_attribute(wt.top(), &item.top_path)
         {
-            return *n;
+            return n;
         }
         self.numcopies
+    }
+
+    /// A file's `annex.numcopies` attribute, asked of the run's one
+    /// `git check-attr` process; `None` when unset or git cannot tell.
+    fn numcopies_attribute(&self, top: &std::path::Path, path: &[u8]) -> Option<i64> {
+        let mut guard = self
+            .numcopies_attr
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if guard.is_none() {
+            *guard = crate::commands::add::Coprocess::spawn(
+                top,
+                &["check-attr", "-z", "--stdin", "annex.numcopies"],
+            )
+            .ok();
+        }
+        let answer = guard.as_mut()?.query_all(&[path], 3).ok()?;
+        let value = answer.first()?.get(2)?;
+        match value.as_slice() {
+            b"unspecified" | b"unset" | b"set" => None,
+            v => annex_core::logs::format::hs_read_int(v),
+        }
     }
 
     /// `--auto` for getting (`to` is `None`: here) or copying to `to`:
