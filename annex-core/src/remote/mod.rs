@@ -276,25 +276,9 @@ impl Remote for LocalGitRemote {
     ) -> Result<(), RemoteError> {
         let src = self.store.find(key).ok_or(RemoteError::NotPresent)?;
         // The remote's side: an upload to us, run even when another is.
-        let mut t =
+        let t =
             transfer::Transfer::start(&self.git_dir, Direction::Upload, our_uuid, key, file, true)?;
-        let received = transfer::receive(&src, dest, key, &mut |n| {
-            t.progress(n);
-            progress(n);
-        });
-        let received = match received {
-            Ok(r) => r,
-            Err(e) => {
-                t.finish(false);
-                return Err(e.into());
-            }
-        };
-        if !received.ok() {
-            t.finish(false);
-            let _ = std::fs::remove_file(dest);
-            return Err(RemoteError::VerificationFailed);
-        }
-        t.finish(true);
+        receive_recorded(t, &src, dest, key, progress)?.finish(true);
         Ok(())
     }
 
@@ -310,7 +294,7 @@ impl Remote for LocalGitRemote {
             self.log_present(key, true)?;
             return Ok(());
         }
-        let mut t = transfer::Transfer::start(
+        let t = transfer::Transfer::start(
             &self.git_dir,
             Direction::Download,
             our_uuid,
@@ -319,22 +303,7 @@ impl Remote for LocalGitRemote {
             false,
         )?;
         let tmp = self.store.tmp_path(key);
-        let received = transfer::receive(src, &tmp, key, &mut |n| {
-            t.progress(n);
-            progress(n);
-        });
-        let received = match received {
-            Ok(r) => r,
-            Err(e) => {
-                t.finish(false);
-                return Err(e.into());
-            }
-        };
-        if !received.ok() {
-            t.finish(false);
-            let _ = std::fs::remove_file(&tmp);
-            return Err(RemoteError::VerificationFailed);
-        }
+        let t = receive_recorded(t, src, &tmp, key, progress)?;
         match self.store.ingest_from_temp(&tmp, key) {
             Ok(_) => t.finish(true),
             Err(e) => {
@@ -368,5 +337,34 @@ impl Remote for LocalGitRemote {
         }
         *dirty = false;
         Ok(())
+    }
+}
+
+/// Receives `key` from `src` into `dest` (resuming, verified) while `t`
+/// records the transfer's progress; gives `t` back to be finished by the
+/// caller. On failure the transfer is ended as failed, and content that
+/// did not verify is removed.
+fn receive_recorded(
+    mut t: transfer::Transfer,
+    src: &Path,
+    dest: &Path,
+    key: &Key,
+    progress: Progress<'_>,
+) -> Result<transfer::Transfer, RemoteError> {
+    let received = transfer::receive(src, dest, key, &mut |n| {
+        t.progress(n);
+        progress(n);
+    });
+    match received {
+        Ok(r) if r.ok() => Ok(t),
+        Ok(_) => {
+            t.finish(false);
+            let _ = std::fs::remove_file(dest);
+            Err(RemoteError::VerificationFailed)
+        }
+        Err(e) => {
+            t.finish(false);
+            Err(e.into())
+        }
     }
 }
