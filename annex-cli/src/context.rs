@@ -170,6 +170,14 @@ impl Ctx {
         }
     }
 
+    /// A reporter for `command` with `output`'s options, quoting file names
+    /// as `core.quotepath` says (git's default: non-ASCII bytes escaped).
+    pub fn reporter(&self, output: &crate::action::OutputArgs, command: &str) -> Reporter {
+        output
+            .reporter(command)
+            .quote_path(self.config.get_bool("core.quotepath").unwrap_or(true))
+    }
+
     /// Commits the journal to the `git-annex` branch, announcing it on
     /// stdout in plain mode as git-annex does.
     pub fn commit(&self, reporter: &Reporter) -> Result<(), CommandError> {

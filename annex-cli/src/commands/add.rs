@@ -439,10 +439,7 @@ pub fn run(args: Args) -> Result<(), CommandError> {
         .canonicalize()
         .unwrap_or_else(|_| wt.top().to_path_buf());
     // The reporter quotes the names it shows (core.quotepath).
-    let mut reporter = args
-        .output
-        .reporter("add")
-        .quote_path(ctx.config.get_bool("core.quotepath").unwrap_or(true));
+    let mut reporter = ctx.reporter(&args.output, "add");
     let jobs = args.common.jobs()?;
     let mut policy = Policy::new(&ctx, &args)?;
     let mut ingester = Ingester::new(

@@ -123,10 +123,7 @@ impl Run<'_> {
 /// Makes the files.
 pub fn run(args: Args) -> Result<(), CommandError> {
     let ctx = Ctx::open(&args.common.config, args.output.quiet)?;
-    let mut reporter = args
-        .output
-        .reporter("fromkey")
-        .quote_path(ctx.config.get_bool("core.quotepath").unwrap_or(true));
+    let mut reporter = ctx.reporter(&args.output, "fromkey");
     let wt = ctx.worktree()?;
     let top = wt
         .top()

@@ -32,10 +32,7 @@ const MODIFIED: &str = "Locking this file would discard any changes you have mad
 /// Locks the named files.
 pub fn run(args: Args) -> Result<(), CommandError> {
     let ctx = Ctx::open(&args.common.config, args.output.quiet)?;
-    let mut reporter = args
-        .output
-        .reporter("lock")
-        .quote_path(ctx.config.get_bool("core.quotepath").unwrap_or(true));
+    let mut reporter = ctx.reporter(&args.output, "lock");
     let seek = ctx.seek(&args.paths, &mut reporter)?;
     let wt = ctx.worktree()?;
     let top = wt

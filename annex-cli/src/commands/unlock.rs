@@ -31,10 +31,7 @@ pub struct Args {
 /// Unlocks the named files.
 pub fn run(args: Args) -> Result<(), CommandError> {
     let ctx = Ctx::open(&args.common.config, args.output.quiet)?;
-    let mut reporter = args
-        .output
-        .reporter("unlock")
-        .quote_path(ctx.config.get_bool("core.quotepath").unwrap_or(true));
+    let mut reporter = ctx.reporter(&args.output, "unlock");
     let seek = ctx.seek(&args.paths, &mut reporter)?;
     let wt = ctx.worktree()?;
     let top = wt

@@ -244,8 +244,7 @@ pub fn run(args: Args) -> Result<(), CommandError> {
     // JSON output has no side messages (merging, recording state).
     let quiet = args.output.quiet || args.output.json || args.output.json_progress;
     let ctx = Ctx::open(&args.common.config, quiet)?;
-    let quote_path = ctx.config.get_bool("core.quotepath").unwrap_or(true);
-    let mut reporter = args.output.reporter("whereis").quote_path(quote_path);
+    let mut reporter = ctx.reporter(&args.output, "whereis");
     let snap = Snapshot::new(ctx.state.branch())?;
     let repos = Repos::load(&ctx, &snap)?;
     let shown = Shown::new(&ctx);
