@@ -1,5 +1,9 @@
 //! `annex-sync`: `sync` at the git level and for content.
 //!
-//! Not filled yet. It will hold fetching, merging and pushing branches and
-//! the `git-annex` branch, the conflict-resolving merge driver, content sync
-//! by preferred content, and the remote daemon.
+//! - [`git`]: the one place that runs the `git` executable (fetch, push,
+//!   merge of the current branch), where gix cannot do the job yet.
+//! - [`resolve`]: the merge driver, resolving conflicted merges of the
+//!   current branch the way git-annex does (variant files).
+
+pub mod git;
+pub mod resolve;

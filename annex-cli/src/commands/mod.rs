@@ -25,6 +25,8 @@ mod move_;
 mod numcopies;
 mod setpresentkey;
 mod smudge;
+pub(crate) mod sync;
+pub(crate) mod sync_content;
 mod trust;
 mod unlock;
 mod unused;
@@ -100,6 +102,8 @@ pub enum Command {
     Setpresentkey(setpresentkey::Args),
     /// git smudge/clean filter for unlocked files.
     Smudge(smudge::Args),
+    /// Synchronize local repository with remotes.
+    Sync(sync::Args),
     /// Trust a repository.
     Trust(trust::Args),
     /// Remove a repository from a group.
@@ -151,6 +155,7 @@ pub fn run(command: Command) -> Result<(), CommandError> {
         Command::Semitrust(args) => trust::run(TrustLevel::SemiTrusted, args),
         Command::Setpresentkey(args) => setpresentkey::run(args),
         Command::Smudge(args) => smudge::run(args),
+        Command::Sync(args) => sync::run(args),
         Command::Trust(args) => trust::run(TrustLevel::Trusted, args),
         Command::Ungroup(args) => group::run_ungroup(args),
         Command::Unlock(args) => unlock::run(args),

@@ -1,0 +1,3 @@
+//! Integration tests of `annex-sync`, one binary.
+
+mod git;
