@@ -1,17 +1,104 @@
 //! The merge driver: resolving a conflicted merge of the current branch the
-//! way git-annex does, keeping both sides (variant files), so that a sync
-//! never stops on a conflict.
+//! way git-annex does (`Annex.AutoMerge.resolveMerge`), keeping both sides,
+//! so that a sync never stops on a conflict.
 //!
-//! INTERFACE PLACEHOLDER (replaced by the resolve work before it ships).
+//! Only conflicts where at least one side is an annexed file (a symlink to
+//! an annexed object or a pointer file) are resolved:
+//! - both sides annexed, different keys: the file is replaced by one
+//!   variant file per key (`name.variant-XXXX.ext`, see [`variant`]), each
+//!   locked or unlocked as its side was;
+//! - both sides annexed, the same key: the file stays, a symlink when both
+//!   sides were locked, a pointer file (unlocked) otherwise;
+//! - one side annexed, the other a plain file, a directory or a deletion:
+//!   the other side is kept as it was (grafted from its branch) and the
+//!   annexed side becomes a variant file.
+//!
+//! Conflicts between two non-annexed files are left for the user, as
+//! git-annex leaves them.
+//!
+//! `git` runs through [`crate::git::Git`] for what changes the index (`rm
+//! --cached`, `update-index`) and for listing the unmerged, deleted and
+//! untracked files; objects are read and written with gix.
 
-use std::path::Path;
+pub mod unmerged;
+pub mod variant;
+
+use std::collections::BTreeSet;
+use std::ffi::OsStr;
+use std::fs;
+use std::io::{self, Write};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Output, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use annex_core::key::Key;
+use annex_core::objects::ObjectStore;
+use annex_core::pointer;
+
+use crate::git::{Git, GitError};
+use unmerged::{ItemType, Side, Unmerged};
+
+/// The message of the commit that concludes a resolved merge.
+pub const COMMIT_MESSAGE: &str = "git-annex automatic merge conflict fix";
+
+/// The note git-annex shows once it has resolved a conflict.
+pub const RESOLVED_NOTE: &str =
+    "Merge conflict was automatically resolved; you may want to examine the result.";
 
 /// Why conflicts could not be resolved.
 #[derive(Debug, thiserror::Error)]
 pub enum ResolveError {
-    /// Not built yet.
-    #[error("resolving merge conflicts is not built yet")]
-    NotBuilt,
+    /// Running `git` failed.
+    #[error(transparent)]
+    Git(#[from] GitError),
+    /// The repository could not be opened with gix.
+    #[error("cannot open the repository at {path}: {detail}")]
+    Open {
+        /// The work tree.
+        path: PathBuf,
+        /// Why.
+        detail: String,
+    },
+    /// The object store could not be opened.
+    #[error(transparent)]
+    Store(#[from] annex_core::objects::ObjectsError),
+    /// An object of a conflicting side could not be read, or a new one
+    /// written.
+    #[error("cannot {op} git object {sha}: {detail}")]
+    Object {
+        /// What was being done.
+        op: &'static str,
+        /// The object id (or the path whose object was written).
+        sha: String,
+        /// Why.
+        detail: String,
+    },
+    /// A file of the work tree could not be changed.
+    #[error("cannot {op} {}: {source}", path.display())]
+    Io {
+        /// What was being done.
+        op: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: io::Error,
+    },
+    /// The merge being resolved is not recorded (`MERGE_HEAD`).
+    #[error("{}: {source}", path.display())]
+    MergeHead {
+        /// The `MERGE_HEAD` file.
+        path: PathBuf,
+        /// Why it could not be read.
+        source: io::Error,
+    },
+    /// `MERGE_HEAD` does not start with an object id.
+    #[error("No SHA found in {}", path.display())]
+    NoMergeSha {
+        /// The `MERGE_HEAD` file.
+        path: PathBuf,
+    },
 }
 
 /// What [`resolve_merge`] did.
@@ -20,17 +107,620 @@ pub struct Resolution {
     /// The paths (from the top of the work tree) that were conflicted and
     /// are resolved now.
     pub resolved: Vec<Vec<u8>>,
+    /// The keys involved in the resolved conflicts.
+    pub keys: Vec<Key>,
+    /// Whether conflicts remain that could not be resolved (both sides
+    /// plain git files): the merge is then not committed.
+    pub unresolved: Vec<Vec<u8>>,
+    /// The standard output of `git commit` when the merge was committed.
+    pub commit_output: Option<Vec<u8>>,
 }
 
 /// Resolves the conflicts that a merge left in the index of the work tree
 /// at `work_tree` (git directory `git_dir`) as git-annex does, and when
-/// `commit` is set commits the merge. `Ok(None)` when nothing was
-/// conflicted.
+/// `commit` is set commits the merge (`git commit --no-verify -m` with
+/// git-annex's message, output captured in [`Resolution::commit_output`]).
+/// `Ok(None)` when no conflict could be resolved (none, or only conflicts
+/// between plain git files, which are left as they are).
+///
+/// The merge's other side is read from `MERGE_HEAD` when a conflict needs
+/// it. When `HEAD` is not a commit nothing is resolved, as git-annex does
+/// without a current branch.
 pub fn resolve_merge(
     work_tree: &Path,
     git_dir: &Path,
     commit: bool,
 ) -> Result<Option<Resolution>, ResolveError> {
-    let _ = (work_tree, git_dir, commit);
-    Err(ResolveError::NotBuilt)
+    let resolver = Resolver::new(work_tree, git_dir)?;
+    let Some(mut resolution) = resolver.resolve()? else {
+        return Ok(None);
+    };
+    if commit && resolution.unresolved.is_empty() {
+        let out = commit_resolved_merge(work_tree, true)?;
+        resolution.commit_output = Some(out.stdout);
+    }
+    Ok(Some(resolution))
+}
+
+/// Commits a resolved merge as git-annex does: `git commit --no-verify -m
+/// "git-annex automatic merge conflict fix"`, with `--quiet` when `quiet`.
+pub fn commit_resolved_merge(work_tree: &Path, quiet: bool) -> Result<Output, ResolveError> {
+    let mut args = vec!["commit"];
+    if quiet {
+        args.push("--quiet");
+    }
+    args.extend(["--no-verify", "-m", COMMIT_MESSAGE]);
+    Ok(Git::new(work_tree).run(args)?)
+}
+
+/// Reads the merged commit from `GIT_DIR/MERGE_HEAD` (its first line).
+pub fn read_merge_head(git_dir: &Path) -> Result<String, ResolveError> {
+    let path = git_dir.join("MERGE_HEAD");
+    let data = fs::read(&path).map_err(|source| ResolveError::MergeHead {
+        path: path.clone(),
+        source,
+    })?;
+    let first = data.split(|&c| c == b'\n').next().unwrap_or(&[]);
+    if (first.len() == 40 || first.len() == 64) && first.iter().all(u8::is_ascii_hexdigit) {
+        Ok(String::from_utf8_lossy(first).into_owned())
+    } else {
+        Err(ResolveError::NoMergeSha { path })
+    }
+}
+
+static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+fn io_err<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> ResolveError + 'a {
+    move |source| ResolveError::Io {
+        op,
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+fn os(b: &[u8]) -> &Path {
+    Path::new(OsStr::from_bytes(b))
+}
+
+/// Which side of a conflict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Which {
+    Us,
+    Them,
+}
+
+impl Unmerged {
+    fn side(&self, which: Which) -> Option<&Side> {
+        match which {
+            Which::Us => self.us.as_ref(),
+            Which::Them => self.them.as_ref(),
+        }
+    }
+
+    fn item_type(&self, which: Which) -> Option<ItemType> {
+        self.side(which).map(|s| s.item_type)
+    }
+
+    fn is_locked(&self, which: Which) -> bool {
+        self.item_type(which) == Some(ItemType::Symlink)
+    }
+}
+
+struct Resolver {
+    top: PathBuf,
+    git_dir: PathBuf,
+    git: Git,
+    repo: gix::Repository,
+    store: ObjectStore,
+    thin: bool,
+    /// Lines for `git update-index -z --index-info`, in order.
+    index_lines: Vec<u8>,
+    /// Paths to drop from the index (`git rm --cached`), in order.
+    unstage: Vec<Vec<u8>>,
+    merge_head: Option<String>,
+}
+
+impl Resolver {
+    fn new(work_tree: &Path, git_dir: &Path) -> Result<Resolver, ResolveError> {
+        let top = work_tree.to_path_buf();
+        let git_dir = if git_dir.is_absolute() {
+            git_dir.to_path_buf()
+        } else {
+            top.join(git_dir)
+        };
+        let repo = gix::open(&git_dir).map_err(|e| ResolveError::Open {
+            path: top.clone(),
+            detail: e.to_string(),
+        })?;
+        let thin = matches!(repo.config_snapshot().boolean("annex.thin"), Some(true));
+        let store = ObjectStore::open(&git_dir)?;
+        Ok(Resolver {
+            git: Git::new(&top),
+            top,
+            git_dir,
+            repo,
+            store,
+            thin,
+            index_lines: Vec::new(),
+            unstage: Vec::new(),
+            merge_head: None,
+        })
+    }
+
+    /// `git ARGS` with literal pathspecs, as git-annex runs it.
+    fn git(&self, args: &[&OsStr]) -> Result<Output, ResolveError> {
+        let mut all: Vec<&OsStr> = vec![OsStr::new("--literal-pathspecs")];
+        all.extend_from_slice(args);
+        Ok(self.git.run(all)?)
+    }
+
+    fn list(&self, args: &[&str]) -> Result<Vec<Vec<u8>>, ResolveError> {
+        let args: Vec<&OsStr> = args.iter().map(OsStr::new).collect();
+        let out = self.git(&args)?;
+        Ok(out
+            .stdout
+            .split(|&c| c == 0)
+            .filter(|p| !p.is_empty())
+            .map(<[u8]>::to_vec)
+            .collect())
+    }
+
+    fn head(&self) -> Result<Option<String>, ResolveError> {
+        let out = self
+            .git
+            .command(["rev-parse", "-q", "--verify", "HEAD^{commit}"])
+            .stderr(Stdio::null())
+            .output()
+            .map_err(|source| {
+                ResolveError::Git(GitError::Spawn {
+                    args: "rev-parse -q --verify HEAD^{commit}".into(),
+                    source,
+                })
+            })?;
+        if !out.status.success() {
+            return Ok(None);
+        }
+        let s = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        Ok((!s.is_empty()).then_some(s))
+    }
+
+    fn them(&mut self) -> Result<String, ResolveError> {
+        if let Some(s) = &self.merge_head {
+            return Ok(s.clone());
+        }
+        let s = read_merge_head(&self.git_dir)?;
+        self.merge_head = Some(s.clone());
+        Ok(s)
+    }
+
+    fn resolve(mut self) -> Result<Option<Resolution>, ResolveError> {
+        let out = self.git(&[
+            OsStr::new("ls-files"),
+            OsStr::new("--unmerged"),
+            OsStr::new("-z"),
+        ])?;
+        let conflicts = unmerged::parse(&out.stdout);
+        let head = self.head()?;
+        let mut resolution = Resolution::default();
+        if let Some(us) = head {
+            for u in &conflicts {
+                match self.resolve_one(&us, u)? {
+                    Some(keys) => {
+                        resolution.resolved.push(u.file.clone());
+                        resolution.keys.extend(keys);
+                    }
+                    None => resolution.unresolved.push(u.file.clone()),
+                }
+            }
+        } else {
+            resolution.unresolved = conflicts.iter().map(|u| u.file.clone()).collect();
+        }
+        self.flush_unstage()?;
+        // Files of the index missing from the work tree leave the index
+        // too, as git-annex does after every resolution attempt.
+        let deleted = self.list(&["ls-files", "-z", "--deleted", "--", "."])?;
+        if !deleted.is_empty() {
+            let mut args: Vec<&OsStr> = ["rm", "--quiet", "-f", "--"]
+                .iter()
+                .map(OsStr::new)
+                .collect();
+            args.extend(deleted.iter().map(|p| OsStr::from_bytes(p)));
+            self.git(&args)?;
+        }
+        if resolution.resolved.is_empty() {
+            return Ok(None);
+        }
+        self.flush_index()?;
+        self.clean_conflict_cruft(&resolution)?;
+        Ok(Some(resolution))
+    }
+
+    fn flush_unstage(&mut self) -> Result<(), ResolveError> {
+        if self.unstage.is_empty() {
+            return Ok(());
+        }
+        let paths = std::mem::take(&mut self.unstage);
+        let mut args: Vec<&OsStr> = ["rm", "--quiet", "-f", "--cached", "--"]
+            .iter()
+            .map(OsStr::new)
+            .collect();
+        args.extend(paths.iter().map(|p| OsStr::from_bytes(p)));
+        self.git(&args)?;
+        Ok(())
+    }
+
+    fn flush_index(&mut self) -> Result<(), ResolveError> {
+        if self.index_lines.is_empty() {
+            return Ok(());
+        }
+        let lines = std::mem::take(&mut self.index_lines);
+        let mut cmd = self
+            .git
+            .command(["--literal-pathspecs", "update-index", "-z", "--index-info"]);
+        cmd.stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let spawn_err = |source| {
+            ResolveError::Git(GitError::Spawn {
+                args: "update-index -z --index-info".into(),
+                source,
+            })
+        };
+        let mut child = cmd.spawn().map_err(spawn_err)?;
+        if let Some(mut stdin) = child.stdin.take() {
+            stdin.write_all(&lines).map_err(spawn_err)?;
+        }
+        let out = child.wait_with_output().map_err(spawn_err)?;
+        if !out.status.success() {
+            return Err(ResolveError::Git(GitError::Failed {
+                args: "update-index -z --index-info".into(),
+                status: out.status.to_string(),
+                stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+            }));
+        }
+        Ok(())
+    }
+
+    fn read_object(&self, sha: &str) -> Result<Option<(gix::object::Kind, Vec<u8>)>, ResolveError> {
+        let id = gix::ObjectId::from_hex(sha.as_bytes()).map_err(|e| ResolveError::Object {
+            op: "parse",
+            sha: sha.to_string(),
+            detail: e.to_string(),
+        })?;
+        match self.repo.try_find_object(id) {
+            Ok(Some(o)) => Ok(Some((o.kind, o.data.clone()))),
+            Ok(None) => Ok(None),
+            Err(e) => Err(ResolveError::Object {
+                op: "read",
+                sha: sha.to_string(),
+                detail: e.to_string(),
+            }),
+        }
+    }
+
+    /// The key a side's blob names (`catKey`): a symlink target or pointer
+    /// file content of at most git-annex's pointer size.
+    fn key_of(&self, side: Option<&Side>) -> Result<Option<Key>, ResolveError> {
+        let Some(side) = side else {
+            return Ok(None);
+        };
+        if side.item_type == ItemType::Commit {
+            return Ok(None);
+        }
+        match self.read_object(&side.sha)? {
+            Some((gix::object::Kind::Blob, data))
+                if data.len() <= pointer::MAX_POINTER_SIZE + 1 =>
+            {
+                Ok(pointer::parse_pointer(&data))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    fn write_blob(&self, path: &[u8], data: &[u8]) -> Result<String, ResolveError> {
+        self.repo
+            .write_blob(data)
+            .map(|id| id.detach().to_string())
+            .map_err(|e| ResolveError::Object {
+                op: "write",
+                sha: String::from_utf8_lossy(path).into_owned(),
+                detail: e.to_string(),
+            })
+    }
+
+    fn stage(&mut self, mode: &str, sha: &str, path: &[u8]) {
+        self.index_lines
+            .extend_from_slice(format!("{mode} blob {sha}\t").as_bytes());
+        self.index_lines.extend_from_slice(path);
+        self.index_lines.push(0);
+    }
+
+    /// Resolves one conflict; the keys involved when resolved, `None` when
+    /// git-annex leaves it alone.
+    fn resolve_one(&mut self, us: &str, u: &Unmerged) -> Result<Option<Vec<Key>>, ResolveError> {
+        let key_us = self.key_of(u.us.as_ref())?;
+        let key_them = self.key_of(u.them.as_ref())?;
+        let keys = match (key_us, key_them) {
+            (Some(ku), Some(kt)) => {
+                self.resolve_by(u)?;
+                if ku != kt {
+                    self.variant_link(u, &ku, Which::Us)?;
+                    self.variant_link(u, &kt, Which::Them)?;
+                    // An unlocked file of ours is not conflict cruft that
+                    // can be recognized later: it goes now.
+                    if !u.is_locked(Which::Us) {
+                        remove_file_if_exists(&self.top.join(os(&u.file)))?;
+                    }
+                    vec![ku, kt]
+                } else {
+                    if u.is_locked(Which::Us) && u.is_locked(Which::Them) {
+                        self.make_symlink(&ku, &u.file)?;
+                    } else {
+                        let exec = [Which::Us, Which::Them]
+                            .iter()
+                            .any(|w| u.item_type(*w) == Some(ItemType::Executable));
+                        self.make_pointer(&ku, &u.file, exec)?;
+                    }
+                    vec![ku, kt]
+                }
+            }
+            (Some(ku), None) => {
+                self.resolve_by(u)?;
+                let them = self.them()?;
+                self.graft_in(&them, u, Which::Them, Which::Us)?;
+                self.variant_link(u, &ku, Which::Us)?;
+                vec![ku]
+            }
+            (None, Some(kt)) => {
+                self.resolve_by(u)?;
+                self.graft_in(us, u, Which::Us, Which::Them)?;
+                self.variant_link(u, &kt, Which::Them)?;
+                vec![kt]
+            }
+            (None, None) => return Ok(None),
+        };
+        Ok(Some(keys))
+    }
+
+    /// Drops the conflicted file (and its sibling) from the index, and the
+    /// sibling from the work tree.
+    fn resolve_by(&mut self, u: &Unmerged) -> Result<(), ResolveError> {
+        self.unstage.push(u.file.clone());
+        if let Some(sib) = &u.sibling {
+            self.unstage.push(sib.clone());
+            remove_file_if_exists(&self.top.join(os(sib)))?;
+        }
+        Ok(())
+    }
+
+    fn variant_link(&mut self, u: &Unmerged, key: &Key, which: Which) -> Result<(), ResolveError> {
+        let dest = variant::variant_file(&u.file, key);
+        if u.is_locked(which) {
+            self.make_symlink(key, &dest)
+        } else {
+            let exec = u.item_type(which) == Some(ItemType::Executable);
+            self.make_pointer(key, &dest, exec)
+        }
+    }
+
+    fn make_symlink(&mut self, key: &Key, dest: &[u8]) -> Result<(), ResolveError> {
+        let target =
+            pointer::link_target_in(&self.top, os(dest), &self.git_dir, key, self.store.config());
+        let full = self.top.join(os(dest));
+        self.replace_with(&full, |tmp| std::os::unix::fs::symlink(&target, tmp))?;
+        let sha = self.write_blob(dest, target.as_os_str().as_bytes())?;
+        self.stage("120000", &sha, dest);
+        Ok(())
+    }
+
+    /// An unlocked file for `key` at `dest`: its content when the store
+    /// has it (a copy, a hard link with `annex.thin`), else the pointer.
+    fn make_pointer(&mut self, key: &Key, dest: &[u8], exec: bool) -> Result<(), ResolveError> {
+        let full = self.top.join(os(dest));
+        let pointer_bytes = pointer::format_pointer(key);
+        let object = self.store.find(key);
+        let thin = self.thin;
+        self.replace_with(&full, |tmp| {
+            match &object {
+                Some(obj) if thin => {
+                    fs::hard_link(obj, tmp)?;
+                    let m = fs::metadata(tmp)?.permissions().mode();
+                    fs::set_permissions(tmp, fs::Permissions::from_mode(m | 0o200))?;
+                }
+                Some(obj) => {
+                    let mut input = fs::File::open(obj)?;
+                    let mut out = fs::File::create(tmp)?;
+                    io::copy(&mut input, &mut out)?;
+                }
+                None => fs::write(tmp, &pointer_bytes)?,
+            }
+            if exec {
+                let m = fs::metadata(tmp)?.permissions().mode();
+                fs::set_permissions(tmp, fs::Permissions::from_mode(m | ((m & 0o444) >> 2)))?;
+            }
+            Ok(())
+        })?;
+        let sha = self.write_blob(dest, &pointer_bytes)?;
+        self.stage(if exec { "100755" } else { "100644" }, &sha, dest);
+        Ok(())
+    }
+
+    /// Makes `full` anew with `make` (given a temporary path beside it),
+    /// replacing whatever file or symlink is there.
+    fn replace_with(
+        &self,
+        full: &Path,
+        make: impl FnOnce(&Path) -> io::Result<()>,
+    ) -> Result<(), ResolveError> {
+        let dir = full.parent().unwrap_or(&self.top);
+        fs::create_dir_all(dir).map_err(io_err("create directory", dir))?;
+        let tmp = dir.join(format!(
+            ".annex-rs-resolve.{}.{}",
+            std::process::id(),
+            TMP_COUNTER.fetch_add(1, Ordering::Relaxed)
+        ));
+        if let Err(e) = make(&tmp) {
+            let _ = fs::remove_file(&tmp);
+            return Err(io_err("create", full)(e));
+        }
+        if let Ok(m) = fs::symlink_metadata(full)
+            && m.is_dir()
+        {
+            let _ = fs::remove_file(&tmp);
+            return Err(ResolveError::Io {
+                op: "replace",
+                path: full.to_path_buf(),
+                source: io::Error::other("a directory is in the way"),
+            });
+        }
+        fs::rename(&tmp, full).map_err(|e| {
+            let _ = fs::remove_file(&tmp);
+            io_err("replace", full)(e)
+        })
+    }
+
+    /// Stages the file or directory `u.file` as it is in commit `commit`
+    /// (the non-annexed side `want`) and puts it in the work tree.
+    fn graft_in(
+        &mut self,
+        commit: &str,
+        u: &Unmerged,
+        want: Which,
+        unwant: Which,
+    ) -> Result<(), ResolveError> {
+        let out = self.git(&[
+            OsStr::new("ls-tree"),
+            OsStr::new("-z"),
+            OsStr::new("-r"),
+            OsStr::new("--full-tree"),
+            OsStr::new(commit),
+            OsStr::from_bytes(&u.file),
+        ])?;
+        for rec in out.stdout.split(|&c| c == 0).filter(|r| !r.is_empty()) {
+            self.index_lines.extend_from_slice(rec);
+            self.index_lines.push(0);
+        }
+        let full = self.top.join(os(&u.file));
+        let want_sha = u.side(want).map(|s| s.sha.clone());
+        match (u.item_type(want), u.item_type(unwant)) {
+            (Some(ItemType::Symlink), _) => {
+                if let Some(sha) = want_sha {
+                    let target = self.blob(&sha)?;
+                    let target = PathBuf::from(OsStr::from_bytes(&target));
+                    self.replace_with(&full, |tmp| std::os::unix::fs::symlink(&target, tmp))?;
+                }
+            }
+            (Some(ItemType::File), Some(ItemType::Symlink)) => {
+                self.replace_file(&full, want_sha.as_deref(), false)?
+            }
+            (Some(ItemType::Executable), Some(ItemType::Symlink)) => {
+                self.replace_file(&full, want_sha.as_deref(), true)?
+            }
+            _ => {
+                // A directory there is what git kept of a file/directory
+                // conflict: the wanted side. Anything else is replaced by
+                // the wanted file.
+                if !full.is_dir() {
+                    self.replace_file(&full, want_sha.as_deref(), false)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn blob(&self, sha: &str) -> Result<Vec<u8>, ResolveError> {
+        match self.read_object(sha)? {
+            Some((_, data)) => Ok(data),
+            None => Err(ResolveError::Object {
+                op: "find",
+                sha: sha.to_string(),
+                detail: "missing".into(),
+            }),
+        }
+    }
+
+    fn replace_file(&self, full: &Path, sha: Option<&str>, exec: bool) -> Result<(), ResolveError> {
+        let Some(sha) = sha else {
+            return Ok(());
+        };
+        let data = self.blob(sha)?;
+        self.replace_with(full, |tmp| {
+            fs::write(tmp, &data)?;
+            if exec {
+                let m = fs::metadata(tmp)?.permissions().mode();
+                fs::set_permissions(tmp, fs::Permissions::from_mode(m | ((m & 0o444) >> 2)))?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Removes what git left in the work tree for the resolved files
+    /// (`f`, `f~HEAD`, `f~branch`) and is not staged, when it is one of the
+    /// involved keys: a symlink or pointer to it, or its very content
+    /// while the store also has it (git-annex tells that by the inode
+    /// recorded in its keys database; we check the content).
+    fn clean_conflict_cruft(&self, resolution: &Resolution) -> Result<(), ResolveError> {
+        let files: BTreeSet<&[u8]> = resolution.resolved.iter().map(Vec::as_slice).collect();
+        let keys: BTreeSet<&Key> = resolution.keys.iter().collect();
+        let others = self.list(&[
+            "ls-files",
+            "-z",
+            "--others",
+            "--exclude-standard",
+            "--",
+            ".",
+        ])?;
+        for f in others {
+            if !(files.contains(f.as_slice()) || files.contains(cruft_base(&f))) {
+                continue;
+            }
+            let full = self.top.join(os(&f));
+            let Ok(meta) = fs::symlink_metadata(&full) else {
+                continue;
+            };
+            let involved = if meta.file_type().is_symlink() {
+                fs::read_link(&full)
+                    .ok()
+                    .and_then(|t| pointer::parse_link_target(t.as_os_str().as_bytes()))
+                    .is_some_and(|k| keys.contains(&k))
+            } else if meta.is_file() {
+                match pointer::is_pointer_file(&full) {
+                    Ok(Some(k)) => keys.contains(&k),
+                    Ok(None) => keys.iter().any(|k| {
+                        k.size().is_none_or(|s| s == meta.len())
+                            && self.store.has(k)
+                            && matches!(annex_core::backend::verify_key(k, &full), Ok(Some(true)))
+                    }),
+                    Err(_) => false,
+                }
+            } else {
+                false
+            };
+            if involved {
+                remove_file_if_exists(&full)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What a conflict-cruft name `f~something` was made from: everything
+/// before its last `~` (empty when there is none).
+pub fn cruft_base(f: &[u8]) -> &[u8] {
+    match f.iter().rposition(|&c| c == b'~') {
+        Some(i) => &f[..i],
+        None => &f[..0],
+    }
+}
+
+fn remove_file_if_exists(path: &Path) -> Result<(), ResolveError> {
+    match fs::symlink_metadata(path) {
+        Ok(m) if m.is_dir() => Ok(()),
+        Ok(_) => match fs::remove_file(path) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(io_err("remove", path)(e)),
+        },
+        Err(_) => Ok(()),
+    }
 }

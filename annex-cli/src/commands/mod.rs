@@ -23,6 +23,7 @@ mod matchexpression;
 mod maxsize;
 mod move_;
 mod numcopies;
+mod resolvemerge;
 mod setpresentkey;
 mod smudge;
 pub(crate) mod sync;
@@ -96,6 +97,8 @@ pub enum Command {
     Numcopies(numcopies::Args),
     /// Get or set a required content expression.
     Required(wanted::Args),
+    /// Resolve merge conflicts.
+    Resolvemerge(resolvemerge::Args),
     /// Return a repository to the default trust level.
     Semitrust(trust::Args),
     /// Change the location log of a key.
@@ -152,6 +155,7 @@ pub fn run(command: Command) -> Result<(), CommandError> {
         Command::Move(args) => move_::run(args),
         Command::Numcopies(args) => numcopies::run(numcopies::Setting::NumCopies, args),
         Command::Required(args) => wanted::run(wanted::Which::Required, args),
+        Command::Resolvemerge(args) => resolvemerge::run(args),
         Command::Semitrust(args) => trust::run(TrustLevel::SemiTrusted, args),
         Command::Setpresentkey(args) => setpresentkey::run(args),
         Command::Smudge(args) => smudge::run(args),
