@@ -168,6 +168,15 @@ pub fn read_merge_head(git_dir: &Path) -> Result<String, ResolveError> {
     }
 }
 
+/// A change of the index, queued.
+#[derive(Debug)]
+enum IndexOp {
+    /// `git rm --quiet -f --cached -- PATHS`.
+    Unstage(Vec<Vec<u8>>),
+    /// `git update-index -z --index-info` with these records.
+    Stage(Vec<u8>),
+}
+
 static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
 fn io_err<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> ResolveError + 'a {
@@ -213,10 +222,9 @@ struct Resolver {
     repo: gix::Repository,
     store: ObjectStore,
     thin: bool,
-    /// Lines for `git update-index -z --index-info`, in order.
-    index_lines: Vec<u8>,
-    /// Paths to drop from the index (`git rm --cached`), in order.
-    unstage: Vec<Vec<u8>>,
+    /// The index changes, in order (git-annex's queue: consecutive
+    /// changes of one kind are run together, in the order they came).
+    ops: Vec<IndexOp>,
     merge_head: Option<String>,
 }
 
@@ -241,8 +249,7 @@ impl Resolver {
             repo,
             store,
             thin,
-            index_lines: Vec::new(),
-            unstage: Vec::new(),
+            ops: Vec::new(),
             merge_head: None,
         })
     }
@@ -315,45 +322,63 @@ impl Resolver {
         } else {
             resolution.unresolved = conflicts.iter().map(|u| u.file.clone()).collect();
         }
-        self.flush_unstage()?;
+        // As git-annex's queue runs: every change but the last batch is
+        // made before the deleted files are listed; removing those from
+        // the index conflicts with a pending update-index (which then runs
+        // first) but not with a pending `rm --cached` (run after it).
+        let last = self.ops.pop();
+        for op in std::mem::take(&mut self.ops) {
+            self.run_op(op)?;
+        }
         // Files of the index missing from the work tree leave the index
         // too, as git-annex does after every resolution attempt.
         let deleted = self.list(&["ls-files", "-z", "--deleted", "--", "."])?;
-        if !deleted.is_empty() {
+        let rm_deleted = |this: &Resolver| -> Result<(), ResolveError> {
+            if deleted.is_empty() {
+                return Ok(());
+            }
             let mut args: Vec<&OsStr> = ["rm", "--quiet", "-f", "--"]
                 .iter()
                 .map(OsStr::new)
                 .collect();
             args.extend(deleted.iter().map(|p| OsStr::from_bytes(p)));
-            self.git(&args)?;
+            this.git(&args)?;
+            Ok(())
+        };
+        match last {
+            Some(op @ IndexOp::Unstage(_)) => {
+                rm_deleted(&self)?;
+                self.run_op(op)?;
+            }
+            Some(op) => {
+                self.run_op(op)?;
+                rm_deleted(&self)?;
+            }
+            None => rm_deleted(&self)?,
         }
         if resolution.resolved.is_empty() {
             return Ok(None);
         }
-        self.flush_index()?;
         self.clean_conflict_cruft(&resolution)?;
         Ok(Some(resolution))
     }
 
-    fn flush_unstage(&mut self) -> Result<(), ResolveError> {
-        if self.unstage.is_empty() {
-            return Ok(());
+    fn run_op(&self, op: IndexOp) -> Result<(), ResolveError> {
+        match op {
+            IndexOp::Unstage(paths) => {
+                let mut args: Vec<&OsStr> = ["rm", "--quiet", "-f", "--cached", "--"]
+                    .iter()
+                    .map(OsStr::new)
+                    .collect();
+                args.extend(paths.iter().map(|p| OsStr::from_bytes(p)));
+                self.git(&args)?;
+                Ok(())
+            }
+            IndexOp::Stage(lines) => self.update_index(&lines),
         }
-        let paths = std::mem::take(&mut self.unstage);
-        let mut args: Vec<&OsStr> = ["rm", "--quiet", "-f", "--cached", "--"]
-            .iter()
-            .map(OsStr::new)
-            .collect();
-        args.extend(paths.iter().map(|p| OsStr::from_bytes(p)));
-        self.git(&args)?;
-        Ok(())
     }
 
-    fn flush_index(&mut self) -> Result<(), ResolveError> {
-        if self.index_lines.is_empty() {
-            return Ok(());
-        }
-        let lines = std::mem::take(&mut self.index_lines);
+    fn update_index(&self, lines: &[u8]) -> Result<(), ResolveError> {
         let mut cmd = self
             .git
             .command(["--literal-pathspecs", "update-index", "-z", "--index-info"]);
@@ -368,7 +393,7 @@ impl Resolver {
         };
         let mut child = cmd.spawn().map_err(spawn_err)?;
         if let Some(mut stdin) = child.stdin.take() {
-            stdin.write_all(&lines).map_err(spawn_err)?;
+            stdin.write_all(lines).map_err(spawn_err)?;
         }
         let out = child.wait_with_output().map_err(spawn_err)?;
         if !out.status.success() {
@@ -429,10 +454,30 @@ impl Resolver {
     }
 
     fn stage(&mut self, mode: &str, sha: &str, path: &[u8]) {
-        self.index_lines
-            .extend_from_slice(format!("{mode} blob {sha}\t").as_bytes());
-        self.index_lines.extend_from_slice(path);
-        self.index_lines.push(0);
+        let mut line = format!("{mode} blob {sha}\t").into_bytes();
+        line.extend_from_slice(path);
+        self.stage_line(&line);
+    }
+
+    /// Queues one `update-index --index-info` record (without its NUL).
+    fn stage_line(&mut self, line: &[u8]) {
+        if let Some(IndexOp::Stage(lines)) = self.ops.last_mut() {
+            lines.extend_from_slice(line);
+            lines.push(0);
+        } else {
+            let mut lines = line.to_vec();
+            lines.push(0);
+            self.ops.push(IndexOp::Stage(lines));
+        }
+    }
+
+    /// Queues dropping `path` from the index.
+    fn unstage(&mut self, path: &[u8]) {
+        if let Some(IndexOp::Unstage(paths)) = self.ops.last_mut() {
+            paths.push(path.to_vec());
+        } else {
+            self.ops.push(IndexOp::Unstage(vec![path.to_vec()]));
+        }
     }
 
     /// Resolves one conflict; the keys involved when resolved, `None` when
@@ -485,9 +530,9 @@ impl Resolver {
     /// Drops the conflicted file (and its sibling) from the index, and the
     /// sibling from the work tree.
     fn resolve_by(&mut self, u: &Unmerged) -> Result<(), ResolveError> {
-        self.unstage.push(u.file.clone());
+        self.unstage(&u.file);
         if let Some(sib) = &u.sibling {
-            self.unstage.push(sib.clone());
+            self.unstage(sib);
             remove_file_if_exists(&self.top.join(os(sib)))?;
         }
         Ok(())
@@ -597,8 +642,7 @@ impl Resolver {
             OsStr::from_bytes(&u.file),
         ])?;
         for rec in out.stdout.split(|&c| c == 0).filter(|r| !r.is_empty()) {
-            self.index_lines.extend_from_slice(rec);
-            self.index_lines.push(0);
+            self.stage_line(rec);
         }
         let full = self.top.join(os(&u.file));
         let want_sha = u.side(want).map(|s| s.sha.clone());
