@@ -19,26 +19,39 @@ pub fn short_hash(data: &[u8]) -> String {
 }
 
 /// The name of the variant `variant` of `file` (a path from the top of the
-/// work tree, `/`-separated): the variant goes between the file's name and
-/// its last extension, as git-annex's `mkVariant` does with Haskell's
-/// `filepath` rules (so `.bashrc` has the extension `.bashrc` and an empty
-/// name, and `a.tar.gz` keeps `.gz` after the variant).
+/// work tree, `/`-separated), as git-annex's `mkVariant` makes it with
+/// Haskell's `filepath` rules: the variant goes between the file's name and
+/// its last extension (`a.tar.gz` gives `a.tar.variant-V.gz`). A name that
+/// is all extension (a dotfile such as `.bashrc`) has an empty base, which
+/// `</>` drops together with its `/`: the variant is then glued to the
+/// directory (`d/.bashrc` gives `d.variant-V.bashrc`, `.bashrc` gives
+/// `..variant-V.bashrc`), exactly as git-annex names them.
 pub fn make_variant(file: &[u8], variant: &[u8]) -> Vec<u8> {
-    let (dir, name) = match file.iter().rposition(|&c| c == b'/') {
-        Some(i) => (&file[..=i], &file[i + 1..]),
-        None => (&file[..0], file),
+    let (dir, name): (&[u8], &[u8]) = match file.iter().rposition(|&c| c == b'/') {
+        Some(0) => (b"/", &file[1..]),
+        Some(i) => (&file[..i], &file[i + 1..]),
+        None => (b".", file),
     };
     let (base, ext) = match name.iter().rposition(|&c| c == b'.') {
         Some(i) => (&name[..i], &name[i..]),
         None => (name, &name[name.len()..]),
     };
-    let mut out = Vec::with_capacity(file.len() + VARIANT_MARKER.len() + variant.len());
+    let mut out = Vec::with_capacity(file.len() + VARIANT_MARKER.len() + variant.len() + 2);
     out.extend_from_slice(dir);
-    out.extend_from_slice(base);
+    if !base.is_empty() {
+        if !dir.ends_with(b"/") {
+            out.push(b'/');
+        }
+        out.extend_from_slice(base);
+    }
     out.extend_from_slice(VARIANT_MARKER);
     out.extend_from_slice(variant);
     out.extend_from_slice(ext);
-    out
+    // `./x` is `x` from the top of the work tree.
+    match out.strip_prefix(b"./") {
+        Some(rest) => rest.to_vec(),
+        None => out,
+    }
 }
 
 /// The name git-annex gives the version of `file` whose key is `key` when
