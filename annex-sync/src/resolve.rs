@@ -93,6 +93,9 @@ pub enum ResolveError {
         /// Why it could not be read.
         source: io::Error,
     },
+    /// No branch is checked out, and a conflict needs our side's tree.
+    #[error("No branch is currently checked out.")]
+    NoBranch,
     /// `MERGE_HEAD` does not start with an object id.
     #[error("No SHA found in {}", path.display())]
     NoMergeSha {
@@ -132,7 +135,13 @@ pub fn resolve_merge(
     commit: bool,
 ) -> Result<Option<Resolution>, ResolveError> {
     let resolver = Resolver::new(work_tree, git_dir)?;
-    let Some(mut resolution) = resolver.resolve()? else {
+    let Some(us) = resolver.head()? else {
+        // No current branch: git-annex resolves nothing.
+        let mut resolver = resolver;
+        resolver.finish()?;
+        return Ok(None);
+    };
+    let Some(mut resolution) = resolver.resolve(Some(&us))? else {
         return Ok(None);
     };
     if commit && resolution.unresolved.is_empty() {
@@ -140,6 +149,20 @@ pub fn resolve_merge(
         resolution.commit_output = Some(out.stdout);
     }
     Ok(Some(resolution))
+}
+
+/// Resolves the conflicts in the index as `git annex resolvemerge` does,
+/// without committing: `branch` is the current branch (a ref), `None` when
+/// there is none, which is an error ([`ResolveError::NoBranch`]) only when
+/// a conflict needs our side's tree, as in git-annex. Likewise a
+/// `MERGE_HEAD` without an object id is an error only when their side's
+/// tree is needed. `Ok(None)` when no conflict could be resolved.
+pub fn resolve_conflicts(
+    work_tree: &Path,
+    git_dir: &Path,
+    branch: Option<&str>,
+) -> Result<Option<Resolution>, ResolveError> {
+    Resolver::new(work_tree, git_dir)?.resolve(branch)
 }
 
 /// Commits a resolved merge as git-annex does: `git commit --no-verify -m
@@ -300,28 +323,34 @@ impl Resolver {
         Ok(s)
     }
 
-    fn resolve(mut self) -> Result<Option<Resolution>, ResolveError> {
+    fn resolve(mut self, us: Option<&str>) -> Result<Option<Resolution>, ResolveError> {
         let out = self.git(&[
             OsStr::new("ls-files"),
             OsStr::new("--unmerged"),
             OsStr::new("-z"),
         ])?;
         let conflicts = unmerged::parse(&out.stdout);
-        let head = self.head()?;
         let mut resolution = Resolution::default();
-        if let Some(us) = head {
-            for u in &conflicts {
-                match self.resolve_one(&us, u)? {
-                    Some(keys) => {
-                        resolution.resolved.push(u.file.clone());
-                        resolution.keys.extend(keys);
-                    }
-                    None => resolution.unresolved.push(u.file.clone()),
+        for u in &conflicts {
+            match self.resolve_one(us, u)? {
+                Some(keys) => {
+                    resolution.resolved.push(u.file.clone());
+                    resolution.keys.extend(keys);
                 }
+                None => resolution.unresolved.push(u.file.clone()),
             }
-        } else {
-            resolution.unresolved = conflicts.iter().map(|u| u.file.clone()).collect();
         }
+        self.finish()?;
+        if resolution.resolved.is_empty() {
+            return Ok(None);
+        }
+        self.clean_conflict_cruft(&resolution)?;
+        Ok(Some(resolution))
+    }
+
+    /// Runs the queued index changes and drops the deleted files from the
+    /// index, in git-annex's order.
+    fn finish(&mut self) -> Result<(), ResolveError> {
         // As git-annex's queue runs: every change but the last batch is
         // made before the deleted files are listed; removing those from
         // the index conflicts with a pending update-index (which then runs
@@ -347,20 +376,16 @@ impl Resolver {
         };
         match last {
             Some(op @ IndexOp::Unstage(_)) => {
-                rm_deleted(&self)?;
+                rm_deleted(self)?;
                 self.run_op(op)?;
             }
             Some(op) => {
                 self.run_op(op)?;
-                rm_deleted(&self)?;
+                rm_deleted(self)?;
             }
-            None => rm_deleted(&self)?,
+            None => rm_deleted(self)?,
         }
-        if resolution.resolved.is_empty() {
-            return Ok(None);
-        }
-        self.clean_conflict_cruft(&resolution)?;
-        Ok(Some(resolution))
+        Ok(())
     }
 
     fn run_op(&self, op: IndexOp) -> Result<(), ResolveError> {
@@ -482,7 +507,7 @@ impl Resolver {
 
     /// Resolves one conflict; the keys involved when resolved, `None` when
     /// git-annex leaves it alone.
-    fn resolve_one(&mut self, us: &str, u: &Unmerged) -> Result<Option<Vec<Key>>, ResolveError> {
+    fn resolve_one(&mut self, us: Option<&str>, u: &Unmerged) -> Result<Option<Vec<Key>>, ResolveError> {
         let key_us = self.key_of(u.us.as_ref())?;
         let key_them = self.key_of(u.them.as_ref())?;
         let keys = match (key_us, key_them) {
@@ -518,6 +543,7 @@ impl Resolver {
             }
             (None, Some(kt)) => {
                 self.resolve_by(u)?;
+                let us = us.ok_or(ResolveError::NoBranch)?;
                 self.graft_in(us, u, Which::Us, Which::Them)?;
                 self.variant_link(u, &kt, Which::Them)?;
                 vec![kt]

@@ -81,13 +81,14 @@ pub fn run(args: Args) -> Result<(), CommandError> {
     let git_dir = git_dir.canonicalize().unwrap_or(git_dir);
     let cwd = cwd.canonicalize().unwrap_or(cwd);
     crate::output::text(format_args!("resolvemerge  "))?;
-    if current_branch(&top).is_none() {
-        return fail("No branch is currently checked out.");
-    }
-    if let Err(e) = resolve::read_merge_head(&git_dir) {
+    // As in git-annex, a missing branch or a MERGE_HEAD without an object
+    // id only matter when a conflict needs that side's tree; an unreadable
+    // MERGE_HEAD fails at once.
+    let branch = current_branch(&top);
+    if let Err(e @ ResolveError::MergeHead { .. }) = resolve::read_merge_head(&git_dir) {
         return fail(&merge_head_error(&e, &cwd));
     }
-    let resolution = match resolve::resolve_merge(&top, &git_dir, false) {
+    let resolution = match resolve::resolve_conflicts(&top, &git_dir, branch.as_deref()) {
         Ok(r) => r,
         Err(e) => return fail(&merge_head_error(&e, &cwd)),
     };

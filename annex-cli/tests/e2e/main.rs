@@ -8,6 +8,7 @@ mod support;
 
 mod add;
 mod calckey;
+mod conflicts;
 mod contentlocation;
 mod examinekey;
 mod fsck;
