@@ -121,8 +121,11 @@ pub struct Resolution {
 
 /// Resolves the conflicts that a merge left in the index of the work tree
 /// at `work_tree` (git directory `git_dir`) as git-annex does, and when
-/// `commit` is set commits the merge (`git commit --no-verify -m` with
-/// git-annex's message, output captured in [`Resolution::commit_output`]).
+/// `commit` is set and no conflict is left, commits the merge (`git commit
+/// --no-verify -m` with git-annex's message; its output, which git-annex
+/// shows unless quiet, is in [`Resolution::commit_output`]). When plain
+/// files stay conflicted ([`Resolution::unresolved`]) nothing is committed
+/// and the caller should treat the merge as failed, as git-annex does.
 /// `Ok(None)` when no conflict could be resolved (none, or only conflicts
 /// between plain git files, which are left as they are).
 ///
@@ -145,7 +148,7 @@ pub fn resolve_merge(
         return Ok(None);
     };
     if commit && resolution.unresolved.is_empty() {
-        let out = commit_resolved_merge(work_tree, true)?;
+        let out = commit_resolved_merge(work_tree, false)?;
         resolution.commit_output = Some(out.stdout);
     }
     Ok(Some(resolution))
@@ -404,9 +407,9 @@ impl Resolver {
     }
 
     fn update_index(&self, lines: &[u8]) -> Result<(), ResolveError> {
-        let mut cmd = self
-            .git
-            .command(["--literal-pathspecs", "update-index", "-z", "--index-info"]);
+        let mut cmd =
+            self.git
+                .command(["--literal-pathspecs", "update-index", "-z", "--index-info"]);
         cmd.stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
@@ -507,7 +510,11 @@ impl Resolver {
 
     /// Resolves one conflict; the keys involved when resolved, `None` when
     /// git-annex leaves it alone.
-    fn resolve_one(&mut self, us: Option<&str>, u: &Unmerged) -> Result<Option<Vec<Key>>, ResolveError> {
+    fn resolve_one(
+        &mut self,
+        us: Option<&str>,
+        u: &Unmerged,
+    ) -> Result<Option<Vec<Key>>, ResolveError> {
         let key_us = self.key_of(u.us.as_ref())?;
         let key_them = self.key_of(u.them.as_ref())?;
         let keys = match (key_us, key_them) {
@@ -529,7 +536,7 @@ impl Resolver {
                         let exec = [Which::Us, Which::Them]
                             .iter()
                             .any(|w| u.item_type(*w) == Some(ItemType::Executable));
-                        self.make_pointer(&ku, &u.file, exec)?;
+                        self.make_pointer(&ku, &u.file, &u.file, exec)?;
                     }
                     vec![ku, kt]
                 }
@@ -570,7 +577,7 @@ impl Resolver {
             self.make_symlink(key, &dest)
         } else {
             let exec = u.item_type(which) == Some(ItemType::Executable);
-            self.make_pointer(key, &dest, exec)
+            self.make_pointer(key, &u.file, &dest, exec)
         }
     }
 
@@ -586,10 +593,32 @@ impl Resolver {
 
     /// An unlocked file for `key` at `dest`: its content when the store
     /// has it (a copy, a hard link with `annex.thin`), else the pointer.
-    fn make_pointer(&mut self, key: &Key, dest: &[u8], exec: bool) -> Result<(), ResolveError> {
+    /// Content only in the work tree (the store lacks it but the file
+    /// `orig` is the key's content) is moved to `dest`, as git-annex reuses
+    /// the old file, so it is never lost.
+    fn make_pointer(
+        &mut self,
+        key: &Key,
+        orig: &[u8],
+        dest: &[u8],
+        exec: bool,
+    ) -> Result<(), ResolveError> {
         let full = self.top.join(os(dest));
         let pointer_bytes = pointer::format_pointer(key);
         let object = self.store.find(key);
+        if object.is_none() {
+            let old = self.top.join(os(orig));
+            let is_content = fs::symlink_metadata(&old).is_ok_and(|m| m.is_file())
+                && matches!(annex_core::backend::verify_key(key, &old), Ok(Some(true)));
+            if is_content {
+                if old != full {
+                    fs::rename(&old, &full).map_err(io_err("move", &old))?;
+                }
+                let sha = self.write_blob(dest, &pointer_bytes)?;
+                self.stage(if exec { "100755" } else { "100644" }, &sha, dest);
+                return Ok(());
+            }
+        }
         let thin = self.thin;
         self.replace_with(&full, |tmp| {
             match &object {

@@ -39,10 +39,7 @@ fn current_branch(top: &Path) -> Option<String> {
 
 /// `path` as git-annex shows it: relative to `cwd` when below it.
 fn shown(path: &Path, cwd: &Path) -> String {
-    path.strip_prefix(cwd)
-        .unwrap_or(path)
-        .display()
-        .to_string()
+    path.strip_prefix(cwd).unwrap_or(path).display().to_string()
 }
 
 fn merge_head_error(e: &ResolveError, cwd: &Path) -> String {
@@ -68,14 +65,11 @@ pub fn run(args: Args) -> Result<(), CommandError> {
     let _ = &args.common;
     let cwd = std::env::current_dir()
         .map_err(|e| CommandError::failed(format!("cannot read the current directory: {e}")))?;
-    let repo =
-        gix::discover(&cwd).map_err(|_| CommandError::failed("Not in a git repository."))?;
+    let repo = gix::discover(&cwd).map_err(|_| CommandError::failed("Not in a git repository."))?;
     let top: PathBuf = repo
         .workdir()
         .map(Path::to_path_buf)
-        .ok_or_else(|| {
-            CommandError::failed("This command cannot be run in a bare repository.")
-        })?;
+        .ok_or_else(|| CommandError::failed("This command cannot be run in a bare repository."))?;
     let top = top.canonicalize().unwrap_or(top);
     let git_dir = repo.git_dir().to_path_buf();
     let git_dir = git_dir.canonicalize().unwrap_or(git_dir);

@@ -248,7 +248,13 @@ fn conflicted(kind: &Kind, how: How) -> (Pair, BTreeSet<String>, BTreeSet<String
         }
         How::AnnexSync => reference_output(
             &pair.b,
-            &["sync", "--no-resolvemerge", "--no-push", "--no-content", "origin"],
+            &[
+                "sync",
+                "--no-resolvemerge",
+                "--no-push",
+                "--no-content",
+                "origin",
+            ],
         ),
     };
     assert!(
@@ -292,7 +298,10 @@ fn work_tree(repo: &Path) -> String {
             }
             let meta = std::fs::symlink_metadata(&p).unwrap();
             if meta.file_type().is_symlink() {
-                out.push(format!("{rel} -> {}", std::fs::read_link(&p).unwrap().display()));
+                out.push(format!(
+                    "{rel} -> {}",
+                    std::fs::read_link(&p).unwrap().display()
+                ));
             } else if meta.is_dir() {
                 out.push(format!("{rel}/"));
                 walk(top, &p, out);
@@ -366,7 +375,11 @@ fn check(kind: &Kind, how: How) {
         text(&ours.stderr),
         text(&theirs.stderr)
     );
-    assert_eq!(ours.status.code(), theirs.status.code(), "exit codes differ");
+    assert_eq!(
+        ours.status.code(),
+        theirs.status.code(),
+        "exit codes differ"
+    );
     assert_eq!(ours.status.success(), kind.resolvable);
     if !kind.resolvable {
         assert_eq!(
@@ -386,7 +399,12 @@ fn check(kind: &Kind, how: How) {
         // Sync succeeds when no conflict is left (its commit fails while
         // plain files stay conflicted).
         let clean = git(&ours_repo, &["ls-files", "--unmerged"]).is_empty();
-        assert_eq!(out.status.success(), kind.resolvable && clean, "{}", text(&out.stdout));
+        assert_eq!(
+            out.status.success(),
+            kind.resolvable && clean,
+            "{}",
+            text(&out.stdout)
+        );
         if kind.resolvable {
             assert_eq!(
                 git(&pair2.b, &["ls-files", "-s"]),
@@ -613,7 +631,11 @@ fn variant_names_match_the_reference() {
     }
     git(&b, &["commit", "-q", "-a", "-m", "us"]);
     git(&b, &["fetch", "-q", "origin"]);
-    assert!(!git_output(&b, &["merge", "-q", "origin/main"]).status.success());
+    assert!(
+        !git_output(&b, &["merge", "-q", "origin/main"])
+            .status
+            .success()
+    );
     let pair = Pair {
         _tmp: tmp,
         root,
@@ -624,7 +646,12 @@ fn variant_names_match_the_reference() {
     let theirs = resolve_with_reference(&pair.b);
     let ours = resolve_with_ours(&ours_repo);
     assert!(theirs.status.success(), "{}", text(&theirs.stderr));
-    assert_eq!(text(&ours.stdout), text(&theirs.stdout), "{}", text(&ours.stderr));
+    assert_eq!(
+        text(&ours.stdout),
+        text(&theirs.stdout),
+        "{}",
+        text(&ours.stderr)
+    );
     assert_eq!(snapshot(&ours_repo), snapshot(&pair.b));
     // Two variants of every file, and nothing else.
     assert_eq!(

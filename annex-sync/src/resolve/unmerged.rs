@@ -99,17 +99,15 @@ fn parse_entry(record: &[u8]) -> Option<Entry> {
 fn is_sibling(x: &Entry, y: &Entry) -> bool {
     let mut prefix = x.file.clone();
     prefix.push(b'~');
-    (y.file.starts_with(&prefix) && x.is_us) || (y.is_us && !(x.is_us && y.is_us))
+    // git-annex's `(prefix && isus x) || (isus y && not (isus x && isus y))`.
+    (y.file.starts_with(&prefix) && x.is_us) || (y.is_us && !x.is_us)
 }
 
 /// Pairs up the records of `git ls-files --unmerged -z` (stage 1 entries
 /// are ignored), in the order git-annex handles them (the reverse of the
 /// index order).
 pub fn parse(output: &[u8]) -> Vec<Unmerged> {
-    let entries: Vec<Entry> = output
-        .split(|&c| c == 0)
-        .filter_map(parse_entry)
-        .collect();
+    let entries: Vec<Entry> = output.split(|&c| c == 0).filter_map(parse_entry).collect();
     let mut out = Vec::new();
     let mut i = 0;
     while i < entries.len() {
@@ -141,4 +139,84 @@ pub fn parse(output: &[u8]) -> Vec<Unmerged> {
     }
     out.reverse();
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const A: &str = "1111111111111111111111111111111111111111";
+    const B: &str = "2222222222222222222222222222222222222222";
+    const C: &str = "3333333333333333333333333333333333333333";
+
+    fn side(t: ItemType, sha: &str) -> Option<Side> {
+        Some(Side {
+            item_type: t,
+            sha: sha.into(),
+        })
+    }
+
+    #[test]
+    fn both_sides_one_file() {
+        let out = format!("120000 {A} 1\tf\x00120000 {B} 2\tf\x00100644 {C} 3\tf\x00");
+        assert_eq!(
+            parse(out.as_bytes()),
+            vec![Unmerged {
+                file: b"f".to_vec(),
+                us: side(ItemType::Symlink, B),
+                them: side(ItemType::File, C),
+                sibling: None,
+            }]
+        );
+    }
+
+    #[test]
+    fn sibling_file_holds_the_other_side() {
+        // As `git merge` leaves a plain file of ours against an annexed
+        // file of theirs.
+        let out = format!("120000 {A} 1\tf\x00120000 {B} 3\tf\x00100644 {C} 2\tf~HEAD\x00");
+        assert_eq!(
+            parse(out.as_bytes()),
+            vec![Unmerged {
+                file: b"f".to_vec(),
+                us: side(ItemType::File, C),
+                them: side(ItemType::Symlink, B),
+                sibling: Some(b"f~HEAD".to_vec()),
+            }]
+        );
+    }
+
+    #[test]
+    fn deleted_side_then_next_file_of_ours_pairs_like_git_annex() {
+        // `a` deleted by us, `b` changed on both sides: git-annex takes
+        // `b`'s stage 2 as `a`'s sibling (checked against the reference:
+        // `b` leaves the tree, its version becomes a variant of `a`).
+        let out = format!(
+            "120000 {A} 1\ta\x00120000 {B} 3\ta\x00120000 {A} 1\tb\x00120000 {C} 2\tb\x00120000 {B} 3\tb\x00"
+        );
+        assert_eq!(
+            parse(out.as_bytes()),
+            vec![
+                Unmerged {
+                    file: b"b".to_vec(),
+                    us: None,
+                    them: side(ItemType::Symlink, B),
+                    sibling: None,
+                },
+                Unmerged {
+                    file: b"a".to_vec(),
+                    us: side(ItemType::Symlink, C),
+                    them: side(ItemType::Symlink, B),
+                    sibling: Some(b"b".to_vec()),
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn garbage_is_skipped() {
+        assert!(parse(b"").is_empty());
+        assert!(parse(b"\x00\x00nonsense\x00100644 xyz 2\tf\x00").is_empty());
+        assert!(parse(format!("040000 {A} 2\td\x00").as_bytes()).is_empty());
+    }
 }
