@@ -37,9 +37,19 @@ fn current_branch(top: &Path) -> Option<String> {
     Some(name)
 }
 
-/// `path` as git-annex shows it: relative to `cwd` when below it.
+/// `path` as git-annex shows it: relative to `cwd` (both absolute).
 fn shown(path: &Path, cwd: &Path) -> String {
-    path.strip_prefix(cwd).unwrap_or(path).display().to_string()
+    let p: Vec<_> = path.components().collect();
+    let c: Vec<_> = cwd.components().collect();
+    let common = p.iter().zip(&c).take_while(|(a, b)| a == b).count();
+    let mut rel = PathBuf::new();
+    for _ in common..c.len() {
+        rel.push("..");
+    }
+    for comp in &p[common..] {
+        rel.push(comp);
+    }
+    rel.display().to_string()
 }
 
 fn merge_head_error(e: &ResolveError, cwd: &Path) -> String {

@@ -669,19 +669,22 @@ fn variant_names_match_the_reference() {
     );
 }
 
-/// Without a merge in progress, both fail the same way.
+/// Without a merge in progress, both fail the same way, at the top and in
+/// a subdirectory (the path of `MERGE_HEAD` is shown from there).
 #[test]
 fn no_merge_in_progress() {
     let pair = pair();
-    let theirs = resolve_with_reference(&pair.b);
-    let ours = resolve_with_ours(&pair.b);
-    assert_eq!(text(&ours.stdout), text(&theirs.stdout));
-    assert_eq!(ours.status.code(), theirs.status.code());
-    assert!(!ours.status.success());
-    assert_eq!(
-        text(&ours.stderr),
-        text(&theirs.stderr).replace("git-annex:", "git-annex-rs:")
-    );
+    for dir in [pair.b.clone(), pair.b.join("d")] {
+        let theirs = resolve_with_reference(&dir);
+        let ours = resolve_with_ours(&dir);
+        assert_eq!(text(&ours.stdout), text(&theirs.stdout));
+        assert_eq!(ours.status.code(), theirs.status.code());
+        assert!(!ours.status.success());
+        assert_eq!(
+            text(&ours.stderr),
+            text(&theirs.stderr).replace("git-annex:", "git-annex-rs:")
+        );
+    }
 }
 
 /// On a detached HEAD, conflicts that need no graft from our side are
