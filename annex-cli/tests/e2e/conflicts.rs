@@ -706,3 +706,35 @@ fn detached_head() {
         How::Detached,
     );
 }
+
+/// From a subdirectory, ours resolves as the reference does from the top.
+/// (The reference itself fails there: its `git rm` is given paths relative
+/// to the wrong directory and it stops half-way.)
+#[test]
+fn from_a_subdirectory() {
+    let kind = Kind {
+        them: |d| {
+            annexed(d, "f", "A\n");
+            annexed(d, "d/x.txt", "A x\n");
+        },
+        us: |d| {
+            annexed(d, "f", "B\n");
+            remove(d, "d/x.txt");
+        },
+        resolvable: true,
+    };
+    let (pair, keys, had) = conflicted(&kind, How::GitMerge);
+    let ours_repo = copy(&pair, "ours");
+    std::fs::create_dir_all(ours_repo.join("d")).unwrap();
+    let theirs = resolve_with_reference(&pair.b);
+    let ours = resolve_with_ours(&ours_repo.join("d"));
+    assert!(theirs.status.success());
+    assert_eq!(
+        text(&ours.stdout),
+        text(&theirs.stdout),
+        "{}",
+        text(&ours.stderr)
+    );
+    assert_eq!(snapshot(&ours_repo), snapshot(&pair.b));
+    assert_nothing_lost(&ours_repo, &keys, &had);
+}
