@@ -546,6 +546,24 @@ conflict_tests! {
         us: |d| { remove(d, "f"); annexed(d, "g", "B g\n") },
         resolvable: true,
     };
+    renamed_differently => Kind {
+        them: |d| { git(d, &["mv", "f", "g2"]); },
+        us: |d| { git(d, &["mv", "f", "h2"]); },
+        resolvable: true,
+    };
+    renamed_alike_and_modified => Kind {
+        them: |d| { git(d, &["mv", "f", "g2"]); annexed(d, "g2", "A\n") },
+        us: |d| { git(d, &["mv", "f", "g2"]); annexed(d, "g2", "B\n") },
+        resolvable: true,
+    };
+    plain_file_against_plain_symlink => Kind {
+        them: |d| {
+            std::fs::remove_file(d.join("p")).unwrap();
+            std::os::unix::fs::symlink("target", d.join("p")).unwrap();
+        },
+        us: |d| plain(d, "p", "B\n"),
+        resolvable: false,
+    };
     many_files_at_once => Kind {
         them: |d| {
             annexed(d, "f", "A\n");
