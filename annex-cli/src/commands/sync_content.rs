@@ -714,11 +714,11 @@ impl<'e> Pass<'e> {
             .filter(|r| r.uuid.as_ref().is_some_and(|u| locs.contains(u)))
             .collect();
         let configured = |u: &Uuid| matches!(self.wanted.get(u), Some(Some(_)));
-        if !(inhere && configured(&here))
-            && !candidates
+        let may_drop = (inhere && configured(&here))
+            || candidates
                 .iter()
-                .any(|r| r.uuid.as_ref().is_some_and(configured))
-        {
+                .any(|r| r.uuid.as_ref().is_some_and(configured));
+        if !may_drop {
             return Ok(());
         }
         let untrusted: Vec<&Uuid> = locs
