@@ -240,19 +240,26 @@ impl<'e> Pass<'e> {
         })
     }
 
-    /// The annexed files under `paths` (the current directory when none),
+    /// The annexed files under `paths` (the whole work tree when none),
     /// as items.
     fn worktree_items(
         &self,
         paths: &[OsString],
         reporter: &mut Reporter,
     ) -> Result<Vec<Item>, CommandError> {
-        let seek = self.env.ctx.seek(paths, reporter)?;
-        Ok(seek
-            .files
+        // git-annex's sync works from the top of the work tree: every
+        // file when no path is given (wherever it runs), and file names
+        // shown from the top; `--content-of` paths are relative to the
+        // current directory.
+        let files = if paths.is_empty() {
+            self.env.ctx.worktree()?.annexed_files(&[])?.files
+        } else {
+            self.env.ctx.seek(paths, reporter)?.files
+        };
+        Ok(files
             .into_iter()
             .map(|f| Item {
-                file: Some(self.env.ctx.display_path(&f.path)),
+                file: Some(f.path.clone()),
                 top_path: f.path,
                 key: f.key,
                 input: Vec::new(),

@@ -123,7 +123,8 @@ fn net(config: impl Fn(&Path)) -> Net {
 /// The remotes each repository syncs content with, in the order given to
 /// both implementations.
 fn remotes_of(repo: &str) -> &'static [&'static str] {
-    match repo {
+    // A step may run in a subdirectory (`a/sub`).
+    match repo.split('/').next().unwrap_or(repo) {
         "a" => &["c", "b"],
         "b" => &["c", "origin"],
         _ => &["b", "origin"],
@@ -378,6 +379,22 @@ fn content_of_as_the_reference() {
     let a = o.repo("a");
     assert!(o.placement()["b"].contains(&key_of(&a, "sub/dup.txt")));
     assert!(!o.placement()["b"].contains(&key_of(&a, "notes/huge.txt")));
+    // From a subdirectory: `--content-of` is relative to it, and names are
+    // shown from the top.
+    let (_, shown) = same_steps(&n, &["a/sub"], &["--content-of", "dup.txt"]);
+    assert_eq!(shown[0], ["put sub/dup.txt (to b...) ok"]);
+}
+
+/// From a subdirectory with no path, the whole work tree is synced, as
+/// the reference does.
+#[test]
+fn subdirectory_syncs_the_whole_tree_as_the_reference() {
+    let n = net(wanted_everywhere);
+    let (_, shown) = same_steps(&n, &["a/sub"], &[]);
+    assert!(
+        shown[0].iter().any(|a| a.starts_with("put f1.txt")),
+        "{shown:?}"
+    );
 }
 
 /// A remote with `annex-ignore` set takes no part (nothing sent to it,
