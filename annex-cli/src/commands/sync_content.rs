@@ -166,6 +166,9 @@ struct Pass<'e> {
     associated: Option<HashMap<Key, Vec<Vec<u8>>>>,
     /// One `git check-attr` for `annex.numcopies`, started when needed.
     numcopies_attr: Option<Option<crate::commands::add::Coprocess>>,
+    /// Whether any attributes file mentions `annex.numcopies`, found out
+    /// when first needed.
+    numcopies_attr_possible: Option<bool>,
 }
 
 impl<'e> Pass<'e> {
@@ -224,6 +227,7 @@ impl<'e> Pass<'e> {
             changed: HashMap::new(),
             associated: None,
             numcopies_attr: None,
+            numcopies_attr_possible: None,
         })
     }
 
@@ -374,6 +378,15 @@ impl<'e> Pass<'e> {
             return global;
         };
         let top = wt.top().to_path_buf();
+        // No attribute file mentions it (the common case): the configured
+        // one, without a `git check-attr` round trip per file.
+        let env = self.env;
+        let possible = *self
+            .numcopies_attr_possible
+            .get_or_insert_with(|| attributes_mention_numcopies(env, &top));
+        if !possible {
+            return global;
+        }
         let proc = self.numcopies_attr.get_or_insert_with(|| {
             crate::commands::add::Coprocess::spawn(
                 &top,
@@ -728,6 +741,21 @@ impl<'e> Pass<'e> {
         if !may_drop {
             return Ok(());
         }
+        // Nor when none of them wants it gone now (asked before the
+        // numcopies of the file, which may take a `git check-attr`): no
+        // drop could then happen, nor change what the others want.
+        let mut wanted_gone = inhere && self.wants_drop(&here, item)?;
+        for r in &candidates {
+            if wanted_gone {
+                break;
+            }
+            if let Some(ru) = r.uuid.as_ref() {
+                wanted_gone = self.wants_drop(ru, item)?;
+            }
+        }
+        if !wanted_gone {
+            return Ok(());
+        }
         let untrusted: Vec<&Uuid> = locs
             .iter()
             .filter(|u| self.trust_of(u) == TrustLevel::Untrusted)
@@ -787,6 +815,61 @@ impl<'e> Pass<'e> {
         }
         Ok(())
     }
+}
+
+/// Whether any attributes file git reads for the work tree may set
+/// `annex.numcopies`: the `.gitattributes` files (tracked or not),
+/// `.git/info/attributes`, and `core.attributesFile` (or its default
+/// under `$XDG_CONFIG_HOME` or `~/.config`). When git cannot list them,
+/// the answer is yes (each file is then asked).
+fn attributes_mention_numcopies(env: &Env, top: &std::path::Path) -> bool {
+    let mentions = |p: &std::path::Path| {
+        std::fs::read(p).is_ok_and(|c| c.windows(15).any(|w| w == b"annex.numcopies"))
+    };
+    let listed = std::process::Command::new("git")
+        .current_dir(top)
+        .args([
+            "ls-files",
+            "-z",
+            "--cached",
+            "--others",
+            "--",
+            ":(glob)**/.gitattributes",
+        ])
+        .stderr(std::process::Stdio::null())
+        .output();
+    let Ok(listed) = listed.map_err(drop).and_then(|o| {
+        if o.status.success() {
+            Ok(o.stdout)
+        } else {
+            Err(())
+        }
+    }) else {
+        return true;
+    };
+    use std::os::unix::ffi::OsStrExt;
+    if listed
+        .split(|&b| b == 0)
+        .filter(|p| !p.is_empty())
+        .any(|p| mentions(&top.join(std::ffi::OsStr::from_bytes(p))))
+    {
+        return true;
+    }
+    if mentions(&env.ctx.repo.git_dir().join("info/attributes")) {
+        return true;
+    }
+    let home = std::env::var_os("HOME").map(std::path::PathBuf::from);
+    let global = match env.ctx.config.get_str("core.attributesFile") {
+        Some(f) => match (f.strip_prefix("~/"), &home) {
+            (Some(rest), Some(h)) => Some(h.join(rest)),
+            _ => Some(std::path::PathBuf::from(f)),
+        },
+        None => std::env::var_os("XDG_CONFIG_HOME")
+            .filter(|x| !x.is_empty())
+            .map(|x| std::path::PathBuf::from(x).join("git/attributes"))
+            .or_else(|| home.map(|h| h.join(".config/git/attributes"))),
+    };
+    global.is_some_and(|g| mentions(&g))
 }
 
 /// Whether an expression uses a term `f` picks (inside `standard` and

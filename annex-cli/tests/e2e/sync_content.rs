@@ -493,3 +493,28 @@ fn json_objects_have_the_reference_fields() {
         get["key"].as_str().unwrap_or_default()
     );
 }
+
+/// A file's `annex.numcopies` attribute (`.gitattributes`) is honoured for
+/// its drops, as the reference honours it.
+#[test]
+fn numcopies_attribute_as_the_reference() {
+    let n = net(|root| {
+        let (a, b) = (root.join("a"), root.join("b"));
+        std::fs::write(a.join(".gitattributes"), "*.mp3 annex.numcopies=2\n").expect("write");
+        git(&a, &["add", ".gitattributes"]);
+        git(&a, &["commit", "-q", "-m", "attributes"]);
+        annex(&b, &["get", "-q", "f1.txt", "song.mp3"]);
+        for r in ["a", "b", "c"] {
+            annex(&root.join(r), &["wanted", "here", "exclude=*"]);
+        }
+    });
+    let (o, shown) = same_steps(&n, &["b", "a"], &[]);
+    let a = o.repo("a");
+    // f1.txt went from one of them; song.mp3 (2 copies needed) stayed in both.
+    let song = key_of(&a, "song.mp3");
+    assert!(o.placement()["a"].contains(&song) && o.placement()["b"].contains(&song));
+    assert!(
+        shown.iter().flatten().any(|s| s.starts_with("drop f1.txt")),
+        "{shown:?}"
+    );
+}
