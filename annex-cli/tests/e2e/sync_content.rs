@@ -518,3 +518,41 @@ fn numcopies_attribute_as_the_reference() {
         "{shown:?}"
     );
 }
+
+/// A remote whose repository is gone: its actions fail with the
+/// reference's explanations (a put with its `--fast` hint, a get naming
+/// the remotes it could not access) while the others go on.
+#[test]
+fn unavailable_remote_as_the_reference() {
+    let n = net(wanted_everywhere);
+    for (step, gone) in [("a", "c"), ("b", "a")] {
+        let o = n.copy();
+        let r = n.copy();
+        for x in [&o, &r] {
+            std::fs::rename(x.repo(gone), x.root.join("gone")).expect("mv");
+        }
+        let ours_out = ours_sync(&o.repo(step), &[], remotes_of(step));
+        let ref_out = ref_sync(&r.repo(step), &[], remotes_of(step));
+        let shown = actions(&ref_out);
+        assert!(shown.iter().any(|a| a.ends_with("failed")), "{shown:?}");
+        assert_eq!(
+            actions(&ours_out),
+            shown,
+            "in {step} with {gone} gone\nours stderr: {}",
+            String::from_utf8_lossy(&ours_out.stderr)
+        );
+        let warnings = |o: &Output| -> Vec<String> {
+            String::from_utf8_lossy(&o.stderr)
+                .lines()
+                .filter(|l| l.starts_with("  ") && !l.starts_with("   ") && !l.contains("Pushing"))
+                .map(str::to_owned)
+                .collect()
+        };
+        assert_eq!(
+            warnings(&ours_out),
+            warnings(&ref_out),
+            "warnings in {step}"
+        );
+        assert!(!ours_out.status.success());
+    }
+}
