@@ -97,9 +97,11 @@ pub fn run(ctx: Ctx, options: &ContentOptions, output: &OutputArgs) -> Result<us
     let mut pass = Pass::new(&env, options)?;
     let jobs = options.jobs.max(1);
     let mut seek_reporter = output.reporter("sync").quote_path(quote);
-    if options.all {
+    // A bare repository has no work tree: every key, as git-annex does.
+    let bare = env.ctx.worktree.is_none();
+    if options.all || bare {
         let mut seen: Option<HashSet<Key>> = None;
-        if pass.matches_filenames() {
+        if !bare && pass.matches_filenames() {
             // As git-annex: the work tree's files first (their names are
             // what preferred content matches), then every key, not
             // dropping a key seen in the first pass.

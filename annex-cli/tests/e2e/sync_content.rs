@@ -46,12 +46,19 @@ impl Net {
     /// A copy of the whole network (same UUIDs, same content; remotes are
     /// relative paths, so the copy is a network of its own).
     fn copy(&self) -> Net {
+        self.copy_with("b")
+    }
+
+    /// [`Net::copy`] with another repository of the root than `b` too
+    /// (`b` itself again is harmless).
+    fn copy_with(&self, extra: &str) -> Net {
         let dir = tempfile::tempdir().expect("temp dir");
         let st = Command::new("cp")
             .arg("-a")
             .arg(self.repo("a"))
             .arg(self.repo("b"))
             .arg(self.repo("c"))
+            .arg(self.repo(extra))
             .arg(dir.path())
             .status()
             .expect("cp");
@@ -555,4 +562,31 @@ fn unavailable_remote_as_the_reference() {
         );
         assert!(!ours_out.status.success());
     }
+}
+
+/// In a bare repository every key is synced (there is no work tree), as
+/// the reference does; keys are shown as such, and `exclude=` preferred
+/// content wants keys with no file.
+#[test]
+fn bare_repository_as_the_reference() {
+    let n = net(wanted_everywhere);
+    git(&n.root, &["clone", "-q", "--bare", "a", "bare"]);
+    let bare = n.repo("bare");
+    annex(&bare, &["init", "bare"]);
+    git(&bare, &["remote", "add", "a", "../a"]);
+    let o = n.copy_with("bare");
+    let r = n.copy_with("bare");
+    git(&o.repo("bare"), &["fetch", "-q", "a"]);
+    let ours_out = ours_sync(&o.repo("bare"), &[], &["a"]);
+    let ref_out = ref_sync(&r.repo("bare"), &[], &["a"]);
+    let shown = actions(&ref_out);
+    assert!(
+        shown.iter().any(|a| a.starts_with("get SHA256E-")),
+        "{shown:?}"
+    );
+    assert_eq!(actions(&ours_out), shown);
+    assert_eq!(
+        annex(&o.repo("a"), &["findkeys"]),
+        annex(&r.repo("a"), &["findkeys"])
+    );
 }
