@@ -590,3 +590,20 @@ fn bare_repository_as_the_reference() {
         annex(&r.repo("a"), &["findkeys"])
     );
 }
+
+/// A repository past its maxsize is still sent what it wants: the
+/// reference binary's sync does not refuse (checked with `maxsize b 5`).
+#[test]
+fn maxsize_as_the_reference() {
+    let n = net(|root| {
+        wanted_everywhere(root);
+        annex(&root.join("a"), &["maxsize", "b", "5"]);
+    });
+    let (_, shown) = same_steps(&n, &["a"], &[]);
+    assert!(
+        shown[0]
+            .iter()
+            .any(|a| a.starts_with("put f1.txt (to b...)")),
+        "{shown:?}"
+    );
+}
