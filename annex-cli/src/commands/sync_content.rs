@@ -165,6 +165,8 @@ struct Pass<'e> {
     /// Location logs changed by this pass (all present UUIDs, dead ones
     /// included).
     changed: HashMap<Key, Vec<Uuid>>,
+    /// The snapshot's answer for the last key read.
+    last_read: RefCell<Option<(Key, Vec<Uuid>)>>,
     /// Every annexed file of the work tree by key (for the drop check of
     /// keys used by several files), made when first needed.
     associated: Option<HashMap<Key, Vec<Vec<u8>>>>,
@@ -229,6 +231,7 @@ impl<'e> Pass<'e> {
             exprs,
             trust: env.trust.clone(),
             changed: HashMap::new(),
+            last_read: RefCell::new(None),
             associated: None,
             numcopies_attr: None,
             numcopies_attr_possible: None,
@@ -289,7 +292,15 @@ impl<'e> Pass<'e> {
         if let Some(l) = self.changed.get(key) {
             return Ok(l.clone());
         }
-        Ok(self.snap.locations(key)?)
+        // The last key read is kept: an item asks several times.
+        if let Some((k, l)) = self.last_read.borrow().as_ref()
+            && k == key
+        {
+            return Ok(l.clone());
+        }
+        let l = self.snap.locations(key)?;
+        *self.last_read.borrow_mut() = Some((key.clone(), l.clone()));
+        Ok(l)
     }
 
     /// Records a change this pass made to a key's location log (the log
