@@ -607,3 +607,22 @@ fn maxsize_as_the_reference() {
         "{shown:?}"
     );
 }
+
+/// A key used by two files is kept where one of its names is wanted
+/// (git-annex's `wantDrop` over the associated files), as the reference.
+#[test]
+fn same_content_under_a_wanted_name_is_kept_as_the_reference() {
+    let n = net(|root| {
+        let c = root.join("c");
+        annex(&c, &["get", "-q", "f1.txt", "big.bin"]);
+        annex(&c, &["wanted", "here", "include=sub/*"]);
+    });
+    let (o, shown) = same_steps(&n, &["c"], &[]);
+    let c = o.repo("c");
+    // f1.txt is not wanted by name, sub/dup.txt (same key) is: kept.
+    assert!(o.placement()["c"].contains(&key_of(&c, "f1.txt")));
+    assert!(
+        shown[0].iter().any(|a| a.starts_with("drop big.bin")),
+        "{shown:?}"
+    );
+}
