@@ -2,17 +2,64 @@
 //! send each remote what it wants, drop what is no longer wanted where
 //! numcopies allows.
 //!
-//! INTERFACE PLACEHOLDER (replaced by the content work before it ships).
+//! For each annexed file of the work tree (or each key with `--all`, or
+//! the files under `--content-of` paths), as git-annex's `syncFile`:
+//!
+//! 1. **get**: when some of the sync remotes have the key (location log)
+//!    and this repository lacks it and wants it, it is downloaded from the
+//!    first of them (in the order `sync` gave them, cheapest first) that
+//!    has it now;
+//! 2. **put**: when this repository has it, it is sent to each sync remote
+//!    that lacks it (location log) and wants it, unless the remote is read
+//!    only (`remote.NAME.annex-readonly`);
+//! 3. **drop**: with the copies now known (this repository, the remotes
+//!    just sent to, and every configured remote the log says has it), from
+//!    each sync remote that has it and no longer wants it while more than
+//!    numcopies (and mincopies) copies remain, then from here last; every
+//!    drop is proven by copies verified (locked) at the time, never on the
+//!    log's word, as `drop` does.
+//!
+//! A repository with no preferred content (`wanted`/`required` unset)
+//! wants everything and drops nothing, as git-annex decides. Remotes with
+//! `annex-ignore` take no part (nor count as copies for the drop check);
+//! remotes that cannot be reached fail their own actions only.
+//!
+//! Speed: location logs are read through one [`Snapshot`] of the
+//! `git-annex` branch (the changes made by the pass itself are kept in
+//! memory), each repository's preferred content expression is built once,
+//! and a file's content is looked for here only when the answer matters
+//! (a get or a put that is wanted). A pass with nothing to do reads the
+//! index, the branch's trees and nothing else.
+//!
+//! Output: one action per transfer or drop, named as git-annex names them
+//! (`get FILE (from REMOTE...)`, `put FILE (to REMOTE...)`, `drop FILE
+//! (from REMOTE...)`, `drop FILE`), plain or JSON (`command` `get`, `put`
+//! with the destination's `uuid` as `git annex put --json` gives it,
+//! `drop`). Failed gets and puts count as failures of the sync; failed
+//! drops are shown but do not fail it (git-annex's `callCommandAction`).
 
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::ffi::OsString;
 
-use crate::action::OutputArgs;
+use annex_core::branch::{BranchError, Snapshot};
+use annex_core::key::Key;
+use annex_core::logs::metadata::MetaData;
+use annex_core::logs::trust::TrustLevel;
+use annex_core::preferred::term::Term;
+use annex_core::preferred::{self, Expr, MatchContext, Optimized, StateContext, Sub};
+use annex_core::transfer::Direction;
+use annex_core::uuid::Uuid;
+use serde_json::Value;
+
+use super::xfer::{self, Env, Item, RemoteEntry};
+use crate::action::{OutputArgs, Reporter};
 use crate::context::Ctx;
 use crate::error::CommandError;
+use crate::progress::ProgressMode;
 
 /// What `sync` asks of the content pass.
 #[derive(Debug, Clone, Default)]
-#[allow(dead_code)] // read by the content pass, being built
 pub struct ContentOptions {
     /// The remotes to exchange content with, by name, as `sync` chose them
     /// (named on the command line, or every remote that syncs; without
@@ -30,9 +77,895 @@ pub struct ContentOptions {
 /// `sync`), reporting every action through `output` as git-annex does, and
 /// commits the `git-annex` branch before it returns. Returns how many
 /// actions failed.
+///
+/// The remotes are used in the order of `options.remotes` (git-annex's:
+/// the ones named on the command line in that order, else by cost); names
+/// of remotes that are unknown, `annex-ignore`d or have no UUID are
+/// skipped, as git-annex leaves them out of the content pass.
 pub fn run(ctx: Ctx, options: &ContentOptions, output: &OutputArgs) -> Result<usize, CommandError> {
-    let _ = (ctx, options, output);
-    Err(CommandError::failed(
-        "sync --content: the content pass is not built yet",
-    ))
+    let quote = ctx.config.get_bool("core.quotepath").unwrap_or(true);
+    let progress = ProgressMode::choose(output.json, output.json_progress, output.quiet);
+    let mut env = Env::open(ctx, progress)?;
+    // The reference binary's sync sends to a repository past its maxsize
+    // (checked: `maxsize b 5`, then a 6-byte file wanted by b is sent);
+    // the upload is still reserved for other processes to count.
+    env.enforce_maxsize = false;
+    let mut reporters = Reporters {
+        get: output.reporter("get").quote_path(quote),
+        put: output.reporter("put").quote_path(quote),
+        drop: output.reporter("drop").quote_path(quote),
+        failed: 0,
+    };
+    let mut pass = Pass::new(&env, options)?;
+    let jobs = options.jobs.max(1);
+    let mut seek_reporter = output.reporter("sync").quote_path(quote);
+    // A bare repository has no work tree: every key, as git-annex does.
+    let bare = env.ctx.worktree.is_none();
+    if options.all || bare {
+        let mut seen: Option<HashSet<Key>> = None;
+        if !bare && pass.matches_filenames() {
+            // As git-annex: the work tree's files first (their names are
+            // what preferred content matches), then every key, not
+            // dropping a key seen in the first pass.
+            let items = pass.worktree_items(&[], &mut seek_reporter)?;
+            pass.run_items(&items, jobs, &mut reporters, None)?;
+            seen = Some(items.into_iter().map(|i| i.key).collect());
+        }
+        let sel = xfer::Selection {
+            all: true,
+            ..xfer::Selection::default()
+        };
+        let keys = env.items(&sel, &mut seek_reporter)?;
+        pass.run_items(&keys, jobs, &mut reporters, seen.as_ref())?;
+    } else {
+        let items = pass.worktree_items(&options.content_of, &mut seek_reporter)?;
+        pass.run_items(&items, jobs, &mut reporters, None)?;
+    }
+    if seek_reporter.finish().is_err() {
+        reporters.failed += 1;
+    }
+    drop(pass);
+    env.finish(&reporters.get)?;
+    Ok(reporters.failed)
+}
+
+/// The reporters of the three kinds of action, and the failures that fail
+/// the sync.
+struct Reporters {
+    get: Reporter,
+    put: Reporter,
+    drop: Reporter,
+    failed: usize,
+}
+
+/// What the parallel stage (`-J`) already did for an item.
+#[derive(Default)]
+struct Done<'e> {
+    /// Downloaded from this remote.
+    got_from: Option<&'e RemoteEntry>,
+    /// Uploaded to these remotes.
+    put_to: Vec<Uuid>,
+}
+
+/// One run of the content pass.
+struct Pass<'e> {
+    env: &'e Env,
+    /// The sync remotes, in order, with a UUID and without annex-ignore.
+    rs: Vec<&'e RemoteEntry>,
+    /// Every configured remote that is not annex-ignored (its UUID): the
+    /// copies git-annex counts for the drop check.
+    known_remotes: Vec<Uuid>,
+    snap: Snapshot<'e>,
+    live: LiveContext<'e>,
+    /// Preferred content of this repository and of each sync remote
+    /// (`None`: not configured, everything wanted).
+    wanted: HashMap<Uuid, Option<Optimized>>,
+    exprs: Vec<Expr>,
+    trust: BTreeMap<Uuid, TrustLevel>,
+    /// Location logs changed by this pass (all present UUIDs, dead ones
+    /// included).
+    changed: HashMap<Key, Vec<Uuid>>,
+    /// The snapshot's answer for the last key read.
+    last_read: RefCell<Option<(Key, Vec<Uuid>)>>,
+    /// Every annexed file of the work tree by key (for the drop check of
+    /// keys used by several files), made when first needed.
+    associated: Option<HashMap<Key, Vec<Vec<u8>>>>,
+    /// One `git check-attr` for `annex.numcopies`, started when needed.
+    numcopies_attr: Option<Option<crate::commands::add::Coprocess>>,
+    /// Whether any attributes file mentions `annex.numcopies`, found out
+    /// when first needed.
+    numcopies_attr_possible: Option<bool>,
+}
+
+impl<'e> Pass<'e> {
+    fn new(env: &'e Env, options: &ContentOptions) -> Result<Pass<'e>, CommandError> {
+        let mut rs: Vec<&RemoteEntry> = Vec::new();
+        for name in &options.remotes {
+            if let Some(e) = env.remotes.iter().find(|r| &r.name == name)
+                && e.uuid.is_some()
+                && e.uuid.as_ref() != Some(env.here())
+                && !rs.iter().any(|r| r.name == e.name)
+            {
+                rs.push(e);
+            }
+        }
+        let known_remotes: Vec<Uuid> = env.remotes.iter().filter_map(|r| r.uuid.clone()).collect();
+        let snap = Snapshot::new(env.ctx.state.branch())?;
+        let mut inner = StateContext::new(
+            &env.ctx.state,
+            Some(env.here().clone()),
+            Some(env.ctx.store.clone()),
+        )?;
+        let mut wanted = HashMap::new();
+        let mut exprs = Vec::new();
+        let mut uuids = vec![env.here().clone()];
+        uuids.extend(rs.iter().filter_map(|r| r.uuid.clone()));
+        for u in &uuids {
+            let e = crate::matching::preferred_of(&env.ctx.state, &inner, u)?;
+            wanted.insert(u.clone(), e.as_ref().map(Expr::optimized));
+            exprs.extend(e);
+        }
+        if exprs
+            .iter()
+            .any(|e| uses(e, &|t| matches!(t, Term::Balanced(_))))
+        {
+            // Balancing by size needs the repositories' sizes.
+            if let Ok(db) = annex_core::sizes::RepoSizes::open(&env.ctx.repo.annex_dir())
+                && let Ok(sizes) = db.sizes(env.ctx.state.branch())
+            {
+                inner.set_repo_sizes(sizes);
+            }
+        }
+        let clusters = env.ctx.state.clusters()?;
+        Ok(Pass {
+            env,
+            rs,
+            known_remotes,
+            snap,
+            live: LiveContext {
+                inner,
+                clusters,
+                current: RefCell::new(None),
+            },
+            wanted,
+            exprs,
+            trust: env.trust.clone(),
+            changed: HashMap::new(),
+            last_read: RefCell::new(None),
+            associated: None,
+            numcopies_attr: None,
+            numcopies_attr_possible: None,
+        })
+    }
+
+    /// Whether any preferred content expression of the pass looks at file
+    /// names (then `--all` seeks the work tree first, as git-annex).
+    fn matches_filenames(&self) -> bool {
+        self.exprs.iter().any(|e| {
+            uses(e, &|t| {
+                matches!(
+                    t,
+                    Term::Include(_) | Term::Exclude(_) | Term::InPreferredDir
+                )
+            })
+        })
+    }
+
+    /// The annexed files under `paths` (the whole work tree when none),
+    /// as items.
+    fn worktree_items(
+        &self,
+        paths: &[OsString],
+        reporter: &mut Reporter,
+    ) -> Result<Vec<Item>, CommandError> {
+        // git-annex's sync works from the top of the work tree: every
+        // file when no path is given (wherever it runs), and file names
+        // shown from the top; `--content-of` paths are relative to the
+        // current directory.
+        let files = if paths.is_empty() {
+            self.env.ctx.worktree()?.annexed_files(&[])?.files
+        } else {
+            self.env.ctx.seek(paths, reporter)?.files
+        };
+        Ok(files
+            .into_iter()
+            .map(|f| Item {
+                file: Some(f.path.clone()),
+                top_path: f.path,
+                key: f.key,
+                input: Vec::new(),
+                unlocked: !f.locked,
+            })
+            .collect())
+    }
+
+    fn trust_of(&self, u: &Uuid) -> TrustLevel {
+        self.trust
+            .get(u)
+            .copied()
+            .unwrap_or(TrustLevel::SemiTrusted)
+    }
+
+    /// The location log's present UUIDs for a key (dead included), with
+    /// this pass's changes.
+    fn raw_locations(&self, key: &Key) -> Result<Vec<Uuid>, CommandError> {
+        if let Some(l) = self.changed.get(key) {
+            return Ok(l.clone());
+        }
+        // The last key read is kept: an item asks several times.
+        if let Some((k, l)) = self.last_read.borrow().as_ref()
+            && k == key
+        {
+            return Ok(l.clone());
+        }
+        let l = self.snap.locations(key)?;
+        *self.last_read.borrow_mut() = Some((key.clone(), l.clone()));
+        Ok(l)
+    }
+
+    /// Records a change this pass made to a key's location log (the log
+    /// itself is written by the transfer functions).
+    fn note_location(&mut self, key: &Key, u: &Uuid, present: bool) -> Result<(), CommandError> {
+        let mut l = self.raw_locations(key)?;
+        l.retain(|x| x != u);
+        if present {
+            l.push(u.clone());
+        }
+        self.changed.insert(key.clone(), l);
+        Ok(())
+    }
+
+    /// Whether repository `u` wants the item (preferred content, or
+    /// everything when not configured), `gone` treated as not having it.
+    fn wants(&self, u: &Uuid, item: &Item, gone: &[Uuid]) -> Result<bool, CommandError> {
+        let Some(Some(expr)) = self.wanted.get(u) else {
+            return Ok(true);
+        };
+        let raw = self.raw_locations(&item.key)?;
+        self.live.set(&item.key, raw);
+        let mut it = match &item.file {
+            Some(_) => preferred::Item::file(&item.top_path, Some(&item.key)),
+            None => preferred::Item::key(&item.key),
+        }
+        .for_repo(Some(u));
+        it.not_present = gone;
+        expr.eval(&self.live, &it)
+            .map_err(|e| CommandError::failed(e.to_string()))
+    }
+
+    /// git-annex's `wantDrop`: `u` no longer wants the key through this
+    /// file nor any other file of the work tree using the same key.
+    fn wants_drop(&mut self, u: &Uuid, item: &Item) -> Result<bool, CommandError> {
+        if !matches!(self.wanted.get(u), Some(Some(_))) {
+            return Ok(false);
+        }
+        let gone = [u.clone()];
+        if self.wants(u, item, &gone)? {
+            return Ok(false);
+        }
+        let others: Vec<Vec<u8>> = self
+            .associated()?
+            .get(&item.key)
+            .map(|v| {
+                v.iter()
+                    .filter(|p| item.file.is_none() || **p != item.top_path)
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default();
+        for path in others {
+            let other = Item {
+                file: Some(path.clone()),
+                top_path: path,
+                key: item.key.clone(),
+                input: Vec::new(),
+                unlocked: false,
+            };
+            if self.wants(u, &other, &gone)? {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    fn associated(&mut self) -> Result<&HashMap<Key, Vec<Vec<u8>>>, CommandError> {
+        if self.associated.is_none() {
+            let mut m: HashMap<Key, Vec<Vec<u8>>> = HashMap::new();
+            if let Some(wt) = self.env.ctx.worktree.as_ref() {
+                wt.for_each_annexed_file(&[], |_, f| {
+                    m.entry(f.key).or_default().push(f.path);
+                    Ok::<(), CommandError>(())
+                })?;
+            }
+            self.associated = Some(m);
+        }
+        Ok(self.associated.get_or_insert_with(HashMap::new))
+    }
+
+    /// The numcopies for an item: its file's `annex.numcopies` attribute,
+    /// else the configured one.
+    fn numcopies_for(&mut self, item: &Item) -> i64 {
+        let global = self.env.numcopies;
+        if item.file.is_none() {
+            return global;
+        }
+        let Some(wt) = self.env.ctx.worktree.as_ref() else {
+            return global;
+        };
+        let top = wt.top().to_path_buf();
+        // No attribute file mentions it (the common case): the configured
+        // one, without a `git check-attr` round trip per file.
+        let env = self.env;
+        let possible = *self
+            .numcopies_attr_possible
+            .get_or_insert_with(|| attributes_mention_numcopies(env, &top));
+        if !possible {
+            return global;
+        }
+        let proc = self.numcopies_attr.get_or_insert_with(|| {
+            crate::commands::add::Coprocess::spawn(
+                &top,
+                &["check-attr", "-z", "--stdin", "annex.numcopies"],
+            )
+            .ok()
+        });
+        let Some(p) = proc.as_mut() else {
+            return global;
+        };
+        let answer = p.query_all(&[item.top_path.as_slice()], 3).ok();
+        match answer
+            .as_ref()
+            .and_then(|a| a.first())
+            .and_then(|a| a.get(2))
+            .map(|v| v.as_slice())
+        {
+            None | Some(b"unspecified" | b"unset" | b"set") => global,
+            Some(v) => annex_core::logs::format::hs_read_int(v).unwrap_or(global),
+        }
+    }
+
+    /// Runs the pass over `items`: with `jobs > 1` the transfers of each
+    /// chunk run in parallel first, then each item is decided, reported
+    /// and recorded in order. `no_drop`: keys not to drop (`--all`'s keys
+    /// already seen as work tree files).
+    fn run_items(
+        &mut self,
+        items: &[Item],
+        jobs: usize,
+        reporters: &mut Reporters,
+        no_drop: Option<&HashSet<Key>>,
+    ) -> Result<(), CommandError> {
+        if jobs <= 1 {
+            for item in items {
+                self.sync_item(item, Done::default(), reporters, no_drop)?;
+            }
+            return Ok(());
+        }
+        for chunk in items.chunks(jobs * 8) {
+            let mut done = self.parallel(chunk, jobs)?;
+            for (i, item) in chunk.iter().enumerate() {
+                let d = std::mem::take(&mut done[i]);
+                self.sync_item(item, d, reporters, no_drop)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The parallel stage of a chunk: the downloads the pass would make,
+    /// then the uploads to each remote, `jobs` at a time. Nothing is
+    /// recorded here; [`Pass::sync_item`] reports and records each.
+    fn parallel(&mut self, chunk: &[Item], jobs: usize) -> Result<Vec<Done<'e>>, CommandError> {
+        let env = self.env;
+        let mut done: Vec<Done<'e>> = (0..chunk.len()).map(|_| Done::default()).collect();
+        let mut plan = Vec::new();
+        let mut sources: Vec<Option<&'e RemoteEntry>> = vec![None; chunk.len()];
+        for (i, item) in chunk.iter().enumerate() {
+            let locs = self.remote_locations(&item.key)?;
+            let have: Vec<&'e RemoteEntry> = self
+                .rs
+                .iter()
+                .copied()
+                .filter(|r| r.uuid.as_ref().is_some_and(|u| locs.contains(u)))
+                .collect();
+            if have.is_empty()
+                || env.ctx.store.has(&item.key)
+                || env.space_shortfall(&item.key).is_some()
+                || !self.wants(env.here(), item, &[])?
+            {
+                continue;
+            }
+            let source = have.into_iter().find(|e| {
+                e.remote
+                    .as_ref()
+                    .is_ok_and(|r| matches!(r.check_present(&item.key), Ok(true)))
+            });
+            if let Some(e) = source
+                && let Ok(r) = &e.remote
+            {
+                plan.push(xfer::Planned {
+                    index: i,
+                    remote: r.as_ref(),
+                });
+                sources[i] = Some(e);
+            }
+        }
+        if !plan.is_empty() {
+            let ok = xfer::run_parallel(env, chunk, &plan, Direction::Download, jobs);
+            for p in &plan {
+                if ok[p.index] {
+                    done[p.index].got_from = sources[p.index];
+                }
+            }
+        }
+        for r in self.rs.clone() {
+            let (Some(ru), Ok(remote)) = (r.uuid.as_ref(), &r.remote) else {
+                continue;
+            };
+            if self.readonly(r) {
+                continue;
+            }
+            let mut plan = Vec::new();
+            for (i, item) in chunk.iter().enumerate() {
+                if self.remote_locations(&item.key)?.contains(ru)
+                    || !env.ctx.store.has(&item.key)
+                    || !self.wants(ru, item, &[])?
+                {
+                    continue;
+                }
+                plan.push(xfer::Planned {
+                    index: i,
+                    remote: remote.as_ref(),
+                });
+            }
+            if plan.is_empty() {
+                continue;
+            }
+            let ok = xfer::run_parallel(env, chunk, &plan, Direction::Upload, jobs);
+            for p in &plan {
+                if ok[p.index] {
+                    done[p.index].put_to.push(ru.clone());
+                }
+            }
+        }
+        Ok(done)
+    }
+
+    /// The configured, not annex-ignored remotes the location log says
+    /// have the key (git-annex's `keyPossibilities`), dead ones left out.
+    fn remote_locations(&self, key: &Key) -> Result<Vec<Uuid>, CommandError> {
+        let raw = self.raw_locations(key)?;
+        Ok(raw
+            .into_iter()
+            .filter(|u| {
+                u != self.env.here()
+                    && self.known_remotes.contains(u)
+                    && self.trust_of(u) != TrustLevel::Dead
+            })
+            .collect())
+    }
+
+    fn readonly(&self, r: &RemoteEntry) -> bool {
+        self.env
+            .ctx
+            .config
+            .remote(&r.name)
+            .is_some_and(|c| c.readonly)
+    }
+
+    /// git-annex's `syncFile` for one item.
+    fn sync_item(
+        &mut self,
+        item: &Item,
+        done: Done<'e>,
+        reporters: &mut Reporters,
+        no_drop: Option<&HashSet<Key>>,
+    ) -> Result<(), CommandError> {
+        let env = self.env;
+        let here = env.here().clone();
+        let key = &item.key;
+        let locs = self.remote_locations(key)?;
+        let (have, lack): (Vec<&'e RemoteEntry>, Vec<&'e RemoteEntry>) = self
+            .rs
+            .iter()
+            .copied()
+            .partition(|r| r.uuid.as_ref().is_some_and(|u| locs.contains(u)));
+        // Whether the content is here is asked only when it matters.
+        let mut inhere: Option<bool> = None;
+        let mut has_here = |pass: &Pass<'_>| -> bool {
+            *inhere.get_or_insert_with(|| done.got_from.is_none() && pass.env.ctx.store.has(key))
+        };
+        let mut got = false;
+        if let Some(entry) = done.got_from {
+            got = true;
+            let mut action = env.start(&mut reporters.get, item)?;
+            action.note(&format!("from {}...", entry.name))?;
+            env.populate_unlocked(item);
+            env.ctx.state.set_present(key, &here, true)?;
+            self.note_location(key, &here, true)?;
+            action.end(true)?;
+        } else if !have.is_empty() && !has_here(self) && self.wants(&here, item, &[])? {
+            got = self.get(item, &have, reporters)?;
+        }
+        let inhere_now = got || has_here(self);
+        let mut putrs: Vec<Uuid> = Vec::new();
+        if inhere_now {
+            for r in lack {
+                let Some(ru) = r.uuid.clone() else {
+                    continue;
+                };
+                if done.put_to.contains(&ru) {
+                    let mut action = env.start(&mut reporters.put, item)?;
+                    action.field("uuid", Value::String(ru.to_string()));
+                    action.note(&format!("to {}...", r.name))?;
+                    env.ctx.state.set_present(key, &ru, true)?;
+                    env.reserver.finish(&ru, key);
+                    self.note_location(key, &ru, true)?;
+                    action.end(true)?;
+                    putrs.push(ru);
+                    continue;
+                }
+                if self.readonly(r) || !self.wants(&ru, item, &[])? {
+                    continue;
+                }
+                if self.put(item, r, reporters)? {
+                    putrs.push(ru);
+                }
+            }
+        }
+        if no_drop.is_some_and(|s| s.contains(key)) {
+            return Ok(());
+        }
+        let mut locs2: Vec<Uuid> = Vec::new();
+        if inhere_now {
+            locs2.push(here.clone());
+        }
+        locs2.extend(putrs);
+        locs2.extend(locs);
+        self.drops(item, &locs2, inhere_now, reporters)
+    }
+
+    /// Gets the item from the first of `have` that has it now.
+    fn get(
+        &mut self,
+        item: &Item,
+        have: &[&'e RemoteEntry],
+        reporters: &mut Reporters,
+    ) -> Result<bool, CommandError> {
+        let env = self.env;
+        let mut action = env.start(&mut reporters.get, item)?;
+        let mut tried = Vec::new();
+        let mut tried_uuids = Vec::new();
+        for entry in have {
+            tried.push(entry.name.clone());
+            tried_uuids.extend(entry.uuid.clone());
+            let Ok(remote) = &entry.remote else {
+                continue;
+            };
+            // Only from a remote that has it now (git-annex's
+            // `probablyPresent`, for remotes cheap to ask).
+            if !matches!(remote.check_present(&item.key), Ok(true)) {
+                continue;
+            }
+            match env.download(&mut action, remote.as_ref(), item) {
+                Ok(()) => {
+                    self.note_location(&item.key, env.here(), true)?;
+                    action.end(true)?;
+                    return Ok(true);
+                }
+                Err(e) => action.warning(&xfer::retrieve_error(&e)),
+            }
+        }
+        action.long_note(&format!(
+            "Unable to access these remotes: {}",
+            tried.join(", ")
+        ))?;
+        env.show_locations(
+            &mut action,
+            &item.key,
+            &tried_uuids,
+            "No other repository is known to contain the file.",
+        )?;
+        action.end(false)?;
+        reporters.failed += 1;
+        Ok(false)
+    }
+
+    /// Sends the item to a remote that the location log says lacks it
+    /// (git-annex's `copy --to` of one file in its fast mode, shown as
+    /// `put`): the reference binary does not ask the remote first, and
+    /// explains a failure with its `--fast` hint.
+    fn put(
+        &mut self,
+        item: &Item,
+        entry: &'e RemoteEntry,
+        reporters: &mut Reporters,
+    ) -> Result<bool, CommandError> {
+        let env = self.env;
+        let Some(ru) = entry.uuid.clone() else {
+            return Ok(false);
+        };
+        let mut action = env.start(&mut reporters.put, item)?;
+        action.field("uuid", Value::String(ru.to_string()));
+        action.note(&format!("to {}...", entry.name))?;
+        let result = match &entry.remote {
+            Ok(remote) => env
+                .upload(&mut action, remote.as_ref(), item)
+                .map_err(|e| e.to_string()),
+            Err(_) => Err("cannot access remote".to_owned()),
+        };
+        match result {
+            Ok(()) => {
+                self.note_location(&item.key, &ru, true)?;
+                action.end(true)?;
+                Ok(true)
+            }
+            Err(e) => {
+                // Two warnings on stderr; git-annex breaks the action's
+                // line on stdout before each.
+                action.warning(&e);
+                action.say(b"\n")?;
+                action.warning("This could have failed because --fast is enabled.");
+                action.end(false)?;
+                reporters.failed += 1;
+                Ok(false)
+            }
+        }
+    }
+
+    /// git-annex's `handleDropsFrom`: drops from the sync remotes that no
+    /// longer want the key while more than numcopies copies remain, then
+    /// from here. `locs` are the copies believed present (this
+    /// repository first when it has the content).
+    fn drops(
+        &mut self,
+        item: &Item,
+        locs: &[Uuid],
+        inhere: bool,
+        reporters: &mut Reporters,
+    ) -> Result<(), CommandError> {
+        let env = self.env;
+        let here = env.here().clone();
+        // Only repositories with preferred content can want a drop: when
+        // none of those holding the key has one, nothing is to do.
+        let candidates: Vec<&'e RemoteEntry> = self
+            .rs
+            .iter()
+            .copied()
+            .filter(|r| r.uuid.as_ref().is_some_and(|u| locs.contains(u)))
+            .collect();
+        let configured = |u: &Uuid| matches!(self.wanted.get(u), Some(Some(_)));
+        let may_drop = (inhere && configured(&here))
+            || candidates
+                .iter()
+                .any(|r| r.uuid.as_ref().is_some_and(configured));
+        if !may_drop {
+            return Ok(());
+        }
+        // Nor when none of them wants it gone now (asked before the
+        // numcopies of the file, which may take a `git check-attr`): no
+        // drop could then happen, nor change what the others want.
+        let mut wanted_gone = inhere && self.wants_drop(&here, item)?;
+        for r in &candidates {
+            if wanted_gone {
+                break;
+            }
+            if let Some(ru) = r.uuid.as_ref() {
+                wanted_gone = self.wants_drop(ru, item)?;
+            }
+        }
+        if !wanted_gone {
+            return Ok(());
+        }
+        let untrusted: Vec<&Uuid> = locs
+            .iter()
+            .filter(|u| self.trust_of(u) == TrustLevel::Untrusted)
+            .collect();
+        let mut have = locs
+            .iter()
+            .filter(|u| {
+                !untrusted.contains(u)
+                    && !annex_core::logs::cluster::is_cluster_uuid(u.as_str().as_bytes())
+            })
+            .count() as i64;
+        let numcopies = self.numcopies_for(item);
+        let mincopies = env.mincopies;
+        let enough = |have: i64, untrusted_remote: bool| {
+            if untrusted_remote {
+                have >= numcopies && have >= mincopies
+            } else {
+                have > numcopies && have > mincopies
+            }
+        };
+        let from_here = enough(have, false);
+        for r in candidates {
+            let Some(ru) = r.uuid.clone() else {
+                continue;
+            };
+            let is_untrusted = untrusted.contains(&&ru);
+            if !enough(have, is_untrusted) {
+                break;
+            }
+            if !self.wants_drop(&ru, item)? {
+                continue;
+            }
+            let mut action = env.start(&mut reporters.drop, item)?;
+            action.note(&format!("from {}...", r.name))?;
+            let ok = env.drop_remote(&mut action, r, &item.key, false, None)?;
+            action.end(ok)?;
+            if ok {
+                self.note_location(&item.key, &ru, false)?;
+                if !is_untrusted {
+                    have -= 1;
+                }
+            }
+        }
+        if from_here && inhere && self.wants_drop(&here, item)? && env.ctx.store.has(&item.key) {
+            let mut action = env.start(&mut reporters.drop, item)?;
+            let ok = env.drop_here(
+                &mut action,
+                item,
+                false,
+                None,
+                "Rather than dropping this file, try using: git annex move",
+            )?;
+            action.end(ok)?;
+            if ok {
+                self.note_location(&item.key, &here, false)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Whether any attributes file git reads for the work tree may set
+/// `annex.numcopies`: the `.gitattributes` files (tracked or not),
+/// `.git/info/attributes`, and `core.attributesFile` (or its default
+/// under `$XDG_CONFIG_HOME` or `~/.config`). When git cannot list them,
+/// the answer is yes (each file is then asked).
+fn attributes_mention_numcopies(env: &Env, top: &std::path::Path) -> bool {
+    let mentions = |p: &std::path::Path| {
+        std::fs::read(p).is_ok_and(|c| c.windows(15).any(|w| w == b"annex.numcopies"))
+    };
+    let listed = std::process::Command::new("git")
+        .current_dir(top)
+        .args([
+            "ls-files",
+            "-z",
+            "--cached",
+            "--others",
+            "--",
+            ":(glob)**/.gitattributes",
+        ])
+        .stderr(std::process::Stdio::null())
+        .output();
+    let Ok(listed) = listed.map_err(drop).and_then(|o| {
+        if o.status.success() {
+            Ok(o.stdout)
+        } else {
+            Err(())
+        }
+    }) else {
+        return true;
+    };
+    use std::os::unix::ffi::OsStrExt;
+    if listed
+        .split(|&b| b == 0)
+        .filter(|p| !p.is_empty())
+        .any(|p| mentions(&top.join(std::ffi::OsStr::from_bytes(p))))
+    {
+        return true;
+    }
+    if mentions(&env.ctx.repo.git_dir().join("info/attributes")) {
+        return true;
+    }
+    let home = std::env::var_os("HOME").map(std::path::PathBuf::from);
+    let global = match env.ctx.config.get_str("core.attributesFile") {
+        Some(f) => match (f.strip_prefix("~/"), &home) {
+            (Some(rest), Some(h)) => Some(h.join(rest)),
+            _ => Some(std::path::PathBuf::from(f)),
+        },
+        None => std::env::var_os("XDG_CONFIG_HOME")
+            .filter(|x| !x.is_empty())
+            .map(|x| std::path::PathBuf::from(x).join("git/attributes"))
+            .or_else(|| home.map(|h| h.join(".config/git/attributes"))),
+    };
+    global.is_some_and(|g| mentions(&g))
+}
+
+/// Whether an expression uses a term `f` picks (inside `standard` and
+/// `groupwanted` too).
+fn uses(e: &Expr, f: &dyn Fn(&Term) -> bool) -> bool {
+    fn go(m: &preferred::Matcher<Term>, f: &dyn Fn(&Term) -> bool) -> bool {
+        m.any_op(&mut |t: &Term| match t {
+            Term::Standard(Sub::Expr(sub)) | Term::GroupWanted(Sub::Expr(sub)) => go(sub, f),
+            t => f(t),
+        })
+    }
+    go(&e.matcher, f)
+}
+
+/// The preferred-content engine's view for the pass: the repository's
+/// logs through a [`StateContext`], except the location log of the key
+/// being decided, which is the pass's current one (the snapshot with the
+/// pass's own changes).
+struct LiveContext<'s> {
+    inner: StateContext<'s>,
+    clusters: BTreeMap<Uuid, BTreeSet<Vec<u8>>>,
+    current: RefCell<Option<(Key, Vec<Uuid>)>>,
+}
+
+impl LiveContext<'_> {
+    /// Sets the key being decided and its present UUIDs.
+    fn set(&self, key: &Key, mut locs: Vec<Uuid>) {
+        // Clusters whose nodes have the key count as locations too.
+        let mut extra: Vec<Uuid> = self
+            .clusters
+            .iter()
+            .filter(|(c, nodes)| {
+                locs.iter().any(|u| nodes.contains(u.as_str().as_bytes())) && !locs.contains(c)
+            })
+            .map(|(c, _)| c.clone())
+            .collect();
+        extra.append(&mut locs);
+        *self.current.borrow_mut() = Some((key.clone(), extra));
+    }
+}
+
+impl MatchContext for LiveContext<'_> {
+    type Error = BranchError;
+
+    fn here(&self) -> Option<&Uuid> {
+        self.inner.here()
+    }
+    fn trust(&self, uuid: &Uuid) -> TrustLevel {
+        self.inner.trust(uuid)
+    }
+    fn in_group(&self, uuid: &Uuid, group: &[u8]) -> bool {
+        self.inner.in_group(uuid, group)
+    }
+    fn group_members(&self, group: &[u8]) -> Option<&BTreeSet<Uuid>> {
+        self.inner.group_members(group)
+    }
+    fn with_locations<R>(&self, key: &Key, f: impl FnOnce(&[Uuid]) -> R) -> Result<R, BranchError> {
+        if let Some((k, l)) = self.current.borrow().as_ref()
+            && k == key
+        {
+            return Ok(f(l));
+        }
+        self.inner.with_locations(key, f)
+    }
+    fn with_metadata<R>(
+        &self,
+        key: &Key,
+        f: impl FnOnce(&MetaData) -> R,
+    ) -> Result<R, BranchError> {
+        self.inner.with_metadata(key, f)
+    }
+    fn with_urls<R>(&self, key: &Key, f: impl FnOnce(&[Vec<u8>]) -> R) -> Result<R, BranchError> {
+        self.inner.with_urls(key, f)
+    }
+    fn has_content(&self, key: &Key) -> Result<bool, BranchError> {
+        self.inner.has_content(key)
+    }
+    fn is_unused(&self, key: &Key) -> Result<bool, BranchError> {
+        self.inner.is_unused(key)
+    }
+    fn numcopies(&self, file: Option<&[u8]>) -> Result<i64, BranchError> {
+        self.inner.numcopies(file)
+    }
+    fn preferred_dir(&self, repo: Option<&Uuid>) -> &[u8] {
+        self.inner.preferred_dir(repo)
+    }
+    fn max_size(&self, uuid: &Uuid) -> Option<u64> {
+        self.inner.max_size(uuid)
+    }
+    fn repo_size(&self, uuid: &Uuid) -> Option<u64> {
+        self.inner.repo_size(uuid)
+    }
+    fn rebalance(&self) -> bool {
+        self.inner.rebalance()
+    }
+    fn fully_balanced_threshold(&self) -> f64 {
+        self.inner.fully_balanced_threshold()
+    }
 }

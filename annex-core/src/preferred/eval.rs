@@ -355,9 +355,13 @@ pub fn eval_term<C: MatchContext>(term: &Term, ctx: &C, item: &Item<'_>) -> R<C:
             Some(f) => Ok(glob_match(g, f)?),
             None => Ok(false),
         },
+        // With no file (a key alone, as `--all` gives), git-annex's glob
+        // does not match, so `exclude` does (checked with the reference's
+        // `sync --content --all`: a repository wanting `exclude=*` is sent
+        // keys with no file).
         Term::Exclude(g) => match need_file(item)? {
             Some(f) => Ok(!glob_match(g, f)?),
-            None => Ok(false),
+            None => Ok(true),
         },
         Term::LargerThan(s) => Ok(match item.size.get(DataKind::Size)? {
             Some(Some(sz)) => i128::from(*sz) > s.bytes,
