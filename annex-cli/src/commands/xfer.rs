@@ -107,8 +107,8 @@ pub struct Env {
     /// `copy --to`/`move --to`: the upload is then still reserved (counted
     /// for other processes) but never refused.
     pub enforce_maxsize: bool,
-    /// One `git check-attr` process answering `annex.numcopies` for every
-    /// file of the run, started on first use.
+    /// One `git check-attr` process answering `annex.numcopies` and
+    /// `annex.mincopies` for every file of the run, started on first use.
     numcopies_attr: std::sync::Mutex<Option<crate::commands::add::Coprocess>>,
 }
 
@@ -764,7 +764,28 @@ impl Env {
         local_removal: bool,
         first: Option<&Uuid>,
     ) -> Result<Proof, CommandError> {
-        let mut check = DropCheck::new(numcopies, self.mincopies, local_removal);
+        self.verify_copies_with(
+            numcopies,
+            self.mincopies,
+            key,
+            dropping_from,
+            local_removal,
+            first,
+        )
+    }
+
+    /// [`Env::verify_copies`] against a given mincopies too (a file's
+    /// `annex.mincopies` attribute, see [`Env::copies_for`]).
+    pub fn verify_copies_with(
+        &self,
+        numcopies: i64,
+        mincopies: i64,
+        key: &Key,
+        dropping_from: &Uuid,
+        local_removal: bool,
+        first: Option<&Uuid>,
+    ) -> Result<Proof, CommandError> {
+        let mut check = DropCheck::new(numcopies, mincopies, local_removal);
         let locs = self.locations(key)?;
         let mut proof = Proof {
             check: DropCheck::new(0, 0, true),
@@ -892,9 +913,11 @@ impl Env {
             }
         };
         if !force {
-            // The file's `annex.numcopies` attribute wins over the global one.
+            // The file's `annex.numcopies` and `annex.mincopies` attributes
+            // win over the global settings.
+            let (numcopies, mincopies) = self.copies_for(item);
             let proof =
-                self.verify_copies(self.numcopies_for(item), key, self.here(), true, first)?;
+                self.verify_copies_with(numcopies, mincopies, key, self.here(), true, first)?;
             if !proof.check.is_safe() {
                 let view = proof_view(&proof);
                 drop(proof);
@@ -924,11 +947,42 @@ impl Env {
     /// when this is the second half of a move (the refusal then says the
     /// content stays there, as git-annex's). Returns whether it was
     /// dropped; on refusal or failure the action has the explanation.
+    ///
+    /// The global numcopies and mincopies apply: for a work-tree file, use
+    /// [`Env::drop_remote_item`], which honours its attributes.
     pub fn drop_remote(
         &self,
         action: &mut Action<'_>,
         entry: &RemoteEntry,
         key: &Key,
+        force: bool,
+        moving: Option<&str>,
+    ) -> Result<bool, CommandError> {
+        let copies = (self.numcopies, self.mincopies);
+        self.drop_remote_counting(action, entry, key, copies, force, moving)
+    }
+
+    /// [`Env::drop_remote`] for an item: a file's `annex.numcopies` and
+    /// `annex.mincopies` attributes win over the global settings, as
+    /// git-annex's `drop --from` has them.
+    pub fn drop_remote_item(
+        &self,
+        action: &mut Action<'_>,
+        entry: &RemoteEntry,
+        item: &Item,
+        force: bool,
+        moving: Option<&str>,
+    ) -> Result<bool, CommandError> {
+        let copies = self.copies_for(item);
+        self.drop_remote_counting(action, entry, &item.key, copies, force, moving)
+    }
+
+    fn drop_remote_counting(
+        &self,
+        action: &mut Action<'_>,
+        entry: &RemoteEntry,
+        key: &Key,
+        (numcopies, mincopies): (i64, i64),
         force: bool,
         moving: Option<&str>,
     ) -> Result<bool, CommandError> {
@@ -939,7 +993,7 @@ impl Env {
         let proof = if force {
             None
         } else {
-            let p = self.verify_copies(self.numcopies, key, &ru, false, None)?;
+            let p = self.verify_copies_with(numcopies, mincopies, key, &ru, false, None)?;
             if !p.check.is_safe() {
                 let view = proof_view(&p);
                 drop(p);
@@ -1014,18 +1068,28 @@ impl Env {
     /// The numcopies for an item: its `annex.numcopies` attribute, else
     /// the configured one.
     fn numcopies_for(&self, item: &Item) -> i64 {
-        if item.file.is_some()
-            && let Ok(wt) = self.ctx.worktree()
-            && let Some(n) = self.numcopies_attribute(wt.top(), &item.top_path)
-        {
-            return n;
-        }
-        self.numcopies
+        self.copies_for(item).0
     }
 
-    /// A file's `annex.numcopies` attribute, asked of the run's one
-    /// `git check-attr` process; `None` when unset or git cannot tell.
-    fn numcopies_attribute(&self, top: &std::path::Path, path: &[u8]) -> Option<i64> {
+    /// The numcopies and mincopies for an item: a work-tree file's
+    /// `annex.numcopies` and `annex.mincopies` attributes
+    /// (`.gitattributes`), each else the configured one.
+    pub fn copies_for(&self, item: &Item) -> (i64, i64) {
+        let (mut numcopies, mut mincopies) = (self.numcopies, self.mincopies);
+        if item.file.is_some()
+            && let Ok(wt) = self.ctx.worktree()
+        {
+            let (n, m) = self.copies_attributes(wt.top(), &item.top_path);
+            numcopies = n.unwrap_or(numcopies);
+            mincopies = m.unwrap_or(mincopies);
+        }
+        (numcopies, mincopies)
+    }
+
+    /// A file's `annex.numcopies` and `annex.mincopies` attributes, asked
+    /// of the run's one `git check-attr` process; `None` when unset or git
+    /// cannot tell.
+    fn copies_attributes(&self, top: &std::path::Path, path: &[u8]) -> (Option<i64>, Option<i64>) {
         let mut guard = self
             .numcopies_attr
             .lock()
@@ -1033,16 +1097,31 @@ impl Env {
         if guard.is_none() {
             *guard = crate::commands::add::Coprocess::spawn(
                 top,
-                &["check-attr", "-z", "--stdin", "annex.numcopies"],
+                &[
+                    "check-attr",
+                    "-z",
+                    "--stdin",
+                    "annex.numcopies",
+                    "annex.mincopies",
+                ],
             )
             .ok();
         }
-        let answer = guard.as_mut()?.query_all(&[path], 3).ok()?;
-        let value = answer.first()?.get(2)?;
-        match value.as_slice() {
-            b"unspecified" | b"unset" | b"set" => None,
-            v => annex_core::logs::format::hs_read_int(v),
-        }
+        let Some(proc) = guard.as_mut() else {
+            return (None, None);
+        };
+        // Per path: (path, attribute, value) for each attribute, in order.
+        let Ok(answer) = proc.query_all(&[path], 6) else {
+            return (None, None);
+        };
+        let value = |i: usize| {
+            let v = answer.first()?.get(i)?;
+            match v.as_slice() {
+                b"unspecified" | b"unset" | b"set" => None,
+                v => annex_core::logs::format::hs_read_int(v),
+            }
+        };
+        (value(2), value(5))
     }
 
     /// `--auto` for getting (`to` is `None`: here) or copying to `to`:
