@@ -357,26 +357,41 @@ impl Env {
         sel: &Selection,
         reporter: &mut Reporter,
     ) -> Result<Vec<Item>, CommandError> {
-        let items = self.items_unfiltered(sel, reporter)?;
-        if sel.matching.is_empty() {
-            return Ok(items);
+        let filter = self.filter(sel)?;
+        if let Some(f) = &filter
+            && (sel.all || sel.key.is_some())
+        {
+            f.refuse_for_keys(self.ctx.worktree.is_none())?;
         }
-        let mctx = self.match_context()?;
-        let matching = sel.matching.build(Some(self.here()), |n| {
-            crate::matching::resolve_repo(&self.ctx.repo, &self.ctx.state, n)
-        })?;
-        let wanted = self.preferred_of(&mctx, self.here())?;
+        let items = self.items_unfiltered(sel, reporter)?;
+        let Some(filter) = filter else {
+            return Ok(items);
+        };
         let mut out = Vec::with_capacity(items.len());
         for item in items {
-            let m = item_of(&item);
-            if matching
-                .matches(&mctx, &m, wanted.as_ref())
-                .map_err(|e| CommandError::failed(e.to_string()))?
-            {
+            if filter.matches(&item_of(&item))? {
                 out.push(item);
             }
         }
         Ok(out)
+    }
+
+    /// The selection's matching options, ready to test items; `None` when
+    /// there are none.
+    pub fn filter(
+        &self,
+        sel: &Selection,
+    ) -> Result<Option<crate::matching::Filter<'_>>, CommandError> {
+        crate::matching::Filter::new(&self.ctx, &sel.matching)
+    }
+
+    /// Whether an item passes the matching options of `filter`.
+    pub fn passes(
+        &self,
+        filter: Option<&crate::matching::Filter<'_>>,
+        item: &Item,
+    ) -> Result<bool, CommandError> {
+        filter.map_or(Ok(true), |f| f.matches(&item_of(item)))
     }
 
     /// [`Env::items`] before the matching options.
@@ -958,8 +973,7 @@ impl Env {
         force: bool,
         moving: Option<&str>,
     ) -> Result<bool, CommandError> {
-        let copies = (self.numcopies, self.mincopies);
-        self.drop_remote_counting(action, entry, key, copies, force, moving)
+        self.drop_remote_counting(action, entry, key, None, force, moving)
     }
 
     /// [`Env::drop_remote`] for an item: a file's `annex.numcopies` and
@@ -973,8 +987,11 @@ impl Env {
         force: bool,
         moving: Option<&str>,
     ) -> Result<bool, CommandError> {
+        if item.file.is_none() {
+            return self.drop_remote(action, entry, &item.key, force, moving);
+        }
         let copies = self.copies_for(item);
-        self.drop_remote_counting(action, entry, &item.key, copies, force, moving)
+        self.drop_remote_counting(action, entry, &item.key, Some(copies), force, moving)
     }
 
     fn drop_remote_counting(
@@ -982,7 +999,7 @@ impl Env {
         action: &mut Action<'_>,
         entry: &RemoteEntry,
         key: &Key,
-        (numcopies, mincopies): (i64, i64),
+        copies: Option<(i64, i64)>,
         force: bool,
         moving: Option<&str>,
     ) -> Result<bool, CommandError> {
@@ -993,7 +1010,10 @@ impl Env {
         let proof = if force {
             None
         } else {
-            let p = self.verify_copies_with(numcopies, mincopies, key, &ru, false, None)?;
+            let p = match copies {
+                Some((n, m)) => self.verify_copies_with(n, m, key, &ru, false, None)?,
+                None => self.verify_copies(self.numcopies, key, &ru, false, None)?,
+            };
             if !p.check.is_safe() {
                 let view = proof_view(&p);
                 drop(p);
@@ -1261,9 +1281,10 @@ pub fn retrieve_error(e: &RemoteError) -> String {
     }
 }
 
-/// Runs `f` on each item: the command-line ones, or each `--batch` line
-/// (an empty line is printed for a line that is not an annexed file, as
-/// git-annex does).
+/// Runs `f` on each item matching the selection's matching options: the
+/// command-line ones, or each `--batch` line (an empty line is printed for
+/// a line that is not an annexed file or does not match, as git-annex
+/// does).
 pub fn for_each(
     env: &Env,
     sel: &Selection,
@@ -1271,10 +1292,13 @@ pub fn for_each(
     mut f: impl FnMut(&Env, &mut Reporter, &Item) -> Result<bool, CommandError>,
 ) -> Result<(), CommandError> {
     if sel.batch {
+        // A line whose file does not match the matching options is
+        // answered with an empty line, as one that is not an annexed file.
+        let filter = env.filter(sel)?;
         return crate::batch::for_each_item(sel.nul, |line| {
             let acted = match env.batch_item(line, false) {
-                Some(item) => f(env, reporter, &item)?,
-                None => false,
+                Some(item) if env.passes(filter.as_ref(), &item)? => f(env, reporter, &item)?,
+                _ => false,
             };
             if !acted {
                 crate::output::line(format_args!(""))?;

@@ -77,7 +77,7 @@ fn has(dir: &Path, key: &str) -> bool {
 /// The reference's plain output without its progress meter: on a pipe it
 /// writes a newline, then `\r` meter lines, cleared with `\r`; we draw no
 /// meter when not on a terminal.
-fn strip_meter(s: &str) -> String {
+pub(crate) fn strip_meter(s: &str) -> String {
     let mut out = String::new();
     let mut rest = s;
     while let Some(i) = rest.find("\n\r") {
