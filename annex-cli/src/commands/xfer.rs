@@ -110,6 +110,11 @@ pub struct Env {
     /// One `git check-attr` process answering `annex.numcopies` and
     /// `annex.mincopies` for every file of the run, started on first use.
     numcopies_attr: std::sync::Mutex<Option<crate::commands::add::Coprocess>>,
+    /// The global logs of [`Env::match_context`] (trust, groups, numcopies,
+    /// maxsizes, ...), read once per run, as git-annex reads them.
+    globals: std::sync::Mutex<Option<std::sync::Arc<annex_core::preferred::GlobalLogs>>>,
+    /// Each repository's preferred content matcher, built once per run.
+    preferred: std::sync::Mutex<std::collections::HashMap<Uuid, Option<Expr>>>,
 }
 
 impl Env {
@@ -181,6 +186,8 @@ impl Env {
             reserver,
             enforce_maxsize: false,
             numcopies_attr: std::sync::Mutex::new(None),
+            globals: std::sync::Mutex::new(None),
+            preferred: std::sync::Mutex::new(std::collections::HashMap::new()),
         })
     }
 
@@ -1066,23 +1073,53 @@ impl Env {
     }
 
     /// The preferred-content engine's view of the repository's logs
-    /// (content here answered by the object store).
+    /// (content here answered by the object store). The global logs are
+    /// read by the first call of the run; each context reads its keys'
+    /// logs anew.
     pub fn match_context(&self) -> Result<StateContext<'_>, CommandError> {
-        Ok(StateContext::new(
+        let globals = {
+            let mut g = self.globals.lock().unwrap_or_else(|e| e.into_inner());
+            match &*g {
+                Some(globals) => globals.clone(),
+                None => {
+                    let read = std::sync::Arc::new(annex_core::preferred::GlobalLogs::read(
+                        &self.ctx.state,
+                        Some(self.here().clone()),
+                    )?);
+                    *g = Some(read.clone());
+                    read
+                }
+            }
+        };
+        Ok(StateContext::with_globals(
             &self.ctx.state,
-            Some(self.here().clone()),
             Some(self.ctx.store.clone()),
-        )?)
+            &globals,
+        ))
     }
 
     /// A repository's preferred content matcher; `None` when not
-    /// configured.
+    /// configured. Built once per repository and run (the wanted,
+    /// required and groupwanted logs are read by the first call).
     pub fn preferred_of(
         &self,
         mctx: &StateContext<'_>,
         u: &Uuid,
     ) -> Result<Option<Expr>, CommandError> {
-        crate::matching::preferred_of(&self.ctx.state, mctx, u)
+        if let Some(e) = self
+            .preferred
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(u)
+        {
+            return Ok(e.clone());
+        }
+        let e = crate::matching::preferred_of(&self.ctx.state, mctx, u)?;
+        self.preferred
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(u.clone(), e.clone());
+        Ok(e)
     }
 
     /// The numcopies for an item: its `annex.numcopies` attribute, else
