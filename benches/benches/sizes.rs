@@ -10,6 +10,8 @@
 //! took 8 minutes on the busy 2-core machine.) The number of logs can be
 //! lowered with `SIZES_BENCH_LOGS` (for a quick look); `SIZES_BENCH_REPO`
 //! keeps the generated repository in a given directory for later runs.
+//! Resident memory is printed after each stage (2026-11-24, 1,000,000
+//! logs: 725 MB peak with the generation, 401 MB for recomputes alone).
 #![allow(missing_docs)]
 
 use std::path::Path;
@@ -294,7 +296,7 @@ fn sizes(c: &mut Criterion) {
     };
     let dir = dir.as_path();
     let git_dir = dir.join(".git");
-    mem("generated");
+    mem("the repository is ready");
     let branch = Branch::open(&git_dir).expect("branch");
     let rs = RepoSizes::open(&git_dir.join("annex")).expect("open");
     for i in 0..2 {
