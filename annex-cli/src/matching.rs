@@ -398,6 +398,97 @@ impl Matching {
     }
 }
 
+/// The matching options of one run, ready to test items: the expression,
+/// the repository's logs to answer it, and this repository's preferred
+/// content (for `--want-get`/`--want-drop`).
+pub struct Filter<'s> {
+    matching: Matching,
+    mctx: annex_core::preferred::StateContext<'s>,
+    wanted: Option<Expr>,
+}
+
+impl<'s> Filter<'s> {
+    /// The filter of `args` in the repository of `ctx`; `None` when no
+    /// matching option was given (everything matches).
+    pub fn new(
+        ctx: &'s crate::context::Ctx,
+        args: &MatchingArgs,
+    ) -> Result<Option<Filter<'s>>, CommandError> {
+        if args.is_empty() {
+            return Ok(None);
+        }
+        let here = ctx.here().clone();
+        let mctx = annex_core::preferred::StateContext::new(
+            &ctx.state,
+            Some(here.clone()),
+            Some(ctx.store.clone()),
+        )?;
+        let matching = args.build(Some(&here), |n| resolve_repo(&ctx.repo, &ctx.state, n))?;
+        let wanted = preferred_of(&ctx.state, &mctx, &here)?;
+        Ok(Some(Filter {
+            matching,
+            mctx,
+            wanted,
+        }))
+    }
+
+    /// Whether an item matches (its file as a path from the top of the
+    /// work tree).
+    pub fn matches(&self, item: &Item<'_>) -> Result<bool, CommandError> {
+        self.matching
+            .matches(&self.mctx, item, self.wanted.as_ref())
+            .map_err(|e| CommandError::failed(e.to_string()))
+    }
+
+    /// Whether a work-tree file (path from the top) with its key matches.
+    pub fn matches_file(&self, top_path: &[u8], key: &Key) -> Result<bool, CommandError> {
+        self.matches(&Item::file(top_path, Some(key)))
+    }
+
+    /// Whether an option looks at file names (`--include`, `--exclude`,
+    /// and `--want-get`/`--want-drop` when this repository's preferred
+    /// content does), as git-annex's `matchNeedsFileName`.
+    pub fn needs_file_name(&self) -> bool {
+        let wanted_needs = || {
+            self.wanted
+                .as_ref()
+                .is_some_and(|w| w.matcher.any_op(&mut |t: &Term| t.needs_file_name()))
+        };
+        self.matching.matcher.any_op(&mut |op: &CliOp| match op {
+            CliOp::Term(t) => t.needs_file_name(),
+            CliOp::In(..) => false,
+            CliOp::WantGet | CliOp::WantDrop => wanted_needs(),
+        })
+    }
+
+    /// Fails as git-annex does when keys without files (`--all`, `--key`,
+    /// ...) are to be matched by options that look at file names.
+    pub fn refuse_for_keys(&self, bare: bool) -> Result<(), CommandError> {
+        if !self.needs_file_name() {
+            return Ok(());
+        }
+        Err(CommandError::failed(if bare {
+            "Cannot use options that match on file names in a bare repository."
+        } else {
+            "Cannot use --all or --unused or --key or --incomplete with options that match on file names."
+        }))
+    }
+
+    /// Whether a key without a file (`--all`, `--key`) matches.
+    pub fn matches_key(&self, key: &Key) -> Result<bool, CommandError> {
+        self.matches(&Item::key(key))
+    }
+}
+
+/// Whether `filter` (when there is one) lets a work-tree file through.
+pub fn file_passes(
+    filter: Option<&Filter<'_>>,
+    top_path: &[u8],
+    key: &Key,
+) -> Result<bool, CommandError> {
+    filter.map_or(Ok(true), |f| f.matches_file(top_path, key))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -52,7 +52,7 @@ impl Reserver {
         if let Some(s) = self.sizes.get() {
             return Ok(s);
         }
-        let opened = retry_busy(|| RepoSizes::open(&self.annex_dir)).map_err(|e| e.to_string())?;
+        let opened = RepoSizes::open(&self.annex_dir).map_err(|e| e.to_string())?;
         Ok(self.sizes.get_or_init(|| opened))
     }
 
@@ -137,9 +137,9 @@ impl Reserver {
     }
 }
 
-/// Whether a database error is SQLite's "busy"/"locked", which another
-/// process's transaction can cause even with a busy timeout (a lock
-/// upgrade, the switch to WAL of a new database).
+/// Whether a database error is SQLite's "busy"/"locked". `RepoSizes`
+/// avoids the known causes (openers take turns; writes start as immediate
+/// transactions under a busy timeout), so this is only a guard.
 fn is_busy(e: &SizesError) -> bool {
     matches!(
         e,

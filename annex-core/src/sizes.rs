@@ -22,7 +22,10 @@
 //! the branch has moved, only the location logs that differ between the
 //! two commits' trees are read. The first time (or when the commit is
 //! gone, or `annex.tune.branchhash1` changed) every location log is read.
-//! Several processes may use it at once: every change is one transaction.
+//! Several processes may use it at once: every change is one transaction,
+//! and opening (which creates the database and switches it to WAL the
+//! first time) is done one at a time under an flock on
+//! `.git/annex/rs-reposize.lck`.
 //!
 //! # Live updates and reservations
 //!
@@ -69,6 +72,8 @@ use crate::uuid::Uuid;
 
 /// The database file, under `.git/annex`.
 pub const DB_FILE: &str = "rs-reposize.db";
+/// The lock file that serializes opening the database, under `.git/annex`.
+pub const OPEN_LOCK_FILE: &str = "rs-reposize.lck";
 /// The directory of the live owners' lock files, under `.git/annex`.
 pub const LIVE_DIR: &str = "rs-reposize-live";
 /// The schema version this code reads and writes (`PRAGMA user_version`).
@@ -229,12 +234,31 @@ fn known_uuids(branch: &Branch) -> Result<BTreeMap<Uuid, i128>, SizesError> {
     Ok(m)
 }
 
+/// Takes the exclusive flock on `path` (created if missing), waiting for
+/// it; `None` when the file cannot be opened or locked.
+fn open_turn(path: &Path) -> Option<std::fs::File> {
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .ok()?;
+    loop {
+        match rustix::fs::flock(&file, rustix::fs::FlockOperation::LockExclusive) {
+            Ok(()) => return Some(file),
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(_) => return None,
+        }
+    }
+}
+
 impl RepoSizes {
     /// Opens (creating on first use) the sizes database of the repository
     /// whose annex directory (`.git/annex`) is `annex_dir`.
     ///
-    /// Safe when several processes open it at once: the schema is created
-    /// in one transaction. Fails on a database of a newer schema.
+    /// Safe when several processes (or threads) open it at once: openers
+    /// take turns on [`OPEN_LOCK_FILE`], and the schema is created in one
+    /// transaction. Fails on a database of a newer schema.
     pub fn open(annex_dir: &Path) -> Result<RepoSizes, SizesError> {
         std::fs::create_dir_all(annex_dir).map_err(|source| SizesError::Io {
             what: "create",
@@ -246,11 +270,23 @@ impl RepoSizes {
             path: db_path.clone(),
             source,
         };
+        // Switching a new database to WAL changes its header under a lock
+        // upgrade, and SQLite answers "database is locked" at once, without
+        // the busy handler, to a second connection upgrading at the same
+        // moment (it would deadlock otherwise). So openers take turns, on
+        // an flock (which, unlike a POSIX lock, also separates threads).
+        // Without a lock file (a read-only repository), go on unlocked.
+        let _turn = open_turn(&annex_dir.join(OPEN_LOCK_FILE));
         let mut conn = Connection::open(&db_path).map_err(dberr)?;
         conn.busy_timeout(Duration::from_secs(120)).map_err(dberr)?;
-        let _mode: String = conn
-            .query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))
+        let mode: String = conn
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
             .map_err(dberr)?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            let _mode: String = conn
+                .query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))
+                .map_err(dberr)?;
+        }
         conn.execute_batch("PRAGMA synchronous=NORMAL")
             .map_err(dberr)?;
         let tx = conn

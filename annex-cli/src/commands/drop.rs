@@ -88,7 +88,7 @@ fn drop_one(
             }
             let mut action = env.start(reporter, item)?;
             action.note(&format!("from {}...", entry.name))?;
-            let ok = env.drop_remote(&mut action, entry, &item.key, args.force, None)?;
+            let ok = env.drop_remote_item(&mut action, entry, item, args.force, None)?;
             action.end(ok)?;
             Ok(true)
         }

@@ -53,6 +53,8 @@ pub struct Args {
     #[arg(long, value_name = "TIME")]
     incremental_schedule: Option<String>,
     #[command(flatten)]
+    matching: crate::matching::MatchingArgs,
+    #[command(flatten)]
     output: OutputArgs,
     #[command(flatten)]
     common: CommonArgs,
@@ -125,7 +127,11 @@ pub fn run(args: Args) -> Result<(), CommandError> {
     };
     // In a bare repository there are no files: every key is checked.
     let all = args.all || (ctx.worktree.is_none() && args.keys.is_empty() && args.paths.is_empty());
+    let filter = crate::matching::Filter::new(&ctx, &args.matching)?;
     if all || !args.keys.is_empty() {
+        if let Some(f) = &filter {
+            f.refuse_for_keys(ctx.worktree.is_none())?;
+        }
         let keys = if all {
             logged_keys(&ctx.state)?
         } else {
@@ -135,6 +141,11 @@ pub fn run(args: Args) -> Result<(), CommandError> {
             if !known_backend(&key) {
                 continue;
             }
+            if let Some(f) = &filter
+                && !f.matches_key(&key)?
+            {
+                continue;
+            }
             let mut action = reporter.start(None, Some(&key), b"")?;
             action.field("input", Value::Array(Vec::new()));
             let desc = String::from_utf8_lossy(key.as_bytes()).into_owned();
@@ -142,7 +153,16 @@ pub fn run(args: Args) -> Result<(), CommandError> {
             action.end(ok)?;
         }
     } else {
-        let seek = ctx.seek(&args.paths, &mut reporter)?;
+        let mut seek = ctx.seek(&args.paths, &mut reporter)?;
+        if filter.is_some() {
+            let mut kept = Vec::with_capacity(seek.files.len());
+            for f in std::mem::take(&mut seek.files) {
+                if crate::matching::file_passes(filter.as_ref(), &f.path, &f.key)? {
+                    kept.push(f);
+                }
+            }
+            seek.files = kept;
+        }
         let top = ctx.worktree()?.top().to_path_buf();
         // `annex.numcopies` from .gitattributes, unless --numcopies forces one.
         let attrs = match forced_numcopies {

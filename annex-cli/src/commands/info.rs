@@ -47,6 +47,8 @@ pub struct Args {
     #[arg(short = 'z')]
     z: bool,
     #[command(flatten)]
+    matching: crate::matching::MatchingArgs,
+    #[command(flatten)]
     output: OutputArgs,
     #[command(flatten)]
     common: CommonArgs,
@@ -239,6 +241,8 @@ struct Info<'a> {
     fast: bool,
     show: Vec<String>,
     json: bool,
+    /// The matching options: they select the files of a directory.
+    filter: Option<crate::matching::Filter<'a>>,
 }
 
 /// Shows the information asked for.
@@ -257,6 +261,7 @@ pub fn run(args: Args) -> Result<(), CommandError> {
         fast: args.fast,
         show: args.show.clone(),
         json: reporter.is_json(),
+        filter: crate::matching::Filter::new(&ctx, &args.matching)?,
     };
     if args.batch {
         crate::batch::for_each_item(args.z, |item| {
@@ -266,6 +271,12 @@ pub fn run(args: Args) -> Result<(), CommandError> {
             Ok(())
         })?;
     } else if args.items.is_empty() {
+        if info.filter.is_some() {
+            // git-annex applies them to the keys of every statistic.
+            return Err(CommandError::failed(
+                "matching options are only supported by git-annex-rs's info of a directory",
+            ));
+        }
         let stats = info.global()?;
         info.print("info", &[], None, stats)?;
     } else {
@@ -631,8 +642,9 @@ impl Info<'_> {
         d
     }
 
-    /// The annexed files of the work tree under `specs` (all when empty):
-    /// per file, and those with content here; `each` sees every file's key
+    /// The annexed files of the work tree under `specs` (all when empty)
+    /// that pass the matching options: per file, and those with content
+    /// here; `each` sees every file's key
     /// as it comes (nothing is collected).
     fn referenced(
         &self,
@@ -646,6 +658,9 @@ impl Info<'_> {
             return Ok((all, present));
         };
         wt.for_each_annexed_file(specs, |_, f| {
+            if !crate::matching::file_passes(self.filter.as_ref(), &f.path, &f.key)? {
+                return Ok(());
+            }
             all.add(&f.key);
             if self.ctx.store.has(&f.key) {
                 present.add(&f.key);
@@ -692,6 +707,11 @@ impl Info<'_> {
         let name = lossy(item);
         let path = Path::new(os_str(item));
         let full = self.ctx.cwd.join(path);
+        if self.filter.is_some() && !full.is_dir() && lookup_file(self.ctx, path)?.is_none() {
+            return Err(CommandError::failed(
+                "matching options are only supported by git-annex-rs's info of a directory or a file",
+            ));
+        }
         if full.is_dir() {
             let stats = self.dir(path)?;
             self.print(&format!("info {name}"), item, Some(()), stats)?;
@@ -732,6 +752,12 @@ impl Info<'_> {
                 self.no_info(item, "found multiple repositories with that description")
             }
             Err(_) => match lookup_file(self.ctx, path)? {
+                // A file the matching options leave out shows nothing.
+                Some(f)
+                    if !crate::matching::file_passes(self.filter.as_ref(), &f.path, &f.key)? =>
+                {
+                    Ok(true)
+                }
                 Some(f) => {
                     let stats = self.file(&name, &f.key);
                     self.print(&format!("info {name}"), item, Some(()), stats)?;

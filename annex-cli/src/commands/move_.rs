@@ -247,10 +247,10 @@ fn from_one(
     }
     // Moving: drop from the remote. When we did not have it before, the
     // copy count is unchanged and the drop is allowed.
-    let ok = env.drop_remote(
+    let ok = env.drop_remote_item(
         &mut action,
         entry,
-        &item.key,
+        item,
         args.force || !here_has,
         Some(&entry.name),
     )?;

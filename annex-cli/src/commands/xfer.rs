@@ -107,9 +107,14 @@ pub struct Env {
     /// `copy --to`/`move --to`: the upload is then still reserved (counted
     /// for other processes) but never refused.
     pub enforce_maxsize: bool,
-    /// One `git check-attr` process answering `annex.numcopies` for every
-    /// file of the run, started on first use.
+    /// One `git check-attr` process answering `annex.numcopies` and
+    /// `annex.mincopies` for every file of the run, started on first use.
     numcopies_attr: std::sync::Mutex<Option<crate::commands::add::Coprocess>>,
+    /// The global logs of [`Env::match_context`] (trust, groups, numcopies,
+    /// maxsizes, ...), read once per run, as git-annex reads them.
+    globals: std::sync::Mutex<Option<std::sync::Arc<annex_core::preferred::GlobalLogs>>>,
+    /// Each repository's preferred content matcher, built once per run.
+    preferred: std::sync::Mutex<std::collections::HashMap<Uuid, Option<Expr>>>,
 }
 
 impl Env {
@@ -181,6 +186,8 @@ impl Env {
             reserver,
             enforce_maxsize: false,
             numcopies_attr: std::sync::Mutex::new(None),
+            globals: std::sync::Mutex::new(None),
+            preferred: std::sync::Mutex::new(std::collections::HashMap::new()),
         })
     }
 
@@ -357,26 +364,41 @@ impl Env {
         sel: &Selection,
         reporter: &mut Reporter,
     ) -> Result<Vec<Item>, CommandError> {
-        let items = self.items_unfiltered(sel, reporter)?;
-        if sel.matching.is_empty() {
-            return Ok(items);
+        let filter = self.filter(sel)?;
+        if let Some(f) = &filter
+            && (sel.all || sel.key.is_some())
+        {
+            f.refuse_for_keys(self.ctx.worktree.is_none())?;
         }
-        let mctx = self.match_context()?;
-        let matching = sel.matching.build(Some(self.here()), |n| {
-            crate::matching::resolve_repo(&self.ctx.repo, &self.ctx.state, n)
-        })?;
-        let wanted = self.preferred_of(&mctx, self.here())?;
+        let items = self.items_unfiltered(sel, reporter)?;
+        let Some(filter) = filter else {
+            return Ok(items);
+        };
         let mut out = Vec::with_capacity(items.len());
         for item in items {
-            let m = item_of(&item);
-            if matching
-                .matches(&mctx, &m, wanted.as_ref())
-                .map_err(|e| CommandError::failed(e.to_string()))?
-            {
+            if filter.matches(&item_of(&item))? {
                 out.push(item);
             }
         }
         Ok(out)
+    }
+
+    /// The selection's matching options, ready to test items; `None` when
+    /// there are none.
+    pub fn filter(
+        &self,
+        sel: &Selection,
+    ) -> Result<Option<crate::matching::Filter<'_>>, CommandError> {
+        crate::matching::Filter::new(&self.ctx, &sel.matching)
+    }
+
+    /// Whether an item passes the matching options of `filter`.
+    pub fn passes(
+        &self,
+        filter: Option<&crate::matching::Filter<'_>>,
+        item: &Item,
+    ) -> Result<bool, CommandError> {
+        filter.map_or(Ok(true), |f| f.matches(&item_of(item)))
     }
 
     /// [`Env::items`] before the matching options.
@@ -764,7 +786,28 @@ impl Env {
         local_removal: bool,
         first: Option<&Uuid>,
     ) -> Result<Proof, CommandError> {
-        let mut check = DropCheck::new(numcopies, self.mincopies, local_removal);
+        self.verify_copies_with(
+            numcopies,
+            self.mincopies,
+            key,
+            dropping_from,
+            local_removal,
+            first,
+        )
+    }
+
+    /// [`Env::verify_copies`] against a given mincopies too (a file's
+    /// `annex.mincopies` attribute, see [`Env::copies_for`]).
+    pub fn verify_copies_with(
+        &self,
+        numcopies: i64,
+        mincopies: i64,
+        key: &Key,
+        dropping_from: &Uuid,
+        local_removal: bool,
+        first: Option<&Uuid>,
+    ) -> Result<Proof, CommandError> {
+        let mut check = DropCheck::new(numcopies, mincopies, local_removal);
         let locs = self.locations(key)?;
         let mut proof = Proof {
             check: DropCheck::new(0, 0, true),
@@ -892,9 +935,11 @@ impl Env {
             }
         };
         if !force {
-            // The file's `annex.numcopies` attribute wins over the global one.
+            // The file's `annex.numcopies` and `annex.mincopies` attributes
+            // win over the global settings.
+            let (numcopies, mincopies) = self.copies_for(item);
             let proof =
-                self.verify_copies(self.numcopies_for(item), key, self.here(), true, first)?;
+                self.verify_copies_with(numcopies, mincopies, key, self.here(), true, first)?;
             if !proof.check.is_safe() {
                 let view = proof_view(&proof);
                 drop(proof);
@@ -924,11 +969,44 @@ impl Env {
     /// when this is the second half of a move (the refusal then says the
     /// content stays there, as git-annex's). Returns whether it was
     /// dropped; on refusal or failure the action has the explanation.
+    ///
+    /// The global numcopies and mincopies apply: for a work-tree file, use
+    /// [`Env::drop_remote_item`], which honours its attributes.
     pub fn drop_remote(
         &self,
         action: &mut Action<'_>,
         entry: &RemoteEntry,
         key: &Key,
+        force: bool,
+        moving: Option<&str>,
+    ) -> Result<bool, CommandError> {
+        self.drop_remote_counting(action, entry, key, None, force, moving)
+    }
+
+    /// [`Env::drop_remote`] for an item: a file's `annex.numcopies` and
+    /// `annex.mincopies` attributes win over the global settings, as
+    /// git-annex's `drop --from` has them.
+    pub fn drop_remote_item(
+        &self,
+        action: &mut Action<'_>,
+        entry: &RemoteEntry,
+        item: &Item,
+        force: bool,
+        moving: Option<&str>,
+    ) -> Result<bool, CommandError> {
+        if item.file.is_none() {
+            return self.drop_remote(action, entry, &item.key, force, moving);
+        }
+        let copies = self.copies_for(item);
+        self.drop_remote_counting(action, entry, &item.key, Some(copies), force, moving)
+    }
+
+    fn drop_remote_counting(
+        &self,
+        action: &mut Action<'_>,
+        entry: &RemoteEntry,
+        key: &Key,
+        copies: Option<(i64, i64)>,
         force: bool,
         moving: Option<&str>,
     ) -> Result<bool, CommandError> {
@@ -939,7 +1017,10 @@ impl Env {
         let proof = if force {
             None
         } else {
-            let p = self.verify_copies(self.numcopies, key, &ru, false, None)?;
+            let p = match copies {
+                Some((n, m)) => self.verify_copies_with(n, m, key, &ru, false, None)?,
+                None => self.verify_copies(self.numcopies, key, &ru, false, None)?,
+            };
             if !p.check.is_safe() {
                 let view = proof_view(&p);
                 drop(p);
@@ -992,40 +1073,80 @@ impl Env {
     }
 
     /// The preferred-content engine's view of the repository's logs
-    /// (content here answered by the object store).
+    /// (content here answered by the object store). The global logs are
+    /// read by the first call of the run; each context reads its keys'
+    /// logs anew.
     pub fn match_context(&self) -> Result<StateContext<'_>, CommandError> {
-        Ok(StateContext::new(
+        let globals = {
+            let mut g = self.globals.lock().unwrap_or_else(|e| e.into_inner());
+            match &*g {
+                Some(globals) => globals.clone(),
+                None => {
+                    let read = std::sync::Arc::new(annex_core::preferred::GlobalLogs::read(
+                        &self.ctx.state,
+                        Some(self.here().clone()),
+                    )?);
+                    *g = Some(read.clone());
+                    read
+                }
+            }
+        };
+        Ok(StateContext::with_globals(
             &self.ctx.state,
-            Some(self.here().clone()),
             Some(self.ctx.store.clone()),
-        )?)
+            &globals,
+        ))
     }
 
     /// A repository's preferred content matcher; `None` when not
-    /// configured.
+    /// configured. Built once per repository and run (the wanted,
+    /// required and groupwanted logs are read by the first call).
     pub fn preferred_of(
         &self,
         mctx: &StateContext<'_>,
         u: &Uuid,
     ) -> Result<Option<Expr>, CommandError> {
-        crate::matching::preferred_of(&self.ctx.state, mctx, u)
+        if let Some(e) = self
+            .preferred
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(u)
+        {
+            return Ok(e.clone());
+        }
+        let e = crate::matching::preferred_of(&self.ctx.state, mctx, u)?;
+        self.preferred
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(u.clone(), e.clone());
+        Ok(e)
     }
 
     /// The numcopies for an item: its `annex.numcopies` attribute, else
     /// the configured one.
     fn numcopies_for(&self, item: &Item) -> i64 {
-        if item.file.is_some()
-            && let Ok(wt) = self.ctx.worktree()
-            && let Some(n) = self.numcopies_attribute(wt.top(), &item.top_path)
-        {
-            return n;
-        }
-        self.numcopies
+        self.copies_for(item).0
     }
 
-    /// A file's `annex.numcopies` attribute, asked of the run's one
-    /// `git check-attr` process; `None` when unset or git cannot tell.
-    fn numcopies_attribute(&self, top: &std::path::Path, path: &[u8]) -> Option<i64> {
+    /// The numcopies and mincopies for an item: a work-tree file's
+    /// `annex.numcopies` and `annex.mincopies` attributes
+    /// (`.gitattributes`), each else the configured one.
+    pub fn copies_for(&self, item: &Item) -> (i64, i64) {
+        let (mut numcopies, mut mincopies) = (self.numcopies, self.mincopies);
+        if item.file.is_some()
+            && let Ok(wt) = self.ctx.worktree()
+        {
+            let (n, m) = self.copies_attributes(wt.top(), &item.top_path);
+            numcopies = n.unwrap_or(numcopies);
+            mincopies = m.unwrap_or(mincopies);
+        }
+        (numcopies, mincopies)
+    }
+
+    /// A file's `annex.numcopies` and `annex.mincopies` attributes, asked
+    /// of the run's one `git check-attr` process; `None` when unset or git
+    /// cannot tell.
+    fn copies_attributes(&self, top: &std::path::Path, path: &[u8]) -> (Option<i64>, Option<i64>) {
         let mut guard = self
             .numcopies_attr
             .lock()
@@ -1033,16 +1154,31 @@ impl Env {
         if guard.is_none() {
             *guard = crate::commands::add::Coprocess::spawn(
                 top,
-                &["check-attr", "-z", "--stdin", "annex.numcopies"],
+                &[
+                    "check-attr",
+                    "-z",
+                    "--stdin",
+                    "annex.numcopies",
+                    "annex.mincopies",
+                ],
             )
             .ok();
         }
-        let answer = guard.as_mut()?.query_all(&[path], 3).ok()?;
-        let value = answer.first()?.get(2)?;
-        match value.as_slice() {
-            b"unspecified" | b"unset" | b"set" => None,
-            v => annex_core::logs::format::hs_read_int(v),
-        }
+        let Some(proc) = guard.as_mut() else {
+            return (None, None);
+        };
+        // Per path: (path, attribute, value) for each attribute, in order.
+        let Ok(answer) = proc.query_all(&[path], 6) else {
+            return (None, None);
+        };
+        let value = |i: usize| {
+            let v = answer.first()?.get(i)?;
+            match v.as_slice() {
+                b"unspecified" | b"unset" | b"set" => None,
+                v => annex_core::logs::format::hs_read_int(v),
+            }
+        };
+        (value(2), value(5))
     }
 
     /// `--auto` for getting (`to` is `None`: here) or copying to `to`:
@@ -1182,9 +1318,10 @@ pub fn retrieve_error(e: &RemoteError) -> String {
     }
 }
 
-/// Runs `f` on each item: the command-line ones, or each `--batch` line
-/// (an empty line is printed for a line that is not an annexed file, as
-/// git-annex does).
+/// Runs `f` on each item matching the selection's matching options: the
+/// command-line ones, or each `--batch` line (an empty line is printed for
+/// a line that is not an annexed file or does not match, as git-annex
+/// does).
 pub fn for_each(
     env: &Env,
     sel: &Selection,
@@ -1192,10 +1329,13 @@ pub fn for_each(
     mut f: impl FnMut(&Env, &mut Reporter, &Item) -> Result<bool, CommandError>,
 ) -> Result<(), CommandError> {
     if sel.batch {
+        // A line whose file does not match the matching options is
+        // answered with an empty line, as one that is not an annexed file.
+        let filter = env.filter(sel)?;
         return crate::batch::for_each_item(sel.nul, |line| {
             let acted = match env.batch_item(line, false) {
-                Some(item) => f(env, reporter, &item)?,
-                None => false,
+                Some(item) if env.passes(filter.as_ref(), &item)? => f(env, reporter, &item)?,
+                _ => false,
             };
             if !acted {
                 crate::output::line(format_args!(""))?;

@@ -430,3 +430,107 @@ fn move_auto_is_refused_as_by_the_reference() {
     // Nothing moved.
     assert_eq!(present(&c), before);
 }
+
+/// `--batch` with matching options: a line whose file does not match is
+/// answered with an empty line, as one that is not an annexed file; the
+/// same files are transferred as by the reference.
+#[test]
+fn batch_input_is_matched_as_by_the_reference() {
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &[
+                "get",
+                "--batch",
+                "--include=*.mp3",
+                "--or",
+                "--largerthan=4kb",
+            ],
+            "docs/b.md\nmedia/f.mkv\nnosuch\ntop.bin\n",
+        ),
+        (
+            &["drop", "--batch", "--exclude=*.txt"],
+            "docs/a.txt\nmedia/s.mp3\nmine.txt\n",
+        ),
+        (
+            &["copy", "--to", "origin", "--batch", "--largerthan=1kb"],
+            "mine.txt\nbig.iso\n",
+        ),
+    ];
+    for (args, input) in cases {
+        let (a, b) = (pair(), pair());
+        let ca = a.path().join("clone");
+        let cb = b.path().join("clone");
+        let before = present(&ca);
+        let theirs = support::annex_output(&ca, args, Some(input.as_bytes()));
+        let mine = crate::ours_with(&cb, args, Some(input.as_bytes()));
+        let out = |o: &std::process::Output| {
+            crate::transfer::strip_meter(&String::from_utf8_lossy(&o.stdout))
+        };
+        assert_eq!(out(&mine), out(&theirs), "{args:?}: stdout");
+        assert_eq!(
+            mine.status.code(),
+            theirs.status.code(),
+            "{args:?}: exit code"
+        );
+        let after = present(&ca);
+        assert_ne!(before, after, "{args:?}: the reference did nothing");
+        assert_eq!(present(&cb), after, "{args:?}: what is where");
+    }
+}
+
+/// `fsck` and `info` of a directory with matching options, and matching
+/// options on file names refused with `--all`/`--key`, as by the
+/// reference (run in the same repository: they only read).
+#[test]
+fn fsck_and_info_with_matching_options_as_the_reference() {
+    let d = pair();
+    let c = d.path().join("clone");
+    let key = support::annex(&c, &["lookupkey", "big.iso"])
+        .trim()
+        .to_owned();
+    let cases: &[&[&str]] = &[
+        &[
+            "fsck",
+            "--fast",
+            "--include=*.mp3",
+            "--or",
+            "--include=*.iso",
+        ],
+        &["fsck", "--fast", "--largerthan=1kb", "--json"],
+        &[
+            "fsck", "--fast", "--not", "--in", "origin", "docs", "mine.txt",
+        ],
+        &["fsck", "--fast", "--all", "--largerthan=4kb"],
+        &["fsck", "--fast", "--all", "--include=*"],
+        &["fsck", "--fast", "--key", &key, "--exclude=x"],
+        &["get", "--all", "--include=*.mp3"],
+        &["info", "--include=*.mp3", "media"],
+        &["info", "--largerthan=1kb", "--json", "."],
+        &["info", "--not", "--in", "here", "docs"],
+        &["info", "--include=*.mp3", "big.iso"],
+        &["info", "--include=*.iso", "big.iso"],
+    ];
+    for args in cases {
+        let theirs = support::annex_output(&c, args, None);
+        let mine = ours(&c, args);
+        assert_eq!(
+            String::from_utf8_lossy(&mine.stdout),
+            String::from_utf8_lossy(&theirs.stdout),
+            "{args:?}: stdout; stderr ours {:?}, theirs {:?}",
+            String::from_utf8_lossy(&mine.stderr),
+            String::from_utf8_lossy(&theirs.stderr)
+        );
+        assert_eq!(
+            mine.status.code(),
+            theirs.status.code(),
+            "{args:?}: exit code"
+        );
+        if !theirs.status.success() {
+            assert_eq!(
+                String::from_utf8_lossy(&mine.stderr).replace("git-annex-rs:", "git-annex:"),
+                String::from_utf8_lossy(&theirs.stderr),
+                "{args:?}: stderr"
+            );
+        }
+    }
+}

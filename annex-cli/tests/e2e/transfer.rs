@@ -77,7 +77,7 @@ fn has(dir: &Path, key: &str) -> bool {
 /// The reference's plain output without its progress meter: on a pipe it
 /// writes a newline, then `\r` meter lines, cleared with `\r`; we draw no
 /// meter when not on a terminal.
-fn strip_meter(s: &str) -> String {
+pub(crate) fn strip_meter(s: &str) -> String {
     let mut out = String::new();
     let mut rest = s;
     while let Some(i) = rest.find("\n\r") {
@@ -757,4 +757,56 @@ fn drop_honours_the_numcopies_attribute_as_the_reference_does() {
         );
         assert!(!has(&pair.b(), &spare), "spare was not dropped");
     }
+}
+
+#[test]
+fn drop_from_a_remote_honours_the_copies_attributes_as_the_reference_does() {
+    // Two copies (a and b) of each file. Globally numcopies 2, so only a
+    // file whose attribute lowers it may lose one; `keep` asks for 3 and
+    // `minc` for a mincopies of 2.
+    let p = pair(&[
+        ("keep", b"keep me"),
+        ("spare", b"spare me"),
+        ("minc", b"at least two"),
+    ]);
+    std::fs::write(
+        p.b().join(".gitattributes"),
+        "* annex.numcopies=1\nkeep* annex.numcopies=3\nminc annex.mincopies=2\n",
+    )
+    .expect("write .gitattributes");
+    git(&p.b(), &["add", ".gitattributes"]);
+    git(&p.b(), &["commit", "-q", "-m", "attributes"]);
+    annex(&p.b(), &["get", "keep", "spare", "minc"]);
+    annex(&p.b(), &["numcopies", "2"]);
+    let theirs = p.copy();
+    let keys: Vec<String> = ["keep", "spare", "minc"]
+        .iter()
+        .map(|f| key_of(&p.b(), f))
+        .collect();
+    same(
+        &theirs,
+        &p,
+        &["drop", "--from", "origin", "keep", "spare", "minc"],
+        None,
+        false,
+    );
+    same(&theirs, &p, &["drop", "minc"], None, false);
+    for pair in [&p, &theirs] {
+        assert!(has(&pair.a(), &keys[0]), "keep dropped below numcopies 3");
+        assert!(!has(&pair.a(), &keys[1]), "spare kept despite numcopies 1");
+        assert!(has(&pair.a(), &keys[2]), "minc dropped below mincopies 2");
+        assert!(
+            has(&pair.b(), &keys[2]),
+            "minc dropped here below mincopies 2"
+        );
+    }
+    // `move --from` drops from the remote under the same rules.
+    let theirs = p.copy();
+    same(
+        &theirs,
+        &p,
+        &["move", "--from", "origin", "keep"],
+        None,
+        false,
+    );
 }

@@ -198,14 +198,18 @@ pub struct StateContext<'s> {
 /// How a file's `.gitattributes` numcopies is found.
 type NumcopiesLookup<'s> = Box<dyn Fn(&[u8]) -> Option<i64> + 's>;
 
-impl<'s> StateContext<'s> {
-    /// Reads the global logs. `here` is this repository's UUID; `store`
-    /// answers whether content is present here (none: never).
-    pub fn new(
-        state: &'s State,
-        here: Option<Uuid>,
-        store: Option<ObjectStore>,
-    ) -> Result<StateContext<'s>, BranchError> {
+/// The global logs a [`StateContext`] answers from (trust, numcopies,
+/// groups, maxsizes, `preferreddir=` of remotes, clusters), read once so
+/// that many contexts (one per file, say) can share them.
+#[derive(Debug, Clone)]
+pub struct GlobalLogs {
+    mem: MemoryContext,
+    clusters: BTreeMap<Uuid, BTreeSet<Vec<u8>>>,
+}
+
+impl GlobalLogs {
+    /// Reads them. `here` is this repository's UUID.
+    pub fn read(state: &State, here: Option<Uuid>) -> Result<GlobalLogs, BranchError> {
         let mut mem = MemoryContext {
             here,
             trust: state.trust_levels()?.into_iter().collect(),
@@ -223,16 +227,50 @@ impl<'s> StateContext<'s> {
                 mem.preferred_dirs.insert(u, d.clone());
             }
         }
-        Ok(StateContext {
-            state,
-            store,
+        Ok(GlobalLogs {
             mem,
             clusters: state.clusters()?,
+        })
+    }
+
+    /// The groups of every repository.
+    pub fn groups(&self) -> &BTreeMap<Uuid, BTreeSet<Vec<u8>>> {
+        self.mem.groups()
+    }
+}
+
+impl<'s> StateContext<'s> {
+    /// Reads the global logs. `here` is this repository's UUID; `store`
+    /// answers whether content is present here (none: never).
+    pub fn new(
+        state: &'s State,
+        here: Option<Uuid>,
+        store: Option<ObjectStore>,
+    ) -> Result<StateContext<'s>, BranchError> {
+        Ok(StateContext::with_globals(
+            state,
+            store,
+            &GlobalLogs::read(state, here)?,
+        ))
+    }
+
+    /// A context over global logs already read (nothing is read now; each
+    /// key's logs are read when first asked, as with [`StateContext::new`]).
+    pub fn with_globals(
+        state: &'s State,
+        store: Option<ObjectStore>,
+        globals: &GlobalLogs,
+    ) -> StateContext<'s> {
+        StateContext {
+            state,
+            store,
+            mem: globals.mem.clone(),
+            clusters: globals.clusters.clone(),
             locations: RefCell::default(),
             metadata: RefCell::default(),
             urls: RefCell::default(),
             file_numcopies: None,
-        })
+        }
     }
 
     /// Sets repository sizes (for the balancing terms).

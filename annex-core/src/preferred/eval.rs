@@ -702,12 +702,16 @@ enum Node {
 }
 
 impl Node {
-    fn cost(&self) -> u32 {
+    /// The cost class of the node: its dearest term's. (A sum would put
+    /// two cheap but selective terms after one cheap unselective term, and
+    /// ordering within a class is left as written: the writer's order often
+    /// says what rules most out.)
+    fn cost(&self) -> u8 {
         match self {
             Node::True => 0,
-            Node::And(v) | Node::Or(v) => v.iter().map(Node::cost).sum(),
+            Node::And(v) | Node::Or(v) => v.iter().map(Node::cost).max().unwrap_or(0),
             Node::Not(n) => n.cost(),
-            Node::Term(t) => u32::from(t.cost()),
+            Node::Term(t) => t.cost(),
         }
     }
 

@@ -34,6 +34,95 @@ pub struct Glob {
     nodes: Option<Vec<Node>>,
     has_newline: bool,
     regex: String,
+    // The glob as literal segments between `*`s, when it has that shape
+    // (see [`Simple`]).
+    simple: Option<Simple>,
+}
+
+/// A glob made only of ASCII literals, `?`, `*` and (for paths) `/`:
+/// matched without the NFA, on ASCII text without a newline (and, when the
+/// glob has a `/`, without `//`: a `/` then stands for itself).
+///
+/// `parts` are the pieces between the `*`s (`None` in a piece is `?`):
+/// with no `*` the text must be the one piece; else the first piece is a
+/// prefix, the last a suffix, and the others are found in order, each at
+/// its leftmost place (which leaves the most room for the rest, so it finds
+/// a match whenever there is one).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Simple {
+    parts: Vec<Vec<Option<u8>>>,
+    has_slash: bool,
+}
+
+impl Simple {
+    fn of(nodes: &[Node], filepath: bool) -> Option<Simple> {
+        let mut parts = vec![Vec::new()];
+        let mut has_slash = false;
+        for node in nodes {
+            let piece = match (&node.atom, node.rep) {
+                (Atom::Lit(c), Rep::One) => Some(u8::try_from(*c).ok().filter(u8::is_ascii)?),
+                (Atom::AnyButNewline, Rep::One) => None,
+                (Atom::AnyButNewline, Rep::Star) => {
+                    parts.push(Vec::new());
+                    continue;
+                }
+                (
+                    Atom::Class {
+                        negated: false,
+                        items,
+                    },
+                    Rep::Plus,
+                ) if filepath && items.as_slice() == [ClassItem::Char(u32::from(b'/'))] => {
+                    has_slash = true;
+                    Some(b'/')
+                }
+                _ => return None,
+            };
+            parts.last_mut()?.push(piece);
+        }
+        Some(Simple { parts, has_slash })
+    }
+
+    /// Whether `text` (ASCII, no newline; no `//` when the glob has a `/`)
+    /// matches.
+    fn matches(&self, text: &[u8], ci: bool) -> bool {
+        let eq = |p: &[Option<u8>], t: &[u8]| {
+            p.len() == t.len()
+                && p.iter().zip(t).all(|(p, &t)| match p {
+                    None => true,
+                    Some(c) if ci => c.eq_ignore_ascii_case(&t),
+                    Some(c) => *c == t,
+                })
+        };
+        let (first, rest) = match self.parts.split_first() {
+            Some(x) => x,
+            None => return text.is_empty(),
+        };
+        let Some((last, middle)) = rest.split_last() else {
+            return eq(first, text);
+        };
+        if text.len() < first.len() + last.len() || !eq(first, &text[..first.len()]) {
+            return false;
+        }
+        let end = text.len() - last.len();
+        if !eq(last, &text[end..]) {
+            return false;
+        }
+        let mut at = first.len();
+        for part in middle {
+            // `at <= end` holds: the first piece and each piece found end
+            // before the last piece starts.
+            if part.len() > end - at {
+                return false;
+            }
+            let Some(found) = (at..=end - part.len()).find(|&i| eq(part, &text[i..i + part.len()]))
+            else {
+                return false;
+            };
+            at = found + part.len();
+        }
+        true
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -361,6 +450,7 @@ impl Glob {
         // variants at match time.
         let re = wild_to_regex(&chars, filepath);
         let nodes = parse_regex(&re);
+        let simple = nodes.as_deref().and_then(|n| Simple::of(n, filepath));
         let mut regex = String::from("^");
         regex.extend(re.iter().map(|&c| char::from_u32(c).unwrap_or('\u{FFFD}')));
         regex.push('$');
@@ -371,6 +461,7 @@ impl Glob {
             filepath,
             has_newline: chars.contains(&u32::from(b'\n')),
             nodes,
+            simple,
         }
     }
 
@@ -397,6 +488,13 @@ impl Glob {
             return false;
         };
         // Fast paths for the common shapes.
+        if let Some(simple) = &self.simple
+            && text.is_ascii()
+            && memchr::memchr(b'\n', text).is_none()
+            && !(simple.has_slash && memchr::memmem::find(text, b"//").is_some())
+        {
+            return simple.matches(text, self.case_insensitive);
+        }
         if !self.case_insensitive && text.is_ascii() && !text.contains(&b'\n') {
             return run(nodes, text.iter().map(|&b| u32::from(b)), false);
         }
@@ -518,5 +616,74 @@ fn close_after(nodes: &[Node], set: &mut [bool]) {
         if set[i] && nodes[i].rep == Rep::Star {
             set[i + 1] = true;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// The NFA's answer, bypassing the literal-segment fast path.
+    fn nfa(g: &Glob, text: &[u8]) -> bool {
+        let nodes = g.nodes.as_deref().unwrap_or_default();
+        run(
+            nodes,
+            text.iter().map(|&b| u32::from(b)),
+            g.case_insensitive,
+        )
+    }
+
+    fn glob_bytes() -> impl Strategy<Value = Vec<u8>> {
+        proptest::collection::vec(
+            prop_oneof![
+                Just(b'*'),
+                Just(b'?'),
+                Just(b'/'),
+                Just(b'a'),
+                Just(b'B'),
+                Just(b'.'),
+                Just(b'm'),
+            ],
+            0..10,
+        )
+    }
+
+    fn text_bytes() -> impl Strategy<Value = Vec<u8>> {
+        proptest::collection::vec(
+            prop_oneof![
+                Just(b'/'),
+                Just(b'a'),
+                Just(b'A'),
+                Just(b'b'),
+                Just(b'.'),
+                Just(b'm')
+            ],
+            0..14,
+        )
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(4000))]
+        #[test]
+        fn simple_agrees_with_nfa(g in glob_bytes(), t in text_bytes(), ci in any::<bool>(), fp in any::<bool>()) {
+            let glob = Glob::new(&g, ci, fp);
+            prop_assert!(glob.simple.is_some(), "{:?} should be simple", String::from_utf8_lossy(&g));
+            prop_assert_eq!(glob.matches(&t), nfa(&glob, &t),
+                "glob {:?} text {:?} ci {} filepath {}", String::from_utf8_lossy(&g), String::from_utf8_lossy(&t), ci, fp);
+        }
+    }
+
+    #[test]
+    fn shapes() {
+        let g = Glob::new(b"*/music/*", false, true);
+        assert!(g.simple.is_some());
+        assert!(g.matches(b"a/music/b.mp3"));
+        assert!(g.matches(b"a//music/b.mp3"));
+        assert!(!g.matches(b"music/b.mp3"));
+        assert!(Glob::new(b"[ab]*", false, true).simple.is_none());
+        assert!(Glob::new(b"\xc3\xa9*", false, true).simple.is_none());
+        let g = Glob::new(b"*a*a*", false, false);
+        assert!(g.matches(b"aa") && !g.matches(b"a") && g.matches(b"xaxax"));
     }
 }

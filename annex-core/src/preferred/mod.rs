@@ -43,7 +43,7 @@ pub mod text;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
-pub use context::{FastHasher, FastMap, FastSet, MemoryContext, StateContext};
+pub use context::{FastHasher, FastMap, FastSet, GlobalLogs, MemoryContext, StateContext};
 pub use eval::{DataKind, Datum, EvalError, Item, MatchContext, Optimized};
 pub use largefiles::{LargeFiles, LargeFilesError};
 pub use matcher::{Matcher, Token};

@@ -502,6 +502,20 @@ impl Term {
         }
     }
 
+    /// Whether the term looks at the file name (git-annex's
+    /// `matchNeedsFileName`): `include`, `exclude`, `inpreferreddir`,
+    /// `unused`, and `standard`/`groupwanted` holding one. Commands refuse
+    /// such terms on keys without files (`--all`, `--key`).
+    pub fn needs_file_name(&self) -> bool {
+        match self {
+            Term::Include(_) | Term::Exclude(_) | Term::InPreferredDir | Term::Unused => true,
+            Term::Standard(Sub::Expr(m)) | Term::GroupWanted(Sub::Expr(m)) => {
+                m.any_op(&mut |t: &Term| t.needs_file_name())
+            }
+            _ => false,
+        }
+    }
+
     /// Whether `not` of this term makes an expression unstable (git-annex
     /// then refuses to use the expression: it never matches).
     pub fn negation_unstable(&self) -> bool {

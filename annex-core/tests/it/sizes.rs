@@ -525,3 +525,65 @@ fn database_is_created_once_by_concurrent_openers_and_refuses_a_newer_schema() {
         other => panic!("expected a schema error, got {other:?}"),
     }
 }
+
+const OPENER_ENV: &str = "ANNEX_SIZES_TEST_OPENER_DIR";
+
+/// Not a test: a child process of
+/// [`concurrent_processes_open_a_fresh_database`], run by it with
+/// `--ignored`. Waits for the `go` file, opens the database, reads it and
+/// prints the outcome.
+#[test]
+#[ignore = "helper process of concurrent_processes_open_a_fresh_database"]
+fn fresh_database_opener_child() {
+    let Some(dir) = std::env::var_os(OPENER_ENV) else {
+        return;
+    };
+    let dir = std::path::PathBuf::from(dir);
+    let go = dir.join("go");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !go.exists() && std::time::Instant::now() < deadline {
+        std::hint::spin_loop();
+    }
+    let r = RepoSizes::open(&dir.join("annex")).and_then(|s| s.reservations_in_flight());
+    match r {
+        Ok(n) => println!("OPENED {n}"),
+        Err(e) => println!("FAILED {e}"),
+    }
+}
+
+/// Several processes opening a database that does not exist yet, at the
+/// same moment: every one succeeds (no "database is locked" from the
+/// switch to WAL or the schema's creation).
+#[test]
+fn concurrent_processes_open_a_fresh_database() {
+    for round in 0..12 {
+        let dir = tempfile::tempdir().expect("tmp");
+        let children: Vec<_> = (0..5)
+            .map(|_| {
+                Command::new(std::env::current_exe().expect("exe"))
+                    .args([
+                        "--exact",
+                        "sizes::fresh_database_opener_child",
+                        "--ignored",
+                        "--nocapture",
+                    ])
+                    .env(OPENER_ENV, dir.path())
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::null())
+                    .spawn()
+                    .expect("spawn child")
+            })
+            .collect();
+        // Let them start and spin, then release them together.
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        std::fs::write(dir.path().join("go"), b"").expect("go");
+        for c in children {
+            let out = c.wait_with_output().expect("wait");
+            let text = String::from_utf8_lossy(&out.stdout);
+            assert!(
+                text.lines().any(|l| l == "OPENED 0"),
+                "round {round}: a child said {text:?}"
+            );
+        }
+    }
+}
