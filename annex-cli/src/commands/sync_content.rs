@@ -790,7 +790,7 @@ impl<'e> Pass<'e> {
             }
             let mut action = env.start(&mut reporters.drop, item)?;
             action.note(&format!("from {}...", r.name))?;
-            let ok = env.drop_remote(&mut action, r, &item.key, false, None)?;
+            let ok = env.drop_remote_item(&mut action, r, item, false, None)?;
             action.end(ok)?;
             if ok {
                 self.note_location(&item.key, &ru, false)?;
