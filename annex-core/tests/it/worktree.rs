@@ -196,7 +196,7 @@ fn threaded_listing_is_the_serial_one() {
     let (all, _) = serial(&wt, &[]);
     // 9,000 links less the removed ones, plus the fixture's five files.
     assert_eq!(all.len(), n - n.div_ceil(97) + 5);
-    assert!(all.iter().any(|(_, p, _, l)| p == b"a/one" && *l == false));
+    assert!(all.iter().any(|(_, p, _, l)| p == b"a/one" && !*l));
     assert!(all.iter().any(|(_, p, _, l)| p == b"unl" && !*l));
 
     // Changes under the same WorkTree are seen by the next listing.
