@@ -177,69 +177,76 @@ impl WorkTree {
     ) -> Result<Vec<Vec<u8>>, E> {
         let index = self.index()?;
         let entries = index.entries();
-        let everything = [Vec::new()];
-        let specs: &[Vec<u8>] = if pathspecs.is_empty() {
-            &everything
-        } else {
-            pathspecs
-        };
-        // Only several pathspecs can find an entry twice.
-        let mut seen = if specs.len() > 1 {
-            vec![false; entries.len()]
-        } else {
-            Vec::new()
-        };
-        let mut unmatched = Vec::new();
         let mut dirs = DirCache::new(&self.top);
-        for (n, spec) in specs.iter().enumerate() {
-            let spec = spec.strip_suffix(b"/").unwrap_or(spec);
-            let range = if spec.is_empty() {
-                0..entries.len()
-            } else {
-                match index.prefixed_entries_range(spec.as_bstr()) {
-                    Some(r) => r,
-                    None => {
-                        unmatched.push(spec.to_vec());
-                        continue;
+        walk_index(&index, pathspecs, |n, i| {
+            let entry = &entries[i];
+            let path = entry.path(&index);
+            if let Some((key, locked)) = self.key_of_entry(path, entry, &mut dirs)? {
+                f(
+                    n,
+                    AnnexedFile {
+                        path: path.to_vec(),
+                        key,
+                        locked,
+                    },
+                )?;
+            }
+            Ok(())
+        })
+    }
+
+    /// [`WorkTree::for_each_annexed_file`] with the per-file system calls
+    /// spread over threads: the work tree's links are read, and `work`
+    /// runs for each annexed file (a presence check, say), on up to
+    /// `threads` threads (the calling one included), a block of files at
+    /// a time; `f` then gets the files and `work`'s answers on the
+    /// calling thread, in the same order as [`WorkTree::for_each_annexed_file`]
+    /// gives them. Unlocked files (regular files, whose key is in the
+    /// staged blob) are looked up on the calling thread. Memory stays
+    /// bounded: files are handled in batches of a few thousand.
+    pub fn for_each_annexed_file_par<R: Send, E: From<WorkTreeError>>(
+        &self,
+        pathspecs: &[Vec<u8>],
+        threads: usize,
+        work: &(dyn Fn(&AnnexedFile) -> R + Sync),
+        mut f: impl FnMut(usize, AnnexedFile, R) -> Result<(), E>,
+    ) -> Result<Vec<Vec<u8>>, E> {
+        let index = self.index()?;
+        let entries = index.entries();
+        let threads = threads.clamp(1, 16);
+        let mut batch: Vec<(u32, u32)> = Vec::with_capacity(PAR_BATCH.min(entries.len()));
+        let mut handle = |batch: &mut Vec<(u32, u32)>| -> Result<(), E> {
+            let slots = probe_batch(&self.top, &index, batch, threads, work);
+            for (&(n, i), slot) in batch.iter().zip(slots) {
+                match slot {
+                    Slot::Skip => {}
+                    Slot::Done(file, r) => f(n as usize, file, r)?,
+                    Slot::Regular => {
+                        let entry = &entries[i as usize];
+                        let path = entry.path(&index);
+                        if let Some((key, locked)) = self.key_of_regular(path, entry)? {
+                            let file = AnnexedFile {
+                                path: path.to_vec(),
+                                key,
+                                locked,
+                            };
+                            let r = work(&file);
+                            f(n as usize, file, r)?;
+                        }
                     }
                 }
-            };
-            let mut matched = false;
-            for i in range {
-                let entry = &entries[i];
-                let path: &BStr = entry.path(&index);
-                let hit = spec.is_empty()
-                    || path == spec
-                    || (path.len() > spec.len()
-                        && path.starts_with(spec)
-                        && path[spec.len()] == b'/');
-                if !hit {
-                    continue;
-                }
-                matched = true;
-                if seen.get(i).copied().unwrap_or(false)
-                    || entry.stage_raw() != 0 && is_dup_stage(entries, i, &index)
-                {
-                    continue;
-                }
-                if let Some(s) = seen.get_mut(i) {
-                    *s = true;
-                }
-                if let Some((key, locked)) = self.key_of_entry(path, entry, &mut dirs)? {
-                    f(
-                        n,
-                        AnnexedFile {
-                            path: path.to_vec(),
-                            key,
-                            locked,
-                        },
-                    )?;
-                }
             }
-            if !matched {
-                unmatched.push(spec.to_vec());
+            batch.clear();
+            Ok(())
+        };
+        let unmatched = walk_index(&index, pathspecs, |n, i| {
+            batch.push((n as u32, i as u32));
+            if batch.len() >= PAR_BATCH {
+                handle(&mut batch)?;
             }
-        }
+            Ok::<(), E>(())
+        })?;
+        handle(&mut batch)?;
         Ok(unmatched)
     }
 
@@ -279,6 +286,17 @@ impl WorkTree {
             Err(e) if e == rustix::io::Errno::INVAL => {}
             Err(_) => return Ok(None),
         }
+        self.key_of_regular(path, entry)
+    }
+
+    /// [`WorkTree::key_of_entry`] for a file that is not a symlink (as
+    /// `readlink` found it): a pointer file, or a locked file whose link
+    /// was replaced by its content.
+    fn key_of_regular(
+        &self,
+        path: &BStr,
+        entry: &gix::index::Entry,
+    ) -> Result<Option<(Key, bool)>, WorkTreeError> {
         let full = self.top.join(OsStr::from_bytes(path));
         let meta = match std::fs::symlink_metadata(&full) {
             Ok(m) => m,
@@ -371,6 +389,158 @@ impl<'a> DirCache<'a> {
         let target = target.into_bytes();
         Ok(target)
     }
+}
+
+/// Index entries handled per batch by [`WorkTree::for_each_annexed_file_par`].
+const PAR_BATCH: usize = 8192;
+/// Entries a thread takes at a time from a batch (consecutive entries
+/// share directories, which [`DirCache`] keeps open).
+const PAR_BLOCK: usize = 256;
+
+/// Calls `f` with (pathspec number, entry number) for every entry of the
+/// index the pathspecs match, in the pathspecs' order then git's, each
+/// entry once (an unmerged path's first stage only); returns the
+/// pathspecs that matched no entry.
+fn walk_index<E>(
+    index: &gix::index::State,
+    pathspecs: &[Vec<u8>],
+    mut f: impl FnMut(usize, usize) -> Result<(), E>,
+) -> Result<Vec<Vec<u8>>, E> {
+    let entries = index.entries();
+    let everything = [Vec::new()];
+    let specs: &[Vec<u8>] = if pathspecs.is_empty() {
+        &everything
+    } else {
+        pathspecs
+    };
+    // Only several pathspecs can find an entry twice.
+    let mut seen = if specs.len() > 1 {
+        vec![false; entries.len()]
+    } else {
+        Vec::new()
+    };
+    let mut unmatched = Vec::new();
+    for (n, spec) in specs.iter().enumerate() {
+        let spec = spec.strip_suffix(b"/").unwrap_or(spec);
+        let range = if spec.is_empty() {
+            0..entries.len()
+        } else {
+            match index.prefixed_entries_range(spec.as_bstr()) {
+                Some(r) => r,
+                None => {
+                    unmatched.push(spec.to_vec());
+                    continue;
+                }
+            }
+        };
+        let mut matched = false;
+        for i in range {
+            let entry = &entries[i];
+            let path: &BStr = entry.path(index);
+            let hit = spec.is_empty()
+                || path == spec
+                || (path.len() > spec.len() && path.starts_with(spec) && path[spec.len()] == b'/');
+            if !hit {
+                continue;
+            }
+            matched = true;
+            if seen.get(i).copied().unwrap_or(false)
+                || entry.stage_raw() != 0 && is_dup_stage(entries, i, index)
+            {
+                continue;
+            }
+            if let Some(s) = seen.get_mut(i) {
+                *s = true;
+            }
+            f(n, i)?;
+        }
+        if !matched {
+            unmatched.push(spec.to_vec());
+        }
+    }
+    Ok(unmatched)
+}
+
+/// What a worker thread found for one index entry.
+enum Slot<R> {
+    /// Missing, or a symlink that is not an annex link.
+    Skip,
+    /// A locked file, and what the work function answered for it.
+    Done(AnnexedFile, R),
+    /// Not a symlink: left to the calling thread (the staged blob).
+    Regular,
+}
+
+/// Reads the links of a batch of entries (`(pathspec, entry)` numbers) on
+/// up to `threads` threads and runs `work` on the annexed ones; the slots
+/// come back in the batch's order.
+fn probe_batch<R: Send>(
+    top: &Path,
+    index: &gix::index::State,
+    batch: &[(u32, u32)],
+    threads: usize,
+    work: &(dyn Fn(&AnnexedFile) -> R + Sync),
+) -> Vec<Slot<R>> {
+    let entries = index.entries();
+    let probe_block = |block: &[(u32, u32)], dirs: &mut DirCache| -> Vec<Slot<R>> {
+        block
+            .iter()
+            .map(|&(_, i)| {
+                let path = entries[i as usize].path(index);
+                match dirs.read_link(path) {
+                    Ok(t) => match pointer::parse_link_target(&t) {
+                        Some(key) => {
+                            dirs.buf = t;
+                            let file = AnnexedFile {
+                                path: path.to_vec(),
+                                key,
+                                locked: true,
+                            };
+                            let r = work(&file);
+                            Slot::Done(file, r)
+                        }
+                        None => Slot::Skip,
+                    },
+                    Err(e) if e == rustix::io::Errno::INVAL => Slot::Regular,
+                    Err(_) => Slot::Skip,
+                }
+            })
+            .collect()
+    };
+    let blocks = batch.len().div_ceil(PAR_BLOCK);
+    let threads = threads.min(blocks);
+    if threads <= 1 {
+        return probe_block(batch, &mut DirCache::new(top));
+    }
+    // Threads take the next block in turn, so a thread slowed down (a
+    // busy machine) does not hold the others up.
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let run = || {
+        let mut dirs = DirCache::new(top);
+        let mut done = Vec::new();
+        loop {
+            let b = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            if b >= blocks {
+                break;
+            }
+            let end = ((b + 1) * PAR_BLOCK).min(batch.len());
+            done.push((b, probe_block(&batch[b * PAR_BLOCK..end], &mut dirs)));
+        }
+        done
+    };
+    let mut done: Vec<(usize, Vec<Slot<R>>)> = std::thread::scope(|s| {
+        let others: Vec<_> = (1..threads).map(|_| s.spawn(run)).collect();
+        let mut all = run();
+        for h in others {
+            match h.join() {
+                Ok(d) => all.extend(d),
+                Err(p) => std::panic::resume_unwind(p),
+            }
+        }
+        all
+    });
+    done.sort_unstable_by_key(|(b, _)| *b);
+    done.into_iter().flat_map(|(_, slots)| slots).collect()
 }
 
 /// An unmerged path appears once per stage; only the first is listed.

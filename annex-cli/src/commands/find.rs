@@ -22,7 +22,7 @@ use crate::error::CommandError;
 use crate::matching::Matching;
 
 use super::examinekey::{Format, human_size};
-use super::whereis::{Shown, lookup_file, os_bytes, os_str, seek_each};
+use super::whereis::{Shown, lookup_file, os_bytes, os_str, seek_each, seek_each_par};
 
 /// Arguments of `find`.
 #[derive(clap::Args, Debug)]
@@ -154,7 +154,7 @@ pub fn run(args: Args) -> Result<(), CommandError> {
         terminal: std::io::stdout().is_terminal(),
     };
     let shown = Shown::new(&ctx);
-    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
     if args.batch {
         if !args.paths.is_empty() {
             return Err(CommandError::failed(
@@ -174,6 +174,20 @@ pub fn run(args: Args) -> Result<(), CommandError> {
             }
             out.flush().map_err(CommandError::from_write)
         })?;
+    } else if finder.matching.is_none() {
+        // The default, content present here: one `readlink` and one
+        // `stat` a file, on every core; printed in order.
+        let store = &ctx.store;
+        let present = |f: &annex_core::worktree::AnnexedFile| store.has(&f.key);
+        let unmatched = seek_each_par(&ctx, &args.paths, &present, |f, _, present| {
+            if present {
+                finder.show(&mut out, &shown.path_cow(&ctx, &f.path), &f.key)?;
+            }
+            Ok(())
+        })?;
+        for _ in 0..unmatched {
+            reporter.count_failure();
+        }
     } else {
         let unmatched = seek_each(&ctx, &args.paths, |f, _| {
             if finder.matches(&f.path, &f.key)? {
@@ -204,44 +218,92 @@ impl Finder<'_> {
 
     /// Prints one file; returns whether something was printed.
     fn show(&self, out: &mut impl Write, file: &[u8], key: &Key) -> Result<bool, CommandError> {
-        let vars = format_vars(key, Some(file));
         if self.json {
-            let mut m = serde_json::Map::new();
-            for (k, v) in &vars {
-                m.insert(
-                    (*k).to_owned(),
-                    serde_json::Value::String(crate::action::lossy(v)),
-                );
-            }
-            m.insert(
-                "error-messages".into(),
-                serde_json::Value::Array(Vec::new()),
-            );
-            serde_json::to_writer(&mut *out, &serde_json::Value::Object(m))
-                .map_err(|e| CommandError::failed(format!("cannot write JSON: {e}")))?;
-            out.write_all(b"\n").map_err(CommandError::from_write)?;
+            write_json(out, key, file).map_err(CommandError::from_write)?;
             return Ok(true);
         }
-        let text = match &self.format {
-            Some(f) => f.expand(&vars),
-            None => {
-                let mut t = if self.terminal {
-                    escape_for_terminal(file)
-                } else {
-                    file.to_vec()
-                };
-                t.push(b'\n');
-                t
+        match &self.format {
+            Some(f) => {
+                let text = f.expand(&format_vars(key, Some(file)));
+                out.write_all(&text).map_err(CommandError::from_write)?;
             }
-        };
-        out.write_all(&text).map_err(CommandError::from_write)?;
+            None if self.terminal => {
+                let mut t = escape_for_terminal(file);
+                t.push(b'\n');
+                out.write_all(&t).map_err(CommandError::from_write)?;
+            }
+            None => {
+                out.write_all(file).map_err(CommandError::from_write)?;
+                out.write_all(b"\n").map_err(CommandError::from_write)?;
+            }
+        }
         Ok(true)
     }
+}
+
+/// One file's JSON object, as git-annex's `find --json` prints it: the
+/// fields of [`format_vars`] as strings (invalid UTF-8 replaced), and
+/// `error-messages`, keys in sorted order, then a newline; written
+/// straight out rather than through a map.
+fn write_json(out: &mut impl Write, key: &Key, file: &[u8]) -> std::io::Result<()> {
+    fn field(out: &mut impl Write, first: bool, name: &str, v: &[u8]) -> std::io::Result<()> {
+        out.write_all(if first { b"{\"" } else { b",\"" })?;
+        out.write_all(name.as_bytes())?;
+        out.write_all(b"\":")?;
+        let v = String::from_utf8_lossy(v);
+        serde_json::to_writer(&mut *out, &*v).map_err(std::io::Error::other)
+    }
+    let unknown: &[u8] = b"unknown";
+    let size = key.size();
+    field(out, true, "backend", key.backend_name())?;
+    match size {
+        Some(s) => field(out, false, "bytesize", s.to_string().as_bytes())?,
+        None => field(out, false, "bytesize", unknown)?,
+    }
+    out.write_all(b",\"error-messages\":[]")?;
+    field(out, false, "file", file)?;
+    field(out, false, "hashdirlower", hash_dir_lower(key).as_bytes())?;
+    field(out, false, "hashdirmixed", hash_dir_mixed(key).as_bytes())?;
+    match size {
+        Some(s) => field(out, false, "humansize", human_size(s).as_bytes())?,
+        None => field(out, false, "humansize", unknown)?,
+    }
+    field(out, false, "key", key.as_bytes())?;
+    field(out, false, "keyname", key.name())?;
+    match key.mtime() {
+        Some(m) => field(out, false, "mtime", m.to_string().as_bytes())?,
+        None => field(out, false, "mtime", unknown)?,
+    }
+    out.write_all(b"}\n")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The direct JSON writer gives the bytes the map did (sorted keys,
+    /// serde_json's escaping), for a key with and without a size and a
+    /// file name that needs escaping or is not UTF-8.
+    #[test]
+    fn json_as_the_map_gives_it() {
+        for (k, f) in [
+            (&b"SHA256E-s1473--c6baf30694cece1c8932b07b90ae068d4f601e7b7b1aced49689a7e34d691ab4.txt"[..], &b"d0/f\"q\\\x01.txt"[..]),
+            (b"WORM-m1700000000--foo", b"caf\xc3\xa9 \xff"),
+            (b"URL--http&c%%example.com%a", b"x"),
+        ] {
+            let key = Key::parse(k).expect("key");
+            let mut m = serde_json::Map::new();
+            for (n, v) in format_vars(&key, Some(f)) {
+                m.insert(n.to_owned(), serde_json::Value::String(crate::action::lossy(&v)));
+            }
+            m.insert("error-messages".into(), serde_json::Value::Array(Vec::new()));
+            let mut want = serde_json::to_vec(&serde_json::Value::Object(m)).expect("json");
+            want.push(b'\n');
+            let mut got = Vec::new();
+            write_json(&mut got, &key, f).expect("write");
+            assert_eq!(String::from_utf8_lossy(&got), String::from_utf8_lossy(&want));
+        }
+    }
 
     #[test]
     fn terminal_escapes() {

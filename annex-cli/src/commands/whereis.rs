@@ -497,6 +497,15 @@ impl Shown {
         Shown { below }
     }
 
+    /// [`Shown::path`], borrowed when it is the path itself (the current
+    /// directory is the top).
+    pub fn path_cow<'p>(&self, ctx: &Ctx, path_from_top: &'p [u8]) -> std::borrow::Cow<'p, [u8]> {
+        match &self.below {
+            Some(below) if below.is_empty() => std::borrow::Cow::Borrowed(path_from_top),
+            _ => std::borrow::Cow::Owned(self.path(ctx, path_from_top)),
+        }
+    }
+
     /// A path from the top of the work tree, as shown.
     pub fn path(&self, ctx: &Ctx, path_from_top: &[u8]) -> Vec<u8> {
         let Some(below) = &self.below else {
@@ -609,16 +618,62 @@ pub(super) fn seek_each(
         .worktree
         .as_ref()
         .ok_or_else(|| CommandError::failed(BARE_REFUSAL))?;
+    let (specs, everything) = seek_specs(ctx, wt, args)?;
+    let unmatched = wt.for_each_annexed_file(&specs, |n, file| {
+        f(file, if everything { None } else { args.get(n) })
+    })?;
+    if everything {
+        return Ok(0);
+    }
+    report_unmatched(args, &specs, &unmatched);
+    Ok(unmatched.len())
+}
+
+/// [`seek_each`] with `work` run for each file on every core
+/// ([`annex_core::worktree::WorkTree::for_each_annexed_file_par`]); `f`
+/// gets the files, in order, with `work`'s answers.
+pub(super) fn seek_each_par<R: Send>(
+    ctx: &Ctx,
+    args: &[OsString],
+    work: &(dyn Fn(&annex_core::worktree::AnnexedFile) -> R + Sync),
+    mut f: impl FnMut(
+        annex_core::worktree::AnnexedFile,
+        Option<&OsString>,
+        R,
+    ) -> Result<(), CommandError>,
+) -> Result<usize, CommandError> {
+    let wt = ctx
+        .worktree
+        .as_ref()
+        .ok_or_else(|| CommandError::failed(BARE_REFUSAL))?;
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
+    let (specs, everything) = seek_specs(ctx, wt, args)?;
+    let unmatched = wt.for_each_annexed_file_par(&specs, threads, work, |n, file, r| {
+        f(file, if everything { None } else { args.get(n) }, r)
+    })?;
+    if everything {
+        return Ok(0);
+    }
+    report_unmatched(args, &specs, &unmatched);
+    Ok(unmatched.len())
+}
+
+/// The pathspecs of command-line paths, and whether they are the
+/// implicit current directory (no path given: no error when it holds no
+/// file).
+fn seek_specs(
+    ctx: &Ctx,
+    wt: &annex_core::worktree::WorkTree,
+    args: &[OsString],
+) -> Result<(Vec<Vec<u8>>, bool), CommandError> {
     let top = wt
         .top()
         .canonicalize()
         .unwrap_or_else(|_| wt.top().to_path_buf());
     if args.is_empty() {
-        // The current directory; no error when it holds no file.
         let here =
             annex_core::worktree::pathspec_from_arg(&top, &ctx.cwd, std::path::Path::new("."))?;
-        wt.for_each_annexed_file(&[here], |_, file| f(file, None))?;
-        return Ok(0);
+        return Ok((vec![here], true));
     }
     let mut specs = Vec::with_capacity(args.len());
     for a in args {
@@ -628,9 +683,13 @@ pub(super) fn seek_each(
             std::path::Path::new(a),
         )?);
     }
-    let unmatched = wt.for_each_annexed_file(&specs, |n, file| f(file, args.get(n)))?;
-    for spec in &unmatched {
-        // Shown as the user wrote it.
+    Ok((specs, false))
+}
+
+/// git's complaint about pathspecs that matched nothing, shown as the
+/// user wrote them.
+fn report_unmatched(args: &[OsString], specs: &[Vec<u8>], unmatched: &[Vec<u8>]) {
+    for spec in unmatched {
         let shown = specs
             .iter()
             .position(|s| s.strip_suffix(b"/").unwrap_or(s) == spec.as_slice())
@@ -639,7 +698,6 @@ pub(super) fn seek_each(
         eprintln!("error: pathspec '{shown}' did not match any file(s) known to git");
         eprintln!("Did you forget to 'git add'?");
     }
-    Ok(unmatched.len())
 }
 
 #[cfg(test)]

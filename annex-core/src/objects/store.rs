@@ -409,11 +409,13 @@ impl ObjectStore {
         rel.extend_from_slice(&kf);
         rel.push(b'/');
         rel.extend_from_slice(&kf);
-        rustix::fs::statx(
+        // `faccessat(F_OK)`: the same path walk as `stat`, without
+        // filling in a stat buffer (measurably cheaper per call).
+        rustix::fs::accessat(
             &**fd,
             os_path(&rel),
+            rustix::fs::Access::EXISTS,
             rustix::fs::AtFlags::empty(),
-            rustix::fs::StatxFlags::TYPE,
         )
         .is_ok()
     }

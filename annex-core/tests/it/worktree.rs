@@ -106,3 +106,102 @@ fn missing_and_typechanged_files() {
     assert_eq!(wt.lookup_key(b"small.txt").unwrap(), None);
     assert_eq!(wt.lookup_key(b"nosuch").unwrap(), None);
 }
+
+/// What [`WorkTree::for_each_annexed_file`] gives: (pathspec number, path,
+/// key, locked), in order.
+type Listed = Vec<(usize, Vec<u8>, String, bool)>;
+
+fn serial(wt: &WorkTree, specs: &[Vec<u8>]) -> (Listed, Vec<Vec<u8>>) {
+    let mut out = Vec::new();
+    let unmatched = wt
+        .for_each_annexed_file(specs, |n, f| {
+            out.push((n, f.path, f.key.to_string(), f.locked));
+            Ok::<(), annex_core::worktree::WorkTreeError>(())
+        })
+        .unwrap();
+    (out, unmatched)
+}
+
+fn parallel(wt: &WorkTree, specs: &[Vec<u8>], threads: usize) -> (Listed, Vec<Vec<u8>>) {
+    let mut out = Vec::new();
+    // The work function's answer travels with its file.
+    let work = |f: &annex_core::worktree::AnnexedFile| (f.path.clone(), f.key.to_string());
+    let unmatched = wt
+        .for_each_annexed_file_par(specs, threads, &work, |n, f, (p, k)| {
+            assert_eq!((&p, &k), (&f.path, &f.key.to_string()));
+            out.push((n, f.path, f.key.to_string(), f.locked));
+            Ok::<(), annex_core::worktree::WorkTreeError>(())
+        })
+        .unwrap();
+    (out, unmatched)
+}
+
+/// The threaded listing gives what the one-thread listing gives, in the
+/// same order, over more files than one batch (8,192) and many blocks:
+/// locked files (links made by hand to keys without content), files
+/// removed from the work tree, a symlink that is not an annex link, files
+/// in git, an unlocked file and a locked file replaced by a regular file.
+/// Then the work tree changes and both see the change (nothing is kept
+/// between calls).
+#[test]
+fn threaded_listing_is_the_serial_one() {
+    let dir = fixture();
+    let d = dir.path();
+    let n: usize = 9000;
+    for i in 0..n {
+        let rel = format!("many/d{}/e{}/f{i:05}", i % 37, i % 5);
+        let p = d.join(&rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        let key = format!("SHA256E-s{i}--{:064x}.dat", i as u128 * 7919);
+        let up = "../".repeat(3);
+        std::os::unix::fs::symlink(format!("{up}.git/annex/objects/Xx/Yy/{key}/{key}"), &p)
+            .unwrap();
+    }
+    std::os::unix::fs::symlink("elsewhere", d.join("many/d1/notannex")).unwrap();
+    std::fs::write(d.join("many/d2/ingit"), b"plain").unwrap();
+    // Symlinks need no filter; git would start git-annex's anyway.
+    git(d, &["-c", "filter.annex.process=", "add", "many"]);
+    // No pre-commit hook: git-annex's would look at all 9,000 links.
+    git(d, &["commit", "-q", "--no-verify", "-m", "many"]);
+    for i in (0..n).step_by(97) {
+        let rel = format!("many/d{}/e{}/f{i:05}", i % 37, i % 5);
+        std::fs::remove_file(d.join(rel)).unwrap();
+    }
+    // A locked file whose link became a regular file holding the target.
+    let target = std::fs::read_link(d.join("a/one")).unwrap();
+    std::fs::remove_file(d.join("a/one")).unwrap();
+    std::fs::write(d.join("a/one"), target.as_os_str().as_encoded_bytes()).unwrap();
+
+    let wt = WorkTree::discover(d).unwrap();
+    let spec_sets: Vec<Vec<Vec<u8>>> = vec![
+        vec![],
+        vec![
+            b"many/d3".to_vec(),
+            b"a".to_vec(),
+            b"many".to_vec(),
+            b"nosuch".to_vec(),
+        ],
+        vec![b"unl".to_vec(), b"many/d1/notannex".to_vec()],
+    ];
+    for specs in &spec_sets {
+        let want = serial(&wt, specs);
+        for threads in [1, 2, 4] {
+            assert_eq!(
+                parallel(&wt, specs, threads),
+                want,
+                "{specs:?} on {threads} threads"
+            );
+        }
+    }
+    let (all, _) = serial(&wt, &[]);
+    // 9,000 links less the removed ones, plus the fixture's five files.
+    assert_eq!(all.len(), n - n.div_ceil(97) + 5);
+    assert!(all.iter().any(|(_, p, _, l)| p == b"a/one" && !*l));
+    assert!(all.iter().any(|(_, p, _, l)| p == b"unl" && !*l));
+
+    // Changes under the same WorkTree are seen by the next listing.
+    std::fs::remove_file(d.join("many/d1/e1/f00001")).unwrap();
+    let (after, _) = parallel(&wt, &[], 2);
+    assert_eq!(after.len(), all.len() - 1);
+    assert!(after.iter().all(|(_, p, _, _)| p != b"many/d1/e1/f00001"));
+}
