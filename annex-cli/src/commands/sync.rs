@@ -110,6 +110,9 @@ pub fn run(args: Args) -> Result<(), CommandError> {
         all: args.all,
         content_of: args.content_of.clone(),
         jobs: args.common.jobs()?,
+        pull: !args.no_pull,
+        push: !args.no_push,
+        only_configured: false,
     };
     let failed = sync_content::run(ctx, &options, &args.out)?;
     if failed > 0 {

@@ -59,7 +59,7 @@ use crate::error::CommandError;
 use crate::progress::ProgressMode;
 
 /// What `sync` asks of the content pass.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct ContentOptions {
     /// The remotes to exchange content with, by name, as `sync` chose them
     /// (named on the command line, or every remote that syncs; without
@@ -71,6 +71,17 @@ pub struct ContentOptions {
     pub content_of: Vec<OsString>,
     /// `-J N`.
     pub jobs: usize,
+    /// Whether `sync` pulls: only then does this repository get content
+    /// and drop its own (git-annex's `--no-pull` leaves it alone).
+    pub pull: bool,
+    /// Whether `sync` pushes: only then are remotes sent content and
+    /// dropped from (`--no-push`).
+    pub push: bool,
+    /// Content sync that git-annex 10.20261026 does by default (neither
+    /// `--content`, `--no-content` nor `annex.synccontent` given): only
+    /// repositories with a preferred content expression take part; one
+    /// without gets nothing, is sent nothing and loses nothing.
+    pub only_configured: bool,
 }
 
 /// Runs the content pass over the repository of `ctx` (already merged by
@@ -172,6 +183,11 @@ struct Pass<'e> {
     associated: Option<HashMap<Key, Vec<Vec<u8>>>>,
     /// One `git check-attr` for `annex.numcopies`, started when needed.
     numcopies_attr: Option<Option<crate::commands::add::Coprocess>>,
+    /// [`ContentOptions::pull`], [`ContentOptions::push`] and
+    /// [`ContentOptions::only_configured`].
+    pull: bool,
+    push: bool,
+    only_configured: bool,
     /// Whether any attributes file mentions `annex.numcopies`, found out
     /// when first needed.
     numcopies_attr_possible: Option<bool>,
@@ -235,6 +251,9 @@ impl<'e> Pass<'e> {
             associated: None,
             numcopies_attr: None,
             numcopies_attr_possible: None,
+            pull: options.pull,
+            push: options.push,
+            only_configured: options.only_configured,
         })
     }
 
@@ -315,6 +334,19 @@ impl<'e> Pass<'e> {
         Ok(())
     }
 
+    /// Whether this pass moves content into or out of repository `u` at
+    /// all: this repository only when pulling, a remote only when
+    /// pushing, and in the default content sync only a repository with
+    /// preferred content configured.
+    fn takes_part(&self, u: &Uuid) -> bool {
+        let side = if u == self.env.here() {
+            self.pull
+        } else {
+            self.push
+        };
+        side && (!self.only_configured || matches!(self.wanted.get(u), Some(Some(_))))
+    }
+
     /// Whether repository `u` wants the item (preferred content, or
     /// everything when not configured), `gone` treated as not having it.
     fn wants(&self, u: &Uuid, item: &Item, gone: &[Uuid]) -> Result<bool, CommandError> {
@@ -336,7 +368,7 @@ impl<'e> Pass<'e> {
     /// git-annex's `wantDrop`: `u` no longer wants the key through this
     /// file nor any other file of the work tree using the same key.
     fn wants_drop(&mut self, u: &Uuid, item: &Item) -> Result<bool, CommandError> {
-        if !matches!(self.wanted.get(u), Some(Some(_))) {
+        if !self.takes_part(u) || !matches!(self.wanted.get(u), Some(Some(_))) {
             return Ok(false);
         }
         let gone = [u.clone()];
@@ -468,6 +500,7 @@ impl<'e> Pass<'e> {
                 .filter(|r| r.uuid.as_ref().is_some_and(|u| locs.contains(u)))
                 .collect();
             if have.is_empty()
+                || !self.takes_part(env.here())
                 || env.ctx.store.has(&item.key)
                 || env.space_shortfall(&item.key).is_some()
                 || !self.wants(env.here(), item, &[])?
@@ -501,7 +534,7 @@ impl<'e> Pass<'e> {
             let (Some(ru), Ok(remote)) = (r.uuid.as_ref(), &r.remote) else {
                 continue;
             };
-            if self.readonly(r) {
+            if self.readonly(r) || !self.takes_part(ru) {
                 continue;
             }
             let mut plan = Vec::new();
@@ -583,7 +616,11 @@ impl<'e> Pass<'e> {
             env.ctx.state.set_present(key, &here, true)?;
             self.note_location(key, &here, true)?;
             action.end(true)?;
-        } else if !have.is_empty() && !has_here(self) && self.wants(&here, item, &[])? {
+        } else if !have.is_empty()
+            && self.takes_part(&here)
+            && !has_here(self)
+            && self.wants(&here, item, &[])?
+        {
             got = self.get(item, &have, reporters)?;
         }
         let inhere_now = got || has_here(self);
@@ -604,7 +641,7 @@ impl<'e> Pass<'e> {
                     putrs.push(ru);
                     continue;
                 }
-                if self.readonly(r) || !self.wants(&ru, item, &[])? {
+                if self.readonly(r) || !self.takes_part(&ru) || !self.wants(&ru, item, &[])? {
                     continue;
                 }
                 if self.put(item, r, reporters)? {
