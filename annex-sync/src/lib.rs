@@ -4,6 +4,9 @@
 //!   merge of the current branch), where gix cannot do the job yet.
 //! - [`resolve`]: the merge driver, resolving conflicted merges of the
 //!   current branch the way git-annex does (variant files).
+//! - [`sync`]: the git-level steps of `sync` (commit, fetch, merge, push
+//!   with the failed-push record).
 
 pub mod git;
 pub mod resolve;
+pub mod sync;
