@@ -257,8 +257,8 @@ pub fn run(args: Args) -> Result<(), CommandError> {
                 unreachable.push(r.name.clone());
             }
         }
-        merge_annex(&ctx, json, args.out.quiet)?;
     }
+    merge_annex(&ctx, json, args.out.quiet)?;
 
     // content
     let content = if args.no_content {
@@ -320,7 +320,7 @@ pub fn run(args: Args) -> Result<(), CommandError> {
 
 /// Starts an action shown as `COMMAND NAME ` (`ActionItemOther`): JSON
 /// has no `file`, an empty `input`, and, for a remote, `"remote"`.
-fn start_other<'a>(
+pub(crate) fn start_other<'a>(
     reporter: &'a mut Reporter,
     name: &str,
     is_remote: bool,
@@ -391,7 +391,7 @@ fn commit_step(
 
 /// Merges the local `synced/BRANCH` into the current branch when it has
 /// commits the branch lacks (git-annex's `mergeLocal`).
-fn merge_local(
+pub(crate) fn merge_local(
     repo: &mut SyncRepo,
     branch: Option<&CurrentBranch>,
     options: MergeOptions,
@@ -521,7 +521,7 @@ fn merge_remote(
 
 /// Merges the remotes' `git-annex` branches into ours (union merge),
 /// announcing it as git-annex does.
-fn merge_annex(ctx: &Ctx, json: bool, quiet: bool) -> Result<(), CommandError> {
+pub(crate) fn merge_annex(ctx: &Ctx, json: bool, quiet: bool) -> Result<(), CommandError> {
     let outcome = ctx.state.branch().update()?;
     if !outcome.merged.is_empty() && !json && !quiet {
         let names: Vec<&str> = outcome
