@@ -252,10 +252,13 @@ impl SyncRepo {
 
     /// The commit a ref (full name) points to, `None` when it does not exist.
     pub fn ref_id(&self, name: &str) -> Result<Option<ObjectId>, SyncError> {
-        let r = self.repo.try_find_reference(name).map_err(|e| SyncError::Ref {
-            name: name.into(),
-            detail: e.to_string(),
-        })?;
+        let r = self
+            .repo
+            .try_find_reference(name)
+            .map_err(|e| SyncError::Ref {
+                name: name.into(),
+                detail: e.to_string(),
+            })?;
         let Some(mut r) = r else { return Ok(None) };
         let id = r.peel_to_id().map_err(|e| SyncError::Ref {
             name: name.into(),
@@ -372,8 +375,7 @@ impl SyncRepo {
         if self.ref_id(branch)? == Some(target) {
             return Ok(());
         }
-        self.git
-            .run(["update-ref", branch, &target.to_string()])?;
+        self.git.run(["update-ref", branch, &target.to_string()])?;
         self.refresh()
     }
 
@@ -423,9 +425,7 @@ impl SyncRepo {
 
     /// Whether the index has unmerged entries.
     pub fn has_conflicts(&self) -> Result<bool, SyncError> {
-        let out = self
-            .git
-            .run(["ls-files", "--unmerged", "-z"])?;
+        let out = self.git.run(["ls-files", "--unmerged", "-z"])?;
         Ok(!out.stdout.is_empty())
     }
 
@@ -460,7 +460,11 @@ impl SyncRepo {
 
     /// Deletes `synced/BRANCH` and `synced/git-annex` on `remote`
     /// (`--cleanup`): `git push --quiet --delete REMOTE ...`.
-    pub fn cleanup_remote(&mut self, remote: &str, branch: &CurrentBranch) -> Result<GitRun, SyncError> {
+    pub fn cleanup_remote(
+        &mut self,
+        remote: &str,
+        branch: &CurrentBranch,
+    ) -> Result<GitRun, SyncError> {
         let synced = branch.synced();
         let args = [
             "push",
@@ -513,9 +517,13 @@ pub fn push_with(
         let short = b.strip_prefix("refs/heads/").unwrap_or(b);
         let direct = run(&[short.to_string()])?;
         direct_ok = direct.ok;
-        // Not a fast-forward (not "remote rejected", which is a checked-out
-        // branch of a repository with a work tree).
-        outcome.rejected = !direct.ok && contains(&direct.stderr, b"[rejected]");
+        // Not a fast-forward, or another push updated the branch at the
+        // same moment (not any "remote rejected": that is mostly the
+        // checked-out branch of a repository with a work tree).
+        outcome.rejected = !direct.ok
+            && (contains(&direct.stderr, b"[rejected]")
+                || contains(&direct.stderr, b"failed to update ref")
+                || contains(&direct.stderr, b"cannot lock ref"));
         outcome.run.stdout.extend(direct.stdout);
         outcome
             .run
@@ -731,7 +739,11 @@ mod tests {
         assert!(is_rejection(
             b" ! [rejected]        master -> synced/master (non-fast-forward)\n"
         ));
-        assert!(is_rejection(b" ! [rejected] master -> synced/master (fetch first)\n"));
-        assert!(!is_rejection(b"fatal: '../x' does not appear to be a git repository\n"));
+        assert!(is_rejection(
+            b" ! [rejected] master -> synced/master (fetch first)\n"
+        ));
+        assert!(!is_rejection(
+            b"fatal: '../x' does not appear to be a git repository\n"
+        ));
     }
 }

@@ -58,7 +58,10 @@ pub fn run(args: Args) -> Result<(), CommandError> {
                 .iter()
                 .map(|(_, n)| n.strip_prefix("refs/remotes/").unwrap_or(n))
                 .collect();
-            text.push_str(&format!("(merging {} into git-annex...)\n", names.join(" ")));
+            text.push_str(&format!(
+                "(merging {} into git-annex...)\n",
+                names.join(" ")
+            ));
             if !outcome.fast_forwarded {
                 text.push_str("(recording state in git...)\n");
             }

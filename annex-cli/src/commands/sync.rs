@@ -196,8 +196,7 @@ pub fn run(args: Args) -> Result<(), CommandError> {
     };
     let merge_options = MergeOptions {
         allow_unrelated: args.allow_unrelated_histories && !args.no_allow_unrelated_histories,
-        resolve: !args.no_resolvemerge
-            && ctx.config.get_bool("annex.resolvemerge").unwrap_or(true),
+        resolve: !args.no_resolvemerge && ctx.config.get_bool("annex.resolvemerge").unwrap_or(true),
         quiet: quiet_git,
     };
     let git_dir = ctx.repo.git_dir().to_path_buf();
@@ -210,8 +209,7 @@ pub fn run(args: Args) -> Result<(), CommandError> {
     if !args.cleanup {
         // commit
         let autocommit = ctx.config.get_bool("annex.autocommit").unwrap_or(true);
-        if !only_annex && (args.commit || (!args.no_commit && autocommit)) && work_tree.is_some()
-        {
+        if !only_annex && (args.commit || (!args.no_commit && autocommit)) && work_tree.is_some() {
             commit_step(&ctx, &repo, &args.message, quiet_git, &mut out)?;
         }
         // merge of the local synced/BRANCH
@@ -220,6 +218,8 @@ pub fn run(args: Args) -> Result<(), CommandError> {
         }
     }
 
+    // The commit may have given an unborn branch its first commit.
+    let branch = repo.current_branch()?;
     let remotes = sync_remotes(&ctx, &args.remotes, args.fast)?;
     let mut failed_pushes = FailedPushes::load(&git_dir)?;
 
@@ -294,7 +294,8 @@ pub fn run(args: Args) -> Result<(), CommandError> {
     };
     drop(ctx);
 
-    // push
+    // push (a merge may have given an unborn branch its first commit)
+    let branch = repo.current_branch()?;
     if push {
         if let Some(b) = branch.as_ref() {
             let mainbranch = if only_annex { None } else { Some(b) };
@@ -402,7 +403,10 @@ pub(crate) fn merge_local(
     if repo.ref_id(&synced)?.is_none() {
         return Ok(());
     }
-    let shown = synced.strip_prefix("refs/heads/").unwrap_or(&synced).to_string();
+    let shown = synced
+        .strip_prefix("refs/heads/")
+        .unwrap_or(&synced)
+        .to_string();
     let mut rep = out.reporter("merge");
     if !b.born {
         let mut a = start_other(&mut rep, &shown, false)?;
@@ -431,7 +435,12 @@ pub(crate) fn merge_one(
     json: bool,
     action: &mut Action<'_>,
 ) -> Result<bool, CommandError> {
-    let run = repo.merge(name, options.allow_unrelated, options.quiet, options.resolve)?;
+    let run = repo.merge(
+        name,
+        options.allow_unrelated,
+        options.quiet,
+        options.resolve,
+    )?;
     replay(&run.run, json)?;
     if run.run.ok {
         return Ok(true);
@@ -446,7 +455,9 @@ pub(crate) fn merge_one(
     match annex_sync::resolve::resolve_merge(&top, &git_dir, true) {
         Ok(_) => Ok(!repo.has_conflicts()?),
         Err(e) => {
-            action.fail(&format!("cannot resolve the conflicted merge of {name}: {e}"))?;
+            action.fail(&format!(
+                "cannot resolve the conflicted merge of {name}: {e}"
+            ))?;
             Ok(false)
         }
     }
@@ -559,7 +570,9 @@ fn need_push(
     {
         return Ok(true);
     }
-    if repo.ref_id(ANNEX_BRANCH)?.is_some() && newer(ANNEX_BRANCH, &remote_branch(remote, ANNEX_BRANCH))? {
+    if repo.ref_id(ANNEX_BRANCH)?.is_some()
+        && newer(ANNEX_BRANCH, &remote_branch(remote, ANNEX_BRANCH))?
+    {
         return Ok(true);
     }
     Ok(false)
@@ -686,7 +699,10 @@ fn sync_remotes(ctx: &Ctx, named: &[String], fast: bool) -> Result<Vec<SyncRemot
         for n in named {
             match all.iter().find(|r| &r.name == n) {
                 Some(r) => {
-                    if !chosen.iter().any(|c: &&annex_core::config::RemoteConfig| c.name == r.name) {
+                    if !chosen
+                        .iter()
+                        .any(|c: &&annex_core::config::RemoteConfig| c.name == r.name)
+                    {
                         chosen.push(r)
                     }
                 }

@@ -18,6 +18,7 @@ mod matching;
 mod maxsize;
 mod read;
 mod settings;
+mod sync;
 mod transfer;
 
 use std::path::Path;
