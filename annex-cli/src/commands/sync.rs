@@ -296,24 +296,22 @@ pub fn run(args: Args) -> Result<(), CommandError> {
 
     // push (a merge may have given an unborn branch its first commit)
     let branch = repo.current_branch()?;
-    if push {
-        if let Some(b) = branch.as_ref() {
-            let mainbranch = if only_annex { None } else { Some(b) };
-            let mut todo = Vec::new();
-            for r in remotes.iter().filter(|r| r.push) {
-                if failed_pushes.contains(&r.name) || need_push(&repo, &r.name, mainbranch)? {
-                    todo.push(r.name.clone());
-                }
+    if push && let Some(b) = branch.as_ref() {
+        let mainbranch = if only_annex { None } else { Some(b) };
+        let mut todo = Vec::new();
+        for r in remotes.iter().filter(|r| r.push) {
+            if failed_pushes.contains(&r.name) || need_push(&repo, &r.name, mainbranch)? {
+                todo.push(r.name.clone());
             }
-            push_remotes(
-                &mut repo,
-                &todo,
-                mainbranch,
-                merge_options,
-                &mut failed_pushes,
-                &mut out,
-            )?;
         }
+        push_remotes(
+            &mut repo,
+            &todo,
+            mainbranch,
+            merge_options,
+            &mut failed_pushes,
+            &mut out,
+        )?;
     }
     failed_pushes.save(&git_dir)?;
     out.finish("sync")
