@@ -1,3 +1,4 @@
 //! Integration tests of `annex-sync`, one binary.
 
 mod git;
+mod sync;
