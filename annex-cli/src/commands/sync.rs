@@ -204,6 +204,7 @@ pub fn run(args: Args) -> Result<(), CommandError> {
     let mut repo = SyncRepo::open(&git_dir, work_tree.as_deref())?;
     let branch = repo.current_branch()?;
     let pull = !args.no_pull;
+    let jobs = args.common.jobs()?;
     let push = !args.no_push;
 
     if !args.cleanup {
@@ -278,7 +279,7 @@ pub fn run(args: Args) -> Result<(), CommandError> {
             remotes: content_remotes,
             all: args.all,
             content_of: args.content_of.clone(),
-            jobs: args.common.jobs()?,
+            jobs,
         };
         match sync_content::run(ctx, &options, &args.out) {
             Ok(n) => out.count(n),
@@ -310,6 +311,7 @@ pub fn run(args: Args) -> Result<(), CommandError> {
             mainbranch,
             merge_options,
             &mut failed_pushes,
+            args.common.jobs.as_ref().map(|_| jobs),
             &mut out,
         )?;
     }
@@ -585,32 +587,35 @@ fn push_remotes(
     mainbranch: Option<&CurrentBranch>,
     options: MergeOptions,
     failed: &mut FailedPushes,
+    jobs: Option<usize>,
     out: &mut Out,
 ) -> Result<(), CommandError> {
     let json = out.is_json();
     let main_full = mainbranch.filter(|b| b.born).map(|b| b.full.clone());
     let git = repo.git().clone();
-    let results: Vec<Result<PushOutcome, annex_sync::sync::SyncError>> = std::thread::scope(|s| {
-        let handles: Vec<_> = todo
-            .iter()
-            .map(|name| {
-                let git = &git;
-                let main = main_full.as_deref();
-                s.spawn(move || annex_sync::sync::push_with(git, name, main, options.quiet))
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| {
-                h.join().unwrap_or_else(|_| {
+    // `-J N`: N pushes at a time; else every remote at once.
+    let width = jobs.unwrap_or(todo.len()).max(1);
+    let mut results: Vec<Result<PushOutcome, annex_sync::sync::SyncError>> = Vec::new();
+    for chunk in todo.chunks(width) {
+        std::thread::scope(|s| {
+            let handles: Vec<_> = chunk
+                .iter()
+                .map(|name| {
+                    let git = &git;
+                    let main = main_full.as_deref();
+                    s.spawn(move || annex_sync::sync::push_with(git, name, main, options.quiet))
+                })
+                .collect();
+            for h in handles {
+                results.push(h.join().unwrap_or_else(|_| {
                     Err(annex_sync::sync::SyncError::Ref {
                         name: "push".into(),
                         detail: "the push thread panicked".into(),
                     })
-                })
-            })
-            .collect()
-    });
+                }));
+            }
+        });
+    }
     for (name, result) in todo.iter().zip(results) {
         let mut rep = out.reporter("push");
         let mut a = start_other(&mut rep, name, true)?;

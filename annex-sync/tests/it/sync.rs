@@ -24,16 +24,25 @@ fn git(dir: &Path, args: &[&str]) {
 fn failed_push_record_round_trips_and_vanishes_when_empty() {
     let dir = tempfile::tempdir().unwrap();
     let git_dir = dir.path();
-    assert_eq!(FailedPushes::load(git_dir).unwrap(), FailedPushes::default());
+    assert_eq!(
+        FailedPushes::load(git_dir).unwrap(),
+        FailedPushes::default()
+    );
     let mut r = FailedPushes::default();
     r.record("origin");
     r.record("backup");
     r.save(git_dir).unwrap();
     let path = git_dir.join("annex").join(FAILED_PUSHES_FILE);
     let text = std::fs::read_to_string(&path).unwrap();
-    let names: Vec<&str> = text.lines().map(|l| l.split('\t').next().unwrap()).collect();
+    let names: Vec<&str> = text
+        .lines()
+        .map(|l| l.split('\t').next().unwrap())
+        .collect();
     assert_eq!(names, ["backup", "origin"]);
-    assert!(text.lines().all(|l| l.split('\t').nth(1).unwrap().parse::<i64>().is_ok()));
+    assert!(
+        text.lines()
+            .all(|l| l.split('\t').nth(1).unwrap().parse::<i64>().is_ok())
+    );
     let back = FailedPushes::load(git_dir).unwrap();
     assert_eq!(back, r);
     // Malformed lines are skipped.
@@ -60,14 +69,28 @@ fn changed_follows_git_annex() {
     assert!(b.born);
     assert_eq!(b.synced(), "refs/heads/synced/master");
     assert_eq!(synced_branch("x"), "refs/heads/synced/x");
-    assert_eq!(remote_branch("o", "refs/heads/synced/master"), "refs/remotes/o/synced/master");
+    assert_eq!(
+        remote_branch("o", "refs/heads/synced/master"),
+        "refs/remotes/o/synced/master"
+    );
     // master has a commit old lacks, not the other way round.
     assert!(repo.changed("refs/heads/old", "refs/heads/master").unwrap());
     assert!(!repo.changed("refs/heads/master", "refs/heads/old").unwrap());
-    assert!(!repo.changed("refs/heads/master", "refs/heads/master").unwrap());
+    assert!(
+        !repo
+            .changed("refs/heads/master", "refs/heads/master")
+            .unwrap()
+    );
     // A missing new ref has nothing; a missing old ref lacks everything.
-    assert!(!repo.changed("refs/heads/master", "refs/heads/nope").unwrap());
-    assert!(repo.changed("refs/heads/nope", "refs/heads/master").unwrap());
+    assert!(
+        !repo
+            .changed("refs/heads/master", "refs/heads/nope")
+            .unwrap()
+    );
+    assert!(
+        repo.changed("refs/heads/nope", "refs/heads/master")
+            .unwrap()
+    );
 }
 
 #[test]
@@ -86,11 +109,18 @@ fn commit_reports_nothing_to_commit_without_committing() {
     let out = repo
         .commit(&["first".to_string(), "second".to_string()], true)
         .unwrap();
-    assert!(out.committed, "{}", String::from_utf8_lossy(&out.run.stderr));
+    assert!(
+        out.committed,
+        "{}",
+        String::from_utf8_lossy(&out.run.stderr)
+    );
     let msg = Command::new("git")
         .current_dir(d)
         .args(["log", "-1", "--format=%B"])
         .output()
         .unwrap();
-    assert_eq!(String::from_utf8_lossy(&msg.stdout).trim(), "first\n\nsecond");
+    assert_eq!(
+        String::from_utf8_lossy(&msg.stdout).trim(),
+        "first\n\nsecond"
+    );
 }
