@@ -70,6 +70,12 @@ pub enum SyncError {
         /// Why.
         detail: String,
     },
+    /// A remote over ssh could not tell its UUID.
+    #[error("{detail}")]
+    Ssh {
+        /// What went wrong, as git-annex words it.
+        detail: String,
+    },
     /// The failed-push record could not be read or written.
     #[error("cannot {action} {path}: {source}")]
     Record {
@@ -618,6 +624,140 @@ pub fn local_remote_uuid(path: &Path) -> Result<Option<annex_core::uuid::Uuid>, 
     Ok(repo.uuid().cloned())
 }
 
+/// A git remote reached over ssh: `[user@]host:path` or
+/// `ssh://[user@]host[:port]/path`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SshUrl {
+    /// `[user@]host`.
+    pub host: String,
+    /// The port of an `ssh://` URL that names one.
+    pub port: Option<String>,
+    /// The repository's path as `git-annex-shell` takes it: absolute, or
+    /// `/~/PATH` for a path relative to the home directory.
+    pub path: String,
+}
+
+impl SshUrl {
+    /// Parses a remote URL; `None` when it is not one of ssh's forms.
+    pub fn parse(url: &str) -> Option<SshUrl> {
+        let rest = url
+            .strip_prefix("ssh://")
+            .or_else(|| url.strip_prefix("git+ssh://"))
+            .or_else(|| url.strip_prefix("ssh+git://"));
+        if let Some(rest) = rest {
+            let (hostport, path) = rest.split_at(rest.find('/')?);
+            let (host, port) = match hostport.rsplit_once(':') {
+                Some((h, p)) if !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) => {
+                    (h.to_string(), Some(p.to_string()))
+                }
+                _ => (hostport.to_string(), None),
+            };
+            let path = match path.strip_prefix("/~") {
+                Some(home) if home.is_empty() || home.starts_with('/') => format!("/~{home}"),
+                _ => path.to_string(),
+            };
+            return (!host.is_empty()).then_some(SshUrl { host, port, path });
+        }
+        if url.contains("://") {
+            return None;
+        }
+        let colon = url.find(':')?;
+        if url.find('/').is_some_and(|s| s < colon) {
+            return None;
+        }
+        let (host, path) = (&url[..colon], &url[colon + 1..]);
+        if host.is_empty() {
+            return None;
+        }
+        let path = if path.starts_with('/') {
+            path.to_string()
+        } else if let Some(home) = path.strip_prefix("~/") {
+            format!("/~/{home}")
+        } else {
+            format!("/~/{path}")
+        };
+        Some(SshUrl {
+            host: host.to_string(),
+            port: None,
+            path,
+        })
+    }
+}
+
+/// Quotes a word for the remote shell as git-annex does (single quotes).
+fn shell_quote(w: &str) -> String {
+    format!("'{}'", w.replace('\'', "'\"'\"'"))
+}
+
+/// The UUID of a remote over ssh, as git-annex learns it: `git-annex-shell
+/// configlist PATH -- autoinit=1 --` run there (which also initializes a
+/// repository with a `git-annex` branch), through the ssh git uses
+/// (`$GIT_SSH_COMMAND`, `ssh_command` from `core.sshCommand`, `$GIT_SSH`,
+/// else `ssh`). `Ok(None)` when the repository has no git-annex; an error
+/// (worded as git-annex's warning) when it cannot be reached.
+pub fn ssh_remote_uuid(
+    name: &str,
+    url: &SshUrl,
+    ssh_command: Option<&str>,
+) -> Result<Option<annex_core::uuid::Uuid>, SyncError> {
+    let remote_cmd = [
+        "git-annex-shell",
+        &shell_quote("configlist"),
+        &shell_quote(&url.path),
+        &shell_quote("--"),
+        &shell_quote("autoinit=1"),
+        &shell_quote("--"),
+    ]
+    .join(" ");
+    let mut ssh_args: Vec<String> = Vec::new();
+    if let Some(p) = &url.port {
+        ssh_args.push("-p".into());
+        ssh_args.push(p.clone());
+    }
+    ssh_args.push(url.host.clone());
+    ssh_args.push(remote_cmd);
+    let command = std::env::var("GIT_SSH_COMMAND")
+        .ok()
+        .filter(|c| !c.is_empty())
+        .or_else(|| ssh_command.map(str::to_string));
+    let mut cmd = match command {
+        Some(c) => {
+            let mut cmd = std::process::Command::new("sh");
+            cmd.arg("-c").arg(format!("{c} \"$@\"")).arg("ssh");
+            cmd
+        }
+        None => std::process::Command::new(
+            std::env::var_os("GIT_SSH")
+                .filter(|c| !c.is_empty())
+                .unwrap_or_else(|| "ssh".into()),
+        ),
+    };
+    cmd.args(&ssh_args).stdin(std::process::Stdio::null());
+    let out = cmd.output().map_err(|e| SyncError::Ssh {
+        detail: format!(
+            "Unable to connect to repository {name} to get its annex.uuid configuration. ({e})"
+        ),
+    })?;
+    if !out.status.success() {
+        let detail = if out.status.code() == Some(255) {
+            format!("Unable to connect to repository {name} to get its annex.uuid configuration.")
+        } else {
+            format!("Unable to parse git config from {name}")
+        };
+        return Err(SyncError::Ssh { detail });
+    }
+    for line in out.stdout.split(|&b| b == b'\n') {
+        if let Some(v) = line.strip_prefix(b"annex.uuid=") {
+            let v = v.strip_suffix(b"\r").unwrap_or(v);
+            if v.is_empty() {
+                return Ok(None);
+            }
+            return Ok(annex_core::uuid::Uuid::parse(v).ok());
+        }
+    }
+    Ok(None)
+}
+
 /// Whether `needle` occurs in `hay`.
 fn contains(hay: &[u8], needle: &[u8]) -> bool {
     !needle.is_empty() && hay.windows(needle.len()).any(|w| w == needle)
@@ -732,6 +872,27 @@ mod tests {
         assert_eq!(filter_direct_push_stderr(err), b"To ../c\n");
         let other = b"To ../c\nremote: hello\n ! [rejected] x\n";
         assert_eq!(filter_direct_push_stderr(other), other);
+    }
+
+    #[test]
+    fn ssh_urls() {
+        let u = SshUrl::parse("fakehost:/srv/r.git").unwrap();
+        assert_eq!(
+            (u.host.as_str(), u.port, u.path.as_str()),
+            ("fakehost", None, "/srv/r.git")
+        );
+        assert_eq!(SshUrl::parse("me@h:r").unwrap().path, "/~/r");
+        assert_eq!(SshUrl::parse("h:~/r").unwrap().path, "/~/r");
+        let u = SshUrl::parse("ssh://me@h:2222/~/r").unwrap();
+        assert_eq!(
+            (u.host.as_str(), u.port.as_deref(), u.path.as_str()),
+            ("me@h", Some("2222"), "/~/r")
+        );
+        assert_eq!(SshUrl::parse("ssh://h/srv/r").unwrap().path, "/srv/r");
+        assert_eq!(SshUrl::parse("../r"), None);
+        assert_eq!(SshUrl::parse("./a:b"), None);
+        assert_eq!(SshUrl::parse("https://h/r"), None);
+        assert_eq!(shell_quote("it's"), "'it'\"'\"'s'");
     }
 
     #[test]

@@ -728,23 +728,31 @@ fn sync_remotes(ctx: &Ctx, named: &[String], fast: bool) -> Result<Vec<SyncRemot
                 .unwrap_or(true)
         };
         let mut uuid = r.uuid.clone();
-        if uuid.is_none()
-            && !r.ignore
-            && let Some(path) = r.local_path(&base)
-        {
-            // As git-annex: a local git remote is initialized and its
-            // UUID remembered.
-            match annex_sync::sync::local_remote_uuid(&path) {
-                Ok(Some(u)) => {
+        if uuid.is_none() && !r.ignore {
+            // As git-annex: a git remote's UUID is learned (a local one
+            // initialized first) and remembered.
+            let learned = if let Some(path) = r.local_path(&base) {
+                Some(annex_sync::sync::local_remote_uuid(&path))
+            } else {
+                r.url
+                    .as_deref()
+                    .and_then(annex_sync::sync::SshUrl::parse)
+                    .map(|u| {
+                        let ssh = ctx.config.get_str("core.sshcommand");
+                        annex_sync::sync::ssh_remote_uuid(&r.name, &u, ssh.as_deref())
+                    })
+            };
+            match learned {
+                Some(Ok(Some(u))) => {
                     let key = format!("remote.{}.annex-uuid", r.name);
                     annex_sync::git::Git::new(&base).run(["config", key.as_str(), u.as_str()])?;
                     uuid = Some(u);
                 }
-                Ok(None) => {}
-                Err(e) => {
+                Some(Err(e)) => {
                     let _ = std::io::stdout().flush();
                     eprintln!("  {e}");
                 }
+                Some(Ok(None)) | None => {}
             }
         }
         out.push(SyncRemote {

@@ -450,6 +450,12 @@ fn vanishing_ssh_remote_is_recorded_and_retried() {
     );
     assert!(!record.exists(), "record kept after a successful push");
     assert_eq!(git(&gone, &["rev-parse", "master"]), head);
+    // Its UUID learned over ssh (`git-annex-shell configlist`, which
+    // initialized it).
+    assert_eq!(
+        git(&a, &["config", "remote.gone.annex-uuid"]),
+        git(&gone, &["config", "annex.uuid"])
+    );
 
     // Pulling over ssh.
     let b = r.join("b");
