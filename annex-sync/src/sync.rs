@@ -303,7 +303,18 @@ impl SyncRepo {
     /// Commits every change to tracked files (`git commit -a`) with the
     /// messages (one paragraph each). Nothing to commit is no error: the
     /// outcome holds what git prints then. `quiet` passes `--quiet`.
+    ///
+    /// The index's stat data is refreshed (and written) first, so that the
+    /// check costs one `lstat` a file when nothing changed, also on the
+    /// next run (a dry run alone does not write what it learned).
     pub fn commit(&self, messages: &[String], quiet: bool) -> Result<CommitOutcome, SyncError> {
+        // Exit status 1 only says some files differ: the commit decides.
+        let _ = self
+            .git
+            .command(["update-index", "-q", "--refresh"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status();
         let mut dry: Vec<OsString> = vec!["commit".into(), "--dry-run".into(), "-a".into()];
         if quiet {
             dry.push("--quiet".into());
@@ -370,6 +381,48 @@ impl SyncRepo {
             })?;
         self.refresh()?;
         Ok(GitRun::from_output(out))
+    }
+
+    /// Whether `git fetch REMOTE` could bring anything: false only when the
+    /// remote is a repository on this machine (`local_path`), fetched with
+    /// git's default refspec (`+refs/heads/*:refs/remotes/REMOTE/*`), and
+    /// each of its branches is already at the same commit in our
+    /// remote-tracking refs. Saves starting `git fetch` and
+    /// `git upload-pack` when nothing moved.
+    pub fn fetch_needed(&self, remote: &str, local_path: &Path) -> bool {
+        let default = format!("+refs/heads/*:refs/remotes/{remote}/*");
+        let snapshot = self.repo.config_snapshot();
+        let key = format!("remote.{remote}.fetch");
+        let specs = snapshot.strings(key.as_str()).unwrap_or_default();
+        if specs.len() != 1 || AsRef::<[u8]>::as_ref(&specs[0]) != default.as_bytes() {
+            return true;
+        }
+        let Some(git_dir) = local_git_dir(local_path) else {
+            return true;
+        };
+        let Ok(theirs) = gix::open_opts(&git_dir, gix::open::Options::isolated()) else {
+            return true;
+        };
+        let Ok(refs) = theirs.references() else {
+            return true;
+        };
+        let Ok(heads) = refs.prefixed("refs/heads/") else {
+            return true;
+        };
+        for r in heads {
+            let Ok(mut r) = r else { return true };
+            let name = r.name().as_bstr().to_string();
+            let Some(short) = name.strip_prefix("refs/heads/") else {
+                return true;
+            };
+            let Ok(id) = r.peel_to_id() else { return true };
+            let ours = format!("refs/remotes/{remote}/{short}");
+            match self.ref_id(&ours) {
+                Ok(Some(o)) if o == id.detach() => {}
+                _ => return true,
+            }
+        }
+        false
     }
 
     /// Points `branch` (full name) at `to` (full name) unless it is there

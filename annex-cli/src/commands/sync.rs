@@ -110,6 +110,8 @@ struct SyncRemote {
     pull: bool,
     /// `remote.NAME.annex-push` (default true) and not `annex-readonly`.
     push: bool,
+    /// Where it is, when it is a repository on this machine.
+    local_path: Option<std::path::PathBuf>,
 }
 
 /// The output of one `sync` run: a reporter per action kind (`commit`,
@@ -249,6 +251,7 @@ pub fn run(args: Args) -> Result<(), CommandError> {
             let fetched = pull_remote(
                 &mut repo,
                 &r.name,
+                r.local_path.as_deref(),
                 branch.as_ref(),
                 only_annex,
                 merge_options,
@@ -468,6 +471,7 @@ pub(crate) fn merge_one(
 fn pull_remote(
     repo: &mut SyncRepo,
     name: &str,
+    local_path: Option<&std::path::Path>,
     branch: Option<&CurrentBranch>,
     only_annex: bool,
     options: MergeOptions,
@@ -483,7 +487,13 @@ fn pull_remote(
         out.end(a, true)?;
         return Ok(run.ok);
     }
-    let run = repo.fetch(name, &[], options.quiet)?;
+    let run = match local_path {
+        Some(p) if !repo.fetch_needed(name, p) => GitRun {
+            ok: true,
+            ..GitRun::default()
+        },
+        _ => repo.fetch(name, &[], options.quiet)?,
+    };
     replay(&run, json)?;
     if !run.ok {
         // As git-annex: git said why; the pull is not counted a failure.
@@ -760,6 +770,7 @@ fn sync_remotes(ctx: &Ctx, named: &[String], fast: bool) -> Result<Vec<SyncRemot
             content: uuid.is_some() && !r.ignore,
             pull: flag("annex-pull"),
             push: flag("annex-push") && !r.readonly,
+            local_path: r.local_path(&base),
         });
     }
     Ok(out)
