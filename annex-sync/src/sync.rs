@@ -6,9 +6,13 @@
 //! Steps and their git commands, as git-annex runs them:
 //!
 //! - commit: `git commit -a -m MSG` ([`SyncRepo::commit`]); to keep the
-//!   no-op path cheap, `git commit --dry-run -a` first tells whether there
-//!   is anything to commit (it runs no hook and prints what `git commit`
-//!   would print when there is nothing), and only then the real commit runs.
+//!   no-op path cheap, [`crate::clean::provably_clean`] first checks in
+//!   process (stat data against the index, cache tree against `HEAD`, no
+//!   untracked file) and prints git's text itself; when it cannot prove
+//!   it, `git update-index --refresh` then `git commit --dry-run -a` tell
+//!   whether there is anything to commit (no hook runs; the dry run prints
+//!   what `git commit` would print when there is nothing), and only then
+//!   the real commit runs.
 //! - pull: `git fetch REMOTE` ([`SyncRepo::fetch`]), then `git merge
 //!   --no-edit REMOTE/BRANCH` and `REMOTE/synced/BRANCH` when they have
 //!   commits the current branch lacks ([`SyncRepo::merge`]).
@@ -308,6 +312,25 @@ impl SyncRepo {
     /// check costs one `lstat` a file when nothing changed, also on the
     /// next run (a dry run alone does not write what it learned).
     pub fn commit(&self, messages: &[String], quiet: bool) -> Result<CommitOutcome, SyncError> {
+        if let Some(top) = &self.work_tree
+            && crate::clean::provably_clean(&self.repo, top)
+        {
+            let text = if quiet {
+                Some(String::new())
+            } else {
+                self.clean_status()?
+            };
+            if let Some(text) = text {
+                return Ok(CommitOutcome {
+                    committed: false,
+                    run: GitRun {
+                        ok: false,
+                        stdout: text.into_bytes(),
+                        stderr: Vec::new(),
+                    },
+                });
+            }
+        }
         // Exit status 1 only says some files differ: the commit decides.
         let _ = self
             .git
@@ -360,6 +383,23 @@ impl SyncRepo {
             committed: run.ok,
             run,
         })
+    }
+
+    /// What `git commit` prints when a clean work tree is on a branch
+    /// with commits and no upstream; `None` in other cases (git is asked
+    /// then).
+    fn clean_status(&self) -> Result<Option<String>, SyncError> {
+        let Some(b) = self.current_branch()?.filter(|b| b.born) else {
+            return Ok(None);
+        };
+        let key = format!("branch.{}.remote", b.short());
+        if self.repo.config_snapshot().string(key.as_str()).is_some() {
+            return Ok(None);
+        }
+        Ok(Some(format!(
+            "On branch {}\nnothing to commit, working tree clean\n",
+            b.short()
+        )))
     }
 
     /// `git fetch [--quiet] REMOTE [REFS...]`. A failure is returned as

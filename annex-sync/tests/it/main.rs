@@ -1,4 +1,5 @@
 //! Integration tests of `annex-sync`, one binary.
 
+mod clean;
 mod git;
 mod sync;
