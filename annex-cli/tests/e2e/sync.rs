@@ -121,6 +121,26 @@ fn sync_output_matches_reference() {
             text(&mine.stderr)
         );
     }
+    // Files an hour old and the index refreshed: our no-op check proves
+    // the tree clean without git, and prints what git would.
+    for a in [&ref_a, &our_a] {
+        for f in ["f", "h"] {
+            let st = Command::new("touch")
+                .current_dir(a)
+                .args(["-h", "-d", "1 hour ago", f])
+                .status()
+                .unwrap();
+            assert!(st.success());
+        }
+        git(a, &["update-index", "-q", "--refresh"]);
+    }
+    let theirs = annex_output(&ref_a, &["sync"], None);
+    let mine = ours(&our_a, &["sync"]);
+    assert_eq!(text(&mine.stdout), text(&theirs.stdout));
+    assert!(
+        text(&mine.stdout)
+            .starts_with("commit  \nOn branch master\nnothing to commit, working tree clean\nok\n")
+    );
     // Same refs on both sides of both scenarios.
     for dir in ["bare.git", "c"] {
         let names = |root: &Path| {
