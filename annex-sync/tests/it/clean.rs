@@ -40,6 +40,7 @@ fn repo() -> tempfile::TempDir {
     git(d, &["add", "."]);
     git(d, &["commit", "-q", "-m", "x"]);
     git(d, &["update-index", "-q", "--refresh"]);
+    age(d, &[".", "sub"]);
     dir
 }
 
@@ -112,5 +113,36 @@ fn fresh_files_are_left_to_git() {
     std::fs::write(d.join("a"), "a\n").unwrap();
     git(d, &["add", "a"]);
     git(d, &["commit", "-q", "-m", "x"]);
+    assert!(!clean(d));
+}
+
+#[test]
+fn remembered_directories_still_catch_changes() {
+    use annex_sync::clean::DIRS_CACHE;
+    let dir = repo();
+    let d = dir.path();
+    let cache = d.join(".git/annex").join(DIRS_CACHE);
+    assert!(clean(d));
+    assert!(cache.exists(), "directories remembered");
+    // Proven again from the remembered directories.
+    assert!(clean(d));
+    // A new untracked file changes its directory.
+    std::fs::write(d.join("sub/new"), "n").unwrap();
+    assert!(!clean(d));
+    std::fs::remove_file(d.join("sub/new")).unwrap();
+    // A symlink pointed elsewhere (replaced in its directory).
+    let dir = repo();
+    let d = dir.path();
+    assert!(clean(d));
+    std::fs::remove_file(d.join("link")).unwrap();
+    std::os::unix::fs::symlink("sub/b", d.join("link")).unwrap();
+    age(d, &["link", "."]);
+    assert!(!clean(d));
+    // A regular file changed in place (its directory unchanged).
+    let dir = repo();
+    let d = dir.path();
+    assert!(clean(d));
+    std::fs::write(d.join("sub/b"), "c\n").unwrap();
+    age(d, &["sub/b", "sub"]);
     assert!(!clean(d));
 }
