@@ -312,24 +312,8 @@ impl SyncRepo {
     /// check costs one `lstat` a file when nothing changed, also on the
     /// next run (a dry run alone does not write what it learned).
     pub fn commit(&self, messages: &[String], quiet: bool) -> Result<CommitOutcome, SyncError> {
-        if let Some(top) = &self.work_tree
-            && crate::clean::provably_clean(&self.repo, top)
-        {
-            let text = if quiet {
-                Some(String::new())
-            } else {
-                self.clean_status()?
-            };
-            if let Some(text) = text {
-                return Ok(CommitOutcome {
-                    committed: false,
-                    run: GitRun {
-                        ok: false,
-                        stdout: text.into_bytes(),
-                        stderr: Vec::new(),
-                    },
-                });
-            }
+        if let Some(nothing) = self.nothing_to_commit(quiet)? {
+            return Ok(nothing);
         }
         // Exit status 1 only says some files differ: the commit decides.
         let _ = self
@@ -338,6 +322,11 @@ impl SyncRepo {
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .status();
+        // With the stat data fresh again (a copied or touched tree),
+        // proven without another pass of git.
+        if let Some(nothing) = self.nothing_to_commit(quiet)? {
+            return Ok(nothing);
+        }
         let mut dry: Vec<OsString> = vec!["commit".into(), "--dry-run".into(), "-a".into()];
         if quiet {
             dry.push("--quiet".into());
@@ -383,6 +372,35 @@ impl SyncRepo {
             committed: run.ok,
             run,
         })
+    }
+
+    /// The outcome of a commit with nothing to commit, when
+    /// [`crate::clean::provably_clean`] proves it and git's text is known.
+    fn nothing_to_commit(&self, quiet: bool) -> Result<Option<CommitOutcome>, SyncError> {
+        let Some(top) = &self.work_tree else {
+            return Ok(None);
+        };
+        // The index as it is now (git may just have rewritten it).
+        let repo = gix::open(&self.git_dir).map_err(|e| SyncError::Open {
+            path: self.git_dir.clone(),
+            detail: e.to_string(),
+        })?;
+        if !crate::clean::provably_clean(&repo, top) {
+            return Ok(None);
+        }
+        let text = if quiet {
+            Some(String::new())
+        } else {
+            self.clean_status()?
+        };
+        Ok(text.map(|text| CommitOutcome {
+            committed: false,
+            run: GitRun {
+                ok: false,
+                stdout: text.into_bytes(),
+                stderr: Vec::new(),
+            },
+        }))
     }
 
     /// What `git commit` prints when a clean work tree is on a branch
