@@ -1,9 +1,14 @@
 //! `annex-sync`: `sync` at the git level and for content.
 //!
+//! - [`clean`]: telling cheaply that the work tree has nothing to commit.
 //! - [`git`]: the one place that runs the `git` executable (fetch, push,
 //!   merge of the current branch), where gix cannot do the job yet.
 //! - [`resolve`]: the merge driver, resolving conflicted merges of the
 //!   current branch the way git-annex does (variant files).
+//! - [`sync`]: the git-level steps of `sync` (commit, fetch, merge, push
+//!   with the failed-push record).
 
+pub mod clean;
 pub mod git;
 pub mod resolve;
+pub mod sync;

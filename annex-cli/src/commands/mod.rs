@@ -21,6 +21,7 @@ mod lock;
 mod lookupkey;
 mod matchexpression;
 mod maxsize;
+mod merge;
 mod move_;
 mod numcopies;
 mod resolvemerge;
@@ -89,6 +90,8 @@ pub enum Command {
     Matchexpression(matchexpression::Args),
     /// Configure the maximum size of a repository.
     Maxsize(maxsize::Args),
+    /// Merge changes from remotes.
+    Merge(merge::Args),
     /// Configure the minimum number of copies.
     Mincopies(numcopies::Args),
     /// Move content of files to or from another repository.
@@ -159,6 +162,7 @@ pub fn run(command: Command) -> Result<(), CommandError> {
         Command::Semitrust(args) => trust::run(TrustLevel::SemiTrusted, args),
         Command::Setpresentkey(args) => setpresentkey::run(args),
         Command::Smudge(args) => smudge::run(args),
+        Command::Merge(args) => merge::run(args),
         Command::Sync(args) => sync::run(args),
         Command::Trust(args) => trust::run(TrustLevel::Trusted, args),
         Command::Ungroup(args) => group::run_ungroup(args),

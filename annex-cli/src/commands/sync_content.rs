@@ -108,6 +108,11 @@ pub fn run(ctx: Ctx, options: &ContentOptions, output: &OutputArgs) -> Result<us
         failed: 0,
     };
     let mut pass = Pass::new(&env, options)?;
+    if options.only_configured && !pass.wanted.values().any(Option::is_some) {
+        // The default content sync, and no repository taking part has
+        // preferred content: nothing to look at.
+        return Ok(0);
+    }
     let jobs = options.jobs.max(1);
     let mut seek_reporter = output.reporter("sync").quote_path(quote);
     // A bare repository has no work tree: every key, as git-annex does.

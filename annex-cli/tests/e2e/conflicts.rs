@@ -71,13 +71,9 @@ fn reference(dir: &Path, args: &[&str]) -> String {
     must(reference_output(dir, args), &format!("git-annex {args:?}"))
 }
 
-/// Our binary: the one cargo built for these tests, or `$GIT_ANNEX_RS_BIN`
-/// (a copy of it, when another build may replace the binary in a shared
-/// target directory while the tests run).
+/// The binary under test, as cargo built it for these tests.
 fn ours_bin() -> PathBuf {
-    std::env::var_os("GIT_ANNEX_RS_BIN")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_git-annex-rs")))
+    PathBuf::from(env!("CARGO_BIN_EXE_git-annex-rs"))
 }
 
 /// Our `git-annex-rs ARGS` in `dir`, whatever its exit status.

@@ -19,6 +19,7 @@ mod matching;
 mod maxsize;
 mod read;
 mod settings;
+mod sync;
 mod sync_content;
 mod transfer;
 

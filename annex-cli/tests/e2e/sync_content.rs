@@ -1,10 +1,8 @@
 //! End-to-end tests of the content pass of `sync --content`: networks of
 //! three repositories (`a`, `b`, `c`, each a remote of the others) made
 //! by the reference git-annex with preferred content set on each, where
-//! the same steps are run by us (`sync --no-pull --no-push --no-commit
-//! --content`, the git level done by the reference's `sync --no-content`
-//! beforehand) on one copy and by the reference (`sync --content`) on
-//! another. The reference is the oracle: which repository holds which key
+//! the same steps are run by us (`sync --content`) on one copy and by the
+//! reference (`sync --content`) on another. The reference is the oracle: which repository holds which key
 //! afterwards, and the actions shown (`get`/`put`/`drop` lines with their
 //! explanations), must be the same.
 
@@ -185,7 +183,7 @@ fn actions(o: &Output) -> Vec<String> {
 }
 
 fn ours_sync(dir: &Path, extra: &[&str], remotes: &[&str]) -> Output {
-    let mut args = vec!["sync", "--no-pull", "--no-push", "--no-commit", "--content"];
+    let mut args = vec!["sync", "--content"];
     args.extend(extra);
     args.extend(remotes);
     let o = ours(dir, &args);

@@ -1,4 +1,6 @@
 //! Integration tests of `annex-sync`, one binary.
 
+mod clean;
 mod git;
 mod resolve;
+mod sync;

@@ -32,6 +32,10 @@ pub enum Fixture {
     ContentAbsent,
     /// As [`Fixture::Full`], but `peer` has no content and the log says so.
     PeerEmpty,
+    /// As [`Fixture::Full`], plus a second remote `mirror` (a bare clone,
+    /// `mirror.git`, no content), synced by the reference so that a later
+    /// `sync` has nothing to do: for the `sync` rows.
+    TwoRemotes,
 }
 
 impl Fixture {
@@ -43,6 +47,7 @@ impl Fixture {
             Fixture::Full => "full",
             Fixture::ContentAbsent => "content-absent",
             Fixture::PeerEmpty => "peer-empty",
+            Fixture::TwoRemotes => "two-remotes",
         }
     }
 }
@@ -202,7 +207,14 @@ pub const OPS: &[Op] = &[
         id: "sync",
         args: &["sync"],
         workload: Workload::Small,
-        state: State::Fresh(Fixture::Full),
+        state: State::Fresh(Fixture::TwoRemotes),
+        check: Check::ExitStatus,
+    },
+    Op {
+        id: "sync-content",
+        args: &["sync", "--content"],
+        workload: Workload::Small,
+        state: State::Fresh(Fixture::TwoRemotes),
         check: Check::ExitStatus,
     },
 ];
