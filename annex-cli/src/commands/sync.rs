@@ -283,7 +283,9 @@ pub fn run(args: Args) -> Result<(), CommandError> {
     let ctx = if content {
         let content_remotes: Vec<String> = remotes
             .iter()
-            .filter(|r| r.content && !unreachable.contains(&r.name))
+            // A remote whose fetch failed stays: git-annex still tries it, and
+            // reports each transfer that fails.
+            .filter(|r| r.content)
             .map(|r| r.name.clone())
             .collect();
         let options = ContentOptions {

@@ -209,14 +209,37 @@ fn ref_sync(dir: &Path, extra: &[&str], remotes: &[&str]) -> Output {
 /// actions and exit code, and that the repositories end holding the same
 /// keys. Returns our copy and the actions of each step.
 fn same_steps(n: &Net, steps: &[&str], extra: &[&str]) -> (Net, Vec<Vec<String>>) {
+    same_steps_mode(n, steps, extra, true)
+}
+
+/// [`same_steps`], with `sync --content` when `content`, else a plain
+/// `sync` (the default content sync of git-annex 10.20261026).
+fn same_steps_mode(
+    n: &Net,
+    steps: &[&str],
+    extra: &[&str],
+    content: bool,
+) -> (Net, Vec<Vec<String>>) {
     let o = n.copy();
     let r = n.copy();
     let mut shown = Vec::new();
     for step in steps {
         git(&o.repo(step), &["fetch", "-q", "--all"]);
         let remotes = remotes_of(step);
-        let ours_out = ours_sync(&o.repo(step), extra, remotes);
-        let ref_out = ref_sync(&r.repo(step), extra, remotes);
+        let (ours_out, ref_out) = if content {
+            (
+                ours_sync(&o.repo(step), extra, remotes),
+                ref_sync(&r.repo(step), extra, remotes),
+            )
+        } else {
+            let mut args = vec!["sync"];
+            args.extend(extra);
+            args.extend(remotes);
+            (
+                ours(&o.repo(step), &args),
+                annex_output(&r.repo(step), &args, None),
+            )
+        };
         let (mut ours_actions, mut ref_actions) = (actions(&ours_out), actions(&ref_out));
         if extra.iter().any(|a| a.starts_with("-J")) {
             // In parallel, actions finish in any order.
@@ -623,4 +646,26 @@ fn same_content_under_a_wanted_name_is_kept_as_the_reference() {
         shown[0].iter().any(|a| a.starts_with("drop big.bin")),
         "{shown:?}"
     );
+}
+
+/// Without `--content`, `--no-content` or `annex.synccontent`, git-annex
+/// 10.20261026 syncs content with the repositories that have preferred
+/// content configured, and with no other: here only `b` has one, so `a`
+/// sends `b` what it wants and `c` receives nothing.
+#[test]
+fn default_content_sync_involves_only_configured_repositories_as_the_reference() {
+    let n = net(|root| {
+        annex(&root.join("b"), &["wanted", "here", "include=*.txt"]);
+    });
+    let (o, shown) = same_steps_mode(&n, &["a", "b", "c"], &[], false);
+    assert!(!shown[0].is_empty(), "{shown:?}");
+    assert!(
+        shown.iter().flatten().all(|l| l.contains("(to b...)")),
+        "{shown:?}"
+    );
+    assert!(o.placement()["c"].is_empty());
+    // Nothing configured anywhere: a plain sync moves no content.
+    let n = net(|_| {});
+    let (_, shown) = same_steps_mode(&n, &["a", "b", "c"], &[], false);
+    assert!(shown.iter().all(Vec::is_empty), "{shown:?}");
 }
