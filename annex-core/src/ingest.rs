@@ -354,7 +354,7 @@ impl Ingester {
         let (key, entry) = if unlocked {
             self.add_unlocked(repo, path, &full, &meta)?
         } else {
-            self.add_locked(repo, path, &full)?
+            self.add_locked(repo, path, &full, meta)?
         };
         Ok(Added::Annexed {
             key,
@@ -421,13 +421,15 @@ impl Ingester {
 
     /// Locks down, hashes and ingests a regular file, and replaces it by
     /// its symlink. Returns the key and the entry to stage.
+    /// `before` is the file's stat, just taken.
     fn add_locked(
         &self,
         repo: &gix::Repository,
         path: &[u8],
         full: &Path,
+        before: fs::Metadata,
     ) -> Result<(Key, IndexEntry), IngestError> {
-        let locked = self.lock_down(path, full)?;
+        let locked = self.lock_down(path, full, before)?;
         let result = self.hash_locked_down(path, full, &locked);
         let key = match result {
             Ok(k) => k,
@@ -507,8 +509,15 @@ impl Ingester {
         Ok((key, entry))
     }
 
-    fn lock_down(&self, path: &[u8], full: &Path) -> Result<LockedDown, IngestError> {
-        let before = fs::symlink_metadata(full).map_err(|e| changed_or(e, path, full))?;
+    /// Freezes the file and hard-links it into `othertmp`. `before` is its
+    /// stat, taken just before by the caller (not again here): a file that
+    /// changed since is refused by the comparison with the link's stat.
+    fn lock_down(
+        &self,
+        path: &[u8],
+        full: &Path,
+        before: fs::Metadata,
+    ) -> Result<LockedDown, IngestError> {
         let old_mode = before.permissions().mode();
         // freezeContent: no write bits.
         let frozen = old_mode & !0o222;
