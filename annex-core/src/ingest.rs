@@ -308,6 +308,21 @@ impl Ingester {
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Added::Nothing),
             Err(e) => return Err(io_err("stat", &full)(e)),
         };
+        self.add_stated(repo, path, how, meta)
+    }
+
+    /// [`Ingester::add`] of a file whose `lstat` the caller has just taken
+    /// (`meta`, e.g. to decide `how` from its size), so it is not taken
+    /// again. A file that changes after that stat is refused as changed,
+    /// as one that changes while it is hashed is.
+    pub fn add_stated(
+        &self,
+        repo: &gix::Repository,
+        path: &[u8],
+        how: Disposition,
+        meta: fs::Metadata,
+    ) -> Result<Added, IngestError> {
+        let full = self.top.join(os(path));
         let ft = meta.file_type();
         if how != Disposition::Annex {
             if !ft.is_symlink() && !ft.is_file() {
