@@ -435,6 +435,27 @@ fn copy_plain(
     }
 }
 
+/// How much written content [`start_write_back`] lets pile up.
+const WRITE_BACK_CHUNK: u64 = 16 << 20;
+
+/// Once `WRITE_BACK_CHUNK` bytes were written since the last time, asks
+/// the kernel to start writing them to disk now (`POSIX_FADV_DONTNEED`
+/// starts write-back of dirty pages without waiting for it), so that the
+/// `fsync` at the end has little left to wait for instead of the whole
+/// file. Only a hint: failures are ignored (the `fsync` still makes the
+/// content durable).
+fn start_write_back(out: &File, flushed: &mut u64, done: u64) {
+    if done.saturating_sub(*flushed) >= WRITE_BACK_CHUNK {
+        let _ = rustix::fs::fadvise(
+            out,
+            *flushed,
+            std::num::NonZeroU64::new(done - *flushed),
+            rustix::fs::Advice::DontNeed,
+        );
+        *flushed = done;
+    }
+}
+
 /// Blocks in flight between the copying and the hashing thread.
 const HASH_QUEUE: usize = 4;
 
@@ -469,6 +490,7 @@ fn copy_hashing(
         // worker's loop ends.
         let copied = (move |mut done: u64| {
             let mut allocated = 0;
+            let mut flushed = done;
             loop {
                 let mut buf = match spare.try_recv() {
                     Ok(b) => b,
@@ -484,6 +506,7 @@ fn copy_hashing(
                 }
                 out.write_all(&buf[..n]).map_err(io_err("write", dest))?;
                 done += n as u64;
+                start_write_back(out, &mut flushed, done);
                 progress(done);
                 if to_hash.send((buf, n)).is_err() {
                     return Err(TransferError::Io {

@@ -130,8 +130,9 @@ fn receive_resumes_from_a_partial_file_and_verifies() {
 #[test]
 fn receive_of_many_blocks_hashes_on_the_side_resumes_and_refuses_corruption() {
     // Larger than the blocks the copy hands to its hashing thread, times the
-    // blocks in flight, and not a multiple of a block.
-    let content: Vec<u8> = (0..9_500_000u32)
+    // blocks in flight, and than the 16 MiB after which write-back is
+    // started early (whole and resumed); not a multiple of a block.
+    let content: Vec<u8> = (0..21_000_000u32)
         .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
         .collect();
     let repo = annexed_repo(&[("big", &content)]);
@@ -145,9 +146,9 @@ fn receive_of_many_blocks_hashes_on_the_side_resumes_and_refuses_corruption() {
     let r = transfer::receive(&src, &dest, &key, &mut |n| last = n).expect("receive");
     assert_eq!(
         (r.size, r.verified, r.resumed_from),
-        (9_500_000, Some(true), 0)
+        (21_000_000, Some(true), 0)
     );
-    assert_eq!(last, 9_500_000);
+    assert_eq!(last, 21_000_000);
     assert_eq!(std::fs::read(&dest).expect("read"), content);
     // Resumed from a partial file ending inside a block.
     let dest = dest_dir.path().join("partial");
@@ -155,12 +156,12 @@ fn receive_of_many_blocks_hashes_on_the_side_resumes_and_refuses_corruption() {
     let r = transfer::receive(&src, &dest, &key, &mut |_| {}).expect("receive");
     assert_eq!(
         (r.size, r.verified, r.resumed_from),
-        (9_500_000, Some(true), 3_333_333)
+        (21_000_000, Some(true), 3_333_333)
     );
     assert_eq!(std::fs::read(&dest).expect("read"), content);
     // A source with one byte changed far into it is refused.
     let mut bad = content.clone();
-    bad[8_000_001] ^= 1;
+    bad[18_000_001] ^= 1;
     let bad_src = dest_dir.path().join("bad-source");
     std::fs::write(&bad_src, &bad).expect("write");
     let dest = dest_dir.path().join("from-bad");
@@ -169,9 +170,9 @@ fn receive_of_many_blocks_hashes_on_the_side_resumes_and_refuses_corruption() {
     assert!(!r.ok());
     // And so is a good source resumed onto a corrupted partial file.
     let dest = dest_dir.path().join("bad-partial");
-    std::fs::write(&dest, &bad[..8_500_000]).expect("write");
+    std::fs::write(&dest, &bad[..19_000_000]).expect("write");
     let r = transfer::receive(&src, &dest, &key, &mut |_| {}).expect("receive");
-    assert_eq!(r.resumed_from, 8_500_000);
+    assert_eq!(r.resumed_from, 19_000_000);
     assert_eq!(r.verified, Some(false));
 }
 
