@@ -308,6 +308,21 @@ impl Ingester {
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Added::Nothing),
             Err(e) => return Err(io_err("stat", &full)(e)),
         };
+        self.add_stated(repo, path, how, meta)
+    }
+
+    /// [`Ingester::add`] of a file whose `lstat` the caller has just taken
+    /// (`meta`, e.g. to decide `how` from its size), so it is not taken
+    /// again. A file that changes after that stat is refused as changed,
+    /// as one that changes while it is hashed is.
+    pub fn add_stated(
+        &self,
+        repo: &gix::Repository,
+        path: &[u8],
+        how: Disposition,
+        meta: fs::Metadata,
+    ) -> Result<Added, IngestError> {
+        let full = self.top.join(os(path));
         let ft = meta.file_type();
         if how != Disposition::Annex {
             if !ft.is_symlink() && !ft.is_file() {
@@ -354,7 +369,7 @@ impl Ingester {
         let (key, entry) = if unlocked {
             self.add_unlocked(repo, path, &full, &meta)?
         } else {
-            self.add_locked(repo, path, &full)?
+            self.add_locked(repo, path, &full, meta)?
         };
         Ok(Added::Annexed {
             key,
@@ -421,13 +436,15 @@ impl Ingester {
 
     /// Locks down, hashes and ingests a regular file, and replaces it by
     /// its symlink. Returns the key and the entry to stage.
+    /// `before` is the file's stat, just taken.
     fn add_locked(
         &self,
         repo: &gix::Repository,
         path: &[u8],
         full: &Path,
+        before: fs::Metadata,
     ) -> Result<(Key, IndexEntry), IngestError> {
-        let locked = self.lock_down(path, full)?;
+        let locked = self.lock_down(path, full, before)?;
         let result = self.hash_locked_down(path, full, &locked);
         let key = match result {
             Ok(k) => k,
@@ -507,8 +524,15 @@ impl Ingester {
         Ok((key, entry))
     }
 
-    fn lock_down(&self, path: &[u8], full: &Path) -> Result<LockedDown, IngestError> {
-        let before = fs::symlink_metadata(full).map_err(|e| changed_or(e, path, full))?;
+    /// Freezes the file and hard-links it into `othertmp`. `before` is its
+    /// stat, taken just before by the caller (not again here): a file that
+    /// changed since is refused by the comparison with the link's stat.
+    fn lock_down(
+        &self,
+        path: &[u8],
+        full: &Path,
+        before: fs::Metadata,
+    ) -> Result<LockedDown, IngestError> {
         let old_mode = before.permissions().mode();
         // freezeContent: no write bits.
         let frozen = old_mode & !0o222;

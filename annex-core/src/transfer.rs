@@ -375,22 +375,18 @@ pub fn receive(
             .map_err(io_err("read", src))?;
     }
     let resumed_from = have;
-    let mut done = have;
-    progress(done);
-    loop {
-        let n = match input.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(io_err("read", src)(e)),
-        };
-        if let Some(h) = hasher.as_mut() {
-            h.update(&buf[..n]);
+    progress(have);
+    let (done, hasher) = match hasher {
+        Some(h) => {
+            drop(buf);
+            let (done, h) = copy_hashing(&mut input, src, &mut out, dest, have, h, progress)?;
+            (done, Some(h))
         }
-        out.write_all(&buf[..n]).map_err(io_err("write", dest))?;
-        done += n as u64;
-        progress(done);
-    }
+        None => (
+            copy_plain(&mut input, src, &mut out, dest, have, &mut buf, progress)?,
+            None,
+        ),
+    };
     out.sync_all().map_err(io_err("sync", dest))?;
     let size_ok = key.size().is_none_or(|s| s == done);
     let verified = match hasher {
@@ -402,6 +398,131 @@ pub fn receive(
         size: done,
         verified,
         resumed_from,
+    })
+}
+
+/// Reads from `input` until a block is full or the end, retrying
+/// interrupted reads; 0 at the end.
+fn read_block(input: &mut File, src: &Path, buf: &mut [u8]) -> Result<usize, TransferError> {
+    loop {
+        match input.read(buf) {
+            Ok(n) => return Ok(n),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(io_err("read", src)(e)),
+        }
+    }
+}
+
+/// Copies the rest of `input` to `out` with no hashing; returns the bytes
+/// done, counting the `done` there were already.
+fn copy_plain(
+    input: &mut File,
+    src: &Path,
+    out: &mut File,
+    dest: &Path,
+    mut done: u64,
+    buf: &mut [u8],
+    progress: &mut dyn FnMut(u64),
+) -> Result<u64, TransferError> {
+    loop {
+        let n = read_block(input, src, buf)?;
+        if n == 0 {
+            return Ok(done);
+        }
+        out.write_all(&buf[..n]).map_err(io_err("write", dest))?;
+        done += n as u64;
+        progress(done);
+    }
+}
+
+/// How much written content [`start_write_back`] lets pile up.
+const WRITE_BACK_CHUNK: u64 = 16 << 20;
+
+/// Once `WRITE_BACK_CHUNK` bytes were written since the last time, asks
+/// the kernel to start writing them to disk now (`POSIX_FADV_DONTNEED`
+/// starts write-back of dirty pages without waiting for it), so that the
+/// `fsync` at the end has little left to wait for instead of the whole
+/// file. Only a hint: failures are ignored (the `fsync` still makes the
+/// content durable).
+fn start_write_back(out: &File, flushed: &mut u64, done: u64) {
+    if done.saturating_sub(*flushed) >= WRITE_BACK_CHUNK {
+        let _ = rustix::fs::fadvise(
+            out,
+            *flushed,
+            std::num::NonZeroU64::new(done - *flushed),
+            rustix::fs::Advice::DontNeed,
+        );
+        *flushed = done;
+    }
+}
+
+/// Blocks in flight between the copying and the hashing thread.
+const HASH_QUEUE: usize = 4;
+
+/// Copies the rest of `input` to `out` on this thread while a second thread
+/// hashes the same blocks, in order, after each was written: hashing
+/// overlaps reading and writing, and what is hashed is exactly what was
+/// written. Returns the bytes done (counting the `done` there were
+/// already) and the hasher with everything hashed.
+fn copy_hashing(
+    input: &mut File,
+    src: &Path,
+    out: &mut File,
+    dest: &Path,
+    done: u64,
+    mut hasher: ContentHasher,
+    progress: &mut dyn FnMut(u64),
+) -> Result<(u64, ContentHasher), TransferError> {
+    use std::sync::mpsc;
+    let (to_hash, blocks) = mpsc::sync_channel::<(Vec<u8>, usize)>(HASH_QUEUE);
+    let (give_back, spare) = mpsc::channel::<Vec<u8>>();
+    std::thread::scope(|scope| {
+        let worker = scope.spawn(move || {
+            for (buf, n) in blocks {
+                hasher.update(&buf[..n]);
+                // The copying side may have finished and gone: nothing to
+                // give back to then.
+                let _ = give_back.send(buf);
+            }
+            hasher
+        });
+        // `to_hash` moves in and is dropped on return, error or not, so the
+        // worker's loop ends.
+        let copied = (move |mut done: u64| {
+            let mut allocated = 0;
+            let mut flushed = done;
+            loop {
+                let mut buf = match spare.try_recv() {
+                    Ok(b) => b,
+                    Err(_) if allocated < HASH_QUEUE + 2 => {
+                        allocated += 1;
+                        vec![0u8; COPY_BUFFER]
+                    }
+                    Err(_) => spare.recv().unwrap_or_else(|_| vec![0u8; COPY_BUFFER]),
+                };
+                let n = read_block(input, src, &mut buf)?;
+                if n == 0 {
+                    return Ok(done);
+                }
+                out.write_all(&buf[..n]).map_err(io_err("write", dest))?;
+                done += n as u64;
+                start_write_back(out, &mut flushed, done);
+                progress(done);
+                if to_hash.send((buf, n)).is_err() {
+                    return Err(TransferError::Io {
+                        op: "hash",
+                        path: dest.to_path_buf(),
+                        source: io::Error::other("the hashing thread stopped"),
+                    });
+                }
+            }
+        })(done);
+        let hasher = worker.join().map_err(|_| TransferError::Io {
+            op: "hash",
+            path: dest.to_path_buf(),
+            source: io::Error::other("the hashing thread failed"),
+        })?;
+        copied.map(|d| (d, hasher))
     })
 }
 

@@ -724,9 +724,8 @@ fn process(
 ) -> Result<(), CommandError> {
     let work = |repo: &gix::Repository, item: &Item| -> Outcome {
         let full = ingester.top().join(OsStr::from_bytes(&item.path));
-        let size = std::fs::symlink_metadata(&full)
-            .map(|m| m.len())
-            .unwrap_or(0);
+        let meta = std::fs::symlink_metadata(&full).ok();
+        let size = meta.as_ref().map_or(0, |m| m.len());
         let how = if policy.force_small {
             Disposition::Git(None)
         } else if policy.force_large {
@@ -748,9 +747,14 @@ fn process(
         } else {
             std::borrow::Cow::Owned(ingester.with_backend(item.plan.backend))
         };
-        ing.add(repo, &item.path, how)
-            .map(|a| (a, how))
-            .map_err(|e| (e, how))
+        // The stat just taken serves the ingest too; without one, `add`
+        // takes it and says why it could not.
+        match meta {
+            Some(m) => ing.add_stated(repo, &item.path, how, m),
+            None => ing.add(repo, &item.path, how),
+        }
+        .map(|a| (a, how))
+        .map_err(|e| (e, how))
     };
     let json_progress = policy.json_progress;
     let json_error_messages = policy.json_error_messages;

@@ -166,6 +166,45 @@ pub struct Branch {
     /// key's log is found through it; a tree id names its content, so the
     /// cache cannot go stale (the tip itself is read anew every time).
     root_cache: std::sync::Mutex<Option<(ObjectId, RootEntries)>>,
+    /// Where the branch's ref can be, when the refs are files (not a
+    /// reftable): the loose ref and `packed-refs`, whose [`RefStamp`]
+    /// guards [`Branch::tip_cache`].
+    ref_files: Option<[PathBuf; 2]>,
+    /// The tip last read, with the stamp of the ref files taken before
+    /// reading it: while neither file has changed (every ref update
+    /// replaces the file, by rename, whichever process makes it), the tip
+    /// is the same, so it is not read again.
+    tip_cache: std::sync::Mutex<Option<(RefStamp, Option<ObjectId>)>>,
+    /// The last commit whose tree was looked up, and that tree (a commit
+    /// id names its content: this cannot go stale).
+    tree_cache: std::sync::Mutex<Option<(ObjectId, ObjectId)>>,
+}
+
+/// What identifies one version of a file: device, inode, size, and the
+/// modification and change times to the nanosecond; `None` when it does
+/// not exist.
+type FileStamp = Option<(u64, u64, u64, i64, i64, i64, i64)>;
+
+/// The stamps of the loose ref and of `packed-refs`.
+type RefStamp = [FileStamp; 2];
+
+/// The stamp of a file, or `Err` when it cannot be told (then nothing is
+/// cached).
+fn file_stamp(path: &Path) -> Result<FileStamp, ()> {
+    use std::os::unix::fs::MetadataExt;
+    match fs::symlink_metadata(path) {
+        Ok(m) => Ok(Some((
+            m.dev(),
+            m.ino(),
+            m.size(),
+            m.mtime(),
+            m.mtime_nsec(),
+            m.ctime(),
+            m.ctime_nsec(),
+        ))),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(_) => Err(()),
+    }
 }
 
 /// A decoded tree: each entry's object and mode, by name.
@@ -199,6 +238,11 @@ impl Branch {
         let git_dir = repo.git_dir().to_path_buf();
         let private_uuids = private_uuids(&repo);
         let private_known = !private_uuids.is_empty();
+        let common = repo.common_dir().to_path_buf();
+        // A reftable keeps refs in files that are not replaced per update:
+        // no caching then.
+        let ref_files = (!common.join("reftable").exists())
+            .then(|| [common.join(FULL_NAME), common.join("packed-refs")]);
         Branch {
             journal: Journal::new(&git_dir),
             annex_dir: git_dir.join("annex"),
@@ -206,6 +250,9 @@ impl Branch {
             private_known,
             private_uuids,
             root_cache: std::sync::Mutex::new(None),
+            ref_files,
+            tip_cache: std::sync::Mutex::new(None),
+            tree_cache: std::sync::Mutex::new(None),
         }
     }
 
@@ -226,16 +273,53 @@ impl Branch {
     }
 
     /// The commit the branch points to, or `None` when it does not exist.
+    ///
+    /// Read anew whenever the ref's file or `packed-refs` changed since the
+    /// last read (another process may commit the branch while this one
+    /// runs); otherwise the last value is returned without reading them.
     pub fn tip(&self) -> Result<Option<ObjectId>, BranchError> {
-        self.ref_commit(FULL_NAME)
+        let stamp = self.ref_stamp();
+        let mut cache = self
+            .tip_cache
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let (Some(s), Some((cached, id))) = (&stamp, cache.as_ref())
+            && s == cached
+        {
+            return Ok(*id);
+        }
+        let (id, direct) = self.ref_commit_direct(FULL_NAME)?;
+        // The stamp was taken before the read: if the ref moved in
+        // between, the next stamp differs and the ref is read again. A
+        // symbolic ref is not cached (its target's file is not stamped).
+        *cache = match stamp {
+            Some(s) if direct => Some((s, id)),
+            _ => None,
+        };
+        Ok(id)
+    }
+
+    /// The stamp of the ref files, or `None` when it cannot be told.
+    fn ref_stamp(&self) -> Option<RefStamp> {
+        let [loose, packed] = self.ref_files.as_ref()?;
+        Some([file_stamp(loose).ok()?, file_stamp(packed).ok()?])
     }
 
     fn ref_commit(&self, name: &str) -> Result<Option<ObjectId>, BranchError> {
+        self.ref_commit_direct(name).map(|(id, _)| id)
+    }
+
+    /// The commit a ref names, and whether the ref is direct (not
+    /// symbolic).
+    fn ref_commit_direct(&self, name: &str) -> Result<(Option<ObjectId>, bool), BranchError> {
         let r = self
             .repo
             .try_find_reference(name)
             .map_err(git_err("read ref", name))?;
-        let Some(mut r) = r else { return Ok(None) };
+        let Some(mut r) = r else {
+            return Ok((None, true));
+        };
+        let direct = r.target().try_id().is_some();
         let id = r
             .peel_to_id()
             .map_err(git_err("resolve ref", name))?
@@ -250,17 +334,29 @@ impl Branch {
                 detail: format!("{id} is a {}", obj.kind()),
             });
         }
-        Ok(Some(id))
+        Ok((Some(id), direct))
     }
 
     fn commit_tree(&self, commit: ObjectId) -> Result<ObjectId, BranchError> {
+        let mut cache = self
+            .tree_cache
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some((c, tree)) = *cache
+            && c == commit
+        {
+            return Ok(tree);
+        }
         let c = self
             .repo
             .find_commit(commit)
             .map_err(git_err("read commit", commit.to_string()))?;
-        c.tree_id()
+        let tree = c
+            .tree_id()
             .map(|t| t.detach())
-            .map_err(git_err("read tree of commit", commit.to_string()))
+            .map_err(git_err("read tree of commit", commit.to_string()))?;
+        *cache = Some((commit, tree));
+        Ok(tree)
     }
 
     /// Creates the branch if it does not exist (from `origin/git-annex`

@@ -1028,3 +1028,42 @@ fn reads_follow_new_commits_through_the_root_tree_cache() {
         Some(show(dir.path(), &real))
     );
 }
+
+#[test]
+fn the_tip_is_read_again_whenever_another_process_moves_the_branch() {
+    let dir = support::new_git_repo();
+    let d = dir.path();
+    support::annex(d, &["init", "first"]);
+    let branch = open_branch(d);
+    let tip = |b: &Branch| b.tip().expect("tip").expect("a tip").to_string();
+    let rev = |r: &str| support::git(d, &["rev-parse", r]).trim().to_owned();
+    assert_eq!(tip(&branch), rev("git-annex"));
+    assert!(here_description_in(&branch, d).contains("first"));
+    // The reference commits the branch while we hold it open.
+    support::annex(d, &["describe", "here", "second"]);
+    let second = rev("git-annex");
+    assert_eq!(tip(&branch), second);
+    assert!(here_description_in(&branch, d).contains("second"));
+    // The ref moves into packed-refs (the loose file goes away).
+    support::git(d, &["pack-refs", "--all"]);
+    assert!(!d.join(".git/refs/heads/git-annex").exists());
+    assert_eq!(tip(&branch), second);
+    support::annex(d, &["describe", "here", "third"]);
+    assert_eq!(tip(&branch), rev("git-annex"));
+    assert!(here_description_in(&branch, d).contains("third"));
+    // Set back to an older commit within the same second: a ref file of the
+    // same size, told apart by being a new file.
+    support::git(d, &["update-ref", "refs/heads/git-annex", &second]);
+    assert_eq!(tip(&branch), second);
+    assert!(here_description_in(&branch, d).contains("second"));
+}
+
+/// This repository's line of `uuid.log` as `branch` reads it.
+fn here_description_in(branch: &Branch, d: &Path) -> String {
+    let u = uuid(d);
+    let log = branch.get(b"uuid.log").expect("get");
+    String::from_utf8_lossy(&log)
+        .lines()
+        .filter(|l| l.starts_with(&u))
+        .collect()
+}

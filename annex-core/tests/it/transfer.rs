@@ -128,6 +128,55 @@ fn receive_resumes_from_a_partial_file_and_verifies() {
 }
 
 #[test]
+fn receive_of_many_blocks_hashes_on_the_side_resumes_and_refuses_corruption() {
+    // Larger than the blocks the copy hands to its hashing thread, times the
+    // blocks in flight, and than the 16 MiB after which write-back is
+    // started early (whole and resumed); not a multiple of a block.
+    let content: Vec<u8> = (0..21_000_000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    let repo = annexed_repo(&[("big", &content)]);
+    let key = key_of(repo.path(), "big");
+    let store = ObjectStore::open(repo.path().join(".git")).expect("store");
+    let src = store.find(&key).expect("object");
+    let dest_dir = tempfile::tempdir().expect("tmp");
+    // Whole, from nothing.
+    let dest = dest_dir.path().join("whole");
+    let mut last = 0;
+    let r = transfer::receive(&src, &dest, &key, &mut |n| last = n).expect("receive");
+    assert_eq!(
+        (r.size, r.verified, r.resumed_from),
+        (21_000_000, Some(true), 0)
+    );
+    assert_eq!(last, 21_000_000);
+    assert_eq!(std::fs::read(&dest).expect("read"), content);
+    // Resumed from a partial file ending inside a block.
+    let dest = dest_dir.path().join("partial");
+    std::fs::write(&dest, &content[..3_333_333]).expect("write");
+    let r = transfer::receive(&src, &dest, &key, &mut |_| {}).expect("receive");
+    assert_eq!(
+        (r.size, r.verified, r.resumed_from),
+        (21_000_000, Some(true), 3_333_333)
+    );
+    assert_eq!(std::fs::read(&dest).expect("read"), content);
+    // A source with one byte changed far into it is refused.
+    let mut bad = content.clone();
+    bad[18_000_001] ^= 1;
+    let bad_src = dest_dir.path().join("bad-source");
+    std::fs::write(&bad_src, &bad).expect("write");
+    let dest = dest_dir.path().join("from-bad");
+    let r = transfer::receive(&bad_src, &dest, &key, &mut |_| {}).expect("receive");
+    assert_eq!(r.verified, Some(false));
+    assert!(!r.ok());
+    // And so is a good source resumed onto a corrupted partial file.
+    let dest = dest_dir.path().join("bad-partial");
+    std::fs::write(&dest, &bad[..19_000_000]).expect("write");
+    let r = transfer::receive(&src, &dest, &key, &mut |_| {}).expect("receive");
+    assert_eq!(r.resumed_from, 19_000_000);
+    assert_eq!(r.verified, Some(false));
+}
+
+#[test]
 fn a_local_remote_store_is_recorded_in_the_remotes_own_log() {
     let a = annexed_repo(&[("f", b"to be stored\n")]);
     let key = key_of(a.path(), "f");
