@@ -416,6 +416,26 @@ fn check(kind: &Kind, how: How) {
                 git(&ours_repo, &["ls-files", "-s"])
             );
         }
+        // Our sync, making the conflict and resolving it as it merges,
+        // ends as the reference's sync: same exit status, same index, and
+        // nothing lost.
+        let (pair3, keys3, had3) = edited(kind);
+        let mine = ours_output(&pair3.b, &["sync", "--no-push", "--no-content", "origin"]);
+        assert_eq!(
+            mine.status.success(),
+            out.status.success(),
+            "our sync: {}{}",
+            text(&mine.stdout),
+            text(&mine.stderr)
+        );
+        if kind.resolvable {
+            assert_eq!(
+                git(&pair3.b, &["ls-files", "-s"]),
+                git(&pair2.b, &["ls-files", "-s"]),
+                "index after our sync"
+            );
+            assert_nothing_lost(&pair3.b, &keys3, &had3);
+        }
     }
 }
 
