@@ -699,21 +699,10 @@ fn filter_direct_push_stderr(stderr: &[u8]) -> Vec<u8> {
 }
 
 /// The git directory of a repository at `path` on this machine: `path/.git`
-/// (a directory, or a `gitdir:` file), or `path` itself when it is bare.
+/// (a directory, or a `gitdir:` file), or `path` itself when it is bare
+/// (`annex_core::remote::git_dir_of`).
 pub fn local_git_dir(path: &Path) -> Option<PathBuf> {
-    let dotgit = path.join(".git");
-    if dotgit.is_dir() {
-        return Some(dotgit);
-    }
-    if dotgit.is_file() {
-        let text = std::fs::read_to_string(&dotgit).ok()?;
-        let rel = text.trim().strip_prefix("gitdir:")?.trim();
-        return Some(path.join(rel));
-    }
-    if path.join("objects").is_dir() && path.join("HEAD").exists() {
-        return Some(path.to_path_buf());
-    }
-    None
+    annex_core::remote::git_dir_of(path)
 }
 
 /// The UUID of the repository at `path` (a remote on this machine), as

@@ -168,16 +168,7 @@ pub fn get_one(
             Err(e) => action.warning(&xfer::retrieve_error(&e)),
         }
     }
-    action.long_note(&format!(
-        "Unable to access these remotes: {}",
-        tried.join(", ")
-    ))?;
-    env.show_locations(
-        &mut action,
-        &item.key,
-        &tried_uuids,
-        "No other repository is known to contain the file.",
-    )?;
+    env.report_unreachable(&mut action, &item.key, &tried, &tried_uuids)?;
     action.end(false)?;
     Ok(true)
 }

@@ -547,8 +547,9 @@ fn merge_remote(
         if !wanted {
             continue;
         }
-        let shown = c.strip_prefix("refs/remotes/").unwrap_or(&c).to_string();
-        ok &= merge_one(repo, &shown, options, json, action)?;
+        // The full ref, as git-annex gives it to git: git names the files
+        // of a conflict after it (`f~refs_remotes_origin_main`).
+        ok &= merge_one(repo, &c, options, json, action)?;
     }
     Ok(ok)
 }

@@ -697,16 +697,7 @@ impl<'e> Pass<'e> {
                 Err(e) => action.warning(&xfer::retrieve_error(&e)),
             }
         }
-        action.long_note(&format!(
-            "Unable to access these remotes: {}",
-            tried.join(", ")
-        ))?;
-        env.show_locations(
-            &mut action,
-            &item.key,
-            &tried_uuids,
-            "No other repository is known to contain the file.",
-        )?;
+        env.report_unreachable(&mut action, &item.key, &tried, &tried_uuids)?;
         action.end(false)?;
         reporters.failed += 1;
         Ok(false)

@@ -273,6 +273,27 @@ impl Env {
         Value::Object(o)
     }
 
+    /// Ends a download that no remote could serve as git-annex words it:
+    /// the remotes tried, then where the content is said to be.
+    pub fn report_unreachable(
+        &self,
+        action: &mut Action<'_>,
+        key: &Key,
+        tried: &[String],
+        tried_uuids: &[Uuid],
+    ) -> Result<(), CommandError> {
+        action.long_note(&format!(
+            "Unable to access these remotes: {}",
+            tried.join(", ")
+        ))?;
+        self.show_locations(
+            action,
+            key,
+            tried_uuids,
+            "No other repository is known to contain the file.",
+        )
+    }
+
     /// git-annex's `showLocations`: where else the key is (less `exclude`
     /// and this repository), as remotes to make available, repositories to
     /// add, and untrusted ones; `nolocmsg` when there are none. JSON gets a

@@ -137,9 +137,10 @@ impl std::fmt::Debug for LocalGitRemote {
     }
 }
 
-/// The git dir of a repository at `path`: `path/.git` when that is a
-/// directory (or a gitdir file), else `path` itself (bare).
-fn git_dir_of(path: &Path) -> Option<PathBuf> {
+/// The git dir of a repository at `path` on this machine: `path/.git`
+/// when that is a directory (or a `gitdir:` file), else `path` itself when
+/// it is a bare repository; `None` when `path` is no repository.
+pub fn git_dir_of(path: &Path) -> Option<PathBuf> {
     let dotgit = path.join(".git");
     if dotgit.is_dir() {
         return Some(dotgit);
