@@ -272,9 +272,13 @@ pub fn run(args: Args) -> Result<(), CommandError> {
         })?;
     } else if args.items.is_empty() {
         if info.filter.is_some() {
-            // git-annex applies them to the keys of every statistic.
+            // git-annex refuses options that look at file names here, with
+            // this message, exit 1 (after printing the statistics before
+            // the first keyed one), and applies the others (`--largerthan`,
+            // `--in`, ...) to every statistic: not done yet, so both are
+            // refused.
             return Err(CommandError::failed(
-                "matching options are only supported by git-annex-rs's info of a directory",
+                "File matching options cannot be applied when getting this info.",
             ));
         }
         let stats = info.global()?;
@@ -708,8 +712,11 @@ impl Info<'_> {
         let path = Path::new(os_str(item));
         let full = self.ctx.cwd.join(path);
         if self.filter.is_some() && !full.is_dir() && lookup_file(self.ctx, path)?.is_none() {
+            // As for the overview (git-annex refuses options that look at
+            // file names; it applies the others to the remote's keys: not
+            // done yet).
             return Err(CommandError::failed(
-                "matching options are only supported by git-annex-rs's info of a directory or a file",
+                "File matching options cannot be applied when getting this info.",
             ));
         }
         if full.is_dir() {

@@ -534,3 +534,33 @@ fn fsck_and_info_with_matching_options_as_the_reference() {
         }
     }
 }
+
+/// `info` of the overview or of a remote with a matching option that
+/// looks at file names: refused by both, exit 1, with the reference's message on stderr (the reference
+/// prints the statistics before its first file-keyed one on stdout
+/// first; we print none of them).
+#[test]
+fn info_overview_and_remote_refuse_matching_options_as_the_reference() {
+    let d = pair();
+    let c = d.path().join("clone");
+    for args in [
+        &["info", "--include=*.mp3"][..],
+        &["info", "--include=*.mp3", "origin"][..],
+    ] {
+        let theirs = support::annex_output(&c, args, None);
+        let mine = ours(&c, args);
+        assert_eq!(theirs.status.code(), Some(1), "{args:?}: reference");
+        assert_eq!(mine.status.code(), Some(1), "{args:?}: ours");
+        let message = "File matching options cannot be applied when getting this info.";
+        assert!(
+            String::from_utf8_lossy(&theirs.stderr).contains(message),
+            "{args:?}: reference stderr {:?}",
+            String::from_utf8_lossy(&theirs.stderr)
+        );
+        assert!(
+            String::from_utf8_lossy(&mine.stderr).contains(message),
+            "{args:?}: our stderr {:?}",
+            String::from_utf8_lossy(&mine.stderr)
+        );
+    }
+}
