@@ -271,12 +271,11 @@ pub fn run(args: Args) -> Result<(), CommandError> {
             Ok(())
         })?;
     } else if args.items.is_empty() {
-        if info.filter.is_some() {
+        if info.filter.as_ref().is_some_and(|f| f.needs_file_name()) {
             // git-annex refuses options that look at file names here, with
             // this message, exit 1 (after printing the statistics before
-            // the first keyed one), and applies the others (`--largerthan`,
-            // `--in`, ...) to every statistic: not done yet, so both are
-            // refused.
+            // the first keyed one); the others (`--largerthan`, `--in`,
+            // ...) apply to every key counted.
             return Err(CommandError::failed(
                 "File matching options cannot be applied when getting this info.",
             ));
@@ -639,11 +638,19 @@ impl Info<'_> {
             let Some(key) = annex_core::objects::file_key(&name) else {
                 continue;
             };
-            if self.ctx.store.has(&key) {
+            if self.ctx.store.has(&key) && self.key_passes(&key) {
                 d.add(&key);
             }
         }
         d
+    }
+
+    /// Whether `key` passes the matching options (those that look at
+    /// keys only; the others were refused before).
+    fn key_passes(&self, key: &Key) -> bool {
+        self.filter
+            .as_ref()
+            .is_none_or(|f| f.matches_key(key).unwrap_or(false))
     }
 
     /// The annexed files of the work tree under `specs` (all when empty)
@@ -679,6 +686,32 @@ impl Info<'_> {
     /// `maxsize` reads it.
     fn repo_sizes(&self) -> Result<BTreeMap<Uuid, u128>, CommandError> {
         let repos = &self.repos;
+        if self.filter.is_some() {
+            // Only matching keys count: summed from the location logs, as
+            // git-annex does then, not read from the database.
+            let mut sizes: BTreeMap<Uuid, u128> = BTreeMap::new();
+            self.snap.branch().for_each_file(
+                |p| p.ends_with(b".log") && p.iter().filter(|&&b| b == b'/').count() == 2,
+                |path, content| {
+                    let name = &path[..path.len() - 4];
+                    let file = name.rsplit(|&b| b == b'/').next().unwrap_or(name);
+                    if let Some(key) = annex_core::objects::file_key(file)
+                        && let Some(size) = key.size()
+                        && self.key_passes(&key)
+                    {
+                        for u in
+                            annex_core::logs::location::LocationLog::parse(content).present_uuids()
+                        {
+                            *sizes.entry(u.clone()).or_default() += u128::from(size);
+                        }
+                    }
+                },
+            )?;
+            return Ok(sizes
+                .into_iter()
+                .filter(|(u, s)| *s > 0 && repos.trust(u) != TrustLevel::Dead)
+                .collect());
+        }
         Ok(super::maxsize::repo_sizes(self.ctx)?
             .into_iter()
             .filter(|(u, s)| *s > 0 && repos.trust(u) != TrustLevel::Dead)
@@ -711,10 +744,13 @@ impl Info<'_> {
         let name = lossy(item);
         let path = Path::new(os_str(item));
         let full = self.ctx.cwd.join(path);
-        if self.filter.is_some() && !full.is_dir() && lookup_file(self.ctx, path)?.is_none() {
-            // As for the overview (git-annex refuses options that look at
-            // file names; it applies the others to the remote's keys: not
-            // done yet).
+        if self.filter.as_ref().is_some_and(|f| f.needs_file_name())
+            && !full.is_dir()
+            && lookup_file(self.ctx, path)?.is_none()
+        {
+            // As for the overview: git-annex refuses options that look at
+            // file names for a remote or a repository; the others apply to
+            // its keys.
             return Err(CommandError::failed(
                 "File matching options cannot be applied when getting this info.",
             ));
@@ -942,6 +978,7 @@ impl Info<'_> {
                     && annex_core::logs::location::LocationLog::parse(content)
                         .present_uuids()
                         .contains(u)
+                    && self.key_passes(&key)
                 {
                     d.add(&key);
                 }
