@@ -33,8 +33,9 @@ pub enum Fixture {
     /// As [`Fixture::Full`], but `peer` has no content and the log says so.
     PeerEmpty,
     /// As [`Fixture::Full`], plus a second remote `mirror` (a bare clone,
-    /// `mirror.git`, no content), synced by the reference so that a later
-    /// `sync` has nothing to do: for the `sync` rows.
+    /// `mirror.git`), given every object and synced by the reference so
+    /// that a later `sync` or `sync --content` has nothing to do: for the
+    /// `sync` rows.
     TwoRemotes,
 }
 
