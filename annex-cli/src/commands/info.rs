@@ -690,23 +690,15 @@ impl Info<'_> {
             // Only matching keys count: summed from the location logs, as
             // git-annex does then, not read from the database.
             let mut sizes: BTreeMap<Uuid, u128> = BTreeMap::new();
-            self.snap.branch().for_each_file(
-                |p| p.ends_with(b".log") && p.iter().filter(|&&b| b == b'/').count() == 2,
-                |path, content| {
-                    let name = &path[..path.len() - 4];
-                    let file = name.rsplit(|&b| b == b'/').next().unwrap_or(name);
-                    if let Some(key) = annex_core::objects::file_key(file)
-                        && let Some(size) = key.size()
-                        && self.key_passes(&key)
-                    {
-                        for u in
-                            annex_core::logs::location::LocationLog::parse(content).present_uuids()
-                        {
-                            *sizes.entry(u.clone()).or_default() += u128::from(size);
-                        }
+            self.for_each_location_log(|key, present| {
+                if let Some(size) = key.size()
+                    && self.key_passes(&key)
+                {
+                    for u in present {
+                        *sizes.entry(u.clone()).or_default() += u128::from(size);
                     }
-                },
-            )?;
+                }
+            })?;
             return Ok(sizes
                 .into_iter()
                 .filter(|(u, s)| *s > 0 && repos.trust(u) != TrustLevel::Dead)
@@ -965,25 +957,33 @@ impl Info<'_> {
         }
     }
 
-    /// `remote annex keys` and `remote annex size` of a repository: the
-    /// keys the location log says it has.
-    fn repo_keys(&self, u: &Uuid) -> Result<Vec<Stat>, CommandError> {
-        let mut d = KeyInfo::default();
+    /// Every location log of the branch (`aaa/bbb/KEY.log`): its key and
+    /// the repositories it says have the content.
+    fn for_each_location_log(&self, mut f: impl FnMut(Key, &[Uuid])) -> Result<(), CommandError> {
         self.snap.branch().for_each_file(
             |p| p.ends_with(b".log") && p.iter().filter(|&&b| b == b'/').count() == 2,
             |path, content| {
                 let name = &path[..path.len() - 4];
                 let file = name.rsplit(|&b| b == b'/').next().unwrap_or(name);
-                if let Some(key) = annex_core::objects::file_key(file)
-                    && annex_core::logs::location::LocationLog::parse(content)
-                        .present_uuids()
-                        .contains(u)
-                    && self.key_passes(&key)
-                {
-                    d.add(&key);
+                if let Some(key) = annex_core::objects::file_key(file) {
+                    let present =
+                        annex_core::logs::location::LocationLog::parse(content).present_uuids();
+                    f(key, &present);
                 }
             },
         )?;
+        Ok(())
+    }
+
+    /// `remote annex keys` and `remote annex size` of a repository: the
+    /// keys the location log says it has.
+    fn repo_keys(&self, u: &Uuid) -> Result<Vec<Stat>, CommandError> {
+        let mut d = KeyInfo::default();
+        self.for_each_location_log(|key, present| {
+            if present.contains(u) && self.key_passes(&key) {
+                d.add(&key);
+            }
+        })?;
         Ok(vec![
             Stat {
                 name: "remote annex keys".into(),
