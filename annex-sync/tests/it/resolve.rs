@@ -74,6 +74,34 @@ fn pair() -> Pair {
     support::annex(&b, &["init", "-q", "b"]);
     git(&b, &["config", "user.name", "Test"]);
     git(&b, &["config", "user.email", "test@example.invalid"]);
+    // `resolve_merge` runs git with this process's environment, where
+    // `git-annex` may not be on PATH: when git re-checks a racily clean
+    // file through the clean filter, it must find the reference.
+    let exe = support::reference_git_annex().display().to_string();
+    git(
+        &b,
+        &[
+            "config",
+            "filter.annex.process",
+            &format!("{exe} filter-process"),
+        ],
+    );
+    git(
+        &b,
+        &[
+            "config",
+            "filter.annex.clean",
+            &format!("{exe} smudge --clean -- %f"),
+        ],
+    );
+    git(
+        &b,
+        &[
+            "config",
+            "filter.annex.smudge",
+            &format!("{exe} smudge -- %f"),
+        ],
+    );
     Pair {
         _tmp: tmp,
         root,
