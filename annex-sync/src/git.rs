@@ -64,6 +64,22 @@ impl Git {
         cmd
     }
 
+    /// Runs `git ARGS`, capturing its output whatever its exit status;
+    /// only a failure to start it is an error.
+    pub fn output<I, S>(&self, args: I) -> Result<Output, GitError>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        let args = os_args(args);
+        self.command(&args)
+            .output()
+            .map_err(|source| GitError::Spawn {
+                args: shown(&args),
+                source,
+            })
+    }
+
     /// Runs `git ARGS`, capturing its output; a non-zero exit is
     /// [`GitError::Failed`] with its standard error.
     pub fn run<I, S>(&self, args: I) -> Result<Output, GitError>
@@ -71,22 +87,9 @@ impl Git {
         I: IntoIterator<Item = S>,
         S: AsRef<OsStr>,
     {
-        let args: Vec<std::ffi::OsString> = args
-            .into_iter()
-            .map(|a| a.as_ref().to_os_string())
-            .collect();
-        let shown = args
-            .iter()
-            .map(|a| a.to_string_lossy().into_owned())
-            .collect::<Vec<_>>()
-            .join(" ");
-        let out = self
-            .command(&args)
-            .output()
-            .map_err(|source| GitError::Spawn {
-                args: shown.clone(),
-                source,
-            })?;
+        let args = os_args(args);
+        let out = self.output(&args)?;
+        let shown = shown(&args);
         if out.status.success() {
             Ok(out)
         } else {
@@ -97,4 +100,22 @@ impl Git {
             })
         }
     }
+}
+
+fn os_args<I, S>(args: I) -> Vec<std::ffi::OsString>
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    args.into_iter()
+        .map(|a| a.as_ref().to_os_string())
+        .collect()
+}
+
+/// Arguments joined by spaces, for messages.
+fn shown(args: &[std::ffi::OsString]) -> String {
+    args.iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect::<Vec<_>>()
+        .join(" ")
 }

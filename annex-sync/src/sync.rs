@@ -331,14 +331,7 @@ impl SyncRepo {
         if quiet {
             dry.push("--quiet".into());
         }
-        let out = self
-            .git
-            .command(&dry)
-            .output()
-            .map_err(|source| GitError::Spawn {
-                args: "commit --dry-run -a".into(),
-                source,
-            })?;
+        let out = self.git.output(&dry)?;
         if !out.status.success() {
             // Nothing to commit (or git cannot commit: then the real
             // commit would say the same).
@@ -359,14 +352,7 @@ impl SyncRepo {
             args.push("-m".into());
             args.push(m.into());
         }
-        let out = self
-            .git
-            .command(&args)
-            .output()
-            .map_err(|source| GitError::Spawn {
-                args: "commit -a".into(),
-                source,
-            })?;
+        let out = self.git.output(&args)?;
         let run = GitRun::from_output(out);
         Ok(CommitOutcome {
             committed: run.ok,
@@ -429,14 +415,7 @@ impl SyncRepo {
         }
         args.push(remote);
         args.extend_from_slice(refs);
-        let out = self
-            .git
-            .command(&args)
-            .output()
-            .map_err(|source| GitError::Spawn {
-                args: args.join(" "),
-                source,
-            })?;
+        let out = self.git.output(&args)?;
         self.refresh()?;
         Ok(GitRun::from_output(out))
     }
@@ -526,14 +505,7 @@ impl SyncRepo {
         if allow_unrelated {
             args.push("--allow-unrelated-histories");
         }
-        let out = self
-            .git
-            .command(&args)
-            .output()
-            .map_err(|source| GitError::Spawn {
-                args: args.join(" "),
-                source,
-            })?;
+        let out = self.git.output(&args)?;
         let run = GitRun::from_output(out);
         let conflicted = !run.ok && self.has_conflicts()?;
         self.refresh()?;
@@ -591,14 +563,7 @@ impl SyncRepo {
             synced.as_str(),
             "refs/heads/synced/git-annex",
         ];
-        let out = self
-            .git
-            .command(args)
-            .output()
-            .map_err(|source| GitError::Spawn {
-                args: args.join(" "),
-                source,
-            })?;
+        let out = self.git.output(args)?;
         self.refresh()?;
         Ok(GitRun::from_output(out))
     }
@@ -619,13 +584,7 @@ pub fn push_with(
         }
         args.push(remote);
         args.extend(refs.iter().map(String::as_str));
-        let out = git
-            .command(&args)
-            .output()
-            .map_err(|source| GitError::Spawn {
-                args: args.join(" "),
-                source,
-            })?;
+        let out = git.output(&args)?;
         Ok(GitRun::from_output(out))
     };
     let mut outcome = PushOutcome::default();

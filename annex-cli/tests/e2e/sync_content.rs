@@ -136,27 +136,11 @@ fn remotes_of(repo: &str) -> &'static [&'static str] {
     }
 }
 
-/// The reference's plain output without its progress meter (it writes a
-/// newline, then `\r` meter lines, cleared with `\r`).
-fn strip_meter(s: &str) -> String {
-    let mut out = String::new();
-    let mut rest = s;
-    while let Some(i) = rest.find("\n\r") {
-        out.push_str(&rest[..i]);
-        let after = &rest[i + 1..];
-        let line_end = after.find('\n').unwrap_or(after.len());
-        let last_cr = after[..line_end].rfind('\r').unwrap_or(0);
-        rest = &after[last_cr + 1..];
-    }
-    out.push_str(rest);
-    out
-}
-
 /// The content actions of a sync's stdout: each `get`/`put`/`drop` line
 /// with what it printed up to its `ok` or `failed` (the git-level lines
 /// of the reference's sync around them left out).
 fn actions(o: &Output) -> Vec<String> {
-    let text = strip_meter(&String::from_utf8_lossy(&o.stdout));
+    let text = crate::transfer::strip_meter(&String::from_utf8_lossy(&o.stdout));
     let mut out = Vec::new();
     let mut block: Option<String> = None;
     for line in text.lines() {
