@@ -282,6 +282,12 @@ impl AnnexConfig {
         v.trim().parse().ok()
     }
 
+    /// Every setting, by normalized name (lower-case section and key,
+    /// subsection as written) in name order, with its values in order.
+    pub fn entries(&self) -> impl Iterator<Item = (&str, &[Vec<u8>])> {
+        self.values.iter().map(|(k, v)| (k.as_str(), v.as_slice()))
+    }
+
     /// The git remotes, sorted by name.
     pub fn remotes(&self) -> &[RemoteConfig] {
         &self.remotes

@@ -27,6 +27,7 @@
 //! # let _ = uuid_log; Ok(()) }
 //! ```
 
+pub(crate) mod diff;
 pub mod merge;
 mod snapshot;
 
