@@ -3,7 +3,7 @@
 
 use std::io::IsTerminal;
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::{Map, Value};
 
 /// How progress is shown.
@@ -88,6 +88,47 @@ impl Meter {
             last_percent: None,
             last_bytes: None,
         }
+    }
+
+    /// A meter for one of several transfers running at once (`-J`): on a
+    /// terminal a bar of `bars` labelled `label` (the action's line, as
+    /// `get FILE (from REMOTE...)`), the action's own line being printed
+    /// when the caller reports it; `--json-progress` objects with `action`
+    /// as for [`Meter::new`].
+    pub fn parallel(
+        mode: ProgressMode,
+        total: Option<u64>,
+        action: Value,
+        bars: Option<&MultiProgress>,
+        label: String,
+    ) -> Meter {
+        let bar = match (mode, bars) {
+            (ProgressMode::Bar, Some(bars)) => {
+                let bar = bars.add(ProgressBar::new(total.unwrap_or(0)));
+                if let Ok(style) = ProgressStyle::with_template(
+                    "{prefix} {percent:>3}% {bytes:>10} {binary_bytes_per_sec:>12} {eta}",
+                ) {
+                    bar.set_style(style);
+                }
+                bar.set_prefix(label);
+                Some(bar)
+            }
+            _ => None,
+        };
+        Meter {
+            bar,
+            json: (mode == ProgressMode::Json).then_some(action),
+            total,
+            last_percent: None,
+            last_bytes: None,
+        }
+    }
+
+    /// Where the bars of transfers running at once are drawn (stdout, as
+    /// a single transfer's), when `mode` draws bars.
+    pub fn bars(mode: ProgressMode) -> Option<MultiProgress> {
+        (mode == ProgressMode::Bar)
+            .then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stdout()))
     }
 
     /// Reports the bytes done so far.

@@ -1,6 +1,8 @@
 //! `annex-sync`: `sync` at the git level and for content.
 //!
 //! - [`clean`]: telling cheaply that the work tree has nothing to commit.
+//! - [`content_record`]: what the last complete `sync --content` pass
+//!   worked from, so that the next one skips what has not changed.
 //! - [`git`]: the one place that runs the `git` executable (fetch, push,
 //!   merge of the current branch), where gix cannot do the job yet.
 //! - [`resolve`]: the merge driver, resolving conflicted merges of the
@@ -9,6 +11,7 @@
 //!   with the failed-push record).
 
 pub mod clean;
+pub mod content_record;
 pub mod git;
 pub mod resolve;
 pub mod sync;

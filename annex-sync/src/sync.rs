@@ -871,34 +871,13 @@ impl FailedPushes {
     pub fn save(&self, git_dir: &Path) -> Result<(), SyncError> {
         let path = Self::path(git_dir);
         if self.remotes.is_empty() {
-            return match std::fs::remove_file(&path) {
-                Ok(()) => Ok(()),
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-                Err(source) => Err(SyncError::Record {
-                    action: "remove",
-                    path,
-                    source,
-                }),
-            };
+            return remove_record(&path);
         }
         let mut text = String::new();
         for (name, time) in &self.remotes {
             text.push_str(&format!("{name}\t{time}\n"));
         }
-        let err = |action, source| SyncError::Record {
-            action,
-            path: path.clone(),
-            source,
-        };
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(|e| err("create the directory of", e))?;
-        }
-        let tmp = path.with_extension(format!("tmp.{}", std::process::id()));
-        std::fs::write(&tmp, text.as_bytes()).map_err(|e| err("write", e))?;
-        std::fs::rename(&tmp, &path).map_err(|e| {
-            let _ = std::fs::remove_file(&tmp);
-            err("replace", e)
-        })
+        write_record(&path, text.as_bytes())
     }
 
     /// Records a failed push to `remote` now.
@@ -918,6 +897,38 @@ impl FailedPushes {
     /// Whether a push to `remote` failed and was not retried successfully.
     pub fn contains(&self, remote: &str) -> bool {
         self.remotes.contains_key(remote)
+    }
+}
+
+/// Writes one of sync's record files under `.git/annex` atomically (a
+/// temporary file renamed over it), creating the directory if needed.
+pub(crate) fn write_record(path: &Path, content: &[u8]) -> Result<(), SyncError> {
+    let err = |action, source| SyncError::Record {
+        action,
+        path: path.to_path_buf(),
+        source,
+    };
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| err("create the directory of", e))?;
+    }
+    let tmp = path.with_extension(format!("tmp.{}", std::process::id()));
+    std::fs::write(&tmp, content).map_err(|e| err("write", e))?;
+    std::fs::rename(&tmp, path).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        err("replace", e)
+    })
+}
+
+/// Removes one of sync's record files; a missing one is no error.
+pub(crate) fn remove_record(path: &Path) -> Result<(), SyncError> {
+    match std::fs::remove_file(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(source) => Err(SyncError::Record {
+            action: "remove",
+            path: path.to_path_buf(),
+            source,
+        }),
     }
 }
 

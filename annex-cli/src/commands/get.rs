@@ -51,7 +51,7 @@ pub fn run(args: Args) -> Result<(), CommandError> {
                     plan.push(xfer::Planned { index: i, remote });
                 }
             }
-            let done = xfer::run_parallel(&env, chunk, &plan, Direction::Download, jobs);
+            let done = xfer::run_parallel(&env, chunk, &plan, Direction::Download, jobs, "get");
             for (i, item) in chunk.iter().enumerate() {
                 match plan.iter().find(|p| p.index == i) {
                     Some(p) if done[i] => {

@@ -97,7 +97,8 @@ pub fn run_mode(args: Args, mode: Mode) -> Result<(), CommandError> {
                         });
                     }
                 }
-                let done = xfer::run_parallel(&env, chunk, &plan, Direction::Upload, jobs);
+                let command = if mode == Mode::Move { "move" } else { "copy" };
+                let done = xfer::run_parallel(&env, chunk, &plan, Direction::Upload, jobs, command);
                 for (i, item) in chunk.iter().enumerate() {
                     let uploaded = done[i] && plan.iter().any(|p| p.index == i);
                     to_one(&env, &mut reporter, item, entry, mode, &args, uploaded)?;

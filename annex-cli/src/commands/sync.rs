@@ -209,11 +209,15 @@ pub fn run(args: Args) -> Result<(), CommandError> {
     let jobs = args.common.jobs()?;
     let push = !args.no_push;
 
+    // Whether the commit step ran: the work tree's tracked files are then
+    // what HEAD holds (the content pass may trust its record).
+    let mut committed = false;
     if !args.cleanup {
         // commit
         let autocommit = ctx.config.get_bool("annex.autocommit").unwrap_or(true);
         if !only_annex && (args.commit || (!args.no_commit && autocommit)) && work_tree.is_some() {
             commit_step(&ctx, &repo, &args.message, quiet_git, &mut out)?;
+            committed = true;
         }
         // merge of the local synced/BRANCH
         if !only_annex && work_tree.is_some() {
@@ -296,6 +300,8 @@ pub fn run(args: Args) -> Result<(), CommandError> {
             pull,
             push,
             only_configured,
+            committed,
+            fetch_failed: !unreachable.is_empty(),
         };
         match sync_content::run(ctx, &options, &args.out) {
             Ok(n) => out.count(n),

@@ -50,6 +50,7 @@ use annex_core::preferred::term::Term;
 use annex_core::preferred::{self, Expr, MatchContext, Optimized, StateContext, Sub};
 use annex_core::transfer::Direction;
 use annex_core::uuid::Uuid;
+use annex_sync::content_record::{FileEntry, FileMap, Fingerprint, PassRecord, changed_keys};
 use serde_json::Value;
 
 use super::xfer::{self, Env, Item, RemoteEntry};
@@ -82,6 +83,12 @@ pub struct ContentOptions {
     /// repositories with a preferred content expression take part; one
     /// without gets nothing, is sent nothing and loses nothing.
     pub only_configured: bool,
+    /// Whether `sync`'s commit step ran (then the work tree's tracked
+    /// files are what `HEAD` holds, and the pass may trust its record).
+    pub committed: bool,
+    /// Whether fetching from a remote failed (then the pass leaves no
+    /// record: what that remote has was not merged).
+    pub fetch_failed: bool,
 }
 
 /// Runs the content pass over the repository of `ctx` (already merged by
@@ -94,6 +101,13 @@ pub struct ContentOptions {
 /// of remotes that are unknown, `annex-ignore`d or have no UUID are
 /// skipped, as git-annex leaves them out of the content pass.
 pub fn run(ctx: Ctx, options: &ContentOptions, output: &OutputArgs) -> Result<usize, CommandError> {
+    let git_dir = ctx.repo.git_dir().to_path_buf();
+    let basis = Basis::of(&ctx, options);
+    let record = basis.as_ref().and_then(|b| b.compare(&ctx, &git_dir));
+    if matches!(record, Some(Since::Unchanged)) {
+        // A complete pass found nothing to do in this very state.
+        return Ok(0);
+    }
     let quote = ctx.config.get_bool("core.quotepath").unwrap_or(true);
     let progress = ProgressMode::choose(output.json, output.json_progress, output.quiet);
     let mut env = Env::open(ctx, progress)?;
@@ -108,41 +122,261 @@ pub fn run(ctx: Ctx, options: &ContentOptions, output: &OutputArgs) -> Result<us
         failed: 0,
     };
     let mut pass = Pass::new(&env, options)?;
-    if options.only_configured && !pass.wanted.values().any(Option::is_some) {
-        // The default content sync, and no repository taking part has
-        // preferred content: nothing to look at.
-        return Ok(0);
-    }
-    let jobs = options.jobs.max(1);
-    let mut seek_reporter = output.reporter("sync").quote_path(quote);
-    // A bare repository has no work tree: every key, as git-annex does.
     let bare = env.ctx.worktree.is_none();
-    if options.all || bare {
-        let mut seen: Option<HashSet<Key>> = None;
-        if !bare && pass.matches_filenames() {
-            // As git-annex: the work tree's files first (their names are
-            // what preferred content matches), then every key, not
-            // dropping a key seen in the first pass.
-            let items = pass.worktree_items(&[], &mut seek_reporter)?;
-            pass.run_items(&items, jobs, &mut reporters, None)?;
-            seen = Some(items.into_iter().map(|i| i.key).collect());
-        }
-        let sel = xfer::Selection {
-            all: true,
-            ..xfer::Selection::default()
+    let mut new_map: Option<Vec<FileEntry>> = None;
+    let mut seek_failed = false;
+    // (In the default content sync, when no repository taking part has
+    // preferred content, there is nothing to look at.)
+    if !options.only_configured || pass.wanted.values().any(Option::is_some) {
+        let jobs = options.jobs.max(1);
+        let mut seek_reporter = output.reporter("sync").quote_path(quote);
+        let needs_files = !bare && (!options.all || pass.matches_filenames());
+        // Only the keys whose logs changed since the record's pass, with
+        // their files from its map; `None`: every file (or key).
+        let since: Option<(Vec<Key>, Option<FileMap>)> = match record {
+            Some(Since::Keys(keys)) if !pass.looks_across_keys() => match &basis {
+                Some(b) if needs_files => b
+                    .tree
+                    .and_then(|t| FileMap::load(&git_dir, &b.settings, t))
+                    .map(|m| (keys, Some(m))),
+                _ => Some((keys, None)),
+            },
+            _ => None,
         };
-        let keys = env.items(&sel, &mut seek_reporter)?;
-        pass.run_items(&keys, jobs, &mut reporters, seen.as_ref())?;
-    } else {
-        let items = pass.worktree_items(&options.content_of, &mut seek_reporter)?;
-        pass.run_items(&items, jobs, &mut reporters, None)?;
+        let changed: Option<HashSet<Key>> =
+            since.as_ref().map(|(k, _)| k.iter().cloned().collect());
+        if let Some((_, Some(m))) = &since
+            && options.content_of.is_empty()
+        {
+            // The map holds every annexed file: the other files of a key
+            // (for the drop check) without walking the work tree.
+            let mut assoc: HashMap<Key, Vec<Vec<u8>>> = HashMap::new();
+            for f in &m.files {
+                assoc.entry(f.key.clone()).or_default().push(f.path.clone());
+            }
+            pass.associated = Some(assoc);
+        }
+        let mut files =
+            |pass: &Pass<'_>, reporter: &mut Reporter| -> Result<Vec<Item>, CommandError> {
+                match (&since, &changed) {
+                    (Some((_, Some(m))), Some(keys)) => Ok(m
+                        .files
+                        .iter()
+                        .filter(|f| keys.contains(&f.key))
+                        .map(|f| Item {
+                            file: Some(f.path.clone()),
+                            top_path: f.path.clone(),
+                            key: f.key.clone(),
+                            input: Vec::new(),
+                            unlocked: f.unlocked,
+                        })
+                        .collect()),
+                    _ => {
+                        let items = pass.worktree_items(&options.content_of, reporter)?;
+                        new_map = Some(
+                            items
+                                .iter()
+                                .map(|i| FileEntry {
+                                    key: i.key.clone(),
+                                    unlocked: i.unlocked,
+                                    path: i.top_path.clone(),
+                                })
+                                .collect(),
+                        );
+                        Ok(items)
+                    }
+                }
+            };
+        if options.all || bare {
+            let mut seen: Option<HashSet<Key>> = None;
+            if !bare && pass.matches_filenames() {
+                // As git-annex: the work tree's files first (their names
+                // are what preferred content matches), then every key, not
+                // dropping a key seen in the first pass.
+                let items = files(&pass, &mut seek_reporter)?;
+                pass.run_items(&items, jobs, &mut reporters, None)?;
+                seen = Some(match &since {
+                    Some((_, Some(m))) => m.files.iter().map(|f| f.key.clone()).collect(),
+                    _ => items.into_iter().map(|i| i.key).collect(),
+                });
+            }
+            let keys = match &since {
+                Some((keys, _)) => {
+                    let mut v = Vec::new();
+                    for k in keys {
+                        if pass.snap.has_location_log(k)? {
+                            v.push(xfer::key_item(k.clone()));
+                        }
+                    }
+                    v
+                }
+                None => {
+                    let sel = xfer::Selection {
+                        all: true,
+                        ..xfer::Selection::default()
+                    };
+                    env.items(&sel, &mut seek_reporter)?
+                }
+            };
+            pass.run_items(&keys, jobs, &mut reporters, seen.as_ref())?;
+        } else {
+            let items = files(&pass, &mut seek_reporter)?;
+            pass.run_items(&items, jobs, &mut reporters, None)?;
+        }
+        seek_failed = seek_reporter.finish().is_err();
+        if seek_failed {
+            reporters.failed += 1;
+        }
     }
-    if seek_reporter.finish().is_err() {
-        reporters.failed += 1;
-    }
+    let complete = reporters.failed == 0
+        && !seek_failed
+        && !pass.incomplete
+        && !options.fetch_failed
+        && !pass.uses_unused();
     drop(pass);
     env.finish(&reporters.get)?;
+    let recorded = match basis.filter(|_| complete) {
+        Some(b) => b.save(&git_dir, new_map),
+        None => PassRecord::clear(&git_dir),
+    };
+    if let Err(e) = recorded {
+        eprintln!("git-annex-rs: {e}");
+        reporters.failed += 1;
+    }
     Ok(reporters.failed)
+}
+
+/// The state a content pass starts from, as its record keeps it.
+struct Basis {
+    /// The settings' fingerprint ([`settings_fingerprint`]).
+    settings: String,
+    /// The tree of `HEAD` (`None` in a bare repository).
+    tree: Option<gix::ObjectId>,
+    /// The `git-annex` branch's tip.
+    tip: gix::ObjectId,
+}
+
+/// What changed since the record's pass.
+enum Since {
+    /// Nothing: the same settings, tree and `git-annex` tip.
+    Unchanged,
+    /// Only these keys' logs (in the branch's order).
+    Keys(Vec<Key>),
+}
+
+impl Basis {
+    /// The state of the repository of `ctx` now; `None` when a record can
+    /// neither be used nor left: the work tree may hold changes `HEAD`
+    /// lacks, the journal holds log changes the branch lacks, or there is
+    /// no `HEAD` or no `git-annex` branch.
+    fn of(ctx: &Ctx, options: &ContentOptions) -> Option<Basis> {
+        let branch = ctx.state.branch();
+        let journal = branch.journal();
+        if journal.is_dirty().ok()? || !journal.private_files().ok()?.is_empty() {
+            return None;
+        }
+        let tip = branch.tip().ok()??;
+        let repo = branch.repo();
+        let tree = match &ctx.worktree {
+            None => None,
+            Some(wt) => {
+                let tree = repo.head_commit().ok()?.tree_id().ok()?.detach();
+                if !options.committed && !annex_sync::clean::provably_clean(repo, wt.top()) {
+                    return None;
+                }
+                Some(tree)
+            }
+        };
+        Some(Basis {
+            settings: settings_fingerprint(ctx, options),
+            tree,
+            tip,
+        })
+    }
+
+    /// This state against the record of the last complete pass: `None`
+    /// when a full pass is needed.
+    fn compare(&self, ctx: &Ctx, git_dir: &std::path::Path) -> Option<Since> {
+        let rec = PassRecord::load(git_dir)?;
+        if rec.settings != self.settings || rec.tree != self.tree {
+            return None;
+        }
+        if rec.annex_tip == self.tip {
+            return Some(Since::Unchanged);
+        }
+        let paths = ctx
+            .state
+            .branch()
+            .changed_paths(rec.annex_tip, self.tip)
+            .ok()?;
+        changed_keys(&paths).map(Since::Keys)
+    }
+
+    /// Records a complete pass from this state (and the files it looked
+    /// at, after a pass over every file).
+    fn save(
+        self,
+        git_dir: &std::path::Path,
+        files: Option<Vec<FileEntry>>,
+    ) -> Result<(), annex_sync::sync::SyncError> {
+        if let (Some(tree), Some(files)) = (self.tree, files) {
+            FileMap {
+                settings: self.settings.clone(),
+                tree,
+                files,
+            }
+            .save(git_dir)?;
+        }
+        PassRecord {
+            settings: self.settings,
+            tree: self.tree,
+            annex_tip: self.tip,
+        }
+        .save(git_dir)
+    }
+}
+
+/// A version of the pass's decisions: changed when what a record means
+/// changes, so that records of older builds are not trusted.
+const PASS_LOGIC: &str = "1";
+
+/// The fingerprint of what a pass depends on besides the work tree and
+/// the `git-annex` branch: this program's pass, this repository's UUID,
+/// the current directory (`--content-of` paths are relative to it), the
+/// options, the remotes taking part, every git config setting, and the
+/// attributes files outside the work tree.
+fn settings_fingerprint(ctx: &Ctx, options: &ContentOptions) -> String {
+    use std::os::unix::ffi::OsStrExt;
+    let mut f = Fingerprint::new();
+    f.add("pass", PASS_LOGIC.as_bytes());
+    f.add("version", env!("CARGO_PKG_VERSION").as_bytes());
+    f.add("here", ctx.here().as_str().as_bytes());
+    f.add("cwd", ctx.cwd.as_os_str().as_bytes());
+    for (name, on) in [
+        ("all", options.all),
+        ("pull", options.pull),
+        ("push", options.push),
+        ("only_configured", options.only_configured),
+    ] {
+        f.add(name, &[u8::from(on)]);
+    }
+    for p in &options.content_of {
+        f.add("content-of", p.as_bytes());
+    }
+    for r in &options.remotes {
+        f.add("remote", r.as_bytes());
+    }
+    for (name, values) in ctx.config.entries() {
+        for v in values {
+            f.add(name, v);
+        }
+    }
+    let mut attrs = vec![ctx.repo.git_dir().join("info/attributes")];
+    attrs.extend(global_attributes_file(ctx));
+    for a in attrs {
+        f.add("attributes", &std::fs::read(a).unwrap_or_default());
+    }
+    f.hex()
 }
 
 /// The reporters of the three kinds of action, and the failures that fail
@@ -196,6 +430,10 @@ struct Pass<'e> {
     /// Whether any attributes file mentions `annex.numcopies`, found out
     /// when first needed.
     numcopies_attr_possible: Option<bool>,
+    /// Whether the pass left something undone that a later pass may do
+    /// (a sync remote that cannot be reached, a failed drop, a get put
+    /// off for want of space): it then leaves no record.
+    incomplete: bool,
 }
 
 impl<'e> Pass<'e> {
@@ -239,6 +477,7 @@ impl<'e> Pass<'e> {
         }
         let clusters = env.ctx.state.clusters()?;
         Ok(Pass {
+            incomplete: rs.iter().any(|r| r.remote.is_err()),
             env,
             rs,
             known_remotes,
@@ -273,6 +512,26 @@ impl<'e> Pass<'e> {
                 )
             })
         })
+    }
+
+    /// Whether an expression of the pass decides a key by looking at other
+    /// keys too: the balanced family (through the repositories' sizes) and
+    /// `unused` (through every branch). Then a pass over the changed keys
+    /// only would not do.
+    fn looks_across_keys(&self) -> bool {
+        self.uses_unused()
+            || self
+                .exprs
+                .iter()
+                .any(|e| uses(e, &|t| matches!(t, Term::Balanced(_))))
+    }
+
+    /// Whether an expression uses `unused`, which depends on every branch
+    /// and tag: no record can tell when that changed.
+    fn uses_unused(&self) -> bool {
+        self.exprs
+            .iter()
+            .any(|e| uses(e, &|t| matches!(t, Term::Unused)))
     }
 
     /// The annexed files under `paths` (the whole work tree when none),
@@ -504,12 +763,14 @@ impl<'e> Pass<'e> {
                 .copied()
                 .filter(|r| r.uuid.as_ref().is_some_and(|u| locs.contains(u)))
                 .collect();
-            if have.is_empty()
-                || !self.takes_part(env.here())
-                || env.ctx.store.has(&item.key)
-                || env.space_shortfall(&item.key).is_some()
-                || !self.wants(env.here(), item, &[])?
-            {
+            if have.is_empty() || !self.takes_part(env.here()) || env.ctx.store.has(&item.key) {
+                continue;
+            }
+            if !self.wants(env.here(), item, &[])? {
+                continue;
+            }
+            if env.space_shortfall(&item.key).is_some() {
+                self.incomplete = true;
                 continue;
             }
             let source = have.into_iter().find(|e| {
@@ -528,7 +789,7 @@ impl<'e> Pass<'e> {
             }
         }
         if !plan.is_empty() {
-            let ok = xfer::run_parallel(env, chunk, &plan, Direction::Download, jobs);
+            let ok = xfer::run_parallel(env, chunk, &plan, Direction::Download, jobs, "get");
             for p in &plan {
                 if ok[p.index] {
                     done[p.index].got_from = sources[p.index];
@@ -558,7 +819,7 @@ impl<'e> Pass<'e> {
             if plan.is_empty() {
                 continue;
             }
-            let ok = xfer::run_parallel(env, chunk, &plan, Direction::Upload, jobs);
+            let ok = xfer::run_parallel(env, chunk, &plan, Direction::Upload, jobs, "put");
             for p in &plan {
                 if ok[p.index] {
                     done[p.index].put_to.push(ru.clone());
@@ -825,6 +1086,7 @@ impl<'e> Pass<'e> {
             action.note(&format!("from {}...", r.name))?;
             let ok = env.drop_remote_item(&mut action, r, item, false, None)?;
             action.end(ok)?;
+            self.incomplete |= !ok;
             if ok {
                 self.note_location(&item.key, &ru, false)?;
                 if !is_untrusted {
@@ -842,6 +1104,7 @@ impl<'e> Pass<'e> {
                 "Rather than dropping this file, try using: git annex move",
             )?;
             action.end(ok)?;
+            self.incomplete |= !ok;
             if ok {
                 self.note_location(&item.key, &here, false)?;
             }
@@ -891,8 +1154,15 @@ fn attributes_mention_numcopies(env: &Env, top: &std::path::Path) -> bool {
     if mentions(&env.ctx.repo.git_dir().join("info/attributes")) {
         return true;
     }
+    global_attributes_file(&env.ctx).is_some_and(|g| mentions(&g))
+}
+
+/// The attributes file git reads for every repository of the user:
+/// `core.attributesFile`, or its default under `$XDG_CONFIG_HOME` or
+/// `~/.config`.
+fn global_attributes_file(ctx: &Ctx) -> Option<std::path::PathBuf> {
     let home = std::env::var_os("HOME").map(std::path::PathBuf::from);
-    let global = match env.ctx.config.get_str("core.attributesFile") {
+    match ctx.config.get_str("core.attributesFile") {
         Some(f) => match (f.strip_prefix("~/"), &home) {
             (Some(rest), Some(h)) => Some(h.join(rest)),
             _ => Some(std::path::PathBuf::from(f)),
@@ -901,8 +1171,7 @@ fn attributes_mention_numcopies(env: &Env, top: &std::path::Path) -> bool {
             .filter(|x| !x.is_empty())
             .map(|x| std::path::PathBuf::from(x).join("git/attributes"))
             .or_else(|| home.map(|h| h.join(".config/git/attributes"))),
-    };
-    global.is_some_and(|g| mentions(&g))
+    }
 }
 
 /// Whether an expression uses a term `f` picks (inside `standard` and

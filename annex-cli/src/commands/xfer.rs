@@ -1287,7 +1287,7 @@ fn proof_view(p: &Proof) -> Proof {
     }
 }
 
-fn key_item(key: Key) -> Item {
+pub(crate) fn key_item(key: Key) -> Item {
     Item {
         file: None,
         top_path: Vec::new(),
@@ -1391,6 +1391,7 @@ pub fn run_parallel(
     plan: &[Planned<'_>],
     direction: Direction,
     jobs: usize,
+    command: &str,
 ) -> Vec<bool> {
     use std::sync::Mutex;
     use std::sync::atomic::{AtomicUsize, Ordering};
@@ -1421,6 +1422,8 @@ pub fn run_parallel(
             }
         });
     }
+    let mode = env.progress;
+    let bars = Meter::bars(mode);
     std::thread::scope(|s| {
         for _ in 0..jobs.min(plan.len()) {
             s.spawn(|| {
@@ -1430,7 +1433,9 @@ pub fn run_parallel(
                         break;
                     };
                     let item = &items[p.index];
-                    let ok = transfer_one(store, &git_dir, &here, p.remote, item, direction);
+                    let meter =
+                        parallel_meter(mode, bars.as_ref(), command, p.remote, item, direction);
+                    let ok = transfer_one(store, &git_dir, &here, p.remote, item, direction, meter);
                     let mut r = results.lock().unwrap_or_else(|e| e.into_inner());
                     r[p.index] = ok;
                 }
@@ -1444,6 +1449,46 @@ pub fn run_parallel(
     results
 }
 
+/// The meter of one transfer of [`run_parallel`]: its action as
+/// `command` would show it (`FILE (from REMOTE...)`), for a bar among
+/// `bars` or `--json-progress` objects.
+fn parallel_meter(
+    mode: ProgressMode,
+    bars: Option<&indicatif::MultiProgress>,
+    command: &str,
+    remote: &dyn Remote,
+    item: &Item,
+    direction: Direction,
+) -> Meter {
+    let note = match direction {
+        Direction::Download => format!("from {}...", remote.name()),
+        Direction::Upload => format!("to {}...", remote.name()),
+    };
+    let lossy = |b: &[u8]| Value::String(String::from_utf8_lossy(b).into_owned());
+    let mut action = serde_json::Map::new();
+    action.insert("command".into(), Value::String(command.to_owned()));
+    if let Some(f) = &item.file {
+        action.insert("file".into(), lossy(f));
+    }
+    action.insert(
+        "input".into(),
+        Value::Array(item.input.first().map(|i| lossy(i)).into_iter().collect()),
+    );
+    action.insert("key".into(), Value::String(item.key.to_string()));
+    action.insert("note".into(), Value::String(note.clone()));
+    let shown = match &item.file {
+        Some(f) => String::from_utf8_lossy(f).into_owned(),
+        None => item.key.to_string(),
+    };
+    Meter::parallel(
+        mode,
+        item.key.size(),
+        Value::Object(action),
+        bars,
+        format!("{command} {shown} ({note})"),
+    )
+}
+
 fn transfer_one(
     store: &annex_core::objects::ObjectStore,
     git_dir: &std::path::Path,
@@ -1451,6 +1496,7 @@ fn transfer_one(
     remote: &dyn Remote,
     item: &Item,
     direction: Direction,
+    mut meter: Meter,
 ) -> bool {
     let Ok(mut t) = Transfer::start(
         git_dir,
@@ -1467,6 +1513,7 @@ fn transfer_one(
             let tmp = store.tmp_path(&item.key);
             remote
                 .retrieve(&item.key, &tmp, here, &item.top_path, &mut |n| {
+                    meter.update(n);
                     t.progress(n)
                 })
                 .is_ok()
@@ -1475,12 +1522,14 @@ fn transfer_one(
         Direction::Upload => match store.find(&item.key) {
             Some(src) => remote
                 .store(&item.key, &src, here, &item.top_path, &mut |n| {
+                    meter.update(n);
                     t.progress(n)
                 })
                 .is_ok(),
             None => false,
         },
     };
+    meter.finish();
     t.finish(ok);
     ok
 }

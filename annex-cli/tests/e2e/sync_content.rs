@@ -566,6 +566,9 @@ fn unavailable_remote_as_the_reference() {
             "warnings in {step}"
         );
         assert!(!ours_out.status.success());
+        // An incomplete pass leaves no record: the next one looks at
+        // every file again.
+        assert!(!record(&o.repo(step)).exists(), "record after {step}");
     }
 }
 
@@ -652,4 +655,178 @@ fn default_content_sync_involves_only_configured_repositories_as_the_reference()
     let n = net(|_| {});
     let (_, shown) = same_steps_mode(&n, &["a", "b", "c"], &[], false);
     assert!(shown.iter().all(Vec::is_empty), "{shown:?}");
+}
+
+/// The record of the last complete content pass (`.git/annex/rs-sync-content`).
+fn record(repo: &Path) -> PathBuf {
+    repo.join(".git/annex/rs-sync-content")
+}
+
+/// Removes the object of `file` from `repo` behind git-annex's back (its
+/// location log still says it is there): a pass that looks at the file
+/// gets it again from a remote that has it, a pass that trusts its record
+/// does not.
+fn lose_object(repo: &Path, file: &str) -> PathBuf {
+    let loc = annex(repo, &["contentlocation", &key_of(repo, file)]);
+    let obj = repo.join(loc.trim());
+    let dir = obj.parent().expect("object dir").to_path_buf();
+    let st = Command::new("chmod")
+        .arg("u+w")
+        .arg(&dir)
+        .status()
+        .expect("chmod");
+    assert!(st.success());
+    std::fs::remove_file(&obj).expect("remove the object");
+    obj
+}
+
+/// A repeated `sync --content` works from what it knows: after a complete
+/// pass, an unchanged repository is not looked at again (a lost object is
+/// not noticed), a change of one key's location log brings that key, and
+/// only it, into the next pass, and without the record every file is
+/// looked at again.
+#[test]
+fn repeated_content_sync_does_only_what_changed() {
+    let n = net(wanted_everywhere);
+    let o = n.copy();
+    let a = o.repo("a");
+    let first = ours_sync(&a, &[], remotes_of("a"));
+    assert!(first.status.success(), "{first:?}");
+    assert_eq!(actions(&first).len(), 5, "{:?}", actions(&first));
+    assert!(record(&a).exists());
+    assert!(a.join(".git/annex/rs-sync-content-files").exists());
+    // The keys the first pass moved are looked at again, and need
+    // nothing more; then nothing changed at all.
+    for round in 0..2 {
+        let again = ours_sync(&a, &[], remotes_of("a"));
+        assert!(again.status.success(), "{again:?}");
+        assert_eq!(actions(&again), Vec::<String>::new(), "round {round}");
+        assert!(record(&a).exists());
+    }
+    // f1.txt is wanted in a and b has it: a pass looking at it would get
+    // it back.
+    let obj = lose_object(&a, "f1.txt");
+    let skipped = ours_sync(&a, &[], remotes_of("a"));
+    assert_eq!(actions(&skipped), Vec::<String>::new());
+    assert!(!obj.exists());
+    // b loses notes/huge.txt (which it wants) and says so: only that key
+    // is looked at in a, which sends it back.
+    let b = o.repo("b");
+    annex(&b, &["drop", "--force", "-q", "notes/huge.txt"]);
+    annex(&b, &["sync", "--no-content", "-q"]);
+    let changed = ours_sync(&a, &[], remotes_of("a"));
+    assert!(changed.status.success(), "{changed:?}");
+    assert_eq!(
+        actions(&changed),
+        ["put notes/huge.txt (to b...) ok"],
+        "stderr: {}",
+        String::from_utf8_lossy(&changed.stderr)
+    );
+    assert!(!obj.exists());
+    // Without the record, every file: f1.txt comes back.
+    std::fs::remove_file(record(&a)).expect("rm record");
+    let full = ours_sync(&a, &[], remotes_of("a"));
+    assert!(full.status.success(), "{full:?}");
+    assert_eq!(actions(&full), ["get f1.txt (from b...) ok"]);
+    assert!(obj.exists());
+    annex(&a, &["fsck", "-q"]);
+}
+
+/// What the record does not cover makes the next pass a full one: a git
+/// config setting, the preferred content of a repository (a log of the
+/// `git-annex` branch that is not a key's), the options, and a work tree
+/// that holds changes `HEAD` lacks.
+#[test]
+fn content_sync_record_follows_settings() {
+    let n = net(wanted_everywhere);
+    let o = n.copy();
+    let a = o.repo("a");
+    let sync = |extra: &[&str]| {
+        let out = ours_sync(&a, extra, remotes_of("a"));
+        assert!(out.status.success(), "{out:?}");
+        actions(&out)
+    };
+    sync(&[]);
+    sync(&[]);
+    let changes: [(&str, &dyn Fn()); 4] = [
+        ("git config", &|| {
+            git(&a, &["config", "remote.b.annex-cost", "150"]);
+        }),
+        ("preferred content", &|| {
+            annex(&a, &["wanted", "here", "exclude=*.bin and exclude=*.dat"]);
+        }),
+        ("options", &|| {}),
+        ("work tree", &|| {
+            std::fs::write(a.join("untracked.txt"), "x").expect("write");
+        }),
+    ];
+    for (what, change) in changes {
+        let obj = lose_object(&a, "f1.txt");
+        assert_eq!(sync(&[]), Vec::<String>::new(), "before the {what} change");
+        change();
+        let extra: &[&str] = match what {
+            "options" => &["--all"],
+            "work tree" => &["--no-commit"],
+            _ => &[],
+        };
+        let shown = sync(extra);
+        assert!(
+            shown
+                .iter()
+                .any(|s| s.starts_with("get f1.txt (from b...)")),
+            "after the {what} change: {shown:?}"
+        );
+        assert!(obj.exists(), "{what}");
+        // Recorded again with the usual options (the last change leaves
+        // an untracked file: no record can be trusted while it is there).
+        if what != "work tree" {
+            sync(&[]);
+            sync(&[]);
+        }
+    }
+}
+
+/// `sync --content -J3 --json-progress` (ours only: the reference's `sync`
+/// takes neither `--json` nor `--json-progress`): every transfer made in
+/// parallel shows its progress objects, with the action as `get -J` and
+/// `copy -J` of the reference show theirs (`command`, `file`, `input`,
+/// `key`, `note`), before the transfer's own object.
+#[test]
+fn parallel_transfers_show_json_progress() {
+    let n = net(wanted_everywhere);
+    let o = n.copy();
+    let a = o.repo("a");
+    let out = ours(
+        &a,
+        &["sync", "--content", "--json-progress", "-J3", "c", "b"],
+    );
+    assert!(out.status.success(), "{out:?}");
+    let objects: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).expect("JSON"))
+        .collect();
+    let puts: Vec<&Value> = objects
+        .iter()
+        .filter(|v| v["command"] == "put" && v["success"] == true)
+        .collect();
+    assert_eq!(puts.len(), 4, "{objects:#?}");
+    for put in puts {
+        let pos = objects
+            .iter()
+            .position(|v| std::ptr::eq(v, put))
+            .expect("position");
+        let progress: Vec<&Value> = objects[..pos]
+            .iter()
+            .filter(|v| v["action"]["key"] == put["key"] && v["action"]["note"] == put["note"])
+            .collect();
+        let last = progress
+            .last()
+            .unwrap_or_else(|| panic!("no progress before {put}"));
+        assert_eq!(last["action"]["command"], "put");
+        assert_eq!(last["action"]["file"], put["file"]);
+        assert_eq!(last["action"]["input"], serde_json::json!([]));
+        assert_eq!(last["byte-progress"], last["total-size"]);
+        assert_eq!(last["percent-progress"], "100%");
+    }
 }

@@ -147,6 +147,11 @@ fn outputs_and_exit_codes_match_the_reference() {
         vec!["drop", "--force", "h"],
         vec!["move", "--from", "origin", "--json-progress", "h"],
         vec!["copy", "--to", "origin", "--json-progress", "h"],
+        // The same with transfers running at once (`-J`).
+        vec!["drop", "--force", "h"],
+        vec!["get", "-J2", "--json-progress", "h"],
+        vec!["drop", "--from", "origin", "--force", "h"],
+        vec!["copy", "--to", "origin", "-J2", "--json-progress", "h"],
         vec!["copy", "--from", "origin", "f"],
         vec!["drop", "--force", "f"],
         vec!["copy", "--from", "origin", "--json", "f"],
