@@ -128,13 +128,14 @@ pub fn run(
     progress: &mut dyn FnMut(&str),
 ) -> Result<Vec<Row>, CompareError> {
     let mut rows = Vec::new();
+    let trash = std::cell::RefCell::new(workload::Trash::new(tools, cfg.workdir.join("trash"))?);
     let fixtures = |w: Workload| -> (Vec<Fixture>, bool) {
         let ops = cfg.ops.iter().filter(|o| o.workload == w);
         let mut fx = Vec::new();
         let mut shared = false;
         for o in ops {
             match o.state {
-                State::Fresh(f) => fx.push(f),
+                State::Fresh(f) | State::Repeated(f) => fx.push(f),
                 State::Shared => shared = true,
             }
         }
@@ -146,7 +147,7 @@ pub fn run(
                    rows: &mut Vec<Row>,
                    progress: &mut dyn FnMut(&str)| {
         for op in cfg.ops.iter().filter(|o| o.workload == w) {
-            let row = run_op(cfg, tools, op, built, size, progress)?;
+            let row = run_op(cfg, tools, op, built, size, &trash, progress)?;
             // The table line as soon as it is known: a long run stopped
             // early still leaves its results in the log.
             progress(&format!("result: {}", report::markdown_row(&row)));
@@ -183,6 +184,7 @@ pub fn run(
             )?;
         }
     }
+    trash.borrow_mut().empty(tools)?;
     let pos = |id: &str| ops::OPS.iter().position(|o| o.id == id);
     rows.sort_by_key(|r| pos(&r.op));
     Ok(rows)
@@ -216,6 +218,7 @@ fn run_op(
     op: &Op,
     built: &Built,
     size: &str,
+    trash: &std::cell::RefCell<workload::Trash>,
     progress: &mut dyn FnMut(&str),
 ) -> Result<Row, CompareError> {
     let out_dir = built.root.join("output");
@@ -228,8 +231,8 @@ fn run_op(
     let prepare = || -> Result<PathBuf, CompareError> {
         match op.state {
             State::Shared => Ok(built.shared()),
-            State::Fresh(f) => {
-                workload::remove_tree(tools, &round_dir)?;
+            State::Fresh(f) | State::Repeated(f) => {
+                trash.borrow_mut().discard(tools, &round_dir, built.files)?;
                 workload::copy_tree(tools, &built.fixture(f), &round_dir)?;
                 Ok(round_dir.clone())
             }
@@ -265,6 +268,20 @@ fn run_op(
                 continue;
             }
             let root = prepare()?;
+            if matches!(op.state, State::Repeated(_)) {
+                // The first run, untimed; it must work as the timed one.
+                let first = run_one(imp, &root)?;
+                if !first.outcome.success() {
+                    let reason = format!("first run: {}", first.outcome);
+                    progress(&format!(
+                        "{} ({size}), {}: fails: {reason}",
+                        op.id,
+                        imp.name()
+                    ));
+                    a.failed = Some(reason);
+                    continue;
+                }
+            }
             let s = run_one(imp, &root)?;
             let verdict = if !s.outcome.success() {
                 Err(match &s.stderr_first_line {
@@ -301,7 +318,7 @@ fn run_op(
             }
         }
     }
-    workload::remove_tree(tools, &round_dir)?;
+    trash.borrow_mut().discard(tools, &round_dir, built.files)?;
     let [ours, reference] = acc;
     Ok(Row {
         op: op.id.to_string(),

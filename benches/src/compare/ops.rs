@@ -59,6 +59,11 @@ pub enum State {
     /// A fresh copy of the fixture every round, for each implementation:
     /// for operations that change the repository.
     Fresh(Fixture),
+    /// A fresh copy of the fixture, then one untimed run of the same
+    /// command by the same implementation, then the timed run: the state a
+    /// user is in when running the command again (each implementation's
+    /// own records and caches written by the first run).
+    Repeated(Fixture),
     /// One copy of [`Fixture::Full`] shared by both implementations, for
     /// operations that only read: one untimed warm-up run of each
     /// implementation first (page cache, and the databases git-annex
@@ -216,6 +221,20 @@ pub const OPS: &[Op] = &[
         args: &["sync", "--content"],
         workload: Workload::Small,
         state: State::Fresh(Fixture::TwoRemotes),
+        check: Check::ExitStatus,
+    },
+    Op {
+        id: "sync-again",
+        args: &["sync"],
+        workload: Workload::Small,
+        state: State::Repeated(Fixture::TwoRemotes),
+        check: Check::ExitStatus,
+    },
+    Op {
+        id: "sync-content-again",
+        args: &["sync", "--content"],
+        workload: Workload::Small,
+        state: State::Repeated(Fixture::TwoRemotes),
         check: Check::ExitStatus,
     },
 ];
