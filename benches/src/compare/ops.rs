@@ -110,9 +110,14 @@ pub struct Op {
 }
 
 impl Op {
-    /// The command's arguments, space-separated.
+    /// The command's arguments, space-separated; `(again)` after those
+    /// of an operation timed on its second run.
     pub fn display(&self) -> String {
-        self.args.join(" ")
+        let args = self.args.join(" ");
+        match self.state {
+            State::Repeated(_) => format!("{args} (again)"),
+            _ => args,
+        }
     }
 }
 
