@@ -267,8 +267,9 @@ enum Since {
 impl Basis {
     /// The state of the repository of `ctx` now; `None` when a record can
     /// neither be used nor left: the work tree may hold changes `HEAD`
-    /// lacks, the journal holds log changes the branch lacks, or there is
-    /// no `HEAD` or no `git-annex` branch.
+    /// lacks (or a merge is left conflicted), the journal holds log
+    /// changes the branch lacks, or there is no `HEAD` or no `git-annex`
+    /// branch.
     fn of(ctx: &Ctx, options: &ContentOptions) -> Option<Basis> {
         let branch = ctx.state.branch();
         let journal = branch.journal();
@@ -280,6 +281,10 @@ impl Basis {
         let tree = match &ctx.worktree {
             None => None,
             Some(wt) => {
+                // A merge left conflicted: the index is not `HEAD`'s tree.
+                if repo.git_dir().join("MERGE_HEAD").exists() {
+                    return None;
+                }
                 let tree = repo.head_commit().ok()?.tree_id().ok()?.detach();
                 if !options.committed && !annex_sync::clean::provably_clean(repo, wt.top()) {
                     return None;

@@ -734,8 +734,8 @@ fn repeated_content_sync_does_only_what_changed() {
 
 /// What the record does not cover makes the next pass a full one: a git
 /// config setting, the preferred content of a repository (a log of the
-/// `git-annex` branch that is not a key's), the options, and a work tree
-/// that holds changes `HEAD` lacks.
+/// `git-annex` branch that is not a key's), the options, a merge left
+/// conflicted, and a work tree that holds changes `HEAD` lacks.
 #[test]
 fn content_sync_record_follows_settings() {
     let n = net(wanted_everywhere);
@@ -748,7 +748,7 @@ fn content_sync_record_follows_settings() {
     };
     sync(&[]);
     sync(&[]);
-    let changes: [(&str, &dyn Fn()); 4] = [
+    let changes: [(&str, &dyn Fn()); 5] = [
         ("git config", &|| {
             git(&a, &["config", "remote.b.annex-cost", "150"]);
         }),
@@ -756,6 +756,10 @@ fn content_sync_record_follows_settings() {
             annex(&a, &["wanted", "here", "exclude=*.bin and exclude=*.dat"]);
         }),
         ("options", &|| {}),
+        ("conflicted merge", &|| {
+            let head = git(&a, &["rev-parse", "HEAD"]);
+            std::fs::write(a.join(".git/MERGE_HEAD"), head).expect("write MERGE_HEAD");
+        }),
         ("work tree", &|| {
             std::fs::write(a.join("untracked.txt"), "x").expect("write");
         }),
@@ -766,7 +770,7 @@ fn content_sync_record_follows_settings() {
         change();
         let extra: &[&str] = match what {
             "options" => &["--all"],
-            "work tree" => &["--no-commit"],
+            "conflicted merge" | "work tree" => &["--no-commit"],
             _ => &[],
         };
         let shown = sync(extra);
@@ -779,6 +783,9 @@ fn content_sync_record_follows_settings() {
         assert!(obj.exists(), "{what}");
         // Recorded again with the usual options (the last change leaves
         // an untracked file: no record can be trusted while it is there).
+        if what == "conflicted merge" {
+            std::fs::remove_file(a.join(".git/MERGE_HEAD")).expect("rm MERGE_HEAD");
+        }
         if what != "work tree" {
             sync(&[]);
             sync(&[]);
