@@ -104,7 +104,10 @@ impl Meter {
     ) -> Meter {
         let bar = match (mode, bars) {
             (ProgressMode::Bar, Some(bars)) => {
-                let bar = bars.add(ProgressBar::new(total.unwrap_or(0)));
+                let bar = bars.add(match total {
+                    Some(t) => ProgressBar::new(t),
+                    None => ProgressBar::no_length(),
+                });
                 if let Ok(style) = ProgressStyle::with_template(
                     "{prefix} {percent:>3}% {bytes:>10} {binary_bytes_per_sec:>12} {eta}",
                 ) {

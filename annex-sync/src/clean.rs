@@ -9,7 +9,8 @@
 //!   its file's `lstat` matches the stat data the index recorded (the
 //!   fields `core.checkStat` and `core.trustctime` ask git to compare; the
 //!   executable bit when `core.fileMode`), and no entry is racily clean
-//!   (modified in the second the index was written, or later);
+//!   (modified in the second the index was written, or later) unless it
+//!   is a symlink whose target is the staged blob;
 //! - the index's cache tree is valid and its root is `HEAD`'s tree (the
 //!   index holds what `HEAD` holds);
 //! - every file or symlink in the work tree is in the index (so there is
@@ -38,14 +39,34 @@ pub fn provably_clean(repo: &gix::Repository, work_tree: &Path) -> bool {
     check(repo, work_tree).unwrap_or(false)
 }
 
-fn check(repo: &gix::Repository, work_tree: &Path) -> Option<bool> {
-    let index = repo.open_index().ok()?;
+/// Whether the index of `repo` holds exactly what `HEAD` holds: its
+/// cache tree is valid and is `HEAD`'s tree, and no entry is unmerged,
+/// intent-to-add, skip-worktree (sparse) or assume-valid. It says nothing
+/// of the work tree: [`provably_clean`] does, and checks this first.
+pub fn index_is_head(repo: &gix::Repository) -> bool {
+    repo.open_index()
+        .ok()
+        .is_some_and(|index| index_matches_head(repo, &index).unwrap_or(false))
+}
+
+fn index_matches_head(repo: &gix::Repository, index: &gix::index::File) -> Option<bool> {
     let head_tree = repo.head_commit().ok()?.tree_id().ok()?.detach();
     let cache_tree = index.tree()?;
-    if cache_tree.num_entries.is_none() || cache_tree.id != head_tree {
+    if cache_tree.num_entries.is_none() || cache_tree.id != head_tree || index.link().is_some() {
         return Some(false);
     }
-    if index.link().is_some() {
+    let refuse = Flags::INTENT_TO_ADD | Flags::SKIP_WORKTREE | Flags::ASSUME_VALID;
+    Some(
+        index
+            .entries()
+            .iter()
+            .all(|e| e.flags.stage_raw() == 0 && !e.flags.intersects(refuse)),
+    )
+}
+
+fn check(repo: &gix::Repository, work_tree: &Path) -> Option<bool> {
+    let index = repo.open_index().ok()?;
+    if !index_matches_head(repo, &index)? {
         return Some(false);
     }
     let config = repo.config_snapshot();
@@ -56,18 +77,31 @@ fn check(repo: &gix::Repository, work_tree: &Path) -> Option<bool> {
     let file_mode = config.boolean("core.fileMode").unwrap_or(true);
     let index_secs = index.timestamp().unix_seconds();
     let entries = index.entries();
-    let refuse = Flags::INTENT_TO_ADD | Flags::SKIP_WORKTREE | Flags::ASSUME_VALID;
+    // A symlink's content is its target: compared with the staged blob as
+    // git compares a racily clean entry's content.
+    let target_is_staged = |e: &gix::index::Entry| {
+        let path = work_tree.join(std::ffi::OsStr::from_bytes(e.path(&index)));
+        std::fs::read_link(&path).is_ok_and(|t| {
+            gix::objs::compute_hash(
+                repo.object_hash(),
+                gix::objs::Kind::Blob,
+                t.as_os_str().as_bytes(),
+            )
+            .is_ok_and(|id| id == e.id)
+        })
+    };
     for e in entries {
-        if e.flags.stage_raw() != 0 || e.flags.intersects(refuse) {
-            return Some(false);
-        }
         if e.mode != Mode::FILE && e.mode != Mode::FILE_EXECUTABLE && e.mode != Mode::SYMLINK {
             return Some(false);
         }
         // Racily clean (modified in the second the index was written, which
         // is stricter than git's nanosecond rule: file system clocks are
-        // coarser than their timestamps): only git can tell.
-        if i64::from(e.stat.mtime.secs) >= index_secs {
+        // coarser than their timestamps): a symlink is checked by its
+        // target (as after a checkout or merge that just wrote it); any
+        // other file is left to git.
+        if i64::from(e.stat.mtime.secs) >= index_secs
+            && (e.mode != Mode::SYMLINK || !target_is_staged(e))
+        {
             return Some(false);
         }
     }

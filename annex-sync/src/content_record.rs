@@ -39,8 +39,9 @@
 //! repairs that, and the next change of the key brings it back in).
 //!
 //! Both files live in `.git/annex` ([`RECORD_FILE`], [`FILES_FILE`]) and
-//! are written atomically; one that cannot be read, or of another format,
-//! counts as absent.
+//! are written atomically; one that cannot be read, is cut short (the map
+//! says how many files it holds), or is of another format counts as
+//! absent.
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -189,8 +190,11 @@ impl FileMap {
     /// be read.
     pub fn load(git_dir: &Path, settings: &str, tree: ObjectId) -> Option<FileMap> {
         let data = std::fs::read(Self::path(git_dir)).ok()?;
-        let header = format!("{FILES_MAGIC}\nsettings {settings}\ntree {tree}\n\n");
-        let body = data.strip_prefix(header.as_bytes())?;
+        let header = format!("{FILES_MAGIC}\nsettings {settings}\ntree {tree}\nfiles ");
+        let rest = data.strip_prefix(header.as_bytes())?;
+        let end = rest.windows(2).position(|w| w == b"\n\n")?;
+        let count: usize = std::str::from_utf8(&rest[..end]).ok()?.parse().ok()?;
+        let body = &rest[end + 2..];
         // Every field ends with a NUL: a body that does not is damaged.
         let body = match body.split_last() {
             None => &[][..],
@@ -219,6 +223,10 @@ impl FileMap {
                 });
             }
         }
+        // A map cut after a whole entry still parses: the count tells.
+        if files.len() != count {
+            return None;
+        }
         Some(FileMap {
             settings: settings.to_owned(),
             tree,
@@ -229,8 +237,10 @@ impl FileMap {
     /// Writes the map atomically.
     pub fn save(&self, git_dir: &Path) -> Result<(), SyncError> {
         let mut data = format!(
-            "{FILES_MAGIC}\nsettings {}\ntree {}\n\n",
-            self.settings, self.tree
+            "{FILES_MAGIC}\nsettings {}\ntree {}\nfiles {}\n\n",
+            self.settings,
+            self.tree,
+            self.files.len()
         )
         .into_bytes();
         for f in &self.files {
@@ -389,9 +399,12 @@ mod tests {
         assert_eq!(FileMap::load(git, "abd", tree), None);
         let other = ObjectId::from_hex(b"1123456789abcdef0123456789abcdef01234567").unwrap();
         assert_eq!(FileMap::load(git, "abc", other), None);
-        // A truncated map is no map.
+        // A truncated map is no map: cut in an entry, or after a whole one.
         let data = std::fs::read(FileMap::path(git)).unwrap();
         std::fs::write(FileMap::path(git), &data[..data.len() - 3]).unwrap();
+        assert_eq!(FileMap::load(git, "abc", tree), None);
+        let last = b"\0U\0\xc3\xa9/x\0".len() + "SHA256E-s3--abc.txt".len();
+        std::fs::write(FileMap::path(git), &data[..data.len() - last]).unwrap();
         assert_eq!(FileMap::load(git, "abc", tree), None);
         let empty = FileMap {
             files: Vec::new(),

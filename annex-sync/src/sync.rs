@@ -124,6 +124,11 @@ impl GitRun {
 pub struct CommitOutcome {
     /// Whether a commit was made.
     pub committed: bool,
+    /// Whether the tracked files of the work tree are known to be what
+    /// `HEAD` holds afterwards: proven in process, or `git commit -a`
+    /// succeeded. `false` when git said there was nothing to commit (or
+    /// failed) without the proof.
+    pub clean: bool,
     /// git's output (what `git commit` prints, also when there was nothing
     /// to commit).
     pub run: GitRun,
@@ -337,6 +342,7 @@ impl SyncRepo {
             // commit would say the same).
             return Ok(CommitOutcome {
                 committed: false,
+                clean: false,
                 run: GitRun {
                     ok: false,
                     stdout: if quiet { Vec::new() } else { out.stdout },
@@ -356,6 +362,7 @@ impl SyncRepo {
         let run = GitRun::from_output(out);
         Ok(CommitOutcome {
             committed: run.ok,
+            clean: run.ok,
             run,
         })
     }
@@ -381,6 +388,7 @@ impl SyncRepo {
         };
         Ok(text.map(|text| CommitOutcome {
             committed: false,
+            clean: true,
             run: GitRun {
                 ok: false,
                 stdout: text.into_bytes(),

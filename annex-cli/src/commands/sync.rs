@@ -209,15 +209,15 @@ pub fn run(args: Args) -> Result<(), CommandError> {
     let jobs = args.common.jobs()?;
     let push = !args.no_push;
 
-    // Whether the commit step ran: the work tree's tracked files are then
-    // what HEAD holds (the content pass may trust its record).
+    // Whether the commit step left the work tree's tracked files as HEAD
+    // holds them, to its knowledge (the content pass may then trust its
+    // record without proving it again).
     let mut committed = false;
     if !args.cleanup {
         // commit
         let autocommit = ctx.config.get_bool("annex.autocommit").unwrap_or(true);
         if !only_annex && (args.commit || (!args.no_commit && autocommit)) && work_tree.is_some() {
-            commit_step(&ctx, &repo, &args.message, quiet_git, &mut out)?;
-            committed = true;
+            committed = commit_step(&ctx, &repo, &args.message, quiet_git, &mut out)?;
         }
         // merge of the local synced/BRANCH
         if !only_annex && work_tree.is_some() {
@@ -389,14 +389,15 @@ fn commit_message(ctx: &Ctx) -> String {
 }
 
 /// The `commit` step: the journal to the `git-annex` branch, then
-/// `git commit -a`. Nothing to commit is no failure.
+/// `git commit -a`. Nothing to commit is no failure. Returns
+/// [`annex_sync::sync::CommitOutcome::clean`].
 fn commit_step(
     ctx: &Ctx,
     repo: &SyncRepo,
     messages: &[String],
     quiet: bool,
     out: &mut Out,
-) -> Result<(), CommandError> {
+) -> Result<bool, CommandError> {
     let json = out.is_json();
     let mut rep = out.reporter("commit");
     let mut a = start_other(&mut rep, "", false)?;
@@ -409,7 +410,8 @@ fn commit_step(
     a.say(b"\n")?;
     let outcome = repo.commit(&messages, quiet)?;
     replay(&outcome.run, json)?;
-    out.end(a, true)
+    out.end(a, true)?;
+    Ok(outcome.clean)
 }
 
 /// Merges the local `synced/BRANCH` into the current branch when it has

@@ -83,8 +83,9 @@ pub struct ContentOptions {
     /// repositories with a preferred content expression take part; one
     /// without gets nothing, is sent nothing and loses nothing.
     pub only_configured: bool,
-    /// Whether `sync`'s commit step ran (then the work tree's tracked
-    /// files are what `HEAD` holds, and the pass may trust its record).
+    /// Whether `sync`'s commit step left the work tree's tracked files as
+    /// `HEAD` holds them ([`annex_sync::sync::CommitOutcome::clean`]);
+    /// else the pass proves it before trusting its record.
     pub committed: bool,
     /// Whether fetching from a remote failed (then the pass leaves no
     /// record: what that remote has was not merged).
@@ -240,8 +241,9 @@ pub fn run(ctx: Ctx, options: &ContentOptions, output: &OutputArgs) -> Result<us
         None => PassRecord::clear(&git_dir),
     };
     if let Err(e) = recorded {
+        // Not a failure of the sync: a record left behind describes an
+        // exact state, still true of it; only speed is lost.
         eprintln!("git-annex-rs: {e}");
-        reporters.failed += 1;
     }
     Ok(reporters.failed)
 }
@@ -286,7 +288,12 @@ impl Basis {
                     return None;
                 }
                 let tree = repo.head_commit().ok()?.tree_id().ok()?.detach();
-                if !options.committed && !annex_sync::clean::provably_clean(repo, wt.top()) {
+                // The index is HEAD's tree (no unmerged, sparse or
+                // intent-to-add entry), and the work tree's files are the
+                // index's: after a commit step that says so, else proven.
+                if !annex_sync::clean::index_is_head(repo)
+                    || !(options.committed || annex_sync::clean::provably_clean(repo, wt.top()))
+                {
                     return None;
                 }
                 Some(tree)
@@ -376,7 +383,12 @@ fn settings_fingerprint(ctx: &Ctx, options: &ContentOptions) -> String {
             f.add(name, v);
         }
     }
-    let mut attrs = vec![ctx.repo.git_dir().join("info/attributes")];
+    let mut attrs = vec![
+        ctx.repo.git_dir().join("info/attributes"),
+        // git's system-wide file, where the usual builds put it.
+        std::path::PathBuf::from("/etc/gitattributes"),
+        std::path::PathBuf::from("/usr/local/etc/gitattributes"),
+    ];
     attrs.extend(global_attributes_file(ctx));
     for a in attrs {
         f.add("attributes", &std::fs::read(a).unwrap_or_default());

@@ -1476,8 +1476,10 @@ fn parallel_meter(
     );
     action.insert("key".into(), Value::String(item.key.to_string()));
     action.insert("note".into(), Value::String(note.clone()));
+    // Quoted as the action's line quotes it (no control character
+    // reaches the terminal).
     let shown = match &item.file {
-        Some(f) => String::from_utf8_lossy(f).into_owned(),
+        Some(f) => String::from_utf8_lossy(&crate::action::quote(f, true)).into_owned(),
         None => item.key.to_string(),
     };
     Meter::parallel(
@@ -1506,6 +1508,7 @@ fn transfer_one(
         &item.top_path,
         false,
     ) else {
+        meter.finish();
         return false;
     };
     let ok = match direction {

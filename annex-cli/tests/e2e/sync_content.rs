@@ -735,7 +735,8 @@ fn repeated_content_sync_does_only_what_changed() {
 /// What the record does not cover makes the next pass a full one: a git
 /// config setting, the preferred content of a repository (a log of the
 /// `git-annex` branch that is not a key's), the options, a merge left
-/// conflicted, and a work tree that holds changes `HEAD` lacks.
+/// conflicted, a commit that failed, and a work tree that holds changes
+/// `HEAD` lacks.
 #[test]
 fn content_sync_record_follows_settings() {
     let n = net(wanted_everywhere);
@@ -748,7 +749,9 @@ fn content_sync_record_follows_settings() {
     };
     sync(&[]);
     sync(&[]);
-    let changes: [(&str, &dyn Fn()); 5] = [
+    let hook = a.join(".git/hooks/pre-commit");
+    let saved_hook = std::fs::read(&hook).ok();
+    let changes: [(&str, &dyn Fn()); 6] = [
         ("git config", &|| {
             git(&a, &["config", "remote.b.annex-cost", "150"]);
         }),
@@ -759,6 +762,18 @@ fn content_sync_record_follows_settings() {
         ("conflicted merge", &|| {
             let head = git(&a, &["rev-parse", "HEAD"]);
             std::fs::write(a.join(".git/MERGE_HEAD"), head).expect("write MERGE_HEAD");
+        }),
+        ("failed commit", &|| {
+            // A tracked file changed, and a hook refusing the commit.
+            std::fs::write(&hook, "#!/bin/sh\nexit 1\n").expect("write hook");
+            let st = Command::new("chmod")
+                .arg("+x")
+                .arg(&hook)
+                .status()
+                .expect("chmod");
+            assert!(st.success());
+            std::fs::remove_file(a.join("sub/other.dat")).expect("rm");
+            std::fs::write(a.join("sub/other.dat"), "changed\n").expect("write");
         }),
         ("work tree", &|| {
             std::fs::write(a.join("untracked.txt"), "x").expect("write");
@@ -785,6 +800,14 @@ fn content_sync_record_follows_settings() {
         // an untracked file: no record can be trusted while it is there).
         if what == "conflicted merge" {
             std::fs::remove_file(a.join(".git/MERGE_HEAD")).expect("rm MERGE_HEAD");
+        }
+        if what == "failed commit" {
+            match &saved_hook {
+                Some(h) => std::fs::write(&hook, h).expect("restore hook"),
+                None => std::fs::remove_file(&hook).expect("rm hook"),
+            }
+            std::fs::remove_file(a.join("sub/other.dat")).expect("rm");
+            git(&a, &["checkout", "--", "sub/other.dat"]);
         }
         if what != "work tree" {
             sync(&[]);

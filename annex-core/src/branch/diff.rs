@@ -81,6 +81,9 @@ fn git_order(
     })
 }
 
+/// How many directories deep a difference is walked at most.
+const MAX_DEPTH: usize = 64;
+
 /// Collects the blobs that differ between two trees (either may be
 /// absent), walking both in git's entry order side by side.
 pub(crate) fn diff_trees<S: Sink>(
@@ -92,6 +95,14 @@ pub(crate) fn diff_trees<S: Sink>(
 ) -> Result<(), BranchError> {
     if old == new {
         return Ok(());
+    }
+    // git-annex's branch is two or three directories deep; a much deeper
+    // one would only exhaust the stack.
+    if prefix.iter().filter(|&&b| b == b'/').count() >= MAX_DEPTH {
+        return Err(BranchError::TooDeep {
+            path: String::from_utf8_lossy(prefix).into_owned(),
+            max: MAX_DEPTH,
+        });
     }
     let data_a = match old {
         Some(t) => tree_data(repo, t)?,
@@ -155,5 +166,96 @@ pub(crate) fn diff_trees<S: Sink>(
             out.blob((prefix.clone(), ba, bb));
         }
         prefix.truncate(len);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+    use std::process::Command;
+
+    use super::*;
+
+    fn git(dir: &Path, args: &[&str]) -> String {
+        let out = Command::new("git")
+            .current_dir(dir)
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .env("GIT_AUTHOR_NAME", "t")
+            .env("GIT_AUTHOR_EMAIL", "t@t")
+            .env("GIT_COMMITTER_NAME", "t")
+            .env("GIT_COMMITTER_EMAIL", "t@t")
+            .args(args)
+            .output()
+            .expect("git");
+        assert!(out.status.success(), "git {args:?}: {out:?}");
+        String::from_utf8(out.stdout)
+            .expect("utf-8")
+            .trim()
+            .to_owned()
+    }
+
+    fn commit_all(dir: &Path) -> ObjectId {
+        git(dir, &["add", "-A"]);
+        git(dir, &["commit", "-q", "--allow-empty", "-m", "x"]);
+        ObjectId::from_hex(git(dir, &["rev-parse", "HEAD"]).as_bytes()).expect("id")
+    }
+
+    #[test]
+    fn changed_paths_lists_what_git_diff_tree_lists() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let d = dir.path();
+        git(d, &["init", "-q"]);
+        for (p, c) in [
+            ("uuid.log", "a"),
+            ("aaa/bbb/K1.log", "1"),
+            ("aaa/ccc/K2.log", "2"),
+        ] {
+            std::fs::create_dir_all(d.join(p).parent().expect("parent")).expect("mkdir");
+            std::fs::write(d.join(p), c).expect("write");
+        }
+        let old = commit_all(d);
+        std::fs::write(d.join("aaa/bbb/K1.log"), "1b").expect("write");
+        std::fs::remove_file(d.join("aaa/ccc/K2.log")).expect("rm");
+        std::fs::create_dir_all(d.join("fff/eee")).expect("mkdir");
+        std::fs::write(d.join("fff/eee/K3.log"), "3").expect("write");
+        let new = commit_all(d);
+        let branch = Branch::open(&d.join(".git")).expect("open");
+        let got: Vec<String> = branch
+            .changed_paths(old, new)
+            .expect("diff")
+            .into_iter()
+            .map(|p| String::from_utf8(p).expect("utf-8"))
+            .collect();
+        let want = git(
+            d,
+            &[
+                "diff-tree",
+                "-r",
+                "--name-only",
+                &old.to_string(),
+                &new.to_string(),
+            ],
+        );
+        assert_eq!(got, want.lines().collect::<Vec<_>>());
+        assert_eq!(got, ["aaa/bbb/K1.log", "aaa/ccc/K2.log", "fff/eee/K3.log"]);
+        assert!(branch.changed_paths(new, new).expect("diff").is_empty());
+    }
+
+    #[test]
+    fn a_branch_nested_too_deep_is_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let d = dir.path();
+        git(d, &["init", "-q"]);
+        let old = commit_all(d);
+        let deep: std::path::PathBuf = (0..MAX_DEPTH + 2).map(|_| "d").collect();
+        std::fs::create_dir_all(d.join(&deep)).expect("mkdir");
+        std::fs::write(d.join(&deep).join("K.log"), "x").expect("write");
+        let new = commit_all(d);
+        let branch = Branch::open(&d.join(".git")).expect("open");
+        match branch.changed_paths(old, new) {
+            Err(BranchError::TooDeep { max, .. }) => assert_eq!(max, MAX_DEPTH),
+            other => panic!("expected TooDeep, got {other:?}"),
+        }
     }
 }

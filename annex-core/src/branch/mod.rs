@@ -88,6 +88,15 @@ pub enum BranchError {
         /// What is wrong.
         detail: String,
     },
+    /// A tree of the branch nests deeper than any git-annex writes (a
+    /// damaged or hostile branch); walking it is refused.
+    #[error("git-annex branch: {path} is nested more than {max} directories deep")]
+    TooDeep {
+        /// The path where the walk stopped.
+        path: String,
+        /// The deepest nesting walked.
+        max: usize,
+    },
     /// Another process moved the branch while we committed, too often.
     #[error("git-annex branch: {0} kept changing while committing; giving up")]
     Raced(String),

@@ -117,6 +117,23 @@ fn fresh_files_are_left_to_git() {
 }
 
 #[test]
+fn fresh_symlinks_are_checked_by_their_target() {
+    // Written in the same second as the index, as a checkout or a merge
+    // leaves them: the target is compared with the staged blob.
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    git(d, &["init", "-q", "-b", "master"]);
+    std::os::unix::fs::symlink("target-one", d.join("l")).unwrap();
+    git(d, &["add", "l"]);
+    git(d, &["commit", "-q", "-m", "x"]);
+    assert!(clean(d));
+    // Pointed elsewhere within the same second: not clean.
+    std::fs::remove_file(d.join("l")).unwrap();
+    std::os::unix::fs::symlink("target-two", d.join("l")).unwrap();
+    assert!(!clean(d));
+}
+
+#[test]
 fn remembered_directories_still_catch_changes() {
     use annex_sync::clean::DIRS_CACHE;
     let dir = repo();
