@@ -1570,7 +1570,7 @@ mod tests {
         }
     }
 
-    fn git(dir: &Path, args: &[&str]) -> String {
+    pub(super) fn git(dir: &Path, args: &[&str]) -> String {
         let out = Command::new("git")
             .current_dir(dir)
             .env("GIT_CONFIG_NOSYSTEM", "1")
