@@ -772,7 +772,13 @@ impl<'e> Pass<'e> {
         let mut done: Vec<Done<'e>> = (0..chunk.len()).map(|_| Done::default()).collect();
         let mut plan = Vec::new();
         let mut sources: Vec<Option<&'e RemoteEntry>> = vec![None; chunk.len()];
+        // A key used by several files of the chunk is transferred once:
+        // the later files find it done when they are decided.
+        let mut planned: HashSet<&Key> = HashSet::new();
         for (i, item) in chunk.iter().enumerate() {
+            if planned.contains(&item.key) {
+                continue;
+            }
             let locs = self.remote_locations(&item.key)?;
             let have: Vec<&'e RemoteEntry> = self
                 .rs
@@ -803,6 +809,7 @@ impl<'e> Pass<'e> {
                     remote: r.as_ref(),
                 });
                 sources[i] = Some(e);
+                planned.insert(&item.key);
             }
         }
         if !plan.is_empty() {
@@ -821,8 +828,10 @@ impl<'e> Pass<'e> {
                 continue;
             }
             let mut plan = Vec::new();
+            let mut planned: HashSet<&Key> = HashSet::new();
             for (i, item) in chunk.iter().enumerate() {
-                if self.remote_locations(&item.key)?.contains(ru)
+                if planned.contains(&item.key)
+                    || self.remote_locations(&item.key)?.contains(ru)
                     || !env.ctx.store.has(&item.key)
                     || !self.wants(ru, item, &[])?
                 {
@@ -832,6 +841,7 @@ impl<'e> Pass<'e> {
                     index: i,
                     remote: remote.as_ref(),
                 });
+                planned.insert(&item.key);
             }
             if plan.is_empty() {
                 continue;

@@ -854,6 +854,11 @@ fn parallel_transfers_show_json_progress() {
             .last()
             .unwrap_or_else(|| panic!("no progress before {put}"));
         assert_eq!(last["action"]["command"], "put");
+        // One transfer per key and remote, though two files use a key.
+        assert!(
+            progress.iter().all(|p| p["action"]["file"] == put["file"]),
+            "{progress:#?}"
+        );
         assert_eq!(last["action"]["file"], put["file"]);
         assert_eq!(last["action"]["input"], serde_json::json!([]));
         assert_eq!(last["byte-progress"], last["total-size"]);
