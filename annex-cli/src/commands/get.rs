@@ -46,15 +46,25 @@ pub fn run(args: Args) -> Result<(), CommandError> {
         let items = env.items(&args.sel, &mut reporter)?;
         for chunk in items.chunks(jobs * 8) {
             let mut plan = Vec::new();
+            // A key of several files is downloaded once; the other files
+            // are shown as gotten from the same remote, as git-annex's
+            // concurrent gets show them.
+            let mut planned: std::collections::HashMap<&annex_core::key::Key, usize> =
+                std::collections::HashMap::new();
             for (i, item) in chunk.iter().enumerate() {
+                if planned.contains_key(&item.key) {
+                    continue;
+                }
                 if let Some(remote) = first_candidate(&env, item, from, &args)? {
                     plan.push(xfer::Planned { index: i, remote });
+                    planned.insert(&item.key, i);
                 }
             }
             let done = xfer::run_parallel(&env, chunk, &plan, Direction::Download, jobs, "get");
             for (i, item) in chunk.iter().enumerate() {
-                match plan.iter().find(|p| p.index == i) {
-                    Some(p) if done[i] => {
+                let source = planned.get(&item.key).copied().unwrap_or(i);
+                match plan.iter().find(|p| p.index == source) {
+                    Some(p) if done[source] => {
                         let mut action = env.start(&mut reporter, item)?;
                         action.note(&format!("from {}...", p.remote.name()))?;
                         env.populate_unlocked(item);

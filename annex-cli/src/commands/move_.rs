@@ -99,9 +99,24 @@ pub fn run_mode(args: Args, mode: Mode) -> Result<(), CommandError> {
                 }
                 let command = if mode == Mode::Move { "move" } else { "copy" };
                 let done = xfer::run_parallel(&env, chunk, &plan, Direction::Upload, jobs, command);
+                // Keys this chunk moved away: another file of the same key
+                // is shown as moved too, as git-annex's concurrent moves
+                // show it (checked against the reference).
+                let mut moved = std::collections::HashSet::new();
                 for (i, item) in chunk.iter().enumerate() {
                     let uploaded = done[i] && plan.iter().any(|p| p.index == i);
+                    if mode == Mode::Move
+                        && moved.contains(&item.key)
+                        && !env.ctx.store.has(&item.key)
+                    {
+                        let action = env.start(&mut reporter, item)?;
+                        action.end(true)?;
+                        continue;
+                    }
                     to_one(&env, &mut reporter, item, entry, mode, &args, uploaded)?;
+                    if mode == Mode::Move && !env.ctx.store.has(&item.key) {
+                        moved.insert(&item.key);
+                    }
                 }
             }
             env.finish(&reporter)?;

@@ -624,11 +624,13 @@ fn reference_clone_gets_from_our_repository() {
 
 #[test]
 fn parallel_transfers_do_what_sequential_ones_do() {
-    let files: Vec<(String, Vec<u8>)> = (0..12)
+    // Two files share a key (file12 has file03's content): it is
+    // transferred once, as the reference does.
+    let files: Vec<(String, Vec<u8>)> = (0..13)
         .map(|i| {
             (
                 format!("file{i:02}"),
-                format!("content number {i}\n").into_bytes(),
+                format!("content number {}\n", if i == 12 { 3 } else { i }).into_bytes(),
             )
         })
         .collect();
