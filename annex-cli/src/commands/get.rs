@@ -46,25 +46,27 @@ pub fn run(args: Args) -> Result<(), CommandError> {
         let items = env.items(&args.sel, &mut reporter)?;
         for chunk in items.chunks(jobs * 8) {
             let mut plan = Vec::new();
-            // A key of several files is downloaded once; the other files
-            // are shown as gotten from the same remote, as git-annex's
-            // concurrent gets show them.
-            let mut planned: std::collections::HashMap<&annex_core::key::Key, usize> =
+            // For each file to get, the plan entry that brings its content:
+            // its own, or for a key of several files the first one's (the
+            // key is downloaded once; the others are shown as gotten from
+            // the same remote, as git-annex's concurrent gets show them).
+            let mut source: Vec<Option<usize>> = vec![None; chunk.len()];
+            let mut by_key: std::collections::HashMap<&annex_core::key::Key, usize> =
                 std::collections::HashMap::new();
             for (i, item) in chunk.iter().enumerate() {
-                if planned.contains_key(&item.key) {
+                let Some(remote) = first_candidate(&env, item, from, &args)? else {
                     continue;
-                }
-                if let Some(remote) = first_candidate(&env, item, from, &args)? {
+                };
+                let entry = *by_key.entry(&item.key).or_insert_with(|| {
                     plan.push(xfer::Planned { index: i, remote });
-                    planned.insert(&item.key, i);
-                }
+                    plan.len() - 1
+                });
+                source[i] = Some(entry);
             }
             let done = xfer::run_parallel(&env, chunk, &plan, Direction::Download, jobs, "get");
             for (i, item) in chunk.iter().enumerate() {
-                let source = planned.get(&item.key).copied().unwrap_or(i);
-                match plan.iter().find(|p| p.index == source) {
-                    Some(p) if done[source] => {
+                match source[i].map(|e| &plan[e]) {
+                    Some(p) if done[p.index] => {
                         let mut action = env.start(&mut reporter, item)?;
                         action.note(&format!("from {}...", p.remote.name()))?;
                         env.populate_unlocked(item);

@@ -174,16 +174,19 @@ pub fn run(ctx: Ctx, options: &ContentOptions, output: &OutputArgs) -> Result<us
                         .collect()),
                     _ => {
                         let items = pass.worktree_items(&options.content_of, reporter)?;
-                        new_map = Some(
-                            items
-                                .iter()
-                                .map(|i| FileEntry {
-                                    key: i.key.clone(),
-                                    unlocked: i.unlocked,
-                                    path: i.top_path.clone(),
-                                })
-                                .collect(),
-                        );
+                        // Kept for the record, when one can be left.
+                        if basis.is_some() {
+                            new_map = Some(
+                                items
+                                    .iter()
+                                    .map(|i| FileEntry {
+                                        key: i.key.clone(),
+                                        unlocked: i.unlocked,
+                                        path: i.top_path.clone(),
+                                    })
+                                    .collect(),
+                            );
+                        }
                         Ok(items)
                     }
                 }
