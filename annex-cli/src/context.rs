@@ -5,41 +5,39 @@
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-use annex_core::config::AnnexConfig;
-use annex_core::objects::ObjectStore;
-use annex_core::repo::Repo;
-use annex_core::state::State;
-use annex_core::uuid::Uuid;
 use annex_core::worktree::{Seek, WorkTree, pathspec_from_arg};
+use annex_ops::session::{OpenOptions, Session};
 
 use crate::action::Reporter;
 use crate::error::CommandError;
 use crate::output::outln;
 
-/// An opened, initialized repository.
+/// An opened, initialized repository ([`Session`]) and the directory the
+/// command runs in. Dereferences to the session (`ctx.repo`, `ctx.state`,
+/// `ctx.store`, `ctx.config`, `ctx.worktree`).
+#[derive(Clone)]
 pub struct Ctx {
     /// The current directory (canonical).
     pub cwd: PathBuf,
-    /// The repository.
-    pub repo: Repo,
-    /// Its git config with `-c` overrides.
-    pub config: AnnexConfig,
-    /// Its `git-annex` branch, typed.
-    pub state: State,
-    /// Its object store.
-    pub store: ObjectStore,
-    /// Its work tree, `None` when bare.
-    pub worktree: Option<WorkTree>,
-    here: Uuid,
+    /// The repository, shared with the operations opened on it.
+    pub session: Arc<Session>,
+}
+
+impl std::ops::Deref for Ctx {
+    type Target = Session;
+    fn deref(&self) -> &Session {
+        &self.session
+    }
 }
 
 impl Ctx {
-    /// Opens the repository the current directory is in. A repository that
-    /// is not initialized but has a `git-annex` branch (here or from a
-    /// remote) is initialized, as git-annex does on first use; one without
-    /// fails with git-annex's "First run: git-annex init". Unless `quiet`,
-    /// merging remote `git-annex` branches is announced on stdout.
+    /// Opens the repository the current directory is in
+    /// ([`Session::open`]: auto-init, remotes' `git-annex` branches merged,
+    /// the journal committed). Unless `quiet`, merging remote `git-annex`
+    /// branches and recording the journal are announced on stdout, as
+    /// git-annex does.
     pub fn open(overrides: &[String], quiet: bool) -> Result<Ctx, CommandError> {
         let cwd = std::env::current_dir()
             .map_err(|e| CommandError::failed(format!("cannot read the current directory: {e}")))?;
@@ -48,72 +46,31 @@ impl Ctx {
             Some(dir) => cwd.join(dir),
             None => cwd.clone(),
         };
-        let mut repo =
-            Repo::open(&start).map_err(|_| CommandError::failed("Not in a git repository."))?;
-        if repo.uuid().is_none() {
-            let branch = repo.branch()?;
-            let has_branch = branch.tip()?.is_some() || !branch.sibling_refs()?.is_empty();
-            if !has_branch {
-                return Err(CommandError::failed("First run: git-annex init"));
-            }
-            repo = Repo::init(&start, None)?;
-        }
-        let here = repo
-            .uuid()
-            .cloned()
-            .ok_or_else(|| CommandError::failed("First run: git-annex init"))?;
-        let gix_repo = gix::discover(&start)
-            .map_err(|e| CommandError::failed(format!("cannot open the git repository: {e}")))?;
-        let config = AnnexConfig::from_repo(&gix_repo, overrides)?;
-        let state = State::new(repo.branch()?);
-        let outcome = state.branch().update()?;
+        let (session, opened) = Session::open(&OpenOptions {
+            start,
+            overrides: overrides.to_vec(),
+        })?;
         if !quiet {
-            for (_, name) in &outcome.merged {
+            for name in &opened.merged {
                 let short = name.strip_prefix("refs/remotes/").unwrap_or(name);
                 outln!("(merging {short} into git-annex...)")?;
             }
         }
-        for skipped in &outcome.skipped {
+        for skipped in &opened.skipped {
             eprintln!("git-annex-rs: {skipped}");
         }
-        // As git-annex's branch update: a dirty journal is committed before
-        // the branch is read (unless annex.alwayscommit is false), even by
-        // commands that only read.
-        if outcome.merged.is_empty()
-            && config.get_bool("annex.alwayscommit").unwrap_or(true)
-            && state.branch().journal().is_dirty()?
-            && state.commit()?.is_some()
-            && !quiet
-        {
+        if opened.recorded && !quiet {
             outln!("(recording state in git...)")?;
         }
-        let store = ObjectStore::open(repo.git_dir())?;
-        let worktree = if repo.is_bare() {
-            None
-        } else {
-            Some(WorkTree::from_repo(gix_repo)?)
-        };
         Ok(Ctx {
             cwd,
-            repo,
-            config,
-            state,
-            store,
-            worktree,
-            here,
+            session: Arc::new(session),
         })
-    }
-
-    /// This repository's UUID.
-    pub fn here(&self) -> &Uuid {
-        &self.here
     }
 
     /// The work tree, or git-annex's error for a bare repository.
     pub fn worktree(&self) -> Result<&WorkTree, CommandError> {
-        self.worktree
-            .as_ref()
-            .ok_or_else(|| CommandError::failed("This command cannot be run in a bare repository."))
+        Ok(self.session.worktree()?)
     }
 
     /// The annexed files named by command-line paths (all files when none
@@ -181,8 +138,7 @@ impl Ctx {
     /// Commits the journal to the `git-annex` branch, announcing it on
     /// stdout in plain mode as git-annex does.
     pub fn commit(&self, reporter: &Reporter) -> Result<(), CommandError> {
-        let committed = self.state.commit()?;
-        if committed.is_some() && !reporter.is_json() {
+        if self.session.commit()? && !reporter.is_json() {
             outln!("(recording state in git...)")?;
         }
         Ok(())

@@ -10,7 +10,6 @@ mod error;
 mod matching;
 mod output;
 mod progress;
-mod reserve;
 
 use clap::Parser;
 

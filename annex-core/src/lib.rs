@@ -5,6 +5,7 @@
 //! library and with git-annex interchangeably.
 //!
 //! - [`key`]: keys (`BACKEND[-sN][-mN][-SN-CN]--NAME`), parsed and serialized.
+//! - [`attr`]: `.gitattributes` lookups through one `git check-attr` process.
 //! - [`backend`]: the hashing backends that make keys from content.
 //! - [`objects`]: the object store under `.git/annex/objects` and its hash dirs.
 //! - [`pointer`](mod@pointer): pointer files and annex symlink targets.
@@ -31,6 +32,7 @@
 //! assert_eq!(annex_core::objects::hash_dir_mixed(&key), "0X/vW/");
 //! ```
 
+pub mod attr;
 pub mod backend;
 pub mod branch;
 pub mod config;

@@ -307,6 +307,56 @@ pub fn is_pointer_file(path: &Path) -> Result<Option<Key>, PointerError> {
     Ok(parse_pointer(&buf))
 }
 
+/// Puts an unlocked file's content in place of its pointer (git-annex's
+/// `populatePointerFile`): when the file at `path` is still the pointer of
+/// `key` and the store has the content, the content is copied beside it
+/// and renamed over it with the pointer file's mode kept. Returns whether
+/// the file now holds the content (the caller then refreshes the index).
+/// Best effort: the content is safely in the object store either way.
+pub fn populate_pointer(path: &Path, key: &Key, store: &crate::objects::ObjectStore) -> bool {
+    if !matches!(is_pointer_file(path), Ok(Some(ref k)) if k == key) {
+        return false;
+    }
+    let Some(object) = store.find(key) else {
+        return false;
+    };
+    replace_keeping_mode(path, |tmp| std::fs::copy(&object, tmp).map(drop))
+}
+
+/// Puts an unlocked file's pointer back in place of its content (git-annex's
+/// `depopulatePointerFile`) before the content is dropped: only when the
+/// file at `path` is a regular file holding exactly `key`'s content (a
+/// modified file is left alone). Returns whether it was replaced.
+pub fn depopulate_pointer(path: &Path, key: &Key) -> bool {
+    let is_file = std::fs::symlink_metadata(path)
+        .map(|m| m.file_type().is_file())
+        .unwrap_or(false);
+    if !is_file
+        || is_pointer_file(path).map(|k| k.is_some()).unwrap_or(true)
+        || crate::backend::verify_key(key, path).ok().flatten() != Some(true)
+    {
+        return false;
+    }
+    replace_keeping_mode(path, |tmp| std::fs::write(tmp, format_pointer(key)))
+}
+
+/// Writes a file beside `path` with `write`, gives it `path`'s mode and
+/// renames it over `path`; on any failure the temp file is removed.
+fn replace_keeping_mode(path: &Path, write: impl FnOnce(&Path) -> std::io::Result<()>) -> bool {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".annex-rs-tmp");
+    let tmp = PathBuf::from(tmp);
+    let ok = write(&tmp).is_ok()
+        && std::fs::metadata(path)
+            .and_then(|m| std::fs::set_permissions(&tmp, m.permissions()))
+            .is_ok()
+        && std::fs::rename(&tmp, path).is_ok();
+    if !ok {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    ok
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -17,10 +17,9 @@
 
 use std::collections::HashMap;
 use std::ffi::{OsStr, OsString};
-use std::io::{BufRead, BufReader, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
-use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -135,93 +134,7 @@ impl<'a> Shower<'a> {
     }
 }
 
-/// A `git` process answering queries one NUL-terminated path at a time
-/// (`check-attr --stdin -z`, `check-ignore --stdin -z`), kept for the run.
-pub(crate) struct Coprocess {
-    child: Child,
-    stdin: Option<ChildStdin>,
-    stdout: BufReader<ChildStdout>,
-}
-
-impl Coprocess {
-    pub(crate) fn spawn(top: &Path, args: &[&str]) -> Result<Coprocess, CommandError> {
-        let mut child = Command::new("git")
-            .arg("-C")
-            .arg(top)
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .map_err(|e| CommandError::failed(format!("cannot run git {}: {e}", args.join(" "))))?;
-        let stdin = child.stdin.take();
-        let stdout = child
-            .stdout
-            .take()
-            .map(BufReader::new)
-            .ok_or_else(|| CommandError::failed("git has no stdout"))?;
-        Ok(Coprocess {
-            child,
-            stdin,
-            stdout,
-        })
-    }
-
-    fn field(&mut self) -> Result<Vec<u8>, CommandError> {
-        let mut v = Vec::new();
-        self.stdout
-            .read_until(0, &mut v)
-            .map_err(|e| CommandError::failed(format!("cannot read from git: {e}")))?;
-        if v.pop() != Some(0) {
-            return Err(CommandError::failed("git ended early"));
-        }
-        Ok(v)
-    }
-
-    /// Sends each path and reads `fields` NUL-terminated fields per path.
-    /// The paths are written by another thread so that neither side waits.
-    pub(crate) fn query_all(
-        &mut self,
-        paths: &[&[u8]],
-        fields: usize,
-    ) -> Result<Vec<Vec<Vec<u8>>>, CommandError> {
-        let Some(mut stdin) = self.stdin.take() else {
-            return Err(CommandError::failed("git's stdin is closed"));
-        };
-        let mut out = Vec::with_capacity(paths.len());
-        std::thread::scope(|s| {
-            let writer = s.spawn(move || {
-                let mut w = std::io::BufWriter::new(&mut stdin);
-                for p in paths {
-                    if w.write_all(p).and_then(|()| w.write_all(b"\0")).is_err() {
-                        break;
-                    }
-                }
-                let _ = w.flush();
-                drop(w);
-                stdin
-            });
-            for _ in paths {
-                let mut one = Vec::with_capacity(fields);
-                for _ in 0..fields {
-                    one.push(self.field()?);
-                }
-                out.push(one);
-            }
-            if let Ok(stdin) = writer.join() {
-                self.stdin = Some(stdin);
-            }
-            Ok::<(), CommandError>(())
-        })?;
-        Ok(out)
-    }
-}
-
-impl Drop for Coprocess {
-    fn drop(&mut self) {
-        drop(self.stdin.take());
-        let _ = self.child.wait();
-    }
-}
+pub(crate) use annex_core::attr::Coprocess;
 
 /// The attributes git-annex reads from `.gitattributes` for a file.
 #[derive(Debug, Clone, Default)]

@@ -3,6 +3,7 @@
 //! checked; `--batch` prints `1` or `0` a line.
 
 use annex_core::key::Key;
+use annex_ops::checkpresent::Presence;
 
 use super::xfer::Env;
 use crate::context::Ctx;
@@ -25,55 +26,12 @@ pub struct Args {
     params: Vec<String>,
 }
 
-enum Outcome {
-    Present,
-    Absent,
-    Failure(String),
-}
-
-/// git-annex always has the bittorrent special remote, which cannot tell:
-/// a key found nowhere ends with its message.
-const TORRENT: &str = "cannot reliably check torrent status";
-
-fn check(env: &Env, key: &Key, remote: Option<&str>) -> Outcome {
-    let mut failure: Option<String> = None;
-    let candidates: Vec<&super::xfer::RemoteEntry> = match remote {
-        Some(name) => env.remotes.iter().filter(|r| r.name == name).collect(),
-        None => {
-            let locs = env.locations(key).unwrap_or_default();
-            let (mut likely, others): (Vec<_>, Vec<_>) = env
-                .remotes
-                .iter()
-                .partition(|r| r.uuid.as_ref().is_some_and(|u| locs.contains(u)));
-            likely.extend(others);
-            likely
-        }
-    };
-    for entry in candidates {
-        match &entry.remote {
-            Ok(r) => match r.check_present(key) {
-                Ok(true) => return Outcome::Present,
-                Ok(false) => {}
-                Err(e) => failure = Some(e.to_string()),
-            },
-            Err(e) => failure = Some(e.clone()),
-        }
-    }
-    if remote.is_none() {
-        failure = Some(TORRENT.to_string());
-    }
-    match failure {
-        Some(f) => Outcome::Failure(f),
-        None => Outcome::Absent,
-    }
-}
-
 /// Runs `checkpresentkey`.
 pub fn run(args: Args) -> Result<(), CommandError> {
     let ctx = Ctx::open(&args.common.config, true)?;
     let env = Env::open(ctx, ProgressMode::None)?;
     let known = |name: &str| -> Result<(), CommandError> {
-        if env.remotes.iter().any(|r| r.name == name) {
+        if env.remotes.entries.iter().any(|r| r.name == name) {
             Ok(())
         } else {
             Err(CommandError::failed(format!(
@@ -96,7 +54,7 @@ pub fn run(args: Args) -> Result<(), CommandError> {
         };
         return crate::batch::for_each_item(args.nul, |line| {
             let present = match Key::parse(line) {
-                Ok(k) => matches!(check(&env, &k, remote), Outcome::Present),
+                Ok(k) => env.check_present_key(&k, remote) == Presence::Present,
                 Err(_) => false,
             };
             crate::output::line(format_args!("{}", if present { "1" } else { "0" }))
@@ -110,10 +68,10 @@ pub fn run(args: Args) -> Result<(), CommandError> {
         [k] => (parse(k)?, None),
         _ => return Err(CommandError::failed("Wrong number of parameters")),
     };
-    match check(&env, &key, remote) {
-        Outcome::Present => Ok(()),
-        Outcome::Absent => Err(CommandError::quiet_failure("")),
-        Outcome::Failure(msg) => {
+    match env.check_present_key(&key, remote) {
+        Presence::Present => Ok(()),
+        Presence::Absent => Err(CommandError::quiet_failure("")),
+        Presence::Unknown(msg) => {
             eprintln!("{msg}");
             Err(CommandError::quiet_failure("").with_exit_code(100))
         }

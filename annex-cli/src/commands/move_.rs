@@ -3,6 +3,9 @@
 //! keeps enough copies.
 
 use annex_core::transfer::Direction;
+use annex_ops::drop::DropOutcome;
+use annex_ops::get::{FromOptions, FromOutcome};
+use annex_ops::put::{PutOptions, PutOutcome};
 
 use super::xfer::{self, Env, Item, RemoteEntry, Selection};
 use crate::action::{OutputArgs, Reporter};
@@ -77,24 +80,27 @@ pub fn run_mode(args: Args, mode: Mode) -> Result<(), CommandError> {
     env.force = args.force;
     env.enforce_maxsize = args.sel.auto;
     let entry = env.remote_named(&remote_name)?;
+    let put = PutOptions {
+        moving: mode == Mode::Move,
+        force: args.force,
+        fast: args.fast,
+        auto: args.sel.auto,
+    };
     if to && jobs > 1 && !args.sel.batch {
         // Uploads run in parallel; then each is reported (and, for a
         // move, dropped here) in order.
-        if let Ok(remote) = &entry.remote {
+        if let Some(remote) = entry.usable() {
             let items = env.items(&args.sel, &mut reporter)?;
             for chunk in items.chunks(jobs * 8) {
                 let mut plan = Vec::new();
                 for (i, item) in chunk.iter().enumerate() {
-                    if env.ctx.store.has(&item.key)
+                    if env.session.store.has(&item.key)
                         && (!args.sel.auto
                             || mode == Mode::Move
                             || env.auto_wants_copy(item, entry.uuid.as_ref())?)
                         && matches!(remote.check_present(&item.key), Ok(false))
                     {
-                        plan.push(xfer::Planned {
-                            index: i,
-                            remote: remote.as_ref(),
-                        });
+                        plan.push(xfer::Planned { index: i, remote });
                     }
                 }
                 let command = if mode == Mode::Move { "move" } else { "copy" };
@@ -107,14 +113,14 @@ pub fn run_mode(args: Args, mode: Mode) -> Result<(), CommandError> {
                     let uploaded = done[i] && plan.iter().any(|p| p.index == i);
                     if mode == Mode::Move
                         && moved.contains(&item.key)
-                        && !env.ctx.store.has(&item.key)
+                        && !env.session.store.has(&item.key)
                     {
                         let action = env.start(&mut reporter, item)?;
                         action.end(true)?;
                         continue;
                     }
-                    to_one(&env, &mut reporter, item, entry, mode, &args, uploaded)?;
-                    if mode == Mode::Move && !env.ctx.store.has(&item.key) {
+                    to_one(&env, &mut reporter, item, entry, put, uploaded)?;
+                    if mode == Mode::Move && !env.session.store.has(&item.key) {
                         moved.insert(&item.key);
                     }
                 }
@@ -123,11 +129,16 @@ pub fn run_mode(args: Args, mode: Mode) -> Result<(), CommandError> {
             return reporter.finish();
         }
     }
+    let from = FromOptions {
+        moving: mode == Mode::Move,
+        force: args.force,
+        auto: args.sel.auto,
+    };
     xfer::for_each(&env, &args.sel, &mut reporter, |env, reporter, item| {
         if to {
-            to_one(env, reporter, item, entry, mode, &args, false)
+            to_one(env, reporter, item, entry, put, false)
         } else {
-            from_one(env, reporter, item, entry, mode, &args)
+            from_one(env, reporter, item, entry, from)
         }
     })?;
     env.finish(&reporter)?;
@@ -139,82 +150,38 @@ fn to_one(
     reporter: &mut Reporter,
     item: &Item,
     entry: &RemoteEntry,
-    mode: Mode,
-    args: &Args,
+    options: PutOptions,
     uploaded: bool,
 ) -> Result<bool, CommandError> {
-    if !env.ctx.store.has(&item.key) {
-        return Ok(false);
-    }
-    if entry.uuid.as_ref() == Some(env.here()) {
-        return Ok(false);
-    }
-    if !uploaded
-        && args.sel.auto
-        && mode == Mode::Copy
-        && !env.auto_wants_copy(item, entry.uuid.as_ref())?
-    {
-        return Ok(false);
-    }
-    // --fast (copy only): the location log decides, as git-annex's
-    // `expectedPresent`.
-    let fast = args.fast && mode == Mode::Copy && !uploaded;
-    if fast
-        && let Some(u) = entry.uuid.as_ref()
-        && env.locations(&item.key)?.contains(u)
-    {
+    if !uploaded && !env.wants_put(item, entry, options)? {
         return Ok(false);
     }
     let mut action = env.start(reporter, item)?;
-    let remote = match &entry.remote {
-        Ok(r) => r.as_ref(),
-        Err(_) => {
+    let outcome = env.put(
+        item,
+        entry,
+        options,
+        uploaded,
+        &mut env.observer(&mut action, item),
+    )?;
+    let ok = match outcome {
+        PutOutcome::Unreachable => {
             action.note(&format!("unable to check {}", entry.name))?;
-            action.end(false)?;
-            return Ok(true);
+            false
         }
-    };
-    if uploaded {
-        action.note(&format!("to {}...", remote.name()))?;
-        env.ctx.state.set_present(&item.key, remote.uuid(), true)?;
-        env.reserver.finish(remote.uuid(), &item.key);
-    }
-    let there = if uploaded || fast {
-        false
-    } else {
-        match remote.check_present(&item.key) {
-            Ok(b) => b,
-            Err(e) => {
-                action.note(&e.to_string())?;
-                action.end(false)?;
-                return Ok(true);
+        PutOutcome::CheckFailed(e) => {
+            action.note(&e.to_string())?;
+            false
+        }
+        PutOutcome::Failed => false,
+        PutOutcome::Copied => true,
+        PutOutcome::Moved { dropped, verified } => {
+            let ok = env.show_drop(&mut action, &dropped, "", None)?;
+            if !ok && verified && matches!(dropped, DropOutcome::Refused(_)) {
+                action.long_note("Content not dropped from here.")?;
             }
+            ok
         }
-    };
-    if !there && !uploaded {
-        action.note(&format!("to {}...", remote.name()))?;
-        if let Err(e) = env.upload(&mut action, remote, item) {
-            action.warning(&e.to_string());
-            action.end(false)?;
-            return Ok(true);
-        }
-    } else if !env.locations(&item.key)?.contains(remote.uuid()) {
-        env.ctx.state.set_present(&item.key, remote.uuid(), true)?;
-    }
-    if mode == Mode::Copy {
-        action.end(true)?;
-        return Ok(true);
-    }
-    // The move: the remote now has it; drop here. When the remote had it
-    // already, the copies must be verified (it is checked first).
-    let ok = if !there {
-        env.drop_here(&mut action, item, true, None, "")?
-    } else {
-        let ok = env.drop_here(&mut action, item, args.force, Some(remote.uuid()), "")?;
-        if !ok {
-            action.long_note("Content not dropped from here.")?;
-        }
-        ok
     };
     action.end(ok)?;
     Ok(true)
@@ -225,51 +192,21 @@ fn from_one(
     reporter: &mut Reporter,
     item: &Item,
     entry: &RemoteEntry,
-    mode: Mode,
-    args: &Args,
+    options: FromOptions,
 ) -> Result<bool, CommandError> {
-    let here_has = env.ctx.store.has(&item.key);
-    if mode == Mode::Copy && here_has {
-        return Ok(false);
-    }
-    if !env.should_get_from(entry, &item.key)? {
-        return Ok(false);
-    }
-    if args.sel.auto && mode == Mode::Copy && !env.auto_wants_copy(item, None)? {
+    if !env.wants_from(item, entry, options)? {
         return Ok(false);
     }
     let mut action = env.start(reporter, item)?;
-    let remote = match &entry.remote {
-        Ok(r) => r.as_ref(),
-        Err(_) => {
-            action.note(&format!("from {}...", entry.name))?;
-            action.warning("cannot access remote");
-            action.end(false)?;
-            return Ok(true);
+    let outcome = env.get_from(item, entry, options, &mut env.observer(&mut action, item))?;
+    let ok = match outcome {
+        FromOutcome::Unreachable | FromOutcome::Failed => false,
+        FromOutcome::Got => true,
+        FromOutcome::Moved(dropped) => {
+            let nolocmsg = "";
+            env.show_drop(&mut action, &dropped, nolocmsg, Some(&entry.name))?
         }
     };
-    if !here_has {
-        if let Err(e) = env.download(&mut action, remote, item) {
-            action.warning(&xfer::retrieve_error(&e));
-            action.end(false)?;
-            return Ok(true);
-        }
-    } else {
-        action.note(&format!("from {}...", remote.name()))?;
-    }
-    if mode == Mode::Copy {
-        action.end(true)?;
-        return Ok(true);
-    }
-    // Moving: drop from the remote. When we did not have it before, the
-    // copy count is unchanged and the drop is allowed.
-    let ok = env.drop_remote_item(
-        &mut action,
-        entry,
-        item,
-        args.force || !here_has,
-        Some(&entry.name),
-    )?;
     action.end(ok)?;
     Ok(true)
 }

@@ -157,40 +157,39 @@ pub fn run(ctx: Ctx, options: &ContentOptions, output: &OutputArgs) -> Result<us
             }
             pass.associated = Some(assoc);
         }
-        let mut files =
-            |pass: &Pass<'_>, reporter: &mut Reporter| -> Result<Vec<Item>, CommandError> {
-                match (&since, &changed) {
-                    (Some((_, Some(m))), Some(keys)) => Ok(m
-                        .files
-                        .iter()
-                        .filter(|f| keys.contains(&f.key))
-                        .map(|f| Item {
-                            file: Some(f.path.clone()),
-                            top_path: f.path.clone(),
-                            key: f.key.clone(),
-                            input: Vec::new(),
-                            unlocked: f.unlocked,
-                        })
-                        .collect()),
-                    _ => {
-                        let items = pass.worktree_items(&options.content_of, reporter)?;
-                        // Kept for the record, when one can be left.
-                        if basis.is_some() {
-                            new_map = Some(
-                                items
-                                    .iter()
-                                    .map(|i| FileEntry {
-                                        key: i.key.clone(),
-                                        unlocked: i.unlocked,
-                                        path: i.top_path.clone(),
-                                    })
-                                    .collect(),
-                            );
-                        }
-                        Ok(items)
+        let mut files = |pass: &Pass<'_>,
+                         reporter: &mut Reporter|
+         -> Result<Vec<Item>, CommandError> {
+            match (&since, &changed) {
+                (Some((_, Some(m))), Some(keys)) => Ok(m
+                    .files
+                    .iter()
+                    .filter(|f| keys.contains(&f.key))
+                    .map(|f| Item {
+                        file: Some(f.path.clone()),
+                        input: Vec::new(),
+                        target: annex_ops::Item::file(f.path.clone(), f.key.clone(), f.unlocked),
+                    })
+                    .collect()),
+                _ => {
+                    let items = pass.worktree_items(&options.content_of, reporter)?;
+                    // Kept for the record, when one can be left.
+                    if basis.is_some() {
+                        new_map = Some(
+                            items
+                                .iter()
+                                .map(|i| FileEntry {
+                                    key: i.key.clone(),
+                                    unlocked: i.unlocked,
+                                    path: i.top_path.clone(),
+                                })
+                                .collect(),
+                        );
                     }
+                    Ok(items)
                 }
-            };
+            }
+        };
         if options.all || bare {
             let mut seen: Option<HashSet<Key>> = None;
             if !bare && pass.matches_filenames() {
@@ -201,7 +200,7 @@ pub fn run(ctx: Ctx, options: &ContentOptions, output: &OutputArgs) -> Result<us
                 pass.run_items(&items, jobs, &mut reporters, None)?;
                 seen = Some(match &since {
                     Some((_, Some(m))) => m.files.iter().map(|f| f.key.clone()).collect(),
-                    _ => items.into_iter().map(|i| i.key).collect(),
+                    _ => items.into_iter().map(|i| i.target.key).collect(),
                 });
             }
             let keys = match &since {
@@ -460,7 +459,7 @@ impl<'e> Pass<'e> {
     fn new(env: &'e Env, options: &ContentOptions) -> Result<Pass<'e>, CommandError> {
         let mut rs: Vec<&RemoteEntry> = Vec::new();
         for name in &options.remotes {
-            if let Some(e) = env.remotes.iter().find(|r| &r.name == name)
+            if let Some(e) = env.remotes.entries.iter().find(|r| &r.name == name)
                 && e.uuid.is_some()
                 && e.uuid.as_ref() != Some(env.here())
                 && !rs.iter().any(|r| r.name == e.name)
@@ -468,7 +467,12 @@ impl<'e> Pass<'e> {
                 rs.push(e);
             }
         }
-        let known_remotes: Vec<Uuid> = env.remotes.iter().filter_map(|r| r.uuid.clone()).collect();
+        let known_remotes: Vec<Uuid> = env
+            .remotes
+            .entries
+            .iter()
+            .filter_map(|r| r.uuid.clone())
+            .collect();
         let snap = Snapshot::new(env.ctx.state.branch())?;
         let mut inner = StateContext::new(
             &env.ctx.state,
@@ -574,10 +578,8 @@ impl<'e> Pass<'e> {
             .into_iter()
             .map(|f| Item {
                 file: Some(f.path.clone()),
-                top_path: f.path,
-                key: f.key,
                 input: Vec::new(),
-                unlocked: !f.locked,
+                target: annex_ops::Item::file(f.path, f.key, !f.locked),
             })
             .collect())
     }
@@ -672,10 +674,8 @@ impl<'e> Pass<'e> {
         for path in others {
             let other = Item {
                 file: Some(path.clone()),
-                top_path: path,
-                key: item.key.clone(),
                 input: Vec::new(),
-                unlocked: false,
+                target: annex_ops::Item::file(path, item.key.clone(), false),
             };
             if self.wants(u, &other, &gone)? {
                 return Ok(false);
@@ -988,7 +988,8 @@ impl<'e> Pass<'e> {
                 Err(e) => action.warning(&xfer::retrieve_error(&e)),
             }
         }
-        env.report_unreachable(&mut action, &item.key, &tried, &tried_uuids)?;
+        let whereabouts = env.whereabouts(&item.key, &tried_uuids)?;
+        env.report_unreachable(&mut action, &tried, &whereabouts)?;
         action.end(false)?;
         reporters.failed += 1;
         Ok(false)
@@ -1010,12 +1011,15 @@ impl<'e> Pass<'e> {
         };
         let mut action = env.start(&mut reporters.put, item)?;
         action.field("uuid", Value::String(ru.to_string()));
-        action.note(&format!("to {}...", entry.name))?;
         let result = match &entry.remote {
             Ok(remote) => env
-                .upload(&mut action, remote.as_ref(), item)
+                .annex
+                .upload(remote.as_ref(), item, &mut env.observer(&mut action, item))
                 .map_err(|e| e.to_string()),
-            Err(_) => Err("cannot access remote".to_owned()),
+            Err(_) => {
+                action.note(&format!("to {}...", entry.name))?;
+                Err("cannot access remote".to_owned())
+            }
         };
         match result {
             Ok(()) => {

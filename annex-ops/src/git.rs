@@ -1,0 +1,32 @@
+//! The `git` commands operations still run as processes (gix cannot write
+//! config values of another process's repository safely yet, nor refresh
+//! index entries through the clean filter). Everything else is in-process.
+
+use std::ffi::OsStr;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+/// `git --git-dir GIT_DIR config NAME VALUE`; whether it succeeded.
+pub fn set_config(git_dir: &Path, name: &str, value: &str) -> bool {
+    Command::new("git")
+        .arg("--git-dir")
+        .arg(git_dir)
+        .args(["config", name, value])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// `git update-index -q --refresh -- PATH` in the work tree `top`: git
+/// sees that a file changed only in form (content for pointer or back),
+/// the clean filter giving the same pointer. Best effort.
+pub fn refresh_index(top: &Path, path: &OsStr) {
+    let _ = Command::new("git")
+        .current_dir(top)
+        .args(["update-index", "-q", "--refresh", "--"])
+        .arg(path)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+}

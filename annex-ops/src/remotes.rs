@@ -1,0 +1,130 @@
+//! The remotes of a repository, opened for operations: cheapest first, each
+//! with its UUID learned (and remembered in git config the first time, as
+//! git-annex does) or the reason it cannot be used.
+
+use annex_core::remote::{LocalGitRemote, Remote};
+use annex_core::uuid::Uuid;
+
+use crate::session::Session;
+
+/// A configured remote, opened or not.
+#[derive(Debug)]
+pub struct RemoteEntry {
+    /// Its name.
+    pub name: String,
+    /// Its UUID, when known.
+    pub uuid: Option<Uuid>,
+    /// The opened remote, or why it could not be.
+    pub remote: Result<Box<dyn Remote>, String>,
+}
+
+impl RemoteEntry {
+    /// The opened remote, when it could be opened.
+    pub fn usable(&self) -> Option<&dyn Remote> {
+        self.remote.as_ref().ok().map(|r| r.as_ref())
+    }
+}
+
+/// Why a remote named by the user cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum RemoteNameError {
+    /// No remote has that name.
+    #[error("there is no available git remote named \"{0}\"")]
+    NoSuchRemote(String),
+    /// The remote's UUID is not known (not reachable, never synced).
+    #[error("cannot determine uuid for {0} (perhaps you need to run \"git annex sync\"?)")]
+    UnknownUuid(String),
+}
+
+/// The remotes of a repository, cheapest first (git-annex's order).
+#[derive(Debug, Default)]
+pub struct Remotes {
+    /// The remotes not ignored, cheapest first.
+    pub entries: Vec<RemoteEntry>,
+    /// The names of remotes with `annex-ignore` set, in config order.
+    pub ignored: Vec<String>,
+}
+
+impl Remotes {
+    /// Opens the remotes of the session's repository. A git remote that is
+    /// a path on this machine is opened directly; others are listed with
+    /// the reason they cannot be used yet. A UUID learned from a remote
+    /// that our config did not know is recorded as
+    /// `remote.NAME.annex-uuid`.
+    pub fn open(session: &Session) -> Remotes {
+        let base = session.base_dir();
+        let ignored = session
+            .config
+            .remotes()
+            .iter()
+            .filter(|r| r.ignore)
+            .map(|r| r.name.clone())
+            .collect();
+        let mut entries = Vec::new();
+        for rc in session.config.remotes_by_cost() {
+            if rc.ignore {
+                continue;
+            }
+            let Some(path) = rc.local_path(&base) else {
+                // Known, but not reachable by us yet (ssh, http, ...).
+                entries.push(RemoteEntry {
+                    name: rc.name.clone(),
+                    uuid: rc.uuid.clone(),
+                    remote: Err(format!(
+                        "{}: only git remotes on this machine are supported",
+                        rc.name
+                    )),
+                });
+                continue;
+            };
+            let remote = LocalGitRemote::open(&rc.name, &path, rc.uuid.as_ref(), rc.cost());
+            let (uuid, remote) = match remote {
+                Ok(r) => {
+                    if rc.uuid.is_none() {
+                        crate::git::set_config(
+                            session.repo.git_dir(),
+                            &format!("remote.{}.annex-uuid", rc.name),
+                            r.uuid().as_str(),
+                        );
+                    }
+                    (Some(r.uuid().clone()), Ok(Box::new(r) as Box<dyn Remote>))
+                }
+                Err(e) => (rc.uuid.clone(), Err(e.to_string())),
+            };
+            entries.push(RemoteEntry {
+                name: rc.name.clone(),
+                uuid,
+                remote,
+            });
+        }
+        Remotes { entries, ignored }
+    }
+
+    /// The remote named `name` (for `--from`/`--to`), with a known UUID.
+    pub fn named(&self, name: &str) -> Result<&RemoteEntry, RemoteNameError> {
+        let entry = self
+            .entries
+            .iter()
+            .find(|r| r.name == name)
+            .ok_or_else(|| RemoteNameError::NoSuchRemote(name.to_owned()))?;
+        if entry.uuid.is_none() {
+            return Err(RemoteNameError::UnknownUuid(name.to_owned()));
+        }
+        Ok(entry)
+    }
+
+    /// The remote whose repository is `uuid`.
+    pub fn by_uuid(&self, uuid: &Uuid) -> Option<&RemoteEntry> {
+        self.entries.iter().find(|r| r.uuid.as_ref() == Some(uuid))
+    }
+
+    /// Commits what each usable remote recorded in its journal; the errors
+    /// of those that failed.
+    pub fn commit(&self) -> Vec<annex_core::remote::RemoteError> {
+        self.entries
+            .iter()
+            .filter_map(|r| r.usable())
+            .filter_map(|r| r.commit().err())
+            .collect()
+    }
+}

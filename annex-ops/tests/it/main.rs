@@ -1,0 +1,3 @@
+//! annex-ops' integration tests: one binary, one module per area.
+
+mod session;
