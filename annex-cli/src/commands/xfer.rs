@@ -166,7 +166,7 @@ impl Env {
             });
         }
         let descriptions = ctx.state.descriptions()?;
-        let trust = ctx.state.trust_levels()?;
+        let trust = ctx.state.trust(&ctx.config)?;
         let numcopies = match ctx.state.numcopies()? {
             Some(n) => n,
             None => ctx.config.get_int("annex.numcopies").unwrap_or(1),
@@ -1106,6 +1106,7 @@ impl Env {
                     let read = std::sync::Arc::new(annex_core::preferred::GlobalLogs::read(
                         &self.ctx.state,
                         Some(self.here().clone()),
+                        &self.ctx.config,
                     )?);
                     *g = Some(read.clone());
                     read
