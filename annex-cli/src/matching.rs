@@ -422,6 +422,7 @@ impl<'s> Filter<'s> {
             &ctx.state,
             Some(here.clone()),
             Some(ctx.store.clone()),
+            &ctx.config,
         )?;
         let matching = args.build(Some(&here), |n| resolve_repo(&ctx.repo, &ctx.state, n))?;
         let wanted = preferred_of(&ctx.state, &mctx, &here)?;

@@ -18,6 +18,7 @@
 //! - [`repo`]: a repository handle: `init` and `open`.
 //! - [`state`]: the repository's state, typed: every log read and changed through the branch.
 //! - [`config`]: git-annex's settings from git config, and the remotes.
+//! - [`trust`](mod@trust): the trust map decisions use (`trust.log` overridden by git config).
 //! - [`worktree`]: the annexed files of the work tree and index.
 //! - [`ingest`]: adding files to the annex; [`filter`]: the smudge/clean filter.
 //! - [`remote`]: remotes; [`transfer`]: transfers; [`content`]: content locks and drop safety.
@@ -53,6 +54,7 @@ pub mod sizes;
 pub mod state;
 pub mod timestamp;
 pub mod transfer;
+pub mod trust;
 pub mod unused;
 pub mod uuid;
 pub mod worktree;

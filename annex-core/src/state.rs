@@ -133,10 +133,22 @@ impl State {
         })
     }
 
-    /// Trust levels set explicitly, by UUID (`trust.log`); a repository not
-    /// listed is semitrusted.
+    /// Trust levels set in `trust.log` only, by UUID; a repository not
+    /// listed is semitrusted. Decisions use [`State::trust`], which lays
+    /// the git config's levels over these.
     pub fn trust_levels(&self) -> Result<BTreeMap<Uuid, TrustLevel>, BranchError> {
         Ok(logs::trust::parse(&self.branch.get(paths::TRUST)?).current())
+    }
+
+    /// The trust level of each repository as every decision must see it:
+    /// `trust.log` overridden by `remote.NAME.annex-trustlevel` in
+    /// `config` (see [`crate::trust`]); a repository not listed is
+    /// semitrusted.
+    pub fn trust(
+        &self,
+        config: &crate::config::AnnexConfig,
+    ) -> Result<BTreeMap<Uuid, TrustLevel>, BranchError> {
+        Ok(crate::trust::levels(self.trust_levels()?, config))
     }
 
     /// Sets a repository's trust level (`trust`, `untrust`, `semitrust`, `dead`).

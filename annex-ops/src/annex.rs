@@ -89,7 +89,7 @@ impl Annex {
         let session = session.into();
         let remotes = Remotes::open(&session);
         let descriptions = session.state.descriptions()?;
-        let trust = session.state.trust_levels()?;
+        let trust = session.state.trust(&session.config)?;
         let numcopies = match session.state.numcopies()? {
             Some(n) => n,
             None => session.config.get_int("annex.numcopies").unwrap_or(1),
@@ -267,6 +267,7 @@ impl Annex {
                     let read = Arc::new(GlobalLogs::read(
                         &self.session.state,
                         Some(self.here().clone()),
+                        &self.session.config,
                     )?);
                     *g = Some(read.clone());
                     read

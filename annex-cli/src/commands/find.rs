@@ -137,6 +137,7 @@ pub fn run(args: Args) -> Result<(), CommandError> {
             &ctx.state,
             Some(ctx.here().clone()),
             Some(ctx.store.clone()),
+            &ctx.config,
         )?;
         let wanted = crate::matching::preferred_of(&ctx.state, &mctx, ctx.here())?;
         Some((m, mctx, wanted))

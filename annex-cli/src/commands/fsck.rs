@@ -94,7 +94,7 @@ pub fn run(args: Args) -> Result<(), CommandError> {
         },
     };
     let descriptions = super::maxsize::described(&ctx)?;
-    let trust = trust_levels(&ctx)?;
+    let trust = ctx.state.trust(&ctx.config)?;
     let checked_uuid = remote.as_ref().map_or(ctx.here(), |r| &r.uuid).clone();
     if trust.get(&checked_uuid) == Some(&TrustLevel::Dead) {
         eprintln!("Warning: Fscking a repository that is currently marked as dead.");
@@ -237,30 +237,6 @@ fn event(
             Ok(())
         }
     }
-}
-
-/// Trust levels from the branch, with `remote.NAME.annex-trustlevel`
-/// overriding them as git-annex does.
-fn trust_levels(ctx: &Ctx) -> Result<BTreeMap<Uuid, TrustLevel>, CommandError> {
-    let mut levels = ctx.state.trust_levels()?;
-    for r in ctx.config.remotes() {
-        let Some(u) = &r.uuid else { continue };
-        let Some(v) = ctx
-            .config
-            .get_str(&format!("remote.{}.annex-trustlevel", r.name))
-        else {
-            continue;
-        };
-        let level = match v.to_ascii_lowercase().as_str() {
-            "trusted" => TrustLevel::Trusted,
-            "untrusted" => TrustLevel::Untrusted,
-            "semitrusted" => TrustLevel::SemiTrusted,
-            "dead" => TrustLevel::Dead,
-            _ => continue,
-        };
-        levels.insert(u.clone(), level);
-    }
-    Ok(levels)
 }
 
 /// The remote of `--from`: a git remote whose URL is a path on this

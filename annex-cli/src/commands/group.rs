@@ -53,7 +53,7 @@ pub fn run(args: Args) -> Result<(), CommandError> {
             ));
         }
         let ctx = Ctx::open(&args.config, false)?;
-        let trust = ctx.state.trust_levels()?;
+        let trust = ctx.state.trust(&ctx.config)?;
         let groups = ctx.state.groups()?;
         let mut all = BTreeSet::new();
         for uuid in ctx.state.descriptions()?.keys() {

@@ -97,7 +97,9 @@ pub fn run(args: Args) -> Result<(), CommandError> {
     };
     let state = State::new(repo.branch()?);
     let store = ObjectStore::open(repo.git_dir()).ok();
-    let mut ctx = StateContext::new(&state, repo.uuid().cloned(), store)?;
+    let config = annex_core::config::AnnexConfig::from_repo(state.branch().repo(), &[])
+        .map_err(|e| CommandError::failed(e.to_string()))?;
+    let mut ctx = StateContext::new(&state, repo.uuid().cloned(), store, &config)?;
     ctx.set_unused(unused_keys(&repo));
     let file = args.file.as_deref().map(os_bytes);
     let mime_type = args.mimetype.as_deref().map(os_bytes);

@@ -105,7 +105,7 @@ fn base_json(params: &[String]) -> Map<String, Value> {
 /// The table of sizes and maximum sizes, fullest first.
 fn overview(ctx: &Ctx, params: &[String], bytes: bool, json: bool) -> Result<(), CommandError> {
     let maxsizes = ctx.state.maxsizes()?;
-    let trust = ctx.state.trust_levels()?;
+    let trust = ctx.state.trust(&ctx.config)?;
     let mut sizes = repo_sizes(ctx)?;
     // Every repository known, with nothing counted yet, and every one with
     // a maximum size.

@@ -478,6 +478,7 @@ impl<'e> Pass<'e> {
             &env.ctx.state,
             Some(env.here().clone()),
             Some(env.ctx.store.clone()),
+            &env.ctx.config,
         )?;
         let mut wanted = HashMap::new();
         let mut exprs = Vec::new();

@@ -8,7 +8,6 @@ use std::ffi::OsString;
 use annex_core::key::Key;
 use annex_core::logs::trust::TrustLevel;
 use annex_core::state::key_log_path;
-use annex_core::uuid::Uuid;
 use serde_json::Value;
 
 use crate::action::{CommonArgs, OutputArgs};
@@ -142,7 +141,7 @@ fn set_levels(
         if level == TrustLevel::Dead {
             ctx.state.set_groups(&uuid, BTreeSet::new())?;
         }
-        if let Some(overridden) = configured_level(&ctx, &uuid)
+        if let Some(&overridden) = annex_core::trust::configured(&ctx.config).get(&uuid)
             && overridden != level
         {
             action.warn(&format!(
@@ -154,24 +153,4 @@ fn set_levels(
     }
     record(&ctx, !output.quiet && !reporter.is_json())?;
     reporter.finish()
-}
-
-/// The trust level git config forces on a remote
-/// (`remote.NAME.annex-trustlevel`), if any.
-fn configured_level(ctx: &Ctx, uuid: &Uuid) -> Option<TrustLevel> {
-    let remote = ctx
-        .config
-        .remotes()
-        .iter()
-        .find(|r| r.uuid.as_ref() == Some(uuid))?;
-    let v = ctx
-        .config
-        .get_str(&format!("remote.{}.annex-trustlevel", remote.name))?;
-    match v.to_ascii_lowercase().as_str() {
-        "trusted" => Some(TrustLevel::Trusted),
-        "untrusted" => Some(TrustLevel::Untrusted),
-        "semitrusted" => Some(TrustLevel::SemiTrusted),
-        "dead" => Some(TrustLevel::Dead),
-        _ => None,
-    }
 }

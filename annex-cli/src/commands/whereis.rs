@@ -86,7 +86,10 @@ impl Repos {
             .into_iter()
             .map(|(u, d)| (u, lossy(&d)))
             .collect();
-        let mut trust = logs::trust::parse(&snap.get(annex_core::state::paths::TRUST)?).current();
+        let trust = annex_core::trust::levels(
+            logs::trust::parse(&snap.get(annex_core::state::paths::TRUST)?).current(),
+            &ctx.config,
+        );
         let mut names = BTreeMap::new();
         for (u, n) in [(WEB_UUID, "web"), (BITTORRENT_UUID, "bittorrent")] {
             if let Ok(u) = Uuid::parse(u.as_bytes()) {
@@ -105,13 +108,6 @@ impl Repos {
                     .get_str(&format!("remote.{name}.annex-uuid"))
                     .and_then(|v| Uuid::parse(v.as_bytes()).ok());
                 let Some(uuid) = uuid else { continue };
-                if let Some(level) = ctx
-                    .config
-                    .get_str(&format!("remote.{name}.annex-trustlevel"))
-                    .and_then(|l| parse_trust_level(&l))
-                {
-                    trust.insert(uuid.clone(), level);
-                }
                 names.entry(uuid).or_insert(name);
             }
         }
@@ -125,10 +121,7 @@ impl Repos {
 
     /// A repository's trust level (semitrusted unless set).
     pub fn trust(&self, u: &Uuid) -> TrustLevel {
-        self.trust
-            .get(u)
-            .copied()
-            .unwrap_or(TrustLevel::SemiTrusted)
+        annex_core::trust::level_of(&self.trust, u)
     }
 
     /// The description git-annex gives a repository: its `uuid.log`
@@ -183,17 +176,6 @@ impl Repos {
             .into_iter()
             .filter(|u| self.trust(u) != TrustLevel::Dead)
             .collect())
-    }
-}
-
-/// git-annex's trust level names (as in `remote.NAME.annex-trustlevel`).
-pub(super) fn parse_trust_level(s: &str) -> Option<TrustLevel> {
-    match s.trim().to_ascii_lowercase().as_str() {
-        "trusted" => Some(TrustLevel::Trusted),
-        "semitrusted" => Some(TrustLevel::SemiTrusted),
-        "untrusted" => Some(TrustLevel::Untrusted),
-        "dead" => Some(TrustLevel::Dead),
-        _ => None,
     }
 }
 
@@ -267,6 +249,7 @@ pub fn run(args: Args) -> Result<(), CommandError> {
             &ctx.state,
             Some(ctx.here().clone()),
             Some(ctx.store.clone()),
+            &ctx.config,
         )?;
         let wanted = crate::matching::preferred_of(&ctx.state, &mctx, ctx.here())?;
         Some((m, mctx, wanted))
@@ -709,13 +692,6 @@ mod tests {
         assert_eq!(add_name("repo B", "b"), "repo B [b]");
         assert_eq!(add_name("", "b"), "[b]");
         assert_eq!(add_name("b", "b"), "[b]");
-    }
-
-    #[test]
-    fn trust_level_names() {
-        assert_eq!(parse_trust_level("Trusted"), Some(TrustLevel::Trusted));
-        assert_eq!(parse_trust_level("dead"), Some(TrustLevel::Dead));
-        assert_eq!(parse_trust_level("x"), None);
     }
 
     #[test]

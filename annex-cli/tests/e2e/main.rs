@@ -10,6 +10,7 @@ mod add;
 mod calckey;
 mod conflicts;
 mod contentlocation;
+mod drop_safety;
 mod examinekey;
 mod fsck;
 mod init;

@@ -6,6 +6,7 @@ use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use crate::branch::BranchError;
+use crate::config::AnnexConfig;
 use crate::key::Key;
 use crate::logs;
 use crate::logs::metadata::MetaData;
@@ -208,11 +209,17 @@ pub struct GlobalLogs {
 }
 
 impl GlobalLogs {
-    /// Reads them. `here` is this repository's UUID.
-    pub fn read(state: &State, here: Option<Uuid>) -> Result<GlobalLogs, BranchError> {
+    /// Reads them. `here` is this repository's UUID; `config` is the git
+    /// config, whose `remote.NAME.annex-trustlevel` overrides `trust.log`
+    /// (see [`crate::trust`]).
+    pub fn read(
+        state: &State,
+        here: Option<Uuid>,
+        config: &AnnexConfig,
+    ) -> Result<GlobalLogs, BranchError> {
         let mut mem = MemoryContext {
             here,
-            trust: state.trust_levels()?.into_iter().collect(),
+            trust: state.trust(config)?.into_iter().collect(),
             numcopies: state.numcopies()?,
             ..MemoryContext::default()
         };
@@ -241,16 +248,18 @@ impl GlobalLogs {
 
 impl<'s> StateContext<'s> {
     /// Reads the global logs. `here` is this repository's UUID; `store`
-    /// answers whether content is present here (none: never).
+    /// answers whether content is present here (none: never); `config` is
+    /// the git config (its remotes' trust levels override `trust.log`).
     pub fn new(
         state: &'s State,
         here: Option<Uuid>,
         store: Option<ObjectStore>,
+        config: &AnnexConfig,
     ) -> Result<StateContext<'s>, BranchError> {
         Ok(StateContext::with_globals(
             state,
             store,
-            &GlobalLogs::read(state, here)?,
+            &GlobalLogs::read(state, here, config)?,
         ))
     }
 

@@ -280,7 +280,8 @@ fn our_wanted(dir: &Path, files: &[(String, Key)]) -> BTreeSet<String> {
     let state = State::new(repo.branch().expect("branch"));
     let here = repo.uuid().cloned().expect("uuid");
     let store = ObjectStore::open(repo.git_dir()).ok();
-    let ctx = StateContext::new(&state, Some(here.clone()), store).expect("context");
+    let ctx =
+        StateContext::new(&state, Some(here.clone()), store, &Default::default()).expect("context");
     let pc = state.preferred_content().expect("pc");
     let rc = state.required_content().expect("rc");
     let gw = state.group_preferred_content().expect("gw");
@@ -394,7 +395,8 @@ fn balanced_picks_match_reference() {
 
     let repo = Repo::open(d).expect("open");
     let state = State::new(repo.branch().expect("branch"));
-    let ctx = StateContext::new(&state, repo.uuid().cloned(), None).expect("ctx");
+    let ctx =
+        StateContext::new(&state, repo.uuid().cloned(), None, &Default::default()).expect("ctx");
     let expr = preferred::parse(b"balanced=grp:2").expect("parse");
     let mut ours: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for (path, key) in &files {
@@ -778,7 +780,8 @@ fn size_balanced_picks_match_reference() {
         }
         let repo = Repo::open(d).expect("open");
         let state = State::new(repo.branch().expect("branch"));
-        let mut ctx = StateContext::new(&state, repo.uuid().cloned(), None).expect("ctx");
+        let mut ctx = StateContext::new(&state, repo.uuid().cloned(), None, &Default::default())
+            .expect("ctx");
         // Repository sizes from the location logs.
         let mut sizes: BTreeMap<Uuid, u64> = BTreeMap::new();
         for (_, key) in &files {
