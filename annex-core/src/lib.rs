@@ -22,6 +22,8 @@
 //! - [`remote`]: remotes; [`transfer`]: transfers; [`content`]: content locks and drop safety.
 //! - [`preferred`]: preferred-content expressions; [`sizes`]: repository sizes.
 //! - [`fsck`]: checking content and logs and fixing them; [`unused`]: content no ref uses.
+//! - [`gitrepo`]: a git repository as the commands read it (staged blobs, refs, config);
+//!   [`attr`]: `.gitattributes` lookups through one `git check-attr` process.
 //!
 //! ```
 //! use annex_core::key::Key;
@@ -31,12 +33,14 @@
 //! assert_eq!(annex_core::objects::hash_dir_mixed(&key), "0X/vW/");
 //! ```
 
+pub mod attr;
 pub mod backend;
 pub mod branch;
 pub mod config;
 pub mod content;
 pub mod filter;
 pub mod fsck;
+pub mod gitrepo;
 pub mod ingest;
 pub mod journal;
 pub mod key;

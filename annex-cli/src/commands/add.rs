@@ -17,14 +17,15 @@
 
 use std::collections::HashMap;
 use std::ffi::{OsStr, OsString};
-use std::io::{BufRead, BufReader, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
-use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use annex_core::attr::attr_value;
 use annex_core::backend::Backend;
+use annex_core::gitrepo::GitRepo;
 use annex_core::ingest::{
     Added, Disposition, IndexEntry, IngestError, Ingester, LargeFilesMatcher,
 };
@@ -135,103 +136,15 @@ impl<'a> Shower<'a> {
     }
 }
 
-/// A `git` process answering queries one NUL-terminated path at a time
-/// (`check-attr --stdin -z`, `check-ignore --stdin -z`), kept for the run.
-pub(crate) struct Coprocess {
-    child: Child,
-    stdin: Option<ChildStdin>,
-    stdout: BufReader<ChildStdout>,
-}
-
-impl Coprocess {
-    pub(crate) fn spawn(top: &Path, args: &[&str]) -> Result<Coprocess, CommandError> {
-        let mut child = Command::new("git")
-            .arg("-C")
-            .arg(top)
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .map_err(|e| CommandError::failed(format!("cannot run git {}: {e}", args.join(" "))))?;
-        let stdin = child.stdin.take();
-        let stdout = child
-            .stdout
-            .take()
-            .map(BufReader::new)
-            .ok_or_else(|| CommandError::failed("git has no stdout"))?;
-        Ok(Coprocess {
-            child,
-            stdin,
-            stdout,
-        })
-    }
-
-    fn field(&mut self) -> Result<Vec<u8>, CommandError> {
-        let mut v = Vec::new();
-        self.stdout
-            .read_until(0, &mut v)
-            .map_err(|e| CommandError::failed(format!("cannot read from git: {e}")))?;
-        if v.pop() != Some(0) {
-            return Err(CommandError::failed("git ended early"));
-        }
-        Ok(v)
-    }
-
-    /// Sends each path and reads `fields` NUL-terminated fields per path.
-    /// The paths are written by another thread so that neither side waits.
-    pub(crate) fn query_all(
-        &mut self,
-        paths: &[&[u8]],
-        fields: usize,
-    ) -> Result<Vec<Vec<Vec<u8>>>, CommandError> {
-        let Some(mut stdin) = self.stdin.take() else {
-            return Err(CommandError::failed("git's stdin is closed"));
-        };
-        let mut out = Vec::with_capacity(paths.len());
-        std::thread::scope(|s| {
-            let writer = s.spawn(move || {
-                let mut w = std::io::BufWriter::new(&mut stdin);
-                for p in paths {
-                    if w.write_all(p).and_then(|()| w.write_all(b"\0")).is_err() {
-                        break;
-                    }
-                }
-                let _ = w.flush();
-                drop(w);
-                stdin
-            });
-            for _ in paths {
-                let mut one = Vec::with_capacity(fields);
-                for _ in 0..fields {
-                    one.push(self.field()?);
-                }
-                out.push(one);
-            }
-            if let Ok(stdin) = writer.join() {
-                self.stdin = Some(stdin);
-            }
-            Ok::<(), CommandError>(())
-        })?;
-        Ok(out)
-    }
-}
-
-impl Drop for Coprocess {
-    fn drop(&mut self) {
-        drop(self.stdin.take());
-        let _ = self.child.wait();
-    }
-}
+/// The one `.gitattributes` lookup process, kept here under its old path
+/// for the commands that use it.
+pub(crate) use annex_core::attr::Coprocess;
 
 /// The attributes git-annex reads from `.gitattributes` for a file.
 #[derive(Debug, Clone, Default)]
 struct Attrs {
     backend: Option<Vec<u8>>,
     largefiles: Option<Vec<u8>>,
-}
-
-fn attr_value(v: Vec<u8>) -> Option<Vec<u8>> {
-    (v != b"unspecified" && v != b"unset" && v != b"set").then_some(v)
 }
 
 /// `git check-attr` for many paths (from the top), in one process.
@@ -458,7 +371,7 @@ pub fn run(args: Args) -> Result<(), CommandError> {
             ingester = ingester.with_add_unlocked(m);
         }
     }
-    let repo = wt.repo().clone();
+    let repo = GitRepo::from(wt.repo().clone());
     let shower = Shower::new(&ctx, reporter.is_json());
     let _tmp_lock = ingester.lock_tmp()?;
 
@@ -524,7 +437,7 @@ pub fn run(args: Args) -> Result<(), CommandError> {
                 &mut entries,
                 &mut printed,
             )?;
-            annex_core::ingest::stage(&repo, &entries)?;
+            annex_core::ingest::stage(repo.gix(), &entries)?;
             if !printed {
                 crate::output::bytes_line(b"")?;
             }
@@ -618,7 +531,7 @@ pub fn run(args: Args) -> Result<(), CommandError> {
         &mut entries,
         &mut printed,
     )?;
-    annex_core::ingest::stage(&repo, &entries)?;
+    annex_core::ingest::stage(repo.gix(), &entries)?;
     finish_recording(&ctx, &reporter, !entries.is_empty())?;
     reporter.finish()
 }
@@ -714,7 +627,7 @@ fn process(
     ctx: &Ctx,
     ingester: &Ingester,
     policy: &Policy,
-    repo: &gix::Repository,
+    repo: &GitRepo,
     shower: &Shower<'_>,
     reporter: &mut Reporter,
     items: Vec<Item>,
@@ -722,7 +635,7 @@ fn process(
     entries: &mut Vec<IndexEntry>,
     printed: &mut bool,
 ) -> Result<(), CommandError> {
-    let work = |repo: &gix::Repository, item: &Item| -> Outcome {
+    let work = |repo: &GitRepo, item: &Item| -> Outcome {
         let full = ingester.top().join(OsStr::from_bytes(&item.path));
         let meta = std::fs::symlink_metadata(&full).ok();
         let size = meta.as_ref().map_or(0, |m| m.len());
@@ -750,8 +663,8 @@ fn process(
         // The stat just taken serves the ingest too; without one, `add`
         // takes it and says why it could not.
         match meta {
-            Some(m) => ing.add_stated(repo, &item.path, how, m),
-            None => ing.add(repo, &item.path, how),
+            Some(m) => ing.add_stated(repo.gix(), &item.path, how, m),
+            None => ing.add(repo.gix(), &item.path, how),
         }
         .map(|a| (a, how))
         .map_err(|e| (e, how))

@@ -100,19 +100,5 @@ fn show(path: &Path) -> Result<(), CommandError> {
 /// Whether the repository at `here` has a git-annex branch of its own or
 /// from a remote (git-annex then initializes it on first use).
 fn has_annex_branch(here: &Path) -> bool {
-    let Ok(repo) = gix::discover(here) else {
-        return false;
-    };
-    if matches!(repo.try_find_reference("refs/heads/git-annex"), Ok(Some(_))) {
-        return true;
-    }
-    let Ok(refs) = repo.references() else {
-        return false;
-    };
-    let Ok(remotes) = refs.remote_branches() else {
-        return false;
-    };
-    remotes
-        .flatten()
-        .any(|r| r.name().as_bstr().ends_with(b"/git-annex"))
+    annex_core::gitrepo::GitRepo::discover(here).is_ok_and(|r| r.has_annex_branch())
 }

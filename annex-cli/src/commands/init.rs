@@ -3,6 +3,7 @@
 
 use std::path::Path;
 
+use annex_core::gitrepo::ObjectId;
 use annex_core::repo::{Repo, RepoError};
 
 use crate::error::CommandError;
@@ -62,10 +63,10 @@ pub fn run(args: Args) -> Result<(), CommandError> {
     Ok(())
 }
 
-fn branch_tip(path: &Path) -> Option<gix::ObjectId> {
+fn branch_tip(path: &Path) -> Option<ObjectId> {
     branch_tip_of(&Repo::open(path).ok()?)
 }
 
-fn branch_tip_of(repo: &Repo) -> Option<gix::ObjectId> {
-    repo.branch().ok()?.tip().ok()?
+fn branch_tip_of(repo: &Repo) -> Option<ObjectId> {
+    repo.branch().ok()?.tip().ok()?.map(ObjectId::from)
 }

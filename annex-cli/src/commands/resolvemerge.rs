@@ -75,9 +75,10 @@ pub fn run(args: Args) -> Result<(), CommandError> {
     let _ = &args.common;
     let cwd = std::env::current_dir()
         .map_err(|e| CommandError::failed(format!("cannot read the current directory: {e}")))?;
-    let repo = gix::discover(&cwd).map_err(|_| CommandError::failed("Not in a git repository."))?;
+    let repo = annex_core::gitrepo::GitRepo::discover(&cwd)
+        .map_err(|_| CommandError::failed("Not in a git repository."))?;
     let top: PathBuf = repo
-        .workdir()
+        .work_tree()
         .map(Path::to_path_buf)
         .ok_or_else(|| CommandError::failed("This command cannot be run in a bare repository."))?;
     let top = top.canonicalize().unwrap_or(top);
