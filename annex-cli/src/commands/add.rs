@@ -380,7 +380,7 @@ pub fn run(args: Args) -> Result<(), CommandError> {
             return Err(CommandError::failed("--update --batch is not supported"));
         }
         if !args.paths.is_empty() {
-            return Err(CommandError::failed(
+            return Err(CommandError::user(
                 "Cannot combine batch option with file or key options",
             ));
         }
@@ -755,7 +755,7 @@ fn process(
                         giveup(&mut action, &msg, json_error_messages)?;
                     }
                     other => {
-                        let msg = CommandError::from(other).to_string();
+                        let msg = crate::error::message_with_causes(other);
                         giveup(&mut action, &msg, json_error_messages)?;
                     }
                 }

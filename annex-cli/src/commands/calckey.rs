@@ -9,7 +9,7 @@ use annex_core::backend::path::top_file_path;
 use annex_core::backend::{Backend, FilenameEncoding, KeyOptions, KeySource};
 use annex_core::gitrepo::{GitRepo, git_dir_env};
 
-use crate::error::CommandError;
+use crate::error::{CommandError, ErrorKind};
 
 /// Arguments of `calckey`.
 #[derive(clap::Args, Debug)]
@@ -42,12 +42,13 @@ struct Settings {
 
 /// Prints the key of each file, or of each file named on stdin with `--batch`.
 pub fn run(args: Args) -> Result<(), CommandError> {
-    let here = std::env::current_dir()
-        .map_err(|e| CommandError::failed(format!("cannot read the current directory: {e}")))?;
+    let here = std::env::current_dir().map_err(|e| {
+        CommandError::with_message(ErrorKind::Failure, "cannot read the current directory", e)
+    })?;
     let repo =
-        GitRepo::from_env(&here).map_err(|_| CommandError::failed("Not in a git repository."))?;
+        GitRepo::from_env(&here).map_err(|_| CommandError::user("Not in a git repository."))?;
     if args.batch && !args.files.is_empty() {
-        return Err(CommandError::failed(
+        return Err(CommandError::user(
             "Cannot combine batch option with file or key options",
         ));
     }

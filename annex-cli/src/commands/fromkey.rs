@@ -140,7 +140,7 @@ pub fn run(args: Args) -> Result<(), CommandError> {
     };
     let result = if args.batch || args.pairs.is_empty() {
         if args.batch && !args.pairs.is_empty() {
-            return Err(CommandError::failed(
+            return Err(CommandError::user(
                 "Cannot combine batch option with file or key options",
             ));
         }

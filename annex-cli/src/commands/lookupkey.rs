@@ -11,7 +11,7 @@ use annex_core::gitrepo::GitRepo;
 use annex_core::key::Key;
 use annex_core::worktree::pathspec_from_arg;
 
-use crate::error::CommandError;
+use crate::error::{CommandError, ErrorKind};
 use annex_core::repo::Repo;
 
 use super::whereis::{os_bytes, os_str};
@@ -103,14 +103,15 @@ impl Lookup {
 pub fn run(args: Args) -> Result<(), CommandError> {
     // The key is in git's objects: neither the git-annex branch nor the
     // annex is read (nothing is merged or committed, as git-annex).
-    let cwd = std::env::current_dir()
-        .map_err(|e| CommandError::failed(format!("cannot read the current directory: {e}")))?;
+    let cwd = std::env::current_dir().map_err(|e| {
+        CommandError::with_message(ErrorKind::Failure, "cannot read the current directory", e)
+    })?;
     let cwd = cwd.canonicalize().unwrap_or(cwd);
     let start = match std::env::var_os("GIT_DIR").filter(|d| !d.is_empty()) {
         Some(dir) => cwd.join(dir),
         None => cwd.clone(),
     };
-    let repo = Repo::open(&start).map_err(|_| CommandError::failed("Not in a git repository."))?;
+    let repo = Repo::open(&start).map_err(|_| CommandError::user("Not in a git repository."))?;
     let repo = GitRepo::open(repo.git_dir())?;
     if !args.ref_ && repo.work_tree().is_none() {
         return Err(CommandError::failed(super::whereis::BARE_REFUSAL));

@@ -32,7 +32,7 @@ use annex_core::pointer;
 use annex_core::preferred::LargeFiles;
 
 use crate::context::Ctx;
-use crate::error::CommandError;
+use crate::error::{CommandError, ErrorKind};
 
 /// Arguments of `smudge`.
 #[derive(clap::Args, Debug)]
@@ -200,7 +200,9 @@ pub fn run(args: Args) -> Result<(), CommandError> {
     std::io::stdin()
         .lock()
         .read_to_end(&mut input)
-        .map_err(|e| CommandError::failed(format!("cannot read standard input: {e}")))?;
+        .map_err(|e| {
+            CommandError::with_message(ErrorKind::Failure, "cannot read standard input", e)
+        })?;
     let out = if args.clean {
         match filter
             .clean(&path, &input, true)
