@@ -1,55 +1,73 @@
-//! `.gitattributes` lookups: one long-running `git check-attr` (or
-//! `check-ignore`) process answering many paths, as git-annex keeps one
-//! per run.
+//! `.gitattributes` lookups: one long-running `git` process (`git
+//! check-attr --stdin -z ...`, or `git check-ignore --stdin -z ...`)
+//! answering many paths, so that a command asks git once per run rather
+//! than once per file.
 //!
-//! git's attribute rules (macros, `[attr]` lines, the system and global
-//! files, `core.attributesFile`) are git's own; asking git keeps us exact.
+//! git-annex reads `annex.largefiles`, `annex.backend`, `annex.numcopies`
+//! and `annex.mincopies` from `.gitattributes` this way. A [`Coprocess`]
+//! is started with the git arguments and asked with
+//! [`Coprocess::query_all`]; [`attr_value`] turns git's answer into a
+//! value (`unspecified`, `unset` and `set` carry none).
+//!
+//! ```no_run
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use annex_core::attr::{Coprocess, attr_value};
+//! let mut git = Coprocess::spawn(
+//!     std::path::Path::new("."),
+//!     &["check-attr", "-z", "--stdin", "annex.largefiles"],
+//! )?;
+//! // Per path: the path, the attribute and its value.
+//! let answer = git.query_all(&[b"big.iso"], 3)?;
+//! let largefiles = attr_value(answer[0][2].clone());
+//! # Ok(()) }
+//! ```
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 
-/// A failure talking to the `git` process.
+/// An error talking to the `git` coprocess.
 #[derive(Debug, thiserror::Error)]
 pub enum AttrError {
     /// `git` could not be started.
     #[error("cannot run git {args}: {source}")]
     Spawn {
-        /// The arguments.
+        /// The git arguments.
         args: String,
-        /// Why.
+        /// The underlying error.
         #[source]
         source: std::io::Error,
     },
-    /// Reading its answer failed.
-    #[error("cannot read from git: {0}")]
-    Read(#[source] std::io::Error),
-    /// It stopped answering.
+    /// `git` was started without a pipe to read from.
+    #[error("git has no stdout")]
+    NoStdout,
+    /// Reading git's answer failed.
+    #[error("cannot read from git: {source}")]
+    Read {
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// git's output ended before the answer did.
     #[error("git ended early")]
-    Ended,
-    /// Its input was closed already.
+    EndedEarly,
+    /// An earlier query could not give git's stdin back.
     #[error("git's stdin is closed")]
-    Closed,
+    StdinClosed,
 }
 
 /// A `git` process answering queries one NUL-terminated path at a time
 /// (`check-attr --stdin -z`, `check-ignore --stdin -z`), kept for the run.
+/// It is ended (its stdin closed and the process waited for) when dropped.
+#[derive(Debug)]
 pub struct Coprocess {
     child: Child,
     stdin: Option<ChildStdin>,
     stdout: BufReader<ChildStdout>,
 }
 
-impl std::fmt::Debug for Coprocess {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Coprocess")
-            .field("pid", &self.child.id())
-            .finish()
-    }
-}
-
 impl Coprocess {
-    /// Starts `git -C TOP ARGS...`.
+    /// Starts `git -C top ARGS`, its stdin and stdout piped to us.
     pub fn spawn(top: &Path, args: &[&str]) -> Result<Coprocess, AttrError> {
         let mut child = Command::new("git")
             .arg("-C")
@@ -67,7 +85,7 @@ impl Coprocess {
             .stdout
             .take()
             .map(BufReader::new)
-            .ok_or(AttrError::Ended)?;
+            .ok_or(AttrError::NoStdout)?;
         Ok(Coprocess {
             child,
             stdin,
@@ -77,9 +95,11 @@ impl Coprocess {
 
     fn field(&mut self) -> Result<Vec<u8>, AttrError> {
         let mut v = Vec::new();
-        self.stdout.read_until(0, &mut v).map_err(AttrError::Read)?;
+        self.stdout
+            .read_until(0, &mut v)
+            .map_err(|source| AttrError::Read { source })?;
         if v.pop() != Some(0) {
-            return Err(AttrError::Ended);
+            return Err(AttrError::EndedEarly);
         }
         Ok(v)
     }
@@ -92,7 +112,7 @@ impl Coprocess {
         fields: usize,
     ) -> Result<Vec<Vec<Vec<u8>>>, AttrError> {
         let Some(mut stdin) = self.stdin.take() else {
-            return Err(AttrError::Closed);
+            return Err(AttrError::StdinClosed);
         };
         let mut out = Vec::with_capacity(paths.len());
         std::thread::scope(|s| {
@@ -128,6 +148,12 @@ impl Drop for Coprocess {
         drop(self.stdin.take());
         let _ = self.child.wait();
     }
+}
+
+/// The value of an attribute as `git check-attr` gives it, or `None` when
+/// it carries none (`unspecified`, `unset`, `set`).
+pub fn attr_value(v: Vec<u8>) -> Option<Vec<u8>> {
+    (v != b"unspecified" && v != b"unset" && v != b"set").then_some(v)
 }
 
 /// A file's `annex.numcopies` and `annex.mincopies` attributes, answered
@@ -179,5 +205,66 @@ impl CopiesAttributes {
             }
         };
         (value(2), value(5))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn git(dir: &Path, args: &[&str]) {
+        let st = Command::new("git")
+            .arg("-C")
+            .arg(dir)
+            .args(args)
+            .stdout(Stdio::null())
+            .status()
+            .expect("git runs");
+        assert!(st.success(), "git {args:?}");
+    }
+
+    #[test]
+    fn attributes_of_many_paths_from_one_process() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        git(dir.path(), &["init", "-q"]);
+        std::fs::write(
+            dir.path().join(".gitattributes"),
+            "*.iso annex.largefiles=anything\n*.txt annex.largefiles=nothing\n",
+        )
+        .expect("write");
+        let mut p = Coprocess::spawn(
+            dir.path(),
+            &["check-attr", "-z", "--stdin", "annex.largefiles"],
+        )
+        .expect("spawn");
+        let a = p.query_all(&[b"a.iso", b"b.txt", b"c"], 3).expect("answer");
+        let values: Vec<_> = a.into_iter().map(|mut f| attr_value(f.remove(2))).collect();
+        assert_eq!(
+            values,
+            vec![Some(b"anything".to_vec()), Some(b"nothing".to_vec()), None]
+        );
+        // The process answers again.
+        let again = p.query_all(&[b"d.iso"], 3).expect("answer");
+        assert_eq!(again[0][2], b"anything");
+    }
+
+    #[test]
+    fn set_unset_and_unspecified_carry_no_value() {
+        for v in ["set", "unset", "unspecified"] {
+            assert_eq!(attr_value(v.as_bytes().to_vec()), None);
+        }
+        assert_eq!(attr_value(b"2".to_vec()), Some(b"2".to_vec()));
+    }
+
+    #[test]
+    fn a_git_that_ends_early_is_an_error_not_a_hang() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        // Not a repository: git check-attr exits at once.
+        let mut p = Coprocess::spawn(
+            &dir.path().join("missing"),
+            &["check-attr", "-z", "--stdin", "annex.largefiles"],
+        )
+        .expect("spawn");
+        assert!(p.query_all(&[b"a"], 3).is_err());
     }
 }

@@ -24,6 +24,8 @@
 //! - [`remote`]: remotes; [`transfer`]: transfers; [`content`]: content locks and drop safety.
 //! - [`preferred`]: preferred-content expressions; [`sizes`]: repository sizes.
 //! - [`fsck`]: checking content and logs and fixing them; [`unused`]: content no ref uses.
+//! - [`gitrepo`]: a git repository as the commands read it (staged blobs, refs, config);
+//!   [`attr`]: `.gitattributes` lookups through one `git check-attr` process.
 //!
 //! ```
 //! use annex_core::key::Key;
@@ -40,6 +42,7 @@ pub mod config;
 pub mod content;
 pub mod filter;
 pub mod fsck;
+pub mod gitrepo;
 pub mod ingest;
 pub mod journal;
 pub mod key;

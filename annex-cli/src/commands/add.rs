@@ -23,7 +23,9 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use annex_core::attr::attr_value;
 use annex_core::backend::Backend;
+use annex_core::gitrepo::GitRepo;
 use annex_core::ingest::{
     Added, Disposition, IndexEntry, IngestError, Ingester, LargeFilesMatcher,
 };
@@ -134,6 +136,8 @@ impl<'a> Shower<'a> {
     }
 }
 
+/// The one `.gitattributes` lookup process, kept here under its old path
+/// for the commands that use it.
 pub(crate) use annex_core::attr::Coprocess;
 
 /// The attributes git-annex reads from `.gitattributes` for a file.
@@ -141,10 +145,6 @@ pub(crate) use annex_core::attr::Coprocess;
 struct Attrs {
     backend: Option<Vec<u8>>,
     largefiles: Option<Vec<u8>>,
-}
-
-fn attr_value(v: Vec<u8>) -> Option<Vec<u8>> {
-    (v != b"unspecified" && v != b"unset" && v != b"set").then_some(v)
 }
 
 /// `git check-attr` for many paths (from the top), in one process.
@@ -371,7 +371,7 @@ pub fn run(args: Args) -> Result<(), CommandError> {
             ingester = ingester.with_add_unlocked(m);
         }
     }
-    let repo = wt.repo().clone();
+    let repo = GitRepo::from(wt.repo().clone());
     let shower = Shower::new(&ctx, reporter.is_json());
     let _tmp_lock = ingester.lock_tmp()?;
 
@@ -380,7 +380,7 @@ pub fn run(args: Args) -> Result<(), CommandError> {
             return Err(CommandError::failed("--update --batch is not supported"));
         }
         if !args.paths.is_empty() {
-            return Err(CommandError::failed(
+            return Err(CommandError::user(
                 "Cannot combine batch option with file or key options",
             ));
         }
@@ -437,7 +437,7 @@ pub fn run(args: Args) -> Result<(), CommandError> {
                 &mut entries,
                 &mut printed,
             )?;
-            annex_core::ingest::stage(&repo, &entries)?;
+            annex_core::ingest::stage(repo.gix(), &entries)?;
             if !printed {
                 crate::output::bytes_line(b"")?;
             }
@@ -531,7 +531,7 @@ pub fn run(args: Args) -> Result<(), CommandError> {
         &mut entries,
         &mut printed,
     )?;
-    annex_core::ingest::stage(&repo, &entries)?;
+    annex_core::ingest::stage(repo.gix(), &entries)?;
     finish_recording(&ctx, &reporter, !entries.is_empty())?;
     reporter.finish()
 }
@@ -627,7 +627,7 @@ fn process(
     ctx: &Ctx,
     ingester: &Ingester,
     policy: &Policy,
-    repo: &gix::Repository,
+    repo: &GitRepo,
     shower: &Shower<'_>,
     reporter: &mut Reporter,
     items: Vec<Item>,
@@ -635,7 +635,7 @@ fn process(
     entries: &mut Vec<IndexEntry>,
     printed: &mut bool,
 ) -> Result<(), CommandError> {
-    let work = |repo: &gix::Repository, item: &Item| -> Outcome {
+    let work = |repo: &GitRepo, item: &Item| -> Outcome {
         let full = ingester.top().join(OsStr::from_bytes(&item.path));
         let meta = std::fs::symlink_metadata(&full).ok();
         let size = meta.as_ref().map_or(0, |m| m.len());
@@ -663,8 +663,8 @@ fn process(
         // The stat just taken serves the ingest too; without one, `add`
         // takes it and says why it could not.
         match meta {
-            Some(m) => ing.add_stated(repo, &item.path, how, m),
-            None => ing.add(repo, &item.path, how),
+            Some(m) => ing.add_stated(repo.gix(), &item.path, how, m),
+            None => ing.add(repo.gix(), &item.path, how),
         }
         .map(|a| (a, how))
         .map_err(|e| (e, how))
@@ -755,7 +755,7 @@ fn process(
                         giveup(&mut action, &msg, json_error_messages)?;
                     }
                     other => {
-                        let msg = CommandError::from(other).to_string();
+                        let msg = crate::error::message_with_causes(other);
                         giveup(&mut action, &msg, json_error_messages)?;
                     }
                 }

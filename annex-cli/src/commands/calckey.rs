@@ -7,8 +7,9 @@ use std::path::{Path, PathBuf};
 
 use annex_core::backend::path::top_file_path;
 use annex_core::backend::{Backend, FilenameEncoding, KeyOptions, KeySource};
+use annex_core::gitrepo::{GitRepo, git_dir_env};
 
-use crate::error::CommandError;
+use crate::error::{CommandError, ErrorKind};
 
 /// Arguments of `calckey`.
 #[derive(clap::Args, Debug)]
@@ -41,11 +42,13 @@ struct Settings {
 
 /// Prints the key of each file, or of each file named on stdin with `--batch`.
 pub fn run(args: Args) -> Result<(), CommandError> {
-    let here = std::env::current_dir()
-        .map_err(|e| CommandError::failed(format!("cannot read the current directory: {e}")))?;
-    let repo = open_repo(&here).ok_or_else(|| CommandError::failed("Not in a git repository."))?;
+    let here = std::env::current_dir().map_err(|e| {
+        CommandError::with_message(ErrorKind::Failure, "cannot read the current directory", e)
+    })?;
+    let repo =
+        GitRepo::from_env(&here).map_err(|_| CommandError::user("Not in a git repository."))?;
     if args.batch && !args.files.is_empty() {
-        return Err(CommandError::failed(
+        return Err(CommandError::user(
             "Cannot combine batch option with file or key options",
         ));
     }
@@ -83,15 +86,14 @@ fn key_of(settings: &Settings, file: &Path) -> Option<Vec<u8>> {
     Some(key.as_bytes().to_vec())
 }
 
-fn settings(repo: &gix::Repository, args: &Args) -> Settings {
-    let snapshot = repo.config_snapshot();
+fn settings(repo: &GitRepo, args: &Args) -> Settings {
     let get = |name: &str| -> Option<String> {
         // The last `-c` for a name wins over git config.
         let from_args = args.config.iter().rev().find_map(|c| {
             let (k, v) = c.split_once('=')?;
             k.eq_ignore_ascii_case(name).then(|| v.to_string())
         });
-        from_args.or_else(|| snapshot.string(name).map(|v| v.to_string()))
+        from_args.or_else(|| repo.config_string(name))
     };
     let backend_name = args
         .backend
@@ -117,7 +119,7 @@ fn settings(repo: &gix::Repository, args: &Args) -> Settings {
         opts.max_extensions = n;
     }
     let top = repo
-        .workdir()
+        .work_tree()
         .unwrap_or_else(|| repo.git_dir())
         .to_path_buf();
     let top = std::path::absolute(&top).unwrap_or(top);
@@ -128,21 +130,8 @@ fn settings(repo: &gix::Repository, args: &Args) -> Settings {
     let top = match std::env::current_dir() {
         Ok(here) if here.starts_with(&git_dir) => git_dir,
         // With `GIT_DIR`, the current directory is the top of a work tree.
-        Ok(here) if git_dir_env().is_some() && repo.workdir().is_some() => here,
+        Ok(here) if git_dir_env().is_some() && repo.work_tree().is_some() => here,
         _ => top,
     };
     Settings { backend, opts, top }
-}
-
-/// `GIT_DIR` when set and not empty.
-fn git_dir_env() -> Option<OsString> {
-    std::env::var_os("GIT_DIR").filter(|d| !d.is_empty())
-}
-
-/// The repository named by `GIT_DIR`, else the one at or above `here`.
-fn open_repo(here: &Path) -> Option<gix::Repository> {
-    match git_dir_env() {
-        Some(dir) => gix::open(here.join(dir)).ok(),
-        None => gix::discover(here).ok(),
-    }
 }

@@ -10,7 +10,7 @@ use annex_core::key::Key;
 use annex_core::objects::ObjectStore;
 use annex_core::repo::Repo;
 
-use crate::error::CommandError;
+use crate::error::{CommandError, ErrorKind};
 
 /// Arguments of `contentlocation`.
 #[derive(clap::Args, Debug)]
@@ -29,16 +29,17 @@ pub struct Args {
 /// Prints the content location of each key; the first key whose content is
 /// not here ends the command with status 1 (with `--batch`, an empty line).
 pub fn run(args: Args) -> Result<(), CommandError> {
-    let here = std::env::current_dir()
-        .map_err(|e| CommandError::failed(format!("cannot read the current directory: {e}")))?;
+    let here = std::env::current_dir().map_err(|e| {
+        CommandError::with_message(ErrorKind::Failure, "cannot read the current directory", e)
+    })?;
     // `GIT_DIR` names the repository as it does for git.
     let start = match std::env::var_os("GIT_DIR").filter(|d| !d.is_empty()) {
         Some(dir) => here.join(dir),
         None => here.clone(),
     };
-    let repo = Repo::open(&start).map_err(|_| CommandError::failed("Not in a git repository."))?;
+    let repo = Repo::open(&start).map_err(|_| CommandError::user("Not in a git repository."))?;
     if args.batch && !args.keys.is_empty() {
-        return Err(CommandError::failed(
+        return Err(CommandError::user(
             "Cannot combine batch option with file or key options",
         ));
     }
@@ -54,8 +55,9 @@ pub fn run(args: Args) -> Result<(), CommandError> {
     // at the top of a bare repository.
     let git_dir = std::path::absolute(repo.git_dir()).unwrap_or_else(|_| repo.git_dir().into());
     let git_dir = git_dir.canonicalize().unwrap_or(git_dir);
-    let mut shown_git_dir = top_file_path(&here, &git_dir)
-        .map_err(|e| CommandError::failed(format!("cannot read the current directory: {e}")))?;
+    let mut shown_git_dir = top_file_path(&here, &git_dir).map_err(|e| {
+        CommandError::with_message(ErrorKind::Failure, "cannot read the current directory", e)
+    })?;
     if shown_git_dir.as_os_str().is_empty() {
         shown_git_dir = PathBuf::from(".");
     }
@@ -100,19 +102,5 @@ fn show(path: &Path) -> Result<(), CommandError> {
 /// Whether the repository at `here` has a git-annex branch of its own or
 /// from a remote (git-annex then initializes it on first use).
 fn has_annex_branch(here: &Path) -> bool {
-    let Ok(repo) = gix::discover(here) else {
-        return false;
-    };
-    if matches!(repo.try_find_reference("refs/heads/git-annex"), Ok(Some(_))) {
-        return true;
-    }
-    let Ok(refs) = repo.references() else {
-        return false;
-    };
-    let Ok(remotes) = refs.remote_branches() else {
-        return false;
-    };
-    remotes
-        .flatten()
-        .any(|r| r.name().as_bstr().ends_with(b"/git-annex"))
+    annex_core::gitrepo::GitRepo::discover(here).is_ok_and(|r| r.has_annex_branch())
 }

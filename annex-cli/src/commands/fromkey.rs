@@ -9,6 +9,7 @@ use std::path::Path;
 
 use annex_core::backend::Backend;
 use annex_core::backend::FilenameEncoding;
+use annex_core::gitrepo::GitRepo;
 use annex_core::ingest::{self, Ingester};
 use annex_core::key::Key;
 use annex_core::worktree::pathspec_from_arg;
@@ -59,7 +60,7 @@ fn key_opt(s: &[u8]) -> Result<Key, CommandError> {
 struct Run<'a> {
     ctx: &'a Ctx,
     ingester: Ingester,
-    repo: gix::Repository,
+    repo: GitRepo,
     shower: Shower<'a>,
     entries: Vec<ingest::IndexEntry>,
     json: bool,
@@ -107,7 +108,7 @@ impl Run<'_> {
             crate::commands::add::warn(&mut action, &msg, self.json)?;
             return action.end(false);
         }
-        match ingest::make_link(&self.repo, &self.ingester, &path, key, false) {
+        match ingest::make_link(self.repo.gix(), &self.ingester, &path, key, false) {
             Ok(entry) => {
                 self.entries.push(entry);
                 action.end(true)
@@ -132,14 +133,14 @@ pub fn run(args: Args) -> Result<(), CommandError> {
     let mut run = Run {
         ctx: &ctx,
         ingester: Ingester::new(top, ctx.store.clone(), Backend::Sha256E),
-        repo: wt.repo().clone(),
+        repo: GitRepo::from(wt.repo().clone()),
         shower: Shower::new(&ctx, reporter.is_json()),
         entries: Vec::new(),
         json: reporter.is_json(),
     };
     let result = if args.batch || args.pairs.is_empty() {
         if args.batch && !args.pairs.is_empty() {
-            return Err(CommandError::failed(
+            return Err(CommandError::user(
                 "Cannot combine batch option with file or key options",
             ));
         }
@@ -178,7 +179,7 @@ pub fn run(args: Args) -> Result<(), CommandError> {
         })()
     };
     // What was made is staged even when a later item failed.
-    ingest::stage(&run.repo, &run.entries)?;
+    ingest::stage(run.repo.gix(), &run.entries)?;
     finish_recording(&ctx, &reporter, !run.entries.is_empty())?;
     result?;
     reporter.finish()

@@ -582,9 +582,9 @@ impl Info<'_> {
             .get_str("annex.diskreserve")
             .and_then(|v| parse_size(&v))
             .unwrap_or(DEFAULT_DISK_RESERVE);
-        match rustix::fs::statvfs(self.ctx.repo.annex_dir().as_path()) {
-            Ok(st) => {
-                let have = u128::from(st.f_bavail) * u128::from(st.f_frsize);
+        match annex_core::transfer::free_space(self.ctx.repo.annex_dir().as_path()) {
+            Some(have) => {
+                let have = u128::from(have);
                 let free = have.saturating_sub(u128::from(reserve));
                 format!(
                     "{} (+{} reserved)",
@@ -592,7 +592,7 @@ impl Info<'_> {
                     self.size(false, u128::from(reserve))
                 )
             }
-            Err(_) => "unknown".to_owned(),
+            None => "unknown".to_owned(),
         }
     }
 

@@ -3,9 +3,10 @@
 
 use std::path::Path;
 
+use annex_core::gitrepo::ObjectId;
 use annex_core::repo::{Repo, RepoError};
 
-use crate::error::CommandError;
+use crate::error::{CommandError, ErrorKind};
 use crate::output::outln;
 
 /// Arguments of `init`.
@@ -23,8 +24,9 @@ pub struct Args {
 
 /// Initializes the repository at or above the current directory.
 pub fn run(args: Args) -> Result<(), CommandError> {
-    let here = std::env::current_dir()
-        .map_err(|e| CommandError::failed(format!("cannot read the current directory: {e}")))?;
+    let here = std::env::current_dir().map_err(|e| {
+        CommandError::with_message(ErrorKind::Failure, "cannot read the current directory", e)
+    })?;
     // Whether init records anything in the branch shows as its tip moving;
     // git-annex then says "(recording state in git...)".
     let tip_before = branch_tip(&here);
@@ -62,10 +64,10 @@ pub fn run(args: Args) -> Result<(), CommandError> {
     Ok(())
 }
 
-fn branch_tip(path: &Path) -> Option<gix::ObjectId> {
+fn branch_tip(path: &Path) -> Option<ObjectId> {
     branch_tip_of(&Repo::open(path).ok()?)
 }
 
-fn branch_tip_of(repo: &Repo) -> Option<gix::ObjectId> {
-    repo.branch().ok()?.tip().ok()?
+fn branch_tip_of(repo: &Repo) -> Option<ObjectId> {
+    repo.branch().ok()?.tip().ok()?.map(ObjectId::from)
 }

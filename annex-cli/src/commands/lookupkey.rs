@@ -7,12 +7,11 @@
 use std::ffi::OsString;
 use std::io::IsTerminal;
 
+use annex_core::gitrepo::GitRepo;
 use annex_core::key::Key;
-use annex_core::pointer;
-use annex_core::worktree::{MAX_POINTER_SIZE, pathspec_from_arg};
-use gix::bstr::ByteSlice;
+use annex_core::worktree::pathspec_from_arg;
 
-use crate::error::CommandError;
+use crate::error::{CommandError, ErrorKind};
 use annex_core::repo::Repo;
 
 use super::whereis::{os_bytes, os_str};
@@ -33,15 +32,9 @@ pub struct Args {
     z: bool,
 }
 
-/// The key a blob's content names: a pointer file or an annex link target.
-fn key_of_blob(data: &[u8]) -> Option<Key> {
-    pointer::parse_pointer(data)
-        .or_else(|| pointer::parse_link_target(data.trim_end_with(|c| c == '\n')))
-}
-
 struct Lookup {
     cwd: std::path::PathBuf,
-    repo: gix::Repository,
+    repo: GitRepo,
     by_ref: bool,
     terminal: bool,
     /// Set once a `--ref` did not resolve: the reference git-annex's
@@ -56,9 +49,9 @@ impl Lookup {
             return Ok(None);
         }
         let id = if self.by_ref {
-            match self.repo.rev_parse_single(item.as_bstr()) {
-                Ok(id) => id.detach(),
-                Err(_) => {
+            match self.repo.rev_parse(item) {
+                Some(id) => id,
+                None => {
                     self.broken.set(true);
                     return Ok(None);
                 }
@@ -66,32 +59,19 @@ impl Lookup {
         } else {
             let top = self
                 .repo
-                .workdir()
+                .work_tree()
                 .ok_or_else(|| CommandError::failed(super::whereis::BARE_REFUSAL))?;
             let top = top.canonicalize().unwrap_or_else(|_| top.to_path_buf());
             let Ok(rel) = pathspec_from_arg(&top, &self.cwd, std::path::Path::new(os_str(item)))
             else {
                 return Ok(None);
             };
-            let index = self
-                .repo
-                .index_or_empty()
-                .map_err(|e| CommandError::failed(format!("cannot read the git index: {e}")))?;
-            match index.entry_by_path(rel.as_bstr()) {
-                Some(e) => e.id,
+            match self.repo.staged_id(&rel)? {
+                Some(id) => id,
                 None => return Ok(None),
             }
         };
-        let Ok(header) = self.repo.find_header(id) else {
-            return Ok(None);
-        };
-        if header.kind() != gix::object::Kind::Blob || header.size() > MAX_POINTER_SIZE {
-            return Ok(None);
-        }
-        let Ok(obj) = self.repo.find_object(id) else {
-            return Ok(None);
-        };
-        Ok(key_of_blob(&obj.data))
+        Ok(self.repo.annexed_key(id))
     }
 
     /// Prints the key of `item`; returns whether it had one.
@@ -123,17 +103,17 @@ impl Lookup {
 pub fn run(args: Args) -> Result<(), CommandError> {
     // The key is in git's objects: neither the git-annex branch nor the
     // annex is read (nothing is merged or committed, as git-annex).
-    let cwd = std::env::current_dir()
-        .map_err(|e| CommandError::failed(format!("cannot read the current directory: {e}")))?;
+    let cwd = std::env::current_dir().map_err(|e| {
+        CommandError::with_message(ErrorKind::Failure, "cannot read the current directory", e)
+    })?;
     let cwd = cwd.canonicalize().unwrap_or(cwd);
     let start = match std::env::var_os("GIT_DIR").filter(|d| !d.is_empty()) {
         Some(dir) => cwd.join(dir),
         None => cwd.clone(),
     };
-    let repo = Repo::open(&start).map_err(|_| CommandError::failed("Not in a git repository."))?;
-    let repo = gix::open(repo.git_dir())
-        .map_err(|e| CommandError::failed(format!("cannot open the git repository: {e}")))?;
-    if !args.ref_ && repo.workdir().is_none() {
+    let repo = Repo::open(&start).map_err(|_| CommandError::user("Not in a git repository."))?;
+    let repo = GitRepo::open(repo.git_dir())?;
+    if !args.ref_ && repo.work_tree().is_none() {
         return Err(CommandError::failed(super::whereis::BARE_REFUSAL));
     }
     let lookup = Lookup {

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use annex_sync::git::Git;
 use annex_sync::resolve::{self, ResolveError};
 
-use crate::error::CommandError;
+use crate::error::{CommandError, ErrorKind};
 
 /// Arguments of `resolvemerge`.
 #[derive(clap::Args, Debug)]
@@ -73,11 +73,13 @@ fn merge_head_error(e: &ResolveError, cwd: &Path) -> String {
 /// Runs `resolvemerge`.
 pub fn run(args: Args) -> Result<(), CommandError> {
     let _ = &args.common;
-    let cwd = std::env::current_dir()
-        .map_err(|e| CommandError::failed(format!("cannot read the current directory: {e}")))?;
-    let repo = gix::discover(&cwd).map_err(|_| CommandError::failed("Not in a git repository."))?;
+    let cwd = std::env::current_dir().map_err(|e| {
+        CommandError::with_message(ErrorKind::Failure, "cannot read the current directory", e)
+    })?;
+    let repo = annex_core::gitrepo::GitRepo::discover(&cwd)
+        .map_err(|_| CommandError::user("Not in a git repository."))?;
     let top: PathBuf = repo
-        .workdir()
+        .work_tree()
         .map(Path::to_path_buf)
         .ok_or_else(|| CommandError::failed("This command cannot be run in a bare repository."))?;
     let top = top.canonicalize().unwrap_or(top);

@@ -23,16 +23,16 @@ use std::io::{Read, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
+use annex_core::attr::{Coprocess, attr_value};
 use annex_core::backend::Backend;
 use annex_core::filter::{CleanResult, FilterHandler};
+use annex_core::gitrepo::{GitRepo, StagedFile};
 use annex_core::ingest::{Ingester, is_dotfile};
 use annex_core::pointer;
 use annex_core::preferred::LargeFiles;
-use gix::bstr::ByteSlice;
 
-use crate::commands::add::Coprocess;
 use crate::context::Ctx;
-use crate::error::CommandError;
+use crate::error::{CommandError, ErrorKind};
 
 /// Arguments of `smudge`.
 #[derive(clap::Args, Debug)]
@@ -48,7 +48,7 @@ pub struct Args {
 pub(crate) struct AnnexFilter {
     ctx: Ctx,
     top: PathBuf,
-    repo: gix::Repository,
+    repo: GitRepo,
     ingester: Ingester,
     dotfiles: bool,
     config_largefiles: Option<Vec<u8>>,
@@ -64,7 +64,7 @@ impl AnnexFilter {
             .top()
             .canonicalize()
             .unwrap_or_else(|_| wt.top().to_path_buf());
-        let repo = wt.repo().clone();
+        let repo = GitRepo::from(wt.repo().clone());
         let backend = match ctx.config.get_str("annex.backend") {
             Some(n) => Backend::from_name(&n)
                 .ok_or_else(|| CommandError::failed(format!("unknown backend {n}")))?,
@@ -104,29 +104,12 @@ impl AnnexFilter {
             None => Vec::new(),
         };
         let v = answer.into_iter().next().and_then(|mut f| f.pop());
-        let v = v.filter(|v| v != b"unspecified" && v != b"unset" && v != b"set");
+        let v = v.and_then(attr_value);
         Ok(v.map(|v| (v, "gitattributes")).or_else(|| {
             self.branch_largefiles
                 .clone()
                 .map(|v| (v, "git-annex config"))
         }))
-    }
-
-    /// The staged blob of `path` and the key it points to, if any.
-    fn staged(&self, path: &[u8]) -> Option<(gix::ObjectId, u64, Option<annex_core::key::Key>)> {
-        let index = self.repo.index_or_empty().ok()?;
-        let entry = index.entry_by_path(path.as_bstr())?;
-        let header = self.repo.find_header(entry.id).ok()?;
-        let size = header.size();
-        let key = if size as usize <= pointer::MAX_POINTER_SIZE {
-            self.repo
-                .find_object(entry.id)
-                .ok()
-                .and_then(|o| pointer::parse_pointer(&o.data))
-        } else {
-            None
-        };
-        Some((entry.id, size, key))
     }
 }
 
@@ -152,16 +135,18 @@ impl FilterHandler for AnnexFilter {
         if !full.starts_with(&self.top) {
             return Ok(CleanResult::Passthrough);
         }
-        let staged = self.staged(path);
-        let old_key = staged.as_ref().and_then(|s| s.2.clone());
+        let staged = self.repo.staged_pointer(path);
+        let old_key = staged.as_ref().and_then(|s| s.key.clone());
         let was_annexed = old_key.is_some();
         // A file in git whose content did not change stays in git.
-        if let Some((id, size, None)) = &staged
+        if let Some(StagedFile {
+            id,
+            size,
+            key: None,
+        }) = &staged
             && *size == meta.len()
             && let Ok(data) = std::fs::read(&full)
-            && let Ok(h) =
-                gix::objs::compute_hash(self.repo.object_hash(), gix::objs::Kind::Blob, &data)
-            && h == *id
+            && self.repo.blob_id(&data) == Some(*id)
         {
             return Ok(CleanResult::Passthrough);
         }
@@ -215,7 +200,9 @@ pub fn run(args: Args) -> Result<(), CommandError> {
     std::io::stdin()
         .lock()
         .read_to_end(&mut input)
-        .map_err(|e| CommandError::failed(format!("cannot read standard input: {e}")))?;
+        .map_err(|e| {
+            CommandError::with_message(ErrorKind::Failure, "cannot read standard input", e)
+        })?;
     let out = if args.clean {
         match filter
             .clean(&path, &input, true)

@@ -208,18 +208,18 @@ fn exclude_used(
     if keys.is_empty() {
         return Ok(keys);
     }
-    let gix_repo = gix::open(ctx.repo.git_dir())
-        .map_err(|e| CommandError::failed(format!("cannot open the git repository: {e}")))?;
+    let git = annex_core::gitrepo::GitRepo::open(ctx.repo.git_dir())?;
+    let gix_repo = git.gix();
     let top = ctx.worktree.as_ref().map(|w| w.top().to_path_buf());
-    let mut used = keys_in_worktree_and_index(&gix_repo, top.as_deref())?;
+    let mut used = keys_in_worktree_and_index(gix_repo, top.as_deref())?;
     let keys: Vec<Key> = keys.into_iter().filter(|k| !used.contains(k)).collect();
     if keys.is_empty() {
         return Ok(keys);
     }
     let mut seen = HashSet::new();
-    for r in used_refs(&gix_repo, refspec)? {
+    for r in used_refs(gix_repo, refspec)? {
         action.note(&format!("checking {}...", r.shown))?;
-        keys_in_ref(&gix_repo, &r.name, &mut seen, &mut used)?;
+        keys_in_ref(gix_repo, &r.name, &mut seen, &mut used)?;
     }
     Ok(keys.into_iter().filter(|k| !used.contains(k)).collect())
 }
