@@ -362,7 +362,6 @@ impl From<annex_ops::SessionError> for CommandError {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -660,39 +660,15 @@ pub fn numcopies_attributes(top: &Path, paths: &[Vec<u8>]) -> Result<Vec<Option<
 /// Puts content in place of an unlocked file's pointer when the content is
 /// present (git-annex's "fixing worktree content"): `file` (in the work
 /// tree) holding a pointer to `key` is replaced, atomically and keeping
-/// its mode, by a copy of the object. Returns whether it was replaced.
+/// its mode, by a copy of the object ([`crate::pointer::populate_pointer`]).
+/// Returns whether it was replaced.
 pub fn fix_worktree_content(
     store: &ObjectStore,
     key: &Key,
     file: &Path,
 ) -> Result<bool, FsckError> {
-    let Some(obj) = store.find(key) else {
-        return Ok(false);
-    };
-    match crate::pointer::is_pointer_file(file) {
-        Ok(Some(k)) if &k == key => {}
-        _ => return Ok(false),
-    }
-    let mode = fs::symlink_metadata(file)
-        .map_err(io_err("read", file))?
-        .permissions()
-        .mode();
-    let dir = file.parent().unwrap_or(Path::new("."));
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".git-annex-rs-fsck")
-        .tempfile_in(dir)
-        .map_err(io_err("create a temp file in", dir))?;
-    let mut src = fs::File::open(&obj).map_err(io_err("read", &obj))?;
-    io::copy(&mut src, tmp.as_file_mut()).map_err(io_err("copy", &obj))?;
-    // The copy is writable whatever the object's mode (git-annex thaws it).
-    fs::set_permissions(tmp.path(), fs::Permissions::from_mode(mode | 0o200))
-        .map_err(io_err("set the mode of", tmp.path()))?;
-    tmp.persist(file).map_err(|e| FsckError::Io {
-        op: "replace",
-        path: file.to_path_buf(),
-        source: e.error,
-    })?;
-    Ok(true)
+    crate::pointer::populate_pointer(file, key, store, crate::pointer::Thin::Copy)
+        .map_err(io_err("replace", file))
 }
 
 /// Records that the repository `uuid` was fscked now (`activity.log`), as

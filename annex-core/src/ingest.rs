@@ -851,14 +851,7 @@ impl IntoVecBytes for std::ffi::OsString {
 // ---------------------------------------------------------------------
 // Unlocking and locking.
 
-/// How `unlock` puts content in place.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Thin {
-    /// A copy (the default).
-    Copy,
-    /// A hard link to the object (`annex.thin`).
-    HardLink,
-}
+pub use crate::pointer::Thin;
 
 /// Unlocks the locked file `path` (from the top) whose key is `key`: the
 /// symlink is replaced by the content (a copy, or a hard link with
@@ -880,19 +873,8 @@ pub fn unlock(
         TMP_COUNTER.fetch_add(1, Ordering::Relaxed)
     ));
     let pointer_bytes = pointer::format_pointer(key);
-    let made = match store.find(key) {
-        Some(obj) => match thin {
-            Thin::HardLink => fs::hard_link(&obj, &tmp)
-                .and_then(|()| {
-                    // git-annex thaws the content of a thin unlocked file.
-                    let m = fs::metadata(&tmp)?.permissions().mode();
-                    fs::set_permissions(&tmp, fs::Permissions::from_mode(m | 0o200))
-                })
-                .map_err(io_err("link", &tmp)),
-            Thin::Copy => copy_content(&obj, &tmp),
-        },
-        None => fs::write(&tmp, &pointer_bytes).map_err(io_err("write", &tmp)),
-    };
+    let made = pointer::write_unlocked(&tmp, key, store.find(key).as_deref(), thin, None)
+        .map_err(io_err("write", &tmp));
     if let Err(e) = made {
         let _ = fs::remove_file(&tmp);
         return Err(e);
@@ -907,22 +889,6 @@ pub fn unlock(
         _ => gix::index::entry::Mode::FILE,
     };
     IndexEntry::for_file(path, &full, mode, id)
-}
-
-/// Copies an object to a new work-tree file, writable, mode 0666 & umask
-/// (git-annex copies with the object's mode plus write bits).
-fn copy_content(obj: &Path, tmp: &Path) -> Result<(), IngestError> {
-    let mut input = fs::File::open(obj).map_err(io_err("read", obj))?;
-    let mode = input
-        .metadata()
-        .map_err(io_err("read", obj))?
-        .permissions()
-        .mode();
-    let mut out = fs::File::create(tmp).map_err(io_err("create", tmp))?;
-    io::copy(&mut input, &mut out).map_err(io_err("copy content to", tmp))?;
-    // The object's mode with the owner's write bit back.
-    out.set_permissions(fs::Permissions::from_mode((mode & 0o7777) | 0o200))
-        .map_err(io_err("set mode of", tmp))
 }
 
 /// What `lock` found.

@@ -307,20 +307,97 @@ pub fn is_pointer_file(path: &Path) -> Result<Option<Key>, PointerError> {
     Ok(parse_pointer(&buf))
 }
 
+/// How an unlocked file gets its content from the object store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Thin {
+    /// A copy (the default).
+    Copy,
+    /// A hard link to the object (`annex.thin`), thawed.
+    HardLink,
+}
+
+impl Thin {
+    /// `annex.thin` as set (`Some(true)`: hard links).
+    pub fn from_config(thin: Option<bool>) -> Thin {
+        if thin == Some(true) {
+            Thin::HardLink
+        } else {
+            Thin::Copy
+        }
+    }
+}
+
+/// Writes the new file `dest` as an unlocked file of `key` is in the work
+/// tree: the object's content when `object` is given (a hard link, thawed
+/// (owner write bit), with [`Thin::HardLink`]; else a copy), or the pointer
+/// file when it is not. A copy or a pointer gets `mode`'s permission bits
+/// when given (e.g. those of the file it replaces); else a copy has the
+/// object's mode with the owner's write bit, and a pointer the default
+/// mode. This is the one way every command fills unlocked files
+/// (git-annex's `populatePointerFile` and `linkOrCopy`).
+pub fn write_unlocked(
+    dest: &Path,
+    key: &Key,
+    object: Option<&Path>,
+    thin: Thin,
+    mode: Option<u32>,
+) -> io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let set_mode = |file: &fs::File, m: u32| file.set_permissions(fs::Permissions::from_mode(m));
+    match (object, thin) {
+        (Some(obj), Thin::HardLink) => {
+            fs::hard_link(obj, dest)?;
+            // The mode is the object's (one inode): only thawed.
+            let m = fs::metadata(dest)?.permissions().mode();
+            fs::set_permissions(dest, fs::Permissions::from_mode((m & 0o7777) | 0o200))
+        }
+        (Some(obj), Thin::Copy) => {
+            let mut input = fs::File::open(obj)?;
+            let object_mode = input.metadata()?.permissions().mode();
+            let mut out = fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(dest)?;
+            io::copy(&mut input, &mut out)?;
+            set_mode(&out, mode.unwrap_or((object_mode & 0o7777) | 0o200))
+        }
+        (None, _) => {
+            let mut out = fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(dest)?;
+            io::Write::write_all(&mut out, &format_pointer(key))?;
+            match mode {
+                Some(m) => set_mode(&out, m),
+                None => Ok(()),
+            }
+        }
+    }
+}
+
 /// Puts an unlocked file's content in place of its pointer (git-annex's
 /// `populatePointerFile`): when the file at `path` is still the pointer of
-/// `key` and the store has the content, the content is copied beside it
-/// and renamed over it with the pointer file's mode kept. Returns whether
-/// the file now holds the content (the caller then refreshes the index).
-/// Best effort: the content is safely in the object store either way.
-pub fn populate_pointer(path: &Path, key: &Key, store: &crate::objects::ObjectStore) -> bool {
+/// `key` and the store has the content, the content is written beside it
+/// ([`write_unlocked`]: a copy with the pointer file's mode, writable, or
+/// a hard link with `annex.thin`) and renamed over it. Returns whether the
+/// file now holds the content (the caller then refreshes the index); the
+/// content stays safely in the object store on any error.
+pub fn populate_pointer(
+    path: &Path,
+    key: &Key,
+    store: &crate::objects::ObjectStore,
+    thin: Thin,
+) -> io::Result<bool> {
     if !matches!(is_pointer_file(path), Ok(Some(ref k)) if k == key) {
-        return false;
+        return Ok(false);
     }
     let Some(object) = store.find(key) else {
-        return false;
+        return Ok(false);
     };
-    replace_keeping_mode(path, |tmp| std::fs::copy(&object, tmp).map(drop))
+    replace_keeping_mode(path, |tmp, mode| {
+        write_unlocked(tmp, key, Some(&object), thin, Some(mode | 0o200))
+    })?;
+    Ok(true)
 }
 
 /// Puts an unlocked file's pointer back in place of its content (git-annex's
@@ -328,7 +405,7 @@ pub fn populate_pointer(path: &Path, key: &Key, store: &crate::objects::ObjectSt
 /// file at `path` is a regular file holding exactly `key`'s content (a
 /// modified file is left alone). Returns whether it was replaced.
 pub fn depopulate_pointer(path: &Path, key: &Key) -> bool {
-    let is_file = std::fs::symlink_metadata(path)
+    let is_file = fs::symlink_metadata(path)
         .map(|m| m.file_type().is_file())
         .unwrap_or(false);
     if !is_file
@@ -337,29 +414,97 @@ pub fn depopulate_pointer(path: &Path, key: &Key) -> bool {
     {
         return false;
     }
-    replace_keeping_mode(path, |tmp| std::fs::write(tmp, format_pointer(key)))
+    replace_keeping_mode(path, |tmp, mode| {
+        write_unlocked(tmp, key, None, Thin::Copy, Some(mode))
+    })
+    .is_ok()
 }
 
-/// Writes a file beside `path` with `write`, gives it `path`'s mode and
-/// renames it over `path`; on any failure the temp file is removed.
-fn replace_keeping_mode(path: &Path, write: impl FnOnce(&Path) -> std::io::Result<()>) -> bool {
+/// Writes a file beside `path` with `write` (given the temp path and
+/// `path`'s permission bits) and renames it over `path`; on any failure
+/// the temp file is removed.
+fn replace_keeping_mode(
+    path: &Path,
+    write: impl FnOnce(&Path, u32) -> io::Result<()>,
+) -> io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = fs::metadata(path)?.permissions().mode() & 0o7777;
     let mut tmp = path.as_os_str().to_owned();
     tmp.push(".annex-rs-tmp");
     let tmp = PathBuf::from(tmp);
-    let ok = write(&tmp).is_ok()
-        && std::fs::metadata(path)
-            .and_then(|m| std::fs::set_permissions(&tmp, m.permissions()))
-            .is_ok()
-        && std::fs::rename(&tmp, path).is_ok();
-    if !ok {
-        let _ = std::fs::remove_file(&tmp);
+    let _ = fs::remove_file(&tmp);
+    let r = write(&tmp, mode).and_then(|()| fs::rename(&tmp, path));
+    if r.is_err() {
+        let _ = fs::remove_file(&tmp);
     }
-    ok
+    r
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An object store in a temp dir holding `hello` under its SHA256 key.
+    fn store_with(content: &[u8]) -> (tempfile::TempDir, crate::objects::ObjectStore, Key) {
+        assert_eq!(content, b"hello");
+        let dir = tempfile::tempdir().expect("temp dir");
+        let git = dir.path().join(".git");
+        fs::create_dir_all(&git).expect("git dir");
+        let src = dir.path().join("src");
+        fs::write(&src, content).expect("write");
+        let key = k("SHA256-s5--2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824");
+        let store = crate::objects::ObjectStore::new(&git, false);
+        store.ingest_file(&src, &key).expect("ingest");
+        (dir, store, key)
+    }
+
+    #[test]
+    fn populate_keeps_the_pointer_files_mode_and_depopulate_restores_it() {
+        use std::os::unix::fs::PermissionsExt;
+        let (dir, store, key) = store_with(b"hello");
+        let file = dir.path().join("f");
+        fs::write(&file, format_pointer(&key)).expect("pointer");
+        fs::set_permissions(&file, fs::Permissions::from_mode(0o755)).expect("chmod");
+        assert!(populate_pointer(&file, &key, &store, Thin::Copy).expect("populate"));
+        assert_eq!(fs::read(&file).expect("read"), b"hello");
+        assert_eq!(
+            fs::metadata(&file).expect("meta").permissions().mode() & 0o777,
+            0o755
+        );
+        // Not the pointer any more: a second populate does nothing.
+        assert!(!populate_pointer(&file, &key, &store, Thin::Copy).expect("populate"));
+        assert!(depopulate_pointer(&file, &key));
+        assert_eq!(fs::read(&file).expect("read"), format_pointer(&key));
+        assert_eq!(
+            fs::metadata(&file).expect("meta").permissions().mode() & 0o777,
+            0o755
+        );
+        // No temp file is left beside it (`.git`, `src`, `f`).
+        assert_eq!(fs::read_dir(dir.path()).expect("ls").count(), 3);
+    }
+
+    #[test]
+    fn a_modified_unlocked_file_is_never_depopulated() {
+        let (dir, _store, key) = store_with(b"hello");
+        let file = dir.path().join("f");
+        fs::write(&file, b"hello, changed").expect("write");
+        assert!(!depopulate_pointer(&file, &key));
+        assert_eq!(fs::read(&file).expect("read"), b"hello, changed");
+    }
+
+    #[test]
+    fn thin_population_hard_links_the_object() {
+        use std::os::unix::fs::MetadataExt;
+        let (dir, store, key) = store_with(b"hello");
+        let file = dir.path().join("f");
+        fs::write(&file, format_pointer(&key)).expect("pointer");
+        assert!(populate_pointer(&file, &key, &store, Thin::HardLink).expect("populate"));
+        let obj = store.find(&key).expect("object");
+        assert_eq!(
+            fs::metadata(&file).expect("meta").ino(),
+            fs::metadata(&obj).expect("meta").ino()
+        );
+    }
 
     fn k(s: &str) -> Key {
         Key::parse(s.as_bytes()).expect("test key")

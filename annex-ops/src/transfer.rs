@@ -172,7 +172,12 @@ impl Annex {
         let Some(path) = self.unlocked_path(item) else {
             return;
         };
-        if annex_core::pointer::populate_pointer(&path, &item.key, &self.session.store) {
+        let thin =
+            annex_core::pointer::Thin::from_config(self.session.config.get_bool("annex.thin"));
+        if matches!(
+            annex_core::pointer::populate_pointer(&path, &item.key, &self.session.store, thin),
+            Ok(true)
+        ) {
             self.refresh_index(item);
         }
     }

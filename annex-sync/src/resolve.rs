@@ -35,7 +35,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use annex_core::key::Key;
 use annex_core::objects::ObjectStore;
-use annex_core::pointer;
+use annex_core::pointer::{self, Thin};
 
 use crate::git::{Git, GitError};
 use unmerged::{ItemType, Side, Unmerged};
@@ -621,19 +621,8 @@ impl Resolver {
         }
         let thin = self.thin;
         self.replace_with(&full, |tmp| {
-            match &object {
-                Some(obj) if thin => {
-                    fs::hard_link(obj, tmp)?;
-                    let m = fs::metadata(tmp)?.permissions().mode();
-                    fs::set_permissions(tmp, fs::Permissions::from_mode(m | 0o200))?;
-                }
-                Some(obj) => {
-                    let mut input = fs::File::open(obj)?;
-                    let mut out = fs::File::create(tmp)?;
-                    io::copy(&mut input, &mut out)?;
-                }
-                None => fs::write(tmp, &pointer_bytes)?,
-            }
+            let thin = if thin { Thin::HardLink } else { Thin::Copy };
+            pointer::write_unlocked(tmp, key, object.as_deref(), thin, None)?;
             if exec {
                 let m = fs::metadata(tmp)?.permissions().mode();
                 fs::set_permissions(tmp, fs::Permissions::from_mode(m | ((m & 0o444) >> 2)))?;
