@@ -5,7 +5,7 @@
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::rc::Rc;
 
 use annex_core::worktree::{Seek, WorkTree, pathspec_from_arg};
 use annex_ops::session::{OpenOptions, Session};
@@ -22,7 +22,7 @@ pub struct Ctx {
     /// The current directory (canonical).
     pub cwd: PathBuf,
     /// The repository, shared with the operations opened on it.
-    pub session: Arc<Session>,
+    pub session: Rc<Session>,
 }
 
 impl std::ops::Deref for Ctx {
@@ -64,7 +64,7 @@ impl Ctx {
         }
         Ok(Ctx {
             cwd,
-            session: Arc::new(session),
+            session: Rc::new(session),
         })
     }
 

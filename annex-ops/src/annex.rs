@@ -15,6 +15,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
+use std::rc::Rc;
 use std::sync::{Arc, Mutex};
 
 use annex_core::attr::CopiesAttributes;
@@ -49,7 +50,7 @@ pub enum AnnexError {
 /// The repository, its remotes and the settings operations decide by.
 pub struct Annex {
     /// The opened repository (shared with whoever opened it).
-    pub session: Arc<Session>,
+    pub session: Rc<Session>,
     /// Its remotes, cheapest first.
     pub remotes: Remotes,
     /// Repository descriptions (`uuid.log`).
@@ -85,7 +86,7 @@ impl std::fmt::Debug for Annex {
 
 impl Annex {
     /// Opens the session's remotes and reads the settings.
-    pub fn open(session: impl Into<Arc<Session>>) -> Result<Annex, AnnexError> {
+    pub fn open(session: impl Into<Rc<Session>>) -> Result<Annex, AnnexError> {
         let session = session.into();
         let remotes = Remotes::open(&session);
         let descriptions = session.state.descriptions()?;

@@ -64,7 +64,7 @@ pub enum DropOutcome {
     /// The content is gone (or was not there) and the location log says so.
     Dropped,
     /// Not enough copies could be verified: nothing was removed.
-    Refused(Refusal),
+    Refused(Box<Refusal>),
     /// The content here is locked by another process (`content is locked`).
     Locked,
     /// The content here could not be locked for removal (the error).
@@ -249,7 +249,7 @@ impl Annex {
                 let refusal = self.refusal(key, &proof, &[]);
                 drop(proof);
                 drop(lock);
-                return Ok(DropOutcome::Refused(refusal?));
+                return Ok(DropOutcome::Refused(Box::new(refusal?)));
             }
             Some(proof)
         };
@@ -286,7 +286,7 @@ impl Annex {
             if !p.check.is_safe() {
                 let refusal = self.refusal(key, &p, std::slice::from_ref(&ru));
                 drop(p);
-                return Ok(DropOutcome::Refused(refusal?));
+                return Ok(DropOutcome::Refused(Box::new(refusal?)));
             }
             Some(p)
         };

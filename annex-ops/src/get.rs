@@ -140,7 +140,7 @@ impl Annex {
         options: FromOptions,
     ) -> Result<bool, AnnexError> {
         let here_has = self.session.store.has(&item.key);
-        Ok(!(!options.moving && here_has)
+        Ok((options.moving || !here_has)
             && self.should_get_from(entry, &item.key)?
             && !(options.auto && !options.moving && !self.auto_wants_copy(item, None)?))
     }

@@ -4,7 +4,7 @@
 //! `git-annex` branch and its logs, remotes as a trait); this crate does
 //! what a user asks of a repository with them: open it as git-annex does
 //! ([`session`]), open its remotes ([`remotes`]), and get, put and drop
-//! content with the copies proven ([`get`], [`put`], [`drop`]), check and
+//! content with the copies proven ([`get`], [`put`], [`drop`](mod@drop)), check and
 //! lock content on remotes ([`checkpresent`]), and run many transfers at
 //! once ([`queue`]). The command line (`annex-cli`), the `sync --content`
 //! pass (`annex-sync`), the daemon and the P2P server all call these same

@@ -626,22 +626,18 @@ pub fn run_parallel(
         .collect();
     let mode = env.progress;
     let bars = Meter::bars(mode);
-    let shown: Vec<(Option<Vec<u8>>, Vec<Vec<u8>>)> = items
-        .iter()
-        .map(|i| (i.file.clone(), i.input.clone()))
-        .collect();
     let observer = |item: &annex_ops::Item, remote: &dyn Remote| -> Box<dyn Observer + Send> {
         let index = targets
             .iter()
             .position(|t| std::ptr::eq(t, item))
             .unwrap_or_default();
-        let (file, input) = &shown[index];
+        let shown = &items[index];
         Box::new(QueueMeter(Some(parallel_meter(
             mode,
             bars.as_ref(),
             command,
             remote,
-            (file.as_deref(), input, &item.key),
+            (shown.file.as_deref(), &shown.input, &item.key),
             direction,
         ))))
     };
