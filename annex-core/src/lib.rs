@@ -21,7 +21,7 @@
 //! - [`worktree`]: the annexed files of the work tree and index.
 //! - [`ingest`]: adding files to the annex; [`filter`]: the smudge/clean filter.
 //! - [`remote`]: remotes; [`transfer`]: transfers; [`content`]: content locks and drop safety.
-//! - [`preferred`]: preferred-content expressions; [`sizes`]: repository sizes.
+//! - [`preferred`]: preferred-content expressions; [`sizes`]: repository sizes; [`units`]: data sizes read and shown.
 //! - [`fsck`]: checking content and logs and fixing them; [`unused`]: content no ref uses.
 //!
 //! ```
@@ -53,6 +53,7 @@ pub mod state;
 pub mod timestamp;
 pub mod transfer;
 pub mod trust;
+pub mod units;
 pub mod unused;
 pub mod uuid;
 pub mod worktree;
