@@ -224,8 +224,14 @@ pub(super) fn format_vars(key: &Key, file: Option<&[u8]>) -> Vec<(&'static str, 
                 .map_or_else(unknown, |s| human_size(s).into_bytes()),
         ),
         ("keyname", key.name().to_vec()),
-        ("hashdirlower", annex_core::objects::hash_dir_lower(key).into_bytes()),
-        ("hashdirmixed", annex_core::objects::hash_dir_mixed(key).into_bytes()),
+        (
+            "hashdirlower",
+            annex_core::objects::hash_dir_lower(key).into_bytes(),
+        ),
+        (
+            "hashdirmixed",
+            annex_core::objects::hash_dir_mixed(key).into_bytes(),
+        ),
         (
             "mtime",
             key.mtime()
