@@ -21,35 +21,20 @@ use annex_core::uuid::Uuid;
 
 use crate::error::CommandError;
 
-/// Resolves a repository name as `--in` (and `--want-get-by`) take it:
-/// `here` or `.` is this repository; else a git remote's `annex-uuid`; else
-/// a UUID or description of `uuid.log`. Otherwise fails with the
-/// reference's message.
+/// Resolves a repository name as `--in` (and `--want-get-by`) take it,
+/// with the one resolver of every command
+/// ([`annex_core::config::resolve_repository`], git-annex's order).
 pub fn resolve_repo(repo: &Repo, state: &State, name: &str) -> Result<Uuid, CommandError> {
-    let missing =
-        || CommandError::failed(format!("there is no available git remote named \"{name}\""));
-    if name == "here" || name == "." {
-        return repo.uuid().cloned().ok_or_else(missing);
-    }
-    if let Ok(r) = gix::open(repo.git_dir()) {
-        let key = format!("remote.{name}.annex-uuid");
-        if let Some(u) = r.config_snapshot().string(key.as_str())
-            && let Ok(u) = Uuid::parse(&u)
-        {
-            return Ok(u);
-        }
-    }
-    let descriptions = state.descriptions()?;
-    if let Some(u) = descriptions.keys().find(|u| u.as_str() == name) {
-        return Ok(u.clone());
-    }
-    if let Some((u, _)) = descriptions
-        .iter()
-        .find(|(_, d)| d.as_slice() == name.as_bytes())
-    {
-        return Ok(u.clone());
-    }
-    Err(missing())
+    let config = gix::open(repo.git_dir())
+        .ok()
+        .and_then(|r| annex_core::config::AnnexConfig::from_repo(&r, &[]).ok())
+        .unwrap_or_default();
+    Ok(annex_core::config::resolve_repository(
+        name,
+        repo.uuid(),
+        &config,
+        &state.descriptions()?,
+    )?)
 }
 
 /// A repository's preferred content matcher (preferred or required

@@ -206,7 +206,7 @@ impl AnnexConfig {
                 }
             }
         }
-        names.sort();
+        names.sort_by(|a, b| list_order(a, b));
         let mut remotes = Vec::new();
         for name in names {
             let field = |k: &str| self.get_str(&format!("remote.{name}.{k}"));
@@ -288,16 +288,29 @@ impl AnnexConfig {
         self.values.iter().map(|(k, v)| (k.as_str(), v.as_slice()))
     }
 
-    /// The git remotes, sorted by name.
+    /// The git remotes in git-annex's remote list order (see
+    /// [`list_order`]; by name but for names that extend another).
     pub fn remotes(&self) -> &[RemoteConfig] {
         &self.remotes
     }
 
-    /// The git remotes sorted by cost, cheapest first (then by name), as
-    /// git-annex tries them.
+    /// The git remotes sorted by cost, cheapest first, remotes of equal
+    /// cost in list order ([`AnnexConfig::remotes`]): git-annex's stable
+    /// sort by cost of its remote list, the order it tries the remotes
+    /// that have a key (`keyPossibilities`, `remoteLocations`).
     pub fn remotes_by_cost(&self) -> Vec<&RemoteConfig> {
         let mut v: Vec<&RemoteConfig> = self.remotes.iter().collect();
-        v.sort_by(|a, b| a.cost().total_cmp(&b.cost()).then(a.name.cmp(&b.name)));
+        v.sort_by(|a, b| a.cost().total_cmp(&b.cost()));
+        v
+    }
+
+    /// The git remotes as git-annex's `Remote.byCost` groups them (the
+    /// order `sync` goes through them): cheapest first, remotes of equal
+    /// cost in reverse list order (its cost map gathers them by
+    /// prepending).
+    pub fn remotes_by_cost_groups(&self) -> Vec<&RemoteConfig> {
+        let mut v: Vec<&RemoteConfig> = self.remotes.iter().rev().collect();
+        v.sort_by(|a, b| a.cost().total_cmp(&b.cost()));
         v
     }
 
@@ -313,6 +326,16 @@ impl AnnexConfig {
     }
 }
 
+/// The order of git-annex's remote list between two git remotes named `a`
+/// and `b`: the order of their `remote.NAME.url` config keys, byte by byte
+/// (git-annex enumerates git remotes from its config map). This is the
+/// names' order except where one name extends the other with a byte
+/// below `.` (`a-b` comes before `a`).
+pub fn list_order(a: &str, b: &str) -> std::cmp::Ordering {
+    let key = |n: &str| [n.as_bytes(), b".url"].concat();
+    key(a).cmp(&key(b))
+}
+
 /// git's boolean values.
 pub fn parse_bool(v: &[u8]) -> Option<bool> {
     let s = std::str::from_utf8(v).ok()?.trim().to_ascii_lowercase();
@@ -324,9 +347,13 @@ pub fn parse_bool(v: &[u8]) -> Option<bool> {
 }
 
 /// Resolves a repository named on the command line to its UUID, as
-/// git-annex does: `here` or `.` is this repository; then a git remote's
-/// name; then a description in `uuid.log` (must be unique); then a UUID
-/// that `uuid.log` knows.
+/// git-annex's `nameToUUID` does, in its order: `here` or `.` is this
+/// repository; then a remote by name (a git remote without a known UUID
+/// is an error) or by its UUID; then a description in `uuid.log` (several
+/// repositories with it are an error); then a UUID that `uuid.log` knows.
+///
+/// Remotes are the git remotes and every other `remote.NAME` section with
+/// an `annex-uuid` (special remotes).
 pub fn resolve_repository(
     name: &str,
     here: Option<&Uuid>,
@@ -343,6 +370,13 @@ pub fn resolve_repository(
             .uuid
             .clone()
             .ok_or_else(|| ConfigError::NoRemoteUuid(name.to_string()));
+    }
+    let remotes = remote_uuids(config);
+    if let Some((_, u)) = remotes.iter().find(|(n, _)| n == name) {
+        return Ok(u.clone());
+    }
+    if let Some((_, u)) = remotes.iter().find(|(_, u)| u.as_str() == name) {
+        return Ok(u.clone());
     }
     let by_desc: Vec<&Uuid> = descriptions
         .iter()
@@ -362,6 +396,21 @@ pub fn resolve_repository(
     Err(ConfigError::UnknownRepository(name.to_string()))
 }
 
+/// Every `remote.NAME.annex-uuid` that is a UUID, with the remote's name,
+/// in list order.
+fn remote_uuids(config: &AnnexConfig) -> Vec<(String, Uuid)> {
+    let mut out: Vec<(String, Uuid)> = config
+        .entries()
+        .filter_map(|(k, values)| {
+            let name = k.strip_prefix("remote.")?.strip_suffix(".annex-uuid")?;
+            let u = Uuid::parse(values.last()?).ok()?;
+            Some((name.to_string(), u))
+        })
+        .collect();
+    out.sort_by(|a, b| list_order(&a.0, &b.0));
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -370,6 +419,64 @@ mod tests {
     fn names_normalize_like_git() {
         assert_eq!(normalize("Remote.Origin.URL"), "remote.Origin.url");
         assert_eq!(normalize("ANNEX.uuid"), "annex.uuid");
+    }
+
+    #[test]
+    fn remote_list_order_is_the_url_keys_order() {
+        use std::cmp::Ordering;
+        assert_eq!(list_order("a", "b"), Ordering::Less);
+        assert_eq!(list_order("a", "a-b"), Ordering::Greater);
+        assert_eq!(list_order("a", "ab"), Ordering::Less);
+        assert_eq!(list_order("a", "a"), Ordering::Equal);
+    }
+
+    #[test]
+    fn repositories_resolve_in_git_annex_order() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let repo = gix::init(dir.path()).expect("git init");
+        let u = |n: u8| {
+            Uuid::parse(format!("{n:08}-0000-0000-0000-000000000000").as_bytes()).expect("uuid")
+        };
+        let (here, origin, special, other, twin1, twin2) = (u(1), u(2), u(3), u(4), u(5), u(6));
+        let config = AnnexConfig::from_repo(
+            &repo,
+            &[
+                "remote.origin.url=../a".into(),
+                format!("remote.origin.annex-uuid={origin}"),
+                "remote.nouuid.url=../x".into(),
+                format!("remote.sp.annex-uuid={special}"),
+            ],
+        )
+        .expect("config");
+        let descriptions: BTreeMap<Uuid, Vec<u8>> = [
+            (here.clone(), b"mine".to_vec()),
+            (origin.clone(), b"sp".to_vec()),
+            (other.clone(), b"origin".to_vec()),
+            (twin1.clone(), b"twin".to_vec()),
+            (twin2, b"twin".to_vec()),
+        ]
+        .into_iter()
+        .collect();
+        let r = |n: &str| resolve_repository(n, Some(&here), &config, &descriptions);
+        assert_eq!(r("here").ok(), Some(here.clone()));
+        assert_eq!(r(".").ok(), Some(here.clone()));
+        // A remote's name before a description.
+        assert_eq!(r("origin").ok(), Some(origin.clone()));
+        assert_eq!(r("sp").ok(), Some(special.clone()));
+        // A remote's UUID, even unknown to uuid.log.
+        assert_eq!(r(special.as_str()).ok(), Some(special));
+        assert_eq!(r("mine").ok(), Some(here.clone()));
+        assert_eq!(r(other.as_str()).ok(), Some(other));
+        assert!(matches!(r("nouuid"), Err(ConfigError::NoRemoteUuid(_))));
+        assert!(matches!(
+            r("twin"),
+            Err(ConfigError::AmbiguousDescription(_))
+        ));
+        assert!(matches!(
+            r("nosuch"),
+            Err(ConfigError::UnknownRepository(_))
+        ));
+        assert_eq!(r(twin1.as_str()).ok(), Some(twin1));
     }
 
     #[test]

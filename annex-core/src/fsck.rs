@@ -560,46 +560,9 @@ pub fn compare_sizes(old: u64, new: u64) -> String {
 }
 
 /// A size in the largest storage unit it reaches, with up to two
-/// decimals (`1.5 kB`), as git-annex's `roughSize`.
+/// decimals (`1.5 kB`), as git-annex's `roughSize storageUnits True`.
 pub fn rough_size(n: u64) -> String {
-    const UNITS: &[(u128, &str)] = &[
-        (1_000_000_000_000_000_000_000_000_000_000, "QB"),
-        (1_000_000_000_000_000_000_000_000_000, "RB"),
-        (1_000_000_000_000_000_000_000_000, "YB"),
-        (1_000_000_000_000_000_000_000, "ZB"),
-        (1_000_000_000_000_000_000, "EB"),
-        (1_000_000_000_000_000, "PB"),
-        (1_000_000_000_000, "TB"),
-        (1_000_000_000, "GB"),
-        (1_000_000, "MB"),
-        (1_000, "kB"),
-        (1, "B"),
-    ];
-    let n = n as u128;
-    let (size, abbrev) = UNITS
-        .iter()
-        .find(|(s, _)| n >= *s)
-        .copied()
-        .unwrap_or((1, "B"));
-    format!("{} {abbrev}", show_imprecise(2, n as f64 / size as f64))
-}
-
-/// git-annex's `showImprecise`: at most `precision` decimals, trailing
-/// zeros dropped, halves rounded to even.
-fn show_imprecise(precision: u32, n: f64) -> String {
-    let int = n.trunc();
-    let scale = 10f64.powi(precision as i32);
-    let mut remainder = ((n - int) * scale).round_ties_even() as u64;
-    let mut int = int as u64;
-    if remainder == scale as u64 {
-        int += 1;
-        remainder = 0;
-    }
-    if precision == 0 || remainder == 0 {
-        return format!("{}", n.round_ties_even() as u64);
-    }
-    let digits = format!("{remainder:0width$}", width = precision as usize);
-    format!("{int}.{}", digits.trim_end_matches('0'))
+    crate::units::rough_size(&crate::units::STORAGE_UNITS, true, u128::from(n))
 }
 
 /// The `annex.numcopies` git attribute of each path (paths from the top

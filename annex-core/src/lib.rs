@@ -22,7 +22,7 @@
 //! - [`worktree`]: the annexed files of the work tree and index.
 //! - [`ingest`]: adding files to the annex; [`filter`]: the smudge/clean filter.
 //! - [`remote`]: remotes; [`transfer`]: transfers; [`content`]: content locks and drop safety.
-//! - [`preferred`]: preferred-content expressions; [`sizes`]: repository sizes.
+//! - [`preferred`]: preferred-content expressions; [`sizes`]: repository sizes; [`units`]: data sizes read and shown.
 //! - [`fsck`]: checking content and logs and fixing them; [`unused`]: content no ref uses.
 //! - [`gitrepo`]: a git repository as the commands read it (staged blobs, refs, config);
 //!   [`attr`]: `.gitattributes` lookups through one `git check-attr` process.
@@ -58,6 +58,7 @@ pub mod state;
 pub mod timestamp;
 pub mod transfer;
 pub mod trust;
+pub mod units;
 pub mod unused;
 pub mod uuid;
 pub mod worktree;

@@ -20,7 +20,7 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use crate::branch::{Branch, BranchError};
+use crate::branch::{Branch, BranchError, user_name};
 use crate::state::State;
 use crate::uuid::Uuid;
 
@@ -246,26 +246,6 @@ fn existing_repo_path(branch: &Branch, bare: bool) -> PathBuf {
         r.workdir().unwrap_or(r.git_dir()).to_path_buf()
     };
     fs::canonicalize(&p).unwrap_or(p)
-}
-
-/// The user name git-annex uses: `$USER`, `$LOGNAME`, the passwd entry of
-/// the effective user, or `unknown`.
-pub(crate) fn user_name() -> String {
-    for var in ["USER", "LOGNAME"] {
-        if let Ok(v) = std::env::var(var) {
-            return v;
-        }
-    }
-    let uid = rustix::process::geteuid().as_raw();
-    if let Ok(passwd) = fs::read_to_string("/etc/passwd") {
-        for line in passwd.lines() {
-            let f: Vec<&str> = line.split(':').collect();
-            if f.len() > 2 && f[2].parse::<u32>().ok() == Some(uid) {
-                return f[0].to_owned();
-            }
-        }
-    }
-    "unknown".to_owned()
 }
 
 /// The default description of a repository: `user@host:path`, the path

@@ -30,7 +30,6 @@ use crate::logs;
 use crate::logs::metadata::MetaData;
 use crate::logs::presence::Status;
 use crate::logs::trust::TrustLevel;
-use crate::objects::{hash_dir_lower, key_file};
 use crate::timestamp::Clock;
 use crate::uuid::Uuid;
 
@@ -64,15 +63,7 @@ pub mod paths {
     pub const CLUSTER: &[u8] = b"cluster.log";
 }
 
-/// The branch path of one of a key's logs: `aaa/bbb/KEYFILE` followed by
-/// `suffix` (`.log` location log, `.log.web` URLs, `.log.met` metadata).
-pub fn key_log_path(key: &Key, suffix: &str) -> Vec<u8> {
-    let key = key.non_chunk();
-    let mut p = hash_dir_lower(&key).into_bytes();
-    p.extend_from_slice(&key_file(&key));
-    p.extend_from_slice(suffix.as_bytes());
-    p
-}
+pub use crate::logs::key_log_path;
 
 /// A special remote's configuration: field name to value.
 pub type RemoteConfig = BTreeMap<Vec<u8>, Vec<u8>>;

@@ -564,60 +564,11 @@ mod tests {
     }
 }
 
-/// git-annex's size units: powers of 1000 (`kB`, `MB`, ...) and of 1024
-/// (`KiB`, `MiB`, ...), by abbreviation or name.
-const SIZE_UNITS: &[(u128, &str, &str)] = &[
-    (1_000_000_000_000_000_000, "EB", "exabyte"),
-    (1_000_000_000_000_000, "PB", "petabyte"),
-    (1_000_000_000_000, "TB", "terabyte"),
-    (1_000_000_000, "GB", "gigabyte"),
-    (1_000_000, "MB", "megabyte"),
-    (1_000, "kB", "kilobyte"),
-    (1, "B", "byte"),
-    (1 << 60, "EiB", "exbibyte"),
-    (1 << 50, "PiB", "pebibyte"),
-    (1 << 40, "TiB", "tebibyte"),
-    (1 << 30, "GiB", "gibibyte"),
-    (1 << 20, "MiB", "mebibyte"),
-    (1 << 10, "KiB", "kibibyte"),
-];
-
 /// Parses a size as git-annex's `readSize` does (`100 megabytes`, `1GB`,
-/// `512kib`, `42`): a number, then an optional unit named by its
-/// abbreviation, its name, its plural, or its abbreviation without the
-/// final `B`, in any case. `None` when it cannot be read.
+/// `512kib`, `42`; see [`crate::units::read_size`]). `None` when it cannot
+/// be read or is not a byte count (negative).
 pub fn parse_size(input: &str) -> Option<u64> {
-    let s = input.trim_start();
-    let end = s
-        .char_indices()
-        .find(|&(_, c)| !(c.is_ascii_digit() || c == '.' || c == 'e' || c == 'E' || c == '-'))
-        .map(|(i, _)| i)
-        .unwrap_or(s.len());
-    // A unit may start with `e`/`E` (exabytes): back off to the longest
-    // prefix that is a number.
-    let (number, rest) = (0..=end)
-        .rev()
-        .find_map(|i| s[..i].parse::<f64>().ok().map(|n| (n, &s[i..])))?;
-    if !s.starts_with(|c: char| c.is_ascii_digit()) || !number.is_finite() || number < 0.0 {
-        return None;
-    }
-    let unit: String = rest
-        .trim_start()
-        .chars()
-        .take_while(|c| c.is_alphabetic())
-        .collect::<String>()
-        .to_lowercase();
-    let multiplier = if unit.is_empty() {
-        1
-    } else {
-        SIZE_UNITS.iter().find_map(|&(m, abbrev, name)| {
-            let a = abbrev.to_lowercase();
-            (a == unit || name == unit || format!("{name}s") == unit || a == format!("{unit}b"))
-                .then_some(m)
-        })?
-    };
-    let v = (number * multiplier as f64).round();
-    (v <= u64::MAX as f64).then_some(v as u64)
+    crate::units::read_size(input.as_bytes()).and_then(|n| u64::try_from(n).ok())
 }
 
 /// Free space available to us on the file system holding `path`.

@@ -147,7 +147,7 @@ impl Context<'_> {
             ("objectpointer", format_pointer(key)),
         ];
         // The key's own variables, as `find` gives them.
-        vars.extend(super::find::format_vars(key, file));
+        vars.extend(format_vars(key, file));
         vars
     }
 }
@@ -197,36 +197,48 @@ fn relative_git_dir(cwd: &Path, git_dir: &Path) -> PathBuf {
 }
 
 /// git-annex's short storage-unit size (`roughSize storageUnits True`):
-/// the largest power-of-1000 unit not above the size, at most two
-/// decimals (rounded half to even), trailing zeros dropped: `10 B`,
-/// `1.05 MB`, `18.45 EB`.
+/// `10 B`, `1.05 MB`, `18.45 EB`.
 pub(crate) fn human_size(bytes: u64) -> String {
-    const UNITS: [&str; 7] = ["B", "kB", "MB", "GB", "TB", "PB", "EB"];
-    let mut unit = 0;
-    let mut size: u64 = 1;
-    while unit + 1 < UNITS.len() && bytes / size >= 1000 {
-        size *= 1000;
-        unit += 1;
-    }
-    let v = bytes as f64 / size as f64;
-    format!("{} {}", show_imprecise(v), UNITS[unit])
+    annex_core::units::rough_size(&annex_core::units::STORAGE_UNITS, true, u128::from(bytes))
 }
 
-/// git-annex's `showImprecise 2` for a non-negative number.
-fn show_imprecise(n: f64) -> String {
-    let int = n.trunc();
-    let frac = n - int;
-    let mut remainder = (frac * 100.0).round_ties_even();
-    let mut int_part = int;
-    if remainder == 100.0 {
-        int_part += 1.0;
-        remainder = 0.0;
+/// The variables of `--format` and `--json` for a key (and its file), as
+/// git-annex's `find` gives them.
+pub(super) fn format_vars(key: &Key, file: Option<&[u8]>) -> Vec<(&'static str, Vec<u8>)> {
+    let unknown = || b"unknown".to_vec();
+    let mut vars = Vec::with_capacity(10);
+    if let Some(f) = file {
+        vars.push(("file", f.to_vec()));
     }
-    if remainder == 0.0 {
-        return format!("{}", n.round_ties_even() as u64);
-    }
-    let digits = format!("{:02}", remainder as u64);
-    format!("{}.{}", int_part as u64, digits.trim_end_matches('0'))
+    vars.extend([
+        ("key", key.as_bytes().to_vec()),
+        ("backend", key.backend_name().to_vec()),
+        (
+            "bytesize",
+            key.size()
+                .map_or_else(unknown, |s| s.to_string().into_bytes()),
+        ),
+        (
+            "humansize",
+            key.size()
+                .map_or_else(unknown, |s| human_size(s).into_bytes()),
+        ),
+        ("keyname", key.name().to_vec()),
+        (
+            "hashdirlower",
+            annex_core::objects::hash_dir_lower(key).into_bytes(),
+        ),
+        (
+            "hashdirmixed",
+            annex_core::objects::hash_dir_mixed(key).into_bytes(),
+        ),
+        (
+            "mtime",
+            key.mtime()
+                .map_or_else(unknown, |m| m.to_string().into_bytes()),
+        ),
+    ]);
+    vars
 }
 
 /// A parsed `--format` string.

@@ -21,7 +21,7 @@ use crate::context::Ctx;
 use crate::error::CommandError;
 use crate::matching::Matching;
 
-use super::examinekey::{Format, human_size};
+use super::examinekey::{Format, format_vars, human_size};
 use super::whereis::{Shown, lookup_file, os_bytes, os_str, seek_each, seek_each_par};
 
 /// Arguments of `find`.
@@ -50,39 +50,6 @@ pub struct Args {
     output: OutputArgs,
     #[command(flatten)]
     common: CommonArgs,
-}
-
-/// The variables of `--format` and `--json` for a key (and its file), as
-/// git-annex's `find` gives them.
-pub(super) fn format_vars(key: &Key, file: Option<&[u8]>) -> Vec<(&'static str, Vec<u8>)> {
-    let unknown = || b"unknown".to_vec();
-    let mut vars = Vec::with_capacity(10);
-    if let Some(f) = file {
-        vars.push(("file", f.to_vec()));
-    }
-    vars.extend([
-        ("key", key.as_bytes().to_vec()),
-        ("backend", key.backend_name().to_vec()),
-        (
-            "bytesize",
-            key.size()
-                .map_or_else(unknown, |s| s.to_string().into_bytes()),
-        ),
-        (
-            "humansize",
-            key.size()
-                .map_or_else(unknown, |s| human_size(s).into_bytes()),
-        ),
-        ("keyname", key.name().to_vec()),
-        ("hashdirlower", hash_dir_lower(key).into_bytes()),
-        ("hashdirmixed", hash_dir_mixed(key).into_bytes()),
-        (
-            "mtime",
-            key.mtime()
-                .map_or_else(unknown, |m| m.to_string().into_bytes()),
-        ),
-    ]);
-    vars
 }
 
 /// `encode_c (const False)`: control characters, `\` and DEL escaped.

@@ -17,6 +17,8 @@ use std::path::Path;
 use annex_core::branch::Snapshot;
 use annex_core::key::Key;
 use annex_core::logs::trust::TrustLevel;
+use annex_core::transfer::parse_size;
+use annex_core::units::{COMMITTEE_UNITS, STORAGE_UNITS, rough_size, show_imprecise};
 use annex_core::uuid::Uuid;
 use serde_json::Value;
 
@@ -75,154 +77,6 @@ impl KeyInfo {
         }
         *self.backends.entry(lossy(key.backend_name())).or_default() += 1;
     }
-}
-
-/// A unit of size display.
-struct Unit {
-    size: u128,
-    abbrev: &'static str,
-    name: &'static str,
-}
-
-const STORAGE_UNITS: [Unit; 11] = [
-    Unit {
-        size: 1_000_000_000_000_000_000_000_000_000_000,
-        abbrev: "QB",
-        name: "quettabyte",
-    },
-    Unit {
-        size: 1_000_000_000_000_000_000_000_000_000,
-        abbrev: "RB",
-        name: "ronnabyte",
-    },
-    Unit {
-        size: 1_000_000_000_000_000_000_000_000,
-        abbrev: "YB",
-        name: "yottabyte",
-    },
-    Unit {
-        size: 1_000_000_000_000_000_000_000,
-        abbrev: "ZB",
-        name: "zettabyte",
-    },
-    Unit {
-        size: 1_000_000_000_000_000_000,
-        abbrev: "EB",
-        name: "exabyte",
-    },
-    Unit {
-        size: 1_000_000_000_000_000,
-        abbrev: "PB",
-        name: "petabyte",
-    },
-    Unit {
-        size: 1_000_000_000_000,
-        abbrev: "TB",
-        name: "terabyte",
-    },
-    Unit {
-        size: 1_000_000_000,
-        abbrev: "GB",
-        name: "gigabyte",
-    },
-    Unit {
-        size: 1_000_000,
-        abbrev: "MB",
-        name: "megabyte",
-    },
-    Unit {
-        size: 1_000,
-        abbrev: "kB",
-        name: "kilobyte",
-    },
-    Unit {
-        size: 1,
-        abbrev: "B",
-        name: "byte",
-    },
-];
-
-const COMMITTEE_UNITS: [Unit; 9] = [
-    Unit {
-        size: 1 << 80,
-        abbrev: "YiB",
-        name: "yobibyte",
-    },
-    Unit {
-        size: 1 << 70,
-        abbrev: "ZiB",
-        name: "zebibyte",
-    },
-    Unit {
-        size: 1 << 60,
-        abbrev: "EiB",
-        name: "exbibyte",
-    },
-    Unit {
-        size: 1 << 50,
-        abbrev: "PiB",
-        name: "pebibyte",
-    },
-    Unit {
-        size: 1 << 40,
-        abbrev: "TiB",
-        name: "tebibyte",
-    },
-    Unit {
-        size: 1 << 30,
-        abbrev: "GiB",
-        name: "gibibyte",
-    },
-    Unit {
-        size: 1 << 20,
-        abbrev: "MiB",
-        name: "mebibyte",
-    },
-    Unit {
-        size: 1 << 10,
-        abbrev: "KiB",
-        name: "kibibyte",
-    },
-    Unit {
-        size: 1,
-        abbrev: "B",
-        name: "byte",
-    },
-];
-
-/// git-annex's `showImprecise precision`.
-fn show_imprecise(precision: u32, n: f64) -> String {
-    let int = n.trunc();
-    let scale = 10f64.powi(precision as i32);
-    let mut remainder = ((n - int) * scale).round_ties_even();
-    let mut int_part = int;
-    if remainder == scale {
-        int_part += 1.0;
-        remainder = 0.0;
-    }
-    if remainder == 0.0 {
-        return format!("{}", int_part as u128);
-    }
-    let digits = format!("{:0width$}", remainder as u64, width = precision as usize);
-    format!("{}.{}", int_part as u128, digits.trim_end_matches('0'))
-}
-
-/// git-annex's `roughSize`: the largest unit not above the size, two
-/// decimals at most; long names are plural unless the number is `1`.
-fn rough_size(units: &[Unit], short: bool, bytes: u128) -> String {
-    let unit = units
-        .iter()
-        .find(|u| bytes >= u.size)
-        .unwrap_or(&units[units.len() - 1]);
-    let s = show_imprecise(2, bytes as f64 / unit.size as f64);
-    let name = if short {
-        unit.abbrev.to_owned()
-    } else if s == "1" {
-        unit.name.to_owned()
-    } else {
-        format!("{}s", unit.name)
-    };
-    format!("{s} {name}")
 }
 
 /// One statistic: its name, its plain text and its JSON value (`None`:
@@ -1133,27 +987,6 @@ fn dir_keys_size(dir: &Path) -> u128 {
         }
     }
     total
-}
-
-/// A size as git-annex reads one (`100 megabytes`, `1gb`, `500000`).
-fn parse_size(s: &str) -> Option<u64> {
-    let s = s.trim();
-    let split = s
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(s.len());
-    let number: f64 = s[..split].parse().ok()?;
-    let unit = s[split..].trim().to_ascii_lowercase();
-    if unit.is_empty() {
-        return Some(number.round() as u64);
-    }
-    for u in STORAGE_UNITS.iter().chain(COMMITTEE_UNITS.iter()) {
-        let a = u.abbrev.to_ascii_lowercase();
-        if unit == a || unit == u.name || unit == format!("{}s", u.name) || format!("{unit}b") == a
-        {
-            return Some((number * u.size as f64).round() as u64);
-        }
-    }
-    None
 }
 
 #[cfg(test)]

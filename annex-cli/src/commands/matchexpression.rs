@@ -10,10 +10,10 @@ use std::ffi::OsString;
 use annex_core::key::Key;
 use annex_core::objects::ObjectStore;
 use annex_core::preferred::eval::eval_explained;
-use annex_core::preferred::text::read_size;
 use annex_core::preferred::{Datum, EvalError, Expr, Item, Mode, StateContext};
 use annex_core::repo::Repo;
 use annex_core::state::State;
+use annex_core::units::read_size;
 
 use crate::error::CommandError;
 

@@ -259,92 +259,11 @@ fn walk_sizes(ctx: &Ctx) -> Result<BTreeMap<Uuid, i128>, CommandError> {
     Ok(sizes)
 }
 
-/// The units sizes are read in: storage (powers of 1000), "committee"
-/// (powers of 1024) and bandwidth (bits) units, as git-annex's `dataUnits`.
-const UNITS: &[(i128, &str, &str)] = &[
-    (1000i128.pow(10), "QB", "quettabyte"),
-    (1000i128.pow(9), "RB", "ronnabyte"),
-    (1000i128.pow(8), "YB", "yottabyte"),
-    (1000i128.pow(7), "ZB", "zettabyte"),
-    (1000i128.pow(6), "EB", "exabyte"),
-    (1000i128.pow(5), "PB", "petabyte"),
-    (1000i128.pow(4), "TB", "terabyte"),
-    (1000i128.pow(3), "GB", "gigabyte"),
-    (1000i128.pow(2), "MB", "megabyte"),
-    (1000, "kB", "kilobyte"),
-    (1, "B", "byte"),
-    (1i128 << 80, "YiB", "yobibyte"),
-    (1i128 << 70, "ZiB", "zebibyte"),
-    (1i128 << 60, "EiB", "exbibyte"),
-    (1i128 << 50, "PiB", "pebibyte"),
-    (1i128 << 40, "TiB", "tebibyte"),
-    (1i128 << 30, "GiB", "gibibyte"),
-    (1i128 << 20, "MiB", "mebibyte"),
-    (1i128 << 10, "KiB", "kibibyte"),
-    (1, "B", "byte"),
-    (1000i128.pow(8) / 8, "Ybit", "yottabit"),
-    (1000i128.pow(7) / 8, "Zbit", "zettabit"),
-    (1000i128.pow(6) / 8, "Ebit", "exabit"),
-    (1000i128.pow(5) / 8, "Pbit", "petabit"),
-    (1000i128.pow(4) / 8, "Tbit", "terabit"),
-    (1000i128.pow(3) / 8, "Gbit", "gigabit"),
-    (1000i128.pow(2) / 8, "Mbit", "megabit"),
-    (1000 / 8, "kbit", "kilobit"),
-];
-
-/// The storage units sizes are shown in (the first 11 of [`UNITS`]).
-const STORAGE_UNITS: usize = 11;
-
 /// Reads a size such as `10gb`, `0.5 TB` or `500 megabytes` (no unit:
-/// bytes), as git-annex does; `None` when it cannot.
+/// bytes), as git-annex does ([`annex_core::units::read_size`]); `None`
+/// when it cannot.
 pub(super) fn read_size(input: &str) -> Option<i128> {
-    let s = input.trim_start();
-    let b = s.as_bytes();
-    let mut i = 0;
-    if b.first() == Some(&b'-') {
-        i += 1;
-    }
-    let int_start = i;
-    while b.get(i).is_some_and(u8::is_ascii_digit) {
-        i += 1;
-    }
-    if i == int_start {
-        return None;
-    }
-    if b.get(i) == Some(&b'.') && b.get(i + 1).is_some_and(u8::is_ascii_digit) {
-        i += 1;
-        while b.get(i).is_some_and(u8::is_ascii_digit) {
-            i += 1;
-        }
-    }
-    if matches!(b.get(i), Some(b'e' | b'E')) {
-        let mut j = i + 1;
-        if matches!(b.get(j), Some(b'+' | b'-')) {
-            j += 1;
-        }
-        if b.get(j).is_some_and(u8::is_ascii_digit) {
-            while b.get(j).is_some_and(u8::is_ascii_digit) {
-                j += 1;
-            }
-            i = j;
-        }
-    }
-    let number: f64 = s[..i].parse().ok()?;
-    let unit: String = s[i..]
-        .trim_start()
-        .chars()
-        .take_while(|c| c.is_alphabetic())
-        .collect();
-    let multiplier = if unit.is_empty() {
-        1
-    } else {
-        let u = unit.to_lowercase();
-        UNITS.iter().find_map(|(size, abbrev, name)| {
-            let (a, n) = (abbrev.to_lowercase(), name.to_lowercase());
-            (a == u || n == u || format!("{n}s") == u || a == format!("{u}b")).then_some(*size)
-        })?
-    };
-    Some((number * multiplier as f64).round_ties_even() as i128)
+    annex_core::units::read_size(input.as_bytes())
 }
 
 /// A size exactly, in the largest storage unit it reaches (`10.0 GB`).
@@ -358,11 +277,13 @@ pub(super) fn rough_size(n: i128) -> String {
 }
 
 fn show_size(n: i128, show: impl Fn(f64) -> String) -> String {
-    let (sign, n) = if n < 0 { ("-", -n) } else { ("", n) };
-    let (size, abbrev) = UNITS[..STORAGE_UNITS]
+    let sign = if n < 0 { "-" } else { "" };
+    // `unsigned_abs`: no overflow for the most negative size.
+    let n = n.unsigned_abs();
+    let (size, abbrev) = annex_core::units::STORAGE_UNITS
         .iter()
-        .find(|(s, _, _)| n >= *s)
-        .map(|(s, a, _)| (*s, *a))
+        .find(|u| n >= u.size)
+        .map(|u| (u.size, u.abbrev))
         .unwrap_or((1, "B"));
     format!("{sign}{} {abbrev}", show(n as f64 / size as f64))
 }

@@ -424,7 +424,7 @@ impl Whereis<'_> {
         locations: &[Uuid],
         urls: &[String],
     ) -> Result<(), CommandError> {
-        let mut vars = super::find::format_vars(it.key, it.file.as_deref());
+        let mut vars = super::examinekey::format_vars(it.key, it.file.as_deref());
         let uses = |v: &str| format_contains_var(raw, v);
         let uuids: Vec<Option<&Uuid>> = if uses("uuid") {
             locations.iter().map(Some).collect()

@@ -435,7 +435,7 @@ impl Branch {
                     time: if fixed { s.time().unwrap_or(now) } else { now },
                 },
                 _ => {
-                    let name = crate::repo::user_name();
+                    let name = user_name();
                     gix::actor::Signature {
                         name: name.clone().into(),
                         email: name.into(),
@@ -1542,6 +1542,26 @@ pub(crate) fn write_atomic(path: &Path, content: &[u8]) -> Result<(), BranchErro
         source: e.error,
     })?;
     Ok(())
+}
+
+/// The user name git-annex uses: `$USER`, `$LOGNAME`, the passwd entry of
+/// the effective user, or `unknown`.
+pub(crate) fn user_name() -> String {
+    for var in ["USER", "LOGNAME"] {
+        if let Ok(v) = std::env::var(var) {
+            return v;
+        }
+    }
+    let uid = rustix::process::geteuid().as_raw();
+    if let Ok(passwd) = fs::read_to_string("/etc/passwd") {
+        for line in passwd.lines() {
+            let f: Vec<&str> = line.split(':').collect();
+            if f.len() > 2 && f[2].parse::<u32>().ok() == Some(uid) {
+                return f[0].to_owned();
+            }
+        }
+    }
+    "unknown".to_owned()
 }
 
 #[cfg(test)]

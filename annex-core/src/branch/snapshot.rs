@@ -39,8 +39,8 @@ use gix::object::tree::EntryMode;
 use super::{Branch, BranchError, git_err, lossy};
 use crate::key::Key;
 use crate::logs;
+use crate::logs::key_log_path;
 use crate::logs::metadata::MetaData;
-use crate::state::key_log_path;
 use crate::uuid::Uuid;
 
 /// A decoded tree: its entries sorted by name.

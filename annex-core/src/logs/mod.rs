@@ -247,3 +247,13 @@ pub fn union_merge(path: &[u8], versions: &[&[u8]]) -> Vec<u8> {
         }
     }
 }
+
+/// The branch path of one of a key's logs: `aaa/bbb/KEYFILE` followed by
+/// `suffix` (`.log` location log, `.log.web` URLs, `.log.met` metadata).
+pub fn key_log_path(key: &Key, suffix: &str) -> Vec<u8> {
+    let key = key.non_chunk();
+    let mut p = crate::objects::hash_dir_lower(&key).into_bytes();
+    p.extend_from_slice(&crate::objects::key_file(&key));
+    p.extend_from_slice(suffix.as_bytes());
+    p
+}

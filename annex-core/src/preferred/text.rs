@@ -203,95 +203,9 @@ pub(crate) fn read_double(s: &[u8]) -> Option<f64> {
     }
 }
 
-struct Unit {
-    size: f64,
-    abbrev: &'static str,
-    name: &'static str,
-}
-
-const fn u(size: f64, abbrev: &'static str, name: &'static str) -> Unit {
-    Unit { size, abbrev, name }
-}
-
-const KI: f64 = 1024.0;
-
-// git-annex's dataUnits, in its order: storage (powers of 1000), committee
-// (powers of 1024), bandwidth (bits, powers of 1000 over 8).
-static DATA_UNITS: &[Unit] = &[
-    u(1e30, "QB", "quettabyte"),
-    u(1e27, "RB", "ronnabyte"),
-    u(1e24, "YB", "yottabyte"),
-    u(1e21, "ZB", "zettabyte"),
-    u(1e18, "EB", "exabyte"),
-    u(1e15, "PB", "petabyte"),
-    u(1e12, "TB", "terabyte"),
-    u(1e9, "GB", "gigabyte"),
-    u(1e6, "MB", "megabyte"),
-    u(1e3, "kB", "kilobyte"),
-    u(1.0, "B", "byte"),
-    u(KI * KI * KI * KI * KI * KI * KI * KI, "YiB", "yobibyte"),
-    u(KI * KI * KI * KI * KI * KI * KI, "ZiB", "zebibyte"),
-    u(KI * KI * KI * KI * KI * KI, "EiB", "exbibyte"),
-    u(KI * KI * KI * KI * KI, "PiB", "pebibyte"),
-    u(KI * KI * KI * KI, "TiB", "tebibyte"),
-    u(KI * KI * KI, "GiB", "gibibyte"),
-    u(KI * KI, "MiB", "mebibyte"),
-    u(KI, "KiB", "kibibyte"),
-    u(1.0, "B", "byte"),
-    u(1e24 / 8.0, "Ybit", "yottabit"),
-    u(1e21 / 8.0, "Zbit", "zettabit"),
-    u(1e18 / 8.0, "Ebit", "exabit"),
-    u(1e15 / 8.0, "Pbit", "petabit"),
-    u(1e12 / 8.0, "Tbit", "terabit"),
-    u(1e9 / 8.0, "Gbit", "gigabit"),
-    u(1e6 / 8.0, "Mbit", "megabit"),
-    u(1e3 / 8.0, "kbit", "kilobit"),
-];
-
-/// Parses a size such as `10kb`, `0.5 GiB` or `100 KiloBytes` as git-annex
-/// does: a leading number, then optional white space and a unit name or
-/// abbreviation (any case, names may be plural, abbreviations may omit a
-/// final `b`); no unit means bytes, and anything after the unit's letters is
-/// ignored. Rounds half to even. `None` when git-annex says "bad size".
-///
-/// ```
-/// use annex_core::preferred::text::read_size;
-/// assert_eq!(read_size(b"10kb"), Some(10_000));
-/// assert_eq!(read_size(b"1 MiB"), Some(1_048_576));
-/// assert_eq!(read_size(b"2 megabytes"), Some(2_000_000));
-/// assert_eq!(read_size(b"100"), Some(100));
-/// assert_eq!(read_size(b"lots"), None);
-/// ```
-pub fn read_size(s: &[u8]) -> Option<i128> {
-    let (number, rest) = reads_double(s)?;
-    let rest = decode(rest);
-    let unit: String = rest
-        .iter()
-        .skip_while(|&&c| is_space(c))
-        .map_while(|&c| char::from_u32(c).filter(|ch| ch.is_alphabetic()))
-        .collect();
-    let multiplier = if unit.is_empty() {
-        1.0
-    } else {
-        let v = unit.to_lowercase();
-        let eq = |a: &str, b: &str| a.to_lowercase() == b;
-        DATA_UNITS
-            .iter()
-            .find(|un| {
-                eq(un.abbrev, &v)
-                    || eq(un.name, &v)
-                    || eq(&format!("{}s", un.name), &v)
-                    || eq(un.abbrev, &format!("{v}b"))
-            })?
-            .size
-    };
-    let x = (number * multiplier).round_ties_even();
-    if x.is_nan() {
-        return Some(0);
-    }
-    // Saturates at the extremes (git-annex uses unbounded integers).
-    Some(x as i128)
-}
+/// git-annex's `readSize dataUnits` (one reader for every size:
+/// [`crate::units::read_size`]).
+pub use crate::units::read_size;
 
 /// Haskell's `show` of a string (how git-annex quotes a bad token).
 pub fn haskell_show(s: &[u8]) -> String {
