@@ -166,7 +166,9 @@ pub fn new_git_repo() -> tempfile::TempDir {
 pub struct Rng(pub u64);
 
 impl Rng {
-    /// The next 64 random bits.
+    /// The next 64 random bits. (Named as the tests have always called it;
+    /// an endless generator, not an iterator.)
+    #[allow(clippy::should_implement_trait)]
     pub fn next(&mut self) -> u64 {
         self.0 ^= self.0 >> 12;
         self.0 ^= self.0 << 25;

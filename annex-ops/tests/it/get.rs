@@ -187,10 +187,8 @@ fn content_no_remote_has_is_not_available_with_where_else_it_is() {
         panic!("not available expected: {got:?}");
     };
     let origin = uuid_of(&p.origin);
-    assert_eq!(
-        w.wanted.iter().map(|u| u.to_string()).collect::<Vec<_>>(),
-        [origin.clone()]
-    );
+    let wanted: Vec<String> = w.wanted.iter().map(|u| u.to_string()).collect();
+    assert_eq!(wanted, std::slice::from_ref(&origin));
     assert_eq!(w.ignored, ["origin"]);
     assert!(rec.events.is_empty(), "{:?}", rec.events);
     ops.finish().expect("finish");

@@ -7,6 +7,7 @@ mod fixture;
 
 mod checkpresent;
 mod drop;
+mod example;
 mod get;
 mod put;
 mod queue;
