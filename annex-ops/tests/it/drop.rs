@@ -241,3 +241,32 @@ fn a_forced_drop_here_removes_the_only_copy() {
     assert!(!has(&p.clone, &item.key));
     assert!(whereis(&p.clone, "new").is_empty());
 }
+
+#[test]
+fn drop_of_an_unlocked_file_puts_the_pointer_back() {
+    let p = pair(&[("u", A)]);
+    annex(&p.origin, &["unlock", "u"]);
+    git(&p.origin, &["commit", "-q", "-m", "unlock"]);
+    git(&p.clone, &["pull", "-q", "origin", "main"]);
+    fixture::filters_by_path(&p.clone);
+    annex(&p.clone, &["get", "-q", "u"]);
+    let pointer = git(&p.clone, &["show", "HEAD:u"]);
+    assert_eq!(std::fs::read(p.clone.join("u")).expect("u"), A);
+    let ops = open(&p.clone);
+    let item = fixture::item(&ops, "u");
+    assert!(item.unlocked);
+    let out = ops
+        .drop_here(&item, DropOptions::default())
+        .expect("drop here");
+    assert!(matches!(out, DropOutcome::Dropped), "{out:?}");
+    ops.finish().expect("finish");
+    assert_eq!(
+        std::fs::read_to_string(p.clone.join("u")).expect("u"),
+        pointer,
+        "the pointer is back"
+    );
+    assert!(!has(&p.clone, &item.key));
+    assert_eq!(git(&p.clone, &["status", "--porcelain"]), "");
+    assert_eq!(whereis(&p.clone, "u"), uuids(&[&p.origin]));
+    fsck_ok(&p.clone);
+}

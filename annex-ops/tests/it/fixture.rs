@@ -234,3 +234,41 @@ impl Observer for Recorder {
         self.events.push(Event::End(ok));
     }
 }
+
+/// Points the repository's git filters at the reference by its path. The
+/// library runs `git update-index --refresh` for unlocked files, and git
+/// then runs the clean filter `git-annex smudge --clean` that
+/// (`filter-process`) that `git annex init` configured: found on `PATH` by
+/// a user's git, but the
+/// test process's `PATH` need not have it (the library's subprocesses
+/// inherit it, and tests do not change their own environment).
+pub fn filters_by_path(dir: &Path) {
+    let bin = test_support::reference_git_annex()
+        .to_str()
+        .expect("utf-8 path")
+        .to_owned();
+    git(
+        dir,
+        &[
+            "config",
+            "filter.annex.clean",
+            &format!("{bin} smudge --clean -- %f"),
+        ],
+    );
+    git(
+        dir,
+        &[
+            "config",
+            "filter.annex.smudge",
+            &format!("{bin} smudge -- %f"),
+        ],
+    );
+    git(
+        dir,
+        &[
+            "config",
+            "filter.annex.process",
+            &format!("{bin} filter-process"),
+        ],
+    );
+}

@@ -363,3 +363,42 @@ fn move_from_of_content_already_here_needs_the_copies_and_refuses_without_them()
     ));
     fsck_ok(&p.clone);
 }
+
+/// An origin whose file `u` is unlocked, and a clone of it.
+fn unlocked_pair() -> fixture::Pair {
+    let p = pair(&[("u", A)]);
+    annex(&p.origin, &["unlock", "u"]);
+    git(&p.origin, &["commit", "-q", "-m", "unlock"]);
+    git(&p.clone, &["pull", "-q", "origin", "main"]);
+    fixture::filters_by_path(&p.clone);
+    p
+}
+
+#[test]
+fn get_of_an_unlocked_file_puts_the_content_in_the_work_tree() {
+    let p = unlocked_pair();
+    let ops = open(&p.clone);
+    let item = fixture::item(&ops, "u");
+    assert!(item.unlocked);
+    assert_ne!(content(&p.clone, "u"), A, "a pointer before the get");
+    let sources = ops
+        .get_sources(&item, GetOptions::default())
+        .expect("sources")
+        .expect("something to do");
+    let got = ops.get(&item, &sources, &mut Quiet).expect("get");
+    assert!(matches!(got, GetOutcome::Got { .. }), "{got:?}");
+    ops.finish().expect("finish");
+    assert_eq!(
+        content(&p.clone, "u"),
+        A,
+        "the content replaced the pointer"
+    );
+    assert_eq!(
+        git(&p.clone, &["status", "--porcelain"]),
+        "",
+        "{}",
+        git(&p.clone, &["diff", "--cached"])
+    );
+    assert_eq!(whereis(&p.clone, "u"), uuids(&[&p.origin, &p.clone]));
+    fsck_ok(&p.clone);
+}
