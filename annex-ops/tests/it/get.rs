@@ -402,3 +402,37 @@ fn get_of_an_unlocked_file_puts_the_content_in_the_work_tree() {
     assert_eq!(whereis(&p.clone, "u"), uuids(&[&p.origin, &p.clone]));
     fsck_ok(&p.clone);
 }
+
+/// Regression: the library refreshes an unlocked file's index entry with
+/// `git update-index --refresh -- FILE`, which re-adds the file through
+/// the clean filter; when git could not run `git-annex filter-process`
+/// (not on the `PATH` of the program using the library) or the filter
+/// failed, git staged the file's whole content into the index instead of
+/// its pointer. A clean filter that reads its input and fails stands for
+/// both here (a missing program fails the same way or, racing, not at all).
+#[test]
+fn an_unlocked_get_never_stages_the_content_when_git_cannot_run_the_filter() {
+    let p = unlocked_pair();
+    git(&p.clone, &["config", "--unset", "filter.annex.process"]);
+    git(
+        &p.clone,
+        &["config", "filter.annex.clean", "cat >/dev/null; exit 1"],
+    );
+    let staged_before = git(&p.clone, &["ls-files", "-s", "u"]);
+    let ops = open(&p.clone);
+    let item = fixture::item(&ops, "u");
+    let sources = ops
+        .get_sources(&item, GetOptions::default())
+        .expect("sources")
+        .expect("something to do");
+    let got = ops.get(&item, &sources, &mut Quiet).expect("get");
+    assert!(matches!(got, GetOutcome::Got { .. }), "{got:?}");
+    ops.finish().expect("finish");
+    assert_eq!(content(&p.clone, "u"), A);
+    assert_eq!(
+        git(&p.clone, &["ls-files", "-s", "u"]),
+        staged_before,
+        "the index must keep the pointer"
+    );
+    assert_eq!(git(&p.clone, &["diff", "--cached", "--name-only"]), "");
+}
