@@ -81,9 +81,9 @@ fn get_takes_the_content_from_the_cheapest_remote_and_records_it() {
 
 #[test]
 fn get_warns_of_a_remote_that_fails_and_falls_back_to_the_next() {
-    let (p, _backup) = with_backup("200", "100");
+    let (p, backup) = with_backup("200", "100");
     // The backup loses the content; the clone's log still says it has it.
-    annex(&_backup, &["drop", "-q", "--force", "a"]);
+    annex(&backup, &["drop", "-q", "--force", "a"]);
     let ops = open(&p.clone);
     let item = fixture::item(&ops, "a");
     let sources = ops
