@@ -20,10 +20,14 @@ pub fn set_config(git_dir: &Path, name: &str, value: &str) -> bool {
 
 /// `git update-index -q --refresh -- PATH` in the work tree `top`: git
 /// sees that a file changed only in form (content for pointer or back),
-/// the clean filter giving the same pointer. Best effort.
+/// the clean filter giving the same pointer. Best effort. The filter is
+/// made required: the path is re-added through it, and git would
+/// otherwise stage the file's content itself when the filter cannot run
+/// (`git-annex` not on `PATH`), where a failure leaves the entry as it was.
 pub fn refresh_index(top: &Path, path: &OsStr) {
     let _ = Command::new("git")
         .current_dir(top)
+        .args(["-c", "filter.annex.required=true"])
         .args(["update-index", "-q", "--refresh", "--"])
         .arg(path)
         .stdout(Stdio::null())

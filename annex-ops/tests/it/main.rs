@@ -1,3 +1,14 @@
-//! annex-ops' integration tests: one binary, one module per area.
+//! annex-ops' integration tests: one binary, one module per area. Each test
+//! builds real repositories with the reference git-annex ([`fixture`]),
+//! runs an operation through the library only, and checks what it left
+//! with the reference (`whereis --json`, `fsck`, content on disk).
 
+mod fixture;
+
+mod checkpresent;
+mod drop;
+mod example;
+mod get;
+mod put;
+mod queue;
 mod session;
