@@ -330,7 +330,11 @@ impl ContentPass {
     /// to a repository past its maxsize unless [`Annex::enforce_maxsize`]
     /// is set (it is not by default); the upload is still reserved for
     /// other processes to count.
-    pub fn run(self, annex: &Annex, obs: &mut dyn ContentObserver) -> Result<Summary, ContentError> {
+    pub fn run(
+        self,
+        annex: &Annex,
+        obs: &mut dyn ContentObserver,
+    ) -> Result<Summary, ContentError> {
         if self.up_to_date() {
             return Ok(Summary {
                 complete: true,
@@ -437,10 +441,8 @@ impl ContentPass {
             }
         }
         let failed = pass.failed + usize::from(pass.seek_failed);
-        let complete = failed == 0
-            && !pass.incomplete
-            && !options.fetch_failed
-            && !pass.uses_unused();
+        let complete =
+            failed == 0 && !pass.incomplete && !options.fetch_failed && !pass.uses_unused();
         drop(pass);
         let finished = annex.finish()?;
         let recorded = match basis.filter(|_| complete) {
@@ -1090,9 +1092,8 @@ impl<'e> Pass<'e> {
         // Whether the content is here is asked only when it matters.
         let mut inhere: Option<bool> = None;
         let mut has_here = |pass: &Pass<'_>| -> bool {
-            *inhere.get_or_insert_with(|| {
-                done.got_from.is_none() && pass.annex.session.store.has(key)
-            })
+            *inhere
+                .get_or_insert_with(|| done.got_from.is_none() && pass.annex.session.store.has(key))
         };
         let mut got = false;
         if let Some(entry) = done.got_from {

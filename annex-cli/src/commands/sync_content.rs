@@ -41,11 +41,7 @@ const NO_LOCATIONS: &str = "Rather than dropping this file, try using: git annex
 /// `sync`), reporting every action through `output` as git-annex does, and
 /// commits the `git-annex` branch before it returns. Returns how many
 /// actions failed.
-pub fn run(
-    ctx: Ctx,
-    options: ContentOptions,
-    output: &OutputArgs,
-) -> Result<usize, CommandError> {
+pub fn run(ctx: Ctx, options: ContentOptions, output: &OutputArgs) -> Result<usize, CommandError> {
     let pass = ContentPass::new(&ctx.session, options);
     if pass.up_to_date() {
         // A complete pass found nothing to do in this very state.
@@ -73,7 +69,7 @@ pub fn run(
                 .take()
                 .unwrap_or_else(|| CommandError::failed("the content pass was stopped")));
         }
-        Err(e) => return Err(e.into()),
+        Err(e) => return Err(command_error(e)),
     };
     if let Some(finished) = &summary.finished {
         for e in &finished.remote_errors {
@@ -89,6 +85,20 @@ pub fn run(
         eprintln!("git-annex-rs: {e}");
     }
     Ok(summary.failed)
+}
+
+/// The error that ended the pass, as the command's (each library error
+/// through its own conversion).
+fn command_error(e: ContentError) -> CommandError {
+    match e {
+        ContentError::Annex(e) => e.into(),
+        ContentError::Branch(e) => e.into(),
+        ContentError::Drop(e) => e.into(),
+        ContentError::WorkTree(e) => e.into(),
+        ContentError::Session(e) => e.into(),
+        ContentError::Preferred(message) => CommandError::failed(message),
+        ContentError::Stopped(stop) => CommandError::failed(stop.to_string()),
+    }
 }
 
 /// Shows the pass's actions: one reporter per kind of action, and the

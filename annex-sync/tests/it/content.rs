@@ -3,8 +3,7 @@
 //! content set with the reference, and what the pass got, put and dropped
 //! checked with the reference (`whereis`, `find`, `fsck`).
 
-#[path = "../../../annex-core/tests/it/support.rs"]
-mod support;
+use crate::support;
 
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
@@ -230,7 +229,11 @@ fn the_pass_gets_puts_and_drops_what_preferred_content_says() {
             seen(Kind::Get, "x.want", Some("origin"), true),
         ]
     );
-    assert!(rec.notes.contains(&"from origin...".to_owned()), "{:?}", rec.notes);
+    assert!(
+        rec.notes.contains(&"from origin...".to_owned()),
+        "{:?}",
+        rec.notes
+    );
     assert!(rec.notes.contains(&"to c...".to_owned()), "{:?}", rec.notes);
     // Each transfer's end (two uploads, one download).
     assert_eq!(rec.ended_transfers, 3);

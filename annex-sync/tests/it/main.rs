@@ -5,3 +5,7 @@ mod content;
 mod git;
 mod resolve;
 mod sync;
+
+/// The reference git-annex and hermetic git, shared with annex-core's tests.
+#[path = "../../../annex-core/tests/it/support.rs"]
+mod support;
