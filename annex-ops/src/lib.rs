@@ -54,6 +54,7 @@ pub mod drop;
 pub mod get;
 mod git;
 pub mod item;
+mod keys;
 pub mod observer;
 pub mod put;
 pub mod queue;

@@ -1,6 +1,8 @@
 //! `annex-sync`: `sync` at the git level and for content.
 //!
 //! - [`clean`]: telling cheaply that the work tree has nothing to commit.
+//! - [`content`]: the content pass of `sync --content` (get, put and drop
+//!   what preferred content and numcopies call for), over `annex-ops`.
 //! - [`content_record`]: what the last complete `sync --content` pass
 //!   worked from, so that the next one skips what has not changed.
 //! - [`git`]: the one place that runs the `git` executable (fetch, push,
@@ -11,6 +13,7 @@
 //!   with the failed-push record).
 
 pub mod clean;
+pub mod content;
 pub mod content_record;
 pub mod git;
 pub mod resolve;

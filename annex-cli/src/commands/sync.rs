@@ -296,6 +296,7 @@ pub fn run(args: Args) -> Result<(), CommandError> {
             remotes: content_remotes,
             all: args.all,
             content_of: args.content_of.clone(),
+            cwd: ctx.cwd.clone(),
             jobs,
             pull,
             push,
@@ -303,7 +304,7 @@ pub fn run(args: Args) -> Result<(), CommandError> {
             committed,
             fetch_failed: !unreachable.is_empty(),
         };
-        match sync_content::run(ctx, &options, &args.out) {
+        match sync_content::run(ctx, options, &args.out) {
             Ok(n) => out.count(n),
             Err(e) => {
                 let _ = std::io::stdout().flush();

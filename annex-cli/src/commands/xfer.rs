@@ -408,18 +408,6 @@ impl Env {
         ActionObserver::new(action, self.progress, item.key.size())
     }
 
-    /// Downloads a key from a remote ([`Annex::download`]), shown on the
-    /// action.
-    pub fn download(
-        &self,
-        action: &mut Action<'_>,
-        remote: &dyn Remote,
-        item: &Item,
-    ) -> Result<(), RemoteError> {
-        let mut obs = self.observer(action, item);
-        self.annex.download(remote, item, &mut obs)
-    }
-
     /// Explains a refused drop as git-annex does, then fails the action.
     pub fn report_unsafe(
         &self,

@@ -2,8 +2,7 @@
 //! conflicts made with the reference git-annex and compared with what the
 //! reference's `resolvemerge` makes of the same conflict.
 
-#[path = "../../../annex-core/tests/it/support.rs"]
-mod support;
+use crate::support;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
