@@ -54,6 +54,7 @@ pub mod drop;
 pub mod get;
 mod git;
 pub mod item;
+pub mod matching;
 pub mod observer;
 pub mod put;
 pub mod queue;

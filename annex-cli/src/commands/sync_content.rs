@@ -484,7 +484,7 @@ impl<'e> Pass<'e> {
         let mut uuids = vec![env.here().clone()];
         uuids.extend(rs.iter().filter_map(|r| r.uuid.clone()));
         for u in &uuids {
-            let e = crate::matching::preferred_of(&env.ctx.state, &inner, u)?;
+            let e = annex_ops::annex::preferred_matcher(&env.ctx.state, &inner, u)?;
             wanted.insert(u.clone(), e.as_ref().map(Expr::optimized));
             exprs.extend(e);
         }
