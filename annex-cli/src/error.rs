@@ -339,6 +339,7 @@ from_error! {
     annex_sync::git::GitError => ErrorKind::Failure,
     annex_sync::resolve::ResolveError => ErrorKind::Failure,
     annex_sync::sync::SyncError => ErrorKind::Failure,
+    annex_sync::content::ContentError => ErrorKind::Failure,
 }
 
 // ---- annex-ops -------------------------------------------------------
@@ -347,8 +348,20 @@ from_error! {
     annex_ops::AnnexError => ErrorKind::Failure,
     annex_ops::drop::DropError => ErrorKind::Failure,
     annex_ops::checkpresent::CheckError => ErrorKind::Failure,
+    annex_ops::info::InfoError => ErrorKind::Failure,
     // Worded as git-annex words it, with no hint (scripts match the line).
     annex_ops::remotes::RemoteNameError => ErrorKind::User,
+}
+
+impl From<annex_ops::matching::MatchingError> for CommandError {
+    fn from(e: annex_ops::matching::MatchingError) -> CommandError {
+        use annex_ops::matching::MatchingError as E;
+        // Bad matching options are the user's; the words are git-annex's.
+        match &e {
+            E::Branch(_) | E::Eval(_) => CommandError::new(ErrorKind::Failure, e),
+            _ => CommandError::new(ErrorKind::User, e),
+        }
+    }
 }
 
 impl From<annex_ops::SessionError> for CommandError {

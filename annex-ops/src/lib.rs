@@ -5,8 +5,10 @@
 //! what a user asks of a repository with them: open it as git-annex does
 //! ([`session`]), open its remotes ([`remotes`]), and get, put and drop
 //! content with the copies proven ([`get`], [`put`], [`drop`](mod@drop)), check and
-//! lock content on remotes ([`checkpresent`]), and run many transfers at
-//! once ([`queue`]). The command line (`annex-cli`), the `sync --content`
+//! lock content on remotes ([`checkpresent`]), run many transfers at
+//! once ([`queue`]), select files and keys by git-annex's matching options
+//! ([`matching`]) and compute `info`'s statistics ([`info`]). The
+//! command line (`annex-cli`), the `sync --content`
 //! pass (`annex-sync`), the daemon and the P2P server all call these same
 //! functions; so can any program (`cargo add annex-ops`).
 //!
@@ -53,8 +55,10 @@ pub mod checkpresent;
 pub mod drop;
 pub mod get;
 mod git;
+pub mod info;
 pub mod item;
 mod keys;
+pub mod matching;
 pub mod observer;
 pub mod put;
 pub mod queue;

@@ -4,10 +4,13 @@
 //! a directory, an annexed file, a remote or a repository UUID; `--bytes`,
 //! `--json`, `--fast`, `--show NAME`, `--batch`.
 //!
-//! Repository sizes come from the repository sizes database
-//! (`annex_core::sizes`), as git-annex's come from its own; `info REMOTE`
-//! counts the keys of the remote's location logs (the database has sizes,
-//! not counts or keys of unknown size), as git-annex does.
+//! What is shown is computed by `annex_ops::info` (counts, sizes,
+//! repositories, a remote's facts); this module picks the item, words the
+//! statistics as git-annex does and formats sizes. Repository sizes come
+//! from the repository sizes database (`annex_core::sizes`), as
+//! git-annex's come from its own; `info REMOTE` counts the keys of the
+//! remote's location logs (the database has sizes, not counts or keys of
+//! unknown size), as git-annex does.
 //! What this does not show yet is listed in `docs/compat.md`.
 
 use std::collections::BTreeMap;
@@ -20,6 +23,7 @@ use annex_core::logs::trust::TrustLevel;
 use annex_core::transfer::parse_size;
 use annex_core::units::{COMMITTEE_UNITS, STORAGE_UNITS, rough_size, show_imprecise};
 use annex_core::uuid::Uuid;
+use annex_ops::info::{KeyStats, Statistics};
 use serde_json::Value;
 
 use crate::action::{CommonArgs, OutputArgs, lossy};
@@ -59,26 +63,6 @@ pub struct Args {
 /// The git-annex default of `annex.diskreserve`.
 const DEFAULT_DISK_RESERVE: u64 = 100_000_000;
 
-/// Sizes and counts of a set of keys (one per file, or per key).
-#[derive(Default, Clone, Debug)]
-struct KeyInfo {
-    count: u64,
-    size: u128,
-    unknown: u64,
-    backends: BTreeMap<String, u64>,
-}
-
-impl KeyInfo {
-    fn add(&mut self, key: &Key) {
-        self.count += 1;
-        match key.size() {
-            Some(s) => self.size += u128::from(s),
-            None => self.unknown += 1,
-        }
-        *self.backends.entry(lossy(key.backend_name())).or_default() += 1;
-    }
-}
-
 /// One statistic: its name, its plain text and its JSON value (`None`:
 /// shown in plain mode only).
 struct Stat {
@@ -89,14 +73,15 @@ struct Stat {
 
 struct Info<'a> {
     ctx: &'a Ctx,
-    snap: Snapshot<'a>,
-    repos: Repos,
+    /// What is shown, computed on demand.
+    stats: Statistics<'a>,
+    repos: &'a Repos,
     bytes: bool,
     fast: bool,
     show: Vec<String>,
     json: bool,
     /// The matching options: they select the files of a directory.
-    filter: Option<crate::matching::Filter<'a>>,
+    filter: Option<&'a crate::matching::Filter<'a>>,
 }
 
 /// Shows the information asked for.
@@ -107,15 +92,16 @@ pub fn run(args: Args) -> Result<(), CommandError> {
     let snap = Snapshot::new(ctx.state.branch())?;
     let repos = Repos::load(&ctx, &snap)?;
     let mut reporter = args.output.reporter("info");
+    let filter = crate::matching::Filter::new(&ctx, &args.matching)?;
     let info = Info {
         ctx: &ctx,
-        snap,
-        repos,
+        stats: Statistics::new(&ctx, filter.as_ref(), &repos.trust)?,
+        repos: &repos,
         bytes: args.bytes,
         fast: args.fast,
         show: args.show.clone(),
         json: reporter.is_json(),
-        filter: crate::matching::Filter::new(&ctx, &args.matching)?,
+        filter: filter.as_ref(),
     };
     if args.batch {
         crate::batch::for_each_item(args.z, |item| {
@@ -125,7 +111,7 @@ pub fn run(args: Args) -> Result<(), CommandError> {
             Ok(())
         })?;
     } else if args.items.is_empty() {
-        if info.filter.as_ref().is_some_and(|f| f.needs_file_name()) {
+        if info.filter.is_some_and(|f| f.needs_file_name()) {
             // git-annex refuses options that look at file names here, with
             // this message, exit 1 (after printing the statistics before
             // the first keyed one); the others (`--largerthan`, `--in`,
@@ -155,10 +141,10 @@ impl Info<'_> {
         }
     }
 
-    fn size_keys(&self, d: &KeyInfo) -> String {
+    fn size_keys(&self, d: &KeyStats) -> String {
         let mut s = self.size(false, d.size);
-        if d.unknown > 0 {
-            s.push_str(&format!(" (+ {} unknown size)", d.unknown));
+        if d.unknown_size > 0 {
+            s.push_str(&format!(" (+ {} unknown size)", d.unknown_size));
         }
         s
     }
@@ -243,18 +229,16 @@ impl Info<'_> {
     /// The repositories of a trust level: those `uuid.log` or the remotes
     /// know, in UUID order.
     fn trust_stat(&self, level: TrustLevel) -> Stat {
-        let mut all: Vec<&Uuid> = self
+        let known = self
             .repos
             .descriptions
             .keys()
-            .chain(self.repos.names.keys())
-            .collect();
-        all.sort();
-        all.dedup();
-        let us: Vec<(Uuid, Option<(String, String)>)> = all
+            .chain(self.repos.names.keys());
+        let us: Vec<(Uuid, Option<(String, String)>)> = self
+            .stats
+            .repositories_at(level, known)
             .into_iter()
-            .filter(|u| self.repos.trust(u) == level)
-            .map(|u| (u.clone(), None))
+            .map(|u| (u, None))
             .collect();
         let (text, json) = self.repo_list(&us, "");
         Stat {
@@ -290,20 +274,20 @@ impl Info<'_> {
         if self.wanted("available local disk space", false) {
             stats.push(self.simple("available local disk space", self.disk_space()));
         }
-        let annex_dir = self.ctx.repo.annex_dir();
-        for (name, dir) in [
-            ("temporary object directory size", annex_dir.join("tmp")),
-            ("bad keys size", annex_dir.join("bad")),
-        ] {
+        for name in ["temporary object directory size", "bad keys size"] {
             if self.wanted(name, true) {
-                let size = dir_keys_size(&dir);
+                let size = if name == "bad keys size" {
+                    self.stats.bad_keys_size()
+                } else {
+                    self.stats.temporary_size()
+                };
                 if size > 0 {
                     stats.push(self.stale(name, size));
                 }
             }
         }
         if self.wanted("unused keys size", true) {
-            let size = self.unused_size();
+            let size = self.stats.unused_size();
             if size > 0 {
                 stats.push(self.stale("unused keys size", size));
             }
@@ -311,9 +295,9 @@ impl Info<'_> {
         let slow = |n: &str| self.wanted(n, true);
         let present =
             if slow("local annex keys") || slow("local annex size") || slow("bloom filter size") {
-                self.present_keys()
+                self.stats.present_keys()
             } else {
-                KeyInfo::default()
+                KeyStats::default()
             };
         if slow("local annex keys") {
             stats.push(Stat {
@@ -333,9 +317,9 @@ impl Info<'_> {
         .iter()
         .any(|n| slow(n));
         let referenced = if referenced_wanted {
-            self.referenced(&[], |_| Ok(()))?.0
+            self.stats.working_tree(&[], |_| Ok(()))?.0
         } else {
-            KeyInfo::default()
+            KeyStats::default()
         };
         if slow("annexed files in working tree") {
             stats.push(Stat {
@@ -353,7 +337,7 @@ impl Info<'_> {
         let sizes_wanted =
             slow("combined annex size of all repositories") || slow("annex sizes of repositories");
         let sizes = if sizes_wanted {
-            self.repo_sizes()?
+            self.stats.repository_sizes()?
         } else {
             BTreeMap::new()
         };
@@ -390,7 +374,7 @@ impl Info<'_> {
         }
     }
 
-    fn backend_usage(&self, d: &KeyInfo) -> Stat {
+    fn backend_usage(&self, d: &KeyStats) -> Stat {
         let mut text = String::new();
         let mut m = serde_json::Map::new();
         for (b, n) in &d.backends {
@@ -436,152 +420,35 @@ impl Info<'_> {
             .get_str("annex.diskreserve")
             .and_then(|v| parse_size(&v))
             .unwrap_or(DEFAULT_DISK_RESERVE);
-        match annex_core::transfer::free_space(self.ctx.repo.annex_dir().as_path()) {
-            Some(have) => {
-                let have = u128::from(have);
-                let free = have.saturating_sub(u128::from(reserve));
+        match rustix::fs::statvfs(self.ctx.repo.annex_dir().as_path()) {
+            Ok(st) => {
+                let have = u128::from(st.f_bavail) * u128::from(st.f_frsize);
+                let space = annex_ops::info::DiskSpace::new(have, u128::from(reserve));
                 format!(
                     "{} (+{} reserved)",
-                    self.size(false, free),
-                    self.size(false, u128::from(reserve))
+                    self.size(false, space.free),
+                    self.size(false, space.reserved)
                 )
             }
-            None => "unknown".to_owned(),
+            Err(_) => "unknown".to_owned(),
         }
     }
 
-    /// The bloom filter git-annex's `unused` builds: two filters of the
-    /// default size (`annex.bloomcapacity` 500000, `annex.bloomaccuracy`
-    /// 10000000), and how full the local keys would make one.
-    fn bloom(&self, present: &KeyInfo) -> Stat {
-        let capacity = self
-            .ctx
-            .config
-            .get_int("annex.bloomcapacity")
-            .filter(|c| *c > 0)
-            .unwrap_or(500_000) as u64;
-        // The bits of one filter at the default settings.
-        let bits: u128 = 1 << 27;
+    /// The bloom filter git-annex's `unused` builds: its size, and how
+    /// full the local keys would make it.
+    fn bloom(&self, present: &KeyStats) -> Stat {
+        let bloom = self.stats.bloom(present.count);
         let size = if self.bytes {
-            (bits * 2 / 8).to_string()
+            bloom.bytes.to_string()
         } else {
-            rough_size(&COMMITTEE_UNITS, false, bits * 2 / 8)
+            rough_size(&COMMITTEE_UNITS, false, bloom.bytes)
         };
-        let note = if present.count >= capacity {
+        let note = if bloom.too_small() {
             "appears too small for this repository; adjust annex.bloomcapacity".to_owned()
         } else {
-            let pct = present.count as f64 * 100.0 / capacity as f64;
-            format!("{}% full", show_imprecise(1, pct))
+            format!("{}% full", show_imprecise(1, bloom.percent_full()))
         };
         self.simple("bloom filter size", format!("{size} ({note})"))
-    }
-
-    /// The keys whose content is in the local annex.
-    fn present_keys(&self) -> KeyInfo {
-        let mut d = KeyInfo::default();
-        let objects = self.ctx.store.objects_dir();
-        for entry in walkdir(&objects, 3) {
-            let Some(name) = entry.file_name().and_then(|n| {
-                n.to_str()
-                    .map(str::as_bytes)
-                    .map(<[u8]>::to_vec)
-                    .or_else(|| Some(os_bytes(n)))
-            }) else {
-                continue;
-            };
-            let Some(key) = annex_core::objects::file_key(&name) else {
-                continue;
-            };
-            if self.ctx.store.has(&key) && self.key_passes(&key) {
-                d.add(&key);
-            }
-        }
-        d
-    }
-
-    /// Whether `key` passes the matching options (those that look at
-    /// keys only; the others were refused before).
-    fn key_passes(&self, key: &Key) -> bool {
-        self.filter
-            .as_ref()
-            .is_none_or(|f| f.matches_key(key).unwrap_or(false))
-    }
-
-    /// The annexed files of the work tree under `specs` (all when empty)
-    /// that pass the matching options: per file, and those with content
-    /// here; `each` sees every file's key
-    /// as it comes (nothing is collected).
-    fn referenced(
-        &self,
-        specs: &[Vec<u8>],
-        mut each: impl FnMut(&Key) -> Result<(), CommandError>,
-    ) -> Result<(KeyInfo, KeyInfo), CommandError> {
-        let mut all = KeyInfo::default();
-        let mut present = KeyInfo::default();
-        // A bare repository has no work tree: no files (as git-annex counts).
-        let Some(wt) = self.ctx.worktree.as_ref() else {
-            return Ok((all, present));
-        };
-        wt.for_each_annexed_file(specs, |_, f| {
-            if !crate::matching::file_passes(self.filter.as_ref(), &f.path, &f.key)? {
-                return Ok(());
-            }
-            all.add(&f.key);
-            if self.ctx.store.has(&f.key) {
-                present.add(&f.key);
-            }
-            each(&f.key)
-        })?;
-        Ok((all, present))
-    }
-
-    /// The size of every repository that is not dead (repositories
-    /// holding nothing left out), from the repository sizes database as
-    /// `maxsize` reads it.
-    fn repo_sizes(&self) -> Result<BTreeMap<Uuid, u128>, CommandError> {
-        let repos = &self.repos;
-        if self.filter.is_some() {
-            // Only matching keys count: summed from the location logs, as
-            // git-annex does then, not read from the database.
-            let mut sizes: BTreeMap<Uuid, u128> = BTreeMap::new();
-            self.for_each_location_log(|key, present| {
-                if let Some(size) = key.size()
-                    && self.key_passes(&key)
-                {
-                    for u in present {
-                        *sizes.entry(u.clone()).or_default() += u128::from(size);
-                    }
-                }
-            })?;
-            return Ok(sizes
-                .into_iter()
-                .filter(|(u, s)| *s > 0 && repos.trust(u) != TrustLevel::Dead)
-                .collect());
-        }
-        Ok(super::maxsize::repo_sizes(self.ctx)?
-            .into_iter()
-            .filter(|(u, s)| *s > 0 && repos.trust(u) != TrustLevel::Dead)
-            .map(|(u, s)| (u, u128::try_from(s).unwrap_or(0)))
-            .collect())
-    }
-
-    /// Sizes of `.git/annex/unused` keys still in the annex.
-    fn unused_size(&self) -> u128 {
-        let Ok(log) = std::fs::read(self.ctx.repo.annex_dir().join("unused")) else {
-            return 0;
-        };
-        let mut total = 0;
-        for line in log.split(|&b| b == b'\n') {
-            let Some(k) = line.split(|&b| b == b' ').nth(1) else {
-                continue;
-            };
-            if let Ok(key) = Key::parse(k)
-                && let Some(p) = self.ctx.store.find(&key)
-            {
-                total += u128::from(std::fs::metadata(p).map(|m| m.len()).unwrap_or(0));
-            }
-        }
-        total
     }
 
     /// `info ITEM`: a directory, an annexed file, a remote or a UUID.
@@ -590,7 +457,7 @@ impl Info<'_> {
         let name = lossy(item);
         let path = Path::new(os_str(item));
         let full = self.ctx.cwd.join(path);
-        if self.filter.as_ref().is_some_and(|f| f.needs_file_name())
+        if self.filter.is_some_and(|f| f.needs_file_name())
             && !full.is_dir()
             && lookup_file(self.ctx, path)?.is_none()
         {
@@ -642,11 +509,7 @@ impl Info<'_> {
             }
             Err(_) => match lookup_file(self.ctx, path)? {
                 // A file the matching options leave out shows nothing.
-                Some(f)
-                    if !crate::matching::file_passes(self.filter.as_ref(), &f.path, &f.key)? =>
-                {
-                    Ok(true)
-                }
+                Some(f) if !crate::matching::file_passes(self.filter, &f.path, &f.key)? => Ok(true),
                 Some(f) => {
                     let stats = self.file(&name, &f.key);
                     self.print(&format!("info {name}"), item, Some(()), stats)?;
@@ -684,12 +547,11 @@ impl Info<'_> {
     }
 
     fn file(&self, name: &str, key: &Key) -> Vec<Stat> {
-        let mut one = KeyInfo::default();
-        one.add(key);
-        let present = self.ctx.store.has(key);
+        let file = self.stats.file(key);
+        let present = file.present;
         vec![
             self.simple("file", name.to_owned()),
-            self.simple("size", self.size_keys(&one)),
+            self.simple("size", self.size_keys(&file.size)),
             self.simple("key", lossy(key.as_bytes())),
             Stat {
                 name: "present".into(),
@@ -710,23 +572,8 @@ impl Info<'_> {
             .unwrap_or_else(|_| wt.top().to_path_buf());
         let spec = annex_core::worktree::pathspec_from_arg(&top, &self.ctx.cwd, path)?;
         let slow = !self.fast || !self.show.is_empty();
-        let numcopies = self.ctx.state.numcopies()?.unwrap_or(1);
-        let mut variance: BTreeMap<i64, u64> = BTreeMap::new();
-        let mut repo_data: BTreeMap<Uuid, u128> = BTreeMap::new();
-        let (referenced, present) = self.referenced(&[spec], |key| {
-            if slow {
-                let locs = self.repos.key_locations(&self.snap, key)?;
-                let have = locs
-                    .iter()
-                    .filter(|u| self.repos.trust(u) != TrustLevel::Untrusted)
-                    .count() as i64;
-                *variance.entry(have - numcopies).or_default() += 1;
-                for u in locs {
-                    *repo_data.entry(u).or_default() += u128::from(key.size().unwrap_or(0));
-                }
-            }
-            Ok(())
-        })?;
+        let d = self.stats.directory(spec, slow)?;
+        let (referenced, present) = (d.files, d.present);
         let mut stats = vec![
             self.simple("directory", lossy(&os_bytes(path.as_os_str()))),
             Stat {
@@ -745,7 +592,8 @@ impl Info<'_> {
                 self.size_keys(&referenced),
             ),
         ];
-        if slow {
+        if let Some(copies) = d.copies {
+            let (variance, repo_data) = (copies.numcopies_variance, copies.repositories);
             let mut text = String::new();
             let mut arr = Vec::new();
             for (v, n) in variance.iter().rev() {
@@ -811,33 +659,10 @@ impl Info<'_> {
         }
     }
 
-    /// Every location log of the branch (`aaa/bbb/KEY.log`): its key and
-    /// the repositories it says have the content.
-    fn for_each_location_log(&self, mut f: impl FnMut(Key, &[Uuid])) -> Result<(), CommandError> {
-        self.snap.branch().for_each_file(
-            |p| p.ends_with(b".log") && p.iter().filter(|&&b| b == b'/').count() == 2,
-            |path, content| {
-                let name = &path[..path.len() - 4];
-                let file = name.rsplit(|&b| b == b'/').next().unwrap_or(name);
-                if let Some(key) = annex_core::objects::file_key(file) {
-                    let present =
-                        annex_core::logs::location::LocationLog::parse(content).present_uuids();
-                    f(key, &present);
-                }
-            },
-        )?;
-        Ok(())
-    }
-
     /// `remote annex keys` and `remote annex size` of a repository: the
     /// keys the location log says it has.
     fn repo_keys(&self, u: &Uuid) -> Result<Vec<Stat>, CommandError> {
-        let mut d = KeyInfo::default();
-        self.for_each_location_log(|key, present| {
-            if present.contains(u) && self.key_passes(&key) {
-                d.add(&key);
-            }
-        })?;
+        let d = self.stats.repository_keys(u)?;
         Ok(vec![
             Stat {
                 name: "remote annex keys".into(),
@@ -864,66 +689,20 @@ impl Info<'_> {
     }
 
     fn remote(&self, r: &annex_core::config::RemoteConfig) -> Result<Vec<Stat>, CommandError> {
-        let Some(u) = r.uuid.clone() else {
-            return Err(CommandError::failed(format!(
-                "cannot determine uuid for {} (perhaps you need to run \"git annex sync\"?)",
-                r.name
-            )));
-        };
-        let mut stats = self.uuid_stats(&u);
-        stats.push(self.simple("remote", r.name.clone()));
-        stats.push(self.simple("cost", format!("{:?}", r.cost())));
+        let remote = self.stats.remote(r)?;
+        let mut stats = self.uuid_stats(&remote.uuid);
+        stats.push(self.simple("remote", remote.name.clone()));
+        stats.push(self.simple("cost", format!("{:?}", remote.cost)));
         stats.push(self.simple("type", "git".into()));
-        let available = r
-            .local_path(
-                self.ctx
-                    .worktree
-                    .as_ref()
-                    .map_or(self.ctx.repo.git_dir(), |w| w.top()),
-            )
-            .is_none_or(|p| p.exists());
-        stats.push(self.simple("available", available.to_string()));
-        let url = r.url.clone().unwrap_or_default();
-        let location = if !url.is_empty()
-            && !url.starts_with('/')
-            && !url.contains("://")
-            && !url.contains(':')
-        {
-            format!("./{url}")
-        } else {
-            url
-        };
-        stats.push(self.simple("repository location", location));
-        stats.push(self.simple("last synced", self.last_synced(&r.name)));
-        let proxied = self
-            .ctx
-            .config
-            .get(&format!("remote.{}.annex-proxied-by", r.name))
-            .is_some();
-        stats.push(self.simple("proxied", proxied.to_string()));
+        stats.push(self.simple("available", remote.available.to_string()));
+        stats.push(self.simple("repository location", remote.location.clone()));
+        let synced = remote.last_synced.map_or_else(|| "never".into(), utc_time);
+        stats.push(self.simple("last synced", synced));
+        stats.push(self.simple("proxied", remote.proxied.to_string()));
         if self.wanted("remote annex keys", true) || self.wanted("remote annex size", true) {
-            stats.extend(self.repo_keys(&u)?);
+            stats.extend(self.repo_keys(&remote.uuid)?);
         }
         Ok(self.filter(stats, &["remote annex keys", "remote annex size"]))
-    }
-
-    /// The newest modification time of the remote's loose tracking refs.
-    fn last_synced(&self, remote: &str) -> String {
-        let dir = self.ctx.repo.git_dir().join("refs/remotes").join(remote);
-        let mut newest: Option<i64> = None;
-        for e in walkdir(&dir, usize::MAX) {
-            if let Ok(m) = std::fs::metadata(&e)
-                && let Ok(t) = m.modified()
-                && let Ok(d) = t.duration_since(std::time::UNIX_EPOCH)
-            {
-                let s = d.as_secs() as i64;
-                newest = Some(newest.map_or(s, |n| n.max(s)));
-            }
-        }
-        match newest {
-            Some(s) => utc_time(s),
-            None => "never".into(),
-        }
     }
 }
 
@@ -948,45 +727,6 @@ fn utc_time(secs: i64) -> String {
         rem % 3600 / 60,
         rem % 60
     )
-}
-
-/// The regular files under `dir`, at most `depth` levels down.
-fn walkdir(dir: &Path, depth: usize) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![(dir.to_path_buf(), 0usize)];
-    while let Some((d, level)) = stack.pop() {
-        let Ok(rd) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for e in rd.flatten() {
-            let p = e.path();
-            match e.file_type() {
-                Ok(t) if t.is_dir() && level < depth => stack.push((p, level + 1)),
-                Ok(t) if t.is_file() => out.push(p),
-                _ => {}
-            }
-        }
-    }
-    out
-}
-
-/// The total size of the files in a directory of keys
-/// (`.git/annex/tmp`, `.git/annex/bad`) whose names are keys.
-fn dir_keys_size(dir: &Path) -> u128 {
-    let Ok(rd) = std::fs::read_dir(dir) else {
-        return 0;
-    };
-    let mut total = 0;
-    for e in rd.flatten() {
-        let name = os_bytes(&e.file_name());
-        if annex_core::objects::file_key(&name).is_some()
-            && let Ok(m) = e.metadata()
-            && m.is_file()
-        {
-            total += u128::from(m.len());
-        }
-    }
-    total
 }
 
 #[cfg(test)]

@@ -242,16 +242,16 @@ pub fn run(args: Args) -> Result<(), CommandError> {
     let matching = if args.matching.is_empty() {
         None
     } else {
-        let m = args.matching.build(Some(ctx.here()), |n| {
-            crate::matching::resolve_repo(&ctx.repo, &ctx.state, n)
-        })?;
+        let m = args
+            .matching
+            .build(Some(ctx.here()), |n| crate::matching::resolve_repo(&ctx, n))?;
         let mctx = annex_core::preferred::StateContext::new(
             &ctx.state,
             Some(ctx.here().clone()),
             Some(ctx.store.clone()),
             &ctx.config,
         )?;
-        let wanted = crate::matching::preferred_of(&ctx.state, &mctx, ctx.here())?;
+        let wanted = annex_ops::annex::preferred_matcher(&ctx.state, &mctx, ctx.here())?;
         Some((m, mctx, wanted))
     };
     // Whether an item passes the matching options.

@@ -288,7 +288,7 @@ impl Env {
         &self,
         sel: &Selection,
     ) -> Result<Option<crate::matching::Filter<'_>>, CommandError> {
-        crate::matching::Filter::new(&self.ctx, &sel.matching)
+        Ok(crate::matching::Filter::new(&self.ctx, &sel.matching)?)
     }
 
     /// Whether an item passes the matching options of `filter`.
@@ -297,7 +297,7 @@ impl Env {
         filter: Option<&crate::matching::Filter<'_>>,
         item: &Item,
     ) -> Result<bool, CommandError> {
-        filter.map_or(Ok(true), |f| f.matches(&item.matchable()))
+        Ok(filter.map_or(Ok(true), |f| f.matches(&item.matchable()))?)
     }
 
     /// [`Env::items`] before the matching options.
