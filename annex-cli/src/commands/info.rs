@@ -420,17 +420,16 @@ impl Info<'_> {
             .get_str("annex.diskreserve")
             .and_then(|v| parse_size(&v))
             .unwrap_or(DEFAULT_DISK_RESERVE);
-        match rustix::fs::statvfs(self.ctx.repo.annex_dir().as_path()) {
-            Ok(st) => {
-                let have = u128::from(st.f_bavail) * u128::from(st.f_frsize);
-                let space = annex_ops::info::DiskSpace::new(have, u128::from(reserve));
+        match annex_core::transfer::free_space(self.ctx.repo.annex_dir().as_path()) {
+            Some(have) => {
+                let space = annex_ops::info::DiskSpace::new(u128::from(have), u128::from(reserve));
                 format!(
                     "{} (+{} reserved)",
                     self.size(false, space.free),
                     self.size(false, space.reserved)
                 )
             }
-            Err(_) => "unknown".to_owned(),
+            None => "unknown".to_owned(),
         }
     }
 
