@@ -160,18 +160,40 @@ impl Annex {
     }
 
     /// How git-annex names a repository in lists: its description with
-    /// `[here]` or `[REMOTE]` added (the name alone without a description).
+    /// its remote's name added (`desc [origin]`; `[origin]` alone when the
+    /// description is empty or is the name; the bare name when the
+    /// repository has no description at all), and this repository as
+    /// `desc [here]` (`here` without a description).
     pub fn description(&self, u: &Uuid) -> String {
-        let desc = self.raw_description(u);
+        if u == self.here() {
+            let d = self.raw_description(u);
+            return if d.is_empty() {
+                "here".to_owned()
+            } else {
+                with_name(&d, "here")
+            };
+        }
+        self.description_with_remote(u)
+    }
+
+    /// A repository's description with its remote's name added as in
+    /// [`Annex::description`], but `here` never added (as git-annex's
+    /// JSON shows repositories).
+    pub fn description_with_remote(&self, u: &Uuid) -> String {
+        let desc = self
+            .descriptions
+            .get(u)
+            .map(|d| String::from_utf8_lossy(d).into_owned());
         let name = if u == self.here() {
-            Some("here")
+            None
         } else {
             self.remote_name(u)
         };
-        match (desc.is_empty(), name) {
-            (true, Some(n)) => n.to_owned(),
-            (false, Some(n)) => format!("{desc} [{n}]"),
-            (_, None) => desc,
+        match (desc, name) {
+            (Some(d), Some(n)) => with_name(&d, n),
+            (Some(d), None) => d,
+            (None, Some(n)) => n.to_owned(),
+            (None, None) => String::new(),
         }
     }
 
@@ -400,6 +422,16 @@ impl Annex {
 }
 
 use std::os::unix::ffi::OsStrExt;
+
+/// A description with a name added: `desc [name]`, or `[name]` when the
+/// description is empty or the name itself (git-annex's rule).
+fn with_name(desc: &str, name: &str) -> String {
+    if desc == name || desc.is_empty() {
+        format!("[{name}]")
+    } else {
+        format!("{desc} [{name}]")
+    }
+}
 
 /// What [`Annex::finish`] did.
 #[derive(Debug)]

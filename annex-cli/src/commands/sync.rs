@@ -698,17 +698,18 @@ fn push_remotes(
 /// cost, as git-annex lists them): those named, or every remote without
 /// `annex-sync=false` that can be reached. `--fast`: only the cheapest.
 fn sync_remotes(ctx: &Ctx, named: &[String], fast: bool) -> Result<Vec<SyncRemote>, CommandError> {
-    let mut all: Vec<&annex_core::config::RemoteConfig> = ctx
+    // git-annex's `Remote.byCost`: cheapest first, equal costs in
+    // reverse list order.
+    let all: Vec<&annex_core::config::RemoteConfig> = ctx
         .config
-        .remotes()
-        .iter()
+        .remotes_by_cost_groups()
+        .into_iter()
         .filter(|r| {
             !r.url
                 .as_deref()
                 .is_some_and(|u| u.starts_with("annex::") || u.starts_with("gcrypt::"))
         })
         .collect();
-    all.sort_by(|a, b| a.cost().total_cmp(&b.cost()).then(b.name.cmp(&a.name)));
     let base = ctx
         .repo
         .work_tree()

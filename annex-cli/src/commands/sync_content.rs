@@ -15,7 +15,6 @@
 
 use std::ffi::OsStr;
 
-use annex_core::key::Key;
 use annex_core::remote::Remote;
 use annex_core::transfer::Direction;
 use annex_ops::get::GetOutcome;
@@ -28,7 +27,7 @@ use annex_sync::content::{
 };
 use serde_json::Value;
 
-use super::xfer::{self, Env};
+use super::xfer::{self, Env, QueueMeter, parallel_meter};
 use crate::action::{Action, OutputArgs, Reporter};
 use crate::context::Ctx;
 use crate::error::CommandError;
@@ -170,12 +169,13 @@ impl ContentObserver for Shown<'_> {
         };
         Box::new(
             move |item: &Item, remote: &dyn Remote| -> Box<dyn Observer + Send> {
+                let file = item.is_file.then_some(item.top_path.as_slice());
                 Box::new(QueueMeter(Some(parallel_meter(
                     mode,
                     bars.as_ref(),
                     command,
                     remote,
-                    item,
+                    (file, &[], &item.key),
                     direction,
                 ))))
             },
@@ -285,58 +285,4 @@ impl Drop for ShownAction<'_, '_> {
     fn drop(&mut self) {
         self.close_meter();
     }
-}
-
-/// A meter as the observer of one queued transfer.
-struct QueueMeter(Option<Meter>);
-
-impl Observer for QueueMeter {
-    fn progress(&mut self, done: u64) {
-        if let Some(m) = self.0.as_mut() {
-            m.update(done);
-        }
-    }
-    fn end(&mut self, _ok: bool) {
-        if let Some(m) = self.0.take() {
-            m.finish();
-        }
-    }
-}
-
-/// The meter of one transfer of a parallel stage: its action as `command`
-/// would show it (`FILE (from REMOTE...)`), for a bar among `bars` or
-/// `--json-progress` objects.
-fn parallel_meter(
-    mode: ProgressMode,
-    bars: Option<&indicatif::MultiProgress>,
-    command: &str,
-    remote: &dyn Remote,
-    item: &Item,
-    direction: Direction,
-) -> Meter {
-    let note = annex_ops::transfer::transfer_note(direction, remote.name());
-    let key: &Key = &item.key;
-    let file = item.is_file.then_some(item.top_path.as_slice());
-    let lossy = |b: &[u8]| Value::String(String::from_utf8_lossy(b).into_owned());
-    let mut action = serde_json::Map::new();
-    action.insert("command".into(), Value::String(command.to_owned()));
-    if let Some(f) = file {
-        action.insert("file".into(), lossy(f));
-    }
-    action.insert("input".into(), Value::Array(Vec::new()));
-    action.insert("key".into(), Value::String(key.to_string()));
-    action.insert("note".into(), Value::String(note.clone()));
-    // Quoted as the action's line quotes it (no control character
-    // reaches the terminal).
-    let shown = match file {
-        Some(f) => String::from_utf8_lossy(&crate::action::quote(f, true)).into_owned(),
-        None => key.to_string(),
-    };
-    Meter::parallel(
-        mode,
-        key.size(),
-        Value::Object(action),
-        bars,
-        format!("{command} {shown} ({note})"),
-    )
 }

@@ -172,13 +172,7 @@ impl Env {
     /// (with the remote's name), `here`.
     fn json_uuid(&self, u: &Uuid) -> Value {
         let mut o = Map::new();
-        let raw = self.raw_description(u);
-        // Remote names are added to descriptions, `here` is not.
-        let shown = match self.remote_name(u) {
-            Some(n) if u != self.here() && raw.is_empty() => n.to_owned(),
-            Some(n) if u != self.here() => format!("{raw} [{n}]"),
-            _ => raw,
-        };
+        let shown = self.description_with_remote(u);
         o.insert("description".into(), Value::String(shown));
         o.insert("here".into(), Value::Bool(u == self.here()));
         o.insert("uuid".into(), Value::String(u.to_string()));
@@ -647,7 +641,7 @@ pub fn run_parallel(
 }
 
 /// A meter as the observer of one queued transfer.
-struct QueueMeter(Option<Meter>);
+pub(crate) struct QueueMeter(pub(crate) Option<Meter>);
 
 impl Observer for QueueMeter {
     fn progress(&mut self, done: u64) {
@@ -665,7 +659,7 @@ impl Observer for QueueMeter {
 /// The meter of one transfer of [`run_parallel`]: its action as
 /// `command` would show it (`FILE (from REMOTE...)`), for a bar among
 /// `bars` or `--json-progress` objects.
-fn parallel_meter(
+pub(crate) fn parallel_meter(
     mode: ProgressMode,
     bars: Option<&indicatif::MultiProgress>,
     command: &str,
@@ -673,10 +667,7 @@ fn parallel_meter(
     (file, input, key): (Option<&[u8]>, &[Vec<u8>], &Key),
     direction: Direction,
 ) -> Meter {
-    let note = match direction {
-        Direction::Download => format!("from {}...", remote.name()),
-        Direction::Upload => format!("to {}...", remote.name()),
-    };
+    let note = annex_ops::transfer::transfer_note(direction, remote.name());
     let lossy = |b: &[u8]| Value::String(String::from_utf8_lossy(b).into_owned());
     let mut action = serde_json::Map::new();
     action.insert("command".into(), Value::String(command.to_owned()));

@@ -244,12 +244,10 @@ fn drop_from_a_remote_does_not_count_a_remote_configured_untrusted() {
         &p.b(),
         &["config", "remote.c.annex-trustlevel", "untrusted"],
     );
-    // stdout not compared: the untrusted repository is named `c [c]` where
-    // the reference writes `[c]` (its description is its remote's name), a
-    // wording difference of `drop`'s location list outside this test's
-    // concern.
+    // stdout compared too: the untrusted repository, whose description is
+    // its remote's name, is listed as `[c]` as the reference lists it.
     assert!(
-        !same(&p, &["drop", "--from", "origin", "f"], false),
+        !same(&p, &["drop", "--from", "origin", "f"], true),
         "the reference refuses"
     );
 }

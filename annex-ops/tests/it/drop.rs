@@ -31,7 +31,7 @@ fn drop_a_here(p: &fixture::Pair) -> Option<Refusal> {
     ops.finish().expect("finish");
     match out {
         DropOutcome::Dropped => None,
-        DropOutcome::Refused(r) => Some(r),
+        DropOutcome::Refused(r) => Some(*r),
         other => panic!("dropped or refused expected: {other:?}"),
     }
 }
