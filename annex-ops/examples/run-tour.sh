@@ -47,7 +47,8 @@ git -C "$TMP/clone" fetch -q backup
 # The tour, through the API only.
 out="$("$TOUR" "$TMP/clone" file backup)" || fail "the tour failed: $out"
 printf '%s\n' "$out"
-for line in "get file: got from origin" "copy file --to backup: copied" "drop file: dropped"; do
+for line in "get file: got from origin" "copy file --to backup: copied" "drop file: dropped" \
+    "sync --content: nothing to do"; do
     grep -qxF "$line" <<<"$out" || fail "missing outcome: $line"
 done
 

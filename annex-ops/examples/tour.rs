@@ -1,6 +1,9 @@
 //! A tour of `annex-ops` through its API only: in the repository given,
-//! get a file's content, copy it to a remote, then drop it here (the
-//! refusal shown when the copies cannot be proven), printing each outcome.
+//! get a file's content, copy it to a remote, drop it here (the refusal
+//! shown when the copies cannot be proven), then run a content sync with
+//! that remote (`annex-sync`'s pass, on top of these operations: what the
+//! repositories' preferred content says is got, put and dropped), printing
+//! each outcome.
 //!
 //! ```text
 //! cargo run -p annex-ops --example tour -- REPOSITORY FILE REMOTE
@@ -19,6 +22,9 @@ use annex_ops::get::{GetOptions, GetOutcome};
 use annex_ops::put::{PutOptions, PutOutcome};
 use annex_ops::session::{OpenOptions, Session};
 use annex_ops::{Annex, Item, Observer, Warning};
+use annex_sync::content::{
+    ActionObserver, ContentObserver, ContentOptions, Kind, Outcome, Start, Stop, sync_content,
+};
 
 /// Shows what an operation does as it goes, on stderr.
 struct Show {
@@ -41,6 +47,44 @@ impl Observer for Show {
             self.bytes,
             if ok { "ok" } else { "failed" }
         );
+    }
+}
+
+/// Prints each action of the content pass with its outcome.
+struct Pass {
+    actions: usize,
+}
+
+/// One action of the content pass.
+struct PassAction<'a> {
+    pass: &'a mut Pass,
+    line: String,
+}
+
+impl Observer for PassAction<'_> {}
+
+impl ActionObserver for PassAction<'_> {
+    fn finish(&mut self, outcome: &Outcome) -> Result<(), Stop> {
+        self.pass.actions += 1;
+        let result = if outcome.ok() { "ok" } else { "failed" };
+        println!("{}: {result}", self.line);
+        Ok(())
+    }
+}
+
+impl ContentObserver for Pass {
+    fn start(&mut self, action: &Start<'_>) -> Result<Box<dyn ActionObserver + '_>, Stop> {
+        let what = match action.kind {
+            Kind::Get => "get",
+            Kind::Put => "put",
+            Kind::Drop => "drop",
+        };
+        let file = String::from_utf8_lossy(&action.item.top_path).into_owned();
+        let line = match action.remote {
+            Some(r) => format!("sync --content: {what} {file} ({})", r.name),
+            None => format!("sync --content: {what} {file}"),
+        };
+        Ok(Box::new(PassAction { pass: self, line }))
     }
 }
 
@@ -131,6 +175,22 @@ fn tour(repo: PathBuf, file: &str, remote: &str) -> Result<bool, Box<dyn Error>>
     for e in &finished.remote_errors {
         ok = false;
         println!("recording on a remote failed: {e}");
+    }
+
+    // sync --content with the remote, as `git annex sync --content REMOTE`
+    // does after its git-level part: only repositories with preferred
+    // content take part (git-annex's default content sync).
+    let mut options = ContentOptions::new(repo.clone());
+    options.remotes = vec![remote.to_owned()];
+    options.only_configured = true;
+    let mut pass = Pass { actions: 0 };
+    let summary = sync_content(&annex, options, &mut pass)?;
+    if pass.actions == 0 {
+        println!("sync --content: nothing to do");
+    }
+    if summary.failed > 0 {
+        ok = false;
+        println!("sync --content: {} failed", summary.failed);
     }
     Ok(ok)
 }

@@ -64,7 +64,8 @@ fn the_tour_gets_copies_and_drops_through_the_api() {
         "merged refs/remotes/backup/git-annex\n\
          get a: got from origin\n\
          copy a --to backup: copied\n\
-         drop a: dropped\n"
+         drop a: dropped\n\
+         sync --content: nothing to do\n"
     );
     let key = key_of(&p.clone, "a");
     assert!(!has(&p.clone, &key), "dropped here");
@@ -73,6 +74,32 @@ fn the_tour_gets_copies_and_drops_through_the_api() {
     assert_eq!(whereis(&p.clone, "a"), uuids(&[&p.origin, &backup]));
     fsck_ok(&p.clone);
     fsck_ok(&backup);
+}
+
+#[test]
+fn the_tours_content_sync_gets_what_this_repository_wants() {
+    let (p, backup) = with_backup();
+    // The clone wants every file: after the tour drops it, the content
+    // pass gets it back (from backup, the remote it syncs with).
+    annex(&p.clone, &["wanted", ".", "anything"]);
+    let out = run_tour(&p.clone, "a", "backup");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "tour failed:\nstdout: {stdout}\nstderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.ends_with("drop a: dropped\nsync --content: get a: ok\n"),
+        "{stdout}"
+    );
+    let key = key_of(&p.clone, "a");
+    assert!(has(&p.clone, &key), "got back by the content sync");
+    assert_eq!(
+        whereis(&p.clone, "a"),
+        uuids(&[&p.origin, &p.clone, &backup])
+    );
+    fsck_ok(&p.clone);
 }
 
 #[test]
@@ -88,7 +115,8 @@ fn the_tour_shows_a_refused_drop_and_keeps_the_content() {
     );
     assert!(
         stdout.ends_with(
-            "drop a: refused: Could only verify the existence of 2 out of 3 necessary copies.\n"
+            "drop a: refused: Could only verify the existence of 2 out of 3 necessary copies.\n\
+             sync --content: nothing to do\n"
         ),
         "{stdout}"
     );
