@@ -121,9 +121,7 @@ impl<'a> Checker<'a> {
 
     /// The repository checked: this one, or the remote's.
     pub fn checked_uuid(&self) -> &Uuid {
-        self.remote
-            .as_ref()
-            .map_or(self.annex.here(), |r| &r.uuid)
+        self.remote.as_ref().map_or(self.annex.here(), |r| &r.uuid)
     }
 
     /// Whether the repository checked is marked dead (git-annex warns
@@ -171,9 +169,7 @@ impl<'a> Checker<'a> {
                 }
                 None => self.fsck.check_key(key, desc, true, numcopies, on),
             },
-            None => self
-                .fsck
-                .check_key(key, desc, item.is_file, numcopies, on),
+            None => self.fsck.check_key(key, desc, item.is_file, numcopies, on),
         }
     }
 }
