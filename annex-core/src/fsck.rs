@@ -565,61 +565,6 @@ pub fn rough_size(n: u64) -> String {
     crate::units::rough_size(&crate::units::STORAGE_UNITS, true, u128::from(n))
 }
 
-/// The `annex.numcopies` git attribute of each path (paths from the top
-/// of the work tree `top`), read with one `git check-attr` for all, as
-/// git-annex reads it (`readish`); `None` where it is not set to a number.
-pub fn numcopies_attributes(top: &Path, paths: &[Vec<u8>]) -> Result<Vec<Option<i64>>, FsckError> {
-    use std::io::Write;
-    use std::process::{Command, Stdio};
-    if paths.is_empty() {
-        return Ok(Vec::new());
-    }
-    let run_err = |source: io::Error| FsckError::Io {
-        op: "run git check-attr in",
-        path: top.to_path_buf(),
-        source,
-    };
-    let mut child = Command::new("git")
-        .current_dir(top)
-        .args(["check-attr", "-z", "--stdin", "annex.numcopies"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .map_err(run_err)?;
-    let mut input = Vec::new();
-    for p in paths {
-        input.extend_from_slice(p);
-        input.push(0);
-    }
-    let mut stdin = child
-        .stdin
-        .take()
-        .ok_or_else(|| run_err(io::Error::other("no stdin")))?;
-    let writer = std::thread::spawn(move || stdin.write_all(&input));
-    let out = child.wait_with_output().map_err(run_err)?;
-    writer
-        .join()
-        .map_err(|_| run_err(io::Error::other("writer thread failed")))?
-        .map_err(run_err)?;
-    let mut by_path: std::collections::HashMap<&[u8], Option<i64>> =
-        std::collections::HashMap::new();
-    let fields: Vec<&[u8]> = out.stdout.split(|c| *c == 0).collect();
-    for triple in fields.chunks(3) {
-        if let [path, _attr, value] = triple {
-            let v = match *value {
-                b"unspecified" | b"unset" | b"set" => None,
-                v => crate::logs::format::hs_read_int(v),
-            };
-            by_path.insert(path, v);
-        }
-    }
-    Ok(paths
-        .iter()
-        .map(|p| by_path.get(p.as_slice()).copied().flatten())
-        .collect())
-}
-
 /// Puts content in place of an unlocked file's pointer when the content is
 /// present (git-annex's "fixing worktree content"): `file` (in the work
 /// tree) holding a pointer to `key` is replaced, atomically and keeping

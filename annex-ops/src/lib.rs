@@ -53,6 +53,7 @@
 pub mod annex;
 pub mod checkpresent;
 pub mod drop;
+pub mod fsck;
 pub mod get;
 mod git;
 pub mod info;

@@ -7,14 +7,10 @@ use std::collections::BTreeMap;
 use std::ffi::OsString;
 
 use annex_core::backend::Backend;
-use std::os::unix::ffi::OsStrExt;
-
-use annex_core::fsck::{
-    Event, Fsck, LocalRemote, logged_keys, numcopies_attributes, record_activity,
-};
 use annex_core::key::Key;
-use annex_core::logs::trust::TrustLevel;
 use annex_core::uuid::Uuid;
+use annex_ops::fsck::{Checker, Event, FsckError, FsckOptions, logged_keys, record_activity};
+use annex_ops::{Annex, Item};
 use serde_json::{Value, json};
 
 use crate::action::{Action, CommonArgs, OutputArgs};
@@ -78,27 +74,6 @@ pub fn run(args: Args) -> Result<(), CommandError> {
         None => None,
     };
     let ctx = Ctx::open(&args.common.config, args.output.quiet)?;
-    let remote = match &args.from {
-        Some(name) => Some(open_remote(&ctx, name)?),
-        None => None,
-    };
-    let numcopies = match forced_numcopies {
-        Some(n) => n,
-        None => match ctx.state.numcopies()? {
-            Some(n) => n,
-            None => ctx
-                .config
-                .get_str("annex.numcopies")
-                .and_then(|v| read_int(&v))
-                .unwrap_or(1),
-        },
-    };
-    let descriptions = super::maxsize::described(&ctx)?;
-    let trust = ctx.state.trust(&ctx.config)?;
-    let checked_uuid = remote.as_ref().map_or(ctx.here(), |r| &r.uuid).clone();
-    if trust.get(&checked_uuid) == Some(&TrustLevel::Dead) {
-        eprintln!("Warning: Fscking a repository that is currently marked as dead.");
-    }
     // Shown as git-annex shows it: the git dir relative to here (`.` when
     // here is a bare repository's top), then `annex/bad`.
     let git_dir = ctx.repo.git_dir();
@@ -107,24 +82,19 @@ pub fn run(args: Args) -> Result<(), CommandError> {
         Ok(p) => p,
         Err(_) => git_dir.to_path_buf(),
     };
-    let bad_shown = git_dir_shown.join("annex").join("bad");
-    let fsck = Fsck::new(
-        &ctx.state,
-        &ctx.store,
-        ctx.here().clone(),
-        trust,
-        descriptions.clone(),
-        bad_shown,
-    )
-    .fast(args.fast);
-    let mut reporter = args.output.reporter("fsck");
-    let checked = |action: &mut Action<'_>, key: &Key, desc: &str, has_file: bool| {
-        let mut on = |e: Event| event(action, e, ctx.here(), &descriptions);
-        match &remote {
-            Some(r) => fsck.check_remote_key(r, key, desc, has_file, numcopies, &mut on),
-            None => fsck.check_key(key, desc, has_file, numcopies, &mut on),
-        }
+    let annex = Annex::open(ctx.session.clone())?;
+    let options = FsckOptions {
+        fast: args.fast,
+        numcopies: forced_numcopies,
+        from: args.from.clone(),
+        bad_shown: Some(git_dir_shown.join("annex").join("bad")),
     };
+    let checker = Checker::new(&annex, options).map_err(ops_error)?;
+    if checker.checks_dead() {
+        eprintln!("Warning: Fscking a repository that is currently marked as dead.");
+    }
+    let descriptions = checker.descriptions();
+    let mut reporter = args.output.reporter("fsck");
     // In a bare repository there are no files: every key is checked.
     let all = args.all || (ctx.worktree.is_none() && args.keys.is_empty() && args.paths.is_empty());
     let filter = crate::matching::Filter::new(&ctx, &args.matching)?;
@@ -133,7 +103,7 @@ pub fn run(args: Args) -> Result<(), CommandError> {
             f.refuse_for_keys(ctx.worktree.is_none())?;
         }
         let keys = if all {
-            logged_keys(&ctx.state)?
+            logged_keys(&annex).map_err(ops_error)?
         } else {
             args.keys.clone()
         };
@@ -149,7 +119,8 @@ pub fn run(args: Args) -> Result<(), CommandError> {
             let mut action = reporter.start(None, Some(&key), b"")?;
             action.field("input", Value::Array(Vec::new()));
             let desc = String::from_utf8_lossy(key.as_bytes()).into_owned();
-            let ok = checked(&mut action, &key, &desc, false)?;
+            let mut on = |e: Event| event(&mut action, e, ctx.here(), descriptions);
+            let ok = checker.check(&Item::key(key.clone()), &desc, &mut on)?;
             action.end(ok)?;
         }
     } else {
@@ -163,36 +134,20 @@ pub fn run(args: Args) -> Result<(), CommandError> {
             }
             seek.files = kept;
         }
-        let top = ctx.worktree()?.top().to_path_buf();
-        // `annex.numcopies` from .gitattributes, unless --numcopies forces one.
-        let attrs = match forced_numcopies {
-            Some(_) => vec![None; seek.files.len()],
-            None => {
-                let paths: Vec<Vec<u8>> = seek.files.iter().map(|f| f.path.clone()).collect();
-                numcopies_attributes(&top, &paths)?
-            }
-        };
-        for (f, attr) in seek.files.iter().zip(attrs) {
+        for f in &seek.files {
             if !known_backend(&f.key) {
                 continue;
             }
             let shown = ctx.display_path(&f.path);
             let mut action = reporter.start(Some(&shown), Some(&f.key), &shown)?;
             let desc = String::from_utf8_lossy(&shown).into_owned();
-            let numcopies = attr.unwrap_or(numcopies);
-            let mut on = |e: Event| event(&mut action, e, ctx.here(), &descriptions);
-            let ok = match &remote {
-                Some(r) => fsck.check_remote_key(r, &f.key, &desc, true, numcopies, &mut on)?,
-                None if !f.locked => {
-                    let path = top.join(std::ffi::OsStr::from_bytes(&f.path));
-                    fsck.check_unlocked_file(&f.key, &desc, &path, numcopies, &mut on)?
-                }
-                None => fsck.check_key(&f.key, &desc, true, numcopies, &mut on)?,
-            };
+            let item = Item::file(f.path.clone(), f.key.clone(), !f.locked);
+            let mut on = |e: Event| event(&mut action, e, ctx.here(), descriptions);
+            let ok = checker.check(&item, &desc, &mut on)?;
             action.end(ok)?;
         }
     }
-    record_activity(&ctx.state, &checked_uuid)?;
+    record_activity(&annex, checker.checked_uuid()).map_err(ops_error)?;
     if !args.output.quiet {
         ctx.commit(&reporter)?;
     } else {
@@ -239,28 +194,11 @@ fn event(
     }
 }
 
-/// The remote of `--from`: a git remote whose URL is a path on this
-/// machine, its object store opened directly.
-// A small use of the remote on purpose: the general remote interface is
-// being written alongside and will replace this.
-fn open_remote(ctx: &Ctx, name: &str) -> Result<LocalRemote, CommandError> {
-    let r = ctx.config.remote(name).ok_or_else(|| {
-        CommandError::failed(format!("there is no available git remote named \"{name}\""))
-    })?;
-    let uuid = r.uuid.clone().ok_or_else(|| {
-        CommandError::failed(format!(
-            "cannot determine uuid for {name} (perhaps you need to run \"git annex sync\"?)"
-        ))
-    })?;
-    let base = ctx
-        .repo
-        .work_tree()
-        .map(|p| p.to_path_buf())
-        .unwrap_or_else(|| ctx.repo.git_dir().to_path_buf());
-    let path = r.local_path(&base).ok_or_else(|| {
-        CommandError::failed(format!(
-            "fsck --from {name}: only git remotes on this machine are supported by git-annex-rs yet"
-        ))
-    })?;
-    Ok(LocalRemote::open(name, uuid, &path)?)
+/// A failure to set up or record the checks, as the command reports it
+/// (a failure, worded by the library).
+fn ops_error(e: FsckError) -> CommandError {
+    match e {
+        FsckError::Check(e) => e.into(),
+        other => CommandError::failed(other.to_string()),
+    }
 }

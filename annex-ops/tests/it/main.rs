@@ -8,6 +8,7 @@ mod fixture;
 mod checkpresent;
 mod drop;
 mod example;
+mod fsck;
 mod get;
 mod info;
 mod matching;

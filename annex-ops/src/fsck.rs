@@ -1,0 +1,228 @@
+//! `fsck` of one item: its content checked here, or in a git remote on
+//! this machine, against its key and the location log, with the policy of
+//! the [`Annex`] (trust, numcopies and the `annex.numcopies` attribute).
+//!
+//! The checking itself is [`annex_core::fsck::Fsck`]'s (location log
+//! fixes, bad content moved to `.git/annex/bad`, too few copies warned
+//! about); this module decides what it is given: the numcopies in force for
+//! each item, the trust levels, the repository checked, how repositories
+//! are named. What a check shows is passed on as
+//! [`Event`]s to the caller's callback, which renders them (or not); the
+//! check returns whether everything was fine.
+//!
+//! A run ends with [`record_activity`] (git-annex records every fsck in
+//! `activity.log`); `--all` checks [`logged_keys`].
+//!
+//! ```no_run
+//! use annex_ops::{Annex, Item};
+//! use annex_ops::fsck::{Checker, FsckOptions, record_activity};
+//! use annex_ops::session::{OpenOptions, Session};
+//! let (session, _) = Session::open(&OpenOptions::new("repo".as_ref()))?;
+//! let annex = Annex::open(session)?;
+//! let checker = Checker::new(&annex, FsckOptions::default())?;
+//! let key = annex_core::key::Key::parse(b"SHA256E-s3--abc")?;
+//! let mut on = |e: annex_core::fsck::Event| {
+//!     println!("{e:?}");
+//!     Ok::<(), annex_core::fsck::FsckError>(())
+//! };
+//! let fine = checker.check(&Item::key(key), "the key", &mut on)?;
+//! record_activity(&annex, checker.checked_uuid())?;
+//! println!("fine: {fine}");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use std::collections::BTreeMap;
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
+use std::path::PathBuf;
+
+pub use annex_core::fsck::Event;
+use annex_core::fsck::{self as core, Fsck, LocalRemote};
+use annex_core::key::Key;
+use annex_core::logs::trust::TrustLevel;
+use annex_core::uuid::Uuid;
+
+use crate::annex::Annex;
+use crate::item::Item;
+use crate::remotes::RemoteNameError;
+
+/// Why a check could not be set up or recorded (problems found in content
+/// are not errors: they are [`Event`]s and make a check fail).
+#[derive(Debug, thiserror::Error)]
+pub enum FsckError {
+    /// The remote to check from is not usable.
+    #[error(transparent)]
+    RemoteName(#[from] RemoteNameError),
+    /// The remote to check from is not a git remote on this machine.
+    #[error("fsck --from {0}: only git remotes on this machine are supported by git-annex-rs yet")]
+    NotLocal(String),
+    /// The check itself failed (branch, object store, files).
+    #[error(transparent)]
+    Check(#[from] core::FsckError),
+}
+
+/// How to check.
+#[derive(Debug, Clone, Default)]
+pub struct FsckOptions {
+    /// `--fast`: presence and size only, content not hashed.
+    pub fast: bool,
+    /// `--numcopies`: the numcopies every item is checked against (else the
+    /// item's `annex.numcopies` attribute, else the configured one).
+    pub numcopies: Option<i64>,
+    /// `--from`: the git remote (on this machine) to check instead of this
+    /// repository.
+    pub from: Option<String>,
+    /// The bad-content directory as messages show it (git-annex shows it
+    /// relative to where it runs); `.git/annex/bad` as a full path when
+    /// `None`.
+    pub bad_shown: Option<PathBuf>,
+}
+
+/// A checker for one run: the repository checked and the policy, set up
+/// once, then [`Checker::check`] for each item.
+pub struct Checker<'a> {
+    annex: &'a Annex,
+    fsck: Fsck<'a>,
+    remote: Option<LocalRemote>,
+    numcopies: Option<i64>,
+    descriptions: BTreeMap<Uuid, String>,
+}
+
+impl<'a> Checker<'a> {
+    /// Sets up the checks of `annex` (or of the remote `options.from`).
+    pub fn new(annex: &'a Annex, options: FsckOptions) -> Result<Checker<'a>, FsckError> {
+        let session = &annex.session;
+        let remote = match &options.from {
+            Some(name) => Some(open_remote(annex, name)?),
+            None => None,
+        };
+        let descriptions = listed_descriptions(annex);
+        let store = &session.store;
+        let bad_shown = options
+            .bad_shown
+            .unwrap_or_else(|| store.git_dir().join("annex").join("bad"));
+        let fsck = Fsck::new(
+            &session.state,
+            store,
+            annex.here().clone(),
+            annex.trust.clone(),
+            descriptions.clone(),
+            bad_shown,
+        )
+        .fast(options.fast);
+        Ok(Checker {
+            annex,
+            fsck,
+            remote,
+            numcopies: options.numcopies,
+            descriptions,
+        })
+    }
+
+    /// The repository checked: this one, or the remote's.
+    pub fn checked_uuid(&self) -> &Uuid {
+        self.remote.as_ref().map_or(self.annex.here(), |r| &r.uuid)
+    }
+
+    /// Whether the repository checked is marked dead (git-annex warns
+    /// before it starts).
+    pub fn checks_dead(&self) -> bool {
+        self.annex.trust.get(self.checked_uuid()) == Some(&TrustLevel::Dead)
+    }
+
+    /// How repositories are named in the checks' lists: their
+    /// descriptions, with the names of the remotes that are them added
+    /// (`desc [origin]`, `[origin]`).
+    pub fn descriptions(&self) -> &BTreeMap<Uuid, String> {
+        &self.descriptions
+    }
+
+    /// The numcopies `item` is checked against: the forced one, else its
+    /// `annex.numcopies` attribute, else the configured one.
+    pub fn numcopies_for(&self, item: &Item) -> i64 {
+        self.numcopies
+            .unwrap_or_else(|| self.annex.copies_for(item).0)
+    }
+
+    /// Checks one item; `desc` is what messages call it (the file as
+    /// shown, or the key). Events go to `on` as they happen; an error `on`
+    /// returns stops the check. Returns whether everything was fine.
+    /// An unlocked file checked here whose pointer is still in the work
+    /// tree while the content is present gets its content back.
+    pub fn check<E: From<core::FsckError>>(
+        &self,
+        item: &Item,
+        desc: &str,
+        on: &mut impl FnMut(Event) -> Result<(), E>,
+    ) -> Result<bool, E> {
+        let numcopies = self.numcopies_for(item);
+        let key = &item.key;
+        match &self.remote {
+            Some(r) => self
+                .fsck
+                .check_remote_key(r, key, desc, item.is_file, numcopies, on),
+            None if item.is_file && item.unlocked => match &self.annex.session.worktree {
+                Some(wt) => {
+                    let path = wt.top().join(OsStr::from_bytes(&item.top_path));
+                    self.fsck
+                        .check_unlocked_file(key, desc, &path, numcopies, on)
+                }
+                None => self.fsck.check_key(key, desc, true, numcopies, on),
+            },
+            None => self.fsck.check_key(key, desc, item.is_file, numcopies, on),
+        }
+    }
+}
+
+/// Records that the repository `uuid` (this one, or the remote checked:
+/// [`Checker::checked_uuid`]) was fscked now, in `activity.log`, as
+/// git-annex does at the end of every `fsck`.
+pub fn record_activity(annex: &Annex, uuid: &Uuid) -> Result<(), FsckError> {
+    Ok(core::record_activity(&annex.session.state, uuid)?)
+}
+
+/// What `fsck --all` checks: every key with a location log, in the
+/// branch's order, less those whose every logged location is dead.
+pub fn logged_keys(annex: &Annex) -> Result<Vec<Key>, FsckError> {
+    Ok(core::logged_keys(&annex.session.state)?)
+}
+
+/// The remote of `--from`: a git remote whose URL is a path on this
+/// machine, its object store opened directly.
+fn open_remote(annex: &Annex, name: &str) -> Result<LocalRemote, FsckError> {
+    let session = &annex.session;
+    let r = session
+        .config
+        .remote(name)
+        .ok_or_else(|| RemoteNameError::NoSuchRemote(name.to_owned()))?;
+    let uuid = r
+        .uuid
+        .clone()
+        .ok_or_else(|| RemoteNameError::UnknownUuid(name.to_owned()))?;
+    let path = r
+        .local_path(&session.base_dir())
+        .ok_or_else(|| FsckError::NotLocal(name.to_owned()))?;
+    Ok(LocalRemote::open(name, uuid, &path)?)
+}
+
+/// Every repository's description, with the names of the configured
+/// remotes that are them added (`desc [name]`; `[name]` when the
+/// description is empty or is the name), as fsck lists repositories.
+fn listed_descriptions(annex: &Annex) -> BTreeMap<Uuid, String> {
+    let mut m: BTreeMap<Uuid, String> = annex
+        .descriptions
+        .iter()
+        .map(|(u, d)| (u.clone(), String::from_utf8_lossy(d).into_owned()))
+        .collect();
+    for r in annex.session.config.remotes() {
+        if let Some(u) = &r.uuid {
+            let d = m.entry(u.clone()).or_default();
+            *d = if d.is_empty() || *d == r.name {
+                format!("[{}]", r.name)
+            } else {
+                format!("{d} [{}]", r.name)
+            };
+        }
+    }
+    m
+}

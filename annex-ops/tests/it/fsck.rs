@@ -1,0 +1,252 @@
+//! `fsck` of an item through the library ([`annex_ops::fsck::Checker`]):
+//! sound content, corrupted content (moved to `.git/annex/bad`, the
+//! location log fixed), too few copies, the `annex.numcopies` attribute,
+//! and a remote on this machine checked with `from`; each time the
+//! reference's `fsck` and `whereis --json` agree with what the library
+//! decided and left.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use annex_core::key::Key;
+use annex_ops::fsck::{Checker, Event, FsckOptions, logged_keys, record_activity};
+use annex_ops::{Annex, Item};
+use test_support::{annex, git};
+
+use crate::fixture::{self, has, open, pair, reference_succeeds, uuid_of, uuids, whereis};
+
+const A: &[u8] = b"content of a\n";
+const B: &[u8] = b"content of b\n";
+
+/// Checks `item` (called `desc` in messages) with `options`: whether it
+/// was fine, and the events shown.
+fn check(annex: &Annex, options: FsckOptions, item: &Item, desc: &str) -> (bool, Vec<Event>) {
+    let checker = Checker::new(annex, options).expect("set up the checks");
+    let mut events = Vec::new();
+    let mut on = |e: Event| {
+        events.push(e);
+        Ok::<(), annex_core::fsck::FsckError>(())
+    };
+    let ok = checker.check(item, desc, &mut on).expect("a check");
+    (ok, events)
+}
+
+/// The warnings among `events`.
+fn warnings(events: &[Event]) -> Vec<&str> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Warning(w) => Some(w.as_str()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Where the reference keeps `key`'s content in `dir`.
+fn object_path(dir: &Path, key: &Key) -> PathBuf {
+    let rel = annex(dir, &["contentlocation", &key.to_string()]);
+    dir.join(rel.trim())
+}
+
+/// Overwrites `key`'s content in `dir` with as many other bytes.
+fn corrupt(dir: &Path, key: &Key) {
+    let obj = object_path(dir, key);
+    let len = std::fs::metadata(&obj).expect("the object").len();
+    std::fs::set_permissions(&obj, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    let junk = vec![b'x'; usize::try_from(len).expect("a small object")];
+    std::fs::write(&obj, junk).expect("corrupt the object");
+}
+
+#[test]
+fn fsck_of_sound_content_is_fine_as_the_reference_finds() {
+    let p = pair(&[("a", A)]);
+    let ops = open(&p.origin);
+    let item = fixture::item(&ops, "a");
+    let (ok, events) = check(&ops, FsckOptions::default(), &item, "a");
+    assert!(ok, "{events:?}");
+    assert!(events.contains(&Event::Note("checksum...")), "{events:?}");
+    assert!(warnings(&events).is_empty(), "{events:?}");
+    // --fast does not hash.
+    let fast = FsckOptions {
+        fast: true,
+        ..FsckOptions::default()
+    };
+    let (ok, events) = check(&ops, fast, &item, "a");
+    assert!(ok && events.is_empty(), "{events:?}");
+    // The key alone (`--key`, `--all`) is as fine, and `--all` lists it.
+    let (ok, _) = check(
+        &ops,
+        FsckOptions::default(),
+        &Item::key(item.key.clone()),
+        "k",
+    );
+    assert!(ok);
+    assert!(logged_keys(&ops).expect("keys").contains(&item.key));
+    let checker = Checker::new(&ops, FsckOptions::default()).expect("checks");
+    assert_eq!(checker.checked_uuid().as_str(), uuid_of(&p.origin));
+    assert!(!checker.checks_dead());
+    record_activity(&ops, checker.checked_uuid()).expect("record the activity");
+    ops.session.commit().expect("commit");
+    let activity = git(&p.origin, &["show", "git-annex:activity.log"]);
+    assert!(
+        activity.contains(&uuid_of(&p.origin)) && activity.contains("Fsck"),
+        "{activity}"
+    );
+    assert!(has(&p.origin, &item.key));
+    assert_eq!(whereis(&p.origin, "a"), uuids(&[&p.origin]));
+    fixture::fsck_ok(&p.origin);
+}
+
+#[test]
+fn corrupted_content_goes_to_bad_and_the_location_log_is_fixed() {
+    let p = pair(&[("a", A), ("b", B)]);
+    annex(&p.clone, &["get", "-q", "a", "b"]);
+    let key = fixture::key_of(&p.clone, "a");
+    corrupt(&p.clone, &key);
+    let bad = p
+        .clone
+        .join(".git/annex/bad")
+        .join(String::from_utf8_lossy(&annex_core::objects::key_file(&key)).as_ref());
+    let ops = open(&p.clone);
+    let item = fixture::item(&ops, "a");
+    let (ok, events) = check(&ops, FsckOptions::default(), &item, "a");
+    assert!(!ok, "{events:?}");
+    let warned = warnings(&events);
+    assert!(
+        warned.len() == 1 && warned[0].starts_with("a: Bad file content; moved to "),
+        "{events:?}"
+    );
+    assert_eq!(
+        std::fs::read(&bad).expect("the bad content kept"),
+        vec![b'x'; A.len()]
+    );
+    // b is untouched.
+    let (ok, events) = check(&ops, FsckOptions::default(), &fixture::item(&ops, "b"), "b");
+    assert!(ok, "{events:?}");
+    ops.session.commit().expect("commit");
+    drop(ops);
+    assert!(!has(&p.clone, &key));
+    assert_eq!(whereis(&p.clone, "a"), uuids(&[&p.origin]));
+    assert_eq!(whereis(&p.clone, "b"), uuids(&[&p.origin, &p.clone]));
+    // The reference finds nothing left to fix, and gets good content back.
+    fixture::fsck_ok(&p.clone);
+    annex(&p.clone, &["get", "-q", "a"]);
+    assert_eq!(std::fs::read(p.clone.join("a")).expect("a"), A);
+}
+
+#[test]
+fn too_few_copies_fail_as_the_reference_s_fsck_does() {
+    let p = pair(&[("a", A)]);
+    annex(&p.origin, &["numcopies", "2"]);
+    let ops = open(&p.origin);
+    assert_eq!(ops.numcopies, 2);
+    let item = fixture::item(&ops, "a");
+    let (ok, events) = check(&ops, FsckOptions::default(), &item, "a");
+    assert!(!ok, "{events:?}");
+    assert!(
+        events.contains(&Event::MissingCopies {
+            untrusted: Vec::new(),
+            dead: Vec::new()
+        }),
+        "{events:?}"
+    );
+    assert_eq!(
+        warnings(&events),
+        ["Only 1 of 2 trustworthy copies exist of a\nBack it up with git-annex copy."]
+    );
+    assert!(!reference_succeeds(&p.origin, &["fsck", "a"]));
+    // A forced numcopies (`--numcopies 1`) wins, as the reference's does.
+    let forced = FsckOptions {
+        numcopies: Some(1),
+        ..FsckOptions::default()
+    };
+    let (ok, events) = check(&ops, forced, &item, "a");
+    assert!(ok, "{events:?}");
+    assert!(reference_succeeds(
+        &p.origin,
+        &["fsck", "--numcopies", "1", "a"]
+    ));
+    // Nothing was moved or unlogged: content stays where it was.
+    ops.session.commit().expect("commit");
+    assert!(has(&p.origin, &item.key));
+    assert_eq!(whereis(&p.origin, "a"), uuids(&[&p.origin]));
+}
+
+#[test]
+fn the_numcopies_attribute_is_honoured() {
+    let p = pair(&[("a", A), ("b", B)]);
+    std::fs::write(p.origin.join(".gitattributes"), "a annex.numcopies=2\n")
+        .expect("write .gitattributes");
+    git(&p.origin, &["add", ".gitattributes"]);
+    git(&p.origin, &["commit", "-q", "-m", "numcopies"]);
+    let ops = open(&p.origin);
+    let a = fixture::item(&ops, "a");
+    let b = fixture::item(&ops, "b");
+    let checker = Checker::new(&ops, FsckOptions::default()).expect("checks");
+    assert_eq!(checker.numcopies_for(&a), 2);
+    assert_eq!(checker.numcopies_for(&b), 1);
+    // The key alone has no attributes.
+    assert_eq!(checker.numcopies_for(&Item::key(a.key.clone())), 1);
+    let (ok, events) = check(&ops, FsckOptions::default(), &a, "a");
+    assert!(!ok, "{events:?}");
+    assert_eq!(
+        warnings(&events),
+        ["Only 1 of 2 trustworthy copies exist of a\nBack it up with git-annex copy."]
+    );
+    assert!(!reference_succeeds(&p.origin, &["fsck", "a"]));
+    let (ok, events) = check(&ops, FsckOptions::default(), &b, "b");
+    assert!(ok, "{events:?}");
+    assert!(reference_succeeds(&p.origin, &["fsck", "b"]));
+    // A forced numcopies overrides the attribute, as `--numcopies` does.
+    let forced = FsckOptions {
+        numcopies: Some(1),
+        ..FsckOptions::default()
+    };
+    let (ok, events) = check(&ops, forced, &a, "a");
+    assert!(ok, "{events:?}");
+    assert!(reference_succeeds(
+        &p.origin,
+        &["fsck", "--numcopies", "1", "a"]
+    ));
+}
+
+#[test]
+fn fsck_from_a_remote_on_this_machine_moves_its_bad_content_here() {
+    let p = pair(&[("a", A)]);
+    let key = fixture::key_of(&p.origin, "a");
+    corrupt(&p.origin, &key);
+    let ops = open(&p.clone);
+    let from = FsckOptions {
+        from: Some("origin".to_owned()),
+        ..FsckOptions::default()
+    };
+    let checker = Checker::new(&ops, from.clone()).expect("checks");
+    assert_eq!(checker.checked_uuid().as_str(), uuid_of(&p.origin));
+    let item = fixture::item(&ops, "a");
+    let (ok, events) = check(&ops, from, &item, "a");
+    assert!(!ok, "{events:?}");
+    assert!(
+        warnings(&events)
+            .iter()
+            .any(|w| w.starts_with("a: Bad file content;")),
+        "{events:?}"
+    );
+    ops.session.commit().expect("commit");
+    drop(ops);
+    assert!(!has(&p.origin, &key));
+    // The clone's location log no longer says origin has it.
+    assert!(whereis(&p.clone, "a").is_empty());
+    // An unknown remote is refused, in git-annex's words.
+    let ops = open(&p.clone);
+    let nowhere = FsckOptions {
+        from: Some("nowhere".to_owned()),
+        ..FsckOptions::default()
+    };
+    let Err(e) = Checker::new(&ops, nowhere) else {
+        panic!("a remote that does not exist was accepted");
+    };
+    assert_eq!(
+        e.to_string(),
+        "there is no available git remote named \"nowhere\""
+    );
+}
