@@ -77,7 +77,8 @@ impl Annex {
 
     /// Puts `item` (that the caller [wants](Annex::wants_put)) on the
     /// remote. `uploaded`: the [queue](crate::queue) already uploaded it;
-    /// it is recorded now.
+    /// it is recorded now, once the remote is seen to have it (else the
+    /// put fails: nothing is recorded or dropped).
     pub fn put(
         &self,
         item: &Item,
@@ -94,6 +95,15 @@ impl Annex {
                 Direction::Upload,
                 remote.name(),
             ));
+            // The caller's word is not enough to record the copy (a move
+            // then drops here without counting copies): the remote must
+            // have the content now.
+            if !matches!(remote.check_present(&item.key), Ok(true)) {
+                obs.warning(&Warning::Message(
+                    "the upload could not be confirmed: the remote does not have the content",
+                ));
+                return Ok(PutOutcome::Failed);
+            }
             self.uploaded(remote, item)?;
         }
         let fast = options.fast && !options.moving && !uploaded;

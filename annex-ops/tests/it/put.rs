@@ -173,3 +173,29 @@ fn move_to_a_remote_that_had_it_verifies_copies_and_refuses_below_numcopies() {
     assert_eq!(whereis(&p.clone, "a"), uuids(&[&p.origin, &p.clone]));
     fsck_ok(&p.clone);
 }
+
+/// Review finding: `put(.., uploaded = true, ..)` took the caller's word
+/// that a queued upload happened, then a move dropped here without
+/// counting copies. A wrong `true` must not lose the only copy.
+#[test]
+fn a_move_said_uploaded_that_the_remote_lacks_drops_nothing() {
+    let p = pair(&[("a", A)]);
+    fixture::add(&p.clone, &[("new", NEW)]);
+    let ops = open(&p.clone);
+    let item = fixture::item(&ops, "new");
+    let origin = ops.remote_named("origin").expect("origin");
+    let options = PutOptions {
+        moving: true,
+        ..PutOptions::default()
+    };
+    let mut rec = Recorder::default();
+    let out = ops
+        .put(&item, origin, options, true, &mut rec)
+        .expect("move --to");
+    assert!(matches!(out, PutOutcome::Failed), "{out:?}");
+    ops.finish().expect("finish");
+    assert!(has(&p.clone, &item.key), "the only copy is kept");
+    assert!(!has(&p.origin, &item.key));
+    assert_eq!(whereis(&p.clone, "new"), uuids(&[&p.clone]));
+    fsck_ok(&p.clone);
+}
