@@ -198,11 +198,8 @@ impl CopiesAttributes {
             return (None, None);
         };
         let value = |i: usize| {
-            let v = answer.first()?.get(i)?;
-            match v.as_slice() {
-                b"unspecified" | b"unset" | b"set" => None,
-                v => crate::logs::format::hs_read_int(v),
-            }
+            let v = attr_value(answer.first()?.get(i)?.clone())?;
+            crate::logs::format::hs_read_int(&v)
         };
         (value(2), value(5))
     }
