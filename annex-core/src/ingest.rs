@@ -112,6 +112,10 @@ pub enum IngestError {
         /// The file.
         path: PathBuf,
     },
+    /// The work-tree path must not be written (beyond a symbolic link,
+    /// in `.git`, ...).
+    #[error(transparent)]
+    Path(#[from] crate::wtpath::WtPathError),
     /// A large-files expression could not be parsed.
     #[error("bad annex.largefiles expression {expr:?}: {detail}")]
     BadExpression {
@@ -322,7 +326,7 @@ impl Ingester {
         how: Disposition,
         meta: fs::Metadata,
     ) -> Result<Added, IngestError> {
-        let full = self.top.join(os(path));
+        let full = crate::wtpath::check(&self.top, path)?;
         let ft = meta.file_type();
         if how != Disposition::Annex {
             if !ft.is_symlink() && !ft.is_file() {
@@ -662,9 +666,9 @@ impl Ingester {
                 });
             }
         }
-        fs::rename(&tmp, full).map_err(|e| {
+        crate::wtpath::rename_into_full(&self.top, &tmp, full).map_err(|e| {
             let _ = fs::remove_file(&tmp);
-            io_err("replace", full)(e)
+            e.into()
         })
     }
 
@@ -865,7 +869,7 @@ pub fn unlock(
     key: &Key,
     thin: Thin,
 ) -> Result<IndexEntry, IngestError> {
-    let full = top.join(os(path));
+    let full = crate::wtpath::check(top, path)?;
     let dir = full.parent().unwrap_or(top);
     let tmp = dir.join(format!(
         ".annex-rs-unlock.{}.{}",
@@ -879,9 +883,9 @@ pub fn unlock(
         let _ = fs::remove_file(&tmp);
         return Err(e);
     }
-    if let Err(e) = fs::rename(&tmp, &full) {
+    if let Err(e) = crate::wtpath::rename_into(top, &tmp, path) {
         let _ = fs::remove_file(&tmp);
-        return Err(io_err("replace", &full)(e));
+        return Err(e.into());
     }
     let id = write_blob(repo, path, &pointer_bytes)?;
     let mode = match fs::metadata(&full) {
@@ -914,7 +918,7 @@ pub fn lock(
 ) -> Result<Locked, IngestError> {
     let top = ingester.top();
     let store = ingester.store();
-    let full = top.join(os(path));
+    let full = crate::wtpath::check(top, path)?;
     let meta = fs::symlink_metadata(&full).map_err(io_err("stat", &full))?;
     if !meta.file_type().is_file() {
         return Err(IngestError::NotRegular {
@@ -954,7 +958,7 @@ pub fn make_link(
     key: &Key,
     force: bool,
 ) -> Result<IndexEntry, IngestError> {
-    let full = ingester.top().join(os(path));
+    let full = crate::wtpath::check(ingester.top(), path)?;
     if !force && fs::symlink_metadata(&full).is_ok() {
         return Err(IngestError::Io {
             op: "create",

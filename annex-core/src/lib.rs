@@ -19,7 +19,8 @@
 //! - [`state`]: the repository's state, typed: every log read and changed through the branch.
 //! - [`config`]: git-annex's settings from git config, and the remotes.
 //! - [`trust`](mod@trust): the trust map decisions use (`trust.log` overridden by git config).
-//! - [`worktree`]: the annexed files of the work tree and index.
+//! - [`worktree`]: the annexed files of the work tree and index; [`wtpath`]: the check
+//!   every writer of a work-tree file makes (no symbolic link on the way, nothing in `.git`).
 //! - [`ingest`]: adding files to the annex; [`filter`]: the smudge/clean filter.
 //! - [`remote`]: remotes; [`transfer`]: transfers; [`content`]: content locks and drop safety.
 //! - [`preferred`]: preferred-content expressions; [`sizes`]: repository sizes; [`units`]: data sizes read and shown.
@@ -62,3 +63,4 @@ pub mod units;
 pub mod unused;
 pub mod uuid;
 pub mod worktree;
+pub mod wtpath;

@@ -456,17 +456,35 @@ pub fn run(args: Args) -> Result<(), CommandError> {
     let mut inputs = Vec::new();
     for a in &args.paths {
         let spec = pathspec_from_arg(&top, &ctx.cwd, Path::new(a))?;
+        // A path beyond a symbolic link is not in the work tree: git-annex
+        // refuses it (whether the file is known to git or not).
+        if !spec.is_empty()
+            && let Err(e) = annex_core::wtpath::check(&top, &spec)
+            && e.is_beyond_symlink()
+        {
+            let msg = format!(
+                "{} is beyond a symbolic link",
+                String::from_utf8_lossy(a.as_bytes())
+            );
+            refuse_arg(
+                &mut reporter,
+                a.as_bytes(),
+                &msg,
+                "FileBeyondSymbolicLink",
+                &args.output,
+            )?;
+            continue;
+        }
         let full = top.join(OsStr::from_bytes(&spec));
         if std::fs::symlink_metadata(&full).is_err() {
-            let shown = a.as_bytes();
-            eprintln!("git-annex-rs: {} not found", String::from_utf8_lossy(shown));
-            if reporter.is_json() {
-                let mut action = reporter.start(Some(shown), None, shown)?;
-                action.field("message-id", Value::String("FileNotFound".into()));
-                action.end(false)?;
-            } else {
-                reporter.count_failure();
-            }
+            let msg = format!("{} not found", String::from_utf8_lossy(a.as_bytes()));
+            refuse_arg(
+                &mut reporter,
+                a.as_bytes(),
+                &msg,
+                "FileNotFound",
+                &args.output,
+            )?;
             continue;
         }
         specs.push(spec);
@@ -534,6 +552,34 @@ pub fn run(args: Args) -> Result<(), CommandError> {
     annex_core::ingest::stage(repo.gix(), &entries)?;
     finish_recording(&ctx, &reporter, !entries.is_empty())?;
     reporter.finish()
+}
+
+/// Reports a command-line path refused before any action on it, as
+/// git-annex does: the message on stderr (in the JSON object instead with
+/// `--json-error-messages`), and in JSON mode an object with the message
+/// id; the run then fails.
+fn refuse_arg(
+    reporter: &mut Reporter,
+    shown: &[u8],
+    msg: &str,
+    message_id: &str,
+    output: &OutputArgs,
+) -> Result<(), CommandError> {
+    let msg = format!("git-annex-rs: {msg}");
+    if !(reporter.is_json() && output.json_error_messages) {
+        eprintln!("{msg}");
+    }
+    if reporter.is_json() {
+        let mut action = reporter.start(Some(shown), None, shown)?;
+        action.field("message-id", Value::String(message_id.into()));
+        if output.json_error_messages {
+            action.error(&msg);
+        }
+        action.end(false)
+    } else {
+        reporter.count_failure();
+        Ok(())
+    }
 }
 
 /// Reports an action's failure as git-annex reports an error that ends
@@ -748,6 +794,14 @@ fn process(
                             String::from_utf8_lossy(&shown)
                         );
                         warn(&mut action, &msg, reporter_json)?;
+                    }
+                    IngestError::Path(p) if p.is_beyond_symlink() => {
+                        action.field("message-id", Value::String("FileBeyondSymbolicLink".into()));
+                        let msg = format!(
+                            "{} is beyond a symbolic link",
+                            String::from_utf8_lossy(&shown)
+                        );
+                        giveup(&mut action, &msg, json_error_messages)?;
                     }
                     IngestError::NotRegular { .. } => {
                         let msg =

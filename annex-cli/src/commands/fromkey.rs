@@ -64,6 +64,7 @@ struct Run<'a> {
     shower: Shower<'a>,
     entries: Vec<ingest::IndexEntry>,
     json: bool,
+    json_error_messages: bool,
 }
 
 impl Run<'_> {
@@ -91,6 +92,19 @@ impl Run<'_> {
             );
         }
         action.field("key", Value::String(key.to_string()));
+        // Never a link made beyond a symbolic link (outside the
+        // repository) or in `.git` (git-annex makes both).
+        if let Err(e) = annex_core::wtpath::check(&top, &path) {
+            let msg = match &e {
+                annex_core::wtpath::WtPathError::BeyondSymlink { .. } => format!(
+                    "{} is beyond a symbolic link",
+                    String::from_utf8_lossy(&self.shower.quoted(&path))
+                ),
+                other => other.to_string(),
+            };
+            crate::commands::add::giveup(&mut action, &msg, self.json_error_messages)?;
+            return action.end(false);
+        }
         let full = top.join(OsStr::from_bytes(&path));
         if let Ok(meta) = std::fs::symlink_metadata(&full) {
             let same = meta.file_type().is_symlink()
@@ -137,6 +151,7 @@ pub fn run(args: Args) -> Result<(), CommandError> {
         shower: Shower::new(&ctx, reporter.is_json()),
         entries: Vec::new(),
         json: reporter.is_json(),
+        json_error_messages: args.output.json_error_messages,
     };
     let result = if args.batch || args.pairs.is_empty() {
         if args.batch && !args.pairs.is_empty() {
