@@ -398,7 +398,20 @@ impl Annex {
             return None;
         }
         let wt = self.session.worktree.as_ref()?;
-        Some(wt.top().join(std::ffi::OsStr::from_bytes(&item.top_path)))
+        // Never a file beyond a symbolic link (outside the work tree).
+        annex_core::wtpath::check(wt.top(), &item.top_path).ok()
+    }
+
+    /// Refuses an item found through a work-tree file beyond a symbolic
+    /// link (or otherwise not a path of the work tree): its key was read
+    /// from outside the repository, and writing the file would write
+    /// there. `None` when the item may be acted on.
+    pub fn refused_path(&self, item: &Item) -> Option<annex_core::wtpath::WtPathError> {
+        if !item.is_file || item.top_path.is_empty() {
+            return None;
+        }
+        let wt = self.session.worktree.as_ref()?;
+        annex_core::wtpath::check(wt.top(), &item.top_path).err()
     }
 
     /// Lets git see that an unlocked item's file changed only in form.

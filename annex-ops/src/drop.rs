@@ -72,6 +72,10 @@ pub enum DropOutcome {
     /// The remote could not be reached or failed to remove the content
     /// (git-annex's warning).
     RemoteFailed(String),
+    /// The item's work-tree file is beyond a symbolic link (or otherwise
+    /// not a path of the work tree, see [`Annex::refused_path`]): nothing
+    /// was done. The message names the path.
+    PathRefused(String),
 }
 
 impl DropOutcome {
@@ -223,6 +227,9 @@ impl Annex {
         item: &Item,
         options: DropOptions<'_>,
     ) -> Result<DropOutcome, DropError> {
+        if let Some(e) = self.refused_path(item) {
+            return Ok(DropOutcome::PathRefused(e.to_string()));
+        }
         let key = &item.key;
         let lock = match content::lock_for_removal(&self.session.store, key) {
             Ok(Some(l)) => l,
@@ -274,6 +281,9 @@ impl Annex {
         item: &Item,
         options: DropOptions<'_>,
     ) -> Result<DropOutcome, DropError> {
+        if let Some(e) = self.refused_path(item) {
+            return Ok(DropOutcome::PathRefused(e.to_string()));
+        }
         let Some(ru) = entry.uuid.clone() else {
             return Ok(DropOutcome::RemoteFailed("cannot access remote".into()));
         };

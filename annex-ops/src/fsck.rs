@@ -32,8 +32,6 @@
 //! ```
 
 use std::collections::BTreeMap;
-use std::ffi::OsStr;
-use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 
 pub use annex_core::fsck::Event;
@@ -162,11 +160,14 @@ impl<'a> Checker<'a> {
                 .fsck
                 .check_remote_key(r, key, desc, item.is_file, numcopies, on),
             None if item.is_file && item.unlocked => match &self.annex.session.worktree {
-                Some(wt) => {
-                    let path = wt.top().join(OsStr::from_bytes(&item.top_path));
-                    self.fsck
-                        .check_unlocked_file(key, desc, &path, numcopies, on)
-                }
+                // A file beyond a symbolic link is not fixed (that would
+                // write outside the work tree): its key is checked alone.
+                Some(wt) => match annex_core::wtpath::check(wt.top(), &item.top_path) {
+                    Ok(path) => self
+                        .fsck
+                        .check_unlocked_file(key, desc, &path, numcopies, on),
+                    Err(_) => self.fsck.check_key(key, desc, true, numcopies, on),
+                },
                 None => self.fsck.check_key(key, desc, true, numcopies, on),
             },
             None => self.fsck.check_key(key, desc, item.is_file, numcopies, on),

@@ -85,6 +85,10 @@ pub enum ResolveError {
         /// Why.
         source: io::Error,
     },
+    /// A file to write is beyond a symbolic link (or otherwise not a
+    /// path of the work tree): it is left alone.
+    #[error(transparent)]
+    Path(#[from] annex_core::wtpath::WtPathError),
     /// The merge being resolved is not recorded (`MERGE_HEAD`).
     #[error("{}: {source}", path.display())]
     MergeHead {
@@ -612,7 +616,8 @@ impl Resolver {
                 && matches!(annex_core::backend::verify_key(key, &old), Ok(Some(true)));
             if is_content {
                 if old != full {
-                    fs::rename(&old, &full).map_err(io_err("move", &old))?;
+                    annex_core::wtpath::check_full(&self.top, &old)?;
+                    annex_core::wtpath::rename_into_full(&self.top, &old, &full)?;
                 }
                 let sha = self.write_blob(dest, &pointer_bytes)?;
                 self.stage(if exec { "100755" } else { "100644" }, &sha, dest);
@@ -641,6 +646,8 @@ impl Resolver {
         full: &Path,
         make: impl FnOnce(&Path) -> io::Result<()>,
     ) -> Result<(), ResolveError> {
+        // Never a file beyond a symbolic link (outside the work tree).
+        annex_core::wtpath::check_full(&self.top, full)?;
         let dir = full.parent().unwrap_or(&self.top);
         fs::create_dir_all(dir).map_err(io_err("create directory", dir))?;
         let tmp = dir.join(format!(
@@ -662,9 +669,9 @@ impl Resolver {
                 source: io::Error::other("a directory is in the way"),
             });
         }
-        fs::rename(&tmp, full).map_err(|e| {
+        annex_core::wtpath::rename_into_full(&self.top, &tmp, full).map_err(|e| {
             let _ = fs::remove_file(&tmp);
-            io_err("replace", full)(e)
+            e.into()
         })
     }
 

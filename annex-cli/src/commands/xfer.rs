@@ -443,7 +443,7 @@ impl Env {
                 }
             }
             DropOutcome::Locked => action.error("content is locked"),
-            DropOutcome::Unlockable(e) => action.error(e),
+            DropOutcome::Unlockable(e) | DropOutcome::PathRefused(e) => action.error(e),
             DropOutcome::RemoteFailed(e) => action.warning(e),
         }
         Ok(false)
