@@ -152,7 +152,13 @@ fn check_attrs(top: &Path, paths: &[&[u8]]) -> Result<Vec<Attrs>, CommandError> 
     if paths.is_empty() {
         return Ok(Vec::new());
     }
-    let mut p = Coprocess::spawn(
+    let mut p = attr_process(top)?;
+    query_attrs(&mut p, paths)
+}
+
+/// The `git check-attr` process [`check_attrs`] asks.
+fn attr_process(top: &Path) -> Result<Coprocess, CommandError> {
+    Ok(Coprocess::spawn(
         top,
         &[
             "check-attr",
@@ -161,7 +167,11 @@ fn check_attrs(top: &Path, paths: &[&[u8]]) -> Result<Vec<Attrs>, CommandError> 
             "annex.backend",
             "annex.largefiles",
         ],
-    )?;
+    )?)
+}
+
+/// [`check_attrs`] through a running [`attr_process`].
+fn query_attrs(p: &mut Coprocess, paths: &[&[u8]]) -> Result<Vec<Attrs>, CommandError> {
     let answers = p.query_all(paths, 6)?;
     Ok(answers
         .into_iter()
@@ -400,9 +410,23 @@ pub fn run(args: Args) -> Result<(), CommandError> {
             None
         };
         let mut any_staged = false;
+        // One `git check-attr` for the whole run, started with the first
+        // file.
+        let mut attr: Option<Coprocess> = None;
         let result = crate::batch::for_each_item(args.nul, |line| {
+            // An empty line (or one naming the top of the work tree) adds
+            // nothing: git-annex answers it with an empty line (when it
+            // does not stop: without --force, `git check-ignore` rejects
+            // the empty path and git-annex dies). Answered at once, without
+            // a look at the work tree.
+            if line.is_empty() {
+                return crate::output::bytes_line(b"");
+            }
             let arg = Path::new(OsStr::from_bytes(line));
             let path = pathspec_from_arg(&top, &ctx.cwd, arg)?;
+            if path.is_empty() {
+                return crate::output::bytes_line(b"");
+            }
             let full = top.join(OsStr::from_bytes(&path));
             let exists = std::fs::symlink_metadata(&full).is_ok();
             let ignored = match (&mut ignore, exists && !path.is_empty()) {
@@ -416,7 +440,11 @@ pub fn run(args: Args) -> Result<(), CommandError> {
             if !known {
                 return crate::output::bytes_line(b"");
             }
-            let attrs = check_attrs(&top, &[&path])?;
+            let attr = match &mut attr {
+                Some(p) => p,
+                None => attr.insert(attr_process(&top)?),
+            };
+            let attrs = query_attrs(attr, &[&path])?;
             let plan = policy.plan(attrs.first().unwrap_or(&Attrs::default()))?;
             let item = Item {
                 path,
