@@ -243,10 +243,19 @@ pub(crate) fn largefiles_matcher(
     expr: &[u8],
     source: &str,
 ) -> Result<Arc<dyn LargeFilesMatcher>, CommandError> {
+    expression_matcher("annex.largefiles", expr, source)
+}
+
+/// A large-files expression of the setting `setting` (`annex.largefiles`,
+/// or `annex.addunlocked`, which takes the same expressions) as a matcher;
+/// a refusal names the setting, as git-annex's does.
+fn expression_matcher(
+    setting: &str,
+    expr: &[u8],
+    source: &str,
+) -> Result<Arc<dyn LargeFilesMatcher>, CommandError> {
     let m = LargeFiles::parse(expr).map_err(|e| {
-        CommandError::failed(format!(
-            "bad annex.largefiles configuration in {source}: {e}"
-        ))
+        CommandError::failed(format!("bad {setting} configuration in {source}: {e}"))
     })?;
     Ok(Arc::new(m))
 }
@@ -375,7 +384,7 @@ pub fn run(args: Args) -> Result<(), CommandError> {
         let matcher: Option<Arc<dyn LargeFilesMatcher>> = match annex_core::config::parse_bool(v) {
             Some(true) => Some(all_large()),
             Some(false) => None,
-            None => Some(largefiles_matcher(v, "git config")?),
+            None => Some(expression_matcher("annex.addunlocked", v, "git config")?),
         };
         if let Some(m) = matcher {
             ingester = ingester.with_add_unlocked(m);
