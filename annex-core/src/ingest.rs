@@ -326,7 +326,8 @@ impl Ingester {
         how: Disposition,
         meta: fs::Metadata,
     ) -> Result<Added, IngestError> {
-        let full = crate::wtpath::check(&self.top, path)?;
+        crate::wtpath::check(&self.top, path)?;
+        let full = self.top.join(os(path));
         let ft = meta.file_type();
         if how != Disposition::Annex {
             if !ft.is_symlink() && !ft.is_file() {
@@ -496,7 +497,7 @@ impl Ingester {
             h(full);
         }
         let result = (|| {
-            fs::copy(full, &tmp).map_err(|e| changed_or(e, path, full))?;
+            fs::copy(full, &tmp).map_err(|e| copy_failed(e, path, full, &tmp))?;
             let after = fs::symlink_metadata(full).map_err(|_| changed())?;
             if !same_stat(before, &after) {
                 return Err(changed());
@@ -542,7 +543,7 @@ impl Ingester {
         let frozen = old_mode & !0o222;
         if frozen != old_mode {
             fs::set_permissions(full, fs::Permissions::from_mode(frozen))
-                .map_err(|e| changed_or(e, path, full))?;
+                .map_err(|e| changed_or_io(e, path, "change the mode of", full))?;
         }
         let tmp_dir = self.store.other_tmp_dir();
         if !self.tmp_made.load(Ordering::Relaxed) {
@@ -563,7 +564,7 @@ impl Ingester {
         let tmp = tmp_dir.join(tmp_name);
         if let Err(e) = fs::hard_link(full, &tmp) {
             restore_mode(full, &before, old_mode);
-            return Err(changed_or(e, path, full));
+            return Err(changed_or_io(e, path, "make the hard link", &tmp));
         }
         let linked = match fs::symlink_metadata(&tmp) {
             Ok(m) => m,
@@ -666,9 +667,9 @@ impl Ingester {
                 });
             }
         }
-        crate::wtpath::rename_into_full(&self.top, &tmp, full).map_err(|e| {
+        fs::rename(&tmp, full).map_err(|e| {
             let _ = fs::remove_file(&tmp);
-            e.into()
+            io_err("replace", full)(e)
         })
     }
 
@@ -803,6 +804,38 @@ fn same_stat(a: &fs::Metadata, b: &fs::Metadata) -> bool {
         && a.file_type() == b.file_type()
 }
 
+/// A copy of the work-tree file `full` to `to` failed: the file is gone
+/// ([`IngestError::Changed`]), or the copy could not be written (a full
+/// disk, a read-only file system, a quota: the error names `to`, the
+/// file written), or else the file could not be read.
+fn copy_failed(e: io::Error, path: &[u8], full: &Path, to: &Path) -> IngestError {
+    let write_side = matches!(
+        e.raw_os_error().map(rustix::io::Errno::from_raw_os_error),
+        Some(
+            rustix::io::Errno::NOSPC
+                | rustix::io::Errno::DQUOT
+                | rustix::io::Errno::ROFS
+                | rustix::io::Errno::FBIG
+        )
+    );
+    if write_side {
+        io_err("write", to)(e)
+    } else {
+        changed_or(e, path, full)
+    }
+}
+
+/// [`changed_or`] for an operation other than reading `target`.
+fn changed_or_io(e: io::Error, path: &[u8], op: &'static str, target: &Path) -> IngestError {
+    if e.kind() == io::ErrorKind::NotFound {
+        IngestError::Changed {
+            path: os(path).into(),
+        }
+    } else {
+        io_err(op, target)(e)
+    }
+}
+
 fn changed_or(e: io::Error, path: &[u8], full: &Path) -> IngestError {
     if e.kind() == io::ErrorKind::NotFound {
         IngestError::Changed {
@@ -869,7 +902,8 @@ pub fn unlock(
     key: &Key,
     thin: Thin,
 ) -> Result<IndexEntry, IngestError> {
-    let full = crate::wtpath::check(top, path)?;
+    crate::wtpath::check(top, path)?;
+    let full = top.join(os(path));
     let dir = full.parent().unwrap_or(top);
     let tmp = dir.join(format!(
         ".annex-rs-unlock.{}.{}",
@@ -883,9 +917,9 @@ pub fn unlock(
         let _ = fs::remove_file(&tmp);
         return Err(e);
     }
-    if let Err(e) = crate::wtpath::rename_into(top, &tmp, path) {
+    if let Err(e) = fs::rename(&tmp, &full) {
         let _ = fs::remove_file(&tmp);
-        return Err(e.into());
+        return Err(io_err("replace", &full)(e));
     }
     let id = write_blob(repo, path, &pointer_bytes)?;
     let mode = match fs::metadata(&full) {
@@ -918,7 +952,8 @@ pub fn lock(
 ) -> Result<Locked, IngestError> {
     let top = ingester.top();
     let store = ingester.store();
-    let full = crate::wtpath::check(top, path)?;
+    crate::wtpath::check(top, path)?;
+    let full = top.join(os(path));
     let meta = fs::symlink_metadata(&full).map_err(io_err("stat", &full))?;
     if !meta.file_type().is_file() {
         return Err(IngestError::NotRegular {
@@ -958,7 +993,8 @@ pub fn make_link(
     key: &Key,
     force: bool,
 ) -> Result<IndexEntry, IngestError> {
-    let full = crate::wtpath::check(ingester.top(), path)?;
+    crate::wtpath::check(ingester.top(), path)?;
+    let full = ingester.top().join(os(path));
     if !force && fs::symlink_metadata(&full).is_ok() {
         return Err(IngestError::Io {
             op: "create",

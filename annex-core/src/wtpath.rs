@@ -17,18 +17,20 @@
 //!
 //! [`check`] looks at each directory on the way (`openat` with
 //! `O_NOFOLLOW`, one component at a time from the top, so a link is never
-//! followed while looking). [`rename_into`] does the final step of a write
-//! (a file made elsewhere renamed into place) relative to the directory it
-//! opened that way, so a symbolic link put in place of a directory after
-//! the check cannot redirect the rename.
+//! followed while looking). Every writer calls it before it touches the
+//! file. [`rename_into`] does the final step of a write (a file made
+//! elsewhere renamed into place) relative to the directory it opened that
+//! way, so a symbolic link put in place of a directory after the check
+//! cannot redirect the rename; `sync`'s merge resolution moves content
+//! with it.
 //!
-//! The window that remains: between [`check`] and the writes a command
-//! makes by path before its final rename (the temporary file it makes,
-//! a permission change on the file being added), a directory of the path
-//! replaced by a symbolic link at that moment by another process could
-//! redirect those steps; the final rename is then refused. Only a process
-//! that can already write the work tree can do that, at the moment of the
-//! write.
+//! The window that remains: between [`check`] and a writer's steps by path
+//! (its final rename, and, for `add`, the permission change and the hard
+//! link of the file being added), a directory of the path replaced by a
+//! symbolic link at that moment by another process could redirect those
+//! steps. Only a process that can already write the work tree can do
+//! that, and only during the write. Making the final rename of every
+//! writer a [`rename_into`] closes it for the rename.
 //!
 //! ```no_run
 //! # fn main() -> Result<(), annex_core::wtpath::WtPathError> {

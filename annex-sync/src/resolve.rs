@@ -669,9 +669,9 @@ impl Resolver {
                 source: io::Error::other("a directory is in the way"),
             });
         }
-        annex_core::wtpath::rename_into_full(&self.top, &tmp, full).map_err(|e| {
+        fs::rename(&tmp, full).map_err(|e| {
             let _ = fs::remove_file(&tmp);
-            e.into()
+            io_err("replace", full)(e)
         })
     }
 
