@@ -138,7 +138,11 @@ impl Ctx {
     /// Commits the journal to the `git-annex` branch, announcing it on
     /// stdout in plain mode as git-annex does.
     pub fn commit(&self, reporter: &Reporter) -> Result<(), CommandError> {
-        if self.session.commit()? && !reporter.is_json() {
+        let committed = self
+            .session
+            .commit()
+            .map_err(CommandError::uncommitted)?;
+        if committed && !reporter.is_json() {
             outln!("(recording state in git...)")?;
         }
         Ok(())

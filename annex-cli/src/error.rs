@@ -126,6 +126,19 @@ impl CommandError {
         CommandError::new(ErrorKind::Failure, Message(message.into()))
     }
 
+    /// The `git-annex` branch could not be committed at the end of a
+    /// command (a full disk, say): what the command did is recorded in
+    /// the journal already (every command reads it, and the next one that
+    /// can commits it), which the message says, with `error` as its cause.
+    pub fn uncommitted(error: impl Into<Box<dyn Error + Send + Sync>>) -> CommandError {
+        CommandError::with_message(
+            ErrorKind::Failure,
+            "cannot commit the git-annex branch; what was done is recorded in \
+             .git/annex/journal, and the next command that can commits it",
+            error,
+        )
+    }
+
     /// The user asked for something that cannot be done (exit code 1).
     pub fn user(message: impl Into<String>) -> CommandError {
         CommandError::new(ErrorKind::User, Message(message.into()))

@@ -663,7 +663,7 @@ pub(crate) fn finish_recording(
     reporter: &Reporter,
     staged: bool,
 ) -> Result<(), CommandError> {
-    let committed = ctx.state.commit()?;
+    let committed = ctx.state.commit().map_err(CommandError::uncommitted)?;
     if (committed.is_some() || staged) && !reporter.is_json() {
         crate::output::outln!("(recording state in git...)")?;
     }

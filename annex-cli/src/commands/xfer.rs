@@ -486,7 +486,7 @@ impl Env {
 
     /// Commits what remotes recorded, then this repository's journal.
     pub fn finish(&self, reporter: &Reporter) -> Result<(), CommandError> {
-        let finished = self.annex.finish()?;
+        let finished = self.annex.finish().map_err(CommandError::uncommitted)?;
         for e in &finished.remote_errors {
             eprintln!("git-annex-rs: {e}");
         }
