@@ -138,10 +138,7 @@ impl Ctx {
     /// Commits the journal to the `git-annex` branch, announcing it on
     /// stdout in plain mode as git-annex does.
     pub fn commit(&self, reporter: &Reporter) -> Result<(), CommandError> {
-        let committed = self
-            .session
-            .commit()
-            .map_err(CommandError::uncommitted)?;
+        let committed = self.session.commit().map_err(CommandError::uncommitted)?;
         if committed && !reporter.is_json() {
             outln!("(recording state in git...)")?;
         }

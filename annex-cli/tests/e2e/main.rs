@@ -13,6 +13,7 @@ mod contentlocation;
 mod drop_safety;
 mod examinekey;
 mod fsck;
+mod hostile_inputs;
 mod init;
 mod interop;
 mod matchexpression;
