@@ -384,3 +384,33 @@ fn drop_force_on_a_full_disk_exited_1_after_removing_the_content() {
     assert!(ours(&r, &["drop", "--force", "f"]).status.success());
     assert!(!here());
 }
+
+#[test]
+fn get_filled_an_unlocked_file_beyond_a_symlink() {
+    // A clone whose `d` (holding an unlocked file, its pointer) became a
+    // link to an outside copy of that pointer file: the reference's get
+    // writes the content there; ours gets the content into the store and
+    // leaves the outside file alone.
+    let t = tempfile::tempdir().expect("temp dir");
+    let a = t.path().join("a");
+    fs::create_dir(&a).expect("mkdir");
+    support::git(&a, &["init", "-q", "-b", "main"]);
+    support::annex(&a, &["init", "-q", "a"]);
+    fs::create_dir(a.join("d")).expect("mkdir");
+    fs::write(a.join("d/h.txt"), "hello\n").expect("write");
+    support::annex(&a, &["add", "-q", "d/h.txt"]);
+    support::annex(&a, &["unlock", "-q", "d/h.txt"]);
+    support::git(&a, &["commit", "-q", "-m", "add"]);
+    support::git(t.path(), &["clone", "-q", "a", "b"]);
+    let b = t.path().join("b");
+    assert!(ours(&b, &["init", "-q", "b"]).status.success());
+    let out = t.path().join("out");
+    fs::create_dir(&out).expect("mkdir");
+    let pointer = fs::read(b.join("d/h.txt")).expect("read");
+    fs::write(out.join("h.txt"), &pointer).expect("write");
+    fs::remove_dir_all(b.join("d")).expect("rm");
+    std::os::unix::fs::symlink("../out", b.join("d")).expect("symlink");
+    let o = ours(&b, &["get", "d/h.txt"]);
+    assert!(o.status.success(), "{o:?}");
+    assert_eq!(fs::read(out.join("h.txt")).expect("read"), pointer);
+}
