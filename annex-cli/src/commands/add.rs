@@ -432,9 +432,34 @@ pub fn run(args: Args) -> Result<(), CommandError> {
                 return crate::output::bytes_line(b"");
             }
             let arg = Path::new(OsStr::from_bytes(line));
-            let path = pathspec_from_arg(&top, &ctx.cwd, arg)?;
+            let path = match pathspec_from_arg(&top, &ctx.cwd, arg) {
+                Ok(p) => p,
+                Err(e) => {
+                    // Outside the repository: said, answered with an
+                    // empty line, and the run goes on (git-annex stops
+                    // there: git refuses the path).
+                    eprintln!("git-annex-rs: {e}");
+                    reporter.count_failure();
+                    return crate::output::bytes_line(b"");
+                }
+            };
             if path.is_empty() {
                 return crate::output::bytes_line(b"");
+            }
+            // Beyond a symbolic link: refused before git is asked about it
+            // (git's check-ignore dies on such a path, and git-annex with
+            // it; with --force git-annex moves the outside file in).
+            if let Err(e) = annex_core::wtpath::check(&top, &path)
+                && e.is_beyond_symlink()
+            {
+                let mut action = reporter.start(Some(&shower.raw(&path)), None, line)?;
+                action.field("message-id", Value::String("FileBeyondSymbolicLink".into()));
+                let msg = format!(
+                    "{} is beyond a symbolic link",
+                    String::from_utf8_lossy(&shower.quoted(&path))
+                );
+                giveup(&mut action, &msg, args.output.json_error_messages)?;
+                return action.end(false);
             }
             let full = top.join(OsStr::from_bytes(&path));
             let exists = std::fs::symlink_metadata(&full).is_ok();
