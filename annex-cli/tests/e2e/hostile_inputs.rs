@@ -414,3 +414,33 @@ fn get_filled_an_unlocked_file_beyond_a_symlink() {
     assert!(o.status.success(), "{o:?}");
     assert_eq!(fs::read(out.join("h.txt")).expect("read"), pointer);
 }
+
+#[test]
+fn add_batch_of_a_path_beyond_a_symlink_stopped_the_run() {
+    // The reference: `git check-ignore` dies on the path and git-annex
+    // with it (with --force it moves the outside file in). Ours: the line
+    // fails, a path outside the repository gets an empty line, and the
+    // next lines are added.
+    let (_t, r, out) = repo_and_outside(b"outside\n");
+    std::os::unix::fs::symlink("../out", r.join("d")).expect("symlink");
+    fs::write(r.join("a"), "a\n").expect("write");
+    let before = outside_state(&out);
+    for args in [
+        &["add", "--batch", "--json"][..],
+        &["add", "--batch", "--json", "--force"],
+    ] {
+        let o = ours_with(&r, args, Some(b"d/h.txt\n../out/h.txt\na\n"));
+        let stdout = String::from_utf8_lossy(&o.stdout).into_owned();
+        let lines: Vec<&str> = stdout.lines().collect();
+        assert_eq!(o.status.code(), Some(1), "{args:?}: {o:?}");
+        assert_eq!(lines.len(), 3, "{args:?}: {stdout}");
+        assert!(
+            lines[0].contains("\"message-id\":\"FileBeyondSymbolicLink\"")
+                && lines[0].contains("\"success\":false"),
+            "{stdout}"
+        );
+        assert_eq!(lines[1], "");
+        assert!(lines[2].contains("\"file\":\"a\""), "{stdout}");
+        assert_eq!(outside_state(&out), before, "{args:?} wrote outside");
+    }
+}
