@@ -1116,6 +1116,8 @@ impl Branch {
         commit: ObjectId,
         tree: ObjectId,
     ) -> Result<(), BranchError> {
+        #[cfg(test)]
+        tests::INDEX_REBUILDS.with(|n| n.set(n.get() + 1));
         let p = self.index_path();
         fs::create_dir_all(&self.annex_dir).map_err(io_err("create", &self.annex_dir))?;
         // Only git-annex and we modify this index, both under the journal
@@ -1862,6 +1864,61 @@ mod tests {
 
     thread_local! {
         static HOOK: RefCell<Option<Hook>> = const { RefCell::new(None) };
+        /// How many times git-annex's index was written anew from a tree.
+        pub(super) static INDEX_REBUILDS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    }
+
+    /// A commit or a fast-forward over a current index rewrites only the
+    /// changed entries; a stale index is written anew, once, and is then
+    /// current again.
+    #[test]
+    fn a_current_index_is_updated_not_rebuilt() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let d = dir.path();
+        git(d, &["init", "-q", "-b", "main"]);
+        let b = Branch::open(&d.join(".git")).expect("open");
+        b.create().expect("create");
+        let rebuilds = || INDEX_REBUILDS.with(|n| n.get());
+        let start = rebuilds();
+        for i in 0..5 {
+            let path = format!("a{i}/b{i}/K{i}.log");
+            b.change(path.as_bytes(), |_| format!("{i}\n").into_bytes())
+                .expect("change");
+            b.change(b"a0/b0/K0.log", |old| [old, b"x\n"].concat())
+                .expect("change");
+            b.commit("update").expect("commit");
+        }
+        assert_eq!(rebuilds(), start, "commits over a current index");
+        let tip = b.tip().expect("tip").expect("exists").to_string();
+        let ahead = commit_file(d, Some(&tip), "other.log", "o\n");
+        let ahead_id = ObjectId::from_hex(ahead.as_bytes()).expect("sha");
+        let out = b
+            .merge(&[(ahead_id, "refs/remotes/x/git-annex".to_owned())])
+            .expect("merge");
+        assert!(out.fast_forwarded);
+        assert_eq!(rebuilds(), start, "fast-forward over a current index");
+        fs::remove_file(d.join(".git/annex/index.lck")).expect("rm");
+        b.change(b"z.log", |_| b"z\n".to_vec()).expect("change");
+        b.commit("update").expect("commit");
+        assert_eq!(rebuilds(), start + 1, "a stale index is written anew");
+        b.change(b"z.log", |_| b"zz\n".to_vec()).expect("change");
+        b.commit("update").expect("commit");
+        assert_eq!(rebuilds(), start + 1);
+        let listed = std::process::Command::new("git")
+            .current_dir(d)
+            .env("GIT_INDEX_FILE", d.join(".git/annex/index"))
+            .args(["ls-files", "-s"])
+            .output()
+            .expect("git");
+        let index: Vec<String> = String::from_utf8_lossy(&listed.stdout)
+            .lines()
+            .map(|l| l.replace(" 0\t", "\t"))
+            .collect();
+        let tree: Vec<String> = git(d, &["ls-tree", "-r", FULL_NAME])
+            .lines()
+            .map(|l| l.replace(" blob ", " "))
+            .collect();
+        assert_eq!(index, tree);
     }
 
     /// Called just before the merge's compare-and-swap of the branch ref.
