@@ -169,6 +169,10 @@ pub(crate) fn diff_trees<S: Sink>(
     }
 }
 
+/// What [`walk_tree`] calls for each entry: path, object, mode.
+pub(crate) type WalkFn<'a> =
+    dyn FnMut(&[u8], ObjectId, gix::objs::tree::EntryMode) -> Result<(), BranchError> + 'a;
+
 /// Calls `f(path, id, mode)` for every non-tree entry of a tree, at any
 /// depth, in git's order (which is the bytewise order of the full paths,
 /// the order of an index), reading one tree at a time: memory stays in
@@ -177,7 +181,7 @@ pub(crate) fn walk_tree(
     repo: &gix::Repository,
     tree: ObjectId,
     prefix: &mut Vec<u8>,
-    f: &mut dyn FnMut(&[u8], ObjectId, gix::objs::tree::EntryMode) -> Result<(), BranchError>,
+    f: &mut WalkFn<'_>,
 ) -> Result<(), BranchError> {
     if prefix.iter().filter(|&&b| b == b'/').count() >= MAX_DEPTH {
         return Err(BranchError::TooDeep {
