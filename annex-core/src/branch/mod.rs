@@ -30,6 +30,7 @@
 pub(crate) mod diff;
 mod index;
 pub mod merge;
+mod pack;
 mod snapshot;
 
 pub use snapshot::Snapshot;
@@ -734,7 +735,7 @@ impl Branch {
             let tip = self.create_locked(lock)?;
             let mut state = self.base_state(tip)?;
             let staged = self.stage_journal(&mut state)?;
-            let tree = self.write_state(&state)?;
+            let tree = self.write_state(&mut state)?;
             let c = self.write_commit(tree, &[tip], message)?;
             if self.set_ref(c, Some(tip), &format!("commit: {message}"))? {
                 self.update_index(lock, &state, c, tree)?;
@@ -757,6 +758,7 @@ impl Branch {
             index_current,
             changes: BTreeMap::new(),
             lookup: PathLookup::default(),
+            pack: None,
         };
         if !index_current {
             for (path, id) in self.index_extras(tree)? {
@@ -980,6 +982,13 @@ impl Branch {
     fn stage_journal(&self, state: &mut State) -> Result<Vec<Staged>, BranchError> {
         let mut staged = Vec::new();
         let files = self.journal.files()?;
+        let strays = self.journal.stray_files()?;
+        if state.pack.is_none() && files.len() + strays.len() > pack::PACK_THRESHOLD {
+            state.pack = Some(pack::PackWriter::new(
+                &self.repo.common_dir().join("objects"),
+                self.repo.object_hash(),
+            )?);
+        }
         for path in &files {
             let name = crate::journal::journal_file_name(path);
             let Some((content, stamp)) = self.journal.read_name_stamped(&name)? else {
@@ -988,7 +997,7 @@ impl Branch {
             self.stage_one(state, path, &content)?;
             staged.push((name, stamp));
         }
-        for name in self.journal.stray_files()? {
+        for name in strays {
             let Some((content, stamp)) = self.journal.read_name_stamped(&name)? else {
                 continue;
             };
@@ -1003,11 +1012,14 @@ impl Branch {
 
     /// Stages one file's content (as it is, as git-annex does).
     fn stage_one(&self, state: &mut State, path: &[u8], content: &[u8]) -> Result<(), BranchError> {
-        let id = self
-            .repo
-            .write_blob(content)
-            .map_err(git_err("write blob for", lossy(path)))?
-            .detach();
+        let id = match state.pack.as_mut() {
+            Some(p) => p.write(gix::object::Kind::Blob, content)?,
+            None => self
+                .repo
+                .write_blob(content)
+                .map_err(git_err("write blob for", lossy(path)))?
+                .detach(),
+        };
         let (base, cur) = self.state_blob(state, path)?;
         if cur != Some(id) {
             state.changes.insert(BString::from(path), (base, id));
@@ -1027,7 +1039,14 @@ impl Branch {
 
     /// Writes the tree of a state: the base tree edited where changed
     /// (only the subtrees leading to a change are read and written).
-    fn write_state(&self, state: &State) -> Result<ObjectId, BranchError> {
+    fn write_state(&self, state: &mut State) -> Result<ObjectId, BranchError> {
+        if let Some(mut p) = state.pack.take() {
+            let tree = self.write_state_into(state, &mut p);
+            // The pack holds blobs the tree names: it goes in place (and
+            // is read from there) before anything refers to it.
+            p.finish()?;
+            return tree;
+        }
         let mut changed = state
             .changes
             .iter()
@@ -1048,6 +1067,47 @@ impl Branch {
             .write()
             .map_err(git_err("write tree for", FULL_NAME))?
             .detach())
+    }
+
+    /// [`Branch::write_state`] with the new trees going into a pack.
+    fn write_state_into(
+        &self,
+        state: &State,
+        pack: &mut pack::PackWriter,
+    ) -> Result<ObjectId, BranchError> {
+        let mut changed = state
+            .changes
+            .iter()
+            .filter(|(_, (base, new))| *base != Some(*new))
+            .peekable();
+        if changed.peek().is_none() {
+            return Ok(state.tree);
+        }
+        let root = self
+            .repo
+            .find_tree(state.tree)
+            .map_err(git_err("read tree", state.tree.to_string()))?;
+        let root = root
+            .decode()
+            .map_err(git_err("decode tree", state.tree.to_string()))?
+            .into_owned();
+        let mut ed =
+            gix::objs::tree::Editor::new(root, &self.repo.objects, self.repo.object_hash());
+        for (path, (_, id)) in changed {
+            ed.upsert(
+                path.split(|&b| b == b'/').map(|c| c.as_bstr()),
+                gix::object::tree::EntryKind::Blob,
+                *id,
+            )
+            .map_err(git_err("stage", path.to_string()))?;
+        }
+        let mut buf = Vec::new();
+        ed.write(|tree| {
+            buf.clear();
+            gix::objs::WriteTo::write_to(tree, &mut buf)
+                .map_err(io_err("serialize tree for", Path::new(FULL_NAME)))?;
+            pack.write(gix::object::Kind::Tree, &buf)
+        })
     }
 
     fn index_path(&self) -> PathBuf {
@@ -1388,8 +1448,8 @@ impl Branch {
             self.sync_index(lock, target, tree)?;
             return Ok(Some((target, true)));
         }
-        let (state, staged) = self.union_state(tip, dirty, tomerge)?;
-        let tree = self.write_state(&state)?;
+        let (mut state, staged) = self.union_state(tip, dirty, tomerge)?;
+        let tree = self.write_state(&mut state)?;
         let names: Vec<&str> = tomerge.iter().map(|(_, n)| describe_ref(n)).collect();
         let message = format!("merging {} into {NAME}", names.join(" "));
         let mut parents = vec![tip];
@@ -1487,8 +1547,8 @@ impl Branch {
         plan: &TransitionPlan,
     ) -> Result<Option<ObjectId>, BranchError> {
         let dirty = self.journal.is_dirty()?;
-        let (state, staged) = self.union_state(tip, dirty, tomerge)?;
-        let tree = self.write_state(&state)?;
+        let (mut state, staged) = self.union_state(tip, dirty, tomerge)?;
+        let tree = self.write_state(&mut state)?;
         let mut parents = Vec::new();
         if !plan.new_branch {
             parents.push(tip);
@@ -1730,6 +1790,9 @@ struct State {
     changes: BTreeMap<BString, (Option<ObjectId>, ObjectId)>,
     /// Lookups in the base tree.
     lookup: PathLookup,
+    /// Where new blobs and trees go when the commit stages many files:
+    /// one pack rather than a loose object each.
+    pack: Option<pack::PackWriter>,
 }
 
 /// A decoded tree: its entries sorted by name.

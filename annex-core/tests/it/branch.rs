@@ -1248,3 +1248,59 @@ fn annex_index_follows_every_commit_and_merge() {
     }
     check(&a);
 }
+
+/// The loose objects of a repository.
+fn loose_objects(d: &Path) -> usize {
+    let out = support::git(d, &["count-objects", "-v"]);
+    out.lines()
+        .find_map(|l| l.strip_prefix("count: "))
+        .and_then(|n| n.trim().parse().ok())
+        .expect("count")
+}
+
+/// A commit of many journal files writes its blobs and trees into one
+/// pack, not a loose object each; git finds the repository sound, the
+/// index follows, and the reference reads the logs.
+#[test]
+fn a_large_commit_writes_one_pack() {
+    use annex_core::key::Key;
+    use annex_core::state::State;
+    use annex_core::uuid::Uuid;
+    let dir = support::new_git_repo();
+    let d = dir.path();
+    Repo::init(d, Some("p")).expect("init");
+    let state = State::new(open_branch(d));
+    state.commit().expect("commit");
+    let u_str = "11111111-2222-3333-4444-555555555555";
+    let u = Uuid::parse(u_str.as_bytes()).expect("uuid");
+    let key = |i: u32| Key::parse(format!("SHA256E-s{i}--{i:064x}").as_bytes()).expect("key");
+    let before = loose_objects(d);
+    for i in 0..1500 {
+        state.set_present(&key(i), &u, true).expect("set");
+    }
+    state.commit().expect("commit");
+    assert!(
+        loose_objects(d) <= before + 2,
+        "{} loose objects after, {before} before",
+        loose_objects(d)
+    );
+    let packs = support::git(d, &["count-objects", "-v"]);
+    assert!(packs.contains("packs: 1"), "{packs}");
+    support::git(d, &["fsck", "--no-dangling", "--strict"]);
+    assert!(state.branch().journal().files().expect("files").is_empty());
+    let (index, tree) = annex_index_and_tree(d);
+    assert_eq!(index, tree);
+    assert_eq!(
+        tree.lines().filter(|l| l.contains("SHA256E-")).count(),
+        1500
+    );
+    for i in [0, 777, 1499] {
+        let out = support::annex(d, &["whereis", "--key", &key(i).to_string()]);
+        assert!(out.contains(u_str), "{out}");
+    }
+    // And the next commits work on top of it.
+    state.set_present(&key(3), &u, false).expect("unset");
+    state.commit().expect("commit");
+    assert!(state.whereis(&key(3)).expect("w").is_empty());
+    support::git(d, &["fsck", "--no-dangling"]);
+}
