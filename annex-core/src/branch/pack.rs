@@ -168,7 +168,7 @@ impl PackWriter {
         f.sync_all().map_err(io_err("sync pack in", &dir))?;
 
         // The index, version 2.
-        entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        entries.sort_unstable_by_key(|e| e.0);
         let mut idx: Vec<u8> = Vec::with_capacity(entries.len() * 32 + 2048);
         idx.extend_from_slice(b"\xfftOc\0\0\0\x02");
         let mut fanout = [0u32; 256];
