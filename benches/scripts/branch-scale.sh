@@ -17,7 +17,8 @@
 # Usage, from the top of the checkout after
 # `cargo build --release -p annex-cli`:
 #   N=100000 benches/scripts/branch-scale.sh
-# OURS, REF and W (the work directory, kept for reruns) can be set.
+# OURS, REF and W (the work directory, kept for reruns: the repository
+# is built once in $W/base, and each run works on a copy) can be set.
 set -euo pipefail
 N=${N:-100000}
 W=${W:-$(mktemp -d)}
@@ -36,9 +37,9 @@ key() {
 }
 
 if [ ! -e "$W/built-$N" ]; then
-  rm -rf "$W/repo"
-  git init -q -b main "$W/repo"
-  cd "$W/repo"
+  rm -rf "$W/base"
+  git init -q -b main "$W/base"
+  cd "$W/base"
   git commit -q --allow-empty -m first
   "$REF" init -q bench
   tip=$(git rev-parse refs/heads/git-annex)
@@ -69,6 +70,9 @@ EOF
   touch "$W/built-$N"
 fi
 
+# Every run starts from a copy of the same repository.
+rm -rf "$W/repo"
+cp -a "$W/base" "$W/repo"
 cd "$W/repo"
 measure() {
   local label=$1; shift
