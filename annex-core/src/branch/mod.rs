@@ -15,8 +15,19 @@
 //!
 //! git-annex also keeps an index of the branch (`.git/annex/index`) and the
 //! commit that index corresponds to (`.git/annex/index.lck`). After every
-//! commit or merge this module rewrites both to the new tip, so git-annex
+//! commit or merge this module brings both to the new tip, so git-annex
 //! finds its index current and neither reverts nor re-merges our changes.
+//!
+//! Costs follow what changed, not the size of the branch: a commit looks
+//! up each journalled path in the tip's tree and edits only the subtrees
+//! leading to them; a merge reads only the paths where the other tree
+//! differs (a tree difference that skips shared subtrees); the
+//! index, when it was current, is rewritten entry by entry with just the
+//! changed paths replaced; a commit of many files writes its
+//! objects into one pack rather than loose. Only when git-annex's
+//! index is stale (the branch was moved by someone else) is the whole tree
+//! walked, as a stream, to find what the index held beyond it and to write
+//! the index anew.
 //!
 //! ```no_run
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
