@@ -421,6 +421,19 @@ impl Writer {
     /// index as it was) when fewer or more entries were written than
     /// declared.
     pub fn finish(self) -> Result<(), IndexError> {
+        let dest = self.dest.clone();
+        let tmp = self.finish_temp()?;
+        tmp.persist(&dest).map_err(|e| IndexError::Io {
+            what: "rename into",
+            path: dest.clone(),
+            source: e.error,
+        })?;
+        Ok(())
+    }
+
+    /// Ends the index, and leaves it in its temp file (removed when
+    /// dropped).
+    pub fn finish_temp(self) -> Result<tempfile::NamedTempFile, IndexError> {
         let Writer {
             out,
             dest,
@@ -483,12 +496,7 @@ impl Writer {
             fs::set_permissions(tmp.path(), fs::Permissions::from_mode(mode))
                 .map_err(io("chmod", tmp.path()))?;
         }
-        tmp.persist(&dest).map_err(|e| IndexError::Io {
-            what: "rename into",
-            path: dest.clone(),
-            source: e.error,
-        })?;
-        Ok(())
+        Ok(tmp)
     }
 }
 
@@ -507,7 +515,18 @@ pub(crate) fn rewrite<'a>(
     kind: gix::hash::Kind,
     changes: impl IntoIterator<Item = Change<'a>>,
 ) -> Result<(), IndexError> {
-    let Some(mut r) = Reader::open(path, kind)? else {
+    rewrite_from(path, path, kind, changes)
+}
+
+/// [`rewrite`], reading the index at `src` and writing the result to
+/// `path`.
+pub(crate) fn rewrite_from<'a>(
+    src: &Path,
+    path: &Path,
+    kind: gix::hash::Kind,
+    changes: impl IntoIterator<Item = Change<'a>>,
+) -> Result<(), IndexError> {
+    let Some(mut r) = Reader::open(src, kind)? else {
         return Err(IndexError::Bad {
             path: path.to_path_buf(),
             detail: "missing".to_owned(),

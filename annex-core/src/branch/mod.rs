@@ -770,9 +770,12 @@ impl Branch {
             changes: BTreeMap::new(),
             lookup: PathLookup::default(),
             pack: None,
+            fresh_index: None,
         };
         if !index_current {
-            for (path, id) in self.index_extras(tree)? {
+            let (extras, fresh) = self.index_extras(tree)?;
+            state.fresh_index = fresh;
+            for (path, id) in extras {
                 self.merge_one(&mut state, path, id)?;
             }
         }
@@ -786,13 +789,18 @@ impl Branch {
     /// nothing: it is only a cache of the branch (what it held beyond the
     /// branch is also in the journal, or was merged from refs that are
     /// merged again), and it is rewritten after the commit.
-    fn index_extras(&self, tree: ObjectId) -> Result<Vec<(BString, ObjectId)>, BranchError> {
+    ///
+    /// The same walk writes an index of the tree into a temp file, which
+    /// is returned (`None` when that could not be done): the commit then
+    /// only applies its changes to it, rather than walking the tree again.
+    fn index_extras(&self, tree: ObjectId) -> Result<IndexExtras, BranchError> {
         let is_file = |mode: u32| mode == 0o100_644 || mode == 0o100_755;
         let mut reader = match index::Reader::open(&self.index_path(), self.repo.object_hash()) {
             Ok(Some(r)) => r,
-            Ok(None) => return Ok(Vec::new()),
-            Err(_) => return Ok(self.index_extras_in_memory(tree)),
+            Ok(None) => return Ok((Vec::new(), None)),
+            Err(_) => return Ok((self.index_extras_in_memory(tree), None)),
         };
+        let mut fresh = index::Writer::new(&self.index_path(), self.repo.object_hash(), None).ok();
         let mut extras: Vec<(BString, ObjectId)> = Vec::new();
         let mut failed = false;
         let next = |reader: &mut index::Reader, failed: &mut bool| -> Option<index::Entry> {
@@ -809,6 +817,12 @@ impl Branch {
         };
         let mut pending = next(&mut reader, &mut failed);
         diff::walk_tree(&self.repo, tree, &mut Vec::new(), &mut |path, id, mode| {
+            if let Some(w) = fresh.as_mut()
+                && let Some(m) = index_mode(mode)
+                && w.push(path, &id, m, 0).is_err()
+            {
+                fresh = None;
+            }
             while let Some(e) = pending.take() {
                 match e.path.as_slice().cmp(path) {
                     std::cmp::Ordering::Less => {
@@ -840,10 +854,11 @@ impl Branch {
             }
             pending = next(&mut reader, &mut failed);
         }
+        let fresh = fresh.and_then(|w| w.finish_temp().ok());
         if failed {
-            return Ok(self.index_extras_in_memory(tree));
+            return Ok((self.index_extras_in_memory(tree), fresh));
         }
-        Ok(extras)
+        Ok((extras, fresh))
     }
 
     /// [`Branch::index_extras`] for an index the stream reader cannot
@@ -1148,14 +1163,21 @@ impl Branch {
         commit: ObjectId,
         tree: ObjectId,
     ) -> Result<(), BranchError> {
+        let changes = state
+            .changes
+            .iter()
+            .filter(|(_, (base, new))| *base != Some(*new))
+            .map(|(p, (base, new))| (p.as_slice(), *base, Some(*new)));
         if state.index_current {
-            let changes = state
-                .changes
-                .iter()
-                .filter(|(_, (base, new))| *base != Some(*new))
-                .map(|(p, (base, new))| (p.as_slice(), *base, Some(*new)));
             if self.rewrite_index(lock, commit, changes)? {
                 return Ok(());
+            }
+        } else if let Some(fresh) = &state.fresh_index {
+            let _ = fs::remove_file(self.annex_dir.join("index.lock"));
+            let dest = self.index_path();
+            let kind = self.repo.object_hash();
+            if index::rewrite_from(fresh.path(), &dest, kind, changes).is_ok() {
+                return write_atomic(&self.index_status_path(), format!("{commit}\n").as_bytes());
             }
         }
         self.sync_index(lock, commit, tree)
@@ -1217,13 +1239,8 @@ impl Branch {
         let mut w = index::Writer::new(dest, self.repo.object_hash(), None)
             .map_err(|e| index_err(dest, e))?;
         diff::walk_tree(&self.repo, tree, &mut Vec::new(), &mut |path, id, mode| {
-            use gix::object::tree::EntryKind;
-            let m = match mode.kind() {
-                EntryKind::Tree => return Ok(()),
-                EntryKind::Blob => 0o100_644,
-                EntryKind::BlobExecutable => 0o100_755,
-                EntryKind::Link => 0o120_000,
-                EntryKind::Commit => 0o160_000,
+            let Some(m) = index_mode(mode) else {
+                return Ok(());
             };
             w.push(path, &id, m, 0).map_err(|e| index_err(dest, e))
         })?;
@@ -1804,6 +1821,10 @@ struct State {
     /// Where new blobs and trees go when the commit stages many files:
     /// one pack rather than a loose object each.
     pack: Option<pack::PackWriter>,
+    /// When git-annex's index was stale: an index of the base tree,
+    /// written during the walk that compared the two (in a temp file), to
+    /// which the changes are then applied.
+    fresh_index: Option<tempfile::NamedTempFile>,
 }
 
 /// A decoded tree: its entries sorted by name.
@@ -1864,6 +1885,22 @@ impl PathLookup {
             self.levels.push((id, entries));
         }
         Ok(&self.levels[depth].1)
+    }
+}
+
+/// What [`Branch::index_extras`] finds: the index's differences from the
+/// tree, and an index of the tree in a temp file.
+type IndexExtras = (Vec<(BString, ObjectId)>, Option<tempfile::NamedTempFile>);
+
+/// The index mode of a tree entry (`None` for a tree).
+fn index_mode(mode: gix::object::tree::EntryMode) -> Option<u32> {
+    use gix::object::tree::EntryKind;
+    match mode.kind() {
+        EntryKind::Tree => None,
+        EntryKind::Blob => Some(0o100_644),
+        EntryKind::BlobExecutable => Some(0o100_755),
+        EntryKind::Link => Some(0o120_000),
+        EntryKind::Commit => Some(0o160_000),
     }
 }
 
@@ -1943,8 +1980,9 @@ mod tests {
     }
 
     /// A commit or a fast-forward over a current index rewrites only the
-    /// changed entries; a stale index is written anew, once, and is then
-    /// current again.
+    /// changed entries; a stale one is brought up to date by the walk that
+    /// compares it with the tree; a missing one is written anew, once, and
+    /// is then current again.
     #[test]
     fn a_current_index_is_updated_not_rebuilt() {
         let dir = tempfile::tempdir().expect("tmp");
@@ -1971,11 +2009,18 @@ mod tests {
             .expect("merge");
         assert!(out.fast_forwarded);
         assert_eq!(rebuilds(), start, "fast-forward over a current index");
+        // A stale index: the walk that compares it with the tree writes
+        // an index of the tree, to which the commit's changes go.
         fs::remove_file(d.join(".git/annex/index.lck")).expect("rm");
         b.change(b"z.log", |_| b"z\n".to_vec()).expect("change");
         b.commit("update").expect("commit");
-        assert_eq!(rebuilds(), start + 1, "a stale index is written anew");
+        assert_eq!(rebuilds(), start, "a stale index is rewritten once");
+        // No index: written anew from the tree.
+        fs::remove_file(d.join(".git/annex/index")).expect("rm");
         b.change(b"z.log", |_| b"zz\n".to_vec()).expect("change");
+        b.commit("update").expect("commit");
+        assert_eq!(rebuilds(), start + 1, "a missing index is written anew");
+        b.change(b"z.log", |_| b"zzz\n".to_vec()).expect("change");
         b.commit("update").expect("commit");
         assert_eq!(rebuilds(), start + 1);
         let listed = std::process::Command::new("git")
