@@ -304,12 +304,45 @@ impl Reader {
     }
 }
 
+/// The checksum that ends an index: SHA-1 or SHA-256 of what precedes
+/// it, by the fast implementations (the checksum of a file, where git's
+/// collision detection, which object ids need, does not apply).
+enum Checksum {
+    Sha1(sha1::Sha1),
+    Sha256(sha2::Sha256),
+}
+
+impl Checksum {
+    fn new(kind: gix::hash::Kind) -> Checksum {
+        match kind {
+            gix::hash::Kind::Sha1 => Checksum::Sha1(sha1::Sha1::default()),
+            _ => Checksum::Sha256(sha2::Sha256::default()),
+        }
+    }
+
+    fn update(&mut self, b: &[u8]) {
+        use sha2::Digest;
+        match self {
+            Checksum::Sha1(h) => h.update(b),
+            Checksum::Sha256(h) => h.update(b),
+        }
+    }
+
+    fn finish(self) -> Vec<u8> {
+        use sha2::Digest;
+        match self {
+            Checksum::Sha1(h) => h.finalize().to_vec(),
+            Checksum::Sha256(h) => h.finalize().to_vec(),
+        }
+    }
+}
+
 /// Writes an index (version 2) to a temp file beside its destination,
 /// hashing as it goes; [`Writer::finish`] renames it into place.
 pub(crate) struct Writer {
     out: BufWriter<tempfile::NamedTempFile>,
     dest: PathBuf,
-    hasher: Option<gix::hash::Hasher>,
+    hasher: Option<Checksum>,
     declared: Option<u32>,
     written: u32,
     kind: gix::hash::Kind,
@@ -338,7 +371,7 @@ impl Writer {
         let mut w = Writer {
             out: BufWriter::with_capacity(256 * 1024, tmp),
             dest: dest.to_path_buf(),
-            hasher: count.map(|_| gix::hash::hasher(kind)),
+            hasher: count.map(|_| Checksum::new(kind)),
             declared: count,
             written: 0,
             kind,
@@ -468,7 +501,7 @@ impl Writer {
                 f.write_all(&written.to_be_bytes())
                     .map_err(io("write", &dest))?;
                 f.seek(SeekFrom::Start(0)).map_err(io("seek in", &dest))?;
-                let mut h = gix::hash::hasher(kind);
+                let mut h = Checksum::new(kind);
                 let mut buf = vec![0u8; 256 * 1024];
                 loop {
                     let n = f.read(&mut buf).map_err(io("read back", &dest))?;
@@ -480,13 +513,10 @@ impl Writer {
                 h
             }
         };
-        let digest = hash.try_finalize().map_err(|e| IndexError::Bad {
-            path: dest.clone(),
-            detail: format!("hash: {e}"),
-        })?;
+        let digest = hash.finish();
         let f = tmp.as_file_mut();
         f.seek(SeekFrom::End(0)).map_err(io("seek in", &dest))?;
-        f.write_all(digest.as_bytes()).map_err(io("write", &dest))?;
+        f.write_all(&digest).map_err(io("write", &dest))?;
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
