@@ -148,6 +148,33 @@ struct Listing {
     strays: Vec<Vec<u8>>,
 }
 
+/// What identifies one version of a journal file: device, inode, size,
+/// and the modification and change times to the nanosecond. A journal
+/// file is replaced by rename (a new inode) or appended to (a new size and
+/// times), so a file with the same stamp holds the same content.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Stamp([i64; 7]);
+
+impl Stamp {
+    /// A stamp no file has.
+    const NEVER: Stamp = Stamp([-1; 7]);
+
+    #[cfg(unix)]
+    fn of(m: &fs::Metadata) -> Stamp {
+        use std::os::unix::fs::MetadataExt;
+        // The device and inode are compared as bits.
+        Stamp([
+            m.dev() as i64,
+            m.ino() as i64,
+            m.size() as i64,
+            m.mtime(),
+            m.mtime_nsec(),
+            m.ctime(),
+            m.ctime_nsec(),
+        ])
+    }
+}
+
 /// The journal of one repository (paths under its `.git/annex`).
 #[derive(Debug, Clone)]
 pub struct Journal {
@@ -468,14 +495,68 @@ impl Journal {
     }
 
     /// The content of a journal file by its name (not its branch path),
-    /// if present; `name` must be a plain file name.
-    pub(crate) fn read_name(&self, name: &[u8]) -> Result<Option<Vec<u8>>, JournalError> {
+    /// if present, with the [`Stamp`] of the file read (taken from the
+    /// open file, so it is the one whose content this is); `name` must be
+    /// a plain file name.
+    pub(crate) fn read_name_stamped(
+        &self,
+        name: &[u8],
+    ) -> Result<Option<(Vec<u8>, Stamp)>, JournalError> {
+        use std::io::Read;
         let p = self.name_path(name)?;
-        match fs::read(&p) {
-            Ok(c) => Ok(Some(c)),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        let mut f = match fs::File::open(&p) {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => {
+                return Err(JournalError::Io {
+                    what: "read",
+                    path: p,
+                    source: e,
+                });
+            }
+        };
+        let meta = f.metadata().map_err(io_err("stat", &p))?;
+        let mut content = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
+        f.read_to_end(&mut content).map_err(io_err("read", &p))?;
+        // Read again after the read: a writer appending meanwhile changed it.
+        let after = f.metadata().map_err(io_err("stat", &p))?;
+        let stamp = Stamp::of(&after);
+        if stamp != Stamp::of(&meta) || content.len() as u64 != after.len() {
+            // Changing under us (a writer not taking the lock): a stamp
+            // that matches nothing keeps the file.
+            return Ok(Some((content, Stamp::NEVER)));
+        }
+        Ok(Some((content, stamp)))
+    }
+
+    /// Removes the journal file named `name` (not a branch path) only if
+    /// it is still the file [`Journal::read_name_stamped`] read (the same
+    /// stamp: every writer replaces a journal file by rename, or appends
+    /// to it, and either changes the stamp). Returns whether it was
+    /// removed.
+    pub(crate) fn remove_name_if_stamp(
+        &self,
+        _lock: &JournalLock,
+        name: &[u8],
+        expected: &Stamp,
+    ) -> Result<bool, JournalError> {
+        let p = self.name_path(name)?;
+        match fs::symlink_metadata(&p) {
+            Ok(m) if m.is_file() && Stamp::of(&m) == *expected && *expected != Stamp::NEVER => {
+                match fs::remove_file(&p) {
+                    Ok(()) => Ok(true),
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+                    Err(e) => Err(JournalError::Io {
+                        what: "remove",
+                        path: p,
+                        source: e,
+                    }),
+                }
+            }
+            Ok(_) => Ok(false),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
             Err(e) => Err(JournalError::Io {
-                what: "read",
+                what: "stat",
                 path: p,
                 source: e,
             }),
@@ -494,35 +575,6 @@ impl Journal {
             ));
         }
         Ok(self.dir().join(bytes_to_os(name)))
-    }
-
-    /// Removes the journal file named `name` (not a branch path) only if
-    /// its content is still `expected`. Returns whether it was removed.
-    pub(crate) fn remove_name_if_unchanged(
-        &self,
-        _lock: &JournalLock,
-        name: &[u8],
-        expected: &[u8],
-    ) -> Result<bool, JournalError> {
-        let p = self.name_path(name)?;
-        match fs::read(&p) {
-            Ok(c) if c == expected => match fs::remove_file(&p) {
-                Ok(()) => Ok(true),
-                Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
-                Err(e) => Err(JournalError::Io {
-                    what: "remove",
-                    path: p,
-                    source: e,
-                }),
-            },
-            Ok(_) => Ok(false),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
-            Err(e) => Err(JournalError::Io {
-                what: "read",
-                path: p,
-                source: e,
-            }),
-        }
     }
 
     /// The branch paths of all files in the journal (sorted). Files whose

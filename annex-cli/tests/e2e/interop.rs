@@ -174,3 +174,52 @@ fn reference_repository_worked_by_us() {
 fn our_repository_worked_by_the_reference() {
     scenario(Who::Ours, Who::Reference);
 }
+
+/// Issue 21, point 2: a location log whose path holds `?` (a key git
+/// accepts on this platform) in the `git-annex` branch stops none of our
+/// writes (it used to fail every one, gix checking paths with Windows'
+/// rules); the reference and we both see every change, and the
+/// reference's fsck is content.
+#[test]
+fn a_key_with_a_question_mark_does_not_stop_writes() {
+    let dir = crate::support::new_git_repo();
+    let d = dir.path();
+    git(d, &["commit", "-q", "--allow-empty", "-m", "first"]);
+    run(Who::Ours, d, &["init", "-q", "q"]);
+    let remote = "11111111-2222-3333-4444-555555555555";
+    let keys = ["SHA256E-s1--a?b", "WORM-s1-m1--x*y?", "SHA256E-s2--c<d>e|f"];
+    // Each setpresentkey is committed by the next command (`merge`).
+    for (i, key) in keys.iter().enumerate() {
+        let who = if i == 1 { Who::Reference } else { Who::Ours };
+        run(who, d, &["setpresentkey", key, remote, "1"]);
+        run(Who::Ours, d, &["merge", "-q"]);
+        run(Who::Ours, d, &["describe", "here", &format!("q{i}")]);
+        run(Who::Ours, d, &["merge", "-q"]);
+    }
+    // A change of the first key's log: another repository has it now.
+    let other = "66666666-7777-8888-9999-000000000000";
+    run(Who::Ours, d, &["setpresentkey", keys[0], remote, "0"]);
+    run(Who::Ours, d, &["setpresentkey", keys[0], other, "1"]);
+    run(Who::Ours, d, &["merge", "-q"]);
+    let tree = git(d, &["ls-tree", "-r", "--name-only", "git-annex"]);
+    for key in keys {
+        assert!(tree.contains(&format!("{key}.log")), "{key}: {tree}");
+    }
+    for who in [Who::Reference, Who::Ours] {
+        let found = locations(who, d);
+        assert_eq!(
+            found.get(keys[0]),
+            Some(&[other.to_owned()].into_iter().collect()),
+            "{who:?}: {found:?}"
+        );
+        for key in &keys[1..] {
+            assert_eq!(
+                found.get(*key).map(|u| u.contains(remote)),
+                Some(true),
+                "{who:?} {key}: {found:?}"
+            );
+        }
+    }
+    run(Who::Reference, d, &["fsck", "--fast", "--all", "-q"]);
+    assert!(annex(d, &["info", "--json"]).contains("q2"));
+}

@@ -169,6 +169,45 @@ pub(crate) fn diff_trees<S: Sink>(
     }
 }
 
+/// What [`walk_tree`] calls for each entry: path, object, mode.
+pub(crate) type WalkFn<'a> =
+    dyn FnMut(&[u8], ObjectId, gix::objs::tree::EntryMode) -> Result<(), BranchError> + 'a;
+
+/// Calls `f(path, id, mode)` for every non-tree entry of a tree, at any
+/// depth, in git's order (which is the bytewise order of the full paths,
+/// the order of an index), reading one tree at a time: memory stays in
+/// proportion to the depth, not to the size of the tree.
+pub(crate) fn walk_tree(
+    repo: &gix::Repository,
+    tree: ObjectId,
+    prefix: &mut Vec<u8>,
+    f: &mut WalkFn<'_>,
+) -> Result<(), BranchError> {
+    if prefix.iter().filter(|&&b| b == b'/').count() >= MAX_DEPTH {
+        return Err(BranchError::TooDeep {
+            path: String::from_utf8_lossy(prefix).into_owned(),
+            max: MAX_DEPTH,
+        });
+    }
+    let data = tree_data(repo, tree)?;
+    for e in entries(repo, tree, &data) {
+        let e = e?;
+        let len = prefix.len();
+        if !prefix.is_empty() {
+            prefix.push(b'/');
+        }
+        prefix.extend_from_slice(e.filename);
+        let r = if e.mode.is_tree() {
+            walk_tree(repo, e.oid.to_owned(), prefix, f)
+        } else {
+            f(prefix, e.oid.to_owned(), e.mode)
+        };
+        prefix.truncate(len);
+        r?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use std::path::Path;

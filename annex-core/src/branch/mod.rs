@@ -15,8 +15,19 @@
 //!
 //! git-annex also keeps an index of the branch (`.git/annex/index`) and the
 //! commit that index corresponds to (`.git/annex/index.lck`). After every
-//! commit or merge this module rewrites both to the new tip, so git-annex
+//! commit or merge this module brings both to the new tip, so git-annex
 //! finds its index current and neither reverts nor re-merges our changes.
+//!
+//! Costs follow what changed, not the size of the branch: a commit looks
+//! up each journalled path in the tip's tree and edits only the subtrees
+//! leading to them; a merge reads only the paths where the other tree
+//! differs (a tree difference that skips shared subtrees); the
+//! index, when it was current, is rewritten entry by entry with just the
+//! changed paths replaced; a commit of many files writes its
+//! objects into one pack rather than loose. Only when git-annex's
+//! index is stale (the branch was moved by someone else) is the whole tree
+//! walked, as a stream, to find what the index held beyond it and to write
+//! the index anew.
 //!
 //! ```no_run
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -28,7 +39,9 @@
 //! ```
 
 pub(crate) mod diff;
+mod index;
 pub mod merge;
+mod pack;
 mod snapshot;
 
 pub use snapshot::Snapshot;
@@ -733,10 +746,10 @@ impl Branch {
             let tip = self.create_locked(lock)?;
             let mut state = self.base_state(tip)?;
             let staged = self.stage_journal(&mut state)?;
-            let tree = self.write_state(&state)?;
+            let tree = self.write_state(&mut state)?;
             let c = self.write_commit(tree, &[tip], message)?;
             if self.set_ref(c, Some(tip), &format!("commit: {message}"))? {
-                self.sync_index(lock, c, tree)?;
+                self.update_index(lock, &state, c, tree)?;
                 self.clear_staged(lock, staged)?;
                 return Ok(c);
             }
@@ -744,29 +757,144 @@ impl Branch {
         Err(BranchError::Raced(FULL_NAME.to_owned()))
     }
 
-    /// The files of the branch's tree at `tip`, and what the branch's index
-    /// holds beyond it when git-annex's index is not current with `tip`
-    /// (union merged, as git-annex does when it updates its index).
+    /// The branch's tree at `tip`, with what the branch's index holds
+    /// beyond it when git-annex's index is not current with `tip` (union
+    /// merged, as git-annex does when it updates its index). Only the
+    /// index's differences from the tree are kept.
     fn base_state(&self, tip: ObjectId) -> Result<State, BranchError> {
         let tree = self.commit_tree(tip)?;
+        let index_current = self.index_sha().as_deref() == Some(tip.to_string().as_str());
         let mut state = State {
             tree,
-            files: self.tree_files(tree)?,
-            changed: BTreeSet::new(),
+            index_current,
+            changes: BTreeMap::new(),
+            lookup: PathLookup::default(),
+            pack: None,
+            fresh_index: None,
         };
-        let index_current = self.index_sha().as_deref() == Some(tip.to_string().as_str());
-        if !index_current && let Some(index_files) = self.read_annex_index()? {
-            for (path, id) in index_files {
+        if !index_current {
+            let (extras, fresh) = self.index_extras(tree)?;
+            state.fresh_index = fresh;
+            for (path, id) in extras {
                 self.merge_one(&mut state, path, id)?;
             }
         }
         Ok(state)
     }
 
-    /// Union-merges one version of a file into the state.
+    /// The files git-annex's index holds that the tree at `tree` lacks or
+    /// holds otherwise (path and the index's blob), found by walking the
+    /// index and the tree side by side (both are in path order), so only
+    /// the differences are kept in memory. An unreadable index holds
+    /// nothing: it is only a cache of the branch (what it held beyond the
+    /// branch is also in the journal, or was merged from refs that are
+    /// merged again), and it is rewritten after the commit.
+    ///
+    /// The same walk writes an index of the tree into a temp file, which
+    /// is returned (`None` when that could not be done): the commit then
+    /// only applies its changes to it, rather than walking the tree again.
+    fn index_extras(&self, tree: ObjectId) -> Result<IndexExtras, BranchError> {
+        let is_file = |mode: u32| mode == 0o100_644 || mode == 0o100_755;
+        let mut reader = match index::Reader::open(&self.index_path(), self.repo.object_hash()) {
+            Ok(Some(r)) => r,
+            Ok(None) => return Ok((Vec::new(), None)),
+            Err(_) => return Ok((self.index_extras_in_memory(tree), None)),
+        };
+        let mut fresh = index::Writer::new(&self.index_path(), self.repo.object_hash(), None).ok();
+        let mut extras: Vec<(BString, ObjectId)> = Vec::new();
+        let mut failed = false;
+        let next = |reader: &mut index::Reader, failed: &mut bool| -> Option<index::Entry> {
+            if *failed {
+                return None;
+            }
+            match reader.next_entry() {
+                Ok(e) => e,
+                Err(_) => {
+                    *failed = true;
+                    None
+                }
+            }
+        };
+        let mut pending = next(&mut reader, &mut failed);
+        diff::walk_tree(&self.repo, tree, &mut Vec::new(), &mut |path, id, mode| {
+            if let Some(w) = fresh.as_mut()
+                && let Some(m) = index_mode(mode)
+                && w.push(path, &id, m, 0).is_err()
+            {
+                fresh = None;
+            }
+            while let Some(e) = pending.take() {
+                match e.path.as_slice().cmp(path) {
+                    std::cmp::Ordering::Less => {
+                        if e.stage == 0 && is_file(e.mode) {
+                            extras.push((e.path.into(), e.id));
+                        }
+                        pending = next(&mut reader, &mut failed);
+                    }
+                    std::cmp::Ordering::Equal => {
+                        if e.stage == 0 && is_file(e.mode) && (e.id != id || !mode.is_blob()) {
+                            extras.push((e.path.into(), e.id));
+                        }
+                        pending = next(&mut reader, &mut failed);
+                        if pending.as_ref().is_none_or(|p| p.path.as_slice() != path) {
+                            break;
+                        }
+                    }
+                    std::cmp::Ordering::Greater => {
+                        pending = Some(e);
+                        break;
+                    }
+                }
+            }
+            Ok(())
+        })?;
+        while let Some(e) = pending.take() {
+            if e.stage == 0 && is_file(e.mode) {
+                extras.push((e.path.into(), e.id));
+            }
+            pending = next(&mut reader, &mut failed);
+        }
+        let fresh = fresh.and_then(|w| w.finish_temp().ok());
+        if failed {
+            return Ok((self.index_extras_in_memory(tree), fresh));
+        }
+        Ok((extras, fresh))
+    }
+
+    /// [`Branch::index_extras`] for an index the stream reader cannot
+    /// read (a split index, …): read whole by gix, each entry compared
+    /// with the tree by path. Unreadable: nothing.
+    fn index_extras_in_memory(&self, tree: ObjectId) -> Vec<(BString, ObjectId)> {
+        let p = self.index_path();
+        let Ok(idx) = gix::index::File::at(&p, self.repo.object_hash(), false, Default::default())
+        else {
+            return Vec::new();
+        };
+        let mut lookup = PathLookup::default();
+        let mut out = Vec::new();
+        for e in idx.entries() {
+            if e.stage_raw() != 0
+                || !(e.mode == gix::index::entry::Mode::FILE
+                    || e.mode == gix::index::entry::Mode::FILE_EXECUTABLE)
+            {
+                continue;
+            }
+            let path = e.path(&idx);
+            // A tree that cannot be read is a difference: merged below,
+            // where the error shows.
+            if lookup.blob(&self.repo, tree, path).ok().flatten() != Some(e.id) {
+                out.push((path.to_owned(), e.id));
+            }
+        }
+        out
+    }
+
     /// The branch at `tip`, with the journal staged when `dirty`, union
     /// merged with every file of the refs in `tomerge`: what a merge
-    /// commits.
+    /// commits. Only the paths where a ref differs from the state are
+    /// read: those its tree differs from the tip's in, found by a tree
+    /// difference that skips every subtree both share, and those the state
+    /// already changed.
     fn union_state(
         &self,
         tip: ObjectId,
@@ -780,19 +908,64 @@ impl Branch {
             Vec::new()
         };
         for (id, _) in tomerge {
-            let tree = self.commit_tree(*id)?;
-            for (path, blob) in self.tree_files(tree)? {
-                self.merge_one(&mut state, path, blob)?;
+            let theirs = self.commit_tree(*id)?;
+            let mut differing: Vec<diff::Changed> = Vec::new();
+            diff::diff_trees(
+                &self.repo,
+                Some(state.tree),
+                Some(theirs),
+                &mut Vec::new(),
+                &mut differing,
+            )?;
+            // Where the ref's tree equals the tip's, the ref holds the
+            // tip's version of the files the state changed.
+            let mut same: Vec<(BString, ObjectId)> = Vec::new();
+            {
+                let mut d = differing.iter().map(|(p, _, _)| p.as_slice()).peekable();
+                for (path, (base, _)) in &state.changes {
+                    while d.peek().is_some_and(|p| *p < path.as_slice()) {
+                        d.next();
+                    }
+                    if d.peek() == Some(&path.as_slice()) {
+                        continue;
+                    }
+                    if let Some(b) = base {
+                        same.push((path.clone(), *b));
+                    }
+                }
+            }
+            for (path, _, b) in differing {
+                if let Some(b) = b {
+                    self.merge_one(&mut state, path.into(), b)?;
+                }
+            }
+            for (path, b) in same {
+                self.merge_one(&mut state, path, b)?;
             }
         }
         Ok((state, staged))
     }
 
+    /// The blob the state's base tree holds at `path`, and the one the
+    /// state holds there now.
+    fn state_blob(
+        &self,
+        state: &mut State,
+        path: &[u8],
+    ) -> Result<(Option<ObjectId>, Option<ObjectId>), BranchError> {
+        if let Some(&(base, cur)) = state.changes.get(path.as_bstr()) {
+            return Ok((base, Some(cur)));
+        }
+        let base = state.lookup.blob(&self.repo, state.tree, path)?;
+        Ok((base, base))
+    }
+
+    /// Union-merges one version of a file into the state.
     fn merge_one(&self, state: &mut State, path: BString, id: ObjectId) -> Result<(), BranchError> {
-        match state.files.get(&path).copied() {
+        let (base, cur) = self.state_blob(state, &path)?;
+        match cur {
             None => {
-                state.files.insert(path.clone(), id);
-                state.changed.insert(path);
+                state.changes.insert(path, (base, id));
             }
             Some(cur) if cur == id => {}
             Some(cur) => {
@@ -811,8 +984,7 @@ impl Branch {
                         .detach()
                 };
                 if new != cur {
-                    state.files.insert(path.clone(), new);
-                    state.changed.insert(path);
+                    state.changes.insert(path, (base, new));
                 }
             }
         }
@@ -835,66 +1007,87 @@ impl Branch {
     /// path wins), and removed with the others once committed.
     fn stage_journal(&self, state: &mut State) -> Result<Vec<Staged>, BranchError> {
         let mut staged = Vec::new();
-        let mut paths = BTreeSet::new();
-        for path in self.journal.files()? {
-            let name = crate::journal::journal_file_name(&path);
-            let Some(content) = self.journal.read_name(&name)? else {
+        let files = self.journal.files()?;
+        let strays = self.journal.stray_files()?;
+        if state.pack.is_none() && files.len() + strays.len() > pack::PACK_THRESHOLD {
+            state.pack = Some(pack::PackWriter::new(
+                &self.repo.common_dir().join("objects"),
+                self.repo.object_hash(),
+            )?);
+        }
+        for path in &files {
+            let name = crate::journal::journal_file_name(path);
+            let Some((content, stamp)) = self.journal.read_name_stamped(&name)? else {
                 continue;
             };
-            self.stage_one(state, &path, &content)?;
-            paths.insert(path);
-            staged.push((name, content));
+            self.stage_one(state, path, &content)?;
+            staged.push((name, stamp));
         }
-        for name in self.journal.stray_files()? {
-            let Some(content) = self.journal.read_name(&name)? else {
+        for name in strays {
+            let Some((content, stamp)) = self.journal.read_name_stamped(&name)? else {
                 continue;
             };
             let path = crate::journal::branch_path_of(&name);
-            if crate::journal::is_valid_branch_path(&path) && paths.insert(path.clone()) {
+            if crate::journal::is_valid_branch_path(&path) && files.binary_search(&path).is_err() {
                 self.stage_one(state, &path, &content)?;
             }
-            staged.push((name, content));
+            staged.push((name, stamp));
         }
         Ok(staged)
     }
 
     /// Stages one file's content (as it is, as git-annex does).
     fn stage_one(&self, state: &mut State, path: &[u8], content: &[u8]) -> Result<(), BranchError> {
-        let id = self
-            .repo
-            .write_blob(content)
-            .map_err(git_err("write blob for", lossy(path)))?
-            .detach();
-        let key = BString::from(path);
-        if state.files.get(&key) != Some(&id) {
-            state.files.insert(key.clone(), id);
-            state.changed.insert(key);
+        let id = match state.pack.as_mut() {
+            Some(p) => p.write(gix::object::Kind::Blob, content)?,
+            None => self
+                .repo
+                .write_blob(content)
+                .map_err(git_err("write blob for", lossy(path)))?
+                .detach(),
+        };
+        let (base, cur) = self.state_blob(state, path)?;
+        if cur != Some(id) {
+            state.changes.insert(BString::from(path), (base, id));
         }
         Ok(())
     }
 
+    /// Removes the staged journal files, each only when it is still the
+    /// file that was staged (same inode, size and times: every writer
+    /// replaces a journal file by rename or appends to it).
     fn clear_staged(&self, lock: &JournalLock, staged: Vec<Staged>) -> Result<(), BranchError> {
-        for (name, content) in staged {
-            self.journal
-                .remove_name_if_unchanged(lock, &name, &content)?;
+        for (name, stamp) in staged {
+            self.journal.remove_name_if_stamp(lock, &name, &stamp)?;
         }
         Ok(())
     }
 
-    /// Writes the tree of a state: the tree at `base` edited where changed.
-    fn write_state(&self, state: &State) -> Result<ObjectId, BranchError> {
-        if state.changed.is_empty() {
+    /// Writes the tree of a state: the base tree edited where changed
+    /// (only the subtrees leading to a change are read and written).
+    fn write_state(&self, state: &mut State) -> Result<ObjectId, BranchError> {
+        if let Some(mut p) = state.pack.take() {
+            let tree = self.write_state_into(state, &mut p);
+            // The pack holds blobs the tree names: it goes in place (and
+            // is read from there) before anything refers to it.
+            p.finish()?;
+            return tree;
+        }
+        let mut changed = state
+            .changes
+            .iter()
+            .filter(|(_, (base, new))| *base != Some(*new))
+            .peekable();
+        if changed.peek().is_none() {
             return Ok(state.tree);
         }
         let mut ed = self
             .repo
             .edit_tree(state.tree)
             .map_err(git_err("edit tree", state.tree.to_string()))?;
-        for path in &state.changed {
-            if let Some(id) = state.files.get(path) {
-                ed.upsert(path, gix::object::tree::EntryKind::Blob, *id)
-                    .map_err(git_err("stage", path.to_string()))?;
-            }
+        for (path, (_, id)) in changed {
+            ed.upsert(path, gix::object::tree::EntryKind::Blob, *id)
+                .map_err(git_err("stage", path.to_string()))?;
         }
         Ok(ed
             .write()
@@ -902,22 +1095,45 @@ impl Branch {
             .detach())
     }
 
-    /// Every file (blob) of a tree: path → blob id.
-    fn tree_files(&self, tree: ObjectId) -> Result<BTreeMap<BString, ObjectId>, BranchError> {
-        let t = self
+    /// [`Branch::write_state`] with the new trees going into a pack.
+    fn write_state_into(
+        &self,
+        state: &State,
+        pack: &mut pack::PackWriter,
+    ) -> Result<ObjectId, BranchError> {
+        let mut changed = state
+            .changes
+            .iter()
+            .filter(|(_, (base, new))| *base != Some(*new))
+            .peekable();
+        if changed.peek().is_none() {
+            return Ok(state.tree);
+        }
+        let root = self
             .repo
-            .find_tree(tree)
-            .map_err(git_err("read tree", tree.to_string()))?;
-        let mut rec = gix::traverse::tree::Recorder::default();
-        t.traverse()
-            .breadthfirst(&mut rec)
-            .map_err(git_err("walk tree", tree.to_string()))?;
-        Ok(rec
-            .records
-            .into_iter()
-            .filter(|e| e.mode.is_blob())
-            .map(|e| (e.filepath, e.oid))
-            .collect())
+            .find_tree(state.tree)
+            .map_err(git_err("read tree", state.tree.to_string()))?;
+        let root = root
+            .decode()
+            .map_err(git_err("decode tree", state.tree.to_string()))?
+            .into_owned();
+        let mut ed =
+            gix::objs::tree::Editor::new(root, &self.repo.objects, self.repo.object_hash());
+        for (path, (_, id)) in changed {
+            ed.upsert(
+                path.split(|&b| b == b'/').map(|c| c.as_bstr()),
+                gix::object::tree::EntryKind::Blob,
+                *id,
+            )
+            .map_err(git_err("stage", path.to_string()))?;
+        }
+        let mut buf = Vec::new();
+        ed.write(|tree| {
+            buf.clear();
+            gix::objs::WriteTo::write_to(tree, &mut buf)
+                .map_err(io_err("serialize tree for", Path::new(FULL_NAME)))?;
+            pack.write(gix::object::Kind::Tree, &buf)
+        })
     }
 
     fn index_path(&self) -> PathBuf {
@@ -936,74 +1152,131 @@ impl Branch {
         Some(String::from_utf8_lossy(line).trim().to_owned())
     }
 
-    fn read_annex_index(&self) -> Result<Option<Vec<(BString, ObjectId)>>, BranchError> {
-        let p = self.index_path();
-        if !p.exists() {
-            return Ok(None);
+    /// Brings git-annex's branch index to `commit`, whose tree is the
+    /// state's written: when the index was current with the state's base,
+    /// by rewriting just the changed entries; otherwise (or when that
+    /// fails) by writing it anew from the tree.
+    fn update_index(
+        &self,
+        lock: &JournalLock,
+        state: &State,
+        commit: ObjectId,
+        tree: ObjectId,
+    ) -> Result<(), BranchError> {
+        let changes = state
+            .changes
+            .iter()
+            .filter(|(_, (base, new))| *base != Some(*new))
+            .map(|(p, (base, new))| (p.as_slice(), *base, Some(*new)));
+        if state.index_current {
+            if self.rewrite_index(lock, commit, changes)? {
+                return Ok(());
+            }
+        } else if let Some(fresh) = &state.fresh_index {
+            let _ = fs::remove_file(self.annex_dir.join("index.lock"));
+            let dest = self.index_path();
+            let kind = self.repo.object_hash();
+            if index::rewrite_from(fresh.path(), &dest, kind, changes).is_ok() {
+                return write_atomic(&self.index_status_path(), format!("{commit}\n").as_bytes());
+            }
         }
-        // The index is only a cache of the branch (what it held beyond the
-        // branch is also in the journal, or was merged from refs that are
-        // merged again): an unreadable one is ignored, and rewritten after
-        // the commit.
-        let Ok(idx) = gix::index::File::at(&p, self.repo.object_hash(), false, Default::default())
-        else {
-            return Ok(None);
-        };
-        Ok(Some(
-            idx.entries()
-                .iter()
-                .filter(|e| {
-                    e.stage_raw() == 0
-                        && (e.mode == gix::index::entry::Mode::FILE
-                            || e.mode == gix::index::entry::Mode::FILE_EXECUTABLE)
-                })
-                .map(|e| (e.path(&idx).to_owned(), e.id))
-                .collect(),
-        ))
+        self.sync_index(lock, commit, tree)
+    }
+
+    /// Applies changes to git-annex's index, which must be current, and
+    /// records that it now corresponds to `commit`. Returns whether it
+    /// was done (not when the index is not as the changes expect).
+    fn rewrite_index<'a>(
+        &self,
+        _lock: &JournalLock,
+        commit: ObjectId,
+        changes: impl IntoIterator<Item = index::Change<'a>>,
+    ) -> Result<bool, BranchError> {
+        let _ = fs::remove_file(self.annex_dir.join("index.lock"));
+        if index::rewrite(&self.index_path(), self.repo.object_hash(), changes).is_err() {
+            return Ok(false);
+        }
+        write_atomic(&self.index_status_path(), format!("{commit}\n").as_bytes())?;
+        Ok(true)
     }
 
     /// Rewrites git-annex's branch index to the tree of `commit` and
-    /// records that it corresponds to `commit`.
+    /// records that it corresponds to `commit`. The index is written as
+    /// the tree is walked, one entry at a time.
     fn sync_index(
         &self,
         _lock: &JournalLock,
         commit: ObjectId,
         tree: ObjectId,
     ) -> Result<(), BranchError> {
+        #[cfg(test)]
+        tests::INDEX_REBUILDS.with(|n| n.set(n.get() + 1));
         let p = self.index_path();
         fs::create_dir_all(&self.annex_dir).map_err(io_err("create", &self.annex_dir))?;
         // Only git-annex and we modify this index, both under the journal
         // lock (held here), so a leftover lock is stale.
         let _ = fs::remove_file(self.annex_dir.join("index.lock"));
-        let state = gix::index::State::from_tree(&tree, &self.repo.objects, Default::default())
-            .map_err(git_err("build index from tree", tree.to_string()))?;
-        let mut file = gix::index::File::from_state(state, p.clone());
-        file.write(Default::default())
-            .map_err(git_err("write index", p.display().to_string()))?;
+        if self.write_index_from_tree(&p, tree).is_err() {
+            // A tree whose entries are out of order (not written by git):
+            // gix sorts them. The paths are checked with the rules of git
+            // on this platform, not another's (`?` is fine on Unix).
+            let validate = gix::validate::path::component::Options {
+                protect_windows: cfg!(windows),
+                protect_hfs: cfg!(target_os = "macos"),
+                protect_ntfs: true,
+            };
+            let state = gix::index::State::from_tree(&tree, &self.repo.objects, validate)
+                .map_err(git_err("build index from tree", tree.to_string()))?;
+            let mut file = gix::index::File::from_state(state, p.clone());
+            file.write(Default::default())
+                .map_err(git_err("write index", p.display().to_string()))?;
+        }
         write_atomic(&self.index_status_path(), format!("{commit}\n").as_bytes())
+    }
+
+    /// Writes the index of a tree, walking it.
+    fn write_index_from_tree(&self, dest: &Path, tree: ObjectId) -> Result<(), BranchError> {
+        let mut w = index::Writer::new(dest, self.repo.object_hash(), None)
+            .map_err(|e| index_err(dest, e))?;
+        diff::walk_tree(&self.repo, tree, &mut Vec::new(), &mut |path, id, mode| {
+            let Some(m) = index_mode(mode) else {
+                return Ok(());
+            };
+            w.push(path, &id, m, 0).map_err(|e| index_err(dest, e))
+        })?;
+        w.finish().map_err(|e| index_err(dest, e))
     }
 
     /// Every path of the branch, committed or only journalled (sorted, each once).
     pub fn files(&self) -> Result<Vec<Vec<u8>>, BranchError> {
-        let mut set: BTreeSet<Vec<u8>> = match self.tip()? {
-            Some(t) => self
-                .tree_files(self.commit_tree(t)?)?
-                .into_keys()
-                .map(Vec::from)
-                .collect(),
-            None => BTreeSet::new(),
-        };
-        set.extend(self.journal.files()?);
-        if self.private_known {
-            set.extend(self.journal.private_files()?);
+        let mut all: Vec<Vec<u8>> = Vec::new();
+        if let Some(t) = self.tip()? {
+            diff::walk_tree(
+                &self.repo,
+                self.commit_tree(t)?,
+                &mut Vec::new(),
+                &mut |path, _, mode| {
+                    if mode.is_blob() {
+                        all.push(path.to_vec());
+                    }
+                    Ok(())
+                },
+            )?;
         }
-        Ok(set.into_iter().collect())
+        all.extend(self.journal.files()?);
+        if self.private_known {
+            all.extend(self.journal.private_files()?);
+        }
+        all.sort_unstable();
+        all.dedup();
+        Ok(all)
     }
 
     /// Calls `f(path, content)` for every file of the branch whose path
     /// `select` accepts, with the journal laid over (as [`Branch::get`]),
-    /// in one walk of the tree; journalled files not yet in the branch come
-    /// too. Each path is visited once.
+    /// in one walk of the tree (one tree read at a time, nothing of the
+    /// whole kept); journalled files not yet in the branch come too. Each
+    /// path is visited once.
     pub fn for_each_file(
         &self,
         mut select: impl FnMut(&[u8]) -> bool,
@@ -1014,18 +1287,24 @@ impl Branch {
             journalled.extend(self.journal.private_files()?);
         }
         if let Some(t) = self.tip()? {
-            for (path, id) in self.tree_files(self.commit_tree(t)?)? {
-                if !select(&path) {
-                    continue;
-                }
-                if journalled.remove(path.as_slice()) {
-                    let c = self.get(&path)?;
-                    f(&path, &c);
-                } else {
-                    let c = self.blob(id, path.as_bstr())?;
-                    f(&path, &c);
-                }
-            }
+            diff::walk_tree(
+                &self.repo,
+                self.commit_tree(t)?,
+                &mut Vec::new(),
+                &mut |path, id, mode| {
+                    if !mode.is_blob() || !select(path) {
+                        return Ok(());
+                    }
+                    if journalled.remove(path) {
+                        let c = self.get(path)?;
+                        f(path, &c);
+                    } else {
+                        let c = self.blob(id, path.as_bstr())?;
+                        f(path, &c);
+                    }
+                    Ok(())
+                },
+            )?;
         }
         for path in journalled {
             if select(&path) {
@@ -1171,17 +1450,34 @@ impl Branch {
             if target == tip {
                 return Ok(Some((tip, true)));
             }
+            let index_current = self.index_sha().as_deref() == Some(tip.to_string().as_str());
             #[cfg(test)]
             tests::before_ref_update(self);
             if !self.set_ref(target, Some(tip), "merging: fast-forward")? {
                 return Ok(None);
             }
             let tree = self.commit_tree(target)?;
+            if index_current {
+                // The index follows the tree's differences only.
+                let mut differing: Vec<diff::Changed> = Vec::new();
+                diff::diff_trees(
+                    &self.repo,
+                    Some(self.commit_tree(tip)?),
+                    Some(tree),
+                    &mut Vec::new(),
+                    &mut differing,
+                )?;
+                differing.sort_by(|a, b| a.0.cmp(&b.0));
+                let changes = differing.iter().map(|(p, a, b)| (p.as_slice(), *a, *b));
+                if self.rewrite_index(lock, target, changes)? {
+                    return Ok(Some((target, true)));
+                }
+            }
             self.sync_index(lock, target, tree)?;
             return Ok(Some((target, true)));
         }
-        let (state, staged) = self.union_state(tip, dirty, tomerge)?;
-        let tree = self.write_state(&state)?;
+        let (mut state, staged) = self.union_state(tip, dirty, tomerge)?;
+        let tree = self.write_state(&mut state)?;
         let names: Vec<&str> = tomerge.iter().map(|(_, n)| describe_ref(n)).collect();
         let message = format!("merging {} into {NAME}", names.join(" "));
         let mut parents = vec![tip];
@@ -1196,7 +1492,7 @@ impl Branch {
         if !self.set_ref(c, Some(tip), &message)? {
             return Ok(None);
         }
-        self.sync_index(lock, c, tree)?;
+        self.update_index(lock, &state, c, tree)?;
         self.clear_staged(lock, staged)?;
         Ok(Some((c, false)))
     }
@@ -1279,8 +1575,8 @@ impl Branch {
         plan: &TransitionPlan,
     ) -> Result<Option<ObjectId>, BranchError> {
         let dirty = self.journal.is_dirty()?;
-        let (state, staged) = self.union_state(tip, dirty, tomerge)?;
-        let tree = self.write_state(&state)?;
+        let (mut state, staged) = self.union_state(tip, dirty, tomerge)?;
+        let tree = self.write_state(&mut state)?;
         let mut parents = Vec::new();
         if !plan.new_branch {
             parents.push(tip);
@@ -1294,7 +1590,7 @@ impl Branch {
         if !self.set_ref(c, Some(tip), &plan.message)? {
             return Ok(None);
         }
-        self.sync_index(lock, c, tree)?;
+        self.update_index(lock, &state, c, tree)?;
         self.clear_staged(lock, staged)?;
         Ok(Some(c))
     }
@@ -1505,14 +1801,119 @@ struct TransitionPlan {
     message: String,
 }
 
-/// A journal file staged for commit: its file name and the content staged.
-type Staged = (Vec<u8>, Vec<u8>);
+/// A journal file staged for commit: its file name and the stamp of the
+/// file staged.
+type Staged = (Vec<u8>, crate::journal::Stamp);
 
-/// The files of the branch as they will be committed.
+/// The files of the branch as they will be committed: a base tree and
+/// what differs from it.
 struct State {
+    /// The base tree (the tip's).
     tree: ObjectId,
-    files: BTreeMap<BString, ObjectId>,
-    changed: BTreeSet<BString>,
+    /// Whether git-annex's index held the base tree (`index.lck` names
+    /// the tip): then it is brought to the new tree by applying `changes`.
+    index_current: bool,
+    /// The files that differ from the base tree: path → (the blob the
+    /// base tree holds there, the new blob).
+    changes: BTreeMap<BString, (Option<ObjectId>, ObjectId)>,
+    /// Lookups in the base tree.
+    lookup: PathLookup,
+    /// Where new blobs and trees go when the commit stages many files:
+    /// one pack rather than a loose object each.
+    pack: Option<pack::PackWriter>,
+    /// When git-annex's index was stale: an index of the base tree,
+    /// written during the walk that compared the two (in a temp file), to
+    /// which the changes are then applied.
+    fresh_index: Option<tempfile::NamedTempFile>,
+}
+
+/// A decoded tree: its entries sorted by name.
+type TreeEntries = Vec<(Vec<u8>, ObjectId, gix::object::tree::EntryMode)>;
+
+/// Looks up files in trees by path, keeping the last tree decoded at each
+/// depth: lookups in path order (the journal's) read each tree once.
+#[derive(Default)]
+struct PathLookup {
+    levels: Vec<(ObjectId, TreeEntries)>,
+}
+
+impl PathLookup {
+    /// The blob at `path` in `tree`, if any.
+    fn blob(
+        &mut self,
+        repo: &gix::Repository,
+        tree: ObjectId,
+        path: &[u8],
+    ) -> Result<Option<ObjectId>, BranchError> {
+        let mut cur = tree;
+        let mut parts = path.split(|&b| b == b'/').peekable();
+        let mut depth = 0;
+        while let Some(name) = parts.next() {
+            let entries = self.level(repo, depth, cur)?;
+            let Ok(i) = entries.binary_search_by(|e| e.0.as_slice().cmp(name)) else {
+                return Ok(None);
+            };
+            let (_, id, mode) = &entries[i];
+            if parts.peek().is_none() {
+                return Ok(mode.is_blob().then_some(*id));
+            }
+            if !mode.is_tree() {
+                return Ok(None);
+            }
+            cur = *id;
+            depth += 1;
+        }
+        Ok(None)
+    }
+
+    /// The entries of tree `id`, the one at `depth` of the path looked up.
+    fn level(
+        &mut self,
+        repo: &gix::Repository,
+        depth: usize,
+        id: ObjectId,
+    ) -> Result<&TreeEntries, BranchError> {
+        if self.levels.get(depth).is_none_or(|(t, _)| *t != id) {
+            let data = diff::tree_data(repo, id)?;
+            let mut entries = Vec::new();
+            for e in diff::entries(repo, id, &data) {
+                let e = e?;
+                entries.push((e.filename.to_vec(), e.oid.to_owned(), e.mode));
+            }
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
+            self.levels.truncate(depth);
+            self.levels.push((id, entries));
+        }
+        Ok(&self.levels[depth].1)
+    }
+}
+
+/// What [`Branch::index_extras`] finds: the index's differences from the
+/// tree, and an index of the tree in a temp file.
+type IndexExtras = (Vec<(BString, ObjectId)>, Option<tempfile::NamedTempFile>);
+
+/// The index mode of a tree entry (`None` for a tree).
+fn index_mode(mode: gix::object::tree::EntryMode) -> Option<u32> {
+    use gix::object::tree::EntryKind;
+    match mode.kind() {
+        EntryKind::Tree => None,
+        EntryKind::Blob => Some(0o100_644),
+        EntryKind::BlobExecutable => Some(0o100_755),
+        EntryKind::Link => Some(0o120_000),
+        EntryKind::Commit => Some(0o160_000),
+    }
+}
+
+/// An error of git-annex's branch index, as a branch error.
+fn index_err(path: &Path, e: index::IndexError) -> BranchError {
+    match e {
+        index::IndexError::Io { what, path, source } => BranchError::Io { what, path, source },
+        other => BranchError::Io {
+            what: "write index",
+            path: path.to_path_buf(),
+            source: io::Error::other(other.to_string()),
+        },
+    }
 }
 
 /// Writes a file of `.git/annex` atomically (temp file in the same
@@ -1574,6 +1975,69 @@ mod tests {
 
     thread_local! {
         static HOOK: RefCell<Option<Hook>> = const { RefCell::new(None) };
+        /// How many times git-annex's index was written anew from a tree.
+        pub(super) static INDEX_REBUILDS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    }
+
+    /// A commit or a fast-forward over a current index rewrites only the
+    /// changed entries; a stale one is brought up to date by the walk that
+    /// compares it with the tree; a missing one is written anew, once, and
+    /// is then current again.
+    #[test]
+    fn a_current_index_is_updated_not_rebuilt() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let d = dir.path();
+        git(d, &["init", "-q", "-b", "main"]);
+        let b = Branch::open(&d.join(".git")).expect("open");
+        b.create().expect("create");
+        let rebuilds = || INDEX_REBUILDS.with(|n| n.get());
+        let start = rebuilds();
+        for i in 0..5 {
+            let path = format!("a{i}/b{i}/K{i}.log");
+            b.change(path.as_bytes(), |_| format!("{i}\n").into_bytes())
+                .expect("change");
+            b.change(b"a0/b0/K0.log", |old| [old, b"x\n"].concat())
+                .expect("change");
+            b.commit("update").expect("commit");
+        }
+        assert_eq!(rebuilds(), start, "commits over a current index");
+        let tip = b.tip().expect("tip").expect("exists").to_string();
+        let ahead = commit_file(d, Some(&tip), "other.log", "o\n");
+        let ahead_id = ObjectId::from_hex(ahead.as_bytes()).expect("sha");
+        let out = b
+            .merge(&[(ahead_id, "refs/remotes/x/git-annex".to_owned())])
+            .expect("merge");
+        assert!(out.fast_forwarded);
+        assert_eq!(rebuilds(), start, "fast-forward over a current index");
+        // A stale index: the walk that compares it with the tree writes
+        // an index of the tree, to which the commit's changes go.
+        fs::remove_file(d.join(".git/annex/index.lck")).expect("rm");
+        b.change(b"z.log", |_| b"z\n".to_vec()).expect("change");
+        b.commit("update").expect("commit");
+        assert_eq!(rebuilds(), start, "a stale index is rewritten once");
+        // No index: written anew from the tree.
+        fs::remove_file(d.join(".git/annex/index")).expect("rm");
+        b.change(b"z.log", |_| b"zz\n".to_vec()).expect("change");
+        b.commit("update").expect("commit");
+        assert_eq!(rebuilds(), start + 1, "a missing index is written anew");
+        b.change(b"z.log", |_| b"zzz\n".to_vec()).expect("change");
+        b.commit("update").expect("commit");
+        assert_eq!(rebuilds(), start + 1);
+        let listed = std::process::Command::new("git")
+            .current_dir(d)
+            .env("GIT_INDEX_FILE", d.join(".git/annex/index"))
+            .args(["ls-files", "-s"])
+            .output()
+            .expect("git");
+        let index: Vec<String> = String::from_utf8_lossy(&listed.stdout)
+            .lines()
+            .map(|l| l.replace(" 0\t", "\t"))
+            .collect();
+        let tree: Vec<String> = git(d, &["ls-tree", "-r", FULL_NAME])
+            .lines()
+            .map(|l| l.replace(" blob ", " "))
+            .collect();
+        assert_eq!(index, tree);
     }
 
     /// Called just before the merge's compare-and-swap of the branch ref.

@@ -1067,3 +1067,240 @@ fn here_description_in(branch: &Branch, d: &Path) -> String {
         .filter(|l| l.starts_with(&u))
         .collect()
 }
+
+/// The lines `git ls-files -s` gives for git-annex's index, and the same
+/// for the branch's tree (`git ls-tree -r`), as "mode id path" lines.
+fn annex_index_and_tree(d: &Path) -> (String, String) {
+    let out = std::process::Command::new("git")
+        .current_dir(d)
+        .env("GIT_INDEX_FILE", d.join(".git/annex/index"))
+        .args(["ls-files", "-s"])
+        .output()
+        .expect("git ls-files");
+    assert!(out.status.success(), "{out:?}");
+    let index: String = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| {
+            // "mode id stage\tpath"
+            let (meta, path) = l.split_once('\t').expect("tab");
+            let mut f = meta.split(' ');
+            format!(
+                "{} {}\t{path}\n",
+                f.next().expect("mode"),
+                f.next().expect("id")
+            )
+        })
+        .collect();
+    let tree: String = support::git(d, &["ls-tree", "-r", "git-annex"])
+        .lines()
+        .map(|l| {
+            let (meta, path) = l.split_once('\t').expect("tab");
+            let f: Vec<&str> = meta.split(' ').collect();
+            format!("{} {}\t{path}\n", f[0], f[2])
+        })
+        .collect();
+    (index, tree)
+}
+
+/// Issue 21, point 2: once a location log whose path holds `?` (or `*`,
+/// `<`, …: characters Windows forbids, and git on Unix accepts) is in the
+/// branch, every later write still works, whether git-annex's index is
+/// updated entry by entry, written anew because it is stale, or left by
+/// the reference's own writes between ours; the reference reads what we
+/// wrote and its fsck is content.
+#[test]
+fn a_key_with_a_question_mark_does_not_stop_writes() {
+    use annex_core::key::Key;
+    use annex_core::state::State;
+    use annex_core::uuid::Uuid;
+    let dir = support::new_git_repo();
+    let d = dir.path();
+    Repo::init(d, Some("q")).expect("init");
+    let state = State::new(open_branch(d));
+    let u_str = "11111111-2222-3333-4444-555555555555";
+    let u = Uuid::parse(u_str.as_bytes()).expect("uuid");
+    let odd = Key::parse(b"SHA256E-s1--a?b").expect("key");
+    let other = Key::parse(b"SHA256E-s2--c*d<e>f|g").expect("key");
+    state.set_present(&odd, &u, true).expect("set");
+    state.commit().expect("commit with a ? key");
+    state.set_present(&other, &u, true).expect("set");
+    state.commit().expect("commit after a ? key");
+    assert_eq!(
+        annex_index_and_tree(d).0,
+        annex_index_and_tree(d).1,
+        "index kept current entry by entry"
+    );
+    // A stale index is written anew from the tree.
+    std::fs::remove_file(d.join(".git/annex/index.lck")).expect("rm");
+    state.set_present(&other, &u, false).expect("unset");
+    state.commit().expect("commit over a stale index");
+    let (index, tree) = annex_index_and_tree(d);
+    assert_eq!(index, tree, "index written anew");
+    assert!(tree.contains("SHA256E-s1--a?b.log"), "{tree}");
+    // The reference writes between ours, and we after it.
+    support::annex(d, &["setpresentkey", "SHA256E-s3--h?i", u_str, "1"]);
+    state.set_present(&other, &u, true).expect("set");
+    state.commit().expect("commit after the reference");
+    let (index, tree) = annex_index_and_tree(d);
+    assert_eq!(index, tree);
+    assert!(tree.contains("SHA256E-s3--h?i.log"), "{tree}");
+    for key in [
+        "SHA256E-s1--a?b",
+        "SHA256E-s2--c*d<e>f|g",
+        "SHA256E-s3--h?i",
+    ] {
+        let out = support::annex(d, &["whereis", "--key", key]);
+        assert!(out.contains(u_str), "{key}: {out}");
+    }
+    support::annex(d, &["fsck", "--fast", "--all", "-q"]);
+}
+
+/// git-annex's index, kept current entry by entry over commits, merges
+/// (union and fast-forward) and a rebuild, always holds the branch's
+/// tree, and the reference, working in the same repository between our
+/// commits, sees each of our changes (its whereis) and we see its.
+#[test]
+fn annex_index_follows_every_commit_and_merge() {
+    use annex_core::key::Key;
+    use annex_core::state::State;
+    use annex_core::uuid::Uuid;
+    let top = tempfile::tempdir().expect("tmp");
+    let a = top.path().join("a");
+    std::fs::create_dir(&a).expect("mkdir");
+    support::git(&a, &["init", "-q", "-b", "main"]);
+    support::git(&a, &["commit", "-q", "--allow-empty", "-m", "first"]);
+    support::annex(&a, &["init", "a"]);
+    support::git(top.path(), &["clone", "-q", "a", "b"]);
+    let b = top.path().join("b");
+    support::annex(&b, &["init", "b"]);
+    let key = |i: u32| {
+        Key::parse(format!("SHA256E-s{i}--{:064x}.dat", u64::from(i) * 7919).as_bytes())
+            .expect("key")
+    };
+    let ua = Uuid::parse(uuid(&a).as_bytes()).expect("uuid");
+    let ub = Uuid::parse(uuid(&b).as_bytes()).expect("uuid");
+    let sa = State::new(open_branch(&a));
+    let sb = State::new(open_branch(&b));
+    let check = |d: &Path| {
+        let (index, tree) = annex_index_and_tree(d);
+        assert_eq!(index, tree, "annex index of {}", d.display());
+        assert_eq!(
+            std::fs::read_to_string(d.join(".git/annex/index.lck")).expect("lck"),
+            support::git(d, &["rev-parse", "git-annex"])
+        );
+    };
+    for round in 0..3u32 {
+        for i in 0..20 {
+            sa.set_present(&key(i), &ua, (i + round) % 3 != 0)
+                .expect("set");
+        }
+        sa.commit().expect("commit");
+        check(&a);
+        for i in 10..30 {
+            sb.set_present(&key(i), &ub, (i + round) % 2 == 0)
+                .expect("set");
+        }
+        sb.commit().expect("commit");
+        check(&b);
+        // b takes a's branch: a union merge (both moved).
+        support::git(&b, &["fetch", "-q", "origin"]);
+        sb.branch().update().expect("merge");
+        check(&b);
+        // a takes b's: a fast-forward.
+        support::git(
+            &a,
+            &["fetch", "-q", "../b", "+git-annex:refs/remotes/b/git-annex"],
+        );
+        let out = sa.branch().update().expect("merge");
+        assert!(
+            out.fast_forwarded || out.new_tip.is_none() || round > 0,
+            "{out:?}"
+        );
+        check(&a);
+        // The reference writes in a between our commits, and reads ours.
+        support::annex(
+            &a,
+            &[
+                "setpresentkey",
+                &key(100 + round).to_string(),
+                &ub.to_string(),
+                "1",
+            ],
+        );
+        for i in [0, 15, 25] {
+            let want = sa.whereis(&key(i)).expect("whereis");
+            // whereis exits 1 when there is no copy.
+            let out = support::annex_output(
+                &a,
+                &["whereis", "--json", "--key", &key(i).to_string()],
+                None,
+            );
+            let out = String::from_utf8_lossy(&out.stdout);
+            for u in [&ua, &ub] {
+                assert_eq!(
+                    out.contains(u.as_str()),
+                    want.contains(u),
+                    "round {round} key {i}: {out}"
+                );
+            }
+        }
+        assert!(sa.whereis(&key(100 + round)).expect("w").contains(&ub));
+    }
+    check(&a);
+}
+
+/// The loose objects of a repository.
+fn loose_objects(d: &Path) -> usize {
+    let out = support::git(d, &["count-objects", "-v"]);
+    out.lines()
+        .find_map(|l| l.strip_prefix("count: "))
+        .and_then(|n| n.trim().parse().ok())
+        .expect("count")
+}
+
+/// A commit of many journal files writes its blobs and trees into one
+/// pack, not a loose object each; git finds the repository sound, the
+/// index follows, and the reference reads the logs.
+#[test]
+fn a_large_commit_writes_one_pack() {
+    use annex_core::key::Key;
+    use annex_core::state::State;
+    use annex_core::uuid::Uuid;
+    let dir = support::new_git_repo();
+    let d = dir.path();
+    Repo::init(d, Some("p")).expect("init");
+    let state = State::new(open_branch(d));
+    state.commit().expect("commit");
+    let u_str = "11111111-2222-3333-4444-555555555555";
+    let u = Uuid::parse(u_str.as_bytes()).expect("uuid");
+    let key = |i: u32| Key::parse(format!("SHA256E-s{i}--{i:064x}").as_bytes()).expect("key");
+    let before = loose_objects(d);
+    for i in 0..1500 {
+        state.set_present(&key(i), &u, true).expect("set");
+    }
+    state.commit().expect("commit");
+    assert!(
+        loose_objects(d) <= before + 2,
+        "{} loose objects after, {before} before",
+        loose_objects(d)
+    );
+    let packs = support::git(d, &["count-objects", "-v"]);
+    assert!(packs.contains("packs: 1"), "{packs}");
+    support::git(d, &["fsck", "--no-dangling", "--strict"]);
+    assert!(state.branch().journal().files().expect("files").is_empty());
+    let (index, tree) = annex_index_and_tree(d);
+    assert_eq!(index, tree);
+    assert_eq!(
+        tree.lines().filter(|l| l.contains("SHA256E-")).count(),
+        1500
+    );
+    for i in [0, 777, 1499] {
+        let out = support::annex(d, &["whereis", "--key", &key(i).to_string()]);
+        assert!(out.contains(u_str), "{out}");
+    }
+    // And the next commits work on top of it.
+    state.set_present(&key(3), &u, false).expect("unset");
+    state.commit().expect("commit");
+    assert!(state.whereis(&key(3)).expect("w").is_empty());
+    support::git(d, &["fsck", "--no-dangling"]);
+}
