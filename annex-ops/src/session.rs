@@ -154,6 +154,9 @@ impl Session {
             opened.recorded = state.commit()?.is_some();
         }
         let store = ObjectStore::open(repo.git_dir())?;
+        // What killed processes left in annex/othertmp goes (unless a live
+        // process is using it).
+        let _ = store.clean_other_tmp();
         let worktree = if repo.is_bare() {
             None
         } else {

@@ -50,6 +50,45 @@ impl IndexEntry {
     }
 }
 
+/// The index as it is now, read once, to ask how paths are staged (e.g.
+/// whether a file a killed `unlock` left unlocked is still staged as a
+/// symlink).
+pub struct Staged {
+    index: gix::index::File,
+}
+
+impl std::fmt::Debug for Staged {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Staged").finish_non_exhaustive()
+    }
+}
+
+impl Staged {
+    /// Reads the index of `repo` (an empty one when there is none).
+    pub fn read(repo: &gix::Repository) -> Result<Staged, IngestError> {
+        let path = repo.index_path();
+        let index = gix::index::File::at_or_default(
+            &path,
+            repo.object_hash(),
+            false,
+            gix::index::decode::Options::default(),
+        )
+        .map_err(|e| IngestError::Index {
+            path: path.clone(),
+            detail: e.to_string(),
+        })?;
+        Ok(Staged { index })
+    }
+
+    /// Whether `path` (from the top) is staged as a symlink; `None` when
+    /// it is not staged (at stage 0).
+    pub fn is_symlink(&self, path: &[u8]) -> Option<bool> {
+        self.index
+            .entry_by_path_and_stage(path.as_bstr(), gix::index::entry::Stage::Unconflicted)
+            .map(|e| e.mode == Mode::SYMLINK)
+    }
+}
+
 /// The index stat of a file as git records it (`lstat`'s mtime, ctime,
 /// device, inode, owner and size, each cut to 32 bits as git does).
 pub(crate) fn stat_of(m: &fs::Metadata) -> Stat {
