@@ -9,6 +9,7 @@ mod support;
 mod add;
 mod calckey;
 mod conflicts;
+mod crash;
 mod contentlocation;
 mod drop_safety;
 mod examinekey;
