@@ -292,6 +292,28 @@ impl Annex {
         Ok(true)
     }
 
+    /// Corrects the location log when this repository has the content of
+    /// `key` while the log does not say so (a get or move killed after the
+    /// content went into the store and before it was logged): the log is
+    /// updated, silently, as `fsck` would. Done under the content's shared
+    /// lock, so that a drop under way (which holds the removal lock from
+    /// before it logs the content gone until it is gone) is never undone.
+    /// Returns whether the log was changed.
+    pub fn record_found_here(&self, key: &Key) -> Result<bool, annex_core::branch::BranchError> {
+        let store = &self.session.store;
+        if !store.has(key) {
+            return Ok(false);
+        }
+        let Ok(_lock) = content::lock_shared(store, key) else {
+            return Ok(false);
+        };
+        if !store.has(key) || self.session.state.whereis(key)?.contains(self.here()) {
+            return Ok(false);
+        }
+        self.session.state.set_present(key, self.here(), true)?;
+        Ok(true)
+    }
+
     /// Drops the item's content from a remote when the copies verified now
     /// allow it (or `force`), and records that. A work-tree file's
     /// `annex.numcopies` and `annex.mincopies` attributes win over the

@@ -70,6 +70,9 @@ struct Args {
     /// One line per round.
     #[arg(long, short)]
     verbose: bool,
+    /// Rounds run at the same time (each in its own copy of the pair).
+    #[arg(long, short, default_value_t = 2)]
+    jobs: usize,
 }
 
 type Res<T> = Result<T, String>;
@@ -729,10 +732,34 @@ fn real_main(args: &Args) -> Res<bool> {
         } else {
             let _ = fs::remove_dir_all(&control);
         }
-        for round in 0..args.rounds {
-            let delay = Duration::from_micros(rng.below(span));
-            let dir = work.path().join(format!("{}-{round}", cmd.name()));
-            let v = judge_round(&tools, &tpl, cmd, &dir, Some(delay))?;
+        // The delays are drawn in order, whatever runs in parallel.
+        let delays: Vec<Duration> = (0..args.rounds)
+            .map(|_| Duration::from_micros(rng.below(span)))
+            .collect();
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let results = std::sync::Mutex::new(Vec::new());
+        std::thread::scope(|scope| {
+            for _ in 0..args.jobs.max(1) {
+                scope.spawn(|| {
+                    loop {
+                        let round = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(&delay) = delays.get(round) else {
+                            break;
+                        };
+                        let dir = work.path().join(format!("{}-{round}", cmd.name()));
+                        let v = judge_round(&tools, &tpl, cmd, &dir, Some(delay));
+                        results
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .push((round, delay, dir, v));
+                    }
+                });
+            }
+        });
+        let mut results = results.into_inner().unwrap_or_else(|p| p.into_inner());
+        results.sort_by_key(|r| r.0);
+        for (round, delay, dir, v) in results {
+            let v = v?;
             tally.rounds += 1;
             tally.killed += v.killed as usize;
             tally.fsck_complaints += v.fsck_after_kill_complained as usize;
