@@ -315,3 +315,70 @@ fn a_file_name_of_255_bytes_can_be_added_unlocked_locked_got_and_dropped() {
     fsck_ok(&b);
     fsck_ok(&a);
 }
+
+#[test]
+fn an_index_lock_left_by_a_killed_staging_of_ours_does_not_block_the_next_run() {
+    use std::os::unix::fs::MetadataExt;
+    let dir = repo();
+    let p = dir.path();
+    fs::write(p.join("f"), "f\n").expect("write");
+    // What a kill while staging leaves: index.lock, and the owner record
+    // naming it.
+    let lock = p.join(".git/index.lock");
+    fs::write(&lock, "half an index").expect("write");
+    let m = fs::metadata(&lock).expect("stat");
+    fs::write(
+        p.join(".git/annex-rs-index.owner"),
+        format!("{}:{}\n", m.dev(), m.ino()),
+    )
+    .expect("write");
+    ok(&ours(p, &["add", "f"]), "add");
+    assert!(!lock.exists());
+    assert!(support::git(p, &["ls-files", "-s", "f"]).starts_with("120000"));
+    // An index.lock that is not provably ours (git's) is left alone.
+    fs::write(&lock, "git's").expect("write");
+    fs::write(p.join("g"), "g\n").expect("write");
+    let out = ours(p, &["add", "g"]);
+    assert!(!out.status.success());
+    assert_eq!(fs::read(&lock).expect("read"), b"git's");
+    fs::remove_file(&lock).expect("rm");
+}
+
+#[test]
+fn a_git_annex_ref_lock_left_by_a_killed_commit_does_not_block_the_next_run() {
+    let dir = repo();
+    let p = dir.path();
+    fs::write(p.join("f"), "f\n").expect("write");
+    let lock = p.join(".git/refs/heads/git-annex.lock");
+    fs::write(&lock, "0000000000000000000000000000000000000000\n").expect("write");
+    let out = ours(p, &["add", "f"]);
+    ok(&out, "add");
+    assert!(!lock.exists());
+    // The branch moved: the reference sees the new location.
+    assert!(support::annex(p, &["whereis", "f"]).contains("[here]"));
+    fsck_ok(p);
+}
+
+#[test]
+fn a_get_of_content_here_but_not_logged_records_it() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let a = dir.path().join("a");
+    fs::create_dir(&a).expect("mkdir");
+    support::git(&a, &["init", "-q", "-b", "main"]);
+    support::annex(&a, &["init", "-q", "a"]);
+    fs::write(a.join("f"), "content\n").expect("write");
+    support::annex(&a, &["add", "-q", "f"]);
+    support::git(&a, &["commit", "-qm", "add"]);
+    support::git(dir.path(), &["clone", "-q", "a", "b"]);
+    let b = dir.path().join("b");
+    support::annex(&b, &["init", "-q", "b"]);
+    support::annex(&b, &["get", "-q", "f"]);
+    // What a get killed after storing and before logging leaves.
+    let key = support::annex(&b, &["lookupkey", "f"]).trim().to_string();
+    let uuid = support::git(&b, &["config", "annex.uuid"]).trim().to_string();
+    support::annex(&b, &["setpresentkey", &key, &uuid, "0"]);
+    assert!(!support::annex(&b, &["whereis", "f"]).contains("[here]"));
+    ok(&ours(&b, &["get", "f"]), "get");
+    assert!(support::annex(&b, &["whereis", "f"]).contains("[here]"));
+    fsck_ok(&b);
+}

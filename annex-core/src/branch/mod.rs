@@ -500,6 +500,7 @@ impl Branch {
             name: full_name(FULL_NAME)?,
             deref: false,
         };
+        remove_stale_ref_lock(&self.repo);
         match self.repo.edit_reference(edit) {
             Ok(_) => Ok(true),
             Err(e) => {
@@ -1562,6 +1563,28 @@ pub(crate) fn user_name() -> String {
         }
     }
     "unknown".to_owned()
+}
+
+/// Removes a `refs/heads/git-annex.lock` left by a process killed while
+/// it moved the branch (it would block every later commit). The branch is
+/// only moved under the journal lock, which the callers of `set_ref` hold
+/// (git-annex holds it too), so in a repository with a work tree nobody
+/// else can be writing the ref; in a bare one a `git push` may, for a
+/// moment, so there only a lock older than a minute is taken as stale.
+fn remove_stale_ref_lock(repo: &gix::Repository) {
+    let lock = repo.git_dir().join("refs/heads/git-annex.lock");
+    let Ok(meta) = fs::symlink_metadata(&lock) else {
+        return;
+    };
+    let old = meta
+        .modified()
+        .ok()
+        .and_then(|m| m.elapsed().ok())
+        .is_some_and(|age| age > std::time::Duration::from_secs(60));
+    if repo.is_bare() && !old {
+        return;
+    }
+    let _ = fs::remove_file(&lock);
 }
 
 #[cfg(test)]

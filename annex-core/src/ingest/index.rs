@@ -123,6 +123,7 @@ pub fn stage(repo: &gix::Repository, entries: &[IndexEntry]) -> Result<(), Inges
         path: path.clone(),
         detail,
     };
+    let owner = IndexOwner::take(&path).map_err(|e| ierr(e.to_string()))?;
     let mut lock = gix::lock::File::acquire_to_update_resource(
         &path,
         gix::lock::acquire::Fail::AfterDurationWithBackoff(Duration::from_secs(10)),
@@ -130,6 +131,7 @@ pub fn stage(repo: &gix::Repository, entries: &[IndexEntry]) -> Result<(), Inges
         0o666,
     )
     .map_err(|e| ierr(e.to_string()))?;
+    owner.own(lock.lock_path());
     let mut index = gix::index::File::at_or_default(
         &path,
         repo.object_hash(),
@@ -205,5 +207,67 @@ pub fn stage(repo: &gix::Repository, entries: &[IndexEntry]) -> Result<(), Inges
     std::io::Write::flush(&mut out).map_err(|e| ierr(e.to_string()))?;
     drop(out);
     lock.commit().map_err(|e| ierr(e.error.to_string()))?;
+    owner.done();
     Ok(())
+}
+
+/// Proof that an `index.lock` left behind is ours and stale. git never
+/// removes a stale `index.lock` (it asks the user to); one left by a
+/// `git-annex-rs` killed while it staged files would block every later
+/// command. So while we hold `index.lock` we also hold an exclusive POSIX
+/// lock on `annex-rs-index.lck` beside the index, and record the lock
+/// file's device and inode in `annex-rs-index.owner`. The next run, once
+/// it holds that POSIX lock (released by the kernel when its holder
+/// died), removes an `index.lock` the owner file names: no live process
+/// can hold it. Any other `index.lock` (git's) is waited for, as before.
+struct IndexOwner {
+    _lck: fs::File,
+    owner: std::path::PathBuf,
+    _in_process: std::sync::MutexGuard<'static, ()>,
+}
+
+impl IndexOwner {
+    fn take(index: &Path) -> std::io::Result<IndexOwner> {
+        use std::os::unix::fs::MetadataExt;
+        // POSIX locks do not exclude threads of one process: a mutex does.
+        static IN_PROCESS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let in_process = IN_PROCESS.lock().unwrap_or_else(|p| p.into_inner());
+        let dir = index.parent().unwrap_or(Path::new("."));
+        let lck = fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(dir.join("annex-rs-index.lck"))?;
+        rustix::fs::fcntl_lock(&lck, rustix::fs::FlockOperation::LockExclusive)?;
+        let owner = dir.join("annex-rs-index.owner");
+        let mut lock_path = index.as_os_str().to_owned();
+        lock_path.push(".lock");
+        if let (Ok(text), Ok(m)) = (
+            fs::read_to_string(&owner),
+            fs::symlink_metadata(Path::new(&lock_path)),
+        ) && text.trim() == format!("{}:{}", m.dev(), m.ino())
+        {
+            let _ = fs::remove_file(&lock_path);
+        }
+        let _ = fs::remove_file(&owner);
+        Ok(IndexOwner {
+            _lck: lck,
+            owner,
+            _in_process: in_process,
+        })
+    }
+
+    /// Records `lock` (our `index.lock`) as ours.
+    fn own(&self, lock: &Path) {
+        use std::os::unix::fs::MetadataExt;
+        if let Ok(m) = fs::symlink_metadata(lock) {
+            let _ = fs::write(&self.owner, format!("{}:{}\n", m.dev(), m.ino()));
+        }
+    }
+
+    /// `index.lock` is gone (renamed into place).
+    fn done(self) {
+        let _ = fs::remove_file(&self.owner);
+    }
 }
