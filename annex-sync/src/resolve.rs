@@ -202,7 +202,6 @@ enum IndexOp {
     Stage(Vec<u8>),
 }
 
-
 fn io_err<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> ResolveError + 'a {
     move |source| ResolveError::Io {
         op,

@@ -33,7 +33,12 @@ fn repo() -> tempfile::TempDir {
 fn status(p: &Path) -> String {
     support::git(
         p,
-        &["status", "--porcelain", "--ignored", "--untracked-files=all"],
+        &[
+            "status",
+            "--porcelain",
+            "--ignored",
+            "--untracked-files=all",
+        ],
     )
 }
 
@@ -137,11 +142,18 @@ fn a_killed_unlock_leaves_its_temp_file_in_othertmp_and_the_next_run_cleans_it()
         support::git(p, &["commit", "-qm", "add"]);
         if kill_when_in_othertmp(p, &["unlock", &name], "replace") {
             caught = true;
-            assert!(debris(p).is_empty(), "temp files in the work tree: {:?}", debris(p));
+            assert!(
+                debris(p).is_empty(),
+                "temp files in the work tree: {:?}",
+                debris(p)
+            );
             break;
         }
     }
-    assert!(caught, "unlock never made its temp file in .git/annex/othertmp");
+    assert!(
+        caught,
+        "unlock never made its temp file in .git/annex/othertmp"
+    );
     // The next run (any) cleans othertmp; `add .` stages nothing of ours.
     ok(&ours(p, &["unlock", "d"]), "unlock again");
     assert!(othertmp_entries(p).is_empty(), "{:?}", othertmp_entries(p));
@@ -163,12 +175,19 @@ fn a_killed_add_leaves_nothing_the_next_add_stages_and_its_hard_link_goes() {
         big(p, &name, round);
         if kill_when_in_othertmp(p, &["add", &name], "ingest") {
             caught = true;
-            assert!(debris(p).is_empty(), "temp files in the work tree: {:?}", debris(p));
+            assert!(
+                debris(p).is_empty(),
+                "temp files in the work tree: {:?}",
+                debris(p)
+            );
             break;
         }
         support::git(p, &["commit", "-qm", "add"]);
     }
-    assert!(caught, "add never locked a file down into .git/annex/othertmp");
+    assert!(
+        caught,
+        "add never locked a file down into .git/annex/othertmp"
+    );
     // The hard link in othertmp keeps the content's data alive until the
     // next run removes it.
     assert!(!othertmp_entries(p).is_empty());
@@ -307,7 +326,12 @@ fn a_file_name_of_255_bytes_can_be_added_unlocked_locked_got_and_dropped() {
     ok(&ours(&b, &["get", &name]), "get of an unlocked file");
     assert_eq!(fs::read(b.join(&name)).expect("read"), b"long name\n");
     ok(&ours(&b, &["lock", &name]), "lock");
-    assert!(fs::symlink_metadata(b.join(&name)).expect("stat").file_type().is_symlink());
+    assert!(
+        fs::symlink_metadata(b.join(&name))
+            .expect("stat")
+            .file_type()
+            .is_symlink()
+    );
     ok(&ours(&b, &["drop", &name]), "drop");
     assert!(!b.join(&name).exists(), "the content is still here");
     assert_eq!(status(&b), "");
@@ -375,7 +399,9 @@ fn a_get_of_content_here_but_not_logged_records_it() {
     support::annex(&b, &["get", "-q", "f"]);
     // What a get killed after storing and before logging leaves.
     let key = support::annex(&b, &["lookupkey", "f"]).trim().to_string();
-    let uuid = support::git(&b, &["config", "annex.uuid"]).trim().to_string();
+    let uuid = support::git(&b, &["config", "annex.uuid"])
+        .trim()
+        .to_string();
     support::annex(&b, &["setpresentkey", &key, &uuid, "0"]);
     assert!(!support::annex(&b, &["whereis", "f"]).contains("[here]"));
     ok(&ours(&b, &["get", "f"]), "get");

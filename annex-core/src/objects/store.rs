@@ -685,7 +685,9 @@ impl ObjectStore {
         dest: &Path,
         mut make: impl FnMut(&Path) -> io::Result<()>,
     ) -> io::Result<()> {
-        let tmp_dir = self.other_tmp().map_err(|e| io::Error::other(e.to_string()))?;
+        let tmp_dir = self
+            .other_tmp()
+            .map_err(|e| io::Error::other(e.to_string()))?;
         let tmp = tmp_dir.path("replace");
         let attempt = |tmp: &Path, make: &mut dyn FnMut(&Path) -> io::Result<()>| {
             let r = make(tmp).and_then(|()| fs::rename(tmp, dest));

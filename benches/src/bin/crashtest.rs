@@ -336,7 +336,7 @@ fn copy_pair(from: &Path, to: &Path) -> Res<()> {
 
 /// The object file of `key` in the repository at `repo`, if present.
 fn object(repo: &Path, key: &str) -> Option<PathBuf> {
-    let store = annex_core::objects::ObjectStore::open(&repo.join(".git")).ok()?;
+    let store = annex_core::objects::ObjectStore::open(repo.join(".git")).ok()?;
     let key = annex_core::key::Key::parse(key.as_bytes()).ok()?;
     store.find(&key)
 }
@@ -348,7 +348,11 @@ fn holds(repo: &Path, f: &File) -> Res<bool> {
         None => Ok(false),
         Some(p) => match fs::read(&p) {
             Ok(d) if d == f.data => Ok(true),
-            Ok(_) => Err(format!("{}: the object of {} is corrupt", repo.display(), f.path)),
+            Ok(_) => Err(format!(
+                "{}: the object of {} is corrupt",
+                repo.display(),
+                f.path
+            )),
             Err(e) => Err(format!("{}: {e}", p.display())),
         },
     }
@@ -381,7 +385,12 @@ fn unexpected_in_worktree(t: &Tools, dir: &Path, files: &[File]) -> Res<Vec<Stri
     let st = git(
         t,
         dir,
-        &["status", "--porcelain", "--ignored", "--untracked-files=all"],
+        &[
+            "status",
+            "--porcelain",
+            "--ignored",
+            "--untracked-files=all",
+        ],
     )?;
     Ok(st
         .lines()
