@@ -757,6 +757,13 @@ fn real_main(args: &Args) -> Res<bool> {
                         };
                         let dir = work.path().join(format!("{}-{round}", cmd.name()));
                         let v = judge_round(&tools, &tpl, cmd, &dir, Some(delay));
+                        if args.verbose {
+                            let what = match &v {
+                                Ok(v) if v.failures.is_empty() => "ok",
+                                _ => "FAILED (details below)",
+                            };
+                            eprintln!("{} round {round} done: {what}", cmd.name());
+                        }
                         results
                             .lock()
                             .unwrap_or_else(|p| p.into_inner())
