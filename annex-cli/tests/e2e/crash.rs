@@ -408,3 +408,29 @@ fn a_get_of_content_here_but_not_logged_records_it() {
     assert!(support::annex(&b, &["whereis", "f"]).contains("[here]"));
     fsck_ok(&b);
 }
+
+#[test]
+fn a_packed_refs_lock_left_by_a_killed_branch_update_does_not_block_the_next_run() {
+    let dir = repo();
+    let p = dir.path();
+    fs::write(p.join("f"), "f\n").expect("write");
+    support::git(p, &["pack-refs", "--all"]);
+    // What a kill inside the update of the git-annex branch leaves: the
+    // marker of the update under way, and the lock files it took since.
+    fs::write(p.join(".git/annex/rs-ref.writing"), "").expect("write");
+    std::thread::sleep(Duration::from_millis(20));
+    let lock = p.join(".git/packed-refs.lock");
+    fs::write(&lock, "").expect("write");
+    ok(&ours(p, &["add", "f"]), "add");
+    assert!(!lock.exists());
+    assert!(!p.join(".git/annex/rs-ref.writing").exists());
+    assert!(support::annex(p, &["whereis", "f"]).contains("[here]"));
+    // A lock older than the marker (not the dead update's) is left alone.
+    fs::write(&lock, "").expect("write");
+    std::thread::sleep(Duration::from_millis(20));
+    fs::write(p.join(".git/annex/rs-ref.writing"), "").expect("write");
+    fs::write(p.join("g"), "g\n").expect("write");
+    let out = ours(p, &["add", "g"]);
+    assert!(lock.exists(), "{}", String::from_utf8_lossy(&out.stderr));
+    fs::remove_file(&lock).expect("rm");
+}

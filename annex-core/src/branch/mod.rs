@@ -501,6 +501,7 @@ impl Branch {
             deref: false,
         };
         remove_stale_ref_lock(&self.repo);
+        let _writing = RefWrite::begin(&self.repo, &self.annex_dir);
         match self.repo.edit_reference(edit) {
             Ok(_) => Ok(true),
             Err(e) => {
@@ -1563,6 +1564,79 @@ pub(crate) fn user_name() -> String {
         }
     }
     "unknown".to_owned()
+}
+
+/// A ref update of ours under way: gix takes `refs/heads/git-annex.lock`
+/// and, when the repository has one, `packed-refs.lock`; a kill while it
+/// holds them leaves them behind, and git never removes a stale lock. So
+/// the update is done holding an exclusive POSIX lock on
+/// `annex/rs-ref.lck` (released by the kernel when its holder dies) with a
+/// marker `annex/rs-ref.writing` written first and removed after. The next
+/// update, holding that lock, finds the marker of the dead one: a lock file
+/// made since the marker (its mtime not older) and still there after a
+/// moment (a live git's goes quickly) is that dead update's, and goes.
+struct RefWrite {
+    marker: PathBuf,
+    _lck: Option<fs::File>,
+    _in_process: std::sync::MutexGuard<'static, ()>,
+}
+
+impl RefWrite {
+    fn begin(repo: &gix::Repository, annex_dir: &Path) -> RefWrite {
+        static IN_PROCESS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let in_process = IN_PROCESS.lock().unwrap_or_else(|p| p.into_inner());
+        let marker = annex_dir.join("rs-ref.writing");
+        let lck = fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(annex_dir.join("rs-ref.lck"))
+            .ok()
+            .filter(|f| {
+                rustix::fs::fcntl_lock(f, rustix::fs::FlockOperation::LockExclusive).is_ok()
+            });
+        if lck.is_some()
+            && let Ok(since) = fs::metadata(&marker).and_then(|m| m.modified())
+        {
+            for lock in [
+                repo.git_dir().join("refs/heads/git-annex.lock"),
+                repo.common_dir().join("packed-refs.lock"),
+            ] {
+                let made_since = || {
+                    fs::symlink_metadata(&lock)
+                        .and_then(|m| m.modified())
+                        .is_ok_and(|t| t >= since)
+                };
+                if !made_since() {
+                    continue;
+                }
+                let start = std::time::Instant::now();
+                while made_since() && start.elapsed() < std::time::Duration::from_secs(1) {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                if made_since() {
+                    let _ = fs::remove_file(&lock);
+                }
+            }
+        }
+        if lck.is_some() {
+            let _ = fs::write(&marker, b"");
+        }
+        RefWrite {
+            marker,
+            _lck: lck,
+            _in_process: in_process,
+        }
+    }
+}
+
+impl Drop for RefWrite {
+    fn drop(&mut self) {
+        if self._lck.is_some() {
+            let _ = fs::remove_file(&self.marker);
+        }
+    }
 }
 
 /// Removes a `refs/heads/git-annex.lock` left by a process killed while
