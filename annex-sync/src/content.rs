@@ -1127,6 +1127,12 @@ impl<'e> Pass<'e> {
             got = self.get(item, &have, obs)?;
         }
         let inhere_now = got || has_here(self);
+        if inhere_now && !got && !self.raw_locations(key)?.contains(&here) {
+            // Here, but not logged (a sync killed in between): recorded.
+            if annex.record_found_here(key)? {
+                self.note_location(key, &here, true)?;
+            }
+        }
         let mut putrs: Vec<Uuid> = Vec::new();
         if inhere_now {
             for r in lack {
