@@ -157,6 +157,7 @@ impl Session {
         // What killed processes left in annex/othertmp goes (unless a live
         // process is using it).
         let _ = store.clean_other_tmp();
+        annex_core::branch::clean_after_killed_update(repo.git_dir());
         let worktree = if repo.is_bare() {
             None
         } else {

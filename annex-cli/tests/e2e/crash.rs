@@ -434,3 +434,28 @@ fn a_packed_refs_lock_left_by_a_killed_branch_update_does_not_block_the_next_run
     assert!(lock.exists(), "{}", String::from_utf8_lossy(&out.stderr));
     fs::remove_file(&lock).expect("rm");
 }
+
+#[test]
+fn a_ref_lock_left_in_a_local_remote_is_removed_when_the_remote_is_opened() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let a = dir.path().join("a");
+    fs::create_dir(&a).expect("mkdir");
+    support::git(&a, &["init", "-q", "-b", "main"]);
+    support::annex(&a, &["init", "-q", "a"]);
+    fs::write(a.join("f"), "content\n").expect("write");
+    support::annex(&a, &["add", "-q", "f"]);
+    support::git(&a, &["commit", "-qm", "add"]);
+    support::git(dir.path(), &["clone", "-q", "a", "b"]);
+    let b = dir.path().join("b");
+    support::annex(&b, &["init", "-q", "b"]);
+    // A copy --to a killed while it moved a's git-annex branch.
+    fs::write(a.join(".git/annex/rs-ref.writing"), "").expect("write");
+    std::thread::sleep(Duration::from_millis(20));
+    let lock = a.join(".git/refs/heads/git-annex.lock");
+    fs::write(&lock, "").expect("write");
+    ok(&ours(&b, &["get", "f"]), "get");
+    assert!(!lock.exists());
+    // The reference can move a's branch again.
+    support::annex(&a, &["merge"]);
+    fsck_ok(&a);
+}

@@ -501,7 +501,8 @@ impl Branch {
             deref: false,
         };
         remove_stale_ref_lock(&self.repo);
-        let _writing = RefWrite::begin(&self.repo, &self.annex_dir);
+        let _writing =
+            RefWrite::begin(self.repo.git_dir(), self.repo.common_dir(), &self.annex_dir);
         match self.repo.edit_reference(edit) {
             Ok(_) => Ok(true),
             Err(e) => {
@@ -1582,7 +1583,7 @@ struct RefWrite {
 }
 
 impl RefWrite {
-    fn begin(repo: &gix::Repository, annex_dir: &Path) -> RefWrite {
+    fn begin(git_dir: &Path, common_dir: &Path, annex_dir: &Path) -> RefWrite {
         static IN_PROCESS: std::sync::Mutex<()> = std::sync::Mutex::new(());
         let in_process = IN_PROCESS.lock().unwrap_or_else(|p| p.into_inner());
         let marker = annex_dir.join("rs-ref.writing");
@@ -1600,8 +1601,8 @@ impl RefWrite {
             && let Ok(since) = fs::metadata(&marker).and_then(|m| m.modified())
         {
             for lock in [
-                repo.git_dir().join("refs/heads/git-annex.lock"),
-                repo.common_dir().join("packed-refs.lock"),
+                git_dir.join("refs/heads/git-annex.lock"),
+                common_dir.join("packed-refs.lock"),
             ] {
                 let made_since = || {
                     fs::symlink_metadata(&lock)
@@ -1637,6 +1638,19 @@ impl Drop for RefWrite {
             let _ = fs::remove_file(&self.marker);
         }
     }
+}
+
+/// Removes the git lock files that an update of the `git-annex` branch by
+/// git-annex-rs, killed midway, left in the repository whose git dir is
+/// `git_dir` (see `RefWrite`), so that git and git-annex are not blocked
+/// by them either. Called when a repository (or a local remote) is
+/// opened; one `stat` when there is nothing to do.
+pub fn clean_after_killed_update(git_dir: &Path) {
+    let annex_dir = git_dir.join("annex");
+    if fs::symlink_metadata(annex_dir.join("rs-ref.writing")).is_err() {
+        return;
+    }
+    drop(RefWrite::begin(git_dir, git_dir, &annex_dir));
 }
 
 /// Removes a `refs/heads/git-annex.lock` left by a process killed while

@@ -197,6 +197,7 @@ impl LocalGitRemote {
             ));
         }
         let store = ObjectStore::open(&git_dir)?;
+        crate::branch::clean_after_killed_update(&git_dir);
         Ok(LocalGitRemote {
             name: name.to_string(),
             uuid,
