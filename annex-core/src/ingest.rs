@@ -43,7 +43,6 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::backend::{Backend, BackendError, KeyOptions, KeySource};
 use crate::key::Key;
@@ -53,7 +52,7 @@ use crate::pointer;
 mod index;
 mod largefiles;
 
-pub use index::{IndexEntry, stage};
+pub use index::{IndexEntry, Staged, stage};
 pub use largefiles::LargeFilesMatcher;
 
 /// Errors of adding, locking and unlocking files. Each names the file.
@@ -216,8 +215,6 @@ pub struct Ingester {
     backend: Backend,
     key_options: KeyOptions,
     hook: Option<HashHook>,
-    /// Whether `othertmp` is known to exist.
-    tmp_made: Arc<std::sync::atomic::AtomicBool>,
     /// `annex.addunlocked`: which large files are added unlocked.
     unlocked: Option<Arc<dyn LargeFilesMatcher>>,
 }
@@ -231,8 +228,6 @@ impl std::fmt::Debug for Ingester {
     }
 }
 
-static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
-
 impl Ingester {
     /// An ingester for the work tree at `top` (absolute), whose content
     /// goes to `store`, making keys with `backend`.
@@ -243,7 +238,6 @@ impl Ingester {
             backend,
             key_options: KeyOptions::default(),
             hook: None,
-            tmp_made: Arc::new(std::sync::atomic::AtomicBool::new(false)),
             unlocked: None,
         }
     }
@@ -486,13 +480,8 @@ impl Ingester {
         let changed = || IngestError::Changed {
             path: os(path).into(),
         };
-        let tmp_dir = self.store.other_tmp_dir();
-        crate::journal::ensure_dir(&tmp_dir).map_err(io_err("create directory", &tmp_dir))?;
-        let tmp = tmp_dir.join(format!(
-            "ingest-unlocked.{}.{}",
-            std::process::id(),
-            TMP_COUNTER.fetch_add(1, Ordering::Relaxed)
-        ));
+        let tmp_dir = self.store.other_tmp()?;
+        let tmp = tmp_dir.path("ingest-unlocked");
         if let Some(h) = &self.hook {
             h(full);
         }
@@ -545,23 +534,18 @@ impl Ingester {
             fs::set_permissions(full, fs::Permissions::from_mode(frozen))
                 .map_err(|e| changed_or_io(e, path, "change the mode of", full))?;
         }
-        let tmp_dir = self.store.other_tmp_dir();
-        if !self.tmp_made.load(Ordering::Relaxed) {
-            if let Err(e) = fs::create_dir_all(&tmp_dir) {
+        // The link's name is short whatever the file's (a name of 255
+        // bytes must not make it too long), and it lives in othertmp under
+        // its shared lock: a killed add leaves it there, and the next run
+        // cleans it.
+        let tmp_dir = match self.store.other_tmp() {
+            Ok(t) => t,
+            Err(e) => {
                 restore_mode(full, &before, old_mode);
-                return Err(io_err("create directory", &tmp_dir)(e));
+                return Err(e.into());
             }
-            self.tmp_made.store(true, Ordering::Relaxed);
-        }
-        let name = full.file_name().unwrap_or(OsStr::new("file"));
-        let mut tmp_name = std::ffi::OsString::from("ingest-");
-        tmp_name.push(name);
-        tmp_name.push(format!(
-            ".{}.{}",
-            std::process::id(),
-            TMP_COUNTER.fetch_add(1, Ordering::Relaxed)
-        ));
-        let tmp = tmp_dir.join(tmp_name);
+        };
+        let tmp = tmp_dir.path("ingest");
         if let Err(e) = fs::hard_link(full, &tmp) {
             restore_mode(full, &before, old_mode);
             return Err(changed_or_io(e, path, "make the hard link", &tmp));
@@ -578,6 +562,7 @@ impl Ingester {
             tmp,
             before,
             old_mode,
+            _tmp_dir: tmp_dir,
         };
         if !same_stat(&locked.before, &linked) {
             locked.abandon(full);
@@ -625,8 +610,9 @@ impl Ingester {
     }
 
     /// Replaces the work-tree file by a symlink to `target`: the link is
-    /// made under a temp name in the same directory and renamed over the
-    /// file. With `expect`, the file must still be the one stat'ed then;
+    /// made under a temp name in `othertmp` and renamed over the file
+    /// ([`ObjectStore::replace_file`]), so a kill leaves nothing in the work
+    /// tree. With `expect`, the file must still be the one stat'ed then;
     /// the symlink gets its mtime, as git-annex touches it.
     fn replace_with_symlink(
         &self,
@@ -634,43 +620,42 @@ impl Ingester {
         target: &Path,
         expect: Option<&fs::Metadata>,
     ) -> Result<(), IngestError> {
-        let dir = full.parent().unwrap_or(Path::new("."));
-        let tmp = dir.join(format!(
-            ".annex-rs-link.{}.{}",
-            std::process::id(),
-            TMP_COUNTER.fetch_add(1, Ordering::Relaxed)
-        ));
-        std::os::unix::fs::symlink(target, &tmp).map_err(io_err("make symlink", &tmp))?;
-        if let Some(m) = expect {
-            let set = rustix::fs::Timestamps {
-                last_access: rustix::fs::Timespec {
-                    tv_sec: m.atime(),
-                    tv_nsec: m.atime_nsec() as _,
-                },
-                last_modification: rustix::fs::Timespec {
-                    tv_sec: m.mtime(),
-                    tv_nsec: m.mtime_nsec() as _,
-                },
-            };
-            // Best effort, as git-annex's touch.
-            let _ = rustix::fs::utimensat(
-                rustix::fs::CWD,
-                &tmp,
-                &set,
-                rustix::fs::AtFlags::SYMLINK_NOFOLLOW,
-            );
-            let still = fs::symlink_metadata(full).map(|now| same_stat(m, &now));
-            if !matches!(still, Ok(true)) {
-                let _ = fs::remove_file(&tmp);
-                return Err(IngestError::Changed {
-                    path: full.strip_prefix(&self.top).unwrap_or(full).into(),
-                });
+        let mut changed = false;
+        let r = self.store.replace_file(full, |tmp| {
+            std::os::unix::fs::symlink(target, tmp)?;
+            if let Some(m) = expect {
+                let set = rustix::fs::Timestamps {
+                    last_access: rustix::fs::Timespec {
+                        tv_sec: m.atime(),
+                        tv_nsec: m.atime_nsec() as _,
+                    },
+                    last_modification: rustix::fs::Timespec {
+                        tv_sec: m.mtime(),
+                        tv_nsec: m.mtime_nsec() as _,
+                    },
+                };
+                // Best effort, as git-annex's touch.
+                let _ = rustix::fs::utimensat(
+                    rustix::fs::CWD,
+                    tmp,
+                    &set,
+                    rustix::fs::AtFlags::SYMLINK_NOFOLLOW,
+                );
+                let still = fs::symlink_metadata(full).map(|now| same_stat(m, &now));
+                if !matches!(still, Ok(true)) {
+                    changed = true;
+                    return Err(io::Error::other("changed"));
+                }
             }
+            Ok(())
+        });
+        match r {
+            Ok(()) => Ok(()),
+            Err(_) if changed => Err(IngestError::Changed {
+                path: full.strip_prefix(&self.top).unwrap_or(full).into(),
+            }),
+            Err(e) => Err(io_err("replace", full)(e)),
         }
-        fs::rename(&tmp, full).map_err(|e| {
-            let _ = fs::remove_file(&tmp);
-            io_err("replace", full)(e)
-        })
     }
 
     fn symlink_entry(
@@ -743,13 +728,8 @@ impl Ingester {
     /// Keys the content of `reader` (as the clean filter receives it from
     /// git), writing it to a temp file and ingesting that.
     pub fn clean_stream(&self, path: &[u8], mut reader: impl Read) -> Result<Key, IngestError> {
-        let tmp_dir = self.store.other_tmp_dir();
-        crate::journal::ensure_dir(&tmp_dir).map_err(io_err("create directory", &tmp_dir))?;
-        let tmp = tmp_dir.join(format!(
-            "clean.{}.{}",
-            std::process::id(),
-            TMP_COUNTER.fetch_add(1, Ordering::Relaxed)
-        ));
+        let tmp_dir = self.store.other_tmp()?;
+        let tmp = tmp_dir.path("clean");
         let result = (|| {
             let mut out = fs::File::create(&tmp).map_err(io_err("create", &tmp))?;
             io::copy(&mut reader, &mut out).map_err(io_err("write", &tmp))?;
@@ -772,6 +752,8 @@ struct LockedDown {
     tmp: PathBuf,
     before: fs::Metadata,
     old_mode: u32,
+    /// Keeps othertmp's cleanup by other processes away.
+    _tmp_dir: crate::objects::OtherTmp,
 }
 
 impl LockedDown {
@@ -904,29 +886,41 @@ pub fn unlock(
 ) -> Result<IndexEntry, IngestError> {
     crate::wtpath::check(top, path)?;
     let full = top.join(os(path));
-    let dir = full.parent().unwrap_or(top);
-    let tmp = dir.join(format!(
-        ".annex-rs-unlock.{}.{}",
-        std::process::id(),
-        TMP_COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
     let pointer_bytes = pointer::format_pointer(key);
-    let made = pointer::write_unlocked(&tmp, key, store.find(key).as_deref(), thin, None)
-        .map_err(io_err("write", &tmp));
-    if let Err(e) = made {
-        let _ = fs::remove_file(&tmp);
-        return Err(e);
-    }
-    if let Err(e) = fs::rename(&tmp, &full) {
-        let _ = fs::remove_file(&tmp);
-        return Err(io_err("replace", &full)(e));
-    }
     let id = write_blob(repo, path, &pointer_bytes)?;
-    let mode = match fs::metadata(&full) {
-        Ok(m) if m.permissions().mode() & 0o100 != 0 => gix::index::entry::Mode::FILE_EXECUTABLE,
-        _ => gix::index::entry::Mode::FILE,
+    let meta = fs::symlink_metadata(&full).map_err(io_err("stat", &full))?;
+    if meta.file_type().is_file() {
+        // Unlocked already (an unlock killed before it staged the file):
+        // the file is left as it is and its pointer staged. Its stat goes
+        // into the index only when it holds the key's content (or is the
+        // pointer), so that a file changed since shows as modified.
+        let clean = matches!(pointer::is_pointer_file(&full), Ok(Some(ref k)) if k == key)
+            || matches!(crate::backend::verify_key(key, &full), Ok(Some(true)));
+        let mut entry = IndexEntry::for_file(path, &full, unlocked_mode(&meta), id)?;
+        if !clean {
+            entry.stat = gix::index::entry::Stat::default();
+        }
+        return Ok(entry);
+    }
+    let object = store.find(key);
+    store
+        .replace_file(&full, |tmp| {
+            pointer::write_unlocked(tmp, key, object.as_deref(), thin, None)
+        })
+        .map_err(io_err("replace", &full))?;
+    let mode = match fs::symlink_metadata(&full) {
+        Ok(m) => unlocked_mode(&m),
+        Err(_) => gix::index::entry::Mode::FILE,
     };
     IndexEntry::for_file(path, &full, mode, id)
+}
+
+fn unlocked_mode(meta: &fs::Metadata) -> gix::index::entry::Mode {
+    if meta.permissions().mode() & 0o100 != 0 {
+        gix::index::entry::Mode::FILE_EXECUTABLE
+    } else {
+        gix::index::entry::Mode::FILE
+    }
 }
 
 /// What `lock` found.
@@ -955,6 +949,23 @@ pub fn lock(
     crate::wtpath::check(top, path)?;
     let full = top.join(os(path));
     let meta = fs::symlink_metadata(&full).map_err(io_err("stat", &full))?;
+    if meta.file_type().is_symlink() {
+        // Locked already (a lock killed before it staged the file): the
+        // symlink is staged, made again first when it is not the one this
+        // repository would make.
+        let target = ingester.link_target(path, key);
+        let now = fs::read_link(&full).map_err(io_err("read link", &full))?;
+        if pointer::parse_link_target(now.as_os_str().as_bytes()).as_ref() != Some(key) {
+            return Err(IngestError::Modified {
+                path: os(path).into(),
+            });
+        }
+        if now != target {
+            ingester.replace_with_symlink(&full, &target, None)?;
+        }
+        let entry = ingester.symlink_entry(repo, path, &full, &target)?;
+        return Ok(Locked::Done(entry));
+    }
     if !meta.file_type().is_file() {
         return Err(IngestError::NotRegular {
             path: os(path).into(),

@@ -73,6 +73,42 @@ pub fn shared(path: &Path) -> io::Result<SharedLock> {
     })
 }
 
+/// Runs `f` while holding an exclusive lock on the lock file at `path`,
+/// when it can be taken at once: `None` (and `f` not run) when another
+/// process holds any lock on it, or when this process holds a [`shared`]
+/// lock on it (taking an exclusive one would convert that lock). Other
+/// threads of this process wait in [`shared`] until `f` returns. The lock
+/// file is created when missing. This is how `othertmp` is cleaned: only
+/// when nobody is using it.
+pub fn with_exclusive_if_free<T>(path: &Path, f: impl FnOnce() -> T) -> io::Result<Option<T>> {
+    let key = registry_key(path)?;
+    let held = registry()
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    if held.contains_key(&key) {
+        return Ok(None);
+    }
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&key)?;
+    match rustix::fs::fcntl_lock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
+        Ok(()) => {}
+        Err(e) if e == rustix::io::Errno::AGAIN || e == rustix::io::Errno::ACCESS => {
+            return Ok(None);
+        }
+        Err(e) => return Err(e.into()),
+    }
+    let out = f();
+    // Closing the descriptor releases the lock; the registry is held
+    // until then.
+    drop(file);
+    drop(held);
+    Ok(Some(out))
+}
+
 /// The one name of a lock file, however it was spelled (`./.git/...`,
 /// an absolute path, a path through a symlink), found without opening the
 /// file: opening and closing a second descriptor would drop the lock.

@@ -20,7 +20,9 @@ use crate::key::Key;
 
 mod store;
 
-pub use store::{HashLayout, Ingested, ObjectStore, ObjectsError, SharedRepository, StoreConfig};
+pub use store::{
+    HashLayout, Ingested, ObjectStore, ObjectsError, OtherTmp, SharedRepository, StoreConfig,
+};
 
 fn key_md5(key: &Key) -> [u8; 16] {
     Md5::digest(key.non_chunk().as_bytes()).into()

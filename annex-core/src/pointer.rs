@@ -394,7 +394,7 @@ pub fn populate_pointer(
     let Some(object) = store.find(key) else {
         return Ok(false);
     };
-    replace_keeping_mode(path, |tmp, mode| {
+    replace_keeping_mode(store, path, |tmp, mode| {
         write_unlocked(tmp, key, Some(&object), thin, Some(mode | 0o200))
     })?;
     Ok(true)
@@ -403,8 +403,9 @@ pub fn populate_pointer(
 /// Puts an unlocked file's pointer back in place of its content (git-annex's
 /// `depopulatePointerFile`) before the content is dropped: only when the
 /// file at `path` is a regular file holding exactly `key`'s content (a
-/// modified file is left alone). Returns whether it was replaced.
-pub fn depopulate_pointer(path: &Path, key: &Key) -> bool {
+/// modified file is left alone). Returns whether it was replaced. The
+/// pointer is written in `store`'s `othertmp` and renamed over the file.
+pub fn depopulate_pointer(path: &Path, key: &Key, store: &crate::objects::ObjectStore) -> bool {
     let is_file = fs::symlink_metadata(path)
         .map(|m| m.file_type().is_file())
         .unwrap_or(false);
@@ -414,30 +415,24 @@ pub fn depopulate_pointer(path: &Path, key: &Key) -> bool {
     {
         return false;
     }
-    replace_keeping_mode(path, |tmp, mode| {
+    replace_keeping_mode(store, path, |tmp, mode| {
         write_unlocked(tmp, key, None, Thin::Copy, Some(mode))
     })
     .is_ok()
 }
 
-/// Writes a file beside `path` with `write` (given the temp path and
-/// `path`'s permission bits) and renames it over `path`; on any failure
-/// the temp file is removed.
+/// Writes a new file with `write` (given a temp path in `store`'s
+/// `othertmp` and `path`'s permission bits) and renames it over `path`
+/// ([`crate::objects::ObjectStore::replace_file`]): nothing is left in the
+/// work tree, whatever happens.
 fn replace_keeping_mode(
+    store: &crate::objects::ObjectStore,
     path: &Path,
-    write: impl FnOnce(&Path, u32) -> io::Result<()>,
+    mut write: impl FnMut(&Path, u32) -> io::Result<()>,
 ) -> io::Result<()> {
     use std::os::unix::fs::PermissionsExt;
     let mode = fs::metadata(path)?.permissions().mode() & 0o7777;
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".annex-rs-tmp");
-    let tmp = PathBuf::from(tmp);
-    let _ = fs::remove_file(&tmp);
-    let r = write(&tmp, mode).and_then(|()| fs::rename(&tmp, path));
-    if r.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    r
+    store.replace_file(path, |tmp| write(tmp, mode))
 }
 
 #[cfg(test)]
@@ -473,7 +468,7 @@ mod tests {
         );
         // Not the pointer any more: a second populate does nothing.
         assert!(!populate_pointer(&file, &key, &store, Thin::Copy).expect("populate"));
-        assert!(depopulate_pointer(&file, &key));
+        assert!(depopulate_pointer(&file, &key, &store));
         assert_eq!(fs::read(&file).expect("read"), format_pointer(&key));
         assert_eq!(
             fs::metadata(&file).expect("meta").permissions().mode() & 0o777,
@@ -485,10 +480,10 @@ mod tests {
 
     #[test]
     fn a_modified_unlocked_file_is_never_depopulated() {
-        let (dir, _store, key) = store_with(b"hello");
+        let (dir, store, key) = store_with(b"hello");
         let file = dir.path().join("f");
         fs::write(&file, b"hello, changed").expect("write");
-        assert!(!depopulate_pointer(&file, &key));
+        assert!(!depopulate_pointer(&file, &key, &store));
         assert_eq!(fs::read(&file).expect("read"), b"hello, changed");
     }
 

@@ -261,14 +261,64 @@ impl Annex {
             Some(proof)
         };
         self.depopulate_unlocked(item);
-        lock.remove_content(&self.session.store)?;
+        // The log first, then the content: a kill between the two leaves
+        // the content here while the log says it is gone, so other
+        // repositories count one copy fewer, never one more; the next drop
+        // removes it (and fsck fixes the log). The other order (git-annex's)
+        // can leave the log counting a copy that is gone.
+        self.session.state.set_present(key, self.here(), false)?;
+        if let Err(e) = lock.remove_content(&self.session.store) {
+            // Still here after all.
+            let _ = self.session.state.set_present(key, self.here(), true);
+            return Err(e.into());
+        }
         drop(proof);
         drop(lock);
         if item.unlocked {
             self.refresh_index(item);
         }
-        self.session.state.set_present(key, self.here(), false)?;
         Ok(DropOutcome::Dropped)
+    }
+
+    /// Corrects the location log when this repository's copy of `key` is
+    /// gone while the log still says it is here (a drop killed between
+    /// removing the content and updating the log, by git-annex or an older
+    /// version of ours): the log is updated, as `fsck` would. Nothing is
+    /// shown for it (git-annex's `drop` skips such a file silently).
+    /// Returns whether the log was changed.
+    pub fn forget_lost_here(&self, key: &Key) -> Result<bool, DropError> {
+        let store = &self.session.store;
+        if store.has(key) || !self.session.state.whereis(key)?.contains(self.here()) {
+            return Ok(false);
+        }
+        // Stored meanwhile (a get logs it present itself, after storing).
+        if store.has(key) {
+            return Ok(false);
+        }
+        self.session.state.set_present(key, self.here(), false)?;
+        Ok(true)
+    }
+
+    /// Corrects the location log when this repository has the content of
+    /// `key` while the log does not say so (a get or move killed after the
+    /// content went into the store and before it was logged): the log is
+    /// updated, silently, as `fsck` would. Done under the content's shared
+    /// lock, so that a drop under way (which holds the removal lock from
+    /// before it logs the content gone until it is gone) is never undone.
+    /// Returns whether the log was changed.
+    pub fn record_found_here(&self, key: &Key) -> Result<bool, annex_core::branch::BranchError> {
+        let store = &self.session.store;
+        if !store.has(key) {
+            return Ok(false);
+        }
+        let Ok(_lock) = content::lock_shared(store, key) else {
+            return Ok(false);
+        };
+        if !store.has(key) || self.session.state.whereis(key)?.contains(self.here()) {
+            return Ok(false);
+        }
+        self.session.state.set_present(key, self.here(), true)?;
+        Ok(true)
     }
 
     /// Drops the item's content from a remote when the copies verified now
@@ -303,14 +353,21 @@ impl Annex {
         let Some(remote) = entry.usable() else {
             return Ok(DropOutcome::RemoteFailed("cannot access remote".into()));
         };
+        // The log first, as for a drop here: a kill before the remote
+        // answers leaves the log counting one copy fewer, never one more.
+        // Failing, the remote still has it as far as we know.
+        let was = self.session.state.whereis(key)?.contains(&ru);
+        self.session.state.set_present(key, &ru, false)?;
         let r = remote.remove(key);
         drop(proof);
         match r {
-            Ok(()) => {
-                self.session.state.set_present(key, &ru, false)?;
-                Ok(DropOutcome::Dropped)
+            Ok(()) => Ok(DropOutcome::Dropped),
+            Err(e) => {
+                if was {
+                    self.session.state.set_present(key, &ru, true)?;
+                }
+                Ok(DropOutcome::RemoteFailed(e.to_string()))
             }
-            Err(e) => Ok(DropOutcome::RemoteFailed(e.to_string())),
         }
     }
 }

@@ -50,9 +50,12 @@ impl Annex {
         item: &Item,
         options: GetOptions<'_>,
     ) -> Result<Option<Vec<&RemoteEntry>>, AnnexError> {
-        if self.session.store.has(&item.key)
-            || (options.auto && !self.auto_wants_copy(item, None)?)
-        {
+        if self.session.store.has(&item.key) {
+            // Here, but perhaps not logged (a get killed in between).
+            self.record_found_here(&item.key)?;
+            return Ok(None);
+        }
+        if options.auto && !self.auto_wants_copy(item, None)? {
             return Ok(None);
         }
         if let Some(from) = options.from {
@@ -140,6 +143,10 @@ impl Annex {
         options: FromOptions,
     ) -> Result<bool, AnnexError> {
         let here_has = self.session.store.has(&item.key);
+        if here_has {
+            // Here, but perhaps not logged (a move killed in between).
+            self.record_found_here(&item.key)?;
+        }
         Ok((options.moving || !here_has)
             && self.should_get_from(entry, &item.key)?
             && !(options.auto && !options.moving && !self.auto_wants_copy(item, None)?))

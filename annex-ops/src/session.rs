@@ -154,6 +154,10 @@ impl Session {
             opened.recorded = state.commit()?.is_some();
         }
         let store = ObjectStore::open(repo.git_dir())?;
+        // What killed processes left in annex/othertmp goes (unless a live
+        // process is using it).
+        let _ = store.clean_other_tmp();
+        annex_core::branch::clean_after_killed_update(repo.git_dir());
         let worktree = if repo.is_bare() {
             None
         } else {

@@ -189,7 +189,7 @@ impl Annex {
     /// run now would put the content back).
     pub fn depopulate_unlocked(&self, item: &Item) {
         if let Some(path) = self.unlocked_path(item) {
-            annex_core::pointer::depopulate_pointer(&path, &item.key);
+            annex_core::pointer::depopulate_pointer(&path, &item.key, &self.session.store);
         }
     }
 }

@@ -987,7 +987,12 @@ impl<'e> Pass<'e> {
                 .copied()
                 .filter(|r| r.uuid.as_ref().is_some_and(|u| locs.contains(u)))
                 .collect();
-            if have.is_empty() || !self.takes_part(here) || annex.session.store.has(&item.key) {
+            if annex.session.store.has(&item.key) {
+                // Here, but perhaps not logged (a sync killed in between).
+                annex.record_found_here(&item.key)?;
+                continue;
+            }
+            if have.is_empty() || !self.takes_part(here) {
                 continue;
             }
             if !self.wants(here, item, &[])? {
@@ -1122,6 +1127,12 @@ impl<'e> Pass<'e> {
             got = self.get(item, &have, obs)?;
         }
         let inhere_now = got || has_here(self);
+        if inhere_now && !got && !self.raw_locations(key)?.contains(&here) {
+            // Here, but not logged (a sync killed in between): recorded.
+            if annex.record_found_here(key)? {
+                self.note_location(key, &here, true)?;
+            }
+        }
         let mut putrs: Vec<Uuid> = Vec::new();
         if inhere_now {
             for r in lack {

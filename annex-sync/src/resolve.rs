@@ -31,7 +31,6 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Output, Stdio};
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use annex_core::key::Key;
 use annex_core::objects::ObjectStore;
@@ -206,8 +205,6 @@ enum IndexOp {
     /// `git update-index -z --index-info` with these records.
     Stage(Vec<u8>),
 }
-
-static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
 fn io_err<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> ResolveError + 'a {
     move |source| ResolveError::Io {
@@ -639,40 +636,30 @@ impl Resolver {
         Ok(())
     }
 
-    /// Makes `full` anew with `make` (given a temporary path beside it),
-    /// replacing whatever file or symlink is there.
+    /// Makes `full` anew with `make` (given a temporary path in
+    /// `annex/othertmp`, see `ObjectStore::replace_file`), replacing
+    /// whatever file or symlink is there.
     fn replace_with(
         &self,
         full: &Path,
-        make: impl FnOnce(&Path) -> io::Result<()>,
+        make: impl FnMut(&Path) -> io::Result<()>,
     ) -> Result<(), ResolveError> {
         // Never a file beyond a symbolic link (outside the work tree).
         annex_core::wtpath::check_full(&self.top, full)?;
         let dir = full.parent().unwrap_or(&self.top);
         fs::create_dir_all(dir).map_err(io_err("create directory", dir))?;
-        let tmp = dir.join(format!(
-            ".annex-rs-resolve.{}.{}",
-            std::process::id(),
-            TMP_COUNTER.fetch_add(1, Ordering::Relaxed)
-        ));
-        if let Err(e) = make(&tmp) {
-            let _ = fs::remove_file(&tmp);
-            return Err(io_err("create", full)(e));
-        }
         if let Ok(m) = fs::symlink_metadata(full)
             && m.is_dir()
         {
-            let _ = fs::remove_file(&tmp);
             return Err(ResolveError::Io {
                 op: "replace",
                 path: full.to_path_buf(),
                 source: io::Error::other("a directory is in the way"),
             });
         }
-        fs::rename(&tmp, full).map_err(|e| {
-            let _ = fs::remove_file(&tmp);
-            io_err("replace", full)(e)
-        })
+        self.store
+            .replace_file(full, make)
+            .map_err(io_err("replace", full))
     }
 
     /// Stages the file or directory `u.file` as it is in commit `commit`

@@ -55,6 +55,9 @@ fn drop_one(
     match from {
         None => {
             if !env.ctx.store.has(&item.key) {
+                // The log may still say it is here (a drop killed after the
+                // content went): corrected, silently.
+                env.forget_lost_here(&item.key)?;
                 return Ok(false);
             }
             if args.sel.auto && !env.auto_allows_drop(item, env.here())? {

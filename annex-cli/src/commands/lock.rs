@@ -44,7 +44,14 @@ pub fn run(args: Args) -> Result<(), CommandError> {
     let shower = Shower::new(&ctx, reporter.is_json());
     let input_of = seek_inputs(&ctx, &args.paths)?;
     let mut entries = Vec::new();
-    for f in seek.files.iter().filter(|f| !f.locked) {
+    // A file still staged unlocked but a symlink in the work tree (a lock
+    // killed before it staged it) is locked again: it is staged.
+    let staged = ingest::Staged::read(&repo)?;
+    for f in seek
+        .files
+        .iter()
+        .filter(|f| !f.locked || staged.is_symlink(&f.path) == Some(false))
+    {
         let input = input_of(&f.path).unwrap_or_else(|| shower.raw(&f.path));
         let mut action = reporter.start(Some(&shower.raw(&f.path)), None, &input)?;
         action.field("key", Value::String(f.key.to_string()));

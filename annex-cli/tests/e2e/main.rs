@@ -10,6 +10,7 @@ mod add;
 mod calckey;
 mod conflicts;
 mod contentlocation;
+mod crash;
 mod drop_safety;
 mod examinekey;
 mod fsck;

@@ -513,6 +513,9 @@ impl Branch {
             name: full_name(FULL_NAME)?,
             deref: false,
         };
+        remove_stale_ref_lock(&self.repo);
+        let _writing =
+            RefWrite::begin(self.repo.git_dir(), self.repo.common_dir(), &self.annex_dir);
         match self.repo.edit_reference(edit) {
             Ok(_) => Ok(true),
             Err(e) => {
@@ -1963,6 +1966,114 @@ pub(crate) fn user_name() -> String {
         }
     }
     "unknown".to_owned()
+}
+
+/// A ref update of ours under way: gix takes `refs/heads/git-annex.lock`
+/// and, when the repository has one, `packed-refs.lock`; a kill while it
+/// holds them leaves them behind, and git never removes a stale lock. So
+/// the update is done holding an exclusive POSIX lock on
+/// `annex/rs-ref.lck` (released by the kernel when its holder dies) with a
+/// marker `annex/rs-ref.writing` written first and removed after. The next
+/// update, holding that lock, finds the marker of the dead one: a lock file
+/// made since the marker (its mtime not older) and still there after a
+/// moment (a live git's goes quickly) is that dead update's, and goes.
+struct RefWrite {
+    marker: PathBuf,
+    _lck: Option<fs::File>,
+    _in_process: std::sync::MutexGuard<'static, ()>,
+}
+
+impl RefWrite {
+    fn begin(git_dir: &Path, common_dir: &Path, annex_dir: &Path) -> RefWrite {
+        static IN_PROCESS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let in_process = IN_PROCESS.lock().unwrap_or_else(|p| p.into_inner());
+        let marker = annex_dir.join("rs-ref.writing");
+        let lck = fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(annex_dir.join("rs-ref.lck"))
+            .ok()
+            .filter(|f| {
+                rustix::fs::fcntl_lock(f, rustix::fs::FlockOperation::LockExclusive).is_ok()
+            });
+        if lck.is_some()
+            && let Ok(since) = fs::metadata(&marker).and_then(|m| m.modified())
+        {
+            for lock in [
+                git_dir.join("refs/heads/git-annex.lock"),
+                common_dir.join("packed-refs.lock"),
+            ] {
+                let made_since = || {
+                    fs::symlink_metadata(&lock)
+                        .and_then(|m| m.modified())
+                        .is_ok_and(|t| t >= since)
+                };
+                if !made_since() {
+                    continue;
+                }
+                let start = std::time::Instant::now();
+                while made_since() && start.elapsed() < std::time::Duration::from_secs(1) {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                if made_since() {
+                    let _ = fs::remove_file(&lock);
+                }
+            }
+        }
+        if lck.is_some() {
+            let _ = fs::write(&marker, b"");
+        }
+        RefWrite {
+            marker,
+            _lck: lck,
+            _in_process: in_process,
+        }
+    }
+}
+
+impl Drop for RefWrite {
+    fn drop(&mut self) {
+        if self._lck.is_some() {
+            let _ = fs::remove_file(&self.marker);
+        }
+    }
+}
+
+/// Removes the git lock files that an update of the `git-annex` branch by
+/// git-annex-rs, killed midway, left in the repository whose git dir is
+/// `git_dir` (see `RefWrite`), so that git and git-annex are not blocked
+/// by them either. Called when a repository (or a local remote) is
+/// opened; one `stat` when there is nothing to do.
+pub fn clean_after_killed_update(git_dir: &Path) {
+    let annex_dir = git_dir.join("annex");
+    if fs::symlink_metadata(annex_dir.join("rs-ref.writing")).is_err() {
+        return;
+    }
+    drop(RefWrite::begin(git_dir, git_dir, &annex_dir));
+}
+
+/// Removes a `refs/heads/git-annex.lock` left by a process killed while
+/// it moved the branch (it would block every later commit). The branch is
+/// only moved under the journal lock, which the callers of `set_ref` hold
+/// (git-annex holds it too), so in a repository with a work tree nobody
+/// else can be writing the ref; in a bare one a `git push` may, for a
+/// moment, so there only a lock older than a minute is taken as stale.
+fn remove_stale_ref_lock(repo: &gix::Repository) {
+    let lock = repo.git_dir().join("refs/heads/git-annex.lock");
+    let Ok(meta) = fs::symlink_metadata(&lock) else {
+        return;
+    };
+    let old = meta
+        .modified()
+        .ok()
+        .and_then(|m| m.elapsed().ok())
+        .is_some_and(|age| age > std::time::Duration::from_secs(60));
+    if repo.is_bare() && !old {
+        return;
+    }
+    let _ = fs::remove_file(&lock);
 }
 
 #[cfg(test)]

@@ -50,6 +50,45 @@ impl IndexEntry {
     }
 }
 
+/// The index as it is now, read once, to ask how paths are staged (e.g.
+/// whether a file a killed `unlock` left unlocked is still staged as a
+/// symlink).
+pub struct Staged {
+    index: gix::index::File,
+}
+
+impl std::fmt::Debug for Staged {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Staged").finish_non_exhaustive()
+    }
+}
+
+impl Staged {
+    /// Reads the index of `repo` (an empty one when there is none).
+    pub fn read(repo: &gix::Repository) -> Result<Staged, IngestError> {
+        let path = repo.index_path();
+        let index = gix::index::File::at_or_default(
+            &path,
+            repo.object_hash(),
+            false,
+            gix::index::decode::Options::default(),
+        )
+        .map_err(|e| IngestError::Index {
+            path: path.clone(),
+            detail: e.to_string(),
+        })?;
+        Ok(Staged { index })
+    }
+
+    /// Whether `path` (from the top) is staged as a symlink; `None` when
+    /// it is not staged (at stage 0).
+    pub fn is_symlink(&self, path: &[u8]) -> Option<bool> {
+        self.index
+            .entry_by_path_and_stage(path.as_bstr(), gix::index::entry::Stage::Unconflicted)
+            .map(|e| e.mode == Mode::SYMLINK)
+    }
+}
+
 /// The index stat of a file as git records it (`lstat`'s mtime, ctime,
 /// device, inode, owner and size, each cut to 32 bits as git does).
 pub(crate) fn stat_of(m: &fs::Metadata) -> Stat {
@@ -84,6 +123,7 @@ pub fn stage(repo: &gix::Repository, entries: &[IndexEntry]) -> Result<(), Inges
         path: path.clone(),
         detail,
     };
+    let owner = IndexOwner::take(&path).map_err(|e| ierr(e.to_string()))?;
     let mut lock = gix::lock::File::acquire_to_update_resource(
         &path,
         gix::lock::acquire::Fail::AfterDurationWithBackoff(Duration::from_secs(10)),
@@ -91,6 +131,7 @@ pub fn stage(repo: &gix::Repository, entries: &[IndexEntry]) -> Result<(), Inges
         0o666,
     )
     .map_err(|e| ierr(e.to_string()))?;
+    owner.own(lock.lock_path());
     let mut index = gix::index::File::at_or_default(
         &path,
         repo.object_hash(),
@@ -166,5 +207,67 @@ pub fn stage(repo: &gix::Repository, entries: &[IndexEntry]) -> Result<(), Inges
     std::io::Write::flush(&mut out).map_err(|e| ierr(e.to_string()))?;
     drop(out);
     lock.commit().map_err(|e| ierr(e.error.to_string()))?;
+    owner.done();
     Ok(())
+}
+
+/// Proof that an `index.lock` left behind is ours and stale. git never
+/// removes a stale `index.lock` (it asks the user to); one left by a
+/// `git-annex-rs` killed while it staged files would block every later
+/// command. So while we hold `index.lock` we also hold an exclusive POSIX
+/// lock on `annex-rs-index.lck` beside the index, and record the lock
+/// file's device and inode in `annex-rs-index.owner`. The next run, once
+/// it holds that POSIX lock (released by the kernel when its holder
+/// died), removes an `index.lock` the owner file names: no live process
+/// can hold it. Any other `index.lock` (git's) is waited for, as before.
+struct IndexOwner {
+    _lck: fs::File,
+    owner: std::path::PathBuf,
+    _in_process: std::sync::MutexGuard<'static, ()>,
+}
+
+impl IndexOwner {
+    fn take(index: &Path) -> std::io::Result<IndexOwner> {
+        use std::os::unix::fs::MetadataExt;
+        // POSIX locks do not exclude threads of one process: a mutex does.
+        static IN_PROCESS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let in_process = IN_PROCESS.lock().unwrap_or_else(|p| p.into_inner());
+        let dir = index.parent().unwrap_or(Path::new("."));
+        let lck = fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(dir.join("annex-rs-index.lck"))?;
+        rustix::fs::fcntl_lock(&lck, rustix::fs::FlockOperation::LockExclusive)?;
+        let owner = dir.join("annex-rs-index.owner");
+        let mut lock_path = index.as_os_str().to_owned();
+        lock_path.push(".lock");
+        if let (Ok(text), Ok(m)) = (
+            fs::read_to_string(&owner),
+            fs::symlink_metadata(Path::new(&lock_path)),
+        ) && text.trim() == format!("{}:{}", m.dev(), m.ino())
+        {
+            let _ = fs::remove_file(&lock_path);
+        }
+        let _ = fs::remove_file(&owner);
+        Ok(IndexOwner {
+            _lck: lck,
+            owner,
+            _in_process: in_process,
+        })
+    }
+
+    /// Records `lock` (our `index.lock`) as ours.
+    fn own(&self, lock: &Path) {
+        use std::os::unix::fs::MetadataExt;
+        if let Ok(m) = fs::symlink_metadata(lock) {
+            let _ = fs::write(&self.owner, format!("{}:{}\n", m.dev(), m.ino()));
+        }
+    }
+
+    /// `index.lock` is gone (renamed into place).
+    fn done(self) {
+        let _ = fs::remove_file(&self.owner);
+    }
 }

@@ -203,6 +203,60 @@ pub struct ObjectStore {
 
 static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
+/// `annex/othertmp`, with the shared lock on `annex/othertmp.lck` held
+/// while this lives (see [`ObjectStore::other_tmp`]).
+#[derive(Debug)]
+pub struct OtherTmp {
+    dir: PathBuf,
+    _lock: crate::lockfile::SharedLock,
+}
+
+impl OtherTmp {
+    /// The directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// A fresh temp path in the directory, `WHAT.PID.N`: short, whatever
+    /// the name of the file it is for, and unique among live processes. A
+    /// stale file of that name (left by a killed process that had this
+    /// process id) is removed first.
+    pub fn path(&self, what: &str) -> PathBuf {
+        let p = self.dir.join(format!(
+            "{what}.{}.{}",
+            std::process::id(),
+            TEMP_COUNTER.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = fs::remove_file(&p);
+        p
+    }
+}
+
+/// Removes `path` and, for a directory, everything below it, making
+/// directories writable first (a frozen key directory may be there).
+/// Symlinks are removed, never followed.
+fn remove_tree(path: &Path) -> io::Result<()> {
+    let meta = match fs::symlink_metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    if !meta.is_dir() {
+        return match fs::remove_file(path) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+            _ => Ok(()),
+        };
+    }
+    let _ = fs::set_permissions(path, Permissions::from_mode((meta.mode() & 0o7777) | 0o700));
+    for entry in fs::read_dir(path)? {
+        remove_tree(&entry?.path())?;
+    }
+    match fs::remove_dir(path) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
+    }
+}
+
 impl ObjectStore {
     /// A store for the repository whose git dir is `git_dir` (`.git` of a
     /// non-bare repository, the repository itself when bare), with default
@@ -477,8 +531,10 @@ impl ObjectStore {
             return Err(not_a_file());
         }
         if let Some(p) = self.find(key) {
-            // Never delete the object itself when given as the temp file.
-            if !same_file(tmp, &p) {
+            // Never delete the object itself when given as the temp file;
+            // another name of it (a hard link left by an add that was
+            // killed after storing it) goes.
+            if !same_path(tmp, &p) {
                 fs::remove_file(tmp).map_err(io_err("remove", tmp))?;
             }
             return Ok(Ingested::AlreadyPresent(p));
@@ -570,6 +626,88 @@ impl ObjectStore {
         }
         self.freeze_content(&f, file)?;
         self.freeze_content_dir(parent(file))
+    }
+
+    /// Takes the shared lock on `annex/othertmp.lck` and makes sure
+    /// `annex/othertmp` exists: temp files may be made there (with
+    /// [`OtherTmp::path`]) while the guard lives; [`Self::clean_other_tmp`]
+    /// in another process waits for it. Every temp file we make that is not
+    /// named after a key lives there, never in the work tree.
+    pub fn other_tmp(&self) -> Result<OtherTmp, ObjectsError> {
+        let lock = self.lock_other_tmp()?;
+        let dir = self.other_tmp_dir();
+        self.create_annex_dirs(&dir, &self.git_dir, &mut Vec::new())?;
+        Ok(OtherTmp { dir, _lock: lock })
+    }
+
+    /// Removes what killed processes left in `annex/othertmp` (temp copies,
+    /// hard links of content, half-made files), as git-annex's cleanup of
+    /// that directory does: only when the exclusive lock on
+    /// `annex/othertmp.lck` can be taken at once, so never while a live
+    /// process (ours or git-annex's) holds its shared lock there. Returns
+    /// whether it was cleaned; a missing directory needs no cleaning.
+    pub fn clean_other_tmp(&self) -> Result<bool, ObjectsError> {
+        let dir = self.other_tmp_dir();
+        match fs::read_dir(&dir) {
+            Ok(mut entries) => {
+                if entries.next().is_none() {
+                    return Ok(false);
+                }
+            }
+            Err(_) => return Ok(false),
+        }
+        let lock = self.git_dir.join("annex").join("othertmp.lck");
+        let cleaned = crate::lockfile::with_exclusive_if_free(&lock, || -> io::Result<()> {
+            for entry in fs::read_dir(&dir)? {
+                remove_tree(&entry?.path())?;
+            }
+            Ok(())
+        })
+        .map_err(io_err("lock", &lock))?;
+        match cleaned {
+            None => Ok(false),
+            Some(r) => r.map(|()| true).map_err(io_err("clean", &dir)),
+        }
+    }
+
+    /// Makes the file `dest` anew, atomically: `make` creates the new file
+    /// (or symlink, or hard link) at a fresh temp path in `annex/othertmp`,
+    /// which is then renamed over `dest`; a kill at any point leaves
+    /// either the old `dest` or the new one, and nothing in the work tree
+    /// (what is left in `othertmp` is cleaned by the next run). When
+    /// `othertmp` is on another file system than `dest` (`EXDEV`, e.g. a
+    /// work tree directory that is a mount point), the file is made again
+    /// beside `dest` under a short temp name and renamed from there. The
+    /// temp path is short whatever `dest`'s name is. On error no temp file
+    /// is left; the error is `make`'s or the rename's.
+    pub fn replace_file(
+        &self,
+        dest: &Path,
+        mut make: impl FnMut(&Path) -> io::Result<()>,
+    ) -> io::Result<()> {
+        let tmp_dir = self
+            .other_tmp()
+            .map_err(|e| io::Error::other(e.to_string()))?;
+        let tmp = tmp_dir.path("replace");
+        let attempt = |tmp: &Path, make: &mut dyn FnMut(&Path) -> io::Result<()>| {
+            let r = make(tmp).and_then(|()| fs::rename(tmp, dest));
+            if r.is_err() {
+                let _ = fs::remove_file(tmp);
+            }
+            r
+        };
+        match attempt(&tmp, &mut make) {
+            Err(e) if e.kind() == io::ErrorKind::CrossesDevices => {
+                let beside = parent(dest).join(format!(
+                    ".annex-rs-tmp.{}.{}",
+                    std::process::id(),
+                    TEMP_COUNTER.fetch_add(1, Ordering::Relaxed)
+                ));
+                let _ = fs::remove_file(&beside);
+                attempt(&beside, &mut make)
+            }
+            r => r,
+        }
     }
 
     // ---- internals ----
@@ -898,6 +1036,16 @@ fn link_then_unlink(from: &Path, to: &Path) -> io::Result<()> {
     fs::hard_link(from, to)?;
     let _ = fs::remove_file(from);
     Ok(())
+}
+
+/// Whether `a` and `b` name the same directory entry (not merely the
+/// same inode: a hard link is another name).
+fn same_path(a: &Path, b: &Path) -> bool {
+    match (fs::canonicalize(a), fs::canonicalize(b)) {
+        (Ok(x), Ok(y)) => x == y,
+        // Cannot tell: keep it.
+        _ => same_file(a, b),
+    }
 }
 
 fn same_file(a: &Path, b: &Path) -> bool {

@@ -197,6 +197,7 @@ impl LocalGitRemote {
             ));
         }
         let store = ObjectStore::open(&git_dir)?;
+        crate::branch::clean_after_killed_update(&git_dir);
         Ok(LocalGitRemote {
             name: name.to_string(),
             uuid,
@@ -317,8 +318,14 @@ impl Remote for LocalGitRemote {
 
     fn remove(&self, key: &Key) -> Result<(), RemoteError> {
         if let Some(lock) = content::lock_for_removal(&self.store, key)? {
-            lock.remove_content(&self.store)?;
-            drop(lock);
+            // The log first (as annex-ops' drop): a kill between the two
+            // leaves a copy the log does not count, never the reverse.
+            self.log_present(key, false)?;
+            if let Err(e) = lock.remove_content(&self.store) {
+                let _ = self.log_present(key, true);
+                return Err(e.into());
+            }
+            return Ok(());
         }
         self.log_present(key, false)
     }
