@@ -13,6 +13,7 @@ mod contentlocation;
 mod drop_safety;
 mod examinekey;
 mod fsck;
+mod hardening;
 mod init;
 mod interop;
 mod matchexpression;
