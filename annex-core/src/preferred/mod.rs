@@ -46,7 +46,7 @@ use std::fmt;
 pub use context::{FastHasher, FastMap, FastSet, GlobalLogs, MemoryContext, StateContext};
 pub use eval::{DataKind, Datum, EvalError, Item, MatchContext, Optimized};
 pub use largefiles::{LargeFiles, LargeFilesError};
-pub use matcher::{Matcher, Token};
+pub use matcher::{Matcher, Node, Token};
 pub use term::{Mode, Sub, Term};
 
 use crate::uuid::Uuid;
@@ -118,38 +118,48 @@ impl Expr {
 
     /// [`Expr::to_text`] as bytes (globs may hold any bytes).
     pub fn to_bytes(&self) -> Vec<u8> {
-        fn p(m: &Matcher<Term>, out: &mut Vec<u8>) {
-            match m {
-                Matcher::Any => out.extend_from_slice(b"anything"),
-                Matcher::Op(t) => out.extend_from_slice(&t.to_token()),
-                Matcher::Not(a) => {
-                    out.extend_from_slice(b"not ");
-                    atomic(a, out);
-                }
-                Matcher::And(a, b) | Matcher::Or(a, b) => {
-                    p(a, out);
-                    out.extend_from_slice(if matches!(m, Matcher::And(..)) {
-                        b" and "
-                    } else {
-                        b" or "
-                    });
-                    atomic(b, out);
-                }
-            }
+        // An explicit stack: expressions may nest as deep as memory allows.
+        enum P {
+            Node(usize),
+            /// An operand: parenthesized when it is an `and`/`or`.
+            Atomic(usize),
+            Text(&'static [u8]),
         }
-        fn atomic(m: &Matcher<Term>, out: &mut Vec<u8>) {
-            match m {
-                Matcher::And(..) | Matcher::Or(..) => {
-                    out.extend_from_slice(b"( ");
-                    p(m, out);
-                    out.extend_from_slice(b" )");
-                }
-                _ => p(m, out),
-            }
-        }
+        let m = &self.matcher;
         let mut out = Vec::new();
-        if !self.matcher.is_empty() {
-            p(&self.matcher, &mut out);
+        if m.is_empty() {
+            return out;
+        }
+        let mut stack = vec![P::Node(m.root())];
+        while let Some(p) = stack.pop() {
+            match p {
+                P::Text(t) => out.extend_from_slice(t),
+                P::Atomic(n) => match m.node(n) {
+                    Node::And(..) | Node::Or(..) => {
+                        stack.push(P::Text(b" )"));
+                        stack.push(P::Node(n));
+                        stack.push(P::Text(b"( "));
+                    }
+                    _ => stack.push(P::Node(n)),
+                },
+                P::Node(n) => match m.node(n) {
+                    Node::Any => out.extend_from_slice(b"anything"),
+                    Node::Op(t) => out.extend_from_slice(&t.to_token()),
+                    Node::Not(a) => {
+                        stack.push(P::Atomic(*a));
+                        stack.push(P::Text(b"not "));
+                    }
+                    Node::And(a, b) | Node::Or(a, b) => {
+                        stack.push(P::Atomic(*b));
+                        stack.push(P::Text(if matches!(m.node(n), Node::And(..)) {
+                            b" and "
+                        } else {
+                            b" or "
+                        }));
+                        stack.push(P::Node(*a));
+                    }
+                },
+            }
         }
         out
     }
@@ -180,7 +190,7 @@ impl fmt::Display for Expr {
 /// not parse: it wants only what it has (`present`).
 pub fn unknown_matcher() -> Expr {
     Expr {
-        matcher: Matcher::Op(Term::Present),
+        matcher: Matcher::op(Term::Present),
     }
 }
 
@@ -205,7 +215,7 @@ pub fn repo_matcher(
     ) -> Result<Matcher<Term>, ParseError> {
         let mut errors = Vec::new();
         let mut tokens = Vec::new();
-        let unknown = || Sub::Expr(Box::new(Matcher::Op(Term::Present)));
+        let unknown = || Sub::Expr(Box::new(Matcher::op(Term::Present)));
         for t in text::tokenize(expr) {
             if let Some(s) = Token::syntax(&t) {
                 tokens.push(s);
