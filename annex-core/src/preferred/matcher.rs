@@ -626,96 +626,107 @@ fn clone_traced<'a, Op>(t: &Traced<'a, Op>) -> Traced<'a, Op> {
     }
 }
 
+/// git-annex's simplification of an `--explain` trace: the outer
+/// parentheses dropped, `(a or b) or` and `(a and b) and` flattened, `or
+/// (a)`, `and (a)` and `(not a)` unwrapped, and of `((` the inner
+/// parenthesis dropped with its `)`, the rest simplified on. git-annex
+/// re-scans the rest at each `((`, which is quadratic in the nesting; here
+/// one pass over the trace does the same, dropping the inner parenthesis's
+/// matching `)` where it lies ahead (a trace is balanced: every `(` has its
+/// `)`, and dropping pairs keeps the rest balanced, so the first `)` left
+/// unmatched after a `(` is the one matching it).
 fn simplify_trace<Op>(l: Vec<Traced<'_, Op>>, first: bool) -> Vec<Traced<'_, Op>> {
     use Traced as T;
-    let is_op = |t: &T<'_, Op>| matches!(t, T::Op(..));
-    let mut out = Vec::with_capacity(l.len());
-    let mut l = l;
-    let mut first = first;
-    // `((` continues with the rest simplified (git-annex recurses there;
-    // here the loop starts over on the rest).
-    'rest: loop {
-        if first && matches!(l.first(), Some(T::Open)) {
-            l.remove(0);
-            if matches!(l.last(), Some(T::Close)) {
-                l.pop();
-            }
-        }
-        let mut i = 0;
-        while i < l.len() {
-            let at = |k: usize| l.get(i + k);
-            // (foo or bar) or baz => foo or bar or baz, same for and.
-            if matches!(at(0), Some(T::Open))
-                && at(1).is_some_and(is_op)
-                && at(3).is_some_and(is_op)
-                && matches!(at(4), Some(T::Close))
-                && ((matches!(at(2), Some(T::Or)) && matches!(at(5), Some(T::Or)))
-                    || (matches!(at(2), Some(T::And)) && matches!(at(5), Some(T::And))))
-            {
-                out.push(clone_traced(&l[i + 1]));
-                out.push(clone_traced(&l[i + 2]));
-                out.push(clone_traced(&l[i + 3]));
-                out.push(clone_traced(&l[i + 5]));
-                i += 6;
-                continue;
-            }
-            // or (foo) => or foo; and (foo) => and foo
-            if matches!(at(0), Some(T::Or | T::And))
-                && matches!(at(1), Some(T::Open))
-                && at(2).is_some_and(is_op)
-                && matches!(at(3), Some(T::Close))
-            {
-                out.push(clone_traced(&l[i]));
-                out.push(clone_traced(&l[i + 2]));
-                i += 4;
-                continue;
-            }
-            // (not foo) => not foo
-            if matches!(at(0), Some(T::Open))
-                && matches!(at(1), Some(T::Not))
-                && at(2).is_some_and(is_op)
-                && matches!(at(3), Some(T::Close))
-            {
-                out.push(T::Not);
-                out.push(clone_traced(&l[i + 2]));
-                i += 4;
-                continue;
-            }
-            // ((foo bar)) => (foo bar)
-            if matches!(at(0), Some(T::Open)) && matches!(at(1), Some(T::Open)) {
-                out.push(T::Open);
-                l = remove_close(&l[i + 2..]);
-                first = false;
-                continue 'rest;
-            }
-            out.push(clone_traced(&l[i]));
-            i += 1;
-        }
-        return out;
-    }
-}
-
-fn remove_close<'a, Op>(l: &[Traced<'a, Op>]) -> Vec<Traced<'a, Op>> {
-    let mut out = Vec::with_capacity(l.len());
-    let mut n = 0usize;
+    let n = l.len();
+    let mut close_of = vec![usize::MAX; n];
+    let mut opens = Vec::new();
     for (i, t) in l.iter().enumerate() {
         match t {
-            Traced::Open => {
-                n += 1;
-                out.push(Traced::Open);
+            T::Open => opens.push(i),
+            T::Close => {
+                if let Some(o) = opens.pop() {
+                    close_of[o] = i;
+                }
             }
-            Traced::Close if n > 0 => {
-                n -= 1;
-                out.push(Traced::Close);
-            }
-            Traced::Close => {
-                out.extend(l[i + 1..].iter().map(clone_traced));
-                return out;
-            }
-            t => out.push(clone_traced(t)),
+            _ => {}
         }
     }
-    out
+    let mut live = vec![true; n];
+    if first && matches!(l.first(), Some(T::Open)) {
+        live[0] = false;
+        if n > 1 && matches!(l.last(), Some(T::Close)) {
+            live[n - 1] = false;
+        }
+    }
+    let is_op = |t: Option<&T<'_, Op>>| matches!(t, Some(T::Op(..)));
+    let mut out = Vec::with_capacity(n);
+    let mut i = 0;
+    loop {
+        // The next six elements still there.
+        let mut w = [usize::MAX; 6];
+        let mut k = 0;
+        let mut j = i;
+        while k < 6 && j < n {
+            if live[j] {
+                w[k] = j;
+                k += 1;
+            }
+            j += 1;
+        }
+        if k == 0 {
+            return out;
+        }
+        let at = |k: usize| l.get(w[k]);
+        // (foo or bar) or baz => foo or bar or baz, same for and.
+        if matches!(at(0), Some(T::Open))
+            && is_op(at(1))
+            && is_op(at(3))
+            && matches!(at(4), Some(T::Close))
+            && ((matches!(at(2), Some(T::Or)) && matches!(at(5), Some(T::Or)))
+                || (matches!(at(2), Some(T::And)) && matches!(at(5), Some(T::And))))
+        {
+            for x in [1, 2, 3, 5] {
+                out.push(clone_traced(&l[w[x]]));
+            }
+            i = w[5] + 1;
+            continue;
+        }
+        // or (foo) => or foo; and (foo) => and foo
+        if matches!(at(0), Some(T::Or | T::And))
+            && matches!(at(1), Some(T::Open))
+            && is_op(at(2))
+            && matches!(at(3), Some(T::Close))
+        {
+            out.push(clone_traced(&l[w[0]]));
+            out.push(clone_traced(&l[w[2]]));
+            i = w[3] + 1;
+            continue;
+        }
+        // (not foo) => not foo
+        if matches!(at(0), Some(T::Open))
+            && matches!(at(1), Some(T::Not))
+            && is_op(at(2))
+            && matches!(at(3), Some(T::Close))
+        {
+            out.push(T::Not);
+            out.push(clone_traced(&l[w[2]]));
+            i = w[3] + 1;
+            continue;
+        }
+        // ((foo bar)) => (foo bar)
+        if matches!(at(0), Some(T::Open)) && matches!(at(1), Some(T::Open)) {
+            out.push(T::Open);
+            if let Some(&c) = close_of.get(w[1])
+                && c != usize::MAX
+            {
+                live[c] = false;
+            }
+            i = w[1] + 1;
+            continue;
+        }
+        out.push(clone_traced(&l[w[0]]));
+        i = w[0] + 1;
+    }
 }
 
 #[cfg(test)]
@@ -771,5 +782,305 @@ mod tests {
             Close,
         ]);
         assert_eq!(same, explicit);
+    }
+
+    /// git-annex's `generate` transcribed recursively (the shape the
+    /// flat builder must produce), over a boxed tree.
+    mod recursive {
+        use super::super::{Matcher, Node, Token};
+
+        #[derive(Debug, PartialEq)]
+        pub enum Tree {
+            Any,
+            And(Box<Tree>, Box<Tree>),
+            Or(Box<Tree>, Box<Tree>),
+            Not(Box<Tree>),
+            Op(u8),
+        }
+
+        enum Group {
+            One(Token<u8>),
+            Many(Vec<Group>),
+        }
+
+        fn token_groups(it: &mut std::vec::IntoIter<Token<u8>>, inner: bool) -> Vec<Group> {
+            let mut out = Vec::new();
+            while let Some(t) = it.next() {
+                match t {
+                    Token::Open => out.push(Group::Many(token_groups(it, true))),
+                    Token::Close if inner => return out,
+                    Token::Close => {}
+                    t => out.push(Group::One(t)),
+                }
+            }
+            out
+        }
+
+        fn implicit_and(groups: Vec<Group>) -> Vec<Group> {
+            let need = |g: &Group| matches!(g, Group::One(Token::Operation(_)) | Group::Many(_));
+            let mut out: Vec<Group> = Vec::new();
+            for g in groups {
+                if out.last().is_some_and(need) && need(&g) {
+                    out.push(Group::One(Token::And));
+                }
+                out.push(g);
+            }
+            out
+        }
+
+        fn process(mut m: Tree, ts: Vec<Group>) -> Tree {
+            let mut ts = ts.into_iter().peekable();
+            while ts.peek().is_some() {
+                m = consume(m, &mut ts);
+            }
+            m
+        }
+
+        fn consume(m: Tree, ts: &mut std::iter::Peekable<std::vec::IntoIter<Group>>) -> Tree {
+            match ts.next() {
+                None => m,
+                Some(Group::One(Token::And)) => {
+                    Tree::And(Box::new(m), Box::new(consume(Tree::Any, ts)))
+                }
+                Some(Group::One(Token::Or)) => {
+                    Tree::Or(Box::new(m), Box::new(consume(Tree::Any, ts)))
+                }
+                Some(Group::One(Token::Not)) => Tree::And(
+                    Box::new(m),
+                    Box::new(Tree::Not(Box::new(consume(Tree::Any, ts)))),
+                ),
+                Some(Group::One(Token::Operation(o))) => {
+                    Tree::And(Box::new(m), Box::new(Tree::Op(o)))
+                }
+                Some(Group::Many(g)) => process(m, g),
+                Some(Group::One(_)) => consume(m, ts),
+            }
+        }
+
+        fn simplify(m: Tree) -> Tree {
+            match m {
+                Tree::And(a, b) => match (*a, *b) {
+                    (Tree::Any, x) => simplify(x),
+                    (x, Tree::Any) => simplify(x),
+                    (x, y) => Tree::And(Box::new(simplify(x)), Box::new(simplify(y))),
+                },
+                Tree::Or(a, b) => Tree::Or(Box::new(simplify(*a)), Box::new(simplify(*b))),
+                Tree::Not(a) => Tree::Not(Box::new(simplify(*a))),
+                x => x,
+            }
+        }
+
+        pub fn generate(tokens: Vec<Token<u8>>) -> Tree {
+            simplify(process(
+                Tree::Any,
+                implicit_and(token_groups(&mut tokens.into_iter(), false)),
+            ))
+        }
+
+        pub fn of(m: &Matcher<u8>, n: usize) -> Tree {
+            match m.node(n) {
+                Node::Any => Tree::Any,
+                Node::Op(o) => Tree::Op(*o),
+                Node::Not(a) => Tree::Not(Box::new(of(m, *a))),
+                Node::And(a, b) => Tree::And(Box::new(of(m, *a)), Box::new(of(m, *b))),
+                Node::Or(a, b) => Tree::Or(Box::new(of(m, *a)), Box::new(of(m, *b))),
+            }
+        }
+
+        pub fn eval(t: &Tree, v: &[bool]) -> bool {
+            match t {
+                Tree::Any => true,
+                Tree::Op(o) => v[usize::from(*o)],
+                Tree::Not(a) => !eval(a, v),
+                Tree::And(a, b) => eval(a, v) && eval(b, v),
+                Tree::Or(a, b) => eval(a, v) || eval(b, v),
+            }
+        }
+    }
+
+    /// The `--explain` simplification as git-annex writes it (re-scanning
+    /// the rest at each `((`), to check the one-pass version against.
+    mod rescanning {
+        use super::super::{Traced, clone_traced};
+        pub fn simplify_trace<Op>(mut l: Vec<Traced<'_, Op>>, first: bool) -> Vec<Traced<'_, Op>> {
+            use Traced as T;
+            let is_op = |t: &T<'_, Op>| matches!(t, T::Op(..));
+            let mut out = Vec::with_capacity(l.len());
+            let mut i = 0;
+            if first && matches!(l.first(), Some(T::Open)) {
+                l.remove(0);
+                if matches!(l.last(), Some(T::Close)) {
+                    l.pop();
+                }
+            }
+            let l = l;
+            while i < l.len() {
+                let at = |k: usize| l.get(i + k);
+                // (foo or bar) or baz => foo or bar or baz, same for and.
+                if matches!(at(0), Some(T::Open))
+                    && at(1).is_some_and(is_op)
+                    && at(3).is_some_and(is_op)
+                    && matches!(at(4), Some(T::Close))
+                    && ((matches!(at(2), Some(T::Or)) && matches!(at(5), Some(T::Or)))
+                        || (matches!(at(2), Some(T::And)) && matches!(at(5), Some(T::And))))
+                {
+                    out.push(clone_traced(&l[i + 1]));
+                    out.push(clone_traced(&l[i + 2]));
+                    out.push(clone_traced(&l[i + 3]));
+                    out.push(clone_traced(&l[i + 5]));
+                    i += 6;
+                    continue;
+                }
+                // or (foo) => or foo; and (foo) => and foo
+                if matches!(at(0), Some(T::Or | T::And))
+                    && matches!(at(1), Some(T::Open))
+                    && at(2).is_some_and(is_op)
+                    && matches!(at(3), Some(T::Close))
+                {
+                    out.push(clone_traced(&l[i]));
+                    out.push(clone_traced(&l[i + 2]));
+                    i += 4;
+                    continue;
+                }
+                // (not foo) => not foo
+                if matches!(at(0), Some(T::Open))
+                    && matches!(at(1), Some(T::Not))
+                    && at(2).is_some_and(is_op)
+                    && matches!(at(3), Some(T::Close))
+                {
+                    out.push(T::Not);
+                    out.push(clone_traced(&l[i + 2]));
+                    i += 4;
+                    continue;
+                }
+                // ((foo bar)) => (foo bar)
+                if matches!(at(0), Some(T::Open)) && matches!(at(1), Some(T::Open)) {
+                    out.push(T::Open);
+                    let rest: Vec<T<'_, Op>> = remove_close(&l[i + 2..]);
+                    out.extend(simplify_trace(rest, false));
+                    return out;
+                }
+                out.push(clone_traced(&l[i]));
+                i += 1;
+            }
+            out
+        }
+
+        fn remove_close<'a, Op>(l: &[Traced<'a, Op>]) -> Vec<Traced<'a, Op>> {
+            let mut out = Vec::with_capacity(l.len());
+            let mut n = 0usize;
+            for (i, t) in l.iter().enumerate() {
+                match t {
+                    Traced::Open => {
+                        n += 1;
+                        out.push(Traced::Open);
+                    }
+                    Traced::Close if n > 0 => {
+                        n -= 1;
+                        out.push(Traced::Close);
+                    }
+                    Traced::Close => {
+                        out.extend(l[i + 1..].iter().map(clone_traced));
+                        return out;
+                    }
+                    t => out.push(clone_traced(t)),
+                }
+            }
+            out
+        }
+    }
+
+    fn token() -> impl proptest::strategy::Strategy<Value = Token<u8>> {
+        use proptest::prelude::*;
+        prop_oneof![
+            (0u8..4).prop_map(Operation),
+            Just(And),
+            Just(Or),
+            Just(Not),
+            Just(Open),
+            Just(Close),
+        ]
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(3000))]
+
+        /// The flat, loop-driven builder makes git-annex's tree, and
+        /// evaluates it as the tree evaluates.
+        #[test]
+        fn flat_generate_is_the_recursive_one(
+            tokens in proptest::collection::vec(token(), 0..40),
+            values in proptest::collection::vec(proptest::bool::ANY, 4),
+        ) {
+            let want = recursive::generate(tokens.clone());
+            let m = generate(tokens);
+            let got = recursive::of(&m, m.root());
+            proptest::prop_assert_eq!(&got, &want);
+            let flat = m.eval(&mut |o: &u8| Ok::<bool, ()>(values[usize::from(*o)]));
+            proptest::prop_assert_eq!(flat, Ok(recursive::eval(&want, &values)));
+            let mut asked = Vec::new();
+            let _ = m.eval(&mut |o: &u8| { asked.push(*o); Ok::<bool, ()>(values[usize::from(*o)]) });
+            let mut traced = Vec::new();
+            let mut asked_traced = Vec::new();
+            let r = m.eval_traced(&mut |o: &u8| { asked_traced.push(*o); Ok::<bool, ()>(values[usize::from(*o)]) }, &mut traced);
+            proptest::prop_assert_eq!(r, flat);
+            proptest::prop_assert_eq!(asked, asked_traced);
+            let show = |v: &[Traced<'_, u8>]| format!("{v:?}");
+            let one_pass = simplify_trace(traced.iter().map(clone_traced).collect(), true);
+            let rescanned = rescanning::simplify_trace(traced.iter().map(clone_traced).collect(), true);
+            proptest::prop_assert_eq!(show(&one_pass), show(&rescanned));
+        }
+    }
+
+    /// Regression (issue 21): ten thousand `not`s, `(`s or `or`s made a tree
+    /// (or a parse) as deep, and recursing over it overflowed the stack.
+    /// A hundred thousand of each now builds, evaluates, explains, clones,
+    /// compares and drops on a test thread's small stack.
+    #[test]
+    fn matcher_nested_100000_deep_builds_evaluates_and_drops() {
+        let n = 100_000;
+        let shapes: Vec<(Vec<Token<bool>>, bool)> = vec![
+            ((0..n).map(|_| Not).chain([Operation(true)]).collect(), true),
+            (
+                (0..=n).map(|_| Not).chain([Operation(true)]).collect(),
+                false,
+            ),
+            (
+                (0..n)
+                    .map(|_| Open)
+                    .chain([Operation(false)])
+                    .chain((0..n).map(|_| Close))
+                    .collect(),
+                false,
+            ),
+            (
+                (0..n)
+                    .flat_map(|_| [Operation(false), Or])
+                    .chain([Operation(true)])
+                    .collect(),
+                true,
+            ),
+            (
+                (0..n)
+                    .flat_map(|_| [Open, Not])
+                    .chain([Operation(true)])
+                    .collect(),
+                true,
+            ),
+        ];
+        for (tokens, want) in shapes {
+            let m = generate(tokens);
+            assert_eq!(m.eval(&mut |b: &bool| Ok::<bool, ()>(*b)), Ok(want));
+            let mut trace = Vec::new();
+            assert_eq!(
+                m.eval_traced(&mut |b: &bool| Ok::<bool, ()>(*b), &mut trace),
+                Ok(want)
+            );
+            assert!(describe(&trace, |b, r| format!("{b}[{r}]"), "").is_some());
+            let copy = m.clone();
+            assert_eq!(copy, m);
+            assert!(!format!("{:?}", copy.negated_ops()).is_empty());
+            drop(copy);
+        }
     }
 }

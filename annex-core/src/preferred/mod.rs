@@ -300,3 +300,81 @@ pub(crate) fn trust_of(
         .copied()
         .unwrap_or(crate::logs::trust::TrustLevel::SemiTrusted)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::key::Key;
+
+    /// Expressions nested `n` deep, each with whether `include=*.mp3`
+    /// matching makes it match.
+    fn deep(n: usize) -> Vec<(String, bool)> {
+        vec![
+            ("not ".repeat(n) + "include=*.mp3", n % 2 == 0),
+            ("not ".repeat(n + 1) + "include=*.mp3", n % 2 == 1),
+            ("( ".repeat(n) + "include=*.mp3" + &" )".repeat(n), true),
+            ("( ".repeat(n) + "include=*.mp3", true),
+            (
+                "( not ".repeat(n) + "include=*.mp3" + &" )".repeat(n),
+                n % 2 == 0,
+            ),
+            ("include=*.ogg or ".repeat(n) + "include=*.mp3", true),
+            ("and ".repeat(n) + "include=*.mp3", true),
+            (
+                "( include=*.ogg or ".repeat(n) + "include=*.mp3" + &" )".repeat(n),
+                true,
+            ),
+        ]
+    }
+
+    /// Regression (issue 21): a preferred content expression nested 10,000
+    /// deep (which git-annex accepts and evaluates) overflowed our stack
+    /// when parsed, evaluated, printed or dropped. Nested 100,000 deep, it
+    /// now parses, evaluates (plainly and optimized), prints back to an
+    /// expression that parses to the same tree, and drops.
+    #[test]
+    fn preferred_content_nested_10000_deep_evaluates() {
+        let ctx = MemoryContext::default();
+        let key = Key::parse(b"SHA256E-s1--x.mp3").expect("key");
+        let mp3 = Item::file(b"a/x.mp3", Some(&key));
+        for (text, want) in deep(100_000) {
+            let e = parse(text.as_bytes()).expect("parses");
+            assert_eq!(e.matches(&ctx, &mp3), Ok(want), "{}", &text[..40]);
+            assert_eq!(e.optimized().eval(&ctx, &mp3), Ok(want), "{}", &text[..40]);
+            let printed = e.to_bytes();
+            let again = parse(&printed).expect("printed parses");
+            assert_eq!(again, e, "{}", &text[..40]);
+            let (r, explained) =
+                eval::eval_explained(&e.matcher, &ctx, &mp3, "x").expect("explains");
+            assert_eq!(r, want);
+            assert!(explained.is_some());
+        }
+    }
+
+    /// The same for `annex.largefiles` (which `add` evaluates per file).
+    #[test]
+    fn largefiles_nested_100000_deep_evaluates() {
+        for (text, want) in deep(100_000) {
+            let text = text.replace("include=*.mp3", "largerthan=10");
+            let lf = LargeFiles::parse(text.as_bytes()).expect("parses");
+            assert_eq!(lf.is_large(b"big", 1000), want, "{}", &text[..40]);
+        }
+    }
+
+    /// `standard` and `groupwanted` expand inside a deep expression, and a
+    /// deep `groupwanted` expression expands too.
+    #[test]
+    fn groupwanted_nested_100000_deep_expands() {
+        let groups: BTreeSet<Vec<u8>> = [b"g".to_vec()].into_iter().collect();
+        for (text, want) in deep(100_000) {
+            let gw: BTreeMap<Vec<u8>, Vec<u8>> = [(b"g".to_vec(), text.clone().into_bytes())]
+                .into_iter()
+                .collect();
+            let e = repo_matcher(b"not not groupwanted", &groups, &gw).expect("expands");
+            let ctx = MemoryContext::default();
+            let key = Key::parse(b"SHA256E-s1--x.mp3").expect("key");
+            let mp3 = Item::file(b"a/x.mp3", Some(&key));
+            assert_eq!(e.matches(&ctx, &mp3), Ok(want), "{}", &text[..40]);
+        }
+    }
+}
