@@ -98,7 +98,7 @@ fn deep_exprs(n: usize, term: &str) -> Vec<String> {
         "not ".repeat(n + 1) + term,
         "( ".repeat(n) + term + &" )".repeat(n),
         "( not ".repeat(n) + term + &" )".repeat(n),
-        format!("include=nope or ").repeat(n) + term,
+        "include=nope or ".repeat(n) + term,
     ]
 }
 

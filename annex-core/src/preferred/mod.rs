@@ -310,13 +310,13 @@ mod tests {
     /// matching makes it match.
     fn deep(n: usize) -> Vec<(String, bool)> {
         vec![
-            ("not ".repeat(n) + "include=*.mp3", n % 2 == 0),
-            ("not ".repeat(n + 1) + "include=*.mp3", n % 2 == 1),
+            ("not ".repeat(n) + "include=*.mp3", n.is_multiple_of(2)),
+            ("not ".repeat(n + 1) + "include=*.mp3", !n.is_multiple_of(2)),
             ("( ".repeat(n) + "include=*.mp3" + &" )".repeat(n), true),
             ("( ".repeat(n) + "include=*.mp3", true),
             (
                 "( not ".repeat(n) + "include=*.mp3" + &" )".repeat(n),
-                n % 2 == 0,
+                n.is_multiple_of(2),
             ),
             ("include=*.ogg or ".repeat(n) + "include=*.mp3", true),
             ("and ".repeat(n) + "include=*.mp3", true),
