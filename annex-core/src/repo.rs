@@ -69,6 +69,29 @@ pub enum RepoError {
     /// An error of the `git-annex` branch.
     #[error(transparent)]
     Branch(#[from] BranchError),
+    /// `annex.version` names a version this program cannot use (newer
+    /// than it knows, or negative): git-annex's refusal.
+    #[error("Repository {} is at unsupported version {version}. Upgrade git-annex.", .path.display())]
+    UnsupportedVersion {
+        /// The top of the work tree (the git dir when bare).
+        path: PathBuf,
+        /// The version, read as git-annex reads it.
+        version: i64,
+    },
+    /// `annex.version` names a version too old to use without `git annex
+    /// upgrade` (0 to 2).
+    #[error("Repository {} is at unsupported version {version}. Upgrade this repository: git-annex upgrade", .path.display())]
+    UpgradeNeeded {
+        /// The top of the work tree (the git dir when bare).
+        path: PathBuf,
+        /// The version.
+        version: i64,
+    },
+    /// `annex.uuid` is set but `annex.version` is not (or is no number).
+    #[error(
+        "This repository has annex.uuid set, but annex.version is not set. Perhaps that git config was lost. Cannot use the repository in this state; set back annex.version to fix this."
+    )]
+    VersionNotSet,
 }
 
 fn io_err<'a>(what: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> RepoError + 'a {
@@ -86,6 +109,7 @@ pub struct Repo {
     work_tree: Option<PathBuf>,
     uuid: Option<Uuid>,
     version: Option<u32>,
+    version_text: Option<Vec<u8>>,
 }
 
 fn discover(path: &Path) -> Result<gix::Repository, RepoError> {
@@ -123,6 +147,7 @@ impl Repo {
             git_dir,
             uuid,
             version,
+            version_text: snap.string("annex.version").map(|v| v.to_vec()),
         })
     }
 
@@ -209,6 +234,40 @@ impl Repo {
     /// The repository version (`annex.version`), when set.
     pub fn version(&self) -> Option<u32> {
         self.version
+    }
+
+    /// Refuses a repository whose `annex.version` git-annex refuses, with
+    /// its message: a version newer than 10 (or negative), one older than
+    /// 3 (which needs `git annex upgrade`), or none (or no number) while
+    /// `annex.uuid` is set. Versions 3 to 9, which git-annex upgrades
+    /// automatically, are used as they are. The version is read as
+    /// git-annex reads a number (leading white space allowed, `010` is 10,
+    /// a value past 64 bits wraps). An uninitialized repository passes.
+    pub fn check_version(&self) -> Result<(), RepoError> {
+        if self.uuid.is_none() {
+            return Ok(());
+        }
+        let version = self
+            .version_text
+            .as_deref()
+            .and_then(crate::preferred::text::readish_int)
+            .ok_or(RepoError::VersionNotSet)?;
+        let path = || {
+            self.work_tree
+                .clone()
+                .unwrap_or_else(|| self.git_dir.clone())
+        };
+        match version {
+            3..=10 => Ok(()),
+            0..=2 => Err(RepoError::UpgradeNeeded {
+                path: path(),
+                version,
+            }),
+            _ => Err(RepoError::UnsupportedVersion {
+                path: path(),
+                version,
+            }),
+        }
     }
 
     /// The git directory (`.git`, or the repository itself when bare).

@@ -128,6 +128,7 @@ impl Session {
         let start = &options.start;
         let mut opened = Opened::default();
         let mut repo = Repo::open(start).map_err(|_| SessionError::NotARepository)?;
+        repo.check_version()?;
         if repo.uuid().is_none() {
             let branch = repo.branch()?;
             let has_branch = branch.tip()?.is_some() || !branch.sibling_refs()?.is_empty();

@@ -22,6 +22,7 @@ const PATHS: &[&[u8]] = &[
     b"18c/0c3/SHA256E-s10--abc.txt.log",
     b"18c/0c3/SHA256E-s10--abc.txt.log.web",
     b"18c/0c3/SHA256E-s10--abc.txt.log.met",
+    b"18c/0c3/SHA256E-s10--abc.txt.log.rmet",
 ];
 
 fuzz_target!(|data: &[u8]| {

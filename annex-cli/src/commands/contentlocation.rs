@@ -38,6 +38,7 @@ pub fn run(args: Args) -> Result<(), CommandError> {
         None => here.clone(),
     };
     let repo = Repo::open(&start).map_err(|_| CommandError::user("Not in a git repository."))?;
+    repo.check_version()?;
     if args.batch && !args.keys.is_empty() {
         return Err(CommandError::user(
             "Cannot combine batch option with file or key options",

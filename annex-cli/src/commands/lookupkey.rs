@@ -112,6 +112,7 @@ pub fn run(args: Args) -> Result<(), CommandError> {
         None => cwd.clone(),
     };
     let repo = Repo::open(&start).map_err(|_| CommandError::user("Not in a git repository."))?;
+    repo.check_version()?;
     let repo = GitRepo::open(repo.git_dir())?;
     if !args.ref_ && repo.work_tree().is_none() {
         return Err(CommandError::failed(super::whereis::BARE_REFUSAL));

@@ -86,6 +86,7 @@ pub fn run(args: Args) -> Result<(), CommandError> {
     let here = std::env::current_dir()
         .map_err(|e| CommandError::failed(format!("cannot read the current directory: {e}")))?;
     let repo = Repo::open(&here).map_err(|_| CommandError::failed("Not in a git repository."))?;
+    repo.check_version()?;
     let mode = if args.largefiles {
         Mode::LargeFiles
     } else {

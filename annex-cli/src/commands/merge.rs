@@ -34,6 +34,7 @@ pub fn run(args: Args) -> Result<(), CommandError> {
     let cwd = std::env::current_dir()
         .map_err(|e| CommandError::failed(format!("cannot read the current directory: {e}")))?;
     let repo = Repo::open(&cwd).map_err(|_| CommandError::failed("Not in a git repository."))?;
+    repo.check_version()?;
     if repo.uuid().is_none() {
         return Err(CommandError::failed("First run: git-annex init"));
     }

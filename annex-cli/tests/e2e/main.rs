@@ -14,6 +14,7 @@ mod crash;
 mod drop_safety;
 mod examinekey;
 mod fsck;
+mod hardening;
 mod hostile_inputs;
 mod init;
 mod interop;

@@ -23,7 +23,7 @@
 //! assert_eq!(log.serialize(), b"2s a y\n1s b z\n");
 //! ```
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::fmt;
 
 use crate::timestamp::{Timestamp, advance, write_clock};
@@ -53,14 +53,25 @@ pub fn lines(content: &[u8]) -> impl Iterator<Item = &[u8]> {
 }
 
 /// Lines that did not parse, kept in first-seen order without repeats so
-/// that they are written back when the log is rewritten.
-#[derive(Clone, Default, PartialEq, Eq)]
-pub struct Unparsed(Vec<Vec<u8>>);
+/// that they are written back when the log is rewritten. Keeping a line
+/// costs the same however many are kept already (a set remembers them: a
+/// peer's log of junk lines must not make reading it quadratic).
+#[derive(Clone, Default)]
+pub struct Unparsed(Vec<Vec<u8>>, HashSet<Vec<u8>>);
+
+impl PartialEq for Unparsed {
+    fn eq(&self, other: &Unparsed) -> bool {
+        self.0 == other.0
+    }
+}
+
+impl Eq for Unparsed {}
 
 impl Unparsed {
     /// Keeps a line (once).
     pub fn push(&mut self, line: &[u8]) {
-        if !self.0.iter().any(|l| l == line) {
+        if !self.1.contains(line) {
+            self.1.insert(line.to_vec());
             self.0.push(line.to_vec());
         }
     }

@@ -686,94 +686,163 @@ pub fn unstable(m: &Matcher<Term>) -> bool {
 /// operands ordered cheapest first. Same answers as [`eval`] whenever no
 /// datum is [`Datum::Unprovided`] and the context does not fail (terms have
 /// no side effects), but it may ask for different data first.
+///
+/// Stored flat like [`Matcher`] (each node after its operands) and
+/// evaluated with an explicit stack: no recursion however deep the
+/// expression.
 #[derive(Debug, Clone)]
 pub struct Optimized {
-    root: Node,
+    nodes: Vec<ONode>,
     unstable: bool,
 }
 
 #[derive(Debug, Clone)]
-enum Node {
+enum ONode {
     True,
-    And(Vec<Node>),
-    Or(Vec<Node>),
-    Not(Box<Node>),
+    And(Vec<usize>),
+    Or(Vec<usize>),
+    Not(usize),
     Term(Box<Term>),
-}
-
-impl Node {
-    /// The cost class of the node: its dearest term's. (A sum would put
-    /// two cheap but selective terms after one cheap unselective term, and
-    /// ordering within a class is left as written: the writer's order often
-    /// says what rules most out.)
-    fn cost(&self) -> u8 {
-        match self {
-            Node::True => 0,
-            Node::And(v) | Node::Or(v) => v.iter().map(Node::cost).max().unwrap_or(0),
-            Node::Not(n) => n.cost(),
-            Node::Term(t) => t.cost(),
-        }
-    }
-
-    fn build(m: &Matcher<Term>) -> Node {
-        fn flatten(m: &Matcher<Term>, and: bool, out: &mut Vec<Node>) {
-            match (m, and) {
-                (Matcher::And(a, b), true) | (Matcher::Or(a, b), false) => {
-                    flatten(a, and, out);
-                    flatten(b, and, out);
-                }
-                _ => out.push(Node::build(m)),
-            }
-        }
-        match m {
-            Matcher::Any => Node::True,
-            Matcher::Op(t) => match t {
-                Term::Anything => Node::True,
-                Term::Standard(Sub::All) | Term::GroupWanted(Sub::All) => Node::True,
-                t => Node::Term(Box::new(t.clone())),
-            },
-            Matcher::Not(a) => Node::Not(Box::new(Node::build(a))),
-            Matcher::And(..) | Matcher::Or(..) => {
-                let and = matches!(m, Matcher::And(..));
-                let mut v = Vec::new();
-                flatten(m, and, &mut v);
-                v.sort_by_key(Node::cost);
-                if and { Node::And(v) } else { Node::Or(v) }
-            }
-        }
-    }
-
-    fn eval<C: MatchContext>(&self, ctx: &C, item: &Item<'_>) -> R<C::Error> {
-        match self {
-            Node::True => Ok(true),
-            Node::And(v) => {
-                for n in v {
-                    if !n.eval(ctx, item)? {
-                        return Ok(false);
-                    }
-                }
-                Ok(true)
-            }
-            Node::Or(v) => {
-                for n in v {
-                    if n.eval(ctx, item)? {
-                        return Ok(true);
-                    }
-                }
-                Ok(false)
-            }
-            Node::Not(n) => Ok(!n.eval(ctx, item)?),
-            Node::Term(t) => eval_term(t, ctx, item),
-        }
-    }
 }
 
 impl Optimized {
     /// Prepares a matcher.
     pub fn new(m: &Matcher<Term>) -> Optimized {
+        use super::matcher::Node;
+        let mn = m.nodes();
+        // Whether a node is an `and` (`or`) under an `and` (`or`): its
+        // operands join its parent's list.
+        let mut joins = vec![false; mn.len()];
+        for n in mn {
+            match n {
+                Node::And(a, b) => {
+                    for c in [*a, *b] {
+                        joins[c] = matches!(mn[c], Node::And(..));
+                    }
+                }
+                Node::Or(a, b) => {
+                    for c in [*a, *b] {
+                        joins[c] = matches!(mn[c], Node::Or(..));
+                    }
+                }
+                _ => {}
+            }
+        }
+        let mut nodes: Vec<ONode> = Vec::with_capacity(mn.len());
+        // The cost class of a node: its dearest term's. (A sum would put
+        // two cheap but selective terms after one cheap unselective term,
+        // and ordering within a class is left as written: the writer's
+        // order often says what rules most out.)
+        let mut cost: Vec<u8> = Vec::with_capacity(mn.len());
+        // Per matcher node: its optimized node, or the operand list it
+        // hands to its parent.
+        let mut built: Vec<usize> = vec![0; mn.len()];
+        let mut pending: Vec<Vec<usize>> = (0..mn.len()).map(|_| Vec::new()).collect();
+        for (i, n) in mn.iter().enumerate() {
+            let (node, c) = match n {
+                Node::Any => (ONode::True, 0),
+                Node::Op(t) => match t {
+                    Term::Anything | Term::Standard(Sub::All) | Term::GroupWanted(Sub::All) => {
+                        (ONode::True, 0)
+                    }
+                    t => (ONode::Term(Box::new(t.clone())), t.cost()),
+                },
+                Node::Not(a) => (ONode::Not(built[*a]), cost[built[*a]]),
+                Node::And(a, b) | Node::Or(a, b) => {
+                    let mut list = Vec::new();
+                    for c in [*a, *b] {
+                        if joins[c] {
+                            let mut sub = std::mem::take(&mut pending[c]);
+                            list.append(&mut sub);
+                        } else {
+                            list.push(built[c]);
+                        }
+                    }
+                    if joins[i] {
+                        pending[i] = list;
+                        continue;
+                    }
+                    list.sort_by_key(|&x| cost[x]);
+                    let c = list.iter().map(|&x| cost[x]).max().unwrap_or(0);
+                    if matches!(n, Node::And(..)) {
+                        (ONode::And(list), c)
+                    } else {
+                        (ONode::Or(list), c)
+                    }
+                }
+            };
+            nodes.push(node);
+            cost.push(c);
+            built[i] = nodes.len() - 1;
+        }
         Optimized {
-            root: Node::build(m),
+            nodes,
             unstable: unstable(m),
+        }
+    }
+
+    fn eval_root<C: MatchContext>(&self, ctx: &C, item: &Item<'_>) -> R<C::Error> {
+        enum K {
+            /// An `and` (`or`) node and the next operand to look at.
+            And(usize, usize),
+            Or(usize, usize),
+            Not,
+        }
+        let Some(root) = self.nodes.len().checked_sub(1) else {
+            return Ok(true);
+        };
+        let mut ks: Vec<K> = Vec::new();
+        let mut n = root;
+        loop {
+            let mut v = loop {
+                match &self.nodes[n] {
+                    ONode::True => break true,
+                    ONode::Term(t) => break eval_term(t, ctx, item)?,
+                    ONode::Not(c) => {
+                        ks.push(K::Not);
+                        n = *c;
+                    }
+                    ONode::And(l) => match l.first() {
+                        None => break true,
+                        Some(&c) => {
+                            ks.push(K::And(n, 1));
+                            n = c;
+                        }
+                    },
+                    ONode::Or(l) => match l.first() {
+                        None => break false,
+                        Some(&c) => {
+                            ks.push(K::Or(n, 1));
+                            n = c;
+                        }
+                    },
+                }
+            };
+            loop {
+                match ks.pop() {
+                    None => return Ok(v),
+                    Some(K::Not) => v = !v,
+                    Some(K::And(p, i)) | Some(K::Or(p, i)) => {
+                        let (list, and) = match &self.nodes[p] {
+                            ONode::And(l) => (l, true),
+                            ONode::Or(l) => (l, false),
+                            _ => return Ok(v),
+                        };
+                        // An `and` goes on while true, an `or` while false.
+                        if v == and
+                            && let Some(&c) = list.get(i)
+                        {
+                            ks.push(if and {
+                                K::And(p, i + 1)
+                            } else {
+                                K::Or(p, i + 1)
+                            });
+                            n = c;
+                            break;
+                        }
+                    }
+                }
+            }
         }
     }
 
@@ -783,9 +852,9 @@ impl Optimized {
         if self.unstable {
             // Still evaluated by git-annex first (for data errors); the
             // answer is no.
-            self.root.eval(ctx, item)?;
+            self.eval_root(ctx, item)?;
             return Ok(false);
         }
-        self.root.eval(ctx, item)
+        self.eval_root(ctx, item)
     }
 }

@@ -46,7 +46,7 @@ use std::fmt;
 pub use context::{FastHasher, FastMap, FastSet, GlobalLogs, MemoryContext, StateContext};
 pub use eval::{DataKind, Datum, EvalError, Item, MatchContext, Optimized};
 pub use largefiles::{LargeFiles, LargeFilesError};
-pub use matcher::{Matcher, Token};
+pub use matcher::{Matcher, Node, Token};
 pub use term::{Mode, Sub, Term};
 
 use crate::uuid::Uuid;
@@ -118,38 +118,48 @@ impl Expr {
 
     /// [`Expr::to_text`] as bytes (globs may hold any bytes).
     pub fn to_bytes(&self) -> Vec<u8> {
-        fn p(m: &Matcher<Term>, out: &mut Vec<u8>) {
-            match m {
-                Matcher::Any => out.extend_from_slice(b"anything"),
-                Matcher::Op(t) => out.extend_from_slice(&t.to_token()),
-                Matcher::Not(a) => {
-                    out.extend_from_slice(b"not ");
-                    atomic(a, out);
-                }
-                Matcher::And(a, b) | Matcher::Or(a, b) => {
-                    p(a, out);
-                    out.extend_from_slice(if matches!(m, Matcher::And(..)) {
-                        b" and "
-                    } else {
-                        b" or "
-                    });
-                    atomic(b, out);
-                }
-            }
+        // An explicit stack: expressions may nest as deep as memory allows.
+        enum P {
+            Node(usize),
+            /// An operand: parenthesized when it is an `and`/`or`.
+            Atomic(usize),
+            Text(&'static [u8]),
         }
-        fn atomic(m: &Matcher<Term>, out: &mut Vec<u8>) {
-            match m {
-                Matcher::And(..) | Matcher::Or(..) => {
-                    out.extend_from_slice(b"( ");
-                    p(m, out);
-                    out.extend_from_slice(b" )");
-                }
-                _ => p(m, out),
-            }
-        }
+        let m = &self.matcher;
         let mut out = Vec::new();
-        if !self.matcher.is_empty() {
-            p(&self.matcher, &mut out);
+        if m.is_empty() {
+            return out;
+        }
+        let mut stack = vec![P::Node(m.root())];
+        while let Some(p) = stack.pop() {
+            match p {
+                P::Text(t) => out.extend_from_slice(t),
+                P::Atomic(n) => match m.node(n) {
+                    Node::And(..) | Node::Or(..) => {
+                        stack.push(P::Text(b" )"));
+                        stack.push(P::Node(n));
+                        stack.push(P::Text(b"( "));
+                    }
+                    _ => stack.push(P::Node(n)),
+                },
+                P::Node(n) => match m.node(n) {
+                    Node::Any => out.extend_from_slice(b"anything"),
+                    Node::Op(t) => out.extend_from_slice(&t.to_token()),
+                    Node::Not(a) => {
+                        stack.push(P::Atomic(*a));
+                        stack.push(P::Text(b"not "));
+                    }
+                    Node::And(a, b) | Node::Or(a, b) => {
+                        stack.push(P::Atomic(*b));
+                        stack.push(P::Text(if matches!(m.node(n), Node::And(..)) {
+                            b" and "
+                        } else {
+                            b" or "
+                        }));
+                        stack.push(P::Node(*a));
+                    }
+                },
+            }
         }
         out
     }
@@ -180,7 +190,7 @@ impl fmt::Display for Expr {
 /// not parse: it wants only what it has (`present`).
 pub fn unknown_matcher() -> Expr {
     Expr {
-        matcher: Matcher::Op(Term::Present),
+        matcher: Matcher::op(Term::Present),
     }
 }
 
@@ -205,7 +215,7 @@ pub fn repo_matcher(
     ) -> Result<Matcher<Term>, ParseError> {
         let mut errors = Vec::new();
         let mut tokens = Vec::new();
-        let unknown = || Sub::Expr(Box::new(Matcher::Op(Term::Present)));
+        let unknown = || Sub::Expr(Box::new(Matcher::op(Term::Present)));
         for t in text::tokenize(expr) {
             if let Some(s) = Token::syntax(&t) {
                 tokens.push(s);
@@ -289,4 +299,82 @@ pub(crate) fn trust_of(
     m.get(u)
         .copied()
         .unwrap_or(crate::logs::trust::TrustLevel::SemiTrusted)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::key::Key;
+
+    /// Expressions nested `n` deep, each with whether `include=*.mp3`
+    /// matching makes it match.
+    fn deep(n: usize) -> Vec<(String, bool)> {
+        vec![
+            ("not ".repeat(n) + "include=*.mp3", n.is_multiple_of(2)),
+            ("not ".repeat(n + 1) + "include=*.mp3", !n.is_multiple_of(2)),
+            ("( ".repeat(n) + "include=*.mp3" + &" )".repeat(n), true),
+            ("( ".repeat(n) + "include=*.mp3", true),
+            (
+                "( not ".repeat(n) + "include=*.mp3" + &" )".repeat(n),
+                n.is_multiple_of(2),
+            ),
+            ("include=*.ogg or ".repeat(n) + "include=*.mp3", true),
+            ("and ".repeat(n) + "include=*.mp3", true),
+            (
+                "( include=*.ogg or ".repeat(n) + "include=*.mp3" + &" )".repeat(n),
+                true,
+            ),
+        ]
+    }
+
+    /// Regression (issue 21): a preferred content expression nested 10,000
+    /// deep (which git-annex accepts and evaluates) overflowed our stack
+    /// when parsed, evaluated, printed or dropped. Nested 100,000 deep, it
+    /// now parses, evaluates (plainly and optimized), prints back to an
+    /// expression that parses to the same tree, and drops.
+    #[test]
+    fn preferred_content_nested_10000_deep_evaluates() {
+        let ctx = MemoryContext::default();
+        let key = Key::parse(b"SHA256E-s1--x.mp3").expect("key");
+        let mp3 = Item::file(b"a/x.mp3", Some(&key));
+        for (text, want) in deep(100_000) {
+            let e = parse(text.as_bytes()).expect("parses");
+            assert_eq!(e.matches(&ctx, &mp3), Ok(want), "{}", &text[..40]);
+            assert_eq!(e.optimized().eval(&ctx, &mp3), Ok(want), "{}", &text[..40]);
+            let printed = e.to_bytes();
+            let again = parse(&printed).expect("printed parses");
+            assert_eq!(again, e, "{}", &text[..40]);
+            let (r, explained) =
+                eval::eval_explained(&e.matcher, &ctx, &mp3, "x").expect("explains");
+            assert_eq!(r, want);
+            assert!(explained.is_some());
+        }
+    }
+
+    /// The same for `annex.largefiles` (which `add` evaluates per file).
+    #[test]
+    fn largefiles_nested_100000_deep_evaluates() {
+        for (text, want) in deep(100_000) {
+            let text = text.replace("include=*.mp3", "largerthan=10");
+            let lf = LargeFiles::parse(text.as_bytes()).expect("parses");
+            assert_eq!(lf.is_large(b"big", 1000), want, "{}", &text[..40]);
+        }
+    }
+
+    /// `standard` and `groupwanted` expand inside a deep expression, and a
+    /// deep `groupwanted` expression expands too.
+    #[test]
+    fn groupwanted_nested_100000_deep_expands() {
+        let groups: BTreeSet<Vec<u8>> = [b"g".to_vec()].into_iter().collect();
+        for (text, want) in deep(100_000) {
+            let gw: BTreeMap<Vec<u8>, Vec<u8>> = [(b"g".to_vec(), text.clone().into_bytes())]
+                .into_iter()
+                .collect();
+            let e = repo_matcher(b"not not groupwanted", &groups, &gw).expect("expands");
+            let ctx = MemoryContext::default();
+            let key = Key::parse(b"SHA256E-s1--x.mp3").expect("key");
+            let mp3 = Item::file(b"a/x.mp3", Some(&key));
+            assert_eq!(e.matches(&ctx, &mp3), Ok(want), "{}", &text[..40]);
+        }
+    }
 }

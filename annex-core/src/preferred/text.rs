@@ -153,7 +153,7 @@ fn lex_number(s: &[u8]) -> Option<Lexed<'_>> {
 /// git-annex's `readish` for an `Int`: a leading integer (anything after it
 /// ignored), wrapping on overflow as GHC's `Int` does. A fraction or an
 /// exponent makes it no number.
-pub(crate) fn readish_int(s: &[u8]) -> Option<i64> {
+pub fn readish_int(s: &[u8]) -> Option<i64> {
     let l = lex_number(s)?;
     if l.frac.is_some() || l.exp.is_some() {
         return None;
