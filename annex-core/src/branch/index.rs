@@ -14,6 +14,11 @@
 //! tree, …) are dropped: they describe the old entries. An index this
 //! module cannot stream (a split index, a sparse index) is reported as
 //! [`IndexError::Unsupported`], and the caller falls back to other means.
+//!
+//! Why not `gix::index`: its `File`/`State` hold every entry in memory
+//! (gigabytes of small allocations at a million entries, the memory issue
+//! 20 is about) and have no entry-by-entry writer; gix still reads and
+//! writes the index this module cannot stream.
 
 use std::fs;
 use std::io::{self, BufRead, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
