@@ -234,19 +234,6 @@ fn known_uuids(branch: &Branch) -> Result<BTreeMap<Uuid, i128>, SizesError> {
     Ok(m)
 }
 
-/// Counts a repository whose last key went away as a scan from scratch
-/// does: listed at 0 only when uuid.log (or `annex.uuid`) knows it. The
-/// incremental update would otherwise keep a row at 0 that a full scan
-/// never makes.
-fn drop_gone(branch: &Branch, sizes: &mut BTreeMap<Uuid, i128>) -> Result<(), SizesError> {
-    if sizes.values().all(|v| *v != 0) {
-        return Ok(());
-    }
-    let known = known_uuids(branch)?;
-    sizes.retain(|u, v| *v != 0 || known.contains_key(u));
-    Ok(())
-}
-
 /// Takes the exclusive flock on `path` (created if missing), waiting for
 /// it; `None` when the file cannot be opened or locked.
 fn open_turn(path: &Path) -> Option<std::fs::File> {
@@ -377,8 +364,7 @@ impl RepoSizes {
         &self,
         branch: &Branch,
     ) -> Result<(BTreeMap<Uuid, u64>, Option<ObjectId>), SizesError> {
-        let mut s = self.update(branch)?;
-        drop_gone(branch, &mut s.sizes)?;
+        let s = self.update(branch)?;
         Ok((
             s.sizes.into_iter().map(|(u, v)| (u, clamp(v))).collect(),
             s.commit,
@@ -417,7 +403,6 @@ impl RepoSizes {
         let stored = self.update(branch)?;
         let mut sizes = stored.sizes;
         scan::journal(branch, stored.commit, stored.depth, &mut sizes)?;
-        drop_gone(branch, &mut sizes)?;
         if !snapshot {
             return Ok((sizes, None));
         }
