@@ -1076,11 +1076,7 @@ impl Branch {
             p.finish()?;
             return tree;
         }
-        let mut changed = state
-            .changes
-            .iter()
-            .filter(|(_, (base, new))| *base != Some(*new))
-            .peekable();
+        let mut changed = state.changed_blobs().peekable();
         if changed.peek().is_none() {
             return Ok(state.tree);
         }
@@ -1088,7 +1084,7 @@ impl Branch {
             .repo
             .edit_tree(state.tree)
             .map_err(git_err("edit tree", state.tree.to_string()))?;
-        for (path, (_, id)) in changed {
+        for (path, id) in changed {
             ed.upsert(path, gix::object::tree::EntryKind::Blob, *id)
                 .map_err(git_err("stage", path.to_string()))?;
         }
@@ -1104,11 +1100,7 @@ impl Branch {
         state: &State,
         pack: &mut pack::PackWriter,
     ) -> Result<ObjectId, BranchError> {
-        let mut changed = state
-            .changes
-            .iter()
-            .filter(|(_, (base, new))| *base != Some(*new))
-            .peekable();
+        let mut changed = state.changed_blobs().peekable();
         if changed.peek().is_none() {
             return Ok(state.tree);
         }
@@ -1122,7 +1114,7 @@ impl Branch {
             .into_owned();
         let mut ed =
             gix::objs::tree::Editor::new(root, &self.repo.objects, self.repo.object_hash());
-        for (path, (_, id)) in changed {
+        for (path, id) in changed {
             ed.upsert(
                 path.split(|&b| b == b'/').map(|c| c.as_bstr()),
                 gix::object::tree::EntryKind::Blob,
@@ -1828,6 +1820,16 @@ struct State {
     /// written during the walk that compared the two (in a temp file), to
     /// which the changes are then applied.
     fresh_index: Option<tempfile::NamedTempFile>,
+}
+
+impl State {
+    /// The paths whose new blob differs from the base tree's, with it.
+    fn changed_blobs(&self) -> impl Iterator<Item = (&BString, &ObjectId)> {
+        self.changes
+            .iter()
+            .filter(|(_, (base, new))| *base != Some(*new))
+            .map(|(path, (_, new))| (path, new))
+    }
 }
 
 /// A decoded tree: its entries sorted by name.
