@@ -128,6 +128,7 @@ impl GitRepo {
     /// The repository at or above `path`, as git finds it.
     pub fn discover(path: &Path) -> Result<GitRepo, GitRepoError> {
         gix::discover(path)
+            .map(crate::config::with_overrides)
             .map(GitRepo::from)
             .map_err(|e| GitRepoError::Discover {
                 path: path.to_path_buf(),
@@ -138,6 +139,7 @@ impl GitRepo {
     /// The repository whose git directory (or work tree) is `path`.
     pub fn open(path: &Path) -> Result<GitRepo, GitRepoError> {
         gix::open(path)
+            .map(crate::config::with_overrides)
             .map(GitRepo::from)
             .map_err(|e| GitRepoError::Open {
                 path: path.to_path_buf(),

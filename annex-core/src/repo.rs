@@ -113,10 +113,12 @@ pub struct Repo {
 }
 
 fn discover(path: &Path) -> Result<gix::Repository, RepoError> {
-    gix::discover(path).map_err(|e| RepoError::NotAGitRepo {
-        path: path.to_path_buf(),
-        source: e,
-    })
+    gix::discover(path)
+        .map(crate::config::with_overrides)
+        .map_err(|e| RepoError::NotAGitRepo {
+            path: path.to_path_buf(),
+            source: e,
+        })
 }
 
 impl Repo {
