@@ -270,6 +270,7 @@ from_error! {
     annex_core::content::ContentError => ErrorKind::Failure,
     annex_core::filter::FilterError => ErrorKind::Failure,
     annex_core::fsck::FsckError => ErrorKind::Failure,
+    annex_core::hooks::HooksError => ErrorKind::Failure,
     annex_core::ingest::IngestError => ErrorKind::Failure,
     annex_core::journal::JournalError => ErrorKind::Failure,
     annex_core::key::KeyError => ErrorKind::User,
