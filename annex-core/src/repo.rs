@@ -198,6 +198,23 @@ impl Repo {
                 "git-annex filter-process".into(),
             ));
         }
+        // `annex.tune.*` given for this run (`git annex -c
+        // annex.tune.objecthashlower=true init`) is recorded: those
+        // settings can only be chosen when a repository is made.
+        let tunes: Vec<(String, String)> = crate::config::process_overrides()
+            .into_iter()
+            .filter_map(|o| {
+                let (name, value) = o.split_once('=')?;
+                let key = name.strip_prefix("annex.tune.")?;
+                (!key.is_empty() && !key.contains('.'))
+                    .then(|| (key.to_ascii_lowercase(), value.to_string()))
+            })
+            .collect();
+        if existing.version.is_none() {
+            for (key, value) in &tunes {
+                settings.push(("annex", Some("tune"), key, value.clone()));
+            }
+        }
         set_config(&config_path, &settings)?;
 
         // Reopen so the branch sees the identity just configured.
