@@ -1,6 +1,7 @@
-//! git-annex's common options, accepted by every command and anywhere on
-//! the command line as git-annex accepts them (`git-annex -c a.b=c init`,
-//! `git-annex init -c a.b=c`): `-c NAME=VALUE`, `--force`, `--fast`,
+//! git-annex's common options, accepted by every command and anywhere
+//! after the command name as git-annex accepts them (`git-annex init -c
+//! a.b=c`, `git-annex init --quiet DESC`):
+//! `-c NAME=VALUE`, `--force`, `--fast`,
 //! `--quiet`, `--verbose`, `--debug`, `--json-error-messages`,
 //! `--time-limit`, `--size-limit`, `--numcopies`, ...
 //!
@@ -181,8 +182,8 @@ fn takes_value(command: &clap::Command, arg: &str) -> bool {
 }
 
 /// Takes git-annex's common options out of `args` (the program name
-/// first): those before the command name, `-c` anywhere, and the others
-/// anywhere the command does not define them itself. Arguments after `--`
+/// first) after the command name: `-c` always, the others when the
+/// command does not define them itself. Arguments after `--`
 /// are left alone. Returns the remaining arguments and the options.
 pub fn extract(
     app: &clap::Command,
@@ -210,8 +211,11 @@ pub fn extract(
             out.push(arg);
             continue;
         }
-        if let Some((s, attached)) = recognize(&text)
-            && (matches!(s.effect, Effect::Config) || command.is_none_or(|c| !defines(c, s)))
+        // Before the command name nothing is taken: git-annex accepts its
+        // options only after it (`git-annex -c a.b=c init` is refused).
+        if let Some(c) = command
+            && let Some((s, attached)) = recognize(&text)
+            && (matches!(s.effect, Effect::Config) || !defines(c, s))
         {
             let value = if s.value {
                 match attached {
@@ -358,12 +362,12 @@ mod tests {
     }
 
     #[test]
-    fn config_is_taken_anywhere_in_every_spelling() {
+    fn config_is_taken_anywhere_after_the_command_in_every_spelling() {
         let (rest, g) = run(&[
             "p",
+            "plain",
             "-c",
             "a.b=1",
-            "plain",
             "-ca.c=2",
             "x",
             "--config",
@@ -372,6 +376,10 @@ mod tests {
         ]);
         assert_eq!(rest, vec!["p", "plain", "x"]);
         assert_eq!(g.config, vec!["a.b=1", "a.c=2", "a.d=3", "a.e=4"]);
+        // Before the command, as git-annex: left to the parser (refused).
+        let (rest, g) = run(&["p", "-c", "a.b=1", "plain"]);
+        assert_eq!(rest, vec!["p", "-c", "a.b=1", "plain"]);
+        assert!(g.config.is_empty());
     }
 
     #[test]

@@ -293,42 +293,51 @@ pub fn update_smudged(
         Ok(m) if m.len() > 0 => {}
         _ => return Ok(()),
     }
-    with_smudge_lock(git_dir, || {
-        let mut text = Vec::new();
-        match std::fs::File::open(&log) {
-            Ok(mut f) => f.read_to_end(&mut text).map_err(io_err("read", &log))?,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
-            Err(e) => return Err(io_err("open", &log)(e)),
-        };
-        for line in text.split(|&b| b == b'\n') {
-            let Some(space) = line.iter().position(|&b| b == b' ') else {
-                continue;
-            };
-            let (k, file) = (&line[..space], &line[space + 1..]);
-            let Ok(key) = Key::parse(k) else { continue };
-            if file.is_empty() || crate::wtpath::check(top, file).is_err() {
-                continue;
+    // The log is read under its lock, the files are handled without it
+    // (populating takes the object store's own locks), and the lines
+    // handled are then taken out under the lock again: lines appended
+    // meanwhile stay, and an interruption leaves the log as it was.
+    let read = |log: &Path| -> Result<Vec<u8>, HooksError> {
+        match std::fs::File::open(log) {
+            Ok(mut f) => {
+                let mut text = Vec::new();
+                f.read_to_end(&mut text).map_err(io_err("read", log))?;
+                Ok(text)
             }
-            let full = top.join(OsStr::from_bytes(file));
-            let outcome = if !store.has(&key) {
-                Smudged::Skipped
-            } else {
-                match pointer::populate_pointer(&full, &key, store, thin) {
-                    Ok(true) => Smudged::Populated,
-                    _ if matches!(pointer::is_pointer_file(&full), Ok(Some(ref k2)) if *k2 == key) => {
-                        Smudged::Unpopulated
-                    }
-                    _ => Smudged::Skipped,
-                }
-            };
-            seen(file, &key, outcome);
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Vec::new()),
+            Err(e) => Err(io_err("open", log)(e)),
         }
-        std::fs::OpenOptions::new()
-            .write(true)
-            .truncate(true)
-            .open(&log)
-            .map(drop)
-            .map_err(io_err("empty", &log))
+    };
+    let text = with_smudge_lock(git_dir, || read(&log))??;
+    // Only whole lines: one being appended is left for the next run.
+    let handled = text.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    for line in text[..handled].split(|&b| b == b'\n') {
+        let Some(space) = line.iter().position(|&b| b == b' ') else {
+            continue;
+        };
+        let (k, file) = (&line[..space], &line[space + 1..]);
+        let Ok(key) = Key::parse(k) else { continue };
+        if file.is_empty() || crate::wtpath::check(top, file).is_err() {
+            continue;
+        }
+        let full = top.join(OsStr::from_bytes(file));
+        let outcome = if !store.has(&key) {
+            Smudged::Skipped
+        } else {
+            match pointer::populate_pointer(&full, &key, store, thin) {
+                Ok(true) => Smudged::Populated,
+                _ if matches!(pointer::is_pointer_file(&full), Ok(Some(ref k2)) if *k2 == key) => {
+                    Smudged::Unpopulated
+                }
+                _ => Smudged::Skipped,
+            }
+        };
+        seen(file, &key, outcome);
+    }
+    with_smudge_lock(git_dir, || -> Result<(), HooksError> {
+        let now = read(&log)?;
+        let rest = now.strip_prefix(&text[..handled]).unwrap_or(&now);
+        std::fs::write(&log, rest).map_err(io_err("write", &log))
     })?
 }
 
