@@ -103,6 +103,9 @@ impl Reporter {
         key: Option<&annex_core::key::Key>,
         input: Option<&[u8]>,
     ) -> Result<Action<'_>, CommandError> {
+        if let Some(stop) = crate::global::time_limit_reached() {
+            return Err(stop);
+        }
         let mut fields = Map::new();
         fields.insert("command".into(), Value::String(self.command.clone()));
         fields.insert(
@@ -415,7 +418,7 @@ impl OutputArgs {
         };
         Reporter::new(command, mode)
             .json_error_messages(self.json_error_messages)
-            .quiet(self.quiet)
+            .quiet(self.quiet || crate::global::get().quiet)
     }
 }
 

@@ -46,6 +46,7 @@ impl Ctx {
             Some(dir) => cwd.join(dir),
             None => cwd.clone(),
         };
+        let quiet = quiet || crate::global::get().quiet;
         let (session, opened) = Session::open(&OpenOptions {
             start,
             overrides: overrides.to_vec(),

@@ -3,7 +3,8 @@
 //! a.b=c`, `git-annex init --quiet DESC`):
 //! `-c NAME=VALUE`, `--force`, `--fast`,
 //! `--quiet`, `--verbose`, `--debug`, `--json-error-messages`,
-//! `--time-limit`, `--size-limit`, `--numcopies`, ...
+//! `--time-limit`, ... (`--numcopies`, `--trust`, `--size-limit` are
+//! refused, naming themselves, until a command honours them).
 //!
 //! [`extract`] takes them out of the arguments before the command's own
 //! parser sees them, unless the command defines the option itself (then
@@ -32,20 +33,10 @@ pub const OWN_VERSION: &str = env!("CARGO_PKG_VERSION");
 pub struct Globals {
     /// `-c NAME=VALUE`, in order.
     pub config: Vec<String>,
-    /// `--force`.
-    pub force: bool,
-    /// `--fast` / `-F`.
-    pub fast: bool,
     /// `--quiet` / `-q` (`--verbose` / `-v` undoes it).
     pub quiet: bool,
-    /// `--debug` / `-d` (`--no-debug` undoes it).
-    pub debug: bool,
-    /// `--json-error-messages`.
-    pub json_error_messages: bool,
     /// `--time-limit`: when the command started and how long it may run.
     pub time_limit: Option<(Instant, Duration)>,
-    /// `--size-limit`: the total size of content a command may process.
-    pub size_limit: Option<u64>,
 }
 
 static GLOBALS: OnceLock<Globals> = OnceLock::new();
@@ -69,19 +60,23 @@ pub fn install(globals: Globals) -> Result<(), CommandError> {
 #[derive(Debug, Clone, Copy)]
 enum Effect {
     Config,
-    Force,
-    Fast,
     Quiet,
     Verbose,
-    Debug,
-    NoDebug,
-    JsonErrorMessages,
     TimeLimit,
-    SizeLimit,
-    /// Accepted with its value and without effect here (`--debugfilter`,
-    /// `--numcopies`, `--trust`, ...: git-annex's global options that no
-    /// command of ours reads yet, or that git-annex itself ignores).
+    /// Accepted with its value and without effect here: `--force` and
+    /// `--fast` where the command does not define them (nothing it does
+    /// depends on them, as in git-annex), `--json-error-messages` where it
+    /// has no JSON output, options that change only what
+    /// is shown or notified (`--debug`, `--debugfilter`,
+    /// `--explain`, `--notify-start`), that git-annex itself ignores
+    /// (`--trust-glacier`), or that concern remotes we do not have
+    /// (`--user-agent`: the web).
     Ignored,
+    /// Refused, naming itself: an option that would change what a command
+    /// decides (`--numcopies`, `--trust`, `--size-limit`) and that no
+    /// command of ours honours yet; ignoring it could drop content the
+    /// user meant to keep.
+    Unsupported,
 }
 
 /// One common option: its long name, short name, whether it takes a
@@ -106,27 +101,22 @@ const fn spec(long: &'static str, short: Option<char>, value: bool, effect: Effe
 /// command's own, as `git-annex COMMAND --help` lists them).
 const SPECS: &[Spec] = &[
     spec("config", Some('c'), true, Effect::Config),
-    spec("force", None, false, Effect::Force),
-    spec("fast", Some('F'), false, Effect::Fast),
+    spec("force", None, false, Effect::Ignored),
+    spec("fast", Some('F'), false, Effect::Ignored),
     spec("quiet", Some('q'), false, Effect::Quiet),
     spec("verbose", Some('v'), false, Effect::Verbose),
-    spec("debug", Some('d'), false, Effect::Debug),
-    spec("no-debug", None, false, Effect::NoDebug),
+    spec("debug", Some('d'), false, Effect::Ignored),
+    spec("no-debug", None, false, Effect::Ignored),
     spec("debugfilter", None, true, Effect::Ignored),
     spec("explain", None, false, Effect::Ignored),
-    spec(
-        "json-error-messages",
-        None,
-        false,
-        Effect::JsonErrorMessages,
-    ),
+    spec("json-error-messages", None, false, Effect::Ignored),
     spec("time-limit", Some('T'), true, Effect::TimeLimit),
-    spec("size-limit", None, true, Effect::SizeLimit),
-    spec("numcopies", Some('N'), true, Effect::Ignored),
-    spec("mincopies", None, true, Effect::Ignored),
-    spec("trust", None, true, Effect::Ignored),
-    spec("semitrust", None, true, Effect::Ignored),
-    spec("untrust", None, true, Effect::Ignored),
+    spec("size-limit", None, true, Effect::Unsupported),
+    spec("numcopies", Some('N'), true, Effect::Unsupported),
+    spec("mincopies", None, true, Effect::Unsupported),
+    spec("trust", None, true, Effect::Unsupported),
+    spec("semitrust", None, true, Effect::Unsupported),
+    spec("untrust", None, true, Effect::Unsupported),
     spec("trust-glacier", None, false, Effect::Ignored),
     spec("user-agent", None, true, Effect::Ignored),
     spec("notify-finish", None, false, Effect::Ignored),
@@ -245,25 +235,20 @@ fn apply(g: &mut Globals, s: &Spec, value: Option<String>) -> Result<(), Command
     let value = value.unwrap_or_default();
     match s.effect {
         Effect::Config => g.config.push(value),
-        Effect::Force => g.force = true,
-        Effect::Fast => g.fast = true,
         Effect::Quiet => g.quiet = true,
         Effect::Verbose => g.quiet = false,
-        Effect::Debug => g.debug = true,
-        Effect::NoDebug => g.debug = false,
-        Effect::JsonErrorMessages => g.json_error_messages = true,
         Effect::TimeLimit => {
             let d = parse_duration(&value)
                 .ok_or_else(|| CommandError::user(format!("bad time limit: {value}")))?;
             g.time_limit = Some((Instant::now(), d));
         }
-        Effect::SizeLimit => {
-            let n = annex_core::units::read_size(value.as_bytes())
-                .and_then(|n| u64::try_from(n).ok())
-                .ok_or_else(|| CommandError::user(format!("bad size limit: {value}")))?;
-            g.size_limit = Some(n);
-        }
         Effect::Ignored => {}
+        Effect::Unsupported => {
+            return Err(CommandError::user(format!(
+                "option --{} is not supported by git-annex-rs yet",
+                s.long
+            )));
+        }
     }
     Ok(())
 }
@@ -308,7 +293,7 @@ pub fn time_limit_reached() -> Option<CommandError> {
     }
     Some(
         CommandError::quiet_failure(format!(
-            "Time limit ({}) reached! Shutting down...",
+            "  Time limit ({}) reached! Shutting down...",
             show_duration(limit)
         ))
         .with_exit_code(101),
@@ -386,10 +371,17 @@ mod tests {
     fn a_commands_own_option_is_left_to_it() {
         let (rest, g) = run(&["p", "own", "--force", "--fast", "-q"]);
         assert_eq!(rest, vec!["p", "own", "--force"]);
-        assert!(!g.force && g.fast && g.quiet);
-        let (rest, g) = run(&["p", "plain", "--force"]);
+        assert!(g.quiet);
+        let (rest, g) = run(&["p", "plain", "--force", "--json-error-messages"]);
         assert_eq!(rest, vec!["p", "plain"]);
-        assert!(g.force);
+        assert!(!g.quiet);
+        let unsupported = extract(
+            &app(),
+            ["p", "plain", "--numcopies", "3"]
+                .map(OsString::from)
+                .to_vec(),
+        );
+        assert!(unsupported.is_err());
     }
 
     #[test]

@@ -364,10 +364,18 @@ mod tests {
         let top = dir.path().canonicalize().expect("canonical");
         git(&top, &["init", "-q"]);
         let store = ObjectStore::new(top.join(".git"), false);
-        let key = Key::parse(b"SHA256E-s1--6b86b273ff34fce19d6b804eff5a3f5747ada4eaa22f1d49c01e52ddb7875b4b")
-            .expect("key");
+        let key = Key::parse(
+            b"SHA256E-s1--6b86b273ff34fce19d6b804eff5a3f5747ada4eaa22f1d49c01e52ddb7875b4b",
+        )
+        .expect("key");
         std::fs::create_dir(top.join("d")).expect("dir");
-        let good = pointer::link_target_in(&top, Path::new("d/f"), &top.join(".git"), &key, store.config());
+        let good = pointer::link_target_in(
+            &top,
+            Path::new("d/f"),
+            &top.join(".git"),
+            &key,
+            store.config(),
+        );
         std::os::unix::fs::symlink(&good, top.join("d/f")).expect("link");
         // The same target one directory up is wrong.
         std::os::unix::fs::symlink(&good, top.join("moved")).expect("link");
@@ -390,8 +398,10 @@ mod tests {
         std::fs::create_dir_all(top.join(".git/annex")).expect("annex dir");
         let store = ObjectStore::new(top.join(".git"), false);
         let content = b"1";
-        let key = Key::parse(b"SHA256E-s1--6b86b273ff34fce19d6b804eff5a3f5747ada4eaa22f1d49c01e52ddb7875b4b")
-            .expect("key");
+        let key = Key::parse(
+            b"SHA256E-s1--6b86b273ff34fce19d6b804eff5a3f5747ada4eaa22f1d49c01e52ddb7875b4b",
+        )
+        .expect("key");
         let src = top.join("src");
         std::fs::write(&src, content).expect("write");
         store.ingest_file(&src, &key).expect("ingested");
@@ -401,8 +411,10 @@ mod tests {
         log_smudged(&top.join(".git"), &key, b"here").expect("logged");
         log_smudged(&top.join(".git"), &absent, b"gone").expect("logged");
         let mut seen = Vec::new();
-        update_smudged(&top, &store, Thin::Copy, |f, _, o| seen.push((f.to_vec(), o)))
-            .expect("updated");
+        update_smudged(&top, &store, Thin::Copy, |f, _, o| {
+            seen.push((f.to_vec(), o))
+        })
+        .expect("updated");
         assert_eq!(
             seen,
             vec![

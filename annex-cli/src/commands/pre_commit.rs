@@ -79,7 +79,10 @@ impl HookRepo {
     /// `annex.thin`.
     pub(crate) fn thin(&self) -> Thin {
         let v = self.repo.config_string("annex.thin");
-        Thin::from_config(v.as_deref().and_then(|v| annex_core::config::parse_bool(v.as_bytes())))
+        Thin::from_config(
+            v.as_deref()
+                .and_then(|v| annex_core::config::parse_bool(v.as_bytes())),
+        )
     }
 
     /// Fills in the files of the smudge log whose content is here,
@@ -89,16 +92,19 @@ impl HookRepo {
             return Ok(Vec::new());
         };
         let mut populated = Vec::new();
-        hooks::update_smudged(top, &self.store, self.thin(), |file, _, outcome| {
-            match outcome {
+        hooks::update_smudged(
+            top,
+            &self.store,
+            self.thin(),
+            |file, _, outcome| match outcome {
                 Smudged::Populated => populated.push(file.to_vec()),
                 Smudged::Unpopulated => eprintln!(
                     "git-annex: unable to populate worktree file {}",
                     String::from_utf8_lossy(&self.shown(top, file))
                 ),
                 Smudged::Skipped => {}
-            }
-        })?;
+            },
+        )?;
         Ok(populated)
     }
 }
@@ -139,7 +145,10 @@ pub fn run(args: Args) -> Result<(), CommandError> {
 fn run_annex_hook(hr: &HookRepo, name: &str, config: &str) {
     use std::os::unix::fs::PermissionsExt;
     let hook = hr.repo.git_dir().join("hooks").join(name);
-    let dir = hr.top.clone().unwrap_or_else(|| hr.repo.git_dir().to_path_buf());
+    let dir = hr
+        .top
+        .clone()
+        .unwrap_or_else(|| hr.repo.git_dir().to_path_buf());
     let (status, what) = match std::fs::metadata(&hook) {
         Ok(m) if m.is_file() && m.permissions().mode() & 0o111 != 0 => (
             std::process::Command::new(&hook).current_dir(&dir).status(),

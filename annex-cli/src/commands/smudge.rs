@@ -203,11 +203,8 @@ pub fn run(args: Args) -> Result<(), CommandError> {
         (false, None) => return Err(CommandError::user("smudge needs a file name")),
     };
     let mut filter = AnnexFilter::open()?;
-    let path = annex_core::worktree::pathspec_from_arg(
-        &filter.top,
-        &filter.ctx.cwd,
-        Path::new(file),
-    )?;
+    let path =
+        annex_core::worktree::pathspec_from_arg(&filter.top, &filter.ctx.cwd, Path::new(file))?;
     let mut input = Vec::new();
     std::io::stdin()
         .lock()

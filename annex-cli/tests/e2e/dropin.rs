@@ -89,7 +89,10 @@ fn the_binaries_named_git_annex_and_git_annex_shell_answer_as_those() {
     let out = support::output_with_stdin(cmd, None);
     assert_eq!(out.status.code(), Some(1));
     assert!(out.stdout.is_empty());
-    assert!(text(&out.stderr).contains("configlist is not served"), "{out:?}");
+    assert!(
+        text(&out.stderr).contains("configlist is not served"),
+        "{out:?}"
+    );
 
     // And a symlink to git-annex-rs under the shell's name: the name alone
     // decides; with no command it gives git-annex-shell's usage error, as
@@ -187,10 +190,19 @@ fn dash_c_is_accepted_by_every_command_anywhere_on_the_line() {
     // DataLad's first call: init with -c (refused before).
     for (args, what) in [
         (&["init", "-c", "annex.dotfiles=true"][..], "init -c"),
-        (&["version", "--raw", "-c", "annex.dotfiles=true"], "version -c"),
+        (
+            &["version", "--raw", "-c", "annex.dotfiles=true"],
+            "version -c",
+        ),
         // Before the command name: refused by both.
-        (&["-c", "annex.dotfiles=true", "version", "--raw"], "-c before"),
-        (&["describe", "here", "x", "-c", "annex.dotfiles=true"], "describe"),
+        (
+            &["-c", "annex.dotfiles=true", "version", "--raw"],
+            "-c before",
+        ),
+        (
+            &["describe", "here", "x", "-c", "annex.dotfiles=true"],
+            "describe",
+        ),
     ] {
         let o = ours(a.path(), args);
         let t = theirs(b.path(), args);
@@ -200,8 +212,14 @@ fn dash_c_is_accepted_by_every_command_anywhere_on_the_line() {
     // -c reaches the settings read: annex.backend chooses the key.
     std::fs::write(a.path().join("f"), b"content\n").expect("write");
     std::fs::write(b.path().join("f"), b"content\n").expect("write");
-    ok(ours(a.path(), &["add", "-c", "annex.backend=MD5", "f"]), "add");
-    ok(theirs(b.path(), &["add", "-c", "annex.backend=MD5", "f"]), "add");
+    ok(
+        ours(a.path(), &["add", "-c", "annex.backend=MD5", "f"]),
+        "add",
+    );
+    ok(
+        theirs(b.path(), &["add", "-c", "annex.backend=MD5", "f"]),
+        "add",
+    );
     let key = |d: &Path| support::git(d, &["cat-file", "-p", ":f"]);
     let ours_link = std::fs::read_link(a.path().join("f")).expect("link");
     let theirs_link = std::fs::read_link(b.path().join("f")).expect("link");
@@ -343,9 +361,15 @@ fn git_commit_runs_our_pre_commit_hook_and_records_the_fixed_link() {
     std::fs::create_dir(d.join("a")).expect("dir");
     std::fs::write(d.join("a/f"), b"x\n").expect("write");
     ok(ours(d, &["add", "a/f"]), "add");
-    ok(run_with_path(&path, d, "git", &["commit", "-q", "-m", "1"]), "commit");
+    ok(
+        run_with_path(&path, d, "git", &["commit", "-q", "-m", "1"]),
+        "commit",
+    );
     ok(run_with_path(&path, d, "git", &["mv", "a/f", "top"]), "mv");
-    ok(run_with_path(&path, d, "git", &["commit", "-q", "-m", "2"]), "commit");
+    ok(
+        run_with_path(&path, d, "git", &["commit", "-q", "-m", "2"]),
+        "commit",
+    );
     let committed = support::git(d, &["cat-file", "-p", "HEAD:top"]);
     assert!(committed.starts_with(".git/annex/objects/"), "{committed}");
     // The reference's fsck agrees the repository is sound.
@@ -367,17 +391,27 @@ fn smudge_update_populates_what_the_references_smudge_filter_logged() {
     support::git(d, &["checkout", "-q", "-b", "empty"]);
     support::git(d, &["rm", "-q", "u"]);
     support::git(d, &["commit", "-q", "-m", "gone"]);
-    support::git(d, &["-c", "core.hooksPath=/dev/null", "checkout", "-q", "main"]);
+    support::git(
+        d,
+        &["-c", "core.hooksPath=/dev/null", "checkout", "-q", "main"],
+    );
     let log = d.join(".git/annex/smudge.log");
     let logged = std::fs::read(&log).unwrap_or_default();
     assert!(text(&logged).ends_with(" u\n"), "{}", text(&logged));
     let pointer = std::fs::read(d.join("u")).expect("read");
-    assert!(pointer.starts_with(b"/annex/objects/"), "{}", text(&pointer));
+    assert!(
+        pointer.starts_with(b"/annex/objects/"),
+        "{}",
+        text(&pointer)
+    );
 
     let o = ours(d, &["smudge", "--update"]);
     assert!(o.status.success(), "{o:?}");
     assert_eq!(text(&o.stdout), "");
-    assert_eq!(std::fs::read(d.join("u")).expect("read"), b"unlocked content\n");
+    assert_eq!(
+        std::fs::read(d.join("u")).expect("read"),
+        b"unlocked content\n"
+    );
     assert!(std::fs::read(&log).expect("log").is_empty());
     // git sees the file unmodified; nothing else to do the second time.
     assert_eq!(support::git(d, &["status", "--porcelain"]), "");
@@ -440,7 +474,12 @@ fn find_anything_and_nothing_match_as_the_reference() {
 fn a_whole_workflow_with_only_git_annex_rs_installed_as_git_annex() {
     let bin = dropin_bin();
     let path = path_with_only(bin.path());
-    let git = |dir: &Path, args: &[&str]| ok(run_with_path(&path, dir, "git", args), &format!("git {args:?}"));
+    let git = |dir: &Path, args: &[&str]| {
+        ok(
+            run_with_path(&path, dir, "git", args),
+            &format!("git {args:?}"),
+        )
+    };
     // `git annex` is ours.
     let top = tempfile::tempdir().expect("temp dir");
     let version = git(top.path(), &["annex", "version"]);
@@ -470,14 +509,20 @@ fn a_whole_workflow_with_only_git_annex_rs_installed_as_git_annex() {
     git(top.path(), &["clone", "-q", "origin", "clone"]);
     git(&clone, &["annex", "init", "clone"]);
     git(&clone, &["annex", "get", "big", "doc"]);
-    assert_eq!(std::fs::read(clone.join("big")).expect("big"), b"big content\n");
+    assert_eq!(
+        std::fs::read(clone.join("big")).expect("big"),
+        b"big content\n"
+    );
     assert_eq!(std::fs::read(clone.join("doc")).expect("doc"), b"doc v2\n");
     std::fs::write(clone.join("new"), b"new in clone\n").expect("write");
     git(&clone, &["annex", "add", "new"]);
     git(&clone, &["commit", "-q", "-m", "new"]);
     git(&clone, &["annex", "sync", "--content"]);
     git(&origin, &["annex", "sync"]);
-    assert_eq!(std::fs::read(origin.join("new")).expect("new"), b"new in clone\n");
+    assert_eq!(
+        std::fs::read(origin.join("new")).expect("new"),
+        b"new in clone\n"
+    );
 
     // Drop in the clone: origin has the content, numcopies 1 is met.
     git(&clone, &["annex", "drop", "big"]);
@@ -491,4 +536,50 @@ fn a_whole_workflow_with_only_git_annex_rs_installed_as_git_annex() {
     git(&origin, &["checkout", "-q", "main"]);
     assert_eq!(std::fs::read(origin.join("doc")).expect("doc"), b"doc v2\n");
     assert_eq!(git(&origin, &["status", "--porcelain"]), "");
+}
+
+#[test]
+fn time_limit_stops_before_the_next_file_with_exit_code_101_as_the_reference() {
+    let repo = support::new_git_repo();
+    let d = repo.path();
+    support::annex(d, &["init"]);
+    std::fs::write(d.join("f"), b"f\n").expect("write");
+    support::annex(d, &["add", "f"]);
+    support::git(d, &["commit", "-q", "-m", "add"]);
+    for args in [
+        &["find", "--time-limit=0s"][..],
+        &["whereis", "--time-limit", "0s", "f"],
+        &["find", "--time-limit=1h"],
+    ] {
+        let o = ours(d, args);
+        let t = theirs(d, args);
+        assert_eq!(o.status.code(), t.status.code(), "{args:?}: {o:?} vs {t:?}");
+        assert_eq!(text(&o.stderr), text(&t.stderr), "{args:?}");
+        // The files listed before the limit (the reference's whereis
+        // also prints an empty line there, which we do not).
+        assert_eq!(text(&o.stdout).trim(), text(&t.stdout).trim(), "{args:?}");
+    }
+}
+
+#[test]
+fn options_that_would_change_decisions_are_refused_not_ignored() {
+    let repo = support::new_git_repo();
+    support::annex(repo.path(), &["init"]);
+    // --numcopies would change what drop may remove: refused, naming it.
+    let o = ours(repo.path(), &["whereis", "--numcopies", "3"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o.stderr).contains("--numcopies"), "{o:?}");
+    // Harmless ones are accepted where the command has no use for them,
+    // as the reference accepts them.
+    for args in [
+        &["version", "--fast"][..],
+        &["version", "--debug"],
+        &["version", "--force"],
+        &["whereis", "--quiet"],
+    ] {
+        let o = ours(repo.path(), args);
+        let t = theirs(repo.path(), args);
+        assert_eq!(o.status.code(), t.status.code(), "{args:?}");
+        assert!(o.status.success(), "{args:?}: {o:?}");
+    }
 }
