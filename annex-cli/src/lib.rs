@@ -40,21 +40,27 @@ enum Personality {
 /// The personality for the program name `argv0` (its file name counts,
 /// not its directory).
 fn personality(argv0: Option<&std::ffi::OsStr>) -> Personality {
-    let name = argv0
+    match program_file_name(argv0) {
+        Some("git-annex-shell") => Personality::Shell,
+        _ => Personality::Annex,
+    }
+}
+
+/// The file name of `argv0`.
+fn program_file_name(argv0: Option<&std::ffi::OsStr>) -> Option<&str> {
+    argv0
         .map(std::path::Path::new)
         .and_then(|p| p.file_name())
         .and_then(|n| n.to_str())
-        .unwrap_or("git-annex");
-    if name == "git-annex-shell" {
-        Personality::Shell
-    } else {
-        Personality::Annex
-    }
 }
 
 /// Runs the program with the process's arguments and exits with its code.
 pub fn main() {
     let args: Vec<OsString> = std::env::args_os().collect();
+    if program_file_name(args.first().map(OsString::as_os_str)) == Some("git-annex") {
+        // Errors then say `git-annex: ...`, as the program they stand for.
+        error::set_program_name("git-annex");
+    }
     let code = match personality(args.first().map(OsString::as_os_str)) {
         Personality::Shell => shell::run(args.get(1..).unwrap_or_default()),
         Personality::Annex => run_annex(args),

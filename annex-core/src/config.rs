@@ -233,6 +233,23 @@ impl RemoteConfig {
     }
 }
 
+/// The `annex.uuid` of the git repository at `path` (a work tree, or a
+/// git dir as for a bare repository), read from its own config file; none
+/// when it is not a git-annex repository or cannot be read.
+pub fn local_repo_uuid(path: &Path) -> Option<Uuid> {
+    let candidates = [path.join(".git").join("config"), path.join("config")];
+    for config in candidates {
+        if !config.is_file() {
+            continue;
+        }
+        let file =
+            gix::config::File::from_path_no_includes(config, gix::config::Source::Local).ok()?;
+        let v = file.string("annex.uuid")?;
+        return Uuid::parse(&v).ok();
+    }
+    None
+}
+
 /// `host:path` (git's scp-like syntax): a colon before any slash.
 fn is_scp_like(url: &str) -> bool {
     match (url.find(':'), url.find('/')) {
@@ -309,7 +326,30 @@ impl AnnexConfig {
             remotes: Vec::new(),
         };
         config.remotes = config.read_remotes()?;
+        // A git remote on this machine whose UUID was never recorded is
+        // read from its own config, as git-annex learns it (and records
+        // it: [`AnnexConfig::learned_uuids`]).
+        let base = repo.workdir().unwrap_or(repo.git_dir()).to_path_buf();
+        for r in &mut config.remotes {
+            if r.uuid.is_none() && !r.ignore {
+                r.uuid = r.local_path(&base).and_then(|p| local_repo_uuid(&p));
+            }
+        }
         Ok(config)
+    }
+
+    /// The remotes whose UUID was learned from their repository on this
+    /// machine rather than read from `remote.NAME.annex-uuid`: what
+    /// git-annex records in git config when it first meets them.
+    pub fn learned_uuids(&self) -> Vec<(&str, &Uuid)> {
+        self.remotes
+            .iter()
+            .filter(|r| {
+                self.get(&format!("remote.{}.annex-uuid", r.name))
+                    .is_none_or(<[u8]>::is_empty)
+            })
+            .filter_map(|r| Some((r.name.as_str(), r.uuid.as_ref()?)))
+            .collect()
     }
 
     fn read_remotes(&self) -> Result<Vec<RemoteConfig>, ConfigError> {

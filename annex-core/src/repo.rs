@@ -210,6 +210,19 @@ impl Repo {
                     .then(|| (key.to_ascii_lowercase(), value.to_string()))
             })
             .collect();
+        // The UUIDs of git remotes on this machine, learned and recorded
+        // as git-annex's init does.
+        let learned: Vec<(String, String)> = crate::config::AnnexConfig::from_repo(&repo, &[])
+            .map(|c| {
+                c.learned_uuids()
+                    .into_iter()
+                    .map(|(n, u)| (n.to_string(), u.to_string()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        for (name, uuid) in &learned {
+            settings.push(("remote", Some(name), "annex-uuid", uuid.clone()));
+        }
         if existing.version.is_none() {
             for (key, value) in &tunes {
                 settings.push(("annex", Some("tune"), key, value.clone()));

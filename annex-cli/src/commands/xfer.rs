@@ -300,6 +300,12 @@ impl Env {
         sel: &Selection,
         reporter: &mut Reporter,
     ) -> Result<Vec<Item>, CommandError> {
+        if (sel.all || sel.key.is_some()) && !sel.paths.is_empty() {
+            // As git-annex: one way of naming what to act on.
+            return Err(CommandError::failed(
+                "Can only specify one of file names, --all, --branch, --unused, --failed --key, or --incomplete",
+            ));
+        }
         if let Some(k) = &sel.key {
             let key = Key::parse(k.as_bytes())
                 .map_err(|_| CommandError::failed(format!("bad key {k}")))?;

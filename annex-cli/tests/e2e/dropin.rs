@@ -583,3 +583,92 @@ fn options_that_would_change_decisions_are_refused_not_ignored() {
         assert!(o.status.success(), "{args:?}: {o:?}");
     }
 }
+
+/// An annexed repository with one committed file, and a clone of it (not
+/// yet initialized).
+fn origin_and_clone() -> (tempfile::TempDir, PathBuf, PathBuf) {
+    let top = tempfile::tempdir().expect("temp dir");
+    let origin = top.path().join("origin");
+    std::fs::create_dir(&origin).expect("dir");
+    support::git(&origin, &["init", "-q", "-b", "main"]);
+    support::annex(&origin, &["init", "origin"]);
+    std::fs::write(origin.join("f"), b"f\n").expect("write");
+    support::annex(&origin, &["add", "f"]);
+    support::git(&origin, &["commit", "-q", "-m", "add"]);
+    let clone = top.path().join("clone");
+    support::git(top.path(), &["clone", "-q", "origin", "clone"]);
+    (top, origin, clone)
+}
+
+#[test]
+fn a_local_remotes_uuid_is_learned_and_recorded_by_init_as_the_reference() {
+    let (_top, origin, clone) = origin_and_clone();
+    let refclone = clone.with_file_name("refclone");
+    support::git(
+        clone.parent().expect("parent"),
+        &["clone", "-q", "origin", "refclone"],
+    );
+    ok(ours(&clone, &["init"]), "init");
+    support::annex(&refclone, &["init"]);
+    let origin_uuid = support::git(&origin, &["config", "annex.uuid"]);
+    for d in [&clone, &refclone] {
+        assert_eq!(
+            support::git(d, &["config", "remote.origin.annex-uuid"]),
+            origin_uuid
+        );
+    }
+    // What needs the UUID works, as in the reference.
+    for args in [&["find", "--in", "origin"][..], &["wanted", "origin"]] {
+        let o = ours(&clone, args);
+        let t = theirs(&refclone, args);
+        assert_eq!(o.status.code(), t.status.code(), "{args:?}: {o:?}");
+        assert_eq!(text(&o.stdout), text(&t.stdout), "{args:?}");
+    }
+    // A remote added after init is learned when it is needed, unrecorded.
+    support::git(&clone, &["config", "--unset", "remote.origin.annex-uuid"]);
+    let o = ours(&clone, &["find", "--in", "origin"]);
+    assert_eq!(text(&o.stdout), "f\n", "{o:?}");
+}
+
+#[test]
+fn files_with_all_or_key_are_refused_as_the_reference() {
+    let (_top, origin, _clone) = origin_and_clone();
+    for args in [
+        &["drop", "--all", "--", "."][..],
+        &["get", "--all", "f"],
+        &["drop", "--key", "SHA256E-s2--x", "f"],
+    ] {
+        let o = ours(&origin, args);
+        let t = theirs(&origin, args);
+        assert_eq!(o.status.code(), t.status.code(), "{args:?}");
+        assert_eq!(o.status.code(), Some(1), "{args:?}");
+        let last = |b: &[u8]| text(b).trim().rsplit(": ").next().map(str::to_string);
+        assert_eq!(last(&o.stderr), last(&t.stderr), "{args:?}");
+    }
+    // Nothing was dropped.
+    assert_eq!(std::fs::read(origin.join("f")).expect("content"), b"f\n");
+}
+
+#[test]
+fn init_version_is_accepted_and_refused_as_the_reference() {
+    for (v, accepted) in [
+        ("5", true),
+        ("7", true),
+        ("10", true),
+        ("11", false),
+        ("x", false),
+    ] {
+        let a = support::new_git_repo();
+        let b = support::new_git_repo();
+        let o = ours(a.path(), &["init", "--version", v]);
+        let t = theirs(b.path(), &["init", "--version", v]);
+        assert_eq!(o.status.code(), t.status.code(), "{v}: {o:?} vs {t:?}");
+        assert_eq!(o.status.success(), accepted, "{v}");
+        if accepted {
+            assert_eq!(
+                support::git(a.path(), &["config", "annex.version"]),
+                support::git(b.path(), &["config", "annex.version"])
+            );
+        }
+    }
+}
