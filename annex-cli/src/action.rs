@@ -247,6 +247,12 @@ impl Action<'_> {
         self.fields.insert(name.to_string(), value);
     }
 
+    /// Takes a field out of the JSON object (a file shown in plain text
+    /// that git-annex leaves out of its JSON, as `--branch`'s `REF:PATH`).
+    pub fn remove_field(&mut self, name: &str) {
+        self.fields.remove(name);
+    }
+
     /// Reports an error of this action: on stderr (indented, after the
     /// action's line has started) unless JSON error messages are on, and
     /// in `"error-messages"`.

@@ -51,11 +51,14 @@ impl Ctx {
             start,
             overrides: overrides.to_vec(),
         })?;
-        if !quiet {
-            for name in &opened.merged {
-                let short = name.strip_prefix("refs/remotes/").unwrap_or(name);
-                outln!("(merging {short} into git-annex...)")?;
-            }
+        if !quiet && !opened.merged.is_empty() {
+            // One line naming every branch merged, as git-annex's.
+            let names: Vec<&str> = opened
+                .merged
+                .iter()
+                .map(|n| n.strip_prefix("refs/remotes/").unwrap_or(n))
+                .collect();
+            outln!("(merging {} into git-annex...)", names.join(" "))?;
         }
         for skipped in &opened.skipped {
             eprintln!("git-annex-rs: {skipped}");

@@ -55,6 +55,12 @@ pub fn run(args: Args) -> Result<(), CommandError> {
     // git-annex then says "(recording state in git...)".
     let tip_before = branch_tip(&here);
     let result = Repo::init(&here, args.description.as_deref());
+    // As git-annex's init: every remote's `git-annex` branch is merged in
+    // (the branch is created from `origin/git-annex` alone).
+    let merged = match &result {
+        Ok(repo) => merge_remote_branches(repo)?,
+        Err(_) => Vec::new(),
+    };
     if let Err(RepoError::NotAGitRepo { .. }) = &result {
         // As git-annex: no JSON record, the error alone.
         return Err(CommandError::failed(format!(
@@ -80,12 +86,38 @@ pub fn run(args: Args) -> Result<(), CommandError> {
     }
     let repo = result?;
     if !args.quiet {
-        outln!("init {} ok", args.description.as_deref().unwrap_or(""))?;
+        if merged.is_empty() {
+            outln!("init {} ok", args.description.as_deref().unwrap_or(""))?;
+        } else {
+            // The merges are announced inside the action, as git-annex does.
+            outln!(
+                "init {} (merging {} into git-annex...)",
+                args.description.as_deref().unwrap_or(""),
+                merged.join(" ")
+            )?;
+            outln!("(recording state in git...)")?;
+            outln!("ok")?;
+        }
         if branch_tip_of(&repo) != tip_before {
             outln!("(recording state in git...)")?;
         }
     }
     Ok(())
+}
+
+/// Merges the remotes' `git-annex` branches into the branch; returns the
+/// names merged (`other/git-annex`).
+fn merge_remote_branches(repo: &Repo) -> Result<Vec<String>, CommandError> {
+    let outcome = repo.branch()?.update()?;
+    Ok(outcome
+        .merged
+        .into_iter()
+        .map(|(_, name)| {
+            name.strip_prefix("refs/remotes/")
+                .unwrap_or(&name)
+                .to_string()
+        })
+        .collect())
 }
 
 fn branch_tip(path: &Path) -> Option<ObjectId> {

@@ -672,3 +672,84 @@ fn init_version_is_accepted_and_refused_as_the_reference() {
         }
     }
 }
+
+#[test]
+fn init_merges_every_remotes_git_annex_branch_as_the_reference() {
+    let src = support::new_git_repo();
+    support::annex(src.path(), &["init", "src"]);
+    std::fs::write(src.path().join("a"), b"a\n").expect("write");
+    support::annex(src.path(), &["add", "a"]);
+    support::git(src.path(), &["commit", "-q", "-m", "a"]);
+    let url = src.path().to_str().expect("utf-8 path");
+    let a = support::new_git_repo();
+    let b = support::new_git_repo();
+    for d in [a.path(), b.path()] {
+        // A remote not named origin: the branch is not created from it.
+        support::git(d, &["remote", "add", "other", url]);
+        support::git(d, &["fetch", "-q", "other"]);
+    }
+    let o = ours(a.path(), &["init"]);
+    let t = theirs(b.path(), &["init"]);
+    assert!(o.status.success(), "{o:?}");
+    assert_eq!(text(&o.stdout), text(&t.stdout));
+    // Both now know where `a` is.
+    let where_ = |d: &Path| {
+        support::git(d, &["merge", "-q", "other/main"]);
+        let out = theirs(d, &["whereis", "--json", "a"]);
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+        v["whereis"].as_array().map(Vec::len)
+    };
+    assert_eq!(where_(a.path()), Some(1));
+    assert_eq!(where_(a.path()), where_(b.path()));
+}
+
+#[test]
+fn drop_and_get_branch_act_on_a_branchs_files_as_the_reference() {
+    // One origin, two clones holding the same content: one worked by us,
+    // one by the reference.
+    let (_top, origin, clone) = origin_and_clone();
+    std::fs::create_dir(origin.join("d")).expect("dir");
+    std::fs::write(origin.join("d/x"), b"x\n").expect("write");
+    support::annex(&origin, &["add", "d/x"]);
+    support::git(&origin, &["commit", "-q", "-m", "x"]);
+    support::git(&origin, &["checkout", "-q", "-b", "side"]);
+    support::git(&origin, &["rm", "-q", "f"]);
+    support::git(&origin, &["commit", "-q", "-m", "rm f"]);
+    support::git(&origin, &["checkout", "-q", "main"]);
+    let refclone = clone.with_file_name("refclone");
+    let parent = clone.parent().expect("parent");
+    support::git(parent, &["clone", "-q", "origin", "refclone"]);
+    support::git(&clone, &["fetch", "-q", "origin"]);
+    for d in [&clone, &refclone] {
+        support::annex(d, &["init"]);
+        support::git(d, &["checkout", "-q", "-b", "side", "origin/side"]);
+    }
+    for args in [
+        &["get", "--branch", "origin/main"][..],
+        &["drop", "--branch", "side"],
+        &["drop", "--branch", "origin/main", "--json"],
+        &["get", "--branch", "origin/main", "--json"],
+        &["drop", "--branch", "origin/main", "d"],
+    ] {
+        let o = ours(&clone, args);
+        let t = theirs(&refclone, args);
+        assert_eq!(o.status.code(), t.status.code(), "{args:?}: {o:?} vs {t:?}");
+        // The reference draws a meter line ending in the action's `ok`.
+        let meterless = |b: &[u8]| {
+            let mut lines: Vec<String> = Vec::new();
+            for l in text(b).lines() {
+                match (l.contains('%'), lines.last_mut()) {
+                    (true, Some(prev)) => {
+                        let end = l.split_whitespace().last().unwrap_or_default();
+                        *prev = format!("{} {end}", prev.trim_end());
+                    }
+                    _ => lines.push(l.trim_end().to_string()),
+                }
+            }
+            lines.join("\n")
+        };
+        assert_eq!(meterless(&o.stdout), meterless(&t.stdout), "{args:?}");
+    }
+    // The content of main's files is here in both after the last get.
+    assert!(clone.join(".git/annex/objects").exists());
+}
