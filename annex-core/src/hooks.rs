@@ -81,6 +81,15 @@ pub fn files_to_be_committed(
     cwd: &Path,
     paths: &[OsString],
 ) -> Result<Vec<Vec<u8>>, HooksError> {
+    // Paths that all name the top of the work tree (the hook's `.`) are
+    // no limit: left out, git's diff is faster without a pathspec.
+    let whole_tree = !paths.is_empty()
+        && paths.iter().all(|p| {
+            cwd.join(p)
+                .canonicalize()
+                .is_ok_and(|full| top.canonicalize().is_ok_and(|t| t == full))
+        });
+    let paths: &[OsString] = if whole_tree { &[] } else { paths };
     let out = Command::new("git")
         .current_dir(cwd)
         .args([
@@ -107,9 +116,6 @@ pub fn files_to_be_committed(
             message: String::from_utf8_lossy(&out.stderr).trim().to_string(),
         });
     }
-    // `top` is where the paths are from; it is given for the callers'
-    // sake (they join it), git prints paths from the top already.
-    let _ = top;
     Ok(out
         .stdout
         .split(|&b| b == 0)

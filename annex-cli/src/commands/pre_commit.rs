@@ -7,6 +7,9 @@
 //! filter (the smudge log) get their content when it is here; then the
 //! `pre-commit-annex` hook (or `annex.pre-commit-command`) runs.
 //!
+//! With nothing staged (the index's cache tree is `HEAD`'s tree), git is
+//! not even asked: the cost is reading the index.
+//!
 //! Nothing is recorded in the `git-annex` branch, as git-annex's
 //! `pre-commit` records nothing (views, which it updates metadata for,
 //! are not supported here).
@@ -115,7 +118,17 @@ pub fn run(args: Args) -> Result<(), CommandError> {
     let Some(top) = hr.top.clone() else {
         return Ok(());
     };
-    let files = hooks::files_to_be_committed(&top, &hr.cwd, &args.paths)?;
+    // Nothing staged is proven without git when the index's cache tree is
+    // HEAD's tree (as `git commit` leaves it); a temporary index (`git
+    // commit -a` or with paths gives the hook one in GIT_INDEX_FILE) is
+    // left to git, which reads it.
+    let nothing_staged = std::env::var_os("GIT_INDEX_FILE").is_none()
+        && annex_sync::clean::index_is_head(hr.repo.gix());
+    let files = if nothing_staged {
+        Vec::new()
+    } else {
+        hooks::files_to_be_committed(&top, &hr.cwd, &args.paths)?
+    };
     let mut reporter = Reporter::new("fix", Mode::Plain);
     let mut fixed = Vec::new();
     for file in files {
