@@ -8,7 +8,7 @@
 //! `pre-commit-annex` hook (or `annex.pre-commit-command`) runs.
 //!
 //! With nothing staged (the index's cache tree is `HEAD`'s tree), git is
-//! not even asked: the cost is reading the index.
+//! not even asked: the cost is reading the index (its checksum unverified).
 //!
 //! Nothing is recorded in the `git-annex` branch, as git-annex's
 //! `pre-commit` records nothing (views, which it updates metadata for,
@@ -122,8 +122,8 @@ pub fn run(args: Args) -> Result<(), CommandError> {
     // HEAD's tree (as `git commit` leaves it); a temporary index (`git
     // commit -a` or with paths gives the hook one in GIT_INDEX_FILE) is
     // left to git, which reads it.
-    let nothing_staged = std::env::var_os("GIT_INDEX_FILE").is_none()
-        && annex_sync::clean::index_is_head(hr.repo.gix());
+    let nothing_staged =
+        std::env::var_os("GIT_INDEX_FILE").is_none() && hooks::index_is_head(hr.repo.gix());
     let files = if nothing_staged {
         Vec::new()
     } else {
