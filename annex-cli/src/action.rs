@@ -103,6 +103,9 @@ impl Reporter {
         key: Option<&annex_core::key::Key>,
         input: Option<&[u8]>,
     ) -> Result<Action<'_>, CommandError> {
+        if let Some(stop) = crate::global::time_limit_reached() {
+            return Err(stop);
+        }
         let mut fields = Map::new();
         fields.insert("command".into(), Value::String(self.command.clone()));
         fields.insert(
@@ -242,6 +245,12 @@ impl Action<'_> {
     /// Sets an extra JSON field (ignored in plain mode).
     pub fn field(&mut self, name: &str, value: Value) {
         self.fields.insert(name.to_string(), value);
+    }
+
+    /// Takes a field out of the JSON object (a file shown in plain text
+    /// that git-annex leaves out of its JSON, as `--branch`'s `REF:PATH`).
+    pub fn remove_field(&mut self, name: &str) {
+        self.fields.remove(name);
     }
 
     /// Reports an error of this action: on stderr (indented, after the
@@ -415,7 +424,7 @@ impl OutputArgs {
         };
         Reporter::new(command, mode)
             .json_error_messages(self.json_error_messages)
-            .quiet(self.quiet)
+            .quiet(self.quiet || crate::global::get().quiet)
     }
 }
 

@@ -46,15 +46,19 @@ impl Ctx {
             Some(dir) => cwd.join(dir),
             None => cwd.clone(),
         };
+        let quiet = quiet || crate::global::get().quiet;
         let (session, opened) = Session::open(&OpenOptions {
             start,
             overrides: overrides.to_vec(),
         })?;
-        if !quiet {
-            for name in &opened.merged {
-                let short = name.strip_prefix("refs/remotes/").unwrap_or(name);
-                outln!("(merging {short} into git-annex...)")?;
-            }
+        if !quiet && !opened.merged.is_empty() {
+            // One line naming every branch merged, as git-annex's.
+            let names: Vec<&str> = opened
+                .merged
+                .iter()
+                .map(|n| n.strip_prefix("refs/remotes/").unwrap_or(n))
+                .collect();
+            outln!("(merging {} into git-annex...)", names.join(" "))?;
         }
         for skipped in &opened.skipped {
             eprintln!("git-annex-rs: {skipped}");

@@ -16,6 +16,20 @@
 use std::error::Error;
 use std::fmt;
 
+/// The name errors are prefixed with: the one the program was invoked as
+/// (`git-annex` when installed under that name, as git-annex's errors
+/// say), `git-annex-rs` otherwise.
+static PROGRAM_NAME: std::sync::OnceLock<&'static str> = std::sync::OnceLock::new();
+
+/// Sets the name errors are prefixed with (once, at the start).
+pub fn set_program_name(name: &'static str) {
+    let _ = PROGRAM_NAME.set(name);
+}
+
+fn program_name() -> &'static str {
+    PROGRAM_NAME.get().copied().unwrap_or("git-annex-rs")
+}
+
 /// What kind of failure ended a command.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorKind {
@@ -205,7 +219,7 @@ impl CommandError {
         if self.kind() == ErrorKind::Quiet {
             return format!("{message}\n");
         }
-        let mut out = format!("git-annex-rs: {message}\n");
+        let mut out = format!("{}: {message}\n", program_name());
         for hint in self.hints() {
             out.push_str("Hint: ");
             out.push_str(hint);
@@ -270,6 +284,7 @@ from_error! {
     annex_core::content::ContentError => ErrorKind::Failure,
     annex_core::filter::FilterError => ErrorKind::Failure,
     annex_core::fsck::FsckError => ErrorKind::Failure,
+    annex_core::hooks::HooksError => ErrorKind::Failure,
     annex_core::ingest::IngestError => ErrorKind::Failure,
     annex_core::journal::JournalError => ErrorKind::Failure,
     annex_core::key::KeyError => ErrorKind::User,

@@ -2,7 +2,7 @@
 //! `#[command(flatten)] matching: MatchingArgs` in a command's arguments
 //! gives it `--include --exclude --in --copies --lackingcopies
 //! --approxlackingcopies --largerthan --smallerthan --inbackend --securehash
-//! --metadata --want-get --want-drop --and --or --not -( -)`, kept in their
+//! --metadata --want-get --want-drop --anything --nothing --and --or --not -( -)`, kept in their
 //! command-line order as the library's [`MatchingOptions`], which
 //! `annex_ops::matching` evaluates ([`Filter`], [`Matching`]).
 
@@ -105,6 +105,8 @@ const FLAGS: &[(&str, Option<&str>, Option<char>, &str)] = &[
         "Either the previous or the next option must match",
     ),
     ("not", Some("not"), None, "Invert the next option"),
+    ("anything", Some("anything"), None, "Match every file"),
+    ("nothing", Some("nothing"), None, "Match no file"),
     ("open", None, Some('('), "Open a group of options"),
     ("close", None, Some(')'), "Close a group of options"),
 ];
@@ -175,6 +177,8 @@ impl FromArgMatches for MatchingArgs {
                         "securehash" => MatchingOpt::SecureHash,
                         "want-get" => MatchingOpt::WantGet,
                         "want-drop" => MatchingOpt::WantDrop,
+                        "anything" => MatchingOpt::Anything,
+                        "nothing" => MatchingOpt::Nothing,
                         "and" => MatchingOpt::And,
                         "or" => MatchingOpt::Or,
                         "not" => MatchingOpt::Not,

@@ -21,6 +21,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use crate::uuid::Uuid;
 
@@ -54,6 +55,124 @@ pub enum ConfigError {
     /// A remote's `annex-uuid` is missing (never fetched from, or not a git-annex repository).
     #[error("cannot determine uuid for {0} (perhaps you need to run \"git annex sync\"?)")]
     NoRemoteUuid(String),
+}
+
+/// The `-c name=value` overrides of this process's command line, set once
+/// by the program at its start ([`set_command_line_overrides`]).
+static COMMAND_LINE_OVERRIDES: OnceLock<Vec<String>> = OnceLock::new();
+
+/// Checks that `o` is `name=value` with a dotted name, as `-c` takes.
+fn check_override(o: &str) -> Result<(), ConfigError> {
+    o.split_once('=')
+        .filter(|(n, _)| n.contains('.') && !n.starts_with('.') && !n.ends_with('.'))
+        .map(drop)
+        .ok_or_else(|| ConfigError::BadOverride(o.to_string()))
+}
+
+/// Records the `-c name=value` overrides given to this process on its
+/// command line: from then on every repository opened through
+/// [`with_overrides`] sees them, over `GIT_CONFIG_PARAMETERS` and the
+/// config files. Refused (and nothing recorded) when one is not
+/// `name=value`; only the first call counts.
+pub fn set_command_line_overrides(overrides: Vec<String>) -> Result<(), ConfigError> {
+    for o in &overrides {
+        check_override(o)?;
+    }
+    // A second call changes nothing: the process's overrides are fixed
+    // once repositories may have been opened with them.
+    let _ = COMMAND_LINE_OVERRIDES.set(overrides);
+    Ok(())
+}
+
+/// Parses git's `GIT_CONFIG_PARAMETERS` (what `git -c name=value` passes
+/// to the programs it runs): shell-quoted entries separated by spaces,
+/// each `'name=value'` (git before 2.31) or `'name'='value'`, or `'name'`
+/// alone (a boolean set true). Entries are given as `name=value`.
+pub fn parse_config_parameters(text: &str) -> Result<Vec<String>, ConfigError> {
+    let bad = || ConfigError::BadOverride(text.to_string());
+    let chars: Vec<char> = text.chars().collect();
+    let mut i = 0;
+    let mut out = Vec::new();
+    // One shell-quoted word: 'text' pieces joined by \x escapes.
+    let word = |i: &mut usize| -> Option<String> {
+        let mut w = String::new();
+        loop {
+            match chars.get(*i) {
+                Some('\'') => {
+                    *i += 1;
+                    loop {
+                        match chars.get(*i) {
+                            Some('\'') => break,
+                            Some(c) => w.push(*c),
+                            None => return None,
+                        }
+                        *i += 1;
+                    }
+                    *i += 1;
+                }
+                Some('\\') => {
+                    w.push(*chars.get(*i + 1)?);
+                    *i += 2;
+                }
+                _ => return Some(w),
+            }
+        }
+    };
+    loop {
+        while chars.get(i).is_some_and(|c| c.is_whitespace()) {
+            i += 1;
+        }
+        if i >= chars.len() {
+            return Ok(out);
+        }
+        if chars[i] != '\'' {
+            return Err(bad());
+        }
+        let first = word(&mut i).ok_or_else(bad)?;
+        if chars.get(i) == Some(&'=') {
+            i += 1;
+            let value = word(&mut i).ok_or_else(bad)?;
+            out.push(format!("{first}={value}"));
+        } else if first.contains('=') {
+            out.push(first);
+        } else {
+            out.push(format!("{first}=true"));
+        }
+    }
+}
+
+/// The config overrides of this process, weakest first: `git -c`'s
+/// (`GIT_CONFIG_PARAMETERS`; an unparsable value is ignored, as git
+/// would have refused it before running us), then the command line's.
+pub fn process_overrides() -> Vec<String> {
+    let mut all = std::env::var("GIT_CONFIG_PARAMETERS")
+        .ok()
+        .and_then(|t| parse_config_parameters(&t).ok())
+        .unwrap_or_default();
+    all.retain(|o| check_override(o).is_ok());
+    if let Some(cli) = COMMAND_LINE_OVERRIDES.get() {
+        all.extend(cli.iter().cloned());
+    }
+    all
+}
+
+/// `repo` with this process's config overrides ([`process_overrides`])
+/// applied to its in-memory config, above every config file: every
+/// repository the libraries open goes through here.
+pub fn with_overrides(mut repo: gix::Repository) -> gix::Repository {
+    let overrides = process_overrides();
+    if !overrides.is_empty() {
+        let mut snapshot = repo.config_snapshot_mut();
+        // Each override was checked to be `name=value` with a dotted
+        // name; gix refuses only what git would.
+        let _ = snapshot.append_config(
+            overrides.iter().map(String::as_str),
+            gix::config::Source::Cli,
+        );
+        // On failure the config stays as it was read.
+        let _ = snapshot.commit();
+    }
+    repo
 }
 
 /// A git remote and its git-annex settings (`remote.NAME.*`).
@@ -112,6 +231,23 @@ impl RemoteConfig {
             _ => EXPENSIVE_REMOTE_COST,
         }
     }
+}
+
+/// The `annex.uuid` of the git repository at `path` (a work tree, or a
+/// git dir as for a bare repository), read from its own config file; none
+/// when it is not a git-annex repository or cannot be read.
+pub fn local_repo_uuid(path: &Path) -> Option<Uuid> {
+    let candidates = [path.join(".git").join("config"), path.join("config")];
+    for config in candidates {
+        if !config.is_file() {
+            continue;
+        }
+        let file =
+            gix::config::File::from_path_no_includes(config, gix::config::Source::Local).ok()?;
+        let v = file.string("annex.uuid")?;
+        return Uuid::parse(&v).ok();
+    }
+    None
 }
 
 /// `host:path` (git's scp-like syntax): a colon before any slash.
@@ -190,7 +326,30 @@ impl AnnexConfig {
             remotes: Vec::new(),
         };
         config.remotes = config.read_remotes()?;
+        // A git remote on this machine whose UUID was never recorded is
+        // read from its own config, as git-annex learns it (and records
+        // it: [`AnnexConfig::learned_uuids`]).
+        let base = repo.workdir().unwrap_or(repo.git_dir()).to_path_buf();
+        for r in &mut config.remotes {
+            if r.uuid.is_none() && !r.ignore {
+                r.uuid = r.local_path(&base).and_then(|p| local_repo_uuid(&p));
+            }
+        }
         Ok(config)
+    }
+
+    /// The remotes whose UUID was learned from their repository on this
+    /// machine rather than read from `remote.NAME.annex-uuid`: what
+    /// git-annex records in git config when it first meets them.
+    pub fn learned_uuids(&self) -> Vec<(&str, &Uuid)> {
+        self.remotes
+            .iter()
+            .filter(|r| {
+                self.get(&format!("remote.{}.annex-uuid", r.name))
+                    .is_none_or(<[u8]>::is_empty)
+            })
+            .filter_map(|r| Some((r.name.as_str(), r.uuid.as_ref()?)))
+            .collect()
     }
 
     fn read_remotes(&self) -> Result<Vec<RemoteConfig>, ConfigError> {
@@ -419,6 +578,22 @@ mod tests {
     fn names_normalize_like_git() {
         assert_eq!(normalize("Remote.Origin.URL"), "remote.Origin.url");
         assert_eq!(normalize("ANNEX.uuid"), "annex.uuid");
+    }
+
+    #[test]
+    fn git_config_parameters_are_parsed_in_both_of_gits_formats() {
+        let p = |t: &str| parse_config_parameters(t).expect("parses");
+        assert_eq!(p(""), Vec::<String>::new());
+        assert_eq!(p("'annex.backend'='MD5'"), vec!["annex.backend=MD5"]);
+        assert_eq!(p("'annex.backend=MD5'"), vec!["annex.backend=MD5"]);
+        assert_eq!(
+            p("'a.b'='x y' 'c.d=e'  'f.g'"),
+            vec!["a.b=x y", "c.d=e", "f.g=true"]
+        );
+        // git's quoting of a quote and of `!`.
+        assert_eq!(p("'a.b'='it'\\''s'\\!''"), vec!["a.b=it's!"]);
+        assert!(parse_config_parameters("'a.b").is_err());
+        assert!(parse_config_parameters("a.b=c").is_err());
     }
 
     #[test]

@@ -128,6 +128,7 @@ impl GitRepo {
     /// The repository at or above `path`, as git finds it.
     pub fn discover(path: &Path) -> Result<GitRepo, GitRepoError> {
         gix::discover(path)
+            .map(crate::config::with_overrides)
             .map(GitRepo::from)
             .map_err(|e| GitRepoError::Discover {
                 path: path.to_path_buf(),
@@ -138,6 +139,7 @@ impl GitRepo {
     /// The repository whose git directory (or work tree) is `path`.
     pub fn open(path: &Path) -> Result<GitRepo, GitRepoError> {
         gix::open(path)
+            .map(crate::config::with_overrides)
             .map(GitRepo::from)
             .map_err(|e| GitRepoError::Open {
                 path: path.to_path_buf(),
@@ -226,6 +228,43 @@ impl GitRepo {
         }
         let obj = self.repo.find_object(id.0).ok()?;
         key_of_blob(&obj.data)
+    }
+
+    /// The annexed files of the tree a revision names (a branch, a tag, a
+    /// commit), in tree order: each path (from the top) with its key, for
+    /// annex links and pointer files alike (`--branch`). `None` when the
+    /// revision names no tree; an unreadable object ends the walk there.
+    pub fn annexed_files_in(&self, rev: &[u8]) -> Option<Vec<(Vec<u8>, Key)>> {
+        let id = self.repo.rev_parse_single(rev.as_bstr()).ok()?;
+        let tree = id.object().ok()?.peel_to_tree().ok()?;
+        let mut out = Vec::new();
+        // Depth first, entries in tree order: git's order of the paths.
+        let mut stack: Vec<(gix::ObjectId, Vec<u8>, usize)> = vec![(tree.id, Vec::new(), 0)];
+        while let Some((tid, prefix, start)) = stack.pop() {
+            let Ok(t) = self.repo.find_tree(tid) else {
+                continue;
+            };
+            let Ok(decoded) = t.decode() else { continue };
+            for (i, e) in decoded.entries.iter().enumerate().skip(start) {
+                let mut path = prefix.clone();
+                if !path.is_empty() {
+                    path.push(b'/');
+                }
+                path.extend_from_slice(e.filename);
+                if e.mode.is_tree() {
+                    // Come back to the rest of this tree after the subtree.
+                    stack.push((tid, prefix.clone(), i + 1));
+                    stack.push((e.oid.to_owned(), path, 0));
+                    break;
+                }
+                if (e.mode.is_link() || e.mode.is_blob())
+                    && let Some(k) = self.annexed_key(ObjectId(e.oid.to_owned()))
+                {
+                    out.push((path, k));
+                }
+            }
+        }
+        Some(out)
     }
 
     /// The staged blob of `path` and the key its pointer file names, as

@@ -44,6 +44,7 @@ pub mod content;
 pub mod filter;
 pub mod fsck;
 pub mod gitrepo;
+pub mod hooks;
 pub mod ingest;
 pub mod journal;
 pub mod key;

@@ -113,10 +113,12 @@ pub struct Repo {
 }
 
 fn discover(path: &Path) -> Result<gix::Repository, RepoError> {
-    gix::discover(path).map_err(|e| RepoError::NotAGitRepo {
-        path: path.to_path_buf(),
-        source: e,
-    })
+    gix::discover(path)
+        .map(crate::config::with_overrides)
+        .map_err(|e| RepoError::NotAGitRepo {
+            path: path.to_path_buf(),
+            source: e,
+        })
 }
 
 impl Repo {
@@ -195,6 +197,36 @@ impl Repo {
                 "process",
                 "git-annex filter-process".into(),
             ));
+        }
+        // `annex.tune.*` given for this run (`git annex -c
+        // annex.tune.objecthashlower=true init`) is recorded: those
+        // settings can only be chosen when a repository is made.
+        let tunes: Vec<(String, String)> = crate::config::process_overrides()
+            .into_iter()
+            .filter_map(|o| {
+                let (name, value) = o.split_once('=')?;
+                let key = name.strip_prefix("annex.tune.")?;
+                (!key.is_empty() && !key.contains('.'))
+                    .then(|| (key.to_ascii_lowercase(), value.to_string()))
+            })
+            .collect();
+        // The UUIDs of git remotes on this machine, learned and recorded
+        // as git-annex's init does.
+        let learned: Vec<(String, String)> = crate::config::AnnexConfig::from_repo(&repo, &[])
+            .map(|c| {
+                c.learned_uuids()
+                    .into_iter()
+                    .map(|(n, u)| (n.to_string(), u.to_string()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        for (name, uuid) in &learned {
+            settings.push(("remote", Some(name), "annex-uuid", uuid.clone()));
+        }
+        if existing.version.is_none() {
+            for (key, value) in &tunes {
+                settings.push(("annex", Some("tune"), key, value.clone()));
+            }
         }
         set_config(&config_path, &settings)?;
 

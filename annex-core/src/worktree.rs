@@ -115,10 +115,12 @@ impl std::fmt::Debug for WorkTree {
 impl WorkTree {
     /// The work tree of the git repository at or above `path`.
     pub fn discover(path: &Path) -> Result<WorkTree, WorkTreeError> {
-        let repo = gix::discover(path).map_err(|e| WorkTreeError::Open {
-            path: path.to_path_buf(),
-            detail: e.to_string(),
-        })?;
+        let repo = gix::discover(path)
+            .map(crate::config::with_overrides)
+            .map_err(|e| WorkTreeError::Open {
+                path: path.to_path_buf(),
+                detail: e.to_string(),
+            })?;
         WorkTree::from_repo(repo)
     }
 

@@ -80,6 +80,10 @@ pub enum MatchingOpt {
     WantGet,
     /// `--want-drop`.
     WantDrop,
+    /// `--anything`: matches every file.
+    Anything,
+    /// `--nothing`: matches no file.
+    Nothing,
     /// `--and`.
     And,
     /// `--or`.
@@ -146,6 +150,8 @@ impl MatchingOptions {
                     Token::Operation(MatchOp::Term(term))
                 }
                 MatchingOpt::SecureHash => Token::Operation(MatchOp::Term(Term::SecureHash)),
+                MatchingOpt::Anything => Token::Operation(MatchOp::Term(Term::Anything)),
+                MatchingOpt::Nothing => Token::Operation(MatchOp::Term(Term::Nothing)),
                 MatchingOpt::In(name) => {
                     if name.contains('@') {
                         return Err(MatchingError::PastDate(name.clone()));

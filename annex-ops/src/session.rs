@@ -139,7 +139,9 @@ impl Session {
             opened.initialized = true;
         }
         let here = repo.uuid().cloned().ok_or(SessionError::NotInitialized)?;
-        let gix_repo = gix::discover(start).map_err(|e| SessionError::Git(e.to_string()))?;
+        let gix_repo = gix::discover(start)
+            .map(annex_core::config::with_overrides)
+            .map_err(|e| SessionError::Git(e.to_string()))?;
         let config = AnnexConfig::from_repo(&gix_repo, &options.overrides)?;
         let state = State::new(repo.branch()?);
         let outcome = state.branch().update()?;

@@ -263,10 +263,12 @@ impl Resolver {
         } else {
             top.join(git_dir)
         };
-        let repo = gix::open(&git_dir).map_err(|e| ResolveError::Open {
-            path: top.clone(),
-            detail: e.to_string(),
-        })?;
+        let repo = gix::open(&git_dir)
+            .map(annex_core::config::with_overrides)
+            .map_err(|e| ResolveError::Open {
+                path: top.clone(),
+                detail: e.to_string(),
+            })?;
         let thin = matches!(repo.config_snapshot().boolean("annex.thin"), Some(true));
         let store = ObjectStore::open(&git_dir)?;
         Ok(Resolver {

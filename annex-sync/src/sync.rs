@@ -214,10 +214,12 @@ impl SyncRepo {
     /// `work_tree` (none when bare). git runs at the top of the work tree
     /// (git-annex's sync acts on the whole tree wherever it is started).
     pub fn open(git_dir: &Path, work_tree: Option<&Path>) -> Result<SyncRepo, SyncError> {
-        let repo = gix::open(git_dir).map_err(|e| SyncError::Open {
-            path: git_dir.to_path_buf(),
-            detail: e.to_string(),
-        })?;
+        let repo = gix::open(git_dir)
+            .map(annex_core::config::with_overrides)
+            .map_err(|e| SyncError::Open {
+                path: git_dir.to_path_buf(),
+                detail: e.to_string(),
+            })?;
         let dir = work_tree.unwrap_or(git_dir);
         Ok(SyncRepo {
             git: Git::new(dir),
@@ -244,10 +246,12 @@ impl SyncRepo {
 
     /// Forgets cached refs (after git changed them).
     fn refresh(&mut self) -> Result<(), SyncError> {
-        self.repo = gix::open(&self.git_dir).map_err(|e| SyncError::Open {
-            path: self.git_dir.clone(),
-            detail: e.to_string(),
-        })?;
+        self.repo = gix::open(&self.git_dir)
+            .map(annex_core::config::with_overrides)
+            .map_err(|e| SyncError::Open {
+                path: self.git_dir.clone(),
+                detail: e.to_string(),
+            })?;
         Ok(())
     }
 
@@ -374,10 +378,12 @@ impl SyncRepo {
             return Ok(None);
         };
         // The index as it is now (git may just have rewritten it).
-        let repo = gix::open(&self.git_dir).map_err(|e| SyncError::Open {
-            path: self.git_dir.clone(),
-            detail: e.to_string(),
-        })?;
+        let repo = gix::open(&self.git_dir)
+            .map(annex_core::config::with_overrides)
+            .map_err(|e| SyncError::Open {
+                path: self.git_dir.clone(),
+                detail: e.to_string(),
+            })?;
         if !crate::clean::provably_clean(&repo, top) {
             return Ok(None);
         }

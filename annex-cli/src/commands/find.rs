@@ -186,6 +186,11 @@ impl Finder<'_> {
 
     /// Prints one file; returns whether something was printed.
     fn show(&self, out: &mut impl Write, file: &[u8], key: &Key) -> Result<bool, CommandError> {
+        // `--time-limit`: no more files once it ran out, as git-annex.
+        if let Some(stop) = crate::global::time_limit_reached() {
+            out.flush().map_err(CommandError::from_write)?;
+            return Err(stop);
+        }
         if self.json {
             write_json(out, key, file).map_err(CommandError::from_write)?;
             return Ok(true);

@@ -20,10 +20,34 @@ pub struct Args {
     /// Print nothing but errors.
     #[arg(short, long)]
     quiet: bool,
+    /// Override the default repository version (older versions than the
+    /// supported ones are upgraded at once, as git-annex does).
+    #[arg(long = "version", value_name = "VALUE")]
+    version: Option<String>,
+}
+
+/// Checks `init --version VALUE` as git-annex does: versions 0 to 7 are
+/// upgraded at once to the current one, the current one is used, others
+/// are refused. git-annex also makes repositories of versions 8 and 9;
+/// we make only version 10, so those are refused as unsupported here.
+fn check_version(value: &str) -> Result<(), CommandError> {
+    let v: u32 = value
+        .parse()
+        .map_err(|_| CommandError::user("option --version: version parse error"))?;
+    if v <= 7 || v == annex_core::repo::VERSION {
+        Ok(())
+    } else {
+        Err(CommandError::user(format!(
+            "option --version: {v} is not a currently supported repository version"
+        )))
+    }
 }
 
 /// Initializes the repository at or above the current directory.
 pub fn run(args: Args) -> Result<(), CommandError> {
+    if let Some(v) = &args.version {
+        check_version(v)?;
+    }
     let here = std::env::current_dir().map_err(|e| {
         CommandError::with_message(ErrorKind::Failure, "cannot read the current directory", e)
     })?;
@@ -31,6 +55,12 @@ pub fn run(args: Args) -> Result<(), CommandError> {
     // git-annex then says "(recording state in git...)".
     let tip_before = branch_tip(&here);
     let result = Repo::init(&here, args.description.as_deref());
+    // As git-annex's init: every remote's `git-annex` branch is merged in
+    // (the branch is created from `origin/git-annex` alone).
+    let merged = match &result {
+        Ok(repo) => merge_remote_branches(repo)?,
+        Err(_) => Vec::new(),
+    };
     if let Err(RepoError::NotAGitRepo { .. }) = &result {
         // As git-annex: no JSON record, the error alone.
         return Err(CommandError::failed(format!(
@@ -56,12 +86,38 @@ pub fn run(args: Args) -> Result<(), CommandError> {
     }
     let repo = result?;
     if !args.quiet {
-        outln!("init {} ok", args.description.as_deref().unwrap_or(""))?;
+        if merged.is_empty() {
+            outln!("init {} ok", args.description.as_deref().unwrap_or(""))?;
+        } else {
+            // The merges are announced inside the action, as git-annex does.
+            outln!(
+                "init {} (merging {} into git-annex...)",
+                args.description.as_deref().unwrap_or(""),
+                merged.join(" ")
+            )?;
+            outln!("(recording state in git...)")?;
+            outln!("ok")?;
+        }
         if branch_tip_of(&repo) != tip_before {
             outln!("(recording state in git...)")?;
         }
     }
     Ok(())
+}
+
+/// Merges the remotes' `git-annex` branches into the branch; returns the
+/// names merged (`other/git-annex`).
+fn merge_remote_branches(repo: &Repo) -> Result<Vec<String>, CommandError> {
+    let outcome = repo.branch()?.update()?;
+    Ok(outcome
+        .merged
+        .into_iter()
+        .map(|(_, name)| {
+            name.strip_prefix("refs/remotes/")
+                .unwrap_or(&name)
+                .to_string()
+        })
+        .collect())
 }
 
 fn branch_tip(path: &Path) -> Option<ObjectId> {
@@ -70,4 +126,19 @@ fn branch_tip(path: &Path) -> Option<ObjectId> {
 
 fn branch_tip_of(repo: &Repo) -> Option<ObjectId> {
     repo.branch().ok()?.tip().ok()?.map(ObjectId::from)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_version;
+
+    #[test]
+    fn init_version_is_checked_as_git_annex_checks_it() {
+        for ok in ["0", "5", "7", "10"] {
+            assert!(check_version(ok).is_ok(), "{ok}");
+        }
+        for bad in ["8", "9", "11", "x", "-1", ""] {
+            assert!(check_version(bad).is_err(), "{bad}");
+        }
+    }
 }

@@ -24,6 +24,8 @@ mod maxsize;
 mod merge;
 mod move_;
 mod numcopies;
+mod post_receive;
+pub(crate) mod pre_commit;
 mod resolvemerge;
 mod setpresentkey;
 mod smudge;
@@ -98,6 +100,10 @@ pub enum Command {
     Move(move_::Args),
     /// Configure the desired number of copies.
     Numcopies(numcopies::Args),
+    /// Run by git's post-receive hook.
+    PostReceive(post_receive::Args),
+    /// Run by git's pre-commit hook: fix the symlinks of files to be committed.
+    PreCommit(pre_commit::Args),
     /// Get or set a required content expression.
     Required(wanted::Args),
     /// Resolve merge conflicts.
@@ -157,6 +163,8 @@ pub fn run(command: Command) -> Result<(), CommandError> {
         Command::Mincopies(args) => numcopies::run(numcopies::Setting::MinCopies, args),
         Command::Move(args) => move_::run(args),
         Command::Numcopies(args) => numcopies::run(numcopies::Setting::NumCopies, args),
+        Command::PostReceive(args) => post_receive::run(args),
+        Command::PreCommit(args) => pre_commit::run(args),
         Command::Required(args) => wanted::run(wanted::Which::Required, args),
         Command::Resolvemerge(args) => resolvemerge::run(args),
         Command::Semitrust(args) => trust::run(TrustLevel::SemiTrusted, args),

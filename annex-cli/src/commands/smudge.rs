@@ -38,10 +38,16 @@ use crate::error::{CommandError, ErrorKind};
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// The file being filtered, relative to the top of the work tree.
-    file: OsString,
+    #[arg(required_unless_present = "update")]
+    file: Option<OsString>,
     /// Act as the clean filter (the default is the smudge filter).
     #[arg(long)]
     clean: bool,
+    /// Populate annexed work-tree files: those git checked out as
+    /// pointers (the smudge log) whose content is here (what the
+    /// post-checkout and post-merge hooks run).
+    #[arg(long, conflicts_with_all = ["clean", "file"])]
+    update: bool,
 }
 
 /// The filter of one repository.
@@ -188,14 +194,17 @@ impl FilterHandler for AnnexFilter {
     }
 }
 
-/// Runs one filter on stdin, writing to stdout.
+/// Runs one filter on stdin, writing to stdout; or, with `--update`,
+/// populates the files of the smudge log.
 pub fn run(args: Args) -> Result<(), CommandError> {
+    let file = match (args.update, &args.file) {
+        (true, _) => return update(),
+        (false, Some(f)) => f,
+        (false, None) => return Err(CommandError::user("smudge needs a file name")),
+    };
     let mut filter = AnnexFilter::open()?;
-    let path = annex_core::worktree::pathspec_from_arg(
-        &filter.top,
-        &filter.ctx.cwd,
-        Path::new(&args.file),
-    )?;
+    let path =
+        annex_core::worktree::pathspec_from_arg(&filter.top, &filter.ctx.cwd, Path::new(file))?;
     let mut input = Vec::new();
     std::io::stdin()
         .lock()
@@ -219,4 +228,19 @@ pub fn run(args: Args) -> Result<(), CommandError> {
         .write_all(&out)
         .and_then(|()| stdout.flush())
         .map_err(CommandError::from_write)
+}
+
+/// `smudge --update`: the unlocked files git checked out as pointers
+/// (listed in the smudge log by git-annex's smudge filter; ours fills
+/// content in at once and logs nothing) get their content when it is
+/// here, and their index entries are refreshed (git-annex's
+/// `LaterRestage`). With nothing logged this reads one `stat`: no branch,
+/// no index, no tree.
+fn update() -> Result<(), CommandError> {
+    let hr = crate::commands::pre_commit::HookRepo::open()?;
+    let populated = hr.update_smudged()?;
+    if let Some(top) = &hr.top {
+        annex_core::hooks::restage(top, &populated);
+    }
+    Ok(())
 }

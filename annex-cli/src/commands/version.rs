@@ -1,5 +1,12 @@
-//! `version`: what this build is and what it supports.
+//! `version`: what this build is and what it supports, in git-annex's
+//! fields (`NAME: VALUE` lines, which clients such as DataLad parse), plus
+//! a line of our own naming git-annex-rs's version.
+//!
+//! The version given (`version --raw`, the first line) is the git-annex
+//! release whose behaviour this program matches ([`ANNEX_VERSION`]):
+//! clients compare it with the git-annex versions they know.
 
+use crate::global::{ANNEX_VERSION, OWN_VERSION};
 use crate::output::{out, outln};
 
 /// Arguments of `version`.
@@ -10,21 +17,75 @@ pub struct Args {
     raw: bool,
 }
 
+/// The repository versions this build works in.
+const SUPPORTED_REPOSITORY_VERSIONS: &str = "10";
+
+/// The repository versions it can upgrade from.
+const UPGRADABLE_REPOSITORY_VERSIONS: &str = "10";
+
+/// The special remote types it has.
+const REMOTE_TYPES: &str = "git";
+
+/// git-annex's build flags that describe this build: the optional
+/// features it has (`Blake3`: the BLAKE3 backends). Only what is true is
+/// listed: clients (DataLad) switch on flags such as `MagicMime`.
+const BUILD_FLAGS: &str = "Blake3";
+
 /// Prints the version.
 pub fn run(args: Args) -> Result<(), crate::error::CommandError> {
-    let version = env!("CARGO_PKG_VERSION");
     if args.raw {
-        return out!("{version}");
+        return out!("{ANNEX_VERSION}");
     }
-    outln!("git-annex-rs version: {version}")?;
+    outln!("git-annex version: {ANNEX_VERSION}")?;
+    outln!("git-annex-rs version: {OWN_VERSION}")?;
+    outln!("build flags: {BUILD_FLAGS}")?;
     let backends: Vec<&str> = annex_core::backend::Backend::ALL
         .iter()
         .map(|b| b.name())
         .collect();
     outln!("key/value backends: {}", backends.join(" "))?;
-    println!(
-        "supported repository versions: {}",
-        annex_core::repo::VERSION
-    );
+    outln!("remote types: {REMOTE_TYPES}")?;
+    outln!(
+        "operating system: {} {}",
+        std::env::consts::OS,
+        std::env::consts::ARCH
+    )?;
+    outln!("supported repository versions: {SUPPORTED_REPOSITORY_VERSIONS}")?;
+    outln!("upgrade supported from repository versions: {UPGRADABLE_REPOSITORY_VERSIONS}")?;
+    // In a repository, its version, as git-annex adds.
+    if let Ok(here) = std::env::current_dir()
+        && let Ok(repo) = annex_core::repo::Repo::open(&here)
+        && let Some(v) = repo.version()
+    {
+        outln!("local repository version: {v}")?;
+    }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_supported_version_is_the_one_init_writes() {
+        assert_eq!(
+            SUPPORTED_REPOSITORY_VERSIONS,
+            annex_core::repo::VERSION.to_string()
+        );
+    }
+
+    #[test]
+    fn build_flags_claim_only_backends_we_have() {
+        for flag in BUILD_FLAGS.split(' ') {
+            match flag {
+                "Blake3" => assert!(
+                    annex_core::backend::Backend::from_name("BLAKE3_256E").is_some()
+                        || annex_core::backend::Backend::ALL
+                            .iter()
+                            .any(|b| b.name().starts_with("BLAKE3"))
+                ),
+                other => panic!("build flag {other} is not checked"),
+            }
+        }
+    }
 }

@@ -31,6 +31,9 @@ pub struct Selection {
     /// Operate on this key.
     #[arg(long = "key", value_name = "KEY")]
     pub key: Option<String>,
+    /// Operate on the annexed files of this branch (or other tree-ish).
+    #[arg(long = "branch", value_name = "REF")]
+    pub branch: Option<String>,
     /// Read files (or keys with --key-batch) to act on from stdin, one a line.
     #[arg(long = "batch")]
     pub batch: bool,
@@ -300,6 +303,36 @@ impl Env {
         sel: &Selection,
         reporter: &mut Reporter,
     ) -> Result<Vec<Item>, CommandError> {
+        let ways = [sel.all, sel.key.is_some(), sel.branch.is_some()];
+        if ways.iter().filter(|&&w| w).count() > 1
+            || (ways.iter().any(|&w| w) && !sel.paths.is_empty())
+        {
+            // As git-annex: one way of naming what to act on.
+            return Err(CommandError::failed(
+                "Can only specify one of file names, --all, --branch, --unused, --failed --key, or --incomplete",
+            ));
+        }
+        if let Some(r) = &sel.branch {
+            // `REF:PATH` for each annexed file of the tree, as git-annex
+            // shows them; acted on by key (the work tree is not touched).
+            let repo = annex_core::gitrepo::GitRepo::from(self.ctx.worktree()?.repo().clone());
+            let files = repo
+                .annexed_files_in(r.as_bytes())
+                .ok_or_else(|| CommandError::failed(format!("git ls-tree {r} failed")))?;
+            return Ok(files
+                .into_iter()
+                .map(|(path, key)| {
+                    let mut shown = r.as_bytes().to_vec();
+                    shown.push(b':');
+                    shown.extend_from_slice(&path);
+                    Item {
+                        file: Some(shown),
+                        input: Vec::new(),
+                        target: annex_ops::Item::key(key),
+                    }
+                })
+                .collect());
+        }
         if let Some(k) = &sel.key {
             let key = Key::parse(k.as_bytes())
                 .map_err(|_| CommandError::failed(format!("bad key {k}")))?;
@@ -389,6 +422,10 @@ impl Env {
         let mut a = reporter.start(item.file.as_deref(), Some(&item.key), &input)?;
         if item.input.is_empty() {
             a.field("input", Value::Array(Vec::new()));
+        }
+        if item.file.is_some() && !item.target.is_file {
+            // `--branch`'s `REF:PATH` is shown, not given as a file.
+            a.remove_field("file");
         }
         Ok(a)
     }

@@ -12,6 +12,7 @@ mod conflicts;
 mod contentlocation;
 mod crash;
 mod drop_safety;
+mod dropin;
 mod examinekey;
 mod fsck;
 mod hardening;

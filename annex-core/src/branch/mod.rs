@@ -252,6 +252,7 @@ impl Branch {
     /// The branch of the repository whose git directory is `git_dir`.
     pub fn open(git_dir: &Path) -> Result<Branch, BranchError> {
         let repo = gix::open(git_dir)
+            .map(crate::config::with_overrides)
             .map_err(git_err("open repository", git_dir.display().to_string()))?;
         Ok(Branch::from_repo(repo))
     }

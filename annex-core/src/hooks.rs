@@ -1,0 +1,485 @@
+//! What git's hooks run in a git-annex repository, made to cost nothing
+//! when there is nothing to do (they run on every commit and checkout):
+//!
+//! - the files a commit is about to record ([`files_to_be_committed`]:
+//!   what git says is staged, never the whole tree), and the locked files
+//!   among them whose symlink no longer points at the object store from
+//!   where they now are ([`link_to_fix`], [`fix_link`], [`stage_links`]),
+//!   for `pre-commit`;
+//! - the smudge log (`.git/annex/smudge.log`: `KEY FILE` lines, one per
+//!   unlocked file git checked out as a pointer, written by git-annex's
+//!   smudge filter) and filling those files in when their content is here
+//!   ([`update_smudged`]), for `smudge --update` (post-checkout and
+//!   post-merge hooks) and `pre-commit`. The log is taken under
+//!   `.git/annex/smudge.lck` and emptied once every line was handled, as
+//!   git-annex does; a missing or empty log is not even locked.
+//!
+//! ```no_run
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use std::path::Path;
+//! let top = Path::new("/srv/repo");
+//! for file in annex_core::hooks::files_to_be_committed(top, top, &[".".into()])? {
+//!     println!("{}", String::from_utf8_lossy(&file));
+//! }
+//! # Ok(()) }
+//! ```
+
+use std::ffi::{OsStr, OsString};
+use std::io::{self, Read, Write};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use crate::key::Key;
+use crate::objects::ObjectStore;
+use crate::pointer::{self, Thin};
+
+/// An error of the hook helpers.
+#[derive(Debug, thiserror::Error)]
+pub enum HooksError {
+    /// A file could not be read or written.
+    #[error("cannot {op} {}: {source}", path.display())]
+    Io {
+        /// What was being done.
+        op: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// Why it failed.
+        source: io::Error,
+    },
+    /// A git command failed.
+    #[error("git {command} failed: {message}")]
+    Git {
+        /// The git subcommand.
+        command: &'static str,
+        /// What it said, or why it could not run.
+        message: String,
+    },
+    /// The smudge log stayed locked by another process.
+    #[error("{} is locked by another process", path.display())]
+    Locked {
+        /// The lock file.
+        path: PathBuf,
+    },
+}
+
+fn io_err<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> HooksError + 'a {
+    move |source| HooksError::Io {
+        op,
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// The files (from the top of the work tree) that are staged to be added,
+/// copied, modified, renamed or changed in type by the next commit, among
+/// `paths` (as given on the command line, relative to `cwd`): `git diff
+/// --cached --name-only`, which compares the index with `HEAD` and skips
+/// the directories whose cached trees did not change.
+pub fn files_to_be_committed(
+    top: &Path,
+    cwd: &Path,
+    paths: &[OsString],
+) -> Result<Vec<Vec<u8>>, HooksError> {
+    // Paths that all name the top of the work tree (the hook's `.`) are
+    // no limit: left out, git's diff is faster without a pathspec.
+    let whole_tree = !paths.is_empty()
+        && paths.iter().all(|p| {
+            cwd.join(p)
+                .canonicalize()
+                .is_ok_and(|full| top.canonicalize().is_ok_and(|t| t == full))
+        });
+    let paths: &[OsString] = if whole_tree { &[] } else { paths };
+    let out = Command::new("git")
+        .current_dir(cwd)
+        .args([
+            "diff",
+            "--cached",
+            "--name-only",
+            "-z",
+            "--no-relative",
+            "--no-renames",
+            "--diff-filter=ACMRT",
+            "--",
+        ])
+        .args(paths)
+        .stdin(Stdio::null())
+        .stderr(Stdio::piped())
+        .output()
+        .map_err(|e| HooksError::Git {
+            command: "diff",
+            message: e.to_string(),
+        })?;
+    if !out.status.success() {
+        return Err(HooksError::Git {
+            command: "diff",
+            message: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        });
+    }
+    Ok(out
+        .stdout
+        .split(|&b| b == 0)
+        .filter(|p| !p.is_empty())
+        .map(<[u8]>::to_vec)
+        .collect())
+}
+
+/// Whether the index of `repo` provably stages nothing against `HEAD`,
+/// from the index alone: its cache tree is valid and is `HEAD`'s tree (as
+/// `git commit` leaves it), and no entry is unmerged, intent-to-add,
+/// skip-worktree or assume-valid (which the cache tree does not account
+/// for). The index's trailing checksum is not verified (git checks it when
+/// it writes the file; hashing 8 MB at 10^5 files would cost more than
+/// the rest). `false` whenever it cannot tell.
+pub fn index_is_head(repo: &gix::Repository) -> bool {
+    use gix::index::entry::Flags;
+    let Ok(index) = gix::index::File::at(
+        repo.index_path(),
+        repo.object_hash(),
+        true,
+        gix::index::decode::Options::default(),
+    ) else {
+        return false;
+    };
+    let Some(head_tree) = repo
+        .head_commit()
+        .ok()
+        .and_then(|c| c.tree_id().ok())
+        .map(|t| t.detach())
+    else {
+        return false;
+    };
+    let Some(cache_tree) = index.tree() else {
+        return false;
+    };
+    if cache_tree.num_entries.is_none() || cache_tree.id != head_tree || index.link().is_some() {
+        return false;
+    }
+    let refuse = Flags::INTENT_TO_ADD | Flags::SKIP_WORKTREE | Flags::ASSUME_VALID;
+    index
+        .entries()
+        .iter()
+        .all(|e| e.flags.stage_raw() == 0 && !e.flags.intersects(refuse))
+}
+
+/// For the file `path` (from the top of the work tree `top`): when it is
+/// a symlink to an annexed object whose target is not the one git-annex
+/// makes for a file at that place (it was moved to another directory),
+/// its key and the right target.
+pub fn link_to_fix(top: &Path, store: &ObjectStore, path: &[u8]) -> Option<(Key, PathBuf)> {
+    let full = top.join(OsStr::from_bytes(path));
+    let meta = std::fs::symlink_metadata(&full).ok()?;
+    if !meta.file_type().is_symlink() {
+        return None;
+    }
+    let target = std::fs::read_link(&full).ok()?;
+    let key = pointer::parse_link_target(target.as_os_str().as_bytes())?;
+    let right = pointer::link_target_in(
+        top,
+        Path::new(OsStr::from_bytes(path)),
+        store.git_dir(),
+        &key,
+        store.config(),
+    );
+    (right != target).then_some((key, right))
+}
+
+/// Replaces the symlink `path` (from the top) by one to `target`: the new
+/// link is made beside it and renamed over it.
+pub fn fix_link(top: &Path, path: &[u8], target: &Path) -> Result<(), HooksError> {
+    crate::wtpath::check(top, path).map_err(|e| HooksError::Io {
+        op: "fix",
+        path: top.join(OsStr::from_bytes(path)),
+        source: io::Error::other(e.to_string()),
+    })?;
+    let full = top.join(OsStr::from_bytes(path));
+    let mut tmp_name = full.as_os_str().to_os_string();
+    tmp_name.push(format!(".annex-fix-{}", std::process::id()));
+    let tmp = PathBuf::from(tmp_name);
+    let _ = std::fs::remove_file(&tmp);
+    std::os::unix::fs::symlink(target, &tmp).map_err(io_err("create symlink", &tmp))?;
+    std::fs::rename(&tmp, &full).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        HooksError::Io {
+            op: "replace",
+            path: full.clone(),
+            source: e,
+        }
+    })
+}
+
+/// Stages the symlinks `paths` (from the top) as they are in the work
+/// tree (`git update-index --add`).
+pub fn stage_links(top: &Path, paths: &[Vec<u8>]) -> Result<(), HooksError> {
+    if paths.is_empty() {
+        return Ok(());
+    }
+    let git_err = |message: String| HooksError::Git {
+        command: "update-index",
+        message,
+    };
+    let mut child = Command::new("git")
+        .current_dir(top)
+        .args(["update-index", "--add", "-z", "--stdin"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| git_err(e.to_string()))?;
+    if let Some(mut stdin) = child.stdin.take() {
+        for p in paths {
+            stdin
+                .write_all(p)
+                .and_then(|()| stdin.write_all(b"\0"))
+                .map_err(|e| git_err(e.to_string()))?;
+        }
+    }
+    let out = child
+        .wait_with_output()
+        .map_err(|e| git_err(e.to_string()))?;
+    if !out.status.success() {
+        return Err(git_err(
+            String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        ));
+    }
+    Ok(())
+}
+
+/// Refreshes the index entries of the unlocked files `paths` (from the
+/// top) after their content was put in place of their pointers, so that
+/// git sees them unmodified (`git update-index --refresh`; best effort:
+/// a stale entry only costs git a re-read of the file).
+pub fn restage(top: &Path, paths: &[Vec<u8>]) {
+    if paths.is_empty() {
+        return;
+    }
+    let _ = Command::new("git")
+        .current_dir(top)
+        .args(["-c", "filter.annex.required=true"])
+        .args(["update-index", "-q", "--refresh", "--"])
+        .args(paths.iter().map(|p| OsStr::from_bytes(p)))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+}
+
+/// The smudge log of the repository whose git dir is `git_dir`.
+pub fn smudge_log_path(git_dir: &Path) -> PathBuf {
+    git_dir.join("annex").join("smudge.log")
+}
+
+/// The lock file of the smudge log.
+pub fn smudge_lock_path(git_dir: &Path) -> PathBuf {
+    git_dir.join("annex").join("smudge.lck")
+}
+
+/// Runs `f` holding the smudge log's lock, waiting up to ten seconds for
+/// another process to release it.
+fn with_smudge_lock<T>(git_dir: &Path, f: impl FnOnce() -> T) -> Result<T, HooksError> {
+    let lock = smudge_lock_path(git_dir);
+    let mut f = Some(f);
+    for _ in 0..1000 {
+        let taken = crate::lockfile::with_exclusive_if_free(&lock, || f.take().map(|f| f()))
+            .map_err(io_err("lock", &lock))?;
+        if let Some(Some(out)) = taken {
+            return Ok(out);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    Err(HooksError::Locked { path: lock })
+}
+
+/// Appends `KEY FILE` to the smudge log (what git-annex's smudge filter
+/// records for each pointer file it lets git write).
+pub fn log_smudged(git_dir: &Path, key: &Key, file: &[u8]) -> Result<(), HooksError> {
+    let log = smudge_log_path(git_dir);
+    with_smudge_lock(git_dir, || {
+        let mut line = key.as_bytes().to_vec();
+        line.push(b' ');
+        line.extend_from_slice(file);
+        line.push(b'\n');
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)
+            .and_then(|mut f| f.write_all(&line))
+            .map_err(io_err("append to", &log))
+    })?
+}
+
+/// What happened to one file of the smudge log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Smudged {
+    /// Its content was put in place of its pointer.
+    Populated,
+    /// It is still the key's pointer although the content is here (the
+    /// copy failed): git-annex warns "unable to populate worktree file".
+    Unpopulated,
+    /// Nothing to do: the content is not here, or the file is no longer
+    /// the key's pointer.
+    Skipped,
+}
+
+/// Fills in the unlocked files of the smudge log whose content is in
+/// `store` (git-annex's `updateSmudged`), telling `seen` about each file
+/// (from the top) and what was done, then empties the log. A missing or
+/// empty log costs one `stat`.
+pub fn update_smudged(
+    top: &Path,
+    store: &ObjectStore,
+    thin: Thin,
+    mut seen: impl FnMut(&[u8], &Key, Smudged),
+) -> Result<(), HooksError> {
+    let git_dir = store.git_dir();
+    let log = smudge_log_path(git_dir);
+    match std::fs::metadata(&log) {
+        Ok(m) if m.len() > 0 => {}
+        _ => return Ok(()),
+    }
+    // The log is read under its lock, the files are handled without it
+    // (populating takes the object store's own locks), and the lines
+    // handled are then taken out under the lock again: lines appended
+    // meanwhile stay, and an interruption leaves the log as it was.
+    let read = |log: &Path| -> Result<Vec<u8>, HooksError> {
+        match std::fs::File::open(log) {
+            Ok(mut f) => {
+                let mut text = Vec::new();
+                f.read_to_end(&mut text).map_err(io_err("read", log))?;
+                Ok(text)
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Vec::new()),
+            Err(e) => Err(io_err("open", log)(e)),
+        }
+    };
+    let text = with_smudge_lock(git_dir, || read(&log))??;
+    // Only whole lines: one being appended is left for the next run.
+    let handled = text.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    for line in text[..handled].split(|&b| b == b'\n') {
+        let Some(space) = line.iter().position(|&b| b == b' ') else {
+            continue;
+        };
+        let (k, file) = (&line[..space], &line[space + 1..]);
+        let Ok(key) = Key::parse(k) else { continue };
+        if file.is_empty() || crate::wtpath::check(top, file).is_err() {
+            continue;
+        }
+        let full = top.join(OsStr::from_bytes(file));
+        let outcome = if !store.has(&key) {
+            Smudged::Skipped
+        } else {
+            match pointer::populate_pointer(&full, &key, store, thin) {
+                Ok(true) => Smudged::Populated,
+                _ if matches!(pointer::is_pointer_file(&full), Ok(Some(ref k2)) if *k2 == key) => {
+                    Smudged::Unpopulated
+                }
+                _ => Smudged::Skipped,
+            }
+        };
+        seen(file, &key, outcome);
+    }
+    with_smudge_lock(git_dir, || -> Result<(), HooksError> {
+        let now = read(&log)?;
+        let rest = now.strip_prefix(&text[..handled]).unwrap_or(&now);
+        std::fs::write(&log, rest).map_err(io_err("write", &log))
+    })?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn git(dir: &Path, args: &[&str]) {
+        let ok = Command::new("git")
+            .current_dir(dir)
+            .args(args)
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_AUTHOR_NAME", "t")
+            .env("GIT_AUTHOR_EMAIL", "t@example.invalid")
+            .env("GIT_COMMITTER_NAME", "t")
+            .env("GIT_COMMITTER_EMAIL", "t@example.invalid")
+            .output()
+            .expect("git runs")
+            .status
+            .success();
+        assert!(ok, "git {args:?}");
+    }
+
+    #[test]
+    fn a_moved_link_is_found_fixed_and_an_untouched_one_left() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let top = dir.path().canonicalize().expect("canonical");
+        git(&top, &["init", "-q"]);
+        let store = ObjectStore::new(top.join(".git"), false);
+        let key = Key::parse(
+            b"SHA256E-s1--6b86b273ff34fce19d6b804eff5a3f5747ada4eaa22f1d49c01e52ddb7875b4b",
+        )
+        .expect("key");
+        std::fs::create_dir(top.join("d")).expect("dir");
+        let good = pointer::link_target_in(
+            &top,
+            Path::new("d/f"),
+            &top.join(".git"),
+            &key,
+            store.config(),
+        );
+        std::os::unix::fs::symlink(&good, top.join("d/f")).expect("link");
+        // The same target one directory up is wrong.
+        std::os::unix::fs::symlink(&good, top.join("moved")).expect("link");
+        assert_eq!(link_to_fix(&top, &store, b"d/f"), None);
+        let (k, right) = link_to_fix(&top, &store, b"moved").expect("needs fixing");
+        assert_eq!(k, key);
+        fix_link(&top, b"moved", &right).expect("fixed");
+        assert_eq!(link_to_fix(&top, &store, b"moved"), None);
+        assert_eq!(std::fs::read_link(top.join("moved")).expect("link"), right);
+        stage_links(&top, &[b"moved".to_vec()]).expect("staged");
+        let repo = gix::open(&top).expect("open");
+        assert!(!index_is_head(&repo), "something is staged");
+        let staged = files_to_be_committed(&top, &top, &[".".into()]).expect("diff");
+        assert_eq!(staged, vec![b"moved".to_vec()]);
+        git(&top, &["commit", "-q", "-m", "moved"]);
+        let repo = gix::open(&top).expect("open");
+        assert!(index_is_head(&repo), "a commit leaves the cache tree valid");
+    }
+
+    #[test]
+    fn the_smudge_log_is_taken_and_emptied() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let top = dir.path().canonicalize().expect("canonical");
+        git(&top, &["init", "-q"]);
+        std::fs::create_dir_all(top.join(".git/annex")).expect("annex dir");
+        let store = ObjectStore::new(top.join(".git"), false);
+        let content = b"1";
+        let key = Key::parse(
+            b"SHA256E-s1--6b86b273ff34fce19d6b804eff5a3f5747ada4eaa22f1d49c01e52ddb7875b4b",
+        )
+        .expect("key");
+        let src = top.join("src");
+        std::fs::write(&src, content).expect("write");
+        store.ingest_file(&src, &key).expect("ingested");
+        let absent = Key::parse(b"SHA256E-s1--00").expect("key");
+        std::fs::write(top.join("here"), pointer::format_pointer(&key)).expect("pointer");
+        std::fs::write(top.join("gone"), pointer::format_pointer(&absent)).expect("pointer");
+        log_smudged(&top.join(".git"), &key, b"here").expect("logged");
+        log_smudged(&top.join(".git"), &absent, b"gone").expect("logged");
+        let mut seen = Vec::new();
+        update_smudged(&top, &store, Thin::Copy, |f, _, o| {
+            seen.push((f.to_vec(), o))
+        })
+        .expect("updated");
+        assert_eq!(
+            seen,
+            vec![
+                (b"here".to_vec(), Smudged::Populated),
+                (b"gone".to_vec(), Smudged::Skipped)
+            ]
+        );
+        assert_eq!(std::fs::read(top.join("here")).expect("read"), content);
+        let log = std::fs::read(smudge_log_path(&top.join(".git"))).expect("log");
+        assert!(log.is_empty());
+        // Nothing logged: nothing seen.
+        update_smudged(&top, &store, Thin::Copy, |_, _, _| panic!("nothing to see"))
+            .expect("updated");
+    }
+}
