@@ -338,6 +338,15 @@ impl State {
         Ok(logs::metadata::current(&logs::metadata::parse(&content)))
     }
 
+    /// A key's metadata as `git annex metadata` shows it: the current
+    /// values with the `lastchanged` fields derived from the log's clocks.
+    pub fn metadata_shown(&self, key: &Key) -> Result<MetaData, BranchError> {
+        let content = self.branch.get(&key_log_path(key, ".log.met"))?;
+        Ok(logs::metadata::current_with_lastchanged(
+            &logs::metadata::parse(&content),
+        ))
+    }
+
     /// Applies metadata changes to a key (fields set or unset in `changes`).
     pub fn change_metadata(&self, key: &Key, changes: &MetaData) -> Result<(), BranchError> {
         let t = self.clock.candidate();

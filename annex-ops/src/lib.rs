@@ -60,6 +60,7 @@ pub mod info;
 pub mod item;
 mod keys;
 pub mod matching;
+pub mod metadata;
 pub mod observer;
 pub mod put;
 pub mod queue;

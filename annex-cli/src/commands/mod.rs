@@ -22,6 +22,7 @@ mod lookupkey;
 mod matchexpression;
 mod maxsize;
 mod merge;
+mod metadata;
 mod move_;
 mod numcopies;
 mod resolvemerge;
@@ -92,6 +93,8 @@ pub enum Command {
     Maxsize(maxsize::Args),
     /// Merge changes from remotes.
     Merge(merge::Args),
+    /// Show or change the metadata of files.
+    Metadata(metadata::Args),
     /// Configure the minimum number of copies.
     Mincopies(numcopies::Args),
     /// Move content of files to or from another repository.
@@ -154,6 +157,7 @@ pub fn run(command: Command) -> Result<(), CommandError> {
         Command::Lookupkey(args) => lookupkey::run(args),
         Command::Matchexpression(args) => matchexpression::run(args),
         Command::Maxsize(args) => maxsize::run(args),
+        Command::Metadata(args) => metadata::run(args),
         Command::Mincopies(args) => numcopies::run(numcopies::Setting::MinCopies, args),
         Command::Move(args) => move_::run(args),
         Command::Numcopies(args) => numcopies::run(numcopies::Setting::NumCopies, args),

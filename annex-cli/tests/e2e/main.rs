@@ -21,6 +21,8 @@ mod interop;
 mod matchexpression;
 mod matching;
 mod maxsize;
+mod metadata;
+mod pair;
 mod read;
 mod settings;
 mod sync;
