@@ -34,3 +34,27 @@ pub fn refresh_index(top: &Path, path: &OsStr) {
         .stderr(Stdio::null())
         .status();
 }
+
+/// `git --git-dir GIT_DIR config --unset NAME`; whether it succeeded.
+pub fn unset_config(git_dir: &Path, name: &str) -> bool {
+    Command::new("git")
+        .arg("--git-dir")
+        .arg(git_dir)
+        .args(["config", "--unset", name])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// `git config --show-origin NAME` run in `dir`: its output when the
+/// setting is found (`file:PATH\tVALUE\n`), `None` otherwise.
+pub fn config_origin(dir: &Path, name: &str) -> Option<Vec<u8>> {
+    let out = Command::new("git")
+        .current_dir(dir)
+        .args(["config", "--show-origin", name])
+        .stderr(Stdio::null())
+        .output()
+        .ok()?;
+    out.status.success().then_some(out.stdout)
+}

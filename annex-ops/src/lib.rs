@@ -55,6 +55,7 @@ pub mod checkpresent;
 pub mod drop;
 pub mod fsck;
 pub mod get;
+pub mod global_config;
 mod git;
 pub mod info;
 pub mod item;

@@ -4,6 +4,7 @@ pub(crate) mod add;
 mod calckey;
 mod checkpresentkey;
 mod contentlocation;
+mod config;
 mod copy;
 mod describe;
 mod drop;
@@ -53,6 +54,8 @@ pub enum Command {
     Checkpresentkey(checkpresentkey::Args),
     /// Look up the content of a key in this repository.
     Contentlocation(contentlocation::Args),
+    /// Get or set configuration stored in the git-annex branch.
+    Config(config::Args),
     /// Copy content of files to or from another repository.
     Copy(copy::Args),
     /// Hide a lost repository or key.
@@ -138,6 +141,7 @@ pub fn run(command: Command) -> Result<(), CommandError> {
         Command::Calckey(args) => calckey::run(args),
         Command::Checkpresentkey(args) => checkpresentkey::run(args),
         Command::Contentlocation(args) => contentlocation::run(args),
+        Command::Config(args) => config::run(args),
         Command::Copy(args) => copy::run(args),
         Command::Dead(args) => trust::run_dead(args),
         Command::Describe(args) => describe::run(args),

@@ -8,6 +8,7 @@ mod support;
 
 mod add;
 mod calckey;
+mod config;
 mod conflicts;
 mod contentlocation;
 mod crash;
