@@ -12,6 +12,8 @@ mod dropkey;
 mod examinekey;
 mod filter_process;
 mod find;
+mod findkeys;
+mod findref;
 mod fromkey;
 mod fsck;
 mod get;
@@ -72,6 +74,10 @@ pub enum Command {
     FilterProcess(filter_process::Args),
     /// List the annexed files whose content is present (or that match).
     Find(find::Args),
+    /// List the keys whose content is present (or that match).
+    Findkeys(findkeys::Args),
+    /// List the annexed files in git refs (deprecated).
+    Findref(findref::Args),
     /// Add a file using a specific key.
     Fromkey(fromkey::Args),
     /// Find and fix problems.
@@ -150,6 +156,8 @@ pub fn run(command: Command) -> Result<(), CommandError> {
         Command::Examinekey(args) => examinekey::run(args),
         Command::FilterProcess(args) => filter_process::run(args),
         Command::Find(args) => find::run(args),
+        Command::Findkeys(args) => findkeys::run(args),
+        Command::Findref(args) => findref::run(args),
         Command::Fromkey(args) => fromkey::run(args),
         Command::Fsck(args) => fsck::run(args),
         Command::Get(args) => get::run(args),

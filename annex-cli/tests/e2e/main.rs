@@ -14,6 +14,7 @@ mod contentlocation;
 mod crash;
 mod drop_safety;
 mod examinekey;
+mod findref;
 mod fsck;
 mod hardening;
 mod hostile_inputs;
