@@ -58,3 +58,20 @@ pub fn config_origin(dir: &Path, name: &str) -> Option<Vec<u8>> {
         .ok()?;
     out.status.success().then_some(out.stdout)
 }
+
+/// `git ARGS` run in the git directory (so that no work tree applies and
+/// paths are from the top); its stdout, or its stderr as the error.
+pub fn run_in_git_dir(git_dir: &Path, args: &[String]) -> Result<Vec<u8>, String> {
+    let out = Command::new("git")
+        .current_dir(git_dir)
+        .arg("--git-dir=.")
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("cannot run git: {e}"))?;
+    if out.status.success() {
+        Ok(out.stdout)
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).trim().to_owned())
+    }
+}

@@ -56,6 +56,7 @@ pub mod drop;
 pub mod fsck;
 pub mod get;
 pub mod global_config;
+pub mod history;
 mod git;
 pub mod info;
 pub mod item;

@@ -21,6 +21,7 @@ mod group;
 mod info;
 mod init;
 mod lock;
+mod log;
 mod lookupkey;
 mod matchexpression;
 mod maxsize;
@@ -94,6 +95,8 @@ pub enum Command {
     Init(init::Args),
     /// Lock files back into the annex (symlinks).
     Lock(lock::Args),
+    /// Show the location history of files or keys.
+    Log(log::Args),
     /// Look up the key of annexed files.
     Lookupkey(lookupkey::Args),
     /// Check if a preferred content expression matches.
@@ -166,6 +169,7 @@ pub fn run(command: Command) -> Result<(), CommandError> {
         Command::Info(args) => info::run(args),
         Command::Init(args) => init::run(args),
         Command::Lock(args) => lock::run(args),
+        Command::Log(args) => log::run(args),
         Command::Lookupkey(args) => lookupkey::run(args),
         Command::Matchexpression(args) => matchexpression::run(args),
         Command::Maxsize(args) => maxsize::run(args),

@@ -20,6 +20,7 @@ mod hardening;
 mod hostile_inputs;
 mod init;
 mod interop;
+mod log;
 mod matchexpression;
 mod matching;
 mod maxsize;
