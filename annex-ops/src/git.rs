@@ -75,3 +75,49 @@ pub fn run_in_git_dir(git_dir: &Path, args: &[String]) -> Result<Vec<u8>, String
         Err(String::from_utf8_lossy(&out.stderr).trim().to_owned())
     }
 }
+
+/// `git rm --cached --force --quiet -- PATHS` in the work tree `top`.
+pub fn rm_cached(top: &Path, paths: &[Vec<u8>]) -> Result<(), String> {
+    use std::os::unix::ffi::OsStrExt;
+    let out = Command::new("git")
+        .current_dir(top)
+        .args(["rm", "--cached", "--force", "--quiet", "--"])
+        .args(paths.iter().map(|p| OsStr::from_bytes(p)))
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("cannot run git: {e}"))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).trim().to_owned())
+    }
+}
+
+/// `git branch -D NAME` (quietly); a branch that does not exist is not an
+/// error.
+pub fn delete_branch(git_dir: &Path, name: &str) -> Result<(), String> {
+    let exists = Command::new("git")
+        .arg("--git-dir")
+        .arg(git_dir)
+        .args(["rev-parse", "--verify", "--quiet"])
+        .arg(format!("refs/heads/{name}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !exists {
+        return Ok(());
+    }
+    let out = Command::new("git")
+        .arg("--git-dir")
+        .arg(git_dir)
+        .args(["branch", "-q", "-D", name])
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("cannot run git: {e}"))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).trim().to_owned())
+    }
+}

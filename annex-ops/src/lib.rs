@@ -70,6 +70,7 @@ pub mod remotes;
 pub mod reserve;
 pub mod session;
 pub mod transfer;
+pub mod unannex;
 
 pub use annex::{Annex, AnnexError, Whereabouts};
 pub use item::Item;

@@ -35,6 +35,7 @@ mod smudge;
 pub(crate) mod sync;
 pub(crate) mod sync_content;
 mod trust;
+mod unannex;
 mod unlock;
 mod unused;
 mod version;
@@ -127,6 +128,10 @@ pub enum Command {
     Sync(sync::Args),
     /// Trust a repository.
     Trust(trust::Args),
+    /// Undo an accidental add: take files out of the annex.
+    Unannex(unannex::Args),
+    /// De-initialize git-annex and clean out the repository.
+    Uninit(unannex::UninitArgs),
     /// Remove a repository from a group.
     Ungroup(group::UngroupArgs),
     /// Unlock files so they can be modified.
@@ -185,6 +190,8 @@ pub fn run(command: Command) -> Result<(), CommandError> {
         Command::Merge(args) => merge::run(args),
         Command::Sync(args) => sync::run(args),
         Command::Trust(args) => trust::run(TrustLevel::Trusted, args),
+        Command::Unannex(args) => unannex::run(args),
+        Command::Uninit(args) => unannex::run_uninit(args),
         Command::Ungroup(args) => group::run_ungroup(args),
         Command::Unlock(args) => unlock::run(args),
         Command::Untrust(args) => trust::run(TrustLevel::Untrusted, args),

@@ -31,6 +31,7 @@ mod settings;
 mod sync;
 mod sync_content;
 mod transfer;
+mod unannex;
 
 use std::path::Path;
 use std::process::{Command, Output};

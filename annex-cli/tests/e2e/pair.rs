@@ -53,7 +53,12 @@ pub fn ours(dir: &Path, args: &[&str], stdin: Option<&[u8]>) -> Output {
 }
 
 fn uuid(dir: &Path) -> String {
-    support::git(dir, &["config", "annex.uuid"]).trim().to_string()
+    let mut cmd = Command::new("git");
+    support::hermetic(&mut cmd)
+        .current_dir(dir)
+        .args(["config", "annex.uuid"]);
+    let out = support::output_with_stdin(cmd, None);
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
 impl Pair {
@@ -86,10 +91,10 @@ impl Pair {
         let u = uuid(dir);
         let d = dir.to_string_lossy().into_owned();
         let c = |b: &[u8]| {
-            String::from_utf8_lossy(b)
-                .replace(&u, "UUID")
-                .replace(&d, "REPO")
-                .replace("git-annex-rs:", "git-annex:")
+            let s = String::from_utf8_lossy(b).replace(&d, "REPO");
+            // An uninitialized repository has an empty UUID.
+            let s = if u.is_empty() { s } else { s.replace(&u, "UUID") };
+            s.replace("git-annex-rs:", "git-annex:")
         };
         Seen {
             stdout: c(&out.stdout),
@@ -138,7 +143,11 @@ impl Pair {
                 .filter(|p| filter(p))
                 .map(|p| {
                     let body = support::git(d, &["show", &format!("git-annex:{p}")]);
-                    (p.replace(&u, "UUID"), body.replace(&u, "UUID"))
+                    if u.is_empty() {
+                        (p.to_owned(), body)
+                    } else {
+                        (p.replace(&u, "UUID"), body.replace(&u, "UUID"))
+                    }
                 })
                 .collect()
         };
