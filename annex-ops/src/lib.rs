@@ -66,6 +66,7 @@ pub mod metadata;
 pub mod observer;
 pub mod put;
 pub mod queue;
+pub mod reinit;
 pub mod remotes;
 pub mod reserve;
 pub mod session;

@@ -29,6 +29,7 @@ mod merge;
 mod metadata;
 mod move_;
 mod numcopies;
+mod reinit;
 mod resolvemerge;
 mod setpresentkey;
 mod smudge;
@@ -116,6 +117,8 @@ pub enum Command {
     Numcopies(numcopies::Args),
     /// Get or set a required content expression.
     Required(wanted::Args),
+    /// Initialize git-annex again, reusing an earlier repository's UUID.
+    Reinit(reinit::Args),
     /// Resolve merge conflicts.
     Resolvemerge(resolvemerge::Args),
     /// Return a repository to the default trust level.
@@ -183,6 +186,7 @@ pub fn run(command: Command) -> Result<(), CommandError> {
         Command::Move(args) => move_::run(args),
         Command::Numcopies(args) => numcopies::run(numcopies::Setting::NumCopies, args),
         Command::Required(args) => wanted::run(wanted::Which::Required, args),
+        Command::Reinit(args) => reinit::run(args),
         Command::Resolvemerge(args) => resolvemerge::run(args),
         Command::Semitrust(args) => trust::run(TrustLevel::SemiTrusted, args),
         Command::Setpresentkey(args) => setpresentkey::run(args),

@@ -27,6 +27,7 @@ mod maxsize;
 mod metadata;
 mod pair;
 mod read;
+mod reinit;
 mod settings;
 mod sync;
 mod sync_content;
