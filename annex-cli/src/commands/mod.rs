@@ -29,6 +29,8 @@ mod merge;
 mod metadata;
 mod move_;
 mod numcopies;
+mod readpresentkey;
+mod registerurl;
 mod reinit;
 mod resolvemerge;
 mod setpresentkey;
@@ -117,6 +119,10 @@ pub enum Command {
     Numcopies(numcopies::Args),
     /// Get or set a required content expression.
     Required(wanted::Args),
+    /// Tell by the exit code whether the location log says a repository has a key.
+    Readpresentkey(readpresentkey::Args),
+    /// Register URLs for keys.
+    Registerurl(registerurl::Args),
     /// Initialize git-annex again, reusing an earlier repository's UUID.
     Reinit(reinit::Args),
     /// Resolve merge conflicts.
@@ -139,6 +145,8 @@ pub enum Command {
     Ungroup(group::UngroupArgs),
     /// Unlock files so they can be modified.
     Unlock(unlock::Args),
+    /// Unregister URLs of keys.
+    Unregisterurl(registerurl::Args),
     /// Do not trust a repository.
     Untrust(trust::Args),
     /// Look for unused file content.
@@ -186,6 +194,8 @@ pub fn run(command: Command) -> Result<(), CommandError> {
         Command::Move(args) => move_::run(args),
         Command::Numcopies(args) => numcopies::run(numcopies::Setting::NumCopies, args),
         Command::Required(args) => wanted::run(wanted::Which::Required, args),
+        Command::Readpresentkey(args) => readpresentkey::run(args),
+        Command::Registerurl(args) => registerurl::run(args, true),
         Command::Reinit(args) => reinit::run(args),
         Command::Resolvemerge(args) => resolvemerge::run(args),
         Command::Semitrust(args) => trust::run(TrustLevel::SemiTrusted, args),
@@ -198,6 +208,7 @@ pub fn run(command: Command) -> Result<(), CommandError> {
         Command::Uninit(args) => unannex::run_uninit(args),
         Command::Ungroup(args) => group::run_ungroup(args),
         Command::Unlock(args) => unlock::run(args),
+        Command::Unregisterurl(args) => registerurl::run(args, false),
         Command::Untrust(args) => trust::run(TrustLevel::Untrusted, args),
         Command::Unused(args) => unused::run(args),
         Command::Version(args) => version::run(args),

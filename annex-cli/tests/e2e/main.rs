@@ -33,6 +33,7 @@ mod sync;
 mod sync_content;
 mod transfer;
 mod unannex;
+mod urls;
 
 use std::path::Path;
 use std::process::{Command, Output};
