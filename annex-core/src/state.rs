@@ -291,12 +291,18 @@ impl State {
 
     /// Records that a repository has (or no longer has) a key's content.
     pub fn set_present(&self, key: &Key, uuid: &Uuid, present: bool) -> Result<(), BranchError> {
-        let t = self.clock.candidate();
         let status = if present {
             Status::Present
         } else {
             Status::Missing
         };
+        self.set_status(key, uuid, status)
+    }
+
+    /// Records a repository's status for a key in the location log
+    /// (present, missing, or gone for good).
+    pub fn set_status(&self, key: &Key, uuid: &Uuid, status: Status) -> Result<(), BranchError> {
+        let t = self.clock.candidate();
         // The setter says `None` when the log already says so; then nothing
         // is journalled, as git-annex does.
         self.branch

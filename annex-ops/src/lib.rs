@@ -71,6 +71,7 @@ pub mod remotes;
 pub mod reserve;
 pub mod session;
 pub mod transfer;
+pub mod unused_lists;
 pub mod urls;
 pub mod unannex;
 

@@ -9,6 +9,7 @@ mod copy;
 mod describe;
 mod drop;
 mod dropkey;
+mod dropunused;
 mod examinekey;
 mod filter_process;
 mod find;
@@ -55,6 +56,8 @@ use crate::error::CommandError;
 pub enum Command {
     /// Add files to the annex.
     Add(add::Args),
+    /// Add back unused content as files.
+    Addunused(dropunused::AddArgs),
     /// Calculate the key for a file.
     Calckey(calckey::Args),
     /// Check if a key is present in a remote (or any remote).
@@ -73,6 +76,8 @@ pub enum Command {
     Drop(drop::Args),
     /// Drop content of keys from this repository, unsafely.
     Dropkey(dropkey::Args),
+    /// Drop unused content.
+    Dropunused(dropunused::Args),
     /// Print information that can be told from a key alone.
     Examinekey(examinekey::Args),
     /// Long-running git filter process for unlocked files.
@@ -163,6 +168,7 @@ pub enum Command {
 pub fn run(command: Command) -> Result<(), CommandError> {
     match command {
         Command::Add(args) => add::run(args),
+        Command::Addunused(args) => dropunused::run_add(args),
         Command::Calckey(args) => calckey::run(args),
         Command::Checkpresentkey(args) => checkpresentkey::run(args),
         Command::Contentlocation(args) => contentlocation::run(args),
@@ -172,6 +178,7 @@ pub fn run(command: Command) -> Result<(), CommandError> {
         Command::Describe(args) => describe::run(args),
         Command::Drop(args) => drop::run(args),
         Command::Dropkey(args) => dropkey::run(args),
+        Command::Dropunused(args) => dropunused::run(args),
         Command::Examinekey(args) => examinekey::run(args),
         Command::FilterProcess(args) => filter_process::run(args),
         Command::Find(args) => find::run(args),

@@ -13,6 +13,7 @@ mod conflicts;
 mod contentlocation;
 mod crash;
 mod drop_safety;
+mod dropunused;
 mod examinekey;
 mod findref;
 mod fsck;
