@@ -73,6 +73,7 @@ pub mod session;
 pub mod transfer;
 pub mod unused_lists;
 pub mod urls;
+pub mod whereused;
 pub mod unannex;
 
 pub use annex::{Annex, AnnexError, Whereabouts};

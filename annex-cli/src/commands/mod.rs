@@ -21,6 +21,7 @@ mod get;
 mod group;
 mod info;
 mod init;
+mod list;
 mod lock;
 mod log;
 mod lookupkey;
@@ -45,6 +46,7 @@ mod unused;
 mod version;
 mod wanted;
 mod whereis;
+mod whereused;
 mod xfer;
 
 use annex_core::logs::trust::TrustLevel;
@@ -102,6 +104,8 @@ pub enum Command {
     Info(info::Args),
     /// Initialize git-annex in the current git repository.
     Init(init::Args),
+    /// Show which repositories have each file.
+    List(list::Args),
     /// Lock files back into the annex (symlinks).
     Lock(lock::Args),
     /// Show the location history of files or keys.
@@ -162,6 +166,8 @@ pub enum Command {
     Wanted(wanted::Args),
     /// List the repositories that have the content of files.
     Whereis(whereis::Args),
+    /// List the files that use a key.
+    Whereused(whereused::Args),
 }
 
 /// Runs one command.
@@ -191,6 +197,7 @@ pub fn run(command: Command) -> Result<(), CommandError> {
         Command::Groupwanted(args) => wanted::run(wanted::Which::GroupWanted, args),
         Command::Info(args) => info::run(args),
         Command::Init(args) => init::run(args),
+        Command::List(args) => list::run(args),
         Command::Lock(args) => lock::run(args),
         Command::Log(args) => log::run(args),
         Command::Lookupkey(args) => lookupkey::run(args),
@@ -221,5 +228,6 @@ pub fn run(command: Command) -> Result<(), CommandError> {
         Command::Version(args) => version::run(args),
         Command::Wanted(args) => wanted::run(wanted::Which::Wanted, args),
         Command::Whereis(args) => whereis::run(args),
+        Command::Whereused(args) => whereused::run(args),
     }
 }

@@ -21,6 +21,7 @@ mod hardening;
 mod hostile_inputs;
 mod init;
 mod interop;
+mod list;
 mod log;
 mod matchexpression;
 mod matching;
