@@ -53,6 +53,7 @@
 pub mod annex;
 pub mod checkpresent;
 pub mod drop;
+pub mod fix;
 pub mod fsck;
 pub mod get;
 pub mod global_config;

@@ -15,6 +15,7 @@ mod filter_process;
 mod find;
 mod findkeys;
 mod findref;
+mod fix;
 mod fromkey;
 mod fsck;
 mod get;
@@ -90,6 +91,8 @@ pub enum Command {
     Findkeys(findkeys::Args),
     /// List the annexed files in git refs (deprecated).
     Findref(findref::Args),
+    /// Point the symlinks of annexed files at their content again.
+    Fix(fix::Args),
     /// Add a file using a specific key.
     Fromkey(fromkey::Args),
     /// Find and fix problems.
@@ -190,6 +193,7 @@ pub fn run(command: Command) -> Result<(), CommandError> {
         Command::Find(args) => find::run(args),
         Command::Findkeys(args) => findkeys::run(args),
         Command::Findref(args) => findref::run(args),
+        Command::Fix(args) => fix::run(args),
         Command::Fromkey(args) => fromkey::run(args),
         Command::Fsck(args) => fsck::run(args),
         Command::Get(args) => get::run(args),

@@ -16,6 +16,7 @@ mod drop_safety;
 mod dropunused;
 mod examinekey;
 mod findref;
+mod fix;
 mod fsck;
 mod hardening;
 mod hostile_inputs;
