@@ -20,6 +20,7 @@ mod fromkey;
 mod fsck;
 mod get;
 mod group;
+mod help;
 mod info;
 mod init;
 mod list;
@@ -56,6 +57,7 @@ use crate::error::CommandError;
 
 /// The commands of `git-annex-rs`.
 #[derive(clap::Subcommand, Debug)]
+#[command(disable_help_subcommand = true)]
 pub enum Command {
     /// Add files to the annex.
     Add(add::Args),
@@ -103,6 +105,8 @@ pub enum Command {
     Group(group::Args),
     /// Get or set a group's preferred content expression.
     Groupwanted(wanted::Args),
+    /// Show help on git-annex-rs or one of its commands.
+    Help(help::Args),
     /// Show information about the repository, a path, a key or a remote.
     Info(info::Args),
     /// Initialize git-annex in the current git repository.
@@ -199,6 +203,7 @@ pub fn run(command: Command) -> Result<(), CommandError> {
         Command::Get(args) => get::run(args),
         Command::Group(args) => group::run(args),
         Command::Groupwanted(args) => wanted::run(wanted::Which::GroupWanted, args),
+        Command::Help(args) => help::run(args),
         Command::Info(args) => info::run(args),
         Command::Init(args) => init::run(args),
         Command::List(args) => list::run(args),

@@ -19,6 +19,7 @@ mod findref;
 mod fix;
 mod fsck;
 mod hardening;
+mod help;
 mod hostile_inputs;
 mod init;
 mod interop;
