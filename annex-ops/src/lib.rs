@@ -68,6 +68,7 @@ pub mod observer;
 pub mod put;
 pub mod queue;
 pub mod reinit;
+pub mod reinject;
 pub mod remotes;
 pub mod reserve;
 pub mod session;

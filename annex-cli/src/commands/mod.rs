@@ -36,6 +36,7 @@ mod numcopies;
 mod readpresentkey;
 mod registerurl;
 mod reinit;
+mod reinject;
 mod resolvemerge;
 mod setpresentkey;
 mod smudge;
@@ -141,6 +142,8 @@ pub enum Command {
     Registerurl(registerurl::Args),
     /// Initialize git-annex again, reusing an earlier repository's UUID.
     Reinit(reinit::Args),
+    /// Put content back into the annex from outside.
+    Reinject(reinject::Args),
     /// Resolve merge conflicts.
     Resolvemerge(resolvemerge::Args),
     /// Return a repository to the default trust level.
@@ -220,6 +223,7 @@ pub fn run(command: Command) -> Result<(), CommandError> {
         Command::Readpresentkey(args) => readpresentkey::run(args),
         Command::Registerurl(args) => registerurl::run(args, true),
         Command::Reinit(args) => reinit::run(args),
+        Command::Reinject(args) => reinject::run(args),
         Command::Resolvemerge(args) => resolvemerge::run(args),
         Command::Semitrust(args) => trust::run(TrustLevel::SemiTrusted, args),
         Command::Setpresentkey(args) => setpresentkey::run(args),

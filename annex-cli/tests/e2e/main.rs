@@ -32,6 +32,7 @@ mod metadata;
 mod pair;
 mod read;
 mod reinit;
+mod reinject;
 mod settings;
 mod sync;
 mod sync_content;
