@@ -67,6 +67,7 @@ pub mod metadata;
 pub mod observer;
 pub mod put;
 pub mod queue;
+pub mod rekey;
 pub mod reinit;
 pub mod reinject;
 pub mod remotes;

@@ -37,6 +37,7 @@ mod readpresentkey;
 mod registerurl;
 mod reinit;
 mod reinject;
+mod rekey;
 mod resolvemerge;
 mod setpresentkey;
 mod smudge;
@@ -144,6 +145,8 @@ pub enum Command {
     Reinit(reinit::Args),
     /// Put content back into the annex from outside.
     Reinject(reinject::Args),
+    /// Change the keys used for files.
+    Rekey(rekey::Args),
     /// Resolve merge conflicts.
     Resolvemerge(resolvemerge::Args),
     /// Return a repository to the default trust level.
@@ -224,6 +227,7 @@ pub fn run(command: Command) -> Result<(), CommandError> {
         Command::Registerurl(args) => registerurl::run(args, true),
         Command::Reinit(args) => reinit::run(args),
         Command::Reinject(args) => reinject::run(args),
+        Command::Rekey(args) => rekey::run(args),
         Command::Resolvemerge(args) => resolvemerge::run(args),
         Command::Semitrust(args) => trust::run(TrustLevel::SemiTrusted, args),
         Command::Setpresentkey(args) => setpresentkey::run(args),

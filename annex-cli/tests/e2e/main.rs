@@ -33,6 +33,7 @@ mod pair;
 mod read;
 mod reinit;
 mod reinject;
+mod rekey;
 mod settings;
 mod sync;
 mod sync_content;
