@@ -97,6 +97,15 @@ impl State {
         self.branch.commit(&self.branch.commit_message())
     }
 
+    /// Forgets the `git-annex` branch's git history (`git annex forget`):
+    /// the branch starts again from one commit holding what it knows, and
+    /// `transitions.log` says so, with this clock.
+    pub fn forget_history(&self) -> Result<gix::ObjectId, BranchError> {
+        let mut line = b"ForgetGitHistory ".to_vec();
+        self.clock.candidate().write_to(&mut line);
+        self.branch.forget_history(&line)
+    }
+
     /// Changes a log through the journal. `regarding` names the
     /// repositories the change is about: when one of them is private
     /// (`annex.private`, `remote.NAME.annex-private`), the change goes to the

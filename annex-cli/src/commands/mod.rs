@@ -16,6 +16,7 @@ mod find;
 mod findkeys;
 mod findref;
 mod fix;
+mod forget;
 mod fromkey;
 mod fsck;
 mod get;
@@ -97,6 +98,8 @@ pub enum Command {
     Findref(findref::Args),
     /// Point the symlinks of annexed files at their content again.
     Fix(fix::Args),
+    /// Forget the git history of the git-annex branch.
+    Forget(forget::Args),
     /// Add a file using a specific key.
     Fromkey(fromkey::Args),
     /// Find and fix problems.
@@ -204,6 +207,7 @@ pub fn run(command: Command) -> Result<(), CommandError> {
         Command::Findkeys(args) => findkeys::run(args),
         Command::Findref(args) => findref::run(args),
         Command::Fix(args) => fix::run(args),
+        Command::Forget(args) => forget::run(args),
         Command::Fromkey(args) => fromkey::run(args),
         Command::Fsck(args) => fsck::run(args),
         Command::Get(args) => get::run(args),

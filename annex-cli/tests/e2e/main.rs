@@ -17,6 +17,7 @@ mod dropunused;
 mod examinekey;
 mod findref;
 mod fix;
+mod forget;
 mod fsck;
 mod hardening;
 mod help;
