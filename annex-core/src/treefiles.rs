@@ -52,7 +52,7 @@ pub fn annexed_files_in(
         .map_err(|_| TreeFilesError::BadName(rev.to_owned()))?;
     let tree = obj
         .object()
-        .map_err(|e| git_err(format!("{rev}"))(&e))?
+        .map_err(|e| git_err(rev.to_string())(&e))?
         .peel_to_tree()
         .map_err(|e| git_err(format!("the tree of {rev}"))(&e))?;
     let mut out = Vec::new();

@@ -65,7 +65,10 @@ impl<'a> Fixer<'a> {
         if !file.locked {
             return Ok(None);
         }
-        let full = self.ingester.top().join(std::ffi::OsStr::from_bytes(&file.path));
+        let full = self
+            .ingester
+            .top()
+            .join(std::ffi::OsStr::from_bytes(&file.path));
         let Ok(current) = std::fs::read_link(&full) else {
             return Ok(None);
         };

@@ -102,8 +102,14 @@ pub fn check(name: &str) -> Result<(), GlobalConfigError> {
 pub fn get(session: &Session, name: &str) -> Result<Option<Vec<u8>>, GlobalConfigError> {
     Ok(match kind(name)? {
         Kind::Branch => session.state.config()?.remove(name.as_bytes()),
-        Kind::NumCopies => session.state.numcopies()?.map(|n| n.to_string().into_bytes()),
-        Kind::MinCopies => session.state.mincopies()?.map(|n| n.to_string().into_bytes()),
+        Kind::NumCopies => session
+            .state
+            .numcopies()?
+            .map(|n| n.to_string().into_bytes()),
+        Kind::MinCopies => session
+            .state
+            .mincopies()?
+            .map(|n| n.to_string().into_bytes()),
     })
 }
 

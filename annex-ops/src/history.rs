@@ -173,8 +173,8 @@ fn git_log(
     args.push("refs/heads/git-annex".into());
     args.push("--".into());
     args.extend(path.map(str::to_owned));
-    let out = crate::git::run_in_git_dir(session.repo.git_dir(), &args)
-        .map_err(HistoryError::GitLog)?;
+    let out =
+        crate::git::run_in_git_dir(session.repo.git_dir(), &args).map_err(HistoryError::GitLog)?;
     Ok(parse_raw_log(&out))
 }
 

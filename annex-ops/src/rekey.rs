@@ -82,7 +82,9 @@ pub fn rekey(session: &Session, file: &AnnexedFile, new: &Key) -> Result<(), Rek
             // Content absent: the pointer itself names the new key.
             session
                 .store
-                .replace_file(&full, |tmp| std::fs::write(tmp, annex_core::pointer::format_pointer(new)))
+                .replace_file(&full, |tmp| {
+                    std::fs::write(tmp, annex_core::pointer::format_pointer(new))
+                })
                 .map_err(|source| ingest::IngestError::Io {
                     op: "replace",
                     path: full.clone(),

@@ -146,7 +146,10 @@ pub fn uninit_check(session: &Session, cwd: &Path) -> Result<(), UnannexError> {
     {
         return Err(UnannexError::OnAnnexBranch);
     }
-    let top = wt.top().canonicalize().unwrap_or_else(|_| wt.top().to_path_buf());
+    let top = wt
+        .top()
+        .canonicalize()
+        .unwrap_or_else(|_| wt.top().to_path_buf());
     let cwd = cwd.canonicalize().unwrap_or_else(|_| cwd.to_path_buf());
     if top != cwd {
         return Err(UnannexError::NotAtTop);

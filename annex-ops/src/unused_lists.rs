@@ -59,10 +59,14 @@ impl UnusedLists {
     /// Reads the lists of the repository whose git directory is `git_dir`
     /// (a missing list is empty).
     pub fn read(git_dir: &Path) -> UnusedLists {
-        let lists = [(Which::Unused, ""), (Which::Bad, "bad"), (Which::Tmp, "tmp")]
-            .into_iter()
-            .map(|(w, p)| (w, read_unused_log(&unused_log_path(git_dir, p))))
-            .collect();
+        let lists = [
+            (Which::Unused, ""),
+            (Which::Bad, "bad"),
+            (Which::Tmp, "tmp"),
+        ]
+        .into_iter()
+        .map(|(w, p)| (w, read_unused_log(&unused_log_path(git_dir, p))))
+        .collect();
         UnusedLists { lists }
     }
 
@@ -98,7 +102,8 @@ pub fn parse_ranges(words: &[String], lists: &UnusedLists) -> Result<Vec<u64>, U
         let bad = || UnusedListError::BadRange(w.clone());
         let nums: Vec<u64> = match w.split_once('-') {
             Some((a, b)) => {
-                let (a, b): (u64, u64) = (a.parse().map_err(|_| bad())?, b.parse().map_err(|_| bad())?);
+                let (a, b): (u64, u64) =
+                    (a.parse().map_err(|_| bad())?, b.parse().map_err(|_| bad())?);
                 (a..=b).collect()
             }
             None => vec![w.parse().map_err(|_| bad())?],
@@ -122,14 +127,13 @@ pub fn remove_stale(git_dir: &Path, which: Which, key: &Key) -> Result<(), Unuse
         Which::Tmp => git_dir.join("annex").join("tmp"),
     };
     use std::os::unix::ffi::OsStrExt;
-    let path = dir.join(std::ffi::OsStr::from_bytes(&annex_core::objects::key_file(key)));
+    let path = dir.join(std::ffi::OsStr::from_bytes(&annex_core::objects::key_file(
+        key,
+    )));
     match std::fs::remove_file(&path) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(UnusedListError::Remove {
-            path,
-            source: e,
-        }),
+        Err(e) => Err(UnusedListError::Remove { path, source: e }),
     }
 }
 
@@ -153,7 +157,10 @@ mod tests {
     fn numbers_ranges_and_all() {
         let l = lists();
         let w = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        assert_eq!(parse_ranges(&w(&["2", "1-3"]), &l).ok(), Some(vec![2, 1, 2, 3]));
+        assert_eq!(
+            parse_ranges(&w(&["2", "1-3"]), &l).ok(),
+            Some(vec![2, 1, 2, 3])
+        );
         assert_eq!(parse_ranges(&w(&["all"]), &l).ok(), Some(vec![1, 2, 3]));
         assert!(matches!(
             parse_ranges(&w(&["9"]), &l),

@@ -86,7 +86,11 @@ pub fn historical(session: &Session, key: &Key) -> Vec<HistoricalUse> {
         )
         .ok()
         .and_then(|out| {
-            let line = out.split(|&b| b == b'\n').next().unwrap_or_default().to_vec();
+            let line = out
+                .split(|&b| b == b'\n')
+                .next()
+                .unwrap_or_default()
+                .to_vec();
             (!line.is_empty()).then(|| String::from_utf8_lossy(&line).into_owned())
         });
         if let Some(r) = described {
@@ -163,6 +167,9 @@ mod tests {
 
     #[test]
     fn regexes_escape_punctuation() {
-        assert_eq!(escape_regex(b"SHA256E-s2--ab.c"), "SHA256E[-]s2[-][-]ab[.]c");
+        assert_eq!(
+            escape_regex(b"SHA256E-s2--ab.c"),
+            "SHA256E[-]s2[-][-]ab[.]c"
+        );
     }
 }

@@ -45,7 +45,8 @@ pub fn run(args: Args) -> Result<(), CommandError> {
     let lister = Lister::new(&ctx, &args.matching, format, args.print0, &args.output)?;
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     for r in &args.refs {
-        let files = match annex_core::treefiles::annexed_files_in(ctx.state.branch().repo(), r, &[]) {
+        let files = match annex_core::treefiles::annexed_files_in(ctx.state.branch().repo(), r, &[])
+        {
             Ok(files) => files,
             Err(e @ annex_core::treefiles::TreeFilesError::BadName(_)) => {
                 out.flush().map_err(CommandError::from_write)?;

@@ -2,7 +2,7 @@
 //! starts again from one commit, and other repositories do the same when
 //! they merge it), as git-annex does; without `--force` it refuses.
 
-use crate::action::{CommonArgs, Reporter, Mode};
+use crate::action::{CommonArgs, Mode, Reporter};
 use crate::context::Ctx;
 use crate::error::CommandError;
 
@@ -25,7 +25,9 @@ pub fn run(args: Args) -> Result<(), CommandError> {
     let mut reporter = Reporter::new("forget", Mode::Plain).quiet(args.quiet);
     let mut action = reporter.start(None, None, b"git-annex")?;
     if !args.force {
-        action.long_note("To forget git-annex branch history, you must specify --force. This deletes metadata!")?;
+        action.long_note(
+            "To forget git-annex branch history, you must specify --force. This deletes metadata!",
+        )?;
         action.end(false)?;
         return reporter.finish();
     }

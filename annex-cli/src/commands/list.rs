@@ -37,7 +37,10 @@ pub struct Args {
 /// `uuid.log` by description. Dead repositories are left out.
 fn columns(ctx: &Ctx, repos: &Repos, all: bool) -> Vec<(Option<Uuid>, String, TrustLevel)> {
     let mut cols: Vec<(Option<Uuid>, String, TrustLevel)> = Vec::new();
-    let trust = |u: &Option<Uuid>| u.as_ref().map_or(TrustLevel::SemiTrusted, |u| repos.trust(u));
+    let trust = |u: &Option<Uuid>| {
+        u.as_ref()
+            .map_or(TrustLevel::SemiTrusted, |u| repos.trust(u))
+    };
     let here = Some(ctx.here().clone());
     cols.push((here.clone(), "here".into(), trust(&here)));
     for r in ctx.config.remotes() {
@@ -108,18 +111,22 @@ pub fn run(args: Args) -> Result<(), CommandError> {
         let here: BTreeSet<Uuid> = snap.locations(&f.key)?.into_iter().collect();
         let mut line: Vec<u8> = cols
             .iter()
-            .map(|(u, _, t)| match (u.as_ref().is_some_and(|u| here.contains(u)), t) {
-                (true, TrustLevel::Untrusted) => b'x',
-                (true, _) => b'X',
-                (false, _) => b'_',
-            })
+            .map(
+                |(u, _, t)| match (u.as_ref().is_some_and(|u| here.contains(u)), t) {
+                    (true, TrustLevel::Untrusted) => b'x',
+                    (true, _) => b'X',
+                    (false, _) => b'_',
+                },
+            )
             .collect();
         line.push(b' ');
         line.extend_from_slice(&quote(&shown.path(&ctx, &f.path), quote_path));
         crate::output::bytes_line(&line)
     })?;
     if unmatched > 0 {
-        return Err(CommandError::quiet_failure(format!("list: {unmatched} failed")));
+        return Err(CommandError::quiet_failure(format!(
+            "list: {unmatched} failed"
+        )));
     }
     Ok(())
 }

@@ -210,12 +210,8 @@ impl Show<'_> {
         for u in &c.uuids {
             let desc = self.describe(u);
             let line = if self.gource {
-                let mut l = format!(
-                    "{}|{desc}|{}|",
-                    c.time,
-                    if c.added { "A" } else { "M" }
-                )
-                .into_bytes();
+                let mut l =
+                    format!("{}|{desc}|{}|", c.time, if c.added { "A" } else { "M" }).into_bytes();
                 l.extend_from_slice(&item);
                 l
             } else {

@@ -88,8 +88,13 @@ impl ClapArgs for ModArgs {
                 .help(help)
         };
         cmd.arg(
-            value("set", 's', "FIELD[+-?]=VALUE", "Set or unset a metadata value")
-                .value_parser(|s: &str| parse_mod_meta(s.as_bytes())),
+            value(
+                "set",
+                's',
+                "FIELD[+-?]=VALUE",
+                "Set or unset a metadata value",
+            )
+            .value_parser(|s: &str| parse_mod_meta(s.as_bytes())),
         )
         .arg(value("tag", 't', "TAG", "Set a tag"))
         .arg(value("untag", 'u', "TAG", "Remove a tag"))
@@ -124,7 +129,9 @@ impl FromArgMatches for ModArgs {
         }
         type Mk = fn(&str) -> ModMeta;
         let strings: [(&str, Mk); 3] = [
-            ("tag", |v| ModMeta::Add(TAG_FIELD.into(), v.as_bytes().to_vec())),
+            ("tag", |v| {
+                ModMeta::Add(TAG_FIELD.into(), v.as_bytes().to_vec())
+            }),
             ("untag", |v| {
                 ModMeta::Del(TAG_FIELD.into(), Some(v.as_bytes().to_vec()))
             }),
@@ -263,7 +270,7 @@ fn check_not_recursive(ctx: &Ctx, paths: &[OsString]) -> Result<(), CommandError
     for p in paths {
         let mut n = 0usize;
         // Unmatched paths are reported when the files are sought.
-        let _ = seek_each_quiet(ctx, p, &mut n)?;
+        seek_each_quiet(ctx, p, &mut n)?;
         if n > 1 {
             return Err(CommandError::failed(NEED_FORCE));
         }
@@ -346,9 +353,8 @@ fn show(action: &mut crate::action::Action<'_>, md: &MetaData) -> Result<(), Com
 /// gets an empty line; input that is not understood stops the command.
 fn run_batch(ctx: &Ctx, reporter: &mut Reporter, nul: bool) -> Result<(), CommandError> {
     crate::batch::for_each_item(nul, |line| {
-        let (target, md) = parse_batch_line(line).map_err(|e| {
-            CommandError::failed(format!("Batch input parse failure: {e}"))
-        })?;
+        let (target, md) = parse_batch_line(line)
+            .map_err(|e| CommandError::failed(format!("Batch input parse failure: {e}")))?;
         let (file, key) = match target {
             Target::Key(k) => (None, k),
             Target::File(f) => match lookup_file(ctx, std::path::Path::new(os_str(&f)))? {
@@ -396,7 +402,10 @@ fn parse_batch_line(line: &[u8]) -> Result<(Target, MetaData), String> {
         Some(Value::Object(fields)) => {
             for (name, vals) in fields {
                 if !legal_field(name) {
-                    return Err(format!("Error in $.fields: {}", illegal_field_message(name)));
+                    return Err(format!(
+                        "Error in $.fields: {}",
+                        illegal_field_message(name)
+                    ));
                 }
                 let Value::Array(vals) = vals else {
                     return Err("Error in $.fields: expected an array of values".into());
@@ -435,8 +444,8 @@ mod tests {
 
     #[test]
     fn batch_lines_parse_as_git_annex_reads_them() {
-        let (t, md) = parse_batch_line(br#"{"file":"a","fields":{"Tag":["x","y"],"n":[]}}"#)
-            .expect("parses");
+        let (t, md) =
+            parse_batch_line(br#"{"file":"a","fields":{"Tag":["x","y"],"n":[]}}"#).expect("parses");
         assert!(matches!(t, Target::File(f) if f == b"a"));
         assert_eq!(md.values_of("tag"), vec![b"x".to_vec(), b"y".to_vec()]);
         assert!(md.fields.contains_key("n"));

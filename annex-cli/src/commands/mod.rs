@@ -3,8 +3,8 @@
 pub(crate) mod add;
 mod calckey;
 mod checkpresentkey;
-mod contentlocation;
 mod config;
+mod contentlocation;
 mod copy;
 mod describe;
 mod drop;

@@ -46,7 +46,10 @@ pub fn run(args: Args) -> Result<(), CommandError> {
             let mut action = reporter.start(None, None, &shown)?;
             let path = Path::new(src);
             if !path.exists() {
-                action.fail(&format!("{}: getFileStatus: does not exist (No such file or directory)", lossy(&shown)))?;
+                action.fail(&format!(
+                    "{}: getFileStatus: does not exist (No such file or directory)",
+                    lossy(&shown)
+                ))?;
                 action.end(false)?;
                 continue;
             }
@@ -75,7 +78,10 @@ pub fn run(args: Args) -> Result<(), CommandError> {
                 ]),
             );
             let Some(file) = lookup_file(&ctx, Path::new(dest))? else {
-                action.fail(&format!("{} is not an annexed file", lossy(&os_bytes(dest))))?;
+                action.fail(&format!(
+                    "{} is not an annexed file",
+                    lossy(&os_bytes(dest))
+                ))?;
                 action.end(false)?;
                 continue;
             };
@@ -97,7 +103,9 @@ pub fn run(args: Args) -> Result<(), CommandError> {
             if annex_ops::reinject::verifies(&file.key) {
                 action.note("checksum...")?;
             }
-            match annex_ops::reinject::reinject(&ctx, Path::new(src), &file.key).map_err(lib_error)? {
+            match annex_ops::reinject::reinject(&ctx, Path::new(src), &file.key)
+                .map_err(lib_error)?
+            {
                 Reinjected::Stored => action.end(true)?,
                 Reinjected::Mismatch => {
                     action.fail(&mismatch)?;

@@ -97,10 +97,19 @@ pub fn run(args: Args) -> Result<(), CommandError> {
     if args.batch {
         crate::batch::for_each_item(args.z, |line| {
             let Some(sp) = line.iter().rposition(|&b| b == b' ') else {
-                return Err(CommandError::failed("Batch input parse failure: Expected a file and a key"));
+                return Err(CommandError::failed(
+                    "Batch input parse failure: Expected a file and a key",
+                ));
             };
             let input = vec![Value::String(lossy(line))];
-            staged |= one(&ctx, &mut reporter, args.force, &line[..sp], &line[sp + 1..], input)?;
+            staged |= one(
+                &ctx,
+                &mut reporter,
+                args.force,
+                &line[..sp],
+                &line[sp + 1..],
+                input,
+            )?;
             Ok(())
         })?;
     } else {

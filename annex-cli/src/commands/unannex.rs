@@ -51,7 +51,14 @@ pub fn run(args: Args) -> Result<(), CommandError> {
     let json = args.output.json || args.output.json_progress || args.output.json_error_messages;
     let ctx = Ctx::open(&args.common.config, args.output.quiet || json)?;
     let mut reporter = ctx.reporter(&args.output, "unannex");
-    unannex_files(&ctx, &mut reporter, &args.paths, &args.matching, args.fast, args.output.quiet)?;
+    unannex_files(
+        &ctx,
+        &mut reporter,
+        &args.paths,
+        &args.matching,
+        args.fast,
+        args.output.quiet,
+    )?;
     reporter.finish()
 }
 

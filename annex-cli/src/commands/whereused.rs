@@ -36,14 +36,20 @@ pub fn run(args: Args) -> Result<(), CommandError> {
         Some(k) => vec![k.clone()],
         None => {
             let path = annex_core::unused::unused_log_path(ctx.repo.git_dir(), "");
-            annex_core::unused::read_unused_log(&path).into_values().collect()
+            annex_core::unused::read_unused_log(&path)
+                .into_values()
+                .collect()
         }
     };
     let quote_path = ctx.config.get_bool("core.quotepath").unwrap_or(true);
     let at_top = ctx
         .worktree
         .as_ref()
-        .map(|wt| wt.top().canonicalize().unwrap_or_else(|_| wt.top().to_path_buf()))
+        .map(|wt| {
+            wt.top()
+                .canonicalize()
+                .unwrap_or_else(|_| wt.top().to_path_buf())
+        })
         .is_some_and(|t| t == ctx.cwd);
     for key in keys {
         let files = annex_ops::whereused::files(&ctx, &key)?;

@@ -37,7 +37,13 @@ fn config_set_get_unset_match_the_reference() {
         &["config", "--show-origin", "annex.synccontent"],
         &["config", "--show-origin", "core.bare"],
         &["config", "--show-origin", "foo.bar"],
-        &["config", "--show-origin", "annex.largefiles", "--for-file", "a"],
+        &[
+            "config",
+            "--show-origin",
+            "annex.largefiles",
+            "--for-file",
+            "a",
+        ],
     ] {
         p.same(args);
     }
@@ -50,9 +56,23 @@ fn config_set_get_unset_match_the_reference() {
 #[test]
 fn config_refusals_match_the_reference() {
     let p = Pair::new(annexed(FILES));
-    std::fs::write(p.theirs.join(".gitattributes"), "a annex.largefiles=nothing\n").expect("write");
-    std::fs::write(p.ours.join(".gitattributes"), "a annex.largefiles=nothing\n").expect("write");
-    p.same(&["config", "--show-origin", "annex.largefiles", "--for-file", "a"]);
+    std::fs::write(
+        p.theirs.join(".gitattributes"),
+        "a annex.largefiles=nothing\n",
+    )
+    .expect("write");
+    std::fs::write(
+        p.ours.join(".gitattributes"),
+        "a annex.largefiles=nothing\n",
+    )
+    .expect("write");
+    p.same(&[
+        "config",
+        "--show-origin",
+        "annex.largefiles",
+        "--for-file",
+        "a",
+    ]);
     // numcopies needs a number and cannot be unset (the reference adds a
     // Haskell call stack on stderr).
     for args in [

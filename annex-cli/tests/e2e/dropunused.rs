@@ -33,7 +33,11 @@ fn walk(dir: &Path) -> Vec<String> {
             if p.is_dir() {
                 out.extend(walk(&p));
             } else {
-                out.push(p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default());
+                out.push(
+                    p.file_name()
+                        .map(|n| n.to_string_lossy().into_owned())
+                        .unwrap_or_default(),
+                );
             }
         }
     }
@@ -78,7 +82,11 @@ fn dropunused_drops_with_copies_proven_as_the_reference() {
             support::git(&cd, &["checkout", "-q", "HEAD~1"]);
             assert!(theirs(&cd, &["get", "--quiet", "."], None).status.success());
             support::git(d, &["remote", "add", "cl", cd.to_str().expect("utf-8")]);
-            assert!(theirs(d, &["sync", "--quiet", "--no-push", "cl"], None).status.success());
+            assert!(
+                theirs(d, &["sync", "--quiet", "--no-push", "cl"], None)
+                    .status
+                    .success()
+            );
             c
         })
         .collect();
@@ -103,7 +111,13 @@ fn addunused_matches_the_reference() {
         let mut v: Vec<String> = std::fs::read_dir(d)
             .expect("dir")
             .flatten()
-            .map(|e| format!("{} -> {:?}", e.file_name().to_string_lossy(), std::fs::read_link(e.path()).ok()))
+            .map(|e| {
+                format!(
+                    "{} -> {:?}",
+                    e.file_name().to_string_lossy(),
+                    std::fs::read_link(e.path()).ok()
+                )
+            })
             .collect();
         v.sort();
         v

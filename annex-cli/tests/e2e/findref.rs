@@ -18,7 +18,11 @@ fn setup(d: &Path) {
     assert!(theirs(d, &["add", "--quiet", "s"], None).status.success());
     support::git(d, &["commit", "-q", "-m", "side"]);
     support::git(d, &["checkout", "-q", "main"]);
-    assert!(theirs(d, &["drop", "--force", "--quiet", "b"], None).status.success());
+    assert!(
+        theirs(d, &["drop", "--force", "--quiet", "b"], None)
+            .status
+            .success()
+    );
 }
 
 #[test]

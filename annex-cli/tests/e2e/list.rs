@@ -11,7 +11,14 @@ const C: &str = "SHA256E-s2--a3a5e715f0cc574a73c3f9bebb6bc24f32ffd5b67b387244c2c
 /// Files (two with the same content), one dropped, one moved, a remote
 /// that has some, an untrusted one, a file removed from the tree later.
 fn setup(d: &Path) {
-    annexed(&[("a", "a\n"), ("a2", "a\n"), ("b", "b\n"), ("d/c", "c\n"), ("e", "e\n"), ("s/f", "f\n")])(d);
+    annexed(&[
+        ("a", "a\n"),
+        ("a2", "a\n"),
+        ("b", "b\n"),
+        ("d/c", "c\n"),
+        ("e", "e\n"),
+        ("s/f", "f\n"),
+    ])(d);
     assert!(theirs(d, &["drop", "--force", "b"], None).status.success());
     support::git(d, &["mv", "a", "a3"]);
     support::git(d, &["commit", "-q", "-m", "mv"]);
@@ -21,12 +28,35 @@ fn setup(d: &Path) {
     // Another repository that has `a2`'s content and is untrusted, known
     // only through the git-annex branch.
     let other = d.join(".git").join("other");
-    support::git(d, &["clone", "-q", d.to_str().expect("utf-8"), other.to_str().expect("utf-8")]);
-    assert!(theirs(&other, &["init", "other repo"], None).status.success());
-    assert!(theirs(&other, &["get", "--quiet", "a2"], None).status.success());
+    support::git(
+        d,
+        &[
+            "clone",
+            "-q",
+            d.to_str().expect("utf-8"),
+            other.to_str().expect("utf-8"),
+        ],
+    );
+    assert!(
+        theirs(&other, &["init", "other repo"], None)
+            .status
+            .success()
+    );
+    assert!(
+        theirs(&other, &["get", "--quiet", "a2"], None)
+            .status
+            .success()
+    );
     assert!(theirs(&other, &["untrust", "here"], None).status.success());
-    support::git(d, &["remote", "add", "other", other.to_str().expect("utf-8")]);
-    assert!(theirs(d, &["sync", "--quiet", "--no-push", "other"], None).status.success());
+    support::git(
+        d,
+        &["remote", "add", "other", other.to_str().expect("utf-8")],
+    );
+    assert!(
+        theirs(d, &["sync", "--quiet", "--no-push", "other"], None)
+            .status
+            .success()
+    );
 }
 
 #[test]

@@ -18,7 +18,15 @@ fn repo_with_history() -> (tempfile::TempDir, tempfile::TempDir) {
     annexed(FILES)(o);
     let clone = tempfile::tempdir().expect("temp dir");
     let c = clone.path().join("c");
-    support::git(o, &["clone", "-q", o.to_str().expect("utf-8 path"), c.to_str().expect("utf-8 path")]);
+    support::git(
+        o,
+        &[
+            "clone",
+            "-q",
+            o.to_str().expect("utf-8 path"),
+            c.to_str().expect("utf-8 path"),
+        ],
+    );
     let ok = |d: &Path, args: &[&str]| {
         let out = theirs(d, args, None);
         assert!(out.status.success(), "{args:?}: {out:?}");

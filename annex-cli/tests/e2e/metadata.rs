@@ -65,10 +65,18 @@ fn metadata_batch_json_matches_the_reference() {
         r#"{"file":"d/c","key":"SHA256E-s2--0263829989b6fd954f72baaf2fc64bc2e2f01d692d4de72986ea808f6e99813f"}"#,
         "\n",
     );
-    p.same_in("", &["metadata", "--batch", "--json"], Some(input.as_bytes()));
+    p.same_in(
+        "",
+        &["metadata", "--batch", "--json"],
+        Some(input.as_bytes()),
+    );
     p.same_branch(met);
     // Input that is not understood stops the command with exit code 1.
-    for bad in [&b"notjson\n"[..], b"{\"x\":1}\n", b"{\"file\":\"a\",\"fields\":{\"b@d\":[\"1\"]}}\n"] {
+    for bad in [
+        &b"notjson\n"[..],
+        b"{\"x\":1}\n",
+        b"{\"file\":\"a\",\"fields\":{\"b@d\":[\"1\"]}}\n",
+    ] {
         let (o, t) = p.both_in("", &["metadata", "--batch", "--json"], Some(bad));
         assert_eq!((o.stdout, o.code), (t.stdout, t.code));
     }

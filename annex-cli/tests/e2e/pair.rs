@@ -49,7 +49,12 @@ pub fn theirs(dir: &Path, args: &[&str], stdin: Option<&[u8]>) -> Output {
 
 /// Runs ours in `dir` with the fixed clock.
 pub fn ours(dir: &Path, args: &[&str], stdin: Option<&[u8]>) -> Output {
-    run_in(Path::new(env!("CARGO_BIN_EXE_git-annex-rs")), dir, args, stdin)
+    run_in(
+        Path::new(env!("CARGO_BIN_EXE_git-annex-rs")),
+        dir,
+        args,
+        stdin,
+    )
 }
 
 fn uuid(dir: &Path) -> String {
@@ -93,7 +98,11 @@ impl Pair {
         let c = |b: &[u8]| {
             let s = String::from_utf8_lossy(b).replace(&d, "REPO");
             // An uninitialized repository has an empty UUID.
-            let s = if u.is_empty() { s } else { s.replace(&u, "UUID") };
+            let s = if u.is_empty() {
+                s
+            } else {
+                s.replace(&u, "UUID")
+            };
             s.replace("git-annex-rs:", "git-annex:")
         };
         Seen {
@@ -112,7 +121,10 @@ impl Pair {
     /// [`Pair::same`] in a subdirectory and with input.
     pub fn same_in(&self, sub: &str, args: &[&str], stdin: Option<&[u8]>) {
         let (o, t) = self.both_in(sub, args, stdin);
-        assert_eq!(o, t, "git-annex {args:?}: ours (left) differs from the reference (right)");
+        assert_eq!(
+            o, t,
+            "git-annex {args:?}: ours (left) differs from the reference (right)"
+        );
     }
 
     /// Runs `args` on both sides and asserts the same stdout and exit code
@@ -124,13 +136,6 @@ impl Pair {
             (t.stdout, t.code),
             "git-annex {args:?}: ours (left) differs from the reference (right)"
         );
-    }
-
-    /// Runs `git ARGS` on both sides.
-    pub fn git(&self, args: &[&str]) {
-        for d in [&self.theirs, &self.ours] {
-            support::git(d, args);
-        }
     }
 
     /// Asserts that the `git-annex` branches hold the same files with the
@@ -151,7 +156,11 @@ impl Pair {
                 })
                 .collect()
         };
-        assert_eq!(read(&self.ours), read(&self.theirs), "git-annex branch: ours (left), reference (right)");
+        assert_eq!(
+            read(&self.ours),
+            read(&self.theirs),
+            "git-annex branch: ours (left), reference (right)"
+        );
     }
 }
 

@@ -24,7 +24,8 @@ fn config(d: &Path) -> String {
     support::hermetic(&mut show)
         .current_dir(d)
         .args(["show", "git-annex:uuid.log"]);
-    let uuid_log = String::from_utf8_lossy(&support::output_with_stdin(show, None).stdout).into_owned();
+    let uuid_log =
+        String::from_utf8_lossy(&support::output_with_stdin(show, None).stdout).into_owned();
     format!("{c}\n{}\n{uuid_log}", hooks.join(" "))
 }
 
@@ -34,8 +35,13 @@ fn reinit_matches_the_reference() {
     let o = origin.path();
     assert!(theirs(o, &["init", "orig desc"], None).status.success());
     annexed(&[("a", "a\n")])(o);
-    let uuid = support::git(o, &["config", "annex.uuid"]).trim().to_string();
-    let (t, u) = (tempfile::tempdir().expect("tmp"), tempfile::tempdir().expect("tmp"));
+    let uuid = support::git(o, &["config", "annex.uuid"])
+        .trim()
+        .to_string();
+    let (t, u) = (
+        tempfile::tempdir().expect("tmp"),
+        tempfile::tempdir().expect("tmp"),
+    );
     clone(o, t.path());
     clone(o, u.path());
     let (td, od) = (t.path().join("c"), u.path().join("c"));
@@ -77,7 +83,10 @@ fn reinit_after_uninit_by_description_matches_the_reference() {
         // The branch is gone with uninit; a description needs it, a UUID does not.
     }
     let uuid = "22222222-2222-3333-4444-555555555555";
-    let (tt, oo) = (theirs(t.path(), &["reinit", uuid], None), ours(u.path(), &["reinit", uuid], None));
+    let (tt, oo) = (
+        theirs(t.path(), &["reinit", uuid], None),
+        ours(u.path(), &["reinit", uuid], None),
+    );
     assert_eq!((oo.stdout, oo.status.code()), (tt.stdout, tt.status.code()));
     let cfg = |d: &Path| support::git(d, &["config", "--list", "--local"]);
     assert_eq!(cfg(u.path()), cfg(t.path()));

@@ -8,10 +8,22 @@ use crate::pair::{Pair, annexed, theirs};
 
 fn setup(d: &Path) {
     annexed(&[("a", "a\n"), ("b", "b\n"), ("c", "cc\n")])(d);
-    assert!(theirs(d, &["drop", "--force", "a", "b", "c"], None).status.success());
+    assert!(
+        theirs(d, &["drop", "--force", "a", "b", "c"], None)
+            .status
+            .success()
+    );
     let src = d.join(".git").join("src");
     std::fs::create_dir_all(&src).expect("mkdir");
-    for (n, c) in [("ra", "a\n"), ("ra2", "a\n"), ("rb", "b\n"), ("rz", "zz\n"), ("ry", "y\n"), ("rc", "cc\n"), ("unknown", "u\n")] {
+    for (n, c) in [
+        ("ra", "a\n"),
+        ("ra2", "a\n"),
+        ("rb", "b\n"),
+        ("rz", "zz\n"),
+        ("ry", "y\n"),
+        ("rc", "cc\n"),
+        ("unknown", "u\n"),
+    ] {
         std::fs::write(src.join(n), c).expect("write");
     }
 }

@@ -8,7 +8,13 @@ use crate::pair::{Pair, annexed, theirs};
 use crate::support;
 
 fn setup(d: &Path) {
-    annexed(&[("a", "a\n"), ("b", "b\n"), ("u", "u\n"), ("g", "g\n"), ("h", "h\n")])(d);
+    annexed(&[
+        ("a", "a\n"),
+        ("b", "b\n"),
+        ("u", "u\n"),
+        ("g", "g\n"),
+        ("h", "h\n"),
+    ])(d);
     assert!(theirs(d, &["unlock", "u"], None).status.success());
     support::git(d, &["commit", "-q", "-m", "unlock"]);
     assert!(theirs(d, &["drop", "--force", "g"], None).status.success());
@@ -49,7 +55,11 @@ fn rekey_matches_the_reference() {
     let md5_u = "MD5-s2--e85dde330c34efb0e526ee3082e4353b";
     for args in [
         &["rekey", "a", "WORM-s2-m1700000000--a"][..],
-        &["rekey", "b", "SHA256E-s2--0000000000000000000000000000000000000000000000000000000000000000"],
+        &[
+            "rekey",
+            "b",
+            "SHA256E-s2--0000000000000000000000000000000000000000000000000000000000000000",
+        ],
         &["rekey", "--json", "u", md5_u],
         &["rekey", "g", "WORM-s2-m1700000000--g"],
         &["rekey", "--force", "g", "WORM-s2-m1700000000--g"],

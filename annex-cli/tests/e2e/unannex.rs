@@ -34,23 +34,42 @@ fn state(d: &Path) -> Vec<String> {
     objs.sort();
     out.extend(objs);
     let config = std::fs::read_to_string(d.join(".git/config")).unwrap_or_default();
-    out.push(config.lines().filter(|l| !l.contains("uuid = ") || l.trim() == "uuid =").collect::<Vec<_>>().join("\n"));
+    out.push(
+        config
+            .lines()
+            .filter(|l| !l.contains("uuid = ") || l.trim() == "uuid =")
+            .collect::<Vec<_>>()
+            .join("\n"),
+    );
     let mut hooks: Vec<String> = std::fs::read_dir(d.join(".git/hooks"))
-        .map(|rd| rd.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).filter(|n| !n.ends_with(".sample")).collect())
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| !n.ends_with(".sample"))
+                .collect()
+        })
         .unwrap_or_default();
     hooks.sort();
     out.push(hooks.join(" "));
-    out.push(std::fs::read_to_string(d.join(".git/info/attributes")).unwrap_or_else(|_| "none".into()));
+    out.push(
+        std::fs::read_to_string(d.join(".git/info/attributes")).unwrap_or_else(|_| "none".into()),
+    );
     out.push(format!("annex dir: {}", d.join(".git/annex").exists()));
     out.push(support::git(d, &["branch", "--list"]));
     out
 }
 
 fn collect(top: &Path, dir: &Path, out: &mut Vec<String>) {
-    let Ok(rd) = std::fs::read_dir(dir) else { return };
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
     for e in rd.flatten() {
         let p = e.path();
-        let rel = p.strip_prefix(top).expect("under top").display().to_string();
+        let rel = p
+            .strip_prefix(top)
+            .expect("under top")
+            .display()
+            .to_string();
         if rel == ".git" {
             continue;
         }
@@ -58,10 +77,17 @@ fn collect(top: &Path, dir: &Path, out: &mut Vec<String>) {
         if m.is_dir() {
             collect(top, &p, out);
         } else if m.file_type().is_symlink() {
-            out.push(format!("{rel} -> {}", std::fs::read_link(&p).expect("link").display()));
+            out.push(format!(
+                "{rel} -> {}",
+                std::fs::read_link(&p).expect("link").display()
+            ));
         } else {
             let content = std::fs::read_to_string(&p).unwrap_or_default();
-            out.push(format!("{rel} {:o} {} {content:?}", m.permissions().mode() & 0o777, m.nlink()));
+            out.push(format!(
+                "{rel} {:o} {} {content:?}",
+                m.permissions().mode() & 0o777,
+                m.nlink()
+            ));
         }
     }
 }
@@ -109,6 +135,9 @@ fn uninit_removes_git_annex_as_the_reference() {
     p.same(&["uninit"]);
     assert_eq!(state(&p.ours), state(&p.theirs));
     assert!(!p.ours.join(".git/annex").exists());
-    assert_eq!(std::fs::read_to_string(p.ours.join("d/c")).expect("c"), "c\n");
+    assert_eq!(
+        std::fs::read_to_string(p.ours.join("d/c")).expect("c"),
+        "c\n"
+    );
     p.same(&["uninit"]);
 }

@@ -29,8 +29,16 @@ fn registerurl_and_unregisterurl_match_the_reference() {
     let batch = format!("{A} http://x/1\n{A} http://x/2 with space\n");
     p.same_in("", &["registerurl", "--batch"], Some(batch.as_bytes()));
     let batch = format!("{A} http://x/1\n");
-    p.same_in("", &["unregisterurl", "--batch", "--json"], Some(batch.as_bytes()));
-    let (o, t) = p.both_in("", &["registerurl", "--batch"], Some(format!("{A} http://x/3\nBAD http://y\n").as_bytes()));
+    p.same_in(
+        "",
+        &["unregisterurl", "--batch", "--json"],
+        Some(batch.as_bytes()),
+    );
+    let (o, t) = p.both_in(
+        "",
+        &["registerurl", "--batch"],
+        Some(format!("{A} http://x/3\nBAD http://y\n").as_bytes()),
+    );
     assert_eq!((o.stdout, o.code), (t.stdout, t.code));
     p.same_branch(|f| f.ends_with(".log.web") || f.ends_with(".log"));
 }

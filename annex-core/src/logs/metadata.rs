@@ -578,9 +578,13 @@ mod tests {
         cur.update("x", b"1".to_vec(), true);
         let set = ModMeta::Set("TAG".into(), vec![b"a".to_vec()]).apply(&cur);
         let f = &set.fields["tag"];
-        assert_eq!(f.values.get(&b"a".to_vec()), Some(&true));
-        assert_eq!(f.values.get(&b"b".to_vec()), Some(&false));
-        assert!(ModMeta::MaybeSet("x".into(), b"2".to_vec()).apply(&cur).is_empty());
+        assert_eq!(f.values.get(b"a".as_slice()), Some(&true));
+        assert_eq!(f.values.get(b"b".as_slice()), Some(&false));
+        assert!(
+            ModMeta::MaybeSet("x".into(), b"2".to_vec())
+                .apply(&cur)
+                .is_empty()
+        );
         let all = ModMeta::DelAll.apply(&cur);
         assert_eq!(all.fields.len(), 2);
         assert!(all.fields.values().all(|f| f.values.values().all(|s| !s)));
@@ -592,7 +596,7 @@ mod tests {
                 ModMeta::Del("y".into(), Some(b"1".to_vec())),
             ],
         );
-        assert_eq!(c.fields["y"].values.get(&b"1".to_vec()), Some(&false));
+        assert_eq!(c.fields["y"].values.get(b"1".as_slice()), Some(&false));
     }
 
     #[test]
@@ -601,7 +605,10 @@ mod tests {
         md.update("lastchanged", b"x".to_vec(), true);
         let out = add(b"", &md, Timestamp::from_secs(5)).expect("a line");
         assert_eq!(out, b"5s \n");
-        assert_eq!(add(b"", &MetaData::default(), Timestamp::from_secs(5)), None);
+        assert_eq!(
+            add(b"", &MetaData::default(), Timestamp::from_secs(5)),
+            None
+        );
     }
 
     #[test]
