@@ -121,3 +121,40 @@ pub fn delete_branch(git_dir: &Path, name: &str) -> Result<(), String> {
         Err(String::from_utf8_lossy(&out.stderr).trim().to_owned())
     }
 }
+
+/// `git status --porcelain -z -uall` in the work tree `top` (with
+/// `extra` options and pathspecs from the top): each entry's index and
+/// work-tree status characters and path (from the top); renames and copies
+/// carry their source as the next entry, which is skipped.
+pub fn status(
+    top: &Path,
+    extra: &[String],
+    specs: &[Vec<u8>],
+) -> Result<Vec<(u8, u8, Vec<u8>)>, String> {
+    use std::os::unix::ffi::OsStrExt;
+    let out = Command::new("git")
+        .current_dir(top)
+        .args(["status", "--porcelain", "-z", "-uall"])
+        .args(extra)
+        .arg("--")
+        .args(specs.iter().map(|p| OsStr::from_bytes(p)))
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("cannot run git: {e}"))?;
+    if !out.status.success() {
+        return Err(String::from_utf8_lossy(&out.stderr).trim().to_owned());
+    }
+    let mut entries = Vec::new();
+    let mut fields = out.stdout.split(|&b| b == 0);
+    while let Some(f) = fields.next() {
+        if f.len() < 4 {
+            continue;
+        }
+        let (x, y) = (f[0], f[1]);
+        if matches!(x, b'R' | b'C') || matches!(y, b'R' | b'C') {
+            fields.next();
+        }
+        entries.push((x, y, f[3..].to_vec()));
+    }
+    Ok(entries)
+}

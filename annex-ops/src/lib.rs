@@ -73,6 +73,7 @@ pub mod rekey;
 pub mod remotes;
 pub mod reserve;
 pub mod session;
+pub mod status;
 pub mod transfer;
 pub mod unannex;
 pub mod unused_lists;

@@ -42,6 +42,7 @@ mod rekey;
 mod resolvemerge;
 mod setpresentkey;
 mod smudge;
+mod status;
 pub(crate) mod sync;
 pub(crate) mod sync_content;
 mod trust;
@@ -158,6 +159,8 @@ pub enum Command {
     Setpresentkey(setpresentkey::Args),
     /// git smudge/clean filter for unlocked files.
     Smudge(smudge::Args),
+    /// Show the work tree's changes (deprecated in git-annex).
+    Status(status::Args),
     /// Synchronize local repository with remotes.
     Sync(sync::Args),
     /// Trust a repository.
@@ -237,6 +240,7 @@ pub fn run(command: Command) -> Result<(), CommandError> {
         Command::Setpresentkey(args) => setpresentkey::run(args),
         Command::Smudge(args) => smudge::run(args),
         Command::Merge(args) => merge::run(args),
+        Command::Status(args) => status::run(args),
         Command::Sync(args) => sync::run(args),
         Command::Trust(args) => trust::run(TrustLevel::Trusted, args),
         Command::Unannex(args) => unannex::run(args),

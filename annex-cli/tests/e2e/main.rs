@@ -36,6 +36,7 @@ mod reinit;
 mod reinject;
 mod rekey;
 mod settings;
+mod status;
 mod sync;
 mod sync_content;
 mod transfer;
