@@ -45,6 +45,7 @@ mod smudge;
 mod status;
 pub(crate) mod sync;
 pub(crate) mod sync_content;
+mod transferkey;
 mod trust;
 mod unannex;
 mod unlock;
@@ -163,6 +164,8 @@ pub enum Command {
     Status(status::Args),
     /// Synchronize local repository with remotes.
     Sync(sync::Args),
+    /// Transfer one key's content from or to a remote.
+    Transferkey(transferkey::Args),
     /// Trust a repository.
     Trust(trust::Args),
     /// Undo an accidental add: take files out of the annex.
@@ -242,6 +245,7 @@ pub fn run(command: Command) -> Result<(), CommandError> {
         Command::Merge(args) => merge::run(args),
         Command::Status(args) => status::run(args),
         Command::Sync(args) => sync::run(args),
+        Command::Transferkey(args) => transferkey::run(args),
         Command::Trust(args) => trust::run(TrustLevel::Trusted, args),
         Command::Unannex(args) => unannex::run(args),
         Command::Uninit(args) => unannex::run_uninit(args),

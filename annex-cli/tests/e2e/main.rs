@@ -40,6 +40,7 @@ mod status;
 mod sync;
 mod sync_content;
 mod transfer;
+mod transferkey;
 mod unannex;
 mod urls;
 
