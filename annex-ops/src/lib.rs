@@ -64,6 +64,7 @@ pub mod item;
 mod keys;
 pub mod matching;
 pub mod metadata;
+pub mod migrate;
 pub mod observer;
 pub mod put;
 pub mod queue;

@@ -32,6 +32,7 @@ mod matchexpression;
 mod maxsize;
 mod merge;
 mod metadata;
+mod migrate;
 mod move_;
 mod numcopies;
 mod readpresentkey;
@@ -134,6 +135,8 @@ pub enum Command {
     Merge(merge::Args),
     /// Show or change the metadata of files.
     Metadata(metadata::Args),
+    /// Move files to another backend.
+    Migrate(migrate::Args),
     /// Configure the minimum number of copies.
     Mincopies(numcopies::Args),
     /// Move content of files to or from another repository.
@@ -229,6 +232,7 @@ pub fn run(command: Command) -> Result<(), CommandError> {
         Command::Matchexpression(args) => matchexpression::run(args),
         Command::Maxsize(args) => maxsize::run(args),
         Command::Metadata(args) => metadata::run(args),
+        Command::Migrate(args) => migrate::run(args),
         Command::Mincopies(args) => numcopies::run(numcopies::Setting::MinCopies, args),
         Command::Move(args) => move_::run(args),
         Command::Numcopies(args) => numcopies::run(numcopies::Setting::NumCopies, args),

@@ -30,6 +30,7 @@ mod matchexpression;
 mod matching;
 mod maxsize;
 mod metadata;
+mod migrate;
 mod pair;
 mod read;
 mod reinit;
