@@ -59,6 +59,7 @@ pub mod sizes;
 pub mod state;
 pub mod timestamp;
 pub mod transfer;
+pub mod treefiles;
 pub mod trust;
 pub mod units;
 pub mod unused;

@@ -157,6 +157,21 @@ impl Repo {
     /// `git annex init [DESCRIPTION]` does; an initialized repository keeps
     /// its UUID (and its description, unless one is given).
     pub fn init(path: &Path, description: Option<&str>) -> Result<Repo, RepoError> {
+        Repo::init_with(path, description, None)
+    }
+
+    /// Initializes git-annex with a given UUID, as `git annex reinit`
+    /// does: no description is recorded for it.
+    pub fn reinit(path: &Path, uuid: &Uuid) -> Result<Repo, RepoError> {
+        Repo::init_with(path, None, Some(uuid))
+    }
+
+    /// [`Repo::init`], or with `reuse`, [`Repo::reinit`].
+    fn init_with(
+        path: &Path,
+        description: Option<&str>,
+        reuse: Option<&Uuid>,
+    ) -> Result<Repo, RepoError> {
         let repo = discover(path)?;
         let git_dir = repo.git_dir().to_path_buf();
         let bare = repo.workdir().is_none();
@@ -173,7 +188,10 @@ impl Repo {
             settings.push(("user", None, "name", name.clone()));
             settings.push(("user", None, "email", name));
         }
-        let uuid = existing.uuid.clone().unwrap_or_else(Uuid::new_random);
+        let uuid = reuse
+            .or(existing.uuid.as_ref())
+            .cloned()
+            .unwrap_or_else(Uuid::new_random);
         settings.push(("annex", None, "uuid", uuid.to_string()));
         if existing.version.is_none() {
             settings.push(("annex", None, "version", VERSION.to_string()));
@@ -246,7 +264,7 @@ impl Repo {
 
         let state = State::new(branch);
         let has_entry = state.descriptions()?.contains_key(&uuid);
-        if description.is_some() || !has_entry {
+        if reuse.is_none() && (description.is_some() || !has_entry) {
             let desc = match description {
                 Some(d) => d.to_owned(),
                 None => default_description(&existing_repo_path(state.branch(), bare)),

@@ -97,6 +97,15 @@ impl State {
         self.branch.commit(&self.branch.commit_message())
     }
 
+    /// Forgets the `git-annex` branch's git history (`git annex forget`):
+    /// the branch starts again from one commit holding what it knows, and
+    /// `transitions.log` says so, with this clock.
+    pub fn forget_history(&self) -> Result<gix::ObjectId, BranchError> {
+        let mut line = b"ForgetGitHistory ".to_vec();
+        self.clock.candidate().write_to(&mut line);
+        self.branch.forget_history(&line)
+    }
+
     /// Changes a log through the journal. `regarding` names the
     /// repositories the change is about: when one of them is private
     /// (`annex.private`, `remote.NAME.annex-private`), the change goes to the
@@ -291,12 +300,18 @@ impl State {
 
     /// Records that a repository has (or no longer has) a key's content.
     pub fn set_present(&self, key: &Key, uuid: &Uuid, present: bool) -> Result<(), BranchError> {
-        let t = self.clock.candidate();
         let status = if present {
             Status::Present
         } else {
             Status::Missing
         };
+        self.set_status(key, uuid, status)
+    }
+
+    /// Records a repository's status for a key in the location log
+    /// (present, missing, or gone for good).
+    pub fn set_status(&self, key: &Key, uuid: &Uuid, status: Status) -> Result<(), BranchError> {
+        let t = self.clock.candidate();
         // The setter says `None` when the log already says so; then nothing
         // is journalled, as git-annex does.
         self.branch
@@ -336,6 +351,15 @@ impl State {
     pub fn metadata(&self, key: &Key) -> Result<MetaData, BranchError> {
         let content = self.branch.get(&key_log_path(key, ".log.met"))?;
         Ok(logs::metadata::current(&logs::metadata::parse(&content)))
+    }
+
+    /// A key's metadata as `git annex metadata` shows it: the current
+    /// values with the `lastchanged` fields derived from the log's clocks.
+    pub fn metadata_shown(&self, key: &Key) -> Result<MetaData, BranchError> {
+        let content = self.branch.get(&key_log_path(key, ".log.met"))?;
+        Ok(logs::metadata::current_with_lastchanged(
+            &logs::metadata::parse(&content),
+        ))
     }
 
     /// Applies metadata changes to a key (fields set or unset in `changes`).

@@ -8,6 +8,7 @@
 
 use annex_core::content::{self, ContentError, DropCheck, VerifiedCopy};
 use annex_core::key::Key;
+use annex_core::logs::presence::Status;
 use annex_core::logs::trust::TrustLevel;
 use annex_core::remote::ContentLockGuard;
 use annex_core::uuid::Uuid;
@@ -227,6 +228,26 @@ impl Annex {
         item: &Item,
         options: DropOptions<'_>,
     ) -> Result<DropOutcome, DropError> {
+        self.drop_here_logging(item, options, false)
+    }
+
+    /// [`Annex::drop_here`] of content no file uses, as `dropunused`
+    /// drops it: the location log then says the content is gone from here
+    /// for good (`X`), as git-annex records it.
+    pub fn drop_unused_here(
+        &self,
+        item: &Item,
+        options: DropOptions<'_>,
+    ) -> Result<DropOutcome, DropError> {
+        self.drop_here_logging(item, options, true)
+    }
+
+    fn drop_here_logging(
+        &self,
+        item: &Item,
+        options: DropOptions<'_>,
+        dead: bool,
+    ) -> Result<DropOutcome, DropError> {
         if let Some(e) = self.refused_path(item) {
             return Ok(DropOutcome::PathRefused(e.to_string()));
         }
@@ -266,7 +287,8 @@ impl Annex {
         // repositories count one copy fewer, never one more; the next drop
         // removes it (and fsck fixes the log). The other order (git-annex's)
         // can leave the log counting a copy that is gone.
-        self.session.state.set_present(key, self.here(), false)?;
+        let gone = if dead { Status::Dead } else { Status::Missing };
+        self.session.state.set_status(key, self.here(), gone)?;
         if let Err(e) = lock.remove_content(&self.session.store) {
             // Still here after all.
             let _ = self.session.state.set_present(key, self.here(), true);

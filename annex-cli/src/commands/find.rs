@@ -53,7 +53,7 @@ pub struct Args {
 }
 
 /// `encode_c (const False)`: control characters, `\` and DEL escaped.
-fn escape_for_terminal(b: &[u8]) -> Vec<u8> {
+pub(super) fn escape_for_terminal(b: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(b.len());
     for &c in b {
         let e = match c {

@@ -3,40 +3,60 @@
 pub(crate) mod add;
 mod calckey;
 mod checkpresentkey;
+mod config;
 mod contentlocation;
 mod copy;
 mod describe;
 mod drop;
 mod dropkey;
+mod dropunused;
 mod examinekey;
 mod filter_process;
 mod find;
+mod findkeys;
+mod findref;
+mod fix;
+mod forget;
 mod fromkey;
 mod fsck;
 mod get;
 mod group;
+mod help;
 mod info;
 mod init;
+mod list;
 mod lock;
+mod log;
 mod lookupkey;
 mod matchexpression;
 mod maxsize;
 mod merge;
+mod metadata;
+mod migrate;
 mod move_;
 mod numcopies;
 mod post_receive;
 pub(crate) mod pre_commit;
+mod readpresentkey;
+mod registerurl;
+mod reinit;
+mod reinject;
+mod rekey;
 mod resolvemerge;
 mod setpresentkey;
 mod smudge;
+mod status;
 pub(crate) mod sync;
 pub(crate) mod sync_content;
+mod transferkey;
 mod trust;
+mod unannex;
 mod unlock;
 mod unused;
 mod version;
 mod wanted;
 mod whereis;
+mod whereused;
 mod xfer;
 
 use annex_core::logs::trust::TrustLevel;
@@ -45,15 +65,20 @@ use crate::error::CommandError;
 
 /// The commands of `git-annex-rs`.
 #[derive(clap::Subcommand, Debug)]
+#[command(disable_help_subcommand = true)]
 pub enum Command {
     /// Add files to the annex.
     Add(add::Args),
+    /// Add back unused content as files.
+    Addunused(dropunused::AddArgs),
     /// Calculate the key for a file.
     Calckey(calckey::Args),
     /// Check if a key is present in a remote (or any remote).
     Checkpresentkey(checkpresentkey::Args),
     /// Look up the content of a key in this repository.
     Contentlocation(contentlocation::Args),
+    /// Get or set configuration stored in the git-annex branch.
+    Config(config::Args),
     /// Copy content of files to or from another repository.
     Copy(copy::Args),
     /// Hide a lost repository or key.
@@ -64,12 +89,22 @@ pub enum Command {
     Drop(drop::Args),
     /// Drop content of keys from this repository, unsafely.
     Dropkey(dropkey::Args),
+    /// Drop unused content.
+    Dropunused(dropunused::Args),
     /// Print information that can be told from a key alone.
     Examinekey(examinekey::Args),
     /// Long-running git filter process for unlocked files.
     FilterProcess(filter_process::Args),
     /// List the annexed files whose content is present (or that match).
     Find(find::Args),
+    /// List the keys whose content is present (or that match).
+    Findkeys(findkeys::Args),
+    /// List the annexed files in git refs (deprecated).
+    Findref(findref::Args),
+    /// Point the symlinks of annexed files at their content again.
+    Fix(fix::Args),
+    /// Forget the git history of the git-annex branch.
+    Forget(forget::Args),
     /// Add a file using a specific key.
     Fromkey(fromkey::Args),
     /// Find and fix problems.
@@ -80,12 +115,18 @@ pub enum Command {
     Group(group::Args),
     /// Get or set a group's preferred content expression.
     Groupwanted(wanted::Args),
+    /// Show help on git-annex-rs or one of its commands.
+    Help(help::Args),
     /// Show information about the repository, a path, a key or a remote.
     Info(info::Args),
     /// Initialize git-annex in the current git repository.
     Init(init::Args),
+    /// Show which repositories have each file.
+    List(list::Args),
     /// Lock files back into the annex (symlinks).
     Lock(lock::Args),
+    /// Show the location history of files or keys.
+    Log(log::Args),
     /// Look up the key of annexed files.
     Lookupkey(lookupkey::Args),
     /// Check if a preferred content expression matches.
@@ -94,6 +135,10 @@ pub enum Command {
     Maxsize(maxsize::Args),
     /// Merge changes from remotes.
     Merge(merge::Args),
+    /// Show or change the metadata of files.
+    Metadata(metadata::Args),
+    /// Move files to another backend.
+    Migrate(migrate::Args),
     /// Configure the minimum number of copies.
     Mincopies(numcopies::Args),
     /// Move content of files to or from another repository.
@@ -106,6 +151,16 @@ pub enum Command {
     PreCommit(pre_commit::Args),
     /// Get or set a required content expression.
     Required(wanted::Args),
+    /// Tell by the exit code whether the location log says a repository has a key.
+    Readpresentkey(readpresentkey::Args),
+    /// Register URLs for keys.
+    Registerurl(registerurl::Args),
+    /// Initialize git-annex again, reusing an earlier repository's UUID.
+    Reinit(reinit::Args),
+    /// Put content back into the annex from outside.
+    Reinject(reinject::Args),
+    /// Change the keys used for files.
+    Rekey(rekey::Args),
     /// Resolve merge conflicts.
     Resolvemerge(resolvemerge::Args),
     /// Return a repository to the default trust level.
@@ -114,14 +169,24 @@ pub enum Command {
     Setpresentkey(setpresentkey::Args),
     /// git smudge/clean filter for unlocked files.
     Smudge(smudge::Args),
+    /// Show the work tree's changes (deprecated in git-annex).
+    Status(status::Args),
     /// Synchronize local repository with remotes.
     Sync(sync::Args),
+    /// Transfer one key's content from or to a remote.
+    Transferkey(transferkey::Args),
     /// Trust a repository.
     Trust(trust::Args),
+    /// Undo an accidental add: take files out of the annex.
+    Unannex(unannex::Args),
+    /// De-initialize git-annex and clean out the repository.
+    Uninit(unannex::UninitArgs),
     /// Remove a repository from a group.
     Ungroup(group::UngroupArgs),
     /// Unlock files so they can be modified.
     Unlock(unlock::Args),
+    /// Unregister URLs of keys.
+    Unregisterurl(registerurl::Args),
     /// Do not trust a repository.
     Untrust(trust::Args),
     /// Look for unused file content.
@@ -132,53 +197,78 @@ pub enum Command {
     Wanted(wanted::Args),
     /// List the repositories that have the content of files.
     Whereis(whereis::Args),
+    /// List the files that use a key.
+    Whereused(whereused::Args),
 }
 
 /// Runs one command.
 pub fn run(command: Command) -> Result<(), CommandError> {
     match command {
         Command::Add(args) => add::run(args),
+        Command::Addunused(args) => dropunused::run_add(args),
         Command::Calckey(args) => calckey::run(args),
         Command::Checkpresentkey(args) => checkpresentkey::run(args),
         Command::Contentlocation(args) => contentlocation::run(args),
+        Command::Config(args) => config::run(args),
         Command::Copy(args) => copy::run(args),
         Command::Dead(args) => trust::run_dead(args),
         Command::Describe(args) => describe::run(args),
         Command::Drop(args) => drop::run(args),
         Command::Dropkey(args) => dropkey::run(args),
+        Command::Dropunused(args) => dropunused::run(args),
         Command::Examinekey(args) => examinekey::run(args),
         Command::FilterProcess(args) => filter_process::run(args),
         Command::Find(args) => find::run(args),
+        Command::Findkeys(args) => findkeys::run(args),
+        Command::Findref(args) => findref::run(args),
+        Command::Fix(args) => fix::run(args),
+        Command::Forget(args) => forget::run(args),
         Command::Fromkey(args) => fromkey::run(args),
         Command::Fsck(args) => fsck::run(args),
         Command::Get(args) => get::run(args),
         Command::Group(args) => group::run(args),
         Command::Groupwanted(args) => wanted::run(wanted::Which::GroupWanted, args),
+        Command::Help(args) => help::run(args),
         Command::Info(args) => info::run(args),
         Command::Init(args) => init::run(args),
+        Command::List(args) => list::run(args),
         Command::Lock(args) => lock::run(args),
+        Command::Log(args) => log::run(args),
         Command::Lookupkey(args) => lookupkey::run(args),
         Command::Matchexpression(args) => matchexpression::run(args),
         Command::Maxsize(args) => maxsize::run(args),
+        Command::Metadata(args) => metadata::run(args),
+        Command::Migrate(args) => migrate::run(args),
         Command::Mincopies(args) => numcopies::run(numcopies::Setting::MinCopies, args),
         Command::Move(args) => move_::run(args),
         Command::Numcopies(args) => numcopies::run(numcopies::Setting::NumCopies, args),
         Command::PostReceive(args) => post_receive::run(args),
         Command::PreCommit(args) => pre_commit::run(args),
         Command::Required(args) => wanted::run(wanted::Which::Required, args),
+        Command::Readpresentkey(args) => readpresentkey::run(args),
+        Command::Registerurl(args) => registerurl::run(args, true),
+        Command::Reinit(args) => reinit::run(args),
+        Command::Reinject(args) => reinject::run(args),
+        Command::Rekey(args) => rekey::run(args),
         Command::Resolvemerge(args) => resolvemerge::run(args),
         Command::Semitrust(args) => trust::run(TrustLevel::SemiTrusted, args),
         Command::Setpresentkey(args) => setpresentkey::run(args),
         Command::Smudge(args) => smudge::run(args),
         Command::Merge(args) => merge::run(args),
+        Command::Status(args) => status::run(args),
         Command::Sync(args) => sync::run(args),
+        Command::Transferkey(args) => transferkey::run(args),
         Command::Trust(args) => trust::run(TrustLevel::Trusted, args),
+        Command::Unannex(args) => unannex::run(args),
+        Command::Uninit(args) => unannex::run_uninit(args),
         Command::Ungroup(args) => group::run_ungroup(args),
         Command::Unlock(args) => unlock::run(args),
+        Command::Unregisterurl(args) => registerurl::run(args, false),
         Command::Untrust(args) => trust::run(TrustLevel::Untrusted, args),
         Command::Unused(args) => unused::run(args),
         Command::Version(args) => version::run(args),
         Command::Wanted(args) => wanted::run(wanted::Which::Wanted, args),
         Command::Whereis(args) => whereis::run(args),
+        Command::Whereused(args) => whereused::run(args),
     }
 }

@@ -1493,6 +1493,38 @@ impl Branch {
         Ok(Some((c, false)))
     }
 
+    /// Forgets the branch's git history, as `git annex forget` does:
+    /// `transition` (`ForgetGitHistory CLOCK`) is added to
+    /// `transitions.log` and the branch, with the journal, becomes one new
+    /// commit without parents (`new branch for transition forget git
+    /// history`). Returns the commit.
+    pub fn forget_history(&self, transition: &[u8]) -> Result<ObjectId, BranchError> {
+        let lock = self.journal.lock()?;
+        let mut log = match self.journal.read(b"transitions.log")? {
+            Some(c) => c,
+            None => self.committed(b"transitions.log")?.unwrap_or_default(),
+        };
+        if !log.is_empty() && !log.ends_with(b"\n") {
+            log.push(b'\n');
+        }
+        log.extend_from_slice(transition);
+        log.push(b'\n');
+        self.journal.write(&lock, b"transitions.log", &log)?;
+        let plan = TransitionPlan {
+            transitioned: Vec::new(),
+            untransitioned: Vec::new(),
+            new_branch: true,
+            message: "new branch for transition forget git history".to_owned(),
+        };
+        for _attempt in 0..20 {
+            let tip = self.create_locked(&lock)?;
+            if let Some(c) = self.transition_attempt(&lock, tip, &[], &plan)? {
+                return Ok(c);
+            }
+        }
+        Err(BranchError::Raced(FULL_NAME.to_owned()))
+    }
+
     /// When the transitions of the refs to merge differ from the branch's
     /// and git-annex's handling of them can be done here, what to do: the
     /// only transition performed is `ForgetGitHistory` (it changes no file;

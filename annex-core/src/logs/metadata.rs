@@ -394,15 +394,15 @@ pub fn simplify(log: &MetaDataLog) -> MetaDataLog {
 /// The new content after adding metadata changes (values to set or unset;
 /// `lastchanged` fields are ignored), as `git annex metadata` does: the
 /// candidate clock is advanced past every clock in the log, then the log is
-/// simplified. Returns `None` when there is nothing to add.
+/// simplified. Returns `None` when there is nothing to add. Changes that
+/// name only `lastchanged` fields still add a line with no field, as
+/// git-annex's do (they are dropped only when written).
 pub fn add(old: &[u8], changes: &MetaData, candidate: Timestamp) -> Option<Vec<u8>> {
-    let mut changes = changes.clone();
-    changes
-        .fields
-        .retain(|k, _| k != "lastchanged" && !k.ends_with("-lastchanged"));
     if changes.is_empty() {
         return None;
     }
+    let mut changes = changes.clone();
+    changes.fields.retain(|k, _| !is_lastchanged(k));
     let mut log = parse(old);
     let changed = advance(candidate, log.entries().iter().map(|e| Some(e.changed)));
     log.insert(SvEntry {
@@ -412,9 +412,204 @@ pub fn add(old: &[u8], changes: &MetaData, candidate: Timestamp) -> Option<Vec<u
     Some(simplify(&log).serialize())
 }
 
+/// Whether a (folded) field name is one git-annex derives and never
+/// stores: `lastchanged` or `FIELD-lastchanged`.
+pub fn is_lastchanged(folded: &str) -> bool {
+    folded == "lastchanged" || folded.ends_with("-lastchanged")
+}
+
+/// The field that `--tag` and `--untag` change.
+pub const TAG_FIELD: &str = "tag";
+
+/// Whether git-annex accepts a field name: an alphanumeric first
+/// character, then alphanumerics or `_`, `-`, `.` (so that the log and
+/// views can hold it).
+pub fn legal_field(name: &str) -> bool {
+    let mut chars = name.chars();
+    match chars.next() {
+        Some(c) if c.is_alphanumeric() => {}
+        _ => return false,
+    }
+    chars.all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.'))
+}
+
+/// git-annex's refusal of a field name.
+pub fn illegal_field_message(name: &str) -> String {
+    format!("Illegal metadata field name, \"{name}\"")
+}
+
+/// A change asked of a key's metadata (the options of `git annex
+/// metadata`, and the fields of its `--batch --json` input).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ModMeta {
+    /// `FIELD+=VALUE`, `--tag`: add a value.
+    Add(String, Vec<u8>),
+    /// `FIELD-=VALUE`, `--untag`: unset one value; `--remove FIELD`
+    /// (`None`): unset every current value of the field.
+    Del(String, Option<Vec<u8>>),
+    /// `--remove-all`: unset every current value of every field.
+    DelAll,
+    /// `FIELD=VALUE` (or a batch field's list): the field's values become
+    /// exactly these.
+    Set(String, Vec<Vec<u8>>),
+    /// `FIELD?=VALUE`: set the value only when the field has none.
+    MaybeSet(String, Vec<u8>),
+}
+
+/// Parses `FIELD=VALUE`, `FIELD+=VALUE`, `FIELD-=VALUE` or
+/// `FIELD?=VALUE` (split at the first `=`; no `=` means an empty value),
+/// with git-annex's message for an illegal field name.
+pub fn parse_mod_meta(s: &[u8]) -> Result<ModMeta, String> {
+    let (f, v) = match s.iter().position(|&c| c == b'=') {
+        Some(i) => (&s[..i], s[i + 1..].to_vec()),
+        None => (s, Vec::new()),
+    };
+    let f = String::from_utf8_lossy(f).into_owned();
+    let field = |name: &str| -> Result<String, String> {
+        if legal_field(name) {
+            Ok(name.to_owned())
+        } else {
+            Err(illegal_field_message(name))
+        }
+    };
+    let short = |f: &str| f[..f.len() - 1].to_owned();
+    Ok(match f.chars().last() {
+        Some('+') => ModMeta::Add(field(&short(&f))?, v),
+        Some('-') => ModMeta::Del(field(&short(&f))?, Some(v)),
+        Some('?') => ModMeta::MaybeSet(field(&short(&f))?, v),
+        _ => ModMeta::Set(field(&f)?, vec![v]),
+    })
+}
+
+impl ModMeta {
+    /// The values to record for this change, given the current metadata
+    /// (only what changes, as git-annex's `modMeta`).
+    pub fn apply(&self, current: &MetaData) -> MetaData {
+        let mut out = MetaData::default();
+        let current_of = |f: &str| current.values_of(f);
+        match self {
+            ModMeta::Add(f, v) => out.update(f, v.clone(), true),
+            ModMeta::Del(f, Some(v)) => out.update(f, v.clone(), false),
+            ModMeta::Del(f, None) => {
+                out.fields.insert(
+                    fold(f),
+                    Field {
+                        name: f.clone(),
+                        values: BTreeMap::new(),
+                    },
+                );
+                for v in current_of(f) {
+                    out.update(f, v, false);
+                }
+            }
+            ModMeta::DelAll => {
+                for fld in current.currently_set().fields.values() {
+                    for v in fld.values.keys() {
+                        out.update(&fld.name, v.clone(), false);
+                    }
+                }
+            }
+            ModMeta::Set(f, vs) => {
+                for v in current_of(f) {
+                    out.update(f, v, false);
+                }
+                for v in vs {
+                    out.update(f, v.clone(), true);
+                }
+            }
+            ModMeta::MaybeSet(f, v) => {
+                if current_of(f).is_empty() {
+                    out.update(f, v.clone(), true);
+                }
+            }
+        }
+        out
+    }
+}
+
+/// The combined change of several modifications, later ones winning where
+/// they touch the same value (git-annex's `combineMetaData`).
+pub fn combine_changes(current: &MetaData, mods: &[ModMeta]) -> MetaData {
+    mods.iter()
+        .fold(MetaData::default(), |acc, m| acc.union(&m.apply(current)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mod_meta_parsing() {
+        assert_eq!(
+            parse_mod_meta(b"tag=a b"),
+            Ok(ModMeta::Set("tag".into(), vec![b"a b".to_vec()]))
+        );
+        assert_eq!(
+            parse_mod_meta(b"x+=1=2"),
+            Ok(ModMeta::Add("x".into(), b"1=2".to_vec()))
+        );
+        assert_eq!(
+            parse_mod_meta(b"x-=1"),
+            Ok(ModMeta::Del("x".into(), Some(b"1".to_vec())))
+        );
+        assert_eq!(
+            parse_mod_meta(b"x?=1"),
+            Ok(ModMeta::MaybeSet("x".into(), b"1".to_vec()))
+        );
+        assert_eq!(
+            parse_mod_meta(b"novalue"),
+            Ok(ModMeta::Set("novalue".into(), vec![Vec::new()]))
+        );
+        assert_eq!(
+            parse_mod_meta(b"b@d=x"),
+            Err("Illegal metadata field name, \"b@d\"".into())
+        );
+        assert!(parse_mod_meta(b"=x").is_err());
+        assert!(parse_mod_meta(b"-x=1").is_err());
+        assert!(legal_field("1a_b-c.d"));
+        assert!(!legal_field("a/b"));
+    }
+
+    #[test]
+    fn mod_meta_application() {
+        let mut cur = MetaData::default();
+        cur.update("tag", b"a".to_vec(), true);
+        cur.update("tag", b"b".to_vec(), true);
+        cur.update("x", b"1".to_vec(), true);
+        let set = ModMeta::Set("TAG".into(), vec![b"a".to_vec()]).apply(&cur);
+        let f = &set.fields["tag"];
+        assert_eq!(f.values.get(b"a".as_slice()), Some(&true));
+        assert_eq!(f.values.get(b"b".as_slice()), Some(&false));
+        assert!(
+            ModMeta::MaybeSet("x".into(), b"2".to_vec())
+                .apply(&cur)
+                .is_empty()
+        );
+        let all = ModMeta::DelAll.apply(&cur);
+        assert_eq!(all.fields.len(), 2);
+        assert!(all.fields.values().all(|f| f.values.values().all(|s| !s)));
+        // A later change wins over an earlier one on the same value.
+        let c = combine_changes(
+            &cur,
+            &[
+                ModMeta::Add("y".into(), b"1".to_vec()),
+                ModMeta::Del("y".into(), Some(b"1".to_vec())),
+            ],
+        );
+        assert_eq!(c.fields["y"].values.get(b"1".as_slice()), Some(&false));
+    }
+
+    #[test]
+    fn lastchanged_only_changes_add_an_empty_line() {
+        let mut md = MetaData::default();
+        md.update("lastchanged", b"x".to_vec(), true);
+        let out = add(b"", &md, Timestamp::from_secs(5)).expect("a line");
+        assert_eq!(out, b"5s \n");
+        assert_eq!(
+            add(b"", &MetaData::default(), Timestamp::from_secs(5)),
+            None
+        );
+    }
 
     #[test]
     fn base64_round_trip() {

@@ -1,0 +1,106 @@
+//! `migrate [PATH...]`: annexed files moved to another backend
+//! ([`annex_ops::migrate`]); shown as `migrate FILE (checksum...) ok`.
+
+use std::ffi::OsString;
+
+use crate::action::{CommonArgs, OutputArgs};
+use crate::context::Ctx;
+use crate::error::CommandError;
+
+use super::whereis::{Shown, os_bytes, seek_each};
+
+/// Arguments of `migrate`.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Files or directories.
+    paths: Vec<OsString>,
+    /// The backend to migrate to.
+    #[arg(long, short = 'b', value_name = "NAME")]
+    backend: Option<String>,
+    /// Migrate files already using the backend too.
+    #[arg(long)]
+    force: bool,
+    /// The file matching options (`--in`, `--copies`, `--include`, ...).
+    #[command(flatten)]
+    matching: crate::matching::MatchingArgs,
+    #[command(flatten)]
+    output: OutputArgs,
+    #[command(flatten)]
+    common: CommonArgs,
+}
+
+/// Migrates the files.
+pub fn run(args: Args) -> Result<(), CommandError> {
+    let json = args.output.json || args.output.json_progress || args.output.json_error_messages;
+    let ctx = Ctx::open(&args.common.config, args.output.quiet || json)?;
+    let target =
+        annex_ops::migrate::target_backend(&ctx, args.backend.as_deref()).ok_or_else(|| {
+            CommandError::failed(format!(
+                "unknown backend {}",
+                args.backend.clone().unwrap_or_default()
+            ))
+        })?;
+    let mut reporter = ctx.reporter(&args.output, "migrate");
+    let matching = if args.matching.is_empty() {
+        None
+    } else {
+        let m = args
+            .matching
+            .build(Some(ctx.here()), |n| crate::matching::resolve_repo(&ctx, n))?;
+        let mctx = annex_core::preferred::StateContext::new(
+            &ctx.state,
+            Some(ctx.here().clone()),
+            Some(ctx.store.clone()),
+            &ctx.config,
+        )?;
+        let wanted = annex_ops::annex::preferred_matcher(&ctx.state, &mctx, ctx.here())?;
+        Some((m, mctx, wanted))
+    };
+    let shown = Shown::new(&ctx);
+    let mut changed = false;
+    let unmatched = seek_each(&ctx, &args.paths, |f, input| {
+        if !annex_ops::migrate::wanted(&ctx, &f, target, args.force) {
+            return Ok(());
+        }
+        if let Some((m, mctx, wanted)) = &matching {
+            let item = annex_core::preferred::Item::file(&f.path, Some(&f.key));
+            if !m
+                .matches(mctx, &item, wanted.as_ref())
+                .map_err(|e| CommandError::failed(e.to_string()))?
+            {
+                return Ok(());
+            }
+        }
+        let file = shown.path(&ctx, &f.path);
+        let input = input.map_or_else(|| file.clone(), |i| os_bytes(i));
+        let mut action = reporter.start(Some(&file), Some(&f.key), &input)?;
+        // Locked files say when content is hashed: the old key checked,
+        // then the new one computed.
+        if f.locked {
+            if annex_ops::migrate::checks_old(&f) {
+                action.note("checksum...")?;
+            }
+            if target.hash_kind().is_some() {
+                action.note("checksum...")?;
+            }
+        }
+        match annex_ops::migrate::migrate(&ctx, &f, target) {
+            Ok(_) => {
+                changed = true;
+                action.end(true)
+            }
+            Err(e) => {
+                action.fail(&e.to_string())?;
+                action.end(false)
+            }
+        }
+    })?;
+    for _ in 0..unmatched {
+        reporter.count_failure();
+    }
+    let committed = ctx.session.commit().map_err(CommandError::uncommitted)?;
+    if (committed || changed) && !reporter.is_json() && !args.output.quiet {
+        crate::output::outln!("(recording state in git...)")?;
+    }
+    reporter.finish()
+}
