@@ -504,6 +504,11 @@ fn a_whole_workflow_with_only_git_annex_rs_installed_as_git_annex() {
     assert!(staged.starts_with("/annex/objects/"), "{staged}");
     assert_eq!(git(&origin, &["status", "--porcelain"]), "");
 
+    // The clean filter left the new content's location in the journal,
+    // as git-annex's does; a git-annex command records it in the branch
+    // before a clone can learn it.
+    git(&origin, &["annex", "merge"]);
+
     // Clone, get, sync.
     let clone = top.path().join("clone");
     git(top.path(), &["clone", "-q", "origin", "clone"]);
