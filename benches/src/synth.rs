@@ -110,8 +110,9 @@ impl Params {
             2 => (true, self.peer),
             _ => ((i % 100) < usize::from(self.present_percent), false),
         };
-        let unlocked =
-            dir >= 4 && self.unlocked_every > 0 && i % self.unlocked_every == self.unlocked_every - 1;
+        let unlocked = dir >= 4
+            && self.unlocked_every > 0
+            && i % self.unlocked_every == self.unlocked_every - 1;
         FileSpec {
             path: format!("d{dir:04}/f{i:07}.{ext}"),
             key,
@@ -153,7 +154,8 @@ pub struct FileSpec {
 /// 16 to 115 bytes, distinct for each (`kind`, `i`): a line naming the
 /// file, then hex digits from the seed.
 fn content(seed: u64, kind: &[u8], i: usize) -> Vec<u8> {
-    let mut rng = Rng::new(seed ^ (i as u64).wrapping_mul(0x2545_f491_4f6c_dd1d) ^ kind.len() as u64);
+    let mut rng =
+        Rng::new(seed ^ (i as u64).wrapping_mul(0x2545_f491_4f6c_dd1d) ^ kind.len() as u64);
     let len = 16 + (rng.next_u64() % 100) as usize;
     let mut c = Vec::with_capacity(len.max(32));
     c.extend_from_slice(kind);
@@ -226,7 +228,10 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> CompareError + '_ {
 fn git(tools: &Tools, dir: &Path, args: &[&str]) -> Result<Vec<u8>, CompareError> {
     let mut cmd = tools.git(dir);
     cmd.args(args);
-    run_ok(cmd, &format!("git {} (in {})", args.join(" "), dir.display()))
+    run_ok(
+        cmd,
+        &format!("git {} (in {})", args.join(" "), dir.display()),
+    )
 }
 
 fn reference(tools: &Tools, dir: &Path, args: &[&str]) -> Result<Vec<u8>, CompareError> {
@@ -234,7 +239,11 @@ fn reference(tools: &Tools, dir: &Path, args: &[&str]) -> Result<Vec<u8>, Compar
     cmd.args(args);
     run_ok(
         cmd,
-        &format!("reference git-annex {} (in {})", args.join(" "), dir.display()),
+        &format!(
+            "reference git-annex {} (in {})",
+            args.join(" "),
+            dir.display()
+        ),
     )
 }
 
@@ -354,7 +363,10 @@ pub fn build(
     if params.files > 0 {
         progress(&format!("writing {} annexed files", params.files));
         write_files(tools, &synth, &uuid_log)?;
-        progress(&format!("files and commits written ({:.0?})", started.elapsed()));
+        progress(&format!(
+            "files and commits written ({:.0?})",
+            started.elapsed()
+        ));
     }
     if params.peer {
         share_with_peer(tools, &synth)?;
@@ -385,11 +397,7 @@ pub fn is_built(root: &Path, params: &Params) -> bool {
 
 /// The work tree, the objects, the index and both commits (one
 /// `git fast-import`).
-fn write_files(
-    tools: &Tools,
-    synth: &Synth,
-    uuid_log: &[String],
-) -> Result<(), CompareError> {
+fn write_files(tools: &Tools, synth: &Synth, uuid_log: &[String]) -> Result<(), CompareError> {
     let params = &synth.params;
     let repo = synth.repo();
     let peer = synth.peer();
@@ -415,7 +423,11 @@ fn write_files(
     if !out.status.success() {
         return Err(CompareError::Failed {
             what,
-            detail: format!("{}: {}", out.status, String::from_utf8_lossy(&out.stderr).trim()),
+            detail: format!(
+                "{}: {}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr).trim()
+            ),
         });
     }
     let index_tmp = result?;
@@ -433,7 +445,8 @@ fn write_files(
         .write(true)
         .open(&index)
         .map_err(io(&index))?;
-    f.set_modified(std::time::SystemTime::now()).map_err(io(&index))?;
+    f.set_modified(std::time::SystemTime::now())
+        .map_err(io(&index))?;
     let list = synth.unlocked_list();
     let mut w = BufWriter::new(std::fs::File::create(&list).map_err(io(&list))?);
     for i in 0..params.files {
@@ -473,13 +486,18 @@ fn stream(
     let ierr = |e: std::io::Error| CompareError::io(&index_tmp, e);
     index.write_all(b"DIRC").map_err(ierr)?;
     index.write_all(&2u32.to_be_bytes()).map_err(ierr)?;
-    let count = u32::try_from(params.files).map_err(|_| CompareError::Usage("too many files".into()))?;
+    let count =
+        u32::try_from(params.files).map_err(|_| CompareError::Usage("too many files".into()))?;
     index.write_all(&count.to_be_bytes()).map_err(ierr)?;
 
     let ident = format!("Bench <bench@example.invalid> {TIMESTAMP} +0000");
     let msg = format!("synthetic workload: {}\n", params.stamp());
-    write!(fi, "commit refs/heads/master\ncommitter {ident}\ndata {}\n{msg}", msg.len())
-        .map_err(fierr)?;
+    write!(
+        fi,
+        "commit refs/heads/master\ncommitter {ident}\ndata {}\n{msg}",
+        msg.len()
+    )
+    .map_err(fierr)?;
     let objects = repo.join(".git/annex/objects");
     let peer_objects = peer.join("annex/objects");
     let mut made: HashSet<String> = HashSet::new();
@@ -534,15 +552,25 @@ fn stream(
             (target.into_bytes(), 0o120000u32)
         };
         let meta = std::fs::symlink_metadata(&wt).map_err(io(&wt))?;
-        index_entry(&mut index, &meta, mode, &blob_id(&blob), spec.path.as_bytes())
-            .map_err(ierr)?;
+        index_entry(
+            &mut index,
+            &meta,
+            mode,
+            &blob_id(&blob),
+            spec.path.as_bytes(),
+        )
+        .map_err(ierr)?;
         write!(fi, "M {mode:o} inline {}\ndata {}\n", spec.path, blob.len()).map_err(fierr)?;
         fi.write_all(&blob).map_err(fierr)?;
         fi.write_all(b"\n").map_err(fierr)?;
     }
     index.flush().map_err(ierr)?;
-    let trailer = hex20(&std::mem::replace(&mut index.hash, ContentHasher::new(HashKind::Sha1)).finish());
-    let mut file = index.inner.into_inner().map_err(|e| CompareError::io(&index_tmp, e.into_error()))?;
+    let trailer =
+        hex20(&std::mem::replace(&mut index.hash, ContentHasher::new(HashKind::Sha1)).finish());
+    let mut file = index
+        .inner
+        .into_inner()
+        .map_err(|e| CompareError::io(&index_tmp, e.into_error()))?;
     file.write_all(&trailer).map_err(ierr)?;
     file.sync_all().map_err(ierr)?;
 
@@ -574,13 +602,21 @@ fn stream(
             detail: e.to_string(),
         })?;
         let mut log = String::with_capacity(160);
-        for (has, uuid) in [(spec.here, UUID_MAIN), (spec.in_peer, UUID_PEER), (true, UUID_ARCHIVE)] {
+        for (has, uuid) in [
+            (spec.here, UUID_MAIN),
+            (spec.in_peer, UUID_PEER),
+            (true, UUID_ARCHIVE),
+        ] {
             if has {
                 log.push_str(&format!("{TIMESTAMP}s 1 {uuid}\n"));
             }
         }
-        inline(&mut fi, &format!("{}{}.log", hash_dir_lower(&key), spec.key), &log)
-            .map_err(fierr)?;
+        inline(
+            &mut fi,
+            &format!("{}{}.log", hash_dir_lower(&key), spec.key),
+            &log,
+        )
+        .map_err(fierr)?;
     }
     fi.write_all(b"done\n").map_err(fierr)?;
     fi.flush().map_err(fierr)?;
@@ -603,19 +639,35 @@ fn share_with_peer(tools: &Tools, synth: &Synth) -> Result<(), CompareError> {
         }
     }
     let annex = rev_parse(tools, &repo, "refs/heads/git-annex")?;
-    git(tools, &peer, &["update-ref", "refs/heads/git-annex", &annex])?;
+    git(
+        tools,
+        &peer,
+        &["update-ref", "refs/heads/git-annex", &annex],
+    )?;
     // The peer's index of its branch described its own first commit.
     for f in ["annex/index", "annex/index.lck"] {
         let p = peer.join(f);
         let _ = std::fs::remove_file(&p);
     }
     git(tools, &repo, &["remote", "add", "peer", "../peer.git"])?;
-    git(tools, &repo, &["config", "remote.peer.annex-uuid", UUID_PEER])?;
-    git(tools, &repo, &["update-ref", "refs/remotes/peer/git-annex", &annex])?;
+    git(
+        tools,
+        &repo,
+        &["config", "remote.peer.annex-uuid", UUID_PEER],
+    )?;
+    git(
+        tools,
+        &repo,
+        &["update-ref", "refs/remotes/peer/git-annex", &annex],
+    )?;
     if synth.params.files > 0 {
         let master = rev_parse(tools, &repo, "refs/heads/master")?;
         git(tools, &peer, &["update-ref", "refs/heads/master", &master])?;
-        git(tools, &repo, &["update-ref", "refs/remotes/peer/master", &master])?;
+        git(
+            tools,
+            &repo,
+            &["update-ref", "refs/remotes/peer/master", &master],
+        )?;
     }
     Ok(())
 }
@@ -666,12 +718,19 @@ pub fn check(
         what: format!("check of {}: {what}", repo.display()),
         detail,
     };
-    let status = git(tools, &repo, &["status", "--porcelain", "--untracked-files=no"])?;
+    let status = git(
+        tools,
+        &repo,
+        &["status", "--porcelain", "--untracked-files=no"],
+    )?;
     if !status.is_empty() {
         let s = String::from_utf8_lossy(&status);
         return Err(fail(
             "git status",
-            format!("not clean: {}", s.lines().take(5).collect::<Vec<_>>().join("; ")),
+            format!(
+                "not clean: {}",
+                s.lines().take(5).collect::<Vec<_>>().join("; ")
+            ),
         ));
     }
     progress("git status: clean");
@@ -681,7 +740,10 @@ pub fn check(
     let mut args = vec!["fsck", "--fast", "--quiet", "--"];
     args.extend(&paths);
     reference(tools, &repo, &args)?;
-    progress(&format!("reference fsck --fast of {} files: ok", paths.len()));
+    progress(&format!(
+        "reference fsck --fast of {} files: ok",
+        paths.len()
+    ));
     if let Some(ours) = ours {
         let mut cmd = tools.command(ours);
         cmd.current_dir(&repo).args(&args);
@@ -701,7 +763,10 @@ pub fn check(
             .find(|s| s.path == file)
             .ok_or_else(|| fail("whereis --json", format!("unexpected file {file:?}")))?;
         if v["key"].as_str() != Some(spec.key.as_str()) {
-            return Err(fail("whereis", format!("{file}: key {} expected", spec.key)));
+            return Err(fail(
+                "whereis",
+                format!("{file}: key {} expected", spec.key),
+            ));
         }
         let mut got: Vec<&str> = v["whereis"]
             .as_array()
@@ -717,7 +782,10 @@ pub fn check(
         }
         want.sort_unstable();
         if got != want {
-            return Err(fail("whereis", format!("{file}: {got:?}, expected {want:?}")));
+            return Err(fail(
+                "whereis",
+                format!("{file}: {got:?}, expected {want:?}"),
+            ));
         }
         seen += 1;
     }
@@ -766,10 +834,7 @@ mod tests {
     fn blob_ids_are_gits() {
         // `printf hello | git hash-object --stdin`
         let id = blob_id(b"hello");
-        assert_eq!(
-            id,
-            hex20("b6fc4c620b67d95f953a5c1c1230aaab5db5a1b0")
-        );
+        assert_eq!(id, hex20("b6fc4c620b67d95f953a5c1c1230aaab5db5a1b0"));
     }
 
     #[test]

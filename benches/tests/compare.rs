@@ -248,10 +248,24 @@ fn the_rss_guard_trips_on_a_command_over_the_limit() {
     )
     .expect("write the fake");
     let mut chmod = Command::new("chmod");
-    assert!(chmod.arg("+x").arg(&fake).status().expect("chmod").success());
+    assert!(
+        chmod
+            .arg("+x")
+            .arg(&fake)
+            .status()
+            .expect("chmod")
+            .success()
+    );
     let run = |ops: &str, limit: &str| {
         Command::new(env!("CARGO_BIN_EXE_compare"))
-            .args(["--synth-sizes", "50", "--reference-up-to", "0", "--rounds", "1"])
+            .args([
+                "--synth-sizes",
+                "50",
+                "--reference-up-to",
+                "0",
+                "--rounds",
+                "1",
+            ])
             .args(["--ops", ops, "--max-rss-mib", limit])
             .arg("--workdir")
             .arg(work.path().join("w"))
@@ -265,7 +279,10 @@ fn the_rss_guard_trips_on_a_command_over_the_limit() {
     assert_eq!(out.status.code(), Some(4), "{stderr}");
     let named: Vec<&str> = stderr.lines().filter(|l| l.contains("peak RSS")).collect();
     assert_eq!(named.len(), 1, "{stderr}");
-    assert!(named[0].contains("whereis (50 files (synthetic))"), "{stderr}");
+    assert!(
+        named[0].contains("whereis (50 files (synthetic))"),
+        "{stderr}"
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         stdout.contains("| not run (above --reference-up-to 0) |"),
@@ -282,7 +299,10 @@ fn the_rss_guard_trips_on_a_command_over_the_limit() {
     let out = run("s-find,s-info", "300");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(4), "{stderr}");
-    assert!(stderr.contains("info (50 files (synthetic)): failed: exit 3"), "{stderr}");
+    assert!(
+        stderr.contains("info (50 files (synthetic)): failed: exit 3"),
+        "{stderr}"
+    );
 }
 
 /// The builder's own check holds on what it built, and fails when the
@@ -322,7 +342,14 @@ fn synth_check_passes_on_a_build_and_catches_a_missing_object() {
     let object = built.repo().join(&f.path).parent().expect("dir").join(link);
     let dir = object.parent().expect("key dir").to_path_buf();
     let mut chmod = Command::new("chmod");
-    assert!(chmod.arg("u+w").arg(&dir).status().expect("chmod").success());
+    assert!(
+        chmod
+            .arg("u+w")
+            .arg(&dir)
+            .status()
+            .expect("chmod")
+            .success()
+    );
     std::fs::remove_file(&object).expect("remove the object");
     let err = synth::check(&tools, &built, 20, None, &mut |_| {}).expect_err("must fail");
     assert!(err.to_string().contains("fsck"), "{err}");

@@ -66,7 +66,9 @@ fn main() -> ExitCode {
 
 fn real_main(args: Args) -> Result<(), CompareError> {
     if args.present_percent > 100 {
-        return Err(CompareError::Usage("--present-percent is at most 100".into()));
+        return Err(CompareError::Usage(
+            "--present-percent is at most 100".into(),
+        ));
     }
     let reference = Reference::find(args.reference.as_deref())?;
     let out = std::path::absolute(&args.out).map_err(|e| CompareError::io(&args.out, e))?;
@@ -88,7 +90,13 @@ fn real_main(args: Args) -> Result<(), CompareError> {
     let mut progress = |l: &str| eprintln!("synth: {l}");
     let built = synth::build(&tools, &out, &params, &mut progress)?;
     if args.check > 0 {
-        synth::check(&tools, &built, args.check, ours_given.as_deref(), &mut progress)?;
+        synth::check(
+            &tools,
+            &built,
+            args.check,
+            ours_given.as_deref(),
+            &mut progress,
+        )?;
     }
     Ok(())
 }

@@ -236,12 +236,18 @@ pub fn json(meta: &Meta, rows: &[Row]) -> Value {
 pub fn over_rss(rows: &[Row], limit_kib: u64) -> Vec<String> {
     rows.iter()
         .filter_map(|r| match &r.ours {
-            Side::Ok { .. } => r
-                .ours
-                .max_rss_kib()
-                .filter(|&k| k > limit_kib)
-                .map(|k| format!("{} ({}): peak RSS {} > {}", r.command, r.size, fmt_rss(k), fmt_rss(limit_kib))),
-            Side::Failed { reason } => Some(format!("{} ({}): failed: {reason}", r.command, r.size)),
+            Side::Ok { .. } => r.ours.max_rss_kib().filter(|&k| k > limit_kib).map(|k| {
+                format!(
+                    "{} ({}): peak RSS {} > {}",
+                    r.command,
+                    r.size,
+                    fmt_rss(k),
+                    fmt_rss(limit_kib)
+                )
+            }),
+            Side::Failed { reason } => {
+                Some(format!("{} ({}): failed: {reason}", r.command, r.size))
+            }
             Side::NotRun { .. } => None,
         })
         .collect()
@@ -288,11 +294,20 @@ mod tests {
         assert!(over_rss(&[under.clone(), not_run.clone()], 102_400).is_empty());
         let found = over_rss(&[under, over, failed, not_run.clone()], 102_400);
         assert_eq!(found.len(), 2, "{found:?}");
-        assert!(found[0].contains("peak RSS 195.3 MiB > 100.0 MiB"), "{found:?}");
+        assert!(
+            found[0].contains("peak RSS 195.3 MiB > 100.0 MiB"),
+            "{found:?}"
+        );
         assert!(found[1].contains("failed: killed by signal 9"), "{found:?}");
         let line = markdown_row(&not_run);
-        assert!(line.contains("| not run (above --reference-up-to 100000) |"), "{line}");
-        assert_eq!(json(&Meta::default(), &[not_run])["rows"][0]["reference"]["status"], "not-run");
+        assert!(
+            line.contains("| not run (above --reference-up-to 100000) |"),
+            "{line}"
+        );
+        assert_eq!(
+            json(&Meta::default(), &[not_run])["rows"][0]["reference"]["status"],
+            "not-run"
+        );
     }
 
     #[test]

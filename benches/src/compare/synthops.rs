@@ -232,7 +232,9 @@ pub const SYNTH_OPS: &[SynthOp] = &[
         args: GIT_STATUS,
         cwd: "repo",
         start: Start::InPlace,
-        prepare: &[shell(&["cd repo && xargs -d '\\n' touch < ../unlocked.list"])],
+        prepare: &[shell(&[
+            "cd repo && xargs -d '\\n' touch < ../unlocked.list",
+        ])],
         undo: &[],
         check: SynthCheck::NoOutput,
     },
@@ -450,13 +452,19 @@ pub fn run(
             for &imp in imps {
                 let root = dir.join(imp.name());
                 let s = if synth::is_built(&root, &params) {
-                    progress(&format!("synthetic workload of {n} files for {}: reused", imp.name()));
+                    progress(&format!(
+                        "synthetic workload of {n} files for {}: reused",
+                        imp.name()
+                    ));
                     Synth {
                         root,
                         params: params.clone(),
                     }
                 } else {
-                    progress(&format!("building the synthetic workload of {n} files for {}", imp.name()));
+                    progress(&format!(
+                        "building the synthetic workload of {n} files for {}",
+                        imp.name()
+                    ));
                     synth::build(tools, &root, &params, &mut |l| progress(l))?
                 };
                 instances[imp as usize] = Some(s);
@@ -516,7 +524,11 @@ pub fn run(
                             }
                         }
                         Err(reason) => {
-                            progress(&format!("{} ({size}), {}: fails: {reason}", op.id, imp.name()));
+                            progress(&format!(
+                                "{} ({size}), {}: fails: {reason}",
+                                op.id,
+                                imp.name()
+                            ));
                             acc[imp as usize] = Err(reason);
                         }
                     }
@@ -588,7 +600,10 @@ fn step(tools: &Tools, s: &Step, annex: &Path, instance: &Synth) -> Result<(), S
             "`{}` {}: {}",
             s.args.join(" "),
             o.status,
-            err.lines().find(|l| !l.trim().is_empty()).unwrap_or("").trim()
+            err.lines()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or("")
+                .trim()
         ))
     }
 }
@@ -632,7 +647,9 @@ fn one_round(
             return Ok(Err(format!(
                 "warm-up: {}{}",
                 s.outcome,
-                s.stderr_first_line.map(|l| format!(": {l}")).unwrap_or_default()
+                s.stderr_first_line
+                    .map(|l| format!(": {l}"))
+                    .unwrap_or_default()
             )));
         }
     }
@@ -689,7 +706,8 @@ fn check(
 ) -> Result<(), String> {
     let repo = instance.repo();
     let present_here = |key: &str| -> Result<bool, String> {
-        let k = annex_core::key::Key::parse(key.as_bytes()).map_err(|e| format!("key {key}: {e}"))?;
+        let k =
+            annex_core::key::Key::parse(key.as_bytes()).map_err(|e| format!("key {key}: {e}"))?;
         let p = repo
             .join(".git/annex/objects")
             .join(annex_core::objects::hash_dir_mixed(&k))
@@ -698,7 +716,8 @@ fn check(
         Ok(p.exists())
     };
     let in_peer = |key: &str| -> Result<bool, String> {
-        let k = annex_core::key::Key::parse(key.as_bytes()).map_err(|e| format!("key {key}: {e}"))?;
+        let k =
+            annex_core::key::Key::parse(key.as_bytes()).map_err(|e| format!("key {key}: {e}"))?;
         let p = instance
             .peer()
             .join("annex/objects")
@@ -729,7 +748,8 @@ fn check(
         SynthCheck::ExitStatus => Ok(()),
         SynthCheck::NoOutput => {
             let out = output_stem.with_extension("out");
-            let text = std::fs::read_to_string(&out).map_err(|e| format!("{}: {e}", out.display()))?;
+            let text =
+                std::fs::read_to_string(&out).map_err(|e| format!("{}: {e}", out.display()))?;
             if text.trim().is_empty() {
                 Ok(())
             } else {
@@ -772,7 +792,9 @@ fn check(
             if found == want {
                 Ok(())
             } else {
-                Err(format!("repo holds {found} annexed objects, {want} expected"))
+                Err(format!(
+                    "repo holds {found} annexed objects, {want} expected"
+                ))
             }
         }
     }
@@ -786,7 +808,11 @@ mod tests {
     fn synth_ids_are_unique_and_prefixed() {
         for (i, a) in SYNTH_OPS.iter().enumerate() {
             assert!(a.id.starts_with("s-"), "{}", a.id);
-            assert!(SYNTH_OPS[i + 1..].iter().all(|b| b.id != a.id), "duplicate {}", a.id);
+            assert!(
+                SYNTH_OPS[i + 1..].iter().all(|b| b.id != a.id),
+                "duplicate {}",
+                a.id
+            );
             assert!(super::super::ops::OPS.iter().all(|b| b.id != a.id));
         }
     }
@@ -806,7 +832,10 @@ mod tests {
         let a = subst(GIT_STATUS, Path::new("/x/git-annex-rs"));
         assert_eq!(a[1], "filter.annex.process=/x/git-annex-rs filter-process");
         assert_eq!(a[7], "--porcelain");
-        let status = SYNTH_OPS.iter().find(|o| o.id == "s-status").expect("s-status");
+        let status = SYNTH_OPS
+            .iter()
+            .find(|o| o.id == "s-status")
+            .expect("s-status");
         assert_eq!(
             status.display(),
             "git status --porcelain (through the filter process, after touching every unlocked file)"
