@@ -277,7 +277,10 @@ fn the_rss_guard_trips_on_a_command_over_the_limit() {
     let out = run("s-whereis,s-find", "100");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(4), "{stderr}");
-    let named: Vec<&str> = stderr.lines().filter(|l| l.contains("peak RSS")).collect();
+    let named: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("  ") && l.contains("peak RSS"))
+        .collect();
     assert_eq!(named.len(), 1, "{stderr}");
     assert!(
         named[0].contains("whereis (50 files (synthetic))"),
@@ -300,7 +303,7 @@ fn the_rss_guard_trips_on_a_command_over_the_limit() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(4), "{stderr}");
     assert!(
-        stderr.contains("info (50 files (synthetic)): failed: exit 3"),
+        stderr.contains("info (50 files (synthetic)): failed: warm-up: exit 3"),
         "{stderr}"
     );
 }

@@ -227,7 +227,7 @@ fn real_main(args: Args) -> Result<ExitCode, CompareError> {
     if let Some(mib) = args.max_rss_mib {
         let over = report::over_rss(&rows, mib.saturating_mul(1024));
         if !over.is_empty() {
-            eprintln!("compare: git-annex-rs went over the {mib} MiB peak RSS guard:");
+            eprintln!("compare: git-annex-rs went over the {mib} MiB peak RSS guard, or failed:");
             for o in &over {
                 eprintln!("  {o}");
             }
