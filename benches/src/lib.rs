@@ -3,3 +3,4 @@
 //! `compare` binary: `cargo run --release -p benches --bin compare`).
 
 pub mod compare;
+pub mod synth;

@@ -233,3 +233,127 @@ fn a_command_past_the_timeout_is_killed_with_its_children_and_reported() {
         "the background child outlived the timeout"
     );
 }
+
+/// The peak-RSS guard (`--max-rss-mib`, CI's smoke run at 10,000 files):
+/// a stand-in for git-annex-rs whose `whereis` holds 150 MiB trips it (exit
+/// 4, naming that row only), a limit above that does not, and a stand-in
+/// that fails a row trips it too.
+#[test]
+fn the_rss_guard_trips_on_a_command_over_the_limit() {
+    let work = tempfile::tempdir().expect("temp dir");
+    let fake = work.path().join("fat-ours");
+    std::fs::write(
+        &fake,
+        "#!/bin/sh\ncase \"$1\" in\n  whereis) exec python3 -c 'x = bytearray(150 * 1024 * 1024); x[::4096] = b\"x\" * len(x[::4096])' ;;\n  info) exit 3 ;;\n  *) exit 0 ;;\nesac\n",
+    )
+    .expect("write the fake");
+    let mut chmod = Command::new("chmod");
+    assert!(
+        chmod
+            .arg("+x")
+            .arg(&fake)
+            .status()
+            .expect("chmod")
+            .success()
+    );
+    let run = |ops: &str, limit: &str| {
+        Command::new(env!("CARGO_BIN_EXE_compare"))
+            .args([
+                "--synth-sizes",
+                "50",
+                "--reference-up-to",
+                "0",
+                "--rounds",
+                "1",
+            ])
+            .args(["--ops", ops, "--max-rss-mib", limit])
+            .arg("--workdir")
+            .arg(work.path().join("w"))
+            .arg("--ours")
+            .arg(&fake)
+            .output()
+            .expect("run compare")
+    };
+    let out = run("s-whereis,s-find", "100");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(4), "{stderr}");
+    let named: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("  ") && l.contains("peak RSS"))
+        .collect();
+    assert_eq!(named.len(), 1, "{stderr}");
+    assert!(
+        named[0].contains("whereis (50 files (synthetic))"),
+        "{stderr}"
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("| not run (above --reference-up-to 0) |"),
+        "{stdout}"
+    );
+
+    let out = run("s-whereis,s-find", "300");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let out = run("s-find,s-info", "300");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(4), "{stderr}");
+    assert!(
+        stderr.contains("info (50 files (synthetic)): failed: warm-up: exit 3"),
+        "{stderr}"
+    );
+}
+
+/// The builder's own check holds on what it built, and fails when the
+/// build is wrong: an object the location log says is here, removed.
+#[test]
+fn synth_check_passes_on_a_build_and_catches_a_missing_object() {
+    use benches::synth::{self, Params};
+    let work = tempfile::tempdir().expect("temp dir");
+    let reference = Reference::find(None).expect("the reference git-annex");
+    let tools = Tools::new(
+        PathBuf::from("git-annex-rs"),
+        reference,
+        work.path().join("home"),
+    )
+    .expect("tools");
+    let params = Params {
+        files: 4100,
+        plain: 3,
+        unlocked_every: 7,
+        present_percent: 50,
+        peer: true,
+        seed: 5,
+    };
+    let root = work.path().join("s");
+    let built = synth::build(&tools, &root, &params, &mut |_| {}).expect("build");
+    assert!(synth::is_built(&root, &params));
+    synth::check(&tools, &built, 20, None, &mut |_| {}).expect("a fresh build passes");
+    // The plain files are there, untracked.
+    let (plain, content) = params.plain_file(2);
+    assert_eq!(
+        std::fs::read(built.repo().join(plain)).expect("plain file"),
+        content
+    );
+    // The first file of d0001 is in the sample; its object goes.
+    let f = params.file(1000);
+    let link = std::fs::read_link(built.repo().join(&f.path)).expect("a symlink");
+    let object = built.repo().join(&f.path).parent().expect("dir").join(link);
+    let dir = object.parent().expect("key dir").to_path_buf();
+    let mut chmod = Command::new("chmod");
+    assert!(
+        chmod
+            .arg("u+w")
+            .arg(&dir)
+            .status()
+            .expect("chmod")
+            .success()
+    );
+    std::fs::remove_file(&object).expect("remove the object");
+    let err = synth::check(&tools, &built, 20, None, &mut |_| {}).expect_err("must fail");
+    assert!(err.to_string().contains("fsck"), "{err}");
+}

@@ -5,16 +5,21 @@
 //!
 //! `cargo build --release -p annex-cli -p benches && target/release/compare --sizes 1000,10000`
 //!
+//! With `--synth-sizes`, the same on synthetic workloads built directly
+//! (`benches::synth`): 10^4 to 10^6 files, operations on 1,000 of them.
+//!
 //! Exit status: 0 when the comparison ran (whatever git-annex-rs did), 1
 //! when the runner itself failed (bad option, workload build error), 3 when
-//! the reference git-annex failed an operation it should do.
+//! the reference git-annex failed an operation it should do, 4 when
+//! `--max-rss-mib` is given and git-annex-rs went over it (or failed) in a
+//! row.
 
 use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use benches::compare::env::{Reference, Tools};
-use benches::compare::{self, CompareError, Config, measure, ops, report};
+use benches::compare::{self, CompareError, Config, measure, ops, report, synthops};
 use clap::Parser;
 
 /// Side-by-side comparison of git-annex-rs with git-annex.
@@ -53,6 +58,25 @@ struct Args {
     /// Seed of the workloads' content.
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// Sizes of the synthetic workloads (built directly, in place; their
+    /// operations are the `s-` ids). None by default.
+    #[arg(long, value_delimiter = ',')]
+    synth_sizes: Vec<usize>,
+    /// On synthetic workloads, run the reference only up to this many
+    /// files.
+    #[arg(long, default_value_t = 100_000)]
+    reference_up_to: usize,
+    /// Synthetic workloads: every this-many-th file unlocked.
+    #[arg(long, default_value_t = 10)]
+    synth_unlocked_every: usize,
+    /// Synthetic workloads: share of the ordinary files with content
+    /// present, percent (disk: about 8 KiB for each present object).
+    #[arg(long, default_value_t = 10)]
+    synth_present_percent: u8,
+    /// The regression guard: exit 4 when git-annex-rs's peak RSS in any
+    /// round of any row exceeds this many MiB (or when it fails a row).
+    #[arg(long)]
+    max_rss_mib: Option<u64>,
     /// Seconds one measured command may run before it is killed (with its
     /// children) and its row says it timed out.
     #[arg(long, default_value_t = 3600)]
@@ -80,7 +104,22 @@ fn real_main(args: Args) -> Result<ExitCode, CompareError> {
             "--rounds and every --sizes value must be at least 1".into(),
         ));
     }
-    let ops = ops::select(args.ops.as_deref()).map_err(CompareError::Usage)?;
+    // `s-` ids are the synthetic workload's; the rest the classic table's.
+    let classic_filter = args.ops.as_deref().map(|f| {
+        f.split(',')
+            .map(str::trim)
+            .filter(|id| !id.starts_with("s-"))
+            .collect::<Vec<_>>()
+            .join(",")
+    });
+    let ops = ops::select(classic_filter.as_deref()).map_err(CompareError::Usage)?;
+    let synth_ops = synthops::select(args.ops.as_deref()).map_err(CompareError::Usage)?;
+    if args.synth_sizes.contains(&0) || args.synth_present_percent > 100 {
+        return Err(CompareError::Usage(
+            "every --synth-sizes value must be at least 1, --synth-present-percent at most 100"
+                .into(),
+        ));
+    }
     let helper = std::env::current_exe()
         .map_err(|e| CompareError::io(&PathBuf::from("/proc/self/exe"), e))?;
     let ours = match args.ours {
@@ -135,7 +174,21 @@ fn real_main(args: Args) -> Result<ExitCode, CompareError> {
         helper,
         timeout: std::time::Duration::from_secs(args.timeout.max(1)),
     };
-    let result = compare::run(&cfg, &tools, &mut |line| eprintln!("compare: {line}"));
+    let scfg = synthops::SynthConfig {
+        sizes: args.synth_sizes.clone(),
+        ops: synth_ops,
+        reference_up_to: args.reference_up_to,
+        unlocked_every: args.synth_unlocked_every,
+        present_percent: args.synth_present_percent,
+    };
+    let result = compare::run(&cfg, &tools, &mut |line| eprintln!("compare: {line}")).and_then(
+        |mut rows| {
+            rows.extend(synthops::run(&cfg, &scfg, &tools, &mut |line| {
+                eprintln!("compare: {line}")
+            })?);
+            Ok(rows)
+        },
+    );
     if let Some(t) = temp {
         if args.keep || result.is_err() {
             let kept = t.keep();
@@ -161,7 +214,7 @@ fn real_main(args: Args) -> Result<ExitCode, CompareError> {
         .iter()
         .filter_map(|r| match &r.reference {
             report::Side::Failed { reason } => Some(format!("{} ({}): {reason}", r.op, r.size)),
-            report::Side::Ok { .. } => None,
+            report::Side::Ok { .. } | report::Side::NotRun { .. } => None,
         })
         .collect();
     if !ref_failures.is_empty() {
@@ -170,6 +223,17 @@ fn real_main(args: Args) -> Result<ExitCode, CompareError> {
             eprintln!("  {f}");
         }
         return Ok(ExitCode::from(3));
+    }
+    if let Some(mib) = args.max_rss_mib {
+        let over = report::over_rss(&rows, mib.saturating_mul(1024));
+        if !over.is_empty() {
+            eprintln!("compare: git-annex-rs went over the {mib} MiB peak RSS guard, or failed:");
+            for o in &over {
+                eprintln!("  {o}");
+            }
+            return Ok(ExitCode::from(4));
+        }
+        eprintln!("compare: every git-annex-rs command stayed under {mib} MiB of peak RSS");
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -20,6 +20,7 @@ pub mod measure;
 pub mod ops;
 pub mod report;
 pub mod stats;
+pub mod synthops;
 pub mod workload;
 
 use std::path::{Path, PathBuf};

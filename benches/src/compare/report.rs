@@ -25,6 +25,11 @@ pub enum Side {
         /// failed check.
         reason: String,
     },
+    /// Not run, on purpose (the reference above `--reference-up-to`).
+    NotRun {
+        /// Why.
+        why: String,
+    },
 }
 
 impl Side {
@@ -32,7 +37,7 @@ impl Side {
     pub fn median_wall(&self) -> Option<Duration> {
         match self {
             Side::Ok { walls, .. } => median_duration(walls),
-            Side::Failed { .. } => None,
+            Side::Failed { .. } | Side::NotRun { .. } => None,
         }
     }
 
@@ -40,7 +45,15 @@ impl Side {
     pub fn median_cpu(&self) -> Option<Duration> {
         match self {
             Side::Ok { cpus, .. } => median_duration(cpus),
-            Side::Failed { .. } => None,
+            Side::Failed { .. } | Side::NotRun { .. } => None,
+        }
+    }
+
+    /// The highest peak RSS of the rounds, KiB, when it succeeded.
+    pub fn max_rss_kib(&self) -> Option<u64> {
+        match self {
+            Side::Ok { rss_kib, .. } => rss_kib.iter().copied().max(),
+            Side::Failed { .. } | Side::NotRun { .. } => None,
         }
     }
 
@@ -48,7 +61,7 @@ impl Side {
     pub fn median_rss_kib(&self) -> Option<u64> {
         match self {
             Side::Ok { rss_kib, .. } => median_u64(rss_kib),
-            Side::Failed { .. } => None,
+            Side::Failed { .. } | Side::NotRun { .. } => None,
         }
     }
 
@@ -68,6 +81,7 @@ impl Side {
                 "cpu_s": cpus.iter().map(Duration::as_secs_f64).collect::<Vec<_>>(),
             }),
             Side::Failed { reason } => json!({ "status": "failed", "reason": reason }),
+            Side::NotRun { why } => json!({ "status": "not-run", "reason": why }),
         }
     }
 }
@@ -177,6 +191,7 @@ pub fn markdown_row(r: &Row) -> String {
     let time = |side: &Side, who: &str| match side {
         Side::Ok { .. } => side.median_wall().map_or("—".into(), fmt_duration),
         Side::Failed { reason } => cell(&format!("fails ({who}): {reason}")),
+        Side::NotRun { why } => cell(&format!("not run ({why})")),
     };
     let rss = |side: &Side| side.median_rss_kib().map_or("—".into(), fmt_rss);
     let cpu = |side: &Side| side.median_cpu().map_or("—".into(), fmt_duration);
@@ -215,6 +230,29 @@ pub fn json(meta: &Meta, rows: &[Row]) -> Value {
     })
 }
 
+/// The rows where git-annex-rs went over `limit_kib` of peak RSS in any
+/// round, or failed (a failure, a crash for want of memory included, cannot
+/// show it stayed under), one line each; empty when all stayed under.
+pub fn over_rss(rows: &[Row], limit_kib: u64) -> Vec<String> {
+    rows.iter()
+        .filter_map(|r| match &r.ours {
+            Side::Ok { .. } => r.ours.max_rss_kib().filter(|&k| k > limit_kib).map(|k| {
+                format!(
+                    "{} ({}): peak RSS {} > {}",
+                    r.command,
+                    r.size,
+                    fmt_rss(k),
+                    fmt_rss(limit_kib)
+                )
+            }),
+            Side::Failed { reason } => {
+                Some(format!("{} ({}): failed: {reason}", r.command, r.size))
+            }
+            Side::NotRun { .. } => None,
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -235,6 +273,41 @@ mod tests {
             ours,
             reference,
         }
+    }
+
+    #[test]
+    fn rss_guard_takes_the_worst_round_and_failures() {
+        let under = row(ok(&[1, 1], &[1000, 2000]), ok(&[1], &[500_000]));
+        let over = row(ok(&[1, 1, 1], &[1000, 200_000, 1000]), ok(&[1], &[1]));
+        let failed = row(
+            Side::Failed {
+                reason: "killed by signal 9".into(),
+            },
+            ok(&[1], &[1]),
+        );
+        let not_run = row(
+            ok(&[1], &[1]),
+            Side::NotRun {
+                why: "above --reference-up-to 100000".into(),
+            },
+        );
+        assert!(over_rss(&[under.clone(), not_run.clone()], 102_400).is_empty());
+        let found = over_rss(&[under, over, failed, not_run.clone()], 102_400);
+        assert_eq!(found.len(), 2, "{found:?}");
+        assert!(
+            found[0].contains("peak RSS 195.3 MiB > 100.0 MiB"),
+            "{found:?}"
+        );
+        assert!(found[1].contains("failed: killed by signal 9"), "{found:?}");
+        let line = markdown_row(&not_run);
+        assert!(
+            line.contains("| not run (above --reference-up-to 100000) |"),
+            "{line}"
+        );
+        assert_eq!(
+            json(&Meta::default(), &[not_run])["rows"][0]["reference"]["status"],
+            "not-run"
+        );
     }
 
     #[test]
