@@ -39,11 +39,11 @@
 //! ```
 
 pub(crate) mod diff;
-mod index;
+pub(crate) mod index;
 pub mod merge;
 mod pack;
 mod snapshot;
-mod spill;
+pub(crate) mod spill;
 
 pub use snapshot::Snapshot;
 
