@@ -772,4 +772,92 @@ mod tests {
         assert!(p("/r", "/elsewhere").is_err());
         assert!(p("/r/a", "../../rr").is_err());
     }
+
+    /// The streamed walk of the index gives what gix's whole-index walk
+    /// gives, for one pathspec, none, several (overlapping, repeated, in
+    /// any order) and unmatched ones, over an index holding a conflict.
+    #[test]
+    fn streamed_index_walk_matches_the_whole_index_walk() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let git = |args: &[&str]| {
+            let out = std::process::Command::new("git")
+                .current_dir(d)
+                .env("GIT_CONFIG_NOSYSTEM", "1")
+                .env("GIT_CONFIG_GLOBAL", "/dev/null")
+                .args(["-c", "user.name=t", "-c", "user.email=t@t"])
+                .args(args)
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        };
+        git(&["init", "-q", "-b", "main"]);
+        for f in ["a/x", "a/y", "a-b", "a.c", "b/z/w", "c", "d/e/f", "d0/g"] {
+            let p = d.join(f);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(&p, f).unwrap();
+        }
+        git(&["add", "."]);
+        git(&["commit", "-qm", "one"]);
+        // A conflict on `c`: three stages of one path.
+        git(&["checkout", "-qb", "other"]);
+        std::fs::write(d.join("c"), "theirs").unwrap();
+        git(&["commit", "-qam", "theirs"]);
+        git(&["checkout", "-q", "main"]);
+        std::fs::write(d.join("c"), "ours").unwrap();
+        git(&["commit", "-qam", "ours"]);
+        let merge = std::process::Command::new("git")
+            .current_dir(d)
+            .args([
+                "-c",
+                "user.name=t",
+                "-c",
+                "user.email=t@t",
+                "merge",
+                "-q",
+                "other",
+            ])
+            .output()
+            .unwrap();
+        assert!(!merge.status.success(), "the merge conflicts");
+        let wt = WorkTree::discover(d).unwrap();
+        let index = wt.streamable_index().expect("a plain index streams");
+        let spec_sets: Vec<Vec<&str>> = vec![
+            vec![],
+            vec![""],
+            vec!["a"],
+            vec!["a/"],
+            vec!["d"],
+            vec!["c"],
+            vec!["nope"],
+            vec!["b", "a"],
+            vec!["a", "a/x", "a"],
+            vec!["a/x", "a", "nope", "d0", "d/e"],
+            vec!["", "a"],
+        ];
+        for specs in spec_sets {
+            let specs: Vec<Vec<u8>> = specs.iter().map(|s| s.as_bytes().to_vec()).collect();
+            let mut streamed = Vec::new();
+            let un_s = walk_stream(&wt, &index, &specs, |n, p, id| {
+                streamed.push((n, p.to_vec(), id));
+                Ok::<(), WorkTreeError>(())
+            })
+            .unwrap();
+            let gix_index = wt.index().unwrap();
+            let entries = gix_index.entries();
+            let mut whole = Vec::new();
+            let un_w = walk_index(&gix_index, &specs, |n, i| {
+                let e = &entries[i];
+                whole.push((n, e.path(&gix_index).to_vec(), e.id));
+                Ok::<(), WorkTreeError>(())
+            })
+            .unwrap();
+            assert_eq!(streamed, whole, "pathspecs {specs:?}");
+            assert_eq!(un_s, un_w, "unmatched, pathspecs {specs:?}");
+        }
+    }
 }

@@ -215,7 +215,7 @@ pub struct Branch {
 /// trees and moving on. A commit of more writes the tree once per chunk,
 /// each chunk into its own pack; the trees between chunks are left
 /// unreferenced (the root and the subtrees on a chunk's boundary).
-const CHUNK_FILES: usize = 50_000;
+const CHUNK_FILES: usize = 20_000;
 
 /// What identifies one version of a file: device, inode, size, and the
 /// modification and change times to the nanosecond; `None` when it does

@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 
 /// How many bytes of records a [`Sorter`] or a [`Log`] keeps in memory
 /// before it writes them to a temp file.
-pub(crate) const MEMORY_LIMIT: usize = 16 * 1024 * 1024;
+pub(crate) const MEMORY_LIMIT: usize = 4 * 1024 * 1024;
 
 fn write_record(w: &mut impl Write, rec: &[u8]) -> io::Result<()> {
     let len = u32::try_from(rec.len()).map_err(|_| io::Error::other("record too long"))?;
