@@ -147,14 +147,21 @@ impl WorkTree {
 
     /// The index file, when it can be read entry by entry (see
     /// [`crate::branch::index`]): not when it is split (a `sharedindex.*`
-    /// file holds most entries) or may be sparse (`index.sparse`); those
-    /// are read whole by gix.
+    /// file holds most entries, or `core.splitIndex` is set) or may be
+    /// sparse (`index.sparse`); those are read whole by gix.
     fn streamable_index(&self) -> Option<PathBuf> {
-        let git_dir = self.repo.git_dir();
-        let split = std::fs::read_dir(git_dir)
-            .ok()?
-            .any(|e| e.is_ok_and(|e| e.file_name().as_bytes().starts_with(b"sharedindex.")));
-        if split || self.repo.config_snapshot().boolean("index.sparse") == Some(true) {
+        // An unreadable directory counts as holding a shared index.
+        let shared = |dir: &Path| {
+            std::fs::read_dir(dir).map_or(true, |mut rd| {
+                rd.any(|e| e.is_ok_and(|e| e.file_name().as_bytes().starts_with(b"sharedindex.")))
+            })
+        };
+        let config = self.repo.config_snapshot();
+        if shared(self.repo.git_dir())
+            || shared(self.repo.common_dir())
+            || config.boolean("core.splitIndex") == Some(true)
+            || config.boolean("index.sparse") == Some(true)
+        {
             return None;
         }
         Some(self.repo.index_path())
