@@ -159,6 +159,31 @@ impl Stamp {
     /// A stamp no file has.
     const NEVER: Stamp = Stamp([-1; 7]);
 
+    /// How many bytes [`Stamp::to_bytes`] gives.
+    pub(crate) const BYTES: usize = 56;
+
+    /// The stamp as bytes (to be kept in a temp file).
+    pub(crate) fn to_bytes(self) -> [u8; Self::BYTES] {
+        let mut out = [0u8; Self::BYTES];
+        for (chunk, v) in out.chunks_exact_mut(8).zip(self.0) {
+            chunk.copy_from_slice(&v.to_le_bytes());
+        }
+        out
+    }
+
+    /// The stamp of [`Stamp::to_bytes`]'s bytes; `None` when they are not
+    /// [`Stamp::BYTES`] long.
+    pub(crate) fn from_bytes(b: &[u8]) -> Option<Stamp> {
+        if b.len() != Self::BYTES {
+            return None;
+        }
+        let mut v = [0i64; 7];
+        for (x, chunk) in v.iter_mut().zip(b.chunks_exact(8)) {
+            *x = i64::from_le_bytes(chunk.try_into().ok()?);
+        }
+        Some(Stamp(v))
+    }
+
     #[cfg(unix)]
     fn of(m: &fs::Metadata) -> Stamp {
         use std::os::unix::fs::MetadataExt;
@@ -450,9 +475,31 @@ impl Journal {
     /// named for a valid branch path, and the names of the others
     /// (strays), each sorted.
     fn list_in(dir: &Path) -> Result<Listing, JournalError> {
+        let mut out = Listing::default();
+        Self::each_in(dir, &mut |path, stray| {
+            match stray {
+                None => out.files.push(path),
+                Some(name) => out.strays.push(name),
+            }
+            true
+        })?;
+        out.files.sort();
+        out.strays.sort();
+        Ok(out)
+    }
+
+    /// Calls `f(path, stray)` for each regular file of a journal directory
+    /// as the directory lists it (unsorted, nothing kept): `stray` is
+    /// `None` for a file named for a valid branch path (`path`), and the
+    /// file's name for any other (`path` is then what the name decodes
+    /// to, valid or not). Stops when `f` returns false.
+    fn each_in(
+        dir: &Path,
+        f: &mut dyn FnMut(Vec<u8>, Option<Vec<u8>>) -> bool,
+    ) -> Result<(), JournalError> {
         let rd = match fs::read_dir(dir) {
             Ok(rd) => rd,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Listing::default()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
             Err(e) => {
                 return Err(JournalError::Io {
                     what: "list",
@@ -461,7 +508,6 @@ impl Journal {
                 });
             }
         };
-        let mut out = Listing::default();
         for ent in rd {
             let ent = ent.map_err(io_err("list", dir))?;
             let is_file = ent.file_type().map(|t| t.is_file()).unwrap_or(false);
@@ -474,15 +520,26 @@ impl Journal {
             // (`_x` would be `/x`, `x_` would be `x`, `a_.._b` has a `..`)
             // was written by neither git-annex nor us: it neither keeps
             // the journal dirty nor fails a read.
-            if is_valid_branch_path(&path) && journal_file_name(&path) == name {
-                out.files.push(path);
+            let keep_going = if is_valid_branch_path(&path) && journal_file_name(&path) == name {
+                f(path, None)
             } else {
-                out.strays.push(name);
+                f(path, Some(name))
+            };
+            if !keep_going {
+                break;
             }
         }
-        out.files.sort();
-        out.strays.sort();
-        Ok(out)
+        Ok(())
+    }
+
+    /// Calls `f(path, stray)` for each regular file of the journal (not
+    /// the private one), unsorted, as [`Journal::each_in`]: what a commit
+    /// of a large journal lists without keeping the list in memory.
+    pub(crate) fn for_each_entry(
+        &self,
+        f: &mut dyn FnMut(Vec<u8>, Option<Vec<u8>>) -> bool,
+    ) -> Result<(), JournalError> {
+        Self::each_in(&self.dir(), f)
     }
 
     /// The names of the files in the journal that are not the journal name
@@ -592,6 +649,12 @@ impl Journal {
     /// Whether the journal holds any file of a branch path (uncommitted
     /// changes); stray names left out by [`Journal::files`] do not count.
     pub fn is_dirty(&self) -> Result<bool, JournalError> {
-        Ok(!self.files()?.is_empty())
+        // The first such file answers: the journal is not listed whole.
+        let mut dirty = false;
+        self.for_each_entry(&mut |_, stray| {
+            dirty = stray.is_none();
+            !dirty
+        })?;
+        Ok(dirty)
     }
 }

@@ -28,6 +28,8 @@ use std::path::{Component, Path, PathBuf};
 
 use gix::bstr::{BStr, ByteSlice};
 
+use crate::branch::index::Reader as IndexReader;
+
 use crate::key::Key;
 use crate::pointer;
 
@@ -145,6 +147,55 @@ impl WorkTree {
         &self.repo
     }
 
+    /// The index file, when it can be read entry by entry (see
+    /// [`crate::branch::index`]): not when it is split (a `sharedindex.*`
+    /// file holds most entries, or `core.splitIndex` is set) or may be
+    /// sparse (`index.sparse`); those are read whole by gix.
+    fn streamable_index(&self) -> Option<PathBuf> {
+        // An unreadable directory counts as holding a shared index.
+        let shared = |dir: &Path| {
+            std::fs::read_dir(dir).map_or(true, |mut rd| {
+                rd.any(|e| e.is_ok_and(|e| e.file_name().as_bytes().starts_with(b"sharedindex.")))
+            })
+        };
+        let config = self.repo.config_snapshot();
+        if shared(self.repo.git_dir())
+            || shared(self.repo.common_dir())
+            || config.boolean("core.splitIndex") == Some(true)
+            || config.boolean("index.sparse") == Some(true)
+        {
+            return None;
+        }
+        Some(self.repo.index_path())
+    }
+
+    fn index_err(&self, e: impl std::fmt::Display) -> WorkTreeError {
+        WorkTreeError::Index {
+            path: self.top.clone(),
+            detail: e.to_string(),
+        }
+    }
+
+    /// Calls `f(n, path, blob)` for every index entry a pathspec matches
+    /// (as [`walk_index`]): the index streamed one entry at a time when it
+    /// can be ([`WorkTree::streamable_index`]; memory then does not grow
+    /// with the number of files), else read whole by gix.
+    fn walk_entries<E: From<WorkTreeError>>(
+        &self,
+        pathspecs: &[Vec<u8>],
+        mut f: impl FnMut(usize, &[u8], gix::ObjectId) -> Result<(), E>,
+    ) -> Result<Vec<Vec<u8>>, E> {
+        if let Some(path) = self.streamable_index() {
+            return walk_stream(self, &path, pathspecs, f);
+        }
+        let index = self.index()?;
+        let entries = index.entries();
+        walk_index(&index, pathspecs, |n, i| {
+            let e = &entries[i];
+            f(n, e.path(&index), e.id)
+        })
+    }
+
     fn index(&self) -> Result<gix::worktree::Index, WorkTreeError> {
         self.repo
             .index_or_empty()
@@ -177,13 +228,9 @@ impl WorkTree {
         pathspecs: &[Vec<u8>],
         mut f: impl FnMut(usize, AnnexedFile) -> Result<(), E>,
     ) -> Result<Vec<Vec<u8>>, E> {
-        let index = self.index()?;
-        let entries = index.entries();
         let mut dirs = DirCache::new(&self.top);
-        walk_index(&index, pathspecs, |n, i| {
-            let entry = &entries[i];
-            let path = entry.path(&index);
-            if let Some((key, locked)) = self.key_of_entry(path, entry, &mut dirs)? {
+        self.walk_entries(pathspecs, |n, path, id| {
+            if let Some((key, locked)) = self.key_of_entry(path.as_bstr(), id, &mut dirs)? {
                 f(
                     n,
                     AnnexedFile {
@@ -213,27 +260,24 @@ impl WorkTree {
         work: &(dyn Fn(&AnnexedFile) -> R + Sync),
         mut f: impl FnMut(usize, AnnexedFile, R) -> Result<(), E>,
     ) -> Result<Vec<Vec<u8>>, E> {
-        let index = self.index()?;
-        let entries = index.entries();
         let threads = threads.clamp(1, 16);
-        let mut batch: Vec<(u32, u32)> = Vec::with_capacity(PAR_BATCH.min(entries.len()));
-        let mut handle = |batch: &mut Vec<(u32, u32)>| -> Result<(), E> {
-            let slots = probe_batch(&self.top, &index, batch, threads, work);
-            for (&(n, i), slot) in batch.iter().zip(slots) {
+        let mut batch: Vec<BatchEntry> = Vec::new();
+        let mut handle = |batch: &mut Vec<BatchEntry>| -> Result<(), E> {
+            let slots = probe_batch(&self.top, batch, threads, work);
+            for ((n, path, id), slot) in batch.iter().zip(slots) {
                 match slot {
                     Slot::Skip => {}
-                    Slot::Done(file, r) => f(n as usize, file, r)?,
+                    Slot::Done(file, r) => f(*n as usize, file, r)?,
                     Slot::Regular => {
-                        let entry = &entries[i as usize];
-                        let path = entry.path(&index);
-                        if let Some((key, locked)) = self.key_of_regular(path, entry)? {
+                        let path = path.as_bstr();
+                        if let Some((key, locked)) = self.key_of_regular(path, *id)? {
                             let file = AnnexedFile {
                                 path: path.to_vec(),
                                 key,
                                 locked,
                             };
                             let r = work(&file);
-                            f(n as usize, file, r)?;
+                            f(*n as usize, file, r)?;
                         }
                     }
                 }
@@ -241,8 +285,8 @@ impl WorkTree {
             batch.clear();
             Ok(())
         };
-        let unmatched = walk_index(&index, pathspecs, |n, i| {
-            batch.push((n as u32, i as u32));
+        let unmatched = self.walk_entries(pathspecs, |n, path, id| {
+            batch.push((n as u32, path.to_vec(), id));
             if batch.len() >= PAR_BATCH {
                 handle(&mut batch)?;
             }
@@ -256,9 +300,15 @@ impl WorkTree {
     /// the work tree's symlink or pointer, else the staged blob. `None`
     /// when the file is not annexed or is missing.
     pub fn lookup_key(&self, path: &[u8]) -> Result<Option<(Key, bool)>, WorkTreeError> {
-        let index = self.index()?;
-        match index.entry_by_path(path.as_bstr()) {
-            Some(entry) => self.key_of_entry(path.as_bstr(), entry, &mut DirCache::new(&self.top)),
+        let staged = match self.streamable_index() {
+            Some(p) => self.find_entry(&p, path)?,
+            None => {
+                let index = self.index()?;
+                index.entry_by_path(path.as_bstr()).map(|e| e.id)
+            }
+        };
+        match staged {
+            Some(id) => self.key_of_entry(path.as_bstr(), id, &mut DirCache::new(&self.top)),
             None => {
                 // Not staged: only a symlink in the work tree can tell.
                 let full = self.top.join(OsStr::from_bytes(path));
@@ -270,10 +320,32 @@ impl WorkTree {
         }
     }
 
+    /// The blob staged at `path` (its first stage), read from the index
+    /// file at `index` entry by entry up to it.
+    fn find_entry(
+        &self,
+        index: &Path,
+        path: &[u8],
+    ) -> Result<Option<gix::ObjectId>, WorkTreeError> {
+        let Some(mut r) =
+            IndexReader::open(index, self.repo.object_hash()).map_err(|e| self.index_err(e))?
+        else {
+            return Ok(None);
+        };
+        while let Some(e) = r.next_entry().map_err(|e| self.index_err(e))? {
+            match e.path.as_slice().cmp(path) {
+                std::cmp::Ordering::Less => {}
+                std::cmp::Ordering::Equal => return Ok(Some(e.id)),
+                std::cmp::Ordering::Greater => break,
+            }
+        }
+        Ok(None)
+    }
+
     fn key_of_entry(
         &self,
         path: &BStr,
-        entry: &gix::index::Entry,
+        id: gix::ObjectId,
         dirs: &mut DirCache,
     ) -> Result<Option<(Key, bool)>, WorkTreeError> {
         // Most annexed files are symlinks: one readlink answers for them
@@ -288,7 +360,7 @@ impl WorkTree {
             Err(e) if e == rustix::io::Errno::INVAL => {}
             Err(_) => return Ok(None),
         }
-        self.key_of_regular(path, entry)
+        self.key_of_regular(path, id)
     }
 
     /// [`WorkTree::key_of_entry`] for a file that is not a symlink (as
@@ -297,7 +369,7 @@ impl WorkTree {
     fn key_of_regular(
         &self,
         path: &BStr,
-        entry: &gix::index::Entry,
+        id: gix::ObjectId,
     ) -> Result<Option<(Key, bool)>, WorkTreeError> {
         let full = self.top.join(OsStr::from_bytes(path));
         let meta = match std::fs::symlink_metadata(&full) {
@@ -320,14 +392,14 @@ impl WorkTree {
             path: path.to_string(),
             detail: e.to_string(),
         };
-        let header = match self.repo.find_header(entry.id) {
+        let header = match self.repo.find_header(id) {
             Ok(h) => h,
             Err(e) => return Err(blob_err(&e)),
         };
         if header.size() > MAX_POINTER_SIZE {
             return Ok(None);
         }
-        let blob = self.repo.find_object(entry.id).map_err(|e| blob_err(&e))?;
+        let blob = self.repo.find_object(id).map_err(|e| blob_err(&e))?;
         let data = &blob.data;
         let key = pointer::parse_pointer(data)
             .or_else(|| pointer::parse_link_target(data.trim_end_with(|c| c == '\n')));
@@ -478,34 +550,29 @@ enum Slot<R> {
 /// come back in the batch's order.
 fn probe_batch<R: Send>(
     top: &Path,
-    index: &gix::index::State,
-    batch: &[(u32, u32)],
+    batch: &[BatchEntry],
     threads: usize,
     work: &(dyn Fn(&AnnexedFile) -> R + Sync),
 ) -> Vec<Slot<R>> {
-    let entries = index.entries();
-    let probe_block = |block: &[(u32, u32)], dirs: &mut DirCache| -> Vec<Slot<R>> {
+    let probe_block = |block: &[BatchEntry], dirs: &mut DirCache| -> Vec<Slot<R>> {
         block
             .iter()
-            .map(|&(_, i)| {
-                let path = entries[i as usize].path(index);
-                match dirs.read_link(path) {
-                    Ok(t) => match pointer::parse_link_target(&t) {
-                        Some(key) => {
-                            dirs.buf = t;
-                            let file = AnnexedFile {
-                                path: path.to_vec(),
-                                key,
-                                locked: true,
-                            };
-                            let r = work(&file);
-                            Slot::Done(file, r)
-                        }
-                        None => Slot::Skip,
-                    },
-                    Err(e) if e == rustix::io::Errno::INVAL => Slot::Regular,
-                    Err(_) => Slot::Skip,
-                }
+            .map(|(_, path, _)| match dirs.read_link(path) {
+                Ok(t) => match pointer::parse_link_target(&t) {
+                    Some(key) => {
+                        dirs.buf = t;
+                        let file = AnnexedFile {
+                            path: path.to_vec(),
+                            key,
+                            locked: true,
+                        };
+                        let r = work(&file);
+                        Slot::Done(file, r)
+                    }
+                    None => Slot::Skip,
+                },
+                Err(e) if e == rustix::io::Errno::INVAL => Slot::Regular,
+                Err(_) => Slot::Skip,
             })
             .collect()
     };
@@ -543,6 +610,115 @@ fn probe_batch<R: Send>(
     });
     done.sort_unstable_by_key(|(b, _)| *b);
     done.into_iter().flat_map(|(_, slots)| slots).collect()
+}
+
+/// An entry of a batch of [`WorkTree::for_each_annexed_file_par`]: the
+/// pathspec's number, the path and the staged blob.
+type BatchEntry = (u32, Vec<u8>, gix::ObjectId);
+
+/// [`walk_index`] over the index file at `index` read entry by entry:
+/// one pass, whatever the number of pathspecs. With one pathspec (or
+/// none) `f` is called as entries are read; with several, an entry goes
+/// to the first pathspec matching it, and the matches are sorted by
+/// pathspec (then index order) through a [`Sorter`](crate::branch::spill::Sorter),
+/// which keeps a bounded part of them in memory.
+fn walk_stream<E: From<WorkTreeError>>(
+    wt: &WorkTree,
+    index: &Path,
+    pathspecs: &[Vec<u8>],
+    mut f: impl FnMut(usize, &[u8], gix::ObjectId) -> Result<(), E>,
+) -> Result<Vec<Vec<u8>>, E> {
+    use std::collections::HashMap;
+    let everything = [Vec::new()];
+    let specs: Vec<&[u8]> = if pathspecs.is_empty() {
+        &everything[..]
+    } else {
+        pathspecs
+    }
+    .iter()
+    .map(|s| s.strip_suffix(b"/").unwrap_or(s))
+    .collect();
+    // Each distinct pathspec and the numbers it was given.
+    let mut by_spec: HashMap<&[u8], Vec<usize>> = HashMap::new();
+    for (n, s) in specs.iter().enumerate() {
+        by_spec.entry(s).or_default().push(n);
+    }
+    let mut matched = vec![false; specs.len()];
+    let kind = wt.repo.object_hash();
+    let hash_len = kind.len_in_bytes();
+    let single = specs.len() == 1;
+    let mut sorter = (!single).then(|| {
+        crate::branch::spill::Sorter::new(wt.repo.git_dir(), crate::branch::spill::MEMORY_LIMIT)
+    });
+    if let Some(mut r) = IndexReader::open(index, kind).map_err(|e| wt.index_err(e))? {
+        // A single pathspec's entries are together: the walk stops after
+        // them.
+        let dir_key: Option<Vec<u8>> =
+            (single && !specs[0].is_empty()).then(|| [specs[0], b"/"].concat());
+        let mut prev: Vec<u8> = Vec::new();
+        let mut i: u32 = 0;
+        while let Some(e) = r.next_entry().map_err(|e| wt.index_err(e))? {
+            let dup = e.stage != 0 && e.path == prev;
+            if let Some(k) = &dir_key
+                && e.path.as_slice() > k.as_slice()
+                && !e.path.starts_with(k)
+            {
+                break;
+            }
+            // The pathspecs matching the entry: the path itself and each
+            // directory above it (and "", everything).
+            let mut first: Option<usize> = None;
+            let mut check = |prefix: &[u8]| {
+                if let Some(ns) = by_spec.get(prefix) {
+                    for &n in ns {
+                        matched[n] = true;
+                    }
+                    first = Some(first.map_or(ns[0], |f: usize| f.min(ns[0])));
+                }
+            };
+            check(b"");
+            for (j, &b) in e.path.iter().enumerate() {
+                if b == b'/' {
+                    check(&e.path[..j]);
+                }
+            }
+            check(&e.path);
+            if let Some(n) = first
+                && !dup
+            {
+                match sorter.as_mut() {
+                    None => f(n, &e.path, e.id)?,
+                    Some(s) => {
+                        let mut rec = Vec::with_capacity(8 + hash_len + e.path.len());
+                        rec.extend_from_slice(&(n as u32).to_be_bytes());
+                        rec.extend_from_slice(&i.to_be_bytes());
+                        rec.extend_from_slice(e.id.as_bytes());
+                        rec.extend_from_slice(&e.path);
+                        s.push(rec).map_err(|e| wt.index_err(e))?;
+                    }
+                }
+            }
+            prev = e.path;
+            i = i.wrapping_add(1);
+        }
+    }
+    if let Some(s) = sorter {
+        for rec in s.finish().map_err(|e| wt.index_err(e))? {
+            let rec = rec.map_err(|e| wt.index_err(e))?;
+            let bad = || wt.index_err("a sorted entry record is damaged");
+            let n = rec.get(..4).ok_or_else(bad)?;
+            let n = u32::from_be_bytes([n[0], n[1], n[2], n[3]]) as usize;
+            let id = rec.get(8..8 + hash_len).ok_or_else(bad)?;
+            let id = gix::ObjectId::try_from(id).map_err(|_| bad())?;
+            f(n, &rec[8 + hash_len..], id)?;
+        }
+    }
+    Ok(specs
+        .iter()
+        .zip(matched)
+        .filter(|(_, m)| !m)
+        .map(|(s, _)| s.to_vec())
+        .collect())
 }
 
 /// An unmerged path appears once per stage; only the first is listed.
@@ -604,5 +780,93 @@ mod tests {
         assert!(p("/r", "..").is_err());
         assert!(p("/r", "/elsewhere").is_err());
         assert!(p("/r/a", "../../rr").is_err());
+    }
+
+    /// The streamed walk of the index gives what gix's whole-index walk
+    /// gives, for one pathspec, none, several (overlapping, repeated, in
+    /// any order) and unmatched ones, over an index holding a conflict.
+    #[test]
+    fn streamed_index_walk_matches_the_whole_index_walk() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let git = |args: &[&str]| {
+            let out = std::process::Command::new("git")
+                .current_dir(d)
+                .env("GIT_CONFIG_NOSYSTEM", "1")
+                .env("GIT_CONFIG_GLOBAL", "/dev/null")
+                .args(["-c", "user.name=t", "-c", "user.email=t@t"])
+                .args(args)
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        };
+        git(&["init", "-q", "-b", "main"]);
+        for f in ["a/x", "a/y", "a-b", "a.c", "b/z/w", "c", "d/e/f", "d0/g"] {
+            let p = d.join(f);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(&p, f).unwrap();
+        }
+        git(&["add", "."]);
+        git(&["commit", "-qm", "one"]);
+        // A conflict on `c`: three stages of one path.
+        git(&["checkout", "-qb", "other"]);
+        std::fs::write(d.join("c"), "theirs").unwrap();
+        git(&["commit", "-qam", "theirs"]);
+        git(&["checkout", "-q", "main"]);
+        std::fs::write(d.join("c"), "ours").unwrap();
+        git(&["commit", "-qam", "ours"]);
+        let merge = std::process::Command::new("git")
+            .current_dir(d)
+            .args([
+                "-c",
+                "user.name=t",
+                "-c",
+                "user.email=t@t",
+                "merge",
+                "-q",
+                "other",
+            ])
+            .output()
+            .unwrap();
+        assert!(!merge.status.success(), "the merge conflicts");
+        let wt = WorkTree::discover(d).unwrap();
+        let index = wt.streamable_index().expect("a plain index streams");
+        let spec_sets: Vec<Vec<&str>> = vec![
+            vec![],
+            vec![""],
+            vec!["a"],
+            vec!["a/"],
+            vec!["d"],
+            vec!["c"],
+            vec!["nope"],
+            vec!["b", "a"],
+            vec!["a", "a/x", "a"],
+            vec!["a/x", "a", "nope", "d0", "d/e"],
+            vec!["", "a"],
+        ];
+        for specs in spec_sets {
+            let specs: Vec<Vec<u8>> = specs.iter().map(|s| s.as_bytes().to_vec()).collect();
+            let mut streamed = Vec::new();
+            let un_s = walk_stream(&wt, &index, &specs, |n, p, id| {
+                streamed.push((n, p.to_vec(), id));
+                Ok::<(), WorkTreeError>(())
+            })
+            .unwrap();
+            let gix_index = wt.index().unwrap();
+            let entries = gix_index.entries();
+            let mut whole = Vec::new();
+            let un_w = walk_index(&gix_index, &specs, |n, i| {
+                let e = &entries[i];
+                whole.push((n, e.path(&gix_index).to_vec(), e.id));
+                Ok::<(), WorkTreeError>(())
+            })
+            .unwrap();
+            assert_eq!(streamed, whole, "pathspecs {specs:?}");
+            assert_eq!(un_s, un_w, "unmatched, pathspecs {specs:?}");
+        }
     }
 }

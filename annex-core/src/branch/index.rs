@@ -561,17 +561,43 @@ pub(crate) fn rewrite_from<'a>(
     kind: gix::hash::Kind,
     changes: impl IntoIterator<Item = Change<'a>>,
 ) -> Result<(), IndexError> {
+    let changes: Vec<Change<'a>> = changes.into_iter().collect();
+    let mut delta = 0i64;
+    for (_, old, new) in &changes {
+        delta += i64::from(new.is_some()) - i64::from(old.is_some());
+    }
+    rewrite_stream_from(
+        src,
+        path,
+        kind,
+        delta,
+        changes
+            .into_iter()
+            .map(|(p, old, new)| Ok((p.to_vec(), old, new))),
+    )
+}
+
+/// A change as [`Change`], owning its path.
+pub(crate) type OwnedChange = (Vec<u8>, Option<ObjectId>, Option<ObjectId>);
+
+/// [`rewrite_from`] with the changes streamed (read from a temp file at
+/// scale, never all in memory): `delta` is how many entries they add less
+/// how many they remove (the header's count comes first). An error from
+/// the changes fails the rewrite, leaving the index as it was.
+pub(crate) fn rewrite_stream_from(
+    src: &Path,
+    path: &Path,
+    kind: gix::hash::Kind,
+    delta: i64,
+    changes: impl Iterator<Item = Result<OwnedChange, IndexError>>,
+) -> Result<(), IndexError> {
     let Some(mut r) = Reader::open(src, kind)? else {
         return Err(IndexError::Bad {
             path: path.to_path_buf(),
             detail: "missing".to_owned(),
         });
     };
-    let changes: Vec<Change<'a>> = changes.into_iter().collect();
-    let mut count = i64::from(r.count());
-    for (_, old, new) in &changes {
-        count += i64::from(new.is_some()) - i64::from(old.is_some());
-    }
+    let count = i64::from(r.count()) + delta;
     let count = u32::try_from(count).map_err(|_| IndexError::Bad {
         path: path.to_path_buf(),
         detail: "entry count out of range".to_owned(),
@@ -584,39 +610,50 @@ pub(crate) fn rewrite_from<'a>(
         ),
     };
     let mut w = Writer::new(path, kind, Some(count))?;
-    let mut ch = changes.into_iter().peekable();
+    let mut ch = changes.peekable();
     while let Some(e) = r.next_entry()? {
-        while let Some(&(p, old, new)) = ch.peek() {
-            if p >= e.path.as_slice() {
+        loop {
+            let (p, old, new) = match ch.peek() {
+                None => break,
+                Some(Err(_)) => {
+                    return Err(ch
+                        .next()
+                        .and_then(Result::err)
+                        .unwrap_or_else(|| mismatch(b"")));
+                }
+                Some(Ok(c)) => c,
+            };
+            if p.as_slice() >= e.path.as_slice() {
                 break;
             }
             if old.is_some() {
                 return Err(mismatch(p));
             }
             if let Some(n) = new {
-                w.push(p, &n, MODE_FILE, 0)?;
+                w.push(p, n, MODE_FILE, 0)?;
             }
             ch.next();
         }
         match ch.peek() {
-            Some(&(p, old, new)) if p == e.path.as_slice() => {
-                if e.stage != 0 || old != Some(e.id) {
+            Some(Ok((p, old, new))) if p.as_slice() == e.path.as_slice() => {
+                if e.stage != 0 || *old != Some(e.id) {
                     return Err(mismatch(p));
                 }
                 if let Some(n) = new {
-                    w.push(p, &n, MODE_FILE, 0)?;
+                    w.push(p, n, MODE_FILE, 0)?;
                 }
                 ch.next();
             }
             _ => w.push(&e.path, &e.id, e.mode, e.stage)?,
         }
     }
-    for (p, old, new) in ch {
+    for c in ch {
+        let (p, old, new) = c?;
         if old.is_some() {
-            return Err(mismatch(p));
+            return Err(mismatch(&p));
         }
         if let Some(n) = new {
-            w.push(p, &n, MODE_FILE, 0)?;
+            w.push(&p, &n, MODE_FILE, 0)?;
         }
     }
     w.finish()

@@ -39,10 +39,11 @@
 //! ```
 
 pub(crate) mod diff;
-mod index;
+pub(crate) mod index;
 pub mod merge;
 mod pack;
 mod snapshot;
+pub(crate) mod spill;
 
 pub use snapshot::Snapshot;
 
@@ -201,7 +202,20 @@ pub struct Branch {
     /// The last commit whose tree was looked up, and that tree (a commit
     /// id names its content: this cannot go stale).
     tree_cache: std::sync::Mutex<Option<(ObjectId, ObjectId)>>,
+    /// How many journal files a commit stages and writes at a time
+    /// ([`CHUNK_FILES`]; smaller in tests).
+    chunk_files: usize,
+    /// How many objects go into one pack of a commit in chunks
+    /// ([`PACK_OBJECTS`]; smaller in tests).
+    pack_objects: usize,
 }
+
+/// How many journal files a commit stages at a time: what it keeps in
+/// memory (their changes, the trees they touch) before writing their
+/// trees and moving on. A commit of more writes the tree once per chunk,
+/// each chunk into its own pack; the trees between chunks are left
+/// unreferenced (the root and the subtrees on a chunk's boundary).
+const CHUNK_FILES: usize = 20_000;
 
 /// What identifies one version of a file: device, inode, size, and the
 /// modification and change times to the nanosecond; `None` when it does
@@ -277,6 +291,8 @@ impl Branch {
             ref_files,
             tip_cache: std::sync::Mutex::new(None),
             tree_cache: std::sync::Mutex::new(None),
+            chunk_files: CHUNK_FILES,
+            pack_objects: PACK_OBJECTS,
         }
     }
 
@@ -749,12 +765,12 @@ impl Branch {
         for _attempt in 0..20 {
             let tip = self.create_locked(lock)?;
             let mut state = self.base_state(tip)?;
-            let staged = self.stage_journal(&mut state)?;
-            let tree = self.write_state(&mut state)?;
+            let written = self.write_journal(&mut state)?;
+            let tree = written.tree;
             let c = self.write_commit(tree, &[tip], message)?;
             if self.set_ref(c, Some(tip), &format!("commit: {message}"))? {
-                self.update_index(lock, &state, c, tree)?;
-                self.clear_staged(lock, staged)?;
+                self.update_index_with(lock, &state, c, tree, written.changes, written.delta)?;
+                self.clear_staged_log(lock, written.staged)?;
                 return Ok(c);
             }
         }
@@ -1067,24 +1083,220 @@ impl Branch {
         Ok(())
     }
 
+    /// [`Branch::clear_staged`] of what [`Branch::write_journal`] staged
+    /// (each record: the stamp's bytes, then the file's name).
+    fn clear_staged_log(&self, lock: &JournalLock, staged: spill::Log) -> Result<(), BranchError> {
+        let tmp_err = || io_err("read a temp file in", &self.annex_dir);
+        for rec in staged.into_iter().map_err(tmp_err())? {
+            let rec = rec.map_err(tmp_err())?;
+            let (stamp, name) = rec.split_at(rec.len().min(crate::journal::Stamp::BYTES));
+            if let Some(stamp) = crate::journal::Stamp::from_bytes(stamp) {
+                self.journal.remove_name_if_stamp(lock, name, &stamp)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Stages every journal file and writes the tree of the branch with
+    /// them (as [`Branch::stage_journal`] then [`Branch::write_state`]),
+    /// without holding the journal in memory: the journal is listed into
+    /// a [`spill::Sorter`] and staged in path order, [`CHUNK_FILES`] at a
+    /// time; each chunk's changes (with those of the state's base that
+    /// fall before the next chunk) are written onto the tree the chunk
+    /// before wrote, into a pack of their own when the journal holds more
+    /// than [`pack::PACK_THRESHOLD`] files, and go to temp-file-backed
+    /// logs: the changes for git-annex's index, the staged files for
+    /// their removal.
+    fn write_journal(&self, state: &mut State) -> Result<Written, BranchError> {
+        fs::create_dir_all(&self.annex_dir).map_err(io_err("create", &self.annex_dir))?;
+        let tmp_err = || io_err("use a temp file in", &self.annex_dir);
+        let mut sorter = spill::Sorter::new(&self.annex_dir, spill::MEMORY_LIMIT);
+        let mut failed = None;
+        // Each record: the branch path, a NUL (no path holds one, so the
+        // records sort as their paths), then 0 for a file named for its
+        // path, or 1 and the name of a stray.
+        self.journal.for_each_entry(&mut |path, stray| {
+            let mut rec = path;
+            rec.push(0);
+            match stray {
+                None => rec.push(0),
+                Some(name) => {
+                    rec.push(1);
+                    rec.extend_from_slice(&name);
+                }
+            }
+            match sorter.push(rec) {
+                Ok(()) => true,
+                Err(e) => {
+                    failed = Some(e);
+                    false
+                }
+            }
+        })?;
+        if let Some(e) = failed {
+            return Err(tmp_err()(e));
+        }
+        let sorted = sorter.finish().map_err(tmp_err())?;
+        let use_pack = sorted.total() > pack::PACK_THRESHOLD;
+        let mut sorted = sorted.peekable();
+        let mut changes = self.spill_log()?;
+        let mut staged = self.spill_log()?;
+        let mut delta = 0i64;
+        let mut root = state.tree;
+        // The root when it was written into the pack still being written
+        // (not readable from the object database yet), decoded.
+        let mut root_tree: Option<gix::objs::Tree> = None;
+        // The top-level names under which the pack being written has
+        // trees: a chunk editing one of them again first puts the pack in
+        // place (paths in order make that rare: top-level files named as
+        // a directory's name with a suffix between them).
+        let mut pack_tops: BTreeSet<Vec<u8>> = BTreeSet::new();
+        if use_pack {
+            state.pack = Some(self.new_pack()?);
+        }
+        // The last path staged from a file named for it: a stray decoding
+        // to the same path is not staged (it comes right after, as its
+        // record sorts after that file's).
+        let mut last_regular: Option<Vec<u8>> = None;
+        let mut last_path: Vec<u8> = Vec::new();
+        loop {
+            let mut n = 0;
+            let mut boundary: Option<Vec<u8>> = None;
+            loop {
+                let next_path = match sorted.peek() {
+                    None => break,
+                    Some(Ok(rec)) => record_path(rec),
+                    Some(Err(_)) => {
+                        let e = match sorted.next() {
+                            Some(Err(e)) => e,
+                            _ => io::Error::other("temp file read failed"),
+                        };
+                        return Err(tmp_err()(e));
+                    }
+                };
+                if n >= self.chunk_files && top_name(next_path) != top_name(&last_path) {
+                    boundary = Some(next_path.to_vec());
+                    break;
+                }
+                let Some(Ok(rec)) = sorted.next() else { break };
+                n += 1;
+                let path = record_path(&rec).to_vec();
+                let tag = &rec[path.len() + 1..];
+                if tag.first() == Some(&0) {
+                    let name = crate::journal::journal_file_name(&path);
+                    last_regular = Some(path.clone());
+                    if let Some((content, stamp)) = self.journal.read_name_stamped(&name)? {
+                        self.stage_one(state, &path, &content)?;
+                        self.log_staged(&mut staged, &name, stamp)?;
+                    }
+                } else {
+                    let name = tag.get(1..).unwrap_or_default();
+                    if let Some((content, stamp)) = self.journal.read_name_stamped(name)? {
+                        if crate::journal::is_valid_branch_path(&path)
+                            && last_regular.as_deref() != Some(path.as_slice())
+                        {
+                            self.stage_one(state, &path, &content)?;
+                        }
+                        self.log_staged(&mut staged, name, stamp)?;
+                    }
+                }
+                last_path = path;
+            }
+            // The base's changes past this chunk wait for their chunk.
+            let rest = match &boundary {
+                Some(b) => state.changes.split_off(b.as_bstr()),
+                None => BTreeMap::new(),
+            };
+            match state.pack.take() {
+                Some(mut p) => {
+                    for (path, _) in state.changed_blobs() {
+                        pack_tops.insert(top_name(path).to_vec());
+                    }
+                    let written = self.write_state_into(state, root, root_tree.take(), &mut p);
+                    state.pack = Some(p);
+                    (root, root_tree) = written?;
+                }
+                None => root = self.write_state_onto(state, root)?,
+            }
+            for (p, (base, new)) in &state.changes {
+                self.log_change(&mut changes, &mut delta, p, *base, *new)?;
+            }
+            state.changes = rest;
+            let Some(next) = boundary else { break };
+            // A pack past PACK_OBJECTS objects goes in place, and so does
+            // one holding trees the next chunk edits: its objects are then
+            // readable, and the next ones go to a new pack.
+            let full = state.pack.as_ref().is_some_and(|p| {
+                p.len() >= self.pack_objects || pack_tops.contains(top_name(&next))
+            });
+            if full {
+                if let Some(p) = state.pack.take() {
+                    p.finish()?;
+                }
+                state.pack = Some(self.new_pack()?);
+                pack_tops.clear();
+                root_tree = None;
+            }
+        }
+        // The pack goes in place before the commit refers to its trees.
+        if let Some(p) = state.pack.take() {
+            p.finish()?;
+        }
+        Ok(Written {
+            tree: root,
+            changes,
+            delta,
+            staged,
+        })
+    }
+
+    /// A pack for the branch's new objects.
+    fn new_pack(&self) -> Result<pack::PackWriter, BranchError> {
+        pack::PackWriter::new(
+            &self.repo.common_dir().join("objects"),
+            self.repo.object_hash(),
+        )
+    }
+
+    /// Records a staged journal file in `log`, for
+    /// [`Branch::clear_staged_log`].
+    fn log_staged(
+        &self,
+        log: &mut spill::Log,
+        name: &[u8],
+        stamp: crate::journal::Stamp,
+    ) -> Result<(), BranchError> {
+        let mut rec = stamp.to_bytes().to_vec();
+        rec.extend_from_slice(name);
+        log.push(&rec)
+            .map_err(io_err("write a temp file in", &self.annex_dir))
+    }
+
     /// Writes the tree of a state: the base tree edited where changed
     /// (only the subtrees leading to a change are read and written).
     fn write_state(&self, state: &mut State) -> Result<ObjectId, BranchError> {
+        self.write_state_onto(state, state.tree)
+    }
+
+    /// [`Branch::write_state`] with the state's changes applied to the
+    /// tree `root` rather than to the base tree (a commit in chunks
+    /// applies each chunk to the tree the one before wrote).
+    fn write_state_onto(&self, state: &mut State, root: ObjectId) -> Result<ObjectId, BranchError> {
         if let Some(mut p) = state.pack.take() {
-            let tree = self.write_state_into(state, &mut p);
+            let tree = self.write_state_into(state, root, None, &mut p);
             // The pack holds blobs the tree names: it goes in place (and
             // is read from there) before anything refers to it.
             p.finish()?;
-            return tree;
+            return tree.map(|(id, _)| id);
         }
         let mut changed = state.changed_blobs().peekable();
         if changed.peek().is_none() {
-            return Ok(state.tree);
+            return Ok(root);
         }
         let mut ed = self
             .repo
-            .edit_tree(state.tree)
-            .map_err(git_err("edit tree", state.tree.to_string()))?;
+            .edit_tree(root)
+            .map_err(git_err("edit tree", root.to_string()))?;
         for (path, id) in changed {
             ed.upsert(path, gix::object::tree::EntryKind::Blob, *id)
                 .map_err(git_err("stage", path.to_string()))?;
@@ -1095,24 +1307,30 @@ impl Branch {
             .detach())
     }
 
-    /// [`Branch::write_state`] with the new trees going into a pack.
+    /// [`Branch::write_state`] with the new trees going into a pack:
+    /// the root tree and its decoded form (`root`, when given: a root
+    /// written into the pack, not yet readable), and the new ones.
     fn write_state_into(
         &self,
         state: &State,
+        root_id: ObjectId,
+        root: Option<gix::objs::Tree>,
         pack: &mut pack::PackWriter,
-    ) -> Result<ObjectId, BranchError> {
+    ) -> Result<(ObjectId, Option<gix::objs::Tree>), BranchError> {
         let mut changed = state.changed_blobs().peekable();
         if changed.peek().is_none() {
-            return Ok(state.tree);
+            return Ok((root_id, root));
         }
-        let root = self
-            .repo
-            .find_tree(state.tree)
-            .map_err(git_err("read tree", state.tree.to_string()))?;
-        let root = root
-            .decode()
-            .map_err(git_err("decode tree", state.tree.to_string()))?
-            .into_owned();
+        let root = match root {
+            Some(r) => r,
+            None => self
+                .repo
+                .find_tree(root_id)
+                .map_err(git_err("read tree", root_id.to_string()))?
+                .decode()
+                .map_err(git_err("decode tree", root_id.to_string()))?
+                .into_owned(),
+        };
         let mut ed =
             gix::objs::tree::Editor::new(root, &self.repo.objects, self.repo.object_hash());
         for (path, id) in changed {
@@ -1124,12 +1342,17 @@ impl Branch {
             .map_err(git_err("stage", path.to_string()))?;
         }
         let mut buf = Vec::new();
-        ed.write(|tree| {
+        // The editor writes the root last: its bytes are what is left.
+        let id = ed.write(|tree| {
             buf.clear();
             gix::objs::WriteTo::write_to(tree, &mut buf)
                 .map_err(io_err("serialize tree for", Path::new(FULL_NAME)))?;
             pack.write(gix::object::Kind::Tree, &buf)
-        })
+        })?;
+        let root = gix::objs::TreeRef::from_bytes(&buf, self.repo.object_hash())
+            .map_err(git_err("decode tree", id.to_string()))?
+            .into();
+        Ok((id, Some(root)))
     }
 
     fn index_path(&self) -> PathBuf {
@@ -1159,20 +1382,90 @@ impl Branch {
         commit: ObjectId,
         tree: ObjectId,
     ) -> Result<(), BranchError> {
-        let changes = state
-            .changes
-            .iter()
-            .filter(|(_, (base, new))| *base != Some(*new))
-            .map(|(p, (base, new))| (p.as_slice(), *base, Some(*new)));
-        if state.index_current {
-            if self.rewrite_index(lock, commit, changes)? {
-                return Ok(());
+        let mut log = self.spill_log()?;
+        let mut delta = 0;
+        for (p, (base, new)) in &state.changes {
+            self.log_change(&mut log, &mut delta, p, *base, *new)?;
+        }
+        self.update_index_with(lock, state, commit, tree, log, delta)
+    }
+
+    /// A [`spill::Log`] whose temp file, if it needs one, goes in
+    /// `.git/annex`.
+    fn spill_log(&self) -> Result<spill::Log, BranchError> {
+        fs::create_dir_all(&self.annex_dir).map_err(io_err("create", &self.annex_dir))?;
+        Ok(spill::Log::new(&self.annex_dir, spill::MEMORY_LIMIT))
+    }
+
+    /// Records a change for git-annex's index in `log` (nothing when the
+    /// blob is the base's), counting in `delta` the entries it adds.
+    fn log_change(
+        &self,
+        log: &mut spill::Log,
+        delta: &mut i64,
+        path: &[u8],
+        base: Option<ObjectId>,
+        new: ObjectId,
+    ) -> Result<(), BranchError> {
+        if base == Some(new) {
+            return Ok(());
+        }
+        let mut rec = Vec::with_capacity(path.len() + 42);
+        rec.extend_from_slice(path);
+        rec.push(0);
+        match base {
+            Some(b) => {
+                rec.push(1);
+                rec.extend_from_slice(b.as_bytes());
             }
-        } else if let Some(fresh) = &state.fresh_index {
+            None => {
+                rec.push(0);
+                *delta += 1;
+            }
+        }
+        rec.extend_from_slice(new.as_bytes());
+        log.push(&rec)
+            .map_err(io_err("write a temp file in", &self.annex_dir))
+    }
+
+    /// Brings git-annex's branch index to `commit`, whose tree is `tree`:
+    /// when the index was current with the state's base, by rewriting
+    /// just the changed entries (`changes`, as [`Branch::log_change`]
+    /// recorded them, in path order; `delta` entries added); otherwise (or
+    /// when that fails) by writing it anew from the tree.
+    fn update_index_with(
+        &self,
+        lock: &JournalLock,
+        state: &State,
+        commit: ObjectId,
+        tree: ObjectId,
+        changes: spill::Log,
+        delta: i64,
+    ) -> Result<(), BranchError> {
+        if state.index_current || state.fresh_index.is_some() {
             let _ = fs::remove_file(self.annex_dir.join("index.lock"));
             let dest = self.index_path();
+            let src = match &state.fresh_index {
+                Some(fresh) if !state.index_current => fresh.path().to_path_buf(),
+                _ => dest.clone(),
+            };
             let kind = self.repo.object_hash();
-            if index::rewrite_from(fresh.path(), &dest, kind, changes).is_ok() {
+            let hash_len = kind.len_in_bytes();
+            let changes = changes
+                .into_iter()
+                .map_err(io_err("read a temp file in", &self.annex_dir))?
+                .map(|rec| {
+                    let rec = rec.map_err(|e| index::IndexError::Io {
+                        what: "read changes for",
+                        path: dest.clone(),
+                        source: e,
+                    })?;
+                    decode_change(&rec, hash_len).ok_or_else(|| index::IndexError::Bad {
+                        path: dest.clone(),
+                        detail: "a change record is damaged".to_owned(),
+                    })
+                });
+            if index::rewrite_stream_from(&src, &dest, kind, delta, changes).is_ok() {
                 return write_atomic(&self.index_status_path(), format!("{commit}\n").as_bytes());
             }
         }
@@ -1833,6 +2126,52 @@ struct TransitionPlan {
 /// file staged.
 type Staged = (Vec<u8>, crate::journal::Stamp);
 
+/// What [`Branch::write_journal`] wrote: the new tree, the changes from
+/// the base tree (for git-annex's index) and how many entries they add,
+/// and the journal files staged.
+struct Written {
+    tree: ObjectId,
+    changes: spill::Log,
+    delta: i64,
+    staged: spill::Log,
+}
+
+/// How many objects a commit in chunks writes into one pack before it
+/// starts another: what the pack writer keeps per object (its id, offset
+/// and checksum, for the pack's index) stays within a few tens of MB.
+const PACK_OBJECTS: usize = 300_000;
+
+/// The first component of a branch path.
+fn top_name(path: &[u8]) -> &[u8] {
+    let end = memchr::memchr(b'/', path).unwrap_or(path.len());
+    &path[..end]
+}
+
+/// The path of a journal listing's record (up to its first NUL).
+fn record_path(rec: &[u8]) -> &[u8] {
+    let end = memchr::memchr(0, rec).unwrap_or(rec.len());
+    &rec[..end]
+}
+
+/// A change recorded by [`Branch::log_change`]: path, base blob, new
+/// blob; `None` when the record is not one (ids of `hash_len` bytes).
+fn decode_change(rec: &[u8], hash_len: usize) -> Option<index::OwnedChange> {
+    let path = record_path(rec);
+    let rest = rec.get(path.len() + 1..)?;
+    let (&has_base, rest) = rest.split_first()?;
+    let (base, new) = if has_base == 1 {
+        (Some(rest.get(..hash_len)?), rest.get(hash_len..)?)
+    } else {
+        (None, rest)
+    };
+    let id = |b: &[u8]| gix::hash::oid::try_from_bytes(b).ok().map(|o| o.to_owned());
+    let base = match base {
+        Some(b) => Some(id(b)?),
+        None => None,
+    };
+    Some((path.to_vec(), base, Some(id(new)?)))
+}
+
 /// The files of the branch as they will be committed: a base tree and
 /// what differs from it.
 struct State {
@@ -2184,6 +2523,83 @@ mod tests {
             .map(|l| l.replace(" blob ", " "))
             .collect();
         assert_eq!(index, tree);
+    }
+
+    /// A journal of `n` files (each key's log, and `uuid.log`) committed
+    /// with `chunk` journal files per chunk, and a stray name: the tree
+    /// written, the index's listing and the tree's.
+    fn commit_in_chunks(
+        n: usize,
+        chunk: usize,
+        pack_objects: usize,
+    ) -> (String, Vec<String>, Vec<String>) {
+        let dir = tempfile::tempdir().expect("tmp");
+        let d = dir.path();
+        git(d, &["init", "-q", "-b", "main"]);
+        let mut b = Branch::open(&d.join(".git")).expect("open");
+        b.create().expect("create");
+        b.change(b"aaa/bbb/old.log", |_| b"old\n".to_vec())
+            .expect("change");
+        b.commit("first").expect("commit");
+        b.chunk_files = chunk;
+        b.pack_objects = pack_objects;
+        for i in 0..n {
+            let h = format!("{:03x}", (i * 2654435761) % 4096);
+            let path = format!("{h}/{}/K{i}.log", &h[..2]);
+            b.change(path.as_bytes(), |_| format!("{i}\n").into_bytes())
+                .expect("change");
+        }
+        b.change(b"aaa/bbb/old.log", |o| [o, b"new\n"].concat())
+            .expect("change");
+        b.change(b"uuid.log", |_| b"u\n".to_vec()).expect("change");
+        let stray = d.join(".git/annex/journal/_stray");
+        fs::write(&stray, b"s\n").expect("write stray");
+        b.commit("update").expect("commit");
+        assert!(!stray.exists(), "the stray is removed once committed");
+        assert!(!b.journal().is_dirty().expect("dirty"));
+        let listed = std::process::Command::new("git")
+            .current_dir(d)
+            .env("GIT_INDEX_FILE", d.join(".git/annex/index"))
+            .args(["ls-files", "-s"])
+            .output()
+            .expect("git");
+        let index: Vec<String> = String::from_utf8_lossy(&listed.stdout)
+            .lines()
+            .map(|l| l.replace(" 0\t", "\t"))
+            .collect();
+        let tree: Vec<String> = git(d, &["ls-tree", "-r", FULL_NAME])
+            .lines()
+            .map(|l| l.replace(" blob ", " "))
+            .collect();
+        let fsck = std::process::Command::new("git")
+            .current_dir(d)
+            .args(["fsck", "--strict", "--no-dangling"])
+            .output()
+            .expect("git fsck");
+        assert!(
+            fsck.status.success(),
+            "{}",
+            String::from_utf8_lossy(&fsck.stderr)
+        );
+        (git(d, &["rev-parse", "git-annex^{tree}"]), index, tree)
+    }
+
+    /// A commit of a journal in many chunks (loose objects, and packs past
+    /// the pack threshold) writes the same tree as one in a single chunk,
+    /// and leaves git-annex's index equal to it.
+    #[test]
+    fn a_journal_committed_in_chunks_gives_the_same_tree() {
+        for n in [10, pack::PACK_THRESHOLD + 50] {
+            let (whole, index, tree) = commit_in_chunks(n, usize::MAX, PACK_OBJECTS);
+            assert_eq!(index, tree);
+            assert_eq!(tree.len(), n + 2);
+            // Chunks of 3 files with a new pack every 500 objects or so.
+            for (chunk, pack_objects) in [(1, PACK_OBJECTS), (3, 500), (400, PACK_OBJECTS)] {
+                let (chunked, index, tree) = commit_in_chunks(n, chunk, pack_objects);
+                assert_eq!(chunked, whole, "{n} files in chunks of {chunk}");
+                assert_eq!(index, tree);
+            }
+        }
     }
 
     /// Called just before the merge's compare-and-swap of the branch ref.

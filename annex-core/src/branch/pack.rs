@@ -121,7 +121,6 @@ impl PackWriter {
     }
 
     /// How many objects were written.
-    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.entries.len()
     }
