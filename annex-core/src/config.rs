@@ -141,14 +141,43 @@ pub fn parse_config_parameters(text: &str) -> Result<Vec<String>, ConfigError> {
     }
 }
 
-/// The config overrides of this process, weakest first: `git -c`'s
+/// The entries of git's numbered config variables (`GIT_CONFIG_COUNT`,
+/// `GIT_CONFIG_KEY_<n>`, `GIT_CONFIG_VALUE_<n>`: what DataLad and `git
+/// --config-env` callers set), read through `var`, as `name=value`. None
+/// at all when the count is not a number or an entry is missing, as git
+/// refuses to run then.
+pub fn parse_config_count(var: impl Fn(&str) -> Option<String>) -> Vec<String> {
+    let Some(count) = var("GIT_CONFIG_COUNT") else {
+        return Vec::new();
+    };
+    let Ok(count) = count.trim().parse::<usize>() else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for n in 0..count {
+        match (
+            var(&format!("GIT_CONFIG_KEY_{n}")),
+            var(&format!("GIT_CONFIG_VALUE_{n}")),
+        ) {
+            (Some(key), Some(value)) => out.push(format!("{key}={value}")),
+            _ => return Vec::new(),
+        }
+    }
+    out
+}
+
+/// The config overrides of this process, weakest first, in git's order:
+/// the numbered variables ([`parse_config_count`]), then `git -c`'s
 /// (`GIT_CONFIG_PARAMETERS`; an unparsable value is ignored, as git
 /// would have refused it before running us), then the command line's.
 pub fn process_overrides() -> Vec<String> {
-    let mut all = std::env::var("GIT_CONFIG_PARAMETERS")
-        .ok()
-        .and_then(|t| parse_config_parameters(&t).ok())
-        .unwrap_or_default();
+    let mut all = parse_config_count(|name| std::env::var(name).ok());
+    all.extend(
+        std::env::var("GIT_CONFIG_PARAMETERS")
+            .ok()
+            .and_then(|t| parse_config_parameters(&t).ok())
+            .unwrap_or_default(),
+    );
     all.retain(|o| check_override(o).is_ok());
     if let Some(cli) = COMMAND_LINE_OVERRIDES.get() {
         all.extend(cli.iter().cloned());
@@ -578,6 +607,38 @@ mod tests {
     fn names_normalize_like_git() {
         assert_eq!(normalize("Remote.Origin.URL"), "remote.Origin.url");
         assert_eq!(normalize("ANNEX.uuid"), "annex.uuid");
+    }
+
+    #[test]
+    fn git_config_count_variables_are_read_in_order_or_not_at_all() {
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |name: &str| {
+                pairs
+                    .iter()
+                    .find(|(n, _)| *n == name)
+                    .map(|(_, v)| v.to_string())
+            }
+        };
+        assert_eq!(
+            parse_config_count(env(&[
+                ("GIT_CONFIG_COUNT", "2"),
+                ("GIT_CONFIG_KEY_0", "annex.tune.objecthash1"),
+                ("GIT_CONFIG_VALUE_0", "true"),
+                ("GIT_CONFIG_KEY_1", "annex.largefiles"),
+                ("GIT_CONFIG_VALUE_1", "a=b"),
+            ])),
+            vec!["annex.tune.objecthash1=true", "annex.largefiles=a=b"]
+        );
+        assert!(parse_config_count(env(&[])).is_empty());
+        assert!(parse_config_count(env(&[("GIT_CONFIG_COUNT", "x")])).is_empty());
+        // An entry missing: git refuses to run, nothing is taken.
+        assert!(
+            parse_config_count(env(&[
+                ("GIT_CONFIG_COUNT", "1"),
+                ("GIT_CONFIG_KEY_0", "annex.backend"),
+            ]))
+            .is_empty()
+        );
     }
 
     #[test]

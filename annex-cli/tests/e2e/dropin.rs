@@ -291,6 +291,34 @@ fn init_records_annex_tune_given_with_dash_c_as_the_reference() {
     );
 }
 
+/// Regression (DataLad's `test_cfg_passthrough`): `datalad -c NAME=VALUE
+/// create` passes its settings in git's numbered variables
+/// (`GIT_CONFIG_COUNT`, `GIT_CONFIG_KEY_0`, `GIT_CONFIG_VALUE_0`), not in
+/// `-c`: `init` records `annex.tune.*` given that way, as the reference.
+#[test]
+fn init_records_annex_tune_given_in_git_config_count_variables() {
+    let tuned = |program: &Path, dir: &Path| {
+        let mut cmd = Command::new(program);
+        support::hermetic(&mut cmd)
+            .env("GIT_CONFIG_COUNT", "1")
+            .env("GIT_CONFIG_KEY_0", "annex.tune.objecthash1")
+            .env("GIT_CONFIG_VALUE_0", "true")
+            .current_dir(dir)
+            .arg("init");
+        ok(support::output_with_stdin(cmd, None), "init");
+    };
+    let a = support::new_git_repo();
+    let b = support::new_git_repo();
+    tuned(Path::new(env!("CARGO_BIN_EXE_git-annex-rs")), a.path());
+    tuned(support::reference_git_annex(), b.path());
+    for d in [a.path(), b.path()] {
+        assert_eq!(
+            support::git(d, &["config", "annex.tune.objecthash1"]).trim(),
+            "true"
+        );
+    }
+}
+
 /// Two repositories (ours, the reference's) with `a/f` committed, then
 /// moved to the top with `git mv` (its symlink now wrong) and staged.
 fn moved_link_repos() -> (tempfile::TempDir, tempfile::TempDir) {
