@@ -17,6 +17,37 @@ pub use annex_ops::matching::{
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct MatchingArgs(pub MatchingOptions);
 
+impl MatchingArgs {
+    /// The matcher of these options with what evaluating it needs: the
+    /// branch's state seen from here, and here's preferred-content
+    /// expression (for `--want-get`/`--want-drop`). `None` when no option
+    /// was given.
+    pub fn matcher<'c>(
+        &self,
+        ctx: &'c crate::context::Ctx,
+    ) -> Result<
+        Option<(
+            Matching,
+            annex_core::preferred::StateContext<'c>,
+            Option<annex_core::preferred::Expr>,
+        )>,
+        crate::error::CommandError,
+    > {
+        if self.is_empty() {
+            return Ok(None);
+        }
+        let m = self.build(Some(ctx.here()), |n| resolve_repo(ctx, n))?;
+        let mctx = annex_core::preferred::StateContext::new(
+            &ctx.state,
+            Some(ctx.here().clone()),
+            Some(ctx.store.clone()),
+            &ctx.config,
+        )?;
+        let wanted = annex_ops::annex::preferred_matcher(&ctx.state, &mctx, ctx.here())?;
+        Ok(Some((m, mctx, wanted)))
+    }
+}
+
 impl std::ops::Deref for MatchingArgs {
     type Target = MatchingOptions;
     fn deref(&self) -> &MatchingOptions {

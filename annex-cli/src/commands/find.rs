@@ -94,21 +94,7 @@ pub fn run(args: Args) -> Result<(), CommandError> {
         return Err(CommandError::failed(super::whereis::BARE_REFUSAL));
     }
     let mut reporter = args.output.reporter("find");
-    let matching = if args.matching.is_empty() {
-        None
-    } else {
-        let m = args
-            .matching
-            .build(Some(ctx.here()), |n| crate::matching::resolve_repo(&ctx, n))?;
-        let mctx = StateContext::new(
-            &ctx.state,
-            Some(ctx.here().clone()),
-            Some(ctx.store.clone()),
-            &ctx.config,
-        )?;
-        let wanted = annex_ops::annex::preferred_matcher(&ctx.state, &mctx, ctx.here())?;
-        Some((m, mctx, wanted))
-    };
+    let matching = args.matching.matcher(&ctx)?;
     let format = if args.print0 {
         Some(Format::parse(b"${file}\0"))
     } else {

@@ -58,19 +58,7 @@ impl<'a> Lister<'a> {
         print0: bool,
         output: &OutputArgs,
     ) -> Result<Lister<'a>, CommandError> {
-        let matching = if matching.is_empty() {
-            None
-        } else {
-            let m = matching.build(Some(ctx.here()), |n| crate::matching::resolve_repo(ctx, n))?;
-            let mctx = StateContext::new(
-                &ctx.state,
-                Some(ctx.here().clone()),
-                Some(ctx.store.clone()),
-                &ctx.config,
-            )?;
-            let wanted = annex_ops::annex::preferred_matcher(&ctx.state, &mctx, ctx.here())?;
-            Some((m, mctx, wanted))
-        };
+        let matching = matching.matcher(ctx)?;
         let format = if print0 {
             Some(Format::parse(if matching_file(format) {
                 b"${file}\0"

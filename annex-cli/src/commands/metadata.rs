@@ -222,21 +222,7 @@ pub fn run(args: Args) -> Result<(), CommandError> {
         if matches!(mode, Mode::Set(_)) && !args.force {
             check_not_recursive(&ctx, &args.paths)?;
         }
-        let matching = if args.matching.is_empty() {
-            None
-        } else {
-            let m = args
-                .matching
-                .build(Some(ctx.here()), |n| crate::matching::resolve_repo(&ctx, n))?;
-            let mctx = annex_core::preferred::StateContext::new(
-                &ctx.state,
-                Some(ctx.here().clone()),
-                Some(ctx.store.clone()),
-                &ctx.config,
-            )?;
-            let wanted = annex_ops::annex::preferred_matcher(&ctx.state, &mctx, ctx.here())?;
-            Some((m, mctx, wanted))
-        };
+        let matching = args.matching.matcher(&ctx)?;
         let shown = Shown::new(&ctx);
         let unmatched = seek_each(&ctx, &args.paths, |f, input| {
             if let Some((m, mctx, wanted)) = &matching {

@@ -72,19 +72,7 @@ fn unannex_files(
     fast: bool,
     quiet: bool,
 ) -> Result<(), CommandError> {
-    let matching = if matching.is_empty() {
-        None
-    } else {
-        let m = matching.build(Some(ctx.here()), |n| crate::matching::resolve_repo(ctx, n))?;
-        let mctx = annex_core::preferred::StateContext::new(
-            &ctx.state,
-            Some(ctx.here().clone()),
-            Some(ctx.store.clone()),
-            &ctx.config,
-        )?;
-        let wanted = annex_ops::annex::preferred_matcher(&ctx.state, &mctx, ctx.here())?;
-        Some((m, mctx, wanted))
-    };
+    let matching = matching.matcher(ctx)?;
     let shown = Shown::new(ctx);
     let mut done: Vec<Vec<u8>> = Vec::new();
     let unmatched = seek_each(ctx, paths, |f, input| {

@@ -239,21 +239,7 @@ pub fn run(args: Args) -> Result<(), CommandError> {
         repos,
         format,
     };
-    let matching = if args.matching.is_empty() {
-        None
-    } else {
-        let m = args
-            .matching
-            .build(Some(ctx.here()), |n| crate::matching::resolve_repo(&ctx, n))?;
-        let mctx = annex_core::preferred::StateContext::new(
-            &ctx.state,
-            Some(ctx.here().clone()),
-            Some(ctx.store.clone()),
-            &ctx.config,
-        )?;
-        let wanted = annex_ops::annex::preferred_matcher(&ctx.state, &mctx, ctx.here())?;
-        Some((m, mctx, wanted))
-    };
+    let matching = args.matching.matcher(&ctx)?;
     // Whether an item passes the matching options.
     let selected = |path: Option<&[u8]>, key: &Key| -> Result<bool, CommandError> {
         let Some((m, mctx, wanted)) = &matching else {
