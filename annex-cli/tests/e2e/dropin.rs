@@ -724,7 +724,12 @@ fn init_merges_every_remotes_git_annex_branch_as_the_reference() {
     let o = ours(a.path(), &["init"]);
     let t = theirs(b.path(), &["init"]);
     assert!(o.status.success(), "{o:?}");
-    assert_eq!(text(&o.stdout), text(&t.stdout));
+    // The reference says "(recording state in git...)" after the merge
+    // line in about half of its runs and not in the others (seen over 20
+    // runs of the same script); that one line is left out of the
+    // comparison, everything else must match.
+    let inner = |s: String| s.replacen("...)\n(recording state in git...)\nok\n", "...)\nok\n", 1);
+    assert_eq!(inner(text(&o.stdout)), inner(text(&t.stdout)));
     // Both now know where `a` is.
     let where_ = |d: &Path| {
         support::git(d, &["merge", "-q", "other/main"]);

@@ -124,14 +124,9 @@ pub fn stage(repo: &gix::Repository, entries: &[IndexEntry]) -> Result<(), Inges
         detail,
     };
     let owner = IndexOwner::take(&path).map_err(|e| ierr(e.to_string()))?;
-    let mut lock = gix::lock::File::acquire_to_update_resource(
-        &path,
-        gix::lock::acquire::Fail::AfterDurationWithBackoff(Duration::from_secs(10)),
-        None,
-        0o666,
-    )
-    .map_err(|e| ierr(e.to_string()))?;
-    owner.own(lock.lock_path());
+    let mut lock = owner
+        .acquire(Duration::from_secs(10))
+        .map_err(|e| ierr(e.to_string()))?;
     let mut index = gix::index::File::at_or_default(
         &path,
         repo.object_hash(),
@@ -206,8 +201,7 @@ pub fn stage(repo: &gix::Repository, entries: &[IndexEntry]) -> Result<(), Inges
         .map_err(|e| ierr(e.to_string()))?;
     std::io::Write::flush(&mut out).map_err(|e| ierr(e.to_string()))?;
     drop(out);
-    lock.commit().map_err(|e| ierr(e.error.to_string()))?;
-    owner.done();
+    owner.commit(lock).map_err(|e| ierr(e.to_string()))?;
     Ok(())
 }
 
@@ -215,16 +209,28 @@ pub fn stage(repo: &gix::Repository, entries: &[IndexEntry]) -> Result<(), Inges
 /// removes a stale `index.lock` (it asks the user to); one left by a
 /// `git-annex-rs` killed while it staged files would block every later
 /// command. So while we hold `index.lock` we also hold an exclusive POSIX
-/// lock on `annex-rs-index.lck` beside the index, and record the lock
-/// file's device and inode in `annex-rs-index.owner`. The next run, once
-/// it holds that POSIX lock (released by the kernel when its holder
-/// died), removes an `index.lock` the owner file names: no live process
-/// can hold it. Any other `index.lock` (git's) is waited for, as before.
+/// lock on `annex-rs-index.lck` beside the index, and the lock file's
+/// device and inode are recorded in `annex-rs-index.owner` *before* the
+/// lock file takes the name `index.lock`: it is made under a name of our
+/// own (`annex-rs-index.new`), recorded, then hard-linked to `index.lock`
+/// (which fails while any other `index.lock` exists, as git's own
+/// `O_EXCL` create does). A kill at any point leaves either no
+/// `index.lock` of ours or one the owner file names. The next run, once it
+/// holds that POSIX lock (released by the kernel when its holder died),
+/// removes an `index.lock` the owner file names: no live process can hold
+/// it. Any other `index.lock` (git's) is waited for, as before.
 struct IndexOwner {
     _lck: fs::File,
-    owner: std::path::PathBuf,
+    dir: std::path::PathBuf,
+    index: std::path::PathBuf,
+    lock_path: std::path::PathBuf,
     _in_process: std::sync::MutexGuard<'static, ()>,
 }
+
+/// Names beside the index, all ours and all used under the POSIX lock.
+const OWNER: &str = "annex-rs-index.owner";
+const OWNER_TMP: &str = "annex-rs-index.owner.tmp";
+const NEW_LOCK: &str = "annex-rs-index.new";
 
 impl IndexOwner {
     fn take(index: &Path) -> std::io::Result<IndexOwner> {
@@ -232,7 +238,7 @@ impl IndexOwner {
         // POSIX locks do not exclude threads of one process: a mutex does.
         static IN_PROCESS: std::sync::Mutex<()> = std::sync::Mutex::new(());
         let in_process = IN_PROCESS.lock().unwrap_or_else(|p| p.into_inner());
-        let dir = index.parent().unwrap_or(Path::new("."));
+        let dir = index.parent().unwrap_or(Path::new(".")).to_path_buf();
         let lck = fs::OpenOptions::new()
             .read(true)
             .write(true)
@@ -240,34 +246,215 @@ impl IndexOwner {
             .truncate(false)
             .open(dir.join("annex-rs-index.lck"))?;
         rustix::fs::fcntl_lock(&lck, rustix::fs::FlockOperation::LockExclusive)?;
-        let owner = dir.join("annex-rs-index.owner");
+        let owner = dir.join(OWNER);
         let mut lock_path = index.as_os_str().to_owned();
         lock_path.push(".lock");
-        if let (Ok(text), Ok(m)) = (
-            fs::read_to_string(&owner),
-            fs::symlink_metadata(Path::new(&lock_path)),
-        ) && text.trim() == format!("{}:{}", m.dev(), m.ino())
+        let lock_path = std::path::PathBuf::from(lock_path);
+        if let (Ok(text), Ok(m)) = (fs::read_to_string(&owner), fs::symlink_metadata(&lock_path))
+            && text.trim() == format!("{}:{}", m.dev(), m.ino())
         {
             let _ = fs::remove_file(&lock_path);
         }
-        let _ = fs::remove_file(&owner);
+        // What a killed run of ours left: no live process uses these names
+        // while we hold the POSIX lock.
+        for name in [OWNER, OWNER_TMP, NEW_LOCK] {
+            let _ = fs::remove_file(dir.join(name));
+        }
         Ok(IndexOwner {
             _lck: lck,
-            owner,
+            dir,
+            index: index.to_path_buf(),
+            lock_path,
             _in_process: in_process,
         })
     }
 
-    /// Records `lock` (our `index.lock`) as ours.
-    fn own(&self, lock: &Path) {
+    /// Takes `index.lock`, recorded as ours before it has that name;
+    /// waits up to `wait` for another process's `index.lock` to go.
+    /// Returns it open for writing.
+    fn acquire(&self, wait: Duration) -> std::io::Result<fs::File> {
+        use std::io::Write;
+        use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+        let new = self.dir.join(NEW_LOCK);
+        let file = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o666)
+            .open(&new)?;
+        let m = file.metadata()?;
+        let tmp = self.dir.join(OWNER_TMP);
+        let mut f = fs::File::create(&tmp)?;
+        writeln!(f, "{}:{}", m.dev(), m.ino())?;
+        f.sync_all()?;
+        drop(f);
+        fs::rename(&tmp, self.dir.join(OWNER))?;
+        let deadline = std::time::Instant::now() + wait;
+        let mut pause = Duration::from_millis(1);
+        loop {
+            match fs::hard_link(&new, &self.lock_path) {
+                Ok(()) => break,
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    if std::time::Instant::now() >= deadline {
+                        let _ = fs::remove_file(&new);
+                        return Err(std::io::Error::new(
+                            e.kind(),
+                            format!(
+                                "{} exists: another git process seems to be running in this \
+                                 repository; if none is, remove the file and try again",
+                                self.lock_path.display()
+                            ),
+                        ));
+                    }
+                    std::thread::sleep(pause);
+                    pause = (pause * 2).min(Duration::from_millis(100));
+                }
+                Err(e) => {
+                    let _ = fs::remove_file(&new);
+                    return Err(std::io::Error::new(
+                        e.kind(),
+                        format!("cannot create {}: {e}", self.lock_path.display()),
+                    ));
+                }
+            }
+        }
+        let _ = fs::remove_file(&new);
+        Ok(file)
+    }
+
+    /// Puts the written `index.lock` in place of the index.
+    fn commit(self, lock: fs::File) -> std::io::Result<()> {
+        lock.sync_all()?;
+        drop(lock);
+        fs::rename(&self.lock_path, &self.index)?;
+        let _ = fs::remove_file(self.dir.join(OWNER));
+        Ok(())
+    }
+}
+
+impl Drop for IndexOwner {
+    /// On an error before the commit, our `index.lock` goes (as git's
+    /// lock files do when their holder gives up).
+    fn drop(&mut self) {
         use std::os::unix::fs::MetadataExt;
-        if let Ok(m) = fs::symlink_metadata(lock) {
-            let _ = fs::write(&self.owner, format!("{}:{}\n", m.dev(), m.ino()));
+        let owner = self.dir.join(OWNER);
+        if let (Ok(text), Ok(m)) = (
+            fs::read_to_string(&owner),
+            fs::symlink_metadata(&self.lock_path),
+        ) && text.trim() == format!("{}:{}", m.dev(), m.ino())
+        {
+            let _ = fs::remove_file(&self.lock_path);
+        }
+        let _ = fs::remove_file(owner);
+        let _ = fs::remove_file(self.dir.join(NEW_LOCK));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A fresh repository with one file `a` in its work tree, and the
+    /// entry that stages it.
+    fn repo_with_file() -> (tempfile::TempDir, gix::Repository, IndexEntry) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let repo = gix::init(dir.path()).expect("git init");
+        let full = dir.path().join("a");
+        fs::write(&full, b"a\n").expect("write a");
+        let id = gix::ObjectId::empty_blob(repo.object_hash());
+        let entry = IndexEntry::for_file(b"a", &full, Mode::FILE, id).expect("entry");
+        (dir, repo, entry)
+    }
+
+    fn staged_paths(repo: &gix::Repository) -> Vec<String> {
+        let index = gix::index::File::at(
+            repo.index_path(),
+            repo.object_hash(),
+            false,
+            Default::default(),
+        )
+        .expect("read index");
+        index
+            .entries()
+            .iter()
+            .map(|e| e.path(&index).to_string())
+            .collect()
+    }
+
+    /// The crashtest's unlock round 6 and lock round 7 (seed 1): a kill
+    /// right after `index.lock` was created left it unrecorded, and the
+    /// next run waited 10 s and refused. Every point a kill can land on
+    /// now leaves a state the next run clears at once.
+    #[test]
+    fn stage_after_a_kill_while_taking_index_lock_is_not_blocked() {
+        use std::os::unix::fs::MetadataExt;
+        let (_dir, repo, entry) = repo_with_file();
+        let git = repo.git_dir().to_path_buf();
+        let lock = git.join("index.lock");
+        let new = git.join(NEW_LOCK);
+        let record = |p: &Path| {
+            let m = fs::metadata(p).expect("stat");
+            fs::write(git.join(OWNER), format!("{}:{}\n", m.dev(), m.ino())).expect("owner");
+        };
+        // Killed after the new lock file was recorded, before the link.
+        fs::write(&new, b"").expect("new");
+        record(&new);
+        // Killed after the link, before the new name went.
+        let state2 = || {
+            fs::write(&new, b"").expect("new");
+            record(&new);
+            fs::hard_link(&new, &lock).expect("link");
+        };
+        // Killed halfway through writing the owner file.
+        let state3 = || fs::write(git.join(OWNER_TMP), b"12").expect("tmp");
+        // Killed after the index was written to index.lock.
+        let state4 = || {
+            fs::remove_file(&new).ok();
+            fs::write(&new, b"partial index").expect("new");
+            record(&new);
+            fs::hard_link(&new, &lock).expect("link");
+            fs::remove_file(&new).expect("unlink");
+        };
+        for (i, setup) in [
+            &(|| {}) as &dyn Fn(),
+            &state2,
+            &state3,
+            &state4,
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            setup();
+            let start = std::time::Instant::now();
+            stage(&repo, std::slice::from_ref(&entry)).unwrap_or_else(|e| panic!("state {i}: {e}"));
+            assert!(
+                start.elapsed() < Duration::from_secs(5),
+                "state {i}: waited for our own stale lock"
+            );
+            assert!(!lock.exists(), "state {i}: index.lock left");
+            assert!(!new.exists(), "state {i}: {NEW_LOCK} left");
+            assert!(!git.join(OWNER).exists(), "state {i}: owner left");
+            assert_eq!(staged_paths(&repo), ["a"], "state {i}");
         }
     }
 
-    /// `index.lock` is gone (renamed into place).
-    fn done(self) {
-        let _ = fs::remove_file(&self.owner);
+    /// An `index.lock` we did not record (git's own) is never removed:
+    /// stage waits for it and gives up naming it.
+    #[test]
+    fn stage_leaves_an_index_lock_of_git_alone() {
+        let (_dir, repo, entry) = repo_with_file();
+        let git = repo.git_dir().to_path_buf();
+        let lock = git.join("index.lock");
+        fs::write(&lock, b"git's").expect("lock");
+        let owner = IndexOwner::take(&repo.index_path()).expect("take");
+        let err = owner
+            .acquire(Duration::from_millis(50))
+            .expect_err("git's lock is held");
+        assert!(err.to_string().contains("index.lock"), "{err}");
+        drop(owner);
+        assert_eq!(fs::read(&lock).expect("still there"), b"git's");
+        assert!(!git.join(NEW_LOCK).exists());
+        fs::remove_file(&lock).expect("git done");
+        stage(&repo, std::slice::from_ref(&entry)).expect("stage");
+        assert_eq!(staged_paths(&repo), ["a"]);
     }
 }
