@@ -24,6 +24,7 @@
 //! - [`ingest`]: adding files to the annex; [`filter`]: the smudge/clean filter.
 //! - [`remote`]: remotes; [`transfer`]: transfers; [`content`]: content locks and drop safety.
 //! - [`preferred`]: preferred-content expressions; [`sizes`]: repository sizes; [`units`]: data sizes read and shown.
+//! - [`p2p`]: the P2P protocol's messages and their line form, shared by client and server.
 //! - [`fsck`]: checking content and logs and fixing them; [`unused`]: content no ref uses.
 //! - [`gitrepo`]: a git repository as the commands read it (staged blobs, refs, config);
 //!   [`attr`]: `.gitattributes` lookups through one `git check-attr` process.
@@ -51,6 +52,7 @@ pub mod key;
 pub mod lockfile;
 pub mod logs;
 pub mod objects;
+pub mod p2p;
 pub mod pointer;
 pub mod preferred;
 pub mod remote;

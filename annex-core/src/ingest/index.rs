@@ -414,14 +414,9 @@ mod tests {
             fs::hard_link(&new, &lock).expect("link");
             fs::remove_file(&new).expect("unlink");
         };
-        for (i, setup) in [
-            &(|| {}) as &dyn Fn(),
-            &state2,
-            &state3,
-            &state4,
-        ]
-        .into_iter()
-        .enumerate()
+        for (i, setup) in [&(|| {}) as &dyn Fn(), &state2, &state3, &state4]
+            .into_iter()
+            .enumerate()
         {
             setup();
             let start = std::time::Instant::now();

@@ -11,6 +11,7 @@ mod fsck;
 mod keys;
 mod logs;
 mod objects;
+mod p2p;
 mod preferred;
 mod repo;
 mod sizes;
