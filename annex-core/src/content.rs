@@ -300,6 +300,107 @@ pub fn lock_shared(store: &ObjectStore, key: &Key) -> Result<SharedContentLock, 
     Ok(guard)
 }
 
+/// A shared lock on a key's content with a retention time, as git-annex's
+/// P2P server takes for `LOCKCONTENT`: besides the shared lock, the
+/// object's `KEY.rtm` holds a time until which no removal may take the
+/// content (written under `KEY.rtl`, never moved earlier). Released with
+/// [`RetainedLock::release`] when the client says `UNLOCKCONTENT`; when the
+/// connection breaks instead, [`RetainedLock::keep_retention`] leaves the
+/// time in place, so the content stays until then though the shared lock
+/// went with the process.
+#[derive(Debug)]
+pub struct RetainedLock {
+    lock: Option<SharedContentLock>,
+    rtm: PathBuf,
+    written: Option<String>,
+}
+
+/// Locks `key`'s content shared (as [`lock_shared`]) and records that it
+/// must be kept until `until` (seconds since the epoch).
+pub fn lock_shared_retained(
+    store: &ObjectStore,
+    key: &Key,
+    until: f64,
+) -> Result<RetainedLock, ContentError> {
+    let lock = lock_shared(store, key)?;
+    let object = store.find(key).ok_or_else(|| ContentError::NotPresent {
+        key: key.to_string(),
+    })?;
+    let rtm = retention_file(&object);
+    let mut rtl = object.as_os_str().to_owned();
+    rtl.push(".rtl");
+    let rtl = PathBuf::from(rtl);
+    let dir = parent_of(&rtm).to_path_buf();
+    // git-annex prints a POSIXTime as seconds with a fraction and an `s`.
+    let text = format!("{until:.6}s");
+    let written = with_dir_writable(&dir, || {
+        let f = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o666)
+            .open(&rtl)?;
+        rustix::fs::fcntl_lock(&f, rustix::fs::FlockOperation::LockExclusive)?;
+        let later = fs::read(&rtm)
+            .ok()
+            .and_then(|c| retention_time(&c))
+            .is_some_and(|t| t >= until);
+        if later {
+            return Ok(None);
+        }
+        let mut tmp = rtm.as_os_str().to_owned();
+        tmp.push(".tmp");
+        let tmp = PathBuf::from(tmp);
+        fs::write(&tmp, &text)?;
+        fs::rename(&tmp, &rtm)?;
+        Ok(Some(text.clone()))
+    })
+    .map_err(io_err("write", &rtm))?;
+    Ok(RetainedLock {
+        lock: Some(lock),
+        rtm,
+        written,
+    })
+}
+
+impl RetainedLock {
+    /// Releases the lock and removes the retention time this lock wrote,
+    /// once no other process holds the content locked (a later time
+    /// written by another lock stays).
+    pub fn release(mut self) {
+        let lock = self.lock.take();
+        let path = lock.as_ref().map(|l| l.path().to_path_buf());
+        drop(lock);
+        let (Some(path), Some(written)) = (path, self.written.take()) else {
+            return;
+        };
+        let dir = parent_of(&self.rtm).to_path_buf();
+        let _ = with_dir_writable(&dir, || {
+            if let Ok(Some(excl)) = try_exclusive(&path) {
+                if fs::read(&self.rtm).is_ok_and(|c| c == written.as_bytes()) {
+                    let _ = fs::remove_file(&self.rtm);
+                }
+                release_exclusive(&path, excl, true);
+            }
+            Ok(())
+        });
+    }
+
+    /// Releases the shared lock but leaves the retention time in place
+    /// (the connection that asked for the lock broke).
+    pub fn keep_retention(mut self) {
+        self.written = None;
+        drop(self.lock.take());
+    }
+}
+
+/// The time in a retention file, `None` when it does not parse.
+fn retention_time(content: &[u8]) -> Option<f64> {
+    let text = String::from_utf8_lossy(content);
+    text.trim().trim_end_matches('s').parse::<f64>().ok()
+}
+
 /// Drops one holder of a shared lock; the last one closes the file, then
 /// removes it when an exclusive lock shows nobody else holds it.
 fn release_shared(path: &Path) -> bool {

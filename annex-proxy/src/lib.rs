@@ -1,4 +1,13 @@
-//! `annex-proxy`: the P2P protocol, server side.
+//! `annex-proxy`: the P2P protocol's server side.
 //!
-//! Not filled yet. It will hold the P2P protocol, proxies in front of
-//! clusters of repositories, and the P2P protocol over HTTP.
+//! - [`shell`]: `git-annex-shell`: its commands and restriction variables.
+//! - [`server`]: serving a repository on this machine to one client over
+//!   a byte stream (what `git-annex-shell p2pstdio` runs), with git-annex's
+//!   server modes.
+//!
+//! The protocol's codec (messages, lines, `DATA`) is `annex_core::p2p`,
+//! shared with the client side. Proxies in front of clusters and P2P over
+//! HTTP will come here too (issue 16).
+
+pub mod server;
+pub mod shell;

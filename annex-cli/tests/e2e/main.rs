@@ -38,6 +38,7 @@ mod reinit;
 mod reinject;
 mod rekey;
 mod settings;
+mod shell;
 mod status;
 mod sync;
 mod sync_content;

@@ -156,6 +156,16 @@ pub fn git_dir_of(path: &Path) -> Option<PathBuf> {
     None
 }
 
+/// Reads a value from a repository's own config file (`core.gcrypt-id`).
+pub fn repository_config(git_dir: &Path, key: &str) -> Option<String> {
+    let file = gix::config::File::from_path_no_includes(
+        git_dir.join("config"),
+        gix::config::Source::Local,
+    )
+    .ok()?;
+    file.string(key).map(|v| v.to_string())
+}
+
 /// Reads `annex.uuid` from a repository's own config file.
 pub fn repository_uuid(git_dir: &Path) -> Option<Uuid> {
     let file = gix::config::File::from_path_no_includes(
@@ -217,6 +227,13 @@ impl LocalGitRemote {
     /// The remote repository's object store.
     pub fn object_store(&self) -> &ObjectStore {
         &self.store
+    }
+
+    /// Records in the repository's own location log that it has (or not)
+    /// the key, as its own server does when content arrives through it;
+    /// committed by [`Remote::commit`].
+    pub fn record_presence(&self, key: &Key, present: bool) -> Result<(), RemoteError> {
+        self.log_present(key, present)
     }
 
     fn branch_err(&self, source: crate::branch::BranchError) -> RemoteError {

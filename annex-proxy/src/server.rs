@@ -1,0 +1,449 @@
+//! The server side of the P2P protocol for a repository on this machine:
+//! what `git-annex-shell p2pstdio` runs. It answers a client's requests
+//! with the repository's object store and records what changes in the
+//! repository's own location log, as git-annex's server does:
+//!
+//! - `CHECKPRESENT`: whether the content is here.
+//! - `LOCKCONTENT`: a shared lock until `UNLOCKCONTENT`, with a retention
+//!   time ten minutes ahead, so that content a client counted for a drop
+//!   stays even when the connection breaks before it unlocks.
+//! - `REMOVE`, `REMOVE-BEFORE`: under the removal lock (refused while any
+//!   lock or retention time holds the content), the log written first.
+//! - `GET`: the content from an offset, then `VALID` (or `INVALID` when
+//!   it changed while sent); absent content is `DATA 0` and `INVALID`.
+//! - `PUT`: resumed from the temp file, the whole received content
+//!   verified against the key before it enters the store.
+//! - `GETTIMESTAMP`: the system's monotonic clock, in seconds.
+//! - `VERSION`, `BYPASS`; anything else is `ERROR`, and the loop goes on.
+//!
+//! The server mode (read-only, append-only) refuses what git-annex's
+//! refuses, with its words.
+
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use annex_core::content;
+use annex_core::key::Key;
+use annex_core::objects::ObjectStore;
+use annex_core::p2p::io::P2pError;
+use annex_core::p2p::{MAX_PROTOCOL_VERSION, Message, P2pReader, P2pWriter};
+use annex_core::remote::{LocalGitRemote, Remote, RemoteError};
+use annex_core::transfer::{self, Direction};
+use annex_core::uuid::Uuid;
+
+/// What the client may do (git-annex's `ServerMode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServerMode {
+    /// Read, no write (`GIT_ANNEX_SHELL_READONLY`).
+    ReadOnly,
+    /// Read and store, no removal (`GIT_ANNEX_SHELL_APPENDONLY`).
+    AppendOnly,
+    /// Everything.
+    ReadWrite,
+}
+
+/// How long a lock outlives a broken connection (git-annex's
+/// `p2pDefaultLockContentRetentionDuration`).
+pub const LOCK_RETENTION_SECS: f64 = 600.0;
+
+/// Why serving stopped short.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// The repository could not be opened.
+    #[error("{0}")]
+    Repository(#[from] RemoteError),
+    /// The connection failed.
+    #[error(transparent)]
+    Connection(#[from] P2pError),
+    /// A local file could not be read or written.
+    #[error("{what} {path}: {source}")]
+    Io {
+        /// What was done.
+        what: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// The error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+fn io_err(what: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> ServerError {
+    let path = path.to_path_buf();
+    move |source| ServerError::Io { what, path, source }
+}
+
+/// Seconds of the system's monotonic clock (comparable across the
+/// server's processes on this machine, as git-annex's).
+pub fn monotonic_seconds() -> u64 {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
+    u64::try_from(t.tv_sec).unwrap_or(0)
+}
+
+fn now_epoch() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+/// One client's session with the repository at `path`.
+pub struct Server {
+    repo: LocalGitRemote,
+    store: ObjectStore,
+    client: Uuid,
+    mode: ServerMode,
+    version: u64,
+}
+
+impl Server {
+    /// Opens the repository at `path` (a work tree or a bare repository)
+    /// to serve `client`.
+    pub fn open(path: &Path, client: Uuid, mode: ServerMode) -> Result<Server, ServerError> {
+        let repo = LocalGitRemote::open("here", path, None, 0.0)?;
+        let store = repo.object_store().clone();
+        Ok(Server {
+            repo,
+            store,
+            client,
+            mode,
+            version: 0,
+        })
+    }
+
+    /// The served repository's UUID.
+    pub fn uuid(&self) -> &Uuid {
+        self.repo.uuid()
+    }
+
+    /// Serves one connection: greets with `AUTH-SUCCESS`, answers until
+    /// the client closes the connection or sends `ERROR`, then commits
+    /// what was recorded in the repository's journal.
+    pub fn serve<R: Read, W: Write>(&mut self, reader: R, writer: W) -> Result<(), ServerError> {
+        let mut r = P2pReader::new(reader);
+        let mut w = P2pWriter::new(writer);
+        w.send(&Message::AuthSuccess(self.uuid().clone()))?;
+        let result = self.serve_loop(&mut r, &mut w);
+        let committed = self.repo.commit().map_err(ServerError::from);
+        result.and(committed)
+    }
+
+    fn serve_loop<R: Read, W: Write>(
+        &mut self,
+        r: &mut P2pReader<R>,
+        w: &mut P2pWriter<W>,
+    ) -> Result<(), ServerError> {
+        loop {
+            let m = match r.read_message() {
+                Ok(Some(m)) => m,
+                Ok(None) => return Ok(()),
+                // An unparsable message: answered, and the loop goes on,
+                // so that the protocol can grow.
+                Err(P2pError::Message(_)) => {
+                    w.send(&Message::Error("unknown command".into()))?;
+                    continue;
+                }
+                Err(e) => return Err(e.into()),
+            };
+            match m {
+                Message::Error(_) => return Ok(()),
+                Message::Version(v) => {
+                    self.version = v.min(MAX_PROTOCOL_VERSION);
+                    w.send(&Message::Version(self.version))?;
+                }
+                Message::CheckPresent(key) => {
+                    w.send(&success(self.store.has(&key)))?;
+                }
+                Message::LockContent(key) => self.lock_content(&key, r, w)?,
+                Message::Remove(key) => self.remove(&key, None, w)?,
+                Message::RemoveBefore { timestamp, key } => {
+                    self.remove(&key, Some(timestamp), w)?
+                }
+                Message::GetTimestamp => w.send(&Message::Timestamp(monotonic_seconds()))?,
+                Message::Get { offset, file, key } => {
+                    self.get(&key, offset, file.as_deref().unwrap_or_default(), r, w)?
+                }
+                Message::Put { file, key } => {
+                    if self.mode == ServerMode::ReadOnly {
+                        w.send(&read_only())?;
+                    } else {
+                        self.put(&key, file.as_deref().unwrap_or_default(), r, w)?;
+                    }
+                }
+                Message::Bypass(_) => {}
+                _ => w.send(&Message::Error("unexpected command".into()))?,
+            }
+        }
+    }
+
+    fn lock_content<R: Read, W: Write>(
+        &mut self,
+        key: &Key,
+        r: &mut P2pReader<R>,
+        w: &mut P2pWriter<W>,
+    ) -> Result<(), ServerError> {
+        let until = now_epoch() + LOCK_RETENTION_SECS;
+        let lock = match content::lock_shared_retained(&self.store, key, until) {
+            Ok(l) => l,
+            Err(_) => {
+                w.send(&Message::Failure)?;
+                return Ok(());
+            }
+        };
+        if let Err(e) = w.send(&Message::Success) {
+            lock.keep_retention();
+            return Err(e.into());
+        }
+        match r.read_message() {
+            Ok(Some(Message::UnlockContent)) => {
+                lock.release();
+                Ok(())
+            }
+            Ok(Some(_)) | Err(P2pError::Message(_)) => {
+                lock.release();
+                w.send(&Message::Error("expected UNLOCKCONTENT".into()))?;
+                Ok(())
+            }
+            // The connection broke while the client relied on the lock:
+            // the retention time keeps the content.
+            Ok(None) => {
+                lock.keep_retention();
+                Ok(())
+            }
+            Err(e) => {
+                lock.keep_retention();
+                Err(e.into())
+            }
+        }
+    }
+
+    fn remove<W: Write>(
+        &mut self,
+        key: &Key,
+        before: Option<u64>,
+        w: &mut P2pWriter<W>,
+    ) -> Result<(), ServerError> {
+        match self.mode {
+            ServerMode::ReadOnly => return Ok(w.send(&read_only())?),
+            ServerMode::AppendOnly => {
+                return Ok(w.send(&Message::Error(
+                    "this repository is append-only; removal denied".into(),
+                ))?);
+            }
+            ServerMode::ReadWrite => {}
+        }
+        if !self.store.has(key) {
+            return Ok(w.send(&Message::Success)?);
+        }
+        let ok = match content::lock_for_removal(&self.store, key) {
+            Ok(None) => true,
+            Ok(Some(lock)) => {
+                if before.is_some_and(|ts| monotonic_seconds() >= ts) {
+                    false
+                } else {
+                    drop(lock);
+                    // The remote's removal takes the same lock again, the
+                    // log first and then the content.
+                    self.repo.remove(key).is_ok() && !self.store.has(key)
+                }
+            }
+            Err(_) => false,
+        };
+        Ok(w.send(&success(ok))?)
+    }
+
+    fn get<R: Read, W: Write>(
+        &mut self,
+        key: &Key,
+        offset: u64,
+        file: &[u8],
+        r: &mut P2pReader<R>,
+        w: &mut P2pWriter<W>,
+    ) -> Result<(), ServerError> {
+        // Held while sending, so a drop here cannot take it mid-way.
+        let lock = content::lock_shared(&self.store, key).ok();
+        let object = lock.as_ref().and_then(|_| self.store.find(key));
+        let opened = object
+            .as_ref()
+            .and_then(|p| File::open(p).ok().map(|f| (p.clone(), f)));
+        let valid = match opened {
+            None => {
+                w.send_data(0, &mut std::io::empty(), &mut |_| {})?;
+                false
+            }
+            Some((path, mut f)) => {
+                let before = f.metadata().map_err(io_err("read", &path))?;
+                let size = before.len();
+                let len = size.saturating_sub(offset);
+                let mut t = transfer::Transfer::start(
+                    self.store.git_dir(),
+                    Direction::Upload,
+                    &self.client,
+                    key,
+                    file,
+                    true,
+                )
+                .ok();
+                if len > 0 {
+                    f.seek(SeekFrom::Start(offset))
+                        .map_err(io_err("read", &path))?;
+                }
+                w.send_data(len, &mut f, &mut |n| {
+                    if let Some(t) = t.as_mut() {
+                        t.progress(offset + n);
+                    }
+                })?;
+                let after = std::fs::metadata(&path).ok();
+                let unchanged = after.is_some_and(|a| {
+                    a.len() == before.len() && a.modified().ok() == before.modified().ok()
+                });
+                if let Some(t) = t {
+                    t.finish(unchanged);
+                }
+                unchanged
+            }
+        };
+        drop(lock);
+        if self.version >= 1 {
+            w.send(&if valid {
+                Message::Valid
+            } else {
+                Message::Invalid
+            })?;
+        }
+        // The client's answer: it may have thrown the content away, so
+        // nothing is recorded either way.
+        match r.read_message()? {
+            Some(Message::Success | Message::Failure)
+            | Some(Message::SuccessPlus(_) | Message::FailurePlus(_)) => Ok(()),
+            Some(Message::Error(_)) | None => Ok(()),
+            Some(_) => Ok(w.send(&Message::Error(
+                "expected SUCCESS or SUCCESS-PLUS or FAILURE or FAILURE-PLUS".into(),
+            ))?),
+        }
+    }
+
+    fn put<R: Read, W: Write>(
+        &mut self,
+        key: &Key,
+        file: &[u8],
+        r: &mut P2pReader<R>,
+        w: &mut P2pWriter<W>,
+    ) -> Result<(), ServerError> {
+        if self.store.has(key) {
+            return Ok(w.send(&Message::AlreadyHave)?);
+        }
+        let Ok(t) = transfer::Transfer::start(
+            self.store.git_dir(),
+            Direction::Download,
+            &self.client,
+            key,
+            file,
+            false,
+        ) else {
+            return Ok(w.send(&Message::Error(
+                "transfer already in progress, or unable to take transfer lock".into(),
+            ))?);
+        };
+        let tmp = self.store.tmp_path(key);
+        let have = std::fs::metadata(&tmp).map(|m| m.len()).unwrap_or(0);
+        let offset = match key.size() {
+            Some(size) if have > size => 0,
+            _ => have,
+        };
+        w.send(&Message::PutFrom(offset))?;
+        let stored = match r.read_message()? {
+            Some(Message::Data(len)) => {
+                self.receive(&tmp, offset, len, r)?;
+                let validity = if self.version >= 1 {
+                    r.read_message()?
+                } else {
+                    Some(Message::Valid)
+                };
+                match validity {
+                    Some(Message::Valid) => self.admit(key, &tmp, false)?,
+                    Some(Message::Invalid) => self.admit(key, &tmp, true)?,
+                    _ => false,
+                }
+            }
+            Some(Message::DataPresent) if self.version >= 4 => self.store.has(key),
+            None => {
+                t.finish(false);
+                return Ok(());
+            }
+            Some(_) => {
+                t.finish(false);
+                return Ok(w.send(&Message::Error("expected DATA".into()))?);
+            }
+        };
+        t.finish(stored);
+        if stored {
+            self.repo.record_presence(key, true)?;
+        }
+        Ok(w.send(&success(stored))?)
+    }
+
+    /// Appends the `len` bytes of a `DATA` to the temp file at `offset`.
+    fn receive<R: Read>(
+        &self,
+        tmp: &Path,
+        offset: u64,
+        len: u64,
+        r: &mut P2pReader<R>,
+    ) -> Result<(), ServerError> {
+        if let Some(dir) = tmp.parent() {
+            std::fs::create_dir_all(dir).map_err(io_err("create", dir))?;
+        }
+        let mut out = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(tmp)
+            .map_err(io_err("write", tmp))?;
+        out.set_len(offset).map_err(io_err("write", tmp))?;
+        out.seek(SeekFrom::Start(offset))
+            .map_err(io_err("write", tmp))?;
+        let mut buf = std::io::BufWriter::with_capacity(1 << 20, &mut out);
+        r.read_data(len, &mut buf, &mut |_| {})?;
+        buf.flush().map_err(io_err("write", tmp))?;
+        drop(buf);
+        out.sync_all().map_err(io_err("sync", tmp))?;
+        Ok(())
+    }
+
+    /// Verifies the whole temp file against the key and moves it into
+    /// the store; content that does not verify is removed. `changed`: the
+    /// sender saw the content change while sending, so a key with no hash
+    /// to check cannot be admitted.
+    fn admit(&self, key: &Key, tmp: &Path, changed: bool) -> Result<bool, ServerError> {
+        let size_ok = match (key.size(), std::fs::metadata(tmp)) {
+            (Some(s), Ok(m)) => m.len() == s,
+            (None, Ok(_)) => true,
+            (_, Err(_)) => false,
+        };
+        let verified = size_ok
+            && match annex_core::backend::verify_key(key, tmp) {
+                Ok(Some(ok)) => ok,
+                Ok(None) => !changed,
+                Err(_) => false,
+            };
+        if !verified {
+            let _ = std::fs::remove_file(tmp);
+            return Ok(false);
+        }
+        Ok(self.store.ingest_from_temp(tmp, key).is_ok())
+    }
+}
+
+fn success(ok: bool) -> Message {
+    if ok {
+        Message::Success
+    } else {
+        Message::Failure
+    }
+}
+
+fn read_only() -> Message {
+    Message::Error("this repository is read-only; write access denied".into())
+}

@@ -1,0 +1,571 @@
+//! `git-annex-shell`: what a client runs over ssh on the machine holding
+//! a repository (`git-annex-shell [-c] COMMAND DIRECTORY [PARAMS ...]
+//! [-- FIELD=VALUE ... --]`), with the restrictions an administrator sets
+//! in its environment, refused in git-annex's words:
+//!
+//! - `GIT_ANNEX_SHELL_READONLY`: commands that write are blocked; `p2pstdio`
+//!   serves read-only.
+//! - `GIT_ANNEX_SHELL_APPENDONLY`: removal is blocked; `p2pstdio` serves
+//!   append-only.
+//! - `GIT_ANNEX_SHELL_LIMITED`: only git-annex-shell's own commands; git's
+//!   (`git-upload-pack`, ...) are blocked.
+//! - `GIT_ANNEX_SHELL_DIRECTORY`: only that repository (compared as
+//!   git-annex compares: `~/` and `/~/` forms, relative to home).
+//!
+//! A variable counts when it is set and not empty. Served here:
+//! `p2pstdio` (the P2P protocol, [`crate::server`]); git's commands go to
+//! `git shell -c`, as git-annex-shell hands them. git-annex-shell's other
+//! own commands (`configlist`, `inannex`, `recvkey`, ...) are refused,
+//! naming themselves.
+
+use std::ffi::OsString;
+use std::path::{Component, Path, PathBuf};
+
+use crate::server::{Server, ServerMode};
+use annex_core::uuid::Uuid;
+
+/// git-annex-shell's own commands (those of git-annex 10.20261026), and
+/// the least access each needs.
+const COMMANDS: &[(&str, Access)] = &[
+    ("configlist", Access::Read),
+    ("notifychanges", Access::Read),
+    ("p2pstdio", Access::Read),
+    ("inannex", Access::Read),
+    ("sendkey", Access::Read),
+    ("recvkey", Access::Append),
+    ("dropkey", Access::Write),
+    ("gcryptsetup", Access::Write),
+    ("commit", Access::Write),
+    ("transferinfo", Access::Read),
+    ("lockcontent", Access::Read),
+];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Access {
+    Read,
+    Append,
+    Write,
+}
+
+/// Why git-annex-shell refuses or fails; printed as
+/// `git-annex-shell: MESSAGE`, exit 1.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ShellError {
+    /// No command, or a builtin without its directory.
+    #[error("bad parameters\n\nUsage: git-annex-shell [-c] command [parameters ...] [option ...]")]
+    BadParameters,
+    /// A restriction variable blocks the command.
+    #[error("Action blocked by {0}")]
+    Blocked(&'static str),
+    /// `GIT_ANNEX_SHELL_DIRECTORY` names another repository.
+    #[error("Only allowed to access {allowed} {detail}")]
+    Directory {
+        /// The allowed directory.
+        allowed: String,
+        /// `not DIR`, or why the directory is not known.
+        detail: String,
+    },
+    /// `--uuid` names another repository.
+    #[error("expected repository UUID {expected} but found {found}")]
+    UnexpectedUuid {
+        /// The UUID the client expects.
+        expected: String,
+        /// What the repository has.
+        found: String,
+    },
+    /// A command of git-annex-shell's not served yet.
+    #[error("{0} is not served by git-annex-rs yet")]
+    NotServed(String),
+    /// The command failed.
+    #[error("{0}")]
+    Failed(String),
+}
+
+/// The restriction variables, read once.
+#[derive(Debug, Clone, Default)]
+pub struct Restrictions {
+    readonly: bool,
+    appendonly: bool,
+    limited: bool,
+    directory: Option<String>,
+}
+
+fn env_set(name: &str) -> bool {
+    std::env::var_os(name).is_some_and(|v| !v.is_empty())
+}
+
+impl Restrictions {
+    /// From the environment.
+    pub fn from_env() -> Restrictions {
+        Restrictions {
+            readonly: env_set("GIT_ANNEX_SHELL_READONLY"),
+            appendonly: env_set("GIT_ANNEX_SHELL_APPENDONLY"),
+            limited: env_set("GIT_ANNEX_SHELL_LIMITED"),
+            directory: std::env::var("GIT_ANNEX_SHELL_DIRECTORY").ok(),
+        }
+    }
+
+    /// The server mode `p2pstdio` serves with.
+    pub fn mode(&self) -> ServerMode {
+        if self.readonly {
+            ServerMode::ReadOnly
+        } else if self.appendonly {
+            ServerMode::AppendOnly
+        } else {
+            ServerMode::ReadWrite
+        }
+    }
+
+    fn check_access(&self, access: Access) -> Result<(), ShellError> {
+        if access != Access::Read && self.readonly {
+            return Err(ShellError::Blocked("GIT_ANNEX_SHELL_READONLY"));
+        }
+        if access == Access::Write && self.appendonly {
+            return Err(ShellError::Blocked("GIT_ANNEX_SHELL_APPENDONLY"));
+        }
+        Ok(())
+    }
+
+    /// `GIT_ANNEX_SHELL_DIRECTORY` allows `dir` (`None`: the command line
+    /// names no directory).
+    pub fn check_directory(&self, dir: Option<&str>, home: &Path) -> Result<(), ShellError> {
+        let Some(allowed) = &self.directory else {
+            return Ok(());
+        };
+        let Some(dir) = dir else {
+            return Err(ShellError::Directory {
+                allowed: allowed.clone(),
+                detail: "and could not determine directory from command line".into(),
+            });
+        };
+        if same_path(allowed, dir) {
+            return Ok(());
+        }
+        let a = canonical_dir(allowed, home);
+        let d = canonical_dir(dir, home);
+        if same_path(&a, &d) {
+            Ok(())
+        } else {
+            Err(ShellError::Directory {
+                allowed: a,
+                detail: format!("not {d}"),
+            })
+        }
+    }
+}
+
+/// Paths equal once trailing slashes and `.` components are gone.
+fn same_path(a: &str, b: &str) -> bool {
+    let norm = |s: &str| -> Vec<String> {
+        Path::new(s)
+            .components()
+            .filter(|c| !matches!(c, Component::CurDir))
+            .map(|c| c.as_os_str().to_string_lossy().into_owned())
+            .collect()
+    };
+    norm(a) == norm(b)
+}
+
+/// A directory as git-annex compares it: `~/X` kept, `/~/X` as `~/X`,
+/// anything else made absolute from home and shown as `~/X` when under
+/// home.
+fn canonical_dir(d: &str, home: &Path) -> String {
+    if d.starts_with("~/") {
+        return d.to_string();
+    }
+    if let Some(rest) = d.strip_prefix("/~/") {
+        return format!("~/{rest}");
+    }
+    let abs = lexical_absolute(home, Path::new(d));
+    match abs.strip_prefix(home) {
+        Ok(rel) if !rel.as_os_str().is_empty() => format!("~/{}", rel.display()),
+        _ => abs.display().to_string(),
+    }
+}
+
+/// `base/p` with `.` and `..` resolved without touching the disk.
+fn lexical_absolute(base: &Path, p: &Path) -> PathBuf {
+    let joined = if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        base.join(p)
+    };
+    let mut out = PathBuf::new();
+    for c in joined.components() {
+        match c {
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::CurDir => {}
+            other => out.push(other.as_os_str()),
+        }
+    }
+    out
+}
+
+/// The repository a command's DIRECTORY names: `~/X` and `/~/X` under
+/// home, a relative path from home (ssh runs commands there).
+pub fn repository_path(dir: &str, home: &Path) -> PathBuf {
+    if let Some(rest) = dir.strip_prefix("/~/").or_else(|| dir.strip_prefix("~/")) {
+        return home.join(rest);
+    }
+    if dir == "~" || dir == "/~" {
+        return home.to_path_buf();
+    }
+    lexical_absolute(home, Path::new(dir))
+}
+
+/// Splits a command line as git-annex-shell does (`shellUnEscape`): words
+/// at spaces, `'...'` and `"..."` quoting (no escapes inside).
+pub fn unescape(line: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut chars = line.chars().peekable();
+    while chars.peek().is_some() {
+        let mut w = String::new();
+        loop {
+            match chars.next() {
+                None | Some(' ') => break,
+                Some(q @ ('\'' | '"')) => {
+                    for c in chars.by_ref() {
+                        if c == q {
+                            break;
+                        }
+                        w.push(c);
+                    }
+                }
+                Some(c) => w.push(c),
+            }
+        }
+        words.push(w);
+    }
+    words
+}
+
+/// What `git-annex-shell ARGS` does.
+#[derive(Debug, PartialEq, Eq)]
+enum Plan {
+    /// One of git-annex-shell's own commands: name, directory, the
+    /// parameters before `--`, and the fields between `--` markers.
+    Builtin {
+        cmd: String,
+        dir: String,
+        params: Vec<String>,
+        fields: Vec<(String, String)>,
+    },
+    /// Anything else goes to `git shell -c`.
+    GitShell(Vec<String>),
+}
+
+fn plan(args: &[String]) -> Result<Plan, ShellError> {
+    let mut args = args;
+    // Leading -c options, as ssh passes them.
+    while args.first().is_some_and(|a| a == "-c") {
+        args = &args[1..];
+    }
+    let is_builtin = |c: &str| COMMANDS.iter().any(|(n, _)| *n == c);
+    match args {
+        [] => Err(ShellError::BadParameters),
+        [cmd, dir, rest @ ..] if is_builtin(cmd) => {
+            let mut parts = rest.split(|p| p == "--");
+            let params = parts.next().unwrap_or_default().to_vec();
+            let fields = parts
+                .next()
+                .unwrap_or_default()
+                .iter()
+                .map(|f| match f.split_once('=') {
+                    Some((k, v)) => (k.to_string(), v.to_string()),
+                    None => (f.clone(), String::new()),
+                })
+                .collect();
+            Ok(Plan::Builtin {
+                cmd: cmd.clone(),
+                dir: dir.clone(),
+                params,
+                fields,
+            })
+        }
+        [line] if line.starts_with("git-annex-shell ") => {
+            let words: Vec<String> = unescape(line).into_iter().skip(1).collect();
+            plan(&words)
+        }
+        [cmd, ..] if is_builtin(cmd) => Err(ShellError::BadParameters),
+        other => Ok(Plan::GitShell(other.to_vec())),
+    }
+}
+
+fn home_dir() -> PathBuf {
+    std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/"))
+}
+
+/// Runs `git-annex-shell` with `args` (the program name excluded);
+/// returns the exit code. The P2P protocol goes over stdin and stdout.
+pub fn run(args: &[OsString]) -> i32 {
+    let args: Vec<String> = args
+        .iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    let restrictions = Restrictions::from_env();
+    match dispatch(&args, &restrictions) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("git-annex-shell: {e}");
+            1
+        }
+    }
+}
+
+fn dispatch(args: &[String], r: &Restrictions) -> Result<i32, ShellError> {
+    let home = home_dir();
+    match plan(args)? {
+        Plan::Builtin {
+            cmd,
+            dir,
+            params,
+            fields,
+        } => {
+            let access = COMMANDS
+                .iter()
+                .find(|(n, _)| *n == cmd)
+                .map(|(_, a)| *a)
+                .unwrap_or(Access::Write);
+            r.check_access(access)?;
+            r.check_directory(Some(&dir), &home)?;
+            let path = repository_path(&dir, &home);
+            if cmd != "configlist" && cmd != "gcryptsetup" {
+                annex_repository(&path)?;
+            }
+            match cmd.as_str() {
+                "p2pstdio" => p2pstdio(&path, &params, r.mode()),
+                "configlist" => configlist(&path, &fields, r),
+                other => Err(ShellError::NotServed(other.to_string())),
+            }
+        }
+        Plan::GitShell(words) => {
+            // git's commands have the directory last.
+            let last = words.last().and_then(|w| unescape(w).pop());
+            r.check_directory(last.as_deref(), &home)?;
+            if r.limited {
+                return Err(ShellError::Blocked("GIT_ANNEX_SHELL_LIMITED"));
+            }
+            let before_fields: Vec<&String> =
+                words.iter().take_while(|w| w.as_str() != "--").collect();
+            let status = std::process::Command::new("git")
+                .arg("shell")
+                .arg("-c")
+                .arg(
+                    before_fields
+                        .iter()
+                        .map(|s| s.as_str())
+                        .collect::<Vec<_>>()
+                        .join(" "),
+                )
+                .status()
+                .map_err(|e| ShellError::Failed(format!("cannot run git shell: {e}")))?;
+            if status.success() {
+                Ok(0)
+            } else {
+                Err(ShellError::Failed("git-shell failed".into()))
+            }
+        }
+    }
+}
+
+/// The commands but `configlist` and `gcryptsetup` serve only a git-annex
+/// (or gcrypt) repository.
+fn annex_repository(path: &Path) -> Result<(), ShellError> {
+    use annex_core::remote::{git_dir_of, repository_config, repository_uuid};
+    let Some(g) = git_dir_of(path) else {
+        // git's complaint first, as the reference's shows it.
+        eprintln!(
+            "fatal: not a git repository: '{}'",
+            path.join(".git").display()
+        );
+        return Err(ShellError::Failed(
+            "Not a git-annex or gcrypt repository.".into(),
+        ));
+    };
+    let ok = repository_uuid(&g).is_some() || repository_config(&g, "core.gcrypt-id").is_some();
+    if ok {
+        Ok(())
+    } else {
+        Err(ShellError::Failed(
+            "Not a git-annex or gcrypt repository.".into(),
+        ))
+    }
+}
+
+/// `configlist DIRECTORY`: the repository's UUID and gcrypt id, as
+/// `annex.uuid=...` and `core.gcrypt-id=...` (empty when unset). With the
+/// field `autoinit` set, a git repository not yet initialized is.
+fn configlist(
+    path: &Path,
+    fields: &[(String, String)],
+    r: &Restrictions,
+) -> Result<i32, ShellError> {
+    use annex_core::remote::{git_dir_of, repository_config, repository_uuid};
+    let Some(git_dir) = git_dir_of(path) else {
+        // As the reference: git's complaint, and nothing known.
+        eprintln!(
+            "fatal: not a git repository: '{}'",
+            path.join(".git").display()
+        );
+        println!("annex.uuid=\ncore.gcrypt-id=");
+        return Ok(0);
+    };
+    let mut uuid = repository_uuid(&git_dir);
+    if uuid.is_none() && fields.iter().any(|(k, _)| k == "autoinit") {
+        r.check_access(Access::Append)?;
+        let repo = annex_core::repo::Repo::init(path, None)
+            .map_err(|e| ShellError::Failed(e.to_string()))?;
+        uuid = repo.uuid().cloned();
+    }
+    let gcrypt = repository_config(&git_dir, "core.gcrypt-id").unwrap_or_default();
+    println!(
+        "annex.uuid={}\ncore.gcrypt-id={gcrypt}",
+        uuid.as_ref().map(Uuid::as_str).unwrap_or("")
+    );
+    Ok(0)
+}
+
+/// `p2pstdio DIRECTORY THEIRUUID [--uuid OURUUID]`.
+fn p2pstdio(path: &Path, params: &[String], mode: ServerMode) -> Result<i32, ShellError> {
+    let mut expected: Option<&str> = None;
+    let mut positional = Vec::new();
+    let mut it = params.iter();
+    while let Some(p) = it.next() {
+        if p == "--uuid" {
+            expected = it.next().map(String::as_str);
+        } else if let Some(v) = p.strip_prefix("--uuid=") {
+            expected = Some(v);
+        } else {
+            positional.push(p.as_str());
+        }
+    }
+    let [client] = positional.as_slice() else {
+        return Err(ShellError::Failed("missing UUID parameter".into()));
+    };
+    let client = Uuid::parse(client.as_bytes()).map_err(|e| ShellError::Failed(e.to_string()))?;
+    let mut server = Server::open(path, client, mode).map_err(|e| {
+        ShellError::Failed(format!(
+            "failed to read git config of git repository on {}; perhaps this repository is not set up correctly or has moved ({e})",
+            path.display()
+        ))
+    })?;
+    if let Some(expected) = expected
+        && expected != server.uuid().as_str()
+    {
+        return Err(ShellError::UnexpectedUuid {
+            expected: expected.to_string(),
+            found: format!("UUID {}", server.uuid()),
+        });
+    }
+    let stdin = std::io::stdin().lock();
+    let stdout = std::io::stdout().lock();
+    server
+        .serve(stdin, stdout)
+        .map_err(|e| ShellError::Failed(e.to_string()))?;
+    Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(args: &[&str]) -> Result<Plan, ShellError> {
+        plan(&args.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn commands_are_split_as_git_annex_shell_splits_them() {
+        assert_eq!(p(&[]), Err(ShellError::BadParameters));
+        assert_eq!(p(&["-c"]), Err(ShellError::BadParameters));
+        assert_eq!(p(&["p2pstdio"]), Err(ShellError::BadParameters));
+        assert_eq!(
+            p(&[
+                "p2pstdio",
+                "/srv/r",
+                "u1",
+                "--uuid",
+                "u2",
+                "--",
+                "remoteuuid=x",
+                "--"
+            ]),
+            Ok(Plan::Builtin {
+                cmd: "p2pstdio".into(),
+                dir: "/srv/r".into(),
+                params: vec!["u1".into(), "--uuid".into(), "u2".into()],
+                fields: vec![("remoteuuid".into(), "x".into())],
+            })
+        );
+        // The login-shell form: one string starting with the program's name.
+        assert_eq!(
+            p(&["-c", "git-annex-shell 'p2pstdio' '/~/r' 'u1'"]),
+            Ok(Plan::Builtin {
+                cmd: "p2pstdio".into(),
+                dir: "/~/r".into(),
+                params: vec!["u1".into()],
+                fields: vec![],
+            })
+        );
+        assert_eq!(
+            p(&["-c", "git-upload-pack '/srv/r'"]),
+            Ok(Plan::GitShell(vec!["git-upload-pack '/srv/r'".into()]))
+        );
+    }
+
+    #[test]
+    fn restrictions_refuse_as_git_annex_shell_does() {
+        let ro = Restrictions {
+            readonly: true,
+            ..Default::default()
+        };
+        assert_eq!(ro.check_access(Access::Read), Ok(()));
+        assert_eq!(
+            ro.check_access(Access::Append),
+            Err(ShellError::Blocked("GIT_ANNEX_SHELL_READONLY"))
+        );
+        let ao = Restrictions {
+            appendonly: true,
+            ..Default::default()
+        };
+        assert_eq!(ao.check_access(Access::Append), Ok(()));
+        assert_eq!(
+            ao.check_access(Access::Write),
+            Err(ShellError::Blocked("GIT_ANNEX_SHELL_APPENDONLY"))
+        );
+        assert_eq!(ao.mode(), ServerMode::AppendOnly);
+    }
+
+    #[test]
+    fn the_directory_restriction_compares_as_git_annex_does() {
+        let home = Path::new("/home/u");
+        let r = Restrictions {
+            directory: Some("~/repo".into()),
+            ..Default::default()
+        };
+        assert_eq!(r.check_directory(Some("~/repo"), home), Ok(()));
+        assert_eq!(r.check_directory(Some("/~/repo"), home), Ok(()));
+        assert_eq!(r.check_directory(Some("/home/u/repo/"), home), Ok(()));
+        assert_eq!(r.check_directory(Some("repo"), home), Ok(()));
+        assert_eq!(
+            r.check_directory(Some("/home/u/repo/../other"), home),
+            Err(ShellError::Directory {
+                allowed: "~/repo".into(),
+                detail: "not ~/other".into()
+            })
+        );
+        assert_eq!(
+            r.check_directory(None, home).map_err(|e| e.to_string()),
+            Err(
+                "Only allowed to access ~/repo and could not determine directory from command line"
+                    .into()
+            )
+        );
+        assert_eq!(repository_path("/~/r", home), home.join("r"));
+        assert_eq!(repository_path("r", home), home.join("r"));
+        assert_eq!(repository_path("/srv/r", home), PathBuf::from("/srv/r"));
+    }
+}

@@ -1,0 +1,422 @@
+//! annex-proxy's integration tests: our P2P server and the reference's
+//! (`git-annex-shell p2pstdio`) are given the same conversations, on
+//! repositories the reference made, and must answer alike; what they
+//! record is read back by the reference.
+
+use std::io::{PipeReader, PipeWriter, Write};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+use annex_core::key::Key;
+use annex_core::p2p::{Message, P2pReader, P2pWriter};
+use annex_core::uuid::Uuid;
+use annex_proxy::server::{Server, ServerMode};
+use test_support::{annex, annex_output, git, hermetic, new_git_repo, reference_git_annex};
+
+const CLIENT: &str = "11111111-2222-3333-4444-555555555555";
+
+/// The server's end, whichever server it is.
+enum Peer {
+    Ours(std::thread::JoinHandle<Result<(), String>>),
+    Theirs(Child),
+}
+
+/// A client's connection to a server.
+struct Conn {
+    r: P2pReader<Box<dyn std::io::Read + Send>>,
+    w: P2pWriter<Box<dyn Write + Send>>,
+    peer: Peer,
+}
+
+fn mode_env(mode: ServerMode) -> Option<&'static str> {
+    match mode {
+        ServerMode::ReadOnly => Some("GIT_ANNEX_SHELL_READONLY"),
+        ServerMode::AppendOnly => Some("GIT_ANNEX_SHELL_APPENDONLY"),
+        ServerMode::ReadWrite => None,
+    }
+}
+
+impl Conn {
+    fn ours(dir: &Path, mode: ServerMode) -> Conn {
+        let (from_server, to_client): (PipeReader, PipeWriter) = std::io::pipe().expect("pipe");
+        let (from_client, to_server): (PipeReader, PipeWriter) = std::io::pipe().expect("pipe");
+        let dir = dir.to_path_buf();
+        let client = Uuid::parse(CLIENT.as_bytes()).expect("uuid");
+        let handle = std::thread::spawn(move || {
+            let mut s = Server::open(&dir, client, mode).map_err(|e| e.to_string())?;
+            s.serve(from_client, to_client).map_err(|e| e.to_string())
+        });
+        Conn {
+            r: P2pReader::new(Box::new(from_server)),
+            w: P2pWriter::new(Box::new(to_server)),
+            peer: Peer::Ours(handle),
+        }
+    }
+
+    fn theirs(dir: &Path, mode: ServerMode) -> Conn {
+        let shell = reference_git_annex().with_file_name("git-annex-shell");
+        let mut cmd = Command::new(shell);
+        hermetic(&mut cmd)
+            .current_dir(dir)
+            .arg("p2pstdio")
+            .arg(dir)
+            .arg(CLIENT)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
+        if let Some(var) = mode_env(mode) {
+            cmd.env(var, "1");
+        }
+        let mut child = cmd.spawn().expect("git-annex-shell p2pstdio");
+        let out = child.stdout.take().expect("stdout");
+        let inp = child.stdin.take().expect("stdin");
+        Conn {
+            r: P2pReader::new(Box::new(out)),
+            w: P2pWriter::new(Box::new(inp)),
+            peer: Peer::Theirs(child),
+        }
+    }
+
+    fn send(&mut self, m: Message) {
+        self.w.send(&m).expect("send");
+    }
+    fn recv(&mut self) -> Message {
+        self.r
+            .read_message()
+            .expect("read")
+            .expect("a message, not EOF")
+    }
+    fn ask(&mut self, m: Message) -> Message {
+        self.send(m);
+        self.recv()
+    }
+    fn data(&mut self, len: u64) -> Vec<u8> {
+        let mut got = Vec::new();
+        self.r.read_data(len, &mut got, &mut |_| {}).expect("data");
+        got
+    }
+    fn send_data(&mut self, bytes: &[u8]) {
+        self.w
+            .send_data(bytes.len() as u64, &mut &bytes[..], &mut |_| {})
+            .expect("send data");
+    }
+    /// Closes the connection and waits for the server to end.
+    fn close(self) {
+        drop(self.w);
+        drop(self.r);
+        match self.peer {
+            Peer::Ours(h) => {
+                let _ = h.join().expect("server thread");
+            }
+            Peer::Theirs(mut c) => {
+                let _ = c.wait();
+            }
+        }
+    }
+}
+
+fn repo_with(files: &[(&str, &[u8])]) -> tempfile::TempDir {
+    let dir = new_git_repo();
+    annex(dir.path(), &["init", "server"]);
+    for (n, c) in files {
+        std::fs::write(dir.path().join(n), c).expect("write");
+        annex(dir.path(), &["add", n]);
+    }
+    git(dir.path(), &["commit", "-q", "-m", "add"]);
+    dir
+}
+
+fn key_of(dir: &Path, file: &str) -> Key {
+    Key::parse(annex(dir, &["lookupkey", file]).trim().as_bytes()).expect("key")
+}
+
+fn sha256e(content: &[u8]) -> Key {
+    use sha2::Digest;
+    let hex: String = sha2::Sha256::digest(content)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    Key::parse(format!("SHA256E-s{}--{hex}", content.len()).as_bytes()).expect("key")
+}
+
+/// Both servers, each on its own copy of the same kind of repository.
+fn both(f: impl Fn(&mut dyn FnMut(ServerMode) -> Conn, &Path, &str) -> Vec<String>) {
+    let ours_repo = repo_with(&[("a", b"hello p2p\n")]);
+    let theirs_repo = repo_with(&[("a", b"hello p2p\n")]);
+    let ours = f(
+        &mut |m| Conn::ours(ours_repo.path(), m),
+        ours_repo.path(),
+        "ours",
+    );
+    let theirs = f(
+        &mut |m| Conn::theirs(theirs_repo.path(), m),
+        theirs_repo.path(),
+        "theirs",
+    );
+    assert_eq!(ours, theirs);
+}
+
+fn show(m: &Message) -> String {
+    String::from_utf8_lossy(&m.to_line()).into_owned()
+}
+
+#[test]
+fn every_request_is_answered_as_the_reference_server_answers_it() {
+    both(|connect, dir, _| {
+        let mut log = Vec::new();
+        let mut c = connect(ServerMode::ReadWrite);
+        let AuthSuccessUuid(u) = greet(&mut c);
+        assert_eq!(u, git(dir, &["config", "annex.uuid"]).trim());
+        let a = key_of(dir, "a");
+        let absent = sha256e(b"absent\n");
+        ask(&mut c, &mut log, Message::Version(4));
+        ask(&mut c, &mut log, Message::CheckPresent(a.clone()));
+        ask(&mut c, &mut log, Message::CheckPresent(absent.clone()));
+        // GET from an offset.
+        let get = Message::Get {
+            offset: 6,
+            file: Some(b"a".to_vec()),
+            key: a.clone(),
+        };
+        if let Message::Data(n) = ask(&mut c, &mut log, get) {
+            let got = c.data(n);
+            let v = c.recv();
+            c.send(Message::Success);
+            assert_eq!(got, b"p2p\n");
+            assert_eq!(v, Message::Valid);
+        }
+        // GET of content not here: nothing, INVALID.
+        let get = Message::Get {
+            offset: 0,
+            file: None,
+            key: absent.clone(),
+        };
+        if let Message::Data(n) = ask(&mut c, &mut log, get) {
+            assert_eq!(c.data(n), b"");
+            assert_eq!(c.recv(), Message::Invalid);
+            c.send(Message::Failure);
+        }
+        ask(&mut c, &mut log, Message::LockContent(a.clone()));
+        c.send(Message::UnlockContent);
+        ask(&mut c, &mut log, Message::LockContent(absent.clone()));
+        // PUT, then PUT again.
+        let new = b"new content\n";
+        let newkey = sha256e(new);
+        let put = Message::Put {
+            file: Some(b"dir/new file".to_vec()),
+            key: newkey.clone(),
+        };
+        if ask(&mut c, &mut log, put.clone()) == Message::PutFrom(0) {
+            c.send_data(new);
+            ask(&mut c, &mut log, Message::Valid);
+        }
+        ask(&mut c, &mut log, put);
+        // PUT of content that does not match its key.
+        let bad = sha256e(b"expected\n");
+        let put = Message::Put {
+            file: None,
+            key: bad.clone(),
+        };
+        if ask(&mut c, &mut log, put) == Message::PutFrom(0) {
+            c.send_data(b"tampered\n");
+            ask(&mut c, &mut log, Message::Valid);
+        }
+        ask(&mut c, &mut log, Message::CheckPresent(bad));
+        ask(
+            &mut c,
+            &mut log,
+            Message::RemoveBefore {
+                timestamp: 0,
+                key: newkey.clone(),
+            },
+        );
+        ask(&mut c, &mut log, Message::CheckPresent(newkey.clone()));
+        ask(&mut c, &mut log, Message::Remove(newkey.clone()));
+        ask(&mut c, &mut log, Message::CheckPresent(newkey.clone()));
+        ask(&mut c, &mut log, Message::Remove(absent.clone()));
+        // Requests a server does not take.
+        ask(&mut c, &mut log, Message::UnlockContent);
+        ask(
+            &mut c,
+            &mut log,
+            Message::AuthSuccess(Uuid::parse(b"x").expect("uuid")),
+        );
+        c.w.get_mut()
+            .write_all(b"NOSUCHTHING at all\n")
+            .expect("write");
+        let reply = c.recv();
+        log.push(format!("NOSUCHTHING -> {}", show(&reply)));
+        // A key to keep, for the log.
+        let kept = b"kept\n";
+        if ask(
+            &mut c,
+            &mut log,
+            Message::Put {
+                file: None,
+                key: sha256e(kept),
+            },
+        ) == Message::PutFrom(0)
+        {
+            c.send_data(kept);
+            ask(&mut c, &mut log, Message::Valid);
+        }
+        c.close();
+        // What the server recorded, read by the reference.
+        let whereis = annex(dir, &["whereis", "--key", &sha256e(kept).to_string()]);
+        log.push(format!(
+            "kept here: {}",
+            whereis.contains("-- server <-- here")
+        ));
+        let gone = annex_output(dir, &["whereis", "--key", &newkey.to_string()], None);
+        log.push(format!("removed: exit {:?}", gone.status.code()));
+        log
+    });
+}
+
+/// The greeting's UUID.
+struct AuthSuccessUuid(String);
+
+fn greet(c: &mut Conn) -> AuthSuccessUuid {
+    match c.recv() {
+        Message::AuthSuccess(u) => AuthSuccessUuid(u.as_str().to_string()),
+        other => panic!("greeting: {other:?}"),
+    }
+}
+
+/// Asks, and logs the exchange.
+fn ask(c: &mut Conn, log: &mut Vec<String>, m: Message) -> Message {
+    let reply = c.ask(m.clone());
+    log.push(format!("{} -> {}", show(&m), show(&reply)));
+    reply
+}
+
+#[test]
+fn read_only_and_append_only_refuse_as_the_reference_does() {
+    both(|connect, dir, _| {
+        let mut log = Vec::new();
+        let a = key_of(dir, "a");
+        for mode in [ServerMode::ReadOnly, ServerMode::AppendOnly] {
+            let mut c = connect(mode);
+            greet(&mut c);
+            c.ask(Message::Version(4));
+            let content = b"appended\n";
+            let put = Message::Put {
+                file: None,
+                key: sha256e(content),
+            };
+            let reply = c.ask(put);
+            log.push(format!("{mode:?} PUT -> {}", show(&reply)));
+            if reply == Message::PutFrom(0) {
+                c.send_data(content);
+                log.push(format!(
+                    "{mode:?} VALID -> {}",
+                    show(&c.ask(Message::Valid))
+                ));
+            }
+            log.push(format!(
+                "{mode:?} REMOVE -> {}",
+                show(&c.ask(Message::Remove(a.clone())))
+            ));
+            log.push(format!(
+                "{mode:?} CHECKPRESENT -> {}",
+                show(&c.ask(Message::CheckPresent(a.clone())))
+            ));
+            c.close();
+        }
+        log
+    });
+}
+
+/// The protocol's promise: content a client locked stays at least ten
+/// minutes when the connection breaks before `UNLOCKCONTENT`. The
+/// reference keeps it when its server process dies (checked here with a
+/// kill), but releases it when the client merely closes the connection;
+/// ours keeps it in both cases, as the protocol's documentation says.
+#[test]
+fn a_lock_outlives_a_broken_connection() {
+    for side in ["ours", "theirs"] {
+        let repo = repo_with(&[("a", b"hello p2p\n")]);
+        let dir = repo.path();
+        let a = key_of(dir, "a");
+        let mut c = if side == "ours" {
+            Conn::ours(dir, ServerMode::ReadWrite)
+        } else {
+            Conn::theirs(dir, ServerMode::ReadWrite)
+        };
+        greet(&mut c);
+        c.ask(Message::Version(4));
+        assert_eq!(
+            c.ask(Message::LockContent(a.clone())),
+            Message::Success,
+            "{side}"
+        );
+        if let Peer::Theirs(child) = &mut c.peer {
+            child.kill().expect("kill the reference's server");
+        }
+        c.close();
+        let drop = annex_output(dir, &["drop", "--force", "a"], None);
+        assert!(
+            !drop.status.success(),
+            "{side}: a locked copy was dropped: {drop:?}"
+        );
+        let present = annex_output(dir, &["contentlocation", &a.to_string()], None);
+        assert!(present.status.success(), "{side}: content gone");
+    }
+}
+
+#[test]
+fn an_unlocked_lock_leaves_the_content_droppable_as_the_reference_does() {
+    both(|connect, dir, _| {
+        let mut log = Vec::new();
+        let a = key_of(dir, "a");
+        let mut c = connect(ServerMode::ReadWrite);
+        greet(&mut c);
+        c.ask(Message::Version(4));
+        log.push(show(&c.ask(Message::LockContent(a.clone()))));
+        c.send(Message::UnlockContent);
+        log.push(show(&c.ask(Message::CheckPresent(a.clone()))));
+        c.close();
+        let drop = annex_output(dir, &["drop", "--force", "a"], None);
+        log.push(format!("drop after unlock: exit {:?}", drop.status.code()));
+        log
+    });
+}
+
+#[test]
+fn a_client_gone_mid_put_leaves_nothing_in_the_store_and_the_put_resumes() {
+    both(|connect, dir, _| {
+        let mut log = Vec::new();
+        let content = b"0123456789";
+        let key = sha256e(content);
+        let put = Message::Put {
+            file: None,
+            key: key.clone(),
+        };
+        let mut c = connect(ServerMode::ReadWrite);
+        greet(&mut c);
+        c.ask(Message::Version(4));
+        log.push(show(&c.ask(put.clone())));
+        c.send(Message::Data(10));
+        c.w.get_mut().write_all(&content[..4]).expect("write");
+        c.close();
+        let present = annex_output(dir, &["contentlocation", &key.to_string()], None);
+        log.push(format!("present after: {}", present.status.success()));
+        // The next PUT resumes where the data stopped.
+        let mut c = connect(ServerMode::ReadWrite);
+        greet(&mut c);
+        c.ask(Message::Version(4));
+        let reply = c.ask(put);
+        log.push(show(&reply));
+        if let Message::PutFrom(n) = reply {
+            c.send_data(&content[n as usize..]);
+            log.push(show(&c.ask(Message::Valid)));
+        }
+        c.close();
+        let present = annex_output(dir, &["contentlocation", &key.to_string()], None);
+        log.push(format!(
+            "present after resume: {}",
+            present.status.success()
+        ));
+        log
+    });
+}
