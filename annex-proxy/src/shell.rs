@@ -439,6 +439,9 @@ fn p2pstdio(path: &Path, params: &[String], mode: ServerMode) -> Result<i32, She
             expected = it.next().map(String::as_str);
         } else if let Some(v) = p.strip_prefix("--uuid=") {
             expected = Some(v);
+        } else if p.starts_with("--") {
+            // git-annex's common options (`--debug`, as its client passes
+            // it when debugging): nothing for the server to do.
         } else {
             positional.push(p.as_str());
         }

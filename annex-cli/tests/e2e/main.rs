@@ -39,6 +39,7 @@ mod reinject;
 mod rekey;
 mod settings;
 mod shell;
+mod ssh;
 mod status;
 mod sync;
 mod sync_content;

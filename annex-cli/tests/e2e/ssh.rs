@@ -1,0 +1,116 @@
+//! Content over ssh (issue 13), through a real sshd on 127.0.0.1: the
+//! reference's client works a remote served by our `git-annex-shell`
+//! exactly as one served by its own (the same `--json` records, the same
+//! location logs on both sides).
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use crate::support;
+use crate::support::sshd::Sshd;
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn ref_annex(sshd: &Sshd, dir: &Path, args: &[&str]) -> Output {
+    let mut cmd = Command::new(support::reference_git_annex());
+    support::hermetic(&mut cmd).current_dir(dir).args(args);
+    sshd.client_env(&mut cmd);
+    support::output_with_stdin(cmd, None)
+}
+
+fn git_ssh(sshd: &Sshd, dir: &Path, args: &[&str]) {
+    let mut cmd = Command::new("git");
+    support::hermetic(&mut cmd).current_dir(dir).args(args);
+    sshd.client_env(&mut cmd);
+    let out = support::output_with_stdin(cmd, None);
+    assert!(out.status.success(), "git {args:?}: {out:?}");
+}
+
+const SERVER_UUID: &str = "aaaaaaaa-0000-0000-0000-000000000001";
+const CLIENT_UUID: &str = "cccccccc-0000-0000-0000-000000000002";
+
+/// A server repository made by the reference, a clone of it over ssh,
+/// the clone's `origin` served by `shell`; then a fixed sequence of
+/// content commands by the reference's client. Returns what they print
+/// (`--json`) and what each side's logs say afterwards.
+fn session(sshd: &Sshd, shell: &Path) -> Vec<String> {
+    let top = tempfile::tempdir().expect("temp dir");
+    let srv = top.path().join("srv");
+    std::fs::create_dir(&srv).expect("mkdir");
+    support::git(&srv, &["init", "-q", "-b", "main"]);
+    support::git(&srv, &["config", "annex.uuid", SERVER_UUID]);
+    support::annex(&srv, &["init", "srv"]);
+    for (f, c) in [("f", "f content\n"), ("g", "g content\n")] {
+        std::fs::write(srv.join(f), c).expect("write");
+    }
+    support::annex(&srv, &["add", "f", "g"]);
+    support::git(&srv, &["commit", "-q", "-m", "add"]);
+    let url = format!("127.0.0.1:{}", srv.display());
+    git_ssh(sshd, top.path(), &["clone", "-q", &url, "cli"]);
+    let cli = top.path().join("cli");
+    support::git(&cli, &["config", "annex.uuid", CLIENT_UUID]);
+    support::git(
+        &cli,
+        &[
+            "config",
+            "remote.origin.annex-shell",
+            shell.to_str().expect("utf-8"),
+        ],
+    );
+    let out = ref_annex(sshd, &cli, &["init", "cli"]);
+    assert!(out.status.success(), "{out:?}");
+    std::fs::write(cli.join("h"), "h content\n").expect("write");
+    std::fs::write(cli.join("i"), "i content\n").expect("write");
+    let out = ref_annex(sshd, &cli, &["add", "h", "i"]);
+    assert!(out.status.success(), "{out:?}");
+    support::git(&cli, &["commit", "-q", "-m", "h i"]);
+    let mut log = Vec::new();
+    for args in [
+        &["get", "--json", "f"][..],
+        &["get", "--json", "g"],
+        &["drop", "--json", "g"],
+        &["copy", "--json", "--to", "origin", "h"],
+        &["move", "--json", "--to", "origin", "i"],
+        &["move", "--json", "--from", "origin", "i"],
+        &["drop", "--json", "--from", "origin", "h"],
+        &["drop", "--json", "--from", "origin", "f"],
+        &["fsck", "--json", "--from", "origin", "g"],
+        &["whereis", "--json"],
+    ] {
+        let out = ref_annex(sshd, &cli, args);
+        log.push(format!(
+            "{args:?}: exit {:?}\n{}",
+            out.status.code(),
+            text(&out.stdout)
+        ));
+    }
+    // The server's own record of what it holds, read by the reference.
+    let out = support::annex_output(&srv, &["whereis", "--json", "f", "g"], None);
+    log.push(format!("srv whereis: {}", text(&out.stdout)));
+    let out = support::annex_output(&srv, &["fsck", "--json"], None);
+    log.push(format!("srv fsck: exit {:?}", out.status.code()));
+    log
+}
+
+#[test]
+fn the_reference_client_works_our_git_annex_shell_as_its_own() {
+    let sshd = Sshd::start();
+    let ours = Path::new(env!("CARGO_BIN_EXE_git-annex-shell"));
+    let theirs = support::reference_git_annex().with_file_name("git-annex-shell");
+    let with_ours = session(&sshd, ours);
+    let with_theirs = session(&sshd, &theirs);
+    assert_eq!(with_ours, with_theirs);
+    // It did transfer: the content moved both ways.
+    assert!(
+        with_ours[0].contains("\"success\":true"),
+        "{}",
+        with_ours[0]
+    );
+    assert!(
+        with_ours[3].contains("\"success\":true"),
+        "{}",
+        with_ours[3]
+    );
+}
