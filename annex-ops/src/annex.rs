@@ -73,6 +73,7 @@ pub struct Annex {
     copies_attr: Option<CopiesAttributes>,
     globals: Mutex<Option<Arc<GlobalLogs>>>,
     preferred: Mutex<HashMap<Uuid, Option<Expr>>>,
+    lock_notes: Mutex<Vec<String>>,
 }
 
 impl std::fmt::Debug for Annex {
@@ -114,7 +115,22 @@ impl Annex {
             copies_attr,
             globals: Mutex::new(None),
             preferred: Mutex::new(HashMap::new()),
+            lock_notes: Mutex::new(Vec::new()),
         })
+    }
+
+    /// The remotes whose copies drop proofs locked over a network
+    /// connection since the last call (git-annex says `locking NAME...`
+    /// on the drop's line for each), taken.
+    pub fn take_lock_notes(&self) -> Vec<String> {
+        std::mem::take(&mut *self.lock_notes.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    pub(crate) fn note_lock(&self, remote: &str) {
+        self.lock_notes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(remote.to_string());
     }
 
     /// This repository's UUID.

@@ -189,6 +189,9 @@ impl Annex {
                 proof.bad.push(entry.name.clone());
                 continue;
             };
+            if remote.locks_over_network() {
+                self.note_lock(&entry.name);
+            }
             match remote.lock_content(key) {
                 Ok(guard) => {
                     check.have.push(VerifiedCopy::Locked(u.clone()));

@@ -2,6 +2,8 @@
 //! with its UUID learned (and remembered in git config the first time, as
 //! git-annex does) or the reason it cannot be used.
 
+use annex_core::config::RemoteConfig;
+use annex_core::remote::ssh::{SshConfig, SshRemote, SshUrl, configlist_uuid};
 use annex_core::remote::{LocalGitRemote, Remote};
 use annex_core::uuid::Uuid;
 
@@ -36,6 +38,56 @@ pub enum RemoteNameError {
     UnknownUuid(String),
 }
 
+/// A git remote over ssh: its UUID from our config, else asked of it
+/// (`git-annex-shell configlist`, then remembered as git-annex does);
+/// nothing is connected for content until a request needs it.
+fn open_ssh(session: &Session, rc: &RemoteConfig, url: SshUrl) -> RemoteEntry {
+    let cfg = &session.config;
+    let get = |k: &str| cfg.get_str(&format!("remote.{}.{k}", rc.name));
+    let shell = get("annex-shell").unwrap_or_else(|| "git-annex-shell".to_string());
+    let options = get("annex-ssh-options")
+        .map(|o| o.split_whitespace().map(str::to_string).collect())
+        .unwrap_or_default();
+    let ssh = SshConfig::for_content(options, cfg.get_str("core.sshCommand"));
+    let fail = |uuid: Option<Uuid>, reason: String| RemoteEntry {
+        name: rc.name.clone(),
+        uuid,
+        remote: Err(reason),
+    };
+    let uuid = match &rc.uuid {
+        Some(u) => u.clone(),
+        None => match configlist_uuid(&url, &shell, &ssh, false) {
+            Ok(Some(u)) => {
+                crate::git::set_config(
+                    session.repo.git_dir(),
+                    &format!("remote.{}.annex-uuid", rc.name),
+                    u.as_str(),
+                );
+                u
+            }
+            Ok(None) => return fail(None, format!("{}: it has no annex.uuid", rc.name)),
+            Err(e) => return fail(None, format!("{}: {e}", rc.name)),
+        },
+    };
+    let Some(local) = session.repo.uuid().cloned() else {
+        return fail(Some(uuid), "this repository has no annex.uuid".to_string());
+    };
+    let remote = SshRemote::new(
+        &rc.name,
+        uuid.clone(),
+        rc.cost(),
+        url,
+        Some(shell),
+        ssh,
+        local,
+    );
+    RemoteEntry {
+        name: rc.name.clone(),
+        uuid: Some(uuid),
+        remote: Ok(Box::new(remote)),
+    }
+}
+
 /// The remotes of a repository, cheapest first (git-annex's order).
 #[derive(Debug, Default)]
 pub struct Remotes {
@@ -65,8 +117,12 @@ impl Remotes {
             if rc.ignore {
                 continue;
             }
+            if let Some(url) = rc.url.as_deref().and_then(SshUrl::parse) {
+                entries.push(open_ssh(session, rc, url));
+                continue;
+            }
             let Some(path) = rc.local_path(&base) else {
-                // Known, but not reachable by us yet (ssh, http, ...).
+                // Known, but not reachable by us yet (http, ...).
                 entries.push(RemoteEntry {
                     name: rc.name.clone(),
                     uuid: rc.uuid.clone(),

@@ -697,70 +697,8 @@ pub fn local_remote_uuid(path: &Path) -> Result<Option<annex_core::uuid::Uuid>, 
     Ok(repo.uuid().cloned())
 }
 
-/// A git remote reached over ssh: `[user@]host:path` or
-/// `ssh://[user@]host[:port]/path`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SshUrl {
-    /// `[user@]host`.
-    pub host: String,
-    /// The port of an `ssh://` URL that names one.
-    pub port: Option<String>,
-    /// The repository's path as `git-annex-shell` takes it: absolute, or
-    /// `/~/PATH` for a path relative to the home directory.
-    pub path: String,
-}
-
-impl SshUrl {
-    /// Parses a remote URL; `None` when it is not one of ssh's forms.
-    pub fn parse(url: &str) -> Option<SshUrl> {
-        let rest = url
-            .strip_prefix("ssh://")
-            .or_else(|| url.strip_prefix("git+ssh://"))
-            .or_else(|| url.strip_prefix("ssh+git://"));
-        if let Some(rest) = rest {
-            let (hostport, path) = rest.split_at(rest.find('/')?);
-            let (host, port) = match hostport.rsplit_once(':') {
-                Some((h, p)) if !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) => {
-                    (h.to_string(), Some(p.to_string()))
-                }
-                _ => (hostport.to_string(), None),
-            };
-            let path = match path.strip_prefix("/~") {
-                Some(home) if home.is_empty() || home.starts_with('/') => format!("/~{home}"),
-                _ => path.to_string(),
-            };
-            return (!host.is_empty()).then_some(SshUrl { host, port, path });
-        }
-        if url.contains("://") {
-            return None;
-        }
-        let colon = url.find(':')?;
-        if url.find('/').is_some_and(|s| s < colon) {
-            return None;
-        }
-        let (host, path) = (&url[..colon], &url[colon + 1..]);
-        if host.is_empty() {
-            return None;
-        }
-        let path = if path.starts_with('/') {
-            path.to_string()
-        } else if let Some(home) = path.strip_prefix("~/") {
-            format!("/~/{home}")
-        } else {
-            format!("/~/{path}")
-        };
-        Some(SshUrl {
-            host: host.to_string(),
-            port: None,
-            path,
-        })
-    }
-}
-
-/// Quotes a word for the remote shell as git-annex does (single quotes).
-fn shell_quote(w: &str) -> String {
-    format!("'{}'", w.replace('\'', "'\"'\"'"))
-}
+pub use annex_core::remote::ssh::SshUrl;
+use annex_core::remote::ssh::{ConfiglistError, SshConfig, configlist_uuid};
 
 /// The UUID of a remote over ssh, as git-annex learns it: `git-annex-shell
 /// configlist PATH -- autoinit=1 --` run there (which also initializes a
@@ -773,62 +711,20 @@ pub fn ssh_remote_uuid(
     url: &SshUrl,
     ssh_command: Option<&str>,
 ) -> Result<Option<annex_core::uuid::Uuid>, SyncError> {
-    let remote_cmd = [
-        "git-annex-shell",
-        &shell_quote("configlist"),
-        &shell_quote(&url.path),
-        &shell_quote("--"),
-        &shell_quote("autoinit=1"),
-        &shell_quote("--"),
-    ]
-    .join(" ");
-    let mut ssh_args: Vec<String> = Vec::new();
-    if let Some(p) = &url.port {
-        ssh_args.push("-p".into());
-        ssh_args.push(p.clone());
-    }
-    ssh_args.push(url.host.clone());
-    ssh_args.push(remote_cmd);
-    let command = std::env::var("GIT_SSH_COMMAND")
-        .ok()
-        .filter(|c| !c.is_empty())
-        .or_else(|| ssh_command.map(str::to_string));
-    let mut cmd = match command {
-        Some(c) => {
-            let mut cmd = std::process::Command::new("sh");
-            cmd.arg("-c").arg(format!("{c} \"$@\"")).arg("ssh");
-            cmd
-        }
-        None => std::process::Command::new(
-            std::env::var_os("GIT_SSH")
-                .filter(|c| !c.is_empty())
-                .unwrap_or_else(|| "ssh".into()),
-        ),
+    // git's ssh: the one `git fetch` uses for this remote.
+    let config = SshConfig {
+        options: Vec::new(),
+        git_ssh_command: ssh_command.map(str::to_string),
+        use_git_ssh: true,
     };
-    cmd.args(&ssh_args).stdin(std::process::Stdio::null());
-    let out = cmd.output().map_err(|e| SyncError::Ssh {
-        detail: format!(
-            "Unable to connect to repository {name} to get its annex.uuid configuration. ({e})"
-        ),
-    })?;
-    if !out.status.success() {
-        let detail = if out.status.code() == Some(255) {
-            format!("Unable to connect to repository {name} to get its annex.uuid configuration.")
-        } else {
-            format!("Unable to parse git config from {name}")
-        };
-        return Err(SyncError::Ssh { detail });
-    }
-    for line in out.stdout.split(|&b| b == b'\n') {
-        if let Some(v) = line.strip_prefix(b"annex.uuid=") {
-            let v = v.strip_suffix(b"\r").unwrap_or(v);
-            if v.is_empty() {
-                return Ok(None);
-            }
-            return Ok(annex_core::uuid::Uuid::parse(v).ok());
-        }
-    }
-    Ok(None)
+    configlist_uuid(url, "git-annex-shell", &config, true).map_err(|e| SyncError::Ssh {
+        detail: match e {
+            ConfiglistError::Connect(_) => format!(
+                "Unable to connect to repository {name} to get its annex.uuid configuration."
+            ),
+            ConfiglistError::Parse => format!("Unable to parse git config from {name}"),
+        },
+    })
 }
 
 /// Whether `needle` occurs in `hay`.
@@ -976,7 +872,7 @@ mod tests {
         assert_eq!(SshUrl::parse("../r"), None);
         assert_eq!(SshUrl::parse("./a:b"), None);
         assert_eq!(SshUrl::parse("https://h/r"), None);
-        assert_eq!(shell_quote("it's"), "'it'\"'\"'s'");
+        assert_eq!(annex_core::remote::ssh::shell_quote("it's"), "'it'\"'\"'s'");
     }
 
     #[test]

@@ -471,6 +471,9 @@ impl Env {
         nolocmsg: &str,
         moving: Option<&str>,
     ) -> Result<bool, CommandError> {
+        for name in self.annex.take_lock_notes() {
+            action.note(&format!("locking {name}..."))?;
+        }
         match outcome {
             DropOutcome::Dropped => return Ok(true),
             DropOutcome::Refused(r) => {

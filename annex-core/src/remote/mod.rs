@@ -19,6 +19,8 @@ use crate::state::State;
 use crate::transfer::{self, Direction, TransferError};
 use crate::uuid::Uuid;
 
+pub mod ssh;
+
 /// A remote's failure, naming the remote.
 #[derive(Debug, thiserror::Error)]
 pub enum RemoteError {
@@ -33,6 +35,15 @@ pub enum RemoteError {
     /// The remote does not have the content.
     #[error("content is not present in remote")]
     NotPresent,
+    /// The remote refused or failed a request (its own words, from the
+    /// P2P protocol's `ERROR`, or what its `FAILURE` means).
+    #[error("{remote}: {reason}")]
+    Refused {
+        /// The remote's name.
+        remote: String,
+        /// Why.
+        reason: String,
+    },
     /// Not enough free space to receive the content.
     #[error("not enough free space, need {needed} bytes more")]
     NotEnoughSpace {
@@ -114,6 +125,11 @@ pub trait Remote: Send + Sync + std::fmt::Debug {
     /// Commits what the remote recorded in its journal (at the end of a
     /// command).
     fn commit(&self) -> Result<(), RemoteError>;
+    /// Whether locking content there goes over a network connection
+    /// (git-annex then says `locking NAME...`).
+    fn locks_over_network(&self) -> bool {
+        false
+    }
 }
 
 /// A git remote that is a path on this machine.
