@@ -50,6 +50,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub mod adjust;
 pub mod annex;
 pub mod checkpresent;
 pub mod drop;

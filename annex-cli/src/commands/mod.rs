@@ -1,6 +1,7 @@
 //! One module per command; [`run`] dispatches.
 
 pub(crate) mod add;
+mod adjust;
 mod calckey;
 mod checkpresentkey;
 mod config;
@@ -71,6 +72,8 @@ pub enum Command {
     Add(add::Args),
     /// Add back unused content as files.
     Addunused(dropunused::AddArgs),
+    /// Enter an adjusted branch.
+    Adjust(adjust::Args),
     /// Calculate the key for a file.
     Calckey(calckey::Args),
     /// Check if a key is present in a remote (or any remote).
@@ -206,6 +209,7 @@ pub fn run(command: Command) -> Result<(), CommandError> {
     match command {
         Command::Add(args) => add::run(args),
         Command::Addunused(args) => dropunused::run_add(args),
+        Command::Adjust(args) => adjust::run(args),
         Command::Calckey(args) => calckey::run(args),
         Command::Checkpresentkey(args) => checkpresentkey::run(args),
         Command::Contentlocation(args) => contentlocation::run(args),
