@@ -79,6 +79,7 @@ pub mod status;
 pub mod transfer;
 pub mod unannex;
 pub mod unused_lists;
+pub mod upgrade;
 pub mod urls;
 pub mod whereused;
 

@@ -79,7 +79,7 @@ pub fn run(args: Args) -> Result<(), CommandError> {
         e => CommandError::failed(e.to_string()),
     })?;
     let mut reporter = args.output.reporter("adjust");
-    let mut action = reporter.start(None, None, b"")?;
+    let mut action = reporter.start_opt(None, None, None)?;
     // git-annex's showOutput: the action's line ends before git's
     // checkout prints.
     let entered = adjuster.enter(&adj, args.force, &mut || {

@@ -54,6 +54,7 @@ mod trust;
 mod unannex;
 mod unlock;
 mod unused;
+mod upgrade;
 mod version;
 mod wanted;
 mod whereis;
@@ -188,6 +189,8 @@ pub enum Command {
     Ungroup(group::UngroupArgs),
     /// Unlock files so they can be modified.
     Unlock(unlock::Args),
+    /// Upgrade the repository to version 10.
+    Upgrade(upgrade::Args),
     /// Unregister URLs of keys.
     Unregisterurl(registerurl::Args),
     /// Do not trust a repository.
@@ -267,6 +270,7 @@ pub fn run(command: Command) -> Result<(), CommandError> {
         Command::Uninit(args) => unannex::run_uninit(args),
         Command::Ungroup(args) => group::run_ungroup(args),
         Command::Unlock(args) => unlock::run(args),
+        Command::Upgrade(args) => upgrade::run(args),
         Command::Unregisterurl(args) => registerurl::run(args, false),
         Command::Untrust(args) => trust::run(TrustLevel::Untrusted, args),
         Command::Unused(args) => unused::run(args),

@@ -18,10 +18,10 @@ pub struct Args {
 }
 
 /// The repository versions this build works in.
-const SUPPORTED_REPOSITORY_VERSIONS: &str = "10";
+const SUPPORTED_REPOSITORY_VERSIONS: &str = "8 9 10";
 
 /// The repository versions it can upgrade from.
-const UPGRADABLE_REPOSITORY_VERSIONS: &str = "10";
+const UPGRADABLE_REPOSITORY_VERSIONS: &str = "3 4 5 6 7 8 9 10";
 
 /// The special remote types it has.
 const REMOTE_TYPES: &str = "git";
