@@ -129,6 +129,9 @@ impl Session {
         let mut opened = Opened::default();
         let mut repo = Repo::open(start).map_err(|_| SessionError::NotARepository)?;
         repo.check_version()?;
+        if crate::upgrade::auto_upgrade(&repo) {
+            repo = Repo::open(start).map_err(|_| SessionError::NotARepository)?;
+        }
         if repo.uuid().is_none() {
             let branch = repo.branch()?;
             let has_branch = branch.tip()?.is_some() || !branch.sibling_refs()?.is_empty();

@@ -126,6 +126,36 @@ pub fn upgrade(
     Ok(true)
 }
 
+/// What git-annex does when any command opens a repository of version 3
+/// to 9: the upgrade made silently, unless `annex.autoupgraderepository`
+/// is false (the step to 10 held back as [`upgrade`] holds it). Returns
+/// whether the version changed. A failure leaves the repository as it was
+/// found, to be used at its version.
+pub fn auto_upgrade(repo: &Repo) -> bool {
+    let Some(v) = repo.version() else {
+        return false;
+    };
+    if repo.uuid().is_none() || !(3..VERSION).contains(&v) {
+        return false;
+    }
+    let disabled = std::process::Command::new("git")
+        .arg("--git-dir")
+        .arg(repo.git_dir())
+        .args(["config", "--bool", "annex.autoupgraderepository"])
+        .output()
+        .is_ok_and(|o| o.stdout.starts_with(b"false"));
+    if disabled {
+        return false;
+    }
+    let options = UpgradeOptions {
+        force: false,
+        automatic: true,
+    };
+    let start = repo.work_tree().unwrap_or(repo.git_dir()).to_path_buf();
+    upgrade(&start, options, &mut |_| {}).is_ok()
+        && Repo::open(&start).is_ok_and(|r| r.version() != Some(v))
+}
+
 fn direct_mode(repo: &Repo) -> bool {
     std::process::Command::new("git")
         .arg("--git-dir")

@@ -605,3 +605,39 @@ fn clean_filter_keeps_the_backend_of_an_annexed_file() {
         assert_eq!(status(side, p), "", "{side:?}");
     }
 }
+
+#[test]
+fn any_command_upgrades_an_old_repository_silently_as_the_reference() {
+    for version in 3..=9 {
+        let theirs = old_repo(version);
+        let mine = old_repo(version);
+        let t = annex(Side::Ref, theirs.path(), &["find"]);
+        let o = annex(Side::Ours, mine.path(), &["find"]);
+        assert_eq!(
+            o.status.code(),
+            t.status.code(),
+            "v{version}: {o:?} vs {t:?}"
+        );
+        assert_eq!(text(&o.stdout), text(&t.stdout), "v{version}");
+        assert_eq!(
+            upgraded_state(mine.path()),
+            upgraded_state(theirs.path()),
+            "v{version}"
+        );
+    }
+    // Made at version 9 (no upgrade to hold back): straight to 10.
+    let theirs = support::new_git_repo();
+    let mine = support::new_git_repo();
+    ok(
+        annex(Side::Ref, theirs.path(), &["init", "-q", "--version", "9"]),
+        "init",
+    );
+    ok(
+        annex(Side::Ref, mine.path(), &["init", "-q", "--version", "9"]),
+        "init",
+    );
+    ok(annex(Side::Ref, theirs.path(), &["find"]), "find");
+    ok(annex(Side::Ours, mine.path(), &["find"]), "find");
+    assert_eq!(upgraded_state(mine.path()), upgraded_state(theirs.path()));
+    assert!(upgraded_state(mine.path()).contains("annex.version 10"));
+}
