@@ -1067,7 +1067,15 @@ impl Adjuster {
                 .next()
                 .unwrap_or_default()
                 .to_string();
-            let msg = format!("Merge {} into {}", describe(tomerge), describe(orig));
+            // git merge's own message for the ref as git-annex names it
+            // (merging on a detached HEAD).
+            let msg = match tomerge.strip_prefix("refs/heads/") {
+                _ if tomerge.starts_with("refs/remotes/") => {
+                    format!("Merge remote-tracking branch '{tomerge}' into HEAD")
+                }
+                Some(b) => format!("Merge branch '{b}' into HEAD"),
+                None => format!("Merge branch '{tomerge}' into HEAD"),
+            };
             self.run_line(&[
                 "commit-tree",
                 &tree,

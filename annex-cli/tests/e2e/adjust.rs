@@ -641,3 +641,73 @@ fn any_command_upgrades_an_old_repository_silently_as_the_reference() {
     assert_eq!(upgraded_state(mine.path()), upgraded_state(theirs.path()));
     assert!(upgraded_state(mine.path()).contains("annex.version 10"));
 }
+
+#[test]
+fn sync_merges_a_diverged_remote_into_the_adjusted_branch_as_the_reference() {
+    let origin = sample_repo();
+    let clone = |side: Side| {
+        let d = tempfile::tempdir().expect("temp dir");
+        git(
+            side,
+            d.path(),
+            &["clone", "-q", &origin.path().display().to_string(), "c"],
+        );
+        let c = d.path().join("c");
+        ok(annex(side, &c, &["init", "-q", "clone"]), "init");
+        ok(annex(side, &c, &["adjust", "--unlock"]), "adjust");
+        std::fs::write(c.join("l"), "local\n").expect("write");
+        ok(annex(side, &c, &["add", "-q", "l"]), "add");
+        ok(
+            run_at(
+                side,
+                &c,
+                1_700_000_500,
+                "git",
+                &["commit", "-q", "-m", "local"],
+            ),
+            "commit",
+        );
+        d
+    };
+    let theirs = clone(Side::Ref);
+    let mine = clone(Side::Ours);
+    std::fs::write(origin.path().join("o"), "from origin\n").expect("write");
+    ok(annex(Side::Ref, origin.path(), &["add", "-q", "o"]), "add");
+    ok(
+        run_at(
+            Side::Ref,
+            origin.path(),
+            1_700_000_600,
+            "git",
+            &["commit", "-q", "-m", "three"],
+        ),
+        "commit",
+    );
+    for (side, d) in [(Side::Ref, theirs.path()), (Side::Ours, mine.path())] {
+        ok(
+            run_at(
+                side,
+                &d.join("c"),
+                1_700_000_700,
+                "git",
+                &["annex", "sync", "--no-push", "--content"],
+            ),
+            "sync",
+        );
+    }
+    let (t, m) = (theirs.path().join("c"), mine.path().join("c"));
+    // The same history (the same commits but for the clones' own local
+    // commit's author identity, which is the same here: the merge made
+    // at the same fixed date).
+    let shape = |dir: &Path| {
+        git(
+            Side::Ref,
+            dir,
+            &["log", "--format=%s %T", "main", "adjusted/main(unlocked)"],
+        )
+    };
+    assert_eq!(shape(&m), shape(&t));
+    assert_eq!(branches(&m), branches(&t));
+    assert_eq!(tree_listing(&m), tree_listing(&t));
+    assert_eq!(status(Side::Ours, &m), "");
+}
