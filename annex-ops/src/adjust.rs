@@ -1132,6 +1132,55 @@ impl Adjuster {
     }
 }
 
+/// After cloning a repository whose adjusted branch was checked out, the
+/// clone has that branch but neither the basis nor (maybe) the original
+/// branch: both are set to the parent of the adjusting commit, as
+/// git-annex's `init` does (`checkAdjustedClone`). Nothing in a bare
+/// repository, outside an adjusted branch, or when the basis exists.
+pub fn check_adjusted_clone(path: &Path) -> Result<(), AdjustError> {
+    let adjuster = match Adjuster::open(path) {
+        Ok(a) => a,
+        Err(AdjustError::Bare) => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    let Some(current) = adjuster.current_branch() else {
+        return Ok(());
+    };
+    let Some((_, orig)) = adjusted_to_original(&current) else {
+        return Ok(());
+    };
+    let basis = basis_branch(&current);
+    if adjuster.ref_sha(&basis).is_some() {
+        return Ok(());
+    }
+    let unable = || AdjustError::Git {
+        args: format!("log {current}"),
+        detail: format!(
+            "Unable to clean up from clone of adjusted branch; perhaps you should check out {}",
+            describe(&orig)
+        ),
+    };
+    // The adjusting commit: down the single parents from the tip.
+    let mut c = adjuster.ref_sha(&current).ok_or_else(unable)?;
+    let parent = loop {
+        let parents = adjuster.parents(&c)?;
+        if is_adjusting_message(&adjuster.commit_message(&c)?) {
+            match parents.as_slice() {
+                [p] => break p.clone(),
+                _ => return Err(unable()),
+            }
+        }
+        match parents.as_slice() {
+            [p] => c = p.clone(),
+            _ => return Err(unable()),
+        }
+    };
+    if adjuster.ref_sha(&orig).is_none() {
+        adjuster.update_ref(&orig, &parent, None)?;
+    }
+    adjuster.update_ref(&basis, &parent, None)
+}
+
 fn is_adjusting_message(msg: &[u8]) -> bool {
     let mut m = msg;
     while let Some((last, rest)) = m.split_last() {

@@ -140,6 +140,9 @@ impl Session {
             }
             repo = Repo::init(start, None)?;
             opened.initialized = true;
+            // A clone of a repository in an adjusted branch: its basis set
+            // up, as git-annex's init does (best effort here).
+            let _ = crate::adjust::check_adjusted_clone(start);
         }
         let here = repo.uuid().cloned().ok_or(SessionError::NotInitialized)?;
         let gix_repo = gix::discover(start)

@@ -87,6 +87,11 @@ pub fn run(args: Args) -> Result<(), CommandError> {
         return result.map(drop).map_err(CommandError::from);
     }
     let repo = result?;
+    // A clone of a repository in an adjusted branch: its basis set up.
+    if let Some(top) = repo.work_tree() {
+        annex_ops::adjust::check_adjusted_clone(top)
+            .map_err(|e| CommandError::failed(e.to_string()))?;
+    }
     if !args.quiet {
         if merged.is_empty() {
             outln!("init {} ok", args.description.as_deref().unwrap_or(""))?;

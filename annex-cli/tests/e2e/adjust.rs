@@ -711,3 +711,33 @@ fn sync_merges_a_diverged_remote_into_the_adjusted_branch_as_the_reference() {
     assert_eq!(tree_listing(&m), tree_listing(&t));
     assert_eq!(status(Side::Ours, &m), "");
 }
+
+#[test]
+fn init_in_a_clone_of_an_adjusted_branch_sets_up_its_basis_as_the_reference() {
+    for adjusted_by in [Side::Ref, Side::Ours] {
+        let origin = sample_repo();
+        ok(
+            annex(adjusted_by, origin.path(), &["adjust", "--unlock"]),
+            "adjust",
+        );
+        let clone = |side: Side| {
+            let d = tempfile::tempdir().expect("temp dir");
+            git(
+                side,
+                d.path(),
+                &["clone", "-q", &origin.path().display().to_string(), "c"],
+            );
+            ok(annex(side, &d.path().join("c"), &["init", "-q"]), "init");
+            d
+        };
+        let theirs = clone(Side::Ref);
+        let mine = clone(Side::Ours);
+        let (t, m) = (theirs.path().join("c"), mine.path().join("c"));
+        assert_eq!(branches(&m), branches(&t), "{adjusted_by:?}");
+        assert!(branches(&m).contains("refs/basis/adjusted/main(unlocked)"));
+        // And the other program goes on there.
+        commit_and_sync(Side::Ref, &m, 1_700_000_800);
+        commit_and_sync(Side::Ref, &t, 1_700_000_800);
+        assert_eq!(branches(&m), branches(&t), "{adjusted_by:?}");
+    }
+}
