@@ -90,6 +90,19 @@ pub enum AdjustError {
         /// The original branch.
         orig: String,
     },
+    /// Merging into the original branch of an adjusted branch conflicted
+    /// (not resolved here: nothing was changed).
+    #[error(
+        "merging {tomerge} into {orig} conflicts ({files}); nothing merged: check out {orig} to merge it there"
+    )]
+    Conflict {
+        /// What was being merged.
+        tomerge: String,
+        /// The original branch.
+        orig: String,
+        /// The conflicted files.
+        files: String,
+    },
     /// The repository is bare.
     #[error("You cannot run this command in a bare repository.")]
     Bare,
@@ -791,7 +804,8 @@ impl Adjuster {
         force: bool,
         before_output: &mut dyn FnMut(),
     ) -> Result<Entered, AdjustError> {
-        let Some(current) = self.current_branch() else {
+        // A branch with no commits yet counts as none, as git-annex's.
+        let Some(current) = self.current_branch().filter(|b| self.ref_sha(b).is_some()) else {
             return Ok(Entered::NotOnBranch);
         };
         if let Some((curradj, orig)) = adjusted_to_original(&current)
@@ -1053,15 +1067,38 @@ impl Adjuster {
         } else if is_ancestor(&updated, &theirs) {
             theirs.clone()
         } else {
-            let mut args = vec!["merge-tree", "--write-tree", "--no-messages"];
+            let mut args = vec!["merge-tree", "--write-tree", "--name-only", "--no-messages"];
             if allow_unrelated {
                 args.push("--allow-unrelated-histories");
             }
             args.extend([updated.as_str(), theirs.as_str()]);
-            let out = match self.run(&args, &[], None) {
-                Ok(o) => o,
-                Err(_) => return Ok(false),
-            };
+            let out = self
+                .git()
+                .args(&args)
+                .stdin(Stdio::null())
+                .output()
+                .map_err(|e| AdjustError::Git {
+                    args: args.join(" "),
+                    detail: e.to_string(),
+                })?;
+            if out.status.code() == Some(1) {
+                // Conflicts: the tree, then the conflicted files.
+                let files: Vec<String> = String::from_utf8_lossy(&out.stdout)
+                    .lines()
+                    .skip(1)
+                    .take_while(|l| !l.is_empty())
+                    .map(str::to_string)
+                    .collect();
+                return Err(AdjustError::Conflict {
+                    tomerge: describe(tomerge).to_string(),
+                    orig: describe(orig).to_string(),
+                    files: files.join(" "),
+                });
+            }
+            let out = check(out).map_err(|detail| AdjustError::Git {
+                args: args.join(" "),
+                detail,
+            })?;
             let tree = String::from_utf8_lossy(&out)
                 .lines()
                 .next()

@@ -250,6 +250,17 @@ fn adjust_refusals_match_the_reference() {
     assert_eq!(text(&o.stdout), text(&t.stdout));
     assert_eq!(text(&o.stderr), text(&t.stderr));
 
+    // A branch with no commits yet.
+    let theirs = support::new_git_repo();
+    let mine = support::new_git_repo();
+    ok(annex(Side::Ref, theirs.path(), &["init", "-q"]), "init");
+    ok(annex(Side::Ref, mine.path(), &["init", "-q"]), "init");
+    let t = annex(Side::Ref, theirs.path(), &["adjust", "--unlock"]);
+    let o = annex(Side::Ours, mine.path(), &["adjust", "--unlock"]);
+    assert_eq!(o.status.code(), t.status.code());
+    assert_eq!(text(&o.stdout), text(&t.stdout));
+    assert_eq!(text(&o.stderr), text(&t.stderr));
+
     // A bare repository.
     let bare = tempfile::tempdir().expect("temp dir");
     git(Side::Ref, bare.path(), &["init", "-q", "--bare"]);
