@@ -157,13 +157,25 @@ impl Repo {
     /// `git annex init [DESCRIPTION]` does; an initialized repository keeps
     /// its UUID (and its description, unless one is given).
     pub fn init(path: &Path, description: Option<&str>) -> Result<Repo, RepoError> {
-        Repo::init_with(path, description, None)
+        Repo::init_with(path, description, None, VERSION)
+    }
+
+    /// [`Repo::init`] making a repository of an older version git-annex
+    /// still makes (`init --version 8` or `9`): version 8 has no
+    /// `filter.annex.process`. A repository initialized already keeps its
+    /// version.
+    pub fn init_version(
+        path: &Path,
+        description: Option<&str>,
+        version: u32,
+    ) -> Result<Repo, RepoError> {
+        Repo::init_with(path, description, None, version)
     }
 
     /// Initializes git-annex with a given UUID, as `git annex reinit`
     /// does: no description is recorded for it.
     pub fn reinit(path: &Path, uuid: &Uuid) -> Result<Repo, RepoError> {
-        Repo::init_with(path, None, Some(uuid))
+        Repo::init_with(path, None, Some(uuid), VERSION)
     }
 
     /// [`Repo::init`], or with `reuse`, [`Repo::reinit`].
@@ -171,6 +183,7 @@ impl Repo {
         path: &Path,
         description: Option<&str>,
         reuse: Option<&Uuid>,
+        version: u32,
     ) -> Result<Repo, RepoError> {
         let repo = discover(path)?;
         let git_dir = repo.git_dir().to_path_buf();
@@ -194,8 +207,10 @@ impl Repo {
             .unwrap_or_else(Uuid::new_random);
         settings.push(("annex", None, "uuid", uuid.to_string()));
         if existing.version.is_none() {
-            settings.push(("annex", None, "version", VERSION.to_string()));
+            settings.push(("annex", None, "version", version.to_string()));
         }
+        // Version 9 brought the long-running filter process.
+        let filter_process = existing.version.unwrap_or(version) >= 9;
         if !bare {
             settings.push((
                 "filter",
@@ -209,12 +224,14 @@ impl Repo {
                 "clean",
                 "git-annex smudge --clean -- %f".into(),
             ));
-            settings.push((
-                "filter",
-                Some("annex"),
-                "process",
-                "git-annex filter-process".into(),
-            ));
+            if filter_process {
+                settings.push((
+                    "filter",
+                    Some("annex"),
+                    "process",
+                    "git-annex filter-process".into(),
+                ));
+            }
         }
         // `annex.tune.*` given for this run (`git annex -c
         // annex.tune.objecthashlower=true init`) is recorded: those
@@ -318,6 +335,123 @@ impl Repo {
                 version,
             }),
         }
+    }
+
+    /// What upgrading from repository version `from` to the next changes
+    /// in the repository's files, as git-annex's upgrade of that step
+    /// (the version itself and the upgrade log are the caller's):
+    /// 5 to 6 the smudge filter configured (`filter.annex.smudge` and
+    /// `clean`, `* filter=annex` in `.git/info/attributes`) and the inode
+    /// sentinal made; 6 to 7 the `post-checkout` and `post-merge` hooks;
+    /// 7 to 8 the old databases removed and the `.* !filter` line taken out
+    /// of `.git/info/attributes`; 8 to 9 `filter.annex.process`. Versions 3
+    /// and 4 need nothing; 9 to 10 changes no file here.
+    pub fn upgrade_files(&self, from: u32) -> Result<(), RepoError> {
+        let config_path = self.git_dir.join("config");
+        let annex_dir = self.annex_dir();
+        match from {
+            5 if !self.is_bare() => {
+                let _ = std::process::Command::new("git")
+                    .arg("--git-dir")
+                    .arg(&self.git_dir)
+                    .args(["status", "--porcelain", "--ignore-submodules"])
+                    .current_dir(self.work_tree.as_deref().unwrap_or(&self.git_dir))
+                    .stdout(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::null())
+                    .status();
+                set_config(
+                    &config_path,
+                    &[
+                        (
+                            "filter",
+                            Some("annex"),
+                            "smudge",
+                            "git-annex smudge -- %f".into(),
+                        ),
+                        (
+                            "filter",
+                            Some("annex"),
+                            "clean",
+                            "git-annex smudge --clean -- %f".into(),
+                        ),
+                    ],
+                )?;
+                write_attributes(&self.git_dir, self.work_tree.as_deref())?;
+                fs::create_dir_all(&annex_dir).map_err(io_err("create", &annex_dir))?;
+                write_sentinal(&annex_dir)
+            }
+            6 if !self.is_bare() => {
+                for (hook, body) in NON_BARE_HOOKS {
+                    if hook == "post-checkout" || hook == "post-merge" {
+                        write_hook(&self.git_dir, hook, body)?;
+                    }
+                }
+                Ok(())
+            }
+            7 => {
+                for dir in ["keys", "cids", "export"] {
+                    let p = annex_dir.join(dir);
+                    if p.is_dir() {
+                        fs::remove_dir_all(&p).map_err(io_err("remove", &p))?;
+                    }
+                }
+                for file in ["keys.lck", "keys.cache", "cids.lck"] {
+                    let p = annex_dir.join(file);
+                    match fs::remove_file(&p) {
+                        Err(e) if e.kind() != io::ErrorKind::NotFound => {
+                            return Err(io_err("remove", &p)(e));
+                        }
+                        _ => {}
+                    }
+                }
+                let attrs = self.git_dir.join("info").join("attributes");
+                if let Ok(old) = fs::read(&attrs) {
+                    let text = String::from_utf8_lossy(&old);
+                    let lines: Vec<&str> = text.lines().collect();
+                    let mut out: Vec<&str> = Vec::new();
+                    let mut i = 0;
+                    while i < lines.len() {
+                        out.push(lines[i]);
+                        if lines[i] == "* filter=annex" && lines.get(i + 1) == Some(&".* !filter") {
+                            i += 1;
+                        }
+                        i += 1;
+                    }
+                    if out.len() != lines.len() {
+                        let mut new = out.join("\n");
+                        new.push('\n');
+                        crate::branch::write_atomic(&attrs, new.as_bytes()).map_err(|e| {
+                            RepoError::Config {
+                                path: attrs.clone(),
+                                detail: e.to_string(),
+                            }
+                        })?;
+                    }
+                }
+                Ok(())
+            }
+            8 => set_config(
+                &config_path,
+                &[(
+                    "filter",
+                    Some("annex"),
+                    "process",
+                    "git-annex filter-process".into(),
+                )],
+            ),
+            _ => Ok(()),
+        }
+    }
+
+    /// Sets `annex.version` in the repository's git config.
+    pub fn set_version(&mut self, version: u32) -> Result<(), RepoError> {
+        set_config(
+            &self.git_dir.join("config"),
+            &[("annex", None, "version", version.to_string())],
+        )?;
+        self.version = Some(version);
+        self.version_text = Some(version.to_string().into_bytes());
+        Ok(())
     }
 
     /// The git directory (`.git`, or the repository itself when bare).

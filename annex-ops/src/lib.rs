@@ -50,6 +50,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub mod adjust;
 pub mod annex;
 pub mod checkpresent;
 pub mod drop;
@@ -78,6 +79,7 @@ pub mod status;
 pub mod transfer;
 pub mod unannex;
 pub mod unused_lists;
+pub mod upgrade;
 pub mod urls;
 pub mod whereused;
 

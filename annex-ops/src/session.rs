@@ -129,6 +129,9 @@ impl Session {
         let mut opened = Opened::default();
         let mut repo = Repo::open(start).map_err(|_| SessionError::NotARepository)?;
         repo.check_version()?;
+        if crate::upgrade::auto_upgrade(&repo) {
+            repo = Repo::open(start).map_err(|_| SessionError::NotARepository)?;
+        }
         if repo.uuid().is_none() {
             let branch = repo.branch()?;
             let has_branch = branch.tip()?.is_some() || !branch.sibling_refs()?.is_empty();
@@ -137,6 +140,9 @@ impl Session {
             }
             repo = Repo::init(start, None)?;
             opened.initialized = true;
+            // A clone of a repository in an adjusted branch: its basis set
+            // up, as git-annex's init does (best effort here).
+            let _ = crate::adjust::check_adjusted_clone(start);
         }
         let here = repo.uuid().cloned().ok_or(SessionError::NotInitialized)?;
         let gix_repo = gix::discover(start)

@@ -390,6 +390,12 @@ pub fn run(args: Args) -> Result<(), CommandError> {
             ingester = ingester.with_add_unlocked(m);
         }
     }
+    // In an adjusted branch that unlocks files, they are added unlocked.
+    if annex_ops::adjust::current_adjustment(ctx.repo.git_dir())
+        .is_some_and(|(a, _)| a.adds_unlocked(true))
+    {
+        ingester = ingester.with_add_unlocked(all_large());
+    }
     let repo = GitRepo::from(wt.repo().clone());
     let shower = Shower::new(&ctx, reporter.is_json());
     let _tmp_lock = ingester.lock_tmp()?;

@@ -27,15 +27,16 @@ pub struct Args {
 }
 
 /// Checks `init --version VALUE` as git-annex does: versions 0 to 7 are
-/// upgraded at once to the current one, the current one is used, others
-/// are refused. git-annex also makes repositories of versions 8 and 9;
-/// we make only version 10, so those are refused as unsupported here.
-fn check_version(value: &str) -> Result<(), CommandError> {
+/// upgraded at once to the current one, 8, 9 and 10 are made as asked,
+/// others are refused. Returns the version to make.
+fn check_version(value: &str) -> Result<u32, CommandError> {
     let v: u32 = value
         .parse()
         .map_err(|_| CommandError::user("option --version: version parse error"))?;
-    if v <= 7 || v == annex_core::repo::VERSION {
-        Ok(())
+    if v <= 7 {
+        Ok(annex_core::repo::VERSION)
+    } else if (8..=annex_core::repo::VERSION).contains(&v) {
+        Ok(v)
     } else {
         Err(CommandError::user(format!(
             "option --version: {v} is not a currently supported repository version"
@@ -45,16 +46,17 @@ fn check_version(value: &str) -> Result<(), CommandError> {
 
 /// Initializes the repository at or above the current directory.
 pub fn run(args: Args) -> Result<(), CommandError> {
-    if let Some(v) = &args.version {
-        check_version(v)?;
-    }
+    let version = match &args.version {
+        Some(v) => check_version(v)?,
+        None => annex_core::repo::VERSION,
+    };
     let here = std::env::current_dir().map_err(|e| {
         CommandError::with_message(ErrorKind::Failure, "cannot read the current directory", e)
     })?;
     // Whether init records anything in the branch shows as its tip moving;
     // git-annex then says "(recording state in git...)".
     let tip_before = branch_tip(&here);
-    let result = Repo::init(&here, args.description.as_deref());
+    let result = Repo::init_version(&here, args.description.as_deref(), version);
     // As git-annex's init: every remote's `git-annex` branch is merged in
     // (the branch is created from `origin/git-annex` alone).
     let merged = match &result {
@@ -85,6 +87,11 @@ pub fn run(args: Args) -> Result<(), CommandError> {
         return result.map(drop).map_err(CommandError::from);
     }
     let repo = result?;
+    // A clone of a repository in an adjusted branch: its basis set up.
+    if let Some(top) = repo.work_tree() {
+        annex_ops::adjust::check_adjusted_clone(top)
+            .map_err(|e| CommandError::failed(e.to_string()))?;
+    }
     if !args.quiet {
         if merged.is_empty() {
             outln!("init {} ok", args.description.as_deref().unwrap_or(""))?;
@@ -134,10 +141,10 @@ mod tests {
 
     #[test]
     fn init_version_is_checked_as_git_annex_checks_it() {
-        for ok in ["0", "5", "7", "10"] {
+        for ok in ["0", "5", "7", "8", "9", "10"] {
             assert!(check_version(ok).is_ok(), "{ok}");
         }
-        for bad in ["8", "9", "11", "x", "-1", ""] {
+        for bad in ["11", "x", "-1", ""] {
             assert!(check_version(bad).is_err(), "{bad}");
         }
     }

@@ -1,6 +1,7 @@
 //! One module per command; [`run`] dispatches.
 
 pub(crate) mod add;
+mod adjust;
 mod calckey;
 mod checkpresentkey;
 mod config;
@@ -53,6 +54,7 @@ mod trust;
 mod unannex;
 mod unlock;
 mod unused;
+mod upgrade;
 mod version;
 mod wanted;
 mod whereis;
@@ -71,6 +73,8 @@ pub enum Command {
     Add(add::Args),
     /// Add back unused content as files.
     Addunused(dropunused::AddArgs),
+    /// Enter an adjusted branch.
+    Adjust(adjust::Args),
     /// Calculate the key for a file.
     Calckey(calckey::Args),
     /// Check if a key is present in a remote (or any remote).
@@ -185,6 +189,8 @@ pub enum Command {
     Ungroup(group::UngroupArgs),
     /// Unlock files so they can be modified.
     Unlock(unlock::Args),
+    /// Upgrade the repository to version 10.
+    Upgrade(upgrade::Args),
     /// Unregister URLs of keys.
     Unregisterurl(registerurl::Args),
     /// Do not trust a repository.
@@ -206,6 +212,7 @@ pub fn run(command: Command) -> Result<(), CommandError> {
     match command {
         Command::Add(args) => add::run(args),
         Command::Addunused(args) => dropunused::run_add(args),
+        Command::Adjust(args) => adjust::run(args),
         Command::Calckey(args) => calckey::run(args),
         Command::Checkpresentkey(args) => checkpresentkey::run(args),
         Command::Contentlocation(args) => contentlocation::run(args),
@@ -263,6 +270,7 @@ pub fn run(command: Command) -> Result<(), CommandError> {
         Command::Uninit(args) => unannex::run_uninit(args),
         Command::Ungroup(args) => group::run_ungroup(args),
         Command::Unlock(args) => unlock::run(args),
+        Command::Upgrade(args) => upgrade::run(args),
         Command::Unregisterurl(args) => registerurl::run(args, false),
         Command::Untrust(args) => trust::run(TrustLevel::Untrusted, args),
         Command::Unused(args) => unused::run(args),

@@ -170,10 +170,12 @@ impl FilterHandler for AnnexFilter {
         if !annex {
             return Ok(CleanResult::Passthrough);
         }
-        let key = self
-            .ingester
-            .clean(path, &full)
-            .map_err(|e| e.to_string())?;
+        // An annexed file keeps its key's backend (as git-annex's clean).
+        let key = match old_key.as_ref().and_then(Backend::for_key) {
+            Some(b) => self.ingester.with_backend(b).clean(path, &full),
+            _ => self.ingester.clean(path, &full),
+        }
+        .map_err(|e| e.to_string())?;
         self.ctx
             .state
             .set_present(&key, self.ctx.here(), true)

@@ -204,7 +204,7 @@ pub fn run(args: Args) -> Result<(), CommandError> {
     let git_dir = ctx.repo.git_dir().to_path_buf();
     let work_tree = ctx.repo.work_tree().map(|p| p.to_path_buf());
     let mut repo = SyncRepo::open(&git_dir, work_tree.as_deref())?;
-    let branch = repo.current_branch()?;
+    let branch = sync_branch(&repo)?;
     let pull = !args.no_pull;
     let jobs = args.common.jobs()?;
     let push = !args.no_push;
@@ -226,7 +226,7 @@ pub fn run(args: Args) -> Result<(), CommandError> {
     }
 
     // The commit may have given an unborn branch its first commit.
-    let branch = repo.current_branch()?;
+    let branch = sync_branch(&repo)?;
     let remotes = sync_remotes(&ctx, &args.remotes, args.fast)?;
     let mut failed_pushes = FailedPushes::load(&git_dir)?;
 
@@ -318,8 +318,13 @@ pub fn run(args: Args) -> Result<(), CommandError> {
     };
     drop(ctx);
 
+    // In an adjusted branch, its commits carried back to the original
+    // branch (git-annex's pushLocal).
+    if !only_annex {
+        adjusted_push_local(&repo)?;
+    }
     // push (a merge may have given an unborn branch its first commit)
-    let branch = repo.current_branch()?;
+    let branch = sync_branch(&repo)?;
     if push && let Some(b) = branch.as_ref() {
         let mainbranch = if only_annex { None } else { Some(b) };
         let mut todo = Vec::new();
@@ -424,6 +429,9 @@ pub(crate) fn merge_local(
     out: &mut Out,
 ) -> Result<(), CommandError> {
     let Some(b) = branch else { return Ok(()) };
+    if let Some((adjuster, adj, orig)) = adjusted_here(repo) {
+        return merge_local_adjusted(repo, &adjuster, &adj, &orig, options, out);
+    }
     let synced = b.synced();
     if repo.ref_id(&synced)?.is_none() {
         return Ok(());
@@ -460,6 +468,9 @@ pub(crate) fn merge_one(
     json: bool,
     action: &mut Action<'_>,
 ) -> Result<bool, CommandError> {
+    if let Some((adjuster, adj, orig)) = adjusted_here(repo) {
+        return merge_into_adjusted(&adjuster, name, &orig, &adj, options, action);
+    }
     let run = repo.merge(
         name,
         options.allow_unrelated,
@@ -798,4 +809,119 @@ fn sync_remotes(ctx: &Ctx, named: &[String], fast: bool) -> Result<Vec<SyncRemot
         });
     }
     Ok(out)
+}
+
+/// The adjusted branch checked out here, if any: its adjuster, its
+/// adjustment and its original branch (full name).
+fn adjusted_here(
+    repo: &SyncRepo,
+) -> Option<(
+    annex_ops::adjust::Adjuster,
+    annex_ops::adjust::Adjustment,
+    String,
+)> {
+    let adjuster = annex_ops::adjust::Adjuster::open(repo.work_tree()?).ok()?;
+    let (adj, orig) = adjuster.current()?;
+    Some((adjuster, adj, orig))
+}
+
+/// The branch sync works with: the current one, or in an adjusted branch
+/// its original branch (git-annex's `getCurrentBranch`).
+fn sync_branch(repo: &SyncRepo) -> Result<Option<CurrentBranch>, CommandError> {
+    let b = repo.current_branch()?;
+    Ok(
+        match b
+            .as_ref()
+            .and_then(|b| annex_ops::adjust::adjusted_to_original(&b.full))
+        {
+            Some((_, orig)) => Some(CurrentBranch {
+                full: orig,
+                born: true,
+            }),
+            None => b,
+        },
+    )
+}
+
+/// In an adjusted branch: `synced/BRANCH` and `BRANCH` merged when they
+/// have commits the adjusted branch lacks (git-annex's `needMerge`).
+fn merge_local_adjusted(
+    repo: &mut SyncRepo,
+    adjuster: &annex_ops::adjust::Adjuster,
+    adj: &annex_ops::adjust::Adjustment,
+    orig: &str,
+    options: MergeOptions,
+    out: &mut Out,
+) -> Result<(), CommandError> {
+    let short = orig.strip_prefix("refs/heads/").unwrap_or(orig);
+    let synced = annex_sync::sync::synced_branch(short);
+    let adjfull = annex_ops::adjust::adjusted_branch(orig, adj);
+    let mut tomerge = Vec::new();
+    if repo.ref_id(&synced)?.is_some() && repo.changed(&adjfull, &synced)? {
+        tomerge.push(format!("synced/{short}"));
+    }
+    if adjuster.can_merge(orig, orig, adj) {
+        tomerge.push(short.to_string());
+    }
+    if tomerge.is_empty() {
+        return Ok(());
+    }
+    let mut rep = out.reporter("merge");
+    let json = rep.is_json();
+    let mut a = start_other(&mut rep, &tomerge.join(" "), false)?;
+    let mut ok = true;
+    for t in &tomerge {
+        ok &= merge_one(repo, t, options, json, &mut a)?;
+    }
+    out.end(a, ok)
+}
+
+/// Merges `name` into the checked-out adjusted branch (git-annex's
+/// `mergeToAdjustedBranch`).
+fn merge_into_adjusted(
+    adjuster: &annex_ops::adjust::Adjuster,
+    name: &str,
+    orig: &str,
+    adj: &annex_ops::adjust::Adjustment,
+    options: MergeOptions,
+    action: &mut Action<'_>,
+) -> Result<bool, CommandError> {
+    let mut notes = Vec::new();
+    let merged = adjuster.merge(name, orig, adj, options.allow_unrelated, &mut |n: &str| {
+        notes.push(n.to_string())
+    });
+    for n in &notes {
+        action.note(&format!("{n}..."))?;
+    }
+    match merged {
+        Ok(ok) => Ok(ok),
+        Err(e) => {
+            action.fail(&e.to_string())?;
+            Ok(false)
+        }
+    }
+}
+
+/// In an adjusted branch: its new commits carried back to the original
+/// branch, and an adjustment that depends on content made again.
+fn adjusted_push_local(repo: &SyncRepo) -> Result<(), CommandError> {
+    let Some((adjuster, adj, orig)) = adjusted_here(repo) else {
+        return Ok(());
+    };
+    let done = adjuster
+        .propagate(&orig, &adj)
+        .and_then(|p| adjuster.refresh(&orig, &adj).map(|ok| (p, ok)));
+    match done {
+        Ok((p, ok)) => {
+            let _ = std::io::stdout().flush();
+            for w in p.warnings {
+                eprintln!("  {w}");
+            }
+            if !ok {
+                eprintln!("  Updating adjusted branch failed.");
+            }
+            Ok(())
+        }
+        Err(e) => Err(CommandError::failed(e.to_string())),
+    }
 }

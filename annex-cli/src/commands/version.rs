@@ -18,10 +18,10 @@ pub struct Args {
 }
 
 /// The repository versions this build works in.
-const SUPPORTED_REPOSITORY_VERSIONS: &str = "10";
+const SUPPORTED_REPOSITORY_VERSIONS: &str = "8 9 10";
 
 /// The repository versions it can upgrade from.
-const UPGRADABLE_REPOSITORY_VERSIONS: &str = "10";
+const UPGRADABLE_REPOSITORY_VERSIONS: &str = "3 4 5 6 7 8 9 10";
 
 /// The special remote types it has.
 const REMOTE_TYPES: &str = "git";
@@ -68,10 +68,14 @@ mod tests {
 
     #[test]
     fn the_supported_version_is_the_one_init_writes() {
-        assert_eq!(
-            SUPPORTED_REPOSITORY_VERSIONS,
-            annex_core::repo::VERSION.to_string()
-        );
+        // The last listed is what init writes by default; the others are
+        // the older ones `init --version` makes (8 and 9).
+        let listed: Vec<u32> = SUPPORTED_REPOSITORY_VERSIONS
+            .split(' ')
+            .map(|v| v.parse().unwrap_or(0))
+            .collect();
+        assert_eq!(listed.last(), Some(&annex_core::repo::VERSION));
+        assert_eq!(listed, vec![8, 9, annex_core::repo::VERSION]);
     }
 
     #[test]

@@ -7,6 +7,7 @@
 mod support;
 
 mod add;
+mod adjust;
 mod calckey;
 mod config;
 mod conflicts;

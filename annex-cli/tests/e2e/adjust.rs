@@ -1,0 +1,754 @@
+//! `adjust` and `upgrade` against the reference: the same repositories
+//! adjusted by each (every mode), the branches, commits and work trees
+//! compared; `sync` in an adjusted branch (commits carried back, a
+//! remote's commit merged in); each program going on in an adjusted
+//! branch the other made; `upgrade` from versions 3 to 9 and on 10;
+//! `init --version 8` and `9`.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use crate::support;
+
+/// Which `git-annex` answers: the reference or ours.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Side {
+    Ref,
+    Ours,
+}
+
+/// A directory holding our binary as `git-annex`.
+fn dropin_bin() -> &'static Path {
+    static DIR: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = tempfile::tempdir().expect("temp dir");
+        for name in ["git-annex", "git-annex-shell"] {
+            std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_git-annex-rs"), dir.path().join(name))
+                .expect("symlink");
+        }
+        dir
+    })
+    .path()
+}
+
+/// `PATH` for a side: ours first with every directory holding another
+/// `git-annex` taken out, or the reference's (as `support::hermetic`).
+fn path_for(side: Side) -> Option<OsString> {
+    match side {
+        Side::Ref => None,
+        Side::Ours => {
+            let system = std::env::var_os("PATH").unwrap_or_default();
+            let mut dirs: Vec<PathBuf> = vec![dropin_bin().to_path_buf()];
+            dirs.extend(std::env::split_paths(&system).filter(|d| !d.join("git-annex").exists()));
+            Some(std::env::join_paths(dirs).expect("PATH"))
+        }
+    }
+}
+
+/// `PROGRAM ARGS` in `dir` for `side`, with commit dates fixed at `date`
+/// (so that both sides make the same commits).
+fn run_at(side: Side, dir: &Path, date: u64, program: &str, args: &[&str]) -> Output {
+    let mut cmd = Command::new(program);
+    support::hermetic(&mut cmd).current_dir(dir).args(args);
+    if let Some(p) = path_for(side) {
+        cmd.env("PATH", p);
+    }
+    let d = format!("@{date} +0000");
+    cmd.env("GIT_AUTHOR_DATE", &d).env("GIT_COMMITTER_DATE", &d);
+    support::output_with_stdin(cmd, None)
+}
+
+fn run(side: Side, dir: &Path, program: &str, args: &[&str]) -> Output {
+    run_at(side, dir, 1_700_000_000, program, args)
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn ok(out: Output, what: &str) -> String {
+    assert!(
+        out.status.success(),
+        "{what} failed ({}):\nstdout: {}\nstderr: {}",
+        out.status,
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    text(&out.stdout)
+}
+
+/// `git annex ARGS` for `side` (as `git-annex`, so errors name it so).
+fn annex(side: Side, dir: &Path, args: &[&str]) -> Output {
+    let mut full = vec!["annex"];
+    full.extend_from_slice(args);
+    run(side, dir, "git", &full)
+}
+
+fn git(side: Side, dir: &Path, args: &[&str]) -> String {
+    ok(run(side, dir, "git", args), &format!("git {args:?}"))
+}
+
+/// A repository made by the reference: `f` and `d/h` annexed, `g` in
+/// git, `x` annexed and executable, `m` annexed with its content dropped;
+/// one commit at a fixed date.
+fn sample_repo() -> tempfile::TempDir {
+    let dir = support::new_git_repo();
+    let p = dir.path();
+    ok(annex(Side::Ref, p, &["init", "-q"]), "init");
+    std::fs::create_dir(p.join("d")).expect("mkdir");
+    for (name, content) in [
+        ("f", "hi\n"),
+        ("g", "in git\n"),
+        ("d/h", "deep\n"),
+        ("m", "gone\n"),
+        ("x", "#!/bin/sh\n"),
+    ] {
+        std::fs::write(p.join(name), content).expect("write");
+    }
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(p.join("x"), std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    ok(
+        annex(Side::Ref, p, &["add", "-q", "f", "d", "m", "x"]),
+        "add",
+    );
+    git(Side::Ref, p, &["add", "g"]);
+    git(Side::Ref, p, &["commit", "-q", "-m", "one"]);
+    ok(annex(Side::Ref, p, &["drop", "-q", "--force", "m"]), "drop");
+    dir
+}
+
+/// The refs of a repository but its `git-annex` branch and ours of the
+/// work tree's last index (`REF SHA` lines).
+fn branches(dir: &Path) -> String {
+    git(Side::Ref, dir, &["show-ref"])
+        .lines()
+        .filter(|l| !l.contains("git-annex") && !l.contains("refs/annex/"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The work tree as a listing: each file's kind, mode and content or
+/// link target.
+fn tree_listing(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).expect("read_dir") {
+            let e = e.expect("entry");
+            let p = e.path();
+            if p.file_name().is_some_and(|n| n == ".git") {
+                continue;
+            }
+            let rel = p.strip_prefix(dir).expect("under").display().to_string();
+            let md = std::fs::symlink_metadata(&p).expect("lstat");
+            if md.is_dir() {
+                stack.push(p);
+            } else if md.file_type().is_symlink() {
+                out.push(format!(
+                    "{rel} -> {}",
+                    std::fs::read_link(&p).expect("link").display()
+                ));
+            } else {
+                use std::os::unix::fs::PermissionsExt;
+                let exe = md.permissions().mode() & 0o100 != 0;
+                out.push(format!(
+                    "{rel} {exe} {:?}",
+                    std::fs::read(&p).map(|b| text(&b)).unwrap_or_default()
+                ));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+fn status(side: Side, dir: &Path) -> String {
+    git(side, dir, &["status", "--porcelain"])
+}
+
+#[test]
+fn every_mode_makes_the_references_adjusted_branch() {
+    for args in [
+        &["--unlock"][..],
+        &["--lock"],
+        &["--fix"],
+        &["--hide-missing"],
+        &["--hide-missing", "--unlock"],
+        &["--unlock", "--hide-missing"],
+        &["--unlock-present"],
+        &["--unlock", "--lock"],
+    ] {
+        let theirs = sample_repo();
+        let mine = sample_repo();
+        let mut full = vec!["adjust"];
+        full.extend_from_slice(args);
+        let t = annex(Side::Ref, theirs.path(), &full);
+        let o = annex(Side::Ours, mine.path(), &full);
+        assert_eq!(o.status.code(), t.status.code(), "{args:?}: {o:?} vs {t:?}");
+        assert_eq!(text(&o.stdout), text(&t.stdout), "{args:?}");
+        assert!(
+            text(&o.stderr).contains("Switched to branch 'adjusted/main("),
+            "{args:?}: {o:?}"
+        );
+        assert_eq!(branches(mine.path()), branches(theirs.path()), "{args:?}");
+        assert_eq!(
+            git(Side::Ours, mine.path(), &["symbolic-ref", "HEAD"]),
+            git(Side::Ref, theirs.path(), &["symbolic-ref", "HEAD"]),
+            "{args:?}"
+        );
+        assert_eq!(
+            tree_listing(mine.path()),
+            tree_listing(theirs.path()),
+            "{args:?}"
+        );
+        assert_eq!(status(Side::Ours, mine.path()), "", "{args:?}");
+        // Asked again in the same adjusted branch: nothing to do.
+        let t = annex(Side::Ref, theirs.path(), &full);
+        let o = annex(Side::Ours, mine.path(), &full);
+        assert_eq!(o.status.code(), t.status.code(), "{args:?} again");
+        assert_eq!(text(&o.stdout), text(&t.stdout), "{args:?} again");
+        assert_eq!(
+            branches(mine.path()),
+            branches(theirs.path()),
+            "{args:?} again"
+        );
+    }
+}
+
+#[test]
+fn adjust_refusals_match_the_reference() {
+    // The adjusted branch exists already.
+    let theirs = sample_repo();
+    let mine = sample_repo();
+    for (side, dir) in [(Side::Ref, theirs.path()), (Side::Ours, mine.path())] {
+        ok(annex(side, dir, &["adjust", "--unlock"]), "adjust");
+        ok(annex(side, dir, &["adjust", "--lock"]), "adjust --lock");
+    }
+    let t = annex(Side::Ref, theirs.path(), &["adjust", "--unlock"]);
+    let o = annex(Side::Ours, mine.path(), &["adjust", "--unlock"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(o.status.code(), t.status.code());
+    assert_eq!(text(&o.stdout), text(&t.stdout));
+    assert_eq!(text(&o.stderr), text(&t.stderr));
+    assert_eq!(branches(mine.path()), branches(theirs.path()));
+    // --force makes it again.
+    let t = annex(Side::Ref, theirs.path(), &["adjust", "--unlock", "--force"]);
+    let o = annex(Side::Ours, mine.path(), &["adjust", "--unlock", "--force"]);
+    assert_eq!(o.status.code(), t.status.code(), "{o:?} vs {t:?}");
+    assert_eq!(branches(mine.path()), branches(theirs.path()));
+
+    // HEAD detached.
+    let theirs = sample_repo();
+    let mine = sample_repo();
+    git(Side::Ref, theirs.path(), &["checkout", "-q", "--detach"]);
+    git(Side::Ref, mine.path(), &["checkout", "-q", "--detach"]);
+    let t = annex(Side::Ref, theirs.path(), &["adjust", "--unlock"]);
+    let o = annex(Side::Ours, mine.path(), &["adjust", "--unlock"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(o.status.code(), t.status.code());
+    assert_eq!(text(&o.stdout), text(&t.stdout));
+    assert_eq!(text(&o.stderr), text(&t.stderr));
+
+    // A branch with no commits yet.
+    let theirs = support::new_git_repo();
+    let mine = support::new_git_repo();
+    ok(annex(Side::Ref, theirs.path(), &["init", "-q"]), "init");
+    ok(annex(Side::Ref, mine.path(), &["init", "-q"]), "init");
+    let t = annex(Side::Ref, theirs.path(), &["adjust", "--unlock"]);
+    let o = annex(Side::Ours, mine.path(), &["adjust", "--unlock"]);
+    assert_eq!(o.status.code(), t.status.code());
+    assert_eq!(text(&o.stdout), text(&t.stdout));
+    assert_eq!(text(&o.stderr), text(&t.stderr));
+
+    // A bare repository.
+    let bare = tempfile::tempdir().expect("temp dir");
+    git(Side::Ref, bare.path(), &["init", "-q", "--bare"]);
+    ok(annex(Side::Ref, bare.path(), &["init", "-q"]), "init");
+    let t = annex(Side::Ref, bare.path(), &["adjust", "--unlock"]);
+    let o = annex(Side::Ours, bare.path(), &["adjust", "--unlock"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(o.status.code(), t.status.code());
+    assert_eq!(text(&o.stderr), text(&t.stderr));
+
+    // No mode: refused by both.
+    let o = annex(Side::Ours, mine.path(), &["adjust"]);
+    let t = annex(Side::Ref, theirs.path(), &["adjust"]);
+    assert_eq!(o.status.code(), t.status.code());
+}
+
+/// In the adjusted branch: `n` added, `f` changed, `g` removed, committed
+/// and synced locally by `side`, at a fixed date.
+fn commit_and_sync(side: Side, dir: &Path, date: u64) {
+    std::fs::write(dir.join("n"), "new\n").expect("write");
+    std::fs::write(dir.join("f"), "changed\n").expect("write");
+    ok(annex(side, dir, &["add", "-q", "n", "f"]), "add");
+    ok(run_at(side, dir, date, "git", &["rm", "-q", "g"]), "git rm");
+    ok(
+        run_at(side, dir, date, "git", &["commit", "-q", "-m", "two"]),
+        "commit",
+    );
+    let out = run_at(
+        side,
+        dir,
+        date,
+        "git",
+        &[
+            "annex",
+            "sync",
+            "--no-push",
+            "--no-pull",
+            "--no-commit",
+            "--no-resolvemerge",
+            "--no-content",
+        ],
+    );
+    ok(out, "sync");
+}
+
+#[test]
+fn sync_in_an_adjusted_branch_carries_commits_back_as_the_reference() {
+    for mode in ["--unlock", "--hide-missing", "--unlock-present", "--fix"] {
+        let theirs = sample_repo();
+        let mine = sample_repo();
+        ok(annex(Side::Ref, theirs.path(), &["adjust", mode]), "adjust");
+        ok(annex(Side::Ours, mine.path(), &["adjust", mode]), "adjust");
+        commit_and_sync(Side::Ref, theirs.path(), 1_700_000_100);
+        commit_and_sync(Side::Ours, mine.path(), 1_700_000_100);
+        assert_eq!(branches(mine.path()), branches(theirs.path()), "{mode}");
+        assert_eq!(
+            git(Side::Ours, mine.path(), &["ls-tree", "-r", "main"]),
+            git(Side::Ref, theirs.path(), &["ls-tree", "-r", "main"]),
+            "{mode}"
+        );
+        assert_eq!(
+            tree_listing(mine.path()),
+            tree_listing(theirs.path()),
+            "{mode}"
+        );
+        assert_eq!(status(Side::Ours, mine.path()), "", "{mode}");
+    }
+}
+
+#[test]
+fn each_program_goes_on_in_an_adjusted_branch_the_other_made() {
+    // All by the reference, to compare with.
+    let all_ref = sample_repo();
+    ok(
+        annex(Side::Ref, all_ref.path(), &["adjust", "--unlock"]),
+        "adjust",
+    );
+    commit_and_sync(Side::Ref, all_ref.path(), 1_700_000_200);
+    // Adjusted by us, worked in by the reference.
+    let a = sample_repo();
+    ok(
+        annex(Side::Ours, a.path(), &["adjust", "--unlock"]),
+        "adjust",
+    );
+    commit_and_sync(Side::Ref, a.path(), 1_700_000_200);
+    // Adjusted by the reference, worked in by us.
+    let b = sample_repo();
+    ok(
+        annex(Side::Ref, b.path(), &["adjust", "--unlock"]),
+        "adjust",
+    );
+    commit_and_sync(Side::Ours, b.path(), 1_700_000_200);
+    for (what, dir) in [
+        ("ours then the reference", a.path()),
+        ("the reference then ours", b.path()),
+    ] {
+        assert_eq!(branches(dir), branches(all_ref.path()), "{what}");
+        assert_eq!(tree_listing(dir), tree_listing(all_ref.path()), "{what}");
+        assert_eq!(status(Side::Ref, dir), "", "{what}");
+        // The reference finds nothing wrong.
+        ok(
+            annex(Side::Ref, dir, &["fsck", "-q", "f", "n", "x", "d"]),
+            "fsck",
+        );
+    }
+}
+
+#[test]
+fn sync_merges_a_remotes_commit_into_the_adjusted_branch() {
+    let origin = sample_repo();
+    let clone = |side: Side| {
+        let d = tempfile::tempdir().expect("temp dir");
+        git(
+            side,
+            d.path(),
+            &["clone", "-q", &origin.path().display().to_string(), "c"],
+        );
+        let c = d.path().join("c");
+        ok(annex(side, &c, &["init", "-q", "clone"]), "init");
+        ok(annex(side, &c, &["adjust", "--unlock"]), "adjust");
+        d
+    };
+    let theirs = clone(Side::Ref);
+    let mine = clone(Side::Ours);
+    // The origin moves on.
+    std::fs::write(origin.path().join("o"), "from origin\n").expect("write");
+    ok(annex(Side::Ref, origin.path(), &["add", "-q", "o"]), "add");
+    ok(
+        run_at(
+            Side::Ref,
+            origin.path(),
+            1_700_000_300,
+            "git",
+            &["commit", "-q", "-m", "three"],
+        ),
+        "commit",
+    );
+    for (side, d) in [(Side::Ref, theirs.path()), (Side::Ours, mine.path())] {
+        let c = d.join("c");
+        ok(
+            run_at(
+                side,
+                &c,
+                1_700_000_400,
+                "git",
+                &["annex", "sync", "--no-push", "--content"],
+            ),
+            "sync",
+        );
+    }
+    let (t, m) = (theirs.path().join("c"), mine.path().join("c"));
+    let heads = |dir: &Path| {
+        branches(dir)
+            .lines()
+            .filter(|l| l.contains("refs/heads/") || l.contains("refs/basis/"))
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(heads(&m), heads(&t));
+    assert_eq!(tree_listing(&m), tree_listing(&t));
+    assert_eq!(status(Side::Ours, &m), "");
+    assert_eq!(
+        std::fs::read_to_string(m.join("o")).expect("o"),
+        "from origin\n"
+    );
+}
+
+/// A repository the reference made at version 8, set back to `version`
+/// as git-annex of that version left it (no smudge filter before 6, no
+/// post-checkout and post-merge hooks before 7, the dotfiles line before
+/// 8, an old keys database).
+fn old_repo(version: u32) -> tempfile::TempDir {
+    let dir = support::new_git_repo();
+    let p = dir.path();
+    ok(
+        annex(Side::Ref, p, &["init", "-q", "--version", "8"]),
+        "init --version 8",
+    );
+    git(
+        Side::Ref,
+        p,
+        &["config", "annex.version", &version.to_string()],
+    );
+    if version < 6 {
+        git(Side::Ref, p, &["config", "--unset", "filter.annex.smudge"]);
+        git(Side::Ref, p, &["config", "--unset", "filter.annex.clean"]);
+        for f in ["sentinal", "sentinal.cache"] {
+            let _ = std::fs::remove_file(p.join(".git/annex").join(f));
+        }
+    }
+    if version < 7 {
+        for h in ["post-checkout", "post-merge"] {
+            std::fs::remove_file(p.join(".git/hooks").join(h)).expect("rm hook");
+        }
+    }
+    if version < 8 {
+        std::fs::write(
+            p.join(".git/info/attributes"),
+            "* filter=annex\n.* !filter\n",
+        )
+        .expect("write");
+        std::fs::create_dir_all(p.join(".git/annex/keys")).expect("mkdir");
+        std::fs::write(p.join(".git/annex/keys.lck"), "").expect("write");
+    }
+    dir
+}
+
+/// What an upgrade leaves that the two must agree on.
+fn upgraded_state(dir: &Path) -> String {
+    let p = dir;
+    let mut s = git(
+        Side::Ref,
+        p,
+        &["config", "--get-regexp", "^(annex\\.version|filter\\.)"],
+    );
+    let log = std::fs::read_to_string(p.join(".git/annex/upgrade.log")).unwrap_or_default();
+    // The versions logged, not the times.
+    for l in log.lines() {
+        s.push_str(l.split(' ').next().unwrap_or_default());
+        s.push('\n');
+    }
+    for h in ["post-checkout", "post-merge"] {
+        s.push_str(&format!("{h} {}\n", p.join(".git/hooks").join(h).exists()));
+    }
+    s.push_str(&std::fs::read_to_string(p.join(".git/info/attributes")).unwrap_or_default());
+    for f in ["keys", "keys.lck", "sentinal", "sentinal.cache"] {
+        s.push_str(&format!("{f} {}\n", p.join(".git/annex").join(f).exists()));
+    }
+    s
+}
+
+#[test]
+fn upgrade_from_versions_3_to_9_as_the_reference() {
+    for version in 3..=9 {
+        for args in [
+            &[][..],
+            &["--force"],
+            &["--json"],
+            &["--quiet"],
+            &["--autoonly"],
+        ] {
+            let theirs = old_repo(version);
+            let mine = old_repo(version);
+            let mut full = vec!["upgrade"];
+            full.extend_from_slice(args);
+            let t = annex(Side::Ref, theirs.path(), &full);
+            let o = annex(Side::Ours, mine.path(), &full);
+            let what = format!("v{version} {args:?}");
+            assert_eq!(o.status.code(), t.status.code(), "{what}: {o:?} vs {t:?}");
+            assert_eq!(text(&o.stdout), text(&t.stdout), "{what}");
+            assert_eq!(text(&o.stderr), text(&t.stderr), "{what}");
+            assert_eq!(
+                upgraded_state(mine.path()),
+                upgraded_state(theirs.path()),
+                "{what}"
+            );
+            // And again: a version 9 reached now is held back a year.
+            let t = annex(Side::Ref, theirs.path(), &full);
+            let o = annex(Side::Ours, mine.path(), &full);
+            assert_eq!(text(&o.stdout), text(&t.stdout), "{what} again");
+            assert_eq!(text(&o.stderr), text(&t.stderr), "{what} again");
+            assert_eq!(
+                upgraded_state(mine.path()),
+                upgraded_state(theirs.path()),
+                "{what} again"
+            );
+        }
+    }
+}
+
+#[test]
+fn upgrade_of_a_version_10_repository_does_nothing_as_the_reference() {
+    for args in [&[][..], &["--json"], &["--quiet"]] {
+        let theirs = sample_repo();
+        let mine = sample_repo();
+        let mut full = vec!["upgrade"];
+        full.extend_from_slice(args);
+        let t = annex(Side::Ref, theirs.path(), &full);
+        let o = annex(Side::Ours, mine.path(), &full);
+        assert_eq!(o.status.code(), t.status.code(), "{args:?}");
+        assert_eq!(text(&o.stdout), text(&t.stdout), "{args:?}");
+        assert_eq!(text(&o.stderr), text(&t.stderr), "{args:?}");
+        assert_eq!(
+            upgraded_state(mine.path()),
+            upgraded_state(theirs.path()),
+            "{args:?}"
+        );
+    }
+}
+
+#[test]
+fn init_at_versions_8_and_9_as_the_reference() {
+    for v in ["8", "9", "7", "10", "11"] {
+        let theirs = support::new_git_repo();
+        let mine = support::new_git_repo();
+        let t = annex(Side::Ref, theirs.path(), &["init", "-q", "--version", v]);
+        let o = annex(Side::Ours, mine.path(), &["init", "-q", "--version", v]);
+        assert_eq!(o.status.code(), t.status.code(), "{v}: {o:?} vs {t:?}");
+        if t.status.success() {
+            assert_eq!(
+                upgraded_state(mine.path()),
+                upgraded_state(theirs.path()),
+                "{v}"
+            );
+            // The reference works in the repository we made.
+            ok(annex(Side::Ref, mine.path(), &["info", "-q"]), "info");
+        }
+    }
+    // A version 8 repository we made upgrades as the reference's does.
+    let theirs = support::new_git_repo();
+    let mine = support::new_git_repo();
+    ok(
+        annex(Side::Ref, theirs.path(), &["init", "-q", "--version", "8"]),
+        "init",
+    );
+    ok(
+        annex(Side::Ours, mine.path(), &["init", "-q", "--version", "8"]),
+        "init",
+    );
+    ok(
+        annex(Side::Ref, theirs.path(), &["upgrade", "--force"]),
+        "upgrade",
+    );
+    ok(
+        annex(Side::Ref, mine.path(), &["upgrade", "--force"]),
+        "upgrade",
+    );
+    assert_eq!(upgraded_state(mine.path()), upgraded_state(theirs.path()));
+}
+
+#[test]
+fn clean_filter_keeps_the_backend_of_an_annexed_file() {
+    // Regression: an unlocked file annexed with MD5E (by .gitattributes)
+    // looked modified to git as soon as it ran the clean filter, which
+    // hashed it with the default backend.
+    for side in [Side::Ref, Side::Ours] {
+        let dir = support::new_git_repo();
+        let p = dir.path();
+        ok(annex(side, p, &["init", "-q"]), "init");
+        std::fs::write(p.join(".gitattributes"), "* annex.backend=MD5E\n").expect("write");
+        std::fs::write(p.join("f"), "content\n").expect("write");
+        git(side, p, &["add", ".gitattributes"]);
+        ok(
+            annex(side, p, &["add", "-q", "-c", "annex.addunlocked=true", "f"]),
+            "add",
+        );
+        git(side, p, &["commit", "-q", "-m", "one"]);
+        let staged = git(side, p, &["ls-files", "-s", "f"]);
+        // Touched: git cleans it again.
+        std::fs::write(p.join("f"), "content\n").expect("write");
+        git(side, p, &["add", "f"]);
+        assert_eq!(git(side, p, &["ls-files", "-s", "f"]), staged, "{side:?}");
+        assert_eq!(status(side, p), "", "{side:?}");
+    }
+}
+
+#[test]
+fn any_command_upgrades_an_old_repository_silently_as_the_reference() {
+    for version in 3..=9 {
+        let theirs = old_repo(version);
+        let mine = old_repo(version);
+        let t = annex(Side::Ref, theirs.path(), &["find"]);
+        let o = annex(Side::Ours, mine.path(), &["find"]);
+        assert_eq!(
+            o.status.code(),
+            t.status.code(),
+            "v{version}: {o:?} vs {t:?}"
+        );
+        assert_eq!(text(&o.stdout), text(&t.stdout), "v{version}");
+        assert_eq!(
+            upgraded_state(mine.path()),
+            upgraded_state(theirs.path()),
+            "v{version}"
+        );
+    }
+    // Made at version 9 (no upgrade to hold back): straight to 10.
+    let theirs = support::new_git_repo();
+    let mine = support::new_git_repo();
+    ok(
+        annex(Side::Ref, theirs.path(), &["init", "-q", "--version", "9"]),
+        "init",
+    );
+    ok(
+        annex(Side::Ref, mine.path(), &["init", "-q", "--version", "9"]),
+        "init",
+    );
+    ok(annex(Side::Ref, theirs.path(), &["find"]), "find");
+    ok(annex(Side::Ours, mine.path(), &["find"]), "find");
+    assert_eq!(upgraded_state(mine.path()), upgraded_state(theirs.path()));
+    assert!(upgraded_state(mine.path()).contains("annex.version 10"));
+}
+
+#[test]
+fn sync_merges_a_diverged_remote_into_the_adjusted_branch_as_the_reference() {
+    let origin = sample_repo();
+    let clone = |side: Side| {
+        let d = tempfile::tempdir().expect("temp dir");
+        git(
+            side,
+            d.path(),
+            &["clone", "-q", &origin.path().display().to_string(), "c"],
+        );
+        let c = d.path().join("c");
+        ok(annex(side, &c, &["init", "-q", "clone"]), "init");
+        ok(annex(side, &c, &["adjust", "--unlock"]), "adjust");
+        std::fs::write(c.join("l"), "local\n").expect("write");
+        ok(annex(side, &c, &["add", "-q", "l"]), "add");
+        ok(
+            run_at(
+                side,
+                &c,
+                1_700_000_500,
+                "git",
+                &["commit", "-q", "-m", "local"],
+            ),
+            "commit",
+        );
+        d
+    };
+    let theirs = clone(Side::Ref);
+    let mine = clone(Side::Ours);
+    std::fs::write(origin.path().join("o"), "from origin\n").expect("write");
+    ok(annex(Side::Ref, origin.path(), &["add", "-q", "o"]), "add");
+    ok(
+        run_at(
+            Side::Ref,
+            origin.path(),
+            1_700_000_600,
+            "git",
+            &["commit", "-q", "-m", "three"],
+        ),
+        "commit",
+    );
+    for (side, d) in [(Side::Ref, theirs.path()), (Side::Ours, mine.path())] {
+        ok(
+            run_at(
+                side,
+                &d.join("c"),
+                1_700_000_700,
+                "git",
+                &["annex", "sync", "--no-push", "--content"],
+            ),
+            "sync",
+        );
+    }
+    let (t, m) = (theirs.path().join("c"), mine.path().join("c"));
+    // The same history (the same commits but for the clones' own local
+    // commit's author identity, which is the same here: the merge made
+    // at the same fixed date).
+    let shape = |dir: &Path| {
+        git(
+            Side::Ref,
+            dir,
+            &["log", "--format=%s %T", "main", "adjusted/main(unlocked)"],
+        )
+    };
+    assert_eq!(shape(&m), shape(&t));
+    assert_eq!(branches(&m), branches(&t));
+    assert_eq!(tree_listing(&m), tree_listing(&t));
+    assert_eq!(status(Side::Ours, &m), "");
+}
+
+#[test]
+fn init_in_a_clone_of_an_adjusted_branch_sets_up_its_basis_as_the_reference() {
+    for adjusted_by in [Side::Ref, Side::Ours] {
+        let origin = sample_repo();
+        ok(
+            annex(adjusted_by, origin.path(), &["adjust", "--unlock"]),
+            "adjust",
+        );
+        let clone = |side: Side| {
+            let d = tempfile::tempdir().expect("temp dir");
+            git(
+                side,
+                d.path(),
+                &["clone", "-q", &origin.path().display().to_string(), "c"],
+            );
+            ok(annex(side, &d.path().join("c"), &["init", "-q"]), "init");
+            d
+        };
+        let theirs = clone(Side::Ref);
+        let mine = clone(Side::Ours);
+        let (t, m) = (theirs.path().join("c"), mine.path().join("c"));
+        assert_eq!(branches(&m), branches(&t), "{adjusted_by:?}");
+        assert!(branches(&m).contains("refs/basis/adjusted/main(unlocked)"));
+        // And the other program goes on there.
+        commit_and_sync(Side::Ref, &m, 1_700_000_800);
+        commit_and_sync(Side::Ref, &t, 1_700_000_800);
+        assert_eq!(branches(&m), branches(&t), "{adjusted_by:?}");
+    }
+}
