@@ -420,3 +420,35 @@ fn a_client_gone_mid_put_leaves_nothing_in_the_store_and_the_put_resumes() {
         log
     });
 }
+
+/// A key whose name would climb out of the object store is stored inside
+/// it (the name is escaped as git-annex escapes it), by ours as by the
+/// reference.
+#[test]
+fn a_key_naming_a_path_outside_the_store_stays_inside_it() {
+    both(|connect, dir, _| {
+        let mut log = Vec::new();
+        let content = b"x";
+        let key = Key::parse(b"WORM-s1-m1--../../../../escaped").expect("key");
+        let mut c = connect(ServerMode::ReadWrite);
+        greet(&mut c);
+        c.ask(Message::Version(4));
+        let put = Message::Put {
+            file: None,
+            key: key.clone(),
+        };
+        if ask(&mut c, &mut log, put) == Message::PutFrom(0) {
+            c.send_data(content);
+            ask(&mut c, &mut log, Message::Valid);
+        }
+        ask(&mut c, &mut log, Message::CheckPresent(key.clone()));
+        c.close();
+        let out = annex_output(dir, &["contentlocation", &key.to_string()], None);
+        let loc = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        log.push(format!("inside the store: {}", loc.starts_with(".git/annex/objects/")));
+        for escaped in ["escaped", "../escaped", "../../escaped"] {
+            assert!(!dir.join(escaped).exists(), "{escaped} written outside");
+        }
+        log
+    });
+}
