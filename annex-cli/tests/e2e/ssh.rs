@@ -143,3 +143,82 @@ fn our_client_works_an_ssh_remote_as_the_reference_client_does() {
     let ours_ours = session_with(&sshd, ours_shell, our_client, false);
     assert_eq!(ours_ours, baseline, "our client, our shell");
 }
+
+/// Two repositories, each the other's ssh remote, hold the only two
+/// copies of a file (numcopies 1); our client drops in one while the
+/// reference's drops in the other, at the same moment, 30 times: each
+/// drop's proof locks the other copy over ssh, so at most one of them
+/// succeeds and one copy always stays. Each side's remote is served by
+/// the other tool's `git-annex-shell`.
+#[test]
+fn concurrent_drops_over_ssh_never_lose_the_last_copy() {
+    let sshd = Sshd::start();
+    let top = tempfile::tempdir().expect("temp dir");
+    let a = top.path().join("a");
+    std::fs::create_dir(&a).expect("mkdir");
+    support::git(&a, &["init", "-q", "-b", "main"]);
+    support::annex(&a, &["init", "a"]);
+    std::fs::write(a.join("f"), b"the only content\n").expect("write");
+    support::annex(&a, &["add", "f"]);
+    support::git(&a, &["commit", "-q", "-m", "f"]);
+    let url = |p: &Path| format!("127.0.0.1:{}", p.display());
+    git_ssh(&sshd, top.path(), &["clone", "-q", &url(&a), "b"]);
+    let b = top.path().join("b");
+    let ours_shell = env!("CARGO_BIN_EXE_git-annex-shell");
+    let theirs_shell = support::reference_git_annex().with_file_name("git-annex-shell");
+    let theirs_shell = theirs_shell.to_str().expect("utf-8");
+    // b reaches a through our shell; a reaches b through the reference's.
+    support::git(&b, &["config", "remote.origin.annex-shell", ours_shell]);
+    let out = ref_annex(&sshd, &b, &["init", "b"]);
+    assert!(out.status.success(), "{out:?}");
+    support::git(&a, &["remote", "add", "b", &url(&b)]);
+    support::git(&a, &["config", "remote.b.annex-shell", theirs_shell]);
+    git_ssh(&sshd, &a, &["fetch", "-q", "b"]);
+    let our_client = Path::new(env!("CARGO_BIN_EXE_git-annex-rs"));
+    let out = client_annex(our_client, &sshd, &a, &["sync", "--no-push", "--no-content"]);
+    assert!(out.status.success(), "{out:?}");
+    let has = |d: &Path| {
+        support::annex_output(d, &["contentlocation", &support::annex(d, &["lookupkey", "f"]).trim().to_string()], None)
+            .status
+            .success()
+    };
+    let mut both_dropped_attempts = 0;
+    for round in 0..30 {
+        // Both copies present.
+        if !has(&b) {
+            let out = ref_annex(&sshd, &b, &["get", "f"]);
+            assert!(out.status.success(), "round {round}: {out:?}");
+        }
+        if !has(&a) {
+            let out = client_annex(our_client, &sshd, &a, &["get", "f", "--from", "b"]);
+            assert!(out.status.success(), "round {round}: {out:?}");
+        }
+        assert!(has(&a) && has(&b), "round {round}: setup");
+        let (sa, sb) = (sshd.ssh_command(), sshd.ssh_command());
+        let (a2, b2) = (a.clone(), b.clone());
+        let ours = std::thread::spawn(move || {
+            let mut cmd = Command::new(our_client);
+            support::hermetic(&mut cmd).current_dir(&a2).args(["drop", "f"]);
+            cmd.env("GIT_SSH_COMMAND", sa).env("GIT_ANNEX_USE_GIT_SSH", "1");
+            support::output_with_stdin(cmd, None)
+        });
+        let theirs = std::thread::spawn(move || {
+            let mut cmd = Command::new(support::reference_git_annex());
+            support::hermetic(&mut cmd).current_dir(&b2).args(["drop", "f"]);
+            cmd.env("GIT_SSH_COMMAND", sb).env("GIT_ANNEX_USE_GIT_SSH", "1");
+            support::output_with_stdin(cmd, None)
+        });
+        let o = ours.join().expect("our drop");
+        let t = theirs.join().expect("their drop");
+        assert!(
+            has(&a) || has(&b),
+            "round {round}: both copies dropped\nours: {o:?}\ntheirs: {t:?}"
+        );
+        if !o.status.success() && !t.status.success() {
+            both_dropped_attempts += 1;
+        }
+    }
+    // Not a requirement, but a sign the rounds raced rather than ran one
+    // after the other: print how many had both refuse.
+    eprintln!("rounds where both drops refused: {both_dropped_attempts}");
+}
