@@ -77,6 +77,13 @@ impl Reporter {
         self.mode == Mode::Json
     }
 
+    /// Whether side messages such as `(recording state in git...)` are
+    /// shown: plain output without `--quiet`, as git-annex's
+    /// `showSideAction`.
+    pub fn shows_side_messages(&self) -> bool {
+        self.mode == Mode::Plain && !self.quiet
+    }
+
     /// Counts a failure that had no action of its own (e.g. a path that
     /// matched nothing).
     pub fn count_failure(&mut self) {

@@ -50,6 +50,7 @@ pub mod journal;
 pub mod key;
 pub mod lockfile;
 pub mod logs;
+pub mod mime;
 pub mod objects;
 pub mod pointer;
 pub mod preferred;

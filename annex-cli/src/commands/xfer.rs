@@ -527,7 +527,7 @@ impl Env {
         for e in &finished.remote_errors {
             eprintln!("git-annex-rs: {e}");
         }
-        if finished.recorded && !reporter.is_json() {
+        if finished.recorded && reporter.shows_side_messages() {
             crate::output::outln!("(recording state in git...)")?;
         }
         Ok(())

@@ -32,6 +32,7 @@ mod matching;
 mod maxsize;
 mod metadata;
 mod migrate;
+mod mime;
 mod pair;
 mod read;
 mod reinit;
