@@ -3,8 +3,9 @@
 //! a.b=c`, `git-annex init --quiet DESC`):
 //! `-c NAME=VALUE`, `--force`, `--fast`,
 //! `--quiet`, `--verbose`, `--debug`, `--json-error-messages`,
-//! `--time-limit`, ... (`--numcopies`, `--trust`, `--size-limit` are
-//! refused, naming themselves, until a command honours them).
+//! `--time-limit`, `--numcopies`, `--mincopies`, `--trust`, `--semitrust`,
+//! `--untrust`, ... (`--size-limit` is refused, naming itself, until a
+//! command honours it).
 //!
 //! [`extract`] takes them out of the arguments before the command's own
 //! parser sees them, unless the command defines the option itself (then
@@ -16,6 +17,8 @@
 use std::ffi::OsString;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
+
+use annex_core::logs::trust::TrustLevel;
 
 use crate::error::CommandError;
 
@@ -37,6 +40,12 @@ pub struct Globals {
     pub quiet: bool,
     /// `--time-limit`: when the command started and how long it may run.
     pub time_limit: Option<(Instant, Duration)>,
+    /// `--numcopies`, `--mincopies`, `--semitrust`, `--untrust`: given to
+    /// the libraries ([`annex_core::forced`]) by [`install`].
+    pub forced: annex_core::forced::Forced,
+    /// `--trust REPO`: git-annex checks the name and ignores the request
+    /// with a warning (trusting on the command line could lose data).
+    pub trust_ignored: Vec<String>,
 }
 
 static GLOBALS: OnceLock<Globals> = OnceLock::new();
@@ -51,6 +60,7 @@ pub fn get() -> &'static Globals {
 pub fn install(globals: Globals) -> Result<(), CommandError> {
     annex_core::config::set_command_line_overrides(globals.config.clone())
         .map_err(|e| CommandError::user(e.to_string()))?;
+    annex_core::forced::set(globals.forced.clone());
     // Only the first call counts: the options of a run are fixed.
     let _ = GLOBALS.set(globals);
     Ok(())
@@ -63,6 +73,12 @@ enum Effect {
     Quiet,
     Verbose,
     TimeLimit,
+    /// `--numcopies N`.
+    NumCopies,
+    /// `--mincopies N`.
+    MinCopies,
+    /// `--trust`, `--semitrust`, `--untrust REPO`.
+    Trust(TrustLevel),
     /// Accepted with its value and without effect here: `--force` and
     /// `--fast` where the command does not define them (nothing it does
     /// depends on them, as in git-annex), `--json-error-messages` where it
@@ -73,9 +89,8 @@ enum Effect {
     /// (`--user-agent`: the web).
     Ignored,
     /// Refused, naming itself: an option that would change what a command
-    /// decides (`--numcopies`, `--trust`, `--size-limit`) and that no
-    /// command of ours honours yet; ignoring it could drop content the
-    /// user meant to keep.
+    /// decides (`--size-limit`) and that no command of ours honours yet;
+    /// ignoring it could act on more than the user meant.
     Unsupported,
 }
 
@@ -112,11 +127,16 @@ const SPECS: &[Spec] = &[
     spec("json-error-messages", None, false, Effect::Ignored),
     spec("time-limit", Some('T'), true, Effect::TimeLimit),
     spec("size-limit", None, true, Effect::Unsupported),
-    spec("numcopies", Some('N'), true, Effect::Unsupported),
-    spec("mincopies", None, true, Effect::Unsupported),
-    spec("trust", None, true, Effect::Unsupported),
-    spec("semitrust", None, true, Effect::Unsupported),
-    spec("untrust", None, true, Effect::Unsupported),
+    spec("numcopies", Some('N'), true, Effect::NumCopies),
+    spec("mincopies", None, true, Effect::MinCopies),
+    spec("trust", None, true, Effect::Trust(TrustLevel::Trusted)),
+    spec(
+        "semitrust",
+        None,
+        true,
+        Effect::Trust(TrustLevel::SemiTrusted),
+    ),
+    spec("untrust", None, true, Effect::Trust(TrustLevel::Untrusted)),
     spec("trust-glacier", None, false, Effect::Ignored),
     spec("user-agent", None, true, Effect::Ignored),
     spec("notify-finish", None, false, Effect::Ignored),
@@ -242,6 +262,10 @@ fn apply(g: &mut Globals, s: &Spec, value: Option<String>) -> Result<(), Command
                 .ok_or_else(|| CommandError::user(format!("bad time limit: {value}")))?;
             g.time_limit = Some((Instant::now(), d));
         }
+        Effect::NumCopies => g.forced.numcopies = Some(parse_number(s.long, &value)?),
+        Effect::MinCopies => g.forced.mincopies = Some(parse_number(s.long, &value)?),
+        Effect::Trust(TrustLevel::Trusted) => g.trust_ignored.push(value),
+        Effect::Trust(level) => g.forced.trust.push((value, level)),
         Effect::Ignored => {}
         Effect::Unsupported => {
             return Err(CommandError::user(format!(
@@ -251,6 +275,15 @@ fn apply(g: &mut Globals, s: &Spec, value: Option<String>) -> Result<(), Command
         }
     }
     Ok(())
+}
+
+/// A number option's value, as git-annex's parser reads an `Int`;
+/// otherwise its usage error.
+fn parse_number(option: &str, value: &str) -> Result<i64, CommandError> {
+    value
+        .trim()
+        .parse()
+        .map_err(|_| CommandError::user(format!("option --{option}: cannot parse value `{value}'")))
 }
 
 /// A duration as git-annex writes them: numbers each followed by a unit
@@ -377,11 +410,28 @@ mod tests {
         assert!(!g.quiet);
         let unsupported = extract(
             &app(),
-            ["p", "plain", "--numcopies", "3"]
+            ["p", "plain", "--size-limit", "3"]
                 .map(OsString::from)
                 .to_vec(),
         );
         assert!(unsupported.is_err());
+        let (rest, g) = run(&["p", "plain", "-N", "3", "--untrust", "o", "--trust=h"]);
+        assert_eq!(rest, vec!["p", "plain"]);
+        assert_eq!(g.forced.numcopies, Some(3));
+        assert_eq!(
+            g.forced.trust,
+            vec![("o".to_string(), TrustLevel::Untrusted)]
+        );
+        assert_eq!(g.trust_ignored, vec!["h".to_string()]);
+        assert!(
+            extract(
+                &app(),
+                ["p", "plain", "--mincopies", "x"]
+                    .map(OsString::from)
+                    .to_vec()
+            )
+            .is_err()
+        );
     }
 
     #[test]

@@ -42,6 +42,7 @@ pub mod branch;
 pub mod config;
 pub mod content;
 pub mod filter;
+pub mod forced;
 pub mod fsck;
 pub mod gitrepo;
 pub mod hooks;

@@ -18,6 +18,7 @@ mod dropunused;
 mod examinekey;
 mod findref;
 mod fix;
+mod forced;
 mod forget;
 mod fsck;
 mod hardening;
