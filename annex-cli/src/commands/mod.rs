@@ -24,6 +24,7 @@ mod group;
 mod help;
 mod info;
 mod init;
+mod inprogress;
 mod list;
 mod lock;
 mod log;
@@ -121,6 +122,8 @@ pub enum Command {
     Info(info::Args),
     /// Initialize git-annex in the current git repository.
     Init(init::Args),
+    /// Show the temporary files of downloads in progress.
+    Inprogress(inprogress::Args),
     /// Show which repositories have each file.
     List(list::Args),
     /// Lock files back into the annex (symlinks).
@@ -231,6 +234,7 @@ pub fn run(command: Command) -> Result<(), CommandError> {
         Command::Help(args) => help::run(args),
         Command::Info(args) => info::run(args),
         Command::Init(args) => init::run(args),
+        Command::Inprogress(args) => inprogress::run(args),
         Command::List(args) => list::run(args),
         Command::Lock(args) => lock::run(args),
         Command::Log(args) => log::run(args),

@@ -25,6 +25,7 @@ mod hardening;
 mod help;
 mod hostile_inputs;
 mod init;
+mod inprogress;
 mod interop;
 mod list;
 mod log;
