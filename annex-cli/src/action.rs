@@ -51,6 +51,13 @@ impl Reporter {
         }
     }
 
+    /// Names the actions started from now on `command` (a command made of
+    /// others' actions, as `mirror`'s `copy`, `get` and `drop`); failures
+    /// are still counted together.
+    pub fn set_command(&mut self, command: &str) {
+        self.command = command.to_string();
+    }
+
     /// Errors of actions go only into their JSON objects
     /// (`--json-error-messages`), not to stderr.
     pub fn json_error_messages(mut self, on: bool) -> Reporter {

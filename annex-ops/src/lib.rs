@@ -65,6 +65,7 @@ mod keys;
 pub mod matching;
 pub mod metadata;
 pub mod migrate;
+pub mod mirror;
 pub mod observer;
 pub mod put;
 pub mod queue;

@@ -34,10 +34,12 @@ mod maxsize;
 mod merge;
 mod metadata;
 mod migrate;
+mod mirror;
 mod move_;
 mod numcopies;
 mod post_receive;
 pub(crate) mod pre_commit;
+mod pull_push;
 mod readpresentkey;
 mod registerurl;
 mod reinit;
@@ -142,6 +144,8 @@ pub enum Command {
     Metadata(metadata::Args),
     /// Move files to another backend.
     Migrate(migrate::Args),
+    /// Mirror content of files to or from another repository.
+    Mirror(mirror::Args),
     /// Configure the minimum number of copies.
     Mincopies(numcopies::Args),
     /// Move content of files to or from another repository.
@@ -152,6 +156,10 @@ pub enum Command {
     PostReceive(post_receive::Args),
     /// Run by git's pre-commit hook: fix the symlinks of files to be committed.
     PreCommit(pre_commit::Args),
+    /// Pull content from remotes.
+    Pull(pull_push::PullArgs),
+    /// Push content to remotes.
+    Push(pull_push::PushArgs),
     /// Get or set a required content expression.
     Required(wanted::Args),
     /// Tell by the exit code whether the location log says a repository has a key.
@@ -243,11 +251,14 @@ pub fn run(command: Command) -> Result<(), CommandError> {
         Command::Maxsize(args) => maxsize::run(args),
         Command::Metadata(args) => metadata::run(args),
         Command::Migrate(args) => migrate::run(args),
+        Command::Mirror(args) => mirror::run(args),
         Command::Mincopies(args) => numcopies::run(numcopies::Setting::MinCopies, args),
         Command::Move(args) => move_::run(args),
         Command::Numcopies(args) => numcopies::run(numcopies::Setting::NumCopies, args),
         Command::PostReceive(args) => post_receive::run(args),
         Command::PreCommit(args) => pre_commit::run(args),
+        Command::Pull(args) => pull_push::run_pull(args),
+        Command::Push(args) => pull_push::run_push(args),
         Command::Required(args) => wanted::run(wanted::Which::Required, args),
         Command::Readpresentkey(args) => readpresentkey::run(args),
         Command::Registerurl(args) => registerurl::run(args, true),

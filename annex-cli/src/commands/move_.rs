@@ -145,7 +145,7 @@ pub fn run_mode(args: Args, mode: Mode) -> Result<(), CommandError> {
     reporter.finish()
 }
 
-fn to_one(
+pub(super) fn to_one(
     env: &Env,
     reporter: &mut Reporter,
     item: &Item,
