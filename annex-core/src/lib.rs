@@ -53,6 +53,7 @@ pub mod lockfile;
 pub mod logs;
 pub mod mime;
 pub mod objects;
+pub mod perms;
 pub mod pointer;
 pub mod preferred;
 pub mod remote;

@@ -43,6 +43,7 @@ mod reinit;
 mod reinject;
 mod rekey;
 mod settings;
+mod shared;
 mod status;
 mod sync;
 mod sync_content;
