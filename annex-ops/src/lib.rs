@@ -78,6 +78,7 @@ pub mod session;
 pub mod status;
 pub mod transfer;
 pub mod unannex;
+pub mod undo;
 pub mod unused_lists;
 pub mod urls;
 pub mod whereused;

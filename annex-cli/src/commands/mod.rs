@@ -54,6 +54,7 @@ pub(crate) mod sync_content;
 mod transferkey;
 mod trust;
 mod unannex;
+mod undo;
 mod unlock;
 mod unused;
 mod version;
@@ -190,6 +191,8 @@ pub enum Command {
     Trust(trust::Args),
     /// Undo an accidental add: take files out of the annex.
     Unannex(unannex::Args),
+    /// Undo the last change to a file or directory (deprecated).
+    Undo(undo::Args),
     /// De-initialize git-annex and clean out the repository.
     Uninit(unannex::UninitArgs),
     /// Remove a repository from a group.
@@ -275,6 +278,7 @@ pub fn run(command: Command) -> Result<(), CommandError> {
         Command::Transferkey(args) => transferkey::run(args),
         Command::Trust(args) => trust::run(TrustLevel::Trusted, args),
         Command::Unannex(args) => unannex::run(args),
+        Command::Undo(args) => undo::run(args),
         Command::Uninit(args) => unannex::run_uninit(args),
         Command::Ungroup(args) => group::run_ungroup(args),
         Command::Unlock(args) => unlock::run(args),

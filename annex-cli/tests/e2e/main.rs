@@ -50,6 +50,7 @@ mod sync_content;
 mod transfer;
 mod transferkey;
 mod unannex;
+mod undo;
 mod urls;
 
 use std::path::Path;
