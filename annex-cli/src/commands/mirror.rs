@@ -59,6 +59,9 @@ pub fn run(args: Args) -> Result<(), CommandError> {
         } else {
             mirror::from(&env.annex, entry, &item.target)
         };
+        if step != Step::Skip && step != Step::Put && !env.admit(item) {
+            return Ok(false);
+        }
         match step {
             Step::Skip => Ok(false),
             Step::Put => {
@@ -104,5 +107,5 @@ pub fn run(args: Args) -> Result<(), CommandError> {
     })?;
     env.finish(&reporter)?;
     reporter.set_command("mirror");
-    reporter.finish()
+    crate::global::finish_size_limit(reporter.finish())
 }

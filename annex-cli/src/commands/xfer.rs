@@ -412,6 +412,18 @@ impl Env {
         })
     }
 
+    /// Whether `--size-limit` lets the command act on the item (its key's
+    /// size, else its content's here; see
+    /// [`crate::global::size_limit_admits`]).
+    pub fn admit(&self, item: &Item) -> bool {
+        crate::global::size_limit_admits(|| {
+            item.key.size().or_else(|| {
+                let path = self.session.store.find(&item.key)?;
+                std::fs::metadata(path).ok().map(|m| m.len())
+            })
+        })
+    }
+
     /// Starts the action of an item.
     pub fn start<'r>(
         &self,

@@ -44,6 +44,7 @@ mod reinject;
 mod rekey;
 mod settings;
 mod shared;
+mod size_limit;
 mod status;
 mod sync;
 mod sync_content;
