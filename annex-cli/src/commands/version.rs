@@ -85,6 +85,11 @@ mod tests {
                             .iter()
                             .any(|b| b.name().starts_with("BLAKE3"))
                 ),
+                // libmagic is there and answers (`mimetype=`).
+                "MagicMime" => {
+                    let exe = std::env::current_exe().expect("the test binary's path");
+                    assert!(annex_core::mime::detect(&exe).is_some());
+                }
                 other => panic!("build flag {other} is not checked"),
             }
         }

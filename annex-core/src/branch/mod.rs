@@ -2305,8 +2305,9 @@ pub(crate) fn write_atomic(path: &Path, content: &[u8]) -> Result<(), BranchErro
     tmp.write_all(content).map_err(io_err("write", path))?;
     #[cfg(unix)]
     {
-        // Keep the mode of the file replaced; new files get 0644, group-writable in a shared repository (the
-        // temp file would otherwise keep its private 0600).
+        // Keep the mode of the file replaced; new files get 0644, and the
+        // group's write permission in a shared repository (the temp file
+        // would otherwise keep its private 0600).
         use std::os::unix::fs::PermissionsExt;
         let mode = fs::metadata(path)
             .map(|m| m.permissions().mode() & 0o7777)
