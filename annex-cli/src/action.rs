@@ -51,6 +51,13 @@ impl Reporter {
         }
     }
 
+    /// Names the actions started from now on `command` (a command made of
+    /// others' actions, as `mirror`'s `copy`, `get` and `drop`); failures
+    /// are still counted together.
+    pub fn set_command(&mut self, command: &str) {
+        self.command = command.to_string();
+    }
+
     /// Errors of actions go only into their JSON objects
     /// (`--json-error-messages`), not to stderr.
     pub fn json_error_messages(mut self, on: bool) -> Reporter {
@@ -75,6 +82,13 @@ impl Reporter {
     /// Whether output is JSON.
     pub fn is_json(&self) -> bool {
         self.mode == Mode::Json
+    }
+
+    /// Whether side messages such as `(recording state in git...)` are
+    /// shown: plain output without `--quiet`, as git-annex's
+    /// `showSideAction`.
+    pub fn shows_side_messages(&self) -> bool {
+        self.mode == Mode::Plain && !self.quiet
     }
 
     /// Counts a failure that had no action of its own (e.g. a path that

@@ -63,6 +63,25 @@ impl Ctx {
         for skipped in &opened.skipped {
             eprintln!("git-annex-rs: {skipped}");
         }
+        // `--semitrust`/`--untrust`/`--trust REPO` name repositories: an
+        // unknown one stops the command, and `--trust` is refused with a
+        // warning, as git-annex does.
+        let g = crate::global::get();
+        for name in g
+            .forced
+            .trust
+            .iter()
+            .map(|(n, _)| n)
+            .chain(&g.trust_ignored)
+        {
+            annex_ops::matching::resolve_repo(&session, name)
+                .map_err(|e| CommandError::user(e.to_string()))?;
+        }
+        for _ in &g.trust_ignored {
+            crate::error::warn(
+                "Ignoring request to trust repository, because that can lead to data loss.",
+            );
+        }
         if opened.recorded && !quiet {
             outln!("(recording state in git...)")?;
         }

@@ -30,6 +30,12 @@ fn program_name() -> &'static str {
     PROGRAM_NAME.get().copied().unwrap_or("git-annex-rs")
 }
 
+/// Prints a warning on stderr, prefixed with the program's name as
+/// git-annex's top-level warnings are.
+pub fn warn(message: &str) {
+    eprintln!("{}: {message}", program_name());
+}
+
 /// What kind of failure ended a command.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorKind {

@@ -3,8 +3,10 @@
 //! a.b=c`, `git-annex init --quiet DESC`):
 //! `-c NAME=VALUE`, `--force`, `--fast`,
 //! `--quiet`, `--verbose`, `--debug`, `--json-error-messages`,
-//! `--time-limit`, ... (`--numcopies`, `--trust`, `--size-limit` are
-//! refused, naming themselves, until a command honours them).
+//! `--time-limit`, `--numcopies`, `--mincopies`, `--trust`, `--semitrust`,
+//! `--untrust`, `--size-limit` (on `get`, `copy`, `move`, `drop` and
+//! `mirror`; refused, naming itself, by the other commands until they
+//! honour it), ...
 //!
 //! [`extract`] takes them out of the arguments before the command's own
 //! parser sees them, unless the command defines the option itself (then
@@ -16,6 +18,8 @@
 use std::ffi::OsString;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
+
+use annex_core::logs::trust::TrustLevel;
 
 use crate::error::CommandError;
 
@@ -37,6 +41,14 @@ pub struct Globals {
     pub quiet: bool,
     /// `--time-limit`: when the command started and how long it may run.
     pub time_limit: Option<(Instant, Duration)>,
+    /// `--numcopies`, `--mincopies`, `--semitrust`, `--untrust`: given to
+    /// the libraries ([`annex_core::forced`]) by [`install`].
+    pub forced: annex_core::forced::Forced,
+    /// `--trust REPO`: git-annex checks the name and ignores the request
+    /// with a warning (trusting on the command line could lose data).
+    pub trust_ignored: Vec<String>,
+    /// `--size-limit`: the total size of the keys the command may act on.
+    pub size_limit: Option<u64>,
 }
 
 static GLOBALS: OnceLock<Globals> = OnceLock::new();
@@ -51,6 +63,7 @@ pub fn get() -> &'static Globals {
 pub fn install(globals: Globals) -> Result<(), CommandError> {
     annex_core::config::set_command_line_overrides(globals.config.clone())
         .map_err(|e| CommandError::user(e.to_string()))?;
+    annex_core::forced::set(globals.forced.clone());
     // Only the first call counts: the options of a run are fixed.
     let _ = GLOBALS.set(globals);
     Ok(())
@@ -63,6 +76,14 @@ enum Effect {
     Quiet,
     Verbose,
     TimeLimit,
+    /// `--numcopies N`.
+    NumCopies,
+    /// `--mincopies N`.
+    MinCopies,
+    /// `--trust`, `--semitrust`, `--untrust REPO`.
+    Trust(TrustLevel),
+    /// `--size-limit SIZE`, on the commands of [`SIZE_LIMITED`].
+    SizeLimit,
     /// Accepted with its value and without effect here: `--force` and
     /// `--fast` where the command does not define them (nothing it does
     /// depends on them, as in git-annex), `--json-error-messages` where it
@@ -73,9 +94,8 @@ enum Effect {
     /// (`--user-agent`: the web).
     Ignored,
     /// Refused, naming itself: an option that would change what a command
-    /// decides (`--numcopies`, `--trust`, `--size-limit`) and that no
-    /// command of ours honours yet; ignoring it could drop content the
-    /// user meant to keep.
+    /// decides and that it does not honour yet; ignoring it could act on
+    /// more than the user meant.
     Unsupported,
 }
 
@@ -111,12 +131,17 @@ const SPECS: &[Spec] = &[
     spec("explain", None, false, Effect::Ignored),
     spec("json-error-messages", None, false, Effect::Ignored),
     spec("time-limit", Some('T'), true, Effect::TimeLimit),
-    spec("size-limit", None, true, Effect::Unsupported),
-    spec("numcopies", Some('N'), true, Effect::Unsupported),
-    spec("mincopies", None, true, Effect::Unsupported),
-    spec("trust", None, true, Effect::Unsupported),
-    spec("semitrust", None, true, Effect::Unsupported),
-    spec("untrust", None, true, Effect::Unsupported),
+    spec("size-limit", None, true, Effect::SizeLimit),
+    spec("numcopies", Some('N'), true, Effect::NumCopies),
+    spec("mincopies", None, true, Effect::MinCopies),
+    spec("trust", None, true, Effect::Trust(TrustLevel::Trusted)),
+    spec(
+        "semitrust",
+        None,
+        true,
+        Effect::Trust(TrustLevel::SemiTrusted),
+    ),
+    spec("untrust", None, true, Effect::Trust(TrustLevel::Untrusted)),
     spec("trust-glacier", None, false, Effect::Ignored),
     spec("user-agent", None, true, Effect::Ignored),
     spec("notify-finish", None, false, Effect::Ignored),
@@ -217,7 +242,11 @@ pub fn extract(
             } else {
                 None
             };
-            apply(&mut globals, s, value)?;
+            let effect = match s.effect {
+                Effect::SizeLimit if !SIZE_LIMITED.contains(&c.get_name()) => Effect::Unsupported,
+                e => e,
+            };
+            apply(&mut globals, s, effect, value)?;
             continue;
         }
         let value_follows = !text.contains('=')
@@ -231,9 +260,17 @@ pub fn extract(
     Ok((out, globals))
 }
 
-fn apply(g: &mut Globals, s: &Spec, value: Option<String>) -> Result<(), CommandError> {
+/// The commands that honour `--size-limit`.
+const SIZE_LIMITED: &[&str] = &["get", "copy", "move", "drop", "mirror"];
+
+fn apply(
+    g: &mut Globals,
+    s: &Spec,
+    effect: Effect,
+    value: Option<String>,
+) -> Result<(), CommandError> {
     let value = value.unwrap_or_default();
-    match s.effect {
+    match effect {
         Effect::Config => g.config.push(value),
         Effect::Quiet => g.quiet = true,
         Effect::Verbose => g.quiet = false,
@@ -241,6 +278,18 @@ fn apply(g: &mut Globals, s: &Spec, value: Option<String>) -> Result<(), Command
             let d = parse_duration(&value)
                 .ok_or_else(|| CommandError::user(format!("bad time limit: {value}")))?;
             g.time_limit = Some((Instant::now(), d));
+        }
+        Effect::NumCopies => g.forced.numcopies = Some(parse_number(s.long, &value)?),
+        Effect::MinCopies => g.forced.mincopies = Some(parse_number(s.long, &value)?),
+        Effect::Trust(TrustLevel::Trusted) => g.trust_ignored.push(value),
+        Effect::Trust(level) => g.forced.trust.push((value, level)),
+        Effect::SizeLimit => {
+            let size = annex_core::units::read_size(value.as_bytes())
+                .and_then(|n| u64::try_from(n.max(0)).ok())
+                .ok_or_else(|| {
+                    CommandError::user(format!("option --size-limit: cannot parse value `{value}'"))
+                })?;
+            g.size_limit = Some(size);
         }
         Effect::Ignored => {}
         Effect::Unsupported => {
@@ -251,6 +300,15 @@ fn apply(g: &mut Globals, s: &Spec, value: Option<String>) -> Result<(), Command
         }
     }
     Ok(())
+}
+
+/// A number option's value, as git-annex's parser reads an `Int`;
+/// otherwise its usage error.
+fn parse_number(option: &str, value: &str) -> Result<i64, CommandError> {
+    value
+        .trim()
+        .parse()
+        .map_err(|_| CommandError::user(format!("option --{option}: cannot parse value `{value}'")))
 }
 
 /// A duration as git-annex writes them: numbers each followed by a unit
@@ -282,6 +340,52 @@ pub fn parse_duration(text: &str) -> Option<Duration> {
         return None;
     }
     Some(Duration::from_secs(total))
+}
+
+/// What is left of `--size-limit` (`None` before the first key).
+static SIZE_LEFT: std::sync::Mutex<Option<u64>> = std::sync::Mutex::new(None);
+
+/// Whether `--size-limit` turned a key away.
+static SIZE_REACHED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Whether the command may act on a key of `size` bytes under
+/// `--size-limit` (always without it): when it fits in what is left, it
+/// is taken from it; otherwise (or when its size is not known) the key is
+/// skipped and the command will end with exit code 101, as git-annex's
+/// `checkSizeLimit`. Smaller keys later may still fit.
+pub fn size_limit_admits(size: impl FnOnce() -> Option<u64>) -> bool {
+    let Some(limit) = get().size_limit else {
+        return true;
+    };
+    let mut left = SIZE_LEFT.lock().unwrap_or_else(|p| p.into_inner());
+    let left = left.get_or_insert(limit);
+    match size() {
+        Some(n) if n <= *left => {
+            *left -= n;
+            true
+        }
+        _ => {
+            SIZE_REACHED.store(true, std::sync::atomic::Ordering::Relaxed);
+            false
+        }
+    }
+}
+
+/// Whether `--size-limit` is given (commands then act one item at a time).
+pub fn size_limited() -> bool {
+    get().size_limit.is_some()
+}
+
+/// A command's result once `--size-limit` turned a key away: exit code
+/// 101, after the failures are counted as usual (git-annex's order).
+pub fn finish_size_limit(result: Result<(), CommandError>) -> Result<(), CommandError> {
+    if !SIZE_REACHED.load(std::sync::atomic::Ordering::Relaxed) {
+        return result;
+    }
+    match result {
+        Ok(()) => Err(CommandError::exit(101)),
+        Err(e) => Err(e.with_exit_code(101)),
+    }
 }
 
 /// Whether `--time-limit` has run out: git-annex then starts no more
@@ -377,11 +481,37 @@ mod tests {
         assert!(!g.quiet);
         let unsupported = extract(
             &app(),
-            ["p", "plain", "--numcopies", "3"]
+            ["p", "plain", "--size-limit", "3"]
                 .map(OsString::from)
                 .to_vec(),
         );
         assert!(unsupported.is_err());
+        let getter = clap::Command::new("p").subcommand(clap::Command::new("get"));
+        let (_, g) = extract(
+            &getter,
+            ["p", "get", "--size-limit", "1kb"]
+                .map(OsString::from)
+                .to_vec(),
+        )
+        .expect("get takes it");
+        assert_eq!(g.size_limit, Some(1000));
+        let (rest, g) = run(&["p", "plain", "-N", "3", "--untrust", "o", "--trust=h"]);
+        assert_eq!(rest, vec!["p", "plain"]);
+        assert_eq!(g.forced.numcopies, Some(3));
+        assert_eq!(
+            g.forced.trust,
+            vec![("o".to_string(), TrustLevel::Untrusted)]
+        );
+        assert_eq!(g.trust_ignored, vec!["h".to_string()]);
+        assert!(
+            extract(
+                &app(),
+                ["p", "plain", "--mincopies", "x"]
+                    .map(OsString::from)
+                    .to_vec()
+            )
+            .is_err()
+        );
     }
 
     #[test]

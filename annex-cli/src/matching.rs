@@ -2,7 +2,7 @@
 //! `#[command(flatten)] matching: MatchingArgs` in a command's arguments
 //! gives it `--include --exclude --in --copies --lackingcopies
 //! --approxlackingcopies --largerthan --smallerthan --inbackend --securehash
-//! --metadata --want-get --want-drop --anything --nothing --and --or --not -( -)`, kept in their
+//! --metadata --mimetype --mimeencoding --want-get --want-drop --anything --nothing --and --or --not -( -)`, kept in their
 //! command-line order as the library's [`MatchingOptions`], which
 //! `annex_ops::matching` evaluates ([`Filter`], [`Matching`]).
 
@@ -100,6 +100,16 @@ const VALUE_TERMS: &[(&str, Option<char>, &str)] = &[
         "metadata",
         None,
         "Match files with metadata: field=glob, field<N, ...",
+    ),
+    (
+        "mimetype",
+        None,
+        "Match files whose content has the MIME type (glob)",
+    ),
+    (
+        "mimeencoding",
+        None,
+        "Match files whose content has the MIME encoding (glob)",
     ),
 ];
 

@@ -389,7 +389,8 @@ impl Journal {
             // As git-annex's journal files: readable by all (the temp file
             // starts private).
             use std::os::unix::fs::PermissionsExt;
-            fs::set_permissions(tmp.path(), fs::Permissions::from_mode(0o644))
+            let mode = crate::perms::new_file_mode();
+            fs::set_permissions(tmp.path(), fs::Permissions::from_mode(mode))
                 .map_err(io_err("chmod", tmp.path()))?;
         }
         if let Err(e) = tmp.persist(&dest) {

@@ -132,6 +132,13 @@ impl Repo {
         let git_dir = repo.git_dir().to_path_buf();
         let config_path = git_dir.join("config");
         let snap = repo.config_snapshot();
+        // A shared repository: what is created under .git/annex gets the
+        // group's permissions, as git-annex gives them (crate::perms).
+        crate::perms::share_new_files(crate::objects::SharedRepository::parse(
+            snap.string("core.sharedRepository")
+                .as_deref()
+                .map(|s| &s[..]),
+        ));
         let uuid = match snap.string("annex.uuid") {
             Some(v) if !v.is_empty() => Some(Uuid::parse(&v).map_err(|_| RepoError::BadUuid {
                 path: config_path.clone(),

@@ -142,13 +142,18 @@ impl State {
 
     /// The trust level of each repository as every decision must see it:
     /// `trust.log` overridden by `remote.NAME.annex-trustlevel` in
-    /// `config` (see [`crate::trust`]); a repository not listed is
+    /// `config` (see [`crate::trust`]), then by the levels forced on the
+    /// command line ([`crate::forced`]); a repository not listed is
     /// semitrusted.
     pub fn trust(
         &self,
         config: &crate::config::AnnexConfig,
     ) -> Result<BTreeMap<Uuid, TrustLevel>, BranchError> {
-        Ok(crate::trust::levels(self.trust_levels()?, config))
+        let mut levels = crate::trust::levels(self.trust_levels()?, config);
+        if !crate::forced::get().trust.is_empty() {
+            crate::forced::apply_trust(&mut levels, config, &self.descriptions()?);
+        }
+        Ok(levels)
     }
 
     /// Sets a repository's trust level (`trust`, `untrust`, `semitrust`, `dead`).

@@ -125,6 +125,74 @@ pub fn paths(git_dir: &Path, direction: Direction, uuid: &Uuid, key: &Key) -> Tr
     }
 }
 
+/// A transfer in progress, as [`in_progress`] finds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InProgress {
+    /// Which way the content moves.
+    pub direction: Direction,
+    /// The other repository.
+    pub uuid: Uuid,
+    /// The key moved.
+    pub key: Key,
+}
+
+/// The transfers in progress in the repository whose git dir is
+/// `git_dir` (git-annex's `getTransfers`): every transfer information file
+/// whose lock file another process holds locked, uploads first, each
+/// direction in the order of its directories and files by name.
+pub fn in_progress(git_dir: &Path) -> Vec<InProgress> {
+    let base = git_dir.join("annex").join("transfer");
+    let mut out = Vec::new();
+    for direction in [Direction::Upload, Direction::Download] {
+        let Ok(dirs) = fs::read_dir(base.join(direction.as_str())) else {
+            continue;
+        };
+        let mut dirs: Vec<_> = dirs.filter_map(Result::ok).map(|e| e.file_name()).collect();
+        dirs.sort();
+        for dir in dirs {
+            use std::os::unix::ffi::OsStrExt;
+            let Ok(uuid) = Uuid::parse(dir.as_bytes()) else {
+                continue;
+            };
+            let Ok(files) = fs::read_dir(base.join(direction.as_str()).join(&dir)) else {
+                continue;
+            };
+            let mut files: Vec<_> = files
+                .filter_map(Result::ok)
+                .map(|e| e.file_name())
+                .collect();
+            files.sort();
+            for f in files {
+                if f.as_bytes().starts_with(b"lck.") {
+                    continue;
+                }
+                let Some(key) = crate::objects::file_key(f.as_bytes()) else {
+                    continue;
+                };
+                let p = paths(git_dir, direction, &uuid, &key);
+                if lock_held_elsewhere(&p.lock) {
+                    out.push(InProgress {
+                        direction,
+                        uuid: uuid.clone(),
+                        key,
+                    });
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Whether another process holds a lock on the file at `path` (asked
+/// without taking it); a missing file is not locked.
+fn lock_held_elsewhere(path: &Path) -> bool {
+    let Ok(file) = File::open(path) else {
+        return false;
+    };
+    let probe = rustix::process::Flock::from(rustix::process::FlockType::WriteLock);
+    matches!(rustix::process::fcntl_getlk(&file, &probe), Ok(Some(_)))
+}
+
 /// The first line of a transfer information file: the start time as
 /// git-annex shows a POSIX time (`SECS[.FRACTION]s`) and the bytes done.
 pub fn info_line(started: SystemTime, bytes: Option<u64>) -> String {

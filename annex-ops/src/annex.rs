@@ -92,11 +92,15 @@ impl Annex {
         let remotes = Remotes::open(&session);
         let descriptions = session.state.descriptions()?;
         let trust = session.state.trust(&session.config)?;
-        let numcopies = match session.state.numcopies()? {
-            Some(n) => n,
-            None => session.config.get_int("annex.numcopies").unwrap_or(1),
+        // `--numcopies`/`--mincopies` first (annex_core::forced).
+        let numcopies = match (annex_core::forced::numcopies(), session.state.numcopies()?) {
+            (Some(n), _) | (None, Some(n)) => n,
+            (None, None) => session.config.get_int("annex.numcopies").unwrap_or(1),
         };
-        let mincopies = session.state.mincopies()?.unwrap_or(1);
+        let mincopies = match annex_core::forced::mincopies() {
+            Some(n) => n,
+            None => session.state.mincopies()?.unwrap_or(1),
+        };
         let reserver = Reserver::new(session.repo.annex_dir());
         let copies_attr = session
             .worktree
@@ -343,17 +347,23 @@ impl Annex {
         Ok(e)
     }
 
-    /// The numcopies and mincopies for an item: a work-tree file's
-    /// `annex.numcopies` and `annex.mincopies` attributes
-    /// (`.gitattributes`), each else the configured one.
+    /// The numcopies and mincopies for an item: each forced on the command
+    /// line, else a work-tree file's `annex.numcopies` and
+    /// `annex.mincopies` attributes (`.gitattributes`), else the
+    /// configured one.
     pub fn copies_for(&self, item: &Item) -> (i64, i64) {
         let (mut numcopies, mut mincopies) = (self.numcopies, self.mincopies);
         if item.is_file
             && let Some(attrs) = &self.copies_attr
         {
             let (n, m) = attrs.get(&item.top_path);
-            numcopies = n.unwrap_or(numcopies);
-            mincopies = m.unwrap_or(mincopies);
+            // What the command line forces wins over the attributes.
+            if annex_core::forced::numcopies().is_none() {
+                numcopies = n.unwrap_or(numcopies);
+            }
+            if annex_core::forced::mincopies().is_none() {
+                mincopies = m.unwrap_or(mincopies);
+            }
         }
         (numcopies, mincopies)
     }

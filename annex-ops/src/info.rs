@@ -293,7 +293,10 @@ impl<'a> Statistics<'a> {
     /// A directory's statistics (`spec`: its pathspec from the top of the
     /// work tree); `slow` adds where its files are ([`CopiesStats`]).
     pub fn directory(&self, spec: Vec<u8>, slow: bool) -> Result<DirectoryStats, InfoError> {
-        let numcopies = self.session.state.numcopies()?.unwrap_or(1);
+        let numcopies = match annex_core::forced::numcopies() {
+            Some(n) => n,
+            None => self.session.state.numcopies()?.unwrap_or(1),
+        };
         let mut copies = CopiesStats::default();
         let (files, present) = self.working_tree(&[spec], |key| {
             if slow {

@@ -1,6 +1,7 @@
 //! git-annex's matching options (`--include --exclude --in --copies
 //! --lackingcopies --approxlackingcopies --largerthan --smallerthan
-//! --inbackend --securehash --metadata --want-get --want-drop --and --or
+//! --inbackend --securehash --metadata --mimetype --mimeencoding
+//! --want-get --want-drop --and --or
 //! --not -( -)`) evaluated: [`MatchingOptions`] is the ordered list of
 //! terms and operators as the user gave them (parsing a command line is
 //! the caller's part), [`MatchingOptions::build`] turns it into one
@@ -146,7 +147,13 @@ impl MatchingOptions {
                     let mut t = name.as_bytes().to_vec();
                     t.push(b'=');
                     t.extend_from_slice(value.as_bytes());
-                    let term = parse_term(&t, Mode::Preferred).map_err(MatchingError::BadValue)?;
+                    // `--mimetype`/`--mimeencoding` are the largefiles
+                    // terms (read from the content through libmagic).
+                    let mode = match *name {
+                        "mimetype" | "mimeencoding" => Mode::LargeFiles,
+                        _ => Mode::Preferred,
+                    };
+                    let term = parse_term(&t, mode).map_err(MatchingError::BadValue)?;
                     Token::Operation(MatchOp::Term(term))
                 }
                 MatchingOpt::SecureHash => Token::Operation(MatchOp::Term(Term::SecureHash)),

@@ -229,6 +229,8 @@ struct Policy {
     backend: Option<String>,
     branch_backend: Option<String>,
     matchers: HashMap<Vec<u8>, Arc<dyn LargeFilesMatcher>>,
+    /// The top of the work tree (where `mimetype=` reads files).
+    top: std::path::PathBuf,
     /// `--json-progress`.
     json_progress: bool,
     /// `--json-error-messages`.
@@ -242,8 +244,9 @@ struct Policy {
 pub(crate) fn largefiles_matcher(
     expr: &[u8],
     source: &str,
+    top: &std::path::Path,
 ) -> Result<Arc<dyn LargeFilesMatcher>, CommandError> {
-    expression_matcher("annex.largefiles", expr, source)
+    expression_matcher("annex.largefiles", expr, source, top)
 }
 
 /// A large-files expression of the setting `setting` (`annex.largefiles`,
@@ -253,11 +256,12 @@ fn expression_matcher(
     setting: &str,
     expr: &[u8],
     source: &str,
+    top: &std::path::Path,
 ) -> Result<Arc<dyn LargeFilesMatcher>, CommandError> {
     let m = LargeFiles::parse(expr).map_err(|e| {
         CommandError::failed(format!("bad {setting} configuration in {source}: {e}"))
     })?;
-    Ok(Arc::new(m))
+    Ok(Arc::new(m.in_worktree(top)))
 }
 
 /// Every file is large (no `annex.largefiles`).
@@ -266,7 +270,7 @@ fn all_large() -> Arc<dyn LargeFilesMatcher> {
 }
 
 impl Policy {
-    fn new(ctx: &Ctx, args: &Args) -> Result<Policy, CommandError> {
+    fn new(ctx: &Ctx, args: &Args, top: &std::path::Path) -> Result<Policy, CommandError> {
         let branch = ctx.state.config().unwrap_or_default();
         let bget = |k: &str| branch.get(k.as_bytes()).cloned();
         let dotfiles = ctx
@@ -295,6 +299,7 @@ impl Policy {
                 .or_else(|| ctx.config.get_str("annex.backend")),
             branch_backend: None,
             matchers: HashMap::new(),
+            top: top.to_path_buf(),
             json_progress: args.output.json_progress,
             json_error_messages: args.output.json_error_messages,
         })
@@ -310,7 +315,7 @@ impl Policy {
         if let Some(m) = self.matchers.get(expr) {
             return Ok(m.clone());
         }
-        let m = largefiles_matcher(expr, source)?;
+        let m = largefiles_matcher(expr, source, &self.top)?;
         self.matchers.insert(expr.to_vec(), m.clone());
         Ok(m)
     }
@@ -373,7 +378,7 @@ pub fn run(args: Args) -> Result<(), CommandError> {
     // The reporter quotes the names it shows (core.quotepath).
     let mut reporter = ctx.reporter(&args.output, "add");
     let jobs = args.common.jobs()?;
-    let mut policy = Policy::new(&ctx, &args)?;
+    let mut policy = Policy::new(&ctx, &args, &top)?;
     let mut ingester = Ingester::new(
         top.clone(),
         ctx.store.clone().with_fsync(false),
@@ -384,7 +389,12 @@ pub fn run(args: Args) -> Result<(), CommandError> {
         let matcher: Option<Arc<dyn LargeFilesMatcher>> = match annex_core::config::parse_bool(v) {
             Some(true) => Some(all_large()),
             Some(false) => None,
-            None => Some(expression_matcher("annex.addunlocked", v, "git config")?),
+            None => Some(expression_matcher(
+                "annex.addunlocked",
+                v,
+                "git config",
+                &top,
+            )?),
         };
         if let Some(m) = matcher {
             ingester = ingester.with_add_unlocked(m);
@@ -695,7 +705,7 @@ pub(crate) fn finish_recording(
     staged: bool,
 ) -> Result<(), CommandError> {
     let committed = ctx.state.commit().map_err(CommandError::uncommitted)?;
-    if (committed.is_some() || staged) && !reporter.is_json() {
+    if (committed.is_some() || staged) && reporter.shows_side_messages() {
         crate::output::outln!("(recording state in git...)")?;
     }
     Ok(())

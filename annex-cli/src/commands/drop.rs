@@ -42,7 +42,7 @@ pub fn run(args: Args) -> Result<(), CommandError> {
         drop_one(env, reporter, item, from, &args)
     })?;
     env.finish(&reporter)?;
-    reporter.finish()
+    crate::global::finish_size_limit(reporter.finish())
 }
 
 fn drop_one(
@@ -61,6 +61,9 @@ fn drop_one(
                 return Ok(false);
             }
             if args.sel.auto && !env.auto_allows_drop(item, env.here())? {
+                return Ok(false);
+            }
+            if !env.admit(item) {
                 return Ok(false);
             }
             let mut action = env.start(reporter, item)?;
@@ -87,6 +90,9 @@ fn drop_one(
                 && (!env.locations(&item.key)?.contains(u)
                     || (args.sel.auto && !env.auto_allows_drop(item, u)?))
             {
+                return Ok(false);
+            }
+            if !env.admit(item) {
                 return Ok(false);
             }
             let mut action = env.start(reporter, item)?;

@@ -43,7 +43,7 @@ pub fn run(args: Args) -> Result<(), CommandError> {
         from: from.as_ref(),
         auto: args.sel.auto,
     };
-    if jobs > 1 && !args.sel.batch {
+    if jobs > 1 && !args.sel.batch && !crate::global::size_limited() {
         // Downloads run in parallel (a key of several files once); then
         // each is reported and recorded in order. One that failed is tried
         // again alone, which explains it.
@@ -76,7 +76,7 @@ pub fn run(args: Args) -> Result<(), CommandError> {
         })?;
     }
     env.finish(&reporter)?;
-    reporter.finish()
+    crate::global::finish_size_limit(reporter.finish())
 }
 
 /// `get` of one item; returns whether an action was shown.
@@ -89,6 +89,9 @@ pub fn get_one(
     let Some(sources) = env.get_sources(item, options)? else {
         return Ok(false);
     };
+    if !env.admit(item) {
+        return Ok(false);
+    }
     let mut action = env.start(reporter, item)?;
     let outcome = env.get(item, &sources, &mut env.observer(&mut action, item))?;
     let ok = match outcome {

@@ -25,6 +25,7 @@ mod group;
 mod help;
 mod info;
 mod init;
+mod inprogress;
 mod list;
 mod lock;
 mod log;
@@ -34,10 +35,12 @@ mod maxsize;
 mod merge;
 mod metadata;
 mod migrate;
+mod mirror;
 mod move_;
 mod numcopies;
 mod post_receive;
 pub(crate) mod pre_commit;
+mod pull_push;
 mod readpresentkey;
 mod registerurl;
 mod reinit;
@@ -52,6 +55,7 @@ pub(crate) mod sync_content;
 mod transferkey;
 mod trust;
 mod unannex;
+mod undo;
 mod unlock;
 mod unused;
 mod upgrade;
@@ -125,6 +129,8 @@ pub enum Command {
     Info(info::Args),
     /// Initialize git-annex in the current git repository.
     Init(init::Args),
+    /// Show the temporary files of downloads in progress.
+    Inprogress(inprogress::Args),
     /// Show which repositories have each file.
     List(list::Args),
     /// Lock files back into the annex (symlinks).
@@ -143,6 +149,8 @@ pub enum Command {
     Metadata(metadata::Args),
     /// Move files to another backend.
     Migrate(migrate::Args),
+    /// Mirror content of files to or from another repository.
+    Mirror(mirror::Args),
     /// Configure the minimum number of copies.
     Mincopies(numcopies::Args),
     /// Move content of files to or from another repository.
@@ -153,6 +161,10 @@ pub enum Command {
     PostReceive(post_receive::Args),
     /// Run by git's pre-commit hook: fix the symlinks of files to be committed.
     PreCommit(pre_commit::Args),
+    /// Pull content from remotes.
+    Pull(pull_push::PullArgs),
+    /// Push content to remotes.
+    Push(pull_push::PushArgs),
     /// Get or set a required content expression.
     Required(wanted::Args),
     /// Tell by the exit code whether the location log says a repository has a key.
@@ -183,6 +195,8 @@ pub enum Command {
     Trust(trust::Args),
     /// Undo an accidental add: take files out of the annex.
     Unannex(unannex::Args),
+    /// Undo the last change to a file or directory (deprecated).
+    Undo(undo::Args),
     /// De-initialize git-annex and clean out the repository.
     Uninit(unannex::UninitArgs),
     /// Remove a repository from a group.
@@ -238,6 +252,7 @@ pub fn run(command: Command) -> Result<(), CommandError> {
         Command::Help(args) => help::run(args),
         Command::Info(args) => info::run(args),
         Command::Init(args) => init::run(args),
+        Command::Inprogress(args) => inprogress::run(args),
         Command::List(args) => list::run(args),
         Command::Lock(args) => lock::run(args),
         Command::Log(args) => log::run(args),
@@ -246,11 +261,14 @@ pub fn run(command: Command) -> Result<(), CommandError> {
         Command::Maxsize(args) => maxsize::run(args),
         Command::Metadata(args) => metadata::run(args),
         Command::Migrate(args) => migrate::run(args),
+        Command::Mirror(args) => mirror::run(args),
         Command::Mincopies(args) => numcopies::run(numcopies::Setting::MinCopies, args),
         Command::Move(args) => move_::run(args),
         Command::Numcopies(args) => numcopies::run(numcopies::Setting::NumCopies, args),
         Command::PostReceive(args) => post_receive::run(args),
         Command::PreCommit(args) => pre_commit::run(args),
+        Command::Pull(args) => pull_push::run_pull(args),
+        Command::Push(args) => pull_push::run_push(args),
         Command::Required(args) => wanted::run(wanted::Which::Required, args),
         Command::Readpresentkey(args) => readpresentkey::run(args),
         Command::Registerurl(args) => registerurl::run(args, true),
@@ -267,6 +285,7 @@ pub fn run(command: Command) -> Result<(), CommandError> {
         Command::Transferkey(args) => transferkey::run(args),
         Command::Trust(args) => trust::run(TrustLevel::Trusted, args),
         Command::Unannex(args) => unannex::run(args),
+        Command::Undo(args) => undo::run(args),
         Command::Uninit(args) => unannex::run_uninit(args),
         Command::Ungroup(args) => group::run_ungroup(args),
         Command::Unlock(args) => unlock::run(args),

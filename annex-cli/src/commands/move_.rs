@@ -86,7 +86,7 @@ pub fn run_mode(args: Args, mode: Mode) -> Result<(), CommandError> {
         fast: args.fast,
         auto: args.sel.auto,
     };
-    if to && jobs > 1 && !args.sel.batch {
+    if to && jobs > 1 && !args.sel.batch && !crate::global::size_limited() {
         // Uploads run in parallel; then each is reported (and, for a
         // move, dropped here) in order.
         if let Some(remote) = entry.usable() {
@@ -142,10 +142,10 @@ pub fn run_mode(args: Args, mode: Mode) -> Result<(), CommandError> {
         }
     })?;
     env.finish(&reporter)?;
-    reporter.finish()
+    crate::global::finish_size_limit(reporter.finish())
 }
 
-fn to_one(
+pub(super) fn to_one(
     env: &Env,
     reporter: &mut Reporter,
     item: &Item,
@@ -154,6 +154,9 @@ fn to_one(
     uploaded: bool,
 ) -> Result<bool, CommandError> {
     if !uploaded && !env.wants_put(item, entry, options)? {
+        return Ok(false);
+    }
+    if !uploaded && !env.admit(item) {
         return Ok(false);
     }
     let mut action = env.start(reporter, item)?;
@@ -194,7 +197,7 @@ fn from_one(
     entry: &RemoteEntry,
     options: FromOptions,
 ) -> Result<bool, CommandError> {
-    if !env.wants_from(item, entry, options)? {
+    if !env.wants_from(item, entry, options)? || !env.admit(item) {
         return Ok(false);
     }
     let mut action = env.start(reporter, item)?;

@@ -163,7 +163,7 @@ impl FilterHandler for AnnexFilter {
                 let m = LargeFiles::parse(&e).map_err(|err| {
                     format!("bad annex.largefiles configuration in {source}: {err}")
                 })?;
-                m.is_large(path, meta.len())
+                m.in_worktree(&self.top).is_large(path, meta.len())
             }
             None => was_annexed,
         };

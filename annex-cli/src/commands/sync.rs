@@ -182,9 +182,40 @@ pub(crate) struct MergeOptions {
     pub quiet: bool,
 }
 
+/// Which of git-annex's commands over the sync machinery runs: `sync`
+/// itself, or `pull` and `push`, which split it (no commit; content
+/// transferred unless `annex.synccontent` is false; only pulling, or only
+/// pushing).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Mode {
+    /// `sync`.
+    Sync,
+    /// `pull`: fetch and merge, get (and drop here) content.
+    Pull,
+    /// `push`: push, put (and drop from remotes) content.
+    Push,
+}
+
+impl Mode {
+    /// The command's name, as summaries and messages name it.
+    fn name(self) -> &'static str {
+        match self {
+            Mode::Sync => "sync",
+            Mode::Pull => "pull",
+            Mode::Push => "push",
+        }
+    }
+}
+
 /// Runs `sync`.
 pub fn run(args: Args) -> Result<(), CommandError> {
-    let json = args.out.reporter("sync").is_json();
+    run_mode(args, Mode::Sync)
+}
+
+/// Runs `sync`, `pull` or `push` (`args` as `sync`'s, the options the
+/// mode fixes set by its caller).
+pub(crate) fn run_mode(args: Args, mode: Mode) -> Result<(), CommandError> {
+    let json = args.out.reporter(mode.name()).is_json();
     let quiet_git = args.out.quiet || json;
     let ctx = Ctx::open(&args.common.config, args.out.quiet || json)?;
     let mut out = Out::new(
@@ -205,9 +236,9 @@ pub fn run(args: Args) -> Result<(), CommandError> {
     let work_tree = ctx.repo.work_tree().map(|p| p.to_path_buf());
     let mut repo = SyncRepo::open(&git_dir, work_tree.as_deref())?;
     let branch = sync_branch(&repo)?;
-    let pull = !args.no_pull;
+    let pull = !args.no_pull && mode != Mode::Push;
     let jobs = args.common.jobs()?;
-    let push = !args.no_push;
+    let push = !args.no_push && mode != Mode::Pull;
 
     // Whether the commit step left the work tree's tracked files as HEAD
     // holds them, to its knowledge (the content pass may then trust its
@@ -216,7 +247,11 @@ pub fn run(args: Args) -> Result<(), CommandError> {
     if !args.cleanup {
         // commit
         let autocommit = ctx.config.get_bool("annex.autocommit").unwrap_or(true);
-        if !only_annex && (args.commit || (!args.no_commit && autocommit)) && work_tree.is_some() {
+        if mode == Mode::Sync
+            && !only_annex
+            && (args.commit || (!args.no_commit && autocommit))
+            && work_tree.is_some()
+        {
             committed = commit_step(&ctx, &repo, &args.message, quiet_git, &mut out)?;
         }
         // merge of the local synced/BRANCH
@@ -238,14 +273,15 @@ pub fn run(args: Args) -> Result<(), CommandError> {
             out.end(a, ok)?;
             for r in &remotes {
                 let mut rep = out.reporter("cleanup");
-                let mut a = start_other(&mut rep, &r.name, true)?;
-                a.say(b"\n")?;
+                // git's quiet push prints nothing on stdout: the action
+                // stays on one line, as git-annex's.
+                let a = start_other(&mut rep, &r.name, true)?;
                 let run = repo.cleanup_remote(&r.name, b)?;
                 replay(&run, json)?;
                 out.end(a, run.ok)?;
             }
         }
-        return out.finish("sync");
+        return out.finish(mode.name());
     }
 
     // pull
@@ -273,10 +309,16 @@ pub fn run(args: Args) -> Result<(), CommandError> {
     // git-annex 10.20261026 (its sync-content transition done) syncs
     // content with the repositories that have preferred content
     // configured, and only with them.
+    // `pull` and `push` transfer content unless annex.synccontent says no.
     let (content, only_configured) = if args.no_content {
         (false, false)
     } else if args.content || !args.content_of.is_empty() {
         (true, false)
+    } else if mode != Mode::Sync {
+        (
+            ctx.config.get_bool("annex.synccontent").unwrap_or(true),
+            false,
+        )
     } else {
         match ctx.config.get_bool("annex.synccontent") {
             Some(set) => (set || only_annex, false),
@@ -305,7 +347,33 @@ pub fn run(args: Args) -> Result<(), CommandError> {
             fetch_failed: !unreachable.is_empty(),
         };
         match sync_content::run(ctx, options, &args.out) {
-            Ok(n) => out.count(n),
+            Ok(run) => {
+                out.count(run.failed);
+                // Transfers take a while, and remotes may have recorded
+                // meanwhile: pull again before pushing, as git-annex does.
+                let again = run.transferred && pull;
+                if again {
+                    for r in remotes.iter().filter(|r| r.pull) {
+                        pull_remote(
+                            &mut repo,
+                            &r.name,
+                            r.local_path.as_deref(),
+                            branch.as_ref(),
+                            only_annex,
+                            merge_options,
+                            &mut out,
+                        )?;
+                    }
+                }
+                if run.recorded {
+                    outln!("(recording state in git...)")?;
+                }
+                if again {
+                    // The remotes' git-annex branches merged (announced).
+                    let ctx = Ctx::open(&args.common.config, args.out.quiet || json)?;
+                    merge_annex(&ctx, json, args.out.quiet)?;
+                }
+            }
             Err(e) => {
                 let _ = std::io::stdout().flush();
                 eprintln!("git-annex-rs: {e}");
@@ -344,7 +412,7 @@ pub fn run(args: Args) -> Result<(), CommandError> {
         )?;
     }
     failed_pushes.save(&git_dir)?;
-    out.finish("sync")
+    out.finish(mode.name())
 }
 
 /// Starts an action shown as `COMMAND NAME ` (`ActionItemOther`): JSON
@@ -567,6 +635,9 @@ fn merge_remote(
         if !wanted {
             continue;
         }
+        // git-annex breaks the line again before each merge (its
+        // `showOutput`), after the one the pull began with.
+        action.say(b"\n")?;
         // The full ref, as git-annex gives it to git: git names the files
         // of a conflict after it (`f~refs_remotes_origin_main`).
         ok &= merge_one(repo, &c, options, json, action)?;

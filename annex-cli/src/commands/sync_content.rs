@@ -36,15 +36,31 @@ use crate::progress::{Meter, ProgressMode};
 /// What a refused drop suggests when no other copy is known.
 const NO_LOCATIONS: &str = "Rather than dropping this file, try using: git annex move";
 
+/// What a content pass did, for `sync` to go on.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct ContentRun {
+    /// How many actions failed.
+    pub failed: usize,
+    /// Whether some content was got or put (git-annex then pulls again
+    /// before pushing, as other repositories may have recorded meanwhile).
+    pub transferred: bool,
+    /// Whether the `git-annex` branch got a commit: the caller says
+    /// `(recording state in git...)` where git-annex says it.
+    pub recorded: bool,
+}
+
 /// Runs the content pass over the repository of `ctx` (already merged by
 /// `sync`), reporting every action through `output` as git-annex does, and
-/// commits the `git-annex` branch before it returns. Returns how many
-/// actions failed.
-pub fn run(ctx: Ctx, options: ContentOptions, output: &OutputArgs) -> Result<usize, CommandError> {
+/// commits the `git-annex` branch before it returns.
+pub fn run(
+    ctx: Ctx,
+    options: ContentOptions,
+    output: &OutputArgs,
+) -> Result<ContentRun, CommandError> {
     let pass = ContentPass::new(&ctx.session, options);
     if pass.up_to_date() {
         // A complete pass found nothing to do in this very state.
-        return Ok(0);
+        return Ok(ContentRun::default());
     }
     let quote = ctx.config.get_bool("core.quotepath").unwrap_or(true);
     let progress = ProgressMode::choose(output.json, output.json_progress, output.quiet);
@@ -59,6 +75,7 @@ pub fn run(ctx: Ctx, options: ContentOptions, output: &OutputArgs) -> Result<usi
         put: output.reporter("put").quote_path(quote),
         drop: output.reporter("drop").quote_path(quote),
         error: None,
+        transferred: false,
     };
     let summary = match pass.run(&env.annex, &mut shown) {
         Ok(s) => s,
@@ -70,20 +87,23 @@ pub fn run(ctx: Ctx, options: ContentOptions, output: &OutputArgs) -> Result<usi
         }
         Err(e) => return Err(command_error(e)),
     };
+    let mut recorded = false;
     if let Some(finished) = &summary.finished {
         for e in &finished.remote_errors {
             eprintln!("git-annex-rs: {e}");
         }
-        if finished.recorded && !shown.get.is_json() {
-            crate::output::outln!("(recording state in git...)")?;
-        }
+        recorded = finished.recorded && !shown.get.is_json();
     }
     if let Some(e) = &summary.record_error {
         // Not a failure of the sync: a record left behind describes an
         // exact state, still true of it; only speed is lost.
         eprintln!("git-annex-rs: {e}");
     }
-    Ok(summary.failed)
+    Ok(ContentRun {
+        failed: summary.failed,
+        transferred: shown.transferred,
+        recorded,
+    })
 }
 
 /// The error that ended the pass, as the command's (each library error
@@ -108,6 +128,8 @@ struct Shown<'e> {
     put: Reporter,
     drop: Reporter,
     error: Option<CommandError>,
+    /// Whether some content was got or put.
+    transferred: bool,
 }
 
 impl ContentObserver for Shown<'_> {
@@ -118,6 +140,7 @@ impl ContentObserver for Shown<'_> {
             put,
             drop,
             error,
+            transferred,
         } = self;
         let reporter = match start.kind {
             Kind::Get => get,
@@ -149,6 +172,7 @@ impl ContentObserver for Shown<'_> {
             total: start.item.key.size(),
             pending: None,
             error,
+            transferred,
         }))
     }
 
@@ -195,6 +219,8 @@ struct ShownAction<'a, 'r> {
     pending: Option<CommandError>,
     /// Where the error that stops the pass is left for [`run`].
     error: &'a mut Option<CommandError>,
+    /// Set when content was got or put.
+    transferred: &'a mut bool,
 }
 
 impl ShownAction<'_, '_> {
@@ -213,6 +239,13 @@ impl ShownAction<'_, '_> {
             return Ok(());
         };
         let env = self.env;
+        if matches!(
+            outcome,
+            Outcome::Get(GetOutcome::Got { .. })
+                | Outcome::Put(PutOutcome::Copied | PutOutcome::Moved { .. })
+        ) {
+            *self.transferred = true;
+        }
         let ok = match outcome {
             Outcome::Get(GetOutcome::Got { .. }) => true,
             Outcome::Get(GetOutcome::Failed { tried, whereabouts }) => {

@@ -27,9 +27,10 @@ const UPGRADABLE_REPOSITORY_VERSIONS: &str = "3 4 5 6 7 8 9 10";
 const REMOTE_TYPES: &str = "git";
 
 /// git-annex's build flags that describe this build: the optional
-/// features it has (`Blake3`: the BLAKE3 backends). Only what is true is
-/// listed: clients (DataLad) switch on flags such as `MagicMime`.
-const BUILD_FLAGS: &str = "Blake3";
+/// features it has (`MagicMime`: `mimetype=`/`mimeencoding=` through
+/// libmagic; `Blake3`: the BLAKE3 backends), in the reference's order.
+/// Only what is true is listed: clients (DataLad) switch on these flags.
+const BUILD_FLAGS: &str = "MagicMime Blake3";
 
 /// Prints the version.
 pub fn run(args: Args) -> Result<(), crate::error::CommandError> {
@@ -88,6 +89,11 @@ mod tests {
                             .iter()
                             .any(|b| b.name().starts_with("BLAKE3"))
                 ),
+                // libmagic is there and answers (`mimetype=`).
+                "MagicMime" => {
+                    let exe = std::env::current_exe().expect("the test binary's path");
+                    assert!(annex_core::mime::detect(&exe).is_some());
+                }
                 other => panic!("build flag {other} is not checked"),
             }
         }

@@ -74,22 +74,25 @@ pub(super) struct Repos {
     /// Names of the remotes (git remotes and special remotes with a UUID,
     /// and the built-in web and bittorrent remotes).
     pub names: BTreeMap<Uuid, String>,
-    /// Trust levels: `trust.log` overridden by `remote.NAME.annex-trustlevel`.
+    /// Trust levels: `trust.log` overridden by `remote.NAME.annex-trustlevel`,
+    /// then by `--semitrust`/`--untrust`.
     pub trust: BTreeMap<Uuid, TrustLevel>,
 }
 
 impl Repos {
     /// Reads them from a snapshot of the branch and the git config.
     pub fn load(ctx: &Ctx, snap: &Snapshot<'_>) -> Result<Repos, CommandError> {
-        let descriptions = logs::uuid::parse(&snap.get(annex_core::state::paths::UUID)?)
-            .descriptions()
-            .into_iter()
-            .map(|(u, d)| (u, lossy(&d)))
-            .collect();
-        let trust = annex_core::trust::levels(
+        let raw_descriptions =
+            logs::uuid::parse(&snap.get(annex_core::state::paths::UUID)?).descriptions();
+        let mut trust = annex_core::trust::levels(
             logs::trust::parse(&snap.get(annex_core::state::paths::TRUST)?).current(),
             &ctx.config,
         );
+        annex_core::forced::apply_trust(&mut trust, &ctx.config, &raw_descriptions);
+        let descriptions = raw_descriptions
+            .into_iter()
+            .map(|(u, d)| (u, lossy(&d)))
+            .collect();
         let mut names = BTreeMap::new();
         for (u, n) in [(WEB_UUID, "web"), (BITTORRENT_UUID, "bittorrent")] {
             if let Ok(u) = Uuid::parse(u.as_bytes()) {

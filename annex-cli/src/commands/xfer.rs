@@ -412,6 +412,18 @@ impl Env {
         })
     }
 
+    /// Whether `--size-limit` lets the command act on the item (its key's
+    /// size, else its content's here; see
+    /// [`crate::global::size_limit_admits`]).
+    pub fn admit(&self, item: &Item) -> bool {
+        crate::global::size_limit_admits(|| {
+            item.key.size().or_else(|| {
+                let path = self.session.store.find(&item.key)?;
+                std::fs::metadata(path).ok().map(|m| m.len())
+            })
+        })
+    }
+
     /// Starts the action of an item.
     pub fn start<'r>(
         &self,
@@ -530,7 +542,7 @@ impl Env {
         for e in &finished.remote_errors {
             eprintln!("git-annex-rs: {e}");
         }
-        if finished.recorded && !reporter.is_json() {
+        if finished.recorded && reporter.shows_side_messages() {
             crate::output::outln!("(recording state in git...)")?;
         }
         Ok(())

@@ -527,7 +527,7 @@ impl Writer {
             use std::os::unix::fs::PermissionsExt;
             let mode = fs::metadata(&dest)
                 .map(|m| m.permissions().mode() & 0o7777)
-                .unwrap_or(0o644);
+                .unwrap_or_else(|_| crate::perms::new_file_mode());
             fs::set_permissions(tmp.path(), fs::Permissions::from_mode(mode))
                 .map_err(io("chmod", tmp.path()))?;
         }

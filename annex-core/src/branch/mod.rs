@@ -2305,12 +2305,13 @@ pub(crate) fn write_atomic(path: &Path, content: &[u8]) -> Result<(), BranchErro
     tmp.write_all(content).map_err(io_err("write", path))?;
     #[cfg(unix)]
     {
-        // Keep the mode of the file replaced; new files get 0644 (the
-        // temp file would otherwise keep its private 0600).
+        // Keep the mode of the file replaced; new files get 0644, and the
+        // group's write permission in a shared repository (the temp file
+        // would otherwise keep its private 0600).
         use std::os::unix::fs::PermissionsExt;
         let mode = fs::metadata(path)
             .map(|m| m.permissions().mode() & 0o7777)
-            .unwrap_or(0o644);
+            .unwrap_or_else(|_| crate::perms::new_file_mode());
         fs::set_permissions(tmp.path(), fs::Permissions::from_mode(mode))
             .map_err(io_err("chmod", tmp.path()))?;
     }

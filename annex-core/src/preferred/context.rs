@@ -383,6 +383,10 @@ impl MatchContext for StateContext<'_> {
     fn has_content(&self, key: &Key) -> Result<bool, BranchError> {
         Ok(self.store.as_ref().is_some_and(|s| s.has(key)))
     }
+    fn content_mime(&self, key: &Key) -> Option<crate::mime::Mime> {
+        let path = self.store.as_ref()?.find(key)?;
+        crate::mime::detect(&path)
+    }
     fn is_unused(&self, key: &Key) -> Result<bool, BranchError> {
         Ok(self.mem.unused.contains(key))
     }

@@ -213,6 +213,14 @@ pub trait MatchContext {
     fn rebalance(&self) -> bool {
         false
     }
+    /// What libmagic says the key's content in this repository is, for
+    /// `mimetype=`/`mimeencoding=` when the item's type was not given
+    /// (the matching options, which read the annexed object as
+    /// git-annex does); `None` when the content is not here.
+    fn content_mime(&self, key: &Key) -> Option<crate::mime::Mime> {
+        let _ = key;
+        None
+    }
     /// `annex.fullybalancedthreshhold` (default 0.9).
     fn fully_balanced_threshold(&self) -> f64 {
         0.9
@@ -483,12 +491,26 @@ pub fn eval_term<C: MatchContext>(term: &Term, ctx: &C, item: &Item<'_>) -> R<C:
         Term::Balanced(b) => balanced(b, ctx, item),
         Term::MimeType(g) => match item.mime_type.get(DataKind::MimeType)? {
             Some(m) => glob_match(g, m),
-            None => Ok(false),
+            None => match content_mime(ctx, item) {
+                Some(m) => glob_match(g, &m.mime_type),
+                None => Ok(false),
+            },
         },
         Term::MimeEncoding(g) => match item.mime_encoding.get(DataKind::MimeEncoding)? {
             Some(m) => glob_match(g, m),
-            None => Ok(false),
+            None => match content_mime(ctx, item) {
+                Some(m) => glob_match(g, &m.encoding),
+                None => Ok(false),
+            },
         },
+    }
+}
+
+/// The MIME type of an item's key's content here, when the item has a key.
+fn content_mime<C: MatchContext>(ctx: &C, item: &Item<'_>) -> Option<crate::mime::Mime> {
+    match item.key {
+        Datum::Known(k) => ctx.content_mime(k),
+        _ => None,
     }
 }
 

@@ -8,9 +8,10 @@
 //! sizes on disk. An empty expression (or none) makes every file large.
 //!
 //! `mimetype=`/`mimeencoding=`: git-annex asks libmagic about the file's
-//! content; this library has no libmagic, so the caller passes the type if
-//! it knows it ([`LargeFiles::is_large_with`]), and an unknown type does not
-//! match (as when git-annex cannot read the file's magic).
+//! content. Given the work tree ([`LargeFiles::in_worktree`]), so does
+//! [`LargeFiles::is_large`] ([`crate::mime`]); otherwise the caller passes
+//! the type if it knows it ([`LargeFiles::is_large_with`]). An unknown type
+//! does not match (as when git-annex cannot read the file's magic).
 //!
 //! ```
 //! use annex_core::preferred::LargeFiles;
@@ -21,6 +22,8 @@
 //! assert!(LargeFiles::parse(b"copies=2").is_err());
 //! ```
 
+use std::path::{Path, PathBuf};
+
 use super::eval::{Datum, Item};
 use super::{Expr, MemoryContext, Mode, ParseError, Term};
 
@@ -28,6 +31,8 @@ use super::{Expr, MemoryContext, Mode, ParseError, Term};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LargeFiles {
     expr: Expr,
+    /// The top of the work tree, where files' MIME types are read.
+    worktree: Option<PathBuf>,
 }
 
 /// Why an `annex.largefiles` expression was refused.
@@ -37,7 +42,18 @@ impl LargeFiles {
     /// Parses an expression (a term of preferred content that is not valid
     /// here, such as `copies=`, is an error, as in git-annex).
     pub fn parse(expr: &[u8]) -> Result<LargeFiles, ParseError> {
-        Expr::parse(expr, Mode::LargeFiles).map(|expr| LargeFiles { expr })
+        Expr::parse(expr, Mode::LargeFiles).map(|expr| LargeFiles {
+            expr,
+            worktree: None,
+        })
+    }
+
+    /// The same expression, reading the MIME type and encoding of the
+    /// files (paths from `top`) through libmagic when it has `mimetype=`
+    /// or `mimeencoding=` terms, as git-annex does.
+    pub fn in_worktree(mut self, top: &Path) -> LargeFiles {
+        self.worktree = Some(top.to_path_buf());
+        self
     }
 
     /// The parsed expression.
@@ -60,7 +76,19 @@ impl LargeFiles {
     /// Whether a file of this size (path from the top of the work tree)
     /// is large.
     pub fn is_large(&self, path_from_top: &[u8], size: u64) -> bool {
-        self.is_large_with(path_from_top, Some(size), None, None)
+        let mime = match &self.worktree {
+            Some(top) if self.needs_mime() => {
+                use std::os::unix::ffi::OsStrExt;
+                crate::mime::detect(&top.join(std::ffi::OsStr::from_bytes(path_from_top)))
+            }
+            _ => None,
+        };
+        self.is_large_with(
+            path_from_top,
+            Some(size),
+            mime.as_ref().map(|m| &m.mime_type[..]),
+            mime.as_ref().map(|m| &m.encoding[..]),
+        )
     }
 
     /// [`LargeFiles::is_large`] with everything known about the file: its
