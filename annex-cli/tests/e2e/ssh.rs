@@ -175,10 +175,16 @@ fn concurrent_drops_over_ssh_never_lose_the_last_copy() {
     support::git(&a, &["config", "remote.b.annex-shell", theirs_shell]);
     git_ssh(&sshd, &a, &["fetch", "-q", "b"]);
     let our_client = Path::new(env!("CARGO_BIN_EXE_git-annex-rs"));
-    let out = client_annex(our_client, &sshd, &a, &["sync", "--no-push", "--no-content"]);
+    let out = client_annex(
+        our_client,
+        &sshd,
+        &a,
+        &["sync", "--no-push", "--no-content"],
+    );
     assert!(out.status.success(), "{out:?}");
     let has = |d: &Path| {
-        support::annex_output(d, &["contentlocation", &support::annex(d, &["lookupkey", "f"]).trim().to_string()], None)
+        let key = support::annex(d, &["lookupkey", "f"]);
+        support::annex_output(d, &["contentlocation", key.trim()], None)
             .status
             .success()
     };
@@ -198,14 +204,20 @@ fn concurrent_drops_over_ssh_never_lose_the_last_copy() {
         let (a2, b2) = (a.clone(), b.clone());
         let ours = std::thread::spawn(move || {
             let mut cmd = Command::new(our_client);
-            support::hermetic(&mut cmd).current_dir(&a2).args(["drop", "f"]);
-            cmd.env("GIT_SSH_COMMAND", sa).env("GIT_ANNEX_USE_GIT_SSH", "1");
+            support::hermetic(&mut cmd)
+                .current_dir(&a2)
+                .args(["drop", "f"]);
+            cmd.env("GIT_SSH_COMMAND", sa)
+                .env("GIT_ANNEX_USE_GIT_SSH", "1");
             support::output_with_stdin(cmd, None)
         });
         let theirs = std::thread::spawn(move || {
             let mut cmd = Command::new(support::reference_git_annex());
-            support::hermetic(&mut cmd).current_dir(&b2).args(["drop", "f"]);
-            cmd.env("GIT_SSH_COMMAND", sb).env("GIT_ANNEX_USE_GIT_SSH", "1");
+            support::hermetic(&mut cmd)
+                .current_dir(&b2)
+                .args(["drop", "f"]);
+            cmd.env("GIT_SSH_COMMAND", sb)
+                .env("GIT_ANNEX_USE_GIT_SSH", "1");
             support::output_with_stdin(cmd, None)
         });
         let o = ours.join().expect("our drop");

@@ -445,7 +445,10 @@ fn a_key_naming_a_path_outside_the_store_stays_inside_it() {
         c.close();
         let out = annex_output(dir, &["contentlocation", &key.to_string()], None);
         let loc = String::from_utf8_lossy(&out.stdout).trim().to_string();
-        log.push(format!("inside the store: {}", loc.starts_with(".git/annex/objects/")));
+        log.push(format!(
+            "inside the store: {}",
+            loc.starts_with(".git/annex/objects/")
+        ));
         for escaped in ["escaped", "../escaped", "../../escaped"] {
             assert!(!dir.join(escaped).exists(), "{escaped} written outside");
         }
