@@ -34,6 +34,8 @@ use crate::key::Key;
 use crate::objects::ObjectStore;
 use crate::pointer::{self, Thin};
 
+mod index_scan;
+
 /// An error of the hook helpers.
 #[derive(Debug, thiserror::Error)]
 pub enum HooksError {
@@ -128,19 +130,11 @@ pub fn files_to_be_committed(
 /// from the index alone: its cache tree is valid and is `HEAD`'s tree (as
 /// `git commit` leaves it), and no entry is unmerged, intent-to-add,
 /// skip-worktree or assume-valid (which the cache tree does not account
-/// for). The index's trailing checksum is not verified (git checks it when
-/// it writes the file; hashing 8 MB at 10^5 files would cost more than
-/// the rest). `false` whenever it cannot tell.
+/// for). The index is read in one streaming pass, its entries stepped
+/// over and never held (`hooks/index_scan.rs`); its trailing checksum is not
+/// verified (git checks it when it writes the file; hashing 8 MB at 10^5
+/// files would cost more than the rest). `false` whenever it cannot tell.
 pub fn index_is_head(repo: &gix::Repository) -> bool {
-    use gix::index::entry::Flags;
-    let Ok(index) = gix::index::File::at(
-        repo.index_path(),
-        repo.object_hash(),
-        true,
-        gix::index::decode::Options::default(),
-    ) else {
-        return false;
-    };
     let Some(head_tree) = repo
         .head_commit()
         .ok()
@@ -149,17 +143,10 @@ pub fn index_is_head(repo: &gix::Repository) -> bool {
     else {
         return false;
     };
-    let Some(cache_tree) = index.tree() else {
-        return false;
-    };
-    if cache_tree.num_entries.is_none() || cache_tree.id != head_tree || index.link().is_some() {
-        return false;
-    }
-    let refuse = Flags::INTENT_TO_ADD | Flags::SKIP_WORKTREE | Flags::ASSUME_VALID;
-    index
-        .entries()
-        .iter()
-        .all(|e| e.flags.stage_raw() == 0 && !e.flags.intersects(refuse))
+    index_scan::exact_tree(&repo.index_path(), repo.object_hash().len_in_bytes())
+        .ok()
+        .flatten()
+        .is_some_and(|root| root.as_slice() == head_tree.as_bytes())
 }
 
 /// For the file `path` (from the top of the work tree `top`): when it is
