@@ -9,7 +9,9 @@
 //!
 //! With nothing staged (the index's cache tree is `HEAD`'s tree), git is
 //! not even asked: the cost is one streaming pass over the index (its
-//! entries stepped over, its checksum unverified).
+//! entries stepped over, its checksum unverified), and none when the same
+//! index file was already proven to hold the same `HEAD`'s tree
+//! (`.git/annex/hook-index.clean`, [`hooks::index_is_head_remembered`]).
 //!
 //! Both hook commands (`pre-commit PATH...` and `smudge --update`) are
 //! recognised before the whole command line is built ([`hook_fast_path`]):
@@ -198,8 +200,8 @@ pub fn run(args: Args) -> Result<(), CommandError> {
     // HEAD's tree (as `git commit` leaves it); a temporary index (`git
     // commit -a` or with paths gives the hook one in GIT_INDEX_FILE) is
     // left to git, which reads it.
-    let nothing_staged =
-        std::env::var_os("GIT_INDEX_FILE").is_none() && hooks::index_is_head(hr.repo.gix());
+    let nothing_staged = std::env::var_os("GIT_INDEX_FILE").is_none()
+        && hooks::index_is_head_remembered(hr.repo.gix());
     let files = if nothing_staged {
         Vec::new()
     } else {

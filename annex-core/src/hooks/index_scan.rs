@@ -415,7 +415,12 @@ mod tests {
         assert!(long.len() > 4095);
         git(
             top,
-            &["update-index", "--add", "--cacheinfo", &format!("100644,{blob},{long}")],
+            &[
+                "update-index",
+                "--add",
+                "--cacheinfo",
+                &format!("100644,{blob},{long}"),
+            ],
         );
         assert_eq!(scan(top), None, "staged: the cache tree is invalid");
         git(top, &["commit", "-q", "-m", "long"]);
