@@ -232,8 +232,11 @@ pub const SYNTH_OPS: &[SynthOp] = &[
         program: Program::Annex,
         args: &["pre-commit", "."],
         cwd: "repo",
-        start: Start::Warm,
-        prepare: &[],
+        // The builder writes the index without a cache tree; `git
+        // commit` leaves a valid one, which `write-tree` makes (once: it
+        // leaves a valid cache tree as it is).
+        start: Start::InPlace,
+        prepare: &[shell(&["cd repo && git write-tree > /dev/null"])],
         undo: &[],
         check: SynthCheck::ExitStatus,
     },
