@@ -72,6 +72,9 @@ pub fn main() {
 /// git-annex's are) are taken out first, then the command is parsed and
 /// run. Returns the exit code.
 fn run_annex(mut args: Vec<OsString>) -> i32 {
+    if let Some(code) = commands::pre_commit::hook_fast_path(&args) {
+        return code;
+    }
     let app = Cli::command();
     // `--version` alone is the `version` command: one version everywhere.
     if args.len() == 2 && args[1] == "--version" {

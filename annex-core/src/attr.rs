@@ -9,6 +9,13 @@
 //! [`Coprocess::query_all`]; [`attr_value`] turns git's answer into a
 //! value (`unspecified`, `unset` and `set` carry none).
 //!
+//! `git check-attr` reads the whole index when it starts (it looks there
+//! for `.gitattributes` files missing from the work tree): 217 MB of
+//! memory for an index of 10^6 files. So it is given, through
+//! `GIT_INDEX_FILE`, a temporary index holding only the `.gitattributes`
+//! entries of the real one ([`attributes_index`], made in one streaming
+//! pass), which answers every attribute the same.
+//!
 //! ```no_run
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! use annex_core::attr::{Coprocess, attr_value};
@@ -64,12 +71,60 @@ pub struct Coprocess {
     child: Child,
     stdin: Option<ChildStdin>,
     stdout: BufReader<ChildStdout>,
+    /// The index given to `git check-attr`, kept while it runs.
+    _index: Option<tempfile::NamedTempFile>,
+}
+
+/// An index holding only the `.gitattributes` entries (every stage) of
+/// the index of the work tree at `top`, in a temporary file: what `git
+/// check-attr` reads of an index, without the rest. `None` (give git the
+/// real index) when `GIT_INDEX_FILE`, `GIT_DIR`, `GIT_WORK_TREE` or
+/// `GIT_COMMON_DIR` is set, for a bare repository, when
+/// there is no index, or when it cannot be streamed (a split or sparse
+/// index) or the copy cannot be written.
+pub fn attributes_index(top: &Path) -> Option<tempfile::NamedTempFile> {
+    use crate::branch::index::{Reader, Writer};
+    // Where git might find another repository or index than the one
+    // found from `top`, it reads its own.
+    if [
+        "GIT_INDEX_FILE",
+        "GIT_DIR",
+        "GIT_WORK_TREE",
+        "GIT_COMMON_DIR",
+    ]
+    .iter()
+    .any(|v| std::env::var_os(v).is_some())
+    {
+        return None;
+    }
+    let repo = gix::discover(top).ok()?;
+    repo.workdir()?;
+    let kind = repo.object_hash();
+    let mut reader = Reader::open(&repo.index_path(), kind).ok()??;
+    let mut writer = Writer::new(&std::env::temp_dir().join("index"), kind, None).ok()?;
+    while let Some(e) = reader.next_entry().ok()? {
+        let name = e.path.rsplit(|&b| b == b'/').next().unwrap_or(&e.path);
+        if name == b".gitattributes" {
+            writer.push(&e.path, &e.id, e.mode, e.stage).ok()?;
+        }
+    }
+    writer.finish_temp().ok()
 }
 
 impl Coprocess {
-    /// Starts `git -C top ARGS`, its stdin and stdout piped to us.
+    /// Starts `git -C top ARGS`, its stdin and stdout piped to us; `git
+    /// check-attr` with an index of the `.gitattributes` files only
+    /// ([`attributes_index`]).
     pub fn spawn(top: &Path, args: &[&str]) -> Result<Coprocess, AttrError> {
-        let mut child = Command::new("git")
+        let index = match args.first() {
+            Some(&"check-attr") => attributes_index(top),
+            _ => None,
+        };
+        let mut command = Command::new("git");
+        if let Some(index) = &index {
+            command.env("GIT_INDEX_FILE", index.path());
+        }
+        let mut child = command
             .arg("-C")
             .arg(top)
             .args(args)
@@ -90,6 +145,7 @@ impl Coprocess {
             child,
             stdin,
             stdout,
+            _index: index,
         })
     }
 
@@ -243,6 +299,112 @@ mod tests {
         // The process answers again.
         let again = p.query_all(&[b"d.iso"], 3).expect("answer");
         assert_eq!(again[0][2], b"anything");
+    }
+
+    /// `git check-attr` run on the real index, one path per line.
+    fn plain_check_attr(dir: &Path, paths: &[&str]) -> Vec<u8> {
+        let out = Command::new("git")
+            .arg("-C")
+            .arg(dir)
+            .args(["check-attr", "annex.numcopies", "annex.largefiles", "--"])
+            .args(paths)
+            .output()
+            .expect("git runs");
+        assert!(out.status.success());
+        out.stdout
+    }
+
+    #[test]
+    fn check_attr_reads_an_index_of_the_gitattributes_files_only_and_answers_the_same() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let top = dir.path();
+        git(top, &["init", "-q"]);
+        for d in ["a", "a/b", "c", "d"] {
+            std::fs::create_dir_all(top.join(d)).expect("dir");
+        }
+        std::fs::write(top.join(".gitattributes"), "* annex.numcopies=2\n").expect("write");
+        std::fs::write(top.join("a/.gitattributes"), "*.iso annex.numcopies=3\n").expect("write");
+        std::fs::write(
+            top.join("a/b/.gitattributes"),
+            "x* annex.largefiles=anything\n",
+        )
+        .expect("write");
+        // Only in the index: git reads it from there.
+        std::fs::write(top.join("c/.gitattributes"), "* annex.numcopies=5\n").expect("write");
+        // Only in the work tree.
+        std::fs::write(top.join("d/.gitattributes"), "* annex.numcopies=7\n").expect("write");
+        for i in 0..50 {
+            std::fs::write(top.join(format!("a/b/x{i}")), "x").expect("write");
+            std::fs::write(top.join(format!("c/f{i}.iso")), "x").expect("write");
+        }
+        git(top, &["add", ".gitattributes", "a", "c"]);
+        std::fs::remove_file(top.join("c/.gitattributes")).expect("remove");
+        // Staged and then changed in the work tree: the work tree's wins.
+        std::fs::write(top.join("a/.gitattributes"), "*.iso annex.numcopies=4\n").expect("write");
+
+        let index = attributes_index(top).expect("an index of the attributes files");
+        let listed = Command::new("git")
+            .arg("-C")
+            .arg(top)
+            .args(["ls-files", "--stage"])
+            .env("GIT_INDEX_FILE", index.path())
+            .output()
+            .expect("git runs");
+        let listed = String::from_utf8_lossy(&listed.stdout).into_owned();
+        let paths: Vec<&str> = listed
+            .lines()
+            .filter_map(|l| l.split('\t').nth(1))
+            .collect();
+        assert_eq!(
+            paths,
+            vec![
+                ".gitattributes",
+                "a/.gitattributes",
+                "a/b/.gitattributes",
+                "c/.gitattributes"
+            ]
+        );
+
+        let asked = [
+            "top",
+            "a/f.iso",
+            "a/b/x1",
+            "a/b/y.iso",
+            "c/f1.iso",
+            "c/g",
+            "d/h",
+        ];
+        let want = plain_check_attr(top, &asked);
+        let mut p = Coprocess::spawn(
+            top,
+            &[
+                "check-attr",
+                "-z",
+                "--stdin",
+                "annex.numcopies",
+                "annex.largefiles",
+            ],
+        )
+        .expect("spawn");
+        let paths: Vec<&[u8]> = asked.iter().map(|p| p.as_bytes()).collect();
+        let answer = p.query_all(&paths, 6).expect("answer");
+        let mut got = Vec::new();
+        for fields in answer {
+            for pair in fields.chunks(3) {
+                got.extend_from_slice(&pair[0]);
+                got.extend_from_slice(b": ");
+                got.extend_from_slice(&pair[1]);
+                got.extend_from_slice(b": ");
+                got.extend_from_slice(&pair[2]);
+                got.push(b'\n');
+            }
+        }
+        assert_eq!(
+            String::from_utf8_lossy(&got),
+            String::from_utf8_lossy(&want)
+        );
+        assert!(String::from_utf8_lossy(&want).contains("c/f1.iso: annex.numcopies: 5"));
+        assert!(String::from_utf8_lossy(&want).contains("a/f.iso: annex.numcopies: 4"));
     }
 
     #[test]

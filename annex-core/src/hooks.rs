@@ -34,6 +34,8 @@ use crate::key::Key;
 use crate::objects::ObjectStore;
 use crate::pointer::{self, Thin};
 
+mod index_scan;
+
 /// An error of the hook helpers.
 #[derive(Debug, thiserror::Error)]
 pub enum HooksError {
@@ -128,19 +130,11 @@ pub fn files_to_be_committed(
 /// from the index alone: its cache tree is valid and is `HEAD`'s tree (as
 /// `git commit` leaves it), and no entry is unmerged, intent-to-add,
 /// skip-worktree or assume-valid (which the cache tree does not account
-/// for). The index's trailing checksum is not verified (git checks it when
-/// it writes the file; hashing 8 MB at 10^5 files would cost more than
-/// the rest). `false` whenever it cannot tell.
+/// for). The index is read in one streaming pass, its entries stepped
+/// over and never held (`hooks/index_scan.rs`); its trailing checksum is not
+/// verified (git checks it when it writes the file; hashing 8 MB at 10^5
+/// files would cost more than the rest). `false` whenever it cannot tell.
 pub fn index_is_head(repo: &gix::Repository) -> bool {
-    use gix::index::entry::Flags;
-    let Ok(index) = gix::index::File::at(
-        repo.index_path(),
-        repo.object_hash(),
-        true,
-        gix::index::decode::Options::default(),
-    ) else {
-        return false;
-    };
     let Some(head_tree) = repo
         .head_commit()
         .ok()
@@ -149,17 +143,88 @@ pub fn index_is_head(repo: &gix::Repository) -> bool {
     else {
         return false;
     };
-    let Some(cache_tree) = index.tree() else {
-        return false;
-    };
-    if cache_tree.num_entries.is_none() || cache_tree.id != head_tree || index.link().is_some() {
-        return false;
+    index_scan::exact_tree(&repo.index_path(), repo.object_hash().len_in_bytes())
+        .ok()
+        .flatten()
+        .is_some_and(|root| root.as_slice() == head_tree.as_bytes())
+}
+
+/// The record of the last index proven to hold exactly `HEAD`'s tree, in
+/// git-annex's directory of the git dir (`annex/`): the index file's
+/// identity (device, inode, size, modification and change times) and the
+/// commit `HEAD` then named.
+pub fn index_record_path(git_dir: &Path) -> PathBuf {
+    git_dir.join("annex").join("hook-index.clean")
+}
+
+/// How old (seconds) an index must be for its identity to be recorded: an
+/// index written within the same timestamp granule as a later one could
+/// share its identity (git's "racily clean" problem); one older than this
+/// cannot, since every later write has a later modification time.
+const RECORD_MIN_AGE: u64 = 2;
+
+/// The identity of the index file `meta` and the commit `head`, as one
+/// line of the record.
+fn index_identity(meta: &std::fs::Metadata, head: &gix::oid) -> String {
+    use std::os::unix::fs::MetadataExt;
+    format!(
+        "{} {} {} {} {} {} {} {}\n",
+        meta.dev(),
+        meta.ino(),
+        meta.size(),
+        meta.mtime(),
+        meta.mtime_nsec(),
+        meta.ctime(),
+        meta.ctime_nsec(),
+        head.to_hex()
+    )
+}
+
+/// [`index_is_head`], remembered: when the index file is the very one
+/// (same identity) last proven to hold the tree of the commit `HEAD` still
+/// names, the answer is `true` without reading it; otherwise the index is
+/// read, and a positive answer recorded ([`index_record_path`]) when the
+/// index is old enough for its identity to be unique ([`RECORD_MIN_AGE`]
+/// seconds). A repeated commit or check with nothing staged then costs a
+/// few `stat`s instead of a pass over the index. `HEAD` is read as the
+/// commit its branch names (no object is read for that); a detached or
+/// unborn `HEAD`, or a record that cannot be read or written, only means
+/// the index is read.
+pub fn index_is_head_remembered(repo: &gix::Repository) -> bool {
+    let head = repo
+        .head_ref()
+        .ok()
+        .flatten()
+        .and_then(|r| r.target().try_id().map(ToOwned::to_owned));
+    let index_path = repo.index_path();
+    let record = index_record_path(repo.git_dir());
+    let identity = head.and_then(|head| {
+        std::fs::metadata(&index_path)
+            .ok()
+            .map(|m| (index_identity(&m, &head), m))
+    });
+    if let Some((line, _)) = &identity
+        && std::fs::read(&record).is_ok_and(|r| r == line.as_bytes())
+    {
+        return true;
     }
-    let refuse = Flags::INTENT_TO_ADD | Flags::SKIP_WORKTREE | Flags::ASSUME_VALID;
-    index
-        .entries()
-        .iter()
-        .all(|e| e.flags.stage_raw() == 0 && !e.flags.intersects(refuse))
+    let is_head = index_is_head(repo);
+    if is_head
+        && let Some((line, meta)) = identity
+        && meta
+            .modified()
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age.as_secs() >= RECORD_MIN_AGE)
+        && let Some(dir) = record.parent()
+        && dir.is_dir()
+        && let Ok(mut tmp) = tempfile::NamedTempFile::new_in(dir)
+        && tmp.write_all(line.as_bytes()).is_ok()
+    {
+        // Best effort: without the record the next check reads the index.
+        let _ = tmp.persist(&record);
+    }
+    is_head
 }
 
 /// For the file `path` (from the top of the work tree `top`): when it is
@@ -441,6 +506,57 @@ mod tests {
         git(&top, &["commit", "-q", "-m", "moved"]);
         let repo = gix::open(&top).expect("open");
         assert!(index_is_head(&repo), "a commit leaves the cache tree valid");
+    }
+
+    #[test]
+    fn an_index_proven_clean_is_remembered_by_its_identity_only_when_old_enough() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let top = dir.path().canonicalize().expect("canonical");
+        git(&top, &["init", "-q"]);
+        std::fs::create_dir_all(top.join(".git/annex")).expect("annex dir");
+        std::fs::write(top.join("f"), "one").expect("write");
+        git(&top, &["add", "f"]);
+        git(&top, &["commit", "-q", "-m", "one"]);
+        let record = index_record_path(&top.join(".git"));
+        let make_old = |top: &Path| {
+            let ok = Command::new("touch")
+                .args(["-m", "-d", "-1 minute"])
+                .arg(top.join(".git/index"))
+                .status()
+                .expect("touch runs")
+                .success();
+            assert!(ok);
+        };
+        // Fresh from the commit: proven, but too new to be recorded.
+        let repo = gix::open(&top).expect("open");
+        assert!(index_is_head_remembered(&repo));
+        assert!(
+            !record.exists(),
+            "an index written just now is not recorded"
+        );
+        make_old(&top);
+        assert!(index_is_head_remembered(&repo));
+        let first = std::fs::read(&record).expect("recorded");
+        // The record is what answers while the identity holds: a record
+        // naming the current index answers even for a staged change.
+        std::fs::write(top.join("f"), "two").expect("write");
+        git(&top, &["add", "f"]);
+        assert!(!index_is_head_remembered(&repo), "a new index is read");
+        assert_eq!(std::fs::read(&record).expect("record"), first);
+        let meta = std::fs::metadata(top.join(".git/index")).expect("stat");
+        let head = repo.head_id().expect("head").detach();
+        std::fs::write(&record, index_identity(&meta, &head)).expect("forge");
+        assert!(index_is_head_remembered(&repo), "the record is trusted");
+        std::fs::write(&record, &first).expect("restore");
+        assert!(!index_is_head_remembered(&repo));
+        // A commit moves HEAD: the old record no longer matches.
+        git(&top, &["commit", "-q", "-m", "two"]);
+        let repo = gix::open(&top).expect("open");
+        assert!(index_is_head_remembered(&repo));
+        assert_eq!(std::fs::read(&record).expect("record"), first);
+        make_old(&top);
+        assert!(index_is_head_remembered(&repo));
+        assert_ne!(std::fs::read(&record).expect("record"), first);
     }
 
     #[test]

@@ -8,7 +8,15 @@
 //! `pre-commit-annex` hook (or `annex.pre-commit-command`) runs.
 //!
 //! With nothing staged (the index's cache tree is `HEAD`'s tree), git is
-//! not even asked: the cost is reading the index (its checksum unverified).
+//! not even asked: the cost is one streaming pass over the index (its
+//! entries stepped over, its checksum unverified), and none when the same
+//! index file was already proven to hold the same `HEAD`'s tree
+//! (`.git/annex/hook-index.clean`, [`hooks::index_is_head_remembered`]).
+//!
+//! Both hook commands (`pre-commit PATH...` and `smudge --update`) are
+//! recognised before the whole command line is built ([`hook_fast_path`]):
+//! building the parser for every command costs more than a hook with
+//! nothing to do, and they run on every commit and checkout.
 //!
 //! Nothing is recorded in the `git-annex` branch, as git-annex's
 //! `pre-commit` records nothing (views, which it updates metadata for,
@@ -112,6 +120,76 @@ impl HookRepo {
     }
 }
 
+/// The hook commands, run without building the parser of every command
+/// when `args` (the program name first) is exactly what the hooks run:
+/// `pre-commit` with paths and no option, or `smudge --update`. Returns
+/// the exit code, or `None` to parse the command line as usual (any
+/// other command line, and `smudge --update` with something logged).
+pub(crate) fn hook_fast_path(args: &[OsString]) -> Option<i32> {
+    let (command, rest) = args.get(1..)?.split_first()?;
+    let code = |r: Result<(), CommandError>| match r {
+        Ok(()) => 0,
+        Err(e) => e.report(),
+    };
+    if command == "pre-commit" && rest.iter().all(|a| !a.as_bytes().starts_with(b"-")) {
+        return Some(code(run(Args {
+            paths: rest.to_vec(),
+        })));
+    }
+    if command == "smudge" && rest.len() == 1 && rest[0] == "--update" && nothing_smudged() {
+        return Some(0);
+    }
+    None
+}
+
+/// Whether the smudge log of the repository git would use here is
+/// provably missing or empty, found without opening the repository: the
+/// git dir `GIT_DIR` names, else the first `.git` directory at or above
+/// the current directory. `false` (open it and look) whenever discovery
+/// could go otherwise: a `.git` file (a linked work tree, a submodule)
+/// or symlink, a directory on the way up that may itself be a git dir
+/// (it has a `HEAD`), discovery limited by `GIT_CEILING_DIRECTORIES` or
+/// `GIT_DISCOVERY_ACROSS_FILESYSTEM`, or anything that cannot be read.
+fn nothing_smudged() -> bool {
+    if std::env::var_os("GIT_CEILING_DIRECTORIES").is_some()
+        || std::env::var_os("GIT_DISCOVERY_ACROSS_FILESYSTEM").is_some()
+    {
+        return false;
+    }
+    let Ok(cwd) = std::env::current_dir() else {
+        return false;
+    };
+    let git_dir = match annex_core::gitrepo::git_dir_env() {
+        Some(dir) => cwd.join(dir),
+        None => {
+            let mut found = None;
+            for dir in cwd.ancestors() {
+                let dot_git = dir.join(".git");
+                match std::fs::symlink_metadata(&dot_git) {
+                    Ok(m) if m.is_dir() => {
+                        found = Some(dot_git);
+                        break;
+                    }
+                    Ok(_) => return false,
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(_) => return false,
+                }
+                if std::fs::symlink_metadata(dir.join("HEAD")).is_ok() {
+                    return false;
+                }
+            }
+            match found {
+                Some(d) => d,
+                None => return false,
+            }
+        }
+    };
+    match std::fs::metadata(hooks::smudge_log_path(&git_dir)) {
+        Ok(m) => m.len() == 0,
+        Err(e) => e.kind() == std::io::ErrorKind::NotFound,
+    }
+}
+
 /// Runs `pre-commit`.
 pub fn run(args: Args) -> Result<(), CommandError> {
     let hr = HookRepo::open()?;
@@ -122,8 +200,8 @@ pub fn run(args: Args) -> Result<(), CommandError> {
     // HEAD's tree (as `git commit` leaves it); a temporary index (`git
     // commit -a` or with paths gives the hook one in GIT_INDEX_FILE) is
     // left to git, which reads it.
-    let nothing_staged =
-        std::env::var_os("GIT_INDEX_FILE").is_none() && hooks::index_is_head(hr.repo.gix());
+    let nothing_staged = std::env::var_os("GIT_INDEX_FILE").is_none()
+        && hooks::index_is_head_remembered(hr.repo.gix());
     let files = if nothing_staged {
         Vec::new()
     } else {

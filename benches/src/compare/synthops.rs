@@ -143,6 +143,7 @@ impl SynthOp {
             "s-lock" => Some(" (1,000 unlocked files)"),
             "s-move-from" => Some(" (1,000 files)"),
             "s-init-clone" => Some(" (in a bare clone)"),
+            "s-pre-commit" | "s-smudge-update" => Some(" (hook, nothing to do)"),
             _ => None,
         } {
             s.push_str(note);
@@ -220,6 +221,29 @@ pub const SYNTH_OPS: &[SynthOp] = &[
         id: "s-fsck",
         program: Program::Annex,
         args: &["fsck"],
+        cwd: "repo",
+        start: Start::Warm,
+        prepare: &[],
+        undo: &[],
+        check: SynthCheck::ExitStatus,
+    },
+    SynthOp {
+        id: "s-pre-commit",
+        program: Program::Annex,
+        args: &["pre-commit", "."],
+        cwd: "repo",
+        // The builder writes the index without a cache tree; `git
+        // commit` leaves a valid one, which `write-tree` makes (once: it
+        // leaves a valid cache tree as it is).
+        start: Start::InPlace,
+        prepare: &[shell(&["cd repo && git write-tree > /dev/null"])],
+        undo: &[],
+        check: SynthCheck::ExitStatus,
+    },
+    SynthOp {
+        id: "s-smudge-update",
+        program: Program::Annex,
+        args: &["smudge", "--update"],
         cwd: "repo",
         start: Start::Warm,
         prepare: &[],
