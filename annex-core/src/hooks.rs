@@ -184,7 +184,7 @@ fn index_identity(meta: &std::fs::Metadata, head: &gix::oid) -> String {
 /// (same identity) last proven to hold the tree of the commit `HEAD` still
 /// names, the answer is `true` without reading it; otherwise the index is
 /// read, and a positive answer recorded ([`index_record_path`]) when the
-/// index is old enough for its identity to be unique ([`RECORD_MIN_AGE`]
+/// index is old enough for its identity to be unique (two
 /// seconds). A repeated commit or check with nothing staged then costs a
 /// few `stat`s instead of a pass over the index. `HEAD` is read as the
 /// commit its branch names (no object is read for that); a detached or
