@@ -113,6 +113,16 @@ fn fresh_files_are_left_to_git() {
     std::fs::write(d.join("a"), "a\n").unwrap();
     git(d, &["add", "a"]);
     git(d, &["commit", "-q", "-m", "x"]);
+    // On a loaded machine the commit may end in a later second than the
+    // file was written: give the index the file's time, as a fast commit
+    // leaves it (regression: this test failed in CI under load).
+    let st = std::process::Command::new("touch")
+        .arg("-r")
+        .arg(d.join("a"))
+        .arg(d.join(".git/index"))
+        .status()
+        .unwrap();
+    assert!(st.success());
     assert!(!clean(d));
 }
 
