@@ -13,8 +13,8 @@
 //!
 //! ```
 //! use annex_core::p2p::message::Message;
-//! let m = Message::parse(b"GET 0 dir/a%file SHA256E-s3--abc").unwrap();
-//! assert_eq!(m.to_line(), b"GET 0 dir/a%file SHA256E-s3--abc");
+//! let m = Message::parse(b"GET 0 dir/100%%.txt SHA256E-s3--abc").unwrap();
+//! assert_eq!(m.to_line(), b"GET 0 dir/100%%.txt SHA256E-s3--abc");
 //! ```
 
 pub mod io;
