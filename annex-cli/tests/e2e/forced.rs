@@ -13,19 +13,7 @@ use crate::{ours, support};
 /// `.gitattributes`), cloned and given all the content.
 fn origin_and_clone() -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
-    let o = dir.path().join("o");
-    fs::create_dir(&o).unwrap();
-    support::git(&o, &["init", "-q"]);
-    // Fixed UUIDs: both pairs show the same ones.
-    support::git(
-        &o,
-        &[
-            "config",
-            "annex.uuid",
-            "11111111-0000-4000-8000-000000000001",
-        ],
-    );
-    support::annex(&o, &["init", "-q", "origin"]);
+    let o = crate::pair::origin_in(dir.path());
     fs::create_dir(o.join("attr")).unwrap();
     fs::write(o.join("f1"), "one").unwrap();
     fs::write(o.join("f2"), "two two").unwrap();

@@ -13,18 +13,7 @@ use crate::{ours, support};
 /// origin (dropped here).
 fn pair() -> (tempfile::TempDir, PathBuf, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
-    let o = dir.path().join("o");
-    fs::create_dir(&o).unwrap();
-    support::git(&o, &["init", "-q"]);
-    support::git(
-        &o,
-        &[
-            "config",
-            "annex.uuid",
-            "11111111-0000-4000-8000-000000000001",
-        ],
-    );
-    support::annex(&o, &["init", "-q", "origin"]);
+    let o = crate::pair::origin_in(dir.path());
     for (f, c) in [
         ("f1", "one"),
         ("f2", "two"),

@@ -184,3 +184,18 @@ pub fn annexed(files: &'static [(&'static str, &'static str)]) -> impl Fn(&Path)
         support::git(d, &["commit", "-q", "-m", "files"]);
     }
 }
+
+/// The UUID [`origin_in`] gives its repository.
+pub const ORIGIN_UUID: &str = "11111111-0000-4000-8000-000000000001";
+
+/// A git repository `o` under `dir`, initialized by the reference as
+/// `origin` with the fixed UUID [`ORIGIN_UUID`] (so that two runs print
+/// the same UUIDs); returns its path.
+pub fn origin_in(dir: &Path) -> PathBuf {
+    let o = dir.join("o");
+    std::fs::create_dir(&o).expect("mkdir o");
+    support::git(&o, &["init", "-q"]);
+    support::git(&o, &["config", "annex.uuid", ORIGIN_UUID]);
+    support::annex(&o, &["init", "-q", "origin"]);
+    o
+}

@@ -14,18 +14,7 @@ use crate::{ours, support};
 /// by the reference with fixed UUIDs.
 fn pair() -> (tempfile::TempDir, PathBuf, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
-    let o = dir.path().join("o");
-    fs::create_dir(&o).unwrap();
-    support::git(&o, &["init", "-q"]);
-    support::git(
-        &o,
-        &[
-            "config",
-            "annex.uuid",
-            "11111111-0000-4000-8000-000000000001",
-        ],
-    );
-    support::annex(&o, &["init", "-q", "origin"]);
+    let o = crate::pair::origin_in(dir.path());
     fs::write(o.join("f1"), "one").unwrap();
     fs::write(o.join("f2"), "two").unwrap();
     support::annex(&o, &["add", "-q", "."]);

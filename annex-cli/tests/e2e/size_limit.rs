@@ -11,18 +11,7 @@ use crate::{ours, support};
 /// and a clone with none of their content.
 fn pair() -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
-    let o = dir.path().join("o");
-    fs::create_dir(&o).unwrap();
-    support::git(&o, &["init", "-q"]);
-    support::git(
-        &o,
-        &[
-            "config",
-            "annex.uuid",
-            "11111111-0000-4000-8000-000000000001",
-        ],
-    );
-    support::annex(&o, &["init", "-q", "origin"]);
+    let o = crate::pair::origin_in(dir.path());
     for (f, n) in [("f1", 1000), ("f2", 2000), ("f3", 3000), ("f4", 500)] {
         fs::write(o.join(f), f.repeat(n / 2)).unwrap();
     }
