@@ -236,20 +236,12 @@ impl Server {
         if !self.store.has(key) {
             return Ok(w.send(&Message::Success)?);
         }
-        let ok = match content::lock_for_removal(&self.store, key) {
-            Ok(None) => true,
-            Ok(Some(lock)) => {
-                if before.is_some_and(|ts| monotonic_seconds() >= ts) {
-                    false
-                } else {
-                    drop(lock);
-                    // The remote's removal takes the same lock again, the
-                    // log first and then the content.
-                    self.repo.remove(key).is_ok() && !self.store.has(key)
-                }
-            }
-            Err(_) => false,
-        };
+        // Past the client's deadline: refused. Otherwise the repository's
+        // removal takes the removal lock (refused while any lock or
+        // retention time holds the content), writes the log, then removes.
+        let ok = before.is_none_or(|ts| monotonic_seconds() < ts)
+            && self.repo.remove(key).is_ok()
+            && !self.store.has(key);
         Ok(w.send(&success(ok))?)
     }
 
@@ -417,18 +409,7 @@ impl Server {
     /// sender saw the content change while sending, so a key with no hash
     /// to check cannot be admitted.
     fn admit(&self, key: &Key, tmp: &Path, changed: bool) -> Result<bool, ServerError> {
-        let size_ok = match (key.size(), std::fs::metadata(tmp)) {
-            (Some(s), Ok(m)) => m.len() == s,
-            (None, Ok(_)) => true,
-            (_, Err(_)) => false,
-        };
-        let verified = size_ok
-            && match annex_core::backend::verify_key(key, tmp) {
-                Ok(Some(ok)) => ok,
-                Ok(None) => !changed,
-                Err(_) => false,
-            };
-        if !verified {
+        if !annex_core::backend::received_content_ok(key, tmp, changed) {
             let _ = std::fs::remove_file(tmp);
             return Ok(false);
         }

@@ -467,6 +467,25 @@ impl std::fmt::Display for Backend {
     }
 }
 
+/// Whether content received over a network into `path` may be taken as
+/// `key`'s: its size is the key's (when the key has one) and its hash
+/// matches; a key with no hash to check is taken only when the sender did
+/// not see the content change while sending (`changed`, the P2P
+/// protocol's `INVALID`).
+pub fn received_content_ok(key: &Key, path: &Path, changed: bool) -> bool {
+    let size_ok = match (key.size(), std::fs::metadata(path)) {
+        (Some(s), Ok(m)) => m.len() == s,
+        (None, Ok(_)) => true,
+        (_, Err(_)) => false,
+    };
+    size_ok
+        && match verify_key(key, path) {
+            Ok(Some(ok)) => ok,
+            Ok(None) => !changed,
+            Err(_) => false,
+        }
+}
+
 /// Whether the file at `path` has the content `key` names, with the backend
 /// named in the key. `Ok(None)` when we have no such backend.
 pub fn verify_key(key: &Key, path: &Path) -> Result<Option<bool>, BackendError> {

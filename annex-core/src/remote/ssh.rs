@@ -507,17 +507,7 @@ impl Remote for SshRemote {
             } else {
                 true
             };
-            let size_ok = match (key.size(), std::fs::metadata(dest)) {
-                (Some(s), Ok(m)) => m.len() == s,
-                (None, Ok(_)) => true,
-                (_, Err(_)) => false,
-            };
-            let verified = size_ok
-                && match crate::backend::verify_key(key, dest) {
-                    Ok(Some(ok)) => ok,
-                    Ok(None) => valid,
-                    Err(_) => false,
-                };
+            let verified = crate::backend::received_content_ok(key, dest, !valid);
             let reply = if verified {
                 Message::Success
             } else {
