@@ -4,10 +4,11 @@
 //! The files are found as git-annex finds them: first the files git does
 //! not know (`git ls-files --others --exclude-standard`, so `.gitignore`
 //! is respected), then the modified ones (`git ls-files --modified`); one
-//! git process each for the whole run. `annex.largefiles` and
-//! `annex.backend` come from git config, `.gitattributes` (one `git
-//! check-attr --stdin` process) and `git annex config`, in that order of
-//! precedence. With `-J N` the files are hashed and ingested by N threads;
+//! git process each for the whole run. `annex.largefiles` comes from git
+//! config, `.gitattributes` (one `git check-attr --stdin` process) and
+//! `git annex config`, in that order of precedence; the backend from
+//! `--backend`, the file's `annex.backend` attribute, then git config,
+//! as git-annex chooses it. With `-J N` the files are hashed and ingested by N threads;
 //! the index is updated once, in-process, at the end (after each item with
 //! `--batch`).
 //!
@@ -225,9 +226,11 @@ struct Policy {
     config_largefiles: Option<Vec<u8>>,
     /// `annex.largefiles` from `git annex config`.
     branch_largefiles: Option<Vec<u8>>,
-    /// `annex.backend` from `--backend` or git config.
-    backend: Option<String>,
-    branch_backend: Option<String>,
+    /// `--backend`: overrides every other setting.
+    forced_backend: Option<String>,
+    /// `annex.backend` from git config: used when the file's
+    /// `annex.backend` attribute is unset.
+    config_backend: Option<String>,
     matchers: HashMap<Vec<u8>, Arc<dyn LargeFilesMatcher>>,
     /// The top of the work tree (where `mimetype=` reads files).
     top: std::path::PathBuf,
@@ -293,11 +296,8 @@ impl Policy {
             force: args.force,
             config_largefiles: ctx.config.get("annex.largefiles").map(|v| v.to_vec()),
             branch_largefiles: bget("annex.largefiles"),
-            backend: args
-                .backend
-                .clone()
-                .or_else(|| ctx.config.get_str("annex.backend")),
-            branch_backend: None,
+            forced_backend: args.backend.clone(),
+            config_backend: ctx.config.get_str("annex.backend"),
             matchers: HashMap::new(),
             top: top.to_path_buf(),
             json_progress: args.output.json_progress,
@@ -332,8 +332,10 @@ impl Policy {
                     .clone()
                     .map(|e| (e, "git-annex config"))
             });
+        // git-annex's order: --backend, the file's `annex.backend`
+        // attribute, then git config's `annex.backend`.
         let backend_name = self
-            .backend
+            .forced_backend
             .clone()
             .or_else(|| {
                 attrs
@@ -341,7 +343,7 @@ impl Policy {
                     .as_ref()
                     .map(|b| String::from_utf8_lossy(b).into_owned())
             })
-            .or_else(|| self.branch_backend.clone());
+            .or_else(|| self.config_backend.clone());
         let backend = match backend_name {
             None => Backend::Sha256E,
             Some(n) => Backend::from_name(&n)

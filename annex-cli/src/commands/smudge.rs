@@ -56,6 +56,9 @@ pub(crate) struct AnnexFilter {
     top: PathBuf,
     repo: GitRepo,
     ingester: Ingester,
+    /// git config's `annex.backend` (SHA256E when unset): the backend
+    /// of `ingester`.
+    config_backend: Backend,
     dotfiles: bool,
     config_largefiles: Option<Vec<u8>>,
     branch_largefiles: Option<Vec<u8>>,
@@ -77,6 +80,7 @@ impl AnnexFilter {
             None => Backend::Sha256E,
         };
         let ingester = Ingester::new(top.clone(), ctx.store.clone(), backend);
+        let config_backend = backend;
         let branch = ctx.state.config().unwrap_or_default();
         Ok(AnnexFilter {
             dotfiles: ctx.config.get_bool("annex.dotfiles").unwrap_or(false),
@@ -86,8 +90,52 @@ impl AnnexFilter {
             top,
             repo,
             ingester,
+            config_backend,
             attrs: None,
         })
+    }
+
+    /// The value of `path`'s attribute answered in field `field` of `git
+    /// check-attr -z --stdin annex.backend annex.largefiles` (2: the
+    /// backend, 5: largefiles); `None` when unset or unspecified.
+    fn attribute(&mut self, path: &[u8], field: usize) -> Result<Option<Vec<u8>>, String> {
+        if self.attrs.is_none() {
+            self.attrs = Some(
+                Coprocess::spawn(
+                    &self.top,
+                    &[
+                        "check-attr",
+                        "-z",
+                        "--stdin",
+                        "annex.backend",
+                        "annex.largefiles",
+                    ],
+                )
+                .map_err(|e| e.to_string())?,
+            );
+        }
+        let answer = match &mut self.attrs {
+            Some(p) => p.query_all(&[path], 6).map_err(|e| e.to_string())?,
+            None => Vec::new(),
+        };
+        Ok(answer
+            .into_iter()
+            .next()
+            .and_then(|mut f| (field < f.len()).then(|| std::mem::take(&mut f[field])))
+            .and_then(attr_value))
+    }
+
+    /// The backend of a file new to the annex, as git-annex chooses it:
+    /// its `annex.backend` attribute, else git config's `annex.backend`,
+    /// else SHA256E.
+    fn new_file_backend(&mut self, path: &[u8]) -> Result<Backend, String> {
+        match self.attribute(path, 2)? {
+            Some(name) => {
+                let name = String::from_utf8_lossy(&name).into_owned();
+                Backend::from_name(&name).ok_or_else(|| format!("unknown backend {name}"))
+            }
+            None => Ok(self.config_backend),
+        }
     }
 
     /// `annex.largefiles` for `path`: git config, `.gitattributes`, then
@@ -96,21 +144,7 @@ impl AnnexFilter {
         if let Some(e) = &self.config_largefiles {
             return Ok(Some((e.clone(), "git config")));
         }
-        if self.attrs.is_none() {
-            self.attrs = Some(
-                Coprocess::spawn(
-                    &self.top,
-                    &["check-attr", "-z", "--stdin", "annex.largefiles"],
-                )
-                .map_err(|e| e.to_string())?,
-            );
-        }
-        let answer = match &mut self.attrs {
-            Some(p) => p.query_all(&[path], 3).map_err(|e| e.to_string())?,
-            None => Vec::new(),
-        };
-        let v = answer.into_iter().next().and_then(|mut f| f.pop());
-        let v = v.and_then(attr_value);
+        let v = self.attribute(path, 5)?;
         Ok(v.map(|v| (v, "gitattributes")).or_else(|| {
             self.branch_largefiles
                 .clone()
@@ -170,10 +204,16 @@ impl FilterHandler for AnnexFilter {
         if !annex {
             return Ok(CleanResult::Passthrough);
         }
-        // An annexed file keeps its key's backend (as git-annex's clean).
-        let key = match old_key.as_ref().and_then(Backend::for_key) {
-            Some(b) => self.ingester.with_backend(b).clean(path, &full),
-            _ => self.ingester.clean(path, &full),
+        // An annexed file keeps its key's backend (as git-annex's clean);
+        // a new one gets the backend git-annex would choose.
+        let backend = match old_key.as_ref().and_then(Backend::for_key) {
+            Some(b) => b,
+            None => self.new_file_backend(path)?,
+        };
+        let key = if backend == self.config_backend {
+            self.ingester.clean(path, &full)
+        } else {
+            self.ingester.with_backend(backend).clean(path, &full)
         }
         .map_err(|e| e.to_string())?;
         self.ctx

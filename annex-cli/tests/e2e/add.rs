@@ -441,3 +441,56 @@ fn gitattributes_decide_as_for_the_reference() {
     );
     assert_eq!(snapshot(b.path()), snapshot(a.path()));
 }
+
+/// Regression: a file's `annex.backend` attribute wins over git config's
+/// `annex.backend` (git-annex's `chooseBackend`), for `git annex add` and
+/// for the clean filter of `git add` (which used git config alone).
+#[test]
+fn backend_attribute_overrides_git_config_for_add_and_clean_filter() {
+    let a = tree();
+    let b = tree();
+    for dir in [a.path(), b.path()] {
+        fs::write(dir.join(".gitattributes"), "*.txt annex.backend=SHA1\n").unwrap();
+        support::git(dir, &["config", "annex.backend", "MD5E"]);
+    }
+    let theirs = support::annex_output(a.path(), &["add", "--json"], None);
+    let mine = ours(b.path(), &["add", "--json"]);
+    check(&mine);
+    assert_eq!(
+        String::from_utf8_lossy(&mine.stdout),
+        String::from_utf8_lossy(&theirs.stdout)
+    );
+    assert_eq!(snapshot(b.path()), snapshot(a.path()));
+    // New unlocked files through `git add`: each side's filter (ours
+    // both as the long-running filter process and as the one-shot clean).
+    let keys = |dir: &Path, filter: &[String], name: &str| {
+        fs::write(dir.join(format!("{name}.txt")), "new text\n").unwrap();
+        fs::write(dir.join(format!("{name}.dat")), "new data\n").unwrap();
+        let mut args: Vec<String> = vec!["-c".into(), "annex.largefiles=anything".into()];
+        args.extend_from_slice(filter);
+        let (txt, dat) = (format!("{name}.txt"), format!("{name}.dat"));
+        args.extend(["add".into(), txt.clone(), dat.clone()]);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        support::git(dir, &args);
+        support::git(dir, &["show", &format!(":{txt}"), &format!(":{dat}")])
+    };
+    let theirs = keys(a.path(), &[], "new");
+    assert!(theirs.contains("SHA1-s9--"), "{theirs}");
+    assert!(theirs.contains("MD5E-s9--"), "{theirs}");
+    let bin = env!("CARGO_BIN_EXE_git-annex-rs");
+    let process = [
+        "-c".to_string(),
+        format!("filter.annex.process={bin} filter-process"),
+    ];
+    assert_eq!(keys(b.path(), &process, "new"), theirs);
+    // git runs a `clean` command only when no filter process is set.
+    support::git(b.path(), &["config", "--unset", "filter.annex.process"]);
+    let one_shot = [
+        "-c".to_string(),
+        format!("filter.annex.clean={bin} smudge --clean -- %f"),
+    ];
+    assert_eq!(
+        keys(b.path(), &one_shot, "other"),
+        keys(a.path(), &[], "other")
+    );
+}
