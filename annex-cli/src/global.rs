@@ -243,6 +243,7 @@ pub fn extract(
                 None
             };
             let effect = match s.effect {
+                Effect::SizeLimit if SIZE_LIMIT_IGNORED.contains(&c.get_name()) => Effect::Ignored,
                 Effect::SizeLimit if !SIZE_LIMITED.contains(&c.get_name()) => Effect::Unsupported,
                 e => e,
             };
@@ -261,7 +262,14 @@ pub fn extract(
 }
 
 /// The commands that honour `--size-limit`.
-const SIZE_LIMITED: &[&str] = &["get", "copy", "move", "drop", "mirror"];
+const SIZE_LIMITED: &[&str] = &[
+    "get", "copy", "move", "drop", "mirror", "find", "findkeys", "findref", "whereis",
+];
+
+/// The commands that take `--size-limit` without honouring it, as the
+/// reference: it counts only keys that an action starts on, and these
+/// start none (or show every item in one listing).
+const SIZE_LIMIT_IGNORED: &[&str] = &["info", "list", "log", "whereused"];
 
 fn apply(
     g: &mut Globals,
@@ -369,6 +377,20 @@ pub fn size_limit_admits(size: impl FnOnce() -> Option<u64>) -> bool {
             false
         }
     }
+}
+
+/// [`size_limit_admits`] for `key`: its size, else its content's here
+/// (git-annex's `checkSizeLimit`).
+pub fn size_limit_admits_key(
+    store: &annex_core::objects::ObjectStore,
+    key: &annex_core::key::Key,
+) -> bool {
+    size_limit_admits(|| {
+        key.size().or_else(|| {
+            let path = store.find(key)?;
+            std::fs::metadata(path).ok().map(|m| m.len())
+        })
+    })
 }
 
 /// Whether `--size-limit` is given (commands then act one item at a time).

@@ -155,7 +155,7 @@ pub fn run(args: Args) -> Result<(), CommandError> {
     }
     out.flush().map_err(CommandError::from_write)?;
     drop(out);
-    reporter.finish()
+    crate::global::finish_size_limit(reporter.finish())
 }
 
 impl Finder<'_> {
@@ -176,6 +176,9 @@ impl Finder<'_> {
         if let Some(stop) = crate::global::time_limit_reached() {
             out.flush().map_err(CommandError::from_write)?;
             return Err(stop);
+        }
+        if !crate::global::size_limit_admits_key(&self.ctx.store, key) {
+            return Ok(false);
         }
         if self.json {
             write_json(out, key, file).map_err(CommandError::from_write)?;

@@ -100,6 +100,9 @@ impl<'a> Lister<'a> {
         key: &Key,
     ) -> Result<(), CommandError> {
         let w = |out: &mut dyn Write, b: &[u8]| out.write_all(b).map_err(CommandError::from_write);
+        if !crate::global::size_limit_admits_key(&self.ctx.store, key) {
+            return Ok(());
+        }
         if self.json {
             let mut m = Map::new();
             for (n, v) in format_vars(key, file) {
@@ -149,5 +152,6 @@ pub fn run(args: Args) -> Result<(), CommandError> {
             lister.show(&mut out, None, &key)?;
         }
     }
-    out.flush().map_err(CommandError::from_write)
+    out.flush().map_err(CommandError::from_write)?;
+    crate::global::finish_size_limit(Ok(()))
 }

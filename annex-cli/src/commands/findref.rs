@@ -61,5 +61,6 @@ pub fn run(args: Args) -> Result<(), CommandError> {
             }
         }
     }
-    out.flush().map_err(CommandError::from_write)
+    out.flush().map_err(CommandError::from_write)?;
+    crate::global::finish_size_limit(Ok(()))
 }

@@ -206,6 +206,8 @@ struct Whereis<'a> {
     repos: Repos,
     /// The `--format`, parsed, and as given.
     format: Option<(Format, Vec<u8>)>,
+    /// The object store (for `--size-limit`: the size of content here).
+    store: &'a annex_core::objects::ObjectStore,
 }
 
 /// Shows where each file's (or key's) content is.
@@ -241,6 +243,7 @@ pub fn run(args: Args) -> Result<(), CommandError> {
         snap,
         repos,
         format,
+        store: &ctx.store,
     };
     let matching = args.matching.matcher(&ctx)?;
     // Whether an item passes the matching options.
@@ -326,11 +329,14 @@ pub fn run(args: Args) -> Result<(), CommandError> {
             reporter.count_failure();
         }
     }
-    reporter.finish()
+    crate::global::finish_size_limit(reporter.finish())
 }
 
 impl Whereis<'_> {
     fn show(&self, reporter: &mut Reporter, it: &Item<'_>) -> Result<(), CommandError> {
+        if !crate::global::size_limit_admits_key(&self.store, it.key) {
+            return Ok(());
+        }
         let repos = &self.repos;
         let locations = repos.key_locations(&self.snap, it.key)?;
         // URLs of each location: the web's registered URLs.

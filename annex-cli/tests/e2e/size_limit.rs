@@ -54,7 +54,17 @@ fn size_limit_acts_on_what_fits_and_exits_101_as_the_reference() {
             &["mirror", "--from", "origin", "--size-limit", "3000"],
         ),
         (&[], &["get", "--size-limit", "lots"]),
-        (&[], &["whereis", "--size-limit", "1"]),
+        (&[], &["fsck", "--size-limit", "1"]),
+        // The listings count what they show, as the reference's.
+        (&[&["get", "-q", "f2", "f4"]], &["find", "--size-limit", "2200"]),
+        (&[], &["find", "--in", "origin", "--size-limit", "3000", "--json"]),
+        (&[], &["findkeys", "--in", "origin", "--size-limit", "2000"]),
+        (&[], &["findref", "HEAD", "--size-limit", "2000"]),
+        (&[], &["whereis", "--size-limit", "3500"]),
+        (&[], &["whereis", "--json", "--size-limit", "0"]),
+        // Taken and ignored, as by the reference.
+        (&[], &["list", "--size-limit", "1"]),
+        (&[], &["info", "--fast", "--size-limit", "1", "f1"]),
     ];
     for (setup, args) in cases {
         let (_a, ca) = pair();
@@ -65,8 +75,8 @@ fn size_limit_acts_on_what_fits_and_exits_101_as_the_reference() {
         }
         let theirs = support::annex_output(&ca, args, None);
         let mine = ours(&cb, args);
-        if args[0] == "whereis" {
-            // Not honoured by whereis here: refused rather than ignored.
+        if args[0] == "fsck" {
+            // Not honoured by fsck here: refused rather than ignored.
             assert_eq!(mine.status.code(), Some(1), "{args:?}");
             continue;
         }
