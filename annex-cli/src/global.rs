@@ -263,7 +263,8 @@ pub fn extract(
 
 /// The commands that honour `--size-limit`.
 const SIZE_LIMITED: &[&str] = &[
-    "get", "copy", "move", "drop", "mirror", "find", "findkeys", "findref", "whereis",
+    "get", "copy", "move", "drop", "mirror", "find", "findkeys", "findref", "whereis", "lock",
+    "unlock", "unannex", "metadata", "migrate",
 ];
 
 /// The commands that take `--size-limit` without honouring it, as the

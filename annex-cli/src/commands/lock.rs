@@ -52,6 +52,9 @@ pub fn run(args: Args) -> Result<(), CommandError> {
         .iter()
         .filter(|f| !f.locked || staged.is_symlink(&f.path) == Some(false))
     {
+        if !crate::global::size_limit_admits_key(&ctx.store, &f.key) {
+            continue;
+        }
         let input = input_of(&f.path).unwrap_or_else(|| shower.raw(&f.path));
         let mut action = reporter.start(Some(&shower.raw(&f.path)), None, &input)?;
         action.field("key", Value::String(f.key.to_string()));
@@ -75,5 +78,5 @@ pub fn run(args: Args) -> Result<(), CommandError> {
     }
     ingest::stage(&repo, &entries)?;
     crate::commands::add::finish_recording(&ctx, &reporter, !entries.is_empty())?;
-    reporter.finish()
+    crate::global::finish_size_limit(reporter.finish())
 }

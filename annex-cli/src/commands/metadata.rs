@@ -211,7 +211,12 @@ pub fn run(args: Args) -> Result<(), CommandError> {
                file: Option<&[u8]>,
                key: &Key,
                input: Option<&[u8]>|
-     -> Result<(), CommandError> { act(&ctx, reporter, &mode, file, key, input) };
+     -> Result<(), CommandError> {
+        if !crate::global::size_limit_admits_key(&ctx.store, key) {
+            return Ok(());
+        }
+        act(&ctx, reporter, &mode, file, key, input)
+    };
     if let Some(key) = &key_arg {
         one(&mut reporter, None, key, None)?;
     } else if args.all || (ctx.worktree.is_none() && args.paths.is_empty()) {
@@ -245,7 +250,7 @@ pub fn run(args: Args) -> Result<(), CommandError> {
     if matches!(mode, Mode::Set(_)) {
         ctx.commit(&reporter)?;
     }
-    reporter.finish()
+    crate::global::finish_size_limit(reporter.finish())
 }
 
 /// Without `--force`, each path given must name at most one file.

@@ -57,6 +57,9 @@ pub fn run(args: Args) -> Result<(), CommandError> {
                 return Ok(());
             }
         }
+        if !crate::global::size_limit_admits_key(&ctx.store, &f.key) {
+            return Ok(());
+        }
         let file = shown.path(&ctx, &f.path);
         let input = input.map_or_else(|| file.clone(), |i| os_bytes(i));
         let mut action = reporter.start(Some(&file), Some(&f.key), &input)?;
@@ -88,5 +91,5 @@ pub fn run(args: Args) -> Result<(), CommandError> {
     if (committed || changed) && !reporter.is_json() && !args.output.quiet {
         crate::output::outln!("(recording state in git...)")?;
     }
-    reporter.finish()
+    crate::global::finish_size_limit(reporter.finish())
 }

@@ -59,7 +59,7 @@ pub fn run(args: Args) -> Result<(), CommandError> {
         args.fast,
         args.output.quiet,
     )?;
-    reporter.finish()
+    crate::global::finish_size_limit(reporter.finish())
 }
 
 /// Unannexes the annexed files with content the paths name (all below the
@@ -87,6 +87,9 @@ fn unannex_files(
             {
                 return Ok(());
             }
+        }
+        if !crate::global::size_limit_admits_key(&ctx.store, &f.key) {
+            return Ok(());
         }
         let file = shown.path(ctx, &f.path);
         let input = input.map_or_else(|| file.clone(), |i| os_bytes(i));

@@ -56,12 +56,42 @@ fn size_limit_acts_on_what_fits_and_exits_101_as_the_reference() {
         (&[], &["get", "--size-limit", "lots"]),
         (&[], &["fsck", "--size-limit", "1"]),
         // The listings count what they show, as the reference's.
-        (&[&["get", "-q", "f2", "f4"]], &["find", "--size-limit", "2200"]),
-        (&[], &["find", "--in", "origin", "--size-limit", "3000", "--json"]),
+        (
+            &[&["get", "-q", "f2", "f4"]],
+            &["find", "--size-limit", "2200"],
+        ),
+        (
+            &[],
+            &["find", "--in", "origin", "--size-limit", "3000", "--json"],
+        ),
         (&[], &["findkeys", "--in", "origin", "--size-limit", "2000"]),
         (&[], &["findref", "HEAD", "--size-limit", "2000"]),
         (&[], &["whereis", "--size-limit", "3500"]),
         (&[], &["whereis", "--json", "--size-limit", "0"]),
+        // Commands that change files count the files they act on.
+        (&[&["get", "-q", "."]], &["unlock", "--size-limit", "2500"]),
+        (
+            &[&["get", "-q", "."], &["unlock", "-q", "."]],
+            &["lock", "--size-limit", "4000", "--json"],
+        ),
+        (
+            &[],
+            &[
+                "metadata",
+                "-s",
+                "a=b",
+                "f1",
+                "f2",
+                "f3",
+                "--size-limit",
+                "3000",
+            ],
+        ),
+        (&[&["get", "-q", "."]], &["unannex", "--size-limit", "1500"]),
+        (
+            &[&["get", "-q", "."]],
+            &["migrate", "--backend", "MD5E", "--size-limit", "3000"],
+        ),
         // Taken and ignored, as by the reference.
         (&[], &["list", "--size-limit", "1"]),
         (&[], &["info", "--fast", "--size-limit", "1", "f1"]),
@@ -88,5 +118,10 @@ fn size_limit_acts_on_what_fits_and_exits_101_as_the_reference() {
         );
         assert_eq!(mine.status.code(), theirs.status.code(), "{args:?}: code");
         assert_eq!(present(&cb), present(&ca), "{args:?}: content");
+        assert_eq!(
+            support::git(&cb, &["status", "--porcelain"]),
+            support::git(&ca, &["status", "--porcelain"]),
+            "{args:?}: work tree"
+        );
     }
 }
