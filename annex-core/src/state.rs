@@ -100,10 +100,21 @@ impl State {
     /// Forgets the `git-annex` branch's git history (`git annex forget`):
     /// the branch starts again from one commit holding what it knows, and
     /// `transitions.log` says so, with this clock.
-    pub fn forget_history(&self) -> Result<gix::ObjectId, BranchError> {
-        let mut line = b"ForgetGitHistory ".to_vec();
-        self.clock.candidate().write_to(&mut line);
-        self.branch.forget_history(&line)
+    ///
+    /// With `drop_dead` (`--drop-dead`), what every log says of dead
+    /// repositories is removed too (the `ForgetDeadRemotes` transition).
+    pub fn forget_history(&self, drop_dead: bool) -> Result<gix::ObjectId, BranchError> {
+        let clock = self.clock.candidate();
+        let mut lines = Vec::new();
+        for name in ["ForgetGitHistory", "ForgetDeadRemotes"] {
+            if name == "ForgetDeadRemotes" && !drop_dead {
+                continue;
+            }
+            let mut line = format!("{name} ").into_bytes();
+            clock.write_to(&mut line);
+            lines.push(line);
+        }
+        self.branch.forget_history(&lines)
     }
 
     /// Changes a log through the journal. `regarding` names the

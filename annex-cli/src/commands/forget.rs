@@ -1,6 +1,9 @@
 //! `forget --force`: the `git-annex` branch's git history forgotten (it
 //! starts again from one commit, and other repositories do the same when
-//! they merge it), as git-annex does; without `--force` it refuses.
+//! they merge it), as git-annex does; without `--force` it refuses. With
+//! `--drop-dead`, what the logs say of dead repositories goes too (the
+//! `ForgetDeadRemotes` transition, which merging repositories perform
+//! as well).
 
 use crate::action::{CommonArgs, Mode, Reporter};
 use crate::context::Ctx;
@@ -12,6 +15,9 @@ pub struct Args {
     /// Really forget the history (it deletes metadata).
     #[arg(long)]
     force: bool,
+    /// Drop references to dead repositories.
+    #[arg(long)]
+    drop_dead: bool,
     /// Avoid the usual informational output.
     #[arg(long, short = 'q')]
     quiet: bool,
@@ -34,8 +40,22 @@ pub fn run(args: Args) -> Result<(), CommandError> {
     if !args.quiet {
         // On the action's line, as git-annex shows it.
         crate::output::outln!("(recording state in git...)")?;
+        if args.drop_dead {
+            // git-annex records state once more for the files it rewrote,
+            // and once more again the first time the branch drops the dead.
+            let done_before = ctx
+                .state
+                .branch()
+                .get(b"transitions.log")?
+                .split(|&b| b == b'\n')
+                .any(|l| l.starts_with(b"ForgetDeadRemotes "));
+            crate::output::outln!("(recording state in git...)")?;
+            if !done_before {
+                crate::output::outln!("(recording state in git...)")?;
+            }
+        }
     }
-    ctx.state.forget_history()?;
+    ctx.state.forget_history(args.drop_dead)?;
     action.end(true)?;
     reporter.finish()
 }

@@ -334,7 +334,7 @@ pub fn run(args: Args) -> Result<(), CommandError> {
 
 impl Whereis<'_> {
     fn show(&self, reporter: &mut Reporter, it: &Item<'_>) -> Result<(), CommandError> {
-        if !crate::global::size_limit_admits_key(&self.store, it.key) {
+        if !crate::global::size_limit_admits_key(self.store, it.key) {
             return Ok(());
         }
         let repos = &self.repos;

@@ -1787,27 +1787,27 @@ impl Branch {
     }
 
     /// Forgets the branch's git history, as `git annex forget` does:
-    /// `transition` (`ForgetGitHistory CLOCK`) is added to
-    /// `transitions.log` and the branch, with the journal, becomes one new
-    /// commit without parents (`new branch for transition forget git
+    /// `transitions` (`ForgetGitHistory CLOCK`, and `ForgetDeadRemotes
+    /// CLOCK` for `--drop-dead`, which then also removes what every log
+    /// says of dead repositories: [`crate::logs::transition`]) are added
+    /// to `transitions.log` and the branch, with the journal, becomes one
+    /// new commit without parents (`new branch for transition forget git
     /// history`). Returns the commit.
-    pub fn forget_history(&self, transition: &[u8]) -> Result<ObjectId, BranchError> {
+    pub fn forget_history(&self, transitions: &[Vec<u8>]) -> Result<ObjectId, BranchError> {
         let lock = self.journal.lock()?;
-        let mut log = match self.journal.read(b"transitions.log")? {
+        let log = match self.journal.read(b"transitions.log")? {
             Some(c) => c,
             None => self.committed(b"transitions.log")?.unwrap_or_default(),
         };
-        if !log.is_empty() && !log.ends_with(b"\n") {
-            log.push(b'\n');
-        }
-        log.extend_from_slice(transition);
-        log.push(b'\n');
+        let log = add_transitions(&log, transitions);
         self.journal.write(&lock, b"transitions.log", &log)?;
+        let lines: BTreeSet<Vec<u8>> = transitions.iter().cloned().collect();
         let plan = TransitionPlan {
             transitioned: Vec::new(),
             untransitioned: Vec::new(),
             new_branch: true,
-            message: "new branch for transition forget git history".to_owned(),
+            message: format!("new branch for transition {}", describe_transitions(&lines)),
+            drop_dead: drops_dead(&lines),
         };
         for _attempt in 0..20 {
             let tip = self.create_locked(&lock)?;
@@ -1819,9 +1819,9 @@ impl Branch {
     }
 
     /// When the transitions of the refs to merge differ from the branch's
-    /// and git-annex's handling of them can be done here, what to do: the
-    /// only transition performed is `ForgetGitHistory` (it changes no file;
-    /// `ForgetDeadRemotes` would need every log rewritten), and not when
+    /// and git-annex's handling of them can be done here, what to do:
+    /// `ForgetGitHistory` (it changes no file) and `ForgetDeadRemotes`
+    /// (every log rewritten without the dead repositories), and not when
     /// `export.log` exists (git-annex re-grafts exported trees then).
     /// `None` when the transitions are all the same, or cannot be done.
     fn transition_plan(&self, refs: &[NamedRef]) -> Result<Option<TransitionPlan>, BranchError> {
@@ -1838,10 +1838,12 @@ impl Branch {
         for (_, t) in &theirs {
             all.extend(t.iter().cloned());
         }
-        if !all
-            .iter()
-            .all(|l| l.split(|&b| b == b' ').next() == Some(b"ForgetGitHistory"))
-        {
+        if !all.iter().all(|l| {
+            matches!(
+                l.split(|&b| b == b' ').next(),
+                Some(b"ForgetGitHistory" | b"ForgetDeadRemotes")
+            )
+        }) {
             return Ok(None);
         }
         if !self.get(b"export.log")?.is_empty() {
@@ -1869,7 +1871,7 @@ impl Branch {
         if new_branch {
             untransitioned.push(FULL_NAME.to_owned());
         }
-        let desc = "forget git history";
+        let desc = describe_transitions(&all);
         let message = if new_branch && transitioned.is_empty() {
             format!("new branch for transition {desc}")
         } else {
@@ -1880,6 +1882,7 @@ impl Branch {
             untransitioned,
             new_branch,
             message,
+            drop_dead: drops_dead(&all),
         }))
     }
 
@@ -1897,7 +1900,10 @@ impl Branch {
     ) -> Result<Option<ObjectId>, BranchError> {
         let dirty = self.journal.is_dirty()?;
         let (mut state, staged) = self.union_state(tip, dirty, tomerge)?;
-        let tree = self.write_state(&mut state)?;
+        let mut tree = self.write_state(&mut state)?;
+        if plan.drop_dead {
+            tree = self.drop_dead_tree(tree)?;
+        }
         let mut parents = Vec::new();
         if !plan.new_branch {
             parents.push(tip);
@@ -1911,9 +1917,74 @@ impl Branch {
         if !self.set_ref(c, Some(tip), &plan.message)? {
             return Ok(None);
         }
-        self.update_index(lock, &state, c, tree)?;
+        if plan.drop_dead {
+            // Files changed beyond the state's changes: the index is
+            // written anew from the tree.
+            self.sync_index(lock, c, tree)?;
+        } else {
+            self.update_index(lock, &state, c, tree)?;
+        }
         self.clear_staged(lock, staged)?;
         Ok(Some(c))
+    }
+
+    /// `tree` with the `ForgetDeadRemotes` transition applied to every
+    /// file ([`crate::logs::transition::drop_dead`]), the dead
+    /// repositories read from its own `trust.log` and `remote.log`. The
+    /// files are read one at a time; only the changes are kept in memory.
+    fn drop_dead_tree(&self, tree: ObjectId) -> Result<ObjectId, BranchError> {
+        use crate::logs::transition::{DeadSet, Rewrite, drop_dead};
+        let at = |path: &str| -> Result<Vec<u8>, BranchError> {
+            Ok(self
+                .file_in_tree(tree, path.as_bytes())?
+                .unwrap_or_default())
+        };
+        let dead = DeadSet::from_logs(&at("trust.log")?, &at("remote.log")?);
+        let mut edits: Vec<(Vec<u8>, Option<ObjectId>)> = Vec::new();
+        let mut prefix = Vec::new();
+        diff::walk_tree(&self.repo, tree, &mut prefix, &mut |path, id, _mode| {
+            let content = self.blob(id, path.as_bstr())?;
+            if let Rewrite::Change(new) = drop_dead(path, &content, &dead)
+                && new != content
+            {
+                let new_id = if new.is_empty() {
+                    None
+                } else {
+                    Some(
+                        self.repo
+                            .write_blob(&new)
+                            .map_err(git_err("write blob for", path.as_bstr().to_string()))?
+                            .detach(),
+                    )
+                };
+                edits.push((path.to_vec(), new_id));
+            }
+            Ok(())
+        })?;
+        if edits.is_empty() {
+            return Ok(tree);
+        }
+        let mut ed = self
+            .repo
+            .edit_tree(tree)
+            .map_err(git_err("edit tree", tree.to_string()))?;
+        for (path, id) in edits {
+            let path = path.as_bstr();
+            match id {
+                Some(id) => ed
+                    .upsert(path, gix::object::tree::EntryKind::Blob, id)
+                    .map(|_| ())
+                    .map_err(git_err("stage", path.to_string()))?,
+                None => ed
+                    .remove(path)
+                    .map(|_| ())
+                    .map_err(git_err("remove", path.to_string()))?,
+            }
+        }
+        Ok(ed
+            .write()
+            .map_err(git_err("write tree for", FULL_NAME))?
+            .detach())
     }
 
     /// Splits the refs to merge into those whose transitions are the
@@ -2120,6 +2191,68 @@ struct TransitionPlan {
     new_branch: bool,
     /// The commit message.
     message: String,
+    /// Whether `ForgetDeadRemotes` is among the transitions: every file
+    /// is then rewritten without the dead repositories.
+    drop_dead: bool,
+}
+
+/// `transitions.log` with `new` lines (`TRANSITION CLOCK`) added, as
+/// git-annex writes it: a set of lines, each once, sorted by clock, then
+/// transition (unknown ones first, then `ForgetGitHistory`, then
+/// `ForgetDeadRemotes`); lines that do not parse are kept at the end.
+fn add_transitions(log: &[u8], new: &[Vec<u8>]) -> Vec<u8> {
+    let rank = |name: &[u8]| match name {
+        b"ForgetGitHistory" => 1,
+        b"ForgetDeadRemotes" => 2,
+        _ => 0,
+    };
+    let mut lines: BTreeSet<(crate::timestamp::Timestamp, u8, Vec<u8>)> = BTreeSet::new();
+    let mut unparsed: Vec<&[u8]> = Vec::new();
+    for line in crate::logs::format::lines(log).chain(new.iter().map(Vec::as_slice)) {
+        let parsed = line.iter().position(|&b| b == b' ').and_then(|i| {
+            let clock = crate::timestamp::Timestamp::parse(&line[i + 1..]).ok()?;
+            Some((clock, rank(&line[..i]), line.to_vec()))
+        });
+        match parsed {
+            Some(l) => {
+                lines.insert(l);
+            }
+            None if !unparsed.contains(&line) => unparsed.push(line),
+            None => {}
+        }
+    }
+    let mut out = Vec::new();
+    for l in lines.iter().map(|(_, _, l)| l.as_slice()).chain(unparsed) {
+        out.extend_from_slice(l);
+        out.push(b'\n');
+    }
+    out
+}
+
+/// The transitions of `transitions.log` lines as git-annex names them in
+/// its commit messages, in its order (`forget git history, forget dead
+/// remotes`).
+fn describe_transitions(lines: &BTreeSet<Vec<u8>>) -> String {
+    let has = |name: &[u8]| {
+        lines
+            .iter()
+            .any(|l| l.split(|&b| b == b' ').next() == Some(name))
+    };
+    let mut out = Vec::new();
+    if has(b"ForgetGitHistory") {
+        out.push("forget git history");
+    }
+    if has(b"ForgetDeadRemotes") {
+        out.push("forget dead remotes");
+    }
+    out.join(", ")
+}
+
+/// Whether the transitions include `ForgetDeadRemotes`.
+fn drops_dead(lines: &BTreeSet<Vec<u8>>) -> bool {
+    lines
+        .iter()
+        .any(|l| l.split(|&b| b == b' ').next() == Some(&b"ForgetDeadRemotes"[..]))
 }
 
 /// A journal file staged for commit: its file name and the stamp of the

@@ -311,6 +311,12 @@ impl<F: Field, V: Value> MapLog<F, V> {
         &self.entries
     }
 
+    /// Keeps only the fields (with their records, which `keep` may
+    /// change) for which `keep` returns true.
+    pub fn retain(&mut self, mut keep: impl FnMut(&F, &mut LogEntry<V>) -> bool) {
+        self.entries.retain(|f, e| keep(f, e));
+    }
+
     /// The current value of every field.
     pub fn values(&self) -> BTreeMap<F, V> {
         self.entries

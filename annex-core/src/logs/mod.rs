@@ -53,6 +53,7 @@ pub mod presence;
 pub mod proxy;
 pub mod remote;
 pub mod single_value;
+pub mod transition;
 pub mod trust;
 pub mod uuid;
 pub mod web;

@@ -960,15 +960,29 @@ fn forgotten_history_is_adopted_as_the_reference_does() {
     assert!(open_branch(&r2).update().expect("update").merged.is_empty());
 }
 
-/// A transition this implementation does not perform (forgetting dead
-/// repositories rewrites every log): the ref is skipped with a warning,
-/// not recorded, and the merge does not fail; the reference still adopts
-/// it afterwards.
+/// A transition this implementation does not know (one of a later
+/// git-annex): the ref is skipped with a warning, not recorded, and the
+/// merge does not fail.
 #[test]
-fn unperformed_transitions_are_skipped_with_a_warning() {
+fn unknown_transitions_are_skipped_with_a_warning() {
     let top = tempfile::tempdir().expect("tmp");
     let (r1, r2, b2, before) = reference_and_our_clone(top.path());
-    support::annex(&r1, &["forget", "--force", "--drop-dead"]);
+    support::annex(&r1, &["forget", "--force"]);
+    // A transition neither implementation knows, added by hand.
+    let script = r#"set -e
+        tl=$( (git show git-annex:transitions.log; echo "ForgetSomethingNew 1s") | git hash-object -w --stdin)
+        export GIT_INDEX_FILE=.git/tmp-index
+        git read-tree git-annex
+        git update-index --add --cacheinfo 100644,$tl,transitions.log
+        c=$(git commit-tree $(git write-tree) -p git-annex -m unknown)
+        git update-ref refs/heads/git-annex $c
+        rm -f .git/tmp-index"#;
+    let st = std::process::Command::new("sh")
+        .args(["-c", script])
+        .current_dir(&r1)
+        .status()
+        .expect("sh");
+    assert!(st.success());
     support::git(&r2, &["fetch", "-q", "origin"]);
     let origin = support::git(&r2, &["rev-parse", "origin/git-annex"]);
     let out = b2.update().expect("update after forget");
@@ -979,7 +993,19 @@ fn unperformed_transitions_are_skipped_with_a_warning() {
     assert_eq!(support::git(&r2, &["rev-parse", "git-annex"]), before);
     assert!(!r2.join(".git/annex/ignoredrefs").exists());
     assert_eq!(b2.update().expect("update again").skipped.len(), 1);
-    support::annex(&r2, &["merge"]);
+}
+
+/// A remote's `forget --drop-dead` (the `ForgetDeadRemotes` transition)
+/// is performed here when merging, as the reference does: nothing is
+/// skipped, and the transition is recorded.
+#[test]
+fn a_drop_dead_transition_is_performed_on_update() {
+    let top = tempfile::tempdir().expect("tmp");
+    let (r1, r2, b2, _) = reference_and_our_clone(top.path());
+    support::annex(&r1, &["forget", "--force", "--drop-dead"]);
+    support::git(&r2, &["fetch", "-q", "origin"]);
+    let out = b2.update().expect("update after forget");
+    assert!(out.skipped.is_empty(), "{out:?}");
     let tl = show(&r2, "transitions.log");
     assert!(
         String::from_utf8_lossy(&tl).contains("ForgetDeadRemotes"),
