@@ -3,8 +3,11 @@
 //! the content is, the repositories that gained it (`+`) and lost it
 //! (`-`), with the commit's date (`--raw-date`: seconds), or as `gource`
 //! lines, or `--json`. `--since`, `--after`, `--until`, `--before` and
-//! `--max-count` limit the commits read, as git's options. The history is
-//! the library's ([`annex_ops::history`]); this module renders it.
+//! `--max-count` limit the commits read, as git's options. `--sizes`,
+//! `--totalsizes` and `--sizesof REPO` show instead the sizes of
+//! repositories over time as CSV lines (`--bytes`, `--interval`,
+//! `--received`, `--raw-date`). The history is the library's
+//! ([`annex_ops::history`]); this module renders it.
 
 use std::ffi::OsString;
 
@@ -52,6 +55,27 @@ pub struct Args {
     /// Limit the number of commits read.
     #[arg(long = "max-count", value_name = "NUMBER")]
     max_count: Option<String>,
+    /// Display the history of sizes of this repository.
+    #[arg(long, value_name = "REMOTE")]
+    sizesof: Option<String>,
+    /// Display the history of sizes of all repositories.
+    #[arg(long)]
+    sizes: bool,
+    /// Display the history of total sizes of all repositories.
+    #[arg(long)]
+    totalsizes: bool,
+    /// Minimum time between displays of changed size.
+    #[arg(long, value_name = "TIME")]
+    interval: Option<String>,
+    /// Display received data per interval rather than repository sizes.
+    #[arg(long)]
+    received: bool,
+    /// Graph the history (not supported by git-annex-rs yet).
+    #[arg(long)]
+    gnuplot: bool,
+    /// Display sizes in bytes.
+    #[arg(long)]
+    bytes: bool,
     /// The file matching options (`--in`, `--copies`, `--include`, ...).
     #[command(flatten)]
     matching: crate::matching::MatchingArgs,
@@ -114,6 +138,9 @@ pub fn run(args: Args) -> Result<(), CommandError> {
     };
     let json = args.output.json || args.output.json_progress || args.output.json_error_messages;
     let ctx = Ctx::open(&args.common.config, args.output.quiet || json)?;
+    if args.sizesof.is_some() || args.sizes || args.totalsizes {
+        return sizes(&ctx, &args);
+    }
     let mut reporter = ctx.reporter(&args.output, "log");
     let snap = Snapshot::new(ctx.state.branch())?;
     let repos = Repos::load(&ctx, &snap)?;
@@ -230,6 +257,121 @@ impl Show<'_> {
             u.to_string()
         }
     }
+}
+
+/// `--sizes`, `--totalsizes`, `--sizesof`: the sizes of repositories
+/// over time, one CSV line each (after a header naming the repositories
+/// for `--sizes`), as git-annex shows them.
+fn sizes(ctx: &Ctx, args: &Args) -> Result<(), CommandError> {
+    use annex_ops::history::{SizeOptions, SizeTime};
+    if args.gnuplot {
+        return Err(CommandError::user(
+            "option --gnuplot is not supported by git-annex-rs yet",
+        ));
+    }
+    let interval = match &args.interval {
+        Some(t) => Some(crate::global::parse_duration(t).ok_or_else(|| {
+            CommandError::user(format!(
+                "option --interval: failed to parse duration \"{t}\" (expected eg \"5m\" or \"1h5m\")"
+            ))
+        })?),
+        None => None,
+    };
+    let only = match &args.sizesof {
+        Some(name) => Some(super::describe::resolve(ctx, name)?),
+        None => None,
+    };
+    let columns = annex_ops::history::size_columns(ctx).map_err(history_error)?;
+    if args.sizes {
+        let mut header = b"date".to_vec();
+        for (_, desc) in &columns {
+            header.push(b',');
+            header.extend_from_slice(&csv_quote(desc));
+        }
+        crate::output::bytes_line(&header)?;
+    }
+    let options = SizeOptions {
+        only,
+        total: args.totalsizes,
+        interval,
+        received: args.received,
+    };
+    let uuids: Vec<Uuid> = columns.into_iter().map(|(u, _)| u).collect();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let now = SizeTime {
+        secs: i64::try_from(now.as_secs()).unwrap_or(i64::MAX),
+        nanos: now.subsec_nanos(),
+    };
+    let mut failed = None;
+    annex_ops::history::size_history(ctx, &uuids, &options, now, |t, sizes| {
+        let mut line = if args.raw_date {
+            raw_time(t)
+        } else {
+            iso_local(t.secs)
+        };
+        for n in sizes {
+            line.push(',');
+            if args.bytes {
+                line.push_str(&n.to_string());
+            } else {
+                line.push_str(&rough_size(*n));
+            }
+        }
+        if failed.is_none()
+            && let Err(e) = crate::output::bytes_line(line.as_bytes())
+        {
+            failed = Some(e);
+        }
+        Ok(())
+    })
+    .map_err(history_error)?;
+    failed.map_or(Ok(()), Err)
+}
+
+/// A CSV field as git-annex quotes it: in double quotes (doubled inside)
+/// when it holds a comma or a double quote.
+fn csv_quote(field: &[u8]) -> Vec<u8> {
+    if !field.iter().any(|&b| b == b',' || b == b'"') {
+        return field.to_vec();
+    }
+    let mut out = vec![b'"'];
+    for &b in field {
+        if b == b'"' {
+            out.push(b'"');
+        }
+        out.push(b);
+    }
+    out.push(b'"');
+    out
+}
+
+/// A size as git-annex's `roughSize storageUnits True` shows it.
+fn rough_size(n: i128) -> String {
+    let sign = if n < 0 { "-" } else { "" };
+    let shown =
+        annex_core::units::rough_size(&annex_core::units::STORAGE_UNITS, true, n.unsigned_abs());
+    format!("{sign}{shown}")
+}
+
+/// Seconds since the epoch as git-annex shows a raw time: the fraction,
+/// when there is one, without trailing zeros.
+fn raw_time(t: annex_ops::history::SizeTime) -> String {
+    if t.nanos == 0 {
+        return t.secs.to_string();
+    }
+    let frac = format!("{:09}", t.nanos);
+    format!("{}.{}", t.secs, frac.trim_end_matches('0'))
+}
+
+/// A time as `%Y-%m-%dT%H:%M:%S` in the local time zone.
+fn iso_local(secs: i64) -> String {
+    let Ok(ts) = jiff::Timestamp::from_second(secs) else {
+        return secs.to_string();
+    };
+    let zoned = ts.to_zoned(jiff::tz::TimeZone::system());
+    zoned.strftime("%Y-%m-%dT%H:%M:%S").to_string()
 }
 
 /// A time as RFC 822 in the local time zone (`Mon,  7 Dec 2026 01:52:10

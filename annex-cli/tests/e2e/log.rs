@@ -77,3 +77,47 @@ fn log_matches_the_reference() {
     }
     same(&d.join("d"), &["log", "c"]);
 }
+
+/// `--sizes`, `--totalsizes` and `--sizesof` with their options, on the
+/// same history: every line but the last (which shows the present time)
+/// as the reference's; the last one's sizes too.
+#[test]
+fn log_sizes_match_the_reference() {
+    let (origin, _clone) = repo_with_history();
+    let d = origin.path();
+    // Without the last line's date.
+    let clean = |b: &[u8]| {
+        let s = String::from_utf8_lossy(b).replace("git-annex-rs:", "git-annex:");
+        let mut lines: Vec<String> = s.lines().map(str::to_owned).collect();
+        if let Some(last) = lines.last_mut()
+            && let Some((_, sizes)) = last.split_once(',')
+            && !last.starts_with("date,")
+        {
+            *last = format!("NOW,{sizes}");
+        }
+        lines
+    };
+    for args in [
+        &["log", "--sizes"][..],
+        &["log", "--sizes", "--bytes"],
+        &["log", "--sizes", "--raw-date"],
+        &["log", "--totalsizes"],
+        &["log", "--sizesof", "here"],
+        &["log", "--sizesof", "the clone", "--bytes"],
+        &["log", "--sizes", "--received"],
+        &["log", "--totalsizes", "--received", "--bytes"],
+        &["log", "--sizes", "--interval", "1h"],
+        &["log", "--sizesof", "nosuch"],
+    ] {
+        let t = theirs(d, args, None);
+        let o = ours(d, args, None);
+        assert_eq!(
+            (clean(&o.stdout), clean(&o.stderr), o.status.code()),
+            (clean(&t.stdout), clean(&t.stderr), t.status.code()),
+            "git-annex {args:?}: ours (left) differs from the reference (right)"
+        );
+        if t.status.success() {
+            assert!(!t.stdout.is_empty(), "{args:?}: nothing shown");
+        }
+    }
+}
