@@ -134,6 +134,8 @@ pub struct InProgress {
     pub uuid: Uuid,
     /// The key moved.
     pub key: Key,
+    /// The file the transfer is for, as its information file names it.
+    pub file: Option<Vec<u8>>,
 }
 
 /// The transfers in progress in the repository whose git dir is
@@ -171,16 +173,28 @@ pub fn in_progress(git_dir: &Path) -> Vec<InProgress> {
                 };
                 let p = paths(git_dir, direction, &uuid, &key);
                 if lock_held_elsewhere(&p.lock) {
+                    let file = fs::read(&p.info).ok().and_then(|c| associated_file(&c));
                     out.push(InProgress {
                         direction,
                         uuid: uuid.clone(),
                         key,
+                        file,
                     });
                 }
             }
         }
     }
     out
+}
+
+/// The file named by a transfer information file: what follows its first
+/// line (less one final newline), as git-annex reads it; `None` when that
+/// is empty.
+fn associated_file(info: &[u8]) -> Option<Vec<u8>> {
+    let nl = info.iter().position(|&b| b == b'\n')?;
+    let rest = &info[nl + 1..];
+    let rest = rest.strip_suffix(b"\n").unwrap_or(rest);
+    (!rest.is_empty()).then(|| rest.to_vec())
 }
 
 /// Whether another process holds a lock on the file at `path` (asked

@@ -252,6 +252,69 @@ impl Info<'_> {
         }
     }
 
+    /// The transfers other processes are running here (their lock held),
+    /// as git-annex lists them: uploads first, then by remote and key.
+    fn transfers(&self) -> Stat {
+        use annex_core::transfer::Direction;
+        let found = annex_core::transfer::in_progress(self.ctx.repo.git_dir());
+        // JSON in the order git-annex finds them (downloads first), the
+        // text sorted.
+        let json: Vec<Value> = found
+            .iter()
+            .filter(|t| t.direction == Direction::Download)
+            .chain(found.iter().filter(|t| t.direction == Direction::Upload))
+            .map(|t| {
+                let mut o = serde_json::Map::new();
+                let dir = match t.direction {
+                    Direction::Upload => "upload",
+                    Direction::Download => "download",
+                };
+                o.insert("transfer".into(), Value::String(dir.into()));
+                o.insert("key".into(), Value::String(t.key.to_string()));
+                o.insert(
+                    "file".into(),
+                    t.file.as_ref().map_or(Value::Null, |f| {
+                        Value::String(String::from_utf8_lossy(f).into_owned())
+                    }),
+                );
+                o.insert("remote".into(), Value::String(t.uuid.to_string()));
+                Value::Object(o)
+            })
+            .collect();
+        let mut ts = found;
+        ts.sort_by(|a, b| {
+            let rank = |d: Direction| matches!(d, Direction::Download);
+            (rank(a.direction), &a.uuid, &a.key).cmp(&(rank(b.direction), &b.uuid, &b.key))
+        });
+        let quote_path = self.ctx.config.get_bool("core.quotepath").unwrap_or(true);
+        let mut text = String::new();
+        for t in &ts {
+            let (verb, way) = match t.direction {
+                Direction::Upload => ("uploading", "to"),
+                Direction::Download => ("downloading", "from"),
+            };
+            let name = self
+                .ctx
+                .config
+                .remotes()
+                .iter()
+                .find(|r| r.uuid.as_ref() == Some(&t.uuid))
+                .map_or_else(|| t.uuid.to_string(), |r| r.name.clone());
+            let item = match &t.file {
+                Some(f) => {
+                    String::from_utf8_lossy(&crate::action::quote(f, quote_path)).into_owned()
+                }
+                None => t.key.to_string(),
+            };
+            text.push_str(&format!("\n\t{verb} {item} {way} {name}"));
+        }
+        Stat {
+            name: "transfers in progress".into(),
+            text: if ts.is_empty() { "none".into() } else { text },
+            json: Some(Value::Array(json)),
+        }
+    }
+
     fn global(&self) -> Result<Vec<Stat>, CommandError> {
         let mut stats = Vec::new();
         for level in [
@@ -265,11 +328,7 @@ impl Info<'_> {
             }
         }
         if self.wanted("transfers in progress", false) {
-            stats.push(Stat {
-                name: "transfers in progress".into(),
-                text: "none".into(),
-                json: Some(Value::Array(Vec::new())),
-            });
+            stats.push(self.transfers());
         }
         if self.wanted("available local disk space", false) {
             stats.push(self.simple("available local disk space", self.disk_space()));

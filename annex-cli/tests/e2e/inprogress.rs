@@ -123,3 +123,38 @@ fn inprogress_shows_nothing_once_the_lock_is_released_as_the_reference() {
         assert_eq!(mine.status.code(), theirs.status.code(), "{full:?}");
     }
 }
+
+/// Regression: `info` listed no transfer in progress, ever. A download
+/// and an upload (to a file with a space) in progress, shown by `info`
+/// as the reference shows them, in text and JSON.
+#[test]
+fn info_lists_transfers_in_progress_as_the_reference() {
+    let (_d, c, key, _holder) = downloading();
+    let uuid = support::git(&c, &["config", "remote.origin.annex-uuid"])
+        .trim()
+        .to_string();
+    let up = c.join(".git/annex/transfer/upload").join(&uuid);
+    fs::create_dir_all(&up).unwrap();
+    fs::write(up.join(&key), "1700000000s 10\nsub dir/f1\n").unwrap();
+    let _up_holder = LockHolder::hold(&up.join(format!("lck.{key}")));
+    for args in [&["info", "--fast"][..], &["info", "--fast", "--json"]] {
+        let theirs = support::annex_output(&c, args, None);
+        let mine = ours(&c, args);
+        let section = |out: &[u8]| -> String {
+            let s = String::from_utf8_lossy(out).into_owned();
+            if args.contains(&"--json") {
+                let v: serde_json::Value = serde_json::from_str(&s).expect("json");
+                v["transfers in progress"].to_string()
+            } else {
+                s.lines()
+                    .skip_while(|l| !l.starts_with("transfers in progress"))
+                    .take_while(|l| !l.starts_with("available"))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            }
+        };
+        let shown = section(&mine.stdout);
+        assert_eq!(shown, section(&theirs.stdout), "{args:?}");
+        assert!(shown.contains("sub dir/f1"), "{shown}");
+    }
+}
