@@ -264,7 +264,7 @@ pub fn extract(
 /// The commands that honour `--size-limit`.
 const SIZE_LIMITED: &[&str] = &[
     "get", "copy", "move", "drop", "mirror", "find", "findkeys", "findref", "whereis", "lock",
-    "unlock", "unannex", "metadata", "migrate",
+    "unlock", "unannex", "metadata", "migrate", "fix",
 ];
 
 /// The commands that take `--size-limit` without honouring it, as the

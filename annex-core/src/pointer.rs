@@ -400,6 +400,27 @@ pub fn populate_pointer(
     Ok(true)
 }
 
+/// Replaces an unlocked file holding `key`'s content (the caller checked
+/// it) by a hard link to the object (`Thin::HardLink`, `annex.thin`) or a
+/// copy of it (`Thin::Copy`: a hard link broken), with the file's mode
+/// kept, as `git annex fix` does; written beside it and renamed over it.
+pub fn relink_unlocked(
+    path: &Path,
+    key: &Key,
+    store: &crate::objects::ObjectStore,
+    thin: Thin,
+) -> io::Result<()> {
+    let Some(object) = store.find(key) else {
+        return Err(io::Error::new(
+            io::ErrorKind::NotFound,
+            format!("the content of {key} is not here"),
+        ));
+    };
+    replace_keeping_mode(store, path, |tmp, mode| {
+        write_unlocked(tmp, key, Some(&object), thin, Some(mode | 0o200))
+    })
+}
+
 /// Puts an unlocked file's pointer back in place of its content (git-annex's
 /// `depopulatePointerFile`) before the content is dropped: only when the
 /// file at `path` is a regular file holding exactly `key`'s content (a

@@ -1,10 +1,12 @@
 //! `fix [PATH...]`: locked files whose symlink no longer points at their
-//! content (moved to another directory) get a right one, staged
-//! ([`annex_ops::fix`]); shown as `fix FILE ok`.
+//! content (moved to another directory) get a right one, staged; unlocked
+//! files get their content in place of a pointer, and a hard link to the
+//! object with `annex.thin` or a copy without ([`annex_ops::fix`]); shown
+//! as `fix FILE ok`.
 
 use std::ffi::OsString;
 
-use annex_ops::fix::{FixError, Fixer};
+use annex_ops::fix::{Fix, FixError, Fixed, Fixer};
 
 use crate::action::{CommonArgs, OutputArgs};
 use crate::context::Ctx;
@@ -39,6 +41,9 @@ pub fn run(args: Args) -> Result<(), CommandError> {
     let matching = args.matching.matcher(&ctx)?;
     let shown = Shown::new(&ctx);
     let mut staged = Vec::new();
+    let mut refreshed = Vec::new();
+    // git-annex restages populated files through its queue, and says so.
+    let mut populated = false;
     let unmatched = seek_each(&ctx, &args.paths, |f, input| {
         if let Some((m, mctx, wanted)) = &matching {
             let item = annex_core::preferred::Item::file(&f.path, Some(&f.key));
@@ -49,18 +54,24 @@ pub fn run(args: Args) -> Result<(), CommandError> {
                 return Ok(());
             }
         }
-        // Only files whose link is wrong are shown.
-        let entry = match fixer.fix(&f) {
-            Ok(None) => return Ok(()),
-            Ok(Some(entry)) => Ok(entry),
-            Err(e) => Err(e),
+        // Only files that need fixing are shown.
+        let Some(fix) = fixer.plan(&f) else {
+            return Ok(());
         };
+        if !crate::global::size_limit_admits_key(&ctx.store, &f.key) {
+            return Ok(());
+        }
         let file = shown.path(&ctx, &f.path);
         let input = input.map_or_else(|| file.clone(), |i| os_bytes(i));
         let mut action = reporter.start(Some(&file), Some(&f.key), &input)?;
-        match entry {
-            Ok(entry) => {
+        populated |= fix == Fix::Populate;
+        match fixer.apply(&f, fix) {
+            Ok(Fixed::Stage(entry)) => {
                 staged.push(entry);
+                action.end(true)
+            }
+            Ok(Fixed::Refresh(path)) => {
+                refreshed.push(path);
                 action.end(true)
             }
             Err(e) => {
@@ -72,12 +83,13 @@ pub fn run(args: Args) -> Result<(), CommandError> {
     for _ in 0..unmatched {
         reporter.count_failure();
     }
+    fixer.refresh(&refreshed);
     if !staged.is_empty() {
         fixer.stage(&staged).map_err(fix_error)?;
-        if !reporter.is_json() && !args.output.quiet {
-            crate::output::outln!("(recording state in git...)")?;
-        }
+    }
+    if (!staged.is_empty() || populated) && !reporter.is_json() && !args.output.quiet {
+        crate::output::outln!("(recording state in git...)")?;
     }
     ctx.commit(&reporter)?;
-    reporter.finish()
+    crate::global::finish_size_limit(reporter.finish())
 }
