@@ -24,7 +24,7 @@
 //! wt.for_each_annexed_file::<annex_ops::fix::FixError>(&[Vec::new()], |_, f| {
 //!     if let Some(fix) = fixer.plan(&f) {
 //!         match fixer.apply(&f, fix)? {
-//!             Fixed::Stage(entry) => staged.push(entry),
+//!             Fixed::Stage(entry) => staged.push(*entry),
 //!             Fixed::Refresh(path) => refreshed.push(path),
 //!         }
 //!     }
@@ -82,7 +82,7 @@ pub enum Fix {
 #[derive(Debug)]
 pub enum Fixed {
     /// An index entry to stage ([`Fixer::stage`]).
-    Stage(IndexEntry),
+    Stage(Box<IndexEntry>),
     /// A path (from the top) whose index entry to refresh
     /// ([`Fixer::refresh`]).
     Refresh(Vec<u8>),
@@ -164,13 +164,13 @@ impl<'a> Fixer<'a> {
         match fix {
             Fix::Relink => {
                 let wt = self.session.worktree()?;
-                return Ok(Fixed::Stage(ingest::make_link(
+                return Ok(Fixed::Stage(Box::new(ingest::make_link(
                     wt.repo(),
                     &self.ingester,
                     &file.path,
                     &file.key,
                     true,
-                )?));
+                )?)));
             }
             Fix::Populate => {
                 let thin = annex_core::pointer::Thin::from_config(

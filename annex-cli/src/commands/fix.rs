@@ -67,7 +67,7 @@ pub fn run(args: Args) -> Result<(), CommandError> {
         populated |= fix == Fix::Populate;
         match fixer.apply(&f, fix) {
             Ok(Fixed::Stage(entry)) => {
-                staged.push(entry);
+                staged.push(*entry);
                 action.end(true)
             }
             Ok(Fixed::Refresh(path)) => {
