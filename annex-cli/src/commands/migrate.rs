@@ -44,6 +44,8 @@ pub fn run(args: Args) -> Result<(), CommandError> {
     let matching = args.matching.matcher(&ctx)?;
     let shown = Shown::new(&ctx);
     let mut changed = false;
+    let recorder =
+        annex_ops::migrate::Recorder::new(&ctx).map_err(|e| CommandError::failed(e.to_string()))?;
     let unmatched = seek_each(&ctx, &args.paths, |f, input| {
         if !annex_ops::migrate::wanted(&ctx, &f, target, args.force) {
             return Ok(());
@@ -63,18 +65,20 @@ pub fn run(args: Args) -> Result<(), CommandError> {
         let file = shown.path(&ctx, &f.path);
         let input = input.map_or_else(|| file.clone(), |i| os_bytes(i));
         let mut action = reporter.start(Some(&file), Some(&f.key), &input)?;
-        // Locked files say when content is hashed: the old key checked,
-        // then the new one computed.
-        if f.locked {
-            if annex_ops::migrate::checks_old(&f) {
-                action.note("checksum...")?;
-            }
-            if target.hash_kind().is_some() {
-                action.note("checksum...")?;
-            }
+        // Saying when content is hashed, as git-annex does: the old key
+        // checked (when its backend has a checksum), then, for a locked
+        // file, the new key computed.
+        if annex_ops::migrate::checks_old(&f) {
+            action.note("checksum...")?;
         }
-        match annex_ops::migrate::migrate(&ctx, &f, target) {
-            Ok(_) => {
+        if f.locked && target.hash_kind().is_some() {
+            action.note("checksum...")?;
+        }
+        match annex_ops::migrate::migrate(&ctx, &f, target).and_then(|new| match new != f.key {
+            true => recorder.record(&ctx, &f, &new),
+            false => Ok(()),
+        }) {
+            Ok(()) => {
                 changed = true;
                 action.end(true)
             }
@@ -87,6 +91,7 @@ pub fn run(args: Args) -> Result<(), CommandError> {
     for _ in 0..unmatched {
         reporter.count_failure();
     }
+    annex_ops::migrate::commit_records(&ctx).map_err(|e| CommandError::failed(e.to_string()))?;
     let committed = ctx.session.commit().map_err(CommandError::uncommitted)?;
     if (committed || changed) && !reporter.is_json() && !args.output.quiet {
         crate::output::outln!("(recording state in git...)")?;

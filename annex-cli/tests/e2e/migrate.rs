@@ -63,3 +63,60 @@ fn migrate_matches_the_reference() {
     p.same(&["whereis", "a.txt", "b", "u"]);
     p.same_branch(|f| f.ends_with(".log.met") || f.ends_with(".log"));
 }
+
+/// The `migrate.tree` grafted by the last migration of `d`'s
+/// `git-annex` branch: its files and their blobs.
+fn migration_tree(d: &Path) -> String {
+    let log = support::git(d, &["log", "--format=%H %s", "git-annex"]);
+    let graft = log
+        .lines()
+        .find(|l| l.ends_with(" graft"))
+        .and_then(|l| l.split(' ').next())
+        .expect("a graft commit");
+    support::git(d, &["ls-tree", "-r", graft, "migrate.tree"])
+}
+
+/// Regression: a migration was not recorded for other repositories. It is
+/// now as the reference records it (the same `migrate.tree` of old and new
+/// blobs, grafted then removed, `migrations.log`), and a clone's `git
+/// annex migrate --update` (the reference's) moves its content to the new
+/// keys.
+#[test]
+fn a_migration_is_recorded_for_other_repositories_as_the_reference() {
+    let p = Pair::new(setup);
+    for d in [&p.ours, &p.theirs] {
+        let c = d.join(".git/clone");
+        support::git(d, &["clone", "-q", ".", c.to_str().unwrap()]);
+        assert!(theirs(&c, &["init", "-q", "clone"], None).status.success());
+        assert!(
+            theirs(&c, &["get", "-q", "a.txt", "u"], None)
+                .status
+                .success()
+        );
+    }
+    p.same(&["migrate", "--backend=SHA256E", "a.txt", "u"]);
+    assert_eq!(migration_tree(&p.ours), migration_tree(&p.theirs));
+    for d in [&p.ours, &p.theirs] {
+        let log = std::fs::read_to_string(d.join(".git/annex/migrations.log")).unwrap();
+        assert!(
+            log.starts_with("0000000000000000000000000000000000000000\n"),
+            "{log}"
+        );
+        assert_eq!(log.lines().count(), 2, "{log}");
+        support::git(d, &["commit", "-q", "-a", "-m", "migrated"]);
+    }
+    let applied = |d: &Path| {
+        let c = d.join(".git/clone");
+        support::git(&c, &["pull", "-q", "--no-rebase", "origin"]);
+        let out = theirs(&c, &["migrate", "--update"], None);
+        assert!(out.status.success(), "{out:?}");
+        (
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            support::annex(&c, &["find", "--format=${file} ${key}\\n"]),
+        )
+    };
+    let ours = applied(&p.ours);
+    assert_eq!(ours, applied(&p.theirs));
+    assert!(ours.1.contains("a.txt SHA256E-"), "{ours:?}");
+    assert!(ours.0.contains("migrate"), "{ours:?}");
+}

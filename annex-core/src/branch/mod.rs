@@ -1818,6 +1818,44 @@ impl Branch {
         Err(BranchError::Raced(FULL_NAME.to_owned()))
     }
 
+    /// Keeps `tree` reachable from the branch, as git-annex's
+    /// `rememberTreeish` does: a commit `graft` whose tree is the branch's
+    /// with `tree` at `graft_point`, then a commit `graft cleanup` on top
+    /// of it with the branch's tree again (so the files of the branch do
+    /// not change). Returns the new tip. git-annex's index stays current
+    /// when it was (the tree is the same).
+    pub fn remember_tree(
+        &self,
+        tree: ObjectId,
+        graft_point: &str,
+    ) -> Result<ObjectId, BranchError> {
+        let lock = self.journal.lock()?;
+        for _attempt in 0..20 {
+            let tip = self.create_locked(&lock)?;
+            let orig = self.commit_tree(tip)?;
+            let mut ed = self
+                .repo
+                .edit_tree(orig)
+                .map_err(git_err("edit tree", orig.to_string()))?;
+            ed.upsert(graft_point, gix::object::tree::EntryKind::Tree, tree)
+                .map_err(git_err("graft", graft_point.to_owned()))?;
+            let added = ed
+                .write()
+                .map_err(git_err("write tree for", FULL_NAME))?
+                .detach();
+            let graft = self.write_commit(added, &[tip], "graft")?;
+            let cleanup = self.write_commit(orig, &[graft], "graft cleanup")?;
+            let index_current = self.index_sha().as_deref() == Some(tip.to_string().as_str());
+            if self.set_ref(cleanup, Some(tip), "graft cleanup")? {
+                if index_current {
+                    write_atomic(&self.index_status_path(), format!("{cleanup}\n").as_bytes())?;
+                }
+                return Ok(cleanup);
+            }
+        }
+        Err(BranchError::Raced(FULL_NAME.to_owned()))
+    }
+
     /// When the transitions of the refs to merge differ from the branch's
     /// and git-annex's handling of them can be done here, what to do:
     /// `ForgetGitHistory` (it changes no file) and `ForgetDeadRemotes`

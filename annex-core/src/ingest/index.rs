@@ -80,6 +80,13 @@ impl Staged {
         Ok(Staged { index })
     }
 
+    /// The blob staged at `path` (from the top, stage 0), if any.
+    pub fn blob(&self, path: &[u8]) -> Option<gix::ObjectId> {
+        self.index
+            .entry_by_path_and_stage(path.as_bstr(), gix::index::entry::Stage::Unconflicted)
+            .map(|e| e.id)
+    }
+
     /// Whether `path` (from the top) is staged as a symlink; `None` when
     /// it is not staged (at stage 0).
     pub fn is_symlink(&self, path: &[u8]) -> Option<bool> {
