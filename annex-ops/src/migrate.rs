@@ -147,7 +147,7 @@ impl Recorder {
         Ok(Recorder {
             staged,
             hash: wt.repo().object_hash(),
-            store_config: session.store.config().clone(),
+            store_config: *session.store.config(),
         })
     }
 
