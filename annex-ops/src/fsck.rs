@@ -180,9 +180,10 @@ impl<'a> Checker<'a> {
         let numcopies = self.numcopies_for(item);
         let key = &item.key;
         match &self.target {
-            Target::Local(r) => self
-                .fsck
-                .check_remote_key(r, key, desc, item.is_file, numcopies, on),
+            Target::Local(r) => {
+                self.fsck
+                    .check_remote_key(r, key, desc, item.is_file, numcopies, on)
+            }
             Target::Far(r) => self.check_far(*r, key, desc, item.is_file, numcopies, on),
             Target::Here if item.is_file && item.unlocked => match &self.annex.session.worktree {
                 // A file beyond a symbolic link is not fixed (that would
@@ -216,7 +217,10 @@ impl<'a> Checker<'a> {
         let present = match remote.check_present(key) {
             Ok(p) => p,
             Err(_) => {
-                on(Event::NoteText(format!("unable to check {}", remote.name())))?;
+                on(Event::NoteText(format!(
+                    "unable to check {}",
+                    remote.name()
+                )))?;
                 return Ok(false);
             }
         };

@@ -537,6 +537,74 @@ fn commit_over_a_pushed_branch_matches_the_reference() {
     assert_eq!(trust.lines().count(), 2, "{trust}");
 }
 
+/// A journal file written before the branch was moved by someone else (a
+/// push into it, as a client syncing with a repository whose
+/// `git-annex-shell` is still serving it) is union-merged with the moved
+/// tip's version when committed, as the reference does: what the push
+/// brought to that file is not lost (it was: the journal's version
+/// replaced it), the same file as the reference's server commits.
+#[test]
+fn journal_written_before_a_push_keeps_what_the_push_brought() {
+    let top = tempfile::tempdir().expect("tmp");
+    let a = top.path().join("a");
+    std::fs::create_dir(&a).expect("mkdir");
+    support::git(&a, &["init", "-q", "-b", "main"]);
+    support::git(&a, &["commit", "-q", "--allow-empty", "-m", "first"]);
+    support::annex(&a, &["init", "a"]);
+    support::git(top.path(), &["clone", "-q", "a", "b"]);
+    let b = top.path().join("b");
+    support::annex(&b, &["init", "b"]);
+    let ub = uuid(&b);
+    // a journals a change of uuid.log, knowing nothing of b yet.
+    let change = |old: &[u8]| {
+        describe(
+            old,
+            "00000000-1111-2222-3333-444444444444",
+            "x",
+            2_000_000_000,
+        )
+    };
+    open_branch(&a).change(b"uuid.log", change).expect("change");
+    // Then a's branch is moved to b's (which adds b to uuid.log), as a
+    // push into it does (no post-receive hook).
+    support::git(&a, &["fetch", "-q", "../b", "git-annex:refs/heads/from-b"]);
+    support::git(
+        &a,
+        &["update-ref", "refs/heads/git-annex", "refs/heads/from-b"],
+    );
+    let a2 = top.path().join("a2");
+    let cp = std::process::Command::new("cp")
+        .args(["-a"])
+        .arg(&a)
+        .arg(&a2)
+        .status()
+        .expect("cp");
+    assert!(cp.success());
+    open_branch(&a).commit("update").expect("commit");
+    // The reference's server commits its journal this way when a
+    // connection ends (its `merge` would first bring its index up to the
+    // tip, then let the journal replace the file).
+    let mut cmd = std::process::Command::new(
+        support::reference_git_annex().with_file_name("git-annex-shell"),
+    );
+    support::hermetic(&mut cmd)
+        .current_dir(&a2)
+        .arg("p2pstdio")
+        .arg(&a2)
+        .arg(uuid(&a2));
+    let out = support::output_with_stdin(cmd, Some(b"VERSION 1\n"));
+    assert!(out.status.success(), "{out:?}");
+    let uuids = String::from_utf8(show(&a, "uuid.log")).expect("utf-8");
+    assert!(uuids.contains(&ub), "b's line lost: {uuids}");
+    assert!(uuids.contains("00000000-1111"), "{uuids}");
+    assert_eq!(
+        uuids,
+        String::from_utf8(show(&a2, "uuid.log")).expect("utf-8")
+    );
+    let tree = |d: &Path| support::git(d, &["ls-tree", "-r", "git-annex"]);
+    assert_eq!(tree(&a), tree(&a2));
+}
+
 /// A private repository (`annex.private`): its information stays in the
 /// private journal, read by both of us, never committed.
 #[test]
