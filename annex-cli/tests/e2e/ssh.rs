@@ -396,3 +396,96 @@ fn concurrent_drops_over_ssh_never_lose_the_last_copy() {
     // after the other: print how many had both refuse.
     eprintln!("rounds where both drops refused: {both_dropped_attempts}");
 }
+
+/// What `--json-progress` printed: the progress objects (their `action`,
+/// and `byte-progress` with `total-size`), then the action's own object.
+fn progress_of(out: &Output) -> (Vec<(serde_json::Value, u64, u64)>, Vec<serde_json::Value>) {
+    let mut progress = Vec::new();
+    let mut done = Vec::new();
+    for l in text(&out.stdout).lines() {
+        let v: serde_json::Value = serde_json::from_str(l).expect("JSON line");
+        match v.get("action") {
+            Some(a) => {
+                let n = |k: &str| v[k].as_u64().unwrap_or_else(|| panic!("{k} in {v}"));
+                let (bytes, total) = (n("byte-progress"), n("total-size"));
+                let pct = v["percent-progress"].as_str().expect("percent-progress");
+                assert!(pct.ends_with('%'), "{v}");
+                progress.push((a.clone(), bytes, total));
+            }
+            None => done.push(v),
+        }
+    }
+    (progress, done)
+}
+
+/// `--json-progress` of `copy --to` and `get` over ssh, by our client
+/// with the reference's `git-annex-shell` and with ours: progress objects
+/// as the reference client's (the same `action`, bytes growing to the
+/// whole content, which is always shown last; how many there are in
+/// between depends on time, at most one a tenth of a second), then the
+/// same object for the action.
+#[test]
+fn json_progress_over_ssh_as_the_reference() {
+    let sshd = Sshd::start();
+    let our_client = Path::new(env!("CARGO_BIN_EXE_git-annex-rs"));
+    let theirs_shell = support::reference_git_annex().with_file_name("git-annex-shell");
+    let ours_shell = Path::new(env!("CARGO_BIN_EXE_git-annex-shell"));
+    // Content that takes a few reads to send.
+    let mut x: u64 = 1;
+    let big: Vec<u8> = (0..4 << 20)
+        .map(|_| {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (x >> 56) as u8
+        })
+        .collect();
+    let mut seen = Vec::new();
+    for shell in [theirs_shell.as_path(), ours_shell] {
+        for client in [support::reference_git_annex(), our_client] {
+            let n = net(&sshd, shell);
+            std::fs::write(n.cli.join("big"), &big).expect("write");
+            let out = ref_annex(&sshd, &n.cli, &["add", "big"]);
+            assert!(out.status.success(), "{out:?}");
+            support::git(&n.cli, &["commit", "-q", "-m", "big"]);
+            let mut runs = Vec::new();
+            for args in [
+                &["copy", "--to", "origin", "--json-progress", "big"][..],
+                &["drop", "big"],
+                &["get", "--json-progress", "big"],
+            ] {
+                let out = client_annex(client, &sshd, &n.cli, args);
+                assert!(
+                    out.status.success(),
+                    "{args:?} {shell:?} {client:?}: {out:?}"
+                );
+                if args[0] != "drop" {
+                    runs.push(progress_of(&out));
+                }
+            }
+            seen.push(runs);
+        }
+    }
+    for (i, runs) in seen.iter().enumerate() {
+        for (progress, done) in runs {
+            let last = progress.last().expect("some progress");
+            assert_eq!(last.1, last.2, "the whole content last: {progress:?}");
+            assert_eq!(last.2, big.len() as u64);
+            assert!(
+                progress.windows(2).all(|w| w[0].1 < w[1].1),
+                "bytes grow: {progress:?}"
+            );
+            let actions: std::collections::BTreeSet<String> =
+                progress.iter().map(|p| p.0.to_string()).collect();
+            assert_eq!(actions.len(), 1, "{actions:?}");
+            assert_eq!(done.len(), 1, "{done:?}");
+        }
+        // Against the reference client with the same shell: the same
+        // action in the progress objects, the same object at the end.
+        let theirs = &seen[i - i % 2];
+        for (o, t) in runs.iter().zip(theirs) {
+            assert_eq!(o.0[0].0, t.0[0].0);
+            assert_eq!(o.1, t.1);
+        }
+    }
+}
