@@ -58,6 +58,32 @@ fn here_description(dir: &Path) -> String {
     panic!("no repository here in {out}")
 }
 
+/// A repository `a` under `top` (a first commit, initialized by the
+/// reference, `then` run in it) and its clone `b`, initialized too.
+fn a_and_clone(top: &Path, then: impl Fn(&Path)) -> (PathBuf, PathBuf) {
+    let a = top.join("a");
+    std::fs::create_dir(&a).expect("mkdir");
+    support::git(&a, &["init", "-q", "-b", "main"]);
+    support::git(&a, &["commit", "-q", "--allow-empty", "-m", "first"]);
+    support::annex(&a, &["init", "a"]);
+    then(&a);
+    support::git(top, &["clone", "-q", "a", "b"]);
+    let b = top.join("b");
+    support::annex(&b, &["init", "b"]);
+    (a, b)
+}
+
+/// Moves the `git-annex` branch of `a` to its clone `b`'s (see
+/// [`a_and_clone`]), as a push into it does (done by hand so that no
+/// post-receive hook brings the index up to date).
+fn move_branch_to_clones(a: &Path) {
+    support::git(a, &["fetch", "-q", "../b", "git-annex:refs/heads/from-b"]);
+    support::git(
+        a,
+        &["update-ref", "refs/heads/git-annex", "refs/heads/from-b"],
+    );
+}
+
 #[test]
 fn interleaved_writes_with_the_reference_lose_nothing() {
     let dir = support::new_git_repo();
@@ -470,37 +496,21 @@ fn journal_lock_excludes_the_reference() {
 #[test]
 fn commit_over_a_pushed_branch_matches_the_reference() {
     let top = tempfile::tempdir().expect("tmp");
-    let a = top.path().join("a");
-    std::fs::create_dir(&a).expect("mkdir");
-    support::git(&a, &["init", "-q", "-b", "main"]);
-    support::git(&a, &["commit", "-q", "--allow-empty", "-m", "first"]);
-    support::annex(&a, &["init", "a"]);
+    let (a, b) = a_and_clone(top.path(), |a| {
+        support::annex(a, &["untrust", "here"]);
+    });
     let ua = uuid(&a);
-    support::annex(&a, &["untrust", "here"]);
-    support::git(top.path(), &["clone", "-q", "a", "b"]);
-    let b = top.path().join("b");
-    support::annex(&b, &["init", "b"]);
     // b changes a's trust (replacing a's line), and a's branch is moved to
     // b's (as a push into it does; done by hand so that no post-receive
     // hook brings the index up to date).
     support::annex(&b, &["semitrust", &ua]);
-    support::git(&a, &["fetch", "-q", "../b", "git-annex:refs/heads/from-b"]);
-    support::git(
-        &a,
-        &["update-ref", "refs/heads/git-annex", "refs/heads/from-b"],
-    );
+    move_branch_to_clones(&a);
     let tip = support::git(&a, &["rev-parse", "git-annex"]);
     let status = std::fs::read_to_string(a.join(".git/annex/index.lck")).expect("index.lck");
     assert_ne!(tip, status, "a's annex index should be stale");
 
     let a2 = top.path().join("a2");
-    let cp = std::process::Command::new("cp")
-        .args(["-a"])
-        .arg(&a)
-        .arg(&a2)
-        .status()
-        .expect("cp");
-    assert!(cp.success());
+    copy_repo(&a, &a2);
 
     let change = |old: &[u8]| {
         describe(
@@ -546,14 +556,7 @@ fn commit_over_a_pushed_branch_matches_the_reference() {
 #[test]
 fn journal_written_before_a_push_keeps_what_the_push_brought() {
     let top = tempfile::tempdir().expect("tmp");
-    let a = top.path().join("a");
-    std::fs::create_dir(&a).expect("mkdir");
-    support::git(&a, &["init", "-q", "-b", "main"]);
-    support::git(&a, &["commit", "-q", "--allow-empty", "-m", "first"]);
-    support::annex(&a, &["init", "a"]);
-    support::git(top.path(), &["clone", "-q", "a", "b"]);
-    let b = top.path().join("b");
-    support::annex(&b, &["init", "b"]);
+    let (a, b) = a_and_clone(top.path(), |_| {});
     let ub = uuid(&b);
     // a journals a change of uuid.log, knowing nothing of b yet.
     let change = |old: &[u8]| {
@@ -567,19 +570,9 @@ fn journal_written_before_a_push_keeps_what_the_push_brought() {
     open_branch(&a).change(b"uuid.log", change).expect("change");
     // Then a's branch is moved to b's (which adds b to uuid.log), as a
     // push into it does (no post-receive hook).
-    support::git(&a, &["fetch", "-q", "../b", "git-annex:refs/heads/from-b"]);
-    support::git(
-        &a,
-        &["update-ref", "refs/heads/git-annex", "refs/heads/from-b"],
-    );
+    move_branch_to_clones(&a);
     let a2 = top.path().join("a2");
-    let cp = std::process::Command::new("cp")
-        .args(["-a"])
-        .arg(&a)
-        .arg(&a2)
-        .status()
-        .expect("cp");
-    assert!(cp.success());
+    copy_repo(&a, &a2);
     open_branch(&a).commit("update").expect("commit");
     // The reference's server commits its journal this way when a
     // connection ends (its `merge` would first bring its index up to the
@@ -1233,14 +1226,7 @@ fn annex_index_follows_every_commit_and_merge() {
     use annex_core::state::State;
     use annex_core::uuid::Uuid;
     let top = tempfile::tempdir().expect("tmp");
-    let a = top.path().join("a");
-    std::fs::create_dir(&a).expect("mkdir");
-    support::git(&a, &["init", "-q", "-b", "main"]);
-    support::git(&a, &["commit", "-q", "--allow-empty", "-m", "first"]);
-    support::annex(&a, &["init", "a"]);
-    support::git(top.path(), &["clone", "-q", "a", "b"]);
-    let b = top.path().join("b");
-    support::annex(&b, &["init", "b"]);
+    let (a, b) = a_and_clone(top.path(), |_| {});
     let key = |i: u32| {
         Key::parse(format!("SHA256E-s{i}--{:064x}.dat", u64::from(i) * 7919).as_bytes())
             .expect("key")
