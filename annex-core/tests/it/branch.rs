@@ -41,6 +41,16 @@ fn describe(old: &[u8], u: &str, desc: &str, t: u64) -> Vec<u8> {
     out
 }
 
+/// Adds the repository `00000000-1111-...` described `x` to a uuid.log.
+fn describe_x(old: &[u8]) -> Vec<u8> {
+    describe(
+        old,
+        "00000000-1111-2222-3333-444444444444",
+        "x",
+        2_000_000_000,
+    )
+}
+
 fn here_description(dir: &Path) -> String {
     let out = support::annex(dir, &["info", "--json"]);
     let v: serde_json::Value = serde_json::from_str(out.trim()).expect("json");
@@ -512,14 +522,7 @@ fn commit_over_a_pushed_branch_matches_the_reference() {
     let a2 = top.path().join("a2");
     copy_repo(&a, &a2);
 
-    let change = |old: &[u8]| {
-        describe(
-            old,
-            "00000000-1111-2222-3333-444444444444",
-            "x",
-            2_000_000_000,
-        )
-    };
+    let change = describe_x;
     // Ours.
     let ba = open_branch(&a);
     ba.change(b"uuid.log", change).expect("change");
@@ -559,14 +562,7 @@ fn journal_written_before_a_push_keeps_what_the_push_brought() {
     let (a, b) = a_and_clone(top.path(), |_| {});
     let ub = uuid(&b);
     // a journals a change of uuid.log, knowing nothing of b yet.
-    let change = |old: &[u8]| {
-        describe(
-            old,
-            "00000000-1111-2222-3333-444444444444",
-            "x",
-            2_000_000_000,
-        )
-    };
+    let change = describe_x;
     open_branch(&a).change(b"uuid.log", change).expect("change");
     // Then a's branch is moved to b's (which adds b to uuid.log), as a
     // push into it does (no post-receive hook).
