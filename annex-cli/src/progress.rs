@@ -2,6 +2,7 @@
 //! where git-annex draws its meter), `--json-progress` objects, or nothing.
 
 use std::io::IsTerminal;
+use std::time::{Duration, Instant};
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::{Map, Value};
@@ -36,9 +37,14 @@ pub struct Meter {
     bar: Option<ProgressBar>,
     json: Option<Value>,
     total: Option<u64>,
-    last_percent: Option<u64>,
+    /// When the last `--json-progress` object was written.
+    last_time: Option<Instant>,
     last_bytes: Option<u64>,
 }
+
+/// At most one `--json-progress` object per this much time (the whole
+/// content always shown), as git-annex's `jsonratelimit`.
+const JSON_RATE_LIMIT: Duration = Duration::from_millis(100);
 
 /// git-annex's `showPercentage 2`: up to two decimals, trailing zeros
 /// dropped.
@@ -85,7 +91,7 @@ impl Meter {
                 None
             },
             total,
-            last_percent: None,
+            last_time: None,
             last_bytes: None,
         }
     }
@@ -122,7 +128,7 @@ impl Meter {
             bar,
             json: (mode == ProgressMode::Json).then_some(action),
             total,
-            last_percent: None,
+            last_time: None,
             last_bytes: None,
         }
     }
@@ -139,16 +145,17 @@ impl Meter {
         if let Some(bar) = &self.bar {
             bar.set_position(done);
         }
-        if self.json.is_some() {
-            let pct = self.total.map(|t| done.saturating_mul(100) / t.max(1));
-            let changed = match (pct, self.last_percent) {
-                (Some(p), Some(l)) => p != l,
-                (Some(_), None) => true,
-                (None, _) => self.last_bytes.is_none_or(|b| done >= b + 1024 * 1024),
-            };
-            if changed && done > 0 {
+        if self.json.is_some() && done > 0 && self.last_bytes != Some(done) {
+            // As git-annex: the whole content is always shown, anything
+            // less when the last object is old enough.
+            let whole = self.total.is_some_and(|t| done >= t);
+            let now = Instant::now();
+            let due = self
+                .last_time
+                .is_none_or(|t| now.duration_since(t) >= JSON_RATE_LIMIT);
+            if whole || due {
                 self.emit(done);
-                self.last_percent = pct;
+                self.last_time = Some(now);
                 self.last_bytes = Some(done);
             }
         }

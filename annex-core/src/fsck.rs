@@ -17,7 +17,9 @@
 //! [`Fsck::check_remote_key`] does the same for a git remote on this
 //! machine, reading its object store directly; bad content there is
 //! copied to `.git/annex/bad` (unless we have the key) and dropped from
-//! the remote.
+//! the remote. [`Fsck::check_remote_presence`] takes what was learned of
+//! a remote elsewhere (asked over the network, content downloaded and
+//! verified by the caller) and fixes the location log and counts copies.
 //!
 //! What is shown along the way (notes, warnings) is handed to a callback
 //! as [`Event`]s, so a command can print it as it happens.
@@ -78,6 +80,9 @@ fn io_err(op: &'static str, path: &Path) -> impl FnOnce(io::Error) -> FsckError 
 pub enum Event {
     /// A short note on the action's line (`checksum...`, `fixing location log`).
     Note(&'static str),
+    /// A note on the action's line made at run time (`unable to check
+    /// origin`, for a remote that could not be asked).
+    NoteText(String),
     /// A warning (one or more lines).
     Warning(String),
     /// A note on a line of its own.
@@ -248,6 +253,30 @@ impl<'a> Fsck<'a> {
                 && self.check_content(key, desc, &obj, on, bad)?;
             ok &= sound;
         }
+        if !self.check_numcopies(key, desc, has_file, numcopies, on)? {
+            ok = false;
+        }
+        Ok(ok)
+    }
+
+    /// Checks a key in a remote whose content was looked at elsewhere
+    /// (`fsck --from` a remote that is not on this machine: it was asked
+    /// whether it has the key and, unless `--fast`, the content was
+    /// downloaded and verified by the caller): `present` is what the
+    /// remote answered; the location log is fixed to say so, then the
+    /// copies are counted.
+    #[allow(clippy::too_many_arguments)]
+    pub fn check_remote_presence<E: From<FsckError>>(
+        &self,
+        uuid: &Uuid,
+        key: &Key,
+        desc: &str,
+        has_file: bool,
+        present: bool,
+        numcopies: i64,
+        on: &mut impl FnMut(Event) -> Result<(), E>,
+    ) -> Result<bool, E> {
+        let mut ok = self.verify_location_log(key, desc, present, uuid, on)?;
         if !self.check_numcopies(key, desc, has_file, numcopies, on)? {
             ok = false;
         }

@@ -70,6 +70,11 @@ pub struct Annex {
     pub enforce_maxsize: bool,
     /// Space reservations of uploads to repositories with a maxsize.
     pub reserver: Reserver,
+    /// Whether [`Annex::finish`] leaves the connections of remotes reached
+    /// over a network open (their servers commit what they recorded when
+    /// a connection ends): `sync` keeps them until its push is done, as
+    /// git-annex keeps its connections to the end of the command.
+    pub keep_connections: bool,
     copies_attr: Option<CopiesAttributes>,
     globals: Mutex<Option<Arc<GlobalLogs>>>,
     preferred: Mutex<HashMap<Uuid, Option<Expr>>>,
@@ -116,6 +121,7 @@ impl Annex {
             force: false,
             enforce_maxsize: false,
             reserver,
+            keep_connections: false,
             copies_attr,
             globals: Mutex::new(None),
             preferred: Mutex::new(HashMap::new()),
@@ -450,8 +456,10 @@ impl Annex {
     /// Ends a run: commits what remotes recorded, then this repository's
     /// journal. Returns whether this repository's journal was committed,
     /// and the remotes' commit errors (each a warning to show).
+    /// With [`Annex::keep_connections`], remotes reached over a network
+    /// are left as they are.
     pub fn finish(&self) -> Result<Finished, AnnexError> {
-        let remote_errors = self.remotes.commit();
+        let remote_errors = self.remotes.commit(self.keep_connections);
         let recorded = self.session.commit()?;
         Ok(Finished {
             recorded,

@@ -1,6 +1,6 @@
-//! `fsck` of one item: its content checked here, or in a git remote on
-//! this machine, against its key and the location log, with the policy of
-//! the [`Annex`] (trust, numcopies and the `annex.numcopies` attribute).
+//! `fsck` of one item: its content checked here, or in a remote, against
+//! its key and the location log, with the policy of the [`Annex`] (trust,
+//! numcopies and the `annex.numcopies` attribute).
 //!
 //! The checking itself is [`annex_core::fsck::Fsck`]'s (location log
 //! fixes, bad content moved to `.git/annex/bad`, too few copies warned
@@ -9,6 +9,16 @@
 //! are named. What a check shows is passed on as
 //! [`Event`]s to the caller's callback, which renders them (or not); the
 //! check returns whether everything was fine.
+//!
+//! `--from` a git remote on this machine reads its object store directly.
+//! `--from` any other remote (over ssh) goes through its
+//! [`Remote`]: asked whether it has the key (`unable to check NAME` when
+//! it cannot say), then, unless `--fast`, the content downloaded to a
+//! temp file (`.git/annex/tmp/fsckPID.KEY`, removed afterwards) and
+//! verified while it comes, as git-annex does; a download that fails
+//! (content that does not match its key included) fails the check and is
+//! left on the remote. The location log is then fixed to what the remote
+//! answered, and the copies counted.
 //!
 //! A run ends with [`record_activity`] (git-annex records every fsck in
 //! `activity.log`); `--all` checks [`logged_keys`].
@@ -32,12 +42,15 @@
 //! ```
 
 use std::collections::BTreeMap;
+use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 
 pub use annex_core::fsck::Event;
 use annex_core::fsck::{self as core, Fsck, LocalRemote};
 use annex_core::key::Key;
 use annex_core::logs::trust::TrustLevel;
+use annex_core::objects::key_file;
+use annex_core::remote::Remote;
 use annex_core::uuid::Uuid;
 
 use crate::annex::Annex;
@@ -51,9 +64,15 @@ pub enum FsckError {
     /// The remote to check from is not usable.
     #[error(transparent)]
     RemoteName(#[from] RemoteNameError),
-    /// The remote to check from is not a git remote on this machine.
-    #[error("fsck --from {0}: only git remotes on this machine are supported by git-annex-rs yet")]
-    NotLocal(String),
+    /// The remote to check from cannot be used (its kind is not
+    /// supported, or it could not be opened).
+    #[error("fsck --from {name}: {reason}")]
+    Unusable {
+        /// The remote's name.
+        name: String,
+        /// Why.
+        reason: String,
+    },
     /// The check itself failed (branch, object store, files).
     #[error(transparent)]
     Check(#[from] core::FsckError),
@@ -67,8 +86,7 @@ pub struct FsckOptions {
     /// `--numcopies`: the numcopies every item is checked against (else the
     /// item's `annex.numcopies` attribute, else the configured one).
     pub numcopies: Option<i64>,
-    /// `--from`: the git remote (on this machine) to check instead of this
-    /// repository.
+    /// `--from`: the remote to check instead of this repository.
     pub from: Option<String>,
     /// The bad-content directory as messages show it (git-annex shows it
     /// relative to where it runs); `.git/annex/bad` as a full path when
@@ -81,7 +99,8 @@ pub struct FsckOptions {
 pub struct Checker<'a> {
     annex: &'a Annex,
     fsck: Fsck<'a>,
-    remote: Option<LocalRemote>,
+    target: Target<'a>,
+    fast: bool,
     numcopies: Option<i64>,
     descriptions: BTreeMap<Uuid, String>,
 }
@@ -90,9 +109,9 @@ impl<'a> Checker<'a> {
     /// Sets up the checks of `annex` (or of the remote `options.from`).
     pub fn new(annex: &'a Annex, options: FsckOptions) -> Result<Checker<'a>, FsckError> {
         let session = &annex.session;
-        let remote = match &options.from {
-            Some(name) => Some(open_remote(annex, name)?),
-            None => None,
+        let target = match &options.from {
+            Some(name) => open_remote(annex, name)?,
+            None => Target::Here,
         };
         let descriptions = listed_descriptions(annex);
         let store = &session.store;
@@ -111,7 +130,8 @@ impl<'a> Checker<'a> {
         Ok(Checker {
             annex,
             fsck,
-            remote,
+            target,
+            fast: options.fast,
             numcopies: options.numcopies,
             descriptions,
         })
@@ -119,7 +139,11 @@ impl<'a> Checker<'a> {
 
     /// The repository checked: this one, or the remote's.
     pub fn checked_uuid(&self) -> &Uuid {
-        self.remote.as_ref().map_or(self.annex.here(), |r| &r.uuid)
+        match &self.target {
+            Target::Here => self.annex.here(),
+            Target::Local(r) => &r.uuid,
+            Target::Far(r) => r.uuid(),
+        }
     }
 
     /// Whether the repository checked is marked dead (git-annex warns
@@ -155,11 +179,13 @@ impl<'a> Checker<'a> {
     ) -> Result<bool, E> {
         let numcopies = self.numcopies_for(item);
         let key = &item.key;
-        match &self.remote {
-            Some(r) => self
-                .fsck
-                .check_remote_key(r, key, desc, item.is_file, numcopies, on),
-            None if item.is_file && item.unlocked => match &self.annex.session.worktree {
+        match &self.target {
+            Target::Local(r) => {
+                self.fsck
+                    .check_remote_key(r, key, desc, item.is_file, numcopies, on)
+            }
+            Target::Far(r) => self.check_far(*r, key, desc, item.is_file, numcopies, on),
+            Target::Here if item.is_file && item.unlocked => match &self.annex.session.worktree {
                 // A file beyond a symbolic link is not fixed (that would
                 // write outside the work tree): its key is checked alone.
                 Some(wt) => match annex_core::wtpath::check(wt.top(), &item.top_path) {
@@ -170,9 +196,74 @@ impl<'a> Checker<'a> {
                 },
                 None => self.fsck.check_key(key, desc, true, numcopies, on),
             },
-            None => self.fsck.check_key(key, desc, item.is_file, numcopies, on),
+            Target::Here => self.fsck.check_key(key, desc, item.is_file, numcopies, on),
         }
     }
+
+    /// Checks a key in a remote reached through its [`Remote`]: asked
+    /// whether it has it, the content downloaded to a temp file and
+    /// verified (not with `--fast`, nor when there is no room for it), then
+    /// the location log fixed and the copies counted. A failed download
+    /// fails the check.
+    fn check_far<E: From<core::FsckError>>(
+        &self,
+        remote: &dyn Remote,
+        key: &Key,
+        desc: &str,
+        has_file: bool,
+        numcopies: i64,
+        on: &mut impl FnMut(Event) -> Result<(), E>,
+    ) -> Result<bool, E> {
+        let present = match remote.check_present(key) {
+            Ok(p) => p,
+            Err(_) => {
+                on(Event::NoteText(format!(
+                    "unable to check {}",
+                    remote.name()
+                )))?;
+                return Ok(false);
+            }
+        };
+        let mut downloaded = true;
+        if present && !self.fast && self.annex.space_shortfall(key).is_none() {
+            let store = &self.annex.session.store;
+            let mut name = format!("fsck{}.", std::process::id()).into_bytes();
+            name.extend_from_slice(&key_file(key));
+            let tmp = store.tmp_dir().join(std::ffi::OsStr::from_bytes(&name));
+            // Nothing left from an earlier run is taken for a partial
+            // download.
+            let _ = std::fs::remove_file(&tmp);
+            let got = remote.retrieve(key, &tmp, self.annex.here(), b"", &mut |_| {});
+            let _ = std::fs::remove_file(&tmp);
+            if let Err(e) = got {
+                on(Event::Warning(e.to_string()))?;
+                on(Event::Warning(format!(
+                    "{desc}: failed to download file from remote"
+                )))?;
+                downloaded = false;
+            }
+        }
+        let ok = self.fsck.check_remote_presence(
+            remote.uuid(),
+            key,
+            desc,
+            has_file,
+            present,
+            numcopies,
+            on,
+        )?;
+        Ok(ok && downloaded)
+    }
+}
+
+/// The repository a run checks.
+enum Target<'a> {
+    /// This one.
+    Here,
+    /// A git remote on this machine, its object store read directly.
+    Local(LocalRemote),
+    /// Any other remote, through its [`Remote`].
+    Far(&'a dyn Remote),
 }
 
 /// Records that the repository `uuid` (this one, or the remote checked:
@@ -189,21 +280,31 @@ pub fn logged_keys(annex: &Annex) -> Result<Vec<Key>, FsckError> {
 }
 
 /// The remote of `--from`: a git remote whose URL is a path on this
-/// machine, its object store opened directly.
-fn open_remote(annex: &Annex, name: &str) -> Result<LocalRemote, FsckError> {
+/// machine has its object store opened directly; another one is used
+/// through the [`Remote`] the annex opened for it.
+fn open_remote<'a>(annex: &'a Annex, name: &str) -> Result<Target<'a>, FsckError> {
     let session = &annex.session;
     let r = session
         .config
         .remote(name)
         .ok_or_else(|| RemoteNameError::NoSuchRemote(name.to_owned()))?;
-    let uuid = r
-        .uuid
-        .clone()
-        .ok_or_else(|| RemoteNameError::UnknownUuid(name.to_owned()))?;
-    let path = r
-        .local_path(&session.base_dir())
-        .ok_or_else(|| FsckError::NotLocal(name.to_owned()))?;
-    Ok(LocalRemote::open(name, uuid, &path)?)
+    if let Some(path) = r.local_path(&session.base_dir()) {
+        // Its UUID from our config, else as opening it learned it.
+        let uuid = r
+            .uuid
+            .clone()
+            .or_else(|| annex.remote_named(name).ok()?.uuid.clone())
+            .ok_or_else(|| RemoteNameError::UnknownUuid(name.to_owned()))?;
+        return Ok(Target::Local(LocalRemote::open(name, uuid, &path)?));
+    }
+    let entry = annex.remote_named(name)?;
+    match &entry.remote {
+        Ok(remote) => Ok(Target::Far(remote.as_ref())),
+        Err(reason) => Err(FsckError::Unusable {
+            name: name.to_owned(),
+            reason: reason.clone(),
+        }),
+    }
 }
 
 /// Every repository's description, with the names of the configured

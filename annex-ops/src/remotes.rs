@@ -175,11 +175,14 @@ impl Remotes {
     }
 
     /// Commits what each usable remote recorded in its journal; the errors
-    /// of those that failed.
-    pub fn commit(&self) -> Vec<annex_core::remote::RemoteError> {
+    /// of those that failed. With `keep_connections`, a remote reached
+    /// over a network connection (whose server commits when the
+    /// connection ends) is left connected.
+    pub fn commit(&self, keep_connections: bool) -> Vec<annex_core::remote::RemoteError> {
         self.entries
             .iter()
             .filter_map(|r| r.usable())
+            .filter(|r| !(keep_connections && r.locks_over_network()))
             .filter_map(|r| r.commit().err())
             .collect()
     }

@@ -1,7 +1,8 @@
 //! `fsck [PATH...]`: check the content of annexed files (or `--all` keys,
 //! or `--key KEY`) against their keys and the location logs, fix the logs,
 //! move bad content to `.git/annex/bad`, and warn about too few copies;
-//! `--from REMOTE` checks a git remote on this machine instead.
+//! `--from REMOTE` checks a remote instead (one over ssh by downloading
+//! each key and verifying it, as git-annex does).
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
@@ -24,7 +25,7 @@ use super::numcopies::read_int;
 pub struct Args {
     /// Files or directories to check (all annexed files when none).
     paths: Vec<OsString>,
-    /// Check a git remote (on this machine) instead of this repository.
+    /// Check a remote instead of this repository.
     #[arg(long, short = 'f', value_name = "REMOTE")]
     from: Option<String>,
     /// Only check presence and size, not checksums.
@@ -171,6 +172,7 @@ fn event(
 ) -> Result<(), CommandError> {
     match e {
         Event::Note(n) => action.note(n),
+        Event::NoteText(n) => action.note(&n),
         Event::LongNote(n) => action.long_note(&n),
         Event::Warning(w) => action.warn(&w),
         Event::MissingCopies { untrusted, dead } => {

@@ -326,6 +326,9 @@ pub(crate) fn run_mode(args: Args, mode: Mode) -> Result<(), CommandError> {
             None => (true, true),
         }
     };
+    // The remotes of the content pass, still connected: closed once the
+    // push is done, as git-annex's connections close at its end.
+    let mut connections = None;
     let ctx = if content {
         let content_remotes: Vec<String> = remotes
             .iter()
@@ -349,6 +352,7 @@ pub(crate) fn run_mode(args: Args, mode: Mode) -> Result<(), CommandError> {
         match sync_content::run(ctx, options, &args.out) {
             Ok(run) => {
                 out.count(run.failed);
+                connections = Some(run.connections);
                 // Transfers take a while, and remotes may have recorded
                 // meanwhile: pull again before pushing, as git-annex does.
                 let again = run.transferred && pull;
@@ -412,6 +416,7 @@ pub(crate) fn run_mode(args: Args, mode: Mode) -> Result<(), CommandError> {
         )?;
     }
     failed_pushes.save(&git_dir)?;
+    drop(connections);
     out.finish(mode.name())
 }
 

@@ -20,6 +20,7 @@ use annex_core::transfer::Direction;
 use annex_ops::get::GetOutcome;
 use annex_ops::put::PutOutcome;
 use annex_ops::queue::ObserverFactory;
+use annex_ops::remotes::Remotes;
 use annex_ops::{Item, Observer, Warning};
 pub use annex_sync::content::ContentOptions;
 use annex_sync::content::{
@@ -37,7 +38,7 @@ use crate::progress::{Meter, ProgressMode};
 const NO_LOCATIONS: &str = "Rather than dropping this file, try using: git annex move";
 
 /// What a content pass did, for `sync` to go on.
-#[derive(Debug, Default, Clone, Copy)]
+#[derive(Debug, Default)]
 pub struct ContentRun {
     /// How many actions failed.
     pub failed: usize,
@@ -47,6 +48,11 @@ pub struct ContentRun {
     /// Whether the `git-annex` branch got a commit: the caller says
     /// `(recording state in git...)` where git-annex says it.
     pub recorded: bool,
+    /// The remotes, still connected where a network connection was made:
+    /// held by the caller until its push is done (their servers commit
+    /// what they recorded when the connection ends, at the end of the
+    /// command as with git-annex).
+    pub connections: Remotes,
 }
 
 /// Runs the content pass over the repository of `ctx` (already merged by
@@ -69,6 +75,7 @@ pub fn run(
     // (checked: `maxsize b 5`, then a 6-byte file wanted by b is sent);
     // the upload is still reserved for other processes to count.
     env.enforce_maxsize = false;
+    env.keep_connections = true;
     let mut shown = Shown {
         env: &env,
         get: output.reporter("get").quote_path(quote),
@@ -99,10 +106,13 @@ pub fn run(
         // exact state, still true of it; only speed is lost.
         eprintln!("git-annex-rs: {e}");
     }
+    let transferred = shown.transferred;
+    drop(shown);
     Ok(ContentRun {
         failed: summary.failed,
-        transferred: shown.transferred,
+        transferred,
         recorded,
+        connections: std::mem::take(&mut env.annex.remotes),
     })
 }
 

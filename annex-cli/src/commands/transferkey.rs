@@ -76,7 +76,7 @@ pub fn run(args: Args) -> Result<(), CommandError> {
     };
     // The remotes record what they received; this repository's journal is
     // left for the next command, as git-annex leaves it.
-    for e in env.annex.remotes.commit() {
+    for e in env.annex.remotes.commit(false) {
         eprintln!("git-annex-rs: {e}");
     }
     if ok {

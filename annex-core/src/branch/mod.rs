@@ -1073,6 +1073,29 @@ impl Branch {
         Ok(())
     }
 
+    /// Stages a journal file. When git-annex's index is not current with
+    /// the tip (the branch moved since the index was last updated: a push
+    /// to this repository, another process's commit), the journal file was
+    /// written against an older branch: as git-annex does (it stages the
+    /// journal into its index, then union-merges the tip into the index),
+    /// the file is the union of the tip's version and the journal's, so
+    /// what the tip gained meanwhile is not lost.
+    fn stage_journalled(
+        &self,
+        state: &mut State,
+        path: &[u8],
+        content: &[u8],
+    ) -> Result<(), BranchError> {
+        if !state.index_current
+            && let (Some(tip), _) = self.state_blob(state, path)?
+        {
+            let theirs = self.blob(tip, path.as_bstr())?;
+            let merged = merge::union_lines(&[&theirs, content]);
+            return self.stage_one(state, path, &merged);
+        }
+        self.stage_one(state, path, content)
+    }
+
     /// Removes the staged journal files, each only when it is still the
     /// file that was staged (same inode, size and times: every writer
     /// replaces a journal file by rename or appends to it).
@@ -1186,7 +1209,7 @@ impl Branch {
                     let name = crate::journal::journal_file_name(&path);
                     last_regular = Some(path.clone());
                     if let Some((content, stamp)) = self.journal.read_name_stamped(&name)? {
-                        self.stage_one(state, &path, &content)?;
+                        self.stage_journalled(state, &path, &content)?;
                         self.log_staged(&mut staged, &name, stamp)?;
                     }
                 } else {
@@ -1195,7 +1218,7 @@ impl Branch {
                         if crate::journal::is_valid_branch_path(&path)
                             && last_regular.as_deref() != Some(path.as_slice())
                         {
-                            self.stage_one(state, &path, &content)?;
+                            self.stage_journalled(state, &path, &content)?;
                         }
                         self.log_staged(&mut staged, name, stamp)?;
                     }

@@ -41,6 +41,16 @@ fn describe(old: &[u8], u: &str, desc: &str, t: u64) -> Vec<u8> {
     out
 }
 
+/// Adds the repository `00000000-1111-...` described `x` to a uuid.log.
+fn describe_x(old: &[u8]) -> Vec<u8> {
+    describe(
+        old,
+        "00000000-1111-2222-3333-444444444444",
+        "x",
+        2_000_000_000,
+    )
+}
+
 fn here_description(dir: &Path) -> String {
     let out = support::annex(dir, &["info", "--json"]);
     let v: serde_json::Value = serde_json::from_str(out.trim()).expect("json");
@@ -56,6 +66,32 @@ fn here_description(dir: &Path) -> String {
         }
     }
     panic!("no repository here in {out}")
+}
+
+/// A repository `a` under `top` (a first commit, initialized by the
+/// reference, `then` run in it) and its clone `b`, initialized too.
+fn a_and_clone(top: &Path, then: impl Fn(&Path)) -> (PathBuf, PathBuf) {
+    let a = top.join("a");
+    std::fs::create_dir(&a).expect("mkdir");
+    support::git(&a, &["init", "-q", "-b", "main"]);
+    support::git(&a, &["commit", "-q", "--allow-empty", "-m", "first"]);
+    support::annex(&a, &["init", "a"]);
+    then(&a);
+    support::git(top, &["clone", "-q", "a", "b"]);
+    let b = top.join("b");
+    support::annex(&b, &["init", "b"]);
+    (a, b)
+}
+
+/// Moves the `git-annex` branch of `a` to its clone `b`'s (see
+/// [`a_and_clone`]), as a push into it does (done by hand so that no
+/// post-receive hook brings the index up to date).
+fn move_branch_to_clones(a: &Path) {
+    support::git(a, &["fetch", "-q", "../b", "git-annex:refs/heads/from-b"]);
+    support::git(
+        a,
+        &["update-ref", "refs/heads/git-annex", "refs/heads/from-b"],
+    );
 }
 
 #[test]
@@ -470,46 +506,23 @@ fn journal_lock_excludes_the_reference() {
 #[test]
 fn commit_over_a_pushed_branch_matches_the_reference() {
     let top = tempfile::tempdir().expect("tmp");
-    let a = top.path().join("a");
-    std::fs::create_dir(&a).expect("mkdir");
-    support::git(&a, &["init", "-q", "-b", "main"]);
-    support::git(&a, &["commit", "-q", "--allow-empty", "-m", "first"]);
-    support::annex(&a, &["init", "a"]);
+    let (a, b) = a_and_clone(top.path(), |a| {
+        support::annex(a, &["untrust", "here"]);
+    });
     let ua = uuid(&a);
-    support::annex(&a, &["untrust", "here"]);
-    support::git(top.path(), &["clone", "-q", "a", "b"]);
-    let b = top.path().join("b");
-    support::annex(&b, &["init", "b"]);
     // b changes a's trust (replacing a's line), and a's branch is moved to
     // b's (as a push into it does; done by hand so that no post-receive
     // hook brings the index up to date).
     support::annex(&b, &["semitrust", &ua]);
-    support::git(&a, &["fetch", "-q", "../b", "git-annex:refs/heads/from-b"]);
-    support::git(
-        &a,
-        &["update-ref", "refs/heads/git-annex", "refs/heads/from-b"],
-    );
+    move_branch_to_clones(&a);
     let tip = support::git(&a, &["rev-parse", "git-annex"]);
     let status = std::fs::read_to_string(a.join(".git/annex/index.lck")).expect("index.lck");
     assert_ne!(tip, status, "a's annex index should be stale");
 
     let a2 = top.path().join("a2");
-    let cp = std::process::Command::new("cp")
-        .args(["-a"])
-        .arg(&a)
-        .arg(&a2)
-        .status()
-        .expect("cp");
-    assert!(cp.success());
+    copy_repo(&a, &a2);
 
-    let change = |old: &[u8]| {
-        describe(
-            old,
-            "00000000-1111-2222-3333-444444444444",
-            "x",
-            2_000_000_000,
-        )
-    };
+    let change = describe_x;
     // Ours.
     let ba = open_branch(&a);
     ba.change(b"uuid.log", change).expect("change");
@@ -535,6 +548,50 @@ fn commit_over_a_pushed_branch_matches_the_reference() {
         "{trust}"
     );
     assert_eq!(trust.lines().count(), 2, "{trust}");
+}
+
+/// A journal file written before the branch was moved by someone else (a
+/// push into it, as a client syncing with a repository whose
+/// `git-annex-shell` is still serving it) is union-merged with the moved
+/// tip's version when committed, as the reference does: what the push
+/// brought to that file is not lost (it was: the journal's version
+/// replaced it), the same file as the reference's server commits.
+#[test]
+fn journal_written_before_a_push_keeps_what_the_push_brought() {
+    let top = tempfile::tempdir().expect("tmp");
+    let (a, b) = a_and_clone(top.path(), |_| {});
+    let ub = uuid(&b);
+    // a journals a change of uuid.log, knowing nothing of b yet.
+    let change = describe_x;
+    open_branch(&a).change(b"uuid.log", change).expect("change");
+    // Then a's branch is moved to b's (which adds b to uuid.log), as a
+    // push into it does (no post-receive hook).
+    move_branch_to_clones(&a);
+    let a2 = top.path().join("a2");
+    copy_repo(&a, &a2);
+    open_branch(&a).commit("update").expect("commit");
+    // The reference's server commits its journal this way when a
+    // connection ends (its `merge` would first bring its index up to the
+    // tip, then let the journal replace the file).
+    let mut cmd = std::process::Command::new(
+        support::reference_git_annex().with_file_name("git-annex-shell"),
+    );
+    support::hermetic(&mut cmd)
+        .current_dir(&a2)
+        .arg("p2pstdio")
+        .arg(&a2)
+        .arg(uuid(&a2));
+    let out = support::output_with_stdin(cmd, Some(b"VERSION 1\n"));
+    assert!(out.status.success(), "{out:?}");
+    let uuids = String::from_utf8(show(&a, "uuid.log")).expect("utf-8");
+    assert!(uuids.contains(&ub), "b's line lost: {uuids}");
+    assert!(uuids.contains("00000000-1111"), "{uuids}");
+    assert_eq!(
+        uuids,
+        String::from_utf8(show(&a2, "uuid.log")).expect("utf-8")
+    );
+    let tree = |d: &Path| support::git(d, &["ls-tree", "-r", "git-annex"]);
+    assert_eq!(tree(&a), tree(&a2));
 }
 
 /// A private repository (`annex.private`): its information stays in the
@@ -1191,14 +1248,7 @@ fn annex_index_follows_every_commit_and_merge() {
     use annex_core::state::State;
     use annex_core::uuid::Uuid;
     let top = tempfile::tempdir().expect("tmp");
-    let a = top.path().join("a");
-    std::fs::create_dir(&a).expect("mkdir");
-    support::git(&a, &["init", "-q", "-b", "main"]);
-    support::git(&a, &["commit", "-q", "--allow-empty", "-m", "first"]);
-    support::annex(&a, &["init", "a"]);
-    support::git(top.path(), &["clone", "-q", "a", "b"]);
-    let b = top.path().join("b");
-    support::annex(&b, &["init", "b"]);
+    let (a, b) = a_and_clone(top.path(), |_| {});
     let key = |i: u32| {
         Key::parse(format!("SHA256E-s{i}--{:064x}.dat", u64::from(i) * 7919).as_bytes())
             .expect("key")

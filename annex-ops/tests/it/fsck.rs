@@ -250,3 +250,159 @@ fn fsck_from_a_remote_on_this_machine_moves_its_bad_content_here() {
         "there is no available git remote named \"nowhere\""
     );
 }
+
+/// A remote that is not on this machine, as `fsck --from` sees it through
+/// the [`Remote`](annex_core::remote::Remote) trait: what it answers is
+/// set by the test, the downloads asked of it are recorded.
+#[derive(Debug)]
+struct Far {
+    uuid: annex_core::uuid::Uuid,
+    /// `CHECKPRESENT`'s answer; `None`: it cannot be asked.
+    present: Option<bool>,
+    /// The content it sends; `None`: the download fails verification.
+    content: Option<Vec<u8>>,
+    /// Where each download was asked to go (shared with the test).
+    downloads: std::sync::Arc<std::sync::Mutex<Vec<PathBuf>>>,
+}
+
+impl annex_core::remote::Remote for Far {
+    fn name(&self) -> &str {
+        "far"
+    }
+    fn uuid(&self) -> &annex_core::uuid::Uuid {
+        &self.uuid
+    }
+    fn cost(&self) -> f64 {
+        200.0
+    }
+    fn check_present(&self, _key: &Key) -> Result<bool, annex_core::remote::RemoteError> {
+        self.present
+            .ok_or_else(|| annex_core::remote::RemoteError::Unavailable {
+                remote: "far".into(),
+                reason: "no route to host".into(),
+            })
+    }
+    fn retrieve(
+        &self,
+        _key: &Key,
+        dest: &Path,
+        _our_uuid: &annex_core::uuid::Uuid,
+        _file: &[u8],
+        _progress: annex_core::remote::Progress<'_>,
+    ) -> Result<(), annex_core::remote::RemoteError> {
+        self.downloads
+            .lock()
+            .expect("downloads")
+            .push(dest.to_path_buf());
+        match &self.content {
+            Some(c) => {
+                std::fs::create_dir_all(dest.parent().expect("a directory")).expect("mkdir");
+                std::fs::write(dest, c).expect("write the download");
+                Ok(())
+            }
+            None => Err(annex_core::remote::RemoteError::VerificationFailed),
+        }
+    }
+    fn store(
+        &self,
+        _key: &Key,
+        _src: &Path,
+        _our_uuid: &annex_core::uuid::Uuid,
+        _file: &[u8],
+        _progress: annex_core::remote::Progress<'_>,
+    ) -> Result<(), annex_core::remote::RemoteError> {
+        panic!("fsck stores nothing")
+    }
+    fn remove(&self, _key: &Key) -> Result<(), annex_core::remote::RemoteError> {
+        panic!("fsck of a remote over the network removes nothing")
+    }
+    fn lock_content(
+        &self,
+        _key: &Key,
+    ) -> Result<Box<dyn annex_core::remote::ContentLockGuard>, annex_core::remote::RemoteError>
+    {
+        panic!("fsck locks nothing")
+    }
+    fn commit(&self) -> Result<(), annex_core::remote::RemoteError> {
+        Ok(())
+    }
+}
+
+const FAR_UUID: &str = "eeeeeeee-0000-4000-8000-000000000005";
+
+/// `fsck --from` a remote reached over the network, through its
+/// `Remote`: content downloaded to `.git/annex/tmp/fsckPID.KEY`, verified
+/// and removed (no `checksum...` of its own: the download verified it);
+/// `--fast` asks only whether the remote has it; a download that fails
+/// verification fails the check in git-annex's words and leaves the
+/// location log alone; a remote without the key that the log says has it
+/// gets its log fixed; one that cannot be asked is `unable to check`.
+#[test]
+fn fsck_from_a_remote_over_the_network_downloads_and_verifies() {
+    let p = pair(&[("a", A)]);
+    let key = fixture::key_of(&p.clone, "a");
+    git(&p.clone, &["remote", "add", "far", "ssh://far.invalid/srv"]);
+    git(&p.clone, &["config", "remote.far.annex-uuid", FAR_UUID]);
+    annex(
+        &p.clone,
+        &["setpresentkey", &key.to_string(), FAR_UUID, "1"],
+    );
+    let run = |present: Option<bool>, content: Option<&[u8]>, fast: bool| {
+        let mut ops = open(&p.clone);
+        let downloads = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let far = Far {
+            uuid: FAR_UUID.parse().expect("a uuid"),
+            present,
+            content: content.map(<[u8]>::to_vec),
+            downloads: downloads.clone(),
+        };
+        let entry = ops
+            .remotes
+            .entries
+            .iter_mut()
+            .find(|e| e.name == "far")
+            .expect("the remote far");
+        entry.remote = Ok(Box::new(far));
+        let options = FsckOptions {
+            from: Some("far".to_owned()),
+            fast,
+            ..FsckOptions::default()
+        };
+        let item = fixture::item(&ops, "a");
+        let (ok, events) = check(&ops, options, &item, "a");
+        ops.session.commit().expect("commit");
+        let downloads = downloads.lock().expect("downloads").clone();
+        (ok, events, downloads)
+    };
+    let tmp = p.clone.join(".git/annex/tmp");
+    let (ok, events, downloads) = run(Some(true), Some(A), false);
+    assert!(ok && events.is_empty(), "{events:?}");
+    let name = format!("fsck{}.{key}", std::process::id());
+    assert_eq!(downloads, [tmp.join(&name)]);
+    assert!(!tmp.join(&name).exists(), "the download is removed");
+    let (ok, events, downloads) = run(Some(true), Some(A), true);
+    assert!(
+        ok && events.is_empty() && downloads.is_empty(),
+        "{events:?}"
+    );
+    let (ok, events, _) = run(Some(true), None, false);
+    assert!(!ok);
+    assert_eq!(
+        warnings(&events),
+        [
+            "Verification of content failed",
+            "a: failed to download file from remote"
+        ]
+    );
+    assert!(whereis(&p.clone, "a").contains(FAR_UUID));
+    let (ok, events, _) = run(None, Some(A), false);
+    assert!(!ok);
+    assert_eq!(events, [Event::NoteText("unable to check far".into())]);
+    assert!(whereis(&p.clone, "a").contains(FAR_UUID));
+    let (ok, events, downloads) = run(Some(false), Some(A), false);
+    assert!(!ok && downloads.is_empty());
+    assert_eq!(events[0], Event::Note("fixing location log"));
+    assert!(!whereis(&p.clone, "a").contains(FAR_UUID));
+    // The reference agrees with what was left.
+    assert!(reference_succeeds(&p.clone, &["fsck", "--fast", "a"]));
+}
