@@ -76,6 +76,7 @@ pub mod rekey;
 pub mod remotes;
 pub mod reserve;
 pub mod session;
+pub mod special;
 pub mod status;
 pub mod transfer;
 pub mod unannex;

@@ -8,6 +8,7 @@ mod config;
 mod contentlocation;
 mod copy;
 mod describe;
+mod special_remotes;
 mod drop;
 mod dropkey;
 mod dropunused;
@@ -93,6 +94,10 @@ pub enum Command {
     Dead(trust::DeadArgs),
     /// Change the description of a repository.
     Describe(describe::Args),
+    /// Enable a special remote set up in another repository.
+    Enableremote(special_remotes::Args),
+    /// Create a special (non-git) remote.
+    Initremote(special_remotes::Args),
     /// Remove content of files from this repository or a remote.
     Drop(drop::Args),
     /// Drop content of keys from this repository, unsafely.
@@ -234,6 +239,8 @@ pub fn run(command: Command) -> Result<(), CommandError> {
         Command::Copy(args) => copy::run(args),
         Command::Dead(args) => trust::run_dead(args),
         Command::Describe(args) => describe::run(args),
+        Command::Enableremote(args) => special_remotes::run_enable(args),
+        Command::Initremote(args) => special_remotes::run_init(args),
         Command::Drop(args) => drop::run(args),
         Command::Dropkey(args) => dropkey::run(args),
         Command::Dropunused(args) => dropunused::run(args),

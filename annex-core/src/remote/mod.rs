@@ -19,6 +19,7 @@ use crate::state::State;
 use crate::transfer::{self, Direction, TransferError};
 use crate::uuid::Uuid;
 
+pub mod special;
 pub mod ssh;
 
 /// A remote's failure, naming the remote.

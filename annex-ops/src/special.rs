@@ -1,0 +1,366 @@
+//! Special remotes in a repository: opening the configured ones for the
+//! remote list ([`add_to`]), and setting them up: `initremote` ([`init`]),
+//! `enableremote` ([`enable`]) and the automatic enabling at `init` of the
+//! remotes whose `remote.log` says `autoenable=true` ([`autoenable`]).
+//!
+//! What is written matches git-annex 10.20261026: `remote.log` gets the
+//! remote's configuration (`name`, `type`, the parameters given and what
+//! an external program set), `uuid.log` its name as description, git
+//! config `remote.NAME.annex-TYPE` (for a directory remote, its absolute
+//! path, which stays out of `remote.log`), `annex-uuid`, `annex-verified`
+//! and `skipFetchAll`.
+//!
+//! `verifyremote`: git-annex records `annex-verified = verified` for a
+//! remote set up here and `manual` for one enabled from another
+//! repository's configuration, and asks the user to verify the latter; it
+//! still uses such a remote for `get`. We write the same values; the
+//! `verifyremote` command itself is not implemented yet.
+//!
+//! Not yet: `--sameas`, `--private`, `--with-url`, `--whatelse`,
+//! encryption other than `none`, chunking, types other than `directory`
+//! and `external`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use annex_core::remote::special::{self, Context, SpecialRemote, external};
+use annex_core::remote::{Remote, RemoteError};
+use annex_core::uuid::Uuid;
+
+use crate::remotes::RemoteEntry;
+use crate::session::Session;
+
+/// Why a special remote cannot be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum SpecialError {
+    /// A user error, in git-annex's words.
+    #[error("{0}")]
+    User(String),
+    /// The external program failed or misbehaved.
+    #[error(transparent)]
+    External(#[from] external::ExternalError),
+    /// The `git-annex` branch could not be read or changed.
+    #[error(transparent)]
+    Branch(#[from] annex_core::branch::BranchError),
+    /// A git config setting could not be written.
+    #[error("cannot set git config {0}")]
+    Config(String),
+}
+
+fn user(s: impl Into<String>) -> SpecialError {
+    SpecialError::User(s.into())
+}
+
+/// Adds the special remotes of git config to a remote list (kept
+/// cheapest first; a special remote goes after the remotes of equal cost)
+/// and the names of ignored ones to `ignored`.
+pub fn add_to(session: &Session, entries: &mut Vec<RemoteEntry>, ignored: &mut Vec<String>) {
+    let logged = session.state.remotes().unwrap_or_default();
+    let top = session.base_dir();
+    let ctx = Context {
+        config: &session.config,
+        git_dir: session.repo.git_dir(),
+        top: &top,
+    };
+    let cost_of = |e: &RemoteEntry| -> f64 {
+        match e.usable() {
+            Some(r) => r.cost(),
+            None => session
+                .config
+                .remote(&e.name)
+                .map(|r| r.cost())
+                .unwrap_or(annex_core::config::EXPENSIVE_REMOTE_COST),
+        }
+    };
+    for sr in special::configured(&session.config) {
+        if sr.ignore {
+            ignored.push(sr.name.clone());
+            continue;
+        }
+        let entry = open_entry(&ctx, &sr, &logged);
+        let cost = sr.cost.unwrap_or_else(|| special::default_cost(&sr.kind));
+        let at = entries
+            .iter()
+            .position(|e| cost_of(e) > cost)
+            .unwrap_or(entries.len());
+        entries.insert(at, entry);
+    }
+}
+
+fn open_entry(
+    ctx: &Context<'_>,
+    sr: &SpecialRemote,
+    logged: &BTreeMap<Uuid, BTreeMap<Vec<u8>, Vec<u8>>>,
+) -> RemoteEntry {
+    let Some(uuid) = sr.uuid.clone() else {
+        return RemoteEntry {
+            name: sr.name.clone(),
+            uuid: None,
+            remote: Err(format!("{}: it has no annex-uuid", sr.name)),
+        };
+    };
+    let config = logged.get(&uuid).map(special::strings).unwrap_or_default();
+    let remote = special::open(ctx, sr, uuid.clone(), config).map_err(|e| e.to_string());
+    RemoteEntry {
+        name: sr.name.clone(),
+        uuid: Some(uuid),
+        remote,
+    }
+}
+
+/// Parses `NAME=VALUE` parameters (a word without `=` is refused, as
+/// git-annex's parser does).
+pub fn parse_params(params: &[String]) -> Result<BTreeMap<String, String>, SpecialError> {
+    let mut m = BTreeMap::new();
+    for p in params {
+        let Some((k, v)) = p.split_once('=') else {
+            return Err(user(format!("Expected parameters in the form \"param=value\", not \"{p}\"")));
+        };
+        m.insert(k.to_string(), v.to_string());
+    }
+    Ok(m)
+}
+
+const ENCRYPTION_HELP: &str = "Specify encryption=hybrid or encryption=none or encryption=pubkey or encryption=shared or encryption=sharedpubkey.";
+
+/// The special remote named `name` in `remote.log`: its UUID and
+/// configuration.
+fn find_logged(
+    session: &Session,
+    name: &str,
+) -> Result<Option<(Uuid, BTreeMap<String, String>)>, SpecialError> {
+    let mut found: Vec<(Uuid, BTreeMap<String, String>)> = session
+        .state
+        .remotes()?
+        .iter()
+        .map(|(u, c)| (u.clone(), special::strings(c)))
+        .filter(|(_, c)| c.get("name").map(String::as_str) == Some(name))
+        .collect();
+    Ok(found.pop())
+}
+
+/// The outcome of setting a special remote up.
+#[derive(Debug)]
+pub struct Setup {
+    /// Its UUID.
+    pub uuid: Uuid,
+    /// Lines to show the user (enableremote of a remote learned from
+    /// elsewhere asks for it to be verified).
+    pub notes: Vec<String>,
+}
+
+/// `initremote NAME PARAM=VALUE...`: a new special remote.
+pub fn init(session: &Session, name: &str, params: &[String]) -> Result<Setup, SpecialError> {
+    if find_logged(session, name)?.is_some() {
+        return Err(user(format!(
+            "There is already a special remote named \"{name}\". (Use enableremote to enable an existing special remote.)"
+        )));
+    }
+    if session.config.remote(name).is_some()
+        || special::configured(&session.config)
+            .iter()
+            .any(|r| r.name == name)
+    {
+        return Err(user(format!("There is already a remote named \"{name}\"")));
+    }
+    let mut config = parse_params(params)?;
+    let uuid = match config.remove("uuid") {
+        Some(u) => Uuid::parse(u.as_bytes()).map_err(|_| user("invalid uuid"))?,
+        None => Uuid::new_random(),
+    };
+    config.insert("name".to_string(), name.to_string());
+    let kind = config
+        .get("type")
+        .cloned()
+        .ok_or_else(|| user("Specify the type of remote with type="))?;
+    match config.get("encryption").map(String::as_str) {
+        None => return Err(user(ENCRYPTION_HELP)),
+        Some("none") => {}
+        Some(other) => {
+            return Err(user(format!(
+                "encryption={other} is not supported yet by git-annex-rs"
+            )));
+        }
+    }
+    let (config, git_setting) = setup_type(session, name, &uuid, &kind, config)?;
+    session
+        .state
+        .set_description(&uuid, name.as_bytes())?;
+    session.state.set_remote_config(&uuid, to_bytes(&config))?;
+    write_git_config(session, name, &uuid, &git_setting, "verified")?;
+    Ok(Setup {
+        uuid,
+        notes: Vec::new(),
+    })
+}
+
+/// `enableremote NAME [PARAM=VALUE...]`: uses here a special remote set up
+/// elsewhere (its configuration from `remote.log`, the parameters given
+/// added to it).
+pub fn enable(session: &Session, name: &str, params: &[String]) -> Result<Setup, SpecialError> {
+    let Some((uuid, mut config)) = find_logged(session, name)? else {
+        return Err(user(format!(
+            "There is no special remote named \"{name}\". (Use initremote to create a new special remote.)"
+        )));
+    };
+    let given = parse_params(params)?;
+    let learned = given.is_empty();
+    config.extend(given);
+    let kind = config.get("type").cloned().unwrap_or_default();
+    let (new_config, git_setting) = setup_type(session, name, &uuid, &kind, config.clone())?;
+    if new_config != config || !learned {
+        session.state.set_remote_config(&uuid, to_bytes(&new_config))?;
+    }
+    let mut notes = Vec::new();
+    let verified = if learned { "manual" } else { "verified" };
+    if learned {
+        let shown: Vec<String> = new_config
+            .iter()
+            .filter(|(k, _)| k.as_str() == "type" || k.as_str() == "encryption")
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        notes.push("This is the configuration of the remote:".to_string());
+        notes.push(format!("\t{}", shown.join(" ")));
+        notes.push(String::new());
+        notes.push("Is this a location that you expected to be using?".to_string());
+    }
+    write_git_config(session, name, &uuid, &git_setting, verified)?;
+    Ok(Setup { uuid, notes })
+}
+
+/// The special remotes of `remote.log` with `autoenable=true` that are not
+/// set up here yet, enabled (at `init`): each name with the outcome.
+pub fn autoenable(session: &Session) -> Vec<(String, Result<Setup, SpecialError>)> {
+    let Ok(logged) = session.state.remotes() else {
+        return Vec::new();
+    };
+    let configured = special::configured(&session.config);
+    let mut out = Vec::new();
+    for (uuid, c) in logged {
+        let c = special::strings(&c);
+        if c.get("autoenable").map(String::as_str) != Some("true") {
+            continue;
+        }
+        let Some(name) = c.get("name").cloned() else {
+            continue;
+        };
+        let known = configured.iter().any(|r| r.uuid.as_ref() == Some(&uuid))
+            || session.config.remote(&name).is_some();
+        if known {
+            continue;
+        }
+        let result = enable_as(session, &name, &uuid, c);
+        out.push((name, result));
+    }
+    out
+}
+
+fn enable_as(
+    session: &Session,
+    name: &str,
+    uuid: &Uuid,
+    config: BTreeMap<String, String>,
+) -> Result<Setup, SpecialError> {
+    let kind = config.get("type").cloned().unwrap_or_default();
+    let (new_config, git_setting) = setup_type(session, name, uuid, &kind, config.clone())?;
+    if new_config != config {
+        session.state.set_remote_config(uuid, to_bytes(&new_config))?;
+    }
+    write_git_config(session, name, uuid, &git_setting, "verified")?;
+    Ok(Setup {
+        uuid: uuid.clone(),
+        notes: Vec::new(),
+    })
+}
+
+/// The type's own setup: checks its parameters, runs an external
+/// program's `INITREMOTE`; gives the configuration for `remote.log` and
+/// the git config setting that marks the remote (`annex-TYPE`, value).
+fn setup_type(
+    session: &Session,
+    name: &str,
+    uuid: &Uuid,
+    kind: &str,
+    mut config: BTreeMap<String, String>,
+) -> Result<(BTreeMap<String, String>, (String, String)), SpecialError> {
+    match kind {
+        "directory" => {
+            let dir = config
+                .remove("directory")
+                .filter(|d| !d.is_empty())
+                .ok_or_else(|| user("Specify directory="))?;
+            let abs = absolute(&session.base_dir(), Path::new(&dir));
+            if !abs.is_dir() {
+                return Err(user(format!("Directory does not exist: {}", abs.display())));
+            }
+            if config.contains_key("chunk") || config.contains_key("chunksize") {
+                return Err(user("chunking is not supported yet by git-annex-rs"));
+            }
+            Ok((
+                config,
+                ("directory".to_string(), abs.display().to_string()),
+            ))
+        }
+        "external" => {
+            let externaltype = config
+                .get("externaltype")
+                .cloned()
+                .ok_or_else(|| user("Specify externaltype="))?;
+            let top = session.base_dir();
+            let remote = external::ExternalRemote::new(external::ExternalSetup {
+                name: name.to_string(),
+                uuid: uuid.clone(),
+                externaltype: externaltype.clone(),
+                config,
+                git_dir: session.repo.git_dir().to_path_buf(),
+                top,
+                cost: None,
+            });
+            let config = remote.initremote()?;
+            remote.commit().map_err(|e: RemoteError| user(e.to_string()))?;
+            Ok((config, ("externaltype".to_string(), externaltype)))
+        }
+        "" => Err(user("Specify the type of remote with type=")),
+        other => Err(user(format!(
+            "special remotes of type {other} are not supported yet by git-annex-rs"
+        ))),
+    }
+}
+
+fn absolute(base: &Path, p: &Path) -> PathBuf {
+    let joined = if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        base.join(p)
+    };
+    joined.canonicalize().unwrap_or(joined)
+}
+
+fn to_bytes(c: &BTreeMap<String, String>) -> BTreeMap<Vec<u8>, Vec<u8>> {
+    c.iter()
+        .map(|(k, v)| (k.as_bytes().to_vec(), v.as_bytes().to_vec()))
+        .collect()
+}
+
+/// git config as git-annex writes it for a special remote, in its order.
+fn write_git_config(
+    session: &Session,
+    name: &str,
+    uuid: &Uuid,
+    setting: &(String, String),
+    verified: &str,
+) -> Result<(), SpecialError> {
+    let git_dir = session.repo.git_dir();
+    for (k, v) in [
+        (format!("annex-{}", setting.0), setting.1.as_str()),
+        ("annex-uuid".to_string(), uuid.as_str()),
+        ("annex-verified".to_string(), verified),
+        ("skipFetchAll".to_string(), "true"),
+    ] {
+        let full = format!("remote.{name}.{k}");
+        if !crate::git::set_config(git_dir, &full, v) {
+            return Err(SpecialError::Config(full));
+        }
+    }
+    Ok(())
+}
