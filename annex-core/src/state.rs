@@ -316,7 +316,12 @@ impl State {
     }
 
     /// Sets a special remote's state for a key (`KEY.log.rmt`).
-    pub fn set_remote_state(&self, key: &Key, uuid: &Uuid, value: &[u8]) -> Result<(), BranchError> {
+    pub fn set_remote_state(
+        &self,
+        key: &Key,
+        uuid: &Uuid,
+        value: &[u8],
+    ) -> Result<(), BranchError> {
         use logs::format::{Bytes, Layout, MapLog};
         let t = self.clock.candidate();
         self.change(&[uuid], &key_log_path(key, ".log.rmt"), |old| {

@@ -114,7 +114,9 @@ pub fn parse_params(params: &[String]) -> Result<BTreeMap<String, String>, Speci
     let mut m = BTreeMap::new();
     for p in params {
         let Some((k, v)) = p.split_once('=') else {
-            return Err(user(format!("Expected parameters in the form \"param=value\", not \"{p}\"")));
+            return Err(user(format!(
+                "Expected parameters in the form \"param=value\", not \"{p}\""
+            )));
         };
         m.insert(k.to_string(), v.to_string());
     }
@@ -183,9 +185,7 @@ pub fn init(session: &Session, name: &str, params: &[String]) -> Result<Setup, S
         }
     }
     let (config, git_setting) = setup_type(session, name, &uuid, &kind, config)?;
-    session
-        .state
-        .set_description(&uuid, name.as_bytes())?;
+    session.state.set_description(&uuid, name.as_bytes())?;
     session.state.set_remote_config(&uuid, to_bytes(&config))?;
     write_git_config(session, name, &uuid, &git_setting, "verified")?;
     Ok(Setup {
@@ -209,14 +209,21 @@ pub fn enable(session: &Session, name: &str, params: &[String]) -> Result<Setup,
     let kind = config.get("type").cloned().unwrap_or_default();
     let (new_config, git_setting) = setup_type(session, name, &uuid, &kind, config.clone())?;
     if new_config != config || !learned {
-        session.state.set_remote_config(&uuid, to_bytes(&new_config))?;
+        session
+            .state
+            .set_remote_config(&uuid, to_bytes(&new_config))?;
     }
     let mut notes = Vec::new();
     let verified = if learned { "manual" } else { "verified" };
     if learned {
         let shown: Vec<String> = new_config
-            .iter()
-            .filter(|(k, _)| k.as_str() == "type" || k.as_str() == "encryption")
+            .get_key_value("type")
+            .into_iter()
+            .chain(
+                new_config
+                    .iter()
+                    .filter(|(k, _)| k.as_str() != "type" && k.as_str() != "name"),
+            )
             .map(|(k, v)| format!("{k}={v}"))
             .collect();
         notes.push("This is the configuration of the remote:".to_string());
@@ -264,9 +271,11 @@ fn enable_as(
     let kind = config.get("type").cloned().unwrap_or_default();
     let (new_config, git_setting) = setup_type(session, name, uuid, &kind, config.clone())?;
     if new_config != config {
-        session.state.set_remote_config(uuid, to_bytes(&new_config))?;
+        session
+            .state
+            .set_remote_config(uuid, to_bytes(&new_config))?;
     }
-    write_git_config(session, name, uuid, &git_setting, "verified")?;
+    write_git_config(session, name, uuid, &git_setting, "automatic")?;
     Ok(Setup {
         uuid: uuid.clone(),
         notes: Vec::new(),
@@ -296,10 +305,7 @@ fn setup_type(
             if config.contains_key("chunk") || config.contains_key("chunksize") {
                 return Err(user("chunking is not supported yet by git-annex-rs"));
             }
-            Ok((
-                config,
-                ("directory".to_string(), abs.display().to_string()),
-            ))
+            Ok((config, ("directory".to_string(), abs.display().to_string())))
         }
         "external" => {
             let externaltype = config
@@ -317,7 +323,9 @@ fn setup_type(
                 cost: None,
             });
             let config = remote.initremote()?;
-            remote.commit().map_err(|e: RemoteError| user(e.to_string()))?;
+            remote
+                .commit()
+                .map_err(|e: RemoteError| user(e.to_string()))?;
             Ok((config, ("externaltype".to_string(), externaltype)))
         }
         "" => Err(user("Specify the type of remote with type=")),
@@ -351,12 +359,15 @@ fn write_git_config(
     verified: &str,
 ) -> Result<(), SpecialError> {
     let git_dir = session.repo.git_dir();
-    for (k, v) in [
+    // Enabled automatically: git-annex leaves `skipFetchAll` unset.
+    let settings = [
         (format!("annex-{}", setting.0), setting.1.as_str()),
         ("annex-uuid".to_string(), uuid.as_str()),
         ("annex-verified".to_string(), verified),
         ("skipFetchAll".to_string(), "true"),
-    ] {
+    ];
+    let count = if verified == "automatic" { 3 } else { 4 };
+    for (k, v) in settings.into_iter().take(count) {
         let full = format!("remote.{name}.{k}");
         if !crate::git::set_config(git_dir, &full, v) {
             return Err(SpecialError::Config(full));

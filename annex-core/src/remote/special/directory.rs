@@ -46,9 +46,7 @@ impl DirectoryRemote {
 
     /// Where the key's content is stored (or would be).
     pub fn store_dir(&self, key: &Key) -> PathBuf {
-        self.dir
-            .join(hash_dir_lower(key))
-            .join(Self::key_file(key))
+        self.dir.join(hash_dir_lower(key)).join(Self::key_file(key))
     }
 
     fn locations(&self, key: &Key) -> [PathBuf; 2] {
@@ -257,6 +255,9 @@ mod tests {
         assert!(!r.check_present(&key).unwrap());
         assert!(!dir.join("47f").exists());
         std::fs::remove_dir_all(&dir).unwrap();
-        assert!(r.check_present(&key).is_err(), "a missing directory is not absence");
+        assert!(
+            r.check_present(&key).is_err(),
+            "a missing directory is not absence"
+        );
     }
 }

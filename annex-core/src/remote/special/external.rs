@@ -45,7 +45,9 @@ pub enum ExternalError {
         path: String,
     },
     /// The program could not be started for another reason.
-    #[error("Cannot run {program} -- Make sure it's executable and that its dependencies are installed.")]
+    #[error(
+        "Cannot run {program} -- Make sure it's executable and that its dependencies are installed."
+    )]
     CannotRun {
         /// The program's name.
         program: String,
@@ -167,7 +169,10 @@ impl ExternalRemote {
 
     /// The configuration now (with what the program set by `SETCONFIG`).
     pub fn config(&self) -> BTreeMap<String, String> {
-        self.config.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.config
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// Sends `INITREMOTE` (at `initremote` and `enableremote`) and gives
@@ -230,7 +235,10 @@ impl ExternalRemote {
         match Reply::parse(&self.read_line(&mut conn)?)? {
             Reply::Version(1) | Reply::Version(2) => {}
             Reply::Version(n) => {
-                let _ = self.send(&mut conn, &Request::Error(format!("unsupported VERSION {n}")));
+                let _ = self.send(
+                    &mut conn,
+                    &Request::Error(format!("unsupported VERSION {n}")),
+                );
                 return Err(ExternalError::Failed(format!(
                     "external special remote protocol version {n} is not supported"
                 )));
@@ -336,7 +344,12 @@ impl ExternalRemote {
         progress: Option<&mut dyn FnMut(u64)>,
         mut handler: impl FnMut(Reply) -> Option<Result<Step<T>, ExternalError>>,
     ) -> Result<T, ExternalError> {
-        if let Some(reason) = self.broken.lock().unwrap_or_else(|p| p.into_inner()).clone() {
+        if let Some(reason) = self
+            .broken
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+        {
             return Err(ExternalError::Failed(reason));
         }
         let mut guard = self.conn.lock().unwrap_or_else(|p| p.into_inner());
@@ -469,7 +482,9 @@ impl ExternalRemote {
     ) -> Result<T, ExternalError> {
         let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
         if st.is_none() {
-            *st = Some(State::new(crate::branch::Branch::open(&self.setup.git_dir)?));
+            *st = Some(State::new(crate::branch::Branch::open(
+                &self.setup.git_dir,
+            )?));
         }
         match st.as_ref() {
             Some(s) => Ok(f(s)?),
@@ -499,7 +514,10 @@ impl ExternalRemote {
     fn store_creds(&self, setting: &str, u: &str, p: &str) -> Result<(), ExternalError> {
         let path = self.creds_file(setting);
         let fail = |e: std::io::Error| {
-            ExternalError::Failed(format!("cannot store credentials in {}: {e}", path.display()))
+            ExternalError::Failed(format!(
+                "cannot store credentials in {}: {e}",
+                path.display()
+            ))
         };
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(fail)?;
@@ -540,7 +558,9 @@ impl Remote for ExternalRemote {
         // The program's GETCOST would need it started for every command
         // that lists remotes; the configured cost, else git-annex's
         // default for an external remote that does not say.
-        self.setup.cost.unwrap_or(crate::config::EXPENSIVE_REMOTE_COST)
+        self.setup
+            .cost
+            .unwrap_or(crate::config::EXPENSIVE_REMOTE_COST)
     }
 
     fn check_present(&self, key: &Key) -> Result<bool, RemoteError> {
@@ -548,9 +568,7 @@ impl Remote for ExternalRemote {
         self.request(true, &Request::CheckPresent(k.clone()), None, |r| match r {
             Reply::CheckPresentSuccess(rk) if rk == k => Some(Ok(Step::Done(true))),
             Reply::CheckPresentFailure(rk) if rk == k => Some(Ok(Step::Done(false))),
-            Reply::CheckPresentUnknown(rk, m) if rk == k => {
-                Some(Err(ExternalError::Failed(m)))
-            }
+            Reply::CheckPresentUnknown(rk, m) if rk == k => Some(Err(ExternalError::Failed(m))),
             _ => None,
         })
         .map_err(|e| RemoteError::Unavailable {

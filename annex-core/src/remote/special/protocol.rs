@@ -201,9 +201,7 @@ impl Request {
     /// Parses a request line (the program's side; used by tests and by
     /// test programs written in Rust).
     pub fn parse(line: &str) -> Result<Request, ParseError> {
-        let bad = || ParseError {
-            line: cut(line),
-        };
+        let bad = || ParseError { line: cut(line) };
         let (cmd, rest) = split1(line);
         let one_word = |r: Option<&str>| -> Result<String, ParseError> {
             match r {
@@ -251,9 +249,7 @@ impl Reply {
     /// Parses one line from the program (without its newline).
     pub fn parse(line: &str) -> Result<Reply, ParseError> {
         let line = line.strip_suffix('\r').unwrap_or(line);
-        let bad = || ParseError {
-            line: cut(line),
-        };
+        let bad = || ParseError { line: cut(line) };
         let (cmd, rest) = split1(line);
         // One word (a key, a setting name) and nothing after it.
         let word = |r: Option<&str>| -> Result<String, ParseError> {
@@ -273,9 +269,7 @@ impl Reply {
         let text = |r: Option<&str>| r.unwrap_or("").to_string();
         let none = |r: Option<&str>, v: Reply| if r.is_none() { Ok(v) } else { Err(bad()) };
         match cmd {
-            "VERSION" => Ok(Reply::Version(
-                word(rest)?.parse().map_err(|_| bad())?,
-            )),
+            "VERSION" => Ok(Reply::Version(word(rest)?.parse().map_err(|_| bad())?)),
             "EXTENSIONS" => Ok(Reply::Extensions(words(rest))),
             "INITREMOTE-SUCCESS" => none(rest, Reply::InitRemoteSuccess),
             "INITREMOTE-FAILURE" => Ok(Reply::InitRemoteFailure(text(rest))),
