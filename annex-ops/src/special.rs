@@ -47,6 +47,9 @@ pub enum SpecialError {
     Config(String),
 }
 
+/// A special remote's configuration fields.
+type Fields = BTreeMap<String, String>;
+
 fn user(s: impl Into<String>) -> SpecialError {
     SpecialError::User(s.into())
 }
@@ -127,10 +130,7 @@ const ENCRYPTION_HELP: &str = "Specify encryption=hybrid or encryption=none or e
 
 /// The special remote named `name` in `remote.log`: its UUID and
 /// configuration.
-fn find_logged(
-    session: &Session,
-    name: &str,
-) -> Result<Option<(Uuid, BTreeMap<String, String>)>, SpecialError> {
+fn find_logged(session: &Session, name: &str) -> Result<Option<(Uuid, Fields)>, SpecialError> {
     let mut found: Vec<(Uuid, BTreeMap<String, String>)> = session
         .state
         .remotes()?
@@ -291,7 +291,7 @@ fn setup_type(
     uuid: &Uuid,
     kind: &str,
     mut config: BTreeMap<String, String>,
-) -> Result<(BTreeMap<String, String>, (String, String)), SpecialError> {
+) -> Result<(Fields, (String, String)), SpecialError> {
     match kind {
         "directory" => {
             let dir = config

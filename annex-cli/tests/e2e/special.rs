@@ -284,6 +284,9 @@ fn initremote_writes_what_the_reference_writes() {
     }
 }
 
+/// One implementation run in a directory.
+type Side<'a> = dyn Fn(&Path, &[&str]) -> Output + 'a;
+
 /// Content stored in a special remote by one implementation is got from
 /// it by the other, after `enableremote` (directory) or autoenable at
 /// `init` (external).
@@ -291,10 +294,7 @@ fn both_ways(theirs_store: bool) {
     let a = Area::new();
     let origin = a.repo("origin");
     std::fs::create_dir(a.path("dir")).expect("mkdir");
-    let (store_side, get_side): (
-        &dyn Fn(&Path, &[&str]) -> Output,
-        &dyn Fn(&Path, &[&str]) -> Output,
-    ) = if theirs_store {
+    let (store_side, get_side): (&Side, &Side) = if theirs_store {
         (&|d, x| a.theirs(d, x), &|d, x| a.ours(d, x))
     } else {
         (&|d, x| a.ours(d, x), &|d, x| a.theirs(d, x))
