@@ -84,6 +84,7 @@ pub mod undo;
 pub mod unused_lists;
 pub mod upgrade;
 pub mod urls;
+pub mod verify_remote;
 pub mod whereused;
 
 pub use annex::{Annex, AnnexError, Whereabouts};

@@ -198,39 +198,37 @@ pub fn init(session: &Session, name: &str, params: &[String]) -> Result<Setup, S
 /// elsewhere (its configuration from `remote.log`, the parameters given
 /// added to it).
 pub fn enable(session: &Session, name: &str, params: &[String]) -> Result<Setup, SpecialError> {
-    let Some((uuid, mut config)) = find_logged(session, name)? else {
-        return Err(user(format!(
-            "There is no special remote named \"{name}\". (Use initremote to create a new special remote.)"
-        )));
-    };
+    let (uuid, mut config) = lookup(session, name)?;
     let given = parse_params(params)?;
-    let learned = given.is_empty();
+    if let (Some(old), Some(new)) = (config.get("type"), given.get("type"))
+        && old != new
+    {
+        return Err(user(
+            "Cannot change type= of existing special remote. Instead, use: git-annex initremote --sameas",
+        ));
+    }
+    if let Some(other) = special::configured(&session.config)
+        .into_iter()
+        .find(|r| r.name == name)
+        && other.uuid.as_ref() != Some(&uuid)
+    {
+        return Err(user(format!(
+            "Not overwriting currently configured git remote named \"{name}\""
+        )));
+    }
     config.extend(given);
     let kind = config.get("type").cloned().unwrap_or_default();
-    let (new_config, git_setting) = setup_type(session, name, &uuid, &kind, config.clone())?;
-    if new_config != config || !learned {
-        session
-            .state
-            .set_remote_config(&uuid, to_bytes(&new_config))?;
-    }
-    let mut notes = Vec::new();
-    let verified = if learned { "manual" } else { "verified" };
-    if learned {
-        let shown: Vec<String> = new_config
-            .get_key_value("type")
-            .into_iter()
-            .chain(
-                new_config
-                    .iter()
-                    .filter(|(k, _)| k.as_str() != "type" && k.as_str() != "name"),
-            )
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect();
-        notes.push("This is the configuration of the remote:".to_string());
-        notes.push(format!("\t{}", shown.join(" ")));
-        notes.push(String::new());
-        notes.push("Is this a location that you expected to be using?".to_string());
-    }
+    let (new_config, git_setting) = setup_type(session, name, &uuid, &kind, config)?;
+    // Written every time, as git-annex does.
+    session
+        .state
+        .set_remote_config(&uuid, to_bytes(&new_config))?;
+    // Its configuration came from elsewhere: the user is asked to verify
+    // it before it is used.
+    let id = crate::verify_remote::request(session.repo.git_dir(), &new_config)
+        .map_err(|e| user(e.to_string()))?;
+    let notes = crate::verify_remote::prompt(name, &new_config, id, false);
+    let verified = "manual";
     write_git_config(session, name, &uuid, &git_setting, verified)?;
     Ok(Setup { uuid, notes })
 }
@@ -373,5 +371,155 @@ fn write_git_config(
             return Err(SpecialError::Config(full));
         }
     }
+    Ok(())
+}
+
+/// git-annex's error for a special remote name it does not know (also
+/// for no name): `prefix`, then the git remotes not in use, then the
+/// special remotes known (`UUID -- DESCRIPTION [NAME]`).
+pub fn unknown_name(session: &Session, prefix: &str) -> SpecialError {
+    let mut msg = format!("{prefix}\n");
+    for r in session.config.remotes() {
+        if r.uuid.is_none() || r.ignore {
+            msg.push_str(&format!("\t{}\n", r.name));
+        }
+    }
+    let logged = session.state.remotes().unwrap_or_default();
+    if logged.is_empty() {
+        msg.push_str("(No special remotes are currently known; perhaps use initremote instead?)");
+    } else {
+        let descriptions = session.state.descriptions().unwrap_or_default();
+        for (uuid, c) in &logged {
+            let name = c
+                .get(&b"name"[..])
+                .map(|n| String::from_utf8_lossy(n).into_owned())
+                .unwrap_or_default();
+            let desc = descriptions
+                .get(uuid)
+                .map(|d| String::from_utf8_lossy(d).into_owned())
+                .unwrap_or_default();
+            let shown = if desc.is_empty() || desc == name {
+                format!("[{name}]")
+            } else {
+                format!("{desc} [{name}]")
+            };
+            msg.push_str(&format!("\t{} -- {shown}\n", uuid.as_str()));
+        }
+    }
+    SpecialError::User(msg)
+}
+
+/// The special remote `name` names for `enableremote`/`configremote`: by
+/// its name in `remote.log`, else as a repository (UUID, description) that
+/// is a special remote.
+fn lookup(session: &Session, name: &str) -> Result<(Uuid, Fields), SpecialError> {
+    if let Some(found) = find_logged(session, name)? {
+        return Ok(found);
+    }
+    let descriptions = session.state.descriptions()?;
+    let logged = session.state.remotes()?;
+    match annex_core::config::resolve_repository(
+        name,
+        session.repo.uuid(),
+        &session.config,
+        &descriptions,
+    ) {
+        Ok(u) if logged.contains_key(&u) => {
+            let c = logged.get(&u).map(special::strings).unwrap_or_default();
+            Ok((u, c))
+        }
+        Ok(_) | Err(_) => Err(unknown_name(
+            session,
+            &format!("there is no available git remote named \"{name}\""),
+        )),
+    }
+}
+
+/// `configremote NAME PARAM=VALUE...`: changes the fields that are safe to
+/// change without the remote's own setup (`autoenable` only, as git-annex).
+pub fn configure(session: &Session, name: &str, params: &[String]) -> Result<(), SpecialError> {
+    let (uuid, mut config) = lookup(session, name)?;
+    let given = parse_params(params)?;
+    for (k, v) in &given {
+        if k != "autoenable" {
+            return Err(user(format!(
+                "Cannot change field \"{k}\" with this command. Use git-annex enableremote instead."
+            )));
+        }
+        if !matches!(v.as_str(), "true" | "false" | "yes" | "no") {
+            return Err(user("Bad value for autoenable (expected true or false)"));
+        }
+    }
+    config.extend(given);
+    session.state.set_remote_config(&uuid, to_bytes(&config))?;
+    Ok(())
+}
+
+/// Checks `enableremote NAME` before it starts: the remote must be known
+/// (git-annex fails before the action for an unknown name).
+pub fn enable_check(session: &Session, name: &str) -> Result<(), SpecialError> {
+    lookup(session, name).map(drop)
+}
+
+/// Checks `configremote NAME` before it starts: the remote must be known
+/// (git-annex fails before the action for an unknown name).
+pub fn configure_check(session: &Session, name: &str) -> Result<(), SpecialError> {
+    lookup(session, name).map(drop)
+}
+
+/// `renameremote OLD NEW`: the name recorded in `remote.log` (the git
+/// remote keeps its name, as git-annex does).
+pub fn rename_check(
+    session: &Session,
+    old: &str,
+    new: &str,
+) -> Result<(Uuid, Fields), SpecialError> {
+    let logged = session.state.remotes()?;
+    let named = |n: &str| -> Vec<(Uuid, Fields)> {
+        logged
+            .iter()
+            .map(|(u, c)| (u.clone(), special::strings(c)))
+            .filter(|(_, c)| c.get("name").map(String::as_str) == Some(n))
+            .collect()
+    };
+    let found = named(old);
+    match found.len() {
+        1 => {
+            if !named(new).is_empty() {
+                return Err(user(format!(
+                    "The name {new} is already used by a special remote."
+                )));
+            }
+            found.into_iter().next().ok_or_else(|| user("internal"))
+        }
+        0 => {
+            let descriptions = session.state.descriptions()?;
+            let u = annex_core::config::resolve_repository(
+                old,
+                session.repo.uuid(),
+                &session.config,
+                &descriptions,
+            )
+            .map_err(|e| user(e.to_string()))?;
+            match logged.get(&u) {
+                Some(c) => Ok((u.clone(), special::strings(c))),
+                None => Err(user("That is not a special remote.")),
+            }
+        }
+        _ => Err(user(format!(
+            "There are multiple special remotes named {old}. Provide instead the uuid or description of the remote to rename."
+        ))),
+    }
+}
+
+/// Records the new name of a special remote found by [`rename_check`].
+pub fn rename(
+    session: &Session,
+    uuid: &Uuid,
+    mut config: Fields,
+    new: &str,
+) -> Result<(), SpecialError> {
+    config.insert("name".to_string(), new.to_string());
+    session.state.set_remote_config(uuid, to_bytes(&config))?;
     Ok(())
 }

@@ -146,6 +146,150 @@ pub fn open(
         ));
     }
     let cost = sr.cost.unwrap_or_else(|| default_cost(&sr.kind));
+    let remote = open_kind(ctx, sr, uuid, logged, cost)?;
+    let verified = Verification::parse(git("verified").as_deref());
+    Ok(match verified {
+        Verification::Verified => remote,
+        level => Box::new(Gated {
+            inner: remote,
+            level,
+        }),
+    })
+}
+
+/// `remote.NAME.annex-verified`: whether the user verified a special
+/// remote whose configuration came from another repository.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verification {
+    /// Set up here, or verified (`verified`, or unset: remotes set up
+    /// before git-annex verified them).
+    Verified,
+    /// Enabled automatically at `init` (`automatic`): it may be read
+    /// from, not written to.
+    Automatic,
+    /// Enabled by hand with `enableremote` (`manual`): not used at all.
+    Manual,
+}
+
+impl Verification {
+    /// The level a `remote.NAME.annex-verified` value means.
+    pub fn parse(v: Option<&str>) -> Verification {
+        match v {
+            Some("manual") => Verification::Manual,
+            Some("automatic") => Verification::Automatic,
+            _ => Verification::Verified,
+        }
+    }
+}
+
+/// The message refusing to use remote `name` that is not verified.
+pub fn unverified_message(name: &str) -> String {
+    format!(
+        "This special remote cannot be used since it's not verified. Run this command to verify it: git-annex verifyremote {name}"
+    )
+}
+
+/// The message refusing to write to remote `name` that was enabled
+/// automatically and is not verified.
+pub fn write_prevented_message(name: &str) -> String {
+    format!(
+        "Write prevented due to an unverified special remote. Run this command to verify it: git-annex verifyremote {name}"
+    )
+}
+
+/// A special remote not verified yet: a `manual` one refuses every
+/// request, an `automatic` one refuses stores and removals.
+#[derive(Debug)]
+struct Gated {
+    inner: Box<dyn Remote>,
+    level: Verification,
+}
+
+impl Gated {
+    fn read(&self) -> Result<(), RemoteError> {
+        if self.level == Verification::Manual {
+            return Err(RemoteError::Unverified(unverified_message(
+                self.inner.name(),
+            )));
+        }
+        Ok(())
+    }
+
+    fn write(&self) -> Result<(), RemoteError> {
+        self.read()?;
+        if self.level == Verification::Automatic {
+            return Err(RemoteError::Unverified(write_prevented_message(
+                self.inner.name(),
+            )));
+        }
+        Ok(())
+    }
+}
+
+impl Remote for Gated {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+    fn uuid(&self) -> &Uuid {
+        self.inner.uuid()
+    }
+    fn cost(&self) -> f64 {
+        self.inner.cost()
+    }
+    fn check_present(&self, key: &crate::key::Key) -> Result<bool, RemoteError> {
+        self.read()?;
+        self.inner.check_present(key)
+    }
+    fn retrieve(
+        &self,
+        key: &crate::key::Key,
+        dest: &Path,
+        our_uuid: &Uuid,
+        file: &[u8],
+        progress: crate::remote::Progress<'_>,
+    ) -> Result<(), RemoteError> {
+        self.read()?;
+        self.inner.retrieve(key, dest, our_uuid, file, progress)
+    }
+    fn store(
+        &self,
+        key: &crate::key::Key,
+        src: &Path,
+        our_uuid: &Uuid,
+        file: &[u8],
+        progress: crate::remote::Progress<'_>,
+    ) -> Result<(), RemoteError> {
+        self.write()?;
+        self.inner.store(key, src, our_uuid, file, progress)
+    }
+    fn remove(&self, key: &crate::key::Key) -> Result<(), RemoteError> {
+        self.write()?;
+        self.inner.remove(key)
+    }
+    fn lock_content(
+        &self,
+        key: &crate::key::Key,
+    ) -> Result<Box<dyn crate::remote::ContentLockGuard>, RemoteError> {
+        self.read()?;
+        self.inner.lock_content(key)
+    }
+    fn commit(&self) -> Result<(), RemoteError> {
+        self.inner.commit()
+    }
+}
+
+fn open_kind(
+    ctx: &Context<'_>,
+    sr: &SpecialRemote,
+    uuid: Uuid,
+    logged: BTreeMap<String, String>,
+    cost: f64,
+) -> Result<Box<dyn Remote>, RemoteError> {
+    let unavailable = |reason: String| RemoteError::Unavailable {
+        remote: sr.name.clone(),
+        reason,
+    };
+    let git = |k: &str| ctx.config.get_str(&format!("remote.{}.annex-{k}", sr.name));
     match sr.kind.as_str() {
         "directory" => {
             let dir = git("directory")
