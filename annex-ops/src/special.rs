@@ -54,11 +54,27 @@ fn user(s: impl Into<String>) -> SpecialError {
     SpecialError::User(s.into())
 }
 
+/// The special remotes' configurations: `remote.log`'s, each replaced by
+/// the configuration verified here when there is one (git-annex keeps
+/// using a verified configuration whatever the branch says later).
+pub fn configs(session: &Session) -> Result<BTreeMap<Uuid, Fields>, SpecialError> {
+    let mut m: BTreeMap<Uuid, Fields> = session
+        .state
+        .remotes()?
+        .iter()
+        .map(|(u, c)| (u.clone(), special::strings(c)))
+        .collect();
+    m.extend(crate::verify_remote::verified_configs(
+        session.repo.git_dir(),
+    ));
+    Ok(m)
+}
+
 /// Adds the special remotes of git config to a remote list (kept
 /// cheapest first; a special remote goes after the remotes of equal cost)
 /// and the names of ignored ones to `ignored`.
 pub fn add_to(session: &Session, entries: &mut Vec<RemoteEntry>, ignored: &mut Vec<String>) {
-    let logged = session.state.remotes().unwrap_or_default();
+    let logged = configs(session).unwrap_or_default();
     let top = session.base_dir();
     let ctx = Context {
         config: &session.config,
@@ -93,7 +109,7 @@ pub fn add_to(session: &Session, entries: &mut Vec<RemoteEntry>, ignored: &mut V
 fn open_entry(
     ctx: &Context<'_>,
     sr: &SpecialRemote,
-    logged: &BTreeMap<Uuid, BTreeMap<Vec<u8>, Vec<u8>>>,
+    logged: &BTreeMap<Uuid, Fields>,
 ) -> RemoteEntry {
     let Some(uuid) = sr.uuid.clone() else {
         return RemoteEntry {
@@ -102,7 +118,7 @@ fn open_entry(
             remote: Err(format!("{}: it has no annex-uuid", sr.name)),
         };
     };
-    let config = logged.get(&uuid).map(special::strings).unwrap_or_default();
+    let config = logged.get(&uuid).cloned().unwrap_or_default();
     let remote = special::open(ctx, sr, uuid.clone(), config).map_err(|e| e.to_string());
     RemoteEntry {
         name: sr.name.clone(),
@@ -131,11 +147,8 @@ const ENCRYPTION_HELP: &str = "Specify encryption=hybrid or encryption=none or e
 /// The special remote named `name` in `remote.log`: its UUID and
 /// configuration.
 fn find_logged(session: &Session, name: &str) -> Result<Option<(Uuid, Fields)>, SpecialError> {
-    let mut found: Vec<(Uuid, BTreeMap<String, String>)> = session
-        .state
-        .remotes()?
-        .iter()
-        .map(|(u, c)| (u.clone(), special::strings(c)))
+    let mut found: Vec<(Uuid, BTreeMap<String, String>)> = configs(session)?
+        .into_iter()
         .filter(|(_, c)| c.get("name").map(String::as_str) == Some(name))
         .collect();
     Ok(found.pop())
@@ -236,13 +249,12 @@ pub fn enable(session: &Session, name: &str, params: &[String]) -> Result<Setup,
 /// The special remotes of `remote.log` with `autoenable=true` that are not
 /// set up here yet, enabled (at `init`): each name with the outcome.
 pub fn autoenable(session: &Session) -> Vec<(String, Result<Setup, SpecialError>)> {
-    let Ok(logged) = session.state.remotes() else {
+    let Ok(logged) = configs(session) else {
         return Vec::new();
     };
     let configured = special::configured(&session.config);
     let mut out = Vec::new();
     for (uuid, c) in logged {
-        let c = special::strings(&c);
         if c.get("autoenable").map(String::as_str) != Some("true") {
             continue;
         }
@@ -384,16 +396,13 @@ pub fn unknown_name(session: &Session, prefix: &str) -> SpecialError {
             msg.push_str(&format!("\t{}\n", r.name));
         }
     }
-    let logged = session.state.remotes().unwrap_or_default();
+    let logged = configs(session).unwrap_or_default();
     if logged.is_empty() {
         msg.push_str("(No special remotes are currently known; perhaps use initremote instead?)");
     } else {
         let descriptions = session.state.descriptions().unwrap_or_default();
         for (uuid, c) in &logged {
-            let name = c
-                .get(&b"name"[..])
-                .map(|n| String::from_utf8_lossy(n).into_owned())
-                .unwrap_or_default();
+            let name = c.get("name").cloned().unwrap_or_default();
             let desc = descriptions
                 .get(uuid)
                 .map(|d| String::from_utf8_lossy(d).into_owned())
@@ -417,7 +426,7 @@ fn lookup(session: &Session, name: &str) -> Result<(Uuid, Fields), SpecialError>
         return Ok(found);
     }
     let descriptions = session.state.descriptions()?;
-    let logged = session.state.remotes()?;
+    let logged = configs(session)?;
     match annex_core::config::resolve_repository(
         name,
         session.repo.uuid(),
@@ -425,7 +434,7 @@ fn lookup(session: &Session, name: &str) -> Result<(Uuid, Fields), SpecialError>
         &descriptions,
     ) {
         Ok(u) if logged.contains_key(&u) => {
-            let c = logged.get(&u).map(special::strings).unwrap_or_default();
+            let c = logged.get(&u).cloned().unwrap_or_default();
             Ok((u, c))
         }
         Ok(_) | Err(_) => Err(unknown_name(
@@ -474,11 +483,11 @@ pub fn rename_check(
     old: &str,
     new: &str,
 ) -> Result<(Uuid, Fields), SpecialError> {
-    let logged = session.state.remotes()?;
+    let logged = configs(session)?;
     let named = |n: &str| -> Vec<(Uuid, Fields)> {
         logged
             .iter()
-            .map(|(u, c)| (u.clone(), special::strings(c)))
+            .map(|(u, c)| (u.clone(), c.clone()))
             .filter(|(_, c)| c.get("name").map(String::as_str) == Some(n))
             .collect()
     };
@@ -502,7 +511,7 @@ pub fn rename_check(
             )
             .map_err(|e| user(e.to_string()))?;
             match logged.get(&u) {
-                Some(c) => Ok((u.clone(), special::strings(c))),
+                Some(c) => Ok((u.clone(), c.clone())),
                 None => Err(user("That is not a special remote.")),
             }
         }

@@ -13,8 +13,10 @@
 //! configuration recorded in `.git/annex/verified-remote.log` (`remote.log`'s
 //! line format, by UUID) and the ID's line removed.
 //!
-//! Not yet: git-annex then keeps using the verified configuration when
-//! `remote.log` changes later; we use the configuration of `remote.log`.
+//! A verified remote keeps its verified configuration: where
+//! `verified-remote.log` has one, it stands for the remote's `remote.log`
+//! configuration everywhere but in `verifyremote`'s comparison
+//! ([`verified_configs`]).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -225,6 +227,17 @@ fn named(session: &Session, name: &str) -> Result<Named, VerifyError> {
         return Ok(None);
     }
     Err(VerifyError::NoSuchRemote(name.to_string()))
+}
+
+/// The configurations verified here (`verified-remote.log`), by UUID: a
+/// verified remote keeps using them whatever `remote.log` says later.
+pub fn verified_configs(git_dir: &Path) -> BTreeMap<Uuid, BTreeMap<String, String>> {
+    let text = read(&verified_path(git_dir)).unwrap_or_default();
+    annex_core::logs::remote::parse(text.as_bytes())
+        .current()
+        .iter()
+        .map(|(u, c)| (u.clone(), special::strings(c)))
+        .collect()
 }
 
 /// What `verifyremote NAME` shows: the lines to print.

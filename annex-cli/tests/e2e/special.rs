@@ -345,20 +345,25 @@ fn both_ways(theirs_store: bool) {
             &format!("directory={}", a.path("dir").display()),
         ],
     ));
-    if !theirs_store {
-        // The reference refuses to write to (and, enabled by hand, to
-        // read from) a remote learned from elsewhere until it is
-        // verified, with a code `verifyremote` prints.
-        for r in ["d", "e"] {
-            let v = get_side(&c, &["verifyremote", r]);
-            let said = String::from_utf8_lossy(&v.stdout).into_owned();
-            let code = said
-                .split("--safe ")
-                .nth(1)
-                .and_then(|r| r.split_whitespace().next())
-                .unwrap_or_else(|| panic!("no code: {said}"));
-            ok(&get_side(&c, &["verifyremote", r, "--safe", code]));
-        }
+    // Both refuse to read from a remote enabled by hand, and to write to
+    // one enabled automatically, until it is verified with the code
+    // `verifyremote` prints.
+    let refused = get_side(&c, &["get", "--from", "d", "f"]);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("git-annex verifyremote d"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+    for r in ["d", "e"] {
+        let v = get_side(&c, &["verifyremote", r]);
+        let said = String::from_utf8_lossy(&v.stdout).into_owned();
+        let code = said
+            .split("--safe ")
+            .nth(1)
+            .and_then(|r| r.split_whitespace().next())
+            .unwrap_or_else(|| panic!("no code: {said}"));
+        ok(&get_side(&c, &["verifyremote", r, "--safe", code]));
     }
     ok(&get_side(&c, &["get", "--from", "d", "f"]));
     assert_eq!(
@@ -438,4 +443,152 @@ fn an_external_program_that_dies_or_answers_nonsense_is_an_error() {
     );
     // And then it works.
     ok(&a.ours(&r, &["copy", "--to", "e", "f"]));
+}
+
+/// The setup commands run through the same scenario by the reference and
+/// by us, in a clone of a repository with a directory and an external
+/// remote (autoenabled): stdout and exit codes, then `remote.log`, git
+/// config and the verification logs, compared.
+#[test]
+fn setup_commands_match_the_reference() {
+    let mut seen = Vec::new();
+    for theirs in [true, false] {
+        let a = Area::new();
+        let origin = a.repo("v");
+        std::fs::create_dir(a.path("vd")).expect("mkdir");
+        ok(&a.theirs(
+            &origin,
+            &[
+                "initremote",
+                "d",
+                "type=directory",
+                "directory=../vd",
+                "encryption=none",
+            ],
+        ));
+        ok(&a.theirs(
+            &origin,
+            &[
+                "initremote",
+                "e",
+                "type=external",
+                "externaltype=pydir",
+                "dir=../vs",
+                "encryption=none",
+                "autoenable=true",
+            ],
+        ));
+        ok(&a.theirs(&origin, &["copy", "--to", "d", "f"]));
+        ok(&a.theirs(&origin, &["copy", "--to", "e", "f"]));
+        let c = a.clone(&origin, "vc");
+        let dir = format!("directory={}", a.path("vd").display());
+        let run = |args: &[&str]| {
+            if theirs {
+                a.theirs(&c, args)
+            } else {
+                a.ours(&c, args)
+            }
+        };
+        let mut out = String::new();
+        for args in [
+            &["init"][..],
+            &["enableremote"],
+            &["enableremote", "nosuch"],
+            &["configremote"],
+            &["configremote", "nosuch", "autoenable=true"],
+            &["configremote", "e", "dir=/x"],
+            &["configremote", "e", "autoenable=maybe"],
+            &["configremote", "e", "autoenable=false"],
+            &["configremote", "--json", "e", "autoenable=true"],
+            &["enableremote", "d", &dir],
+            &["verifyremote", "d"],
+            &["verifyremote", "origin"],
+            &["verifyremote", "nosuch"],
+            &["verifyremote", "d", "--safe", "9"],
+            &["get", "--from", "e", "f"],
+            &["pre-push"],
+            &["verifyremote", "d", "--unsafe"],
+            &["verifyremote", "d", "--safe", "2"],
+            &["verifyremote", "e"],
+            &["pre-push"],
+            &["verifyremote", "e", "--safe", "4"],
+            &["pre-push"],
+            &["drop", "--from", "e", "f"],
+            &["renameremote"],
+            &["renameremote", "e"],
+            &["renameremote", "e", "e2"],
+            &["renameremote", "e2", "d"],
+            &["renameremote", "nosuch", "x"],
+            &["renameremote", "--json", "e2", "e3"],
+            &["enableremote", "d"],
+        ] {
+            if ["configremote", "renameremote", "enableremote"].contains(&args[0]) && args.len() > 1
+            {
+                // `remote.log` keeps whole seconds: a change in the same
+                // second as the one before loses to it in the reference.
+                std::thread::sleep(std::time::Duration::from_millis(1050));
+            }
+            let o = run(args);
+            let stdout = String::from_utf8_lossy(&o.stdout)
+                .lines()
+                // The reference's meter (its line ends with the outcome).
+                .map(|l| {
+                    if l.contains("B/s") {
+                        l.rsplit([' ', '\r']).next().unwrap_or("")
+                    } else {
+                        l
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join("\n")
+                .replace("(from e...) \n", "(from e...) ")
+                .replace(&a.dir.path().display().to_string(), "AREA");
+            let label = format!("{args:?}").replace(&a.dir.path().display().to_string(), "AREA");
+            out.push_str(&format!("== {label}\n{stdout}\nrc={:?}\n", o.status.code()));
+        }
+        let config = std::fs::read_to_string(c.join(".git/config")).expect("config");
+        let section =
+            |n: &str| remote_section(&c, n).replace(&a.dir.path().display().to_string(), "AREA");
+        let verifying: Vec<String> =
+            std::fs::read_to_string(c.join(".git/annex/verifying-remote.log"))
+                .unwrap_or_default()
+                .lines()
+                .map(|l| {
+                    l.split_once(' ')
+                        .map(|x| x.1)
+                        .unwrap_or("")
+                        .replace(&a.dir.path().display().to_string(), "AREA")
+                })
+                .collect();
+        let verified: Vec<String> =
+            std::fs::read_to_string(c.join(".git/annex/verified-remote.log"))
+                .unwrap_or_default()
+                .lines()
+                .map(|l| {
+                    l.split(' ')
+                        .skip(1)
+                        .filter(|w| !w.starts_with("timestamp="))
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                        .replace(&a.dir.path().display().to_string(), "AREA")
+                })
+                .collect::<std::collections::BTreeSet<_>>()
+                .into_iter()
+                .collect();
+        assert!(config.contains("annex-verified"), "{config}");
+        seen.push((
+            out,
+            section("d"),
+            section("e"),
+            remote_log(&a, &c),
+            verifying,
+            verified,
+        ));
+    }
+    let (t, o) = (&seen[0], &seen[1]);
+    assert_eq!(t.0, o.0, "stdout and exit codes");
+    assert_eq!((&t.1, &t.2), (&o.1, &o.2), "git config");
+    assert_eq!(t.3, o.3, "remote.log");
+    assert_eq!(t.4, o.4, "verifying-remote.log");
+    assert_eq!(t.5, o.5, "verified-remote.log");
 }

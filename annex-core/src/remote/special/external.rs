@@ -131,6 +131,25 @@ pub struct ExternalRemote {
     broken: Mutex<Option<String>>,
     state: Mutex<Option<State>>,
     dirty: Mutex<bool>,
+    cost_asked: Mutex<bool>,
+}
+
+/// A cost as git-annex writes it in git config (Haskell's `show` of a
+/// `Double`): `200.0`, `1.5e7`.
+pub fn show_cost(n: i64) -> String {
+    let a = n.unsigned_abs();
+    if a < 10_000_000 {
+        return format!("{n}.0");
+    }
+    let digits = a.to_string();
+    let (first, rest) = digits.split_at(1);
+    let rest = rest.trim_end_matches('0');
+    let sign = if n < 0 { "-" } else { "" };
+    format!(
+        "{sign}{first}.{}e{}",
+        if rest.is_empty() { "0" } else { rest },
+        digits.len() - 1
+    )
 }
 
 impl std::fmt::Debug for ExternalRemote {
@@ -160,7 +179,37 @@ impl ExternalRemote {
             broken: Mutex::new(None),
             state: Mutex::new(None),
             dirty: Mutex::new(false),
+            cost_asked: Mutex::new(false),
         }
+    }
+
+    /// Asks the program its cost once (`GETCOST`; an expensive remote when
+    /// it does not say) and remembers it as `remote.NAME.annex-cost`, as
+    /// git-annex does, when git config sets none.
+    fn cache_cost(&self, conn: &mut Conn) -> Result<(), ExternalError> {
+        let mut asked = self.cost_asked.lock().unwrap_or_else(|p| p.into_inner());
+        if self.setup.cost.is_some() || *asked {
+            return Ok(());
+        }
+        *asked = true;
+        let cost = self.exchange(conn, &Request::GetCost, None, &mut |r| match r {
+            Reply::Cost(n) => Some(Ok(Step::Done(n))),
+            Reply::UnsupportedRequest => {
+                Some(Ok(Step::Done(crate::config::EXPENSIVE_REMOTE_COST as i64)))
+            }
+            _ => None,
+        })?;
+        let _ = Command::new("git")
+            .arg("config")
+            .arg("--file")
+            .arg(self.setup.git_dir.join("config"))
+            .arg(format!("remote.{}.annex-cost", self.setup.name))
+            .arg(show_cost(cost))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+        Ok(())
     }
 
     fn program(&self) -> String {
@@ -367,6 +416,7 @@ impl ExternalRemote {
                     _ => None,
                 })?;
                 conn.prepared = true;
+                self.cache_cost(conn)?;
             }
             self.exchange(conn, req, progress, &mut handler)
         })();
@@ -671,5 +721,19 @@ fn transfer_reply(r: Reply, k: &str) -> Option<Result<Step<()>, ExternalError>> 
         Reply::TransferSuccess(_, rk) if rk == k => Some(Ok(Step::Done(()))),
         Reply::TransferFailure(_, rk, m) if rk == k => Some(Err(ExternalError::Failed(m))),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::show_cost;
+
+    #[test]
+    fn costs_are_written_as_haskell_shows_doubles() {
+        assert_eq!(show_cost(200), "200.0");
+        assert_eq!(show_cost(100), "100.0");
+        assert_eq!(show_cost(-5), "-5.0");
+        assert_eq!(show_cost(15_000_000), "1.5e7");
+        assert_eq!(show_cost(10_000_000), "1.0e7");
     }
 }
