@@ -142,6 +142,161 @@ pub fn parse_params(params: &[String]) -> Result<BTreeMap<String, String>, Speci
     Ok(m)
 }
 
+/// A documented configuration parameter: name, description, what values
+/// it takes (empty when not said).
+pub type FieldDoc = (String, String, String);
+
+/// The parameters every special remote type takes, as `--whatelse` lists
+/// them (after the type's own).
+const COMMON_DOCS: &[(&str, &str, &str)] = &[
+    ("chunk", "size of chunks (eg, 1MiB)", ""),
+    (
+        "encryption",
+        "how to encrypt data stored in the special remote",
+        "hybrid or none or pubkey or shared or sharedpubkey",
+    ),
+    (
+        "embedcreds",
+        "embed credentials into git repository",
+        "yes or no",
+    ),
+    (
+        "onlyencryptcreds",
+        "only encrypt embedded credentials, not annexed files",
+        "yes or no",
+    ),
+    (
+        "mac",
+        "how to encrypt filenames used on the remote",
+        "HMACSHA1 or HMACSHA224 or HMACSHA256 or HMACSHA384 or HMACSHA512",
+    ),
+    ("keyid", "gpg key id", ""),
+    ("keyid+", "add additional gpg key", ""),
+    ("keyid-", "remove gpg key", ""),
+];
+
+/// Parameters accepted without being listed by `--whatelse`.
+const HIDDEN_FIELDS: &[&str] = &[
+    "name",
+    "type",
+    "autoenable",
+    "cost",
+    "availability",
+    "sameas-name",
+    "sameas-uuid",
+    "chunksize",
+    "cipher",
+    "cipherkeys",
+    "pubkeys",
+    "exporttree",
+    "importtree",
+    "externaltype",
+];
+
+/// The documented parameters of a type: its own, then the common ones;
+/// for an external remote, then what its program lists (`LISTCONFIGS`,
+/// `None` when it does not say: then any parameter is accepted).
+fn field_docs(kind: &str, listed: Option<&[(String, String)]>) -> Vec<FieldDoc> {
+    let own: &[(&str, &str, &str)] = match kind {
+        "directory" => &[
+            (
+                "directory",
+                "(required) where the special remote stores data",
+                "",
+            ),
+            (
+                "ignoreinodes",
+                "ignore inodes when importing/exporting",
+                "yes or no",
+            ),
+        ],
+        "external" => &[("readonly", "enable readonly mode", "true or false")],
+        _ => &[],
+    };
+    let mut docs: Vec<FieldDoc> = own
+        .iter()
+        .chain(COMMON_DOCS)
+        .map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string()))
+        .collect();
+    for (n, d) in listed.unwrap_or_default() {
+        docs.push((n.clone(), d.clone(), String::new()));
+    }
+    docs
+}
+
+/// Refuses parameters the type does not take (`Unexpected parameters:
+/// NAME...`, as git-annex).
+fn check_fields(
+    kind: &str,
+    config: &Fields,
+    listed: Option<&[(String, String)]>,
+) -> Result<(), SpecialError> {
+    if kind == "external" && listed.is_none() {
+        return Ok(());
+    }
+    let docs = field_docs(kind, listed);
+    let unknown: Vec<&str> = config
+        .keys()
+        .map(String::as_str)
+        .filter(|k| !HIDDEN_FIELDS.contains(k) && !docs.iter().any(|(n, _, _)| n == k))
+        .collect();
+    if unknown.is_empty() {
+        Ok(())
+    } else {
+        Err(user(format!(
+            "Unexpected parameters: {}",
+            unknown.join(" ")
+        )))
+    }
+}
+
+/// `initremote --whatelse NAME PARAM=VALUE...`: the parameters of the
+/// type not given yet.
+pub fn whatelse(
+    session: &Session,
+    name: &str,
+    params: &[String],
+) -> Result<Vec<FieldDoc>, SpecialError> {
+    if find_logged(session, name)?.is_some() {
+        return Err(user(format!(
+            "There is already a special remote named \"{name}\". (Use enableremote to enable an existing special remote.)"
+        )));
+    }
+    let config = parse_params(params)?;
+    let kind = config
+        .get("type")
+        .cloned()
+        .ok_or_else(|| user("Specify the type of remote with type="))?;
+    let listed = match kind.as_str() {
+        "directory" => None,
+        "external" => {
+            let externaltype = config
+                .get("externaltype")
+                .cloned()
+                .ok_or_else(|| user("Specify externaltype="))?;
+            let remote = external::ExternalRemote::new(external::ExternalSetup {
+                name: name.to_string(),
+                uuid: Uuid::new_random(),
+                externaltype,
+                config: config.clone(),
+                git_dir: session.repo.git_dir().to_path_buf(),
+                top: session.base_dir(),
+                cost: Some(annex_core::config::EXPENSIVE_REMOTE_COST),
+            });
+            remote.list_configs()?
+        }
+        other => {
+            return Err(user(format!(
+                "special remotes of type {other} are not supported yet by git-annex-rs"
+            )));
+        }
+    };
+    Ok(field_docs(&kind, listed.as_deref())
+        .into_iter()
+        .filter(|(n, _, _)| !config.contains_key(n))
+        .collect())
+}
+
 const ENCRYPTION_HELP: &str = "Specify encryption=hybrid or encryption=none or encryption=pubkey or encryption=shared or encryption=sharedpubkey.";
 
 /// The special remote named `name` in `remote.log`: its UUID and
@@ -304,6 +459,7 @@ fn setup_type(
 ) -> Result<(Fields, (String, String)), SpecialError> {
     match kind {
         "directory" => {
+            check_fields(kind, &config, None)?;
             let dir = config
                 .remove("directory")
                 .filter(|d| !d.is_empty())
@@ -332,6 +488,8 @@ fn setup_type(
                 top,
                 cost: None,
             });
+            let listed = remote.list_configs()?;
+            check_fields(kind, &remote.config(), listed.as_deref())?;
             let config = remote.initremote()?;
             remote
                 .commit()
@@ -351,7 +509,20 @@ fn absolute(base: &Path, p: &Path) -> PathBuf {
     } else {
         base.join(p)
     };
-    joined.canonicalize().unwrap_or(joined)
+    joined.canonicalize().unwrap_or_else(|_| {
+        // Not there: `..` and `.` resolved by name, as git-annex shows it.
+        let mut out = PathBuf::new();
+        for c in joined.components() {
+            match c {
+                std::path::Component::ParentDir => {
+                    out.pop();
+                }
+                std::path::Component::CurDir => {}
+                other => out.push(other),
+            }
+        }
+        out
+    })
 }
 
 fn to_bytes(c: &BTreeMap<String, String>) -> BTreeMap<Vec<u8>, Vec<u8>> {

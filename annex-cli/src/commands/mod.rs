@@ -99,7 +99,7 @@ pub enum Command {
     /// Enable a special remote set up in another repository.
     Enableremote(special_remotes::Args),
     /// Create a special (non-git) remote.
-    Initremote(special_remotes::Args),
+    Initremote(special_remotes::InitArgs),
     /// Remove content of files from this repository or a remote.
     Drop(drop::Args),
     /// Drop content of keys from this repository, unsafely.

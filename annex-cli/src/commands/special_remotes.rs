@@ -28,16 +28,78 @@ pub struct Args {
     config: Vec<String>,
 }
 
+/// Arguments of `initremote`.
+#[derive(clap::Args, Debug)]
+pub struct InitArgs {
+    #[command(flatten)]
+    common: Args,
+    /// Describe the other configuration parameters of the special remote.
+    #[arg(long, short = 'w')]
+    whatelse: bool,
+}
+
 /// `initremote`.
-pub fn run_init(args: Args) -> Result<(), CommandError> {
+pub fn run_init(init: InitArgs) -> Result<(), CommandError> {
+    let args = init.common;
     let words = super::describe::strings(&args.params);
     let Some((name, params)) = words.split_first() else {
         return Err(CommandError::failed("Specify a name for the remote."));
     };
     let ctx = Ctx::open(&args.config, args.output.quiet)?;
+    if init.whatelse {
+        return whatelse(&ctx, &args, name, params, &words);
+    }
     action(&ctx, &args, "initremote", name, &words, |ctx| {
         annex_ops::special::init(ctx, name, params).map(|_| Vec::new())
     })
+}
+
+/// `initremote --whatelse`: the parameters not given yet, each with its
+/// description (and its values, when said); JSON as one action with a
+/// `whatelse` object.
+fn whatelse(
+    ctx: &Ctx,
+    args: &Args,
+    name: &str,
+    params: &[String],
+    words: &[String],
+) -> Result<(), CommandError> {
+    let docs = match annex_ops::special::whatelse(ctx, name, params) {
+        Ok(d) => d,
+        Err(e) => {
+            // Inside the action, which shows no line of its own.
+            crate::error::warn(&e.to_string());
+            return Err(CommandError::quiet_failure(
+                "initremote: 1 failed".to_string(),
+            ));
+        }
+    };
+    let mut reporter = ctx.reporter(&args.output, "initremote");
+    if reporter.is_json() {
+        let mut action = reporter.start(None, None, name.as_bytes())?;
+        action.field(
+            "input",
+            Value::Array(words.iter().cloned().map(Value::String).collect()),
+        );
+        let mut m = serde_json::Map::new();
+        for (n, d, v) in docs {
+            m.insert(
+                n,
+                serde_json::json!({"description": d, "valuedescription": v}),
+            );
+        }
+        action.field("whatelse", Value::Object(m));
+        action.end(true)?;
+        return reporter.finish();
+    }
+    for (n, d, v) in docs {
+        outln!("{n}")?;
+        outln!("\t{d}")?;
+        if !v.is_empty() {
+            outln!("\t({v})")?;
+        }
+    }
+    Ok(())
 }
 
 /// `enableremote`.

@@ -273,13 +273,76 @@ fn initremote_writes_what_the_reference_writes() {
             "encryption=none",
         ],
         &["initremote", "y", "type=directory", "encryption=none"],
+        &[
+            "initremote",
+            "y",
+            "type=directory",
+            "directory=../dt",
+            "foo=bar",
+            "zap=1",
+            "encryption=none",
+        ],
+        &[
+            "initremote",
+            "y",
+            "type=external",
+            "externaltype=pydir",
+            "dir=../x",
+            "foo=bar",
+            "encryption=none",
+        ],
+        &[
+            "initremote",
+            "y",
+            "type=directory",
+            "directory=../nonexistent",
+            "encryption=none",
+        ],
+        &[
+            "initremote",
+            "--whatelse",
+            "y",
+            "type=external",
+            "externaltype=pydir",
+        ],
+        &["initremote", "--whatelse", "--json", "y", "type=directory"],
+        &["initremote", "--whatelse", "y"],
+        &[
+            "initremote",
+            "-w",
+            "y",
+            "type=directory",
+            "directory=/tmp",
+            "encryption=none",
+        ],
+        &[
+            "initremote",
+            "--json",
+            "y",
+            "type=directory",
+            "directory=/tmp",
+        ],
     ] {
         let (th, ou) = (a.theirs(&t, args), a.ours(&o, args));
+        let err = |e: &[u8]| {
+            String::from_utf8_lossy(e)
+                .replace("git-annex-rs:", "git-annex:")
+                .replace(&a.dir.path().display().to_string(), "AREA")
+                .replace("AREA/t/", "AREA/")
+                .replace("AREA/o/", "AREA/")
+        };
         assert_eq!(
-            (String::from_utf8_lossy(&th.stdout), th.status.code()),
-            (String::from_utf8_lossy(&ou.stdout), ou.status.code()),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&ou.stderr)
+            (
+                String::from_utf8_lossy(&th.stdout),
+                th.status.code(),
+                err(&th.stderr)
+            ),
+            (
+                String::from_utf8_lossy(&ou.stdout),
+                ou.status.code(),
+                err(&ou.stderr)
+            ),
+            "{args:?}"
         );
     }
 }
