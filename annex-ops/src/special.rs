@@ -1,5 +1,6 @@
 //! Special remotes in a repository: opening the configured ones for the
-//! remote list ([`add_to`]), and setting them up: `initremote` ([`init`]),
+//! remote list ([`add_to`]), and setting them up: `initremote` ([`init`],
+//! [`whatelse`]),
 //! `enableremote` ([`enable`]) and the automatic enabling at `init` of the
 //! remotes whose `remote.log` says `autoenable=true` ([`autoenable`]).
 //!
@@ -10,15 +11,16 @@
 //! path, which stays out of `remote.log`), `annex-uuid`, `annex-verified`
 //! and `skipFetchAll`.
 //!
-//! `verifyremote`: git-annex records `annex-verified = verified` for a
-//! remote set up here and `manual` for one enabled from another
-//! repository's configuration, and asks the user to verify the latter; it
-//! still uses such a remote for `get`. We write the same values; the
-//! `verifyremote` command itself is not implemented yet.
+//! A remote enabled here from another repository's configuration is not
+//! trusted until verified (`enableremote`: `annex-verified = manual`;
+//! autoenable: `automatic`; `verify_remote` has the rest), and a verified
+//! remote's verified configuration stands for `remote.log`'s ([`configs`]).
+//! `configremote` ([`configure`]) and `renameremote` ([`rename`]) change
+//! `remote.log` only, as git-annex's do.
 //!
-//! Not yet: `--sameas`, `--private`, `--with-url`, `--whatelse`,
-//! encryption other than `none`, chunking, types other than `directory`
-//! and `external`.
+//! Not yet: `--sameas`, `--private`, `--with-url`, encryption other than
+//! `none`, chunking, types other than `directory` and `external`,
+//! `disableremote`, `testremote`.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

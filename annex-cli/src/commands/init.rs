@@ -94,7 +94,13 @@ pub fn run(args: Args) -> Result<(), CommandError> {
     }
     // As git-annex's init: special remotes with `autoenable=true` are
     // enabled, each announced inside the action.
-    let autoenabled = autoenable(&repo);
+    // (Opening the repository for it would upgrade one made at an older
+    // version: such repositories are left alone.)
+    let autoenabled = if version == annex_core::repo::VERSION {
+        autoenable(&repo)
+    } else {
+        Vec::new()
+    };
     if !args.quiet && !autoenabled.is_empty() {
         crate::output::bytes(
             format!("init {} ", args.description.as_deref().unwrap_or("")).as_bytes(),
@@ -132,6 +138,15 @@ pub fn run(args: Args) -> Result<(), CommandError> {
 /// Enables the special remotes whose `remote.log` says `autoenable=true`
 /// and commits what that recorded; each name with its error, if any.
 fn autoenable(repo: &Repo) -> Vec<(String, Option<String>)> {
+    // Nothing to do (the usual case): the repository is not opened again.
+    let wanted = repo
+        .branch()
+        .ok()
+        .and_then(|b| b.get(b"remote.log").ok())
+        .is_some_and(|log| log.windows(15).any(|w| w == b"autoenable=true"));
+    if !wanted {
+        return Vec::new();
+    }
     let start = repo.work_tree().unwrap_or(repo.git_dir()).to_path_buf();
     let Ok((session, _)) =
         annex_ops::session::Session::open(&annex_ops::session::OpenOptions::new(&start))

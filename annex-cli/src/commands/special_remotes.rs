@@ -112,9 +112,14 @@ pub fn run_enable(args: Args) -> Result<(), CommandError> {
     };
     annex_ops::special::enable_check(&ctx, name)
         .map_err(|e| CommandError::failed(e.to_string()))?;
-    action(&ctx, &args, "enableremote", name, std::slice::from_ref(name), |ctx| {
-        annex_ops::special::enable(ctx, name, params).map(|s| s.notes)
-    })
+    action(
+        &ctx,
+        &args,
+        "enableremote",
+        name,
+        std::slice::from_ref(name),
+        |ctx| annex_ops::special::enable(ctx, name, params).map(|s| s.notes),
+    )
 }
 
 /// `configremote`.
@@ -127,9 +132,14 @@ pub fn run_config(args: Args) -> Result<(), CommandError> {
     };
     annex_ops::special::configure_check(&ctx, name)
         .map_err(|e| CommandError::failed(e.to_string()))?;
-    action(&ctx, &args, "configremote", name, std::slice::from_ref(name), |ctx| {
-        annex_ops::special::configure(ctx, name, params).map(|_| Vec::new())
-    })
+    action(
+        &ctx,
+        &args,
+        "configremote",
+        name,
+        std::slice::from_ref(name),
+        |ctx| annex_ops::special::configure(ctx, name, params).map(|_| Vec::new()),
+    )
 }
 
 /// `renameremote`.
