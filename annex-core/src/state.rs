@@ -308,6 +308,40 @@ impl State {
         )))
     }
 
+    /// Sets a special remote's configuration in `remote.log` (the whole
+    /// set of fields, as `initremote`/`enableremote` write it).
+    pub fn set_remote_config(&self, uuid: &Uuid, config: RemoteConfig) -> Result<(), BranchError> {
+        let t = self.clock.candidate();
+        self.change(&[uuid], paths::REMOTE, |old| {
+            logs::remote::set(old, uuid, config, t)
+        })
+    }
+
+    /// A special remote's state for a key (`KEY.log.rmt`, set by an
+    /// external special remote's `SETSTATE`).
+    pub fn remote_state(&self, key: &Key, uuid: &Uuid) -> Result<Option<Vec<u8>>, BranchError> {
+        use logs::format::{Bytes, Layout, MapLog};
+        let content = self.branch.get(&key_log_path(key, ".log.rmt"))?;
+        let log: MapLog<Uuid, Bytes> = MapLog::parse(Layout::New, &content);
+        Ok(log.get(uuid).map(|e| e.value.0.clone()))
+    }
+
+    /// Sets a special remote's state for a key (`KEY.log.rmt`).
+    pub fn set_remote_state(
+        &self,
+        key: &Key,
+        uuid: &Uuid,
+        value: &[u8],
+    ) -> Result<(), BranchError> {
+        use logs::format::{Bytes, Layout, MapLog};
+        let t = self.clock.candidate();
+        self.change(&[uuid], &key_log_path(key, ".log.rmt"), |old| {
+            let mut log: MapLog<Uuid, Bytes> = MapLog::parse(Layout::New, old);
+            log.set(uuid.clone(), Bytes(value.to_vec()), t);
+            log.serialize()
+        })
+    }
+
     /// The UUIDs of the repositories the location log says have the key.
     pub fn whereis(&self, key: &Key) -> Result<Vec<Uuid>, BranchError> {
         let content = self.branch.get(&key_log_path(key, ".log"))?;

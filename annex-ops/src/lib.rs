@@ -76,6 +76,7 @@ pub mod rekey;
 pub mod remotes;
 pub mod reserve;
 pub mod session;
+pub mod special;
 pub mod status;
 pub mod transfer;
 pub mod unannex;
@@ -83,6 +84,7 @@ pub mod undo;
 pub mod unused_lists;
 pub mod upgrade;
 pub mod urls;
+pub mod verify_remote;
 pub mod whereused;
 
 pub use annex::{Annex, AnnexError, Whereabouts};

@@ -105,7 +105,7 @@ impl Remotes {
     /// `remote.NAME.annex-uuid`.
     pub fn open(session: &Session) -> Remotes {
         let base = session.base_dir();
-        let ignored = session
+        let mut ignored = session
             .config
             .remotes()
             .iter()
@@ -153,6 +153,7 @@ impl Remotes {
                 remote,
             });
         }
+        crate::special::add_to(session, &mut entries, &mut ignored);
         Remotes { entries, ignored }
     }
 

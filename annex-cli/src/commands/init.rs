@@ -92,7 +92,30 @@ pub fn run(args: Args) -> Result<(), CommandError> {
         annex_ops::adjust::check_adjusted_clone(top)
             .map_err(|e| CommandError::failed(e.to_string()))?;
     }
-    if !args.quiet {
+    // As git-annex's init: special remotes with `autoenable=true` are
+    // enabled, each announced inside the action.
+    // (Opening the repository for it would upgrade one made at an older
+    // version: such repositories are left alone.)
+    let autoenabled = if version == annex_core::repo::VERSION {
+        autoenable(&repo)
+    } else {
+        Vec::new()
+    };
+    if !args.quiet && !autoenabled.is_empty() {
+        crate::output::bytes(
+            format!("init {} ", args.description.as_deref().unwrap_or("")).as_bytes(),
+        )?;
+        for (name, error) in &autoenabled {
+            outln!("(Auto enabling special remote {name}...)")?;
+            if let Some(e) = error {
+                eprintln!("\n  {e}");
+            }
+        }
+        outln!("ok")?;
+        if branch_tip_of(&repo) != tip_before {
+            outln!("(recording state in git...)")?;
+        }
+    } else if !args.quiet {
         if merged.is_empty() {
             outln!("init {} ok", args.description.as_deref().unwrap_or(""))?;
         } else {
@@ -110,6 +133,34 @@ pub fn run(args: Args) -> Result<(), CommandError> {
         }
     }
     Ok(())
+}
+
+/// Enables the special remotes whose `remote.log` says `autoenable=true`
+/// and commits what that recorded; each name with its error, if any.
+fn autoenable(repo: &Repo) -> Vec<(String, Option<String>)> {
+    // Nothing to do (the usual case): the repository is not opened again.
+    let wanted = repo
+        .branch()
+        .ok()
+        .and_then(|b| b.get(b"remote.log").ok())
+        .is_some_and(|log| log.windows(15).any(|w| w == b"autoenable=true"));
+    if !wanted {
+        return Vec::new();
+    }
+    let start = repo.work_tree().unwrap_or(repo.git_dir()).to_path_buf();
+    let Ok((session, _)) =
+        annex_ops::session::Session::open(&annex_ops::session::OpenOptions::new(&start))
+    else {
+        return Vec::new();
+    };
+    let out: Vec<(String, Option<String>)> = annex_ops::special::autoenable(&session)
+        .into_iter()
+        .map(|(name, r)| (name, r.err().map(|e| e.to_string())))
+        .collect();
+    if !out.is_empty() {
+        let _ = session.commit();
+    }
+    out
 }
 
 /// Merges the remotes' `git-annex` branches into the branch; returns the

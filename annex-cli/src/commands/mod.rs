@@ -49,6 +49,7 @@ mod rekey;
 mod resolvemerge;
 mod setpresentkey;
 mod smudge;
+mod special_remotes;
 mod status;
 pub(crate) mod sync;
 pub(crate) mod sync_content;
@@ -93,6 +94,12 @@ pub enum Command {
     Dead(trust::DeadArgs),
     /// Change the description of a repository.
     Describe(describe::Args),
+    /// Change a special remote's configuration.
+    Configremote(special_remotes::Args),
+    /// Enable a special remote set up in another repository.
+    Enableremote(special_remotes::Args),
+    /// Create a special (non-git) remote.
+    Initremote(special_remotes::InitArgs),
     /// Remove content of files from this repository or a remote.
     Drop(drop::Args),
     /// Drop content of keys from this repository, unsafely.
@@ -161,6 +168,8 @@ pub enum Command {
     PostReceive(post_receive::Args),
     /// Run by git's pre-commit hook: fix the symlinks of files to be committed.
     PreCommit(pre_commit::Args),
+    /// Run by git's pre-push hook: refuse pushes while a special remote is not verified.
+    PrePush(special_remotes::PrePushArgs),
     /// Pull content from remotes.
     Pull(pull_push::PullArgs),
     /// Push content to remotes.
@@ -177,10 +186,14 @@ pub enum Command {
     Reinject(reinject::Args),
     /// Change the keys used for files.
     Rekey(rekey::Args),
+    /// Change the name of a special remote.
+    Renameremote(special_remotes::Args),
     /// Resolve merge conflicts.
     Resolvemerge(resolvemerge::Args),
     /// Return a repository to the default trust level.
     Semitrust(trust::Args),
+    /// Verify that a special remote is safe to use.
+    Verifyremote(special_remotes::VerifyArgs),
     /// Change the location log of a key.
     Setpresentkey(setpresentkey::Args),
     /// git smudge/clean filter for unlocked files.
@@ -234,6 +247,12 @@ pub fn run(command: Command) -> Result<(), CommandError> {
         Command::Copy(args) => copy::run(args),
         Command::Dead(args) => trust::run_dead(args),
         Command::Describe(args) => describe::run(args),
+        Command::Configremote(args) => special_remotes::run_config(args),
+        Command::Enableremote(args) => special_remotes::run_enable(args),
+        Command::Renameremote(args) => special_remotes::run_rename(args),
+        Command::Verifyremote(args) => special_remotes::run_verify(args),
+        Command::PrePush(args) => special_remotes::run_pre_push(args),
+        Command::Initremote(args) => special_remotes::run_init(args),
         Command::Drop(args) => drop::run(args),
         Command::Dropkey(args) => dropkey::run(args),
         Command::Dropunused(args) => dropunused::run(args),

@@ -47,6 +47,7 @@ mod settings;
 mod shared;
 mod shell;
 mod size_limit;
+mod special;
 mod ssh;
 mod status;
 mod sync;

@@ -19,6 +19,7 @@ use crate::state::State;
 use crate::transfer::{self, Direction, TransferError};
 use crate::uuid::Uuid;
 
+pub mod special;
 pub mod ssh;
 
 /// A remote's failure, naming the remote.
@@ -50,6 +51,10 @@ pub enum RemoteError {
         /// Bytes needed beyond what is free (and reserved).
         needed: u64,
     },
+    /// A special remote not verified here may not be used (or written
+    /// to) yet (git-annex's words, naming the command that verifies it).
+    #[error("{0}")]
+    Unverified(String),
     /// The content received does not match its key.
     #[error("Verification of content failed")]
     VerificationFailed,

@@ -1,0 +1,325 @@
+//! Special remotes: remotes that are not git repositories, configured in
+//! `remote.log` (shared through the `git-annex` branch) and in git config
+//! (`remote.NAME.annex-*`, this repository's own settings).
+//!
+//! A special remote is a git remote with no URL and a
+//! `remote.NAME.annex-TYPE` setting naming its type (`annex-directory` for
+//! `type=directory`, `annex-externaltype` for `type=external`), as
+//! git-annex enumerates them. [`configured`] lists them; [`open`] makes a
+//! [`Remote`] of one. Types: [`directory`] and [`external`] (with its
+//! protocol in [`protocol`]); the others (rsync, S3, web...) are not yet
+//! implemented and are listed with that reason.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use crate::config::AnnexConfig;
+use crate::remote::{Remote, RemoteError};
+use crate::uuid::Uuid;
+
+pub mod directory;
+pub mod external;
+pub mod protocol;
+
+/// The `remote.NAME.annex-TYPE` git config settings that mark a special
+/// remote, with the type each one means.
+pub const TYPE_SETTINGS: &[(&str, &str)] = &[
+    ("directory", "directory"),
+    ("externaltype", "external"),
+    ("rsyncurl", "rsync"),
+    ("s3", "S3"),
+    ("web", "web"),
+    ("bup", "bup"),
+    ("hooktype", "hook"),
+    ("gcrypt", "gcrypt"),
+    ("webdav", "webdav"),
+    ("adb", "adb"),
+    ("borgrepo", "borg"),
+    ("rclone", "rclone"),
+];
+
+/// A special remote found in git config.
+#[derive(Debug, Clone)]
+pub struct SpecialRemote {
+    /// The remote's name.
+    pub name: String,
+    /// `remote.NAME.annex-uuid`.
+    pub uuid: Option<Uuid>,
+    /// Its type, from the git config setting that marks it.
+    pub kind: String,
+    /// `remote.NAME.annex-cost`, when set.
+    pub cost: Option<f64>,
+    /// `remote.NAME.annex-ignore`.
+    pub ignore: bool,
+}
+
+/// The special remotes of git config, by name.
+pub fn configured(config: &AnnexConfig) -> Vec<SpecialRemote> {
+    let mut found: BTreeMap<String, String> = BTreeMap::new();
+    for (name, _) in config.entries() {
+        let Some(rest) = name.strip_prefix("remote.") else {
+            continue;
+        };
+        let Some(dot) = rest.rfind('.') else {
+            continue;
+        };
+        let (remote, key) = (&rest[..dot], &rest[dot + 1..]);
+        let Some(setting) = key.strip_prefix("annex-") else {
+            continue;
+        };
+        if let Some((_, kind)) = TYPE_SETTINGS.iter().find(|(s, _)| *s == setting)
+            && config.get(&format!("remote.{remote}.url")).is_none()
+        {
+            found.insert(remote.to_string(), kind.to_string());
+        }
+    }
+    found
+        .into_iter()
+        .map(|(name, kind)| {
+            let get = |k: &str| config.get_str(&format!("remote.{name}.{k}"));
+            SpecialRemote {
+                uuid: get("annex-uuid").and_then(|u| Uuid::parse(u.as_bytes()).ok()),
+                cost: get("annex-cost").and_then(|c| c.trim().parse().ok()),
+                ignore: config
+                    .get_bool(&format!("remote.{name}.annex-ignore"))
+                    .unwrap_or(false),
+                kind,
+                name,
+            }
+        })
+        .collect()
+}
+
+/// The default cost of a special remote of `kind` (git-annex's: a
+/// directory is cheap, the rest expensive) when git config sets none.
+pub fn default_cost(kind: &str) -> f64 {
+    match kind {
+        "directory" => crate::config::CHEAP_REMOTE_COST,
+        _ => crate::config::EXPENSIVE_REMOTE_COST,
+    }
+}
+
+/// What opening a special remote needs from the repository using it.
+#[derive(Debug, Clone)]
+pub struct Context<'a> {
+    /// The repository's git config.
+    pub config: &'a AnnexConfig,
+    /// Its git dir.
+    pub git_dir: &'a Path,
+    /// Its work tree (or git dir when bare): where external programs run.
+    pub top: &'a Path,
+}
+
+/// The configuration of a remote.log entry as strings.
+pub fn strings(c: &BTreeMap<Vec<u8>, Vec<u8>>) -> BTreeMap<String, String> {
+    c.iter()
+        .map(|(k, v)| {
+            (
+                String::from_utf8_lossy(k).into_owned(),
+                String::from_utf8_lossy(v).into_owned(),
+            )
+        })
+        .collect()
+}
+
+/// Opens the special remote `sr` whose `remote.log` configuration is
+/// `logged` (empty when the log has none).
+pub fn open(
+    ctx: &Context<'_>,
+    sr: &SpecialRemote,
+    uuid: Uuid,
+    logged: BTreeMap<String, String>,
+) -> Result<Box<dyn Remote>, RemoteError> {
+    let unavailable = |reason: String| RemoteError::Unavailable {
+        remote: sr.name.clone(),
+        reason,
+    };
+    let git = |k: &str| ctx.config.get_str(&format!("remote.{}.annex-{k}", sr.name));
+    if logged.get("encryption").is_some_and(|e| e != "none") {
+        return Err(unavailable(
+            "encrypted special remotes are not supported yet".to_string(),
+        ));
+    }
+    if logged.contains_key("chunk") || logged.contains_key("chunksize") {
+        return Err(unavailable(
+            "chunked special remotes are not supported yet".to_string(),
+        ));
+    }
+    let cost = sr.cost.unwrap_or_else(|| default_cost(&sr.kind));
+    let remote = open_kind(ctx, sr, uuid, logged, cost)?;
+    let verified = Verification::parse(git("verified").as_deref());
+    Ok(match verified {
+        Verification::Verified => remote,
+        level => Box::new(Gated {
+            inner: remote,
+            level,
+        }),
+    })
+}
+
+/// `remote.NAME.annex-verified`: whether the user verified a special
+/// remote whose configuration came from another repository.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verification {
+    /// Set up here, or verified (`verified`, or unset: remotes set up
+    /// before git-annex verified them).
+    Verified,
+    /// Enabled automatically at `init` (`automatic`): it may be read
+    /// from, not written to.
+    Automatic,
+    /// Enabled by hand with `enableremote` (`manual`): not used at all.
+    Manual,
+}
+
+impl Verification {
+    /// The level a `remote.NAME.annex-verified` value means.
+    pub fn parse(v: Option<&str>) -> Verification {
+        match v {
+            Some("manual") => Verification::Manual,
+            Some("automatic") => Verification::Automatic,
+            _ => Verification::Verified,
+        }
+    }
+}
+
+/// The message refusing to use remote `name` that is not verified.
+pub fn unverified_message(name: &str) -> String {
+    format!(
+        "This special remote cannot be used since it's not verified. Run this command to verify it: git-annex verifyremote {name}"
+    )
+}
+
+/// The message refusing to write to remote `name` that was enabled
+/// automatically and is not verified.
+pub fn write_prevented_message(name: &str) -> String {
+    format!(
+        "Write prevented due to an unverified special remote. Run this command to verify it: git-annex verifyremote {name}"
+    )
+}
+
+/// A special remote not verified yet: a `manual` one refuses every
+/// request, an `automatic` one refuses stores and removals.
+#[derive(Debug)]
+struct Gated {
+    inner: Box<dyn Remote>,
+    level: Verification,
+}
+
+impl Gated {
+    fn read(&self) -> Result<(), RemoteError> {
+        if self.level == Verification::Manual {
+            return Err(RemoteError::Unverified(unverified_message(
+                self.inner.name(),
+            )));
+        }
+        Ok(())
+    }
+
+    fn write(&self) -> Result<(), RemoteError> {
+        self.read()?;
+        if self.level == Verification::Automatic {
+            return Err(RemoteError::Unverified(write_prevented_message(
+                self.inner.name(),
+            )));
+        }
+        Ok(())
+    }
+}
+
+impl Remote for Gated {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+    fn uuid(&self) -> &Uuid {
+        self.inner.uuid()
+    }
+    fn cost(&self) -> f64 {
+        self.inner.cost()
+    }
+    fn check_present(&self, key: &crate::key::Key) -> Result<bool, RemoteError> {
+        self.read()?;
+        self.inner.check_present(key)
+    }
+    fn retrieve(
+        &self,
+        key: &crate::key::Key,
+        dest: &Path,
+        our_uuid: &Uuid,
+        file: &[u8],
+        progress: crate::remote::Progress<'_>,
+    ) -> Result<(), RemoteError> {
+        self.read()?;
+        self.inner.retrieve(key, dest, our_uuid, file, progress)
+    }
+    fn store(
+        &self,
+        key: &crate::key::Key,
+        src: &Path,
+        our_uuid: &Uuid,
+        file: &[u8],
+        progress: crate::remote::Progress<'_>,
+    ) -> Result<(), RemoteError> {
+        self.write()?;
+        self.inner.store(key, src, our_uuid, file, progress)
+    }
+    fn remove(&self, key: &crate::key::Key) -> Result<(), RemoteError> {
+        self.write()?;
+        self.inner.remove(key)
+    }
+    fn lock_content(
+        &self,
+        key: &crate::key::Key,
+    ) -> Result<Box<dyn crate::remote::ContentLockGuard>, RemoteError> {
+        self.read()?;
+        self.inner.lock_content(key)
+    }
+    fn commit(&self) -> Result<(), RemoteError> {
+        self.inner.commit()
+    }
+}
+
+fn open_kind(
+    ctx: &Context<'_>,
+    sr: &SpecialRemote,
+    uuid: Uuid,
+    logged: BTreeMap<String, String>,
+    cost: f64,
+) -> Result<Box<dyn Remote>, RemoteError> {
+    let unavailable = |reason: String| RemoteError::Unavailable {
+        remote: sr.name.clone(),
+        reason,
+    };
+    let git = |k: &str| ctx.config.get_str(&format!("remote.{}.annex-{k}", sr.name));
+    match sr.kind.as_str() {
+        "directory" => {
+            let dir = git("directory")
+                .filter(|d| !d.is_empty())
+                .ok_or_else(|| unavailable("missing directory".to_string()))?;
+            Ok(Box::new(directory::DirectoryRemote::new(
+                &sr.name,
+                uuid,
+                cost,
+                PathBuf::from(dir),
+            )))
+        }
+        "external" => {
+            let externaltype = git("externaltype")
+                .or_else(|| logged.get("externaltype").cloned())
+                .ok_or_else(|| unavailable("missing externaltype".to_string()))?;
+            Ok(Box::new(external::ExternalRemote::new(
+                external::ExternalSetup {
+                    name: sr.name.clone(),
+                    uuid,
+                    externaltype,
+                    config: logged,
+                    git_dir: ctx.git_dir.to_path_buf(),
+                    top: ctx.top.to_path_buf(),
+                    cost: sr.cost,
+                },
+            )))
+        }
+        other => Err(unavailable(format!(
+            "special remotes of type {other} are not supported yet"
+        ))),
+    }
+}

@@ -1,0 +1,707 @@
+//! Special remotes in a repository: opening the configured ones for the
+//! remote list ([`add_to`]), and setting them up: `initremote` ([`init`],
+//! [`whatelse`]),
+//! `enableremote` ([`enable`]) and the automatic enabling at `init` of the
+//! remotes whose `remote.log` says `autoenable=true` ([`autoenable`]).
+//!
+//! What is written matches git-annex 10.20261026: `remote.log` gets the
+//! remote's configuration (`name`, `type`, the parameters given and what
+//! an external program set), `uuid.log` its name as description, git
+//! config `remote.NAME.annex-TYPE` (for a directory remote, its absolute
+//! path, which stays out of `remote.log`), `annex-uuid`, `annex-verified`
+//! and `skipFetchAll`.
+//!
+//! A remote enabled here from another repository's configuration is not
+//! trusted until verified (`enableremote`: `annex-verified = manual`;
+//! autoenable: `automatic`; `verify_remote` has the rest), and a verified
+//! remote's verified configuration stands for `remote.log`'s ([`configs`]).
+//! `configremote` ([`configure`]) and `renameremote` ([`rename`]) change
+//! `remote.log` only, as git-annex's do.
+//!
+//! Not yet: `--sameas`, `--private`, `--with-url`, encryption other than
+//! `none`, chunking, types other than `directory` and `external`,
+//! `disableremote`, `testremote`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use annex_core::remote::special::{self, Context, SpecialRemote, external};
+use annex_core::remote::{Remote, RemoteError};
+use annex_core::uuid::Uuid;
+
+use crate::remotes::RemoteEntry;
+use crate::session::Session;
+
+/// Why a special remote cannot be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum SpecialError {
+    /// A user error, in git-annex's words.
+    #[error("{0}")]
+    User(String),
+    /// The external program failed or misbehaved.
+    #[error(transparent)]
+    External(#[from] external::ExternalError),
+    /// The `git-annex` branch could not be read or changed.
+    #[error(transparent)]
+    Branch(#[from] annex_core::branch::BranchError),
+    /// A git config setting could not be written.
+    #[error("cannot set git config {0}")]
+    Config(String),
+}
+
+/// A special remote's configuration fields.
+type Fields = BTreeMap<String, String>;
+
+fn user(s: impl Into<String>) -> SpecialError {
+    SpecialError::User(s.into())
+}
+
+/// The special remotes' configurations: `remote.log`'s, each replaced by
+/// the configuration verified here when there is one (git-annex keeps
+/// using a verified configuration whatever the branch says later).
+pub fn configs(session: &Session) -> Result<BTreeMap<Uuid, Fields>, SpecialError> {
+    let mut m: BTreeMap<Uuid, Fields> = session
+        .state
+        .remotes()?
+        .iter()
+        .map(|(u, c)| (u.clone(), special::strings(c)))
+        .collect();
+    m.extend(crate::verify_remote::verified_configs(
+        session.repo.git_dir(),
+    ));
+    Ok(m)
+}
+
+/// Adds the special remotes of git config to a remote list (kept
+/// cheapest first; a special remote goes after the remotes of equal cost)
+/// and the names of ignored ones to `ignored`.
+pub fn add_to(session: &Session, entries: &mut Vec<RemoteEntry>, ignored: &mut Vec<String>) {
+    let logged = configs(session).unwrap_or_default();
+    let top = session.base_dir();
+    let ctx = Context {
+        config: &session.config,
+        git_dir: session.repo.git_dir(),
+        top: &top,
+    };
+    let cost_of = |e: &RemoteEntry| -> f64 {
+        match e.usable() {
+            Some(r) => r.cost(),
+            None => session
+                .config
+                .remote(&e.name)
+                .map(|r| r.cost())
+                .unwrap_or(annex_core::config::EXPENSIVE_REMOTE_COST),
+        }
+    };
+    for sr in special::configured(&session.config) {
+        if sr.ignore {
+            ignored.push(sr.name.clone());
+            continue;
+        }
+        let entry = open_entry(&ctx, &sr, &logged);
+        let cost = sr.cost.unwrap_or_else(|| special::default_cost(&sr.kind));
+        let at = entries
+            .iter()
+            .position(|e| cost_of(e) > cost)
+            .unwrap_or(entries.len());
+        entries.insert(at, entry);
+    }
+}
+
+fn open_entry(
+    ctx: &Context<'_>,
+    sr: &SpecialRemote,
+    logged: &BTreeMap<Uuid, Fields>,
+) -> RemoteEntry {
+    let Some(uuid) = sr.uuid.clone() else {
+        return RemoteEntry {
+            name: sr.name.clone(),
+            uuid: None,
+            remote: Err(format!("{}: it has no annex-uuid", sr.name)),
+        };
+    };
+    let config = logged.get(&uuid).cloned().unwrap_or_default();
+    let remote = special::open(ctx, sr, uuid.clone(), config).map_err(|e| e.to_string());
+    RemoteEntry {
+        name: sr.name.clone(),
+        uuid: Some(uuid),
+        remote,
+    }
+}
+
+/// Parses `NAME=VALUE` parameters (a word without `=` is refused, as
+/// git-annex's parser does).
+pub fn parse_params(params: &[String]) -> Result<BTreeMap<String, String>, SpecialError> {
+    let mut m = BTreeMap::new();
+    for p in params {
+        let Some((k, v)) = p.split_once('=') else {
+            return Err(user(format!(
+                "Expected parameters in the form \"param=value\", not \"{p}\""
+            )));
+        };
+        m.insert(k.to_string(), v.to_string());
+    }
+    Ok(m)
+}
+
+/// A documented configuration parameter: name, description, what values
+/// it takes (empty when not said).
+pub type FieldDoc = (String, String, String);
+
+/// The parameters every special remote type takes, as `--whatelse` lists
+/// them (after the type's own).
+const COMMON_DOCS: &[(&str, &str, &str)] = &[
+    ("chunk", "size of chunks (eg, 1MiB)", ""),
+    (
+        "encryption",
+        "how to encrypt data stored in the special remote",
+        "hybrid or none or pubkey or shared or sharedpubkey",
+    ),
+    (
+        "embedcreds",
+        "embed credentials into git repository",
+        "yes or no",
+    ),
+    (
+        "onlyencryptcreds",
+        "only encrypt embedded credentials, not annexed files",
+        "yes or no",
+    ),
+    (
+        "mac",
+        "how to encrypt filenames used on the remote",
+        "HMACSHA1 or HMACSHA224 or HMACSHA256 or HMACSHA384 or HMACSHA512",
+    ),
+    ("keyid", "gpg key id", ""),
+    ("keyid+", "add additional gpg key", ""),
+    ("keyid-", "remove gpg key", ""),
+];
+
+/// Parameters accepted without being listed by `--whatelse`.
+const HIDDEN_FIELDS: &[&str] = &[
+    "name",
+    "type",
+    "autoenable",
+    "cost",
+    "availability",
+    "sameas-name",
+    "sameas-uuid",
+    "chunksize",
+    "cipher",
+    "cipherkeys",
+    "pubkeys",
+    "exporttree",
+    "importtree",
+    "externaltype",
+];
+
+/// The documented parameters of a type: its own, then the common ones;
+/// for an external remote, then what its program lists (`LISTCONFIGS`,
+/// `None` when it does not say: then any parameter is accepted).
+fn field_docs(kind: &str, listed: Option<&[(String, String)]>) -> Vec<FieldDoc> {
+    let own: &[(&str, &str, &str)] = match kind {
+        "directory" => &[
+            (
+                "directory",
+                "(required) where the special remote stores data",
+                "",
+            ),
+            (
+                "ignoreinodes",
+                "ignore inodes when importing/exporting",
+                "yes or no",
+            ),
+        ],
+        "external" => &[("readonly", "enable readonly mode", "true or false")],
+        _ => &[],
+    };
+    let mut docs: Vec<FieldDoc> = own
+        .iter()
+        .chain(COMMON_DOCS)
+        .map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string()))
+        .collect();
+    for (n, d) in listed.unwrap_or_default() {
+        docs.push((n.clone(), d.clone(), String::new()));
+    }
+    docs
+}
+
+/// Refuses parameters the type does not take (`Unexpected parameters:
+/// NAME...`, as git-annex).
+fn check_fields(
+    kind: &str,
+    config: &Fields,
+    listed: Option<&[(String, String)]>,
+) -> Result<(), SpecialError> {
+    if kind == "external" && listed.is_none() {
+        return Ok(());
+    }
+    let docs = field_docs(kind, listed);
+    let unknown: Vec<&str> = config
+        .keys()
+        .map(String::as_str)
+        .filter(|k| !HIDDEN_FIELDS.contains(k) && !docs.iter().any(|(n, _, _)| n == k))
+        .collect();
+    if unknown.is_empty() {
+        Ok(())
+    } else {
+        Err(user(format!(
+            "Unexpected parameters: {}",
+            unknown.join(" ")
+        )))
+    }
+}
+
+/// `initremote --whatelse NAME PARAM=VALUE...`: the parameters of the
+/// type not given yet.
+pub fn whatelse(
+    session: &Session,
+    name: &str,
+    params: &[String],
+) -> Result<Vec<FieldDoc>, SpecialError> {
+    if find_logged(session, name)?.is_some() {
+        return Err(user(format!(
+            "There is already a special remote named \"{name}\". (Use enableremote to enable an existing special remote.)"
+        )));
+    }
+    let config = parse_params(params)?;
+    let kind = config
+        .get("type")
+        .cloned()
+        .ok_or_else(|| user("Specify the type of remote with type="))?;
+    let listed = match kind.as_str() {
+        "directory" => None,
+        "external" => {
+            let externaltype = config
+                .get("externaltype")
+                .cloned()
+                .ok_or_else(|| user("Specify externaltype="))?;
+            let remote = external::ExternalRemote::new(external::ExternalSetup {
+                name: name.to_string(),
+                uuid: Uuid::new_random(),
+                externaltype,
+                config: config.clone(),
+                git_dir: session.repo.git_dir().to_path_buf(),
+                top: session.base_dir(),
+                cost: Some(annex_core::config::EXPENSIVE_REMOTE_COST),
+            });
+            remote.list_configs()?
+        }
+        other => {
+            return Err(user(format!(
+                "special remotes of type {other} are not supported yet by git-annex-rs"
+            )));
+        }
+    };
+    Ok(field_docs(&kind, listed.as_deref())
+        .into_iter()
+        .filter(|(n, _, _)| !config.contains_key(n))
+        .collect())
+}
+
+const ENCRYPTION_HELP: &str = "Specify encryption=hybrid or encryption=none or encryption=pubkey or encryption=shared or encryption=sharedpubkey.";
+
+/// The special remote named `name` in `remote.log`: its UUID and
+/// configuration.
+fn find_logged(session: &Session, name: &str) -> Result<Option<(Uuid, Fields)>, SpecialError> {
+    let mut found: Vec<(Uuid, BTreeMap<String, String>)> = configs(session)?
+        .into_iter()
+        .filter(|(_, c)| c.get("name").map(String::as_str) == Some(name))
+        .collect();
+    Ok(found.pop())
+}
+
+/// The outcome of setting a special remote up.
+#[derive(Debug)]
+pub struct Setup {
+    /// Its UUID.
+    pub uuid: Uuid,
+    /// Lines to show the user (enableremote of a remote learned from
+    /// elsewhere asks for it to be verified).
+    pub notes: Vec<String>,
+}
+
+/// `initremote NAME PARAM=VALUE...`: a new special remote.
+pub fn init(session: &Session, name: &str, params: &[String]) -> Result<Setup, SpecialError> {
+    if find_logged(session, name)?.is_some() {
+        return Err(user(format!(
+            "There is already a special remote named \"{name}\". (Use enableremote to enable an existing special remote.)"
+        )));
+    }
+    if session.config.remote(name).is_some()
+        || special::configured(&session.config)
+            .iter()
+            .any(|r| r.name == name)
+    {
+        return Err(user(format!("There is already a remote named \"{name}\"")));
+    }
+    let mut config = parse_params(params)?;
+    let uuid = match config.remove("uuid") {
+        Some(u) => Uuid::parse(u.as_bytes()).map_err(|_| user("invalid uuid"))?,
+        None => Uuid::new_random(),
+    };
+    config.insert("name".to_string(), name.to_string());
+    let kind = config
+        .get("type")
+        .cloned()
+        .ok_or_else(|| user("Specify the type of remote with type="))?;
+    match config.get("encryption").map(String::as_str) {
+        None => return Err(user(ENCRYPTION_HELP)),
+        Some("none") => {}
+        Some(other) => {
+            return Err(user(format!(
+                "encryption={other} is not supported yet by git-annex-rs"
+            )));
+        }
+    }
+    let (config, git_setting) = setup_type(session, name, &uuid, &kind, config)?;
+    session.state.set_description(&uuid, name.as_bytes())?;
+    session.state.set_remote_config(&uuid, to_bytes(&config))?;
+    write_git_config(session, name, &uuid, &git_setting, "verified")?;
+    Ok(Setup {
+        uuid,
+        notes: Vec::new(),
+    })
+}
+
+/// `enableremote NAME [PARAM=VALUE...]`: uses here a special remote set up
+/// elsewhere (its configuration from `remote.log`, the parameters given
+/// added to it).
+pub fn enable(session: &Session, name: &str, params: &[String]) -> Result<Setup, SpecialError> {
+    let (uuid, mut config) = lookup(session, name)?;
+    let given = parse_params(params)?;
+    if let (Some(old), Some(new)) = (config.get("type"), given.get("type"))
+        && old != new
+    {
+        return Err(user(
+            "Cannot change type= of existing special remote. Instead, use: git-annex initremote --sameas",
+        ));
+    }
+    if let Some(other) = special::configured(&session.config)
+        .into_iter()
+        .find(|r| r.name == name)
+        && other.uuid.as_ref() != Some(&uuid)
+    {
+        return Err(user(format!(
+            "Not overwriting currently configured git remote named \"{name}\""
+        )));
+    }
+    config.extend(given);
+    let kind = config.get("type").cloned().unwrap_or_default();
+    let (new_config, git_setting) = setup_type(session, name, &uuid, &kind, config)?;
+    // Written every time, as git-annex does.
+    session
+        .state
+        .set_remote_config(&uuid, to_bytes(&new_config))?;
+    // Its configuration came from elsewhere: the user is asked to verify
+    // it before it is used.
+    let id = crate::verify_remote::request(session.repo.git_dir(), &new_config)
+        .map_err(|e| user(e.to_string()))?;
+    let notes = crate::verify_remote::prompt(name, &new_config, id, false);
+    let verified = "manual";
+    write_git_config(session, name, &uuid, &git_setting, verified)?;
+    Ok(Setup { uuid, notes })
+}
+
+/// The special remotes of `remote.log` with `autoenable=true` that are not
+/// set up here yet, enabled (at `init`): each name with the outcome.
+pub fn autoenable(session: &Session) -> Vec<(String, Result<Setup, SpecialError>)> {
+    let Ok(logged) = configs(session) else {
+        return Vec::new();
+    };
+    let configured = special::configured(&session.config);
+    let mut out = Vec::new();
+    for (uuid, c) in logged {
+        if c.get("autoenable").map(String::as_str) != Some("true") {
+            continue;
+        }
+        let Some(name) = c.get("name").cloned() else {
+            continue;
+        };
+        let known = configured.iter().any(|r| r.uuid.as_ref() == Some(&uuid))
+            || session.config.remote(&name).is_some();
+        if known {
+            continue;
+        }
+        let result = enable_as(session, &name, &uuid, c);
+        out.push((name, result));
+    }
+    out
+}
+
+fn enable_as(
+    session: &Session,
+    name: &str,
+    uuid: &Uuid,
+    config: BTreeMap<String, String>,
+) -> Result<Setup, SpecialError> {
+    let kind = config.get("type").cloned().unwrap_or_default();
+    let (new_config, git_setting) = setup_type(session, name, uuid, &kind, config.clone())?;
+    if new_config != config {
+        session
+            .state
+            .set_remote_config(uuid, to_bytes(&new_config))?;
+    }
+    write_git_config(session, name, uuid, &git_setting, "automatic")?;
+    Ok(Setup {
+        uuid: uuid.clone(),
+        notes: Vec::new(),
+    })
+}
+
+/// The type's own setup: checks its parameters, runs an external
+/// program's `INITREMOTE`; gives the configuration for `remote.log` and
+/// the git config setting that marks the remote (`annex-TYPE`, value).
+fn setup_type(
+    session: &Session,
+    name: &str,
+    uuid: &Uuid,
+    kind: &str,
+    mut config: BTreeMap<String, String>,
+) -> Result<(Fields, (String, String)), SpecialError> {
+    match kind {
+        "directory" => {
+            check_fields(kind, &config, None)?;
+            let dir = config
+                .remove("directory")
+                .filter(|d| !d.is_empty())
+                .ok_or_else(|| user("Specify directory="))?;
+            let abs = absolute(&session.base_dir(), Path::new(&dir));
+            if !abs.is_dir() {
+                return Err(user(format!("Directory does not exist: {}", abs.display())));
+            }
+            if config.contains_key("chunk") || config.contains_key("chunksize") {
+                return Err(user("chunking is not supported yet by git-annex-rs"));
+            }
+            Ok((config, ("directory".to_string(), abs.display().to_string())))
+        }
+        "external" => {
+            let externaltype = config
+                .get("externaltype")
+                .cloned()
+                .ok_or_else(|| user("Specify externaltype="))?;
+            let top = session.base_dir();
+            let remote = external::ExternalRemote::new(external::ExternalSetup {
+                name: name.to_string(),
+                uuid: uuid.clone(),
+                externaltype: externaltype.clone(),
+                config,
+                git_dir: session.repo.git_dir().to_path_buf(),
+                top,
+                cost: None,
+            });
+            let listed = remote.list_configs()?;
+            check_fields(kind, &remote.config(), listed.as_deref())?;
+            let config = remote.initremote()?;
+            remote
+                .commit()
+                .map_err(|e: RemoteError| user(e.to_string()))?;
+            Ok((config, ("externaltype".to_string(), externaltype)))
+        }
+        "" => Err(user("Specify the type of remote with type=")),
+        other => Err(user(format!(
+            "special remotes of type {other} are not supported yet by git-annex-rs"
+        ))),
+    }
+}
+
+fn absolute(base: &Path, p: &Path) -> PathBuf {
+    let joined = if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        base.join(p)
+    };
+    joined.canonicalize().unwrap_or_else(|_| {
+        // Not there: `..` and `.` resolved by name, as git-annex shows it.
+        let mut out = PathBuf::new();
+        for c in joined.components() {
+            match c {
+                std::path::Component::ParentDir => {
+                    out.pop();
+                }
+                std::path::Component::CurDir => {}
+                other => out.push(other),
+            }
+        }
+        out
+    })
+}
+
+fn to_bytes(c: &BTreeMap<String, String>) -> BTreeMap<Vec<u8>, Vec<u8>> {
+    c.iter()
+        .map(|(k, v)| (k.as_bytes().to_vec(), v.as_bytes().to_vec()))
+        .collect()
+}
+
+/// git config as git-annex writes it for a special remote, in its order.
+fn write_git_config(
+    session: &Session,
+    name: &str,
+    uuid: &Uuid,
+    setting: &(String, String),
+    verified: &str,
+) -> Result<(), SpecialError> {
+    let git_dir = session.repo.git_dir();
+    // Enabled automatically: git-annex leaves `skipFetchAll` unset.
+    let settings = [
+        (format!("annex-{}", setting.0), setting.1.as_str()),
+        ("annex-uuid".to_string(), uuid.as_str()),
+        ("annex-verified".to_string(), verified),
+        ("skipFetchAll".to_string(), "true"),
+    ];
+    let count = if verified == "automatic" { 3 } else { 4 };
+    for (k, v) in settings.into_iter().take(count) {
+        let full = format!("remote.{name}.{k}");
+        if !crate::git::set_config(git_dir, &full, v) {
+            return Err(SpecialError::Config(full));
+        }
+    }
+    Ok(())
+}
+
+/// git-annex's error for a special remote name it does not know (also
+/// for no name): `prefix`, then the git remotes not in use, then the
+/// special remotes known (`UUID -- DESCRIPTION [NAME]`).
+pub fn unknown_name(session: &Session, prefix: &str) -> SpecialError {
+    let mut msg = format!("{prefix}\n");
+    for r in session.config.remotes() {
+        if r.uuid.is_none() || r.ignore {
+            msg.push_str(&format!("\t{}\n", r.name));
+        }
+    }
+    let logged = configs(session).unwrap_or_default();
+    if logged.is_empty() {
+        msg.push_str("(No special remotes are currently known; perhaps use initremote instead?)");
+    } else {
+        let descriptions = session.state.descriptions().unwrap_or_default();
+        for (uuid, c) in &logged {
+            let name = c.get("name").cloned().unwrap_or_default();
+            let desc = descriptions
+                .get(uuid)
+                .map(|d| String::from_utf8_lossy(d).into_owned())
+                .unwrap_or_default();
+            let shown = if desc.is_empty() || desc == name {
+                format!("[{name}]")
+            } else {
+                format!("{desc} [{name}]")
+            };
+            msg.push_str(&format!("\t{} -- {shown}\n", uuid.as_str()));
+        }
+    }
+    SpecialError::User(msg)
+}
+
+/// The special remote `name` names for `enableremote`/`configremote`: by
+/// its name in `remote.log`, else as a repository (UUID, description) that
+/// is a special remote.
+fn lookup(session: &Session, name: &str) -> Result<(Uuid, Fields), SpecialError> {
+    if let Some(found) = find_logged(session, name)? {
+        return Ok(found);
+    }
+    let descriptions = session.state.descriptions()?;
+    let logged = configs(session)?;
+    match annex_core::config::resolve_repository(
+        name,
+        session.repo.uuid(),
+        &session.config,
+        &descriptions,
+    ) {
+        Ok(u) if logged.contains_key(&u) => {
+            let c = logged.get(&u).cloned().unwrap_or_default();
+            Ok((u, c))
+        }
+        Ok(_) | Err(_) => Err(unknown_name(
+            session,
+            &format!("there is no available git remote named \"{name}\""),
+        )),
+    }
+}
+
+/// `configremote NAME PARAM=VALUE...`: changes the fields that are safe to
+/// change without the remote's own setup (`autoenable` only, as git-annex).
+pub fn configure(session: &Session, name: &str, params: &[String]) -> Result<(), SpecialError> {
+    let (uuid, mut config) = lookup(session, name)?;
+    let given = parse_params(params)?;
+    for (k, v) in &given {
+        if k != "autoenable" {
+            return Err(user(format!(
+                "Cannot change field \"{k}\" with this command. Use git-annex enableremote instead."
+            )));
+        }
+        if !matches!(v.as_str(), "true" | "false" | "yes" | "no") {
+            return Err(user("Bad value for autoenable (expected true or false)"));
+        }
+    }
+    config.extend(given);
+    session.state.set_remote_config(&uuid, to_bytes(&config))?;
+    Ok(())
+}
+
+/// Checks `enableremote NAME` before it starts: the remote must be known
+/// (git-annex fails before the action for an unknown name).
+pub fn enable_check(session: &Session, name: &str) -> Result<(), SpecialError> {
+    lookup(session, name).map(drop)
+}
+
+/// Checks `configremote NAME` before it starts: the remote must be known
+/// (git-annex fails before the action for an unknown name).
+pub fn configure_check(session: &Session, name: &str) -> Result<(), SpecialError> {
+    lookup(session, name).map(drop)
+}
+
+/// `renameremote OLD NEW`: the name recorded in `remote.log` (the git
+/// remote keeps its name, as git-annex does).
+pub fn rename_check(
+    session: &Session,
+    old: &str,
+    new: &str,
+) -> Result<(Uuid, Fields), SpecialError> {
+    let logged = configs(session)?;
+    let named = |n: &str| -> Vec<(Uuid, Fields)> {
+        logged
+            .iter()
+            .map(|(u, c)| (u.clone(), c.clone()))
+            .filter(|(_, c)| c.get("name").map(String::as_str) == Some(n))
+            .collect()
+    };
+    let found = named(old);
+    match found.len() {
+        1 => {
+            if !named(new).is_empty() {
+                return Err(user(format!(
+                    "The name {new} is already used by a special remote."
+                )));
+            }
+            found.into_iter().next().ok_or_else(|| user("internal"))
+        }
+        0 => {
+            let descriptions = session.state.descriptions()?;
+            let u = annex_core::config::resolve_repository(
+                old,
+                session.repo.uuid(),
+                &session.config,
+                &descriptions,
+            )
+            .map_err(|e| user(e.to_string()))?;
+            match logged.get(&u) {
+                Some(c) => Ok((u.clone(), c.clone())),
+                None => Err(user("That is not a special remote.")),
+            }
+        }
+        _ => Err(user(format!(
+            "There are multiple special remotes named {old}. Provide instead the uuid or description of the remote to rename."
+        ))),
+    }
+}
+
+/// Records the new name of a special remote found by [`rename_check`].
+pub fn rename(
+    session: &Session,
+    uuid: &Uuid,
+    mut config: Fields,
+    new: &str,
+) -> Result<(), SpecialError> {
+    config.insert("name".to_string(), new.to_string());
+    session.state.set_remote_config(uuid, to_bytes(&config))?;
+    Ok(())
+}
