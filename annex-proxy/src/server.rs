@@ -27,10 +27,12 @@ use annex_core::content;
 use annex_core::key::Key;
 use annex_core::objects::ObjectStore;
 use annex_core::p2p::io::P2pError;
-use annex_core::p2p::{MAX_PROTOCOL_VERSION, Message, P2pReader, P2pWriter};
+use annex_core::p2p::{MAX_PROTOCOL_VERSION, Message, P2pReader, P2pWriter, Service};
 use annex_core::remote::{LocalGitRemote, Remote, RemoteError};
 use annex_core::transfer::{self, Direction};
 use annex_core::uuid::Uuid;
+
+use crate::refwatch::RefWatcher;
 
 /// What the client may do (git-annex's `ServerMode`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,6 +58,10 @@ pub enum ServerError {
     /// The connection failed.
     #[error(transparent)]
     Connection(#[from] P2pError),
+    /// A request this server does not serve, in git-annex's words; the
+    /// session ends.
+    #[error("{0}")]
+    Unsupported(&'static str),
     /// A local file could not be read or written.
     #[error("{what} {path}: {source}")]
     Io {
@@ -95,6 +101,17 @@ pub struct Server {
     client: Uuid,
     mode: ServerMode,
     version: u64,
+    path: PathBuf,
+    relay_git: bool,
+    watcher: Option<RefWatcher>,
+}
+
+/// How a session ended.
+enum Ended {
+    /// The client closed the connection or sent `ERROR`.
+    Closed,
+    /// `CONNECT` to a git service: the rest of the connection is git's.
+    Connect(Service),
 }
 
 impl Server {
@@ -109,7 +126,28 @@ impl Server {
             client,
             mode,
             version: 0,
+            path: path.to_path_buf(),
+            relay_git: false,
+            watcher: None,
         })
+    }
+
+    /// Serves `CONNECT` (git's `upload-pack` and, unless the mode refuses
+    /// it, `receive-pack` over the connection). git-annex's servers that
+    /// know their repository do (its P2P network servers); its
+    /// `git-annex-shell p2pstdio` does not, and neither does ours.
+    pub fn relay_git(mut self) -> Server {
+        self.relay_git = true;
+        self
+    }
+
+    /// Serves `NOTIFYCHANGE` with the refs changed since the watch began
+    /// (here, at once; the refs already there are the first change, as
+    /// with git-annex's watch). git-annex's `git-annex-shell p2pstdio`
+    /// does not, and neither does ours.
+    pub fn notify_changes(mut self) -> Server {
+        self.watcher = Some(RefWatcher::start(self.repo.git_dir()));
+        self
     }
 
     /// The served repository's UUID.
@@ -118,13 +156,22 @@ impl Server {
     }
 
     /// Serves one connection: greets with `AUTH-SUCCESS`, answers until
-    /// the client closes the connection or sends `ERROR`, then commits
-    /// what was recorded in the repository's journal.
-    pub fn serve<R: Read, W: Write>(&mut self, reader: R, writer: W) -> Result<(), ServerError> {
+    /// the client closes the connection or sends `ERROR` (or until a git
+    /// service it connected to ends), then commits what was recorded in
+    /// the repository's journal.
+    pub fn serve<R: Read + Send + 'static, W: Write>(
+        &mut self,
+        reader: R,
+        writer: W,
+    ) -> Result<(), ServerError> {
         let mut r = P2pReader::new(reader);
         let mut w = P2pWriter::new(writer);
         w.send(&Message::AuthSuccess(self.uuid().clone()))?;
-        let result = self.serve_loop(&mut r, &mut w);
+        let result = match self.serve_loop(&mut r, &mut w) {
+            Ok(Ended::Closed) => Ok(()),
+            Ok(Ended::Connect(service)) => crate::relay::relay(&self.path, service, r, &mut w),
+            Err(e) => Err(e),
+        };
         let committed = self.repo.commit().map_err(ServerError::from);
         result.and(committed)
     }
@@ -133,11 +180,11 @@ impl Server {
         &mut self,
         r: &mut P2pReader<R>,
         w: &mut P2pWriter<W>,
-    ) -> Result<(), ServerError> {
+    ) -> Result<Ended, ServerError> {
         loop {
             let m = match r.read_message() {
                 Ok(Some(m)) => m,
-                Ok(None) => return Ok(()),
+                Ok(None) => return Ok(Ended::Closed),
                 // An unparsable message: answered, and the loop goes on,
                 // so that the protocol can grow.
                 Err(P2pError::Message(_)) => {
@@ -147,7 +194,7 @@ impl Server {
                 Err(e) => return Err(e.into()),
             };
             match m {
-                Message::Error(_) => return Ok(()),
+                Message::Error(_) => return Ok(Ended::Closed),
                 Message::Version(v) => {
                     self.version = v.min(MAX_PROTOCOL_VERSION);
                     w.send(&Message::Version(self.version))?;
@@ -170,6 +217,30 @@ impl Server {
                     } else {
                         self.put(&key, file.as_deref().unwrap_or_default(), r, w)?;
                     }
+                }
+                // git's receive-pack could rewrite refs: refused unless
+                // read-write, and either way git-annex ends the session
+                // (git may leave data behind on the connection).
+                Message::Connect(service) => {
+                    if service == Service::ReceivePack && self.mode != ServerMode::ReadWrite {
+                        w.send(&read_only())?;
+                        return Ok(Ended::Closed);
+                    }
+                    if !self.relay_git {
+                        return Err(ServerError::Unsupported(
+                            "relaying to git not supported on this connection",
+                        ));
+                    }
+                    return Ok(Ended::Connect(service));
+                }
+                Message::NotifyChange => {
+                    let Some(watcher) = self.watcher.as_mut() else {
+                        return Err(ServerError::Unsupported(
+                            "change notification not available",
+                        ));
+                    };
+                    let shas = watcher.wait();
+                    w.send(&Message::Changed(shas))?;
                 }
                 Message::Bypass(_) => {}
                 _ => w.send(&Message::Error("unexpected command".into()))?,
@@ -347,7 +418,14 @@ impl Server {
         w.send(&Message::PutFrom(offset))?;
         let stored = match r.read_message()? {
             Some(Message::Data(len)) => {
-                self.receive(&tmp, offset, len, r)?;
+                if let Err(e) = self.receive(&tmp, offset, len, r) {
+                    // What arrived stays in the temp file for the next
+                    // PUT to resume; the client is told, as git-annex's
+                    // tells it, if it still listens.
+                    t.finish(false);
+                    let _ = w.send(&Message::Failure);
+                    return Err(e);
+                }
                 let validity = if self.version >= 1 {
                     r.read_message()?
                 } else {
