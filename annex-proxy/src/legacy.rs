@@ -276,8 +276,8 @@ pub(crate) fn recvkey(
         std::fs::create_dir_all(dir)
             .map_err(|e| ShellError::Failed(format!("{}: {e}", dir.display())))?;
     }
-    let ok = rsync_server(false, &safe_rsync_options(rsync_words), &tmp)
-        && admit(&repo, &key, &tmp);
+    let ok =
+        rsync_server(false, &safe_rsync_options(rsync_words), &tmp) && admit(&repo, &key, &tmp);
     if let Some(t) = t {
         t.finish(ok);
     }

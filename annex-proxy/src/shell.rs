@@ -539,7 +539,9 @@ fn notifychanges(path: &Path, o: &legacy::Options) -> Result<i32, ShellError> {
     use std::io::{BufRead, Write};
     use std::sync::atomic::{AtomicBool, Ordering};
     if !o.args.is_empty() {
-        return Err(ShellError::Failed("This command takes no parameters.".into()));
+        return Err(ShellError::Failed(
+            "This command takes no parameters.".into(),
+        ));
     }
     let git_dir = annex_core::remote::git_dir_of(path)
         .ok_or_else(|| ShellError::Failed(format!("{} is no git repository", path.display())))?;

@@ -223,3 +223,390 @@ fn the_restriction_variables_refuse_as_the_reference_does() {
     // The content is still there after all of that.
     support::annex(dir.path(), &["fsck", "-q", "a"]);
 }
+
+const SERVER_UUID: &str = "aaaaaaaa-0000-0000-0000-00000000000a";
+
+/// A repository made by the reference with a fixed UUID (so that the
+/// logs of twins compare), holding `a` and `b`.
+fn fixed_repo() -> tempfile::TempDir {
+    let dir = support::new_git_repo();
+    support::git(dir.path(), &["config", "annex.uuid", SERVER_UUID]);
+    support::annex(dir.path(), &["init", "server"]);
+    for (f, c) in [("a", "a\n"), ("b", "bb\n")] {
+        std::fs::write(dir.path().join(f), c).expect("write");
+    }
+    support::annex(dir.path(), &["add", "a", "b"]);
+    support::git(dir.path(), &["commit", "-q", "-m", "a b"]);
+    dir
+}
+
+fn key(dir: &Path, file: &str) -> String {
+    support::annex(dir, &["lookupkey", file]).trim().to_string()
+}
+
+/// What a repository's `.git/annex` holds that a server command writes:
+/// the journal (timestamps blanked), the transfer records (their names),
+/// the temp files (names and sizes), the objects (names) and the
+/// git-annex branch's commit count.
+fn annex_state(dir: &Path) -> Vec<String> {
+    let annex = dir.join(".git/annex");
+    let mut out = Vec::new();
+    for sub in ["journal", "transfer", "tmp", "objects"] {
+        let root = annex.join(sub);
+        let mut files: Vec<_> = walk(&root);
+        files.sort();
+        for f in files {
+            let rel = f
+                .strip_prefix(&annex)
+                .expect("inside")
+                .display()
+                .to_string();
+            if rel.ends_with(".lck") || rel.ends_with("/lck") {
+                continue;
+            }
+            let body = if sub == "journal" {
+                let t = std::fs::read_to_string(&f).expect("journal file");
+                t.lines()
+                    .map(|l| match l.split_once(' ') {
+                        Some((ts, rest)) if ts.ends_with('s') => format!("T {rest}"),
+                        _ => l.to_string(),
+                    })
+                    .collect::<Vec<_>>()
+                    .join("|")
+            } else if sub == "tmp" {
+                format!(
+                    "{} bytes",
+                    std::fs::metadata(&f).map(|m| m.len()).unwrap_or(0)
+                )
+            } else {
+                String::new()
+            };
+            out.push(format!("{rel} {body}"));
+        }
+    }
+    let commits = support::git(dir, &["rev-list", "--count", "git-annex"]);
+    out.push(format!("git-annex commits: {}", commits.trim()));
+    out
+}
+
+fn walk(root: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let Ok(rd) = std::fs::read_dir(root) else {
+        return out;
+    };
+    for e in rd.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+/// Runs `args` (with `{dir}` replaced by each twin's path) with ours on
+/// one twin and the reference's on the other; compares what they print
+/// (stdout, first line of stderr, exit code) and what they leave.
+fn twins(steps: &[(&[&str], &[(&str, &str)])]) -> Vec<String> {
+    let o = fixed_repo();
+    let t = fixed_repo();
+    let mut logs = Vec::new();
+    for (is_ours, dir) in [(true, o.path()), (false, t.path())] {
+        let p = dir.to_str().expect("utf-8");
+        let mut log = Vec::new();
+        for (args, env) in steps {
+            let real: Vec<String> = args.iter().map(|a| a.replace("{dir}", p)).collect();
+            let real: Vec<&str> = real.iter().map(String::as_str).collect();
+            let out = shell(is_ours, dir, &real, env, b"");
+            let err = text(&out.stderr)
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .to_string();
+            log.push(format!(
+                "{args:?} {env:?}: exit {:?} out {:?} err {:?}",
+                out.status.code(),
+                text(&out.stdout).replace(p, "DIR"),
+                err.replace(p, "DIR")
+            ));
+        }
+        log.extend(annex_state(dir));
+        logs.push(log);
+    }
+    assert_eq!(logs[0], logs[1]);
+    logs.remove(0)
+}
+
+#[test]
+fn inannex_answers_as_the_reference_does() {
+    let dir = fixed_repo();
+    let a = key(dir.path(), "a");
+    let b = key(dir.path(), "b");
+    let log = twins(&[
+        (&["inannex", "{dir}", &a], &[]),
+        (&["inannex", "{dir}", &a, &b], &[]),
+        (&["inannex", "{dir}"], &[]),
+        (&["inannex", "{dir}", "SHA256E-s1--00"], &[]),
+        (&["inannex", "{dir}", &a, "SHA256E-s1--00", "notakey"], &[]),
+        (&["inannex", "{dir}", "notakey", &a], &[]),
+        (&["inannex", "{dir}", "-q", "--uuid", SERVER_UUID, &a], &[]),
+        (&["inannex", "{dir}", "--uuid", "another", &a], &[]),
+        (&["inannex", "{dir}", "--uuid"], &[]),
+        (&["inannex", "{dir}", "--bogus", &a], &[]),
+        (&["inannex", "{dir}", "--", "remoteuuid=x", "--", &a], &[]),
+    ]);
+    assert!(log[0].contains("exit Some(0)"), "{log:?}");
+    assert!(log[3].contains("exit Some(1)"), "{log:?}");
+}
+
+#[test]
+fn dropkey_drops_and_logs_as_the_reference_does() {
+    let dir = fixed_repo();
+    let a = key(dir.path(), "a");
+    let b = key(dir.path(), "b");
+    let log = twins(&[
+        (&["dropkey", "{dir}", &a], &[]),
+        (&["inannex", "{dir}", &a], &[]),
+        (&["dropkey", "{dir}", "--force", "--quiet", &a], &[]),
+        (&["inannex", "{dir}", &a], &[]),
+        (
+            &["dropkey", "{dir}", "--force", "notakey", "SHA256E-s1--00"],
+            &[],
+        ),
+        (
+            &[
+                "dropkey",
+                "{dir}",
+                "--force",
+                "--json",
+                "SHA256E-s1--00",
+                &b,
+            ],
+            &[],
+        ),
+        (&["dropkey", "{dir}", "--force", "--json", "notakey"], &[]),
+        (&["inannex", "{dir}", &b], &[]),
+    ]);
+    assert!(log[3].contains("exit Some(1)"), "{log:?}");
+    assert!(
+        log.iter()
+            .any(|l| l.contains("journal/") && l.contains("T 0 ")),
+        "the removal is in the journal: {log:?}"
+    );
+}
+
+/// rsync as git-annex's old client ran it against `recvkey`/`sendkey`:
+/// `-e` names git-annex-shell (here directly, or through `ssh`).
+fn rsync(shell_cmd: &str, args: &[&str]) -> Output {
+    let mut cmd = Command::new("rsync");
+    support::hermetic(&mut cmd)
+        .arg("-e")
+        .arg(shell_cmd)
+        .args(args);
+    support::output_with_stdin(cmd, None)
+}
+
+fn quote(words: &[&str]) -> String {
+    words
+        .iter()
+        .map(|w| format!("'{}'", w.replace('\'', "''")))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The content of `key` sent into the repository at `dir` with
+/// `recvkey`, then fetched back with `sendkey`, by the git-annex-shell
+/// `bin` reached through `prefix` (empty, or an ssh command); what the
+/// steps printed and left.
+fn rsync_session(prefix: &str, bin: &Path, dir: &Path, work: &Path) -> Vec<String> {
+    let p = dir.to_str().expect("utf-8");
+    let bin = bin.to_str().expect("utf-8");
+    let good = work.join("good");
+    let bad = work.join("bad");
+    std::fs::write(&good, "new content\n").expect("write");
+    std::fs::write(&bad, "new contenX\n").expect("write");
+    let newkey = support::annex(
+        dir,
+        &[
+            "calckey",
+            "--backend",
+            "SHA256E",
+            good.to_str().expect("utf-8"),
+        ],
+    );
+    let newkey = newkey.trim();
+    let escaping = "WORM-s2-m1--../../../../escaped";
+    std::fs::write(work.join("two"), "xy").expect("write");
+    let mut log = Vec::new();
+    let step = |what: &str, shell_args: &[&str], args: &[&str]| -> String {
+        let mut words = vec![bin];
+        words.extend_from_slice(shell_args);
+        let cmd = format!("{prefix}{}", quote(&words));
+        let out = rsync(&cmd, args);
+        format!(
+            "{what}: exit {:?}, first error line {:?}",
+            out.status.code(),
+            text(&out.stderr).lines().next().unwrap_or_default()
+        )
+    };
+    let fields = [
+        "--",
+        "remoteuuid=cccccccc-0000-0000-0000-00000000000c",
+        "--",
+    ];
+    let with = |cmd: &'static str, k: &str| -> Vec<String> {
+        let mut v = vec![cmd.to_string(), p.to_string(), k.to_string()];
+        v.extend(fields.iter().map(|s| s.to_string()));
+        v
+    };
+    let recv = with("recvkey", newkey);
+    let recv: Vec<&str> = recv.iter().map(String::as_str).collect();
+    let g = good.to_str().expect("utf-8");
+    let b = bad.to_str().expect("utf-8");
+    log.push(step(
+        "recvkey of content that does not match",
+        &recv,
+        &["--inplace", "--", b, "dummy:"],
+    ));
+    log.push(step(
+        "recvkey",
+        &recv,
+        &["--progress", "--inplace", "--perms", "--", g, "dummy:"],
+    ));
+    log.push(step(
+        "recvkey again",
+        &recv,
+        &["--inplace", "--", g, "dummy:"],
+    ));
+    let esc = with("recvkey", escaping);
+    let esc: Vec<&str> = esc.iter().map(String::as_str).collect();
+    let two = work.join("two");
+    log.push(step(
+        "recvkey of an escaping key",
+        &esc,
+        &["--inplace", "--", two.to_str().expect("utf-8"), "dummy:"],
+    ));
+    let back = work.join("back");
+    let send = with("sendkey", newkey);
+    let send: Vec<&str> = send.iter().map(String::as_str).collect();
+    log.push(step(
+        "sendkey",
+        &send,
+        &["--inplace", "--", "dummy:", back.to_str().expect("utf-8")],
+    ));
+    log.push(format!(
+        "fetched back: {:?}",
+        std::fs::read_to_string(&back).unwrap_or_default()
+    ));
+    let back2 = work.join("back2");
+    let send2 = with("sendkey", escaping);
+    let send2: Vec<&str> = send2.iter().map(String::as_str).collect();
+    log.push(step(
+        "sendkey of the escaping key",
+        &send2,
+        &["--", "dummy:", back2.to_str().expect("utf-8")],
+    ));
+    log.push(format!(
+        "fetched back: {:?}",
+        std::fs::read_to_string(&back2).unwrap_or_default()
+    ));
+    let absent = with("sendkey", "SHA256E-s1--00");
+    let absent: Vec<&str> = absent.iter().map(String::as_str).collect();
+    let back3 = work.join("back3");
+    log.push(step(
+        "sendkey of absent content",
+        &absent,
+        &["--", "dummy:", back3.to_str().expect("utf-8")],
+    ));
+    // Only --bwlimit of the client's options reaches the server's rsync.
+    log.push(step(
+        "recvkey with rsync options",
+        &recv,
+        &["--bwlimit=1000", "--inplace", "--", g, "dummy:"],
+    ));
+    for escaped in ["escaped", "../escaped", "../../escaped", ".git/escaped"] {
+        assert!(
+            !dir.join(escaped).exists(),
+            "{escaped} written outside the store"
+        );
+    }
+    let loc = support::annex_output(dir, &["contentlocation", escaping], None);
+    log.push(format!(
+        "escaping key inside the store: {}",
+        text(&loc.stdout).starts_with(".git/annex/objects/")
+    ));
+    support::annex(dir, &["fsck", "-q", "--key", newkey]);
+    log.extend(annex_state(dir));
+    log
+}
+
+#[test]
+fn recvkey_and_sendkey_speak_rsync_as_the_reference_does() {
+    let ours = Path::new(env!("CARGO_BIN_EXE_git-annex-shell"));
+    let theirs = support::reference_git_annex().with_file_name("git-annex-shell");
+    let mut logs = Vec::new();
+    for bin in [ours, theirs.as_path()] {
+        let dir = fixed_repo();
+        let work = tempfile::tempdir().expect("tempdir");
+        logs.push(rsync_session("", bin, dir.path(), work.path()));
+    }
+    assert_eq!(logs[0], logs[1]);
+    let log = &logs[0];
+    for expected in [
+        "recvkey: exit Some(0)",
+        "recvkey of content that does not match: exit Some(1)",
+        "recvkey of an escaping key: exit Some(0)",
+        "sendkey: exit Some(0)",
+        "sendkey of absent content: exit Some(12)",
+        "fetched back: \"new content\\n\"",
+        "fetched back: \"xy\"",
+        "escaping key inside the store: true",
+    ] {
+        assert!(
+            log.iter().any(|l| l.starts_with(expected)),
+            "{expected}: {log:#?}"
+        );
+    }
+}
+
+#[test]
+fn recvkey_sendkey_inannex_dropkey_over_a_real_sshd_as_the_reference() {
+    use crate::support::sshd::Sshd;
+    let sshd = Sshd::start();
+    let ssh = format!("{} 127.0.0.1 ", sshd.ssh_command());
+    let ours = Path::new(env!("CARGO_BIN_EXE_git-annex-shell"));
+    let theirs = support::reference_git_annex().with_file_name("git-annex-shell");
+    let mut logs = Vec::new();
+    for bin in [ours, theirs.as_path()] {
+        let dir = fixed_repo();
+        let work = tempfile::tempdir().expect("tempdir");
+        let mut log = rsync_session(&ssh, bin, dir.path(), work.path());
+        // inannex and dropkey as the old client ran them: ssh, the
+        // command line quoted.
+        let p = dir.path().to_str().expect("utf-8");
+        let a = key(dir.path(), "a");
+        for words in [
+            vec!["inannex", p, &a],
+            vec!["dropkey", p, "--quiet", "--force", &a],
+            vec!["inannex", p, &a],
+        ] {
+            let mut all = vec![bin.to_str().expect("utf-8")];
+            all.extend(words.iter().copied());
+            let ssh_line = format!("{} 127.0.0.1", sshd.ssh_command());
+            let mut it = ssh_line.split_whitespace();
+            let mut c = Command::new(it.next().expect("ssh"));
+            support::hermetic(&mut c).args(it).arg(quote(&all));
+            let out = support::output_with_stdin(c, None);
+            log.push(format!("{words:?}: exit {:?}", out.status.code()).replace(p, "DIR"));
+        }
+        log.extend(annex_state(dir.path()));
+        logs.push(log);
+    }
+    assert_eq!(logs[0], logs[1]);
+    assert!(
+        logs[0]
+            .iter()
+            .any(|l| l.contains("inannex") && l.contains("exit Some(0)"))
+    );
+}
