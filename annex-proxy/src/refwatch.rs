@@ -105,6 +105,9 @@ impl RefWatcher {
             self.scan();
             if !self.pending.is_empty() {
                 std::thread::sleep(POLL);
+                if stop() {
+                    return None;
+                }
                 self.scan();
                 let mut found = std::mem::take(&mut self.pending);
                 // git-annex's order: the first change, then the others
