@@ -62,6 +62,9 @@ pub enum ServerError {
     /// session ends.
     #[error("{0}")]
     Unsupported(&'static str),
+    /// A transfer could not be recorded.
+    #[error(transparent)]
+    Transfer(#[from] transfer::TransferError),
     /// A local file could not be read or written.
     #[error("{what} {path}: {source}")]
     Io {
@@ -397,17 +400,23 @@ impl Server {
         if self.store.has(key) {
             return Ok(w.send(&Message::AlreadyHave)?);
         }
-        let Ok(t) = transfer::Transfer::start(
+        let t = match transfer::Transfer::start(
             self.store.git_dir(),
             Direction::Download,
             &self.client,
             key,
             file,
             false,
-        ) else {
-            return Ok(w.send(&Message::Error(
-                "transfer already in progress, or unable to take transfer lock".into(),
-            ))?);
+        ) {
+            Ok(t) => t,
+            Err(transfer::TransferError::InProgress) => {
+                return Ok(w.send(&Message::Error(
+                    "transfer already in progress, or unable to take transfer lock".into(),
+                ))?);
+            }
+            // A key no file can be named for (a NUL in it): the session
+            // fails, as git-annex's does.
+            Err(e) => return Err(ServerError::Transfer(e)),
         };
         let tmp = self.store.tmp_path(key);
         let have = std::fs::metadata(&tmp).map(|m| m.len()).unwrap_or(0);
