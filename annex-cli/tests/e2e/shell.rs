@@ -817,3 +817,123 @@ fn notifychanges_reports_changed_refs_as_the_reference_does() {
     assert_eq!(runs[0][2], format!("CHANGED {head}"));
     assert_eq!(runs[0][3], format!("CHANGED {head}"));
 }
+
+/// The reference's client still uses one git-annex-shell command besides
+/// `configlist` and `p2pstdio`: its remote daemon runs `notifychanges`
+/// over ssh, and fetches when the server's refs change. Through a real
+/// sshd, with the remote's `annex-shell` ours and then the reference's:
+/// the same messages, and the client fetched the server's new commit.
+#[test]
+fn the_reference_remote_daemon_follows_our_notifychanges_over_ssh() {
+    use crate::support::sshd::Sshd;
+    use std::io::{BufRead, Write};
+    use std::process::Stdio;
+    use std::time::Duration;
+    let sshd = Sshd::start();
+    let ours = std::path::PathBuf::from(env!("CARGO_BIN_EXE_git-annex-shell"));
+    let theirs = support::reference_git_annex().with_file_name("git-annex-shell");
+    let mut runs = Vec::new();
+    for shell_bin in [ours, theirs] {
+        let top = tempfile::tempdir().expect("tempdir");
+        let srv = top.path().join("srv");
+        std::fs::create_dir(&srv).expect("mkdir");
+        support::git(&srv, &["init", "-q", "-b", "main"]);
+        support::git(&srv, &["config", "annex.uuid", SERVER_UUID]);
+        support::annex(&srv, &["init", "srv"]);
+        std::fs::write(srv.join("f"), "f\n").expect("write");
+        support::git(&srv, &["add", "f"]);
+        support::git(&srv, &["commit", "-q", "-m", "f"]);
+        let url = format!("127.0.0.1:{}", srv.display());
+        let mut clone = Command::new("git");
+        support::hermetic(&mut clone)
+            .current_dir(top.path())
+            .args(["clone", "-q", &url, "cli"]);
+        sshd.client_env(&mut clone);
+        let out = support::output_with_stdin(clone, None);
+        assert!(out.status.success(), "clone: {out:?}");
+        let cli = top.path().join("cli");
+        support::git(
+            &cli,
+            &[
+                "config",
+                "remote.origin.annex-shell",
+                shell_bin.to_str().expect("utf-8"),
+            ],
+        );
+        let mut init = Command::new(support::reference_git_annex());
+        support::hermetic(&mut init)
+            .current_dir(&cli)
+            .args(["init", "cli"]);
+        sshd.client_env(&mut init);
+        let out = support::output_with_stdin(init, None);
+        assert!(out.status.success(), "init: {out:?}");
+        let mut daemon = Command::new(support::reference_git_annex());
+        support::hermetic(&mut daemon)
+            .current_dir(&cli)
+            .args(["remotedaemon", "--foreground"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
+        sshd.client_env(&mut daemon);
+        let mut child = daemon.spawn().expect("remotedaemon");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let where_ = srv.display().to_string();
+        let next = || {
+            rx.recv_timeout(Duration::from_secs(30))
+                .expect("a message from the remote daemon")
+                .replace(&where_, "SRV")
+        };
+        let mut lines = vec![next()];
+        // A new commit on the server: the daemon fetches it.
+        std::fs::write(srv.join("g"), "g\n").expect("write");
+        support::git(&srv, &["add", "g"]);
+        support::git(&srv, &["commit", "-q", "-m", "g"]);
+        let new = support::git(&srv, &["rev-parse", "HEAD"]);
+        // Until the client has it (the refs there at the start may have
+        // made it fetch once before).
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        let mut fetched = false;
+        let mut done = false;
+        while !(fetched && done) && std::time::Instant::now() < deadline {
+            let line = rx.recv_timeout(Duration::from_millis(200)).ok();
+            fetched = fetched || support::git(&cli, &["rev-parse", "origin/main"]) == new;
+            if let Some(l) = line {
+                // A fetch's end, the client having the commit (the
+                // daemon says it once the fetch is over).
+                done = done || (fetched && l.starts_with("DONESYNCING "));
+                lines.push(l.replace(&where_, "SRV"));
+            }
+        }
+        lines.push(format!("fetched the new commit: {fetched}"));
+        let mut seen = std::collections::HashSet::new();
+        lines.retain(|l| seen.insert(l.clone()));
+        if let Some(mut i) = child.stdin.take() {
+            let _ = i.write_all(b"STOP\n");
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        runs.push(lines);
+    }
+    assert_eq!(runs[0], runs[1]);
+    assert!(runs[0][0].starts_with("CONNECTED "), "{runs:?}");
+    assert!(
+        runs[0]
+            .iter()
+            .any(|l| l.starts_with("DONESYNCING ") && l.ends_with(" 1")),
+        "{runs:?}"
+    );
+    assert_eq!(
+        runs[0].last().map(String::as_str),
+        Some("fetched the new commit: true"),
+        "{runs:?}"
+    );
+}
