@@ -12,8 +12,17 @@
 //! - `GET`: the content from an offset, then `VALID` (or `INVALID` when
 //!   it changed while sent); absent content is `DATA 0` and `INVALID`.
 //! - `PUT`: resumed from the temp file, the whole received content
-//!   verified against the key before it enters the store.
+//!   verified against the key before it enters the store. A client gone
+//!   in the middle of the `DATA` is told `FAILURE` (if it still listens)
+//!   and the session fails with a clear error; what arrived stays in the
+//!   temp file only, for the next `PUT` to resume.
 //! - `GETTIMESTAMP`: the system's monotonic clock, in seconds.
+//! - `CONNECT` (git over the protocol, [`Server::relay_git`]) and
+//!   `NOTIFYCHANGE` ([`Server::notify_changes`]): served only when asked
+//!   for, as git-annex's servers that know their repository serve them;
+//!   otherwise the session fails in git-annex's words, as its
+//!   `git-annex-shell p2pstdio` does. `CONNECT git-receive-pack` is
+//!   refused unless read-write, and ends the session either way.
 //! - `VERSION`, `BYPASS`; anything else is `ERROR`, and the loop goes on.
 //!
 //! The server mode (read-only, append-only) refuses what git-annex's

@@ -12,11 +12,22 @@
 //! - `GIT_ANNEX_SHELL_DIRECTORY`: only that repository (compared as
 //!   git-annex compares: `~/` and `/~/` forms, relative to home).
 //!
-//! A variable counts when it is set and not empty. Served here:
-//! `p2pstdio` (the P2P protocol, [`crate::server`]); git's commands go to
-//! `git shell -c`, as git-annex-shell hands them. git-annex-shell's other
-//! own commands (`configlist`, `inannex`, `recvkey`, ...) are refused,
-//! naming themselves.
+//! A variable counts when it is set and not empty. Served here, as
+//! git-annex 10.20261026's git-annex-shell serves them:
+//!
+//! - `p2pstdio`: the P2P protocol ([`crate::server`]); like git-annex's,
+//!   without `CONNECT` or `NOTIFYCHANGE` (its connection knows no
+//!   repository to relay git to and watches no refs).
+//! - `configlist` (with the `autoinit` field).
+//! - `notifychanges`: `READY`, then `CHANGED SHA...` each time refs change
+//!   ([`crate::refwatch`]), until the client closes its end.
+//! - `inannex`, `dropkey`, `recvkey`, `sendkey`: the commands of clients
+//!   older than the P2P protocol (`crate::legacy`).
+//! - git's commands (and anything else, `lockcontent`, `transferinfo` and
+//!   `commit` included: git-annex-shell dropped them in 8.20211028) go to
+//!   `git shell -c`, word by word, as git-annex-shell hands them.
+//!
+//! `gcryptsetup` is refused, naming itself.
 
 use std::ffi::OsString;
 use std::path::{Component, Path, PathBuf};
