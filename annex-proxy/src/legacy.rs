@@ -142,19 +142,31 @@ pub(crate) fn dropkey(path: &Path, o: &Options) -> Result<i32, ShellError> {
             "dropkey can cause data loss; use --force if you're sure you want to do this".into(),
         ));
     }
-    let keys: Vec<String> = if o.batch {
+    if o.batch && !o.args.is_empty() {
+        return Err(ShellError::Failed(
+            "Cannot combine batch option with file or key options".into(),
+        ));
+    }
+    // In batch mode, each line of stdin is a key, read as it comes (a
+    // line that is no key ends it all, as with git-annex).
+    let mut lines = o.batch.then(|| {
         use std::io::BufRead;
-        std::io::stdin()
-            .lock()
-            .lines()
-            .map_while(Result::ok)
-            .collect()
-    } else {
-        o.args.clone()
+        std::io::stdin().lock().lines().map_while(Result::ok)
+    });
+    let mut args = o.args.iter().cloned();
+    let mut next = move || match lines.as_mut() {
+        Some(l) => l.next(),
+        None => args.next(),
     };
     let mut failed = 0usize;
-    for k in &keys {
+    while let Some(k) = next() {
+        let k = &k;
         let Some(key) = parse_key(k) else {
+            if o.batch {
+                return Err(ShellError::Failed(
+                    "Batch input parse failure: bad key".into(),
+                ));
+            }
             if o.json {
                 return Err(ShellError::Failed("bad key".into()));
             }

@@ -937,3 +937,38 @@ fn the_reference_remote_daemon_follows_our_notifychanges_over_ssh() {
         "{runs:?}"
     );
 }
+
+#[test]
+fn dropkey_batch_reads_keys_as_the_reference_does() {
+    let mut logs = Vec::new();
+    for is_ours in [true, false] {
+        let dir = fixed_repo();
+        let p = dir.path().to_str().expect("utf-8");
+        let a = key(dir.path(), "a");
+        let b = key(dir.path(), "b");
+        let mut log = Vec::new();
+        for (args, input) in [
+            (
+                vec!["--batch", "--force", "--json"],
+                format!("{a}\nSHA256E-s1--00\n"),
+            ),
+            (vec!["--batch", "--force"], format!("\n{b}\n")),
+            (vec!["--batch", "--force"], format!("{b}\nnotakey\n")),
+            (vec!["--batch", "--force", &a], String::new()),
+        ] {
+            let mut all = vec!["dropkey", p];
+            all.extend(args.iter().copied());
+            let out = shell(is_ours, dir.path(), &all, &[], input.as_bytes());
+            log.push(format!(
+                "{args:?}: exit {:?} out {:?} err {:?}",
+                out.status.code(),
+                text(&out.stdout),
+                text(&out.stderr).lines().next().unwrap_or_default()
+            ));
+        }
+        log.extend(annex_state(dir.path()));
+        logs.push(log);
+    }
+    assert_eq!(logs[0], logs[1]);
+    assert!(logs[0][0].contains("\\\"success\\\":true"), "{logs:?}");
+}
