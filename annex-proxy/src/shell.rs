@@ -351,6 +351,16 @@ fn field_ok(k: &str, v: &str) -> bool {
     }
 }
 
+/// This machine's name, as git-annex names it in errors.
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+        .map(|h| h.trim().to_string())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "unknown".to_string())
+}
+
 fn home_dir() -> PathBuf {
     std::env::var_os("HOME")
         .map(PathBuf::from)
@@ -400,6 +410,13 @@ fn dispatch(args: &[String], r: &Restrictions) -> Result<i32, ShellError> {
             r.check_access(access)?;
             r.check_directory(Some(&dir), &home)?;
             let path = repository_path(&dir, &home);
+            if !path.is_dir() {
+                // git cannot read a repository's config there.
+                return Err(ShellError::Failed(format!(
+                    "failed to read git config of git repository in {} on {dir}; perhaps this repository is not set up correctly or has moved",
+                    hostname()
+                )));
+            }
             if cmd != "configlist" && cmd != "gcryptsetup" {
                 annex_repository(&path)?;
             }
@@ -410,7 +427,14 @@ fn dispatch(args: &[String], r: &Restrictions) -> Result<i32, ShellError> {
             let opts = |json| legacy::parse_options(&params, json);
             match cmd.as_str() {
                 "p2pstdio" => p2pstdio(&path, &params, r.mode()),
-                "configlist" => configlist(&path, &fields, r),
+                "configlist" => {
+                    if !opts(false)?.args.is_empty() {
+                        return Err(ShellError::Failed(
+                            "This command takes no parameters.".into(),
+                        ));
+                    }
+                    configlist(&path, &fields, r)
+                }
                 "inannex" => legacy::inannex(&path, &opts(false)?),
                 "dropkey" => legacy::dropkey(&path, &opts(true)?),
                 "recvkey" => legacy::recvkey(&path, &opts(false)?, remote, &rsync),
@@ -503,21 +527,11 @@ fn configlist(
 
 /// `p2pstdio DIRECTORY THEIRUUID [--uuid OURUUID]`.
 fn p2pstdio(path: &Path, params: &[String], mode: ServerMode) -> Result<i32, ShellError> {
-    let mut expected: Option<&str> = None;
-    let mut positional = Vec::new();
-    let mut it = params.iter();
-    while let Some(p) = it.next() {
-        if p == "--uuid" {
-            expected = it.next().map(String::as_str);
-        } else if let Some(v) = p.strip_prefix("--uuid=") {
-            expected = Some(v);
-        } else if p.starts_with("--") {
-            // git-annex's common options (`--debug`, as its client passes
-            // it when debugging): nothing for the server to do.
-        } else {
-            positional.push(p.as_str());
-        }
-    }
+    // git-annex's common options (`--debug`, as its client passes it when
+    // debugging) are nothing for the server to do; others are refused.
+    let o = legacy::parse_options(params, false)?;
+    let expected = o.uuid.as_deref();
+    let positional: Vec<&str> = o.args.iter().map(String::as_str).collect();
     let [client] = positional.as_slice() else {
         return Err(ShellError::Failed("missing UUID parameter".into()));
     };
@@ -618,6 +632,45 @@ mod tests {
                 fields: vec![("remoteuuid".into(), "x".into())],
                 rsync: vec![],
             })
+        );
+        // Fields git-annex-shell does not take are dropped; what follows
+        // the second `--` is the client's rsync command.
+        assert_eq!(
+            p(&[
+                "recvkey",
+                "/srv/r",
+                "K",
+                "--",
+                "remoteuuid=a b",
+                "autoinit=2",
+                "direct=1",
+                "remoteuuid=u-1",
+                "--",
+                "dummy",
+                "rsync",
+                "--server",
+                "--",
+                "x"
+            ]),
+            Ok(Plan::Builtin {
+                cmd: "recvkey".into(),
+                dir: "/srv/r".into(),
+                params: vec!["K".into()],
+                fields: vec![("remoteuuid".into(), "u-1".into())],
+                rsync: ["dummy", "rsync", "--server", "--", "x"]
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect(),
+            })
+        );
+        // Not git-annex-shell's any more: git's shell has them.
+        assert_eq!(
+            p(&["lockcontent", "/srv/r", "K"]),
+            Ok(Plan::GitShell(vec![
+                "lockcontent".into(),
+                "/srv/r".into(),
+                "K".into()
+            ]))
         );
         // The login-shell form: one string starting with the program's name.
         assert_eq!(

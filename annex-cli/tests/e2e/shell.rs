@@ -972,3 +972,25 @@ fn dropkey_batch_reads_keys_as_the_reference_does() {
     assert_eq!(logs[0], logs[1]);
     assert!(logs[0][0].contains("\\\"success\\\":true"), "{logs:?}");
 }
+
+#[test]
+fn options_parameters_and_missing_directories_are_refused_as_the_reference_does() {
+    let dir = annexed_repo();
+    let p = dir.path().to_str().expect("utf-8");
+    let missing = dir.path().join("no/such/dir");
+    let m = missing.to_str().expect("utf-8");
+    for args in [
+        vec!["configlist", m],
+        vec!["p2pstdio", m, CLIENT],
+        vec!["inannex", m, "SHA256E-s1--00"],
+        vec!["notifychanges", m],
+        vec!["configlist", p, "extra"],
+        vec!["configlist", p, "--bogus"],
+        vec!["p2pstdio", p, CLIENT, "--bogus"],
+        vec!["p2pstdio", p, "-x"],
+        vec!["sendkey", p, "--uuid"],
+        vec!["notifychanges", p, "extra"],
+    ] {
+        same(dir.path(), &args, &[], b"");
+    }
+}
