@@ -27,7 +27,7 @@ use std::process::Command;
 
 use annex_core::content;
 use annex_core::key::Key;
-use annex_core::remote::{LocalGitRemote, Remote};
+use annex_core::remote::{LocalGitRemote, Remote, RemoteError};
 use annex_core::transfer::{self, Direction};
 use annex_core::uuid::Uuid;
 
@@ -124,13 +124,32 @@ pub(crate) fn inannex(path: &Path, o: &Options) -> Result<i32, ShellError> {
     check_uuid(o.uuid.as_deref(), repo.uuid())?;
     for k in &o.args {
         let key = parse_key(k).ok_or_else(|| ShellError::Failed("bad key".into()))?;
-        match content::present_safe(repo.object_store(), &key) {
+        match present_unless_removing(repo.object_store(), &key) {
             Some(true) => {}
             Some(false) => return Ok(1),
             None => return Ok(100),
         }
     }
     Ok(0)
+}
+
+/// git-annex's `inAnnexSafe` as its `inannex` reads it: `Some(true)`
+/// when the content is here (a client's shared lock on it included),
+/// `Some(false)` when not, `None` while a removal holds its exclusive
+/// lock (it may be gone in a moment).
+fn present_unless_removing(store: &annex_core::objects::ObjectStore, key: &Key) -> Option<bool> {
+    let Some(object) = store.find(key) else {
+        return Some(false);
+    };
+    let Ok(file) = std::fs::File::open(content::lock_file(&object)) else {
+        return Some(true);
+    };
+    // A read lock conflicts only with a write (removal) lock.
+    let probe = rustix::process::Flock::from(rustix::process::FlockType::ReadLock);
+    match rustix::process::fcntl_getlk(&file, &probe) {
+        Ok(None) => Some(true),
+        Ok(Some(_)) | Err(_) => None,
+    }
 }
 
 /// `dropkey [--force] [--json] KEY...`: the exit code.
@@ -176,7 +195,13 @@ pub(crate) fn dropkey(path: &Path, o: &Options) -> Result<i32, ShellError> {
         };
         let result = if repo.object_store().has(&key) {
             // Under the removal lock; the log first, in the journal.
-            repo.remove(&key).map_err(|e| e.to_string())
+            repo.remove(&key).map_err(|e| match e {
+                // git-annex's words, without the lock file's path.
+                RemoteError::Content(content::ContentError::Locked { .. }) => {
+                    "content is locked".to_string()
+                }
+                e => e.to_string(),
+            })
         } else {
             Ok(())
         };
@@ -185,9 +210,11 @@ pub(crate) fn dropkey(path: &Path, o: &Options) -> Result<i32, ShellError> {
             failed += 1;
         }
         if o.json {
+            // git-annex's record leaves the error out of `error-messages`
+            // (it went to stderr).
             let line = serde_json::json!({
                 "command": "dropkey",
-                "error-messages": result.as_ref().err().map(|e| vec![e.clone()]).unwrap_or_default(),
+                "error-messages": Vec::<String>::new(),
                 "input": [k],
                 "key": k,
                 "success": result.is_ok(),

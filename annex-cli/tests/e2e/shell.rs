@@ -261,7 +261,10 @@ fn annex_state(dir: &Path) -> Vec<String> {
                 .expect("inside")
                 .display()
                 .to_string();
-            if rel.ends_with(".lck") || rel.ends_with("/lck") {
+            // Lock files, and the retention lock file our LOCKCONTENT
+            // leaves beside the object (annex-core's `RetainedLock`; the
+            // reference removes its own): no content, no log.
+            if rel.ends_with(".lck") || rel.ends_with("/lck") || rel.ends_with(".rtl") {
                 continue;
             }
             let body = if sub == "journal" {
@@ -993,4 +996,65 @@ fn options_parameters_and_missing_directories_are_refused_as_the_reference_does(
     ] {
         same(dir.path(), &args, &[], b"");
     }
+}
+
+/// Content a P2P client holds with `LOCKCONTENT`: `inannex` still sees
+/// it (exit 0), `dropkey --force` cannot take it (`content is locked`,
+/// `dropkey: 1 failed`), with ours as with the reference's, each holding
+/// the lock through its own `p2pstdio`.
+#[test]
+fn dropkey_and_inannex_on_content_a_client_holds_as_the_reference() {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut logs = Vec::new();
+    for is_ours in [true, false] {
+        let dir = fixed_repo();
+        let p = dir.path().to_str().expect("utf-8");
+        let a = key(dir.path(), "a");
+        let bin = if is_ours {
+            std::path::PathBuf::from(env!("CARGO_BIN_EXE_git-annex-shell"))
+        } else {
+            support::reference_git_annex().with_file_name("git-annex-shell")
+        };
+        let mut cmd = Command::new(bin);
+        support::hermetic(&mut cmd)
+            .current_dir(dir.path())
+            .args(["p2pstdio", p, CLIENT])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
+        let mut holder = cmd.spawn().expect("p2pstdio");
+        let mut to = holder.stdin.take().expect("stdin");
+        let mut from = annex_core::p2p::P2pReader::new(holder.stdout.take().expect("stdout"));
+        to.write_all(format!("VERSION 4\nLOCKCONTENT {a}\n").as_bytes())
+            .expect("write");
+        let mut replies = Vec::new();
+        for _ in 0..3 {
+            let m = from.read_message().expect("read").expect("a reply");
+            replies.push(String::from_utf8_lossy(&m.to_line()).into_owned());
+        }
+        let mut log = vec![format!("{replies:?}")];
+        for args in [
+            vec!["inannex", p, &a],
+            vec!["dropkey", p, "--force", &a],
+            vec!["dropkey", p, "--force", "--json", &a],
+        ] {
+            let out = shell(is_ours, dir.path(), &args, &[], b"");
+            log.push(format!(
+                "{:?}: exit {:?} out {:?} err {:?}",
+                &args[..1],
+                out.status.code(),
+                text(&out.stdout),
+                text(&out.stderr)
+            ));
+        }
+        to.write_all(b"UNLOCKCONTENT\n").expect("write");
+        drop(to);
+        let _ = holder.wait();
+        log.extend(annex_state(dir.path()));
+        logs.push(log);
+    }
+    assert_eq!(logs[0], logs[1]);
+    assert!(logs[0][0].ends_with("\"SUCCESS\"]"), "{logs:?}");
+    assert!(logs[0][2].contains("content is locked"), "{logs:?}");
 }
