@@ -673,3 +673,86 @@ fn keys_naming_paths_outside_the_store_are_answered_as_the_reference_does() {
         log
     });
 }
+
+/// A real `git clone` through `CONNECT git-upload-pack`: git's
+/// `--upload-pack` program is a shell joined to this test by two FIFOs,
+/// and the test carries its bytes in `DATA` frames to the server and
+/// back, as git-annex's client relays them.
+#[test]
+fn a_git_clone_goes_through_the_relay() {
+    use annex_core::p2p::Service;
+    use std::io::Read;
+    let repo = repo_with(&[("a", b"hello p2p\n")]);
+    let dir = repo.path();
+    let work = tempfile::tempdir().expect("tempdir");
+    let fifo_in = work.path().join("in");
+    let fifo_out = work.path().join("out");
+    for f in [&fifo_in, &fifo_out] {
+        let st = Command::new("mkfifo").arg(f).status().expect("mkfifo");
+        assert!(st.success());
+    }
+    let mut c = full_server(dir, ServerMode::ReadOnly);
+    greet(&mut c);
+    c.ask(Message::Version(4));
+    c.send(Message::Connect(Service::UploadPack));
+    let Conn { mut r, mut w, peer } = c;
+    // git's requests, to the server.
+    let out_path = fifo_out.clone();
+    let to_server = std::thread::spawn(move || {
+        let mut f = std::fs::File::open(&out_path).expect("open out");
+        let mut buf = vec![0u8; 65536];
+        loop {
+            match f.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    if w.send_data(n as u64, &mut &buf[..n], &mut |_| {}).is_err() {
+                        return;
+                    }
+                }
+            }
+        }
+        let _ = w.send(&Message::ConnectDone(0));
+    });
+    // The server's answers, to git.
+    let in_path = fifo_in.clone();
+    let from_server = std::thread::spawn(move || {
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&in_path)
+            .expect("open in");
+        loop {
+            match r.read_message() {
+                Ok(Some(Message::Data(n))) => {
+                    r.read_data(n, &mut f, &mut |_| {}).expect("relay data");
+                    f.flush().expect("flush");
+                }
+                Ok(Some(Message::ConnectDone(code))) => return Some(code),
+                _ => return None,
+            }
+        }
+    });
+    let bridge = format!(
+        "sh -c 'cat {} & cat > {}; wait' --",
+        fifo_in.display(),
+        fifo_out.display()
+    );
+    let mut clone = Command::new("git");
+    hermetic(&mut clone)
+        .current_dir(work.path())
+        .args(["clone", "-q", "--no-local", "--upload-pack", &bridge])
+        .arg(dir)
+        .arg("cloned");
+    let out = clone.output().expect("git clone");
+    assert_eq!(from_server.join().expect("relay thread"), Some(0));
+    to_server.join().expect("relay thread");
+    assert!(out.status.success(), "{out:?}");
+    if let Peer::Ours(h) = peer {
+        h.join().expect("server thread").expect("served");
+    }
+    let cloned = work.path().join("cloned");
+    assert_eq!(
+        git(&cloned, &["rev-parse", "HEAD"]),
+        git(dir, &["rev-parse", "HEAD"])
+    );
+    assert!(cloned.join("a").symlink_metadata().is_ok());
+}
