@@ -311,7 +311,10 @@ fn walk(root: &Path) -> Vec<std::path::PathBuf> {
 /// Runs `args` (with `{dir}` replaced by each twin's path) with ours on
 /// one twin and the reference's on the other; compares what they print
 /// (stdout, first line of stderr, exit code) and what they leave.
-fn twins(steps: &[(&[&str], &[(&str, &str)])]) -> Vec<String> {
+/// One command line (`{dir}` for the repository) and its environment.
+type Step<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)]);
+
+fn twins(steps: &[Step<'_>]) -> Vec<String> {
     let o = fixed_repo();
     let t = fixed_repo();
     let mut logs = Vec::new();
