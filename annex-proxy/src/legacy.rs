@@ -87,7 +87,9 @@ pub(crate) fn parse_options(params: &[String], json: bool) -> Result<Options, Sh
                 value()?;
             }
             "--force" => o.force = true,
-            "--json" | "-j" | "--json-error-messages" if json => o.json = true,
+            "--json" | "-j" if json => o.json = true,
+            // Only what `--json` prints: the errors are in it already.
+            "--json-error-messages" if json => {}
             "--batch" if json => o.batch = true,
             f if FLAGS.contains(&f) && inline.is_none() => {}
             a if a.starts_with('-') && a != "-" => {
