@@ -1,6 +1,10 @@
 //! `annex-proxy`: the P2P protocol's server side.
 //!
-//! - [`shell`]: `git-annex-shell`: its commands and restriction variables.
+//! - [`shell`]: `git-annex-shell`: its commands and restriction variables
+//!   (its pre-P2P commands `inannex`, `dropkey`, `recvkey`, `sendkey` in
+//!   a private module beside it).
+//! - [`refwatch`]: watching a repository's refs, for `notifychanges` and
+//!   the protocol's `NOTIFYCHANGE`.
 //! - [`server`]: serving a repository on this machine to one client over
 //!   a byte stream (what `git-annex-shell p2pstdio` runs), with git-annex's
 //!   server modes.
@@ -9,5 +13,8 @@
 //! shared with the client side. Proxies in front of clusters and P2P over
 //! HTTP will come here too (issue 16).
 
+mod legacy;
+pub mod refwatch;
+mod relay;
 pub mod server;
 pub mod shell;

@@ -12,8 +12,17 @@
 //! - `GET`: the content from an offset, then `VALID` (or `INVALID` when
 //!   it changed while sent); absent content is `DATA 0` and `INVALID`.
 //! - `PUT`: resumed from the temp file, the whole received content
-//!   verified against the key before it enters the store.
+//!   verified against the key before it enters the store. A client gone
+//!   in the middle of the `DATA` is told `FAILURE` (if it still listens)
+//!   and the session fails with a clear error; what arrived stays in the
+//!   temp file only, for the next `PUT` to resume.
 //! - `GETTIMESTAMP`: the system's monotonic clock, in seconds.
+//! - `CONNECT` (git over the protocol, [`Server::relay_git`]) and
+//!   `NOTIFYCHANGE` ([`Server::notify_changes`]): served only when asked
+//!   for, as git-annex's servers that know their repository serve them;
+//!   otherwise the session fails in git-annex's words, as its
+//!   `git-annex-shell p2pstdio` does. `CONNECT git-receive-pack` is
+//!   refused unless read-write, and ends the session either way.
 //! - `VERSION`, `BYPASS`; anything else is `ERROR`, and the loop goes on.
 //!
 //! The server mode (read-only, append-only) refuses what git-annex's
@@ -27,10 +36,12 @@ use annex_core::content;
 use annex_core::key::Key;
 use annex_core::objects::ObjectStore;
 use annex_core::p2p::io::P2pError;
-use annex_core::p2p::{MAX_PROTOCOL_VERSION, Message, P2pReader, P2pWriter};
+use annex_core::p2p::{MAX_PROTOCOL_VERSION, Message, P2pReader, P2pWriter, Service};
 use annex_core::remote::{LocalGitRemote, Remote, RemoteError};
 use annex_core::transfer::{self, Direction};
 use annex_core::uuid::Uuid;
+
+use crate::refwatch::RefWatcher;
 
 /// What the client may do (git-annex's `ServerMode`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,6 +67,13 @@ pub enum ServerError {
     /// The connection failed.
     #[error(transparent)]
     Connection(#[from] P2pError),
+    /// A request this server does not serve, in git-annex's words; the
+    /// session ends.
+    #[error("{0}")]
+    Unsupported(&'static str),
+    /// A transfer could not be recorded.
+    #[error(transparent)]
+    Transfer(#[from] transfer::TransferError),
     /// A local file could not be read or written.
     #[error("{what} {path}: {source}")]
     Io {
@@ -95,6 +113,17 @@ pub struct Server {
     client: Uuid,
     mode: ServerMode,
     version: u64,
+    path: PathBuf,
+    relay_git: bool,
+    watcher: Option<RefWatcher>,
+}
+
+/// How a session ended.
+enum Ended {
+    /// The client closed the connection or sent `ERROR`.
+    Closed,
+    /// `CONNECT` to a git service: the rest of the connection is git's.
+    Connect(Service),
 }
 
 impl Server {
@@ -109,7 +138,28 @@ impl Server {
             client,
             mode,
             version: 0,
+            path: path.to_path_buf(),
+            relay_git: false,
+            watcher: None,
         })
+    }
+
+    /// Serves `CONNECT` (git's `upload-pack` and, unless the mode refuses
+    /// it, `receive-pack` over the connection). git-annex's servers that
+    /// know their repository do (its P2P network servers); its
+    /// `git-annex-shell p2pstdio` does not, and neither does ours.
+    pub fn relay_git(mut self) -> Server {
+        self.relay_git = true;
+        self
+    }
+
+    /// Serves `NOTIFYCHANGE` with the refs changed since the watch began
+    /// (here, at once; the refs already there are the first change, as
+    /// with git-annex's watch). git-annex's `git-annex-shell p2pstdio`
+    /// does not, and neither does ours.
+    pub fn notify_changes(mut self) -> Server {
+        self.watcher = Some(RefWatcher::start(self.repo.git_dir()));
+        self
     }
 
     /// The served repository's UUID.
@@ -118,13 +168,22 @@ impl Server {
     }
 
     /// Serves one connection: greets with `AUTH-SUCCESS`, answers until
-    /// the client closes the connection or sends `ERROR`, then commits
-    /// what was recorded in the repository's journal.
-    pub fn serve<R: Read, W: Write>(&mut self, reader: R, writer: W) -> Result<(), ServerError> {
+    /// the client closes the connection or sends `ERROR` (or until a git
+    /// service it connected to ends), then commits what was recorded in
+    /// the repository's journal.
+    pub fn serve<R: Read + Send + 'static, W: Write>(
+        &mut self,
+        reader: R,
+        writer: W,
+    ) -> Result<(), ServerError> {
         let mut r = P2pReader::new(reader);
         let mut w = P2pWriter::new(writer);
         w.send(&Message::AuthSuccess(self.uuid().clone()))?;
-        let result = self.serve_loop(&mut r, &mut w);
+        let result = match self.serve_loop(&mut r, &mut w) {
+            Ok(Ended::Closed) => Ok(()),
+            Ok(Ended::Connect(service)) => crate::relay::relay(&self.path, service, r, &mut w),
+            Err(e) => Err(e),
+        };
         let committed = self.repo.commit().map_err(ServerError::from);
         result.and(committed)
     }
@@ -133,11 +192,11 @@ impl Server {
         &mut self,
         r: &mut P2pReader<R>,
         w: &mut P2pWriter<W>,
-    ) -> Result<(), ServerError> {
+    ) -> Result<Ended, ServerError> {
         loop {
             let m = match r.read_message() {
                 Ok(Some(m)) => m,
-                Ok(None) => return Ok(()),
+                Ok(None) => return Ok(Ended::Closed),
                 // An unparsable message: answered, and the loop goes on,
                 // so that the protocol can grow.
                 Err(P2pError::Message(_)) => {
@@ -147,7 +206,7 @@ impl Server {
                 Err(e) => return Err(e.into()),
             };
             match m {
-                Message::Error(_) => return Ok(()),
+                Message::Error(_) => return Ok(Ended::Closed),
                 Message::Version(v) => {
                     self.version = v.min(MAX_PROTOCOL_VERSION);
                     w.send(&Message::Version(self.version))?;
@@ -170,6 +229,30 @@ impl Server {
                     } else {
                         self.put(&key, file.as_deref().unwrap_or_default(), r, w)?;
                     }
+                }
+                // git's receive-pack could rewrite refs: refused unless
+                // read-write, and either way git-annex ends the session
+                // (git may leave data behind on the connection).
+                Message::Connect(service) => {
+                    if service == Service::ReceivePack && self.mode != ServerMode::ReadWrite {
+                        w.send(&read_only())?;
+                        return Ok(Ended::Closed);
+                    }
+                    if !self.relay_git {
+                        return Err(ServerError::Unsupported(
+                            "relaying to git not supported on this connection",
+                        ));
+                    }
+                    return Ok(Ended::Connect(service));
+                }
+                Message::NotifyChange => {
+                    let Some(watcher) = self.watcher.as_mut() else {
+                        return Err(ServerError::Unsupported(
+                            "change notification not available",
+                        ));
+                    };
+                    let shas = watcher.wait();
+                    w.send(&Message::Changed(shas))?;
                 }
                 Message::Bypass(_) => {}
                 _ => w.send(&Message::Error("unexpected command".into()))?,
@@ -326,17 +409,23 @@ impl Server {
         if self.store.has(key) {
             return Ok(w.send(&Message::AlreadyHave)?);
         }
-        let Ok(t) = transfer::Transfer::start(
+        let t = match transfer::Transfer::start(
             self.store.git_dir(),
             Direction::Download,
             &self.client,
             key,
             file,
             false,
-        ) else {
-            return Ok(w.send(&Message::Error(
-                "transfer already in progress, or unable to take transfer lock".into(),
-            ))?);
+        ) {
+            Ok(t) => t,
+            Err(transfer::TransferError::InProgress) => {
+                return Ok(w.send(&Message::Error(
+                    "transfer already in progress, or unable to take transfer lock".into(),
+                ))?);
+            }
+            // A key no file can be named for (a NUL in it): the session
+            // fails, as git-annex's does.
+            Err(e) => return Err(ServerError::Transfer(e)),
         };
         let tmp = self.store.tmp_path(key);
         let have = std::fs::metadata(&tmp).map(|m| m.len()).unwrap_or(0);
@@ -347,7 +436,14 @@ impl Server {
         w.send(&Message::PutFrom(offset))?;
         let stored = match r.read_message()? {
             Some(Message::Data(len)) => {
-                self.receive(&tmp, offset, len, r)?;
+                if let Err(e) = self.receive(&tmp, offset, len, r) {
+                    // What arrived stays in the temp file for the next
+                    // PUT to resume; the client is told, as git-annex's
+                    // tells it, if it still listens.
+                    t.finish(false);
+                    let _ = w.send(&Message::Failure);
+                    return Err(e);
+                }
                 let validity = if self.version >= 1 {
                     r.read_message()?
                 } else {

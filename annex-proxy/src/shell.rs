@@ -12,20 +12,36 @@
 //! - `GIT_ANNEX_SHELL_DIRECTORY`: only that repository (compared as
 //!   git-annex compares: `~/` and `/~/` forms, relative to home).
 //!
-//! A variable counts when it is set and not empty. Served here:
-//! `p2pstdio` (the P2P protocol, [`crate::server`]); git's commands go to
-//! `git shell -c`, as git-annex-shell hands them. git-annex-shell's other
-//! own commands (`configlist`, `inannex`, `recvkey`, ...) are refused,
-//! naming themselves.
+//! A variable counts when it is set and not empty. Served here, as
+//! git-annex 10.20261026's git-annex-shell serves them:
+//!
+//! - `p2pstdio`: the P2P protocol ([`crate::server`]); like git-annex's,
+//!   without `CONNECT` or `NOTIFYCHANGE` (its connection knows no
+//!   repository to relay git to and watches no refs).
+//! - `configlist` (with the `autoinit` field).
+//! - `notifychanges`: `READY`, then `CHANGED SHA...` each time refs change
+//!   ([`crate::refwatch`]), until the client closes its end.
+//! - `inannex`, `dropkey`, `recvkey`, `sendkey`: the commands of clients
+//!   older than the P2P protocol (`crate::legacy`).
+//! - git's commands (and anything else, `lockcontent`, `transferinfo` and
+//!   `commit` included: git-annex-shell dropped them in 8.20211028) go to
+//!   `git shell -c`, word by word, as git-annex-shell hands them.
+//!
+//! `gcryptsetup` is refused, naming itself.
 
 use std::ffi::OsString;
 use std::path::{Component, Path, PathBuf};
 
+use crate::legacy;
+use crate::refwatch::RefWatcher;
 use crate::server::{Server, ServerMode};
 use annex_core::uuid::Uuid;
 
 /// git-annex-shell's own commands (those of git-annex 10.20261026), and
-/// the least access each needs.
+/// the least access each needs (git-annex's read-only, append-only and
+/// read-write lists). Anything else goes to git's shell, as with
+/// git-annex's: `lockcontent`, `transferinfo` and `commit`, once
+/// git-annex-shell commands, left it with git-annex 8.20211028.
 const COMMANDS: &[(&str, Access)] = &[
     ("configlist", Access::Read),
     ("notifychanges", Access::Read),
@@ -35,9 +51,6 @@ const COMMANDS: &[(&str, Access)] = &[
     ("recvkey", Access::Append),
     ("dropkey", Access::Write),
     ("gcryptsetup", Access::Write),
-    ("commit", Access::Write),
-    ("transferinfo", Access::Read),
-    ("lockcontent", Access::Read),
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,10 +89,39 @@ pub enum ShellError {
     /// A command of git-annex-shell's not served yet.
     #[error("{0} is not served by git-annex-rs yet")]
     NotServed(String),
+    /// An option the command does not take (printed without the
+    /// program's name, with git-annex-shell's usage).
+    #[error("Invalid option `{0}'\n\n{USAGE}")]
+    InvalidOption(String),
+    /// An option given without its value (printed without the program's
+    /// name).
+    #[error("The option `{0}` expects an argument.")]
+    MissingArgument(String),
+    /// The P2P session failed (printed as git-annex prints a failed
+    /// command: `git-annex: MESSAGE`, then `p2pstdio: 1 failed`).
+    #[error("{0}")]
+    Session(String),
     /// The command failed.
     #[error("{0}")]
     Failed(String),
 }
+
+/// git-annex-shell's usage, listing its commands.
+const USAGE: &str = "Usage: git-annex-shell COMMAND
+
+  git-annex-shell - Restricted login shell for git-annex only SSH access
+
+  Plumbing commands:
+
+  configlist    outputs relevant git configuration
+  dropkey       drops annexed content for specified keys
+  gcryptsetup   sets up gcrypt repository
+  inannex       checks if keys are present in the annex
+  notifychanges sends notification when git refs are changed
+  p2pstdio      communicate in P2P protocol over stdio
+  recvkey       runs rsync in server mode to receive content
+  sendkey       runs rsync in server mode to send content
+";
 
 /// The restriction variables, read once.
 #[derive(Debug, Clone, Default)]
@@ -245,12 +287,15 @@ pub fn unescape(line: &str) -> Vec<String> {
 #[derive(Debug, PartialEq, Eq)]
 enum Plan {
     /// One of git-annex-shell's own commands: name, directory, the
-    /// parameters before `--`, and the fields between `--` markers.
+    /// parameters before `--`, the fields between `--` markers (only
+    /// those git-annex-shell takes, with sensible values), and the words
+    /// after the second `--` (the client's rsync command).
     Builtin {
         cmd: String,
         dir: String,
         params: Vec<String>,
         fields: Vec<(String, String)>,
+        rsync: Vec<String>,
     },
     /// Anything else goes to `git shell -c`.
     GitShell(Vec<String>),
@@ -276,12 +321,15 @@ fn plan(args: &[String]) -> Result<Plan, ShellError> {
                     Some((k, v)) => (k.to_string(), v.to_string()),
                     None => (f.clone(), String::new()),
                 })
+                .filter(|(k, v)| field_ok(k, v))
                 .collect();
+            let rsync = parts.collect::<Vec<_>>().join(&"--".to_string());
             Ok(Plan::Builtin {
                 cmd: cmd.clone(),
                 dir: dir.clone(),
                 params,
                 fields,
+                rsync,
             })
         }
         [line] if line.starts_with("git-annex-shell ") => {
@@ -291,6 +339,26 @@ fn plan(args: &[String]) -> Result<Plan, ShellError> {
         [cmd, ..] if is_builtin(cmd) => Err(ShellError::BadParameters),
         other => Ok(Plan::GitShell(other.to_vec())),
     }
+}
+
+/// The fields git-annex-shell takes (git-annex's `checkField`): a
+/// `remoteuuid` that looks like a UUID, `autoinit=1`; others are dropped.
+fn field_ok(k: &str, v: &str) -> bool {
+    match k {
+        "remoteuuid" => v.chars().all(|c| c.is_alphanumeric() || c == '-'),
+        "autoinit" => v == "1",
+        _ => false,
+    }
+}
+
+/// This machine's name, as git-annex names it in errors.
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+        .map(|h| h.trim().to_string())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "unknown".to_string())
 }
 
 fn home_dir() -> PathBuf {
@@ -309,6 +377,14 @@ pub fn run(args: &[OsString]) -> i32 {
     let restrictions = Restrictions::from_env();
     match dispatch(&args, &restrictions) {
         Ok(code) => code,
+        Err(e @ (ShellError::InvalidOption(_) | ShellError::MissingArgument(_))) => {
+            eprintln!("{e}");
+            1
+        }
+        Err(ShellError::Session(e)) => {
+            eprintln!("git-annex: {e}\np2pstdio: 1 failed");
+            1
+        }
         Err(e) => {
             eprintln!("git-annex-shell: {e}");
             1
@@ -324,6 +400,7 @@ fn dispatch(args: &[String], r: &Restrictions) -> Result<i32, ShellError> {
             dir,
             params,
             fields,
+            rsync,
         } => {
             let access = COMMANDS
                 .iter()
@@ -333,12 +410,36 @@ fn dispatch(args: &[String], r: &Restrictions) -> Result<i32, ShellError> {
             r.check_access(access)?;
             r.check_directory(Some(&dir), &home)?;
             let path = repository_path(&dir, &home);
+            if !path.is_dir() {
+                // git cannot read a repository's config there.
+                return Err(ShellError::Failed(format!(
+                    "failed to read git config of git repository in {} on {dir}; perhaps this repository is not set up correctly or has moved",
+                    hostname()
+                )));
+            }
             if cmd != "configlist" && cmd != "gcryptsetup" {
                 annex_repository(&path)?;
             }
+            let remote = fields
+                .iter()
+                .find(|(k, _)| k == "remoteuuid")
+                .map(|(_, v)| v.as_str());
+            let opts = |json| legacy::parse_options(&params, json);
             match cmd.as_str() {
                 "p2pstdio" => p2pstdio(&path, &params, r.mode()),
-                "configlist" => configlist(&path, &fields, r),
+                "configlist" => {
+                    if !opts(false)?.args.is_empty() {
+                        return Err(ShellError::Failed(
+                            "This command takes no parameters.".into(),
+                        ));
+                    }
+                    configlist(&path, &fields, r)
+                }
+                "inannex" => legacy::inannex(&path, &opts(false)?),
+                "dropkey" => legacy::dropkey(&path, &opts(true)?),
+                "recvkey" => legacy::recvkey(&path, &opts(false)?, remote, &rsync),
+                "sendkey" => legacy::sendkey(&path, &opts(false)?, remote, &rsync),
+                "notifychanges" => notifychanges(&path, &opts(false)?),
                 other => Err(ShellError::NotServed(other.to_string())),
             }
         }
@@ -349,18 +450,13 @@ fn dispatch(args: &[String], r: &Restrictions) -> Result<i32, ShellError> {
             if r.limited {
                 return Err(ShellError::Blocked("GIT_ANNEX_SHELL_LIMITED"));
             }
-            let before_fields: Vec<&String> =
-                words.iter().take_while(|w| w.as_str() != "--").collect();
+            // As git-annex-shell hands them: `git-shell -c` and each word
+            // as its own argument (ssh gives one: the whole command).
+            let before_fields = words.iter().take_while(|w| w.as_str() != "--");
             let status = std::process::Command::new("git")
                 .arg("shell")
                 .arg("-c")
-                .arg(
-                    before_fields
-                        .iter()
-                        .map(|s| s.as_str())
-                        .collect::<Vec<_>>()
-                        .join(" "),
-                )
+                .args(before_fields)
                 .status()
                 .map_err(|e| ShellError::Failed(format!("cannot run git shell: {e}")))?;
             if status.success() {
@@ -431,21 +527,11 @@ fn configlist(
 
 /// `p2pstdio DIRECTORY THEIRUUID [--uuid OURUUID]`.
 fn p2pstdio(path: &Path, params: &[String], mode: ServerMode) -> Result<i32, ShellError> {
-    let mut expected: Option<&str> = None;
-    let mut positional = Vec::new();
-    let mut it = params.iter();
-    while let Some(p) = it.next() {
-        if p == "--uuid" {
-            expected = it.next().map(String::as_str);
-        } else if let Some(v) = p.strip_prefix("--uuid=") {
-            expected = Some(v);
-        } else if p.starts_with("--") {
-            // git-annex's common options (`--debug`, as its client passes
-            // it when debugging): nothing for the server to do.
-        } else {
-            positional.push(p.as_str());
-        }
-    }
+    // git-annex's common options (`--debug`, as its client passes it when
+    // debugging) are nothing for the server to do; others are refused.
+    let o = legacy::parse_options(params, false)?;
+    let expected = o.uuid.as_deref();
+    let positional: Vec<&str> = o.args.iter().map(String::as_str).collect();
     let [client] = positional.as_slice() else {
         return Err(ShellError::Failed("missing UUID parameter".into()));
     };
@@ -464,12 +550,55 @@ fn p2pstdio(path: &Path, params: &[String], mode: ServerMode) -> Result<i32, She
             found: format!("UUID {}", server.uuid()),
         });
     }
-    let stdin = std::io::stdin().lock();
     let stdout = std::io::stdout().lock();
     server
-        .serve(stdin, stdout)
-        .map_err(|e| ShellError::Failed(e.to_string()))?;
+        .serve(std::io::stdin(), stdout)
+        .map_err(|e| ShellError::Session(e.to_string()))?;
     Ok(0)
+}
+
+/// `notifychanges DIRECTORY`: `READY`, then `CHANGED SHA...` each time
+/// refs change, until the client closes stdin (git-annex's then fails
+/// reading it, in its words).
+fn notifychanges(path: &Path, o: &legacy::Options) -> Result<i32, ShellError> {
+    use std::io::{BufRead, Write};
+    use std::sync::atomic::{AtomicBool, Ordering};
+    if !o.args.is_empty() {
+        return Err(ShellError::Failed(
+            "This command takes no parameters.".into(),
+        ));
+    }
+    let git_dir = annex_core::remote::git_dir_of(path)
+        .ok_or_else(|| ShellError::Failed(format!("{} is no git repository", path.display())))?;
+    if let Some(u) = annex_core::remote::repository_uuid(&git_dir) {
+        legacy::check_uuid(o.uuid.as_deref(), &u)?;
+    }
+    let mut watcher = RefWatcher::start(&git_dir);
+    let closed = std::sync::Arc::new(AtomicBool::new(false));
+    let flag = closed.clone();
+    // Nothing is expected from the client; its closing ends the watch.
+    std::thread::spawn(move || {
+        let mut line = Vec::new();
+        let mut stdin = std::io::stdin().lock();
+        while matches!(stdin.read_until(b'\n', &mut line), Ok(n) if n > 0) {
+            line.clear();
+        }
+        flag.store(true, Ordering::SeqCst);
+    });
+    let mut out = std::io::stdout().lock();
+    let send = |out: &mut std::io::StdoutLock, line: &[u8]| -> Result<(), ShellError> {
+        out.write_all(line)
+            .and_then(|()| out.flush())
+            .map_err(|e| ShellError::Failed(format!("<stdout>: {e}")))
+    };
+    send(&mut out, b"READY\n")?;
+    while let Some(shas) = watcher.wait_until(&|| closed.load(Ordering::SeqCst)) {
+        let mut line = b"CHANGED ".to_vec();
+        line.extend_from_slice(&shas.join(&b' '));
+        line.push(b'\n');
+        send(&mut out, &line)?;
+    }
+    Err(ShellError::Failed("<stdin>: hGetChar: end of file".into()))
 }
 
 #[cfg(test)]
@@ -501,7 +630,47 @@ mod tests {
                 dir: "/srv/r".into(),
                 params: vec!["u1".into(), "--uuid".into(), "u2".into()],
                 fields: vec![("remoteuuid".into(), "x".into())],
+                rsync: vec![],
             })
+        );
+        // Fields git-annex-shell does not take are dropped; what follows
+        // the second `--` is the client's rsync command.
+        assert_eq!(
+            p(&[
+                "recvkey",
+                "/srv/r",
+                "K",
+                "--",
+                "remoteuuid=a b",
+                "autoinit=2",
+                "direct=1",
+                "remoteuuid=u-1",
+                "--",
+                "dummy",
+                "rsync",
+                "--server",
+                "--",
+                "x"
+            ]),
+            Ok(Plan::Builtin {
+                cmd: "recvkey".into(),
+                dir: "/srv/r".into(),
+                params: vec!["K".into()],
+                fields: vec![("remoteuuid".into(), "u-1".into())],
+                rsync: ["dummy", "rsync", "--server", "--", "x"]
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect(),
+            })
+        );
+        // Not git-annex-shell's any more: git's shell has them.
+        assert_eq!(
+            p(&["lockcontent", "/srv/r", "K"]),
+            Ok(Plan::GitShell(vec![
+                "lockcontent".into(),
+                "/srv/r".into(),
+                "K".into()
+            ]))
         );
         // The login-shell form: one string starting with the program's name.
         assert_eq!(
@@ -511,6 +680,7 @@ mod tests {
                 dir: "/~/r".into(),
                 params: vec!["u1".into()],
                 fields: vec![],
+                rsync: vec![],
             })
         );
         assert_eq!(

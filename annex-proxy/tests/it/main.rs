@@ -455,3 +455,304 @@ fn a_key_naming_a_path_outside_the_store_stays_inside_it() {
         log
     });
 }
+
+/// A server that relays git (`Server::relay_git`) and notifies changes
+/// (`Server::notify_changes`), as git-annex's P2P network servers do.
+fn full_server(dir: &Path, mode: ServerMode) -> Conn {
+    let (from_server, to_client): (PipeReader, PipeWriter) = std::io::pipe().expect("pipe");
+    let (from_client, to_server): (PipeReader, PipeWriter) = std::io::pipe().expect("pipe");
+    let dir = dir.to_path_buf();
+    let client = Uuid::parse(CLIENT.as_bytes()).expect("uuid");
+    let handle = std::thread::spawn(move || {
+        let s = Server::open(&dir, client, mode).map_err(|e| e.to_string())?;
+        let mut s = s.relay_git().notify_changes();
+        s.serve(from_client, to_client).map_err(|e| e.to_string())
+    });
+    Conn {
+        r: P2pReader::new(Box::new(from_server)),
+        w: P2pWriter::new(Box::new(to_server)),
+        peer: Peer::Ours(handle),
+    }
+}
+
+/// Reads `DATA` frames until `CONNECTDONE`; gives the bytes and the code.
+fn relayed(c: &mut Conn) -> (Vec<u8>, i32) {
+    let mut bytes = Vec::new();
+    loop {
+        match c.recv() {
+            Message::Data(n) => bytes.extend(c.data(n)),
+            Message::ConnectDone(code) => return (bytes, code),
+            other => panic!("expected DATA or CONNECTDONE: {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn connect_relays_git_upload_pack_and_receive_pack() {
+    use annex_core::p2p::Service;
+    let repo = repo_with(&[("a", b"hello p2p\n")]);
+    let dir = repo.path();
+    // What git's services list: every ref, the advertisement closed by a
+    // flush packet.
+    let refs = git(dir, &["for-each-ref", "--format=%(objectname) %(refname)"]);
+    let lists_refs = |bytes: &[u8]| {
+        let t = String::from_utf8_lossy(bytes);
+        refs.lines().all(|r| t.contains(r)) && t.ends_with("0000")
+    };
+    for service in [Service::UploadPack, Service::ReceivePack] {
+        let mut c = full_server(dir, ServerMode::ReadWrite);
+        greet(&mut c);
+        c.ask(Message::Version(4));
+        c.send(Message::Connect(service));
+        // The client is done: a flush packet ends git's conversation.
+        c.send_data(b"0000");
+        let (bytes, code) = relayed(&mut c);
+        assert_eq!(code, 0, "{service:?}");
+        assert!(
+            lists_refs(&bytes),
+            "{service:?}: {}",
+            String::from_utf8_lossy(&bytes)
+        );
+        // git-annex's relay says it twice, and the session is over.
+        assert_eq!(c.recv(), Message::ConnectDone(0));
+        assert_eq!(c.r.read_message().expect("read"), None);
+        c.close();
+    }
+    // The client ends first: its code comes back.
+    let mut c = full_server(dir, ServerMode::ReadWrite);
+    greet(&mut c);
+    c.send(Message::Connect(Service::UploadPack));
+    c.send(Message::ConnectDone(3));
+    let (_, code) = relayed(&mut c);
+    assert_eq!(code, 3);
+    c.close();
+    // Read-only and append-only: no receive-pack, the session ends.
+    for mode in [ServerMode::ReadOnly, ServerMode::AppendOnly] {
+        let mut c = full_server(dir, mode);
+        greet(&mut c);
+        assert_eq!(
+            c.ask(Message::Connect(Service::ReceivePack)),
+            Message::Error("this repository is read-only; write access denied".into())
+        );
+        assert_eq!(c.r.read_message().expect("read"), None);
+        c.close();
+        // upload-pack is allowed.
+        let mut c = full_server(dir, mode);
+        greet(&mut c);
+        c.send(Message::Connect(Service::UploadPack));
+        c.send_data(b"0000");
+        let (bytes, code) = relayed(&mut c);
+        assert!(lists_refs(&bytes) && code == 0, "{mode:?}");
+        c.close();
+    }
+}
+
+#[test]
+fn a_put_of_a_key_with_a_nul_fails_the_session_and_writes_nothing() {
+    let repo = repo_with(&[("a", b"hello p2p\n")]);
+    let dir = repo.path();
+    let mut c = Conn::ours(dir, ServerMode::ReadWrite);
+    greet(&mut c);
+    c.ask(Message::Version(4));
+    c.w.get_mut()
+        .write_all(b"PUT f WORM-s1-m1--\0escaped\n")
+        .expect("write");
+    assert_eq!(c.r.read_message().expect("read"), None);
+    drop(c.w);
+    let Peer::Ours(h) = c.peer else {
+        unreachable!("ours")
+    };
+    let err = h
+        .join()
+        .expect("server thread")
+        .expect_err("the session fails");
+    assert!(err.contains("escaped"), "{err}");
+    assert!(!dir.join(".git/annex/objects").join("escaped").exists());
+}
+
+#[test]
+fn notifychange_answers_with_the_changed_refs() {
+    let repo = repo_with(&[("a", b"hello p2p\n")]);
+    let dir = repo.path();
+    let head = git(dir, &["rev-parse", "HEAD"]).trim().to_string();
+    let mut c = full_server(dir, ServerMode::ReadOnly);
+    greet(&mut c);
+    c.ask(Message::Version(4));
+    // The refs there when the watch began come first.
+    match c.ask(Message::NotifyChange) {
+        Message::Changed(shas) => assert!(shas.contains(&head.as_bytes().to_vec())),
+        other => panic!("{other:?}"),
+    }
+    let writer = {
+        let dir = dir.to_path_buf();
+        let head = head.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(300));
+            git(&dir, &["update-ref", "refs/heads/changed", &head]);
+        })
+    };
+    assert_eq!(
+        c.ask(Message::NotifyChange),
+        Message::Changed(vec![head.as_bytes().to_vec()])
+    );
+    writer.join().expect("writer");
+    // Requests go on as usual after it.
+    assert_eq!(
+        c.ask(Message::CheckPresent(key_of(dir, "a"))),
+        Message::Success
+    );
+    c.close();
+}
+
+/// Keys that would climb out of the object store, given to every request
+/// that takes a key: the reference's server and ours answer alike, and
+/// nothing is written outside the store.
+#[test]
+fn keys_naming_paths_outside_the_store_are_answered_as_the_reference_does() {
+    both(|connect, dir, _| {
+        let mut log = Vec::new();
+        let mut c = connect(ServerMode::ReadWrite);
+        greet(&mut c);
+        c.ask(Message::Version(4));
+        for name in [
+            "WORM-s1-m1--../../escaped-x",
+            "WORM-s1-m1--/etc/passwd",
+            "WORM-s1-m1--a/../../escaped-b",
+            "SHA256E-s1--..%2F..%2Fescaped-x",
+        ] {
+            let raw = name.as_bytes();
+            for verb in ["CHECKPRESENT", "LOCKCONTENT", "REMOVE", "GET 0 f", "PUT f"] {
+                let mut line = format!("{verb} ").into_bytes();
+                line.extend_from_slice(raw);
+                line.push(b'\n');
+                c.w.get_mut().write_all(&line).expect("write");
+                let reply = c.recv();
+                log.push(format!("{verb} {name:?} -> {}", show(&reply)));
+                match reply {
+                    Message::Data(n) => {
+                        c.data(n);
+                        c.recv();
+                        c.send(Message::Failure);
+                    }
+                    Message::Success if verb == "LOCKCONTENT" => c.send(Message::UnlockContent),
+                    Message::PutFrom(_) => {
+                        c.send_data(b"x");
+                        log.push(show(&c.ask(Message::Valid)));
+                    }
+                    _ => {}
+                }
+            }
+        }
+        // A NUL in the key: no file can have that name; the requests are
+        // answered as for any key not here, and a PUT fails the session.
+        let nul = b"WORM-s1-m1--\0escaped-x";
+        for verb in ["CHECKPRESENT", "LOCKCONTENT", "REMOVE", "GET 0 f"] {
+            let mut line = format!("{verb} ").into_bytes();
+            line.extend_from_slice(nul);
+            line.push(b'\n');
+            c.w.get_mut().write_all(&line).expect("write");
+            let reply = c.recv();
+            log.push(format!("{verb} NUL -> {}", show(&reply)));
+            if let Message::Data(n) = reply {
+                c.data(n);
+                c.recv();
+                c.send(Message::Failure);
+            }
+        }
+        c.close();
+        for escaped in [
+            "escaped-x",
+            "escaped-b",
+            "../escaped-x",
+            "../escaped-b",
+            ".git/escaped-x",
+            ".git/annex/escaped-x",
+        ] {
+            assert!(!dir.join(escaped).exists(), "{escaped} written outside");
+        }
+        log
+    });
+}
+
+/// A real `git clone` through `CONNECT git-upload-pack`: git's
+/// `--upload-pack` program is a shell joined to this test by two FIFOs,
+/// and the test carries its bytes in `DATA` frames to the server and
+/// back, as git-annex's client relays them.
+#[test]
+fn a_git_clone_goes_through_the_relay() {
+    use annex_core::p2p::Service;
+    use std::io::Read;
+    let repo = repo_with(&[("a", b"hello p2p\n")]);
+    let dir = repo.path();
+    let work = tempfile::tempdir().expect("tempdir");
+    let fifo_in = work.path().join("in");
+    let fifo_out = work.path().join("out");
+    for f in [&fifo_in, &fifo_out] {
+        let st = Command::new("mkfifo").arg(f).status().expect("mkfifo");
+        assert!(st.success());
+    }
+    let mut c = full_server(dir, ServerMode::ReadOnly);
+    greet(&mut c);
+    c.ask(Message::Version(4));
+    c.send(Message::Connect(Service::UploadPack));
+    let Conn { mut r, mut w, peer } = c;
+    // git's requests, to the server.
+    let out_path = fifo_out.clone();
+    let to_server = std::thread::spawn(move || {
+        let mut f = std::fs::File::open(&out_path).expect("open out");
+        let mut buf = vec![0u8; 65536];
+        loop {
+            match f.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    if w.send_data(n as u64, &mut &buf[..n], &mut |_| {}).is_err() {
+                        return;
+                    }
+                }
+            }
+        }
+        let _ = w.send(&Message::ConnectDone(0));
+    });
+    // The server's answers, to git.
+    let in_path = fifo_in.clone();
+    let from_server = std::thread::spawn(move || {
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&in_path)
+            .expect("open in");
+        loop {
+            match r.read_message() {
+                Ok(Some(Message::Data(n))) => {
+                    r.read_data(n, &mut f, &mut |_| {}).expect("relay data");
+                    f.flush().expect("flush");
+                }
+                Ok(Some(Message::ConnectDone(code))) => return Some(code),
+                _ => return None,
+            }
+        }
+    });
+    let bridge = format!(
+        "sh -c 'cat {} & cat > {}; wait' --",
+        fifo_in.display(),
+        fifo_out.display()
+    );
+    let mut clone = Command::new("git");
+    hermetic(&mut clone)
+        .current_dir(work.path())
+        .args(["clone", "-q", "--no-local", "--upload-pack", &bridge])
+        .arg(dir)
+        .arg("cloned");
+    let out = clone.output().expect("git clone");
+    assert_eq!(from_server.join().expect("relay thread"), Some(0));
+    to_server.join().expect("relay thread");
+    assert!(out.status.success(), "{out:?}");
+    if let Peer::Ours(h) = peer {
+        h.join().expect("server thread").expect("served");
+    }
+    let cloned = work.path().join("cloned");
+    assert_eq!(
+        git(&cloned, &["rev-parse", "HEAD"]),
+        git(dir, &["rev-parse", "HEAD"])
+    );
+    assert!(cloned.join("a").symlink_metadata().is_ok());
+}
