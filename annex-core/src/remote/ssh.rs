@@ -783,6 +783,17 @@ fn size_and_mtime(p: &Path) -> Option<(u64, std::time::SystemTime)> {
     Some((m.len(), m.modified().ok()?))
 }
 
+impl Drop for SshRemote {
+    fn drop(&mut self) {
+        // The connections end before the caching (and so the master) may
+        // be stopped.
+        self.pool
+            .get_mut()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
+    }
+}
+
 impl Remote for SshRemote {
     fn name(&self) -> &str {
         &self.name
@@ -1078,6 +1089,122 @@ mod tests {
         assert!(e.contains("begins with -"), "{e}");
         let u = SshUrl::parse("ssh://-oProxyCommand=x/r").expect("parses");
         assert!(ssh_command(&u, "true", &SshConfig::default()).is_err());
+    }
+
+    fn args_of(cmd: &Command) -> Vec<String> {
+        cmd.get_args()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect()
+    }
+
+    #[test]
+    fn sockets_are_named_as_git_annex_names_them() {
+        assert_eq!(socket_name("me@host", None), "me@host");
+        assert_eq!(socket_name("127.0.0.1", Some("2222")), "127.0.0.1!2222");
+        // ssh would expand a %.
+        assert_eq!(socket_name("fe80::1%eth0", None), "fe80::1eth0");
+        // Longer than 32: the MD5 of the name, in hex.
+        let long = "someone@a-rather-long-host-name.example.org";
+        assert_eq!(socket_name(long, None), {
+            use md5::{Digest, Md5};
+            Md5::digest(long.as_bytes())
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<String>()
+        });
+        assert_eq!(socket_name(long, None).len(), 32);
+        assert_eq!(
+            socket_lock(Path::new("/r/.git/annex/ssh/h")),
+            Path::new("/r/.git/annex/ssh/h.lock")
+        );
+    }
+
+    #[test]
+    fn a_socket_path_too_long_for_a_unix_socket_means_no_caching() {
+        let cwd = std::env::current_dir().expect("cwd");
+        // Relative to the current directory when that is shorter.
+        let near = cwd.join(".git/annex/ssh/h");
+        assert_eq!(
+            best_socket_path(&near),
+            Some(PathBuf::from(".git/annex/ssh/h"))
+        );
+        let far = PathBuf::from(format!("/{}/.git/annex/ssh/h", "d".repeat(120)));
+        assert_eq!(best_socket_path(&far), None);
+        // 83 bytes and ssh's 17 make 100: too long as an absolute path.
+        let over = PathBuf::from(format!("/{}", "e".repeat(82)));
+        assert_eq!(best_socket_path(&over).filter(|p| p.is_absolute()), None);
+        assert_eq!(
+            relative_to(Path::new("/a/b/c"), Path::new("/a/x/y")),
+            Some(PathBuf::from("../../x/y"))
+        );
+    }
+
+    #[test]
+    fn plain_ssh_gets_the_caching_options_and_git_ssh_none() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        // A socket already there: no master is started.
+        let sockets = dir.path().join("ssh");
+        std::fs::create_dir(&sockets).expect("mkdir");
+        std::fs::write(sockets.join("h!22"), b"").expect("socket stand-in");
+        let caching = Arc::new(SshCaching::new(sockets.clone()));
+        let url = SshUrl::parse("ssh://h:22/r").expect("url");
+        let mut config = SshConfig {
+            options: vec!["-oFoo=bar".into()],
+            caching: Some(caching.clone()),
+            ..SshConfig::default()
+        };
+        let args = args_of(&ssh_command(&url, "true", &config).expect("command"));
+        let socket = args[1].clone();
+        assert!(socket.ends_with("ssh/h!22"), "{args:?}");
+        assert_eq!(
+            args[2..].to_vec(),
+            [
+                "-o",
+                "ControlMaster=auto",
+                "-o",
+                "ControlPersist=yes",
+                "-oFoo=bar",
+                "-p",
+                "22",
+                "-T",
+                "h",
+                "true"
+            ]
+        );
+        assert_eq!(args[0], "-S");
+        // Our shared lock on the lock file beside it.
+        assert!(sockets.join("h!22.lock").exists());
+        // Git's ssh: exactly git's arguments, no caching, no options.
+        config.use_git_ssh = true;
+        config.git_ssh_command = Some("myssh -x".into());
+        // SAFETY of the environment: GIT_SSH_COMMAND unset by no test.
+        if std::env::var_os("GIT_SSH_COMMAND").is_none() {
+            let cmd = ssh_command(&url, "true", &config).expect("command");
+            assert_eq!(cmd.get_program(), "sh");
+            let args = args_of(&cmd);
+            assert_eq!(args[3..].to_vec(), ["h", "-p", "22", "true"]);
+        }
+        // GIT_ANNEX_USE_GIT_SSH=1 with no git ssh set: plain ssh, cached.
+        config.git_ssh_command = None;
+        if std::env::var_os("GIT_SSH_COMMAND").is_none() && std::env::var_os("GIT_SSH").is_none() {
+            assert!(config.plain_ssh());
+        }
+    }
+
+    #[test]
+    fn the_removal_deadline_is_the_servers_clock_plus_the_time_left() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
+        assert_eq!(
+            remove_deadline(50, now + Duration::from_millis(600_900), now),
+            Some(650)
+        );
+        assert_eq!(remove_deadline(50, now, now), None);
+        assert_eq!(remove_deadline(50, now - Duration::from_secs(1), now), None);
+        // Under a second left: by the server's current second.
+        assert_eq!(
+            remove_deadline(50, now + Duration::from_millis(300), now),
+            Some(50)
+        );
     }
 
     #[test]
