@@ -48,6 +48,7 @@ mod shared;
 mod shell;
 mod size_limit;
 mod ssh;
+mod ssh_conn;
 mod status;
 mod sync;
 mod sync_content;
