@@ -774,6 +774,26 @@ pub fn remove_deadline(theirs: u64, end: SystemTime, now: SystemTime) -> Option<
     Some(theirs.saturating_add(left.as_secs()))
 }
 
+/// A sink that hashes what it writes.
+struct HashingWriter<'h, W> {
+    inner: W,
+    hasher: Option<&'h mut crate::backend::ContentHasher>,
+}
+
+impl<W: std::io::Write> std::io::Write for HashingWriter<'_, W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        if let Some(h) = self.hasher.as_mut() {
+            h.update(&buf[..n]);
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
 fn file_field(file: &[u8]) -> Option<Vec<u8>> {
     (!file.is_empty()).then(|| file.to_vec())
 }
@@ -855,22 +875,43 @@ impl Remote for SshRemote {
                 _ => return Err(self.unavailable("expected DATA")),
             };
             let mut out = OpenOptions::new()
+                .read(true)
                 .write(true)
                 .create(true)
                 .truncate(false)
                 .open(dest)
                 .map_err(|e| io("write", dest, e))?;
             out.set_len(have).map_err(|e| io("write", dest, e))?;
+            // The content is hashed as it comes (what an earlier transfer
+            // left first), so that checking it needs no second read.
+            let mut hasher = crate::backend::Backend::for_key(key).and_then(|b| b.hasher());
+            if let Some(h) = hasher.as_mut() {
+                out.seek(SeekFrom::Start(0))
+                    .map_err(|e| io("read", dest, e))?;
+                let mut prefix = std::io::Read::take(&mut out, have);
+                let mut buf = vec![0u8; 1 << 16];
+                loop {
+                    let n = std::io::Read::read(&mut prefix, &mut buf)
+                        .map_err(|e| io("read", dest, e))?;
+                    if n == 0 {
+                        break;
+                    }
+                    h.update(&buf[..n]);
+                }
+            }
             out.seek(SeekFrom::Start(have))
                 .map_err(|e| io("write", dest, e))?;
             progress(have);
             {
-                let mut buf = std::io::BufWriter::with_capacity(1 << 20, &mut out);
-                c.r.read_data(len, &mut buf, &mut |n| progress(have + n))
+                let buf = std::io::BufWriter::with_capacity(1 << 20, &mut out);
+                let mut sink = HashingWriter {
+                    inner: buf,
+                    hasher: hasher.as_mut(),
+                };
+                c.r.read_data(len, &mut sink, &mut |n| progress(have + n))
                     .map_err(|e| self.proto(e))?;
-                std::io::Write::flush(&mut buf).map_err(|e| io("write", dest, e))?;
+                std::io::Write::flush(&mut sink.inner).map_err(|e| io("write", dest, e))?;
             }
-            out.sync_all().map_err(|e| io("sync", dest, e))?;
             drop(out);
             let valid = if c.version >= 1 {
                 match c.r.read_message().map_err(|e| self.proto(e))? {
@@ -881,7 +922,10 @@ impl Remote for SshRemote {
             } else {
                 true
             };
-            let verified = crate::backend::received_content_ok(key, dest, !valid);
+            let verified = match hasher {
+                Some(h) => h.matches(key),
+                None => crate::backend::received_content_ok(key, dest, !valid),
+            };
             let reply = if verified {
                 Message::Success
             } else {
