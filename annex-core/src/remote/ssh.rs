@@ -1251,6 +1251,96 @@ mod tests {
         );
     }
 
+    const SRV: &str = "aaaaaaaa-0000-0000-0000-000000000001";
+    const U2: &str = "bbbbbbbb-0000-0000-0000-000000000002";
+    const U3: &str = "bbbbbbbb-0000-0000-0000-000000000003";
+
+    /// A remote whose "ssh" (git's, `core.sshCommand`) is a script
+    /// speaking the server's side: protocol `version`, `ALREADY-HAVE-PLUS`
+    /// to a PUT, `SUCCESS-PLUS` to a removal; it logs what it is sent.
+    fn scripted(dir: &Path, version: u64) -> (SshRemote, PathBuf) {
+        let log = dir.join(format!("sent-v{version}"));
+        let script = dir.join(format!("server-v{version}"));
+        std::fs::write(
+            &script,
+            format!(
+                "#!/bin/sh\necho 'AUTH-SUCCESS {SRV}'\n\
+                 while IFS= read -r line; do\n\
+                 echo \"$line\" >> '{log}'\n\
+                 case \"$line\" in\n\
+                 VERSION*) echo 'VERSION {version}';;\n\
+                 PUT*) echo 'ALREADY-HAVE-PLUS {U2} {SRV}';;\n\
+                 GETTIMESTAMP) echo 'TIMESTAMP 1000';;\n\
+                 REMOVE*) echo 'SUCCESS-PLUS {U3}';;\n\
+                 esac\ndone\n",
+                log = log.display()
+            ),
+        )
+        .expect("script");
+        let mut perm = std::fs::metadata(&script).expect("stat").permissions();
+        std::os::unix::fs::PermissionsExt::set_mode(&mut perm, 0o755);
+        std::fs::set_permissions(&script, perm).expect("chmod");
+        let config = SshConfig {
+            git_ssh_command: Some(script.display().to_string()),
+            use_git_ssh: true,
+            ..SshConfig::default()
+        };
+        let remote = SshRemote::new(
+            "origin",
+            Uuid::parse(SRV.as_bytes()).expect("uuid"),
+            100.0,
+            SshUrl::parse("h:/r").expect("url"),
+            None,
+            config,
+            Uuid::parse(U3.as_bytes()).expect("uuid"),
+        );
+        (remote, log)
+    }
+
+    #[test]
+    fn plus_replies_name_the_other_repositories_and_removal_is_remove_before_from_v3() {
+        if std::env::var_os("GIT_SSH_COMMAND").is_some() {
+            panic!("this test needs GIT_SSH_COMMAND unset");
+        }
+        let dir = tempfile::tempdir().expect("tempdir");
+        let key = Key::parse(b"SHA256E-s3--0123").expect("key");
+        let src = dir.path().join("src");
+        std::fs::write(&src, b"abc").expect("src");
+        let (remote, log) = scripted(dir.path(), 3);
+        let u = |s: &str| Uuid::parse(s.as_bytes()).expect("uuid");
+        remote
+            .store(&key, &src, &u(U3), b"", &mut |_| {})
+            .expect("already there");
+        // The remote's own UUID is left out.
+        assert_eq!(remote.take_fanout(&key), [(u(U2), true)]);
+        assert_eq!(remote.take_fanout(&key), []);
+        let end = SystemTime::now() + Duration::from_secs(600);
+        remote.remove_before(&key, Some(end)).expect("removed");
+        assert_eq!(remote.take_fanout(&key), [(u(U3), false)]);
+        remote.remove_before(&key, None).expect("removed");
+        // One connection for all of it.
+        assert_eq!(remote.connections_opened(), 1);
+        drop(remote);
+        let sent = std::fs::read_to_string(&log).expect("log");
+        let lines: Vec<&str> = sent.lines().collect();
+        assert_eq!(lines[0], "VERSION 4");
+        assert_eq!(lines[1], "PUT  SHA256E-s3--0123");
+        assert_eq!(lines[2], "GETTIMESTAMP");
+        // 1000 on the server's clock, plus 599 or 600 seconds left.
+        assert!(
+            lines[3] == "REMOVE-BEFORE 1600 SHA256E-s3--0123"
+                || lines[3] == "REMOVE-BEFORE 1599 SHA256E-s3--0123",
+            "{sent}"
+        );
+        assert_eq!(lines[4], "REMOVE SHA256E-s3--0123", "no proof that lapses");
+        // A server of protocol 2 knows no REMOVE-BEFORE.
+        let (remote, log) = scripted(dir.path(), 2);
+        remote.remove_before(&key, Some(end)).expect("removed");
+        drop(remote);
+        let sent = std::fs::read_to_string(&log).expect("log");
+        assert_eq!(sent, "VERSION 4\nREMOVE SHA256E-s3--0123\n");
+    }
+
     #[test]
     fn remote_words_are_quoted_for_the_remote_shell() {
         assert_eq!(shell_quote("a'b c"), "'a'\"'\"'b c'");
