@@ -519,9 +519,75 @@ pub fn configlist_uuid(
 /// loop (it commits and exits), then the ssh process is waited for.
 struct Conn {
     r: P2pReader<ChildStdout>,
-    w: P2pWriter<ChildStdin>,
+    w: P2pWriter<Batched>,
     version: u64,
     _child: Reaper,
+}
+
+impl Conn {
+    /// The next message, after what was sent is written out.
+    fn recv(&mut self) -> Result<Option<Message>, P2pError> {
+        self.w.get_mut().push().map_err(|source| P2pError::Io {
+            what: "sending a message",
+            source,
+        })?;
+        self.r.read_message()
+    }
+}
+
+/// What we send, held until we wait for an answer (or it grows large):
+/// `DATA LEN`, the bytes and `VALID` of a small file then leave in one
+/// write, so one ssh packet. Written piecemeal, the second small write
+/// waits for the first one's acknowledgement (Nagle's algorithm: ssh
+/// without a terminal does not turn it off), which the server delays:
+/// tens of milliseconds a file.
+struct Batched {
+    buf: Vec<u8>,
+    inner: ChildStdin,
+}
+
+/// How much is held before it is written anyway.
+const BATCH: usize = 1 << 18;
+
+impl Batched {
+    fn new(inner: ChildStdin) -> Batched {
+        Batched {
+            buf: Vec::with_capacity(BATCH),
+            inner,
+        }
+    }
+
+    /// Writes out what is held.
+    fn push(&mut self) -> std::io::Result<()> {
+        if !self.buf.is_empty() {
+            std::io::Write::write_all(&mut self.inner, &self.buf)?;
+            self.buf.clear();
+        }
+        Ok(())
+    }
+}
+
+impl std::io::Write for Batched {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        self.buf.extend_from_slice(data);
+        if self.buf.len() >= BATCH {
+            self.push()?;
+        }
+        Ok(data.len())
+    }
+
+    /// Held until [`Batched::push`]: the codec flushes after every
+    /// message.
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Drop for Batched {
+    fn drop(&mut self) {
+        // UNLOCKCONTENT and the like, sent last with no answer awaited.
+        let _ = self.push();
+    }
 }
 
 /// Waits for the ssh process when dropped.
@@ -677,11 +743,11 @@ impl SshRemote {
         };
         let mut c = Conn {
             r: P2pReader::new(out),
-            w: P2pWriter::new(inp),
+            w: P2pWriter::new(Batched::new(inp)),
             version: 0,
             _child: Reaper(child),
         };
-        match c.r.read_message().map_err(|e| self.proto(e))? {
+        match c.recv().map_err(|e| self.proto(e))? {
             Some(Message::AuthSuccess(u)) if u == self.uuid => {}
             Some(Message::AuthSuccess(u)) => {
                 return Err(self.unavailable(format!(
@@ -698,7 +764,7 @@ impl SshRemote {
         }
         c.w.send(&Message::Version(MAX_PROTOCOL_VERSION))
             .map_err(|e| self.proto(e))?;
-        c.version = match c.r.read_message().map_err(|e| self.proto(e))? {
+        c.version = match c.recv().map_err(|e| self.proto(e))? {
             Some(Message::Version(v)) => v.min(MAX_PROTOCOL_VERSION),
             // An old server that knows no VERSION.
             Some(Message::Error(_)) => 0,
@@ -744,7 +810,7 @@ impl SshRemote {
     /// repositories a proxying server acted on; ERROR is the remote's
     /// refusal.
     fn success_plus(&self, c: &mut Conn) -> Result<(bool, Vec<Uuid>), RemoteError> {
-        match c.r.read_message().map_err(|e| self.proto(e))? {
+        match c.recv().map_err(|e| self.proto(e))? {
             Some(Message::Success) => Ok((true, Vec::new())),
             Some(Message::SuccessPlus(l)) => Ok((true, l)),
             Some(Message::Failure) => Ok((false, Vec::new())),
@@ -864,7 +930,7 @@ impl Remote for SshRemote {
                 key: key.clone(),
             })
             .map_err(|e| self.proto(e))?;
-            let len = match c.r.read_message().map_err(|e| self.proto(e))? {
+            let len = match c.recv().map_err(|e| self.proto(e))? {
                 Some(Message::Data(n)) => n,
                 Some(Message::Error(e)) => {
                     return Err(RemoteError::Refused {
@@ -914,7 +980,7 @@ impl Remote for SshRemote {
             }
             drop(out);
             let valid = if c.version >= 1 {
-                match c.r.read_message().map_err(|e| self.proto(e))? {
+                match c.recv().map_err(|e| self.proto(e))? {
                     Some(Message::Valid) => true,
                     Some(Message::Invalid) => false,
                     _ => return Err(self.unavailable("expected VALID or INVALID")),
@@ -967,7 +1033,7 @@ impl Remote for SshRemote {
                 key: key.clone(),
             })
             .map_err(|e| self.proto(e))?;
-            let offset = match c.r.read_message().map_err(|e| self.proto(e))? {
+            let offset = match c.recv().map_err(|e| self.proto(e))? {
                 Some(Message::AlreadyHave) => return Ok(()),
                 Some(Message::AlreadyHavePlus(l)) => {
                     self.note_fanout(key, l, true);
@@ -1019,7 +1085,7 @@ impl Remote for SshRemote {
                 Some(end) if c.version >= 3 => {
                     c.w.send(&Message::GetTimestamp)
                         .map_err(|e| self.proto(e))?;
-                    let theirs = match c.r.read_message().map_err(|e| self.proto(e))? {
+                    let theirs = match c.recv().map_err(|e| self.proto(e))? {
                         Some(Message::Timestamp(t)) => t,
                         Some(Message::Error(e)) => {
                             return Err(RemoteError::Refused {

@@ -239,7 +239,16 @@ pub fn sshd_options(sshd: &test_support::sshd::Sshd) -> String {
 pub fn shell_of(tools: &Tools, imp: Impl) -> PathBuf {
     match imp {
         Impl::Ours => tools.ours.with_file_name("git-annex-shell"),
-        Impl::Reference => tools.reference.exe.with_file_name("git-annex-shell"),
+        Impl::Reference => {
+            // Beside the program as given (a bin directory of links), else
+            // beside the resolved executable.
+            let given = tools.reference.given.with_file_name("git-annex-shell");
+            if given.exists() {
+                given
+            } else {
+                tools.reference.exe.with_file_name("git-annex-shell")
+            }
+        }
     }
 }
 
