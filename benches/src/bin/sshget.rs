@@ -126,11 +126,7 @@ fn run(args: &Args) -> Result<(), CompareError> {
         .to_string();
     let mut loc = tools.reference(&srv);
     loc.args(["contentlocation", &key]);
-    let object = srv.join(
-        String::from_utf8_lossy(&run_ok(loc, "contentlocation")?)
-            .trim()
-            .to_string(),
-    );
+    let object = srv.join(String::from_utf8_lossy(&run_ok(loc, "contentlocation")?).trim());
     let opts = sshd_options(&sshd);
     let host = "127.0.0.1";
     let port = sshd.port().to_string();
