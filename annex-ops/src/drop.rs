@@ -383,7 +383,15 @@ impl Annex {
         // Failing, the remote still has it as far as we know.
         let was = self.session.state.whereis(key)?.contains(&ru);
         self.session.state.set_present(key, &ru, false)?;
-        let r = remote.remove(key);
+        // A proof holding locks that lapse on their own is good until the
+        // first lapses: the remote is told to remove before then.
+        let end = proof
+            .as_ref()
+            .and_then(|p| p.locks.iter().filter_map(|l| l.valid_until()).min());
+        let r = remote.remove_before(key, end);
+        for (u, present) in remote.take_fanout(key) {
+            self.session.state.set_present(key, &u, present)?;
+        }
         drop(proof);
         match r {
             Ok(()) => Ok(DropOutcome::Dropped),

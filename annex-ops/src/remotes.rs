@@ -3,7 +3,9 @@
 //! git-annex does) or the reason it cannot be used.
 
 use annex_core::config::RemoteConfig;
-use annex_core::remote::ssh::{SshConfig, SshRemote, SshUrl, configlist_uuid};
+use std::sync::Arc;
+
+use annex_core::remote::ssh::{SshCaching, SshConfig, SshRemote, SshUrl, configlist_uuid};
 use annex_core::remote::{LocalGitRemote, Remote};
 use annex_core::uuid::Uuid;
 
@@ -41,7 +43,12 @@ pub enum RemoteNameError {
 /// A git remote over ssh: its UUID from our config, else asked of it
 /// (`git-annex-shell configlist`, then remembered as git-annex does);
 /// nothing is connected for content until a request needs it.
-fn open_ssh(session: &Session, rc: &RemoteConfig, url: SshUrl) -> RemoteEntry {
+fn open_ssh(
+    session: &Session,
+    rc: &RemoteConfig,
+    url: SshUrl,
+    caching: &mut Option<Option<Arc<SshCaching>>>,
+) -> RemoteEntry {
     let cfg = &session.config;
     let get = |k: &str| cfg.get_str(&format!("remote.{}.{k}", rc.name));
     let shell = get("annex-shell").unwrap_or_else(|| "git-annex-shell".to_string());
@@ -49,6 +56,12 @@ fn open_ssh(session: &Session, rc: &RemoteConfig, url: SshUrl) -> RemoteEntry {
         .map(|o| o.split_whitespace().map(str::to_string).collect())
         .unwrap_or_default();
     let ssh = SshConfig::for_content(options, cfg.get_str("core.sshCommand"));
+    let ssh = if ssh.plain_ssh() {
+        let shared = caching.get_or_insert_with(|| ssh_caching(session));
+        ssh.with_caching(shared.clone())
+    } else {
+        ssh
+    };
     let fail = |uuid: Option<Uuid>, reason: String| RemoteEntry {
         name: rc.name.clone(),
         uuid,
@@ -88,6 +101,17 @@ fn open_ssh(session: &Session, rc: &RemoteConfig, url: SshUrl) -> RemoteEntry {
     }
 }
 
+/// git-annex's ssh connection caching for this command, unless
+/// `annex.sshcaching` is false: sockets under `.git/annex/ssh/`.
+fn ssh_caching(session: &Session) -> Option<Arc<SshCaching>> {
+    if session.config.get_bool("annex.sshcaching") == Some(false) {
+        return None;
+    }
+    let dir = session.repo.git_dir().join("annex").join("ssh");
+    let dir = std::path::absolute(&dir).unwrap_or(dir);
+    Some(Arc::new(SshCaching::new(dir)))
+}
+
 /// The remotes of a repository, cheapest first (git-annex's order).
 #[derive(Debug, Default)]
 pub struct Remotes {
@@ -113,12 +137,13 @@ impl Remotes {
             .map(|r| r.name.clone())
             .collect();
         let mut entries = Vec::new();
+        let mut caching = None;
         for rc in session.config.remotes_by_cost() {
             if rc.ignore {
                 continue;
             }
             if let Some(url) = rc.url.as_deref().and_then(SshUrl::parse) {
-                entries.push(open_ssh(session, rc, url));
+                entries.push(open_ssh(session, rc, url, &mut caching));
                 continue;
             }
             let Some(path) = rc.local_path(&base) else {

@@ -159,6 +159,9 @@ impl Annex {
         self.session
             .state
             .set_present(&item.key, remote.uuid(), true)?;
+        for (u, present) in remote.take_fanout(&item.key) {
+            self.session.state.set_present(&item.key, &u, present)?;
+        }
         self.reserver.finish(remote.uuid(), &item.key);
         Ok(())
     }

@@ -716,6 +716,7 @@ pub fn ssh_remote_uuid(
         options: Vec::new(),
         git_ssh_command: ssh_command.map(str::to_string),
         use_git_ssh: true,
+        caching: None,
     };
     configlist_uuid(url, "git-annex-shell", &config, true).map_err(|e| SyncError::Ssh {
         detail: match e {

@@ -49,6 +49,7 @@ mod shell;
 mod size_limit;
 mod special;
 mod ssh;
+mod ssh_conn;
 mod status;
 mod sync;
 mod sync_content;

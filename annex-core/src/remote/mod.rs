@@ -79,7 +79,14 @@ pub enum RemoteError {
 }
 
 /// A lock keeping a remote's copy of a key in place (a drop proof).
-pub trait ContentLockGuard: std::fmt::Debug + Send {}
+pub trait ContentLockGuard: std::fmt::Debug + Send {
+    /// Until when the lock is sure to hold, when it can lapse on its own
+    /// (a lock over the P2P protocol outlives a lost connection only so
+    /// long); `None`: while the guard lives.
+    fn valid_until(&self) -> Option<std::time::SystemTime> {
+        None
+    }
+}
 
 impl ContentLockGuard for SharedContentLock {}
 
@@ -124,6 +131,25 @@ pub trait Remote: Send + Sync + std::fmt::Debug {
     /// Removes the key's content from the remote under its removal lock and
     /// records that in its location log. Content already absent is success.
     fn remove(&self, key: &Key) -> Result<(), RemoteError>;
+    /// [`Remote::remove`] under a proof whose locks hold until `end`
+    /// only: the removal must not happen later (a P2P remote of protocol
+    /// 3 and up is told `REMOVE-BEFORE`).
+    fn remove_before(
+        &self,
+        key: &Key,
+        end: Option<std::time::SystemTime>,
+    ) -> Result<(), RemoteError> {
+        let _ = end;
+        self.remove(key)
+    }
+    /// The other repositories a proxying remote reported for the key in
+    /// its last store or removal (the `-PLUS` replies): each with whether
+    /// it now has the content. Taken once; the caller records them in the
+    /// location log as git-annex does.
+    fn take_fanout(&self, key: &Key) -> Vec<(Uuid, bool)> {
+        let _ = key;
+        Vec::new()
+    }
     /// Locks the remote's content of the key so that it cannot be dropped
     /// while the guard lives.
     fn lock_content(&self, key: &Key) -> Result<Box<dyn ContentLockGuard>, RemoteError>;

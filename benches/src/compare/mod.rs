@@ -129,6 +129,12 @@ pub fn run(
     progress: &mut dyn FnMut(&str),
 ) -> Result<Vec<Row>, CompareError> {
     let mut rows = Vec::new();
+    // The sshd of the rows over ssh, when one is asked for.
+    let sshd = cfg
+        .ops
+        .iter()
+        .any(|o| o.state == State::Fresh(Fixture::PeerEmptySsh))
+        .then(test_support::sshd::Sshd::start);
     let trash = std::cell::RefCell::new(workload::Trash::new(tools, cfg.workdir.join("trash"))?);
     let fixtures = |w: Workload| -> (Vec<Fixture>, bool) {
         let ops = cfg.ops.iter().filter(|o| o.workload == w);
@@ -148,7 +154,7 @@ pub fn run(
                    rows: &mut Vec<Row>,
                    progress: &mut dyn FnMut(&str)| {
         for op in cfg.ops.iter().filter(|o| o.workload == w) {
-            let row = run_op(cfg, tools, op, built, size, &trash, progress)?;
+            let row = run_op(cfg, tools, op, built, size, &trash, sshd.as_ref(), progress)?;
             // The table line as soon as it is known: a long run stopped
             // early still leaves its results in the log.
             progress(&format!("result: {}", report::markdown_row(&row)));
@@ -213,6 +219,65 @@ impl Acc {
     }
 }
 
+/// ssh's options to reach `sshd` (its key, no host key checks), without
+/// the port, which the URL gives.
+pub fn sshd_options(sshd: &test_support::sshd::Sshd) -> String {
+    let cmd = sshd.ssh_command();
+    let mut words = cmd.split_whitespace().skip(1);
+    let mut out = Vec::new();
+    while let Some(w) = words.next() {
+        if w == "-p" {
+            words.next();
+        } else {
+            out.push(w);
+        }
+    }
+    out.join(" ")
+}
+
+/// The `git-annex-shell` beside an implementation's program.
+pub fn shell_of(tools: &Tools, imp: Impl) -> PathBuf {
+    match imp {
+        Impl::Ours => tools.ours.with_file_name("git-annex-shell"),
+        Impl::Reference => {
+            // Beside the program as given (a bin directory of links), else
+            // beside the resolved executable.
+            let given = tools.reference.given.with_file_name("git-annex-shell");
+            if given.exists() {
+                given
+            } else {
+                tools.reference.exe.with_file_name("git-annex-shell")
+            }
+        }
+    }
+}
+
+/// Points `repo`'s remote `remote` at `target` over ssh through `sshd`,
+/// served by `shell` (untimed, before a round).
+pub fn point_over_ssh(
+    tools: &Tools,
+    sshd: &test_support::sshd::Sshd,
+    repo: &Path,
+    remote: &str,
+    target: &Path,
+    shell: &Path,
+) -> Result<(), CompareError> {
+    let url = format!("ssh://127.0.0.1:{}{}", sshd.port(), target.display());
+    let opts = sshd_options(sshd);
+    let shell = shell.display().to_string();
+    for (k, v) in [
+        ("url", url.as_str()),
+        ("annex-ssh-options", &opts),
+        ("annex-shell", &shell),
+    ] {
+        let mut cmd = tools.git(repo);
+        cmd.args(["config", &format!("remote.{remote}.{k}"), v]);
+        env::run_ok(cmd, &format!("git config remote.{remote}.{k}"))?;
+    }
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
 fn run_op(
     cfg: &Config,
     tools: &Tools,
@@ -220,6 +285,7 @@ fn run_op(
     built: &Built,
     size: &str,
     trash: &std::cell::RefCell<workload::Trash>,
+    sshd: Option<&test_support::sshd::Sshd>,
     progress: &mut dyn FnMut(&str),
 ) -> Result<Row, CompareError> {
     let out_dir = built.root.join("output");
@@ -229,12 +295,25 @@ fn run_op(
         Impl::Ours => tools.ours.as_path(),
         Impl::Reference => tools.reference.exe.as_path(),
     };
-    let prepare = || -> Result<PathBuf, CompareError> {
+    let prepare = |imp: Impl| -> Result<PathBuf, CompareError> {
         match op.state {
             State::Shared => Ok(built.shared()),
             State::Fresh(f) | State::Repeated(f) => {
                 trash.borrow_mut().discard(tools, &round_dir, built.files)?;
                 workload::copy_tree(tools, &built.fixture(f), &round_dir)?;
+                if f == Fixture::PeerEmptySsh {
+                    let sshd = sshd.ok_or_else(|| CompareError::Usage("no sshd".into()))?;
+                    let peer = std::path::absolute(round_dir.join("peer"))
+                        .map_err(|e| CompareError::io(&round_dir, e))?;
+                    point_over_ssh(
+                        tools,
+                        sshd,
+                        &round_dir.join("repo"),
+                        "peer",
+                        &peer,
+                        &shell_of(tools, imp),
+                    )?;
+                }
                 Ok(round_dir.clone())
             }
         }
@@ -268,7 +347,7 @@ fn run_op(
             if a.failed.is_some() {
                 continue;
             }
-            let root = prepare()?;
+            let root = prepare(imp)?;
             if matches!(op.state, State::Repeated(_)) {
                 // The first run, untimed; it must work as the timed one.
                 let first = run_one(imp, &root)?;

@@ -32,6 +32,12 @@ pub enum Fixture {
     ContentAbsent,
     /// As [`Fixture::Full`], but `peer` has no content and the log says so.
     PeerEmpty,
+    /// As [`Fixture::PeerEmpty`], with `peer` reached over ssh: before
+    /// each round its URL is set to `ssh://127.0.0.1:PORT/...` of the
+    /// runner's own sshd (plain ssh, connection caching on, the sshd's
+    /// key in `annex-ssh-options`), served by the implementation's own
+    /// `git-annex-shell`.
+    PeerEmptySsh,
     /// As [`Fixture::Full`], plus a second remote `mirror` (a bare clone,
     /// `mirror.git`), given every object and synced by the reference so
     /// that a later `sync` or `sync --content` has nothing to do: for the
@@ -48,6 +54,7 @@ impl Fixture {
             Fixture::Full => "full",
             Fixture::ContentAbsent => "content-absent",
             Fixture::PeerEmpty => "peer-empty",
+            Fixture::PeerEmptySsh => "peer-empty-ssh",
             Fixture::TwoRemotes => "two-remotes",
         }
     }
@@ -205,6 +212,13 @@ pub const OPS: &[Op] = &[
         args: &["copy", "--to", "peer", "."],
         workload: Workload::Small,
         state: State::Fresh(Fixture::PeerEmpty),
+        check: Check::ObjectsInPeer(Count::All),
+    },
+    Op {
+        id: "copy-to-ssh",
+        args: &["copy", "--to", "peer", "."],
+        workload: Workload::Small,
+        state: State::Fresh(Fixture::PeerEmptySsh),
         check: Check::ObjectsInPeer(Count::All),
     },
     Op {

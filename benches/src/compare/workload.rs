@@ -364,6 +364,7 @@ pub fn build_small(
         || need(Fixture::Full)
         || need(Fixture::ContentAbsent)
         || need(Fixture::PeerEmpty)
+        || need(Fixture::PeerEmptySsh)
         || need(Fixture::TwoRemotes)
     {
         once(&full, tools, &stamp, |d| full_small(tools, d, &src))?;
@@ -374,8 +375,11 @@ pub fn build_small(
             annex(tools, &d.join("repo"), &["drop", "--quiet", "."]).map(drop)
         })?;
     }
-    if need(Fixture::PeerEmpty) {
-        once(&built.fixture(Fixture::PeerEmpty), tools, &stamp, |d| {
+    for f in [Fixture::PeerEmpty, Fixture::PeerEmptySsh] {
+        if !need(f) {
+            continue;
+        }
+        once(&built.fixture(f), tools, &stamp, |d| {
             copy_tree(tools, &full, d)?;
             remove_tree(tools, &d.join("peer/.git/annex/objects"))?;
             let repo = d.join("repo");
