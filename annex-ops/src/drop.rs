@@ -73,6 +73,11 @@ pub enum DropOutcome {
     /// The remote could not be reached or failed to remove the content
     /// (git-annex's warning).
     RemoteFailed(String),
+    /// The copies were proven, but by locks that lapse on their own (a
+    /// remote's lock over the P2P protocol), and they may have lapsed
+    /// before the removal could start: nothing was removed (git-annex's
+    /// "Dropping took too long").
+    ProofExpired,
     /// The item's work-tree file is beyond a symbolic link (or otherwise
     /// not a path of the work tree, see [`Annex::refused_path`]): nothing
     /// was done. The message names the path.
@@ -284,6 +289,17 @@ impl Annex {
             }
             Some(proof)
         };
+        // A proof whose locks lapse on their own is good only until the
+        // first lapses.
+        if let Some(end) = proof
+            .as_ref()
+            .and_then(|p| p.locks.iter().filter_map(|l| l.valid_until()).min())
+            && std::time::SystemTime::now() >= end
+        {
+            drop(proof);
+            drop(lock);
+            return Ok(DropOutcome::ProofExpired);
+        }
         self.depopulate_unlocked(item);
         // The log first, then the content: a kill between the two leaves
         // the content here while the log says it is gone, so other

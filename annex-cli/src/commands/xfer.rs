@@ -495,6 +495,10 @@ impl Env {
                 }
             }
             DropOutcome::Locked => action.error("content is locked"),
+            DropOutcome::ProofExpired => {
+                action.note("unsafe")?;
+                action.long_note("Dropping took too long, and locks may have expired.")?;
+            }
             DropOutcome::Unlockable(e) | DropOutcome::PathRefused(e) => action.error(e),
             DropOutcome::RemoteFailed(e) => action.warning(e),
         }

@@ -270,3 +270,98 @@ fn drop_of_an_unlocked_file_puts_the_pointer_back() {
     assert_eq!(whereis(&p.clone, "u"), uuids(&[&p.origin]));
     fsck_ok(&p.clone);
 }
+
+/// A remote whose content lock over the network lapsed already (as a
+/// P2P lock does some time after its connection is lost).
+#[derive(Debug)]
+struct Lapsed(annex_core::uuid::Uuid);
+
+#[derive(Debug)]
+struct LapsedLock;
+
+impl annex_core::remote::ContentLockGuard for LapsedLock {
+    fn valid_until(&self) -> Option<std::time::SystemTime> {
+        Some(std::time::UNIX_EPOCH + std::time::Duration::from_secs(1))
+    }
+}
+
+impl annex_core::remote::Remote for Lapsed {
+    fn name(&self) -> &str {
+        "origin"
+    }
+    fn uuid(&self) -> &annex_core::uuid::Uuid {
+        &self.0
+    }
+    fn cost(&self) -> f64 {
+        200.0
+    }
+    fn check_present(
+        &self,
+        _key: &annex_core::key::Key,
+    ) -> Result<bool, annex_core::remote::RemoteError> {
+        Ok(true)
+    }
+    fn retrieve(
+        &self,
+        _key: &annex_core::key::Key,
+        _dest: &std::path::Path,
+        _our_uuid: &annex_core::uuid::Uuid,
+        _file: &[u8],
+        _progress: annex_core::remote::Progress<'_>,
+    ) -> Result<(), annex_core::remote::RemoteError> {
+        panic!("a drop retrieves nothing")
+    }
+    fn store(
+        &self,
+        _key: &annex_core::key::Key,
+        _src: &std::path::Path,
+        _our_uuid: &annex_core::uuid::Uuid,
+        _file: &[u8],
+        _progress: annex_core::remote::Progress<'_>,
+    ) -> Result<(), annex_core::remote::RemoteError> {
+        panic!("a drop stores nothing")
+    }
+    fn remove(&self, _key: &annex_core::key::Key) -> Result<(), annex_core::remote::RemoteError> {
+        panic!("a drop here removes nothing there")
+    }
+    fn lock_content(
+        &self,
+        _key: &annex_core::key::Key,
+    ) -> Result<Box<dyn annex_core::remote::ContentLockGuard>, annex_core::remote::RemoteError>
+    {
+        Ok(Box::new(LapsedLock))
+    }
+    fn locks_over_network(&self) -> bool {
+        true
+    }
+    fn commit(&self) -> Result<(), annex_core::remote::RemoteError> {
+        Ok(())
+    }
+}
+
+/// A drop here proven by a remote's lock that has lapsed by the time the
+/// content would be removed is not done (git-annex's "Dropping took too
+/// long"): the content and the location log stay.
+#[test]
+fn drop_here_under_a_lapsed_remote_lock_removes_nothing() {
+    let p = both_have_a(|_| {});
+    let key = fixture::key_of(&p.clone, "a");
+    let mut ops = open(&p.clone);
+    let origin = uuid_of(&p.origin);
+    let entry = ops
+        .remotes
+        .entries
+        .iter_mut()
+        .find(|e| e.name == "origin")
+        .expect("the remote origin");
+    entry.remote = Ok(Box::new(Lapsed(origin.parse().expect("a uuid"))));
+    let item = fixture::item(&ops, "a");
+    let out = ops
+        .drop_here(&item, DropOptions::default())
+        .expect("drop here");
+    ops.finish().expect("finish");
+    assert!(matches!(out, DropOutcome::ProofExpired), "{out:?}");
+    assert!(has(&p.clone, &key));
+    assert_eq!(whereis(&p.clone, "a"), uuids(&[&p.origin, &p.clone]));
+    fsck_ok(&p.clone);
+}
