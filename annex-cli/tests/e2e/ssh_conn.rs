@@ -452,3 +452,39 @@ fn a_drop_under_a_remote_lock_is_remove_before() {
     }
     assert_eq!(inputs[0], inputs[1], "the same requests as the reference's");
 }
+
+/// Regression: an ssh remote whose git-annex-shell cannot be run was
+/// tried again for every file (ssh run, and its complaint printed, each
+/// time); git-annex gives up on it after the first failure, and so do we.
+#[test]
+fn an_unreachable_ssh_remote_is_tried_once_per_command() {
+    let sshd = Sshd::start();
+    let top = tempfile::tempdir().expect("tmp");
+    let f = files(3, 10);
+    let srv = Served::new(top.path(), "srv", SRV_UUID, &as_refs(&f));
+    let cli = client(&sshd, top.path(), "cli", &srv);
+    // A shell that only notes it was run, and fails.
+    let broken = top.path().join("broken-shell");
+    let log = top.path().join("broken.log");
+    std::fs::write(
+        &broken,
+        format!("#!/bin/sh\necho \"$1\" >> '{}'\nexit 1\n", log.display()),
+    )
+    .expect("write");
+    let mut perm = std::fs::metadata(&broken).expect("stat").permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perm, 0o755);
+    std::fs::set_permissions(&broken, perm).expect("chmod");
+    support::git(&cli, &["config", "remote.origin.annex-uuid", SRV_UUID]);
+    support::git(
+        &cli,
+        &[
+            "config",
+            "remote.origin.annex-shell",
+            broken.to_str().expect("utf-8"),
+        ],
+    );
+    let out = run(ours_bin(), &cli, &["get", "."]);
+    assert!(!out.status.success(), "{out:?}");
+    let runs = std::fs::read_to_string(&log).unwrap_or_default();
+    assert_eq!(runs.lines().count(), 1, "shell runs: {runs:?}; {out:?}");
+}

@@ -616,6 +616,10 @@ pub struct SshRemote {
     /// Repositories a proxying server said it also stored to or removed
     /// from, by key, until taken.
     fanout: Mutex<Vec<(Key, Uuid, bool)>>,
+    /// Why the first connection that could not be opened failed: the
+    /// remote is not tried again for the rest of the command (as git-annex
+    /// gives up on it), and ssh's complaint is not repeated for each file.
+    unreachable: Mutex<Option<String>>,
 }
 
 impl std::fmt::Debug for SshRemote {
@@ -688,6 +692,7 @@ impl SshRemote {
             pool: Mutex::new(Vec::new()),
             opened: std::sync::atomic::AtomicUsize::new(0),
             fanout: Mutex::new(Vec::new()),
+            unreachable: Mutex::new(None),
         }
     }
 
@@ -719,9 +724,30 @@ impl SshRemote {
         self.unavailable(format!("P2P protocol: {e}"))
     }
 
+    /// Opens a connection ([`SshRemote::connect_once`]), unless one
+    /// failed to open before in this command: then that failure again.
+    fn connect(&self) -> Result<Conn, RemoteError> {
+        let before = self
+            .unreachable
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        if let Some(reason) = before {
+            return Err(self.unavailable(reason));
+        }
+        let r = self.connect_once();
+        if let Err(RemoteError::Unavailable { reason, .. }) = &r {
+            self.unreachable
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .get_or_insert_with(|| reason.clone());
+        }
+        r
+    }
+
     /// Opens a connection: ssh, the server's greeting (its UUID must be
     /// the one we know), and the protocol version.
-    fn connect(&self) -> Result<Conn, RemoteError> {
+    fn connect_once(&self) -> Result<Conn, RemoteError> {
         let line = [
             self.shell.clone(),
             shell_quote("p2pstdio"),
