@@ -605,9 +605,10 @@ fn time_limit_stops_before_the_next_file_with_exit_code_101_as_the_reference() {
 fn options_that_would_change_decisions_are_refused_not_ignored() {
     let repo = support::new_git_repo();
     support::annex(repo.path(), &["init"]);
-    // --size-limit would change what get acts on: refused, naming it.
-    // (--numcopies and the trust options are honoured: e2e `forced`.)
-    let o = ours(repo.path(), &["whereis", "--size-limit", "3"]);
+    // --size-limit would change what fsck acts on: refused, naming it
+    // (the commands that honour it: e2e `size_limit`; --numcopies and the
+    // trust options are honoured: e2e `forced`).
+    let o = ours(repo.path(), &["fsck", "--size-limit", "3"]);
     assert_eq!(o.status.code(), Some(1));
     assert!(text(&o.stderr).contains("--size-limit"), "{o:?}");
     // Harmless ones are accepted where the command has no use for them,

@@ -158,12 +158,40 @@ fn branches_of(repo: &Path) -> String {
     for p in support::git(repo, &["ls-tree", "-r", "--name-only", "git-annex"]).lines() {
         out.push_str(&format!("{p}:\n"));
         let body = support::git(repo, &["show", &format!("git-annex:{p}")]);
-        for l in body.lines() {
-            out.push_str(&untimed(l));
+        let location_log = p.ends_with(".log") && p.matches('/').count() == 2;
+        let lines: Vec<String> = if location_log {
+            current_locations(&body)
+        } else {
+            body.lines().map(untimed).collect()
+        };
+        for l in lines {
+            out.push_str(&l);
             out.push('\n');
         }
     }
     out
+}
+
+/// A location log as what it says now: the newest line of each UUID
+/// (`T STATUS UUID`, in UUID order). How the lines are laid out (older
+/// lines kept, their order) depends on when a server's commit met a push
+/// to it, for the reference's server as for ours.
+fn current_locations(body: &str) -> Vec<String> {
+    let mut newest: std::collections::BTreeMap<&str, (f64, &str)> = Default::default();
+    for l in body.lines() {
+        let mut w = l.split(' ');
+        let (Some(ts), Some(status), Some(uuid)) = (w.next(), w.next(), w.next()) else {
+            continue;
+        };
+        let t = ts.trim_end_matches('s').parse::<f64>().unwrap_or(0.0);
+        if newest.get(uuid).is_none_or(|(old, _)| t > *old) {
+            newest.insert(uuid, (t, status));
+        }
+    }
+    newest
+        .into_iter()
+        .map(|(u, (_, status))| format!("T {status} {u}"))
+        .collect()
 }
 
 /// A [`net`] whose `origin` is served by `shell`, then a fixed sequence of

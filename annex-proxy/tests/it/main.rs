@@ -716,18 +716,28 @@ fn a_git_clone_goes_through_the_relay() {
     // The server's answers, to git.
     let in_path = fifo_in.clone();
     let from_server = std::thread::spawn(move || {
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .open(&in_path)
-            .expect("open in");
+        let mut f = Some(
+            std::fs::OpenOptions::new()
+                .write(true)
+                .open(&in_path)
+                .expect("open in"),
+        );
+        // The first CONNECTDONE ends git's side (the pipe to it closed);
+        // the server's messages are then read to its end, so that it never
+        // writes into a closed connection.
+        let mut done = None;
         loop {
             match r.read_message() {
                 Ok(Some(Message::Data(n))) => {
-                    r.read_data(n, &mut f, &mut |_| {}).expect("relay data");
+                    let Some(f) = f.as_mut() else { return None };
+                    r.read_data(n, f, &mut |_| {}).expect("relay data");
                     f.flush().expect("flush");
                 }
-                Ok(Some(Message::ConnectDone(code))) => return Some(code),
-                _ => return None,
+                Ok(Some(Message::ConnectDone(code))) => {
+                    f = None;
+                    done.get_or_insert(code);
+                }
+                _ => return done,
             }
         }
     });
