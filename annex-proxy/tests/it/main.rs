@@ -729,7 +729,7 @@ fn a_git_clone_goes_through_the_relay() {
         loop {
             match r.read_message() {
                 Ok(Some(Message::Data(n))) => {
-                    let Some(f) = f.as_mut() else { return None };
+                    let f = f.as_mut()?;
                     r.read_data(n, f, &mut |_| {}).expect("relay data");
                     f.flush().expect("flush");
                 }
