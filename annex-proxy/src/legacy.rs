@@ -112,8 +112,22 @@ pub(crate) fn check_uuid(expected: Option<&str>, found: &Uuid) -> Result<(), She
     }
 }
 
-fn open(path: &Path) -> Result<LocalGitRemote, ShellError> {
-    LocalGitRemote::open("here", path, None, 0.0).map_err(|e| ShellError::Failed(e.to_string()))
+/// The repository at `path`, whose UUID must be the one the client
+/// expects (`--uuid`), when it names one.
+fn open(path: &Path, o: &Options) -> Result<LocalGitRemote, ShellError> {
+    let repo = LocalGitRemote::open("here", path, None, 0.0)
+        .map_err(|e| ShellError::Failed(e.to_string()))?;
+    check_uuid(o.uuid.as_deref(), repo.uuid())?;
+    Ok(repo)
+}
+
+/// The one key `recvkey` and `sendkey` act on (the first given; `None`
+/// for none).
+fn first_key(o: &Options) -> Result<Option<Key>, ShellError> {
+    o.args
+        .first()
+        .map(|k| parse_key(k).ok_or_else(|| ShellError::Failed("bad key".into())))
+        .transpose()
 }
 
 fn parse_key(s: &str) -> Option<Key> {
@@ -122,8 +136,7 @@ fn parse_key(s: &str) -> Option<Key> {
 
 /// `inannex KEY...`: the exit code.
 pub(crate) fn inannex(path: &Path, o: &Options) -> Result<i32, ShellError> {
-    let repo = open(path)?;
-    check_uuid(o.uuid.as_deref(), repo.uuid())?;
+    let repo = open(path, o)?;
     for k in &o.args {
         let key = parse_key(k).ok_or_else(|| ShellError::Failed("bad key".into()))?;
         match present_unless_removing(repo.object_store(), &key) {
@@ -156,8 +169,7 @@ fn present_unless_removing(store: &annex_core::objects::ObjectStore, key: &Key) 
 
 /// `dropkey [--force] [--json] KEY...`: the exit code.
 pub(crate) fn dropkey(path: &Path, o: &Options) -> Result<i32, ShellError> {
-    let repo = open(path)?;
-    check_uuid(o.uuid.as_deref(), repo.uuid())?;
+    let repo = open(path, o)?;
     if !o.force {
         return Err(ShellError::Failed(
             "dropkey can cause data loss; use --force if you're sure you want to do this".into(),
@@ -302,12 +314,10 @@ pub(crate) fn recvkey(
     remote: Option<&str>,
     rsync_words: &[String],
 ) -> Result<i32, ShellError> {
-    let repo = open(path)?;
-    check_uuid(o.uuid.as_deref(), repo.uuid())?;
-    let Some(k) = o.args.first() else {
+    let repo = open(path, o)?;
+    let Some(key) = first_key(o)? else {
         return Ok(0);
     };
-    let key = parse_key(k).ok_or_else(|| ShellError::Failed("bad key".into()))?;
     let Ok(t) = start_transfer(&repo, remote, Direction::Download, &key) else {
         return Ok(1);
     };
@@ -359,12 +369,10 @@ pub(crate) fn sendkey(
     remote: Option<&str>,
     rsync_words: &[String],
 ) -> Result<i32, ShellError> {
-    let repo = open(path)?;
-    check_uuid(o.uuid.as_deref(), repo.uuid())?;
-    let Some(k) = o.args.first() else {
+    let repo = open(path, o)?;
+    let Some(key) = first_key(o)? else {
         return Ok(0);
     };
-    let key = parse_key(k).ok_or_else(|| ShellError::Failed("bad key".into()))?;
     let store = repo.object_store();
     // Held while sending, so that no drop takes the content mid-way.
     let lock = content::lock_shared(store, &key).ok();
