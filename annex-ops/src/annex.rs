@@ -79,6 +79,9 @@ pub struct Annex {
     globals: Mutex<Option<Arc<GlobalLogs>>>,
     preferred: Mutex<HashMap<Uuid, Option<Expr>>>,
     lock_notes: Mutex<Vec<String>>,
+    /// Uploads a remote was seen to have just after the queue ran them
+    /// ([`Annex::confirm_uploads`]), consumed by [`Annex::put`].
+    pub(crate) confirmed: Mutex<std::collections::HashSet<(Uuid, Key)>>,
 }
 
 impl std::fmt::Debug for Annex {
@@ -126,6 +129,7 @@ impl Annex {
             globals: Mutex::new(None),
             preferred: Mutex::new(HashMap::new()),
             lock_notes: Mutex::new(Vec::new()),
+            confirmed: Mutex::new(std::collections::HashSet::new()),
         })
     }
 

@@ -1,7 +1,8 @@
 //! Putting content on a remote (`copy --to`, `move --to`): uploaded unless
 //! the remote has it already, and, moving, dropped here afterwards.
 
-use annex_core::remote::RemoteError;
+use annex_core::key::Key;
+use annex_core::remote::{Remote, RemoteError};
 use annex_core::transfer::Direction;
 
 use crate::annex::{Annex, AnnexError};
@@ -75,6 +76,21 @@ impl Annex {
         Ok(true)
     }
 
+    /// Asks `remote` at once (one round trip over a connection) whether
+    /// it has the keys the [queue](crate::queue) uploaded to it: a
+    /// [`put`](Annex::put) of one of them that it has then needs no
+    /// question of its own. Keys it does not have are left for `put` to
+    /// ask again (and fail).
+    pub fn confirm_uploads(&self, remote: &dyn Remote, keys: &[&Key]) {
+        let answers = remote.check_present_many(keys);
+        let mut confirmed = self.confirmed.lock().unwrap_or_else(|p| p.into_inner());
+        for (key, answer) in keys.iter().zip(answers) {
+            if matches!(answer, Ok(true)) {
+                confirmed.insert((remote.uuid().clone(), (*key).clone()));
+            }
+        }
+    }
+
     /// Puts `item` (that the caller [wants](Annex::wants_put)) on the
     /// remote. `uploaded`: the [queue](crate::queue) already uploaded it;
     /// it is recorded now, once the remote is seen to have it (else the
@@ -98,7 +114,12 @@ impl Annex {
             // The caller's word is not enough to record the copy (a move
             // then drops here without counting copies): the remote must
             // have the content now.
-            if !matches!(remote.check_present(&item.key), Ok(true)) {
+            let confirmed = self
+                .confirmed
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&(remote.uuid().clone(), item.key.clone()));
+            if !confirmed && !matches!(remote.check_present(&item.key), Ok(true)) {
                 obs.warning(&Warning::Message(
                     "the upload could not be confirmed: the remote does not have the content",
                 ));

@@ -495,8 +495,9 @@ impl Server {
         let mut buf = std::io::BufWriter::with_capacity(1 << 20, &mut out);
         r.read_data(len, &mut buf, &mut |_| {})?;
         buf.flush().map_err(io_err("write", tmp))?;
-        drop(buf);
-        out.sync_all().map_err(io_err("sync", tmp))?;
+        // Not synced here: admitting it into the store syncs it (when
+        // the store syncs at all) before the rename, and a partial file
+        // left for a resume is hashed whole before it is admitted.
         Ok(())
     }
 

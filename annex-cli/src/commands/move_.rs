@@ -2,6 +2,7 @@
 //! (`--from`) a remote; a move drops the source copy afterwards when that
 //! keeps enough copies.
 
+use annex_core::key::Key;
 use annex_core::transfer::Direction;
 use annex_ops::drop::DropOutcome;
 use annex_ops::get::{FromOptions, FromOutcome};
@@ -92,19 +93,32 @@ pub fn run_mode(args: Args, mode: Mode) -> Result<(), CommandError> {
         if let Some(remote) = entry.usable() {
             let items = env.items(&args.sel, &mut reporter)?;
             for chunk in items.chunks(jobs * 8) {
-                let mut plan = Vec::new();
+                let mut wanted = Vec::new();
                 for (i, item) in chunk.iter().enumerate() {
                     if env.session.store.has(&item.key)
                         && (!args.sel.auto
                             || mode == Mode::Move
                             || env.auto_wants_copy(item, entry.uuid.as_ref())?)
-                        && matches!(remote.check_present(&item.key), Ok(false))
                     {
-                        plan.push(xfer::Planned { index: i, remote });
+                        wanted.push(i);
                     }
                 }
+                // The remote is asked about the whole chunk at once.
+                let keys: Vec<&Key> = wanted.iter().map(|&i| &chunk[i].key).collect();
+                let plan: Vec<xfer::Planned<'_>> = wanted
+                    .iter()
+                    .zip(remote.check_present_many(&keys))
+                    .filter(|(_, there)| matches!(there, Ok(false)))
+                    .map(|(&index, _)| xfer::Planned { index, remote })
+                    .collect();
                 let command = if mode == Mode::Move { "move" } else { "copy" };
                 let done = xfer::run_parallel(&env, chunk, &plan, Direction::Upload, jobs, command);
+                let uploaded: Vec<&Key> = plan
+                    .iter()
+                    .filter(|p| done[p.index])
+                    .map(|p| &chunk[p.index].key)
+                    .collect();
+                env.confirm_uploads(remote, &uploaded);
                 // Keys this chunk moved away: another file of the same key
                 // is shown as moved too, as git-annex's concurrent moves
                 // show it (checked against the reference).

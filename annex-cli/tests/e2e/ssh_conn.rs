@@ -2,8 +2,8 @@
 //! sshd on 127.0.0.1 with plain `ssh` (not git's): connection caching
 //! under `.git/annex/ssh/`, `annex.sshcaching=false`, `-J2` over two P2P
 //! connections, an interrupted download resumed, an upload resumed from
-//! the server's offset, and a drop under a lock on another remote sent
-//! as `REMOVE-BEFORE`.
+//! the server's offset, a drop under a lock on another remote sent as
+//! `REMOVE-BEFORE`, and `copy -J` asking about a chunk of keys at once.
 //!
 //! The server side runs a wrapper as `remote.NAME.annex-shell`: it notes
 //! `$SSH_CONNECTION` (the client's address and port: one per TCP
@@ -77,6 +77,10 @@ struct Served {
     cut: PathBuf,
     /// When it exists, p2pstdio waits this long (seconds) before serving.
     delay: PathBuf,
+    /// When it exists, holds N: the first answer to a `CHECKPRESENT` is
+    /// held back until N of them came in (at most 10 s; `GATE.late`
+    /// tells it did not happen).
+    gate: PathBuf,
 }
 
 impl Served {
@@ -103,12 +107,27 @@ impl Served {
             input_log: top.join(format!("{name}.in")),
             cut: top.join(format!("{name}.cut")),
             delay: top.join(format!("{name}.delay")),
+            gate: top.join(format!("{name}.gate")),
         };
         let script = format!(
             "#!/bin/sh\n\
              echo \"$SSH_CONNECTION $1\" >> '{conn}'\n\
              if [ \"$1\" = p2pstdio ] && [ -e '{delay}' ]; then sleep \"$(cat '{delay}')\"; fi\n\
-             if [ \"$1\" = p2pstdio ] && [ -e '{cut}' ]; then\n\
+             if [ \"$1\" = p2pstdio ] && [ -e '{gate}' ]; then\n\
+               tee -a '{input}' | '{real}' \"$@\" | {{\n\
+                 held=0\n\
+                 while IFS= read -r line; do\n\
+                   case \"$held$line\" in 0SUCCESS*|0FAILURE*)\n\
+                     held=1; i=0\n\
+                     while [ \"$(grep -c '^CHECKPRESENT ' '{input}')\" -lt \"$(cat '{gate}')\" ]; do\n\
+                       i=$((i+1)); if [ $i -ge 100 ]; then echo late > '{gate}.late'; break; fi\n\
+                       sleep 0.1\n\
+                     done;;\n\
+                   esac\n\
+                   printf '%s\\n' \"$line\"\n\
+                 done\n\
+               }}\n\
+             elif [ \"$1\" = p2pstdio ] && [ -e '{cut}' ]; then\n\
                tee -a '{input}' | '{real}' \"$@\" | (stdbuf -o0 head -c \"$(cat '{cut}')\"; kill 0)\n\
              else\n\
                tee -a '{input}' | '{real}' \"$@\"\n\
@@ -116,6 +135,7 @@ impl Served {
             conn = s.conn_log.display(),
             delay = s.delay.display(),
             cut = s.cut.display(),
+            gate = s.gate.display(),
             input = s.input_log.display(),
             real = real.display(),
         );
@@ -487,4 +507,70 @@ fn an_unreachable_ssh_remote_is_tried_once_per_command() {
     assert!(!out.status.success(), "{out:?}");
     let runs = std::fs::read_to_string(&log).unwrap_or_default();
     assert_eq!(runs.lines().count(), 1, "shell runs: {runs:?}; {out:?}");
+}
+
+/// `copy -J3 --to` asks the remote about a whole chunk of keys in one
+/// write (the `CHECKPRESENT`s follow each other before any answer is
+/// read, and before any `PUT`), uploads what it lacks, and ends as the
+/// reference's `copy -J3 --to` does: the same results and locations.
+#[test]
+fn copy_jobs_asks_presence_of_a_chunk_at_once() {
+    let sshd = Sshd::start();
+    let top = tempfile::tempdir().expect("temp dir");
+    let fs = files(5, 1000);
+    let srv = Served::new(top.path(), "srv", SRV_UUID, &as_refs(&fs));
+    let names: Vec<&str> = fs.iter().map(|(n, _)| n.as_str()).collect();
+    let mut results = Vec::new();
+    for (program, dir) in [
+        (ours_bin(), "ours"),
+        (support::reference_git_annex(), "theirs"),
+    ] {
+        let cli = client(&sshd, top.path(), dir, &srv);
+        let mut get = vec!["get"];
+        get.extend(&names);
+        assert!(run(program, &cli, &get).status.success(), "{dir}: get");
+        // The server loses three of them; the client's log still says
+        // it has them all.
+        support::annex(&srv.repo, &["drop", "--force", "f0", "f2", "f4"]);
+        srv.reset_logs();
+        // Ours must ask all five before it reads an answer; the
+        // reference asks one at a time.
+        if dir == "ours" {
+            std::fs::write(&srv.gate, "5").expect("gate");
+        }
+        let mut args = vec!["copy", "-J3", "--to", "origin", "--json"];
+        args.extend(&names);
+        let out = run(program, &cli, &args);
+        let _ = std::fs::remove_file(&srv.gate);
+        assert!(out.status.success(), "{dir}: {out:?}");
+        if dir == "ours" {
+            assert!(
+                !top.path().join("srv.gate.late").exists(),
+                "the questions were asked one at a time"
+            );
+            let input = srv.input();
+            let first: Vec<&str> = input
+                .lines()
+                .filter(|l| l.starts_with("CHECKPRESENT ") || l.starts_with("PUT "))
+                .take(5)
+                .collect();
+            assert!(
+                first.iter().all(|l| l.starts_with("CHECKPRESENT ")),
+                "five questions before any upload: {input}"
+            );
+            assert_eq!(input.matches("PUT ").count(), 3, "{input}");
+        }
+        let mut json: Vec<String> = text(&out.stdout).lines().map(str::to_string).collect();
+        json.sort();
+        let whereis = run(program, &cli, &["whereis", "--json"]);
+        let have: Vec<bool> = names
+            .iter()
+            .map(|n| {
+                let r = run(program, &srv.repo, &["find", "--in=here", n]);
+                !r.stdout.is_empty()
+            })
+            .collect();
+        results.push((json, text(&whereis.stdout), have));
+    }
+    assert_eq!(results[0], results[1], "ours, the reference's");
 }

@@ -104,6 +104,13 @@ pub trait Remote: Send + Sync + std::fmt::Debug {
     /// Whether the remote has the key's content now. `Err` when it cannot
     /// tell (git-annex's `checkPresent`).
     fn check_present(&self, key: &Key) -> Result<bool, RemoteError>;
+    /// [`check_present`](Remote::check_present) of several keys, one
+    /// answer each in order. A remote reached over a connection asks them
+    /// all before reading the answers (one round trip for the lot, not one
+    /// a key); the others ask one at a time.
+    fn check_present_many(&self, keys: &[&Key]) -> Vec<Result<bool, RemoteError>> {
+        keys.iter().map(|k| self.check_present(k)).collect()
+    }
     /// Copies the key's content into `dest`, resuming from what `dest`
     /// holds; `our_uuid` is the receiving repository, `file` the associated
     /// file. The content is hashed while copied and checked against the

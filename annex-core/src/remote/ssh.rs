@@ -927,6 +927,35 @@ impl Remote for SshRemote {
         })
     }
 
+    fn check_present_many(&self, keys: &[&Key]) -> Vec<Result<bool, RemoteError>> {
+        let mut out = Vec::with_capacity(keys.len());
+        // Asked in slices, so that the answers waiting to be read stay
+        // far below what the pipes and ssh's channel window hold.
+        for slice in keys.chunks(256) {
+            let answers = self.with_conn(|c| {
+                for key in slice {
+                    c.w.send(&Message::CheckPresent((*key).clone()))
+                        .map_err(|e| self.proto(e))?;
+                }
+                let mut answers = Vec::with_capacity(slice.len());
+                for _ in slice {
+                    match self.success(c) {
+                        // The connection is out of step: no answer after
+                        // this one can be trusted.
+                        Err(e @ RemoteError::Unavailable { .. }) => return Err(e),
+                        other => answers.push(other),
+                    }
+                }
+                Ok(answers)
+            });
+            match answers {
+                Ok(a) => out.extend(a),
+                Err(_) => out.extend(slice.iter().map(|k| self.check_present(k))),
+            }
+        }
+        out
+    }
+
     fn retrieve(
         &self,
         key: &Key,

@@ -240,6 +240,13 @@ impl Remote for Gated {
         self.read()?;
         self.inner.check_present(key)
     }
+    fn check_present_many(&self, keys: &[&crate::key::Key]) -> Vec<Result<bool, RemoteError>> {
+        if self.read().is_err() {
+            // Each answer is the refusal, as check_present gives it.
+            return keys.iter().map(|k| self.check_present(k)).collect();
+        }
+        self.inner.check_present_many(keys)
+    }
     fn retrieve(
         &self,
         key: &crate::key::Key,
