@@ -30,6 +30,7 @@
 //! `gcryptsetup` is refused, naming itself.
 
 use std::ffi::OsString;
+use std::os::fd::AsFd;
 use std::path::{Component, Path, PathBuf};
 
 use crate::legacy;
@@ -550,7 +551,16 @@ fn p2pstdio(path: &Path, params: &[String], mode: ServerMode) -> Result<i32, She
             found: format!("UUID {}", server.uuid()),
         });
     }
-    let stdout = std::io::stdout().lock();
+    // Written to directly (the standard output's line buffering would
+    // look for newlines in the content and split its writes), through a
+    // larger pipe where it is one (Linux).
+    let stdout = std::io::stdout()
+        .as_fd()
+        .try_clone_to_owned()
+        .map(std::fs::File::from)
+        .map_err(|e| ShellError::Session(e.to_string()))?;
+    #[cfg(target_os = "linux")]
+    let _ = rustix::pipe::fcntl_setpipe_size(&stdout, 1 << 20);
     server
         .serve(std::io::stdin(), stdout)
         .map_err(|e| ShellError::Session(e.to_string()))?;

@@ -68,8 +68,13 @@ pub struct P2pReader<R> {
 impl<R: Read> P2pReader<R> {
     /// Reads from `inner`, buffered.
     pub fn new(inner: R) -> P2pReader<R> {
+        P2pReader::with_capacity(1 << 16, inner)
+    }
+
+    /// Reads from `inner` through a buffer of `capacity` bytes.
+    pub fn with_capacity(capacity: usize, inner: R) -> P2pReader<R> {
         P2pReader {
-            inner: BufReader::with_capacity(1 << 16, inner),
+            inner: BufReader::with_capacity(capacity, inner),
         }
     }
 
@@ -204,7 +209,12 @@ impl<W: Write> P2pWriter<W> {
             what: "sending data",
             source,
         };
-        let mut buf = vec![0u8; 1 << 16];
+        let mut buf = vec![
+            0u8;
+            (1 << 20)
+                .min(usize::try_from(len).unwrap_or(usize::MAX))
+                .max(1)
+        ];
         let mut sent: u64 = 0;
         while sent < len {
             let want = buf

@@ -767,8 +767,15 @@ impl SshRemote {
         let (Some(out), Some(inp)) = (child.stdout.take(), child.stdin.take()) else {
             return Err(self.unavailable("ssh has no pipes"));
         };
+        // Larger pipes (Linux), read in larger pieces: a large transfer
+        // then wakes this process, and ssh, far less often.
+        #[cfg(target_os = "linux")]
+        {
+            let _ = rustix::pipe::fcntl_setpipe_size(&out, PIPE_SIZE);
+            let _ = rustix::pipe::fcntl_setpipe_size(&inp, PIPE_SIZE);
+        }
         let mut c = Conn {
-            r: P2pReader::new(out),
+            r: P2pReader::with_capacity(PIPE_SIZE, out),
             w: P2pWriter::new(Batched::new(inp)),
             version: 0,
             _child: Reaper(child),
@@ -867,22 +874,65 @@ pub fn remove_deadline(theirs: u64, end: SystemTime, now: SystemTime) -> Option<
 }
 
 /// A sink that hashes what it writes.
-struct HashingWriter<'h, W> {
-    inner: W,
-    hasher: Option<&'h mut crate::backend::ContentHasher>,
+/// The size asked for the pipes to and from ssh, and of the buffer the
+/// answers are read into.
+const PIPE_SIZE: usize = 1 << 20;
+
+/// The size of the pieces [`PieceSender`] hands over.
+const PIECE: usize = 1 << 20;
+
+/// A writer that gathers what it is given into pieces of [`PIECE`] bytes
+/// and sends each to another thread (which sends the buffer back to be
+/// used again); `flush` sends what is gathered. A write fails once that
+/// thread is gone.
+struct PieceSender {
+    piece: Vec<u8>,
+    tx: Option<std::sync::mpsc::SyncSender<Vec<u8>>>,
+    back: std::sync::mpsc::Receiver<Vec<u8>>,
 }
 
-impl<W: std::io::Write> std::io::Write for HashingWriter<'_, W> {
+impl PieceSender {
+    fn send(&mut self) -> std::io::Result<()> {
+        if self.piece.is_empty() {
+            return Ok(());
+        }
+        let next = self
+            .back
+            .try_recv()
+            .map(|mut v| {
+                v.clear();
+                v
+            })
+            .unwrap_or_else(|_| Vec::with_capacity(PIECE));
+        let full = std::mem::replace(&mut self.piece, next);
+        let gone = || std::io::Error::other("the writing thread is gone");
+        self.tx
+            .as_ref()
+            .ok_or_else(gone)?
+            .send(full)
+            .map_err(|_| gone())
+    }
+}
+
+impl std::io::Write for PieceSender {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        if let Some(h) = self.hasher.as_mut() {
-            h.update(&buf[..n]);
+        let n = buf.len().min(PIECE - self.piece.len());
+        self.piece.extend_from_slice(&buf[..n]);
+        if self.piece.len() == PIECE {
+            self.send()?;
         }
         Ok(n)
     }
 
     fn flush(&mut self) -> std::io::Result<()> {
-        self.inner.flush()
+        self.send()
+    }
+}
+
+impl Drop for PieceSender {
+    fn drop(&mut self) {
+        // The thread ends once the channel is closed.
+        self.tx.take();
     }
 }
 
@@ -1023,16 +1073,44 @@ impl Remote for SshRemote {
             out.seek(SeekFrom::Start(have))
                 .map_err(|e| io("write", dest, e))?;
             progress(have);
-            {
-                let buf = std::io::BufWriter::with_capacity(1 << 20, &mut out);
-                let mut sink = HashingWriter {
-                    inner: buf,
-                    hasher: hasher.as_mut(),
+            // Written and hashed on a thread of its own, so that the
+            // connection is read on while a piece is hashed: ssh is never
+            // held up by the hashing (with a core to spare, the transfer
+            // goes at the connection's speed).
+            let (received, written) = std::thread::scope(|scope| {
+                let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(4);
+                let (back_tx, back_rx) = std::sync::mpsc::channel::<Vec<u8>>();
+                let file = &mut out;
+                let mut h = hasher.as_mut();
+                let worker = scope.spawn(move || -> std::io::Result<()> {
+                    let mut result = Ok(());
+                    for piece in rx {
+                        if result.is_ok() {
+                            result = std::io::Write::write_all(file, &piece);
+                            if let Some(h) = h.as_mut() {
+                                h.update(&piece);
+                            }
+                        }
+                        let _ = back_tx.send(piece);
+                    }
+                    result
+                });
+                let mut sink = PieceSender {
+                    piece: Vec::with_capacity(PIECE),
+                    tx: Some(tx),
+                    back: back_rx,
                 };
-                c.r.read_data(len, &mut sink, &mut |n| progress(have + n))
-                    .map_err(|e| self.proto(e))?;
-                std::io::Write::flush(&mut sink.inner).map_err(|e| io("write", dest, e))?;
-            }
+                let received = c.r.read_data(len, &mut sink, &mut |n| progress(have + n));
+                let sent = std::io::Write::flush(&mut sink);
+                drop(sink);
+                let written = worker
+                    .join()
+                    .unwrap_or_else(|_| Err(std::io::Error::other("the writing thread failed")))
+                    .and(sent);
+                (received, written)
+            });
+            written.map_err(|e| io("write", dest, e))?;
+            received.map_err(|e| self.proto(e))?;
             drop(out);
             let valid = if c.version >= 1 {
                 match c.recv().map_err(|e| self.proto(e))? {

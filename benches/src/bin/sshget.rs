@@ -7,8 +7,10 @@
 //! plain ssh. Each round, untimed: the clone's copy dropped and an ssh
 //! master started on the socket git-annex uses for that host
 //! (`.git/annex/ssh/127.0.0.1!PORT`); timed: `ssh -S SOCKET ... cat
-//! OBJECT > /dev/null` (the same bytes through the same connection), then `get` (which finds the master up and uses it,
-//! and stops it at its end, as git-annex does). Prints the medians.
+//! OBJECT > COPY` (the same bytes through the same connection into a file
+//! on the same disk as the clone; `--cat-to-null`: into /dev/null), then
+//! `get` (which finds the master up and uses it, and stops it at its end,
+//! as git-annex does). Prints the medians.
 //!
 //! ```text
 //! cargo build --release -p annex-cli -p benches
@@ -45,6 +47,9 @@ struct Args {
     /// Do not time the reference's `get`.
     #[arg(long)]
     no_reference: bool,
+    /// `cat` into /dev/null instead of into a file on the clone's disk.
+    #[arg(long)]
+    cat_to_null: bool,
 }
 
 fn main() {
@@ -177,11 +182,18 @@ fn run(args: &Args) -> Result<(), CompareError> {
             // The lock file git-annex keeps beside its sockets.
             std::fs::write(sockets.join(format!("{host}!{port}.lock")), b"")
                 .map_err(|e| CompareError::io(&sockets, e))?;
-            // Into /dev/null: what get must beat is the connection alone
-            // (and the disk here is short of room for a second copy).
+            // Into a file beside the clone, as get makes one (or, with
+            // --cat-to-null, into /dev/null: the connection alone).
+            let copy = cli.with_extension("cat-copy");
             let mut cat = ssh(&["-T", host, &format!("cat '{}'", object.display())]);
-            cat.stdout(Stdio::null());
+            if args.cat_to_null {
+                cat.stdout(Stdio::null());
+            } else {
+                let f = std::fs::File::create(&copy).map_err(|e| CompareError::io(&copy, e))?;
+                cat.stdout(f);
+            }
             let c = timed(cat, "ssh cat")?;
+            let _ = std::fs::remove_file(&copy);
             let mut get = match imp {
                 Impl::Ours => {
                     let mut g = tools.command(&tools.ours);
