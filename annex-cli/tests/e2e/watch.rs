@@ -1,0 +1,291 @@
+//! End-to-end tests of `watch`: the real daemon started on a temporary
+//! repository, changes made while it runs, the commits awaited with a
+//! bounded poll, then `--stop`; the reference's `fsck` checks the result,
+//! and the reference's daemon and ours see each other's pid file lock.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use crate::support;
+
+/// Polls `check` every 100 ms for up to `secs` seconds.
+fn wait_for(secs: u64, what: &str, mut check: impl FnMut() -> bool) {
+    let end = Instant::now() + Duration::from_secs(secs);
+    while Instant::now() < end {
+        if check() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("timed out waiting for {what}");
+}
+
+fn repo() -> tempfile::TempDir {
+    let d = support::new_git_repo();
+    let out = crate::ours(d.path(), &["init", "watched"]);
+    assert!(out.status.success(), "init: {out:?}");
+    d
+}
+
+/// The daemon's pid, from its pid file.
+fn daemon_pid(d: &Path) -> Option<i32> {
+    std::fs::read_to_string(d.join(".git/annex/daemon.pid"))
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+fn alive(pid: i32) -> bool {
+    // A zombie is gone for our purposes.
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+        !s.rsplit(')')
+            .next()
+            .unwrap_or("")
+            .trim_start()
+            .starts_with('Z')
+    })
+}
+
+/// Starts our daemon and waits until its pid file names a live process
+/// and its startup scan is complete.
+fn start(d: &Path) -> i32 {
+    let out = crate::ours(d, &["watch"]);
+    assert!(out.status.success(), "watch: {out:?}");
+    wait_for(20, "the daemon's startup", || {
+        daemon_pid(d).is_some_and(alive)
+            && std::fs::read_to_string(d.join(".git/annex/daemon.status"))
+                .is_ok_and(|s| s.contains("scanComplete:True"))
+    });
+    daemon_pid(d).expect("pid")
+}
+
+fn stop(d: &Path, pid: i32) {
+    let out = crate::ours(d, &["watch", "--stop"]);
+    assert!(out.status.success(), "watch --stop: {out:?}");
+    wait_for(20, "the daemon to stop", || !alive(pid));
+}
+
+/// The daemon's commits (subjects `git-annex in ...`).
+fn daemon_commits(d: &Path) -> Vec<String> {
+    support::git(d, &["log", "--format=%H %s"])
+        .lines()
+        .filter(|l| l.ends_with(" git-annex in watched"))
+        .map(|l| l.split(' ').next().unwrap_or("").to_string())
+        .collect()
+}
+
+/// Whether HEAD (once there is one) has `path`.
+fn committed(d: &Path, path: &str) -> bool {
+    let mut cmd = Command::new("git");
+    support::hermetic(&mut cmd).current_dir(d).args([
+        "ls-tree",
+        "-r",
+        "--name-only",
+        "HEAD",
+        "--",
+        path,
+    ]);
+    cmd.output()
+        .is_ok_and(|o| o.status.success() && !o.stdout.is_empty())
+}
+
+fn fsck_clean(d: &Path) {
+    let out = support::annex_output(d, &["fsck", "--quiet"], None);
+    assert!(out.status.success(), "reference fsck: {out:?}");
+}
+
+#[test]
+fn watch_commits_a_burst_as_one_commit_then_edits_deletes_and_renames() {
+    let r = repo();
+    let d = r.path();
+    let pid = start(d);
+    for i in 0..30 {
+        std::fs::write(d.join(format!("f{i}")), format!("content {i}\n")).expect("write");
+    }
+    std::fs::create_dir_all(d.join("sub")).expect("mkdir");
+    std::fs::write(d.join("sub/inner"), "inner\n").expect("write");
+    std::fs::write(d.join(".gitignore"), "ignored*\n").expect("write");
+    std::fs::write(d.join("ignored1"), "not for git\n").expect("write");
+    wait_for(30, "the burst's commit", || {
+        committed(d, "f29") && committed(d, "sub/inner") && committed(d, ".gitignore")
+    });
+    let commits = daemon_commits(d);
+    assert_eq!(commits.len(), 1, "one commit for the burst: {commits:?}");
+    assert!(!committed(d, "ignored1"), "gitignored files are left alone");
+    // Added unlocked, as the reference's assistant adds; .gitignore to git.
+    let ptr = support::git(d, &["show", "HEAD:f0"]);
+    assert!(ptr.starts_with("/annex/objects/SHA256E-"), "{ptr}");
+    assert_eq!(support::git(d, &["show", "HEAD:.gitignore"]), "ignored*\n");
+
+    // An edit, a deletion and a rename.
+    std::fs::write(d.join("f1"), "changed\n").expect("write");
+    std::fs::remove_file(d.join("f2")).expect("rm");
+    std::fs::rename(d.join("f3"), d.join("sub/f3")).expect("mv");
+    wait_for(30, "the edit's commit", || {
+        committed(d, "sub/f3") && !committed(d, "f2") && !committed(d, "f3") && {
+            let p = support::git(d, &["show", "HEAD:f1"]);
+            p.contains("-s8--")
+        }
+    });
+    // A whole directory deleted.
+    std::fs::remove_dir_all(d.join("sub")).expect("rm -r");
+    wait_for(30, "the directory's removal", || !committed(d, "sub"));
+    stop(d, pid);
+    assert_eq!(
+        support::git(d, &["status", "--porcelain", "--untracked-files=no"]),
+        ""
+    );
+    fsck_clean(d);
+}
+
+#[test]
+fn watch_startup_scan_finds_what_changed_while_stopped() {
+    let r = repo();
+    let d = r.path();
+    std::fs::write(d.join("kept"), "kept\n").expect("write");
+    std::fs::write(d.join("gone"), "gone\n").expect("write");
+    let pid = start(d);
+    wait_for(30, "the first commit", || {
+        committed(d, "kept") && committed(d, "gone")
+    });
+    stop(d, pid);
+    std::fs::write(d.join("new"), "new\n").expect("write");
+    std::fs::remove_file(d.join("gone")).expect("rm");
+    std::fs::write(d.join("kept"), "kept, edited\n").expect("write");
+    let pid = start(d);
+    wait_for(30, "the scan's commit", || {
+        committed(d, "new")
+            && !committed(d, "gone")
+            && support::git(d, &["show", "HEAD:kept"]).contains("-s13--")
+    });
+    stop(d, pid);
+    fsck_clean(d);
+}
+
+#[test]
+fn watch_does_not_ingest_a_file_still_open_for_writing() {
+    let r = repo();
+    let d = r.path();
+    let pid = start(d);
+    let mut slow = std::fs::File::create(d.join("slow")).expect("create");
+    slow.write_all(b"first half\n").expect("write");
+    slow.flush().expect("flush");
+    // A file written after the slow one was opened, committed while the
+    // slow one is still open: the slow one must not be in that commit.
+    std::fs::write(d.join("marker"), "marker\n").expect("write");
+    wait_for(30, "the marker's commit", || committed(d, "marker"));
+    // A few more of the committer's rounds while the writer is open.
+    let log = d.join(".git/annex/daemon.log");
+    let rounds = Instant::now();
+    wait_for(10, "three seconds with the writer open", || {
+        rounds.elapsed() > Duration::from_secs(3)
+    });
+    assert!(
+        !committed(d, "slow"),
+        "a file open for writing was committed"
+    );
+    slow.write_all(b"second half\n").expect("write");
+    drop(slow);
+    wait_for(30, "the slow file's commit", || committed(d, "slow"));
+    let ptr = support::git(d, &["show", "HEAD:slow"]);
+    assert!(ptr.contains("-s23--"), "the whole file, not half: {ptr}");
+    stop(d, pid);
+    fsck_clean(d);
+    assert!(log.exists());
+}
+
+#[test]
+fn watch_pid_lock_interoperates_with_the_reference() {
+    let r = repo();
+    let d = r.path();
+    // Ours running: the reference refuses a second daemon and stops ours.
+    let pid = start(d);
+    let out = support::annex_output(d, &["watch"], None);
+    assert!(!out.status.success(), "reference started a second daemon");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("Daemon is already running."),
+        "{out:?}"
+    );
+    let out = support::annex_output(d, &["watch", "--stop"], None);
+    assert!(out.status.success(), "{out:?}");
+    wait_for(20, "the reference to stop our daemon", || !alive(pid));
+
+    // The reference's running: ours refuses and stops it.
+    let out = support::annex_output(d, &["watch"], None);
+    assert!(out.status.success(), "{out:?}");
+    wait_for(30, "the reference's daemon", || {
+        daemon_pid(d).is_some_and(alive)
+    });
+    let theirs = daemon_pid(d).expect("pid");
+    // The reference writes its pid file before locking fully: wait until
+    // the lock is seen.
+    wait_for(20, "the reference's lock", || {
+        let out = crate::ours(d, &["watch"]);
+        !out.status.success()
+            && String::from_utf8_lossy(&out.stderr).contains("Daemon is already running.")
+    });
+    stop(d, theirs);
+}
+
+#[test]
+fn watch_log_is_rotated_at_each_start() {
+    let r = repo();
+    let d = r.path();
+    let pid = start(d);
+    stop(d, pid);
+    let pid = start(d);
+    stop(d, pid);
+    assert!(d.join(".git/annex/daemon.log").exists());
+    assert!(d.join(".git/annex/daemon.log.1").exists());
+    let status = std::fs::read_to_string(d.join(".git/annex/daemon.status")).expect("status");
+    let fields: Vec<&str> = status
+        .lines()
+        .map(|l| l.split(':').next().unwrap_or(""))
+        .collect();
+    assert_eq!(
+        fields,
+        [
+            "lastRunning",
+            "scanComplete",
+            "sanityCheckRunning",
+            "lastSanityCheck"
+        ]
+    );
+}
+
+#[test]
+fn watch_reports_the_inotify_watch_limit_and_keeps_watching() {
+    let r = repo();
+    let d = r.path();
+    for i in 0..8 {
+        std::fs::create_dir_all(d.join(format!("dir{i}/deeper"))).expect("mkdir");
+    }
+    // A user namespace of our own, where the watch limit can be lowered
+    // without privileges; the daemon runs there in the foreground.
+    let mut cmd = Command::new("unshare");
+    support::hermetic(&mut cmd)
+        .current_dir(d)
+        .args(["-Ur", "sh", "-c"])
+        .arg("echo 4 > /proc/sys/user/max_inotify_watches && exec \"$0\" watch --foreground")
+        .arg(env!("CARGO_BIN_EXE_git-annex-rs"));
+    let mut child = cmd.spawn().expect("unshare");
+    let log = d.join(".git/annex/daemon.log");
+    wait_for(30, "the limit's message", || {
+        std::fs::read_to_string(&log).is_ok_and(|s| {
+            s.contains("Too many directories to watch! (Not watching")
+                && s.contains("fs.inotify.max_user_watches")
+        })
+    });
+    // Still watching the directories it could watch: the top.
+    std::fs::write(d.join("top-file"), "x\n").expect("write");
+    wait_for(30, "a commit after the limit was hit", || {
+        committed(d, "top-file")
+    });
+    let out = crate::ours(d, &["watch", "--stop"]);
+    assert!(out.status.success(), "{out:?}");
+    let st = child.wait().expect("wait");
+    assert!(!st.success(), "the daemon ends by SIGTERM");
+}
