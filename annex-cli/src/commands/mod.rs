@@ -2,6 +2,7 @@
 
 pub(crate) mod add;
 mod adjust;
+mod assist;
 mod calckey;
 mod checkpresentkey;
 mod config;
@@ -95,6 +96,8 @@ pub enum Command {
     Dead(trust::DeadArgs),
     /// Change the description of a repository.
     Describe(describe::Args),
+    /// Add files and sync changes with remotes.
+    Assist(sync::Args),
     /// Watch for changes and autocommit (a daemon).
     Watch(watch::Args),
     /// Change a special remote's configuration.
@@ -250,6 +253,7 @@ pub fn run(command: Command) -> Result<(), CommandError> {
         Command::Copy(args) => copy::run(args),
         Command::Dead(args) => trust::run_dead(args),
         Command::Describe(args) => describe::run(args),
+        Command::Assist(args) => assist::run(args),
         Command::Watch(args) => watch::run(args),
         Command::Configremote(args) => special_remotes::run_config(args),
         Command::Enableremote(args) => special_remotes::run_enable(args),

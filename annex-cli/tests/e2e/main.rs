@@ -8,6 +8,7 @@ mod support;
 
 mod add;
 mod adjust;
+mod assist;
 mod calckey;
 mod config;
 mod conflicts;
