@@ -161,10 +161,12 @@ impl Watcher {
 
     /// Turns one event into changes on `out`, watching new directories.
     pub fn handle(&mut self, event: notify::Event, out: &Sender<Change>) {
+        // As git-annex's inotify hooks: creations, removals, renames and
+        // closes after writing; not each write (a file being written is
+        // looked at once its writer closes it).
         let relevant = match event.kind {
             EventKind::Create(_) | EventKind::Remove(_) => true,
-            EventKind::Modify(ModifyKind::Metadata(_)) => false,
-            EventKind::Modify(_) => true,
+            EventKind::Modify(ModifyKind::Name(_)) => true,
             EventKind::Access(AccessKind::Close(AccessMode::Write)) => true,
             _ => false,
         };

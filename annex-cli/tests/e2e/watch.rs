@@ -39,19 +39,38 @@ fn daemon_pid(d: &Path) -> Option<i32> {
 }
 
 fn alive(pid: i32) -> bool {
-    // A zombie is gone for our purposes.
-    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+    // A zombie is gone for our purposes, once no thread of it holds a
+    // lock any more (a thread group's leader is a zombie while its other
+    // threads still exit).
+    let running = std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
         !s.rsplit(')')
             .next()
             .unwrap_or("")
             .trim_start()
             .starts_with('Z')
-    })
+    });
+    let locking = std::fs::read_to_string("/proc/locks").is_ok_and(|l| {
+        l.lines()
+            .any(|line| line.split_whitespace().nth(4) == Some(&pid.to_string()))
+    });
+    running || locking
+}
+
+/// A daemon a test started: stopped with `SIGTERM` when the test ends
+/// early (a failed assertion), so no daemon outlives its test.
+struct Daemon(i32);
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if alive(self.0) {
+            let _ = Command::new("kill").arg(self.0.to_string()).status();
+        }
+    }
 }
 
 /// Starts our daemon and waits until its pid file names a live process
 /// and its startup scan is complete.
-fn start(d: &Path) -> i32 {
+fn start(d: &Path) -> Daemon {
     let out = crate::ours(d, &["watch"]);
     assert!(out.status.success(), "watch: {out:?}");
     wait_for(20, "the daemon's startup", || {
@@ -59,10 +78,11 @@ fn start(d: &Path) -> i32 {
             && std::fs::read_to_string(d.join(".git/annex/daemon.status"))
                 .is_ok_and(|s| s.contains("scanComplete:True"))
     });
-    daemon_pid(d).expect("pid")
+    Daemon(daemon_pid(d).expect("pid"))
 }
 
-fn stop(d: &Path, pid: i32) {
+fn stop(d: &Path, daemon: Daemon) {
+    let pid = daemon.0;
     let out = crate::ours(d, &["watch", "--stop"]);
     assert!(out.status.success(), "watch --stop: {out:?}");
     wait_for(20, "the daemon to stop", || !alive(pid));
@@ -211,7 +231,7 @@ fn watch_pid_lock_interoperates_with_the_reference() {
     );
     let out = support::annex_output(d, &["watch", "--stop"], None);
     assert!(out.status.success(), "{out:?}");
-    wait_for(20, "the reference to stop our daemon", || !alive(pid));
+    wait_for(20, "the reference to stop our daemon", || !alive(pid.0));
 
     // The reference's running: ours refuses and stops it.
     let out = support::annex_output(d, &["watch"], None);
@@ -219,7 +239,7 @@ fn watch_pid_lock_interoperates_with_the_reference() {
     wait_for(30, "the reference's daemon", || {
         daemon_pid(d).is_some_and(alive)
     });
-    let theirs = daemon_pid(d).expect("pid");
+    let theirs = Daemon(daemon_pid(d).expect("pid"));
     // The reference writes its pid file before locking fully: wait until
     // the lock is seen.
     wait_for(20, "the reference's lock", || {
@@ -271,7 +291,8 @@ fn watch_reports_the_inotify_watch_limit_and_keeps_watching() {
         .args(["-Ur", "sh", "-c"])
         .arg("echo 4 > /proc/sys/user/max_inotify_watches && exec \"$0\" watch --foreground")
         .arg(env!("CARGO_BIN_EXE_git-annex-rs"));
-    let mut child = cmd.spawn().expect("unshare");
+    let child = cmd.spawn().expect("unshare");
+    let mut child = Daemon(child.id() as i32);
     let log = d.join(".git/annex/daemon.log");
     wait_for(30, "the limit's message", || {
         std::fs::read_to_string(&log).is_ok_and(|s| {
@@ -286,6 +307,51 @@ fn watch_reports_the_inotify_watch_limit_and_keeps_watching() {
     });
     let out = crate::ours(d, &["watch", "--stop"]);
     assert!(out.status.success(), "{out:?}");
-    let st = child.wait().expect("wait");
-    assert!(!st.success(), "the daemon ends by SIGTERM");
+    wait_for(20, "the daemon to stop", || !alive(child.0));
+    child.0 = 0;
+}
+
+#[test]
+fn watch_never_stages_a_key_for_content_the_file_no_longer_has() {
+    // A file rewritten in place and replaced by rename, over and over,
+    // while the daemon adds it: whatever it ingests and stages must be a
+    // key whose content is what was hashed, and the last version must end
+    // up committed.
+    let r = repo();
+    let d = r.path();
+    let pid = start(d);
+    let hot = d.join("hot");
+    let tmp = d.join(".git/hot.tmp");
+    // Big enough that hashing takes a while, rewritten a few times a
+    // second (slower than a burst, so the committer adds meanwhile).
+    let mut last = String::new();
+    for i in 0..16 {
+        last = format!("version {i}\n{}", "x".repeat(4_000_000 + i * 7));
+        if i % 2 == 0 {
+            std::fs::write(&tmp, &last).expect("write");
+            std::fs::rename(&tmp, &hot).expect("rename");
+        } else {
+            std::fs::write(&hot, &last).expect("rewrite");
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    let size = format!("-s{}--", last.len());
+    wait_for(30, "the last version's commit", || {
+        committed(d, "hot") && support::git(d, &["show", "HEAD:hot"]).contains(&size)
+    });
+    stop(d, pid);
+    assert_eq!(std::fs::read_to_string(&hot).expect("read"), last);
+    let key = support::git(d, &["show", "HEAD:hot"])
+        .trim()
+        .rsplit('/')
+        .next()
+        .unwrap_or("")
+        .to_string();
+    let loc = support::annex(d, &["contentlocation", &key]);
+    assert_eq!(
+        std::fs::read_to_string(d.join(loc.trim())).expect("object"),
+        last
+    );
+    let out = support::annex_output(d, &["fsck", "--all", "--quiet"], None);
+    assert!(out.status.success(), "reference fsck --all: {out:?}");
 }
