@@ -37,6 +37,11 @@ pub trait Adder {
     /// Adds the files (paths from the top of the work tree) and stages
     /// them; an error is logged and the batch's other work goes on.
     fn add(&mut self, paths: &[Vec<u8>]) -> Result<(), String>;
+
+    /// Called after each commit the committer makes: the assistant syncs
+    /// with its remotes here (its pusher and transferrer); `watch` does
+    /// nothing.
+    fn after_commit(&mut self) {}
 }
 
 /// Errors of the git commands the committer runs.
@@ -176,6 +181,7 @@ impl<A: Adder> Committer<A> {
         }
         if self.commit()? {
             (self.on_commit)();
+            self.adder.after_commit();
         }
         Ok(postponed)
     }

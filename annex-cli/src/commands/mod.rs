@@ -100,6 +100,8 @@ pub enum Command {
     Assist(sync::Args),
     /// Watch for changes and autocommit (a daemon).
     Watch(watch::Args),
+    /// Automatically sync changes (a daemon).
+    Assistant(watch::Args),
     /// Change a special remote's configuration.
     Configremote(special_remotes::Args),
     /// Enable a special remote set up in another repository.
@@ -255,6 +257,7 @@ pub fn run(command: Command) -> Result<(), CommandError> {
         Command::Describe(args) => describe::run(args),
         Command::Assist(args) => assist::run(args),
         Command::Watch(args) => watch::run(args),
+        Command::Assistant(args) => watch::run_assistant(args),
         Command::Configremote(args) => special_remotes::run_config(args),
         Command::Enableremote(args) => special_remotes::run_enable(args),
         Command::Renameremote(args) => special_remotes::run_rename(args),

@@ -1,6 +1,11 @@
-//! `watch`: the daemon that adds, removes and commits files as they
-//! change, as `git annex watch` runs (the daemon itself is `annex-watch`;
-//! here only its options and the `add` it adds with).
+//! `watch` and `assistant`: the daemon that adds, removes and commits
+//! files as they change, as `git annex watch` runs (the daemon itself is
+//! `annex-watch`; here only its options and the `add` it adds with); the
+//! assistant also syncs with its remotes after each commit (the sync
+//! machinery in its `assist` mode: pull, push, content), as the
+//! reference's pusher and transferrer do after a commit. Not yet: its
+//! merger (changes pushed into this repository are merged at the next
+//! commit's sync, not as they arrive), `--autostart`, `--startdelay`.
 //!
 //! Files are added as git-annex's assistant adds them: through `add`, so
 //! `annex.largefiles`, `annex.dotfiles` and `.gitignore` are honoured as
@@ -39,9 +44,18 @@ struct AddWords {
     args: super::add::Args,
 }
 
+/// `sync`'s arguments, parsed from words.
+#[derive(Parser)]
+struct SyncWords {
+    #[command(flatten)]
+    args: super::sync::Args,
+}
+
 /// The daemon's adder: `add` run in this process on each batch.
 struct CliAdder {
     config: Vec<String>,
+    /// The assistant: sync after each commit.
+    assistant: bool,
 }
 
 impl Adder for CliAdder {
@@ -61,10 +75,39 @@ impl Adder for CliAdder {
         let parsed = AddWords::try_parse_from(words).map_err(|e| e.to_string())?;
         super::add::run(parsed.args).map_err(|e| e.render())
     }
+
+    fn after_commit(&mut self) {
+        if !self.assistant {
+            return;
+        }
+        let mut words: Vec<OsString> = vec!["sync".into()];
+        for c in &self.config {
+            words.push("-c".into());
+            words.push(c.into());
+        }
+        let result = SyncWords::try_parse_from(words)
+            .map_err(|e| e.to_string())
+            .and_then(|w| {
+                super::sync::run_mode(w.args, super::sync::Mode::Assist).map_err(|e| e.render())
+            });
+        if let Err(e) = result {
+            eprintln!("{e}");
+        }
+    }
 }
 
-/// Starts, runs or stops the daemon.
+/// Starts, runs or stops `watch`.
 pub fn run(args: Args) -> Result<(), CommandError> {
+    run_daemon(args, false)
+}
+
+/// Starts, runs or stops the `assistant`.
+pub fn run_assistant(args: Args) -> Result<(), CommandError> {
+    run_daemon(args, true)
+}
+
+/// Starts, runs or stops the daemon (the assistant's when `assistant`).
+fn run_daemon(args: Args, assistant: bool) -> Result<(), CommandError> {
     let ctx = Ctx::open(&args.config, true)?;
     let wt = ctx.worktree()?;
     let top = wt
@@ -107,5 +150,5 @@ pub fn run(args: Args) -> Result<(), CommandError> {
     };
     // The daemon has its own session per batch (through `add`).
     drop(ctx);
-    daemon::run(&opts, CliAdder { config }).map_err(fail)
+    daemon::run(&opts, CliAdder { config, assistant }).map_err(fail)
 }

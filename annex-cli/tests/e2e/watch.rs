@@ -1,4 +1,4 @@
-//! End-to-end tests of `watch`: the real daemon started on a temporary
+//! End-to-end tests of `watch` and `assistant`: the real daemon started on a temporary
 //! repository, changes made while it runs, the commits awaited with a
 //! bounded poll, then `--stop`; the reference's `fsck` checks the result,
 //! and the reference's daemon and ours see each other's pid file lock.
@@ -354,4 +354,47 @@ fn watch_never_stages_a_key_for_content_the_file_no_longer_has() {
     );
     let out = support::annex_output(d, &["fsck", "--all", "--quiet"], None);
     assert!(out.status.success(), "reference fsck --all: {out:?}");
+}
+
+#[test]
+fn assistant_syncs_each_commit_and_its_content_to_the_remote() {
+    let origin = support::new_git_repo();
+    support::annex(origin.path(), &["init", "-q", "origin"]);
+    let dir = tempfile::tempdir().expect("tmp");
+    let d = dir.path().join("clone");
+    support::git(
+        dir.path(),
+        &["clone", "-q", &origin.path().to_string_lossy(), "clone"],
+    );
+    let out = crate::ours(&d, &["init", "watched"]);
+    assert!(out.status.success(), "{out:?}");
+    let out = crate::ours(&d, &["assistant"]);
+    assert!(out.status.success(), "assistant: {out:?}");
+    wait_for(20, "the assistant's startup", || {
+        daemon_pid(&d).is_some_and(alive)
+            && std::fs::read_to_string(d.join(".git/annex/daemon.status"))
+                .is_ok_and(|s| s.contains("scanComplete:True"))
+    });
+    let daemon = Daemon(daemon_pid(&d).expect("pid"));
+    std::fs::write(d.join("shared"), "for the remote\n").expect("write");
+    // The commit reaches origin's synced branch, and the content origin's
+    // store, as the reference sees them.
+    let pushed = || {
+        let heads = support::git(
+            origin.path(),
+            &["for-each-ref", "--format=%(refname)", "refs/heads"],
+        );
+        heads.lines().any(|h| {
+            support::git(origin.path(), &["ls-tree", "-r", "--name-only", h]) == "shared\n"
+        })
+    };
+    // The commit is pushed (to `main` or `synced/main`, as sync pushes)
+    // and the content is in origin's store, as the reference sees it.
+    wait_for(60, "the file's commit and content in origin", || {
+        let out = support::annex_output(&d, &["find", "--in", "origin"], None);
+        String::from_utf8_lossy(&out.stdout) == "shared\n" && pushed()
+    });
+    stop(&d, daemon);
+    let out = support::annex_output(origin.path(), &["fsck", "--quiet", "--all"], None);
+    assert!(out.status.success(), "reference fsck in origin: {out:?}");
 }
