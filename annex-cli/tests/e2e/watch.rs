@@ -398,3 +398,81 @@ fn assistant_syncs_each_commit_and_its_content_to_the_remote() {
     let out = support::annex_output(origin.path(), &["fsck", "--quiet", "--all"], None);
     assert!(out.status.success(), "reference fsck in origin: {out:?}");
 }
+
+#[test]
+fn watch_stages_directories_moved_in_and_out_of_the_tree() {
+    let r = repo();
+    let d = r.path();
+    let outside = tempfile::tempdir().expect("tmp");
+    std::fs::create_dir_all(d.join("leaving/deep")).expect("mkdir");
+    std::fs::write(d.join("leaving/deep/f"), "leaving\n").expect("write");
+    std::fs::create_dir_all(outside.path().join("arriving/deep")).expect("mkdir");
+    std::fs::write(outside.path().join("arriving/deep/g"), "arriving\n").expect("write");
+    let daemon = start(d);
+    wait_for(30, "the first commit", || committed(d, "leaving/deep/f"));
+    std::fs::rename(d.join("leaving"), outside.path().join("left")).expect("mv out");
+    std::fs::rename(outside.path().join("arriving"), d.join("arrived")).expect("mv in");
+    wait_for(30, "the moves' commit", || {
+        !committed(d, "leaving") && committed(d, "arrived/deep/g")
+    });
+    // The directory moved in is watched: a file made in it is added.
+    std::fs::write(d.join("arrived/deep/h"), "later\n").expect("write");
+    wait_for(30, "a file in the moved-in directory", || {
+        committed(d, "arrived/deep/h")
+    });
+    stop(d, daemon);
+    fsck_clean(d);
+}
+
+#[test]
+fn watch_commits_each_file_of_four_writers_once_with_its_final_content() {
+    let r = repo();
+    let d = r.path().to_path_buf();
+    let daemon = start(&d);
+    let writers: Vec<_> = (0..4)
+        .map(|w| {
+            let d = d.clone();
+            std::thread::spawn(move || {
+                let dir = d.join(format!("w{w}"));
+                std::fs::create_dir_all(&dir).expect("mkdir");
+                for i in 0..250 {
+                    let p = dir.join(format!("f{i}"));
+                    std::fs::write(&p, "first\n").expect("write");
+                    std::fs::write(&p, format!("final {w} {i}\n")).expect("rewrite");
+                }
+            })
+        })
+        .collect();
+    for w in writers {
+        w.join().expect("writer");
+    }
+    wait_for(120, "every file committed with its final content", || {
+        let mut cmd = Command::new("git");
+        support::hermetic(&mut cmd)
+            .current_dir(&d)
+            .args(["ls-tree", "-r", "HEAD"]);
+        cmd.output().is_ok_and(|o| {
+            let s = String::from_utf8_lossy(&o.stdout);
+            s.lines().filter(|l| l.contains("/f")).count() == 1000
+                && support::git(&d, &["status", "--porcelain"]).is_empty()
+        })
+    });
+    stop(&d, daemon);
+    let added = support::git(&d, &["log", "--diff-filter=A", "--name-only", "--format="]);
+    let mut names: Vec<&str> = added.lines().filter(|l| !l.is_empty()).collect();
+    let n = names.len();
+    names.sort();
+    names.dedup();
+    assert_eq!((n, names.len()), (1000, 1000), "each file added once");
+    for w in 0..4 {
+        for i in [0, 249] {
+            let p = format!("w{w}/f{i}");
+            let want = format!("final {w} {i}\n");
+            assert_eq!(std::fs::read_to_string(d.join(&p)).expect("read"), want);
+            let ptr = support::git(&d, &["show", &format!("HEAD:{p}")]);
+            assert!(ptr.contains(&format!("-s{}--", want.len())), "{p}: {ptr}");
+        }
+    }
+    let out = support::annex_output(&d, &["fsck", "--all", "--quiet"], None);
+    assert!(out.status.success(), "reference fsck --all: {out:?}");
+}
