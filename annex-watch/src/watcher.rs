@@ -164,12 +164,13 @@ impl Watcher {
         // As git-annex's inotify hooks: creations, removals, renames and
         // closes after writing; not each write (a file being written is
         // looked at once its writer closes it).
-        let relevant = match event.kind {
-            EventKind::Create(_) | EventKind::Remove(_) => true,
-            EventKind::Modify(ModifyKind::Name(_)) => true,
-            EventKind::Access(AccessKind::Close(AccessMode::Write)) => true,
-            _ => false,
-        };
+        let relevant = matches!(
+            event.kind,
+            EventKind::Create(_)
+                | EventKind::Remove(_)
+                | EventKind::Modify(ModifyKind::Name(_))
+                | EventKind::Access(AccessKind::Close(AccessMode::Write))
+        );
         if !relevant {
             return;
         }

@@ -33,11 +33,7 @@ fn assist_adds_commits_pushes_and_sends_content_like_the_reference() {
     // its own store say.
     let found = support::annex(&clone, &["find", "--in", "origin"]);
     assert_eq!(found, "sub/inner\ntop\n");
-    let out = support::annex_output(
-        &origin.path().to_path_buf(),
-        &["fsck", "--quiet", "--all"],
-        None,
-    );
+    let out = support::annex_output(origin.path(), &["fsck", "--quiet", "--all"], None);
     assert!(out.status.success(), "reference fsck in origin: {out:?}");
     let out = support::annex_output(&clone, &["fsck", "--quiet"], None);
     assert!(out.status.success(), "reference fsck in clone: {out:?}");
