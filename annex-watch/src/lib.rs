@@ -1,5 +1,26 @@
-//! `annex-watch`: the `watch` and `assistant` daemon.
+//! `annex-watch`: the `watch` daemon, as git-annex's assistant runs it.
 //!
-//! Not filled yet. It will hold the watcher (inotify, kqueue, FSEvents
-//! through `notify`), the committer, pusher, merger and transfer threads of
-//! the assistant, as the project's design notes describe.
+//! Its parts, each a module with a channel in and out:
+//!
+//! - [`daemon`]: the shell (background or foreground, `daemon.log`), and
+//!   [`daemon::run`], which starts the others;
+//! - [`pidfile`]: `daemon.pid`, locked as git-annex locks it, so either
+//!   implementation sees and stops the other's daemon;
+//! - [`watcher`]: inotify (through `notify`) on the work tree, sending
+//!   [`changes::Change`]s; the watch limit reported with the way to raise it;
+//! - the startup scan ([`committer::scan`]): what changed while no daemon
+//!   ran, from the index's stat data;
+//! - [`committer`]: batches changes as git-annex's committer does, adds
+//!   through an [`committer::Adder`] (the CLI gives it `add`), stages
+//!   removals and commits; files still open for writing wait
+//!   ([`openfiles`], in place of `lsof`);
+//! - [`status`]: `daemon.status`; [`logfile`]: the log's rotation.
+
+pub mod changes;
+pub mod committer;
+pub mod daemon;
+pub mod logfile;
+pub mod openfiles;
+pub mod pidfile;
+pub mod status;
+pub mod watcher;

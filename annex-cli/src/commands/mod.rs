@@ -2,6 +2,7 @@
 
 pub(crate) mod add;
 mod adjust;
+mod assist;
 mod calckey;
 mod checkpresentkey;
 mod config;
@@ -62,6 +63,7 @@ mod unused;
 mod upgrade;
 mod version;
 mod wanted;
+mod watch;
 mod whereis;
 mod whereused;
 mod xfer;
@@ -94,6 +96,12 @@ pub enum Command {
     Dead(trust::DeadArgs),
     /// Change the description of a repository.
     Describe(describe::Args),
+    /// Add files and sync changes with remotes.
+    Assist(sync::Args),
+    /// Watch for changes and autocommit (a daemon).
+    Watch(watch::Args),
+    /// Automatically sync changes (a daemon).
+    Assistant(watch::Args),
     /// Change a special remote's configuration.
     Configremote(special_remotes::Args),
     /// Enable a special remote set up in another repository.
@@ -247,6 +255,9 @@ pub fn run(command: Command) -> Result<(), CommandError> {
         Command::Copy(args) => copy::run(args),
         Command::Dead(args) => trust::run_dead(args),
         Command::Describe(args) => describe::run(args),
+        Command::Assist(args) => assist::run(args),
+        Command::Watch(args) => watch::run(args),
+        Command::Assistant(args) => watch::run_assistant(args),
         Command::Configremote(args) => special_remotes::run_config(args),
         Command::Enableremote(args) => special_remotes::run_enable(args),
         Command::Renameremote(args) => special_remotes::run_rename(args),

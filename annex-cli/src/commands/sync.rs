@@ -194,6 +194,9 @@ pub(crate) enum Mode {
     Pull,
     /// `push`: push, put (and drop from remotes) content.
     Push,
+    /// `assist` (after its adds): commits as `sync`, transfers content
+    /// as `pull` and `push`.
+    Assist,
 }
 
 impl Mode {
@@ -203,6 +206,7 @@ impl Mode {
             Mode::Sync => "sync",
             Mode::Pull => "pull",
             Mode::Push => "push",
+            Mode::Assist => "assist",
         }
     }
 }
@@ -247,7 +251,7 @@ pub(crate) fn run_mode(args: Args, mode: Mode) -> Result<(), CommandError> {
     if !args.cleanup {
         // commit
         let autocommit = ctx.config.get_bool("annex.autocommit").unwrap_or(true);
-        if mode == Mode::Sync
+        if matches!(mode, Mode::Sync | Mode::Assist)
             && !only_annex
             && (args.commit || (!args.no_commit && autocommit))
             && work_tree.is_some()

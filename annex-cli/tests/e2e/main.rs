@@ -8,6 +8,7 @@ mod support;
 
 mod add;
 mod adjust;
+mod assist;
 mod calckey;
 mod config;
 mod conflicts;
@@ -58,6 +59,7 @@ mod transferkey;
 mod unannex;
 mod undo;
 mod urls;
+mod watch;
 
 use std::path::Path;
 use std::process::{Command, Output};
