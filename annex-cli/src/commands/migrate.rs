@@ -20,6 +20,12 @@ pub struct Args {
     /// Migrate files already using the backend too.
     #[arg(long)]
     force: bool,
+    /// Apply the migrations recorded elsewhere since the last time.
+    #[arg(long)]
+    update: bool,
+    /// Apply every migration recorded elsewhere.
+    #[arg(long)]
+    apply: bool,
     /// The file matching options (`--in`, `--copies`, `--include`, ...).
     #[command(flatten)]
     matching: crate::matching::MatchingArgs,
@@ -41,6 +47,14 @@ pub fn run(args: Args) -> Result<(), CommandError> {
             ))
         })?;
     let mut reporter = ctx.reporter(&args.output, "migrate");
+    if args.update || args.apply {
+        if !args.paths.is_empty() {
+            return Err(CommandError::failed(
+                "Cannot combine --update or --apply with files to migrate.",
+            ));
+        }
+        return distributed(&ctx, reporter, !args.apply, args.output.quiet);
+    }
     let matching = args.matching.matcher(&ctx)?;
     let shown = Shown::new(&ctx);
     let mut changed = false;
@@ -97,4 +111,79 @@ pub fn run(args: Args) -> Result<(), CommandError> {
         crate::output::outln!("(recording state in git...)")?;
     }
     crate::global::finish_size_limit(reporter.finish())
+}
+
+/// `--update` (`incremental`) and `--apply`: the migrations recorded in
+/// the `git-annex` branch applied to the content here, each shown as
+/// `migrate FILE` (a locked file of the work tree pointing at the new
+/// key) or `migrate KEY`.
+fn distributed(
+    ctx: &Ctx,
+    mut reporter: crate::action::Reporter,
+    incremental: bool,
+    quiet: bool,
+) -> Result<(), CommandError> {
+    let err = |e: annex_ops::migrate::MigrateError| CommandError::failed(e.to_string());
+    let found = annex_ops::migrate::distributed_migrations(ctx, incremental).map_err(err)?;
+    let shown = Shown::new(ctx);
+    let mut files: Option<std::collections::HashMap<annex_core::key::Key, Vec<u8>>> = None;
+    for (old, new) in &found.pairs {
+        if !annex_ops::migrate::update_wanted(ctx, old, new).map_err(err)? {
+            continue;
+        }
+        let files = match &mut files {
+            Some(f) => f,
+            None => files.insert(locked_files(ctx)),
+        };
+        let file = files.get(new).map(|p| shown.path(ctx, p));
+        let mut action = reporter.start_opt(file.as_deref(), Some(new), None)?;
+        if annex_ops::migrate::update_checksums(new) {
+            action.note("checksum...")?;
+        }
+        match annex_ops::migrate::apply_update(ctx, old, new) {
+            Ok(ok) => action.end(ok)?,
+            Err(e @ annex_ops::migrate::MigrateError::NotVerified) => {
+                action.warn(&e.to_string())?;
+                action.end(false)?;
+            }
+            Err(e) => {
+                action.fail(&e.to_string())?;
+                action.end(false)?;
+            }
+        }
+    }
+    annex_ops::migrate::finish_distributed(ctx, &found).map_err(err)?;
+    let committed = ctx.session.commit().map_err(CommandError::uncommitted)?;
+    if committed && !reporter.is_json() && !quiet {
+        crate::output::outln!("(recording state in git...)")?;
+    }
+    reporter.finish()
+}
+
+/// The locked files of the index (from the top) whose work-tree symlink
+/// points at their key, the first one of each key: what git-annex finds
+/// through its keys database to name a key.
+fn locked_files(ctx: &Ctx) -> std::collections::HashMap<annex_core::key::Key, Vec<u8>> {
+    use std::os::unix::ffi::OsStrExt;
+    let mut map = std::collections::HashMap::new();
+    let Ok(wt) = ctx.worktree() else {
+        return map;
+    };
+    let top = wt.top().to_path_buf();
+    if let Ok(seek) = wt.annexed_files(&[]) {
+        for f in seek.files.into_iter().filter(|f| f.locked) {
+            if map.contains_key(&f.key) {
+                continue;
+            }
+            let full = top.join(std::ffi::OsStr::from_bytes(&f.path));
+            let links_to_key = std::fs::read_link(&full)
+                .ok()
+                .and_then(|t| annex_core::pointer::parse_link_target(t.as_os_str().as_bytes()))
+                == Some(f.key.clone());
+            if links_to_key {
+                map.insert(f.key, f.path);
+            }
+        }
+    }
+    map
 }
