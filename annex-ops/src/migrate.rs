@@ -82,6 +82,54 @@ pub fn wanted(session: &Session, file: &AnnexedFile, target: Backend, force: boo
     session.store.has(&file.key) && (force || Backend::for_key(&file.key) != Some(target))
 }
 
+/// How a file is migrated ([`plan`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Plan {
+    /// A new key computed from the content here with the target backend.
+    Rekey,
+    /// The same key with its size removed (`--remove-size`) or, when it
+    /// has none, added from the content here.
+    Size,
+}
+
+/// Whether and how the file is migrated, as git-annex decides: a new key
+/// when its content is here and its backend is not the target one (or
+/// `force`); else only its size changed: removed with `remove_size` when
+/// the key has one (whether the content is here or not), added when the
+/// key has none, the backend is the target one and the content is here.
+/// Keys of a backend we do not have are left alone.
+pub fn plan(
+    session: &Session,
+    file: &AnnexedFile,
+    target: Backend,
+    force: bool,
+    remove_size: bool,
+) -> Option<Plan> {
+    let old = Backend::for_key(&file.key)?;
+    let exists = session.store.has(&file.key);
+    if (old != target || force) && exists {
+        return Some(Plan::Rekey);
+    }
+    let size = if remove_size {
+        file.key.size().is_some()
+    } else {
+        old == target && file.key.size().is_none() && exists
+    };
+    size.then_some(Plan::Size)
+}
+
+/// Whether the new key's content is checked once stored, which git-annex
+/// announces for a locked file whose content is here: the new key's
+/// backend (the target, or the old one when only the size changes) has a
+/// checksum.
+pub fn checks_new(session: &Session, file: &AnnexedFile, target: Backend, plan: Plan) -> bool {
+    let backend = match plan {
+        Plan::Rekey => Some(target),
+        Plan::Size => Backend::for_key(&file.key),
+    };
+    file.locked && session.store.has(&file.key) && backend.is_some_and(|b| b.hash_kind().is_some())
+}
+
 /// Whether the old key's content is checked first (its backend has a
 /// checksum).
 pub fn checks_old(file: &AnnexedFile) -> bool {
@@ -94,19 +142,56 @@ pub fn migrate(
     file: &AnnexedFile,
     target: Backend,
 ) -> Result<Key, MigrateError> {
+    migrate_planned(session, file, target, Plan::Rekey, false)
+}
+
+/// Migrates one file as [`plan`] said (with `remove_size`, the new key
+/// has no size); returns its new key. Only the size of a key whose content
+/// is not here can change, and then nothing is done: git-annex's error.
+pub fn migrate_planned(
+    session: &Session,
+    file: &AnnexedFile,
+    target: Backend,
+    plan: Plan,
+    remove_size: bool,
+) -> Result<Key, MigrateError> {
     let Some(object) = session.store.find(&file.key) else {
-        return Err(MigrateError::BadContent);
+        return Err(match plan {
+            Plan::Rekey => MigrateError::BadContent,
+            Plan::Size => MigrateError::Rekey(RekeyError::Verification),
+        });
     };
     if annex_core::backend::verify_key(&file.key, &object)? == Some(false) {
         return Err(MigrateError::BadContent);
     }
-    use std::os::unix::ffi::OsStrExt;
-    let name = Path::new(std::ffi::OsStr::from_bytes(&file.path));
-    let source = KeySource {
-        content: &object,
-        name,
+    let new = match plan {
+        Plan::Rekey => {
+            use std::os::unix::ffi::OsStrExt;
+            let name = Path::new(std::ffi::OsStr::from_bytes(&file.path));
+            let source = KeySource {
+                content: &object,
+                name,
+            };
+            target.key_for_file(&source, &KeyOptions::default())?
+        }
+        Plan::Size if remove_size => file.key.clone(),
+        Plan::Size => match file.key.size() {
+            Some(_) => file.key.clone(),
+            None => {
+                let len = std::fs::metadata(&object)
+                    .map_err(|e| {
+                        MigrateError::Record(format!("cannot read {}: {e}", object.display()))
+                    })?
+                    .len();
+                file.key.clone().with_size(Some(len))
+            }
+        },
     };
-    let new = target.key_for_file(&source, &KeyOptions::default())?;
+    let new = if remove_size {
+        new.with_size(None)
+    } else {
+        new
+    };
     if new != file.key {
         let current = session.state.metadata(&file.key)?;
         if !current.is_empty() {
@@ -526,35 +611,13 @@ pub fn update_checksums(new: &Key) -> bool {
 /// content is gone; [`MigrateError::NotVerified`] when it is not the new
 /// key's (nothing is changed then).
 pub fn apply_update(session: &Session, old: &Key, new: &Key) -> Result<bool, MigrateError> {
-    let io = |what: &str, p: &Path, e: std::io::Error| {
-        MigrateError::Record(format!("cannot {what} {}: {e}", p.display()))
-    };
     let Some(object) = session.store.find(old) else {
         return Ok(false);
     };
-    let tmpdir = session
-        .store
-        .other_tmp()
-        .map_err(|e| MigrateError::Record(e.to_string()))?;
-    let tmp = tmpdir.path("migrate");
-    use std::os::unix::fs::MetadataExt;
-    let links = std::fs::metadata(&object)
-        .map_err(|e| io("read", &object, e))?
-        .nlink();
-    if links > 1 || std::fs::hard_link(&object, &tmp).is_err() {
-        std::fs::copy(&object, &tmp).map_err(|e| io("copy", &object, e))?;
-    }
-    match annex_core::backend::verify_key(new, &tmp) {
-        Ok(Some(true)) => {}
-        other => {
-            let _ = std::fs::remove_file(&tmp);
-            other?;
-            return Err(MigrateError::NotVerified);
-        }
-    }
-    if let Err(e) = session.store.ingest_from_temp(&tmp, new) {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(MigrateError::Record(e.to_string()));
+    match crate::rekey::store_linked(session, &object, new, true) {
+        Ok(()) => {}
+        Err(RekeyError::Verification) => return Err(MigrateError::NotVerified),
+        Err(e) => return Err(e.into()),
     }
     session.state.set_present(new, session.here(), true)?;
     Ok(true)

@@ -20,6 +20,9 @@ pub struct Args {
     /// Migrate files already using the backend too.
     #[arg(long)]
     force: bool,
+    /// Remove the size field from the keys.
+    #[arg(long)]
+    remove_size: bool,
     /// Apply the migrations recorded elsewhere since the last time.
     #[arg(long)]
     update: bool,
@@ -61,9 +64,10 @@ pub fn run(args: Args) -> Result<(), CommandError> {
     let recorder =
         annex_ops::migrate::Recorder::new(&ctx).map_err(|e| CommandError::failed(e.to_string()))?;
     let unmatched = seek_each(&ctx, &args.paths, |f, input| {
-        if !annex_ops::migrate::wanted(&ctx, &f, target, args.force) {
+        let Some(plan) = annex_ops::migrate::plan(&ctx, &f, target, args.force, args.remove_size)
+        else {
             return Ok(());
-        }
+        };
         if let Some((m, mctx, wanted)) = &matching {
             let item = annex_core::preferred::Item::file(&f.path, Some(&f.key));
             if !m
@@ -82,16 +86,17 @@ pub fn run(args: Args) -> Result<(), CommandError> {
         // Saying when content is hashed, as git-annex does: the old key
         // checked (when its backend has a checksum), then, for a locked
         // file, the new key computed.
-        if annex_ops::migrate::checks_old(&f) {
+        if annex_ops::migrate::checks_old(&f) && ctx.store.has(&f.key) {
             action.note("checksum...")?;
         }
-        if f.locked && target.hash_kind().is_some() {
+        if annex_ops::migrate::checks_new(&ctx, &f, target, plan) {
             action.note("checksum...")?;
         }
-        match annex_ops::migrate::migrate(&ctx, &f, target).and_then(|new| match new != f.key {
-            true => recorder.record(&ctx, &f, &new),
-            false => Ok(()),
-        }) {
+        match annex_ops::migrate::migrate_planned(&ctx, &f, target, plan, args.remove_size)
+            .and_then(|new| match new != f.key {
+                true => recorder.record(&ctx, &f, &new),
+                false => Ok(()),
+            }) {
             Ok(()) => {
                 changed = true;
                 action.end(true)

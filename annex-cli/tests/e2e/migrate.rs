@@ -424,3 +424,65 @@ fn key_at(d: &Path, rev: &str, file: &str) -> String {
         .replace("&s", "%")
         .replace("&a", "&")
 }
+
+fn setup_sizes(d: &Path) {
+    write_files(d, &[("p", "p\n"), ("q", "q\n"), ("r", "r\n"), ("s", "s\n")]);
+    let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000);
+    for f in ["p", "q", "r", "s"] {
+        let file = std::fs::File::options()
+            .write(true)
+            .open(d.join(f))
+            .expect("open");
+        file.set_modified(t).expect("mtime");
+    }
+    assert!(
+        theirs(d, &["add", "--quiet", "--backend=WORM", "."], None)
+            .status
+            .success()
+    );
+    support::git(d, &["commit", "-q", "-m", "add"]);
+    assert!(theirs(d, &["drop", "--force", "q"], None).status.success());
+    assert!(theirs(d, &["unlock", "s"], None).status.success());
+}
+
+/// `migrate --remove-size`: keys rekeyed without their size (to another
+/// backend when it is not the target one, else only the size removed; a
+/// key whose content is not here then fails as the reference's), and a
+/// plain `migrate` of a key without size adds it back, as the reference
+/// (output, `--json`, exit codes, links, index).
+#[test]
+fn remove_size_matches_the_reference() {
+    let p = Pair::new(setup_sizes);
+    let state = |d: &Path| {
+        format!(
+            "{}\n{:?}",
+            support::git(d, &["ls-files", "-s"]),
+            ["p", "q", "r"].map(|f| std::fs::read_link(d.join(f)).ok()),
+        )
+    };
+    for args in [
+        &["migrate", "--remove-size", "p", "q", "s"][..],
+        &[
+            "migrate",
+            "--remove-size",
+            "--backend=SHA256E",
+            "--json",
+            "r",
+        ],
+        &["migrate", "--remove-size", "p"],
+        &["migrate", "p"],
+        &["migrate", "--remove-size", "--backend=WORM", "p"],
+        &["migrate", "--backend=WORM", "p"],
+    ] {
+        p.same(args);
+        assert_eq!(state(&p.ours), state(&p.theirs), "after {args:?}");
+    }
+    assert!(
+        std::fs::read_link(p.ours.join("r"))
+            .expect("r is a link")
+            .to_string_lossy()
+            .contains("/SHA256E--"),
+        "no key lost its size"
+    );
+    p.same(&["whereis", "p", "r"]);
+}
