@@ -503,6 +503,11 @@ impl Adjuster {
         &self.git_dir
     }
 
+    /// The top of the work tree.
+    pub fn top(&self) -> &Path {
+        &self.top
+    }
+
     fn git(&self) -> Command {
         let mut c = Command::new("git");
         c.current_dir(&self.top)
@@ -1196,6 +1201,27 @@ impl Adjuster {
         allow_unrelated: bool,
         notes: &mut dyn FnMut(&str),
     ) -> Result<bool, AdjustError> {
+        self.merge_resolving(tomerge, orig, adj, allow_unrelated, notes, None)
+    }
+
+    /// [`Adjuster::merge`], and when the merge into the original branch
+    /// conflicts and `resolve` is given, the merge made as git-annex makes
+    /// it: `git merge` in a temporary work tree (empty) and git directory
+    /// (its `HEAD` the original branch, everything else the repository's),
+    /// git's output shown, then `resolve(WORK_TREE, GIT_DIR)` called to
+    /// resolve the conflicts and commit (git-annex's `resolveMerge`; it
+    /// says whether it did), the commit then adjusted as any merge. The
+    /// repository's own work tree and index are not touched until the
+    /// adjusted result is merged in.
+    pub fn merge_resolving(
+        &self,
+        tomerge: &str,
+        orig: &str,
+        adj: &Adjustment,
+        allow_unrelated: bool,
+        notes: &mut dyn FnMut(&str),
+        resolve: Option<&mut dyn FnMut(&Path, &Path) -> bool>,
+    ) -> Result<bool, AdjustError> {
         self.propagate_inner(orig, adj, false, false)?;
         let adjbranch = adjusted_branch(orig, adj);
         let basis = basis_branch(&adjbranch);
@@ -1234,7 +1260,14 @@ impl Adjuster {
                     args: args.join(" "),
                     detail: e.to_string(),
                 })?;
-            if out.status.code() == Some(1) {
+            if out.status.code() == Some(1)
+                && let Some(resolve) = resolve
+            {
+                match self.merge_in_temp(&updated, tomerge, allow_unrelated, resolve)? {
+                    Some(c) => c,
+                    None => return Ok(false),
+                }
+            } else if out.status.code() == Some(1) {
                 // Conflicts: the tree, then the conflicted files.
                 let files: Vec<String> = String::from_utf8_lossy(&out.stdout)
                     .lines()
@@ -1247,35 +1280,36 @@ impl Adjuster {
                     orig: describe(orig).to_string(),
                     files: files.join(" "),
                 });
+            } else {
+                let out = check(out).map_err(|detail| AdjustError::Git {
+                    args: args.join(" "),
+                    detail,
+                })?;
+                let tree = String::from_utf8_lossy(&out)
+                    .lines()
+                    .next()
+                    .unwrap_or_default()
+                    .to_string();
+                // git merge's own message for the ref as git-annex names it
+                // (merging on a detached HEAD).
+                let msg = match tomerge.strip_prefix("refs/heads/") {
+                    _ if tomerge.starts_with("refs/remotes/") => {
+                        format!("Merge remote-tracking branch '{tomerge}' into HEAD")
+                    }
+                    Some(b) => format!("Merge branch '{b}' into HEAD"),
+                    None => format!("Merge branch '{tomerge}' into HEAD"),
+                };
+                self.run_line(&[
+                    "commit-tree",
+                    &tree,
+                    "-p",
+                    &updated,
+                    "-p",
+                    &theirs,
+                    "-m",
+                    &msg,
+                ])?
             }
-            let out = check(out).map_err(|detail| AdjustError::Git {
-                args: args.join(" "),
-                detail,
-            })?;
-            let tree = String::from_utf8_lossy(&out)
-                .lines()
-                .next()
-                .unwrap_or_default()
-                .to_string();
-            // git merge's own message for the ref as git-annex names it
-            // (merging on a detached HEAD).
-            let msg = match tomerge.strip_prefix("refs/heads/") {
-                _ if tomerge.starts_with("refs/remotes/") => {
-                    format!("Merge remote-tracking branch '{tomerge}' into HEAD")
-                }
-                Some(b) => format!("Merge branch '{b}' into HEAD"),
-                None => format!("Merge branch '{tomerge}' into HEAD"),
-            };
-            self.run_line(&[
-                "commit-tree",
-                &tree,
-                "-p",
-                &updated,
-                "-p",
-                &theirs,
-                "-m",
-                &msg,
-            ])?
         };
         // postmerge
         self.update_ref(&basis, &mergecommit, None)?;
@@ -1308,6 +1342,89 @@ impl Adjuster {
             self.update_ref(&adjbranch, &adjmerge, Some("updating adjusted branch"))?;
         }
         Ok(true)
+    }
+
+    /// The conflicted merge of `tomerge` into `updated` made in a temporary
+    /// work tree and git directory and resolved by `resolve` (see
+    /// [`Adjuster::merge_resolving`]): the merge commit, `None` when the
+    /// conflicts were not resolved.
+    fn merge_in_temp(
+        &self,
+        updated: &str,
+        tomerge: &str,
+        allow_unrelated: bool,
+        resolve: &mut dyn FnMut(&Path, &Path) -> bool,
+    ) -> Result<Option<String>, AdjustError> {
+        let io = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| AdjustError::Io { path, source }
+        };
+        let othertmp = self
+            .store
+            .other_tmp()
+            .map_err(|e| obj_err("a temporary directory")(e.to_string()))?;
+        /// Removes the directory when the merge is done.
+        struct Removed(PathBuf);
+        impl Drop for Removed {
+            fn drop(&mut self) {
+                let _ = std::fs::remove_dir_all(&self.0);
+            }
+        }
+        let tmp = Removed(othertmp.path("adjmerge"));
+        std::fs::create_dir(&tmp.0).map_err(io(&tmp.0))?;
+        let (wt, gd) = (tmp.0.join("wt"), tmp.0.join("git"));
+        std::fs::create_dir(&wt).map_err(io(&wt))?;
+        std::fs::create_dir(&gd).map_err(io(&gd))?;
+        let common = std::path::absolute(&self.git_dir).unwrap_or_else(|_| self.git_dir.clone());
+        // A linked work tree's layout: its own HEAD and index, the
+        // repository's objects, refs and config.
+        for (path, content) in [
+            (gd.join("HEAD"), format!("{updated}\n")),
+            (gd.join("commondir"), format!("{}\n", common.display())),
+            (
+                gd.join("gitdir"),
+                format!("{}\n", wt.join(".git").display()),
+            ),
+            (wt.join(".git"), format!("gitdir: {}\n", gd.display())),
+        ] {
+            std::fs::write(&path, content).map_err(io(&path))?;
+        }
+        // Git reads the config from the repository's directory; what reads
+        // the git directory itself (the resolver) finds it here too.
+        let config = gd.join("config");
+        std::os::unix::fs::symlink(common.join("config"), &config).map_err(io(&config))?;
+        let git = |args: &[&str]| {
+            let mut c = Command::new("git");
+            c.current_dir(&wt)
+                .env_remove("GIT_DIR")
+                .env_remove("GIT_WORK_TREE")
+                .env_remove("GIT_INDEX_FILE")
+                .args(args)
+                .stdin(Stdio::null());
+            c
+        };
+        let reset = git(&["reset", "HEAD", "--quiet"])
+            .status()
+            .map_err(io(&wt))?;
+        if !reset.success() {
+            return Ok(None);
+        }
+        let mut args = vec!["merge", "--no-edit"];
+        if allow_unrelated {
+            args.push("--allow-unrelated-histories");
+        }
+        args.push(tomerge);
+        let _ = std::io::stdout().flush();
+        let merged = git(&args).status().map_err(io(&wt))?;
+        if !merged.success() && !resolve(&wt, &gd) {
+            return Ok(None);
+        }
+        let head = std::fs::read_to_string(gd.join("HEAD")).map_err(io(&gd))?;
+        let head = head.trim();
+        if head.len() < 40 || !head.bytes().all(|b| b.is_ascii_hexdigit()) || head == updated {
+            return Ok(None);
+        }
+        Ok(Some(head.to_string()))
     }
 
     /// After a sync: an adjustment that depends on which content is here
