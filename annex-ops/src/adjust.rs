@@ -477,6 +477,11 @@ fn obj_err(what: impl Into<String>) -> impl FnOnce(String) -> AdjustError {
     move |detail| AdjustError::Object { what, detail }
 }
 
+/// Resolves the conflicts of a merge made in a temporary work tree (its
+/// path, then its git directory's) and commits it; says whether it did
+/// ([`Adjuster::merge_resolving`]).
+pub type MergeResolver<'a> = dyn FnMut(&Path, &Path) -> bool + 'a;
+
 impl Adjuster {
     /// Opens the repository at or above `path` (it must have a work tree).
     pub fn open(path: &Path) -> Result<Adjuster, AdjustError> {
@@ -1220,7 +1225,7 @@ impl Adjuster {
         adj: &Adjustment,
         allow_unrelated: bool,
         notes: &mut dyn FnMut(&str),
-        resolve: Option<&mut dyn FnMut(&Path, &Path) -> bool>,
+        resolve: Option<&mut MergeResolver<'_>>,
     ) -> Result<bool, AdjustError> {
         self.propagate_inner(orig, adj, false, false)?;
         let adjbranch = adjusted_branch(orig, adj);
