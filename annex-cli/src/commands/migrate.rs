@@ -56,7 +56,12 @@ pub fn run(args: Args) -> Result<(), CommandError> {
                 "Cannot combine --update or --apply with files to migrate.",
             ));
         }
-        return distributed(&ctx, reporter, !args.apply, args.output.quiet);
+        distributed(&ctx, &mut reporter, !args.apply)?;
+        let committed = ctx.session.commit().map_err(CommandError::uncommitted)?;
+        if committed && !reporter.is_json() && !args.output.quiet {
+            crate::output::outln!("(recording state in git...)")?;
+        }
+        return reporter.finish();
     }
     let matching = args.matching.matcher(&ctx)?;
     let shown = Shown::new(&ctx);
@@ -122,12 +127,13 @@ pub fn run(args: Args) -> Result<(), CommandError> {
 /// the `git-annex` branch applied to the content here, each shown as
 /// `migrate FILE` (a locked file of the work tree pointing at the new
 /// key) or `migrate KEY`.
+/// Returns how many failed.
 fn distributed(
     ctx: &Ctx,
-    mut reporter: crate::action::Reporter,
+    reporter: &mut crate::action::Reporter,
     incremental: bool,
-    quiet: bool,
-) -> Result<(), CommandError> {
+) -> Result<usize, CommandError> {
+    let mut failed = 0;
     let err = |e: annex_ops::migrate::MigrateError| CommandError::failed(e.to_string());
     let found = annex_ops::migrate::distributed_migrations(ctx, incremental).map_err(err)?;
     let shown = Shown::new(ctx);
@@ -145,24 +151,34 @@ fn distributed(
         if annex_ops::migrate::update_checksums(new) {
             action.note("checksum...")?;
         }
-        match annex_ops::migrate::apply_update(ctx, old, new) {
-            Ok(ok) => action.end(ok)?,
+        let ok = match annex_ops::migrate::apply_update(ctx, old, new) {
+            Ok(ok) => ok,
             Err(e @ annex_ops::migrate::MigrateError::NotVerified) => {
                 action.warn(&e.to_string())?;
-                action.end(false)?;
+                false
             }
             Err(e) => {
                 action.fail(&e.to_string())?;
-                action.end(false)?;
+                false
             }
-        }
+        };
+        action.end(ok)?;
+        failed += usize::from(!ok);
     }
     annex_ops::migrate::finish_distributed(ctx, &found).map_err(err)?;
-    let committed = ctx.session.commit().map_err(CommandError::uncommitted)?;
-    if committed && !reporter.is_json() && !quiet {
-        crate::output::outln!("(recording state in git...)")?;
+    Ok(failed)
+}
+
+/// What `sync` and `pull` do when they sync content (unless
+/// `annex.syncmigrations` is false), as git-annex: the migrations recorded
+/// since the last time applied here ([`distributed`]); the journal is
+/// committed with the rest of the sync. Returns how many failed.
+pub(crate) fn sync_migrations(ctx: &Ctx, output: &OutputArgs) -> Result<usize, CommandError> {
+    if ctx.config.get_bool("annex.syncmigrations") == Some(false) {
+        return Ok(0);
     }
-    reporter.finish()
+    let mut reporter = ctx.reporter(output, "migrate");
+    distributed(ctx, &mut reporter, true)
 }
 
 /// The locked files of the index (from the top) whose work-tree symlink

@@ -329,6 +329,9 @@ pub(crate) fn run_mode(args: Args, mode: Mode) -> Result<(), CommandError> {
     // The remotes of the content pass, still connected: closed once the
     // push is done, as git-annex's connections close at its end.
     let mut connections = None;
+    if content {
+        out.count(super::migrate::sync_migrations(&ctx, &args.out)?);
+    }
     let ctx = if content {
         let content_remotes: Vec<String> = remotes
             .iter()

@@ -486,3 +486,32 @@ fn remove_size_matches_the_reference() {
     );
     p.same(&["whereis", "p", "r"]);
 }
+
+/// `sync --content` and `pull` apply the migrations recorded elsewhere
+/// before the content pass, as the reference (`annex.syncmigrations`);
+/// with `annex.syncmigrations=false` they do not.
+#[test]
+fn sync_with_content_applies_migrations_as_the_reference() {
+    let (_tmp, _o, c) = migrated_elsewhere(run_theirs);
+    // b is not wanted here: no transfer in the content pass (the
+    // reference draws a progress meter for one).
+    support::annex(&c, &["wanted", "here", "exclude=b"]);
+    let out = same_in_copies(&c, "sync", &["sync", "--no-push", "--content"]);
+    assert!(out.contains("migrate a.txt (checksum...) ok"), "{out}");
+    let out = same_in_copies(&c, "pull", &["pull"]);
+    assert!(out.contains("migrate a.txt (checksum...) ok"), "{out}");
+    // Off: no migration applied (the content pass then gets the new
+    // keys from the origin, with the reference's progress meter: only the
+    // migrations are compared).
+    for run in [run_ours, run_theirs] {
+        let d = c.with_file_name("off");
+        copy_repo(&c, &d);
+        let out = run(&d, &["pull", "-c", "annex.syncmigrations=false"]);
+        assert!(out.status.success(), "{out:?}");
+        assert!(
+            !String::from_utf8_lossy(&out.stdout).contains("migrate "),
+            "{out:?}"
+        );
+        std::fs::remove_dir_all(&d).expect("rm");
+    }
+}
