@@ -14,6 +14,13 @@
 //! `git annex migrate --update` elsewhere moves its content to the new
 //! keys.
 //!
+//! The other way round, [`distributed_migrations`] reads the migrations
+//! recorded in the branch (by any repository), [`update_wanted`] and
+//! [`apply_update`] move the content here to their new keys (checked
+//! against them first), and [`finish_distributed`] notes how far they were
+//! applied: `migrate --update`, `--apply`, and `sync`/`pull` with content.
+//! [`plan`] also covers `--remove-size` and keys whose size is missing.
+//!
 //! ```no_run
 //! use annex_core::backend::Backend;
 //! use annex_ops::session::{OpenOptions, Session};
