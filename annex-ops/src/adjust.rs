@@ -54,6 +54,10 @@ pub enum AdjustError {
         /// Its error output, or why it could not run.
         detail: String,
     },
+    /// This repository's preferred content could not be read
+    /// (`--hide-unwanted`).
+    #[error("cannot read preferred content: {0}")]
+    Wanted(String),
     /// An object could not be read or written.
     #[error("{what}: {detail}")]
     Object {
@@ -121,13 +125,19 @@ pub enum LinkAdjustment {
     UnFix,
 }
 
-/// Whether files whose content is missing are shown.
+/// Whether files whose content is missing (or that this repository does
+/// not want) are shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PresenceAdjustment {
     /// Hidden (`--hide-missing`).
     HideMissing,
     /// Shown again (its reverse).
     ShowMissing,
+    /// Files not wanted here (preferred content) hidden
+    /// (`--hide-unwanted`).
+    HideUnwanted,
+    /// Shown again (its reverse).
+    ShowUnwanted,
 }
 
 /// Files unlocked when their content is here, locked otherwise.
@@ -184,6 +194,8 @@ impl PresenceAdjustment {
         match s {
             "hidemissing" => Some(PresenceAdjustment::HideMissing),
             "showmissing" => Some(PresenceAdjustment::ShowMissing),
+            "hideunwanted" => Some(PresenceAdjustment::HideUnwanted),
+            "showunwanted" => Some(PresenceAdjustment::ShowUnwanted),
             _ => None,
         }
     }
@@ -192,6 +204,8 @@ impl PresenceAdjustment {
         match self {
             PresenceAdjustment::HideMissing => "hidemissing",
             PresenceAdjustment::ShowMissing => "showmissing",
+            PresenceAdjustment::HideUnwanted => "hideunwanted",
+            PresenceAdjustment::ShowUnwanted => "showunwanted",
         }
     }
 }
@@ -242,6 +256,8 @@ impl Adjustment {
                 match p {
                     PresenceAdjustment::HideMissing => PresenceAdjustment::ShowMissing,
                     PresenceAdjustment::ShowMissing => PresenceAdjustment::HideMissing,
+                    PresenceAdjustment::HideUnwanted => PresenceAdjustment::ShowUnwanted,
+                    PresenceAdjustment::ShowUnwanted => PresenceAdjustment::HideUnwanted,
                 },
                 l.map(LinkAdjustment::reverse),
             ),
@@ -259,16 +275,22 @@ impl Adjustment {
     pub fn is_stable(&self) -> bool {
         match self {
             Adjustment::Link(_) => true,
-            Adjustment::Presence(p, _) => *p == PresenceAdjustment::ShowMissing,
+            Adjustment::Presence(p, _) => matches!(
+                p,
+                PresenceAdjustment::ShowMissing | PresenceAdjustment::ShowUnwanted
+            ),
             Adjustment::LockUnlockPresent(l) => *l == LockUnlockPresent::LockPresent,
         }
     }
 
-    /// Whether files are hidden (`--hide-missing`).
+    /// Whether files are hidden (`--hide-missing`, `--hide-unwanted`).
     pub fn hides_files(&self) -> bool {
         matches!(
             self,
-            Adjustment::Presence(PresenceAdjustment::HideMissing, _)
+            Adjustment::Presence(
+                PresenceAdjustment::HideMissing | PresenceAdjustment::HideUnwanted,
+                _
+            )
         )
     }
 
@@ -285,27 +307,70 @@ impl Adjustment {
     }
 
     /// Combines the options of `git annex adjust` in the order given, as
-    /// git-annex does: the last of `--unlock`, `--lock`, `--fix` counts,
-    /// and `--hide-missing` with one of them hides then adjusts links.
+    /// git-annex does, pair by pair from the first: of two link options
+    /// the second counts; `--hide-missing` after a link option, or a link
+    /// option after a hiding one, hides then adjusts links; two of the same
+    /// hiding option make one. Any other pair (a hiding option after a
+    /// link option other than `--hide-missing`'s case, two different
+    /// hiding options) ends the combining there: what was combined so far
+    /// is the adjustment, the options after it are not used.
     pub fn combine(flags: &[Adjustment]) -> Option<Adjustment> {
-        let mut acc: Option<Adjustment> = None;
-        for f in flags {
-            acc = Some(match (acc, *f) {
-                (None, f) => f,
-                (Some(Adjustment::Link(_)), Adjustment::Link(b)) => Adjustment::Link(b),
-                (Some(Adjustment::Presence(_, a2)), Adjustment::Presence(b1, b2)) => {
+        use PresenceAdjustment::{HideMissing, HideUnwanted};
+        let mut rest = flags.iter().copied();
+        let mut acc = rest.next()?;
+        for f in rest {
+            acc = match (acc, f) {
+                (Adjustment::Link(_), Adjustment::Link(b)) => Adjustment::Link(b),
+                (Adjustment::Presence(a1, a2), Adjustment::Presence(b1, b2)) if a1 == b1 => {
                     Adjustment::Presence(b1, b2.or(a2))
                 }
-                (Some(Adjustment::Link(a)), Adjustment::Presence(b1, b2)) => {
-                    Adjustment::Presence(b1, b2.or(Some(a)))
+                (Adjustment::Link(a), Adjustment::Presence(HideMissing, b2)) => {
+                    Adjustment::Presence(HideMissing, b2.or(Some(a)))
                 }
-                (Some(Adjustment::Presence(a1, _)), Adjustment::Link(b)) => {
-                    Adjustment::Presence(a1, Some(b))
-                }
-                (Some(a), _) => a,
-            });
+                (
+                    Adjustment::Presence(a1 @ (HideMissing | HideUnwanted), _),
+                    Adjustment::Link(b),
+                ) => Adjustment::Presence(a1, Some(b)),
+                _ => return Some(acc),
+            };
         }
-        acc
+        Some(acc)
+    }
+
+    /// Whether files this repository does not want are hidden
+    /// (`--hide-unwanted`).
+    pub fn hides_unwanted(&self) -> bool {
+        matches!(
+            self,
+            Adjustment::Presence(PresenceAdjustment::HideUnwanted, _)
+        )
+    }
+}
+
+/// This repository's preferred content, for `--hide-unwanted`.
+struct WantedHere {
+    state: annex_core::state::State,
+    config: annex_core::config::AnnexConfig,
+    here: annex_core::uuid::Uuid,
+}
+
+impl WantedHere {
+    /// Reads it; `None` when the repository has no UUID (then every file
+    /// is wanted).
+    fn load(adjuster: &Adjuster) -> Result<Option<WantedHere>, AdjustError> {
+        let err = |e: String| AdjustError::Wanted(e);
+        let repo = annex_core::repo::Repo::open(&adjuster.top).map_err(|e| err(e.to_string()))?;
+        let Some(here) = repo.uuid().cloned() else {
+            return Ok(None);
+        };
+        let state = annex_core::state::State::new(repo.branch().map_err(|e| err(e.to_string()))?);
+        let config = annex_core::config::AnnexConfig::from_repo(&adjuster.repo, &[])
+            .map_err(|e| err(e.to_string()))?;
+        Ok(Some(WantedHere {
+            state,
+            config,
+            here,
+        }))
     }
 }
 
@@ -412,6 +477,11 @@ fn obj_err(what: impl Into<String>) -> impl FnOnce(String) -> AdjustError {
     move |detail| AdjustError::Object { what, detail }
 }
 
+/// Resolves the conflicts of a merge made in a temporary work tree (its
+/// path, then its git directory's) and commits it; says whether it did
+/// ([`Adjuster::merge_resolving`]).
+pub type MergeResolver<'a> = dyn FnMut(&Path, &Path) -> bool + 'a;
+
 impl Adjuster {
     /// Opens the repository at or above `path` (it must have a work tree).
     pub fn open(path: &Path) -> Result<Adjuster, AdjustError> {
@@ -436,6 +506,11 @@ impl Adjuster {
     /// The git directory.
     pub fn git_dir(&self) -> &Path {
         &self.git_dir
+    }
+
+    /// The top of the work tree.
+    pub fn top(&self) -> &Path {
+        &self.top
     }
 
     fn git(&self) -> Command {
@@ -610,11 +685,14 @@ impl Adjuster {
     }
 
     /// One entry adjusted (git-annex's `adjustTreeItem`); `None` hides it.
+    /// `wanted` says whether this repository wants a file
+    /// (`--hide-unwanted`).
     fn adjust_item(
         &self,
         adj: &Adjustment,
         path: &[u8],
         e: Entry,
+        wanted: &dyn Fn(&[u8], &Key) -> bool,
     ) -> Result<Option<Entry>, AdjustError> {
         match *adj {
             Adjustment::Link(l) => self.link_item(l, path, e),
@@ -624,7 +702,11 @@ impl Adjuster {
                         Some(k) if !self.store.has(&k) => None,
                         _ => Some(e),
                     },
-                    PresenceAdjustment::ShowMissing => Some(e),
+                    PresenceAdjustment::HideUnwanted => match self.entry_key(&e) {
+                        Some(k) if !wanted(path, &k) => None,
+                        _ => Some(e),
+                    },
+                    PresenceAdjustment::ShowMissing | PresenceAdjustment::ShowUnwanted => Some(e),
                 };
                 match (shown, l) {
                     (Some(e), Some(l)) => self.link_item(l, path, e),
@@ -687,12 +769,93 @@ impl Adjuster {
     pub fn adjust_tree(&self, adj: &Adjustment, basis: &str) -> Result<String, AdjustError> {
         let entries = self.list_tree(basis)?;
         let mut out = BTreeMap::new();
+        let wanted_here = match adj.hides_unwanted() {
+            true => WantedHere::load(self)?,
+            false => None,
+        };
+        let matcher = match &wanted_here {
+            Some(w) => {
+                let mctx = annex_core::preferred::StateContext::new(
+                    &w.state,
+                    Some(w.here.clone()),
+                    Some(self.store.clone()),
+                    &w.config,
+                )
+                .map_err(|e| AdjustError::Wanted(e.to_string()))?;
+                let expr = crate::annex::preferred_matcher(&w.state, &mctx, &w.here)
+                    .map_err(|e| AdjustError::Wanted(e.to_string()))?;
+                expr.map(|x| (mctx, x, &w.here))
+            }
+            None => None,
+        };
+        // No preferred content: every file is wanted. A file whose
+        // expression cannot be evaluated stays shown.
+        let wanted = |path: &[u8], key: &Key| match &matcher {
+            Some((mctx, expr, here)) => expr
+                .matches(
+                    mctx,
+                    &annex_core::preferred::Item::file(path, Some(key)).for_repo(Some(here)),
+                )
+                .unwrap_or(true),
+            None => true,
+        };
+        // Directories of the basis, to keep those whose files were all
+        // hidden: git-annex keeps them as empty trees.
+        let mut dirs = std::collections::BTreeSet::new();
         for (path, e) in entries {
-            if let Some(n) = self.adjust_item(adj, &path, e)? {
+            if adj.hides_files() {
+                let mut p = path.as_slice();
+                while let Some(i) = p.iter().rposition(|&b| b == b'/') {
+                    p = &p[..i];
+                    if !dirs.insert(p.to_vec()) {
+                        break;
+                    }
+                }
+            }
+            if let Some(n) = self.adjust_item(adj, &path, e, &wanted)? {
                 out.insert(path, n);
             }
         }
-        self.write_tree(&out)
+        let tree = self.write_tree(&out)?;
+        // The emptied directories: those with no file left under them, the
+        // deepest ones only (their parents come with them).
+        let has_file_under = |d: &[u8]| {
+            let mut prefix = d.to_vec();
+            prefix.push(b'/');
+            out.range(prefix.clone()..)
+                .next()
+                .is_some_and(|(p, _)| p.starts_with(&prefix))
+        };
+        let emptied: Vec<&Vec<u8>> = dirs.iter().filter(|d| !has_file_under(d)).collect();
+        let leaves: Vec<&Vec<u8>> = emptied
+            .iter()
+            .copied()
+            .filter(|d| {
+                let mut prefix = d.to_vec();
+                prefix.push(b'/');
+                !emptied.iter().any(|o| o.starts_with(&prefix))
+            })
+            .collect();
+        if leaves.is_empty() {
+            return Ok(tree);
+        }
+        let obj = |e: String| obj_err("the adjusted tree")(e);
+        let empty = self
+            .repo
+            .write_object(gix::objs::Tree::empty())
+            .map_err(|e| obj(e.to_string()))?
+            .detach();
+        let id = gix::ObjectId::from_hex(tree.as_bytes()).map_err(|e| obj(e.to_string()))?;
+        let mut ed = self.repo.edit_tree(id).map_err(|e| obj(e.to_string()))?;
+        for d in leaves {
+            ed.upsert(
+                gix::bstr::ByteSlice::as_bstr(d.as_slice()),
+                gix::object::tree::EntryKind::Tree,
+                empty,
+            )
+            .map_err(|e| obj(e.to_string()))?;
+        }
+        Ok(ed.write().map_err(|e| obj(e.to_string()))?.to_string())
     }
 
     /// Author and committer of a commit, as environment for git.
@@ -1001,7 +1164,7 @@ impl Adjuster {
                 mode: dst_mode,
                 oid,
             };
-            match self.adjust_item(&rev, path, e)? {
+            match self.adjust_item(&rev, path, e, &|_, _| true)? {
                 Some(n) => {
                     entries.insert(path.to_vec(), n);
                 }
@@ -1043,6 +1206,27 @@ impl Adjuster {
         allow_unrelated: bool,
         notes: &mut dyn FnMut(&str),
     ) -> Result<bool, AdjustError> {
+        self.merge_resolving(tomerge, orig, adj, allow_unrelated, notes, None)
+    }
+
+    /// [`Adjuster::merge`], and when the merge into the original branch
+    /// conflicts and `resolve` is given, the merge made as git-annex makes
+    /// it: `git merge` in a temporary work tree (empty) and git directory
+    /// (its `HEAD` the original branch, everything else the repository's),
+    /// git's output shown, then `resolve(WORK_TREE, GIT_DIR)` called to
+    /// resolve the conflicts and commit (git-annex's `resolveMerge`; it
+    /// says whether it did), the commit then adjusted as any merge. The
+    /// repository's own work tree and index are not touched until the
+    /// adjusted result is merged in.
+    pub fn merge_resolving(
+        &self,
+        tomerge: &str,
+        orig: &str,
+        adj: &Adjustment,
+        allow_unrelated: bool,
+        notes: &mut dyn FnMut(&str),
+        resolve: Option<&mut MergeResolver<'_>>,
+    ) -> Result<bool, AdjustError> {
         self.propagate_inner(orig, adj, false, false)?;
         let adjbranch = adjusted_branch(orig, adj);
         let basis = basis_branch(&adjbranch);
@@ -1081,7 +1265,14 @@ impl Adjuster {
                     args: args.join(" "),
                     detail: e.to_string(),
                 })?;
-            if out.status.code() == Some(1) {
+            if out.status.code() == Some(1)
+                && let Some(resolve) = resolve
+            {
+                match self.merge_in_temp(&updated, tomerge, allow_unrelated, resolve)? {
+                    Some(c) => c,
+                    None => return Ok(false),
+                }
+            } else if out.status.code() == Some(1) {
                 // Conflicts: the tree, then the conflicted files.
                 let files: Vec<String> = String::from_utf8_lossy(&out.stdout)
                     .lines()
@@ -1094,35 +1285,36 @@ impl Adjuster {
                     orig: describe(orig).to_string(),
                     files: files.join(" "),
                 });
+            } else {
+                let out = check(out).map_err(|detail| AdjustError::Git {
+                    args: args.join(" "),
+                    detail,
+                })?;
+                let tree = String::from_utf8_lossy(&out)
+                    .lines()
+                    .next()
+                    .unwrap_or_default()
+                    .to_string();
+                // git merge's own message for the ref as git-annex names it
+                // (merging on a detached HEAD).
+                let msg = match tomerge.strip_prefix("refs/heads/") {
+                    _ if tomerge.starts_with("refs/remotes/") => {
+                        format!("Merge remote-tracking branch '{tomerge}' into HEAD")
+                    }
+                    Some(b) => format!("Merge branch '{b}' into HEAD"),
+                    None => format!("Merge branch '{tomerge}' into HEAD"),
+                };
+                self.run_line(&[
+                    "commit-tree",
+                    &tree,
+                    "-p",
+                    &updated,
+                    "-p",
+                    &theirs,
+                    "-m",
+                    &msg,
+                ])?
             }
-            let out = check(out).map_err(|detail| AdjustError::Git {
-                args: args.join(" "),
-                detail,
-            })?;
-            let tree = String::from_utf8_lossy(&out)
-                .lines()
-                .next()
-                .unwrap_or_default()
-                .to_string();
-            // git merge's own message for the ref as git-annex names it
-            // (merging on a detached HEAD).
-            let msg = match tomerge.strip_prefix("refs/heads/") {
-                _ if tomerge.starts_with("refs/remotes/") => {
-                    format!("Merge remote-tracking branch '{tomerge}' into HEAD")
-                }
-                Some(b) => format!("Merge branch '{b}' into HEAD"),
-                None => format!("Merge branch '{tomerge}' into HEAD"),
-            };
-            self.run_line(&[
-                "commit-tree",
-                &tree,
-                "-p",
-                &updated,
-                "-p",
-                &theirs,
-                "-m",
-                &msg,
-            ])?
         };
         // postmerge
         self.update_ref(&basis, &mergecommit, None)?;
@@ -1155,6 +1347,89 @@ impl Adjuster {
             self.update_ref(&adjbranch, &adjmerge, Some("updating adjusted branch"))?;
         }
         Ok(true)
+    }
+
+    /// The conflicted merge of `tomerge` into `updated` made in a temporary
+    /// work tree and git directory and resolved by `resolve` (see
+    /// [`Adjuster::merge_resolving`]): the merge commit, `None` when the
+    /// conflicts were not resolved.
+    fn merge_in_temp(
+        &self,
+        updated: &str,
+        tomerge: &str,
+        allow_unrelated: bool,
+        resolve: &mut dyn FnMut(&Path, &Path) -> bool,
+    ) -> Result<Option<String>, AdjustError> {
+        let io = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| AdjustError::Io { path, source }
+        };
+        let othertmp = self
+            .store
+            .other_tmp()
+            .map_err(|e| obj_err("a temporary directory")(e.to_string()))?;
+        /// Removes the directory when the merge is done.
+        struct Removed(PathBuf);
+        impl Drop for Removed {
+            fn drop(&mut self) {
+                let _ = std::fs::remove_dir_all(&self.0);
+            }
+        }
+        let tmp = Removed(othertmp.path("adjmerge"));
+        std::fs::create_dir(&tmp.0).map_err(io(&tmp.0))?;
+        let (wt, gd) = (tmp.0.join("wt"), tmp.0.join("git"));
+        std::fs::create_dir(&wt).map_err(io(&wt))?;
+        std::fs::create_dir(&gd).map_err(io(&gd))?;
+        let common = std::path::absolute(&self.git_dir).unwrap_or_else(|_| self.git_dir.clone());
+        // A linked work tree's layout: its own HEAD and index, the
+        // repository's objects, refs and config.
+        for (path, content) in [
+            (gd.join("HEAD"), format!("{updated}\n")),
+            (gd.join("commondir"), format!("{}\n", common.display())),
+            (
+                gd.join("gitdir"),
+                format!("{}\n", wt.join(".git").display()),
+            ),
+            (wt.join(".git"), format!("gitdir: {}\n", gd.display())),
+        ] {
+            std::fs::write(&path, content).map_err(io(&path))?;
+        }
+        // Git reads the config from the repository's directory; what reads
+        // the git directory itself (the resolver) finds it here too.
+        let config = gd.join("config");
+        std::os::unix::fs::symlink(common.join("config"), &config).map_err(io(&config))?;
+        let git = |args: &[&str]| {
+            let mut c = Command::new("git");
+            c.current_dir(&wt)
+                .env_remove("GIT_DIR")
+                .env_remove("GIT_WORK_TREE")
+                .env_remove("GIT_INDEX_FILE")
+                .args(args)
+                .stdin(Stdio::null());
+            c
+        };
+        let reset = git(&["reset", "HEAD", "--quiet"])
+            .status()
+            .map_err(io(&wt))?;
+        if !reset.success() {
+            return Ok(None);
+        }
+        let mut args = vec!["merge", "--no-edit"];
+        if allow_unrelated {
+            args.push("--allow-unrelated-histories");
+        }
+        args.push(tomerge);
+        let _ = std::io::stdout().flush();
+        let merged = git(&args).status().map_err(io(&wt))?;
+        if !merged.success() && !resolve(&wt, &gd) {
+            return Ok(None);
+        }
+        let head = std::fs::read_to_string(gd.join("HEAD")).map_err(io(&gd))?;
+        let head = head.trim();
+        if head.len() < 40 || !head.bytes().all(|b| b.is_ascii_hexdigit()) || head == updated {
+            return Ok(None);
+        }
+        Ok(Some(head.to_string()))
     }
 
     /// After a sync: an adjustment that depends on which content is here

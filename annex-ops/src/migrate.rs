@@ -14,6 +14,13 @@
 //! `git annex migrate --update` elsewhere moves its content to the new
 //! keys.
 //!
+//! The other way round, [`distributed_migrations`] reads the migrations
+//! recorded in the branch (by any repository), [`update_wanted`] and
+//! [`apply_update`] move the content here to their new keys (checked
+//! against them first), and [`finish_distributed`] notes how far they were
+//! applied: `migrate --update`, `--apply`, and `sync`/`pull` with content.
+//! [`plan`] also covers `--remove-size` and keys whose size is missing.
+//!
 //! ```no_run
 //! use annex_core::backend::Backend;
 //! use annex_ops::session::{OpenOptions, Session};
@@ -53,6 +60,9 @@ pub enum MigrateError {
     /// Rekeying failed.
     #[error(transparent)]
     Rekey(#[from] RekeyError),
+    /// The content of the old key is not the new key's.
+    #[error("Verification of content failed")]
+    NotVerified,
     /// The migration could not be recorded for other repositories.
     #[error("{0}")]
     Record(String),
@@ -79,6 +89,54 @@ pub fn wanted(session: &Session, file: &AnnexedFile, target: Backend, force: boo
     session.store.has(&file.key) && (force || Backend::for_key(&file.key) != Some(target))
 }
 
+/// How a file is migrated ([`plan`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Plan {
+    /// A new key computed from the content here with the target backend.
+    Rekey,
+    /// The same key with its size removed (`--remove-size`) or, when it
+    /// has none, added from the content here.
+    Size,
+}
+
+/// Whether and how the file is migrated, as git-annex decides: a new key
+/// when its content is here and its backend is not the target one (or
+/// `force`); else only its size changed: removed with `remove_size` when
+/// the key has one (whether the content is here or not), added when the
+/// key has none, the backend is the target one and the content is here.
+/// Keys of a backend we do not have are left alone.
+pub fn plan(
+    session: &Session,
+    file: &AnnexedFile,
+    target: Backend,
+    force: bool,
+    remove_size: bool,
+) -> Option<Plan> {
+    let old = Backend::for_key(&file.key)?;
+    let exists = session.store.has(&file.key);
+    if (old != target || force) && exists {
+        return Some(Plan::Rekey);
+    }
+    let size = if remove_size {
+        file.key.size().is_some()
+    } else {
+        old == target && file.key.size().is_none() && exists
+    };
+    size.then_some(Plan::Size)
+}
+
+/// Whether the new key's content is checked once stored, which git-annex
+/// announces for a locked file whose content is here: the new key's
+/// backend (the target, or the old one when only the size changes) has a
+/// checksum.
+pub fn checks_new(session: &Session, file: &AnnexedFile, target: Backend, plan: Plan) -> bool {
+    let backend = match plan {
+        Plan::Rekey => Some(target),
+        Plan::Size => Backend::for_key(&file.key),
+    };
+    file.locked && session.store.has(&file.key) && backend.is_some_and(|b| b.hash_kind().is_some())
+}
+
 /// Whether the old key's content is checked first (its backend has a
 /// checksum).
 pub fn checks_old(file: &AnnexedFile) -> bool {
@@ -91,19 +149,56 @@ pub fn migrate(
     file: &AnnexedFile,
     target: Backend,
 ) -> Result<Key, MigrateError> {
+    migrate_planned(session, file, target, Plan::Rekey, false)
+}
+
+/// Migrates one file as [`plan`] said (with `remove_size`, the new key
+/// has no size); returns its new key. Only the size of a key whose content
+/// is not here can change, and then nothing is done: git-annex's error.
+pub fn migrate_planned(
+    session: &Session,
+    file: &AnnexedFile,
+    target: Backend,
+    plan: Plan,
+    remove_size: bool,
+) -> Result<Key, MigrateError> {
     let Some(object) = session.store.find(&file.key) else {
-        return Err(MigrateError::BadContent);
+        return Err(match plan {
+            Plan::Rekey => MigrateError::BadContent,
+            Plan::Size => MigrateError::Rekey(RekeyError::Verification),
+        });
     };
     if annex_core::backend::verify_key(&file.key, &object)? == Some(false) {
         return Err(MigrateError::BadContent);
     }
-    use std::os::unix::ffi::OsStrExt;
-    let name = Path::new(std::ffi::OsStr::from_bytes(&file.path));
-    let source = KeySource {
-        content: &object,
-        name,
+    let new = match plan {
+        Plan::Rekey => {
+            use std::os::unix::ffi::OsStrExt;
+            let name = Path::new(std::ffi::OsStr::from_bytes(&file.path));
+            let source = KeySource {
+                content: &object,
+                name,
+            };
+            target.key_for_file(&source, &KeyOptions::default())?
+        }
+        Plan::Size if remove_size => file.key.clone(),
+        Plan::Size => match file.key.size() {
+            Some(_) => file.key.clone(),
+            None => {
+                let len = std::fs::metadata(&object)
+                    .map_err(|e| {
+                        MigrateError::Record(format!("cannot read {}: {e}", object.display()))
+                    })?
+                    .len();
+                file.key.clone().with_size(Some(len))
+            }
+        },
     };
-    let new = target.key_for_file(&source, &KeyOptions::default())?;
+    let new = if remove_size {
+        new.with_size(None)
+    } else {
+        new
+    };
     if new != file.key {
         let current = session.state.metadata(&file.key)?;
         if !current.is_empty() {
@@ -280,4 +375,257 @@ pub fn commit_records(session: &Session) -> Result<Option<gix::ObjectId>, Migrat
         Ok(Ok(Some(commit)))
     })
     .map_err(|e| rec(format!("cannot record the migration in .git/annex: {e}")))?
+}
+
+/// The migrations recorded in the `git-annex` branch by other repositories
+/// (or this one) that [`distributed_migrations`] found, in the order they
+/// were recorded, and what to note in `.git/annex/migrations.log` once
+/// they were applied ([`finish_distributed`]).
+#[derive(Debug)]
+pub struct Distributed {
+    /// Each migration: the old key, then the new key.
+    pub pairs: Vec<(Key, Key)>,
+    /// The branch commit read up to.
+    tip: gix::ObjectId,
+    /// Commits listed after the first line of `migrations.log`, dropped
+    /// from it once done.
+    skip: Vec<gix::ObjectId>,
+}
+
+/// Reads `.git/annex/migrations.log`: the commit up to which migrations
+/// were applied (`None` when the first line is missing or a null sha), and
+/// the commits of migrations made here listed after it.
+fn performed_migrations(
+    dir: &Path,
+) -> Result<(Option<gix::ObjectId>, Vec<gix::ObjectId>), MigrateError> {
+    let log = match with_log_lock(&dir.join("migrations.lck"), || {
+        std::fs::read(dir.join("migrations.log"))
+    }) {
+        Ok(l) => l,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((None, Vec::new())),
+        Err(e) => {
+            return Err(MigrateError::Record(format!(
+                "cannot read .git/annex/migrations.log: {e}"
+            )));
+        }
+    };
+    let mut lines = log
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(gix::ObjectId::from_hex);
+    let stop = match lines.next() {
+        Some(Ok(id)) if !id.is_null() => Some(id),
+        _ => None,
+    };
+    Ok((stop, lines.filter_map(Result::ok).collect()))
+}
+
+/// The migrations recorded in the `git-annex` branch (already brought up
+/// to date with the remotes' branches when the session opened), as git-annex's
+/// `migrate --update` (`incremental`: only those after the commit noted in
+/// `.git/annex/migrations.log`) and `--apply` (all of them) find them: the
+/// branch's history of `migrate.tree`, oldest first, each file
+/// `migrate.tree/new/N` added by a commit paired with `old/N` of the same
+/// commit, both read as keys (blobs naming no key are passed over).
+pub fn distributed_migrations(
+    session: &Session,
+    incremental: bool,
+) -> Result<Distributed, MigrateError> {
+    let branch = session.state.branch();
+    let dir = session.repo.git_dir().join("annex");
+    let (stop, skip) = performed_migrations(&dir)?;
+    let Some(tip) = branch.tip()? else {
+        return Ok(Distributed {
+            pairs: Vec::new(),
+            tip: gix::ObjectId::null(branch.repo().object_hash()),
+            skip,
+        });
+    };
+    let range = match stop.filter(|_| incremental) {
+        Some(s) => format!("{s}..{tip}"),
+        None => tip.to_string(),
+    };
+    // The same walk as git-annex's: `--follow`, since the tree is grafted
+    // and removed again at once. Run in the git directory, so that the path
+    // is the branch's whatever the current directory.
+    let args: Vec<String> = [
+        "log",
+        "-z",
+        "--pretty=format:%H %ct",
+        "--raw",
+        "--no-abbrev",
+        "--no-renames",
+        "--reverse",
+        "--follow",
+        &range,
+        "--",
+        "migrate.tree",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let out = crate::git::run_in_git_dir(session.repo.git_dir(), &args)
+        .map_err(|e| MigrateError::Record(format!("git log of the git-annex branch: {e}")))?;
+    let repo = branch.repo();
+    let mut pairs = Vec::new();
+    for (commit, new_blob, file) in parse_raw_log(&out) {
+        if new_blob.is_null() || skip.contains(&commit) {
+            continue;
+        }
+        let Some(name) = file
+            .windows(5)
+            .position(|w| w == b"/new/")
+            .map(|i| &file[i + 5..])
+        else {
+            continue;
+        };
+        // The old file of the same number (its base name without any
+        // extension, as git-annex takes it).
+        let base = name.rsplit(|&b| b == b'/').next().unwrap_or(name);
+        let base = match base.iter().rposition(|&b| b == b'.') {
+            Some(0) | None => base,
+            Some(i) => &base[..i],
+        };
+        let Some(new) = repo
+            .find_object(new_blob)
+            .ok()
+            .and_then(|o| annex_core::gitrepo::key_of_blob(&o.data))
+        else {
+            continue;
+        };
+        let mut old_path = b"migrate.tree/old/".to_vec();
+        old_path.extend_from_slice(base);
+        let Some(old) = branch
+            .file_at(commit, &old_path)?
+            .and_then(|d| annex_core::gitrepo::key_of_blob(&d))
+        else {
+            continue;
+        };
+        pairs.push((old, new));
+    }
+    Ok(Distributed { pairs, tip, skip })
+}
+
+/// Parses `git log -z --pretty=format:'%H %ct' --raw` output into (commit,
+/// new blob, file) per changed file, as git-annex does: a commit's line
+/// comes before its first change only.
+fn parse_raw_log(out: &[u8]) -> Vec<(gix::ObjectId, gix::ObjectId, Vec<u8>)> {
+    let hash = gix::hash::Kind::Sha1;
+    let mut commit = gix::ObjectId::null(hash);
+    let mut chunks = out.split(|&b| b == 0).peekable();
+    let mut found = Vec::new();
+    while let Some(c1) = chunks.next() {
+        if c1.is_empty() {
+            continue;
+        }
+        let Some(c2) = chunks.peek().copied() else {
+            break;
+        };
+        let change = match c1.iter().position(|&b| b == b'\n') {
+            Some(i) => {
+                let info = &c1[..i];
+                if let Some(id) = info
+                    .split(|&b| b == b' ')
+                    .next()
+                    .and_then(|w| gix::ObjectId::from_hex(w).ok())
+                {
+                    commit = id;
+                }
+                &c1[i + 1..]
+            }
+            None => c1,
+        };
+        let words: Vec<&[u8]> = change
+            .split(|&b| b == b' ')
+            .filter(|w| !w.is_empty())
+            .collect();
+        let new = words.get(3).and_then(|w| gix::ObjectId::from_hex(w).ok());
+        match new {
+            Some(new) if change.starts_with(b":") => {
+                found.push((commit, new, c2.to_vec()));
+                chunks.next();
+            }
+            _ => {}
+        }
+    }
+    found
+}
+
+/// Notes in `.git/annex/migrations.log` that the migrations were applied
+/// up to the commit read, as git-annex does: that commit on the first
+/// line, the migrations made here that were seen dropped from the rest.
+pub fn finish_distributed(session: &Session, done: &Distributed) -> Result<(), MigrateError> {
+    if done.tip.is_null() {
+        return Ok(());
+    }
+    let dir = session.repo.git_dir().join("annex");
+    let migrations = dir.join("migrations.log");
+    with_log_lock(&dir.join("migrations.lck"), || {
+        let old = match std::fs::read(&migrations) {
+            Ok(l) => l,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+            Err(e) => return Err(e),
+        };
+        let mut l = format!("{}\n", done.tip).into_bytes();
+        for line in old.split(|&b| b == b'\n').filter(|l| !l.is_empty()).skip(1) {
+            if gix::ObjectId::from_hex(line).is_ok_and(|id| done.skip.contains(&id)) {
+                continue;
+            }
+            l.extend_from_slice(line);
+            l.push(b'\n');
+        }
+        let tmp = migrations.with_extension("log.new");
+        std::fs::write(&tmp, &l)?;
+        std::fs::rename(&tmp, &migrations)
+    })
+    .map_err(|e| MigrateError::Record(format!("cannot write .git/annex/migrations.log: {e}")))
+}
+
+/// Whether a migration found in the branch is applied here, as git-annex
+/// decides: the new key is allowed (`annex.securehashesonly`), its content
+/// is not here but the old key's is, and this repository was never logged
+/// as having dropped the new key (it was not wanted here then).
+pub fn update_wanted(session: &Session, old: &Key, new: &Key) -> Result<bool, MigrateError> {
+    if session.config.get_bool("annex.securehashesonly") == Some(true)
+        && !annex_core::key::KeyVariety::from_name(new.backend_name()).is_secure_hash()
+    {
+        return Ok(false);
+    }
+    if session.store.has(new) || !session.store.has(old) {
+        return Ok(false);
+    }
+    let log = session
+        .state
+        .branch()
+        .get(&annex_core::state::key_log_path(new, ".log"))?;
+    let previous = annex_core::logs::location::LocationLog::parse(&log)
+        .uuids_with(|s| s != annex_core::logs::presence::Status::Present);
+    Ok(!previous.contains(session.here()))
+}
+
+/// Whether applying a migration checks the content with a checksum (the
+/// new key's backend has one), which git-annex announces.
+pub fn update_checksums(new: &Key) -> bool {
+    Backend::for_key(new).is_some_and(|b| b.hash_kind().is_some())
+}
+
+/// Applies one migration found in the branch: the old key's object hard
+/// linked (a copy when it already has other names, so that no unlocked
+/// file's content becomes the new key's) to a temp file, which is checked
+/// to be the new key's content whatever `annex.verify` says (the branch may
+/// hold wrong migrations), then moved into the store under the new key,
+/// and the new key logged present here. `Ok(false)` when the old key's
+/// content is gone; [`MigrateError::NotVerified`] when it is not the new
+/// key's (nothing is changed then).
+pub fn apply_update(session: &Session, old: &Key, new: &Key) -> Result<bool, MigrateError> {
+    let Some(object) = session.store.find(old) else {
+        return Ok(false);
+    };
+    match crate::rekey::store_linked(session, &object, new, true) {
+        Ok(()) => {}
+        Err(RekeyError::Verification) => return Err(MigrateError::NotVerified),
+        Err(e) => return Err(e.into()),
+    }
+    session.state.set_present(new, session.here(), true)?;
+    Ok(true)
 }

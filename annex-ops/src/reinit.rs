@@ -66,6 +66,77 @@ pub fn resolve(start: &Path, name: &str, overrides: &[String]) -> Result<Uuid, R
     )?)
 }
 
+/// Learns the UUIDs of the git remotes our config has none for, as
+/// git-annex does when it lists the remotes to look a name up (any name
+/// that is not a UUID): a remote on this machine is read, one over ssh
+/// asked (`git-annex-shell configlist`), and a UUID found recorded as
+/// `remote.NAME.annex-uuid`. Remotes with `annex-ignore` are left alone,
+/// as are remotes whose repository has no UUID. Returns the warnings to
+/// show: a remote on this machine that is not there.
+pub fn learn_remote_uuids(start: &Path, name: &str, overrides: &[String]) -> Vec<String> {
+    let mut warnings = Vec::new();
+    if looks_like_uuid(name) {
+        return warnings;
+    }
+    let Ok(repo) = Repo::open(start) else {
+        return warnings;
+    };
+    let Ok(branch) = repo.branch() else {
+        return warnings;
+    };
+    let Ok(config) = AnnexConfig::from_repo(branch.repo(), overrides) else {
+        return warnings;
+    };
+    let base = repo
+        .work_tree()
+        .unwrap_or_else(|| repo.git_dir())
+        .to_path_buf();
+    for rc in config.remotes() {
+        // The UUID of a remote on this machine is read with the config
+        // (`rc.uuid`), but not recorded yet.
+        let recorded = config
+            .get(&format!("remote.{}.annex-uuid", rc.name))
+            .is_some_and(|v| !v.is_empty());
+        if rc.ignore || recorded {
+            continue;
+        }
+        let learned = if let Some(url) = rc
+            .url
+            .as_deref()
+            .and_then(annex_core::remote::ssh::SshUrl::parse)
+        {
+            let get = |k: &str| config.get_str(&format!("remote.{}.{k}", rc.name));
+            let shell = get("annex-shell").unwrap_or_else(|| "git-annex-shell".to_string());
+            let options = get("annex-ssh-options")
+                .map(|o| o.split_whitespace().map(str::to_string).collect())
+                .unwrap_or_default();
+            let ssh = annex_core::remote::ssh::SshConfig::for_content(
+                options,
+                config.get_str("core.sshCommand"),
+            );
+            annex_core::remote::ssh::configlist_uuid(&url, &shell, &ssh, false)
+                .ok()
+                .flatten()
+        } else if let Some(path) = rc.local_path(&base) {
+            if !path.exists() {
+                warnings.push(format!("Remote {} cannot currently be accessed.", rc.name));
+                continue;
+            }
+            rc.uuid.clone()
+        } else {
+            None
+        };
+        if let Some(u) = learned {
+            crate::git::set_config(
+                repo.git_dir(),
+                &format!("remote.{}.annex-uuid", rc.name),
+                u.as_str(),
+            );
+        }
+    }
+    warnings
+}
+
 /// Whether a name is written as a UUID (`8-4-4-4-12` hexadecimal digits).
 fn looks_like_uuid(name: &str) -> bool {
     let groups: Vec<&str> = name.split('-').collect();

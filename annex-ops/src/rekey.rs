@@ -46,6 +46,62 @@ pub enum RekeyError {
     /// The content could not be read to check it.
     #[error(transparent)]
     Backend(#[from] annex_core::backend::BackendError),
+    /// The old content could not be linked or copied.
+    #[error("cannot link or copy {}: {source}", path.display())]
+    Io {
+        /// The object.
+        path: std::path::PathBuf,
+        /// What went wrong.
+        source: std::io::Error,
+    },
+}
+
+/// Stores the object `old` (another key's content in the store) as the
+/// content of `new`, as git-annex's `linkKey'` does: a hard link when the
+/// object has no other name (else a copy, keeping its modification time,
+/// so that no unlocked file's content becomes the new key's), made in
+/// `annex/othertmp`, checked against `new` first when `verify` (the
+/// content must be the key's: [`RekeyError::Verification`]), then moved
+/// into place. Nothing is changed on error.
+pub fn store_linked(
+    session: &Session,
+    old: &std::path::Path,
+    new: &Key,
+    verify: bool,
+) -> Result<(), RekeyError> {
+    use std::os::unix::fs::MetadataExt;
+    let io = |source| RekeyError::Io {
+        path: old.to_path_buf(),
+        source,
+    };
+    let tmpdir = session.store.other_tmp()?;
+    let tmp = tmpdir.path("rekey");
+    let meta = std::fs::metadata(old).map_err(io)?;
+    if meta.nlink() > 1 || std::fs::hard_link(old, &tmp).is_err() {
+        let copied = std::fs::copy(old, &tmp).and_then(|_| {
+            let f = std::fs::File::options().write(true).open(&tmp)?;
+            f.set_modified(meta.modified()?)
+        });
+        if let Err(e) = copied {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(io(e));
+        }
+    }
+    if verify {
+        match annex_core::backend::verify_key(new, &tmp) {
+            Ok(Some(true)) => {}
+            other => {
+                let _ = std::fs::remove_file(&tmp);
+                other?;
+                return Err(RekeyError::Verification);
+            }
+        }
+    }
+    if let Err(e) = session.store.ingest_from_temp(&tmp, new) {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e.into());
+    }
+    Ok(())
 }
 
 /// Whether rekeying a locked file to `key` checks the content (its backend
@@ -70,7 +126,7 @@ pub fn rekey(session: &Session, file: &AnnexedFile, new: &Key) -> Result<(), Rek
         if annex_core::backend::verify_key(new, &old)? == Some(false) {
             return Err(RekeyError::Verification);
         }
-        session.store.ingest_file(&old, new)?;
+        store_linked(session, &old, new, false)?;
     }
     let repo = wt.repo();
     let entry = if file.locked {

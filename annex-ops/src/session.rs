@@ -151,6 +151,10 @@ impl Session {
         let config = AnnexConfig::from_repo(&gix_repo, &options.overrides)?;
         let state = State::new(repo.branch()?);
         let outcome = state.branch().update()?;
+        // A merge commit (not a fast-forward) is announced as git-annex's
+        // `commitIndex` announces it.
+        opened.recorded =
+            !outcome.merged.is_empty() && outcome.new_tip.is_some() && !outcome.fast_forwarded;
         opened.merged = outcome.merged.into_iter().map(|(_, name)| name).collect();
         opened.skipped = outcome.skipped.iter().map(|s| s.to_string()).collect();
         // As git-annex's branch update: a dirty journal is committed before

@@ -157,6 +157,34 @@ pub fn resolve_merge(
     Ok(Some(resolution))
 }
 
+/// [`resolve_merge`] in a temporary work tree that holds none of the
+/// repository's files, as git-annex resolves a merge into an adjusted
+/// branch: only the index is resolved (files missing from the work tree
+/// stay in it), then committed when `commit` and nothing is left. Symlinks
+/// are made for the repository's own work tree `real_top` and git
+/// directory `real_git_dir`.
+pub fn resolve_merge_in_overlay(
+    work_tree: &Path,
+    git_dir: &Path,
+    (real_top, real_git_dir): (&Path, &Path),
+    commit: bool,
+) -> Result<Option<Resolution>, ResolveError> {
+    let mut resolver = Resolver::new(work_tree, git_dir)?;
+    resolver.overlay = Some((real_top.to_path_buf(), real_git_dir.to_path_buf()));
+    let Some(us) = resolver.head()? else {
+        resolver.finish()?;
+        return Ok(None);
+    };
+    let Some(mut resolution) = resolver.resolve(Some(&us))? else {
+        return Ok(None);
+    };
+    if commit && resolution.unresolved.is_empty() {
+        let out = commit_resolved_merge(work_tree, false)?;
+        resolution.commit_output = Some(out.stdout);
+    }
+    Ok(Some(resolution))
+}
+
 /// Resolves the conflicts in the index as `git annex resolvemerge` does,
 /// without committing: `branch` is the current branch (a ref), `None` when
 /// there is none, which is an error ([`ResolveError::NoBranch`]) only when
@@ -253,6 +281,11 @@ struct Resolver {
     /// changes of one kind are run together, in the order they came).
     ops: Vec<IndexOp>,
     merge_head: Option<String>,
+    /// The work tree is a temporary one holding none of the files (a
+    /// merge into an adjusted branch): files missing from it are not
+    /// deleted from the index, and no cruft is cleaned; links are made for
+    /// the repository's own work tree and git directory, given here.
+    overlay: Option<(PathBuf, PathBuf)>,
 }
 
 impl Resolver {
@@ -280,6 +313,7 @@ impl Resolver {
             thin,
             ops: Vec::new(),
             merge_head: None,
+            overlay: None,
         })
     }
 
@@ -350,7 +384,9 @@ impl Resolver {
         if resolution.resolved.is_empty() {
             return Ok(None);
         }
-        self.clean_conflict_cruft(&resolution)?;
+        if self.overlay.is_none() {
+            self.clean_conflict_cruft(&resolution)?;
+        }
         Ok(Some(resolution))
     }
 
@@ -361,6 +397,12 @@ impl Resolver {
         // made before the deleted files are listed; removing those from
         // the index conflicts with a pending update-index (which then runs
         // first) but not with a pending `rm --cached` (run after it).
+        if self.overlay.is_some() {
+            for op in std::mem::take(&mut self.ops) {
+                self.run_op(op)?;
+            }
+            return Ok(());
+        }
         let last = self.ops.pop();
         for op in std::mem::take(&mut self.ops) {
             self.run_op(op)?;
@@ -585,8 +627,11 @@ impl Resolver {
     }
 
     fn make_symlink(&mut self, key: &Key, dest: &[u8]) -> Result<(), ResolveError> {
-        let target =
-            pointer::link_target_in(&self.top, os(dest), &self.git_dir, key, self.store.config());
+        let (top, git_dir) = match &self.overlay {
+            Some((top, git_dir)) => (top, git_dir),
+            None => (&self.top, &self.git_dir),
+        };
+        let target = pointer::link_target_in(top, os(dest), git_dir, key, self.store.config());
         let full = self.top.join(os(dest));
         self.replace_with(&full, |tmp| std::os::unix::fs::symlink(&target, tmp))?;
         let sha = self.write_blob(dest, target.as_os_str().as_bytes())?;

@@ -1,5 +1,5 @@
 //! `adjust`: enter an adjusted branch (`--unlock`, `--lock`, `--fix`,
-//! `--hide-missing`, `--unlock-present`), made and checked out by
+//! `--hide-missing`, `--hide-unwanted`, `--unlock-present`), made and checked out by
 //! [`annex_ops::adjust`], shown as git-annex shows it (`adjust  ok`, the
 //! checkout's own output between).
 
@@ -13,7 +13,7 @@ use crate::error::CommandError;
 /// Arguments of `adjust`.
 #[derive(clap::Args, Debug)]
 #[command(group(clap::ArgGroup::new("mode").required(true).multiple(true)
-    .args(["unlock", "lock", "fix", "hide_missing", "unlock_present"])))]
+    .args(["unlock", "lock", "fix", "hide_missing", "hide_unwanted", "unlock_present"])))]
 pub struct Args {
     /// Unlock annexed files.
     #[arg(long, overrides_with_all = ["lock", "fix"])]
@@ -27,8 +27,11 @@ pub struct Args {
     /// Hide annexed files whose content is not present.
     #[arg(long = "hide-missing")]
     hide_missing: bool,
+    /// Hide annexed files that are not wanted.
+    #[arg(long = "hide-unwanted")]
+    hide_unwanted: bool,
     /// Unlock files whose content is present; lock the rest.
-    #[arg(long = "unlock-present", conflicts_with_all = ["unlock", "lock", "fix", "hide_missing"])]
+    #[arg(long = "unlock-present", conflicts_with_all = ["unlock", "lock", "fix", "hide_missing", "hide_unwanted"])]
     unlock_present: bool,
     /// Overwrite an adjusted branch that exists already.
     #[arg(long)]
@@ -47,21 +50,24 @@ impl Args {
                 LockUnlockPresent::UnlockPresent,
             ));
         }
-        let link = if self.unlock {
-            Some(LinkAdjustment::Unlock)
-        } else if self.lock {
-            Some(LinkAdjustment::Lock)
-        } else if self.fix {
-            Some(LinkAdjustment::Fix)
-        } else {
-            None
-        };
+        // git-annex combines the options in the order given: read it from
+        // the command line (clap has checked the options already).
         let mut flags = Vec::new();
-        if let Some(l) = link {
-            flags.push(Adjustment::Link(l));
-        }
-        if self.hide_missing {
-            flags.push(Adjustment::Presence(PresenceAdjustment::HideMissing, None));
+        for a in std::env::args_os().skip(1) {
+            let f = match a.to_str() {
+                Some("--unlock") => Adjustment::Link(LinkAdjustment::Unlock),
+                Some("--lock") => Adjustment::Link(LinkAdjustment::Lock),
+                Some("--fix") => Adjustment::Link(LinkAdjustment::Fix),
+                Some("--hide-missing") => {
+                    Adjustment::Presence(PresenceAdjustment::HideMissing, None)
+                }
+                Some("--hide-unwanted") => {
+                    Adjustment::Presence(PresenceAdjustment::HideUnwanted, None)
+                }
+                Some("--") => break,
+                _ => continue,
+            };
+            flags.push(f);
         }
         Adjustment::combine(&flags)
     }

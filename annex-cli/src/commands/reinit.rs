@@ -26,6 +26,9 @@ pub fn run(args: Args) -> Result<(), CommandError> {
         .map_err(|e| CommandError::failed(format!("cannot read the current directory: {e}")))?;
     let mut reporter = args.output.reporter("reinit");
     let mut action = reporter.start(None, None, name.as_bytes())?;
+    for warning in annex_ops::reinit::learn_remote_uuids(&cwd, &name, &args.config) {
+        action.warn(&warning)?;
+    }
     let done = annex_ops::reinit::resolve(&cwd, &name, &args.config)
         .and_then(|u| annex_ops::reinit::reinit(&cwd, &u));
     match done {

@@ -333,6 +333,9 @@ pub(crate) fn run_mode(args: Args, mode: Mode) -> Result<(), CommandError> {
     // The remotes of the content pass, still connected: closed once the
     // push is done, as git-annex's connections close at its end.
     let mut connections = None;
+    if content {
+        out.count(super::migrate::sync_migrations(&ctx, &args.out)?);
+    }
     let ctx = if content {
         let content_remotes: Vec<String> = remotes
             .iter()
@@ -966,13 +969,47 @@ fn merge_into_adjusted(
     options: MergeOptions,
     action: &mut Action<'_>,
 ) -> Result<bool, CommandError> {
-    let mut notes = Vec::new();
-    let merged = adjuster.merge(name, orig, adj, options.allow_unrelated, &mut |n: &str| {
-        notes.push(n.to_string())
-    });
-    for n in &notes {
-        action.note(&format!("{n}..."))?;
-    }
+    let mut noted = Ok(());
+    // A conflicted merge resolved as git-annex resolves it, in the
+    // temporary work tree the merge is made in; the note and git's commit
+    // line shown as git-annex shows them.
+    let mut resolver = |wt: &std::path::Path, gd: &std::path::Path| -> bool {
+        match annex_sync::resolve::resolve_merge_in_overlay(
+            wt,
+            gd,
+            (adjuster.top(), adjuster.git_dir()),
+            true,
+        ) {
+            Ok(Some(r)) if r.unresolved.is_empty() && r.commit_output.is_some() => {
+                if !options.quiet {
+                    let _ = crate::output::line(format_args!(
+                        "\n  {}",
+                        annex_sync::resolve::RESOLVED_NOTE
+                    ));
+                    if let Some(o) = &r.commit_output {
+                        let _ = crate::output::bytes(o);
+                    }
+                }
+                true
+            }
+            _ => false,
+        }
+    };
+    let merged = adjuster.merge_resolving(
+        name,
+        orig,
+        adj,
+        options.allow_unrelated,
+        &mut |n: &str| {
+            if noted.is_ok() {
+                noted = action.note(&format!("{n}..."));
+            }
+        },
+        options
+            .resolve
+            .then_some(&mut resolver as &mut dyn FnMut(&std::path::Path, &std::path::Path) -> bool),
+    );
+    noted?;
     match merged {
         Ok(ok) => Ok(ok),
         Err(e) => {

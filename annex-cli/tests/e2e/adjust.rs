@@ -752,3 +752,193 @@ fn init_in_a_clone_of_an_adjusted_branch_sets_up_its_basis_as_the_reference() {
         assert_eq!(branches(&m), branches(&t), "{adjusted_by:?}");
     }
 }
+
+/// `--hide-unwanted`: the files this repository's preferred content does
+/// not want hidden, combined with the other options in the order given as
+/// the reference combines them; the branches, the branch checked out and
+/// the work tree the reference's. Without preferred content nothing is
+/// hidden. After the preferred content changed, `sync` adjusts the branch
+/// again as the reference does.
+#[test]
+fn hide_unwanted_makes_the_references_adjusted_branch() {
+    let wanted = |side: Side, d: &Path, expr: &str| {
+        ok(annex(side, d, &["wanted", "here", expr]), "wanted");
+    };
+    for (expr, args) in [
+        (Some("exclude=f and exclude=d/*"), &["--hide-unwanted"][..]),
+        (
+            Some("exclude=f and exclude=d/*"),
+            &["--hide-unwanted", "--unlock"],
+        ),
+        (
+            Some("exclude=f and exclude=d/*"),
+            &["--unlock", "--hide-unwanted"],
+        ),
+        (Some("exclude=f"), &["--hide-missing", "--hide-unwanted"]),
+        (Some("exclude=f"), &["--hide-unwanted", "--hide-missing"]),
+        (Some("exclude=f"), &["--fix", "--hide-unwanted", "--lock"]),
+        (
+            Some("exclude=f"),
+            &["--hide-missing", "--lock", "--hide-unwanted"],
+        ),
+        (None, &["--hide-unwanted"]),
+    ] {
+        let theirs = sample_repo();
+        let mine = sample_repo();
+        if let Some(e) = expr {
+            wanted(Side::Ref, theirs.path(), e);
+            wanted(Side::Ref, mine.path(), e);
+        }
+        let mut full = vec!["adjust"];
+        full.extend_from_slice(args);
+        let t = annex(Side::Ref, theirs.path(), &full);
+        let o = annex(Side::Ours, mine.path(), &full);
+        assert_eq!(o.status.code(), t.status.code(), "{args:?}: {o:?} vs {t:?}");
+        assert_eq!(text(&o.stdout), text(&t.stdout), "{args:?}");
+        assert_eq!(branches(mine.path()), branches(theirs.path()), "{args:?}");
+        assert_eq!(
+            git(Side::Ours, mine.path(), &["symbolic-ref", "HEAD"]),
+            git(Side::Ref, theirs.path(), &["symbolic-ref", "HEAD"]),
+            "{args:?}"
+        );
+        assert_eq!(
+            tree_listing(mine.path()),
+            tree_listing(theirs.path()),
+            "{args:?}"
+        );
+        assert_eq!(status(Side::Ours, mine.path()), "", "{args:?}");
+    }
+    // The preferred content changes; sync adjusts again.
+    let theirs = sample_repo();
+    let mine = sample_repo();
+    for (side, d) in [(Side::Ref, theirs.path()), (Side::Ours, mine.path())] {
+        wanted(Side::Ref, d, "exclude=f");
+        ok(annex(side, d, &["adjust", "--hide-unwanted"]), "adjust");
+        assert!(!d.join("f").exists(), "f hidden");
+        wanted(Side::Ref, d, "exclude=x");
+        commit_and_sync(side, d, 1_700_000_100);
+    }
+    assert_eq!(branches(mine.path()), branches(theirs.path()));
+    assert_eq!(tree_listing(mine.path()), tree_listing(theirs.path()));
+    assert!(mine.path().join("f").exists() && !mine.path().join("x").exists());
+    assert_eq!(status(Side::Ours, mine.path()), "");
+}
+
+/// Regression: a directory whose files were all hidden was left out of the
+/// adjusted tree; the reference keeps it as an empty tree (so the adjusted
+/// commit differed from the reference's).
+#[test]
+fn hide_missing_keeps_an_emptied_directory_as_the_reference() {
+    let theirs = sample_repo();
+    let mine = sample_repo();
+    for (side, d) in [(Side::Ref, theirs.path()), (Side::Ours, mine.path())] {
+        ok(
+            annex(Side::Ref, d, &["drop", "-q", "--force", "d/h"]),
+            "drop",
+        );
+        ok(annex(side, d, &["adjust", "--hide-missing"]), "adjust");
+    }
+    assert_eq!(branches(mine.path()), branches(theirs.path()));
+    assert!(
+        git(Side::Ours, mine.path(), &["ls-tree", "HEAD"]).contains("\td\n"),
+        "d kept"
+    );
+    assert_eq!(tree_listing(mine.path()), tree_listing(theirs.path()));
+    assert_eq!(status(Side::Ours, mine.path()), "");
+}
+
+/// The state compared after a conflicted merge: the original branch's
+/// tree, the adjusted branch's, the merge commit's parents and message,
+/// and the work tree.
+fn merged_state(side: Side, d: &Path) -> String {
+    format!(
+        "{}\n{}\n{}\n{}\n{:?}",
+        git(side, d, &["ls-tree", "-r", "main"]),
+        git(side, d, &["ls-tree", "-r", "HEAD"]),
+        git(side, d, &["log", "-1", "--format=%P", "main"])
+            .split_whitespace()
+            .count(),
+        git(side, d, &["log", "-1", "--format=%s", "main"]),
+        tree_listing(d),
+    )
+}
+
+/// Regression: a conflicted merge into an adjusted branch failed ("nothing
+/// merged"); the reference resolves it as `resolvemerge` does, in a
+/// temporary work tree, and adjusts the result. Now both leave the same
+/// original and adjusted branches (variant files for the annexed file
+/// changed on both sides, the other files kept) and work tree.
+#[test]
+fn a_conflicted_merge_into_an_adjusted_branch_is_resolved_as_the_reference() {
+    for mode in ["--unlock", "--hide-missing"] {
+        let origin = sample_repo();
+        let o = origin.path();
+        let tmp = tempfile::tempdir().expect("tmp");
+        for name in ["theirs", "ours"] {
+            git(
+                Side::Ref,
+                tmp.path(),
+                &["clone", "-q", o.to_str().expect("utf-8"), name],
+            );
+            let c = tmp.path().join(name);
+            ok(annex(Side::Ref, &c, &["init", "-q", name]), "init");
+            ok(annex(Side::Ref, &c, &["get", "-q", "f", "d/h"]), "get");
+            ok(annex(Side::Ref, &c, &["adjust", mode]), "adjust");
+        }
+        // The origin changes f and d/h.
+        ok(annex(Side::Ref, o, &["unlock", "-q", "f", "d/h"]), "unlock");
+        std::fs::write(o.join("f"), "origin's f\n").expect("write");
+        std::fs::write(o.join("d/h"), "origin's h\n").expect("write");
+        ok(annex(Side::Ref, o, &["add", "-q", "f", "d/h"]), "add");
+        ok(
+            run_at(
+                Side::Ref,
+                o,
+                1_700_000_050,
+                "git",
+                &["commit", "-q", "-m", "origin"],
+            ),
+            "commit",
+        );
+        let mut states = Vec::new();
+        for (side, name) in [(Side::Ref, "theirs"), (Side::Ours, "ours")] {
+            let c = tmp.path().join(name);
+            for f in ["f", "d/h"] {
+                let p = c.join(f);
+                let _ = std::fs::remove_file(&p);
+                std::fs::write(&p, format!("clone's {f}\n")).expect("write");
+            }
+            ok(annex(side, &c, &["add", "-q", "f", "d/h"]), "add");
+            ok(
+                run_at(
+                    side,
+                    &c,
+                    1_700_000_100,
+                    "git",
+                    &["commit", "-q", "-m", "clone"],
+                ),
+                "commit",
+            );
+            let out = run_at(
+                side,
+                &c,
+                1_700_000_200,
+                "git",
+                &["annex", "sync", "--no-push", "--no-content"],
+            );
+            assert!(out.status.success(), "{mode} {side:?}: {out:?}");
+            assert!(
+                text(&out.stdout).contains("Merge conflict was automatically resolved"),
+                "{mode} {side:?}: {out:?}"
+            );
+            assert_eq!(status(side, &c), "", "{mode} {side:?}");
+            states.push(merged_state(side, &c));
+        }
+        assert_eq!(
+            states[1], states[0],
+            "{mode}: ours (left), reference (right)"
+        );
+        assert!(states[1].contains("f.variant-"), "{}", states[1]);
+        assert!(states[1].contains("\tg\n"), "{}", states[1]);
+    }
+}

@@ -91,3 +91,56 @@ fn reinit_after_uninit_by_description_matches_the_reference() {
     let cfg = |d: &Path| support::git(d, &["config", "--list", "--local"]);
     assert_eq!(cfg(u.path()), cfg(t.path()));
 }
+
+/// Regression: `reinit NAME` did not learn the UUIDs of the remotes as the
+/// reference does on the way (it lists the remotes for any name that is
+/// not a UUID): a remote on this machine is read and its UUID recorded, a
+/// missing one warned about, one without git-annex left alone; a remote
+/// learned so can be named.
+#[test]
+fn reinit_learns_remote_uuids_as_the_reference() {
+    let origin = support::new_git_repo();
+    let o = origin.path();
+    assert!(theirs(o, &["init", "orig"], None).status.success());
+    annexed(&[("a", "a\n")])(o);
+    let other = support::new_git_repo();
+    assert!(
+        theirs(other.path(), &["init", "other"], None)
+            .status
+            .success()
+    );
+    let plain = support::new_git_repo();
+    let (t, u) = (
+        tempfile::tempdir().expect("tmp"),
+        tempfile::tempdir().expect("tmp"),
+    );
+    clone(o, t.path());
+    clone(o, u.path());
+    let (td, od) = (t.path().join("c"), u.path().join("c"));
+    for d in [&td, &od] {
+        let p = |x: &Path| x.to_str().expect("utf-8").to_owned();
+        support::git(d, &["remote", "add", "other", &p(other.path())]);
+        support::git(d, &["remote", "add", "plain", &p(plain.path())]);
+        support::git(d, &["remote", "add", "gone", &p(&o.join("nonexistent"))]);
+    }
+    let clean = |b: &[u8]| String::from_utf8_lossy(b).replace("git-annex-rs:", "git-annex:");
+    let other_uuid = support::git(other.path(), &["config", "annex.uuid"]);
+    for args in [&["reinit", "nosuch"][..], &["reinit", "other"]] {
+        let (tt, oo) = (theirs(&td, args, None), ours(&od, args, None));
+        assert_eq!(
+            (clean(&oo.stdout), clean(&oo.stderr), oo.status.code()),
+            (clean(&tt.stdout), clean(&tt.stderr), tt.status.code()),
+            "git-annex {args:?}: ours (left) differs from the reference (right)"
+        );
+        assert_eq!(config(&od), config(&td), "after {args:?}");
+    }
+    assert!(
+        config(&od).contains(&format!("remote.other.annex-uuid={}", other_uuid.trim())),
+        "{}",
+        config(&od)
+    );
+    assert_eq!(
+        support::git(&od, &["config", "annex.uuid"]).trim(),
+        other_uuid.trim()
+    );
+}
