@@ -1,6 +1,7 @@
 //! One module per command; [`run`] dispatches.
 
 pub(crate) mod add;
+mod addurl;
 mod adjust;
 mod calckey;
 mod checkpresentkey;
@@ -43,6 +44,7 @@ pub(crate) mod pre_commit;
 mod pull_push;
 mod readpresentkey;
 mod registerurl;
+mod rmurl;
 mod reinit;
 mod reinject;
 mod rekey;
@@ -76,6 +78,8 @@ use crate::error::CommandError;
 pub enum Command {
     /// Add files to the annex.
     Add(add::Args),
+    /// Add URLs to the annex.
+    Addurl(addurl::Args),
     /// Add back unused content as files.
     Addunused(dropunused::AddArgs),
     /// Enter an adjusted branch.
@@ -180,6 +184,8 @@ pub enum Command {
     Readpresentkey(readpresentkey::Args),
     /// Register URLs for keys.
     Registerurl(registerurl::Args),
+    /// Record that files are no longer available at URLs.
+    Rmurl(rmurl::Args),
     /// Initialize git-annex again, reusing an earlier repository's UUID.
     Reinit(reinit::Args),
     /// Put content back into the annex from outside.
@@ -238,6 +244,7 @@ pub enum Command {
 pub fn run(command: Command) -> Result<(), CommandError> {
     match command {
         Command::Add(args) => add::run(args),
+        Command::Addurl(args) => addurl::run(args),
         Command::Addunused(args) => dropunused::run_add(args),
         Command::Adjust(args) => adjust::run(args),
         Command::Calckey(args) => calckey::run(args),
@@ -291,6 +298,7 @@ pub fn run(command: Command) -> Result<(), CommandError> {
         Command::Required(args) => wanted::run(wanted::Which::Required, args),
         Command::Readpresentkey(args) => readpresentkey::run(args),
         Command::Registerurl(args) => registerurl::run(args, true),
+        Command::Rmurl(args) => rmurl::run(args),
         Command::Reinit(args) => reinit::run(args),
         Command::Reinject(args) => reinject::run(args),
         Command::Rekey(args) => rekey::run(args),
