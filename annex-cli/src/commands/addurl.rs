@@ -312,7 +312,10 @@ impl Run<'_> {
         let urlkey =
             annex_core::backend::url::url_key(url.as_bytes(), info.size, true, FilenameEncoding::Utf8);
         let tmp = self.ctx.store.tmp_path(&urlkey);
-        if let Err(e) = self.http.download(url, &tmp, urlkey.size(), &mut |_| {}) {
+        let got = self.http.download(url, &tmp, urlkey.size(), &mut |_| {});
+        // Where git-annex drew its progress meter, the line is broken.
+        action.say(b"\n")?;
+        if let Err(e) = got {
             action.warn(&web::download_failure(&e))?;
             return Ok(Step::Done(false));
         }

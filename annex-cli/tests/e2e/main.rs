@@ -58,6 +58,7 @@ mod transferkey;
 mod unannex;
 mod undo;
 mod urls;
+mod web;
 
 use std::path::Path;
 use std::process::{Command, Output};
