@@ -265,7 +265,10 @@ mod tests {
             preserve_filename_problem("a/.git/x"),
             Some("contains a .git directory")
         );
-        assert_eq!(preserve_filename_problem("a\x07"), Some("control character"));
+        assert_eq!(
+            preserve_filename_problem("a\x07"),
+            Some("control character")
+        );
         assert_eq!(preserve_filename_problem("ok name.txt"), None);
     }
 }

@@ -95,9 +95,7 @@ impl HttpServer {
 
     /// Answers `path` with `302 Found` to `location`.
     pub fn redirect(&self, path: &str, location: &str) {
-        self.routes()
-            .redirects
-            .insert(path.into(), location.into());
+        self.routes().redirects.insert(path.into(), location.into());
     }
 
     /// The next full `GET` of `path` announces the whole length but sends

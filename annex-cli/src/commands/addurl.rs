@@ -25,9 +25,9 @@ use std::sync::Arc;
 
 use annex_core::backend::{Backend, FilenameEncoding};
 use annex_core::gitrepo::GitRepo;
+use annex_core::ingest::LargeFilesMatcher;
 use annex_core::ingest::{self, Added, Disposition, Ingester};
 use annex_core::key::Key;
-use annex_core::ingest::LargeFilesMatcher;
 use annex_core::remote::special::web::{self, Http, UrlInfo};
 use annex_core::worktree::pathspec_from_arg;
 use serde_json::Value;
@@ -309,8 +309,12 @@ impl Run<'_> {
         path: &[u8],
         info: &UrlInfo,
     ) -> Result<Step, CommandError> {
-        let urlkey =
-            annex_core::backend::url::url_key(url.as_bytes(), info.size, true, FilenameEncoding::Utf8);
+        let urlkey = annex_core::backend::url::url_key(
+            url.as_bytes(),
+            info.size,
+            true,
+            FilenameEncoding::Utf8,
+        );
         let tmp = self.ctx.store.tmp_path(&urlkey);
         let got = self.http.download(url, &tmp, urlkey.size(), &mut |_| {});
         // Where git-annex drew its progress meter, the line is broken.
@@ -323,7 +327,9 @@ impl Run<'_> {
             && std::fs::metadata(&tmp).map(|m| m.len()).ok() != Some(expected)
         {
             let _ = std::fs::remove_file(&tmp);
-            action.warn("download failed: the server sent content of another size than it announced")?;
+            action.warn(
+                "download failed: the server sent content of another size than it announced",
+            )?;
             return Ok(Step::Done(false));
         }
         if !self.can_add(action, path, file)? {
@@ -333,7 +339,11 @@ impl Run<'_> {
         self.make_dirs(path)?;
         let full = self.full(path);
         std::fs::rename(&tmp, &full).map_err(|e| {
-            CommandError::failed(format!("cannot move {} to {}: {e}", tmp.display(), full.display()))
+            CommandError::failed(format!(
+                "cannot move {} to {}: {e}",
+                tmp.display(),
+                full.display()
+            ))
         })?;
         let size = std::fs::metadata(&full).map(|m| m.len()).unwrap_or(0);
         let how = match &self.matcher {

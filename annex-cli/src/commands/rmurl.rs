@@ -81,7 +81,13 @@ pub fn run(args: Args) -> Result<(), CommandError> {
             return Err(CommandError::failed("expected pairs of file and url"));
         }
         for pair in args.params.chunks(2) {
-            one(&ctx, &mut reporter, &pair[0], &pair[1], &[&pair[0], &pair[1]])?;
+            one(
+                &ctx,
+                &mut reporter,
+                &pair[0],
+                &pair[1],
+                &[&pair[0], &pair[1]],
+            )?;
         }
     }
     crate::commands::add::finish_recording(&ctx, &reporter, false)?;

@@ -72,10 +72,21 @@ fn addurl_and_rmurl_match_the_reference() {
     same_but_meter(&p, &["addurl", &srv.url("/nope")], None);
     same_but_meter(&p, &["addurl", "--json", &srv.url("/nope")], None);
     same_but_meter(&p, &["addurl", "--fast", &srv.url("/nope")], None);
-    same_but_meter(&p, &["addurl", "--pathdepth", "1", &srv.url("/dir/b.txt")], None);
     same_but_meter(
         &p,
-        &["addurl", "--prefix", "pre-", "--suffix", ".suf", &srv.url("/dir/b.txt")],
+        &["addurl", "--pathdepth", "1", &srv.url("/dir/b.txt")],
+        None,
+    );
+    same_but_meter(
+        &p,
+        &[
+            "addurl",
+            "--prefix",
+            "pre-",
+            "--suffix",
+            ".suf",
+            &srv.url("/dir/b.txt"),
+        ],
         None,
     );
     same_but_meter(&p, &["addurl", &srv.url("/named")], None);
@@ -85,7 +96,11 @@ fn addurl_and_rmurl_match_the_reference() {
         &["addurl", "--batch", "--json", "--file", "e"],
         Some(batch.as_bytes()),
     );
-    let batch = format!("{} f1\n{} sub/f2\n", srv.url("/a.txt"), srv.url("/dir/b.txt"));
+    let batch = format!(
+        "{} f1\n{} sub/f2\n",
+        srv.url("/a.txt"),
+        srv.url("/dir/b.txt")
+    );
     same_but_meter(
         &p,
         &["addurl", "--batch", "--with-files"],
@@ -94,7 +109,11 @@ fn addurl_and_rmurl_match_the_reference() {
     p.same(&["whereis", "b", "c", "d", "sub/f2"]);
     p.same(&["rmurl", "b", &a]);
     p.same(&["rmurl", "--json", "c", &a]);
-    p.same_in("", &["rmurl", "--batch"], Some(format!("d {a}\n").as_bytes()));
+    p.same_in(
+        "",
+        &["rmurl", "--batch"],
+        Some(format!("d {a}\n").as_bytes()),
+    );
     p.same(&["whereis", "b", "c", "d"]);
     p.same_branch(|f| f.ends_with(".log.web") || f.ends_with(".log"));
     for d in [&p.ours, &p.theirs] {
@@ -113,7 +132,10 @@ fn private_addresses_are_refused_also_after_a_redirect() {
     // The server's own address and port allowed, nothing else.
     let allowed = format!("[127.0.0.1]:{}", srv.port());
     for d in [&p.ours, &p.theirs] {
-        support::git(d, &["config", "annex.security.allowed-ip-addresses", &allowed]);
+        support::git(
+            d,
+            &["config", "annex.security.allowed-ip-addresses", &allowed],
+        );
     }
     let (o, _) = same_but_meter(&p, &["addurl", &srv.url("/to-private")], None);
     assert!(
@@ -148,7 +170,10 @@ fn web_get_resumes_an_interrupted_download_and_verifies_it() {
     assert!(std::fs::read(d.join("big")).is_err());
     srv.cut_once("/big", 70_000);
     let first = crate::ours(d, &["get", "big"]);
-    assert!(!first.status.success(), "an interrupted get fails: {first:?}");
+    assert!(
+        !first.status.success(),
+        "an interrupted get fails: {first:?}"
+    );
     let before = srv.requests().len();
     ours_ok(d, &["get", "big"]);
     assert_eq!(std::fs::read(d.join("big")).unwrap(), content);
@@ -205,11 +230,16 @@ fn web_get_is_refused_for_a_private_address_by_default() {
     let out = crate::ours(d, &["get", "f"]);
     assert!(!out.status.success(), "{out:?}");
     assert!(
-        String::from_utf8_lossy(&out.stderr)
-            .contains("annex.security.allowed-ip-addresses does not allow accessing address 127.0.0.1"),
+        String::from_utf8_lossy(&out.stderr).contains(
+            "annex.security.allowed-ip-addresses does not allow accessing address 127.0.0.1"
+        ),
         "{out:?}"
     );
-    assert!(srv.requests().is_empty(), "nothing was sent: {:?}", srv.requests());
+    assert!(
+        srv.requests().is_empty(),
+        "nothing was sent: {:?}",
+        srv.requests()
+    );
     ours_ok(
         d,
         &["get", "-c", "annex.security.allowed-ip-addresses=all", "f"],
@@ -229,9 +259,24 @@ fn urls_added_by_one_implementation_are_got_by_the_other() {
     support::annex(&origin, &["init", "-q", "origin"]);
     allow_all(&[&origin]);
     ours_ok(&origin, &["addurl", "--file", "ours", &srv.url("/ours")]);
-    ours_ok(&origin, &["addurl", "--fast", "--file", "ours-fast", &srv.url("/ours")]);
-    support::annex(&origin, &["addurl", "--file", "theirs", &srv.url("/theirs")]);
-    support::annex(&origin, &["addurl", "--relaxed", "--file", "theirs-relaxed", &srv.url("/theirs")]);
+    ours_ok(
+        &origin,
+        &["addurl", "--fast", "--file", "ours-fast", &srv.url("/ours")],
+    );
+    support::annex(
+        &origin,
+        &["addurl", "--file", "theirs", &srv.url("/theirs")],
+    );
+    support::annex(
+        &origin,
+        &[
+            "addurl",
+            "--relaxed",
+            "--file",
+            "theirs-relaxed",
+            &srv.url("/theirs"),
+        ],
+    );
     support::git(&origin, &["commit", "-q", "-m", "urls"]);
     // A clone got by the reference from what we added, and one got by us
     // from what the reference added: from the web only.
@@ -263,4 +308,47 @@ fn urls_added_by_one_implementation_are_got_by_the_other() {
             assert_eq!(std::fs::read(c.join(f)).unwrap(), want, "{name} {f}");
         }
     }
+}
+
+#[test]
+fn registerurl_remote_option_matches_the_reference() {
+    const K: &str = "SHA256E-s2--87428fc522803d31065e7bce3cf03fe475096631e5e07bbd7a0fde60c4cf25c7";
+    let p = Pair::new(|d| {
+        let store = d.join(".git").join("dr-store");
+        std::fs::create_dir(&store).unwrap();
+        let dir = format!("directory={}", store.display());
+        support::annex(
+            d,
+            &[
+                "initremote",
+                "dr",
+                "type=directory",
+                &dir,
+                "encryption=none",
+            ],
+        );
+    });
+    for args in [
+        &["registerurl", "--remote=web", K, "http://x.invalid/1"][..],
+        &[
+            "registerurl",
+            "--remote",
+            "00000000-0000-0000-0000-000000000001",
+            K,
+            "http://x.invalid/2",
+        ],
+        &["registerurl", "--remote=dr", K, "http://x.invalid/3"],
+        &[
+            "registerurl",
+            "--json",
+            "--remote=dr",
+            K,
+            "http://x.invalid/3",
+        ],
+        &["registerurl", "--remote=nosuch", K, "http://x.invalid/4"],
+    ] {
+        p.same(args);
+    }
+    // The key's logs (the remote's own UUID differs on each side).
+    p.same_branch(|f| f.contains(K));
 }

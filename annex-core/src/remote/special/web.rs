@@ -209,9 +209,10 @@ impl AddressPolicy {
             return true;
         }
         let ip = sa.ip();
-        let listed = self.allowed.iter().any(|a| {
-            a.addr == ip && a.port.is_none_or(|p| p == sa.port())
-        });
+        let listed = self
+            .allowed
+            .iter()
+            .any(|a| a.addr == ip && a.port.is_none_or(|p| p == sa.port()));
         listed || !(is_loopback(&ip) || is_private(&ip))
     }
 }
@@ -260,8 +261,11 @@ impl Http {
     /// A client configured from git config: the address policy,
     /// `annex.http-headers`, git-annex's user agent.
     pub fn from_config(config: &crate::config::AnnexConfig) -> Http {
-        let policy =
-            AddressPolicy::parse(config.get_str("annex.security.allowed-ip-addresses").as_deref());
+        let policy = AddressPolicy::parse(
+            config
+                .get_str("annex.security.allowed-ip-addresses")
+                .as_deref(),
+        );
         let headers: Vec<String> = config
             .get_all("annex.http-headers")
             .iter()
@@ -307,8 +311,11 @@ impl Http {
                             source,
                         })?
                         .collect();
-                    let ok: Vec<SocketAddr> =
-                        addrs.iter().filter(|a| self.policy.allows(a)).copied().collect();
+                    let ok: Vec<SocketAddr> = addrs
+                        .iter()
+                        .filter(|a| self.policy.allows(a))
+                        .copied()
+                        .collect();
                     if ok.is_empty() {
                         return match addrs.first() {
                             Some(a) => Err(WebError::AddressRefused(a.ip().to_string())),
@@ -354,9 +361,9 @@ impl Http {
             if resp.status().is_redirection()
                 && let Some(loc) = resp.headers().get(reqwest::header::LOCATION)
             {
-                let loc = loc
-                    .to_str()
-                    .map_err(|_| WebError::BadUrl(String::from_utf8_lossy(loc.as_bytes()).into()))?;
+                let loc = loc.to_str().map_err(|_| {
+                    WebError::BadUrl(String::from_utf8_lossy(loc.as_bytes()).into())
+                })?;
                 url = url
                     .join(loc)
                     .map_err(|_| WebError::BadUrl(loc.to_string()))?;
@@ -548,12 +555,11 @@ impl WebRemote {
     ) -> Result<T, RemoteError> {
         let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
         if st.is_none() {
-            let branch = crate::branch::Branch::open(&self.git_dir).map_err(|e| {
-                RemoteError::Branch {
+            let branch =
+                crate::branch::Branch::open(&self.git_dir).map_err(|e| RemoteError::Branch {
                     remote: self.name.clone(),
                     source: e,
-                }
-            })?;
+                })?;
             *st = Some(State::new(branch));
         }
         match st.as_ref() {
@@ -618,16 +624,21 @@ impl Remote for WebRemote {
         if urls.is_empty() {
             return Err(self.err("no known url".to_string()));
         }
+        // The transfer has begun (git-annex says `from web...` before any
+        // request), from what an interrupted one left.
+        progress(std::fs::metadata(dest).map(|m| m.len()).unwrap_or(0));
+        let mut failures = Vec::new();
         for u in &urls {
             match self.http.download(u, dest, key.size(), progress) {
                 Ok(()) => return verify_download(key, dest),
-                Err(e) => eprintln!("  {}", download_failure(&e)),
+                Err(e) => failures.push(format!("{u} {}", download_failure(&e))),
             }
         }
-        Err(self.err(format!(
+        failures.push(format!(
             "downloading from all {} known url(s) failed",
             urls.len()
-        )))
+        ));
+        Err(self.err(failures.join("\n  ")))
     }
 
     fn store(
@@ -666,13 +677,9 @@ impl Remote for WebRemote {
     }
 }
 
-/// How a failed download is shown: git-annex's `download failed: ...`
-/// for a server's refusal, the reason itself for a refused address.
+/// How a failed download is shown: git-annex's `download failed: ...`.
 pub fn download_failure(e: &WebError) -> String {
-    match e {
-        WebError::Status(s) => format!("download failed: {s}"),
-        other => other.to_string(),
-    }
+    format!("download failed: {e}")
 }
 
 /// Checks a downloaded file against its key (size, and hash for keys of
@@ -681,7 +688,10 @@ pub fn verify_download(key: &Key, dest: &Path) -> Result<(), RemoteError> {
     let len = std::fs::metadata(dest).map(|m| m.len()).ok();
     let size_ok = key.size().is_none_or(|s| Some(s) == len);
     let hash_ok = size_ok
-        && !matches!(crate::backend::verify_key(key, dest), Ok(Some(false)) | Err(_));
+        && !matches!(
+            crate::backend::verify_key(key, dest),
+            Ok(Some(false)) | Err(_)
+        );
     if hash_ok {
         Ok(())
     } else {
