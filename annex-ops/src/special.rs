@@ -106,6 +106,31 @@ pub fn add_to(session: &Session, entries: &mut Vec<RemoteEntry>, ignored: &mut V
             .unwrap_or(entries.len());
         entries.insert(at, entry);
     }
+    // The built-in web remote, after the others of its cost (git-annex
+    // lists it last), unless a remote of that name shadows it or
+    // `remote.web.annex-ignore` is set.
+    if entries.iter().any(|e| e.name == "web") {
+        return;
+    }
+    if session.config.get_bool("remote.web.annex-ignore") == Some(true) {
+        ignored.push("web".to_string());
+        return;
+    }
+    if let Some(web) = special::web_builtin(&ctx) {
+        let cost = web.cost();
+        let at = entries
+            .iter()
+            .position(|e| cost_of(e) > cost)
+            .unwrap_or(entries.len());
+        entries.insert(
+            at,
+            RemoteEntry {
+                name: "web".to_string(),
+                uuid: Some(web.uuid().clone()),
+                remote: Ok(web),
+            },
+        );
+    }
 }
 
 fn open_entry(

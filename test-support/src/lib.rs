@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 
+pub mod http;
 pub mod sshd;
 
 /// The workspace root (parent of this crate's directory).

@@ -1,6 +1,7 @@
 //! One module per command; [`run`] dispatches.
 
 pub(crate) mod add;
+mod addurl;
 mod adjust;
 mod assist;
 mod calckey;
@@ -48,6 +49,7 @@ mod reinit;
 mod reinject;
 mod rekey;
 mod resolvemerge;
+mod rmurl;
 mod setpresentkey;
 mod smudge;
 mod special_remotes;
@@ -78,6 +80,8 @@ use crate::error::CommandError;
 pub enum Command {
     /// Add files to the annex.
     Add(add::Args),
+    /// Add URLs to the annex.
+    Addurl(addurl::Args),
     /// Add back unused content as files.
     Addunused(dropunused::AddArgs),
     /// Enter an adjusted branch.
@@ -188,6 +192,8 @@ pub enum Command {
     Readpresentkey(readpresentkey::Args),
     /// Register URLs for keys.
     Registerurl(registerurl::Args),
+    /// Record that files are no longer available at URLs.
+    Rmurl(rmurl::Args),
     /// Initialize git-annex again, reusing an earlier repository's UUID.
     Reinit(reinit::Args),
     /// Put content back into the annex from outside.
@@ -246,6 +252,7 @@ pub enum Command {
 pub fn run(command: Command) -> Result<(), CommandError> {
     match command {
         Command::Add(args) => add::run(args),
+        Command::Addurl(args) => addurl::run(args),
         Command::Addunused(args) => dropunused::run_add(args),
         Command::Adjust(args) => adjust::run(args),
         Command::Calckey(args) => calckey::run(args),
@@ -302,6 +309,7 @@ pub fn run(command: Command) -> Result<(), CommandError> {
         Command::Required(args) => wanted::run(wanted::Which::Required, args),
         Command::Readpresentkey(args) => readpresentkey::run(args),
         Command::Registerurl(args) => registerurl::run(args, true),
+        Command::Rmurl(args) => rmurl::run(args),
         Command::Reinit(args) => reinit::run(args),
         Command::Reinject(args) => reinject::run(args),
         Command::Rekey(args) => rekey::run(args),

@@ -1,6 +1,11 @@
 //! `registerurl KEY URL` and `unregisterurl KEY URL` (or `--batch` lines
 //! `KEY URL`): a URL recorded for a key, or forgotten, in the web's URL
 //! log ([`annex_ops::urls`]); shown as `registerurl URL ok`.
+//!
+//! `--remote=NAME|UUID` names the remote expected to claim the URL: the
+//! web (`web` or its UUID) always does; no other remote of ours claims
+//! URLs (external programs' `CLAIMURL` is not asked yet), so another
+//! remote fails with the reference's note that the web claims it.
 
 use annex_core::key::Key;
 
@@ -19,6 +24,9 @@ pub struct Args {
     /// With `--batch`, input items end with NUL instead of newline.
     #[arg(short = 'z')]
     z: bool,
+    /// The remote (name or UUID) expected to claim the URL.
+    #[arg(long)]
+    remote: Option<String>,
     #[command(flatten)]
     output: OutputArgs,
     #[command(flatten)]
@@ -32,6 +40,22 @@ fn parse(line: &str) -> Result<(Key, String), String> {
     Ok((key, u.to_owned()))
 }
 
+/// Whether `r` names the web remote.
+fn is_web(r: &str) -> bool {
+    r == "web" || r == annex_core::uuid::WEB_UUID
+}
+
+/// Whether `r` names a remote of ours (by name or UUID).
+fn remote_known(ctx: &Ctx, r: &str) -> bool {
+    ctx.config
+        .remotes()
+        .iter()
+        .any(|rc| rc.name == r || rc.uuid.as_ref().is_some_and(|u| u.as_str() == r))
+        || annex_core::remote::special::configured(&ctx.config)
+            .iter()
+            .any(|sr| sr.name == r || sr.uuid.as_ref().is_some_and(|u| u.as_str() == r))
+}
+
 /// One URL: `COMMAND URL ok`, or the key's error.
 fn act(
     ctx: &Ctx,
@@ -40,6 +64,7 @@ fn act(
     url: &str,
     inputs: &[&str],
     present: bool,
+    remote: Option<&str>,
 ) -> Result<(), CommandError> {
     let mut action = reporter.start(None, None, url.as_bytes())?;
     let inputs = inputs
@@ -47,6 +72,16 @@ fn act(
         .map(|s| serde_json::Value::String((*s).to_owned()))
         .collect();
     action.field("input", serde_json::Value::Array(inputs));
+    if let Some(r) = remote
+        && !is_web(r)
+    {
+        if remote_known(ctx, r) {
+            action.note(&format!("The url {url} is claimed by remote web"))?;
+        } else {
+            action.fail(&format!("there is no available git remote named \"{r}\""))?;
+        }
+        return action.end(false);
+    }
     match key {
         Ok(key) => {
             annex_ops::urls::set_url(ctx, &key, url.as_bytes(), present)?;
@@ -78,12 +113,28 @@ pub fn run(args: Args, present: bool) -> Result<(), CommandError> {
             let text = String::from_utf8_lossy(line);
             let (key, url) = parse(&text)
                 .map_err(|e| CommandError::failed(format!("Batch input parse failure: {e}")))?;
-            act(&ctx, &mut reporter, Ok(key), &url, &[&text], present)
+            act(
+                &ctx,
+                &mut reporter,
+                Ok(key),
+                &url,
+                &[&text],
+                present,
+                args.remote.as_deref(),
+            )
         })?;
     } else {
         let (k, url) = (&args.params[0], &args.params[1]);
         let key = Key::parse(k.as_bytes()).map_err(|_| format!("bad key/url {k}"));
-        act(&ctx, &mut reporter, key, url, &[k, url], present)?;
+        act(
+            &ctx,
+            &mut reporter,
+            key,
+            url,
+            &[k, url],
+            present,
+            args.remote.as_deref(),
+        )?;
     }
     ctx.commit(&reporter)?;
     reporter.finish()

@@ -60,6 +60,7 @@ mod unannex;
 mod undo;
 mod urls;
 mod watch;
+mod web;
 
 use std::path::Path;
 use std::process::{Command, Output};

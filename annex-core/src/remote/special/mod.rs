@@ -6,9 +6,10 @@
 //! `remote.NAME.annex-TYPE` setting naming its type (`annex-directory` for
 //! `type=directory`, `annex-externaltype` for `type=external`), as
 //! git-annex enumerates them. [`configured`] lists them; [`open`] makes a
-//! [`Remote`] of one. Types: [`directory`] and [`external`] (with its
-//! protocol in [`protocol`]); the others (rsync, S3, web...) are not yet
-//! implemented and are listed with that reason.
+//! [`Remote`] of one. Types: [`directory`], [`external`] (with its
+//! protocol in [`protocol`]) and [`web`] (also the built-in web remote,
+//! [`web_builtin`]); the others (rsync, S3...) are not yet implemented
+//! and are listed with that reason.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -20,6 +21,7 @@ use crate::uuid::Uuid;
 pub mod directory;
 pub mod external;
 pub mod protocol;
+pub mod web;
 
 /// The `remote.NAME.annex-TYPE` git config settings that mark a special
 /// remote, with the type each one means.
@@ -325,8 +327,34 @@ fn open_kind(
                 },
             )))
         }
+        "web" => Ok(Box::new(web::WebRemote::new(
+            &sr.name,
+            uuid,
+            cost,
+            ctx.git_dir,
+            web::Http::from_config(ctx.config),
+        ))),
         other => Err(unavailable(format!(
             "special remotes of type {other} are not supported yet"
         ))),
     }
+}
+
+/// The built-in web remote (`web`, of UUID [`crate::uuid::WEB_UUID`]),
+/// which every repository has; its cost is `remote.web.annex-cost` when
+/// set.
+pub fn web_builtin(ctx: &Context<'_>) -> Option<Box<dyn Remote>> {
+    let uuid = Uuid::parse(crate::uuid::WEB_UUID.as_bytes()).ok()?;
+    let cost = ctx
+        .config
+        .get_str("remote.web.annex-cost")
+        .and_then(|c| c.trim().parse().ok())
+        .unwrap_or(crate::config::EXPENSIVE_REMOTE_COST);
+    Some(Box::new(web::WebRemote::new(
+        "web",
+        uuid,
+        cost,
+        ctx.git_dir,
+        web::Http::from_config(ctx.config),
+    )))
 }
