@@ -141,6 +141,15 @@ fn open_p2phttp(session: &Session, rc: &RemoteConfig, url: P2pHttpUrl) -> Remote
         local,
         &session.base_dir(),
         rc.url.as_deref(),
+        &session
+            .config
+            .get_str("annex.security.allowed-ip-addresses")
+            .or_else(|| {
+                session
+                    .config
+                    .get_str("annex.security.allowed-http-addresses")
+            })
+            .unwrap_or_default(),
     ) {
         Ok(r) => RemoteEntry {
             name: rc.name.clone(),

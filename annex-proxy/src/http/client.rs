@@ -55,7 +55,8 @@ pub struct HttpRemote {
     cost: f64,
     url: P2pHttpUrl,
     local: Uuid,
-    client: Client,
+    allowed_ip: String,
+    client: std::sync::OnceLock<Result<Client, String>>,
     credential_url: String,
     repo_dir: PathBuf,
     credential: Mutex<Option<Credential>>,
@@ -94,6 +95,10 @@ impl HttpRemote {
     /// A remote named `name` with repository `uuid`, served at `url`; `local` is
     /// our repository's UUID, `repo_dir` where `git credential` runs, and
     /// `remote_url` the remote's `remote.NAME.url` (for credentials).
+    /// `allowed_ip` is `annex.security.allowed-ip-addresses`: unless it
+    /// is `all` or lists the address, a loopback or private address is
+    /// refused, as git-annex refuses it.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         name: &str,
         uuid: Uuid,
@@ -102,15 +107,8 @@ impl HttpRemote {
         local: Uuid,
         repo_dir: &Path,
         remote_url: Option<&str>,
+        allowed_ip: &str,
     ) -> Result<HttpRemote, RemoteError> {
-        let client = Client::builder()
-            .timeout(None)
-            .connect_timeout(Duration::from_secs(60))
-            .build()
-            .map_err(|e| RemoteError::Unavailable {
-                remote: name.to_string(),
-                reason: e.to_string(),
-            })?;
         let same_host = remote_url.filter(|u| {
             (u.starts_with("http://") || u.starts_with("https://"))
                 && url_host(u).is_some_and(|h| h.eq_ignore_ascii_case(url_host_of(&url)))
@@ -122,13 +120,47 @@ impl HttpRemote {
             cost,
             url,
             local,
-            client,
+            allowed_ip: allowed_ip.to_string(),
+            client: std::sync::OnceLock::new(),
             credential_url,
             repo_dir: repo_dir.to_path_buf(),
             credential: Mutex::new(None),
             version: Mutex::new(4),
             fanout: Mutex::new(Vec::new()),
         })
+    }
+
+    /// The HTTP client, connecting only to the address checked against
+    /// `annex.security.allowed-ip-addresses`.
+    fn client(&self) -> Result<&Client, RemoteError> {
+        let made = self.client.get_or_init(|| {
+            let mut b = Client::builder()
+                .timeout(None)
+                .connect_timeout(Duration::from_secs(60));
+            if self.allowed_ip.trim() != "all" {
+                let host = self.url.host.trim_start_matches('[').trim_end_matches(']');
+                let addrs: Vec<std::net::SocketAddr> =
+                    std::net::ToSocketAddrs::to_socket_addrs(&(host, self.url.port))
+                        .map_err(|e| format!("unable to connect to HTTP server: {e}"))?
+                        .collect();
+                let Some(first) = addrs.first() else {
+                    return Err(format!("unable to connect to HTTP server: {host}: no address"));
+                };
+                let ok: Vec<std::net::SocketAddr> = addrs
+                    .iter()
+                    .copied()
+                    .filter(|a| address_allowed(&self.allowed_ip, a))
+                    .collect();
+                if ok.is_empty() {
+                    return Err(format!(
+                        "Configuration of annex.security.allowed-ip-addresses does not allow accessing address {first}"
+                    ));
+                }
+                b = b.resolve_to_addrs(host, &ok);
+            }
+            b.build().map_err(|e| e.to_string())
+        });
+        made.as_ref().map_err(|e| self.refused(e.clone()))
     }
 
     fn refused(&self, reason: impl Into<String>) -> RemoteError {
@@ -336,6 +368,45 @@ impl HttpRemote {
     }
 }
 
+/// Whether `annex.security.allowed-ip-addresses` (`setting`) lets us
+/// connect to `addr`: listed addresses (`ADDR` or `[ADDR]:PORT`) are,
+/// other loopback and private addresses are not, public ones are.
+fn address_allowed(setting: &str, addr: &std::net::SocketAddr) -> bool {
+    use std::net::IpAddr;
+    let ip = match addr.ip() {
+        IpAddr::V6(v6) => v6
+            .to_ipv4_mapped()
+            .map(IpAddr::V4)
+            .unwrap_or(IpAddr::V6(v6)),
+        v4 => v4,
+    };
+    let listed = setting.split_whitespace().any(|entry| {
+        let (a, port) = match entry.strip_prefix('[').and_then(|r| r.split_once(']')) {
+            Some((a, rest)) => (
+                a,
+                rest.strip_prefix(':').and_then(|p| p.parse::<u16>().ok()),
+            ),
+            None => (entry, None),
+        };
+        a.parse::<IpAddr>().is_ok_and(|a| a == ip) && port.is_none_or(|p| p == addr.port())
+    });
+    if listed {
+        return true;
+    }
+    match ip {
+        IpAddr::V4(v4) => {
+            !(v4.is_loopback() || v4.is_private() || v4.is_link_local() || v4.is_unspecified())
+        }
+        IpAddr::V6(v6) => {
+            let seg = v6.segments()[0];
+            !(v6.is_loopback()
+                || v6.is_unspecified()
+                || (seg & 0xfe00) == 0xfc00
+                || (seg & 0xffc0) == 0xfe80)
+        }
+    }
+}
+
 fn connection_error(e: &reqwest::Error) -> String {
     if e.is_connect() {
         let mut src: Option<&dyn std::error::Error> = Some(e);
@@ -434,7 +505,7 @@ impl Remote for HttpRemote {
     fn check_present(&self, key: &Key) -> Result<bool, RemoteError> {
         let (_, resp) = self.call_any(ALL_VERSIONS, &|v| {
             Ok(self.common(
-                self.client.post(self.endpoint(v, "checkpresent")),
+                self.client()?.post(self.endpoint(v, "checkpresent")),
                 Some(key),
             ))
         })?;
@@ -461,7 +532,7 @@ impl Remote for HttpRemote {
         }
         let (_, mut resp) = self.call_any(ALL_VERSIONS, &|v| {
             let what = format!("key/{}", segment(&Self::key_param(key)));
-            let mut b = self.common(self.client.get(self.endpoint(v, &what)), None);
+            let mut b = self.common(self.client()?.get(self.endpoint(v, &what)), None);
             if !file.is_empty() {
                 b = b.query(&[("associatedfile", encode_b64_text(file))]);
             }
@@ -526,7 +597,10 @@ impl Remote for HttpRemote {
         let size = std::fs::metadata(src).map_err(io_err("read", src))?.len();
         // As git-annex: any trouble asking for the offset is offset 0.
         let asked = self.call(&[4, 3, 2, 1], &|v| {
-            Ok(self.common(self.client.post(self.endpoint(v, "putoffset")), Some(key)))
+            Ok(self.common(
+                self.client()?.post(self.endpoint(v, "putoffset")),
+                Some(key),
+            ))
         });
         let mut offset = 0;
         if let Ok(Some((_, resp))) = asked
@@ -549,7 +623,7 @@ impl Remote for HttpRemote {
                 .map_err(io_err("read", src))?;
             let len = size - offset;
             let mut b = self
-                .common(self.client.post(self.endpoint(v, "put")), Some(key))
+                .common(self.client()?.post(self.endpoint(v, "put")), Some(key))
                 .query(&[("offset", offset.to_string())])
                 .header(DATA_LENGTH_HEADER, len.to_string())
                 .header(reqwest::header::CONTENT_TYPE, "application/octet-stream");
@@ -576,7 +650,7 @@ impl Remote for HttpRemote {
         let mut before = None;
         if let Some(end) = end {
             let ts = self.call(&[4, 3], &|v| {
-                Ok(self.common(self.client.post(self.endpoint(v, "gettimestamp")), None))
+                Ok(self.common(self.client()?.post(self.endpoint(v, "gettimestamp")), None))
             })?;
             // A server too old for remove-before: a plain remove.
             if let Some((_, resp)) = ts {
@@ -597,13 +671,13 @@ impl Remote for HttpRemote {
             Some(t) => self.call_any(&[4, 3], &|v| {
                 Ok(self
                     .common(
-                        self.client.post(self.endpoint(v, "remove-before")),
+                        self.client()?.post(self.endpoint(v, "remove-before")),
                         Some(key),
                     )
                     .query(&[("timestamp", t.to_string())]))
             })?,
             None => self.call_any(ALL_VERSIONS, &|v| {
-                Ok(self.common(self.client.post(self.endpoint(v, "remove")), Some(key)))
+                Ok(self.common(self.client()?.post(self.endpoint(v, "remove")), Some(key)))
             })?,
         };
         let v = self.json(resp)?;
@@ -632,7 +706,10 @@ impl Remote for HttpRemote {
     fn lock_content(&self, key: &Key) -> Result<Box<dyn ContentLockGuard>, RemoteError> {
         let asked = SystemTime::now();
         let (version, resp) = self.call_any(ALL_VERSIONS, &|v| {
-            Ok(self.common(self.client.post(self.endpoint(v, "lockcontent")), Some(key)))
+            Ok(self.common(
+                self.client()?.post(self.endpoint(v, "lockcontent")),
+                Some(key),
+            ))
         })?;
         let v = self.json(resp)?;
         let lockid = match (v.get("locked").and_then(Value::as_bool), v.get("lockid")) {
@@ -641,7 +718,10 @@ impl Remote for HttpRemote {
         };
         let (release, wait) = std::sync::mpsc::channel();
         let request = self
-            .with_auth(self.common(self.client.post(self.endpoint(version, "keeplocked")), None))
+            .with_auth(self.common(
+                self.client()?.post(self.endpoint(version, "keeplocked")),
+                None,
+            ))
             .query(&[("lockid", lockid)])
             .header(reqwest::header::CONNECTION, "Keep-Alive")
             .header("Keep-Alive", "timeout=1200")
@@ -667,5 +747,26 @@ impl Remote for HttpRemote {
 
     fn locks_over_network(&self) -> bool {
         true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn private_and_loopback_addresses_need_listing() {
+        let a: std::net::SocketAddr = "127.0.0.1:9417".parse().unwrap();
+        assert!(!address_allowed("", &a));
+        assert!(address_allowed("127.0.0.1", &a));
+        assert!(address_allowed("[127.0.0.1]:9417", &a));
+        assert!(!address_allowed("[127.0.0.1]:80", &a));
+        let p: std::net::SocketAddr = "192.168.1.2:9417".parse().unwrap();
+        assert!(!address_allowed("10.0.0.1", &p));
+        let v6: std::net::SocketAddr = "[::1]:9417".parse().unwrap();
+        assert!(!address_allowed("", &v6));
+        assert!(address_allowed("::1", &v6));
+        let public: std::net::SocketAddr = "93.184.216.34:9417".parse().unwrap();
+        assert!(address_allowed("", &public));
     }
 }

@@ -203,6 +203,15 @@ impl hyper::body::Body for Body {
     fn is_end_stream(&self) -> bool {
         matches!(self, Body::Full(None))
     }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        match self {
+            Body::Full(b) => {
+                hyper::body::SizeHint::with_exact(b.as_ref().map_or(0, |b| b.len() as u64))
+            }
+            Body::Stream(_) => hyper::body::SizeHint::default(),
+        }
+    }
 }
 
 fn respond(status: StatusCode, body: impl Into<Bytes>) -> Response<Body> {
@@ -916,7 +925,16 @@ async fn serve_put(
     len: u64,
     body: Incoming,
 ) -> Result<Response<Body>, Fail> {
-    let mode = st.authorize(r.auth.as_ref(), Class::Write)?;
+    let mode = match st.authorize(r.auth.as_ref(), Class::Write) {
+        Ok(m) => m,
+        Err(refused) => {
+            // Read (and drop) the body first, so that a client still
+            // sending it gets the answer rather than a broken connection.
+            let mut body = body;
+            while let Some(Ok(_)) = body.frame().await {}
+            return Err(refused);
+        }
+    };
     let client = r.client()?;
     let bypass = r.bypass()?;
     let key = r.key()?;
