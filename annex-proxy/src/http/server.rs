@@ -442,11 +442,8 @@ impl Req {
     }
 
     fn required(&self, name: &str) -> Result<&[u8], Fail> {
-        self.param(name).ok_or_else(|| {
-            bad_request(format!(
-                "Error parsing query parameter {name} failed: Missing required query parameter"
-            ))
-        })
+        self.param(name)
+            .ok_or_else(|| bad_request(format!("Query parameter {name} is required")))
     }
 
     fn key(&self) -> Result<Key, Fail> {
@@ -471,11 +468,8 @@ impl Req {
     }
 
     fn client(&self) -> Result<Uuid, Fail> {
-        self.uuid_param("clientuuid")?.ok_or_else(|| {
-            bad_request(
-                "Error parsing query parameter clientuuid failed: Missing required query parameter",
-            )
-        })
+        self.uuid_param("clientuuid")?
+            .ok_or_else(|| bad_request("Query parameter clientuuid is required"))
     }
 
     fn bypass(&self) -> Result<Vec<Uuid>, Fail> {
@@ -591,23 +585,24 @@ async fn route(st: Arc<State>, req: Request<Incoming>) -> Result<Response<Body>,
             _ => None,
         }
     };
-    // (endpoint, version, key in the path)
-    let (endpoint, version, path_key): (&[u8], u64, Option<&[u8]>) = match rest {
-        [b"key", k] => (b"key-generic", 0, Some(*k)),
-        [v, b"key", k] => (b"key", parse_version(v).ok_or_else(not_found)?, Some(*k)),
-        [v, ep] => (*ep, parse_version(v).ok_or_else(not_found)?, None),
+    // (endpoint, version, key in the path). A known endpoint with a
+    // version it does not have is a bad request, as with git-annex's
+    // server; an unknown path is not found.
+    let bad_version = || respond(StatusCode::BAD_REQUEST, "bad version");
+    let (endpoint, version, path_key): (&[u8], Option<u64>, Option<&[u8]>) = match rest {
+        [b"key", k] => (b"key-generic", Some(0), Some(*k)),
+        [v, b"key", k] => (b"key", parse_version(v), Some(*k)),
+        [v, ep] => (*ep, parse_version(v), None),
         _ => return Err(not_found()),
     };
-    let known = match endpoint {
+    let lowest = match endpoint {
         b"key-generic" | b"key" | b"checkpresent" | b"remove" | b"put" | b"lockcontent"
-        | b"keeplocked" => true,
-        b"remove-before" | b"gettimestamp" => version >= 3,
-        b"putoffset" => version >= 1,
-        _ => false,
+        | b"keeplocked" => 0,
+        b"remove-before" | b"gettimestamp" => 3,
+        b"putoffset" => 1,
+        _ => return Err(not_found()),
     };
-    if !known {
-        return Err(not_found());
-    }
+    let version = version.filter(|v| *v >= lowest).ok_or_else(bad_version)?;
     let want = if endpoint.starts_with(b"key") {
         Method::GET
     } else {
