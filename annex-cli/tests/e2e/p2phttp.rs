@@ -539,3 +539,210 @@ fn p2phttp_private_address_refused_unless_allowed() {
     );
     assert!(!has_content(&n.cli, &n.cli, "f"));
 }
+
+/// One HTTP/1.1 request; the status code and the body (de-chunked).
+fn request_body(
+    port: u16,
+    method: &str,
+    target: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> (u16, Vec<u8>) {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(60)))
+        .expect("timeout");
+    let mut req = format!(
+        "{method} {target} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    s.write_all(req.as_bytes()).expect("send");
+    let _ = s.write_all(body);
+    let mut resp = Vec::new();
+    let _ = s.read_to_end(&mut resp);
+    parse_response(&resp)
+}
+
+fn parse_response(resp: &[u8]) -> (u16, Vec<u8>) {
+    let split = resp
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or_else(|| panic!("no head in {:?}", String::from_utf8_lossy(resp)));
+    let head = String::from_utf8_lossy(&resp[..split]).to_ascii_lowercase();
+    let code = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .expect("status");
+    let mut body = &resp[split + 4..];
+    if !head.contains("transfer-encoding: chunked") {
+        return (code, body.to_vec());
+    }
+    let mut out = Vec::new();
+    loop {
+        let Some(eol) = body.windows(2).position(|w| w == b"\r\n") else {
+            break;
+        };
+        let size = usize::from_str_radix(String::from_utf8_lossy(&body[..eol]).trim(), 16)
+            .expect("chunk size");
+        if size == 0 || body.len() < eol + 2 + size {
+            break;
+        }
+        out.extend_from_slice(&body[eol + 2..eol + 2 + size]);
+        body = &body[(eol + 4 + size).min(body.len())..];
+    }
+    (code, out)
+}
+
+fn json_of(b: &[u8]) -> serde_json::Value {
+    serde_json::from_slice(b)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {:?}", String::from_utf8_lossy(b)))
+}
+
+/// Puts of content that is not the key's, of a body shorter and longer
+/// than its data length, then the right one, then `putoffset` of what is
+/// stored; each answer (status, JSON) and what the server then has.
+fn put_answers(who: Impl) -> Vec<String> {
+    let n = net();
+    std::fs::write(n.cli.join("h"), "h content\n").expect("write");
+    support::annex(&n.cli, &["add", "h"]);
+    let key = support::annex(&n.cli, &["lookupkey", "h"]);
+    let key = key.trim();
+    let s = serve(who, &n.srv, &["--wideopen"], &[]);
+    let put = format!("/git-annex/{SERVER_UUID}/v4/put?key={key}&clientuuid={CLIENT_UUID}");
+    let mut out = Vec::new();
+    for (name, len, body) in [
+        ("wrong content", "10", &b"H CONTENT\n"[..]),
+        ("too long", "10", &b"h content\nX"[..]),
+        ("too short", "10", &b"h conte"[..]),
+        ("right", "10", &b"h content\n"[..]),
+    ] {
+        let (code, resp) = request_body(
+            s.port,
+            "POST",
+            &put,
+            &[
+                ("X-git-annex-data-length", len),
+                ("Content-Type", "application/octet-stream"),
+            ],
+            body,
+        );
+        let json = if code == 200 {
+            json_of(&resp).to_string()
+        } else {
+            String::new()
+        };
+        out.push(format!(
+            "{name}: {code} {json} stored={}",
+            has_content(&n.srv, &n.cli, "h")
+        ));
+    }
+    let (code, resp) = request_body(
+        s.port,
+        "POST",
+        &format!("/git-annex/{SERVER_UUID}/v4/putoffset?key={key}&clientuuid={CLIENT_UUID}"),
+        &[],
+        b"",
+    );
+    out.push(format!("putoffset: {code} {}", json_of(&resp)));
+    let (code, resp) = request_body(
+        s.port,
+        "POST",
+        &format!("/git-annex/{SERVER_UUID}/v1/putoffset?key={key}&clientuuid={CLIENT_UUID}"),
+        &[],
+        b"",
+    );
+    out.push(format!("v1 putoffset: {code} {}", json_of(&resp)));
+    let fsck = run(Impl::Reference, &n.srv, &["fsck", "--quiet"]);
+    out.push(format!("fsck ok: {}", fsck.status.success()));
+    out
+}
+
+#[test]
+fn p2phttp_puts_of_bad_data_answered_as_the_reference() {
+    let theirs = put_answers(Impl::Reference);
+    let ours = put_answers(Impl::Ours);
+    assert_eq!(ours, theirs);
+    assert!(
+        ours.iter()
+            .any(|l| l.starts_with("right: 200") && l.ends_with("stored=true"))
+    );
+}
+
+#[test]
+fn p2phttp_keeplocked_holds_the_lock_until_unlocked() {
+    let n = net();
+    let s = serve(Impl::Ours, &n.srv, &["--wideopen"], &[]);
+    let key = support::annex(&n.cli, &["lookupkey", "f"]);
+    let key = key.trim();
+    let base = format!("/git-annex/{SERVER_UUID}/v4");
+    let q = format!("key={key}&clientuuid={CLIENT_UUID}");
+    let (code, resp) = request_body(s.port, "POST", &format!("{base}/lockcontent?{q}"), &[], b"");
+    assert_eq!(code, 200);
+    let lock = json_of(&resp);
+    assert_eq!(lock["locked"], serde_json::Value::Bool(true), "{lock}");
+    let lockid = lock["lockid"].as_str().expect("lockid").to_string();
+    let remove = || {
+        let (code, resp) = request_body(s.port, "POST", &format!("{base}/remove?{q}"), &[], b"");
+        assert_eq!(code, 200, "{}", String::from_utf8_lossy(&resp));
+        json_of(&resp)["removed"].clone()
+    };
+    assert_eq!(
+        remove(),
+        serde_json::Value::Bool(false),
+        "removed while locked"
+    );
+
+    // keeplocked: a body streamed in chunks, `{"unlock": false}` first.
+    let mut ka = TcpStream::connect(("127.0.0.1", s.port)).expect("connect");
+    ka.set_read_timeout(Some(Duration::from_secs(60)))
+        .expect("timeout");
+    let head = format!(
+        "POST {base}/keeplocked?lockid={lockid}&clientuuid={CLIENT_UUID} HTTP/1.1\r\nHost: x\r\nConnection: Keep-Alive\r\nKeep-Alive: timeout=1200\r\nTransfer-Encoding: chunked\r\n\r\n"
+    );
+    ka.write_all(head.as_bytes()).expect("send");
+    let chunk = |s: &mut TcpStream, b: &[u8]| {
+        s.write_all(format!("{:x}\r\n", b.len()).as_bytes())
+            .expect("send");
+        s.write_all(b).expect("send");
+        s.write_all(b"\r\n").expect("send");
+    };
+    chunk(&mut ka, b"{\"unlock\": false}\n");
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(
+        remove(),
+        serde_json::Value::Bool(false),
+        "removed while kept locked"
+    );
+    assert!(has_content(&n.srv, &n.cli, "f"));
+    chunk(&mut ka, b"{\"unlock\": true}\n");
+    ka.write_all(b"0\r\n\r\n").expect("send");
+    let mut resp = Vec::new();
+    let mut buf = [0u8; 4096];
+    // Read until the JSON answer is in (the connection is kept alive).
+    while !resp.ends_with(b"}") && !String::from_utf8_lossy(&resp).contains("\r\n0\r\n") {
+        match ka.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(k) => resp.extend_from_slice(&buf[..k]),
+        }
+    }
+    let (code, body) = parse_response(&resp);
+    assert_eq!(code, 200);
+    assert_eq!(json_of(&body)["locked"], serde_json::Value::Bool(false));
+    // Unlocked: the removal goes through.
+    let start = Instant::now();
+    loop {
+        if remove() == serde_json::Value::Bool(true) {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "still locked after unlock"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(!has_content(&n.srv, &n.cli, "f"));
+}

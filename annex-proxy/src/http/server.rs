@@ -989,30 +989,40 @@ fn put_session(
         let skipped = std::io::copy(&mut (&mut body).take(delta), &mut std::io::sink())
             .map_err(server_error)?;
         if skipped < delta {
-            return Err(server_error(
-                "put: the body is shorter than the data length",
-            ));
+            // Short: nothing stored (see below).
+            return Ok((false, Vec::new()));
         }
         (len.saturating_sub(delta), delta > len)
     } else {
         (len, true)
     };
     let mut limited = (&mut body).take(send_len);
-    if let Err(e) = s.w.send_data(send_len, &mut limited, &mut |_| {}) {
-        // Too short a DATA: the session cannot go on; the server keeps
-        // what arrived for a later put.
-        return Err(server_error(e));
+    match s.w.send_data(send_len, &mut limited, &mut |_| {}) {
+        Ok(()) => {}
+        // A body shorter than announced: the DATA cannot be finished, so
+        // the session ends here (the server keeps what arrived for a
+        // later put to resume) and nothing is stored, as git-annex's
+        // server answers.
+        Err(annex_core::p2p::io::P2pError::ShortSource { .. }) => return Ok((false, Vec::new())),
+        Err(e) => return Err(server_error(e)),
     }
     // Anything beyond the announced length makes the content invalid.
     let mut extra = [0u8; 1];
     let more = body.read(&mut extra).map_err(server_error)? > 0;
     let valid = !force_invalid && !more && !body.errored && body.total == len;
     if s.version >= 1 {
-        s.send(if valid {
-            &Message::Valid
+        if more {
+            // More than announced: refused outright, as git-annex's
+            // server refuses it, even when what was announced is the
+            // key's content (INVALID would have it verified and kept).
+            s.send(&Message::Error("more data than the data length".into()))?;
         } else {
-            &Message::Invalid
-        })?;
+            s.send(if valid {
+                &Message::Valid
+            } else {
+                &Message::Invalid
+            })?;
+        }
     }
     s.success_plus()
 }
