@@ -313,42 +313,23 @@ fn statuses(who: Impl, opts: &[&str]) -> Vec<(String, u16, bool)> {
         if let Some(a) = auth {
             h.push(("Authorization", a.as_str()));
         }
-        let checks: [(&str, &str, String, Vec<(&str, &str)>); 5] = [
+        let checks: [(&str, &str, String); 5] = [
             (
                 "checkpresent",
                 "POST",
                 format!("{base}/v4/checkpresent?{q}"),
-                vec![],
             ),
             (
                 "get",
                 "GET",
                 format!("{base}/v4/key/{key}?clientuuid={CLIENT_UUID}"),
-                vec![],
             ),
-            (
-                "lockcontent",
-                "POST",
-                format!("{base}/v4/lockcontent?{q}"),
-                vec![],
-            ),
-            (
-                "putoffset",
-                "POST",
-                format!("{base}/v4/putoffset?{q}"),
-                vec![],
-            ),
-            (
-                "remove",
-                "POST",
-                format!("{base}/v4/remove?{q_other}"),
-                vec![],
-            ),
+            ("lockcontent", "POST", format!("{base}/v4/lockcontent?{q}")),
+            ("putoffset", "POST", format!("{base}/v4/putoffset?{q}")),
+            ("remove", "POST", format!("{base}/v4/remove?{q_other}")),
         ];
-        for (name, method, target, extra) in checks {
-            let mut hs = h.clone();
-            hs.extend(extra);
-            let (code, head) = request(s.port, method, &target, &hs, b"");
+        for (name, method, target) in checks {
+            let (code, head) = request(s.port, method, &target, &h, b"");
             let www = head
                 .to_ascii_lowercase()
                 .contains("www-authenticate: basic realm=\"git-annex\"");
@@ -582,10 +563,7 @@ fn parse_response(resp: &[u8]) -> (u16, Vec<u8>) {
         return (code, body.to_vec());
     }
     let mut out = Vec::new();
-    loop {
-        let Some(eol) = body.windows(2).position(|w| w == b"\r\n") else {
-            break;
-        };
+    while let Some(eol) = body.windows(2).position(|w| w == b"\r\n") {
         let size = usize::from_str_radix(String::from_utf8_lossy(&body[..eol]).trim(), 16)
             .expect("chunk size");
         if size == 0 || body.len() < eol + 2 + size {
