@@ -1257,3 +1257,155 @@ async fn serve(
         });
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state(opts: Options, users: &[(&str, &str, Option<&str>)], secure: bool) -> State {
+        let mut env = Vec::new();
+        for (u, p, perm) in users {
+            env.push((
+                format!("GIT_ANNEX_P2PHTTP_PASSWORD_{u}").into(),
+                std::ffi::OsString::from(p),
+            ));
+            if let Some(perm) = perm {
+                env.push((
+                    format!("GIT_ANNEX_P2PHTTP_PERMISSIONS_{u}").into(),
+                    std::ffi::OsString::from(perm),
+                ));
+            }
+        }
+        State {
+            opts,
+            users: Users::from_env(env.into_iter()),
+            repos: Vec::new(),
+            secure,
+            jobs: Arc::new(Semaphore::new(1)),
+            locked_files: Arc::new(Semaphore::new(1)),
+            locks: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn cred(u: &str, p: &str) -> Option<(Vec<u8>, Vec<u8>)> {
+        Some((u.as_bytes().to_vec(), p.as_bytes().to_vec()))
+    }
+
+    fn code(r: Result<ServerMode, Fail>) -> Result<ServerMode, u16> {
+        r.map_err(|f| f.status().as_u16())
+    }
+
+    #[test]
+    fn modes_are_granted_as_git_annex_grants_them() {
+        let users = [("alice", "pw", None), ("bob", "pw2", Some("appendonly"))];
+        let o = Options {
+            unauth_readonly: true,
+            authenv_http: true,
+            ..Options::default()
+        };
+        let st = state(o, &users, false);
+        assert_eq!(
+            code(st.authorize(None, Class::Read)),
+            Ok(ServerMode::ReadOnly)
+        );
+        // Writes want a password, which may be given.
+        assert_eq!(code(st.authorize(None, Class::Write)), Err(401));
+        assert_eq!(
+            code(st.authorize(None, Class::Lock)),
+            Ok(ServerMode::ReadOnly)
+        );
+        assert_eq!(
+            code(st.authorize(cred("alice", "pw").as_ref(), Class::Remove)),
+            Ok(ServerMode::ReadWrite)
+        );
+        // A wrong password: as unauthenticated, with no password offered.
+        assert_eq!(
+            code(st.authorize(cred("alice", "no").as_ref(), Class::Write)),
+            Err(403)
+        );
+        assert_eq!(
+            code(st.authorize(cred("bob", "pw2").as_ref(), Class::Write)),
+            Ok(ServerMode::AppendOnly)
+        );
+        assert_eq!(
+            code(st.authorize(cred("bob", "pw2").as_ref(), Class::Remove)),
+            Err(403)
+        );
+        assert_eq!(
+            code(st.authorize(cred("bob", "pw2").as_ref(), Class::Lock)),
+            Ok(ServerMode::AppendOnly)
+        );
+    }
+
+    #[test]
+    fn authenv_wants_https_and_nothing_is_served_without_a_mode() {
+        let users = [("alice", "pw", None)];
+        let o = Options {
+            authenv: true,
+            ..Options::default()
+        };
+        let plain = state(o.clone(), &users, false);
+        assert_eq!(
+            code(plain.authorize(cred("alice", "pw").as_ref(), Class::Read)),
+            Err(401)
+        );
+        let tls = state(o, &users, true);
+        assert_eq!(
+            code(tls.authorize(cred("alice", "pw").as_ref(), Class::Read)),
+            Ok(ServerMode::ReadWrite)
+        );
+        assert_eq!(code(tls.authorize(None, Class::Read)), Err(401));
+        let nolock = state(
+            Options {
+                unauth_appendonly: true,
+                unauth_nolocking: true,
+                ..Options::default()
+            },
+            &[],
+            false,
+        );
+        assert_eq!(
+            code(nolock.authorize(None, Class::Lock)),
+            Ok(ServerMode::AppendOnly)
+        );
+        assert_eq!(code(nolock.authorize(None, Class::Remove)), Err(403));
+        let wide = state(
+            Options {
+                wideopen: true,
+                ..Options::default()
+            },
+            &[],
+            false,
+        );
+        assert_eq!(
+            code(wide.authorize(None, Class::Remove)),
+            Ok(ServerMode::ReadWrite)
+        );
+    }
+
+    #[test]
+    fn basic_auth_in_either_base64_alphabet() {
+        let h = HeaderValue::from_static("Basic YWxpY2U6cD9wOnc+");
+        assert_eq!(
+            parse_auth(&h),
+            Some((b"alice".to_vec(), b"p?p:w>".to_vec()))
+        );
+        let h = HeaderValue::from_static("basic YWxpY2U6cD9wOnc-");
+        assert_eq!(
+            parse_auth(&h),
+            Some((b"alice".to_vec(), b"p?p:w>".to_vec()))
+        );
+        assert_eq!(parse_auth(&HeaderValue::from_static("Bearer x")), None);
+        assert_eq!(parse_auth(&HeaderValue::from_static("Basic !!!")), None);
+    }
+
+    #[test]
+    fn queries_are_percent_decoded() {
+        let q = parse_query(Some("key=a%2Bb+c&clientuuid=%5Bx%5D&bad=%zz&flag"));
+        assert_eq!(q[0], ("key".to_string(), b"a+b c".to_vec()));
+        assert_eq!(q[1], ("clientuuid".to_string(), b"[x]".to_vec()));
+        assert_eq!(q[2], ("bad".to_string(), b"%zz".to_vec()));
+        assert_eq!(q[3], ("flag".to_string(), Vec::new()));
+        assert_eq!(percent_decode(b"a+b%2", false), b"a+b%2".to_vec());
+    }
+}
