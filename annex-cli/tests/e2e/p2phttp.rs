@@ -724,3 +724,89 @@ fn p2phttp_keeplocked_holds_the_lock_until_unlocked() {
     }
     assert!(!has_content(&n.srv, &n.cli, "f"));
 }
+
+#[test]
+fn p2phttp_directory_serves_each_repository_under_its_uuid() {
+    // Two servers' repositories under one directory, one port: each
+    // clone reaches its own through the same annex+http URL.
+    let a = net();
+    let b_top = tempfile::tempdir().expect("temp dir");
+    let dir = b_top.path().join("served");
+    std::fs::create_dir(&dir).expect("mkdir");
+    let nested = dir.join("group").join("srv-b");
+    std::fs::create_dir_all(&nested).expect("mkdir");
+    support::git(&nested, &["init", "-q", "-b", "main"]);
+    support::git(
+        &nested,
+        &[
+            "config",
+            "annex.uuid",
+            "bbbbbbbb-1600-0000-0000-000000000003",
+        ],
+    );
+    support::annex(&nested, &["init", "srv-b"]);
+    std::fs::write(nested.join("k"), "k content\n").expect("write");
+    support::annex(&nested, &["add", "k"]);
+    support::git(&nested, &["commit", "-q", "-m", "k"]);
+    let moved = dir.join("srv-a");
+    std::fs::rename(&a.srv, &moved).expect("move srv");
+
+    let cli_b = b_top.path().join("cli-b");
+    support::git(
+        b_top.path(),
+        &["clone", "-q", nested.to_str().expect("utf-8"), "cli-b"],
+    );
+    support::annex(&cli_b, &["init", "cli-b"]);
+    support::git(
+        &cli_b,
+        &[
+            "config",
+            "remote.origin.annex-uuid",
+            "bbbbbbbb-1600-0000-0000-000000000003",
+        ],
+    );
+    support::git(
+        &cli_b,
+        &["config", "annex.security.allowed-ip-addresses", "127.0.0.1"],
+    );
+
+    let port = free_port();
+    let port_s = port.to_string();
+    let mut cmd = Command::new(Impl::Ours.bin());
+    support::hermetic(&mut cmd)
+        .current_dir(b_top.path())
+        .args([
+            "p2phttp",
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            &port_s,
+            "--wideopen",
+        ])
+        .arg("--directory")
+        .arg(&dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let s = Served {
+        child: cmd.spawn().expect("start p2phttp"),
+        port,
+    };
+    let start = Instant::now();
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(start.elapsed() < Duration::from_secs(30), "not listening");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let url = format!("annex+http://127.0.0.1:{}/git-annex/", s.port);
+    for cli in [&a.cli, &cli_b] {
+        support::git(cli, &["config", "remote.origin.annexUrl", &url]);
+    }
+    let out = run(Impl::Reference, &a.cli, &["get", "f"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let out = run(Impl::Reference, &cli_b, &["get", "k"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(
+        std::fs::read_to_string(cli_b.join("k")).expect("read k"),
+        "k content\n"
+    );
+}
