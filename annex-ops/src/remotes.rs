@@ -9,6 +9,9 @@ use annex_core::remote::ssh::{SshCaching, SshConfig, SshRemote, SshUrl, configli
 use annex_core::remote::{LocalGitRemote, Remote};
 use annex_core::uuid::Uuid;
 
+use annex_proxy::http::P2pHttpUrl;
+use annex_proxy::http::client::HttpRemote;
+
 use crate::session::Session;
 
 /// A configured remote, opened or not.
@@ -101,6 +104,62 @@ fn open_ssh(
     }
 }
 
+/// A git remote whose `annexUrl` is an `annex+http(s)` URL: reached
+/// through git-annex's HTTP API (annex-proxy's `http::client`). Its UUID
+/// from our config, else from its repository when the URL is a path here.
+fn open_p2phttp(session: &Session, rc: &RemoteConfig, url: P2pHttpUrl) -> RemoteEntry {
+    let fail = |uuid: Option<Uuid>, reason: String| RemoteEntry {
+        name: rc.name.clone(),
+        uuid,
+        remote: Err(reason),
+    };
+    let uuid = match &rc.uuid {
+        Some(u) => u.clone(),
+        None => match rc
+            .local_path(&session.base_dir())
+            .and_then(|p| LocalGitRemote::open(&rc.name, &p, None, rc.cost()).ok())
+        {
+            Some(r) => {
+                crate::git::set_config(
+                    session.repo.git_dir(),
+                    &format!("remote.{}.annex-uuid", rc.name),
+                    r.uuid().as_str(),
+                );
+                r.uuid().clone()
+            }
+            None => return fail(None, format!("{}: cannot determine uuid", rc.name)),
+        },
+    };
+    let Some(local) = session.repo.uuid().cloned() else {
+        return fail(Some(uuid), "this repository has no annex.uuid".to_string());
+    };
+    match HttpRemote::new(
+        &rc.name,
+        uuid.clone(),
+        rc.cost(),
+        url,
+        local,
+        &session.base_dir(),
+        rc.url.as_deref(),
+        &session
+            .config
+            .get_str("annex.security.allowed-ip-addresses")
+            .or_else(|| {
+                session
+                    .config
+                    .get_str("annex.security.allowed-http-addresses")
+            })
+            .unwrap_or_default(),
+    ) {
+        Ok(r) => RemoteEntry {
+            name: rc.name.clone(),
+            uuid: Some(uuid),
+            remote: Ok(Box::new(r)),
+        },
+        Err(e) => fail(Some(uuid), e.to_string()),
+    }
+}
+
 /// git-annex's ssh connection caching for this command, unless
 /// `annex.sshcaching` is false: sockets under `.git/annex/ssh/`.
 fn ssh_caching(session: &Session) -> Option<Arc<SshCaching>> {
@@ -140,6 +199,14 @@ impl Remotes {
         let mut caching = None;
         for rc in session.config.remotes_by_cost() {
             if rc.ignore {
+                continue;
+            }
+            if let Some(url) = session
+                .config
+                .get_str(&format!("remote.{}.annexurl", rc.name))
+                .and_then(|u| P2pHttpUrl::parse(&u))
+            {
+                entries.push(open_p2phttp(session, rc, url));
                 continue;
             }
             if let Some(url) = rc.url.as_deref().and_then(SshUrl::parse) {

@@ -9,10 +9,14 @@
 //!   a byte stream (what `git-annex-shell p2pstdio` runs), with git-annex's
 //!   server modes.
 //!
+//! - [`http`]: the P2P protocol over HTTP: the `p2phttp` server and the
+//!   client of `annex+http` remotes.
+//!
 //! The protocol's codec (messages, lines, `DATA`) is `annex_core::p2p`,
-//! shared with the client side. Proxies in front of clusters and P2P over
-//! HTTP will come here too (issue 16).
+//! shared with the client side. Proxies in front of clusters will come
+//! here too (issue 16).
 
+pub mod http;
 mod legacy;
 pub mod refwatch;
 mod relay;

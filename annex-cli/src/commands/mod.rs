@@ -40,6 +40,7 @@ mod migrate;
 mod mirror;
 mod move_;
 mod numcopies;
+mod p2phttp;
 mod post_receive;
 pub(crate) mod pre_commit;
 mod pull_push;
@@ -176,6 +177,8 @@ pub enum Command {
     Move(move_::Args),
     /// Configure the desired number of copies.
     Numcopies(numcopies::Args),
+    /// Communicate in P2P protocol over http.
+    P2phttp(p2phttp::Args),
     /// Run by git's post-receive hook.
     PostReceive(post_receive::Args),
     /// Run by git's pre-commit hook: fix the symlinks of files to be committed.
@@ -302,6 +305,7 @@ pub fn run(command: Command) -> Result<(), CommandError> {
         Command::Mincopies(args) => numcopies::run(numcopies::Setting::MinCopies, args),
         Command::Move(args) => move_::run(args),
         Command::Numcopies(args) => numcopies::run(numcopies::Setting::NumCopies, args),
+        Command::P2phttp(args) => p2phttp::run(args),
         Command::PostReceive(args) => post_receive::run(args),
         Command::PreCommit(args) => pre_commit::run(args),
         Command::Pull(args) => pull_push::run_pull(args),

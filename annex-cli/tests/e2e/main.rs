@@ -38,6 +38,7 @@ mod metadata;
 mod migrate;
 mod mime;
 mod mirror;
+mod p2phttp;
 mod pair;
 mod pull_push;
 mod read;
