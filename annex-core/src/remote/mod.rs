@@ -93,6 +93,26 @@ impl ContentLockGuard for SharedContentLock {}
 /// Progress callbacks get the bytes done so far.
 pub type Progress<'a> = &'a mut dyn FnMut(u64);
 
+/// The `-PLUS` reports of a remote (key, repository, whether it now has
+/// the content), as remotes that speak the P2P protocol keep them until
+/// [`Remote::take_fanout`]: those of `key`, taken out of `reports`.
+pub fn take_fanout_of(
+    reports: &std::sync::Mutex<Vec<(Key, Uuid, bool)>>,
+    key: &Key,
+) -> Vec<(Uuid, bool)> {
+    let mut f = reports.lock().unwrap_or_else(|p| p.into_inner());
+    let mut out = Vec::new();
+    f.retain(|(k, u, present)| {
+        if k == key {
+            out.push((u.clone(), *present));
+            false
+        } else {
+            true
+        }
+    });
+    out
+}
+
 /// What transfers and drops need from a remote.
 pub trait Remote: Send + Sync + std::fmt::Debug {
     /// The remote's name (`origin`).
@@ -445,5 +465,33 @@ fn receive_recorded(
             t.finish(false);
             Err(e.into())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fanout_reports_of_a_key_are_taken_once_and_others_stay() {
+        let k1: Key = "SHA256E-s1--aa".parse().expect("key");
+        let k2: Key = "SHA256E-s2--bb".parse().expect("key");
+        let u1 = "11111111-1111-1111-1111-111111111111"
+            .parse::<Uuid>()
+            .expect("uuid");
+        let u2 = "22222222-2222-2222-2222-222222222222"
+            .parse::<Uuid>()
+            .expect("uuid");
+        let reports = std::sync::Mutex::new(vec![
+            (k1.clone(), u1.clone(), true),
+            (k2.clone(), u2.clone(), false),
+            (k1.clone(), u2.clone(), false),
+        ]);
+        assert_eq!(
+            take_fanout_of(&reports, &k1),
+            vec![(u1, true), (u2.clone(), false)]
+        );
+        assert!(take_fanout_of(&reports, &k1).is_empty());
+        assert_eq!(take_fanout_of(&reports, &k2), vec![(u2, false)]);
     }
 }

@@ -690,17 +690,7 @@ impl Remote for HttpRemote {
     }
 
     fn take_fanout(&self, key: &Key) -> Vec<(Uuid, bool)> {
-        let mut f = self.fanout.lock().unwrap_or_else(|p| p.into_inner());
-        let mut out = Vec::new();
-        f.retain(|(k, u, present)| {
-            if k == key {
-                out.push((u.clone(), *present));
-                false
-            } else {
-                true
-            }
-        });
-        out
+        annex_core::remote::take_fanout_of(&self.fanout, key)
     }
 
     fn lock_content(&self, key: &Key) -> Result<Box<dyn ContentLockGuard>, RemoteError> {
