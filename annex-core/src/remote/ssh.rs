@@ -887,7 +887,7 @@ const PIECE: usize = 1 << 20;
 /// thread is gone.
 struct PieceSender {
     piece: Vec<u8>,
-    tx: Option<std::sync::mpsc::SyncSender<Vec<u8>>>,
+    tx: std::sync::mpsc::SyncSender<Vec<u8>>,
     back: std::sync::mpsc::Receiver<Vec<u8>>,
 }
 
@@ -905,12 +905,9 @@ impl PieceSender {
             })
             .unwrap_or_else(|_| Vec::with_capacity(PIECE));
         let full = std::mem::replace(&mut self.piece, next);
-        let gone = || std::io::Error::other("the writing thread is gone");
         self.tx
-            .as_ref()
-            .ok_or_else(gone)?
             .send(full)
-            .map_err(|_| gone())
+            .map_err(|_| std::io::Error::other("the writing thread is gone"))
     }
 }
 
@@ -926,13 +923,6 @@ impl std::io::Write for PieceSender {
 
     fn flush(&mut self) -> std::io::Result<()> {
         self.send()
-    }
-}
-
-impl Drop for PieceSender {
-    fn drop(&mut self) {
-        // The thread ends once the channel is closed.
-        self.tx.take();
     }
 }
 
@@ -1097,11 +1087,12 @@ impl Remote for SshRemote {
                 });
                 let mut sink = PieceSender {
                     piece: Vec::with_capacity(PIECE),
-                    tx: Some(tx),
+                    tx,
                     back: back_rx,
                 };
                 let received = c.r.read_data(len, &mut sink, &mut |n| progress(have + n));
                 let sent = std::io::Write::flush(&mut sink);
+                // The thread ends once the channel is closed.
                 drop(sink);
                 let written = worker
                     .join()
