@@ -810,3 +810,45 @@ fn p2phttp_directory_serves_each_repository_under_its_uuid() {
         "k content\n"
     );
 }
+
+/// Regression: a client gone in the middle of a large GET left the
+/// server's session thread waiting to write, holding its job for good:
+/// with `-J2`, two such clients stopped the server from serving anyone.
+#[test]
+fn p2phttp_clients_gone_mid_get_do_not_hold_the_jobs() {
+    let n = net();
+    let big: Vec<u8> = (0..16u32 << 20)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    std::fs::write(n.srv.join("big"), &big).expect("write");
+    support::annex(&n.srv, &["add", "big"]);
+    support::git(&n.srv, &["commit", "-q", "-m", "big"]);
+    let key = support::annex(&n.srv, &["lookupkey", "big"]);
+    let key = key.trim();
+    let s = serve(Impl::Ours, &n.srv, &["--wideopen"], &[]);
+    let base = format!("/git-annex/{SERVER_UUID}/v4");
+    for _ in 0..3 {
+        let mut c = TcpStream::connect(("127.0.0.1", s.port)).expect("connect");
+        let req = format!(
+            "GET {base}/key/{key}?clientuuid={CLIENT_UUID} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\n\r\n",
+            s.port
+        );
+        c.write_all(req.as_bytes()).expect("send");
+        let mut some = [0u8; 4096];
+        let got = c.read(&mut some).expect("the start of the answer");
+        assert!(
+            String::from_utf8_lossy(&some[..got]).starts_with("HTTP/1.1 200"),
+            "{}",
+            String::from_utf8_lossy(&some[..got])
+        );
+        // Gone, with most of the content unread.
+    }
+    let (code, _) = request_body(
+        s.port,
+        "POST",
+        &format!("{base}/checkpresent?key={key}&clientuuid={CLIENT_UUID}"),
+        &[],
+        b"",
+    );
+    assert_eq!(code, 200, "the server serves again");
+}

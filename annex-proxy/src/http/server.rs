@@ -413,11 +413,14 @@ impl Session {
     /// commits what it recorded.
     fn close(self) {
         let Session { r, w, thread, .. } = self;
+        // Both ends first: a server still writing (a client gone in the
+        // middle of a GET) then fails instead of waiting for a reader,
+        // and the thread ends.
         drop(w);
+        drop(r);
         if let Some(t) = thread {
             let _ = t.join();
         }
-        drop(r);
     }
 }
 
