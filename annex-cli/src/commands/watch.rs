@@ -148,7 +148,11 @@ fn run_daemon(args: Args, assistant: bool) -> Result<(), CommandError> {
         files,
         commit_message: format!("git-annex in {description}"),
     };
-    // The daemon has its own session per batch (through `add`).
+    // The daemon has its own session per batch (through `add`), given
+    // paths from the top: it works from there wherever it was started.
     drop(ctx);
+    std::env::set_current_dir(&opts.top).map_err(|e| {
+        CommandError::failed(format!("cannot change to {}: {e}", opts.top.display()))
+    })?;
     daemon::run(&opts, CliAdder { config, assistant }).map_err(fail)
 }

@@ -71,7 +71,12 @@ impl Drop for Daemon {
 /// Starts our daemon and waits until its pid file names a live process
 /// and its startup scan is complete.
 fn start(d: &Path) -> Daemon {
-    let out = crate::ours(d, &["watch"]);
+    start_in(d, d)
+}
+
+/// [`start`], run in `cwd` (the top of `d` or a directory of it).
+fn start_in(d: &Path, cwd: &Path) -> Daemon {
+    let out = crate::ours(cwd, &["watch"]);
     assert!(out.status.success(), "watch: {out:?}");
     wait_for(20, "the daemon's startup", || {
         daemon_pid(d).is_some_and(alive)
@@ -476,4 +481,21 @@ fn watch_commits_each_file_of_four_writers_once_with_its_final_content() {
     }
     let out = support::annex_output(&d, &["fsck", "--all", "--quiet"], None);
     assert!(out.status.success(), "reference fsck --all: {out:?}");
+}
+
+/// Regression: started in a subdirectory, the daemon gave `add` paths
+/// from the top as if they were from where it was started.
+#[test]
+fn watch_started_in_a_subdirectory_adds_the_whole_tree() {
+    let r = repo();
+    let d = r.path();
+    std::fs::create_dir(d.join("sub")).expect("mkdir");
+    let pid = start_in(d, &d.join("sub"));
+    std::fs::write(d.join("at-top"), "top\n").expect("write");
+    std::fs::write(d.join("sub/inside"), "inside\n").expect("write");
+    wait_for(30, "both files committed", || {
+        committed(d, "at-top") && committed(d, "sub/inside")
+    });
+    stop(d, pid);
+    fsck_clean(d);
 }
