@@ -137,7 +137,9 @@ impl HttpRemote {
             let mut b = Client::builder()
                 .timeout(None)
                 .connect_timeout(Duration::from_secs(60));
-            if self.allowed_ip.trim() != "all" {
+            if !annex_core::remote::special::web::AddressPolicy::parse(Some(&self.allowed_ip))
+                .unrestricted()
+            {
                 let host = self.url.host.trim_start_matches('[').trim_end_matches(']');
                 let addrs: Vec<std::net::SocketAddr> =
                     std::net::ToSocketAddrs::to_socket_addrs(&(host, self.url.port))
@@ -156,7 +158,12 @@ impl HttpRemote {
                         "Configuration of annex.security.allowed-ip-addresses does not allow accessing address {first}"
                     ));
                 }
-                b = b.resolve_to_addrs(host, &ok);
+                // Only the checked addresses: no redirect elsewhere, no
+                // proxy in between (as the web remote's client).
+                b = b
+                    .resolve_to_addrs(host, &ok)
+                    .redirect(reqwest::redirect::Policy::none())
+                    .no_proxy();
             }
             b.build().map_err(|e| e.to_string())
         });
@@ -369,42 +376,10 @@ impl HttpRemote {
 }
 
 /// Whether `annex.security.allowed-ip-addresses` (`setting`) lets us
-/// connect to `addr`: listed addresses (`ADDR` or `[ADDR]:PORT`) are,
-/// other loopback and private addresses are not, public ones are.
+/// connect to `addr`: the web remote's policy
+/// ([`AddressPolicy`](annex_core::remote::special::web::AddressPolicy)).
 fn address_allowed(setting: &str, addr: &std::net::SocketAddr) -> bool {
-    use std::net::IpAddr;
-    let ip = match addr.ip() {
-        IpAddr::V6(v6) => v6
-            .to_ipv4_mapped()
-            .map(IpAddr::V4)
-            .unwrap_or(IpAddr::V6(v6)),
-        v4 => v4,
-    };
-    let listed = setting.split_whitespace().any(|entry| {
-        let (a, port) = match entry.strip_prefix('[').and_then(|r| r.split_once(']')) {
-            Some((a, rest)) => (
-                a,
-                rest.strip_prefix(':').and_then(|p| p.parse::<u16>().ok()),
-            ),
-            None => (entry, None),
-        };
-        a.parse::<IpAddr>().is_ok_and(|a| a == ip) && port.is_none_or(|p| p == addr.port())
-    });
-    if listed {
-        return true;
-    }
-    match ip {
-        IpAddr::V4(v4) => {
-            !(v4.is_loopback() || v4.is_private() || v4.is_link_local() || v4.is_unspecified())
-        }
-        IpAddr::V6(v6) => {
-            let seg = v6.segments()[0];
-            !(v6.is_loopback()
-                || v6.is_unspecified()
-                || (seg & 0xfe00) == 0xfc00
-                || (seg & 0xffc0) == 0xfe80)
-        }
-    }
+    annex_core::remote::special::web::AddressPolicy::parse(Some(setting)).allows(addr)
 }
 
 fn connection_error(e: &reqwest::Error) -> String {
