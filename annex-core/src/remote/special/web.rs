@@ -348,10 +348,18 @@ impl Http {
         range_from: Option<u64>,
     ) -> Result<reqwest::blocking::Response, WebError> {
         let mut url = reqwest::Url::parse(url).map_err(|_| WebError::BadUrl(url.to_string()))?;
+        let origin = url.origin();
         for _ in 0..=MAX_REDIRECTS {
             let client = self.client_for(&url)?;
             let mut req = client.request(method.clone(), url.clone());
+            // Credentials among the configured headers go only where
+            // they were meant for: not to another host, port or scheme
+            // a redirect leads to (as curl and reqwest drop them).
+            let elsewhere = url.origin() != origin;
             for (n, v) in &self.headers {
+                if elsewhere && is_credential_header(n) {
+                    continue;
+                }
                 req = req.header(n.as_str(), v.as_str());
             }
             if let Some(from) = range_from {
@@ -700,8 +708,22 @@ pub fn verify_download(key: &Key, dest: &Path) -> Result<(), RemoteError> {
     }
 }
 
+/// Whether a header carries credentials (not sent across origins).
+fn is_credential_header(name: &str) -> bool {
+    ["authorization", "proxy-authorization", "cookie"]
+        .iter()
+        .any(|c| name.trim().eq_ignore_ascii_case(c))
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn credentials_are_told_from_other_headers() {
+        assert!(is_credential_header("Authorization"));
+        assert!(is_credential_header("cookie"));
+        assert!(!is_credential_header("User-Agent"));
+    }
+
     use super::*;
 
     fn sa(s: &str) -> SocketAddr {
