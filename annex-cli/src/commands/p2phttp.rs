@@ -74,8 +74,10 @@ fn find_repos(dir: &Path, out: &mut Vec<PathBuf>) {
             continue;
         }
         let p = e.path();
-        if annex_core::remote::git_dir_of(&p).is_some() {
-            if annex_core::remote::LocalGitRemote::open("here", &p, None, 0.0).is_ok() {
+        if let Some(git_dir) = annex_core::remote::git_dir_of(&p) {
+            // A git-annex repository is one with a UUID; only read here
+            // (opening it would also clean up after it).
+            if annex_core::remote::repository_uuid(&git_dir).is_some() {
                 out.push(p);
             }
         } else {
