@@ -725,6 +725,53 @@ fn p2phttp_keeplocked_holds_the_lock_until_unlocked() {
     assert!(!has_content(&n.srv, &n.cli, "f"));
 }
 
+/// Regression: the server answered `keeplocked` as soon as it read the
+/// unlock, and closed the connection while the client was still ending
+/// its chunked stream (a broken pipe on the client's last chunk).
+#[test]
+fn p2phttp_keeplocked_end_of_stream_after_unlock_is_read_before_the_answer() {
+    let n = net();
+    let s = serve(Impl::Ours, &n.srv, &["--wideopen"], &[]);
+    let key = support::annex(&n.cli, &["lookupkey", "f"]);
+    let base = format!("/git-annex/{SERVER_UUID}/v4");
+    let q = format!("key={}&clientuuid={CLIENT_UUID}", key.trim());
+    let (code, resp) = request_body(s.port, "POST", &format!("{base}/lockcontent?{q}"), &[], b"");
+    assert_eq!(code, 200);
+    let lockid = json_of(&resp)["lockid"]
+        .as_str()
+        .expect("lockid")
+        .to_string();
+    let mut ka = TcpStream::connect(("127.0.0.1", s.port)).expect("connect");
+    ka.set_read_timeout(Some(Duration::from_secs(60)))
+        .expect("timeout");
+    let body = b"{\"unlock\": true}\n";
+    let head = format!(
+        "POST {base}/keeplocked?lockid={lockid}&clientuuid={CLIENT_UUID} HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n{:x}\r\n",
+        body.len()
+    );
+    ka.write_all(head.as_bytes()).expect("send");
+    ka.write_all(body).expect("send");
+    ka.write_all(b"\r\n").expect("send");
+    // Long enough for an answer and a close to arrive before the end.
+    std::thread::sleep(Duration::from_millis(500));
+    // In two writes: on a connection the server has closed by now the
+    // second fails (the first only brings back the reset).
+    ka.write_all(b"0\r\n").expect("send the stream's end");
+    std::thread::sleep(Duration::from_millis(200));
+    ka.write_all(b"\r\n").expect("send the stream's end");
+    let mut resp = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !resp.ends_with(b"}") && !String::from_utf8_lossy(&resp).contains("\r\n0\r\n") {
+        match ka.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(k) => resp.extend_from_slice(&buf[..k]),
+        }
+    }
+    let (code, body) = parse_response(&resp);
+    assert_eq!(code, 200);
+    assert_eq!(json_of(&body)["locked"], serde_json::Value::Bool(false));
+}
+
 #[test]
 fn p2phttp_directory_serves_each_repository_under_its_uuid() {
     // Two servers' repositories under one directory, one port: each

@@ -40,6 +40,13 @@ use crate::server::{Server, ServerError, ServerMode};
 /// The header carrying the length of content in a `GET` answer or a `put`.
 pub const DATA_LENGTH_HEADER: &str = "X-git-annex-data-length";
 
+/// The longest `keeplocked` line taken; `{"unlock": false}` is 18 bytes.
+const KEEPLOCKED_LINE_MAX: usize = 4096;
+
+/// How long `keeplocked` waits for the end of a stream that asked to
+/// unlock before it answers anyway.
+const KEEPLOCKED_DRAIN: Duration = Duration::from_secs(5);
+
 /// How long a lock taken by `lockcontent` waits for its `keeplocked`.
 const LOCK_WAIT: Duration = Duration::from_secs(600);
 
@@ -1107,10 +1114,14 @@ async fn serve_keeplocked(
         })
     };
     // Newline-separated `{"unlock": BOOL}` until one says true or the
-    // stream ends.
+    // stream ends. A line longer than any such message ends it too.
     let mut buf: Vec<u8> = Vec::new();
+    let mut ended = false;
     'read: while let Some(frame) = body.frame().await {
-        let Ok(frame) = frame else { break };
+        let Ok(frame) = frame else {
+            ended = true;
+            break;
+        };
         let Ok(data) = frame.into_data() else {
             continue;
         };
@@ -1126,9 +1137,28 @@ async fn serve_keeplocked(
                 _ => break 'read,
             }
         }
+        if buf.len() > KEEPLOCKED_LINE_MAX {
+            break;
+        }
     }
     if let Some(u) = unlock {
         let _ = u.send(());
+    }
+    // The client ends its stream after the unlock: read that end (for a
+    // little while) before answering, or the connection would be closed
+    // under a client still writing it.
+    if !ended {
+        let _ = tokio::time::timeout(KEEPLOCKED_DRAIN, async {
+            let mut left = KEEPLOCKED_LINE_MAX;
+            while let Some(Ok(frame)) = body.frame().await {
+                let n = frame.data_ref().map_or(0, |d| d.len());
+                match left.checked_sub(n) {
+                    Some(l) => left = l,
+                    None => break,
+                }
+            }
+        })
+        .await;
     }
     Ok(json_response(json!({"locked": false})))
 }
