@@ -83,10 +83,118 @@ pub fn target_backend(session: &Session, option: Option<&str>) -> Option<Backend
     }
 }
 
+/// The backend each file migrates to, as git-annex chooses it: the
+/// `--backend` given, else the file's `annex.backend` attribute (when it
+/// names a backend we have), else `annex.backend` from git config, else
+/// SHA256E. The attributes are asked of one `git check-attr` process,
+/// started at the first file that needs it.
+pub struct BackendChooser {
+    default: Backend,
+    forced: bool,
+    top: std::path::PathBuf,
+    attrs: Option<annex_core::attr::Coprocess>,
+}
+
+impl BackendChooser {
+    /// The chooser for `session`, with the `--backend` option if given.
+    /// `None` when the backend given (or the one git config names) is
+    /// not one we have.
+    pub fn new(session: &Session, option: Option<&str>) -> Option<BackendChooser> {
+        let default = target_backend(session, option)?;
+        let top = session
+            .worktree
+            .as_ref()
+            .map(|w| w.top().to_path_buf())
+            .unwrap_or_else(|| session.repo.git_dir().to_path_buf());
+        Some(BackendChooser {
+            default,
+            forced: option.is_some(),
+            top,
+            attrs: None,
+        })
+    }
+
+    /// The backend of `--backend` or git config (what files without an
+    /// `annex.backend` attribute migrate to).
+    pub fn default_backend(&self) -> Backend {
+        self.default
+    }
+
+    /// The backend the file at `path` (relative to the top) migrates to.
+    pub fn for_path(&mut self, path: &[u8]) -> Result<Backend, MigrateError> {
+        if self.forced {
+            return Ok(self.default);
+        }
+        if self.attrs.is_none() {
+            self.attrs = Some(
+                annex_core::attr::Coprocess::spawn(
+                    &self.top,
+                    &["check-attr", "-z", "--stdin", "annex.backend"],
+                )
+                .map_err(|e| MigrateError::Record(e.to_string()))?,
+            );
+        }
+        let Some(p) = self.attrs.as_mut() else {
+            return Ok(self.default);
+        };
+        let mut answer = p
+            .query_all(&[path], 3)
+            .map_err(|e| MigrateError::Record(e.to_string()))?;
+        let value = answer
+            .pop()
+            .and_then(|mut f| f.pop())
+            .and_then(annex_core::attr::attr_value);
+        Ok(value
+            .and_then(|v| Backend::from_name(&String::from_utf8_lossy(&v)))
+            .unwrap_or(self.default))
+    }
+}
+
+/// The key options migrating computes keys with: `annex.maxextensionlength`
+/// and `annex.maxextensions` from git config, the locale's file name
+/// encoding.
+pub fn key_options(session: &Session) -> KeyOptions {
+    let mut opts = KeyOptions {
+        filename_encoding: annex_core::backend::keyname::FilenameEncoding::from_env(),
+        ..KeyOptions::default()
+    };
+    // A number that does not parse leaves the default; a negative one
+    // keeps no extension, as git-annex.
+    let count = |name: &str| {
+        session
+            .config
+            .get_str(name)
+            .and_then(|v| v.trim().parse::<i64>().ok())
+            .map(|n| usize::try_from(n).unwrap_or(0))
+    };
+    if let Some(n) = count("annex.maxextensionlength") {
+        opts.max_extension_length = n;
+    }
+    if let Some(n) = count("annex.maxextensions") {
+        opts.max_extensions = n;
+    }
+    opts
+}
+
 /// Whether the file is migrated: its content is here, and its backend is
-/// not the target one (or `force`).
+/// not the target one, or its key is one git-annex upgrades
+/// ([`Backend::needs_upgrade`]), or `force`.
 pub fn wanted(session: &Session, file: &AnnexedFile, target: Backend, force: bool) -> bool {
-    session.store.has(&file.key) && (force || Backend::for_key(&file.key) != Some(target))
+    session.store.has(&file.key)
+        && (force
+            || match Backend::for_key(&file.key) {
+                Some(old) => old != target || old.needs_upgrade(&file.key),
+                None => true,
+            })
+}
+
+/// The new key found without reading the content
+/// ([`Backend::fast_migrate`]), for a file migrated by a new key.
+pub fn fast_key(session: &Session, file: &AnnexedFile, target: Backend, plan: Plan) -> Option<Key> {
+    match plan {
+        Plan::Rekey => target.fast_migrate(&file.key, &file.path, &key_options(session)),
+        Plan::Size => None,
+    }
 }
 
 /// How a file is migrated ([`plan`]).
@@ -114,7 +222,7 @@ pub fn plan(
 ) -> Option<Plan> {
     let old = Backend::for_key(&file.key)?;
     let exists = session.store.has(&file.key);
-    if (old != target || force) && exists {
+    if (old != target || old.needs_upgrade(&file.key) || force) && exists {
         return Some(Plan::Rekey);
     }
     let size = if remove_size {
@@ -168,21 +276,25 @@ pub fn migrate_planned(
             Plan::Size => MigrateError::Rekey(RekeyError::Verification),
         });
     };
-    if annex_core::backend::verify_key(&file.key, &object)? == Some(false) {
+    // A key found without the content needs no check of it (git-annex's
+    // "known good content" of a fast migration).
+    let fast = fast_key(session, file, target, plan);
+    if fast.is_none() && annex_core::backend::verify_key(&file.key, &object)? == Some(false) {
         return Err(MigrateError::BadContent);
     }
-    let new = match plan {
-        Plan::Rekey => {
+    let new = match (plan, fast) {
+        (Plan::Rekey, Some(key)) => key,
+        (Plan::Rekey, None) => {
             use std::os::unix::ffi::OsStrExt;
             let name = Path::new(std::ffi::OsStr::from_bytes(&file.path));
             let source = KeySource {
                 content: &object,
                 name,
             };
-            target.key_for_file(&source, &KeyOptions::default())?
+            target.key_for_file(&source, &key_options(session))?
         }
-        Plan::Size if remove_size => file.key.clone(),
-        Plan::Size => match file.key.size() {
+        (Plan::Size, _) if remove_size => file.key.clone(),
+        (Plan::Size, _) => match file.key.size() {
             Some(_) => file.key.clone(),
             None => {
                 let len = std::fs::metadata(&object)

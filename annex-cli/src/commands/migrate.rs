@@ -42,8 +42,8 @@ pub struct Args {
 pub fn run(args: Args) -> Result<(), CommandError> {
     let json = args.output.json || args.output.json_progress || args.output.json_error_messages;
     let ctx = Ctx::open(&args.common.config, args.output.quiet || json)?;
-    let target =
-        annex_ops::migrate::target_backend(&ctx, args.backend.as_deref()).ok_or_else(|| {
+    let mut chooser = annex_ops::migrate::BackendChooser::new(&ctx, args.backend.as_deref())
+        .ok_or_else(|| {
             CommandError::failed(format!(
                 "unknown backend {}",
                 args.backend.clone().unwrap_or_default()
@@ -69,6 +69,9 @@ pub fn run(args: Args) -> Result<(), CommandError> {
     let recorder =
         annex_ops::migrate::Recorder::new(&ctx).map_err(|e| CommandError::failed(e.to_string()))?;
     let unmatched = seek_each(&ctx, &args.paths, |f, input| {
+        let target = chooser
+            .for_path(&f.path)
+            .map_err(|e| CommandError::failed(e.to_string()))?;
         let Some(plan) = annex_ops::migrate::plan(&ctx, &f, target, args.force, args.remove_size)
         else {
             return Ok(());
@@ -91,7 +94,11 @@ pub fn run(args: Args) -> Result<(), CommandError> {
         // Saying when content is hashed, as git-annex does: the old key
         // checked (when its backend has a checksum), then, for a locked
         // file, the new key computed.
-        if annex_ops::migrate::checks_old(&f) && ctx.store.has(&f.key) {
+        // (Not the old key when the new one is found without the content.)
+        if annex_ops::migrate::checks_old(&f)
+            && ctx.store.has(&f.key)
+            && annex_ops::migrate::fast_key(&ctx, &f, target, plan).is_none()
+        {
             action.note("checksum...")?;
         }
         if annex_ops::migrate::checks_new(&ctx, &f, target, plan) {

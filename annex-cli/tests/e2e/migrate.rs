@@ -515,3 +515,87 @@ fn sync_with_content_applies_migrations_as_the_reference() {
         std::fs::remove_dir_all(&d).expect("rm");
     }
 }
+
+/// Files under one hash in both its backends (`SHA256E`, `SHA256`), one
+/// with an `annex.backend` attribute, and `k.txt` under a key git-annex
+/// upgrades: a `SHA256` key that still carries an extension (what an old
+/// `migrate` from `SHA256E` left), given its content with `reinject`.
+fn setup_fast(d: &Path) {
+    write_files(
+        d,
+        &[
+            ("a.txt", "a\n"),
+            ("u.txt", "u\n"),
+            ("c.bin", "c\n"),
+            ("d.dat", "d\n"),
+            ("k.txt", "k\n"),
+        ],
+    );
+    assert!(theirs(d, &["add", "--quiet", "."], None).status.success());
+    assert!(theirs(d, &["unlock", "u.txt"], None).status.success());
+    let key = key_at_worktree(d, "k.txt");
+    let old = key.replacen("SHA256E-", "SHA256-", 1);
+    assert!(
+        theirs(d, &["fromkey", "--force", &old, "k2.txt"], None)
+            .status
+            .success()
+    );
+    std::fs::write(d.join("k-content"), "k\n").expect("write");
+    let out = theirs(d, &["reinject", "k-content", "k2.txt"], None);
+    assert!(out.status.success(), "reinject: {out:?}");
+    std::fs::write(d.join(".gitattributes"), "*.bin annex.backend=SHA1\n").expect("write");
+    support::git(d, &["add", ".gitattributes"]);
+    support::git(d, &["commit", "-q", "-m", "add"]);
+}
+
+fn key_at_worktree(d: &Path, file: &str) -> String {
+    let target = std::fs::read_link(d.join(file)).expect("an annexed link");
+    target
+        .to_string_lossy()
+        .rsplit('/')
+        .next()
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// `migrate` between the two backends of one hash without reading the
+/// content (no check of the old key: one `checksum...` for a locked file,
+/// none for an unlocked one), the `annex.backend` attribute choosing the
+/// backend, a key git-annex upgrades migrated within its own backend, and
+/// `--force` rehashing within one backend: output, `--json`, links,
+/// index and logs as the reference's.
+#[test]
+fn migrate_fast_upgraded_and_by_attribute_matches_the_reference() {
+    let p = Pair::new(setup_fast);
+    let files = ["a.txt", "c.bin", "d.dat", "k2.txt"];
+    let state = |d: &Path| {
+        format!(
+            "{}\n{}\n{:?}",
+            support::git(d, &["ls-files", "-s"]),
+            support::git(d, &["status", "--short"]),
+            files.map(|f| std::fs::read_link(d.join(f)).ok()),
+        )
+    };
+    for args in [
+        &["migrate", "--backend=SHA256", "a.txt"][..],
+        &["migrate", "--backend=SHA256E", "--json", "a.txt"],
+        &["migrate", "--backend=SHA256", "u.txt"],
+        &["migrate", "c.bin", "d.dat"],
+        &["migrate", "--backend=SHA256", "k2.txt"],
+        &["migrate", "--force", "d.dat"],
+    ] {
+        p.same(args);
+        assert_eq!(state(&p.ours), state(&p.theirs), "after {args:?}");
+    }
+    let link = |f: &str| {
+        std::fs::read_link(p.ours.join(f))
+            .expect("a link")
+            .to_string_lossy()
+            .into_owned()
+    };
+    assert!(link("c.bin").contains("/SHA1-"), "{}", link("c.bin"));
+    assert!(!link("k2.txt").ends_with(".txt"), "{}", link("k2.txt"));
+    p.same(&["fsck", "--quiet"]);
+    p.same(&["whereis", "a.txt", "u.txt", "k2.txt"]);
+    p.same_branch(|f| f.ends_with(".log"));
+}

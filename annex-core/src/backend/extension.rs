@@ -24,7 +24,7 @@ pub const DEFAULT_MAX_EXTENSION_LENGTH: usize = 4;
 pub const DEFAULT_MAX_EXTENSIONS: usize = 2;
 
 /// Whether a byte may appear in a kept extension part.
-fn valid_in_extension(b: u8) -> bool {
+pub(crate) fn valid_in_extension(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'.' || b >= 128
 }
 

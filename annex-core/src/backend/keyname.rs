@@ -62,11 +62,53 @@ fn push_escaped(out: &mut Vec<u8>, code_point: u32) {
 }
 
 fn push_char(out: &mut Vec<u8>, c: char) {
+    push_char_with(out, c, b",,");
+}
+
+/// [`push_char`] with the form a `,` takes (`,,` when sanitizing, `,`
+/// when sanitizing a name again: its commas are already escapes).
+fn push_char_with(out: &mut Vec<u8>, c: char, comma: &[u8]) {
     match c {
         'a'..='z' | 'A'..='Z' | '0'..='9' | '.' | '-' | '_' | '/' | '%' | ':' => out.push(c as u8),
-        ',' => out.extend_from_slice(b",,"),
+        ',' => out.extend_from_slice(comma),
         _ => push_escaped(out, u32::from(c)),
     }
+}
+
+/// A key name sanitized by an old git-annex (which left spaces and other
+/// characters in WORM keys) sanitized again as git-annex's
+/// `reSanitizeKeyName` does: every `,` is kept as it is (it already
+/// escapes something), every other character is treated as
+/// [`sanitize_key_name`] treats it. What `migrate` does to such keys.
+///
+/// ```
+/// use annex_core::backend::keyname::{resanitize_key_name, FilenameEncoding};
+/// assert_eq!(resanitize_key_name(b"a b,,c", FilenameEncoding::Utf8), b"a,32b,,c");
+/// ```
+pub fn resanitize_key_name(input: &[u8], encoding: FilenameEncoding) -> Vec<u8> {
+    let mut out = Vec::with_capacity(input.len() + 8);
+    match encoding {
+        FilenameEncoding::Ascii => {
+            for &b in input {
+                if b < 128 {
+                    push_char_with(&mut out, char::from(b), b",");
+                } else {
+                    push_escaped(&mut out, 0xDC00 + u32::from(b));
+                }
+            }
+        }
+        FilenameEncoding::Utf8 => {
+            for chunk in input.utf8_chunks() {
+                for c in chunk.valid().chars() {
+                    push_char_with(&mut out, c, b",");
+                }
+                for &b in chunk.invalid() {
+                    push_escaped(&mut out, 0xDC00 + u32::from(b));
+                }
+            }
+        }
+    }
+    out
 }
 
 /// Sanitizes bytes as git-annex's `preSanitizeKeyName` does, after decoding

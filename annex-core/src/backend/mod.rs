@@ -228,6 +228,13 @@ pub enum HashKind {
     Md5,
 }
 
+/// A key name split at its first `.`: the hash (or WORM name) and the
+/// extension, as git-annex's `splitKeyNameExtension`.
+fn split_extension(name: &[u8]) -> (&[u8], &[u8]) {
+    let dot = name.iter().position(|&b| b == b'.').unwrap_or(name.len());
+    name.split_at(dot)
+}
+
 impl Backend {
     /// Every backend, git-annex's default first.
     pub const ALL: [Backend; 15] = [
@@ -329,6 +336,73 @@ impl Backend {
             None,
             None,
         )
+    }
+
+    /// Whether `key` (a key of this backend) is one that git-annex's
+    /// `migrate` moves to a corrected key even when the backend stays the
+    /// same: for hashing backends, a hash written with a leading `\` (an
+    /// old bug), an extension holding characters extensions may not hold,
+    /// or a backend without extensions whose key still carries one (an
+    /// old `migrate` from `SHA256E` to `SHA256` left those); for WORM, a
+    /// name holding a space or a carriage return (sanitized by an old
+    /// version).
+    pub fn needs_upgrade(self, key: &Key) -> bool {
+        let name = key.name();
+        if self.hash_kind().is_none() {
+            return name.iter().any(|&b| b == b' ' || b == b'\r');
+        }
+        let (hash, ext) = split_extension(name);
+        hash.first() == Some(&b'\\')
+            || ext.iter().any(|&b| !extension::valid_in_extension(b))
+            || (!self.has_extension() && !ext.is_empty())
+    }
+
+    /// The key of this backend for the content of `key` found without
+    /// reading the content, as git-annex's fast migration finds it: between
+    /// the two backends of one hash (`SHA256E` and `SHA256`: the hash kept,
+    /// the extension of `file` added or dropped), a key without
+    /// extensions that still carries one (the extension dropped), and a
+    /// WORM key of an old sanitizing (sanitized again, see
+    /// [`keyname::resanitize_key_name`]). `None` when the content must be
+    /// hashed. `file` is the path of the file (for the extension).
+    pub fn fast_migrate(self, key: &Key, file: &[u8], opts: &KeyOptions) -> Option<Key> {
+        let old = Backend::for_key(key)?;
+        let with_name = |name: &[u8]| {
+            Key::from_fields(
+                self.name().as_bytes(),
+                name,
+                key.size(),
+                key.mtime(),
+                None,
+                None,
+            )
+        };
+        let (hash, _) = split_extension(key.name());
+        match (old.hash_kind(), self.hash_kind()) {
+            (None, None) => (self == old).then(|| {
+                with_name(&keyname::resanitize_key_name(
+                    key.name(),
+                    opts.filename_encoding,
+                ))
+            }),
+            (Some(a), Some(b)) if a == b && old != self => {
+                if old.has_extension() {
+                    Some(with_name(hash))
+                } else {
+                    let mut name = hash.to_vec();
+                    name.extend_from_slice(&extension::select_extension(
+                        file,
+                        opts.max_extension_length,
+                        opts.max_extensions,
+                    ));
+                    Some(with_name(&name))
+                }
+            }
+            (Some(_), Some(_)) if old == self && !self.has_extension() && hash != key.name() => {
+                Some(with_name(hash))
+            }
+            _ => None,
+        }
     }
 
     /// Makes the key of a file, as `git annex calckey` does.
@@ -624,4 +698,56 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
         s.push(char::from(DIGITS[usize::from(b & 15)]));
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(s: &str) -> Key {
+        Key::parse(s.as_bytes()).expect("a key")
+    }
+
+    const H: &str = "87428fc522803d31065e7bce3cf03fe475096631e5e07bbd7a0fde60c4cf25c7";
+
+    #[test]
+    fn keys_git_annex_upgrades_are_found() {
+        let up = |b: Backend, k: &str| b.needs_upgrade(&key(k));
+        assert!(!up(Backend::Sha256E, &format!("SHA256E-s2--{H}.txt")));
+        assert!(!up(Backend::Sha256, &format!("SHA256-s2--{H}")));
+        // An extension left in a key without extensions.
+        assert!(up(Backend::Sha256, &format!("SHA256-s2--{H}.txt")));
+        // A character extensions may not hold.
+        assert!(up(Backend::Sha256E, &format!("SHA256E-s2--{H}.t_t")));
+        // The leading backslash of an old bug.
+        assert!(up(Backend::Sha256E, &format!("SHA256E-s2--\\{H}")));
+        assert!(up(Backend::Worm, "WORM-s2-m1--a b"));
+        assert!(!up(Backend::Worm, "WORM-s2-m1--a,32b"));
+    }
+
+    #[test]
+    fn fast_migration_finds_the_keys_git_annex_finds() {
+        let opts = KeyOptions::default();
+        let e = key(&format!("SHA256E-s2--{H}.txt"));
+        let plain = key(&format!("SHA256-s2--{H}"));
+        assert_eq!(Backend::Sha256.fast_migrate(&e, b"d/a.txt", &opts), Some(plain.clone()));
+        // The extension comes from the file, not the old key.
+        assert_eq!(
+            Backend::Sha256E.fast_migrate(&plain, b"d/a.tar.gz", &opts),
+            Some(key(&format!("SHA256E-s2--{H}.tar.gz")))
+        );
+        // An extension left in a key without extensions is dropped.
+        let left = key(&format!("SHA256-s2--{H}.txt"));
+        assert_eq!(Backend::Sha256.fast_migrate(&left, b"a.txt", &opts), Some(plain.clone()));
+        // Another hash, or WORM, needs the content.
+        assert_eq!(Backend::Sha1.fast_migrate(&e, b"a.txt", &opts), None);
+        assert_eq!(Backend::Worm.fast_migrate(&e, b"a.txt", &opts), None);
+        assert_eq!(Backend::Sha256.fast_migrate(&plain, b"a.txt", &opts), None);
+        let w = key("WORM-s2-m1--a b");
+        assert_eq!(Backend::Sha256E.fast_migrate(&w, b"a b", &opts), None);
+        assert_eq!(
+            Backend::Worm.fast_migrate(&w, b"a b", &opts),
+            Some(key("WORM-s2-m1--a,32b"))
+        );
+    }
 }
