@@ -730,7 +730,10 @@ mod tests {
         let opts = KeyOptions::default();
         let e = key(&format!("SHA256E-s2--{H}.txt"));
         let plain = key(&format!("SHA256-s2--{H}"));
-        assert_eq!(Backend::Sha256.fast_migrate(&e, b"d/a.txt", &opts), Some(plain.clone()));
+        assert_eq!(
+            Backend::Sha256.fast_migrate(&e, b"d/a.txt", &opts),
+            Some(plain.clone())
+        );
         // The extension comes from the file, not the old key.
         assert_eq!(
             Backend::Sha256E.fast_migrate(&plain, b"d/a.tar.gz", &opts),
@@ -738,7 +741,10 @@ mod tests {
         );
         // An extension left in a key without extensions is dropped.
         let left = key(&format!("SHA256-s2--{H}.txt"));
-        assert_eq!(Backend::Sha256.fast_migrate(&left, b"a.txt", &opts), Some(plain.clone()));
+        assert_eq!(
+            Backend::Sha256.fast_migrate(&left, b"a.txt", &opts),
+            Some(plain.clone())
+        );
         // Another hash, or WORM, needs the content.
         assert_eq!(Backend::Sha1.fast_migrate(&e, b"a.txt", &opts), None);
         assert_eq!(Backend::Worm.fast_migrate(&e, b"a.txt", &opts), None);
