@@ -109,6 +109,25 @@ pub fn with_exclusive_if_free<T>(path: &Path, f: impl FnOnce() -> T) -> io::Resu
     Ok(Some(out))
 }
 
+/// Runs `f` while holding an exclusive lock on the lock file at `path`
+/// (a POSIX record lock, as git-annex takes: a git-annex process locking
+/// the same file waits for it, and the other way round), waiting for it
+/// as long as another process holds it. The lock file is created when
+/// missing. Not for files this process also locks with [`shared`].
+pub fn with_exclusive<T>(path: &Path, f: impl FnOnce() -> T) -> io::Result<T> {
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)?;
+    rustix::fs::fcntl_lock(&file, rustix::fs::FlockOperation::LockExclusive)?;
+    let out = f();
+    // Closing the descriptor releases the lock.
+    drop(file);
+    Ok(out)
+}
+
 /// The one name of a lock file, however it was spelled (`./.git/...`,
 /// an absolute path, a path through a symlink), found without opening the
 /// file: opening and closing a second descriptor would drop the lock.
@@ -170,6 +189,51 @@ impl Drop for SharedLock {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Regression: `migrate.lck` was taken with `flock`, which a git-annex
+    /// process (POSIX record locks) does not see: the exclusive lock must
+    /// wait for a record lock another process holds.
+    #[test]
+    fn with_exclusive_waits_for_a_record_lock_held_elsewhere() {
+        use std::io::{BufRead, Write};
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("migrate.lck");
+        let mut child = std::process::Command::new("python3")
+            .args([
+                "-c",
+                "import fcntl,sys\nf=open(sys.argv[1],'w')\nfcntl.lockf(f,fcntl.LOCK_EX)\nprint('locked',flush=True)\nsys.stdin.readline()",
+            ])
+            .arg(&path)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("python3");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("read");
+        assert_eq!(line.trim(), "locked");
+        let taken = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let t2 = taken.clone();
+        let p2 = path.clone();
+        let waiter = std::thread::spawn(move || {
+            with_exclusive(&p2, || t2.store(true, std::sync::atomic::Ordering::SeqCst))
+        });
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        assert!(
+            !taken.load(std::sync::atomic::Ordering::SeqCst),
+            "taken while another process held it"
+        );
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(b"\n")
+            .expect("release");
+        child.wait().expect("python3 ends");
+        waiter.join().expect("thread").expect("lock");
+        assert!(taken.load(std::sync::atomic::Ordering::SeqCst));
+    }
 
     /// Whether another process could take an exclusive lock on `path` now.
     fn exclusive_possible_elsewhere(path: &Path) -> bool {

@@ -408,15 +408,7 @@ impl Recorder {
 
 /// Runs `f` holding an exclusive lock on `lock` (made when missing).
 fn with_log_lock<T>(lock: &Path, f: impl FnOnce() -> std::io::Result<T>) -> std::io::Result<T> {
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(lock)?;
-    file.lock()?;
-    let r = f();
-    let _ = file.unlock();
-    r
+    annex_core::lockfile::with_exclusive(lock, f)?
 }
 
 /// Commits the migrations recorded in `.git/annex/migrate.log` to the
