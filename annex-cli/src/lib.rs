@@ -101,9 +101,21 @@ fn run_annex(mut args: Vec<OsString>) -> i32 {
             return code;
         }
     };
-    match commands::run(cli.command) {
+    let code = match commands::run(cli.command) {
         Ok(()) => 0,
         Err(e) => e.report(),
+    };
+    adjusted_branch_refresh();
+    code
+}
+
+/// git-annex's cleanup after a command that got or dropped content in an
+/// adjusted branch depending on it (`annex.adjustedbranchrefresh`).
+fn adjusted_branch_refresh() {
+    if let Ok(cwd) = std::env::current_dir()
+        && annex_ops::adjust::refresh_after_command(&cwd) == Some(false)
+    {
+        eprintln!("  Updating adjusted branch failed.");
     }
 }
 

@@ -37,6 +37,7 @@
 //! assert_eq!(annex_core::objects::hash_dir_mixed(&key), "0X/vW/");
 //! ```
 
+pub mod adjustlog;
 pub mod attr;
 pub mod backend;
 pub mod branch;

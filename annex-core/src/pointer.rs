@@ -436,6 +436,7 @@ pub fn depopulate_pointer(path: &Path, key: &Key, store: &crate::objects::Object
     {
         return false;
     }
+    store.content_changed();
     replace_keeping_mode(store, path, |tmp, mode| {
         write_unlocked(tmp, key, None, Thin::Copy, Some(mode))
     })

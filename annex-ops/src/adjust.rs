@@ -1432,6 +1432,38 @@ impl Adjuster {
         Ok(Some(head.to_string()))
     }
 
+    /// `annex.adjustedbranchrefresh` as git-annex reads it: a number, else
+    /// `true` for 1, else 0 (0: the branch is refreshed by `sync` only,
+    /// when content changed since the last refresh; otherwise by the
+    /// command that changed content, when it ends).
+    pub fn refresh_setting(&self) -> u64 {
+        let snapshot = self.repo.config_snapshot();
+        let Some(v) = snapshot.string("annex.adjustedbranchrefresh") else {
+            return 0;
+        };
+        let v = v.to_string();
+        if let Ok(n) = v.trim().parse::<u64>() {
+            return n;
+        }
+        u64::from(snapshot.boolean("annex.adjustedbranchrefresh") == Some(true))
+    }
+
+    /// [`Adjuster::refresh`], then logged as finished in
+    /// `.git/annex/adjust.log` when it worked ([`annex_core::adjustlog`]).
+    pub fn refresh_logged(&self, orig: &str, adj: &Adjustment) -> Result<bool, AdjustError> {
+        let started = annex_core::adjustlog::now();
+        let ok = self.refresh(orig, adj)?;
+        if ok && !adj.is_stable() {
+            annex_core::adjustlog::record_finished(&self.git_dir, started).map_err(|e| {
+                AdjustError::Object {
+                    what: "adjust.log".into(),
+                    detail: e.to_string(),
+                }
+            })?;
+        }
+        Ok(ok)
+    }
+
     /// After a sync: an adjustment that depends on which content is here
     /// is made again and checked out (git-annex's
     /// `adjustedBranchRefreshFull`). Returns whether it worked.
@@ -1442,6 +1474,25 @@ impl Adjuster {
         let current = adjusted_branch(orig, adj);
         self.update_adjusted_branch(adj, &current, orig)
     }
+}
+
+/// At the end of a command run in `path`: when the command added or
+/// removed content while an adjusted branch that depends on it is
+/// checked out, and `annex.adjustedbranchrefresh` is not 0, the branch is
+/// made again, as git-annex does when such a command ends. `None` when
+/// nothing was to be done, else whether it worked. (git-annex also
+/// refreshes every N-1 files for a setting N above 1; here the refresh is
+/// made once, at the end.)
+pub fn refresh_after_command(path: &Path) -> Option<bool> {
+    if !annex_core::adjustlog::changed_in_this_process() {
+        return None;
+    }
+    let adjuster = Adjuster::open(path).ok()?;
+    let (adj, orig) = adjuster.current()?;
+    if adj.is_stable() || adjuster.refresh_setting() == 0 {
+        return None;
+    }
+    Some(adjuster.refresh_logged(&orig, &adj).unwrap_or(false))
 }
 
 /// After cloning a repository whose adjusted branch was checked out, the

@@ -82,6 +82,16 @@ pub struct Annex {
     /// Uploads a remote was seen to have just after the queue ran them
     /// ([`Annex::confirm_uploads`]), consumed by [`Annex::put`].
     pub(crate) confirmed: Mutex<std::collections::HashSet<(Uuid, Key)>>,
+    /// Unlocked files whose work tree file was replaced (content put in or
+    /// taken out), to refresh in git's index at the end of the run, after
+    /// the journal is committed, as git-annex restages them.
+    restage: Mutex<Vec<Vec<u8>>>,
+}
+
+impl Drop for Annex {
+    fn drop(&mut self) {
+        self.restage_queued();
+    }
 }
 
 impl std::fmt::Debug for Annex {
@@ -130,6 +140,7 @@ impl Annex {
             preferred: Mutex::new(HashMap::new()),
             lock_notes: Mutex::new(Vec::new()),
             confirmed: Mutex::new(std::collections::HashSet::new()),
+            restage: Mutex::new(Vec::new()),
         })
     }
 
@@ -452,8 +463,24 @@ impl Annex {
 
     /// Lets git see that an unlocked item's file changed only in form.
     pub(crate) fn refresh_index(&self, item: &Item) {
-        if let Some(wt) = self.session.worktree.as_ref() {
-            crate::git::refresh_index(wt.top(), std::ffi::OsStr::from_bytes(&item.top_path));
+        self.restage
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(item.top_path.clone());
+    }
+
+    /// The files queued by [`Annex::refresh_index`] refreshed in git's
+    /// index (their new stat data recorded, the clean filter run on them).
+    fn restage_queued(&self) {
+        let paths = std::mem::take(&mut *self.restage.lock().unwrap_or_else(|p| p.into_inner()));
+        if let (Some(wt), false) = (self.session.worktree.as_ref(), paths.is_empty()) {
+            for chunk in paths.chunks(1000) {
+                let chunk: Vec<&std::ffi::OsStr> = chunk
+                    .iter()
+                    .map(|p| std::ffi::OsStr::from_bytes(p))
+                    .collect();
+                crate::git::refresh_index_paths(wt.top(), &chunk);
+            }
         }
     }
 
@@ -464,7 +491,11 @@ impl Annex {
     /// are left as they are.
     pub fn finish(&self) -> Result<Finished, AnnexError> {
         let remote_errors = self.remotes.commit(self.keep_connections);
-        let recorded = self.session.commit()?;
+        let recorded = self.session.commit();
+        // Then the index, as git-annex: a clean filter the refresh runs
+        // finds nothing left to commit.
+        self.restage_queued();
+        let recorded = recorded?;
         Ok(Finished {
             recorded,
             remote_errors,

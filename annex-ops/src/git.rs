@@ -18,18 +18,18 @@ pub fn set_config(git_dir: &Path, name: &str, value: &str) -> bool {
         .is_ok_and(|s| s.success())
 }
 
-/// `git update-index -q --refresh -- PATH` in the work tree `top`: git
-/// sees that a file changed only in form (content for pointer or back),
+/// `git update-index -q --refresh -- PATH...` in the work tree `top`: git
+/// sees that files changed only in form (content for pointer or back),
 /// the clean filter giving the same pointer. Best effort. The filter is
-/// made required: the path is re-added through it, and git would
-/// otherwise stage the file's content itself when the filter cannot run
+/// made required: the paths are re-added through it, and git would
+/// otherwise stage a file's content itself when the filter cannot run
 /// (`git-annex` not on `PATH`), where a failure leaves the entry as it was.
-pub fn refresh_index(top: &Path, path: &OsStr) {
+pub fn refresh_index_paths(top: &Path, paths: &[&OsStr]) {
     let _ = Command::new("git")
         .current_dir(top)
         .args(["-c", "filter.annex.required=true"])
         .args(["update-index", "-q", "--refresh", "--"])
-        .arg(path)
+        .args(paths)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status();

@@ -1025,9 +1025,16 @@ fn adjusted_push_local(repo: &SyncRepo) -> Result<(), CommandError> {
     let Some((adjuster, adj, orig)) = adjusted_here(repo) else {
         return Ok(());
     };
-    let done = adjuster
-        .propagate(&orig, &adj)
-        .and_then(|p| adjuster.refresh(&orig, &adj).map(|ok| (p, ok)));
+    // As git-annex: with `annex.adjustedbranchrefresh` at 0, refreshed
+    // here when content changed since the last refresh (any
+    // implementation's get or drop logs it); otherwise by the command
+    // that changes content, when it ends.
+    let needed =
+        adjuster.refresh_setting() == 0 && annex_core::adjustlog::is_needed(adjuster.git_dir());
+    let done = adjuster.propagate(&orig, &adj).and_then(|p| match needed {
+        true => adjuster.refresh_logged(&orig, &adj).map(|ok| (p, ok)),
+        false => Ok((p, true)),
+    });
     match done {
         Ok((p, ok)) => {
             let _ = std::io::stdout().flush();

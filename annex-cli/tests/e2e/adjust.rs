@@ -942,3 +942,91 @@ fn a_conflicted_merge_into_an_adjusted_branch_is_resolved_as_the_reference() {
         assert!(states[1].contains("\tg\n"), "{}", states[1]);
     }
 }
+
+/// `sync` alone (nothing to commit, no remote), at a fixed date.
+fn sync_only(side: Side, dir: &Path, date: u64) {
+    let out = run_at(
+        side,
+        dir,
+        date,
+        "git",
+        &["annex", "sync", "--no-push", "--no-pull", "--no-content"],
+    );
+    ok(out, "sync");
+}
+
+fn shows(listing: &[String], file: &str) -> bool {
+    listing.iter().any(|l| l.starts_with(&format!("{file} ")))
+}
+
+/// Regression: an unlocked file's content dropped by us in an adjusted
+/// branch hiding missing files was not logged in `.git/annex/adjust.log`,
+/// so the reference's next `sync` took the branch for current and kept
+/// showing the file. Each
+/// implementation's drop is now seen by the other's `sync`, and the result
+/// is the reference's own.
+#[test]
+fn a_drop_in_a_hide_missing_branch_is_refreshed_by_either_sync() {
+    let run = |dropper: Side, syncer: Side| {
+        let d = sample_repo();
+        let p = d.path();
+        ok(
+            annex(Side::Ref, p, &["adjust", "--unlock", "--hide-missing"]),
+            "adjust",
+        );
+        // A first sync: the branch refreshed, and logged so.
+        sync_only(Side::Ref, p, 1_700_000_100);
+        assert!(shows(&tree_listing(p), "f"), "f present and shown");
+        ok(annex(dropper, p, &["drop", "--force", "f"]), "drop");
+        assert!(
+            shows(&tree_listing(p), "f"),
+            "not refreshed by the drop itself"
+        );
+        sync_only(syncer, p, 1_700_000_200);
+        (tree_listing(p), branches(p), d)
+    };
+    let (want, want_branches, _d) = run(Side::Ref, Side::Ref);
+    assert!(!shows(&want, "f"), "{want:?}");
+    for (dropper, syncer) in [(Side::Ours, Side::Ref), (Side::Ref, Side::Ours)] {
+        let (got, got_branches, _d) = run(dropper, syncer);
+        assert_eq!(got, want, "{dropper:?} dropped, {syncer:?} synced");
+        assert_eq!(
+            got_branches, want_branches,
+            "{dropper:?} dropped, {syncer:?} synced"
+        );
+    }
+}
+
+/// `annex.adjustedbranchrefresh=1`: the command that drops an unlocked
+/// file's content refreshes the adjusted branch when it ends, as the
+/// reference's does.
+#[test]
+fn adjustedbranchrefresh_refreshes_after_the_drop_as_the_reference() {
+    let run = |side: Side| {
+        let d = sample_repo();
+        let p = d.path();
+        ok(
+            annex(Side::Ref, p, &["adjust", "--unlock", "--hide-missing"]),
+            "adjust",
+        );
+        let out = annex(
+            side,
+            p,
+            &[
+                "drop",
+                "--force",
+                "f",
+                "-c",
+                "annex.adjustedbranchrefresh=1",
+            ],
+        );
+        let out = (text(&out.stdout), out.status.code());
+        (out, tree_listing(p), branches(p), d)
+    };
+    let (t_out, t_tree, t_branches, _t) = run(Side::Ref);
+    let (o_out, o_tree, o_branches, _o) = run(Side::Ours);
+    assert!(!shows(&t_tree, "f"), "{t_tree:?}");
+    assert_eq!(o_out, t_out);
+    assert_eq!(o_tree, t_tree);
+    assert_eq!(o_branches, t_branches);
+}

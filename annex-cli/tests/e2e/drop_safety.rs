@@ -306,3 +306,27 @@ fn get_auto_does_not_count_a_remote_configured_untrusted() {
     );
     assert!(same(&p, &["get", "--auto"], true));
 }
+
+/// Regression: dropping an unlocked file refreshed git's index before the
+/// journal was committed; the clean filter that refresh runs committed it
+/// first, so `(recording state in git...)` was missing from our output.
+/// The index is now refreshed at the end of the run, after the commit, as
+/// the reference restages.
+#[test]
+fn dropping_unlocked_files_says_recording_state_as_the_reference() {
+    use crate::pair::{Pair, theirs};
+    let p = Pair::new(|d: &Path| {
+        crate::pair::annexed(&[("a", "a\n"), ("b", "b\n"), ("l", "l\n")])(d);
+        assert!(theirs(d, &["unlock", "a", "b"], None).status.success());
+        git(d, &["commit", "-q", "-m", "unlock"]);
+    });
+    p.same(&["drop", "--force", "a", "b", "l"]);
+    for d in [&p.ours, &p.theirs] {
+        assert_eq!(
+            git(d, &["status", "--porcelain"]),
+            "",
+            "the index is current"
+        );
+    }
+    p.same(&["get", "a"]);
+}

@@ -199,6 +199,10 @@ pub struct ObjectStore {
     /// `annex/objects`, opened (`O_PATH`) once it exists, so that
     /// presence checks walk only the path below it.
     objects_fd: std::sync::OnceLock<std::sync::Arc<rustix::fd::OwnedFd>>,
+    /// Whether the branch checked out is an adjusted branch that depends
+    /// on which content is here (read from `HEAD` at the first change of
+    /// content; see [`crate::adjustlog`]).
+    adjusted_on_content: std::sync::OnceLock<bool>,
 }
 
 static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -268,6 +272,7 @@ impl ObjectStore {
             config: StoreConfig::default(),
             fsync: true,
             objects_fd: std::sync::OnceLock::new(),
+            adjusted_on_content: std::sync::OnceLock::new(),
         }
     }
 
@@ -348,6 +353,7 @@ impl ObjectStore {
             config,
             fsync: true,
             objects_fd: std::sync::OnceLock::new(),
+            adjusted_on_content: std::sync::OnceLock::new(),
         })
     }
 
@@ -785,6 +791,36 @@ impl ObjectStore {
     ///   directories made for it are removed again when empty, and the
     ///   key's directory is locked down again.
     fn install(&self, tmp: &Path, tmp_file: &File, key: &Key) -> Result<Ingested, ObjectsError> {
+        let r = self.install_inner(tmp, tmp_file, key);
+        if matches!(r, Ok(Ingested::Stored(_))) {
+            self.content_changed();
+        }
+        r
+    }
+
+    /// Content came, or an unlocked file's content was taken out of the
+    /// work tree: an adjusted branch checked out that depends on it needs
+    /// an update, logged as git-annex logs it ([`crate::adjustlog`]; as
+    /// git-annex, removing an object alone does not log it). Best effort:
+    /// failing to log it does not undo the change.
+    pub(crate) fn content_changed(&self) {
+        if self.bare {
+            return;
+        }
+        let adjusted = *self
+            .adjusted_on_content
+            .get_or_init(|| crate::adjustlog::head_depends_on_content(&self.git_dir));
+        if adjusted {
+            let _ = crate::adjustlog::record_needed(&self.git_dir);
+        }
+    }
+
+    fn install_inner(
+        &self,
+        tmp: &Path,
+        tmp_file: &File,
+        key: &Key,
+    ) -> Result<Ingested, ObjectsError> {
         let dest = self.path_for(key);
         let dir = parent(&dest).to_path_buf();
         let mut guard = InstallGuard {
