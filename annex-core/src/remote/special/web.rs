@@ -229,12 +229,22 @@ pub struct UrlInfo {
 }
 
 /// The HTTP client of the web remote and `addurl`.
+///
+/// One `reqwest` client is kept per scheme, host and port (built on first
+/// use, its addresses checked then and pinned), so that many downloads
+/// from one server share its connections and TLS setup.
 #[derive(Debug, Clone)]
 pub struct Http {
     policy: AddressPolicy,
     user_agent: String,
     headers: Vec<(String, String)>,
+    clients: ClientCache,
 }
+
+/// The clients of an [`Http`], by scheme, host and port.
+type ClientCache = std::sync::Arc<
+    std::sync::Mutex<std::collections::HashMap<(String, String, u16), reqwest::blocking::Client>>,
+>;
 
 fn status_failure(resp: &reqwest::blocking::Response) -> WebError {
     let s = resp.status();
@@ -255,6 +265,7 @@ impl Http {
                     Some((n.trim().to_string(), v.trim().to_string()))
                 })
                 .collect(),
+            clients: ClientCache::default(),
         }
     }
 
@@ -275,7 +286,8 @@ impl Http {
     }
 
     /// A client that connects only to the allowed addresses of `url`'s
-    /// host.
+    /// host: the one kept for its scheme, host and port, else a new one
+    /// (then kept).
     fn client_for(&self, url: &reqwest::Url) -> Result<reqwest::blocking::Client, WebError> {
         match url.scheme() {
             "http" | "https" => {}
@@ -287,6 +299,25 @@ impl Http {
         let port = url
             .port_or_known_default()
             .ok_or_else(|| WebError::BadUrl(url.to_string()))?;
+        let id = (url.scheme().to_string(), host.to_string(), port);
+        if let Some(c) = self
+            .clients
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&id)
+        {
+            return Ok(c.clone());
+        }
+        let client = self.new_client(host, port)?;
+        self.clients
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(id, client.clone());
+        Ok(client)
+    }
+
+    /// A new client for `host` and `port`, its addresses checked.
+    fn new_client(&self, host: &str, port: u16) -> Result<reqwest::blocking::Client, WebError> {
         let mut builder = reqwest::blocking::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .timeout(None)
