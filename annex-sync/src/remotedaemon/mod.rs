@@ -108,6 +108,12 @@ impl RemoteDaemon {
         }
     }
 
+    /// A sender of control messages, for another thread (its messages
+    /// are ignored once the daemon has stopped).
+    pub fn sender(&self) -> Sender<Consumed> {
+        self.input.clone().unwrap_or_else(|| channel().0)
+    }
+
     /// What the daemon emits; the channel ends when the daemon has
     /// stopped.
     pub fn messages(&self) -> &Receiver<Emitted> {
@@ -171,7 +177,7 @@ impl Controller {
             match msg {
                 Consumed::Stop => break,
                 Consumed::Pause | Consumed::LostNet => {
-                    self.stop_all();
+                    self.stop_all(true);
                     self.paused = true;
                 }
                 Consumed::Resume => {
@@ -188,7 +194,7 @@ impl Controller {
                 }
             }
         }
-        self.stop_all();
+        self.stop_all(false);
     }
 
     fn start(&mut self, spec: RemoteSpec) {
@@ -197,6 +203,8 @@ impl Controller {
             return;
         }
         let (tx, rx) = channel();
+        // (A thread's name may not hold a NUL; a key does.)
+        let name = format!("remotedaemon {}", spec.name.replace('\0', " "));
         let t = Transport::new(
             spec,
             self.repo.dir.clone(),
@@ -206,7 +214,7 @@ impl Controller {
             tx.clone(),
         );
         if let Ok(thread) = std::thread::Builder::new()
-            .name(format!("remotedaemon {key}"))
+            .name(name)
             .spawn(move || t.run())
         {
             self.running.insert(key, Running { tx, thread });
@@ -221,15 +229,16 @@ impl Controller {
 
     fn stop(&mut self, key: &str) {
         if let Some(r) = self.running.remove(key) {
-            let _ = r.tx.send(Ev::Ctl(Control::Stop));
+            let _ = r.tx.send(Ev::Ctl(Control::Stop(true)));
             let _ = r.thread.join();
         }
     }
 
-    fn stop_all(&mut self) {
+    /// Stops every transport (for a pause: they say `DISCONNECTED`).
+    fn stop_all(&mut self, pause: bool) {
         // Told all at once, then waited for.
         for r in self.running.values() {
-            let _ = r.tx.send(Ev::Ctl(Control::Stop));
+            let _ = r.tx.send(Ev::Ctl(Control::Stop(pause)));
         }
         for (_, r) in self.running.drain() {
             let _ = r.thread.join();

@@ -42,8 +42,9 @@ use crate::git::Git;
 /// What a transport is told by the controller.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Control {
-    /// End: close the connection and return.
-    Stop,
+    /// End: close the connection and return; saying `DISCONNECTED` when
+    /// `.0` (a pause, after which it is started again) and connected.
+    Stop(bool),
     /// Refs new or changed here (nothing to do for the transports there
     /// are: git pushes on its own, and the ssh notification protocol
     /// carries nothing the other way).
@@ -82,6 +83,8 @@ pub struct Transport {
     said: Option<bool>,
     /// Connection numbers, to ignore what an old connection reports.
     generation: u64,
+    /// Whether the stop asked for was a pause.
+    pausing: bool,
 }
 
 /// How a wait or a connection ended.
@@ -113,7 +116,23 @@ impl Transport {
             tx,
             said: None,
             generation: 0,
+            pausing: false,
         }
+    }
+
+    fn note_stop(&mut self, e: &Ev) {
+        if let Ev::Ctl(Control::Stop(pause)) = e {
+            self.pausing = *pause;
+        }
+    }
+
+    /// The next event within `timeout`.
+    fn recv(&mut self, timeout: Duration) -> Result<Ev, RecvTimeoutError> {
+        let e = self.events.recv_timeout(timeout);
+        if let Ok(e) = &e {
+            self.note_stop(e);
+        }
+        e
     }
 
     fn emit(&self, m: Emitted) {
@@ -149,7 +168,12 @@ impl Transport {
                 Kind::Poll => self.poll_session(&mut backoff),
             };
             let delay = match end {
-                End::Stop => return,
+                End::Stop => {
+                    if self.pausing && self.said == Some(true) {
+                        self.emit(Emitted::Disconnected(self.spec.uri.clone()));
+                    }
+                    return;
+                }
                 End::Lost => backoff.next_delay(),
                 End::Garbled => backoff.longest(),
             };
@@ -166,8 +190,8 @@ impl Transport {
             if now >= until {
                 return End::Lost;
             }
-            match self.events.recv_timeout(until - now) {
-                Ok(Ev::Ctl(Control::Stop)) | Err(RecvTimeoutError::Disconnected) => {
+            match self.recv(until - now) {
+                Ok(Ev::Ctl(Control::Stop(_))) | Err(RecvTimeoutError::Disconnected) => {
                     return End::Stop;
                 }
                 Ok(_) => {}
@@ -243,8 +267,8 @@ impl Transport {
             }
         });
         let end = loop {
-            match self.events.recv() {
-                Ok(Ev::Ctl(Control::Stop)) | Err(_) => break End::Stop,
+            match self.events.recv().inspect(|e| self.note_stop(e)) {
+                Ok(Ev::Ctl(Control::Stop(_))) | Err(_) => break End::Stop,
                 Ok(Ev::Line(g, l)) if g == gen_ => match Notification::parse(&l) {
                     Ok(Notification::Ready) => {
                         backoff.reset();
@@ -312,8 +336,8 @@ impl Transport {
         self.connected();
         self.check_listed(&git_dir);
         loop {
-            match self.events.recv_timeout(self.opts.local_recheck) {
-                Ok(Ev::Ctl(Control::Stop)) | Err(RecvTimeoutError::Disconnected) => {
+            match self.recv(self.opts.local_recheck) {
+                Ok(Ev::Ctl(Control::Stop(_))) | Err(RecvTimeoutError::Disconnected) => {
                     return End::Stop;
                 }
                 Ok(Ev::Fs(g)) if g == gen_ => {
@@ -321,8 +345,8 @@ impl Transport {
                     // files) into one look.
                     let quiet = Duration::from_millis(50);
                     loop {
-                        match self.events.recv_timeout(quiet) {
-                            Ok(Ev::Ctl(Control::Stop)) | Err(RecvTimeoutError::Disconnected) => {
+                        match self.recv(quiet) {
+                            Ok(Ev::Ctl(Control::Stop(_))) | Err(RecvTimeoutError::Disconnected) => {
                                 return End::Stop;
                             }
                             Ok(_) => {}
