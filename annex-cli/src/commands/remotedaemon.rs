@@ -27,10 +27,6 @@ pub struct Args {
     /// stdin/stdout.
     #[arg(long)]
     foreground: bool,
-    /// Stop a running daemon (not implemented for remotedaemon, as in
-    /// git-annex).
-    #[arg(long)]
-    stop: bool,
     /// Override a git config setting for this command (`name=value`).
     #[arg(short = 'c', long = "config", value_name = "NAME=VALUE")]
     config: Vec<String>,
@@ -41,11 +37,6 @@ const BACKGROUND_ENV: &str = "GIT_ANNEX_RS_REMOTEDAEMON_BACKGROUND";
 
 /// Runs the daemon.
 pub fn run(args: Args) -> Result<(), CommandError> {
-    if args.stop {
-        return Err(CommandError::failed(
-            "--stop not implemented for remotedaemon",
-        ));
-    }
     let ctx = Ctx::open(&args.config, true)?;
     let top = ctx.base_dir();
     drop(ctx);
@@ -98,7 +89,11 @@ fn foreground(top: &Path) -> Result<(), CommandError> {
     for m in daemon.messages().iter() {
         let mut line = m.to_line();
         line.push(b'\n');
-        if stdout.write_all(&line).and_then(|()| stdout.flush()).is_err() {
+        if stdout
+            .write_all(&line)
+            .and_then(|()| stdout.flush())
+            .is_err()
+        {
             // The caller is gone: stop.
             daemon.send(Consumed::Stop);
         }
@@ -115,7 +110,10 @@ fn background(top: &Path) -> Result<(), CommandError> {
     let mut next = std::time::Instant::now() + hour;
     loop {
         let now = std::time::Instant::now();
-        match daemon.messages().recv_timeout(next.saturating_duration_since(now)) {
+        match daemon
+            .messages()
+            .recv_timeout(next.saturating_duration_since(now))
+        {
             Ok(_) => {}
             Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
                 daemon.send(Consumed::Reload);

@@ -52,7 +52,10 @@ impl Net {
         support::git(&srv, &["config", "annex.uuid", SERVER_UUID]);
         support::annex(&srv, &["init", "srv"]);
         let seed = top.path().join("seed");
-        support::git(top.path(), &["clone", "-q", srv.to_str().expect("utf-8"), "seed"]);
+        support::git(
+            top.path(),
+            &["clone", "-q", srv.to_str().expect("utf-8"), "seed"],
+        );
         std::fs::write(seed.join("f"), "one\n").expect("write");
         support::git(&seed, &["add", "f"]);
         support::git(&seed, &["commit", "-q", "-m", "one"]);
@@ -62,7 +65,10 @@ impl Net {
         let wrapper = top.path().join("countssh");
         std::fs::write(
             &wrapper,
-            format!("#!/bin/sh\necho x >> '{}'\nexec ssh \"$@\"\n", count.display()),
+            format!(
+                "#!/bin/sh\necho x >> '{}'\nexec ssh \"$@\"\n",
+                count.display()
+            ),
         )
         .expect("write wrapper");
         {
@@ -85,7 +91,14 @@ impl Net {
         for name in ["w", "p"] {
             net.git_ssh(net.top.path(), &["clone", "-q", &url, name]);
         }
-        support::git(&net.w, &["config", "remote.origin.annex-shell", shell.to_str().expect("utf-8")]);
+        support::git(
+            &net.w,
+            &[
+                "config",
+                "remote.origin.annex-shell",
+                shell.to_str().expect("utf-8"),
+            ],
+        );
         support::git(&net.w, &["config", "remote.origin.annex-uuid", SERVER_UUID]);
         support::annex(&net.w, &["init", "w"]);
         net
@@ -113,13 +126,21 @@ impl Net {
     /// to its path when `direct`); its sha.
     fn push(&self, n: u32, direct: bool) -> String {
         std::fs::write(self.p.join("f"), format!("change {n}\n")).expect("write");
-        support::git(&self.p, &["commit", "-q", "-a", "-m", &format!("change {n}")]);
+        support::git(
+            &self.p,
+            &["commit", "-q", "-a", "-m", &format!("change {n}")],
+        );
         if direct {
-            support::git(&self.p, &["push", "-q", self.srv.to_str().expect("utf-8"), "main"]);
+            support::git(
+                &self.p,
+                &["push", "-q", self.srv.to_str().expect("utf-8"), "main"],
+            );
         } else {
             self.git_ssh(&self.p, &["push", "-q", "origin", "main"]);
         }
-        support::git(&self.p, &["rev-parse", "HEAD"]).trim().to_string()
+        support::git(&self.p, &["rev-parse", "HEAD"])
+            .trim()
+            .to_string()
     }
 
     fn tracking(&self) -> String {
@@ -220,13 +241,20 @@ impl Daemon {
         let deadline = Instant::now() + Duration::from_secs(secs);
         loop {
             if let Some(st) = self.child.try_wait().expect("wait") {
-                assert!(st.success(), "remotedaemon exited with {st}; seen {:?}", self.seen);
+                assert!(
+                    st.success(),
+                    "remotedaemon exited with {st}; seen {:?}",
+                    self.seen
+                );
                 break;
             }
             if Instant::now() > deadline {
                 let _ = self.child.kill();
                 let _ = self.child.wait();
-                panic!("remotedaemon still running after {secs}s; seen {:?}", self.seen);
+                panic!(
+                    "remotedaemon still running after {secs}s; seen {:?}",
+                    self.seen
+                );
             }
             std::thread::sleep(Duration::from_millis(50));
         }
@@ -249,7 +277,11 @@ impl Drop for Daemon {
 fn processes_naming(needle: &str) -> Vec<String> {
     let mut out = Vec::new();
     for e in std::fs::read_dir("/proc").expect("/proc").flatten() {
-        if !e.file_name().to_str().is_some_and(|n| n.bytes().all(|b| b.is_ascii_digit())) {
+        if !e
+            .file_name()
+            .to_str()
+            .is_some_and(|n| n.bytes().all(|b| b.is_ascii_digit()))
+        {
             continue;
         }
         let Ok(cmdline) = std::fs::read(e.path().join("cmdline")) else {
@@ -438,4 +470,182 @@ fn remotedaemon_watches_a_local_remote() {
             format!("DONESYNCING {uri} 1"),
         ]
     );
+}
+
+/// A sha this repository already has (pushed from here by another way)
+/// is fetched all the same, so that the remote-tracking ref is not left
+/// stale (git-annex skips the fetch when it has one of the shas).
+#[test]
+fn remotedaemon_fetch_of_a_known_sha_updates_the_stale_tracking_ref() {
+    let sshd = Sshd::start();
+    let net = Net::new(&sshd, &their_shell());
+    let uri = net.uri();
+    let mut d = Daemon::start(ours_bin(), &net);
+    d.expect(&format!("CONNECTED {uri}"), 30);
+    d.quiet_for(Duration::from_secs(2));
+    std::fs::write(net.w.join("g"), "from w\n").expect("write");
+    support::git(&net.w, &["add", "g"]);
+    support::git(&net.w, &["commit", "-q", "-m", "from w"]);
+    let sha = support::git(&net.w, &["rev-parse", "HEAD"])
+        .trim()
+        .to_string();
+    support::git(
+        &net.w,
+        &["push", "-q", net.srv.to_str().expect("utf-8"), "HEAD:main"],
+    );
+    assert_ne!(net.tracking(), sha, "stale before the daemon fetches");
+    d.expect(&format!("DONESYNCING {uri} 1"), 20);
+    assert_eq!(net.tracking(), sha);
+    d.send("STOP");
+    d.finish(10);
+    assert_none_left(&net);
+}
+
+fn start_in(dir: &Path) -> Daemon {
+    let mut cmd = Command::new(ours_bin());
+    support::hermetic(&mut cmd)
+        .current_dir(dir)
+        .args(["remotedaemon", "--foreground"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    let mut child = cmd.spawn().expect("run");
+    let stdout = child.stdout.take().expect("stdout");
+    let (tx, lines) = channel();
+    std::thread::spawn(move || {
+        for l in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(l);
+        }
+    });
+    Daemon {
+        stdin: child.stdin.take(),
+        child,
+        lines,
+        seen: Vec::new(),
+    }
+}
+
+/// Bare repositories `names` under `top`, each with a first commit.
+fn bare_servers(top: &Path, names: &[&str]) {
+    let seed = top.join("seed");
+    support::git(top, &["init", "-q", "-b", "main", "seed"]);
+    std::fs::write(seed.join("f"), "one\n").expect("write");
+    support::git(&seed, &["add", "f"]);
+    support::git(&seed, &["commit", "-q", "-m", "one"]);
+    for n in names {
+        let d = top.join(n);
+        support::git(top, &["init", "-q", "--bare", "-b", "main", n]);
+        support::git(&seed, &["push", "-q", d.to_str().expect("utf-8"), "main"]);
+    }
+}
+
+/// A new commit in `seed` pushed into `server`.
+fn push_into(top: &Path, server: &str, n: u32) {
+    let seed = top.join("seed");
+    std::fs::write(seed.join("f"), format!("{n}\n")).expect("write");
+    support::git(&seed, &["commit", "-q", "-a", "-m", &format!("{n}")]);
+    let d = top.join(server);
+    support::git(&seed, &["push", "-q", d.to_str().expect("utf-8"), "main"]);
+}
+
+/// `RELOAD` reads `.git/config` again: a new remote is connected (with
+/// `annex-pull=false` it is watched but never fetched from), one set to
+/// `annex-sync=false` is let go; `CHANGED` from the caller is taken.
+#[test]
+fn remotedaemon_reload_follows_annex_sync_and_annex_pull() {
+    let top = tempfile::tempdir().expect("temp dir");
+    let t = top.path();
+    bare_servers(t, &["a.git", "b.git"]);
+    support::git(
+        t,
+        &["clone", "-q", t.join("a.git").to_str().expect("utf-8"), "w"],
+    );
+    let w = t.join("w");
+    support::annex(&w, &["init", "w"]);
+    let uri = |n: &str| format!("file://{}", t.join(n).display());
+    let mut d = start_in(&w);
+    d.expect(&format!("CONNECTED {}", uri("a.git")), 20);
+    support::git(&w, &["remote", "add", "b", "../b.git"]);
+    support::git(&w, &["config", "remote.b.annex-pull", "false"]);
+    d.send("RELOAD");
+    d.expect(&format!("CONNECTED {}", uri("b.git")), 20);
+    push_into(t, "b.git", 2);
+    let said = d.quiet_for(Duration::from_secs(2));
+    assert!(said.is_empty(), "annex-pull=false: no fetch: {said:?}");
+    assert!(
+        support::git(&w, &["for-each-ref", "refs/remotes/b/"]).is_empty(),
+        "nothing fetched from b"
+    );
+    support::git(&w, &["config", "remote.origin.annex-sync", "false"]);
+    d.send("RELOAD");
+    d.expect(&format!("DISCONNECTED {}", uri("a.git")), 20);
+    push_into(t, "a.git", 3);
+    d.send("CHANGED refs/heads/main refs/heads/git-annex");
+    let said = d.quiet_for(Duration::from_secs(2));
+    assert!(said.is_empty(), "annex-sync=false: let go: {said:?}");
+    d.send("STOP");
+    d.finish(10);
+}
+
+/// Without `--foreground` it goes to the background at once (as the
+/// reference, without a pid file); `--stop` is no option of it, as in
+/// the reference.
+#[test]
+fn remotedaemon_background_and_stop_option() {
+    let top = tempfile::tempdir().expect("temp dir");
+    let t = top.path();
+    bare_servers(t, &["a.git"]);
+    support::git(
+        t,
+        &["clone", "-q", t.join("a.git").to_str().expect("utf-8"), "w"],
+    );
+    let w = t.join("w");
+    support::annex(&w, &["init", "w"]);
+    let theirs = support::annex_output(&w, &["remotedaemon", "--stop"], None);
+    let ours = crate::ours(&w, &["remotedaemon", "--stop"]);
+    assert_eq!(ours.status.code(), theirs.status.code(), "{ours:?}");
+    assert!(
+        String::from_utf8_lossy(&ours.stderr).contains("--stop"),
+        "{ours:?}"
+    );
+
+    let started = Instant::now();
+    let out = crate::ours(&w, &["remotedaemon"]);
+    assert!(out.status.success(), "{out:?}");
+    assert!(out.stdout.is_empty(), "{out:?}");
+    assert!(started.elapsed() < Duration::from_secs(10));
+    // The background process, found by its directory.
+    let w_canon = w.canonicalize().expect("canonical");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let pid = loop {
+        let found = std::fs::read_dir("/proc")
+            .expect("/proc")
+            .flatten()
+            .filter_map(|e| {
+                let pid: u32 = e.file_name().to_str()?.parse().ok()?;
+                let cmdline = std::fs::read(e.path().join("cmdline")).ok()?;
+                let cwd = std::fs::read_link(e.path().join("cwd")).ok()?;
+                (cwd == w_canon && String::from_utf8_lossy(&cmdline).contains("remotedaemon"))
+                    .then_some(pid)
+            })
+            .next();
+        if let Some(p) = found {
+            break p;
+        }
+        assert!(Instant::now() < deadline, "no background remotedaemon");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    // It keeps running (and watches): the push is fetched.
+    push_into(t, "a.git", 2);
+    let want = support::git(&t.join("seed"), &["rev-parse", "HEAD"]);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while support::git(&w, &["rev-parse", "refs/remotes/origin/main"]) != want {
+        assert!(Instant::now() < deadline, "not fetched in the background");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let st = Command::new("kill")
+        .arg(pid.to_string())
+        .status()
+        .expect("kill");
+    assert!(st.success());
 }

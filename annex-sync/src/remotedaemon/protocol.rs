@@ -173,11 +173,9 @@ impl Emitted {
             Emitted::Connected(u) => join(&[b"CONNECTED", u.as_bytes()]),
             Emitted::Disconnected(u) => join(&[b"DISCONNECTED", u.as_bytes()]),
             Emitted::Syncing(u) => join(&[b"SYNCING", u.as_bytes()]),
-            Emitted::DoneSyncing(u, ok) => join(&[
-                b"DONESYNCING",
-                u.as_bytes(),
-                if *ok { b"1" } else { b"0" },
-            ]),
+            Emitted::DoneSyncing(u, ok) => {
+                join(&[b"DONESYNCING", u.as_bytes(), if *ok { b"1" } else { b"0" }])
+            }
             Emitted::Warning(u, text) => {
                 let text = text.replace(['\n', '\r'], " ");
                 join(&[b"WARNING", u.as_bytes(), text.as_bytes()])
@@ -339,10 +337,22 @@ mod tests {
     fn emitted_messages_round_trip_in_git_annex_form() {
         let u = "ssh://user@host:2222/~/repo".to_string();
         for (m, l) in [
-            (Emitted::Connected(u.clone()), "CONNECTED ssh://user@host:2222/~/repo"),
-            (Emitted::Disconnected(u.clone()), "DISCONNECTED ssh://user@host:2222/~/repo"),
-            (Emitted::Syncing(u.clone()), "SYNCING ssh://user@host:2222/~/repo"),
-            (Emitted::DoneSyncing(u.clone(), false), "DONESYNCING ssh://user@host:2222/~/repo 0"),
+            (
+                Emitted::Connected(u.clone()),
+                "CONNECTED ssh://user@host:2222/~/repo",
+            ),
+            (
+                Emitted::Disconnected(u.clone()),
+                "DISCONNECTED ssh://user@host:2222/~/repo",
+            ),
+            (
+                Emitted::Syncing(u.clone()),
+                "SYNCING ssh://user@host:2222/~/repo",
+            ),
+            (
+                Emitted::DoneSyncing(u.clone(), false),
+                "DONESYNCING ssh://user@host:2222/~/repo 0",
+            ),
             (
                 Emitted::Warning(u.clone(), "it is  gone".into()),
                 "WARNING ssh://user@host:2222/~/repo it is  gone",
@@ -359,7 +369,10 @@ mod tests {
             "CONNECTED :nope",
         ] {
             assert!(
-                matches!(Emitted::parse(bad.as_bytes()), Err(ProtocolError::BadParameters(_))),
+                matches!(
+                    Emitted::parse(bad.as_bytes()),
+                    Err(ProtocolError::BadParameters(_))
+                ),
                 "{bad}"
             );
         }
@@ -370,7 +383,10 @@ mod tests {
         assert_eq!(Notification::parse(b"READY"), Ok(Notification::Ready));
         assert_eq!(
             Notification::parse(b"CHANGED 1234 5678"),
-            Ok(Notification::Changed(vec![b"1234".to_vec(), b"5678".to_vec()]))
+            Ok(Notification::Changed(vec![
+                b"1234".to_vec(),
+                b"5678".to_vec()
+            ]))
         );
         assert!(Notification::parse(b"READY set").is_err());
         assert!(Notification::parse(b"git-annex-shell: unknown command").is_err());
@@ -380,7 +396,10 @@ mod tests {
     fn lines_are_bounded_and_a_cr_is_dropped() {
         let mut r = std::io::Cursor::new(b"READY\r\nCHANGED a\nlast".to_vec());
         assert_eq!(read_line(&mut r).expect("line"), Some(b"READY".to_vec()));
-        assert_eq!(read_line(&mut r).expect("line"), Some(b"CHANGED a".to_vec()));
+        assert_eq!(
+            read_line(&mut r).expect("line"),
+            Some(b"CHANGED a".to_vec())
+        );
         // Cut off without its line break: the end.
         assert_eq!(read_line(&mut r).expect("end"), None);
         let mut long = vec![b'x'; MAX_LINE + 1];
@@ -394,7 +413,10 @@ mod tests {
     }
 
     fn word() -> impl Strategy<Value = Vec<u8>> {
-        proptest::collection::vec(any::<u8>().prop_filter("not space", |b| !is_space(*b)), 1..20)
+        proptest::collection::vec(
+            any::<u8>().prop_filter("not space", |b| !is_space(*b)),
+            1..20,
+        )
     }
 
     fn consumed() -> impl Strategy<Value = Consumed> {

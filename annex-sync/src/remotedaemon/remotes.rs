@@ -121,7 +121,10 @@ impl Repo {
 fn scp_uri(url: &str) -> String {
     let (host, dir) = if url.starts_with('[') {
         match url.split_once(']') {
-            Some((h, d)) => (format!("{h}]"), d.strip_prefix(':').unwrap_or(d).to_string()),
+            Some((h, d)) => (
+                format!("{h}]"),
+                d.strip_prefix(':').unwrap_or(d).to_string(),
+            ),
             None => (url.to_string(), String::new()),
         }
     } else {
@@ -140,6 +143,23 @@ fn scp_uri(url: &str) -> String {
     format!("ssh://{host}{dir}")
 }
 
+/// `path` with its `.` and `..` components worked out (without looking
+/// at symbolic links).
+fn lexical(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
 /// The remotes of `config` the daemon acts on; `base` is what relative
 /// paths are relative to.
 pub fn specs(config: &AnnexConfig, base: &Path) -> Vec<RemoteSpec> {
@@ -155,11 +175,8 @@ pub fn specs(config: &AnnexConfig, base: &Path) -> Vec<RemoteSpec> {
             .unwrap_or(true);
         let annex_url = get("annexurl").unwrap_or_default();
         let (uri, kind) = if let Some(path) = rc.local_path(base) {
-            let path = std::path::absolute(&path).unwrap_or(path);
-            (
-                format!("file://{}", path.display()),
-                Kind::Local { path },
-            )
+            let path = lexical(&std::path::absolute(&path).unwrap_or(path));
+            (format!("file://{}", path.display()), Kind::Local { path })
         } else if url.starts_with("http://")
             || url.starts_with("https://")
             || annex_url.starts_with("annex+http")
@@ -241,7 +258,7 @@ mod tests {
             .iter()
             .map(|s| (s.name.as_str(), s.uri.as_str(), s.pull))
             .collect();
-        let c = std::path::absolute(d.path().join("../c")).expect("abs");
+        let c = d.path().parent().expect("parent").join("c");
         let c_uri = format!("file://{}", c.display());
         assert_eq!(
             names,

@@ -373,8 +373,13 @@ impl Transport {
     /// A remote over HTTP, listed every poll interval while it answers.
     fn poll_session(&mut self, backoff: &mut Backoff) -> End {
         loop {
-            let listed = Git::new(&self.repo)
-                .output(["ls-remote", "--heads", "--tags", "--", &self.spec.name]);
+            let listed = Git::new(&self.repo).output([
+                "ls-remote",
+                "--heads",
+                "--tags",
+                "--",
+                &self.spec.name,
+            ]);
             match listed {
                 Ok(out) if out.status.success() => {
                     backoff.reset();
