@@ -126,7 +126,9 @@ impl Sshd {
     /// refused.
     pub fn stop(&mut self) {
         for pid in descendants(self.child.id()) {
-            let _ = Command::new("kill").args(["-KILL", &pid.to_string()]).status();
+            let _ = Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .status();
         }
         let _ = self.child.kill();
         let _ = self.child.wait();
