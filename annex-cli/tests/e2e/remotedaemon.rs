@@ -649,3 +649,43 @@ fn remotedaemon_background_and_stop_option() {
         .expect("kill");
     assert!(st.success());
 }
+
+/// A ref there that git's refspec does not fetch (the server's own
+/// remote-tracking ref, at a commit no branch has): fetched for once when
+/// first reported, not again each time it is reported again.
+#[test]
+fn remotedaemon_does_not_fetch_again_for_a_ref_a_fetch_does_not_bring() {
+    let sshd = Sshd::start();
+    let net = Net::new(&sshd, &their_shell());
+    // A commit only the server's refs/remotes/other/main names.
+    std::fs::write(net.p.join("f"), "elsewhere\n").expect("write");
+    support::git(&net.p, &["commit", "-q", "-a", "-m", "elsewhere"]);
+    support::git(
+        &net.p,
+        &[
+            "push",
+            "-q",
+            net.srv.to_str().expect("utf-8"),
+            "HEAD:refs/remotes/other/main",
+        ],
+    );
+    support::git(&net.p, &["reset", "-q", "--hard", "HEAD~1"]);
+    let uri = net.uri();
+    let mut d = Daemon::start(ours_bin(), &net);
+    d.expect(&format!("CONNECTED {uri}"), 30);
+    d.expect(&format!("DONESYNCING {uri} 1"), 20);
+    d.quiet_for(Duration::from_secs(1));
+    // The ref file written again, with the same value: reported again.
+    let file = net.srv.join("refs/remotes/other/main");
+    let value = std::fs::read(&file).expect("ref file");
+    std::fs::remove_file(&file).expect("rm");
+    std::fs::write(&file, value).expect("rewrite");
+    let said = d.quiet_for(Duration::from_secs(3));
+    assert!(said.is_empty(), "fetched again for nothing: {said:?}");
+    // A real change still is.
+    let sha = net.push(9, false);
+    d.expect(&format!("DONESYNCING {uri} 1"), 20);
+    assert_eq!(net.tracking(), sha);
+    d.send("STOP");
+    d.finish(10);
+}

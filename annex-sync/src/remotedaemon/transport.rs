@@ -85,6 +85,8 @@ pub struct Transport {
     generation: u64,
     /// Whether the stop asked for was a pause.
     pausing: bool,
+    /// Shas reported by the remote that a fetch does not bring here.
+    unfetchable: HashSet<Vec<u8>>,
 }
 
 /// How a wait or a connection ended.
@@ -117,6 +119,7 @@ impl Transport {
             said: None,
             generation: 0,
             pausing: false,
+            unfetchable: HashSet::new(),
         }
     }
 
@@ -211,6 +214,9 @@ impl Transport {
         else {
             return End::Garbled;
         };
+        // What a fetch could not bring is asked for again on each new
+        // connection (a branch there may since point at it).
+        self.unfetchable.clear();
         let mut line = vec![
             shell.clone(),
             shell_quote("notifychanges"),
@@ -275,8 +281,8 @@ impl Transport {
                         self.connected();
                     }
                     Ok(Notification::Changed(shas)) => {
-                        if self.spec.pull && self.stale_shas(&shas) {
-                            self.fetch();
+                        if self.spec.pull && self.stale_shas(&shas) && self.fetch() {
+                            self.not_fetched(&shas);
                         }
                     }
                     Err(e) => {
@@ -386,7 +392,7 @@ impl Transport {
                     self.connected();
                     let refs = parse_ls_remote(&out.stdout);
                     if self.spec.pull && self.stale_refs(&refs) {
-                        self.fetch();
+                        let _ = self.fetch();
                     }
                 }
                 _ => {
@@ -422,7 +428,7 @@ impl Transport {
             && out.status.success()
             && self.stale_refs(&parse_ls_remote(&out.stdout))
         {
-            self.fetch();
+            let _ = self.fetch();
         }
     }
 
@@ -465,12 +471,26 @@ impl Transport {
     /// the value of one of our remote-tracking refs (or tags).
     fn stale_shas(&self, shas: &[Vec<u8>]) -> bool {
         let ours: HashSet<Vec<u8>> = self.our_refs().into_values().collect();
-        shas.iter().any(|s| !ours.contains(s))
+        shas.iter()
+            .any(|s| !ours.contains(s) && !self.unfetchable.contains(s))
+    }
+
+    /// After a successful fetch: the reported shas that it did not bring
+    /// to a ref of ours (refs there that git's refspec does not fetch,
+    /// such as the remote's own remote-tracking refs) are not asked for
+    /// again.
+    fn not_fetched(&mut self, shas: &[Vec<u8>]) {
+        let ours: HashSet<Vec<u8>> = self.our_refs().into_values().collect();
+        for s in shas {
+            if !ours.contains(s) && self.unfetchable.len() < 10_000 {
+                self.unfetchable.insert(s.clone());
+            }
+        }
     }
 
     /// `SYNCING`, `git fetch NAME`, `DONESYNCING`. git's output goes to
     /// our standard error (standard output may be the control protocol).
-    fn fetch(&self) {
+    fn fetch(&self) -> bool {
         self.emit(Emitted::Syncing(self.spec.uri.clone()));
         let mut cmd = Git::new(&self.repo).command(["fetch", "--", &self.spec.name]);
         let to_stderr = std::os::fd::AsFd::as_fd(&std::io::stderr())
@@ -480,6 +500,7 @@ impl Transport {
         cmd.stdout(to_stderr);
         let ok = cmd.status().is_ok_and(|s| s.success());
         self.emit(Emitted::DoneSyncing(self.spec.uri.clone(), ok));
+        ok
     }
 }
 
