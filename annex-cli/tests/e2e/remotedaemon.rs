@@ -689,3 +689,32 @@ fn remotedaemon_does_not_fetch_again_for_a_ref_a_fetch_does_not_bring() {
     d.send("STOP");
     d.finish(10);
 }
+
+/// A server that says `READY` and drops the connection at once, again
+/// and again: the delays still double (a connection that did not hold is
+/// no success), so the attempts stay few.
+#[test]
+fn remotedaemon_server_failing_after_ready_makes_no_reconnection_storm() {
+    let sshd = Sshd::start();
+    let scratch = tempfile::tempdir().expect("temp dir");
+    let flaky = scratch.path().join("flaky-shell");
+    std::fs::write(&flaky, "#!/bin/sh\necho READY\nexit 0\n").expect("write");
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&flaky, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    }
+    let net = Net::new(&sshd, &flaky);
+    let uri = net.uri();
+    let mut d = Daemon::start(ours_bin(), &net);
+    d.expect(&format!("CONNECTED {uri}"), 30);
+    let before = net.ssh_count();
+    let window = Duration::from_secs(12);
+    d.quiet_for(window);
+    let attempts = net.ssh_count() - before;
+    assert!(
+        attempts <= 5,
+        "{attempts} connections in {window:?} to a server that drops each at once"
+    );
+    d.send("STOP");
+    d.finish(10);
+}

@@ -21,6 +21,10 @@
 //! every ref the remote has, what changed while the daemon was
 //! disconnected or paused is fetched when it reconnects.
 //!
+//! Reconnection delays start from the first again after an ssh
+//! connection that held (10 s), not merely on `READY`: a server that
+//! fails right after it does not make a reconnection storm.
+//!
 //! `DISCONNECTED` is said once when a connection is lost (or the first
 //! attempt fails), not again for every failed retry.
 
@@ -38,6 +42,10 @@ use super::backoff::Backoff;
 use super::protocol::{Emitted, Notification, read_line};
 use super::remotes::{Kind, RemoteSpec};
 use crate::git::Git;
+
+/// How long an ssh connection must have held for its end to start the
+/// reconnection delays from the first again.
+const STABLE: Duration = Duration::from_secs(10);
 
 /// What a transport is told by the controller.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -272,12 +280,13 @@ impl Transport {
                 }
             }
         });
+        let mut ready_at: Option<Instant> = None;
         let end = loop {
             match self.events.recv().inspect(|e| self.note_stop(e)) {
                 Ok(Ev::Ctl(Control::Stop(_))) | Err(_) => break End::Stop,
                 Ok(Ev::Line(g, l)) if g == gen_ => match Notification::parse(&l) {
                     Ok(Notification::Ready) => {
-                        backoff.reset();
+                        ready_at.get_or_insert_with(Instant::now);
                         self.connected();
                     }
                     Ok(Notification::Changed(shas)) => {
@@ -301,6 +310,11 @@ impl Transport {
             }
         };
         reap(child);
+        // Success resets the delays: a connection that held, not one
+        // that a server failing right after `READY` drops at once.
+        if ready_at.is_some_and(|t| t.elapsed() >= STABLE) {
+            backoff.reset();
+        }
         if !matches!(end, End::Stop) {
             self.disconnected();
         }
