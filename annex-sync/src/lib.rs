@@ -7,6 +7,9 @@
 //!   worked from, so that the next one skips what has not changed.
 //! - [`git`]: the one place that runs the `git` executable (fetch, push,
 //!   merge of the current branch), where gix cannot do the job yet.
+//! - [`remotedaemon`]: the remote daemon, fetching from remotes as soon as
+//!   their refs change (ssh `notifychanges`, local refs watched, HTTP
+//!   polled), driven over git-annex's control protocol.
 //! - [`resolve`]: the merge driver, resolving conflicted merges of the
 //!   current branch the way git-annex does (variant files).
 //! - [`sync`]: the git-level steps of `sync` (commit, fetch, merge, push
@@ -16,5 +19,6 @@ pub mod clean;
 pub mod content;
 pub mod content_record;
 pub mod git;
+pub mod remotedaemon;
 pub mod resolve;
 pub mod sync;

@@ -31,6 +31,48 @@ fn free_port() -> u16 {
     l.local_addr().expect("local addr").port()
 }
 
+fn spawn_sshd(d: &Path) -> Child {
+    Command::new(sshd_binary())
+        .args(["-D", "-e", "-f"])
+        .arg(d.join("sshd_config"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start sshd")
+}
+
+/// The processes below `pid` (from `/proc`), deepest last.
+fn descendants(pid: u32) -> Vec<u32> {
+    let mut parents: Vec<(u32, u32)> = Vec::new();
+    if let Ok(rd) = std::fs::read_dir("/proc") {
+        for e in rd.flatten() {
+            let Some(p) = e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
+                continue;
+            };
+            let Ok(stat) = std::fs::read_to_string(e.path().join("stat")) else {
+                continue;
+            };
+            // `PID (COMM) STATE PPID ...`: COMM may hold spaces.
+            let after = stat.rsplit_once(')').map(|(_, a)| a).unwrap_or("");
+            if let Some(ppid) = after.split_whitespace().nth(1).and_then(|v| v.parse().ok()) {
+                parents.push((p, ppid));
+            }
+        }
+    }
+    let mut out = Vec::new();
+    let mut frontier = vec![pid];
+    while let Some(q) = frontier.pop() {
+        for &(p, pp) in &parents {
+            if pp == q {
+                out.push(p);
+                frontier.push(p);
+            }
+        }
+    }
+    out
+}
+
 impl Sshd {
     /// Starts sshd; sessions get `PATH=/usr/local/bin:/usr/bin:/bin`.
     pub fn start() -> Sshd {
@@ -58,27 +100,45 @@ impl Sshd {
             d = d.display()
         );
         std::fs::write(d.join("sshd_config"), config).expect("sshd_config");
-        let child = Command::new(sshd_binary())
-            .args(["-D", "-e", "-f"])
-            .arg(d.join("sshd_config"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start sshd");
+        let child = spawn_sshd(d);
         let sshd = Sshd { dir, port, child };
+        sshd.wait_listening();
+        sshd
+    }
+
+    fn wait_listening(&self) {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
                 break;
             }
             assert!(
                 Instant::now() < deadline,
-                "sshd did not start on port {port}"
+                "sshd did not start on port {}",
+                self.port
             );
             std::thread::sleep(Duration::from_millis(50));
         }
-        sshd
+    }
+
+    /// Stops sshd and every session it serves, as when the host goes
+    /// away: its clients see their connections close, and new ones are
+    /// refused.
+    pub fn stop(&mut self) {
+        for pid in descendants(self.child.id()) {
+            let _ = Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .status();
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts sshd again after [`Sshd::stop`], on the same port with the
+    /// same keys.
+    pub fn restart(&mut self) {
+        self.child = spawn_sshd(self.dir.path());
+        self.wait_listening();
     }
 
     /// The port it listens on.

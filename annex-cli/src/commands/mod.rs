@@ -49,6 +49,7 @@ mod registerurl;
 mod reinit;
 mod reinject;
 mod rekey;
+mod remotedaemon;
 mod resolvemerge;
 mod rmurl;
 mod setpresentkey;
@@ -201,6 +202,8 @@ pub enum Command {
     Reinit(reinit::Args),
     /// Put content back into the annex from outside.
     Reinject(reinject::Args),
+    /// Persistent communication with remotes.
+    Remotedaemon(remotedaemon::Args),
     /// Change the keys used for files.
     Rekey(rekey::Args),
     /// Change the name of a special remote.
@@ -316,6 +319,7 @@ pub fn run(command: Command) -> Result<(), CommandError> {
         Command::Rmurl(args) => rmurl::run(args),
         Command::Reinit(args) => reinit::run(args),
         Command::Reinject(args) => reinject::run(args),
+        Command::Remotedaemon(args) => remotedaemon::run(args),
         Command::Rekey(args) => rekey::run(args),
         Command::Resolvemerge(args) => resolvemerge::run(args),
         Command::Semitrust(args) => trust::run(TrustLevel::SemiTrusted, args),

@@ -45,6 +45,7 @@ mod read;
 mod reinit;
 mod reinject;
 mod rekey;
+mod remotedaemon;
 mod settings;
 mod shared;
 mod shell;

@@ -3,6 +3,7 @@
 mod clean;
 mod content;
 mod git;
+mod remotedaemon;
 mod resolve;
 mod sync;
 
