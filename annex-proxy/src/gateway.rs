@@ -971,6 +971,13 @@ impl Session {
         r: &mut P2pReader<R>,
         w: &mut P2pWriter<W>,
     ) -> Result<Flow, GatewayError> {
+        // The gateway's disk reserve, checked before any node is asked:
+        // the content is taken and refused, and no node is touched.
+        if let Some(size) = key.size()
+            && let Some(need) = self.space_shortfall(size)
+        {
+            return self.refuse_for_space(need, r, w);
+        }
         let targets = self.put_targets(&key, file.as_deref())?;
         if targets.is_empty() {
             w.send(&Message::AlreadyHave)?;
@@ -1024,10 +1031,12 @@ impl Session {
             return Ok(Flow::Continue);
         }
         if resuming.is_empty() {
-            return Err(GatewayError::Protocol(format!(
+            let e = format!(
                 "no node of {} could be reached to store {key}",
                 self.target
-            )));
+            );
+            eprintln!("git-annex-shell: {e}");
+            return Err(GatewayError::Protocol(e));
         }
         let min_offset = resuming.iter().map(|(_, o)| *o).min().unwrap_or(0);
         w.send(&Message::PutFrom(min_offset))?;
@@ -1103,6 +1112,67 @@ impl Session {
             .join(String::from_utf8_lossy(&annex_core::objects::key_file(key)).into_owned())
     }
 
+    /// Bytes missing on the gateway's disk to hold `size` bytes and keep
+    /// `annex.diskreserve` (default 100 MB) free; `None` when there is room.
+    fn space_shortfall(&self, size: u64) -> Option<u64> {
+        let reserve = self
+            .gw
+            .config
+            .get_str("annex.diskreserve")
+            .and_then(|v| annex_core::transfer::parse_size(&v))
+            .unwrap_or(100_000_000);
+        annex_core::transfer::space_shortfall(&self.gw.annex_dir, size.max(1), reserve, 0)
+    }
+
+    /// Tells the client's user (stderr reaches them through ssh) why.
+    fn say_no_space(&self, need: u64) {
+        eprintln!(
+            "git-annex-shell: not enough free space on the gateway {}, need {} more (annex.diskreserve)",
+            self.gw.path.display(),
+            annex_core::units::rough_size(&annex_core::units::STORAGE_UNITS, false, u128::from(need))
+        );
+    }
+
+    /// Refuses a `PUT` for want of space on the gateway: the content is
+    /// taken and thrown away, and the answer is `FAILURE`.
+    fn refuse_for_space<R: Read, W: Write>(
+        &mut self,
+        need: u64,
+        r: &mut P2pReader<R>,
+        w: &mut P2pWriter<W>,
+    ) -> Result<Flow, GatewayError> {
+        self.say_no_space(need);
+        w.send(&Message::PutFrom(0))?;
+        match r.read_message()? {
+            Some(Message::Data(len)) => self.discard_data(len, r, w),
+            Some(Message::DataPresent) => {
+                w.send(&Message::Failure)?;
+                Ok(Flow::Continue)
+            }
+            None => Ok(Flow::End),
+            Some(_) => {
+                w.send(&Message::Error("protocol error".into()))?;
+                Err(GatewayError::Protocol("protocol error".into()))
+            }
+        }
+    }
+
+    /// Reads a `DATA`'s bytes (and the validity after) without keeping
+    /// them, then answers `FAILURE`.
+    fn discard_data<R: Read, W: Write>(
+        &mut self,
+        len: u64,
+        r: &mut P2pReader<R>,
+        w: &mut P2pWriter<W>,
+    ) -> Result<Flow, GatewayError> {
+        r.read_data(len, &mut std::io::sink(), &mut |_| {})?;
+        if self.ctx.version >= 1 && r.read_message()?.is_none() {
+            return Ok(Flow::End);
+        }
+        w.send(&Message::Failure)?;
+        Ok(Flow::Continue)
+    }
+
     /// Receives the client's `DATA` once into one temporary file, then
     /// sends it to each node from its own offset.
     fn put_data<R: Read, W: Write>(
@@ -1121,30 +1191,13 @@ impl Session {
             let path = path.to_path_buf();
             move |source| GatewayError::Io { what, path, source }
         };
-        let reserve = self
-            .gw
-            .config
-            .get_str("annex.diskreserve")
-            .and_then(|v| annex_core::transfer::parse_size(&v))
-            .unwrap_or(100_000_000);
-        let shortfall =
-            annex_core::transfer::space_shortfall(&self.gw.annex_dir, len.max(1), reserve, 0);
-        if let Some(need) = shortfall {
-            // The client's data is read and thrown away, so the
-            // connection stays usable; nothing is written.
-            let mut sink = std::io::sink();
-            r.read_data(len, &mut sink, &mut |_| {})?;
-            if self.ctx.version >= 1 {
-                let _ = r.read_message()?;
-            }
+        if let Some(need) = self.space_shortfall(len) {
+            // The nodes were told to expect data: they are let go.
             for &(i, _) in resuming {
                 self.nodes[i].fail();
             }
-            w.send(&Message::Error(format!(
-                "not enough free space on the gateway {}, need {need} more bytes (annex.diskreserve)",
-                self.gw.path.display()
-            )))?;
-            return Ok(Flow::Continue);
+            self.say_no_space(need);
+            return self.discard_data(len, r, w);
         }
         std::fs::create_dir_all(&dir).map_err(io("create", &dir))?;
         let result = (|| -> Result<Flow, GatewayError> {

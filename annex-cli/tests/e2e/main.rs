@@ -7,6 +7,7 @@
 mod support;
 
 mod add;
+mod cluster;
 mod adjust;
 mod assist;
 mod calckey;
