@@ -1327,3 +1327,48 @@ fn cluster_nodes(gw: &Gateway, cu: &Uuid) -> Result<Vec<GitRemote>, GatewayError
         .collect();
     Ok(out)
 }
+
+/// The targets the repository at `path` is a gateway for (each proxied
+/// remote and cluster it is configured for), by UUID; none when it cannot
+/// be read.
+pub fn proxied_targets(path: &Path) -> Vec<(Uuid, Target)> {
+    let Ok(gw) = open_gateway(path) else {
+        return Vec::new();
+    };
+    let mine = gw
+        .state
+        .proxies()
+        .ok()
+        .and_then(|mut p| p.remove(&gw.uuid))
+        .unwrap_or_default();
+    mine.iter()
+        .filter_map(|p| Uuid::parse(&p.uuid).ok())
+        .filter_map(|u| match check_can_proxy(path, &u) {
+            Ok(Some(t)) => Some((u, t)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Serves `target` from the gateway at `path` on a thread, over the
+/// given pipe ends (as `p2phttp` runs each request's session).
+pub fn spawn(
+    path: &Path,
+    target: Target,
+    mode: ServerMode,
+    reader: std::io::PipeReader,
+    writer: std::io::PipeWriter,
+) -> Result<std::thread::JoinHandle<Result<(), crate::server::ServerError>>, GatewayError> {
+    let mut session = Session::open(path, target, mode)?;
+    let path = path.to_path_buf();
+    Ok(std::thread::spawn(move || {
+        session.serve(reader, writer).map_err(|e| match e {
+            GatewayError::Connection(c) => crate::server::ServerError::Connection(c),
+            other => crate::server::ServerError::Io {
+                what: "proxy for",
+                path,
+                source: std::io::Error::other(other.to_string()),
+            },
+        })
+    }))
+}

@@ -218,22 +218,22 @@ fn transcript(sshd: &Sshd, n: &Net) -> Vec<(Option<i32>, String)> {
         .collect()
 }
 
-/// What the gateway's location logs say of each key, and which nodes
-/// have which content.
+/// What the gateway's location log says of each key on each node (the
+/// journal included: a gateway may not have committed it yet), and which
+/// nodes have which content.
 fn state(n: &Net) -> Vec<String> {
     let mut out = Vec::new();
     for f in ["a.txt", "b.big"] {
         let key = support::annex(&n.cli, &["lookupkey", f]);
-        let log = key_log(&n.gw, key.trim())
-            .map(|p| support::git(&n.gw, &["show", &format!("git-annex:{p}")]))
-            .unwrap_or_default();
-        let mut lines: Vec<String> = log
-            .lines()
-            .map(|l| l.split_once(' ').map(|x| x.1).unwrap_or(l).to_string())
-            .collect();
-        lines.sort();
-        out.push(format!("{f}: gateway log {lines:?}"));
         for (i, node) in n.nodes.iter().enumerate() {
+            let logged = run(
+                support::reference_git_annex(),
+                None,
+                &n.gw,
+                &["readpresentkey", key.trim(), &node_uuid(i + 1)],
+            )
+            .status
+            .success();
             let has = run(
                 support::reference_git_annex(),
                 None,
@@ -242,19 +242,13 @@ fn state(n: &Net) -> Vec<String> {
             )
             .status
             .success();
+            out.push(format!("{f}: gateway logs node {}: {logged}", i + 1));
             out.push(format!("{f}: node {} has it: {has}", i + 1));
         }
     }
     out
 }
 
-fn key_log(repo: &Path, key: &str) -> Option<String> {
-    let files = support::git(repo, &["ls-tree", "-r", "--name-only", "git-annex"]);
-    files
-        .lines()
-        .find(|l| l.ends_with(&format!("/{key}.log")))
-        .map(str::to_string)
-}
 
 #[test]
 fn the_reference_client_uses_our_cluster_gateway_over_ssh_as_its_own() {
@@ -354,8 +348,8 @@ fn a_node_gone_before_an_upload_is_left_out_and_nothing_is_half_written() {
     assert!(s.contains(&"a.txt: node 1 has it: true".to_string()), "{s:?}");
     assert!(s.contains(&"a.txt: node 2 has it: false".to_string()), "{s:?}");
     // The gateway does not claim node 2 has it.
-    let line = s.iter().find(|l| l.starts_with("a.txt: gateway")).expect("log");
-    assert!(!line.contains(&format!("1 {}", node_uuid(2))), "{line}");
+    assert!(s.contains(&"a.txt: gateway logs node 1: true".to_string()), "{s:?}");
+    assert!(s.contains(&"a.txt: gateway logs node 2: false".to_string()), "{s:?}");
     // Nothing in node 2's temporary directory or the gateway's.
     for dir in [n.nodes[1].join(".git/annex/tmp"), n.gw.join(".git/annex/othertmp")] {
         let left: Vec<_> = std::fs::read_dir(&dir)
@@ -403,4 +397,101 @@ fn state_before_any_copy(n: &Net) -> Vec<bool> {
             .success()
         })
         .collect()
+}
+
+/// A `p2phttp` server process, stopped when dropped.
+struct Served(std::process::Child);
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    l.local_addr().expect("addr").port()
+}
+
+/// `gateway`'s `p2phttp` serving the gateway, and a client cloned from
+/// it whose `origin` is used through `annex+http`.
+fn serve_http(n: &Net, gateway: Impl) -> (Served, PathBuf) {
+    let port = free_port();
+    let bin = match gateway {
+        Impl::Ours => ours_bin(),
+        Impl::Reference => support::reference_git_annex().to_path_buf(),
+    };
+    let mut cmd = Command::new(bin);
+    support::hermetic(&mut cmd).current_dir(&n.gw).args([
+        "p2phttp",
+        "--bind",
+        "127.0.0.1",
+        "--port",
+        &port.to_string(),
+        "--wideopen",
+        "-J2",
+    ]);
+    cmd.stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    let served = Served(cmd.spawn().expect("start p2phttp"));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(std::time::Instant::now() < deadline, "p2phttp did not listen");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let t = n.top.path();
+    support::git(t, &["clone", "-q", n.gw.to_str().expect("utf-8"), "hcli"]);
+    let cli = t.join("hcli");
+    support::git(&cli, &["config", "annex.uuid", "dddddddd-1600-4000-8000-000000000000"]);
+    support::git(
+        &cli,
+        &[
+            "config",
+            "remote.origin.annexUrl",
+            &format!("annex+http://127.0.0.1:{port}/git-annex/"),
+        ],
+    );
+    support::git(&cli, &["config", "annex.security.allowed-ip-addresses", "127.0.0.1"]);
+    support::annex(&cli, &["init", "hcli"]);
+    std::fs::write(cli.join("a.txt"), "aaa\n").expect("write");
+    std::fs::write(cli.join("b.big"), "bbbbbbb\n").expect("write");
+    support::annex(&cli, &["add", "a.txt", "b.big"]);
+    support::git(&cli, &["commit", "-q", "-m", "add"]);
+    (served, cli)
+}
+
+#[test]
+fn the_reference_client_uses_our_cluster_gateway_over_http_as_its_own() {
+    let sshd = Sshd::start();
+    let mut results = Vec::new();
+    for who in [Impl::Reference, Impl::Ours] {
+        let n = net(&sshd, who);
+        let (_served, cli) = serve_http(&n, who);
+        let t: Vec<(Option<i32>, String)> = SCRIPT
+            .iter()
+            .map(|args| {
+                let o = run(support::reference_git_annex(), None, &cli, args);
+                (o.status.code(), normalized(&text(&o), &n))
+            })
+            .collect();
+        let hn = Net {
+            top: tempfile::tempdir().expect("temp"),
+            gw: n.gw.clone(),
+            cli: cli.clone(),
+            nodes: n.nodes.clone(),
+        };
+        results.push((t, state(&hn)));
+        drop(hn);
+        drop(n);
+    }
+    for (i, (a, b)) in results[0].0.iter().zip(&results[1].0).enumerate() {
+        assert_eq!(a, b, "command {:?}", SCRIPT[i]);
+    }
+    assert_eq!(results[0].1, results[1].1);
+    assert!(
+        results[1].1.contains(&"a.txt: node 3 has it: false".to_string()),
+        "{:?}",
+        results[1].1
+    );
 }
