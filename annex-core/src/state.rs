@@ -390,6 +390,10 @@ impl State {
     /// Records a repository's status for a key in the location log
     /// (present, missing, or gone for good).
     pub fn set_status(&self, key: &Key, uuid: &Uuid, status: Status) -> Result<(), BranchError> {
+        // A cluster is never logged as having content: its nodes are.
+        if logs::cluster::is_cluster_uuid(uuid.as_str().as_bytes()) {
+            return Ok(());
+        }
         let t = self.clock.candidate();
         // The setter says `None` when the log already says so; then nothing
         // is journalled, as git-annex does.
