@@ -162,24 +162,35 @@ fn net(sshd: &Sshd, gateway: Impl) -> Net {
     }
 }
 
-/// The reference's meter taken out (it draws one even on a pipe).
+/// The reference's meter taken out (it draws one even on a pipe; we draw
+/// none when not on a terminal): `\r`-separated parts that are a meter
+/// (`NN%  SIZE ...`) or blank are dropped, and an action's line left open
+/// (ending in a space) is joined with what ends it.
 fn meterless(s: &str) -> String {
-    let mut out = Vec::new();
-    for line in s.split('\n') {
-        let kept: String = line
-            .split('\r')
-            .filter(|p| {
-                let w = p.split_whitespace().next().unwrap_or("");
-                !(p.trim().is_empty() && line.contains('\r')) && !w.ends_with('%')
-            })
-            .collect::<Vec<_>>()
-            .join("");
-        if line.contains('\r') && kept.trim().is_empty() {
-            continue;
+    let is_meter = |p: &str| {
+        let t = p.trim();
+        t.is_empty()
+            || t.split_whitespace()
+                .next()
+                .is_some_and(|w| w.ends_with('%') && w[..w.len() - 1].parse::<f64>().is_ok())
+    };
+    let mut lines: Vec<String> = Vec::new();
+    for raw in s.split('\n') {
+        let kept: String = if raw.contains('\r') || is_meter(raw) && !raw.is_empty() {
+            let k: String = raw.split('\r').filter(|p| !is_meter(p)).collect();
+            if k.is_empty() {
+                continue;
+            }
+            k
+        } else {
+            raw.to_string()
+        };
+        match lines.last_mut() {
+            Some(open) if open.ends_with(' ') && !kept.is_empty() => open.push_str(&kept),
+            _ => lines.push(kept),
         }
-        out.push(kept);
     }
-    out.join("\n")
+    lines.join("\n")
 }
 
 /// Output with what differs between two runs taken out: the cluster's
@@ -494,4 +505,49 @@ fn the_reference_client_uses_our_cluster_gateway_over_http_as_its_own() {
         "{:?}",
         results[1].1
     );
+}
+
+#[test]
+fn our_client_uses_a_cluster_made_by_the_reference_as_the_reference_client_does() {
+    let sshd = Sshd::start();
+    let mut results = Vec::new();
+    for client in [support::reference_git_annex().to_path_buf(), ours_bin()] {
+        let n = net(&sshd, Impl::Reference);
+        let t: Vec<(Option<i32>, String)> = SCRIPT
+            .iter()
+            .map(|args| {
+                let o = run(&client, Some(&sshd), &n.cli, args);
+                (o.status.code(), normalized(&text(&o), &n))
+            })
+            .collect();
+        results.push((t, state(&n)));
+    }
+    for (i, (a, b)) in results[0].0.iter().zip(&results[1].0).enumerate() {
+        assert_eq!(a, b, "command {:?}", SCRIPT[i]);
+    }
+    assert_eq!(results[0].1, results[1].1);
+}
+
+#[test]
+fn our_client_and_our_gateway_work_as_the_reference_with_its_own() {
+    let sshd = Sshd::start();
+    let mut results = Vec::new();
+    for (client, gateway) in [
+        (support::reference_git_annex().to_path_buf(), Impl::Reference),
+        (ours_bin(), Impl::Ours),
+    ] {
+        let n = net(&sshd, gateway);
+        let t: Vec<(Option<i32>, String)> = SCRIPT
+            .iter()
+            .map(|args| {
+                let o = run(&client, Some(&sshd), &n.cli, args);
+                (o.status.code(), normalized(&text(&o), &n))
+            })
+            .collect();
+        results.push((t, state(&n)));
+    }
+    for (i, (a, b)) in results[0].0.iter().zip(&results[1].0).enumerate() {
+        assert_eq!(a, b, "command {:?}", SCRIPT[i]);
+    }
+    assert_eq!(results[0].1, results[1].1);
 }
