@@ -302,9 +302,7 @@ impl State {
     }
 
     /// The remotes each repository proxies for (`proxy.log`).
-    pub fn proxies(
-        &self,
-    ) -> Result<BTreeMap<Uuid, BTreeSet<logs::proxy::Proxy>>, BranchError> {
+    pub fn proxies(&self) -> Result<BTreeMap<Uuid, BTreeSet<logs::proxy::Proxy>>, BranchError> {
         Ok(logs::proxy::current(&logs::proxy::parse(
             &self.branch.get(paths::PROXY)?,
         )))

@@ -375,7 +375,8 @@ impl<'a> Statistics<'a> {
         let mut d = KeyStats::default();
         // A cluster has what any of its (living) nodes has, as git-annex
         // reads location logs.
-        let nodes: Vec<Uuid> = if annex_core::logs::cluster::is_cluster_uuid(u.as_str().as_bytes()) {
+        let nodes: Vec<Uuid> = if annex_core::logs::cluster::is_cluster_uuid(u.as_str().as_bytes())
+        {
             let dead = self
                 .session
                 .state
@@ -524,7 +525,8 @@ impl<'a> Statistics<'a> {
         let mut proxying = Vec::new();
         if let Some(ps) = self.session.state.proxies()?.get(&uuid) {
             for p in ps {
-                let name = annex_proxy::proxies::proxied_name(&r.name, &String::from_utf8_lossy(&p.name));
+                let name =
+                    annex_proxy::proxies::proxied_name(&r.name, &String::from_utf8_lossy(&p.name));
                 if annex_core::logs::cluster::is_cluster_uuid(&p.uuid) {
                     gateway_to.push(name);
                 } else {
@@ -567,8 +569,7 @@ impl<'a> Statistics<'a> {
             return Vec::new();
         };
         let config = &self.session.config;
-        let configured =
-            annex_proxy::proxies::configured_remotes(config, &self.session.base_dir());
+        let configured = annex_proxy::proxies::configured_remotes(config, &self.session.base_dir());
         annex_proxy::proxies::proxied_remotes(config, &configured, &proxies, &clusters)
             .into_iter()
             .map(|p| RemoteConfig {

@@ -310,10 +310,11 @@ fn add_proxied(
             .unwrap_or(annex_core::config::EXPENSIVE_REMOTE_COST)
     };
     for p in proxied {
-        let Some(gateway) = configured
-            .iter()
-            .find(|g| g.uuid.is_some() && g.uuid == p.proxied_by && p.name.starts_with(&format!("{}-", g.name)))
-        else {
+        let Some(gateway) = configured.iter().find(|g| {
+            g.uuid.is_some()
+                && g.uuid == p.proxied_by
+                && p.name.starts_with(&format!("{}-", g.name))
+        }) else {
             continue;
         };
         let Some(grc) = session.config.remote(&gateway.name) else {
@@ -379,7 +380,15 @@ fn open_ssh_as(
             remote: Err(format!("{}: cannot determine uuid", rc.name)),
         };
     };
-    let remote = SshRemote::new(&rc.name, uuid.clone(), rc.cost(), url, Some(shell), ssh, local);
+    let remote = SshRemote::new(
+        &rc.name,
+        uuid.clone(),
+        rc.cost(),
+        url,
+        Some(shell),
+        ssh,
+        local,
+    );
     RemoteEntry {
         name: rc.name.clone(),
         uuid: Some(uuid),

@@ -261,7 +261,13 @@ impl Node {
         let c = self.conn(ctx)?;
         match f(c) {
             Ok(v) => Some(v),
-            Err(_) => {
+            Err(e) => {
+                // Said where the user sees it (stderr reaches them through
+                // ssh); the node is left out of the rest of the session.
+                eprintln!(
+                    "git-annex-shell: lost the connection to {}: {e}",
+                    self.remote.name
+                );
                 self.fail();
                 None
             }
@@ -291,6 +297,8 @@ impl Node {
 /// What a node connection needs from the session.
 struct Ctx {
     gateway_uuid: Uuid,
+    /// git's `core.sshCommand` of the gateway.
+    ssh_command: Option<String>,
     version: u64,
     bypass: Vec<Uuid>,
 }
@@ -317,7 +325,10 @@ fn open_node(remote: &GitRemote, uuid: &Uuid, ctx: &Ctx) -> Result<NodeConn, Str
                 .and_then(SshUrl::parse)
                 .ok_or_else(|| "not a remote over ssh or on this machine".to_string())?;
             let line = [
-                "git-annex-shell".to_string(),
+                remote
+                    .shell
+                    .clone()
+                    .unwrap_or_else(|| "git-annex-shell".to_string()),
                 shell_quote("p2pstdio"),
                 shell_quote(&url.path),
                 shell_quote(ctx.gateway_uuid.as_str()),
@@ -325,7 +336,7 @@ fn open_node(remote: &GitRemote, uuid: &Uuid, ctx: &Ctx) -> Result<NodeConn, Str
                 uuid.as_str().to_string(),
             ]
             .join(" ");
-            let ssh = SshConfig::for_content(Vec::new(), std::env::var("GIT_SSH_COMMAND").ok());
+            let ssh = SshConfig::for_content(remote.ssh_options.clone(), ctx.ssh_command.clone());
             let mut cmd = ssh_command(&url, &line, &ssh)?;
             cmd.stdin(Stdio::piped())
                 .stdout(Stdio::piped())
@@ -389,6 +400,10 @@ pub struct Session {
     tmp_serial: u64,
 }
 
+/// A node's answer to a removal: whether it succeeded, its error, and
+/// the repositories it removed from.
+type Removal = (bool, Option<String>, Vec<Uuid>);
+
 /// How a request ended the session.
 enum Flow {
     Continue,
@@ -415,6 +430,7 @@ impl Session {
         };
         let ctx = Ctx {
             gateway_uuid: gw.uuid.clone(),
+            ssh_command: gw.config.get_str("core.sshCommand"),
             version: 0,
             bypass: Vec::new(),
         };
@@ -623,7 +639,11 @@ impl Session {
             .into_iter()
             .filter(|&i| self.nodes[i].remote.cost == lowest)
             .collect();
-        let least = same.iter().map(|&i| self.nodes[i].busy()).min().unwrap_or(0);
+        let least = same
+            .iter()
+            .map(|&i| self.nodes[i].busy())
+            .min()
+            .unwrap_or(0);
         let idle: Vec<usize> = same
             .into_iter()
             .filter(|&i| self.nodes[i].busy() == least)
@@ -694,7 +714,7 @@ impl Session {
         }
         let timestamps = self.timestamps.clone();
         let multi = self.nodes.len() > 1;
-        let mut results: Vec<Option<(bool, Option<String>, Vec<Uuid>)>> = Vec::new();
+        let mut results: Vec<Option<Removal>> = Vec::new();
         for i in 0..self.nodes.len() {
             let node_uuid = self.nodes[i].uuid.clone();
             let msg = match m {
@@ -1031,19 +1051,14 @@ impl Session {
             return Ok(Flow::Continue);
         }
         if resuming.is_empty() {
-            let e = format!(
-                "no node of {} could be reached to store {key}",
-                self.target
-            );
+            let e = format!("no node of {} could be reached to store {key}", self.target);
             eprintln!("git-annex-shell: {e}");
             return Err(GatewayError::Protocol(e));
         }
         let min_offset = resuming.iter().map(|(_, o)| *o).min().unwrap_or(0);
         w.send(&Message::PutFrom(min_offset))?;
         match r.read_message()? {
-            Some(Message::Data(len)) => {
-                self.put_data(&key, min_offset, len, &resuming, r, w)
-            }
+            Some(Message::Data(len)) => self.put_data(&key, min_offset, len, &resuming, r, w),
             Some(Message::DataPresent) if self.ctx.version >= 4 => {
                 let mut stored = Vec::new();
                 for &(i, _) in &resuming {
@@ -1129,7 +1144,11 @@ impl Session {
         eprintln!(
             "git-annex-shell: not enough free space on the gateway {}, need {} more (annex.diskreserve)",
             self.gw.path.display(),
-            annex_core::units::rough_size(&annex_core::units::STORAGE_UNITS, false, u128::from(need))
+            annex_core::units::rough_size(
+                &annex_core::units::STORAGE_UNITS,
+                false,
+                u128::from(need)
+            )
         );
     }
 
@@ -1307,8 +1326,7 @@ fn cluster_nodes(gw: &Gateway, cu: &Uuid) -> Result<Vec<GitRemote>, GatewayError
         .filter(|r| match &r.cluster_node {
             Some(names) => {
                 names.iter().any(is_name)
-                    && r
-                        .uuid
+                    && r.uuid
                         .as_ref()
                         .is_some_and(|u| nodes.contains(u.as_str().as_bytes()))
             }
@@ -1317,9 +1335,9 @@ fn cluster_nodes(gw: &Gateway, cu: &Uuid) -> Result<Vec<GitRemote>, GatewayError
                 r.uuid.as_ref() == Some(cu)
                     && r.proxied_by.as_ref().is_some_and(|p| {
                         *p != gw.uuid
-                            && remotes
-                                .iter()
-                                .any(|g| g.uuid.as_ref() == Some(p) && g.cluster_gateway.contains(cu))
+                            && remotes.iter().any(|g| {
+                                g.uuid.as_ref() == Some(p) && g.cluster_gateway.contains(cu)
+                            })
                     })
             }
         })

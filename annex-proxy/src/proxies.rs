@@ -46,6 +46,10 @@ pub struct GitRemote {
     pub sync: bool,
     /// The path of its repository when it is on this machine.
     pub local_path: Option<PathBuf>,
+    /// `annex-shell`: the program run over ssh.
+    pub shell: Option<String>,
+    /// `annex-ssh-options`, split at white space.
+    pub ssh_options: Vec<String>,
 }
 
 /// The name of the remote for `proxied` reached through `gateway`.
@@ -107,6 +111,10 @@ pub fn configured_remotes(config: &AnnexConfig, base: &Path) -> Vec<GitRemote> {
                 proxied_by: field("annex-proxied-by").and_then(|u| Uuid::parse(u.as_bytes()).ok()),
                 sync: r.sync,
                 local_path: r.local_path(base),
+                shell: field("annex-shell"),
+                ssh_options: field("annex-ssh-options")
+                    .map(|o| o.split_whitespace().map(str::to_string).collect())
+                    .unwrap_or_default(),
             }
         })
         .collect()
@@ -173,6 +181,8 @@ pub fn proxied_remotes(
                 proxied_by: Some(u.clone()),
                 sync,
                 local_path: None,
+                shell: r.shell.clone(),
+                ssh_options: r.ssh_options.clone(),
             });
         }
     }
@@ -228,8 +238,7 @@ fn proxy_is_configured(
     if r.proxy {
         return true;
     }
-    if r
-        .cluster_node
+    if r.cluster_node
         .as_ref()
         .is_some_and(|ns| ns.iter().any(|n| clusters.contains_key(n)))
     {
@@ -260,6 +269,8 @@ mod tests {
             proxied_by: None,
             sync: true,
             local_path: None,
+            shell: None,
+            ssh_options: Vec::new(),
         }
     }
 
@@ -281,7 +292,10 @@ mod tests {
         let mine = proxies(&[("ua", "a"), ("ub", "b")]);
         let none = BTreeMap::new();
         let t = |u: &str| Uuid::parse(u.as_bytes()).unwrap();
-        assert_eq!(can_proxy_for(&rs, &mine, &none, &t("ua")).map(|r| r.name.as_str()), Some("a"));
+        assert_eq!(
+            can_proxy_for(&rs, &mine, &none, &t("ua")).map(|r| r.name.as_str()),
+            Some("a")
+        );
         // Logged but not configured in git config.
         assert!(can_proxy_for(&rs, &mine, &none, &t("ub")).is_none());
         // Configured but logged under another name.

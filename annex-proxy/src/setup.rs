@@ -110,11 +110,7 @@ pub fn update_proxy(repo: &Repo<'_>) -> Result<ProxyUpdate, SetupError> {
     let my_clusters = proxies::my_clusters(repo.config);
     let cluster_proxies = cluster_proxies(repo, &remotes, &remote_proxies, &my_clusters)?;
     let wanted: BTreeSet<Proxy> = remote_proxies.union(&cluster_proxies).cloned().collect();
-    let old = repo
-        .state
-        .proxies()?
-        .remove(repo.uuid)
-        .unwrap_or_default();
+    let old = repo.state.proxies()?.remove(repo.uuid).unwrap_or_default();
     if old == wanted {
         return Ok(out);
     }
@@ -253,10 +249,7 @@ pub fn update_cluster(repo: &Repo<'_>) -> Result<(Vec<String>, Vec<ClusterUpdate
             continue;
         };
         if r.uuid.is_none() {
-            warnings.push(warn_no_uuid(
-                r,
-                "Cannot use this remote as a cluster node.",
-            ));
+            warnings.push(warn_no_uuid(r, "Cannot use this remote as a cluster node."));
             continue;
         }
         for n in names {
@@ -324,7 +317,11 @@ pub fn update_cluster(repo: &Repo<'_>) -> Result<(Vec<String>, Vec<ClusterUpdate
             let private = private_uuids(repo.config);
             let recorded_set = all
                 .into_iter()
-                .filter(|n| !private.iter().any(|u| u.as_str().as_bytes() == n.as_slice()))
+                .filter(|n| {
+                    !private
+                        .iter()
+                        .any(|u| u.as_str().as_bytes() == n.as_slice())
+                })
                 .collect();
             repo.state.set_cluster(&cu, recorded_set)?;
         }
@@ -359,7 +356,11 @@ pub fn extend_cluster(repo: &Repo<'_>, remote: &str, cluster: &str) -> Result<Uu
         .filter(|u| annex_core::logs::cluster::is_cluster_uuid(u.as_str().as_bytes()))
         .ok_or_else(|| SetupError::Refused(format!("{cluster_remote} is not a cluster remote.")))?;
     if !proxies::my_clusters(repo.config).contains_key(cluster) {
-        set_git_config(repo.git_dir, &format!("annex.cluster.{cluster}"), cu.as_str())?;
+        set_git_config(
+            repo.git_dir,
+            &format!("annex.cluster.{cluster}"),
+            cu.as_str(),
+        )?;
     }
     set_git_config(
         repo.git_dir,

@@ -546,9 +546,9 @@ impl Info<'_> {
         }
         // A remote learned through a gateway.
         let proxied = self.stats.proxied_remotes();
-        let remote = proxied.iter().find(|r| {
-            r.name == name || r.uuid.as_ref().is_some_and(|u| u.as_str() == name)
-        });
+        let remote = proxied
+            .iter()
+            .find(|r| r.name == name || r.uuid.as_ref().is_some_and(|u| u.as_str() == name));
         if let Some(r) = remote {
             let stats = self.remote(r)?;
             self.print(&format!("info {}", r.name), item, Some(()), stats)?;

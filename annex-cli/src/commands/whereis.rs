@@ -124,9 +124,9 @@ impl Repos {
         let clusters = logs::cluster::clusters(&logs::cluster::parse(
             &snap.get(annex_core::state::paths::CLUSTER)?,
         ));
-        let configured =
-            annex_proxy::proxies::configured_remotes(&ctx.config, &ctx.base_dir());
-        for r in annex_proxy::proxies::proxied_remotes(&ctx.config, &configured, &proxies, &clusters)
+        let configured = annex_proxy::proxies::configured_remotes(&ctx.config, &ctx.base_dir());
+        for r in
+            annex_proxy::proxies::proxied_remotes(&ctx.config, &configured, &proxies, &clusters)
         {
             if let Some(u) = r.uuid {
                 names.entry(u).or_insert(r.name);
@@ -137,9 +137,8 @@ impl Repos {
             .filter(|(_, t)| **t == TrustLevel::Dead)
             .map(|(u, _)| u.clone())
             .collect();
-        let clusters = logs::cluster::clusters_of_nodes(&logs::cluster::without_dead_nodes(
-            clusters, &dead,
-        ));
+        let clusters =
+            logs::cluster::clusters_of_nodes(&logs::cluster::without_dead_nodes(clusters, &dead));
         Ok(Repos {
             here: ctx.here().clone(),
             descriptions,

@@ -108,18 +108,30 @@ fn net(sshd: &Sshd, gateway: Impl) -> Net {
     for n in 1..=3 {
         let name = format!("n{n}");
         support::git(&gw, &["remote", "add", &name, &format!("../n{n}")]);
-        support::git(&gw, &["config", &format!("remote.{name}.annex-cluster-node"), "c"]);
+        support::git(
+            &gw,
+            &["config", &format!("remote.{name}.annex-cluster-node"), "c"],
+        );
         support::git(&gw, &["fetch", "-q", &name]);
     }
     let setup_bin = match gateway {
         Impl::Ours => ours_bin(),
         Impl::Reference => support::reference_git_annex().to_path_buf(),
     };
-    let init = ok(run(&setup_bin, None, &gw, &["initcluster", "c"]), "initcluster");
+    let init = ok(
+        run(&setup_bin, None, &gw, &["initcluster", "c"]),
+        "initcluster",
+    );
     assert!(init.contains("initcluster c ok"), "{init}");
-    let upd = ok(run(&setup_bin, None, &gw, &["updatecluster"]), "updatecluster");
+    let upd = ok(
+        run(&setup_bin, None, &gw, &["updatecluster"]),
+        "updatecluster",
+    );
     for n in 1..=3 {
-        assert!(upd.contains(&format!("Added node n{n} to cluster: c")), "{upd}");
+        assert!(
+            upd.contains(&format!("Added node n{n} to cluster: c")),
+            "{upd}"
+        );
         assert!(upd.contains(&format!("Started proxying for n{n}")), "{upd}");
     }
     assert!(upd.contains("Started proxying for c"), "{upd}");
@@ -147,7 +159,12 @@ fn net(sshd: &Sshd, gateway: Impl) -> Net {
         ],
     );
     ok(
-        run(support::reference_git_annex(), Some(sshd), &cli, &["init", "cli"]),
+        run(
+            support::reference_git_annex(),
+            Some(sshd),
+            &cli,
+            &["init", "cli"],
+        ),
         "init",
     );
     std::fs::write(cli.join("a.txt"), "aaa\n").expect("write");
@@ -260,7 +277,6 @@ fn state(n: &Net) -> Vec<String> {
     out
 }
 
-
 #[test]
 fn the_reference_client_uses_our_cluster_gateway_over_ssh_as_its_own() {
     let sshd = Sshd::start();
@@ -277,8 +293,14 @@ fn the_reference_client_uses_our_cluster_gateway_over_ssh_as_its_own() {
     assert!(t_ours[0].0 == Some(0), "{first}");
     let s_ours = state(&ours);
     assert_eq!(state(&theirs), s_ours);
-    assert!(s_ours.contains(&"a.txt: node 3 has it: false".to_string()), "{s_ours:?}");
-    assert!(s_ours.contains(&"b.big: node 3 has it: true".to_string()), "{s_ours:?}");
+    assert!(
+        s_ours.contains(&"a.txt: node 3 has it: false".to_string()),
+        "{s_ours:?}"
+    );
+    assert!(
+        s_ours.contains(&"b.big: node 3 has it: true".to_string()),
+        "{s_ours:?}"
+    );
     // No temporary file left on the gateway.
     let othertmp = ours.gw.join(".git/annex/othertmp");
     let left: Vec<_> = std::fs::read_dir(&othertmp)
@@ -315,7 +337,10 @@ fn setup_commands_write_the_logs_as_the_reference() {
         };
         // Nothing to do the second time; a node taken out is reported.
         let again = ok(run(&bin, None, &n.gw, &["updatecluster"]), "updatecluster");
-        support::git(&n.gw, &["config", "--unset", "remote.n3.annex-cluster-node"]);
+        support::git(
+            &n.gw,
+            &["config", "--unset", "remote.n3.annex-cluster-node"],
+        );
         let removed = ok(run(&bin, None, &n.gw, &["updatecluster"]), "updatecluster");
         let proxy = ok(run(&bin, None, &n.gw, &["updateproxy"]), "updateproxy");
         let bad = run(&bin, None, &n.gw, &["initcluster", "bad name"]);
@@ -333,7 +358,9 @@ fn setup_commands_write_the_logs_as_the_reference() {
     }
     assert_eq!(logs[0], logs[1]);
     assert!(
-        logs[1].3.contains("Removed node node3 [n3] from cluster: c"),
+        logs[1]
+            .3
+            .contains("Removed node node3 [n3] from cluster: c"),
         "{:?}",
         logs[1]
     );
@@ -356,13 +383,28 @@ fn a_node_gone_before_an_upload_is_left_out_and_nothing_is_half_written() {
     assert!(o.status.success(), "{out}");
     std::fs::rename(&moved, &n.nodes[1]).expect("move n2 back");
     let s = state(&n);
-    assert!(s.contains(&"a.txt: node 1 has it: true".to_string()), "{s:?}");
-    assert!(s.contains(&"a.txt: node 2 has it: false".to_string()), "{s:?}");
+    assert!(
+        s.contains(&"a.txt: node 1 has it: true".to_string()),
+        "{s:?}"
+    );
+    assert!(
+        s.contains(&"a.txt: node 2 has it: false".to_string()),
+        "{s:?}"
+    );
     // The gateway does not claim node 2 has it.
-    assert!(s.contains(&"a.txt: gateway logs node 1: true".to_string()), "{s:?}");
-    assert!(s.contains(&"a.txt: gateway logs node 2: false".to_string()), "{s:?}");
+    assert!(
+        s.contains(&"a.txt: gateway logs node 1: true".to_string()),
+        "{s:?}"
+    );
+    assert!(
+        s.contains(&"a.txt: gateway logs node 2: false".to_string()),
+        "{s:?}"
+    );
     // Nothing in node 2's temporary directory or the gateway's.
-    for dir in [n.nodes[1].join(".git/annex/tmp"), n.gw.join(".git/annex/othertmp")] {
+    for dir in [
+        n.nodes[1].join(".git/annex/tmp"),
+        n.gw.join(".git/annex/othertmp"),
+    ] {
         let left: Vec<_> = std::fs::read_dir(&dir)
             .map(|d| d.flatten().map(|e| e.path()).collect())
             .unwrap_or_default();
@@ -383,7 +425,10 @@ fn an_upload_that_would_break_the_gateways_disk_reserve_is_refused_clearly() {
     );
     let out = text(&o);
     assert!(!o.status.success(), "{out}");
-    assert!(out.contains("not enough free space on the gateway"), "{out}");
+    assert!(
+        out.contains("not enough free space on the gateway"),
+        "{out}"
+    );
     let s = state_before_any_copy(&n);
     assert!(s.iter().all(|has| !has), "{s:?}");
     let left: Vec<_> = std::fs::read_dir(n.gw.join(".git/annex/othertmp"))
@@ -448,13 +493,23 @@ fn serve_http(n: &Net, gateway: Impl) -> (Served, PathBuf) {
     let served = Served(cmd.spawn().expect("start p2phttp"));
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(std::time::Instant::now() < deadline, "p2phttp did not listen");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "p2phttp did not listen"
+        );
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
     let t = n.top.path();
     support::git(t, &["clone", "-q", n.gw.to_str().expect("utf-8"), "hcli"]);
     let cli = t.join("hcli");
-    support::git(&cli, &["config", "annex.uuid", "dddddddd-1600-4000-8000-000000000000"]);
+    support::git(
+        &cli,
+        &[
+            "config",
+            "annex.uuid",
+            "dddddddd-1600-4000-8000-000000000000",
+        ],
+    );
     support::git(
         &cli,
         &[
@@ -463,7 +518,10 @@ fn serve_http(n: &Net, gateway: Impl) -> (Served, PathBuf) {
             &format!("annex+http://127.0.0.1:{port}/git-annex/"),
         ],
     );
-    support::git(&cli, &["config", "annex.security.allowed-ip-addresses", "127.0.0.1"]);
+    support::git(
+        &cli,
+        &["config", "annex.security.allowed-ip-addresses", "127.0.0.1"],
+    );
     support::annex(&cli, &["init", "hcli"]);
     std::fs::write(cli.join("a.txt"), "aaa\n").expect("write");
     std::fs::write(cli.join("b.big"), "bbbbbbb\n").expect("write");
@@ -501,7 +559,9 @@ fn the_reference_client_uses_our_cluster_gateway_over_http_as_its_own() {
     }
     assert_eq!(results[0].1, results[1].1);
     assert!(
-        results[1].1.contains(&"a.txt: node 3 has it: false".to_string()),
+        results[1]
+            .1
+            .contains(&"a.txt: node 3 has it: false".to_string()),
         "{:?}",
         results[1].1
     );
@@ -533,7 +593,10 @@ fn our_client_and_our_gateway_work_as_the_reference_with_its_own() {
     let sshd = Sshd::start();
     let mut results = Vec::new();
     for (client, gateway) in [
-        (support::reference_git_annex().to_path_buf(), Impl::Reference),
+        (
+            support::reference_git_annex().to_path_buf(),
+            Impl::Reference,
+        ),
         (ours_bin(), Impl::Ours),
     ] {
         let n = net(&sshd, gateway);
@@ -550,4 +613,90 @@ fn our_client_and_our_gateway_work_as_the_reference_with_its_own() {
         assert_eq!(a, b, "command {:?}", SCRIPT[i]);
     }
     assert_eq!(results[0].1, results[1].1);
+}
+
+#[test]
+fn a_node_gone_mid_upload_fails_alone_with_a_clear_error_and_nothing_half_written() {
+    use std::os::unix::fs::PermissionsExt;
+    let sshd = Sshd::start();
+    let n = net(&sshd, Impl::Ours);
+    // Node 2 is reached over ssh, through a git-annex-shell whose input
+    // ends 400 bytes in: in the middle of the content.
+    let script = n.top.path().join("cutshell");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\ndd bs=1 count=400 2>/dev/null | {} \"$@\"\n",
+            env!("CARGO_BIN_EXE_git-annex-shell")
+        ),
+    )
+    .expect("write script");
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let ssh = sshd.ssh_command();
+    let options = ssh.strip_prefix("ssh ").expect("ssh command");
+    let url = format!("127.0.0.1:{}", n.nodes[1].display());
+    support::git(&n.gw, &["config", "remote.n2.url", &url]);
+    support::git(&n.gw, &["config", "remote.n2.annex-ssh-options", options]);
+    support::git(
+        &n.gw,
+        &[
+            "config",
+            "remote.n2.annex-shell",
+            script.to_str().expect("utf-8"),
+        ],
+    );
+    std::fs::write(n.cli.join("c.big"), "c".repeat(200_000)).expect("write");
+    support::annex(&n.cli, &["add", "c.big"]);
+    support::git(&n.cli, &["commit", "-q", "-m", "c"]);
+    let o = run(
+        support::reference_git_annex(),
+        Some(&sshd),
+        &n.cli,
+        &["copy", "--to", "origin-c", "c.big"],
+    );
+    let out = text(&o);
+    // The other nodes have it; the error names the node that failed.
+    assert!(o.status.success(), "{out}");
+    assert!(out.contains("lost the connection to n2"), "{out}");
+    let key = support::annex(&n.cli, &["lookupkey", "c.big"]);
+    let has = |node: &Path| {
+        run(
+            support::reference_git_annex(),
+            None,
+            node,
+            &["contentlocation", key.trim()],
+        )
+        .status
+        .success()
+    };
+    assert!(has(&n.nodes[0]) && has(&n.nodes[2]));
+    assert!(!has(&n.nodes[1]));
+    // The gateway logs only what was stored; node 2's own log says nothing.
+    let logged = |repo: &Path, u: &str| {
+        run(
+            support::reference_git_annex(),
+            None,
+            repo,
+            &["readpresentkey", key.trim(), u],
+        )
+        .status
+        .success()
+    };
+    assert!(logged(&n.gw, &node_uuid(1)) && logged(&n.gw, &node_uuid(3)));
+    assert!(!logged(&n.gw, &node_uuid(2)));
+    assert!(!logged(&n.nodes[1], &node_uuid(2)));
+    // No object half-written on node 2 (a partial temporary file, kept
+    // for a resume, is never in the object store), nothing left on the
+    // gateway.
+    let fsck = run(
+        support::reference_git_annex(),
+        None,
+        &n.nodes[1],
+        &["fsck", "--all"],
+    );
+    assert!(fsck.status.success(), "{fsck:?}");
+    let left: Vec<_> = std::fs::read_dir(n.gw.join(".git/annex/othertmp"))
+        .map(|d| d.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "{left:?}");
 }

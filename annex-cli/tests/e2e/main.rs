@@ -7,10 +7,10 @@
 mod support;
 
 mod add;
-mod cluster;
 mod adjust;
 mod assist;
 mod calckey;
+mod cluster;
 mod config;
 mod conflicts;
 mod contentlocation;

@@ -142,7 +142,10 @@ mod tests {
         let log = parse(text.as_bytes());
         let cl = clusters(&log);
         assert_eq!(cl.values().next().unwrap().len(), 2);
-        assert_eq!(log.serialize(), format!("1700000000s {C} n1 n2\n").into_bytes());
+        assert_eq!(
+            log.serialize(),
+            format!("1700000000s {C} n1 n2\n").into_bytes()
+        );
     }
 
     #[test]

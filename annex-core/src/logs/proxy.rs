@@ -153,7 +153,12 @@ mod tests {
     fn empty_list_is_kept() {
         let log = parse(b"1s 5e4a \n");
         assert_eq!(current(&log).values().next().map(BTreeSet::len), Some(0));
-        let out = set(b"", &Uuid::parse(b"5e4a").unwrap(), BTreeSet::new(), Timestamp::parse(b"5s").unwrap());
+        let out = set(
+            b"",
+            &Uuid::parse(b"5e4a").unwrap(),
+            BTreeSet::new(),
+            Timestamp::parse(b"5s").unwrap(),
+        );
         assert_eq!(out, b"5s 5e4a \n");
     }
 
@@ -161,7 +166,13 @@ mod tests {
     fn illegal_names_are_left_out() {
         let log = parse(b"1s 5e4a u1:-bad u2:good u3:a..b\n");
         let cur = current(&log);
-        let names: Vec<_> = cur.values().next().unwrap().iter().map(|p| p.name.clone()).collect();
+        let names: Vec<_> = cur
+            .values()
+            .next()
+            .unwrap()
+            .iter()
+            .map(|p| p.name.clone())
+            .collect();
         assert_eq!(names, vec![b"good".to_vec(), b"a..b".to_vec()]);
     }
 

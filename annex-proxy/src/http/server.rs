@@ -355,8 +355,10 @@ impl Session {
         let (to_server_r, to_server_w) = pipe()?;
         let (from_server_r, from_server_w) = pipe()?;
         let thread = match &repo.proxied {
-            Some(target) => crate::gateway::spawn(&repo.path, target.clone(), mode, to_server_r, from_server_w)
-                .map_err(|e| respond(StatusCode::BAD_GATEWAY, e.to_string()))?,
+            Some(target) => {
+                crate::gateway::spawn(&repo.path, target.clone(), mode, to_server_r, from_server_w)
+                    .map_err(|e| respond(StatusCode::BAD_GATEWAY, e.to_string()))?
+            }
             None => {
                 let mut server = Server::open(&repo.path, client.clone(), mode)
                     .map_err(|e| respond(StatusCode::BAD_GATEWAY, e.to_string()))?;
