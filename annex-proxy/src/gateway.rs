@@ -79,7 +79,7 @@ pub enum GatewayError {
 #[derive(Debug, Clone)]
 pub enum Target {
     /// One remote.
-    Remote(GitRemote),
+    Remote(Box<GitRemote>),
     /// A cluster of this repository.
     Cluster(Uuid),
 }
@@ -164,7 +164,7 @@ pub fn check_can_proxy(path: &Path, target: &Uuid) -> Result<Option<Target>, Gat
     ));
     let my_clusters = proxies::my_clusters(&gw.config);
     match proxies::can_proxy_for(&remotes, mine, &my_clusters, target) {
-        Some(r) => Ok(Some(Target::Remote(r.clone()))),
+        Some(r) => Ok(Some(Target::Remote(Box::new(r.clone())))),
         None => not_configured(),
     }
 }
@@ -421,7 +421,7 @@ impl Session {
                     .uuid
                     .clone()
                     .ok_or_else(|| GatewayError::Repository("remote without UUID".into()))?;
-                (u, false, vec![r])
+                (u, false, vec![*r])
             }
             Target::Cluster(cu) => {
                 let remotes = cluster_nodes(&gw, &cu)?;
