@@ -547,12 +547,17 @@ fn p2pstdio(path: &Path, params: &[String], mode: ServerMode) -> Result<i32, She
         && expected != server.uuid().as_str()
     {
         // A remote or a cluster this repository is a gateway for.
-        let target = Uuid::parse(expected.as_bytes())
-            .ok()
+        // A repository it knows but does not proxy for is refused in
+        // git-annex's words; anything else is the UUID mismatch.
+        let target = match Uuid::parse(expected.as_bytes())
             .map(|t| crate::gateway::check_can_proxy(path, &t))
-            .transpose()
-            .map_err(|e| ShellError::Failed(e.to_string()))?
-            .flatten();
+        {
+            Ok(Ok(t)) => t,
+            Ok(Err(crate::gateway::GatewayError::Protocol(msg))) => {
+                return Err(ShellError::Failed(msg));
+            }
+            _ => None,
+        };
         let Some(target) = target else {
             return Err(ShellError::UnexpectedUuid {
                 expected: expected.to_string(),
