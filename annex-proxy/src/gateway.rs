@@ -631,32 +631,15 @@ impl Session {
         let having: Vec<usize> = (0..self.nodes.len())
             .filter(|&i| !self.nodes[i].failed && locs.contains(&self.nodes[i].uuid))
             .collect();
-        let Some(&first) = having.first() else {
-            return Ok(None);
-        };
-        let lowest = self.nodes[first].remote.cost;
-        let same: Vec<usize> = having
+        let candidates: Vec<(usize, f64, usize)> = having
             .into_iter()
-            .filter(|&i| self.nodes[i].remote.cost == lowest)
+            .map(|i| (i, self.nodes[i].remote.cost, self.nodes[i].busy()))
             .collect();
-        let least = same
-            .iter()
-            .map(|&i| self.nodes[i].busy())
-            .min()
+        let seed = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
             .unwrap_or(0);
-        let idle: Vec<usize> = same
-            .into_iter()
-            .filter(|&i| self.nodes[i].busy() == least)
-            .collect();
-        let pick = usize::try_from(
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.subsec_nanos())
-                .unwrap_or(0),
-        )
-        .unwrap_or(0)
-            % idle.len().max(1);
-        Ok(idle.get(pick).copied())
+        Ok(pick_node(&candidates, seed as usize))
     }
 
     fn lock_content<R: Read, W: Write>(
@@ -1287,6 +1270,17 @@ impl Session {
     }
 }
 
+/// Among `(node, cost, transfers in progress)` (cheapest first), the
+/// node to get from: of the cheapest, those with the fewest transfers in
+/// progress, one of them picked by `seed`.
+fn pick_node(candidates: &[(usize, f64, usize)], seed: usize) -> Option<usize> {
+    let lowest = candidates.first()?.1;
+    let same: Vec<&(usize, f64, usize)> = candidates.iter().filter(|c| c.1 == lowest).collect();
+    let least = same.iter().map(|c| c.2).min()?;
+    let idle: Vec<usize> = same.iter().filter(|c| c.2 == least).map(|c| c.0).collect();
+    idle.get(seed % idle.len().max(1)).copied()
+}
+
 fn node_read(node: &mut Node, ctx: &Ctx) -> Result<Message, GatewayError> {
     match node.exchange(ctx, |c| c.r.read_message()).flatten() {
         Some(m) => Ok(m),
@@ -1389,4 +1383,23 @@ pub fn spawn(
             },
         })
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gets_go_to_the_least_busy_of_the_cheapest_nodes() {
+        // Node 0 is busy, node 1 idle, node 2 idle but dearer.
+        let c = [(0, 100.0, 2), (1, 100.0, 0), (2, 200.0, 0)];
+        for seed in 0..10 {
+            assert_eq!(pick_node(&c, seed), Some(1));
+        }
+        // Equally busy: either of the cheapest, never the dearer one.
+        let c = [(0, 100.0, 1), (1, 100.0, 1), (2, 200.0, 0)];
+        let picked: BTreeSet<usize> = (0..10).filter_map(|s| pick_node(&c, s)).collect();
+        assert_eq!(picked, BTreeSet::from([0, 1]));
+        assert_eq!(pick_node(&[], 3), None);
+    }
 }
