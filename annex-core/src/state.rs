@@ -301,6 +301,33 @@ impl State {
         )))
     }
 
+    /// The remotes each repository proxies for (`proxy.log`).
+    pub fn proxies(&self) -> Result<BTreeMap<Uuid, BTreeSet<logs::proxy::Proxy>>, BranchError> {
+        Ok(logs::proxy::current(&logs::proxy::parse(
+            &self.branch.get(paths::PROXY)?,
+        )))
+    }
+
+    /// Records the remotes a repository proxies for (`updateproxy`).
+    pub fn set_proxies(
+        &self,
+        uuid: &Uuid,
+        proxies: BTreeSet<logs::proxy::Proxy>,
+    ) -> Result<(), BranchError> {
+        let t = self.clock.candidate();
+        self.change(&[uuid], paths::PROXY, |old| {
+            logs::proxy::set(old, uuid, proxies, t)
+        })
+    }
+
+    /// Records a cluster's nodes (`updatecluster`).
+    pub fn set_cluster(&self, cluster: &Uuid, nodes: BTreeSet<Vec<u8>>) -> Result<(), BranchError> {
+        let t = self.clock.candidate();
+        self.change(&[cluster], paths::CLUSTER, |old| {
+            logs::cluster::set(old, cluster, nodes, t)
+        })
+    }
+
     /// Special remote configurations by UUID (`remote.log`).
     pub fn remotes(&self) -> Result<BTreeMap<Uuid, RemoteConfig>, BranchError> {
         Ok(logs::remote::current(&logs::remote::parse(
@@ -361,6 +388,10 @@ impl State {
     /// Records a repository's status for a key in the location log
     /// (present, missing, or gone for good).
     pub fn set_status(&self, key: &Key, uuid: &Uuid, status: Status) -> Result<(), BranchError> {
+        // A cluster is never logged as having content: its nodes are.
+        if logs::cluster::is_cluster_uuid(uuid.as_str().as_bytes()) {
+            return Ok(());
+        }
         let t = self.clock.candidate();
         // The setter says `None` when the log already says so; then nothing
         // is journalled, as git-annex does.

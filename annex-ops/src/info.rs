@@ -150,8 +150,15 @@ pub struct RemoteStats {
     /// When its tracking refs last changed, in seconds since the epoch;
     /// `None`: never synced.
     pub last_synced: Option<i64>,
-    /// Whether a proxy serves it (`remote.NAME.annex-proxied-by`).
+    /// Whether a proxy serves it (`remote.NAME.annex-proxied-by`, or a
+    /// remote learned through a gateway).
     pub proxied: bool,
+    /// Whether it is a cluster.
+    pub cluster: bool,
+    /// The remotes of the clusters it is a gateway to (`NAME-CLUSTER`).
+    pub gateway_to: Vec<String>,
+    /// The remotes of the other repositories it proxies (`NAME-PROXIED`).
+    pub proxying: Vec<String>,
 }
 
 /// The bloom filter `git annex unused` would build for the keys here.
@@ -366,8 +373,30 @@ impl<'a> Statistics<'a> {
     /// keys`, `remote annex size`) that pass the matching options.
     pub fn repository_keys(&self, u: &Uuid) -> Result<KeyStats, InfoError> {
         let mut d = KeyStats::default();
+        // A cluster has what any of its (living) nodes has, as git-annex
+        // reads location logs.
+        let nodes: Vec<Uuid> = if annex_core::logs::cluster::is_cluster_uuid(u.as_str().as_bytes())
+        {
+            let dead = self
+                .session
+                .state
+                .trust(&self.session.config)?
+                .into_iter()
+                .filter(|(_, t)| *t == annex_core::logs::trust::TrustLevel::Dead)
+                .map(|(u, _)| u)
+                .collect();
+            annex_core::logs::cluster::without_dead_nodes(self.session.state.clusters()?, &dead)
+                .remove(u)
+                .unwrap_or_default()
+                .iter()
+                .filter_map(|n| Uuid::parse(n).ok())
+                .collect()
+        } else {
+            Vec::new()
+        };
         self.for_each_location_log(|key, present| {
-            if present.contains(u) && self.key_passes(&key) {
+            let has = present.contains(u) || nodes.iter().any(|n| present.contains(n));
+            if has && self.key_passes(&key) {
                 d.add(&key);
             }
         })?;
@@ -489,7 +518,34 @@ impl<'a> Statistics<'a> {
             .session
             .config
             .get(&format!("remote.{}.annex-proxied-by", r.name))
-            .is_some();
+            .is_some()
+            || self.proxied_remotes().iter().any(|p| p.name == r.name);
+        let is_cluster = annex_core::logs::cluster::is_cluster_uuid(uuid.as_str().as_bytes());
+        let mut gateway_to = Vec::new();
+        let mut proxying = Vec::new();
+        if let Some(ps) = self.session.state.proxies()?.get(&uuid) {
+            for p in ps {
+                let name =
+                    annex_proxy::proxies::proxied_name(&r.name, &String::from_utf8_lossy(&p.name));
+                if annex_core::logs::cluster::is_cluster_uuid(&p.uuid) {
+                    gateway_to.push(name);
+                } else {
+                    proxying.push(name);
+                }
+            }
+        }
+        // git-annex shows `host:path` as an ssh URL.
+        let location = match annex_core::remote::ssh::SshUrl::parse(&location) {
+            Some(u) if !location.contains("://") => {
+                let path = if u.path.starts_with('/') {
+                    u.path.clone()
+                } else {
+                    format!("/~/{}", u.path)
+                };
+                format!("ssh://{}{path}", u.host)
+            }
+            _ => location,
+        };
         Ok(RemoteStats {
             uuid,
             name: r.name.clone(),
@@ -498,7 +554,34 @@ impl<'a> Statistics<'a> {
             location,
             last_synced: self.last_synced(&r.name),
             proxied,
+            cluster: is_cluster,
+            gateway_to,
+            proxying,
         })
+    }
+
+    /// The remotes learned through gateways, as configured remotes (the
+    /// gateway's URL, their own UUID and cost).
+    pub fn proxied_remotes(&self) -> Vec<RemoteConfig> {
+        let (Ok(proxies), Ok(clusters)) =
+            (self.session.state.proxies(), self.session.state.clusters())
+        else {
+            return Vec::new();
+        };
+        let config = &self.session.config;
+        let configured = annex_proxy::proxies::configured_remotes(config, &self.session.base_dir());
+        annex_proxy::proxies::proxied_remotes(config, &configured, &proxies, &clusters)
+            .into_iter()
+            .map(|p| RemoteConfig {
+                name: p.name,
+                url: p.url,
+                uuid: p.uuid,
+                configured_cost: Some(p.cost),
+                ignore: false,
+                readonly: false,
+                sync: p.sync,
+            })
+            .collect()
     }
 
     /// The newest modification time of the remote's loose tracking refs.

@@ -245,6 +245,7 @@ impl Remotes {
                 remote,
             });
         }
+        add_proxied(session, &mut entries, &mut caching);
         crate::special::add_to(session, &mut entries, &mut ignored);
         Remotes { entries, ignored }
     }
@@ -278,5 +279,119 @@ impl Remotes {
             .filter(|r| !(keep_connections && r.locks_over_network()))
             .filter_map(|r| r.commit().err())
             .collect()
+    }
+}
+
+/// The remotes learned through gateways (`annex_proxy::proxies`): for a
+/// gateway over ssh or `annex+http`, one remote `GATEWAY-NAME` per
+/// repository its `proxy.log` entry lists, reached through the gateway
+/// (asking it for that repository's UUID), placed by cost among the others.
+fn add_proxied(
+    session: &Session,
+    entries: &mut Vec<RemoteEntry>,
+    caching: &mut Option<Option<Arc<SshCaching>>>,
+) {
+    let (Ok(proxies), Ok(clusters)) = (session.state.proxies(), session.state.clusters()) else {
+        return;
+    };
+    if proxies.is_empty() {
+        return;
+    }
+    let base = session.base_dir();
+    let configured = annex_proxy::proxies::configured_remotes(&session.config, &base);
+    let proxied =
+        annex_proxy::proxies::proxied_remotes(&session.config, &configured, &proxies, &clusters);
+    let cost_of = |name: &str, entries: &[RemoteEntry]| -> f64 {
+        entries
+            .iter()
+            .find(|e| e.name == name)
+            .and_then(|e| e.usable().map(|r| r.cost()))
+            .or_else(|| session.config.remote(name).map(RemoteConfig::cost))
+            .unwrap_or(annex_core::config::EXPENSIVE_REMOTE_COST)
+    };
+    for p in proxied {
+        let Some(gateway) = configured.iter().find(|g| {
+            g.uuid.is_some()
+                && g.uuid == p.proxied_by
+                && p.name.starts_with(&format!("{}-", g.name))
+        }) else {
+            continue;
+        };
+        let Some(grc) = session.config.remote(&gateway.name) else {
+            continue;
+        };
+        if grc.ignore {
+            continue;
+        }
+        // The gateway's settings, under the proxied remote's name, UUID
+        // and cost.
+        let rc = RemoteConfig {
+            name: p.name.clone(),
+            uuid: p.uuid.clone(),
+            configured_cost: Some(p.cost),
+            sync: p.sync,
+            ..grc.clone()
+        };
+        let entry = if let Some(url) = session
+            .config
+            .get_str(&format!("remote.{}.annexurl", gateway.name))
+            .and_then(|u| P2pHttpUrl::parse(&u))
+        {
+            open_p2phttp(session, &rc, url)
+        } else if let Some(url) = grc.url.as_deref().and_then(SshUrl::parse) {
+            open_ssh_as(session, &rc, &gateway.name, url, caching)
+        } else {
+            continue;
+        };
+        let at = entries
+            .iter()
+            .position(|e| cost_of(&e.name, entries) > p.cost)
+            .unwrap_or(entries.len());
+        entries.insert(at, entry);
+    }
+}
+
+/// [`open_ssh`] for a remote reached through the gateway remote
+/// `gateway` (whose ssh settings it inherits).
+fn open_ssh_as(
+    session: &Session,
+    rc: &RemoteConfig,
+    gateway: &str,
+    url: SshUrl,
+    caching: &mut Option<Option<Arc<SshCaching>>>,
+) -> RemoteEntry {
+    let cfg = &session.config;
+    let get = |k: &str| cfg.get_str(&format!("remote.{gateway}.{k}"));
+    let shell = get("annex-shell").unwrap_or_else(|| "git-annex-shell".to_string());
+    let options = get("annex-ssh-options")
+        .map(|o| o.split_whitespace().map(str::to_string).collect())
+        .unwrap_or_default();
+    let ssh = SshConfig::for_content(options, cfg.get_str("core.sshCommand"));
+    let ssh = if ssh.plain_ssh() {
+        let shared = caching.get_or_insert_with(|| ssh_caching(session));
+        ssh.with_caching(shared.clone())
+    } else {
+        ssh
+    };
+    let (Some(uuid), Some(local)) = (rc.uuid.clone(), session.repo.uuid().cloned()) else {
+        return RemoteEntry {
+            name: rc.name.clone(),
+            uuid: rc.uuid.clone(),
+            remote: Err(format!("{}: cannot determine uuid", rc.name)),
+        };
+    };
+    let remote = SshRemote::new(
+        &rc.name,
+        uuid.clone(),
+        rc.cost(),
+        url,
+        Some(shell),
+        ssh,
+        local,
+    );
+    RemoteEntry {
+        name: rc.name.clone(),
+        uuid: Some(uuid),
+        remote: Ok(Box::new(remote)),
     }
 }

@@ -12,13 +12,20 @@
 //! - [`http`]: the P2P protocol over HTTP: the `p2phttp` server and the
 //!   client of `annex+http` remotes.
 //!
+//! - [`proxies`]: what git config and the branch say of proxies and
+//!   clusters; [`setup`]: `updateproxy`, `initcluster`, `updatecluster`,
+//!   `extendcluster`; [`gateway`]: serving a proxied remote or a cluster
+//!   to a client that asked for its UUID.
+//!
 //! The protocol's codec (messages, lines, `DATA`) is `annex_core::p2p`,
-//! shared with the client side. Proxies in front of clusters will come
-//! here too (issue 16).
+//! shared with the client side.
 
+pub mod gateway;
 pub mod http;
 mod legacy;
+pub mod proxies;
 pub mod refwatch;
 mod relay;
 pub mod server;
+pub mod setup;
 pub mod shell;

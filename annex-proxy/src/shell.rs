@@ -546,10 +546,25 @@ fn p2pstdio(path: &Path, params: &[String], mode: ServerMode) -> Result<i32, She
     if let Some(expected) = expected
         && expected != server.uuid().as_str()
     {
-        return Err(ShellError::UnexpectedUuid {
-            expected: expected.to_string(),
-            found: format!("UUID {}", server.uuid()),
-        });
+        // A remote or a cluster this repository is a gateway for.
+        // A repository it knows but does not proxy for is refused in
+        // git-annex's words; anything else is the UUID mismatch.
+        let target = match Uuid::parse(expected.as_bytes())
+            .map(|t| crate::gateway::check_can_proxy(path, &t))
+        {
+            Ok(Ok(t)) => t,
+            Ok(Err(crate::gateway::GatewayError::Protocol(msg))) => {
+                return Err(ShellError::Failed(msg));
+            }
+            _ => None,
+        };
+        let Some(target) = target else {
+            return Err(ShellError::UnexpectedUuid {
+                expected: expected.to_string(),
+                found: format!("UUID {}", server.uuid()),
+            });
+        };
+        return proxy_stdio(path, target, mode);
     }
     // Written to directly (the standard output's line buffering would
     // look for newlines in the content and split its writes), through a
@@ -562,6 +577,25 @@ fn p2pstdio(path: &Path, params: &[String], mode: ServerMode) -> Result<i32, She
     #[cfg(target_os = "linux")]
     let _ = rustix::pipe::fcntl_setpipe_size(&stdout, 1 << 20);
     server
+        .serve(std::io::stdin(), stdout)
+        .map_err(|e| ShellError::Session(e.to_string()))?;
+    Ok(0)
+}
+
+/// Serves a proxied remote or a cluster over stdin and stdout.
+fn proxy_stdio(
+    path: &Path,
+    target: crate::gateway::Target,
+    mode: ServerMode,
+) -> Result<i32, ShellError> {
+    let mut session = crate::gateway::Session::open(path, target, mode)
+        .map_err(|e| ShellError::Session(e.to_string()))?;
+    let stdout = std::io::stdout()
+        .as_fd()
+        .try_clone_to_owned()
+        .map(std::fs::File::from)
+        .map_err(|e| ShellError::Session(e.to_string()))?;
+    session
         .serve(std::io::stdin(), stdout)
         .map_err(|e| ShellError::Session(e.to_string()))?;
     Ok(0)

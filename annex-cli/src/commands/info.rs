@@ -544,6 +544,16 @@ impl Info<'_> {
             self.print(&format!("info {}", r.name), item, Some(()), stats)?;
             return Ok(true);
         }
+        // A remote learned through a gateway.
+        let proxied = self.stats.proxied_remotes();
+        let remote = proxied
+            .iter()
+            .find(|r| r.name == name || r.uuid.as_ref().is_some_and(|u| u.as_str() == name));
+        if let Some(r) = remote {
+            let stats = self.remote(r)?;
+            self.print(&format!("info {}", r.name), item, Some(()), stats)?;
+            return Ok(true);
+        }
         let here = self.ctx.here().clone();
         let as_uuid = annex_core::config::resolve_repository(
             &name,
@@ -757,6 +767,15 @@ impl Info<'_> {
         let synced = remote.last_synced.map_or_else(|| "never".into(), utc_time);
         stats.push(self.simple("last synced", synced));
         stats.push(self.simple("proxied", remote.proxied.to_string()));
+        if remote.cluster {
+            stats.push(self.simple("cluster", "true".to_string()));
+        }
+        if !remote.gateway_to.is_empty() {
+            stats.push(self.simple("gateway to cluster", remote.gateway_to.join(" ")));
+        }
+        if !remote.proxying.is_empty() {
+            stats.push(self.simple("proxying", remote.proxying.join(" ")));
+        }
         if self.wanted("remote annex keys", true) || self.wanted("remote annex size", true) {
             stats.extend(self.repo_keys(&remote.uuid)?);
         }

@@ -6,6 +6,7 @@ mod adjust;
 mod assist;
 mod calckey;
 mod checkpresentkey;
+mod cluster;
 mod config;
 mod contentlocation;
 mod copy;
@@ -180,6 +181,14 @@ pub enum Command {
     Numcopies(numcopies::Args),
     /// Communicate in P2P protocol over http.
     P2phttp(p2phttp::Args),
+    /// Update records with proxy configuration.
+    Updateproxy(cluster::UpdateArgs),
+    /// Update records of cluster nodes.
+    Updatecluster(cluster::UpdateArgs),
+    /// Initialize a new cluster.
+    Initcluster(cluster::NamedArgs),
+    /// Add a gateway to a cluster.
+    Extendcluster(cluster::NamedArgs),
     /// Run by git's post-receive hook.
     PostReceive(post_receive::Args),
     /// Run by git's pre-commit hook: fix the symlinks of files to be committed.
@@ -309,6 +318,10 @@ pub fn run(command: Command) -> Result<(), CommandError> {
         Command::Move(args) => move_::run(args),
         Command::Numcopies(args) => numcopies::run(numcopies::Setting::NumCopies, args),
         Command::P2phttp(args) => p2phttp::run(args),
+        Command::Updateproxy(args) => cluster::run_updateproxy(args),
+        Command::Updatecluster(args) => cluster::run_updatecluster(args),
+        Command::Initcluster(args) => cluster::run_initcluster(args),
+        Command::Extendcluster(args) => cluster::run_extendcluster(args),
         Command::PostReceive(args) => post_receive::run(args),
         Command::PreCommit(args) => pre_commit::run(args),
         Command::Pull(args) => pull_push::run_pull(args),

@@ -77,6 +77,9 @@ pub(super) struct Repos {
     /// Trust levels: `trust.log` overridden by `remote.NAME.annex-trustlevel`,
     /// then by `--semitrust`/`--untrust`.
     pub trust: BTreeMap<Uuid, TrustLevel>,
+    /// The clusters each node is in (dead nodes left out): a key a node
+    /// has is in its clusters too, as git-annex lists it.
+    pub clusters: BTreeMap<Vec<u8>, std::collections::BTreeSet<Uuid>>,
 }
 
 impl Repos {
@@ -114,11 +117,34 @@ impl Repos {
                 names.entry(uuid).or_insert(name);
             }
         }
+        // The remotes learned through gateways, by their names.
+        let proxies = logs::proxy::current(&logs::proxy::parse(
+            &snap.get(annex_core::state::paths::PROXY)?,
+        ));
+        let clusters = logs::cluster::clusters(&logs::cluster::parse(
+            &snap.get(annex_core::state::paths::CLUSTER)?,
+        ));
+        let configured = annex_proxy::proxies::configured_remotes(&ctx.config, &ctx.base_dir());
+        for r in
+            annex_proxy::proxies::proxied_remotes(&ctx.config, &configured, &proxies, &clusters)
+        {
+            if let Some(u) = r.uuid {
+                names.entry(u).or_insert(r.name);
+            }
+        }
+        let dead = trust
+            .iter()
+            .filter(|(_, t)| **t == TrustLevel::Dead)
+            .map(|(u, _)| u.clone())
+            .collect();
+        let clusters =
+            logs::cluster::clusters_of_nodes(&logs::cluster::without_dead_nodes(clusters, &dead));
         Ok(Repos {
             here: ctx.here().clone(),
             descriptions,
             names,
             trust,
+            clusters,
         })
     }
 
@@ -174,11 +200,18 @@ impl Repos {
     /// A key's locations as git-annex counts them: present in the
     /// location log, dead repositories left out.
     pub fn key_locations(&self, snap: &Snapshot<'_>, key: &Key) -> Result<Vec<Uuid>, CommandError> {
-        Ok(snap
+        let locs: Vec<Uuid> = snap
             .locations(key)?
             .into_iter()
             .filter(|u| self.trust(u) != TrustLevel::Dead)
-            .collect())
+            .collect();
+        // The clusters of the nodes that have it, first.
+        let clusters: std::collections::BTreeSet<&Uuid> = locs
+            .iter()
+            .filter_map(|u| self.clusters.get(u.as_str().as_bytes()))
+            .flatten()
+            .collect();
+        Ok(clusters.into_iter().cloned().chain(locs).collect())
     }
 }
 
@@ -372,7 +405,11 @@ impl Whereis<'_> {
         }
         let input = it.input.map(<[u8]>::to_vec);
         let mut action = reporter.start_opt(it.file.as_deref(), Some(it.key), input.as_deref())?;
-        let n = safe.len();
+        // A cluster is not a copy of its own.
+        let n = safe
+            .iter()
+            .filter(|u| !logs::cluster::is_cluster_uuid(u.as_str().as_bytes()))
+            .count();
         action.note(&format!("{n} {}", if n == 1 { "copy" } else { "copies" }))?;
         let list = |us: &[&Uuid]| -> (String, Value) {
             let mut text = String::new();

@@ -10,6 +10,7 @@ mod add;
 mod adjust;
 mod assist;
 mod calckey;
+mod cluster;
 mod config;
 mod conflicts;
 mod contentlocation;

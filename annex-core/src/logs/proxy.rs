@@ -70,12 +70,46 @@ pub fn parse(content: &[u8]) -> ProxyLog {
     MapLog::parse(Layout::New, content)
 }
 
-/// The proxies of each repository.
+/// The proxies of each repository; a proxy whose name is not a legal git
+/// remote name ([`is_legal_name`]) is left out, as git-annex leaves it out.
 pub fn current(log: &ProxyLog) -> BTreeMap<Uuid, BTreeSet<Proxy>> {
     log.entries()
         .iter()
-        .map(|(u, e)| (u.clone(), e.value.0.clone()))
+        .map(|(u, e)| {
+            let valid = e
+                .value
+                .0
+                .iter()
+                .filter(|p| is_legal_name(&p.name))
+                .cloned()
+                .collect();
+            (u.clone(), valid)
+        })
         .collect()
+}
+
+/// A name made legal as a git remote name, as git-annex makes one (its
+/// `makeLegalName`): `/` becomes `_`, only alphanumerics, `_`, `-` and `.`
+/// are kept, a leading `.`, `/` or `-` is removed, and an empty result is
+/// `unnamed`.
+pub fn make_legal_name(name: &str) -> String {
+    let kept: String = name
+        .replace('/', "_")
+        .chars()
+        .filter(|c| matches!(c, '_' | '-' | '.') || c.is_alphanumeric())
+        .collect();
+    let trimmed = kept.trim_start_matches(['.', '-']);
+    if trimmed.is_empty() {
+        "unnamed".to_string()
+    } else {
+        trimmed.to_string()
+    }
+}
+
+/// Whether a name is a legal git remote name (it is its own
+/// [`make_legal_name`]).
+pub fn is_legal_name(name: &[u8]) -> bool {
+    std::str::from_utf8(name).is_ok_and(|n| make_legal_name(n) == n)
 }
 
 /// The new content after recording a repository's proxies.
@@ -89,5 +123,89 @@ impl ProxyLog {
     /// The proxies of each repository.
     pub fn current(&self) -> BTreeMap<Uuid, BTreeSet<Proxy>> {
         current(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn p(u: &str, n: &str) -> Proxy {
+        Proxy {
+            uuid: u.as_bytes().to_vec(),
+            name: n.as_bytes().to_vec(),
+        }
+    }
+
+    #[test]
+    fn parses_and_writes_as_the_reference() {
+        // As `git annex updateproxy` wrote it (sorted by UUID, then name).
+        let text = b"1700000000s 5e4a u2:node2 u1:node1\n";
+        let log = parse(text);
+        let cur = current(&log);
+        let set = cur.values().next().unwrap();
+        assert_eq!(set.len(), 2);
+        assert_eq!(log.serialize(), b"1700000000s 5e4a u1:node1 u2:node2\n");
+    }
+
+    #[test]
+    fn empty_list_is_kept() {
+        let log = parse(b"1s 5e4a \n");
+        assert_eq!(current(&log).values().next().map(BTreeSet::len), Some(0));
+        let out = set(
+            b"",
+            &Uuid::parse(b"5e4a").unwrap(),
+            BTreeSet::new(),
+            Timestamp::parse(b"5s").unwrap(),
+        );
+        assert_eq!(out, b"5s 5e4a \n");
+    }
+
+    #[test]
+    fn illegal_names_are_left_out() {
+        let log = parse(b"1s 5e4a u1:-bad u2:good u3:a..b\n");
+        let cur = current(&log);
+        let names: Vec<_> = cur
+            .values()
+            .next()
+            .unwrap()
+            .iter()
+            .map(|p| p.name.clone())
+            .collect();
+        assert_eq!(names, vec![b"good".to_vec(), b"a..b".to_vec()]);
+    }
+
+    #[test]
+    fn a_line_that_does_not_parse_is_ignored() {
+        // A name may not be empty: the line is not a list of proxies.
+        assert!(current(&parse(b"1s 5e4a u1:\n")).is_empty());
+        assert!(current(&parse(b"1s 5e4a :foo\n")).is_empty());
+    }
+
+    #[test]
+    fn legal_names() {
+        assert_eq!(make_legal_name("foo/bar"), "foo_bar");
+        assert_eq!(make_legal_name("-.x"), "x");
+        assert_eq!(make_legal_name("!!"), "unnamed");
+        assert!(is_legal_name(b"origin-node1"));
+        assert!(!is_legal_name(b"a b"));
+    }
+
+    proptest! {
+        #[test]
+        fn round_trip(entries in proptest::collection::btree_set(("[a-f0-9-]{1,12}", "[A-Za-z0-9_][A-Za-z0-9_.-]{0,8}"), 0..5)) {
+            let proxies: BTreeSet<Proxy> = entries.iter().map(|(u, n)| p(u, n)).collect();
+            let u = Uuid::parse(b"gw").unwrap();
+            let text = set(b"", &u, proxies.clone(), Timestamp::parse(b"7s").unwrap());
+            let back = current(&parse(&text));
+            prop_assert_eq!(back.get(&u), Some(&proxies));
+            prop_assert_eq!(parse(&text).serialize(), text);
+        }
+
+        #[test]
+        fn make_legal_name_is_legal(s in "\\PC{0,12}") {
+            prop_assert!(is_legal_name(make_legal_name(&s).as_bytes()));
+        }
     }
 }

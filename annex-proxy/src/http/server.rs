@@ -168,6 +168,8 @@ type Fail = Response<Body>;
 struct Repo {
     uuid: Uuid,
     path: PathBuf,
+    /// A remote or cluster the repository at `path` is a gateway for.
+    proxied: Option<crate::gateway::Target>,
 }
 
 struct LockEntry {
@@ -349,12 +351,20 @@ impl Session {
         version: u64,
         bypass: &[Uuid],
     ) -> Result<Session, Fail> {
-        let mut server = Server::open(&repo.path, client.clone(), mode)
-            .map_err(|e| respond(StatusCode::BAD_GATEWAY, e.to_string()))?;
         let pipe = || std::io::pipe().map_err(server_error);
         let (to_server_r, to_server_w) = pipe()?;
         let (from_server_r, from_server_w) = pipe()?;
-        let thread = std::thread::spawn(move || server.serve(to_server_r, from_server_w));
+        let thread = match &repo.proxied {
+            Some(target) => {
+                crate::gateway::spawn(&repo.path, target.clone(), mode, to_server_r, from_server_w)
+                    .map_err(|e| respond(StatusCode::BAD_GATEWAY, e.to_string()))?
+            }
+            None => {
+                let mut server = Server::open(&repo.path, client.clone(), mode)
+                    .map_err(|e| respond(StatusCode::BAD_GATEWAY, e.to_string()))?;
+                std::thread::spawn(move || server.serve(to_server_r, from_server_w))
+            }
+        };
         let mut s = Session {
             r: P2pReader::new(from_server_r),
             w: P2pWriter::new(to_server_w),
@@ -1171,7 +1181,17 @@ pub fn run(paths: &[PathBuf], opts: Options, users: Users) -> Result<(), HttpSer
         repos.push(Repo {
             uuid: s.uuid().clone(),
             path: p.clone(),
+            proxied: None,
         });
+        // The remotes and clusters it is a gateway for, each under its
+        // own UUID.
+        for (uuid, target) in crate::gateway::proxied_targets(p) {
+            repos.push(Repo {
+                uuid,
+                path: p.clone(),
+                proxied: Some(target),
+            });
+        }
     }
     let tls = match (&opts.certfile, &opts.privatekeyfile) {
         (None, None) => None,

@@ -1,0 +1,1405 @@
+//! A gateway: `git-annex-shell p2pstdio` (and `p2phttp`) asked for the
+//! UUID of a remote this repository proxies for, or of one of its
+//! clusters, serves the P2P protocol for it, as git-annex's proxy does.
+//!
+//! - A proxied remote: the client's requests go to the remote, its
+//!   answers back; what the remote stores or drops is recorded in the
+//!   gateway's location log too, so that those who sync with the gateway
+//!   know.
+//! - A cluster: `CHECKPRESENT` and `GET` go to the cheapest node that the
+//!   gateway's location log says has the key, the least busy of those
+//!   (fewest transfers in progress there) rather than one at random;
+//!   `PUT` goes to every node that lacks the key and wants it by its
+//!   preferred content (all that lack it when none wants it, all when
+//!   every one has it), the content received **once** into one
+//!   temporary file and sent from there to each node from its own
+//!   offset; `REMOVE` to every node, answering which ones dropped it
+//!   (`SUCCESS-PLUS`/`FAILURE-PLUS`); `LOCKCONTENT` fails (nodes lock
+//!   content, not clusters); `GETTIMESTAMP` answers the gateway's clock
+//!   and `REMOVE-BEFORE` is translated to each node's. A node that cannot
+//!   be reached, or fails mid-way, is left out of the rest of the
+//!   session.
+//! - Several gateways of one cluster: a node that is the same cluster
+//!   through another gateway is reached with `BYPASS` naming this gateway
+//!   and those the client named, and a gateway the client bypasses is not
+//!   used, so messages never loop.
+//! - `annex.diskreserve` is kept free when the temporary file is written;
+//!   the temporary file is removed whatever happens.
+//!
+//! Nodes on this machine are served in-process ([`crate::server`] on
+//! their repository, through pipes); nodes over ssh through their
+//! `git-annex-shell p2pstdio`.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Stdio};
+
+use annex_core::branch::Branch;
+use annex_core::config::AnnexConfig;
+use annex_core::key::Key;
+use annex_core::logs::trust::TrustLevel;
+use annex_core::p2p::io::P2pError;
+use annex_core::p2p::{MAX_PROTOCOL_VERSION, Message, P2pReader, P2pWriter};
+use annex_core::preferred::{self, StateContext, eval::Item};
+use annex_core::remote::ssh::{SshConfig, SshUrl, shell_quote, ssh_command};
+use annex_core::state::State;
+use annex_core::uuid::Uuid;
+
+use crate::proxies::{self, GitRemote};
+use crate::server::{Server, ServerMode, monotonic_seconds};
+
+/// Why a gateway could not serve.
+#[derive(Debug, thiserror::Error)]
+pub enum GatewayError {
+    /// The gateway's repository could not be read.
+    #[error("{0}")]
+    Repository(String),
+    /// The client's connection failed.
+    #[error(transparent)]
+    Connection(#[from] P2pError),
+    /// The client broke the protocol, or gave up.
+    #[error("{0}")]
+    Protocol(String),
+    /// A file of the gateway could not be written or read.
+    #[error("{what} {path}: {source}")]
+    Io {
+        /// What was done.
+        what: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// The error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// What a client asked for that this repository proxies.
+#[derive(Debug, Clone)]
+pub enum Target {
+    /// One remote.
+    Remote(Box<GitRemote>),
+    /// A cluster of this repository.
+    Cluster(Uuid),
+}
+
+/// The gateway's repository, opened.
+struct Gateway {
+    path: PathBuf,
+    uuid: Uuid,
+    config: AnnexConfig,
+    state: State,
+    base: PathBuf,
+    annex_dir: PathBuf,
+}
+
+fn open_gateway(path: &Path) -> Result<Gateway, GatewayError> {
+    let bad = |e: &dyn std::fmt::Display| GatewayError::Repository(e.to_string());
+    let repo = gix::open(path).map_err(|e| bad(&e))?;
+    let repo = annex_core::config::with_overrides(repo);
+    let config = AnnexConfig::from_repo(&repo, &[]).map_err(|e| bad(&e))?;
+    let git_dir = repo.git_dir().to_path_buf();
+    let base = repo.workdir().unwrap_or(&git_dir).to_path_buf();
+    let uuid = config
+        .uuid()
+        .ok_or_else(|| GatewayError::Repository("no annex.uuid".into()))?;
+    let branch = Branch::open(&git_dir).map_err(|e| bad(&e))?;
+    Ok(Gateway {
+        path: path.to_path_buf(),
+        uuid,
+        config,
+        state: State::new(branch),
+        base,
+        annex_dir: git_dir.join("annex"),
+    })
+}
+
+/// Whether the repository at `path` proxies for `target` (git-annex's
+/// `checkCanProxy`): `Ok(None)` when it does not and knows nothing of
+/// it; an error in git-annex's words when the target is a repository it
+/// knows but is not configured to proxy for.
+pub fn check_can_proxy(path: &Path, target: &Uuid) -> Result<Option<Target>, GatewayError> {
+    let gw = open_gateway(path)?;
+    let proxies = gw
+        .state
+        .proxies()
+        .map_err(|e| GatewayError::Repository(e.to_string()))?;
+    let Some(mine) = proxies.get(&gw.uuid) else {
+        return Ok(None);
+    };
+    let not_configured = || -> Result<Option<Target>, GatewayError> {
+        let descs = gw
+            .state
+            .descriptions()
+            .map_err(|e| GatewayError::Repository(e.to_string()))?;
+        match descs.get(target) {
+            Some(d) => Err(GatewayError::Protocol(format!(
+                "not configured to proxy for repository {}",
+                String::from_utf8_lossy(d)
+            ))),
+            None => Ok(None),
+        }
+    };
+    if !mine.iter().any(|p| p.uuid == target.as_str().as_bytes()) {
+        return not_configured();
+    }
+    if annex_core::logs::cluster::is_cluster_uuid(target.as_str().as_bytes()) {
+        let clusters = gw
+            .state
+            .clusters()
+            .map_err(|e| GatewayError::Repository(e.to_string()))?;
+        return if clusters.contains_key(target) {
+            Ok(Some(Target::Cluster(target.clone())))
+        } else {
+            not_configured()
+        };
+    }
+    let clusters = gw
+        .state
+        .clusters()
+        .map_err(|e| GatewayError::Repository(e.to_string()))?;
+    let remotes = proxies::by_cost(proxies::all_remotes(
+        &gw.config, &gw.base, &proxies, &clusters,
+    ));
+    let my_clusters = proxies::my_clusters(&gw.config);
+    match proxies::can_proxy_for(&remotes, mine, &my_clusters, target) {
+        Some(r) => Ok(Some(Target::Remote(Box::new(r.clone())))),
+        None => not_configured(),
+    }
+}
+
+/// The two ends of a connection to a node.
+struct NodeConn {
+    r: P2pReader<Box<dyn Read + Send>>,
+    w: P2pWriter<Box<dyn Write + Send>>,
+    version: u64,
+    end: NodeEnd,
+}
+
+/// What runs the node's side, waited for when the connection closes.
+enum NodeEnd {
+    Thread(Option<std::thread::JoinHandle<()>>),
+    Process(Child),
+}
+
+impl NodeConn {
+    fn close(self) {
+        let NodeConn { r, w, end, .. } = self;
+        drop(w);
+        drop(r);
+        match end {
+            NodeEnd::Thread(Some(h)) => {
+                let _ = h.join();
+            }
+            NodeEnd::Thread(None) => {}
+            NodeEnd::Process(mut c) => {
+                let _ = c.wait();
+            }
+        }
+    }
+}
+
+/// A node (or the one proxied remote), connected at its first use.
+struct Node {
+    remote: GitRemote,
+    uuid: Uuid,
+    conn: Option<NodeConn>,
+    /// Failed to connect, or failed mid-way: left out from now on.
+    failed: bool,
+}
+
+impl Node {
+    fn new(remote: GitRemote) -> Option<Node> {
+        let uuid = remote.uuid.clone()?;
+        Some(Node {
+            remote,
+            uuid,
+            conn: None,
+            failed: false,
+        })
+    }
+
+    /// The connection, opened when first needed (`None` once it failed).
+    fn conn(&mut self, ctx: &Ctx) -> Option<&mut NodeConn> {
+        if self.failed {
+            return None;
+        }
+        if self.conn.is_none() {
+            match open_node(&self.remote, &self.uuid, ctx) {
+                Ok(c) => self.conn = Some(c),
+                Err(e) => {
+                    eprintln!("git-annex-shell: cannot reach {}: {e}", self.remote.name);
+                    self.failed = true;
+                    return None;
+                }
+            }
+        }
+        self.conn.as_mut()
+    }
+
+    /// Gives the connection up (after a failure mid-way).
+    fn fail(&mut self) {
+        self.failed = true;
+        if let Some(c) = self.conn.take() {
+            c.close();
+        }
+    }
+
+    fn close(&mut self) {
+        if let Some(c) = self.conn.take() {
+            c.close();
+        }
+    }
+
+    /// Runs one exchange; a connection error leaves the node out.
+    fn exchange<T>(
+        &mut self,
+        ctx: &Ctx,
+        f: impl FnOnce(&mut NodeConn) -> Result<T, P2pError>,
+    ) -> Option<T> {
+        let c = self.conn(ctx)?;
+        match f(c) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                // Said where the user sees it (stderr reaches them through
+                // ssh); the node is left out of the rest of the session.
+                eprintln!(
+                    "git-annex-shell: lost the connection to {}: {e}",
+                    self.remote.name
+                );
+                self.fail();
+                None
+            }
+        }
+    }
+
+    /// How many transfers are in progress in the node's repository (on
+    /// this machine; 0 when it cannot be told).
+    fn busy(&self) -> usize {
+        let Some(p) = &self.remote.local_path else {
+            return 0;
+        };
+        let Some(g) = annex_core::remote::git_dir_of(p) else {
+            return 0;
+        };
+        ["upload", "download"]
+            .iter()
+            .map(|d| {
+                std::fs::read_dir(g.join("annex/transfer").join(d))
+                    .map(|rd| rd.count())
+                    .unwrap_or(0)
+            })
+            .sum()
+    }
+}
+
+/// What a node connection needs from the session.
+struct Ctx {
+    gateway_uuid: Uuid,
+    /// git's `core.sshCommand` of the gateway.
+    ssh_command: Option<String>,
+    version: u64,
+    bypass: Vec<Uuid>,
+}
+
+fn open_node(remote: &GitRemote, uuid: &Uuid, ctx: &Ctx) -> Result<NodeConn, String> {
+    let (r, w, end): (Box<dyn Read + Send>, Box<dyn Write + Send>, NodeEnd) =
+        if let Some(path) = &remote.local_path {
+            let (to_node_r, to_node_w) = std::io::pipe().map_err(|e| e.to_string())?;
+            let (from_node_r, from_node_w) = std::io::pipe().map_err(|e| e.to_string())?;
+            let mut server = Server::open(path, ctx.gateway_uuid.clone(), ServerMode::ReadWrite)
+                .map_err(|e| e.to_string())?;
+            let h = std::thread::spawn(move || {
+                let _ = server.serve(to_node_r, from_node_w);
+            });
+            (
+                Box::new(from_node_r),
+                Box::new(to_node_w),
+                NodeEnd::Thread(Some(h)),
+            )
+        } else {
+            let url = remote
+                .url
+                .as_deref()
+                .and_then(SshUrl::parse)
+                .ok_or_else(|| "not a remote over ssh or on this machine".to_string())?;
+            let line = [
+                remote
+                    .shell
+                    .clone()
+                    .unwrap_or_else(|| "git-annex-shell".to_string()),
+                shell_quote("p2pstdio"),
+                shell_quote(&url.path),
+                shell_quote(ctx.gateway_uuid.as_str()),
+                "--uuid".to_string(),
+                uuid.as_str().to_string(),
+            ]
+            .join(" ");
+            let ssh = SshConfig::for_content(remote.ssh_options.clone(), ctx.ssh_command.clone());
+            let mut cmd = ssh_command(&url, &line, &ssh)?;
+            cmd.stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::inherit());
+            let mut child = cmd.spawn().map_err(|e| format!("cannot run ssh: {e}"))?;
+            let (Some(out), Some(inp)) = (child.stdout.take(), child.stdin.take()) else {
+                return Err("ssh has no pipes".into());
+            };
+            (Box::new(out), Box::new(inp), NodeEnd::Process(child))
+        };
+    let mut c = NodeConn {
+        r: P2pReader::new(r),
+        w: P2pWriter::new(w),
+        version: 0,
+        end,
+    };
+    match c.r.read_message() {
+        Ok(Some(Message::AuthSuccess(u))) if &u == uuid => {}
+        Ok(Some(Message::AuthSuccess(u))) => {
+            c.close();
+            return Err(format!("expected repository UUID {uuid} but found {u}"));
+        }
+        other => {
+            c.close();
+            return Err(format!("unexpected greeting {other:?}"));
+        }
+    }
+    let handshake = (|| -> Result<u64, P2pError> {
+        c.w.send(&Message::Version(ctx.version))?;
+        let v = match c.r.read_message()? {
+            Some(Message::Version(v)) => v.min(ctx.version),
+            _ => 0,
+        };
+        if v >= 2 && !ctx.bypass.is_empty() {
+            c.w.send(&Message::Bypass(ctx.bypass.clone()))?;
+        }
+        Ok(v)
+    })();
+    match handshake {
+        Ok(v) => {
+            c.version = v;
+            Ok(c)
+        }
+        Err(e) => {
+            c.close();
+            Err(e.to_string())
+        }
+    }
+}
+
+/// One client's session with a proxied remote or a cluster.
+pub struct Session {
+    gw: Gateway,
+    target: Uuid,
+    cluster: bool,
+    mode: ServerMode,
+    nodes: Vec<Node>,
+    ctx: Ctx,
+    /// Each node's clock at the last `GETTIMESTAMP`, with ours then.
+    timestamps: Option<(BTreeMap<usize, u64>, u64)>,
+    tmp_serial: u64,
+}
+
+/// A node's answer to a removal: whether it succeeded, its error, and
+/// the repositories it removed from.
+type Removal = (bool, Option<String>, Vec<Uuid>);
+
+/// How a request ended the session.
+enum Flow {
+    Continue,
+    End,
+}
+
+impl Session {
+    /// Prepares to serve `target` from the gateway at `path` to a client
+    /// (nothing is connected yet).
+    pub fn open(path: &Path, target: Target, mode: ServerMode) -> Result<Session, GatewayError> {
+        let gw = open_gateway(path)?;
+        let (uuid, cluster, remotes) = match target {
+            Target::Remote(r) => {
+                let u = r
+                    .uuid
+                    .clone()
+                    .ok_or_else(|| GatewayError::Repository("remote without UUID".into()))?;
+                (u, false, vec![*r])
+            }
+            Target::Cluster(cu) => {
+                let remotes = cluster_nodes(&gw, &cu)?;
+                (cu, true, remotes)
+            }
+        };
+        let ctx = Ctx {
+            gateway_uuid: gw.uuid.clone(),
+            ssh_command: gw.config.get_str("core.sshCommand"),
+            version: 0,
+            bypass: Vec::new(),
+        };
+        Ok(Session {
+            gw,
+            target: uuid,
+            cluster,
+            mode,
+            nodes: remotes.into_iter().filter_map(Node::new).collect(),
+            ctx,
+            timestamps: None,
+            tmp_serial: 0,
+        })
+    }
+
+    /// The names of the nodes (or the proxied remote), cheapest first.
+    pub fn node_names(&self) -> Vec<String> {
+        self.nodes.iter().map(|n| n.remote.name.clone()).collect()
+    }
+
+    /// Serves the client: greets with the target's UUID, negotiates the
+    /// version (and `BYPASS` for a cluster), then proxies each request
+    /// until the client closes the connection. The nodes' connections are
+    /// closed (their repositories commit what they recorded) and the
+    /// gateway's location log committed, whatever happened.
+    pub fn serve<R: Read, W: Write>(&mut self, reader: R, writer: W) -> Result<(), GatewayError> {
+        let mut r = P2pReader::new(reader);
+        let mut w = P2pWriter::new(writer);
+        let result = self.serve_inner(&mut r, &mut w);
+        for n in &mut self.nodes {
+            n.close();
+        }
+        let committed = self
+            .gw
+            .state
+            .commit()
+            .map(drop)
+            .map_err(|e| GatewayError::Repository(e.to_string()));
+        result.and(committed)
+    }
+
+    fn serve_inner<R: Read, W: Write>(
+        &mut self,
+        r: &mut P2pReader<R>,
+        w: &mut P2pWriter<W>,
+    ) -> Result<(), GatewayError> {
+        w.send(&Message::AuthSuccess(self.target.clone()))?;
+        let mut pending = None;
+        match r.read_message()? {
+            None => return Ok(()),
+            Some(Message::Version(v)) => {
+                self.ctx.version = v.min(MAX_PROTOCOL_VERSION);
+                w.send(&Message::Version(self.ctx.version))?;
+            }
+            Some(other) => pending = Some(other),
+        }
+        let mut bypass: BTreeSet<Uuid> = BTreeSet::new();
+        if self.cluster && pending.is_none() && self.ctx.version >= 2 {
+            match r.read_message()? {
+                None => return Ok(()),
+                Some(Message::Bypass(b)) => bypass.extend(b),
+                Some(other) => pending = Some(other),
+            }
+        }
+        if self.cluster {
+            self.apply_bypass(&bypass)?;
+        }
+        loop {
+            let m = match pending.take() {
+                Some(m) => m,
+                None => match r.read_message() {
+                    Ok(Some(m)) => m,
+                    Ok(None) => return Ok(()),
+                    Err(P2pError::Message(_)) => {
+                        w.send(&Message::Error("protocol error".into()))?;
+                        return Err(GatewayError::Protocol("protocol error".into()));
+                    }
+                    Err(e) => return Err(e.into()),
+                },
+            };
+            match self.request(m, r, w)? {
+                Flow::Continue => {}
+                Flow::End => return Ok(()),
+            }
+        }
+    }
+
+    /// Leaves out nodes that are this cluster through a gateway the
+    /// client bypasses (or this one), and tells the others to bypass
+    /// them too.
+    fn apply_bypass(&mut self, bypass: &BTreeSet<Uuid>) -> Result<(), GatewayError> {
+        let mut all = bypass.clone();
+        all.insert(self.gw.uuid.clone());
+        self.nodes.retain(|n| {
+            n.remote
+                .proxied_by
+                .as_ref()
+                .is_none_or(|p| !(n.uuid == self.target && all.contains(p)))
+        });
+        self.ctx.bypass = all.into_iter().collect();
+        Ok(())
+    }
+
+    fn request<R: Read, W: Write>(
+        &mut self,
+        m: Message,
+        r: &mut P2pReader<R>,
+        w: &mut P2pWriter<W>,
+    ) -> Result<Flow, GatewayError> {
+        match m {
+            Message::CheckPresent(key) => {
+                let answer = match self.node_containing(&key)? {
+                    Some(i) => self.nodes[i]
+                        .exchange(&self.ctx, |c| {
+                            c.w.send(&Message::CheckPresent(key.clone()))?;
+                            c.r.read_message()
+                        })
+                        .flatten(),
+                    None => None,
+                };
+                w.send(&answer.unwrap_or(Message::Failure))?;
+            }
+            Message::LockContent(key) => {
+                if self.cluster {
+                    w.send(&Message::Failure)?;
+                } else {
+                    self.lock_content(key, r, w)?;
+                }
+            }
+            Message::Remove(ref key) | Message::RemoveBefore { ref key, .. } => {
+                if let Some(refusal) = self.refuse_removal() {
+                    w.send(&refusal)?;
+                } else {
+                    let key = key.clone();
+                    self.remove(&key, &m, w)?;
+                }
+            }
+            Message::GetTimestamp => self.get_timestamp(w)?,
+            Message::Get { offset, file, key } => return self.get(offset, file, key, r, w),
+            Message::Put { file, key } => {
+                if self.mode == ServerMode::ReadOnly {
+                    w.send(&Message::Error(
+                        "this repository is read-only; write access denied".into(),
+                    ))?;
+                } else {
+                    return self.put(file, key, r, w);
+                }
+            }
+            Message::Bypass(_) => {}
+            Message::Connect(service) => {
+                if service == annex_core::p2p::Service::ReceivePack
+                    && self.mode != ServerMode::ReadWrite
+                {
+                    w.send(&Message::Error(
+                        "this repository is read-only; write access denied".into(),
+                    ))?;
+                    return Ok(Flow::End);
+                }
+                return Err(GatewayError::Protocol(
+                    "relaying to git not supported on this connection".into(),
+                ));
+            }
+            Message::Error(msg) => {
+                return Err(GatewayError::Protocol(format!("client error: {msg}")));
+            }
+            _ => {
+                w.send(&Message::Error("protocol error".into()))?;
+                return Err(GatewayError::Protocol("protocol error".into()));
+            }
+        }
+        Ok(Flow::Continue)
+    }
+
+    fn refuse_removal(&self) -> Option<Message> {
+        match self.mode {
+            ServerMode::ReadOnly => Some(Message::Error(
+                "this repository is read-only; write access denied".into(),
+            )),
+            ServerMode::AppendOnly => Some(Message::Error(
+                "this repository is append-only; removal denied".into(),
+            )),
+            ServerMode::ReadWrite => None,
+        }
+    }
+
+    /// The node to get the key from: for a proxied remote, the remote;
+    /// for a cluster, among the cheapest nodes the location log says have
+    /// it, the one with the fewest transfers in progress.
+    fn node_containing(&mut self, key: &Key) -> Result<Option<usize>, GatewayError> {
+        if !self.cluster {
+            return Ok((!self.nodes.is_empty()).then_some(0));
+        }
+        let locs = self
+            .gw
+            .state
+            .whereis(key)
+            .map_err(|e| GatewayError::Repository(e.to_string()))?;
+        let having: Vec<usize> = (0..self.nodes.len())
+            .filter(|&i| !self.nodes[i].failed && locs.contains(&self.nodes[i].uuid))
+            .collect();
+        let candidates: Vec<(usize, f64, usize)> = having
+            .into_iter()
+            .map(|i| (i, self.nodes[i].remote.cost, self.nodes[i].busy()))
+            .collect();
+        let seed = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        Ok(pick_node(&candidates, seed as usize))
+    }
+
+    fn lock_content<R: Read, W: Write>(
+        &mut self,
+        key: Key,
+        r: &mut P2pReader<R>,
+        w: &mut P2pWriter<W>,
+    ) -> Result<(), GatewayError> {
+        let Some(node) = self.nodes.first_mut() else {
+            w.send(&Message::Failure)?;
+            return Ok(());
+        };
+        let resp = node
+            .exchange(&self.ctx, |c| {
+                c.w.send(&Message::LockContent(key))?;
+                c.r.read_message()
+            })
+            .flatten();
+        match resp {
+            Some(Message::Success) => {
+                w.send(&Message::Success)?;
+                // Held until the client says; relayed to the remote.
+                match r.read_message()? {
+                    Some(m) => {
+                        node.exchange(&self.ctx, |c| c.w.send(&m));
+                    }
+                    None => {
+                        // The client is gone: the remote keeps the lock
+                        // for its retention time.
+                        node.fail();
+                    }
+                }
+            }
+            Some(other) => w.send(&other)?,
+            None => w.send(&Message::Failure)?,
+        }
+        Ok(())
+    }
+
+    fn record(&self, key: &Key, uuid: &Uuid, present: bool) {
+        if let Err(e) = self.gw.state.set_present(key, uuid, present) {
+            eprintln!("git-annex-shell: cannot record location of {key}: {e}");
+        }
+    }
+
+    fn remove<W: Write>(
+        &mut self,
+        key: &Key,
+        m: &Message,
+        w: &mut P2pWriter<W>,
+    ) -> Result<(), GatewayError> {
+        if self.nodes.is_empty() {
+            w.send(&Message::Failure)?;
+            return Ok(());
+        }
+        let timestamps = self.timestamps.clone();
+        let multi = self.nodes.len() > 1;
+        let mut results: Vec<Option<Removal>> = Vec::new();
+        for i in 0..self.nodes.len() {
+            let node_uuid = self.nodes[i].uuid.clone();
+            let msg = match m {
+                Message::RemoveBefore { timestamp, .. } => {
+                    let v = self.nodes[i].conn(&self.ctx).map(|c| c.version);
+                    match v {
+                        Some(v) if v < 3 => Message::Remove(key.clone()),
+                        _ => {
+                            let ts = match (&timestamps, multi) {
+                                (Some((theirs, ours)), true) => match theirs.get(&i) {
+                                    Some(old) => (old + timestamp).saturating_sub(*ours),
+                                    None => *timestamp,
+                                },
+                                _ => *timestamp,
+                            };
+                            Message::RemoveBefore {
+                                timestamp: ts,
+                                key: key.clone(),
+                            }
+                        }
+                    }
+                }
+                other => other.clone(),
+            };
+            let resp = self.nodes[i]
+                .exchange(&self.ctx, |c| {
+                    c.w.send(&msg)?;
+                    c.r.read_message()
+                })
+                .flatten();
+            results.push(match resp {
+                Some(Message::Success) => Some((true, None, vec![node_uuid])),
+                Some(Message::SuccessPlus(us)) => {
+                    Some((true, None, std::iter::once(node_uuid).chain(us).collect()))
+                }
+                Some(Message::Failure) => Some((false, None, Vec::new())),
+                Some(Message::FailurePlus(us)) => Some((false, None, us)),
+                Some(Message::Error(e)) => Some((false, Some(e), Vec::new())),
+                _ => None,
+            });
+        }
+        let us: Vec<Uuid> = results
+            .iter()
+            .flatten()
+            .flat_map(|(_, _, us)| us.clone())
+            .collect();
+        for u in &us {
+            self.record(key, u, false);
+        }
+        let nonplussed = us.iter().all(|u| *u == self.target) || self.ctx.version < 2;
+        let all_ok = results.iter().all(|r| r.as_ref().is_some_and(|r| r.0));
+        let reply = if all_ok {
+            if nonplussed {
+                Message::Success
+            } else {
+                Message::SuccessPlus(us)
+            }
+        } else if nonplussed {
+            match results.iter().flatten().find_map(|r| r.1.clone()) {
+                Some(e) => Message::Error(e),
+                None => Message::Failure,
+            }
+        } else {
+            Message::FailurePlus(us)
+        };
+        w.send(&reply)?;
+        Ok(())
+    }
+
+    fn get_timestamp<W: Write>(&mut self, w: &mut P2pWriter<W>) -> Result<(), GatewayError> {
+        if self.nodes.len() == 1 {
+            self.timestamps = None;
+            let resp = self.nodes[0]
+                .exchange(&self.ctx, |c| {
+                    c.w.send(&Message::GetTimestamp)?;
+                    c.r.read_message()
+                })
+                .flatten();
+            match resp {
+                Some(m @ Message::Timestamp(_)) => w.send(&m)?,
+                _ => w.send(&Message::Error("unable to get a timestamp".into()))?,
+            }
+            return Ok(());
+        }
+        let mut theirs = BTreeMap::new();
+        for i in 0..self.nodes.len() {
+            let resp = self.nodes[i]
+                .exchange(&self.ctx, |c| {
+                    c.w.send(&Message::GetTimestamp)?;
+                    c.r.read_message()
+                })
+                .flatten();
+            if let Some(Message::Timestamp(t)) = resp {
+                theirs.insert(i, t);
+            }
+        }
+        // Ours after theirs: a slow node shortens the time allowed.
+        let ours = monotonic_seconds();
+        self.timestamps = Some((theirs, ours));
+        w.send(&Message::Timestamp(ours))?;
+        Ok(())
+    }
+
+    fn get<R: Read, W: Write>(
+        &mut self,
+        offset: u64,
+        file: Option<Vec<u8>>,
+        key: Key,
+        r: &mut P2pReader<R>,
+        w: &mut P2pWriter<W>,
+    ) -> Result<Flow, GatewayError> {
+        let client_version = self.ctx.version;
+        let Some(i) = self.node_containing(&key)? else {
+            return self.get_from_nowhere(r, w);
+        };
+        let node = &mut self.nodes[i];
+        let Some(c) = node.conn(&self.ctx) else {
+            return self.get_from_nowhere(r, w);
+        };
+        let sent = c.w.send(&Message::Get {
+            offset,
+            file,
+            key: key.clone(),
+        });
+        let resp = match sent.and_then(|()| c.r.read_message()) {
+            Ok(m) => m,
+            Err(_) => {
+                node.fail();
+                return self.get_from_nowhere(r, w);
+            }
+        };
+        match resp {
+            Some(Message::Data(len)) => {
+                w.send(&Message::Data(len))?;
+                // From the node straight to the client.
+                let copied = c.r.read_data(len, w.get_mut(), &mut |_| {});
+                match copied {
+                    Ok(()) => {}
+                    Err(P2pError::Sink(e)) => {
+                        node.fail();
+                        return Err(GatewayError::Connection(P2pError::Sink(e)));
+                    }
+                    Err(e) => {
+                        // The node is gone mid-way: the client cannot be
+                        // given the rest, and the session ends.
+                        node.fail();
+                        return Err(GatewayError::Protocol(format!(
+                            "{} failed while sending content: {e}",
+                            self.nodes[i].remote.name
+                        )));
+                    }
+                }
+                w.get_mut().flush().map_err(|source| {
+                    GatewayError::Connection(P2pError::Io {
+                        what: "sending data",
+                        source,
+                    })
+                })?;
+                if client_version >= 1 {
+                    let validity = node_read(node, &self.ctx)?;
+                    w.send(&validity)?;
+                }
+                // The client's SUCCESS or FAILURE, on to the node.
+                match r.read_message()? {
+                    Some(m) => {
+                        node.exchange(&self.ctx, |c| c.w.send(&m));
+                        Ok(Flow::Continue)
+                    }
+                    None => Ok(Flow::End),
+                }
+            }
+            Some(Message::Error(e)) => {
+                w.send(&Message::Error(e))?;
+                Ok(Flow::Continue)
+            }
+            _ => {
+                node.fail();
+                w.send(&Message::Error("protocol error".into()))?;
+                Err(GatewayError::Protocol("protocol error".into()))
+            }
+        }
+    }
+
+    /// No node has it: empty `DATA`, said to be invalid.
+    fn get_from_nowhere<R: Read, W: Write>(
+        &mut self,
+        r: &mut P2pReader<R>,
+        w: &mut P2pWriter<W>,
+    ) -> Result<Flow, GatewayError> {
+        w.send_data(0, &mut std::io::empty(), &mut |_| {})?;
+        if self.ctx.version != 0 {
+            w.send(&Message::Invalid)?;
+        }
+        match r.read_message()? {
+            Some(_) => Ok(Flow::Continue),
+            None => Ok(Flow::End),
+        }
+    }
+
+    /// The nodes to send a key to.
+    fn put_targets(&mut self, key: &Key, file: Option<&[u8]>) -> Result<Vec<usize>, GatewayError> {
+        let all: Vec<usize> = (0..self.nodes.len()).collect();
+        if !self.cluster {
+            return Ok(all);
+        }
+        let locs = self
+            .gw
+            .state
+            .whereis(key)
+            .map_err(|e| GatewayError::Repository(e.to_string()))?;
+        let lacking: Vec<usize> = all
+            .iter()
+            .copied()
+            .filter(|&i| !locs.contains(&self.nodes[i].uuid))
+            .collect();
+        let wanting = self.wanting(key, file, &lacking)?;
+        Ok(if !wanting.is_empty() {
+            wanting
+        } else if !lacking.is_empty() {
+            lacking
+        } else {
+            all
+        })
+    }
+
+    /// Those of `candidates` whose preferred content wants the key (no
+    /// expression: wanted).
+    fn wanting(
+        &self,
+        key: &Key,
+        file: Option<&[u8]>,
+        candidates: &[usize],
+    ) -> Result<Vec<usize>, GatewayError> {
+        let e = |e: &dyn std::fmt::Display| GatewayError::Repository(e.to_string());
+        let state = &self.gw.state;
+        let pref = state.preferred_content().map_err(|x| e(&x))?;
+        let req = state.required_content().map_err(|x| e(&x))?;
+        let gw_exprs = state.group_preferred_content().map_err(|x| e(&x))?;
+        let ctx = StateContext::new(state, Some(self.gw.uuid.clone()), None, &self.gw.config)
+            .map_err(|x| e(&x))?;
+        let no_groups = BTreeSet::new();
+        let mut out = Vec::new();
+        for &i in candidates {
+            let u = &self.nodes[i].uuid;
+            let groups = ctx.groups().get(u).unwrap_or(&no_groups);
+            let matcher = preferred::preferred_content_matcher(
+                pref.get(u).map(Vec::as_slice),
+                req.get(u).map(Vec::as_slice),
+                groups,
+                &gw_exprs,
+            );
+            let wants = match matcher {
+                None => true,
+                Some(m) => {
+                    let item = match file {
+                        Some(f) => Item::file(f, Some(key)),
+                        None => Item::key(key),
+                    }
+                    .for_repo(Some(u));
+                    m.matches(&ctx, &item).unwrap_or(false)
+                }
+            };
+            if wants {
+                out.push(i);
+            }
+        }
+        Ok(out)
+    }
+
+    fn put<R: Read, W: Write>(
+        &mut self,
+        file: Option<Vec<u8>>,
+        key: Key,
+        r: &mut P2pReader<R>,
+        w: &mut P2pWriter<W>,
+    ) -> Result<Flow, GatewayError> {
+        // The gateway's disk reserve, checked before any node is asked:
+        // the content is taken and refused, and no node is touched.
+        if let Some(size) = key.size()
+            && let Some(need) = self.space_shortfall(size)
+        {
+            return self.refuse_for_space(need, r, w);
+        }
+        let targets = self.put_targets(&key, file.as_deref())?;
+        if targets.is_empty() {
+            w.send(&Message::AlreadyHave)?;
+            return Ok(Flow::Continue);
+        }
+        // Each node's answer: where it resumes from, or that it has it.
+        let mut resuming: Vec<(usize, u64)> = Vec::new();
+        let mut have: Vec<usize> = Vec::new();
+        let mut failed = 0usize;
+        let mut plus_from_single = None;
+        for &i in &targets {
+            let resp = self.nodes[i]
+                .exchange(&self.ctx, |c| {
+                    c.w.send(&Message::Put {
+                        file: file.clone(),
+                        key: key.clone(),
+                    })?;
+                    c.r.read_message()
+                })
+                .flatten();
+            match resp {
+                Some(Message::PutFrom(off)) => resuming.push((i, off)),
+                Some(Message::AlreadyHave) => have.push(i),
+                Some(m @ Message::AlreadyHavePlus(_)) if !self.cluster => {
+                    plus_from_single = Some(m);
+                    have.push(i);
+                }
+                Some(Message::Error(e)) if !self.cluster => {
+                    w.send(&Message::Error(e))?;
+                    return Ok(Flow::Continue);
+                }
+                Some(_) => {
+                    self.nodes[i].fail();
+                    failed += 1;
+                }
+                None => failed += 1,
+            }
+        }
+        if failed == 0 && resuming.is_empty() {
+            let reply = match plus_from_single {
+                Some(m) => m,
+                None if self.ctx.version < 2 || !self.cluster => Message::AlreadyHave,
+                None => Message::AlreadyHavePlus(
+                    have.iter()
+                        .map(|&i| self.nodes[i].uuid.clone())
+                        .filter(|u| *u != self.target)
+                        .collect(),
+                ),
+            };
+            w.send(&reply)?;
+            return Ok(Flow::Continue);
+        }
+        if resuming.is_empty() {
+            let e = format!("no node of {} could be reached to store {key}", self.target);
+            eprintln!("git-annex-shell: {e}");
+            return Err(GatewayError::Protocol(e));
+        }
+        let min_offset = resuming.iter().map(|(_, o)| *o).min().unwrap_or(0);
+        w.send(&Message::PutFrom(min_offset))?;
+        match r.read_message()? {
+            Some(Message::Data(len)) => self.put_data(&key, min_offset, len, &resuming, r, w),
+            Some(Message::DataPresent) if self.ctx.version >= 4 => {
+                let mut stored = Vec::new();
+                for &(i, _) in &resuming {
+                    let resp = self.nodes[i]
+                        .exchange(&self.ctx, |c| {
+                            c.w.send(&Message::DataPresent)?;
+                            c.r.read_message()
+                        })
+                        .flatten();
+                    stored.extend(self.record_put(&key, i, resp));
+                }
+                self.reply_stored(stored, w)?;
+                Ok(Flow::Continue)
+            }
+            None => {
+                for &(i, _) in &resuming {
+                    self.nodes[i].fail();
+                }
+                Ok(Flow::End)
+            }
+            Some(_) => {
+                w.send(&Message::Error("protocol error".into()))?;
+                Err(GatewayError::Protocol("protocol error".into()))
+            }
+        }
+    }
+
+    /// Records what a node's answer to the end of a `PUT` says it stored
+    /// (the repositories it names too).
+    fn record_put(&self, key: &Key, i: usize, resp: Option<Message>) -> Vec<Uuid> {
+        let u = self.nodes[i].uuid.clone();
+        let stored: Vec<Uuid> = match resp {
+            Some(Message::Success) => vec![u],
+            Some(Message::SuccessPlus(us)) => std::iter::once(u).chain(us).collect(),
+            _ => Vec::new(),
+        };
+        for s in &stored {
+            self.record(key, s, true);
+        }
+        stored
+    }
+
+    fn reply_stored<W: Write>(
+        &self,
+        stored: Vec<Uuid>,
+        w: &mut P2pWriter<W>,
+    ) -> Result<(), GatewayError> {
+        let reply = if stored.is_empty() {
+            Message::Failure
+        } else if self.ctx.version < 2 || stored.iter().all(|u| *u == self.target) {
+            Message::Success
+        } else {
+            Message::SuccessPlus(stored)
+        };
+        w.send(&reply)?;
+        Ok(())
+    }
+
+    /// The directory of the gateway's temporary files of uploads.
+    fn tmp_path(&mut self, key: &Key) -> PathBuf {
+        self.tmp_serial += 1;
+        self.gw
+            .annex_dir
+            .join("othertmp")
+            .join(format!("proxy.{}.{}", std::process::id(), self.tmp_serial))
+            .join(String::from_utf8_lossy(&annex_core::objects::key_file(key)).into_owned())
+    }
+
+    /// Bytes missing on the gateway's disk to hold `size` bytes and keep
+    /// `annex.diskreserve` (default 100 MB) free; `None` when there is room.
+    fn space_shortfall(&self, size: u64) -> Option<u64> {
+        let reserve = self
+            .gw
+            .config
+            .get_str("annex.diskreserve")
+            .and_then(|v| annex_core::transfer::parse_size(&v))
+            .unwrap_or(100_000_000);
+        annex_core::transfer::space_shortfall(&self.gw.annex_dir, size.max(1), reserve, 0)
+    }
+
+    /// Tells the client's user (stderr reaches them through ssh) why.
+    fn say_no_space(&self, need: u64) {
+        eprintln!(
+            "git-annex-shell: not enough free space on the gateway {}, need {} more (annex.diskreserve)",
+            self.gw.path.display(),
+            annex_core::units::rough_size(
+                &annex_core::units::STORAGE_UNITS,
+                false,
+                u128::from(need)
+            )
+        );
+    }
+
+    /// Refuses a `PUT` for want of space on the gateway: the content is
+    /// taken and thrown away, and the answer is `FAILURE`.
+    fn refuse_for_space<R: Read, W: Write>(
+        &mut self,
+        need: u64,
+        r: &mut P2pReader<R>,
+        w: &mut P2pWriter<W>,
+    ) -> Result<Flow, GatewayError> {
+        self.say_no_space(need);
+        w.send(&Message::PutFrom(0))?;
+        match r.read_message()? {
+            Some(Message::Data(len)) => self.discard_data(len, r, w),
+            Some(Message::DataPresent) => {
+                w.send(&Message::Failure)?;
+                Ok(Flow::Continue)
+            }
+            None => Ok(Flow::End),
+            Some(_) => {
+                w.send(&Message::Error("protocol error".into()))?;
+                Err(GatewayError::Protocol("protocol error".into()))
+            }
+        }
+    }
+
+    /// Reads a `DATA`'s bytes (and the validity after) without keeping
+    /// them, then answers `FAILURE`.
+    fn discard_data<R: Read, W: Write>(
+        &mut self,
+        len: u64,
+        r: &mut P2pReader<R>,
+        w: &mut P2pWriter<W>,
+    ) -> Result<Flow, GatewayError> {
+        r.read_data(len, &mut std::io::sink(), &mut |_| {})?;
+        if self.ctx.version >= 1 && r.read_message()?.is_none() {
+            return Ok(Flow::End);
+        }
+        w.send(&Message::Failure)?;
+        Ok(Flow::Continue)
+    }
+
+    /// Receives the client's `DATA` once into one temporary file, then
+    /// sends it to each node from its own offset.
+    fn put_data<R: Read, W: Write>(
+        &mut self,
+        key: &Key,
+        min_offset: u64,
+        len: u64,
+        resuming: &[(usize, u64)],
+        r: &mut P2pReader<R>,
+        w: &mut P2pWriter<W>,
+    ) -> Result<Flow, GatewayError> {
+        let total = min_offset + len;
+        let tmp = self.tmp_path(key);
+        let dir = tmp.parent().map(Path::to_path_buf).unwrap_or_default();
+        let io = |what: &'static str, path: &Path| {
+            let path = path.to_path_buf();
+            move |source| GatewayError::Io { what, path, source }
+        };
+        if let Some(need) = self.space_shortfall(len) {
+            // The nodes were told to expect data: they are let go.
+            for &(i, _) in resuming {
+                self.nodes[i].fail();
+            }
+            self.say_no_space(need);
+            return self.discard_data(len, r, w);
+        }
+        std::fs::create_dir_all(&dir).map_err(io("create", &dir))?;
+        let result = (|| -> Result<Flow, GatewayError> {
+            let mut f = File::options()
+                .read(true)
+                .write(true)
+                .create_new(true)
+                .open(&tmp)
+                .map_err(io("write", &tmp))?;
+            {
+                let mut out = std::io::BufWriter::with_capacity(1 << 20, &mut f);
+                match r.read_data(len, &mut out, &mut |_| {}) {
+                    Ok(()) => {}
+                    Err(e) => {
+                        // The client is gone mid-DATA: the nodes were told
+                        // nothing yet; their connections are closed.
+                        for &(i, _) in resuming {
+                            self.nodes[i].fail();
+                        }
+                        return Err(e.into());
+                    }
+                }
+                out.flush().map_err(io("write", &tmp))?;
+            }
+            let validity = if self.ctx.version >= 1 {
+                match r.read_message()? {
+                    Some(m @ (Message::Valid | Message::Invalid)) => Some(m),
+                    Some(_) => {
+                        w.send(&Message::Error("protocol error".into()))?;
+                        return Err(GatewayError::Protocol("protocol error".into()));
+                    }
+                    None => {
+                        for &(i, _) in resuming {
+                            self.nodes[i].fail();
+                        }
+                        return Ok(Flow::End);
+                    }
+                }
+            } else {
+                None
+            };
+            let mut stored = Vec::new();
+            for &(i, off) in resuming {
+                let node_len = total.saturating_sub(off);
+                let skip = off.saturating_sub(min_offset).min(len);
+                f.seek(SeekFrom::Start(skip)).map_err(io("read", &tmp))?;
+                let validity = validity.clone();
+                let resp = self.nodes[i]
+                    .exchange(&self.ctx, |c| {
+                        let mut src = (&f).take(node_len);
+                        c.w.send_data(node_len, &mut src, &mut |_| {})?;
+                        if c.version >= 1
+                            && let Some(v) = &validity
+                        {
+                            c.w.send(v)?;
+                        }
+                        c.r.read_message()
+                    })
+                    .flatten();
+                stored.extend(self.record_put(key, i, resp));
+            }
+            self.reply_stored(stored, w)?;
+            Ok(Flow::Continue)
+        })();
+        let _ = std::fs::remove_file(&tmp);
+        let _ = std::fs::remove_dir(&dir);
+        result
+    }
+}
+
+/// Among `(node, cost, transfers in progress)` (cheapest first), the
+/// node to get from: of the cheapest, those with the fewest transfers in
+/// progress, one of them picked by `seed`.
+fn pick_node(candidates: &[(usize, f64, usize)], seed: usize) -> Option<usize> {
+    let lowest = candidates.first()?.1;
+    let same: Vec<&(usize, f64, usize)> = candidates.iter().filter(|c| c.1 == lowest).collect();
+    let least = same.iter().map(|c| c.2).min()?;
+    let idle: Vec<usize> = same.iter().filter(|c| c.2 == least).map(|c| c.0).collect();
+    idle.get(seed % idle.len().max(1)).copied()
+}
+
+fn node_read(node: &mut Node, ctx: &Ctx) -> Result<Message, GatewayError> {
+    match node.exchange(ctx, |c| c.r.read_message()).flatten() {
+        Some(m) => Ok(m),
+        None => Err(GatewayError::Protocol(format!(
+            "{} closed the connection",
+            node.remote.name
+        ))),
+    }
+}
+
+/// The nodes of a cluster this gateway reaches, cheapest first (git-annex's
+/// `clusterProxySelector`): its remotes that are nodes of the cluster by
+/// their `annex-cluster-node` (for a cluster of this repository's, named
+/// as here) and are recorded in `cluster.log` (dead ones left out), and
+/// the cluster itself through other gateways of it.
+fn cluster_nodes(gw: &Gateway, cu: &Uuid) -> Result<Vec<GitRemote>, GatewayError> {
+    let e = |x: &dyn std::fmt::Display| GatewayError::Repository(x.to_string());
+    let clusters = gw.state.clusters().map_err(|x| e(&x))?;
+    let dead: BTreeSet<Uuid> = gw
+        .state
+        .trust(&gw.config)
+        .map_err(|x| e(&x))?
+        .into_iter()
+        .filter(|(_, t)| *t == TrustLevel::Dead)
+        .map(|(u, _)| u)
+        .collect();
+    let clusters = annex_core::logs::cluster::without_dead_nodes(clusters, &dead);
+    let nodes = clusters.get(cu).cloned().unwrap_or_default();
+    let proxies = gw.state.proxies().map_err(|x| e(&x))?;
+    let remotes = proxies::by_cost(proxies::all_remotes(
+        &gw.config, &gw.base, &proxies, &clusters,
+    ));
+    let my_clusters = proxies::my_clusters(&gw.config);
+    let is_name = |n: &String| my_clusters.get(n) == Some(cu);
+    let out = remotes
+        .iter()
+        .filter(|r| match &r.cluster_node {
+            Some(names) => {
+                names.iter().any(is_name)
+                    && r.uuid
+                        .as_ref()
+                        .is_some_and(|u| nodes.contains(u.as_str().as_bytes()))
+            }
+            None => {
+                // The cluster through another of its gateways.
+                r.uuid.as_ref() == Some(cu)
+                    && r.proxied_by.as_ref().is_some_and(|p| {
+                        *p != gw.uuid
+                            && remotes.iter().any(|g| {
+                                g.uuid.as_ref() == Some(p) && g.cluster_gateway.contains(cu)
+                            })
+                    })
+            }
+        })
+        .cloned()
+        .collect();
+    Ok(out)
+}
+
+/// The targets the repository at `path` is a gateway for (each proxied
+/// remote and cluster it is configured for), by UUID; none when it cannot
+/// be read.
+pub fn proxied_targets(path: &Path) -> Vec<(Uuid, Target)> {
+    let Ok(gw) = open_gateway(path) else {
+        return Vec::new();
+    };
+    let mine = gw
+        .state
+        .proxies()
+        .ok()
+        .and_then(|mut p| p.remove(&gw.uuid))
+        .unwrap_or_default();
+    mine.iter()
+        .filter_map(|p| Uuid::parse(&p.uuid).ok())
+        .filter_map(|u| match check_can_proxy(path, &u) {
+            Ok(Some(t)) => Some((u, t)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Serves `target` from the gateway at `path` on a thread, over the
+/// given pipe ends (as `p2phttp` runs each request's session).
+pub fn spawn(
+    path: &Path,
+    target: Target,
+    mode: ServerMode,
+    reader: std::io::PipeReader,
+    writer: std::io::PipeWriter,
+) -> Result<std::thread::JoinHandle<Result<(), crate::server::ServerError>>, GatewayError> {
+    let mut session = Session::open(path, target, mode)?;
+    let path = path.to_path_buf();
+    Ok(std::thread::spawn(move || {
+        session.serve(reader, writer).map_err(|e| match e {
+            GatewayError::Connection(c) => crate::server::ServerError::Connection(c),
+            other => crate::server::ServerError::Io {
+                what: "proxy for",
+                path,
+                source: std::io::Error::other(other.to_string()),
+            },
+        })
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gets_go_to_the_least_busy_of_the_cheapest_nodes() {
+        // Node 0 is busy, node 1 idle, node 2 idle but dearer.
+        let c = [(0, 100.0, 2), (1, 100.0, 0), (2, 200.0, 0)];
+        for seed in 0..10 {
+            assert_eq!(pick_node(&c, seed), Some(1));
+        }
+        // Equally busy: either of the cheapest, never the dearer one.
+        let c = [(0, 100.0, 1), (1, 100.0, 1), (2, 200.0, 0)];
+        let picked: BTreeSet<usize> = (0..10).filter_map(|s| pick_node(&c, s)).collect();
+        assert_eq!(picked, BTreeSet::from([0, 1]));
+        assert_eq!(pick_node(&[], 3), None);
+    }
+}
