@@ -197,8 +197,8 @@ impl Status {
 
 /// Blocks `SIGTERM` and `SIGINT` in this thread (and so in the threads it
 /// starts after) and starts a thread that waits for them with `sigwait`;
-/// the receiver gets one message when either comes.
-fn stop_signals() -> Result<Receiver<()>, DaemonError> {
+/// the receiver gets the signal when either comes.
+fn stop_signals() -> Result<Receiver<nix::sys::signal::Signal>, DaemonError> {
     use nix::sys::signal::{SigSet, Signal};
     let mut set = SigSet::empty();
     set.add(Signal::SIGTERM);
@@ -212,8 +212,8 @@ fn stop_signals() -> Result<Receiver<()>, DaemonError> {
     std::thread::Builder::new()
         .name("signals".into())
         .spawn(move || {
-            if set.wait().is_ok() {
-                let _ = tx.send(());
+            if let Ok(sig) = set.wait() {
+                let _ = tx.send(sig);
             }
         })
         .map_err(|source| DaemonError::Io {
@@ -224,7 +224,11 @@ fn stop_signals() -> Result<Receiver<()>, DaemonError> {
     Ok(rx)
 }
 
-fn spawn_named(name: &str, top: &Path, f: impl FnOnce() + Send + 'static) -> Result<(), DaemonError> {
+fn spawn_named(
+    name: &str,
+    top: &Path,
+    f: impl FnOnce() + Send + 'static,
+) -> Result<(), DaemonError> {
     std::thread::Builder::new()
         .name(name.into())
         .spawn(f)
@@ -261,7 +265,9 @@ pub fn run<A: Adder, S: Syncer + Clone>(
         let (push_tx, push_rx) = channel::<()>();
         let (xfer_tx, xfer_rx) = channel::<()>();
         let (s, l) = (syncer.clone(), Arc::clone(&lock));
-        spawn_named("pusher", &opts.top, move || crate::pusher::run(s, push_rx, l))?;
+        spawn_named("pusher", &opts.top, move || {
+            crate::pusher::run(s, push_rx, l)
+        })?;
         let (s, l, p) = (syncer.clone(), Arc::clone(&lock), push_tx.clone());
         spawn_named("transferrer", &opts.top, move || {
             crate::transferrer::run(s, xfer_rx, p, l)
@@ -300,9 +306,10 @@ pub fn run<A: Adder, S: Syncer + Clone>(
     if !opts.autocommit {
         drop(tx);
         status.update(|s| s.scan_complete = true);
-        let _ = stop_rx.recv();
+        let sig = stop_rx.recv().ok();
         // No merge or push is cut short by the exit.
         let _g = lock.lock().unwrap_or_else(|e| e.into_inner());
+        end_by(sig);
         return Ok(());
     }
     // The watcher: its watches are in place before the scan starts, so
@@ -346,8 +353,10 @@ pub fn run<A: Adder, S: Syncer + Clone>(
     status.update(|s| s.scan_complete = true);
     // The stop signal reaches the committer as an empty path.
     let stx = tx.clone();
+    let (sig_tx, sig_rx) = channel();
     spawn_named("stopper", &opts.top, move || {
-        if stop_rx.recv().is_ok() {
+        if let Ok(sig) = stop_rx.recv() {
+            let _ = sig_tx.send(sig);
             let _ = stx.send(Change {
                 path: Vec::new(),
                 time: std::time::Instant::now(),
@@ -375,7 +384,22 @@ pub fn run<A: Adder, S: Syncer + Clone>(
     .run(rx);
     // No merge, push or transfer is cut short by the exit.
     let _g = lock.lock().unwrap_or_else(|e| e.into_inner());
+    end_by(sig_rx.try_recv().ok());
     Ok(())
+}
+
+/// Once the work is saved: ends the process by the signal that stopped
+/// it (its default action, as if it had not been caught), so whoever
+/// waits on the daemon sees it ended by that signal.
+fn end_by(sig: Option<nix::sys::signal::Signal>) {
+    use nix::sys::signal::{SigSet, raise};
+    if let Some(sig) = sig {
+        let mut set = SigSet::empty();
+        set.add(sig);
+        if set.thread_unblock().is_ok() {
+            let _ = raise(sig);
+        }
+    }
 }
 
 /// The sanity checker's loop (see [`crate::sanity`]).

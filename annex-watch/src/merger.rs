@@ -124,11 +124,7 @@ pub struct MergerLinks {
 
 /// Starts watching `git_dir`'s refs and merging in a thread; returns once
 /// the watch is in place and the startup pass is queued.
-pub fn start<S: Syncer>(
-    git_dir: &Path,
-    syncer: S,
-    links: MergerLinks,
-) -> Result<(), MergerError> {
+pub fn start<S: Syncer>(git_dir: &Path, syncer: S, links: MergerLinks) -> Result<(), MergerError> {
     let refs_dir = git_dir.join("refs");
     let _ = std::fs::create_dir_all(&refs_dir);
     let refs_dir = refs_dir.canonicalize().unwrap_or(refs_dir);
@@ -319,7 +315,11 @@ mod tests {
     #[test]
     fn adjusted_branches_merge_into_their_original() {
         let d = tempfile::tempdir().unwrap();
-        std::fs::write(d.path().join("HEAD"), "ref: refs/heads/adjusted/main(unlocked)\n").unwrap();
+        std::fs::write(
+            d.path().join("HEAD"),
+            "ref: refs/heads/adjusted/main(unlocked)\n",
+        )
+        .unwrap();
         assert_eq!(current_branch(d.path()).as_deref(), Some("refs/heads/main"));
         std::fs::write(d.path().join("HEAD"), "ref: refs/heads/main\n").unwrap();
         assert_eq!(current_branch(d.path()).as_deref(), Some("refs/heads/main"));

@@ -35,9 +35,7 @@ pub const RATE_LIMIT: Duration = Duration::from_secs(2);
 /// [`MAX_RETRY`].
 pub fn retry_delay(failures: u32) -> Duration {
     let doublings = failures.saturating_sub(1).min(16);
-    FIRST_RETRY
-        .saturating_mul(1u32 << doublings)
-        .min(MAX_RETRY)
+    FIRST_RETRY.saturating_mul(1u32 << doublings).min(MAX_RETRY)
 }
 
 /// Failed pushes: for each remote, how many times in a row and when to

@@ -21,9 +21,12 @@
 //! `annex.assistant.allowunlocked` is set, when `annex.addunlocked` decides
 //! as for `add`.
 
+use std::collections::BTreeSet;
 use std::ffi::OsString;
+use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 use std::process::Command;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use annex_sync::content::ContentOptions;
@@ -89,7 +92,6 @@ struct CliAdder {
 
 impl Adder for CliAdder {
     fn add(&mut self, paths: &[Vec<u8>]) -> Result<(), String> {
-        use std::os::unix::ffi::OsStrExt;
         let mut words: Vec<OsString> = vec!["add".into()];
         for c in &self.config {
             words.push("-c".into());
@@ -108,11 +110,18 @@ impl Adder for CliAdder {
 
 /// The assistant's sync operations: `sync`'s own steps, each in a
 /// session of its own (as the adder's `add`).
+///
+/// Unlocked files a merge brought as pointers whose content is not here
+/// yet are remembered (shared by the clones): when a peer then sends the
+/// content straight into our object store, nothing of ours runs to fill
+/// them in (git-annex fills them from its keys database when content
+/// arrives), so the daemon does it before each content pass.
 #[derive(Clone)]
 pub(crate) struct CliSyncer {
     config: Vec<String>,
     git_dir: PathBuf,
     top: PathBuf,
+    awaiting: Arc<Mutex<BTreeSet<Vec<u8>>>>,
 }
 
 impl CliSyncer {
@@ -147,6 +156,66 @@ impl CliSyncer {
         Ok(names.into_iter().filter(|n| failed.contains(n)).collect())
     }
 
+    /// Remembers the unlocked files that changed between `from` and `to`
+    /// and are still pointers.
+    fn await_pointers(&self, from: &str, to: &str) {
+        let out = Command::new("git")
+            .arg("-C")
+            .arg(&self.top)
+            .args(["diff", "--name-only", "-z", "--no-renames", from, to, "--"])
+            .output();
+        let Ok(out) = out else { return };
+        let mut awaiting = self.awaiting.lock().unwrap_or_else(|e| e.into_inner());
+        for p in out.stdout.split(|b| *b == 0).filter(|p| !p.is_empty()) {
+            let full = self.top.join(std::ffi::OsStr::from_bytes(p));
+            if matches!(annex_core::pointer::is_pointer_file(&full), Ok(Some(_))) {
+                awaiting.insert(p.to_vec());
+            }
+        }
+    }
+
+    /// Fills in the remembered pointers whose content is here now (and
+    /// forgets those that are no pointers any more), then refreshes their
+    /// index entries.
+    fn populate_awaiting(&self) {
+        let mut awaiting = self.awaiting.lock().unwrap_or_else(|e| e.into_inner());
+        if awaiting.is_empty() {
+            return;
+        }
+        let Ok(store) = annex_core::objects::ObjectStore::open(&self.git_dir) else {
+            return;
+        };
+        let thin_cfg = Command::new("git")
+            .arg("-C")
+            .arg(&self.top)
+            .args(["config", "--type=bool", "annex.thin"])
+            .output()
+            .ok()
+            .map(|o| o.stdout.starts_with(b"true"));
+        let thin = annex_core::pointer::Thin::from_config(thin_cfg);
+        let mut populated = Vec::new();
+        awaiting.retain(|p| {
+            let full = self.top.join(std::ffi::OsStr::from_bytes(p));
+            match annex_core::pointer::is_pointer_file(&full) {
+                Ok(Some(key)) if store.has(&key) => {
+                    match annex_core::pointer::populate_pointer(&full, &key, &store, thin) {
+                        Ok(true) => {
+                            populated.push(p.clone());
+                            false
+                        }
+                        _ => true,
+                    }
+                }
+                Ok(Some(_)) => true,
+                _ => false,
+            }
+        });
+        drop(awaiting);
+        if !populated.is_empty() {
+            annex_core::hooks::restage(&self.top, &populated);
+        }
+    }
+
     fn head(&self) -> Option<String> {
         let out = Command::new("git")
             .arg("-C")
@@ -175,8 +244,7 @@ impl Syncer for CliSyncer {
     }
 
     fn merge_branch(&mut self, from: &str, into: &str) -> Result<bool, String> {
-        let mut repo =
-            SyncRepo::open(&self.git_dir, Some(&self.top)).map_err(|e| e.to_string())?;
+        let mut repo = SyncRepo::open(&self.git_dir, Some(&self.top)).map_err(|e| e.to_string())?;
         // Nothing is merged into a branch without commits (as the
         // reference's merger), nor what the branch already has.
         if repo.ref_id(into).map_err(|e| e.to_string())?.is_none()
@@ -206,7 +274,14 @@ impl Syncer for CliSyncer {
             a.end(ok)
         })();
         result.map_err(|e| e.render())?;
-        Ok(self.head() != before)
+        let after = self.head();
+        if let (Some(b), Some(a)) = (&before, &after)
+            && b != a
+        {
+            self.await_pointers(b, a);
+            self.populate_awaiting();
+        }
+        Ok(after != before)
     }
 
     fn push(&mut self, remotes: &[String]) -> Result<Vec<String>, String> {
@@ -228,6 +303,14 @@ impl Syncer for CliSyncer {
     }
 
     fn transfer(&mut self) -> Result<bool, String> {
+        // Unlocked files checked out as pointers before their content came
+        // (a peer sends content and branch separately) get it now, as the
+        // post-checkout hook's `smudge --update` gives it.
+        match super::pre_commit::HookRepo::open().and_then(|hr| hr.update_smudged()) {
+            Ok(populated) => annex_core::hooks::restage(&self.top, &populated),
+            Err(e) => eprintln!("{}", e.render()),
+        }
+        self.populate_awaiting();
         let args = self.sync_args(&[])?;
         let ctx = Ctx::open(&self.config, false).map_err(|e| e.render())?;
         let remotes: Vec<String> = ctx
@@ -417,6 +500,7 @@ fn run_daemon(
         config: config.clone(),
         git_dir: opts.git_dir.clone(),
         top: opts.top.clone(),
+        awaiting: Arc::default(),
     });
     daemon::run(&opts, CliAdder { config }, syncer).map_err(fail)
 }

@@ -40,7 +40,9 @@ fn stop_reference(d: &Path, daemon: Daemon) {
 fn reference_daemon(d: &Path, command: &str) -> Daemon {
     let out = support::annex_output(d, &[command], None);
     assert!(out.status.success(), "reference {command}: {out:?}");
-    wait_for(30, "the reference's daemon", || daemon_pid(d).is_some_and(alive));
+    wait_for(30, "the reference's daemon", || {
+        daemon_pid(d).is_some_and(alive)
+    });
     // Its startup scan has no status we can wait on before the first
     // write: give it the time it takes here.
     std::thread::sleep(Duration::from_secs(2));
@@ -82,20 +84,16 @@ fn two_assistants_exchange_files_and_content_both_ways() {
     let db = assistant(&b);
     std::fs::write(a.join("from-a"), "made in a\n").expect("write");
     wait_for(90, "a's file, with its content, in b", || {
-        committed(&b, "from-a") && has_content(&b, "from-a")
+        committed(&b, "from-a")
+            && has_content(&b, "from-a")
+            && std::fs::read_to_string(b.join("from-a")).is_ok_and(|s| s == "made in a\n")
     });
-    assert_eq!(
-        std::fs::read_to_string(b.join("from-a")).expect("read"),
-        "made in a\n"
-    );
     std::fs::write(b.join("from-b"), "made in b\n").expect("write");
     wait_for(90, "b's file, with its content, in a", || {
-        committed(&a, "from-b") && has_content(&a, "from-b")
+        committed(&a, "from-b")
+            && has_content(&a, "from-b")
+            && std::fs::read_to_string(a.join("from-b")).is_ok_and(|s| s == "made in b\n")
     });
-    assert_eq!(
-        std::fs::read_to_string(a.join("from-b")).expect("read"),
-        "made in b\n"
-    );
     stop(&a, da);
     stop(&b, db);
     // Both branches hold both files, and the reference finds both
@@ -120,14 +118,20 @@ fn push_into(d: &Path, work: &Path) -> (String, Instant) {
     support::git(&c, &["commit", "-q", "-m", "pushed"]);
     support::git(&c, &["push", "-q", "origin", "main:synced/main"]);
     let at = Instant::now();
-    (support::git(&c, &["rev-parse", "HEAD"]).trim().to_string(), at)
+    (
+        support::git(&c, &["rev-parse", "HEAD"]).trim().to_string(),
+        at,
+    )
 }
 
 fn main_has(d: &Path, commit: &str) -> bool {
     let mut cmd = Command::new("git");
-    support::hermetic(&mut cmd)
-        .current_dir(d)
-        .args(["merge-base", "--is-ancestor", commit, "main"]);
+    support::hermetic(&mut cmd).current_dir(d).args([
+        "merge-base",
+        "--is-ancestor",
+        commit,
+        "main",
+    ]);
     cmd.status().is_ok_and(|s| s.success())
 }
 
@@ -138,7 +142,9 @@ fn assistant_merges_a_push_into_it_within_a_second() {
     let (r, _) = pair(work.path());
     let daemon = reference_daemon(&r, "assistant");
     let (commit, _) = push_into(&r, work.path());
-    wait_for(30, "the reference's merge of the push", || main_has(&r, &commit));
+    wait_for(30, "the reference's merge of the push", || {
+        main_has(&r, &commit)
+    });
     stop_reference(&r, daemon);
 
     // Ours does the same, within a second of the push.
@@ -232,7 +238,10 @@ fn stop_commits_what_is_pending() {
     std::thread::sleep(Duration::from_millis(1500));
     assert!(!committed(d, "pending"));
     stop(d, daemon);
-    assert!(committed(d, "pending"), "the pending file was not committed");
+    assert!(
+        committed(d, "pending"),
+        "the pending file was not committed"
+    );
     assert!(support::git(d, &["status", "--porcelain"]).is_empty());
     fsck_clean(d);
 }
@@ -265,7 +274,9 @@ fn autostart_starts_and_autostop_stops_as_the_reference() {
     for ours in [false, true] {
         let out = run(ours, &["assistant", "--autostart", "--startdelay=1s"]);
         assert!(out.status.success(), "autostart (ours: {ours}): {out:?}");
-        wait_for(30, "the autostarted daemon", || daemon_pid(&d).is_some_and(alive));
+        wait_for(30, "the autostarted daemon", || {
+            daemon_pid(&d).is_some_and(alive)
+        });
         let pid = daemon_pid(&d).expect("pid");
         let started = String::from_utf8_lossy(&out.stdout).into_owned();
         let out = run(ours, &["assistant", "--autostop"]);
@@ -287,8 +298,14 @@ fn autostart_starts_and_autostop_stops_as_the_reference() {
         "Nothing listed in {}",
         cfg.path().join("git-annex/autostart").display()
     );
-    assert!(String::from_utf8_lossy(&ours.stderr).contains(&msg), "{ours:?}");
-    assert!(String::from_utf8_lossy(&theirs.stderr).contains(&msg), "{theirs:?}");
+    assert!(
+        String::from_utf8_lossy(&ours.stderr).contains(&msg),
+        "{ours:?}"
+    );
+    assert!(
+        String::from_utf8_lossy(&theirs.stderr).contains(&msg),
+        "{theirs:?}"
+    );
 }
 
 #[test]
@@ -305,8 +322,7 @@ fn stress_twenty_thousand_files_all_committed_once() {
                     if i % 500 == 0 {
                         std::fs::create_dir_all(&dir).expect("mkdir");
                     }
-                    std::fs::write(dir.join(format!("f{i}")), format!("{w} {i}\n"))
-                        .expect("write");
+                    std::fs::write(dir.join(format!("f{i}")), format!("{w} {i}\n")).expect("write");
                 }
             })
         })
@@ -316,9 +332,12 @@ fn stress_twenty_thousand_files_all_committed_once() {
     }
     wait_for(900, "all 20,000 files committed", || {
         let mut cmd = Command::new("git");
-        support::hermetic(&mut cmd)
-            .current_dir(&d)
-            .args(["ls-files", "--others", "--modified", "--exclude-standard"]);
+        support::hermetic(&mut cmd).current_dir(&d).args([
+            "ls-files",
+            "--others",
+            "--modified",
+            "--exclude-standard",
+        ]);
         let pending = cmd.output().map(|o| o.stdout.is_empty()).unwrap_or(false);
         pending && support::git(&d, &["diff", "--cached", "--name-only"]).is_empty()
     });
