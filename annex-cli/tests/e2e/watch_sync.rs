@@ -108,6 +108,17 @@ fn two_assistants_exchange_files_and_content_both_ways() {
     }
 }
 
+/// Waits for the startup work of an assistant on one of a [`pair`] (its
+/// pull and push of every remote, then its content pass, which sends or
+/// gets `first`) to be over, and for the push that follows it: the
+/// promise of a merge within a second is for a daemon that is not busy.
+fn settled(a: &Path, b: &Path) {
+    wait_for(60, "the startup content pass", || {
+        has_content(a, "first") && has_content(b, "first")
+    });
+    std::thread::sleep(Duration::from_secs(4));
+}
+
 /// Pushes a new commit from a clone of `d` into `d`'s `synced/main`;
 /// returns the commit and when the push ended.
 fn push_into(d: &Path, work: &Path) -> (String, Instant) {
@@ -149,8 +160,9 @@ fn assistant_merges_a_push_into_it_within_a_second() {
 
     // Ours does the same, within a second of the push.
     let work = tempfile::tempdir().expect("tmp");
-    let (d, _) = pair(work.path());
+    let (d, peer) = pair(work.path());
     let daemon = assistant(&d);
+    settled(&d, &peer);
     let (commit, pushed) = push_into(&d, work.path());
     while !main_has(&d, &commit) {
         assert!(
@@ -357,4 +369,61 @@ fn stress_twenty_thousand_files_all_committed_once() {
         let ptr = support::git(&d, &["show", &format!("HEAD:{p}")]);
         assert!(ptr.contains(&format!("-s{}--", want.len())), "{p}: {ptr}");
     }
+}
+
+/// The path of the remote daemon: a fetch that updates `refs/remotes/*`
+/// (no push into us) is merged as it lands.
+#[test]
+fn assistant_merges_a_fetch_as_it_lands() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let (a, b) = pair(dir.path());
+    let daemon = assistant(&b);
+    settled(&a, &b);
+    std::fs::write(a.join("fetched"), "fetched in\n").expect("write");
+    support::annex(&a, &["add", "-q", "fetched"]);
+    support::git(&a, &["commit", "-q", "-m", "to fetch"]);
+    let commit = support::git(&a, &["rev-parse", "HEAD"]).trim().to_string();
+    support::git(&b, &["fetch", "-q", "a"]);
+    let fetched = Instant::now();
+    while !main_has(&b, &commit) {
+        assert!(
+            fetched.elapsed() < Duration::from_secs(1),
+            "the fetch was not merged within a second"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(b.join("fetched").symlink_metadata().is_ok());
+    stop(&b, daemon);
+}
+
+/// A push that failed is retried on its own (no new commit needed) once
+/// the remote takes it again.
+#[test]
+fn assistant_retries_a_failed_push() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let (a, b) = pair(dir.path());
+    // b refuses any update of synced/main while the ref's lock is there.
+    let lock = b.join(".git/refs/heads/synced/main.lock");
+    std::fs::create_dir_all(lock.parent().expect("parent")).expect("mkdir");
+    std::fs::write(&lock, "").expect("lock");
+    let daemon = assistant(&a);
+    std::fs::write(a.join("retried"), "pushed at last\n").expect("write");
+    wait_for(30, "the commit", || committed(&a, "retried"));
+    let has_it = || {
+        let mut cmd = Command::new("git");
+        support::hermetic(&mut cmd).current_dir(&b).args([
+            "ls-tree",
+            "--name-only",
+            "refs/heads/synced/main",
+            "retried",
+        ]);
+        cmd.output()
+            .is_ok_and(|o| o.status.success() && !o.stdout.is_empty())
+    };
+    // The push fails while the lock is there.
+    std::thread::sleep(Duration::from_secs(5));
+    assert!(!has_it(), "pushed through the lock");
+    std::fs::remove_file(&lock).expect("unlock");
+    wait_for(60, "the retried push", has_it);
+    stop(&a, daemon);
 }
