@@ -15,6 +15,19 @@
 //! some process still has open for writing ([`crate::openfiles`]) is held
 //! back until it is closed. The commit message is git-annex's,
 //! `git-annex in <description of this repository>`.
+//!
+//! `annex.delayadd` ([`Committer::with_delay_add`]): a file changed while
+//! the daemon runs is added only once that many seconds passed since its
+//! last change (files found by the startup scan are added at once, as the
+//! reference's).
+//!
+//! Stopping: a change with an empty path (no file has one) is the stop
+//! signal; everything pending is then handled at once (no delay, no wait
+//! for a burst to end) and committed, and [`Committer::run`] returns. Files
+//! still open for writing are left for the next start's scan rather than
+//! ingested half-written. Adds, stagings and commits are made under the
+//! daemon's repository lock ([`Committer::with_lock`]), shared with the
+//! merger, pusher and transferrer.
 
 use std::collections::{HashMap, HashSet};
 use std::io::Write;
@@ -23,6 +36,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::mpsc::{Receiver, TryRecvError};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::changes::Change;
@@ -84,6 +98,10 @@ pub struct Committer<A: Adder> {
     pending: Vec<Change>,
     /// Called after each commit made (the status file is written then).
     on_commit: Box<dyn FnMut()>,
+    /// The daemon's repository lock.
+    lock: Arc<Mutex<()>>,
+    /// `annex.delayadd`.
+    delay_add: Option<Duration>,
 }
 
 impl<A: Adder> Committer<A> {
@@ -95,7 +113,21 @@ impl<A: Adder> Committer<A> {
             adder,
             pending: Vec::new(),
             on_commit,
+            lock: Arc::new(Mutex::new(())),
+            delay_add: None,
         }
+    }
+
+    /// Adds and commits under `lock` (the daemon's repository lock).
+    pub fn with_lock(mut self, lock: Arc<Mutex<()>>) -> Self {
+        self.lock = lock;
+        self
+    }
+
+    /// `annex.delayadd`: live changes wait that long before they are added.
+    pub fn with_delay_add(mut self, delay: Option<Duration>) -> Self {
+        self.delay_add = delay.filter(|d| !d.is_zero());
+        self
     }
 
     /// Runs until the channel is closed and nothing is pending.
@@ -109,12 +141,14 @@ impl<A: Adder> Committer<A> {
                     return;
                 }
                 match rx.recv() {
+                    Ok(c) if c.path.is_empty() => open = false,
                     Ok(c) => self.pending.push(c),
                     Err(_) => return,
                 }
             }
-            loop {
+            while open {
                 match rx.try_recv() {
+                    Ok(c) if c.path.is_empty() => open = false,
                     Ok(c) => self.pending.push(c),
                     Err(TryRecvError::Empty) => break,
                     Err(TryRecvError::Disconnected) => {
@@ -123,10 +157,13 @@ impl<A: Adder> Committer<A> {
                     }
                 }
             }
+            if !open && self.pending.is_empty() {
+                return;
+            }
             if should_commit(Instant::now(), &self.pending) || !open {
                 let n = self.pending.len().min(MAX_COMMIT_SIZE);
                 let batch: Vec<Change> = self.pending.drain(..n).collect();
-                match self.handle(batch) {
+                match self.handle_when(batch, !open) {
                     Ok(postponed) => {
                         if !open && postponed.len() == n {
                             // Nothing more will come: stop retrying files
@@ -144,11 +181,33 @@ impl<A: Adder> Committer<A> {
     /// Adds, stages and commits one batch; returns the changes held back
     /// (files still open for writing).
     pub fn handle(&mut self, batch: Vec<Change>) -> Result<Vec<Change>, CommitError> {
+        self.handle_when(batch, false)
+    }
+
+    /// [`Self::handle`]; `stopping`: no change waits for `annex.delayadd`.
+    fn handle_when(
+        &mut self,
+        batch: Vec<Change>,
+        stopping: bool,
+    ) -> Result<Vec<Change>, CommitError> {
+        let lock = Arc::clone(&self.lock);
+        let _guard = lock.lock().unwrap_or_else(|e| e.into_inner());
+        let now = Instant::now();
         let mut seen = HashSet::new();
+        let mut postponed = Vec::new();
         let mut present: Vec<(Vec<u8>, Option<FileId>)> = Vec::new();
         let mut gone = Vec::new();
         for c in batch.into_iter().rev() {
             if !seen.insert(c.path.clone()) {
+                continue;
+            }
+            if let Some(d) = self.delay_add
+                && !stopping
+                && !c.scanned
+                && now.saturating_duration_since(c.time) < d
+            {
+                // Not yet: it comes back with its own time.
+                postponed.push(c);
                 continue;
             }
             let full = self.top.join(std::ffi::OsStr::from_bytes(&c.path));
@@ -161,7 +220,6 @@ impl<A: Adder> Committer<A> {
         }
         let ids: HashSet<FileId> = present.iter().filter_map(|(_, id)| *id).collect();
         let writing = open_for_write(&ids);
-        let mut postponed = Vec::new();
         let mut ready = Vec::new();
         for (path, id) in present {
             if id.is_some_and(|id| writing.contains(&id)) {

@@ -3,18 +3,25 @@
 //! arguments and `DAEMONIZED` set to its own path, in a new session, stdin
 //! from `/dev/null`, stdout and stderr to the rotated `daemon.log`), or in
 //! the foreground (the pid file locked, output to the log all the same);
-//! stopping; and [`run`], which wires the watcher, the startup scan and the
-//! committer together.
+//! stopping; and [`run`], which wires the watcher, the startup scan, the
+//! committer, the sanity checker and (for the assistant) the merger,
+//! pusher and transferrer together. `SIGTERM` (what `--stop` sends) and
+//! `SIGINT` are taken by one thread (`sigwait`), and end the daemon once
+//! the committer has committed what was pending.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::mpsc::channel;
+use std::sync::mpsc::{Receiver, Sender, channel};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use crate::changes::Change;
 use crate::committer::{Adder, Committer, scan};
+use crate::merger::MergerLinks;
 use crate::pidfile::{PidFileError, PidLock, check_daemon, lock_pid_file};
 use crate::status::DaemonStatus;
+use crate::syncer::Syncer;
 use crate::watcher::Watcher;
 
 /// The variable that marks the process started in the background.
@@ -32,6 +39,9 @@ pub enum DaemonError {
     /// The startup scan failed.
     #[error(transparent)]
     Scan(#[from] crate::committer::CommitError),
+    /// The merger could not start.
+    #[error(transparent)]
+    Merger(#[from] crate::merger::MergerError),
     /// An I/O error on a file.
     #[error("{op} {}: {source}", path.display())]
     Io {
@@ -150,52 +160,180 @@ pub fn enter_foreground(files: &DaemonFiles) -> Result<PidLock, DaemonError> {
 pub struct RunOptions {
     /// The top of the work tree.
     pub top: PathBuf,
+    /// The repository's git directory.
+    pub git_dir: PathBuf,
     /// The daemon's files.
     pub files: DaemonFiles,
     /// The commit message (`git-annex in <description>`).
     pub commit_message: String,
+    /// `annex.autocommit`: when false, the work tree is not watched and
+    /// nothing is added or committed (as the reference's paused watcher);
+    /// the assistant still merges, pushes and transfers.
+    pub autocommit: bool,
+    /// `annex.delayadd`.
+    pub delay_add: Option<Duration>,
+    /// `annex.startupscan` (default true): the startup scan runs.
+    pub startup_scan: bool,
+    /// `--startdelay`: waited before the startup scan and sanity check.
+    pub start_delay: Option<Duration>,
 }
 
-/// Runs the watch daemon until it is killed: watches the tree, scans for
-/// what changed while no daemon ran, and commits as changes come.
-pub fn run<A: Adder>(opts: &RunOptions, adder: A) -> Result<(), DaemonError> {
-    let status_path = opts.files.status.clone();
-    let write_status = move |s: &DaemonStatus| {
-        if let Err(e) = s.write(&status_path) {
-            eprintln!("cannot write {}: {e}", status_path.display());
+/// The status file, shared by the threads that update it.
+#[derive(Clone)]
+struct Status {
+    path: PathBuf,
+    now: Arc<Mutex<DaemonStatus>>,
+}
+
+impl Status {
+    fn update(&self, f: impl FnOnce(&mut DaemonStatus)) {
+        let mut s = self.now.lock().unwrap_or_else(|e| e.into_inner());
+        f(&mut s);
+        if let Err(e) = s.write(&self.path) {
+            eprintln!("cannot write {}: {e}", self.path.display());
         }
+    }
+}
+
+/// Blocks `SIGTERM` and `SIGINT` in this thread (and so in the threads it
+/// starts after) and starts a thread that waits for them with `sigwait`;
+/// the receiver gets the signal when either comes.
+fn stop_signals() -> Result<Receiver<nix::sys::signal::Signal>, DaemonError> {
+    use nix::sys::signal::{SigSet, Signal};
+    let mut set = SigSet::empty();
+    set.add(Signal::SIGTERM);
+    set.add(Signal::SIGINT);
+    set.thread_block().map_err(|e| DaemonError::Io {
+        op: "block the stop signals for",
+        path: PathBuf::from("the daemon"),
+        source: e.into(),
+    })?;
+    let (tx, rx) = channel();
+    std::thread::Builder::new()
+        .name("signals".into())
+        .spawn(move || {
+            if let Ok(sig) = set.wait() {
+                let _ = tx.send(sig);
+            }
+        })
+        .map_err(|source| DaemonError::Io {
+            op: "start the signal thread for",
+            path: PathBuf::from("the daemon"),
+            source,
+        })?;
+    Ok(rx)
+}
+
+fn spawn_named(
+    name: &str,
+    top: &Path,
+    f: impl FnOnce() + Send + 'static,
+) -> Result<(), DaemonError> {
+    std::thread::Builder::new()
+        .name(name.into())
+        .spawn(f)
+        .map(|_| ())
+        .map_err(|source| DaemonError::Io {
+            op: "start a thread for",
+            path: top.to_path_buf(),
+            source,
+        })
+}
+
+/// Runs the daemon until `SIGTERM` or `SIGINT`: watches the tree, scans
+/// for what changed while no daemon ran, and commits as changes come
+/// (unless `annex.autocommit` is false); with a [`Syncer`] (the
+/// assistant), merges what is pushed or fetched into the repository,
+/// pushes commits, transfers content. On the stop signal what is pending
+/// is committed, then it returns.
+pub fn run<A: Adder, S: Syncer + Clone>(
+    opts: &RunOptions,
+    adder: A,
+    syncer: Option<S>,
+) -> Result<(), DaemonError> {
+    let stop_rx = stop_signals()?;
+    let status = Status {
+        path: opts.files.status.clone(),
+        now: Arc::new(Mutex::new(DaemonStatus::default())),
     };
-    write_status(&DaemonStatus::default());
+    status.update(|_| {});
+    let lock = Arc::new(Mutex::new(()));
     let (tx, rx) = channel::<Change>();
+    // The assistant's threads, each with its channel in.
+    let mut kicks: Option<(Sender<()>, Sender<()>)> = None;
+    if let Some(syncer) = syncer {
+        let (push_tx, push_rx) = channel::<()>();
+        let (xfer_tx, xfer_rx) = channel::<()>();
+        let (s, l) = (syncer.clone(), Arc::clone(&lock));
+        spawn_named("pusher", &opts.top, move || {
+            crate::pusher::run(s, push_rx, l)
+        })?;
+        let (s, l, p) = (syncer.clone(), Arc::clone(&lock), push_tx.clone());
+        spawn_named("transferrer", &opts.top, move || {
+            crate::transferrer::run(s, xfer_rx, p, l)
+        })?;
+        crate::merger::start(
+            &opts.git_dir,
+            syncer,
+            MergerLinks {
+                lock: Arc::clone(&lock),
+                pusher: push_tx.clone(),
+                transferrer: xfer_tx.clone(),
+            },
+        )?;
+        // Content to move since the last run.
+        let _ = xfer_tx.send(());
+        kicks = Some((push_tx, xfer_tx));
+    }
+    // The startup delay, cut short by a stop.
+    if let Some(d) = opts.start_delay
+        && stop_rx.recv_timeout(d).is_ok()
+    {
+        return Ok(());
+    }
+    // The sanity checker: stale transfers at once and hourly, unstaged
+    // files daily.
+    {
+        let git_dir = opts.git_dir.clone();
+        let top = opts.top.clone();
+        let l = Arc::clone(&lock);
+        let st = status.clone();
+        let ctx = opts.autocommit.then(|| tx.clone());
+        spawn_named("sanitychecker", &opts.top, move || {
+            sanity_loop(&git_dir, &top, &l, &st, ctx)
+        })?;
+    }
+    if !opts.autocommit {
+        drop(tx);
+        status.update(|s| s.scan_complete = true);
+        let sig = stop_rx.recv().ok();
+        // No merge or push is cut short by the exit.
+        let _g = lock.lock().unwrap_or_else(|e| e.into_inner());
+        end_by(sig);
+        return Ok(());
+    }
     // The watcher: its watches are in place before the scan starts, so
     // nothing changed between the two is missed.
     let (ready_tx, ready_rx) = channel();
     let top = opts.top.clone();
     let wtx = tx.clone();
-    std::thread::Builder::new()
-        .name("watcher".into())
-        .spawn(move || {
-            let warn = Box::new(|m: &str| eprintln!("{m}"));
-            match Watcher::start(&top, warn) {
-                Ok((mut w, events)) => {
-                    let _ = ready_tx.send(Ok(()));
-                    for ev in events {
-                        match ev {
-                            Ok(ev) => w.handle(ev, &wtx),
-                            Err(e) => eprintln!("watch error: {e}"),
-                        }
+    spawn_named("watcher", &opts.top, move || {
+        let warn = Box::new(|m: &str| eprintln!("{m}"));
+        match Watcher::start(&top, warn) {
+            Ok((mut w, events)) => {
+                let _ = ready_tx.send(Ok(()));
+                for ev in events {
+                    match ev {
+                        Ok(ev) => w.handle(ev, &wtx),
+                        Err(e) => eprintln!("watch error: {e}"),
                     }
                 }
-                Err(e) => {
-                    let _ = ready_tx.send(Err(e));
-                }
             }
-        })
-        .map_err(|source| DaemonError::Io {
-            op: "start the watcher thread for",
-            path: opts.top.clone(),
-            source,
-        })?;
+            Err(e) => {
+                let _ = ready_tx.send(Err(e));
+            }
+        }
+    })?;
     match ready_rx.recv() {
         Ok(Ok(())) => {}
         Ok(Err(e)) => return Err(e.into()),
@@ -207,22 +345,97 @@ pub fn run<A: Adder>(opts: &RunOptions, adder: A) -> Result<(), DaemonError> {
             });
         }
     }
-    for c in scan(&opts.top)? {
-        let _ = tx.send(c);
+    if opts.startup_scan {
+        for c in scan(&opts.top)? {
+            let _ = tx.send(c);
+        }
     }
-    let done = DaemonStatus {
-        scan_complete: true,
-        ..Default::default()
-    };
-    write_status(&done);
+    status.update(|s| s.scan_complete = true);
+    // The stop signal reaches the committer as an empty path.
+    let stx = tx.clone();
+    let (sig_tx, sig_rx) = channel();
+    spawn_named("stopper", &opts.top, move || {
+        if let Ok(sig) = stop_rx.recv() {
+            let _ = sig_tx.send(sig);
+            let _ = stx.send(Change {
+                path: Vec::new(),
+                time: std::time::Instant::now(),
+                scanned: false,
+            });
+        }
+    })?;
     drop(tx);
-    let on_commit = Box::new(move || write_status(&done));
+    let st = status.clone();
+    let on_commit = Box::new(move || {
+        st.update(|_| {});
+        if let Some((push, xfer)) = &kicks {
+            let _ = push.send(());
+            let _ = xfer.send(());
+        }
+    });
     Committer::new(
         opts.top.clone(),
         opts.commit_message.clone(),
         adder,
         on_commit,
     )
+    .with_lock(Arc::clone(&lock))
+    .with_delay_add(opts.delay_add)
     .run(rx);
+    // No merge, push or transfer is cut short by the exit.
+    let _g = lock.lock().unwrap_or_else(|e| e.into_inner());
+    end_by(sig_rx.try_recv().ok());
     Ok(())
+}
+
+/// Once the work is saved: ends the process by the signal that stopped
+/// it (its default action, as if it had not been caught), so whoever
+/// waits on the daemon sees it ended by that signal.
+fn end_by(sig: Option<nix::sys::signal::Signal>) {
+    use nix::sys::signal::{SigSet, raise};
+    if let Some(sig) = sig {
+        let mut set = SigSet::empty();
+        set.add(sig);
+        if set.thread_unblock().is_ok() {
+            let _ = raise(sig);
+        }
+    }
+}
+
+/// The sanity checker's loop (see [`crate::sanity`]).
+fn sanity_loop(
+    git_dir: &Path,
+    top: &Path,
+    lock: &Mutex<()>,
+    status: &Status,
+    committer: Option<Sender<Change>>,
+) {
+    let mut last_daily = std::time::Instant::now();
+    loop {
+        {
+            let _g = lock.lock().unwrap_or_else(|e| e.into_inner());
+            for f in crate::sanity::remove_stale_transfers(git_dir) {
+                eprintln!("removed stale transfer information {}", f.display());
+            }
+        }
+        std::thread::sleep(crate::sanity::HOURLY);
+        if last_daily.elapsed() >= crate::sanity::DAILY {
+            last_daily = std::time::Instant::now();
+            status.update(|s| s.sanity_check_running = true);
+            if let Some(tx) = &committer {
+                match scan(top) {
+                    Ok(changes) => {
+                        for c in changes {
+                            let _ = tx.send(c);
+                        }
+                    }
+                    Err(e) => eprintln!("sanity check: {e}"),
+                }
+            }
+            status.update(|s| {
+                s.sanity_check_running = false;
+                s.last_sanity_check = Some(std::time::SystemTime::now());
+            });
+        }
+    }
 }

@@ -14,13 +14,26 @@
 //!   through an [`committer::Adder`] (the CLI gives it `add`), stages
 //!   removals and commits; files still open for writing wait
 //!   ([`openfiles`], in place of `lsof`);
-//! - [`status`]: `daemon.status`; [`logfile`]: the log's rotation.
+//! - [`status`]: `daemon.status`; [`logfile`]: the log's rotation;
+//! - the assistant's: [`merger`] (refs pushed or fetched into the
+//!   repository, merged as they land), [`pusher`] (commits pushed, failed
+//!   pushes retried with backoff), [`transferrer`] (content moved as
+//!   preferred content says), all through a [`syncer::Syncer`] the CLI
+//!   gives over `sync`'s own steps;
+//! - [`sanity`]: the periodic checks; [`autostart`]: the list of
+//!   repositories `assistant --autostart` starts in.
 
+pub mod autostart;
 pub mod changes;
 pub mod committer;
 pub mod daemon;
 pub mod logfile;
+pub mod merger;
 pub mod openfiles;
 pub mod pidfile;
+pub mod pusher;
+pub mod sanity;
 pub mod status;
+pub mod syncer;
+pub mod transferrer;
 pub mod watcher;

@@ -108,7 +108,7 @@ pub enum Command {
     /// Watch for changes and autocommit (a daemon).
     Watch(watch::Args),
     /// Automatically sync changes (a daemon).
-    Assistant(watch::Args),
+    Assistant(watch::AssistantArgs),
     /// Change a special remote's configuration.
     Configremote(special_remotes::Args),
     /// Enable a special remote set up in another repository.

@@ -63,6 +63,7 @@ mod unannex;
 mod undo;
 mod urls;
 mod watch;
+mod watch_sync;
 mod web;
 
 use std::path::Path;

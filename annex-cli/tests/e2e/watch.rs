@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use crate::support;
 
 /// Polls `check` every 100 ms for up to `secs` seconds.
-fn wait_for(secs: u64, what: &str, mut check: impl FnMut() -> bool) {
+pub(crate) fn wait_for(secs: u64, what: &str, mut check: impl FnMut() -> bool) {
     let end = Instant::now() + Duration::from_secs(secs);
     while Instant::now() < end {
         if check() {
@@ -22,7 +22,7 @@ fn wait_for(secs: u64, what: &str, mut check: impl FnMut() -> bool) {
     panic!("timed out waiting for {what}");
 }
 
-fn repo() -> tempfile::TempDir {
+pub(crate) fn repo() -> tempfile::TempDir {
     let d = support::new_git_repo();
     let out = crate::ours(d.path(), &["init", "watched"]);
     assert!(out.status.success(), "init: {out:?}");
@@ -30,7 +30,7 @@ fn repo() -> tempfile::TempDir {
 }
 
 /// The daemon's pid, from its pid file.
-fn daemon_pid(d: &Path) -> Option<i32> {
+pub(crate) fn daemon_pid(d: &Path) -> Option<i32> {
     std::fs::read_to_string(d.join(".git/annex/daemon.pid"))
         .ok()?
         .trim()
@@ -38,7 +38,7 @@ fn daemon_pid(d: &Path) -> Option<i32> {
         .ok()
 }
 
-fn alive(pid: i32) -> bool {
+pub(crate) fn alive(pid: i32) -> bool {
     // A zombie is gone for our purposes, once no thread of it holds a
     // lock any more (a thread group's leader is a zombie while its other
     // threads still exit).
@@ -58,7 +58,7 @@ fn alive(pid: i32) -> bool {
 
 /// A daemon a test started: stopped with `SIGTERM` when the test ends
 /// early (a failed assertion), so no daemon outlives its test.
-struct Daemon(i32);
+pub(crate) struct Daemon(pub(crate) i32);
 
 impl Drop for Daemon {
     fn drop(&mut self) {
@@ -70,12 +70,12 @@ impl Drop for Daemon {
 
 /// Starts our daemon and waits until its pid file names a live process
 /// and its startup scan is complete.
-fn start(d: &Path) -> Daemon {
+pub(crate) fn start(d: &Path) -> Daemon {
     start_in(d, d)
 }
 
 /// [`start`], run in `cwd` (the top of `d` or a directory of it).
-fn start_in(d: &Path, cwd: &Path) -> Daemon {
+pub(crate) fn start_in(d: &Path, cwd: &Path) -> Daemon {
     let out = crate::ours(cwd, &["watch"]);
     assert!(out.status.success(), "watch: {out:?}");
     wait_for(20, "the daemon's startup", || {
@@ -86,7 +86,7 @@ fn start_in(d: &Path, cwd: &Path) -> Daemon {
     Daemon(daemon_pid(d).expect("pid"))
 }
 
-fn stop(d: &Path, daemon: Daemon) {
+pub(crate) fn stop(d: &Path, daemon: Daemon) {
     let pid = daemon.0;
     let out = crate::ours(d, &["watch", "--stop"]);
     assert!(out.status.success(), "watch --stop: {out:?}");
@@ -103,7 +103,7 @@ fn daemon_commits(d: &Path) -> Vec<String> {
 }
 
 /// Whether HEAD (once there is one) has `path`.
-fn committed(d: &Path, path: &str) -> bool {
+pub(crate) fn committed(d: &Path, path: &str) -> bool {
     let mut cmd = Command::new("git");
     support::hermetic(&mut cmd).current_dir(d).args([
         "ls-tree",
@@ -117,7 +117,7 @@ fn committed(d: &Path, path: &str) -> bool {
         .is_ok_and(|o| o.status.success() && !o.stdout.is_empty())
 }
 
-fn fsck_clean(d: &Path) {
+pub(crate) fn fsck_clean(d: &Path) {
     let out = support::annex_output(d, &["fsck", "--quiet"], None);
     assert!(out.status.success(), "reference fsck: {out:?}");
 }
