@@ -817,3 +817,48 @@ fn drop_from_a_remote_honours_the_copies_attributes_as_the_reference_does() {
         false,
     );
 }
+
+/// Regression: `copy --to` a non-bare repository on this machine left its
+/// unlocked file a pointer; the reference's receiving side fills such
+/// files in. Now both (ours sending, the reference sending) leave the
+/// remote's unlocked file with its content and its `git status` clean.
+#[test]
+fn copy_to_a_local_remote_fills_in_its_unlocked_files_as_the_reference() {
+    let run = |ours: bool| {
+        let dir = tempfile::tempdir().expect("tmp");
+        let r = dir.path().join("r");
+        std::fs::create_dir(&r).expect("mkdir");
+        support::git(&r, &["init", "-q", "-b", "main"]);
+        support::annex(&r, &["init", "-q", "r"]);
+        std::fs::write(r.join("u"), "unlocked content\n").expect("write");
+        support::annex(&r, &["add", "-q", "u"]);
+        support::annex(&r, &["unlock", "-q", "u"]);
+        support::git(&r, &["commit", "-q", "-m", "u"]);
+        support::git(dir.path(), &["clone", "-q", &r.to_string_lossy(), "c"]);
+        let c = dir.path().join("c");
+        support::annex(&c, &["init", "-q", "c"]);
+        support::annex(&c, &["get", "-q", "u"]);
+        support::annex(&r, &["drop", "-q", "--force", "u"]);
+        assert_ne!(
+            std::fs::read_to_string(r.join("u")).expect("read"),
+            "unlocked content\n"
+        );
+        let out = if ours {
+            crate::ours(&c, &["copy", "--to", "origin", "u"])
+        } else {
+            support::annex_output(&c, &["copy", "--to", "origin", "u"], None)
+        };
+        assert!(out.status.success(), "{out:?}");
+        (
+            std::fs::read_to_string(r.join("u")).expect("read"),
+            support::git(&r, &["status", "--porcelain"]),
+            dir,
+        )
+    };
+    let (t_content, t_status, _t) = run(false);
+    let (o_content, o_status, _o) = run(true);
+    assert_eq!(t_content, "unlocked content\n", "the reference fills it in");
+    assert_eq!(o_content, t_content);
+    assert_eq!(o_status, t_status);
+    assert_eq!(o_status, "");
+}
