@@ -1,0 +1,20 @@
+//! git-annex's `sim`: a network of repositories simulated from a sim file,
+//! stepped with the preferred-content, numcopies and balancing code the real
+//! commands use, and a convergence checker on top.
+//!
+//! - [`file`]: the sim file language (parse, print back as the log).
+//! - [`rng`]: the reference's random numbers, so seeded sims choose alike.
+//! - [`sim`]: the simulated state, its commands and steps.
+//! - [`check`]: runs a sim until nothing changes or a state repeats, and
+//!   reports what went wrong.
+//! - [`persist`]: the state kept between `git annex sim` commands.
+
+/// The convergence checker.
+pub mod check;
+pub mod file;
+/// The saved state.
+pub mod persist;
+pub mod rng;
+pub mod sim;
+
+pub use sim::{Detached, Host, Sim, SimError};
