@@ -7,11 +7,13 @@
 //! - [`sim`]: the simulated state, its commands and steps.
 //! - [`check`]: runs a sim until nothing changes or a state repeats, and
 //!   reports what went wrong.
+//! - [`materialize`]: a simulated repository as a real one, for `visit`.
 //! - [`persist`]: the state kept between `git annex sim` commands.
 
 /// The convergence checker.
 pub mod check;
 pub mod file;
+pub mod materialize;
 /// The saved state.
 pub mod persist;
 pub mod rng;
