@@ -8,7 +8,10 @@
 //! symbolic link, staged. Any `git-annex` (this one or the reference) can
 //! then examine it: `whereis`, `maxsize`, `info`, ...
 //!
-//! The repository is made anew at each visit from the sim's state.
+//! The repository is made anew at a visit when the sim's state changed
+//! since the last one. Its `git-annex` branch is left in the journal, as
+//! the reference's is: the first `git-annex` command run in it records it
+//! (`(recording state in git...)`).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -66,6 +69,15 @@ fn annex_err(e: impl std::fmt::Display) -> MaterializeError {
 
 /// Makes `dir` the repository `viewer` of the sim.
 pub fn materialize(sim: &Sim, viewer: &Uuid, dir: &Path) -> Result<(), MaterializeError> {
+    let stamp = {
+        let mut s = sim.clone();
+        s.history.clear();
+        crate::persist::to_text(&s)
+    };
+    let stamp_file = dir.join(".git/annex/sim-state");
+    if std::fs::read_to_string(&stamp_file).is_ok_and(|s| s == stamp) {
+        return Ok(());
+    }
     if dir.exists() {
         std::fs::remove_dir_all(dir).map_err(io(dir))?;
     }
@@ -115,7 +127,6 @@ pub fn materialize(sim: &Sim, viewer: &Uuid, dir: &Path) -> Result<(), Materiali
             }
         }
     }
-    state.commit().map_err(annex_err)?;
     // The files, as annexed symbolic links.
     let mut paths: Vec<&str> = Vec::new();
     for (f, k) in &sim.files {
@@ -133,5 +144,6 @@ pub fn materialize(sim: &Sim, viewer: &Uuid, dir: &Path) -> Result<(), Materiali
         args.extend(chunk.iter().copied());
         git(dir, &args)?;
     }
+    std::fs::write(&stamp_file, stamp).map_err(io(&stamp_file))?;
     Ok(())
 }
