@@ -131,17 +131,33 @@ impl Report {
                     None => format!("{r} (no preferred content)"),
                 })
                 .collect();
-            out.push(format!("oscillating: {} between {}", o.file, repos.join(", ")));
+            out.push(format!(
+                "oscillating: {} between {}",
+                o.file,
+                repos.join(", ")
+            ));
         }
         for p in &self.problems {
             out.push(match p {
-                Problem::BelowNumCopies { file, copies, numcopies } => {
+                Problem::BelowNumCopies {
+                    file,
+                    copies,
+                    numcopies,
+                } => {
                     format!("below numcopies: {file} has {copies} copies, numcopies is {numcopies}")
                 }
-                Problem::BelowMinCopies { file, copies, mincopies } => {
+                Problem::BelowMinCopies {
+                    file,
+                    copies,
+                    mincopies,
+                } => {
                     format!("below mincopies: {file} has {copies} copies, mincopies is {mincopies}")
                 }
-                Problem::OverMaxSize { repo, size, maxsize } => format!(
+                Problem::OverMaxSize {
+                    repo,
+                    size,
+                    maxsize,
+                } => format!(
                     "over maxsize: {repo} holds {} of {}",
                     file::show_size(*size),
                     file::show_size(*maxsize)
@@ -228,7 +244,9 @@ impl Tracker {
         let same = |q: &Problem| match (q, &p) {
             (Problem::BelowNumCopies { file: a, .. }, Problem::BelowNumCopies { file: b, .. })
             | (Problem::BelowMinCopies { file: a, .. }, Problem::BelowMinCopies { file: b, .. })
-            | (Problem::OverMaxSize { repo: a, .. }, Problem::OverMaxSize { repo: b, .. }) => a == b,
+            | (Problem::OverMaxSize { repo: a, .. }, Problem::OverMaxSize { repo: b, .. }) => {
+                a == b
+            }
             _ => false,
         };
         if !self.problems.iter().any(same) {
@@ -279,6 +297,8 @@ pub fn check_commands(
     // The checker's own steps: one at a time, the placement remembered.
     let mut seen: HashMap<BTreeMap<String, BTreeSet<Uuid>>, u64> = HashMap::new();
     let mut trail: Vec<BTreeMap<String, BTreeSet<Uuid>>> = Vec::new();
+    // What each step did (the transfers and drops it logged).
+    let mut acts: Vec<Vec<Command>> = Vec::new();
     let mut quiet = Detached::default();
     let start = placement(sim);
     seen.insert(start.clone(), 0);
@@ -289,7 +309,10 @@ pub fn check_commands(
             break Verdict::Unfinished { steps };
         }
         sim.clock += 1;
-        match sim.step(false, 0, &mut quiet) {
+        let logged = sim.history.len();
+        let outcome = sim.step(false, 0, &mut quiet);
+        acts.push(sim.history.get(logged..).unwrap_or_default().to_vec());
+        match outcome {
             StepOutcome::Stable(_) => break Verdict::Converged { steps },
             StepOutcome::Unstable => {}
         }
@@ -307,8 +330,10 @@ pub fn check_commands(
     };
     let oscillations = match &verdict {
         Verdict::Cycle { period, .. } => {
-            let from = trail.len().saturating_sub(usize::try_from(*period).unwrap_or(0));
-            oscillations(sim, &trail[from..])
+            let p = usize::try_from(*period).unwrap_or(0);
+            let from = trail.len().saturating_sub(p);
+            let acted = &acts[acts.len().saturating_sub(p)..];
+            oscillations(sim, &trail[from..], acted)
         }
         _ => Vec::new(),
     };
@@ -322,8 +347,14 @@ pub fn check_commands(
 }
 
 /// Files that repositories both got and lost over the placements of a
-/// cycle, with those repositories' expressions.
-fn oscillations(sim: &Sim, cycle: &[BTreeMap<String, BTreeSet<Uuid>>]) -> Vec<Oscillation> {
+/// cycle, or that the cycle's steps kept transferring or dropping (a step
+/// that changes no placement, done again and again), with those
+/// repositories' expressions.
+fn oscillations(
+    sim: &Sim,
+    cycle: &[BTreeMap<String, BTreeSet<Uuid>>],
+    acted: &[Vec<Command>],
+) -> Vec<Oscillation> {
     let mut out = Vec::new();
     for f in sim.files.keys() {
         let mut gained: BTreeSet<Uuid> = BTreeSet::new();
@@ -341,8 +372,17 @@ fn oscillations(sim: &Sim, cycle: &[BTreeMap<String, BTreeSet<Uuid>>]) -> Vec<Os
             gained.extend(b.difference(a).cloned());
             lost.extend(a.difference(b).cloned());
         }
-        let both: Vec<(String, Option<String>)> = gained
-            .intersection(&lost)
+        let mut both: BTreeSet<Uuid> = gained.intersection(&lost).cloned().collect();
+        for c in acted.iter().flatten() {
+            if let Command::Present(r, file) | Command::NotPresent(r, file) = c
+                && file == f
+                && let Some(u) = sim.uuid_of(r)
+            {
+                both.insert(u.clone());
+            }
+        }
+        let both: Vec<(String, Option<String>)> = both
+            .iter()
             .map(|u| {
                 (
                     sim.name_of(u).unwrap_or(u.as_str()).to_string(),
@@ -372,8 +412,45 @@ mod tests {
             10_000,
         )
         .expect("runs");
-        assert!(matches!(r.verdict, Verdict::Converged { .. }), "{:?}", r.lines());
+        assert!(
+            matches!(r.verdict, Verdict::Converged { .. }),
+            "{:?}",
+            r.lines()
+        );
         assert!(r.is_ok(), "{:?}", r.lines());
+    }
+
+    /// A network found by the checker not to converge: `not copies=2`
+    /// wants a file while it has fewer than two copies, a balanced repository
+    /// takes it, and the first drops it again (`rebalance on`); the file
+    /// and the repositories acting on it are named with their expressions.
+    #[test]
+    fn not_copies_with_rebalancing_oscillates() {
+        let r = check(
+            "seed 880594\ninit r0\ninit r1\ninit r2\ninit r3\ninit r4\n\
+             connect r0 <-> r1\nconnect r0 <-> r2\nconnect r0 <-> r3\nconnect r0 <-> r4\n\
+             connect r1 <-> r2\nconnect r2 <-> r4\n\
+             group r0 g\nwanted r0 not inallgroup=g\ngroup r1 g\nwanted r1 not copies=2\n\
+             group r2 g\nwanted r2 balanced=g:2\ngroup r3 g\nwanted r3 approxlackingcopies=1\n\
+             maxsize r3 12mb\ngroup r4 g\nwanted r4 approxlackingcopies=1\nnumcopies 1\n\
+             rebalance on\naddmulti 2 .f 500kb 5mb r2\n",
+            3000,
+        )
+        .expect("runs");
+        assert!(
+            matches!(r.verdict, Verdict::Cycle { .. }),
+            "{:?}",
+            r.lines()
+        );
+        assert!(!r.is_ok());
+        assert!(
+            r.lines()
+                .iter()
+                .any(|l| l.starts_with("oscillating: 1.f between ")
+                    && l.contains("r1 (wanted: not copies=2)")),
+            "{:?}",
+            r.lines()
+        );
     }
 
     /// Sending concurrently with no communication fills a sizebalanced
@@ -392,7 +469,9 @@ mod tests {
         src.push_str("action foo sendwanted bar while action foo sendwanted baz while action fii sendwanted bar while action fii sendwanted baz\n");
         let r = check(&src, 1000).expect("runs");
         assert!(
-            r.problems.iter().any(|p| matches!(p, Problem::OverMaxSize { .. })),
+            r.problems
+                .iter()
+                .any(|p| matches!(p, Problem::OverMaxSize { .. })),
             "{:?}",
             r.lines()
         );

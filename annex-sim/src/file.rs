@@ -411,8 +411,8 @@ fn parse_action(ws: &[String]) -> Result<Action, ParseError> {
 
 fn parse_connections(ws: &[String]) -> Result<Connections, ParseError> {
     let bad = |rest: &[String]| -> Result<Connections, ParseError> {
-        let near: Vec<String> = rest.iter().rev().cloned().collect();
-        let near = near.join(" ");
+        // The words as the reference shows them: from the right.
+        let near = rest.join(" ");
         err(&near, format!("Bad connect syntax near \"{near}\""))
     };
     // Read from the right, as the reference does.
@@ -449,11 +449,7 @@ fn parse_connections(ws: &[String]) -> Result<Connections, ParseError> {
 pub fn show_size(n: u64) -> String {
     let units = &annex_core::units::STORAGE_UNITS;
     let n = u128::from(n);
-    let unit = units
-        .iter()
-        .find(|u| n >= u.size)
-        .or(units.last())
-        .copied();
+    let unit = units.iter().find(|u| n >= u.size).or(units.last()).copied();
     let (size, abbrev) = unit.map_or((1, "B"), |u| (u.size, u.abbrev));
     let v = n as f64 / size as f64;
     let mut s = format!("{v}");
@@ -616,17 +612,23 @@ visit foo git-annex whereis
         let e = parse("init a\n\nadd f 3parsecs a\n").unwrap_err();
         assert_eq!(e.line, Some(3));
         assert_eq!(e.word, "3parsecs");
-        assert_eq!(e.to_string(), "line 3, at \"3parsecs\": Unable to parse file size \"3parsecs\"");
+        assert_eq!(
+            e.to_string(),
+            "line 3, at \"3parsecs\": Unable to parse file size \"3parsecs\""
+        );
         let e = p("trustlevel a sorta").unwrap_err();
         assert_eq!(e.message, "Unknown trust level \"sorta\".");
         let e = p("connect a => b").unwrap_err();
-        assert_eq!(e.message, "Bad connect syntax near \"a => b\"");
+        assert_eq!(e.message, "Bad connect syntax near \"b => a\"");
         let e = p("connect a -> b c").unwrap_err();
-        assert_eq!(e.message, "Bad connect syntax near \"a -> b c\"");
+        assert_eq!(e.message, "Bad connect syntax near \"c b -> a\"");
         let e = p("frobnicate x").unwrap_err();
         assert_eq!(e.message, "Unable to parse sim command: \"frobnicate x\"");
         let e = p("action a getwanted b whilst action b getwanted a").unwrap_err();
-        assert_eq!(e.message, "Unable to parse sim command: \"whilst action b getwanted a\"");
+        assert_eq!(
+            e.message,
+            "Unable to parse sim command: \"whilst action b getwanted a\""
+        );
         let e = p("rebalance maybe").unwrap_err();
         assert_eq!(e.message, "Unable to parse rebalance value \"maybe\"");
         let e = p("init").unwrap_err();

@@ -102,10 +102,14 @@ pub fn materialize(sim: &Sim, viewer: &Uuid, dir: &Path) -> Result<(), Materiali
     state.set_numcopies(sim.numcopies).map_err(annex_err)?;
     state.set_mincopies(sim.mincopies).map_err(annex_err)?;
     for (u, e) in &sim.wanted {
-        state.set_preferred_content(u, e.as_bytes()).map_err(annex_err)?;
+        state
+            .set_preferred_content(u, e.as_bytes())
+            .map_err(annex_err)?;
     }
     for (u, e) in &sim.required {
-        state.set_required_content(u, e.as_bytes()).map_err(annex_err)?;
+        state
+            .set_required_content(u, e.as_bytes())
+            .map_err(annex_err)?;
     }
     for (g, e) in &sim.group_wanted {
         state

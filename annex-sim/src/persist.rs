@@ -69,7 +69,12 @@ pub fn to_text(sim: &Sim) -> String {
         o.push(format!("repo {} {}", h(name), h(u.as_str())));
     }
     for (u, st) in &sim.repo_state {
-        o.push(format!("state {} {} {}", h(u.as_str()), h(&st.name), u8::from(st.special)));
+        o.push(format!(
+            "state {} {} {}",
+            h(u.as_str()),
+            h(&st.name),
+            u8::from(st.special)
+        ));
         for (k, m) in &st.locations {
             for (lu, l) in m {
                 o.push(format!(
@@ -180,7 +185,10 @@ fn from_text_inner(text: &str) -> Option<Sim> {
                 sim.connections.entry(uuid(u)?).or_default();
             }
             ["conn", u, r] => {
-                sim.connections.entry(uuid(u)?).or_default().insert(unhex_str(r)?);
+                sim.connections
+                    .entry(uuid(u)?)
+                    .or_default()
+                    .insert(unhex_str(r)?);
             }
             ["cluster", n, u] => {
                 sim.cluster_nodes.insert(unhex_str(n)?, uuid(u)?);
@@ -195,10 +203,14 @@ fn from_text_inner(text: &str) -> Option<Sim> {
                 sim.groups.entry(uuid(u)?).or_default();
             }
             ["group", u, g] => {
-                sim.groups.entry(uuid(u)?).or_default().insert(unhex_str(g)?);
+                sim.groups
+                    .entry(uuid(u)?)
+                    .or_default()
+                    .insert(unhex_str(g)?);
             }
             ["meta", k, m] => {
-                sim.metadata.insert(key(k)?, MetaData::parse_value(&unhex(m)?)?);
+                sim.metadata
+                    .insert(key(k)?, MetaData::parse_value(&unhex(m)?)?);
             }
             ["wanted", u, e] => {
                 sim.wanted.insert(uuid(u)?, unhex_str(e)?);

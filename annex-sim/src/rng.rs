@@ -25,7 +25,11 @@ fn mix64_variant13(z: u64) -> u64 {
 fn mix_gamma(z: u64) -> u64 {
     let z = mix64_variant13(z) | 1;
     let n = (z ^ (z >> 1)).count_ones();
-    if n >= 24 { z } else { z ^ 0xaaaa_aaaa_aaaa_aaaa }
+    if n >= 24 {
+        z
+    } else {
+        z ^ 0xaaaa_aaaa_aaaa_aaaa
+    }
 }
 
 /// A SplitMix64 generator.

@@ -320,7 +320,10 @@ const NAMESPACE_URL: [u8; 16] = [
 
 /// The UUID of a simulated repository named `name`, from random bytes.
 pub fn sim_uuid(name: &str, random: &[u8]) -> Uuid {
-    let ns = uuid_v5(&NAMESPACE_URL, b"http://git-annex.branchable.com/git-annex-sim/");
+    let ns = uuid_v5(
+        &NAMESPACE_URL,
+        b"http://git-annex.branchable.com/git-annex-sim/",
+    );
     let mut n = name.as_bytes().to_vec();
     n.extend_from_slice(random);
     let text = uuid_text(&uuid_v5(&ns, &n));
@@ -349,7 +352,9 @@ impl Sim {
 
     /// The UUID of a repository or cluster node by name.
     pub fn uuid_of(&self, name: &str) -> Option<&Uuid> {
-        self.repos.get(name).or_else(|| self.cluster_nodes.get(name))
+        self.repos
+            .get(name)
+            .or_else(|| self.cluster_nodes.get(name))
     }
 
     /// The name of a repository.
@@ -528,9 +533,7 @@ impl Sim {
 
     fn apply_inner(&mut self, cmd: Command, host: &mut dyn Host) -> Result<(), SimError> {
         match cmd {
-            Command::Init(name) | Command::InitRemote(name)
-                if self.check_new(&name).is_err() =>
-            {
+            Command::Init(name) | Command::InitRemote(name) if self.check_new(&name).is_err() => {
                 self.check_new(&name)
             }
             Command::Init(name) => {
@@ -552,7 +555,11 @@ impl Sim {
                     self.check_new(&name)?;
                     let u = match c.uuid.clone() {
                         Some(u) => u,
-                        None => return fail(format!("Unable to use a repository \"{name}\" in the simulation because it has no UUID")),
+                        None => {
+                            return fail(format!(
+                                "Unable to use a repository \"{name}\" in the simulation because it has no UUID"
+                            ));
+                        }
                     };
                     self.add_repo(&name, c, u);
                     Ok(())
@@ -892,9 +899,7 @@ impl Sim {
     /// repositories, not cluster nodes).
     fn merge(&mut self, src: &str, dest: &str) -> Result<(), SimError> {
         let (Some(su), Some(du)) = (self.repos.get(src), self.repos.get(dest)) else {
-            return fail(format!(
-                "Unable to find {src} or {dest} in simRepos"
-            ));
+            return fail(format!("Unable to find {src} or {dest} in simRepos"));
         };
         let Some(srcst) = self.repo_state.get(su).cloned() else {
             return fail(format!("Unable to find simRepoState for {src}"));
@@ -944,7 +949,10 @@ impl Sim {
         let mut members: BTreeMap<Vec<u8>, BTreeSet<Uuid>> = BTreeMap::new();
         for (u, gs) in &self.groups {
             for g in gs {
-                members.entry(g.as_bytes().to_vec()).or_default().insert(u.clone());
+                members
+                    .entry(g.as_bytes().to_vec())
+                    .or_default()
+                    .insert(u.clone());
             }
         }
         SimContext {
@@ -958,7 +966,14 @@ impl Sim {
     /// Whether `repo` wants `file`, asked in `viewer`'s view; `default`
     /// when it has no preferred content. `gone` are treated as not having
     /// it (a drop).
-    pub fn wants(&self, viewer: &Uuid, repo: &Uuid, file: &str, gone: &[Uuid], default: bool) -> bool {
+    pub fn wants(
+        &self,
+        viewer: &Uuid,
+        repo: &Uuid,
+        file: &str,
+        gone: &[Uuid],
+        default: bool,
+    ) -> bool {
         let Some(k) = self.files.get(file) else {
             return false;
         };
@@ -976,11 +991,17 @@ impl Sim {
     /// Runs one component; whether it did something.
     pub fn run_component(&mut self, c: &Component) -> bool {
         match c {
-            Component::Get { u, repo, remote, file } => {
+            Component::Get {
+                u,
+                repo,
+                remote,
+                file,
+            } => {
                 let Some(k) = self.files.get(file).cloned() else {
                     return false;
                 };
-                let (Some(view), Some(rview)) = (self.repo_state.get(u), self.repo_state.get(remote))
+                let (Some(view), Some(rview)) =
+                    (self.repo_state.get(u), self.repo_state.get(remote))
                 else {
                     return false;
                 };
@@ -990,15 +1011,22 @@ impl Sim {
                 if !self.wants(u, u, file, &[], false) {
                     return false;
                 }
-                self.history.push(Command::Present(repo.clone(), file.clone()));
+                self.history
+                    .push(Command::Present(repo.clone(), file.clone()));
                 self.set_present(true, u, repo, &k, u);
                 true
             }
-            Component::Send { u, remote, remote_name, file } => {
+            Component::Send {
+                u,
+                remote,
+                remote_name,
+                file,
+            } => {
                 let Some(k) = self.files.get(file).cloned() else {
                     return false;
                 };
-                let (Some(view), Some(rview)) = (self.repo_state.get(u), self.repo_state.get(remote))
+                let (Some(view), Some(rview)) =
+                    (self.repo_state.get(u), self.repo_state.get(remote))
                 else {
                     return false;
                 };
@@ -1014,7 +1042,12 @@ impl Sim {
                 self.set_present(true, remote, remote_name, &k, remote);
                 true
             }
-            Component::Drop { u, from, from_name, file } => {
+            Component::Drop {
+                u,
+                from,
+                from_name,
+                file,
+            } => {
                 let Some(k) = self.files.get(file).cloned() else {
                     return false;
                 };
@@ -1243,7 +1276,11 @@ impl MatchContext for SimContext<'_> {
         let v = self.view.map(|v| v.holders(key)).unwrap_or_default();
         Ok(f(&v))
     }
-    fn with_metadata<R>(&self, key: &Key, f: impl FnOnce(&MetaData) -> R) -> Result<R, Self::Error> {
+    fn with_metadata<R>(
+        &self,
+        key: &Key,
+        f: impl FnOnce(&MetaData) -> R,
+    ) -> Result<R, Self::Error> {
         match self.sim.metadata.get(key) {
             Some(m) => Ok(f(m)),
             None => Ok(f(&MetaData::default())),
@@ -1269,7 +1306,11 @@ impl MatchContext for SimContext<'_> {
         self.sim.max_size.get(uuid).copied()
     }
     fn repo_size(&self, uuid: &Uuid) -> Option<u64> {
-        let n = self.view.and_then(|v| v.sizes.get(uuid)).copied().unwrap_or(0);
+        let n = self
+            .view
+            .and_then(|v| v.sizes.get(uuid))
+            .copied()
+            .unwrap_or(0);
         Some(u64::try_from(n.max(0)).unwrap_or(0))
     }
     fn rebalance(&self) -> bool {
@@ -1301,8 +1342,14 @@ mod tests {
     #[test]
     fn uuids_match_the_reference() {
         let (sim, _) = run("seed 42\ninit foo\ninit bar\n");
-        assert_eq!(sim.repos["foo"].to_string(), "3b4daa8a-4c56-513a-9e79-ccab2195905a");
-        assert_eq!(sim.repos["bar"].to_string(), "0d8cc615-534f-52d3-9f8f-dabeb2e2f3f6");
+        assert_eq!(
+            sim.repos["foo"].to_string(),
+            "3b4daa8a-4c56-513a-9e79-ccab2195905a"
+        );
+        assert_eq!(
+            sim.repos["bar"].to_string(),
+            "0d8cc615-534f-52d3-9f8f-dabeb2e2f3f6"
+        );
     }
 
     #[test]
@@ -1330,7 +1377,8 @@ mod tests {
 
     #[test]
     fn expectations_fail_the_sim() {
-        let (sim, host) = run("init foo\nadd a 1 foo\npresent foo a\nnotpresent foo a\npresent foo b\n");
+        let (sim, host) =
+            run("init foo\nadd a 1 foo\npresent foo a\nnotpresent foo a\npresent foo b\n");
         assert!(sim.failed);
         assert_eq!(
             host.notes,
@@ -1348,13 +1396,26 @@ mod tests {
         let e = sim
             .apply(Command::Group("nope".into(), "g".into()), &mut host)
             .unwrap_err();
-        assert_eq!(e.to_string(), "No repository in the simulation is named \"nope\". Choose from: ");
-        sim.apply(Command::Init("a".into()), &mut host).expect("init");
+        assert_eq!(
+            e.to_string(),
+            "No repository in the simulation is named \"nope\". Choose from: "
+        );
+        sim.apply(Command::Init("a".into()), &mut host)
+            .expect("init");
         let e = sim.apply(Command::Init("a".into()), &mut host).unwrap_err();
-        assert_eq!(e.to_string(), "There is already a repository in the simulation named \"a\".");
+        assert_eq!(
+            e.to_string(),
+            "There is already a repository in the simulation named \"a\"."
+        );
         let e = sim
-            .apply(Command::Wanted("a".into(), "include=*.x bogus".into()), &mut host)
+            .apply(
+                Command::Wanted("a".into(), "include=*.x bogus".into()),
+                &mut host,
+            )
             .unwrap_err();
-        assert_eq!(e.to_string(), "Failed parsing \"include=*.x bogus\": near \"bogus\"");
+        assert_eq!(
+            e.to_string(),
+            "Failed parsing \"include=*.x bogus\": near \"bogus\""
+        );
     }
 }

@@ -59,8 +59,9 @@ impl Host for CliHost<'_> {
         let err = |e: &dyn std::fmt::Display| e.to_string();
         let descs = state.descriptions().map_err(|e| err(&e))?;
         let here = self.ctx.repo.uuid().cloned();
-        let u = annex_core::config::resolve_repository(what, here.as_ref(), &self.ctx.config, &descs)
-            .map_err(|e| err(&e))?;
+        let u =
+            annex_core::config::resolve_repository(what, here.as_ref(), &self.ctx.config, &descs)
+                .map_err(|e| err(&e))?;
         let to_s = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
         let groups: std::collections::BTreeSet<String> = state
             .groups()
@@ -79,11 +80,24 @@ impl Host for CliHost<'_> {
             .collect();
         Ok(RepoConfig {
             special: state.remotes().map_err(|e| err(&e))?.contains_key(&u),
-            trust: Some(state.trust_levels().map_err(|e| err(&e))?.get(&u).copied().unwrap_or(
-                annex_core::logs::trust::TrustLevel::SemiTrusted,
-            )),
-            wanted: state.preferred_content().map_err(|e| err(&e))?.get(&u).map(|e| to_s(e)),
-            required: state.required_content().map_err(|e| err(&e))?.get(&u).map(|e| to_s(e)),
+            trust: Some(
+                state
+                    .trust_levels()
+                    .map_err(|e| err(&e))?
+                    .get(&u)
+                    .copied()
+                    .unwrap_or(annex_core::logs::trust::TrustLevel::SemiTrusted),
+            ),
+            wanted: state
+                .preferred_content()
+                .map_err(|e| err(&e))?
+                .get(&u)
+                .map(|e| to_s(e)),
+            required: state
+                .required_content()
+                .map_err(|e| err(&e))?
+                .get(&u)
+                .map(|e| to_s(e)),
             max_size: state
                 .maxsizes()
                 .map_err(|e| err(&e))?
@@ -113,12 +127,20 @@ impl Host for CliHost<'_> {
         };
         let seek = wt.annexed_files(&spec).map_err(|e| e.to_string())?;
         let groups = ctx.state.groups().map_err(|e| e.to_string())?;
-        let gw = ctx.state.group_preferred_content().map_err(|e| e.to_string())?;
+        let gw = ctx
+            .state
+            .group_preferred_content()
+            .map_err(|e| e.to_string())?;
         let none = std::collections::BTreeSet::new();
         let m = preferred::repo_matcher(expr.as_bytes(), groups.get(uuid).unwrap_or(&none), &gw)
             .map_err(|e| e.to_string())?;
-        let mctx = StateContext::new(&ctx.state, ctx.repo.uuid().cloned(), Some(ctx.store.clone()), &ctx.config)
-            .map_err(|e| e.to_string())?;
+        let mctx = StateContext::new(
+            &ctx.state,
+            ctx.repo.uuid().cloned(),
+            Some(ctx.store.clone()),
+            &ctx.config,
+        )
+        .map_err(|e| e.to_string())?;
         let mut out = Vec::new();
         for f in seek.files {
             let item = Item::file(&f.path, Some(&f.key)).for_repo(Some(uuid));
@@ -127,7 +149,9 @@ impl Host for CliHost<'_> {
                 let rel = if prefix.is_empty() {
                     top
                 } else {
-                    top.strip_prefix(&format!("{prefix}/")).unwrap_or(&top).to_string()
+                    top.strip_prefix(&format!("{prefix}/"))
+                        .unwrap_or(&top)
+                        .to_string()
                 };
                 out.push((rel, f.key));
             }
@@ -154,7 +178,10 @@ impl Host for CliHost<'_> {
 }
 
 fn strings(params: &[OsString]) -> Vec<String> {
-    params.iter().map(|p| p.to_string_lossy().into_owned()).collect()
+    params
+        .iter()
+        .map(|p| p.to_string_lossy().into_owned())
+        .collect()
 }
 
 fn sim_error(e: SimError) -> CommandError {
@@ -201,7 +228,7 @@ pub fn run(args: Args) -> Result<(), CommandError> {
         ["start", f] => start_and_suspend(&mut host, Some(Path::new(f))),
         ["end"] => end(&simdir, quiet),
         ["show"] => {
-            let sim = annex_sim::persist::load(&simdir).map_err(|e| CommandError::failed(e.to_string()))?;
+            let sim = load(&simdir)?;
             show(&sim)
         }
         ["run", f] if check => check_file(&mut host, Path::new(f), max_steps),
@@ -217,13 +244,14 @@ pub fn run(args: Args) -> Result<(), CommandError> {
         }
         _ => {
             let cmd = file::parse_command(&params).map_err(|e| CommandError::failed(e.message))?;
-            let mut sim = annex_sim::persist::load(&simdir).map_err(|e| CommandError::failed(e.to_string()))?;
+            let mut sim = load(&simdir)?;
             let was_failed = sim.failed;
             let r = sim.apply(cmd, &mut host);
             if let Err(SimError::Failed(m)) = r {
                 return Err(CommandError::failed(m));
             }
-            annex_sim::persist::save(&simdir, &sim).map_err(|e| CommandError::failed(e.to_string()))?;
+            annex_sim::persist::save(&simdir, &sim)
+                .map_err(|e| CommandError::failed(e.to_string()))?;
             r.map_err(sim_error)?;
             if sim.failed && !was_failed {
                 return Err(CommandError::failed("Simulation had errors."));
@@ -231,6 +259,20 @@ pub fn run(args: Args) -> Result<(), CommandError> {
             Ok(())
         }
     }
+}
+
+/// The saved state, with the reference's words when there is none.
+fn load(simdir: &Path) -> Result<Sim, CommandError> {
+    annex_sim::persist::load(simdir).map_err(|e| match e {
+        annex_sim::persist::PersistError::Io { source, .. }
+            if source.kind() == std::io::ErrorKind::NotFound =>
+        {
+            CommandError::failed(
+                ".git/annex/sim/state: openFile: does not exist (No such file or directory)",
+            )
+        }
+        e => CommandError::failed(e.to_string()),
+    })
 }
 
 fn show(sim: &Sim) -> Result<(), CommandError> {
@@ -259,9 +301,8 @@ fn random_seed() -> i64 {
 }
 
 fn read_sim_file(f: &Path) -> Result<Vec<Command>, CommandError> {
-    let text = std::fs::read(f).map_err(|e| {
-        CommandError::failed(format!("{}: {e}", f.display()))
-    })?;
+    let text =
+        std::fs::read(f).map_err(|e| CommandError::failed(format!("{}: {e}", f.display())))?;
     let text = String::from_utf8_lossy(&text);
     file::parse(&text).map_err(|e| CommandError::failed(format!("{}: {e}", f.display())))
 }
@@ -292,7 +333,8 @@ fn start(host: &mut CliHost<'_>, f: Option<&Path>) -> Result<Sim, CommandError> 
 
 fn start_and_suspend(host: &mut CliHost<'_>, f: Option<&Path>) -> Result<(), CommandError> {
     let sim = start(host, f)?;
-    annex_sim::persist::save(&host.simdir, &sim).map_err(|e| CommandError::failed(e.to_string()))?;
+    annex_sim::persist::save(&host.simdir, &sim)
+        .map_err(|e| CommandError::failed(e.to_string()))?;
     if sim.failed {
         return Err(CommandError::failed("Simulation had errors."));
     }

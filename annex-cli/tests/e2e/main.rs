@@ -48,6 +48,7 @@ mod rekey;
 mod settings;
 mod shared;
 mod shell;
+mod sim;
 mod size_limit;
 mod special;
 mod ssh;
