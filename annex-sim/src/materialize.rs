@@ -151,3 +151,18 @@ pub fn materialize(sim: &Sim, viewer: &Uuid, dir: &Path) -> Result<(), Materiali
     std::fs::write(&stamp_file, stamp).map_err(io(&stamp_file))?;
     Ok(())
 }
+
+/// Brings every simulated repository of the sim up to date in `simdir`
+/// and records their branches (the journal committed), as the reference
+/// does each time a sim command ends: a later visit then finds nothing to
+/// record.
+pub fn suspend(sim: &Sim, simdir: &Path) -> Result<(), MaterializeError> {
+    for u in sim.repo_state.keys() {
+        let dir = simdir.join(u.as_str());
+        materialize(sim, u, &dir)?;
+        let repo = Repo::open(&dir).map_err(annex_err)?;
+        let state = State::new(repo.branch().map_err(annex_err)?);
+        state.commit().map_err(annex_err)?;
+    }
+    Ok(())
+}

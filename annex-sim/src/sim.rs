@@ -755,6 +755,11 @@ impl Sim {
                     "{repo} is a special remote, and cannot connect to {remote}"
                 ));
             }
+            // As the reference: `disconnect` leaves the last link of its
+            // chain (the only one of `disconnect a -> b`) connected.
+            if !add && next.is_none() {
+                return Ok(());
+            }
             let set = self.connections.entry(u).or_default();
             if add {
                 set.insert(remote);
@@ -1237,7 +1242,7 @@ fn set_opt(m: &mut BTreeMap<Uuid, String>, u: &Uuid, v: Option<String>) {
 pub fn check_expr(e: &str) -> Result<(), SimError> {
     match preferred::parse(e.as_bytes()) {
         Ok(_) => Ok(()),
-        Err(err) => fail(format!("Failed parsing \"{e}\": {}", err.plain())),
+        Err(err) => fail(format!("Failed parsing \"{e}\": {err}")),
     }
 }
 
@@ -1415,7 +1420,7 @@ mod tests {
             .unwrap_err();
         assert_eq!(
             e.to_string(),
-            "Failed parsing \"include=*.x bogus\": near \"bogus\""
+            "Failed parsing \"include=*.x bogus\": Parse failure: near \"bogus\""
         );
     }
 }

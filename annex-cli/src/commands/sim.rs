@@ -246,13 +246,9 @@ pub fn run(args: Args) -> Result<(), CommandError> {
             let cmd = file::parse_command(&params).map_err(|e| CommandError::failed(e.message))?;
             let mut sim = load(&simdir)?;
             let was_failed = sim.failed;
-            let r = sim.apply(cmd, &mut host);
-            if let Err(SimError::Failed(m)) = r {
-                return Err(CommandError::failed(m));
-            }
-            annex_sim::persist::save(&simdir, &sim)
-                .map_err(|e| CommandError::failed(e.to_string()))?;
-            r.map_err(sim_error)?;
+            // A failed command leaves the saved sim as it was.
+            sim.apply(cmd, &mut host).map_err(sim_error)?;
+            suspend(&simdir, &sim)?;
             if sim.failed && !was_failed {
                 return Err(CommandError::failed("Simulation had errors."));
             }
@@ -331,10 +327,17 @@ fn start(host: &mut CliHost<'_>, f: Option<&Path>) -> Result<Sim, CommandError> 
     Ok(sim)
 }
 
+/// Saves the sim, its simulated repositories brought up to date (as the
+/// reference suspends a sim).
+fn suspend(simdir: &Path, sim: &Sim) -> Result<(), CommandError> {
+    annex_sim::materialize::suspend(sim, simdir)
+        .map_err(|e| CommandError::failed(e.to_string()))?;
+    annex_sim::persist::save(simdir, sim).map_err(|e| CommandError::failed(e.to_string()))
+}
+
 fn start_and_suspend(host: &mut CliHost<'_>, f: Option<&Path>) -> Result<(), CommandError> {
     let sim = start(host, f)?;
-    annex_sim::persist::save(&host.simdir, &sim)
-        .map_err(|e| CommandError::failed(e.to_string()))?;
+    suspend(&host.simdir, &sim)?;
     if sim.failed {
         return Err(CommandError::failed("Simulation had errors."));
     }
@@ -345,10 +348,17 @@ fn start_and_suspend(host: &mut CliHost<'_>, f: Option<&Path>) -> Result<(), Com
 fn check_file(host: &mut CliHost<'_>, f: &Path, max_steps: u64) -> Result<(), CommandError> {
     let commands = read_sim_file(f)?;
     let mut sim = Sim::new(random_seed());
-    // The sim's notes are not the checker's report.
+    // The sim's notes are not the checker's report; repositories visited
+    // are made apart from a running sim's, and removed after.
     host.quiet = true;
-    let report = annex_sim::check::check_commands(&mut sim, commands, max_steps, host)
-        .map_err(|e| CommandError::failed(e.to_string()))?;
+    let sim_dir = host.simdir.clone();
+    host.simdir = sim_dir.with_file_name(format!("simcheck.{}", std::process::id()));
+    let report = annex_sim::check::check_commands(&mut sim, commands, max_steps, host);
+    if host.simdir.is_dir() {
+        let _ = std::fs::remove_dir_all(&host.simdir);
+    }
+    host.simdir = sim_dir;
+    let report = report.map_err(|e| CommandError::failed(e.to_string()))?;
     for l in report.lines() {
         outln!("{l}")?;
     }
