@@ -9,6 +9,8 @@
 //!   reports what went wrong.
 //! - [`materialize`]: a simulated repository as a real one, for `visit`.
 //! - [`persist`]: the state kept between `git annex sim` commands.
+//! - [`plan`]: least-cost distribution: the minimum-cost arborescence
+//!   (Chu-Liu/Edmonds) and a key's plan over a network.
 
 /// The convergence checker.
 pub mod check;
@@ -16,6 +18,7 @@ pub mod file;
 pub mod materialize;
 /// The saved state.
 pub mod persist;
+pub mod plan;
 pub mod rng;
 pub mod sim;
 
