@@ -54,6 +54,7 @@ mod remotedaemon;
 mod resolvemerge;
 mod rmurl;
 mod setpresentkey;
+mod sim;
 mod smudge;
 mod special_remotes;
 mod status;
@@ -165,6 +166,8 @@ pub enum Command {
     Matchexpression(matchexpression::Args),
     /// Configure the maximum size of a repository.
     Maxsize(maxsize::Args),
+    /// Simulate a network of repositories.
+    Sim(sim::Args),
     /// Merge changes from remotes.
     Merge(merge::Args),
     /// Show or change the metadata of files.
@@ -311,6 +314,7 @@ pub fn run(command: Command) -> Result<(), CommandError> {
         Command::Lookupkey(args) => lookupkey::run(args),
         Command::Matchexpression(args) => matchexpression::run(args),
         Command::Maxsize(args) => maxsize::run(args),
+        Command::Sim(args) => sim::run(args),
         Command::Metadata(args) => metadata::run(args),
         Command::Migrate(args) => migrate::run(args),
         Command::Mirror(args) => mirror::run(args),

@@ -50,6 +50,7 @@ mod remotedaemon;
 mod settings;
 mod shared;
 mod shell;
+mod sim;
 mod size_limit;
 mod special;
 mod ssh;

@@ -1,0 +1,25 @@
+//! git-annex's `sim`: a network of repositories simulated from a sim file,
+//! stepped with the preferred-content, numcopies and balancing code the real
+//! commands use, and a convergence checker on top.
+//!
+//! - [`file`]: the sim file language (parse, print back as the log).
+//! - [`rng`]: the reference's random numbers, so seeded sims choose alike.
+//! - [`sim`]: the simulated state, its commands and steps.
+//! - [`check`]: runs a sim until nothing changes or a state repeats, and
+//!   reports what went wrong.
+//! - [`materialize`]: a simulated repository as a real one, for `visit`.
+//! - [`persist`]: the state kept between `git annex sim` commands.
+//! - [`plan`]: least-cost distribution: the minimum-cost arborescence
+//!   (Chu-Liu/Edmonds) and a key's plan over a network.
+
+/// The convergence checker.
+pub mod check;
+pub mod file;
+pub mod materialize;
+/// The saved state.
+pub mod persist;
+pub mod plan;
+pub mod rng;
+pub mod sim;
+
+pub use sim::{Detached, Host, Sim, SimError};
