@@ -2,7 +2,7 @@
 //! stepped with the preferred-content, numcopies and balancing code the real
 //! commands use, and a convergence checker on top.
 //!
-//! - [`file`]: the sim file language (parse, print back as the log).
+//! - [`mod@file`]: the sim file language (parse, print back as the log).
 //! - [`rng`]: the reference's random numbers, so seeded sims choose alike.
 //! - [`sim`]: the simulated state, its commands and steps.
 //! - [`check`]: runs a sim until nothing changes or a state repeats, and
