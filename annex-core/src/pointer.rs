@@ -400,68 +400,6 @@ pub fn populate_pointer(
     Ok(true)
 }
 
-/// After `key`'s content arrived in the repository whose git dir is
-/// `git_dir` (a remote on this machine, the repository a P2P server
-/// serves): each of its unlocked files that still holds `key`'s pointer
-/// gets the content ([`populate_pointer`], `annex.thin` of that
-/// repository honoured) and is refreshed in its index, as git-annex fills
-/// them in. git-annex finds the files in its keys database; here they are
-/// the index entries whose blob is `key`'s pointer file, read in one pass
-/// of the index. Returns how many files were filled. Best effort: an
-/// index that cannot be read fills nothing, and the content stays safe in
-/// the object store.
-pub fn populate_unlocked_of(
-    git_dir: &Path,
-    key: &Key,
-    store: &crate::objects::ObjectStore,
-) -> usize {
-    if store.is_bare() {
-        return 0;
-    }
-    let Ok(repo) = gix::open(git_dir) else {
-        return 0;
-    };
-    let Some(top) = repo.workdir().map(Path::to_path_buf) else {
-        return 0;
-    };
-    let kind = repo.object_hash();
-    let Ok(pointer) = gix::objs::compute_hash(kind, gix::objs::Kind::Blob, &format_pointer(key))
-    else {
-        return 0;
-    };
-    let Ok(Some(mut index)) = crate::branch::index::Reader::open(&repo.index_path(), kind) else {
-        return 0;
-    };
-    let mut paths = Vec::new();
-    while let Ok(Some(e)) = index.next_entry() {
-        if e.id == pointer && e.stage == 0 && matches!(e.mode, 0o100_644 | 0o100_755) {
-            paths.push(e.path);
-        }
-    }
-    let thin = Thin::from_config(repo.config_snapshot().boolean("annex.thin"));
-    let mut filled = Vec::new();
-    for p in paths {
-        let file = top.join(OsStr::from_bytes(&p));
-        if populate_pointer(&file, key, store, thin).unwrap_or(false) {
-            filled.push(p);
-        }
-    }
-    if !filled.is_empty() {
-        let _ = std::process::Command::new("git")
-            .current_dir(&top)
-            .env_remove("GIT_DIR")
-            .env_remove("GIT_WORK_TREE")
-            .env_remove("GIT_INDEX_FILE")
-            .args(["-c", "filter.annex.required=true"])
-            .args(["update-index", "-q", "--refresh", "--"])
-            .args(filled.iter().map(|p| OsStr::from_bytes(p)))
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .status();
-    }
-    filled.len()
-}
-
 /// Replaces an unlocked file holding `key`'s content (the caller checked
 /// it) by a hard link to the object (`Thin::HardLink`, `annex.thin`) or a
 /// copy of it (`Thin::Copy`: a hard link broken), with the file's mode

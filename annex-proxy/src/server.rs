@@ -510,13 +510,7 @@ impl Server {
             let _ = std::fs::remove_file(tmp);
             return Ok(false);
         }
-        if self.store.ingest_from_temp(tmp, key).is_err() {
-            return Ok(false);
-        }
-        // The served repository's unlocked files of the key get the
-        // content, as git-annex's server fills them in.
-        annex_core::pointer::populate_unlocked_of(self.store.git_dir(), key, &self.store);
-        Ok(true)
+        Ok(self.store.ingest_from_temp(tmp, key).is_ok())
     }
 }
 

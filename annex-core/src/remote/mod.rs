@@ -404,9 +404,6 @@ impl Remote for LocalGitRemote {
                 return Err(e.into());
             }
         }
-        // Its unlocked files of the key get the content, as git-annex's
-        // receiving side fills them in.
-        crate::pointer::populate_unlocked_of(&self.git_dir, key, &self.store);
         self.log_present(key, true)
     }
 
