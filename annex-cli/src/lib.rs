@@ -101,11 +101,22 @@ fn run_annex(mut args: Vec<OsString>) -> i32 {
             return code;
         }
     };
+    // What git runs (filters, hooks) never moves the branch under it.
+    let refreshes = !matches!(
+        cli.command,
+        commands::Command::FilterProcess(_)
+            | commands::Command::Smudge(_)
+            | commands::Command::PreCommit(_)
+            | commands::Command::PostReceive(_)
+            | commands::Command::PrePush(_)
+    );
     let code = match commands::run(cli.command) {
         Ok(()) => 0,
         Err(e) => e.report(),
     };
-    adjusted_branch_refresh();
+    if refreshes {
+        adjusted_branch_refresh();
+    }
     code
 }
 

@@ -31,20 +31,37 @@
 //! # Ok(()) }
 //! ```
 
+use std::collections::BTreeSet;
 use std::io::{self, Write};
-use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use crate::timestamp::Timestamp;
 
-/// Whether this process changed content while an adjusted branch that
-/// depends on it was checked out ([`record_needed`] was called).
-static CHANGED: AtomicBool = AtomicBool::new(false);
+/// The repositories (git dirs, canonical) in which this process changed
+/// content while an adjusted branch that depends on it was checked out
+/// ([`record_needed`] was called): this repository's, or a remote's on
+/// this machine.
+static CHANGED: Mutex<BTreeSet<PathBuf>> = Mutex::new(BTreeSet::new());
 
-/// Whether this process has changed content that the checked-out adjusted
-/// branch depends on (and so may refresh it before it ends).
-pub fn changed_in_this_process() -> bool {
-    CHANGED.load(Ordering::SeqCst)
+fn canonical(git_dir: &Path) -> PathBuf {
+    std::fs::canonicalize(git_dir).unwrap_or_else(|_| git_dir.to_path_buf())
+}
+
+/// Whether this process has changed content that an adjusted branch
+/// depends on, in any repository.
+pub fn changed_any() -> bool {
+    !CHANGED.lock().unwrap_or_else(|p| p.into_inner()).is_empty()
+}
+
+/// Whether this process has changed content that the adjusted branch
+/// checked out in the repository whose git dir is `git_dir` depends on
+/// (and so may refresh it before it ends).
+pub fn changed_in_this_process(git_dir: &Path) -> bool {
+    CHANGED
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .contains(&canonical(git_dir))
 }
 
 /// The current time, with the precision git-annex logs.
@@ -115,7 +132,10 @@ fn with_lock<T>(git_dir: &Path, f: impl FnOnce() -> io::Result<T>) -> io::Result
 
 /// Logs that the adjusted branch needs an update (content changed now).
 pub fn record_needed(git_dir: &Path) -> io::Result<()> {
-    CHANGED.store(true, Ordering::SeqCst);
+    CHANGED
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(canonical(git_dir));
     let mut line = Vec::with_capacity(32);
     now().write_to(&mut line);
     line.extend_from_slice(b" 1");

@@ -23,7 +23,7 @@ use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 /// How many guards hold each path, with the descriptor that holds the lock.
 fn registry() -> &'static Mutex<HashMap<PathBuf, (File, usize)>> {
@@ -115,12 +115,25 @@ pub fn with_exclusive_if_free<T>(path: &Path, f: impl FnOnce() -> T) -> io::Resu
 /// as long as another process holds it. The lock file is created when
 /// missing. Not for files this process also locks with [`shared`].
 pub fn with_exclusive<T>(path: &Path, f: impl FnOnce() -> T) -> io::Result<T> {
+    // A record lock belongs to the whole process: other threads of this
+    // one are kept out by a mutex of the path, held until the descriptor
+    // is closed.
+    let key = registry_key(path)?;
+    let gate = {
+        static GATES: OnceLock<Mutex<HashMap<PathBuf, Arc<Mutex<()>>>>> = OnceLock::new();
+        let mut gates = GATES
+            .get_or_init(|| Mutex::new(HashMap::new()))
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        Arc::clone(gates.entry(key.clone()).or_default())
+    };
+    let _inside = gate.lock().unwrap_or_else(|p| p.into_inner());
     let file = OpenOptions::new()
         .read(true)
         .write(true)
         .create(true)
         .truncate(false)
-        .open(path)?;
+        .open(&key)?;
     rustix::fs::fcntl_lock(&file, rustix::fs::FlockOperation::LockExclusive)?;
     let out = f();
     // Closing the descriptor releases the lock.
@@ -189,6 +202,40 @@ impl Drop for SharedLock {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Regression: a record lock does not keep out the other threads of a
+    /// process; `with_exclusive` must (two `get -J` workers logging to
+    /// `adjust.log` at once).
+    #[test]
+    fn with_exclusive_keeps_out_other_threads() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("adjust.lck");
+        let inside = Arc::new(AtomicUsize::new(0));
+        let most = Arc::new(AtomicUsize::new(0));
+        let threads: Vec<_> = (0..4)
+            .map(|_| {
+                let (p, i, m) = (path.clone(), inside.clone(), most.clone());
+                std::thread::spawn(move || {
+                    with_exclusive(&p, || {
+                        let now = i.fetch_add(1, Ordering::SeqCst) + 1;
+                        m.fetch_max(now, Ordering::SeqCst);
+                        std::thread::sleep(std::time::Duration::from_millis(50));
+                        i.fetch_sub(1, Ordering::SeqCst);
+                    })
+                    .expect("lock");
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().expect("thread");
+        }
+        assert_eq!(
+            most.load(Ordering::SeqCst),
+            1,
+            "two threads held it at once"
+        );
+    }
 
     /// Regression: `migrate.lck` was taken with `flock`, which a git-annex
     /// process (POSIX record locks) does not see: the exclusive lock must

@@ -1484,10 +1484,13 @@ impl Adjuster {
 /// refreshes every N-1 files for a setting N above 1; here the refresh is
 /// made once, at the end.)
 pub fn refresh_after_command(path: &Path) -> Option<bool> {
-    if !annex_core::adjustlog::changed_in_this_process() {
+    if !annex_core::adjustlog::changed_any() {
         return None;
     }
     let adjuster = Adjuster::open(path).ok()?;
+    if !annex_core::adjustlog::changed_in_this_process(&adjuster.git_dir) {
+        return None;
+    }
     let (adj, orig) = adjuster.current()?;
     if adj.is_stable() || adjuster.refresh_setting() == 0 {
         return None;

@@ -283,14 +283,7 @@ impl Node {
         let Some(g) = annex_core::remote::git_dir_of(p) else {
             return 0;
         };
-        ["upload", "download"]
-            .iter()
-            .map(|d| {
-                std::fs::read_dir(g.join("annex/transfer").join(d))
-                    .map(|rd| rd.count())
-                    .unwrap_or(0)
-            })
-            .sum()
+        annex_core::transfer::in_progress(&g).len()
     }
 }
 
@@ -708,7 +701,9 @@ impl Session {
                         _ => {
                             let ts = match (&timestamps, multi) {
                                 (Some((theirs, ours)), true) => match theirs.get(&i) {
-                                    Some(old) => (old + timestamp).saturating_sub(*ours),
+                                    Some(old) => {
+                                        old.saturating_add(*timestamp).saturating_sub(*ours)
+                                    }
                                     None => *timestamp,
                                 },
                                 _ => *timestamp,
@@ -1033,9 +1028,25 @@ impl Session {
             w.send(&reply)?;
             return Ok(Flow::Continue);
         }
+        if resuming.is_empty() && !have.is_empty() {
+            // Some nodes have it, the others failed: the cluster has it.
+            let reply = match self.ctx.version < 2 || !self.cluster {
+                true => Message::AlreadyHave,
+                false => Message::AlreadyHavePlus(
+                    have.iter()
+                        .map(|&i| self.nodes[i].uuid.clone())
+                        .filter(|u| *u != self.target)
+                        .collect(),
+                ),
+            };
+            w.send(&reply)?;
+            return Ok(Flow::Continue);
+        }
         if resuming.is_empty() {
             let e = format!("no node of {} could be reached to store {key}", self.target);
             eprintln!("git-annex-shell: {e}");
+            // The client is told before the session ends.
+            let _ = w.send(&Message::Error(e.clone()));
             return Err(GatewayError::Protocol(e));
         }
         let min_offset = resuming.iter().map(|(_, o)| *o).min().unwrap_or(0);
@@ -1186,7 +1197,12 @@ impl Session {
         r: &mut P2pReader<R>,
         w: &mut P2pWriter<W>,
     ) -> Result<Flow, GatewayError> {
-        let total = min_offset + len;
+        // Both numbers come from the client.
+        let Some(total) = min_offset.checked_add(len) else {
+            return Err(GatewayError::Protocol(format!(
+                "DATA {len} at offset {min_offset} is beyond any size"
+            )));
+        };
         let tmp = self.tmp_path(key);
         let dir = tmp.parent().map(Path::to_path_buf).unwrap_or_default();
         let io = |what: &'static str, path: &Path| {

@@ -335,6 +335,13 @@ pub fn parse_command(ws: &[String]) -> Result<Command, ParseError> {
             let min = size_arg(minsize, "file size")?;
             let max = size_arg(maxsize, "file size")?;
             let n = int_arg(num, "number")?;
+            // The reference loops for ever on a count below 1.
+            if n < 1 {
+                return err(
+                    num,
+                    format!("addmulti needs a number of files of at least 1, not {num}"),
+                );
+            }
             Command::AddMulti(n, s(suffix), min, max, rest(5))
         }
         ["step", n] => Command::Step(int_arg(n, "step value")?),

@@ -74,11 +74,32 @@ pub fn materialize(sim: &Sim, viewer: &Uuid, dir: &Path) -> Result<(), Materiali
         s.history.clear();
         crate::persist::to_text(&s)
     };
+    // The directory is named by the repository's UUID, which comes from
+    // the sim (or a branch it read): one plain path component, else
+    // nothing is touched.
+    let uuid_ok = {
+        let u = viewer.as_str();
+        !u.is_empty() && u != "." && u != ".." && !u.contains('/')
+    };
+    if !uuid_ok || dir.file_name().and_then(|n| n.to_str()) != Some(viewer.as_str()) {
+        return Err(MaterializeError::Annex(format!(
+            "not a usable repository name for a simulated repository: {:?}",
+            viewer.as_str()
+        )));
+    }
     let stamp_file = dir.join(".git/annex/sim-state");
     if std::fs::read_to_string(&stamp_file).is_ok_and(|s| s == stamp) {
         return Ok(());
     }
     if dir.exists() {
+        // Only a repository made here before (it has the stamp) is
+        // replaced.
+        if !stamp_file.exists() {
+            return Err(MaterializeError::Annex(format!(
+                "{} is in the way of the simulated repository, and was not made by sim",
+                dir.display()
+            )));
+        }
         std::fs::remove_dir_all(dir).map_err(io(dir))?;
     }
     std::fs::create_dir_all(dir).map_err(io(dir))?;
@@ -135,6 +156,15 @@ pub fn materialize(sim: &Sim, viewer: &Uuid, dir: &Path) -> Result<(), Materiali
     let mut paths: Vec<&str> = Vec::new();
     for (f, k) in &sim.files {
         let rel = Path::new(f);
+        // Inside the repository only.
+        if !rel
+            .components()
+            .all(|c| matches!(c, std::path::Component::Normal(_)))
+        {
+            return Err(MaterializeError::Annex(format!(
+                "not a file name inside a repository: {f:?}"
+            )));
+        }
         let path = dir.join(rel);
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent).map_err(io(parent))?;

@@ -592,7 +592,9 @@ impl Sim {
             }
             Command::AddMulti(n, suffix, min, max, repos) => {
                 let mut n = n;
-                loop {
+                // (The parser refuses a count below 1; one made otherwise
+                // adds nothing rather than looping for ever.)
+                while n >= 1 {
                     let lo = i64::try_from(min).unwrap_or(i64::MAX);
                     let hi = i64::try_from(max).unwrap_or(i64::MAX);
                     let size = self.draw(|g| g.range(lo, hi));
@@ -602,10 +604,8 @@ impl Sim {
                         host,
                     )?;
                     n -= 1;
-                    if n == 0 {
-                        return Ok(());
-                    }
                 }
+                Ok(())
             }
             Command::Step(n) => {
                 self.step(false, n, host);

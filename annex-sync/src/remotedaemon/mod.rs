@@ -77,7 +77,13 @@ pub struct RemoteDaemon {
     input: Option<Sender<Consumed>>,
     output: Receiver<Emitted>,
     controller: Option<JoinHandle<()>>,
+    /// Closed when the controller has stopped.
+    done: Receiver<()>,
 }
+
+/// How long dropping a [`RemoteDaemon`] waits for it to stop: a `git
+/// fetch` in progress (a stalled remote) is not waited for longer.
+const DROP_WAIT: Duration = Duration::from_secs(10);
 
 impl RemoteDaemon {
     /// Starts the daemon in the repository at or above `dir`, with a
@@ -87,9 +93,13 @@ impl RemoteDaemon {
         let specs = repo.remotes()?;
         let (in_tx, in_rx) = channel();
         let (out_tx, out_rx) = channel();
+        let (done_tx, done_rx) = channel::<()>();
         let controller = std::thread::Builder::new()
             .name("remotedaemon".into())
-            .spawn(move || Controller::new(repo, opts, out_tx).run(specs, in_rx))
+            .spawn(move || {
+                Controller::new(repo, opts, out_tx).run(specs, in_rx);
+                drop(done_tx);
+            })
             .map_err(|e| RemotesError::Open {
                 path: dir.to_path_buf(),
                 message: format!("cannot start a thread: {e}"),
@@ -98,6 +108,7 @@ impl RemoteDaemon {
             input: Some(in_tx),
             output: out_rx,
             controller: Some(controller),
+            done: done_rx,
         })
     }
 
@@ -138,10 +149,20 @@ impl RemoteDaemon {
 }
 
 impl Drop for RemoteDaemon {
+    /// Stops it, waiting at most [`DROP_WAIT`] (a transport blocked in a
+    /// fetch from a stalled remote is left to end on its own: the caller,
+    /// the assistant stopping, must not hang on it).
     fn drop(&mut self) {
         self.input = None;
         if let Some(c) = self.controller.take() {
-            let _ = c.join();
+            match self.done.recv_timeout(DROP_WAIT) {
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                    eprintln!("remotedaemon: a remote is still busy; not waiting for it");
+                }
+                _ => {
+                    let _ = c.join();
+                }
+            }
         }
     }
 }

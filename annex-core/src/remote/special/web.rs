@@ -241,6 +241,9 @@ pub struct Http {
     clients: ClientCache,
 }
 
+/// How many hosts' clients an [`Http`] keeps.
+const MAX_CLIENTS: usize = 16;
+
 /// The clients of an [`Http`], by scheme, host and port.
 type ClientCache = std::sync::Arc<
     std::sync::Mutex<std::collections::HashMap<(String, String, u16), reqwest::blocking::Client>>,
@@ -309,10 +312,13 @@ impl Http {
             return Ok(c.clone());
         }
         let client = self.new_client(host, port)?;
-        self.clients
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(id, client.clone());
+        let mut clients = self.clients.lock().unwrap_or_else(|p| p.into_inner());
+        // A few hosts at a time (each client keeps a thread and its
+        // connections): a long run over many hosts starts afresh.
+        if clients.len() >= MAX_CLIENTS {
+            clients.clear();
+        }
+        clients.insert(id, client.clone());
         Ok(client)
     }
 
