@@ -557,6 +557,16 @@ mod tests {
         parse_line(s)
     }
 
+    /// Regression: `addmulti` with a count below 1 looped for ever.
+    #[test]
+    fn addmulti_below_one_file_is_refused() {
+        for n in ["0", "-3"] {
+            let e = p(&format!("addmulti {n} .x 1kB 2kB foo")).expect_err("refused");
+            assert_eq!(e.word, n);
+        }
+        assert!(p("addmulti 1 .x 1kB 2kB foo").is_ok());
+    }
+
     #[test]
     fn every_command_parses() {
         let src = "\

@@ -196,3 +196,41 @@ pub fn suspend(sim: &Sim, simdir: &Path) -> Result<(), MaterializeError> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Regression: the simulated repository's directory was named by a
+    /// UUID taken from the sim and removed whole when its state changed:
+    /// `..` removed `.git/annex`. Only a plain name is used, and only a
+    /// directory sim made (its stamp) is replaced; file names stay inside.
+    #[test]
+    fn nothing_outside_the_sim_directory_is_removed_or_written() {
+        let top = tempfile::tempdir().expect("temp dir");
+        let simdir = top.path().join("sim");
+        std::fs::create_dir(&simdir).expect("mkdir");
+        let keep = top.path().join("keep");
+        std::fs::write(&keep, "precious").expect("write");
+        let sim = Sim::new(1);
+        for bad in ["..", "."] {
+            let u = Uuid::parse(bad.as_bytes()).expect("parses as git-annex parses");
+            assert!(materialize(&sim, &u, &simdir.join(bad)).is_err(), "{bad}");
+        }
+        // A directory in the way that sim did not make stays.
+        let u = Uuid::parse(b"aaaa-bbbb").expect("uuid");
+        let theirs = simdir.join(u.as_str());
+        std::fs::create_dir(&theirs).expect("mkdir");
+        std::fs::write(theirs.join("f"), "x").expect("write");
+        assert!(materialize(&sim, &u, &theirs).is_err());
+        assert!(theirs.join("f").exists());
+        assert_eq!(std::fs::read_to_string(&keep).expect("read"), "precious");
+        // A file name leading out of the repository is refused.
+        let mut sim = Sim::new(1);
+        let key = annex_core::key::Key::parse(b"SHA256E-s1--00").expect("key");
+        sim.files.insert("../../escape".into(), key);
+        let fresh = Uuid::parse(b"cccc-dddd").expect("uuid");
+        assert!(materialize(&sim, &fresh, &simdir.join(fresh.as_str())).is_err());
+        assert!(!top.path().join("escape").exists());
+    }
+}
