@@ -149,7 +149,7 @@ impl RemoteDaemon {
 }
 
 impl Drop for RemoteDaemon {
-    /// Stops it, waiting at most [`DROP_WAIT`] (a transport blocked in a
+    /// Stops it, waiting at most 10 s (a transport blocked in a
     /// fetch from a stalled remote is left to end on its own: the caller,
     /// the assistant stopping, must not hang on it).
     fn drop(&mut self) {
