@@ -1014,25 +1014,13 @@ impl Session {
                 None => failed += 1,
             }
         }
-        if failed == 0 && resuming.is_empty() {
+        // Every node has it, or some do and the others failed: the
+        // cluster has it.
+        if resuming.is_empty() && (failed == 0 || !have.is_empty()) {
             let reply = match plus_from_single {
                 Some(m) => m,
                 None if self.ctx.version < 2 || !self.cluster => Message::AlreadyHave,
                 None => Message::AlreadyHavePlus(
-                    have.iter()
-                        .map(|&i| self.nodes[i].uuid.clone())
-                        .filter(|u| *u != self.target)
-                        .collect(),
-                ),
-            };
-            w.send(&reply)?;
-            return Ok(Flow::Continue);
-        }
-        if resuming.is_empty() && !have.is_empty() {
-            // Some nodes have it, the others failed: the cluster has it.
-            let reply = match self.ctx.version < 2 || !self.cluster {
-                true => Message::AlreadyHave,
-                false => Message::AlreadyHavePlus(
                     have.iter()
                         .map(|&i| self.nodes[i].uuid.clone())
                         .filter(|u| *u != self.target)
