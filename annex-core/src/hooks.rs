@@ -329,6 +329,32 @@ pub fn restage(top: &Path, paths: &[Vec<u8>]) {
         .status();
 }
 
+/// [`restage`] for a repository other than the one this process works in
+/// (a remote on this machine, a served repository): git is pointed at its
+/// git dir and work tree explicitly, whatever `GIT_DIR`, `GIT_WORK_TREE` or
+/// `GIT_INDEX_FILE` this process was given for its own.
+pub fn restage_in(git_dir: &Path, top: &Path, paths: &[Vec<u8>]) {
+    if paths.is_empty() {
+        return;
+    }
+    let _ = Command::new("git")
+        .current_dir(top)
+        .env_remove("GIT_DIR")
+        .env_remove("GIT_WORK_TREE")
+        .env_remove("GIT_INDEX_FILE")
+        .arg("--git-dir")
+        .arg(git_dir)
+        .arg("--work-tree")
+        .arg(top)
+        .args(["-c", "filter.annex.required=true"])
+        .args(["update-index", "-q", "--refresh", "--"])
+        .args(paths.iter().map(|p| OsStr::from_bytes(p)))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+}
+
 /// The smudge log of the repository whose git dir is `git_dir`.
 pub fn smudge_log_path(git_dir: &Path) -> PathBuf {
     git_dir.join("annex").join("smudge.log")

@@ -400,6 +400,66 @@ pub fn populate_pointer(
     Ok(true)
 }
 
+/// After the content of `keys` arrived in the repository whose git dir is
+/// `git_dir` (a remote on this machine, the repository a P2P server
+/// serves): each of its unlocked files that still holds the pointer of one
+/// of the keys gets the content ([`populate_pointer`], that repository's
+/// `annex.thin` honoured) and is refreshed in its index, as git-annex's
+/// receiving side fills them in. git-annex finds the files in its keys
+/// database; here they are the index entries whose blob is one of the
+/// keys' pointer files, found in **one** streaming pass of the index for
+/// the whole batch (so a command receiving many keys reads the index once
+/// per batch, not once per key). Returns how many files were filled.
+/// Best effort: an index that cannot be read fills nothing, and the
+/// content stays safe in the object store.
+pub fn populate_unlocked_of(
+    git_dir: &Path,
+    keys: &[Key],
+    store: &crate::objects::ObjectStore,
+) -> usize {
+    if keys.is_empty() || store.is_bare() {
+        return 0;
+    }
+    let Ok(repo) = gix::open(git_dir) else {
+        return 0;
+    };
+    let Some(top) = repo.workdir().map(Path::to_path_buf) else {
+        return 0;
+    };
+    let kind = repo.object_hash();
+    let mut wanted = std::collections::HashMap::with_capacity(keys.len());
+    for key in keys {
+        if let Ok(id) = gix::objs::compute_hash(kind, gix::objs::Kind::Blob, &format_pointer(key)) {
+            wanted.insert(id, key);
+        }
+    }
+    let Ok(Some(mut index)) = crate::branch::index::Reader::open(&repo.index_path(), kind) else {
+        return 0;
+    };
+    let mut found = Vec::new();
+    while let Ok(Some(e)) = index.next_entry() {
+        if e.stage == 0
+            && matches!(e.mode, 0o100_644 | 0o100_755)
+            && let Some(key) = wanted.get(&e.id)
+        {
+            found.push((e.path, *key));
+        }
+    }
+    if found.is_empty() {
+        return 0;
+    }
+    let thin = Thin::from_config(repo.config_snapshot().boolean("annex.thin"));
+    let mut filled = Vec::new();
+    for (p, key) in found {
+        let file = top.join(OsStr::from_bytes(&p));
+        if populate_pointer(&file, key, store, thin).unwrap_or(false) {
+            filled.push(p);
+        }
+    }
+    crate::hooks::restage_in(git_dir, &top, &filled);
+    filled.len()
+}
+
 /// Replaces an unlocked file holding `key`'s content (the caller checked
 /// it) by a hard link to the object (`Thin::HardLink`, `annex.thin`) or a
 /// copy of it (`Thin::Copy`: a hard link broken), with the file's mode

@@ -353,7 +353,16 @@ fn admit(repo: &LocalGitRemote, key: &Key, tmp: &Path) -> bool {
         return true;
     }
     match store.ingest_from_temp(tmp, key) {
-        Ok(_) => true,
+        Ok(_) => {
+            // The repository's unlocked files of the key get the content,
+            // as git-annex's receiving side fills them in.
+            annex_core::pointer::populate_unlocked_of(
+                repo.git_dir(),
+                std::slice::from_ref(key),
+                store,
+            );
+            true
+        }
         Err(e) => {
             eprintln!("git-annex-shell: {e}");
             false

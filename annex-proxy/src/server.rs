@@ -510,7 +510,14 @@ impl Server {
             let _ = std::fs::remove_file(tmp);
             return Ok(false);
         }
-        Ok(self.store.ingest_from_temp(tmp, key).is_ok())
+        if self.store.ingest_from_temp(tmp, key).is_err() {
+            return Ok(false);
+        }
+        // The served repository's unlocked files of the key get the
+        // content when the session commits, as git-annex's server fills
+        // them in.
+        self.repo.note_received(key);
+        Ok(true)
     }
 }
 

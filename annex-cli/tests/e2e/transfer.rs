@@ -817,3 +817,57 @@ fn drop_from_a_remote_honours_the_copies_attributes_as_the_reference_does() {
         false,
     );
 }
+
+/// Regression: `copy --to` a non-bare repository on this machine left its
+/// unlocked files pointers; the reference's receiving side fills such
+/// files in (every file of the key: two files share one key here). Now
+/// both (ours sending, the reference sending) leave the remote's unlocked
+/// files with their content and its `git status` clean.
+#[test]
+fn copy_to_a_local_remote_fills_in_its_unlocked_files_as_the_reference() {
+    let run = |ours: bool| {
+        let dir = tempfile::tempdir().expect("tmp");
+        let r = dir.path().join("r");
+        std::fs::create_dir(&r).expect("mkdir");
+        support::git(&r, &["init", "-q", "-b", "main"]);
+        support::annex(&r, &["init", "-q", "r"]);
+        std::fs::write(r.join("u"), "unlocked content\n").expect("write");
+        std::fs::create_dir(r.join("d")).expect("mkdir");
+        std::fs::write(r.join("d/v"), "unlocked content\n").expect("write");
+        std::fs::write(r.join("w"), "another unlocked file\n").expect("write");
+        support::annex(&r, &["add", "-q", "u", "d/v", "w"]);
+        support::annex(&r, &["unlock", "-q", "u", "d/v", "w"]);
+        support::git(&r, &["commit", "-q", "-m", "u"]);
+        support::git(dir.path(), &["clone", "-q", &r.to_string_lossy(), "c"]);
+        let c = dir.path().join("c");
+        support::annex(&c, &["init", "-q", "c"]);
+        support::annex(&c, &["get", "-q", "u", "w"]);
+        support::annex(&r, &["drop", "-q", "--force", "u", "w"]);
+        assert_ne!(
+            std::fs::read_to_string(r.join("u")).expect("read"),
+            "unlocked content\n"
+        );
+        let out = if ours {
+            crate::ours(&c, &["copy", "--to", "origin", "u", "w"])
+        } else {
+            support::annex_output(&c, &["copy", "--to", "origin", "u", "w"], None)
+        };
+        assert!(out.status.success(), "{out:?}");
+        (
+            ["u", "d/v", "w"]
+                .map(|f| std::fs::read_to_string(r.join(f)).expect("read"))
+                .join("|"),
+            support::git(&r, &["status", "--porcelain"]),
+            dir,
+        )
+    };
+    let (t_content, t_status, _t) = run(false);
+    let (o_content, o_status, _o) = run(true);
+    assert_eq!(
+        t_content, "unlocked content\n|unlocked content\n|another unlocked file\n",
+        "the reference fills them in"
+    );
+    assert_eq!(o_content, t_content);
+    assert_eq!(o_status, t_status);
+    assert_eq!(o_status, "");
+}

@@ -199,6 +199,10 @@ pub struct LocalGitRemote {
     store: ObjectStore,
     state: Mutex<Option<State>>,
     dirty: Mutex<bool>,
+    /// Keys whose content arrived since the last [`Remote::commit`], whose
+    /// unlocked files in this repository are then filled in (one pass of
+    /// its index for the batch).
+    received: Mutex<Vec<Key>>,
 }
 
 impl std::fmt::Debug for LocalGitRemote {
@@ -251,6 +255,11 @@ pub fn repository_uuid(git_dir: &Path) -> Option<Uuid> {
     Uuid::parse(&v).ok()
 }
 
+/// How many received keys [`LocalGitRemote::note_received`] keeps before it
+/// fills their unlocked files without waiting for the commit: one pass of
+/// the index per this many keys.
+const RECEIVED_BATCH: usize = 50_000;
+
 impl LocalGitRemote {
     /// Opens the remote `name` whose repository is at `path`. `expected`
     /// is the UUID our config knows for it (`remote.NAME.annex-uuid`): the
@@ -290,7 +299,28 @@ impl LocalGitRemote {
             store,
             state: Mutex::new(None),
             dirty: Mutex::new(false),
+            received: Mutex::new(Vec::new()),
         })
+    }
+
+    /// Notes that `key`'s content arrived in this repository's object
+    /// store: its unlocked files of the key are filled in at the next
+    /// [`Remote::commit`] (or at once, when many keys are waiting, so the
+    /// list stays small), as git-annex's receiving side fills them.
+    pub fn note_received(&self, key: &Key) {
+        let mut received = self.received.lock().unwrap_or_else(|p| p.into_inner());
+        received.push(key.clone());
+        if received.len() >= RECEIVED_BATCH {
+            let batch = std::mem::take(&mut *received);
+            drop(received);
+            crate::pointer::populate_unlocked_of(&self.git_dir, &batch, &self.store);
+        }
+    }
+
+    /// Fills in the unlocked files of the keys received so far.
+    fn populate_received(&self) {
+        let batch = std::mem::take(&mut *self.received.lock().unwrap_or_else(|p| p.into_inner()));
+        crate::pointer::populate_unlocked_of(&self.git_dir, &batch, &self.store);
     }
 
     /// The remote repository's git dir.
@@ -404,6 +434,7 @@ impl Remote for LocalGitRemote {
                 return Err(e.into());
             }
         }
+        self.note_received(key);
         self.log_present(key, true)
     }
 
@@ -426,6 +457,7 @@ impl Remote for LocalGitRemote {
     }
 
     fn commit(&self) -> Result<(), RemoteError> {
+        self.populate_received();
         let mut dirty = self.dirty.lock().unwrap_or_else(|p| p.into_inner());
         if !*dirty {
             return Ok(());

@@ -766,3 +766,46 @@ fn a_git_clone_goes_through_the_relay() {
     );
     assert!(cloned.join("a").symlink_metadata().is_ok());
 }
+
+/// Regression: a PUT into a repository whose unlocked file of the key is
+/// still a pointer left that file a pointer; the reference's server fills
+/// it in. Ours now does too, when the session ends.
+#[test]
+fn a_put_fills_in_the_served_repositorys_unlocked_files_of_the_key() {
+    both(|connect, dir, _| {
+        let mut log = Vec::new();
+        let content = b"unlocked via p2p\n";
+        std::fs::write(dir.join("u"), content).expect("write");
+        annex(dir, &["add", "u"]);
+        annex(dir, &["unlock", "u"]);
+        git(dir, &["commit", "-q", "-m", "u"]);
+        let key = key_of(dir, "u");
+        annex(dir, &["drop", "--force", "u"]);
+        log.push(format!(
+            "before: {:?}",
+            std::fs::read(dir.join("u")).expect("read") == content
+        ));
+        let mut c = connect(ServerMode::ReadWrite);
+        greet(&mut c);
+        c.ask(Message::Version(4));
+        let put = Message::Put {
+            file: Some(b"u".to_vec()),
+            key,
+        };
+        if ask(&mut c, &mut log, put) == Message::PutFrom(0) {
+            c.send_data(content);
+            ask(&mut c, &mut log, Message::Valid);
+        }
+        c.close();
+        log.push(format!(
+            "after: {:?}",
+            std::fs::read(dir.join("u")).expect("read") == content
+        ));
+        // Its index entry is refreshed through git's clean filter, which
+        // is `git-annex` on PATH: not this test's in-process server (e2e
+        // `transfer::copy_to_a_local_remote_fills_in_its_unlocked_files_as_the_reference`
+        // checks `git status` with our binary).
+        log.push(format!("diff: {:?}", git(dir, &["diff", "--raw", "u"])));
+        log
+    });
+}
