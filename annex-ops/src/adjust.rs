@@ -482,6 +482,47 @@ fn obj_err(what: impl Into<String>) -> impl FnOnce(String) -> AdjustError {
 /// ([`Adjuster::merge_resolving`]).
 pub type MergeResolver<'a> = dyn FnMut(&Path, &Path) -> bool + 'a;
 
+/// What [`Adjuster::merge_resolving`] has to show while it merges, as
+/// git-annex shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MergeNote<'a> {
+    /// An action note (`Merging into main`, `Merging into adjusted
+    /// branch`), shown as `(NOTE...) `.
+    Action(&'a str),
+    /// git's own output follows: the line is ended first (git-annex's
+    /// `showOutput`).
+    Output,
+}
+
+/// How [`Adjuster::merge_resolving`] merges.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MergeFlags {
+    /// `--allow-unrelated-histories`.
+    pub allow_unrelated: bool,
+    /// git's output off (`git merge --quiet`).
+    pub quiet: bool,
+}
+
+/// How the merge in the temporary work tree is shown.
+struct MergeShow {
+    /// The note shown before it (`Merging into BRANCH`), when the branch
+    /// merged is not the original branch itself.
+    announce: Option<String>,
+    /// git's output off (`git merge --quiet`).
+    quiet: bool,
+}
+
+/// What the merge in the temporary work tree made.
+enum TempMerge {
+    /// The commit the original branch is now at.
+    Merged(String),
+    /// The merge conflicted and was not resolved (no resolver): the
+    /// conflicted files.
+    Conflict(Vec<String>),
+    /// The merge failed otherwise (git said why), or its resolution did.
+    Failed,
+}
+
 impl Adjuster {
     /// Opens the repository at or above `path` (it must have a work tree).
     pub fn open(path: &Path) -> Result<Adjuster, AdjustError> {
@@ -1203,119 +1244,63 @@ impl Adjuster {
         tomerge: &str,
         orig: &str,
         adj: &Adjustment,
-        allow_unrelated: bool,
-        notes: &mut dyn FnMut(&str),
+        flags: MergeFlags,
+        notes: &mut dyn FnMut(MergeNote<'_>),
     ) -> Result<bool, AdjustError> {
-        self.merge_resolving(tomerge, orig, adj, allow_unrelated, notes, None)
+        self.merge_resolving(tomerge, orig, adj, flags, notes, None)
     }
 
-    /// [`Adjuster::merge`], and when the merge into the original branch
-    /// conflicts and `resolve` is given, the merge made as git-annex makes
-    /// it: `git merge` in a temporary work tree (empty) and git directory
-    /// (its `HEAD` the original branch, everything else the repository's),
-    /// git's output shown, then `resolve(WORK_TREE, GIT_DIR)` called to
+    /// [`Adjuster::merge`], resolving conflicts with `resolve` when given.
+    /// The merge is made as git-annex makes it: `git merge` (`--quiet`
+    /// with `quiet`) in a temporary work tree (empty) and git directory
+    /// (its `HEAD` the original branch, everything else the
+    /// repository's), git's output shown after the `Merging into BRANCH`
+    /// note; when it conflicts, `resolve(WORK_TREE, GIT_DIR)` is called to
     /// resolve the conflicts and commit (git-annex's `resolveMerge`; it
-    /// says whether it did), the commit then adjusted as any merge. The
-    /// repository's own work tree and index are not touched until the
-    /// adjusted result is merged in.
+    /// says whether it did), and without `resolve` the conflict is an
+    /// [`AdjustError::Conflict`] with nothing merged. The commit is then
+    /// adjusted and merged into the adjusted branch by a fast-forward
+    /// whose output git shows too. The repository's own work tree and
+    /// index are not touched until the adjusted result is merged in.
     pub fn merge_resolving(
         &self,
         tomerge: &str,
         orig: &str,
         adj: &Adjustment,
-        allow_unrelated: bool,
-        notes: &mut dyn FnMut(&str),
+        flags: MergeFlags,
+        notes: &mut dyn FnMut(MergeNote<'_>),
         resolve: Option<&mut MergeResolver<'_>>,
     ) -> Result<bool, AdjustError> {
+        let MergeFlags {
+            allow_unrelated,
+            quiet,
+        } = flags;
         self.propagate_inner(orig, adj, false, false)?;
         let adjbranch = adjusted_branch(orig, adj);
         let basis = basis_branch(&adjbranch);
         let Some(updated) = self.ref_sha(&basis) else {
             return Ok(false);
         };
-        let Some(theirs) = self.ref_sha(tomerge) else {
+        if self.ref_sha(tomerge).is_none() {
             return Ok(false);
-        };
-        if describe(tomerge) != describe(orig) {
-            notes(&format!("Merging into {}", describe(orig)));
         }
-        let is_ancestor = |a: &str, b: &str| {
-            self.git()
-                .args(["merge-base", "--is-ancestor", a, b])
-                .stderr(Stdio::null())
-                .status()
-                .is_ok_and(|s| s.success())
+        let show = MergeShow {
+            announce: (describe(tomerge) != describe(orig))
+                .then(|| format!("Merging into {}", describe(orig))),
+            quiet,
         };
-        let mergecommit = if is_ancestor(&theirs, &updated) {
-            updated.clone()
-        } else if is_ancestor(&updated, &theirs) {
-            theirs.clone()
-        } else {
-            let mut args = vec!["merge-tree", "--write-tree", "--name-only", "--no-messages"];
-            if allow_unrelated {
-                args.push("--allow-unrelated-histories");
-            }
-            args.extend([updated.as_str(), theirs.as_str()]);
-            let out = self
-                .git()
-                .args(&args)
-                .stdin(Stdio::null())
-                .output()
-                .map_err(|e| AdjustError::Git {
-                    args: args.join(" "),
-                    detail: e.to_string(),
-                })?;
-            if out.status.code() == Some(1)
-                && let Some(resolve) = resolve
-            {
-                match self.merge_in_temp(&updated, tomerge, allow_unrelated, resolve)? {
-                    Some(c) => c,
-                    None => return Ok(false),
+        let mergecommit =
+            match self.merge_in_temp(&updated, tomerge, allow_unrelated, &show, notes, resolve)? {
+                TempMerge::Merged(c) => c,
+                TempMerge::Failed => return Ok(false),
+                TempMerge::Conflict(files) => {
+                    return Err(AdjustError::Conflict {
+                        tomerge: describe(tomerge).to_string(),
+                        orig: describe(orig).to_string(),
+                        files: files.join(" "),
+                    });
                 }
-            } else if out.status.code() == Some(1) {
-                // Conflicts: the tree, then the conflicted files.
-                let files: Vec<String> = String::from_utf8_lossy(&out.stdout)
-                    .lines()
-                    .skip(1)
-                    .take_while(|l| !l.is_empty())
-                    .map(str::to_string)
-                    .collect();
-                return Err(AdjustError::Conflict {
-                    tomerge: describe(tomerge).to_string(),
-                    orig: describe(orig).to_string(),
-                    files: files.join(" "),
-                });
-            } else {
-                let out = check(out).map_err(|detail| AdjustError::Git {
-                    args: args.join(" "),
-                    detail,
-                })?;
-                let tree = String::from_utf8_lossy(&out)
-                    .lines()
-                    .next()
-                    .unwrap_or_default()
-                    .to_string();
-                // git merge's own message for the ref as git-annex names it
-                // (merging on a detached HEAD).
-                let msg = match tomerge.strip_prefix("refs/heads/") {
-                    _ if tomerge.starts_with("refs/remotes/") => {
-                        format!("Merge remote-tracking branch '{tomerge}' into HEAD")
-                    }
-                    Some(b) => format!("Merge branch '{b}' into HEAD"),
-                    None => format!("Merge branch '{tomerge}' into HEAD"),
-                };
-                self.run_line(&[
-                    "commit-tree",
-                    &tree,
-                    "-p",
-                    &updated,
-                    "-p",
-                    &theirs,
-                    "-m",
-                    &msg,
-                ])?
-            }
-        };
+            };
         // postmerge
         self.update_ref(&basis, &mergecommit, None)?;
         self.update_ref(orig, &mergecommit, None)?;
@@ -1325,11 +1310,17 @@ impl Adjuster {
             return Ok(false);
         };
         let ff = self.commit_adjusted_tree(&adjtree, &mergecommit, &[&curr])?;
-        notes("Merging into adjusted branch");
+        notes(MergeNote::Action("Merging into adjusted branch"));
+        notes(MergeNote::Output);
         let _ = std::io::stdout().flush();
+        let mut ff_args = vec!["merge", "--ff-only"];
+        if quiet {
+            ff_args.push("--quiet");
+        }
+        ff_args.push(&ff);
         let ok = self
             .git()
-            .args(["merge", "--ff-only", "--quiet", &ff])
+            .args(&ff_args)
             .stdin(Stdio::null())
             .status()
             .is_ok_and(|s| s.success());
@@ -1358,8 +1349,10 @@ impl Adjuster {
         updated: &str,
         tomerge: &str,
         allow_unrelated: bool,
-        resolve: &mut dyn FnMut(&Path, &Path) -> bool,
-    ) -> Result<Option<String>, AdjustError> {
+        show: &MergeShow,
+        notes: &mut dyn FnMut(MergeNote<'_>),
+        resolve: Option<&mut MergeResolver<'_>>,
+    ) -> Result<TempMerge, AdjustError> {
         let io = |path: &Path| {
             let path = path.to_path_buf();
             move |source| AdjustError::Io { path, source }
@@ -1412,24 +1405,59 @@ impl Adjuster {
             .status()
             .map_err(io(&wt))?;
         if !reset.success() {
-            return Ok(None);
+            return Ok(TempMerge::Failed);
         }
-        let mut args = vec!["merge", "--no-edit"];
+        if let Some(a) = &show.announce {
+            notes(MergeNote::Action(a));
+        }
+        notes(MergeNote::Output);
+        // As git-annex: file renames across directories are not followed
+        // when conflicts are resolved (the variants would land in the
+        // renamed directory), unless the user set it.
+        let mut args: Vec<&str> = Vec::new();
+        let renames_set = self
+            .repo
+            .config_snapshot()
+            .string("merge.directoryRenames")
+            .is_some();
+        if resolve.is_some() && !renames_set {
+            args.extend(["-c", "merge.directoryRenames=false"]);
+        }
+        args.extend(["merge", "--no-edit"]);
+        if show.quiet {
+            args.push("--quiet");
+        }
         if allow_unrelated {
             args.push("--allow-unrelated-histories");
         }
         args.push(tomerge);
         let _ = std::io::stdout().flush();
         let merged = git(&args).status().map_err(io(&wt))?;
-        if !merged.success() && !resolve(&wt, &gd) {
-            return Ok(None);
+        if !merged.success() {
+            match resolve {
+                Some(resolve) => {
+                    if !resolve(&wt, &gd) {
+                        return Ok(TempMerge::Failed);
+                    }
+                }
+                None => {
+                    let out = git(&["diff", "--name-only", "--diff-filter=U"])
+                        .output()
+                        .map_err(io(&wt))?;
+                    let files = String::from_utf8_lossy(&out.stdout)
+                        .lines()
+                        .map(str::to_string)
+                        .collect();
+                    return Ok(TempMerge::Conflict(files));
+                }
+            }
         }
         let head = std::fs::read_to_string(gd.join("HEAD")).map_err(io(&gd))?;
         let head = head.trim();
-        if head.len() < 40 || !head.bytes().all(|b| b.is_ascii_hexdigit()) || head == updated {
-            return Ok(None);
+        if head.len() < 40 || !head.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Ok(TempMerge::Failed);
         }
-        Ok(Some(head.to_string()))
+        Ok(TempMerge::Merged(head.to_string()))
     }
 
     /// `annex.adjustedbranchrefresh` as git-annex reads it: a number, else

@@ -648,8 +648,12 @@ fn merge_remote(
             continue;
         }
         // git-annex breaks the line again before each merge (its
-        // `showOutput`), after the one the pull began with.
-        action.say(b"\n")?;
+        // `showOutput`), after the one the pull began with; in an
+        // adjusted branch after its `Merging into BRANCH` note
+        // (`merge_into_adjusted`).
+        if adjusted_here(repo).is_none() {
+            action.say(b"\n")?;
+        }
         // The full ref, as git-annex gives it to git: git names the files
         // of a conflict after it (`f~refs_remotes_origin_main`).
         ok &= merge_one(repo, &c, options, json, action)?;
@@ -999,10 +1003,16 @@ fn merge_into_adjusted(
         name,
         orig,
         adj,
-        options.allow_unrelated,
-        &mut |n: &str| {
+        annex_ops::adjust::MergeFlags {
+            allow_unrelated: options.allow_unrelated,
+            quiet: options.quiet,
+        },
+        &mut |n: annex_ops::adjust::MergeNote<'_>| {
             if noted.is_ok() {
-                noted = action.note(&format!("{n}..."));
+                noted = match n {
+                    annex_ops::adjust::MergeNote::Action(n) => action.note(&format!("{n}...")),
+                    annex_ops::adjust::MergeNote::Output => action.say(b"\n"),
+                };
             }
         },
         options

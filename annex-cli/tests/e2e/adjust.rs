@@ -1030,3 +1030,86 @@ fn adjustedbranchrefresh_refreshes_after_the_drop_as_the_reference() {
     assert_eq!(o_tree, t_tree);
     assert_eq!(o_branches, t_branches);
 }
+
+/// The part of `sync`'s output from `pull` to the end of the merge into
+/// the adjusted branch (its `ok`).
+fn merge_section(stdout: &str) -> String {
+    let start = stdout.find("pull ").unwrap_or(0);
+    let rest = &stdout[start..];
+    let end = rest
+        .find("(Merging into adjusted branch...)")
+        .and_then(|i| rest[i..].find("\nok\n").map(|j| i + j + 4))
+        .unwrap_or(rest.len());
+    rest[..end].to_string()
+}
+
+/// Regression: a merge into an adjusted branch showed no output of git's
+/// (`(Merging into main...) (Merging into adjusted branch...) ok`, the
+/// line broken before the first note); the reference shows each note,
+/// then git's merge output on the lines after it (`Updating
+/// ...`/`Fast-forward` with the diffstat, `Merge made by ...`, a
+/// conflict's `CONFLICT` lines). Both a fast-forward and a true merge
+/// now show what the reference shows.
+#[test]
+fn a_merge_into_an_adjusted_branch_shows_gits_output_as_the_reference() {
+    for diverged in [false, true] {
+        let origin = sample_repo();
+        let clone = |side: Side| {
+            let d = tempfile::tempdir().expect("temp dir");
+            git(
+                side,
+                d.path(),
+                &["clone", "-q", &origin.path().display().to_string(), "c"],
+            );
+            let c = d.path().join("c");
+            ok(annex(side, &c, &["init", "-q", "clone"]), "init");
+            ok(annex(side, &c, &["adjust", "--unlock"]), "adjust");
+            if diverged {
+                std::fs::write(c.join("l"), "local\n").expect("write");
+                ok(annex(side, &c, &["add", "-q", "l"]), "add");
+                ok(
+                    run_at(side, &c, 1_700_000_500, "git", &["commit", "-q", "-m", "l"]),
+                    "commit",
+                );
+            }
+            d
+        };
+        let theirs = clone(Side::Ref);
+        let mine = clone(Side::Ours);
+        std::fs::write(origin.path().join("o"), "from origin\n").expect("write");
+        ok(annex(Side::Ref, origin.path(), &["add", "-q", "o"]), "add");
+        ok(
+            run_at(
+                Side::Ref,
+                origin.path(),
+                1_700_000_600,
+                "git",
+                &["commit", "-q", "-m", "three"],
+            ),
+            "commit",
+        );
+        let mut shown = Vec::new();
+        for (side, d) in [(Side::Ref, theirs.path()), (Side::Ours, mine.path())] {
+            let out = ok(
+                run_at(
+                    side,
+                    &d.join("c"),
+                    1_700_000_700,
+                    "git",
+                    &["annex", "sync", "--no-push", "--no-content"],
+                ),
+                "sync",
+            );
+            shown.push(merge_section(&out));
+        }
+        assert!(
+            shown[0].contains("(Merging into adjusted branch...) \n"),
+            "{}",
+            shown[0]
+        );
+        assert_eq!(
+            shown[1], shown[0],
+            "diverged: {diverged}: ours (left), reference (right)"
+        );
+    }
+}
