@@ -11,10 +11,15 @@
 //! - [`persist`]: the state kept between `git annex sim` commands.
 //! - [`plan`]: least-cost distribution: the minimum-cost arborescence
 //!   (Chu-Liu/Edmonds) and a key's plan over a network.
+//! - [`map`]: the network map (repositories, links, costs) of a real
+//!   repository or of a sim.
+//! - [`distribute`]: the planner against flooding over generated networks.
 
 /// The convergence checker.
 pub mod check;
+pub mod distribute;
 pub mod file;
+pub mod map;
 pub mod materialize;
 /// The saved state.
 pub mod persist;
