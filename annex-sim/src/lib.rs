@@ -14,6 +14,8 @@
 //! - [`map`]: the network map (repositories, links, costs) of a real
 //!   repository or of a sim.
 //! - [`distribute`]: the planner against flooding over generated networks.
+//! - [`route`]: which remotes `sync --content` sends a key to with
+//!   `annex.rs-distribution=leastcost`.
 
 /// The convergence checker.
 pub mod check;
@@ -25,6 +27,7 @@ pub mod materialize;
 pub mod persist;
 pub mod plan;
 pub mod rng;
+pub mod route;
 pub mod sim;
 
 pub use sim::{Detached, Host, Sim, SimError};

@@ -67,6 +67,10 @@ pub struct MapRepo {
     pub uuid: Option<Uuid>,
     /// Where it is on this machine, when it is.
     pub path: Option<PathBuf>,
+    /// Declared to relay (`remote.NAME.annex-rs-relay`, in a repository
+    /// on the map that has it as remote NAME): a transferring process
+    /// runs in it ([`crate::route`]).
+    pub relay: bool,
 }
 
 /// A link: `from` has `to` as a remote named `remote`.
@@ -109,6 +113,7 @@ impl Network {
             name: name.to_string(),
             uuid,
             path: None,
+            relay: false,
         });
         self.repos.len() - 1
     }
@@ -174,9 +179,9 @@ impl Network {
         while let Some((from, remotes, base)) = queue.pop_front() {
             let proxies: BTreeMap<String, f64> = remotes
                 .iter()
-                .filter_map(|(r, _)| Some((r.uuid.as_ref()?.to_string(), r.cost())))
+                .filter_map(|(r, _, _)| Some((r.uuid.as_ref()?.to_string(), r.cost())))
                 .collect();
-            for (r, proxy) in &remotes {
+            for (r, proxy, relay) in &remotes {
                 if r.ignore {
                     continue;
                 }
@@ -198,6 +203,7 @@ impl Network {
                     }
                 };
                 net.add_link(from, to, &r.name, cost);
+                net.repos[to].relay |= relay;
                 if new && let Some(p) = local {
                     // A remote on this machine that cannot be read is on
                     // the map without its own remotes.
@@ -231,9 +237,9 @@ impl Network {
     }
 }
 
-/// A remote and its `remote.NAME.annex-proxied-by` (the UUID of the
-/// gateway a cluster node is reached by).
-type Remote = (RemoteConfig, Option<String>);
+/// A remote, its `remote.NAME.annex-proxied-by` (the UUID of the gateway
+/// a cluster node is reached by) and `remote.NAME.annex-rs-relay`.
+type Remote = (RemoteConfig, Option<String>, bool);
 
 /// The UUID, remotes and base directory (for relative remote paths) of
 /// the repository at `path`.
@@ -248,7 +254,10 @@ fn read_repo(path: &Path) -> Result<(Option<Uuid>, Vec<Remote>, PathBuf), String
         .iter()
         .map(|r| {
             let proxy = cfg.get_str(&format!("remote.{}.annex-proxied-by", r.name));
-            (r.clone(), proxy)
+            let relay = cfg
+                .get_bool(&format!("remote.{}.annex-rs-relay", r.name))
+                .unwrap_or(false);
+            (r.clone(), proxy, relay)
         })
         .collect();
     Ok((cfg.uuid(), remotes, base))
@@ -304,6 +313,7 @@ mod tests {
         add(&a, "nouuid", "../zz", "");
         add(&b, "c", c.to_str().expect("utf-8"), UC);
         git(&b, &["config", "remote.c.annex-cost", "50.5"]);
+        git(&b, &["config", "remote.c.annex-rs-relay", "true"]);
         add(&c, "a", &format!("file://{}", a.display()), UA);
         let net = Network::from_repo(&a).expect("maps");
         let names: Vec<&str> = net.repos.iter().map(|r| r.name.as_str()).collect();
