@@ -390,6 +390,84 @@ pub fn as_log(g: &Generated, report: &Report) -> Vec<Command> {
     out
 }
 
+/// The network of the figure in `docs/sim.md`: a chain of gateways of 8
+/// repositories, one file.
+pub fn figure_network() -> Generated {
+    generate(Family::Chain, 8, 1, 7)
+}
+
+/// A Graphviz figure of a generated network and how its first file is
+/// distributed: every link (grey, with its cost), the flood's transfers
+/// (red, dashed) and the planner's (blue, bold), each numbered in the
+/// order made, and both totals in the title.
+pub fn figure(g: &Generated) -> String {
+    let mut flood_sim = g.sim.clone();
+    let mut plan_sim = g.sim.clone();
+    let fl = distribute(&mut flood_sim, &g.network, Mode::Flood);
+    let lc = distribute(&mut plan_sim, &g.network, Mode::LeastCost);
+    let first = g.sim.files.keys().next().cloned().unwrap_or_default();
+    let units = |c: u64| c / 1000;
+    let mut out = String::new();
+    out.push_str("digraph leastcost {\n");
+    out.push_str(&format!(
+        "  label=\"{first}: flood costs {}, the planner {}\";\n",
+        units(fl.cost),
+        units(lc.cost)
+    ));
+    out.push_str("  node [shape=box];\n");
+    let origin: Vec<&str> = g
+        .network
+        .repos
+        .iter()
+        .filter(|r| {
+            r.uuid.as_ref().is_some_and(|u| {
+                g.sim
+                    .files
+                    .get(&first)
+                    .is_some_and(|k| g.sim.repo_state.get(u).is_some_and(|s| s.has(k, u)))
+            })
+        })
+        .map(|r| r.name.as_str())
+        .collect();
+    for r in &g.network.repos {
+        let style = if origin.contains(&r.name.as_str()) {
+            " style=filled fillcolor=lightgrey"
+        } else {
+            ""
+        };
+        out.push_str(&format!(
+            "  \"{}\" [label=\"{}\"{style}];\n",
+            r.name, r.name
+        ));
+    }
+    for l in &g.network.links {
+        out.push_str(&format!(
+            "  \"{}\" -> \"{}\" [color=grey label=\"{}\"];\n",
+            g.network.repos[l.from].name,
+            g.network.repos[l.to].name,
+            units(l.cost)
+        ));
+    }
+    for (report, style) in [
+        (&fl, "color=red style=dashed"),
+        (&lc, "color=blue style=bold"),
+    ] {
+        for (n, (_, from, to)) in report
+            .log
+            .iter()
+            .filter(|(f, _, _)| *f == first)
+            .enumerate()
+        {
+            out.push_str(&format!(
+                "  \"{from}\" -> \"{to}\" [{style} label=\"{}\"];\n",
+                n + 1
+            ));
+        }
+    }
+    out.push_str("}\n");
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -487,6 +565,31 @@ mod tests {
         assert_eq!((r.transfers, r.drops), (2, 0));
         let u = &s2.repos["b"];
         assert!(s2.repo_state[u].has(&s2.files["f.txt"], u));
+    }
+
+    /// The figure in docs/sim.md is what [`figure`] draws now
+    /// (`ANNEX_SIM_WRITE_FIGURE=1` rewrites it).
+    #[test]
+    fn committed_figure_is_current() {
+        let doc = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/sim.md");
+        let text = std::fs::read_to_string(&doc).expect("docs/sim.md");
+        let (begin, end) = (
+            "<!-- figure begin -->\n```dot\n",
+            "```\n<!-- figure end -->",
+        );
+        let (Some(b), Some(e)) = (text.find(begin), text.find(end)) else {
+            panic!("docs/sim.md has no figure markers");
+        };
+        let now = figure(&figure_network());
+        let committed = &text[b + begin.len()..e];
+        if committed != now && std::env::var_os("ANNEX_SIM_WRITE_FIGURE").is_some() {
+            let new = format!("{}{now}{}", &text[..b + begin.len()], &text[e..]);
+            std::fs::write(&doc, new).expect("write docs/sim.md");
+            return;
+        }
+        assert_eq!(committed, now, "docs/sim.md's figure is stale");
+        // And it shows what it says: the planner cheaper than the flood.
+        assert!(now.contains("color=blue") && now.contains("color=red"));
     }
 
     #[test]
