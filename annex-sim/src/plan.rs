@@ -16,7 +16,7 @@
 //! assert_eq!(chosen, vec![1, 2]);
 //! ```
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 /// A directed edge (`from` can send to `to`) and its cost.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -329,6 +329,52 @@ fn plan_within(
     }
 }
 
+/// Plans many keys over one network: plans are kept by holders and
+/// wanting repositories, so keys placed alike (most of a repository's)
+/// cost one [`plan_key`]. At most [`Planner::CAPACITY`] plans are kept;
+/// past that the cache starts again.
+#[derive(Debug, Clone)]
+pub struct Planner {
+    n: usize,
+    edges: Vec<Edge>,
+    cache: HashMap<(Vec<usize>, Vec<usize>), KeyPlan>,
+}
+
+impl Planner {
+    /// The most plans kept.
+    pub const CAPACITY: usize = 65_536;
+
+    /// A planner over a network of `n` repositories and these links.
+    pub fn new(n: usize, edges: Vec<Edge>) -> Planner {
+        Planner {
+            n,
+            edges,
+            cache: HashMap::new(),
+        }
+    }
+
+    /// [`plan_key`] for a key that `have` hold and `want` want.
+    pub fn plan(&mut self, have: &[usize], want: &[usize]) -> &KeyPlan {
+        let mut h = have.to_vec();
+        h.sort_unstable();
+        h.dedup();
+        let mut w: Vec<usize> = want
+            .iter()
+            .copied()
+            .filter(|x| h.binary_search(x).is_err())
+            .collect();
+        w.sort_unstable();
+        w.dedup();
+        if self.cache.len() >= Self::CAPACITY && !self.cache.contains_key(&(h.clone(), w.clone())) {
+            self.cache.clear();
+        }
+        let (n, edges) = (self.n, &self.edges);
+        self.cache
+            .entry((h, w))
+            .or_insert_with_key(|(h, w)| plan_key(n, edges, h, w))
+    }
+}
+
 /// Flooding as `sync --content` does it when every repository syncs in
 /// turn: in rounds, each repository that has the key at the start of the
 /// round (in index order) sends it to each of its remotes that wants it
@@ -573,6 +619,20 @@ mod tests {
                 prop_assert!(plan.cost <= fl.cost, "plan {} flood {}", plan.cost, fl.cost);
             }
         }
+    }
+
+    /// The planner's cached plans are [`plan_key`]'s, whatever the order
+    /// and repetitions of holders and wanting repositories.
+    #[test]
+    fn planner_caches_plan_key() {
+        let e = |from, to, cost| Edge { from, to, cost };
+        let edges = vec![e(0, 1, 5), e(1, 2, 1), e(0, 2, 9), e(2, 3, 1)];
+        let mut p = Planner::new(4, edges.clone());
+        let a = p.plan(&[0], &[3, 2, 2]).clone();
+        assert_eq!(a, plan_key(4, &edges, &[0], &[2, 3]));
+        assert_eq!(p.plan(&[0, 0], &[2, 3, 0]), &a);
+        let b = p.plan(&[1], &[3]).clone();
+        assert_eq!(b, plan_key(4, &edges, &[1], &[3]));
     }
 
     /// The case where the pruned arborescence alone costs more than the
