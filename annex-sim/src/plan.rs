@@ -208,6 +208,10 @@ pub fn plan_key(n: usize, edges: &[Edge], have: &[usize], want: &[usize]) -> Key
     for (v, m) in mask.iter_mut().enumerate() {
         *m = have.contains(&v) || want.contains(&v);
     }
+    if mask.iter().all(|&m| m) {
+        // Every repository has or wants the key: the same graph.
+        return all;
+    }
     let direct = plan_within(n, edges, have, want, &mask);
     if direct.unreachable.len() <= all.unreachable.len() && direct.cost <= all.cost {
         direct
