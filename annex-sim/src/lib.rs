@@ -11,15 +11,23 @@
 //! - [`persist`]: the state kept between `git annex sim` commands.
 //! - [`plan`]: least-cost distribution: the minimum-cost arborescence
 //!   (Chu-Liu/Edmonds) and a key's plan over a network.
+//! - [`map`]: the network map (repositories, links, costs) of a real
+//!   repository or of a sim.
+//! - [`distribute`]: the planner against flooding over generated networks.
+//! - [`route`]: which remotes `sync --content` sends a key to with
+//!   `annex.rs-distribution=leastcost`.
 
 /// The convergence checker.
 pub mod check;
+pub mod distribute;
 pub mod file;
+pub mod map;
 pub mod materialize;
 /// The saved state.
 pub mod persist;
 pub mod plan;
 pub mod rng;
+pub mod route;
 pub mod sim;
 
 pub use sim::{Detached, Host, Sim, SimError};

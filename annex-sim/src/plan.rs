@@ -16,7 +16,7 @@
 //! assert_eq!(chosen, vec![1, 2]);
 //! ```
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 /// A directed edge (`from` can send to `to`) and its cost.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -189,7 +189,47 @@ pub struct KeyPlan {
 
 /// Plans one key over a network of `n` repositories: `have` hold it,
 /// `want` want it (those that have it already are left out).
+///
+/// Two candidates, the cheaper kept: the arborescence over every
+/// repository, pruned to the branches that lead to a wanting one (relays
+/// that do not want the key take part), and the arborescence over the
+/// repositories that have or want the key only (no relay). The second
+/// is kept when it reaches every wanting repository the first reaches and
+/// costs no more; so a plan never costs more than any way of sending the
+/// key through wanting repositories only, flooding included (the pruned
+/// arborescence alone can: a relay may be cheap to reach only through a
+/// wanting repository it then feeds back).
 pub fn plan_key(n: usize, edges: &[Edge], have: &[usize], want: &[usize]) -> KeyPlan {
+    let mut mask = vec![true; n];
+    let all = plan_within(n, edges, have, want, &mask);
+    if all.sends.is_empty() {
+        return all;
+    }
+    for (v, m) in mask.iter_mut().enumerate() {
+        *m = have.contains(&v) || want.contains(&v);
+    }
+    if mask.iter().all(|&m| m) {
+        // Every repository has or wants the key: the same graph.
+        return all;
+    }
+    let direct = plan_within(n, edges, have, want, &mask);
+    if direct.unreachable.len() <= all.unreachable.len() && direct.cost <= all.cost {
+        direct
+    } else {
+        all
+    }
+}
+
+/// [`plan_key`]'s pruned arborescence over the repositories `v` with
+/// `allowed[v]`.
+fn plan_within(
+    n: usize,
+    edges: &[Edge],
+    have: &[usize],
+    want: &[usize],
+    allowed: &[bool],
+) -> KeyPlan {
+    let ok = |v: usize| v == n || allowed.get(v).copied().unwrap_or(false);
     // A virtual root (node n) reaching each holder at no cost.
     let mut all: Vec<Edge> = edges.to_vec();
     for &h in have {
@@ -199,29 +239,40 @@ pub fn plan_key(n: usize, edges: &[Edge], have: &[usize], want: &[usize]) -> Key
             cost: 0,
         });
     }
+    let mut out: Vec<Vec<usize>> = vec![Vec::new(); n + 1];
+    for (i, e) in all.iter().enumerate() {
+        if e.from <= n && e.to <= n && ok(e.from) && ok(e.to) {
+            out[e.from].push(i);
+        }
+    }
     // Only nodes reachable from the root take part.
     let mut reach = vec![false; n + 1];
     reach[n] = true;
     let mut stack = vec![n];
     while let Some(x) = stack.pop() {
-        for e in all.iter().filter(|e| e.from == x) {
-            if e.to <= n && !reach[e.to] {
-                reach[e.to] = true;
-                stack.push(e.to);
+        for &i in &out[x] {
+            let to = all[i].to;
+            if !reach[to] {
+                reach[to] = true;
+                stack.push(to);
             }
         }
     }
     let nodes: Vec<usize> = (0..=n).filter(|&v| reach[v]).collect();
-    let index = |v: usize| nodes.iter().position(|&x| x == v);
-    let sub: Vec<(usize, Edge)> = all
+    let mut index_of = vec![None; n + 1];
+    for (i, &v) in nodes.iter().enumerate() {
+        index_of[v] = Some(i);
+    }
+    let sub: Vec<(usize, Edge)> = out
         .iter()
-        .enumerate()
-        .filter_map(|(i, e)| {
+        .flatten()
+        .filter_map(|&i| {
+            let e = all[i];
             Some((
                 i,
                 Edge {
-                    from: index(e.from)?,
-                    to: index(e.to)?,
+                    from: index_of[e.from]?,
+                    to: index_of[e.to]?,
                     cost: e.cost,
                 },
             ))
@@ -233,7 +284,7 @@ pub fn plan_key(n: usize, edges: &[Edge], have: &[usize], want: &[usize]) -> Key
         .copied()
         .filter(|&w| w < n && !reach[w])
         .collect();
-    let root = index(n).unwrap_or(0);
+    let root = index_of[n].unwrap_or(0);
     let Some((_, chosen)) = min_arborescence(nodes.len(), root, &sub_edges) else {
         return KeyPlan {
             sends: Vec::new(),
@@ -275,6 +326,111 @@ pub fn plan_key(n: usize, edges: &[Edge], have: &[usize], want: &[usize]) -> Key
     let mut sends: Vec<usize> = used.into_iter().collect();
     sends.sort_by_key(|&e| depth(all[e].to));
     let cost = sends.iter().map(|&e| all[e].cost).sum();
+    KeyPlan {
+        sends,
+        cost,
+        unreachable,
+    }
+}
+
+/// Plans many keys over one network: plans are kept by holders and
+/// wanting repositories, so keys placed alike (most of a repository's)
+/// cost one [`plan_key`]. At most [`Planner::CAPACITY`] plans are kept;
+/// past that the cache starts again.
+#[derive(Debug, Clone)]
+pub struct Planner {
+    n: usize,
+    edges: Vec<Edge>,
+    cache: HashMap<(Vec<usize>, Vec<usize>), KeyPlan>,
+}
+
+impl Planner {
+    /// The most plans kept.
+    pub const CAPACITY: usize = 65_536;
+
+    /// A planner over a network of `n` repositories and these links.
+    pub fn new(n: usize, edges: Vec<Edge>) -> Planner {
+        Planner {
+            n,
+            edges,
+            cache: HashMap::new(),
+        }
+    }
+
+    /// [`plan_key`] for a key that `have` hold and `want` want.
+    pub fn plan(&mut self, have: &[usize], want: &[usize]) -> &KeyPlan {
+        let mut h = have.to_vec();
+        h.sort_unstable();
+        h.dedup();
+        let mut w: Vec<usize> = want
+            .iter()
+            .copied()
+            .filter(|x| h.binary_search(x).is_err())
+            .collect();
+        w.sort_unstable();
+        w.dedup();
+        if self.cache.len() >= Self::CAPACITY && !self.cache.contains_key(&(h.clone(), w.clone())) {
+            self.cache.clear();
+        }
+        let (n, edges) = (self.n, &self.edges);
+        self.cache
+            .entry((h, w))
+            .or_insert_with_key(|(h, w)| plan_key(n, edges, h, w))
+    }
+}
+
+/// Flooding as `sync --content` does it when every repository syncs in
+/// turn: in rounds, each repository that has the key at the start of the
+/// round (in index order) sends it to each of its remotes that wants it
+/// and lacks it, cheapest first. Only wanting repositories relay. The
+/// sends (indexes into `edges`, in order), their cost, and the wanting
+/// repositories never reached.
+pub fn flood(n: usize, edges: &[Edge], have: &[usize], want: &[usize]) -> KeyPlan {
+    let mut holding = vec![false; n];
+    for &h in have {
+        if h < n {
+            holding[h] = true;
+        }
+    }
+    let mut wants = vec![false; n];
+    for &w in want {
+        if w < n {
+            wants[w] = true;
+        }
+    }
+    let mut out: Vec<Vec<usize>> = vec![Vec::new(); n];
+    for (i, e) in edges.iter().enumerate() {
+        if e.from < n && e.to < n && e.from != e.to {
+            out[e.from].push(i);
+        }
+    }
+    for o in &mut out {
+        o.sort_by_key(|&i| edges[i].cost);
+    }
+    let mut sends = Vec::new();
+    let mut cost = 0;
+    loop {
+        let senders: Vec<usize> = (0..n).filter(|&v| holding[v]).collect();
+        let before = sends.len();
+        for v in senders {
+            for &i in &out[v] {
+                let to = edges[i].to;
+                if wants[to] && !holding[to] {
+                    holding[to] = true;
+                    cost += edges[i].cost;
+                    sends.push(i);
+                }
+            }
+        }
+        if sends.len() == before {
+            break;
+        }
+    }
+    let unreachable = want
+        .iter()
+        .copied()
+        .filter(|&w| w < n && !holding[w])
+        .collect();
     KeyPlan {
         sends,
         cost,
@@ -442,6 +598,57 @@ mod tests {
             prop_assert_eq!(plan.unreachable.clone(), missed);
             prop_assert!(plan.cost <= flood, "plan {} flood {}", plan.cost, flood);
         }
+    }
+
+    proptest! {
+        /// Whatever wants the key: the plan reaches every wanting
+        /// repository the flood reaches, and costs no more when the flood
+        /// reaches them all.
+        #[test]
+        fn plan_never_worse_than_round_flood(
+            n in 2usize..8,
+            raw in proptest::collection::vec((0usize..8, 0usize..8, 1u64..20), 1..24),
+            wanting in proptest::collection::vec(any::<bool>(), 8),
+        ) {
+            let edges: Vec<Edge> = raw
+                .into_iter()
+                .filter(|(a, b, _)| *a < n && *b < n && a != b)
+                .map(|(from, to, cost)| Edge { from, to, cost })
+                .collect();
+            let want: Vec<usize> = (1..n).filter(|&v| wanting[v]).collect();
+            let plan = plan_key(n, &edges, &[0], &want);
+            let fl = flood(n, &edges, &[0], &want);
+            prop_assert!(plan.unreachable.iter().all(|u| fl.unreachable.contains(u)));
+            if fl.unreachable.is_empty() {
+                prop_assert!(plan.cost <= fl.cost, "plan {} flood {}", plan.cost, fl.cost);
+            }
+        }
+    }
+
+    /// The planner's cached plans are [`plan_key`]'s, whatever the order
+    /// and repetitions of holders and wanting repositories.
+    #[test]
+    fn planner_caches_plan_key() {
+        let e = |from, to, cost| Edge { from, to, cost };
+        let edges = vec![e(0, 1, 5), e(1, 2, 1), e(0, 2, 9), e(2, 3, 1)];
+        let mut p = Planner::new(4, edges.clone());
+        let a = p.plan(&[0], &[3, 2, 2]).clone();
+        assert_eq!(a, plan_key(4, &edges, &[0], &[2, 3]));
+        assert_eq!(p.plan(&[0, 0], &[2, 3, 0]), &a);
+        let b = p.plan(&[1], &[3]).clone();
+        assert_eq!(b, plan_key(4, &edges, &[1], &[3]));
+    }
+
+    /// The case where the pruned arborescence alone costs more than the
+    /// flood: 2 (not wanting) is reached cheaply only from 1, and the
+    /// arborescence takes 0 -> 2 -> 1 (101) over 0 -> 1 (10).
+    #[test]
+    fn relay_never_makes_the_plan_dearer() {
+        let e = |from, to, cost| Edge { from, to, cost };
+        let edges = [e(0, 1, 10), e(0, 2, 100), e(1, 2, 100), e(2, 1, 1)];
+        let plan = plan_key(3, &edges, &[0], &[1]);
+        assert_eq!(plan.cost, 10);
+        assert_eq!(plan.sends, vec![0]);
     }
 
     /// A chain of gateways where only the far end wants the key: flooding

@@ -1077,6 +1077,30 @@ impl Sim {
         }
     }
 
+    /// `from` sends `file` to its remote `to` whether or not `to` wants it
+    /// (a relay of least-cost distribution, [`crate::distribute`]),
+    /// recorded in both views as a send is; whether it did (`from` has
+    /// it, `to` does not, both are repositories of the sim).
+    pub fn relay(&mut self, from: &Uuid, to: &Uuid, file: &str) -> bool {
+        let Some(k) = self.files.get(file).cloned() else {
+            return false;
+        };
+        let (Some(view), Some(rview)) = (self.repo_state.get(from), self.repo_state.get(to)) else {
+            return false;
+        };
+        if rview.has(&k, to) || !view.has(&k, from) {
+            return false;
+        }
+        let Some(name) = self.name_of(to).map(str::to_string) else {
+            return false;
+        };
+        self.history
+            .push(Command::Present(name.clone(), file.to_string()));
+        self.set_present(true, to, &name, &k, from);
+        self.set_present(true, to, &name, &k, to);
+        true
+    }
+
     /// Whether dropping `k` from `from`, decided by `u`, is safe: the
     /// other copies `u` knows of, each verified in its holder (locked when
     /// `u` reaches it or is it, a special remote's seen just now, a

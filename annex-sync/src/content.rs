@@ -621,6 +621,10 @@ struct Done<'e> {
     put_to: Vec<Uuid>,
 }
 
+/// The planner's answer for one item: its key, its path, the remotes
+/// this repository sends it to (`None`: all that want it).
+type Routed = (Key, Vec<u8>, Option<BTreeSet<Uuid>>);
+
 /// One run of the content pass.
 struct Pass<'e> {
     annex: &'e Annex,
@@ -659,6 +663,10 @@ struct Pass<'e> {
     failed: usize,
     /// A `--content-of` path matched nothing.
     seek_failed: bool,
+    /// `annex.rs-distribution=leastcost`: the planner's routes, and its
+    /// answer for the last key asked (`None`: send as the flood does).
+    route: Option<annex_sim::route::Route>,
+    routed: RefCell<Option<Routed>>,
 }
 
 impl<'e> Pass<'e> {
@@ -702,8 +710,24 @@ impl<'e> Pass<'e> {
                 inner.set_repo_sizes(sizes);
             }
         }
+        let route = match annex.session.config.get_str(annex_sim::route::SETTING) {
+            // A map that cannot be made (this repository unreadable):
+            // the flood.
+            Some(v) if v == "leastcost" => {
+                annex_sim::route::Route::for_repo(annex.session.repo.git_dir()).ok()
+            }
+            _ => None,
+        };
+        for u in route.iter().flat_map(|r| r.uuids()) {
+            if !wanted.contains_key(u) {
+                let e = annex.preferred_of(&inner, u)?;
+                wanted.insert(u.clone(), e.as_ref().map(Expr::optimized));
+            }
+        }
         let clusters = state.clusters()?;
         Ok(Pass {
+            route,
+            routed: RefCell::new(None),
             incomplete: rs.iter().any(|r| r.remote.is_err()),
             annex,
             rs,
@@ -864,6 +888,37 @@ impl<'e> Pass<'e> {
         it.not_present = gone;
         expr.eval(&self.live, &it)
             .map_err(|e| ContentError::Preferred(e.to_string()))
+    }
+
+    /// Whether this repository sends the item to `u` (which wants it):
+    /// always in the flood; with `leastcost`, when `u` is its child in the
+    /// key's plan ([`annex_sim::route`]).
+    fn routed(&self, u: &Uuid, item: &Item) -> Result<bool, ContentError> {
+        let Some(route) = &self.route else {
+            return Ok(true);
+        };
+        if let Some((k, path, to)) = self.routed.borrow().as_ref()
+            && *k == item.key
+            && *path == item.top_path
+        {
+            return Ok(to.as_ref().is_none_or(|to| to.contains(u)));
+        }
+        let mut holders = self.raw_locations(&item.key)?;
+        holders.push(self.annex.here().clone());
+        let mut failed = None;
+        let to = route.sends_to(&holders, |r| match self.wants(r, item, &[]) {
+            Ok(w) => w,
+            Err(e) => {
+                failed = Some(e);
+                false
+            }
+        });
+        if let Some(e) = failed {
+            return Err(e);
+        }
+        let yes = to.as_ref().is_none_or(|to| to.contains(u));
+        *self.routed.borrow_mut() = Some((item.key.clone(), item.top_path.clone(), to));
+        Ok(yes)
     }
 
     /// git-annex's `wantDrop`: `u` no longer wants the key through this
@@ -1036,6 +1091,7 @@ impl<'e> Pass<'e> {
                     || self.remote_locations(&item.key)?.contains(ru)
                     || !annex.session.store.has(&item.key)
                     || !self.wants(ru, item, &[])?
+                    || !self.routed(ru, item)?
                 {
                     continue;
                 }
@@ -1159,7 +1215,11 @@ impl<'e> Pass<'e> {
                     putrs.push(ru);
                     continue;
                 }
-                if self.readonly(r) || !self.takes_part(&ru) || !self.wants(&ru, item, &[])? {
+                if self.readonly(r)
+                    || !self.takes_part(&ru)
+                    || !self.wants(&ru, item, &[])?
+                    || !self.routed(&ru, item)?
+                {
                     continue;
                 }
                 if self.put(item, r, obs)? {

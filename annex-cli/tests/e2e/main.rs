@@ -30,6 +30,7 @@ mod hostile_inputs;
 mod init;
 mod inprogress;
 mod interop;
+mod leastcost;
 mod list;
 mod log;
 mod matchexpression;
