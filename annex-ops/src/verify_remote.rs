@@ -91,9 +91,12 @@ pub fn shown(config: &BTreeMap<String, String>) -> String {
     let own = config
         .iter()
         .filter(|(k, _)| !COMMON_FIELDS.contains(&k.as_str()) && *k != "type" && *k != "name");
-    let common = config
-        .iter()
-        .filter(|(k, _)| COMMON_FIELDS.contains(&k.as_str()));
+    // The cipher and how names are encrypted are not shown (as the
+    // reference's prompt).
+    let common = config.iter().filter(|(k, _)| {
+        COMMON_FIELDS.contains(&k.as_str())
+            && !["cipher", "cipherkeys", "pubkeys", "mac"].contains(&k.as_str())
+    });
     words.extend(own.chain(common).map(|(k, v)| format!("{k}={v}")));
     words.join(" ")
 }
