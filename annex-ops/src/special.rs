@@ -73,9 +73,18 @@ pub fn configs(session: &Session) -> Result<BTreeMap<Uuid, Fields>, SpecialError
         .iter()
         .map(|(u, c)| (u.clone(), special::strings(c)))
         .collect();
-    m.extend(crate::verify_remote::verified_configs(
-        session.repo.git_dir(),
-    ));
+    for (u, mut verified) in crate::verify_remote::verified_configs(session.repo.git_dir()) {
+        // The cipher and MAC are not part of what is verified: they come
+        // from `remote.log`, as the reference takes them.
+        if let Some(logged) = m.get(&u) {
+            for f in crate::verify_remote::UNVERIFIED_FIELDS {
+                if let Some(v) = logged.get(*f) {
+                    verified.insert(f.to_string(), v.clone());
+                }
+            }
+        }
+        m.insert(u, verified);
+    }
     Ok(m)
 }
 
@@ -381,9 +390,7 @@ fn encryption_setup(
             return Err(cannot_change());
         }
         if old.get("onlyencryptcreds") != config.get("onlyencryptcreds") {
-            return Err(user(
-                "Cannot change onlyencryptcreds of existing remotes.",
-            ));
+            return Err(user("Cannot change onlyencryptcreds of existing remotes."));
         }
     }
     let gpg = Gpg::from_config(&session.config, name);
@@ -397,15 +404,21 @@ fn encryption_setup(
     let cipher = match StoredCipher::extract(&config) {
         None if scheme == Scheme::None => None,
         None => {
-            if matches!(scheme, Scheme::Hybrid | Scheme::PubKey | Scheme::SharedPubKey)
-                && !config.contains_key("keyid")
+            if matches!(
+                scheme,
+                Scheme::Hybrid | Scheme::PubKey | Scheme::SharedPubKey
+            ) && !config.contains_key("keyid")
             {
                 return Err(user("Specify keyid=..."));
             }
             notes.push("encryption setup".to_string());
             Some(
-                gpg.new_cipher(scheme, config.get("keyid").map(String::as_str), high_quality)
-                    .map_err(gpg_err)?,
+                gpg.new_cipher(
+                    scheme,
+                    config.get("keyid").map(String::as_str),
+                    high_quality,
+                )
+                .map_err(gpg_err)?,
             )
         }
         Some(StoredCipher::Shared(_)) if scheme == Scheme::Shared => None,
@@ -480,7 +493,9 @@ fn update_keys(
             };
             gpg.encrypt_cipher(raw, pubkey, new).map_err(gpg_err)
         }
-        StoredCipher::SharedPubKey { data, .. } => Ok(StoredCipher::SharedPubKey { data, keys: new }),
+        StoredCipher::SharedPubKey { data, .. } => {
+            Ok(StoredCipher::SharedPubKey { data, keys: new })
+        }
         StoredCipher::Shared(_) => Err(user("Cannot update shared cipher")),
     }
 }

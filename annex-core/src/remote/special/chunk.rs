@@ -113,12 +113,11 @@ pub fn set_in_log(
 }
 
 /// The chunk log of a repository, read and written through its branch's
-/// journal.
+/// journal (committed with the rest of the journal by the command).
 #[derive(Debug)]
 pub struct ChunkLog {
     git_dir: PathBuf,
     branch: std::sync::Mutex<Option<Branch>>,
-    dirty: std::sync::atomic::AtomicBool,
 }
 
 impl ChunkLog {
@@ -128,14 +127,10 @@ impl ChunkLog {
         ChunkLog {
             git_dir: git_dir.to_path_buf(),
             branch: std::sync::Mutex::new(None),
-            dirty: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
-    fn with<T>(
-        &self,
-        f: impl FnOnce(&Branch) -> Result<T, BranchError>,
-    ) -> Result<T, BranchError> {
+    fn with<T>(&self, f: impl FnOnce(&Branch) -> Result<T, BranchError>) -> Result<T, BranchError> {
         let mut b = self.branch.lock().unwrap_or_else(|p| p.into_inner());
         if b.is_none() {
             *b = Some(Branch::open(&self.git_dir)?);
@@ -159,17 +154,7 @@ impl ChunkLog {
             b.change_regarding(std::slice::from_ref(uuid), &log_path(key), |old| {
                 set_in_log(old, uuid, size, count, t)
             })
-        })?;
-        self.dirty.store(true, std::sync::atomic::Ordering::SeqCst);
-        Ok(())
-    }
-
-    /// Commits what was journalled (at the end of a command).
-    pub fn commit(&self) -> Result<(), BranchError> {
-        if !self.dirty.swap(false, std::sync::atomic::Ordering::SeqCst) {
-            return Ok(());
-        }
-        self.with(|b| b.commit(&b.commit_message()).map(|_| ()))
+        })
     }
 }
 
@@ -201,7 +186,10 @@ mod tests {
         let u = Uuid::parse(b"86ecc691-1b17-4e62-a14e-ed20ddd262a3").unwrap();
         let t = crate::timestamp::Timestamp::parse(b"1796664103s").unwrap();
         let log = set_in_log(b"", &u, 10, 4, t);
-        assert_eq!(log, b"1796664103s 86ecc691-1b17-4e62-a14e-ed20ddd262a3:10 4\n");
+        assert_eq!(
+            log,
+            b"1796664103s 86ecc691-1b17-4e62-a14e-ed20ddd262a3:10 4\n"
+        );
         assert_eq!(parse_log(&log, &u), vec![(10, 4)]);
         let other = Uuid::parse(b"3ac29831-cfaa-4b67-b7b8-6d476b3cfe13").unwrap();
         assert!(parse_log(&log, &other).is_empty());
@@ -221,7 +209,10 @@ mod tests {
         assert_eq!(c("chunk", "10"), Ok(ChunkConfig::Unpadded(10)));
         assert_eq!(c("chunk", "0"), Ok(ChunkConfig::None));
         assert_eq!(c("chunksize", "1kB"), Ok(ChunkConfig::Legacy(1000)));
-        assert_eq!(c("chunk", "x"), Err("bad configuration chunk=x".to_string()));
+        assert_eq!(
+            c("chunk", "x"),
+            Err("bad configuration chunk=x".to_string())
+        );
     }
 
     proptest! {

@@ -201,7 +201,11 @@ impl StoredCipher {
     /// The cipher of a `remote.log` configuration, as git-annex's
     /// `extractCipher` finds it (none when encryption is off).
     pub fn extract(c: &BTreeMap<String, String>) -> Option<StoredCipher> {
-        let b64 = |t: &str| base64::engine::general_purpose::STANDARD.decode(t.trim()).ok();
+        let b64 = |t: &str| {
+            base64::engine::general_purpose::STANDARD
+                .decode(t.trim())
+                .ok()
+        };
         let data = b64(c.get("cipher")?)?;
         let keys = c
             .get("cipherkeys")
@@ -345,8 +349,7 @@ impl Gpg {
     /// git-annex's leading parameters, then `params`.
     fn args(&self, params: &[String]) -> Vec<String> {
         let mut a = Vec::new();
-        if std::env::var_os("GPG_AGENT_INFO").is_some() || std::env::var_os("GPG_BATCH").is_some()
-        {
+        if std::env::var_os("GPG_AGENT_INFO").is_some() || std::env::var_os("GPG_BATCH").is_some() {
             a.extend(["--batch", "--no-tty", "--use-agent"].map(String::from));
         }
         a.extend(["--quiet", "--trust-model", "always"].map(String::from));
@@ -383,7 +386,10 @@ impl Gpg {
         let _ = writer.join();
         let status = child.wait().map_err(|e| self.spawn_err(e))?;
         if !status.success() {
-            return Err(CryptoError::Gpg(format!("{} exited {status}", self.program)));
+            return Err(CryptoError::Gpg(format!(
+                "{} exited {status}",
+                self.program
+            )));
         }
         Ok(out)
     }
@@ -573,7 +579,10 @@ impl Gpg {
             Ok(())
         } else {
             let _ = std::fs::remove_file(dst);
-            Err(CryptoError::Gpg(format!("{} exited {status}", self.program)))
+            Err(CryptoError::Gpg(format!(
+                "{} exited {status}",
+                self.program
+            )))
         }
     }
 
@@ -625,7 +634,10 @@ mod tests {
 
     #[test]
     fn hmacs_match_rfc_4231_case_2() {
-        let (k, m) = (b"Jefe".as_slice(), b"what do ya want for nothing?".as_slice());
+        let (k, m) = (
+            b"Jefe".as_slice(),
+            b"what do ya want for nothing?".as_slice(),
+        );
         assert_eq!(
             Mac::HmacSha224.hmac_hex(k, m),
             "a30e01098bc6dbbf45690f3a7e9e6d0f8bbea2a39e6148008fd05e44"
@@ -634,13 +646,24 @@ mod tests {
             Mac::HmacSha256.hmac_hex(k, m),
             "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
         );
-        assert!(Mac::HmacSha384.hmac_hex(k, m).starts_with("af45d2e376484031617f78d2b58a6b1b"));
-        assert!(Mac::HmacSha512.hmac_hex(k, m).starts_with("164b7a7bfcf819e2e395fbe73b56e0a3"));
+        assert!(
+            Mac::HmacSha384
+                .hmac_hex(k, m)
+                .starts_with("af45d2e376484031617f78d2b58a6b1b")
+        );
+        assert!(
+            Mac::HmacSha512
+                .hmac_hex(k, m)
+                .starts_with("164b7a7bfcf819e2e395fbe73b56e0a3")
+        );
         // A key longer than the block is hashed first.
         let long = [0xaau8; 131];
         assert!(
             Mac::HmacSha256
-                .hmac_hex(&long, b"Test Using Larger Than Block-Size Key - Hash Key First")
+                .hmac_hex(
+                    &long,
+                    b"Test Using Larger Than Block-Size Key - Hash Key First"
+                )
                 .starts_with("60e431591ee0b67f0d8a26aacbf5b77f")
         );
     }

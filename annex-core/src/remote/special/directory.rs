@@ -16,9 +16,9 @@
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
+use super::layered::Storage;
 use crate::key::Key;
 use crate::objects::{hash_dir_lower, hash_dir_mixed};
-use super::layered::Storage;
 use crate::remote::{ContentLockGuard, Progress, Remote, RemoteError};
 use crate::uuid::Uuid;
 
@@ -236,7 +236,12 @@ impl Storage for DirectoryRemote {
     fn cost(&self) -> f64 {
         self.cost
     }
-    fn store_object(&self, key: &Key, src: &Path, progress: Progress<'_>) -> Result<(), RemoteError> {
+    fn store_object(
+        &self,
+        key: &Key,
+        src: &Path,
+        progress: Progress<'_>,
+    ) -> Result<(), RemoteError> {
         Remote::store(self, key, src, &self.uuid, b"", progress)
     }
     fn retrieve_object(

@@ -719,7 +719,12 @@ impl super::layered::Storage for ExternalRemote {
     fn cost(&self) -> f64 {
         Remote::cost(self)
     }
-    fn store_object(&self, key: &Key, src: &Path, progress: Progress<'_>) -> Result<(), RemoteError> {
+    fn store_object(
+        &self,
+        key: &Key,
+        src: &Path,
+        progress: Progress<'_>,
+    ) -> Result<(), RemoteError> {
         Remote::store(self, key, src, &self.setup.uuid, b"", progress)
     }
     fn retrieve_object(

@@ -37,8 +37,12 @@ pub trait Storage: Send + Sync + std::fmt::Debug {
     /// Its cost.
     fn cost(&self) -> f64;
     /// Stores file `src` under `key`.
-    fn store_object(&self, key: &Key, src: &Path, progress: Progress<'_>)
-    -> Result<(), RemoteError>;
+    fn store_object(
+        &self,
+        key: &Key,
+        src: &Path,
+        progress: Progress<'_>,
+    ) -> Result<(), RemoteError>;
     /// Copies what is stored under `key` into `dest` as it is (not
     /// verified: it may be encrypted or a chunk). [`RemoteError::NotPresent`]
     /// when it is not there.
@@ -435,10 +439,7 @@ impl Remote for Layered {
             return self.put(cipher.as_ref(), key, src, progress);
         }
         let mut input = std::fs::File::open(src).map_err(|e| self.io("read", src, e))?;
-        let len = input
-            .metadata()
-            .map_err(|e| self.io("read", src, e))?
-            .len();
+        let len = input.metadata().map_err(|e| self.io("read", src, e))?.len();
         let count = chunk_count(len, size);
         let keys = chunk_keys(key, size, count);
         // Resume: the chunks already stored (in order) are not sent again.
@@ -508,7 +509,8 @@ impl Remote for Layered {
     }
 
     fn commit(&self) -> Result<(), RemoteError> {
-        self.log.commit().map_err(|e| self.branch_err(e))?;
+        // The chunk log stays in the repository's journal: the command
+        // commits it with the location log, as git-annex does.
         self.inner.commit_objects()
     }
 }

@@ -145,25 +145,21 @@ pub fn open(
     let git = |k: &str| ctx.config.get_str(&format!("remote.{}.annex-{k}", sr.name));
     let cost = sr.cost.unwrap_or_else(|| default_cost(&sr.kind));
     let chunking = chunk::ChunkConfig::from_config(&logged).map_err(unavailable)?;
-    let encryption = layered::Encryption::from_config(
-        &logged,
-        crypto::Gpg::from_config(ctx.config, &sr.name),
-    )
-    .map_err(unavailable)?;
+    let encryption =
+        layered::Encryption::from_config(&logged, crypto::Gpg::from_config(ctx.config, &sr.name))
+            .map_err(unavailable)?;
     if matches!(chunking, chunk::ChunkConfig::Legacy(_)) {
         return Err(unavailable(
             "old-style chunked special remotes (chunksize=) are not supported yet".to_string(),
         ));
     }
-    if crypto::scheme_of(&logged).is_some_and(|s| s != crypto::Scheme::None)
-        && encryption.is_none()
+    if crypto::scheme_of(&logged).is_some_and(|s| s != crypto::Scheme::None) && encryption.is_none()
     {
         return Err(unavailable(
             "its encryption configuration has no usable cipher".to_string(),
         ));
     }
-    let remote: Box<dyn Remote> = if chunking == chunk::ChunkConfig::None && encryption.is_none()
-    {
+    let remote: Box<dyn Remote> = if chunking == chunk::ChunkConfig::None && encryption.is_none() {
         open_kind(ctx, sr, uuid, logged, cost)?
     } else {
         let storage = open_storage(ctx, sr, uuid, logged, cost)?;
