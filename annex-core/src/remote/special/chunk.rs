@@ -1,7 +1,7 @@
 //! Chunking of special remotes as git-annex does it: `chunk=SIZE` stores
 //! a key's content as chunk keys (`KEY` with `-SSIZE-CN` fields, N from
-//! 1) and records how many in the chunk log; the old `chunksize=` is read
-//! as the reference reads it (see [`ChunkConfig`]).
+//! one) and records how many in the chunk log; the old `chunksize=` is
+//! read as the reference reads it (see [`ChunkConfig`]).
 //!
 //! The chunk log is `KEY.log.cnk` on the `git-annex` branch beside the
 //! key's location log: one line per remote and chunk size, `TIMESTAMP
