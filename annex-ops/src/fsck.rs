@@ -284,11 +284,11 @@ pub fn logged_keys(annex: &Annex) -> Result<Vec<Key>, FsckError> {
 /// through the [`Remote`] the annex opened for it.
 fn open_remote<'a>(annex: &'a Annex, name: &str) -> Result<Target<'a>, FsckError> {
     let session = &annex.session;
-    let r = session
-        .config
-        .remote(name)
-        .ok_or_else(|| RemoteNameError::NoSuchRemote(name.to_owned()))?;
-    if let Some(path) = r.local_path(&session.base_dir()) {
+    // A special remote has no git remote of its own: it is reached
+    // through the annex's remotes.
+    if let Some(r) = session.config.remote(name)
+        && let Some(path) = r.local_path(&session.base_dir())
+    {
         // Its UUID from our config, else as opening it learned it.
         let uuid = r
             .uuid

@@ -18,9 +18,16 @@
 //! `configremote` ([`configure`]) and `renameremote` ([`rename`]) change
 //! `remote.log` only, as git-annex's do.
 //!
-//! Not yet: `--sameas`, `--private`, `--with-url`, encryption other than
-//! `none`, chunking, types other than `directory` and `external`,
-//! `disableremote`, `testremote`.
+//! Encryption (`encryption=shared|hybrid|pubkey|sharedpubkey`, `keyid=`,
+//! `keyid+=`/`keyid-=` at `enableremote`, `mac=`) is set up as git-annex's
+//! `encryptionSetup` does ([`encryption_setup`]): a new cipher made with
+//! gpg, or the one of `remote.log` kept or re-encrypted, with its notes
+//! (`encryption setup`, `encryption update` and what the cipher is);
+//! `chunk=` is kept as given (read when the remote is opened, as
+//! git-annex reads it).
+//!
+//! Not yet: `--sameas`, `--private`, `--with-url`, types other than
+//! `directory` and `external`, `disableremote`, `testremote`.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -66,9 +73,18 @@ pub fn configs(session: &Session) -> Result<BTreeMap<Uuid, Fields>, SpecialError
         .iter()
         .map(|(u, c)| (u.clone(), special::strings(c)))
         .collect();
-    m.extend(crate::verify_remote::verified_configs(
-        session.repo.git_dir(),
-    ));
+    for (u, mut verified) in crate::verify_remote::verified_configs(session.repo.git_dir()) {
+        // The cipher and MAC are not part of what is verified: they come
+        // from `remote.log`, as the reference takes them.
+        if let Some(logged) = m.get(&u) {
+            for f in crate::verify_remote::UNVERIFIED_FIELDS {
+                if let Some(v) = logged.get(*f) {
+                    verified.insert(f.to_string(), v.clone());
+                }
+            }
+        }
+        m.insert(u, verified);
+    }
     Ok(m)
 }
 
@@ -215,6 +231,7 @@ const HIDDEN_FIELDS: &[&str] = &[
     "cipher",
     "cipherkeys",
     "pubkeys",
+    "highRandomQuality",
     "exporttree",
     "importtree",
     "externaltype",
@@ -324,7 +341,164 @@ pub fn whatelse(
         .collect())
 }
 
-const ENCRYPTION_HELP: &str = "Specify encryption=hybrid or encryption=none or encryption=pubkey or encryption=shared or encryption=sharedpubkey.";
+/// Where encryption is being set up: a new remote, or one with the
+/// configuration `remote.log` had.
+enum Stage<'a> {
+    Init,
+    Enable(&'a Fields),
+}
+
+/// git-annex's `encryptionSetup`: the configuration with its cipher (new,
+/// kept or re-encrypted for `keyid+=`/`keyid-=`) and without the
+/// parameters used only to make it, and the notes to show.
+fn encryption_setup(
+    session: &Session,
+    name: &str,
+    stage: Stage<'_>,
+    given: &Fields,
+    mut config: Fields,
+) -> Result<(Fields, Vec<String>), SpecialError> {
+    use special::crypto::{Gpg, Scheme, StoredCipher, bad_encryption_message, scheme_of};
+    if let Some(m) = given.get("mac")
+        && special::crypto::Mac::parse(m).is_none()
+    {
+        return Err(user("bad mac value"));
+    }
+    let scheme = scheme_of(&config).ok_or_else(|| user(bad_encryption_message()))?;
+    let yes = |k: &str| config.get(k).map(String::as_str) == Some("yes");
+    let only_creds = yes("onlyencryptcreds");
+    if only_creds && scheme == Scheme::Shared {
+        return Err(user(
+            "There is no security benefit to using onlyencryptcreds=yes with encryption=shared",
+        ));
+    }
+    if only_creds && scheme == Scheme::None {
+        return Err(user(
+            "There is no security benefit to using onlyencryptcreds=yes with encryption=none",
+        ));
+    }
+    let cannot_change = || user("Cannot set encryption type of existing remotes.");
+    if let Stage::Enable(old) = stage {
+        let old_scheme = match StoredCipher::extract(old) {
+            None => Scheme::None,
+            Some(StoredCipher::Shared(_)) => Scheme::Shared,
+            Some(StoredCipher::Encrypted { pubkey: false, .. }) => Scheme::Hybrid,
+            Some(StoredCipher::Encrypted { pubkey: true, .. }) => Scheme::PubKey,
+            Some(StoredCipher::SharedPubKey { .. }) => Scheme::SharedPubKey,
+        };
+        if old_scheme != scheme {
+            return Err(cannot_change());
+        }
+        if old.get("onlyencryptcreds") != config.get("onlyencryptcreds") {
+            return Err(user("Cannot change onlyencryptcreds of existing remotes."));
+        }
+    }
+    let gpg = Gpg::from_config(&session.config, name);
+    let gpg_err = |e: special::crypto::CryptoError| user(e.to_string());
+    let high_quality = match config.get("highRandomQuality").map(String::as_str) {
+        None | Some("true") => true,
+        Some("false") => false,
+        Some(_) => return Err(user("expected highRandomQuality=true/false")),
+    };
+    let mut notes = Vec::new();
+    let cipher = match StoredCipher::extract(&config) {
+        None if scheme == Scheme::None => None,
+        None => {
+            if matches!(
+                scheme,
+                Scheme::Hybrid | Scheme::PubKey | Scheme::SharedPubKey
+            ) && !config.contains_key("keyid")
+            {
+                return Err(user("Specify keyid=..."));
+            }
+            notes.push("encryption setup".to_string());
+            Some(
+                gpg.new_cipher(
+                    scheme,
+                    config.get("keyid").map(String::as_str),
+                    high_quality,
+                )
+                .map_err(gpg_err)?,
+            )
+        }
+        Some(StoredCipher::Shared(_)) if scheme == Scheme::Shared => None,
+        Some(stored @ StoredCipher::Encrypted { pubkey, .. })
+            if (scheme == Scheme::PubKey) == pubkey
+                && matches!(scheme, Scheme::Hybrid | Scheme::PubKey) =>
+        {
+            notes.push("encryption update".to_string());
+            Some(update_keys(&gpg, &config, stored)?)
+        }
+        Some(stored @ StoredCipher::SharedPubKey { .. }) => {
+            notes.push("encryption update".to_string());
+            Some(update_keys(&gpg, &config, stored)?)
+        }
+        Some(_) => return Err(cannot_change()),
+    };
+    for k in ["keyid", "keyid+", "keyid-", "highRandomQuality"] {
+        config.remove(k);
+    }
+    if let Some(c) = cipher {
+        notes.push(c.describe());
+        c.store(&mut config);
+    }
+    Ok((config, notes))
+}
+
+/// git-annex's `updateCipherKeyIds`: the keys of `keyid+=` added and those
+/// of `keyid-=` removed, the cipher re-encrypted to the result (when it is
+/// encrypted).
+fn update_keys(
+    gpg: &special::crypto::Gpg,
+    config: &Fields,
+    stored: special::crypto::StoredCipher,
+) -> Result<special::crypto::StoredCipher, SpecialError> {
+    use special::crypto::StoredCipher;
+    let gpg_err = |e: special::crypto::CryptoError| user(e.to_string());
+    let find = |k: Option<&String>| -> Result<Vec<String>, SpecialError> {
+        match k {
+            Some(k) => gpg.find_pub_keys(k).map_err(gpg_err),
+            None => Ok(Vec::new()),
+        }
+    };
+    let add = find(config.get("keyid+"))?;
+    let drop = find(config.get("keyid-"))?;
+    if add.is_empty() && drop.is_empty() {
+        return Ok(stored);
+    }
+    let keys = match &stored {
+        StoredCipher::Encrypted { keys, .. } | StoredCipher::SharedPubKey { keys, .. } => {
+            keys.clone()
+        }
+        StoredCipher::Shared(_) => return Err(user("Cannot update shared cipher")),
+    };
+    for k in &drop {
+        if !keys.contains(k) {
+            return Err(user(format!("Key {k} was not present; cannot remove.")));
+        }
+    }
+    let new: Vec<String> = add
+        .into_iter()
+        .chain(keys)
+        .filter(|k| !drop.contains(k))
+        .collect();
+    if new.is_empty() {
+        return Err(user("Cannot remove the last key."));
+    }
+    match stored {
+        StoredCipher::Encrypted { pubkey, .. } => {
+            let cipher = gpg.decrypt_cipher(&stored).map_err(gpg_err)?;
+            let raw = match &cipher {
+                special::crypto::Cipher::Full(c) | special::crypto::Cipher::MacOnly(c) => c,
+            };
+            gpg.encrypt_cipher(raw, pubkey, new).map_err(gpg_err)
+        }
+        StoredCipher::SharedPubKey { data, .. } => {
+            Ok(StoredCipher::SharedPubKey { data, keys: new })
+        }
+        StoredCipher::Shared(_) => Err(user("Cannot update shared cipher")),
+    }
+}
 
 /// The special remote named `name` in `remote.log`: its UUID and
 /// configuration.
@@ -344,6 +518,9 @@ pub struct Setup {
     /// Lines to show the user (enableremote of a remote learned from
     /// elsewhere asks for it to be verified).
     pub notes: Vec<String>,
+    /// Short notes shown in the action's line, before `notes` (the
+    /// encryption setup's: `encryption setup`, `to gpg keys: ID`).
+    pub short_notes: Vec<String>,
 }
 
 /// `initremote NAME PARAM=VALUE...`: a new special remote.
@@ -370,22 +547,19 @@ pub fn init(session: &Session, name: &str, params: &[String]) -> Result<Setup, S
         .get("type")
         .cloned()
         .ok_or_else(|| user("Specify the type of remote with type="))?;
-    match config.get("encryption").map(String::as_str) {
-        None => return Err(user(ENCRYPTION_HELP)),
-        Some("none") => {}
-        Some(other) => {
-            return Err(user(format!(
-                "encryption={other} is not supported yet by git-annex-rs"
-            )));
-        }
+    if special::crypto::scheme_of(&config).is_none() {
+        return Err(user(special::crypto::bad_encryption_message()));
     }
+    let given = config.clone();
     let (config, git_setting) = setup_type(session, name, &uuid, &kind, config)?;
+    let (config, short_notes) = encryption_setup(session, name, Stage::Init, &given, config)?;
     session.state.set_description(&uuid, name.as_bytes())?;
     session.state.set_remote_config(&uuid, to_bytes(&config))?;
     write_git_config(session, name, &uuid, &git_setting, "verified")?;
     Ok(Setup {
         uuid,
         notes: Vec::new(),
+        short_notes,
     })
 }
 
@@ -411,9 +585,12 @@ pub fn enable(session: &Session, name: &str, params: &[String]) -> Result<Setup,
             "Not overwriting currently configured git remote named \"{name}\""
         )));
     }
-    config.extend(given);
+    let old = config.clone();
+    config.extend(given.clone());
     let kind = config.get("type").cloned().unwrap_or_default();
     let (new_config, git_setting) = setup_type(session, name, &uuid, &kind, config)?;
+    let (new_config, short_notes) =
+        encryption_setup(session, name, Stage::Enable(&old), &given, new_config)?;
     // Written every time, as git-annex does.
     session
         .state
@@ -425,7 +602,11 @@ pub fn enable(session: &Session, name: &str, params: &[String]) -> Result<Setup,
     let notes = crate::verify_remote::prompt(name, &new_config, id, false);
     let verified = "manual";
     write_git_config(session, name, &uuid, &git_setting, verified)?;
-    Ok(Setup { uuid, notes })
+    Ok(Setup {
+        uuid,
+        notes,
+        short_notes,
+    })
 }
 
 /// The special remotes of `remote.log` with `autoenable=true` that are not
@@ -471,6 +652,7 @@ fn enable_as(
     Ok(Setup {
         uuid: uuid.clone(),
         notes: Vec::new(),
+        short_notes: Vec::new(),
     })
 }
 
@@ -494,9 +676,6 @@ fn setup_type(
             let abs = absolute(&session.base_dir(), Path::new(&dir));
             if !abs.is_dir() {
                 return Err(user(format!("Directory does not exist: {}", abs.display())));
-            }
-            if config.contains_key("chunk") || config.contains_key("chunksize") {
-                return Err(user("chunking is not supported yet by git-annex-rs"));
             }
             Ok((config, ("directory".to_string(), abs.display().to_string())))
         }

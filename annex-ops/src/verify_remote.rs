@@ -91,18 +91,25 @@ pub fn shown(config: &BTreeMap<String, String>) -> String {
     let own = config
         .iter()
         .filter(|(k, _)| !COMMON_FIELDS.contains(&k.as_str()) && *k != "type" && *k != "name");
-    let common = config
-        .iter()
-        .filter(|(k, _)| COMMON_FIELDS.contains(&k.as_str()));
+    // The cipher and how names are encrypted are not shown (as the
+    // reference's prompt).
+    let common = config.iter().filter(|(k, _)| {
+        COMMON_FIELDS.contains(&k.as_str()) && !UNVERIFIED_FIELDS.contains(&k.as_str())
+    });
     words.extend(own.chain(common).map(|(k, v)| format!("{k}={v}")));
     words.join(" ")
 }
+
+/// The fields of an encrypted remote's configuration that are not part
+/// of what is verified (as the reference: they come from `remote.log`).
+pub const UNVERIFIED_FIELDS: &[&str] = &["cipher", "cipherkeys", "pubkeys", "mac"];
 
 fn serialized(config: &BTreeMap<String, String>) -> String {
     let mut out = Vec::new();
     RemoteConfig(
         config
             .iter()
+            .filter(|(k, _)| !UNVERIFIED_FIELDS.contains(&k.as_str()))
             .map(|(k, v)| (k.as_bytes().to_vec(), v.as_bytes().to_vec()))
             .collect(),
     )
@@ -263,7 +270,7 @@ pub fn status(session: &Session, name: &str) -> Result<Vec<String>, VerifyError>
         Verification::Verified => {
             let log = annex_core::logs::remote::parse(read(&verified_path(git_dir))?.as_bytes());
             match log.current().get(&uuid).map(special::strings) {
-                Some(v) if v != config => true,
+                Some(v) if serialized(&v) != serialized(&config) => true,
                 _ => return Ok(no_change),
             }
         }
@@ -296,6 +303,7 @@ pub fn safe(session: &Session, name: &str, id: u64) -> Result<(), VerifyError> {
         &uuid,
         config
             .iter()
+            .filter(|(k, _)| !UNVERIFIED_FIELDS.contains(&k.as_str()))
             .map(|(k, v)| (k.as_bytes().to_vec(), v.as_bytes().to_vec()))
             .collect(),
         Timestamp::now_secs(),

@@ -50,7 +50,7 @@ pub fn run_init(init: InitArgs) -> Result<(), CommandError> {
         return whatelse(&ctx, &args, name, params, &words);
     }
     action(&ctx, &args, "initremote", name, &words, |ctx| {
-        annex_ops::special::init(ctx, name, params).map(|_| Vec::new())
+        annex_ops::special::init(ctx, name, params).map(|s| (s.short_notes, Vec::new()))
     })
 }
 
@@ -118,7 +118,7 @@ pub fn run_enable(args: Args) -> Result<(), CommandError> {
         "enableremote",
         name,
         std::slice::from_ref(name),
-        |ctx| annex_ops::special::enable(ctx, name, params).map(|s| s.notes),
+        |ctx| annex_ops::special::enable(ctx, name, params).map(|s| (s.short_notes, s.notes)),
     )
 }
 
@@ -138,7 +138,7 @@ pub fn run_config(args: Args) -> Result<(), CommandError> {
         "configremote",
         name,
         std::slice::from_ref(name),
-        |ctx| annex_ops::special::configure(ctx, name, params).map(|_| Vec::new()),
+        |ctx| annex_ops::special::configure(ctx, name, params).map(|_| (Vec::new(), Vec::new())),
     )
 }
 
@@ -178,7 +178,7 @@ fn action(
     command: &str,
     name: &str,
     input: &[String],
-    op: impl FnOnce(&Ctx) -> Result<Vec<String>, annex_ops::special::SpecialError>,
+    op: impl FnOnce(&Ctx) -> Result<(Vec<String>, Vec<String>), annex_ops::special::SpecialError>,
 ) -> Result<(), CommandError> {
     let mut reporter = ctx.reporter(&args.output, command);
     let mut action = reporter.start(None, None, name.as_bytes())?;
@@ -187,15 +187,14 @@ fn action(
         Value::Array(input.iter().cloned().map(Value::String).collect()),
     );
     match op(ctx) {
-        Ok(notes) => {
+        Ok((short_notes, notes)) => {
+            for n in &short_notes {
+                action.note(n)?;
+            }
             if !notes.is_empty() {
-                let mut text = String::from("\n");
-                for l in &notes {
-                    text.push_str("  ");
-                    text.push_str(l);
-                    text.push('\n');
-                }
-                action.say(text.as_bytes())?;
+                // One long note (JSON's `note` ends with a newline, as
+                // the reference's).
+                action.long_note(&(notes.join("\n") + "\n"))?;
             }
             action.end(true)?;
         }

@@ -54,6 +54,7 @@ mod shell;
 mod sim;
 mod size_limit;
 mod special;
+mod special_crypto;
 mod ssh;
 mod ssh_conn;
 mod status;

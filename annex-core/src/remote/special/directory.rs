@@ -9,12 +9,14 @@
 //! hash directories above it. A directory that is not there (a drive not
 //! mounted) makes presence unknown, never "absent".
 //!
-//! Not yet: chunking (`chunk=`, `chunksize=`) and encryption: a remote
-//! configured with either is refused when opened, rather than misread.
+//! Chunking (`chunk=`) and encryption go through [`super::layered`]:
+//! this type is its [`Storage`]. Not yet: the old `chunksize=` layout
+//! (refused when opened, rather than misread).
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
+use super::layered::Storage;
 use crate::key::Key;
 use crate::objects::{hash_dir_lower, hash_dir_mixed};
 use crate::remote::{ContentLockGuard, Progress, Remote, RemoteError};
@@ -221,6 +223,61 @@ impl Remote for DirectoryRemote {
 
     fn commit(&self) -> Result<(), RemoteError> {
         Ok(())
+    }
+}
+
+impl Storage for DirectoryRemote {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn uuid(&self) -> &Uuid {
+        &self.uuid
+    }
+    fn cost(&self) -> f64 {
+        self.cost
+    }
+    fn store_object(
+        &self,
+        key: &Key,
+        src: &Path,
+        progress: Progress<'_>,
+    ) -> Result<(), RemoteError> {
+        Remote::store(self, key, src, &self.uuid, b"", progress)
+    }
+    fn retrieve_object(
+        &self,
+        key: &Key,
+        dest: &Path,
+        progress: Progress<'_>,
+    ) -> Result<(), RemoteError> {
+        let Some(src) = self.locations(key).into_iter().find(|p| p.is_file()) else {
+            return Err(if self.dir.is_dir() {
+                RemoteError::NotPresent
+            } else {
+                self.not_accessible()
+            });
+        };
+        let mut input = std::fs::File::open(&src).map_err(|e| self.io("read", &src, e))?;
+        let mut out = std::fs::File::create(dest).map_err(|e| self.io("write", dest, e))?;
+        let mut buf = vec![0u8; 1 << 20];
+        let mut done = 0u64;
+        loop {
+            let n = input.read(&mut buf).map_err(|e| self.io("read", &src, e))?;
+            if n == 0 {
+                break;
+            }
+            out.write_all(&buf[..n])
+                .map_err(|e| self.io("write", dest, e))?;
+            done += n as u64;
+            progress(done);
+        }
+        Ok(())
+    }
+    fn check_object(&self, key: &Key) -> Result<bool, RemoteError> {
+        Remote::check_present(self, key)
+    }
+    fn remove_object(&self, key: &Key) -> Result<(), RemoteError> {
+        Remote::remove(self, key)
     }
 }
 

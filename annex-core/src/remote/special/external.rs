@@ -641,14 +641,7 @@ impl Remote for ExternalRemote {
                 reason: format!("cannot create {}: {e}", parent.display()),
             })?;
         }
-        let k = String::from_utf8_lossy(key.as_bytes()).into_owned();
-        let req = Request::Transfer {
-            direction: TransferDirection::Retrieve,
-            key: k.clone(),
-            file: dest.display().to_string(),
-        };
-        self.request(true, &req, Some(progress), |r| transfer_reply(r, &k))
-            .map_err(|e| self.remote_err(e))?;
+        super::layered::Storage::retrieve_object(self, key, dest, progress)?;
         match crate::backend::verify_key(key, dest) {
             Ok(Some(false)) => {
                 let _ = std::fs::remove_file(dest);
@@ -713,6 +706,50 @@ impl Remote for ExternalRemote {
         }
         *dirty = false;
         Ok(())
+    }
+}
+
+impl super::layered::Storage for ExternalRemote {
+    fn name(&self) -> &str {
+        &self.setup.name
+    }
+    fn uuid(&self) -> &Uuid {
+        &self.setup.uuid
+    }
+    fn cost(&self) -> f64 {
+        Remote::cost(self)
+    }
+    fn store_object(
+        &self,
+        key: &Key,
+        src: &Path,
+        progress: Progress<'_>,
+    ) -> Result<(), RemoteError> {
+        Remote::store(self, key, src, &self.setup.uuid, b"", progress)
+    }
+    fn retrieve_object(
+        &self,
+        key: &Key,
+        dest: &Path,
+        progress: Progress<'_>,
+    ) -> Result<(), RemoteError> {
+        let k = String::from_utf8_lossy(key.as_bytes()).into_owned();
+        let req = Request::Transfer {
+            direction: TransferDirection::Retrieve,
+            key: k.clone(),
+            file: dest.display().to_string(),
+        };
+        self.request(true, &req, Some(progress), |r| transfer_reply(r, &k))
+            .map_err(|e| self.remote_err(e))
+    }
+    fn check_object(&self, key: &Key) -> Result<bool, RemoteError> {
+        Remote::check_present(self, key)
+    }
+    fn remove_object(&self, key: &Key) -> Result<(), RemoteError> {
+        Remote::remove(self, key)
+    }
+    fn commit_objects(&self) -> Result<(), RemoteError> {
+        Remote::commit(self)
     }
 }
 

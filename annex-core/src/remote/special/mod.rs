@@ -9,7 +9,10 @@
 //! [`Remote`] of one. Types: [`directory`], [`external`] (with its
 //! protocol in [`protocol`]) and [`web`] (also the built-in web remote,
 //! [`web_builtin`]); the others (rsync, S3...) are not yet implemented
-//! and are listed with that reason.
+//! and are listed with that reason. A remote configured with chunking
+//! ([`chunk`]) or encryption ([`crypto`]) is its type's
+//! [`layered::Storage`] wrapped in [`layered::Layered`] ([`open_storage`]
+//! makes the storage of a type).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -18,8 +21,11 @@ use crate::config::AnnexConfig;
 use crate::remote::{Remote, RemoteError};
 use crate::uuid::Uuid;
 
+pub mod chunk;
+pub mod crypto;
 pub mod directory;
 pub mod external;
+pub mod layered;
 pub mod protocol;
 pub mod web;
 
@@ -137,18 +143,33 @@ pub fn open(
         reason,
     };
     let git = |k: &str| ctx.config.get_str(&format!("remote.{}.annex-{k}", sr.name));
-    if logged.get("encryption").is_some_and(|e| e != "none") {
-        return Err(unavailable(
-            "encrypted special remotes are not supported yet".to_string(),
-        ));
-    }
-    if logged.contains_key("chunk") || logged.contains_key("chunksize") {
-        return Err(unavailable(
-            "chunked special remotes are not supported yet".to_string(),
-        ));
-    }
     let cost = sr.cost.unwrap_or_else(|| default_cost(&sr.kind));
-    let remote = open_kind(ctx, sr, uuid, logged, cost)?;
+    let chunking = chunk::ChunkConfig::from_config(&logged).map_err(unavailable)?;
+    let encryption =
+        layered::Encryption::from_config(&logged, crypto::Gpg::from_config(ctx.config, &sr.name))
+            .map_err(unavailable)?;
+    if matches!(chunking, chunk::ChunkConfig::Legacy(_)) {
+        return Err(unavailable(
+            "old-style chunked special remotes (chunksize=) are not supported yet".to_string(),
+        ));
+    }
+    if crypto::scheme_of(&logged).is_some_and(|s| s != crypto::Scheme::None) && encryption.is_none()
+    {
+        return Err(unavailable(
+            "its encryption configuration has no usable cipher".to_string(),
+        ));
+    }
+    let remote: Box<dyn Remote> = if chunking == chunk::ChunkConfig::None && encryption.is_none() {
+        open_kind(ctx, sr, uuid, logged, cost)?
+    } else {
+        let storage = open_storage(ctx, sr, uuid, logged, cost)?;
+        Box::new(layered::Layered::new(
+            storage,
+            chunking,
+            encryption,
+            ctx.git_dir,
+        ))
+    };
     let verified = Verification::parse(git("verified").as_deref());
     Ok(match verified {
         Verification::Verified => remote,
@@ -287,6 +308,75 @@ impl Remote for Gated {
     }
 }
 
+/// The [`layered::Storage`] of a special remote of a type that has one
+/// (what chunking and encryption wrap).
+pub fn open_storage(
+    ctx: &Context<'_>,
+    sr: &SpecialRemote,
+    uuid: Uuid,
+    logged: BTreeMap<String, String>,
+    cost: f64,
+) -> Result<Box<dyn layered::Storage>, RemoteError> {
+    let unavailable = |reason: String| RemoteError::Unavailable {
+        remote: sr.name.clone(),
+        reason,
+    };
+    match sr.kind.as_str() {
+        "directory" => Ok(Box::new(open_directory(ctx, sr, uuid, cost)?)),
+        "external" => Ok(Box::new(open_external(ctx, sr, uuid, logged)?)),
+        other => Err(unavailable(format!(
+            "chunking and encryption of special remotes of type {other} are not supported yet"
+        ))),
+    }
+}
+
+fn open_directory(
+    ctx: &Context<'_>,
+    sr: &SpecialRemote,
+    uuid: Uuid,
+    cost: f64,
+) -> Result<directory::DirectoryRemote, RemoteError> {
+    let dir = ctx
+        .config
+        .get_str(&format!("remote.{}.annex-directory", sr.name))
+        .filter(|d| !d.is_empty())
+        .ok_or_else(|| RemoteError::Unavailable {
+            remote: sr.name.clone(),
+            reason: "missing directory".to_string(),
+        })?;
+    Ok(directory::DirectoryRemote::new(
+        &sr.name,
+        uuid,
+        cost,
+        PathBuf::from(dir),
+    ))
+}
+
+fn open_external(
+    ctx: &Context<'_>,
+    sr: &SpecialRemote,
+    uuid: Uuid,
+    logged: BTreeMap<String, String>,
+) -> Result<external::ExternalRemote, RemoteError> {
+    let externaltype = ctx
+        .config
+        .get_str(&format!("remote.{}.annex-externaltype", sr.name))
+        .or_else(|| logged.get("externaltype").cloned())
+        .ok_or_else(|| RemoteError::Unavailable {
+            remote: sr.name.clone(),
+            reason: "missing externaltype".to_string(),
+        })?;
+    Ok(external::ExternalRemote::new(external::ExternalSetup {
+        name: sr.name.clone(),
+        uuid,
+        externaltype,
+        config: logged,
+        git_dir: ctx.git_dir.to_path_buf(),
+        top: ctx.top.to_path_buf(),
+        cost: sr.cost,
+    }))
+}
+
 fn open_kind(
     ctx: &Context<'_>,
     sr: &SpecialRemote,
@@ -298,35 +388,9 @@ fn open_kind(
         remote: sr.name.clone(),
         reason,
     };
-    let git = |k: &str| ctx.config.get_str(&format!("remote.{}.annex-{k}", sr.name));
     match sr.kind.as_str() {
-        "directory" => {
-            let dir = git("directory")
-                .filter(|d| !d.is_empty())
-                .ok_or_else(|| unavailable("missing directory".to_string()))?;
-            Ok(Box::new(directory::DirectoryRemote::new(
-                &sr.name,
-                uuid,
-                cost,
-                PathBuf::from(dir),
-            )))
-        }
-        "external" => {
-            let externaltype = git("externaltype")
-                .or_else(|| logged.get("externaltype").cloned())
-                .ok_or_else(|| unavailable("missing externaltype".to_string()))?;
-            Ok(Box::new(external::ExternalRemote::new(
-                external::ExternalSetup {
-                    name: sr.name.clone(),
-                    uuid,
-                    externaltype,
-                    config: logged,
-                    git_dir: ctx.git_dir.to_path_buf(),
-                    top: ctx.top.to_path_buf(),
-                    cost: sr.cost,
-                },
-            )))
-        }
+        "directory" => Ok(Box::new(open_directory(ctx, sr, uuid, cost)?)),
+        "external" => Ok(Box::new(open_external(ctx, sr, uuid, logged)?)),
         "web" => Ok(Box::new(web::WebRemote::new(
             &sr.name,
             uuid,

@@ -1,0 +1,516 @@
+//! The layer every special remote type goes through for chunking and
+//! encryption, as git-annex's `Remote.Helper.Special` and
+//! `Remote.Helper.Chunked` order them: a key's content is cut into chunk
+//! keys (when `chunk=`), each chunk is encrypted with gpg (when
+//! encrypted) and stored under the chunk key's encrypted name
+//! (`GPGHMACSHA1--...`); the chunk log records the count once every chunk
+//! is stored. A type only implements [`Storage`] (store a file under a
+//! key, retrieve it as it is, check, remove) and is wrapped in
+//! [`Layered`], which is the [`Remote`].
+//!
+//! Stores resume: the chunks of the content already there are not sent
+//! again. Retrieval tries the chunkings recorded in the chunk log, the
+//! unchunked key (first when the remote is not chunked, last when it is)
+//! and the chunking of the configuration, resumes from what `dest`
+//! holds, and verifies the whole content against the key. Presence needs
+//! every chunk of one chunking; removal removes every chunk of every
+//! chunking and records the chunks as removed.
+
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use super::chunk::{ChunkConfig, ChunkLog, chunk_count, chunk_keys, is_stable};
+use super::crypto::{Cipher, Gpg, Mac, StoredCipher, encrypt_key};
+use crate::key::Key;
+use crate::remote::{ContentLockGuard, Progress, Remote, RemoteError};
+use crate::uuid::Uuid;
+
+/// What a special remote type does with one stored object: the key is the
+/// name the remote stores under (a chunk key, an encrypted key), the file
+/// what it stores (already encrypted).
+pub trait Storage: Send + Sync + std::fmt::Debug {
+    /// The remote's name.
+    fn name(&self) -> &str;
+    /// Its UUID.
+    fn uuid(&self) -> &Uuid;
+    /// Its cost.
+    fn cost(&self) -> f64;
+    /// Stores file `src` under `key`.
+    fn store_object(
+        &self,
+        key: &Key,
+        src: &Path,
+        progress: Progress<'_>,
+    ) -> Result<(), RemoteError>;
+    /// Copies what is stored under `key` into `dest` as it is (not
+    /// verified: it may be encrypted or a chunk). [`RemoteError::NotPresent`]
+    /// when it is not there.
+    fn retrieve_object(
+        &self,
+        key: &Key,
+        dest: &Path,
+        progress: Progress<'_>,
+    ) -> Result<(), RemoteError>;
+    /// Whether something is stored under `key`; `Err` when it cannot
+    /// tell.
+    fn check_object(&self, key: &Key) -> Result<bool, RemoteError>;
+    /// Removes what is stored under `key` (absent is success).
+    fn remove_object(&self, key: &Key) -> Result<(), RemoteError>;
+    /// Commits what the type journalled.
+    fn commit_objects(&self) -> Result<(), RemoteError> {
+        Ok(())
+    }
+}
+
+/// A remote's encryption: how names and content are encrypted.
+#[derive(Debug)]
+pub struct Encryption {
+    /// `mac=`.
+    pub mac: Mac,
+    /// The cipher as stored.
+    pub stored: StoredCipher,
+    /// How gpg runs.
+    pub gpg: Gpg,
+    cipher: Mutex<Option<Cipher>>,
+}
+
+impl Encryption {
+    /// The encryption of a remote's configuration, `None` when it has
+    /// none; `Err` for a bad `mac=`.
+    pub fn from_config(
+        c: &std::collections::BTreeMap<String, String>,
+        gpg: Gpg,
+    ) -> Result<Option<Encryption>, String> {
+        let Some(stored) = StoredCipher::extract(c) else {
+            return Ok(None);
+        };
+        let mac = match c.get("mac") {
+            None => Mac::HmacSha1,
+            // A value in remote.log git-annex does not know is its default.
+            Some(m) => Mac::parse(m).unwrap_or(Mac::HmacSha1),
+        };
+        Ok(Some(Encryption {
+            mac,
+            stored,
+            gpg,
+            cipher: Mutex::new(None),
+        }))
+    }
+
+    fn cipher(&self) -> Result<Cipher, RemoteError> {
+        let mut c = self.cipher.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(c) = c.as_ref() {
+            return Ok(c.clone());
+        }
+        let got = self
+            .gpg
+            .decrypt_cipher(&self.stored)
+            .map_err(|e| RemoteError::Refused {
+                remote: String::new(),
+                reason: e.to_string(),
+            })?;
+        *c = Some(got.clone());
+        Ok(got)
+    }
+
+    fn recipients(&self) -> Vec<String> {
+        match &self.stored {
+            StoredCipher::Encrypted { keys, .. } | StoredCipher::SharedPubKey { keys, .. } => {
+                keys.clone()
+            }
+            StoredCipher::Shared(_) => Vec::new(),
+        }
+    }
+}
+
+/// A special remote with chunking and encryption around its [`Storage`].
+#[derive(Debug)]
+pub struct Layered {
+    inner: Box<dyn Storage>,
+    chunk: ChunkConfig,
+    enc: Option<Encryption>,
+    log: ChunkLog,
+    tmp: PathBuf,
+}
+
+impl Layered {
+    /// `inner` with chunking `chunk` and encryption `enc`, in the
+    /// repository at `git_dir` (its chunk log, its `annex/tmp`).
+    pub fn new(
+        inner: Box<dyn Storage>,
+        chunk: ChunkConfig,
+        enc: Option<Encryption>,
+        git_dir: &Path,
+    ) -> Layered {
+        Layered {
+            inner,
+            chunk,
+            enc,
+            log: ChunkLog::new(git_dir),
+            tmp: git_dir.join("annex").join("tmp"),
+        }
+    }
+
+    fn refused(&self, reason: String) -> RemoteError {
+        RemoteError::Refused {
+            remote: self.inner.name().to_string(),
+            reason,
+        }
+    }
+
+    fn io(&self, what: &str, path: &Path, e: std::io::Error) -> RemoteError {
+        self.refused(format!("cannot {what} {}: {e}", path.display()))
+    }
+
+    fn branch_err(&self, e: crate::branch::BranchError) -> RemoteError {
+        RemoteError::Branch {
+            remote: self.inner.name().to_string(),
+            source: e,
+        }
+    }
+
+    fn cipher(&self) -> Result<Option<Cipher>, RemoteError> {
+        match &self.enc {
+            None => Ok(None),
+            Some(e) => e.cipher().map(Some).map_err(|err| match err {
+                RemoteError::Refused { reason, .. } => self.refused(reason),
+                other => other,
+            }),
+        }
+    }
+
+    /// The name a key is stored under.
+    fn stored_key(&self, cipher: Option<&Cipher>, key: &Key) -> Result<Key, RemoteError> {
+        match (cipher, &self.enc) {
+            (Some(c), Some(e)) => encrypt_key(e.mac, c, key)
+                .ok_or_else(|| self.refused("cannot make an encrypted key".to_string())),
+            _ => Ok(key.clone()),
+        }
+    }
+
+    fn tmp_file(&self, key: &Key, what: &str) -> Result<PathBuf, RemoteError> {
+        std::fs::create_dir_all(&self.tmp).map_err(|e| self.io("create", &self.tmp, e))?;
+        let name = String::from_utf8_lossy(&crate::objects::key_file(key)).into_owned();
+        Ok(self
+            .tmp
+            .join(format!("{name}.{what}.{}", std::process::id())))
+    }
+
+    /// Stores `src` (encrypted first when the remote is) under `key`.
+    fn put(
+        &self,
+        cipher: Option<&Cipher>,
+        key: &Key,
+        src: &Path,
+        progress: Progress<'_>,
+    ) -> Result<(), RemoteError> {
+        let sk = self.stored_key(cipher, key)?;
+        match (cipher, &self.enc) {
+            (Some(c), Some(e)) => {
+                let tmp = self.tmp_file(key, "enc")?;
+                let r = e
+                    .gpg
+                    .encrypt_file(c, &e.recipients(), src, &tmp)
+                    .map_err(|err| self.refused(err.to_string()))
+                    .and_then(|()| self.inner.store_object(&sk, &tmp, progress));
+                let _ = std::fs::remove_file(&tmp);
+                r
+            }
+            _ => self.inner.store_object(&sk, src, progress),
+        }
+    }
+
+    /// Retrieves what is under `key` (decrypted) and appends it to `out`.
+    fn get_into(
+        &self,
+        cipher: Option<&Cipher>,
+        key: &Key,
+        out: &mut std::fs::File,
+        out_path: &Path,
+        progress: Progress<'_>,
+    ) -> Result<(), RemoteError> {
+        let sk = self.stored_key(cipher, key)?;
+        let raw = self.tmp_file(key, "raw")?;
+        let _ = std::fs::remove_file(&raw);
+        let result = (|| {
+            self.inner.retrieve_object(&sk, &raw, progress)?;
+            let plain = match (cipher, &self.enc) {
+                (Some(c), Some(e)) => {
+                    let dec = self.tmp_file(key, "dec")?;
+                    e.gpg
+                        .decrypt_file(c, &raw, &dec)
+                        .map_err(|err| self.refused(err.to_string()))?;
+                    let _ = std::fs::remove_file(&raw);
+                    dec
+                }
+                _ => raw.clone(),
+            };
+            let r = (|| {
+                let mut f = std::fs::File::open(&plain).map_err(|e| self.io("read", &plain, e))?;
+                std::io::copy(&mut f, out).map_err(|e| self.io("write", out_path, e))?;
+                Ok(())
+            })();
+            let _ = std::fs::remove_file(&plain);
+            r
+        })();
+        let _ = std::fs::remove_file(&raw);
+        result
+    }
+
+    /// The lists of keys the content may be stored as, most likely first
+    /// (git-annex's `chunkKeys`): each recorded chunking, the unchunked
+    /// key (first when not chunked), and the configured chunking when not
+    /// recorded (speculative: logged when found present).
+    fn candidates(&self, key: &Key, with_unchunked: bool) -> Result<Vec<Candidate>, RemoteError> {
+        let recorded = self
+            .log
+            .current(self.inner.uuid(), key)
+            .map_err(|e| self.branch_err(e))?;
+        let mut out: Vec<Candidate> = recorded
+            .iter()
+            .map(|&(size, count)| Candidate {
+                keys: chunk_keys(key, size, count),
+                speculative: None,
+            })
+            .collect();
+        if with_unchunked {
+            let whole = Candidate {
+                keys: vec![key.clone()],
+                speculative: None,
+            };
+            if matches!(self.chunk, ChunkConfig::Unpadded(_)) {
+                out.push(whole);
+            } else {
+                out.insert(0, whole);
+            }
+        }
+        if let (ChunkConfig::Unpadded(size), Some(len)) = (self.chunk, key.size()) {
+            let count = chunk_count(len, size);
+            if !recorded.contains(&(size, count)) {
+                out.push(Candidate {
+                    keys: chunk_keys(key, size, count),
+                    speculative: Some((size, count)),
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    fn check_list(&self, cipher: Option<&Cipher>, keys: &[Key]) -> Result<bool, RemoteError> {
+        for k in keys {
+            if !self.inner.check_object(&self.stored_key(cipher, k)?)? {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+}
+
+struct Candidate {
+    keys: Vec<Key>,
+    speculative: Option<(u64, u64)>,
+}
+
+impl Remote for Layered {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+
+    fn uuid(&self) -> &Uuid {
+        self.inner.uuid()
+    }
+
+    fn cost(&self) -> f64 {
+        self.inner.cost()
+    }
+
+    fn check_present(&self, key: &Key) -> Result<bool, RemoteError> {
+        let cipher = self.cipher()?;
+        let mut deferred = None;
+        for c in self.candidates(key, true)? {
+            match self.check_list(cipher.as_ref(), &c.keys) {
+                Ok(true) => {
+                    if let Some((size, count)) = c.speculative {
+                        self.log
+                            .set(self.inner.uuid(), key, size, count)
+                            .map_err(|e| self.branch_err(e))?;
+                    }
+                    return Ok(true);
+                }
+                Ok(false) => {}
+                Err(e) => deferred = deferred.or(Some(e)),
+            }
+        }
+        match deferred {
+            Some(e) => Err(e),
+            None => Ok(false),
+        }
+    }
+
+    fn retrieve(
+        &self,
+        key: &Key,
+        dest: &Path,
+        _our_uuid: &Uuid,
+        _file: &[u8],
+        progress: Progress<'_>,
+    ) -> Result<(), RemoteError> {
+        let cipher = self.cipher()?;
+        if let Some(parent) = dest.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| self.io("create", parent, e))?;
+        }
+        let have = std::fs::metadata(dest).map(|m| m.len()).unwrap_or(0);
+        let mut first_err = None;
+        for c in self.candidates(key, true)? {
+            let chunked = c.keys.first().is_some_and(|k| k.chunk().0.is_some());
+            // Resume: chunks wholly in dest are not fetched again.
+            let (skip, size) = match c.keys.first().map(Key::chunk) {
+                Some((Some(size), _)) if size > 0 => ((have / size) as usize, size),
+                _ => (0, 0),
+            };
+            let skip = skip.min(c.keys.len());
+            let offset = skip as u64 * size;
+            let attempt = (|| {
+                let mut out = std::fs::OpenOptions::new()
+                    .write(true)
+                    .create(true)
+                    .truncate(false)
+                    .open(dest)
+                    .map_err(|e| self.io("write", dest, e))?;
+                out.set_len(if chunked { offset } else { 0 })
+                    .map_err(|e| self.io("write", dest, e))?;
+                out.seek(SeekFrom::End(0))
+                    .map_err(|e| self.io("write", dest, e))?;
+                let mut done = if chunked { offset } else { 0 };
+                for k in &c.keys[skip..] {
+                    let base = done;
+                    self.get_into(cipher.as_ref(), k, &mut out, dest, &mut |n| {
+                        progress(base + n)
+                    })?;
+                    done = out
+                        .stream_position()
+                        .map_err(|e| self.io("write", dest, e))?;
+                    progress(done);
+                }
+                out.flush().map_err(|e| self.io("write", dest, e))?;
+                Ok(())
+            })();
+            match attempt {
+                Ok(()) => {
+                    return match crate::backend::verify_key(key, dest) {
+                        Ok(Some(false)) => {
+                            let _ = std::fs::remove_file(dest);
+                            Err(RemoteError::VerificationFailed)
+                        }
+                        Ok(_) => {
+                            if key.size().is_some_and(|s| {
+                                std::fs::metadata(dest).map(|m| m.len()).ok() != Some(s)
+                            }) {
+                                let _ = std::fs::remove_file(dest);
+                                return Err(RemoteError::VerificationFailed);
+                            }
+                            Ok(())
+                        }
+                        Err(e) => Err(self.refused(e.to_string())),
+                    };
+                }
+                Err(e) => {
+                    first_err = first_err.or(Some(e));
+                }
+            }
+        }
+        Err(first_err.unwrap_or(RemoteError::NotPresent))
+    }
+
+    fn store(
+        &self,
+        key: &Key,
+        src: &Path,
+        _our_uuid: &Uuid,
+        _file: &[u8],
+        progress: Progress<'_>,
+    ) -> Result<(), RemoteError> {
+        let cipher = self.cipher()?;
+        let ChunkConfig::Unpadded(size) = self.chunk else {
+            return self.put(cipher.as_ref(), key, src, progress);
+        };
+        if !is_stable(key) {
+            return self.put(cipher.as_ref(), key, src, progress);
+        }
+        let mut input = std::fs::File::open(src).map_err(|e| self.io("read", src, e))?;
+        let len = input.metadata().map_err(|e| self.io("read", src, e))?.len();
+        let count = chunk_count(len, size);
+        let keys = chunk_keys(key, size, count);
+        // Resume: the chunks already stored (in order) are not sent again.
+        let mut start = 0usize;
+        if len > size {
+            while start < keys.len()
+                && self
+                    .inner
+                    .check_object(&self.stored_key(cipher.as_ref(), &keys[start])?)
+                    .unwrap_or(false)
+            {
+                start += 1;
+            }
+        }
+        input
+            .seek(SeekFrom::Start(start as u64 * size))
+            .map_err(|e| self.io("read", src, e))?;
+        let chunk_file = self.tmp_file(key, "chunk")?;
+        let result: Result<(), RemoteError> = (|| {
+            for (i, k) in keys.iter().enumerate().skip(start) {
+                let base = i as u64 * size;
+                {
+                    let mut out = std::fs::File::create(&chunk_file)
+                        .map_err(|e| self.io("write", &chunk_file, e))?;
+                    let n = std::io::copy(&mut (&mut input).take(size), &mut out)
+                        .map_err(|e| self.io("read", src, e))?;
+                    let _ = n;
+                }
+                self.put(cipher.as_ref(), k, &chunk_file, &mut |n| {
+                    progress(base + n.min(size))
+                })?;
+            }
+            Ok(())
+        })();
+        let _ = std::fs::remove_file(&chunk_file);
+        result?;
+        progress(len);
+        self.log
+            .set(self.inner.uuid(), key, size, count)
+            .map_err(|e| self.branch_err(e))
+    }
+
+    fn remove(&self, key: &Key) -> Result<(), RemoteError> {
+        let cipher = self.cipher()?;
+        let lists = self.candidates(key, true)?;
+        for c in &lists {
+            for k in &c.keys {
+                self.inner
+                    .remove_object(&self.stored_key(cipher.as_ref(), k)?)?;
+            }
+        }
+        // Every chunking tried is recorded as removed, as git-annex does.
+        for c in &lists {
+            if let Some((Some(size), _)) = c.keys.first().map(Key::chunk) {
+                self.log
+                    .set(self.inner.uuid(), key, size, 0)
+                    .map_err(|e| self.branch_err(e))?;
+            }
+        }
+        Ok(())
+    }
+
+    fn lock_content(&self, _key: &Key) -> Result<Box<dyn ContentLockGuard>, RemoteError> {
+        // Special remotes cannot lock content: a drop checks presence
+        // instead, as git-annex does.
+        Err(self.refused("special remotes cannot lock content".to_string()))
+    }
+
+    fn commit(&self) -> Result<(), RemoteError> {
+        // The chunk log stays in the repository's journal: the command
+        // commits it with the location log, as git-annex does.
+        self.inner.commit_objects()
+    }
+}
