@@ -476,6 +476,19 @@ impl Session {
             None => return Ok(()),
             Some(Message::Version(v)) => {
                 self.ctx.version = v.min(MAX_PROTOCOL_VERSION);
+                if !self.cluster {
+                    // The remote is connected first, as the reference's
+                    // proxy does, and the client told the version the
+                    // remote speaks: an older remote is never sent what
+                    // it does not know (a version 0 remote sends no
+                    // VALID after a GET's DATA, which a version 1 client
+                    // would wait for). A remote that cannot be reached
+                    // leaves the client's version, and fails each request.
+                    let ctx = &self.ctx;
+                    if let Some(c) = self.nodes.first_mut().and_then(|n| n.conn(ctx)) {
+                        self.ctx.version = self.ctx.version.min(c.version);
+                    }
+                }
                 w.send(&Message::Version(self.ctx.version))?;
             }
             Some(other) => pending = Some(other),
@@ -763,7 +776,12 @@ impl Session {
     }
 
     fn get_timestamp<W: Write>(&mut self, w: &mut P2pWriter<W>) -> Result<(), GatewayError> {
-        if self.nodes.len() == 1 {
+        // One node that knows GETTIMESTAMP (version 3): its own clock.
+        if self.nodes.len() == 1
+            && self.nodes[0]
+                .conn(&self.ctx)
+                .is_some_and(|c| c.version >= 3)
+        {
             self.timestamps = None;
             let resp = self.nodes[0]
                 .exchange(&self.ctx, |c| {
@@ -779,6 +797,11 @@ impl Session {
         }
         let mut theirs = BTreeMap::new();
         for i in 0..self.nodes.len() {
+            // Nodes older than version 3 know no GETTIMESTAMP (they are
+            // sent REMOVE instead of REMOVE-BEFORE).
+            if self.nodes[i].conn(&self.ctx).is_none_or(|c| c.version < 3) {
+                continue;
+            }
             let resp = self.nodes[i]
                 .exchange(&self.ctx, |c| {
                     c.w.send(&Message::GetTimestamp)?;
@@ -812,6 +835,7 @@ impl Session {
         let Some(c) = node.conn(&self.ctx) else {
             return self.get_from_nowhere(r, w);
         };
+        let node_version = c.version;
         let sent = c.w.send(&Message::Get {
             offset,
             file,
@@ -852,7 +876,16 @@ impl Session {
                     })
                 })?;
                 if client_version >= 1 {
-                    let validity = node_read(node, &self.ctx)?;
+                    // A version 0 node says nothing of validity (its
+                    // client verifies the content, as ours does): the
+                    // client, speaking version 1 or later to a cluster
+                    // whose nodes may be older, is told it is valid
+                    // rather than left waiting.
+                    let validity = if node_version >= 1 {
+                        node_read(node, &self.ctx)?
+                    } else {
+                        Message::Valid
+                    };
                     w.send(&validity)?;
                 }
                 // The client's SUCCESS or FAILURE, on to the node.
@@ -1044,6 +1077,12 @@ impl Session {
             Some(Message::DataPresent) if self.ctx.version >= 4 => {
                 let mut stored = Vec::new();
                 for &(i, _) in &resuming {
+                    // A node older than version 4 knows no DATA-PRESENT:
+                    // it waits for DATA, so its connection is given up.
+                    if self.nodes[i].conn(&self.ctx).is_none_or(|c| c.version < 4) {
+                        self.nodes[i].fail();
+                        continue;
+                    }
                     let resp = self.nodes[i]
                         .exchange(&self.ctx, |c| {
                             c.w.send(&Message::DataPresent)?;

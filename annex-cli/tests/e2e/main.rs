@@ -24,6 +24,7 @@ mod fix;
 mod forced;
 mod forget;
 mod fsck;
+mod gateway;
 mod hardening;
 mod help;
 mod hostile_inputs;
