@@ -64,8 +64,10 @@ fn gateway(hosts: &[&str], cluster: bool) -> Gw {
     support::git(&gw, &["config", "annex.uuid", GW_UUID]);
     support::annex(&gw, &["init", "gw"]);
     let fake = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/e2e/gateway_nodes.py");
+    // `exec`: the gateway's ssh process is the fake node itself (a hung
+    // node is killed by its process id).
     let ssh = format!(
-        "{} {} {} {}",
+        "exec {} {} {} {}",
         python(),
         fake.display(),
         logs.display(),
@@ -263,7 +265,10 @@ impl Client {
 fn only_version_0_messages(gw: &Gw, host: &str) {
     let log = gw.log(host);
     assert!(!log.is_empty(), "{host} was never reached");
-    let unknown: Vec<&String> = log.iter().filter(|l| l.starts_with("UNKNOWN")).collect();
+    let unknown: Vec<&String> = log
+        .iter()
+        .filter(|l| l.starts_with("UNKNOWN") || l.starts_with("VALID") || l.starts_with("INVALID"))
+        .collect();
     assert!(
         unknown.is_empty(),
         "{host} was sent {unknown:?} (all: {log:?})"
@@ -347,4 +352,91 @@ fn gateway_sends_a_cluster_node_only_what_its_version_knows() {
     assert!(log.contains(&format!("REMOVE {new_key}")), "{log:?}");
     assert!(!gw.store.join("old").join(&new_key).exists());
     assert!(gw.leftovers().is_empty(), "{:?}", gw.leftovers());
+}
+
+/// Puts `content` through the gateway of cluster `c` at version 4; the
+/// client's answer.
+fn put_through_cluster(gw: &Gw, content: &[u8]) -> (String, String, (Option<i32>, String)) {
+    let cu = gw.cluster_uuid();
+    let key = key_of(gw, content);
+    let mut c = Client::start(gw, &cu);
+    assert_eq!(c.line(), format!("AUTH-SUCCESS {cu}"));
+    assert_eq!(c.ask("VERSION 4"), "VERSION 4");
+    c.send(&format!("BYPASS {CLIENT_UUID}"));
+    assert_eq!(c.ask(&format!("PUT f {key}")), "PUT-FROM 0");
+    c.send(&format!("DATA {}", content.len()));
+    c.send_bytes(content);
+    c.send("VALID");
+    let answer = c.line();
+    (key, answer, c.finish())
+}
+
+/// The most uploads the nodes `hosts` were busy with at once.
+fn most_at_once(gw: &Gw, hosts: &[&str]) -> usize {
+    let mut spans: Vec<(f64, f64)> = Vec::new();
+    for h in hosts {
+        for l in gw.log(h) {
+            let w: Vec<&str> = l.split(' ').collect();
+            if w.len() == 3 && w[0] == "SPAN" {
+                spans.push((w[1].parse().expect("time"), w[2].parse().expect("time")));
+            }
+        }
+    }
+    assert_eq!(spans.len(), hosts.len(), "each node stored once: {spans:?}");
+    spans
+        .iter()
+        .map(|(b, _)| spans.iter().filter(|(b2, e2)| b2 <= b && b < e2).count())
+        .max()
+        .unwrap_or(0)
+}
+
+#[test]
+fn gateway_fans_a_put_out_to_annex_jobs_nodes_at_once() {
+    let hosts = ["slow1", "slow2", "slow3"];
+    let content = vec![b'x'; 300_000];
+    for (jobs, expected) in [(None, 1), (Some("2"), 2), (Some("3"), 3)] {
+        let gw = gateway(&hosts, true);
+        if let Some(j) = jobs {
+            support::git(&gw.gw, &["config", "annex.jobs", j]);
+        }
+        let (key, answer, (code, err)) = put_through_cluster(&gw, &content);
+        let mut expect = "SUCCESS-PLUS".to_string();
+        for n in 1..=3 {
+            expect.push(' ');
+            expect.push_str(&node_uuid(n));
+        }
+        assert_eq!(answer, expect, "{err}");
+        assert_eq!(code, Some(0), "{err}");
+        assert_eq!(most_at_once(&gw, &hosts), expected, "annex.jobs {jobs:?}");
+        for h in hosts {
+            assert_eq!(
+                std::fs::read(gw.store.join(h).join(&key)).expect("stored"),
+                content
+            );
+        }
+        assert!(gw.leftovers().is_empty(), "{:?}", gw.leftovers());
+    }
+}
+
+#[test]
+fn gateway_leaves_out_a_node_that_hangs_mid_upload_after_the_timeout() {
+    let gw = gateway(&["n1", "hang2"], true);
+    support::git(&gw.gw, &["config", "annex.jobs", "2"]);
+    support::git(&gw.gw, &["config", "annex.rs-nodetimeout", "2"]);
+    let started = Instant::now();
+    let (key, answer, (code, err)) = put_through_cluster(&gw, b"to two nodes, one hung\n");
+    assert_eq!(answer, format!("SUCCESS-PLUS {}", node_uuid(1)), "{err}");
+    assert!(
+        err.contains("hang2 did not answer for 2 seconds; left out"),
+        "{err}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(25));
+    assert_eq!(code, Some(0), "{err}");
+    assert!(gw.store.join("n1").join(&key).exists());
+    assert!(!gw.store.join("hang2").join(&key).exists());
+    assert!(gw.leftovers().is_empty(), "{:?}", gw.leftovers());
+    // The gateway recorded the node that stored it, not the hung one.
+    let whereis = support::annex(&gw.gw, &["whereis", "--key", &key, "--json"]);
+    assert!(whereis.contains(&node_uuid(1)), "{whereis}");
+    assert!(!whereis.contains(&node_uuid(2)), "{whereis}");
 }

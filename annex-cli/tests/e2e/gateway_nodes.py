@@ -7,7 +7,10 @@
 # DATA-PRESENT or BYPASS. Every line received is logged to LOGDIR/HOST;
 # a message a version 0 server does not know is logged as "UNKNOWN ...".
 # A HOST starting with "hang" stops answering once it has been sent DATA
-# (a node that hangs mid-upload).
+# (a node that hangs mid-upload); one starting with "slow" takes a second
+# to store what it received, and logs "SPAN BEGIN END" (the time it was
+# sent DATA and the time it answers, in seconds) to show which uploads
+# ran at once (from the data's arrival to the answer).
 import os
 import sys
 import time
@@ -79,9 +82,15 @@ while True:
         else:
             say("PUT-FROM 0")
             data = receive_data()
+            begin = time.time()
+            if host.startswith("slow"):
+                time.sleep(1)
             with open(p + ".tmp", "wb") as f:
                 f.write(data)
             os.rename(p + ".tmp", p)
+            if host.startswith("slow"):
+                log.write("SPAN %f %f\n" % (begin, time.time()))
+                log.flush()
             say("SUCCESS")
     elif w[0] == "REMOVE":
         p = path_of(w[1])
