@@ -41,6 +41,7 @@ mod migrate;
 mod mime;
 mod mirror;
 mod p2phttp;
+mod p2phttp_load;
 mod pair;
 mod pull_push;
 mod read;
