@@ -1346,6 +1346,30 @@ impl Session {
             .join(String::from_utf8_lossy(&annex_core::objects::key_file(key)).into_owned())
     }
 
+    /// Removes the temporary files of gateways that died mid-upload
+    /// (killed, or the machine restarted): `othertmp/proxy.PID.N` whose
+    /// process is gone.
+    fn remove_stale_tmp(&self) {
+        let dir = self.gw.annex_dir.join("othertmp");
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            return;
+        };
+        for e in entries.flatten() {
+            let name = e.file_name();
+            let Some(pid) = name
+                .to_str()
+                .and_then(|n| n.strip_prefix("proxy."))
+                .and_then(|n| n.split('.').next())
+                .and_then(|p| p.parse::<u32>().ok())
+            else {
+                continue;
+            };
+            if pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists() {
+                let _ = std::fs::remove_dir_all(e.path());
+            }
+        }
+    }
+
     /// Bytes missing on the gateway's disk to hold `size` bytes and keep
     /// `annex.diskreserve` (default 100 MB) free; `None` when there is room.
     fn space_shortfall(&self, size: u64) -> Option<u64> {
@@ -1443,6 +1467,7 @@ impl Session {
             return self.discard_data(len, r, w);
         }
         std::fs::create_dir_all(&dir).map_err(io("create", &dir))?;
+        self.remove_stale_tmp();
         let result = (|| -> Result<Flow, GatewayError> {
             let mut f = File::options()
                 .read(true)

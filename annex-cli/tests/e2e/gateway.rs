@@ -440,3 +440,64 @@ fn gateway_leaves_out_a_node_that_hangs_mid_upload_after_the_timeout() {
     assert!(whereis.contains(&node_uuid(1)), "{whereis}");
     assert!(!whereis.contains(&node_uuid(2)), "{whereis}");
 }
+
+#[test]
+fn gateway_killed_during_a_fan_out_leaves_nothing_half_written_and_a_retry_succeeds() {
+    let hosts = ["slow1", "slow2", "slow3"];
+    let gw = gateway(&hosts, true);
+    let cu = gw.cluster_uuid();
+    let content = vec![b'k'; 100_000];
+    let key = key_of(&gw, &content);
+    let mut c = Client::start(&gw, &cu);
+    assert_eq!(c.line(), format!("AUTH-SUCCESS {cu}"));
+    assert_eq!(c.ask("VERSION 4"), "VERSION 4");
+    c.send(&format!("BYPASS {CLIENT_UUID}"));
+    assert_eq!(c.ask(&format!("PUT f {key}")), "PUT-FROM 0");
+    c.send(&format!("DATA {}", content.len()));
+    c.send_bytes(&content);
+    c.send("VALID");
+    // Nodes are sent one after another (annex.jobs unset), each taking a
+    // second: the gateway is killed while the first stores.
+    let end = Instant::now() + Duration::from_secs(20);
+    while gw.log("slow1").iter().all(|l| !l.starts_with("DATA ")) {
+        assert!(Instant::now() < end, "slow1 never sent DATA");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    c.child.kill().expect("kill the gateway");
+    // The client sees the connection end, not an answer.
+    c.deadline = Duration::from_secs(10);
+    let closed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| c.line()));
+    assert!(closed.is_err(), "an answer from a killed gateway");
+    let _ = c.child.wait();
+    // The killed gateway's temporary copy is all that is left.
+    assert_eq!(gw.leftovers().len(), 1, "{:?}", gw.leftovers());
+    for h in hosts {
+        let d = gw.store.join(h);
+        let partial: Vec<_> = std::fs::read_dir(&d)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
+            .collect();
+        assert!(partial.is_empty(), "{h}: {partial:?}");
+        if let Ok(got) = std::fs::read(d.join(&key)) {
+            assert_eq!(got, content, "{h} has it whole or not at all");
+        }
+    }
+    // The retry through a new gateway process: stored on every node, and
+    // the dead gateway's temporary file removed.
+    let (_, answer, (code, err)) = put_through_cluster(&gw, &content);
+    assert!(
+        answer.starts_with("SUCCESS-PLUS") || answer.starts_with("ALREADY-HAVE-PLUS"),
+        "{answer} {err}"
+    );
+    assert_eq!(code, Some(0), "{err}");
+    for h in hosts {
+        assert_eq!(
+            std::fs::read(gw.store.join(h).join(&key)).expect("stored"),
+            content,
+            "{h}"
+        );
+    }
+    assert!(gw.leftovers().is_empty(), "{:?}", gw.leftovers());
+}
