@@ -421,18 +421,39 @@ fn release_shared(path: &Path) -> bool {
 
 impl Drop for SharedContentLock {
     fn drop(&mut self) {
-        if !release_shared(&self.path) {
-            return;
+        // All under the registry's lock: another thread's `lock_shared`
+        // of the same key must not find the lock file mid-removal (it
+        // answered "locked", and a GET sent nothing, under load).
+        let mut reg = registry_lock();
+        match reg.get_mut(&self.path) {
+            Some(Held::Shared { count, .. }) if *count > 1 => {
+                *count -= 1;
+                return;
+            }
+            Some(Held::Shared { .. }) => {}
+            _ => return,
         }
+        // Our descriptor closed: this process's lock is gone.
+        reg.remove(&self.path);
         // Another process may hold it shared too: only remove the file
         // under an exclusive lock.
-        if let Ok(Some(file)) = try_exclusive(&self.path) {
-            let dir = parent_of(&self.path).to_path_buf();
-            let _ = with_dir_writable(&dir, || fs::remove_file(&self.path));
-            let mut reg = registry_lock();
-            drop(file);
-            reg.remove(&self.path);
-            drop(reg);
+        let dir = parent_of(&self.path).to_path_buf();
+        let removed = OpenOptions::new()
+            .write(true)
+            .open(&self.path)
+            .ok()
+            .filter(|file| {
+                rustix::fs::fcntl_lock(file, rustix::fs::FlockOperation::NonBlockingLockExclusive)
+                    .is_ok()
+                    && sane(file, &self.path)
+            })
+            .map(|file| {
+                let _ = with_dir_writable(&dir, || fs::remove_file(&self.path));
+                drop(file);
+            })
+            .is_some();
+        drop(reg);
+        if removed {
             clean_dirs(&dir, &self.objects_dir);
         }
     }

@@ -30,11 +30,14 @@
 //! their repository, through pipes); nodes over ssh through their
 //! `git-annex-shell p2pstdio`.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::fs::File;
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::{Duration, Instant};
 
 use annex_core::branch::Branch;
 use annex_core::config::AnnexConfig;
@@ -175,6 +178,16 @@ struct NodeConn {
     w: P2pWriter<Box<dyn Write + Send>>,
     version: u64,
     end: NodeEnd,
+}
+
+impl NodeConn {
+    /// The process id of the node's ssh (none for a node served here).
+    fn pid(&self) -> Option<u32> {
+        match &self.end {
+            NodeEnd::Process(c) => Some(c.id()),
+            NodeEnd::Thread(_) => None,
+        }
+    }
 }
 
 /// What runs the node's side, waited for when the connection closes.
@@ -380,8 +393,38 @@ fn open_node(remote: &GitRemote, uuid: &Uuid, ctx: &Ctx) -> Result<NodeConn, Str
     }
 }
 
+/// How long a node may say nothing (no byte taken, no answer) in the
+/// middle of an exchange before it is left out, unless
+/// `annex.rs-nodetimeout` (seconds) says otherwise.
+pub const DEFAULT_NODE_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// A file read from a position of its own (several nodes are sent the
+/// one temporary file at once).
+struct ReadAt {
+    file: Arc<File>,
+    pos: u64,
+}
+
+impl Read for ReadAt {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        use std::os::unix::fs::FileExt;
+        let n = self.file.read_at(buf, self.pos)?;
+        self.pos += n as u64;
+        Ok(n)
+    }
+}
+
+/// One exchange with a node, run on a worker thread; given the
+/// connection and a function to call whenever the node shows life.
+type NodeJob<T> = dyn Fn(usize, &mut NodeConn, &dyn Fn()) -> Result<T, P2pError> + Send + Sync;
+
 /// One client's session with a proxied remote or a cluster.
 pub struct Session {
+    /// Nodes worked with at once (`annex.jobs`, or p2phttp's
+    /// `--clusterjobs`).
+    jobs: usize,
+    /// How long a node may say nothing mid-exchange.
+    node_timeout: Duration,
     gw: Gateway,
     target: Uuid,
     cluster: bool,
@@ -427,7 +470,27 @@ impl Session {
             version: 0,
             bypass: Vec::new(),
         };
+        let jobs = gw
+            .config
+            .get_str("annex.jobs")
+            .and_then(|j| {
+                if j == "cpus" {
+                    std::thread::available_parallelism().map(|n| n.get()).ok()
+                } else {
+                    j.parse().ok()
+                }
+            })
+            .unwrap_or(1usize)
+            .max(1);
+        let node_timeout = gw
+            .config
+            .get_str("annex.rs-nodetimeout")
+            .and_then(|t| t.parse::<u64>().ok())
+            .filter(|t| *t > 0)
+            .map_or(DEFAULT_NODE_TIMEOUT, Duration::from_secs);
         Ok(Session {
+            jobs,
+            node_timeout,
             gw,
             target: uuid,
             cluster,
@@ -437,6 +500,139 @@ impl Session {
             timestamps: None,
             tmp_serial: 0,
         })
+    }
+
+    /// Works with at most `jobs` nodes at once (p2phttp's
+    /// `--clusterjobs`; `annex.jobs` otherwise, 1 when unset).
+    pub fn set_jobs(&mut self, jobs: usize) {
+        self.jobs = jobs.max(1);
+    }
+
+    /// Runs `job` with each of the nodes `idxs` (connected first, one
+    /// after another), at most [`Self::set_jobs`] at once, each on a
+    /// thread of its own. A node that fails is named on stderr and left
+    /// out; one that shows no life for the node timeout in the middle of
+    /// its exchange is left out too (its ssh killed; a node served here is
+    /// abandoned to its thread), so that a hung node cannot stall the
+    /// session. The answers, in the order of `idxs` (`None`: no answer).
+    fn fan_out<T: Send + 'static>(
+        &mut self,
+        idxs: &[usize],
+        job: Arc<NodeJob<T>>,
+    ) -> Vec<Option<T>> {
+        let mut results: BTreeMap<usize, Option<T>> = BTreeMap::new();
+        let mut queue = VecDeque::new();
+        let start = Instant::now();
+        let mut outstanding: BTreeMap<usize, (Arc<AtomicU64>, Option<u32>)> = BTreeMap::new();
+        for &i in idxs {
+            let conn = {
+                let ctx = &self.ctx;
+                self.nodes[i].conn(ctx);
+                self.nodes[i].conn.take()
+            };
+            match conn {
+                Some(c) => {
+                    let life = Arc::new(AtomicU64::new(0));
+                    outstanding.insert(i, (life.clone(), c.pid()));
+                    queue.push_back((i, c, life));
+                }
+                None => {
+                    results.insert(i, None);
+                }
+            }
+        }
+        let queue = Arc::new(Mutex::new(queue));
+        let (tx, rx) = mpsc::channel::<(usize, NodeConn, Result<T, P2pError>)>();
+        let worker = |queue: Arc<Mutex<VecDeque<(usize, NodeConn, Arc<AtomicU64>)>>>,
+                      tx: mpsc::Sender<(usize, NodeConn, Result<T, P2pError>)>,
+                      job: Arc<NodeJob<T>>| {
+            move || {
+                loop {
+                    let next = match queue.lock() {
+                        Ok(mut q) => q.pop_front(),
+                        Err(_) => None,
+                    };
+                    let Some((i, mut conn, life)) = next else {
+                        return;
+                    };
+                    let alive = || {
+                        let ms = u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX);
+                        life.store(ms.max(1), Ordering::Relaxed);
+                    };
+                    alive();
+                    let r = job(i, &mut conn, &alive);
+                    if let Err(std::sync::mpsc::SendError((_, conn, _))) = tx.send((i, conn, r)) {
+                        conn.close();
+                    }
+                }
+            }
+        };
+        let spawn_worker = || {
+            std::thread::spawn(worker(queue.clone(), tx.clone(), job.clone()));
+        };
+        for _ in 0..self.jobs.min(outstanding.len()) {
+            spawn_worker();
+        }
+        let limit = u64::try_from(self.node_timeout.as_millis()).unwrap_or(u64::MAX);
+        while !outstanding.is_empty() {
+            match rx.recv_timeout(Duration::from_millis(200)) {
+                Ok((i, conn, r)) => {
+                    if outstanding.remove(&i).is_none() {
+                        // Given up on already: its answer came too late.
+                        conn.close();
+                        continue;
+                    }
+                    match r {
+                        Ok(v) => {
+                            self.nodes[i].conn = Some(conn);
+                            results.insert(i, Some(v));
+                        }
+                        Err(e) => {
+                            eprintln!(
+                                "git-annex-shell: lost the connection to {}: {e}",
+                                self.nodes[i].remote.name
+                            );
+                            self.nodes[i].failed = true;
+                            conn.close();
+                            results.insert(i, None);
+                        }
+                    }
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    let now = u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX);
+                    let hung: Vec<usize> = outstanding
+                        .iter()
+                        .filter(|(_, (life, _))| {
+                            let t = life.load(Ordering::Relaxed);
+                            t != 0 && now.saturating_sub(t) > limit
+                        })
+                        .map(|(i, _)| *i)
+                        .collect();
+                    for i in hung {
+                        let Some((_, pid)) = outstanding.remove(&i) else {
+                            continue;
+                        };
+                        eprintln!(
+                            "git-annex-shell: {} did not answer for {} seconds; left out",
+                            self.nodes[i].remote.name,
+                            self.node_timeout.as_secs()
+                        );
+                        self.nodes[i].failed = true;
+                        if let Some(pid) = pid.and_then(|p| i32::try_from(p).ok())
+                            && let Some(pid) = rustix::process::Pid::from_raw(pid)
+                        {
+                            let _ =
+                                rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+                        }
+                        results.insert(i, None);
+                        // Its worker may be stuck: another takes its place.
+                        spawn_worker();
+                    }
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            }
+        }
+        idxs.iter().map(|i| results.remove(i).flatten()).collect()
     }
 
     /// The names of the nodes (or the proxied remote), cheapest first.
@@ -476,6 +672,19 @@ impl Session {
             None => return Ok(()),
             Some(Message::Version(v)) => {
                 self.ctx.version = v.min(MAX_PROTOCOL_VERSION);
+                if !self.cluster {
+                    // The remote is connected first, as the reference's
+                    // proxy does, and the client told the version the
+                    // remote speaks: an older remote is never sent what
+                    // it does not know (a version 0 remote sends no
+                    // VALID after a GET's DATA, which a version 1 client
+                    // would wait for). A remote that cannot be reached
+                    // leaves the client's version, and fails each request.
+                    let ctx = &self.ctx;
+                    if let Some(c) = self.nodes.first_mut().and_then(|n| n.conn(ctx)) {
+                        self.ctx.version = self.ctx.version.min(c.version);
+                    }
+                }
                 w.send(&Message::Version(self.ctx.version))?;
             }
             Some(other) => pending = Some(other),
@@ -763,7 +972,12 @@ impl Session {
     }
 
     fn get_timestamp<W: Write>(&mut self, w: &mut P2pWriter<W>) -> Result<(), GatewayError> {
-        if self.nodes.len() == 1 {
+        // One node that knows GETTIMESTAMP (version 3): its own clock.
+        if self.nodes.len() == 1
+            && self.nodes[0]
+                .conn(&self.ctx)
+                .is_some_and(|c| c.version >= 3)
+        {
             self.timestamps = None;
             let resp = self.nodes[0]
                 .exchange(&self.ctx, |c| {
@@ -779,6 +993,11 @@ impl Session {
         }
         let mut theirs = BTreeMap::new();
         for i in 0..self.nodes.len() {
+            // Nodes older than version 3 know no GETTIMESTAMP (they are
+            // sent REMOVE instead of REMOVE-BEFORE).
+            if self.nodes[i].conn(&self.ctx).is_none_or(|c| c.version < 3) {
+                continue;
+            }
             let resp = self.nodes[i]
                 .exchange(&self.ctx, |c| {
                     c.w.send(&Message::GetTimestamp)?;
@@ -812,6 +1031,7 @@ impl Session {
         let Some(c) = node.conn(&self.ctx) else {
             return self.get_from_nowhere(r, w);
         };
+        let node_version = c.version;
         let sent = c.w.send(&Message::Get {
             offset,
             file,
@@ -852,7 +1072,16 @@ impl Session {
                     })
                 })?;
                 if client_version >= 1 {
-                    let validity = node_read(node, &self.ctx)?;
+                    // A version 0 node says nothing of validity (its
+                    // client verifies the content, as ours does): the
+                    // client, speaking version 1 or later to a cluster
+                    // whose nodes may be older, is told it is valid
+                    // rather than left waiting.
+                    let validity = if node_version >= 1 {
+                        node_read(node, &self.ctx)?
+                    } else {
+                        Message::Valid
+                    };
                     w.send(&validity)?;
                 }
                 // The client's SUCCESS or FAILURE, on to the node.
@@ -986,17 +1215,19 @@ impl Session {
         let mut have: Vec<usize> = Vec::new();
         let mut failed = 0usize;
         let mut plus_from_single = None;
-        for &i in &targets {
-            let resp = self.nodes[i]
-                .exchange(&self.ctx, |c| {
-                    c.w.send(&Message::Put {
-                        file: file.clone(),
-                        key: key.clone(),
-                    })?;
-                    c.r.read_message()
-                })
-                .flatten();
-            match resp {
+        let put = Message::Put {
+            file: file.clone(),
+            key: key.clone(),
+        };
+        let answers = self.fan_out(
+            &targets,
+            Arc::new(move |_, c: &mut NodeConn, _: &dyn Fn()| {
+                c.w.send(&put)?;
+                c.r.read_message()
+            }),
+        );
+        for (&i, resp) in targets.iter().zip(answers) {
+            match resp.flatten() {
                 Some(Message::PutFrom(off)) => resuming.push((i, off)),
                 Some(Message::AlreadyHave) => have.push(i),
                 Some(m @ Message::AlreadyHavePlus(_)) if !self.cluster => {
@@ -1044,6 +1275,12 @@ impl Session {
             Some(Message::DataPresent) if self.ctx.version >= 4 => {
                 let mut stored = Vec::new();
                 for &(i, _) in &resuming {
+                    // A node older than version 4 knows no DATA-PRESENT:
+                    // it waits for DATA, so its connection is given up.
+                    if self.nodes[i].conn(&self.ctx).is_none_or(|c| c.version < 4) {
+                        self.nodes[i].fail();
+                        continue;
+                    }
                     let resp = self.nodes[i]
                         .exchange(&self.ctx, |c| {
                             c.w.send(&Message::DataPresent)?;
@@ -1107,6 +1344,30 @@ impl Session {
             .join("othertmp")
             .join(format!("proxy.{}.{}", std::process::id(), self.tmp_serial))
             .join(String::from_utf8_lossy(&annex_core::objects::key_file(key)).into_owned())
+    }
+
+    /// Removes the temporary files of gateways that died mid-upload
+    /// (killed, or the machine restarted): `othertmp/proxy.PID.N` whose
+    /// process is gone.
+    fn remove_stale_tmp(&self) {
+        let dir = self.gw.annex_dir.join("othertmp");
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            return;
+        };
+        for e in entries.flatten() {
+            let name = e.file_name();
+            let Some(pid) = name
+                .to_str()
+                .and_then(|n| n.strip_prefix("proxy."))
+                .and_then(|n| n.split('.').next())
+                .and_then(|p| p.parse::<u32>().ok())
+            else {
+                continue;
+            };
+            if pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists() {
+                let _ = std::fs::remove_dir_all(e.path());
+            }
+        }
     }
 
     /// Bytes missing on the gateway's disk to hold `size` bytes and keep
@@ -1206,6 +1467,7 @@ impl Session {
             return self.discard_data(len, r, w);
         }
         std::fs::create_dir_all(&dir).map_err(io("create", &dir))?;
+        self.remove_stale_tmp();
         let result = (|| -> Result<Flow, GatewayError> {
             let mut f = File::options()
                 .read(true)
@@ -1245,25 +1507,35 @@ impl Session {
             } else {
                 None
             };
+            // Sent to the nodes at once (at most `jobs` of them), each
+            // from its own offset of the one temporary file.
+            let file = Arc::new(f);
+            let offsets: BTreeMap<usize, u64> = resuming.iter().copied().collect();
+            let idxs: Vec<usize> = resuming.iter().map(|(i, _)| *i).collect();
+            let answers = self.fan_out(
+                &idxs,
+                Arc::new(move |i, c: &mut NodeConn, alive: &dyn Fn()| {
+                    let off = offsets.get(&i).copied().unwrap_or(min_offset);
+                    let node_len = total.saturating_sub(off);
+                    let skip = off.saturating_sub(min_offset).min(len);
+                    let mut src = ReadAt {
+                        file: file.clone(),
+                        pos: skip,
+                    }
+                    .take(node_len);
+                    c.w.send_data(node_len, &mut src, &mut |_| alive())?;
+                    if c.version >= 1
+                        && let Some(v) = &validity
+                    {
+                        c.w.send(v)?;
+                    }
+                    alive();
+                    c.r.read_message()
+                }),
+            );
             let mut stored = Vec::new();
-            for &(i, off) in resuming {
-                let node_len = total.saturating_sub(off);
-                let skip = off.saturating_sub(min_offset).min(len);
-                f.seek(SeekFrom::Start(skip)).map_err(io("read", &tmp))?;
-                let validity = validity.clone();
-                let resp = self.nodes[i]
-                    .exchange(&self.ctx, |c| {
-                        let mut src = (&f).take(node_len);
-                        c.w.send_data(node_len, &mut src, &mut |_| {})?;
-                        if c.version >= 1
-                            && let Some(v) = &validity
-                        {
-                            c.w.send(v)?;
-                        }
-                        c.r.read_message()
-                    })
-                    .flatten();
-                stored.extend(self.record_put(key, i, resp));
+            for (&i, resp) in idxs.iter().zip(answers) {
+                stored.extend(self.record_put(key, i, resp.flatten()));
             }
             self.reply_stored(stored, w)?;
             Ok(Flow::Continue)
@@ -1367,15 +1639,18 @@ pub fn proxied_targets(path: &Path) -> Vec<(Uuid, Target)> {
 }
 
 /// Serves `target` from the gateway at `path` on a thread, over the
-/// given pipe ends (as `p2phttp` runs each request's session).
+/// given pipe ends (as `p2phttp` runs each request's session), working
+/// with `jobs` nodes at once.
 pub fn spawn(
     path: &Path,
     target: Target,
     mode: ServerMode,
+    jobs: usize,
     reader: std::io::PipeReader,
     writer: std::io::PipeWriter,
 ) -> Result<std::thread::JoinHandle<Result<(), crate::server::ServerError>>, GatewayError> {
     let mut session = Session::open(path, target, mode)?;
+    session.set_jobs(jobs);
     let path = path.to_path_buf();
     Ok(std::thread::spawn(move || {
         session.serve(reader, writer).map_err(|e| match e {

@@ -47,6 +47,9 @@ pub struct Args {
     /// Content files that can be locked at once (default 100).
     #[arg(long)]
     lockedfiles: Option<usize>,
+    /// Nodes of a cluster accessed at once per connection (default 1).
+    #[arg(long)]
+    clusterjobs: Option<usize>,
     /// Serve the git-annex repositories found under this directory.
     #[arg(long)]
     directory: Vec<PathBuf>,
@@ -127,6 +130,7 @@ pub fn run(args: Args) -> Result<(), CommandError> {
         authenv_http: args.authenv_http,
         certfile: args.certfile,
         privatekeyfile: args.privatekeyfile,
+        clusterjobs: args.clusterjobs,
     };
     let users = Users::from_env(std::env::vars_os());
     server::run(&paths, opts, users).map_err(|e| CommandError::failed(e.to_string()))

@@ -899,3 +899,91 @@ fn p2phttp_clients_gone_mid_get_do_not_hold_the_jobs() {
     );
     assert_eq!(code, 200, "the server serves again");
 }
+
+/// `run` with extra environment.
+fn run_env(who: Impl, dir: &Path, args: &[&str], env: &[(&str, &Path)]) -> Output {
+    let mut cmd = Command::new(who.bin());
+    support::hermetic(&mut cmd)
+        .current_dir(dir)
+        .args(args)
+        .env("GIT_TERMINAL_PROMPT", "0");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    support::output_with_stdin(cmd, None)
+}
+
+#[test]
+fn p2phttp_over_tls_with_a_self_signed_certificate_serves_a_client_trusting_it() {
+    let n = net();
+    let tls = n._top.path().join("tls");
+    std::fs::create_dir(&tls).expect("mkdir");
+    let (cert, key) = (tls.join("cert.pem"), tls.join("key.pem"));
+    let made = Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+        ])
+        .args([
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            // A server's certificate, not a CA's (which webpki refuses
+            // as one).
+            "-addext",
+            "basicConstraints=critical,CA:FALSE",
+        ])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("openssl");
+    assert!(made.status.success(), "openssl: {made:?}");
+    let s = serve(
+        Impl::Ours,
+        &n.srv,
+        &[
+            "--wideopen",
+            "--certfile",
+            cert.to_str().expect("utf-8"),
+            "--privatekeyfile",
+            key.to_str().expect("utf-8"),
+        ],
+        &[],
+    );
+    support::git(
+        &n.cli,
+        &[
+            "config",
+            "remote.origin.annexUrl",
+            &format!("annex+https://127.0.0.1:{}/git-annex/", s.port),
+        ],
+    );
+    // Plain HTTP to the TLS port, and TLS without trusting the
+    // certificate: both fail, nothing fetched.
+    let out = run(Impl::Ours, &n.cli, &["get", "f"]);
+    assert!(!out.status.success(), "untrusted: {}", text(&out));
+    assert!(!has_content(&n.cli, &n.cli, "f"));
+    // Trusted as git is told (GIT_SSL_CAINFO).
+    for var in ["GIT_SSL_CAINFO"] {
+        let env = [(var, cert.as_path())];
+        let out = run_env(Impl::Ours, &n.cli, &["get", "f"], &env);
+        assert!(out.status.success(), "{var}: get: {}", text(&out));
+        assert_eq!(
+            std::fs::read_to_string(n.cli.join("f")).expect("read f"),
+            "f content\n"
+        );
+        let out = run_env(Impl::Ours, &n.cli, &["drop", "--from", "origin", "f"], &env);
+        assert!(out.status.success(), "{var}: drop --from: {}", text(&out));
+        assert!(!has_content(&n.srv, &n.cli, "f"));
+        let out = run_env(Impl::Ours, &n.cli, &["copy", "--to", "origin", "f"], &env);
+        assert!(out.status.success(), "{var}: copy --to: {}", text(&out));
+        assert!(has_content(&n.srv, &n.cli, "f"));
+        let out = run_env(Impl::Ours, &n.cli, &["drop", "f"], &env);
+        assert!(out.status.success(), "{var}: drop: {}", text(&out));
+        assert!(!has_content(&n.cli, &n.cli, "f"));
+    }
+    let out = run(Impl::Reference, &n.srv, &["fsck", "--quiet"]);
+    assert!(out.status.success(), "fsck: {}", text(&out));
+}

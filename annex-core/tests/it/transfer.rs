@@ -277,3 +277,26 @@ fn locks_held_by_another_process_are_respected() {
     // The reference's fsck is still happy with the repository.
     annex(repo.path(), &["fsck", "-q"]);
 }
+
+#[test]
+fn shared_content_locks_taken_and_dropped_at_once_by_many_threads_never_fail() {
+    // Regression: dropping the last shared lock removed the lock file
+    // outside the lock registry, and a thread locking the same content
+    // meanwhile was told it was locked (p2phttp sent an empty GET).
+    let repo = annexed_repo(&[("f", b"shared by many\n")]);
+    let key = key_of(repo.path(), "f");
+    let store = std::sync::Arc::new(ObjectStore::open(repo.path().join(".git")).expect("store"));
+    let threads: Vec<_> = (0..16)
+        .map(|_| {
+            let (store, key) = (store.clone(), key.clone());
+            std::thread::spawn(move || {
+                (0..300)
+                    .filter(|_| content::lock_shared(&store, &key).is_err())
+                    .count()
+            })
+        })
+        .collect();
+    let failed: usize = threads.into_iter().map(|t| t.join().expect("thread")).sum();
+    assert_eq!(failed, 0);
+    assert!(store.has(&key));
+}

@@ -137,6 +137,21 @@ impl HttpRemote {
             let mut b = Client::builder()
                 .timeout(None)
                 .connect_timeout(Duration::from_secs(60));
+            // Certificates trusted besides the built-in roots, as git is
+            // told (`GIT_SSL_CAINFO`): a server with its own (self-signed)
+            // certificate.
+            if let Some((var, path)) = ["GIT_SSL_CAINFO"]
+                .into_iter()
+                .find_map(|v| std::env::var_os(v).filter(|p| !p.is_empty()).map(|p| (v, p)))
+            {
+                let shown = std::path::Path::new(&path).display().to_string();
+                let pem = std::fs::read(&path).map_err(|e| format!("{var} {shown}: {e}"))?;
+                let certs = reqwest::Certificate::from_pem_bundle(&pem)
+                    .map_err(|e| format!("{var} {shown}: {e}"))?;
+                for c in certs {
+                    b = b.add_root_certificate(c);
+                }
+            }
             if !annex_core::remote::special::web::AddressPolicy::parse(Some(&self.allowed_ip))
                 .unrestricted()
             {

@@ -102,6 +102,9 @@ pub struct Options {
     pub certfile: Option<PathBuf>,
     /// `--privatekeyfile`.
     pub privatekeyfile: Option<PathBuf>,
+    /// `--clusterjobs`: nodes of a cluster worked with at once per
+    /// request (1 when `None`, as the reference; not `annex.jobs`).
+    pub clusterjobs: Option<usize>,
 }
 
 /// The users of `--authenv`: a user name and password, and what the
@@ -170,6 +173,8 @@ struct Repo {
     path: PathBuf,
     /// A remote or cluster the repository at `path` is a gateway for.
     proxied: Option<crate::gateway::Target>,
+    /// `--clusterjobs`.
+    clusterjobs: usize,
 }
 
 struct LockEntry {
@@ -355,10 +360,15 @@ impl Session {
         let (to_server_r, to_server_w) = pipe()?;
         let (from_server_r, from_server_w) = pipe()?;
         let thread = match &repo.proxied {
-            Some(target) => {
-                crate::gateway::spawn(&repo.path, target.clone(), mode, to_server_r, from_server_w)
-                    .map_err(|e| respond(StatusCode::BAD_GATEWAY, e.to_string()))?
-            }
+            Some(target) => crate::gateway::spawn(
+                &repo.path,
+                target.clone(),
+                mode,
+                repo.clusterjobs,
+                to_server_r,
+                from_server_w,
+            )
+            .map_err(|e| respond(StatusCode::BAD_GATEWAY, e.to_string()))?,
             None => {
                 let mut server = Server::open(&repo.path, client.clone(), mode)
                     .map_err(|e| respond(StatusCode::BAD_GATEWAY, e.to_string()))?;
@@ -1176,12 +1186,14 @@ async fn serve_keeplocked(
 /// Serves the repositories at `paths` until the process is stopped.
 pub fn run(paths: &[PathBuf], opts: Options, users: Users) -> Result<(), HttpServerError> {
     let mut repos = Vec::new();
+    let clusterjobs = opts.clusterjobs.unwrap_or(1).max(1);
     for p in paths {
         let s = Server::open(p, Uuid::new_random(), ServerMode::ReadOnly)?;
         repos.push(Repo {
             uuid: s.uuid().clone(),
             path: p.clone(),
             proxied: None,
+            clusterjobs,
         });
         // The remotes and clusters it is a gateway for, each under its
         // own UUID.
@@ -1190,6 +1202,7 @@ pub fn run(paths: &[PathBuf], opts: Options, users: Users) -> Result<(), HttpSer
                 uuid,
                 path: p.clone(),
                 proxied: Some(target),
+                clusterjobs,
             });
         }
     }
