@@ -12,23 +12,21 @@
 //! something in the `git-annex` branch, so the remotes learn of it.
 
 use std::sync::mpsc::{Receiver, Sender};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::syncer::Syncer;
+use crate::syncer::{RepoLock, Syncer};
 
 /// How long kicks are gathered into one pass.
 pub const GATHER: Duration = Duration::from_secs(1);
 
 /// Runs the transferrer until its channel closes.
-pub fn run<S: Syncer>(mut syncer: S, rx: Receiver<()>, pusher: Sender<()>, lock: Arc<Mutex<()>>) {
+/// The repository lock is the syncer's to take where it writes the
+/// index; transfers run without it.
+pub fn run<S: Syncer>(mut syncer: S, rx: Receiver<()>, pusher: Sender<()>, lock: RepoLock) {
     while rx.recv().is_ok() {
         std::thread::sleep(GATHER);
         while rx.try_recv().is_ok() {}
-        let outcome = {
-            let _g = lock.lock().unwrap_or_else(|e| e.into_inner());
-            syncer.transfer()
-        };
+        let outcome = syncer.transfer(&lock);
         match outcome {
             Ok(true) => {
                 let _ = pusher.send(());

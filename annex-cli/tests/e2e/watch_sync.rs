@@ -441,3 +441,42 @@ fn assistant_learns_of_a_remotes_commit_through_the_remote_daemon() {
     assert!(log.contains("remotedaemon: DONESYNCING"), "{log}");
     stop(&b, daemon);
 }
+
+/// Runs `PROGRAM watch --foreground` in a fresh repository, stops it with
+/// `--stop` once it is up, and returns how it ended.
+fn foreground_then_stop(program: &Path) -> std::process::ExitStatus {
+    let r = repo();
+    let d = r.path();
+    let mut cmd = Command::new(program);
+    support::hermetic(&mut cmd)
+        .current_dir(d)
+        .args(["watch", "--foreground"])
+        .stdin(std::process::Stdio::null());
+    let mut child = cmd.spawn().expect("spawn the daemon");
+    let guard = Daemon(child.id() as i32);
+    wait_for(30, "the daemon's pid file", || {
+        daemon_pid(d).is_some_and(|p| p == guard.0)
+    });
+    std::thread::sleep(Duration::from_secs(1));
+    let out = crate::ours(d, &["watch", "--stop"]);
+    assert!(out.status.success(), "watch --stop: {out:?}");
+    let end = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(st) = child.try_wait().expect("wait") {
+            std::mem::forget(guard);
+            return st;
+        }
+        assert!(Instant::now() < end, "the daemon did not stop");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Regression: after `--stop` our daemon ended by the signal it was sent,
+/// where the reference's exits 0.
+#[test]
+fn watch_stop_ends_the_daemon_with_the_references_exit_status() {
+    let reference = foreground_then_stop(support::reference_git_annex());
+    let ours = foreground_then_stop(Path::new(env!("CARGO_BIN_EXE_git-annex-rs")));
+    assert_eq!(reference.code(), Some(0), "the reference: {reference:?}");
+    assert_eq!(ours.code(), reference.code(), "ours: {ours:?}");
+}
