@@ -274,9 +274,18 @@ pub fn run<A: Adder, S: Syncer + Clone>(
         spawn_named("pusher", &opts.top, move || {
             crate::pusher::run(s, push_rx, l)
         })?;
+        // Other processes' transfers, watched; their end kicks the
+        // transferrer.
+        let others = match crate::transferwatcher::start(&opts.git_dir, xfer_tx.clone()) {
+            Ok(o) => Some(o),
+            Err(e) => {
+                eprintln!("transferwatcher: not started: {e}");
+                None
+            }
+        };
         let (s, l, p) = (syncer.clone(), Arc::clone(&lock), push_tx.clone());
         spawn_named("transferrer", &opts.top, move || {
-            crate::transferrer::run(s, xfer_rx, p, l)
+            crate::transferrer::run(s, xfer_rx, p, l, others)
         })?;
         crate::merger::start(
             &opts.git_dir,

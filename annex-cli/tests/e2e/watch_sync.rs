@@ -480,3 +480,92 @@ fn watch_stop_ends_the_daemon_with_the_references_exit_status() {
     assert_eq!(reference.code(), Some(0), "the reference: {reference:?}");
     assert_eq!(ours.code(), reference.code(), "ours: {ours:?}");
 }
+
+/// Another process (a small python) running a download of `key` from
+/// `from` (a UUID) in the repository `d`, holding its locks and its
+/// information file as git-annex does, until [`HeldTransfer::end`].
+struct HeldTransfer {
+    child: std::process::Child,
+    input: std::process::ChildStdin,
+}
+
+impl HeldTransfer {
+    fn download(d: &Path, from: &str, key: &str) -> HeldTransfer {
+        use std::io::BufRead;
+        let mut child = Command::new("python3")
+            .arg("-c")
+            .arg(
+                "import fcntl,os,sys\n\
+                 b,u,k=sys.argv[1:4]\n\
+                 os.makedirs(b+'/download/lck',exist_ok=True)\n\
+                 os.makedirs(b+'/download/'+u,exist_ok=True)\n\
+                 l=open(b+'/download/lck/lck.'+k,'w')\n\
+                 fcntl.lockf(l,fcntl.LOCK_EX)\n\
+                 o=open(b+'/download/'+u+'/lck.'+k,'w')\n\
+                 fcntl.lockf(o,fcntl.LOCK_EX)\n\
+                 open(b+'/download/'+u+'/'+k,'w').write('1s\\nfirst\\n')\n\
+                 print('started',flush=True)\n\
+                 sys.stdin.readline()\n\
+                 for f in [b+'/download/'+u+'/'+k,b+'/download/'+u+'/lck.'+k,b+'/download/lck/lck.'+k]:\n os.remove(f)\n",
+            )
+            .arg(d.join(".git/annex/transfer"))
+            .arg(from)
+            .arg(key)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("python3");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("read");
+        assert_eq!(line.trim(), "started");
+        let input = child.stdin.take().expect("stdin");
+        HeldTransfer { child, input }
+    }
+
+    fn end(mut self) {
+        use std::io::Write;
+        writeln!(self.input).expect("tell the transfer to end");
+        let st = self.child.wait().expect("wait");
+        assert!(st.success(), "the held transfer: {st:?}");
+    }
+}
+
+impl Drop for HeldTransfer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The transfer watcher: while another process downloads a key here, the
+/// assistant starts no transfer of its own (it would be refused, and
+/// nothing would try again); once that transfer is over, it gets the
+/// content itself.
+#[test]
+fn assistant_waits_for_another_processs_transfer_then_gets_the_content() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let (a, b) = pair(dir.path());
+    let key = support::annex(&b, &["lookupkey", "first"]).trim().to_string();
+    let a_uuid = support::git(&a, &["config", "annex.uuid"]).trim().to_string();
+    assert!(!has_content(&b, "first"));
+    let held = HeldTransfer::download(&b, &a_uuid, &key);
+    let db = assistant(&b);
+    let log = b.join(".git/annex/daemon.log");
+    wait_for(30, "the transferrer to wait for the other transfer", || {
+        std::fs::read_to_string(&log)
+            .is_ok_and(|s| s.contains("waiting for 1 transfer(s) of other processes"))
+    });
+    // Time for a pass that would have run meanwhile.
+    std::thread::sleep(Duration::from_secs(5));
+    assert!(!has_content(&b, "first"), "got while another process did");
+    let said = std::fs::read_to_string(&log).expect("log");
+    assert!(!said.contains("transfer already in progress"), "{said}");
+    held.end();
+    wait_for(60, "the content, once the other transfer ended", || {
+        has_content(&b, "first")
+    });
+    stop(&b, db);
+    fsck_clean(&b);
+}
