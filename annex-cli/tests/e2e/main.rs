@@ -64,6 +64,7 @@ mod unannex;
 mod undo;
 mod urls;
 mod watch;
+mod watch_daemons;
 mod watch_sync;
 mod web;
 

@@ -22,7 +22,7 @@ fn started(d: &Path) -> Daemon {
 }
 
 /// Starts our assistant in `d`.
-fn assistant(d: &Path) -> Daemon {
+pub(crate) fn assistant(d: &Path) -> Daemon {
     let out = crate::ours(d, &["assistant"]);
     assert!(out.status.success(), "assistant: {out:?}");
     started(d)
@@ -51,14 +51,14 @@ fn reference_daemon(d: &Path, command: &str) -> Daemon {
 
 /// Whether the content of `file` is present in `d`, as the reference's
 /// `find` sees it.
-fn has_content(d: &Path, file: &str) -> bool {
+pub(crate) fn has_content(d: &Path, file: &str) -> bool {
     let out = support::annex_output(d, &["find", "--", file], None);
     out.status.success() && String::from_utf8_lossy(&out.stdout) == format!("{file}\n")
 }
 
 /// Two repositories, each the other's remote, with a first commit made by
 /// the reference (so both have a branch the merger merges into).
-fn pair(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
+pub(crate) fn pair(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
     let a = dir.join("a");
     let b = dir.join("b");
     std::fs::create_dir(&a).expect("mkdir");
@@ -547,8 +547,12 @@ impl Drop for HeldTransfer {
 fn assistant_waits_for_another_processs_transfer_then_gets_the_content() {
     let dir = tempfile::tempdir().expect("tmp");
     let (a, b) = pair(dir.path());
-    let key = support::annex(&b, &["lookupkey", "first"]).trim().to_string();
-    let a_uuid = support::git(&a, &["config", "annex.uuid"]).trim().to_string();
+    let key = support::annex(&b, &["lookupkey", "first"])
+        .trim()
+        .to_string();
+    let a_uuid = support::git(&a, &["config", "annex.uuid"])
+        .trim()
+        .to_string();
     assert!(!has_content(&b, "first"));
     let held = HeldTransfer::download(&b, &a_uuid, &key);
     let db = assistant(&b);
