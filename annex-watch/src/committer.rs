@@ -27,7 +27,10 @@
 //! still open for writing are left for the next start's scan rather than
 //! ingested half-written. Adds, stagings and commits are made under the
 //! daemon's repository lock ([`Committer::with_lock`]), shared with the
-//! merger, pusher and transferrer.
+//! merger, pusher and transferrer (which take it only to write the index
+//! or `HEAD`); a `git rm` or `git commit` that git refuses because another
+//! git process holds `index.lock` is run again, for up to
+//! [`INDEX_LOCK_WAIT`].
 
 use std::collections::{HashMap, HashSet};
 use std::io::Write;
@@ -250,17 +253,59 @@ impl<A: Adder> Committer<A> {
         c
     }
 
-    /// `git rm --cached` of paths no longer in the work tree (recursively:
-    /// a directory gone takes what git had under it).
-    fn stage_removals(&self, paths: &[Vec<u8>]) -> Result<(), CommitError> {
+    /// Runs the git command `args` (with `input` on its stdin), again
+    /// while git refuses it because another git process holds the index's
+    /// `index.lock` (the content pass refreshing the index, a merge after a
+    /// push: they do not take the daemon's lock for the whole of their
+    /// work), for up to [`INDEX_LOCK_WAIT`].
+    fn git_retrying(
+        &self,
+        what: &'static str,
+        args: &[&str],
+        input: &[u8],
+    ) -> Result<std::process::Output, CommitError> {
         let err = |detail: String| CommitError::Git {
-            what: "rm",
+            what,
             top: self.top.clone(),
             detail,
         };
-        let mut child = self
-            .git()
-            .args([
+        let deadline = Instant::now() + INDEX_LOCK_WAIT;
+        let mut pause = Duration::from_millis(20);
+        loop {
+            let mut child = self
+                .git()
+                .args(args)
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .map_err(|e| err(e.to_string()))?;
+            if let Some(mut stdin) = child.stdin.take() {
+                stdin.write_all(input).map_err(|e| err(e.to_string()))?;
+            }
+            let out = child.wait_with_output().map_err(|e| err(e.to_string()))?;
+            if out.status.success()
+                || !index_locked(&out.stderr)
+                || Instant::now() + pause > deadline
+            {
+                return Ok(out);
+            }
+            std::thread::sleep(pause);
+            pause = (pause * 2).min(Duration::from_millis(500));
+        }
+    }
+
+    /// `git rm --cached` of paths no longer in the work tree (recursively:
+    /// a directory gone takes what git had under it).
+    fn stage_removals(&self, paths: &[Vec<u8>]) -> Result<(), CommitError> {
+        let mut buf = Vec::new();
+        for p in paths {
+            buf.extend_from_slice(p);
+            buf.push(0);
+        }
+        let out = self.git_retrying(
+            "rm",
+            &[
                 "rm",
                 "--cached",
                 "-r",
@@ -268,21 +313,19 @@ impl<A: Adder> Committer<A> {
                 "--ignore-unmatch",
                 "--pathspec-from-file=-",
                 "--pathspec-file-nul",
-            ])
-            .stdin(Stdio::piped())
-            .spawn()
-            .map_err(|e| err(e.to_string()))?;
-        if let Some(mut stdin) = child.stdin.take() {
-            let mut buf = Vec::new();
-            for p in paths {
-                buf.extend_from_slice(p);
-                buf.push(0);
-            }
-            stdin.write_all(&buf).map_err(|e| err(e.to_string()))?;
-        }
-        let st = child.wait().map_err(|e| err(e.to_string()))?;
-        if !st.success() {
-            return Err(err(format!("exited with {st}")));
+            ],
+            &buf,
+        )?;
+        if !out.status.success() {
+            return Err(CommitError::Git {
+                what: "rm",
+                top: self.top.clone(),
+                detail: format!(
+                    "exited with {}: {}",
+                    out.status,
+                    String::from_utf8_lossy(&out.stderr).trim()
+                ),
+            });
         }
         Ok(())
     }
@@ -301,15 +344,7 @@ impl<A: Adder> Committer<A> {
         if staged.success() {
             return Ok(false);
         }
-        let out = self
-            .git()
-            .args(["commit", "--quiet", "-m", &self.message])
-            .output()
-            .map_err(|e| CommitError::Git {
-                what: "commit",
-                top: self.top.clone(),
-                detail: e.to_string(),
-            })?;
+        let out = self.git_retrying("commit", &["commit", "--quiet", "-m", &self.message], b"")?;
         if !out.status.success() {
             return Err(CommitError::Git {
                 what: "commit",
@@ -319,6 +354,16 @@ impl<A: Adder> Committer<A> {
         }
         Ok(true)
     }
+}
+
+/// How long a git command refused for the index's lock is tried again.
+pub const INDEX_LOCK_WAIT: Duration = Duration::from_secs(30);
+
+/// Whether git's message `stderr` says the index (or `HEAD`) was locked
+/// by another git process.
+fn index_locked(stderr: &[u8]) -> bool {
+    let s = String::from_utf8_lossy(stderr);
+    s.contains("index.lock") || s.contains("cannot lock ref")
 }
 
 /// The startup scan: the files that appeared or changed (`git ls-files

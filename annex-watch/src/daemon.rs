@@ -7,7 +7,10 @@
 //! committer, the sanity checker and (for the assistant) the merger,
 //! pusher and transferrer together. `SIGTERM` (what `--stop` sends) and
 //! `SIGINT` are taken by one thread (`sigwait`), and end the daemon once
-//! the committer has committed what was pending.
+//! the committer has committed what was pending and no merge is under
+//! way: after `SIGTERM` it exits 0, after `SIGINT` it is killed by it, as
+//! the reference's daemon. A transfer under way is cut short (its
+//! temporary file stays, for the next start to resume from).
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -271,9 +274,18 @@ pub fn run<A: Adder, S: Syncer + Clone>(
         spawn_named("pusher", &opts.top, move || {
             crate::pusher::run(s, push_rx, l)
         })?;
+        // Other processes' transfers, watched; their end kicks the
+        // transferrer.
+        let others = match crate::transferwatcher::start(&opts.git_dir, xfer_tx.clone()) {
+            Ok(o) => Some(o),
+            Err(e) => {
+                eprintln!("transferwatcher: not started: {e}");
+                None
+            }
+        };
         let (s, l, p) = (syncer.clone(), Arc::clone(&lock), push_tx.clone());
         spawn_named("transferrer", &opts.top, move || {
-            crate::transferrer::run(s, xfer_rx, p, l)
+            crate::transferrer::run(s, xfer_rx, p, l, others)
         })?;
         crate::merger::start(
             &opts.git_dir,
@@ -300,11 +312,10 @@ pub fn run<A: Adder, S: Syncer + Clone>(
     {
         let git_dir = opts.git_dir.clone();
         let top = opts.top.clone();
-        let l = Arc::clone(&lock);
         let st = status.clone();
         let ctx = opts.autocommit.then(|| tx.clone());
         spawn_named("sanitychecker", &opts.top, move || {
-            sanity_loop(&git_dir, &top, &l, &st, ctx)
+            sanity_loop(&git_dir, &top, &st, ctx)
         })?;
     }
     if !opts.autocommit {
@@ -313,7 +324,7 @@ pub fn run<A: Adder, S: Syncer + Clone>(
         let sig = stop_rx.recv().ok();
         // Its connections (and their ssh processes) end first.
         drop(remote_daemon);
-        // No merge or push is cut short by the exit.
+        // No merge is cut short by the exit.
         let _g = lock.lock().unwrap_or_else(|e| e.into_inner());
         end_by(sig);
         return Ok(());
@@ -389,7 +400,7 @@ pub fn run<A: Adder, S: Syncer + Clone>(
     .with_delay_add(opts.delay_add)
     .run(rx);
     drop(remote_daemon);
-    // No merge, push or transfer is cut short by the exit.
+    // No merge or commit is cut short by the exit.
     let _g = lock.lock().unwrap_or_else(|e| e.into_inner());
     end_by(sig_rx.try_recv().ok());
     Ok(())
@@ -425,12 +436,13 @@ fn start_remote_daemon(top: &Path) -> Option<annex_sync::remotedaemon::RemoteDae
     Some(daemon)
 }
 
-/// Once the work is saved: ends the process by the signal that stopped
-/// it (its default action, as if it had not been caught), so whoever
-/// waits on the daemon sees it ended by that signal.
+/// Once the work is saved: ends the process as the reference's daemon
+/// ends. `SIGTERM` (what `--stop` sends): [`run`] returns and the process
+/// exits 0. `SIGINT`: killed by it (its default action, as if it had not
+/// been caught), as the reference's is.
 fn end_by(sig: Option<nix::sys::signal::Signal>) {
-    use nix::sys::signal::{SigSet, raise};
-    if let Some(sig) = sig {
+    use nix::sys::signal::{SigSet, Signal, raise};
+    if let Some(sig @ Signal::SIGINT) = sig {
         let mut set = SigSet::empty();
         set.add(sig);
         if set.thread_unblock().is_ok() {
@@ -440,20 +452,13 @@ fn end_by(sig: Option<nix::sys::signal::Signal>) {
 }
 
 /// The sanity checker's loop (see [`crate::sanity`]).
-fn sanity_loop(
-    git_dir: &Path,
-    top: &Path,
-    lock: &Mutex<()>,
-    status: &Status,
-    committer: Option<Sender<Change>>,
-) {
+fn sanity_loop(git_dir: &Path, top: &Path, status: &Status, committer: Option<Sender<Change>>) {
     let mut last_daily = std::time::Instant::now();
     loop {
-        {
-            let _g = lock.lock().unwrap_or_else(|e| e.into_inner());
-            for f in crate::sanity::remove_stale_transfers(git_dir) {
-                eprintln!("removed stale transfer information {}", f.display());
-            }
+        // Not under the repository lock: each transfer's own lock is
+        // taken (see `crate::sanity`).
+        for f in crate::sanity::remove_stale_transfers(git_dir) {
+            eprintln!("removed stale transfer information {}", f.display());
         }
         std::thread::sleep(crate::sanity::HOURLY);
         if last_daily.elapsed() >= crate::sanity::DAILY {

@@ -18,7 +18,8 @@
 //! - the assistant's: [`merger`] (refs pushed or fetched into the
 //!   repository, merged as they land), [`pusher`] (commits pushed, failed
 //!   pushes retried with backoff), [`transferrer`] (content moved as
-//!   preferred content says), all through a [`syncer::Syncer`] the CLI
+//!   preferred content says, never while another process transfers:
+//!   [`transferwatcher`]), all through a [`syncer::Syncer`] the CLI
 //!   gives over `sync`'s own steps;
 //! - [`sanity`]: the periodic checks; [`autostart`]: the list of
 //!   repositories `assistant --autostart` starts in.
@@ -36,4 +37,5 @@ pub mod sanity;
 pub mod status;
 pub mod syncer;
 pub mod transferrer;
+pub mod transferwatcher;
 pub mod watcher;

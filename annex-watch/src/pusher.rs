@@ -16,10 +16,9 @@
 
 use std::collections::BTreeMap;
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::syncer::Syncer;
+use crate::syncer::{RepoLock, Syncer};
 
 /// The delay before the first retry of a failed push.
 pub const FIRST_RETRY: Duration = Duration::from_secs(10);
@@ -78,12 +77,10 @@ impl Failures {
 
 /// Runs the pusher until the channel closes: `reconnect` first, then a
 /// push after each kick and the retries as they fall due.
-pub fn run<S: Syncer>(mut syncer: S, rx: Receiver<()>, lock: Arc<Mutex<()>>) {
+/// The repository lock is the syncer's to take where it writes.
+pub fn run<S: Syncer>(mut syncer: S, rx: Receiver<()>, lock: RepoLock) {
     let mut failures = Failures::default();
-    let outcome = {
-        let _g = lock.lock().unwrap_or_else(|e| e.into_inner());
-        syncer.reconnect()
-    };
+    let outcome = syncer.reconnect(&lock);
     match outcome {
         Ok(failed) => failures.record(&[], &failed, Instant::now()),
         Err(e) => eprintln!("pusher: {e}"),
@@ -111,10 +108,7 @@ pub fn run<S: Syncer>(mut syncer: S, rx: Receiver<()>, lock: Arc<Mutex<()>>) {
             }
             due
         };
-        let outcome = {
-            let _g = lock.lock().unwrap_or_else(|e| e.into_inner());
-            syncer.push(&remotes)
-        };
+        let outcome = syncer.push(&remotes, &lock);
         match outcome {
             Ok(failed) => failures.record(&remotes, &failed, Instant::now()),
             Err(e) => eprintln!("pusher: {e}"),

@@ -508,6 +508,7 @@ pub(crate) fn merge_local(
     options: MergeOptions,
     out: &mut Out,
 ) -> Result<(), CommandError> {
+    let _daemon = super::watch::repo_lock_guard();
     let Some(b) = branch else { return Ok(()) };
     if let Some((adjuster, adj, orig)) = adjusted_here(repo) {
         return merge_local_adjusted(repo, &adjuster, &adj, &orig, options, out);
@@ -629,6 +630,7 @@ fn merge_remote(
     json: bool,
     action: &mut Action<'_>,
 ) -> Result<bool, CommandError> {
+    let _daemon = super::watch::repo_lock_guard();
     if repo.work_tree().is_none() {
         return Ok(true);
     }

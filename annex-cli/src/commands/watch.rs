@@ -26,12 +26,12 @@ use std::ffi::OsString;
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 use std::process::Command;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
 use annex_sync::content::ContentOptions;
 use annex_sync::sync::{FailedPushes, SyncRepo};
-use annex_watch::syncer::Syncer;
+use annex_watch::syncer::{RepoLock, Syncer};
 
 use annex_watch::committer::Adder;
 use annex_watch::daemon::{self, DaemonFiles, RunOptions};
@@ -83,6 +83,19 @@ struct AddWords {
 struct SyncWords {
     #[command(flatten)]
     args: super::sync::Args,
+}
+
+/// The assistant's repository lock (see [`annex_watch::syncer`]), once
+/// its pusher has run: `sync`'s merges take it ([`repo_lock_guard`]), so
+/// a push or pull run for the daemon holds it only while it merges.
+static REPO_LOCK: OnceLock<RepoLock> = OnceLock::new();
+
+/// In the assistant, its repository lock, held until the guard goes;
+/// `None` in any other command.
+pub(crate) fn repo_lock_guard() -> Option<MutexGuard<'static, ()>> {
+    REPO_LOCK
+        .get()
+        .map(|l| l.lock().unwrap_or_else(|e| e.into_inner()))
 }
 
 /// The daemon's adder: `add` run in this process on each batch.
@@ -284,7 +297,9 @@ impl Syncer for CliSyncer {
         Ok(after != before)
     }
 
-    fn push(&mut self, remotes: &[String]) -> Result<Vec<String>, String> {
+    fn push(&mut self, remotes: &[String], lock: &RepoLock) -> Result<Vec<String>, String> {
+        // The push's merges (after a rejected push) take the lock.
+        let _ = REPO_LOCK.set(Arc::clone(lock));
         let mut words = vec!["--no-content"];
         words.extend(remotes.iter().map(String::as_str));
         let args = self.sync_args(&words)?;
@@ -294,7 +309,9 @@ impl Syncer for CliSyncer {
         self.failed_pushes(remotes)
     }
 
-    fn reconnect(&mut self) -> Result<Vec<String>, String> {
+    fn reconnect(&mut self, lock: &RepoLock) -> Result<Vec<String>, String> {
+        // The pull's merges take the lock, the fetches and pushes do not.
+        let _ = REPO_LOCK.set(Arc::clone(lock));
         let args = self.sync_args(&["--no-content", "--no-commit"])?;
         if let Err(e) = super::sync::run_mode(args, super::sync::Mode::Sync) {
             eprintln!("{}", e.render());
@@ -302,15 +319,19 @@ impl Syncer for CliSyncer {
         self.failed_pushes(&[])
     }
 
-    fn transfer(&mut self) -> Result<bool, String> {
-        // Unlocked files checked out as pointers before their content came
-        // (a peer sends content and branch separately) get it now, as the
-        // post-checkout hook's `smudge --update` gives it.
-        match super::pre_commit::HookRepo::open().and_then(|hr| hr.update_smudged()) {
-            Ok(populated) => annex_core::hooks::restage(&self.top, &populated),
-            Err(e) => eprintln!("{}", e.render()),
+    fn transfer(&mut self, lock: &RepoLock) -> Result<bool, String> {
+        {
+            // These write the index: under the lock; the pass is not.
+            let _g = lock.lock().unwrap_or_else(|e| e.into_inner());
+            // Unlocked files checked out as pointers before their content
+            // came (a peer sends content and branch separately) get it
+            // now, as the post-checkout hook's `smudge --update` gives it.
+            match super::pre_commit::HookRepo::open().and_then(|hr| hr.update_smudged()) {
+                Ok(populated) => annex_core::hooks::restage(&self.top, &populated),
+                Err(e) => eprintln!("{}", e.render()),
+            }
+            self.populate_awaiting();
         }
-        self.populate_awaiting();
         let args = self.sync_args(&[])?;
         let ctx = Ctx::open(&self.config, false).map_err(|e| e.render())?;
         let remotes: Vec<String> = ctx

@@ -68,6 +68,7 @@ mod unannex;
 mod undo;
 mod urls;
 mod watch;
+mod watch_daemons;
 mod watch_sync;
 mod web;
 

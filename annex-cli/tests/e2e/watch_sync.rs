@@ -22,7 +22,7 @@ fn started(d: &Path) -> Daemon {
 }
 
 /// Starts our assistant in `d`.
-fn assistant(d: &Path) -> Daemon {
+pub(crate) fn assistant(d: &Path) -> Daemon {
     let out = crate::ours(d, &["assistant"]);
     assert!(out.status.success(), "assistant: {out:?}");
     started(d)
@@ -51,14 +51,14 @@ fn reference_daemon(d: &Path, command: &str) -> Daemon {
 
 /// Whether the content of `file` is present in `d`, as the reference's
 /// `find` sees it.
-fn has_content(d: &Path, file: &str) -> bool {
+pub(crate) fn has_content(d: &Path, file: &str) -> bool {
     let out = support::annex_output(d, &["find", "--", file], None);
     out.status.success() && String::from_utf8_lossy(&out.stdout) == format!("{file}\n")
 }
 
 /// Two repositories, each the other's remote, with a first commit made by
 /// the reference (so both have a branch the merger merges into).
-fn pair(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
+pub(crate) fn pair(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
     let a = dir.join("a");
     let b = dir.join("b");
     std::fs::create_dir(&a).expect("mkdir");
@@ -440,4 +440,136 @@ fn assistant_learns_of_a_remotes_commit_through_the_remote_daemon() {
     let log = std::fs::read_to_string(b.join(".git/annex/daemon.log")).expect("daemon.log");
     assert!(log.contains("remotedaemon: DONESYNCING"), "{log}");
     stop(&b, daemon);
+}
+
+/// Runs `PROGRAM watch --foreground` in a fresh repository, stops it with
+/// `--stop` once it is up, and returns how it ended.
+fn foreground_then_stop(program: &Path) -> std::process::ExitStatus {
+    let r = repo();
+    let d = r.path();
+    let mut cmd = Command::new(program);
+    support::hermetic(&mut cmd)
+        .current_dir(d)
+        .args(["watch", "--foreground"])
+        .stdin(std::process::Stdio::null());
+    let mut child = cmd.spawn().expect("spawn the daemon");
+    let guard = Daemon(child.id() as i32);
+    wait_for(30, "the daemon's pid file", || {
+        daemon_pid(d).is_some_and(|p| p == guard.0)
+    });
+    std::thread::sleep(Duration::from_secs(1));
+    let out = crate::ours(d, &["watch", "--stop"]);
+    assert!(out.status.success(), "watch --stop: {out:?}");
+    let end = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(st) = child.try_wait().expect("wait") {
+            std::mem::forget(guard);
+            return st;
+        }
+        assert!(Instant::now() < end, "the daemon did not stop");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Regression: after `--stop` our daemon ended by the signal it was sent,
+/// where the reference's exits 0.
+#[test]
+fn watch_stop_ends_the_daemon_with_the_references_exit_status() {
+    let reference = foreground_then_stop(support::reference_git_annex());
+    let ours = foreground_then_stop(Path::new(env!("CARGO_BIN_EXE_git-annex-rs")));
+    assert_eq!(reference.code(), Some(0), "the reference: {reference:?}");
+    assert_eq!(ours.code(), reference.code(), "ours: {ours:?}");
+}
+
+/// Another process (a small python) running a download of `key` from
+/// `from` (a UUID) in the repository `d`, holding its locks and its
+/// information file as git-annex does, until [`HeldTransfer::end`].
+struct HeldTransfer {
+    child: std::process::Child,
+    input: std::process::ChildStdin,
+}
+
+impl HeldTransfer {
+    fn download(d: &Path, from: &str, key: &str) -> HeldTransfer {
+        use std::io::BufRead;
+        let mut child = Command::new("python3")
+            .arg("-c")
+            .arg(
+                "import fcntl,os,sys\n\
+                 b,u,k=sys.argv[1:4]\n\
+                 os.makedirs(b+'/download/lck',exist_ok=True)\n\
+                 os.makedirs(b+'/download/'+u,exist_ok=True)\n\
+                 l=open(b+'/download/lck/lck.'+k,'w')\n\
+                 fcntl.lockf(l,fcntl.LOCK_EX)\n\
+                 o=open(b+'/download/'+u+'/lck.'+k,'w')\n\
+                 fcntl.lockf(o,fcntl.LOCK_EX)\n\
+                 open(b+'/download/'+u+'/'+k,'w').write('1s\\nfirst\\n')\n\
+                 print('started',flush=True)\n\
+                 sys.stdin.readline()\n\
+                 for f in [b+'/download/'+u+'/'+k,b+'/download/'+u+'/lck.'+k,b+'/download/lck/lck.'+k]:\n os.remove(f)\n",
+            )
+            .arg(d.join(".git/annex/transfer"))
+            .arg(from)
+            .arg(key)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("python3");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("read");
+        assert_eq!(line.trim(), "started");
+        let input = child.stdin.take().expect("stdin");
+        HeldTransfer { child, input }
+    }
+
+    fn end(mut self) {
+        use std::io::Write;
+        writeln!(self.input).expect("tell the transfer to end");
+        let st = self.child.wait().expect("wait");
+        assert!(st.success(), "the held transfer: {st:?}");
+    }
+}
+
+impl Drop for HeldTransfer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The transfer watcher: while another process downloads a key here, the
+/// assistant starts no transfer of its own (it would be refused, and
+/// nothing would try again); once that transfer is over, it gets the
+/// content itself.
+#[test]
+fn assistant_waits_for_another_processs_transfer_then_gets_the_content() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let (a, b) = pair(dir.path());
+    let key = support::annex(&b, &["lookupkey", "first"])
+        .trim()
+        .to_string();
+    let a_uuid = support::git(&a, &["config", "annex.uuid"])
+        .trim()
+        .to_string();
+    assert!(!has_content(&b, "first"));
+    let held = HeldTransfer::download(&b, &a_uuid, &key);
+    let db = assistant(&b);
+    let log = b.join(".git/annex/daemon.log");
+    wait_for(30, "the transferrer to wait for the other transfer", || {
+        std::fs::read_to_string(&log)
+            .is_ok_and(|s| s.contains("waiting for 1 transfer(s) of other processes"))
+    });
+    // Time for a pass that would have run meanwhile.
+    std::thread::sleep(Duration::from_secs(5));
+    assert!(!has_content(&b, "first"), "got while another process did");
+    let said = std::fs::read_to_string(&log).expect("log");
+    assert!(!said.contains("transfer already in progress"), "{said}");
+    held.end();
+    wait_for(60, "the content, once the other transfer ended", || {
+        has_content(&b, "first")
+    });
+    stop(&b, db);
+    fsck_clean(&b);
 }
