@@ -238,6 +238,18 @@ fn field_docs(kind: &str, listed: Option<&[(String, String)]>) -> Vec<FieldDoc> 
             ),
         ],
         "external" => &[("readonly", "enable readonly mode", "true or false")],
+        "rsync" => &[
+            (
+                "shellescape",
+                "set to no to avoid usual shell escaping (not recommended)",
+                "yes or no",
+            ),
+            (
+                "rsyncurl",
+                "(required) url or hostname:/directory for rsync to use",
+                "",
+            ),
+        ],
         _ => &[],
     };
     let mut docs: Vec<FieldDoc> = own
@@ -295,7 +307,7 @@ pub fn whatelse(
         .cloned()
         .ok_or_else(|| user("Specify the type of remote with type="))?;
     let listed = match kind.as_str() {
-        "directory" => None,
+        "directory" | "rsync" => None,
         "external" => {
             let externaltype = config
                 .get("externaltype")
@@ -500,6 +512,21 @@ fn setup_type(
             }
             Ok((config, ("directory".to_string(), abs.display().to_string())))
         }
+        "rsync" => {
+            check_fields(kind, &config, None)?;
+            let url = config
+                .get("rsyncurl")
+                .cloned()
+                .ok_or_else(|| user("Specify rsyncurl="))?;
+            if let Some(v) = config.get("shellescape")
+                && !matches!(v.as_str(), "yes" | "no")
+            {
+                return Err(user("Bad value for shellescape (expected yes or no)"));
+            }
+            refuse_chunking(&config)?;
+            // Kept in git config too, so that it can differ between hosts.
+            Ok((config, ("rsyncurl".to_string(), url)))
+        }
         "external" => {
             let externaltype = config
                 .get("externaltype")
@@ -528,6 +555,15 @@ fn setup_type(
             "special remotes of type {other} are not supported yet by git-annex-rs"
         ))),
     }
+}
+
+/// Chunking is not there yet for the types that would take it: refused
+/// rather than ignored.
+fn refuse_chunking(config: &Fields) -> Result<(), SpecialError> {
+    if config.contains_key("chunk") || config.contains_key("chunksize") {
+        return Err(user("chunking is not supported yet by git-annex-rs"));
+    }
+    Ok(())
 }
 
 fn absolute(base: &Path, p: &Path) -> PathBuf {

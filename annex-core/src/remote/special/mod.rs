@@ -6,9 +6,9 @@
 //! `remote.NAME.annex-TYPE` setting naming its type (`annex-directory` for
 //! `type=directory`, `annex-externaltype` for `type=external`), as
 //! git-annex enumerates them. [`configured`] lists them; [`open`] makes a
-//! [`Remote`] of one. Types: [`directory`], [`external`] (with its
+//! [`Remote`] of one. Types: [`directory`], [`rsync`], [`external`] (with its
 //! protocol in [`protocol`]) and [`web`] (also the built-in web remote,
-//! [`web_builtin`]); the others (rsync, S3...) are not yet implemented
+//! [`web_builtin`]); the others (S3...) are not yet implemented
 //! and are listed with that reason.
 
 use std::collections::BTreeMap;
@@ -21,6 +21,7 @@ use crate::uuid::Uuid;
 pub mod directory;
 pub mod external;
 pub mod protocol;
+pub mod rsync;
 pub mod web;
 
 /// The `remote.NAME.annex-TYPE` git config settings that mark a special
@@ -326,6 +327,32 @@ fn open_kind(
                     cost: sr.cost,
                 },
             )))
+        }
+        "rsync" => {
+            let words = |k: &str| -> Vec<String> {
+                git(k)
+                    .map(|v| v.split_whitespace().map(String::from).collect())
+                    .unwrap_or_default()
+            };
+            let url = git("rsyncurl")
+                .filter(|u| !u.is_empty())
+                .ok_or_else(|| unavailable("missing rsyncurl".to_string()))?;
+            let setup = rsync::RsyncSetup {
+                url,
+                shellescape: logged.get("shellescape").map(|v| v != "no"),
+                ssh_options: words("ssh-options"),
+                transport: words("rsync-transport"),
+                options: words("rsync-options"),
+                upload_options: words("rsync-upload-options"),
+                download_options: words("rsync-download-options"),
+            };
+            Ok(Box::new(rsync::RsyncRemote::new(
+                &sr.name,
+                uuid,
+                cost,
+                setup,
+                ctx.git_dir,
+            )?))
         }
         "web" => Ok(Box::new(web::WebRemote::new(
             &sr.name,
