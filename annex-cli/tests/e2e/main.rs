@@ -53,6 +53,7 @@ mod shell;
 mod sim;
 mod size_limit;
 mod special;
+mod special_types;
 mod ssh;
 mod ssh_conn;
 mod status;

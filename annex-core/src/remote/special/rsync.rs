@@ -285,12 +285,21 @@ impl RsyncRemote {
 
     /// A fresh, empty scratch directory (removed when dropped).
     fn scratch_dir(&self) -> Result<tempfile::TempDir, RemoteError> {
-        std::fs::create_dir_all(&self.scratch)
-            .map_err(|e| self.failed(&format!("cannot create {}", self.scratch.display()), &e.to_string()))?;
+        std::fs::create_dir_all(&self.scratch).map_err(|e| {
+            self.failed(
+                &format!("cannot create {}", self.scratch.display()),
+                &e.to_string(),
+            )
+        })?;
         tempfile::Builder::new()
             .prefix("rsynctmp")
             .tempdir_in(&self.scratch)
-            .map_err(|e| self.failed(&format!("cannot create {}", self.scratch.display()), &e.to_string()))
+            .map_err(|e| {
+                self.failed(
+                    &format!("cannot create {}", self.scratch.display()),
+                    &e.to_string(),
+                )
+            })
     }
 
     fn with_slash(p: &Path) -> String {
@@ -341,8 +350,14 @@ impl Remote for RsyncRemote {
     }
 
     fn check_present(&self, key: &Key) -> Result<bool, RemoteError> {
+        // A directory not there is absent content (rsync makes it when
+        // storing) unless the directory above it is not there either (a
+        // drive not mounted): then nobody can tell.
         if let Some(dir) = self.local_dir()
             && !dir.is_dir()
+            && !dir
+                .parent()
+                .is_some_and(|p| p.as_os_str().is_empty() || p.is_dir())
         {
             return Err(RemoteError::Unavailable {
                 remote: self.name.clone(),
@@ -415,8 +430,9 @@ impl Remote for RsyncRemote {
         let tmp = self.scratch_dir()?;
         let kf = Self::key_file(key);
         let dir = tmp.path().join(hash_dir_lower(key)).join(&kf);
-        std::fs::create_dir_all(&dir)
-            .map_err(|e| self.failed(&format!("cannot create {}", dir.display()), &e.to_string()))?;
+        std::fs::create_dir_all(&dir).map_err(|e| {
+            self.failed(&format!("cannot create {}", dir.display()), &e.to_string())
+        })?;
         let dest = dir.join(&kf);
         if std::fs::hard_link(src, &dest).is_err() {
             std::fs::copy(src, &dest).map_err(|e| {
@@ -424,14 +440,8 @@ impl Remote for RsyncRemote {
             })?;
         }
         let mut extra = self.upload.clone();
-        extra.extend(
-            [
-                "--recursive",
-                "--partial",
-                "--partial-dir=.rsync-partial",
-            ]
-            .map(String::from),
-        );
+        extra
+            .extend(["--recursive", "--partial", "--partial-dir=.rsync-partial"].map(String::from));
         extra.push(Self::with_slash(tmp.path()));
         extra.push(self.url.clone());
         let (code, err) = self.run(self.rsync(&extra))?;
@@ -450,7 +460,10 @@ impl Remote for RsyncRemote {
         let kf = Self::key_file(key);
         let mut extra: Vec<String> = Vec::new();
         for h in [hash_dir_lower(key), hash_dir_mixed(key)] {
-            let parent = h.trim_end_matches('/').rsplit_once('/').map(|(p, _)| p.to_string());
+            let parent = h
+                .trim_end_matches('/')
+                .rsplit_once('/')
+                .map(|(p, _)| p.to_string());
             if let Some(p) = parent {
                 extra.push(format!("--include={p}"));
             }
@@ -511,7 +524,10 @@ mod tests {
         );
         assert_eq!(
             read_port(&["-p".into(), "22".into(), "-i".into(), "k".into()]),
-            (Some("22".to_string()), vec!["-i".to_string(), "k".to_string()])
+            (
+                Some("22".to_string()),
+                vec!["-i".to_string(), "k".to_string()]
+            )
         );
     }
 
@@ -546,9 +562,15 @@ mod tests {
         assert!(!r.check_present(&key).unwrap());
         assert!(!dir.join("47f/d79").join(kf).exists());
         std::fs::remove_dir_all(&dir).unwrap();
+        assert!(!r.check_present(&key).unwrap());
+        let gone = RsyncSetup {
+            url: t.path().join("unmounted/d").display().to_string(),
+            ..RsyncSetup::default()
+        };
+        let r = RsyncRemote::new("r", u.clone(), 200.0, gone, &git_dir).unwrap();
         assert!(
             r.check_present(&key).is_err(),
-            "a missing directory is not absence"
+            "a missing drive is not absence"
         );
     }
 }
