@@ -250,6 +250,7 @@ fn field_docs(kind: &str, listed: Option<&[(String, String)]>) -> Vec<FieldDoc> 
                 "",
             ),
         ],
+        "S3" => S3_DOCS,
         _ => &[],
     };
     let mut docs: Vec<FieldDoc> = own
@@ -260,8 +261,76 @@ fn field_docs(kind: &str, listed: Option<&[(String, String)]>) -> Vec<FieldDoc> 
     for (n, d) in listed.unwrap_or_default() {
         docs.push((n.clone(), d.clone(), String::new()));
     }
+    if kind == "S3" {
+        docs.extend(
+            S3_PASSTHROUGH
+                .iter()
+                .map(|(p, d)| (format!("{p}*"), d.to_string(), String::new())),
+        );
+    }
     docs
 }
+
+/// The parameters of `type=S3`, as git-annex lists them.
+const S3_DOCS: &[(&str, &str, &str)] = &[
+    ("bucket", "name of bucket to store content in", ""),
+    ("host", "S3 server hostname (default is Amazon S3)", ""),
+    (
+        "datacenter",
+        "S3 datacenter to use (US, EU, us-west-1, ..)",
+        "",
+    ),
+    ("region", "S3 region to use", ""),
+    ("partsize", "part size for multipart upload (eg 1GiB)", ""),
+    (
+        "storageclass",
+        "storage class, eg STANDARD or STANDARD_IA or ONEZONE_IA",
+        "",
+    ),
+    (
+        "restore",
+        "enable restore of files not currently accessible in the bucket",
+        "yes or no",
+    ),
+    ("fileprefix", "prefix to add to filenames in the bucket", ""),
+    (
+        "versioning",
+        "enable versioning of bucket content",
+        "yes or no",
+    ),
+    (
+        "public",
+        "allow public read access to the bucket via ACLs (only supported for old Amazon S3 buckets)",
+        "yes or no",
+    ),
+    (
+        "publicurl",
+        "url that can be used by public to download files",
+        "",
+    ),
+    ("protocol", "http or https", ""),
+    ("port", "port to connect to", ""),
+    (
+        "requeststyle",
+        "for path-style requests, set to \"path\"",
+        "",
+    ),
+    ("signature", "S3 signature version", "v2 or v4 or anonymous"),
+    (
+        "x-amz-tagging",
+        "tagging header to add when storing on S3",
+        "",
+    ),
+];
+
+/// The prefixes of the parameters `type=S3` passes on as headers.
+const S3_PASSTHROUGH: &[(&str, &str)] = &[
+    ("x-amz-meta-", "http headers to add when storing on S3"),
+    (
+        "x-archive-meta-",
+        "http headers to add when storing on Internet Archive",
+    ),
+];
 
 /// Refuses parameters the type does not take (`Unexpected parameters:
 /// NAME...`, as git-annex).
@@ -278,6 +347,11 @@ fn check_fields(
         .keys()
         .map(String::as_str)
         .filter(|k| !HIDDEN_FIELDS.contains(k) && !docs.iter().any(|(n, _, _)| n == k))
+        .filter(|k| {
+            kind != "S3"
+                || !(["mungekeys", "s3creds"].contains(k)
+                    || S3_PASSTHROUGH.iter().any(|(p, _)| k.starts_with(p)))
+        })
         .collect();
     if unknown.is_empty() {
         Ok(())
@@ -307,7 +381,7 @@ pub fn whatelse(
         .cloned()
         .ok_or_else(|| user("Specify the type of remote with type="))?;
     let listed = match kind.as_str() {
-        "directory" | "rsync" => None,
+        "directory" | "rsync" | "S3" => None,
         "external" => {
             let externaltype = config
                 .get("externaltype")
@@ -526,6 +600,12 @@ fn setup_type(
             refuse_chunking(&config)?;
             // Kept in git config too, so that it can differ between hosts.
             Ok((config, ("rsyncurl".to_string(), url)))
+        }
+        "S3" => {
+            check_fields(kind, &config, None)?;
+            refuse_chunking(&config)?;
+            let config = crate::special_s3::setup(session, name, uuid, config)?;
+            Ok((config, ("s3".to_string(), "true".to_string())))
         }
         "external" => {
             let externaltype = config

@@ -264,3 +264,316 @@ fn rsync_whatelse_and_refusals_match_the_reference() {
         assert_eq!(last(&o), last(&t), "{args:?}");
     }
 }
+
+/// A real S3-compatible server on 127.0.0.1: moto's (`moto[server]` from
+/// PyPI, which `.ci/run` installs): maintained, speaks S3's REST API with
+/// path-style requests, multipart uploads, versioning and bucket
+/// locations, and runs from Python in a second with no state on disk.
+/// Stopped when dropped. A test that needs it fails when it is missing.
+struct S3Server {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl S3Server {
+    fn start() -> S3Server {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free port")
+            .port();
+        let child = std::process::Command::new("python3")
+            .args([
+                "-m",
+                "moto.server",
+                "-H",
+                "127.0.0.1",
+                "-p",
+                &port.to_string(),
+            ])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("python3 -m moto.server (moto[server], installed by .ci/run) is needed");
+        let mut server = S3Server { child, port };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                break;
+            }
+            if let Ok(Some(status)) = server.child.try_wait() {
+                panic!("moto's server exited ({status}): is moto[server] installed?");
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "moto's server did not start"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        server.port = port;
+        server
+    }
+
+    /// The ETag of an object, asked with boto3 (which moto brings).
+    fn etag(&self, bucket: &str, object: &str) -> String {
+        let script = "import sys, boto3\n\
+c = boto3.client('s3', endpoint_url=sys.argv[1], aws_access_key_id=sys.argv[2], \
+aws_secret_access_key=sys.argv[3], region_name='us-east-1')\n\
+print(c.head_object(Bucket=sys.argv[4], Key=sys.argv[5])['ETag'])\n";
+        let out = std::process::Command::new("python3")
+            .args([
+                "-c",
+                script,
+                &format!("http://127.0.0.1:{}", self.port),
+                S3_ID,
+                S3_SECRET,
+                bucket,
+                object,
+            ])
+            .output()
+            .expect("python3");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+}
+
+impl Drop for S3Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+const S3_ID: &str = "AKIDTEST";
+const S3_SECRET: &str = "s3cr3t/Test";
+
+/// Runs `program ARGS` in `dir` hermetically, with the S3 credentials in
+/// the environment when `creds`.
+fn run_s3(program: &Path, dir: &Path, args: &[&str], creds: bool) -> Output {
+    let mut cmd = std::process::Command::new(program);
+    support::hermetic(&mut cmd).current_dir(dir).args(args);
+    cmd.env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .env_remove("AWS_SESSION_TOKEN");
+    if creds {
+        cmd.env("AWS_ACCESS_KEY_ID", S3_ID)
+            .env("AWS_SECRET_ACCESS_KEY", S3_SECRET);
+    }
+    support::output_with_stdin(cmd, None)
+}
+
+fn ours_s3(dir: &Path, args: &[&str]) -> Output {
+    run_s3(
+        Path::new(env!("CARGO_BIN_EXE_git-annex-rs")),
+        dir,
+        args,
+        true,
+    )
+}
+
+fn theirs_s3(dir: &Path, args: &[&str]) -> Output {
+    run_s3(support::reference_git_annex(), dir, args, true)
+}
+
+/// A repository for S3 tests: `f`, `g` and `big` (13 MB) annexed, and
+/// 127.0.0.1 allowed (both tools refuse it otherwise).
+fn s3_repo(area: &Path, name: &str) -> PathBuf {
+    let r = repo(area, name);
+    let big: Vec<u8> = (0..13_000_000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    std::fs::write(r.join("big"), big).expect("write");
+    ok(&theirs(&r, &["add", "-q", "big"]));
+    support::git(&r, &["commit", "-q", "-m", "big"]);
+    support::git(
+        &r,
+        &["config", "annex.security.allowed-ip-addresses", "127.0.0.1"],
+    );
+    r
+}
+
+#[test]
+fn s3_content_crosses_both_ways() {
+    let server = S3Server::start();
+    let area = tempfile::tempdir().expect("tempdir");
+    let r = s3_repo(area.path(), "r");
+    let port = server.port.to_string();
+    let params = |bucket: &str| -> Vec<String> {
+        [
+            "type=S3",
+            "host=127.0.0.1",
+            &format!("port={port}"),
+            "requeststyle=path",
+            "encryption=none",
+            &format!("bucket={bucket}"),
+            "fileprefix=annex/",
+            "partsize=6MiB",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+    };
+    let init = |name: &str, bucket: &str| -> Vec<String> {
+        let mut v = vec!["initremote".to_string(), name.to_string()];
+        v.extend(params(bucket));
+        v
+    };
+    let args = |v: &[String]| {
+        v.iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>()
+            .join("\u{0}")
+    };
+    let t_args = init("st", "Theirs");
+    let o_args = init("so", "Ours");
+    let ta = args(&t_args);
+    let oa = args(&o_args);
+    let to = ok(&theirs_s3(&r, &ta.split('\u{0}').collect::<Vec<_>>()));
+    let oo = ok(&ours_s3(&r, &oa.split('\u{0}').collect::<Vec<_>>()));
+    // The reference shows what it does to the bucket inside the line.
+    assert!(to.starts_with("initremote st "), "{to}");
+    assert!(oo.starts_with("initremote so "), "{oo}");
+    assert_eq!(remote_section(&r, "st"), remote_section(&r, "so"));
+    assert_eq!(
+        logged(&r, "st").replace("Theirs", "B").replace("=st", "=X"),
+        logged(&r, "so").replace("Ours", "B").replace("=so", "=X")
+    );
+    // Both wrote the bucket's annex-uuid.
+    assert!(!server.etag("theirs", "annex/annex-uuid").is_empty());
+    assert!(!server.etag("ours", "annex/annex-uuid").is_empty());
+    let kbig = key_of(&r, "big");
+    // The reference stores (big in parts), we get.
+    ok(&theirs_s3(&r, &["copy", "--to", "st", "f", "big"]));
+    ok(&theirs_s3(&r, &["drop", "f", "big"]));
+    ok(&ours_s3(&r, &["get", "--from", "st", "f", "big"]));
+    assert_eq!(
+        std::fs::read_to_string(r.join("f")).unwrap(),
+        "content of f\n"
+    );
+    ok(&theirs(&r, &["fsck", "-q", "f", "big"]));
+    // We store (big in parts of partsize, S3 wants 5 MiB at least: 3
+    // parts), the reference gets.
+    ok(&ours_s3(&r, &["copy", "--to", "so", "g", "big"]));
+    let etag = server.etag("ours", &format!("annex/{kbig}"));
+    assert!(
+        etag.trim_matches('"').ends_with("-3"),
+        "a 3-part upload: {etag}"
+    );
+    ok(&theirs_s3(&r, &["drop", "g", "big"]));
+    ok(&theirs_s3(&r, &["get", "--from", "so", "g", "big"]));
+    assert_eq!(
+        std::fs::read_to_string(r.join("g")).unwrap(),
+        "content of g\n"
+    );
+    ok(&theirs(&r, &["fsck", "-q", "g", "big"]));
+    for w in [
+        ok(&ours_s3(&r, &["whereis", "g"])),
+        ok(&theirs_s3(&r, &["whereis", "g"])),
+    ] {
+        assert!(w.contains("[so]"), "{w}");
+    }
+    // Each drops from the other's remote; then the other finds it gone.
+    ok(&ours_s3(&r, &["drop", "--from", "st", "f"]));
+    ok(&theirs_s3(&r, &["drop", "--from", "so", "g"]));
+    let o = ours_s3(&r, &["copy", "--to", "so", "--fast", "g"]);
+    ok(&o);
+    let t = theirs_s3(&r, &["copy", "--to", "st", "f"]);
+    ok(&t);
+    // What each stored again is there for the other: the objects are
+    // named alike.
+    ok(&theirs_s3(&r, &["fsck", "--from", "so", "g"]));
+    ok(&ours_s3(&r, &["drop", "--from", "st", "f"]));
+    ok(&ours_s3(&r, &["drop", "--from", "so", "g"]));
+    ok(&theirs(&r, &["fsck", "-q"]));
+}
+
+#[test]
+fn s3_embedded_creds_are_read_by_the_other() {
+    let server = S3Server::start();
+    let area = tempfile::tempdir().expect("tempdir");
+    let r = s3_repo(area.path(), "r");
+    let port = format!("port={}", server.port);
+    let common = [
+        "type=S3",
+        "host=127.0.0.1",
+        port.as_str(),
+        "requeststyle=path",
+        "signature=v4",
+        "region=us-east-1",
+        "encryption=none",
+        "embedcreds=yes",
+    ];
+    let mut t = vec!["initremote", "et"];
+    t.extend(common);
+    let mut o = vec!["initremote", "eo"];
+    o.extend(common);
+    ok(&theirs_s3(&r, &t));
+    ok(&ours_s3(&r, &o));
+    // The default bucket NAME-UUID, and the credentials as the reference
+    // embeds them.
+    let lt = logged(&r, "et");
+    let lo = logged(&r, "eo");
+    let strip = |l: &str| {
+        l.split(' ')
+            .filter(|w| !w.starts_with("bucket=") && !w.starts_with("name="))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    assert_eq!(strip(&lt), strip(&lo));
+    assert!(lo.contains("s3creds="), "{lo}");
+    ok(&theirs_s3(&r, &["copy", "--to", "et", "f"]));
+    ok(&ours_s3(&r, &["copy", "--to", "eo", "g"]));
+    // A clone with no credentials in its environment enables the other's
+    // remote and gets from it with the embedded ones.
+    let c = area.path().join("c");
+    support::git(area.path(), &["clone", "-q", &r.display().to_string(), "c"]);
+    support::git(
+        &c,
+        &["config", "annex.security.allowed-ip-addresses", "127.0.0.1"],
+    );
+    let ours_bin = Path::new(env!("CARGO_BIN_EXE_git-annex-rs"));
+    let theirs_bin = support::reference_git_annex();
+    ok(&run_s3(theirs_bin, &c, &["init", "-q"], false));
+    ok(&run_s3(ours_bin, &c, &["enableremote", "et"], false));
+    ok(&run_s3(theirs_bin, &c, &["enableremote", "eo"], false));
+    for (bin, remote) in [(theirs_bin, "eo"), (ours_bin, "et")] {
+        let v = run_s3(bin, &c, &["verifyremote", remote], false);
+        let text = String::from_utf8_lossy(&v.stdout).into_owned();
+        let id = text
+            .split_whitespace()
+            .skip_while(|w| *w != "--safe")
+            .nth(1)
+            .unwrap_or_else(|| panic!("no ID in {text}"))
+            .to_string();
+        ok(&run_s3(
+            bin,
+            &c,
+            &["verifyremote", remote, "--safe", &id],
+            false,
+        ));
+    }
+    ok(&run_s3(ours_bin, &c, &["get", "--from", "et", "f"], false));
+    ok(&run_s3(
+        theirs_bin,
+        &c,
+        &["get", "--from", "eo", "g"],
+        false,
+    ));
+    assert_eq!(
+        std::fs::read_to_string(c.join("f")).unwrap(),
+        "content of f\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(c.join("g")).unwrap(),
+        "content of g\n"
+    );
+    // Both cached them locally, as the reference does.
+    let creds = std::fs::read_dir(c.join(".git/annex/creds"))
+        .expect("creds dir")
+        .count();
+    assert_eq!(creds, 2);
+}

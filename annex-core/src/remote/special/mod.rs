@@ -6,9 +6,9 @@
 //! `remote.NAME.annex-TYPE` setting naming its type (`annex-directory` for
 //! `type=directory`, `annex-externaltype` for `type=external`), as
 //! git-annex enumerates them. [`configured`] lists them; [`open`] makes a
-//! [`Remote`] of one. Types: [`directory`], [`rsync`], [`external`] (with its
+//! [`Remote`] of one. Types: [`directory`], [`rsync`], [`s3`], [`external`] (with its
 //! protocol in [`protocol`]) and [`web`] (also the built-in web remote,
-//! [`web_builtin`]); the others (S3...) are not yet implemented
+//! [`web_builtin`]); the others (bup, webdav...) are not yet implemented
 //! and are listed with that reason.
 
 use std::collections::BTreeMap;
@@ -22,6 +22,7 @@ pub mod directory;
 pub mod external;
 pub mod protocol;
 pub mod rsync;
+pub mod s3;
 pub mod web;
 
 /// The `remote.NAME.annex-TYPE` git config settings that mark a special
@@ -353,6 +354,25 @@ fn open_kind(
                 setup,
                 ctx.git_dir,
             )?))
+        }
+        "S3" => {
+            let cfg = s3::S3Config::parse(&logged).map_err(|e| unavailable(e.to_string()))?;
+            let creds = s3::credentials(ctx.git_dir, &uuid, &logged)
+                .map_err(|e| unavailable(e.to_string()))?;
+            let policy = web::AddressPolicy::parse(
+                ctx.config
+                    .get_str("annex.security.allowed-ip-addresses")
+                    .as_deref(),
+            );
+            let public = cfg
+                .publicurl
+                .is_some()
+                .then(|| web::Http::from_config(ctx.config));
+            let client =
+                s3::S3Client::new(cfg, creds, &policy).map_err(|e| unavailable(e.to_string()))?;
+            Ok(Box::new(s3::S3Remote::new(
+                &sr.name, uuid, cost, client, public,
+            )))
         }
         "web" => Ok(Box::new(web::WebRemote::new(
             &sr.name,
