@@ -277,6 +277,11 @@ struct S3Server {
 
 impl S3Server {
     fn start() -> S3Server {
+        S3Server::start_with(&[])
+    }
+
+    /// With moto's own settings in its environment.
+    fn start_with(env: &[(&str, &str)]) -> S3Server {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("free port")
@@ -290,6 +295,7 @@ impl S3Server {
                 "-p",
                 &port.to_string(),
             ])
+            .envs(env.iter().copied())
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
@@ -576,4 +582,81 @@ fn s3_embedded_creds_are_read_by_the_other() {
         .expect("creds dir")
         .count();
     assert_eq!(creds, 2);
+}
+
+/// Our signatures (version 4) are checked by the server: moto with its
+/// access control on (after the 3 requests that make a user, its policy
+/// and its key) refuses a request whose signature does not match.
+/// The reference is not in this test: moto refuses its signatures.
+#[test]
+fn s3_signature_v4_is_accepted_by_a_checking_server() {
+    let server = S3Server::start_with(&[("INITIAL_NO_AUTH_ACTION_COUNT", "3")]);
+    let script = "import sys, json, boto3\n\
+iam = boto3.client('iam', endpoint_url=sys.argv[1], aws_access_key_id='x', \
+aws_secret_access_key='y', region_name='us-east-1')\n\
+iam.create_user(UserName='t')\n\
+iam.put_user_policy(UserName='t', PolicyName='all', PolicyDocument=json.dumps(\
+{'Version': '2012-10-17', 'Statement': [{'Effect': 'Allow', 'Action': '*', 'Resource': '*'}]}))\n\
+k = iam.create_access_key(UserName='t')['AccessKey']\n\
+print(k['AccessKeyId'], k['SecretAccessKey'])\n";
+    let out = std::process::Command::new("python3")
+        .args(["-c", script, &format!("http://127.0.0.1:{}", server.port)])
+        .output()
+        .expect("python3");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let mut words = text.split_whitespace();
+    let (id, secret) = (words.next().expect("id"), words.next().expect("secret"));
+    let area = tempfile::tempdir().expect("tempdir");
+    let r = s3_repo(area.path(), "r");
+    let run = |args: &[&str], id: &str, secret: &str| {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_git-annex-rs"));
+        support::hermetic(&mut cmd)
+            .current_dir(&r)
+            .args(args)
+            .env("AWS_ACCESS_KEY_ID", id)
+            .env("AWS_SECRET_ACCESS_KEY", secret)
+            .env_remove("AWS_SESSION_TOKEN");
+        support::output_with_stdin(cmd, None)
+    };
+    let port = format!("port={}", server.port);
+    ok(&run(
+        &[
+            "initremote",
+            "s",
+            "type=S3",
+            "host=127.0.0.1",
+            &port,
+            "requeststyle=path",
+            "signature=v4",
+            "region=us-east-1",
+            "encryption=none",
+            "partsize=6MiB",
+            "fileprefix=a b/",
+        ],
+        id,
+        secret,
+    ));
+    ok(&run(&["copy", "--to", "s", "f", "big"], id, secret));
+    ok(&run(&["drop", "f", "big"], id, secret));
+    ok(&run(&["get", "--from", "s", "f", "big"], id, secret));
+    ok(&theirs(&r, &["fsck", "-q", "f", "big"]));
+    ok(&run(&["drop", "--from", "s", "f"], id, secret));
+    // A wrong secret is refused, and nothing is taken for absent.
+    let bad = run(&["copy", "--to", "s", "g"], id, "wrong");
+    assert!(
+        !bad.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&bad.stdout),
+        String::from_utf8_lossy(&bad.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&bad.stdout).contains("S3 error 403: Forbidden"),
+        "{}",
+        String::from_utf8_lossy(&bad.stdout)
+    );
 }

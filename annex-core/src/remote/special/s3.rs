@@ -64,7 +64,7 @@ pub enum S3Error {
     )]
     AddressRefused(String),
     /// The server answered with an error.
-    #[error("S3 error {status}: {code} {message}")]
+    #[error("S3 error {status}: {code}{}{message}", if message.is_empty() { "" } else { " " })]
     Status {
         /// HTTP status.
         status: u16,
@@ -718,10 +718,12 @@ impl S3Client {
             return Ok(resp);
         }
         let status = resp.status().as_u16();
+        let reason = resp.status().canonical_reason().unwrap_or("").to_string();
         let text = resp.text().unwrap_or_default();
         Err(S3Error::Status {
             status,
-            code: xml_text(&text, "Code").unwrap_or("").to_string(),
+            // A HEAD answer has no body: the status's reason then.
+            code: xml_text(&text, "Code").map_or(reason, str::to_string),
             message: xml_text(&text, "Message").unwrap_or("").to_string(),
         })
     }
