@@ -19,7 +19,8 @@
 //! `remote.log` only, as git-annex's do.
 //!
 //! Not yet: `--sameas`, `--private`, `--with-url`, encryption other than
-//! `none`, chunking, types other than `directory` and `external`,
+//! `none`, chunking, types other than `directory`, `rsync`, `S3` (set up
+//! with `special_s3`'s help) and `external`,
 //! `disableremote`, `testremote`.
 
 use std::collections::BTreeMap;
