@@ -13,7 +13,7 @@
 
 use std::collections::BTreeMap;
 
-use annex_core::remote::special::s3::{self, S3Client, S3Config, Signature};
+use annex_core::remote::special::s3::{self, S3Client, S3Config};
 use annex_core::remote::special::web::AddressPolicy;
 use annex_core::uuid::Uuid;
 
@@ -62,7 +62,6 @@ pub(crate) fn setup(
     for (k, v) in defaults {
         config.entry(k.to_string()).or_insert(v);
     }
-    let cfg = S3Config::parse(&config).map_err(s3err)?;
     let policy = AddressPolicy::parse(
         session
             .config
@@ -70,10 +69,18 @@ pub(crate) fn setup(
             .as_deref(),
     );
     let git_dir = session.repo.git_dir();
-    let anonymous = cfg.signature == Signature::Anonymous;
+    let anonymous = config.get("signature").map(String::as_str) == Some("anonymous");
     let mut creds = None;
     if !anonymous {
         creds = s3::credentials(git_dir, uuid, &config).map_err(s3err)?;
+        // The reference finds no credentials before it reads the rest.
+        if creds.is_none() && initializing {
+            return Err(user(format!(
+                "{}\nNo S3 credentials configured",
+                s3::S3Error::NoCreds
+            )));
+        }
+        S3Config::parse(&config).map_err(s3err)?;
         if let Some(c) = &creds {
             if config.get("embedcreds").map(String::as_str) == Some("yes") {
                 config.insert("s3creds".to_string(), c.embedded());
@@ -103,12 +110,6 @@ pub(crate) fn setup(
         }
     }
     if initializing {
-        if creds.is_none() && !anonymous {
-            return Err(user(format!(
-                "{}\nNo S3 credentials configured",
-                s3::S3Error::NoCreds
-            )));
-        }
         let client = S3Client::new(cfg.clone(), creds, &policy).map_err(s3err)?;
         gen_bucket(&client, uuid)?;
         if cfg.versioning {
