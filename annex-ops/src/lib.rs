@@ -77,6 +77,7 @@ pub mod remotes;
 pub mod reserve;
 pub mod session;
 pub mod special;
+mod special_s3;
 pub mod status;
 pub mod transfer;
 pub mod unannex;

@@ -26,8 +26,13 @@
 //! `chunk=` is kept as given (read when the remote is opened, as
 //! git-annex reads it).
 //!
-//! Not yet: `--sameas`, `--private`, `--with-url`, types other than
-//! `directory` and `external`, `disableremote`, `testremote`.
+//! Types: `directory`, `rsync`, `S3` (set up with `special_s3`'s help)
+//! and `external`; chunking and encryption for `directory` and `external`
+//! only (refused at `initremote` for `rsync` and `S3`, whose storage is
+//! not yet behind the chunking and encryption layer).
+//!
+//! Not yet: `--sameas`, `--private`, `--with-url`, other types,
+//! `disableremote`, `testremote`.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -255,6 +260,19 @@ fn field_docs(kind: &str, listed: Option<&[(String, String)]>) -> Vec<FieldDoc> 
             ),
         ],
         "external" => &[("readonly", "enable readonly mode", "true or false")],
+        "rsync" => &[
+            (
+                "shellescape",
+                "set to no to avoid usual shell escaping (not recommended)",
+                "yes or no",
+            ),
+            (
+                "rsyncurl",
+                "(required) url or hostname:/directory for rsync to use",
+                "",
+            ),
+        ],
+        "S3" => S3_DOCS,
         _ => &[],
     };
     let mut docs: Vec<FieldDoc> = own
@@ -265,8 +283,76 @@ fn field_docs(kind: &str, listed: Option<&[(String, String)]>) -> Vec<FieldDoc> 
     for (n, d) in listed.unwrap_or_default() {
         docs.push((n.clone(), d.clone(), String::new()));
     }
+    if kind == "S3" {
+        docs.extend(
+            S3_PASSTHROUGH
+                .iter()
+                .map(|(p, d)| (format!("{p}*"), d.to_string(), String::new())),
+        );
+    }
     docs
 }
+
+/// The parameters of `type=S3`, as git-annex lists them.
+const S3_DOCS: &[(&str, &str, &str)] = &[
+    ("bucket", "name of bucket to store content in", ""),
+    ("host", "S3 server hostname (default is Amazon S3)", ""),
+    (
+        "datacenter",
+        "S3 datacenter to use (US, EU, us-west-1, ..)",
+        "",
+    ),
+    ("region", "S3 region to use", ""),
+    ("partsize", "part size for multipart upload (eg 1GiB)", ""),
+    (
+        "storageclass",
+        "storage class, eg STANDARD or STANDARD_IA or ONEZONE_IA",
+        "",
+    ),
+    (
+        "restore",
+        "enable restore of files not currently accessible in the bucket",
+        "yes or no",
+    ),
+    ("fileprefix", "prefix to add to filenames in the bucket", ""),
+    (
+        "versioning",
+        "enable versioning of bucket content",
+        "yes or no",
+    ),
+    (
+        "public",
+        "allow public read access to the bucket via ACLs (only supported for old Amazon S3 buckets)",
+        "yes or no",
+    ),
+    (
+        "publicurl",
+        "url that can be used by public to download files",
+        "",
+    ),
+    ("protocol", "http or https", ""),
+    ("port", "port to connect to", ""),
+    (
+        "requeststyle",
+        "for path-style requests, set to \"path\"",
+        "",
+    ),
+    ("signature", "S3 signature version", "v2 or v4 or anonymous"),
+    (
+        "x-amz-tagging",
+        "tagging header to add when storing on S3",
+        "",
+    ),
+];
+
+/// The prefixes of the parameters `type=S3` passes on as headers.
+const S3_PASSTHROUGH: &[(&str, &str)] = &[
+    ("x-amz-meta-", "http headers to add when storing on S3"),
+    (
+        "x-archive-meta-",
+        "http headers to add when storing on Internet Archive",
+    ),
+];
 
 /// Refuses parameters the type does not take (`Unexpected parameters:
 /// NAME...`, as git-annex).
@@ -283,6 +369,11 @@ fn check_fields(
         .keys()
         .map(String::as_str)
         .filter(|k| !HIDDEN_FIELDS.contains(k) && !docs.iter().any(|(n, _, _)| n == k))
+        .filter(|k| {
+            kind != "S3"
+                || !(["mungekeys", "s3creds"].contains(k)
+                    || S3_PASSTHROUGH.iter().any(|(p, _)| k.starts_with(p)))
+        })
         .collect();
     if unknown.is_empty() {
         Ok(())
@@ -312,7 +403,7 @@ pub fn whatelse(
         .cloned()
         .ok_or_else(|| user("Specify the type of remote with type="))?;
     let listed = match kind.as_str() {
-        "directory" => None,
+        "directory" | "rsync" | "S3" => None,
         "external" => {
             let externaltype = config
                 .get("externaltype")
@@ -679,6 +770,27 @@ fn setup_type(
             }
             Ok((config, ("directory".to_string(), abs.display().to_string())))
         }
+        "rsync" => {
+            check_fields(kind, &config, None)?;
+            let url = config
+                .get("rsyncurl")
+                .cloned()
+                .ok_or_else(|| user("Specify rsyncurl="))?;
+            if let Some(v) = config.get("shellescape")
+                && !matches!(v.as_str(), "yes" | "no")
+            {
+                return Err(user("Bad value for shellescape (expected yes or no)"));
+            }
+            refuse_chunking(&config)?;
+            // Kept in git config too, so that it can differ between hosts.
+            Ok((config, ("rsyncurl".to_string(), url)))
+        }
+        "S3" => {
+            check_fields(kind, &config, None)?;
+            refuse_chunking(&config)?;
+            let config = crate::special_s3::setup(session, name, uuid, config)?;
+            Ok((config, ("s3".to_string(), "true".to_string())))
+        }
         "external" => {
             let externaltype = config
                 .get("externaltype")
@@ -707,6 +819,27 @@ fn setup_type(
             "special remotes of type {other} are not supported yet by git-annex-rs"
         ))),
     }
+}
+
+/// Chunking is not there yet for the types that would take it: refused
+/// rather than ignored.
+/// Chunking and encryption refused for a type whose storage is not yet
+/// behind [`annex_core::remote::special::layered`] (an encrypted remote's
+/// embedded credentials would otherwise be written before its cipher
+/// exists, in plain text).
+fn refuse_chunking(config: &Fields) -> Result<(), SpecialError> {
+    if config.contains_key("chunk") || config.contains_key("chunksize") {
+        return Err(user("chunking is not supported yet by git-annex-rs"));
+    }
+    if config
+        .get("encryption")
+        .is_some_and(|e| e.as_str() != "none")
+    {
+        return Err(user(
+            "encryption of this type of special remote is not supported yet by git-annex-rs",
+        ));
+    }
+    Ok(())
 }
 
 fn absolute(base: &Path, p: &Path) -> PathBuf {

@@ -6,9 +6,9 @@
 //! `remote.NAME.annex-TYPE` setting naming its type (`annex-directory` for
 //! `type=directory`, `annex-externaltype` for `type=external`), as
 //! git-annex enumerates them. [`configured`] lists them; [`open`] makes a
-//! [`Remote`] of one. Types: [`directory`], [`external`] (with its
+//! [`Remote`] of one. Types: [`directory`], [`rsync`], [`s3`], [`external`] (with its
 //! protocol in [`protocol`]) and [`web`] (also the built-in web remote,
-//! [`web_builtin`]); the others (rsync, S3...) are not yet implemented
+//! [`web_builtin`]); the others (bup, webdav...) are not yet implemented
 //! and are listed with that reason. A remote configured with chunking
 //! ([`chunk`]) or encryption ([`crypto`]) is its type's
 //! [`layered::Storage`] wrapped in [`layered::Layered`] ([`open_storage`]
@@ -27,6 +27,8 @@ pub mod directory;
 pub mod external;
 pub mod layered;
 pub mod protocol;
+pub mod rsync;
+pub mod s3;
 pub mod web;
 
 /// The `remote.NAME.annex-TYPE` git config settings that mark a special
@@ -388,9 +390,55 @@ fn open_kind(
         remote: sr.name.clone(),
         reason,
     };
+    let git = |k: &str| ctx.config.get_str(&format!("remote.{}.annex-{k}", sr.name));
     match sr.kind.as_str() {
         "directory" => Ok(Box::new(open_directory(ctx, sr, uuid, cost)?)),
         "external" => Ok(Box::new(open_external(ctx, sr, uuid, logged)?)),
+        "rsync" => {
+            let words = |k: &str| -> Vec<String> {
+                git(k)
+                    .map(|v| v.split_whitespace().map(String::from).collect())
+                    .unwrap_or_default()
+            };
+            let url = git("rsyncurl")
+                .filter(|u| !u.is_empty())
+                .ok_or_else(|| unavailable("missing rsyncurl".to_string()))?;
+            let setup = rsync::RsyncSetup {
+                url,
+                shellescape: logged.get("shellescape").map(|v| v != "no"),
+                ssh_options: words("ssh-options"),
+                transport: words("rsync-transport"),
+                options: words("rsync-options"),
+                upload_options: words("rsync-upload-options"),
+                download_options: words("rsync-download-options"),
+            };
+            Ok(Box::new(rsync::RsyncRemote::new(
+                &sr.name,
+                uuid,
+                cost,
+                setup,
+                ctx.git_dir,
+            )?))
+        }
+        "S3" => {
+            let cfg = s3::S3Config::parse(&logged).map_err(|e| unavailable(e.to_string()))?;
+            let creds = s3::credentials(ctx.git_dir, &uuid, &logged)
+                .map_err(|e| unavailable(e.to_string()))?;
+            let policy = web::AddressPolicy::parse(
+                ctx.config
+                    .get_str("annex.security.allowed-ip-addresses")
+                    .as_deref(),
+            );
+            let public = cfg
+                .publicurl
+                .is_some()
+                .then(|| web::Http::from_config(ctx.config));
+            let client =
+                s3::S3Client::new(cfg, creds, &policy).map_err(|e| unavailable(e.to_string()))?;
+            Ok(Box::new(s3::S3Remote::new(
+                &sr.name, uuid, cost, client, public,
+            )))
+        }
         "web" => Ok(Box::new(web::WebRemote::new(
             &sr.name,
             uuid,
