@@ -1,5 +1,6 @@
 //! End-to-end tests of chunking and encryption of special remotes
-//! (`chunk=`, `encryption=shared|hybrid|pubkey|sharedpubkey`, `mac=`),
+//! (`chunk=`, the old `chunksize=`,
+//! `encryption=shared|hybrid|pubkey|sharedpubkey`, `mac=`),
 //! with the reference on the other side: a directory remote set up and
 //! filled by one is read by the other, `initremote` says and writes what
 //! the reference does, a resumed chunked upload does not send the chunks
@@ -230,6 +231,11 @@ const SETUPS: &[(&str, &[&str])] = &[
         "sharedpubkey",
         &["encryption=sharedpubkey", "keyid=KEYID", "chunk=20"],
     ),
+    ("legacy", &["encryption=none", "chunksize=10"]),
+    (
+        "legacyhybrid",
+        &["encryption=hybrid", "keyid=KEYID", "chunksize=100"],
+    ),
 ];
 
 /// One side initializes every remote and stores `f` in it; the other
@@ -256,7 +262,7 @@ fn store_by_one_get_by_other(theirs_store: bool) {
         assert!(
             stored
                 .iter()
-                .all(|f| !f.contains("SHA256E") || *name == "none"),
+                .all(|f| !f.contains("SHA256E") || params.iter().any(|p| p == "encryption=none")),
             "{name}: key names encrypted: {stored:?}"
         );
         if params.iter().any(|p| p == "chunk=10") {
@@ -267,6 +273,14 @@ fn store_by_one_get_by_other(theirs_store: bool) {
                 chunk_log(&a, &origin),
                 vec!["10 5"; chunked].join("\n"),
                 "{name}"
+            );
+        }
+        if params.iter().any(|p| p.starts_with("chunksize=")) {
+            // The old layout: chunk files and their count.
+            assert!(
+                stored.iter().any(|f| f.ends_with(".chunkcount"))
+                    && stored.iter().any(|f| f.ends_with(".chunk1")),
+                "{name}: {stored:?}"
             );
         }
         if let Some(m) = params.iter().find_map(|p| p.strip_prefix("mac=")) {

@@ -10,8 +10,13 @@
 //! mounted) makes presence unknown, never "absent".
 //!
 //! Chunking (`chunk=`) and encryption go through [`super::layered`]:
-//! this type is its [`Storage`]. Not yet: the old `chunksize=` layout
-//! (refused when opened, rather than misread).
+//! this type is its [`Storage`]. The old `chunksize=SIZE` layout is this
+//! type's own ([`DirectoryRemote::with_legacy_chunks`]): the content (the
+//! encrypted content, when encrypted) in files `KEY.chunk1`, `KEY.chunk2`...
+//! of at most SIZE bytes (one, empty, for an empty content) and the count
+//! in `KEY.chunkcount` (a number, no newline), all in the key's directory;
+//! read by concatenating them (without `KEY.chunkcount`, the chunks found
+//! in order), as the reference does.
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -29,6 +34,7 @@ pub struct DirectoryRemote {
     uuid: Uuid,
     cost: f64,
     dir: PathBuf,
+    legacy_chunks: Option<u64>,
 }
 
 impl DirectoryRemote {
@@ -39,7 +45,83 @@ impl DirectoryRemote {
             uuid,
             cost,
             dir,
+            legacy_chunks: None,
         }
+    }
+
+    /// This remote storing in the old `chunksize=` layout, chunks of
+    /// `size` bytes.
+    pub fn with_legacy_chunks(mut self, size: u64) -> DirectoryRemote {
+        self.legacy_chunks = Some(size.max(1));
+        self
+    }
+
+    /// The chunk files of the key in the old layout (at the first of its
+    /// locations that has any), in order; `None` when there are none (or
+    /// `KEY.chunkcount` names one that is missing).
+    fn legacy_chunk_files(&self, key: &Key) -> Option<Vec<PathBuf>> {
+        for base in self.locations(key) {
+            let name = base.file_name()?.to_string_lossy().into_owned();
+            let at = |ext: &str| base.with_file_name(format!("{name}{ext}"));
+            if let Ok(count) = std::fs::read_to_string(at(".chunkcount")) {
+                let n: usize = count.trim().parse().unwrap_or(0);
+                let files: Vec<PathBuf> = (1..=n).map(|i| at(&format!(".chunk{i}"))).collect();
+                return files.iter().all(|f| f.is_file()).then_some(files);
+            }
+            let files: Vec<PathBuf> = (1..)
+                .map(|i| at(&format!(".chunk{i}")))
+                .take_while(|f| f.is_file())
+                .collect();
+            if !files.is_empty() {
+                return Some(files);
+            }
+        }
+        None
+    }
+
+    /// Stores `src` in the old chunked layout: chunk files and their count
+    /// written in `DIR/tmp/KEY/`, then moved into place.
+    fn store_legacy(
+        &self,
+        key: &Key,
+        src: &Path,
+        size: u64,
+        progress: Progress<'_>,
+    ) -> Result<(), RemoteError> {
+        if !self.dir.is_dir() {
+            return Err(self.not_accessible());
+        }
+        let kf = Self::key_file(key);
+        let tmpdir = self.dir.join("tmp").join(&kf);
+        let _ = self.remove_dir(&tmpdir);
+        std::fs::create_dir_all(&tmpdir).map_err(|e| self.io("create", &tmpdir, e))?;
+        let mut input = std::fs::File::open(src).map_err(|e| self.io("read", src, e))?;
+        let len = input.metadata().map_err(|e| self.io("read", src, e))?.len();
+        let count = len.div_ceil(size).max(1);
+        let mut done = 0u64;
+        for i in 1..=count {
+            let f = tmpdir.join(format!("{kf}.chunk{i}"));
+            let mut out = std::fs::File::create(&f).map_err(|e| self.io("write", &f, e))?;
+            done += std::io::copy(&mut (&mut input).take(size), &mut out)
+                .map_err(|e| self.io("write", &f, e))?;
+            out.sync_all().map_err(|e| self.io("write", &f, e))?;
+            progress(done);
+        }
+        let cf = tmpdir.join(format!("{kf}.chunkcount"));
+        std::fs::write(&cf, count.to_string()).map_err(|e| self.io("write", &cf, e))?;
+        let dest = self.store_dir(key);
+        self.remove_dir(&dest)?;
+        if let Some(parent) = dest.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| self.io("create", parent, e))?;
+        }
+        std::fs::rename(&tmpdir, &dest).map_err(|e| self.io("move into place", &dest, e))?;
+        if let Ok(rd) = std::fs::read_dir(&dest) {
+            for e in rd.flatten() {
+                read_only(&e.path());
+            }
+        }
+        read_only(&dest);
+        Ok(())
     }
 
     fn key_file(key: &Key) -> String {
@@ -242,7 +324,10 @@ impl Storage for DirectoryRemote {
         src: &Path,
         progress: Progress<'_>,
     ) -> Result<(), RemoteError> {
-        Remote::store(self, key, src, &self.uuid, b"", progress)
+        match self.legacy_chunks {
+            Some(size) => self.store_legacy(key, src, size, progress),
+            None => Remote::store(self, key, src, &self.uuid, b"", progress),
+        }
     }
     fn retrieve_object(
         &self,
@@ -250,31 +335,51 @@ impl Storage for DirectoryRemote {
         dest: &Path,
         progress: Progress<'_>,
     ) -> Result<(), RemoteError> {
-        let Some(src) = self.locations(key).into_iter().find(|p| p.is_file()) else {
+        let sources: Vec<PathBuf> = if self.legacy_chunks.is_some() {
+            self.legacy_chunk_files(key).unwrap_or_default()
+        } else {
+            self.locations(key)
+                .into_iter()
+                .find(|p| p.is_file())
+                .into_iter()
+                .collect()
+        };
+        if sources.is_empty() {
             return Err(if self.dir.is_dir() {
                 RemoteError::NotPresent
             } else {
                 self.not_accessible()
             });
-        };
-        let mut input = std::fs::File::open(&src).map_err(|e| self.io("read", &src, e))?;
+        }
         let mut out = std::fs::File::create(dest).map_err(|e| self.io("write", dest, e))?;
         let mut buf = vec![0u8; 1 << 20];
         let mut done = 0u64;
-        loop {
-            let n = input.read(&mut buf).map_err(|e| self.io("read", &src, e))?;
-            if n == 0 {
-                break;
+        for src in &sources {
+            let mut input = std::fs::File::open(src).map_err(|e| self.io("read", src, e))?;
+            loop {
+                let n = input.read(&mut buf).map_err(|e| self.io("read", src, e))?;
+                if n == 0 {
+                    break;
+                }
+                out.write_all(&buf[..n])
+                    .map_err(|e| self.io("write", dest, e))?;
+                done += n as u64;
+                progress(done);
             }
-            out.write_all(&buf[..n])
-                .map_err(|e| self.io("write", dest, e))?;
-            done += n as u64;
-            progress(done);
         }
         Ok(())
     }
     fn check_object(&self, key: &Key) -> Result<bool, RemoteError> {
-        Remote::check_present(self, key)
+        if self.legacy_chunks.is_none() {
+            return Remote::check_present(self, key);
+        }
+        if self.legacy_chunk_files(key).is_some() {
+            Ok(true)
+        } else if self.dir.is_dir() {
+            Ok(false)
+        } else {
+            Err(self.not_accessible())
+        }
     }
     fn remove_object(&self, key: &Key) -> Result<(), RemoteError> {
         Remote::remove(self, key)

@@ -432,6 +432,8 @@ impl Remote for Layered {
         progress: Progress<'_>,
     ) -> Result<(), RemoteError> {
         let cipher = self.cipher()?;
+        // Not chunked here: stored whole (the old `chunksize=` layout is
+        // the storage's own, as in the reference).
         let ChunkConfig::Unpadded(size) = self.chunk else {
             return self.put(cipher.as_ref(), key, src, progress);
         };

@@ -150,11 +150,6 @@ pub fn open(
     let encryption =
         layered::Encryption::from_config(&logged, crypto::Gpg::from_config(ctx.config, &sr.name))
             .map_err(unavailable)?;
-    if matches!(chunking, chunk::ChunkConfig::Legacy(_)) {
-        return Err(unavailable(
-            "old-style chunked special remotes (chunksize=) are not supported yet".to_string(),
-        ));
-    }
     if crypto::scheme_of(&logged).is_some_and(|s| s != crypto::Scheme::None) && encryption.is_none()
     {
         return Err(unavailable(
@@ -324,7 +319,14 @@ pub fn open_storage(
         reason,
     };
     match sr.kind.as_str() {
-        "directory" => Ok(Box::new(open_directory(ctx, sr, uuid, cost)?)),
+        "directory" => {
+            let d = open_directory(ctx, sr, uuid, cost)?;
+            // The old chunked layout is the directory type's own.
+            Ok(Box::new(match chunk::ChunkConfig::from_config(&logged) {
+                Ok(chunk::ChunkConfig::Legacy(size)) => d.with_legacy_chunks(size),
+                _ => d,
+            }))
+        }
         "external" => Ok(Box::new(open_external(ctx, sr, uuid, logged)?)),
         other => Err(unavailable(format!(
             "chunking and encryption of special remotes of type {other} are not supported yet"
