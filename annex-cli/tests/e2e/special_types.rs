@@ -208,6 +208,45 @@ fn rsync_to_a_local_directory_crosses_both_ways() {
     let store = area.path().join("store");
     std::fs::create_dir(&store).expect("mkdir");
     rsync_round(&r, &store.display().to_string(), &store, None);
+    // A clone enables the remote each made (ours the reference's, the
+    // reference ours), verifies it, and gets from it.
+    ok(&theirs(&r, &["copy", "--to", "rt", "f"]));
+    ok(&ours(&r, &["copy", "--to", "ro", "g"]));
+    let c = area.path().join("c");
+    support::git(area.path(), &["clone", "-q", &r.display().to_string(), "c"]);
+    ok(&theirs(&c, &["init", "-q"]));
+    let ours_bin = Path::new(env!("CARGO_BIN_EXE_git-annex-rs"));
+    let theirs_bin = support::reference_git_annex();
+    for (bin, remote) in [(ours_bin, "rt"), (theirs_bin, "ro")] {
+        let mut cmd = std::process::Command::new(bin);
+        support::hermetic(&mut cmd)
+            .current_dir(&c)
+            .args(["enableremote", remote]);
+        let text = ok(&support::output_with_stdin(cmd, None));
+        let id = text
+            .split_whitespace()
+            .skip_while(|w| *w != "--safe")
+            .nth(1)
+            .unwrap_or_else(|| panic!("no ID in {text}"))
+            .to_string();
+        let mut cmd = std::process::Command::new(bin);
+        support::hermetic(&mut cmd)
+            .current_dir(&c)
+            .args(["verifyremote", remote, "--safe", &id]);
+        ok(&support::output_with_stdin(cmd, None));
+    }
+    assert_eq!(remote_section(&c, "rt"), remote_section(&r, "rt"));
+    assert_eq!(remote_section(&c, "ro"), remote_section(&r, "ro"));
+    ok(&ours(&c, &["get", "--from", "rt", "f"]));
+    ok(&theirs(&c, &["get", "--from", "ro", "g"]));
+    assert_eq!(
+        std::fs::read_to_string(c.join("f")).unwrap(),
+        "content of f\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(c.join("g")).unwrap(),
+        "content of g\n"
+    );
 }
 
 #[test]
