@@ -190,13 +190,36 @@ impl S3Config {
             .get("datacenter")
             .cloned()
             .unwrap_or_else(|| "US".to_string());
-        let region = c.get("region").cloned().unwrap_or_else(|| {
-            if datacenter == "US" || datacenter.is_empty() {
-                "us-east-1".to_string()
-            } else {
-                datacenter.clone()
+        // As git-annex: with Amazon's default host, the endpoint of the
+        // datacenter is used (`EU` is `s3-eu-west-1.amazonaws.com`,
+        // another region `s3-REGION.amazonaws.com`), and requests are
+        // signed for that region.
+        let host = if host == DEFAULT_HOST {
+            match datacenter.as_str() {
+                "US" | "" => host,
+                "EU" => "s3-eu-west-1.amazonaws.com".to_string(),
+                r => format!("s3-{r}.amazonaws.com"),
             }
-        });
+        } else {
+            host
+        };
+        let region = c
+            .get("region")
+            .cloned()
+            .unwrap_or_else(|| match datacenter.as_str() {
+                "US" | "" => "us-east-1".to_string(),
+                "EU" => "eu-west-1".to_string(),
+                r => r.to_string(),
+            });
+        // Internet Archive remotes name their objects otherwise
+        // (`mungekeys=ia`): refused rather than looked up under names
+        // the reference does not use.
+        if c.contains_key("mungekeys") {
+            return Err(bad(
+                "Internet Archive S3 remotes (mungekeys=) are not supported yet by git-annex-rs"
+                    .to_string(),
+            ));
+        }
         let partsize = match c.get("partsize") {
             Some(s) => crate::units::read_size(s.as_bytes())
                 .and_then(|n| u64::try_from(n).ok())
@@ -1241,6 +1264,44 @@ mod tests {
         kv.iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect()
+    }
+
+    /// Regression: with Amazon's default host and `datacenter=EU` we sent
+    /// requests to `s3.amazonaws.com` signed for a region `EU`, which
+    /// Amazon refuses; git-annex connects to the datacenter's endpoint.
+    #[test]
+    fn a_datacenter_with_the_default_host_uses_its_endpoint_and_region() {
+        let eu = S3Config::parse(&conf(&[("bucket", "b"), ("datacenter", "EU")])).unwrap();
+        assert_eq!(
+            (eu.host.as_str(), eu.region.as_str()),
+            ("s3-eu-west-1.amazonaws.com", "eu-west-1")
+        );
+        let w = S3Config::parse(&conf(&[("bucket", "b"), ("datacenter", "us-west-2")])).unwrap();
+        assert_eq!(
+            (w.host.as_str(), w.region.as_str()),
+            ("s3-us-west-2.amazonaws.com", "us-west-2")
+        );
+        assert_eq!(w.signature, Signature::V4);
+        let us = S3Config::parse(&conf(&[("bucket", "b")])).unwrap();
+        assert_eq!(
+            (us.host.as_str(), us.region.as_str()),
+            (DEFAULT_HOST, "us-east-1")
+        );
+        let other = S3Config::parse(&conf(&[
+            ("bucket", "b"),
+            ("host", "minio.example"),
+            ("datacenter", "EU"),
+        ]))
+        .unwrap();
+        assert_eq!(other.host, "minio.example", "another host is used as it is");
+    }
+
+    /// Regression: an Internet Archive remote (`mungekeys=ia`) was opened
+    /// and its objects looked for under names the reference does not use.
+    #[test]
+    fn an_internet_archive_remote_is_refused_not_misread() {
+        let e = S3Config::parse(&conf(&[("bucket", "b"), ("mungekeys", "ia")]));
+        assert!(e.is_err());
     }
 
     #[test]
