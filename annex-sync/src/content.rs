@@ -718,9 +718,14 @@ impl<'e> Pass<'e> {
             }
             _ => None,
         };
+        // Repositories only the map knows of (reached through other
+        // repositories' remotes): one whose preferred content cannot be
+        // read is left out of the plans (taken as wanting nothing), never
+        // a failure of the pass, whose flood never reads it.
         for u in route.iter().flat_map(|r| r.uuids()) {
-            if !wanted.contains_key(u) {
-                let e = annex.preferred_of(&inner, u)?;
+            if !wanted.contains_key(u)
+                && let Ok(e) = annex.preferred_of(&inner, u)
+            {
                 wanted.insert(u.clone(), e.as_ref().map(Expr::optimized));
             }
         }
@@ -906,11 +911,17 @@ impl<'e> Pass<'e> {
         let mut holders = self.raw_locations(&item.key)?;
         holders.push(self.annex.here().clone());
         let mut failed = None;
-        let to = route.sends_to(&holders, |r| match self.wants(r, item, &[]) {
-            Ok(w) => w,
-            Err(e) => {
-                failed = Some(e);
-                false
+        let to = route.sends_to(&holders, |r| {
+            if !self.wanted.contains_key(r) {
+                // Its preferred content could not be read (`Pass::new`).
+                return false;
+            }
+            match self.wants(r, item, &[]) {
+                Ok(w) => w,
+                Err(e) => {
+                    failed = Some(e);
+                    false
+                }
             }
         });
         if let Some(e) = failed {

@@ -193,3 +193,31 @@ fn leastcost_without_relay_sends_directly() {
     assert_eq!(count(&p, "far"), FILES.len(), "{p:?}");
     assert_eq!(n.holds("far"), all_files());
 }
+
+/// Regression: a repository only the map knows of (a remote of a remote,
+/// not one of this repository's) whose preferred content cannot be read
+/// failed the whole `sync --content` pass with `leastcost`; the flood
+/// never reads it. Now it is left out of the plans and the pass goes on.
+#[test]
+fn leastcost_leaves_out_a_map_only_repository_with_unreadable_preferred_content() {
+    let net = Chain::new();
+    let n = net.copy();
+    let deep = n.repo("deep");
+    git(&n.root, &["clone", "-q", "laptop", "deep"]);
+    annex(&deep, &["init", "deep"]);
+    git(&n.repo("gw"), &["remote", "add", "deep", "../deep"]);
+    let uuid = git(&deep, &["config", "annex.uuid"]).trim().to_string();
+    let laptop = n.repo("laptop");
+    git(&laptop, &["config", "annex.rs-distribution", "leastcost"]);
+    // The expression as a newer git-annex might write it: not ours to read.
+    let journal = laptop.join(".git/annex/journal");
+    std::fs::create_dir_all(&journal).expect("mkdir");
+    std::fs::write(
+        journal.join("preferred-content.log"),
+        format!("{uuid} include=( timestamp=1700000000s\n"),
+    )
+    .expect("write");
+    let p = puts(&sync(&laptop));
+    assert_eq!(p, vec!["gw".to_string(); FILES.len()], "{p:?}");
+    assert_eq!(n.holds("gw"), all_files());
+}
