@@ -417,3 +417,132 @@ fn a_resumed_chunked_upload_skips_stored_chunks_and_drop_removes_every_chunk() {
     assert_eq!(logs[0], logs[1]);
     assert_eq!(logs[0], "10 0");
 }
+
+/// A small external special remote storing under its `dir=`.
+const EXTERNAL: &str = r#"#!/usr/bin/env python3
+import os, sys, shutil
+def send(*w):
+    sys.stdout.write(" ".join(w) + "\n"); sys.stdout.flush()
+def recv():
+    l = sys.stdin.readline()
+    if not l:
+        sys.exit(0)
+    return l.rstrip("\n")
+def ask(*w):
+    send(*w)
+    l = recv()
+    return l[6:] if l.startswith("VALUE ") else ""
+send("VERSION 1")
+d = None
+while True:
+    cmd, _, rest = recv().partition(" ")
+    if cmd == "INITREMOTE":
+        dd = ask("GETCONFIG", "dir")
+        os.makedirs(dd, exist_ok=True)
+        send("SETCONFIG", "dir", os.path.abspath(dd))
+        send("INITREMOTE-SUCCESS")
+    elif cmd == "PREPARE":
+        d = ask("GETCONFIG", "dir")
+        send("PREPARE-SUCCESS")
+    elif cmd == "TRANSFER":
+        direction, key, f = rest.split(" ", 2)
+        p = os.path.join(d, key)
+        if direction == "STORE":
+            shutil.copyfile(f, p + ".tmp"); os.rename(p + ".tmp", p)
+        elif os.path.exists(p):
+            shutil.copyfile(p, f)
+        else:
+            send("TRANSFER-FAILURE", direction, key, "not there"); continue
+        send("TRANSFER-SUCCESS", direction, key)
+    elif cmd == "CHECKPRESENT":
+        send("CHECKPRESENT-SUCCESS" if os.path.exists(os.path.join(d, rest)) else "CHECKPRESENT-FAILURE", rest)
+    elif cmd == "REMOVE":
+        try:
+            os.remove(os.path.join(d, rest))
+        except FileNotFoundError:
+            pass
+        send("REMOVE-SUCCESS", rest)
+    else:
+        send("UNSUPPORTED-REQUEST")
+"#;
+
+/// An external special remote with encryption and chunking: what one
+/// implementation stores, the other gets, and a drop removes every chunk.
+#[test]
+fn an_encrypted_chunked_external_remote_works_both_ways() {
+    let a = Area::new();
+    let bin = a.path("bin");
+    std::fs::create_dir(&bin).expect("bin");
+    let prog = bin.join("git-annex-remote-cryptotest");
+    std::fs::write(&prog, EXTERNAL).expect("write program");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&prog, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let with_bin = |mut o: Command| {
+        let path = o
+            .get_envs()
+            .find(|(k, _)| *k == "PATH")
+            .and_then(|(_, v)| v)
+            .map(|v| v.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        o.env("PATH", format!("{}:{path}", bin.display()));
+        support::output_with_stdin(o, None)
+    };
+    let run = |theirs: bool, dir: &Path, args: &[&str]| {
+        let program = if theirs {
+            support::reference_git_annex().to_path_buf()
+        } else {
+            PathBuf::from(env!("CARGO_BIN_EXE_git-annex-rs"))
+        };
+        let mut cmd = Command::new(program);
+        support::hermetic(&mut cmd);
+        cmd.current_dir(dir).env("GNUPGHOME", a.gnupg()).args(args);
+        with_bin(cmd)
+    };
+    let origin = a.repo("origin");
+    for (theirs, name, enc) in [
+        (false, "eours", "encryption=shared"),
+        (true, "etheirs", "encryption=hybrid"),
+    ] {
+        let d = format!("dir={}", a.path(name).display());
+        let keyid = format!("keyid={}", a.keyid);
+        ok(&run(
+            theirs,
+            &origin,
+            &[
+                "initremote",
+                name,
+                "type=external",
+                "externaltype=cryptotest",
+                &d,
+                enc,
+                &keyid,
+                "chunk=10",
+            ],
+        ));
+        ok(&run(theirs, &origin, &["copy", "--to", name, "f"]));
+        let stored = files(&a.path(name));
+        assert_eq!(stored.len(), 5, "{name}: {stored:?}");
+        assert!(
+            stored.iter().all(|f| f.starts_with("GPGHMACSHA1--")),
+            "{stored:?}"
+        );
+    }
+    let c = a.clone(&origin, "c");
+    for (theirs, name) in [(true, "eours"), (false, "etheirs")] {
+        let enabled = ok(&run(theirs, &c, &["enableremote", name]));
+        let id = enabled
+            .split("--safe ")
+            .nth(1)
+            .and_then(|r| r.split_whitespace().next())
+            .unwrap_or_else(|| panic!("{name}: {enabled}"));
+        ok(&run(theirs, &c, &["verifyremote", name, "--safe", id]));
+        ok(&run(theirs, &c, &["get", "--from", name, "f"]));
+        assert_eq!(
+            std::fs::read_to_string(c.join("f")).expect("got f"),
+            "the content of f, in several chunks of 10\n\n\n\n"
+        );
+        ok(&run(theirs, &c, &["drop", "--from", name, "f"]));
+        assert_eq!(files(&a.path(name)), Vec::<String>::new(), "{name}");
+        ok(&run(theirs, &c, &["drop", "--force", "f"]));
+    }
+}
