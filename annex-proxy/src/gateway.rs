@@ -24,7 +24,16 @@
 //!   and those the client named, and a gateway the client bypasses is not
 //!   used, so messages never loop.
 //! - `annex.diskreserve` is kept free when the temporary file is written;
-//!   the temporary file is removed whatever happens.
+//!   the temporary file is removed whatever happens (and a dead gateway's
+//!   at the next upload).
+//! - Protocol versions: a proxied remote is connected before the client
+//!   is told the version, which is then the remote's (as the reference);
+//!   a cluster answers the client's version, and each node is sent only
+//!   what its own version knows.
+//! - A `PUT`'s exchanges with the nodes run at once, at most `annex.jobs`
+//!   (p2phttp: `--clusterjobs`) of them, on worker threads; a node that
+//!   shows no life for `annex.rs-nodetimeout` seconds (default 600) is
+//!   left out and its ssh killed.
 //!
 //! Nodes on this machine are served in-process ([`crate::server`] on
 //! their repository, through pipes); nodes over ssh through their
@@ -418,6 +427,10 @@ impl Read for ReadAt {
 /// connection and a function to call whenever the node shows life.
 type NodeJob<T> = dyn Fn(usize, &mut NodeConn, &dyn Fn()) -> Result<T, P2pError> + Send + Sync;
 
+/// The nodes waiting for a worker: each with its connection and the
+/// time it last showed life.
+type NodeQueue = Arc<Mutex<VecDeque<(usize, NodeConn, Arc<AtomicU64>)>>>;
+
 /// One client's session with a proxied remote or a cluster.
 pub struct Session {
     /// Nodes worked with at once (`annex.jobs`, or p2phttp's
@@ -543,7 +556,7 @@ impl Session {
         }
         let queue = Arc::new(Mutex::new(queue));
         let (tx, rx) = mpsc::channel::<(usize, NodeConn, Result<T, P2pError>)>();
-        let worker = |queue: Arc<Mutex<VecDeque<(usize, NodeConn, Arc<AtomicU64>)>>>,
+        let worker = |queue: NodeQueue,
                       tx: mpsc::Sender<(usize, NodeConn, Result<T, P2pError>)>,
                       job: Arc<NodeJob<T>>| {
             move || {

@@ -501,3 +501,52 @@ fn gateway_killed_during_a_fan_out_leaves_nothing_half_written_and_a_retry_succe
     }
     assert!(gw.leftovers().is_empty(), "{:?}", gw.leftovers());
 }
+
+/// A field of `/proc/PID/io`.
+fn proc_io(pid: u32, field: &str) -> u64 {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/io")).expect("/proc/PID/io");
+    s.lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(": ")?.parse().ok())
+        .unwrap_or_else(|| panic!("no {field} in {s}"))
+}
+
+#[test]
+fn gateway_writes_one_temporary_copy_for_a_fan_out_to_3_nodes() {
+    let hosts = ["n1", "n2", "n3"];
+    let gw = gateway(&hosts, true);
+    support::git(&gw.gw, &["config", "annex.jobs", "3"]);
+    let cu = gw.cluster_uuid();
+    let size = 16 << 20;
+    let content: Vec<u8> = (0..size).map(|i| (i % 251) as u8).collect();
+    let key = key_of(&gw, &content);
+    let mut c = Client::start(&gw, &cu);
+    let pid = c.child.id();
+    assert_eq!(c.line(), format!("AUTH-SUCCESS {cu}"));
+    assert_eq!(c.ask("VERSION 4"), "VERSION 4");
+    c.send(&format!("BYPASS {CLIENT_UUID}"));
+    assert_eq!(c.ask(&format!("PUT f {key}")), "PUT-FROM 0");
+    let before = proc_io(pid, "write_bytes");
+    c.send(&format!("DATA {}", content.len()));
+    c.send_bytes(&content);
+    c.send("VALID");
+    let answer = c.line();
+    let written = proc_io(pid, "write_bytes") - before;
+    let wchar = proc_io(pid, "wchar");
+    eprintln!(
+        "fan-out of {size} bytes to 3 nodes: the gateway wrote {written} bytes to storage ({wchar} bytes through write calls, the pipes to the nodes included)"
+    );
+    assert!(answer.starts_with("SUCCESS-PLUS"), "{answer}");
+    // Once, not once per node (the page cache may not have counted all
+    // of it yet, so no lower bound).
+    assert!(written < (size as u64) * 3 / 2, "{written} bytes written");
+    // Through the pipes: to each node.
+    assert!(wchar >= 3 * size as u64, "{wchar}");
+    let (code, err) = c.finish();
+    assert_eq!(code, Some(0), "{err}");
+    for h in hosts {
+        assert_eq!(
+            std::fs::read(gw.store.join(h).join(&key)).expect("stored"),
+            content
+        );
+    }
+}

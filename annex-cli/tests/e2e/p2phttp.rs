@@ -966,7 +966,8 @@ fn p2phttp_over_tls_with_a_self_signed_certificate_serves_a_client_trusting_it()
     assert!(!out.status.success(), "untrusted: {}", text(&out));
     assert!(!has_content(&n.cli, &n.cli, "f"));
     // Trusted as git is told (GIT_SSL_CAINFO).
-    for var in ["GIT_SSL_CAINFO"] {
+    {
+        let var = "GIT_SSL_CAINFO";
         let env = [(var, cert.as_path())];
         let out = run_env(Impl::Ours, &n.cli, &["get", "f"], &env);
         assert!(out.status.success(), "{var}: get: {}", text(&out));

@@ -140,10 +140,8 @@ impl HttpRemote {
             // Certificates trusted besides the built-in roots, as git is
             // told (`GIT_SSL_CAINFO`): a server with its own (self-signed)
             // certificate.
-            if let Some((var, path)) = ["GIT_SSL_CAINFO"]
-                .into_iter()
-                .find_map(|v| std::env::var_os(v).filter(|p| !p.is_empty()).map(|p| (v, p)))
-            {
+            if let Some(path) = std::env::var_os("GIT_SSL_CAINFO").filter(|p| !p.is_empty()) {
+                let var = "GIT_SSL_CAINFO";
                 let shown = std::path::Path::new(&path).display().to_string();
                 let pem = std::fs::read(&path).map_err(|e| format!("{var} {shown}: {e}"))?;
                 let certs = reqwest::Certificate::from_pem_bundle(&pem)
