@@ -120,9 +120,55 @@ fn registry_lock() -> std::sync::MutexGuard<'static, HashMap<PathBuf, Held>> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// Whether this process holds a lock on `path` (taken through this module).
-pub(crate) fn held_here(path: &Path) -> bool {
-    registry_lock().contains_key(path)
+/// Who holds a lock on a lock file, as [`lock_state`] tells it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LockState {
+    /// This process (a lock taken through this module).
+    HeldHere,
+    /// Another process.
+    HeldElsewhere,
+    /// Nobody (or the file is missing).
+    Free,
+}
+
+/// Who holds a lock on `path`, asked without taking it. Every lock file
+/// this process may hold must be asked about here, never opened directly:
+/// closing any descriptor of a file releases the process's record locks on
+/// it, so the file is opened only when this process holds no lock on it,
+/// and closed before another thread of it can take one (all under the
+/// registry's lock).
+pub fn lock_state(path: &Path) -> LockState {
+    let reg = registry_lock();
+    if reg.contains_key(path) {
+        return LockState::HeldHere;
+    }
+    let Ok(file) = File::open(path) else {
+        return LockState::Free;
+    };
+    let probe = rustix::process::Flock::from(rustix::process::FlockType::WriteLock);
+    let state = match rustix::process::fcntl_getlk(&file, &probe) {
+        Ok(Some(_)) => LockState::HeldElsewhere,
+        Ok(None) => LockState::Free,
+        // Cannot be told: taken as held, the side that never removes.
+        Err(_) => LockState::HeldElsewhere,
+    };
+    drop(file);
+    drop(reg);
+    state
+}
+
+/// Runs `f` unless this process holds a lock on `path` (then `None`), with
+/// no lock of this module taken on it meanwhile, so that `f` may open and
+/// close the file (which would release this process's record locks on it)
+/// without harm.
+pub fn unless_held_here<T>(path: &Path, f: impl FnOnce() -> T) -> Option<T> {
+    let reg = registry_lock();
+    if reg.contains_key(path) {
+        return None;
+    }
+    let r = f();
+    drop(reg);
+    Some(r)
 }
 
 /// Takes an exclusive lock on `path` for the process, without blocking:
@@ -556,18 +602,9 @@ pub fn present_safe(store: &ObjectStore, key: &Key) -> Option<bool> {
     let Some(object) = store.find(key) else {
         return Some(false);
     };
-    let path = lock_file(&object);
-    if held_here(&path) {
-        return None;
-    }
-    let Ok(file) = File::open(&path) else {
-        return Some(true);
-    };
-    let probe = rustix::process::Flock::from(rustix::process::FlockType::WriteLock);
-    match rustix::process::fcntl_getlk(&file, &probe) {
-        Ok(None) => Some(true),
-        Ok(Some(_)) => None,
-        Err(_) => None,
+    match lock_state(&lock_file(&object)) {
+        LockState::Free => Some(true),
+        LockState::HeldHere | LockState::HeldElsewhere => None,
     }
 }
 

@@ -197,14 +197,12 @@ fn associated_file(info: &[u8]) -> Option<Vec<u8>> {
     (!rest.is_empty()).then(|| rest.to_vec())
 }
 
-/// Whether another process holds a lock on the file at `path` (asked
-/// without taking it); a missing file is not locked.
+/// Whether a lock is held on the file at `path` (asked without taking it,
+/// and without opening a file this process holds a lock on: see
+/// [`crate::content::lock_state`]); a missing file is not locked. A
+/// transfer of this process is running too.
 fn lock_held_elsewhere(path: &Path) -> bool {
-    let Ok(file) = File::open(path) else {
-        return false;
-    };
-    let probe = rustix::process::Flock::from(rustix::process::FlockType::WriteLock);
-    matches!(rustix::process::fcntl_getlk(&file, &probe), Ok(Some(_)))
+    crate::content::lock_state(path) != crate::content::LockState::Free
 }
 
 /// The first line of a transfer information file: the start time as

@@ -59,6 +59,34 @@ fn the_reference_info_lists_our_transfer_in_progress() {
     assert!(!p.info.exists() && !p.lock.exists());
 }
 
+/// Regression: asking which transfers are in progress (as a p2phttp
+/// gateway does for its busy count, and the assistant's watcher for other
+/// processes' transfers) opened and closed this process's own transfer
+/// lock files, and closing any descriptor of a file releases the
+/// process's record locks on it: another process could then start the
+/// same transfer. The locks now survive the question.
+#[test]
+fn asking_about_transfers_in_progress_keeps_this_processs_transfer_locks() {
+    let repo = annexed_repo(&[("f", b"content\n")]);
+    let key = key_of(repo.path(), "f");
+    let other = Uuid::parse(b"11111111-2222-3333-4444-555555555555").expect("uuid");
+    let git_dir = repo.path().join(".git");
+    let t =
+        Transfer::start(&git_dir, Direction::Download, &other, &key, b"f", false).expect("start");
+    let p = transfer::paths(&git_dir, Direction::Download, &other, &key);
+    assert_eq!(transfer::in_progress(&git_dir).len(), 1);
+    assert_eq!(content::lock_state(&p.lock), content::LockState::HeldHere);
+    // Another process tries the lock (a POSIX record lock, as git-annex's).
+    let probe = std::process::Command::new("python3")
+        .arg("-c")
+        .arg("import fcntl,sys\nf=open(sys.argv[1],'r+')\ntry:\n fcntl.lockf(f,fcntl.LOCK_EX|fcntl.LOCK_NB)\n print('taken')\nexcept OSError:\n print('held')")
+        .arg(&p.lock)
+        .output()
+        .expect("python3");
+    assert_eq!(String::from_utf8_lossy(&probe.stdout).trim(), "held");
+    t.finish(true);
+}
+
 #[test]
 fn the_reference_cannot_drop_content_we_hold_locked() {
     let repo = annexed_repo(&[("f", b"locked content\n")]);
