@@ -398,8 +398,11 @@ pub(crate) fn run_mode(args: Args, mode: Mode) -> Result<(), CommandError> {
     drop(ctx);
 
     // In an adjusted branch, its commits carried back to the original
-    // branch (git-annex's pushLocal).
+    // branch (git-annex's pushLocal). It rewrites the adjusted branch
+    // (`HEAD`'s): in the assistant, under its repository lock, so that no
+    // commit of its committer is lost in between.
     if !only_annex {
+        let _daemon = super::watch::repo_lock_guard();
         adjusted_push_local(&repo)?;
     }
     // push (a merge may have given an unborn branch its first commit)
