@@ -121,7 +121,9 @@ mod daemons {
         path_dir: Option<PathBuf>,
     }
 
-    fn impls() -> Vec<Impl> {
+    /// Our binary and the reference's; `bin` gets a `git-annex` link to
+    /// ours (the hooks `init` installs run `git annex`).
+    fn impls(bin: &Path) -> Vec<Impl> {
         let ours = std::env::var_os("GIT_ANNEX_RS")
             .map(PathBuf::from)
             .or_else(|| {
@@ -131,11 +133,13 @@ mod daemons {
             .expect("our binary");
         let reference = test_support::reference_git_annex().to_path_buf();
         let path_dir = reference.parent().map(Path::to_path_buf);
+        std::fs::create_dir_all(bin).expect("mkdir");
+        std::os::unix::fs::symlink(&ours, bin.join("git-annex")).expect("link");
         vec![
             Impl {
                 name: "git-annex-rs",
                 exe: ours,
-                path_dir: None,
+                path_dir: Some(bin.to_path_buf()),
             },
             Impl {
                 name: "git-annex",
@@ -287,7 +291,7 @@ mod daemons {
         )
         .expect("gitconfig");
         println!("load before: {}", load());
-        for imp in impls() {
+        for imp in impls(&work.path().join("ours-bin")) {
             // Startup on 100,000 committed files.
             let d = work.path().join(format!("{}-100k", imp.name));
             tree(&d, super::FILES, &home, &imp);
