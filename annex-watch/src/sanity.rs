@@ -38,6 +38,14 @@ struct Held {
 /// daemon's transferrer runs in this process), and a transfer starting
 /// meanwhile finds it held and does not start.
 fn try_lock(path: &Path) -> Option<Held> {
+    // Never opened while this process holds a lock on it (its own
+    // transfer): closing the descriptor after a refused lock would release
+    // that transfer's lock.
+    annex_core::content::unless_held_here(path, || try_lock_unheld(path)).flatten()
+}
+
+/// [`try_lock`] of a file this process holds no lock on.
+fn try_lock_unheld(path: &Path) -> Option<Held> {
     let file = std::fs::OpenOptions::new()
         .read(true)
         .write(true)
@@ -224,6 +232,42 @@ mod tests {
     /// Regression: a transfer of the daemon's own process (its transferrer
     /// runs beside the checker) holds a lock the check could not see, as
     /// a process does not conflict with its own record locks.
+    #[test]
+    /// Regression: the cleanup opened the lock file of a transfer this
+    /// process runs, its own lock refused it, and closing the descriptor
+    /// released the transfer's POSIX lock: another process could then
+    /// start the same transfer. The lock now survives the cleanup.
+    fn stale_transfer_cleanup_leaves_this_processs_transfer_locked_for_others() {
+        let d = tempfile::tempdir().unwrap();
+        let key = annex_core::key::Key::parse(b"SHA256E-s1--aa").unwrap();
+        let uuid = annex_core::uuid::Uuid::parse(b"11111111-2222-3333-4444-555555555555").unwrap();
+        let t = annex_core::transfer::Transfer::start(
+            d.path(),
+            annex_core::transfer::Direction::Upload,
+            &uuid,
+            &key,
+            b"f",
+            false,
+        )
+        .unwrap();
+        let p = annex_core::transfer::paths(
+            d.path(),
+            annex_core::transfer::Direction::Upload,
+            &uuid,
+            &key,
+        );
+        assert!(remove_stale_transfers(d.path()).is_empty());
+        assert!(p.info.exists());
+        let probe = std::process::Command::new("python3")
+            .arg("-c")
+            .arg("import fcntl,sys\nf=open(sys.argv[1],'r+')\ntry:\n fcntl.lockf(f,fcntl.LOCK_EX|fcntl.LOCK_NB)\n print('taken')\nexcept OSError:\n print('held')")
+            .arg(&p.lock)
+            .output()
+            .unwrap();
+        assert_eq!(String::from_utf8_lossy(&probe.stdout).trim(), "held");
+        t.finish(true);
+    }
+
     #[test]
     fn stale_transfer_cleanup_keeps_a_transfer_of_this_process() {
         let d = tempfile::tempdir().unwrap();

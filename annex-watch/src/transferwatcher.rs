@@ -20,7 +20,6 @@
 //! transferrer to ask, and a kick on its channel when one ends.
 
 use std::collections::BTreeSet;
-use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::sync::{Arc, Mutex};
@@ -83,13 +82,11 @@ pub fn parse_info(base: &Path, path: &Path) -> Option<Running> {
 }
 
 /// Whether another process holds a lock on `path` (asked without taking
-/// it; this process's own locks are never reported).
+/// it; this process's own locks are never reported, and its lock files
+/// are never opened: closing a descriptor of one would release its lock,
+/// see [`annex_core::content::lock_state`]).
 fn locked_elsewhere(path: &Path) -> bool {
-    let Ok(file) = File::open(path) else {
-        return false;
-    };
-    let probe = rustix::process::Flock::from(rustix::process::FlockType::WriteLock);
-    matches!(rustix::process::fcntl_getlk(&file, &probe), Ok(Some(_)))
+    annex_core::content::lock_state(path) == annex_core::content::LockState::HeldElsewhere
 }
 
 /// Whether the transfer `t` (under `base`) is running in another process.
