@@ -20,7 +20,7 @@
 //!
 //! Encryption (`encryption=shared|hybrid|pubkey|sharedpubkey`, `keyid=`,
 //! `keyid+=`/`keyid-=` at `enableremote`, `mac=`) is set up as git-annex's
-//! `encryptionSetup` does ([`encryption_setup`]): a new cipher made with
+//! `encryptionSetup` does (`encryption_setup`): a new cipher made with
 //! gpg, or the one of `remote.log` kept or re-encrypted, with its notes
 //! (`encryption setup`, `encryption update` and what the cipher is);
 //! `chunk=` is kept as given (read when the remote is opened, as
