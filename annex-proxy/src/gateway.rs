@@ -446,7 +446,6 @@ pub struct Session {
     ctx: Ctx,
     /// Each node's clock at the last `GETTIMESTAMP`, with ours then.
     timestamps: Option<(BTreeMap<usize, u64>, u64)>,
-    tmp_serial: u64,
 }
 
 /// A node's answer to a removal: whether it succeeded, its error, and
@@ -511,7 +510,6 @@ impl Session {
             nodes: remotes.into_iter().filter_map(Node::new).collect(),
             ctx,
             timestamps: None,
-            tmp_serial: 0,
         })
     }
 
@@ -1349,14 +1347,10 @@ impl Session {
         Ok(())
     }
 
-    /// The directory of the gateway's temporary files of uploads.
-    fn tmp_path(&mut self, key: &Key) -> PathBuf {
-        self.tmp_serial += 1;
-        self.gw
-            .annex_dir
-            .join("othertmp")
-            .join(format!("proxy.{}.{}", std::process::id(), self.tmp_serial))
-            .join(String::from_utf8_lossy(&annex_core::objects::key_file(key)).into_owned())
+    /// The path of the temporary file of an upload of `key`, in a
+    /// directory of its own.
+    fn tmp_path(&self, key: &Key) -> PathBuf {
+        upload_tmp_path(&self.gw.annex_dir, key)
     }
 
     /// Removes the temporary files of gateways that died mid-upload
@@ -1466,7 +1460,6 @@ impl Session {
             )));
         };
         let tmp = self.tmp_path(key);
-        let dir = tmp.parent().map(Path::to_path_buf).unwrap_or_default();
         let io = |what: &'static str, path: &Path| {
             let path = path.to_path_buf();
             move |source| GatewayError::Io { what, path, source }
@@ -1479,15 +1472,13 @@ impl Session {
             self.say_no_space(need);
             return self.discard_data(len, r, w);
         }
-        std::fs::create_dir_all(&dir).map_err(io("create", &dir))?;
         self.remove_stale_tmp();
+        // Removed (with its directory) when dropped, at the end of this
+        // upload whatever happens; never a file this upload did not make.
+        let (upload, f) = UploadTmp::create(tmp)?;
+        let tmp = upload.path.clone();
+        let mut f = f;
         let result = (|| -> Result<Flow, GatewayError> {
-            let mut f = File::options()
-                .read(true)
-                .write(true)
-                .create_new(true)
-                .open(&tmp)
-                .map_err(io("write", &tmp))?;
             {
                 let mut out = std::io::BufWriter::with_capacity(1 << 20, &mut f);
                 match r.read_data(len, &mut out, &mut |_| {}) {
@@ -1553,9 +1544,76 @@ impl Session {
             self.reply_stored(stored, w)?;
             Ok(Flow::Continue)
         })();
-        let _ = std::fs::remove_file(&tmp);
-        let _ = std::fs::remove_dir(&dir);
+        drop(upload);
         result
+    }
+}
+
+/// Numbers the temporary files of uploads: one counter for the whole
+/// process, since `p2phttp` runs many sessions in one, and two of them
+/// uploading the same key at once must not share a file.
+static UPLOAD_SERIAL: AtomicU64 = AtomicU64::new(0);
+
+/// A fresh path for the temporary file of an upload of `key` into the
+/// gateway whose annex directory is `annex_dir`:
+/// `othertmp/proxy.PID.N/KEY`, `N` never given twice in this process.
+fn upload_tmp_path(annex_dir: &Path, key: &Key) -> PathBuf {
+    let n = UPLOAD_SERIAL.fetch_add(1, Ordering::Relaxed) + 1;
+    annex_dir
+        .join("othertmp")
+        .join(format!("proxy.{}.{n}", std::process::id()))
+        .join(String::from_utf8_lossy(&annex_core::objects::key_file(key)).into_owned())
+}
+
+/// The temporary file of one upload, removed (and its directory, when
+/// this upload made it) when dropped; a file or directory that was
+/// there already is someone else's and left alone.
+struct UploadTmp {
+    path: PathBuf,
+    /// The directory, when this upload made it.
+    made_dir: Option<PathBuf>,
+}
+
+impl UploadTmp {
+    /// Makes the file at `path` (which must not exist), and its
+    /// directory if needed, opened to read and write.
+    fn create(path: PathBuf) -> Result<(UploadTmp, File), GatewayError> {
+        let io = |what: &'static str, path: &Path| {
+            let path = path.to_path_buf();
+            move |source| GatewayError::Io { what, path, source }
+        };
+        let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        if let Some(up) = dir.parent() {
+            std::fs::create_dir_all(up).map_err(io("create", up))?;
+        }
+        let made_dir = match std::fs::create_dir(&dir) {
+            Ok(()) => Some(dir),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => None,
+            Err(e) => return Err(io("create", &dir)(e)),
+        };
+        let f = File::options()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(&path);
+        match f {
+            Ok(f) => Ok((UploadTmp { path, made_dir }, f)),
+            Err(e) => {
+                if let Some(d) = &made_dir {
+                    let _ = std::fs::remove_dir(d);
+                }
+                Err(io("write", &path)(e))
+            }
+        }
+    }
+}
+
+impl Drop for UploadTmp {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+        if let Some(d) = &self.made_dir {
+            let _ = std::fs::remove_dir(d);
+        }
     }
 }
 
@@ -1693,5 +1751,36 @@ mod tests {
         let picked: BTreeSet<usize> = (0..10).filter_map(|s| pick_node(&c, s)).collect();
         assert_eq!(picked, BTreeSet::from([0, 1]));
         assert_eq!(pick_node(&[], 3), None);
+    }
+
+    fn key() -> Key {
+        Key::parse(
+            b"SHA256E-s3--ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad.txt",
+        )
+        .expect("key")
+    }
+
+    #[test]
+    fn concurrent_sessions_uploading_one_key_get_distinct_temp_files() {
+        // p2phttp runs many sessions in one process: their uploads of the
+        // same key must not be given the same temporary file.
+        let annex = Path::new("/nonexistent/annex");
+        let paths: BTreeSet<PathBuf> = (0..100).map(|_| upload_tmp_path(annex, &key())).collect();
+        assert_eq!(paths.len(), 100);
+    }
+
+    #[test]
+    fn a_colliding_upload_does_not_remove_the_other_uploads_temp_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("othertmp/proxy.1.1/KEY");
+        let (first, mut f) = UploadTmp::create(path.clone()).expect("first");
+        f.write_all(b"live").expect("write");
+        // A second upload given the same path fails, and leaves the
+        // first one's file and directory as they are.
+        assert!(UploadTmp::create(path.clone()).is_err());
+        assert_eq!(std::fs::read(&path).expect("still there"), b"live");
+        drop(first);
+        assert!(!path.exists());
+        assert!(!dir.path().join("othertmp/proxy.1.1").exists());
     }
 }
