@@ -25,7 +25,8 @@
 //!   used, so messages never loop.
 //! - `annex.diskreserve` is kept free when the temporary file is written;
 //!   the temporary file is removed whatever happens (and a dead gateway's
-//!   at the next upload).
+//!   at the next upload when no one holds `othertmp.lck`, which every
+//!   upload holds shared while it lives).
 //! - Protocol versions: a proxied remote is connected before the client
 //!   is told the version, which is then the remote's (as the reference);
 //!   a cluster answers the client's version, and each node is sent only
@@ -1353,30 +1354,6 @@ impl Session {
         upload_tmp_path(&self.gw.annex_dir, key)
     }
 
-    /// Removes the temporary files of gateways that died mid-upload
-    /// (killed, or the machine restarted): `othertmp/proxy.PID.N` whose
-    /// process is gone.
-    fn remove_stale_tmp(&self) {
-        let dir = self.gw.annex_dir.join("othertmp");
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            return;
-        };
-        for e in entries.flatten() {
-            let name = e.file_name();
-            let Some(pid) = name
-                .to_str()
-                .and_then(|n| n.strip_prefix("proxy."))
-                .and_then(|n| n.split('.').next())
-                .and_then(|p| p.parse::<u32>().ok())
-            else {
-                continue;
-            };
-            if pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists() {
-                let _ = std::fs::remove_dir_all(e.path());
-            }
-        }
-    }
-
     /// Bytes missing on the gateway's disk to hold `size` bytes and keep
     /// `annex.diskreserve` (default 100 MB) free; `None` when there is room.
     fn space_shortfall(&self, size: u64) -> Option<u64> {
@@ -1472,10 +1449,17 @@ impl Session {
             self.say_no_space(need);
             return self.discard_data(len, r, w);
         }
-        self.remove_stale_tmp();
+        let othertmp = self.gw.annex_dir.join("othertmp");
+        std::fs::create_dir_all(&othertmp).map_err(io("create", &othertmp))?;
+        remove_stale_tmp(&self.gw.annex_dir);
+        // `othertmp.lck` is held shared while the upload lives, as
+        // git-annex does while it has files in othertmp: no one cleans
+        // othertmp meanwhile.
+        let lock_path = self.gw.annex_dir.join("othertmp.lck");
+        let lock = annex_core::lockfile::shared(&lock_path).map_err(io("lock", &lock_path))?;
         // Removed (with its directory) when dropped, at the end of this
         // upload whatever happens; never a file this upload did not make.
-        let (upload, f) = UploadTmp::create(tmp)?;
+        let (upload, f) = UploadTmp::create(tmp, lock)?;
         let tmp = upload.path.clone();
         let mut f = f;
         let result = (|| -> Result<Flow, GatewayError> {
@@ -1554,6 +1538,35 @@ impl Session {
 /// uploading the same key at once must not share a file.
 static UPLOAD_SERIAL: AtomicU64 = AtomicU64::new(0);
 
+/// Removes the temporary files of gateways that died mid-upload
+/// (killed, or the machine restarted): the `othertmp/proxy.*`
+/// directories, when no one holds `othertmp.lck` (every live upload, of
+/// this process or another, holds it shared; a process id says nothing
+/// of liveness across PID namespaces or without `/proc`).
+fn remove_stale_tmp(annex_dir: &Path) {
+    let dir = annex_dir.join("othertmp");
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return;
+    };
+    let stale: Vec<PathBuf> = entries
+        .flatten()
+        .filter(|e| {
+            e.file_name()
+                .to_str()
+                .is_some_and(|n| n.starts_with("proxy."))
+        })
+        .map(|e| e.path())
+        .collect();
+    if stale.is_empty() {
+        return;
+    }
+    let _ = annex_core::lockfile::with_exclusive_if_free(&annex_dir.join("othertmp.lck"), || {
+        for p in stale {
+            let _ = std::fs::remove_dir_all(p);
+        }
+    });
+}
+
 /// A fresh path for the temporary file of an upload of `key` into the
 /// gateway whose annex directory is `annex_dir`:
 /// `othertmp/proxy.PID.N/KEY`, `N` never given twice in this process.
@@ -1572,12 +1585,18 @@ struct UploadTmp {
     path: PathBuf,
     /// The directory, when this upload made it.
     made_dir: Option<PathBuf>,
+    /// The shared lock on `othertmp.lck`, released once the file is gone.
+    _lock: annex_core::lockfile::SharedLock,
 }
 
 impl UploadTmp {
     /// Makes the file at `path` (which must not exist), and its
-    /// directory if needed, opened to read and write.
-    fn create(path: PathBuf) -> Result<(UploadTmp, File), GatewayError> {
+    /// directory if needed, opened to read and write; `lock` is held
+    /// until it is removed.
+    fn create(
+        path: PathBuf,
+        lock: annex_core::lockfile::SharedLock,
+    ) -> Result<(UploadTmp, File), GatewayError> {
         let io = |what: &'static str, path: &Path| {
             let path = path.to_path_buf();
             move |source| GatewayError::Io { what, path, source }
@@ -1597,7 +1616,14 @@ impl UploadTmp {
             .create_new(true)
             .open(&path);
         match f {
-            Ok(f) => Ok((UploadTmp { path, made_dir }, f)),
+            Ok(f) => Ok((
+                UploadTmp {
+                    path,
+                    made_dir,
+                    _lock: lock,
+                },
+                f,
+            )),
             Err(e) => {
                 if let Some(d) = &made_dir {
                     let _ = std::fs::remove_dir(d);
@@ -1773,14 +1799,38 @@ mod tests {
     fn a_colliding_upload_does_not_remove_the_other_uploads_temp_file() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("othertmp/proxy.1.1/KEY");
-        let (first, mut f) = UploadTmp::create(path.clone()).expect("first");
+        let lock = || annex_core::lockfile::shared(&dir.path().join("othertmp.lck")).expect("lock");
+        let (first, mut f) = UploadTmp::create(path.clone(), lock()).expect("first");
         f.write_all(b"live").expect("write");
         // A second upload given the same path fails, and leaves the
         // first one's file and directory as they are.
-        assert!(UploadTmp::create(path.clone()).is_err());
+        assert!(UploadTmp::create(path.clone(), lock()).is_err());
         assert_eq!(std::fs::read(&path).expect("still there"), b"live");
         drop(first);
         assert!(!path.exists());
         assert!(!dir.path().join("othertmp/proxy.1.1").exists());
+    }
+
+    #[test]
+    fn a_live_uploads_temp_dir_is_not_stale_because_its_pid_is_not_in_proc() {
+        // A gateway in another PID namespace (or with /proc hidden) has a
+        // process id this one cannot see; while it holds othertmp.lck its
+        // upload is alive, and only once no one holds it is it stale.
+        let annex = tempfile::tempdir().expect("tempdir");
+        let live = annex.path().join("othertmp/proxy.4000000000.1");
+        std::fs::create_dir_all(&live).expect("mkdir");
+        std::fs::write(live.join("KEY"), b"live").expect("write");
+        let other = std::fs::create_dir_all(annex.path().join("othertmp/other"));
+        other.expect("mkdir other");
+        let held = annex_core::lockfile::shared(&annex.path().join("othertmp.lck")).expect("lock");
+        remove_stale_tmp(annex.path());
+        assert_eq!(std::fs::read(live.join("KEY")).expect("kept"), b"live");
+        drop(held);
+        remove_stale_tmp(annex.path());
+        assert!(!live.exists(), "a temp dir no one holds is cleaned");
+        assert!(
+            annex.path().join("othertmp/other").exists(),
+            "not ours to clean"
+        );
     }
 }
