@@ -191,19 +191,53 @@ struct NodeConn {
 }
 
 impl NodeConn {
-    /// The process id of the node's ssh (none for a node served here).
-    fn pid(&self) -> Option<u32> {
+    /// How to release an exchange with the node that hangs: its ssh
+    /// killed, or (a node served here) our end of the socket pair to it
+    /// shut down, so that whoever is blocked on the connection (our
+    /// worker, the node's thread) gets an error or the end of it.
+    fn release(&self) -> Option<Release> {
         match &self.end {
-            NodeEnd::Process(c) => Some(c.id()),
-            NodeEnd::Thread(_) => None,
+            NodeEnd::Process(c) => Some(Release::Kill(c.id())),
+            NodeEnd::Thread(_, sock) => sock
+                .as_ref()
+                .and_then(|s| s.try_clone().ok())
+                .map(Release::Shutdown),
         }
     }
 }
 
 /// What runs the node's side, waited for when the connection closes.
 enum NodeEnd {
-    Thread(Option<std::thread::JoinHandle<()>>),
+    /// A node served here: its thread, and our end of the socket pair
+    /// the two talk through.
+    Thread(
+        Option<std::thread::JoinHandle<()>>,
+        Option<std::os::unix::net::UnixStream>,
+    ),
     Process(Child),
+}
+
+/// Releases an exchange with a node that hangs (see [`NodeConn::release`]).
+enum Release {
+    Kill(u32),
+    Shutdown(std::os::unix::net::UnixStream),
+}
+
+impl Release {
+    fn fire(&self) {
+        match self {
+            Release::Kill(pid) => {
+                if let Ok(pid) = i32::try_from(*pid)
+                    && let Some(pid) = rustix::process::Pid::from_raw(pid)
+                {
+                    let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+                }
+            }
+            Release::Shutdown(sock) => {
+                let _ = sock.shutdown(std::net::Shutdown::Both);
+            }
+        }
+    }
 }
 
 impl NodeConn {
@@ -212,10 +246,16 @@ impl NodeConn {
         drop(w);
         drop(r);
         match end {
-            NodeEnd::Thread(Some(h)) => {
-                let _ = h.join();
+            NodeEnd::Thread(h, sock) => {
+                // The node sees the end of the connection even while a
+                // clone of our end lives elsewhere.
+                if let Some(sock) = sock {
+                    let _ = sock.shutdown(std::net::Shutdown::Write);
+                }
+                if let Some(h) = h {
+                    let _ = h.join();
+                }
             }
-            NodeEnd::Thread(None) => {}
             NodeEnd::Process(mut c) => {
                 let _ = c.wait();
             }
@@ -320,49 +360,55 @@ struct Ctx {
 }
 
 fn open_node(remote: &GitRemote, uuid: &Uuid, ctx: &Ctx) -> Result<NodeConn, String> {
-    let (r, w, end): (Box<dyn Read + Send>, Box<dyn Write + Send>, NodeEnd) =
-        if let Some(path) = &remote.local_path {
-            let (to_node_r, to_node_w) = std::io::pipe().map_err(|e| e.to_string())?;
-            let (from_node_r, from_node_w) = std::io::pipe().map_err(|e| e.to_string())?;
-            let mut server = Server::open(path, ctx.gateway_uuid.clone(), ServerMode::ReadWrite)
-                .map_err(|e| e.to_string())?;
-            let h = std::thread::spawn(move || {
-                let _ = server.serve(to_node_r, from_node_w);
-            });
-            (
-                Box::new(from_node_r),
-                Box::new(to_node_w),
-                NodeEnd::Thread(Some(h)),
-            )
-        } else {
-            let url = remote
-                .url
-                .as_deref()
-                .and_then(SshUrl::parse)
-                .ok_or_else(|| "not a remote over ssh or on this machine".to_string())?;
-            let line = [
-                remote
-                    .shell
-                    .clone()
-                    .unwrap_or_else(|| "git-annex-shell".to_string()),
-                shell_quote("p2pstdio"),
-                shell_quote(&url.path),
-                shell_quote(ctx.gateway_uuid.as_str()),
-                "--uuid".to_string(),
-                uuid.as_str().to_string(),
-            ]
-            .join(" ");
-            let ssh = SshConfig::for_content(remote.ssh_options.clone(), ctx.ssh_command.clone());
-            let mut cmd = ssh_command(&url, &line, &ssh)?;
-            cmd.stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::inherit());
-            let mut child = cmd.spawn().map_err(|e| format!("cannot run ssh: {e}"))?;
-            let (Some(out), Some(inp)) = (child.stdout.take(), child.stdin.take()) else {
-                return Err("ssh has no pipes".into());
-            };
-            (Box::new(out), Box::new(inp), NodeEnd::Process(child))
+    let (r, w, end): (Box<dyn Read + Send>, Box<dyn Write + Send>, NodeEnd) = if let Some(path) =
+        &remote.local_path
+    {
+        // A socket pair rather than pipes: our end can be shut down
+        // from another thread, releasing a worker blocked on a hung
+        // node (see `fan_out`).
+        let (ours, theirs) = std::os::unix::net::UnixStream::pair().map_err(|e| e.to_string())?;
+        let ours_r = ours.try_clone().map_err(|e| e.to_string())?;
+        let ours_ctl = ours.try_clone().map_err(|e| e.to_string())?;
+        let theirs_r = theirs.try_clone().map_err(|e| e.to_string())?;
+        let mut server = Server::open(path, ctx.gateway_uuid.clone(), ServerMode::ReadWrite)
+            .map_err(|e| e.to_string())?;
+        let h = std::thread::spawn(move || {
+            let _ = server.serve(theirs_r, theirs);
+        });
+        (
+            Box::new(ours_r),
+            Box::new(ours),
+            NodeEnd::Thread(Some(h), Some(ours_ctl)),
+        )
+    } else {
+        let url = remote
+            .url
+            .as_deref()
+            .and_then(SshUrl::parse)
+            .ok_or_else(|| "not a remote over ssh or on this machine".to_string())?;
+        let line = [
+            remote
+                .shell
+                .clone()
+                .unwrap_or_else(|| "git-annex-shell".to_string()),
+            shell_quote("p2pstdio"),
+            shell_quote(&url.path),
+            shell_quote(ctx.gateway_uuid.as_str()),
+            "--uuid".to_string(),
+            uuid.as_str().to_string(),
+        ]
+        .join(" ");
+        let ssh = SshConfig::for_content(remote.ssh_options.clone(), ctx.ssh_command.clone());
+        let mut cmd = ssh_command(&url, &line, &ssh)?;
+        cmd.stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        let mut child = cmd.spawn().map_err(|e| format!("cannot run ssh: {e}"))?;
+        let (Some(out), Some(inp)) = (child.stdout.take(), child.stdin.take()) else {
+            return Err("ssh has no pipes".into());
         };
+        (Box::new(out), Box::new(inp), NodeEnd::Process(child))
+    };
     let mut c = NodeConn {
         r: P2pReader::new(r),
         w: P2pWriter::new(w),
@@ -524,9 +570,10 @@ impl Session {
     /// after another), at most [`Self::set_jobs`] at once, each on a
     /// thread of its own. A node that fails is named on stderr and left
     /// out; one that shows no life for the node timeout in the middle of
-    /// its exchange is left out too (its ssh killed; a node served here is
-    /// abandoned to its thread), so that a hung node cannot stall the
-    /// session. The answers, in the order of `idxs` (`None`: no answer).
+    /// its exchange is left out too (its ssh killed; for a node served
+    /// here our end of the connection shut down, so that the worker and
+    /// the node's thread are released and the temporary file closed), so
+    /// that a hung node cannot stall the session. The answers, in the order of `idxs` (`None`: no answer).
     fn fan_out<T: Send + 'static>(
         &mut self,
         idxs: &[usize],
@@ -535,7 +582,7 @@ impl Session {
         let mut results: BTreeMap<usize, Option<T>> = BTreeMap::new();
         let mut queue = VecDeque::new();
         let start = Instant::now();
-        let mut outstanding: BTreeMap<usize, (Arc<AtomicU64>, Option<u32>)> = BTreeMap::new();
+        let mut outstanding: BTreeMap<usize, (Arc<AtomicU64>, Option<Release>)> = BTreeMap::new();
         for &i in idxs {
             let conn = {
                 let ctx = &self.ctx;
@@ -545,7 +592,7 @@ impl Session {
             match conn {
                 Some(c) => {
                     let life = Arc::new(AtomicU64::new(0));
-                    outstanding.insert(i, (life.clone(), c.pid()));
+                    outstanding.insert(i, (life.clone(), c.release()));
                     queue.push_back((i, c, life));
                 }
                 None => {
@@ -574,7 +621,11 @@ impl Session {
                     alive();
                     let r = job(i, &mut conn, &alive);
                     if let Err(std::sync::mpsc::SendError((_, conn, _))) = tx.send((i, conn, r)) {
-                        conn.close();
+                        // The fan-out is over (this node was left out):
+                        // closed aside, as the node's thread may be slow to
+                        // end, so that this worker lets go of the job (and
+                        // the temporary file) at once.
+                        std::thread::spawn(move || conn.close());
                     }
                 }
             }
@@ -591,7 +642,9 @@ impl Session {
                 Ok((i, conn, r)) => {
                     if outstanding.remove(&i).is_none() {
                         // Given up on already: its answer came too late.
-                        conn.close();
+                        // Closed aside, as its node's thread may be slow
+                        // to end.
+                        std::thread::spawn(move || conn.close());
                         continue;
                     }
                     match r {
@@ -621,7 +674,7 @@ impl Session {
                         .map(|(i, _)| *i)
                         .collect();
                     for i in hung {
-                        let Some((_, pid)) = outstanding.remove(&i) else {
+                        let Some((_, release)) = outstanding.remove(&i) else {
                             continue;
                         };
                         eprintln!(
@@ -630,11 +683,8 @@ impl Session {
                             self.node_timeout.as_secs()
                         );
                         self.nodes[i].failed = true;
-                        if let Some(pid) = pid.and_then(|p| i32::try_from(p).ok())
-                            && let Some(pid) = rustix::process::Pid::from_raw(pid)
-                        {
-                            let _ =
-                                rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+                        if let Some(release) = release {
+                            release.fire();
                         }
                         results.insert(i, None);
                         // Its worker may be stuck: another takes its place.
@@ -1777,6 +1827,81 @@ mod tests {
         let picked: BTreeSet<usize> = (0..10).filter_map(|s| pick_node(&c, s)).collect();
         assert_eq!(picked, BTreeSet::from([0, 1]));
         assert_eq!(pick_node(&[], 3), None);
+    }
+
+    #[test]
+    fn a_timed_out_node_served_here_does_not_keep_its_worker_and_temp_file_forever() {
+        let repo = test_support::new_git_repo();
+        test_support::git(
+            repo.path(),
+            &[
+                "config",
+                "annex.uuid",
+                "00000000-0000-4000-8000-000000000001",
+            ],
+        );
+        test_support::git(repo.path(), &["config", "annex.rs-nodetimeout", "1"]);
+        let mut session = Session::open(
+            repo.path(),
+            Target::Cluster(Uuid::parse(b"00000000-0000-4000-8000-0000000000c1").expect("uuid")),
+            ServerMode::ReadWrite,
+        )
+        .expect("session");
+        // A node served here that hangs: its thread takes nothing from the
+        // connection until the test ends.
+        let (ours, theirs) = std::os::unix::net::UnixStream::pair().expect("socketpair");
+        let (hang_tx, hang_rx) = mpsc::channel::<()>();
+        let node = std::thread::spawn(move || {
+            let _ = hang_rx.recv();
+            drop(theirs);
+        });
+        let conn = NodeConn {
+            r: P2pReader::new(Box::new(ours.try_clone().expect("clone"))),
+            w: P2pWriter::new(Box::new(ours.try_clone().expect("clone"))),
+            version: 1,
+            end: NodeEnd::Thread(Some(node), Some(ours)),
+        };
+        let remote = GitRemote {
+            name: "hung".into(),
+            uuid: Some(Uuid::parse(b"00000000-0000-4000-8000-000000000002").expect("uuid")),
+            url: None,
+            cost: 100.0,
+            proxy: false,
+            cluster_node: None,
+            cluster_gateway: Vec::new(),
+            proxied_by: None,
+            sync: true,
+            local_path: None,
+            shell: None,
+            ssh_options: Vec::new(),
+        };
+        let mut n = Node::new(remote).expect("node");
+        n.conn = Some(conn);
+        session.nodes = vec![n];
+        // The job holds the temporary file as a put does.
+        let tmp = Arc::new(tempfile::tempfile().expect("tempfile"));
+        let held = tmp.clone();
+        let answers = session.fan_out(
+            &[0],
+            Arc::new(move |_, c: &mut NodeConn, alive: &dyn Fn()| {
+                let _file = &held;
+                let big = 64 << 20;
+                c.w.send_data(big, &mut std::io::repeat(b'x').take(big), &mut |_| alive())?;
+                c.r.read_message()
+            }),
+        );
+        assert!(answers[0].is_none());
+        assert!(session.nodes[0].failed);
+        // The worker was released: it let go of the job and its file.
+        let end = Instant::now() + Duration::from_secs(10);
+        while Arc::strong_count(&tmp) > 1 {
+            assert!(
+                Instant::now() < end,
+                "the worker still holds the temporary file"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        drop(hang_tx);
     }
 
     fn key() -> Key {
