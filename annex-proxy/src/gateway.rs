@@ -25,7 +25,8 @@
 //!   used, so messages never loop.
 //! - `annex.diskreserve` is kept free when the temporary file is written;
 //!   the temporary file is removed whatever happens (and a dead gateway's
-//!   at the next upload).
+//!   at the next upload when no one holds `othertmp.lck`, which every
+//!   upload holds shared while it lives).
 //! - Protocol versions: a proxied remote is connected before the client
 //!   is told the version, which is then the remote's (as the reference);
 //!   a cluster answers the client's version, and each node is sent only
@@ -190,19 +191,53 @@ struct NodeConn {
 }
 
 impl NodeConn {
-    /// The process id of the node's ssh (none for a node served here).
-    fn pid(&self) -> Option<u32> {
+    /// How to release an exchange with the node that hangs: its ssh
+    /// killed, or (a node served here) our end of the socket pair to it
+    /// shut down, so that whoever is blocked on the connection (our
+    /// worker, the node's thread) gets an error or the end of it.
+    fn release(&self) -> Option<Release> {
         match &self.end {
-            NodeEnd::Process(c) => Some(c.id()),
-            NodeEnd::Thread(_) => None,
+            NodeEnd::Process(c) => Some(Release::Kill(c.id())),
+            NodeEnd::Thread(_, sock) => sock
+                .as_ref()
+                .and_then(|s| s.try_clone().ok())
+                .map(Release::Shutdown),
         }
     }
 }
 
 /// What runs the node's side, waited for when the connection closes.
 enum NodeEnd {
-    Thread(Option<std::thread::JoinHandle<()>>),
+    /// A node served here: its thread, and our end of the socket pair
+    /// the two talk through.
+    Thread(
+        Option<std::thread::JoinHandle<()>>,
+        Option<std::os::unix::net::UnixStream>,
+    ),
     Process(Child),
+}
+
+/// Releases an exchange with a node that hangs (see [`NodeConn::release`]).
+enum Release {
+    Kill(u32),
+    Shutdown(std::os::unix::net::UnixStream),
+}
+
+impl Release {
+    fn fire(&self) {
+        match self {
+            Release::Kill(pid) => {
+                if let Ok(pid) = i32::try_from(*pid)
+                    && let Some(pid) = rustix::process::Pid::from_raw(pid)
+                {
+                    let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+                }
+            }
+            Release::Shutdown(sock) => {
+                let _ = sock.shutdown(std::net::Shutdown::Both);
+            }
+        }
+    }
 }
 
 impl NodeConn {
@@ -211,10 +246,16 @@ impl NodeConn {
         drop(w);
         drop(r);
         match end {
-            NodeEnd::Thread(Some(h)) => {
-                let _ = h.join();
+            NodeEnd::Thread(h, sock) => {
+                // The node sees the end of the connection even while a
+                // clone of our end lives elsewhere.
+                if let Some(sock) = sock {
+                    let _ = sock.shutdown(std::net::Shutdown::Write);
+                }
+                if let Some(h) = h {
+                    let _ = h.join();
+                }
             }
-            NodeEnd::Thread(None) => {}
             NodeEnd::Process(mut c) => {
                 let _ = c.wait();
             }
@@ -319,49 +360,55 @@ struct Ctx {
 }
 
 fn open_node(remote: &GitRemote, uuid: &Uuid, ctx: &Ctx) -> Result<NodeConn, String> {
-    let (r, w, end): (Box<dyn Read + Send>, Box<dyn Write + Send>, NodeEnd) =
-        if let Some(path) = &remote.local_path {
-            let (to_node_r, to_node_w) = std::io::pipe().map_err(|e| e.to_string())?;
-            let (from_node_r, from_node_w) = std::io::pipe().map_err(|e| e.to_string())?;
-            let mut server = Server::open(path, ctx.gateway_uuid.clone(), ServerMode::ReadWrite)
-                .map_err(|e| e.to_string())?;
-            let h = std::thread::spawn(move || {
-                let _ = server.serve(to_node_r, from_node_w);
-            });
-            (
-                Box::new(from_node_r),
-                Box::new(to_node_w),
-                NodeEnd::Thread(Some(h)),
-            )
-        } else {
-            let url = remote
-                .url
-                .as_deref()
-                .and_then(SshUrl::parse)
-                .ok_or_else(|| "not a remote over ssh or on this machine".to_string())?;
-            let line = [
-                remote
-                    .shell
-                    .clone()
-                    .unwrap_or_else(|| "git-annex-shell".to_string()),
-                shell_quote("p2pstdio"),
-                shell_quote(&url.path),
-                shell_quote(ctx.gateway_uuid.as_str()),
-                "--uuid".to_string(),
-                uuid.as_str().to_string(),
-            ]
-            .join(" ");
-            let ssh = SshConfig::for_content(remote.ssh_options.clone(), ctx.ssh_command.clone());
-            let mut cmd = ssh_command(&url, &line, &ssh)?;
-            cmd.stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::inherit());
-            let mut child = cmd.spawn().map_err(|e| format!("cannot run ssh: {e}"))?;
-            let (Some(out), Some(inp)) = (child.stdout.take(), child.stdin.take()) else {
-                return Err("ssh has no pipes".into());
-            };
-            (Box::new(out), Box::new(inp), NodeEnd::Process(child))
+    let (r, w, end): (Box<dyn Read + Send>, Box<dyn Write + Send>, NodeEnd) = if let Some(path) =
+        &remote.local_path
+    {
+        // A socket pair rather than pipes: our end can be shut down
+        // from another thread, releasing a worker blocked on a hung
+        // node (see `fan_out`).
+        let (ours, theirs) = std::os::unix::net::UnixStream::pair().map_err(|e| e.to_string())?;
+        let ours_r = ours.try_clone().map_err(|e| e.to_string())?;
+        let ours_ctl = ours.try_clone().map_err(|e| e.to_string())?;
+        let theirs_r = theirs.try_clone().map_err(|e| e.to_string())?;
+        let mut server = Server::open(path, ctx.gateway_uuid.clone(), ServerMode::ReadWrite)
+            .map_err(|e| e.to_string())?;
+        let h = std::thread::spawn(move || {
+            let _ = server.serve(theirs_r, theirs);
+        });
+        (
+            Box::new(ours_r),
+            Box::new(ours),
+            NodeEnd::Thread(Some(h), Some(ours_ctl)),
+        )
+    } else {
+        let url = remote
+            .url
+            .as_deref()
+            .and_then(SshUrl::parse)
+            .ok_or_else(|| "not a remote over ssh or on this machine".to_string())?;
+        let line = [
+            remote
+                .shell
+                .clone()
+                .unwrap_or_else(|| "git-annex-shell".to_string()),
+            shell_quote("p2pstdio"),
+            shell_quote(&url.path),
+            shell_quote(ctx.gateway_uuid.as_str()),
+            "--uuid".to_string(),
+            uuid.as_str().to_string(),
+        ]
+        .join(" ");
+        let ssh = SshConfig::for_content(remote.ssh_options.clone(), ctx.ssh_command.clone());
+        let mut cmd = ssh_command(&url, &line, &ssh)?;
+        cmd.stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        let mut child = cmd.spawn().map_err(|e| format!("cannot run ssh: {e}"))?;
+        let (Some(out), Some(inp)) = (child.stdout.take(), child.stdin.take()) else {
+            return Err("ssh has no pipes".into());
         };
+        (Box::new(out), Box::new(inp), NodeEnd::Process(child))
+    };
     let mut c = NodeConn {
         r: P2pReader::new(r),
         w: P2pWriter::new(w),
@@ -446,7 +493,6 @@ pub struct Session {
     ctx: Ctx,
     /// Each node's clock at the last `GETTIMESTAMP`, with ours then.
     timestamps: Option<(BTreeMap<usize, u64>, u64)>,
-    tmp_serial: u64,
 }
 
 /// A node's answer to a removal: whether it succeeded, its error, and
@@ -511,7 +557,6 @@ impl Session {
             nodes: remotes.into_iter().filter_map(Node::new).collect(),
             ctx,
             timestamps: None,
-            tmp_serial: 0,
         })
     }
 
@@ -525,9 +570,10 @@ impl Session {
     /// after another), at most [`Self::set_jobs`] at once, each on a
     /// thread of its own. A node that fails is named on stderr and left
     /// out; one that shows no life for the node timeout in the middle of
-    /// its exchange is left out too (its ssh killed; a node served here is
-    /// abandoned to its thread), so that a hung node cannot stall the
-    /// session. The answers, in the order of `idxs` (`None`: no answer).
+    /// its exchange is left out too (its ssh killed; for a node served
+    /// here our end of the connection shut down, so that the worker and
+    /// the node's thread are released and the temporary file closed), so
+    /// that a hung node cannot stall the session. The answers, in the order of `idxs` (`None`: no answer).
     fn fan_out<T: Send + 'static>(
         &mut self,
         idxs: &[usize],
@@ -536,7 +582,7 @@ impl Session {
         let mut results: BTreeMap<usize, Option<T>> = BTreeMap::new();
         let mut queue = VecDeque::new();
         let start = Instant::now();
-        let mut outstanding: BTreeMap<usize, (Arc<AtomicU64>, Option<u32>)> = BTreeMap::new();
+        let mut outstanding: BTreeMap<usize, (Arc<AtomicU64>, Option<Release>)> = BTreeMap::new();
         for &i in idxs {
             let conn = {
                 let ctx = &self.ctx;
@@ -546,7 +592,7 @@ impl Session {
             match conn {
                 Some(c) => {
                     let life = Arc::new(AtomicU64::new(0));
-                    outstanding.insert(i, (life.clone(), c.pid()));
+                    outstanding.insert(i, (life.clone(), c.release()));
                     queue.push_back((i, c, life));
                 }
                 None => {
@@ -575,7 +621,11 @@ impl Session {
                     alive();
                     let r = job(i, &mut conn, &alive);
                     if let Err(std::sync::mpsc::SendError((_, conn, _))) = tx.send((i, conn, r)) {
-                        conn.close();
+                        // The fan-out is over (this node was left out):
+                        // closed aside, as the node's thread may be slow to
+                        // end, so that this worker lets go of the job (and
+                        // the temporary file) at once.
+                        std::thread::spawn(move || conn.close());
                     }
                 }
             }
@@ -592,7 +642,9 @@ impl Session {
                 Ok((i, conn, r)) => {
                     if outstanding.remove(&i).is_none() {
                         // Given up on already: its answer came too late.
-                        conn.close();
+                        // Closed aside, as its node's thread may be slow
+                        // to end.
+                        std::thread::spawn(move || conn.close());
                         continue;
                     }
                     match r {
@@ -622,7 +674,7 @@ impl Session {
                         .map(|(i, _)| *i)
                         .collect();
                     for i in hung {
-                        let Some((_, pid)) = outstanding.remove(&i) else {
+                        let Some((_, release)) = outstanding.remove(&i) else {
                             continue;
                         };
                         eprintln!(
@@ -631,11 +683,8 @@ impl Session {
                             self.node_timeout.as_secs()
                         );
                         self.nodes[i].failed = true;
-                        if let Some(pid) = pid.and_then(|p| i32::try_from(p).ok())
-                            && let Some(pid) = rustix::process::Pid::from_raw(pid)
-                        {
-                            let _ =
-                                rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+                        if let Some(release) = release {
+                            release.fire();
                         }
                         results.insert(i, None);
                         // Its worker may be stuck: another takes its place.
@@ -1349,38 +1398,10 @@ impl Session {
         Ok(())
     }
 
-    /// The directory of the gateway's temporary files of uploads.
-    fn tmp_path(&mut self, key: &Key) -> PathBuf {
-        self.tmp_serial += 1;
-        self.gw
-            .annex_dir
-            .join("othertmp")
-            .join(format!("proxy.{}.{}", std::process::id(), self.tmp_serial))
-            .join(String::from_utf8_lossy(&annex_core::objects::key_file(key)).into_owned())
-    }
-
-    /// Removes the temporary files of gateways that died mid-upload
-    /// (killed, or the machine restarted): `othertmp/proxy.PID.N` whose
-    /// process is gone.
-    fn remove_stale_tmp(&self) {
-        let dir = self.gw.annex_dir.join("othertmp");
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            return;
-        };
-        for e in entries.flatten() {
-            let name = e.file_name();
-            let Some(pid) = name
-                .to_str()
-                .and_then(|n| n.strip_prefix("proxy."))
-                .and_then(|n| n.split('.').next())
-                .and_then(|p| p.parse::<u32>().ok())
-            else {
-                continue;
-            };
-            if pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists() {
-                let _ = std::fs::remove_dir_all(e.path());
-            }
-        }
+    /// The path of the temporary file of an upload of `key`, in a
+    /// directory of its own.
+    fn tmp_path(&self, key: &Key) -> PathBuf {
+        upload_tmp_path(&self.gw.annex_dir, key)
     }
 
     /// Bytes missing on the gateway's disk to hold `size` bytes and keep
@@ -1466,7 +1487,6 @@ impl Session {
             )));
         };
         let tmp = self.tmp_path(key);
-        let dir = tmp.parent().map(Path::to_path_buf).unwrap_or_default();
         let io = |what: &'static str, path: &Path| {
             let path = path.to_path_buf();
             move |source| GatewayError::Io { what, path, source }
@@ -1479,15 +1499,20 @@ impl Session {
             self.say_no_space(need);
             return self.discard_data(len, r, w);
         }
-        std::fs::create_dir_all(&dir).map_err(io("create", &dir))?;
-        self.remove_stale_tmp();
+        let othertmp = self.gw.annex_dir.join("othertmp");
+        std::fs::create_dir_all(&othertmp).map_err(io("create", &othertmp))?;
+        remove_stale_tmp(&self.gw.annex_dir);
+        // `othertmp.lck` is held shared while the upload lives, as
+        // git-annex does while it has files in othertmp: no one cleans
+        // othertmp meanwhile.
+        let lock_path = self.gw.annex_dir.join("othertmp.lck");
+        let lock = annex_core::lockfile::shared(&lock_path).map_err(io("lock", &lock_path))?;
+        // Removed (with its directory) when dropped, at the end of this
+        // upload whatever happens; never a file this upload did not make.
+        let (upload, f) = UploadTmp::create(tmp, lock)?;
+        let tmp = upload.path.clone();
+        let mut f = f;
         let result = (|| -> Result<Flow, GatewayError> {
-            let mut f = File::options()
-                .read(true)
-                .write(true)
-                .create_new(true)
-                .open(&tmp)
-                .map_err(io("write", &tmp))?;
             {
                 let mut out = std::io::BufWriter::with_capacity(1 << 20, &mut f);
                 match r.read_data(len, &mut out, &mut |_| {}) {
@@ -1553,9 +1578,118 @@ impl Session {
             self.reply_stored(stored, w)?;
             Ok(Flow::Continue)
         })();
-        let _ = std::fs::remove_file(&tmp);
-        let _ = std::fs::remove_dir(&dir);
+        drop(upload);
         result
+    }
+}
+
+/// Numbers the temporary files of uploads: one counter for the whole
+/// process, since `p2phttp` runs many sessions in one, and two of them
+/// uploading the same key at once must not share a file.
+static UPLOAD_SERIAL: AtomicU64 = AtomicU64::new(0);
+
+/// Removes the temporary files of gateways that died mid-upload
+/// (killed, or the machine restarted): the `othertmp/proxy.*`
+/// directories, when no one holds `othertmp.lck` (every live upload, of
+/// this process or another, holds it shared; a process id says nothing
+/// of liveness across PID namespaces or without `/proc`).
+fn remove_stale_tmp(annex_dir: &Path) {
+    let dir = annex_dir.join("othertmp");
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return;
+    };
+    let stale: Vec<PathBuf> = entries
+        .flatten()
+        .filter(|e| {
+            e.file_name()
+                .to_str()
+                .is_some_and(|n| n.starts_with("proxy."))
+        })
+        .map(|e| e.path())
+        .collect();
+    if stale.is_empty() {
+        return;
+    }
+    let _ = annex_core::lockfile::with_exclusive_if_free(&annex_dir.join("othertmp.lck"), || {
+        for p in stale {
+            let _ = std::fs::remove_dir_all(p);
+        }
+    });
+}
+
+/// A fresh path for the temporary file of an upload of `key` into the
+/// gateway whose annex directory is `annex_dir`:
+/// `othertmp/proxy.PID.N/KEY`, `N` never given twice in this process.
+fn upload_tmp_path(annex_dir: &Path, key: &Key) -> PathBuf {
+    let n = UPLOAD_SERIAL.fetch_add(1, Ordering::Relaxed) + 1;
+    annex_dir
+        .join("othertmp")
+        .join(format!("proxy.{}.{n}", std::process::id()))
+        .join(String::from_utf8_lossy(&annex_core::objects::key_file(key)).into_owned())
+}
+
+/// The temporary file of one upload, removed (and its directory, when
+/// this upload made it) when dropped; a file or directory that was
+/// there already is someone else's and left alone.
+struct UploadTmp {
+    path: PathBuf,
+    /// The directory, when this upload made it.
+    made_dir: Option<PathBuf>,
+    /// The shared lock on `othertmp.lck`, released once the file is gone.
+    _lock: annex_core::lockfile::SharedLock,
+}
+
+impl UploadTmp {
+    /// Makes the file at `path` (which must not exist), and its
+    /// directory if needed, opened to read and write; `lock` is held
+    /// until it is removed.
+    fn create(
+        path: PathBuf,
+        lock: annex_core::lockfile::SharedLock,
+    ) -> Result<(UploadTmp, File), GatewayError> {
+        let io = |what: &'static str, path: &Path| {
+            let path = path.to_path_buf();
+            move |source| GatewayError::Io { what, path, source }
+        };
+        let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        if let Some(up) = dir.parent() {
+            std::fs::create_dir_all(up).map_err(io("create", up))?;
+        }
+        let made_dir = match std::fs::create_dir(&dir) {
+            Ok(()) => Some(dir),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => None,
+            Err(e) => return Err(io("create", &dir)(e)),
+        };
+        let f = File::options()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(&path);
+        match f {
+            Ok(f) => Ok((
+                UploadTmp {
+                    path,
+                    made_dir,
+                    _lock: lock,
+                },
+                f,
+            )),
+            Err(e) => {
+                if let Some(d) = &made_dir {
+                    let _ = std::fs::remove_dir(d);
+                }
+                Err(io("write", &path)(e))
+            }
+        }
+    }
+}
+
+impl Drop for UploadTmp {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+        if let Some(d) = &self.made_dir {
+            let _ = std::fs::remove_dir(d);
+        }
     }
 }
 
@@ -1693,5 +1827,135 @@ mod tests {
         let picked: BTreeSet<usize> = (0..10).filter_map(|s| pick_node(&c, s)).collect();
         assert_eq!(picked, BTreeSet::from([0, 1]));
         assert_eq!(pick_node(&[], 3), None);
+    }
+
+    #[test]
+    fn a_timed_out_node_served_here_does_not_keep_its_worker_and_temp_file_forever() {
+        let repo = test_support::new_git_repo();
+        test_support::git(
+            repo.path(),
+            &[
+                "config",
+                "annex.uuid",
+                "00000000-0000-4000-8000-000000000001",
+            ],
+        );
+        test_support::git(repo.path(), &["config", "annex.rs-nodetimeout", "1"]);
+        let mut session = Session::open(
+            repo.path(),
+            Target::Cluster(Uuid::parse(b"00000000-0000-4000-8000-0000000000c1").expect("uuid")),
+            ServerMode::ReadWrite,
+        )
+        .expect("session");
+        // A node served here that hangs: its thread takes nothing from the
+        // connection until the test ends.
+        let (ours, theirs) = std::os::unix::net::UnixStream::pair().expect("socketpair");
+        let (hang_tx, hang_rx) = mpsc::channel::<()>();
+        let node = std::thread::spawn(move || {
+            let _ = hang_rx.recv();
+            drop(theirs);
+        });
+        let conn = NodeConn {
+            r: P2pReader::new(Box::new(ours.try_clone().expect("clone"))),
+            w: P2pWriter::new(Box::new(ours.try_clone().expect("clone"))),
+            version: 1,
+            end: NodeEnd::Thread(Some(node), Some(ours)),
+        };
+        let remote = GitRemote {
+            name: "hung".into(),
+            uuid: Some(Uuid::parse(b"00000000-0000-4000-8000-000000000002").expect("uuid")),
+            url: None,
+            cost: 100.0,
+            proxy: false,
+            cluster_node: None,
+            cluster_gateway: Vec::new(),
+            proxied_by: None,
+            sync: true,
+            local_path: None,
+            shell: None,
+            ssh_options: Vec::new(),
+        };
+        let mut n = Node::new(remote).expect("node");
+        n.conn = Some(conn);
+        session.nodes = vec![n];
+        // The job holds the temporary file as a put does.
+        let tmp = Arc::new(tempfile::tempfile().expect("tempfile"));
+        let held = tmp.clone();
+        let answers = session.fan_out(
+            &[0],
+            Arc::new(move |_, c: &mut NodeConn, alive: &dyn Fn()| {
+                let _file = &held;
+                let big = 64 << 20;
+                c.w.send_data(big, &mut std::io::repeat(b'x').take(big), &mut |_| alive())?;
+                c.r.read_message()
+            }),
+        );
+        assert!(answers[0].is_none());
+        assert!(session.nodes[0].failed);
+        // The worker was released: it let go of the job and its file.
+        let end = Instant::now() + Duration::from_secs(10);
+        while Arc::strong_count(&tmp) > 1 {
+            assert!(
+                Instant::now() < end,
+                "the worker still holds the temporary file"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        drop(hang_tx);
+    }
+
+    fn key() -> Key {
+        Key::parse(
+            b"SHA256E-s3--ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad.txt",
+        )
+        .expect("key")
+    }
+
+    #[test]
+    fn concurrent_sessions_uploading_one_key_get_distinct_temp_files() {
+        // p2phttp runs many sessions in one process: their uploads of the
+        // same key must not be given the same temporary file.
+        let annex = Path::new("/nonexistent/annex");
+        let paths: BTreeSet<PathBuf> = (0..100).map(|_| upload_tmp_path(annex, &key())).collect();
+        assert_eq!(paths.len(), 100);
+    }
+
+    #[test]
+    fn a_colliding_upload_does_not_remove_the_other_uploads_temp_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("othertmp/proxy.1.1/KEY");
+        let lock = || annex_core::lockfile::shared(&dir.path().join("othertmp.lck")).expect("lock");
+        let (first, mut f) = UploadTmp::create(path.clone(), lock()).expect("first");
+        f.write_all(b"live").expect("write");
+        // A second upload given the same path fails, and leaves the
+        // first one's file and directory as they are.
+        assert!(UploadTmp::create(path.clone(), lock()).is_err());
+        assert_eq!(std::fs::read(&path).expect("still there"), b"live");
+        drop(first);
+        assert!(!path.exists());
+        assert!(!dir.path().join("othertmp/proxy.1.1").exists());
+    }
+
+    #[test]
+    fn a_live_uploads_temp_dir_is_not_stale_because_its_pid_is_not_in_proc() {
+        // A gateway in another PID namespace (or with /proc hidden) has a
+        // process id this one cannot see; while it holds othertmp.lck its
+        // upload is alive, and only once no one holds it is it stale.
+        let annex = tempfile::tempdir().expect("tempdir");
+        let live = annex.path().join("othertmp/proxy.4000000000.1");
+        std::fs::create_dir_all(&live).expect("mkdir");
+        std::fs::write(live.join("KEY"), b"live").expect("write");
+        let other = std::fs::create_dir_all(annex.path().join("othertmp/other"));
+        other.expect("mkdir other");
+        let held = annex_core::lockfile::shared(&annex.path().join("othertmp.lck")).expect("lock");
+        remove_stale_tmp(annex.path());
+        assert_eq!(std::fs::read(live.join("KEY")).expect("kept"), b"live");
+        drop(held);
+        remove_stale_tmp(annex.path());
+        assert!(!live.exists(), "a temp dir no one holds is cleaned");
+        assert!(
+            annex.path().join("othertmp/other").exists(),
+            "not ours to clean"
+        );
     }
 }
