@@ -189,12 +189,17 @@ impl Layered {
         }
     }
 
-    fn tmp_file(&self, key: &Key, what: &str) -> Result<PathBuf, RemoteError> {
+    /// A new empty temporary file in `annex/tmp`, unique to this call
+    /// (two transfers of one key at once do not share it), removed when
+    /// the returned path is dropped.
+    fn tmp_file(&self, key: &Key, what: &str) -> Result<tempfile::TempPath, RemoteError> {
         std::fs::create_dir_all(&self.tmp).map_err(|e| self.io("create", &self.tmp, e))?;
         let name = String::from_utf8_lossy(&crate::objects::key_file(key)).into_owned();
-        Ok(self
-            .tmp
-            .join(format!("{name}.{what}.{}", std::process::id())))
+        tempfile::Builder::new()
+            .prefix(&format!("{name}.{what}."))
+            .tempfile_in(&self.tmp)
+            .map(tempfile::NamedTempFile::into_temp_path)
+            .map_err(|e| self.io("create a temporary file in", &self.tmp, e))
     }
 
     /// Stores `src` (encrypted first when the remote is) under `key`.
@@ -214,48 +219,88 @@ impl Layered {
                     .encrypt_file(c, &e.recipients(), src, &tmp)
                     .map_err(|err| self.refused(err.to_string()))
                     .and_then(|()| self.inner.store_object(&sk, &tmp, progress));
-                let _ = std::fs::remove_file(&tmp);
+                drop(tmp);
                 r
             }
             _ => self.inner.store_object(&sk, src, progress),
         }
     }
 
-    /// Retrieves what is under `key` (decrypted) and appends it to `out`.
-    fn get_into(
+    /// Retrieves what is under `key` (decrypted) into a temporary file
+    /// of its own, removed when the returned path is dropped.
+    fn fetch_plain(
         &self,
         cipher: Option<&Cipher>,
         key: &Key,
-        out: &mut std::fs::File,
-        out_path: &Path,
         progress: Progress<'_>,
-    ) -> Result<(), RemoteError> {
+    ) -> Result<tempfile::TempPath, RemoteError> {
         let sk = self.stored_key(cipher, key)?;
         let raw = self.tmp_file(key, "raw")?;
-        let _ = std::fs::remove_file(&raw);
-        let result = (|| {
-            self.inner.retrieve_object(&sk, &raw, progress)?;
-            let plain = match (cipher, &self.enc) {
-                (Some(c), Some(e)) => {
-                    let dec = self.tmp_file(key, "dec")?;
-                    e.gpg
-                        .decrypt_file(c, &raw, &dec)
-                        .map_err(|err| self.refused(err.to_string()))?;
-                    let _ = std::fs::remove_file(&raw);
-                    dec
-                }
-                _ => raw.clone(),
+        self.inner.retrieve_object(&sk, &raw, progress)?;
+        match (cipher, &self.enc) {
+            (Some(c), Some(e)) => {
+                let dec = self.tmp_file(key, "dec")?;
+                e.gpg
+                    .decrypt_file(c, &raw, &dec)
+                    .map_err(|err| self.refused(err.to_string()))?;
+                Ok(dec)
+            }
+            _ => Ok(raw),
+        }
+    }
+
+    /// Fetches the content stored as `keys` (one chunking, or the whole
+    /// key) into `dest`, resuming from the chunks `dest` already holds
+    /// (its length read now: an attempt before may have changed it).
+    /// `dest` is left alone until the first object is fetched, so that a
+    /// chunking that is not there does not destroy what it holds.
+    fn fetch_candidate(
+        &self,
+        cipher: Option<&Cipher>,
+        keys: &[Key],
+        dest: &Path,
+        progress: Progress<'_>,
+    ) -> Result<(), RemoteError> {
+        let have = std::fs::metadata(dest).map(|m| m.len()).unwrap_or(0);
+        // Resume: chunks wholly in dest are not fetched again.
+        let (skip, size) = match keys.first().map(Key::chunk) {
+            Some((Some(size), _)) if size > 0 => ((have / size) as usize, size),
+            _ => (0, 0),
+        };
+        let skip = skip.min(keys.len());
+        let offset = skip as u64 * size;
+        let open = || -> Result<std::fs::File, RemoteError> {
+            let mut out = std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .open(dest)
+                .map_err(|e| self.io("write", dest, e))?;
+            out.set_len(offset).map_err(|e| self.io("write", dest, e))?;
+            out.seek(SeekFrom::End(0))
+                .map_err(|e| self.io("write", dest, e))?;
+            Ok(out)
+        };
+        let mut out: Option<std::fs::File> = None;
+        let mut done = offset;
+        for k in &keys[skip..] {
+            let base = done;
+            let plain = self.fetch_plain(cipher, k, &mut |n| progress(base + n))?;
+            let o = match out.as_mut() {
+                Some(o) => o,
+                None => out.insert(open()?),
             };
-            let r = (|| {
-                let mut f = std::fs::File::open(&plain).map_err(|e| self.io("read", &plain, e))?;
-                std::io::copy(&mut f, out).map_err(|e| self.io("write", out_path, e))?;
-                Ok(())
-            })();
-            let _ = std::fs::remove_file(&plain);
-            r
-        })();
-        let _ = std::fs::remove_file(&raw);
-        result
+            let mut f = std::fs::File::open(&plain).map_err(|e| self.io("read", &plain, e))?;
+            std::io::copy(&mut f, o).map_err(|e| self.io("write", dest, e))?;
+            done = o.stream_position().map_err(|e| self.io("write", dest, e))?;
+            progress(done);
+        }
+        let mut out = match out {
+            Some(o) => o,
+            None => open()?,
+        };
+        out.flush().map_err(|e| self.io("write", dest, e))?;
+        Ok(())
     }
 
     /// The lists of keys the content may be stored as, most likely first
@@ -360,42 +405,9 @@ impl Remote for Layered {
         if let Some(parent) = dest.parent() {
             std::fs::create_dir_all(parent).map_err(|e| self.io("create", parent, e))?;
         }
-        let have = std::fs::metadata(dest).map(|m| m.len()).unwrap_or(0);
         let mut first_err = None;
         for c in self.candidates(key, true)? {
-            let chunked = c.keys.first().is_some_and(|k| k.chunk().0.is_some());
-            // Resume: chunks wholly in dest are not fetched again.
-            let (skip, size) = match c.keys.first().map(Key::chunk) {
-                Some((Some(size), _)) if size > 0 => ((have / size) as usize, size),
-                _ => (0, 0),
-            };
-            let skip = skip.min(c.keys.len());
-            let offset = skip as u64 * size;
-            let attempt = (|| {
-                let mut out = std::fs::OpenOptions::new()
-                    .write(true)
-                    .create(true)
-                    .truncate(false)
-                    .open(dest)
-                    .map_err(|e| self.io("write", dest, e))?;
-                out.set_len(if chunked { offset } else { 0 })
-                    .map_err(|e| self.io("write", dest, e))?;
-                out.seek(SeekFrom::End(0))
-                    .map_err(|e| self.io("write", dest, e))?;
-                let mut done = if chunked { offset } else { 0 };
-                for k in &c.keys[skip..] {
-                    let base = done;
-                    self.get_into(cipher.as_ref(), k, &mut out, dest, &mut |n| {
-                        progress(base + n)
-                    })?;
-                    done = out
-                        .stream_position()
-                        .map_err(|e| self.io("write", dest, e))?;
-                    progress(done);
-                }
-                out.flush().map_err(|e| self.io("write", dest, e))?;
-                Ok(())
-            })();
+            let attempt = self.fetch_candidate(cipher.as_ref(), &c.keys, dest, progress);
             match attempt {
                 Ok(()) => {
                     return match crate::backend::verify_key(key, dest) {
@@ -476,7 +488,7 @@ impl Remote for Layered {
             }
             Ok(())
         })();
-        let _ = std::fs::remove_file(&chunk_file);
+        drop(chunk_file);
         result?;
         progress(len);
         self.log
@@ -514,5 +526,85 @@ impl Remote for Layered {
         // The chunk log stays in the repository's journal: the command
         // commits it with the location log, as git-annex does.
         self.inner.commit_objects()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::chunk::chunk_key;
+    use super::super::directory::DirectoryRemote;
+    use super::*;
+
+    fn git_init(dir: &Path) {
+        let st = std::process::Command::new("git")
+            .args(["init", "-q"])
+            .arg(dir)
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .status()
+            .unwrap();
+        assert!(st.success());
+    }
+
+    /// A repository, a directory remote in it and a WORM key of 10 bytes
+    /// stored by hand in chunks of 4 (not recorded in the chunk log).
+    fn setup(t: &Path) -> (PathBuf, DirectoryRemote, Key) {
+        let repo = t.join("repo");
+        git_init(&repo);
+        let dir = t.join("d");
+        std::fs::create_dir(&dir).unwrap();
+        let u = Uuid::parse(b"3ac29831-cfaa-4b67-b7b8-6d476b3cfe13").unwrap();
+        let inner = DirectoryRemote::new("d", u, 100.0, dir);
+        let key = Key::parse(b"WORM-s10-m1--f").unwrap();
+        for (i, part) in [&b"0123"[..], b"4567", b"89"].iter().enumerate() {
+            let src = t.join(format!("part{i}"));
+            std::fs::write(&src, part).unwrap();
+            inner
+                .store_object(&chunk_key(&key, 4, i as u64 + 1), &src, &mut |_| {})
+                .unwrap();
+        }
+        (repo.join(".git"), inner, key)
+    }
+
+    #[test]
+    fn retrieve_resumes_from_the_length_of_dest_at_each_attempt() {
+        let t = tempfile::tempdir().unwrap();
+        let (git_dir, inner, key) = setup(t.path());
+        let u = Storage::uuid(&inner).clone();
+        let l = Layered::new(Box::new(inner), ChunkConfig::Unpadded(4), None, &git_dir);
+        // The first chunk from an interrupted transfer: the whole key is
+        // tried first and is not there, then the chunks resume after it.
+        let dest = t.path().join("dest");
+        std::fs::write(&dest, b"0123").unwrap();
+        l.retrieve(&key, &dest, &u, b"f", &mut |_| {}).unwrap();
+        assert_eq!(std::fs::read(&dest).unwrap(), b"0123456789");
+        // A WORM key is not verified: what dest held is what it gets.
+        std::fs::write(&dest, b"01234").unwrap();
+        l.retrieve(&key, &dest, &u, b"f", &mut |_| {}).unwrap();
+        assert_eq!(std::fs::read(&dest).unwrap(), b"0123456789");
+    }
+
+    #[test]
+    fn temporary_files_are_unique_per_call_and_removed() {
+        let t = tempfile::tempdir().unwrap();
+        let (git_dir, inner, key) = setup(t.path());
+        let u = Storage::uuid(&inner).clone();
+        let l = Layered::new(Box::new(inner), ChunkConfig::Unpadded(4), None, &git_dir);
+        // Two transfers of one key at once (to two remotes) each have
+        // their own.
+        let a = l.tmp_file(&key, "chunk").unwrap();
+        let b = l.tmp_file(&key, "chunk").unwrap();
+        assert_ne!(a.to_path_buf(), b.to_path_buf());
+        assert!(a.exists() && b.exists());
+        drop((a, b));
+        let tmp = git_dir.join("annex").join("tmp");
+        let dest = t.path().join("dest");
+        l.retrieve(&key, &dest, &u, b"f", &mut |_| {}).unwrap();
+        let other = Key::parse(b"WORM-s3-m1--g").unwrap();
+        assert!(l.retrieve(&other, &dest, &u, b"f", &mut |_| {}).is_err());
+        let src = t.path().join("src");
+        std::fs::write(&src, b"abc").unwrap();
+        l.store(&other, &src, &u, b"g", &mut |_| {}).unwrap_or(());
+        let left: Vec<_> = std::fs::read_dir(&tmp).unwrap().collect();
+        assert!(left.is_empty(), "left in annex/tmp: {left:?}");
     }
 }
