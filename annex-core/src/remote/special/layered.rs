@@ -20,7 +20,7 @@ use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use super::chunk::{ChunkConfig, ChunkLog, chunk_count, chunk_keys, is_stable};
+use super::chunk::{ChunkConfig, ChunkLog, chunk_count, chunk_key, chunk_keys, is_stable};
 use super::crypto::{Cipher, Gpg, Mac, StoredCipher, encrypt_key};
 use crate::key::Key;
 use crate::remote::{ContentLockGuard, Progress, Remote, RemoteError};
@@ -257,18 +257,18 @@ impl Layered {
     fn fetch_candidate(
         &self,
         cipher: Option<&Cipher>,
-        keys: &[Key],
+        key: &Key,
+        c: &Candidate,
         dest: &Path,
         progress: Progress<'_>,
     ) -> Result<(), RemoteError> {
         let have = std::fs::metadata(dest).map(|m| m.len()).unwrap_or(0);
         // Resume: chunks wholly in dest are not fetched again.
-        let (skip, size) = match keys.first().map(Key::chunk) {
-            Some((Some(size), _)) if size > 0 => ((have / size) as usize, size),
-            _ => (0, 0),
+        let (skip, size) = match c.chunking {
+            Some((size, count)) => ((have / size).min(count), size),
+            None => (0, 0),
         };
-        let skip = skip.min(keys.len());
-        let offset = skip as u64 * size;
+        let offset = skip * size;
         let open = || -> Result<std::fs::File, RemoteError> {
             let mut out = std::fs::OpenOptions::new()
                 .write(true)
@@ -283,9 +283,12 @@ impl Layered {
         };
         let mut out: Option<std::fs::File> = None;
         let mut done = offset;
-        for k in &keys[skip..] {
+        for k in c
+            .keys(key)
+            .skip(usize::try_from(skip).unwrap_or(usize::MAX))
+        {
             let base = done;
-            let plain = self.fetch_plain(cipher, k, &mut |n| progress(base + n))?;
+            let plain = self.fetch_plain(cipher, &k, &mut |n| progress(base + n))?;
             let o = match out.as_mut() {
                 Some(o) => o,
                 None => out.insert(open()?),
@@ -314,15 +317,15 @@ impl Layered {
             .map_err(|e| self.branch_err(e))?;
         let mut out: Vec<Candidate> = recorded
             .iter()
-            .map(|&(size, count)| Candidate {
-                keys: chunk_keys(key, size, count),
-                speculative: None,
+            .map(|&chunking| Candidate {
+                chunking: Some(chunking),
+                speculative: false,
             })
             .collect();
         if with_unchunked {
             let whole = Candidate {
-                keys: vec![key.clone()],
-                speculative: None,
+                chunking: None,
+                speculative: false,
             };
             if matches!(self.chunk, ChunkConfig::Unpadded(_)) {
                 out.push(whole);
@@ -334,17 +337,21 @@ impl Layered {
             let count = chunk_count(len, size);
             if !recorded.contains(&(size, count)) {
                 out.push(Candidate {
-                    keys: chunk_keys(key, size, count),
-                    speculative: Some((size, count)),
+                    chunking: Some((size, count)),
+                    speculative: true,
                 });
             }
         }
         Ok(out)
     }
 
-    fn check_list(&self, cipher: Option<&Cipher>, keys: &[Key]) -> Result<bool, RemoteError> {
+    fn check_list(
+        &self,
+        cipher: Option<&Cipher>,
+        keys: impl Iterator<Item = Key>,
+    ) -> Result<bool, RemoteError> {
         for k in keys {
-            if !self.inner.check_object(&self.stored_key(cipher, k)?)? {
+            if !self.inner.check_object(&self.stored_key(cipher, &k)?)? {
                 return Ok(false);
             }
         }
@@ -352,9 +359,24 @@ impl Layered {
     }
 }
 
+/// One way the content of a key may be stored: whole, or in `count`
+/// chunks of `size`.
 struct Candidate {
-    keys: Vec<Key>,
-    speculative: Option<(u64, u64)>,
+    /// (size, count), `None` for the whole key.
+    chunking: Option<(u64, u64)>,
+    /// Not recorded in the chunk log (the configured chunking): recorded
+    /// when found present.
+    speculative: bool,
+}
+
+impl Candidate {
+    /// The keys stored, made one by one.
+    fn keys<'a>(&self, key: &'a Key) -> Box<dyn Iterator<Item = Key> + 'a> {
+        match self.chunking {
+            Some((size, count)) => Box::new(chunk_keys(key, size, count)),
+            None => Box::new(std::iter::once(key.clone())),
+        }
+    }
 }
 
 impl Remote for Layered {
@@ -374,9 +396,9 @@ impl Remote for Layered {
         let cipher = self.cipher()?;
         let mut deferred = None;
         for c in self.candidates(key, true)? {
-            match self.check_list(cipher.as_ref(), &c.keys) {
+            match self.check_list(cipher.as_ref(), c.keys(key)) {
                 Ok(true) => {
-                    if let Some((size, count)) = c.speculative {
+                    if let (true, Some((size, count))) = (c.speculative, c.chunking) {
                         self.log
                             .set(self.inner.uuid(), key, size, count)
                             .map_err(|e| self.branch_err(e))?;
@@ -407,7 +429,7 @@ impl Remote for Layered {
         }
         let mut first_err = None;
         for c in self.candidates(key, true)? {
-            let attempt = self.fetch_candidate(cipher.as_ref(), &c.keys, dest, progress);
+            let attempt = self.fetch_candidate(cipher.as_ref(), key, &c, dest, progress);
             match attempt {
                 Ok(()) => {
                     return match crate::backend::verify_key(key, dest) {
@@ -455,26 +477,28 @@ impl Remote for Layered {
         let mut input = std::fs::File::open(src).map_err(|e| self.io("read", src, e))?;
         let len = input.metadata().map_err(|e| self.io("read", src, e))?.len();
         let count = chunk_count(len, size);
-        let keys = chunk_keys(key, size, count);
         // Resume: the chunks already stored (in order) are not sent again.
-        let mut start = 0usize;
+        let mut start = 0u64;
         if len > size {
-            while start < keys.len()
+            while start < count
                 && self
                     .inner
-                    .check_object(&self.stored_key(cipher.as_ref(), &keys[start])?)
+                    .check_object(
+                        &self.stored_key(cipher.as_ref(), &chunk_key(key, size, start + 1))?,
+                    )
                     .unwrap_or(false)
             {
                 start += 1;
             }
         }
         input
-            .seek(SeekFrom::Start(start as u64 * size))
+            .seek(SeekFrom::Start(start * size))
             .map_err(|e| self.io("read", src, e))?;
         let chunk_file = self.tmp_file(key, "chunk")?;
         let result: Result<(), RemoteError> = (|| {
-            for (i, k) in keys.iter().enumerate().skip(start) {
-                let base = i as u64 * size;
+            for i in start..count {
+                let k = &chunk_key(key, size, i + 1);
+                let base = i * size;
                 {
                     let mut out = std::fs::File::create(&chunk_file)
                         .map_err(|e| self.io("write", &chunk_file, e))?;
@@ -500,14 +524,14 @@ impl Remote for Layered {
         let cipher = self.cipher()?;
         let lists = self.candidates(key, true)?;
         for c in &lists {
-            for k in &c.keys {
+            for k in c.keys(key) {
                 self.inner
-                    .remove_object(&self.stored_key(cipher.as_ref(), k)?)?;
+                    .remove_object(&self.stored_key(cipher.as_ref(), &k)?)?;
             }
         }
         // Every chunking tried is recorded as removed, as git-annex does.
         for c in &lists {
-            if let Some((Some(size), _)) = c.keys.first().map(Key::chunk) {
+            if let Some((size, _)) = c.chunking {
                 self.log
                     .set(self.inner.uuid(), key, size, 0)
                     .map_err(|e| self.branch_err(e))?;
@@ -531,7 +555,6 @@ impl Remote for Layered {
 
 #[cfg(test)]
 mod tests {
-    use super::super::chunk::chunk_key;
     use super::super::directory::DirectoryRemote;
     use super::*;
 
@@ -606,5 +629,26 @@ mod tests {
         l.store(&other, &src, &u, b"g", &mut |_| {}).unwrap_or(());
         let left: Vec<_> = std::fs::read_dir(&tmp).unwrap().collect();
         assert!(left.is_empty(), "left in annex/tmp: {left:?}");
+    }
+
+    #[test]
+    fn a_huge_chunk_count_in_the_log_is_ignored_not_allocated() {
+        let t = tempfile::tempdir().unwrap();
+        let (git_dir, inner, key) = setup(t.path());
+        let u = Storage::uuid(&inner).clone();
+        let l = Layered::new(Box::new(inner), ChunkConfig::Unpadded(4), None, &git_dir);
+        // As merged from another repository.
+        l.log.set(&u, &key, 4, u64::MAX).unwrap();
+        l.log.set(&u, &key, 1, 1 << 40).unwrap();
+        assert!(l.log.current(&u, &key).unwrap().is_empty());
+        assert!(l.check_present(&key).unwrap());
+        let dest = t.path().join("dest");
+        l.retrieve(&key, &dest, &u, b"f", &mut |_| {}).unwrap();
+        assert_eq!(std::fs::read(&dest).unwrap(), b"0123456789");
+        // A key without a size: the count is kept, its chunks made one by
+        // one (the first missing ends the check).
+        let nosize = Key::parse(b"WORM-m1--g").unwrap();
+        l.log.set(&u, &nosize, 4, u64::MAX).unwrap();
+        assert!(!l.check_present(&nosize).unwrap());
     }
 }
