@@ -77,11 +77,16 @@ pub struct Encryption {
 
 impl Encryption {
     /// The encryption of a remote's configuration, `None` when it has
-    /// none; `Err` for a bad `mac=`.
+    /// none or when its cipher only encrypts credentials
+    /// (`onlyencryptcreds=yes`: content and names are then stored as they
+    /// are, as git-annex's `cipherKey` says); `Err` for a bad `mac=`.
     pub fn from_config(
         c: &std::collections::BTreeMap<String, String>,
         gpg: Gpg,
     ) -> Result<Option<Encryption>, String> {
+        if c.get("onlyencryptcreds").map(String::as_str) == Some("yes") {
+            return Ok(None);
+        }
         let Some(stored) = StoredCipher::extract(c) else {
             return Ok(None);
         };
@@ -650,5 +655,27 @@ mod tests {
         let nosize = Key::parse(b"WORM-m1--g").unwrap();
         l.log.set(&u, &nosize, 4, u64::MAX).unwrap();
         assert!(!l.check_present(&nosize).unwrap());
+    }
+
+    #[test]
+    fn onlyencryptcreds_leaves_content_and_names_unencrypted() {
+        let gpg = || Gpg {
+            program: "gpg".to_string(),
+            options: Vec::new(),
+            decrypt_options: Vec::new(),
+        };
+        let mut c: std::collections::BTreeMap<String, String> = [
+            ("encryption", "hybrid"),
+            ("cipher", "YWJj"),
+            ("cipherkeys", "0123456789ABCDEF"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        assert!(Encryption::from_config(&c, gpg()).unwrap().is_some());
+        c.insert("onlyencryptcreds".to_string(), "no".to_string());
+        assert!(Encryption::from_config(&c, gpg()).unwrap().is_some());
+        c.insert("onlyencryptcreds".to_string(), "yes".to_string());
+        assert!(Encryption::from_config(&c, gpg()).unwrap().is_none());
     }
 }
