@@ -76,10 +76,30 @@ pub fn plausible(key: &Key, size: u64, count: u64) -> bool {
     size > 0 && key.size().is_none_or(|len| count <= chunk_count(len, size))
 }
 
-/// Whether a key is safe to store chunked (git-annex's `isStableKey`: a
-/// URL key may name different contents).
+/// Whether a key is safe to store chunked (git-annex's `isStableKey`): a
+/// key of a hashing backend, WORM or the git remote backends. URL and
+/// VURL keys (they may name different contents), external backends (whose
+/// program is not asked here) and backends git-annex does not know are
+/// not: they are stored whole.
 pub fn is_stable(key: &Key) -> bool {
-    key.backend_name() != b"URL"
+    use crate::key::KeyVariety as V;
+    match key.variety() {
+        V::Sha2 { .. }
+        | V::Sha3 { .. }
+        | V::Skein { .. }
+        | V::Blake2b { .. }
+        | V::Blake2bp { .. }
+        | V::Blake2s { .. }
+        | V::Blake2sp { .. }
+        | V::Blake3 { .. }
+        | V::Sha1 { .. }
+        | V::Md5 { .. }
+        | V::Xxh3 { .. }
+        | V::Worm
+        | V::GitBundle
+        | V::GitManifest => true,
+        V::Url | V::Vurl | V::External { .. } | V::Other(_) => false,
+    }
 }
 
 /// The path of a key's chunk log on the branch.
@@ -208,6 +228,19 @@ mod tests {
         assert!(!plausible(&k, 0, 1));
         let nosize = Key::parse(b"WORM-m1--abc").unwrap();
         assert!(plausible(&nosize, 10, u64::MAX));
+    }
+
+    #[test]
+    fn vurl_and_unknown_backends_are_not_stable() {
+        let k = |s: &str| Key::parse(s.as_bytes()).unwrap();
+        assert!(is_stable(&k("SHA256E-s40--abc.txt")));
+        assert!(is_stable(&k("SHA3_256-s40--abc")));
+        assert!(is_stable(&k("WORM-s40-m1--abc")));
+        assert!(!is_stable(&k("URL--http://x/y")));
+        assert!(!is_stable(&k("VURL-s40--http://x/y")));
+        assert!(!is_stable(&k("XFOO-s40--abc")));
+        assert!(!is_stable(&k("SKEIN128-s40--abc")));
+        assert!(!is_stable(&k("NOSUCH-s40--abc")));
     }
 
     #[test]
