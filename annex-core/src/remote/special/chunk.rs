@@ -62,15 +62,44 @@ pub fn chunk_count(len: u64, size: u64) -> u64 {
     len.div_ceil(size).max(1)
 }
 
-/// The chunk keys of `key` in `count` chunks of `size`.
-pub fn chunk_keys(key: &Key, size: u64, count: u64) -> Vec<Key> {
-    (1..=count).map(|n| chunk_key(key, size, n)).collect()
+/// The chunk keys of `key` in `count` chunks of `size`, made one by one
+/// (a count read from a log is not trusted to fit in memory).
+pub fn chunk_keys(key: &Key, size: u64, count: u64) -> impl Iterator<Item = Key> + '_ {
+    (1..=count).map(move |n| chunk_key(key, size, n))
 }
 
-/// Whether a key is safe to store chunked (git-annex's `isStableKey`: a
-/// URL key may name different contents).
+/// Whether a chunking recorded in a log can be the chunking of `key`: a
+/// chunk size above 0 and, when the key has a size, no more chunks than
+/// that size takes (a larger count, merged from another repository, is
+/// ignored).
+pub fn plausible(key: &Key, size: u64, count: u64) -> bool {
+    size > 0 && key.size().is_none_or(|len| count <= chunk_count(len, size))
+}
+
+/// Whether a key is safe to store chunked (git-annex's `isStableKey`): a
+/// key of a hashing backend, WORM or the git remote backends. URL and
+/// VURL keys (they may name different contents), external backends (whose
+/// program is not asked here) and backends git-annex does not know are
+/// not: they are stored whole.
 pub fn is_stable(key: &Key) -> bool {
-    key.backend_name() != b"URL"
+    use crate::key::KeyVariety as V;
+    match key.variety() {
+        V::Sha2 { .. }
+        | V::Sha3 { .. }
+        | V::Skein { .. }
+        | V::Blake2b { .. }
+        | V::Blake2bp { .. }
+        | V::Blake2s { .. }
+        | V::Blake2sp { .. }
+        | V::Blake3 { .. }
+        | V::Sha1 { .. }
+        | V::Md5 { .. }
+        | V::Xxh3 { .. }
+        | V::Worm
+        | V::GitBundle
+        | V::GitManifest => true,
+        V::Url | V::Vurl | V::External { .. } | V::Other(_) => false,
+    }
 }
 
 /// The path of a key's chunk log on the branch.
@@ -143,7 +172,11 @@ impl ChunkLog {
 
     /// Remote `uuid`'s recorded chunkings of `key` (size, count).
     pub fn current(&self, uuid: &Uuid, key: &Key) -> Result<Vec<(u64, u64)>, BranchError> {
-        self.with(|b| Ok(parse_log(&b.get(&log_path(key))?, uuid)))
+        self.with(|b| {
+            let mut all = parse_log(&b.get(&log_path(key))?, uuid);
+            all.retain(|&(size, count)| plausible(key, size, count));
+            Ok(all)
+        })
     }
 
     /// Records that remote `uuid` has `count` chunks of `size` of `key`
@@ -170,7 +203,7 @@ mod tests {
             b"SHA256E-s40--3438c48c2ae4ce124eafcb7aabc89ceb610fb22148651a70889e1db165008982",
         )
         .unwrap();
-        let ks = chunk_keys(&k, 10, chunk_count(40, 10));
+        let ks: Vec<Key> = chunk_keys(&k, 10, chunk_count(40, 10)).collect();
         assert_eq!(ks.len(), 4);
         assert_eq!(
             ks[2].as_bytes(),
@@ -179,6 +212,35 @@ mod tests {
         assert_eq!(ks[2].non_chunk().into_owned(), k);
         assert_eq!(chunk_count(0, 10), 1);
         assert_eq!(chunk_count(41, 10), 5);
+    }
+
+    #[test]
+    fn a_huge_chunk_count_is_neither_allocated_nor_trusted() {
+        let k = Key::parse(b"SHA256E-s40--abc").unwrap();
+        // Made one by one: taking a few of u64::MAX does not allocate them.
+        let first: Vec<Key> = chunk_keys(&k, 10, u64::MAX).take(2).collect();
+        assert_eq!(first.len(), 2);
+        assert_eq!(first[1].chunk(), (Some(10), Some(2)));
+        assert!(plausible(&k, 10, 4));
+        assert!(plausible(&k, 10, 1));
+        assert!(!plausible(&k, 10, 5));
+        assert!(!plausible(&k, 10, u64::MAX));
+        assert!(!plausible(&k, 0, 1));
+        let nosize = Key::parse(b"WORM-m1--abc").unwrap();
+        assert!(plausible(&nosize, 10, u64::MAX));
+    }
+
+    #[test]
+    fn vurl_and_unknown_backends_are_not_stable() {
+        let k = |s: &str| Key::parse(s.as_bytes()).unwrap();
+        assert!(is_stable(&k("SHA256E-s40--abc.txt")));
+        assert!(is_stable(&k("SHA3_256-s40--abc")));
+        assert!(is_stable(&k("WORM-s40-m1--abc")));
+        assert!(!is_stable(&k("URL--http://x/y")));
+        assert!(!is_stable(&k("VURL-s40--http://x/y")));
+        assert!(!is_stable(&k("XFOO-s40--abc")));
+        assert!(!is_stable(&k("SKEIN128-s40--abc")));
+        assert!(!is_stable(&k("NOSUCH-s40--abc")));
     }
 
     #[test]

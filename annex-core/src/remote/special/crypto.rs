@@ -10,7 +10,8 @@
 //! for `hybrid` and `pubkey`. Its first 256 bytes are the HMAC key that
 //! names stored keys (`GPGHMACSHA1--HEX`, [`Mac`], [`encrypt_key`]); the
 //! rest is the passphrase of gpg's symmetric encryption (`shared`,
-//! `hybrid`), given to gpg on a file descriptor (`--passphrase-fd`). With
+//! `hybrid`), given to gpg as the first line of its standard input
+//! (`--passphrase-fd 0`), the content following it. With
 //! `pubkey` and `sharedpubkey` content is encrypted to the gpg keys
 //! instead. gpg is run with git-annex's options: `--quiet --trust-model
 //! always`, `--batch --no-tty --use-agent` first when `GPG_AGENT_INFO` or
@@ -314,6 +315,13 @@ pub fn encrypt_key(mac: Mac, cipher: &Cipher, key: &Key) -> Option<Key> {
     Key::parse(name.as_bytes()).ok()
 }
 
+/// Stops a child gpg that is not going to be waited for otherwise: killed
+/// (it may be done already) and waited for, so that no zombie is left.
+fn reap(child: &mut std::process::Child) {
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
 /// How gpg is run for a remote.
 #[derive(Debug, Clone)]
 pub struct Gpg {
@@ -372,19 +380,32 @@ impl Gpg {
             .stdout(Stdio::piped())
             .spawn()
             .map_err(|e| self.spawn_err(e))?;
-        let mut stdin = child.stdin.take();
+        let stdin = child.stdin.take();
         let input = input.to_vec();
         let writer = std::thread::spawn(move || {
-            if let Some(s) = stdin.as_mut() {
+            if let Some(mut s) = stdin {
+                // gpg may not read it all (it failed): not an error here,
+                // its exit status says.
                 let _ = s.write_all(&input);
             }
         });
         let mut out = Vec::new();
-        if let Some(mut so) = child.stdout.take() {
-            so.read_to_end(&mut out).map_err(|e| self.spawn_err(e))?;
+        let read = match child.stdout.take() {
+            Some(mut so) => so.read_to_end(&mut out).map(drop),
+            None => Ok(()),
+        };
+        if let Err(e) = read {
+            // gpg killed, the writer unblocked (its pipe broken), both
+            // waited for.
+            reap(&mut child);
+            let _ = writer.join();
+            return Err(self.spawn_err(e));
         }
         let _ = writer.join();
-        let status = child.wait().map_err(|e| self.spawn_err(e))?;
+        let status = child.wait().map_err(|e| {
+            reap(&mut child);
+            self.spawn_err(e)
+        })?;
         if !status.success() {
             return Err(CryptoError::Gpg(format!(
                 "{} exited {status}",
@@ -532,8 +553,11 @@ impl Gpg {
         }
     }
 
-    /// Runs gpg from file `src` to file `dst`, the passphrase (when
-    /// given) on a file descriptor as git-annex passes it.
+    /// Runs gpg from file `src` to file `dst`. The passphrase (when
+    /// given) is the first line of gpg's standard input, the content
+    /// following it (`--passphrase-fd 0`: gpg reads that line byte by byte
+    /// before the content): no descriptor but gpg's standard ones is
+    /// inherited, by gpg or by any other program started meanwhile.
     fn run_files(
         &self,
         mut params: Vec<String>,
@@ -545,44 +569,81 @@ impl Gpg {
             let path = path.to_path_buf();
             move |source| CryptoError::Io { what, path, source }
         };
-        let input = std::fs::File::open(src).map_err(io("read", src))?;
+        let mut input = std::fs::File::open(src).map_err(io("read", src))?;
         let output = std::fs::File::create(dst).map_err(io("write", dst))?;
-        let mut pipe_read = None;
-        if let Some(p) = passphrase {
-            // The read end without close-on-exec, so that gpg inherits it;
-            // the passphrase (and a newline) written before gpg starts:
-            // it fits in the pipe's buffer.
-            let (r, w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::empty())
-                .map_err(|e| self.spawn_err(e.into()))?;
-            let mut w = std::fs::File::from(w);
-            use std::os::fd::AsRawFd;
-            let fd = r.as_raw_fd();
-            let mut line = p.to_vec();
+        // gpg reads the passphrase up to its first newline (the cipher's
+        // armored text has several lines): only that is sent, or the rest
+        // would be read as content.
+        let line = passphrase.map(|p| {
+            let end = p.iter().position(|&b| b == b'\n').unwrap_or(p.len());
+            let mut line = p[..end].to_vec();
             line.push(b'\n');
-            w.write_all(&line).map_err(|e| self.spawn_err(e))?;
-            drop(w);
-            let mut p2 = vec!["--passphrase-fd".to_string(), fd.to_string()];
+            line
+        });
+        if line.is_some() {
+            let mut p2 = vec!["--passphrase-fd".to_string(), "0".to_string()];
             p2.append(&mut params);
             params = p2;
-            pipe_read = Some(r);
         }
         let mut all = vec!["--batch".to_string()];
         all.extend(params);
-        let status = Command::new(&self.program)
-            .args(self.args(&all))
-            .stdin(input)
-            .stdout(output)
-            .status()
-            .map_err(|e| self.spawn_err(e))?;
-        drop(pipe_read);
-        if status.success() {
-            Ok(())
-        } else {
-            let _ = std::fs::remove_file(dst);
-            Err(CryptoError::Gpg(format!(
-                "{} exited {status}",
-                self.program
-            )))
+        let mut cmd = Command::new(&self.program);
+        cmd.args(self.args(&all)).stdout(output);
+        let result = match line {
+            None => cmd.stdin(input).status().map_err(|e| self.spawn_err(e)),
+            Some(line) => {
+                let mut child = cmd
+                    .stdin(Stdio::piped())
+                    .spawn()
+                    .map_err(|e| self.spawn_err(e))?;
+                let stdin = child.stdin.take();
+                let writer = std::thread::spawn(move || -> Result<(), (bool, std::io::Error)> {
+                    let Some(mut s) = stdin else {
+                        return Ok(());
+                    };
+                    s.write_all(&line).map_err(|e| (false, e))?;
+                    let mut buf = vec![0u8; 1 << 16];
+                    loop {
+                        let n = match input.read(&mut buf) {
+                            Ok(0) => return Ok(()),
+                            Ok(n) => n,
+                            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                            Err(e) => return Err((true, e)),
+                        };
+                        s.write_all(&buf[..n]).map_err(|e| (false, e))?;
+                    }
+                });
+                match writer.join() {
+                    Ok(Err((true, e))) => {
+                        // The content could not be read: gpg stopped.
+                        reap(&mut child);
+                        Err(io("read", src)(e))
+                    }
+                    // A write gpg did not take: its exit status says why.
+                    Ok(_) => child.wait().map_err(|e| {
+                        reap(&mut child);
+                        self.spawn_err(e)
+                    }),
+                    Err(_) => {
+                        reap(&mut child);
+                        Err(CryptoError::Gpg("the writer to gpg failed".to_string()))
+                    }
+                }
+            }
+        };
+        match result {
+            Ok(status) if status.success() => Ok(()),
+            Ok(status) => {
+                let _ = std::fs::remove_file(dst);
+                Err(CryptoError::Gpg(format!(
+                    "{} exited {status}",
+                    self.program
+                )))
+            }
+            Err(e) => {
+                let _ = std::fs::remove_file(dst);
+                Err(e)
+            }
         }
     }
 
@@ -731,5 +792,97 @@ mod tests {
             bad_encryption_message(),
             "Specify encryption=hybrid or encryption=none or encryption=pubkey or encryption=shared or encryption=sharedpubkey."
         );
+    }
+
+    /// A fake gpg: `body` run by sh, in `dir` (its name the program's).
+    fn fake_gpg(dir: &Path, name: &str, body: &str) -> Gpg {
+        use std::os::unix::fs::PermissionsExt;
+        let p = dir.join(name);
+        std::fs::write(&p, format!("#!/bin/sh\n{body}\n")).unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+        Gpg {
+            program: p.to_string_lossy().into_owned(),
+            options: Vec::new(),
+            decrypt_options: Vec::new(),
+        }
+    }
+
+    fn open_fds(listing: &[u8]) -> usize {
+        listing
+            .split(|&b| b == b'\n')
+            .filter(|l| !l.is_empty())
+            .count()
+    }
+
+    #[test]
+    fn the_passphrase_pipe_is_inherited_by_gpg_alone_and_only_as_stdin() {
+        let t = tempfile::tempdir().unwrap();
+        let d = t.path();
+        // What any program started from here inherits (ls's own directory
+        // included).
+        let baseline = Command::new("sh")
+            .args(["-c", "ls /proc/self/fd"])
+            .output()
+            .unwrap();
+        let gpg = fake_gpg(
+            d,
+            "gpg",
+            r#"here=$(dirname "$0")
+ls /proc/self/fd > "$here/fds"
+while [ $# -gt 0 ]; do [ "$1" = --passphrase-fd ] && fd=$2; shift; done
+IFS= read -r pass <&$fd
+printf '%s\n' "$pass" > "$here/pass"
+cat"#,
+        );
+        let src = d.join("src");
+        std::fs::write(&src, b"content\nmore\n").unwrap();
+        let dst = d.join("dst");
+        // Only the first line of the passphrase is gpg's (as from a pipe
+        // of its own); the rest is not content.
+        gpg.run_files(vec![], Some(b"s3cret\nrest\n"), &src, &dst)
+            .unwrap();
+        assert_eq!(std::fs::read(d.join("pass")).unwrap(), b"s3cret\n");
+        assert_eq!(std::fs::read(&dst).unwrap(), b"content\nmore\n");
+        let fds = std::fs::read(d.join("fds")).unwrap();
+        assert!(
+            open_fds(&fds) <= open_fds(&baseline.stdout),
+            "gpg inherited more than its standard descriptors: {}",
+            String::from_utf8_lossy(&fds)
+        );
+    }
+
+    #[test]
+    fn gpg_is_killed_and_waited_for_when_the_content_cannot_be_read() {
+        let t = tempfile::tempdir().unwrap();
+        let d = t.path();
+        let gpg = fake_gpg(d, "gpgkilltest", "exec sleep 600");
+        // A directory opens but cannot be read.
+        let src = d.join("srcdir");
+        std::fs::create_dir(&src).unwrap();
+        let dst = d.join("dst");
+        let start = std::time::Instant::now();
+        let r = gpg.run_files(vec![], Some(b"s3cret"), &src, &dst);
+        assert!(
+            matches!(r, Err(CryptoError::Io { what: "read", .. })),
+            "{r:?}"
+        );
+        assert!(start.elapsed() < std::time::Duration::from_secs(60));
+        assert!(!dst.exists());
+        // No child of ours left, running or zombie.
+        let me = std::process::id().to_string();
+        for e in std::fs::read_dir("/proc").unwrap().flatten() {
+            let Ok(stat) = std::fs::read_to_string(e.path().join("stat")) else {
+                continue;
+            };
+            let Some((comm, rest)) = stat.split_once(") ") else {
+                continue;
+            };
+            let ppid = rest.split(' ').nth(1);
+            assert!(
+                !(ppid == Some(me.as_str())
+                    && (comm.ends_with("(gpgkilltest") || comm.ends_with("(sleep"))),
+                "gpg left behind: {stat}"
+            );
+        }
     }
 }

@@ -15,8 +15,8 @@
 //! encrypted content, when encrypted) in files `KEY.chunk1`, `KEY.chunk2`...
 //! of at most SIZE bytes (one, empty, for an empty content) and the count
 //! in `KEY.chunkcount` (a number, no newline), all in the key's directory;
-//! read by concatenating them (without `KEY.chunkcount`, the chunks found
-//! in order), as the reference does.
+//! read by concatenating them (without `KEY.chunkcount`, or with one that
+//! is not a count from 1 to the key's size, the chunks found in order).
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -56,24 +56,23 @@ impl DirectoryRemote {
         self
     }
 
-    /// The chunk files of the key in the old layout (at the first of its
-    /// locations that has any), in order; `None` when there are none (or
-    /// `KEY.chunkcount` names one that is missing).
-    fn legacy_chunk_files(&self, key: &Key) -> Option<Vec<PathBuf>> {
+    /// The chunks of the key in the old layout, at the first of its
+    /// locations that has any; `None` when there are none. A
+    /// `KEY.chunkcount` that is not a number from 1 to the key's size is
+    /// not trusted: the chunks are then probed in order, as when it is
+    /// missing. Nothing is allocated from the count: chunks are checked
+    /// one by one.
+    fn legacy_chunks(&self, key: &Key) -> Option<LegacyChunks> {
         for base in self.locations(key) {
             let name = base.file_name()?.to_string_lossy().into_owned();
-            let at = |ext: &str| base.with_file_name(format!("{name}{ext}"));
-            if let Ok(count) = std::fs::read_to_string(at(".chunkcount")) {
-                let n: usize = count.trim().parse().unwrap_or(0);
-                let files: Vec<PathBuf> = (1..=n).map(|i| at(&format!(".chunk{i}"))).collect();
-                return files.iter().all(|f| f.is_file()).then_some(files);
-            }
-            let files: Vec<PathBuf> = (1..)
-                .map(|i| at(&format!(".chunk{i}")))
-                .take_while(|f| f.is_file())
-                .collect();
-            if !files.is_empty() {
-                return Some(files);
+            let base = base.with_file_name("");
+            let count = std::fs::read_to_string(base.join(format!("{name}.chunkcount")))
+                .ok()
+                .and_then(|c| c.trim().parse::<u64>().ok())
+                .filter(|&n| n >= 1 && key.size().is_none_or(|s| n <= s.max(1)));
+            let chunks = LegacyChunks { base, name, count };
+            if count.is_some() || chunks.chunk(1).is_file() {
+                return Some(chunks);
             }
         }
         None
@@ -176,6 +175,40 @@ impl DirectoryRemote {
             }
             Err(e) => Err(self.io("remove", dir, e)),
         }
+    }
+}
+
+/// A key's chunks in the old `chunksize=` layout, in one directory.
+struct LegacyChunks {
+    base: PathBuf,
+    name: String,
+    /// The count `KEY.chunkcount` gives, when it is trusted.
+    count: Option<u64>,
+}
+
+impl LegacyChunks {
+    /// The path of chunk `i` (from 1).
+    fn chunk(&self, i: u64) -> PathBuf {
+        self.base.join(format!("{}.chunk{i}", self.name))
+    }
+
+    /// Whether every chunk is there (with no count: the first, the
+    /// others being the ones that follow it).
+    fn complete(&self) -> bool {
+        match self.count {
+            Some(n) => (1..=n).all(|i| self.chunk(i).is_file()),
+            None => self.chunk(1).is_file(),
+        }
+    }
+
+    /// The chunk files in order: as many as the count says, or those
+    /// there one after the other.
+    fn files(&self) -> impl Iterator<Item = PathBuf> + '_ {
+        let count = self.count;
+        (1u64..)
+            .take_while(move |&i| count.is_none_or(|n| i <= n))
+            .map(|i| self.chunk(i))
+            .take_while(move |f| count.is_some() || f.is_file())
     }
 }
 
@@ -335,16 +368,22 @@ impl Storage for DirectoryRemote {
         dest: &Path,
         progress: Progress<'_>,
     ) -> Result<(), RemoteError> {
-        let sources: Vec<PathBuf> = if self.legacy_chunks.is_some() {
-            self.legacy_chunk_files(key).unwrap_or_default()
-        } else {
-            self.locations(key)
-                .into_iter()
-                .find(|p| p.is_file())
-                .into_iter()
-                .collect()
+        let legacy = match self.legacy_chunks {
+            Some(_) => self.legacy_chunks(key).filter(LegacyChunks::complete),
+            None => None,
         };
-        if sources.is_empty() {
+        let sources: Box<dyn Iterator<Item = PathBuf> + '_> = match &legacy {
+            Some(chunks) => Box::new(chunks.files()),
+            None if self.legacy_chunks.is_some() => Box::new(std::iter::empty()),
+            None => Box::new(
+                self.locations(key)
+                    .into_iter()
+                    .find(|p| p.is_file())
+                    .into_iter(),
+            ),
+        };
+        let mut sources = sources.peekable();
+        if sources.peek().is_none() {
             return Err(if self.dir.is_dir() {
                 RemoteError::NotPresent
             } else {
@@ -354,10 +393,10 @@ impl Storage for DirectoryRemote {
         let mut out = std::fs::File::create(dest).map_err(|e| self.io("write", dest, e))?;
         let mut buf = vec![0u8; 1 << 20];
         let mut done = 0u64;
-        for src in &sources {
-            let mut input = std::fs::File::open(src).map_err(|e| self.io("read", src, e))?;
+        for src in sources {
+            let mut input = std::fs::File::open(&src).map_err(|e| self.io("read", &src, e))?;
             loop {
-                let n = input.read(&mut buf).map_err(|e| self.io("read", src, e))?;
+                let n = input.read(&mut buf).map_err(|e| self.io("read", &src, e))?;
                 if n == 0 {
                     break;
                 }
@@ -373,7 +412,7 @@ impl Storage for DirectoryRemote {
         if self.legacy_chunks.is_none() {
             return Remote::check_present(self, key);
         }
-        if self.legacy_chunk_files(key).is_some() {
+        if self.legacy_chunks(key).is_some_and(|c| c.complete()) {
             Ok(true)
         } else if self.dir.is_dir() {
             Ok(false)
@@ -421,5 +460,55 @@ mod tests {
             r.check_present(&key).is_err(),
             "a missing directory is not absence"
         );
+    }
+
+    #[test]
+    fn a_legacy_chunkcount_of_zero_or_garbage_is_not_trusted() {
+        use std::os::unix::fs::PermissionsExt;
+        let t = tempfile::tempdir().unwrap();
+        let dir = t.path().join("d");
+        std::fs::create_dir(&dir).unwrap();
+        let src = t.path().join("src");
+        std::fs::write(&src, b"0123456789").unwrap();
+        let key = Key::parse(b"WORM-s10-m1--f").unwrap();
+        let u = Uuid::parse(b"3ac29831-cfaa-4b67-b7b8-6d476b3cfe13").unwrap();
+        let r = DirectoryRemote::new("d", u, 100.0, dir.clone()).with_legacy_chunks(4);
+        r.store_object(&key, &src, &mut |_| {}).unwrap();
+        let kd = r.store_dir(&key);
+        std::fs::set_permissions(&kd, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let kf = DirectoryRemote::key_file(&key);
+        let count = kd.join(format!("{kf}.chunkcount"));
+        let dest = t.path().join("got");
+        for bad in ["0", "", "x", "-1", "11", "18446744073709551615"] {
+            let _ = std::fs::remove_file(&count);
+            std::fs::write(&count, bad).unwrap();
+            // Probed: the chunks there, in order.
+            assert!(r.check_object(&key).unwrap(), "count {bad:?}");
+            r.retrieve_object(&key, &dest, &mut |_| {}).unwrap();
+            assert_eq!(std::fs::read(&dest).unwrap(), b"0123456789");
+        }
+        // With no chunks left, a count of 0 does not make it present.
+        for i in 1..=3 {
+            std::fs::remove_file(kd.join(format!("{kf}.chunk{i}"))).unwrap();
+        }
+        for bad in ["0", "", "x"] {
+            let _ = std::fs::remove_file(&count);
+            std::fs::write(&count, bad).unwrap();
+            assert!(!r.check_object(&key).unwrap(), "count {bad:?}");
+            assert!(matches!(
+                r.retrieve_object(&key, &dest, &mut |_| {}),
+                Err(RemoteError::NotPresent)
+            ));
+        }
+        // A key without a size and a huge count: checked lazily.
+        let nosize = Key::parse(b"WORM-m1--g").unwrap();
+        r.store_object(&nosize, &src, &mut |_| {}).unwrap();
+        let kd = r.store_dir(&nosize);
+        std::fs::set_permissions(&kd, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let kf = DirectoryRemote::key_file(&nosize);
+        let count = kd.join(format!("{kf}.chunkcount"));
+        std::fs::remove_file(&count).unwrap();
+        std::fs::write(&count, "18446744073709551615").unwrap();
+        assert!(!r.check_object(&nosize).unwrap());
     }
 }

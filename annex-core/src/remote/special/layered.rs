@@ -20,7 +20,7 @@ use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use super::chunk::{ChunkConfig, ChunkLog, chunk_count, chunk_keys, is_stable};
+use super::chunk::{ChunkConfig, ChunkLog, chunk_count, chunk_key, chunk_keys, is_stable};
 use super::crypto::{Cipher, Gpg, Mac, StoredCipher, encrypt_key};
 use crate::key::Key;
 use crate::remote::{ContentLockGuard, Progress, Remote, RemoteError};
@@ -77,11 +77,16 @@ pub struct Encryption {
 
 impl Encryption {
     /// The encryption of a remote's configuration, `None` when it has
-    /// none; `Err` for a bad `mac=`.
+    /// none or when its cipher only encrypts credentials
+    /// (`onlyencryptcreds=yes`: content and names are then stored as they
+    /// are, as git-annex's `cipherKey` says); `Err` for a bad `mac=`.
     pub fn from_config(
         c: &std::collections::BTreeMap<String, String>,
         gpg: Gpg,
     ) -> Result<Option<Encryption>, String> {
+        if c.get("onlyencryptcreds").map(String::as_str) == Some("yes") {
+            return Ok(None);
+        }
         let Some(stored) = StoredCipher::extract(c) else {
             return Ok(None);
         };
@@ -189,12 +194,17 @@ impl Layered {
         }
     }
 
-    fn tmp_file(&self, key: &Key, what: &str) -> Result<PathBuf, RemoteError> {
+    /// A new empty temporary file in `annex/tmp`, unique to this call
+    /// (two transfers of one key at once do not share it), removed when
+    /// the returned path is dropped.
+    fn tmp_file(&self, key: &Key, what: &str) -> Result<tempfile::TempPath, RemoteError> {
         std::fs::create_dir_all(&self.tmp).map_err(|e| self.io("create", &self.tmp, e))?;
         let name = String::from_utf8_lossy(&crate::objects::key_file(key)).into_owned();
-        Ok(self
-            .tmp
-            .join(format!("{name}.{what}.{}", std::process::id())))
+        tempfile::Builder::new()
+            .prefix(&format!("{name}.{what}."))
+            .tempfile_in(&self.tmp)
+            .map(tempfile::NamedTempFile::into_temp_path)
+            .map_err(|e| self.io("create a temporary file in", &self.tmp, e))
     }
 
     /// Stores `src` (encrypted first when the remote is) under `key`.
@@ -214,48 +224,91 @@ impl Layered {
                     .encrypt_file(c, &e.recipients(), src, &tmp)
                     .map_err(|err| self.refused(err.to_string()))
                     .and_then(|()| self.inner.store_object(&sk, &tmp, progress));
-                let _ = std::fs::remove_file(&tmp);
+                drop(tmp);
                 r
             }
             _ => self.inner.store_object(&sk, src, progress),
         }
     }
 
-    /// Retrieves what is under `key` (decrypted) and appends it to `out`.
-    fn get_into(
+    /// Retrieves what is under `key` (decrypted) into a temporary file
+    /// of its own, removed when the returned path is dropped.
+    fn fetch_plain(
         &self,
         cipher: Option<&Cipher>,
         key: &Key,
-        out: &mut std::fs::File,
-        out_path: &Path,
         progress: Progress<'_>,
-    ) -> Result<(), RemoteError> {
+    ) -> Result<tempfile::TempPath, RemoteError> {
         let sk = self.stored_key(cipher, key)?;
         let raw = self.tmp_file(key, "raw")?;
-        let _ = std::fs::remove_file(&raw);
-        let result = (|| {
-            self.inner.retrieve_object(&sk, &raw, progress)?;
-            let plain = match (cipher, &self.enc) {
-                (Some(c), Some(e)) => {
-                    let dec = self.tmp_file(key, "dec")?;
-                    e.gpg
-                        .decrypt_file(c, &raw, &dec)
-                        .map_err(|err| self.refused(err.to_string()))?;
-                    let _ = std::fs::remove_file(&raw);
-                    dec
-                }
-                _ => raw.clone(),
+        self.inner.retrieve_object(&sk, &raw, progress)?;
+        match (cipher, &self.enc) {
+            (Some(c), Some(e)) => {
+                let dec = self.tmp_file(key, "dec")?;
+                e.gpg
+                    .decrypt_file(c, &raw, &dec)
+                    .map_err(|err| self.refused(err.to_string()))?;
+                Ok(dec)
+            }
+            _ => Ok(raw),
+        }
+    }
+
+    /// Fetches the content stored as `keys` (one chunking, or the whole
+    /// key) into `dest`, resuming from the chunks `dest` already holds
+    /// (its length read now: an attempt before may have changed it).
+    /// `dest` is left alone until the first object is fetched, so that a
+    /// chunking that is not there does not destroy what it holds.
+    fn fetch_candidate(
+        &self,
+        cipher: Option<&Cipher>,
+        key: &Key,
+        c: &Candidate,
+        dest: &Path,
+        progress: Progress<'_>,
+    ) -> Result<(), RemoteError> {
+        let have = std::fs::metadata(dest).map(|m| m.len()).unwrap_or(0);
+        // Resume: chunks wholly in dest are not fetched again.
+        let (skip, size) = match c.chunking {
+            Some((size, count)) => ((have / size).min(count), size),
+            None => (0, 0),
+        };
+        let offset = skip * size;
+        let open = || -> Result<std::fs::File, RemoteError> {
+            let mut out = std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .open(dest)
+                .map_err(|e| self.io("write", dest, e))?;
+            out.set_len(offset).map_err(|e| self.io("write", dest, e))?;
+            out.seek(SeekFrom::End(0))
+                .map_err(|e| self.io("write", dest, e))?;
+            Ok(out)
+        };
+        let mut out: Option<std::fs::File> = None;
+        let mut done = offset;
+        for k in c
+            .keys(key)
+            .skip(usize::try_from(skip).unwrap_or(usize::MAX))
+        {
+            let base = done;
+            let plain = self.fetch_plain(cipher, &k, &mut |n| progress(base + n))?;
+            let o = match out.as_mut() {
+                Some(o) => o,
+                None => out.insert(open()?),
             };
-            let r = (|| {
-                let mut f = std::fs::File::open(&plain).map_err(|e| self.io("read", &plain, e))?;
-                std::io::copy(&mut f, out).map_err(|e| self.io("write", out_path, e))?;
-                Ok(())
-            })();
-            let _ = std::fs::remove_file(&plain);
-            r
-        })();
-        let _ = std::fs::remove_file(&raw);
-        result
+            let mut f = std::fs::File::open(&plain).map_err(|e| self.io("read", &plain, e))?;
+            std::io::copy(&mut f, o).map_err(|e| self.io("write", dest, e))?;
+            done = o.stream_position().map_err(|e| self.io("write", dest, e))?;
+            progress(done);
+        }
+        let mut out = match out {
+            Some(o) => o,
+            None => open()?,
+        };
+        out.flush().map_err(|e| self.io("write", dest, e))?;
+        Ok(())
     }
 
     /// The lists of keys the content may be stored as, most likely first
@@ -269,15 +322,15 @@ impl Layered {
             .map_err(|e| self.branch_err(e))?;
         let mut out: Vec<Candidate> = recorded
             .iter()
-            .map(|&(size, count)| Candidate {
-                keys: chunk_keys(key, size, count),
-                speculative: None,
+            .map(|&chunking| Candidate {
+                chunking: Some(chunking),
+                speculative: false,
             })
             .collect();
         if with_unchunked {
             let whole = Candidate {
-                keys: vec![key.clone()],
-                speculative: None,
+                chunking: None,
+                speculative: false,
             };
             if matches!(self.chunk, ChunkConfig::Unpadded(_)) {
                 out.push(whole);
@@ -289,17 +342,21 @@ impl Layered {
             let count = chunk_count(len, size);
             if !recorded.contains(&(size, count)) {
                 out.push(Candidate {
-                    keys: chunk_keys(key, size, count),
-                    speculative: Some((size, count)),
+                    chunking: Some((size, count)),
+                    speculative: true,
                 });
             }
         }
         Ok(out)
     }
 
-    fn check_list(&self, cipher: Option<&Cipher>, keys: &[Key]) -> Result<bool, RemoteError> {
+    fn check_list(
+        &self,
+        cipher: Option<&Cipher>,
+        keys: impl Iterator<Item = Key>,
+    ) -> Result<bool, RemoteError> {
         for k in keys {
-            if !self.inner.check_object(&self.stored_key(cipher, k)?)? {
+            if !self.inner.check_object(&self.stored_key(cipher, &k)?)? {
                 return Ok(false);
             }
         }
@@ -307,9 +364,24 @@ impl Layered {
     }
 }
 
+/// One way the content of a key may be stored: whole, or in `count`
+/// chunks of `size`.
 struct Candidate {
-    keys: Vec<Key>,
-    speculative: Option<(u64, u64)>,
+    /// (size, count), `None` for the whole key.
+    chunking: Option<(u64, u64)>,
+    /// Not recorded in the chunk log (the configured chunking): recorded
+    /// when found present.
+    speculative: bool,
+}
+
+impl Candidate {
+    /// The keys stored, made one by one.
+    fn keys<'a>(&self, key: &'a Key) -> Box<dyn Iterator<Item = Key> + 'a> {
+        match self.chunking {
+            Some((size, count)) => Box::new(chunk_keys(key, size, count)),
+            None => Box::new(std::iter::once(key.clone())),
+        }
+    }
 }
 
 impl Remote for Layered {
@@ -329,9 +401,9 @@ impl Remote for Layered {
         let cipher = self.cipher()?;
         let mut deferred = None;
         for c in self.candidates(key, true)? {
-            match self.check_list(cipher.as_ref(), &c.keys) {
+            match self.check_list(cipher.as_ref(), c.keys(key)) {
                 Ok(true) => {
-                    if let Some((size, count)) = c.speculative {
+                    if let (true, Some((size, count))) = (c.speculative, c.chunking) {
                         self.log
                             .set(self.inner.uuid(), key, size, count)
                             .map_err(|e| self.branch_err(e))?;
@@ -360,42 +432,9 @@ impl Remote for Layered {
         if let Some(parent) = dest.parent() {
             std::fs::create_dir_all(parent).map_err(|e| self.io("create", parent, e))?;
         }
-        let have = std::fs::metadata(dest).map(|m| m.len()).unwrap_or(0);
         let mut first_err = None;
         for c in self.candidates(key, true)? {
-            let chunked = c.keys.first().is_some_and(|k| k.chunk().0.is_some());
-            // Resume: chunks wholly in dest are not fetched again.
-            let (skip, size) = match c.keys.first().map(Key::chunk) {
-                Some((Some(size), _)) if size > 0 => ((have / size) as usize, size),
-                _ => (0, 0),
-            };
-            let skip = skip.min(c.keys.len());
-            let offset = skip as u64 * size;
-            let attempt = (|| {
-                let mut out = std::fs::OpenOptions::new()
-                    .write(true)
-                    .create(true)
-                    .truncate(false)
-                    .open(dest)
-                    .map_err(|e| self.io("write", dest, e))?;
-                out.set_len(if chunked { offset } else { 0 })
-                    .map_err(|e| self.io("write", dest, e))?;
-                out.seek(SeekFrom::End(0))
-                    .map_err(|e| self.io("write", dest, e))?;
-                let mut done = if chunked { offset } else { 0 };
-                for k in &c.keys[skip..] {
-                    let base = done;
-                    self.get_into(cipher.as_ref(), k, &mut out, dest, &mut |n| {
-                        progress(base + n)
-                    })?;
-                    done = out
-                        .stream_position()
-                        .map_err(|e| self.io("write", dest, e))?;
-                    progress(done);
-                }
-                out.flush().map_err(|e| self.io("write", dest, e))?;
-                Ok(())
-            })();
+            let attempt = self.fetch_candidate(cipher.as_ref(), key, &c, dest, progress);
             match attempt {
                 Ok(()) => {
                     return match crate::backend::verify_key(key, dest) {
@@ -443,26 +482,28 @@ impl Remote for Layered {
         let mut input = std::fs::File::open(src).map_err(|e| self.io("read", src, e))?;
         let len = input.metadata().map_err(|e| self.io("read", src, e))?.len();
         let count = chunk_count(len, size);
-        let keys = chunk_keys(key, size, count);
         // Resume: the chunks already stored (in order) are not sent again.
-        let mut start = 0usize;
+        let mut start = 0u64;
         if len > size {
-            while start < keys.len()
+            while start < count
                 && self
                     .inner
-                    .check_object(&self.stored_key(cipher.as_ref(), &keys[start])?)
+                    .check_object(
+                        &self.stored_key(cipher.as_ref(), &chunk_key(key, size, start + 1))?,
+                    )
                     .unwrap_or(false)
             {
                 start += 1;
             }
         }
         input
-            .seek(SeekFrom::Start(start as u64 * size))
+            .seek(SeekFrom::Start(start * size))
             .map_err(|e| self.io("read", src, e))?;
         let chunk_file = self.tmp_file(key, "chunk")?;
         let result: Result<(), RemoteError> = (|| {
-            for (i, k) in keys.iter().enumerate().skip(start) {
-                let base = i as u64 * size;
+            for i in start..count {
+                let k = &chunk_key(key, size, i + 1);
+                let base = i * size;
                 {
                     let mut out = std::fs::File::create(&chunk_file)
                         .map_err(|e| self.io("write", &chunk_file, e))?;
@@ -476,7 +517,7 @@ impl Remote for Layered {
             }
             Ok(())
         })();
-        let _ = std::fs::remove_file(&chunk_file);
+        drop(chunk_file);
         result?;
         progress(len);
         self.log
@@ -488,14 +529,14 @@ impl Remote for Layered {
         let cipher = self.cipher()?;
         let lists = self.candidates(key, true)?;
         for c in &lists {
-            for k in &c.keys {
+            for k in c.keys(key) {
                 self.inner
-                    .remove_object(&self.stored_key(cipher.as_ref(), k)?)?;
+                    .remove_object(&self.stored_key(cipher.as_ref(), &k)?)?;
             }
         }
         // Every chunking tried is recorded as removed, as git-annex does.
         for c in &lists {
-            if let Some((Some(size), _)) = c.keys.first().map(Key::chunk) {
+            if let Some((size, _)) = c.chunking {
                 self.log
                     .set(self.inner.uuid(), key, size, 0)
                     .map_err(|e| self.branch_err(e))?;
@@ -514,5 +555,127 @@ impl Remote for Layered {
         // The chunk log stays in the repository's journal: the command
         // commits it with the location log, as git-annex does.
         self.inner.commit_objects()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::directory::DirectoryRemote;
+    use super::*;
+
+    fn git_init(dir: &Path) {
+        let st = std::process::Command::new("git")
+            .args(["init", "-q"])
+            .arg(dir)
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .status()
+            .unwrap();
+        assert!(st.success());
+    }
+
+    /// A repository, a directory remote in it and a WORM key of 10 bytes
+    /// stored by hand in chunks of 4 (not recorded in the chunk log).
+    fn setup(t: &Path) -> (PathBuf, DirectoryRemote, Key) {
+        let repo = t.join("repo");
+        git_init(&repo);
+        let dir = t.join("d");
+        std::fs::create_dir(&dir).unwrap();
+        let u = Uuid::parse(b"3ac29831-cfaa-4b67-b7b8-6d476b3cfe13").unwrap();
+        let inner = DirectoryRemote::new("d", u, 100.0, dir);
+        let key = Key::parse(b"WORM-s10-m1--f").unwrap();
+        for (i, part) in [&b"0123"[..], b"4567", b"89"].iter().enumerate() {
+            let src = t.join(format!("part{i}"));
+            std::fs::write(&src, part).unwrap();
+            inner
+                .store_object(&chunk_key(&key, 4, i as u64 + 1), &src, &mut |_| {})
+                .unwrap();
+        }
+        (repo.join(".git"), inner, key)
+    }
+
+    #[test]
+    fn retrieve_resumes_from_the_length_of_dest_at_each_attempt() {
+        let t = tempfile::tempdir().unwrap();
+        let (git_dir, inner, key) = setup(t.path());
+        let u = Storage::uuid(&inner).clone();
+        let l = Layered::new(Box::new(inner), ChunkConfig::Unpadded(4), None, &git_dir);
+        // The first chunk from an interrupted transfer: the whole key is
+        // tried first and is not there, then the chunks resume after it.
+        let dest = t.path().join("dest");
+        std::fs::write(&dest, b"0123").unwrap();
+        l.retrieve(&key, &dest, &u, b"f", &mut |_| {}).unwrap();
+        assert_eq!(std::fs::read(&dest).unwrap(), b"0123456789");
+        // A WORM key is not verified: what dest held is what it gets.
+        std::fs::write(&dest, b"01234").unwrap();
+        l.retrieve(&key, &dest, &u, b"f", &mut |_| {}).unwrap();
+        assert_eq!(std::fs::read(&dest).unwrap(), b"0123456789");
+    }
+
+    #[test]
+    fn temporary_files_are_unique_per_call_and_removed() {
+        let t = tempfile::tempdir().unwrap();
+        let (git_dir, inner, key) = setup(t.path());
+        let u = Storage::uuid(&inner).clone();
+        let l = Layered::new(Box::new(inner), ChunkConfig::Unpadded(4), None, &git_dir);
+        // Two transfers of one key at once (to two remotes) each have
+        // their own.
+        let a = l.tmp_file(&key, "chunk").unwrap();
+        let b = l.tmp_file(&key, "chunk").unwrap();
+        assert_ne!(a.to_path_buf(), b.to_path_buf());
+        assert!(a.exists() && b.exists());
+        drop((a, b));
+        let tmp = git_dir.join("annex").join("tmp");
+        let dest = t.path().join("dest");
+        l.retrieve(&key, &dest, &u, b"f", &mut |_| {}).unwrap();
+        let other = Key::parse(b"WORM-s3-m1--g").unwrap();
+        assert!(l.retrieve(&other, &dest, &u, b"f", &mut |_| {}).is_err());
+        let src = t.path().join("src");
+        std::fs::write(&src, b"abc").unwrap();
+        l.store(&other, &src, &u, b"g", &mut |_| {}).unwrap_or(());
+        let left: Vec<_> = std::fs::read_dir(&tmp).unwrap().collect();
+        assert!(left.is_empty(), "left in annex/tmp: {left:?}");
+    }
+
+    #[test]
+    fn a_huge_chunk_count_in_the_log_is_ignored_not_allocated() {
+        let t = tempfile::tempdir().unwrap();
+        let (git_dir, inner, key) = setup(t.path());
+        let u = Storage::uuid(&inner).clone();
+        let l = Layered::new(Box::new(inner), ChunkConfig::Unpadded(4), None, &git_dir);
+        // As merged from another repository.
+        l.log.set(&u, &key, 4, u64::MAX).unwrap();
+        l.log.set(&u, &key, 1, 1 << 40).unwrap();
+        assert!(l.log.current(&u, &key).unwrap().is_empty());
+        assert!(l.check_present(&key).unwrap());
+        let dest = t.path().join("dest");
+        l.retrieve(&key, &dest, &u, b"f", &mut |_| {}).unwrap();
+        assert_eq!(std::fs::read(&dest).unwrap(), b"0123456789");
+        // A key without a size: the count is kept, its chunks made one by
+        // one (the first missing ends the check).
+        let nosize = Key::parse(b"WORM-m1--g").unwrap();
+        l.log.set(&u, &nosize, 4, u64::MAX).unwrap();
+        assert!(!l.check_present(&nosize).unwrap());
+    }
+
+    #[test]
+    fn onlyencryptcreds_leaves_content_and_names_unencrypted() {
+        let gpg = || Gpg {
+            program: "gpg".to_string(),
+            options: Vec::new(),
+            decrypt_options: Vec::new(),
+        };
+        let mut c: std::collections::BTreeMap<String, String> = [
+            ("encryption", "hybrid"),
+            ("cipher", "YWJj"),
+            ("cipherkeys", "0123456789ABCDEF"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        assert!(Encryption::from_config(&c, gpg()).unwrap().is_some());
+        c.insert("onlyencryptcreds".to_string(), "no".to_string());
+        assert!(Encryption::from_config(&c, gpg()).unwrap().is_some());
+        c.insert("onlyencryptcreds".to_string(), "yes".to_string());
+        assert!(Encryption::from_config(&c, gpg()).unwrap().is_none());
     }
 }
