@@ -249,8 +249,11 @@ impl NodeConn {
             NodeEnd::Thread(h, sock) => {
                 // The node sees the end of the connection even while a
                 // clone of our end lives elsewhere.
+                // Both ways: nothing is read from the node any more, and a
+                // node blocked writing (a GET whose client went) must wake
+                // up, or joining its thread would wait for ever.
                 if let Some(sock) = sock {
-                    let _ = sock.shutdown(std::net::Shutdown::Write);
+                    let _ = sock.shutdown(std::net::Shutdown::Both);
                 }
                 if let Some(h) = h {
                     let _ = h.join();
@@ -343,7 +346,15 @@ impl Node {
         let Some(p) = &self.remote.local_path else {
             return 0;
         };
-        let Some(g) = annex_core::remote::git_dir_of(p) else {
+        // Canonical, as the node's repository is opened when it is served
+        // here: the lock registry knows this process's transfer locks by
+        // that spelling, and a lock file it does not recognise as its own
+        // would be opened and closed, releasing the lock.
+        let Some(g) = p
+            .canonicalize()
+            .ok()
+            .and_then(|p| annex_core::remote::git_dir_of(&p))
+        else {
             return 0;
         };
         annex_core::transfer::in_progress(&g).len()
@@ -1902,6 +1913,95 @@ mod tests {
             std::thread::sleep(Duration::from_millis(20));
         }
         drop(hang_tx);
+    }
+
+    /// Regression: closing a connection to a node served here shut down
+    /// only our writing side, so a node blocked writing to us (a GET
+    /// whose client went) never woke up, and joining its thread waited
+    /// for ever. Both sides are shut down now.
+    #[test]
+    fn closing_a_node_blocked_writing_to_us_ends() {
+        let (ours, theirs) = std::os::unix::net::UnixStream::pair().expect("socketpair");
+        let node = std::thread::spawn(move || {
+            let mut theirs = theirs;
+            // Far more than the socket buffers: blocks until shut down.
+            let _ = std::io::copy(&mut std::io::repeat(b'x').take(256 << 20), &mut theirs);
+        });
+        // A clone of our end kept elsewhere, as a session keeps one to
+        // end a timed-out node: closing our descriptors alone does not end
+        // the connection.
+        let kept = ours.try_clone().expect("clone");
+        let conn = NodeConn {
+            r: P2pReader::new(Box::new(ours.try_clone().expect("clone"))),
+            w: P2pWriter::new(Box::new(ours.try_clone().expect("clone"))),
+            version: 1,
+            end: NodeEnd::Thread(Some(node), Some(ours)),
+        };
+        std::thread::sleep(Duration::from_millis(200));
+        let (done_tx, done_rx) = mpsc::channel::<()>();
+        std::thread::spawn(move || {
+            conn.close();
+            let _ = done_tx.send(());
+        });
+        assert!(
+            done_rx.recv_timeout(Duration::from_secs(10)).is_ok(),
+            "closing the connection waited for ever on the node"
+        );
+        drop(kept);
+    }
+
+    /// Regression: the busy count of a node on this machine configured by
+    /// a path that is not canonical (`../node`) asked about its transfer
+    /// locks by that spelling, which the lock registry did not know as
+    /// this process's: the lock files were opened and closed, releasing
+    /// the transfer locks of the node served here. They survive it now.
+    #[test]
+    fn the_busy_count_of_a_node_by_a_relative_path_keeps_its_transfer_locks() {
+        let repo = test_support::new_git_repo();
+        let canonical = repo.path().canonicalize().expect("canonical");
+        let git_dir = canonical.join(".git");
+        let uuid = Uuid::parse(b"00000000-0000-4000-8000-000000000002").expect("uuid");
+        let t = annex_core::transfer::Transfer::start(
+            &git_dir,
+            annex_core::transfer::Direction::Download,
+            &uuid,
+            &key(),
+            b"f",
+            false,
+        )
+        .expect("start");
+        let p = annex_core::transfer::paths(
+            &git_dir,
+            annex_core::transfer::Direction::Download,
+            &uuid,
+            &key(),
+        );
+        let name = canonical.file_name().expect("name").to_os_string();
+        let aliased = canonical.join("..").join(name);
+        let remote = GitRemote {
+            name: "here".into(),
+            uuid: Some(uuid.clone()),
+            url: None,
+            cost: 100.0,
+            proxy: false,
+            cluster_node: None,
+            cluster_gateway: Vec::new(),
+            proxied_by: None,
+            sync: true,
+            local_path: Some(aliased),
+            shell: None,
+            ssh_options: Vec::new(),
+        };
+        let n = Node::new(remote).expect("node");
+        assert_eq!(n.busy(), 1);
+        let probe = std::process::Command::new("python3")
+            .arg("-c")
+            .arg("import fcntl,sys\nf=open(sys.argv[1],'r+')\ntry:\n fcntl.lockf(f,fcntl.LOCK_EX|fcntl.LOCK_NB)\n print('taken')\nexcept OSError:\n print('held')")
+            .arg(&p.lock)
+            .output()
+            .expect("python3");
+        assert_eq!(String::from_utf8_lossy(&probe.stdout).trim(), "held");
+        t.finish(true);
     }
 
     fn key() -> Key {

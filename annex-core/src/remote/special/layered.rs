@@ -530,8 +530,18 @@ impl Remote for Layered {
         let lists = self.candidates(key, true)?;
         for c in &lists {
             for k in c.keys(key) {
-                self.inner
-                    .remove_object(&self.stored_key(cipher.as_ref(), &k)?)?;
+                let stored = self.stored_key(cipher.as_ref(), &k)?;
+                // A key of no known size takes its chunk count from the
+                // chunk log alone, which another repository may have
+                // written with any number: its chunks are removed in
+                // order up to the first one not there, never counted out.
+                if key.size().is_none()
+                    && c.chunking.is_some()
+                    && !self.inner.check_object(&stored)?
+                {
+                    break;
+                }
+                self.inner.remove_object(&stored)?;
             }
         }
         // Every chunking tried is recorded as removed, as git-annex does.
@@ -654,6 +664,22 @@ mod tests {
         // one (the first missing ends the check).
         let nosize = Key::parse(b"WORM-m1--g").unwrap();
         l.log.set(&u, &nosize, 4, u64::MAX).unwrap();
+        assert!(!l.check_present(&nosize).unwrap());
+    }
+
+    /// Regression: removing a key of no known size went through every
+    /// chunk key its chunk log counts, and a log merged from elsewhere
+    /// may count `u64::MAX`: a drop that never ended. It now stops at the
+    /// first chunk not there.
+    #[test]
+    fn removing_a_sizeless_key_with_a_huge_logged_count_ends() {
+        let t = tempfile::tempdir().unwrap();
+        let (git_dir, inner, _key) = setup(t.path());
+        let u = Storage::uuid(&inner).clone();
+        let l = Layered::new(Box::new(inner), ChunkConfig::Unpadded(4), None, &git_dir);
+        let nosize = Key::parse(b"WORM-m1--g").unwrap();
+        l.log.set(&u, &nosize, 4, u64::MAX).unwrap();
+        Remote::remove(&l, &nosize).unwrap();
         assert!(!l.check_present(&nosize).unwrap());
     }
 
