@@ -684,12 +684,7 @@ impl Remote for ExternalRemote {
     }
 
     fn lock_content(&self, _key: &Key) -> Result<Box<dyn ContentLockGuard>, RemoteError> {
-        // Special remotes cannot lock content: a drop checks presence
-        // instead, as git-annex does.
-        Err(RemoteError::Refused {
-            remote: self.setup.name.clone(),
-            reason: "special remotes cannot lock content".to_string(),
-        })
+        Err(super::cannot_lock_content(&self.setup.name))
     }
 
     fn commit(&self) -> Result<(), RemoteError> {

@@ -556,9 +556,7 @@ impl Remote for Layered {
     }
 
     fn lock_content(&self, _key: &Key) -> Result<Box<dyn ContentLockGuard>, RemoteError> {
-        // Special remotes cannot lock content: a drop checks presence
-        // instead, as git-annex does.
-        Err(self.refused("special remotes cannot lock content".to_string()))
+        Err(super::cannot_lock_content(self.inner.name()))
     }
 
     fn commit(&self) -> Result<(), RemoteError> {

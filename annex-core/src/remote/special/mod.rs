@@ -305,6 +305,16 @@ impl Remote for Gated {
     }
 }
 
+/// The refusal of [`Remote::lock_content`] for the special remote `name`:
+/// special remotes cannot lock content, so a drop checks presence instead,
+/// as git-annex does.
+pub(crate) fn cannot_lock_content(name: &str) -> RemoteError {
+    RemoteError::Refused {
+        remote: name.to_string(),
+        reason: "special remotes cannot lock content".to_string(),
+    }
+}
+
 /// The [`layered::Storage`] of a special remote of a type that has one
 /// (what chunking and encryption wrap).
 pub fn open_storage(
