@@ -27,9 +27,8 @@
 //! git-annex reads it).
 //!
 //! Types: `directory`, `rsync`, `S3` (set up with `special_s3`'s help)
-//! and `external`; chunking and encryption for `directory` and `external`
-//! only (refused at `initremote` for `rsync` and `S3`, whose storage is
-//! not yet behind the chunking and encryption layer).
+//! and `external`, each with chunking and encryption (their storage is
+//! behind `annex_core::remote::special::layered`).
 //!
 //! Not yet: `--sameas`, `--private`, `--with-url`, other types,
 //! `disableremote`, `testremote`.
@@ -781,13 +780,11 @@ fn setup_type(
             {
                 return Err(user("Bad value for shellescape (expected yes or no)"));
             }
-            refuse_chunking(&config)?;
             // Kept in git config too, so that it can differ between hosts.
             Ok((config, ("rsyncurl".to_string(), url)))
         }
         "S3" => {
             check_fields(kind, &config, None)?;
-            refuse_chunking(&config)?;
             let config = crate::special_s3::setup(session, name, uuid, config)?;
             Ok((config, ("s3".to_string(), "true".to_string())))
         }
@@ -819,27 +816,6 @@ fn setup_type(
             "special remotes of type {other} are not supported yet by git-annex-rs"
         ))),
     }
-}
-
-/// Chunking is not there yet for the types that would take it: refused
-/// rather than ignored.
-/// Chunking and encryption refused for a type whose storage is not yet
-/// behind [`annex_core::remote::special::layered`] (an encrypted remote's
-/// embedded credentials would otherwise be written before its cipher
-/// exists, in plain text).
-fn refuse_chunking(config: &Fields) -> Result<(), SpecialError> {
-    if config.contains_key("chunk") || config.contains_key("chunksize") {
-        return Err(user("chunking is not supported yet by git-annex-rs"));
-    }
-    if config
-        .get("encryption")
-        .is_some_and(|e| e.as_str() != "none")
-    {
-        return Err(user(
-            "encryption of this type of special remote is not supported yet by git-annex-rs",
-        ));
-    }
-    Ok(())
 }
 
 fn absolute(base: &Path, p: &Path) -> PathBuf {

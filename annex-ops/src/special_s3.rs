@@ -83,7 +83,19 @@ pub(crate) fn setup(
         S3Config::parse(&config).map_err(s3err)?;
         if let Some(c) = &creds {
             if config.get("embedcreds").map(String::as_str) == Some("yes") {
-                config.insert("s3creds".to_string(), c.embedded());
+                // An encrypted remote's credentials are embedded encrypted
+                // with its cipher by the reference: never in plain text
+                // here. What `remote.log` already has is kept.
+                let encrypted = config
+                    .get("encryption")
+                    .is_some_and(|e| e.as_str() != "none");
+                if !encrypted {
+                    config.insert("s3creds".to_string(), c.embedded());
+                } else if !config.contains_key("s3creds") {
+                    return Err(user(
+                        "embedding the credentials of an encrypted S3 remote (embedcreds=yes) is not supported yet by git-annex-rs",
+                    ));
+                }
             }
             s3::write_creds_cache(git_dir, uuid, c).map_err(s3err)?;
         }

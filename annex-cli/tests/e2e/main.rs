@@ -57,6 +57,7 @@ mod sim;
 mod size_limit;
 mod special;
 mod special_crypto;
+mod special_programs;
 mod special_types;
 mod ssh;
 mod ssh_conn;

@@ -76,6 +76,110 @@ while True:
         send("UNSUPPORTED-REQUEST")
 "#;
 
+/// An external special remote that speaks `ASYNC`: each job in a thread
+/// of its own, its transfers taking 0.4 s so that jobs overlap (the most
+/// at once written to `$HD_LOG/maxactive`, each start of the program to
+/// `starts`, each `PREPARE` to `prepares`). `HD_FAULT` makes a transfer
+/// answer under a job number not in use (`unknownjob`), untagged
+/// (`untagged`), die (`die`) or send an untagged `ERROR` (`error`).
+const PYASYNC: &str = r#"#!/usr/bin/env python3
+import os, sys, shutil, threading, queue, time
+fault = os.environ.get("HD_FAULT", "")
+out_lock = threading.Lock()
+def send(*w):
+    with out_lock:
+        sys.stdout.write(" ".join(w) + "\n"); sys.stdout.flush()
+state = {"active": 0, "max": 0, "d": None}
+state_lock = threading.Lock()
+queues = {}
+def log(name, text):
+    d = os.environ.get("HD_LOG")
+    if d:
+        with open(os.path.join(d, name), "a") as f:
+            f.write(text + "\n")
+log("starts", str(os.getpid()))
+def job(n, line, q):
+    def reply(*w):
+        send("J", n, *w)
+    def ask(*w):
+        reply(*w)
+        l = q.get()
+        return l[6:] if l.startswith("VALUE ") else ""
+    cmd, _, rest = line.partition(" ")
+    if cmd == "INITREMOTE":
+        dd = ask("GETCONFIG", "dir")
+        os.makedirs(dd, exist_ok=True)
+        reply("SETCONFIG", "dir", os.path.abspath(dd))
+        reply("INITREMOTE-SUCCESS")
+    elif cmd == "LISTCONFIGS":
+        reply("CONFIG", "dir", "where to store"); reply("CONFIGEND")
+    elif cmd == "PREPARE":
+        log("prepares", n)
+        state["d"] = ask("GETCONFIG", "dir")
+        reply("PREPARE-SUCCESS")
+    elif cmd == "TRANSFER":
+        direction, key, f = rest.split(" ", 2)
+        h = ask("DIRHASH-LOWER", key)
+        p = os.path.join(state["d"], h, key)
+        with state_lock:
+            state["active"] += 1
+            state["max"] = max(state["max"], state["active"])
+            log("maxactive", str(state["max"]))
+        time.sleep(0.4)
+        with state_lock:
+            state["active"] -= 1
+        if fault == "die":
+            os._exit(3)
+        if fault == "unknownjob":
+            send("J", "999", "TRANSFER-SUCCESS", direction, key); return
+        if fault == "untagged":
+            send("TRANSFER-SUCCESS", direction, key); return
+        if fault == "error":
+            send("ERROR", "the storage is on fire"); return
+        if direction == "STORE":
+            os.makedirs(os.path.dirname(p), exist_ok=True)
+            shutil.copyfile(f, p + ".tmp." + n); os.rename(p + ".tmp." + n, p)
+        else:
+            if not os.path.exists(p):
+                reply("TRANSFER-FAILURE", direction, key, "not there"); return
+            reply("PROGRESS", "1")
+            shutil.copyfile(p, f)
+        reply("TRANSFER-SUCCESS", direction, key)
+    elif cmd == "CHECKPRESENT":
+        h = ask("DIRHASH-LOWER", rest)
+        reply("CHECKPRESENT-SUCCESS" if os.path.exists(os.path.join(state["d"], h, rest)) else "CHECKPRESENT-FAILURE", rest)
+    elif cmd == "REMOVE":
+        h = ask("DIRHASH-LOWER", rest)
+        try:
+            os.remove(os.path.join(state["d"], h, rest))
+        except FileNotFoundError:
+            pass
+        reply("REMOVE-SUCCESS", rest)
+    else:
+        reply("UNSUPPORTED-REQUEST")
+send("VERSION 2")
+while True:
+    l = sys.stdin.readline()
+    if not l:
+        os._exit(0)
+    l = l.rstrip("\n")
+    if l.startswith("EXTENSIONS"):
+        send("EXTENSIONS ASYNC")
+        continue
+    if l.startswith("ERROR"):
+        os._exit(1)
+    if not l.startswith("J "):
+        send("ERROR", "untagged request: " + l)
+        continue
+    _, n, msg = l.split(" ", 2)
+    if n in queues and (msg.startswith("VALUE") or msg.startswith("CREDS")):
+        queues[n].put(msg)
+        continue
+    q = queue.Queue()
+    queues[n] = q
+    threading.Thread(target=job, args=(n, msg, q), daemon=True).start()
+"#;
+
 /// A scratch area: a bin directory holding the test program, put first
 /// on PATH.
 struct Area {
@@ -91,6 +195,10 @@ impl Area {
         std::fs::write(&prog, PYDIR).expect("write program");
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&prog, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        let prog = bin.join("git-annex-remote-pyasync");
+        std::fs::write(&prog, PYASYNC).expect("write program");
+        std::fs::set_permissions(&prog, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        std::fs::create_dir(dir.path().join("log")).expect("log dir");
         Area { dir }
     }
 
@@ -113,6 +221,7 @@ impl Area {
         cmd.current_dir(dir)
             .env("PATH", path)
             .env("HD_FAULT", fault)
+            .env("HD_LOG", self.path("log"))
             .args(args);
         support::output_with_stdin(cmd, None)
     }
@@ -654,4 +763,106 @@ fn setup_commands_match_the_reference() {
     assert_eq!(t.3, o.3, "remote.log");
     assert_eq!(t.4, o.4, "verifying-remote.log");
     assert_eq!(t.5, o.5, "verified-remote.log");
+}
+
+/// The lines the `ASYNC` test program logged in `name`, then forgotten.
+fn take_log(a: &Area, name: &str) -> Vec<String> {
+    let p = a.path("log").join(name);
+    let text = std::fs::read_to_string(&p).unwrap_or_default();
+    let _ = std::fs::remove_file(&p);
+    text.lines().map(str::to_string).collect()
+}
+
+/// `ASYNC` (the protocol's async appendix): with `-J`, one program runs
+/// several jobs at once, prepared once; what we store through it the
+/// reference gets through it and the reverse; a program that answers
+/// under a job number not in use, untagged, dies or sends `ERROR` in the
+/// middle of jobs makes them fail with an error naming it, never a hang.
+#[test]
+fn an_async_external_program_runs_jobs_at_once_and_its_faults_are_errors() {
+    let a = Area::new();
+    let r = a.repo("r");
+    let files: Vec<String> = (1..=4).map(|i| format!("g{i}")).collect();
+    for (i, f) in files.iter().enumerate() {
+        std::fs::write(r.join(f), format!("content {i}\n")).expect("write");
+    }
+    ok(&a.theirs(&r, &["add", "-q", "."]));
+    support::git(&r, &["commit", "-q", "-m", "g"]);
+    ok(&a.ours(
+        &r,
+        &[
+            "initremote",
+            "e",
+            "type=external",
+            "externaltype=pyasync",
+            "dir=../ea",
+            "encryption=none",
+        ],
+    ));
+    take_log(&a, "starts");
+    let mut all: Vec<&str> = vec!["f"];
+    all.extend(files.iter().map(String::as_str));
+    let mut copy = vec!["copy", "--to", "e", "-J4"];
+    copy.extend(&all);
+    let out = ok(&a.ours(&r, &copy));
+    assert_eq!(out.matches(") ok").count(), 5, "{out}");
+    assert_eq!(take_log(&a, "starts").len(), 1, "one program for every job");
+    assert_eq!(take_log(&a, "prepares").len(), 1, "prepared once");
+    let most: usize = take_log(&a, "maxactive")
+        .iter()
+        .filter_map(|l| l.parse().ok())
+        .max()
+        .unwrap_or(0);
+    assert!(most >= 2, "transfers ran one at a time: {most}");
+    // The reference gets what we stored, through the same program.
+    ok(&a.theirs(&r, &["drop", "-q", "."]));
+    let mut get = vec!["get", "--from", "e", "-J4"];
+    get.extend(&all);
+    ok(&a.theirs(&r, &get));
+    assert_eq!(
+        std::fs::read_to_string(r.join("g3")).expect("g3"),
+        "content 2\n"
+    );
+    // And we get what it stores.
+    ok(&a.theirs(&r, &["drop", "-q", "--from", "e", "."]));
+    ok(&a.theirs(&r, &copy));
+    ok(&a.ours(&r, &["drop", "-q", "."]));
+    take_log(&a, "starts");
+    let out = ok(&a.ours(&r, &get));
+    assert_eq!(out.matches(") ok").count(), 5, "{out}");
+    assert_eq!(take_log(&a, "starts").len(), 1);
+    ok(&a.theirs(&r, &["fsck", "-q", "."]));
+    ok(&a.ours(&r, &["fsck", "-q", "--from", "e", "-J4", "."]));
+    ok(&a.ours(&r, &["drop", "-q", "--from", "e", "-J4", "g1", "g2"]));
+    // Faults in the middle of jobs: errors, never a hang.
+    let ours = Path::new(env!("CARGO_BIN_EXE_git-annex-rs"));
+    for (fault, said) in [
+        ("unknownjob", "unknown job number"),
+        ("untagged", "unexpected non-async message"),
+        ("die", "exited or closed its output"),
+        ("error", "the storage is on fire"),
+    ] {
+        let o = a.run(
+            Path::new("timeout"),
+            &r,
+            &[
+                "120",
+                &ours.display().to_string(),
+                "copy",
+                "--to",
+                "e",
+                "-J2",
+                "g1",
+                "g2",
+            ],
+            fault,
+        );
+        let out = String::from_utf8_lossy(&o.stdout);
+        let err = format!("{out}{}", String::from_utf8_lossy(&o.stderr));
+        assert_eq!(o.status.code(), Some(1), "{fault}: {err}");
+        assert!(err.contains(said), "{fault}: {err}");
+        assert!(!out.contains(") ok"), "{fault}: {out}");
+    }
+    // And then it works.
+    ok(&a.ours(&r, &["copy", "--to", "e", "-J2", "g1", "g2"]));
 }

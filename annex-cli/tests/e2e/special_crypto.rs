@@ -81,6 +81,9 @@ impl Area {
         support::hermetic(&mut cmd);
         cmd.current_dir(dir)
             .env("GNUPGHOME", self.gnupg())
+            .env("AWS_ACCESS_KEY_ID", crate::special_types::S3_ID)
+            .env("AWS_SECRET_ACCESS_KEY", crate::special_types::S3_SECRET)
+            .env_remove("AWS_SESSION_TOKEN")
             .args(args);
         support::output_with_stdin(cmd, None)
     }
@@ -545,4 +548,160 @@ fn an_encrypted_chunked_external_remote_works_both_ways() {
         assert_eq!(files(&a.path(name)), Vec::<String>::new(), "{name}");
         ok(&run(theirs, &c, &["drop", "--force", "f"]));
     }
+}
+
+/// rsync and S3 remotes with chunking and encryption (rsync in a local
+/// directory, S3 against moto's server on 127.0.0.1): one side sets each
+/// up and stores `f`, the other enables, gets, fscks (both) and drops it;
+/// the objects are named and laid out as the reference names them.
+fn rsync_and_s3_store_by_one_get_by_other(theirs_store: bool) {
+    let a = Area::new();
+    let server = crate::special_types::S3Server::start();
+    let allow = |r: &Path| {
+        support::git(
+            r,
+            &["config", "annex.security.allowed-ip-addresses", "127.0.0.1"],
+        );
+    };
+    let origin = a.repo("origin");
+    allow(&origin);
+    let keyid = format!("keyid={}", a.keyid);
+    let port = format!("port={}", server.port);
+    // name, parameters, chunks stored, encrypted
+    let mut setups: Vec<(&str, Vec<String>, usize, bool)> = Vec::new();
+    for (name, params, chunks, enc) in [
+        ("rs-none", vec!["encryption=none", "chunk=20"], 3, false),
+        ("rs-shared", vec!["encryption=shared", "chunk=10"], 5, true),
+        (
+            "rs-hybrid",
+            vec!["encryption=hybrid", &keyid, "mac=HMACSHA256", "chunk=10"],
+            5,
+            true,
+        ),
+        ("rs-pubkey", vec!["encryption=pubkey", &keyid], 1, true),
+    ] {
+        let dir = a.path(name);
+        std::fs::create_dir(&dir).expect("mkdir");
+        let mut v = vec![
+            "type=rsync".to_string(),
+            format!("rsyncurl={}", dir.display()),
+        ];
+        v.extend(params.iter().map(|p| p.to_string()));
+        setups.push((name, v, chunks, enc));
+    }
+    for (name, params, chunks, enc) in [
+        ("s3-none", vec!["encryption=none", "chunk=20"], 3, false),
+        ("s3-shared", vec!["encryption=shared", "chunk=10"], 5, true),
+        (
+            "s3-hybrid",
+            vec!["encryption=hybrid", &keyid, "chunk=10"],
+            5,
+            true,
+        ),
+    ] {
+        let mut v = vec![
+            "type=S3".to_string(),
+            "host=127.0.0.1".to_string(),
+            port.clone(),
+            "requeststyle=path".to_string(),
+            format!("bucket={name}"),
+            "fileprefix=annex/".to_string(),
+        ];
+        v.extend(params.iter().map(|p| p.to_string()));
+        setups.push((name, v, chunks, enc));
+    }
+    let key = ok(&a.theirs(&origin, &["lookupkey", "f"]))
+        .trim()
+        .to_string();
+    let stored = |name: &str| -> Vec<String> {
+        if name.starts_with("rs-") {
+            files(&a.path(name))
+        } else {
+            server
+                .objects(name)
+                .into_iter()
+                .filter(|o| o != "annex/annex-uuid")
+                .collect()
+        }
+    };
+    for (name, params, chunks, enc) in &setups {
+        let mut args = vec!["initremote", name];
+        args.extend(params.iter().map(String::as_str));
+        ok(&a.by(theirs_store, &origin, &args));
+        ok(&a.by(theirs_store, &origin, &["copy", "--to", name, "f"]));
+        let objs = stored(name);
+        assert_eq!(objs.len(), *chunks, "{name}: {objs:?}");
+        for o in &objs {
+            let leaf = o.rsplit('/').next().unwrap_or_default();
+            if *enc {
+                assert!(
+                    leaf.starts_with("GPGHMACSHA") && !o.contains("SHA256E"),
+                    "{name}: {o}"
+                );
+            } else if *chunks > 1 {
+                assert!(
+                    leaf.starts_with(&key[..key.find("--").expect("key")])
+                        && leaf.contains("-S20-C"),
+                    "{name}: {o}"
+                );
+            }
+            if name.starts_with("rs-") {
+                // HASH/HASH/KEY/KEY, the lower-case hash.
+                let parts: Vec<&str> = o.split('/').collect();
+                assert_eq!(parts.len(), 4, "{name}: {o}");
+                assert_eq!(parts[2], parts[3], "{name}: {o}");
+                assert_eq!(parts[0].len(), 3, "{name}: {o}");
+            } else {
+                assert!(o.starts_with("annex/") && !o[6..].contains('/'), "{o}");
+            }
+        }
+    }
+    let c = a.clone(&origin, "c");
+    allow(&c);
+    for (name, _, _, _) in &setups {
+        let enabled = ok(&a.by(!theirs_store, &c, &["enableremote", name]));
+        let id = enabled
+            .split("--safe ")
+            .nth(1)
+            .and_then(|r| r.split_whitespace().next())
+            .unwrap_or_else(|| panic!("{name}: {enabled}"));
+        ok(&a.by(!theirs_store, &c, &["verifyremote", name, "--safe", id]));
+        let got = ok(&a.by(!theirs_store, &c, &["get", "--from", name, "f"]));
+        assert!(got.contains("ok"), "{name}: {got}");
+        assert_eq!(
+            std::fs::read_to_string(c.join("f")).expect("got f"),
+            "the content of f, in several chunks of 10\n\n\n\n",
+            "{name}"
+        );
+        ok(&a.by(!theirs_store, &c, &["drop", "--force", "f"]));
+        for by_theirs in [true, false] {
+            let fsck = ok(&a.by(by_theirs, &c, &["fsck", "--from", name, "f"]));
+            assert!(fsck.contains("ok"), "{name}: {fsck}");
+        }
+    }
+    let ours = ok(&a.ours(&c, &["whereis", "f"]));
+    let theirs = ok(&a.theirs(&c, &["whereis", "f"]));
+    assert_eq!(ours, theirs);
+    ok(&a.theirs(&c, &["get", "f"]));
+    for (name, _, _, _) in &setups {
+        ok(&a.by(!theirs_store, &c, &["drop", "--from", name, "f"]));
+        assert_eq!(
+            stored(name),
+            Vec::<String>::new(),
+            "{name}: every chunk removed"
+        );
+        // The reference finds it gone.
+        let o = a.theirs(&c, &["checkpresentkey", &key, name]);
+        assert_eq!(o.status.code(), Some(1), "{name}: {o:?}");
+    }
+}
+
+#[test]
+fn rsync_and_s3_content_stored_by_the_reference_is_got_by_us() {
+    rsync_and_s3_store_by_one_get_by_other(true);
+}
+
+#[test]
+fn rsync_and_s3_content_stored_by_us_is_got_by_the_reference() {
+    rsync_and_s3_store_by_one_get_by_other(false);
 }

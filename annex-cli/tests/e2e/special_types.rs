@@ -309,13 +309,13 @@ fn rsync_whatelse_and_refusals_match_the_reference() {
 /// path-style requests, multipart uploads, versioning and bucket
 /// locations, and runs from Python in a second with no state on disk.
 /// Stopped when dropped. A test that needs it fails when it is missing.
-struct S3Server {
+pub(crate) struct S3Server {
     child: std::process::Child,
-    port: u16,
+    pub(crate) port: u16,
 }
 
 impl S3Server {
-    fn start() -> S3Server {
+    pub(crate) fn start() -> S3Server {
         S3Server::start_with(&[])
     }
 
@@ -359,6 +359,37 @@ impl S3Server {
         server
     }
 
+    /// The names of the objects in `bucket`, sorted, asked with boto3.
+    pub(crate) fn objects(&self, bucket: &str) -> Vec<String> {
+        let script = "import sys, boto3\n\
+c = boto3.client('s3', endpoint_url=sys.argv[1], aws_access_key_id=sys.argv[2], \
+aws_secret_access_key=sys.argv[3], region_name='us-east-1')\n\
+for k in [o['Key'] for p in c.get_paginator('list_objects_v2').paginate(Bucket=sys.argv[4]) \
+for o in p.get('Contents', [])]: print(k)\n";
+        let out = std::process::Command::new("python3")
+            .args([
+                "-c",
+                script,
+                &format!("http://127.0.0.1:{}", self.port),
+                S3_ID,
+                S3_SECRET,
+                bucket,
+            ])
+            .output()
+            .expect("python3");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let mut v: Vec<String> = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(str::to_string)
+            .collect();
+        v.sort();
+        v
+    }
+
     /// The ETag of an object, asked with boto3 (which moto brings).
     fn etag(&self, bucket: &str, object: &str) -> String {
         let script = "import sys, boto3\n\
@@ -393,8 +424,8 @@ impl Drop for S3Server {
     }
 }
 
-const S3_ID: &str = "AKIDTEST";
-const S3_SECRET: &str = "s3cr3t/Test";
+pub(crate) const S3_ID: &str = "AKIDTEST";
+pub(crate) const S3_SECRET: &str = "s3cr3t/Test";
 
 /// Runs `program ARGS` in `dir` hermetically, with the S3 credentials in
 /// the environment when `creds`.

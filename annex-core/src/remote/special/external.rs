@@ -14,15 +14,22 @@
 //! not allowed at that point is an error (never a hang while it is gone,
 //! never a panic), and it is not used again in this command.
 //!
-//! Not yet: `ASYNC` (several jobs on one program), the export/import
-//! extensions, `TRANSFER-RETRIEVE-URL`/`CHECKPRESENT-URL`, `WHEREIS`, and
+//! A program that answers `ASYNC` to our `EXTENSIONS` (the protocol's
+//! async appendix) is one process for every thread of the command: each
+//! exchange is a job of its own (`J N` before every line both ways, job
+//! numbers counting up from 1), a reader thread hands each line to its
+//! job, and `PREPARE` is sent once. Without `ASYNC`, one request at a time
+//! goes to the one program (several transfers at once wait in turn).
+//!
+//! Not yet: the export/import extensions, `TRANSFER-RETRIEVE-URL`/`CHECKPRESENT-URL`, `WHEREIS`, and
 //! `GETAVAILABILITY` (the remote is taken to be globally available).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
 
 use super::protocol::{ParseError, Reply, Request, TransferDirection};
 use crate::key::Key;
@@ -31,7 +38,7 @@ use crate::state::State;
 use crate::uuid::Uuid;
 
 /// The extensions we tell the program we support.
-const EXTENSIONS: &[&str] = &["INFO", "GETGITREMOTENAME", "UNAVAILABLERESPONSE"];
+const EXTENSIONS: &[&str] = &["INFO", "GETGITREMOTENAME", "UNAVAILABLERESPONSE", "ASYNC"];
 
 /// Why talking to the program failed.
 #[derive(Debug, thiserror::Error)]
@@ -88,19 +95,240 @@ impl From<ParseError> for ExternalError {
     }
 }
 
-/// A running program.
+/// A started program, killed (and waited for) when dropped: closing its
+/// input asks it to end, and it is not waited for beyond that.
+struct Reaper(Child);
+
+impl Drop for Reaper {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Where the lines of one exchange go and come from: the program itself,
+/// or one job of a program that speaks `ASYNC`.
+trait Channel {
+    /// Sends one line (without its newline).
+    fn send_line(&mut self, line: &str) -> Result<(), ExternalError>;
+    /// The next line for this exchange (without its newline).
+    fn recv_line(&mut self) -> Result<String, ExternalError>;
+}
+
+/// A running program spoken to one request at a time.
 struct Conn {
-    child: Child,
+    program: String,
+    _child: Reaper,
     stdin: ChildStdin,
     stdout: BufReader<ChildStdout>,
     prepared: bool,
 }
 
-impl Drop for Conn {
+impl Channel for Conn {
+    fn send_line(&mut self, line: &str) -> Result<(), ExternalError> {
+        let gone = || ExternalError::Gone {
+            program: self.program.clone(),
+        };
+        self.stdin
+            .write_all(line.as_bytes())
+            .and_then(|_| self.stdin.write_all(b"\n"))
+            .and_then(|_| self.stdin.flush())
+            .map_err(|_| gone())
+    }
+
+    fn recv_line(&mut self) -> Result<String, ExternalError> {
+        read_one_line(&mut self.stdout).ok_or_else(|| ExternalError::Gone {
+            program: self.program.clone(),
+        })
+    }
+}
+
+/// One line of `out` without its newline; `None` at its end or when it
+/// cannot be read.
+fn read_one_line(out: &mut BufReader<ChildStdout>) -> Option<String> {
+    let mut buf = Vec::new();
+    match out.read_until(b'\n', &mut buf) {
+        Ok(0) | Err(_) => None,
+        Ok(_) => {
+            if buf.last() == Some(&b'\n') {
+                buf.pop();
+            }
+            Some(String::from_utf8_lossy(&buf).into_owned())
+        }
+    }
+}
+
+/// The program, or a job of it.
+enum Link {
+    /// One request at a time.
+    Sync(Conn),
+    /// It answered `ASYNC`: several jobs at once, each line tagged `J N`.
+    Async(Arc<AsyncConn>),
+}
+
+/// Why an `ASYNC` program is no longer usable (what each job waiting on
+/// it is told).
+#[derive(Debug, Clone)]
+enum Closed {
+    Gone,
+    Protocol(String, &'static str),
+}
+
+/// The jobs waiting for lines of an `ASYNC` program.
+#[derive(Default)]
+struct Routes {
+    jobs: HashMap<u64, mpsc::Sender<String>>,
+    closed: Option<Closed>,
+}
+
+/// A program that speaks the `ASYNC` extension (the protocol's async
+/// appendix): a thread reads its output and hands each `J N LINE` to job
+/// N; an untagged `ERROR` goes to every job; anything else untagged, a
+/// job number not in use, or the end of its output ends every job with
+/// an error. Job numbers count up from 1, one per exchange, as the
+/// reference numbers them.
+struct AsyncConn {
+    program: String,
+    _child: Mutex<Reaper>,
+    stdin: Mutex<ChildStdin>,
+    routes: Arc<Mutex<Routes>>,
+    next: AtomicU64,
+    prepared: Mutex<bool>,
+}
+
+impl AsyncConn {
+    fn start(conn: Conn) -> Arc<AsyncConn> {
+        let Conn {
+            program,
+            _child,
+            stdin,
+            stdout,
+            ..
+        } = conn;
+        let routes = Arc::new(Mutex::new(Routes::default()));
+        let reader_routes = Arc::clone(&routes);
+        // Detached: it ends when the program's output does (the program
+        // is killed when the connection is dropped).
+        let _ = std::thread::Builder::new()
+            .name(format!("{program} reader"))
+            .spawn(move || route_lines(stdout, &reader_routes));
+        Arc::new(AsyncConn {
+            program,
+            _child: Mutex::new(_child),
+            stdin: Mutex::new(stdin),
+            routes,
+            next: AtomicU64::new(1),
+            prepared: Mutex::new(false),
+        })
+    }
+
+    fn error(&self, closed: Option<Closed>) -> ExternalError {
+        match closed {
+            Some(Closed::Protocol(line, why)) => ExternalError::Protocol { line, why },
+            _ => ExternalError::Gone {
+                program: self.program.clone(),
+            },
+        }
+    }
+
+    /// A new job.
+    fn job(self: &Arc<AsyncConn>) -> Result<Job, ExternalError> {
+        let id = self.next.fetch_add(1, Ordering::Relaxed);
+        let (tx, rx) = mpsc::channel();
+        let mut routes = self.routes.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(c) = routes.closed.clone() {
+            return Err(self.error(Some(c)));
+        }
+        routes.jobs.insert(id, tx);
+        Ok(Job {
+            conn: Arc::clone(self),
+            id,
+            rx,
+        })
+    }
+}
+
+/// Reads the lines of an `ASYNC` program and hands them to their jobs
+/// until its output ends or it breaks the protocol.
+fn route_lines(mut out: BufReader<ChildStdout>, routes: &Mutex<Routes>) {
+    let close = |why: Closed| {
+        let mut r = routes.lock().unwrap_or_else(|p| p.into_inner());
+        r.closed = Some(why);
+        // Each job's receiver now sees the end.
+        r.jobs.clear();
+    };
+    loop {
+        let Some(line) = read_one_line(&mut out) else {
+            return close(Closed::Gone);
+        };
+        let tagged = line.strip_prefix("J ").and_then(|rest| {
+            let (n, msg) = rest.split_once(' ').unwrap_or((rest, ""));
+            n.parse::<u64>().ok().map(|n| (n, msg.to_string()))
+        });
+        let r = routes.lock().unwrap_or_else(|p| p.into_inner());
+        match tagged {
+            Some((n, msg)) => match r.jobs.get(&n) {
+                Some(tx) => {
+                    let _ = tx.send(msg);
+                }
+                None => {
+                    drop(r);
+                    return close(Closed::Protocol(line, "unknown job number"));
+                }
+            },
+            None if matches!(Reply::parse(&line), Ok(Reply::Error(_))) => {
+                for tx in r.jobs.values() {
+                    let _ = tx.send(line.clone());
+                }
+            }
+            None => {
+                drop(r);
+                return close(Closed::Protocol(line, "unexpected non-async message"));
+            }
+        }
+    }
+}
+
+/// One job of an `ASYNC` program: its lines are tagged `J N`.
+struct Job {
+    conn: Arc<AsyncConn>,
+    id: u64,
+    rx: mpsc::Receiver<String>,
+}
+
+impl Channel for Job {
+    fn send_line(&mut self, line: &str) -> Result<(), ExternalError> {
+        let mut stdin = self.conn.stdin.lock().unwrap_or_else(|p| p.into_inner());
+        stdin
+            .write_all(format!("J {} {line}\n", self.id).as_bytes())
+            .and_then(|_| stdin.flush())
+            .map_err(|_| ExternalError::Gone {
+                program: self.conn.program.clone(),
+            })
+    }
+
+    fn recv_line(&mut self) -> Result<String, ExternalError> {
+        self.rx.recv().map_err(|_| {
+            let closed = self
+                .conn
+                .routes
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .closed
+                .clone();
+            self.conn.error(closed)
+        })
+    }
+}
+
+impl Drop for Job {
     fn drop(&mut self) {
-        // Closing its input asks it to end; it is killed if it does not.
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.conn
+            .routes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .jobs
+            .remove(&self.id);
     }
 }
 
@@ -127,7 +355,7 @@ pub struct ExternalSetup {
 pub struct ExternalRemote {
     setup: ExternalSetup,
     config: Mutex<BTreeMap<String, String>>,
-    conn: Mutex<Option<Conn>>,
+    conn: Mutex<Option<Link>>,
     broken: Mutex<Option<String>>,
     state: Mutex<Option<State>>,
     dirty: Mutex<bool>,
@@ -186,7 +414,7 @@ impl ExternalRemote {
     /// Asks the program its cost once (`GETCOST`; an expensive remote when
     /// it does not say) and remembers it as `remote.NAME.annex-cost`, as
     /// git-annex does, when git config sets none.
-    fn cache_cost(&self, conn: &mut Conn) -> Result<(), ExternalError> {
+    fn cache_cost(&self, conn: &mut dyn Channel) -> Result<(), ExternalError> {
         let mut asked = self.cost_asked.lock().unwrap_or_else(|p| p.into_inner());
         if self.setup.cost.is_some() || *asked {
             return Ok(());
@@ -253,7 +481,7 @@ impl ExternalRemote {
         .map(|supported| supported.then_some(got))
     }
 
-    fn spawn(&self) -> Result<Conn, ExternalError> {
+    fn spawn(&self) -> Result<Link, ExternalError> {
         let program = self.program();
         let mut child = Command::new(&program)
             .current_dir(&self.setup.top)
@@ -276,18 +504,17 @@ impl ExternalRemote {
             return Err(ExternalError::CannotRun { program });
         };
         let mut conn = Conn {
-            child,
+            program,
+            _child: Reaper(child),
             stdin,
             stdout: BufReader::new(stdout),
             prepared: false,
         };
-        match Reply::parse(&self.read_line(&mut conn)?)? {
+        match Reply::parse(&conn.recv_line()?)? {
             Reply::Version(1) | Reply::Version(2) => {}
             Reply::Version(n) => {
-                let _ = self.send(
-                    &mut conn,
-                    &Request::Error(format!("unsupported VERSION {n}")),
-                );
+                let _ =
+                    conn.send_line(&Request::Error(format!("unsupported VERSION {n}")).serialize());
                 return Err(ExternalError::Failed(format!(
                     "external special remote protocol version {n} is not supported"
                 )));
@@ -300,26 +527,15 @@ impl ExternalRemote {
             }
         }
         let ext = Request::Extensions(EXTENSIONS.iter().map(|s| s.to_string()).collect());
-        self.exchange(&mut conn, &ext, None, &mut |r| match r {
-            Reply::Extensions(_) | Reply::UnsupportedRequest => Some(Ok(Step::Done(()))),
+        let theirs = self.exchange(&mut conn, &ext, None, &mut |r| match r {
+            Reply::Extensions(l) => Some(Ok(Step::Done(l))),
+            Reply::UnsupportedRequest => Some(Ok(Step::Done(Vec::new()))),
             _ => None,
         })?;
-        Ok(conn)
-    }
-
-    fn read_line(&self, conn: &mut Conn) -> Result<String, ExternalError> {
-        let mut buf = Vec::new();
-        let n = conn
-            .stdout
-            .read_until(b'\n', &mut buf)
-            .map_err(|_| self.gone())?;
-        if n == 0 {
-            return Err(self.gone());
+        if theirs.iter().any(|e| e == "ASYNC") {
+            return Ok(Link::Async(AsyncConn::start(conn)));
         }
-        if buf.last() == Some(&b'\n') {
-            buf.pop();
-        }
-        Ok(String::from_utf8_lossy(&buf).into_owned())
+        Ok(Link::Sync(conn))
     }
 
     fn gone(&self) -> ExternalError {
@@ -328,28 +544,19 @@ impl ExternalRemote {
         }
     }
 
-    fn send(&self, conn: &mut Conn, req: &Request) -> Result<(), ExternalError> {
-        let mut line = req.serialize();
-        line.push('\n');
-        conn.stdin
-            .write_all(line.as_bytes())
-            .and_then(|_| conn.stdin.flush())
-            .map_err(|_| self.gone())
-    }
-
     /// Sends `req`, then answers the program's requests until `handler`
     /// says the reply is complete. `handler` gets each other line and
     /// returns `None` for a line not allowed in answer to `req`.
     fn exchange<T>(
         &self,
-        conn: &mut Conn,
+        conn: &mut dyn Channel,
         req: &Request,
         mut progress: Option<&mut dyn FnMut(u64)>,
         handler: &mut dyn FnMut(Reply) -> Option<Result<Step<T>, ExternalError>>,
     ) -> Result<T, ExternalError> {
-        self.send(conn, req)?;
+        conn.send_line(&req.serialize())?;
         loop {
-            let line = self.read_line(conn)?;
+            let line = conn.recv_line()?;
             let reply = Reply::parse(&line)?;
             if let Reply::Progress(n) = reply {
                 if let Some(p) = progress.as_mut() {
@@ -359,7 +566,7 @@ impl ExternalRemote {
             }
             if let Some(answers) = self.answer(&reply)? {
                 for a in &answers {
-                    self.send(conn, a)?;
+                    conn.send_line(&a.serialize())?;
                 }
                 continue;
             }
@@ -384,8 +591,10 @@ impl ExternalRemote {
     }
 
     /// Starts the program when needed, prepares it when `prepare`, and
-    /// runs one exchange. Any failure but the program's own answer ends
-    /// the program: it is not used again in this command.
+    /// runs one exchange (a job of its own when the program speaks
+    /// `ASYNC`, so that other threads' exchanges run at the same time).
+    /// Any failure but the program's own answer ends the program: it is
+    /// not used again in this command.
     fn request<T>(
         &self,
         prepare: bool,
@@ -402,31 +611,90 @@ impl ExternalRemote {
             return Err(ExternalError::Failed(reason));
         }
         let mut guard = self.conn.lock().unwrap_or_else(|p| p.into_inner());
-        let result = (|| {
-            if guard.is_none() {
-                *guard = Some(self.spawn()?);
+        if guard.is_none() {
+            match self.spawn() {
+                Ok(link) => *guard = Some(link),
+                Err(e) => {
+                    self.break_with(&e);
+                    return Err(e);
+                }
             }
-            let conn = guard.as_mut().ok_or_else(|| self.gone())?;
-            if prepare && !conn.prepared {
-                self.exchange(conn, &Request::Prepare, None, &mut |r| match r {
-                    Reply::PrepareSuccess => Some(Ok(Step::Done(()))),
-                    Reply::PrepareFailure(m) => {
-                        Some(Err(ExternalError::Failed(format!("PREPARE failed: {m}"))))
+        }
+        let shared = match guard.as_ref() {
+            Some(Link::Async(a)) => Some(Arc::clone(a)),
+            _ => None,
+        };
+        let result = match shared {
+            Some(a) => {
+                drop(guard);
+                let r = self.request_async(&a, prepare, req, progress, &mut handler);
+                if let Err(e) = &r
+                    && !matches!(e, ExternalError::Failed(_))
+                {
+                    let mut g = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+                    if matches!(g.as_ref(), Some(Link::Async(c)) if Arc::ptr_eq(c, &a)) {
+                        *g = None;
                     }
-                    _ => None,
-                })?;
-                conn.prepared = true;
-                self.cache_cost(conn)?;
+                    self.break_with(e);
+                }
+                return r;
             }
-            self.exchange(conn, req, progress, &mut handler)
-        })();
+            None => (|| {
+                let Some(Link::Sync(conn)) = guard.as_mut() else {
+                    return Err(self.gone());
+                };
+                if prepare && !conn.prepared {
+                    self.prepare(conn)?;
+                    conn.prepared = true;
+                }
+                self.exchange(conn, req, progress, &mut handler)
+            })(),
+        };
         if let Err(e) = &result
             && !matches!(e, ExternalError::Failed(_))
         {
             *guard = None;
-            *self.broken.lock().unwrap_or_else(|p| p.into_inner()) = Some(e.to_string());
+            self.break_with(e);
         }
         result
+    }
+
+    /// One exchange as a job of an `ASYNC` program; the first job that
+    /// needs it sends `PREPARE` (once per program) while the others wait.
+    fn request_async<T>(
+        &self,
+        a: &Arc<AsyncConn>,
+        prepare: bool,
+        req: &Request,
+        progress: Option<&mut dyn FnMut(u64)>,
+        handler: &mut dyn FnMut(Reply) -> Option<Result<Step<T>, ExternalError>>,
+    ) -> Result<T, ExternalError> {
+        let mut job = a.job()?;
+        if prepare {
+            let mut prepared = a.prepared.lock().unwrap_or_else(|p| p.into_inner());
+            if !*prepared {
+                self.prepare(&mut job)?;
+                *prepared = true;
+            }
+        }
+        self.exchange(&mut job, req, progress, handler)
+    }
+
+    /// `PREPARE`, then the program's cost asked once.
+    fn prepare(&self, conn: &mut dyn Channel) -> Result<(), ExternalError> {
+        self.exchange(conn, &Request::Prepare, None, &mut |r| match r {
+            Reply::PrepareSuccess => Some(Ok(Step::Done(()))),
+            Reply::PrepareFailure(m) => {
+                Some(Err(ExternalError::Failed(format!("PREPARE failed: {m}"))))
+            }
+            _ => None,
+        })?;
+        self.cache_cost(conn)
+    }
+
+    /// Marks the program unusable for the rest of the command.
+    fn break_with(&self, e: &ExternalError) {
+        *self.broken.lock().unwrap_or_else(|p| p.into_inner()) = Some(e.to_string());
     }
 
     /// The answer to a request of the program that needs one.

@@ -207,6 +207,23 @@ impl Layered {
             .map_err(|e| self.io("create a temporary file in", &self.tmp, e))
     }
 
+    /// A new empty file named as `key`'s object file (its basename is
+    /// the key, as the reference's temporary object files are: programs
+    /// such as `git-annex-remote-rclone` store a file under its own
+    /// name) in a directory of `annex/tmp` unique to this call; both are
+    /// removed when the returned directory is dropped.
+    fn tmp_named(&self, key: &Key) -> Result<(tempfile::TempDir, PathBuf), RemoteError> {
+        std::fs::create_dir_all(&self.tmp).map_err(|e| self.io("create", &self.tmp, e))?;
+        let dir = tempfile::Builder::new()
+            .prefix("layered.")
+            .tempdir_in(&self.tmp)
+            .map_err(|e| self.io("create a temporary directory in", &self.tmp, e))?;
+        let name = String::from_utf8_lossy(&crate::objects::key_file(key)).into_owned();
+        let path = dir.path().join(name);
+        std::fs::File::create(&path).map_err(|e| self.io("create", &path, e))?;
+        Ok((dir, path))
+    }
+
     /// Stores `src` (encrypted first when the remote is) under `key`.
     fn put(
         &self,
@@ -218,13 +235,13 @@ impl Layered {
         let sk = self.stored_key(cipher, key)?;
         match (cipher, &self.enc) {
             (Some(c), Some(e)) => {
-                let tmp = self.tmp_file(key, "enc")?;
+                let (dir, tmp) = self.tmp_named(&sk)?;
                 let r = e
                     .gpg
                     .encrypt_file(c, &e.recipients(), src, &tmp)
                     .map_err(|err| self.refused(err.to_string()))
                     .and_then(|()| self.inner.store_object(&sk, &tmp, progress));
-                drop(tmp);
+                drop(dir);
                 r
             }
             _ => self.inner.store_object(&sk, src, progress),
@@ -499,26 +516,23 @@ impl Remote for Layered {
         input
             .seek(SeekFrom::Start(start * size))
             .map_err(|e| self.io("read", src, e))?;
-        let chunk_file = self.tmp_file(key, "chunk")?;
-        let result: Result<(), RemoteError> = (|| {
-            for i in start..count {
-                let k = &chunk_key(key, size, i + 1);
-                let base = i * size;
-                {
-                    let mut out = std::fs::File::create(&chunk_file)
-                        .map_err(|e| self.io("write", &chunk_file, e))?;
-                    let n = std::io::copy(&mut (&mut input).take(size), &mut out)
-                        .map_err(|e| self.io("read", src, e))?;
-                    let _ = n;
-                }
-                self.put(cipher.as_ref(), k, &chunk_file, &mut |n| {
-                    progress(base + n.min(size))
-                })?;
+        for i in start..count {
+            let k = &chunk_key(key, size, i + 1);
+            let base = i * size;
+            // Named as the chunk's key, as the reference's are.
+            let (dir, chunk_file) = self.tmp_named(k)?;
+            {
+                let mut out = std::fs::File::create(&chunk_file)
+                    .map_err(|e| self.io("write", &chunk_file, e))?;
+                std::io::copy(&mut (&mut input).take(size), &mut out)
+                    .map_err(|e| self.io("read", src, e))?;
             }
-            Ok(())
-        })();
-        drop(chunk_file);
-        result?;
+            let stored = self.put(cipher.as_ref(), k, &chunk_file, &mut |n| {
+                progress(base + n.min(size))
+            });
+            drop(dir);
+            stored?;
+        }
         progress(len);
         self.log
             .set(self.inner.uuid(), key, size, count)
@@ -632,6 +646,15 @@ mod tests {
         assert_ne!(a.to_path_buf(), b.to_path_buf());
         assert!(a.exists() && b.exists());
         drop((a, b));
+        // Files to store are named as their key, each in its own
+        // directory.
+        let (da, pa) = l.tmp_named(&key).unwrap();
+        let (db, pb) = l.tmp_named(&key).unwrap();
+        assert_ne!(pa, pb);
+        assert_eq!(pa.file_name().unwrap(), "WORM-s10-m1--f");
+        assert_eq!(pa.file_name(), pb.file_name());
+        drop((da, db));
+        assert!(!pa.exists() && !pb.exists());
         let tmp = git_dir.join("annex").join("tmp");
         let dest = t.path().join("dest");
         l.retrieve(&key, &dest, &u, b"f", &mut |_| {}).unwrap();
@@ -701,5 +724,77 @@ mod tests {
         assert!(Encryption::from_config(&c, gpg()).unwrap().is_some());
         c.insert("onlyencryptcreds".to_string(), "yes".to_string());
         assert!(Encryption::from_config(&c, gpg()).unwrap().is_none());
+    }
+
+    /// Records the name of each file given to store.
+    #[derive(Debug)]
+    struct Named {
+        inner: DirectoryRemote,
+        names: std::sync::Arc<Mutex<Vec<(String, String)>>>,
+    }
+
+    impl Storage for Named {
+        fn name(&self) -> &str {
+            Storage::name(&self.inner)
+        }
+        fn uuid(&self) -> &Uuid {
+            Storage::uuid(&self.inner)
+        }
+        fn cost(&self) -> f64 {
+            Storage::cost(&self.inner)
+        }
+        fn store_object(
+            &self,
+            key: &Key,
+            src: &Path,
+            progress: Progress<'_>,
+        ) -> Result<(), RemoteError> {
+            self.names.lock().unwrap().push((
+                String::from_utf8_lossy(key.as_bytes()).into_owned(),
+                src.file_name().unwrap().to_string_lossy().into_owned(),
+            ));
+            self.inner.store_object(key, src, progress)
+        }
+        fn retrieve_object(
+            &self,
+            key: &Key,
+            dest: &Path,
+            progress: Progress<'_>,
+        ) -> Result<(), RemoteError> {
+            self.inner.retrieve_object(key, dest, progress)
+        }
+        fn check_object(&self, key: &Key) -> Result<bool, RemoteError> {
+            self.inner.check_object(key)
+        }
+        fn remove_object(&self, key: &Key) -> Result<(), RemoteError> {
+            self.inner.remove_object(key)
+        }
+    }
+
+    /// Regression: chunks were handed to the storage in files named
+    /// `KEY.chunk.RANDOM`, and external programs that store a file under
+    /// its own name (`git-annex-remote-rclone`'s `rclone copy FILE DIR`)
+    /// stored them where nobody looks. Each file is now named as the key
+    /// it is stored under, as the reference's temporary files are.
+    #[test]
+    fn chunks_are_handed_to_the_storage_in_files_named_as_their_key() {
+        let t = tempfile::tempdir().unwrap();
+        let (git_dir, inner, _key) = setup(t.path());
+        let u = Storage::uuid(&inner).clone();
+        let names = std::sync::Arc::new(Mutex::new(Vec::new()));
+        let named = Named {
+            inner,
+            names: names.clone(),
+        };
+        let l = Layered::new(Box::new(named), ChunkConfig::Unpadded(4), None, &git_dir);
+        let key = Key::parse(b"WORM-s6-m1--g").unwrap();
+        let src = t.path().join("src");
+        std::fs::write(&src, b"abcdef").unwrap();
+        l.store(&key, &src, &u, b"g", &mut |_| {}).unwrap();
+        let got = names.lock().unwrap().clone();
+        assert_eq!(got.len(), 2);
+        for (k, f) in &got {
+            assert_eq!(k, f);
+        }
     }
 }

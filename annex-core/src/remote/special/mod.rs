@@ -338,6 +338,8 @@ pub fn open_storage(
             }))
         }
         "external" => Ok(Box::new(open_external(ctx, sr, uuid, logged)?)),
+        "rsync" => Ok(Box::new(open_rsync(ctx, sr, uuid, &logged, cost)?)),
+        "S3" => Ok(Box::new(open_s3(ctx, sr, uuid, &logged, cost)?)),
         other => Err(unavailable(format!(
             "chunking and encryption of special remotes of type {other} are not supported yet"
         ))),
@@ -391,6 +393,65 @@ fn open_external(
     }))
 }
 
+fn open_rsync(
+    ctx: &Context<'_>,
+    sr: &SpecialRemote,
+    uuid: Uuid,
+    logged: &BTreeMap<String, String>,
+    cost: f64,
+) -> Result<rsync::RsyncRemote, RemoteError> {
+    let git = |k: &str| ctx.config.get_str(&format!("remote.{}.annex-{k}", sr.name));
+    let words = |k: &str| -> Vec<String> {
+        git(k)
+            .map(|v| v.split_whitespace().map(String::from).collect())
+            .unwrap_or_default()
+    };
+    let url =
+        git("rsyncurl")
+            .filter(|u| !u.is_empty())
+            .ok_or_else(|| RemoteError::Unavailable {
+                remote: sr.name.clone(),
+                reason: "missing rsyncurl".to_string(),
+            })?;
+    let setup = rsync::RsyncSetup {
+        url,
+        shellescape: logged.get("shellescape").map(|v| v != "no"),
+        ssh_options: words("ssh-options"),
+        transport: words("rsync-transport"),
+        options: words("rsync-options"),
+        upload_options: words("rsync-upload-options"),
+        download_options: words("rsync-download-options"),
+    };
+    rsync::RsyncRemote::new(&sr.name, uuid, cost, setup, ctx.git_dir)
+}
+
+fn open_s3(
+    ctx: &Context<'_>,
+    sr: &SpecialRemote,
+    uuid: Uuid,
+    logged: &BTreeMap<String, String>,
+    cost: f64,
+) -> Result<s3::S3Remote, RemoteError> {
+    let unavailable = |reason: String| RemoteError::Unavailable {
+        remote: sr.name.clone(),
+        reason,
+    };
+    let cfg = s3::S3Config::parse(logged).map_err(|e| unavailable(e.to_string()))?;
+    let creds =
+        s3::credentials(ctx.git_dir, &uuid, logged).map_err(|e| unavailable(e.to_string()))?;
+    let policy = web::AddressPolicy::parse(
+        ctx.config
+            .get_str("annex.security.allowed-ip-addresses")
+            .as_deref(),
+    );
+    let public = cfg
+        .publicurl
+        .is_some()
+        .then(|| web::Http::from_config(ctx.config));
+    let client = s3::S3Client::new(cfg, creds, &policy).map_err(|e| unavailable(e.to_string()))?;
+    Ok(s3::S3Remote::new(&sr.name, uuid, cost, client, public))
+}
+
 fn open_kind(
     ctx: &Context<'_>,
     sr: &SpecialRemote,
@@ -402,55 +463,11 @@ fn open_kind(
         remote: sr.name.clone(),
         reason,
     };
-    let git = |k: &str| ctx.config.get_str(&format!("remote.{}.annex-{k}", sr.name));
     match sr.kind.as_str() {
         "directory" => Ok(Box::new(open_directory(ctx, sr, uuid, cost)?)),
         "external" => Ok(Box::new(open_external(ctx, sr, uuid, logged)?)),
-        "rsync" => {
-            let words = |k: &str| -> Vec<String> {
-                git(k)
-                    .map(|v| v.split_whitespace().map(String::from).collect())
-                    .unwrap_or_default()
-            };
-            let url = git("rsyncurl")
-                .filter(|u| !u.is_empty())
-                .ok_or_else(|| unavailable("missing rsyncurl".to_string()))?;
-            let setup = rsync::RsyncSetup {
-                url,
-                shellescape: logged.get("shellescape").map(|v| v != "no"),
-                ssh_options: words("ssh-options"),
-                transport: words("rsync-transport"),
-                options: words("rsync-options"),
-                upload_options: words("rsync-upload-options"),
-                download_options: words("rsync-download-options"),
-            };
-            Ok(Box::new(rsync::RsyncRemote::new(
-                &sr.name,
-                uuid,
-                cost,
-                setup,
-                ctx.git_dir,
-            )?))
-        }
-        "S3" => {
-            let cfg = s3::S3Config::parse(&logged).map_err(|e| unavailable(e.to_string()))?;
-            let creds = s3::credentials(ctx.git_dir, &uuid, &logged)
-                .map_err(|e| unavailable(e.to_string()))?;
-            let policy = web::AddressPolicy::parse(
-                ctx.config
-                    .get_str("annex.security.allowed-ip-addresses")
-                    .as_deref(),
-            );
-            let public = cfg
-                .publicurl
-                .is_some()
-                .then(|| web::Http::from_config(ctx.config));
-            let client =
-                s3::S3Client::new(cfg, creds, &policy).map_err(|e| unavailable(e.to_string()))?;
-            Ok(Box::new(s3::S3Remote::new(
-                &sr.name, uuid, cost, client, public,
-            )))
-        }
+        "rsync" => Ok(Box::new(open_rsync(ctx, sr, uuid, &logged, cost)?)),
+        "S3" => Ok(Box::new(open_s3(ctx, sr, uuid, &logged, cost)?)),
         "web" => Ok(Box::new(web::WebRemote::new(
             &sr.name,
             uuid,

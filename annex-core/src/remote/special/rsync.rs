@@ -30,12 +30,18 @@
 //! done when rsync protects its arguments itself (3.2.4 and up, which have
 //! `--old-args`).
 //!
-//! Not yet: chunking and encryption (refused when the remote is opened),
-//! progress while a transfer runs (reported when it ends), export.
+//! Chunking (`chunk=`) and encryption go through [`super::layered`]:
+//! this type is its [`Storage`], each chunk or encrypted object stored
+//! under its own key (`GPGHMACSHA1--...`, `KEY-S...-C...`) in the same
+//! hashed layout, as git-annex's rsync remote stores them.
+//!
+//! Not yet: progress while a transfer runs (reported when it ends),
+//! export.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+use super::layered::Storage;
 use crate::key::Key;
 use crate::objects::{hash_dir_lower, hash_dir_mixed};
 use crate::remote::ssh::{SshConfig, SshUrl, ssh_command};
@@ -310,6 +316,50 @@ impl RsyncRemote {
         s
     }
 
+    /// Copies what is stored under `key` into `dest` (not verified):
+    /// each layout tried in turn, `--inplace` so that an interrupted
+    /// transfer resumes. [`RemoteError::NotPresent`] when rsync finds it
+    /// in none of them (exit 23, or the local directory without it).
+    fn fetch(&self, key: &Key, dest: &Path, progress: Progress<'_>) -> Result<(), RemoteError> {
+        if let Some(dir) = dest.parent() {
+            let _ = std::fs::create_dir_all(dir);
+        }
+        let mut last = String::new();
+        let mut all_missing = true;
+        for u in self.urls(key) {
+            let mut extra = self.download.clone();
+            extra.push("--inplace".to_string());
+            extra.push(u);
+            extra.push(dest.display().to_string());
+            let (code, err) = self.run(self.rsync(&extra))?;
+            if code == Some(0) {
+                let size = std::fs::metadata(dest).map(|m| m.len()).unwrap_or(0);
+                progress(size);
+                return Ok(());
+            }
+            if code != Some(RSYNC_PARTIAL) {
+                all_missing = false;
+            }
+            last = err;
+        }
+        match self.local_dir() {
+            Some(dir) if dir.is_dir() => {
+                if !self.urls(key).iter().any(|u| Path::new(u).exists()) {
+                    return Err(RemoteError::NotPresent);
+                }
+            }
+            Some(_) => {}
+            // Over the network: rsync's "some files could not be
+            // transferred" for every layout is a file not there.
+            None if all_missing => return Err(RemoteError::NotPresent),
+            None => {}
+        }
+        Err(self.failed(
+            "rsync failed -- run git annex again to resume file transfer",
+            &last,
+        ))
+    }
+
     /// The local directory of a path URL, when it is one.
     fn local_dir(&self) -> Option<&Path> {
         url_is_path(&self.url).then(|| Path::new(&self.url))
@@ -390,33 +440,8 @@ impl Remote for RsyncRemote {
         _file: &[u8],
         progress: Progress<'_>,
     ) -> Result<(), RemoteError> {
-        if let Some(dir) = dest.parent() {
-            let _ = std::fs::create_dir_all(dir);
-        }
-        let mut last = String::new();
-        for u in self.urls(key) {
-            let mut extra = self.download.clone();
-            extra.push("--inplace".to_string());
-            extra.push(u);
-            extra.push(dest.display().to_string());
-            let (code, err) = self.run(self.rsync(&extra))?;
-            if code == Some(0) {
-                let size = std::fs::metadata(dest).map(|m| m.len()).unwrap_or(0);
-                progress(size);
-                return super::web::verify_download(key, dest);
-            }
-            last = err;
-        }
-        if let Some(dir) = self.local_dir()
-            && dir.is_dir()
-            && !self.urls(key).iter().any(|u| Path::new(u).exists())
-        {
-            return Err(RemoteError::NotPresent);
-        }
-        Err(self.failed(
-            "rsync failed -- run git annex again to resume file transfer",
-            &last,
-        ))
+        self.fetch(key, dest, progress)?;
+        super::web::verify_download(key, dest)
     }
 
     fn store(
@@ -496,6 +521,40 @@ impl Remote for RsyncRemote {
 
     fn commit(&self) -> Result<(), RemoteError> {
         Ok(())
+    }
+}
+
+impl Storage for RsyncRemote {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn uuid(&self) -> &Uuid {
+        &self.uuid
+    }
+    fn cost(&self) -> f64 {
+        self.cost
+    }
+    fn store_object(
+        &self,
+        key: &Key,
+        src: &Path,
+        progress: Progress<'_>,
+    ) -> Result<(), RemoteError> {
+        Remote::store(self, key, src, &self.uuid, b"", progress)
+    }
+    fn retrieve_object(
+        &self,
+        key: &Key,
+        dest: &Path,
+        progress: Progress<'_>,
+    ) -> Result<(), RemoteError> {
+        self.fetch(key, dest, progress)
+    }
+    fn check_object(&self, key: &Key) -> Result<bool, RemoteError> {
+        Remote::check_present(self, key)
+    }
+    fn remove_object(&self, key: &Key) -> Result<(), RemoteError> {
+        Remote::remove(self, key)
     }
 }
 

@@ -29,8 +29,13 @@
 //! fails). Retrieval resumes what an interrupted one left (`Range`) and
 //! checks the content against its key.
 //!
-//! Not yet: chunking and encryption (refused when the remote is opened;
-//! encrypted `s3creds` too), recording S3 version IDs (git-annex records
+//! Chunking (`chunk=`) and encryption go through [`super::layered`]:
+//! this type is its [`Storage`](super::layered::Storage), each chunk or
+//! encrypted object an object named `FILEPREFIX` + its key (`KEY-S...-C...`,
+//! `GPGHMACSHA1--...`), as git-annex names them.
+//!
+//! Not yet: encrypted `s3creds` (an encrypted remote's embedded
+//! credentials), recording S3 version IDs (git-annex records
 //! them only for exported trees), export/import, `restore=yes`, the
 //! Internet Archive's mode, progress inside an upload part.
 
@@ -1156,6 +1161,36 @@ impl S3Remote {
             format!("{base}/{obj}")
         })
     }
+
+    /// Copies the object of `key` into `dest` (not verified), resuming
+    /// what `dest` holds; from the public URL when there are no
+    /// credentials and `publicurl=` says one.
+    fn fetch(&self, key: &Key, dest: &Path, progress: Progress<'_>) -> Result<(), RemoteError> {
+        if let Some(dir) = dest.parent() {
+            let _ = std::fs::create_dir_all(dir);
+        }
+        if !self.client.can_sign()
+            && let (Some(url), Some(http)) = (self.public_url(key), &self.public)
+        {
+            // A chunk's key carries the whole content's size.
+            let size = if key.is_chunk() { None } else { key.size() };
+            return http
+                .download(&url, dest, size, progress)
+                .map_err(|e| RemoteError::Refused {
+                    remote: self.name.clone(),
+                    reason: crate::remote::special::web::download_failure(&e),
+                });
+        }
+        self.need_creds()?;
+        match self
+            .client
+            .get_to(&self.client.cfg.object(key), dest, progress)
+        {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(RemoteError::NotPresent),
+            Err(e) => Err(self.err(e)),
+        }
+    }
 }
 
 impl Remote for S3Remote {
@@ -1197,28 +1232,8 @@ impl Remote for S3Remote {
         _file: &[u8],
         progress: Progress<'_>,
     ) -> Result<(), RemoteError> {
-        if let Some(dir) = dest.parent() {
-            let _ = std::fs::create_dir_all(dir);
-        }
-        if !self.client.can_sign()
-            && let (Some(url), Some(http)) = (self.public_url(key), &self.public)
-        {
-            http.download(&url, dest, key.size(), progress)
-                .map_err(|e| RemoteError::Refused {
-                    remote: self.name.clone(),
-                    reason: crate::remote::special::web::download_failure(&e),
-                })?;
-            return super::web::verify_download(key, dest);
-        }
-        self.need_creds()?;
-        match self
-            .client
-            .get_to(&self.client.cfg.object(key), dest, progress)
-        {
-            Ok(true) => super::web::verify_download(key, dest),
-            Ok(false) => Err(RemoteError::NotPresent),
-            Err(e) => Err(self.err(e)),
-        }
+        self.fetch(key, dest, progress)?;
+        super::web::verify_download(key, dest)
     }
 
     fn store(
@@ -1248,6 +1263,40 @@ impl Remote for S3Remote {
 
     fn commit(&self) -> Result<(), RemoteError> {
         Ok(())
+    }
+}
+
+impl super::layered::Storage for S3Remote {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn uuid(&self) -> &Uuid {
+        &self.uuid
+    }
+    fn cost(&self) -> f64 {
+        self.cost
+    }
+    fn store_object(
+        &self,
+        key: &Key,
+        src: &Path,
+        progress: Progress<'_>,
+    ) -> Result<(), RemoteError> {
+        Remote::store(self, key, src, &self.uuid, b"", progress)
+    }
+    fn retrieve_object(
+        &self,
+        key: &Key,
+        dest: &Path,
+        progress: Progress<'_>,
+    ) -> Result<(), RemoteError> {
+        self.fetch(key, dest, progress)
+    }
+    fn check_object(&self, key: &Key) -> Result<bool, RemoteError> {
+        Remote::check_present(self, key)
+    }
+    fn remove_object(&self, key: &Key) -> Result<(), RemoteError> {
+        Remote::remove(self, key)
     }
 }
 
