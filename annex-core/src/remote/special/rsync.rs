@@ -343,10 +343,8 @@ impl RsyncRemote {
             last = err;
         }
         match self.local_dir() {
-            Some(dir) if dir.is_dir() => {
-                if !self.urls(key).iter().any(|u| Path::new(u).exists()) {
-                    return Err(RemoteError::NotPresent);
-                }
+            Some(dir) if dir.is_dir() && !self.urls(key).iter().any(|u| Path::new(u).exists()) => {
+                return Err(RemoteError::NotPresent);
             }
             Some(_) => {}
             // Over the network: rsync's "some files could not be
