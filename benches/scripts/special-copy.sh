@@ -14,12 +14,15 @@ REF=${REF:-$PWD/.annex-ref/bin/git-annex}
 export HOME=$W/home GIT_CONFIG_NOSYSTEM=1
 export GIT_AUTHOR_NAME=bench GIT_AUTHOR_EMAIL=bench@example.com
 export GIT_COMMITTER_NAME=bench GIT_COMMITTER_EMAIL=bench@example.com
+# The python3 with moto, before the reference's directory (a venv of its
+# own) comes first on PATH.
+PY=${PY:-$(command -v python3)}
 export PATH=$(dirname "$REF"):$PATH
 export AWS_ACCESS_KEY_ID=bench AWS_SECRET_ACCESS_KEY=bench
 rm -rf "$W"; mkdir -p "$W/home"
 cd "$W"
 git init -q -b main base
-python3 - "$N" <<'EOF'
+"$PY" - "$N" <<'EOF'
 import os, random, sys
 n = int(sys.argv[1]); rnd = random.Random(1)
 for i in range(n):
@@ -29,8 +32,8 @@ for i in range(n):
         f.write(rnd.randbytes(100 + rnd.randrange(900)))
 EOF
 (cd base && "$OURS" init -q && "$OURS" add -q . && git commit -qm files)
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-python3 -m moto.server -H 127.0.0.1 -p "$PORT" >/dev/null 2>&1 &
+PORT=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+"$PY" -m moto.server -H 127.0.0.1 -p "$PORT" >/dev/null 2>&1 &
 MOTO=$!
 trap 'kill $MOTO' EXIT
 sleep 3
