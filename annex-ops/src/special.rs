@@ -31,8 +31,13 @@
 //! only (refused at `initremote` for `rsync` and `S3`, whose storage is
 //! not yet behind the chunking and encryption layer).
 //!
-//! Not yet: `--sameas`, `--private`, `--with-url`, other types,
-//! `disableremote`, `testremote`.
+//! `initremote --sameas` ([`init_with`]: the other remote's UUID, its
+//! configuration under a UUID of its own, [`SAMEAS_INHERITED`] fields
+//! taken from the other's) and `--private` (the logs written to the
+//! private journal).
+//!
+//! Not yet: `--with-url`, other types (`disableremote` and `testremote`
+//! are `disable_remote` and `testremote`).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -291,3 +291,32 @@ fn testremote_of_readonly_files_matches_the_reference() {
     let store = walk(&area.path("store"));
     assert_eq!(store.len(), 1, "{store:?}");
 }
+
+#[test]
+fn testremote_of_a_shared_encrypted_chunked_remote_passes_both_ways() {
+    // The `encryption=shared` variants encrypt with the remote's own
+    // cipher; the `none` ones store in the clear; both implementations
+    // agree on every check of each.
+    for ours_setup in [false, true] {
+        let area = Area::new();
+        let r = area.repo("r");
+        let dir = area.path("store");
+        std::fs::create_dir(&dir).expect("mkdir");
+        let d = format!("directory={}", dir.display());
+        let args = [
+            "initremote",
+            "d",
+            "type=directory",
+            &d,
+            "encryption=shared",
+            "chunk=5KiB",
+        ];
+        if ours_setup {
+            ok(&area.ours(&r, &args));
+        } else {
+            ok(&area.theirs(&r, &args));
+        }
+        let o = compare(&area, &r, &["d", "--fast", "--size=12KiB"]);
+        assert!(o.status.success(), "{}", stderr(&o));
+    }
+}
