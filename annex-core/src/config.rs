@@ -435,6 +435,18 @@ impl AnnexConfig {
         Ok(remotes)
     }
 
+    /// A copy of this configuration with `name` set to `value` (as a `-c`
+    /// override would set it), for a remote opened with one setting
+    /// changed (`testremote`'s unreachable remote).
+    pub fn with_value(&self, name: &str, value: &str) -> AnnexConfig {
+        let mut c = self.clone();
+        c.values
+            .entry(normalize(name))
+            .or_default()
+            .push(value.as_bytes().to_vec());
+        c
+    }
+
     /// The last value of `name` (`section[.subsection].key`), if set.
     pub fn get(&self, name: &str) -> Option<&[u8]> {
         self.values

@@ -53,6 +53,7 @@
 pub mod adjust;
 pub mod annex;
 pub mod checkpresent;
+pub mod disable_remote;
 pub mod drop;
 pub mod fix;
 pub mod fsck;
@@ -79,6 +80,7 @@ pub mod session;
 pub mod special;
 mod special_s3;
 pub mod status;
+pub mod testremote;
 pub mod transfer;
 pub mod unannex;
 pub mod undo;

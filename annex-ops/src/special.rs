@@ -30,8 +30,13 @@
 //! and `external`, each with chunking and encryption (their storage is
 //! behind `annex_core::remote::special::layered`).
 //!
-//! Not yet: `--sameas`, `--private`, `--with-url`, other types,
-//! `disableremote`, `testremote`.
+//! `initremote --sameas` ([`init_with`]: the other remote's UUID, its
+//! configuration under a UUID of its own, [`SAMEAS_INHERITED`] fields
+//! taken from the other's) and `--private` (the logs written to the
+//! private journal).
+//!
+//! Not yet: `--with-url`, other types (`disableremote` and `testremote`
+//! are `disable_remote` and `testremote`).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -153,6 +158,25 @@ pub fn add_to(session: &Session, entries: &mut Vec<RemoteEntry>, ignored: &mut V
     }
 }
 
+/// The configuration of the special remote `name` of UUID `uuid`: the
+/// one of its `annex-config-uuid` when it has one (a `sameas` remote,
+/// with the fields it inherits from `uuid`'s), else `uuid`'s.
+pub fn config_of(
+    config: &annex_core::config::AnnexConfig,
+    name: &str,
+    uuid: &Uuid,
+    logged: &BTreeMap<Uuid, Fields>,
+) -> Fields {
+    let own = config
+        .get_str(&format!("remote.{name}.annex-config-uuid"))
+        .and_then(|u| Uuid::parse(u.as_bytes()).ok())
+        .and_then(|cu| logged.get(&cu));
+    match own {
+        Some(c) => with_inherited(c.clone(), logged.get(uuid)),
+        None => logged.get(uuid).cloned().unwrap_or_default(),
+    }
+}
+
 fn open_entry(
     ctx: &Context<'_>,
     sr: &SpecialRemote,
@@ -165,7 +189,7 @@ fn open_entry(
             remote: Err(format!("{}: it has no annex-uuid", sr.name)),
         };
     };
-    let config = logged.get(&uuid).cloned().unwrap_or_default();
+    let config = config_of(ctx.config, &sr.name, &uuid, logged);
     let remote = special::open(ctx, sr, uuid.clone(), config).map_err(|e| e.to_string());
     RemoteEntry {
         name: sr.name.clone(),
@@ -595,7 +619,12 @@ fn update_keys(
 fn find_logged(session: &Session, name: &str) -> Result<Option<(Uuid, Fields)>, SpecialError> {
     let mut found: Vec<(Uuid, BTreeMap<String, String>)> = configs(session)?
         .into_iter()
-        .filter(|(_, c)| c.get("name").map(String::as_str) == Some(name))
+        .filter(|(_, c)| {
+            c.get("name")
+                .or_else(|| c.get("sameas-name"))
+                .map(String::as_str)
+                == Some(name)
+        })
         .collect();
     Ok(found.pop())
 }
@@ -615,6 +644,51 @@ pub struct Setup {
 
 /// `initremote NAME PARAM=VALUE...`: a new special remote.
 pub fn init(session: &Session, name: &str, params: &[String]) -> Result<Setup, SpecialError> {
+    init_with(session, name, params, &InitOptions::default())
+}
+
+/// `initremote`'s options beyond the parameters.
+#[derive(Debug, Clone, Default)]
+pub struct InitOptions {
+    /// `--sameas=REMOTE`: a new remote reaching the data of that one (a
+    /// remote name, description or UUID).
+    pub sameas: Option<String>,
+    /// `--private`: the remote's information kept in the private journal,
+    /// out of the `git-annex` branch.
+    pub private: bool,
+}
+
+/// The fields a `sameas` remote takes from the remote it is the same as
+/// (git-annex's `sameasInherits`): never stored in its own configuration.
+pub const SAMEAS_INHERITED: &[&str] = &[
+    "encryption",
+    "mac",
+    "cipher",
+    "cipherkeys",
+    "pubkeys",
+    "chunksize",
+    "chunk",
+];
+
+/// The configuration of a `sameas` remote with the fields it inherits
+/// from its parent's (`parent`), as git-annex's `addSameasInherited`.
+pub fn with_inherited(mut own: Fields, parent: Option<&Fields>) -> Fields {
+    for f in SAMEAS_INHERITED {
+        own.remove(*f);
+        if let Some(v) = parent.and_then(|p| p.get(*f)) {
+            own.insert(f.to_string(), v.clone());
+        }
+    }
+    own
+}
+
+/// [`init`] with `--sameas` and `--private`.
+pub fn init_with(
+    session: &Session,
+    name: &str,
+    params: &[String],
+    opts: &InitOptions,
+) -> Result<Setup, SpecialError> {
     if find_logged(session, name)?.is_some() {
         return Err(user(format!(
             "There is already a special remote named \"{name}\". (Use enableremote to enable an existing special remote.)"
@@ -628,24 +702,88 @@ pub fn init(session: &Session, name: &str, params: &[String]) -> Result<Setup, S
         return Err(user(format!("There is already a remote named \"{name}\"")));
     }
     let mut config = parse_params(params)?;
-    let uuid = match config.remove("uuid") {
-        Some(u) => Uuid::parse(u.as_bytes()).map_err(|_| user("invalid uuid"))?,
-        None => Uuid::new_random(),
+    let logged = configs(session)?;
+    // The remote it is the same as: its UUID is this remote's, its
+    // configuration gives the inherited fields.
+    let sameas = match &opts.sameas {
+        None => None,
+        Some(other) => {
+            let descriptions = session.state.descriptions()?;
+            let u = annex_core::config::resolve_repository(
+                other,
+                session.repo.uuid(),
+                &session.config,
+                &descriptions,
+            )
+            .map_err(|_| {
+                user(format!(
+                    "there is no available git remote named \"{other}\""
+                ))
+            })?;
+            Some(u)
+        }
     };
-    config.insert("name".to_string(), name.to_string());
+    let uuid = match (&sameas, config.remove("uuid")) {
+        (Some(u), _) => u.clone(),
+        (None, Some(u)) => Uuid::parse(u.as_bytes()).map_err(|_| user("invalid uuid"))?,
+        (None, None) => Uuid::new_random(),
+    };
+    match &sameas {
+        Some(u) => {
+            config.insert("sameas-name".to_string(), name.to_string());
+            config.insert("sameas-uuid".to_string(), u.as_str().to_string());
+            config = with_inherited(config, logged.get(u));
+        }
+        None => {
+            config.insert("name".to_string(), name.to_string());
+        }
+    }
     let kind = config
         .get("type")
         .cloned()
         .ok_or_else(|| user("Specify the type of remote with type="))?;
-    if special::crypto::scheme_of(&config).is_none() {
+    if sameas.is_none() && special::crypto::scheme_of(&config).is_none() {
         return Err(user(special::crypto::bad_encryption_message()));
+    }
+    if opts.private {
+        set_git(session, name, "annex-private", "true")?;
     }
     let given = config.clone();
     let (config, git_setting) = setup_type(session, name, &uuid, &kind, config)?;
-    let (config, short_notes) = encryption_setup(session, name, Stage::Init, &given, config)?;
-    session.state.set_description(&uuid, name.as_bytes())?;
-    session.state.set_remote_config(&uuid, to_bytes(&config))?;
-    write_git_config(session, name, &uuid, &git_setting, "verified")?;
+    let (config, short_notes) = if sameas.is_some() {
+        // Its encryption is its parent's, set up already.
+        (config, Vec::new())
+    } else {
+        encryption_setup(session, name, Stage::Init, &given, config)?
+    };
+    let config_uuid = sameas.as_ref().map(|_| Uuid::new_random());
+    if opts.private {
+        // The branch learns which repositories are private from git
+        // config: written first, then the logs through a branch opened
+        // anew (so they go to the private journal).
+        write_git_config_as(
+            session,
+            name,
+            &uuid,
+            config_uuid.as_ref(),
+            &git_setting,
+            "verified",
+        )?;
+        let state = annex_core::state::State::new(annex_core::branch::Branch::open(
+            session.repo.git_dir(),
+        )?);
+        write_logs(&state, name, &uuid, config_uuid.as_ref(), &config)?;
+    } else {
+        write_logs(&session.state, name, &uuid, config_uuid.as_ref(), &config)?;
+        write_git_config_as(
+            session,
+            name,
+            &uuid,
+            config_uuid.as_ref(),
+            &git_setting,
+            "verified",
+        )?;
+    }
     Ok(Setup {
         uuid,
         notes: Vec::new(),
@@ -653,11 +791,59 @@ pub fn init(session: &Session, name: &str, params: &[String]) -> Result<Setup, S
     })
 }
 
+/// `remote.log` (under the configuration's own UUID for a `sameas`
+/// remote, its inherited fields left out) and `uuid.log` (not for a
+/// `sameas` remote, whose UUID is described already).
+fn write_logs(
+    state: &annex_core::state::State,
+    name: &str,
+    uuid: &Uuid,
+    config_uuid: Option<&Uuid>,
+    config: &Fields,
+) -> Result<(), SpecialError> {
+    match config_uuid {
+        Some(cu) => {
+            let mut c = config.clone();
+            for f in SAMEAS_INHERITED {
+                c.remove(*f);
+            }
+            state.set_remote_config(cu, to_bytes(&c))?;
+        }
+        None => {
+            state.set_description(uuid, name.as_bytes())?;
+            state.set_remote_config(uuid, to_bytes(config))?;
+        }
+    }
+    Ok(())
+}
+
+fn set_git(session: &Session, name: &str, key: &str, value: &str) -> Result<(), SpecialError> {
+    let full = format!("remote.{name}.{key}");
+    if crate::git::set_config(session.repo.git_dir(), &full, value) {
+        Ok(())
+    } else {
+        Err(SpecialError::Config(full))
+    }
+}
+
 /// `enableremote NAME [PARAM=VALUE...]`: uses here a special remote set up
 /// elsewhere (its configuration from `remote.log`, the parameters given
 /// added to it).
 pub fn enable(session: &Session, name: &str, params: &[String]) -> Result<Setup, SpecialError> {
     let (uuid, mut config) = lookup(session, name)?;
+    // A `sameas` remote: its configuration is under its own UUID, the
+    // remote's UUID is the one it is the same as, whose configuration
+    // gives the inherited fields.
+    let (uuid, config_uuid) = match config
+        .get("sameas-uuid")
+        .and_then(|u| Uuid::parse(u.as_bytes()).ok())
+    {
+        Some(parent) => {
+            config = with_inherited(config, configs(session)?.get(&parent));
+            (parent, Some(uuid))
+        }
+        None => (uuid, None),
+    };
     let given = parse_params(params)?;
     if let (Some(old), Some(new)) = (config.get("type"), given.get("type"))
         && old != new
@@ -682,16 +868,26 @@ pub fn enable(session: &Session, name: &str, params: &[String]) -> Result<Setup,
     let (new_config, short_notes) =
         encryption_setup(session, name, Stage::Enable(&old), &given, new_config)?;
     // Written every time, as git-annex does.
-    session
-        .state
-        .set_remote_config(&uuid, to_bytes(&new_config))?;
+    match &config_uuid {
+        Some(cu) => write_logs(&session.state, name, &uuid, Some(cu), &new_config)?,
+        None => session
+            .state
+            .set_remote_config(&uuid, to_bytes(&new_config))?,
+    }
     // Its configuration came from elsewhere: the user is asked to verify
     // it before it is used.
     let id = crate::verify_remote::request(session.repo.git_dir(), &new_config)
         .map_err(|e| user(e.to_string()))?;
     let notes = crate::verify_remote::prompt(name, &new_config, id, false);
     let verified = "manual";
-    write_git_config(session, name, &uuid, &git_setting, verified)?;
+    write_git_config_as(
+        session,
+        name,
+        &uuid,
+        config_uuid.as_ref(),
+        &git_setting,
+        verified,
+    )?;
     Ok(Setup {
         uuid,
         notes,
@@ -854,20 +1050,33 @@ fn write_git_config(
     setting: &(String, String),
     verified: &str,
 ) -> Result<(), SpecialError> {
-    let git_dir = session.repo.git_dir();
-    // Enabled automatically: git-annex leaves `skipFetchAll` unset.
-    let settings = [
-        (format!("annex-{}", setting.0), setting.1.as_str()),
-        ("annex-uuid".to_string(), uuid.as_str()),
-        ("annex-verified".to_string(), verified),
-        ("skipFetchAll".to_string(), "true"),
+    write_git_config_as(session, name, uuid, None, setting, verified)
+}
+
+/// [`write_git_config`] with the UUID of a `sameas` remote's own
+/// configuration (`annex-config-uuid`, after `annex-uuid`).
+fn write_git_config_as(
+    session: &Session,
+    name: &str,
+    uuid: &Uuid,
+    config_uuid: Option<&Uuid>,
+    setting: &(String, String),
+    verified: &str,
+) -> Result<(), SpecialError> {
+    let mut settings = vec![
+        (format!("annex-{}", setting.0), setting.1.clone()),
+        ("annex-uuid".to_string(), uuid.as_str().to_string()),
     ];
-    let count = if verified == "automatic" { 3 } else { 4 };
-    for (k, v) in settings.into_iter().take(count) {
-        let full = format!("remote.{name}.{k}");
-        if !crate::git::set_config(git_dir, &full, v) {
-            return Err(SpecialError::Config(full));
-        }
+    if let Some(cu) = config_uuid {
+        settings.push(("annex-config-uuid".to_string(), cu.as_str().to_string()));
+    }
+    settings.push(("annex-verified".to_string(), verified.to_string()));
+    // Enabled automatically: git-annex leaves `skipFetchAll` unset.
+    if verified != "automatic" {
+        settings.push(("skipFetchAll".to_string(), "true".to_string()));
+    }
+    for (k, v) in settings {
+        set_git(session, name, &k, &v)?;
     }
     Ok(())
 }

@@ -60,6 +60,7 @@ mod special_remotes;
 mod status;
 pub(crate) mod sync;
 pub(crate) mod sync_content;
+mod testremote;
 mod transferkey;
 mod trust;
 mod unannex;
@@ -220,6 +221,8 @@ pub enum Command {
     Rekey(rekey::Args),
     /// Change the name of a special remote.
     Renameremote(special_remotes::Args),
+    /// Stop using a remote.
+    Disableremote(special_remotes::Args),
     /// Resolve merge conflicts.
     Resolvemerge(resolvemerge::Args),
     /// Return a repository to the default trust level.
@@ -234,6 +237,8 @@ pub enum Command {
     Status(status::Args),
     /// Synchronize local repository with remotes.
     Sync(sync::Args),
+    /// Test transfers to/from a remote.
+    Testremote(testremote::Args),
     /// Transfer one key's content from or to a remote.
     Transferkey(transferkey::Args),
     /// Trust a repository.
@@ -286,9 +291,11 @@ pub fn run(command: Command) -> Result<(), CommandError> {
         Command::Configremote(args) => special_remotes::run_config(args),
         Command::Enableremote(args) => special_remotes::run_enable(args),
         Command::Renameremote(args) => special_remotes::run_rename(args),
+        Command::Disableremote(args) => special_remotes::run_disable(args),
         Command::Verifyremote(args) => special_remotes::run_verify(args),
         Command::PrePush(args) => special_remotes::run_pre_push(args),
         Command::Initremote(args) => special_remotes::run_init(args),
+        Command::Testremote(args) => testremote::run(args),
         Command::Drop(args) => drop::run(args),
         Command::Dropkey(args) => dropkey::run(args),
         Command::Dropunused(args) => dropunused::run(args),

@@ -36,6 +36,13 @@ pub struct InitArgs {
     /// Describe the other configuration parameters of the special remote.
     #[arg(long, short = 'w')]
     whatelse: bool,
+    /// A new remote that accesses the same data as this one (a remote
+    /// name, description or UUID).
+    #[arg(long, value_name = "REMOTE")]
+    sameas: Option<String>,
+    /// Keep the special remote's information out of the git-annex branch.
+    #[arg(long)]
+    private: bool,
 }
 
 /// `initremote`.
@@ -50,7 +57,11 @@ pub fn run_init(init: InitArgs) -> Result<(), CommandError> {
         return whatelse(&ctx, &args, name, params, &words);
     }
     action(&ctx, &args, "initremote", name, &words, |ctx| {
-        annex_ops::special::init(ctx, name, params).map(|s| (s.short_notes, Vec::new()))
+        let opts = annex_ops::special::InitOptions {
+            sameas: init.sameas.clone(),
+            private: init.private,
+        };
+        annex_ops::special::init_with(ctx, name, params, &opts).map(|s| (s.short_notes, Vec::new()))
     })
 }
 
@@ -273,4 +284,27 @@ pub fn run_pre_push(_args: PrePushArgs) -> Result<(), CommandError> {
         )));
     }
     Ok(())
+}
+
+/// `disableremote NAME`.
+pub fn run_disable(args: Args) -> Result<(), CommandError> {
+    let words = super::describe::strings(&args.params);
+    let [name] = words.as_slice() else {
+        return Err(CommandError::failed("Specify the remote's name."));
+    };
+    let ctx = Ctx::open(&args.config, args.output.quiet)?;
+    let uuid = annex_ops::disable_remote::find(&ctx, name)
+        .map_err(|e| CommandError::failed(e.to_string()))?;
+    let mut reporter = ctx.reporter(&args.output, "disableremote");
+    let mut action = reporter.start(None, None, name.as_bytes())?;
+    action.field("input", Value::Array(vec![Value::String(name.clone())]));
+    match annex_ops::disable_remote::disable(&ctx, name, uuid.as_ref()) {
+        Ok(()) => action.end(true)?,
+        Err(e) => {
+            action.fail(&e.to_string())?;
+            action.end(false)?;
+        }
+    }
+    ctx.commit(&reporter)?;
+    reporter.finish()
 }

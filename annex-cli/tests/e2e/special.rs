@@ -12,7 +12,7 @@ use crate::support;
 /// A tiny external special remote storing in the directory of its `dir=`
 /// configuration; `HD_FAULT=die` makes it die in a transfer,
 /// `HD_FAULT=garbage` answer a transfer with nonsense.
-const PYDIR: &str = r#"#!/usr/bin/env python3
+pub(crate) const PYDIR: &str = r#"#!/usr/bin/env python3
 import os, sys, shutil
 fault = os.environ.get("HD_FAULT", "")
 def send(*w):
@@ -182,12 +182,12 @@ while True:
 
 /// A scratch area: a bin directory holding the test program, put first
 /// on PATH.
-struct Area {
-    dir: tempfile::TempDir,
+pub(crate) struct Area {
+    pub(crate) dir: tempfile::TempDir,
 }
 
 impl Area {
-    fn new() -> Area {
+    pub(crate) fn new() -> Area {
         let dir = tempfile::tempdir().expect("tempdir");
         let bin = dir.path().join("bin");
         std::fs::create_dir(&bin).expect("bin");
@@ -202,11 +202,11 @@ impl Area {
         Area { dir }
     }
 
-    fn path(&self, p: &str) -> PathBuf {
+    pub(crate) fn path(&self, p: &str) -> PathBuf {
         self.dir.path().join(p)
     }
 
-    fn run(&self, program: &Path, dir: &Path, args: &[&str], fault: &str) -> Output {
+    pub(crate) fn run(&self, program: &Path, dir: &Path, args: &[&str], fault: &str) -> Output {
         let mut cmd = Command::new(program);
         support::hermetic(&mut cmd);
         let path = format!(
@@ -226,17 +226,17 @@ impl Area {
         support::output_with_stdin(cmd, None)
     }
 
-    fn ours(&self, dir: &Path, args: &[&str]) -> Output {
+    pub(crate) fn ours(&self, dir: &Path, args: &[&str]) -> Output {
         self.run(Path::new(env!("CARGO_BIN_EXE_git-annex-rs")), dir, args, "")
     }
 
-    fn theirs(&self, dir: &Path, args: &[&str]) -> Output {
+    pub(crate) fn theirs(&self, dir: &Path, args: &[&str]) -> Output {
         self.run(support::reference_git_annex(), dir, args, "")
     }
 
     /// A repository initialized by the reference with one annexed,
     /// committed file `f`.
-    fn repo(&self, name: &str) -> PathBuf {
+    pub(crate) fn repo(&self, name: &str) -> PathBuf {
         let r = self.path(name);
         std::fs::create_dir(&r).expect("mkdir");
         support::git(&r, &["init", "-q"]);
@@ -247,7 +247,7 @@ impl Area {
         r
     }
 
-    fn clone(&self, from: &Path, name: &str) -> PathBuf {
+    pub(crate) fn clone(&self, from: &Path, name: &str) -> PathBuf {
         let r = self.path(name);
         support::git(
             self.dir.path(),
@@ -258,7 +258,7 @@ impl Area {
 }
 
 #[track_caller]
-fn ok(o: &Output) -> String {
+pub(crate) fn ok(o: &Output) -> String {
     assert!(
         o.status.success(),
         "failed: {}\n{}",
