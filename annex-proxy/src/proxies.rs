@@ -242,8 +242,9 @@ pub fn proxied_remotes(
 /// records it under that gateway's name for it, `OTHER-NAME`, and the
 /// other gateway records it as `NAME`: an entry is one hop further when
 /// another gateway proxies the same UUID under a name that ends the
-/// entry's after a dash, and so on down the chain (each gateway visited
-/// once; the shortest chain when several match). The names alone do not
+/// entry's after a dash (the longest such name: the gateways further down
+/// the chain have shorter ones), and so on down the chain (each gateway
+/// visited once). The names alone do not
 /// prove the path (git-annex notes as much), but a match needs the UUID
 /// in both gateways' `proxy.log` too.
 pub fn extra_hops(proxies: &BTreeMap<Uuid, BTreeSet<Proxy>>, gateway: &Uuid, entry: &Proxy) -> u32 {
@@ -254,7 +255,10 @@ pub fn extra_hops(proxies: &BTreeMap<Uuid, BTreeSet<Proxy>>, gateway: &Uuid, ent
         seen: &mut Vec<Uuid>,
     ) -> u32 {
         seen.push(gateway.clone());
-        let mut best: Option<u32> = None;
+        // The next gateway is the one whose name for the repository is
+        // the longest proper end of this one's (those further down the
+        // chain have shorter ones).
+        let mut next: Vec<(&Uuid, &Proxy)> = Vec::new();
         for (other, entries) in proxies {
             if seen.contains(other) {
                 continue;
@@ -265,9 +269,16 @@ pub fn extra_hops(proxies: &BTreeMap<Uuid, BTreeSet<Proxy>>, gateway: &Uuid, ent
                     && entry.name.ends_with(&e.name)
                     && entry.name[entry.name.len() - e.name.len() - 1] == b'-';
                 if further {
-                    let h = 1 + walk(proxies, other, e, seen);
-                    best = Some(best.map_or(h, |b| b.min(h)));
+                    next.push((other, e));
                 }
+            }
+        }
+        let longest = next.iter().map(|(_, e)| e.name.len()).max();
+        let mut best: Option<u32> = None;
+        for (other, e) in next {
+            if Some(e.name.len()) == longest {
+                let h = 1 + walk(proxies, other, e, seen);
+                best = Some(best.map_or(h, |b| b.min(h)));
             }
         }
         seen.pop();
