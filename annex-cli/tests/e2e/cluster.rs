@@ -899,6 +899,13 @@ impl Distributed {
             .to_string()
     }
 
+    /// Whether the client has the content.
+    fn here(&self) -> bool {
+        support::annex_output(&self.cli, &["contentlocation", &self.key()], None)
+            .status
+            .success()
+    }
+
     /// Which of n1..n4 have the content.
     fn holders(&self) -> Vec<bool> {
         let key = self.key();
@@ -999,6 +1006,7 @@ fn a_distributed_cluster_serves_a_client_through_either_gateway_without_loops() 
     assert_eq!(d.holders(), vec![false, false, true, true]);
     assert_eq!(d.logged(&d.ams), vec![false, false, true, true]);
     okd(ours_within(&sshd, &d.cli, &["drop", "a.txt"]), "drop here");
+    assert!(!d.here(), "dropped here");
     okd(
         ours_within(&sshd, &d.cli, &["get", "--from", "origin-c", "a.txt"]),
         "get --from origin-c",
@@ -1009,6 +1017,7 @@ fn a_distributed_cluster_serves_a_client_through_either_gateway_without_loops() 
     );
     // And through NYC.
     okd(ours_within(&sshd, &d.cli, &["drop", "a.txt"]), "drop here");
+    assert!(!d.here(), "dropped here");
     okd(
         ours_within(&sshd, &d.cli, &["get", "--from", "nyc-c", "a.txt"]),
         "get --from nyc-c",
