@@ -368,12 +368,59 @@ struct Ctx {
     ssh_command: Option<String>,
     version: u64,
     bypass: Vec<Uuid>,
+    /// What serving a special remote node needs.
+    special: Arc<SpecialCtx>,
+}
+
+/// The gateway's settings its special remotes are opened with.
+struct SpecialCtx {
+    config: AnnexConfig,
+    git_dir: PathBuf,
+    base: PathBuf,
+    /// `remote.log`'s configurations, by UUID.
+    logged: BTreeMap<Uuid, BTreeMap<String, String>>,
+}
+
+/// Opens the special remote of the gateway that `remote` is.
+fn open_special(
+    remote: &GitRemote,
+    uuid: &Uuid,
+    ctx: &SpecialCtx,
+) -> Result<Box<dyn annex_core::remote::Remote>, String> {
+    use annex_core::remote::special;
+    let sr = special::configured(&ctx.config)
+        .into_iter()
+        .find(|s| s.name == remote.name)
+        .ok_or_else(|| format!("no special remote {} here", remote.name))?;
+    let sctx = special::Context {
+        config: &ctx.config,
+        git_dir: &ctx.git_dir,
+        top: &ctx.base,
+    };
+    let logged = ctx.logged.get(uuid).cloned().unwrap_or_default();
+    special::open(&sctx, &sr, uuid.clone(), logged).map_err(|e| e.to_string())
 }
 
 fn open_node(remote: &GitRemote, uuid: &Uuid, ctx: &Ctx) -> Result<NodeConn, String> {
-    let (r, w, end): (Box<dyn Read + Send>, Box<dyn Write + Send>, NodeEnd) = if let Some(path) =
-        &remote.local_path
-    {
+    let (r, w, end): (Box<dyn Read + Send>, Box<dyn Write + Send>, NodeEnd) = if remote.special {
+        // Served here, by this gateway in front of the special remote.
+        let special = open_special(remote, uuid, &ctx.special)?;
+        let (ours, theirs) = std::os::unix::net::UnixStream::pair().map_err(|e| e.to_string())?;
+        let ours_r = ours.try_clone().map_err(|e| e.to_string())?;
+        let ours_ctl = ours.try_clone().map_err(|e| e.to_string())?;
+        let theirs_r = theirs.try_clone().map_err(|e| e.to_string())?;
+        let annex_dir = ctx.special.git_dir.join("annex");
+        let gateway = ctx.gateway_uuid.clone();
+        let h = std::thread::spawn(move || {
+            let _ = crate::special_node::serve(&*special, &annex_dir, &gateway, theirs_r, theirs);
+            let _ = special.commit();
+        });
+        (
+            Box::new(ours_r),
+            Box::new(ours),
+            NodeEnd::Thread(Some(h), Some(ours_ctl)),
+        )
+    } else if let Some(path) = &remote.local_path {
         // A socket pair rather than pipes: our end can be shut down
         // from another thread, releasing a worker blocked on a hung
         // node (see `fan_out`).
@@ -534,11 +581,28 @@ impl Session {
                 (cu, true, remotes)
             }
         };
+        let logged = gw
+            .state
+            .remotes()
+            .map_err(|e| GatewayError::Repository(e.to_string()))?
+            .iter()
+            .map(|(u, c)| (u.clone(), annex_core::remote::special::strings(c)))
+            .collect();
         let ctx = Ctx {
             gateway_uuid: gw.uuid.clone(),
             ssh_command: gw.config.get_str("core.sshCommand"),
             version: 0,
             bypass: Vec::new(),
+            special: Arc::new(SpecialCtx {
+                config: gw.config.clone(),
+                git_dir: gw
+                    .annex_dir
+                    .parent()
+                    .map(Path::to_path_buf)
+                    .unwrap_or_default(),
+                base: gw.base.clone(),
+                logged,
+            }),
         };
         let jobs = gw
             .config
@@ -898,11 +962,26 @@ impl Session {
         if !self.cluster {
             return Ok((!self.nodes.is_empty()).then_some(0));
         }
-        let locs = self
+        let mut locs = self
             .gw
             .state
             .whereis(key)
             .map_err(|e| GatewayError::Repository(e.to_string()))?;
+        // The cluster has it when one of its nodes has it, as git-annex
+        // reads location logs: so the cluster reached through another of
+        // its gateways is asked for a key only nodes behind that gateway
+        // have (its cost puts it after the nodes here that have it).
+        let clusters = self
+            .gw
+            .state
+            .clusters()
+            .map_err(|e| GatewayError::Repository(e.to_string()))?;
+        if clusters
+            .get(&self.target)
+            .is_some_and(|nodes| locs.iter().any(|u| nodes.contains(u.as_str().as_bytes())))
+        {
+            locs.push(self.target.clone());
+        }
         let having: Vec<usize> = (0..self.nodes.len())
             .filter(|&i| !self.nodes[i].failed && locs.contains(&self.nodes[i].uuid))
             .collect();
@@ -972,50 +1051,53 @@ impl Session {
         }
         let timestamps = self.timestamps.clone();
         let multi = self.nodes.len() > 1;
-        let mut results: Vec<Option<Removal>> = Vec::new();
-        for i in 0..self.nodes.len() {
-            let node_uuid = self.nodes[i].uuid.clone();
-            let msg = match m {
-                Message::RemoveBefore { timestamp, .. } => {
-                    let v = self.nodes[i].conn(&self.ctx).map(|c| c.version);
-                    match v {
-                        Some(v) if v < 3 => Message::Remove(key.clone()),
-                        _ => {
-                            let ts = match (&timestamps, multi) {
-                                (Some((theirs, ours)), true) => match theirs.get(&i) {
-                                    Some(old) => {
-                                        old.saturating_add(*timestamp).saturating_sub(*ours)
-                                    }
-                                    None => *timestamp,
-                                },
-                                _ => *timestamp,
-                            };
-                            Message::RemoveBefore {
-                                timestamp: ts,
-                                key: key.clone(),
-                            }
+        // Sent to every node at once (at most `jobs` of them): a slow
+        // node does not hold the others up. The message each is sent
+        // depends on its own version, known once it is connected.
+        let msg = m.clone();
+        let key2 = key.clone();
+        let idxs: Vec<usize> = (0..self.nodes.len()).collect();
+        let answers = self.fan_out(
+            &idxs,
+            Arc::new(move |i, c: &mut NodeConn, _: &dyn Fn()| {
+                let msg = match &msg {
+                    Message::RemoveBefore { .. } if c.version < 3 => Message::Remove(key2.clone()),
+                    Message::RemoveBefore { timestamp, .. } => {
+                        let ts = match (&timestamps, multi) {
+                            (Some((theirs, ours)), true) => match theirs.get(&i) {
+                                Some(old) => old.saturating_add(*timestamp).saturating_sub(*ours),
+                                None => *timestamp,
+                            },
+                            _ => *timestamp,
+                        };
+                        Message::RemoveBefore {
+                            timestamp: ts,
+                            key: key2.clone(),
                         }
                     }
+                    other => other.clone(),
+                };
+                c.w.send(&msg)?;
+                c.r.read_message()
+            }),
+        );
+        let results: Vec<Option<Removal>> = idxs
+            .iter()
+            .zip(answers)
+            .map(|(&i, resp)| {
+                let node_uuid = self.nodes[i].uuid.clone();
+                match resp.flatten() {
+                    Some(Message::Success) => Some((true, None, vec![node_uuid])),
+                    Some(Message::SuccessPlus(us)) => {
+                        Some((true, None, std::iter::once(node_uuid).chain(us).collect()))
+                    }
+                    Some(Message::Failure) => Some((false, None, Vec::new())),
+                    Some(Message::FailurePlus(us)) => Some((false, None, us)),
+                    Some(Message::Error(e)) => Some((false, Some(e), Vec::new())),
+                    _ => None,
                 }
-                other => other.clone(),
-            };
-            let resp = self.nodes[i]
-                .exchange(&self.ctx, |c| {
-                    c.w.send(&msg)?;
-                    c.r.read_message()
-                })
-                .flatten();
-            results.push(match resp {
-                Some(Message::Success) => Some((true, None, vec![node_uuid])),
-                Some(Message::SuccessPlus(us)) => {
-                    Some((true, None, std::iter::once(node_uuid).chain(us).collect()))
-                }
-                Some(Message::Failure) => Some((false, None, Vec::new())),
-                Some(Message::FailurePlus(us)) => Some((false, None, us)),
-                Some(Message::Error(e)) => Some((false, Some(e), Vec::new())),
-                _ => None,
-            });
-        }
+            })
+            .collect();
         let us: Vec<Uuid> = results
             .iter()
             .flatten()
@@ -1064,20 +1146,25 @@ impl Session {
             }
             return Ok(());
         }
+        // Nodes older than version 3 know no GETTIMESTAMP (they are sent
+        // REMOVE instead of REMOVE-BEFORE); the others are asked at once.
+        let idxs: Vec<usize> = (0..self.nodes.len())
+            .filter(|&i| {
+                self.nodes[i]
+                    .conn(&self.ctx)
+                    .is_some_and(|c| c.version >= 3)
+            })
+            .collect();
+        let answers = self.fan_out(
+            &idxs,
+            Arc::new(|_, c: &mut NodeConn, _: &dyn Fn()| {
+                c.w.send(&Message::GetTimestamp)?;
+                c.r.read_message()
+            }),
+        );
         let mut theirs = BTreeMap::new();
-        for i in 0..self.nodes.len() {
-            // Nodes older than version 3 know no GETTIMESTAMP (they are
-            // sent REMOVE instead of REMOVE-BEFORE).
-            if self.nodes[i].conn(&self.ctx).is_none_or(|c| c.version < 3) {
-                continue;
-            }
-            let resp = self.nodes[i]
-                .exchange(&self.ctx, |c| {
-                    c.w.send(&Message::GetTimestamp)?;
-                    c.r.read_message()
-                })
-                .flatten();
-            if let Some(Message::Timestamp(t)) = resp {
+        for (&i, resp) in idxs.iter().zip(answers) {
+            if let Some(Some(Message::Timestamp(t))) = resp {
                 theirs.insert(i, t);
             }
         }
@@ -1885,6 +1972,7 @@ mod tests {
             local_path: None,
             shell: None,
             ssh_options: Vec::new(),
+            special: false,
         };
         let mut n = Node::new(remote).expect("node");
         n.conn = Some(conn);
@@ -1991,6 +2079,7 @@ mod tests {
             local_path: Some(aliased),
             shell: None,
             ssh_options: Vec::new(),
+            special: false,
         };
         let n = Node::new(remote).expect("node");
         assert_eq!(n.busy(), 1);

@@ -29,3 +29,4 @@ mod relay;
 pub mod server;
 pub mod setup;
 pub mod shell;
+pub mod special_node;

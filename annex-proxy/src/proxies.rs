@@ -50,6 +50,8 @@ pub struct GitRemote {
     pub shell: Option<String>,
     /// `annex-ssh-options`, split at white space.
     pub ssh_options: Vec<String>,
+    /// A special remote (no `url`): a gateway serves it itself.
+    pub special: bool,
 }
 
 /// The name of the remote for `proxied` reached through `gateway`.
@@ -82,8 +84,47 @@ fn words(v: Option<String>) -> Option<Vec<String>> {
     v.map(|s| s.split_whitespace().map(str::to_string).collect())
 }
 
-/// The git remotes configured in git config, in list order.
+/// The remotes configured in git config: the git remotes in list order,
+/// then the special remotes (by name).
 pub fn configured_remotes(config: &AnnexConfig, base: &Path) -> Vec<GitRemote> {
+    let mut out = git_remotes(config, base);
+    out.extend(
+        annex_core::remote::special::configured(config)
+            .into_iter()
+            .filter(|sr| !sr.ignore)
+            .map(|sr| {
+                let field = |k: &str| config.get_str(&format!("remote.{}.{k}", sr.name));
+                GitRemote {
+                    uuid: sr.uuid.clone(),
+                    url: None,
+                    cost: sr
+                        .cost
+                        .unwrap_or_else(|| annex_core::remote::special::default_cost(&sr.kind)),
+                    proxy: config
+                        .get_bool(&format!("remote.{}.annex-proxy", sr.name))
+                        .unwrap_or(false),
+                    cluster_node: words(field("annex-cluster-node")).map(|v| {
+                        v.into_iter()
+                            .filter(|n| is_legal_name(n.as_bytes()))
+                            .collect()
+                    }),
+                    cluster_gateway: Vec::new(),
+                    proxied_by: None,
+                    sync: config
+                        .get_bool(&format!("remote.{}.annex-sync", sr.name))
+                        .unwrap_or(true),
+                    local_path: None,
+                    shell: None,
+                    ssh_options: Vec::new(),
+                    special: true,
+                    name: sr.name,
+                }
+            }),
+    );
+    out
+}
+
+fn git_remotes(config: &AnnexConfig, base: &Path) -> Vec<GitRemote> {
     config
         .remotes()
         .iter()
@@ -115,6 +156,7 @@ pub fn configured_remotes(config: &AnnexConfig, base: &Path) -> Vec<GitRemote> {
                 ssh_options: field("annex-ssh-options")
                     .map(|o| o.split_whitespace().map(str::to_string).collect())
                     .unwrap_or_default(),
+                special: false,
             }
         })
         .collect()
@@ -136,7 +178,7 @@ pub fn proxied_remotes(
     let mut out = Vec::new();
     let node_clusters = annex_core::logs::cluster::clusters_of_nodes(clusters);
     for r in configured {
-        if r.local_path.is_some() {
+        if r.local_path.is_some() || r.special {
             continue;
         }
         let Some(u) = &r.uuid else { continue };
@@ -165,10 +207,14 @@ pub fn proxied_remotes(
             } else {
                 r.cost
             };
+            // Each gateway beyond the first costs one more (see
+            // [`extra_hops`]); git-annex gives every proxied node its
+            // gateway's cost, however far behind it is.
+            let hops = f64::from(extra_hops(proxies, u, p));
             let (cost, sync) = if in_proxied_cluster {
-                (default_cost + 0.1, false)
+                (default_cost + hops + 0.1, false)
             } else {
-                (configured_cost.unwrap_or(r.cost), r.sync)
+                (configured_cost.unwrap_or(r.cost) + hops, r.sync)
             };
             out.push(GitRemote {
                 name,
@@ -183,10 +229,62 @@ pub fn proxied_remotes(
                 local_path: None,
                 shell: r.shell.clone(),
                 ssh_options: r.ssh_options.clone(),
+                special: false,
             });
         }
     }
     out
+}
+
+/// How many gateways beyond `gateway` itself a client's request for the
+/// repository `entry` of `gateway`'s proxies goes through. A gateway that
+/// reaches a node through another gateway (a distributed cluster)
+/// records it under that gateway's name for it, `OTHER-NAME`, and the
+/// other gateway records it as `NAME`: an entry is one hop further when
+/// another gateway proxies the same UUID under a name that ends the
+/// entry's after a dash (the longest such name: the gateways further down
+/// the chain have shorter ones), and so on down the chain (each gateway
+/// visited once). The names alone do not
+/// prove the path (git-annex notes as much), but a match needs the UUID
+/// in both gateways' `proxy.log` too.
+pub fn extra_hops(proxies: &BTreeMap<Uuid, BTreeSet<Proxy>>, gateway: &Uuid, entry: &Proxy) -> u32 {
+    fn walk(
+        proxies: &BTreeMap<Uuid, BTreeSet<Proxy>>,
+        gateway: &Uuid,
+        entry: &Proxy,
+        seen: &mut Vec<Uuid>,
+    ) -> u32 {
+        seen.push(gateway.clone());
+        // The next gateway is the one whose name for the repository is
+        // the longest proper end of this one's (those further down the
+        // chain have shorter ones).
+        let mut next: Vec<(&Uuid, &Proxy)> = Vec::new();
+        for (other, entries) in proxies {
+            if seen.contains(other) {
+                continue;
+            }
+            for e in entries {
+                let further = e.uuid == entry.uuid
+                    && entry.name.len() > e.name.len() + 1
+                    && entry.name.ends_with(&e.name)
+                    && entry.name[entry.name.len() - e.name.len() - 1] == b'-';
+                if further {
+                    next.push((other, e));
+                }
+            }
+        }
+        let longest = next.iter().map(|(_, e)| e.name.len()).max();
+        let mut best: Option<u32> = None;
+        for (other, e) in next {
+            if Some(e.name.len()) == longest {
+                let h = 1 + walk(proxies, other, e, seen);
+                best = Some(best.map_or(h, |b| b.min(h)));
+            }
+        }
+        seen.pop();
+        best.unwrap_or(0)
+    }
+    walk(proxies, gateway, entry, &mut Vec::new())
 }
 
 /// Every remote: the configured ones, then those learned through
@@ -271,6 +369,7 @@ mod tests {
             local_path: None,
             shell: None,
             ssh_options: Vec::new(),
+            special: false,
         }
     }
 
@@ -300,6 +399,74 @@ mod tests {
         assert!(can_proxy_for(&rs, &mine, &none, &t("ub")).is_none());
         // Configured but logged under another name.
         assert!(can_proxy_for(&rs, &proxies(&[("ua", "x")]), &none, &t("ua")).is_none());
+    }
+
+    fn uuid(u: &str) -> Uuid {
+        Uuid::parse(u.as_bytes()).unwrap()
+    }
+
+    #[test]
+    fn a_node_behind_a_second_gateway_is_one_hop_further() {
+        // AMS reaches n1 itself and n3 through NYC, and the reverse.
+        let logs = BTreeMap::from([
+            (
+                uuid("ams"),
+                proxies(&[("u1", "n1"), ("u3", "NYC-n3"), ("c", "c")]),
+            ),
+            (
+                uuid("nyc"),
+                proxies(&[("u3", "n3"), ("u1", "AMS-n1"), ("c", "c")]),
+            ),
+        ]);
+        let p = |u: &str, n: &str| Proxy {
+            uuid: u.as_bytes().to_vec(),
+            name: n.as_bytes().to_vec(),
+        };
+        assert_eq!(extra_hops(&logs, &uuid("ams"), &p("u1", "n1")), 0);
+        assert_eq!(extra_hops(&logs, &uuid("ams"), &p("u3", "NYC-n3")), 1);
+        assert_eq!(extra_hops(&logs, &uuid("nyc"), &p("u1", "AMS-n1")), 1);
+        assert_eq!(extra_hops(&logs, &uuid("ams"), &p("c", "c")), 0);
+        // A dash in a name is no hop unless another gateway has the UUID
+        // under the rest of the name.
+        assert_eq!(extra_hops(&logs, &uuid("ams"), &p("u9", "NYC-n9")), 0);
+        assert_eq!(extra_hops(&logs, &uuid("ams"), &p("u3", "NYC_n3")), 0);
+        // A chain of three gateways: two hops; a loop ends.
+        let chain = BTreeMap::from([
+            (uuid("a"), proxies(&[("u", "B-C-n")])),
+            (uuid("b"), proxies(&[("u", "C-n")])),
+            (uuid("c"), proxies(&[("u", "n")])),
+        ]);
+        assert_eq!(extra_hops(&chain, &uuid("a"), &p("u", "B-C-n")), 2);
+        let looped = BTreeMap::from([
+            (uuid("a"), proxies(&[("u", "x-n")])),
+            (uuid("b"), proxies(&[("u", "x-n"), ("u", "n")])),
+        ]);
+        assert_eq!(extra_hops(&looped, &uuid("a"), &p("u", "x-n")), 1);
+    }
+
+    #[test]
+    fn proxied_remotes_cost_one_more_per_gateway_behind_the_first() {
+        let cu = "ac000000-0000-8000-0000-000000000000";
+        let mut ams = remote("AMS", "ams");
+        ams.url = Some("host:ams".into());
+        let logs = BTreeMap::from([
+            (
+                uuid("ams"),
+                proxies(&[("u1", "n1"), ("u3", "NYC-n3"), (cu, "c")]),
+            ),
+            (
+                uuid("nyc"),
+                proxies(&[("u3", "n3"), ("u1", "AMS-n1"), (cu, "c")]),
+            ),
+        ]);
+        let clusters =
+            BTreeMap::from([(uuid(cu), BTreeSet::from([b"u1".to_vec(), b"u3".to_vec()]))]);
+        let config = AnnexConfig::default();
+        let got = proxied_remotes(&config, &[ams], &logs, &clusters);
+        let cost = |n: &str| got.iter().find(|r| r.name == n).map(|r| r.cost);
+        assert_eq!(cost("AMS-c"), Some(EXPENSIVE_REMOTE_COST));
+        assert_eq!(cost("AMS-n1"), Some(EXPENSIVE_REMOTE_COST + 0.1));
+        assert_eq!(cost("AMS-NYC-n3"), Some(EXPENSIVE_REMOTE_COST + 1.0 + 0.1));
     }
 
     #[test]

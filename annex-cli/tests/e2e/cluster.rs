@@ -706,3 +706,482 @@ fn a_node_gone_mid_upload_fails_alone_with_a_clear_error_and_nothing_half_writte
         .unwrap_or_default();
     assert!(left.is_empty(), "{left:?}");
 }
+
+// A distributed cluster (issue 16): one cluster `c` with two gateways,
+// AMS (nodes n1, n2 on its machine) and NYC (nodes n3, n4), each the
+// other's remote over ssh and a gateway of `c` through it (set up with
+// our `initcluster`, `extendcluster` and `updatecluster`, as
+// git-annex's tips/clusters describes), and a client with both gateways
+// as remotes.
+
+const AMS_UUID: &str = "aaaaaaaa-1602-4000-8000-000000000000";
+const NYC_UUID: &str = "bbbbbbbb-1602-4000-8000-000000000000";
+const DCLI_UUID: &str = "cccccccc-1602-4000-8000-000000000000";
+
+fn dnode_uuid(n: usize) -> String {
+    format!("0000000{n}-1602-4000-8000-000000000000")
+}
+
+/// Adds `name` to `repo` as a remote over ssh to the repository at
+/// `path`, served by our `git-annex-shell`, reached with the sshd's
+/// options (a gateway's own ssh to another gateway has no client
+/// environment to go by).
+fn ssh_remote(sshd: &Sshd, repo: &Path, name: &str, path: &Path, uuid: &str) {
+    let url = format!("127.0.0.1:{}", path.display());
+    support::git(repo, &["remote", "add", name, &url]);
+    let ssh = sshd.ssh_command();
+    let options = ssh.strip_prefix("ssh ").expect("ssh command");
+    for (k, v) in [
+        ("annex-shell", env!("CARGO_BIN_EXE_git-annex-shell")),
+        ("annex-ssh-options", options),
+        ("annex-uuid", uuid),
+    ] {
+        support::git(repo, &["config", &format!("remote.{name}.{k}"), v]);
+    }
+}
+
+/// `git fetch REMOTE` over the sshd, then the reference's `merge` of
+/// the fetched `git-annex` branch.
+fn fetch_merge(sshd: &Sshd, repo: &Path, remote: &str) {
+    let mut cmd = Command::new("git");
+    support::hermetic(&mut cmd)
+        .current_dir(repo)
+        .args(["fetch", "-q", remote]);
+    sshd.client_env(&mut cmd);
+    let out = support::output_with_stdin(cmd, None);
+    assert!(out.status.success(), "fetch {remote}: {out:?}");
+    support::annex(repo, &["merge"]);
+}
+
+/// Runs our client, failing (rather than hanging the test) when it takes
+/// more than two minutes: a message loop between the gateways would.
+fn ours_within(sshd: &Sshd, dir: &Path, args: &[&str]) -> Output {
+    let mut cmd = Command::new("timeout");
+    support::hermetic(&mut cmd)
+        .current_dir(dir)
+        .arg("120")
+        .arg(ours_bin())
+        .args(args);
+    sshd.client_env(&mut cmd);
+    let o = support::output_with_stdin(cmd, None);
+    assert_ne!(
+        o.status.code(),
+        Some(124),
+        "{args:?} did not end in 2 minutes (a loop between gateways?): {}",
+        text(&o)
+    );
+    o
+}
+
+struct Distributed {
+    _top: tempfile::TempDir,
+    ams: PathBuf,
+    nyc: PathBuf,
+    cli: PathBuf,
+    nodes: Vec<PathBuf>,
+}
+
+fn distributed(sshd: &Sshd) -> Distributed {
+    let top = tempfile::tempdir().expect("temp dir");
+    let t = top.path();
+    let mut nodes = Vec::new();
+    for n in 1..=4 {
+        let d = t.join(format!("n{n}"));
+        std::fs::create_dir(&d).expect("mkdir");
+        support::git(&d, &["init", "-q", "-b", "main"]);
+        support::git(&d, &["config", "annex.uuid", &dnode_uuid(n)]);
+        support::annex(&d, &["init", &format!("node{n}")]);
+        nodes.push(d);
+    }
+    let ours = ours_bin();
+    let ams = t.join("ams");
+    std::fs::create_dir(&ams).expect("mkdir");
+    support::git(&ams, &["init", "-q", "-b", "main"]);
+    support::git(&ams, &["commit", "-q", "--allow-empty", "-m", "init"]);
+    support::git(&ams, &["config", "annex.uuid", AMS_UUID]);
+    support::annex(&ams, &["init", "ams"]);
+    ok(run(&ours, None, &ams, &["initcluster", "c"]), "initcluster");
+    for n in 1..=2 {
+        let name = format!("n{n}");
+        support::git(&ams, &["remote", "add", &name, &format!("../n{n}")]);
+        support::git(
+            &ams,
+            &["config", &format!("remote.{name}.annex-cluster-node"), "c"],
+        );
+        support::git(&ams, &["fetch", "-q", &name]);
+    }
+    ok(
+        run(&ours, None, &ams, &["updatecluster"]),
+        "AMS updatecluster",
+    );
+    // NYC: a clone of AMS, which it reaches over ssh.
+    support::git(t, &["clone", "-q", ams.to_str().expect("utf-8"), "nyc"]);
+    let nyc = t.join("nyc");
+    support::git(&nyc, &["remote", "remove", "origin"]);
+    ssh_remote(sshd, &nyc, "AMS", &ams, AMS_UUID);
+    support::git(&nyc, &["config", "annex.uuid", NYC_UUID]);
+    support::annex(&nyc, &["init", "nyc"]);
+    fetch_merge(sshd, &nyc, "AMS");
+    let ext = ok(
+        run(&ours, Some(sshd), &nyc, &["extendcluster", "AMS", "c"]),
+        "NYC extendcluster",
+    );
+    assert!(ext.contains("extendcluster c ok"), "{ext}");
+    for n in 3..=4 {
+        let name = format!("n{n}");
+        support::git(&nyc, &["remote", "add", &name, &format!("../n{n}")]);
+        support::git(
+            &nyc,
+            &["config", &format!("remote.{name}.annex-cluster-node"), "c"],
+        );
+        support::git(&nyc, &["fetch", "-q", &name]);
+    }
+    ok(
+        run(&ours, None, &nyc, &["updatecluster"]),
+        "NYC updatecluster",
+    );
+    // AMS learns of NYC and extends the cluster to it; then each learns
+    // the nodes the other proxies.
+    ssh_remote(sshd, &ams, "NYC", &nyc, NYC_UUID);
+    fetch_merge(sshd, &ams, "NYC");
+    let ext = ok(
+        run(&ours, Some(sshd), &ams, &["extendcluster", "NYC", "c"]),
+        "AMS extendcluster",
+    );
+    assert!(ext.contains("Started proxying for NYC-n3"), "{ext}");
+    fetch_merge(sshd, &nyc, "AMS");
+    ok(run(&ours, None, &nyc, &["updatecluster"]), "NYC update");
+    fetch_merge(sshd, &ams, "NYC");
+    // The client: AMS as origin, NYC as nyc.
+    let url = format!("127.0.0.1:{}", ams.display());
+    let mut clone = Command::new("git");
+    support::hermetic(&mut clone)
+        .current_dir(t)
+        .args(["clone", "-q", &url, "cli"]);
+    sshd.client_env(&mut clone);
+    let out = support::output_with_stdin(clone, None);
+    assert!(out.status.success(), "clone: {out:?}");
+    let cli = t.join("cli");
+    support::git(&cli, &["config", "annex.uuid", DCLI_UUID]);
+    for (name, uuid) in [("origin", AMS_UUID), ("nyc", NYC_UUID)] {
+        if name == "nyc" {
+            let url = format!("127.0.0.1:{}", nyc.display());
+            support::git(&cli, &["remote", "add", name, &url]);
+        }
+        let shell = env!("CARGO_BIN_EXE_git-annex-shell");
+        support::git(
+            &cli,
+            &["config", &format!("remote.{name}.annex-shell"), shell],
+        );
+        support::git(
+            &cli,
+            &["config", &format!("remote.{name}.annex-uuid"), uuid],
+        );
+    }
+    support::annex(&cli, &["init", "cli"]);
+    fetch_merge(sshd, &cli, "nyc");
+    std::fs::write(cli.join("a.txt"), "distributed\n").expect("write");
+    support::annex(&cli, &["add", "a.txt"]);
+    support::git(&cli, &["commit", "-q", "-m", "add"]);
+    Distributed {
+        _top: top,
+        ams,
+        nyc,
+        cli,
+        nodes,
+    }
+}
+
+impl Distributed {
+    fn key(&self) -> String {
+        support::annex(&self.cli, &["lookupkey", "a.txt"])
+            .trim()
+            .to_string()
+    }
+
+    /// Whether the client has the content.
+    fn here(&self) -> bool {
+        support::annex_output(&self.cli, &["contentlocation", &self.key()], None)
+            .status
+            .success()
+    }
+
+    /// Which of n1..n4 have the content.
+    fn holders(&self) -> Vec<bool> {
+        let key = self.key();
+        self.nodes
+            .iter()
+            .map(|d| {
+                support::annex_output(d, &["contentlocation", &key], None)
+                    .status
+                    .success()
+            })
+            .collect()
+    }
+
+    /// Which of n1..n4 the location log of `repo` (journal included)
+    /// says have the content.
+    fn logged(&self, repo: &Path) -> Vec<bool> {
+        let key = self.key();
+        (1..=4)
+            .map(|n| {
+                support::annex_output(repo, &["readpresentkey", &key, &dnode_uuid(n)], None)
+                    .status
+                    .success()
+            })
+            .collect()
+    }
+}
+
+#[test]
+fn a_distributed_cluster_serves_a_client_through_either_gateway_without_loops() {
+    let sshd = Sshd::start();
+    let d = distributed(&sshd);
+    let cu = support::git(&d.ams, &["config", "annex.cluster.c"])
+        .trim()
+        .to_string();
+    assert_eq!(
+        support::git(&d.nyc, &["config", "annex.cluster.c"]).trim(),
+        cu,
+        "one cluster, two gateways"
+    );
+    let okd = |o: Output, what: &str| -> String {
+        assert!(o.status.success(), "{what}: {}", text(&o));
+        text(&o)
+    };
+    // A copy to the cluster through AMS reaches every node: AMS's own
+    // and, through NYC (which must not send it back to AMS), NYC's.
+    okd(
+        ours_within(&sshd, &d.cli, &["copy", "--to", "origin-c", "a.txt"]),
+        "copy --to origin-c",
+    );
+    assert_eq!(d.holders(), vec![true; 4]);
+    // Each gateway logged what it stored, AMS those NYC stored for it.
+    assert_eq!(d.logged(&d.ams), vec![true; 4], "AMS's location log");
+    assert_eq!(
+        d.logged(&d.nyc),
+        vec![false, false, true, true],
+        "NYC's location log"
+    );
+    // The client: four nodes and itself, the cluster never a copy.
+    assert_eq!(d.logged(&d.cli), vec![true; 4], "the client's location log");
+    let w = okd(ours_within(&sshd, &d.cli, &["whereis", "a.txt"]), "whereis");
+    assert!(w.contains("(5 copies)"), "{w}");
+    // The location log itself never names the cluster (git-annex adds a
+    // cluster to the locations it reads when a node has the key).
+    support::annex(&d.cli, &["merge"]);
+    let log_path = support::annex(
+        &d.cli,
+        &[
+            "examinekey",
+            &d.key(),
+            "--format",
+            "${hashdirlower}${key}.log",
+        ],
+    );
+    let log = support::git(&d.cli, &["show", &format!("git-annex:{}", log_path.trim())]);
+    assert!(log.contains(&dnode_uuid(3)), "{log}");
+    assert!(!log.contains(&cu), "the cluster logged as a copy: {log}");
+    // Hops in the cost: a node behind NYC costs one more than AMS's own.
+    let cost = |remote: &str| -> String {
+        let o = okd(
+            ours_within(&sshd, &d.cli, &["info", "--json", remote]),
+            "info",
+        );
+        let v: serde_json::Value = serde_json::from_str(o.lines().next().unwrap_or(""))
+            .unwrap_or_else(|e| panic!("info --json {remote}: {e}: {o}"));
+        v["cost"].as_str().unwrap_or("").to_string()
+    };
+    assert_eq!(cost("origin-n1"), "200.1");
+    assert_eq!(cost("origin-NYC-n3"), "201.1");
+    assert_eq!(cost("nyc-n3"), "200.1");
+    assert_eq!(cost("nyc-AMS-n1"), "201.1");
+    // AMS's own nodes dropped: a get through AMS goes on to NYC's.
+    for n in ["origin-n1", "origin-n2"] {
+        okd(
+            ours_within(&sshd, &d.cli, &["drop", "--from", n, "a.txt"]),
+            "drop --from a node",
+        );
+    }
+    assert_eq!(d.holders(), vec![false, false, true, true]);
+    assert_eq!(d.logged(&d.ams), vec![false, false, true, true]);
+    okd(ours_within(&sshd, &d.cli, &["drop", "a.txt"]), "drop here");
+    assert!(!d.here(), "dropped here");
+    // (The reference's client here: it asks the remote named, where
+    // ours may take another remote of the same UUID, nyc-c.)
+    okd(
+        run(
+            support::reference_git_annex(),
+            Some(&sshd),
+            &d.cli,
+            &["get", "--from", "origin-c", "a.txt"],
+        ),
+        "get --from origin-c",
+    );
+    assert_eq!(
+        std::fs::read_to_string(d.cli.join("a.txt")).expect("read"),
+        "distributed\n"
+    );
+    // And through NYC.
+    okd(ours_within(&sshd, &d.cli, &["drop", "a.txt"]), "drop here");
+    assert!(!d.here(), "dropped here");
+    okd(
+        ours_within(&sshd, &d.cli, &["get", "--from", "nyc-c", "a.txt"]),
+        "get --from nyc-c",
+    );
+    assert_eq!(
+        std::fs::read_to_string(d.cli.join("a.txt")).expect("read"),
+        "distributed\n"
+    );
+    // A drop from the cluster through NYC reaches AMS's nodes too (one
+    // of them given the content again, through AMS) and NYC's.
+    okd(
+        ours_within(&sshd, &d.cli, &["copy", "--to", "origin-n1", "a.txt"]),
+        "copy --to origin-n1",
+    );
+    assert_eq!(d.holders(), vec![true, false, true, true]);
+    okd(
+        ours_within(&sshd, &d.cli, &["drop", "--from", "nyc-c", "a.txt"]),
+        "drop --from nyc-c",
+    );
+    assert_eq!(d.holders(), vec![false; 4]);
+    assert_eq!(d.logged(&d.nyc), vec![false; 4], "NYC's location log");
+    assert_eq!(
+        d.logged(&d.cli),
+        vec![false; 4],
+        "the client's location log"
+    );
+    let w = okd(ours_within(&sshd, &d.cli, &["whereis", "a.txt"]), "whereis");
+    assert!(w.contains("(1 copy)"), "{w}");
+}
+
+/// A gateway with a git node `n1` and a directory special remote `d`,
+/// both nodes of cluster `c` and `d` proxied on its own too, and a client
+/// cloned over ssh (the reference's client, our `git-annex-shell`).
+#[test]
+fn a_directory_special_remote_is_a_cluster_node_and_a_proxied_remote() {
+    let sshd = Sshd::start();
+    let top = tempfile::tempdir().expect("temp dir");
+    let t = top.path();
+    let n1 = t.join("n1");
+    std::fs::create_dir(&n1).expect("mkdir");
+    support::git(&n1, &["init", "-q", "-b", "main"]);
+    support::git(&n1, &["config", "annex.uuid", &node_uuid(1)]);
+    support::annex(&n1, &["init", "node1"]);
+    let gw = t.join("gw");
+    std::fs::create_dir(&gw).expect("mkdir");
+    support::git(&gw, &["init", "-q", "-b", "main"]);
+    support::git(&gw, &["commit", "-q", "--allow-empty", "-m", "init"]);
+    support::git(&gw, &["config", "annex.uuid", GW_UUID]);
+    support::annex(&gw, &["init", "gw"]);
+    let dir = t.join("dirremote");
+    std::fs::create_dir(&dir).expect("mkdir");
+    support::annex(
+        &gw,
+        &[
+            "initremote",
+            "d",
+            "type=directory",
+            &format!("directory={}", dir.display()),
+            "encryption=none",
+        ],
+    );
+    let ours = ours_bin();
+    ok(run(&ours, None, &gw, &["initcluster", "c"]), "initcluster");
+    support::git(&gw, &["remote", "add", "n1", "../n1"]);
+    support::git(&gw, &["fetch", "-q", "n1"]);
+    for r in ["n1", "d"] {
+        support::git(
+            &gw,
+            &["config", &format!("remote.{r}.annex-cluster-node"), "c"],
+        );
+    }
+    support::git(&gw, &["config", "remote.d.annex-proxy", "true"]);
+    let upd = ok(run(&ours, None, &gw, &["updatecluster"]), "updatecluster");
+    assert!(upd.contains("Added node d to cluster: c"), "{upd}");
+    assert!(upd.contains("Started proxying for d"), "{upd}");
+    let url = format!("127.0.0.1:{}", gw.display());
+    let mut clone = Command::new("git");
+    support::hermetic(&mut clone)
+        .current_dir(t)
+        .args(["clone", "-q", &url, "cli"]);
+    sshd.client_env(&mut clone);
+    let out = support::output_with_stdin(clone, None);
+    assert!(out.status.success(), "clone: {out:?}");
+    let cli = t.join("cli");
+    support::git(&cli, &["config", "annex.uuid", CLI_UUID]);
+    support::git(
+        &cli,
+        &[
+            "config",
+            "remote.origin.annex-shell",
+            env!("CARGO_BIN_EXE_git-annex-shell"),
+        ],
+    );
+    let refbin = support::reference_git_annex().to_path_buf();
+    let client = |args: &[&str]| -> String {
+        let o = run(&refbin, Some(&sshd), &cli, args);
+        assert!(o.status.success(), "{args:?}: {}", text(&o));
+        text(&o)
+    };
+    client(&["init", "cli"]);
+    std::fs::write(cli.join("a.txt"), "to a special node\n").expect("write");
+    std::fs::write(cli.join("b.txt"), "to a proxied special remote\n").expect("write");
+    support::annex(&cli, &["add", "a.txt", "b.txt"]);
+    support::git(&cli, &["commit", "-q", "-m", "add"]);
+    let key = |f: &str| support::annex(&cli, &["lookupkey", f]).trim().to_string();
+    let in_d = |f: &str| {
+        support::annex_output(&gw, &["checkpresentkey", &key(f), "d"], None)
+            .status
+            .success()
+    };
+    let in_n1 = |f: &str| {
+        support::annex_output(&n1, &["contentlocation", &key(f)], None)
+            .status
+            .success()
+    };
+    let logged_at_gw = |f: &str, u: &str| {
+        support::annex_output(&gw, &["readpresentkey", &key(f), u], None)
+            .status
+            .success()
+    };
+    let d_uuid = support::git(&gw, &["config", "remote.d.annex-uuid"])
+        .trim()
+        .to_string();
+    // A cluster upload reaches the special remote node too.
+    client(&["copy", "--to", "origin-c", "a.txt"]);
+    assert!(in_n1("a.txt") && in_d("a.txt"));
+    assert!(logged_at_gw("a.txt", &d_uuid), "the gateway logs d");
+    // A get through the cluster from the special remote, the git node
+    // having lost it.
+    client(&["drop", "--from", "origin-n1", "a.txt"]);
+    assert!(!in_n1("a.txt"));
+    client(&["drop", "--force", "a.txt"]);
+    client(&["get", "--from", "origin-c", "a.txt"]);
+    assert_eq!(
+        std::fs::read_to_string(cli.join("a.txt")).expect("read"),
+        "to a special node\n"
+    );
+    // A drop from the cluster removes it from the special remote.
+    client(&["drop", "--from", "origin-c", "a.txt"]);
+    assert!(!in_d("a.txt"));
+    assert!(!logged_at_gw("a.txt", &d_uuid));
+    // The special remote proxied on its own: copy, get, drop.
+    client(&["copy", "--to", "origin-d", "b.txt"]);
+    assert!(in_d("b.txt") && !in_n1("b.txt"));
+    let w = client(&["whereis", "b.txt"]);
+    assert!(w.contains("origin-d"), "{w}");
+    client(&["drop", "--force", "b.txt"]);
+    client(&["get", "--from", "origin-d", "b.txt"]);
+    assert_eq!(
+        std::fs::read_to_string(cli.join("b.txt")).expect("read"),
+        "to a proxied special remote\n"
+    );
+    client(&["drop", "--from", "origin-d", "b.txt"]);
+    assert!(!in_d("b.txt"));
+    // Nothing left in the gateway's temporary directory.
+    let left: Vec<_> = std::fs::read_dir(gw.join(".git/annex/othertmp"))
+        .map(|d| d.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "{left:?}");
+}

@@ -373,11 +373,18 @@ fn put_through_cluster(gw: &Gw, content: &[u8]) -> (String, String, (Option<i32>
 
 /// The most uploads the nodes `hosts` were busy with at once.
 fn most_at_once(gw: &Gw, hosts: &[&str]) -> usize {
+    most_at_once_of(gw, hosts, "SPAN")
+}
+
+/// The most exchanges of a `kind` (`SPAN`: uploads, `RSPAN`: removals,
+/// `TSPAN`: timestamps) the nodes `hosts` were busy with at once, by
+/// the nodes' own record of when each began and ended.
+fn most_at_once_of(gw: &Gw, hosts: &[&str], kind: &str) -> usize {
     let mut spans: Vec<(f64, f64)> = Vec::new();
     for h in hosts {
         for l in gw.log(h) {
             let w: Vec<&str> = l.split(' ').collect();
-            if w.len() == 3 && w[0] == "SPAN" {
+            if w.len() == 3 && w[0] == kind {
                 spans.push((w[1].parse().expect("time"), w[2].parse().expect("time")));
             }
         }
@@ -415,6 +422,69 @@ fn gateway_fans_a_put_out_to_annex_jobs_nodes_at_once() {
             );
         }
         assert!(gw.leftovers().is_empty(), "{:?}", gw.leftovers());
+    }
+}
+
+#[test]
+fn gateway_sends_gettimestamp_and_remove_to_annex_jobs_nodes_at_once() {
+    // Version 3 nodes that take a second over each GETTIMESTAMP and
+    // REMOVE: one after another without annex.jobs, all three at once
+    // with annex.jobs=3 (a slow node does not hold the others up).
+    let hosts = ["slowv3a", "slowv3b", "slowv3c"];
+    let content = b"removed from three nodes\n";
+    for (jobs, expected) in [(None, 1), (Some("3"), 3)] {
+        let gw = gateway(&hosts, true);
+        if let Some(j) = jobs {
+            support::git(&gw.gw, &["config", "annex.jobs", j]);
+        }
+        let key = key_of(&gw, content);
+        for (n, h) in hosts.iter().enumerate() {
+            gw.seed(h, n + 1, &key, content);
+        }
+        let cu = gw.cluster_uuid();
+        let mut c = Client::start(&gw, &cu);
+        assert_eq!(c.line(), format!("AUTH-SUCCESS {cu}"));
+        assert_eq!(c.ask("VERSION 4"), "VERSION 4");
+        c.send(&format!("BYPASS {CLIENT_UUID}"));
+        let ts = c.ask("GETTIMESTAMP");
+        let t: u64 = ts
+            .strip_prefix("TIMESTAMP ")
+            .and_then(|t| t.parse().ok())
+            .unwrap_or_else(|| panic!("a timestamp: {ts}"));
+        let answer = c.ask(&format!("REMOVE-BEFORE {} {key}", t + 600));
+        let (code, err) = c.finish();
+        let mut expect = "SUCCESS-PLUS".to_string();
+        for n in 1..=3 {
+            expect.push(' ');
+            expect.push_str(&node_uuid(n));
+        }
+        assert_eq!(answer, expect, "{err}");
+        assert_eq!(code, Some(0), "{err}");
+        for h in hosts {
+            assert!(
+                gw.log(h).iter().any(|l| l.starts_with("REMOVE-BEFORE ")),
+                "{h} was sent REMOVE-BEFORE: {:?}",
+                gw.log(h)
+            );
+            assert!(!gw.store.join(h).join(&key).exists(), "{h} still has it");
+        }
+        assert_eq!(
+            most_at_once_of(&gw, &hosts, "TSPAN"),
+            expected,
+            "GETTIMESTAMP, annex.jobs {jobs:?}"
+        );
+        assert_eq!(
+            most_at_once_of(&gw, &hosts, "RSPAN"),
+            expected,
+            "REMOVE-BEFORE, annex.jobs {jobs:?}"
+        );
+        // The gateway recorded the removals (no copy left: whereis fails).
+        let out = support::annex_output(&gw.gw, &["whereis", "--key", &key, "--json"], None);
+        let whereis = String::from_utf8_lossy(&out.stdout);
+        assert!(whereis.contains("\"0 copies\""), "{whereis}");
+        for n in 1..=3 {
+            assert!(!whereis.contains(&node_uuid(n)), "{whereis}");
+        }
     }
 }
 

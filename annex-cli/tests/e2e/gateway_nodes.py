@@ -10,7 +10,12 @@
 # (a node that hangs mid-upload); one starting with "slow" takes a second
 # to store what it received, and logs "SPAN BEGIN END" (the time it was
 # sent DATA and the time it answers, in seconds) to show which uploads
-# ran at once (from the data's arrival to the answer).
+# ran at once (from the data's arrival to the answer); a slow one also
+# takes a second over each REMOVE (logging "RSPAN BEGIN END") and each
+# GETTIMESTAMP ("TSPAN BEGIN END").
+# A HOST containing "v3" speaks protocol version 3 instead: VERSION,
+# BYPASS (no answer), VALID/INVALID after DATA, GETTIMESTAMP and
+# REMOVE-BEFORE.
 import os
 import sys
 import time
@@ -23,6 +28,13 @@ os.makedirs(store, exist_ok=True)
 inp = sys.stdin.buffer
 out = sys.stdout.buffer
 log = open(os.path.join(logdir, host), "a")
+v3 = "v3" in host
+slow = host.startswith("slow")
+
+
+def span(kind, begin):
+    log.write("%s %f %f\n" % (kind, begin, time.time()))
+    log.flush()
 
 
 def say(line):
@@ -53,6 +65,8 @@ def receive_data():
     if host.startswith("hang"):
         time.sleep(3600)
     data = inp.read(n)
+    if v3:
+        read_line()  # VALID or INVALID
     return data
 
 
@@ -62,7 +76,15 @@ while True:
     line = read_line()
     w = line.split(" ")
     if w[0] == "VERSION" and first:
-        say("ERROR protocol parse error")
+        say("VERSION 3" if v3 else "ERROR protocol parse error")
+    elif w[0] == "BYPASS" and v3:
+        pass
+    elif w[0] == "GETTIMESTAMP" and v3:
+        begin = time.time()
+        if slow:
+            time.sleep(1)
+            span("TSPAN", begin)
+        say("TIMESTAMP %d" % int(time.monotonic()))
     elif w[0] == "CHECKPRESENT":
         say("SUCCESS" if os.path.exists(path_of(w[1])) else "FAILURE")
     elif w[0] == "GET":
@@ -72,6 +94,8 @@ while True:
             say("DATA %d" % len(data))
             out.write(data)
             out.flush()
+            if v3:
+                say("VALID")
             read_line()  # SUCCESS or FAILURE
         else:
             say("ERROR content not present")
@@ -92,10 +116,15 @@ while True:
                 log.write("SPAN %f %f\n" % (begin, time.time()))
                 log.flush()
             say("SUCCESS")
-    elif w[0] == "REMOVE":
-        p = path_of(w[1])
+    elif w[0] == "REMOVE" or (w[0] == "REMOVE-BEFORE" and v3):
+        begin = time.time()
+        p = path_of(w[-1])
+        if slow:
+            time.sleep(1)
         if os.path.exists(p):
             os.remove(p)
+        if slow:
+            span("RSPAN", begin)
         say("SUCCESS")
     else:
         log.write("UNKNOWN " + line + "\n")
