@@ -335,6 +335,9 @@ impl Action<'_> {
     /// Ends the action: plain mode prints `ok` or `failed`; JSON prints the
     /// object with `"success"`. A failure is counted.
     pub fn end(mut self, success: bool) -> Result<(), CommandError> {
+        // As git-annex, an adjusted branch depending on content may be
+        // refreshed while the action goes on (nothing shown).
+        crate::adjusted_branch_refresh_due();
         self.mend_line()?;
         if !success {
             self.reporter.failures += 1;

@@ -17,6 +17,7 @@ mod progress;
 mod shell;
 
 use std::ffi::OsString;
+use std::io::Write;
 
 use clap::{CommandFactory, FromArgMatches};
 
@@ -126,6 +127,19 @@ fn adjusted_branch_refresh() {
     if let Ok(cwd) = std::env::current_dir()
         && annex_ops::adjust::refresh_after_command(&cwd) == Some(false)
     {
+        eprintln!("  Updating adjusted branch failed.");
+    }
+}
+
+/// After each action: git-annex's refresh of an adjusted branch depending
+/// on content every N-1 changes of it (`annex.adjustedbranchrefresh`
+/// above 1). Nothing to do unless this process changed such content.
+pub(crate) fn adjusted_branch_refresh_due() {
+    if annex_core::adjustlog::changed_any()
+        && let Ok(cwd) = std::env::current_dir()
+        && annex_ops::adjust::refresh_when_due(&cwd) == Some(false)
+    {
+        let _ = std::io::stdout().flush();
         eprintln!("  Updating adjusted branch failed.");
     }
 }

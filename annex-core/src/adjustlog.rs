@@ -31,7 +31,7 @@
 //! # Ok(()) }
 //! ```
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -41,8 +41,8 @@ use crate::timestamp::Timestamp;
 /// The repositories (git dirs, canonical) in which this process changed
 /// content while an adjusted branch that depends on it was checked out
 /// ([`record_needed`] was called): this repository's, or a remote's on
-/// this machine.
-static CHANGED: Mutex<BTreeSet<PathBuf>> = Mutex::new(BTreeSet::new());
+/// this machine; with how many times.
+static CHANGED: Mutex<BTreeMap<PathBuf, u64>> = Mutex::new(BTreeMap::new());
 
 fn canonical(git_dir: &Path) -> PathBuf {
     std::fs::canonicalize(git_dir).unwrap_or_else(|_| git_dir.to_path_buf())
@@ -58,10 +58,20 @@ pub fn changed_any() -> bool {
 /// checked out in the repository whose git dir is `git_dir` depends on
 /// (and so may refresh it before it ends).
 pub fn changed_in_this_process(git_dir: &Path) -> bool {
+    changes_in_this_process(git_dir) > 0
+}
+
+/// How many times this process has changed content that the adjusted
+/// branch checked out in the repository whose git dir is `git_dir`
+/// depends on (each object stored, each unlocked file emptied): git-annex
+/// counts these for `annex.adjustedbranchrefresh`.
+pub fn changes_in_this_process(git_dir: &Path) -> u64 {
     CHANGED
         .lock()
         .unwrap_or_else(|p| p.into_inner())
-        .contains(&canonical(git_dir))
+        .get(&canonical(git_dir))
+        .copied()
+        .unwrap_or(0)
 }
 
 /// The current time, with the precision git-annex logs.
@@ -132,10 +142,11 @@ fn with_lock<T>(git_dir: &Path, f: impl FnOnce() -> io::Result<T>) -> io::Result
 
 /// Logs that the adjusted branch needs an update (content changed now).
 pub fn record_needed(git_dir: &Path) -> io::Result<()> {
-    CHANGED
+    *CHANGED
         .lock()
         .unwrap_or_else(|p| p.into_inner())
-        .insert(canonical(git_dir));
+        .entry(canonical(git_dir))
+        .or_insert(0) += 1;
     let mut line = Vec::with_capacity(32);
     now().write_to(&mut line);
     line.extend_from_slice(b" 1");

@@ -315,18 +315,7 @@ pub fn stage_links(top: &Path, paths: &[Vec<u8>]) -> Result<(), HooksError> {
 /// git sees them unmodified (`git update-index --refresh`; best effort:
 /// a stale entry only costs git a re-read of the file).
 pub fn restage(top: &Path, paths: &[Vec<u8>]) {
-    if paths.is_empty() {
-        return;
-    }
-    let _ = Command::new("git")
-        .current_dir(top)
-        .args(["-c", "filter.annex.required=true"])
-        .args(["update-index", "-q", "--refresh", "--"])
-        .args(paths.iter().map(|p| OsStr::from_bytes(p)))
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status();
+    restage_with(top, None, paths);
 }
 
 /// [`restage`] for a repository other than the one this process works in
@@ -334,18 +323,28 @@ pub fn restage(top: &Path, paths: &[Vec<u8>]) {
 /// git dir and work tree explicitly, whatever `GIT_DIR`, `GIT_WORK_TREE` or
 /// `GIT_INDEX_FILE` this process was given for its own.
 pub fn restage_in(git_dir: &Path, top: &Path, paths: &[Vec<u8>]) {
+    restage_with(top, Some(git_dir), paths);
+}
+
+/// [`restage`], in the repository of `git_dir` when given (see
+/// [`restage_in`]), else in the one git finds from `top` and this
+/// process's environment.
+fn restage_with(top: &Path, git_dir: Option<&Path>, paths: &[Vec<u8>]) {
     if paths.is_empty() {
         return;
     }
-    let _ = Command::new("git")
-        .current_dir(top)
-        .env_remove("GIT_DIR")
-        .env_remove("GIT_WORK_TREE")
-        .env_remove("GIT_INDEX_FILE")
-        .arg("--git-dir")
-        .arg(git_dir)
-        .arg("--work-tree")
-        .arg(top)
+    let mut cmd = Command::new("git");
+    cmd.current_dir(top);
+    if let Some(git_dir) = git_dir {
+        cmd.env_remove("GIT_DIR")
+            .env_remove("GIT_WORK_TREE")
+            .env_remove("GIT_INDEX_FILE")
+            .arg("--git-dir")
+            .arg(git_dir)
+            .arg("--work-tree")
+            .arg(top);
+    }
+    let _ = cmd
         .args(["-c", "filter.annex.required=true"])
         .args(["update-index", "-q", "--refresh", "--"])
         .args(paths.iter().map(|p| OsStr::from_bytes(p)))

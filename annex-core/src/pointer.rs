@@ -460,6 +460,140 @@ pub fn populate_unlocked_of(
     filled.len()
 }
 
+/// The largest file in the work tree that can be a pointer for the index
+/// of [`UnlockedFiles`]: `/annex/objects/KEY\n` with a key no longer than
+/// a file name can be (its object file is named after it).
+const POINTER_CANDIDATE_SIZE: u32 = 15 + 255 + 1;
+
+/// How many keys [`UnlockedFiles`] keeps for its last look before it
+/// takes that look (so the list stays small, one index pass per batch).
+const UNFILLED_BATCH: usize = 50_000;
+
+/// The unlocked files of a repository that can be filled in when content
+/// arrives, key by key, as git-annex's receiving side fills them in when
+/// each key's content is stored (a P2P server, a remote on this machine):
+/// the index is read **once** (and again only when it changed), keeping the
+/// entries of regular files small enough to be pointers as git last saw
+/// them, by blob; each key then costs one look-up. What this misses (an
+/// index whose size of a file is stale) [`UnlockedFiles::finish`] fills in
+/// with one pass of [`populate_unlocked_of`] for the keys not filled.
+/// The files filled in are refreshed in the index at the end
+/// ([`UnlockedFiles::finish`]), as git-annex restages them when it ends.
+#[derive(Debug)]
+pub struct UnlockedFiles {
+    git_dir: PathBuf,
+    /// The index read, and its size, modification time and inode then.
+    read: Option<(u64, i64, i64, u64)>,
+    by_blob: std::collections::HashMap<gix::ObjectId, Vec<Box<[u8]>>>,
+    top: Option<PathBuf>,
+    kind: gix::hash::Kind,
+    thin: Thin,
+    /// Files filled in, to refresh in the index.
+    filled: Vec<Vec<u8>>,
+    /// Keys received that had no file here.
+    unfilled: Vec<Key>,
+}
+
+impl UnlockedFiles {
+    /// For the repository whose git dir is `git_dir`; nothing is read yet.
+    pub fn new(git_dir: &Path) -> UnlockedFiles {
+        UnlockedFiles {
+            git_dir: git_dir.to_path_buf(),
+            read: None,
+            by_blob: std::collections::HashMap::new(),
+            top: None,
+            kind: gix::hash::Kind::Sha1,
+            thin: Thin::Copy,
+            filled: Vec::new(),
+            unfilled: Vec::new(),
+        }
+    }
+
+    fn index_stamp(index: &Path) -> Option<(u64, i64, i64, u64)> {
+        let m = fs::metadata(index).ok()?;
+        Some((m.len(), m.mtime(), m.mtime_nsec(), m.ino()))
+    }
+
+    /// Reads the index when it is not read yet or changed since.
+    fn refresh(&mut self) -> Option<()> {
+        if self.top.is_none() {
+            let repo = gix::open(&self.git_dir).ok()?;
+            self.top = Some(repo.workdir()?.to_path_buf());
+            self.kind = repo.object_hash();
+            self.thin = Thin::from_config(repo.config_snapshot().boolean("annex.thin"));
+        }
+        let index = self.git_dir.join("index");
+        let stamp = Self::index_stamp(&index);
+        if self.read.is_some() && self.read == stamp {
+            return Some(());
+        }
+        self.by_blob.clear();
+        self.read = stamp;
+        let Ok(Some(mut reader)) = crate::branch::index::Reader::open(&index, self.kind) else {
+            return Some(());
+        };
+        while let Ok(Some(e)) = reader.next_entry() {
+            if e.stage == 0
+                && matches!(e.mode, 0o100_644 | 0o100_755)
+                && e.size <= POINTER_CANDIDATE_SIZE
+            {
+                self.by_blob
+                    .entry(e.id)
+                    .or_default()
+                    .push(e.path.into_boxed_slice());
+            }
+        }
+        Some(())
+    }
+
+    /// `key`'s content just arrived in `store`: its unlocked files still
+    /// holding its pointer get the content now. Returns how many did.
+    pub fn fill(&mut self, key: &Key, store: &crate::objects::ObjectStore) -> usize {
+        if store.is_bare() || self.refresh().is_none() {
+            return 0;
+        }
+        let Some(top) = self.top.clone() else {
+            return 0;
+        };
+        let Ok(id) =
+            gix::objs::compute_hash(self.kind, gix::objs::Kind::Blob, &format_pointer(key))
+        else {
+            return 0;
+        };
+        let mut n = 0;
+        if let Some(paths) = self.by_blob.get(&id) {
+            for p in paths {
+                let file = top.join(OsStr::from_bytes(p));
+                if populate_pointer(&file, key, store, self.thin).unwrap_or(false) {
+                    self.filled.push(p.to_vec());
+                    n += 1;
+                }
+            }
+        }
+        if n == 0 {
+            self.unfilled.push(key.clone());
+            if self.unfilled.len() >= UNFILLED_BATCH {
+                let batch = std::mem::take(&mut self.unfilled);
+                populate_unlocked_of(&self.git_dir, &batch, store);
+            }
+        }
+        n
+    }
+
+    /// Ends a batch: the keys [`UnlockedFiles::fill`] found no file for
+    /// are looked for once more in one pass of the index
+    /// ([`populate_unlocked_of`]), and the files filled in are refreshed
+    /// in the index. Returns how many files that pass filled.
+    pub fn finish(&mut self, store: &crate::objects::ObjectStore) -> usize {
+        let unfilled = std::mem::take(&mut self.unfilled);
+        let filled = std::mem::take(&mut self.filled);
+        if let Some(top) = &self.top {
+            crate::hooks::restage_in(&self.git_dir, top, &filled);
+        }
+        populate_unlocked_of(&self.git_dir, &unfilled, store)
+    }
+}
+
 /// Replaces an unlocked file holding `key`'s content (the caller checked
 /// it) by a hard link to the object (`Thin::HardLink`, `annex.thin`) or a
 /// copy of it (`Thin::Copy`: a hard link broken), with the file's mode

@@ -576,6 +576,19 @@ fn write_hook(git_dir: &Path, name: &str, command: &str) -> Result<(), RepoError
     Ok(())
 }
 
+/// git's options that turn the annex filters off (`git -c ... COMMAND`):
+/// git-annex runs git so wherever files are written into a work tree that
+/// is not the repository's own (a merge made in a temporary work tree), so
+/// that nothing there is smudged (no content copied in) or cleaned.
+pub const BYPASS_FILTERS: [&str; 6] = [
+    "-c",
+    "filter.annex.smudge=",
+    "-c",
+    "filter.annex.clean=",
+    "-c",
+    "filter.annex.process=",
+];
+
 /// Appends `\n* filter=annex\n` to `.git/info/attributes` unless it or
 /// the work tree's top `.gitattributes` mentions `filter=annex` already
 /// (as git-annex does).

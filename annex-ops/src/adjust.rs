@@ -1054,11 +1054,10 @@ impl Adjuster {
         let old_sha = self.ref_sha(current);
         let b = self.adjust_branch(adj, orig)?;
         // git does nothing when asked to check out the branch it is on:
-        // HEAD detached at the old commit first.
+        // HEAD detached at the old commit first, written as git-annex
+        // writes it (no reflog entry).
         let detached = match &old_sha {
-            Some(s) => self
-                .run(&["update-ref", "--no-deref", "HEAD", s], &[], None)
-                .is_ok(),
+            Some(s) => self.detach_head(s),
             None => false,
         };
         let ok = self.checkout(&b, true);
@@ -1067,6 +1066,30 @@ impl Adjuster {
             let _ = self.run(&["symbolic-ref", "HEAD", current], &[], None);
         }
         Ok(ok)
+    }
+
+    /// Points `HEAD` at commit `sha` (detached) by writing the file, under
+    /// git's lock (`HEAD.lock`, renamed over it), as git-annex writes it:
+    /// no reflog entry. Whether it worked.
+    fn detach_head(&self, sha: &str) -> bool {
+        let head = self.git_dir.join("HEAD");
+        let lock = self.git_dir.join("HEAD.lock");
+        let Ok(mut f) = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&lock)
+        else {
+            return false;
+        };
+        let written = f
+            .write_all(format!("{sha}\n").as_bytes())
+            .and_then(|()| f.sync_all());
+        drop(f);
+        if written.is_err() || std::fs::rename(&lock, &head).is_err() {
+            let _ = std::fs::remove_file(&lock);
+            return false;
+        }
+        true
     }
 
     /// Carries the commits made on the adjusted branch back to the basis
@@ -1391,12 +1414,16 @@ impl Adjuster {
         // the git directory itself (the resolver) finds it here too.
         let config = gd.join("config");
         std::os::unix::fs::symlink(common.join("config"), &config).map_err(io(&config))?;
+        // As git-annex runs git in a work tree of its own: the annex
+        // filters off, so that the files the merge writes here are the
+        // pointers git has (no content copied in, nothing cleaned).
         let git = |args: &[&str]| {
             let mut c = Command::new("git");
             c.current_dir(&wt)
                 .env_remove("GIT_DIR")
                 .env_remove("GIT_WORK_TREE")
                 .env_remove("GIT_INDEX_FILE")
+                .args(annex_core::repo::BYPASS_FILTERS)
                 .args(args)
                 .stdin(Stdio::null());
             c
@@ -1504,26 +1531,134 @@ impl Adjuster {
     }
 }
 
+/// How `annex.adjustedbranchrefresh` above 1 has been followed by this
+/// process (git-annex's refresh counter): the content changes counted so
+/// far, the count since the last refresh, and whether a refresh is owed
+/// at the end.
+#[derive(Debug)]
+struct RefreshCounter {
+    /// The repository's git directory, as [`annex_core::adjustlog`] names
+    /// it; `None` when no adjusted branch depending on content is checked
+    /// out (nothing is ever refreshed here).
+    git_dir: Option<PathBuf>,
+    /// The setting.
+    every: u64,
+    /// The content changes taken into account.
+    seen: u64,
+    /// The changes since the last refresh.
+    counter: u64,
+    /// A change was not followed by a refresh: one is made at the end.
+    pending: bool,
+}
+
+impl RefreshCounter {
+    fn load(path: &Path) -> RefreshCounter {
+        let mut c = RefreshCounter {
+            git_dir: None,
+            every: 0,
+            seen: 0,
+            counter: 0,
+            pending: false,
+        };
+        if let Ok(adjuster) = Adjuster::open(path)
+            && let Some((adj, _)) = adjuster.current()
+            && !adj.is_stable()
+        {
+            c.every = adjuster.refresh_setting();
+            c.git_dir = Some(adjuster.git_dir.clone());
+        }
+        c
+    }
+
+    /// Counts the changes made since the last call, as git-annex counts
+    /// each: with a setting N above 1, every N-1th change refreshes at
+    /// once, any other leaves a refresh owed at the end. Says whether a
+    /// refresh is due now.
+    fn count(&mut self) -> bool {
+        let Some(git_dir) = &self.git_dir else {
+            return false;
+        };
+        let now = annex_core::adjustlog::changes_in_this_process(git_dir);
+        let mut due = false;
+        while self.seen < now {
+            self.seen += 1;
+            if self.every <= 1 {
+                continue;
+            }
+            self.counter += 1;
+            if self.counter >= self.every - 1 {
+                self.counter = 0;
+                due = true;
+            } else {
+                self.pending = true;
+            }
+        }
+        due
+    }
+}
+
+static REFRESH_COUNTER: std::sync::Mutex<Option<RefreshCounter>> = std::sync::Mutex::new(None);
+
+/// The refresh counter of this process for the repository at `path`,
+/// loaded at the first call.
+fn with_refresh_counter<T>(path: &Path, f: impl FnOnce(&mut RefreshCounter) -> T) -> T {
+    let mut guard = REFRESH_COUNTER.lock().unwrap_or_else(|p| p.into_inner());
+    let counter = guard.get_or_insert_with(|| RefreshCounter::load(path));
+    f(counter)
+}
+
+/// Makes the adjusted branch checked out at `path` again; whether it
+/// worked.
+fn refresh_here(path: &Path) -> Option<bool> {
+    let adjuster = Adjuster::open(path).ok()?;
+    let (adj, orig) = adjuster.current()?;
+    Some(adjuster.refresh_logged(&orig, &adj).unwrap_or(false))
+}
+
+/// After each file a command acted on (run in `path`): with
+/// `annex.adjustedbranchrefresh` set to N above 1, the adjusted branch
+/// checked out is made again after every N-1 changes of content it
+/// depends on, as git-annex does while a `get` or `drop` goes on. `None`
+/// when nothing was to be done, else whether it worked. Cheap when this
+/// process changed no such content.
+pub fn refresh_when_due(path: &Path) -> Option<bool> {
+    if !annex_core::adjustlog::changed_any() {
+        return None;
+    }
+    if !with_refresh_counter(path, RefreshCounter::count) {
+        return None;
+    }
+    refresh_here(path)
+}
+
 /// At the end of a command run in `path`: when the command added or
 /// removed content while an adjusted branch that depends on it is
 /// checked out, and `annex.adjustedbranchrefresh` is not 0, the branch is
-/// made again, as git-annex does when such a command ends. `None` when
-/// nothing was to be done, else whether it worked. (git-annex also
-/// refreshes every N-1 files for a setting N above 1; here the refresh is
-/// made once, at the end.)
+/// made again, as git-annex does when such a command ends: with the
+/// setting at 1 always, above 1 when changes were made since the last
+/// refresh [`refresh_when_due`] made. `None` when nothing was to be done,
+/// else whether it worked.
 pub fn refresh_after_command(path: &Path) -> Option<bool> {
     if !annex_core::adjustlog::changed_any() {
         return None;
     }
-    let adjuster = Adjuster::open(path).ok()?;
-    if !annex_core::adjustlog::changed_in_this_process(&adjuster.git_dir) {
+    let owed = with_refresh_counter(path, |c| {
+        let due = c.count();
+        let owed = match c.every {
+            0 => false,
+            1 => c
+                .git_dir
+                .as_deref()
+                .is_some_and(annex_core::adjustlog::changed_in_this_process),
+            _ => due || c.pending,
+        };
+        c.pending = false;
+        owed
+    });
+    if !owed {
         return None;
     }
-    let (adj, orig) = adjuster.current()?;
-    if adj.is_stable() || adjuster.refresh_setting() == 0 {
-        return None;
-    }
-    Some(adjuster.refresh_logged(&orig, &adj).unwrap_or(false))
+    refresh_here(path)
 }
 
 /// After cloning a repository whose adjusted branch was checked out, the

@@ -514,8 +514,9 @@ impl Server {
             return Ok(false);
         }
         // The served repository's unlocked files of the key get the
-        // content when the session commits, as git-annex's server fills
-        // them in.
+        // content now, as git-annex's server fills them in before it
+        // answers (their index entries are refreshed when the session
+        // ends).
         self.repo.note_received(key);
         Ok(true)
     }

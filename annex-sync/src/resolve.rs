@@ -632,8 +632,11 @@ impl Resolver {
             None => (&self.top, &self.git_dir),
         };
         let target = pointer::link_target_in(top, os(dest), git_dir, key, self.store.config());
-        let full = self.top.join(os(dest));
-        self.replace_with(&full, |tmp| std::os::unix::fs::symlink(&target, tmp))?;
+        // In a temporary work tree only the index matters (as git-annex).
+        if self.overlay.is_none() {
+            let full = self.top.join(os(dest));
+            self.replace_with(&full, |tmp| std::os::unix::fs::symlink(&target, tmp))?;
+        }
         let sha = self.write_blob(dest, target.as_os_str().as_bytes())?;
         self.stage("120000", &sha, dest);
         Ok(())
@@ -644,6 +647,7 @@ impl Resolver {
     /// Content only in the work tree (the store lacks it but the file
     /// `orig` is the key's content) is moved to `dest`, as git-annex reuses
     /// the old file, so it is never lost.
+    /// In a temporary work tree only the pointer is staged.
     fn make_pointer(
         &mut self,
         key: &Key,
@@ -653,6 +657,13 @@ impl Resolver {
     ) -> Result<(), ResolveError> {
         let full = self.top.join(os(dest));
         let pointer_bytes = pointer::format_pointer(key);
+        if self.overlay.is_some() {
+            // A temporary work tree gets no file, least of all a copy of
+            // the content: only the index matters there (as git-annex).
+            let sha = self.write_blob(dest, &pointer_bytes)?;
+            self.stage(if exec { "100755" } else { "100644" }, &sha, dest);
+            return Ok(());
+        }
         let object = self.store.find(key);
         if object.is_none() {
             let old = self.top.join(os(orig));
@@ -710,7 +721,8 @@ impl Resolver {
     }
 
     /// Stages the file or directory `u.file` as it is in commit `commit`
-    /// (the non-annexed side `want`) and puts it in the work tree.
+    /// (the non-annexed side `want`) and puts it in the work tree (not in a
+    /// temporary one).
     fn graft_in(
         &mut self,
         commit: &str,
@@ -728,6 +740,10 @@ impl Resolver {
         ])?;
         for rec in out.stdout.split(|&c| c == 0).filter(|r| !r.is_empty()) {
             self.stage_line(rec);
+        }
+        if self.overlay.is_some() {
+            // Only the index matters in a temporary work tree.
+            return Ok(());
         }
         let full = self.top.join(os(&u.file));
         let want_sha = u.side(want).map(|s| s.sha.clone());

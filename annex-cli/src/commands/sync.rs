@@ -552,8 +552,32 @@ pub(crate) fn merge_one(
     json: bool,
     action: &mut Action<'_>,
 ) -> Result<bool, CommandError> {
-    if let Some((adjuster, adj, orig)) = adjusted_here(repo) {
-        return merge_into_adjusted(&adjuster, name, &orig, &adj, options, action);
+    let adjusted = adjusted_here(repo);
+    let adjusted = adjusted
+        .as_ref()
+        .map(|(adjuster, adj, orig)| (adjuster, adj, orig.as_str()));
+    merge_one_in(repo, adjusted, name, options, json, action)
+}
+
+/// The adjusted branch checked out, as [`adjusted_here`] finds it.
+type AdjustedHere<'a> = (
+    &'a annex_ops::adjust::Adjuster,
+    &'a annex_ops::adjust::Adjustment,
+    &'a str,
+);
+
+/// [`merge_one`] with the adjusted branch checked out already found
+/// (`None`: not in an adjusted branch).
+fn merge_one_in(
+    repo: &mut SyncRepo,
+    adjusted: Option<AdjustedHere<'_>>,
+    name: &str,
+    options: MergeOptions,
+    json: bool,
+    action: &mut Action<'_>,
+) -> Result<bool, CommandError> {
+    if let Some((adjuster, adj, orig)) = adjusted {
+        return merge_into_adjusted(adjuster, name, orig, adj, options, action);
     }
     let run = repo.merge(
         name,
@@ -643,6 +667,10 @@ fn merge_remote(
         remote_branch(remote, &b.synced()),
     ];
     let mut ok = true;
+    let here = adjusted_here(repo);
+    let adjusted = here
+        .as_ref()
+        .map(|(adjuster, adj, orig)| (adjuster, adj, orig.as_str()));
     for c in candidates {
         let wanted = if b.born {
             repo.ref_id(&c)?.is_some() && repo.changed(&b.full, &c)?
@@ -656,12 +684,12 @@ fn merge_remote(
         // `showOutput`), after the one the pull began with; in an
         // adjusted branch after its `Merging into BRANCH` note
         // (`merge_into_adjusted`).
-        if adjusted_here(repo).is_none() {
+        if adjusted.is_none() {
             action.say(b"\n")?;
         }
         // The full ref, as git-annex gives it to git: git names the files
         // of a conflict after it (`f~refs_remotes_origin_main`).
-        ok &= merge_one(repo, &c, options, json, action)?;
+        ok &= merge_one_in(repo, adjusted, &c, options, json, action)?;
     }
     Ok(ok)
 }
@@ -963,7 +991,7 @@ fn merge_local_adjusted(
     let mut a = start_other(&mut rep, &tomerge.join(" "), false)?;
     let mut ok = true;
     for t in &tomerge {
-        ok &= merge_one(repo, t, options, json, &mut a)?;
+        ok &= merge_one_in(repo, Some((adjuster, adj, orig)), t, options, json, &mut a)?;
     }
     out.end(a, ok)
 }
@@ -991,6 +1019,9 @@ fn merge_into_adjusted(
         ) {
             Ok(Some(r)) if r.unresolved.is_empty() && r.commit_output.is_some() => {
                 if !options.quiet {
+                    // git-annex's queue of index changes is flushed
+                    // (announced as such) before the note.
+                    let _ = crate::output::line(format_args!("(recording state in git...)"));
                     let _ = crate::output::line(format_args!(
                         "\n  {}",
                         annex_sync::resolve::RESOLVED_NOTE
@@ -1020,9 +1051,10 @@ fn merge_into_adjusted(
                 };
             }
         },
-        options
-            .resolve
-            .then_some(&mut resolver as &mut dyn FnMut(&std::path::Path, &std::path::Path) -> bool),
+        // As git-annex: the merge in the temporary work tree is resolved
+        // even with `--no-resolvemerge` (which only concerns the merge
+        // into the work tree, here a fast-forward).
+        Some(&mut resolver as &mut dyn FnMut(&std::path::Path, &std::path::Path) -> bool),
     );
     noted?;
     match merged {

@@ -870,6 +870,26 @@ fn merged_state(side: Side, d: &Path) -> String {
 /// changed on both sides, the other files kept) and work tree.
 #[test]
 fn a_conflicted_merge_into_an_adjusted_branch_is_resolved_as_the_reference() {
+    conflicted_merge_into_adjusted(&[]);
+}
+
+/// Regression: with `--no-resolvemerge` a conflicted merge into an
+/// adjusted branch failed, naming the files, and git was not told
+/// `merge.directoryRenames=false`; the reference resolves the merge made
+/// in its temporary work tree all the same (the option concerns the merge
+/// into the work tree, a fast-forward there), with that setting. Now ours
+/// does too: the same branches, work tree and output.
+#[test]
+fn no_resolvemerge_still_resolves_a_merge_into_an_adjusted_branch_as_the_reference() {
+    conflicted_merge_into_adjusted(&["--no-resolvemerge"]);
+}
+
+/// A conflicted merge into an adjusted branch by `sync EXTRA`, in each
+/// mode: both sides leave the same branches and work tree, and show the
+/// same output from the pull to the end of the merge (with the
+/// reference's `(recording state in git...)` once the conflicts are
+/// resolved; it was missing from ours).
+fn conflicted_merge_into_adjusted(extra: &[&str]) {
     for mode in ["--unlock", "--hide-missing"] {
         let origin = sample_repo();
         let o = origin.path();
@@ -901,6 +921,7 @@ fn a_conflicted_merge_into_an_adjusted_branch_is_resolved_as_the_reference() {
             "commit",
         );
         let mut states = Vec::new();
+        let mut shown = Vec::new();
         for (side, name) in [(Side::Ref, "theirs"), (Side::Ours, "ours")] {
             let c = tmp.path().join(name);
             for f in ["f", "d/h"] {
@@ -919,13 +940,9 @@ fn a_conflicted_merge_into_an_adjusted_branch_is_resolved_as_the_reference() {
                 ),
                 "commit",
             );
-            let out = run_at(
-                side,
-                &c,
-                1_700_000_200,
-                "git",
-                &["annex", "sync", "--no-push", "--no-content"],
-            );
+            let mut args = vec!["annex", "sync", "--no-push", "--no-content"];
+            args.extend_from_slice(extra);
+            let out = run_at(side, &c, 1_700_000_200, "git", &args);
             assert!(out.status.success(), "{mode} {side:?}: {out:?}");
             assert!(
                 text(&out.stdout).contains("Merge conflict was automatically resolved"),
@@ -933,10 +950,20 @@ fn a_conflicted_merge_into_an_adjusted_branch_is_resolved_as_the_reference() {
             );
             assert_eq!(status(side, &c), "", "{mode} {side:?}");
             states.push(merged_state(side, &c));
+            shown.push(merge_section(&text(&out.stdout)));
         }
         assert_eq!(
             states[1], states[0],
             "{mode}: ours (left), reference (right)"
+        );
+        assert!(
+            shown[0].contains("(recording state in git...)"),
+            "{}",
+            shown[0]
+        );
+        assert_eq!(
+            shown[1], shown[0],
+            "{mode} {extra:?}: ours (left), reference (right)"
         );
         assert!(states[1].contains("f.variant-"), "{}", states[1]);
         assert!(states[1].contains("\tg\n"), "{}", states[1]);
@@ -1111,5 +1138,134 @@ fn a_merge_into_an_adjusted_branch_shows_gits_output_as_the_reference() {
             shown[1], shown[0],
             "diverged: {diverged}: ours (left), reference (right)"
         );
+    }
+}
+
+/// Regression: the merge into an adjusted branch, made in a temporary work
+/// tree, ran with the annex filters on, so the smudge filter put a copy of
+/// the present content of each file the merge brought in that work tree
+/// (under `.git/annex/othertmp`); the reference turns the filters off
+/// there (`-c filter.annex.smudge= -c filter.annex.clean= -c
+/// filter.annex.process=`). A filter that logs where it runs shows that
+/// neither runs one outside the repository's own work tree, where the new
+/// unlocked file then holds its content.
+#[test]
+fn a_merge_into_an_adjusted_branch_runs_no_filter_in_its_temporary_work_tree() {
+    let origin = sample_repo();
+    let o = origin.path();
+    let tmp = tempfile::tempdir().expect("tmp");
+    let log = tmp.path().join("filter.log");
+    for name in ["theirs", "ours"] {
+        git(
+            Side::Ref,
+            tmp.path(),
+            &["clone", "-q", o.to_str().expect("utf-8"), name],
+        );
+        let c = tmp.path().join(name);
+        ok(annex(Side::Ref, &c, &["init", "-q", name]), "init");
+        ok(annex(Side::Ref, &c, &["get", "-q", "f"]), "get");
+        ok(annex(Side::Ref, &c, &["adjust", "--unlock"]), "adjust");
+    }
+    // The origin adds an unlocked file with content the clones have.
+    std::fs::write(o.join("n"), "hi\n").expect("write");
+    ok(annex(Side::Ref, o, &["add", "-q", "n"]), "add");
+    ok(annex(Side::Ref, o, &["unlock", "-q", "n"]), "unlock");
+    ok(
+        run_at(
+            Side::Ref,
+            o,
+            1_700_000_050,
+            "git",
+            &["commit", "-q", "-m", "n"],
+        ),
+        "commit",
+    );
+    let mut seen = Vec::new();
+    for (side, name) in [(Side::Ref, "theirs"), (Side::Ours, "ours")] {
+        let c = tmp.path().join(name);
+        let _ = std::fs::remove_file(&log);
+        git(
+            side,
+            &c,
+            &[
+                "config",
+                "filter.annex.process",
+                &format!("pwd >> '{}'; exec git-annex filter-process", log.display()),
+            ],
+        );
+        let out = run_at(
+            side,
+            &c,
+            1_700_000_200,
+            "git",
+            &["annex", "sync", "--no-push", "--no-content"],
+        );
+        assert!(out.status.success(), "{side:?}: {out:?}");
+        assert_eq!(
+            std::fs::read_to_string(c.join("n")).expect("n"),
+            "hi\n",
+            "{side:?}"
+        );
+        let dirs = std::fs::read_to_string(&log).unwrap_or_default();
+        let top = std::fs::canonicalize(&c).expect("top");
+        let elsewhere: Vec<&str> = dirs
+            .lines()
+            .filter(|d| std::fs::canonicalize(d).map_or(true, |d| d != top))
+            .collect();
+        seen.push(format!("{name}: filters run elsewhere: {elsewhere:?}"));
+    }
+    assert_eq!(
+        seen,
+        [
+            "theirs: filters run elsewhere: []",
+            "ours: filters run elsewhere: []"
+        ]
+    );
+}
+
+/// `annex.adjustedbranchrefresh` at N above 1: the reference makes the
+/// adjusted branch again every N-1 files a `get` brings (and at the end
+/// when files came since); before, ours refreshed once, at the end. The
+/// refreshes show in `HEAD`'s reflog, compared with the reference's for
+/// N from 0 to 3, with the branches and the work tree.
+#[test]
+fn adjustedbranchrefresh_above_one_refreshes_every_n_minus_one_files_as_the_reference() {
+    for n in ["0", "1", "2", "3"] {
+        let run = |side: Side| {
+            let origin = sample_repo();
+            let o = origin.path();
+            for (name, content) in [("f1", "one\n"), ("f2", "two\n"), ("f3", "three\n")] {
+                std::fs::write(o.join(name), content).expect("write");
+            }
+            ok(annex(Side::Ref, o, &["add", "-q", "f1", "f2", "f3"]), "add");
+            git(Side::Ref, o, &["commit", "-q", "-m", "three"]);
+            let d = tempfile::tempdir().expect("tmp");
+            git(
+                Side::Ref,
+                d.path(),
+                &["clone", "-q", o.to_str().expect("utf-8"), "c"],
+            );
+            let c = d.path().join("c");
+            ok(annex(Side::Ref, &c, &["init", "-q", "c"]), "init");
+            ok(
+                annex(Side::Ref, &c, &["adjust", "--unlock-present"]),
+                "adjust",
+            );
+            let setting = format!("annex.adjustedbranchrefresh={n}");
+            let out = annex(side, &c, &["get", "-c", &setting, "f1", "f2", "f3"]);
+            assert!(out.status.success(), "{n} {side:?}: {out:?}");
+            // (The clone's entry names its temporary origin: left out.)
+            let reflog: Vec<String> = git(Side::Ref, &c, &["reflog", "--format=%H %gs", "HEAD"])
+                .lines()
+                .filter(|l| !l.contains(" clone: from "))
+                .map(str::to_string)
+                .collect();
+            (reflog, branches(&c), tree_listing(&c), origin, d)
+        };
+        let (t_log, t_branches, t_tree, _t, _td) = run(Side::Ref);
+        let (o_log, o_branches, o_tree, _o, _od) = run(Side::Ours);
+        assert_eq!(o_log, t_log, "{n}: ours (left), reference (right)");
+        assert_eq!(o_branches, t_branches, "{n}");
+        assert_eq!(o_tree, t_tree, "{n}");
     }
 }

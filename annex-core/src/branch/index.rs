@@ -70,6 +70,9 @@ pub(crate) struct Entry {
     pub mode: u32,
     /// The merge stage (0 unless conflicted).
     pub stage: u8,
+    /// The size of the work tree's file when git last looked at it (the
+    /// low 32 bits; 0 when git never did).
+    pub size: u32,
 }
 
 /// The mode of a regular (non-executable) file.
@@ -204,6 +207,7 @@ impl Reader {
         let mut fixed = [0u8; 40];
         self.read_exact(&mut fixed)?;
         let mode = u32::from_be_bytes([fixed[24], fixed[25], fixed[26], fixed[27]]);
+        let size = u32::from_be_bytes([fixed[36], fixed[37], fixed[38], fixed[39]]);
         let mut oid = [0u8; 32];
         let hl = self.hash_len;
         self.read_exact(&mut oid[..hl])?;
@@ -254,6 +258,7 @@ impl Reader {
             id,
             mode,
             stage,
+            size,
         }))
     }
 

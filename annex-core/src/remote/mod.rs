@@ -199,10 +199,9 @@ pub struct LocalGitRemote {
     store: ObjectStore,
     state: Mutex<Option<State>>,
     dirty: Mutex<bool>,
-    /// Keys whose content arrived since the last [`Remote::commit`], whose
-    /// unlocked files in this repository are then filled in (one pass of
-    /// its index for the batch).
-    received: Mutex<Vec<Key>>,
+    /// The unlocked files of this repository, filled in as content
+    /// arrives; refreshed in its index at the next [`Remote::commit`].
+    unlocked: Mutex<crate::pointer::UnlockedFiles>,
 }
 
 impl std::fmt::Debug for LocalGitRemote {
@@ -255,11 +254,6 @@ pub fn repository_uuid(git_dir: &Path) -> Option<Uuid> {
     Uuid::parse(&v).ok()
 }
 
-/// How many received keys [`LocalGitRemote::note_received`] keeps before it
-/// fills their unlocked files without waiting for the commit: one pass of
-/// the index per this many keys.
-const RECEIVED_BATCH: usize = 50_000;
-
 impl LocalGitRemote {
     /// Opens the remote `name` whose repository is at `path`. `expected`
     /// is the UUID our config knows for it (`remote.NAME.annex-uuid`): the
@@ -291,6 +285,7 @@ impl LocalGitRemote {
         }
         let store = ObjectStore::open(&git_dir)?;
         crate::branch::clean_after_killed_update(&git_dir);
+        let unlocked = Mutex::new(crate::pointer::UnlockedFiles::new(&git_dir));
         Ok(LocalGitRemote {
             name: name.to_string(),
             uuid,
@@ -299,28 +294,28 @@ impl LocalGitRemote {
             store,
             state: Mutex::new(None),
             dirty: Mutex::new(false),
-            received: Mutex::new(Vec::new()),
+            unlocked,
         })
     }
 
     /// Notes that `key`'s content arrived in this repository's object
-    /// store: its unlocked files of the key are filled in at the next
-    /// [`Remote::commit`] (or at once, when many keys are waiting, so the
-    /// list stays small), as git-annex's receiving side fills them.
+    /// store: its unlocked files of the key are filled in now, as
+    /// git-annex's receiving side fills them in (one read of the index for
+    /// many keys, see [`crate::pointer::UnlockedFiles`]); their index
+    /// entries are refreshed at the next [`Remote::commit`].
     pub fn note_received(&self, key: &Key) {
-        let mut received = self.received.lock().unwrap_or_else(|p| p.into_inner());
-        received.push(key.clone());
-        if received.len() >= RECEIVED_BATCH {
-            let batch = std::mem::take(&mut *received);
-            drop(received);
-            crate::pointer::populate_unlocked_of(&self.git_dir, &batch, &self.store);
-        }
+        self.unlocked
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .fill(key, &self.store);
     }
 
-    /// Fills in the unlocked files of the keys received so far.
+    /// Ends the filling in of unlocked files of the keys received so far.
     fn populate_received(&self) {
-        let batch = std::mem::take(&mut *self.received.lock().unwrap_or_else(|p| p.into_inner()));
-        crate::pointer::populate_unlocked_of(&self.git_dir, &batch, &self.store);
+        self.unlocked
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .finish(&self.store);
     }
 
     /// The remote repository's git dir.

@@ -809,3 +809,44 @@ fn a_put_fills_in_the_served_repositorys_unlocked_files_of_the_key() {
         log
     });
 }
+
+/// Regression: a served repository's unlocked files of the keys a session
+/// received were filled in only when the session ended; the reference's
+/// server fills each in when its key is stored, before it answers the
+/// `PUT`. Ours now does too: each file holds its content as soon as its
+/// `PUT` is answered, the connection still open, for a second key as for
+/// the first (the index read once, looked up per key).
+#[test]
+fn a_put_fills_in_the_unlocked_file_before_the_session_ends() {
+    both(|connect, dir, _| {
+        let mut log = Vec::new();
+        let files: [(&str, &[u8]); 2] = [("u1", b"first unlocked\n"), ("u2", b"second unlocked\n")];
+        for (name, content) in files {
+            std::fs::write(dir.join(name), content).expect("write");
+        }
+        annex(dir, &["add", "u1", "u2"]);
+        annex(dir, &["unlock", "u1", "u2"]);
+        git(dir, &["commit", "-q", "-m", "u"]);
+        let keys: Vec<Key> = files.iter().map(|(n, _)| key_of(dir, n)).collect();
+        annex(dir, &["drop", "--force", "u1", "u2"]);
+        let mut c = connect(ServerMode::ReadWrite);
+        greet(&mut c);
+        c.ask(Message::Version(4));
+        for ((name, content), key) in files.iter().zip(keys) {
+            let put = Message::Put {
+                file: Some(name.as_bytes().to_vec()),
+                key,
+            };
+            if ask(&mut c, &mut log, put) == Message::PutFrom(0) {
+                c.send_data(content);
+                ask(&mut c, &mut log, Message::Valid);
+            }
+            log.push(format!(
+                "{name} while connected: {:?}",
+                std::fs::read(dir.join(name)).expect("read") == *content
+            ));
+        }
+        c.close();
+        log
+    });
+}
