@@ -1375,7 +1375,11 @@ impl Sim {
 struct KeySnapshot {
     key: Key,
     #[allow(clippy::type_complexity)]
-    views: Vec<(Uuid, Option<BTreeMap<Uuid, LocationState>>, BTreeMap<Uuid, i128>)>,
+    views: Vec<(
+        Uuid,
+        Option<BTreeMap<Uuid, LocationState>>,
+        BTreeMap<Uuid, i128>,
+    )>,
 }
 
 /// What a step's components are evaluated with (see `Sim::step_cache`).
@@ -1387,9 +1391,21 @@ struct StepCache {
 /// A file-wide action of one repository: one component per file.
 #[derive(Debug, Clone)]
 enum Block {
-    Get { u: Uuid, repo: String, remote: Uuid },
-    Send { u: Uuid, remote: Uuid, remote_name: String },
-    Drop { u: Uuid, from: Uuid, from_name: String },
+    Get {
+        u: Uuid,
+        repo: String,
+        remote: Uuid,
+    },
+    Send {
+        u: Uuid,
+        remote: Uuid,
+        remote_name: String,
+    },
+    Drop {
+        u: Uuid,
+        from: Uuid,
+        from_name: String,
+    },
 }
 
 impl Block {
@@ -1810,7 +1826,11 @@ mod tests {
             let a = next(u16::try_from(repos).unwrap_or(1));
             let b = next(u16::try_from(repos).unwrap_or(1));
             let arrow = ["->", "<->", "<-"][usize::from(next(3))];
-            let b = if next(8) == 0 { "node".to_string() } else { format!("r{b}") };
+            let b = if next(8) == 0 {
+                "node".to_string()
+            } else {
+                format!("r{b}")
+            };
             src.push_str(&format!("connect r{a} {arrow} {b}\n"));
         }
         for i in 0..repos {

@@ -563,11 +563,15 @@ fn assistant_leaves_only_the_key_another_process_transfers_then_gets_it() {
     let held = HeldTransfer::download(&b, &a_uuid, &key);
     let db = assistant(&b);
     let log = b.join(".git/annex/daemon.log");
-    wait_for(30, "the transferrer to leave the other transfer's key", || {
-        std::fs::read_to_string(&log).is_ok_and(|s| {
-            s.contains("leaving for later 1 key(s) other processes are transferring")
-        })
-    });
+    wait_for(
+        30,
+        "the transferrer to leave the other transfer's key",
+        || {
+            std::fs::read_to_string(&log).is_ok_and(|s| {
+                s.contains("leaving for later 1 key(s) other processes are transferring")
+            })
+        },
+    );
     wait_for(60, "the other file's content, meanwhile", || {
         has_content(&b, "second")
     });
