@@ -1534,7 +1534,7 @@ impl ComponentPool for Pool {
         let words = total.div_ceil(64);
         p.taken = vec![0; words];
         // Positions past the end count as taken.
-        if total % 64 != 0
+        if !total.is_multiple_of(64)
             && let Some(w) = p.taken.last_mut()
         {
             *w = !0u64 << (total % 64);
