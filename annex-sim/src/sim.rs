@@ -776,43 +776,58 @@ impl Sim {
     /// The components of an action; the git-level parts (gitpush,
     /// gitpull) happen at once.
     pub fn components(&mut self, act: &Action) -> Result<Vec<Component>, SimError> {
+        let chunks = self.chunks(act)?;
+        let files: Vec<String> = self.files.keys().cloned().collect();
+        let mut out = Vec::new();
+        for c in chunks {
+            match c {
+                Chunk::EachFile(b) => out.extend(files.iter().map(|f| b.component(f))),
+                Chunk::Listed(cs) => out.extend(cs),
+            }
+        }
+        Ok(out)
+    }
+
+    /// The components of an action as chunks: one per file-wide action
+    /// (kept unexpanded: a `step` draws among millions of them), or a
+    /// list for the interleaving of `while`. The git-level parts happen
+    /// at once, as in [`Sim::components`].
+    fn chunks(&mut self, act: &Action) -> Result<Vec<Chunk>, SimError> {
         match act {
             Action::GetWanted(repo, remote) => {
                 let u = self.known_not_special(repo)?;
                 let ru = self.known_remote(remote, repo, &u)?;
-                Ok(self
-                    .files
-                    .keys()
-                    .map(|f| Component::Get {
-                        u: u.clone(),
-                        repo: repo.clone(),
-                        remote: ru.clone(),
-                        file: f.clone(),
-                    })
-                    .collect())
+                Ok(vec![Chunk::EachFile(Block::Get {
+                    u,
+                    repo: repo.clone(),
+                    remote: ru,
+                })])
             }
             Action::SendWanted(repo, remote) => {
                 let u = self.known_not_special(repo)?;
                 let ru = self.known_remote(remote, repo, &u)?;
-                Ok(self
-                    .files
-                    .keys()
-                    .map(|f| Component::Send {
-                        u: u.clone(),
-                        remote: ru.clone(),
-                        remote_name: remote.clone(),
-                        file: f.clone(),
-                    })
-                    .collect())
+                Ok(vec![Chunk::EachFile(Block::Send {
+                    u,
+                    remote: ru,
+                    remote_name: remote.clone(),
+                })])
             }
             Action::DropUnwanted(repo, None) => {
                 let u = self.known_not_special(repo)?;
-                Ok(self.drop_components(&u, repo, &u))
+                Ok(vec![Chunk::EachFile(Block::Drop {
+                    u: u.clone(),
+                    from: u,
+                    from_name: repo.clone(),
+                })])
             }
             Action::DropUnwanted(repo, Some(remote)) => {
                 let u = self.known(repo)?;
                 let ru = self.known_remote(remote, repo, &u)?;
-                Ok(self.drop_components(&u, remote, &ru))
+                Ok(vec![Chunk::EachFile(Block::Drop {
+                    u,
+                    from: ru,
+                    from_name: remote.clone(),
+                })])
             }
             Action::GitPush(repo, remote) => {
                 let u = self.known_not_special(repo)?;
@@ -837,7 +852,7 @@ impl Sim {
                 while let Some(xs) = lists.pop() {
                     acc = self.mingle(xs, acc);
                 }
-                Ok(acc)
+                Ok(vec![Chunk::Listed(acc)])
             }
             Action::Pull(repo, remote) => self.sequence(&[
                 Action::GitPull(repo.clone(), remote.clone()),
@@ -880,24 +895,12 @@ impl Sim {
         out
     }
 
-    fn sequence(&mut self, acts: &[Action]) -> Result<Vec<Component>, SimError> {
+    fn sequence(&mut self, acts: &[Action]) -> Result<Vec<Chunk>, SimError> {
         let mut out = Vec::new();
         for a in acts {
-            out.extend(self.components(a)?);
+            out.extend(self.chunks(a)?);
         }
         Ok(out)
-    }
-
-    fn drop_components(&self, u: &Uuid, from_name: &str, from: &Uuid) -> Vec<Component> {
-        self.files
-            .keys()
-            .map(|f| Component::Drop {
-                u: u.clone(),
-                from: from.clone(),
-                from_name: from_name.to_string(),
-                file: f.clone(),
-            })
-            .collect()
     }
 
     /// The `git-annex` branch of `src` merged into `dest`'s (names of
@@ -906,25 +909,37 @@ impl Sim {
         let (Some(su), Some(du)) = (self.repos.get(src), self.repos.get(dest)) else {
             return fail(format!("Unable to find {src} or {dest} in simRepos"));
         };
-        let Some(srcst) = self.repo_state.get(su).cloned() else {
+        if !self.repo_state.contains_key(su) {
             return fail(format!("Unable to find simRepoState for {src}"));
-        };
-        let du = du.clone();
-        let Some(destst) = self.repo_state.get_mut(&du) else {
+        }
+        let (su, du) = (su.clone(), du.clone());
+        // The destination taken out while the source is read (both are
+        // the same repository only when merging into itself, which
+        // changes nothing but the sizes).
+        let Some(mut destst) = self.repo_state.remove(&du) else {
             return fail(format!("Unable to find simRepoState for {dest}"));
         };
-        for (k, m) in srcst.locations {
-            let dm = destst.locations.entry(k).or_default();
-            for (u, l) in m {
-                match dm.get(&u) {
-                    Some(d) if d.clock > l.clock => {}
-                    _ => {
-                        dm.insert(u, l);
+        if let Some(srcst) = self.repo_state.get(&su) {
+            for (k, m) in &srcst.locations {
+                if !destst.locations.contains_key(k) {
+                    destst.locations.insert(k.clone(), BTreeMap::new());
+                }
+                let Some(dm) = destst.locations.get_mut(k) else {
+                    continue;
+                };
+                for (u, l) in m {
+                    match dm.get_mut(u) {
+                        Some(d) if d.clock > l.clock => {}
+                        Some(d) => *d = *l,
+                        None => {
+                            dm.insert(u.clone(), *l);
+                        }
                     }
                 }
             }
         }
         destst.recalc_sizes();
+        self.repo_state.insert(du, destst);
         Ok(())
     }
 
@@ -949,8 +964,8 @@ impl Sim {
         )
     }
 
-    /// The context `viewer`'s preferred content is evaluated in.
-    pub fn context<'a>(&'a self, viewer: &'a Uuid) -> SimContext<'a> {
+    /// The members of each group.
+    fn group_members(&self) -> BTreeMap<Vec<u8>, BTreeSet<Uuid>> {
         let mut members: BTreeMap<Vec<u8>, BTreeSet<Uuid>> = BTreeMap::new();
         for (u, gs) in &self.groups {
             for g in gs {
@@ -960,11 +975,16 @@ impl Sim {
                     .insert(u.clone());
             }
         }
+        members
+    }
+
+    /// The context `viewer`'s preferred content is evaluated in.
+    pub fn context<'a>(&'a self, viewer: &'a Uuid) -> SimContext<'a> {
         SimContext {
             sim: self,
             here: viewer,
             view: self.repo_state.get(viewer),
-            members,
+            members: std::borrow::Cow::Owned(self.group_members()),
         }
     }
 
@@ -979,13 +999,42 @@ impl Sim {
         gone: &[Uuid],
         default: bool,
     ) -> bool {
+        self.wants_with(None, viewer, repo, file, gone, default)
+    }
+
+    /// [`Sim::wants`], with the matchers and groups of a step's cache.
+    fn wants_with(
+        &self,
+        cache: Option<&StepCache>,
+        viewer: &Uuid,
+        repo: &Uuid,
+        file: &str,
+        gone: &[Uuid],
+        default: bool,
+    ) -> bool {
         let Some(k) = self.files.get(file) else {
             return false;
         };
-        let Some(m) = self.matcher_of(repo) else {
+        let made;
+        let m = match cache.and_then(|c| c.matchers.get(repo)) {
+            Some(cached) => cached.as_ref(),
+            None => {
+                made = self.matcher_of(repo);
+                made.as_ref()
+            }
+        };
+        let Some(m) = m else {
             return default;
         };
-        let ctx = self.context(viewer);
+        let ctx = match cache {
+            Some(c) => SimContext {
+                sim: self,
+                here: viewer,
+                view: self.repo_state.get(viewer),
+                members: std::borrow::Cow::Borrowed(&c.members),
+            },
+            None => self.context(viewer),
+        };
         let mut item = Item::file(file.as_bytes(), Some(k)).for_repo(Some(repo));
         item.not_present = gone;
         // An expression that cannot be evaluated (a term needing what the
@@ -995,6 +1044,10 @@ impl Sim {
 
     /// Runs one component; whether it did something.
     pub fn run_component(&mut self, c: &Component) -> bool {
+        self.run_component_with(c, None)
+    }
+
+    fn run_component_with(&mut self, c: &Component, cache: Option<&StepCache>) -> bool {
         match c {
             Component::Get {
                 u,
@@ -1013,7 +1066,7 @@ impl Sim {
                 if !view.has(&k, remote) || !rview.has(&k, remote) || view.has(&k, u) {
                     return false;
                 }
-                if !self.wants(u, u, file, &[], false) {
+                if !self.wants_with(cache, u, u, file, &[], false) {
                     return false;
                 }
                 self.history
@@ -1038,7 +1091,7 @@ impl Sim {
                 if view.has(&k, remote) || rview.has(&k, remote) || !view.has(&k, u) {
                     return false;
                 }
-                if !self.wants(u, remote, file, &[], false) {
+                if !self.wants_with(cache, u, remote, file, &[], false) {
                     return false;
                 }
                 self.history
@@ -1062,7 +1115,7 @@ impl Sim {
                 if !view.has(&k, from) {
                     return false;
                 }
-                if self.wants(u, from, file, std::slice::from_ref(from), false) {
+                if self.wants_with(cache, u, from, file, std::slice::from_ref(from), false) {
                     return false;
                 }
                 if !self.drop_is_safe(u, from, &k) {
@@ -1138,10 +1191,11 @@ impl Sim {
         check.is_safe()
     }
 
-    /// Every component of one round of `step`: for each repository (the
-    /// last by name first) and each of its remotes, getwanted, sendwanted
-    /// and dropunwantedfrom (`sync` also pulls and pushes first).
-    fn step_components(&mut self, sync: bool) -> Vec<Component> {
+    /// Every component of one round of `step`, as chunks: for each
+    /// repository (the last by name first) and each of its remotes,
+    /// getwanted, sendwanted and dropunwantedfrom (`sync` also pulls and
+    /// pushes first, at once).
+    fn step_chunks(&mut self, sync: bool) -> Vec<Chunk> {
         let mut per_repo: Vec<Vec<Action>> = Vec::new();
         for (repo, u) in &self.repos {
             let Some(remotes) = self.connections.get(u) else {
@@ -1160,44 +1214,87 @@ impl Sim {
             per_repo.push(l);
         }
         let actions: Vec<Action> = per_repo.into_iter().rev().flatten().collect();
-        let mut groups: Vec<Vec<Component>> = Vec::new();
+        let mut groups: Vec<Vec<Chunk>> = Vec::new();
         for a in &actions {
-            if let Ok(cs) = self.components(a) {
+            if let Ok(cs) = self.chunks(a) {
                 groups.push(cs);
             }
         }
         groups.into_iter().rev().flatten().collect()
     }
 
-    /// Runs randomly chosen components until one does something; the
-    /// components not tried yet.
-    fn run_one(&mut self, mut cs: Vec<Component>) -> Vec<Component> {
-        while !cs.is_empty() {
-            let hi = cs.len() as i64 - 1;
+    /// What a step's components are evaluated with: each repository's
+    /// preferred content matcher and the groups' members, which no
+    /// component changes.
+    fn step_cache(&self) -> StepCache {
+        StepCache {
+            matchers: self
+                .repo_state
+                .keys()
+                .map(|u| (u.clone(), self.matcher_of(u)))
+                .collect(),
+            members: self.group_members(),
+        }
+    }
+
+    /// Runs randomly chosen components of `cs` until one does something;
+    /// whether one did. With `snapshot_last`, the state the last
+    /// component of `cs` could change is kept before it runs, and
+    /// returned when it did something.
+    fn run_one<P: ComponentPool>(
+        &mut self,
+        cs: &mut P,
+        cache: &StepCache,
+        snapshot_last: bool,
+    ) -> (bool, Option<KeySnapshot>) {
+        while cs.len() > 0 {
+            let hi = i64::try_from(cs.len()).unwrap_or(i64::MAX) - 1;
             let idx = self.draw(|g| g.range(0, hi));
-            let c = cs.remove(usize::try_from(idx).unwrap_or(0));
-            if self.run_component(&c) {
-                return cs;
+            let Some(c) = cs.take(usize::try_from(idx).unwrap_or(0)) else {
+                break;
+            };
+            let snap = if snapshot_last && cs.len() == 0 {
+                self.files.get(c.file()).map(|k| self.snapshot_key(k))
+            } else {
+                None
+            };
+            if self.run_component_with(&c, Some(cache)) {
+                return (true, snap);
             }
         }
-        cs
+        (false, None)
     }
 
     /// `step n` (`stepstable n` when `must_stabilize`), as the reference
     /// steps: one transfer or drop per step.
     pub fn step(&mut self, must_stabilize: bool, n: i64, host: &mut dyn Host) -> StepOutcome {
+        self.step_with::<Pool>(must_stabilize, n, host)
+    }
+
+    /// `step` over component pools of type `P`: [`Pool`] (indexes into
+    /// chunks, what `step` uses) or `Vec<Component>` (every component
+    /// made, the plain way, for the tests comparing both).
+    fn step_with<P: ComponentPool>(
+        &mut self,
+        must_stabilize: bool,
+        n: i64,
+        host: &mut dyn Host,
+    ) -> StepOutcome {
         let start = n;
         let mut n = n;
+        let cache = self.step_cache();
         loop {
             if n < 0 {
                 return self.unstable(must_stabilize, start, host);
             }
-            let cs = self.step_components(false);
-            let mut rest = self.run_one(cs);
-            if rest.is_empty() {
-                let cs = self.step_components(true);
-                rest = self.run_one(cs);
-                if rest.is_empty() {
+            let chunks = self.step_chunks(false);
+            let mut rest = P::new(chunks, &self.files);
+            self.run_one(&mut rest, &cache, false);
+            if rest.len() == 0 {
+                let chunks = self.step_chunks(true);
+                rest = P::new(chunks, &self.files);
+                self.run_one(&mut rest, &cache, false);
+                if rest.len() == 0 {
                     host.note(&format!(
                         "Simulation has stabilized after {} steps.",
                         start - n
@@ -1211,12 +1308,22 @@ impl Sim {
                 if n < 0 {
                     return self.unstable(must_stabilize, start, host);
                 }
-                let before = self.clone_for_round();
-                rest = self.run_one(rest);
-                if rest.is_empty() {
+                let rng = self.rng;
+                let history_len = self.history.len();
+                let before = P::PLAIN.then(|| self.repo_state.clone());
+                let (_, snap) = self.run_one(&mut rest, &cache, !P::PLAIN);
+                if rest.len() == 0 {
                     // The reference starts the next round from the state
-                    // before this last try.
-                    self.restore_round(before);
+                    // before this last try: only the last component can
+                    // have changed anything when the round ran out.
+                    self.rng = rng;
+                    self.history.truncate(history_len);
+                    if let Some(before) = before {
+                        self.repo_state = before;
+                    }
+                    if let Some(snap) = snap {
+                        self.restore_key(snap);
+                    }
                     break;
                 }
                 n -= 1;
@@ -1224,18 +1331,33 @@ impl Sim {
         }
     }
 
-    fn clone_for_round(&self) -> RoundState {
-        RoundState {
-            repo_state: self.repo_state.clone(),
-            rng: self.rng,
-            history_len: self.history.len(),
+    /// What every view holds of key `k` (its locations and the sizes),
+    /// to undo a component's change.
+    fn snapshot_key(&self, k: &Key) -> KeySnapshot {
+        KeySnapshot {
+            key: k.clone(),
+            views: self
+                .repo_state
+                .iter()
+                .map(|(u, r)| (u.clone(), r.locations.get(k).cloned(), r.sizes.clone()))
+                .collect(),
         }
     }
 
-    fn restore_round(&mut self, r: RoundState) {
-        self.repo_state = r.repo_state;
-        self.rng = r.rng;
-        self.history.truncate(r.history_len);
+    fn restore_key(&mut self, snap: KeySnapshot) {
+        for (u, locations, sizes) in snap.views {
+            if let Some(r) = self.repo_state.get_mut(&u) {
+                match locations {
+                    Some(m) => {
+                        r.locations.insert(snap.key.clone(), m);
+                    }
+                    None => {
+                        r.locations.remove(&snap.key);
+                    }
+                }
+                r.sizes = sizes;
+            }
+        }
     }
 
     fn unstable(&mut self, must: bool, start: i64, host: &mut dyn Host) -> StepOutcome {
@@ -1249,10 +1371,229 @@ impl Sim {
     }
 }
 
-struct RoundState {
-    repo_state: BTreeMap<Uuid, RepoState>,
-    rng: i64,
-    history_len: usize,
+/// The state of one key in every view, before a component ran.
+struct KeySnapshot {
+    key: Key,
+    #[allow(clippy::type_complexity)]
+    views: Vec<(
+        Uuid,
+        Option<BTreeMap<Uuid, LocationState>>,
+        BTreeMap<Uuid, i128>,
+    )>,
+}
+
+/// What a step's components are evaluated with (see `Sim::step_cache`).
+struct StepCache {
+    matchers: BTreeMap<Uuid, Option<preferred::Expr>>,
+    members: BTreeMap<Vec<u8>, BTreeSet<Uuid>>,
+}
+
+/// A file-wide action of one repository: one component per file.
+#[derive(Debug, Clone)]
+enum Block {
+    Get {
+        u: Uuid,
+        repo: String,
+        remote: Uuid,
+    },
+    Send {
+        u: Uuid,
+        remote: Uuid,
+        remote_name: String,
+    },
+    Drop {
+        u: Uuid,
+        from: Uuid,
+        from_name: String,
+    },
+}
+
+impl Block {
+    fn component(&self, file: &str) -> Component {
+        let file = file.to_string();
+        match self {
+            Block::Get { u, repo, remote } => Component::Get {
+                u: u.clone(),
+                repo: repo.clone(),
+                remote: remote.clone(),
+                file,
+            },
+            Block::Send {
+                u,
+                remote,
+                remote_name,
+            } => Component::Send {
+                u: u.clone(),
+                remote: remote.clone(),
+                remote_name: remote_name.clone(),
+                file,
+            },
+            Block::Drop { u, from, from_name } => Component::Drop {
+                u: u.clone(),
+                from: from.clone(),
+                from_name: from_name.clone(),
+                file,
+            },
+        }
+    }
+}
+
+/// Part of an action's components.
+#[derive(Debug, Clone)]
+enum Chunk {
+    /// One component per file of the sim, in the files' order.
+    EachFile(Block),
+    /// These components.
+    Listed(Vec<Component>),
+}
+
+/// The components of a round not tried yet, in order: taking the `i`th
+/// removes it, as `Vec::remove`.
+trait ComponentPool {
+    /// Made by cloning the whole state before each try and taking it
+    /// back when the round runs out (the plain way), not by a snapshot
+    /// of the last component's key.
+    const PLAIN: bool;
+    fn new(chunks: Vec<Chunk>, files: &BTreeMap<String, Key>) -> Self;
+    fn len(&self) -> usize;
+    /// The `i`th component not taken yet, taken; `None` past the end.
+    fn take(&mut self, i: usize) -> Option<Component>;
+}
+
+impl ComponentPool for Vec<Component> {
+    const PLAIN: bool = true;
+    fn new(chunks: Vec<Chunk>, files: &BTreeMap<String, Key>) -> Self {
+        let mut out = Vec::new();
+        for c in chunks {
+            match c {
+                Chunk::EachFile(b) => out.extend(files.keys().map(|f| b.component(f))),
+                Chunk::Listed(cs) => out.extend(cs),
+            }
+        }
+        out
+    }
+    fn len(&self) -> usize {
+        Vec::len(self)
+    }
+    fn take(&mut self, i: usize) -> Option<Component> {
+        (i < self.len()).then(|| self.remove(i))
+    }
+}
+
+/// The components of a round as chunks, never expanded: a component is
+/// made when it is drawn. Which are taken is a bitmap over the positions
+/// with a Fenwick tree of the untaken counts per 64 positions, so the
+/// `i`th untaken one is found in O(log n).
+struct Pool {
+    chunks: Vec<Chunk>,
+    /// The first position of each chunk.
+    starts: Vec<usize>,
+    files: Vec<String>,
+    taken: Vec<u64>,
+    /// Fenwick tree (1-based) of the untaken positions per word of
+    /// `taken`.
+    tree: Vec<u32>,
+    left: usize,
+}
+
+impl Pool {
+    fn chunk_len(&self, c: &Chunk) -> usize {
+        match c {
+            Chunk::EachFile(_) => self.files.len(),
+            Chunk::Listed(cs) => cs.len(),
+        }
+    }
+
+    fn component_at(&self, pos: usize) -> Option<Component> {
+        let ci = self.starts.partition_point(|&s| s <= pos).checked_sub(1)?;
+        let off = pos - self.starts.get(ci)?;
+        match self.chunks.get(ci)? {
+            Chunk::EachFile(b) => Some(b.component(self.files.get(off)?)),
+            Chunk::Listed(cs) => cs.get(off).cloned(),
+        }
+    }
+}
+
+impl ComponentPool for Pool {
+    const PLAIN: bool = false;
+    fn new(chunks: Vec<Chunk>, files: &BTreeMap<String, Key>) -> Self {
+        let mut p = Pool {
+            chunks: Vec::new(),
+            starts: Vec::with_capacity(chunks.len()),
+            files: files.keys().cloned().collect(),
+            taken: Vec::new(),
+            tree: Vec::new(),
+            left: 0,
+        };
+        let mut total = 0usize;
+        for c in &chunks {
+            p.starts.push(total);
+            total += p.chunk_len(c);
+        }
+        p.chunks = chunks;
+        let words = total.div_ceil(64);
+        p.taken = vec![0; words];
+        // Positions past the end count as taken.
+        if !total.is_multiple_of(64)
+            && let Some(w) = p.taken.last_mut()
+        {
+            *w = !0u64 << (total % 64);
+        }
+        // The Fenwick tree built in linear time.
+        p.tree = vec![0; words + 1];
+        for (i, w) in p.taken.iter().enumerate() {
+            p.tree[i + 1] += w.count_zeros();
+            let parent = (i + 1) + ((i + 1) & (i + 1).wrapping_neg());
+            if parent <= words {
+                let v = p.tree[i + 1];
+                p.tree[parent] += v;
+            }
+        }
+        p.left = total;
+        p
+    }
+
+    fn len(&self) -> usize {
+        self.left
+    }
+
+    fn take(&mut self, i: usize) -> Option<Component> {
+        if i >= self.left {
+            return None;
+        }
+        // The word holding the untaken position of rank `i`.
+        let words = self.taken.len();
+        let mut pos = 0usize;
+        let mut rem = i;
+        let mut step = words.checked_next_power_of_two().unwrap_or(0);
+        while step > 0 {
+            let next = pos + step;
+            if next <= words {
+                let c = self.tree[next] as usize;
+                if c <= rem {
+                    pos = next;
+                    rem -= c;
+                }
+            }
+            step >>= 1;
+        }
+        // `pos` words lie before it; the `rem`th clear bit of word `pos`.
+        let w = pos;
+        let &bits = self.taken.get(w)?;
+        let mut free = !bits;
+        for _ in 0..rem {
+            free &= free.wrapping_sub(1);
+        }
+        let bit = free.trailing_zeros() as usize;
+        self.taken[w] |= 1u64 << bit;
+        let mut j = w + 1;
+        while j <= words {
+            self.tree[j] -= 1;
+            j += j & j.wrapping_neg();
+        }
+        self.left -= 1;
+        self.component_at(w * 64 + bit)
+    }
 }
 
 fn set_opt(m: &mut BTreeMap<Uuid, String>, u: &Uuid, v: Option<String>) {
@@ -1276,7 +1617,7 @@ pub struct SimContext<'a> {
     sim: &'a Sim,
     here: &'a Uuid,
     view: Option<&'a RepoState>,
-    members: BTreeMap<Vec<u8>, BTreeSet<Uuid>>,
+    members: std::borrow::Cow<'a, BTreeMap<Vec<u8>, BTreeSet<Uuid>>>,
 }
 
 impl MatchContext for SimContext<'_> {
@@ -1446,5 +1787,143 @@ mod tests {
             e.to_string(),
             "Failed parsing \"include=*.x bogus\": Parse failure: near \"bogus\""
         );
+    }
+
+    /// A random small sim's source: 2 to 6 repositories (one a special
+    /// remote now and then), random links (one way or both, now and then
+    /// to a cluster node), preferred content and required content from a
+    /// few expressions (sizes, groups, `balanced`, `sizebalanced`,
+    /// `copies`), numcopies, trust, maxsize, files in random repositories.
+    fn random_sim(choices: &[u16]) -> String {
+        let mut c = choices.iter().copied().cycle();
+        let mut next = move |n: u16| c.next().unwrap_or(0) % n;
+        let exprs = [
+            "include=*.x",
+            "exclude=*.x",
+            "largerthan=2kb",
+            "balanced=g",
+            "sizebalanced=g:2",
+            "copies=2",
+            "not copies=g:2",
+            "present",
+            "inallgroup=g",
+            "anything",
+            "standard",
+        ];
+        let mut src = format!("seed {}\n", next(1000));
+        let repos = 2 + usize::from(next(5));
+        for i in 0..repos {
+            if i > 1 && next(6) == 0 {
+                src.push_str(&format!("initremote r{i}\n"));
+            } else {
+                src.push_str(&format!("init r{i}\n"));
+            }
+        }
+        if next(4) == 0 {
+            src.push_str("clusternode node r1\n");
+        }
+        for _ in 0..repos * 2 {
+            let a = next(u16::try_from(repos).unwrap_or(1));
+            let b = next(u16::try_from(repos).unwrap_or(1));
+            let arrow = ["->", "<->", "<-"][usize::from(next(3))];
+            let b = if next(8) == 0 {
+                "node".to_string()
+            } else {
+                format!("r{b}")
+            };
+            src.push_str(&format!("connect r{a} {arrow} {b}\n"));
+        }
+        for i in 0..repos {
+            if next(3) != 0 {
+                src.push_str(&format!("group r{i} g\n"));
+            }
+            if next(2) == 0 {
+                src.push_str(&format!("group r{i} client\n"));
+            }
+            if next(3) != 0 {
+                let e = exprs[usize::from(next(11))];
+                src.push_str(&format!("wanted r{i} {e}\n"));
+            }
+            if next(6) == 0 {
+                src.push_str(&format!("required r{i} include=*.x\n"));
+            }
+            if next(6) == 0 {
+                src.push_str(&format!("maxsize r{i} 6kb\n"));
+            }
+            if next(8) == 0 {
+                src.push_str(&format!("trustlevel r{i} trusted\n"));
+            }
+        }
+        src.push_str(&format!("numcopies {}\n", 1 + next(2)));
+        if next(4) == 0 {
+            src.push_str("rebalance on\n");
+        }
+        for f in 0..1 + next(12) {
+            let ext = if next(2) == 0 { "x" } else { "y" };
+            let r = next(u16::try_from(repos).unwrap_or(1));
+            src.push_str(&format!("add f{f}.{ext} {}kb r{r}\n", 1 + next(4)));
+        }
+        src
+    }
+
+    /// Applies `src` (skipping commands the sim refuses, e.g. connecting
+    /// a special remote).
+    fn build(src: &str) -> Sim {
+        let mut sim = Sim::new(1);
+        let mut host = Detached::default();
+        for c in parse(src).expect("parses") {
+            let _ = sim.apply(c, &mut host);
+        }
+        sim
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(200))]
+        /// `step` over the unexpanded pool (and the snapshot of the last
+        /// component's key) does exactly what it does over every
+        /// component made and the whole state cloned: same state, same
+        /// log, same notes, same outcome, step after step.
+        #[test]
+        fn pooled_step_is_the_plain_step(
+            choices in proptest::collection::vec(0u16..1000, 64),
+            steps in proptest::collection::vec(0i64..6, 1..5),
+        ) {
+            let src = random_sim(&choices);
+            let mut fast = build(&src);
+            let mut plain = fast.clone();
+            for n in steps {
+                let mut h1 = Detached::default();
+                let mut h2 = Detached::default();
+                let a = fast.step_with::<Pool>(false, n, &mut h1);
+                let b = plain.step_with::<Vec<Component>>(false, n, &mut h2);
+                proptest::prop_assert_eq!(a, b, "{}", src);
+                proptest::prop_assert_eq!(&h1.notes, &h2.notes);
+                proptest::prop_assert!(fast == plain, "state differs after step {n}:\n{src}");
+            }
+        }
+    }
+
+    /// The pool takes the `i`th untaken position as `Vec::remove` would,
+    /// across word boundaries and chunk boundaries.
+    #[test]
+    fn pool_takes_as_vec_remove() {
+        let (sim, _) = run("init a\ninit b\nconnect a <-> b\naddmulti 70 .x 1 1 a\n");
+        let mut s1 = sim.clone();
+        let chunks = s1.step_chunks(false);
+        let mut pool = Pool::new(chunks.clone(), &sim.files);
+        let mut v = <Vec<Component> as ComponentPool>::new(chunks, &sim.files);
+        assert_eq!(pool.len(), 6 * 70);
+        let mut x: u64 = 99;
+        while !v.is_empty() {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let i = usize::try_from(x % v.len() as u64).unwrap_or(0);
+            let a = pool.take(i).expect("in range");
+            let b = v.take(i).expect("in range");
+            assert_eq!(format!("{a:?}"), format!("{b:?}"));
+            assert_eq!(pool.len(), v.len());
+        }
+        assert!(pool.take(0).is_none());
     }
 }

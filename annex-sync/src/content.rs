@@ -125,6 +125,11 @@ pub struct ContentOptions {
     /// Whether fetching from a remote failed (then the pass leaves no
     /// record: what that remote has was not merged).
     pub fetch_failed: bool,
+    /// Keys another process is transferring in this repository (the
+    /// assistant's transfer watcher): the pass leaves them alone (no get,
+    /// put or drop) and is then incomplete, so that a later pass, once
+    /// their transfers are over, looks at them again.
+    pub busy: HashSet<Key>,
 }
 
 impl ContentOptions {
@@ -142,6 +147,7 @@ impl ContentOptions {
             only_configured: false,
             committed: false,
             fetch_failed: false,
+            busy: HashSet::new(),
         }
     }
 }
@@ -661,6 +667,8 @@ struct Pass<'e> {
     incomplete: bool,
     /// Gets and puts that failed.
     failed: usize,
+    /// [`ContentOptions::busy`].
+    busy: HashSet<Key>,
     /// A `--content-of` path matched nothing.
     seek_failed: bool,
     /// `annex.rs-distribution=leastcost`: the planner's routes, and its
@@ -733,6 +741,7 @@ impl<'e> Pass<'e> {
         Ok(Pass {
             route,
             routed: RefCell::new(None),
+            busy: options.busy.clone(),
             incomplete: rs.iter().any(|r| r.remote.is_err()),
             annex,
             rs,
@@ -1008,6 +1017,21 @@ impl<'e> Pass<'e> {
         obs: &mut dyn ContentObserver,
         no_drop: Option<&HashSet<Key>>,
     ) -> Result<(), ContentError> {
+        // Keys another process is transferring are left for a later pass.
+        let kept: Vec<Item>;
+        let items = if self.busy.is_empty() {
+            items
+        } else {
+            kept = items
+                .iter()
+                .filter(|i| !self.busy.contains(&i.key))
+                .cloned()
+                .collect();
+            if kept.len() < items.len() {
+                self.incomplete = true;
+            }
+            &kept[..]
+        };
         if jobs <= 1 {
             for item in items {
                 self.sync_item(item, Done::default(), obs, no_drop)?;

@@ -18,7 +18,10 @@
 //! kept apart from the committer by git's own `index.lock`; the committer
 //! retries a command git refused for it.
 
+use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
+
+use annex_core::key::Key;
 
 /// The daemon's repository lock: held by whoever writes the index or
 /// `HEAD` (the committer, the merger, and the [`Syncer`] where it does).
@@ -51,9 +54,10 @@ pub trait Syncer: Send + 'static {
     fn reconnect(&mut self, lock: &RepoLock) -> Result<Vec<String>, String>;
 
     /// The content pass: gets, sends and drops what preferred content
-    /// and numcopies call for, with every remote that syncs; true when the
-    /// `git-annex` branch recorded something (then it is pushed). `lock`
-    /// is taken only around what writes the index; the transfers run
-    /// without it.
-    fn transfer(&mut self, lock: &RepoLock) -> Result<bool, String>;
+    /// and numcopies call for, with every remote that syncs, leaving
+    /// alone the keys in `busy` (other processes are transferring them);
+    /// true when the `git-annex` branch recorded something (then it is
+    /// pushed). `lock` is taken only around what writes the index; the
+    /// transfers run without it.
+    fn transfer(&mut self, lock: &RepoLock, busy: &HashSet<Key>) -> Result<bool, String>;
 }

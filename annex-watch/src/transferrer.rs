@@ -10,24 +10,26 @@
 //! make one pass. Out: a kick to the pusher when the pass recorded
 //! something in the `git-annex` branch, so the remotes learn of it.
 //!
-//! Other processes' transfers ([`crate::transferwatcher`]): while another
-//! process moves content in this repository (a `get` run by hand, a peer
-//! sending content in), no pass starts, so the daemon never starts an
-//! upload of a key another process is downloading, nor the reverse, nor
-//! the same transfer twice; the pass runs once they are over (the
+//! Other processes' transfers ([`crate::transferwatcher`]): a key another
+//! process is moving in this repository (a `get` run by hand, a peer
+//! sending content in) is left out of the pass, so the daemon never starts
+//! an upload of a key another process is downloading, nor the reverse,
+//! nor the same transfer twice; every other key is moved at once. A pass
+//! that left keys out runs again once their transfers are over (the
 //! transfer watcher kicks when one ends; their locks are looked at again
-//! every [`RECHECK`] meanwhile, for a process killed in the middle). The
-//! whole pass waits, not only the keys concerned: the content pass has no
-//! way to leave keys out and still record a complete pass. A transfer
-//! another process starts after a pass began is kept apart by the
-//! transfer locks themselves (the second one to start is refused).
+//! every [`RECHECK`] meanwhile, for a process killed in the middle). A
+//! transfer another process starts after a pass began is kept apart by
+//! the transfer locks themselves (the second one to start is refused).
 //!
 //! The pass runs without the daemon's repository lock; the syncer takes
 //! it where the index is written (see [`crate::syncer`]), so commits and
 //! merges go on while content moves.
 
+use std::collections::HashSet;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
 use std::time::Duration;
+
+use annex_core::key::Key;
 
 use crate::syncer::{RepoLock, Syncer};
 use crate::transferwatcher::OtherTransfers;
@@ -35,13 +37,14 @@ use crate::transferwatcher::OtherTransfers;
 /// How long kicks are gathered into one pass.
 pub const GATHER: Duration = Duration::from_secs(1);
 
-/// How often other processes' transfers are looked at again while a pass
-/// waits for them.
+/// How often other processes' transfers are looked at again while keys a
+/// pass left out wait for them.
 pub const RECHECK: Duration = Duration::from_secs(5);
 
 /// Runs the transferrer until its channel closes. The repository lock is
 /// the syncer's to take where it writes the index; transfers run without
-/// it. With `others`, no pass starts while another process transfers.
+/// it. With `others`, the keys other processes are transferring are left
+/// out of a pass, and looked at again when their transfers end.
 pub fn run<S: Syncer>(
     mut syncer: S,
     rx: Receiver<()>,
@@ -49,45 +52,60 @@ pub fn run<S: Syncer>(
     lock: RepoLock,
     others: Option<OtherTransfers>,
 ) {
-    let mut waiting = false;
+    // The keys the last pass left out.
+    let mut left: HashSet<Key> = HashSet::new();
     loop {
-        if !waiting {
+        if left.is_empty() {
             if rx.recv().is_err() {
                 return;
             }
-            std::thread::sleep(GATHER);
-            while rx.try_recv().is_ok() {}
-        }
-        if let Some(o) = &others {
-            let running = o.running();
-            if !running.is_empty() {
-                if !waiting {
-                    eprintln!(
-                        "transferrer: waiting for {} transfer(s) of other processes: {}",
-                        running.len(),
-                        running
-                            .iter()
-                            .map(|t| format!("{} {}", t.direction, t.key))
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    );
+        } else {
+            match rx.recv_timeout(RECHECK) {
+                Ok(()) => {}
+                Err(RecvTimeoutError::Timeout) => {
+                    // Nothing happened here: a pass is worth it only when
+                    // one of the keys left out is free now.
+                    let busy = busy_keys(others.as_ref());
+                    if left.iter().all(|k| busy.contains(k)) {
+                        continue;
+                    }
                 }
-                waiting = true;
-                match rx.recv_timeout(RECHECK) {
-                    Ok(()) | Err(RecvTimeoutError::Timeout) => continue,
-                    Err(RecvTimeoutError::Disconnected) => return,
-                }
+                Err(RecvTimeoutError::Disconnected) => return,
             }
         }
-        waiting = false;
-        match syncer.transfer(&lock) {
+        std::thread::sleep(GATHER);
+        while rx.try_recv().is_ok() {}
+        let busy = busy_keys(others.as_ref());
+        if !busy.is_empty() {
+            let mut names: Vec<String> = busy.iter().map(ToString::to_string).collect();
+            names.sort();
+            eprintln!(
+                "transferrer: leaving for later {} key(s) other processes are transferring: {}",
+                names.len(),
+                names.join(", ")
+            );
+        }
+        match syncer.transfer(&lock, &busy) {
             Ok(true) => {
                 let _ = pusher.send(());
             }
             Ok(false) => {}
             Err(e) => eprintln!("transferrer: {e}"),
         }
+        left = busy;
     }
+}
+
+/// The keys other processes are transferring now.
+fn busy_keys(others: Option<&OtherTransfers>) -> HashSet<Key> {
+    others
+        .map(|o| {
+            o.running()
+                .iter()
+                .filter_map(|t| annex_core::objects::file_key(t.key.as_bytes()))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -116,7 +134,7 @@ mod tests {
         fn reconnect(&mut self, _: &RepoLock) -> Result<Vec<String>, String> {
             Ok(Vec::new())
         }
-        fn transfer(&mut self, lock: &RepoLock) -> Result<bool, String> {
+        fn transfer(&mut self, lock: &RepoLock, _: &HashSet<Key>) -> Result<bool, String> {
             let free = lock.try_lock().is_ok();
             let _ = self.free_during_pass.send(free);
             Ok(false)
@@ -150,5 +168,93 @@ mod tests {
         assert!(free, "the lock was held during the pass");
         drop(kick);
         t.join().unwrap();
+    }
+
+    /// A syncer that reports the keys each pass was told to leave alone.
+    struct Recorder {
+        passes: Sender<HashSet<Key>>,
+    }
+
+    impl Syncer for Recorder {
+        fn merge_annex(&mut self) -> Result<bool, String> {
+            Ok(false)
+        }
+        fn merge_branch(&mut self, _: &str, _: &str) -> Result<bool, String> {
+            Ok(false)
+        }
+        fn push(&mut self, _: &[String], _: &RepoLock) -> Result<Vec<String>, String> {
+            Ok(Vec::new())
+        }
+        fn reconnect(&mut self, _: &RepoLock) -> Result<Vec<String>, String> {
+            Ok(Vec::new())
+        }
+        fn transfer(&mut self, _: &RepoLock, busy: &HashSet<Key>) -> Result<bool, String> {
+            let _ = self.passes.send(busy.clone());
+            Ok(false)
+        }
+    }
+
+    /// Regression: while another process transferred any key, no content
+    /// pass ran at all (the whole pass waited). Now the pass runs at once
+    /// leaving only that key alone, and runs again, with nothing left
+    /// out, once the other process's transfer is over.
+    #[test]
+    fn only_the_keys_another_process_transfers_wait() {
+        use std::io::{BufRead, Write};
+        use std::process::{Command, Stdio};
+        let d = tempfile::tempdir().unwrap();
+        let (kick, rx) = channel();
+        let others = crate::transferwatcher::start(d.path(), kick.clone()).unwrap();
+        let base = d.path().join("annex/transfer");
+        let key = "SHA256E-s1--ab";
+        let mut holder = Command::new("python3")
+            .arg("-c")
+            .arg(
+                "import fcntl,os,sys\nb=sys.argv[1]\nk=sys.argv[2]\nos.makedirs(b+'/download/lck',exist_ok=True)\nos.makedirs(b+'/download/u1',exist_ok=True)\nl=open(b+'/download/lck/lck.'+k,'w')\nfcntl.lockf(l,fcntl.LOCK_EX)\no=open(b+'/download/u1/lck.'+k,'w')\nfcntl.lockf(o,fcntl.LOCK_EX)\nopen(b+'/download/u1/'+k,'w').write('1s\\nf\\n')\nprint('started',flush=True)\nsys.stdin.readline()\nos.remove(b+'/download/u1/'+k)\nprint('done',flush=True)\nsys.stdin.readline()",
+            )
+            .arg(&base)
+            .arg(key)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut out = std::io::BufReader::new(holder.stdout.take().unwrap());
+        let mut input = holder.stdin.take().unwrap();
+        let mut line = String::new();
+        out.read_line(&mut line).unwrap();
+        assert_eq!(line.trim(), "started");
+        let end = std::time::Instant::now() + Duration::from_secs(10);
+        while others.running().is_empty() {
+            assert!(std::time::Instant::now() < end, "the download not seen");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let (passes_tx, passes) = channel();
+        let (push_tx, _push_rx) = channel();
+        let lock: RepoLock = Arc::new(Mutex::new(()));
+        std::thread::spawn(move || {
+            run(
+                Recorder { passes: passes_tx },
+                rx,
+                push_tx,
+                lock,
+                Some(others),
+            )
+        });
+        kick.send(()).unwrap();
+        let busy = passes
+            .recv_timeout(Duration::from_secs(10))
+            .expect("a pass while the other process transfers");
+        let k = annex_core::objects::file_key(key.as_bytes()).unwrap();
+        assert_eq!(busy, HashSet::from([k]));
+        writeln!(input).unwrap();
+        line.clear();
+        out.read_line(&mut line).unwrap();
+        assert_eq!(line.trim(), "done");
+        let busy = passes
+            .recv_timeout(Duration::from_secs(20))
+            .expect("a pass once the transfer ended");
+        assert!(busy.is_empty(), "{busy:?}");
+        drop(input);
+        let _ = holder.wait();
     }
 }

@@ -62,7 +62,7 @@ fn keys(repos: usize, n: usize) -> Vec<(Vec<usize>, Vec<usize>)> {
 fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("sim");
     g.sample_size(10);
-    for (repos, files) in [(10, 1_000), (100, 1_000), (10, 10_000)] {
+    for (repos, files) in [(10, 1_000), (100, 1_000), (10, 10_000), (100, 100_000)] {
         let sim = ring_sim(repos, files);
         g.bench_function(format!("step_{repos}_repos_{files}_files"), |b| {
             b.iter_batched(

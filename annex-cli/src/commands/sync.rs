@@ -355,6 +355,7 @@ pub(crate) fn run_mode(args: Args, mode: Mode) -> Result<(), CommandError> {
             only_configured,
             committed,
             fetch_failed: !unreachable.is_empty(),
+            busy: Default::default(),
         };
         match sync_content::run(ctx, options, &args.out) {
             Ok(run) => {

@@ -319,7 +319,11 @@ impl Syncer for CliSyncer {
         self.failed_pushes(&[])
     }
 
-    fn transfer(&mut self, lock: &RepoLock) -> Result<bool, String> {
+    fn transfer(
+        &mut self,
+        lock: &RepoLock,
+        busy: &std::collections::HashSet<annex_core::key::Key>,
+    ) -> Result<bool, String> {
         {
             // These write the index: under the lock; the pass is not.
             let _g = lock.lock().unwrap_or_else(|e| e.into_inner());
@@ -343,6 +347,7 @@ impl Syncer for CliSyncer {
             .collect();
         let mut options = ContentOptions::new(self.top.clone());
         options.remotes = remotes;
+        options.busy = busy.clone();
         let run = super::sync_content::run(ctx, options, &args.out).map_err(|e| e.render())?;
         drop(run.connections);
         Ok(run.recorded || run.transferred)
