@@ -18,8 +18,12 @@
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use gix::bstr::ByteSlice;
+
+use crate::branch::index::IndexError;
+use crate::staged::SampledIndex;
 
 use crate::key::Key;
 use crate::pointer;
@@ -83,6 +87,9 @@ impl ObjectId {
 #[derive(Clone)]
 pub struct GitRepo {
     repo: gix::Repository,
+    /// The work tree's index, sampled for [`GitRepo::staged_id`] (shared
+    /// by clones of the handle); `None` until the first lookup.
+    staged: Arc<Mutex<Option<SampledIndex>>>,
 }
 
 impl std::fmt::Debug for GitRepo {
@@ -95,7 +102,10 @@ impl std::fmt::Debug for GitRepo {
 
 impl From<gix::Repository> for GitRepo {
     fn from(repo: gix::Repository) -> GitRepo {
-        GitRepo { repo }
+        GitRepo {
+            repo,
+            staged: Arc::default(),
+        }
     }
 }
 
@@ -106,9 +116,7 @@ pub struct SyncGitRepo(gix::ThreadSafeRepository);
 impl SyncGitRepo {
     /// This thread's handle.
     pub fn to_thread_local(&self) -> GitRepo {
-        GitRepo {
-            repo: self.0.to_thread_local(),
-        }
+        GitRepo::from(self.0.to_thread_local())
     }
 }
 
@@ -187,7 +195,31 @@ impl GitRepo {
     /// The blob staged in the index for `path` (from the top of the work
     /// tree, `/`-separated); `None` when nothing is staged there. A
     /// missing index is an empty one.
+    ///
+    /// The index is not held: it is sampled once (a 64th of its paths)
+    /// and each lookup reads a few dozen entries from the file
+    /// (module `staged`); a split or sparse index is read whole by gix.
     pub fn staged_id(&self, path: &[u8]) -> Result<Option<ObjectId>, GitRepoError> {
+        if let Some(index_path) = crate::worktree::streamable_index(&self.repo) {
+            let mut slot = self.staged.lock().unwrap_or_else(|p| p.into_inner());
+            if slot.as_ref().is_some_and(|s| s.path() != index_path) {
+                *slot = None;
+            }
+            let sampled =
+                slot.get_or_insert_with(|| SampledIndex::new(&index_path, self.repo.object_hash()));
+            match sampled.lookup(path) {
+                Ok(id) => return Ok(id.map(ObjectId)),
+                // Found split or sparse after all: gix reads it.
+                Err(IndexError::Unsupported { .. }) => *slot = None,
+                Err(e) => {
+                    *slot = None;
+                    return Err(GitRepoError::Index {
+                        path: self.repo.git_dir().to_path_buf(),
+                        detail: e.to_string(),
+                    });
+                }
+            }
+        }
         let index = self
             .repo
             .index_or_empty()

@@ -29,6 +29,7 @@ use std::path::{Component, Path, PathBuf};
 use gix::bstr::{BStr, ByteSlice};
 
 use crate::branch::index::Reader as IndexReader;
+use crate::odb::CycledRepo;
 
 use crate::key::Key;
 use crate::pointer;
@@ -152,21 +153,7 @@ impl WorkTree {
     /// file holds most entries, or `core.splitIndex` is set) or may be
     /// sparse (`index.sparse`); those are read whole by gix.
     fn streamable_index(&self) -> Option<PathBuf> {
-        // An unreadable directory counts as holding a shared index.
-        let shared = |dir: &Path| {
-            std::fs::read_dir(dir).map_or(true, |mut rd| {
-                rd.any(|e| e.is_ok_and(|e| e.file_name().as_bytes().starts_with(b"sharedindex.")))
-            })
-        };
-        let config = self.repo.config_snapshot();
-        if shared(self.repo.git_dir())
-            || shared(self.repo.common_dir())
-            || config.boolean("core.splitIndex") == Some(true)
-            || config.boolean("index.sparse") == Some(true)
-        {
-            return None;
-        }
-        Some(self.repo.index_path())
+        streamable_index(&self.repo)
     }
 
     fn index_err(&self, e: impl std::fmt::Display) -> WorkTreeError {
@@ -229,8 +216,13 @@ impl WorkTree {
         mut f: impl FnMut(usize, AnnexedFile) -> Result<(), E>,
     ) -> Result<Vec<Vec<u8>>, E> {
         let mut dirs = DirCache::new(&self.top);
+        // The staged blobs of unlocked files are read through a store of
+        // the walk's own, replaced as it reads (see `crate::odb`).
+        let objects = CycledRepo::new(&self.repo, |_| {});
         self.walk_entries(pathspecs, |n, path, id| {
-            if let Some((key, locked)) = self.key_of_entry(path.as_bstr(), id, &mut dirs)? {
+            if let Some((key, locked)) =
+                self.key_of_entry(path.as_bstr(), id, &mut dirs, Some(&objects))?
+            {
                 f(
                     n,
                     AnnexedFile {
@@ -261,6 +253,7 @@ impl WorkTree {
         mut f: impl FnMut(usize, AnnexedFile, R) -> Result<(), E>,
     ) -> Result<Vec<Vec<u8>>, E> {
         let threads = threads.clamp(1, 16);
+        let objects = CycledRepo::new(&self.repo, |_| {});
         let mut batch: Vec<BatchEntry> = Vec::new();
         let mut handle = |batch: &mut Vec<BatchEntry>| -> Result<(), E> {
             let slots = probe_batch(&self.top, batch, threads, work);
@@ -270,7 +263,9 @@ impl WorkTree {
                     Slot::Done(file, r) => f(*n as usize, file, r)?,
                     Slot::Regular => {
                         let path = path.as_bstr();
-                        if let Some((key, locked)) = self.key_of_regular(path, *id)? {
+                        if let Some((key, locked)) =
+                            self.key_of_regular(path, *id, Some(&objects))?
+                        {
                             let file = AnnexedFile {
                                 path: path.to_vec(),
                                 key,
@@ -308,7 +303,7 @@ impl WorkTree {
             }
         };
         match staged {
-            Some(id) => self.key_of_entry(path.as_bstr(), id, &mut DirCache::new(&self.top)),
+            Some(id) => self.key_of_entry(path.as_bstr(), id, &mut DirCache::new(&self.top), None),
             None => {
                 // Not staged: only a symlink in the work tree can tell.
                 let full = self.top.join(OsStr::from_bytes(path));
@@ -347,6 +342,7 @@ impl WorkTree {
         path: &BStr,
         id: gix::ObjectId,
         dirs: &mut DirCache,
+        objects: Option<&CycledRepo>,
     ) -> Result<Option<(Key, bool)>, WorkTreeError> {
         // Most annexed files are symlinks: one readlink answers for them
         // (it fails with EINVAL on anything else, which is then stat'ed).
@@ -360,16 +356,18 @@ impl WorkTree {
             Err(e) if e == rustix::io::Errno::INVAL => {}
             Err(_) => return Ok(None),
         }
-        self.key_of_regular(path, id)
+        self.key_of_regular(path, id, objects)
     }
 
     /// [`WorkTree::key_of_entry`] for a file that is not a symlink (as
     /// `readlink` found it): a pointer file, or a locked file whose link
-    /// was replaced by its content.
+    /// was replaced by its content. The blob is read through `objects`
+    /// when given (a walk's), else through the work tree's repository.
     fn key_of_regular(
         &self,
         path: &BStr,
         id: gix::ObjectId,
+        objects: Option<&CycledRepo>,
     ) -> Result<Option<(Key, bool)>, WorkTreeError> {
         let full = self.top.join(OsStr::from_bytes(path));
         let meta = match std::fs::symlink_metadata(&full) {
@@ -392,19 +390,49 @@ impl WorkTree {
             path: path.to_string(),
             detail: e.to_string(),
         };
-        let header = match self.repo.find_header(id) {
+        let cycled;
+        let repo: &gix::Repository = match objects {
+            Some(c) => {
+                cycled = c.get();
+                &cycled
+            }
+            None => &self.repo,
+        };
+        let header = match repo.find_header(id) {
             Ok(h) => h,
             Err(e) => return Err(blob_err(&e)),
         };
         if header.size() > MAX_POINTER_SIZE {
             return Ok(None);
         }
-        let blob = self.repo.find_object(id).map_err(|e| blob_err(&e))?;
+        let blob = repo.find_object(id).map_err(|e| blob_err(&e))?;
         let data = &blob.data;
         let key = pointer::parse_pointer(data)
             .or_else(|| pointer::parse_link_target(data.trim_end_with(|c| c == '\n')));
         Ok(key.map(|k| (k, false)))
     }
+}
+
+/// The index file of `repo`, when it can be read entry by entry (see
+/// [`crate::branch::index`]): not when it is split (a `sharedindex.*`
+/// file holds most entries, or `core.splitIndex` is set) or may be
+/// sparse (`index.sparse`); those are read whole by gix.
+pub(crate) fn streamable_index(repo: &gix::Repository) -> Option<PathBuf> {
+    // An unreadable directory counts as holding a shared index.
+    let shared = |dir: &Path| {
+        std::fs::read_dir(dir).map_or(true, |mut rd| {
+            rd.any(|e| e.is_ok_and(|e| e.file_name().as_bytes().starts_with(b"sharedindex.")))
+        })
+    };
+    let config = repo.config_snapshot();
+    if shared(repo.git_dir())
+        || shared(repo.common_dir())
+        || config.boolean("core.splitIndex") == Some(true)
+        || config.boolean("index.sparse") == Some(true)
+    {
+        return None;
+    }
+    Some(repo.index_path())
 }
 
 /// The directory of the files last looked at, opened (`O_PATH`) so that

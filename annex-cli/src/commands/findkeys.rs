@@ -18,7 +18,7 @@ use crate::matching::{Matching, MatchingArgs};
 
 use super::examinekey::{Format, format_vars};
 use super::find::escape_for_terminal;
-use super::whereis::{all_keys, os_bytes};
+use super::whereis::{for_each_key, os_bytes};
 
 /// Arguments of `findkeys`.
 #[derive(clap::Args, Debug)]
@@ -147,11 +147,12 @@ pub fn run(args: Args) -> Result<(), CommandError> {
         &args.output,
     )?;
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    for key in all_keys(ctx.state.branch())? {
+    for_each_key(ctx.state.branch(), |key| {
         if lister.matches(None, &key)? {
             lister.show(&mut out, None, &key)?;
         }
-    }
+        Ok(())
+    })?;
     out.flush().map_err(CommandError::from_write)?;
     crate::global::finish_size_limit(Ok(()))
 }

@@ -23,7 +23,7 @@ use crate::context::Ctx;
 use crate::error::{CommandError, ErrorKind};
 use crate::output::outln;
 
-use super::whereis::{Shown, all_keys, lookup_file, os_bytes, os_str, seek_each};
+use super::whereis::{Shown, for_each_key, lookup_file, os_bytes, os_str, seek_each};
 
 /// git-annex's refusal to set metadata on a directory without `--force`.
 const NEED_FORCE: &str = "Not recursively setting metadata. Use --force to do that.";
@@ -220,9 +220,9 @@ pub fn run(args: Args) -> Result<(), CommandError> {
     if let Some(key) = &key_arg {
         one(&mut reporter, None, key, None)?;
     } else if args.all || (ctx.worktree.is_none() && args.paths.is_empty()) {
-        for key in all_keys(ctx.state.branch())? {
-            one(&mut reporter, None, &key, None)?;
-        }
+        for_each_key(ctx.state.branch(), |key| {
+            one(&mut reporter, None, &key, None)
+        })?;
     } else {
         if matches!(mode, Mode::Set(_)) && !args.force {
             check_not_recursive(&ctx, &args.paths)?;

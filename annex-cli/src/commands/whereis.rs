@@ -333,17 +333,17 @@ pub fn run(args: Args) -> Result<(), CommandError> {
         w.show(&mut reporter, &it)?;
     } else if args.all || (ctx.worktree.is_none() && args.paths.is_empty()) {
         // In a bare repository, no paths means every key, as git-annex.
-        for key in all_keys(w.snap.branch())? {
+        for_each_key(w.snap.branch(), |key| {
             if !selected(None, &key)? {
-                continue;
+                return Ok(());
             }
             let it = Item {
                 file: None,
                 key: &key,
                 input: None,
             };
-            w.show(&mut reporter, &it)?;
-        }
+            w.show(&mut reporter, &it)
+        })?;
     } else {
         let unmatched = seek_each(&ctx, &args.paths, |f, input| {
             if !selected(Some(&f.path), &f.key)? {
@@ -599,22 +599,25 @@ pub(super) fn lookup_file(
         }))
 }
 
-/// Every key the branch has a location log for, in branch order.
-pub(super) fn all_keys(branch: &annex_core::branch::Branch) -> Result<Vec<Key>, CommandError> {
-    let mut keys = Vec::new();
-    for path in branch.files()? {
+/// Calls `f` with every key the branch has a location log for, in branch
+/// order, as the branch is walked (the keys are not collected first).
+pub(super) fn for_each_key(
+    branch: &annex_core::branch::Branch,
+    mut f: impl FnMut(Key) -> Result<(), CommandError>,
+) -> Result<(), CommandError> {
+    branch.for_each_path(|path| {
         let Some(name) = path.strip_suffix(b".log") else {
-            continue;
+            return Ok(());
         };
         if path.iter().filter(|&&b| b == b'/').count() != 2 {
-            continue;
+            return Ok(());
         }
         let file = name.rsplit(|&b| b == b'/').next().unwrap_or(name);
-        if let Some(k) = annex_core::objects::file_key(file) {
-            keys.push(k);
+        match annex_core::objects::file_key(file) {
+            Some(k) => f(k),
+            None => Ok(()),
         }
-    }
-    Ok(keys)
+    })
 }
 
 /// The annexed files named by command-line paths (the current directory

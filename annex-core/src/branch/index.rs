@@ -75,6 +75,17 @@ pub(crate) struct Entry {
     pub size: u32,
 }
 
+/// A place in an index's entries ([`Reader::position`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Position {
+    /// The offset of the entry in the file.
+    offset: u64,
+    /// The entries from it to the end.
+    remaining: u32,
+    /// The previous entry's path (version 4 only; empty otherwise).
+    prev: Vec<u8>,
+}
+
 /// The mode of a regular (non-executable) file.
 pub(crate) const MODE_FILE: u32 = 0o100_644;
 
@@ -98,6 +109,16 @@ pub(crate) struct Reader {
 impl Reader {
     /// Opens an index; `None` when there is none.
     pub fn open(path: &Path, kind: gix::hash::Kind) -> Result<Option<Reader>, IndexError> {
+        Reader::open_with_capacity(path, kind, 256 * 1024)
+    }
+
+    /// [`Reader::open`] with a read buffer of `capacity` bytes (small for
+    /// a reader that mostly [`Reader::resume`]s at sampled entries).
+    pub fn open_with_capacity(
+        path: &Path,
+        kind: gix::hash::Kind,
+        capacity: usize,
+    ) -> Result<Option<Reader>, IndexError> {
         let f = match fs::File::open(path) {
             Ok(f) => f,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
@@ -118,7 +139,7 @@ impl Reader {
             })?
             .len();
         let mut r = Reader {
-            r: BufReader::with_capacity(256 * 1024, f),
+            r: BufReader::with_capacity(capacity, f),
             path: path.to_path_buf(),
             version: 0,
             remaining: 0,
@@ -146,6 +167,56 @@ impl Reader {
     /// The number of entries the header declares.
     pub fn count(&self) -> u32 {
         self.count
+    }
+
+    /// The number of entries not read yet.
+    pub fn remaining(&self) -> u32 {
+        self.remaining
+    }
+
+    /// The metadata of the file open (not of whatever the path names now).
+    pub fn file_metadata(&self) -> Result<fs::Metadata, IndexError> {
+        self.r
+            .get_ref()
+            .metadata()
+            .map_err(|source| IndexError::Io {
+                what: "stat",
+                path: self.path.clone(),
+                source,
+            })
+    }
+
+    /// Where the next entry starts, to come back to with
+    /// [`Reader::resume`].
+    pub fn position(&self) -> Position {
+        Position {
+            offset: self.pos,
+            remaining: self.remaining,
+            prev: if self.version == 4 {
+                self.prev.clone()
+            } else {
+                Vec::new()
+            },
+        }
+    }
+
+    /// Goes back (or forward) to a [`Reader::position`] of this file: the
+    /// next entry read is the one that was next there.
+    pub fn resume(&mut self, at: &Position) -> Result<(), IndexError> {
+        if at.offset > self.len || at.remaining > self.count {
+            return Err(self.bad("a position past the end of the entries"));
+        }
+        self.r
+            .seek(SeekFrom::Start(at.offset))
+            .map_err(|source| IndexError::Io {
+                what: "seek",
+                path: self.path.clone(),
+                source,
+            })?;
+        self.pos = at.offset;
+        self.remaining = at.remaining;
+        self.prev.clone_from(&at.prev);
+        Ok(())
     }
 
     fn bad(&self, detail: &str) -> IndexError {

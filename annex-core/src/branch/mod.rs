@@ -1559,29 +1559,67 @@ impl Branch {
         w.finish().map_err(|e| index_err(dest, e))
     }
 
-    /// Every path of the branch, committed or only journalled (sorted, each once).
-    pub fn files(&self) -> Result<Vec<Vec<u8>>, BranchError> {
-        let mut all: Vec<Vec<u8>> = Vec::new();
-        if let Some(t) = self.tip()? {
-            diff::walk_tree(
-                &self.repo,
-                self.commit_tree(t)?,
-                &mut Vec::new(),
-                &mut |path, _, mode| {
-                    if mode.is_blob() {
-                        all.push(path.to_vec());
-                    }
-                    Ok(())
-                },
-            )?;
-        }
-        all.extend(self.journal.files()?);
+    /// Calls `f` with every path of the branch, committed or only
+    /// journalled, in sorted order, each once; stops at the first error
+    /// `f` returns and returns it. The tree is walked one tree at a time
+    /// and merged with the journal's list (sorted), so memory does not
+    /// grow with the number of committed files.
+    pub fn for_each_path<E: From<BranchError>>(
+        &self,
+        mut f: impl FnMut(&[u8]) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let mut journalled = self.journal.files().map_err(BranchError::from)?;
         if self.private_known {
-            all.extend(self.journal.private_files()?);
+            journalled.extend(self.journal.private_files().map_err(BranchError::from)?);
+            journalled.sort_unstable();
+            journalled.dedup();
         }
-        all.sort_unstable();
-        all.dedup();
-        Ok(all)
+        let mut next = 0;
+        let mut failed: Option<E> = None;
+        let mut emit = |p: &[u8], failed: &mut Option<E>| -> Result<(), BranchError> {
+            match f(p) {
+                Ok(()) => Ok(()),
+                Err(e) => {
+                    *failed = Some(e);
+                    // Ends the walk; never returned (`failed` is).
+                    Err(BranchError::Raced(
+                        "the walk of the branch's paths".to_owned(),
+                    ))
+                }
+            }
+        };
+        let tip = self.tip()?;
+        if let Some(t) = tip {
+            let tree = self.commit_tree(t)?;
+            // Tree order is the paths' byte order (a directory sorts as
+            // its name and a `/`), so the walk's paths come sorted.
+            let walked =
+                diff::walk_tree(&self.repo, tree, &mut Vec::new(), &mut |path, _, mode| {
+                    if !mode.is_blob() {
+                        return Ok(());
+                    }
+                    while let Some(j) = journalled.get(next).filter(|j| j.as_slice() < path) {
+                        emit(j, &mut failed)?;
+                        next += 1;
+                    }
+                    if journalled.get(next).is_some_and(|j| j.as_slice() == path) {
+                        next += 1;
+                    }
+                    emit(path, &mut failed)
+                });
+            if let Some(e) = failed.take() {
+                return Err(e);
+            }
+            walked?;
+        }
+        for j in journalled.get(next..).unwrap_or_default() {
+            if emit(j, &mut failed).is_err() {
+                return Err(failed.take().unwrap_or_else(|| {
+                    BranchError::Raced("the walk of the branch's paths".to_owned()).into()
+                }));
+            }
+        }
+        Ok(())
     }
 
     /// Calls `f(path, content)` for every file of the branch whose path

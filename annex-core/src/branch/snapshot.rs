@@ -41,16 +41,82 @@ use crate::key::Key;
 use crate::logs;
 use crate::logs::key_log_path;
 use crate::logs::metadata::MetaData;
+use crate::odb::CycledRepo;
 use crate::uuid::Uuid;
 
-/// A decoded tree: its entries sorted by name.
-type Entries = Arc<Vec<(Vec<u8>, ObjectId, EntryMode)>>;
+/// A decoded tree, its entries sorted by name, kept compact: the names
+/// end to end, and the ids and modes in arrays (about 30 bytes an entry
+/// for the 3-character names of the hash directories, where a vector of
+/// owned names took about 80: at 10^6 keys the second-level trees hold
+/// about 10^6 entries).
+#[derive(Debug, Default)]
+struct Tree {
+    names: Vec<u8>,
+    /// Where each name ends in `names`.
+    ends: Vec<u32>,
+    ids: Vec<ObjectId>,
+    modes: Vec<EntryMode>,
+}
+
+impl Tree {
+    fn name(&self, i: usize) -> &[u8] {
+        let start = i.checked_sub(1).map_or(0, |j| self.ends[j] as usize);
+        &self.names[start..self.ends[i] as usize]
+    }
+
+    fn find(&self, name: &[u8]) -> Option<(ObjectId, EntryMode)> {
+        let (mut lo, mut hi) = (0, self.ends.len());
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            match self.name(mid).cmp(name) {
+                std::cmp::Ordering::Less => lo = mid + 1,
+                std::cmp::Ordering::Greater => hi = mid,
+                std::cmp::Ordering::Equal => return Some((self.ids[mid], self.modes[mid])),
+            }
+        }
+        None
+    }
+
+    /// The heap bytes it holds.
+    fn bytes(&self) -> usize {
+        self.names.capacity()
+            + self.ends.capacity() * 4
+            + self.ids.capacity() * std::mem::size_of::<ObjectId>()
+            + self.modes.capacity() * std::mem::size_of::<EntryMode>()
+    }
+}
+
+type Entries = Arc<Tree>;
+
+/// Decoded trees by id, and the heap they take.
+#[derive(Debug, Default)]
+struct Cache {
+    trees: HashMap<ObjectId, Entries>,
+    bytes: usize,
+}
 
 /// The memory the pack delta cache of a snapshot may use.
 const PACK_CACHE_BYTES: usize = 8 * 1024 * 1024;
 
+/// The caches of a snapshot's object store: trees and blobs of
+/// neighbouring keys share pack deltas; gix's default delta cache may
+/// grow to 96 MB over a walk of every key, far more than helps here.
+fn snapshot_caches(repo: &mut gix::Repository) {
+    repo.object_cache_size(4 * 1024 * 1024);
+    repo.objects.set_pack_cache(|| {
+        Box::new(gix::odb::pack::cache::lru::StaticLinkedList::<64>::new(
+            PACK_CACHE_BYTES,
+        ))
+    });
+}
+
 /// How many leaf trees are kept decoded at once.
 const LEAF_CACHE: usize = 64;
+
+/// The heap the decoded second-level trees may take before they are
+/// dropped and decoded again as needed (they all fit up to about 10^6
+/// keys).
+const DIRS_BUDGET: usize = 48 * 1024 * 1024;
 
 /// A read-only view of the `git-annex` branch taken at one moment, with
 /// the journal laid over it, for commands that read the logs of many keys.
@@ -73,13 +139,17 @@ const LEAF_CACHE: usize = 64;
 /// ```
 pub struct Snapshot<'a> {
     branch: &'a Branch,
-    repo: gix::Repository,
+    /// The repository, with an object store of the snapshot's own
+    /// replaced as it reads.
+    repo: CycledRepo,
     tip: Option<ObjectId>,
     root: Option<Entries>,
-    /// Decoded second-level trees, by id.
-    dirs: Mutex<HashMap<ObjectId, Entries>>,
+    /// Decoded second-level trees, by id (within `dirs_budget` bytes).
+    dirs: Mutex<Cache>,
+    /// [`DIRS_BUDGET`] (smaller in tests).
+    dirs_budget: usize,
     /// A few decoded leaf trees, by id.
-    leaves: Mutex<HashMap<ObjectId, Entries>>,
+    leaves: Mutex<Cache>,
     /// The branch paths the journals held when the snapshot was taken.
     journalled: BTreeSet<Vec<u8>>,
 }
@@ -97,16 +167,9 @@ impl<'a> Snapshot<'a> {
     /// Takes a snapshot of `branch`: its tip now, and the journal's list
     /// of files now.
     pub fn new(branch: &'a Branch) -> Result<Snapshot<'a>, BranchError> {
-        let mut repo = branch.repo.clone();
-        // Trees and blobs of neighbouring keys share pack deltas; gix's
-        // default delta cache may grow to 96 MB over a walk of every key,
-        // far more than helps here.
-        repo.object_cache_size_if_unset(4 * 1024 * 1024);
-        repo.objects.set_pack_cache(|| {
-            Box::new(gix::odb::pack::cache::lru::StaticLinkedList::<64>::new(
-                PACK_CACHE_BYTES,
-            ))
-        });
+        // Its own object store, replaced as it reads (what a store maps
+        // stays resident while it lives: see `crate::odb`).
+        let repo = CycledRepo::new(&branch.repo, snapshot_caches);
         let tip = branch.tip()?;
         let mut journalled: BTreeSet<Vec<u8>> = branch.journal.files()?.into_iter().collect();
         if branch.private_known {
@@ -117,8 +180,9 @@ impl<'a> Snapshot<'a> {
             repo,
             tip,
             root: None,
-            dirs: Mutex::new(HashMap::new()),
-            leaves: Mutex::new(HashMap::new()),
+            dirs: Mutex::default(),
+            dirs_budget: DIRS_BUDGET,
+            leaves: Mutex::default(),
             journalled,
         };
         if let Some(t) = tip {
@@ -140,43 +204,71 @@ impl<'a> Snapshot<'a> {
     }
 
     fn decode(&self, id: ObjectId) -> Result<Entries, BranchError> {
-        let t = self
-            .repo
+        let repo = self.repo.get();
+        let t = repo
             .find_tree(id)
             .map_err(git_err("read tree", id.to_string()))?;
         let decoded = t.decode().map_err(git_err("decode tree", id.to_string()))?;
-        let mut entries: Vec<(Vec<u8>, ObjectId, EntryMode)> = decoded
-            .entries
-            .iter()
-            .map(|e| (e.filename.to_vec(), e.oid.to_owned(), e.mode))
-            .collect();
-        entries.sort_by(|a, b| a.0.cmp(&b.0));
-        Ok(Arc::new(entries))
+        // Tree order puts a directory as if its name ended in `/`: sorted
+        // again by the names alone.
+        let mut order: Vec<usize> = (0..decoded.entries.len()).collect();
+        order.sort_by(|&a, &b| decoded.entries[a].filename.cmp(decoded.entries[b].filename));
+        let mut tree = Tree {
+            names: Vec::with_capacity(
+                order
+                    .iter()
+                    .map(|&i| decoded.entries[i].filename.len())
+                    .sum(),
+            ),
+            ends: Vec::with_capacity(order.len()),
+            ids: Vec::with_capacity(order.len()),
+            modes: Vec::with_capacity(order.len()),
+        };
+        for i in order {
+            let e = &decoded.entries[i];
+            tree.names.extend_from_slice(e.filename);
+            let end = u32::try_from(tree.names.len()).map_err(|_| BranchError::Io {
+                what: "decode tree",
+                path: id.to_string().into(),
+                source: std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    "its names take over 4 GiB",
+                ),
+            })?;
+            tree.ends.push(end);
+            tree.ids.push(e.oid.to_owned());
+            tree.modes.push(e.mode);
+        }
+        Ok(Arc::new(tree))
     }
 
+    /// A decoded tree from `cache`, decoded and added when missing; the
+    /// cache is emptied first when it holds `max_trees` trees or its trees
+    /// take over `max_bytes`.
     fn cached(
         &self,
-        cache: &Mutex<HashMap<ObjectId, Entries>>,
+        cache: &Mutex<Cache>,
         id: ObjectId,
-        bound: Option<usize>,
+        max_trees: usize,
+        max_bytes: usize,
     ) -> Result<Entries, BranchError> {
-        if let Some(e) = cache.lock().unwrap_or_else(|p| p.into_inner()).get(&id) {
+        if let Some(e) = cache
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .trees
+            .get(&id)
+        {
             return Ok(e.clone());
         }
         let e = self.decode(id)?;
         let mut c = cache.lock().unwrap_or_else(|p| p.into_inner());
-        if bound.is_some_and(|b| c.len() >= b) {
-            c.clear();
+        if c.trees.len() >= max_trees || c.bytes + e.bytes() > max_bytes {
+            c.trees.clear();
+            c.bytes = 0;
         }
-        c.insert(id, e.clone());
+        c.bytes += e.bytes();
+        c.trees.insert(id, e.clone());
         Ok(e)
-    }
-
-    fn find(entries: &Entries, name: &[u8]) -> Option<(ObjectId, EntryMode)> {
-        entries
-            .binary_search_by(|e| e.0.as_slice().cmp(name))
-            .ok()
-            .map(|i| (entries[i].1, entries[i].2))
     }
 
     /// The content of a file in the snapshot's tree (no journal), if any.
@@ -188,15 +280,15 @@ impl<'a> Snapshot<'a> {
         let mut parts = path.split(|&b| b == b'/').peekable();
         let mut depth = 0;
         while let Some(name) = parts.next() {
-            let Some((id, mode)) = Self::find(&entries, name) else {
+            let Some((id, mode)) = entries.find(name) else {
                 return Ok(None);
             };
             if parts.peek().is_none() {
                 if !mode.is_blob() {
                     return Ok(None);
                 }
-                let blob = self
-                    .repo
+                let repo = self.repo.get();
+                let blob = repo
                     .find_blob(id)
                     .map_err(git_err("read blob of", lossy(path)))?;
                 return Ok(Some(blob.data.clone()));
@@ -208,9 +300,9 @@ impl<'a> Snapshot<'a> {
             // Root entries lead to the hash directories (kept); deeper
             // trees hold the logs of a few keys (a few kept).
             entries = if depth == 1 {
-                self.cached(&self.dirs, id, None)?
+                self.cached(&self.dirs, id, usize::MAX, self.dirs_budget)?
             } else {
-                self.cached(&self.leaves, id, Some(LEAF_CACHE))?
+                self.cached(&self.leaves, id, LEAF_CACHE, usize::MAX)?
             };
         }
         Ok(None)
@@ -289,6 +381,34 @@ mod tests {
 
     fn uuid(i: u32) -> Uuid {
         Uuid::parse(format!("00000000-0000-4000-8000-{i:012}").as_bytes()).expect("uuid")
+    }
+
+    /// With the second-level trees dropped at every other tree (a budget
+    /// of one byte) and the object store replaced several times over
+    /// (more reads than `READS_PER_STORE`), every answer stays
+    /// `Branch::get`'s.
+    #[test]
+    fn answers_stay_the_same_when_trees_are_dropped_and_stores_replaced() {
+        let (_d, repo) = new_repo();
+        let state = State::with_clock(repo.branch().expect("branch"), Clock::from_env());
+        for i in 0..200 {
+            state.set_present(&key(i), &uuid(i % 3), true).expect("set");
+        }
+        state.commit().expect("commit");
+        let branch = state.branch();
+        let mut snap = Snapshot::new(branch).expect("snapshot");
+        snap.dirs_budget = 1;
+        let want: Vec<Vec<u8>> = (0..200)
+            .map(|i| branch.get(&key_log_path(&key(i), ".log")).expect("get"))
+            .collect();
+        let rounds = crate::odb::READS_PER_STORE as usize * 2 / 200 + 2;
+        for _ in 0..rounds {
+            for (i, w) in want.iter().enumerate() {
+                let p = key_log_path(&key(i as u32), ".log");
+                assert_eq!(&snap.get(&p).expect("snap"), w, "key {i}");
+            }
+        }
+        assert!(want.iter().all(|c| !c.is_empty()), "every key has a log");
     }
 
     /// Snapshot answers equal `Branch::get` for every key's logs, committed,

@@ -17,6 +17,17 @@ fn open_branch(dir: &Path) -> Branch {
     Repo::open(dir).expect("open").branch().expect("branch")
 }
 
+/// Every path of the branch, as [`Branch::for_each_path`] gives them.
+fn paths(b: &Branch) -> Vec<Vec<u8>> {
+    let mut v = Vec::new();
+    b.for_each_path(|p| {
+        v.push(p.to_vec());
+        Ok::<(), annex_core::branch::BranchError>(())
+    })
+    .expect("paths");
+    v
+}
+
 fn uuid(dir: &Path) -> String {
     support::git(dir, &["config", "annex.uuid"])
         .trim()
@@ -204,7 +215,7 @@ fn nested_paths_and_file_listing() {
             .exists(),
         "journal file name"
     );
-    let before = branch.files().expect("files");
+    let before = paths(&branch);
     assert!(before.contains(&key_log));
     let mut seen = Vec::new();
     branch
@@ -216,7 +227,7 @@ fn nested_paths_and_file_listing() {
         show(d, "a1b/c2d/SHA256E-s1--x_y.log"),
         b"1700000000s 1 abc\n".to_vec()
     );
-    assert_eq!(branch.files().expect("files"), before);
+    assert_eq!(paths(&branch), before);
     let mut again = Vec::new();
     branch
         .for_each_file(
@@ -229,6 +240,69 @@ fn nested_paths_and_file_listing() {
     let ls = support::git(d, &["ls-tree", "-r", "--name-only", "git-annex"]);
     assert_eq!(ls, "a1b/c2d/SHA256E-s1--x_y.log\nuuid.log\n");
     support::annex(d, &["fsck", "--fast"]);
+}
+
+/// `for_each_path` streams the committed tree merged with the journal:
+/// every path once, sorted (a path in both counted once, journalled
+/// paths before, between and after the committed ones, in a directory
+/// sorting next to a file of the same prefix), and the caller's first
+/// error stops the walk and comes back.
+#[test]
+fn branch_paths_are_streamed_sorted_with_the_journal_merged() {
+    let dir = support::new_git_repo();
+    let d = dir.path();
+    Repo::init(d, Some("x")).expect("init");
+    let branch = open_branch(d);
+    let committed = [
+        &b"a1b/c2d/K1.log"[..],
+        b"f00/f00/K2.log",
+        b"x.log",
+        b"x/y.log",
+    ];
+    for p in committed {
+        branch.change(p, |_| b"1\n".to_vec()).expect("change");
+    }
+    branch.commit("c").expect("commit");
+    let journalled = [
+        &b"000/000/K0.log"[..],
+        b"a1b/c2d/K1.log",
+        b"a1b/c2e/K3.log",
+        b"x.logz",
+        b"zz.log",
+    ];
+    for p in journalled {
+        branch.change(p, |_| b"2\n".to_vec()).expect("change");
+    }
+    let mut expect: Vec<Vec<u8>> = support::git(d, &["ls-tree", "-r", "--name-only", "git-annex"])
+        .lines()
+        .map(|l| l.as_bytes().to_vec())
+        .chain(journalled.iter().map(|p| p.to_vec()))
+        .collect();
+    expect.sort();
+    expect.dedup();
+    let got = paths(&branch);
+    assert_eq!(got, expect);
+    assert!(got.contains(&b"x/y.log".to_vec()) && got.contains(&b"zz.log".to_vec()));
+    // Stopping: the caller's error, after exactly the paths up to it.
+    for stop_at in [0, 3, got.len() - 1] {
+        let mut seen = 0;
+        let r = branch.for_each_path(|_| {
+            if seen == stop_at {
+                return Err(annex_core::branch::BranchError::Raced(format!(
+                    "stop {stop_at}"
+                )));
+            }
+            seen += 1;
+            Ok(())
+        });
+        match r {
+            Err(annex_core::branch::BranchError::Raced(m)) => {
+                assert_eq!(m, format!("stop {stop_at}"))
+            }
+            other => panic!("stop at {stop_at}: {other:?}"),
+        }
+        assert_eq!(seen, stop_at);
+    }
 }
 
 /// Two clones change the same log; each merges the other's branch (the
@@ -841,7 +915,7 @@ fn stray_journal_names_leave_the_journal_clean() {
     b2.for_each_file(|_| true, |p, _| seen.push(p.to_vec()))
         .expect("walk");
     assert!(seen.contains(&b"uuid.log".to_vec()), "{seen:?}");
-    assert!(b2.files().expect("files").contains(&b"uuid.log".to_vec()));
+    assert!(paths(&b2).contains(&b"uuid.log".to_vec()));
 
     // r1 takes in r2's branch and moves on: r2 then fast-forwards.
     support::git(&r1, &["remote", "add", "r2", "../r2"]);
