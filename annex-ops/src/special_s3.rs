@@ -86,10 +86,7 @@ pub(crate) fn setup(
                 // An encrypted remote's credentials are embedded encrypted
                 // with its cipher by the reference: never in plain text
                 // here. What `remote.log` already has is kept.
-                let encrypted = config
-                    .get("encryption")
-                    .is_some_and(|e| e.as_str() != "none");
-                if !encrypted {
+                if !is_encrypted(&config) {
                     config.insert("s3creds".to_string(), c.embedded());
                 } else if !config.contains_key("s3creds") {
                     return Err(user(
@@ -154,5 +151,41 @@ fn gen_bucket(client: &S3Client, uuid: &Uuid) -> Result<(), SpecialError> {
             "The bucket already exists, and its annex-uuid file indicates it is used by a different special remote.\nCannot reuse this bucket.",
         )),
         None => client.put_bytes(&obj, ours.to_vec()).map_err(s3err),
+    }
+}
+
+/// Whether a remote's configuration makes it an encrypted one, whose
+/// credentials must never be embedded in plain text. An old remote may have
+/// `cipher=` (or `keyid=`) without `encryption=`: it is encrypted too.
+fn is_encrypted(config: &BTreeMap<String, String>) -> bool {
+    use annex_core::remote::special::crypto::{Scheme, scheme_of};
+    scheme_of(config).is_some_and(|s| s != Scheme::None)
+        || config.contains_key("cipher")
+        || config.contains_key("cipherkeys")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn embedcreds_old_remote_with_cipher_but_no_encryption_field_is_encrypted() {
+        assert!(is_encrypted(&cfg(&[
+            ("type", "S3"),
+            ("cipher", "abcd"),
+            ("cipherkeys", "0123456789ABCDEF"),
+        ])));
+        assert!(is_encrypted(&cfg(&[("cipherkeys", "0123456789ABCDEF")])));
+        assert!(is_encrypted(&cfg(&[("encryption", "shared")])));
+        assert!(is_encrypted(&cfg(&[("encryption", "hybrid")])));
+        assert!(!is_encrypted(&cfg(&[("encryption", "none")])));
+        assert!(!is_encrypted(&cfg(&[("type", "S3")])));
     }
 }

@@ -17,7 +17,8 @@
 //! A program that answers `ASYNC` to our `EXTENSIONS` (the protocol's
 //! async appendix) is one process for every thread of the command: each
 //! exchange is a job of its own (`J N` before every line both ways, job
-//! numbers counting up from 1), a reader thread hands each line to its
+//! numbers counting up from 1, never reused: the reference reuses one per
+//! thread), a reader thread hands each line to its
 //! job, and `PREPARE` is sent once. Without `ASYNC`, one request at a time
 //! goes to the one program (several transfers at once wait in turn).
 //!
@@ -81,6 +82,11 @@ pub enum ExternalError {
     /// A request failed, in the program's words.
     #[error("{0}")]
     Failed(String),
+    /// Something failed here in the middle of an exchange (before the
+    /// program's final reply): the program is not used again, since its
+    /// next lines would belong to an exchange no longer listened to.
+    #[error("{0}")]
+    Local(String),
     /// The `git-annex` branch could not be read or changed.
     #[error(transparent)]
     Branch(#[from] crate::branch::BranchError),
@@ -172,6 +178,8 @@ enum Link {
 enum Closed {
     Gone,
     Protocol(String, &'static str),
+    /// A job failed here mid-exchange (what it failed on).
+    Local(String),
 }
 
 /// The jobs waiting for lines of an `ASYNC` program.
@@ -185,8 +193,10 @@ struct Routes {
 /// appendix): a thread reads its output and hands each `J N LINE` to job
 /// N; an untagged `ERROR` goes to every job; anything else untagged, a
 /// job number not in use, or the end of its output ends every job with
-/// an error. Job numbers count up from 1, one per exchange, as the
-/// reference numbers them.
+/// an error. Job numbers count up from 1, a new one per exchange (the
+/// reference instead keeps one job number per thread of its own); a job
+/// that fails here mid-exchange closes the program for every job, with
+/// its cause.
 struct AsyncConn {
     program: String,
     _child: Mutex<Reaper>,
@@ -197,7 +207,7 @@ struct AsyncConn {
 }
 
 impl AsyncConn {
-    fn start(conn: Conn) -> Arc<AsyncConn> {
+    fn start(conn: Conn) -> Result<Arc<AsyncConn>, ExternalError> {
         let Conn {
             program,
             _child,
@@ -208,23 +218,39 @@ impl AsyncConn {
         let routes = Arc::new(Mutex::new(Routes::default()));
         let reader_routes = Arc::clone(&routes);
         // Detached: it ends when the program's output does (the program
-        // is killed when the connection is dropped).
-        let _ = std::thread::Builder::new()
+        // is killed when the connection is dropped). Without it no job
+        // would ever get a line: an error, never a wait forever.
+        std::thread::Builder::new()
             .name(format!("{program} reader"))
-            .spawn(move || route_lines(stdout, &reader_routes));
-        Arc::new(AsyncConn {
+            .spawn(move || route_lines(stdout, &reader_routes))
+            .map_err(|e| {
+                ExternalError::Local(format!("cannot start a thread reading {program}: {e}"))
+            })?;
+        Ok(Arc::new(AsyncConn {
             program,
             _child: Mutex::new(_child),
             stdin: Mutex::new(stdin),
             routes,
             next: AtomicU64::new(1),
             prepared: Mutex::new(false),
-        })
+        }))
+    }
+
+    /// Ends every job with `why` (kept when the program was already
+    /// closed for another reason); later lines of the program are not
+    /// routed.
+    fn close(&self, why: Closed) {
+        let mut r = self.routes.lock().unwrap_or_else(|p| p.into_inner());
+        if r.closed.is_none() {
+            r.closed = Some(why);
+        }
+        r.jobs.clear();
     }
 
     fn error(&self, closed: Option<Closed>) -> ExternalError {
         match closed {
             Some(Closed::Protocol(line, why)) => ExternalError::Protocol { line, why },
+            Some(Closed::Local(m)) => ExternalError::Local(m),
             _ => ExternalError::Gone {
                 program: self.program.clone(),
             },
@@ -253,7 +279,9 @@ impl AsyncConn {
 fn route_lines(mut out: BufReader<ChildStdout>, routes: &Mutex<Routes>) {
     let close = |why: Closed| {
         let mut r = routes.lock().unwrap_or_else(|p| p.into_inner());
-        r.closed = Some(why);
+        if r.closed.is_none() {
+            r.closed = Some(why);
+        }
         // Each job's receiver now sees the end.
         r.jobs.clear();
     };
@@ -266,6 +294,11 @@ fn route_lines(mut out: BufReader<ChildStdout>, routes: &Mutex<Routes>) {
             n.parse::<u64>().ok().map(|n| (n, msg.to_string()))
         });
         let r = routes.lock().unwrap_or_else(|p| p.into_inner());
+        if r.closed.is_some() {
+            // Closed here (a job failed mid-exchange): its lines, and any
+            // other, are for no one.
+            return;
+        }
         match tagged {
             Some((n, msg)) => match r.jobs.get(&n) {
                 Some(tx) => {
@@ -533,7 +566,7 @@ impl ExternalRemote {
             _ => None,
         })?;
         if theirs.iter().any(|e| e == "ASYNC") {
-            return Ok(Link::Async(AsyncConn::start(conn)));
+            return Ok(Link::Async(AsyncConn::start(conn)?));
         }
         Ok(Link::Sync(conn))
     }
@@ -612,6 +645,16 @@ impl ExternalRemote {
         }
         let mut guard = self.conn.lock().unwrap_or_else(|p| p.into_inner());
         if guard.is_none() {
+            // Another thread may have broken it (and dropped it) since the
+            // check above: it is not started again.
+            if let Some(reason) = self
+                .broken
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone()
+            {
+                return Err(ExternalError::Failed(reason));
+            }
             match self.spawn() {
                 Ok(link) => *guard = Some(link),
                 Err(e) => {
@@ -636,6 +679,10 @@ impl ExternalRemote {
                         *g = None;
                     }
                     self.break_with(e);
+                    drop(g);
+                    // The other jobs end with this cause, not with the
+                    // program's next line for this job.
+                    a.close(Closed::Local(e.to_string()));
                 }
                 return r;
             }
@@ -832,7 +879,7 @@ impl ExternalRemote {
     fn store_creds(&self, setting: &str, u: &str, p: &str) -> Result<(), ExternalError> {
         let path = self.creds_file(setting);
         let fail = |e: std::io::Error| {
-            ExternalError::Failed(format!(
+            ExternalError::Local(format!(
                 "cannot store credentials in {}: {e}",
                 path.display()
             ))
@@ -840,19 +887,15 @@ impl ExternalRemote {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(fail)?;
         }
-        let tmp = path.with_extension("tmp");
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            let mut f = std::fs::OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .mode(0o600)
-                .open(&tmp)
-                .map_err(fail)?;
-            f.write_all(format!("{u}\n{p}").as_bytes()).map_err(fail)?;
-        }
-        std::fs::rename(&tmp, &path).map_err(fail)
+        // A temporary file of its own (0600, as tempfile makes them) in
+        // the same directory: jobs setting credentials at once never
+        // share one.
+        let dir = path.parent().unwrap_or_else(|| Path::new("."));
+        let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(fail)?;
+        tmp.write_all(format!("{u}\n{p}").as_bytes())
+            .and_then(|_| tmp.as_file().sync_all())
+            .map_err(fail)?;
+        tmp.persist(&path).map(|_| ()).map_err(|e| fail(e.error))
     }
 
     fn remote_err(&self, e: ExternalError) -> RemoteError {
@@ -1026,7 +1069,44 @@ fn transfer_reply(r: Reply, k: &str) -> Option<Result<Step<()>, ExternalError>> 
 
 #[cfg(test)]
 mod tests {
-    use super::show_cost;
+    use super::*;
+
+    #[test]
+    fn setcreds_from_concurrent_async_jobs_never_share_a_temp_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let remote = Arc::new(ExternalRemote::new(ExternalSetup {
+            name: "ext".to_string(),
+            uuid: Uuid::new_random(),
+            externaltype: "none".to_string(),
+            config: BTreeMap::new(),
+            git_dir: dir.path().to_path_buf(),
+            top: dir.path().to_path_buf(),
+            cost: None,
+        }));
+        let threads: Vec<_> = (0..8)
+            .map(|t| {
+                let r = Arc::clone(&remote);
+                std::thread::spawn(move || {
+                    for i in 0..200 {
+                        r.store_creds("creds", &format!("user{t}-{i}"), "pass")
+                            .unwrap();
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        let (u, p) = remote.creds("creds");
+        assert!(u.starts_with("user"), "{u}");
+        assert_eq!(p, "pass");
+        // Nothing but the credentials file is left behind.
+        let left: Vec<_> = std::fs::read_dir(dir.path().join("annex/creds"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(left.len(), 1, "{left:?}");
+    }
 
     #[test]
     fn costs_are_written_as_haskell_shows_doubles() {

@@ -150,8 +150,7 @@ pub fn open(
     let encryption =
         layered::Encryption::from_config(&logged, crypto::Gpg::from_config(ctx.config, &sr.name))
             .map_err(unavailable)?;
-    if crypto::scheme_of(&logged).is_some_and(|s| s != crypto::Scheme::None) && encryption.is_none()
-    {
+    if lacks_cipher(&logged, encryption.is_some()) {
         return Err(unavailable(
             "its encryption configuration has no usable cipher".to_string(),
         ));
@@ -200,6 +199,16 @@ impl Verification {
             _ => Verification::Verified,
         }
     }
+}
+
+/// Whether a remote's configuration says its content is encrypted but no
+/// usable cipher came out of it. An `onlyencryptcreds=yes` remote's cipher
+/// only encrypts its credentials: its content and names are stored as they
+/// are, as the reference does, so it lacks nothing.
+fn lacks_cipher(logged: &BTreeMap<String, String>, has_encryption: bool) -> bool {
+    logged.get("onlyencryptcreds").map(String::as_str) != Some("yes")
+        && crypto::scheme_of(logged).is_some_and(|s| s != crypto::Scheme::None)
+        && !has_encryption
 }
 
 /// The message refusing to use remote `name` that is not verified.
@@ -498,4 +507,40 @@ pub fn web_builtin(ctx: &Context<'_>) -> Option<Box<dyn Remote>> {
         ctx.git_dir,
         web::Http::from_config(ctx.config),
     )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn onlyencryptcreds_remote_opens_without_content_cipher() {
+        let mut c: BTreeMap<String, String> = [
+            ("type", "S3"),
+            ("encryption", "hybrid"),
+            ("cipher", "YWJj"),
+            ("cipherkeys", "0123456789ABCDEF"),
+            ("onlyencryptcreds", "yes"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let gpg = crypto::Gpg {
+            program: "gpg".to_string(),
+            options: Vec::new(),
+            decrypt_options: Vec::new(),
+        };
+        // What `open` is given for such a remote: no content encryption.
+        let enc = layered::Encryption::from_config(&c, gpg).unwrap();
+        assert!(enc.is_none());
+        assert!(!lacks_cipher(&c, enc.is_some()));
+        // Without onlyencryptcreds=yes a missing cipher is still refused.
+        c.insert("onlyencryptcreds".to_string(), "no".to_string());
+        assert!(lacks_cipher(&c, false));
+        c.remove("onlyencryptcreds");
+        assert!(lacks_cipher(&c, false));
+        assert!(!lacks_cipher(&c, true));
+        c.insert("encryption".to_string(), "none".to_string());
+        assert!(!lacks_cipher(&c, false));
+    }
 }
