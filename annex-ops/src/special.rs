@@ -1195,6 +1195,14 @@ pub fn configure_check(session: &Session, name: &str) -> Result<(), SpecialError
     lookup(session, name).map(drop)
 }
 
+/// The name a `remote.log` entry gives its remote: `name`, else a
+/// `sameas` remote's `sameas-name` (the reference's `lookupName`).
+fn logged_name(c: &Fields) -> Option<&str> {
+    c.get("name")
+        .or_else(|| c.get("sameas-name"))
+        .map(String::as_str)
+}
+
 /// `renameremote OLD NEW`: the name recorded in `remote.log` (the git
 /// remote keeps its name, as git-annex does).
 pub fn rename_check(
@@ -1202,12 +1210,20 @@ pub fn rename_check(
     old: &str,
     new: &str,
 ) -> Result<(Uuid, Fields), SpecialError> {
-    let logged = configs(session)?;
+    // `remote.log` as it is (the reference's `remoteConfigMap`): what is
+    // written back is its entry with the name changed, never a verified
+    // configuration (a `sameas` remote's has its parent's fields).
+    let logged: BTreeMap<Uuid, Fields> = session
+        .state
+        .remotes()?
+        .iter()
+        .map(|(u, c)| (u.clone(), special::strings(c)))
+        .collect();
     let named = |n: &str| -> Vec<(Uuid, Fields)> {
         logged
             .iter()
             .map(|(u, c)| (u.clone(), c.clone()))
-            .filter(|(_, c)| c.get("name").map(String::as_str) == Some(n))
+            .filter(|(_, c)| logged_name(c) == Some(n))
             .collect()
     };
     let found = named(old);
@@ -1247,7 +1263,15 @@ pub fn rename(
     mut config: Fields,
     new: &str,
 ) -> Result<(), SpecialError> {
-    config.insert("name".to_string(), new.to_string());
+    // A `sameas` remote's name is its `sameas-name`, in its own entry
+    // (the reference's `sameasNameField`); `name` there would be taken
+    // for the parent's by older versions.
+    let field = if config.contains_key("sameas-uuid") {
+        "sameas-name"
+    } else {
+        "name"
+    };
+    config.insert(field.to_string(), new.to_string());
     session.state.set_remote_config(uuid, to_bytes(&config))?;
     Ok(())
 }

@@ -237,3 +237,38 @@ fn initremote_private_keeps_the_remote_out_of_the_branch() {
     let w = ok(&area.theirs(&o, &["whereis", "f"]));
     assert!(w.contains("[p]"), "{w}");
 }
+
+#[test]
+fn renameremote_of_a_sameas_remote_renames_it_not_its_parent() {
+    let area = Area::new();
+    let (r, a) = setup(&area);
+    let names = [(a.as_str(), "A")];
+    let d = format!("directory={}", area.path("store").display());
+    ok(&area.theirs(&r, &["initremote", "b", "--sameas=a", "type=directory", &d]));
+    let t = copy_repo(&area, &r, "t");
+    let o = copy_repo(&area, &r, "o");
+    // A sameas remote's name is taken: renaming `a` to it is refused by
+    // both.
+    let theirs = area.theirs(&t, &["renameremote", "a", "b"]);
+    let ours = area.ours(&o, &["renameremote", "a", "b"]);
+    assert_eq!(ours.status.code(), theirs.status.code());
+    assert!(!ours.status.success());
+    let theirs = area.theirs(&t, &["renameremote", "b", "c"]);
+    let ours = area.ours(&o, &["renameremote", "b", "c"]);
+    assert_eq!(ours.status.code(), theirs.status.code());
+    ok(&ours);
+    let log = |repo: &Path| {
+        log_lines(
+            &support::git(repo, &["cat-file", "-p", "git-annex:remote.log"]),
+            &names,
+        )
+    };
+    assert_eq!(log(&o), log(&t));
+    let l = log(&o);
+    assert!(
+        l.iter()
+            .any(|l| l.starts_with("A ") && l.contains("name=a")),
+        "{l:?}"
+    );
+    assert!(l.iter().any(|l| l.contains("sameas-name=c")), "{l:?}");
+}
