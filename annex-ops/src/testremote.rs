@@ -234,6 +234,20 @@ pub fn run(
     })?;
     let uuid = listed.uuid().clone();
     let readonly = !opts.readonly.is_empty();
+    // The reference refuses for the remotes its `Remote.readonly` says
+    // are readonly; `annex-readonly` does not set that there, and its
+    // variants (opened again, past `adjustReadOnly`) then write to the
+    // remote. Refused here: the user said not to write to it.
+    if !readonly
+        && session
+            .config
+            .get_bool(&format!("remote.{name}.annex-readonly"))
+            .unwrap_or(false)
+    {
+        return Err(TestRemoteError::User(
+            "This remote is readonly, so you need to use the --test-readonly option.".to_string(),
+        ));
+    }
     let keys = if readonly {
         readonly_keys(session, &uuid, &opts.readonly)?
     } else {

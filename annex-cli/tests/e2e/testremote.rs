@@ -388,3 +388,26 @@ fn testremote_readonly_of_content_the_remote_has_corrupt_keeps_the_local_copy() 
         std::fs::write(f, "content of g\n").expect("write");
     });
 }
+
+#[test]
+fn testremote_of_a_readonly_remote_refuses_to_write() {
+    let area = Area::new();
+    let r = with_directory_remote(&area, false);
+    ok(&area.theirs(&r, &["copy", "-q", "f", "--to", "d"]));
+    crate::support::git(&r, &["config", "remote.d.annex-readonly", "true"]);
+    // (The reference's variants write to it: compat.md says so.)
+    let a = ["testremote", "d", "--fast", "--size=1KiB"];
+    let ours = area.ours(&r, &a);
+    assert_eq!(ours.status.code(), Some(1));
+    assert!(
+        stderr(&ours)
+            .contains("This remote is readonly, so you need to use the --test-readonly option."),
+        "{}",
+        stderr(&ours)
+    );
+    // Nothing was stored.
+    assert_eq!(walk(&area.path("store")).len(), 1);
+    // With --test-readonly it runs, reading only.
+    let o = compare(&area, &r, &["d", "--test-readonly=f"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+}
