@@ -272,3 +272,44 @@ fn renameremote_of_a_sameas_remote_renames_it_not_its_parent() {
     );
     assert!(l.iter().any(|l| l.contains("sameas-name=c")), "{l:?}");
 }
+
+#[test]
+fn initremote_sameas_of_a_remote_without_a_configuration_keeps_the_encryption_settings() {
+    let area = Area::new();
+    let r = area.repo("r");
+    let dir = area.path("store");
+    std::fs::create_dir(&dir).expect("mkdir");
+    let d = format!("directory={}", dir.display());
+    support::git(&r, &["remote", "add", "g", "/nonexistent"]);
+    support::git(
+        &r,
+        &[
+            "config",
+            "remote.g.annex-uuid",
+            "11111111-2222-3333-4444-555555555555",
+        ],
+    );
+    // No encryption given: refused, as the reference refuses it.
+    let args = ["initremote", "b", "--sameas=g", "type=directory", &d];
+    let theirs = area.theirs(&r, &args);
+    let ours = area.ours(&r, &args);
+    assert_eq!(ours.status.code(), theirs.status.code());
+    assert!(!ours.status.success());
+    // Given: kept (set up and recorded), not dropped.
+    let args = [
+        "initremote",
+        "c",
+        "--sameas=g",
+        "type=directory",
+        &d,
+        "encryption=shared",
+    ];
+    ok(&area.ours(&r, &args));
+    let log = support::git(&r, &["cat-file", "-p", "git-annex:remote.log"]);
+    let line = log
+        .lines()
+        .find(|l| l.contains("sameas-name=c"))
+        .expect("c's entry");
+    assert!(line.contains("encryption=shared"), "{line}");
+    assert!(line.contains("cipher="), "{line}");
+}
