@@ -732,17 +732,23 @@ pub fn init_with(
         Some(u) => {
             config.insert("sameas-name".to_string(), name.to_string());
             config.insert("sameas-uuid".to_string(), u.as_str().to_string());
-            config = with_inherited(config, logged.get(u));
+            // Only a parent with a configuration gives its fields; the
+            // user's are kept otherwise (the reference's
+            // `addSameasInherited`), and checked and set up below.
+            if let Some(p) = logged.get(u) {
+                config = with_inherited(config, Some(p));
+            }
         }
         None => {
             config.insert("name".to_string(), name.to_string());
         }
     }
+    let inherits = sameas.as_ref().is_some_and(|u| logged.contains_key(u));
     let kind = config
         .get("type")
         .cloned()
         .ok_or_else(|| user("Specify the type of remote with type="))?;
-    if sameas.is_none() && special::crypto::scheme_of(&config).is_none() {
+    if !inherits && special::crypto::scheme_of(&config).is_none() {
         return Err(user(special::crypto::bad_encryption_message()));
     }
     if opts.private {
@@ -750,7 +756,7 @@ pub fn init_with(
     }
     let given = config.clone();
     let (config, git_setting) = setup_type(session, name, &uuid, &kind, config)?;
-    let (config, short_notes) = if sameas.is_some() {
+    let (config, short_notes) = if inherits {
         // Its encryption is its parent's, set up already.
         (config, Vec::new())
     } else {
@@ -772,9 +778,16 @@ pub fn init_with(
         let state = annex_core::state::State::new(annex_core::branch::Branch::open(
             session.repo.git_dir(),
         )?);
-        write_logs(&state, name, &uuid, config_uuid.as_ref(), &config)?;
+        write_logs(&state, name, &uuid, config_uuid.as_ref(), &config, inherits)?;
     } else {
-        write_logs(&session.state, name, &uuid, config_uuid.as_ref(), &config)?;
+        write_logs(
+            &session.state,
+            name,
+            &uuid,
+            config_uuid.as_ref(),
+            &config,
+            inherits,
+        )?;
         write_git_config_as(
             session,
             name,
@@ -792,7 +805,7 @@ pub fn init_with(
 }
 
 /// `remote.log` (under the configuration's own UUID for a `sameas`
-/// remote, its inherited fields left out) and `uuid.log` (not for a
+/// remote, its inherited fields left out when its parent has a configuration) and `uuid.log` (not for a
 /// `sameas` remote, whose UUID is described already).
 fn write_logs(
     state: &annex_core::state::State,
@@ -800,12 +813,16 @@ fn write_logs(
     uuid: &Uuid,
     config_uuid: Option<&Uuid>,
     config: &Fields,
+    inherits: bool,
 ) -> Result<(), SpecialError> {
     match config_uuid {
         Some(cu) => {
+            // The inherited fields are the parent's: not stored again.
             let mut c = config.clone();
-            for f in SAMEAS_INHERITED {
-                c.remove(*f);
+            if inherits {
+                for f in SAMEAS_INHERITED {
+                    c.remove(*f);
+                }
             }
             state.set_remote_config(cu, to_bytes(&c))?;
         }
@@ -834,12 +851,18 @@ pub fn enable(session: &Session, name: &str, params: &[String]) -> Result<Setup,
     // A `sameas` remote: its configuration is under its own UUID, the
     // remote's UUID is the one it is the same as, whose configuration
     // gives the inherited fields.
+    // (A parent without a configuration gives nothing: its own fields
+    // are kept, as the reference's `addSameasInherited`.)
+    let mut inherits = false;
     let (uuid, config_uuid) = match config
         .get("sameas-uuid")
         .and_then(|u| Uuid::parse(u.as_bytes()).ok())
     {
         Some(parent) => {
-            config = with_inherited(config, configs(session)?.get(&parent));
+            if let Some(p) = configs(session)?.get(&parent) {
+                config = with_inherited(config, Some(p));
+                inherits = true;
+            }
             (parent, Some(uuid))
         }
         None => (uuid, None),
@@ -869,7 +892,7 @@ pub fn enable(session: &Session, name: &str, params: &[String]) -> Result<Setup,
         encryption_setup(session, name, Stage::Enable(&old), &given, new_config)?;
     // Written every time, as git-annex does.
     match &config_uuid {
-        Some(cu) => write_logs(&session.state, name, &uuid, Some(cu), &new_config)?,
+        Some(cu) => write_logs(&session.state, name, &uuid, Some(cu), &new_config, inherits)?,
         None => session
             .state
             .set_remote_config(&uuid, to_bytes(&new_config))?,
@@ -1171,6 +1194,14 @@ pub fn configure_check(session: &Session, name: &str) -> Result<(), SpecialError
     lookup(session, name).map(drop)
 }
 
+/// The name a `remote.log` entry gives its remote: `name`, else a
+/// `sameas` remote's `sameas-name` (the reference's `lookupName`).
+fn logged_name(c: &Fields) -> Option<&str> {
+    c.get("name")
+        .or_else(|| c.get("sameas-name"))
+        .map(String::as_str)
+}
+
 /// `renameremote OLD NEW`: the name recorded in `remote.log` (the git
 /// remote keeps its name, as git-annex does).
 pub fn rename_check(
@@ -1178,12 +1209,20 @@ pub fn rename_check(
     old: &str,
     new: &str,
 ) -> Result<(Uuid, Fields), SpecialError> {
-    let logged = configs(session)?;
+    // `remote.log` as it is (the reference's `remoteConfigMap`): what is
+    // written back is its entry with the name changed, never a verified
+    // configuration (a `sameas` remote's has its parent's fields).
+    let logged: BTreeMap<Uuid, Fields> = session
+        .state
+        .remotes()?
+        .iter()
+        .map(|(u, c)| (u.clone(), special::strings(c)))
+        .collect();
     let named = |n: &str| -> Vec<(Uuid, Fields)> {
         logged
             .iter()
             .map(|(u, c)| (u.clone(), c.clone()))
-            .filter(|(_, c)| c.get("name").map(String::as_str) == Some(n))
+            .filter(|(_, c)| logged_name(c) == Some(n))
             .collect()
     };
     let found = named(old);
@@ -1223,7 +1262,15 @@ pub fn rename(
     mut config: Fields,
     new: &str,
 ) -> Result<(), SpecialError> {
-    config.insert("name".to_string(), new.to_string());
+    // A `sameas` remote's name is its `sameas-name`, in its own entry
+    // (the reference's `sameasNameField`); `name` there would be taken
+    // for the parent's by older versions.
+    let field = if config.contains_key("sameas-uuid") {
+        "sameas-name"
+    } else {
+        "name"
+    };
+    config.insert(field.to_string(), new.to_string());
     session.state.set_remote_config(uuid, to_bytes(&config))?;
     Ok(())
 }

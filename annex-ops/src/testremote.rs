@@ -234,6 +234,20 @@ pub fn run(
     })?;
     let uuid = listed.uuid().clone();
     let readonly = !opts.readonly.is_empty();
+    // The reference refuses for the remotes its `Remote.readonly` says
+    // are readonly; `annex-readonly` does not set that there, and its
+    // variants (opened again, past `adjustReadOnly`) then write to the
+    // remote. Refused here: the user said not to write to it.
+    if !readonly
+        && session
+            .config
+            .get_bool(&format!("remote.{name}.annex-readonly"))
+            .unwrap_or(false)
+    {
+        return Err(TestRemoteError::User(
+            "This remote is readonly, so you need to use the --test-readonly option.".to_string(),
+        ));
+    }
     let keys = if readonly {
         readonly_keys(session, &uuid, &opts.readonly)?
     } else {
@@ -291,7 +305,10 @@ pub fn run(
         None => Under::Nothing,
     };
     let mut summary = Summary::default();
-    let t = Tester { session };
+    let t = Tester {
+        session,
+        absent: std::cell::Cell::new(false),
+    };
     report.group("unavailable remote");
     {
         let k = &first_key;
@@ -405,6 +422,9 @@ fn unavailable_form<'a>(
 
 struct Tester<'s> {
     session: &'s Session,
+    /// The remote was found not to have the key (`--test-readonly`):
+    /// the retrieval checks then fail without touching the content here.
+    absent: std::cell::Cell<bool>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -454,34 +474,105 @@ impl Tester<'_> {
 
     /// Removes the content here, then gets it back from `r`, the
     /// temporary file first holding `prefix` of the content (`None`: as
-    /// it is).
+    /// it is). The content here is never lost: it is kept aside (a hard
+    /// link, or a copy) before it is removed, and put back when the
+    /// retrieval or the verification of what was retrieved fails (the
+    /// reference loses it then, and its location log still says it is
+    /// here). Once the remote was found not to have the key, nothing is
+    /// removed or retrieved.
     fn get(&self, r: &dyn Remote, k: &Key, prefix: Option<Prefix>) -> Result<(), String> {
+        if self.absent.get() {
+            return Err("the remote does not have the key: not retrieved".to_string());
+        }
         let tmp = self.session.store.tmp_path(k);
         if let Some(p) = prefix {
             let obj = self.object(k)?;
-            let mut data = Vec::new();
-            std::fs::File::open(&obj)
-                .and_then(|mut f| f.read_to_end(&mut data))
-                .map_err(|e| format!("{}: {e}", obj.display()))?;
+            let at = |p: &std::path::Path| {
+                let p = p.display().to_string();
+                move |e: std::io::Error| format!("{p}: {e}")
+            };
+            let src = std::fs::File::open(&obj).map_err(at(&obj))?;
+            let len = src.metadata().map_err(at(&obj))?.len();
             let n = match p {
                 Prefix::Empty => 0,
-                Prefix::Third => data.len() / 3,
-                Prefix::Whole => data.len(),
+                Prefix::Third => len / 3,
+                Prefix::Whole => len,
             };
             if let Some(d) = tmp.parent() {
-                std::fs::create_dir_all(d).map_err(|e| format!("{}: {e}", d.display()))?;
+                std::fs::create_dir_all(d).map_err(at(d))?;
             }
             let _ = std::fs::remove_file(&tmp);
-            std::fs::File::create(&tmp)
-                .and_then(|mut f| f.write_all(&data[..n]))
-                .map_err(|e| format!("{}: {e}", tmp.display()))?;
+            let mut dst = std::fs::File::create(&tmp).map_err(at(&tmp))?;
+            std::io::copy(&mut src.take(n), &mut dst).map_err(at(&tmp))?;
         }
-        self.remove_here(k)?;
-        if self.retrieve_only(r, k)? {
-            Ok(())
-        } else {
-            Err("failed".to_string())
+        let backup = self.keep_aside(k)?;
+        if let Err(e) = self.remove_here(k) {
+            self.discard(backup.as_deref());
+            return Err(e);
         }
+        let got = matches!(self.retrieve_only(r, k), Ok(true)) && self.fsck(k).is_ok();
+        if got {
+            self.discard(backup.as_deref());
+            return Ok(());
+        }
+        match backup {
+            Some(b) => self.put_back(k, &b).map(|()| Err("failed".to_string()))?,
+            None => Err("failed".to_string()),
+        }
+    }
+
+    /// A second name (a hard link, else a copy) of the content of `k`
+    /// here, under `annex/tmp`, so that removing it loses nothing; `None`
+    /// when there is no content here.
+    fn keep_aside(&self, k: &Key) -> Result<Option<PathBuf>, String> {
+        let Some(obj) = self.session.store.find(k) else {
+            return Ok(None);
+        };
+        let dir = self.session.store.tmp_dir();
+        std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        let name = self
+            .session
+            .store
+            .tmp_path(k)
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let b = dir.join(format!("testremote-kept.{}.{name}", std::process::id()));
+        let _ = std::fs::remove_file(&b);
+        if std::fs::hard_link(&obj, &b).is_err() {
+            let copied = (|| -> std::io::Result<()> {
+                let mut src = std::fs::File::open(&obj)?;
+                let mut dst = std::fs::OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .open(&b)?;
+                std::io::copy(&mut src, &mut dst)?;
+                dst.sync_all()
+            })();
+            if let Err(e) = copied {
+                let _ = std::fs::remove_file(&b);
+                return Err(format!("keeping {} aside: {e}", obj.display()));
+            }
+        }
+        Ok(Some(b))
+    }
+
+    fn discard(&self, backup: Option<&std::path::Path>) {
+        if let Some(b) = backup {
+            let _ = std::fs::remove_file(b);
+        }
+    }
+
+    /// Puts the content kept aside at `b` back as the content of `k`,
+    /// replacing whatever a failed retrieval left (which did not verify).
+    fn put_back(&self, k: &Key, b: &std::path::Path) -> Result<(), String> {
+        let kept = |e: String| format!("{e}; the content of {k} is kept at {}", b.display());
+        self.remove_here(k).map_err(kept)?;
+        self.session
+            .store
+            .ingest_from_temp(b, k)
+            .map(|_| ())
+            .map_err(|e| kept(e.to_string()))
     }
 
     fn remove_here(&self, k: &Key) -> Result<(), String> {
@@ -511,7 +602,11 @@ impl Tester<'_> {
             1 | 15 => writable(&|| self.present(r, k, false)),
             2 | 4 => writable(&|| self.store(r, k)),
             3 => writable(&|| self.present(r, k, true)),
-            5 => self.present(r, k, true),
+            5 => {
+                let p = self.present(r, k, true);
+                self.absent.set(readonly && p.is_err());
+                p
+            }
             6 => self.get(r, k, None),
             8 => self.get(r, k, Some(Prefix::Empty)),
             10 => self.get(r, k, Some(Prefix::Third)),

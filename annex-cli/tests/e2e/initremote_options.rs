@@ -237,3 +237,79 @@ fn initremote_private_keeps_the_remote_out_of_the_branch() {
     let w = ok(&area.theirs(&o, &["whereis", "f"]));
     assert!(w.contains("[p]"), "{w}");
 }
+
+#[test]
+fn renameremote_of_a_sameas_remote_renames_it_not_its_parent() {
+    let area = Area::new();
+    let (r, a) = setup(&area);
+    let names = [(a.as_str(), "A")];
+    let d = format!("directory={}", area.path("store").display());
+    ok(&area.theirs(&r, &["initremote", "b", "--sameas=a", "type=directory", &d]));
+    let t = copy_repo(&area, &r, "t");
+    let o = copy_repo(&area, &r, "o");
+    // A sameas remote's name is taken: renaming `a` to it is refused by
+    // both.
+    let theirs = area.theirs(&t, &["renameremote", "a", "b"]);
+    let ours = area.ours(&o, &["renameremote", "a", "b"]);
+    assert_eq!(ours.status.code(), theirs.status.code());
+    assert!(!ours.status.success());
+    let theirs = area.theirs(&t, &["renameremote", "b", "c"]);
+    let ours = area.ours(&o, &["renameremote", "b", "c"]);
+    assert_eq!(ours.status.code(), theirs.status.code());
+    ok(&ours);
+    let log = |repo: &Path| {
+        log_lines(
+            &support::git(repo, &["cat-file", "-p", "git-annex:remote.log"]),
+            &names,
+        )
+    };
+    assert_eq!(log(&o), log(&t));
+    let l = log(&o);
+    assert!(
+        l.iter()
+            .any(|l| l.starts_with("A ") && l.contains("name=a")),
+        "{l:?}"
+    );
+    assert!(l.iter().any(|l| l.contains("sameas-name=c")), "{l:?}");
+}
+
+#[test]
+fn initremote_sameas_of_a_remote_without_a_configuration_keeps_the_encryption_settings() {
+    let area = Area::new();
+    let r = area.repo("r");
+    let dir = area.path("store");
+    std::fs::create_dir(&dir).expect("mkdir");
+    let d = format!("directory={}", dir.display());
+    support::git(&r, &["remote", "add", "g", "/nonexistent"]);
+    support::git(
+        &r,
+        &[
+            "config",
+            "remote.g.annex-uuid",
+            "11111111-2222-3333-4444-555555555555",
+        ],
+    );
+    // No encryption given: refused, as the reference refuses it.
+    let args = ["initremote", "b", "--sameas=g", "type=directory", &d];
+    let theirs = area.theirs(&r, &args);
+    let ours = area.ours(&r, &args);
+    assert_eq!(ours.status.code(), theirs.status.code());
+    assert!(!ours.status.success());
+    // Given: kept (set up and recorded), not dropped.
+    let args = [
+        "initremote",
+        "c",
+        "--sameas=g",
+        "type=directory",
+        &d,
+        "encryption=shared",
+    ];
+    ok(&area.ours(&r, &args));
+    let log = support::git(&r, &["cat-file", "-p", "git-annex:remote.log"]);
+    let line = log
+        .lines()
+        .find(|l| l.contains("sameas-name=c"))
+        .expect("c's entry");
+    assert!(line.contains("encryption=shared"), "{line}");
+    assert!(line.contains("cipher="), "{line}");
+}

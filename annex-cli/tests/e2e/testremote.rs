@@ -340,3 +340,74 @@ fn testremote_of_a_local_rsync_remote_passes_both_ways() {
         assert!(o.status.success(), "{}", stderr(&o));
     }
 }
+
+/// `--test-readonly` of `f` after `spoil` did something to the remote's
+/// copy of it: testremote fails, and the content here is as it was (the
+/// file reads the same, fsck is clean, nothing kept aside is left).
+fn readonly_test_keeps_the_content(spoil: &dyn Fn(&Area)) {
+    let area = Area::new();
+    let r = with_directory_remote(&area, false);
+    ok(&area.theirs(&r, &["copy", "-q", "f", "--to", "d"]));
+    spoil(&area);
+    let o = area.ours(&r, &["testremote", "d", "--test-readonly=f"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    assert_eq!(
+        std::fs::read_to_string(r.join("f")).expect("f"),
+        "content of f\n"
+    );
+    ok(&area.ours(&r, &["fsck", "f"]));
+    ok(&area.theirs(&r, &["fsck", "f"]));
+    let tmp = walk(&r.join(".git/annex/tmp"));
+    assert!(
+        tmp.iter().all(|p| !p.contains("testremote-kept")),
+        "{tmp:?}"
+    );
+}
+
+#[test]
+fn testremote_readonly_of_content_the_remote_lacks_keeps_the_local_copy() {
+    // The location log says the remote has it; it does not.
+    readonly_test_keeps_the_content(&|area| {
+        for f in walk(&area.path("store")) {
+            std::fs::remove_file(f).expect("rm");
+        }
+    });
+}
+
+#[test]
+fn testremote_readonly_of_content_the_remote_has_corrupt_keeps_the_local_copy() {
+    // The remote has it, with other bytes: the retrieval does not verify.
+    readonly_test_keeps_the_content(&|area| {
+        let files = walk(&area.path("store"));
+        assert_eq!(files.len(), 1, "{files:?}");
+        let f = Path::new(&files[0]);
+        let mut perm = std::fs::metadata(f).expect("stat").permissions();
+        #[allow(clippy::permissions_set_readonly_false)]
+        perm.set_readonly(false);
+        std::fs::set_permissions(f, perm).expect("chmod");
+        std::fs::write(f, "content of g\n").expect("write");
+    });
+}
+
+#[test]
+fn testremote_of_a_readonly_remote_refuses_to_write() {
+    let area = Area::new();
+    let r = with_directory_remote(&area, false);
+    ok(&area.theirs(&r, &["copy", "-q", "f", "--to", "d"]));
+    crate::support::git(&r, &["config", "remote.d.annex-readonly", "true"]);
+    // (The reference's variants write to it: compat.md says so.)
+    let a = ["testremote", "d", "--fast", "--size=1KiB"];
+    let ours = area.ours(&r, &a);
+    assert_eq!(ours.status.code(), Some(1));
+    assert!(
+        stderr(&ours)
+            .contains("This remote is readonly, so you need to use the --test-readonly option."),
+        "{}",
+        stderr(&ours)
+    );
+    // Nothing was stored.
+    assert_eq!(walk(&area.path("store")).len(), 1);
+    // With --test-readonly it runs, reading only.
+    let o = compare(&area, &r, &["d", "--test-readonly=f"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+}
