@@ -398,6 +398,13 @@ fn open_special(
         top: &ctx.base,
     };
     let logged = ctx.logged.get(uuid).cloned().unwrap_or_default();
+    if crate::proxies::is_tree_remote(&logged) {
+        // Its content is named by a tree, not by key.
+        return Err(format!(
+            "{} is an export or import remote; it cannot be proxied as a key store",
+            remote.name
+        ));
+    }
     special::open(&sctx, &sr, uuid.clone(), logged).map_err(|e| e.to_string())
 }
 

@@ -1185,3 +1185,60 @@ fn a_directory_special_remote_is_a_cluster_node_and_a_proxied_remote() {
         .unwrap_or_default();
     assert!(left.is_empty(), "{left:?}");
 }
+
+/// An export special remote (`exporttree=yes`, no `annexobjects=yes`) set
+/// as a cluster node and proxied is refused by `updatecluster` and
+/// `updateproxy` with git-annex's warning (its `checkCanProxy`), and
+/// nothing is recorded.
+#[test]
+fn an_export_special_remote_is_neither_proxied_nor_a_cluster_node() {
+    let top = tempfile::tempdir().expect("temp dir");
+    let t = top.path();
+    let gw = t.join("gw");
+    std::fs::create_dir(&gw).expect("mkdir");
+    support::git(&gw, &["init", "-q", "-b", "main"]);
+    support::git(&gw, &["commit", "-q", "--allow-empty", "-m", "init"]);
+    support::git(&gw, &["config", "annex.uuid", GW_UUID]);
+    support::annex(&gw, &["init", "gw"]);
+    let dir = t.join("exportdir");
+    std::fs::create_dir(&dir).expect("mkdir");
+    support::annex(
+        &gw,
+        &[
+            "initremote",
+            "e",
+            "type=directory",
+            &format!("directory={}", dir.display()),
+            "encryption=none",
+            "exporttree=yes",
+        ],
+    );
+    let ours = ours_bin();
+    ok(run(&ours, None, &gw, &["initcluster", "c"]), "initcluster");
+    support::git(&gw, &["config", "remote.e.annex-cluster-node", "c"]);
+    support::git(&gw, &["config", "remote.e.annex-proxy", "true"]);
+    let warning = |cannot: &str| {
+        format!(
+            "e is a special remote configured with exporttree=yes, but without annexobjects=yes. {cannot} Suggest you run: git-annex enableremote e annexobjects=yes"
+        )
+    };
+    let upd = ok(run(&ours, None, &gw, &["updatecluster"]), "updatecluster");
+    assert!(
+        upd.contains(&warning("Cannot use this remote as a cluster node.")),
+        "{upd}"
+    );
+    assert!(!upd.contains("Added node"), "{upd}");
+    let upd = ok(run(&ours, None, &gw, &["updateproxy"]), "updateproxy");
+    assert!(
+        upd.contains(&warning("Cannot proxy to this remote.")),
+        "{upd}"
+    );
+    assert!(!upd.contains("Started proxying"), "{upd}");
+    let e_uuid = support::git(&gw, &["config", "remote.e.annex-uuid"])
+        .trim()
+        .to_string();
+    let logs = support::git(&gw, &["ls-tree", "-r", "--name-only", "git-annex"]);
+    assert!(!logs.contains("cluster.log"), "{logs}");
+    let proxy_log = support::git(&gw, &["show", "git-annex:proxy.log"]);
+    assert!(!proxy_log.contains(&e_uuid), "{proxy_log}");
+}
