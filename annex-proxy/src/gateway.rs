@@ -866,16 +866,17 @@ impl Session {
 
     /// Leaves out nodes that are this cluster through a gateway the
     /// client bypasses (or this one), and tells the others to bypass
-    /// them too.
+    /// them too. A client below version 2 knows no `BYPASS`, and the
+    /// other gateways could not be told: the cluster through another
+    /// gateway is left out altogether, else a request could go round
+    /// from gateway to gateway (the reference keeps it).
     fn apply_bypass(&mut self, bypass: &BTreeSet<Uuid>) -> Result<(), GatewayError> {
         let mut all = bypass.clone();
         all.insert(self.gw.uuid.clone());
-        self.nodes.retain(|n| {
-            n.remote
-                .proxied_by
-                .as_ref()
-                .is_none_or(|p| !(n.uuid == self.target && all.contains(p)))
-        });
+        let version = self.ctx.version;
+        let target = self.target.clone();
+        self.nodes
+            .retain(|n| keeps_node(&n.remote, &n.uuid, &target, &all, version));
         self.ctx.bypass = all.into_iter().collect();
         Ok(())
     }
@@ -1819,6 +1820,23 @@ fn node_read(node: &mut Node, ctx: &Ctx) -> Result<Message, GatewayError> {
     }
 }
 
+/// Whether a node of cluster `target` is used by a session of protocol
+/// `version` bypassing the gateways `bypass`: a node that is the cluster
+/// itself through another gateway only when that gateway is not bypassed
+/// and the session can tell it what to bypass (version 2 and up).
+fn keeps_node(
+    remote: &GitRemote,
+    uuid: &Uuid,
+    target: &Uuid,
+    bypass: &BTreeSet<Uuid>,
+    version: u64,
+) -> bool {
+    match &remote.proxied_by {
+        Some(p) if uuid == target => version >= 2 && !bypass.contains(p),
+        _ => true,
+    }
+}
+
 /// The nodes of a cluster this gateway reaches, cheapest first (git-annex's
 /// `clusterProxySelector`): its remotes that are nodes of the cluster by
 /// their `annex-cluster-node` (for a cluster of this repository's, named
@@ -1932,6 +1950,42 @@ mod tests {
         let picked: BTreeSet<usize> = (0..10).filter_map(|s| pick_node(&c, s)).collect();
         assert_eq!(picked, BTreeSet::from([0, 1]));
         assert_eq!(pick_node(&[], 3), None);
+    }
+
+    #[test]
+    fn a_version_1_client_is_not_sent_round_through_another_gateway() {
+        let cu = Uuid::parse(b"aaaaaaaa-0000-8000-8000-000000000001").expect("uuid");
+        let other_gw = Uuid::parse(b"bbbbbbbb-0000-4000-8000-000000000002").expect("uuid");
+        let node = Uuid::parse(b"cccccccc-0000-4000-8000-000000000003").expect("uuid");
+        let mut via = GitRemote {
+            name: "NYC-c".into(),
+            uuid: Some(cu.clone()),
+            url: None,
+            cost: 200.0,
+            proxy: false,
+            cluster_node: None,
+            cluster_gateway: Vec::new(),
+            proxied_by: Some(other_gw.clone()),
+            sync: true,
+            local_path: None,
+            shell: None,
+            ssh_options: Vec::new(),
+            special: false,
+        };
+        let none = BTreeSet::new();
+        // The cluster through another gateway: kept from version 2 when
+        // not bypassed, never below.
+        assert!(keeps_node(&via, &cu, &cu, &none, 2));
+        assert!(keeps_node(&via, &cu, &cu, &none, 4));
+        assert!(!keeps_node(&via, &cu, &cu, &none, 1));
+        assert!(!keeps_node(&via, &cu, &cu, &none, 0));
+        let bypassed = BTreeSet::from([other_gw.clone()]);
+        assert!(!keeps_node(&via, &cu, &cu, &bypassed, 4));
+        // A node proxied by another gateway (not the cluster) is kept.
+        assert!(keeps_node(&via, &node, &cu, &none, 1));
+        // A node of this gateway's is kept whatever the version.
+        via.proxied_by = None;
+        assert!(keeps_node(&via, &node, &cu, &none, 0));
     }
 
     #[test]
