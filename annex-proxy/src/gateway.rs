@@ -970,26 +970,10 @@ impl Session {
         if !self.cluster {
             return Ok((!self.nodes.is_empty()).then_some(0));
         }
-        let mut locs = self
-            .gw
-            .state
-            .whereis(key)
-            .map_err(|e| GatewayError::Repository(e.to_string()))?;
-        // The cluster has it when one of its nodes has it, as git-annex
-        // reads location logs: so the cluster reached through another of
-        // its gateways is asked for a key only nodes behind that gateway
-        // have (its cost puts it after the nodes here that have it).
-        let clusters = self
-            .gw
-            .state
-            .clusters()
-            .map_err(|e| GatewayError::Repository(e.to_string()))?;
-        if clusters
-            .get(&self.target)
-            .is_some_and(|nodes| locs.iter().any(|u| nodes.contains(u.as_str().as_bytes())))
-        {
-            locs.push(self.target.clone());
-        }
+        // The cluster reached through another of its gateways is asked
+        // for a key only nodes behind that gateway have (its cost puts it
+        // after the nodes here that have it).
+        let locs = self.locations(key)?;
         let having: Vec<usize> = (0..self.nodes.len())
             .filter(|&i| !self.nodes[i].failed && locs.contains(&self.nodes[i].uuid))
             .collect();
@@ -1289,17 +1273,31 @@ impl Session {
         }
     }
 
-    /// The nodes to send a key to.
+    /// Where the location log says the key is, the cluster counted as
+    /// having it when one of its nodes has it, as git-annex reads
+    /// location logs.
+    fn locations(&self, key: &Key) -> Result<Vec<Uuid>, GatewayError> {
+        let e = |x: &dyn std::fmt::Display| GatewayError::Repository(x.to_string());
+        let mut locs = self.gw.state.whereis(key).map_err(|x| e(&x))?;
+        let clusters = self.gw.state.clusters().map_err(|x| e(&x))?;
+        if clusters
+            .get(&self.target)
+            .is_some_and(|nodes| locs.iter().any(|u| nodes.contains(u.as_str().as_bytes())))
+            && !locs.contains(&self.target)
+        {
+            locs.push(self.target.clone());
+        }
+        Ok(locs)
+    }
+
+    /// The nodes to send a key to: those lacking it (the cluster through
+    /// another gateway has it when a node has it).
     fn put_targets(&mut self, key: &Key, file: Option<&[u8]>) -> Result<Vec<usize>, GatewayError> {
         let all: Vec<usize> = (0..self.nodes.len()).collect();
         if !self.cluster {
             return Ok(all);
         }
-        let locs = self
-            .gw
-            .state
-            .whereis(key)
-            .map_err(|e| GatewayError::Repository(e.to_string()))?;
+        let locs = self.locations(key)?;
         let lacking: Vec<usize> = all
             .iter()
             .copied()

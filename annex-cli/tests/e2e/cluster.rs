@@ -1049,6 +1049,24 @@ fn a_distributed_cluster_serves_a_client_through_either_gateway_without_loops() 
     );
     let w = okd(ours_within(&sshd, &d.cli, &["whereis", "a.txt"]), "whereis");
     assert!(w.contains("(1 copy)"), "{w}");
+    // An upload to the cluster through AMS when AMS's location log says
+    // one of its nodes has the key (n1, which lost it behind AMS's back;
+    // the client not knowing it): the cluster through NYC counts as
+    // having it, so only AMS's other node is sent it.
+    okd(
+        ours_within(&sshd, &d.cli, &["copy", "--to", "origin-n1", "a.txt"]),
+        "copy --to origin-n1",
+    );
+    let key = support::annex(&d.cli, &["lookupkey", "a.txt"])
+        .trim()
+        .to_string();
+    support::annex(&d.cli, &["setpresentkey", &key, &dnode_uuid(1), "0"]);
+    support::annex(&d.nodes[0], &["dropkey", "--force", &key]);
+    let c = okd(
+        ours_within(&sshd, &d.cli, &["copy", "--to", "origin-c", "a.txt"]),
+        "copy --to origin-c",
+    );
+    assert_eq!(d.holders(), vec![false, true, false, false], "{c}");
 }
 
 /// A gateway with a git node `n1` and a directory special remote `d`,
