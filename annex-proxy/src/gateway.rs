@@ -1697,7 +1697,7 @@ static UPLOAD_SERIAL: AtomicU64 = AtomicU64::new(0);
 /// directories, when no one holds `othertmp.lck` (every live upload, of
 /// this process or another, holds it shared; a process id says nothing
 /// of liveness across PID namespaces or without `/proc`).
-fn remove_stale_tmp(annex_dir: &Path) {
+pub(crate) fn remove_stale_tmp(annex_dir: &Path) {
     let dir = annex_dir.join("othertmp");
     let Ok(entries) = std::fs::read_dir(&dir) else {
         return;
