@@ -16,6 +16,10 @@ pub struct GetOptions<'a> {
     /// Only this remote (`--from`); it is used when it has the key now or
     /// the location log says it does.
     pub from: Option<&'a Uuid>,
+    /// The name `--from` gave: of the remotes with that UUID (a
+    /// repository reached two ways, a cluster through two gateways), only
+    /// the one so named is used.
+    pub from_name: Option<&'a str>,
     /// Only when this repository wants the content (preferred content, or
     /// fewer copies than numcopies): `--auto`.
     pub auto: bool,
@@ -64,6 +68,7 @@ impl Annex {
                 .entries
                 .iter()
                 .filter(|r| r.uuid.as_ref() == Some(from))
+                .filter(|r| options.from_name.is_none_or(|n| r.name == n))
                 .collect();
             return Ok(match entries.first() {
                 Some(e) if self.should_get_from(e, &item.key)? => Some(entries),

@@ -398,6 +398,13 @@ fn open_special(
         top: &ctx.base,
     };
     let logged = ctx.logged.get(uuid).cloned().unwrap_or_default();
+    if crate::proxies::is_tree_remote(&logged) {
+        // Its content is named by a tree, not by key.
+        return Err(format!(
+            "{} is an export or import remote; it cannot be proxied as a key store",
+            remote.name
+        ));
+    }
     special::open(&sctx, &sr, uuid.clone(), logged).map_err(|e| e.to_string())
 }
 
@@ -859,16 +866,17 @@ impl Session {
 
     /// Leaves out nodes that are this cluster through a gateway the
     /// client bypasses (or this one), and tells the others to bypass
-    /// them too.
+    /// them too. A client below version 2 knows no `BYPASS`, and the
+    /// other gateways could not be told: the cluster through another
+    /// gateway is left out altogether, else a request could go round
+    /// from gateway to gateway (the reference keeps it).
     fn apply_bypass(&mut self, bypass: &BTreeSet<Uuid>) -> Result<(), GatewayError> {
         let mut all = bypass.clone();
         all.insert(self.gw.uuid.clone());
-        self.nodes.retain(|n| {
-            n.remote
-                .proxied_by
-                .as_ref()
-                .is_none_or(|p| !(n.uuid == self.target && all.contains(p)))
-        });
+        let version = self.ctx.version;
+        let target = self.target.clone();
+        self.nodes
+            .retain(|n| keeps_node(&n.remote, &n.uuid, &target, &all, version));
         self.ctx.bypass = all.into_iter().collect();
         Ok(())
     }
@@ -962,26 +970,10 @@ impl Session {
         if !self.cluster {
             return Ok((!self.nodes.is_empty()).then_some(0));
         }
-        let mut locs = self
-            .gw
-            .state
-            .whereis(key)
-            .map_err(|e| GatewayError::Repository(e.to_string()))?;
-        // The cluster has it when one of its nodes has it, as git-annex
-        // reads location logs: so the cluster reached through another of
-        // its gateways is asked for a key only nodes behind that gateway
-        // have (its cost puts it after the nodes here that have it).
-        let clusters = self
-            .gw
-            .state
-            .clusters()
-            .map_err(|e| GatewayError::Repository(e.to_string()))?;
-        if clusters
-            .get(&self.target)
-            .is_some_and(|nodes| locs.iter().any(|u| nodes.contains(u.as_str().as_bytes())))
-        {
-            locs.push(self.target.clone());
-        }
+        // The cluster reached through another of its gateways is asked
+        // for a key only nodes behind that gateway have (its cost puts it
+        // after the nodes here that have it).
+        let locs = self.locations(key)?;
         let having: Vec<usize> = (0..self.nodes.len())
             .filter(|&i| !self.nodes[i].failed && locs.contains(&self.nodes[i].uuid))
             .collect();
@@ -1281,17 +1273,31 @@ impl Session {
         }
     }
 
-    /// The nodes to send a key to.
+    /// Where the location log says the key is, the cluster counted as
+    /// having it when one of its nodes has it, as git-annex reads
+    /// location logs.
+    fn locations(&self, key: &Key) -> Result<Vec<Uuid>, GatewayError> {
+        let e = |x: &dyn std::fmt::Display| GatewayError::Repository(x.to_string());
+        let mut locs = self.gw.state.whereis(key).map_err(|x| e(&x))?;
+        let clusters = self.gw.state.clusters().map_err(|x| e(&x))?;
+        if clusters
+            .get(&self.target)
+            .is_some_and(|nodes| locs.iter().any(|u| nodes.contains(u.as_str().as_bytes())))
+            && !locs.contains(&self.target)
+        {
+            locs.push(self.target.clone());
+        }
+        Ok(locs)
+    }
+
+    /// The nodes to send a key to: those lacking it (the cluster through
+    /// another gateway has it when a node has it).
     fn put_targets(&mut self, key: &Key, file: Option<&[u8]>) -> Result<Vec<usize>, GatewayError> {
         let all: Vec<usize> = (0..self.nodes.len()).collect();
         if !self.cluster {
             return Ok(all);
         }
-        let locs = self
-            .gw
-            .state
-            .whereis(key)
-            .map_err(|e| GatewayError::Repository(e.to_string()))?;
+        let locs = self.locations(key)?;
         let lacking: Vec<usize> = all
             .iter()
             .copied()
@@ -1691,7 +1697,7 @@ static UPLOAD_SERIAL: AtomicU64 = AtomicU64::new(0);
 /// directories, when no one holds `othertmp.lck` (every live upload, of
 /// this process or another, holds it shared; a process id says nothing
 /// of liveness across PID namespaces or without `/proc`).
-fn remove_stale_tmp(annex_dir: &Path) {
+pub(crate) fn remove_stale_tmp(annex_dir: &Path) {
     let dir = annex_dir.join("othertmp");
     let Ok(entries) = std::fs::read_dir(&dir) else {
         return;
@@ -1812,6 +1818,23 @@ fn node_read(node: &mut Node, ctx: &Ctx) -> Result<Message, GatewayError> {
     }
 }
 
+/// Whether a node of cluster `target` is used by a session of protocol
+/// `version` bypassing the gateways `bypass`: a node that is the cluster
+/// itself through another gateway only when that gateway is not bypassed
+/// and the session can tell it what to bypass (version 2 and up).
+fn keeps_node(
+    remote: &GitRemote,
+    uuid: &Uuid,
+    target: &Uuid,
+    bypass: &BTreeSet<Uuid>,
+    version: u64,
+) -> bool {
+    match &remote.proxied_by {
+        Some(p) if uuid == target => version >= 2 && !bypass.contains(p),
+        _ => true,
+    }
+}
+
 /// The nodes of a cluster this gateway reaches, cheapest first (git-annex's
 /// `clusterProxySelector`): its remotes that are nodes of the cluster by
 /// their `annex-cluster-node` (for a cluster of this repository's, named
@@ -1925,6 +1948,42 @@ mod tests {
         let picked: BTreeSet<usize> = (0..10).filter_map(|s| pick_node(&c, s)).collect();
         assert_eq!(picked, BTreeSet::from([0, 1]));
         assert_eq!(pick_node(&[], 3), None);
+    }
+
+    #[test]
+    fn a_version_1_client_is_not_sent_round_through_another_gateway() {
+        let cu = Uuid::parse(b"aaaaaaaa-0000-8000-8000-000000000001").expect("uuid");
+        let other_gw = Uuid::parse(b"bbbbbbbb-0000-4000-8000-000000000002").expect("uuid");
+        let node = Uuid::parse(b"cccccccc-0000-4000-8000-000000000003").expect("uuid");
+        let mut via = GitRemote {
+            name: "NYC-c".into(),
+            uuid: Some(cu.clone()),
+            url: None,
+            cost: 200.0,
+            proxy: false,
+            cluster_node: None,
+            cluster_gateway: Vec::new(),
+            proxied_by: Some(other_gw.clone()),
+            sync: true,
+            local_path: None,
+            shell: None,
+            ssh_options: Vec::new(),
+            special: false,
+        };
+        let none = BTreeSet::new();
+        // The cluster through another gateway: kept from version 2 when
+        // not bypassed, never below.
+        assert!(keeps_node(&via, &cu, &cu, &none, 2));
+        assert!(keeps_node(&via, &cu, &cu, &none, 4));
+        assert!(!keeps_node(&via, &cu, &cu, &none, 1));
+        assert!(!keeps_node(&via, &cu, &cu, &none, 0));
+        let bypassed = BTreeSet::from([other_gw.clone()]);
+        assert!(!keeps_node(&via, &cu, &cu, &bypassed, 4));
+        // A node proxied by another gateway (not the cluster) is kept.
+        assert!(keeps_node(&via, &node, &cu, &none, 1));
+        // A node of this gateway's is kept whatever the version.
+        via.proxied_by = None;
+        assert!(keeps_node(&via, &node, &cu, &none, 0));
     }
 
     #[test]

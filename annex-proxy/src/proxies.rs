@@ -351,6 +351,24 @@ fn proxy_is_configured(
     }
 }
 
+/// Whether a special remote's `remote.log` configuration makes it an
+/// export remote (`exporttree=yes`) that does not also store keys
+/// (`annexobjects=yes`): git-annex will not proxy to one (its
+/// `checkCanProxy`), since its files are named by the exported tree.
+pub fn export_without_annexobjects(logged: &BTreeMap<Vec<u8>, Vec<u8>>) -> bool {
+    let yes = |k: &[u8]| logged.get(k).is_some_and(|v| v.as_slice() == b"yes");
+    yes(b"exporttree") && !yes(b"annexobjects")
+}
+
+/// Whether a special remote's `remote.log` configuration makes it an
+/// export or import remote (`exporttree=yes` or `importtree=yes`):
+/// content in it is named by a tree, not by key, so it is never served
+/// as a key store.
+pub fn is_tree_remote(logged: &BTreeMap<String, String>) -> bool {
+    let yes = |k: &str| logged.get(k).is_some_and(|v| v == "yes");
+    yes("exporttree") || yes("importtree")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -81,6 +81,30 @@ pub struct ProxyUpdate {
     pub changes: Vec<(bool, String)>,
 }
 
+/// git-annex's `checkCanProxy`: a remote with a UUID, and not a special
+/// remote configured with `exporttree=yes` but without `annexobjects=yes`;
+/// else the warning, in git-annex's words.
+fn check_can_proxy(
+    r: &GitRemote,
+    logged: &BTreeMap<Uuid, BTreeMap<Vec<u8>, Vec<u8>>>,
+    cannot: &str,
+) -> Result<Uuid, String> {
+    let Some(u) = &r.uuid else {
+        return Err(warn_no_uuid(r, cannot));
+    };
+    if r.special
+        && logged
+            .get(u)
+            .is_some_and(proxies::export_without_annexobjects)
+    {
+        return Err(format!(
+            "{} is a special remote configured with exporttree=yes, but without annexobjects=yes. {cannot} Suggest you run: git-annex enableremote {} annexobjects=yes",
+            r.name, r.name
+        ));
+    }
+    Ok(u.clone())
+}
+
 fn warn_no_uuid(r: &GitRemote, cannot: &str) -> String {
     format!(
         "{} is a git remote without a known annex-uuid. {cannot}",
@@ -91,6 +115,7 @@ fn warn_no_uuid(r: &GitRemote, cannot: &str) -> String {
 /// `updateproxy`: records the remotes this repository proxies for.
 pub fn update_proxy(repo: &Repo<'_>) -> Result<ProxyUpdate, SetupError> {
     let remotes = repo.remotes()?;
+    let logged = repo.state.remotes()?;
     let mut out = ProxyUpdate::default();
     let mut remote_proxies = BTreeSet::new();
     for r in &remotes {
@@ -98,12 +123,10 @@ pub fn update_proxy(repo: &Repo<'_>) -> Result<ProxyUpdate, SetupError> {
         if !configured {
             continue;
         }
-        match &r.uuid {
-            None => out
-                .warnings
-                .push(warn_no_uuid(r, "Cannot proxy to this remote.")),
-            Some(u) => {
-                remote_proxies.insert(mk_proxy(u, &r.name));
+        match check_can_proxy(r, &logged, "Cannot proxy to this remote.") {
+            Err(w) => out.warnings.push(w),
+            Ok(u) => {
+                remote_proxies.insert(mk_proxy(&u, &r.name));
             }
         }
     }
@@ -240,6 +263,7 @@ pub struct ClusterUpdate {
 /// clusters. The warnings about remotes without a UUID come first.
 pub fn update_cluster(repo: &Repo<'_>) -> Result<(Vec<String>, Vec<ClusterUpdate>), SetupError> {
     let remotes = repo.remotes()?;
+    let logged = repo.state.remotes()?;
     let mut warnings = Vec::new();
     // Cluster name to its node remotes, ordered as git-annex orders
     // remotes (cost, then UUID).
@@ -248,8 +272,8 @@ pub fn update_cluster(repo: &Repo<'_>) -> Result<(Vec<String>, Vec<ClusterUpdate
         let Some(names) = r.cluster_node.as_ref().filter(|n| !n.is_empty()) else {
             continue;
         };
-        if r.uuid.is_none() {
-            warnings.push(warn_no_uuid(r, "Cannot use this remote as a cluster node."));
+        if let Err(w) = check_can_proxy(r, &logged, "Cannot use this remote as a cluster node.") {
+            warnings.push(w);
             continue;
         }
         for n in names {

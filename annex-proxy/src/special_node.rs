@@ -124,21 +124,30 @@ fn remove(remote: &dyn Remote, key: &Key) -> Message {
 
 /// A temporary file of one transfer, in a directory of its own under
 /// `othertmp` (several transfers of one key may run at once), removed
-/// with its directory when dropped.
+/// with its directory when dropped. As a gateway's upload: the directory
+/// is `proxy.special.PID.N` (never a name of the gateway's own
+/// `proxy.PID.N`), `othertmp.lck` is held shared while it lives, and one
+/// left by a process killed is removed as stale by the next upload.
 struct Tmp {
     dir: PathBuf,
     path: PathBuf,
+    /// The shared lock on `othertmp.lck`, released after the directory
+    /// is removed (fields drop after `Drop::drop`).
+    _lock: annex_core::lockfile::SharedLock,
 }
 
 impl Tmp {
     fn new(annex_dir: &Path, key: &Key) -> std::io::Result<Tmp> {
         let base = annex_dir.join("othertmp");
         std::fs::create_dir_all(&base)?;
+        crate::gateway::remove_stale_tmp(annex_dir);
+        let lock = annex_core::lockfile::shared(&annex_dir.join("othertmp.lck"))?;
         let dir = tempdir_in(&base)?;
         let name = String::from_utf8_lossy(&annex_core::objects::key_file(key)).into_owned();
         Ok(Tmp {
             path: dir.join(name),
             dir,
+            _lock: lock,
         })
     }
 }
@@ -149,13 +158,13 @@ impl Drop for Tmp {
     }
 }
 
-/// A fresh directory `special.PID.N` under `base`.
+/// A fresh directory `proxy.special.PID.N` under `base`.
 fn tempdir_in(base: &Path) -> std::io::Result<PathBuf> {
     use std::sync::atomic::{AtomicU64, Ordering};
     static SERIAL: AtomicU64 = AtomicU64::new(0);
     loop {
         let n = SERIAL.fetch_add(1, Ordering::Relaxed);
-        let d = base.join(format!("special.{}.{n}", std::process::id()));
+        let d = base.join(format!("proxy.special.{}.{n}", std::process::id()));
         match std::fs::create_dir(&d) {
             Ok(()) => return Ok(d),
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
@@ -283,4 +292,42 @@ fn get<R: Read, W: Write>(
     drop(tmp);
     // The client's SUCCESS or FAILURE.
     r.read_message().map(drop)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn special_node_temp_dirs_hold_the_othertmp_lock_and_are_cleaned_when_stale() {
+        let repo = tempfile::tempdir().expect("temp dir");
+        let annex_dir = repo.path();
+        let key = Key::parse(
+            b"SHA256E-s3--0000000000000000000000000000000000000000000000000000000000000000",
+        )
+        .expect("key");
+        // Left by a gateway killed mid-transfer.
+        let stale = annex_dir.join("othertmp/proxy.special.999999.0");
+        std::fs::create_dir_all(&stale).expect("mkdir");
+        std::fs::write(stale.join("x"), "partial").expect("write");
+        let live = Tmp::new(annex_dir, &key).expect("tmp");
+        assert!(!stale.exists(), "the stale directory is removed");
+        let name = live
+            .dir
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default()
+            .to_string();
+        assert!(name.starts_with("proxy."), "{name}");
+        std::fs::write(&live.path, "abc").expect("write");
+        // Another transfer meanwhile leaves the live one alone (the lock
+        // is held).
+        let other = Tmp::new(annex_dir, &key).expect("tmp");
+        assert!(live.path.exists(), "a live transfer's file is kept");
+        assert_ne!(other.dir, live.dir);
+        let dir = live.dir.clone();
+        drop(live);
+        drop(other);
+        assert!(!dir.exists());
+    }
 }

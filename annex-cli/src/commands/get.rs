@@ -41,6 +41,7 @@ pub fn run(args: Args) -> Result<(), CommandError> {
     };
     let options = GetOptions {
         from: from.as_ref(),
+        from_name: args.from.as_deref(),
         auto: args.sel.auto,
     };
     if jobs > 1 && !args.sel.batch && !crate::global::size_limited() {

@@ -50,6 +50,7 @@ pub fn run(args: Args) -> Result<(), CommandError> {
         let entry = env.annex.remote_named(name)?;
         let options = GetOptions {
             from: entry.uuid.as_ref(),
+            from_name: Some(name),
             auto: false,
         };
         match env.annex.get_sources(&item, options)? {

@@ -1007,17 +1007,13 @@ fn a_distributed_cluster_serves_a_client_through_either_gateway_without_loops() 
     assert_eq!(d.logged(&d.ams), vec![false, false, true, true]);
     okd(ours_within(&sshd, &d.cli, &["drop", "a.txt"]), "drop here");
     assert!(!d.here(), "dropped here");
-    // (The reference's client here: it asks the remote named, where
-    // ours may take another remote of the same UUID, nyc-c.)
-    okd(
-        run(
-            support::reference_git_annex(),
-            Some(&sshd),
-            &d.cli,
-            &["get", "--from", "origin-c", "a.txt"],
-        ),
+    // Through AMS, the remote named, not nyc-c of the same UUID (our
+    // client used to take the first remote of the UUID).
+    let got = okd(
+        ours_within(&sshd, &d.cli, &["get", "--from", "origin-c", "a.txt"]),
         "get --from origin-c",
     );
+    assert!(got.contains("from origin-c"), "{got}");
     assert_eq!(
         std::fs::read_to_string(d.cli.join("a.txt")).expect("read"),
         "distributed\n"
@@ -1053,6 +1049,24 @@ fn a_distributed_cluster_serves_a_client_through_either_gateway_without_loops() 
     );
     let w = okd(ours_within(&sshd, &d.cli, &["whereis", "a.txt"]), "whereis");
     assert!(w.contains("(1 copy)"), "{w}");
+    // An upload to the cluster through AMS when AMS's location log says
+    // one of its nodes has the key (n1, which lost it behind AMS's back;
+    // the client not knowing it): the cluster through NYC counts as
+    // having it, so only AMS's other node is sent it.
+    okd(
+        ours_within(&sshd, &d.cli, &["copy", "--to", "origin-n1", "a.txt"]),
+        "copy --to origin-n1",
+    );
+    let key = support::annex(&d.cli, &["lookupkey", "a.txt"])
+        .trim()
+        .to_string();
+    support::annex(&d.cli, &["setpresentkey", &key, &dnode_uuid(1), "0"]);
+    support::annex(&d.nodes[0], &["dropkey", "--force", &key]);
+    let c = okd(
+        ours_within(&sshd, &d.cli, &["copy", "--to", "origin-c", "a.txt"]),
+        "copy --to origin-c",
+    );
+    assert_eq!(d.holders(), vec![false, true, false, false], "{c}");
 }
 
 /// A gateway with a git node `n1` and a directory special remote `d`,
@@ -1184,4 +1198,61 @@ fn a_directory_special_remote_is_a_cluster_node_and_a_proxied_remote() {
         .map(|d| d.flatten().map(|e| e.path()).collect())
         .unwrap_or_default();
     assert!(left.is_empty(), "{left:?}");
+}
+
+/// An export special remote (`exporttree=yes`, no `annexobjects=yes`) set
+/// as a cluster node and proxied is refused by `updatecluster` and
+/// `updateproxy` with git-annex's warning (its `checkCanProxy`), and
+/// nothing is recorded.
+#[test]
+fn an_export_special_remote_is_neither_proxied_nor_a_cluster_node() {
+    let top = tempfile::tempdir().expect("temp dir");
+    let t = top.path();
+    let gw = t.join("gw");
+    std::fs::create_dir(&gw).expect("mkdir");
+    support::git(&gw, &["init", "-q", "-b", "main"]);
+    support::git(&gw, &["commit", "-q", "--allow-empty", "-m", "init"]);
+    support::git(&gw, &["config", "annex.uuid", GW_UUID]);
+    support::annex(&gw, &["init", "gw"]);
+    let dir = t.join("exportdir");
+    std::fs::create_dir(&dir).expect("mkdir");
+    support::annex(
+        &gw,
+        &[
+            "initremote",
+            "e",
+            "type=directory",
+            &format!("directory={}", dir.display()),
+            "encryption=none",
+            "exporttree=yes",
+        ],
+    );
+    let ours = ours_bin();
+    ok(run(&ours, None, &gw, &["initcluster", "c"]), "initcluster");
+    support::git(&gw, &["config", "remote.e.annex-cluster-node", "c"]);
+    support::git(&gw, &["config", "remote.e.annex-proxy", "true"]);
+    let warning = |cannot: &str| {
+        format!(
+            "e is a special remote configured with exporttree=yes, but without annexobjects=yes. {cannot} Suggest you run: git-annex enableremote e annexobjects=yes"
+        )
+    };
+    let upd = ok(run(&ours, None, &gw, &["updatecluster"]), "updatecluster");
+    assert!(
+        upd.contains(&warning("Cannot use this remote as a cluster node.")),
+        "{upd}"
+    );
+    assert!(!upd.contains("Added node"), "{upd}");
+    let upd = ok(run(&ours, None, &gw, &["updateproxy"]), "updateproxy");
+    assert!(
+        upd.contains(&warning("Cannot proxy to this remote.")),
+        "{upd}"
+    );
+    assert!(!upd.contains("Started proxying"), "{upd}");
+    let e_uuid = support::git(&gw, &["config", "remote.e.annex-uuid"])
+        .trim()
+        .to_string();
+    let logs = support::git(&gw, &["ls-tree", "-r", "--name-only", "git-annex"]);
+    assert!(!logs.contains("cluster.log"), "{logs}");
+    let proxy_log = support::git(&gw, &["show", "git-annex:proxy.log"]);
+    assert!(!proxy_log.contains(&e_uuid), "{proxy_log}");
 }

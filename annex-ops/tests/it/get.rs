@@ -117,6 +117,7 @@ fn get_from_a_named_remote_uses_it_even_when_another_is_cheaper() {
             &item,
             GetOptions {
                 from: backup_uuid.as_ref(),
+                from_name: None,
                 auto: false,
             },
         )
@@ -158,6 +159,7 @@ fn get_from_a_remote_without_the_content_does_nothing() {
             &item,
             GetOptions {
                 from: third_uuid.as_ref(),
+                from_name: None,
                 auto: false,
             },
         )
@@ -212,6 +214,7 @@ fn auto_get_agrees_with_the_reference(setup: impl Fn(&Path)) -> Vec<bool> {
         let item = fixture::item(&ops, f);
         let options = GetOptions {
             from: None,
+            from_name: None,
             auto: true,
         };
         if let Some(sources) = ops.get_sources(&item, options).expect("sources") {
@@ -260,6 +263,7 @@ fn get_auto_follows_this_repository_s_preferred_content() {
                 &item,
                 GetOptions {
                     from: None,
+                    from_name: None,
                     auto: true,
                 },
             )
