@@ -1318,6 +1318,58 @@ fn a_conflicted_merge_into_an_adjusted_branch_resolves_apart_from_the_callers_gi
     );
 }
 
+/// Regression: a merge into an adjusted branch where one conflict was
+/// resolved and another (a file in git) was not showed no note; the
+/// reference says `(recording state in git...)` and that the conflict was
+/// resolved as soon as any was. Both sides fail and both show the note.
+#[test]
+fn a_partly_resolved_merge_into_an_adjusted_branch_shows_the_note_as_the_reference() {
+    let mut seen = Vec::new();
+    for side in [Side::Ref, Side::Ours] {
+        let origin = sample_repo();
+        let o = origin.path();
+        let tmp = tempfile::tempdir().expect("tmp");
+        git(
+            Side::Ref,
+            tmp.path(),
+            &["clone", "-q", o.to_str().expect("utf-8"), "c"],
+        );
+        let c = tmp.path().join("c");
+        ok(annex(Side::Ref, &c, &["init", "-q", "c"]), "init");
+        ok(annex(Side::Ref, &c, &["adjust", "--unlock"]), "adjust");
+        for (d, content, date) in [
+            (o, "origin\n", 1_700_000_050),
+            (&*c, "clone\n", 1_700_000_060),
+        ] {
+            std::fs::write(d.join("n"), content).expect("write");
+            std::fs::write(d.join("g"), content).expect("write");
+            ok(annex(Side::Ref, d, &["add", "-q", "n"]), "add");
+            git(Side::Ref, d, &["add", "g"]);
+            ok(
+                run_at(Side::Ref, d, date, "git", &["commit", "-q", "-m", "n"]),
+                "commit",
+            );
+        }
+        let out = run_at(
+            side,
+            &c,
+            1_700_000_200,
+            "git",
+            &["annex", "sync", "--no-push", "--no-content"],
+        );
+        let stdout = text(&out.stdout);
+        seen.push(format!(
+            "{}: success {}, recording {}, note {}",
+            if side == Side::Ref { "ref" } else { "ours" },
+            out.status.success(),
+            stdout.contains("(recording state in git...)\n"),
+            stdout.contains("Merge conflict was automatically resolved"),
+        ));
+    }
+    assert_eq!(seen[1].replace("ours", "ref"), seen[0], "{seen:?}");
+    assert!(seen[0].ends_with("note true"), "{seen:?}");
+}
+
 /// `annex.adjustedbranchrefresh` at N above 1: the reference makes the
 /// adjusted branch again every N-1 files a `get` brings (and at the end
 /// when files came since); before, ours refreshed once, at the end. The
