@@ -344,14 +344,29 @@ fn restage_with(top: &Path, git_dir: Option<&Path>, paths: &[Vec<u8>]) {
             .arg("--work-tree")
             .arg(top);
     }
-    let _ = cmd
+    // The paths on standard input, as git-annex's refreshIndex gives
+    // them: on the command line, a hundred thousand of them exceeded the
+    // system's limit (E2BIG) and the index was never refreshed.
+    let Ok(mut child) = cmd
         .args(["-c", "filter.annex.required=true"])
-        .args(["update-index", "-q", "--refresh", "--"])
-        .args(paths.iter().map(|p| OsStr::from_bytes(p)))
-        .stdin(Stdio::null())
+        .args(["update-index", "-q", "--refresh", "-z", "--stdin"])
+        .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
-        .status();
+        .spawn()
+    else {
+        return;
+    };
+    if let Some(mut stdin) = child.stdin.take() {
+        let mut buf = Vec::new();
+        for p in paths {
+            buf.extend_from_slice(p);
+            buf.push(0);
+        }
+        // A failure (git exited early) leaves the index as it was.
+        let _ = stdin.write_all(&buf);
+    }
+    let _ = child.wait();
 }
 
 /// The smudge log of the repository whose git dir is `git_dir`.
@@ -494,6 +509,47 @@ mod tests {
             .status
             .success();
         assert!(ok, "git {args:?}");
+    }
+
+    /// Regression: restaging put every path on `git update-index`'s
+    /// command line; with many long paths that exceeded the system's limit
+    /// (E2BIG), the error was ignored and the index never refreshed. A
+    /// stat-dirty file given with 12,000 paths of 240 bytes (about 2.9 MB)
+    /// is refreshed now (the paths go on standard input).
+    #[test]
+    fn restage_of_many_long_paths_refreshes_the_index() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let top = dir.path();
+        git(top, &["init", "-q"]);
+        let mut paths: Vec<Vec<u8>> = vec![b"a".to_vec()];
+        std::fs::write(top.join("a"), "a\n").expect("write");
+        for i in 0..12_000 {
+            let name = format!("{i:05}{}", "x".repeat(235));
+            std::fs::write(top.join(&name), "").expect("write");
+            paths.push(name.into_bytes());
+        }
+        git(top, &["add", "-A"]);
+        // `a` made stat-dirty: its content the same, its mtime older.
+        let old = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+        std::fs::File::options()
+            .write(true)
+            .open(top.join("a"))
+            .expect("open")
+            .set_modified(old)
+            .expect("mtime");
+        let dirty = || {
+            let out = Command::new("git")
+                .current_dir(top)
+                .env("GIT_CONFIG_GLOBAL", "/dev/null")
+                .env("GIT_CONFIG_NOSYSTEM", "1")
+                .args(["diff-files", "--name-only"])
+                .output()
+                .expect("git runs");
+            String::from_utf8_lossy(&out.stdout).into_owned()
+        };
+        assert_eq!(dirty(), "a\n");
+        restage_in(&top.join(".git"), top, &paths);
+        assert_eq!(dirty(), "");
     }
 
     #[test]

@@ -1057,7 +1057,17 @@ impl Adjuster {
         // HEAD detached at the old commit first, written as git-annex
         // writes it (no reflog entry).
         let detached = match &old_sha {
-            Some(s) => self.detach_head(s),
+            Some(s) => {
+                if !self.detach_head(s) {
+                    // HEAD locked (`HEAD.lock`) or not written: no
+                    // checkout (git would do nothing, or check out over
+                    // the lock), and the adjusted branch put back where
+                    // the work tree is.
+                    let _ = self.update_ref(&b, s, None);
+                    return Ok(false);
+                }
+                true
+            }
             None => false,
         };
         let ok = self.checkout(&b, true);

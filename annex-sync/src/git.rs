@@ -37,6 +37,11 @@ pub struct Git {
     /// The directory `git` runs in (the work tree's top, or the git
     /// directory of a bare repository).
     dir: PathBuf,
+    /// Run apart from the caller's repository: `GIT_DIR`, `GIT_WORK_TREE`
+    /// and `GIT_INDEX_FILE` removed and the annex filters off
+    /// ([`annex_core::repo::BYPASS_FILTERS`]), as git-annex runs git in a
+    /// temporary work tree of its own.
+    isolated: bool,
 }
 
 impl Git {
@@ -44,6 +49,19 @@ impl Git {
     pub fn new(dir: &Path) -> Git {
         Git {
             dir: dir.to_path_buf(),
+            isolated: false,
+        }
+    }
+
+    /// `git` run in `dir`, a temporary work tree of the repository's own:
+    /// the caller's `GIT_DIR`, `GIT_WORK_TREE` and `GIT_INDEX_FILE` are
+    /// not passed on (they name the real repository, not `dir`) and the
+    /// annex filters are off, so that nothing written there is smudged or
+    /// cleaned.
+    pub fn isolated(dir: &Path) -> Git {
+        Git {
+            dir: dir.to_path_buf(),
+            isolated: true,
         }
     }
 
@@ -60,7 +78,14 @@ impl Git {
         S: AsRef<OsStr>,
     {
         let mut cmd = Command::new("git");
-        cmd.current_dir(&self.dir).args(args).stdin(Stdio::null());
+        cmd.current_dir(&self.dir);
+        if self.isolated {
+            cmd.env_remove("GIT_DIR")
+                .env_remove("GIT_WORK_TREE")
+                .env_remove("GIT_INDEX_FILE")
+                .args(annex_core::repo::BYPASS_FILTERS);
+        }
+        cmd.args(args).stdin(Stdio::null());
         cmd
     }
 

@@ -171,6 +171,9 @@ pub fn resolve_merge_in_overlay(
 ) -> Result<Option<Resolution>, ResolveError> {
     let mut resolver = Resolver::new(work_tree, git_dir)?;
     resolver.overlay = Some((real_top.to_path_buf(), real_git_dir.to_path_buf()));
+    // The temporary work tree is not the caller's: its git environment
+    // (naming the real index) is not passed on, and the filters are off.
+    resolver.git = Git::isolated(work_tree);
     let Some(us) = resolver.head()? else {
         resolver.finish()?;
         return Ok(None);
@@ -179,7 +182,7 @@ pub fn resolve_merge_in_overlay(
         return Ok(None);
     };
     if commit && resolution.unresolved.is_empty() {
-        let out = commit_resolved_merge(work_tree, false)?;
+        let out = Git::isolated(work_tree).run(commit_args(false))?;
         resolution.commit_output = Some(out.stdout);
     }
     Ok(Some(resolution))
@@ -202,12 +205,17 @@ pub fn resolve_conflicts(
 /// Commits a resolved merge as git-annex does: `git commit --no-verify -m
 /// "git-annex automatic merge conflict fix"`, with `--quiet` when `quiet`.
 pub fn commit_resolved_merge(work_tree: &Path, quiet: bool) -> Result<Output, ResolveError> {
+    Ok(Git::new(work_tree).run(commit_args(quiet))?)
+}
+
+/// The arguments of [`commit_resolved_merge`]'s `git commit`.
+fn commit_args(quiet: bool) -> Vec<&'static str> {
     let mut args = vec!["commit"];
     if quiet {
         args.push("--quiet");
     }
     args.extend(["--no-verify", "-m", COMMIT_MESSAGE]);
-    Ok(Git::new(work_tree).run(args)?)
+    args
 }
 
 /// Reads the merged commit from `GIT_DIR/MERGE_HEAD` (its first line).

@@ -1018,7 +1018,9 @@ fn merge_into_adjusted(
             (adjuster.top(), adjuster.git_dir()),
             true,
         ) {
-            Ok(Some(r)) if r.unresolved.is_empty() && r.commit_output.is_some() => {
+            Ok(Some(r)) => {
+                // As git-annex: the note as soon as any conflict was
+                // resolved, whether or not all were and the commit made.
                 if !options.quiet {
                     // git-annex's queue of index changes is flushed
                     // (announced as such) before the note.
@@ -1031,7 +1033,7 @@ fn merge_into_adjusted(
                         let _ = crate::output::bytes(o);
                     }
                 }
-                true
+                r.unresolved.is_empty() && r.commit_output.is_some()
             }
             _ => false,
         }

@@ -1223,6 +1223,153 @@ fn a_merge_into_an_adjusted_branch_runs_no_filter_in_its_temporary_work_tree() {
     );
 }
 
+/// Regression: a conflicted merge into an adjusted branch was resolved in
+/// the temporary work tree by a resolver running git with the annex
+/// filters on and the caller's `GIT_DIR`/`GIT_WORK_TREE`: with those set
+/// (`git --git-dir=... --work-tree=... annex sync`, a hook) it read the
+/// real index (no conflict there), resolved nothing and the sync failed;
+/// its commit could run the clean filter in the temporary work tree. Both
+/// ways (the environment set or not) the conflict is now resolved into
+/// two variants and no filter runs outside the repository's work tree.
+#[test]
+fn a_conflicted_merge_into_an_adjusted_branch_resolves_apart_from_the_callers_git_environment() {
+    let mut seen = Vec::new();
+    for with_env in [false, true] {
+        let origin = sample_repo();
+        let o = origin.path();
+        let tmp = tempfile::tempdir().expect("tmp");
+        let log = tmp.path().join("filter.log");
+        git(
+            Side::Ref,
+            tmp.path(),
+            &["clone", "-q", o.to_str().expect("utf-8"), "c"],
+        );
+        let c = tmp.path().join("c");
+        ok(annex(Side::Ref, &c, &["init", "-q", "c"]), "init");
+        ok(annex(Side::Ref, &c, &["adjust", "--unlock"]), "adjust");
+        for (d, content, date) in [
+            (o, "origin\n", 1_700_000_050),
+            (&*c, "clone\n", 1_700_000_060),
+        ] {
+            std::fs::write(d.join("n"), content).expect("write");
+            ok(annex(Side::Ref, d, &["add", "-q", "n"]), "add");
+            ok(
+                run_at(Side::Ref, d, date, "git", &["commit", "-q", "-m", "n"]),
+                "commit",
+            );
+        }
+        git(
+            Side::Ref,
+            &c,
+            &[
+                "config",
+                "filter.annex.process",
+                &format!("pwd >> '{}'; exec git-annex filter-process", log.display()),
+            ],
+        );
+        let mut cmd = Command::new("git");
+        support::hermetic(&mut cmd).args(["annex", "sync", "--no-push", "--no-content"]);
+        if let Some(p) = path_for(Side::Ours) {
+            cmd.env("PATH", p);
+        }
+        if with_env {
+            cmd.current_dir(tmp.path())
+                .env("GIT_DIR", c.join(".git"))
+                .env("GIT_WORK_TREE", &c);
+        } else {
+            cmd.current_dir(&c);
+        }
+        let out = support::output_with_stdin(cmd, None);
+        assert!(out.status.success(), "{with_env}: {out:?}");
+        let mut variants: Vec<String> = std::fs::read_dir(&c)
+            .expect("read_dir")
+            .filter_map(|e| {
+                let e = e.expect("entry");
+                let name = e.file_name().to_string_lossy().into_owned();
+                name.starts_with("n.variant-").then(|| {
+                    // Origin's content is not here: its variant a pointer.
+                    let t = std::fs::read_to_string(e.path()).expect("variant");
+                    if t.starts_with("/annex/objects/") {
+                        "pointer".to_string()
+                    } else {
+                        t
+                    }
+                })
+            })
+            .collect();
+        variants.sort();
+        let unmerged = git(Side::Ref, &c, &["ls-files", "--unmerged"]);
+        let dirs = std::fs::read_to_string(&log).unwrap_or_default();
+        let top = std::fs::canonicalize(&c).expect("top");
+        let elsewhere: Vec<&str> = dirs
+            .lines()
+            .filter(|d| std::fs::canonicalize(d).map_or(true, |d| d != top))
+            .collect();
+        seen.push(format!(
+            "{with_env}: variants {variants:?}, unmerged {unmerged:?}, filters run elsewhere: {elsewhere:?}"
+        ));
+    }
+    assert_eq!(
+        seen,
+        [
+            "false: variants [\"clone\\n\", \"pointer\"], unmerged \"\", filters run elsewhere: []",
+            "true: variants [\"clone\\n\", \"pointer\"], unmerged \"\", filters run elsewhere: []",
+        ]
+    );
+}
+
+/// Regression: a merge into an adjusted branch where one conflict was
+/// resolved and another (a file in git) was not showed no note; the
+/// reference says `(recording state in git...)` and that the conflict was
+/// resolved as soon as any was. Both sides fail and both show the note.
+#[test]
+fn a_partly_resolved_merge_into_an_adjusted_branch_shows_the_note_as_the_reference() {
+    let mut seen = Vec::new();
+    for side in [Side::Ref, Side::Ours] {
+        let origin = sample_repo();
+        let o = origin.path();
+        let tmp = tempfile::tempdir().expect("tmp");
+        git(
+            Side::Ref,
+            tmp.path(),
+            &["clone", "-q", o.to_str().expect("utf-8"), "c"],
+        );
+        let c = tmp.path().join("c");
+        ok(annex(Side::Ref, &c, &["init", "-q", "c"]), "init");
+        ok(annex(Side::Ref, &c, &["adjust", "--unlock"]), "adjust");
+        for (d, content, date) in [
+            (o, "origin\n", 1_700_000_050),
+            (&*c, "clone\n", 1_700_000_060),
+        ] {
+            std::fs::write(d.join("n"), content).expect("write");
+            std::fs::write(d.join("g"), content).expect("write");
+            ok(annex(Side::Ref, d, &["add", "-q", "n"]), "add");
+            git(Side::Ref, d, &["add", "g"]);
+            ok(
+                run_at(Side::Ref, d, date, "git", &["commit", "-q", "-m", "n"]),
+                "commit",
+            );
+        }
+        let out = run_at(
+            side,
+            &c,
+            1_700_000_200,
+            "git",
+            &["annex", "sync", "--no-push", "--no-content"],
+        );
+        let stdout = text(&out.stdout);
+        seen.push(format!(
+            "{}: success {}, recording {}, note {}",
+            if side == Side::Ref { "ref" } else { "ours" },
+            out.status.success(),
+            stdout.contains("(recording state in git...)\n"),
+            stdout.contains("Merge conflict was automatically resolved"),
+        ));
+    }
+    assert_eq!(seen[1].replace("ours", "ref"), seen[0], "{seen:?}");
+    assert!(seen[0].ends_with("note true"), "{seen:?}");
+}
+
 /// `annex.adjustedbranchrefresh` at N above 1: the reference makes the
 /// adjusted branch again every N-1 files a `get` brings (and at the end
 /// when files came since); before, ours refreshed once, at the end. The
