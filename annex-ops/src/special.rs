@@ -1209,15 +1209,18 @@ pub fn rename_check(
     old: &str,
     new: &str,
 ) -> Result<(Uuid, Fields), SpecialError> {
-    // `remote.log` as it is (the reference's `remoteConfigMap`): what is
-    // written back is its entry with the name changed, never a verified
-    // configuration (a `sameas` remote's has its parent's fields).
-    let logged: BTreeMap<Uuid, Fields> = session
-        .state
-        .remotes()?
-        .iter()
-        .map(|(u, c)| (u.clone(), special::strings(c)))
-        .collect();
+    // A `sameas` remote's entry is taken from `remote.log` as it is (the
+    // reference's `remoteConfigMap`): its verified configuration has its
+    // parent's fields, which must not be written into its own entry.
+    // Other remotes' entries are their configurations as `configs` gives
+    // them, as before.
+    let mut logged = configs(session)?;
+    for (u, c) in session.state.remotes()?.iter() {
+        let c = special::strings(c);
+        if c.contains_key("sameas-uuid") {
+            logged.insert(u.clone(), c);
+        }
+    }
     let named = |n: &str| -> Vec<(Uuid, Fields)> {
         logged
             .iter()
