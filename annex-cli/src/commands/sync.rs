@@ -886,8 +886,18 @@ fn sync_remotes(ctx: &Ctx, named: &[String], fast: bool) -> Result<Vec<SyncRemot
     if fast && let Some(first) = chosen.first().map(|r| r.cost()) {
         chosen.retain(|r| r.cost() == first);
     }
+    // UUIDs read from the remotes' own repositories on this machine are
+    // recorded, as git-annex records them when it lists remotes; else
+    // git-annex's pre-push hook, run by the pushes below at once, records
+    // them itself and its writes of `.git/config` race each other (regression
+    // test `sync::learned_uuids_recorded_before_pushes`).
+    let learned = ctx.config.learned_uuids();
     let mut out = Vec::new();
     for r in chosen {
+        if let Some((name, u)) = learned.iter().find(|(n, _)| *n == r.name) {
+            let key = format!("remote.{name}.annex-uuid");
+            annex_sync::git::Git::new(&base).run(["config", key.as_str(), u.as_str()])?;
+        }
         let flag = |k: &str| {
             ctx.config
                 .get_bool(&format!("remote.{}.{k}", r.name))

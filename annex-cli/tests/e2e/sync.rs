@@ -160,6 +160,32 @@ fn sync_output_matches_reference() {
 /// A remote that is a directory but no repository: the pull passes (git's
 /// error shown), the push fails, `sync: 1 failed`, exit 1, as the
 /// reference; ours records the failed push.
+/// A local remote already initialized has its UUID recorded in git config
+/// by `sync` itself, as the reference's remote listing records it, with no
+/// hook's help (hooks are off here). Before, `sync` left it to the
+/// reference's pre-push hook, which every push runs at once: their writes
+/// of `.git/config` raced and a direct push of `master` failed now and then.
+#[test]
+fn learned_uuids_recorded_before_pushes() {
+    let root = tempfile::tempdir().unwrap();
+    let a = scenario(root.path());
+    let hooks = root.path().join("no-hooks");
+    std::fs::create_dir_all(&hooks).unwrap();
+    git(&a, &["config", "core.hooksPath", hooks.to_str().unwrap()]);
+    let c_uuid = git(&root.path().join("c"), &["config", "annex.uuid"]);
+    let out = ours(&a, &["sync"]);
+    assert_ok(&out, "sync");
+    assert_eq!(
+        git(&a, &["config", "remote.c.annex-uuid"]).trim(),
+        c_uuid.trim()
+    );
+    assert!(
+        !git(&a, &["config", "remote.bare.annex-uuid"])
+            .trim()
+            .is_empty()
+    );
+}
+
 #[test]
 fn failing_remote_output_matches_reference() {
     let (r1, r2) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
