@@ -66,6 +66,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use annex_core::branch::{BranchError, Snapshot};
 use annex_core::key::Key;
@@ -130,6 +132,10 @@ pub struct ContentOptions {
     /// put or drop) and is then incomplete, so that a later pass, once
     /// their transfers are over, looks at them again.
     pub busy: HashSet<Key>,
+    /// Set to ask the pass to stop (the assistant's stop): no new file or
+    /// key is started once it is set, the transfer in flight finishes and
+    /// is recorded, and the pass is then incomplete (it leaves no record).
+    pub stop: Option<Arc<AtomicBool>>,
 }
 
 impl ContentOptions {
@@ -148,6 +154,7 @@ impl ContentOptions {
             committed: false,
             fetch_failed: false,
             busy: HashSet::new(),
+            stop: None,
         }
     }
 }
@@ -669,6 +676,8 @@ struct Pass<'e> {
     failed: usize,
     /// [`ContentOptions::busy`].
     busy: HashSet<Key>,
+    /// [`ContentOptions::stop`].
+    stop: Option<Arc<AtomicBool>>,
     /// A `--content-of` path matched nothing.
     seek_failed: bool,
     /// `annex.rs-distribution=leastcost`: the planner's routes, and its
@@ -742,6 +751,7 @@ impl<'e> Pass<'e> {
             route,
             routed: RefCell::new(None),
             busy: options.busy.clone(),
+            stop: options.stop.clone(),
             incomplete: rs.iter().any(|r| r.remote.is_err()),
             annex,
             rs,
@@ -1006,6 +1016,14 @@ impl<'e> Pass<'e> {
         annex.copies_for(item)
     }
 
+    /// Whether a stop was asked ([`ContentOptions::stop`]); the pass is
+    /// then incomplete.
+    fn stopping(&mut self) -> bool {
+        let asked = self.stop.as_ref().is_some_and(|s| s.load(Ordering::SeqCst));
+        self.incomplete |= asked;
+        asked
+    }
+
     /// Runs the pass over `items`: with `jobs > 1` the transfers of each
     /// chunk run in parallel first, then each item is decided, reported
     /// and recorded in order. `no_drop`: keys not to drop (`--all`'s keys
@@ -1034,11 +1052,17 @@ impl<'e> Pass<'e> {
         };
         if jobs <= 1 {
             for item in items {
+                if self.stopping() {
+                    return Ok(());
+                }
                 self.sync_item(item, Done::default(), obs, no_drop)?;
             }
             return Ok(());
         }
         for chunk in items.chunks(jobs * 8) {
+            if self.stopping() {
+                return Ok(());
+            }
             let mut done = self.parallel(chunk, jobs, obs)?;
             for (i, item) in chunk.iter().enumerate() {
                 let d = std::mem::take(&mut done[i]);

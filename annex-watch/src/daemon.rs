@@ -24,6 +24,7 @@ use crate::committer::{Adder, Committer, scan};
 use crate::merger::MergerLinks;
 use crate::pidfile::{PidFileError, PidLock, check_daemon, lock_pid_file};
 use crate::status::DaemonStatus;
+use crate::stop::Stop;
 use crate::syncer::Syncer;
 use crate::watcher::Watcher;
 
@@ -231,11 +232,10 @@ fn spawn_named(
     name: &str,
     top: &Path,
     f: impl FnOnce() + Send + 'static,
-) -> Result<(), DaemonError> {
+) -> Result<std::thread::JoinHandle<()>, DaemonError> {
     std::thread::Builder::new()
         .name(name.into())
         .spawn(f)
-        .map(|_| ())
         .map_err(|source| DaemonError::Io {
             op: "start a thread for",
             path: top.to_path_buf(),
@@ -264,16 +264,23 @@ pub fn run<A: Adder, S: Syncer + Clone>(
     let (tx, rx) = channel::<Change>();
     // The assistant's threads, each with its channel in.
     let mut kicks: Option<(Sender<()>, Sender<()>)> = None;
+    // Ended at the stop ([`crate::stop`]): their channels never close.
+    let stop = Stop::new();
+    let mut threads: Vec<(String, std::thread::JoinHandle<()>)> = Vec::new();
+    let mut stop_kicks: Vec<Sender<()>> = Vec::new();
     // The assistant's remote daemon: fetches from a remote as soon as its
     // refs change; the merger merges what it fetched.
     let mut remote_daemon: Option<annex_sync::remotedaemon::RemoteDaemon> = None;
     if let Some(syncer) = syncer {
         let (push_tx, push_rx) = channel::<()>();
         let (xfer_tx, xfer_rx) = channel::<()>();
-        let (s, l) = (syncer.clone(), Arc::clone(&lock));
-        spawn_named("pusher", &opts.top, move || {
-            crate::pusher::run(s, push_rx, l)
-        })?;
+        let (s, l, st) = (syncer.clone(), Arc::clone(&lock), stop.clone());
+        threads.push((
+            "pusher".into(),
+            spawn_named("pusher", &opts.top, move || {
+                crate::pusher::run(s, push_rx, l, st)
+            })?,
+        ));
         // Other processes' transfers, watched; their end kicks the
         // transferrer.
         let others = match crate::transferwatcher::start(&opts.git_dir, xfer_tx.clone()) {
@@ -283,10 +290,18 @@ pub fn run<A: Adder, S: Syncer + Clone>(
                 None
             }
         };
-        let (s, l, p) = (syncer.clone(), Arc::clone(&lock), push_tx.clone());
-        spawn_named("transferrer", &opts.top, move || {
-            crate::transferrer::run(s, xfer_rx, p, l, others)
-        })?;
+        let (s, l, p, st) = (
+            syncer.clone(),
+            Arc::clone(&lock),
+            push_tx.clone(),
+            stop.clone(),
+        );
+        threads.push((
+            "transferrer".into(),
+            spawn_named("transferrer", &opts.top, move || {
+                crate::transferrer::run(s, xfer_rx, p, l, others, st)
+            })?,
+        ));
         crate::merger::start(
             &opts.git_dir,
             syncer,
@@ -298,6 +313,7 @@ pub fn run<A: Adder, S: Syncer + Clone>(
         )?;
         // Content to move since the last run.
         let _ = xfer_tx.send(());
+        stop_kicks = vec![push_tx.clone(), xfer_tx.clone()];
         kicks = Some((push_tx, xfer_tx));
         remote_daemon = start_remote_daemon(&opts.top);
     }
@@ -305,6 +321,7 @@ pub fn run<A: Adder, S: Syncer + Clone>(
     if let Some(d) = opts.start_delay
         && stop_rx.recv_timeout(d).is_ok()
     {
+        stop_threads(&stop, &stop_kicks, threads);
         return Ok(());
     }
     // The sanity checker: stale transfers at once and hourly, unstaged
@@ -322,6 +339,7 @@ pub fn run<A: Adder, S: Syncer + Clone>(
         drop(tx);
         status.update(|s| s.scan_complete = true);
         let sig = stop_rx.recv().ok();
+        stop_threads(&stop, &stop_kicks, threads);
         // Its connections (and their ssh processes) end first.
         drop(remote_daemon);
         // No merge is cut short by the exit.
@@ -399,11 +417,34 @@ pub fn run<A: Adder, S: Syncer + Clone>(
     .with_lock(Arc::clone(&lock))
     .with_delay_add(opts.delay_add)
     .run(rx);
+    stop_threads(&stop, &stop_kicks, threads);
     drop(remote_daemon);
     // No merge or commit is cut short by the exit.
     let _g = lock.lock().unwrap_or_else(|e| e.into_inner());
     end_by(sig_rx.try_recv().ok());
     Ok(())
+}
+
+/// Ends the assistant's pusher and transferrer: asks them to stop, kicks
+/// their channels so they wake up, and waits for them at most
+/// [`crate::stop::STOP_WAIT`] (a content pass finishes the transfer in
+/// flight and starts no other); one still running then is logged and left
+/// to end with the process.
+fn stop_threads(
+    stop: &Stop,
+    kicks: &[Sender<()>],
+    threads: Vec<(String, std::thread::JoinHandle<()>)>,
+) {
+    stop.request();
+    for k in kicks {
+        let _ = k.send(());
+    }
+    for name in crate::stop::join_within(threads, crate::stop::STOP_WAIT) {
+        eprintln!(
+            "{name}: still at work {} s after the stop; what it left is done at the next start",
+            crate::stop::STOP_WAIT.as_secs()
+        );
+    }
 }
 
 /// Starts the remote daemon for the repository at `top` (as git-annex's

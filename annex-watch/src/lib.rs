@@ -21,6 +21,7 @@
 //!   preferred content says, never while another process transfers:
 //!   [`transferwatcher`]), all through a [`syncer::Syncer`] the CLI
 //!   gives over `sync`'s own steps;
+//! - [`stop`]: how the daemon ends the assistant's threads;
 //! - [`sanity`]: the periodic checks; [`autostart`]: the list of
 //!   repositories `assistant --autostart` starts in.
 
@@ -35,6 +36,7 @@ pub mod pidfile;
 pub mod pusher;
 pub mod sanity;
 pub mod status;
+pub mod stop;
 pub mod syncer;
 pub mod transferrer;
 pub mod transferwatcher;

@@ -18,6 +18,7 @@ use std::collections::BTreeMap;
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
+use crate::stop::Stop;
 use crate::syncer::{RepoLock, Syncer};
 
 /// The delay before the first retry of a failed push.
@@ -75,10 +76,11 @@ impl Failures {
     }
 }
 
-/// Runs the pusher until the channel closes: `reconnect` first, then a
+/// Runs the pusher until the channel closes or `stop` is asked for
+/// (checked at each wake-up): `reconnect` first, then a
 /// push after each kick and the retries as they fall due.
 /// The repository lock is the syncer's to take where it writes.
-pub fn run<S: Syncer>(mut syncer: S, rx: Receiver<()>, lock: RepoLock) {
+pub fn run<S: Syncer>(mut syncer: S, rx: Receiver<()>, lock: RepoLock, stop: Stop) {
     let mut failures = Failures::default();
     let outcome = syncer.reconnect(&lock);
     match outcome {
@@ -97,9 +99,15 @@ pub fn run<S: Syncer>(mut syncer: S, rx: Receiver<()>, lock: RepoLock) {
                 Err(RecvTimeoutError::Disconnected) => return,
             },
         };
+        if stop.requested() {
+            return;
+        }
         let remotes = if kicked {
             std::thread::sleep(RATE_LIMIT);
             while rx.try_recv().is_ok() {}
+            if stop.requested() {
+                return;
+            }
             Vec::new()
         } else {
             let due = failures.due(Instant::now());

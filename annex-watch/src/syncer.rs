@@ -58,6 +58,12 @@ pub trait Syncer: Send + 'static {
     /// alone the keys in `busy` (other processes are transferring them);
     /// true when the `git-annex` branch recorded something (then it is
     /// pushed). `lock` is taken only around what writes the index; the
-    /// transfers run without it.
-    fn transfer(&mut self, lock: &RepoLock, busy: &HashSet<Key>) -> Result<bool, String>;
+    /// transfers run without it. Once `stop` is asked for, the pass
+    /// starts no new file (the transfer in flight finishes).
+    fn transfer(
+        &mut self,
+        lock: &RepoLock,
+        busy: &HashSet<Key>,
+        stop: &crate::stop::Stop,
+    ) -> Result<bool, String>;
 }

@@ -31,6 +31,7 @@ use std::time::Duration;
 
 use annex_core::key::Key;
 
+use crate::stop::Stop;
 use crate::syncer::{RepoLock, Syncer};
 use crate::transferwatcher::OtherTransfers;
 
@@ -41,7 +42,8 @@ pub const GATHER: Duration = Duration::from_secs(1);
 /// pass left out wait for them.
 pub const RECHECK: Duration = Duration::from_secs(5);
 
-/// Runs the transferrer until its channel closes. The repository lock is
+/// Runs the transferrer until its channel closes or `stop` is asked for
+/// (checked at each wake-up; the daemon kicks the channel when it stops). The repository lock is
 /// the syncer's to take where it writes the index; transfers run without
 /// it. With `others`, the keys other processes are transferring are left
 /// out of a pass, and looked at again when their transfers end.
@@ -51,6 +53,7 @@ pub fn run<S: Syncer>(
     pusher: Sender<()>,
     lock: RepoLock,
     others: Option<OtherTransfers>,
+    stop: Stop,
 ) {
     // The keys the last pass left out.
     let mut left: HashSet<Key> = HashSet::new();
@@ -73,8 +76,14 @@ pub fn run<S: Syncer>(
                 Err(RecvTimeoutError::Disconnected) => return,
             }
         }
+        if stop.requested() {
+            return;
+        }
         std::thread::sleep(GATHER);
         while rx.try_recv().is_ok() {}
+        if stop.requested() {
+            return;
+        }
         let busy = busy_keys(others.as_ref());
         if !busy.is_empty() {
             let mut names: Vec<String> = busy.iter().map(ToString::to_string).collect();
@@ -85,7 +94,7 @@ pub fn run<S: Syncer>(
                 names.join(", ")
             );
         }
-        match syncer.transfer(&lock, &busy) {
+        match syncer.transfer(&lock, &busy, &stop) {
             Ok(true) => {
                 let _ = pusher.send(());
             }
@@ -134,7 +143,12 @@ mod tests {
         fn reconnect(&mut self, _: &RepoLock) -> Result<Vec<String>, String> {
             Ok(Vec::new())
         }
-        fn transfer(&mut self, lock: &RepoLock, _: &HashSet<Key>) -> Result<bool, String> {
+        fn transfer(
+            &mut self,
+            lock: &RepoLock,
+            _: &HashSet<Key>,
+            _: &Stop,
+        ) -> Result<bool, String> {
             let free = lock.try_lock().is_ok();
             let _ = self.free_during_pass.send(free);
             Ok(false)
@@ -159,6 +173,7 @@ mod tests {
                 push_tx,
                 l,
                 None,
+                Stop::new(),
             )
         });
         kick.send(()).unwrap();
@@ -188,7 +203,12 @@ mod tests {
         fn reconnect(&mut self, _: &RepoLock) -> Result<Vec<String>, String> {
             Ok(Vec::new())
         }
-        fn transfer(&mut self, _: &RepoLock, busy: &HashSet<Key>) -> Result<bool, String> {
+        fn transfer(
+            &mut self,
+            _: &RepoLock,
+            busy: &HashSet<Key>,
+            _: &Stop,
+        ) -> Result<bool, String> {
             let _ = self.passes.send(busy.clone());
             Ok(false)
         }
@@ -238,6 +258,7 @@ mod tests {
                 push_tx,
                 lock,
                 Some(others),
+                Stop::new(),
             )
         });
         kick.send(()).unwrap();
@@ -256,5 +277,41 @@ mod tests {
         assert!(busy.is_empty(), "{busy:?}");
         drop(input);
         let _ = holder.wait();
+    }
+
+    /// Regression: the transferrer's loop could not end. Its channel never
+    /// closes (the transfer watcher keeps a sender, as the merger and the
+    /// committer's callback do), and nothing else told it to, so the
+    /// thread outlived the daemon's `run`. Now a stop and a kick end it.
+    #[test]
+    fn a_stop_ends_the_transferrer_while_others_hold_its_channel() {
+        let d = tempfile::tempdir().unwrap();
+        let (kick, rx) = channel();
+        let others = crate::transferwatcher::start(d.path(), kick.clone()).unwrap();
+        let (passes_tx, passes) = channel();
+        let (push_tx, _push_rx) = channel();
+        let lock: RepoLock = Arc::new(Mutex::new(()));
+        let stop = Stop::new();
+        let s = stop.clone();
+        let t = std::thread::spawn(move || {
+            run(
+                Recorder { passes: passes_tx },
+                rx,
+                push_tx,
+                lock,
+                Some(others),
+                s,
+            )
+        });
+        kick.send(()).unwrap();
+        passes
+            .recv_timeout(Duration::from_secs(10))
+            .expect("a pass before the stop");
+        stop.request();
+        kick.send(()).unwrap();
+        let left =
+            crate::stop::join_within(vec![("transferrer".into(), t)], Duration::from_secs(10));
+        assert!(left.is_empty(), "the transferrer did not end");
+        assert!(passes.try_recv().is_err(), "a pass after the stop");
     }
 }

@@ -356,6 +356,7 @@ pub(crate) fn run_mode(args: Args, mode: Mode) -> Result<(), CommandError> {
             committed,
             fetch_failed: !unreachable.is_empty(),
             busy: Default::default(),
+            stop: None,
         };
         match sync_content::run(ctx, options, &args.out) {
             Ok(run) => {

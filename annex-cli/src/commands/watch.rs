@@ -323,6 +323,7 @@ impl Syncer for CliSyncer {
         &mut self,
         lock: &RepoLock,
         busy: &std::collections::HashSet<annex_core::key::Key>,
+        stop: &annex_watch::stop::Stop,
     ) -> Result<bool, String> {
         {
             // These write the index: under the lock; the pass is not.
@@ -348,6 +349,7 @@ impl Syncer for CliSyncer {
         let mut options = ContentOptions::new(self.top.clone());
         options.remotes = remotes;
         options.busy = busy.clone();
+        options.stop = Some(stop.flag());
         let run = super::sync_content::run(ctx, options, &args.out).map_err(|e| e.render())?;
         drop(run.connections);
         Ok(run.recorded || run.transferred)

@@ -380,7 +380,27 @@ fn assistant_merges_a_fetch_as_it_lands() {
     support::annex(&a, &["add", "-q", "fetched"]);
     support::git(&a, &["commit", "-q", "-m", "to fetch"]);
     let commit = support::git(&a, &["rev-parse", "HEAD"]).trim().to_string();
-    support::git(&b, &["fetch", "-q", "a"]);
+    // The assistant's remote daemon sees a's new commit too and may be
+    // fetching it at this very moment: git then refuses one of the two
+    // fetches its ref lock ("cannot lock ref"), so ours is tried again.
+    let mut tries = 0;
+    loop {
+        let mut cmd = Command::new("git");
+        support::hermetic(&mut cmd)
+            .current_dir(&b)
+            .args(["fetch", "-q", "a"]);
+        let out = cmd.output().expect("git fetch");
+        if out.status.success() {
+            break;
+        }
+        tries += 1;
+        assert!(
+            tries < 5,
+            "git fetch: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
     let fetched = Instant::now();
     wait_for(30, "our merge of the fetch", || main_has(&b, &commit));
     eprintln!("merged {:?} after the fetch", fetched.elapsed());

@@ -7,6 +7,8 @@ use crate::support;
 
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use annex_ops::drop::DropOutcome;
 use annex_ops::get::GetOutcome;
@@ -249,6 +251,62 @@ fn the_pass_gets_puts_and_drops_what_preferred_content_says() {
     let mut options = ContentOptions::new(t.b.clone());
     options.remotes = vec!["origin".into(), "c".into()];
     assert!(ContentPass::new(&session, options).up_to_date());
+}
+
+/// Asks the pass to stop as soon as its first action starts.
+struct StopAtFirst {
+    recorder: Recorder,
+    flag: Arc<AtomicBool>,
+}
+
+impl ContentObserver for StopAtFirst {
+    fn start(&mut self, start: &Start<'_>) -> Result<Box<dyn ActionObserver + '_>, Stop> {
+        self.flag.store(true, Ordering::SeqCst);
+        self.recorder.start(start)
+    }
+}
+
+/// The assistant's stop (`ContentOptions::stop`): asked before the pass,
+/// nothing is started; asked while a file is being handled, that file's
+/// actions finish and are recorded and no other file is started. Either
+/// pass is incomplete (no record), and the next pass does what is left.
+#[test]
+fn a_stopped_pass_finishes_the_file_in_hand_and_starts_no_other() {
+    let t = three();
+    let run = |stop_at_first: bool| {
+        let (session, _) = Session::open(&OpenOptions::new(&t.b)).expect("open");
+        let mut options = ContentOptions::new(t.b.clone());
+        options.remotes = vec!["origin".into(), "c".into()];
+        let flag = Arc::new(AtomicBool::new(!stop_at_first));
+        options.stop = Some(Arc::clone(&flag));
+        let content = ContentPass::new(&session, options);
+        let annex = Annex::open(session).expect("annex");
+        let mut obs = StopAtFirst {
+            recorder: Recorder::default(),
+            flag,
+        };
+        let summary = content.run(&annex, &mut obs).expect("the pass runs");
+        (summary, obs.recorder)
+    };
+    let (summary, rec) = run(false);
+    assert_eq!(rec.actions, []);
+    assert!(!summary.complete);
+    let (summary, rec) = run(true);
+    assert_eq!(
+        rec.actions,
+        [
+            seen(Kind::Put, "w.c", Some("origin"), true),
+            seen(Kind::Put, "w.c", Some("c"), true),
+            seen(Kind::Drop, "w.c", None, true),
+        ]
+    );
+    assert!(!summary.complete);
+    let (summary, rec) = pass(&t.b, &["origin", "c"], 1);
+    assert_eq!(
+        rec.actions,
+        [seen(Kind::Get, "x.want", Some("origin"), true)]
+    );
+    check_result(&t, &summary);
 }
 
 #[test]
