@@ -133,8 +133,9 @@ pub struct ContentOptions {
     /// their transfers are over, looks at them again.
     pub busy: HashSet<Key>,
     /// Set to ask the pass to stop (the assistant's stop): no new file or
-    /// key is started once it is set, the transfer in flight finishes and
-    /// is recorded, and the pass is then incomplete (it leaves no record).
+    /// key is started once it is set (with `jobs > 1`, no new chunk); what
+    /// is in hand finishes and is recorded, and the pass is then
+    /// incomplete (it leaves no record).
     pub stop: Option<Arc<AtomicBool>>,
 }
 

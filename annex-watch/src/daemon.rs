@@ -265,9 +265,9 @@ pub fn run<A: Adder, S: Syncer + Clone>(
     // The assistant's threads, each with its channel in.
     let mut kicks: Option<(Sender<()>, Sender<()>)> = None;
     // Ended at the stop ([`crate::stop`]): their channels never close.
-    let stop = Stop::new();
-    let mut threads: Vec<(String, std::thread::JoinHandle<()>)> = Vec::new();
-    let mut stop_kicks: Vec<Sender<()>> = Vec::new();
+    // Ended by `end()` on the way out, or when dropped (an error return).
+    let mut threads = AssistantThreads::default();
+    let stop = threads.stop.clone();
     // The assistant's remote daemon: fetches from a remote as soon as its
     // refs change; the merger merges what it fetched.
     let mut remote_daemon: Option<annex_sync::remotedaemon::RemoteDaemon> = None;
@@ -275,7 +275,7 @@ pub fn run<A: Adder, S: Syncer + Clone>(
         let (push_tx, push_rx) = channel::<()>();
         let (xfer_tx, xfer_rx) = channel::<()>();
         let (s, l, st) = (syncer.clone(), Arc::clone(&lock), stop.clone());
-        threads.push((
+        threads.threads.push((
             "pusher".into(),
             spawn_named("pusher", &opts.top, move || {
                 crate::pusher::run(s, push_rx, l, st)
@@ -296,7 +296,7 @@ pub fn run<A: Adder, S: Syncer + Clone>(
             push_tx.clone(),
             stop.clone(),
         );
-        threads.push((
+        threads.threads.push((
             "transferrer".into(),
             spawn_named("transferrer", &opts.top, move || {
                 crate::transferrer::run(s, xfer_rx, p, l, others, st)
@@ -313,7 +313,7 @@ pub fn run<A: Adder, S: Syncer + Clone>(
         )?;
         // Content to move since the last run.
         let _ = xfer_tx.send(());
-        stop_kicks = vec![push_tx.clone(), xfer_tx.clone()];
+        threads.kicks = vec![push_tx.clone(), xfer_tx.clone()];
         kicks = Some((push_tx, xfer_tx));
         remote_daemon = start_remote_daemon(&opts.top);
     }
@@ -321,7 +321,7 @@ pub fn run<A: Adder, S: Syncer + Clone>(
     if let Some(d) = opts.start_delay
         && stop_rx.recv_timeout(d).is_ok()
     {
-        stop_threads(&stop, &stop_kicks, threads);
+        threads.end();
         return Ok(());
     }
     // The sanity checker: stale transfers at once and hourly, unstaged
@@ -339,7 +339,7 @@ pub fn run<A: Adder, S: Syncer + Clone>(
         drop(tx);
         status.update(|s| s.scan_complete = true);
         let sig = stop_rx.recv().ok();
-        stop_threads(&stop, &stop_kicks, threads);
+        threads.end();
         // Its connections (and their ssh processes) end first.
         drop(remote_daemon);
         // No merge is cut short by the exit.
@@ -417,7 +417,7 @@ pub fn run<A: Adder, S: Syncer + Clone>(
     .with_lock(Arc::clone(&lock))
     .with_delay_add(opts.delay_add)
     .run(rx);
-    stop_threads(&stop, &stop_kicks, threads);
+    threads.end();
     drop(remote_daemon);
     // No merge or commit is cut short by the exit.
     let _g = lock.lock().unwrap_or_else(|e| e.into_inner());
@@ -425,25 +425,42 @@ pub fn run<A: Adder, S: Syncer + Clone>(
     Ok(())
 }
 
-/// Ends the assistant's pusher and transferrer: asks them to stop, kicks
-/// their channels so they wake up, and waits for them at most
-/// [`crate::stop::STOP_WAIT`] (a content pass finishes the transfer in
-/// flight and starts no other); one still running then is logged and left
-/// to end with the process.
-fn stop_threads(
-    stop: &Stop,
-    kicks: &[Sender<()>],
+/// The assistant's pusher and transferrer, ended at the daemon's stop:
+/// [`AssistantThreads::end`] on the way out, or on drop when `run` returns
+/// early with an error.
+#[derive(Default)]
+struct AssistantThreads {
+    stop: Stop,
+    /// Their channels, kicked so that they wake up and see the stop.
+    kicks: Vec<Sender<()>>,
     threads: Vec<(String, std::thread::JoinHandle<()>)>,
-) {
-    stop.request();
-    for k in kicks {
-        let _ = k.send(());
+}
+
+impl AssistantThreads {
+    /// Asks the threads to stop, kicks their channels, and waits for them
+    /// at most [`crate::stop::STOP_WAIT`] (a content pass finishes the file
+    /// in hand and starts no other); one still running then is logged and
+    /// left to end with the process.
+    fn end(&mut self) {
+        self.stop.request();
+        for k in &self.kicks {
+            let _ = k.send(());
+        }
+        let threads = std::mem::take(&mut self.threads);
+        for name in crate::stop::join_within(threads, crate::stop::STOP_WAIT) {
+            eprintln!(
+                "{name}: still at work {} s after the stop; what it left is done at the next start",
+                crate::stop::STOP_WAIT.as_secs()
+            );
+        }
     }
-    for name in crate::stop::join_within(threads, crate::stop::STOP_WAIT) {
-        eprintln!(
-            "{name}: still at work {} s after the stop; what it left is done at the next start",
-            crate::stop::STOP_WAIT.as_secs()
-        );
+}
+
+impl Drop for AssistantThreads {
+    fn drop(&mut self) {
+        if !self.threads.is_empty() {
+            self.end();
+        }
     }
 }
 

@@ -888,17 +888,20 @@ fn sync_remotes(ctx: &Ctx, named: &[String], fast: bool) -> Result<Vec<SyncRemot
         chosen.retain(|r| r.cost() == first);
     }
     // UUIDs read from the remotes' own repositories on this machine are
-    // recorded, as git-annex records them when it lists remotes; else
-    // git-annex's pre-push hook, run by the pushes below at once, records
-    // them itself and its writes of `.git/config` race each other (regression
-    // test `sync::learned_uuids_recorded_before_pushes`).
-    let learned = ctx.config.learned_uuids();
+    // recorded, every one (as git-annex records them when it lists its
+    // remotes, the ones not synced with too); else git-annex's pre-push
+    // hook, run by the pushes below at once, records them itself and its
+    // writes of `.git/config` race each other (regression test
+    // `sync::learned_uuids_recorded_before_pushes`). Best effort, as
+    // git-annex's: a config locked by another process now is no failure,
+    // the next run records them.
+    let git = annex_sync::git::Git::new(&base);
+    for (name, u) in ctx.config.learned_uuids() {
+        let key = format!("remote.{name}.annex-uuid");
+        let _ = git.run(["config", key.as_str(), u.as_str()]);
+    }
     let mut out = Vec::new();
     for r in chosen {
-        if let Some((name, u)) = learned.iter().find(|(n, _)| *n == r.name) {
-            let key = format!("remote.{name}.annex-uuid");
-            annex_sync::git::Git::new(&base).run(["config", key.as_str(), u.as_str()])?;
-        }
         let flag = |k: &str| {
             ctx.config
                 .get_bool(&format!("remote.{}.{k}", r.name))
@@ -922,7 +925,7 @@ fn sync_remotes(ctx: &Ctx, named: &[String], fast: bool) -> Result<Vec<SyncRemot
             match learned {
                 Some(Ok(Some(u))) => {
                     let key = format!("remote.{}.annex-uuid", r.name);
-                    annex_sync::git::Git::new(&base).run(["config", key.as_str(), u.as_str()])?;
+                    let _ = git.run(["config", key.as_str(), u.as_str()]);
                     uuid = Some(u);
                 }
                 Some(Err(e)) => {

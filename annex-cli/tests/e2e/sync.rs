@@ -157,11 +157,9 @@ fn sync_output_matches_reference() {
     }
 }
 
-/// A remote that is a directory but no repository: the pull passes (git's
-/// error shown), the push fails, `sync: 1 failed`, exit 1, as the
-/// reference; ours records the failed push.
-/// A local remote already initialized has its UUID recorded in git config
-/// by `sync` itself, as the reference's remote listing records it, with no
+/// Local remotes already initialized (one not synced with too) have their
+/// UUIDs recorded in git config by `sync` itself, as the reference's remote
+/// listing records them, with no
 /// hook's help (hooks are off here). Before, `sync` left it to the
 /// reference's pre-push hook, which every push runs at once: their writes
 /// of `.git/config` raced and a direct push of `master` failed now and then.
@@ -172,12 +170,23 @@ fn learned_uuids_recorded_before_pushes() {
     let hooks = root.path().join("no-hooks");
     std::fs::create_dir_all(&hooks).unwrap();
     git(&a, &["config", "core.hooksPath", hooks.to_str().unwrap()]);
+    // A remote not synced with is recorded too, as git-annex lists it.
+    git(root.path(), &["clone", "-q", "a", "d"]);
+    let d = root.path().join("d");
+    annex(&d, &["init", "D"]);
+    git(&a, &["remote", "add", "d", "../d"]);
+    git(&a, &["config", "remote.d.annex-sync", "false"]);
     let c_uuid = git(&root.path().join("c"), &["config", "annex.uuid"]);
+    let d_uuid = git(&d, &["config", "annex.uuid"]);
     let out = ours(&a, &["sync"]);
     assert_ok(&out, "sync");
     assert_eq!(
         git(&a, &["config", "remote.c.annex-uuid"]).trim(),
         c_uuid.trim()
+    );
+    assert_eq!(
+        git(&a, &["config", "remote.d.annex-uuid"]).trim(),
+        d_uuid.trim()
     );
     assert!(
         !git(&a, &["config", "remote.bare.annex-uuid"])
@@ -186,6 +195,9 @@ fn learned_uuids_recorded_before_pushes() {
     );
 }
 
+/// A remote that is a directory but no repository: the pull passes (git's
+/// error shown), the push fails, `sync: 1 failed`, exit 1, as the
+/// reference; ours records the failed push.
 #[test]
 fn failing_remote_output_matches_reference() {
     let (r1, r2) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
