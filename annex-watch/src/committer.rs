@@ -5,8 +5,10 @@
 //! When to commit (git-annex's `shouldCommit`): the committer wakes at most
 //! once a second; with changes waiting, it commits unless ten or more of
 //! them came within the last second (a burst is going on: it waits for it
-//! to calm down, so a burst becomes one commit); 5000 changes are always
-//! committed (`maxCommitSize`), in commits of at most that many.
+//! to calm down, so a burst becomes one commit); [`MAX_COMMIT_SIZE`]
+//! changes are always committed (git-annex's `maxCommitSize`, 5,000 there,
+//! 100,000 here so that a tree of 10,000 new files is one commit), in
+//! commits of at most that many.
 //!
 //! What a change becomes is decided by looking at its path then: present,
 //! it is given to the [`Adder`] (the operations' `add`, with largefiles,
@@ -45,8 +47,13 @@ use std::time::{Duration, Instant};
 use crate::changes::Change;
 use crate::openfiles::{FileId, open_for_write};
 
-/// The most changes in one commit (git-annex's `maxCommitSize`).
-pub const MAX_COMMIT_SIZE: usize = 5000;
+/// The most changes in one commit. git-annex's `maxCommitSize` is 5,000,
+/// so a tree of 10,000 new files is two commits there or more; ours is
+/// larger, so a tree of up to that many new files written in one burst is
+/// one commit (issue 14), while a flood that never calms down is still
+/// committed, in commits of at most this many changes (a change is a path
+/// and a time: 100,000 of them are a few megabytes).
+pub const MAX_COMMIT_SIZE: usize = 100_000;
 
 /// How a batch of files is added and staged: the CLI gives the operations'
 /// `add` here, so the daemon adds exactly as `git annex add` does.
@@ -429,6 +436,11 @@ mod tests {
         assert!(should_commit(now, &calm));
         let flood: Vec<Change> = (0..MAX_COMMIT_SIZE).map(|_| live(0, now)).collect();
         assert!(should_commit(now, &flood));
+        // A tree of 10,000 new files written in one burst waits for the
+        // burst to end, then is one commit (git-annex's 5,000 would split it).
+        let tree: Vec<Change> = (0..10_000).map(|_| live(100, now)).collect();
+        assert!(!should_commit(now, &tree));
+        assert!(tree.len() <= MAX_COMMIT_SIZE);
     }
 
     #[test]
