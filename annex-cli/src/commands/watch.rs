@@ -17,7 +17,8 @@
 //!
 //! Files are added as git-annex's assistant adds them: through `add`, so
 //! `annex.largefiles`, `annex.dotfiles` and `.gitignore` are honoured as
-//! `add` honours them, and unlocked (`annex.addunlocked=true`) unless
+//! `add` honours them (but `.gitignore` and `.gitattributes` always go to
+//! git, see [`CliAdder`]), and unlocked (`annex.addunlocked=true`) unless
 //! `annex.assistant.allowunlocked` is set, when `annex.addunlocked` decides
 //! as for `add`.
 
@@ -99,17 +100,31 @@ pub(crate) fn repo_lock_guard() -> Option<MutexGuard<'static, ()>> {
 }
 
 /// The daemon's adder: `add` run in this process on each batch.
+///
+/// `.gitignore` and `.gitattributes` are staged in git as they are, never
+/// annexed, even with `annex.dotfiles=true` (under which the reference's
+/// `git annex add` annexes them, and its watcher skips them altogether):
+/// they are added apart, with `--force-small`.
 struct CliAdder {
     config: Vec<String>,
 }
 
-impl Adder for CliAdder {
-    fn add(&mut self, paths: &[Vec<u8>]) -> Result<(), String> {
+/// Whether `path` (from the top) is a `.gitignore` or `.gitattributes`,
+/// which the daemon always stages in git.
+fn is_git_control_file(path: &[u8]) -> bool {
+    let name = path.rsplit(|&c| c == b'/').next().unwrap_or(path);
+    name == b".gitignore" || name == b".gitattributes"
+}
+
+impl CliAdder {
+    /// `add` (with `extra` options) run on `paths`.
+    fn run_add(&self, extra: &[&str], paths: &[&Vec<u8>]) -> Result<(), String> {
         let mut words: Vec<OsString> = vec!["add".into()];
         for c in &self.config {
             words.push("-c".into());
             words.push(c.into());
         }
+        words.extend(extra.iter().map(OsString::from));
         words.push("--".into());
         words.extend(
             paths
@@ -118,6 +133,24 @@ impl Adder for CliAdder {
         );
         let parsed = AddWords::try_parse_from(words).map_err(|e| e.to_string())?;
         super::add::run(parsed.args).map_err(|e| e.render())
+    }
+}
+
+impl Adder for CliAdder {
+    fn add(&mut self, paths: &[Vec<u8>]) -> Result<(), String> {
+        let (control, rest): (Vec<&Vec<u8>>, Vec<&Vec<u8>>) =
+            paths.iter().partition(|p| is_git_control_file(p));
+        let first = if rest.is_empty() {
+            Ok(())
+        } else {
+            self.run_add(&[], &rest)
+        };
+        let second = if control.is_empty() {
+            Ok(())
+        } else {
+            self.run_add(&["--force-small"], &control)
+        };
+        first.and(second)
     }
 }
 

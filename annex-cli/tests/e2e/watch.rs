@@ -500,3 +500,239 @@ fn watch_started_in_a_subdirectory_adds_the_whole_tree() {
     stop(d, pid);
     fsck_clean(d);
 }
+
+/// Shows that files written and removed at once, before the daemon could
+/// add them, are never committed: the daemon stays alive, nothing is left
+/// staged or untracked, and the reference's `fsck` is clean.
+#[test]
+fn watch_file_written_and_removed_at_once_is_never_committed() {
+    let r = repo();
+    let d = r.path();
+    let daemon = start(d);
+    for i in 0..20 {
+        let p = d.join(format!("flash{i}"));
+        std::fs::write(&p, format!("gone at once {i}\n")).expect("write");
+        std::fs::remove_file(&p).expect("rm");
+    }
+    std::fs::write(d.join("marker"), "marker\n").expect("write");
+    wait_for(30, "the marker's commit", || committed(d, "marker"));
+    for i in 0..20 {
+        assert!(
+            !committed(d, &format!("flash{i}")),
+            "flash{i} was committed"
+        );
+    }
+    assert!(alive(daemon.0), "the daemon died");
+    assert_eq!(support::git(d, &["status", "--porcelain"]), "");
+    stop(d, daemon);
+    fsck_clean(d);
+}
+
+/// Shows that a symlink removed at once, before it is processed, is not
+/// committed (nor does it stop the daemon), while a plain symlink that
+/// stays is committed as a git symlink with its target as it is.
+#[test]
+fn watch_commits_plain_symlinks_and_not_vanished_ones() {
+    let r = repo();
+    let d = r.path();
+    let daemon = start(d);
+    std::os::unix::fs::symlink("nowhere", d.join("dl")).expect("symlink");
+    std::fs::remove_file(d.join("dl")).expect("rm");
+    std::os::unix::fs::symlink("target", d.join("kept")).expect("symlink");
+    std::fs::write(d.join("marker"), "marker\n").expect("write");
+    wait_for(30, "the marker's and the symlink's commit", || {
+        committed(d, "marker") && committed(d, "kept")
+    });
+    assert!(!committed(d, "dl"), "the vanished symlink was committed");
+    assert!(alive(daemon.0), "the daemon died");
+    let staged = support::git(d, &["ls-files", "-s", "kept"]);
+    assert!(staged.starts_with("120000 "), "{staged}");
+    assert_eq!(support::git(d, &["show", "HEAD:kept"]), "target");
+    assert_eq!(
+        std::fs::read_link(d.join("kept")).expect("readlink"),
+        Path::new("target")
+    );
+    stop(d, daemon);
+    assert_eq!(support::git(d, &["status", "--porcelain"]), "");
+}
+
+/// Shows that with `annex.dotfiles=true` the daemon still stages
+/// `.gitattributes` and `.gitignore` in git as they are, never annexed,
+/// while another dotfile is annexed. The reference's `git annex add`
+/// annexes them under `annex.dotfiles=true` (and its watcher skips them),
+/// so the exception is the daemon's adder's (`CliAdder`), not `add`'s.
+#[test]
+fn watch_with_dotfiles_keeps_gitattributes_and_gitignore_in_git() {
+    let r = repo();
+    let d = r.path();
+    support::git(d, &["config", "annex.dotfiles", "true"]);
+    let daemon = start(d);
+    let attrs = "*.raw -text\n";
+    let ignore = "ignored*\n";
+    std::fs::write(d.join(".gitattributes"), attrs).expect("write");
+    std::fs::write(d.join(".gitignore"), ignore).expect("write");
+    std::fs::create_dir(d.join("sub")).expect("mkdir");
+    std::fs::write(d.join("sub/.gitignore"), ignore).expect("write");
+    std::fs::write(d.join(".other"), "a dotfile\n").expect("write");
+    std::fs::write(d.join("marker"), "marker\n").expect("write");
+    wait_for(30, "the dotfiles' commit", || {
+        [
+            ".gitattributes",
+            ".gitignore",
+            "sub/.gitignore",
+            ".other",
+            "marker",
+        ]
+        .iter()
+        .all(|p| committed(d, p))
+    });
+    assert_eq!(support::git(d, &["show", "HEAD:.gitattributes"]), attrs);
+    assert_eq!(support::git(d, &["show", "HEAD:.gitignore"]), ignore);
+    assert_eq!(support::git(d, &["show", "HEAD:sub/.gitignore"]), ignore);
+    let other = support::git(d, &["show", "HEAD:.other"]);
+    assert!(other.starts_with("/annex/objects/"), "{other}");
+    // Edited, it stays in git.
+    let attrs2 = "*.raw -text\n*.bin binary\n";
+    std::fs::write(d.join(".gitattributes"), attrs2).expect("write");
+    wait_for(30, "the edit's commit", || {
+        support::git(d, &["show", "HEAD:.gitattributes"]) == attrs2
+    });
+    stop(d, daemon);
+    assert_eq!(
+        std::fs::read_to_string(d.join(".gitattributes")).expect("read"),
+        attrs2
+    );
+    fsck_clean(d);
+}
+
+/// Shows that the daemon honours `annex.largefiles`: with
+/// `largerthan=10b` a 5-byte file goes to git as it is and a 100-byte
+/// file is annexed.
+#[test]
+fn watch_honours_largefiles() {
+    let r = repo();
+    let d = r.path();
+    support::git(d, &["config", "annex.largefiles", "largerthan=10b"]);
+    let daemon = start(d);
+    std::fs::write(d.join("small"), "tiny\n").expect("write");
+    std::fs::write(d.join("big"), "b".repeat(100)).expect("write");
+    wait_for(30, "both files' commit", || {
+        committed(d, "small") && committed(d, "big")
+    });
+    assert_eq!(support::git(d, &["show", "HEAD:small"]), "tiny\n");
+    let big = support::git(d, &["show", "HEAD:big"]);
+    assert!(big.starts_with("/annex/objects/"), "{big}");
+    assert!(big.contains("-s100--"), "{big}");
+    stop(d, daemon);
+    fsck_clean(d);
+}
+
+/// Shows that with `annex.assistant.allowunlocked=true` the daemon
+/// follows `annex.addunlocked=false`: a new file is added locked (a
+/// symlink in git and in the work tree).
+#[test]
+fn watch_with_allowunlocked_adds_locked_when_addunlocked_is_false() {
+    let r = repo();
+    let d = r.path();
+    support::git(d, &["config", "annex.assistant.allowunlocked", "true"]);
+    support::git(d, &["config", "annex.addunlocked", "false"]);
+    let daemon = start(d);
+    std::fs::write(d.join("f"), "locked content\n").expect("write");
+    wait_for(30, "the file's commit", || committed(d, "f"));
+    let staged = support::git(d, &["ls-files", "-s", "f"]);
+    assert!(staged.starts_with("120000 "), "{staged}");
+    // The work tree's file becomes the symlink (after the commit, at once
+    // or nearly: the ingest replaces it before staging).
+    let meta = std::fs::symlink_metadata(d.join("f")).expect("stat");
+    assert!(meta.file_type().is_symlink(), "{meta:?}");
+    assert_eq!(
+        std::fs::read_to_string(d.join("f")).expect("read"),
+        "locked content\n"
+    );
+    stop(d, daemon);
+    fsck_clean(d);
+}
+
+/// Shows, strictly, that a file the daemon added unlocked stays unlocked
+/// when edited: after the edit `HEAD:f` is a pointer to the new content's
+/// key (its size), the index has `f` as a regular file (mode 100644), and
+/// the work tree's `f` is a regular file with the new content.
+#[test]
+fn watch_unlocked_file_stays_unlocked_when_edited_strict() {
+    let r = repo();
+    let d = r.path();
+    let daemon = start(d);
+    std::fs::write(d.join("f"), "first\n").expect("write");
+    wait_for(30, "the file's commit", || committed(d, "f"));
+    let staged = support::git(d, &["ls-files", "-s", "f"]);
+    assert!(staged.starts_with("100644 "), "added unlocked: {staged}");
+    let edited = "edited content\n";
+    std::fs::write(d.join("f"), edited).expect("write");
+    wait_for(30, "the edit's commit", || {
+        support::git(d, &["show", "HEAD:f"]).contains(&format!("-s{}--", edited.len()))
+    });
+    let ptr = support::git(d, &["show", "HEAD:f"]);
+    assert!(ptr.starts_with("/annex/objects/"), "{ptr}");
+    let staged = support::git(d, &["ls-files", "-s", "f"]);
+    assert!(staged.starts_with("100644 "), "still unlocked: {staged}");
+    let meta = std::fs::symlink_metadata(d.join("f")).expect("stat");
+    assert!(meta.file_type().is_file(), "{meta:?}");
+    assert_eq!(std::fs::read_to_string(d.join("f")).expect("read"), edited);
+    stop(d, daemon);
+    assert_eq!(support::git(d, &["status", "--porcelain"]), "");
+    fsck_clean(d);
+}
+
+/// Shows that a file another process already has open for writing when
+/// the daemon starts is not ingested by the startup scan (a marker
+/// written later is committed without it), and that once the writer
+/// closes it, it is committed with its whole content.
+#[test]
+fn watch_startup_scan_skips_a_file_open_for_writing() {
+    use std::io::{BufRead, BufReader};
+    let r = repo();
+    let d = r.path();
+    let mut writer = Command::new("python3")
+        .current_dir(d)
+        .args([
+            "-c",
+            "import sys\n\
+             f = open('slow', 'w')\n\
+             f.write('first half\\n'); f.flush()\n\
+             print('ready', flush=True)\n\
+             sys.stdin.readline()\n\
+             f.write('second half\\n'); f.close()\n",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3");
+    let mut line = String::new();
+    BufReader::new(writer.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("read");
+    assert_eq!(line, "ready\n");
+    let daemon = start(d);
+    std::fs::write(d.join("marker"), "marker\n").expect("write");
+    wait_for(30, "the marker's commit", || committed(d, "marker"));
+    assert!(
+        !committed(d, "slow"),
+        "a file open for writing was committed by the startup scan"
+    );
+    writer
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(b"go\n")
+        .expect("write");
+    assert!(writer.wait().expect("wait").success());
+    wait_for(30, "the slow file's commit", || {
+        committed(d, "slow") && support::git(d, &["show", "HEAD:slow"]).contains("-s23--")
+    });
+    stop(d, daemon);
+    assert_eq!(
+        std::fs::read_to_string(d.join("slow")).expect("read"),
+        "first half\nsecond half\n"
+    );
+    fsck_clean(d);
+}
