@@ -264,8 +264,8 @@ pub fn run<A: Adder, S: Syncer + Clone>(
     let (tx, rx) = channel::<Change>();
     // The assistant's threads, each with its channel in.
     let mut kicks: Option<(Sender<()>, Sender<()>)> = None;
-    // Ended at the stop ([`crate::stop`]): their channels never close.
-    // Ended by `end()` on the way out, or when dropped (an error return).
+    // The pusher and transferrer: their channels never close, so they are
+    // ended by `end()` on the way out, or when dropped (an error return).
     let mut threads = AssistantThreads::default();
     let stop = threads.stop.clone();
     // The assistant's remote daemon: fetches from a remote as soon as its

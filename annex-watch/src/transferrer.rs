@@ -124,70 +124,10 @@ mod tests {
     use std::sync::{Arc, Mutex};
 
     /// A syncer whose content pass reports, while it runs, whether the
-    /// repository lock was free.
+    /// repository lock was free and which keys it was told to leave alone.
     #[derive(Clone)]
-    struct Probe {
-        free_during_pass: Sender<bool>,
-    }
-
-    impl Syncer for Probe {
-        fn merge_annex(&mut self) -> Result<bool, String> {
-            Ok(false)
-        }
-        fn merge_branch(&mut self, _: &str, _: &str) -> Result<bool, String> {
-            Ok(false)
-        }
-        fn push(&mut self, _: &[String], _: &RepoLock) -> Result<Vec<String>, String> {
-            Ok(Vec::new())
-        }
-        fn reconnect(&mut self, _: &RepoLock) -> Result<Vec<String>, String> {
-            Ok(Vec::new())
-        }
-        fn transfer(
-            &mut self,
-            lock: &RepoLock,
-            _: &HashSet<Key>,
-            _: &Stop,
-        ) -> Result<bool, String> {
-            let free = lock.try_lock().is_ok();
-            let _ = self.free_during_pass.send(free);
-            Ok(false)
-        }
-    }
-
-    /// Regression: the repository lock was held for the whole content
-    /// pass, so nothing was committed or merged while content moved.
-    #[test]
-    fn the_content_pass_runs_without_the_repository_lock() {
-        let (free_tx, free_rx) = channel();
-        let (kick, rx) = channel();
-        let (push_tx, _push_rx) = channel();
-        let lock: RepoLock = Arc::new(Mutex::new(()));
-        let l = Arc::clone(&lock);
-        let t = std::thread::spawn(move || {
-            run(
-                Probe {
-                    free_during_pass: free_tx,
-                },
-                rx,
-                push_tx,
-                l,
-                None,
-                Stop::new(),
-            )
-        });
-        kick.send(()).unwrap();
-        let free = free_rx
-            .recv_timeout(Duration::from_secs(10))
-            .expect("a pass");
-        assert!(free, "the lock was held during the pass");
-        drop(kick);
-        t.join().unwrap();
-    }
-
-    /// A syncer that reports the keys each pass was told to leave alone.
     struct Recorder {
-        passes: Sender<HashSet<Key>>,
+        passes: Sender<(bool, HashSet<Key>)>,
     }
 
     impl Syncer for Recorder {
@@ -205,13 +145,42 @@ mod tests {
         }
         fn transfer(
             &mut self,
-            _: &RepoLock,
+            lock: &RepoLock,
             busy: &HashSet<Key>,
             _: &Stop,
         ) -> Result<bool, String> {
-            let _ = self.passes.send(busy.clone());
+            let free = lock.try_lock().is_ok();
+            let _ = self.passes.send((free, busy.clone()));
             Ok(false)
         }
+    }
+
+    /// Regression: the repository lock was held for the whole content
+    /// pass, so nothing was committed or merged while content moved.
+    #[test]
+    fn the_content_pass_runs_without_the_repository_lock() {
+        let (free_tx, free_rx) = channel();
+        let (kick, rx) = channel();
+        let (push_tx, _push_rx) = channel();
+        let lock: RepoLock = Arc::new(Mutex::new(()));
+        let l = Arc::clone(&lock);
+        let t = std::thread::spawn(move || {
+            run(
+                Recorder { passes: free_tx },
+                rx,
+                push_tx,
+                l,
+                None,
+                Stop::new(),
+            )
+        });
+        kick.send(()).unwrap();
+        let (free, _) = free_rx
+            .recv_timeout(Duration::from_secs(10))
+            .expect("a pass");
+        assert!(free, "the lock was held during the pass");
+        drop(kick);
+        t.join().unwrap();
     }
 
     /// Regression: while another process transferred any key, no content
@@ -262,7 +231,7 @@ mod tests {
             )
         });
         kick.send(()).unwrap();
-        let busy = passes
+        let (_, busy) = passes
             .recv_timeout(Duration::from_secs(10))
             .expect("a pass while the other process transfers");
         let k = annex_core::objects::file_key(key.as_bytes()).unwrap();
@@ -271,7 +240,7 @@ mod tests {
         line.clear();
         out.read_line(&mut line).unwrap();
         assert_eq!(line.trim(), "done");
-        let busy = passes
+        let (_, busy) = passes
             .recv_timeout(Duration::from_secs(20))
             .expect("a pass once the transfer ended");
         assert!(busy.is_empty(), "{busy:?}");
